@@ -1,0 +1,61 @@
+namespace Suiron.Tensors;
+
+/// <summary>
+/// A read-only view of a tensor's bytes (usually inside the GGUF memory map, never copied to the managed heap).
+/// ggml order: <c>Shape[0]</c> is the innermost (contiguous) dimension, so a 2-D weight of
+/// <c>Shape = [cols, rows]</c> is stored row-major with <c>rows</c> rows of <c>cols</c> elements.
+/// </summary>
+public sealed unsafe class Tensor
+{
+    public Tensor(string name, TensorType type, long[] shape, byte* data, long byteLength)
+    {
+        Name = name;
+        Type = type;
+        Shape = shape;
+        Data = data;
+        ByteLength = byteLength;
+    }
+
+    public string Name { get; }
+    public TensorType Type { get; }
+    /// <summary>ggml order: innermost dimension first.</summary>
+    public long[] Shape { get; }
+    public byte* Data { get; }
+    public long ByteLength { get; }
+
+    /// <summary>Elements per row (the innermost dimension).</summary>
+    public int Columns => checked((int)Shape[0]);
+
+    /// <summary>Number of rows: the product of all dimensions but the innermost.</summary>
+    public long Rows
+    {
+        get
+        {
+            long rows = 1;
+            for (int i = 1; i < Shape.Length; i++) rows *= Shape[i];
+            return rows;
+        }
+    }
+
+    public long ElementCount => Columns * Rows;
+
+    /// <summary>Bytes of one row.</summary>
+    public int RowByteCount => checked((int)TensorTypes.RowBytes(Type, Shape[0]));
+
+    /// <summary>The bytes of row <paramref name="row"/>.</summary>
+    public ReadOnlySpan<byte> Row(long row)
+    {
+        if ((ulong)row >= (ulong)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        int rb = RowByteCount;
+        return new ReadOnlySpan<byte>(Data + row * rb, rb);
+    }
+
+    /// <summary>The bytes of rows [first, first+count).</summary>
+    public ReadOnlySpan<byte> RowRange(long first, int count)
+    {
+        int rb = RowByteCount;
+        return new ReadOnlySpan<byte>(Data + first * rb, checked(count * rb));
+    }
+
+    public override string ToString() => $"{Name} {Type} [{string.Join(", ", Shape)}]";
+}
