@@ -266,7 +266,7 @@ internal static unsafe class ReferenceQuantizer
             }
             for (int j = 0; j < 256; j += 128)
                 for (int l = 0; l < 32; l++)
-                    y[i].Qs[j / 4 + l] = (byte)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+                    y[i].Qs[j / 4 + l] = (byte)((byte)L[j + l] | ((byte)L[j + l + 32] << 2) | ((byte)L[j + l + 64] << 4) | ((byte)L[j + l + 96] << 6));
         }
     }
 
