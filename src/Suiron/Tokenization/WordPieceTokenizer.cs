@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 
@@ -74,28 +73,28 @@ internal sealed class WordPieceTokenizer : Tokenizer
         }
 
         bool stripAccents = Vocabulary.StripAccents, lowercase = Vocabulary.Lowercase;
+        Span<char> utf16 = stackalloc char[2];
         foreach (Rune original in text.EnumerateRunes())
         {
-            Rune rune = stripAccents ? NfdBase(original) : original;
-            int cpt = rune.Value;
-            if (IsWhitespace(cpt))
+            int cpt = stripAccents ? UnicodeData.NfdBase(original.Value) : original.Value;
+            if (UnicodeData.IsWhitespace(cpt))
             {
                 FinishWord();
                 continue;
             }
-            var category = Rune.GetUnicodeCategory(rune);
-            if (cpt == 0 || cpt == 0xFFFD || IsControl(category)) continue;
-            if (stripAccents && IsMark(category)) continue;
+            var category = CharUnicodeInfo.GetUnicodeCategory(cpt);
+            if (cpt == 0 || cpt == 0xFFFD || UnicodeData.IsControl(category)) continue;
+            if (stripAccents && UnicodeData.IsMark(category)) continue;
 
-            Rune output = lowercase ? Rune.ToLowerInvariant(rune) : rune;
-            if (IsPunctuation(category) || (cpt < 0x7F && IsSymbol(category)) || IsChineseCharacter(cpt))
+            var output = new Rune(lowercase ? UnicodeData.ToLower(cpt) : cpt);
+            if (UnicodeData.IsPunctuation(category) || (cpt < 0x7F && UnicodeData.IsSymbol(category)) || IsChineseCharacter(cpt))
             {
                 FinishWord();
                 words.Add(output.ToString());
             }
             else
             {
-                word.Append(output.ToString());
+                word.Append(utf16[..output.EncodeToUtf16(utf16)]);
             }
         }
         FinishWord();
@@ -104,38 +103,6 @@ internal sealed class WordPieceTokenizer : Tokenizer
 
     public override byte[] TokenBytes(int id, bool renderSpecial = false) =>
         SentencePieceTokenizer.SentencePiecePiece(Vocabulary, id, renderSpecial);
-
-    private static readonly ConcurrentDictionary<int, Rune> NfdCache = new();
-
-    /// <summary>The first code point of the canonical decomposition (llama.cpp's unicode_cpts_normalize_nfd table).</summary>
-    private static Rune NfdBase(Rune rune)
-    {
-        if (rune.Value < 0xC0) return rune; // nothing below U+00C0 decomposes canonically
-        return NfdCache.GetOrAdd(rune.Value, static value =>
-        {
-            string s = new Rune(value).ToString();
-            string d = s.IsNormalized(NormalizationForm.FormD) ? s : s.Normalize(NormalizationForm.FormD);
-            return Rune.GetRuneAt(d, 0);
-        });
-    }
-
-    /// <summary>The Unicode White_Space property, which llama.cpp's tables use.</summary>
-    private static bool IsWhitespace(int cpt) => cpt is (>= 0x09 and <= 0x0D) or 0x20 or 0x85 or 0xA0 or 0x1680
-        or (>= 0x2000 and <= 0x200A) or 0x2028 or 0x2029 or 0x202F or 0x205F or 0x3000;
-
-    /// <summary>\p{C} without unassigned code points (llama.cpp files Cn as "undefined", not control).</summary>
-    private static bool IsControl(UnicodeCategory c) => c is UnicodeCategory.Control or UnicodeCategory.Format
-        or UnicodeCategory.PrivateUse or UnicodeCategory.Surrogate;
-
-    private static bool IsMark(UnicodeCategory c) => c is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark
-        or UnicodeCategory.EnclosingMark;
-
-    private static bool IsPunctuation(UnicodeCategory c) => c is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation
-        or UnicodeCategory.OpenPunctuation or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation
-        or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation;
-
-    private static bool IsSymbol(UnicodeCategory c) => c is UnicodeCategory.MathSymbol or UnicodeCategory.CurrencySymbol
-        or UnicodeCategory.ModifierSymbol or UnicodeCategory.OtherSymbol;
 
     /// <summary>The CJK ranges BERT splits character by character (with HF's 0x2B920 quirk, as llama.cpp keeps it).</summary>
     private static bool IsChineseCharacter(int cpt) =>
