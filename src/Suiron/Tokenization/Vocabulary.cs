@@ -129,33 +129,29 @@ public sealed class Vocabulary
         }
     }
 
-    private Dictionary<string, int>? _ids;
+    /// <summary>Text → id with a span view of the same dictionary; one reference, so lazy creation is race-free.</summary>
+    private sealed class IdIndex(Dictionary<string, int> ids)
+    {
+        public readonly Dictionary<string, int> Ids = ids;
+        public readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> Spans = ids.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    private IdIndex? _index;
+
+    private IdIndex Index => _index ??= new IdIndex(BuildIds(Tokens));
+
+    private static Dictionary<string, int> BuildIds(string[] tokens)
+    {
+        var ids = new Dictionary<string, int>(tokens.Length, StringComparer.Ordinal);
+        for (int i = 0; i < tokens.Length; i++) ids.TryAdd(tokens[i], i);
+        return ids;
+    }
 
     /// <summary>Token text → id (first occurrence wins; llama.cpp refuses vocabularies with duplicates).</summary>
-    public IReadOnlyDictionary<string, int> Ids => IdMap;
-
-    private Dictionary<string, int> IdMap
-    {
-        get
-        {
-            if (_ids is null)
-            {
-                var d = new Dictionary<string, int>(Tokens.Length, StringComparer.Ordinal);
-                for (int i = 0; i < Tokens.Length; i++) d.TryAdd(Tokens[i], i);
-                _ids = d;
-            }
-            return _ids;
-        }
-    }
-
-    private Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>>? _spanIds;
+    public IReadOnlyDictionary<string, int> Ids => Index.Ids;
 
     /// <summary>Looks a token up by its text without allocating.</summary>
-    public bool TryGetId(ReadOnlySpan<char> text, out int id)
-    {
-        _spanIds ??= IdMap.GetAlternateLookup<ReadOnlySpan<char>>();
-        return _spanIds.Value.TryGetValue(text, out id);
-    }
+    public bool TryGetId(ReadOnlySpan<char> text, out int id) => Index.Spans.TryGetValue(text, out id);
 
     /// <summary>The id of a token text, or -1.</summary>
     public int IdOf(ReadOnlySpan<char> text) => TryGetId(text, out int id) ? id : -1;
@@ -234,8 +230,7 @@ public sealed class Vocabulary
         int fimSep = Id("tokenizer.ggml.fim_sep_token_id", -1);
 
         // Text → id, first occurrence winning; the fix-ups below look tokens up by text.
-        var ids = new Dictionary<string, int>(n, StringComparer.Ordinal);
-        for (int i = 0; i < n; i++) ids.TryAdd(tokens[i], i);
+        var ids = BuildIds(tokens);
 
         void MarkControl(int id) => attributes[id] |= TokenAttributes.Control;
 
@@ -348,7 +343,7 @@ public sealed class Vocabulary
             Lowercase = lowercase,
             StripAccents = file.GetBool("tokenizer.ggml.normalizer.strip_accents", lowercase),
             EndOfGeneration = endOfGeneration,
-            _ids = ids,
+            _index = new IdIndex(ids),
         };
     }
 
