@@ -38,8 +38,15 @@ internal static class TokenizeCommand
             }
             else
             {
+                var strictUtf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
                 foreach (int id in tokens)
-                    stdout.WriteLine($"{id,6} -> '{Encoding.UTF8.GetString(tokenizer.TokenBytes(id, renderSpecial: true))}'");
+                {
+                    string piece;
+                    // A piece that is part of a multi-byte character (byte fallback) is shown by its token text, e.g. <0xE6>.
+                    try { piece = strictUtf8.GetString(tokenizer.TokenBytes(id, renderSpecial: true)); }
+                    catch (DecoderFallbackException) { piece = tokenizer.Vocabulary.Tokens[id]; }
+                    stdout.WriteLine($"{id,6} -> '{piece}'");
+                }
             }
             return CliErrors.Ok;
         }));
