@@ -1,0 +1,270 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Suiron.Tensors;
+
+namespace Suiron.Kernels;
+
+/// <summary>
+/// AVX2 + FMA dot products (the decode hot path). Integer block sums are exact, as in <see cref="ScalarDot"/>;
+/// only the order of the float accumulation differs, so results agree with the scalar reference to float rounding.
+/// Signed int8 x int8 products use the usual AVX2 idiom: |x| as unsigned times sign(x)*y through vpmaddubsw,
+/// then vpmaddwd against ones (or against the group scales) to reach int32 without overflow.
+/// Q2_K, Q3_K, Q5_0, Q5_1, Q8_1 and Q8_K weights run the scalar reference for now (rare in current models).
+/// </summary>
+internal static unsafe class Avx2Dot
+{
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>Block scale: a half known to be finite, converted by moving its bits and rescaling by 2^112 (exact, subnormals included).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Scale(Half h)
+    {
+        uint bits = BitConverter.HalfToUInt16Bits(h);
+        float magnitude = BitConverter.UInt32BitsToSingle((bits & 0x7FFF) << 13) * 5.192296858534828e33f; // 2^112
+        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(magnitude) | ((bits & 0x8000) << 16));
+    }
+
+    /// <summary>Sum of x*y over 32 signed bytes, as 8 int32 partial sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotInt8(Vector256<sbyte> x, Vector256<sbyte> y)
+    {
+        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(Avx2.Sign(x, x).AsByte(), Avx2.Sign(y, x));
+        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
+    }
+
+    /// <summary>Sum of u*y over 32 bytes, u unsigned and small (u*127*2 fits int16), as 16 int16 pair sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> DotUInt8Pairs(Vector256<byte> u, Vector256<sbyte> y) => Avx2.MultiplyAddAdjacent(u, y);
+
+    public static float F32(byte* w, byte* a, int n)
+    {
+        float* x = (float*)w, y = (float*)a;
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        int i = 0;
+        for (; i + 32 <= n; i += 32)
+        {
+            acc0 = Fma.MultiplyAdd(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 8), Avx.LoadVector256(y + i + 8), acc1);
+            acc2 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 16), Avx.LoadVector256(y + i + 16), acc2);
+            acc3 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 24), Avx.LoadVector256(y + i + 24), acc3);
+        }
+        for (; i + 8 <= n; i += 8) acc0 = Fma.MultiplyAdd(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i), acc0);
+        float sum = Vector256.Sum((acc0 + acc1) + (acc2 + acc3));
+        for (; i < n; i++) sum += x[i] * y[i];
+        return sum;
+    }
+
+    public static float F16(byte* w, byte* a, int n)
+    {
+        ushort* x = (ushort*)w, y = (ushort*)a;
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingle(Sse2.LoadVector128(x + i)), HalfConversion.HalfToSingle(Sse2.LoadVector128(y + i)), acc0);
+            acc1 = Fma.MultiplyAdd(HalfConversion.HalfToSingle(Sse2.LoadVector128(x + i + 8)), HalfConversion.HalfToSingle(Sse2.LoadVector128(y + i + 8)), acc1);
+        }
+        for (; i + 8 <= n; i += 8)
+            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingle(Sse2.LoadVector128(x + i)), HalfConversion.HalfToSingle(Sse2.LoadVector128(y + i)), acc0);
+        float sum = Vector256.Sum(acc0 + acc1);
+        for (; i < n; i++) sum += (float)BitConverter.UInt16BitsToHalf(x[i]) * (float)BitConverter.UInt16BitsToHalf(y[i]);
+        return sum;
+    }
+
+    public static float BF16(byte* w, byte* a, int n)
+    {
+        ushort* x = (ushort*)w, y = (ushort*)a;
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            acc0 = Fma.MultiplyAdd(WidenBF16(x + i), WidenBF16(y + i), acc0);
+            acc1 = Fma.MultiplyAdd(WidenBF16(x + i + 8), WidenBF16(y + i + 8), acc1);
+        }
+        for (; i + 8 <= n; i += 8) acc0 = Fma.MultiplyAdd(WidenBF16(x + i), WidenBF16(y + i), acc0);
+        float sum = Vector256.Sum(acc0 + acc1);
+        for (; i < n; i++) sum += HalfConversion.BF16ToSingle(x[i]) * HalfConversion.BF16ToSingle(y[i]);
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> WidenBF16(ushort* p) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(p), 16).AsSingle();
+
+    public static float Q8_0(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ8_0*)w;
+        var y = (BlockQ8_0*)a;
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (int b = 0; b < n / 32; b++)
+        {
+            Vector256<int> sumi = DotInt8(Avx.LoadVector256(x[b].Qs), Avx.LoadVector256(y[b].Qs));
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(sumi), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>32 nibbles of a Q4_0/Q4_1 block in element order: low nibbles are elements 0..15, high ones 16..31.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Nibbles32(byte* qs)
+    {
+        Vector128<byte> packed = Sse2.LoadVector128(qs);
+        Vector128<byte> mask = Vector128.Create((byte)0x0F);
+        return Vector256.Create(packed & mask, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask);
+    }
+
+    public static float Q4_0(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ4_0*)w;
+        var y = (BlockQ8_0*)a;
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<byte> eight = Vector256.Create((byte)8);
+        for (int b = 0; b < n / 32; b++)
+        {
+            Vector256<sbyte> q = Avx2.Subtract(Nibbles32(x[b].Qs), eight).AsSByte();
+            Vector256<int> sumi = DotInt8(q, Avx.LoadVector256(y[b].Qs));
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(sumi), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    public static float Q4_1(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ4_1*)w;
+        var y = (BlockQ8_1*)a;
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<short> ones = Vector256.Create((short)1);
+        float minTerm = 0;
+        for (int b = 0; b < n / 32; b++)
+        {
+            Vector256<int> sumi = Avx2.MultiplyAddAdjacent(DotUInt8Pairs(Nibbles32(x[b].Qs), Avx.LoadVector256(y[b].Qs)), ones);
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(sumi), acc);
+            minTerm += Scale(x[b].M) * Scale(y[b].S);
+        }
+        return Vector256.Sum(acc) + minTerm;
+    }
+
+    public static float Q4K(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ4K*)w;
+        var y = (BlockQ8K*)a;
+        byte* scales = stackalloc byte[8];
+        byte* mins = stackalloc byte[8];
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);
+        float minTerm = 0;
+        for (int b = 0; b < n / 256; b++)
+        {
+            KQuantLayout.ScalesMins(x[b].Scales, scales, mins);
+            int summs = 0;
+            short* bsums = y[b].BSums;
+            for (int g = 0; g < 8; g++) summs += (bsums[2 * g] + bsums[2 * g + 1]) * mins[g];
+
+            byte* q4 = x[b].Qs;
+            sbyte* q8 = y[b].Qs;
+            Vector256<int> sumi = Vector256<int>.Zero;
+            for (int pair = 0; pair < 4; pair++, q4 += 32, q8 += 64)
+            {
+                Vector256<byte> packed = Avx.LoadVector256(q4);
+                Vector256<byte> low = packed & mask;
+                Vector256<byte> high = Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask;
+                Vector256<short> pLow = DotUInt8Pairs(low, Avx.LoadVector256(q8));
+                Vector256<short> pHigh = DotUInt8Pairs(high, Avx.LoadVector256(q8 + 32));
+                sumi += Avx2.MultiplyAddAdjacent(pLow, Vector256.Create((short)scales[2 * pair]));
+                sumi += Avx2.MultiplyAddAdjacent(pHigh, Vector256.Create((short)scales[2 * pair + 1]));
+            }
+            float d = Scale(x[b].D) * y[b].D;
+            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
+            minTerm += Scale(x[b].DMin) * y[b].D * summs;
+        }
+        return Vector256.Sum(acc) - minTerm;
+    }
+
+    public static float Q5K(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ5K*)w;
+        var y = (BlockQ8K*)a;
+        byte* scales = stackalloc byte[8];
+        byte* mins = stackalloc byte[8];
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);
+        Vector256<byte> sixteen = Vector256.Create((byte)16);
+        float minTerm = 0;
+        for (int b = 0; b < n / 256; b++)
+        {
+            KQuantLayout.ScalesMins(x[b].Scales, scales, mins);
+            int summs = 0;
+            short* bsums = y[b].BSums;
+            for (int g = 0; g < 8; g++) summs += (bsums[2 * g] + bsums[2 * g + 1]) * mins[g];
+
+            byte* q4 = x[b].Qs;
+            sbyte* q8 = y[b].Qs;
+            Vector256<byte> qh = Avx.LoadVector256(x[b].Qh);
+            Vector256<int> sumi = Vector256<int>.Zero;
+            for (int pair = 0; pair < 4; pair++, q4 += 32, q8 += 64)
+            {
+                Vector256<byte> packed = Avx.LoadVector256(q4);
+                Vector256<byte> bitLow = Vector256.Create((byte)(1 << (2 * pair)));
+                Vector256<byte> bitHigh = Vector256.Create((byte)(2 << (2 * pair)));
+                // Fifth bit: 16 where the qh bit is set (compare-equal gives 0xFF, masked to 16).
+                Vector256<byte> low = (packed & mask) | (Avx2.CompareEqual(qh & bitLow, bitLow) & sixteen);
+                Vector256<byte> high = (Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask)
+                                     | (Avx2.CompareEqual(qh & bitHigh, bitHigh) & sixteen);
+                Vector256<short> pLow = DotUInt8Pairs(low, Avx.LoadVector256(q8));
+                Vector256<short> pHigh = DotUInt8Pairs(high, Avx.LoadVector256(q8 + 32));
+                sumi += Avx2.MultiplyAddAdjacent(pLow, Vector256.Create((short)scales[2 * pair]));
+                sumi += Avx2.MultiplyAddAdjacent(pHigh, Vector256.Create((short)scales[2 * pair + 1]));
+            }
+            float d = Scale(x[b].D) * y[b].D;
+            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
+            minTerm += Scale(x[b].DMin) * y[b].D * summs;
+        }
+        return Vector256.Sum(acc) - minTerm;
+    }
+
+    public static float Q6K(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ6K*)w;
+        var y = (BlockQ8K*)a;
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<byte> mask4 = Vector256.Create((byte)0x0F);
+        Vector256<byte> mask2 = Vector256.Create((byte)0x03);
+        Vector256<byte> thirtyTwo = Vector256.Create((byte)32);
+        for (int b = 0; b < n / 256; b++)
+        {
+            byte* ql = x[b].Ql;
+            byte* qhp = x[b].Qh;
+            sbyte* sc = x[b].Scales;
+            sbyte* q8 = y[b].Qs;
+            Vector256<int> sumi = Vector256<int>.Zero;
+            for (int half = 0; half < 2; half++, ql += 64, qhp += 32, sc += 8, q8 += 128)
+            {
+                Vector256<byte> l0 = Avx.LoadVector256(ql);
+                Vector256<byte> l1 = Avx.LoadVector256(ql + 32);
+                Vector256<ushort> qh = Avx.LoadVector256(qhp).AsUInt16();
+                // Four runs of 32 six-bit quants; run r takes its high bits from qh >> 2r.
+                Vector256<byte> r0 = (l0 & mask4) | Avx2.ShiftLeftLogical(qh & mask2.AsUInt16(), 4).AsByte();
+                Vector256<byte> r1 = (l1 & mask4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(qh, 2) & mask2.AsUInt16(), 4).AsByte();
+                Vector256<byte> r2 = (Avx2.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & mask4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(qh, 4) & mask2.AsUInt16(), 4).AsByte();
+                Vector256<byte> r3 = (Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & mask4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(qh, 6) & mask2.AsUInt16(), 4).AsByte();
+                sumi += RunQ6(r0, q8, sc[0], sc[1], thirtyTwo);
+                sumi += RunQ6(r1, q8 + 32, sc[2], sc[3], thirtyTwo);
+                sumi += RunQ6(r2, q8 + 64, sc[4], sc[5], thirtyTwo);
+                sumi += RunQ6(r3, q8 + 96, sc[6], sc[7], thirtyTwo);
+            }
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>(q - 32) . q8 over 32 elements, the first 16 scaled by <paramref name="scaleA"/>, the rest by <paramref name="scaleB"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> RunQ6(Vector256<byte> q, sbyte* q8, sbyte scaleA, sbyte scaleB, Vector256<byte> thirtyTwo)
+    {
+        Vector256<sbyte> y = Avx.LoadVector256(q8);
+        // q in 0..63 is unsigned for vpmaddubsw; subtract the 32 * q8 part separately (both fit int16).
+        Vector256<short> pairs = Avx2.Subtract(Avx2.MultiplyAddAdjacent(q, y), Avx2.MultiplyAddAdjacent(thirtyTwo, y));
+        Vector256<short> groupScales = Vector256.Create(Vector128.Create((short)scaleA), Vector128.Create((short)scaleB));
+        return Avx2.MultiplyAddAdjacent(pairs, groupScales);
+    }
+}

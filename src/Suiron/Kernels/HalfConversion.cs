@@ -1,0 +1,74 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Suiron.Kernels;
+
+/// <summary>
+/// F16 and BF16 conversions. F16 is IEEE binary16 with round-to-nearest-even (what F16C's vcvtps2ph does for ggml);
+/// BF16 rounds to nearest even and keeps NaNs quiet, exactly as ggml_compute_fp32_to_bf16.
+/// </summary>
+internal static unsafe class HalfConversion
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float BF16ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort SingleToBF16(float value)
+    {
+        uint u = BitConverter.SingleToUInt32Bits(value);
+        if ((u & 0x7FFFFFFF) > 0x7F800000) return (ushort)((u >> 16) | 64); // NaN: force quiet
+        return (ushort)((u + (0x7FFF + ((u >> 16) & 1))) >> 16);
+    }
+
+    public static void HalfToSingle(Half* src, float* dst, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= n; i += 8)
+                Vector256.Store(HalfToSingle(Vector128.Load((ushort*)src + i)), dst + i);
+        }
+        for (; i < n; i++) dst[i] = (float)src[i];
+    }
+
+    public static void SingleToHalf(float* src, Half* dst, int n)
+    {
+        for (int i = 0; i < n; i++) dst[i] = (Half)src[i];
+    }
+
+    public static void BF16ToSingle(ushort* src, float* dst, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<uint> widened = Vector256.WidenLower(Vector256.Create(Vector128.Load(src + i), Vector128<ushort>.Zero));
+                Vector256.Store((widened << 16).AsSingle(), dst + i);
+            }
+        }
+        for (; i < n; i++) dst[i] = BF16ToSingle(src[i]);
+    }
+
+    public static void SingleToBF16(float* src, ushort* dst, int n)
+    {
+        for (int i = 0; i < n; i++) dst[i] = SingleToBF16(src[i]);
+    }
+
+    /// <summary>
+    /// Eight halves to eight floats, exact for every input (normals, subnormals, infinities, NaNs). The normal case
+    /// shifts exponent and mantissa into place and rescales by 2^-112; subnormals are built as 0.5 + m * 2^-24 and
+    /// then lose the 0.5 (the classic branch-free construction also used by ggml's scalar path).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> HalfToSingle(Vector128<ushort> halves)
+    {
+        Vector256<uint> w = Vector256.WidenLower(Vector256.Create(halves, Vector128<ushort>.Zero)) << 16;
+        Vector256<uint> sign = w & Vector256.Create(0x80000000u);
+        Vector256<uint> twoW = w + w;
+        Vector256<float> normalized = ((twoW >> 4) + Vector256.Create(0xE0u << 23)).AsSingle() * Vector256.Create(1.92592994e-34f); // 2^-112
+        Vector256<float> denormalized = ((twoW >> 17) | Vector256.Create(126u << 23)).AsSingle() - Vector256.Create(0.5f);
+        Vector256<uint> isDenormal = Vector256.LessThan(twoW, Vector256.Create(1u << 27));
+        return (sign | Vector256.ConditionalSelect(isDenormal, denormalized.AsUInt32(), normalized.AsUInt32())).AsSingle();
+    }
+}

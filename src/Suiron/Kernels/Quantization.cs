@@ -1,0 +1,138 @@
+using System.Runtime.InteropServices;
+using Suiron.Tensors;
+
+namespace Suiron.Kernels;
+
+/// <summary>
+/// Encoding, decoding and dot products for every supported tensor type, with ggml's numerics.
+/// Rows are raw bytes (a whole number of blocks); element counts are multiples of the type's block size.
+/// </summary>
+public static unsafe class Quantization
+{
+    /// <summary>Decodes <c>dst.Length</c> elements (whole blocks) from the raw bytes <paramref name="src"/>.</summary>
+    public static void Dequantize(TensorType type, ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        int blocks = CheckRow(type, src.Length, dst.Length, nameof(src));
+        fixed (byte* s = src)
+        fixed (float* d = dst)
+        {
+            switch (type)
+            {
+                case TensorType.F32: new ReadOnlySpan<float>(s, dst.Length).CopyTo(dst); break;
+                case TensorType.F16: HalfConversion.HalfToSingle((Half*)s, d, dst.Length); break;
+                case TensorType.BF16: HalfConversion.BF16ToSingle((ushort*)s, d, dst.Length); break;
+                case TensorType.Q4_0: Dequantizer.Q4_0((BlockQ4_0*)s, d, blocks); break;
+                case TensorType.Q4_1: Dequantizer.Q4_1((BlockQ4_1*)s, d, blocks); break;
+                case TensorType.Q5_0: Dequantizer.Q5_0((BlockQ5_0*)s, d, blocks); break;
+                case TensorType.Q5_1: Dequantizer.Q5_1((BlockQ5_1*)s, d, blocks); break;
+                case TensorType.Q8_0: Dequantizer.Q8_0((BlockQ8_0*)s, d, blocks); break;
+                case TensorType.Q8_1: Dequantizer.Q8_1((BlockQ8_1*)s, d, blocks); break;
+                case TensorType.Q2_K: Dequantizer.Q2K((BlockQ2K*)s, d, blocks); break;
+                case TensorType.Q3_K: Dequantizer.Q3K((BlockQ3K*)s, d, blocks); break;
+                case TensorType.Q4_K: Dequantizer.Q4K((BlockQ4K*)s, d, blocks); break;
+                case TensorType.Q5_K: Dequantizer.Q5K((BlockQ5K*)s, d, blocks); break;
+                case TensorType.Q6_K: Dequantizer.Q6K((BlockQ6K*)s, d, blocks); break;
+                case TensorType.Q8_K: Dequantizer.Q8K((BlockQ8K*)s, d, blocks); break;
+                default: throw Unsupported(type);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="src"/> (whole blocks) into <paramref name="dst"/>, bit-exact with ggml's reference
+    /// quantizers (quantize_row_*_ref, no importance matrix): the bytes a GGUF writer must produce.
+    /// One exception: an all-zero Q8_K block gets zero bsums here, where ggml leaves them unwritten.
+    /// </summary>
+    public static void Quantize(TensorType type, ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        int blocks = CheckRow(type, dst.Length, src.Length, nameof(dst));
+        fixed (float* s = src)
+        fixed (byte* d = dst)
+        {
+            switch (type)
+            {
+                case TensorType.F32: src.CopyTo(MemoryMarshal.Cast<byte, float>(dst)); break;
+                case TensorType.F16: HalfConversion.SingleToHalf(s, (Half*)d, src.Length); break;
+                case TensorType.BF16: HalfConversion.SingleToBF16(s, (ushort*)d, src.Length); break;
+                case TensorType.Q4_0: ReferenceQuantizer.Q4_0(s, (BlockQ4_0*)d, blocks); break;
+                case TensorType.Q4_1: ReferenceQuantizer.Q4_1(s, (BlockQ4_1*)d, blocks); break;
+                case TensorType.Q5_0: ReferenceQuantizer.Q5_0(s, (BlockQ5_0*)d, blocks); break;
+                case TensorType.Q5_1: ReferenceQuantizer.Q5_1(s, (BlockQ5_1*)d, blocks); break;
+                case TensorType.Q8_0: ReferenceQuantizer.Q8_0(s, (BlockQ8_0*)d, blocks); break;
+                case TensorType.Q8_1: ReferenceQuantizer.Q8_1(s, (BlockQ8_1*)d, blocks); break;
+                case TensorType.Q2_K: ReferenceQuantizer.Q2K(s, (BlockQ2K*)d, blocks); break;
+                case TensorType.Q3_K: ReferenceQuantizer.Q3K(s, (BlockQ3K*)d, blocks); break;
+                case TensorType.Q4_K: ReferenceQuantizer.Q4K(s, (BlockQ4K*)d, blocks); break;
+                case TensorType.Q5_K: ReferenceQuantizer.Q5K(s, (BlockQ5K*)d, blocks); break;
+                case TensorType.Q6_K: ReferenceQuantizer.Q6K(s, (BlockQ6K*)d, blocks); break;
+                case TensorType.Q8_K: ReferenceQuantizer.Q8K(s, (BlockQ8K*)d, blocks); break;
+                default: throw Unsupported(type);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Encodes activations into <see cref="ActivationType"/>(weight type) exactly as ggml's CPU backend does before
+    /// a matmul (its from_float). Differs from <see cref="Quantize"/> only for Q8_0/Q8_1 (see <see cref="ActivationQuantizer"/>).
+    /// <paramref name="activationType"/> is the encoded type, not the weight type.
+    /// </summary>
+    public static void QuantizeActivations(TensorType activationType, ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        switch (activationType)
+        {
+            case TensorType.Q8_0:
+            {
+                int blocks = CheckRow(activationType, dst.Length, src.Length, nameof(dst));
+                fixed (float* s = src) fixed (byte* d = dst) ActivationQuantizer.Q8_0(s, (BlockQ8_0*)d, blocks);
+                break;
+            }
+            case TensorType.Q8_1:
+            {
+                int blocks = CheckRow(activationType, dst.Length, src.Length, nameof(dst));
+                fixed (float* s = src) fixed (byte* d = dst) ActivationQuantizer.Q8_1(s, (BlockQ8_1*)d, blocks);
+                break;
+            }
+            default:
+                Quantize(activationType, src, dst);
+                break;
+        }
+    }
+
+    /// <summary>The activation encoding ggml's CPU backend pairs with this weight type (its vec_dot_type).</summary>
+    public static TensorType ActivationType(TensorType weightType) => weightType switch
+    {
+        TensorType.F32 => TensorType.F32,
+        TensorType.F16 => TensorType.F16,
+        TensorType.BF16 => TensorType.BF16,
+        TensorType.Q4_0 or TensorType.Q5_0 or TensorType.Q8_0 => TensorType.Q8_0,
+        TensorType.Q4_1 or TensorType.Q5_1 or TensorType.Q8_1 => TensorType.Q8_1,
+        TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K => TensorType.Q8_K,
+        _ => throw Unsupported(weightType),
+    };
+
+    /// <summary>
+    /// Dot product of one weight row (<paramref name="n"/> elements, raw bytes) with one activation row encoded in
+    /// <see cref="ActivationType"/>(<paramref name="weightType"/>).
+    /// </summary>
+    public static float Dot(TensorType weightType, ReadOnlySpan<byte> weightRow, ReadOnlySpan<byte> activationRow, int n)
+    {
+        long weightBytes = TensorTypes.RowBytes(weightType, n);
+        long activationBytes = TensorTypes.RowBytes(ActivationType(weightType), n);
+        if (weightRow.Length < weightBytes) throw new ArgumentException($"{weightType} row of {n} needs {weightBytes} bytes.", nameof(weightRow));
+        if (activationRow.Length < activationBytes) throw new ArgumentException($"Activation row of {n} needs {activationBytes} bytes.", nameof(activationRow));
+        var kernel = DotKernels.For(weightType);
+        fixed (byte* w = weightRow)
+        fixed (byte* a = activationRow)
+            return kernel(w, a, n);
+    }
+
+    private static int CheckRow(TensorType type, int byteLength, int elements, string bytesName)
+    {
+        long needed = TensorTypes.RowBytes(type, elements);
+        if (byteLength < needed)
+            throw new ArgumentException($"{type}: {elements} elements need {needed} bytes, got {byteLength}.", bytesName);
+        return elements / TensorTypes.BlockSize(type);
+    }
+
+    internal static NotSupportedException Unsupported(TensorType type) => new($"Tensor type {type} is not supported by the kernels.");
+}

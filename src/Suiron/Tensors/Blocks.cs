@@ -1,0 +1,132 @@
+using System.Runtime.InteropServices;
+
+namespace Suiron.Tensors;
+
+// ggml's quantized block layouts, byte for byte (ggml-common.h). A row of a quantized tensor is an array
+// of these blocks. Scales are stored as IEEE half (System.Half); Q8_K alone keeps a float scale because it only
+// ever lives in scratch memory as the activation side of the k-quant dot products.
+
+/// <summary>32 weights: x = d * (q - 8), q in 0..15. Nibble j holds element j (low) and j + 16 (high).</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockQ4_0
+{
+    public const int Elements = 32;
+    public Half D;
+    public fixed byte Qs[16];
+}
+
+/// <summary>32 weights: x = d * q + m, q in 0..15.</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockQ4_1
+{
+    public const int Elements = 32;
+    public Half D;
+    public Half M;
+    public fixed byte Qs[16];
+}
+
+/// <summary>32 weights: x = d * (q - 16), q in 0..31; bit 4 of element j is bit j of <see cref="Qh"/>.</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockQ5_0
+{
+    public const int Elements = 32;
+    public Half D;
+    public fixed byte Qh[4];
+    public fixed byte Qs[16];
+}
+
+/// <summary>32 weights: x = d * q + m, q in 0..31.</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockQ5_1
+{
+    public const int Elements = 32;
+    public Half D;
+    public Half M;
+    public fixed byte Qh[4];
+    public fixed byte Qs[16];
+}
+
+/// <summary>32 values: x = d * q, q in -127..127.</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockQ8_0
+{
+    public const int Elements = 32;
+    public Half D;
+    public fixed sbyte Qs[32];
+}
+
+/// <summary>32 values: x = d * q; <see cref="S"/> = d * sum(q), used by the Q4_1/Q5_1 dot products for the min term.</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockQ8_1
+{
+    public const int Elements = 32;
+    public Half D;
+    public Half S;
+    public fixed sbyte Qs[32];
+}
+
+/// <summary>256 weights in 16 groups of 16: x = d * (scales[g] &amp; 15) * q - dmin * (scales[g] >> 4), q in 0..3.</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockQ2K
+{
+    public const int Elements = TensorTypes.QK_K;
+    public fixed byte Scales[16];
+    public fixed byte Qs[64];
+    public Half D;
+    public Half DMin;
+}
+
+/// <summary>256 weights in 16 groups of 16: x = d * (scale6[g] - 32) * (q - 4), q in 0..7 (2 low bits in Qs, high bit in HMask).</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockQ3K
+{
+    public const int Elements = TensorTypes.QK_K;
+    public fixed byte HMask[32];
+    public fixed byte Qs[64];
+    public fixed byte Scales[12];
+    public Half D;
+}
+
+/// <summary>256 weights in 8 groups of 32: x = d * scale6[g] * q - dmin * min6[g], q in 0..15.</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockQ4K
+{
+    public const int Elements = TensorTypes.QK_K;
+    public Half D;
+    public Half DMin;
+    public fixed byte Scales[12];
+    public fixed byte Qs[128];
+}
+
+/// <summary>256 weights in 8 groups of 32: like Q4_K with a fifth bit per weight in Qh.</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockQ5K
+{
+    public const int Elements = TensorTypes.QK_K;
+    public Half D;
+    public Half DMin;
+    public fixed byte Scales[12];
+    public fixed byte Qh[32];
+    public fixed byte Qs[128];
+}
+
+/// <summary>256 weights in 16 groups of 16: x = d * scales[g] * (q - 32), q in 0..63 (4 low bits in Ql, 2 high in Qh).</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockQ6K
+{
+    public const int Elements = TensorTypes.QK_K;
+    public fixed byte Ql[128];
+    public fixed byte Qh[64];
+    public fixed sbyte Scales[16];
+    public Half D;
+}
+
+/// <summary>256 activations: x = d * q; <see cref="BSums"/> holds the sum of each 16 quants, for the k-quant min terms.</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockQ8K
+{
+    public const int Elements = TensorTypes.QK_K;
+    public float D;
+    public fixed sbyte Qs[256];
+    public fixed short BSums[16];
+}

@@ -1,0 +1,61 @@
+using Suiron.Kernels;
+using Suiron.Tensors;
+
+namespace Suiron.Tests.Kernels;
+
+/// <summary>Deterministic random inputs for the kernel tests.</summary>
+internal static class KernelTestData
+{
+    public static readonly TensorType[] QuantizedTypes =
+    [
+        TensorType.Q4_0, TensorType.Q4_1, TensorType.Q5_0, TensorType.Q5_1, TensorType.Q8_0, TensorType.Q8_1,
+        TensorType.Q2_K, TensorType.Q3_K, TensorType.Q4_K, TensorType.Q5_K, TensorType.Q6_K, TensorType.Q8_K,
+    ];
+
+    public static readonly TensorType[] AllTypes = [TensorType.F32, TensorType.F16, TensorType.BF16, .. QuantizedTypes];
+
+    public static readonly int[] BlockCounts = [1, 3, 7, 33];
+
+    public static IEnumerable<object[]> AllTypesData() => AllTypes.Select(t => new object[] { t });
+
+    public static IEnumerable<object[]> QuantizedTypesData() => QuantizedTypes.Select(t => new object[] { t });
+
+    /// <summary>Gaussian values with a few 6-sigma outliers (they set the block scales, so error bounds are per-type loose) and per-block scale changes, like real weights and activations.</summary>
+    public static float[] Gaussian(int n, int seed, float scale = 1f)
+    {
+        var random = new Random(seed);
+        var x = new float[n];
+        float blockScale = scale;
+        for (int i = 0; i < n; i++)
+        {
+            if (i % 32 == 0) blockScale = scale * (float)Math.Exp(random.NextDouble() * 2 - 1);
+            double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
+            double g = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+            if (random.Next(64) == 0) g *= 6; // an outlier now and then
+            x[i] = (float)(g * blockScale);
+        }
+        return x;
+    }
+
+    public static byte[] Encode(TensorType type, float[] x)
+    {
+        var bytes = new byte[TensorTypes.RowBytes(type, x.Length)];
+        Quantization.Quantize(type, x, bytes);
+        return bytes;
+    }
+
+    public static byte[] EncodeActivations(TensorType weightType, float[] x)
+    {
+        var activationType = Quantization.ActivationType(weightType);
+        var bytes = new byte[TensorTypes.RowBytes(activationType, x.Length)];
+        Quantization.QuantizeActivations(activationType, x, bytes);
+        return bytes;
+    }
+
+    public static float[] Decode(TensorType type, byte[] bytes, int n)
+    {
+        var x = new float[n];
+        Quantization.Dequantize(type, bytes, x);
+        return x;
+    }
+}

@@ -1,0 +1,93 @@
+using System.Runtime.InteropServices;
+using Suiron.Kernels;
+using Suiron.Tensors;
+using Xunit;
+
+namespace Suiron.Tests.Kernels;
+
+public unsafe class MatMulTests
+{
+    public static IEnumerable<object[]> Cases()
+    {
+        foreach (var type in KernelTestData.AllTypes)
+            foreach (int batch in new[] { 1, 5 })
+                foreach (int threads in new[] { 1, 2 })
+                    yield return [type, batch, threads];
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Matches_the_float_matmul_of_the_decoded_operands(TensorType type, int batch, int threads)
+    {
+        const int rows = 37, cols = 3 * TensorTypes.QK_K;
+        var weightFloats = KernelTestData.Gaussian(rows * cols, seed: 5, scale: 0.1f);
+        var weightBytes = new byte[TensorTypes.RowBytes(type, cols) * rows];
+        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
+        for (int r = 0; r < rows; r++)
+            Quantization.Quantize(type, weightFloats.AsSpan(r * cols, cols), weightBytes.AsSpan(r * rowBytes, rowBytes));
+        var x = KernelTestData.Gaussian(batch * cols, seed: 9);
+        var y = new float[batch * rows];
+
+        using var pool = new WorkerPool(threads);
+        fixed (byte* data = weightBytes)
+        {
+            var tensor = new Tensor("w", type, [cols, rows], data, weightBytes.Length);
+            MatMul.Compute(tensor, x, y, batch, pool);
+        }
+
+        var activationType = Quantization.ActivationType(type);
+        for (int b = 0; b < batch; b++)
+        {
+            var activation = KernelTestData.EncodeActivations(type, x.AsSpan(b * cols, cols).ToArray());
+            var a = KernelTestData.Decode(activationType, activation, cols);
+            for (int r = 0; r < rows; r++)
+            {
+                var wRow = weightBytes.AsSpan(r * rowBytes, rowBytes);
+                // Bit-identical with a single Dot: the matmul is exactly a loop of them.
+                Assert.Equal(Quantization.Dot(type, wRow, activation, cols), y[b * rows + r]);
+                var w = KernelTestData.Decode(type, wRow.ToArray(), cols);
+                double expected = 0, magnitude = 0;
+                for (int i = 0; i < cols; i++) { expected += (double)w[i] * a[i]; magnitude += Math.Abs((double)w[i] * a[i]); }
+                Assert.True(Math.Abs(y[b * rows + r] - expected) <= 3e-3 * magnitude, $"{type} b{b} r{r}");
+            }
+        }
+    }
+
+    [Fact]
+    public void A_row_range_computes_only_those_rows()
+    {
+        const int rows = 10, cols = 64;
+        var wf = KernelTestData.Gaussian(rows * cols, seed: 3);
+        var wb = KernelTestData.Encode(TensorType.Q8_0, wf);
+        var x = KernelTestData.Gaussian(2 * cols, seed: 4);
+        var all = new float[2 * rows];
+        var part = new float[2 * 4];
+        using var pool = new WorkerPool(2);
+        fixed (byte* data = wb)
+        {
+            var tensor = new Tensor("w", TensorType.Q8_0, [cols, rows], data, wb.Length);
+            MatMul.Compute(tensor, x, all, 2, pool);
+            MatMul.Compute(tensor, 3, 4, x, part, 2, pool);
+        }
+        for (int b = 0; b < 2; b++)
+            for (int r = 0; r < 4; r++) Assert.Equal(all[b * rows + 3 + r], part[b * 4 + r]);
+    }
+
+    [Fact]
+    public void Compute_allocates_nothing_once_warm()
+    {
+        const int rows = 64, cols = 256;
+        var wb = KernelTestData.Encode(TensorType.Q4_K, KernelTestData.Gaussian(rows * cols, seed: 1));
+        var x = KernelTestData.Gaussian(cols, seed: 2);
+        var y = new float[rows];
+        using var pool = new WorkerPool(2);
+        fixed (byte* data = wb)
+        {
+            var tensor = new Tensor("w", TensorType.Q4_K, [cols, rows], data, wb.Length);
+            for (int i = 0; i < 20; i++) MatMul.Compute(tensor, x, y, 1, pool);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 200; i++) MatMul.Compute(tensor, x, y, 1, pool);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+    }
+}

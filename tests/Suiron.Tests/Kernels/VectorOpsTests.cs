@@ -1,0 +1,79 @@
+using Suiron.Kernels;
+using Xunit;
+
+namespace Suiron.Tests.Kernels;
+
+public class VectorOpsTests
+{
+    private static void AssertClose(float[] expected, float[] actual, float relative, string what)
+    {
+        for (int i = 0; i < expected.Length; i++)
+        {
+            float tol = relative * Math.Max(1f, Math.Abs(expected[i]));
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol, $"{what}[{i}] of {expected.Length}: {actual[i]} vs {expected[i]}");
+        }
+    }
+
+    [Fact]
+    public void Match_the_scalar_references_for_every_length_up_to_257()
+    {
+        for (int n = 0; n <= 257; n++)
+        {
+            var a = KernelTestData.Gaussian(n, seed: n);
+            var b = KernelTestData.Gaussian(n, seed: n + 1000);
+            var expected = new float[n];
+            var actual = new float[n];
+
+            VectorOpsReference.RmsNorm(a, b, 1e-6f, expected);
+            VectorOps.RmsNorm(a, b, 1e-6f, actual);
+            AssertClose(expected, actual, 1e-6f, "RmsNorm");
+
+            VectorOpsReference.SiluMul(a, b, expected);
+            VectorOps.SiluMul(a, b, actual);
+            AssertClose(expected, actual, 1e-6f, "SiluMul");
+
+            VectorOpsReference.Add(a, b, expected);
+            VectorOps.Add(a, b, actual);
+            Assert.Equal(expected, actual);
+
+            VectorOpsReference.Mul(a, b, expected);
+            VectorOps.Mul(a, b, actual);
+            Assert.Equal(expected, actual);
+
+            a.CopyTo(expected, 0);
+            a.CopyTo(actual, 0);
+            VectorOpsReference.Softmax(expected);
+            VectorOps.Softmax(actual);
+            AssertClose(expected, actual, 1e-6f, "Softmax");
+            if (n > 0) Assert.InRange(actual.Sum(), 0.9999f, 1.0001f);
+        }
+    }
+
+    [Fact]
+    public void Softmax_handles_minus_infinity_masks()
+    {
+        float[] x = [1f, float.NegativeInfinity, 2f, float.NegativeInfinity, 0f, 1f, 1f, 1f, 3f, float.NegativeInfinity];
+        VectorOps.Softmax(x);
+        Assert.Equal(0f, x[1]);
+        Assert.Equal(0f, x[9]);
+        Assert.InRange(x.Sum(), 0.9999f, 1.0001f);
+    }
+
+    [Fact]
+    public void Half_conversions_round_trip()
+    {
+        for (int n = 0; n <= 257; n++)
+        {
+            var x = KernelTestData.Gaussian(n, seed: n);
+            var h = new Half[n];
+            var back = new float[n];
+            VectorOps.SingleToHalf(x, h);
+            VectorOps.HalfToSingle(h, back);
+            for (int i = 0; i < n; i++)
+            {
+                Assert.Equal((Half)x[i], h[i]);
+                Assert.Equal((float)h[i], back[i]);
+            }
+        }
+    }
+}
