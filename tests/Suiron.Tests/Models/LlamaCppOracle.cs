@@ -76,16 +76,24 @@ internal sealed class LlamaCppOracle : IDisposable
     /// <summary>Logits after <paramref name="prompt"/>, then <paramref name="count"/> greedy tokens decoded one at a time.</summary>
     public (float[] PromptLogits, int[] Continuation) Greedy(int[] prompt, int count)
     {
+        var (steps, continuation) = GreedySteps(prompt, count);
+        return (steps[0], continuation);
+    }
+
+    /// <summary>Greedy decoding that also returns the logits each token was chosen from (step 0: after the prompt).</summary>
+    public (float[][] StepLogits, int[] Continuation) GreedySteps(int[] prompt, int count)
+    {
         Reset();
-        float[] promptLogits = Evaluate(prompt);
-        float[] logits = promptLogits;
+        var steps = new float[count][];
         var continuation = new int[count];
+        float[] logits = Evaluate(prompt);
         for (int i = 0; i < count; i++)
         {
+            steps[i] = logits;
             continuation[i] = ModelAssert.ArgMax(logits);
-            logits = Evaluate([continuation[i]]);
+            if (i + 1 < count) logits = Evaluate([continuation[i]]);
         }
-        return (promptLogits, continuation);
+        return (steps, continuation);
     }
 
     public void Dispose()

@@ -43,4 +43,29 @@ internal static class ModelAssert
         }
         return (promptLogits, continuation);
     }
+
+    /// <summary>
+    /// Our logits at each step when fed <paramref name="prompt"/> and then the reference's tokens one at a time
+    /// (teacher forcing, so both engines see identical inputs at every step even after a near-tie).
+    /// </summary>
+    public static float[][] TeacherForced(ILanguageModel model, int[] prompt, int[] continuation)
+    {
+        var cache = model.CreateCache(prompt.Length + continuation.Length);
+        int vocab = model.Info.VocabSize;
+        var steps = new float[continuation.Length][];
+        for (int i = 0; i < continuation.Length; i++)
+        {
+            steps[i] = new float[vocab];
+            model.Forward(i == 0 ? prompt : [continuation[i - 1]], cache, steps[i]);
+        }
+        return steps;
+    }
+
+    /// <summary>max |a − b| (absolute).</summary>
+    public static double MaxAbsoluteDifference(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        double max = 0;
+        for (int i = 0; i < a.Length; i++) max = Math.Max(max, Math.Abs((double)a[i] - b[i]));
+        return max;
+    }
 }
