@@ -24,7 +24,7 @@ internal sealed class Decoder : ILanguageModel
     private readonly WorkerPool _pool;
     private readonly KvCacheType _cacheType;
     private readonly float _attentionScale;
-    private Scratch _scratch = new(0, 0, null!);
+    private Scratch _scratch = new(0, null!);
 
     public Decoder(GgufFile file, DecoderArchitecture architecture, ModelOptions options)
     {
@@ -83,7 +83,7 @@ internal sealed class Decoder : ILanguageModel
     private void ForwardBatch(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
     {
         int n = tokens.Length, embedding = _h.EmbeddingLength;
-        Scratch s = ScratchFor(n, cache.Capacity);
+        Scratch s = ScratchFor(n);
         Span<float> hidden = s.Hidden.AsSpan(0, n * embedding);   // (n, embedding): the residual stream
         Span<float> normed = s.Normed.AsSpan(0, n * embedding);   // (n, embedding)
         Span<float> sublayer = s.Sublayer.AsSpan(0, n * embedding); // (n, embedding): attention or MLP output
@@ -137,16 +137,14 @@ internal sealed class Decoder : ILanguageModel
         }
         Store(cache, layer, firstPosition, keys, values);
 
-        for (int i = 0; i < n; i++)
+        // Every (token, head) pair is independent: spread them over the pool (decode has heads items, a prompt n × heads).
+        var work = new AttentionWork
         {
-            int length = firstPosition + i + 1; // causal: a token sees itself and everything before it
-            for (int head = 0; head < _h.HeadCount; head++)
-            {
-                Attention.Head(
-                    queries.Slice(i * QueryWidth + head * keyLength, keyLength), cache, layer, head / _h.GroupSize, length, _attentionScale,
-                    s.Scores, s.QueryHalf, mixed.Slice((i * _h.HeadCount + head) * valueLength, valueLength));
-            }
-        }
+            Queries = s.Query, Mixed = s.Attended, Cache = cache, Layer = layer, FirstPosition = firstPosition,
+            Heads = _h.HeadCount, GroupSize = _h.GroupSize, KeyLength = keyLength, ValueLength = valueLength,
+            QueryWidth = QueryWidth, Scale = _attentionScale,
+        };
+        _pool.For(n * _h.HeadCount, ref work);
 
         MatMul.Compute(w.Output, mixed, output, n, _pool);
     }
@@ -160,6 +158,32 @@ internal sealed class Decoder : ILanguageModel
         MatMul.Compute(w.Up, input, up, n, _pool);
         SwiGlu.Apply(gate, up);
         MatMul.Compute(w.Down, gate, output, n, _pool);
+    }
+
+    /// <summary>Attention of a range of (token, head) pairs; scratch is per thread, allocated once and grown with the context.</summary>
+    private struct AttentionWork : IParallelWork
+    {
+        [ThreadStatic] private static float[]? scores;
+        [ThreadStatic] private static Half[]? queryHalf;
+
+        public float[] Queries, Mixed;
+        public KvCache Cache;
+        public int Layer, FirstPosition, Heads, GroupSize, KeyLength, ValueLength, QueryWidth;
+        public float Scale;
+
+        public readonly void Execute(int start, int end)
+        {
+            if (scores is null || scores.Length < Cache.Capacity) scores = new float[Cache.Capacity];
+            if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new Half[KeyLength];
+            for (int item = start; item < end; item++)
+            {
+                int token = item / Heads, head = item % Heads;
+                int length = FirstPosition + token + 1; // causal: a token sees itself and everything before it
+                Attention.Head(
+                    Queries.AsSpan(token * QueryWidth + head * KeyLength, KeyLength), Cache, Layer, head / GroupSize, length, Scale,
+                    scores, queryHalf, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
+            }
+        }
     }
 
     /// <summary>Writes the batch's keys and values at <paramref name="firstPosition"/> onwards, rounding to the cache's type.</summary>
@@ -190,25 +214,22 @@ internal sealed class Decoder : ILanguageModel
         for (int start = 0; start < rows.Length; start += bias.Length) Add(rows.Slice(start, bias.Length), bias);
     }
 
-    /// <summary>Scratch for <paramref name="tokens"/> tokens and caches of <paramref name="capacity"/>; grows (rarely) and is then reused.</summary>
-    private Scratch ScratchFor(int tokens, int capacity)
+    /// <summary>Scratch for a batch of <paramref name="tokens"/>; grows to the largest batch seen (at most <see cref="MaxBatch"/>) and is then reused.</summary>
+    private Scratch ScratchFor(int tokens)
     {
-        if (_scratch.Tokens < tokens || _scratch.Capacity < capacity)
-            _scratch = new Scratch(Math.Max(tokens, _scratch.Tokens), Math.Max(capacity, _scratch.Capacity), _h);
+        if (_scratch.Tokens < tokens) _scratch = new Scratch(tokens, _h);
         return _scratch;
     }
 
-    /// <summary>Activation buffers for one batch; sized once for the largest batch and cache seen.</summary>
+    /// <summary>Activation buffers for one batch, sized for the largest batch seen.</summary>
     private sealed class Scratch
     {
-        public readonly int Tokens, Capacity;
-        public readonly float[] Hidden = [], Normed = [], Sublayer = [], Query = [], Key = [], Value = [], Attended = [], Gate = [], Up = [], Scores = [], CosSin = [];
-        public readonly Half[] QueryHalf = [];
+        public readonly int Tokens;
+        public readonly float[] Hidden = [], Normed = [], Sublayer = [], Query = [], Key = [], Value = [], Attended = [], Gate = [], Up = [], CosSin = [];
 
-        public Scratch(int tokens, int capacity, TransformerHyperParameters h)
+        public Scratch(int tokens, TransformerHyperParameters h)
         {
             Tokens = tokens;
-            Capacity = capacity;
             if (tokens == 0) return;
             Hidden = new float[tokens * h.EmbeddingLength];
             Normed = new float[tokens * h.EmbeddingLength];
@@ -219,9 +240,7 @@ internal sealed class Decoder : ILanguageModel
             Attended = new float[tokens * h.HeadCount * h.ValueLength];
             Gate = new float[tokens * h.FeedForwardLength];
             Up = new float[tokens * h.FeedForwardLength];
-            Scores = new float[capacity];
             CosSin = new float[h.Rope.Dimensions];
-            QueryHalf = new Half[h.KeyLength];
         }
     }
 
