@@ -26,10 +26,10 @@ internal static class InfoCommand
             {
                 using var model = ModelLoader.Load(file, new ModelOptions { Threads = 1 });
                 var info = model.Info;
-                o.WriteLine($"hyper-params:   {info.Hyperparameters}");
+                o.WriteLine($"hyper-params:   {info.HyperParameters}");
                 o.WriteLine($"parameters:     {info.ParameterCount:N0} ({info.ParameterCount / 1e6:F2} M)");
                 o.WriteLine($"context:        {info.ContextLength} tokens (trained)");
-                o.WriteLine($"kv cache:       {info.KvCacheBytesPerToken:N0} bytes per token ({info.KvCacheType}); {Bytes(info.KvCacheBytesPerToken * (long)info.ContextLength)} at the full trained context");
+                o.WriteLine($"kv cache:       {info.KvCacheBytesPerToken:N0} bytes per token (F16 cache); {Bytes(info.KvCacheBytesPerToken * (long)info.ContextLength)} at the full trained context");
             }
 
             if (file.Contains("tokenizer.ggml.model"))

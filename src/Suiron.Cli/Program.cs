@@ -3,8 +3,8 @@ using Suiron.Cli;
 
 var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF models locally, in pure C#.")
 {
-//TEMP    RunCommand.Create(),
-//TEMP    InfoCommand.Create(),
+    RunCommand.Create(),
+    InfoCommand.Create(),
     TokenizeCommand.Create(),
 };
 return CliErrors.Invoke(root, args);
