@@ -65,7 +65,7 @@ public sealed class Generator
             throw new ArgumentException($"The prompt has {prompt.Count} tokens but the context holds {cache.Capacity - cache.Count} more; shorten the prompt or raise the context size.");
 
         var sampler = new Sampler(vocab, options.Sampling);
-        var decoder = new StreamingDecoder(_tokenizer);
+        var decoder = new StreamingDecoder(_tokenizer, continuesText: true);
         var stops = new StopStringMatcher(options.Stop);
         var history = new List<int>(prompt.Count + options.MaxTokens);
         history.AddRange(prompt);

@@ -18,12 +18,19 @@ public sealed class StreamingDecoder
     private readonly bool _renderSpecial;
     private readonly Decoder _utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false).GetDecoder();
     private char[] _chars = new char[64];
-    private bool _first = true;
+    private readonly bool _continuesText;
+    private bool _first;
 
-    public StreamingDecoder(Tokenizer tokenizer, bool renderSpecial = false)
+    /// <param name="continuesText">
+    /// True when the tokens continue text that came before (a generated continuation of a prompt): then no leading space
+    /// is stripped, as llama.cpp prints generated pieces. False when the tokens are a whole text from its start.
+    /// </param>
+    public StreamingDecoder(Tokenizer tokenizer, bool renderSpecial = false, bool continuesText = false)
     {
         _tokenizer = tokenizer;
         _renderSpecial = renderSpecial;
+        _continuesText = continuesText;
+        _first = !continuesText;
     }
 
     /// <summary>Adds a token; returns the text completed by it ("" while a character is still incomplete).</summary>
@@ -38,7 +45,7 @@ public sealed class StreamingDecoder
     public string Flush()
     {
         string rest = Decode([], flush: true);
-        _first = true;
+        _first = !_continuesText;
         return rest;
     }
 
@@ -46,7 +53,7 @@ public sealed class StreamingDecoder
     public void Reset()
     {
         _utf8.Reset();
-        _first = true;
+        _first = !_continuesText;
     }
 
     private string Decode(ReadOnlySpan<byte> bytes, bool flush)

@@ -1,0 +1,144 @@
+using System.Text;
+using Xunit;
+using ModelOracle = Suiron.Tests.Models.LlamaCppOracle;
+using TokenizerOracle = Suiron.Tests.Tokenization.LlamaCppOracle;
+
+namespace Suiron.Tests.Cli;
+
+/// <summary>The <c>suiron</c> command end to end: outputs compared with llama.cpp, errors and exit codes.</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("suiron-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string Stories => SharedData.Path("models", "stories260K.gguf");
+
+    [Theory]
+    [InlineData("stories260K.gguf", "Once upon a time", 48)]
+    [InlineData("stories260K.gguf", "Lily and Tom went to the park.", 40)]
+    [InlineData("llama-2-tiny-random.gguf", "Hello world", 24)]
+    public void GreedyRunPrintsExactlyLlamaCppsContinuation(string model, string prompt, int count)
+    {
+        string path = SharedData.Path("models", model);
+        int[] continuation;
+        using (var oracle = new ModelOracle(path))
+            continuation = oracle.Greedy(oracle.Tokenize(prompt), count).Continuation;
+        var pieces = TokenizerOracle.For(path);
+        // llama.cpp stops at end of generation; so must we, and the text is the concatenation of the pieces before it.
+        int end = Array.FindIndex(continuation, pieces.IsEndOfGeneration);
+        var bytes = new List<byte>();
+        foreach (int id in end < 0 ? continuation : continuation[..end]) bytes.AddRange(pieces.TokenToPiece(id, special: false));
+        string expected = Encoding.UTF8.GetString(bytes.ToArray());
+
+        var result = SuironProcess.Run("run", "--model", path, "--prompt", prompt, "-n", count.ToString(), "--temp", "0", "--threads", "2");
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        Assert.Equal(expected, result.StdOut);
+        Assert.Matches(@"generation: \d+ tokens in \d+ ms \([\d.]+ tok/s\)", result.StdErr);
+    }
+
+    [Fact]
+    public void SameSeedSameTextAtTemperature()
+    {
+        string[] args = ["run", "--model", Stories, "--prompt", "Once upon a time", "-n", "40", "--temp", "1.0", "--seed", "1234"];
+        var first = SuironProcess.Run(args);
+        var second = SuironProcess.Run(args);
+        Assert.Equal(0, first.ExitCode);
+        Assert.Equal(first.StdOut, second.StdOut);
+        Assert.NotEmpty(first.StdOut);
+    }
+
+    [Fact]
+    public void StopStringEndsTheOutputBeforeIt()
+    {
+        var full = SuironProcess.Run("run", "--model", Stories, "--prompt", "Once upon a time", "-n", "48", "--temp", "0");
+        // The greedy story reads ", there was a little girl named Lily. ..." — stop at "Lily".
+        int at = full.StdOut.IndexOf("Lily", StringComparison.Ordinal);
+        Assert.True(at > 0, full.StdOut);
+        var stopped = SuironProcess.Run("run", "--model", Stories, "--prompt", "Once upon a time", "-n", "48", "--temp", "0", "--stop", "Lily");
+        Assert.Equal(0, stopped.ExitCode);
+        Assert.Equal(full.StdOut[..at], stopped.StdOut);
+    }
+
+    [Theory]
+    [InlineData("Once upon a time, 日本語のテキスト 🦙")]
+    [InlineData("   leading spaces\nand a newline")]
+    [InlineData("<s> is text unless parsed")]
+    public void TokenizeIdsEqualLlamaCpp(string text)
+    {
+        var oracle = TokenizerOracle.For(SharedData.Path("models", "llama-2-tiny-random.gguf"));
+        var plain = SuironProcess.Run("tokenize", "--model", SharedData.Path("models", "llama-2-tiny-random.gguf"), "--text", text, "--ids");
+        Assert.Equal(0, plain.ExitCode);
+        Assert.Equal(string.Join(' ', oracle.Tokenize(text, addSpecial: false, parseSpecial: true)), plain.StdOut.TrimEnd('\n'));
+        var withBos = SuironProcess.Run("tokenize", "--model", SharedData.Path("models", "llama-2-tiny-random.gguf"), "--text", text, "--ids", "--bos");
+        Assert.Equal(string.Join(' ', oracle.Tokenize(text, addSpecial: true, parseSpecial: true)), withBos.StdOut.TrimEnd('\n'));
+    }
+
+    [Fact]
+    public void TokenizeReadsAFileAndListsPieces()
+    {
+        string input = Path.Combine(_dir, "in.txt");
+        File.WriteAllText(input, "Once upon a time");
+        var result = SuironProcess.Run("tokenize", "--model", Stories, "--file", input);
+        Assert.Equal(0, result.ExitCode);
+        var oracle = TokenizerOracle.For(Stories);
+        string[] lines = result.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        int[] ids = oracle.Tokenize("Once upon a time", addSpecial: false, parseSpecial: true);
+        Assert.Equal(ids.Length, lines.Length);
+        for (int i = 0; i < ids.Length; i++)
+            Assert.Equal($"{ids[i],6} -> '{Encoding.UTF8.GetString(oracle.TokenToPiece(ids[i], special: true))}'", lines[i]);
+    }
+
+    [Fact]
+    public void InfoReportsTheModelAndTheExactKvCacheCost()
+    {
+        var result = SuironProcess.Run("info", Stories);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("architecture:   llama", result.StdOut);
+        // By hand: 5 layers × 4 KV heads × (8 key + 8 value dims) × 2 bytes (F16) = 640 bytes per token.
+        Assert.Contains("kv cache:       640 bytes per token", result.StdOut);
+        Assert.Matches(@"F32\s+48 tensors\s+292,800 elements", result.StdOut);
+        Assert.Contains("512 tokens", result.StdOut);
+    }
+
+    [Fact]
+    public void MissingModelFileExitsOneWithAClearMessage()
+    {
+        var result = SuironProcess.Run("run", "--model", "/nonexistent/model.gguf", "--prompt", "x");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("not found", result.StdErr);
+        Assert.DoesNotContain("   at ", result.StdErr); // no stack trace
+    }
+
+    [Fact]
+    public void TruncatedModelExitsOneNamingTheProblem()
+    {
+        byte[] full = File.ReadAllBytes(Stories);
+        string path = Path.Combine(_dir, "truncated.gguf");
+        File.WriteAllBytes(path, full.AsSpan(0, full.Length - 1000).ToArray());
+        foreach (string[] args in new[] { new[] { "run", "--model", path, "--prompt", "x" }, new[] { "info", path }, new[] { "tokenize", "--model", path, "--text", "x" } })
+        {
+            var result = SuironProcess.Run(args);
+            Assert.Equal(1, result.ExitCode);
+            Assert.Contains("invalid model file", result.StdErr);
+            Assert.Contains("extends past the end of the file", result.StdErr);
+            Assert.DoesNotContain("   at ", result.StdErr);
+        }
+    }
+
+    [Theory]
+    [InlineData("run", "--model", "M", "--prompt", "x", "-n", "abc")]
+    [InlineData("run", "--model", "M", "--prompt", "x", "--threads", "0")]
+    [InlineData("run", "--model", "M", "--prompt", "x", "--top-p", "0")]
+    [InlineData("run", "--model", "M")]
+    [InlineData("run", "--model", "M", "--prompt", "x", "--ctx-size", "3")]
+    [InlineData("tokenize", "--model", "M")]
+    [InlineData("frobnicate")]
+    public void BadArgumentsExitTwo(params string[] args)
+    {
+        var result = SuironProcess.Run(args.Select(a => a == "M" ? Stories : a).ToArray());
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: ", result.StdErr);
+        Assert.DoesNotContain("   at ", result.StdErr);
+    }
+}

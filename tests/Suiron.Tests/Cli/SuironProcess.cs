@@ -1,0 +1,34 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Suiron.Tests.Cli;
+
+/// <summary>Runs the real <c>suiron</c> executable (Suiron.Cli.dll, copied beside the tests) as a child process.</summary>
+internal static class SuironProcess
+{
+    public sealed record Result(int ExitCode, string StdOut, string StdErr);
+
+    public static Result Run(params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "Suiron.Cli.dll");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardOutputEncoding = new UTF8Encoding(false),
+            StandardErrorEncoding = new UTF8Encoding(false),
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(dll);
+        foreach (string a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"suiron {string.Join(' ', args)} did not finish in 2 minutes");
+        }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
