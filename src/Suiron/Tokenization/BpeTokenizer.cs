@@ -88,18 +88,20 @@ internal sealed class BpeTokenizer : Tokenizer
     public override byte[] TokenBytes(int id, bool renderSpecial = false)
     {
         if ((uint)id >= (uint)Vocabulary.Count) throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id outside the vocabulary of {Vocabulary.Count}.");
-        var kind = Vocabulary.Kinds[id];
-        if (!renderSpecial && kind is TokenKind.Control or TokenKind.Unknown) return [];
-        byte[] piece = _pieces[id] ??= Piece(id, kind);
+        // IsControl also covers tokens the loader turns into control tokens (end-of-generation and FIM texts), as llama.cpp does.
+        bool special = Vocabulary.IsControl(id) || Vocabulary.Kinds[id] == TokenKind.Unknown;
+        if (!renderSpecial && special) return [];
+        byte[] piece = _pieces[id] ??= Piece(id, special);
         return piece.Length == 0 ? [] : (byte[])piece.Clone();
     }
 
-    private byte[] Piece(int id, TokenKind kind)
+    private byte[] Piece(int id, bool special)
     {
         string text = Vocabulary.Tokens[id];
-        return kind switch
+        if (special) return Encoding.UTF8.GetBytes(text);
+        return Vocabulary.Kinds[id] switch
         {
-            TokenKind.Control or TokenKind.Unknown or TokenKind.UserDefined => Encoding.UTF8.GetBytes(text),
+            TokenKind.UserDefined => Encoding.UTF8.GetBytes(text),
             TokenKind.Normal => DecodeByteLevel(text),
             TokenKind.Byte => [ParseByteToken(text)],
             _ => [],

@@ -123,8 +123,17 @@ internal static class BpeTestData
                 .ToArray();
 
             var writer = new GgufWriter()
+                // Llama hyper-parameters (as in llama.cpp's own ggml-vocab-*.gguf) so llama.cpp can open the file vocab-only.
                 .Set("general.architecture", "llama")
                 .Set("general.name", folder)
+                .Set("llama.block_count", 1u)
+                .Set("llama.context_length", 4096u)
+                .Set("llama.embedding_length", 64u)
+                .Set("llama.feed_forward_length", 128u)
+                .Set("llama.attention.head_count", 1u)
+                .Set("llama.attention.head_count_kv", 1u)
+                .Set("llama.attention.layer_norm_rms_epsilon", 1e-5f)
+                .Set("llama.rope.dimension_count", 64u)
                 .Set("tokenizer.ggml.model", "gpt2")
                 .Set("tokenizer.ggml.pre", pre)
                 .Set("tokenizer.ggml.tokens", tokens)
