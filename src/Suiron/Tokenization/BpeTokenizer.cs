@@ -155,7 +155,7 @@ internal sealed class BpeTokenizer : Tokenizer
             for (int b = 0; b < 256; b++) _charSymbols[ByteLevel.ByteToChar[b]] = Intern(ByteLevel.ByteToChar[b].ToString());
 
             string[] merges = vocabulary.Merges;
-            _pairs = new Dictionary<long, (int, int)>(merges.Length);
+            _pairs = new Dictionary<long, (int, int)>(merges.Length, PairComparer.Instance);
             for (int rank = 0; rank < merges.Length; rank++)
             {
                 string merge = merges[rank];
@@ -184,6 +184,17 @@ internal sealed class BpeTokenizer : Tokenizer
         }
 
         private static long Key(int left, int right) => (long)left << 32 | (uint)right;
+
+        /// <summary>
+        /// long.GetHashCode is left ^ right here, which piles pairs like (x, x ^ k) into one bucket; Fibonacci hashing
+        /// spreads them (this made Qwen's 151k-merge table ~20x faster).
+        /// </summary>
+        private sealed class PairComparer : IEqualityComparer<long>
+        {
+            public static readonly PairComparer Instance = new();
+            public bool Equals(long x, long y) => x == y;
+            public int GetHashCode(long key) => (int)((ulong)key * 0x9E3779B97F4A7C15UL >> 32);
+        }
 
         /// <summary>Token ids of one byte-level word.</summary>
         public int[] Encode(string word)

@@ -352,12 +352,13 @@ internal sealed class RegexPreTokenizer
                 length = text.WideStart(end) - from;
             }
 
-            // Match(input, beginning, length) treats that span as the whole input: lookarounds and anchors stop at its edges,
-            // as std::regex_iterator over [first, last) does in llama.cpp.
+            // The piece is the regex's whole input: lookarounds and anchors stop at its edges, as std::regex_iterator over
+            // [first, last) does in llama.cpp. EnumerateMatches over a span allocates nothing per match.
             int previous = start;
-            for (var match = _regex.Match(input, from, length); match.Success; match = match.NextMatch())
+            foreach (var match in _regex.EnumerateMatches(input.AsSpan(from, length)))
             {
-                int matchStart = collapsed ? match.Index : text.WideToCodepoint(match.Index);
+                int matchStart = collapsed ? start + match.Index : text.WideToCodepoint(from + match.Index);
+                int matchEnd = collapsed ? matchStart + match.Length : text.WideToCodepoint(from + match.Index + match.Length);
                 if (match.Length == 0)
                 {
                     // An empty match (a bare lookahead) still cuts the text there, as in llama.cpp; the empty word itself is dropped.
@@ -365,7 +366,6 @@ internal sealed class RegexPreTokenizer
                     previous = Math.Max(previous, matchStart);
                     continue;
                 }
-                int matchEnd = collapsed ? match.Index + match.Length : text.WideToCodepoint(match.Index + match.Length);
                 if (matchStart > previous) output.Add(matchStart - previous);
                 output.Add(matchEnd - matchStart);
                 previous = matchEnd;
