@@ -36,7 +36,9 @@ public class BpeVocabSuiteTests
         var bytes = ids.SelectMany(id => tokenizer.TokenBytes(id)).ToArray();
 
         Assert.Equal(Encoding.UTF8.GetBytes(input), bytes);
-        Assert.Equal(input, tokenizer.Decode(ids));
+        // Whole-sequence decoding gives the text back too, unless the vocabulary asks for llama.cpp's
+        // clean_up_tokenization_spaces (GPT-2, Falcon, MPT, StarCoder, Refact, Llama 3: " ?" becomes "?").
+        if (!tokenizer.CleanSpaces) Assert.Equal(input, tokenizer.Decode(ids));
     }
 
     [Fact]
