@@ -15,12 +15,6 @@ internal static class ByteLevel
 
     public static int CharToByte(char c) => c < CharToByteTable.Length ? CharToByteTable[c] : -1;
 
-    /// <summary>The byte-level text of UTF-8 <paramref name="bytes"/>: one character per byte.</summary>
-    public static string Encode(ReadOnlySpan<byte> bytes) => string.Create(bytes.Length, bytes.ToArray(), static (span, b) =>
-    {
-        for (int i = 0; i < span.Length; i++) span[i] = ByteToChar[b[i]];
-    });
-
     private static char[] BuildByteToChar()
     {
         var map = new char[256];
