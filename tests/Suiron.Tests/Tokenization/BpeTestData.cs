@@ -144,7 +144,16 @@ internal static class BpeTestData
             if (addBos is bool add) writer.Set("tokenizer.ggml.add_bos_token", add);
 
             string directory = Path.Combine(Path.GetTempPath(), "suiron-tests", "bpe-" + Environment.ProcessId);
-            Directory.CreateDirectory(directory);
+            if (!Directory.Exists(directory))
+            {
+                Directory.CreateDirectory(directory);
+                AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+                {
+                    try { Directory.Delete(directory, recursive: true); }
+                    catch (IOException) { } // a file still mapped; the OS temp cleaner gets it
+                    catch (UnauthorizedAccessException) { }
+                };
+            }
             string path = Path.Combine(directory, $"{folder}-{pre}.gguf");
             writer.WriteTo(path);
             return HfFiles[key] = path;
