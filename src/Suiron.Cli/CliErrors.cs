@@ -1,0 +1,68 @@
+using System.CommandLine;
+using Suiron.Gguf;
+
+namespace Suiron.Cli;
+
+/// <summary>Exit codes and error reporting shared by every command: one clear line on stderr, never a stack trace for a user's mistake.</summary>
+internal static class CliErrors
+{
+    public const int Ok = 0;
+    /// <summary>The model file is missing, unreadable or malformed, or the run failed.</summary>
+    public const int Failure = 1;
+    /// <summary>The command line is wrong.</summary>
+    public const int Usage = 2;
+
+    public static int Invoke(RootCommand root, string[] args)
+    {
+        ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)
+        {
+            foreach (var error in parsed.Errors) Console.Error.WriteLine($"error: {error.Message}");
+            Console.Error.WriteLine("Run 'suiron --help' for usage.");
+            return Usage;
+        }
+        return parsed.Invoke();
+    }
+
+    /// <summary>Runs a command body, turning expected failures into a message and an exit code.</summary>
+    public static int Guard(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (FileNotFoundException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return Failure;
+        }
+        catch (GgufException e)
+        {
+            Console.Error.WriteLine($"error: invalid model file: {e.Message}");
+            return Failure;
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return Usage;
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return Usage;
+        }
+        catch (NotSupportedException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return Failure;
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return Failure;
+        }
+    }
+}
+
+/// <summary>A bad command-line value (exit code 2).</summary>
+internal sealed class UsageException(string message) : Exception(message);
