@@ -5,12 +5,17 @@ using Suiron.Tensors;
 namespace Suiron.Tests.ModelQuantization;
 
 /// <summary>
-/// Small random GGUF models whose matrices have 256-multiple rows, so every k-quant applies without fallback and the
-/// mixtures' per-layer choices are really exercised (the shared real models are too narrow for that). The tokenizer
-/// comes from stories260K so llama.cpp can load them.
+/// Small random GGUF models whose matrices have rows of 256 or 512 elements, so every k-quant applies without fallback
+/// and the mixtures' per-layer choices are really exercised (the shared real models are too narrow for that).
+/// Quantization reads only tensor names, row lengths and hyper-parameters, so each matrix keeps its true row length
+/// (ggml's ne[0]) but only <see cref="MatrixRows"/> rows: the files are for quantizing, not for running, and stay small
+/// enough that a debug build quantizes each in well under a second. The tokenizer comes from stories260K, as
+/// llama.cpp's loader expects one.
 /// </summary>
 internal static class TinyQuantizableModel
 {
+    public const int MatrixRows = 16;
+
     /// <summary>
     /// <paramref name="architecture"/>: "llama" (untied output), "qwen2" (tied embeddings, attention biases, 4 query
     /// heads per KV head) or "qwen3moe" (8 experts: llama.cpp's n_expert == 8 rules).
@@ -54,6 +59,7 @@ internal static class TinyQuantizableModel
         void Vector(string name, int length, float center) =>
             writer.AddTensor(name, [length], RandomValues(random, [length], 0.1f).Select(v => v + center).ToArray());
 
+        const int rows = MatrixRows;
         Matrix("token_embd.weight", embedding, vocab);
         Vector("output_norm.weight", embedding, 1f);
         if (architecture != "qwen2") Matrix("output.weight", embedding, vocab);
@@ -61,10 +67,10 @@ internal static class TinyQuantizableModel
         {
             string b = $"blk.{layer}.";
             Vector(b + "attn_norm.weight", embedding, 1f);
-            Matrix(b + "attn_q.weight", embedding, heads * headDim);
-            Matrix(b + "attn_k.weight", embedding, kvHeads * headDim);
-            Matrix(b + "attn_v.weight", embedding, kvHeads * headDim);
-            Matrix(b + "attn_output.weight", heads * headDim, embedding);
+            Matrix(b + "attn_q.weight", embedding, rows);
+            Matrix(b + "attn_k.weight", embedding, rows);
+            Matrix(b + "attn_v.weight", embedding, rows);
+            Matrix(b + "attn_output.weight", heads * headDim, rows);
             Vector(b + "ffn_norm.weight", embedding, 1f);
             if (architecture == "qwen2")
             {
@@ -77,15 +83,15 @@ internal static class TinyQuantizableModel
                 Vector(b + "attn_q_norm.weight", headDim, 1f);
                 Vector(b + "attn_k_norm.weight", headDim, 1f);
                 Matrix(b + "ffn_gate_inp.weight", embedding, experts);
-                Matrix(b + "ffn_gate_exps.weight", embedding, expertFeedForward, experts);
-                Matrix(b + "ffn_up_exps.weight", embedding, expertFeedForward, experts);
-                Matrix(b + "ffn_down_exps.weight", expertFeedForward, embedding, experts);
+                Matrix(b + "ffn_gate_exps.weight", embedding, rows, experts);
+                Matrix(b + "ffn_up_exps.weight", embedding, rows, experts);
+                Matrix(b + "ffn_down_exps.weight", expertFeedForward, rows, experts);
             }
             else
             {
-                Matrix(b + "ffn_gate.weight", embedding, feedForward);
-                Matrix(b + "ffn_up.weight", embedding, feedForward);
-                Matrix(b + "ffn_down.weight", feedForward, embedding);
+                Matrix(b + "ffn_gate.weight", embedding, rows);
+                Matrix(b + "ffn_up.weight", embedding, rows);
+                Matrix(b + "ffn_down.weight", feedForward, rows);
             }
         }
         writer.WriteTo(path);
