@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Suiron.Gguf;
 using Suiron.Tensors;
 
@@ -46,6 +47,7 @@ public static class ModelQuantizer
     /// <exception cref="FileNotFoundException">The input does not exist.</exception>
     /// <exception cref="GgufException">The input is not a valid GGUF file.</exception>
     /// <exception cref="NotSupportedException">A tensor fits no type (llama.cpp refuses these models too) or has a type that cannot be converted.</exception>
+    /// <exception cref="InvalidDataException">A tensor encodes to infinite or NaN values (llama.cpp refuses these too).</exception>
     public static QuantizeResult Quantize(string inputPath, string outputPath, ModelFileType fileType, QuantizeOptions? options = null,
         IProgress<(int done, int total, string tensor)>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -74,6 +76,7 @@ public static class ModelQuantizer
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var source = input.GetTensor(planned.Source);
+                CheckSourceIsFinite(source);
                 if (planned.Converts) WriteConverted(source, planned.TargetType, stream, options.Threads, cancellationToken);
                 else WriteCopy(source, stream);
                 progress?.Report((++done, plan.Count, planned.Name));
@@ -81,6 +84,15 @@ public static class ModelQuantizer
         }
         writer.WriteTo(outputPath);
         return new QuantizeResult(plan, input.FileLength, new FileInfo(outputPath).Length);
+    }
+
+    private static unsafe void CheckSourceIsFinite(Tensor source)
+    {
+        // Whole blocks per chunk, so a chunk boundary never splits one.
+        long chunk = (64L << 20) / TensorTypes.BlockBytes(source.Type) * TensorTypes.BlockBytes(source.Type);
+        for (long offset = 0; offset < source.ByteLength; offset += chunk)
+            if (!IsFinite(source.Type, new ReadOnlySpan<byte>(source.Data + offset, (int)Math.Min(chunk, source.ByteLength - offset))))
+                throw new InvalidDataException($"Tensor '{source.Name}' has invalid data: infinite or NaN values or scales (llama.cpp refuses it too).");
     }
 
     private static unsafe void WriteCopy(Tensor source, Stream stream)
@@ -122,9 +134,57 @@ public static class ModelQuantizer
                     Kernels.Quantization.Quantize(targetType, values, encoded.AsSpan(r * targetRowBytes, targetRowBytes));
                 }
             });
+            if (!IsFinite(targetType, encoded.AsSpan(0, count * targetRowBytes)))
+                throw new InvalidDataException($"Tensor '{source.Name}' as {targetType} has infinite or NaN values or scales (the input holds non-finite or out-of-range weights); llama.cpp rejects it too (quantized data validation failed).");
             stream.Write(encoded, 0, count * targetRowBytes);
         }
     }
+
+    /// <summary>
+    /// llama.cpp validates every tensor it reads and every tensor it encodes (ggml_validate_row_data) and refuses the
+    /// model when a value, or a block's scale, is infinite or NaN: a non-finite weight, or an F16 overflow. We refuse the same.
+    /// </summary>
+    private static bool IsFinite(TensorType type, ReadOnlySpan<byte> encoded)
+    {
+        switch (type)
+        {
+            case TensorType.F32:
+                foreach (float v in MemoryMarshal.Cast<byte, float>(encoded)) if (!float.IsFinite(v)) return false;
+                return true;
+            case TensorType.F16:
+                foreach (Half v in MemoryMarshal.Cast<byte, Half>(encoded)) if (!Half.IsFinite(v)) return false;
+                return true;
+            case TensorType.BF16:
+                foreach (ushort v in MemoryMarshal.Cast<byte, ushort>(encoded)) if ((v & 0x7F80) == 0x7F80) return false;
+                return true;
+        }
+        if (ScaleOffsets(type) is not var (scale, secondScale)) return true; // types ggml does not check here
+        int blockBytes = TensorTypes.BlockBytes(type);
+        for (int block = 0; block < encoded.Length; block += blockBytes)
+        {
+            if (!Half.IsFinite(MemoryMarshal.Read<Half>(encoded[(block + scale)..]))) return false;
+            if (secondScale >= 0 && !Half.IsFinite(MemoryMarshal.Read<Half>(encoded[(block + secondScale)..]))) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Byte offsets of a block's F16 scale and, for the types that have one, its minimum (-1 when absent).</summary>
+    private static (int Scale, int Minimum)? ScaleOffsets(TensorType type) => type switch
+    {
+        TensorType.Q4_0 => (Offset<BlockQ4_0>(nameof(BlockQ4_0.D)), -1),
+        TensorType.Q4_1 => (Offset<BlockQ4_1>(nameof(BlockQ4_1.D)), Offset<BlockQ4_1>(nameof(BlockQ4_1.M))),
+        TensorType.Q5_0 => (Offset<BlockQ5_0>(nameof(BlockQ5_0.D)), -1),
+        TensorType.Q5_1 => (Offset<BlockQ5_1>(nameof(BlockQ5_1.D)), Offset<BlockQ5_1>(nameof(BlockQ5_1.M))),
+        TensorType.Q8_0 => (Offset<BlockQ8_0>(nameof(BlockQ8_0.D)), -1),
+        TensorType.Q2_K => (Offset<BlockQ2K>(nameof(BlockQ2K.D)), Offset<BlockQ2K>(nameof(BlockQ2K.DMin))),
+        TensorType.Q3_K => (Offset<BlockQ3K>(nameof(BlockQ3K.D)), -1),
+        TensorType.Q4_K => (Offset<BlockQ4K>(nameof(BlockQ4K.D)), Offset<BlockQ4K>(nameof(BlockQ4K.DMin))),
+        TensorType.Q5_K => (Offset<BlockQ5K>(nameof(BlockQ5K.D)), Offset<BlockQ5K>(nameof(BlockQ5K.DMin))),
+        TensorType.Q6_K => (Offset<BlockQ6K>(nameof(BlockQ6K.D)), -1),
+        _ => null,
+    };
+
+    private static int Offset<TBlock>(string field) => (int)Marshal.OffsetOf<TBlock>(field);
 
     /// <summary>Types llama.cpp can turn back into F32 before re-encoding: plain floats and the block-quantized types.</summary>
     private static bool CanDecode(TensorType type) =>

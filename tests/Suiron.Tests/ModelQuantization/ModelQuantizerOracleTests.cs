@@ -77,6 +77,32 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
         AssertSameAsLlamaCpp(q8, ModelFileType.Q4_K_M);
     }
 
+    [Theory]
+    [InlineData(float.PositiveInfinity, ModelFileType.Q4_K_M)]
+    [InlineData(float.PositiveInfinity, ModelFileType.Q6_K)]
+    [InlineData(float.NaN, ModelFileType.Q4_K_M)]
+    [InlineData(float.NaN, ModelFileType.F16)]
+    [InlineData(70000f, ModelFileType.F16)]
+    [InlineData(70000f, ModelFileType.BF16)]
+    public void NonFiniteWeightsAreRefusedWhereLlamaCppRefusesThem(float weight, ModelFileType type)
+    {
+        // stories260K with one odd weight: an infinite scale, a NaN that some quantizers skip over, an F16 overflow.
+        string input = Path.Combine(_dir, "odd-weight.gguf");
+        using (var stories = Suiron.Gguf.GgufFile.Open(SharedData.Path("models", "stories260K.gguf")))
+        {
+            var writer = new Suiron.Gguf.GgufWriter().CopyMetadataFrom(stories);
+            foreach (var info in stories.Tensors)
+            {
+                var tensor = stories.GetTensor(info);
+                byte[] bytes = tensor.RowRange(0, checked((int)tensor.Rows)).ToArray();
+                if (info.Name == "blk.1.attn_q.weight") System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan())[77] = weight;
+                writer.AddTensor(info.Name, info.Type, info.Shape, bytes);
+            }
+            writer.WriteTo(input);
+        }
+        AssertSameAsLlamaCpp(input, type);
+    }
+
     private string TinyModel(string architecture, int layers, TensorType weightType = TensorType.F32)
     {
         string path = Path.Combine(_dir, $"tiny-{architecture}-{layers}-{weightType}.gguf");
@@ -99,7 +125,7 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
         {
             result = ModelQuantizer.Quantize(input, ours, type, new QuantizeOptions { Threads = 2, Pure = pure });
         }
-        catch (NotSupportedException e)
+        catch (Exception e) when (e is NotSupportedException or InvalidDataException)
         {
             refusal = e;
         }
