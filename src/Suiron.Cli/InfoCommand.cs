@@ -1,0 +1,62 @@
+using System.CommandLine;
+using Suiron.Gguf;
+using Suiron.Models;
+using Suiron.Tokenization;
+
+namespace Suiron.Cli;
+
+/// <summary><c>suiron info</c>: what a GGUF file holds — architecture, hyper-parameters, tokenizer, tensor types, KV-cache cost.</summary>
+internal static class InfoCommand
+{
+    public static Command Create()
+    {
+        var path = new Argument<FileInfo>("model") { Description = "GGUF model file" };
+        var command = new Command("info", "Describe a GGUF model") { path };
+        command.SetAction(result => CliErrors.Guard(() =>
+        {
+            var fileInfo = result.GetValue(path)!;
+            using var file = GgufFile.Open(fileInfo.FullName);
+            var o = Console.Out;
+            o.WriteLine($"file:           {fileInfo.FullName} ({Bytes(file.FileLength)})");
+            o.WriteLine($"format:         GGUF v{file.Version}, {file.Tensors.Count} tensors, {file.Metadata.Count} metadata keys, alignment {file.Alignment}");
+            if (file.GetStringOrNull("general.name") is { } name) o.WriteLine($"name:           {name}");
+            o.WriteLine($"architecture:   {file.GetStringOrNull("general.architecture") ?? "(none)"}");
+
+            if (file.Tensors.Count > 0)
+            {
+                using var model = ModelLoader.Load(file, new ModelOptions { Threads = 1 });
+                var info = model.Info;
+                o.WriteLine($"hyper-params:   {info.HyperParameters}");
+                o.WriteLine($"parameters:     {info.ParameterCount:N0} ({info.ParameterCount / 1e6:F2} M)");
+                o.WriteLine($"context:        {info.ContextLength} tokens (trained)");
+                o.WriteLine($"kv cache:       {info.KvCacheBytesPerToken:N0} bytes per token (F16 cache); {Bytes(info.KvCacheBytesPerToken * (long)info.ContextLength)} at the full trained context");
+            }
+
+            if (file.Contains("tokenizer.ggml.model"))
+            {
+                var vocab = Vocabulary.FromGguf(file);
+                o.WriteLine($"tokenizer:      {file.GetString("tokenizer.ggml.model")} ({vocab.Model}), pre-tokenizer '{vocab.PreTokenizer}', {vocab.Count} tokens, " +
+                            $"{file.Metadata.GetValueOrDefault("tokenizer.ggml.merges")?.ArrayLength ?? 0} merges");
+                o.WriteLine($"special tokens: bos {Token(vocab, vocab.BosId)}, eos {Token(vocab, vocab.EosId)}, eot {Token(vocab, vocab.EotId)}, add_bos {vocab.AddBos}, add_eos {vocab.AddEos}; " +
+                            $"end of generation: {string.Join(", ", vocab.EndOfGeneration.Order().Select(id => Token(vocab, id)))}");
+                if (file.Contains("tokenizer.chat_template")) o.WriteLine($"chat template:  yes ({file.GetString("tokenizer.chat_template").Length} chars)");
+            }
+
+            o.WriteLine("tensor types:");
+            foreach (var group in file.Tensors.GroupBy(t => t.Type).OrderByDescending(g => g.Sum(t => t.ByteSize)))
+                o.WriteLine($"  {group.Key,-6} {group.Count(),5} tensors {group.Sum(t => t.ElementCount),16:N0} elements {Bytes(group.Sum(t => t.ByteSize)),12}");
+            return CliErrors.Ok;
+        }));
+        return command;
+    }
+
+    private static string Token(Vocabulary vocab, int id) => id < 0 ? "none" : $"{id} '{vocab.Tokens[id]}'";
+
+    internal static string Bytes(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):F2} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):F2} MiB",
+        >= 1L << 10 => $"{bytes / (double)(1L << 10):F1} KiB",
+        _ => $"{bytes} B",
+    };
+}

@@ -1,0 +1,80 @@
+using System.CommandLine;
+using System.Text;
+using Suiron.Gguf;
+using Suiron.Inference;
+using Suiron.Models;
+using Suiron.Sampling;
+using Suiron.Tokenization;
+
+namespace Suiron.Cli;
+
+/// <summary><c>suiron run</c>: continue a prompt, streaming the text to stdout and the speed to stderr.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<FileInfo>("--model", "-m") { Description = "GGUF model file", Required = true };
+        var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text", Required = true };
+        var count = new Option<int>("--n-predict", "-n") { Description = "Tokens to generate", DefaultValueFactory = _ => 128 };
+        var temperature = new Option<float>("--temp") { Description = "Temperature (0 = greedy)", DefaultValueFactory = _ => 0.8f };
+        var topK = new Option<int>("--top-k") { Description = "Top-k (0 = off)", DefaultValueFactory = _ => 40 };
+        var topP = new Option<float>("--top-p") { Description = "Top-p (1 = off)", DefaultValueFactory = _ => 0.95f };
+        var minP = new Option<float>("--min-p") { Description = "Min-p (0 = off)", DefaultValueFactory = _ => 0.05f };
+        var repeatPenalty = new Option<float>("--repeat-penalty") { Description = "Repetition penalty (1 = off)", DefaultValueFactory = _ => 1.0f };
+        var frequencyPenalty = new Option<float>("--frequency-penalty") { Description = "Frequency penalty", DefaultValueFactory = _ => 0f };
+        var presencePenalty = new Option<float>("--presence-penalty") { Description = "Presence penalty", DefaultValueFactory = _ => 0f };
+        var seed = new Option<ulong?>("--seed", "-s") { Description = "Random seed (default: random)" };
+        var threads = new Option<int>("--threads", "-t") { Description = "Threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var contextSize = new Option<int>("--ctx-size", "-c") { Description = "Context size in tokens (0 = prompt + n, up to the model's)", DefaultValueFactory = _ => 0 };
+        var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var noSpecial = new Option<bool>("--no-parse-special") { Description = "Treat special-token text in the prompt as plain text" };
+
+        var command = new Command("run", "Generate a continuation of a prompt")
+        {
+            model, prompt, count, temperature, topK, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty, seed, threads, contextSize, stop, noSpecial,
+        };
+        command.SetAction(result => CliErrors.Guard(() =>
+        {
+            int n = result.GetValue(count);
+            int threadCount = result.GetValue(threads);
+            if (n < 0) throw new UsageException($"--n-predict must be ≥ 0 (got {n}).");
+            if (threadCount < 1 || threadCount > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {threadCount}).");
+            int ctx = result.GetValue(contextSize);
+            if (ctx < 0) throw new UsageException($"--ctx-size must be ≥ 0 (got {ctx}).");
+            var sampling = new SamplingOptions
+            {
+                Temperature = result.GetValue(temperature),
+                TopK = result.GetValue(topK),
+                TopP = result.GetValue(topP),
+                MinP = result.GetValue(minP),
+                RepeatPenalty = result.GetValue(repeatPenalty),
+                FrequencyPenalty = result.GetValue(frequencyPenalty),
+                PresencePenalty = result.GetValue(presencePenalty),
+                Seed = result.GetValue(seed) ?? (ulong)Random.Shared.NextInt64(),
+            };
+            sampling.Validate();
+
+            using var file = GgufFile.Open(result.GetValue(model)!.FullName);
+            var tokenizer = Tokenizer.FromGguf(file);
+            using var lm = ModelLoader.Load(file, new ModelOptions { Threads = threadCount, ContextSize = ctx });
+            int[] tokens = tokenizer.Encode(result.GetValue(prompt)!, addSpecial: true, parseSpecial: !result.GetValue(noSpecial));
+            int capacity = ctx > 0 ? ctx : Math.Min(lm.Info.ContextLength, tokens.Length + n);
+            if (tokens.Length >= capacity && n > 0 || tokens.Length > capacity)
+                throw new UsageException($"The prompt has {tokens.Length} tokens but the context holds {capacity}; shorten the prompt or raise --ctx-size (the model was trained on {lm.Info.ContextLength}).");
+            var cache = lm.CreateCache(capacity);
+            var generator = new Generator(lm, tokenizer);
+            var options = new GenerationOptions { MaxTokens = n, Sampling = sampling, Stop = result.GetValue(stop) ?? [] };
+
+            using var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true };
+            foreach (var step in generator.Generate(tokens, options, cache))
+                if (step.Text.Length > 0) stdout.Write(step.Text);
+            stdout.Flush();
+            var stats = generator.LastStats!;
+            Console.Error.WriteLine();
+            Console.Error.WriteLine($"prompt: {stats.PromptTokens} tokens in {stats.PromptTime.TotalMilliseconds:F0} ms ({stats.PromptTokensPerSecond:F1} tok/s); " +
+                                    $"generation: {stats.GeneratedTokens} tokens in {stats.GenerationTime.TotalMilliseconds:F0} ms ({stats.TokensPerSecond:F1} tok/s); threads {threadCount}");
+            return CliErrors.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Text;
+using Suiron.Models;
+using Suiron.Sampling;
+using Suiron.Tokenization;
+
+namespace Suiron.Inference;
+
+/// <summary>Why generation ended.</summary>
+public enum FinishReason
+{
+    /// <summary>An end-of-generation token or a stop string.</summary>
+    Stop,
+    /// <summary>The token limit or the context was reached.</summary>
+    Length,
+    Cancelled,
+}
+
+public sealed record GenerationOptions
+{
+    public int MaxTokens { get; init; } = 128;
+    public SamplingOptions Sampling { get; init; } = new();
+    /// <summary>Generation stops before any of these strings; the string itself is not emitted.</summary>
+    public IReadOnlyList<string> Stop { get; init; } = [];
+    /// <summary>Stop at the model's end-of-generation tokens (EOS, EOT …).</summary>
+    public bool StopAtEndOfGeneration { get; init; } = true;
+}
+
+/// <summary>One generated token: its id, the text that became final with it (may be empty while a UTF-8 character or a possible stop string is incomplete), and the finish reason on the last step.</summary>
+public readonly record struct GenerationStep(int Token, string Text, FinishReason? Finish);
+
+/// <summary>Timings of the last <see cref="Generator.Generate"/> run.</summary>
+public sealed record GenerationStats(int PromptTokens, int GeneratedTokens, TimeSpan PromptTime, TimeSpan GenerationTime)
+{
+    public double PromptTokensPerSecond => PromptTokens / Math.Max(PromptTime.TotalSeconds, 1e-9);
+    public double TokensPerSecond => GeneratedTokens / Math.Max(GenerationTime.TotalSeconds, 1e-9);
+}
+
+/// <summary>
+/// Prompt → tokens → model → sampler → text, for one sequence: the prompt is evaluated as one batch, then one token per
+/// forward pass. Text is released only when final: split UTF-8 characters and text that might begin a stop string are held back.
+/// </summary>
+public sealed class Generator
+{
+    private readonly ILanguageModel _model;
+    private readonly Tokenizer _tokenizer;
+
+    public Generator(ILanguageModel model, Tokenizer tokenizer)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+    }
+
+    public GenerationStats? LastStats { get; private set; }
+
+    public IEnumerable<GenerationStep> Generate(IReadOnlyList<int> prompt, GenerationOptions options, KvCache? cache = null, CancellationToken cancellation = default)
+    {
+        if (prompt.Count == 0) throw new ArgumentException("The prompt is empty (no tokens to start from).");
+        if (options.MaxTokens < 0) throw new ArgumentException($"max tokens must be ≥ 0 (got {options.MaxTokens}).");
+        int vocab = _model.Info.VocabSize;
+        foreach (int t in prompt)
+            if ((uint)t >= (uint)vocab) throw new ArgumentException($"Token id {t} is outside the vocabulary (0..{vocab - 1}).");
+        cache ??= _model.CreateCache(Math.Min(_model.Info.ContextLength, prompt.Count + options.MaxTokens));
+        if (cache.Count + prompt.Count > cache.Capacity)
+            throw new ArgumentException($"The prompt has {prompt.Count} tokens but the context holds {cache.Capacity - cache.Count} more; shorten the prompt or raise the context size.");
+
+        var sampler = new Sampler(vocab, options.Sampling);
+        var decoder = new StreamingDecoder(_tokenizer);
+        var stops = new StopStringMatcher(options.Stop);
+        var history = new List<int>(prompt.Count + options.MaxTokens);
+        history.AddRange(prompt);
+        var logits = new float[vocab];
+        var clock = Stopwatch.StartNew();
+
+        _model.Forward(prompt is int[] array ? array : prompt.ToArray(), cache, logits);
+        TimeSpan promptTime = clock.Elapsed;
+        clock.Restart();
+        int generated = 0;
+        int[] one = new int[1];
+        try
+        {
+            while (true)
+            {
+                if (cancellation.IsCancellationRequested)
+                {
+                    yield return new GenerationStep(-1, stops.Flush(), FinishReason.Cancelled);
+                    yield break;
+                }
+                if (generated >= options.MaxTokens || cache.Count >= cache.Capacity)
+                {
+                    yield return new GenerationStep(-1, stops.Push(decoder.Flush()) + stops.Flush(), FinishReason.Length);
+                    yield break;
+                }
+                int token = sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+                generated++;
+                history.Add(token);
+                if (options.StopAtEndOfGeneration && _tokenizer.Vocabulary.EndOfGeneration.Contains(token))
+                {
+                    yield return new GenerationStep(token, stops.Push(decoder.Flush()) + stops.Flush(), FinishReason.Stop);
+                    yield break;
+                }
+                string text = stops.Push(decoder.Push(token));
+                if (stops.Matched)
+                {
+                    yield return new GenerationStep(token, text, FinishReason.Stop);
+                    yield break;
+                }
+                yield return new GenerationStep(token, text, null);
+                one[0] = token;
+                _model.Forward(one, cache, logits);
+            }
+        }
+        finally
+        {
+            LastStats = new GenerationStats(prompt.Count, generated, promptTime, clock.Elapsed);
+        }
+    }
+}
+
+/// <summary>
+/// Finds stop strings in streamed text. Text that could still turn into a stop string is held back until it
+/// cannot; once a stop string appears, everything from it on is dropped.
+/// </summary>
+public sealed class StopStringMatcher
+{
+    private readonly string[] _stops;
+    private readonly StringBuilder _pending = new();
+
+    public StopStringMatcher(IReadOnlyList<string> stops) => _stops = stops.Where(s => s.Length > 0).ToArray();
+
+    public bool Matched { get; private set; }
+
+    /// <summary>Adds text; returns what is now safe to emit.</summary>
+    public string Push(string text)
+    {
+        if (Matched) return "";
+        if (_stops.Length == 0) return text;
+        _pending.Append(text);
+        string buffer = _pending.ToString();
+        int first = -1;
+        foreach (string stop in _stops)
+        {
+            int at = buffer.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0 && (first < 0 || at < first)) first = at;
+        }
+        if (first >= 0)
+        {
+            Matched = true;
+            _pending.Clear();
+            return buffer[..first];
+        }
+        // Hold back the longest suffix that is a prefix of some stop string.
+        int hold = 0;
+        foreach (string stop in _stops)
+            for (int len = Math.Min(stop.Length - 1, buffer.Length); len > hold; len--)
+                if (buffer.AsSpan(buffer.Length - len).SequenceEqual(stop.AsSpan(0, len))) { hold = len; break; }
+        _pending.Clear();
+        _pending.Append(buffer, buffer.Length - hold, hold);
+        return buffer[..^hold];
+    }
+
+    /// <summary>Releases held-back text at the end of generation.</summary>
+    public string Flush()
+    {
+        if (Matched) return "";
+        string rest = _pending.ToString();
+        _pending.Clear();
+        return rest;
+    }
+}

@@ -1,0 +1,18 @@
+namespace Suiron.Models;
+
+/// <summary>What a loaded model is: printable, for `suiron info` and logs.</summary>
+/// <param name="Architecture">The GGUF <c>general.architecture</c>, e.g. <c>llama</c>.</param>
+/// <param name="HyperParameters">The architecture's hyper-parameter record as parsed from the file.</param>
+/// <param name="VocabSize">Rows of the output projection: the length of one logits vector.</param>
+/// <param name="ContextLength">The context the model was trained with.</param>
+/// <param name="ContextSize">The context this instance runs with (from <see cref="ModelOptions"/>).</param>
+/// <param name="KvCacheBytesPerToken">Exact cache bytes per token for the chosen cache type, all layers, keys and values.</param>
+/// <param name="ParameterCount">Elements of all weight tensors.</param>
+public sealed record ModelInfo(
+    string Architecture,
+    TransformerHyperParameters HyperParameters,
+    int VocabSize,
+    int ContextLength,
+    int ContextSize,
+    long KvCacheBytesPerToken,
+    long ParameterCount);

@@ -1,0 +1,33 @@
+using Suiron.Gguf;
+
+namespace Suiron.Models;
+
+/// <summary>Builds the model a GGUF file describes, chosen by its <c>general.architecture</c>.</summary>
+public static class ModelLoader
+{
+    // Adding an architecture = its file + one line here.
+    private static readonly Dictionary<string, Func<GgufFile, ModelOptions, ILanguageModel>> Factories = new(StringComparer.Ordinal)
+    {
+        [Llama.Architecture.Name] = Llama.Load,
+        [Qwen2.Architecture.Name] = Qwen2.Load,
+        [Qwen3.Architecture.Name] = Qwen3.Load,
+    };
+
+    /// <summary>Architectures this build can run.</summary>
+    public static IReadOnlyCollection<string> SupportedArchitectures => Factories.Keys;
+
+    /// <summary>
+    /// Loads the model in <paramref name="file"/>. The model reads its weights from the file's memory map, so the file
+    /// must stay open as long as the model is used. Throws <see cref="GgufException"/> for an unknown architecture,
+    /// a missing tensor or a tensor of the wrong shape.
+    /// </summary>
+    public static ILanguageModel Load(GgufFile file, ModelOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        string architecture = file.Architecture;
+        if (!Factories.TryGetValue(architecture, out var factory))
+            throw new GgufException(
+                $"Unsupported model architecture '{architecture}' (supported: {string.Join(", ", Factories.Keys)})", -1, file.Path);
+        return factory(file, options ?? new ModelOptions());
+    }
+}

@@ -1,0 +1,18 @@
+namespace Suiron.Models;
+
+/// <summary>
+/// The gated feed-forward activation of Llama-family MLPs (Shazeer 2020): h = SiLU(x·W_gate) ⊙ (x·W_up),
+/// with SiLU(g) = g·σ(g). The surrounding projections are matmuls; this is the elementwise middle.
+/// </summary>
+internal static class SwiGlu
+{
+    /// <summary><paramref name="gate"/> ← SiLU(gate) ⊙ up, in place.</summary>
+    public static void Apply(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        for (int i = 0; i < gate.Length; i++)
+        {
+            float g = gate[i];
+            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+        }
+    }
+}

@@ -1,0 +1,95 @@
+using Suiron.Gguf;
+using Suiron.Models;
+using Suiron.Tensors;
+using Xunit;
+
+namespace Suiron.Tests.Models;
+
+public sealed class ModelLoadErrorTests
+{
+    /// <summary>A copy of the tiny llama F32 model with <paramref name="edit"/> applied to its metadata and tensors.</summary>
+    private static string Variant(string name, Action<GgufWriter, GgufFile, Func<GgufTensorInfo, bool>> edit)
+    {
+        string source = TinyModelBuilder.F32(TinyModelOracleTests.Llama);
+        string path = Path.Combine(TinyModelBuilder.Directory, $"broken-{name}.gguf");
+        using var file = GgufFile.Open(source);
+        var w = new GgufWriter().CopyMetadataFrom(file);
+        edit(w, file, info =>
+        {
+            Tensor t = file.GetTensor(info);
+            unsafe { w.AddTensor(info.Name, info.Type, info.Shape, new ReadOnlySpan<byte>(t.Data, (int)t.ByteLength).ToArray()); }
+            return true;
+        });
+        w.WriteTo(path);
+        return path;
+    }
+
+    [Fact]
+    public void MissingTensorIsNamed()
+    {
+        string path = Variant("missing", (w, file, copy) =>
+        {
+            foreach (var t in file.Tensors) if (t.Name != "blk.1.ffn_up.weight") copy(t);
+        });
+        using var file = GgufFile.Open(path);
+        var e = Assert.Throws<GgufException>(() => ModelLoader.Load(file));
+        Assert.Contains("blk.1.ffn_up.weight", e.Message);
+    }
+
+    [Fact]
+    public void WrongShapeIsNamed()
+    {
+        string path = Variant("shape", (w, file, copy) =>
+        {
+            foreach (var t in file.Tensors)
+            {
+                if (t.Name == "blk.0.attn_k.weight") w.AddTensor(t.Name, [256, 64], new float[256 * 64]); // 1 kv head instead of 2
+                else copy(t);
+            }
+        });
+        using var file = GgufFile.Open(path);
+        var e = Assert.Throws<GgufException>(() => ModelLoader.Load(file));
+        Assert.Contains("blk.0.attn_k.weight", e.Message);
+        Assert.Contains("[256, 64]", e.Message);
+        Assert.Contains("[256, 128]", e.Message);
+    }
+
+    [Fact]
+    public void UnknownArchitectureIsNamed()
+    {
+        string path = Variant("arch", (w, file, copy) =>
+        {
+            w.Set("general.architecture", "mamba9");
+            foreach (var t in file.Tensors) copy(t);
+        });
+        using var file = GgufFile.Open(path);
+        var e = Assert.Throws<GgufException>(() => ModelLoader.Load(file));
+        Assert.Contains("mamba9", e.Message);
+        Assert.Contains("llama", e.Message);
+    }
+
+    [Fact]
+    public void MissingHyperParameterIsNamed()
+    {
+        string path = Variant("no-eps", (w, file, copy) =>
+        {
+            foreach (var t in file.Tensors) copy(t);
+        });
+        // GgufWriter cannot remove a key; write a fresh copy without it.
+        using (var source = GgufFile.Open(path))
+        {
+            var w = new GgufWriter();
+            foreach (string key in source.MetadataKeys)
+                if (key != "llama.attention.layer_norm_rms_epsilon") w.Set(key, source.Metadata[key]);
+            foreach (var info in source.Tensors)
+            {
+                Tensor t = source.GetTensor(info);
+                unsafe { w.AddTensor(info.Name, info.Type, info.Shape, new ReadOnlySpan<byte>(t.Data, (int)t.ByteLength).ToArray()); }
+            }
+            w.WriteTo(path + ".2");
+        }
+        using var file = GgufFile.Open(path + ".2");
+        var e = Assert.Throws<GgufException>(() => ModelLoader.Load(file));
+        Assert.Contains("llama.attention.layer_norm_rms_epsilon", e.Message);
+    }
+}
