@@ -11,9 +11,18 @@ namespace Suiron.Gguf;
 public sealed class GgufWriter
 {
     private readonly List<KeyValuePair<string, GgufValue>> _metadata = [];
-    private readonly List<(string Name, TensorType Type, long[] Shape, byte[] Data)> _tensors = [];
+    private readonly List<PendingTensor> _tensors = [];
+
+    /// <summary>A tensor to write: its bytes in memory, or a callback that streams them when the data section is written.</summary>
+    private sealed record PendingTensor(string Name, TensorType Type, long[] Shape, long ByteSize, byte[]? Data, Action<Stream>? WriteData);
 
     public int Alignment { get; private set; } = 32;
+
+    /// <summary>
+    /// Pads the data section after the last tensor too, up to the alignment. llama.cpp's own writers (gguf_write_to_file,
+    /// llama-quantize) do; gguf-py, which wrote most published models, does not. Off by default.
+    /// </summary>
+    public bool PadAfterLastTensor { get; set; }
 
     public GgufWriter Set(string key, GgufValue value)
     {
@@ -35,6 +44,14 @@ public sealed class GgufWriter
     public GgufWriter Set(string key, int[] value) => Set(key, new GgufValue(GgufValueType.Array, value, GgufValueType.Int32));
     public GgufWriter Set(string key, uint[] value) => Set(key, new GgufValue(GgufValueType.Array, value, GgufValueType.UInt32));
 
+    /// <summary>Removes a metadata entry if present; a later <see cref="Set(string, GgufValue)"/> of the same key appends it at the end.</summary>
+    public GgufWriter Remove(string key)
+    {
+        _metadata.RemoveAll(kv => kv.Key == key);
+        if (key == "general.alignment") Alignment = 32;
+        return this;
+    }
+
     /// <summary>Copies every metadata entry of <paramref name="source"/> (e.g. when re-quantizing a model).</summary>
     public GgufWriter CopyMetadataFrom(GgufFile source)
     {
@@ -45,14 +62,33 @@ public sealed class GgufWriter
     /// <summary>Adds a tensor from its encoded bytes. <paramref name="shape"/> is in ggml order (columns first).</summary>
     public GgufWriter AddTensor(string name, TensorType type, long[] shape, byte[] data)
     {
-        if (_tensors.Exists(t => t.Name == name)) throw new ArgumentException($"Duplicate tensor name '{name}'.", nameof(name));
-        long elements = 1;
-        foreach (long d in shape) elements *= d;
-        long expected = TensorTypes.RowBytes(type, shape[0]) * (elements / shape[0]);
+        long expected = CheckNewTensor(name, type, shape);
         if (data.Length != expected)
             throw new ArgumentException($"Tensor '{name}' of {type} [{string.Join(", ", shape)}] needs {expected} bytes, got {data.Length}.", nameof(data));
-        _tensors.Add((name, type, (long[])shape.Clone(), data));
+        _tensors.Add(new(name, type, (long[])shape.Clone(), expected, data, null));
         return this;
+    }
+
+    /// <summary>
+    /// Adds a tensor whose bytes are produced only when the data section is written: <paramref name="writeData"/> must
+    /// write exactly the tensor's byte size to the stream it is given. Tensors are streamed one at a time, in the order
+    /// they were added, so a model larger than memory can be rewritten (e.g. quantized) without holding it twice.
+    /// </summary>
+    public GgufWriter AddTensor(string name, TensorType type, long[] shape, Action<Stream> writeData)
+    {
+        long expected = CheckNewTensor(name, type, shape);
+        _tensors.Add(new(name, type, (long[])shape.Clone(), expected, null, writeData));
+        return this;
+    }
+
+    /// <summary>The byte size of a tensor of this type and shape; rejects duplicate names and shapes the type cannot encode.</summary>
+    private long CheckNewTensor(string name, TensorType type, long[] shape)
+    {
+        if (_tensors.Exists(t => t.Name == name)) throw new ArgumentException($"Duplicate tensor name '{name}'.", nameof(name));
+        if (shape.Length == 0) throw new ArgumentException($"Tensor '{name}' has no dimensions.", nameof(shape));
+        long elements = 1;
+        foreach (long d in shape) elements *= d;
+        return TensorTypes.RowBytes(type, shape[0]) * (elements / shape[0]);
     }
 
     /// <summary>Adds an F32 tensor.</summary>
@@ -94,7 +130,7 @@ public sealed class GgufWriter
         for (int i = 0; i < _tensors.Count; i++)
         {
             offsets[i] = offset;
-            offset = Align(offset + (ulong)_tensors[i].Data.Length, (ulong)Alignment);
+            offset = Align(offset + (ulong)_tensors[i].ByteSize, (ulong)Alignment);
         }
         for (int i = 0; i < _tensors.Count; i++)
         {
@@ -109,10 +145,21 @@ public sealed class GgufWriter
         Pad(stream, (ulong)stream.Position);
         for (int i = 0; i < _tensors.Count; i++)
         {
-            stream.Write(_tensors[i].Data);
-            if (i < _tensors.Count - 1) Pad(stream, (ulong)_tensors[i].Data.Length);
+            var t = _tensors[i];
+            if (t.Data is not null) stream.Write(t.Data);
+            else WriteStreamedTensor(stream, t);
+            if (i < _tensors.Count - 1 || PadAfterLastTensor) Pad(stream, (ulong)t.ByteSize);
         }
         stream.Flush();
+    }
+
+    private static void WriteStreamedTensor(Stream stream, PendingTensor t)
+    {
+        // A callback that writes too few or too many bytes would shift every later tensor: catch it here, by name.
+        var counted = new CountingStream(stream);
+        t.WriteData!(counted);
+        if (counted.BytesWritten != t.ByteSize)
+            throw new InvalidOperationException($"Tensor '{t.Name}' of {t.Type} [{string.Join(", ", t.Shape)}] needs {t.ByteSize} bytes, its writer produced {counted.BytesWritten}.");
     }
 
     private void Pad(Stream stream, ulong length)
@@ -170,4 +217,35 @@ public sealed class GgufWriter
             default: throw new ArgumentException($"Cannot write metadata of type {type}.");
         }
     }
+}
+
+/// <summary>A write-only pass-through that counts the bytes a streamed tensor's callback writes.</summary>
+file sealed class CountingStream(Stream inner) : Stream
+{
+    public long BytesWritten { get; private set; }
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => BytesWritten; set => throw new NotSupportedException(); }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        inner.Write(buffer);
+        BytesWritten += buffer.Length;
+    }
+
+    public override void WriteByte(byte value)
+    {
+        inner.WriteByte(value);
+        BytesWritten++;
+    }
+
+    public override void Flush() => inner.Flush();
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -1,0 +1,86 @@
+using Suiron.Tensors;
+
+namespace Suiron.ModelQuantization;
+
+/// <summary>
+/// What a whole model file is quantized to: llama.cpp's <c>llama_ftype</c>, with its numbers, which GGUF stores as
+/// <c>general.file_type</c>. A mixture (the <c>_S/_M/_L</c> k-quants) names a default tensor type plus per-tensor exceptions.
+/// </summary>
+public enum ModelFileType : uint
+{
+    F32 = 0,
+    F16 = 1,
+    Q4_0 = 2,
+    Q4_1 = 3,
+    Q8_0 = 7,
+    Q5_0 = 8,
+    Q5_1 = 9,
+    Q2_K = 10,
+    Q3_K_S = 11,
+    Q3_K_M = 12,
+    Q3_K_L = 13,
+    Q4_K_S = 14,
+    Q4_K_M = 15,
+    Q5_K_S = 16,
+    Q5_K_M = 17,
+    Q6_K = 18,
+    BF16 = 32,
+}
+
+/// <summary>Names and default tensor types of the <see cref="ModelFileType"/>s.</summary>
+public static class ModelFileTypes
+{
+    /// <summary>Every file type <c>suiron quantize</c> can write, in the order llama-quantize lists them.</summary>
+    public static IReadOnlyList<ModelFileType> All { get; } =
+    [
+        ModelFileType.Q4_0, ModelFileType.Q4_1, ModelFileType.Q5_0, ModelFileType.Q5_1,
+        ModelFileType.Q2_K, ModelFileType.Q3_K_S, ModelFileType.Q3_K_M, ModelFileType.Q3_K_L,
+        ModelFileType.Q4_K_S, ModelFileType.Q4_K_M, ModelFileType.Q5_K_S, ModelFileType.Q5_K_M,
+        ModelFileType.Q6_K, ModelFileType.Q8_0, ModelFileType.F16, ModelFileType.BF16, ModelFileType.F32,
+    ];
+
+    /// <summary>Parses a name such as <c>Q4_K_M</c> or <c>f16</c> (case-insensitive; <c>Q4_K</c> and <c>Q5_K</c> mean their <c>_M</c> mixture, <c>Q3_K</c> its <c>_M</c>, as in llama-quantize).</summary>
+    public static bool TryParse(string name, out ModelFileType type)
+    {
+        string key = name.Trim().ToUpperInvariant();
+        switch (key)
+        {
+            case "Q3_K": type = ModelFileType.Q3_K_M; return true;
+            case "Q4_K": type = ModelFileType.Q4_K_M; return true;
+            case "Q5_K": type = ModelFileType.Q5_K_M; return true;
+        }
+        foreach (var candidate in All)
+        {
+            if (candidate.ToString() == key)
+            {
+                type = candidate;
+                return true;
+            }
+        }
+        type = default;
+        return false;
+    }
+
+    /// <summary>The tensor type most weights of a file of this type get (llama.cpp's llama_ftype_get_default_type).</summary>
+    public static TensorType DefaultTensorType(ModelFileType fileType) => fileType switch
+    {
+        ModelFileType.F32 => TensorType.F32,
+        ModelFileType.F16 => TensorType.F16,
+        ModelFileType.BF16 => TensorType.BF16,
+        ModelFileType.Q4_0 => TensorType.Q4_0,
+        ModelFileType.Q4_1 => TensorType.Q4_1,
+        ModelFileType.Q5_0 => TensorType.Q5_0,
+        ModelFileType.Q5_1 => TensorType.Q5_1,
+        ModelFileType.Q8_0 => TensorType.Q8_0,
+        ModelFileType.Q2_K => TensorType.Q2_K,
+        ModelFileType.Q3_K_S or ModelFileType.Q3_K_M or ModelFileType.Q3_K_L => TensorType.Q3_K,
+        ModelFileType.Q4_K_S or ModelFileType.Q4_K_M => TensorType.Q4_K,
+        ModelFileType.Q5_K_S or ModelFileType.Q5_K_M => TensorType.Q5_K,
+        ModelFileType.Q6_K => TensorType.Q6_K,
+        _ => throw new ArgumentOutOfRangeException(nameof(fileType), fileType, "Not a file type Suiron can write."),
+    };
+
+    /// <summary>True for the block-quantized types (llama.cpp's ggml_is_quantized): only these get mixtures and shape fallbacks.</summary>
+    internal static bool IsBlockQuantized(TensorType type) => type is not (TensorType.F32 or TensorType.F16 or TensorType.BF16
+        or TensorType.F64 or TensorType.I8 or TensorType.I16 or TensorType.I32 or TensorType.I64);
+}

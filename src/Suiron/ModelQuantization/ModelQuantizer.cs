@@ -1,0 +1,192 @@
+using System.Runtime.InteropServices;
+using Suiron.Gguf;
+using Suiron.Tensors;
+
+namespace Suiron.ModelQuantization;
+
+/// <summary>How <see cref="ModelQuantizer"/> runs.</summary>
+public sealed record QuantizeOptions
+{
+    /// <summary>Threads that quantize rows in parallel.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Every quantizable tensor gets the file type's default type: no k-quant mixture, no output.weight rule (llama-quantize --pure).</summary>
+    public bool Pure { get; init; }
+}
+
+/// <summary>What a quantization wrote.</summary>
+public sealed record QuantizeResult(IReadOnlyList<PlannedTensor> Tensors, long InputBytes, long OutputBytes)
+{
+    /// <summary>Tensors whose rows did not fit the chosen block type and got a compatible one instead.</summary>
+    public int FallbackCount => Tensors.Count(t => t.FellBack);
+}
+
+/// <summary>
+/// Rewrites a GGUF model in another file type (Q4_K_M, Q8_0, F16 …), producing the same file llama.cpp's
+/// <c>llama-quantize</c> writes from the same input: same tensor order and types (<see cref="TensorTypePlanner"/>), same
+/// quantized bytes (ggml's reference quantizers, no importance matrix), same metadata. Already-quantized tensors are
+/// decoded to F32 first, as llama.cpp does. Tensors stream one at a time from the input's memory map to the output, so
+/// memory use is bounded by a batch of rows, not by the model.
+/// </summary>
+public static class ModelQuantizer
+{
+    /// <summary>Quantization format version llama.cpp writes (GGML_QNT_VERSION).</summary>
+    public const uint QuantizationVersion = 2;
+
+    // Rows are converted in batches of about this many elements: big enough to keep every thread busy, small enough that
+    // the F32 staging buffer stays at 16 MiB whatever the tensor size.
+    private const int BatchElements = 4 << 20;
+    // A thread's share of a batch is at least this many elements (llama.cpp's min_chunk_size), so tiny tensors stay on one thread.
+    private const int MinChunkElements = 32 * 512;
+
+    /// <summary>
+    /// Quantizes <paramref name="inputPath"/> to <paramref name="outputPath"/>. The output appears only once complete
+    /// (written under a temporary name, then renamed).
+    /// </summary>
+    /// <param name="progress">Reports each tensor once written: (tensors done, tensor count, tensor name).</param>
+    /// <exception cref="FileNotFoundException">The input does not exist.</exception>
+    /// <exception cref="GgufException">The input is not a valid GGUF file.</exception>
+    /// <exception cref="NotSupportedException">A tensor fits no type (llama.cpp refuses these models too) or has a type that cannot be converted.</exception>
+    /// <exception cref="InvalidDataException">A tensor encodes to infinite or NaN values (llama.cpp refuses these too).</exception>
+    public static QuantizeResult Quantize(string inputPath, string outputPath, ModelFileType fileType, QuantizeOptions? options = null,
+        IProgress<(int done, int total, string tensor)>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new QuantizeOptions();
+        if (options.Threads < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "Threads must be at least 1.");
+        _ = ModelFileTypes.DefaultTensorType(fileType); // rejects values outside the enum before any work
+        if (Path.GetFullPath(inputPath) == Path.GetFullPath(outputPath))
+            throw new ArgumentException("The output must be a different file from the input (the input is read while the output is written).", nameof(outputPath));
+
+        using var input = GgufFile.Open(inputPath);
+        var plan = TensorTypePlanner.Plan(input, fileType, options.Pure);
+
+        var writer = new GgufWriter { PadAfterLastTensor = true }; // llama-quantize pads the data section after every tensor
+        writer.CopyMetadataFrom(input);
+        // llama.cpp (re)sets these two at the end of the metadata, in this order, and drops the split markers of sharded inputs.
+        writer.Remove("general.quantization_version").Set("general.quantization_version", QuantizationVersion);
+        writer.Remove("general.file_type").Set("general.file_type", (uint)fileType);
+        writer.Remove("split.no").Remove("split.count").Remove("split.tensors.count");
+
+        int done = 0;
+        foreach (var planned in plan)
+        {
+            // GGUF writers store ggml_n_dims dimensions: a [64, 1] tensor comes out as [64].
+            long[] shape = planned.Source.Shape[..TensorTypePlanner.SignificantDimensions(planned.Source.Shape)];
+            writer.AddTensor(planned.Name, planned.TargetType, shape, stream =>
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var source = input.GetTensor(planned.Source);
+                CheckSourceIsFinite(source);
+                if (planned.Converts) WriteConverted(source, planned.TargetType, stream, options.Threads, cancellationToken);
+                else WriteCopy(source, stream);
+                progress?.Report((++done, plan.Count, planned.Name));
+            });
+        }
+        writer.WriteTo(outputPath);
+        return new QuantizeResult(plan, input.FileLength, new FileInfo(outputPath).Length);
+    }
+
+    private static unsafe void CheckSourceIsFinite(Tensor source)
+    {
+        // Whole blocks per chunk, so a chunk boundary never splits one.
+        long chunk = (64L << 20) / TensorTypes.BlockBytes(source.Type) * TensorTypes.BlockBytes(source.Type);
+        for (long offset = 0; offset < source.ByteLength; offset += chunk)
+            if (!IsFinite(source.Type, new ReadOnlySpan<byte>(source.Data + offset, (int)Math.Min(chunk, source.ByteLength - offset))))
+                throw new InvalidDataException($"Tensor '{source.Name}' has invalid data: infinite or NaN values or scales (llama.cpp refuses it too).");
+    }
+
+    private static unsafe void WriteCopy(Tensor source, Stream stream)
+    {
+        const int chunk = 16 << 20;
+        for (long offset = 0; offset < source.ByteLength; offset += chunk)
+            stream.Write(new ReadOnlySpan<byte>(source.Data + offset, (int)Math.Min(chunk, source.ByteLength - offset)));
+    }
+
+    /// <summary>Decodes the source rows to F32 and encodes them in <paramref name="targetType"/>, a batch at a time, rows split over threads.</summary>
+    private static unsafe void WriteConverted(Tensor source, TensorType targetType, Stream stream, int threads, CancellationToken cancellationToken)
+    {
+        if (!CanDecode(source.Type))
+            throw new NotSupportedException($"Tensor '{source.Name}' of type {source.Type} cannot be converted to {targetType}.");
+        int columns = source.Columns;
+        long rows = source.Rows;
+        int sourceRowBytes = source.RowByteCount;
+        int targetRowBytes = checked((int)TensorTypes.RowBytes(targetType, columns));
+        int batchRows = (int)Math.Clamp(BatchElements / columns, 1, rows);
+        int chunkRows = Math.Max(1, MinChunkElements / columns);
+
+        var floats = new float[(long)batchRows * columns];
+        var encoded = new byte[(long)batchRows * targetRowBytes];
+        byte* sourceData = source.Data;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = cancellationToken };
+        for (long first = 0; first < rows; first += batchRows)
+        {
+            int count = (int)Math.Min(batchRows, rows - first);
+            int chunks = (count + chunkRows - 1) / chunkRows;
+            long batchFirst = first;
+            Parallel.For(0, chunks, parallel, chunk =>
+            {
+                int r0 = chunk * chunkRows, r1 = Math.Min(count, r0 + chunkRows);
+                for (int r = r0; r < r1; r++)
+                {
+                    var row = new ReadOnlySpan<byte>(sourceData + (batchFirst + r) * sourceRowBytes, sourceRowBytes);
+                    var values = floats.AsSpan(r * columns, columns);
+                    Kernels.Quantization.Dequantize(source.Type, row, values);
+                    Kernels.Quantization.Quantize(targetType, values, encoded.AsSpan(r * targetRowBytes, targetRowBytes));
+                }
+            });
+            if (!IsFinite(targetType, encoded.AsSpan(0, count * targetRowBytes)))
+                throw new InvalidDataException($"Tensor '{source.Name}' as {targetType} has infinite or NaN values or scales (the input holds non-finite or out-of-range weights); llama.cpp rejects it too (quantized data validation failed).");
+            stream.Write(encoded, 0, count * targetRowBytes);
+        }
+    }
+
+    /// <summary>
+    /// llama.cpp validates every tensor it reads and every tensor it encodes (ggml_validate_row_data) and refuses the
+    /// model when a value, or a block's scale, is infinite or NaN: a non-finite weight, or an F16 overflow. We refuse the same.
+    /// </summary>
+    private static bool IsFinite(TensorType type, ReadOnlySpan<byte> encoded)
+    {
+        switch (type)
+        {
+            case TensorType.F32:
+                foreach (float v in MemoryMarshal.Cast<byte, float>(encoded)) if (!float.IsFinite(v)) return false;
+                return true;
+            case TensorType.F16:
+                foreach (Half v in MemoryMarshal.Cast<byte, Half>(encoded)) if (!Half.IsFinite(v)) return false;
+                return true;
+            case TensorType.BF16:
+                foreach (ushort v in MemoryMarshal.Cast<byte, ushort>(encoded)) if ((v & 0x7F80) == 0x7F80) return false;
+                return true;
+        }
+        if (ScaleOffsets(type) is not var (scale, secondScale)) return true; // types ggml does not check here
+        int blockBytes = TensorTypes.BlockBytes(type);
+        for (int block = 0; block < encoded.Length; block += blockBytes)
+        {
+            if (!Half.IsFinite(MemoryMarshal.Read<Half>(encoded[(block + scale)..]))) return false;
+            if (secondScale >= 0 && !Half.IsFinite(MemoryMarshal.Read<Half>(encoded[(block + secondScale)..]))) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Byte offsets of a block's F16 scale and, for the types that have one, its minimum (-1 when absent).</summary>
+    private static (int Scale, int Minimum)? ScaleOffsets(TensorType type) => type switch
+    {
+        TensorType.Q4_0 => (Offset<BlockQ4_0>(nameof(BlockQ4_0.D)), -1),
+        TensorType.Q4_1 => (Offset<BlockQ4_1>(nameof(BlockQ4_1.D)), Offset<BlockQ4_1>(nameof(BlockQ4_1.M))),
+        TensorType.Q5_0 => (Offset<BlockQ5_0>(nameof(BlockQ5_0.D)), -1),
+        TensorType.Q5_1 => (Offset<BlockQ5_1>(nameof(BlockQ5_1.D)), Offset<BlockQ5_1>(nameof(BlockQ5_1.M))),
+        TensorType.Q8_0 => (Offset<BlockQ8_0>(nameof(BlockQ8_0.D)), -1),
+        TensorType.Q2_K => (Offset<BlockQ2K>(nameof(BlockQ2K.D)), Offset<BlockQ2K>(nameof(BlockQ2K.DMin))),
+        TensorType.Q3_K => (Offset<BlockQ3K>(nameof(BlockQ3K.D)), -1),
+        TensorType.Q4_K => (Offset<BlockQ4K>(nameof(BlockQ4K.D)), Offset<BlockQ4K>(nameof(BlockQ4K.DMin))),
+        TensorType.Q5_K => (Offset<BlockQ5K>(nameof(BlockQ5K.D)), Offset<BlockQ5K>(nameof(BlockQ5K.DMin))),
+        TensorType.Q6_K => (Offset<BlockQ6K>(nameof(BlockQ6K.D)), -1),
+        _ => null,
+    };
+
+    private static int Offset<TBlock>(string field) => (int)Marshal.OffsetOf<TBlock>(field);
+
+    /// <summary>Types llama.cpp can turn back into F32 before re-encoding: plain floats and the block-quantized types.</summary>
+    private static bool CanDecode(TensorType type) =>
+        type is TensorType.F32 or TensorType.F16 or TensorType.BF16 || (ModelFileTypes.IsBlockQuantized(type) && TensorTypes.IsSupported(type));
+}
