@@ -26,8 +26,8 @@ internal static partial class Filters
         switch (name)
         {
             case "length" or "count": return PythonOperators.Length(value);
-            case "string": return value is string ? value : PythonText.Str(value);
-            case "safe": return value is string ? value : PythonText.Str(value);
+            case "string": return value is string or Markup ? value : PythonText.Str(value);
+            case "safe": return value as Markup ?? new Markup(PythonText.Str(value));
             case "trim": return PythonMethods.Strip(PythonText.Str(value), a.Get(0, "chars", null) as string, true, true);
             case "upper": return PythonText.Str(value).ToUpperInvariant();
             case "lower": return PythonText.Str(value).ToLowerInvariant();
@@ -67,7 +67,7 @@ internal static partial class Filters
             case "abs":
                 return value switch
                 {
-                    long l => l == long.MinValue ? throw new TemplateException("OverflowError", "integer overflow") : Math.Abs(l),
+                    long l => (object)(l == long.MinValue ? throw new TemplateException("OverflowError", "integer overflow") : Math.Abs(l)),
                     double d => Math.Abs(d),
                     bool b => b ? 1L : 0L,
                     Undefined u => throw u.Error(),
@@ -100,7 +100,8 @@ internal static partial class Filters
                     else arguments = new PyTuple([.. a.Positional]);
                     return PrintfFormat.Format(PythonText.Str(value), arguments);
                 }
-            case "e" or "escape" or "forceescape": return HtmlEscape(PythonText.Str(value));
+            case "e" or "escape": return Markup.Escape(value);
+            case "forceescape": return new Markup(HtmlEscape(PythonText.Str(value)));
             case "striptags": return StripTags(PythonText.Str(value));
             case "truncate": return Truncate(PythonText.Str(value), a);
             case "batch": return new PyIterator(Batch(value, a), "generator");

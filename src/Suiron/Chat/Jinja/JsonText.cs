@@ -56,6 +56,7 @@ internal static class JsonText
                 case long l: _sb.Append(l.ToString(CultureInfo.InvariantCulture)); break;
                 case double d: _sb.Append(FloatText(d)); break;
                 case string s: WriteString(s); break;
+                case Markup m: WriteString(m.Text); break;
                 case List<object?> list: WriteArray(list, level); break;
                 case PyTuple tuple: WriteArray(tuple.Items, level); break;
                 case PyDict dict: WriteObject(dict, level); break;

@@ -6,7 +6,7 @@ namespace Suiron.Chat.Jinja;
 /// <summary>Python's printf-style <c>"%s: %d" % (a, b)</c> (also the <c>format</c> filter).</summary>
 internal static class PrintfFormat
 {
-    public static string Format(string format, object? arguments)
+    public static string Format(string format, object? arguments, bool escapeArguments = false)
     {
         List<object?> positional = arguments is PyTuple tuple ? [.. tuple.Items] : [arguments];
         PyDict? mapping = arguments as PyDict;
@@ -103,6 +103,7 @@ internal static class PrintfFormat
                     throw new TemplateException("ValueError", $"unsupported format character {PythonText.Repr(type.ToString())} (0x{(int)type:x}) at index {i}");
             }
             if (!numeric && precision >= 0 && precision < body.Length) body = body[..precision];
+            if (!numeric && escapeArguments && value is not Markup) body = Filters.HtmlEscape(body);
             if (numeric && !body.StartsWith('-'))
             {
                 if (flags.Contains('+')) body = "+" + body;

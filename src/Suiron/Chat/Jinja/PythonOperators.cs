@@ -13,7 +13,7 @@ internal static class PythonOperators
     public const int MaxStringLength = 32 * 1024 * 1024;
     public const int MaxListLength = 4 * 1024 * 1024;
 
-    public static bool IsTruthy(object? value) => value switch
+    public static bool IsTruthy(object? value) => Markup.Plain(value) switch
     {
         null => false,
         bool b => b,
@@ -38,6 +38,8 @@ internal static class PythonOperators
 
     public static bool AreEqual(object? a, object? b)
     {
+        a = Markup.Plain(a);
+        b = Markup.Plain(b);
         if (ReferenceEquals(a, b)) return true;
         if (a is null || b is null) return false;
         if (IsNumber(a) && IsNumber(b))
@@ -73,6 +75,8 @@ internal static class PythonOperators
     /// <summary>Python ordering for &lt; &lt;= &gt; &gt;=: numbers, strings (by code point), lists and tuples lexicographically.</summary>
     public static int Compare(object? a, object? b, string op)
     {
+        a = Markup.Plain(a);
+        b = Markup.Plain(b);
         if (a is Undefined ua) throw ua.Error();
         if (b is Undefined ub) throw ub.Error();
         if (IsNumber(a) && IsNumber(b))
@@ -138,7 +142,8 @@ internal static class PythonOperators
     /// <summary>Python <c>item in container</c>.</summary>
     public static bool Contains(object? container, object? item)
     {
-        switch (container)
+        item = Markup.Plain(item);
+        switch (Markup.Plain(container))
         {
             case string s:
                 if (item is not string sub)
@@ -162,7 +167,7 @@ internal static class PythonOperators
     }
 
     /// <summary>Python <c>iter(value)</c>: strings by character, dicts by key, Undefined as empty.</summary>
-    public static IEnumerable<object?> Iterate(object? value) => value switch
+    public static IEnumerable<object?> Iterate(object? value) => Markup.Plain(value) switch
     {
         List<object?> list => list,
         PyTuple tuple => tuple.Items,
@@ -176,7 +181,7 @@ internal static class PythonOperators
     };
 
     public static bool IsIterable(object? value) =>
-        value is List<object?> or PyTuple or string or PyDict or DictView or PyIterator or Undefined or LoopContext;
+        value is List<object?> or PyTuple or string or Markup or PyDict or DictView or PyIterator or Undefined or LoopContext;
 
     /// <summary>Python <c>list(value)</c>.</summary>
     public static List<object?> ToList(object? value) => [.. Iterate(value)];
@@ -203,7 +208,7 @@ internal static class PythonOperators
     public static int StringLength(string s) => HasSurrogates(s) ? s.EnumerateRunes().Count() : s.Length;
 
     /// <summary>Python <c>len(value)</c>.</summary>
-    public static long Length(object? value) => value switch
+    public static long Length(object? value) => Markup.Plain(value) switch
     {
         string s => StringLength(s),
         List<object?> list => list.Count,
@@ -236,6 +241,10 @@ internal static class PythonOperators
     public static object? Add(object? a, object? b)
     {
         ThrowIfUndefined(a, b);
+        if (a is Markup left && b is string or Markup) return new Markup(CheckLength(left.Text, Markup.Escape(b).Text));
+        if (b is Markup right && a is string) return new Markup(CheckLength(Markup.Escape(a).Text, right.Text));
+        a = Markup.Plain(a);
+        b = Markup.Plain(b);
         if (IsNumber(a) && IsNumber(b))
         {
             if (IsInteger(a) && IsInteger(b)) return Checked(() => checked(AsLong(a) + AsLong(b)));
@@ -283,6 +292,7 @@ internal static class PythonOperators
     public static object? Multiply(object? a, object? b)
     {
         ThrowIfUndefined(a, b);
+        if (a is Markup || b is Markup) return new Markup((string)Multiply(Markup.Plain(a), Markup.Plain(b))!);
         if (IsNumber(a) && IsNumber(b))
         {
             if (IsInteger(a) && IsInteger(b)) return Checked(() => checked(AsLong(a) * AsLong(b)));
@@ -359,6 +369,8 @@ internal static class PythonOperators
     {
         ThrowIfUndefined(a, b);
         if (a is string format) return PrintfFormat.Format(format, b);
+        if (a is Markup markup) return new Markup(PrintfFormat.Format(markup.Text, b, escapeArguments: true));
+        b = Markup.Plain(b);
         if (!IsNumber(a) || !IsNumber(b)) throw Unsupported("%", a, b);
         if (IsInteger(a) && IsInteger(b))
         {
@@ -407,7 +419,7 @@ internal static class PythonOperators
         if (a is Undefined u) throw u.Error();
         return a switch
         {
-            bool b => b ? -1L : 0L,
+            bool b => (object)(b ? -1L : 0L),
             long l => Checked(() => checked(-l)),
             double d => -d,
             _ => throw new TemplateException("TypeError", $"bad operand type for unary -: '{PythonText.TypeName(a)}'"),
@@ -419,7 +431,7 @@ internal static class PythonOperators
         if (a is Undefined u) throw u.Error();
         return a switch
         {
-            bool b => b ? 1L : 0L,
+            bool b => (object)(b ? 1L : 0L),
             long or double => a,
             _ => throw new TemplateException("TypeError", $"bad operand type for unary +: '{PythonText.TypeName(a)}'"),
         };

@@ -30,6 +30,7 @@ internal static class PythonText
         return value switch
         {
             string s => s,
+            Markup m => m.Text,
             Undefined => "",
             _ => Repr(value),
         };
@@ -53,6 +54,7 @@ internal static class PythonText
             case long l: sb.Append(l.ToString(CultureInfo.InvariantCulture)); break;
             case double d: sb.Append(FloatRepr(d)); break;
             case string s: AppendStringRepr(sb, s); break;
+            case Markup m: sb.Append("Markup("); AppendStringRepr(sb, m.Text); sb.Append(')'); break;
             case Undefined: sb.Append("Undefined"); break;
             case List<object?> list:
                 sb.Append('[');
@@ -204,6 +206,7 @@ internal static class PythonText
         long => "int",
         double => "float",
         string => "str",
+        Markup => "Markup",
         List<object?> => "list",
         PyDict => "dict",
         PyTuple => "tuple",
@@ -221,6 +224,7 @@ internal static class PythonText
     public static string ObjectTypeRepr(object? value) => value switch
     {
         null => "None",
+        Markup => "markupsafe.Markup object",
         Namespace => "jinja2.utils.Namespace object",
         Macro => "jinja2.runtime.Macro object",
         LoopContext => "jinja2.runtime.LoopContext object",

@@ -367,6 +367,7 @@ internal sealed class Renderer
     /// <summary><c>obj.name</c>: the Python attribute (method) first, then the item.</summary>
     public object? GetAttribute(object? target, string name)
     {
+        target = Markup.Plain(target);
         if (target is Undefined undefined) throw undefined.Error();
         if (TryGetPythonAttribute(target, name, out object? attribute)) return attribute;
         if (target is PyDict dict && dict.TryLookup(name, out object? value)) return value;
@@ -376,6 +377,8 @@ internal sealed class Renderer
     /// <summary><c>obj[key]</c>: the item first, then (for string keys) the Python attribute.</summary>
     public object? GetItem(object? target, object? key)
     {
+        target = Markup.Plain(target);
+        key = Markup.Plain(key);
         if (target is Undefined undefined) throw undefined.Error();
         switch (target)
         {
@@ -409,6 +412,7 @@ internal sealed class Renderer
 
     public object? GetSlice(object? target, object? start, object? stop, object? step)
     {
+        target = Markup.Plain(target);
         if (target is Undefined undefined) throw undefined.Error();
         switch (target)
         {

@@ -22,7 +22,7 @@ internal static class Tests
             case "defined": return value is not Undefined;
             case "undefined": return value is Undefined;
             case "none": return value is null;
-            case "string": return value is string;
+            case "string": return value is string or Markup;
             case "number": return value is long or double or bool;
             case "integer": return value is long;
             case "float": return value is double;
@@ -32,7 +32,7 @@ internal static class Tests
             case "mapping": return value is PyDict;
             case "iterable": return PythonOperators.IsIterable(value);
             // Python: has len() and __getitem__ — dicts and Undefined count, generators do not.
-            case "sequence": return value is string or List<object?> or PyTuple or PyDict or Undefined;
+            case "sequence": return value is string or Markup or List<object?> or PyTuple or PyDict or Undefined;
             case "callable": return value is Macro or BuiltinFunction or Undefined or LoopContext;
             case "odd": return PythonOperators.AreEqual(PythonOperators.Modulo(value, 2L), 1L);
             case "even": return PythonOperators.AreEqual(PythonOperators.Modulo(value, 2L), 0L);
@@ -54,7 +54,7 @@ internal static class Tests
                 }
             case "lower": { string s = PythonText.Str(value); return s.Any(char.IsLetter) && !s.Any(char.IsUpper); }
             case "upper": { string s = PythonText.Str(value); return s.Any(char.IsLetter) && !s.Any(char.IsLower); }
-            case "escaped": return false;
+            case "escaped": return value is Markup;
             case "filter": return Argument() is string filterName && Filters.Exists(filterName);
             case "test": return Argument() is string testName && Exists(testName);
         }

@@ -13,7 +13,7 @@ internal sealed class PyDict : OrderedDictionary<object, object?>
     public PyDict(int capacity) : base(capacity, PyKeyComparer.Instance) { }
 
     /// <summary>Python <c>dict[key] = value</c> with the key checked for hashability.</summary>
-    public void Put(object? key, object? value) => this[PyKeyComparer.CheckKey(key)] = value;
+    public void Put(object? key, object? value) => this[PyKeyComparer.CheckKey(Markup.Plain(key))] = value;
 
     public bool TryLookup(object? key, out object? value)
     {
@@ -243,4 +243,20 @@ internal sealed class LoopContext(IReadOnlyList<object?> items, int depth0)
         }, "method"),
         _ => Missing.Value,
     };
+}
+
+/// <summary>
+/// markupsafe's <c>Markup</c>: text marked safe by <c>|safe</c> or <c>|escape</c>. Autoescaping is off
+/// in chat templates, but <c>Markup + str</c> still HTML-escapes the plain operand, and some templates
+/// (functionary) depend on that. Everywhere else a Markup behaves as its text.
+/// </summary>
+internal sealed class Markup(string text)
+{
+    public string Text { get; } = text;
+
+    /// <summary>The value with any Markup replaced by its text.</summary>
+    public static object? Plain(object? value) => value is Markup markup ? markup.Text : value;
+
+    /// <summary>markupsafe.escape: Markup stays as is, anything else is str()-ed and escaped.</summary>
+    public static Markup Escape(object? value) => value as Markup ?? new Markup(Filters.HtmlEscape(PythonText.Str(value)));
 }
