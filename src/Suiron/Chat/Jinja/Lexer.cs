@@ -97,8 +97,8 @@ internal sealed class Lexer
                     text = text[..lineStart];
             }
             if (text.Length > 0) Emit(TokenKind.Data, text);
-            int tagLine = _line + CountNewlines(_source, _pos, tag);
-            _line = tagLine;
+            // Count lines in the source, not in the (possibly stripped) text.
+            _line += CountNewlines(_source, _pos, tag);
             _pos = tag + 2 + (sign == '\0' ? 0 : 1);
             _lineStarting = false;
 
@@ -128,11 +128,7 @@ internal sealed class Lexer
         return -1;
     }
 
-    private void Emit(TokenKind kind, string text, object? value = null)
-    {
-        _tokens.Add(new Token(kind, text, _line, value));
-        _line += CountNewlines(text, 0, text.Length);
-    }
+    private void Emit(TokenKind kind, string text) => _tokens.Add(new Token(kind, text, _line));
 
     private static int CountNewlines(string s, int from, int to)
     {

@@ -14,7 +14,7 @@ namespace Suiron.Chat.Jinja;
 internal sealed class Renderer
 {
     /// <summary>Steps (statements, loop iterations, macro calls, 256 characters built) one render may take.</summary>
-    public const long StepBudget = 50_000_000;
+    public const long StepBudget = 10_000_000;
     public const int MaxCallDepth = 100;
     public const int MaxOutputLength = PythonOperators.MaxStringLength;
 

@@ -55,7 +55,8 @@ internal static class StringFormat
             }
             else if (int.TryParse(head, NumberStyles.None, CultureInfo.InvariantCulture, out int index))
             {
-                if (automatic) throw new TemplateException("ValueError", "cannot switch from automatic field numbering to manual field specification");
+                // string.Formatter (which the sandbox formats through) uses this one message both ways.
+                if (automatic) throw new TemplateException("ValueError", "cannot switch from manual field specification to automatic field numbering");
                 manual = true;
                 value = Positional(arguments, index);
             }
