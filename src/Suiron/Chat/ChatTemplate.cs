@@ -42,7 +42,7 @@ public sealed class ChatTemplate
     public string Render(TemplateContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var renderer = new Renderer(context.Now ?? DateTime.Now);
+        var renderer = new Renderer(context.Now ?? DateTime.Now, context.StepBudget);
         return renderer.Render(_body, context.CreateScope(TemplateGlobals.Scope));
     }
 

@@ -19,6 +19,9 @@ public sealed class TemplateContext
     /// <summary>The time <c>strftime_now</c> formats; null means the local time at render.</summary>
     public DateTime? Now { get; set; }
 
+    /// <summary>How many evaluation steps a render may take before it is stopped as runaway.</summary>
+    internal long StepBudget { get; set; } = Renderer.DefaultStepBudget;
+
     /// <summary>Sets one variable; returns this context for chaining.</summary>
     public TemplateContext Set(string name, object? value)
     {

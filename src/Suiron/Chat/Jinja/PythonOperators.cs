@@ -24,6 +24,7 @@ internal static class PythonOperators
         PyDict dict => dict.Count > 0,
         PyTuple tuple => tuple.Count > 0,
         DictView view => view.Dict.Count > 0,
+        PyRange range => range.Count > 0,
         Undefined => false,
         _ => true,
     };
@@ -151,6 +152,7 @@ internal static class PythonOperators
                 return s.Contains(sub, StringComparison.Ordinal);
             case List<object?> list: return list.Any(x => AreEqual(x, item));
             case PyTuple tuple: return tuple.Items.Any(x => AreEqual(x, item));
+            case PyRange range: return range.Any(x => AreEqual(x, item));
             case PyDict dict:
                 if (item is not null && !PyKeyComparer.IsHashable(item)) throw new TemplateException("TypeError", $"unhashable type: '{PythonText.TypeName(item)}'");
                 return dict.TryLookup(item, out _);
@@ -175,13 +177,14 @@ internal static class PythonOperators
         PyDict dict => dict.Keys,
         DictView view => view.Items(),
         PyIterator iterator => iterator.Drain(),
+        PyRange range => range,
         Undefined => [],
         LoopContext loop => loop.Items,
         _ => throw new TemplateException("TypeError", $"'{PythonText.TypeName(value)}' object is not iterable"),
     };
 
     public static bool IsIterable(object? value) =>
-        value is List<object?> or PyTuple or string or Markup or PyDict or DictView or PyIterator or Undefined or LoopContext;
+        value is List<object?> or PyTuple or PyRange or string or Markup or PyDict or DictView or PyIterator or Undefined or LoopContext;
 
     /// <summary>Python <c>list(value)</c>.</summary>
     public static List<object?> ToList(object? value) => [.. Iterate(value)];
@@ -215,6 +218,7 @@ internal static class PythonOperators
         PyTuple tuple => tuple.Count,
         PyDict dict => dict.Count,
         DictView view => view.Dict.Count,
+        PyRange range => range.Count,
         LoopContext loop => loop.Length,
         Undefined => 0,
         _ => throw new TemplateException("TypeError", $"object of type '{PythonText.TypeName(value)}' has no len()"),

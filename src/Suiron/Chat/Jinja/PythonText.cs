@@ -89,6 +89,11 @@ internal static class PythonText
                 }
                 sb.Append("])");
                 break;
+            case PyRange range:
+                sb.Append("range(").Append(range.Start).Append(", ").Append(range.Stop);
+                if (range.Step != 1) sb.Append(", ").Append(range.Step);
+                sb.Append(')');
+                break;
             case Namespace ns:
                 sb.Append("<Namespace ");
                 AppendDictRepr(sb, ns.Attributes, depth);
@@ -210,6 +215,7 @@ internal static class PythonText
         List<object?> => "list",
         PyDict => "dict",
         PyTuple => "tuple",
+        PyRange => "range",
         Undefined => "Undefined",
         Namespace => "Namespace",
         Macro => "Macro",

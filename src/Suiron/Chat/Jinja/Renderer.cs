@@ -13,18 +13,27 @@ namespace Suiron.Chat.Jinja;
 /// </summary>
 internal sealed class Renderer
 {
-    /// <summary>Steps (statements, loop iterations, macro calls, 256 characters built) one render may take.</summary>
-    public const long StepBudget = 10_000_000;
+    /// <summary>
+    /// Steps (statements, loop iterations, macro calls, 256 characters built) one render may take by
+    /// default: about a second of work, enough for templates that scan all earlier messages for
+    /// each message (O(n²)) over a few thousand messages.
+    /// </summary>
+    public const long DefaultStepBudget = 10_000_000;
     public const int MaxCallDepth = 100;
     public const int MaxOutputLength = PythonOperators.MaxStringLength;
 
     private enum Flow { Normal, Break, Continue }
 
-    private long _stepsLeft = StepBudget;
+    private readonly long _stepBudget;
+    private long _stepsLeft;
     private int _callDepth;
     private int _line;
 
-    public Renderer(DateTime now) => Now = now;
+    public Renderer(DateTime now, long stepBudget = DefaultStepBudget)
+    {
+        Now = now;
+        _stepBudget = _stepsLeft = stepBudget;
+    }
 
     /// <summary>The time <c>strftime_now</c> formats.</summary>
     public DateTime Now { get; }
@@ -51,7 +60,7 @@ internal sealed class Renderer
     {
         _stepsLeft -= steps;
         if (_stepsLeft < 0)
-            throw new TemplateException("TemplateRuntimeError", $"template exceeded its budget of {StepBudget} evaluation steps (runaway loop?)");
+            throw new TemplateException("TemplateRuntimeError", $"template exceeded its budget of {_stepBudget} evaluation steps (runaway loop?)");
     }
 
     private void SpendForSize(object? result)
@@ -148,7 +157,14 @@ internal sealed class Renderer
 
     private void RunLoop(ForStatement loop, object? iterable, Scope scope, StringBuilder output, int depth0)
     {
-        List<object?> items = PythonOperators.ToList(iterable);
+        // Lists and tuples are never mutated, so the loop can walk them in place.
+        IReadOnlyList<object?> items = iterable switch
+        {
+            List<object?> list => list,
+            PyTuple tuple => tuple.Items,
+            PyRange range => range,
+            _ => PythonOperators.ToList(iterable),
+        };
         if (loop.Filter is not null)
         {
             var kept = new List<object?>();
@@ -389,6 +405,8 @@ internal sealed class Renderer
                 return IndexInto(list, key, target);
             case PyTuple tuple when key is long or bool:
                 return IndexInto(tuple.Items, key, target);
+            case PyRange range when key is long or bool:
+                return IndexInto(range, key, target);
             case string s when key is long or bool:
                 {
                     var characters = PythonOperators.HasSurrogates(s) ? PythonOperators.Characters(s) : null;
@@ -429,6 +447,8 @@ internal sealed class Renderer
                 return PythonOperators.SliceIndices(start, stop, step, list.Count).Select(i => list[i]).ToList();
             case PyTuple tuple:
                 return new PyTuple([.. PythonOperators.SliceIndices(start, stop, step, tuple.Count).Select(i => tuple.Items[i])]);
+            case PyRange range:
+                return PythonOperators.SliceIndices(start, stop, step, range.Count).Select(i => range[i]).ToList();
         }
         return new Undefined(target, new PyTuple([start, stop, step]));
     }

@@ -3,17 +3,15 @@ namespace Suiron.Chat.Jinja;
 /// <summary>
 /// One level of variables. Lookups walk outwards; <c>set</c> writes to the innermost level, so (as in
 /// Jinja) an assignment inside a loop body or macro never changes the enclosing scope — templates
-/// use <c>namespace()</c> for that. Each loop iteration gets a fresh level, so levels are kept
-/// small: a few variables in arrays searched linearly, a dictionary only beyond that.
+/// use <c>namespace()</c> for that. Each loop iteration gets a fresh level, so a level keeps its
+/// first three variables (typically the loop target and <c>loop</c>) in fields and allocates a
+/// dictionary only beyond that.
 /// </summary>
 internal sealed class Scope(Scope? parent)
 {
-    private const int InlineCapacity = 8;
-
-    private string[]? _names;
-    private object?[]? _values;
-    private int _count;
-    private Dictionary<string, object?>? _many;
+    private string? _name0, _name1, _name2;
+    private object? _value0, _value1, _value2;
+    private Dictionary<string, object?>? _more;
 
     public Scope? Parent { get; } = parent;
 
@@ -27,46 +25,20 @@ internal sealed class Scope(Scope? parent)
 
     private bool TryGetLocal(string name, out object? value)
     {
-        if (_many is not null) return _many.TryGetValue(name, out value);
-        for (int i = 0; i < _count; i++)
-        {
-            if (string.Equals(_names![i], name, StringComparison.Ordinal))
-            {
-                value = _values![i];
-                return true;
-            }
-        }
+        if (_name0 is null) { value = null; return false; }
+        if (string.Equals(_name0, name, StringComparison.Ordinal)) { value = _value0; return true; }
+        if (string.Equals(_name1, name, StringComparison.Ordinal)) { value = _value1; return true; }
+        if (string.Equals(_name2, name, StringComparison.Ordinal)) { value = _value2; return true; }
+        if (_more is not null) return _more.TryGetValue(name, out value);
         value = null;
         return false;
     }
 
     public void Set(string name, object? value)
     {
-        if (_many is not null)
-        {
-            _many[name] = value;
-            return;
-        }
-        for (int i = 0; i < _count; i++)
-        {
-            if (string.Equals(_names![i], name, StringComparison.Ordinal))
-            {
-                _values![i] = value;
-                return;
-            }
-        }
-        if (_count == InlineCapacity)
-        {
-            _many = new Dictionary<string, object?>(StringComparer.Ordinal);
-            for (int i = 0; i < _count; i++) _many[_names![i]] = _values![i];
-            _many[name] = value;
-            _names = null;
-            _values = null;
-            return;
-        }
-        _names ??= new string[InlineCapacity];
-        _values ??= new object?[InlineCapacity];
-        _names[_count] = name;
-        _values[_count++] = value;
+        if (_name0 is null || string.Equals(_name0, name, StringComparison.Ordinal)) { _name0 = name; _value0 = value; }
+        else if (_name1 is null || string.Equals(_name1, name, StringComparison.Ordinal)) { _name1 = name; _value1 = value; }
+        else if (_name2 is null || string.Equals(_name2, name, StringComparison.Ordinal)) { _name2 = name; _value2 = value; }
+        else (_more ??= new Dictionary<string, object?>(StringComparer.Ordinal))[name] = value;
     }
 }

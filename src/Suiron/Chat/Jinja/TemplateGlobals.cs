@@ -47,7 +47,7 @@ internal static class TemplateGlobals
         return scope;
     }
 
-    private static List<object?> Range(Arguments a)
+    private static PyRange Range(Arguments a)
     {
         if (a.Keywords.Count > 0) throw new TemplateException("TypeError", "range() takes no keyword arguments");
         var args = a.Positional.Select(x => x switch
@@ -71,9 +71,7 @@ internal static class TemplateGlobals
             : (start > stop ? (start - stop - 1) / -step + 1 : 0);
         if (count > MaxRange)
             throw new TemplateException("OverflowError", $"Range too big. The sandbox blocks ranges larger than MAX_RANGE ({MaxRange}).");
-        var result = new List<object?>((int)count);
-        for (long i = 0, value = start; i < count; i++, value += step) result.Add(value);
-        return result;
+        return new PyRange(start, step, (int)count);
     }
 
     /// <summary>Python's <c>dict(mapping_or_pairs, **kwargs)</c>.</summary>

@@ -32,7 +32,7 @@ internal static class Tests
             case "mapping": return value is PyDict;
             case "iterable": return PythonOperators.IsIterable(value);
             // Python: has len() and __getitem__ — dicts and Undefined count, generators do not.
-            case "sequence": return value is string or Markup or List<object?> or PyTuple or PyDict or Undefined;
+            case "sequence": return value is string or Markup or List<object?> or PyTuple or PyRange or PyDict or Undefined;
             case "callable": return value is Macro or BuiltinFunction or Undefined or LoopContext;
             case "odd": return PythonOperators.AreEqual(PythonOperators.Modulo(value, 2L), 1L);
             case "even": return PythonOperators.AreEqual(PythonOperators.Modulo(value, 2L), 0L);

@@ -260,3 +260,24 @@ internal sealed class Markup(string text)
     /// <summary>markupsafe.escape: Markup stays as is, anything else is str()-ed and escaped.</summary>
     public static Markup Escape(object? value) => value as Markup ?? new Markup(Filters.HtmlEscape(PythonText.Str(value)));
 }
+
+/// <summary>
+/// Python's lazy <c>range</c>: loops over <c>range(n)</c> allocate nothing per item list, so a big
+/// range costs time (counted by the step budget) but never a large array.
+/// </summary>
+internal sealed class PyRange(long start, long step, int count) : IReadOnlyList<object?>
+{
+    public long Start { get; } = start;
+    public long Step { get; } = step;
+    public int Count { get; } = count;
+    public long Stop => Start + Step * Count;
+
+    public object? this[int index] => Start + Step * index;
+
+    public IEnumerator<object?> GetEnumerator()
+    {
+        for (int i = 0; i < Count; i++) yield return Start + Step * i;
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+}
