@@ -74,6 +74,13 @@ public sealed class ChatTemplateHostileInputTests
     }
 
     [Fact]
+    public void Replacing_into_a_huge_string_hits_the_size_cap()
+    {
+        Assert.Equal("MemoryError", Fails("{{ ('x' * 10000000).replace('x', 'xxxxxxxx') }}").Kind);
+        Assert.Equal("MemoryError", Fails("{{ ('x' * 10000000) | replace('x', 'xxxxxxxx') }}").Kind);
+    }
+
+    [Fact]
     public void Output_size_is_capped()
     {
         var error = Fails("{% set s = 'x' * 1000000 %}{% for i in range(100) %}{{ s }}{% endfor %}");

@@ -153,7 +153,7 @@ internal static partial class Filters
             if (!first) sb.Append(separator);
             first = false;
             sb.Append(PythonText.Str(item));
-            if (sb.Length > PythonOperators.MaxStringLength) PythonOperators.CheckString(sb.ToString());
+            PythonOperators.CheckStringLength(sb.Length);
         }
         return sb.ToString();
     }

@@ -48,7 +48,7 @@ internal static class JsonText
         public void Write(object? value, int level)
         {
             if (level > MaxDepth) throw new TemplateException("RecursionError", "maximum recursion depth exceeded while encoding a JSON object");
-            if (_sb.Length > PythonOperators.MaxStringLength) PythonOperators.CheckString(_sb.ToString());
+            PythonOperators.CheckStringLength(_sb.Length);
             switch (value)
             {
                 case null: _sb.Append("null"); break;

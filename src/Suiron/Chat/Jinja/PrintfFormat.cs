@@ -120,7 +120,7 @@ internal static class PrintfFormat
                 else body = body.PadLeft(width);
             }
             sb.Append(body);
-            if (sb.Length > PythonOperators.MaxStringLength) PythonOperators.CheckString(sb.ToString());
+            PythonOperators.CheckStringLength(sb.Length);
         }
         if (mapping is null && next < positional.Count)
             throw new TemplateException("TypeError", "not all arguments converted during string formatting");

@@ -249,6 +249,12 @@ internal static class PythonMethods
 
     public static string Replace(string s, string old, string replacement, long count)
     {
+        if (replacement.Length > old.Length)
+        {
+            long occurrences = old.Length == 0 ? s.Length + 1 : Count(s, old);
+            if (count >= 0) occurrences = Math.Min(occurrences, count);
+            PythonOperators.CheckStringLength(s.Length + occurrences * (replacement.Length - old.Length));
+        }
         if (count < 0 && old.Length > 0) return PythonOperators.CheckString(s.Replace(old, replacement, StringComparison.Ordinal));
         var sb = new StringBuilder();
         long done = 0;
@@ -325,7 +331,7 @@ internal static class PythonMethods
                 throw new TemplateException("TypeError", $"sequence item {index}: expected str instance, {PythonText.TypeName(item)} found");
             if (index > 0) sb.Append(separator);
             sb.Append(text);
-            if (sb.Length > PythonOperators.MaxStringLength) PythonOperators.CheckString(sb.ToString());
+            PythonOperators.CheckStringLength(sb.Length);
             index++;
         }
         return sb.ToString();

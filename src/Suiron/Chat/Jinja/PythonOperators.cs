@@ -239,8 +239,16 @@ internal static class PythonOperators
         catch (OverflowException) { throw new TemplateException("OverflowError", "integer result too large for this template engine"); }
     }
 
-    public static string CheckString(string s) =>
-        s.Length <= MaxStringLength ? s : throw new TemplateException("MemoryError", $"string longer than {MaxStringLength} characters");
+    public static string CheckString(string s)
+    {
+        CheckStringLength(s.Length);
+        return s;
+    }
+
+    public static void CheckStringLength(long length)
+    {
+        if (length > MaxStringLength) throw new TemplateException("MemoryError", $"string longer than {MaxStringLength} characters");
+    }
 
     public static object? Add(object? a, object? b)
     {
@@ -278,7 +286,7 @@ internal static class PythonOperators
 
     private static string CheckLength(string s, string t)
     {
-        if ((long)s.Length + t.Length > MaxStringLength) throw new TemplateException("MemoryError", $"string longer than {MaxStringLength} characters");
+        CheckStringLength((long)s.Length + t.Length);
         return s + t;
     }
 

@@ -328,7 +328,7 @@ internal sealed class Renderer
                     foreach (Expression part in concat.Parts)
                     {
                         string text = PythonText.Str(Evaluate(part, scope));
-                        if ((long)sb.Length + text.Length > PythonOperators.MaxStringLength) PythonOperators.CheckString(sb.ToString() + text);
+                        PythonOperators.CheckStringLength((long)sb.Length + text.Length);
                         sb.Append(text);
                     }
                     string result = sb.ToString();

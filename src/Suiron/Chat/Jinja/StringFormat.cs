@@ -74,7 +74,7 @@ internal static class StringFormat
                 _ => throw new TemplateException("ValueError", $"Unknown conversion specifier {conversion}"),
             };
             sb.Append(FormatValue(value, spec));
-            if (sb.Length > PythonOperators.MaxStringLength) PythonOperators.CheckString(sb.ToString());
+            PythonOperators.CheckStringLength(sb.Length);
         }
         return sb.ToString();
     }
