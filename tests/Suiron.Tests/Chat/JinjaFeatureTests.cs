@@ -82,6 +82,33 @@ public sealed class JinjaFeatureTests
         {"{{ 'abc' < 'abd' }} {{ [1, 2] < [1, 3] }} {{ 2 >= 2.0 }} {{ 10 // 3.0 }} {{ -7.5 // 2 }} {{ 7.5 % -2 }} {{ 2 ** 0.5 }} {{ 10 / 4 * 2 }} {{ 1 + 2 * 3 - 4 / 2 }} {{ 2 ** 3 ** 2 }}", "True True True 3.0 -4.0 -0.5 1.4142135623730951 5.0 5.0 64"},
     };
 
+    /// <summary>trim_blocks, lstrip_blocks, "-" and "+" markers, comments, raw blocks, newline normalisation.</summary>
+    public static TheoryData<string, string> WhitespaceControl() => new()
+    {
+        { "a\n{% if true %}\nb\n{% endif %}\nc", "a\nb\nc" },
+        { "\t{% if true %}\ttabbed\n\t{% endif %}\nend", "\ttabbed\nend" },
+        { "text {% if true %}\nsame line\n{% endif %}", "text same line\n" },
+        { "    {{ 'var not lstripped' }}\n    {% set x = 1 %}\n    after", "    var not lstripped\n    after" },
+        { "{% for i in [1, 2] %}\n  - {{ i }}\n{% endfor %}", "  - 1\n  - 2\n" },
+        { "{%- for i in [1, 2] -%}\n  - {{ i }}\n{%- endfor -%}", "- 1- 2" },
+        { "x   {{- 'tight' -}}   y", "xtighty" },
+        { "{# comment #}\nline\n  {# indented comment #}\nline2", "line\nline2" },
+        { "a{#- strip -#}   b", "ab" },
+        { "{% if true -%}\n\n\n  deep\n{%- endif %}", "deep" },
+        { "{{ 'a' }}\n{{ 'b' }}\n", "a\nb" },
+        { "trailing newline kept?", "trailing newline kept?" },
+        { "line1\n{% if true %}\nline2\n{% endif %}\nline3\n", "line1\nline2\nline3" },
+        { "{% raw -%}\n   raw {{ x }}\n{%- endraw %}", "raw {{ x }}" },
+        { "{%- set x -%}\n  captured\n{%- endset -%}\n[{{ x }}]", "[captured]" },
+        { "{% macro m() -%}\n  body\n{%- endmacro %}\n[{{ m() }}]", "[body]" },
+        { "{% for m in msgs %}{{ m.role }}{% if not loop.last %}, {% endif %}{% endfor %}", "user, assistant" },
+        { "{{ \"multi\nline string\" }}", "multi\nline string" },
+        { "{%- if true %}\n  {{- \"x\" }}\n{% endif %}\ny", "x\ny" },
+        { "<s>{% for message in msgs %}\n{% if message.role == 'user' %}[INST] {{ message.content }} [/INST]{% else %} {{ message.content }}</s>{% endif %}\n{% endfor %}\n", "<s>[INST] hi [/INST] yo</s>" },
+        { "line1\r\n{% if true %}\r\nline2\r\n{% endif %}\r\nline3\r\n", "line1\nline2\nline3" },
+        { "cr\r{{ 1 }}\rend", "cr\n1\nend" },
+    };
+
     public static TheoryData<string, string> Failures() => new()
     {
         {"{{ x }}|{{ x.y is defined }}|{{ d.zz }}|{{ d.zz is defined }}|{{ x | length }}|{{ x | list }}|{{ (x or 'fallback') }}|{% for i in x %}never{% endfor %}|{{ n.attr is defined }}", "UndefinedError: 'x' is undefined"},
@@ -103,6 +130,10 @@ public sealed class JinjaFeatureTests
         {"{% macro m(a) %}{{ a }}{% endmacro %}{{ m(b=2) }}", "TypeError: macro 'm' takes no keyword argument 'b'"},
         {"{{ '{:>5}|{:<5}|{:^5}|{:05d}|{:.2f}|{:,}|{!r}|{0}'.format('a', 'b', 'c', 42, 3.14159, 1234567, 'q') }}\n", "ValueError: cannot switch from manual field specification to automatic field numbering"},
     };
+
+    [Theory]
+    [MemberData(nameof(WhitespaceControl))]
+    public void Controls_whitespace_as_Jinja2_does(string template, string expected) => Assert.Equal(expected, Render(template));
 
     [Theory]
     [MemberData(nameof(Renderings))]
