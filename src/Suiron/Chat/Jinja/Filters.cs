@@ -555,7 +555,8 @@ internal static partial class Filters
             {
                 current = [];
                 currentKey = itemKey;
-                groups.Add(new PyTuple([caseSensitive ? itemKey : AttributeGetter(renderer, attribute, fallback)(item), current]));
+                object? grouper = caseSensitive ? itemKey : AttributeGetter(renderer, attribute, fallback)(item);
+                groups.Add(new PyTuple([grouper, current], ["grouper", "list"], "_GroupTuple"));
             }
             current.Add(item);
         }

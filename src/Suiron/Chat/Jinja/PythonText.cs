@@ -65,6 +65,16 @@ internal static class PythonText
                 }
                 sb.Append(']');
                 break;
+            case PyTuple { FieldNames: { } fields } named:
+                sb.Append(named.TypeName).Append('(');
+                for (int i = 0; i < named.Count; i++)
+                {
+                    if (i > 0) sb.Append(", ");
+                    sb.Append(fields[i]).Append('=');
+                    AppendRepr(sb, named.Items[i], depth + 1);
+                }
+                sb.Append(')');
+                break;
             case PyTuple tuple:
                 sb.Append('(');
                 for (int i = 0; i < tuple.Count; i++)

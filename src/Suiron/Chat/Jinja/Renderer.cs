@@ -469,6 +469,9 @@ internal sealed class Renderer
         {
             case Namespace ns:
                 return ns.Attributes.TryGetValue(name, out attribute);
+            case PyTuple { FieldNames: { } fields } tuple when Array.IndexOf(fields, name) >= 0:
+                attribute = tuple.Items[Array.IndexOf(fields, name)];
+                return true;
             case LoopContext loop:
                 attribute = loop.Attribute(name);
                 return attribute is not Missing;

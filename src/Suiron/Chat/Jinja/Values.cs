@@ -54,11 +54,16 @@ internal sealed class PyKeyComparer : IEqualityComparer<object>
     }
 }
 
-/// <summary>A Python tuple: what <c>dict.items()</c> yields, what <c>(a, b)</c> builds.</summary>
-internal sealed class PyTuple(object?[] items)
+/// <summary>
+/// A Python tuple: what <c>dict.items()</c> yields, what <c>(a, b)</c> builds. With field names it is
+/// a named tuple (groupby's <c>(grouper, list)</c>), whose items are also attributes.
+/// </summary>
+internal sealed class PyTuple(object?[] items, string[]? fieldNames = null, string? typeName = null)
 {
     public static readonly PyTuple Empty = new([]);
     public object?[] Items { get; } = items;
+    public string[]? FieldNames { get; } = fieldNames;
+    public string? TypeName { get; } = typeName;
     public int Count => Items.Length;
 }
 
