@@ -7,5 +7,7 @@ var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF model
     InfoCommand.Create(),
     TokenizeCommand.Create(),
     QuantizeCommand.Create(),
+    ServeCommand.Create(),
+    TemplateCommand.Create(),
 };
 return CliErrors.Invoke(root, args);
