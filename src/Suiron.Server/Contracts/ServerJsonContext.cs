@@ -16,9 +16,12 @@ namespace Suiron.Server.Contracts;
 [JsonSerializable(typeof(HealthResponse))]
 public sealed partial class ServerJsonContext : JsonSerializerContext
 {
+    private static ServerJsonContext? _web;
+
     /// <summary>The context the server uses: as generated, but writing non-ASCII text (Japanese, emoji …) as UTF-8 rather than \uXXXX escapes.</summary>
-    public static ServerJsonContext Web { get; } = new(new System.Text.Json.JsonSerializerOptions(Default.Options)
+    public static ServerJsonContext Web => _web ??= new(new System.Text.Json.JsonSerializerOptions
     {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     });
 }
