@@ -51,6 +51,82 @@ internal static class MoeModelBuilder
     public static string Ours(DeepSeekSpec spec, TensorType type) =>
         Cached($"{spec.Name}-{type}-ours.gguf", path => Requantize(F32(spec), path, type));
 
+    /// <summary>Qwen3-MoE: 2 layers, 4 query heads over 2 key/value heads of 64, QK-norm, 8 experts of 256, top-2.</summary>
+    public static string Qwen3MoeF32() => Cached("qwen3moe-F32.gguf", WriteQwen3Moe);
+
+    /// <summary>GLM-4: 2 layers, 4 query heads over 2 key/value heads of 64 with biases, RoPE on 32 of 64, post-norms, fused gate+up.</summary>
+    public static string Glm4F32() => Cached("glm4-F32.gguf", WriteGlm4);
+
+    public static string Quantized(string f32Path, TensorType type) =>
+        Cached(Path.GetFileNameWithoutExtension(f32Path).Replace("-F32", "") + $"-{type}-ours.gguf", path => Requantize(f32Path, path, type));
+
+    private static void WriteQwen3Moe(string path)
+    {
+        const string a = "qwen3moe";
+        const int e = 256, layers = 2, heads = 4, kvHeads = 2, head = 64, experts = 8, used = 2, width = 256;
+        var random = new Random(21);
+        var w = Header(a, "qwen3moe-tiny", e, layers, heads, kvHeads, feedForward: 768);
+        w.Set($"{a}.attention.key_length", (uint)head);
+        w.Set($"{a}.attention.value_length", (uint)head);
+        w.Set($"{a}.rope.freq_base", 1000000f);
+        w.Set($"{a}.expert_count", (uint)experts);
+        w.Set($"{a}.expert_used_count", (uint)used);
+        w.Set($"{a}.expert_feed_forward_length", (uint)width);
+        w.AddTensor("token_embd.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        for (int i = 0; i < layers; i++)
+        {
+            string p = $"blk.{i}.";
+            AddAttention(w, random, p, e, heads, kvHeads, head, bias: false);
+            w.AddTensor(p + "attn_q_norm.weight", [head], NearOne(random, head));
+            w.AddTensor(p + "attn_k_norm.weight", [head], NearOne(random, head));
+            w.AddTensor(p + "ffn_norm.weight", [e], NearOne(random, e));
+            AddExperts(w, random, p, e, experts, width);
+        }
+        w.AddTensor("output_norm.weight", [e], NearOne(random, e));
+        w.AddTensor("output.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        w.WriteTo(path);
+    }
+
+    private static void WriteGlm4(string path)
+    {
+        const string a = "glm4";
+        const int e = 256, layers = 2, heads = 4, kvHeads = 2, head = 64, width = 512;
+        var random = new Random(31);
+        var w = Header(a, "glm4-tiny", e, layers, heads, kvHeads, feedForward: width);
+        w.Set($"{a}.rope.dimension_count", (uint)(head / 2));
+        w.Set($"{a}.rope.freq_base", 10000f);
+        w.AddTensor("token_embd.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        for (int i = 0; i < layers; i++)
+        {
+            string p = $"blk.{i}.";
+            AddAttention(w, random, p, e, heads, kvHeads, head, bias: true);
+            w.AddTensor(p + "post_attention_norm.weight", [e], NearOne(random, e));
+            w.AddTensor(p + "ffn_norm.weight", [e], NearOne(random, e));
+            w.AddTensor(p + "ffn_up.weight", [e, 2 * width], Gaussian(random, e * 2 * width, 1f / MathF.Sqrt(e)));
+            w.AddTensor(p + "ffn_down.weight", [width, e], Gaussian(random, width * e, 1f / MathF.Sqrt(width)));
+            w.AddTensor(p + "post_ffw_norm.weight", [e], NearOne(random, e));
+        }
+        w.AddTensor("output_norm.weight", [e], NearOne(random, e));
+        w.AddTensor("output.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        w.WriteTo(path);
+    }
+
+    private static void AddAttention(GgufWriter w, Random random, string p, int e, int heads, int kvHeads, int head, bool bias)
+    {
+        int q = heads * head, kv = kvHeads * head;
+        w.AddTensor(p + "attn_norm.weight", [e], NearOne(random, e));
+        w.AddTensor(p + "attn_q.weight", [e, q], Gaussian(random, e * q, 1f / MathF.Sqrt(e)));
+        w.AddTensor(p + "attn_k.weight", [e, kv], Gaussian(random, e * kv, 1f / MathF.Sqrt(e)));
+        w.AddTensor(p + "attn_v.weight", [e, kv], Gaussian(random, e * kv, 1f / MathF.Sqrt(e)));
+        if (bias)
+        {
+            w.AddTensor(p + "attn_q.bias", [q], Gaussian(random, q, 0.1f));
+            w.AddTensor(p + "attn_k.bias", [kv], Gaussian(random, kv, 0.1f));
+            w.AddTensor(p + "attn_v.bias", [kv], Gaussian(random, kv, 0.1f));
+        }
+        w.AddTensor(p + "attn_output.weight", [q, e], Gaussian(random, q * e, 1f / MathF.Sqrt(q)));
+    }
+
     private static string Cached(string fileName, Action<string> write)
     {
         string path = Path.Combine(TinyModelBuilder.Directory, fileName);

@@ -14,10 +14,12 @@ namespace Suiron.Tests.Models;
 /// rounding at different places, Q8 activation jumps) can send the token to different experts, which moves the
 /// logits by O(0.1–1) — a discrete flip, like a near-tie in greedy argmax. Measured on the tiny deepseek2 models,
 /// every such step had a routing decision of ours with a relative margin (gap between the last expert kept and the
-/// best one left out, over the kept score) of 2e-4..3e-4, against 1e-3..5e-1 elsewhere. So a step may exceed the
-/// tolerance only if our routing at that step or the one before (a flip also reaches the next token through the
-/// cache) had a margin below <see cref="FlipMargin"/>, at most twice per sequence; with F32 weights and F32 caches
-/// (nothing rounded) no exception is allowed at all.
+/// best one left out, over the kept score) of 2e-4..3e-4 with Q8_0 weights and up to 2e-2 with Q4_K, against
+/// 1e-3..5e-1 elsewhere. So a step may exceed the tolerance only if our routing at that step or the one before (a
+/// flip also reaches the next token through the cache) had a margin below <see cref="FlipMargin"/>: 1e-2 with F32
+/// weights (the engines' hidden states differ by ~1e-4 there), 5e-2 with quantized ones (their logits, and so the
+/// router's inputs, differ by up to that much without any flip); at most twice per sequence; with F32 weights and
+/// F32 caches (nothing rounded) no exception is allowed at all.
 /// Quantized tolerance: the tiny MoE models amplify a Q8 activation jump more than the dense ones (more quantized
 /// activations per token: router, k experts, shared expert); our own logits move by up to 7.4e-2 between our F16
 /// and F32 caches on the Q4_K model, llama.cpp's by up to 6.2e-2, so 1e-1. For the same reason greedy near-ties
@@ -28,7 +30,7 @@ internal static class MoeOracle
 {
     private const string Prompt = "Once upon a time, there was a little girl named Lily. She";
     private const int Continuation = 32;
-    public const double FlipMargin = 1e-2;
+    public static double FlipMargin(TensorType type) => type == TensorType.F32 ? 1e-2 : 5e-2;
     private const int MaxFlips = 2;
 
     public static double Tolerance(TensorType type) => type == TensorType.F32 ? 1e-3 : 1e-1;
@@ -71,7 +73,7 @@ internal static class MoeOracle
             if (relative > limit)
             {
                 string flip = $"step {i}: {relative:E2} with a routing margin of {margin:E1}";
-                Assert.True(!unrounded && margin < FlipMargin && relative < 1, $"{label}: {flip} > {limit:E0}");
+                Assert.True(!unrounded && margin < FlipMargin(type) && relative < 1, $"{label}: {flip} > {limit:E0}");
                 flips.Add(flip);
                 continue;
             }
