@@ -198,9 +198,6 @@ internal sealed record ExpertWeights(
             GateUp: fused ? reader.Stacked(p + "ffn_gate_up_exps.weight", embedding, 2 * width, experts) : null,
             Down: reader.Stacked(p + "ffn_down_exps.weight", width, embedding, experts));
     }
-
-    /// <summary>Elements of one routed expert (gate, up and down).</summary>
-    public long ParametersPerExpert(int embedding, int width) => 3L * embedding * width;
 }
 
 /// <summary>What the experts of a layer computed, for tests and load statistics: one entry per expert evaluated.</summary>
