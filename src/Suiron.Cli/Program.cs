@@ -6,5 +6,6 @@ var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF model
     RunCommand.Create(),
     InfoCommand.Create(),
     TokenizeCommand.Create(),
+    BenchCommand.Create(),
 };
 return CliErrors.Invoke(root, args);
