@@ -40,16 +40,16 @@ internal static class BenchCommand
             if (r < 1) throw new UsageException($"--repetitions must be ≥ 1 (got {r}).");
             if (t < 1 || t > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {t}).");
 
-            if (typeof(ModelLoader).Assembly.GetCustomAttributes(typeof(System.Diagnostics.DebuggableAttribute), false)
-                    .OfType<System.Diagnostics.DebuggableAttribute>().Any(a => a.IsJITOptimizerDisabled))
-                Console.Error.WriteLine("warning: the engine is a Debug build; build with -c Release for meaningful numbers.");
-
             var fileInfo = result.GetValue(model)!;
             using var file = GgufFile.Open(fileInfo.FullName);
             int trained = TransformerHyperParameters.Parse(file).ContextLength;
             if (p > trained) throw new UsageException($"--n-prompt {p} is beyond the model's context of {trained} tokens.");
             if (n > trained) throw new UsageException($"--n-gen {n} is beyond the model's context of {trained} tokens.");
             int longest = Math.Max(p, n);
+
+            if (typeof(ModelLoader).Assembly.GetCustomAttributes(typeof(System.Diagnostics.DebuggableAttribute), false)
+                    .OfType<System.Diagnostics.DebuggableAttribute>().Any(a => a.IsJITOptimizerDisabled))
+                Console.Error.WriteLine("warning: the engine is a Debug build; build with -c Release for meaningful numbers.");
 
             using var lm = ModelLoader.Load(file, new ModelOptions { Threads = t, ContextSize = longest });
             var subject = new SuironBenchmarkSubject(lm, longest);
