@@ -1,4 +1,5 @@
 using Suiron.Gguf;
+using Suiron.Tensors;
 
 namespace Suiron.Bench;
 
@@ -55,8 +56,11 @@ internal static class BenchFiles
         return files;
     }
 
-    /// <summary>Tensors whose type differs between the llama.cpp- and Suiron-quantized files of the same model and type.</summary>
-    public static IEnumerable<string> TypeMismatches(IReadOnlyList<BenchFile> files)
+    /// <summary>
+    /// Compares the llama.cpp- and Suiron-quantized files of the same model and type, tensor by tensor: a line per
+    /// pair saying whether every tensor has the same type and the same bytes, and a line per tensor that does not.
+    /// </summary>
+    public static IEnumerable<string> CompareQuantizers(IReadOnlyList<BenchFile> files)
     {
         foreach (var group in files.Where(f => f.QuantizedBy is not null).GroupBy(f => (f.Model, f.Type)))
         {
@@ -65,12 +69,19 @@ internal static class BenchFiles
             if (theirs is null || ours is null) continue;
             using var a = GgufFile.Open(theirs.Path);
             using var b = GgufFile.Open(ours.Path);
+            int identical = 0;
             foreach (var t in a.Tensors)
             {
                 var u = b.FindTensorInfo(t.Name);
-                if (u is null) yield return $"{ours.Label}: tensor {t.Name} missing";
-                else if (u.Type != t.Type) yield return $"{ours.Label}: {t.Name} is {u.Type}, llama.cpp chose {t.Type}";
+                if (u is null) yield return $"warning: {ours.Label}: tensor {t.Name} missing";
+                else if (u.Type != t.Type) yield return $"warning: {ours.Label}: {t.Name} is {u.Type}, llama.cpp chose {t.Type}";
+                else if (SameBytes(a.GetTensor(t), b.GetTensor(u))) identical++;
+                else yield return $"warning: {ours.Label}: {t.Name} ({t.Type}) differs from llama.cpp's bytes";
             }
+            yield return $"{ours.Label} vs {theirs.Label}: {identical} of {a.Tensors.Count} tensors identical (type and bytes)";
         }
     }
+
+    private static unsafe bool SameBytes(Tensor x, Tensor y) =>
+        x.ByteLength == y.ByteLength && new ReadOnlySpan<byte>(x.Data, checked((int)x.ByteLength)).SequenceEqual(new ReadOnlySpan<byte>(y.Data, checked((int)y.ByteLength)));
 }

@@ -43,6 +43,7 @@ internal static class Comparison
             log.WriteLine($"{file.Label}: loading both engines…");
             IReadOnlyList<IReadOnlyList<BenchmarkSummary>> results;
             long bytesPerToken;
+            string typeName;
             using (var gguf = GgufFile.Open(file.Path))
             using (var model = ModelLoader.Load(gguf, new ModelOptions { Threads = s.Threads, ContextSize = s.LongestTest }))
             using (var llama = new LlamaCppSubject(file.Path, s.Threads, s.LongestTest, s.FlashAttention))
@@ -52,6 +53,7 @@ internal static class Comparison
                 int trained = model.Info.ContextLength;
                 if (s.LongestTest > trained) throw new ArgumentException($"{file.Label}: -p/-n {s.LongestTest} is beyond the model's context of {trained} tokens.");
                 bytesPerToken = WeightTraffic.BytesPerToken(gguf);
+                typeName = ModelDescription.TypeName(gguf);
                 var suiron = new SuironBenchmarkSubject(model, s.LongestTest);
                 Action<string>? progress = s.Verbose ? line => log.WriteLine($"  {file.Label} {line}") : null;
                 results = BenchmarkRunner.Run([suiron, llama], tests, s.Repetitions, model.Info.VocabSize, s.Seed, warmup: true, progress);
@@ -60,7 +62,7 @@ internal static class Comparison
             long? llamaRss = s.LlamaCppRss ? MeasureRss(file.Path, "llamacpp", s, log) : null;
             for (int i = 0; i < tests.Count; i++)
             {
-                var row = new ComparisonRow(file.Label, file.Type.ToString(), file.QuantizedBy?.ToString(), results[0][i], results[1][i], bytesPerToken, suironRss, llamaRss);
+                var row = new ComparisonRow(file.Label, typeName, file.QuantizedBy?.ToString(), results[0][i], results[1][i], bytesPerToken, suironRss, llamaRss);
                 rows.Add(row);
                 log.WriteLine($"  {row.Suiron.Test}: suiron {row.Suiron.Median:F2} t/s, llama.cpp {row.LlamaCpp.Median:F2} t/s, ratio {row.Ratio:F2}");
             }
@@ -135,7 +137,7 @@ internal static class Comparison
         text.AppendLine();
         AppendMarkdown(text, table, numericFrom: 2);
         text.AppendLine();
-        text.AppendLine($"t/s: median ± standard deviation of {s.Repetitions} runs per engine after one warm-up run, runs alternating between the engines.");
+        text.AppendLine($"t/s: median ± standard deviation of {s.Repetitions} run{(s.Repetitions == 1 ? "" : "s")} per engine after one warm-up run, runs alternating between the engines.");
         text.AppendLine("GB/s: weight bytes read per decoded token (every tensor once, one embedding row; tied output counted) × tg t/s.");
         if (suironRss || llamaRss) text.AppendLine("peak RSS: VmHWM of a separate process running that engine alone on the file (load, one pp and one tg run), mapped weights included.");
         return text.ToString();
@@ -151,11 +153,26 @@ internal static class Comparison
                 cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? cpu;
         }
         catch (IOException) { }
-        string llamaSharp = typeof(LLama.LLamaWeights).Assembly.GetName().Version?.ToString(3) ?? "?";
+        string llamaSharp = LlamaSharpVersion();
+        string features = string.Join(" ", LlamaCppSubject.SystemInfo().Split('|', StringSplitOptions.TrimEntries)
+            .Select(f => f.Split(':')[^1].Trim()).Where(f => f.EndsWith("= 1", StringComparison.Ordinal)).Select(f => f.Split(' ')[0]).Distinct());
         return $"machine: {cpu}, {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; " +
-               $".NET {Environment.Version}; llama.cpp via LLamaSharp {llamaSharp} (LLamaSharp.Backend.Cpu)\n" +
+               $".NET {Environment.Version}; llama.cpp via LLamaSharp {llamaSharp} (LLamaSharp.Backend.Cpu; ggml CPU features: {features})\n" +
                $"settings: threads {s.Threads}; pp{s.PromptTokens} / tg{s.GeneratedTokens}; {s.Repetitions} repetitions; F16 KV cache in both; " +
-               $"llama.cpp flash attention {s.FlashAttentionName}, n_batch ≥ prompt, n_ubatch 512; random tokens (seed {s.Seed}); tg greedy (argmax) from an empty cache";
+               $"llama.cpp flash attention {s.FlashAttentionName}, n_batch >= prompt, n_ubatch 512; random tokens (seed {s.Seed}); tg greedy (argmax) from an empty cache";
+    }
+
+    /// <summary>The LLamaSharp package version, from this program's deps.json (the assembly itself carries 0.0.0).</summary>
+    private static string LlamaSharpVersion()
+    {
+        try
+        {
+            string deps = Path.Combine(AppContext.BaseDirectory, "Suiron.Bench.deps.json");
+            var match = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(deps), "\"LLamaSharp/([^\"]+)\"");
+            if (match.Success) return match.Groups[1].Value;
+        }
+        catch (IOException) { }
+        return "?";
     }
 
     public static string Json(IReadOnlyList<ComparisonRow> rows, ComparisonSettings s)

@@ -106,7 +106,7 @@ IReadOnlyList<BenchFile> PrepareFiles(ParseResult result, int t)
         _ => throw new ArgumentException($"Unknown quantizer '{q}' (llamacpp, suiron)."),
     }).ToList();
     var prepared = BenchFiles.Prepare(result.GetValue(dir)!, specs, fileTypes, who, t, Console.Error);
-    foreach (string mismatch in BenchFiles.TypeMismatches(prepared)) Console.Error.WriteLine($"warning: quantized types differ: {mismatch}");
+    foreach (string line in BenchFiles.CompareQuantizers(prepared)) Console.Error.WriteLine(line);
     return prepared;
 }
 

@@ -99,7 +99,7 @@ internal sealed record BenchReport(
             }
         }
         text.AppendLine();
-        text.AppendLine($"t/s: median ± standard deviation of {Repetitions} runs after a warm-up; random tokens (seed {seed}); F16 KV cache; tg decodes greedily one token at a time.");
+        text.AppendLine($"t/s: median ± standard deviation of {Repetitions} run{(Repetitions == 1 ? "" : "s")} after a warm-up; random tokens (seed {seed}); F16 KV cache; tg decodes greedily one token at a time.");
         text.AppendLine($"GB/s: weights read per decoded token ({ModelDescription.FormatBytes(BytesPerToken)}: every tensor once, one embedding row) × tg t/s.");
         text.AppendLine($"peak RSS: {ModelDescription.FormatBytes(PeakResidentBytes)} (mapped weights included).");
         return text.ToString();
