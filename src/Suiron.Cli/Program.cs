@@ -7,5 +7,6 @@ var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF model
     InfoCommand.Create(),
     TokenizeCommand.Create(),
     QuantizeCommand.Create(),
+    BenchCommand.Create(),
 };
 return CliErrors.Invoke(root, args);
