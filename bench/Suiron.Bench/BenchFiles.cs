@@ -47,7 +47,7 @@ internal static class BenchFiles
                     {
                         log.WriteLine($"quantizing {System.IO.Path.GetFileName(path)} with {(quantizer == Quantizer.LlamaCpp ? "llama.cpp" : "Suiron")}…");
                         if (quantizer == Quantizer.LlamaCpp) LlamaCppSubject.Quantize(f16, path, type, threads);
-                        else SuironRequantizer.Quantize(f16, path, type);
+                        else Suiron.ModelQuantization.ModelQuantizer.Quantize(f16, path, (Suiron.ModelQuantization.ModelFileType)(int)type); // `suiron quantize`'s engine
                     }
                     files.Add(new BenchFile(path, spec.Name, type, quantizer));
                 }
