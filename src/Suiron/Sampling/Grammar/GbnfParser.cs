@@ -109,11 +109,12 @@ internal sealed class GbnfParser
             int c = Peek();
             if (c == '"')
             {
+                int literalStart = _pos;
                 _pos++;
                 lastSymbolStart = output.Count;
                 while (Peek() != '"')
                 {
-                    if (AtEnd) throw ErrorAt(_pos, "Unterminated string literal");
+                    if (AtEnd) throw ErrorAt(literalStart, "Unterminated string literal");
                     output.Add(new(GrammarElementKind.Char, ParseChar()));
                 }
                 Count(output.Count - lastSymbolStart);

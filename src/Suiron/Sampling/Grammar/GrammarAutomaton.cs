@@ -43,6 +43,7 @@ internal sealed class GrammarAutomaton
     private int[] _stateSet = new int[256];
     private int[] _statePartialValue = new int[256];
     private byte[] _statePartialRemaining = new byte[256];
+    private byte[] _statePartialLength = new byte[256];
     private int[]?[] _transitions = new int[]?[256];
     private int _stateCount;
     private readonly Dictionary<long, int> _stateIds = new();
@@ -94,6 +95,7 @@ internal sealed class GrammarAutomaton
         int set = _stateSet[keep];
         int partialValue = _statePartialValue[keep];
         int remaining = _statePartialRemaining[keep];
+        int length = _statePartialLength[keep];
         var stacks = new List<int[]>();
         for (int i = 0; i < _setLength[set]; i++)
         {
@@ -110,7 +112,7 @@ internal sealed class GrammarAutomaton
             for (int i = chain.Length - 1; i >= 0; i--) node = InternNode(chain[i], node);
             AddScratch(node);
         }
-        return InternState(EndSet(), partialValue, remaining);
+        return InternState(EndSet(), partialValue, remaining, length);
     }
 
     private void Reset()
@@ -137,7 +139,7 @@ internal sealed class GrammarAutomaton
             int start = _grammar.AlternativeStarts[a];
             Close(_elements[start].EndsAlternative ? 0 : InternNode(start, 0));
         }
-        return InternState(EndSet(), 0, 0);
+        return InternState(EndSet(), 0, 0, 0);
     }
 
     private int ComputeNext(int state, byte b)
@@ -145,37 +147,58 @@ internal sealed class GrammarAutomaton
         int set = _stateSet[state];
         int value = _statePartialValue[state];
         int remaining = _statePartialRemaining[state];
+        int length = _statePartialLength[state];
         int next;
         if (remaining == 0)
         {
+            // Well-formed UTF-8 only (RFC 3629): no overlong forms (C0, C1), nothing above U+10FFFF (F5..FF).
             if (b < 0x80) next = Advance(set, b);
-            else if ((b & 0xE0) == 0xC0) next = Partial(set, b & 0x1F, 1);
-            else if ((b & 0xF0) == 0xE0) next = Partial(set, b & 0x0F, 2);
-            else if ((b & 0xF8) == 0xF0) next = Partial(set, b & 0x07, 3);
+            else if (b is >= 0xC2 and <= 0xDF) next = Partial(set, b & 0x1F, 1, 2);
+            else if ((b & 0xF0) == 0xE0) next = Partial(set, b & 0x0F, 2, 3);
+            else if (b is >= 0xF0 and <= 0xF4) next = Partial(set, b & 0x07, 3, 4);
             else next = Dead; // a continuation byte with nothing to continue, or not UTF-8 at all
         }
-        else if ((b & 0xC0) != 0x80) next = Dead;
+        else if ((b & 0xC0) != 0x80 || !SecondByteValid(length, remaining, value, b)) next = Dead;
         else
         {
             value = (value << 6) | (b & 0x3F);
-            next = remaining == 1 ? Advance(set, value) : Partial(set, value, remaining - 1);
+            next = remaining == 1 ? Advance(set, value) : Partial(set, value, remaining - 1, length);
         }
         // Looked up again: interning may have grown the arrays.
         (_transitions[state] ??= new int[256])[b] = next;
         return next;
     }
 
-    /// <summary>A state waiting for <paramref name="remaining"/> more continuation bytes, if any stack could still match.</summary>
-    private int Partial(int set, int value, int remaining)
+    /// <summary>
+    /// The second byte decides what the lead byte left open: E0 and F0 sequences must not be overlong, ED must not
+    /// encode a surrogate, F4 must stay within U+10FFFF. (Else "n" + F0 80 81 AF would spell "no" in disguise.)
+    /// </summary>
+    private static bool SecondByteValid(int length, int remaining, int lead, byte b)
     {
-        int low = value << (6 * remaining);
-        int high = low | ((1 << (6 * remaining)) - 1);
+        if (length - remaining != 1) return true;
+        return (length, lead) switch
+        {
+            (3, 0x0) => b >= 0xA0,
+            (3, 0xD) => b < 0xA0,
+            (4, 0x0) => b >= 0x90,
+            (4, 0x4) => b < 0x90,
+            _ => true,
+        };
+    }
+
+    /// <summary>A state waiting for <paramref name="remaining"/> more continuation bytes, if any stack could still match.</summary>
+    private int Partial(int set, int value, int remaining, int length)
+    {
+        // The code points this prefix can still become, leaving out the overlong forms the second byte will refuse.
+        int low = Math.Max(value << (6 * remaining), length switch { 2 => 0x80, 3 => 0x800, _ => 0x10000 });
+        int high = Math.Min((value << (6 * remaining)) | ((1 << (6 * remaining)) - 1), 0x10FFFF);
+        if (low > high) return Dead;
         int start = _setStart[set];
         for (int i = 0; i < _setLength[set]; i++)
         {
             int node = _setItems[start + i];
             if (node != 0 && _grammar.MatchAnyInRange(_nodePosition[node], low, high))
-                return InternState(set, value, remaining);
+                return InternState(set, value, remaining, length);
         }
         return Dead;
     }
@@ -195,7 +218,7 @@ internal sealed class GrammarAutomaton
             start = _setStart[set]; // interning nodes never moves sets, but keep the reads fresh
         }
         if (_scratchCount == 0) return Dead;
-        return InternState(EndSet(), 0, 0);
+        return InternState(EndSet(), 0, 0, 0);
     }
 
     private void BeginSet()
@@ -301,9 +324,9 @@ internal sealed class GrammarAutomaton
         return id;
     }
 
-    private int InternState(int set, int partialValue, int remaining)
+    private int InternState(int set, int partialValue, int remaining, int length)
     {
-        long key = ((long)set << 24) | ((long)remaining << 21) | (uint)partialValue;
+        long key = ((long)set << 26) | ((long)length << 23) | ((long)remaining << 21) | (uint)partialValue;
         if (_stateIds.TryGetValue(key, out int id)) return id;
         id = _stateCount++;
         if (id == _stateSet.Length)
@@ -311,11 +334,13 @@ internal sealed class GrammarAutomaton
             Array.Resize(ref _stateSet, id * 2);
             Array.Resize(ref _statePartialValue, id * 2);
             Array.Resize(ref _statePartialRemaining, id * 2);
+            Array.Resize(ref _statePartialLength, id * 2);
             Array.Resize(ref _transitions, id * 2);
         }
         _stateSet[id] = set;
         _statePartialValue[id] = partialValue;
         _statePartialRemaining[id] = (byte)remaining;
+        _statePartialLength[id] = (byte)length;
         _transitions[id] = null;
         _stateIds.Add(key, id);
         return id;
