@@ -44,7 +44,8 @@ internal sealed class GrammarAutomaton
     private int[] _statePartialValue = new int[256];
     private byte[] _statePartialRemaining = new byte[256];
     private byte[] _statePartialLength = new byte[256];
-    private int[]?[] _transitions = new int[]?[256];
+    /// <summary>Transitions of all states in one table, state × 256 + byte: one load per step, no row pointer to chase.</summary>
+    private int[] _transitions = new int[256 * 256];
     private int _stateCount;
     private readonly Dictionary<long, int> _stateIds = new();
 
@@ -71,13 +72,8 @@ internal sealed class GrammarAutomaton
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Next(int state, byte b)
     {
-        var row = _transitions[state];
-        if (row is not null)
-        {
-            int next = row[b];
-            if (next != Unknown) return next;
-        }
-        return ComputeNext(state, b);
+        int next = _transitions[(state << 8) | b];
+        return next != Unknown ? next : ComputeNext(state, b);
     }
 
     /// <summary>The grammar may end here: some stack is empty and no UTF-8 sequence is half read.</summary>
@@ -164,8 +160,8 @@ internal sealed class GrammarAutomaton
             value = (value << 6) | (b & 0x3F);
             next = remaining == 1 ? Advance(set, value) : Partial(set, value, remaining - 1, length);
         }
-        // Looked up again: interning may have grown the arrays.
-        (_transitions[state] ??= new int[256])[b] = next;
+        // Interning may have grown the table: index the field afresh.
+        _transitions[(state << 8) | b] = next;
         return next;
     }
 
@@ -335,13 +331,13 @@ internal sealed class GrammarAutomaton
             Array.Resize(ref _statePartialValue, id * 2);
             Array.Resize(ref _statePartialRemaining, id * 2);
             Array.Resize(ref _statePartialLength, id * 2);
-            Array.Resize(ref _transitions, id * 2);
+            Array.Resize(ref _transitions, id * 2 * 256);
         }
         _stateSet[id] = set;
         _statePartialValue[id] = partialValue;
         _statePartialRemaining[id] = (byte)remaining;
         _statePartialLength[id] = (byte)length;
-        _transitions[id] = null;
+        Array.Clear(_transitions, id << 8, 256);
         _stateIds.Add(key, id);
         return id;
     }

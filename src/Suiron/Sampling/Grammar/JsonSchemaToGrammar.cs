@@ -59,9 +59,10 @@ internal sealed class SchemaConverter
         ["year"] = ("[1-9] [0-9]{3} | \"0\" ( [1-9] [0-9]{2} | \"0\" ( [1-9] [0-9] | \"0\" [1-9] ) )", []),
         ["time"] = ("( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] \":\" [0-5] [0-9] ( \".\" [0-9]{3} )? ( \"Z\" | [+-] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] )", []),
         ["date-time"] = ("date \"T\" time", ["date", "time"]),
-        ["email"] = ("email-word ( \".\" email-word ){0,3} \"@\" email-label ( \".\" email-label ){1,3}", ["email-word", "email-label"]),
-        ["email-word"] = ("[a-zA-Z0-9_+] [a-zA-Z0-9_+-]{0,31}", []),
-        ["email-label"] = ("[a-zA-Z0-9] ( [a-zA-Z0-9-]{0,30} [a-zA-Z0-9] )?", []),
+        // A conservative subset of RFC 5321 addresses (local part ≤ 50, labels ≤ 22, alphabetic top-level domain) that every validator accepts.
+        ["email"] = ("email-word ( \".\" email-word ){0,2} \"@\" ( email-label \".\" ){1,3} [a-zA-Z]{2,12}", ["email-word", "email-label"]),
+        ["email-word"] = ("[a-zA-Z0-9_+] [a-zA-Z0-9_+-]{0,15}", []),
+        ["email-label"] = ("[a-zA-Z0-9] ( [a-zA-Z0-9-]{0,20} [a-zA-Z0-9] )?", []),
         ["date-string"] = ("\"\\\"\" date \"\\\"\" space", ["date"]),
         ["time-string"] = ("\"\\\"\" time \"\\\"\" space", ["time"]),
         ["date-time-string"] = ("\"\\\"\" date-time \"\\\"\" space", ["date-time"]),
