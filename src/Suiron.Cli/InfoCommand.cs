@@ -26,10 +26,15 @@ internal static class InfoCommand
             {
                 using var model = ModelLoader.Load(file, new ModelOptions { Threads = 1 });
                 var info = model.Info;
-                o.WriteLine($"hyper-params:   {info.HyperParameters}");
+                o.WriteLine("hyper-parameters:");
+                WriteRecord(o, info.HyperParameters, "  ");
                 o.WriteLine($"parameters:     {info.ParameterCount:N0} ({info.ParameterCount / 1e6:F2} M)");
+                if (info.ActiveParameterCount is { } active)
+                    o.WriteLine($"active/token:   {active:N0} ({active / 1e6:F2} M, {100.0 * active / info.ParameterCount:F1}% of the total)");
                 o.WriteLine($"context:        {info.ContextLength} tokens (trained)");
                 o.WriteLine($"kv cache:       {info.KvCacheBytesPerToken:N0} bytes per token (F16 cache); {Bytes(info.KvCacheBytesPerToken * (long)info.ContextLength)} at the full trained context");
+                if (info.FullKvBytesPerToken is { } full)
+                    o.WriteLine($"                uncompressed K/V would take {full:N0} bytes per token ({(double)full / info.KvCacheBytesPerToken:F1}× more)");
             }
 
             if (file.Contains("tokenizer.ggml.model"))
@@ -48,6 +53,28 @@ internal static class InfoCommand
             return CliErrors.Ok;
         }));
         return command;
+    }
+
+    /// <summary>One "name: value" line per property; nested records indented below their name.</summary>
+    private static void WriteRecord(TextWriter o, object record, string indent)
+    {
+        foreach (var property in record.GetType().GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
+        {
+            if (property.GetIndexParameters().Length > 0) continue;
+            object? value = property.GetValue(record);
+            if (value is null) continue;
+            bool nested = value.GetType() is { IsClass: true } t && t != typeof(string) && !t.IsArray && t.Namespace?.StartsWith("Suiron") == true;
+            if (nested)
+            {
+                o.WriteLine($"{indent}{property.Name}:");
+                WriteRecord(o, value, indent + "  ");
+            }
+            else
+            {
+                string text = value is Array a ? "[" + string.Join(", ", a.Cast<object>()) + "]" : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "";
+                o.WriteLine($"{indent}{property.Name,-24} {text}");
+            }
+        }
     }
 
     private static string Token(Vocabulary vocab, int id) => id < 0 ? "none" : $"{id} '{vocab.Tokens[id]}'";

@@ -7,6 +7,7 @@ var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF model
     InfoCommand.Create(),
     TokenizeCommand.Create(),
     QuantizeCommand.Create(),
+    BenchCommand.Create(),
     ServeCommand.Create(),
     TemplateCommand.Create(),
 };

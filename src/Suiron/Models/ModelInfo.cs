@@ -15,4 +15,13 @@ public sealed record ModelInfo(
     int ContextLength,
     int ContextSize,
     long KvCacheBytesPerToken,
-    long ParameterCount);
+    long ParameterCount)
+{
+    /// <summary>Parameters one token passes through: the total less the routed experts it does not use (MoE models);
+    /// null for dense models, where it equals <see cref="ParameterCount"/>.</summary>
+    public long? ActiveParameterCount { get; init; }
+
+    /// <summary>What keys and values per head would take per token if the cache were not compressed (multi-head latent
+    /// attention caches a shared latent instead); null where <see cref="KvCacheBytesPerToken"/> is already that.</summary>
+    public long? FullKvBytesPerToken { get; init; }
+}

@@ -11,6 +11,9 @@ public static class ModelLoader
         [Llama.Architecture.Name] = Llama.Load,
         [Qwen2.Architecture.Name] = Qwen2.Load,
         [Qwen3.Architecture.Name] = Qwen3.Load,
+        [DeepSeek2.ArchitectureName] = DeepSeek2.Load,
+        [Qwen3Moe.Architecture.Name] = Qwen3Moe.Load,
+        [Glm4.Architecture.Name] = Glm4.Load,
     };
 
     /// <summary>Architectures this build can run.</summary>

@@ -14,9 +14,15 @@ public sealed class Sampler
     private readonly float[] _values;        // logits, then probabilities, of _candidates
     private readonly float[] _penalized;     // logits after penalties
     private readonly Dictionary<int, int> _counts = new();
+    private readonly IGrammarConstraint? _grammar;
+    private readonly float[]? _masked;       // logits with the grammar's mask applied (only with a grammar)
     private ulong _rngState;
 
-    public Sampler(int vocabSize, SamplingOptions options)
+    /// <param name="grammar">
+    /// Optional constraint (e.g. a <see cref="Grammar.GrammarConstraint"/>): every token drawn is one it allows, and it is
+    /// told each token drawn. Without one, sampling is unchanged.
+    /// </param>
+    public Sampler(int vocabSize, SamplingOptions options, IGrammarConstraint? grammar = null)
     {
         options.Validate();
         _options = options;
@@ -25,6 +31,8 @@ public sealed class Sampler
         _values = new float[vocabSize];
         _penalized = new float[vocabSize];
         _rngState = options.Seed;
+        _grammar = grammar;
+        if (grammar is not null) _masked = new float[vocabSize];
     }
 
     public SamplingOptions Options => _options;
@@ -33,6 +41,23 @@ public sealed class Sampler
     public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history)
     {
         if (logits.Length != _vocabSize) throw new ArgumentException($"Expected {_vocabSize} logits, got {logits.Length}.");
+        if (_grammar is null) return SampleUnconstrained(logits, history);
+
+        // As llama.cpp: sample freely first, and pay for the full mask only when the grammar rejects that token.
+        int token = SampleUnconstrained(logits, history);
+        if (!_grammar.IsAllowed(token))
+        {
+            logits.CopyTo(_masked);
+            _grammar.Apply(_masked);
+            token = SampleUnconstrained(_masked, history);
+            if (!_grammar.IsAllowed(token)) throw new InvalidOperationException("The grammar allows no token of this vocabulary here.");
+        }
+        _grammar.Accept(token);
+        return token;
+    }
+
+    private int SampleUnconstrained(ReadOnlySpan<float> logits, ReadOnlySpan<int> history)
+    {
         ReadOnlySpan<float> scores = ApplyPenalties(logits, history);
         if (_options.IsGreedy) return ArgMax(scores);
 
@@ -170,12 +195,15 @@ public sealed class Sampler
     {
         double r = NextDouble();
         double cumulative = 0;
+        int lastPossible = 0;
         for (int i = 0; i < n; i++)
         {
             cumulative += _values[i];
             if (r < cumulative) return _candidates[i];
+            if (_values[i] > 0) lastPossible = i;
         }
-        return _candidates[n - 1];
+        // Rounding left r above the total: take the last candidate that had a chance (never a masked, -inf one).
+        return _candidates[lastPossible];
     }
 
     /// <summary>SplitMix64: tiny, fast, and the same sequence for the same seed on every platform and .NET version.</summary>

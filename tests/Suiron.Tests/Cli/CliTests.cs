@@ -102,6 +102,22 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void InfoShowsTheCompressedMlaCacheAndActiveParametersOfADeepSeekModel()
+    {
+        var result = SuironProcess.Run("info", Suiron.Tests.Models.MoeModelBuilder.F32(Suiron.Tests.Models.MoeModelBuilder.DeepSeekV3));
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        Assert.Contains("architecture:   deepseek2", result.StdOut);
+        // By hand: 4 layers × (kv_lora_rank 64 + rope 32) × 2 bytes = 768 bytes per token, where full per-head K/V would
+        // take 4 layers × 4 heads × ((32 nope + 32 rope) key + 32 value) × 2 bytes = 3,072.
+        Assert.Contains("kv cache:       768 bytes per token", result.StdOut);
+        Assert.Contains("uncompressed K/V would take 3,072 bytes per token (4.0× more)", result.StdOut);
+        var active = System.Text.RegularExpressions.Regex.Match(result.StdOut, @"active/token:\s+([\d,]+)");
+        var total = System.Text.RegularExpressions.Regex.Match(result.StdOut, @"parameters:\s+([\d,]+)");
+        Assert.True(active.Success && total.Success, result.StdOut);
+        Assert.True(long.Parse(active.Groups[1].Value.Replace(",", "")) < long.Parse(total.Groups[1].Value.Replace(",", "")));
+    }
+
+    [Fact]
     public void MissingModelFileExitsOneWithAClearMessage()
     {
         var result = SuironProcess.Run("run", "--model", "/nonexistent/model.gguf", "--prompt", "x");

@@ -40,7 +40,7 @@ internal static class TinyModelBuilder
 {
     public const int VocabSize = 512;
 
-    private static readonly object WriteLock = new();
+    internal static readonly object WriteLock = new();
 
     public static string Directory { get; } = CreateDirectory();
 
@@ -150,7 +150,7 @@ internal static class TinyModelBuilder
     }
 
     /// <summary>Copies <paramref name="source"/> with every 2-D weight re-encoded; norms and biases stay F32.</summary>
-    private static void Requantize(string source, string path, TensorType type)
+    internal static void Requantize(string source, string path, TensorType type)
     {
         using var file = GgufFile.Open(source);
         var w = new GgufWriter().CopyMetadataFrom(file);
@@ -183,7 +183,7 @@ internal static class TinyModelBuilder
             _ => throw new ArgumentException($"{type} cannot encode rows of {columns}"),
         };
 
-    private static float[] Gaussian(Random random, int count, float sigma)
+    internal static float[] Gaussian(Random random, int count, float sigma)
     {
         var values = new float[count];
         for (int i = 0; i < count; i++)
@@ -195,7 +195,7 @@ internal static class TinyModelBuilder
         return values;
     }
 
-    private static float[] NearOne(Random random, int count)
+    internal static float[] NearOne(Random random, int count)
     {
         float[] values = Gaussian(random, count, 0.1f);
         for (int i = 0; i < count; i++) values[i] += 1f;

@@ -124,7 +124,10 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
     /// logit difference measured at that very step, and at most one such step per sequence; with the unrounded
     /// configuration none is accepted, so the greedy sequences are identical token for token.
     /// </summary>
-    private void Compare(string path, string label, TensorType type, KvCacheType cacheType = KvCacheType.F16, double? tolerance = null)
+    private void Compare(string path, string label, TensorType type, KvCacheType cacheType = KvCacheType.F16, double? tolerance = null) =>
+        Compare(output, path, label, type, cacheType, tolerance);
+
+    internal static void Compare(ITestOutputHelper output, string path, string label, TensorType type, KvCacheType cacheType = KvCacheType.F16, double? tolerance = null)
     {
         double limit = tolerance ?? Tolerance(type);
         bool allowNearTie = tolerance is null && type != TensorType.F32;

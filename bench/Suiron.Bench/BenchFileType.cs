@@ -1,0 +1,10 @@
+namespace Suiron.Bench;
+
+/// <summary>The quantized file types the bench writes, with llama.cpp's <c>llama_ftype</c> numbers.</summary>
+internal enum BenchFileType
+{
+    F16 = 1,
+    Q8_0 = 7,
+    Q4_K_M = 15,
+}
+

@@ -1,0 +1,163 @@
+using System.Runtime.InteropServices;
+using Suiron.Gguf;
+using Suiron.Tensors;
+
+namespace Suiron.Bench;
+
+/// <summary>
+/// Writes a <see cref="BenchModelSpec"/> as an F16 GGUF with our <see cref="GgufWriter"/>: 2-D weights N(0, 0.02)
+/// from a fixed seed (chunked so that the values do not depend on the thread count), norms 1, biases N(0, 0.02), all
+/// 1-D tensors F32 as llama.cpp's converter writes them; and a synthetic SentencePiece vocabulary of the model's size
+/// that llama.cpp accepts: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;, the 256 byte tokens, then fillers <c>t{i}</c>.
+/// </summary>
+internal static class BenchModelWriter
+{
+    public const float Sigma = 0.02f;
+    private const int ChunkElements = 1 << 20;
+
+    public static void WriteF16(BenchModelSpec s, string path, int seed = 1)
+    {
+        var w = new GgufWriter();
+        string a = s.Architecture;
+        w.Set("general.architecture", a);
+        w.Set("general.name", $"{s.Name} (random weights, Suiron bench)");
+        w.Set("general.file_type", 1u); // LLAMA_FTYPE_MOSTLY_F16
+        w.Set($"{a}.context_length", (uint)s.ContextLength);
+        w.Set($"{a}.embedding_length", (uint)s.Embedding);
+        w.Set($"{a}.block_count", (uint)s.Layers);
+        w.Set($"{a}.feed_forward_length", (uint)s.FeedForward);
+        w.Set($"{a}.attention.head_count", (uint)s.Heads);
+        w.Set($"{a}.attention.head_count_kv", (uint)s.KvHeads);
+        w.Set($"{a}.attention.key_length", (uint)s.HeadLength);
+        w.Set($"{a}.attention.value_length", (uint)s.HeadLength);
+        w.Set($"{a}.attention.layer_norm_rms_epsilon", s.RmsEpsilon);
+        w.Set($"{a}.rope.freq_base", s.RopeBase);
+        w.Set($"{a}.rope.dimension_count", (uint)s.HeadLength);
+        w.Set($"{a}.vocab_size", (uint)s.VocabSize);
+        SetVocabulary(w, s.VocabSize);
+
+        int e = s.Embedding, q = s.QueryWidth, kv = s.KeyValueWidth, f = s.FeedForward;
+        int index = 0;
+        void Matrix(string name, int columns, int rows) => w.AddTensor(name, TensorType.F16, [columns, rows], RandomHalves(seed, index++, (long)columns * rows));
+        void Vector(string name, float[] values) { w.AddTensor(name, [values.Length], values); index++; }
+
+        Matrix("token_embd.weight", e, s.VocabSize);
+        if (s.Llama3Rope is { } rope) Vector("rope_freqs.weight", Llama3RopeFactors(s.HeadLength, s.RopeBase, rope));
+        for (int i = 0; i < s.Layers; i++)
+        {
+            string p = $"blk.{i}.";
+            Vector(p + "attn_norm.weight", Ones(e));
+            Matrix(p + "attn_q.weight", e, q);
+            Matrix(p + "attn_k.weight", e, kv);
+            Matrix(p + "attn_v.weight", e, kv);
+            if (s.AttentionBias)
+            {
+                Vector(p + "attn_q.bias", RandomFloats(seed, index, q));
+                Vector(p + "attn_k.bias", RandomFloats(seed, index, kv));
+                Vector(p + "attn_v.bias", RandomFloats(seed, index, kv));
+            }
+            Matrix(p + "attn_output.weight", q, e);
+            Vector(p + "ffn_norm.weight", Ones(e));
+            Matrix(p + "ffn_gate.weight", e, f);
+            Matrix(p + "ffn_up.weight", e, f);
+            Matrix(p + "ffn_down.weight", f, e);
+        }
+        Vector("output_norm.weight", Ones(e));
+        if (!s.TiedOutput) Matrix("output.weight", e, s.VocabSize);
+        w.WriteTo(path);
+    }
+
+    /// <summary>A SentencePiece ("llama") vocabulary of <paramref name="size"/> tokens: special, byte and filler tokens.</summary>
+    private static void SetVocabulary(GgufWriter w, int size)
+    {
+        var tokens = new string[size];
+        var scores = new float[size];
+        var types = new int[size];
+        tokens[0] = "<unk>"; types[0] = 2;  // unknown
+        tokens[1] = "<s>"; types[1] = 3;    // control
+        tokens[2] = "</s>"; types[2] = 3;
+        for (int b = 0; b < 256; b++) { tokens[3 + b] = $"<0x{b:X2}>"; types[3 + b] = 6; } // byte
+        for (int i = 259; i < size; i++) { tokens[i] = $"t{i}"; types[i] = 1; scores[i] = -(i - 259); }
+        w.Set("tokenizer.ggml.model", "llama");
+        w.Set("tokenizer.ggml.tokens", tokens);
+        w.Set("tokenizer.ggml.scores", scores);
+        w.Set("tokenizer.ggml.token_type", types);
+        w.Set("tokenizer.ggml.unknown_token_id", 0u);
+        w.Set("tokenizer.ggml.bos_token_id", 1u);
+        w.Set("tokenizer.ggml.eos_token_id", 2u);
+        w.Set("tokenizer.ggml.add_bos_token", true);
+        w.Set("tokenizer.ggml.add_eos_token", false);
+    }
+
+    /// <summary>Llama 3's frequency divisors (convert_hf_to_gguf.py's rope_freqs): high frequencies kept, low ones scaled, a smooth ramp between.</summary>
+    private static float[] Llama3RopeFactors(int headLength, float ropeBase, (float Factor, float Low, float High, int OriginalContext) r)
+    {
+        var factors = new float[headLength / 2];
+        double lowWavelength = r.OriginalContext / r.Low, highWavelength = r.OriginalContext / r.High;
+        for (int i = 0; i < factors.Length; i++)
+        {
+            double frequency = 1.0 / Math.Pow(ropeBase, 2.0 * i / headLength);
+            double wavelength = 2 * Math.PI / frequency;
+            if (wavelength < highWavelength) factors[i] = 1f;
+            else if (wavelength > lowWavelength) factors[i] = r.Factor;
+            else
+            {
+                double smooth = (r.OriginalContext / wavelength - r.Low) / (r.High - r.Low);
+                factors[i] = (float)(1 / ((1 - smooth) / r.Factor + smooth));
+            }
+        }
+        return factors;
+    }
+
+    private static float[] Ones(int count) => Enumerable.Repeat(1f, count).ToArray();
+
+    private static float[] RandomFloats(int seed, int tensor, int count)
+    {
+        var values = new float[count];
+        new Gaussian(seed, tensor, 0).Fill(values);
+        return values;
+    }
+
+    /// <summary>F16 bytes of N(0, σ) values, filled in parallel chunks, each chunk from its own seeded generator.</summary>
+    private static byte[] RandomHalves(int seed, int tensor, long count)
+    {
+        var bytes = new byte[checked(count * 2)];
+        int chunks = (int)((count + ChunkElements - 1) / ChunkElements);
+        Parallel.For(0, chunks, () => new float[ChunkElements], (chunk, _, scratch) =>
+        {
+            long start = (long)chunk * ChunkElements;
+            int length = (int)Math.Min(ChunkElements, count - start);
+            Span<float> values = scratch.AsSpan(0, length);
+            new Gaussian(seed, tensor, chunk).Fill(values);
+            Span<Half> halves = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan(checked((int)(start * 2)), length * 2));
+            for (int i = 0; i < length; i++) halves[i] = (Half)values[i];
+            return scratch;
+        }, _ => { });
+        return bytes;
+    }
+
+    /// <summary>N(0, σ) by Box–Muller over a SplitMix64 stream keyed by (seed, tensor, chunk).</summary>
+    private struct Gaussian(int seed, int tensor, int chunk)
+    {
+        private ulong _state = (ulong)seed * 0x9E3779B97F4A7C15UL ^ (ulong)tensor << 32 ^ (ulong)chunk;
+
+        public void Fill(Span<float> values)
+        {
+            for (int i = 0; i < values.Length; i += 2)
+            {
+                double u1 = (Next() >> 11) * (1.0 / (1UL << 53)), u2 = (Next() >> 11) * (1.0 / (1UL << 53));
+                double radius = Sigma * Math.Sqrt(-2.0 * Math.Log(1.0 - u1)), angle = 2 * Math.PI * u2;
+                values[i] = (float)(radius * Math.Cos(angle));
+                if (i + 1 < values.Length) values[i + 1] = (float)(radius * Math.Sin(angle));
+            }
+        }
+
+        private ulong Next()
+        {
+            ulong z = _state += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+    }
+}

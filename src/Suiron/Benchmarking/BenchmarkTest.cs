@@ -1,0 +1,31 @@
+namespace Suiron.Benchmarking;
+
+/// <summary>What a benchmark test measures, as llama-bench names its tests.</summary>
+public enum BenchmarkKind
+{
+    /// <summary>Prompt processing: one batch of tokens from an empty cache (compute-bound).</summary>
+    Prompt,
+    /// <summary>Text generation: tokens decoded one at a time from an empty cache (memory-bound).</summary>
+    Generation,
+}
+
+/// <summary>One test: <c>pp512</c> evaluates a 512-token prompt as one batch; <c>tg128</c> decodes 128 tokens one by one.</summary>
+public readonly record struct BenchmarkTest(BenchmarkKind Kind, int Tokens)
+{
+    public static BenchmarkTest Prompt(int tokens) => new(BenchmarkKind.Prompt, tokens);
+    public static BenchmarkTest Generation(int tokens) => new(BenchmarkKind.Generation, tokens);
+
+    /// <summary>llama-bench's name: <c>pp512</c>, <c>tg128</c>.</summary>
+    public string Name => (Kind == BenchmarkKind.Prompt ? "pp" : "tg") + Tokens;
+
+    public override string ToString() => Name;
+
+    /// <summary>The tests llama-bench runs for <c>-p</c> and <c>-n</c>: a count of 0 skips that test.</summary>
+    public static IReadOnlyList<BenchmarkTest> For(int promptTokens, int generatedTokens)
+    {
+        var tests = new List<BenchmarkTest>(2);
+        if (promptTokens > 0) tests.Add(Prompt(promptTokens));
+        if (generatedTokens > 0) tests.Add(Generation(generatedTokens));
+        return tests;
+    }
+}

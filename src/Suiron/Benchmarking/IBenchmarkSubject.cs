@@ -1,0 +1,21 @@
+namespace Suiron.Benchmarking;
+
+/// <summary>
+/// An engine under test with one loaded model: Suiron here, llama.cpp in the comparison bench. Each call starts from an
+/// empty cache (cleared outside the timed region) and returns the seconds the test itself took, so that two engines
+/// can be measured alternately with the same tokens.
+/// </summary>
+public interface IBenchmarkSubject
+{
+    /// <summary>Short name for tables: <c>suiron</c>, <c>llama.cpp</c>.</summary>
+    string Name { get; }
+
+    /// <summary>Evaluates <paramref name="tokens"/> as one batch (logits of the last token only); returns seconds.</summary>
+    double TimePrompt(ReadOnlySpan<int> tokens);
+
+    /// <summary>
+    /// Decodes <paramref name="count"/> tokens one at a time: feeds <paramref name="firstToken"/>, then each time the
+    /// argmax of the logits just computed; returns seconds.
+    /// </summary>
+    double TimeGeneration(int firstToken, int count);
+}

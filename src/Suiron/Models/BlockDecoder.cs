@@ -1,0 +1,218 @@
+using Suiron.Gguf;
+using Suiron.Inference;
+using Suiron.Kernels;
+using Suiron.Tensors;
+
+namespace Suiron.Models;
+
+/// <summary>Which feed-forward a block has.</summary>
+internal enum FeedForwardKind
+{
+    /// <summary>SwiGLU MLP with <c>ffn_gate</c>, <c>ffn_up</c>, <c>ffn_down</c>.</summary>
+    Gated,
+    /// <summary>SwiGLU MLP whose <c>ffn_up</c> carries gate and up rows (GLM-4).</summary>
+    FusedGateUp,
+    /// <summary>Routed experts (after <c>leading_dense_block_count</c> dense layers), plus shared experts when the file has them.</summary>
+    Experts,
+}
+
+/// <summary>
+/// What distinguishes the grouped-query-attention decoders served by <see cref="BlockDecoder"/> (Qwen3-MoE, GLM-4);
+/// declared by each architecture, read by shared code, never tested by name.
+/// </summary>
+/// <param name="Name">The GGUF <c>general.architecture</c>.</param>
+/// <param name="RopeStyle">Which elements of a head rotate together.</param>
+/// <param name="QueryKeyNorm">RMS-normalize each query and key head before RoPE (<c>attn_q_norm</c>, <c>attn_k_norm</c>).</param>
+/// <param name="PostNorms">RMS-normalize each sublayer's output before the residual add (<c>post_attention_norm</c>, <c>post_ffw_norm</c>).</param>
+/// <param name="FeedForward">The feed-forward of each block.</param>
+/// <param name="DefaultGating">Expert gating when the file does not say (<c>expert_gating_func</c>).</param>
+/// <param name="NormalizeExpertWeights">Renormalize the chosen experts' weights regardless of the file (Qwen3-MoE), or null to read <c>expert_weights_norm</c>.</param>
+internal sealed record BlockArchitecture(
+    string Name,
+    RopeStyle RopeStyle,
+    bool QueryKeyNorm = false,
+    bool PostNorms = false,
+    FeedForwardKind FeedForward = FeedForwardKind.Gated,
+    ExpertGating DefaultGating = ExpertGating.Softmax,
+    bool? NormalizeExpertWeights = null);
+
+/// <summary>One block: attention, then a dense MLP or experts (+ shared experts), with optional post-norms.</summary>
+internal sealed record BlockWeights(
+    float[] AttentionNorm,                 // (embedding)  attn_norm
+    GroupedQueryAttentionWeights Attention,
+    float[]? AttentionPostNorm,            // (embedding)  post_attention_norm
+    float[] FeedForwardNorm,               // (embedding)  ffn_norm
+    GatedFeedForwardWeights? Dense,
+    ExpertWeights? Experts,
+    GatedFeedForwardWeights? SharedExpert, // ffn_*_shexp
+    float[]? FeedForwardPostNorm);         // (embedding)  post_ffw_norm
+
+/// <summary>
+/// A pre-norm decoder of grouped-query attention and dense or mixture-of-experts feed-forwards:
+/// <code>
+///   h += PostNorm?(Attention(RmsNorm(h)))
+///   h += PostNorm?(FeedForward(RmsNorm(h)))      FeedForward = MLP | Experts (+ SharedExpert)
+/// </code>
+/// </summary>
+internal sealed class BlockDecoder : ILanguageModel
+{
+    internal const int MaxBatch = 256;
+
+    private readonly BlockArchitecture _architecture;
+    private readonly TransformerHyperParameters _h;
+    private readonly ExpertRouting? _routing;
+    private readonly int _leadingDense;
+    private readonly BlockWeights[] _layers;
+    private readonly Tensor _tokenEmbedding, _output;
+    private readonly float[] _outputNorm;
+    private readonly WorkerPool _pool;
+    private readonly KvCacheType _cacheType;
+    private readonly GroupedQueryAttention _attention;
+    private readonly GatedFeedForward _feedForward;
+    private float[] _hidden = [], _normed = [], _sublayer = [], _shared = [];
+
+    public BlockDecoder(GgufFile file, BlockArchitecture architecture, ModelOptions options)
+    {
+        if (file.Architecture != architecture.Name)
+            throw new ArgumentException($"The file's architecture is '{file.Architecture}', not '{architecture.Name}'.", nameof(file));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.Threads);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.ContextSize);
+        _architecture = architecture;
+        _h = TransformerHyperParameters.Parse(file);
+        string Key(string name) => architecture.Name + "." + name;
+        bool experts = architecture.FeedForward == FeedForwardKind.Experts;
+        if (experts)
+        {
+            _routing = ExpertRouting.Parse(file, architecture.DefaultGating, architecture.NormalizeExpertWeights,
+                fallbackFeedForward: _h.FeedForwardLength / Math.Max(1, file.GetInt32(Key("expert_used_count"), 1)));
+            _leadingDense = Math.Min(file.GetInt32(Key("leading_dense_block_count"), 0), _h.LayerCount);
+        }
+
+        var reader = new WeightReader(file);
+        int embedding = _h.EmbeddingLength;
+        _tokenEmbedding = file.GetTensor("token_embd.weight");
+        if (_tokenEmbedding.Shape.Length != 2 || _tokenEmbedding.Shape[0] != embedding)
+            throw reader.WrongShape(_tokenEmbedding, $"[{embedding}, vocab]");
+        int vocab = checked((int)_tokenEmbedding.Shape[1]);
+        int sharedWidth = experts ? _routing!.FeedForwardLength * file.GetInt32(Key("expert_shared_count"), 0) : 0;
+        _layers = new BlockWeights[_h.LayerCount];
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            string p = $"blk.{i}.";
+            bool moe = experts && i >= _leadingDense;
+            _layers[i] = new BlockWeights(
+                AttentionNorm: reader.Vector(p + "attn_norm.weight", embedding),
+                Attention: GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm),
+                AttentionPostNorm: architecture.PostNorms ? reader.Vector(p + "post_attention_norm.weight", embedding) : null,
+                FeedForwardNorm: reader.Vector(p + "ffn_norm.weight", embedding),
+                Dense: moe ? null : architecture.FeedForward == FeedForwardKind.FusedGateUp
+                    ? GatedFeedForwardWeights.LoadFused(reader, p, embedding, _h.FeedForwardLength)
+                    : GatedFeedForwardWeights.Load(reader, p, "", embedding, _h.FeedForwardLength),
+                Experts: moe ? ExpertWeights.Load(reader, i, embedding, _routing!) : null,
+                SharedExpert: moe && sharedWidth > 0 ? GatedFeedForwardWeights.Load(reader, p, "_shexp", embedding, sharedWidth) : null,
+                FeedForwardPostNorm: architecture.PostNorms ? reader.Vector(p + "post_ffw_norm.weight", embedding) : null);
+        }
+        _outputNorm = reader.Vector("output_norm.weight", embedding);
+        _output = reader.Has("output.weight") ? reader.Matrix("output.weight", embedding, vocab) : _tokenEmbedding;
+
+        _cacheType = options.CacheType;
+        _pool = new WorkerPool(options.Threads);
+        _attention = new GroupedQueryAttention(_h, new Rope(_h.Rope, architecture.RopeStyle, null), _pool);
+        _feedForward = new GatedFeedForward(_pool);
+        Experts = experts ? new MixtureOfExperts(_routing!, embedding, _pool) : null;
+
+        int contextSize = options.ContextSize > 0 ? options.ContextSize : Math.Min(_h.ContextLength, ModelOptions.DefaultContextCap);
+        long bytesPerToken = (long)_h.LayerCount * (_attention.KeyWidth + _attention.ValueWidth) * (_cacheType == KvCacheType.F16 ? 2 : 4);
+        long total = file.Tensors.Sum(t => t.ElementCount);
+        long? active = null;
+        if (experts)
+        {
+            long idle = (long)(_h.LayerCount - _leadingDense) * (_routing!.ExpertCount - _routing.UsedCount) * 3L * embedding * _routing.FeedForwardLength;
+            active = total - idle;
+        }
+        Info = new ModelInfo(architecture.Name, _h, vocab, _h.ContextLength, contextSize, bytesPerToken, total) { ActiveParameterCount = active };
+    }
+
+    public ModelInfo Info { get; }
+
+    /// <summary>The routed experts, or null for a dense model (exposed so tests can observe routing).</summary>
+    internal MixtureOfExperts? Experts { get; }
+
+    public KvCache CreateCache(int maxTokens) => new(_h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, maxTokens, _cacheType);
+
+    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        if (tokens.IsEmpty) throw new ArgumentException("No tokens to evaluate.", nameof(tokens));
+        if (cache.LayerCount != _h.LayerCount || cache.KeyWidth != _attention.KeyWidth || cache.ValueWidth != _attention.ValueWidth)
+            throw new ArgumentException("The cache was created by a model of another shape.", nameof(cache));
+        int vocab = Info.VocabSize;
+        foreach (int token in tokens)
+            if ((uint)token >= (uint)vocab)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {token} is outside the vocabulary of {vocab}.");
+        long needed = allLogits ? (long)tokens.Length * vocab : vocab;
+        if (logits.Length < needed)
+            throw new ArgumentException($"The logits buffer holds {logits.Length} floats; {needed} are needed.", nameof(logits));
+        cache.EnsureRoom(tokens.Length);
+
+        for (int start = 0; start < tokens.Length; start += MaxBatch)
+        {
+            int count = Math.Min(MaxBatch, tokens.Length - start);
+            bool isLast = start + count == tokens.Length;
+            int outputRows = allLogits ? count : isLast ? 1 : 0;
+            Span<float> batchLogits = allLogits ? logits.Slice(start * vocab, count * vocab) : isLast ? logits[..vocab] : default;
+            ForwardBatch(tokens.Slice(start, count), cache, batchLogits, outputRows);
+        }
+    }
+
+    private void ForwardBatch(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
+    {
+        int n = tokens.Length, embedding = _h.EmbeddingLength;
+        float epsilon = _h.RmsNormEpsilon;
+        MixtureOfExperts.Grow(ref _hidden, n * embedding);
+        MixtureOfExperts.Grow(ref _normed, n * embedding);
+        MixtureOfExperts.Grow(ref _sublayer, n * embedding);
+        Span<float> hidden = _hidden.AsSpan(0, n * embedding);     // (n, embedding): the residual stream
+        Span<float> normed = _normed.AsSpan(0, n * embedding);     // (n, embedding)
+        Span<float> sublayer = _sublayer.AsSpan(0, n * embedding); // (n, embedding)
+
+        for (int i = 0; i < n; i++)
+            Quantization.Dequantize(_tokenEmbedding.Type, _tokenEmbedding.Row(tokens[i]), hidden.Slice(i * embedding, embedding));
+
+        for (int layerIndex = 0; layerIndex < _h.LayerCount; layerIndex++)
+        {
+            BlockWeights w = _layers[layerIndex];
+            RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
+            _attention.Forward(layerIndex, w.Attention, normed, n, cache, sublayer);
+            if (w.AttentionPostNorm is not null) RmsNorm.Apply(sublayer, w.AttentionPostNorm, epsilon, sublayer);
+            VectorOps.Add(hidden, sublayer, hidden);
+
+            RmsNorm.Apply(hidden, w.FeedForwardNorm, epsilon, normed);
+            if (w.Dense is { } dense)
+            {
+                _feedForward.Forward(dense, normed, n, sublayer);
+            }
+            else
+            {
+                Experts!.Forward(layerIndex, w.Experts!, normed, n, sublayer);
+                if (w.SharedExpert is { } sharedExpert)
+                {
+                    MixtureOfExperts.Grow(ref _shared, n * embedding);
+                    Span<float> shared = _shared.AsSpan(0, n * embedding);
+                    _feedForward.Forward(sharedExpert, normed, n, shared);
+                    VectorOps.Add(sublayer, shared, sublayer);
+                }
+            }
+            if (w.FeedForwardPostNorm is not null) RmsNorm.Apply(sublayer, w.FeedForwardPostNorm, epsilon, sublayer);
+            VectorOps.Add(hidden, sublayer, hidden);
+        }
+        cache.Advance(n);
+
+        if (outputRows == 0) return;
+        Span<float> lastRows = normed.Slice((n - outputRows) * embedding, outputRows * embedding);
+        RmsNorm.Apply(hidden.Slice((n - outputRows) * embedding, outputRows * embedding), _outputNorm, epsilon, lastRows);
+        MatMul.Compute(_output, lastRows, logits[..(outputRows * Info.VocabSize)], outputRows, _pool);
+    }
+
+    public void Dispose() => _pool.Dispose();
+}

@@ -1,0 +1,285 @@
+using Suiron.Gguf;
+using Suiron.Inference;
+using Suiron.Kernels;
+using Suiron.Tensors;
+
+namespace Suiron.Models;
+
+/// <summary>
+/// The hyper-parameters of a <c>deepseek2</c> GGUF (DeepSeek-V2, V2-Lite, V2.5, V3, R1, and their distillations into
+/// the same architecture), read from the keys llama.cpp reads, with its defaults.
+/// </summary>
+public sealed record DeepSeek2HyperParameters
+{
+    /// <summary>Sizes shared with every decoder (embedding, layers, heads, dense feed-forward width, RoPE).</summary>
+    public required TransformerHyperParameters Transformer { get; init; }
+    public required LatentAttentionShape Attention { get; init; }
+    /// <summary>The file stores W_UK and W_UV apart (<c>attn_k_b</c>/<c>attn_v_b</c>, with <c>attention.key_length_mla</c>);
+    /// otherwise the legacy joint <c>attn_kv_b</c>.</summary>
+    public required bool SplitKeyValue { get; init; }
+    /// <summary>First layers with a dense MLP instead of experts (<c>leading_dense_block_count</c>, default 0).</summary>
+    public required int LeadingDenseBlockCount { get; init; }
+    public required ExpertRouting Experts { get; init; }
+    /// <summary>Always-on experts per MoE layer (<c>expert_shared_count</c>); one MLP of that many experts' width.</summary>
+    public required int SharedExpertCount { get; init; }
+    /// <summary>YaRN's <c>mscale_all_dim</c> (GGUF <c>rope.scaling.yarn_log_multiplier</c> is 0.1 × it); 0 when absent.</summary>
+    public required float YarnLogMultiplier { get; init; }
+    /// <summary>Multiplier of q·k: mscale² / √(nope + rope), mscale being YaRN's attention temperature.</summary>
+    public required float AttentionScale { get; init; }
+
+    public static DeepSeek2HyperParameters Parse(GgufFile file)
+    {
+        string arch = file.Architecture;
+        string Key(string name) => arch + "." + name;
+        TransformerHyperParameters t = TransformerHyperParameters.Parse(file);
+
+        int rope = t.Rope.Dimensions;
+        int keyLengthMla = file.GetInt32(Key("attention.key_length_mla"), 0);
+        int valueLengthMla = file.GetInt32(Key("attention.value_length_mla"), 0);
+        bool split = keyLengthMla > 0 && valueLengthMla > 0;
+        // With the split tensors, key_length/value_length describe llama.cpp's cache rows (latent + rope, latent),
+        // and the per-head sizes move to the _mla keys.
+        int queryKeyLength = split ? keyLengthMla : t.KeyLength;
+        int valueLength = split ? valueLengthMla : t.ValueLength;
+        if (queryKeyLength <= rope)
+            throw new GgufException($"The query/key head ({queryKeyLength}) must be longer than {Key("rope.dimension_count")} ({rope})", -1, file.Path);
+        int kvLoraRank = file.GetInt32(Key("attention.kv_lora_rank"));
+        if (kvLoraRank <= 0) throw new GgufException($"{Key("attention.kv_lora_rank")} must be positive", -1, file.Path);
+
+        int leadingDense = file.GetInt32(Key("leading_dense_block_count"), 0);
+        ExpertRouting experts = ExpertRouting.Parse(file, defaultGating: ExpertGating.Softmax);
+        int shared = file.GetInt32(Key("expert_shared_count"));
+
+        // YaRN, as llama.cpp does it for deepseek2: the converter writes 0.1 × mscale_all_dim. The rotation's own
+        // magnitude correction (1 + 0.1·ln s) is cancelled (the ratio mscale(s, m)/mscale(s, m) is 1 here), and the
+        // temperature moves into the score scale instead: kq_scale = mscale² / √d_qk with
+        // mscale = attn_factor · (1 + 0.1·ln s) · (1 + 0.1·m·ln s).
+        float logMultiplier = file.GetFloat(Key("rope.scaling.yarn_log_multiplier"), 0f) / 0.1f;
+        RopeParameters r = t.Rope;
+        float ropeAttentionFactor = file.GetFloat(Key("rope.scaling.attn_factor"), 1f);
+        float attentionFactor = ropeAttentionFactor;
+        float stretch = 1f / r.FrequencyScale;
+        if (r.ExtrapolationFactor != 0f)
+        {
+            float magnitude = logMultiplier != 0f ? 1f : Mscale(stretch, 1f);
+            attentionFactor = magnitude / (1f + 0.1f * MathF.Log(stretch)) * ropeAttentionFactor;
+        }
+        float original = attentionFactor * (1f + 0.1f * MathF.Log(stretch));
+        float mscale = original * (1f + 0.1f * logMultiplier * MathF.Log(stretch));
+
+        return new DeepSeek2HyperParameters
+        {
+            Transformer = t with { Rope = r with { AttentionFactor = attentionFactor } },
+            Attention = new LatentAttentionShape(
+                HeadCount: t.HeadCount,
+                QueryLoraRank: file.GetInt32(Key("attention.q_lora_rank"), 0),
+                KvLoraRank: kvLoraRank,
+                NopeLength: queryKeyLength - rope,
+                RopeLength: rope,
+                ValueLength: valueLength),
+            SplitKeyValue = split,
+            LeadingDenseBlockCount = Math.Min(leadingDense, t.LayerCount),
+            Experts = experts,
+            SharedExpertCount = shared,
+            YarnLogMultiplier = logMultiplier,
+            AttentionScale = mscale * mscale / MathF.Sqrt(queryKeyLength),
+        };
+
+        static float Mscale(float scale, float multiplier) => scale <= 1f ? 1f : 0.1f * multiplier * MathF.Log(scale) + 1f;
+    }
+}
+
+/// <summary>One DeepSeek block: MLA, then either a dense MLP (the leading layers) or routed experts plus shared experts.</summary>
+internal sealed record DeepSeek2LayerWeights(
+    float[] AttentionNorm,                  // (embedding)  attn_norm
+    LatentAttentionWeights Attention,
+    float[] FeedForwardNorm,                // (embedding)  ffn_norm
+    GatedFeedForwardWeights? Dense,         // ffn_gate/up/down, leading layers
+    ExpertWeights? Experts,                 // ffn_*_exps, MoE layers
+    GatedFeedForwardWeights? SharedExpert); // ffn_*_shexp, MoE layers
+
+internal sealed record DeepSeek2Weights(
+    Tensor TokenEmbedding,    // (vocab, embedding)
+    DeepSeek2LayerWeights[] Layers,
+    float[] OutputNorm,       // (embedding)
+    Tensor Output,            // (vocab, embedding); the token embedding when tied
+    IReadOnlyList<float[]> Derived) // arrays behind weights re-laid-out at load (legacy attn_kv_b)
+{
+    public int VocabSize => checked((int)TokenEmbedding.Rows);
+
+    public static DeepSeek2Weights Load(GgufFile file, DeepSeek2HyperParameters h)
+    {
+        var reader = new WeightReader(file);
+        int embedding = h.Transformer.EmbeddingLength;
+        Tensor tokenEmbedding = file.GetTensor("token_embd.weight");
+        if (tokenEmbedding.Shape.Length != 2 || tokenEmbedding.Shape[0] != embedding)
+            throw reader.WrongShape(tokenEmbedding, $"[{embedding}, vocab]");
+        int vocab = checked((int)tokenEmbedding.Shape[1]);
+
+        var layers = new DeepSeek2LayerWeights[h.Transformer.LayerCount];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            string p = $"blk.{i}.";
+            bool dense = i < h.LeadingDenseBlockCount;
+            int sharedWidth = h.Experts.FeedForwardLength * h.SharedExpertCount;
+            layers[i] = new DeepSeek2LayerWeights(
+                AttentionNorm: reader.Vector(p + "attn_norm.weight", embedding),
+                Attention: LatentAttentionWeights.Load(reader, i, embedding, h.Attention, h.SplitKeyValue),
+                FeedForwardNorm: reader.Vector(p + "ffn_norm.weight", embedding),
+                Dense: dense ? GatedFeedForwardWeights.Load(reader, p, "", embedding, h.Transformer.FeedForwardLength) : null,
+                Experts: dense ? null : ExpertWeights.Load(reader, i, embedding, h.Experts),
+                SharedExpert: dense || sharedWidth == 0 ? null : GatedFeedForwardWeights.Load(reader, p, "_shexp", embedding, sharedWidth));
+        }
+        Tensor output = reader.Has("output.weight") ? reader.Matrix("output.weight", embedding, vocab) : tokenEmbedding;
+        return new DeepSeek2Weights(tokenEmbedding, layers, reader.Vector("output_norm.weight", embedding), output, reader.OwnedArrays);
+    }
+}
+
+/// <summary>
+/// DeepSeek-V2/V3 (DeepSeek-AI 2024): pre-norm blocks of multi-head latent attention with a compressed KV cache
+/// (<see cref="MultiHeadLatentAttention"/>) and DeepSeekMoE feed-forwards — fine-grained routed experts plus
+/// always-on shared experts (<see cref="MixtureOfExperts"/>), after a few dense leading layers:
+/// <code>
+///   h += MLA(RmsNorm(h))
+///   h += layer &lt; leading ? MLP(RmsNorm(h)) : Experts(RmsNorm(h)) + SharedExpert(RmsNorm(h))
+/// </code>
+/// V2 routes by softmax; V3 by sigmoid scores with a selection bias, group-limited, renormalized and scaled —
+/// all read from the file (<see cref="ExpertRouting"/>). RoPE rotates adjacent pairs of the decoupled rotary
+/// dimensions only; YaRN's temperature goes into the score scale.
+/// </summary>
+internal sealed class DeepSeek2 : ILanguageModel
+{
+    public const string ArchitectureName = "deepseek2";
+
+    /// <summary>Tokens per pass through the layers; longer inputs are split, which bounds the scratch memory.</summary>
+    internal const int MaxBatch = 256;
+
+    private readonly DeepSeek2HyperParameters _h;
+    private readonly DeepSeek2Weights _weights;
+    private readonly WorkerPool _pool;
+    private readonly KvCacheType _cacheType;
+    private readonly MultiHeadLatentAttention _attention;
+    private readonly GatedFeedForward _feedForward;
+    private float[] _hidden = [], _normed = [], _sublayer = [], _shared = [];
+
+    public static ILanguageModel Load(GgufFile file, ModelOptions options) => new DeepSeek2(file, options);
+
+    public DeepSeek2(GgufFile file, ModelOptions options)
+    {
+        if (file.Architecture != ArchitectureName)
+            throw new ArgumentException($"The file's architecture is '{file.Architecture}', not '{ArchitectureName}'.", nameof(file));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.Threads);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.ContextSize);
+
+        _h = DeepSeek2HyperParameters.Parse(file);
+        _weights = DeepSeek2Weights.Load(file, _h);
+        _cacheType = options.CacheType;
+        _pool = new WorkerPool(options.Threads);
+        TransformerHyperParameters t = _h.Transformer;
+        var rope = new Rope(t.Rope, RopeStyle.Normal, null);
+        _attention = new MultiHeadLatentAttention(_h.Attention, rope, _h.AttentionScale, t.RmsNormEpsilon, _pool);
+        _feedForward = new GatedFeedForward(_pool);
+        Experts = new MixtureOfExperts(_h.Experts, t.EmbeddingLength, _pool);
+
+        int contextSize = options.ContextSize > 0 ? options.ContextSize : Math.Min(t.ContextLength, ModelOptions.DefaultContextCap);
+        int elementSize = _cacheType == KvCacheType.F16 ? 2 : 4;
+        LatentAttentionShape a = _h.Attention;
+        long total = file.Tensors.Sum(info => info.ElementCount);
+        int moeLayers = t.LayerCount - _h.LeadingDenseBlockCount;
+        long idleExperts = (long)moeLayers * (_h.Experts.ExpertCount - _h.Experts.UsedCount) * 3L * t.EmbeddingLength * _h.Experts.FeedForwardLength;
+        Info = new ModelInfo(ArchitectureName, t, _weights.VocabSize, t.ContextLength, contextSize,
+            KvCacheBytesPerToken: (long)t.LayerCount * a.CacheWidth * elementSize, ParameterCount: total)
+        {
+            ActiveParameterCount = total - idleExperts,
+            FullKvBytesPerToken = (long)t.LayerCount * a.HeadCount * (a.QueryKeyLength + a.ValueLength) * elementSize,
+        };
+    }
+
+    public ModelInfo Info { get; }
+
+    public DeepSeek2HyperParameters HyperParameters => _h;
+
+    /// <summary>The routed experts (exposed so tests can observe which experts a forward pass evaluates).</summary>
+    internal MixtureOfExperts Experts { get; }
+
+    /// <summary>A compressed cache: per token and layer, the rotary key and the latent, nothing per head.</summary>
+    public KvCache CreateCache(int maxTokens) => new(_h.Transformer.LayerCount, _h.Attention.CacheWidth, 0, maxTokens, _cacheType);
+
+    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        if (tokens.IsEmpty) throw new ArgumentException("No tokens to evaluate.", nameof(tokens));
+        if (cache.LayerCount != _h.Transformer.LayerCount || cache.KeyWidth != _h.Attention.CacheWidth || cache.ValueWidth != 0)
+            throw new ArgumentException("The cache was created by a model of another shape.", nameof(cache));
+        int vocab = _weights.VocabSize;
+        foreach (int token in tokens)
+            if ((uint)token >= (uint)vocab)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {token} is outside the vocabulary of {vocab}.");
+        long needed = allLogits ? (long)tokens.Length * vocab : vocab;
+        if (logits.Length < needed)
+            throw new ArgumentException($"The logits buffer holds {logits.Length} floats; {needed} are needed.", nameof(logits));
+        cache.EnsureRoom(tokens.Length);
+
+        for (int start = 0; start < tokens.Length; start += MaxBatch)
+        {
+            int count = Math.Min(MaxBatch, tokens.Length - start);
+            bool isLast = start + count == tokens.Length;
+            int outputRows = allLogits ? count : isLast ? 1 : 0;
+            Span<float> batchLogits = allLogits ? logits.Slice(start * vocab, count * vocab) : isLast ? logits[..vocab] : default;
+            ForwardBatch(tokens.Slice(start, count), cache, batchLogits, outputRows);
+        }
+    }
+
+    private void ForwardBatch(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
+    {
+        TransformerHyperParameters t = _h.Transformer;
+        int n = tokens.Length, embedding = t.EmbeddingLength;
+        float epsilon = t.RmsNormEpsilon;
+        MixtureOfExperts.Grow(ref _hidden, n * embedding);
+        MixtureOfExperts.Grow(ref _normed, n * embedding);
+        MixtureOfExperts.Grow(ref _sublayer, n * embedding);
+        Span<float> hidden = _hidden.AsSpan(0, n * embedding);     // (n, embedding): the residual stream
+        Span<float> normed = _normed.AsSpan(0, n * embedding);     // (n, embedding)
+        Span<float> sublayer = _sublayer.AsSpan(0, n * embedding); // (n, embedding)
+
+        Tensor embeddings = _weights.TokenEmbedding;
+        for (int i = 0; i < n; i++)
+            Quantization.Dequantize(embeddings.Type, embeddings.Row(tokens[i]), hidden.Slice(i * embedding, embedding));
+
+        for (int layerIndex = 0; layerIndex < t.LayerCount; layerIndex++)
+        {
+            DeepSeek2LayerWeights w = _weights.Layers[layerIndex];
+            RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
+            _attention.Forward(layerIndex, w.Attention, normed, n, cache, sublayer);
+            Add(hidden, sublayer);
+
+            RmsNorm.Apply(hidden, w.FeedForwardNorm, epsilon, normed);
+            if (w.Dense is { } dense)
+            {
+                _feedForward.Forward(dense, normed, n, sublayer);
+            }
+            else
+            {
+                Experts.Forward(layerIndex, w.Experts!, normed, n, sublayer);
+                if (w.SharedExpert is { } sharedExpert)
+                {
+                    MixtureOfExperts.Grow(ref _shared, n * embedding);
+                    Span<float> shared = _shared.AsSpan(0, n * embedding);
+                    _feedForward.Forward(sharedExpert, normed, n, shared);
+                    Add(sublayer, shared);
+                }
+            }
+            Add(hidden, sublayer);
+        }
+        cache.Advance(n);
+
+        if (outputRows == 0) return;
+        Span<float> lastRows = normed.Slice((n - outputRows) * embedding, outputRows * embedding);
+        RmsNorm.Apply(hidden.Slice((n - outputRows) * embedding, outputRows * embedding), _weights.OutputNorm, epsilon, lastRows);
+        MatMul.Compute(_weights.Output, lastRows, logits[..(outputRows * _weights.VocabSize)], outputRows, _pool);
+    }
+
+    private static void Add(Span<float> target, ReadOnlySpan<float> addend) => VectorOps.Add(target, addend, target);
+
+    public void Dispose() => _pool.Dispose();
+}

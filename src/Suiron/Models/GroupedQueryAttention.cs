@@ -1,0 +1,181 @@
+using Suiron.Inference;
+using Suiron.Kernels;
+using Suiron.Tensors;
+
+namespace Suiron.Models;
+
+/// <summary>
+/// One layer's grouped-query attention weights, in either GGUF layout llama.cpp accepts: a fused
+/// <c>attn_qkv</c> (query rows, then key rows, then value rows) or separate <c>attn_q</c>/<c>attn_k</c>/<c>attn_v</c>,
+/// each with an optional bias; optional per-head QK-norm.
+/// </summary>
+internal sealed record GroupedQueryAttentionWeights(
+    Tensor? QueryKeyValue,  // (heads·keyLength + 2·kvHeads·keyLength, embedding)  attn_qkv, fused
+    float[]? QueryKeyValueBias,
+    Tensor? Query,          // (heads · keyLength, embedding)
+    Tensor? Key,            // (kvHeads · keyLength, embedding)
+    Tensor? Value,          // (kvHeads · valueLength, embedding)
+    float[]? QueryBias,     // (heads · keyLength)
+    float[]? KeyBias,       // (kvHeads · keyLength)
+    float[]? ValueBias,     // (kvHeads · valueLength)
+    float[]? QueryNorm,     // (keyLength), shared by all heads
+    float[]? KeyNorm,       // (keyLength)
+    Tensor Output)          // (embedding, heads · valueLength)
+{
+    public static GroupedQueryAttentionWeights Load(WeightReader reader, int layer, TransformerHyperParameters h, bool queryKeyNorm)
+    {
+        string p = $"blk.{layer}.";
+        int embedding = h.EmbeddingLength;
+        int queryWidth = h.HeadCount * h.KeyLength, keyWidth = h.KvHeadCount * h.KeyLength, valueWidth = h.KvHeadCount * h.ValueLength;
+        bool fused = reader.Has(p + "attn_qkv.weight");
+        return new GroupedQueryAttentionWeights(
+            QueryKeyValue: fused ? reader.Matrix(p + "attn_qkv.weight", embedding, queryWidth + keyWidth + valueWidth) : null,
+            QueryKeyValueBias: fused ? reader.OptionalVector(p + "attn_qkv.bias", queryWidth + keyWidth + valueWidth) : null,
+            Query: fused ? null : reader.Matrix(p + "attn_q.weight", embedding, queryWidth),
+            Key: fused ? null : reader.Matrix(p + "attn_k.weight", embedding, keyWidth),
+            Value: fused ? null : reader.Matrix(p + "attn_v.weight", embedding, valueWidth),
+            QueryBias: fused ? null : reader.OptionalVector(p + "attn_q.bias", queryWidth),
+            KeyBias: fused ? null : reader.OptionalVector(p + "attn_k.bias", keyWidth),
+            ValueBias: fused ? null : reader.OptionalVector(p + "attn_v.bias", valueWidth),
+            QueryNorm: queryKeyNorm ? reader.Vector(p + "attn_q_norm.weight", h.KeyLength) : null,
+            KeyNorm: queryKeyNorm ? reader.Vector(p + "attn_k_norm.weight", h.KeyLength) : null,
+            Output: reader.Matrix(p + "attn_output.weight", h.HeadCount * h.ValueLength, embedding));
+    }
+}
+
+/// <summary>
+/// Causal grouped-query self-attention (Ainslie et al. 2023) over a <see cref="KvCache"/>: project, add biases,
+/// QK-norm, RoPE, append keys and values, attend (each query head reads the key/value head of its group) and project
+/// back. The per-head attention is the shared <see cref="Attention.Head"/>; (token, head) pairs run in parallel.
+/// </summary>
+internal sealed class GroupedQueryAttention
+{
+    private readonly TransformerHyperParameters _h;
+    private readonly Rope _rope;
+    private readonly WorkerPool _pool;
+    private readonly float _scale;
+    private float[] _fused = [], _query = [], _key = [], _value = [], _mixed = [], _cosSin = [];
+
+    public GroupedQueryAttention(TransformerHyperParameters h, Rope rope, WorkerPool pool)
+    {
+        _h = h;
+        _rope = rope;
+        _pool = pool;
+        _scale = 1f / MathF.Sqrt(h.KeyLength);
+        _cosSin = new float[h.Rope.Dimensions];
+    }
+
+    public int KeyWidth => _h.KvHeadCount * _h.KeyLength;
+    public int ValueWidth => _h.KvHeadCount * _h.ValueLength;
+    private int QueryWidth => _h.HeadCount * _h.KeyLength;
+
+    public void Forward(int layerIndex, GroupedQueryAttentionWeights w, ReadOnlySpan<float> input, int n, KvCache cache, Span<float> output)
+    {
+        int keyLength = _h.KeyLength, valueLength = _h.ValueLength;
+        int queryWidth = QueryWidth, keyWidth = KeyWidth, valueWidth = ValueWidth;
+        MixtureOfExperts.Grow(ref _query, n * queryWidth);
+        MixtureOfExperts.Grow(ref _key, n * keyWidth);
+        MixtureOfExperts.Grow(ref _value, n * valueWidth);
+        Span<float> queries = _query.AsSpan(0, n * queryWidth); // (n, heads · keyLength)
+        Span<float> keys = _key.AsSpan(0, n * keyWidth);         // (n, kvHeads · keyLength)
+        Span<float> values = _value.AsSpan(0, n * valueWidth);   // (n, kvHeads · valueLength)
+
+        if (w.QueryKeyValue is { } qkv)
+        {
+            int width = queryWidth + keyWidth + valueWidth;
+            MixtureOfExperts.Grow(ref _fused, n * width);
+            Span<float> fused = _fused.AsSpan(0, n * width);
+            MatMul.Compute(qkv, input, fused, n, _pool);
+            if (w.QueryKeyValueBias is { } bias) AddToRows(fused, bias);
+            for (int t = 0; t < n; t++)
+            {
+                Span<float> row = fused.Slice(t * width, width);
+                row[..queryWidth].CopyTo(queries.Slice(t * queryWidth, queryWidth));
+                row.Slice(queryWidth, keyWidth).CopyTo(keys.Slice(t * keyWidth, keyWidth));
+                row.Slice(queryWidth + keyWidth, valueWidth).CopyTo(values.Slice(t * valueWidth, valueWidth));
+            }
+        }
+        else
+        {
+            MatMul.Compute(w.Query!, input, queries, n, _pool);
+            MatMul.Compute(w.Key!, input, keys, n, _pool);
+            MatMul.Compute(w.Value!, input, values, n, _pool);
+            if (w.QueryBias is not null) AddToRows(queries, w.QueryBias);
+            if (w.KeyBias is not null) AddToRows(keys, w.KeyBias);
+            if (w.ValueBias is not null) AddToRows(values, w.ValueBias);
+        }
+        if (w.QueryNorm is not null) RmsNorm.Apply(queries, w.QueryNorm, _h.RmsNormEpsilon, queries); // per head
+        if (w.KeyNorm is not null) RmsNorm.Apply(keys, w.KeyNorm, _h.RmsNormEpsilon, keys);
+
+        int firstPosition = cache.Count;
+        for (int t = 0; t < n; t++)
+        {
+            _rope.Angles(firstPosition + t, _cosSin);
+            _rope.Apply(queries.Slice(t * queryWidth, queryWidth), keyLength, _cosSin);
+            _rope.Apply(keys.Slice(t * keyWidth, keyWidth), keyLength, _cosSin);
+        }
+        Store(cache, layerIndex, firstPosition, keys, values);
+
+        int mixedWidth = _h.HeadCount * valueLength;
+        MixtureOfExperts.Grow(ref _mixed, n * mixedWidth);
+        var work = new HeadsWork
+        {
+            Queries = _query, Mixed = _mixed, Cache = cache, Layer = layerIndex, FirstPosition = firstPosition,
+            Heads = _h.HeadCount, GroupSize = _h.GroupSize, KeyLength = keyLength, ValueLength = valueLength,
+            QueryWidth = queryWidth, Scale = _scale,
+        };
+        _pool.For(n * _h.HeadCount, ref work);
+        MatMul.Compute(w.Output, _mixed.AsSpan(0, n * mixedWidth), output, n, _pool);
+    }
+
+    private static void Store(KvCache cache, int layer, int firstPosition, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
+    {
+        int keyStart = firstPosition * cache.KeyWidth, valueStart = firstPosition * cache.ValueWidth;
+        if (cache.Type == KvCacheType.F16)
+        {
+            Span<Half> keyCache = cache.KeysF16(layer).Slice(keyStart, keys.Length);
+            Span<Half> valueCache = cache.ValuesF16(layer).Slice(valueStart, values.Length);
+            for (int i = 0; i < keys.Length; i++) keyCache[i] = (Half)keys[i];
+            for (int i = 0; i < values.Length; i++) valueCache[i] = (Half)values[i];
+        }
+        else
+        {
+            keys.CopyTo(cache.KeysF32(layer).Slice(keyStart, keys.Length));
+            values.CopyTo(cache.ValuesF32(layer).Slice(valueStart, values.Length));
+        }
+    }
+
+    private static void AddToRows(Span<float> rows, ReadOnlySpan<float> bias)
+    {
+        for (int start = 0; start < rows.Length; start += bias.Length)
+        {
+            Span<float> row = rows.Slice(start, bias.Length);
+            VectorOps.Add(row, bias, row);
+        }
+    }
+
+    /// <summary>A range of (token, head) pairs; scratch is per thread, allocated once and grown with the context.</summary>
+    private struct HeadsWork : IParallelWork
+    {
+        [ThreadStatic] private static float[]? scores;
+        [ThreadStatic] private static Half[]? queryHalf;
+
+        public float[] Queries, Mixed;
+        public KvCache Cache;
+        public int Layer, FirstPosition, Heads, GroupSize, KeyLength, ValueLength, QueryWidth;
+        public float Scale;
+
+        public readonly void Execute(int start, int end)
+        {
+            if (scores is null || scores.Length < Cache.Capacity) scores = new float[Cache.Capacity];
+            if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new Half[KeyLength];
+            for (int item = start; item < end; item++)
+            {
+                int token = item / Heads, head = item % Heads;
+                Attention.Head(
+                    Queries.AsSpan(token * QueryWidth + head * KeyLength, KeyLength), Cache, Layer, head / GroupSize,
+                    FirstPosition + token + 1, Scale, scores, queryHalf, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
+            }
+        }
+    }
+}

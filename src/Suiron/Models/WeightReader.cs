@@ -1,0 +1,78 @@
+using System.Runtime.InteropServices;
+using Suiron.Gguf;
+using Suiron.Kernels;
+using Suiron.Tensors;
+
+namespace Suiron.Models;
+
+/// <summary>
+/// Fetches weights by their GGUF names and checks their shapes against the hyper-parameters, so a file that does
+/// not fit its own metadata fails at load with the tensor's name, never with garbage at run time. Matrices stay views
+/// into the memory map in their stored type; vectors (norms, biases) are small and decoded to F32.
+/// A few architectures need a weight re-laid-out at load (e.g. a transposed slice); <see cref="Owned"/> keeps such
+/// F32 copies in pinned arrays that live as long as the reader's owner.
+/// </summary>
+internal sealed class WeightReader(GgufFile file)
+{
+    private readonly List<float[]> _owned = [];
+
+    public GgufFile File => file;
+
+    public bool Has(string name) => file.HasTensor(name);
+
+    /// <summary>A 2-D weight of <paramref name="rows"/> rows of <paramref name="columns"/> (ggml shape [columns, rows]).</summary>
+    public Tensor Matrix(string name, int columns, int rows)
+    {
+        Tensor t = file.GetTensor(name);
+        if (t.Shape.Length != 2 || t.Shape[0] != columns || t.Shape[1] != rows)
+            throw WrongShape(t, $"[{columns}, {rows}]");
+        return t;
+    }
+
+    /// <summary>A 3-D stack of <paramref name="count"/> matrices of <paramref name="rows"/> × <paramref name="columns"/> (ggml shape [columns, rows, count]).</summary>
+    public Tensor Stacked(string name, int columns, int rows, int count)
+    {
+        Tensor t = file.GetTensor(name);
+        if (t.Shape.Length != 3 || t.Shape[0] != columns || t.Shape[1] != rows || t.Shape[2] != count)
+            throw WrongShape(t, $"[{columns}, {rows}, {count}]");
+        return t;
+    }
+
+    /// <summary>A 1-D tensor decoded to F32.</summary>
+    public float[] Vector(string name, int length)
+    {
+        Tensor t = file.GetTensor(name);
+        if (t.Shape.Length != 1 || t.Shape[0] != length)
+            throw WrongShape(t, $"[{length}]");
+        var values = new float[length];
+        unsafe { Quantization.Dequantize(t.Type, new ReadOnlySpan<byte>(t.Data, checked((int)t.ByteLength)), values); }
+        return values;
+    }
+
+    public float[]? OptionalVector(string name, int length) => Has(name) ? Vector(name, length) : null;
+
+    /// <summary>Rows [first, first + count) of <paramref name="t"/> decoded to F32, row-major.</summary>
+    public static float[] DecodeRows(Tensor t, long first, int count)
+    {
+        var values = new float[(long)count * t.Columns];
+        for (int r = 0; r < count; r++)
+            Quantization.Dequantize(t.Type, t.Row(first + r), values.AsSpan(r * t.Columns, t.Columns));
+        return values;
+    }
+
+    /// <summary>An F32 tensor over a pinned copy of <paramref name="values"/>, kept alive by this reader's owner.</summary>
+    public unsafe Tensor Owned(string name, long[] shape, float[] values)
+    {
+        float[] pinned = GC.AllocateUninitializedArray<float>(values.Length, pinned: true);
+        values.CopyTo(pinned);
+        _owned.Add(pinned);
+        byte* data = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
+        return new Tensor(name, TensorType.F32, shape, data, (long)values.Length * sizeof(float));
+    }
+
+    /// <summary>The arrays behind <see cref="Owned"/> tensors; whoever holds the tensors must hold these.</summary>
+    public IReadOnlyList<float[]> OwnedArrays => _owned;
+
+    public GgufException WrongShape(Tensor t, string expected) =>
+        new($"Tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], expected {expected} for this model's hyper-parameters", -1, file.Path);
+}

@@ -1,0 +1,19 @@
+namespace Suiron.Sampling.Grammar;
+
+/// <summary>
+/// A grammar that cannot be used: a GBNF syntax error, an undefined or left-recursive rule, a missing root, or a
+/// grammar too large or too ambiguous to run. <see cref="Line"/> and <see cref="Column"/> (1-based) point into the
+/// GBNF text when the problem has a place there; they are 0 otherwise.
+/// </summary>
+public sealed class GrammarException : Exception
+{
+    public GrammarException(string message, int line = 0, int column = 0)
+        : base(line > 0 ? $"{message} (line {line}, column {column})" : message)
+    {
+        Line = line;
+        Column = column;
+    }
+
+    public int Line { get; }
+    public int Column { get; }
+}

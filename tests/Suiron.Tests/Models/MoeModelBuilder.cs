@@ -1,0 +1,276 @@
+using Suiron.Gguf;
+using Suiron.Models;
+using Suiron.Tensors;
+using static Suiron.Tests.Models.TinyModelBuilder;
+
+namespace Suiron.Tests.Models;
+
+/// <summary>
+/// A tiny <c>deepseek2</c> model: 4 layers (2 dense + 2 MoE), 4 heads, MLA with kv_lora_rank 64, 32 content + 32 rotary
+/// dimensions per query/key head, 32 per value head, 16 routed experts of width 256 plus one shared expert, YaRN.
+/// </summary>
+/// <param name="QueryLora">Query through a rank-64 bottleneck (V2/V3) or a full projection (V2-Lite).</param>
+/// <param name="SplitKeyValue">attn_k_b/attn_v_b (current conversions, llama.cpp's MLA path) or the legacy attn_kv_b.</param>
+/// <param name="Gating">1 softmax (V2), 2 sigmoid (V3).</param>
+/// <param name="SelectionBias">V3's exp_probs_b correction bias.</param>
+internal sealed record DeepSeekSpec(
+    string Name,
+    bool QueryLora,
+    bool SplitKeyValue,
+    int Gating,
+    bool SelectionBias,
+    int Groups,
+    int GroupsUsed,
+    bool Normalize,
+    float Scale,
+    int ExpertsUsed,
+    int Seed)
+{
+    public const int Embedding = 256, Layers = 4, DenseLayers = 2, Heads = 4, QueryRank = 64, KvRank = 64,
+        Nope = 32, Rope = 32, Value = 32, FeedForward = 512, Experts = 16, ExpertFeedForward = 256, Shared = 1;
+    public override string ToString() => Name;
+}
+
+/// <summary>
+/// Writes tiny random MoE/MLA GGUFs (deepseek2, qwen3moe, glm4) in llama.cpp's exact tensor names, shapes and
+/// metadata keys, with <see cref="TinyModelBuilder"/>'s conventions (stories260K tokenizer, σ ≈ 1/√fan-in).
+/// </summary>
+internal static class MoeModelBuilder
+{
+    public static readonly DeepSeekSpec DeepSeekV3 = new("deepseek2-v3", QueryLora: true, SplitKeyValue: true, Gating: 2,
+        SelectionBias: true, Groups: 4, GroupsUsed: 2, Normalize: true, Scale: 2.5f, ExpertsUsed: 3, Seed: 11);
+
+    public static readonly DeepSeekSpec DeepSeekV2Lite = new("deepseek2-v2lite", QueryLora: false, SplitKeyValue: false, Gating: 1,
+        SelectionBias: false, Groups: 0, GroupsUsed: 0, Normalize: false, Scale: 1f, ExpertsUsed: 2, Seed: 12);
+
+    /// <summary>The V3 model's weights in the legacy attn_kv_b layout: the same model, another file format.</summary>
+    public static readonly DeepSeekSpec DeepSeekV3Legacy = DeepSeekV3 with { Name = "deepseek2-v3-legacy", SplitKeyValue = false };
+
+    public static string F32(DeepSeekSpec spec) => Cached(spec.Name + "-F32.gguf", path => WriteDeepSeek(spec, path));
+
+    public static string Ours(DeepSeekSpec spec, TensorType type) =>
+        Cached($"{spec.Name}-{type}-ours.gguf", path => Requantize(F32(spec), path, type));
+
+    /// <summary>Qwen3-MoE: 2 layers, 4 query heads over 2 key/value heads of 64, QK-norm, 8 experts of 256, top-2.</summary>
+    public static string Qwen3MoeF32() => Cached("qwen3moe-F32.gguf", WriteQwen3Moe);
+
+    /// <summary>GLM-4: 2 layers, 4 query heads over 2 key/value heads of 64 with biases, RoPE on 32 of 64, post-norms, fused gate+up.</summary>
+    public static string Glm4F32() => Cached("glm4-F32.gguf", WriteGlm4);
+
+    public static string Quantized(string f32Path, TensorType type) =>
+        Cached(Path.GetFileNameWithoutExtension(f32Path).Replace("-F32", "") + $"-{type}-ours.gguf", path => Requantize(f32Path, path, type));
+
+    private static void WriteQwen3Moe(string path)
+    {
+        const string a = "qwen3moe";
+        const int e = 256, layers = 2, heads = 4, kvHeads = 2, head = 64, experts = 8, used = 2, width = 256;
+        var random = new Random(21);
+        var w = Header(a, "qwen3moe-tiny", e, layers, heads, kvHeads, feedForward: 768);
+        w.Set($"{a}.attention.key_length", (uint)head);
+        w.Set($"{a}.attention.value_length", (uint)head);
+        w.Set($"{a}.rope.freq_base", 1000000f);
+        w.Set($"{a}.expert_count", (uint)experts);
+        w.Set($"{a}.expert_used_count", (uint)used);
+        w.Set($"{a}.expert_feed_forward_length", (uint)width);
+        w.AddTensor("token_embd.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        for (int i = 0; i < layers; i++)
+        {
+            string p = $"blk.{i}.";
+            AddAttention(w, random, p, e, heads, kvHeads, head, bias: false);
+            w.AddTensor(p + "attn_q_norm.weight", [head], NearOne(random, head));
+            w.AddTensor(p + "attn_k_norm.weight", [head], NearOne(random, head));
+            w.AddTensor(p + "ffn_norm.weight", [e], NearOne(random, e));
+            AddExperts(w, random, p, e, experts, width);
+        }
+        w.AddTensor("output_norm.weight", [e], NearOne(random, e));
+        w.AddTensor("output.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        w.WriteTo(path);
+    }
+
+    private static void WriteGlm4(string path)
+    {
+        const string a = "glm4";
+        const int e = 256, layers = 2, heads = 4, kvHeads = 2, head = 64, width = 512;
+        var random = new Random(31);
+        var w = Header(a, "glm4-tiny", e, layers, heads, kvHeads, feedForward: width);
+        w.Set($"{a}.rope.dimension_count", (uint)(head / 2));
+        w.Set($"{a}.rope.freq_base", 10000f);
+        w.AddTensor("token_embd.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        for (int i = 0; i < layers; i++)
+        {
+            string p = $"blk.{i}.";
+            AddAttention(w, random, p, e, heads, kvHeads, head, bias: true);
+            w.AddTensor(p + "post_attention_norm.weight", [e], NearOne(random, e));
+            w.AddTensor(p + "ffn_norm.weight", [e], NearOne(random, e));
+            w.AddTensor(p + "ffn_up.weight", [e, 2 * width], Gaussian(random, e * 2 * width, 1f / MathF.Sqrt(e)));
+            w.AddTensor(p + "ffn_down.weight", [width, e], Gaussian(random, width * e, 1f / MathF.Sqrt(width)));
+            w.AddTensor(p + "post_ffw_norm.weight", [e], NearOne(random, e));
+        }
+        w.AddTensor("output_norm.weight", [e], NearOne(random, e));
+        w.AddTensor("output.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        w.WriteTo(path);
+    }
+
+    private static void AddAttention(GgufWriter w, Random random, string p, int e, int heads, int kvHeads, int head, bool bias)
+    {
+        int q = heads * head, kv = kvHeads * head;
+        w.AddTensor(p + "attn_norm.weight", [e], NearOne(random, e));
+        w.AddTensor(p + "attn_q.weight", [e, q], Gaussian(random, e * q, 1f / MathF.Sqrt(e)));
+        w.AddTensor(p + "attn_k.weight", [e, kv], Gaussian(random, e * kv, 1f / MathF.Sqrt(e)));
+        w.AddTensor(p + "attn_v.weight", [e, kv], Gaussian(random, e * kv, 1f / MathF.Sqrt(e)));
+        if (bias)
+        {
+            w.AddTensor(p + "attn_q.bias", [q], Gaussian(random, q, 0.1f));
+            w.AddTensor(p + "attn_k.bias", [kv], Gaussian(random, kv, 0.1f));
+            w.AddTensor(p + "attn_v.bias", [kv], Gaussian(random, kv, 0.1f));
+        }
+        w.AddTensor(p + "attn_output.weight", [q, e], Gaussian(random, q * e, 1f / MathF.Sqrt(q)));
+    }
+
+    private static string Cached(string fileName, Action<string> write)
+    {
+        string path = Path.Combine(TinyModelBuilder.Directory, fileName);
+        lock (WriteLock)
+        {
+            if (!File.Exists(path)) write(path);
+        }
+        return path;
+    }
+
+    private static GgufWriter Header(string arch, string name, int embedding, int layers, int heads, int kvHeads, int feedForward)
+    {
+        var w = new GgufWriter();
+        w.Set("general.architecture", arch);
+        w.Set("general.name", name);
+        w.Set($"{arch}.context_length", 512u);
+        w.Set($"{arch}.embedding_length", (uint)embedding);
+        w.Set($"{arch}.block_count", (uint)layers);
+        w.Set($"{arch}.feed_forward_length", (uint)feedForward);
+        w.Set($"{arch}.attention.head_count", (uint)heads);
+        w.Set($"{arch}.attention.head_count_kv", (uint)kvHeads);
+        w.Set($"{arch}.attention.layer_norm_rms_epsilon", 1e-6f);
+        using var stories = GgufFile.Open(SharedData.Path("models", "stories260K.gguf"));
+        foreach (string key in stories.MetadataKeys)
+            if (key.StartsWith("tokenizer.", StringComparison.Ordinal)) w.Set(key, stories.Metadata[key]);
+        return w;
+    }
+
+    private static void WriteDeepSeek(DeepSeekSpec s, string path)
+    {
+        const string a = "deepseek2";
+        const int e = DeepSeekSpec.Embedding, heads = DeepSeekSpec.Heads, rank = DeepSeekSpec.KvRank, nope = DeepSeekSpec.Nope,
+            rope = DeepSeekSpec.Rope, value = DeepSeekSpec.Value, qk = nope + rope, experts = DeepSeekSpec.Experts,
+            expertWidth = DeepSeekSpec.ExpertFeedForward, sharedWidth = expertWidth * DeepSeekSpec.Shared;
+        var random = new Random(s.Seed);
+        var w = Header(a, s.Name, e, DeepSeekSpec.Layers, heads, s.SplitKeyValue ? 1 : heads, DeepSeekSpec.FeedForward);
+        if (s.SplitKeyValue)
+        {
+            // llama.cpp's MLA layout: its cache rows are (latent + rope) keys and latent values; head sizes in the _mla keys.
+            w.Set($"{a}.attention.key_length", (uint)(rank + rope));
+            w.Set($"{a}.attention.value_length", (uint)rank);
+            w.Set($"{a}.attention.key_length_mla", (uint)qk);
+            w.Set($"{a}.attention.value_length_mla", (uint)value);
+        }
+        else
+        {
+            w.Set($"{a}.attention.key_length", (uint)qk);
+            w.Set($"{a}.attention.value_length", (uint)value);
+        }
+        w.Set($"{a}.attention.q_lora_rank", (uint)(s.QueryLora ? DeepSeekSpec.QueryRank : 0)); // required unless the layer count is V2-Lite's
+        w.Set($"{a}.attention.kv_lora_rank", (uint)rank);
+        w.Set($"{a}.rope.dimension_count", (uint)rope);
+        w.Set($"{a}.rope.freq_base", 10000f);
+        w.Set($"{a}.rope.scaling.type", "yarn");
+        w.Set($"{a}.rope.scaling.factor", 4f);
+        w.Set($"{a}.rope.scaling.original_context_length", 64u);
+        w.Set($"{a}.rope.scaling.yarn_log_multiplier", 0.0707f); // 0.1 × mscale_all_dim 0.707, as the converter writes it
+        w.Set($"{a}.leading_dense_block_count", (uint)DeepSeekSpec.DenseLayers);
+        w.Set($"{a}.expert_count", (uint)experts);
+        w.Set($"{a}.expert_used_count", (uint)s.ExpertsUsed);
+        w.Set($"{a}.expert_shared_count", (uint)DeepSeekSpec.Shared);
+        w.Set($"{a}.expert_feed_forward_length", (uint)expertWidth);
+        w.Set($"{a}.expert_gating_func", (uint)s.Gating);
+        w.Set($"{a}.expert_weights_norm", s.Normalize);
+        w.Set($"{a}.expert_weights_scale", s.Scale);
+        if (s.Groups > 0)
+        {
+            w.Set($"{a}.expert_group_count", (uint)s.Groups);
+            w.Set($"{a}.expert_group_used_count", (uint)s.GroupsUsed);
+        }
+
+        float inputScale = 1f / MathF.Sqrt(e);
+        w.AddTensor("token_embd.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        for (int i = 0; i < DeepSeekSpec.Layers; i++)
+        {
+            string p = $"blk.{i}.";
+            w.AddTensor(p + "attn_norm.weight", [e], NearOne(random, e));
+            if (s.QueryLora)
+            {
+                const int qRank = DeepSeekSpec.QueryRank;
+                w.AddTensor(p + "attn_q_a.weight", [e, qRank], Gaussian(random, e * qRank, inputScale));
+                w.AddTensor(p + "attn_q_a_norm.weight", [qRank], NearOne(random, qRank));
+                w.AddTensor(p + "attn_q_b.weight", [qRank, heads * qk], Gaussian(random, qRank * heads * qk, 1f / MathF.Sqrt(qRank)));
+            }
+            else
+            {
+                w.AddTensor(p + "attn_q.weight", [e, heads * qk], Gaussian(random, e * heads * qk, inputScale));
+            }
+            w.AddTensor(p + "attn_kv_a_mqa.weight", [e, rank + rope], Gaussian(random, e * (rank + rope), inputScale));
+            w.AddTensor(p + "attn_kv_a_norm.weight", [rank], NearOne(random, rank));
+
+            // W_UK and W_UV per head, drawn as the joint kv_b: (heads · (nope + value), rank).
+            float[] joint = Gaussian(random, heads * (nope + value) * rank, 1f / MathF.Sqrt(rank));
+            if (s.SplitKeyValue)
+            {
+                var keyB = new float[heads * rank * nope];  // [nope, rank, heads]: W_UKᵀ per head
+                var valueB = new float[heads * value * rank]; // [rank, value, heads]: W_UV per head
+                for (int h = 0; h < heads; h++)
+                {
+                    int block = h * (nope + value) * rank;
+                    for (int r = 0; r < nope; r++)
+                        for (int c = 0; c < rank; c++)
+                            keyB[(h * rank + c) * nope + r] = joint[block + r * rank + c];
+                    Array.Copy(joint, block + nope * rank, valueB, h * value * rank, value * rank);
+                }
+                w.AddTensor(p + "attn_k_b.weight", [nope, rank, heads], keyB);
+                w.AddTensor(p + "attn_v_b.weight", [rank, value, heads], valueB);
+            }
+            else
+            {
+                w.AddTensor(p + "attn_kv_b.weight", [rank, heads * (nope + value)], joint);
+            }
+            w.AddTensor(p + "attn_output.weight", [heads * value, e], Gaussian(random, heads * value * e, 1f / MathF.Sqrt(heads * value)));
+            w.AddTensor(p + "ffn_norm.weight", [e], NearOne(random, e));
+
+            if (i < DeepSeekSpec.DenseLayers)
+            {
+                AddMlp(w, random, p, "", e, DeepSeekSpec.FeedForward);
+            }
+            else
+            {
+                AddExperts(w, random, p, e, experts, expertWidth);
+                if (s.SelectionBias) w.AddTensor(p + "exp_probs_b.bias", [experts], Gaussian(random, experts, 0.1f));
+                AddMlp(w, random, p, "_shexp", e, sharedWidth);
+            }
+        }
+        w.AddTensor("output_norm.weight", [e], NearOne(random, e));
+        w.AddTensor("output.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        w.WriteTo(path);
+    }
+
+    private static void AddMlp(GgufWriter w, Random random, string prefix, string suffix, int embedding, int width)
+    {
+        w.AddTensor($"{prefix}ffn_gate{suffix}.weight", [embedding, width], Gaussian(random, embedding * width, 1f / MathF.Sqrt(embedding)));
+        w.AddTensor($"{prefix}ffn_up{suffix}.weight", [embedding, width], Gaussian(random, embedding * width, 1f / MathF.Sqrt(embedding)));
+        w.AddTensor($"{prefix}ffn_down{suffix}.weight", [width, embedding], Gaussian(random, width * embedding, 1f / MathF.Sqrt(width)));
+    }
+
+    private static void AddExperts(GgufWriter w, Random random, string prefix, int embedding, int experts, int width)
+    {
+        // The router's logits come out at unit scale, so softmax and sigmoid scores are spread, not tied.
+        w.AddTensor(prefix + "ffn_gate_inp.weight", [embedding, experts], Gaussian(random, embedding * experts, 1f / MathF.Sqrt(embedding)));
+        w.AddTensor(prefix + "ffn_gate_exps.weight", [embedding, width, experts], Gaussian(random, embedding * width * experts, 1f / MathF.Sqrt(embedding)));
+        w.AddTensor(prefix + "ffn_up_exps.weight", [embedding, width, experts], Gaussian(random, embedding * width * experts, 1f / MathF.Sqrt(embedding)));
+        w.AddTensor(prefix + "ffn_down_exps.weight", [width, embedding, experts], Gaussian(random, width * embedding * experts, 1f / MathF.Sqrt(width)));
+    }
+}
