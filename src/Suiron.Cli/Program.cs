@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Suiron.Cli;
+using Suiron.Cli.Chat;
 using Suiron.Cli.Pull;
 
 var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF models locally, in pure C#.")
@@ -8,6 +9,7 @@ var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF model
     InfoCommand.Create(),
     TokenizeCommand.Create(),
     QuantizeCommand.Create(),
+    ChatCommand.Create(),
     PullCommand.Create(),
 };
 return CliErrors.Invoke(root, args);
