@@ -9,6 +9,8 @@ var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF model
     InfoCommand.Create(),
     TokenizeCommand.Create(),
     QuantizeCommand.Create(),
+    ServeCommand.Create(),
+    TemplateCommand.Create(),
     ChatCommand.Create(),
     PullCommand.Create(),
 };

@@ -465,6 +465,13 @@ public sealed class Scheduler : IDisposable
     private void UpdateSpeed(int generated)
     {
         long now = Stopwatch.GetTimestamp();
+        if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastStep), now).TotalSeconds > 1)
+        {
+            // Back from idle: measure from this step on.
+            _windowStart = now;
+            _windowTokens = 0;
+            Volatile.Write(ref _tokensPerSecond, 0);
+        }
         Interlocked.Exchange(ref _lastStep, now);
         _windowTokens += generated;
         double elapsed = Stopwatch.GetElapsedTime(_windowStart, now).TotalSeconds;
