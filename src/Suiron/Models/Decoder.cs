@@ -112,7 +112,7 @@ internal sealed class Decoder : ILanguageModel
             {
                 int count = Math.Min(MaxBatch - rows, tokens.Length - done);
                 tokens.Slice(done, count).CopyTo(passTokens.AsSpan(rows));
-                segments[segmentCount++] = new Segment(cache, rows, count, cache.Count + done);
+                segments[segmentCount++] = new Segment(cache, rows, count, cache.Count); // earlier chunks of this item are already in the cache
                 rows += count;
                 done += count;
                 bool itemFinished = done == tokens.Length;
