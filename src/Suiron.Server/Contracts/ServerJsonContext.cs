@@ -17,8 +17,11 @@ namespace Suiron.Server.Contracts;
 public sealed partial class ServerJsonContext : JsonSerializerContext
 {
     /// <summary>The context the server uses: as generated, but writing non-ASCII text (Japanese, emoji …) as UTF-8 rather than \uXXXX escapes.</summary>
-    public static ServerJsonContext Web { get; } = new(new System.Text.Json.JsonSerializerOptions(Default.Options)
+    // Lazy: a static initializer here may run before the generated one that sets Default (partial-file order is unspecified).
+    public static ServerJsonContext Web => s_web ??= new(new System.Text.Json.JsonSerializerOptions(Default.Options)
     {
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     });
+
+    private static ServerJsonContext? s_web;
 }
