@@ -192,7 +192,8 @@ async function send(text) {
     const ended = performance.now();
     const tokens = usage?.completion_tokens ?? deltas;
     const seconds = firstTokenAt ? (ended - firstTokenAt) / 1000 : 0;
-    const perSecond = timings?.predicted_per_second ?? (seconds > 0 && tokens > 1 ? tokens / seconds : null);
+    // From the first token to the last: (n - 1) intervals. Too short a span (a buffered reply) gives no rate.
+    const perSecond = timings?.predicted_per_second ?? (seconds >= 0.05 && tokens > 1 ? (tokens - 1) / seconds : null);
     message.stats = {
       completionTokens: tokens,
       promptTokens: usage?.prompt_tokens ?? null,
@@ -206,7 +207,7 @@ async function send(text) {
       updateMessage(element, message, false);
       element.dataset.state = message.error ? 'error' : message.stopped ? 'stopped' : 'done';
     }
-    showSpeed(message.stats);
+    showSpeed(message.error ? null : message.stats);
   }
 }
 
@@ -383,7 +384,7 @@ function updateMessage(element, message, streaming) {
       const parts = [];
       if (message.stopped) parts.push('stopped');
       else if (message.finish === 'length') parts.push('cut at the token limit');
-      const stats = message.stats;
+      const stats = message.error ? null : message.stats;
       if (stats?.completionTokens) parts.push(`${stats.completionTokens} tokens`);
       if (stats?.tokensPerSecond) parts.push(`${stats.tokensPerSecond.toFixed(1)} tok/s`);
       if (stats?.seconds) parts.push(`${stats.seconds.toFixed(1)} s`);
