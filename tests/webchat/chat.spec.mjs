@@ -170,6 +170,14 @@ async function main() {
     mkdirSync(path.join(here, 'artifacts'), { recursive: true });
     await page.screenshot({ path: path.join(here, 'artifacts', 'chat.png') });
 
+    step('the theme switches to dark and stays after a reload');
+    await page.click('#toggle-theme'); // auto → light
+    await page.click('#toggle-theme'); // light → dark
+    await page.reload();
+    await page.waitForSelector('.message.assistant');
+    assert.equal(await page.getAttribute('html', 'data-theme'), 'dark');
+    await page.screenshot({ path: path.join(here, 'artifacts', 'chat-dark.png') });
+
     step('a conversation is renamed, a second one created and switched');
     await page.hover('.conversation.current');
     await page.click('.conversation.current .rename');
