@@ -189,15 +189,23 @@ async function main() {
     await page.click('.conversation:has-text("猫の話") .conversation-title');
     assert.equal(await page.locator('.message').count(), 4);
 
-    step('an HTTP error shows the OpenAI error message');
-    await page.route('**/v1/chat/completions', (route) => route.fulfill({
-      status: 401, contentType: 'application/json',
-      body: JSON.stringify({ error: { message: 'Invalid API key.', type: 'invalid_request_error', code: 'invalid_api_key' } }),
-    }), { times: 1 });
+    step('the API key goes as a bearer token; an HTTP error shows the OpenAI error message');
+    await page.click('#toggle-settings');
+    await page.fill('#api-key', 'sk-test-key');
+    await page.click('#toggle-settings');
+    let authorization = null;
+    await page.route('**/v1/chat/completions', (route) => {
+      authorization = route.request().headers().authorization ?? null;
+      return route.fulfill({
+        status: 401, contentType: 'application/json',
+        body: JSON.stringify({ error: { message: 'Invalid API key.', type: 'invalid_request_error', code: 'invalid_api_key' } }),
+      });
+    }, { times: 1 });
     await page.fill('#input', 'Hello?');
     await page.press('#input', 'Enter');
     await page.waitForSelector('.message.assistant[data-state="error"]');
     assert.match(await page.textContent('.message.assistant[data-state="error"] .message-error'), /HTTP 401.*Invalid API key\./);
+    assert.equal(authorization, 'Bearer sk-test-key');
 
     step('Markdown in an answer renders safely');
     await page.route('**/v1/chat/completions', (route) => route.fulfill({

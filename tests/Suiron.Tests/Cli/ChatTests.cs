@@ -100,6 +100,27 @@ public sealed class ChatTests
     }
 
     [Fact]
+    public void TemplateThatOpensAThinkBlockSendsTheOutputToReasoning()
+    {
+        using var file = GgufFile.Open(Stories);
+        var tokenizer = Tokenizer.FromGguf(file);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 256 });
+        // ChatML whose assistant turn starts inside <think>, as R1 distills' templates do.
+        var template = new ChatTemplate(
+            "{%- for message in messages -%}{{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' -}}{%- endfor -%}" +
+            "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n<think>\n' -}}{%- endif -%}");
+        var session = new ChatSession(model, tokenizer, new ChatPrompt(template, tokenizer), 256, system: null)
+        {
+            Sampling = new SamplingOptions { Temperature = 0 }, MaxTokens = 24,
+        };
+        var reasoning = new System.Text.StringBuilder();
+        var turn = session.Send("Once upon a time", onReasoning: piece => reasoning.Append(piece));
+        Assert.NotEmpty(turn.Reasoning);
+        Assert.Equal(turn.Reasoning, reasoning.ToString());
+        Assert.Empty(turn.Content); // the story never closes the block
+    }
+
+    [Fact]
     public void ConversationLongerThanTheContextIsRefusedAndLeftAsItWas()
     {
         using var file = GgufFile.Open(Stories);

@@ -81,6 +81,18 @@ public sealed class PullTests : IDisposable
     }
 
     [Fact]
+    public async Task FileAlreadyThereIsKeptAndCheckedAgainstAGivenSha256()
+    {
+        _hub.Files["owner/tiny/stories260K.gguf"] = new FakeHub.HostedFile { Bytes = Model, LinkedEtag = ModelSha };
+        File.WriteAllBytes(Final, Model);
+        Assert.Equal(Final, await Downloader().DownloadAsync("owner/tiny", "stories260K.gguf", _dir, expectedSha256: ModelSha));
+        Assert.Empty(_hub.ByteRequests);
+        var e = await Assert.ThrowsAsync<DownloadException>(() => Downloader().DownloadAsync("owner/tiny", "stories260K.gguf", _dir, expectedSha256: new string('c', 64)));
+        Assert.Contains("already exists", e.Message);
+        Assert.True(File.Exists(Final)); // never deletes a finished file
+    }
+
+    [Fact]
     public async Task ChecksumMismatchFromTheHubRemovesTheDownload()
     {
         string wrong = new('a', 64);
