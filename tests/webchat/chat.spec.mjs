@@ -231,6 +231,17 @@ async function main() {
 
     await page.screenshot({ path: path.join(here, 'artifacts', 'chat-markdown.png') });
 
+    step('a conversation is deleted (two clicks, no dialog)');
+    assert.equal(await page.locator('.conversation').count(), 2);
+    await page.hover('.conversation:has-text("New chat")');
+    await page.click('.conversation:has-text("New chat") .delete');
+    await page.click('.conversation:has-text("New chat") .delete');
+    assert.equal(await page.locator('.conversation').count(), 1);
+    await page.reload();
+    await page.waitForSelector('.conversation');
+    assert.equal(await page.locator('.conversation').count(), 1);
+    assert.equal(await page.textContent('.conversation .conversation-title'), '猫の話');
+
     assert.deepEqual(outside, [], 'the page fetched something from outside the server');
     assert.deepEqual(problems.filter((p) => !/status of 401/.test(p)), [], 'the page logged errors');
     console.log('webchat browser test: passed');
