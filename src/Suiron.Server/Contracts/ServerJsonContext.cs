@@ -16,12 +16,12 @@ namespace Suiron.Server.Contracts;
 [JsonSerializable(typeof(HealthResponse))]
 public sealed partial class ServerJsonContext : JsonSerializerContext
 {
+    private static ServerJsonContext? _web;
+
     /// <summary>The context the server uses: as generated, but writing non-ASCII text (Japanese, emoji …) as UTF-8 rather than \uXXXX escapes.</summary>
-    // Lazy: a static initializer here may run before the generated one that sets Default (partial-file order is unspecified).
-    public static ServerJsonContext Web => s_web ??= new(new System.Text.Json.JsonSerializerOptions(Default.Options)
+    public static ServerJsonContext Web => _web ??= new(new System.Text.Json.JsonSerializerOptions
     {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     });
-
-    private static ServerJsonContext? s_web;
 }

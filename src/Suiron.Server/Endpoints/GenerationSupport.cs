@@ -23,7 +23,9 @@ internal static class GenerationSupport
         catch (JsonException e)
         {
             string? param = e.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : null;
-            string message = param is null || e.Message.StartsWith('\'') || e.Message.Contains("is an invalid", StringComparison.Ordinal)
+            // A value of the wrong type names its parameter; anything else is broken JSON.
+            bool wrongType = param is not null && e.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal);
+            string message = !wrongType
                 ? $"The request body is not valid JSON: {FirstSentence(e.Message)}"
                 : $"Invalid value for '{param}': wrong JSON type (see the API reference for what it takes).";
             throw new ApiError(400, message, param: param, code: "invalid_json");
