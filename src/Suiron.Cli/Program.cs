@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Suiron.Cli;
+using Suiron.Cli.Chat;
+using Suiron.Cli.Pull;
 
 var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF models locally, in pure C#.")
 {
@@ -10,5 +12,7 @@ var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF model
     BenchCommand.Create(),
     ServeCommand.Create(),
     TemplateCommand.Create(),
+    ChatCommand.Create(),
+    PullCommand.Create(),
 };
 return CliErrors.Invoke(root, args);

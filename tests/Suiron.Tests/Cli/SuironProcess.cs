@@ -8,13 +8,17 @@ internal static class SuironProcess
 {
     public sealed record Result(int ExitCode, string StdOut, string StdErr);
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunWithInput(null, args);
+
+    /// <summary>Runs with <paramref name="input"/> piped to stdin (then closed); null leaves stdin empty and closed.</summary>
+    public static Result RunWithInput(string? input, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "Suiron.Cli.dll");
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = true,
             StandardOutputEncoding = new UTF8Encoding(false),
             StandardErrorEncoding = new UTF8Encoding(false),
             UseShellExecute = false,
@@ -22,6 +26,8 @@ internal static class SuironProcess
         start.ArgumentList.Add(dll);
         foreach (string a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
+        using (var stdin = new StreamWriter(process.StandardInput.BaseStream, new UTF8Encoding(false)))
+            if (input is not null) stdin.Write(input);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(2)))

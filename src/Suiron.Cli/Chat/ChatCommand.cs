@@ -1,0 +1,183 @@
+using System.CommandLine;
+using System.Text;
+using Suiron.Chat;
+using Suiron.Gguf;
+using Suiron.Inference;
+using Suiron.Models;
+using Suiron.Sampling;
+using Suiron.Tokenization;
+
+namespace Suiron.Cli.Chat;
+
+/// <summary>
+/// <c>suiron chat</c>: an interactive conversation in the terminal. Reads one message per line from stdin (so it can
+/// be piped), streams each answer to stdout, and keeps the conversation. <c>/reset</c> starts over, <c>/exit</c> or
+/// Ctrl+D quits, Ctrl+C stops the answer being written. A model's reasoning is shown dimmed on a terminal and goes
+/// to stderr when stdout is not a terminal, so that piped stdout holds only the answers.
+/// </summary>
+internal static class ChatCommand
+{
+    private const string Dim = "\u001b[2m", Reset = "\u001b[0m";
+
+    public static Command Create()
+    {
+        var model = new Option<FileInfo>("--model", "-m") { Description = "GGUF model file", Required = true };
+        var system = new Option<string?>("--system") { Description = "System prompt" };
+        var temperature = new Option<float>("--temp") { Description = "Temperature (0 = greedy)", DefaultValueFactory = _ => 0.8f };
+        var threads = new Option<int>("--threads", "-t") { Description = "Threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var contextSize = new Option<int>("--ctx-size", "-c") { Description = $"Context size in tokens (0 = the model's, up to {ModelOptions.DefaultContextCap})", DefaultValueFactory = _ => 0 };
+        var seed = new Option<ulong?>("--seed", "-s") { Description = "Random seed (default: random)" };
+        var count = new Option<int>("--n-predict", "-n") { Description = "Tokens per answer at most", DefaultValueFactory = _ => 1024 };
+
+        var command = new Command("chat", "Chat with a model in the terminal (one message per line; /reset, /exit, Ctrl+D to quit, Ctrl+C stops an answer)")
+        {
+            model, system, temperature, threads, contextSize, seed, count,
+        };
+        command.SetAction(result => CliErrors.Guard(() =>
+        {
+            int threadCount = result.GetValue(threads);
+            int ctx = result.GetValue(contextSize);
+            int n = result.GetValue(count);
+            if (threadCount < 1 || threadCount > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {threadCount}).");
+            if (ctx < 0) throw new UsageException($"--ctx-size must be ≥ 0 (got {ctx}).");
+            if (n < 1) throw new UsageException($"--n-predict must be ≥ 1 (got {n}).");
+            var sampling = new SamplingOptions { Temperature = result.GetValue(temperature), Seed = result.GetValue(seed) ?? (ulong)Random.Shared.NextInt64() };
+            sampling.Validate();
+
+            using var file = GgufFile.Open(result.GetValue(model)!.FullName);
+            var tokenizer = Tokenizer.FromGguf(file);
+            using var lm = ModelLoader.Load(file, new ModelOptions { Threads = threadCount, ContextSize = ctx });
+            var prompt = ChatPrompt.FromGguf(file, tokenizer);
+            if (prompt.IsFallback)
+                Console.Error.WriteLine("warning: the model has no chat template; using ChatML, which it may not have been trained on.");
+            int capacity = ctx > 0 ? ctx : Math.Min(lm.Info.ContextLength, ModelOptions.DefaultContextCap);
+            var session = new ChatSession(lm, tokenizer, prompt, capacity, result.GetValue(system)) { Sampling = sampling, MaxTokens = n };
+            return Run(session, file.GetStringOrNull("general.name") ?? result.GetValue(model)!.Name);
+        }));
+        return command;
+    }
+
+    private static int Run(ChatSession session, string modelName)
+    {
+        bool interactive = !Console.IsInputRedirected;
+        bool color = !Console.IsOutputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
+        using var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true };
+        using var stdin = interactive ? null : new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false));
+        if (interactive)
+            Console.Error.WriteLine($"Chatting with {modelName} ({session.ContextSize} tokens of context). /reset starts over, /exit or Ctrl+D quits, Ctrl+C stops an answer.");
+
+        // Ctrl+C while an answer is written stops that answer; at the prompt it quits as usual.
+        CancellationTokenSource? answering = null;
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            var current = answering;
+            if (current is null) return;
+            e.Cancel = true;
+            current.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            while (true)
+            {
+                if (interactive)
+                {
+                    stdout.Write(color ? "\u001b[1m> \u001b[0m" : "> ");
+                }
+                string? line = ReadMessage(stdin);
+                if (line is null)
+                {
+                    if (interactive) stdout.WriteLine();
+                    return CliErrors.Ok;
+                }
+                string text = line.Trim();
+                if (text.Length == 0) continue;
+                if (text is "/exit" or "/quit" or "/bye") return CliErrors.Ok;
+                if (text == "/reset")
+                {
+                    session.Reset();
+                    Console.Error.WriteLine("(conversation cleared)");
+                    continue;
+                }
+                if (text.StartsWith('/') && !text.StartsWith("//", StringComparison.Ordinal) && !text.Contains(' '))
+                {
+                    Console.Error.WriteLine($"unknown command {text}; commands: /reset, /exit (start a message with // to send a leading /).");
+                    continue;
+                }
+                if (text.StartsWith("//", StringComparison.Ordinal)) line = line.TrimStart()[1..];
+
+                using var cancel = new CancellationTokenSource();
+                answering = cancel;
+                bool inReasoning = false;
+                try
+                {
+                    var turn = session.Send(line,
+                        onReasoning: piece =>
+                        {
+                            if (!color) { Console.Error.Write(piece); inReasoning = true; return; }
+                            if (!inReasoning) { stdout.Write(Dim); inReasoning = true; }
+                            stdout.Write(piece);
+                        },
+                        onContent: piece =>
+                        {
+                            if (inReasoning)
+                            {
+                                if (color) stdout.Write(Reset + "\n\n");
+                                else Console.Error.WriteLine();
+                                inReasoning = false;
+                            }
+                            stdout.Write(piece);
+                        },
+                        cancellation: cancel.Token);
+                    if (inReasoning && color) stdout.Write(Reset);
+                    stdout.WriteLine();
+                    Report(turn, color);
+                }
+                catch (ChatContextFullException e)
+                {
+                    Console.Error.WriteLine($"error: {e.Message}");
+                }
+                finally
+                {
+                    answering = null;
+                }
+                if (interactive) stdout.WriteLine();
+            }
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>One message: a line, or several joined where a line ends with a backslash. Null at the end of input.</summary>
+    private static string? ReadMessage(StreamReader? stdin)
+    {
+        var message = new StringBuilder();
+        while (true)
+        {
+            string? line = stdin is null ? Console.ReadLine() : stdin.ReadLine();
+            if (line is null) return message.Length > 0 ? message.ToString() : null;
+            if (line.EndsWith('\\'))
+            {
+                message.Append(line, 0, line.Length - 1).Append('\n');
+                continue;
+            }
+            return message.Append(line).ToString();
+        }
+    }
+
+    private static void Report(ChatTurn turn, bool color)
+    {
+        var stats = turn.Stats;
+        string why = turn.Finish switch
+        {
+            FinishReason.Cancelled => "stopped; ",
+            FinishReason.Length => "cut at the token limit; ",
+            _ => "",
+        };
+        string speed = stats is null ? "" : $"{stats.GeneratedTokens} tokens, {stats.TokensPerSecond:F1} tok/s; ";
+        string text = $"[{why}{speed}prompt {turn.PromptTokens} tokens, {turn.ReusedTokens} from cache]";
+        Console.Error.WriteLine(color ? Dim + text + Reset : text);
+    }
+}

@@ -1,0 +1,259 @@
+// Browser test of the web chat: starts the real `suiron serve` on stories260K, drives Debian's chromium
+// (headless, fresh profile) with playwright-core, and checks streaming, stop, persistence across a reload,
+// renaming, the error display, and that the page fetches nothing from outside the server.
+//
+//   node chat.spec.mjs
+// Environment: SUIRON_CLI_DLL (default: the newest built src/Suiron.Cli/bin/*/net10.0/Suiron.Cli.dll),
+// SUIRON_MODEL (default: ../shared/models/stories260K.gguf beside the checkout), CHROMIUM (default /usr/bin/chromium).
+// Writes artifacts/chat.png.
+
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+
+function findCliDll() {
+  if (process.env.SUIRON_CLI_DLL) return process.env.SUIRON_CLI_DLL;
+  const candidates = ['Release', 'Debug']
+    .map((c) => path.join(repo, 'src', 'Suiron.Cli', 'bin', c, 'net10.0', 'Suiron.Cli.dll'))
+    .filter((p) => existsSync(p))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (!candidates.length) throw new Error('Suiron.Cli.dll not found: run `dotnet build Suiron.slnx -c Release` first, or set SUIRON_CLI_DLL.');
+  return candidates[0];
+}
+
+function findModel() {
+  if (process.env.SUIRON_MODEL) return process.env.SUIRON_MODEL;
+  const shared = process.env.SUIRON_SHARED ?? path.join(repo, '..', 'shared');
+  return path.join(shared, 'models', 'stories260K.gguf');
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHealth(base, server, log) {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`suiron serve exited with ${server.exitCode}:\n${log.join('')}`);
+    try {
+      const response = await fetch(`${base}/health`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`suiron serve did not become healthy in 90 s:\n${log.join('')}`);
+}
+
+const step = (text) => console.log(`• ${text}`);
+
+async function main() {
+  const dll = findCliDll();
+  const model = findModel();
+  assert.ok(existsSync(model), `test model not found: ${model}`);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const log = [];
+  step(`starting dotnet ${path.relative(repo, dll)} serve on port ${port}`);
+  const server = spawn('dotnet', [dll, 'serve', '--model', model, '--host', '127.0.0.1', '--port', String(port), '--threads', '1', '--parallel', '2'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.on('data', (d) => log.push(String(d)));
+  server.stderr.on('data', (d) => log.push(String(d)));
+
+  const profile = mkdtempSync(path.join(os.tmpdir(), 'suiron-chromium-'));
+  let context;
+  try {
+    await waitForHealth(base, server, log);
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      headless: true,
+      viewport: { width: 1100, height: 760 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    });
+    const page = context.pages()[0] ?? await context.newPage();
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+    const outside = [];
+    page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:')) outside.push(r.url()); });
+
+    step('page loads and lists the model');
+    await page.goto(base + '/');
+    await page.waitForFunction(() => [...document.querySelectorAll('#model option')].some((o) => o.value === 'stories260K'));
+    assert.equal(await page.title(), 'Suiron');
+
+    step('settings are set and kept');
+    await page.click('#toggle-settings');
+    await page.fill('#temperature', '0');
+    await page.fill('#max-tokens', '120');
+    await page.fill('#seed', '7');
+    await page.click('#toggle-settings');
+
+    // Count the updates of the answer as the DOM sees them.
+    await page.evaluate(() => {
+      window.__answerUpdates = 0;
+      let last = '';
+      new MutationObserver(() => {
+        const answers = document.querySelectorAll('#messages .message.assistant .content');
+        const text = answers.length ? answers[answers.length - 1].textContent : '';
+        if (text !== last && text.length > last.length) window.__answerUpdates++;
+        last = text;
+      }).observe(document.getElementById('messages'), { childList: true, subtree: true, characterData: true });
+    });
+
+    step('a message is sent and the answer streams in');
+    await page.fill('#input', 'Tell me a story about a cat');
+    await page.press('#input', 'Enter');
+    await page.waitForSelector('.message.assistant[data-state="streaming"]');
+    assert.equal(await page.isVisible('#stop'), true, 'the stop button shows while answering');
+    await page.waitForSelector('.message.assistant[data-state="done"]', { timeout: 120_000 });
+    const firstAnswer = await page.textContent('.message.assistant .content');
+    const updates = await page.evaluate(() => window.__answerUpdates);
+    assert.ok(firstAnswer.trim().length > 0, 'the answer is not empty');
+    assert.ok(updates > 1, `the answer arrived in ${updates} update(s); expected it to stream`);
+    assert.match(await page.textContent('.message.assistant .meta'), /\d+ tokens/);
+    assert.equal(await page.isVisible('#send'), true);
+    assert.equal(await page.textContent('.conversation.current .conversation-title'), 'Tell me a story about a cat');
+    step(`  ${firstAnswer.length} characters in ${updates} updates`);
+
+    step('the stop button ends an answer');
+    // Slow the stream down so that there is an answer in progress to stop.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: 1500, uploadThroughput: -1 });
+    await page.click('#toggle-settings');
+    await page.fill('#max-tokens', '1000');
+    await page.click('#toggle-settings');
+    await page.fill('#input', 'And then what happened?');
+    await page.click('#send');
+    await page.waitForFunction(() => {
+      const answers = document.querySelectorAll('#messages .message.assistant');
+      const last = answers[answers.length - 1];
+      return answers.length === 2 && last.dataset.state === 'streaming' && last.querySelector('.content').textContent.length > 0;
+    }, null, { timeout: 60_000 });
+    await page.click('#stop');
+    await page.waitForSelector('.message.assistant:nth-of-type(4)[data-state="stopped"]', { timeout: 10_000 });
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    const stoppedText = await page.textContent('.message.assistant:nth-of-type(4) .content');
+    await page.waitForTimeout(800);
+    assert.equal(await page.textContent('.message.assistant:nth-of-type(4) .content'), stoppedText, 'no text arrives after stop');
+    assert.match(await page.textContent('.message.assistant:nth-of-type(4) .meta'), /stopped/);
+    assert.equal(await page.isVisible('#send'), true);
+    assert.equal(await page.isVisible('#stop'), false);
+
+    step('the conversation survives a reload');
+    await page.reload();
+    await page.waitForSelector('.message.assistant');
+    assert.equal(await page.locator('.message').count(), 4);
+    assert.equal(await page.textContent('.message.assistant .content'), firstAnswer);
+    assert.equal(await page.locator('.conversation').count(), 1);
+    assert.equal(await page.inputValue('#temperature').catch(() => null) ?? '0', '0');
+
+    mkdirSync(path.join(here, 'artifacts'), { recursive: true });
+    await page.screenshot({ path: path.join(here, 'artifacts', 'chat.png') });
+
+    step('the theme switches to dark and stays after a reload');
+    await page.click('#toggle-theme'); // auto → light
+    await page.click('#toggle-theme'); // light → dark
+    await page.reload();
+    await page.waitForSelector('.message.assistant');
+    assert.equal(await page.getAttribute('html', 'data-theme'), 'dark');
+    await page.screenshot({ path: path.join(here, 'artifacts', 'chat-dark.png') });
+
+    step('a conversation is renamed, a second one created and switched');
+    await page.hover('.conversation.current');
+    await page.click('.conversation.current .rename');
+    await page.fill('.rename-input', '猫の話');
+    await page.press('.rename-input', 'Enter');
+    assert.equal(await page.textContent('.conversation.current .conversation-title'), '猫の話');
+    await page.click('#new-chat');
+    assert.equal(await page.locator('.message').count(), 0);
+    await page.click('.conversation:has-text("猫の話") .conversation-title');
+    assert.equal(await page.locator('.message').count(), 4);
+
+    step('the API key goes as a bearer token; an HTTP error shows the OpenAI error message');
+    await page.click('#toggle-settings');
+    await page.fill('#api-key', 'sk-test-key');
+    await page.click('#toggle-settings');
+    let authorization = null;
+    await page.route('**/v1/chat/completions', (route) => {
+      authorization = route.request().headers().authorization ?? null;
+      return route.fulfill({
+        status: 401, contentType: 'application/json',
+        body: JSON.stringify({ error: { message: 'Invalid API key.', type: 'invalid_request_error', code: 'invalid_api_key' } }),
+      });
+    }, { times: 1 });
+    await page.fill('#input', 'Hello?');
+    await page.press('#input', 'Enter');
+    await page.waitForSelector('.message.assistant[data-state="error"]');
+    assert.match(await page.textContent('.message.assistant[data-state="error"] .message-error'), /HTTP 401.*Invalid API key\./);
+    assert.equal(authorization, 'Bearer sk-test-key');
+
+    step('Markdown in an answer renders safely');
+    await page.route('**/v1/chat/completions', (route) => route.fulfill({
+      status: 200, contentType: 'text/event-stream',
+      body: [
+        { choices: [{ index: 0, delta: { reasoning_content: 'Let me think <b>hard</b>.' } }] },
+        { choices: [{ index: 0, delta: { content: '**Bold** <img src=x onerror="window.__xss=1">\n\n```js\nlet a = 1 < 2;\n```' } }] },
+        { choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
+        { choices: [], usage: { prompt_tokens: 3, completion_tokens: 9, total_tokens: 12 } },
+      ].map((c) => `data: ${JSON.stringify(c)}\n\n`).join('') + 'data: [DONE]\n\n',
+    }), { times: 1 });
+    await page.fill('#input', 'Show me markdown');
+    await page.press('#input', 'Enter');
+    await page.waitForSelector('.message.assistant:last-child[data-state="done"]');
+    const last = '.message.assistant:last-child';
+    assert.equal(await page.textContent(`${last} .content strong`), 'Bold');
+    assert.equal(await page.locator(`${last} .content img`).count(), 0, 'no element from model text');
+    assert.equal(await page.evaluate(() => window.__xss), undefined);
+    assert.equal(await page.textContent(`${last} pre code`), 'let a = 1 < 2;');
+    assert.equal(await page.textContent(`${last} details.reasoning .reasoning-body`), 'Let me think <b>hard</b>.');
+    assert.equal(await page.isVisible(`${last} .copy-code`), true);
+    assert.match(await page.textContent(`${last} .meta`), /9 tokens/);
+
+    await page.screenshot({ path: path.join(here, 'artifacts', 'chat-markdown.png') });
+
+    step('a conversation is deleted (two clicks, no dialog)');
+    assert.equal(await page.locator('.conversation').count(), 2);
+    await page.hover('.conversation:has-text("New chat")');
+    await page.click('.conversation:has-text("New chat") .delete');
+    await page.click('.conversation:has-text("New chat") .delete');
+    assert.equal(await page.locator('.conversation').count(), 1);
+    await page.reload();
+    await page.waitForSelector('.conversation');
+    assert.equal(await page.locator('.conversation').count(), 1);
+    assert.equal(await page.textContent('.conversation .conversation-title'), '猫の話');
+
+    assert.deepEqual(outside, [], 'the page fetched something from outside the server');
+    assert.deepEqual(problems.filter((p) => !/status of 401/.test(p)), [], 'the page logged errors');
+    console.log('webchat browser test: passed');
+  } finally {
+    await context?.close().catch(() => {});
+    server.kill('SIGTERM');
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error('webchat browser test: FAILED');
+  console.error(error);
+  process.exit(1);
+});
