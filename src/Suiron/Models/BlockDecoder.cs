@@ -90,10 +90,7 @@ internal sealed class BlockDecoder : ILanguageModel
 
         var reader = new WeightReader(file);
         int embedding = _h.EmbeddingLength;
-        _tokenEmbedding = file.GetTensor("token_embd.weight");
-        if (_tokenEmbedding.Shape.Length != 2 || _tokenEmbedding.Shape[0] != embedding)
-            throw reader.WrongShape(_tokenEmbedding, $"[{embedding}, vocab]");
-        int vocab = checked((int)_tokenEmbedding.Shape[1]);
+        (_tokenEmbedding, int vocab) = reader.TokenEmbedding(embedding);
         int sharedWidth = experts ? _routing!.FeedForwardLength * file.GetInt32(Key("expert_shared_count"), 0) : 0;
         _layers = new BlockWeights[_h.LayerCount];
         for (int i = 0; i < _layers.Length; i++)
@@ -113,7 +110,8 @@ internal sealed class BlockDecoder : ILanguageModel
                 FeedForwardPostNorm: architecture.PostNorms ? reader.Vector(p + "post_ffw_norm.weight", embedding) : null);
         }
         _outputNorm = reader.Vector("output_norm.weight", embedding);
-        _output = reader.Has("output.weight") ? reader.Matrix("output.weight", embedding, vocab) : _tokenEmbedding;
+        _output = reader.OutputProjection(embedding, vocab, _tokenEmbedding);
+        reader.EnsureAllUsed(file.Architecture);
 
         _cacheType = options.CacheType;
         _pool = new WorkerPool(options.Threads);

@@ -39,29 +39,29 @@ internal sealed record DecoderWeights(
 
     public static DecoderWeights Load(GgufFile file, TransformerHyperParameters h, DecoderArchitecture architecture)
     {
-        var reader = new Reader(file);
+        var reader = new WeightReader(file);
         int embedding = h.EmbeddingLength;
         int queryWidth = h.HeadCount * h.KeyLength, keyWidth = h.KvHeadCount * h.KeyLength, valueWidth = h.KvHeadCount * h.ValueLength;
 
-        Tensor tokenEmbedding = file.GetTensor("token_embd.weight");
-        if (tokenEmbedding.Shape.Length != 2 || tokenEmbedding.Shape[0] != embedding)
-            throw reader.WrongShape(tokenEmbedding, $"[{embedding}, vocab]");
-        int vocab = checked((int)tokenEmbedding.Shape[1]);
+        var (tokenEmbedding, vocab) = reader.TokenEmbedding(embedding);
 
         var layers = new DecoderLayerWeights[h.LayerCount];
         for (int i = 0; i < layers.Length; i++)
         {
             string p = $"blk.{i}.";
-            bool bias = architecture.QueryKeyValueBias, qkNorm = architecture.QueryKeyNorm;
+            bool qkNorm = architecture.QueryKeyNorm;
+            // Architectures that declare Q/K/V biases require them; the others (llama) take them when a file has them, as llama.cpp does.
+            float[]? Bias(string name, int width) =>
+                architecture.QueryKeyValueBias ? reader.Vector(name, width) : reader.OptionalVector(name, width);
             layers[i] = new DecoderLayerWeights(
                 AttentionNorm: reader.Vector(p + "attn_norm.weight", embedding),
                 Query: reader.Matrix(p + "attn_q.weight", embedding, queryWidth),
                 Key: reader.Matrix(p + "attn_k.weight", embedding, keyWidth),
                 Value: reader.Matrix(p + "attn_v.weight", embedding, valueWidth),
                 Output: reader.Matrix(p + "attn_output.weight", h.HeadCount * h.ValueLength, embedding),
-                QueryBias: bias ? reader.Vector(p + "attn_q.bias", queryWidth) : null,
-                KeyBias: bias ? reader.Vector(p + "attn_k.bias", keyWidth) : null,
-                ValueBias: bias ? reader.Vector(p + "attn_v.bias", valueWidth) : null,
+                QueryBias: Bias(p + "attn_q.bias", queryWidth),
+                KeyBias: Bias(p + "attn_k.bias", keyWidth),
+                ValueBias: Bias(p + "attn_v.bias", valueWidth),
                 QueryNorm: qkNorm ? reader.Vector(p + "attn_q_norm.weight", h.KeyLength) : null,
                 KeyNorm: qkNorm ? reader.Vector(p + "attn_k_norm.weight", h.KeyLength) : null,
                 FeedForwardNorm: reader.Vector(p + "ffn_norm.weight", embedding),
@@ -70,41 +70,14 @@ internal sealed record DecoderWeights(
                 Down: reader.Matrix(p + "ffn_down.weight", h.FeedForwardLength, embedding));
         }
 
-        // No output.weight means the output projection is tied to the token embedding.
-        Tensor output = file.HasTensor("output.weight") ? reader.Matrix("output.weight", embedding, vocab) : tokenEmbedding;
-        float[]? frequencyFactors = architecture.RopeFrequencyFactors && file.HasTensor("rope_freqs.weight")
-            ? reader.Vector("rope_freqs.weight", h.Rope.Dimensions / 2)
-            : null;
+        Tensor output = reader.OutputProjection(embedding, vocab, tokenEmbedding);
+        float[]? frequencyFactors = architecture.RopeFrequencyFactors ? reader.OptionalVector("rope_freqs.weight", h.Rope.Dimensions / 2) : null;
+        float[] outputNorm = reader.Vector("output_norm.weight", embedding);
+        reader.EnsureAllUsed(architecture.Name);
 
-        return new DecoderWeights(tokenEmbedding, reader.Vector("output_norm.weight", embedding), output, frequencyFactors, layers)
+        return new DecoderWeights(tokenEmbedding, outputNorm, output, frequencyFactors, layers)
         {
             ParameterCount = file.Tensors.Sum(t => t.ElementCount),
         };
-    }
-
-    private readonly struct Reader(GgufFile file)
-    {
-        /// <summary>A 2-D weight of <paramref name="rows"/> rows of <paramref name="columns"/> (ggml shape [columns, rows]).</summary>
-        public Tensor Matrix(string name, int columns, int rows)
-        {
-            Tensor t = file.GetTensor(name);
-            if (t.Shape.Length != 2 || t.Shape[0] != columns || t.Shape[1] != rows)
-                throw WrongShape(t, $"[{columns}, {rows}]");
-            return t;
-        }
-
-        /// <summary>A 1-D tensor decoded to F32.</summary>
-        public float[] Vector(string name, int length)
-        {
-            Tensor t = file.GetTensor(name);
-            if (t.Shape.Length != 1 || t.Shape[0] != length)
-                throw WrongShape(t, $"[{length}]");
-            var values = new float[length];
-            unsafe { Quantization.Dequantize(t.Type, new ReadOnlySpan<byte>(t.Data, checked((int)t.ByteLength)), values); }
-            return values;
-        }
-
-        public GgufException WrongShape(Tensor t, string expected) =>
-            new($"Tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], expected {expected} for this model's hyper-parameters", -1, file.Path);
     }
 }

@@ -111,10 +111,7 @@ internal sealed record DeepSeek2Weights(
     {
         var reader = new WeightReader(file);
         int embedding = h.Transformer.EmbeddingLength;
-        Tensor tokenEmbedding = file.GetTensor("token_embd.weight");
-        if (tokenEmbedding.Shape.Length != 2 || tokenEmbedding.Shape[0] != embedding)
-            throw reader.WrongShape(tokenEmbedding, $"[{embedding}, vocab]");
-        int vocab = checked((int)tokenEmbedding.Shape[1]);
+        var (tokenEmbedding, vocab) = reader.TokenEmbedding(embedding);
 
         var layers = new DeepSeek2LayerWeights[h.Transformer.LayerCount];
         for (int i = 0; i < layers.Length; i++)
@@ -130,8 +127,10 @@ internal sealed record DeepSeek2Weights(
                 Experts: dense ? null : ExpertWeights.Load(reader, i, embedding, h.Experts),
                 SharedExpert: dense || sharedWidth == 0 ? null : GatedFeedForwardWeights.Load(reader, p, "_shexp", embedding, sharedWidth));
         }
-        Tensor output = reader.Has("output.weight") ? reader.Matrix("output.weight", embedding, vocab) : tokenEmbedding;
-        return new DeepSeek2Weights(tokenEmbedding, layers, reader.Vector("output_norm.weight", embedding), output, reader.OwnedArrays);
+        Tensor output = reader.OutputProjection(embedding, vocab, tokenEmbedding);
+        float[] outputNorm = reader.Vector("output_norm.weight", embedding);
+        reader.EnsureAllUsed("deepseek2");
+        return new DeepSeek2Weights(tokenEmbedding, layers, outputNorm, output, reader.OwnedArrays);
     }
 }
 

@@ -15,15 +15,50 @@ namespace Suiron.Models;
 internal sealed class WeightReader(GgufFile file)
 {
     private readonly List<float[]> _owned = [];
+    private readonly HashSet<string> _used = new(StringComparer.Ordinal);
 
     public GgufFile File => file;
 
     public bool Has(string name) => file.HasTensor(name);
 
+    private Tensor Use(string name)
+    {
+        Tensor t = file.GetTensor(name);
+        _used.Add(name);
+        return t;
+    }
+
+    /// <summary>The token embedding (ggml shape [embedding, vocab]) and the vocabulary size it implies.</summary>
+    public (Tensor Embedding, int VocabSize) TokenEmbedding(int embedding)
+    {
+        Tensor t = Use("token_embd.weight");
+        if (t.Shape.Length != 2 || t.Shape[0] != embedding)
+            throw WrongShape(t, $"[{embedding}, vocab]");
+        return (t, checked((int)t.Shape[1]));
+    }
+
+    /// <summary>The output projection; without <c>output.weight</c> it is tied to the token embedding.</summary>
+    public Tensor OutputProjection(int embedding, int vocab, Tensor tokenEmbedding) =>
+        Has("output.weight") ? Matrix("output.weight", embedding, vocab) : tokenEmbedding;
+
+    /// <summary>
+    /// Fails when the file holds tensors the architecture did not read. llama.cpp refuses such files too ("wrong number
+    /// of tensors"): an unread bias or norm means the file needs a feature this implementation lacks, and running
+    /// without it would give wrong answers silently.
+    /// </summary>
+    public void EnsureAllUsed(string architecture)
+    {
+        var unused = file.Tensors.Select(t => t.Name).Where(name => !_used.Contains(name)).ToList();
+        if (unused.Count > 0)
+            throw new GgufException(
+                $"{unused.Count} tensor(s) not used by Suiron's {architecture} implementation (e.g. '{string.Join("', '", unused.Take(5))}'): " +
+                "the file needs a feature Suiron does not support, and ignoring the tensors would give wrong results", -1, file.Path);
+    }
+
     /// <summary>A 2-D weight of <paramref name="rows"/> rows of <paramref name="columns"/> (ggml shape [columns, rows]).</summary>
     public Tensor Matrix(string name, int columns, int rows)
     {
-        Tensor t = file.GetTensor(name);
+        Tensor t = Use(name);
         if (t.Shape.Length != 2 || t.Shape[0] != columns || t.Shape[1] != rows)
             throw WrongShape(t, $"[{columns}, {rows}]");
         return t;
@@ -32,7 +67,7 @@ internal sealed class WeightReader(GgufFile file)
     /// <summary>A 3-D stack of <paramref name="count"/> matrices of <paramref name="rows"/> × <paramref name="columns"/> (ggml shape [columns, rows, count]).</summary>
     public Tensor Stacked(string name, int columns, int rows, int count)
     {
-        Tensor t = file.GetTensor(name);
+        Tensor t = Use(name);
         if (t.Shape.Length != 3 || t.Shape[0] != columns || t.Shape[1] != rows || t.Shape[2] != count)
             throw WrongShape(t, $"[{columns}, {rows}, {count}]");
         return t;
@@ -41,7 +76,7 @@ internal sealed class WeightReader(GgufFile file)
     /// <summary>A 1-D tensor decoded to F32.</summary>
     public float[] Vector(string name, int length)
     {
-        Tensor t = file.GetTensor(name);
+        Tensor t = Use(name);
         if (t.Shape.Length != 1 || t.Shape[0] != length)
             throw WrongShape(t, $"[{length}]");
         var values = new float[length];

@@ -1,4 +1,5 @@
 using Suiron.Gguf;
+using Suiron.Inference;
 using Suiron.Models;
 using Suiron.Tensors;
 using Xunit;
@@ -34,6 +35,45 @@ public sealed class ModelLoadErrorTests
         using var file = GgufFile.Open(path);
         var e = Assert.Throws<GgufException>(() => ModelLoader.Load(file));
         Assert.Contains("blk.1.ffn_up.weight", e.Message);
+    }
+
+    [Fact]
+    public void TensorTheArchitectureDoesNotUseIsRefusedNotIgnored()
+    {
+        // An output-projection bias the llama decoder has no place for: ignoring it would give wrong logits silently,
+        // so the load fails naming it (llama.cpp refuses files with tensors it did not load as well).
+        string path = Variant("extra", (w, file, copy) =>
+        {
+            foreach (var t in file.Tensors) copy(t);
+            w.AddTensor("blk.0.attn_output.bias", [256], new float[256]);
+        });
+        using var file = GgufFile.Open(path);
+        var e = Assert.Throws<GgufException>(() => ModelLoader.Load(file));
+        Assert.Contains("blk.0.attn_output.bias", e.Message);
+        Assert.Contains("not used", e.Message);
+    }
+
+    [Fact]
+    public void LlamaTakesOptionalQueryKeyValueBiasesAsLlamaCppDoes()
+    {
+        var random = new Random(5);
+        string path = Variant("llama-qkv-bias", (w, file, copy) =>
+        {
+            foreach (var t in file.Tensors) copy(t);
+            foreach (var (name, width) in new[] { ("attn_q", 256), ("attn_k", 128), ("attn_v", 128) })
+                for (int layer = 0; layer < 2; layer++)
+                    w.AddTensor($"blk.{layer}.{name}.bias", [width], TinyModelBuilder.Gaussian(random, width, 0.5f));
+        });
+        using (var file = GgufFile.Open(path))
+        using (var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, CacheType = KvCacheType.F32 }))
+        using (var oracle = new LlamaCppOracle(path, f32Cache: true))
+        {
+            int[] prompt = oracle.Tokenize("Once upon a time there was");
+            float[] expected = oracle.Evaluate(prompt);
+            var logits = new float[model.Info.VocabSize];
+            model.Forward(prompt, model.CreateCache(64), logits);
+            Assert.True(ModelAssert.MaxRelativeDifference(logits, expected) < 1e-5, "logits differ from llama.cpp's");
+        }
     }
 
     [Fact]
