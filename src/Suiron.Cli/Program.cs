@@ -8,5 +8,7 @@ var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF model
     TokenizeCommand.Create(),
     QuantizeCommand.Create(),
     BenchCommand.Create(),
+    ServeCommand.Create(),
+    TemplateCommand.Create(),
 };
 return CliErrors.Invoke(root, args);

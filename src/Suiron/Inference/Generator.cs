@@ -27,7 +27,11 @@ public sealed record GenerationOptions
 }
 
 /// <summary>One generated token: its id, the text that became final with it (may be empty while a UTF-8 character or a possible stop string is incomplete), and the finish reason on the last step.</summary>
-public readonly record struct GenerationStep(int Token, string Text, FinishReason? Finish);
+public readonly record struct GenerationStep(int Token, string Text, FinishReason? Finish)
+{
+    /// <summary>The token's log-probability and the most likely alternatives, when asked for (<see cref="GenerationRequest.Logprobs"/>).</summary>
+    public TokenLogprobs? Logprobs { get; init; }
+}
 
 /// <summary>Timings of the last <see cref="Generator.Generate"/> run.</summary>
 public sealed record GenerationStats(int PromptTokens, int GeneratedTokens, TimeSpan PromptTime, TimeSpan GenerationTime)

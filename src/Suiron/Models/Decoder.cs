@@ -25,6 +25,11 @@ internal sealed class Decoder : ILanguageModel
     private readonly KvCacheType _cacheType;
     private readonly float _attentionScale;
     private Scratch _scratch = new(0, null!);
+    private int[]? _passTokens;
+    private Segment[]? _segments, _singleSegment;
+
+    /// <summary>Consecutive rows of a pass that belong to one sequence: rows Start.. of the pass go to positions FirstPosition.. of Cache.</summary>
+    private readonly record struct Segment(KvCache Cache, int Start, int Count, int FirstPosition);
 
     public Decoder(GgufFile file, DecoderArchitecture architecture, ModelOptions options)
     {
@@ -75,15 +80,97 @@ internal sealed class Decoder : ILanguageModel
             bool isLast = start + count == tokens.Length;
             int outputRows = allLogits ? count : isLast ? 1 : 0;
             Span<float> batchLogits = allLogits ? logits.Slice(start * vocab, count * vocab) : isLast ? logits[..vocab] : default;
-            ForwardBatch(tokens.Slice(start, count), cache, batchLogits, outputRows);
+            ForwardPass(tokens.Slice(start, count), cache, batchLogits, outputRows);
         }
     }
 
+    /// <summary>
+    /// Several sequences per step: their tokens are laid end to end into passes of up to <see cref="MaxBatch"/> rows,
+    /// every matmul runs once per pass over all rows, and attention reads each row's own cache at its own position.
+    /// Row for row the arithmetic is that of <see cref="Forward"/>, so the logits are the same.
+    /// </summary>
+    public void ForwardBatch(ReadOnlySpan<SequenceTokens> items, Span<float> logits)
+    {
+        int vocab = _weights.VocabSize;
+        SequenceTokens.Validate(items, logits.Length, vocab);
+        foreach (var item in items)
+        {
+            CheckShape(item.Cache);
+            foreach (int token in item.Tokens.Span)
+                if ((uint)token >= (uint)vocab)
+                    throw new ArgumentOutOfRangeException(nameof(items), $"Token id {token} is outside the vocabulary of {vocab}.");
+        }
+
+        int[] passTokens = _passTokens ??= new int[MaxBatch];
+        Segment[] segments = _segments ??= new Segment[MaxBatch];
+        int rows = 0, segmentCount = 0, firstFinished = 0;
+        for (int i = 0; i < items.Length; i++)
+        {
+            ReadOnlySpan<int> tokens = items[i].Tokens.Span;
+            KvCache cache = items[i].Cache;
+            for (int done = 0; done < tokens.Length;)
+            {
+                int count = Math.Min(MaxBatch - rows, tokens.Length - done);
+                tokens.Slice(done, count).CopyTo(passTokens.AsSpan(rows));
+                segments[segmentCount++] = new Segment(cache, rows, count, cache.Count); // earlier chunks of this item are already in the cache
+                rows += count;
+                done += count;
+                bool itemFinished = done == tokens.Length;
+                if (rows == MaxBatch || i == items.Length - 1 && itemFinished)
+                {
+                    // Items whose last row is in this pass are firstFinished.. (the last segment may continue in the next pass).
+                    int finished = segmentCount - (itemFinished ? 0 : 1);
+                    RunPass(passTokens.AsSpan(0, rows), segments.AsSpan(0, segmentCount), finished, logits.Slice(firstFinished * vocab, finished * vocab));
+                    firstFinished += finished;
+                    rows = segmentCount = 0;
+                }
+            }
+        }
+    }
+
+    /// <summary>One pass of several sequences' rows; the logits of the last row of each of the first <paramref name="finished"/> segments.</summary>
+    private void RunPass(ReadOnlySpan<int> tokens, ReadOnlySpan<Segment> segments, int finished, Span<float> logits)
+    {
+        int embedding = _h.EmbeddingLength;
+        Scratch s = ScratchFor(tokens.Length);
+        RunLayers(tokens, segments, s);
+        if (finished == 0) return;
+        Span<float> hidden = s.Hidden, normed = s.Normed;
+        for (int i = 0; i < finished; i++)
+        {
+            int row = segments[i].Start + segments[i].Count - 1;
+            RmsNorm.Apply(hidden.Slice(row * embedding, embedding), _weights.OutputNorm, _h.RmsNormEpsilon, normed.Slice(i * embedding, embedding));
+        }
+        MatMul.Compute(_weights.Output, normed[..(finished * embedding)], logits[..(finished * _weights.VocabSize)], finished, _pool);
+    }
+
+    private void CheckShape(KvCache cache)
+    {
+        if (cache.LayerCount != _h.LayerCount || cache.KeyWidth != KeyWidth || cache.ValueWidth != ValueWidth)
+            throw new ArgumentException("The cache was created by a model of another shape.", nameof(cache));
+    }
+
     /// <summary>Runs one batch through every layer, appends it to the cache, and projects the last <paramref name="outputRows"/> rows to logits.</summary>
-    private void ForwardBatch(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
+    private void ForwardPass(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
     {
         int n = tokens.Length, embedding = _h.EmbeddingLength;
         Scratch s = ScratchFor(n);
+        Segment[] one = _singleSegment ??= new Segment[1];
+        one[0] = new Segment(cache, 0, n, cache.Count);
+        RunLayers(tokens, one, s);
+        Span<float> hidden = s.Hidden.AsSpan(0, n * embedding);
+        Span<float> normed = s.Normed.AsSpan(0, n * embedding);
+
+        if (outputRows == 0) return;
+        Span<float> lastRows = normed.Slice((n - outputRows) * embedding, outputRows * embedding);
+        RmsNorm.Apply(hidden.Slice((n - outputRows) * embedding, outputRows * embedding), _weights.OutputNorm, _h.RmsNormEpsilon, lastRows);
+        MatMul.Compute(_weights.Output, lastRows, logits[..(outputRows * _weights.VocabSize)], outputRows, _pool);
+    }
+
+    /// <summary>Embeds the rows and runs them through every layer, appending each segment to its cache; leaves the residual stream in the scratch.</summary>
+    private void RunLayers(ReadOnlySpan<int> tokens, ReadOnlySpan<Segment> segments, Scratch s)
+    {
+        int n = tokens.Length, embedding = _h.EmbeddingLength;
         Span<float> hidden = s.Hidden.AsSpan(0, n * embedding);   // (n, embedding): the residual stream
         Span<float> normed = s.Normed.AsSpan(0, n * embedding);   // (n, embedding)
         Span<float> sublayer = s.Sublayer.AsSpan(0, n * embedding); // (n, embedding): attention or MLP output
@@ -96,22 +183,17 @@ internal sealed class Decoder : ILanguageModel
         {
             DecoderLayerWeights w = _weights.Layers[layer];
             RmsNorm.Apply(hidden, w.AttentionNorm, _h.RmsNormEpsilon, normed);
-            SelfAttention(layer, w, normed, n, cache, s, sublayer);
+            SelfAttention(layer, w, normed, n, segments, s, sublayer);
             Add(hidden, sublayer);
 
             RmsNorm.Apply(hidden, w.FeedForwardNorm, _h.RmsNormEpsilon, normed);
             FeedForward(w, normed, n, s, sublayer);
             Add(hidden, sublayer);
         }
-        cache.Advance(n);
-
-        if (outputRows == 0) return;
-        Span<float> lastRows = normed.Slice((n - outputRows) * embedding, outputRows * embedding);
-        RmsNorm.Apply(hidden.Slice((n - outputRows) * embedding, outputRows * embedding), _weights.OutputNorm, _h.RmsNormEpsilon, lastRows);
-        MatMul.Compute(_weights.Output, lastRows, logits[..(outputRows * _weights.VocabSize)], outputRows, _pool);
+        foreach (var segment in segments) segment.Cache.Advance(segment.Count);
     }
 
-    private void SelfAttention(int layer, DecoderLayerWeights w, ReadOnlySpan<float> input, int n, KvCache cache, Scratch s, Span<float> output)
+    private void SelfAttention(int layer, DecoderLayerWeights w, ReadOnlySpan<float> input, int n, ReadOnlySpan<Segment> segments, Scratch s, Span<float> output)
     {
         int keyLength = _h.KeyLength, valueLength = _h.ValueLength;
         Span<float> queries = s.Query.AsSpan(0, n * QueryWidth);   // (n, heads · keyLength)
@@ -128,19 +210,24 @@ internal sealed class Decoder : ILanguageModel
         if (w.QueryNorm is not null) RmsNorm.Apply(queries, w.QueryNorm, _h.RmsNormEpsilon, queries); // per head: rows of keyLength
         if (w.KeyNorm is not null) RmsNorm.Apply(keys, w.KeyNorm, _h.RmsNormEpsilon, keys);
 
-        int firstPosition = cache.Count;
-        for (int i = 0; i < n; i++)
+        foreach (var segment in segments)
         {
-            _rope.Angles(firstPosition + i, s.CosSin);
-            _rope.Apply(queries.Slice(i * QueryWidth, QueryWidth), keyLength, s.CosSin);
-            _rope.Apply(keys.Slice(i * KeyWidth, KeyWidth), keyLength, s.CosSin);
+            for (int i = segment.Start; i < segment.Start + segment.Count; i++)
+            {
+                s.RowCache[i] = segment.Cache;
+                s.RowPosition[i] = segment.FirstPosition + i - segment.Start;
+                _rope.Angles(s.RowPosition[i], s.CosSin);
+                _rope.Apply(queries.Slice(i * QueryWidth, QueryWidth), keyLength, s.CosSin);
+                _rope.Apply(keys.Slice(i * KeyWidth, KeyWidth), keyLength, s.CosSin);
+            }
+            Store(segment.Cache, layer, segment.FirstPosition,
+                keys.Slice(segment.Start * KeyWidth, segment.Count * KeyWidth), values.Slice(segment.Start * ValueWidth, segment.Count * ValueWidth));
         }
-        Store(cache, layer, firstPosition, keys, values);
 
         // Every (token, head) pair is independent: spread them over the pool (decode has heads items, a prompt n × heads).
         var work = new AttentionWork
         {
-            Queries = s.Query, Mixed = s.Attended, Cache = cache, Layer = layer, FirstPosition = firstPosition,
+            Queries = s.Query, Mixed = s.Attended, RowCache = s.RowCache, RowPosition = s.RowPosition, Layer = layer,
             Heads = _h.HeadCount, GroupSize = _h.GroupSize, KeyLength = keyLength, ValueLength = valueLength,
             QueryWidth = QueryWidth, Scale = _attentionScale,
         };
@@ -167,20 +254,22 @@ internal sealed class Decoder : ILanguageModel
         [ThreadStatic] private static Half[]? queryHalf;
 
         public float[] Queries, Mixed;
-        public KvCache Cache;
-        public int Layer, FirstPosition, Heads, GroupSize, KeyLength, ValueLength, QueryWidth;
+        public KvCache[] RowCache; // the cache of each row's sequence
+        public int[] RowPosition;  // each row's position in its sequence
+        public int Layer, Heads, GroupSize, KeyLength, ValueLength, QueryWidth;
         public float Scale;
 
         public readonly void Execute(int start, int end)
         {
-            if (scores is null || scores.Length < Cache.Capacity) scores = new float[Cache.Capacity];
             if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new Half[KeyLength];
             for (int item = start; item < end; item++)
             {
                 int token = item / Heads, head = item % Heads;
-                int length = FirstPosition + token + 1; // causal: a token sees itself and everything before it
+                KvCache cache = RowCache[token];
+                if (scores is null || scores.Length < cache.Capacity) scores = new float[cache.Capacity];
+                int length = RowPosition[token] + 1; // causal: a token sees itself and everything before it
                 Attention.Head(
-                    Queries.AsSpan(token * QueryWidth + head * KeyLength, KeyLength), Cache, Layer, head / GroupSize, length, Scale,
+                    Queries.AsSpan(token * QueryWidth + head * KeyLength, KeyLength), cache, Layer, head / GroupSize, length, Scale,
                     scores, queryHalf, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
             }
         }
@@ -226,6 +315,8 @@ internal sealed class Decoder : ILanguageModel
     {
         public readonly int Tokens;
         public readonly float[] Hidden = [], Normed = [], Sublayer = [], Query = [], Key = [], Value = [], Attended = [], Gate = [], Up = [], CosSin = [];
+        public readonly KvCache[] RowCache = [];
+        public readonly int[] RowPosition = [];
 
         public Scratch(int tokens, TransformerHyperParameters h)
         {
@@ -241,6 +332,8 @@ internal sealed class Decoder : ILanguageModel
             Gate = new float[tokens * h.FeedForwardLength];
             Up = new float[tokens * h.FeedForwardLength];
             CosSin = new float[h.Rope.Dimensions];
+            RowCache = new KvCache[tokens];
+            RowPosition = new int[tokens];
         }
     }
 

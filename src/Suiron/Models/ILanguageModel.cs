@@ -20,4 +20,39 @@ public interface ILanguageModel : IDisposable
     /// Throws <see cref="InvalidOperationException"/> without touching the cache when the tokens do not fit.
     /// </summary>
     void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false);
+
+    /// <summary>
+    /// Evaluates several sequences in one step (continuous batching): item i's tokens go at positions
+    /// <c>items[i].Cache.Count</c> onwards of its own cache, and the logits of its last token land in
+    /// <c>logits[i × VocabSize ..]</c>. Each item must have its own cache. The result equals one <see cref="Forward"/>
+    /// per item; a model that can, runs all items' tokens through each weight matrix together (one weight pass per
+    /// step for every sequence) and only attention per sequence. Throws without touching any cache when an item does not fit.
+    /// </summary>
+    void ForwardBatch(ReadOnlySpan<SequenceTokens> items, Span<float> logits)
+    {
+        int vocab = Info.VocabSize;
+        SequenceTokens.Validate(items, logits.Length, vocab);
+        for (int i = 0; i < items.Length; i++)
+            Forward(items[i].Tokens.Span, items[i].Cache, logits.Slice(i * vocab, vocab));
+    }
+}
+
+/// <summary>One sequence's share of a <see cref="ILanguageModel.ForwardBatch"/> step: its new tokens and its cache.</summary>
+public readonly record struct SequenceTokens(ReadOnlyMemory<int> Tokens, KvCache Cache)
+{
+    /// <summary>Checks every item before any work, so a failing batch leaves every cache as it was.</summary>
+    internal static void Validate(ReadOnlySpan<SequenceTokens> items, int logitsLength, int vocab)
+    {
+        if ((long)items.Length * vocab > logitsLength)
+            throw new ArgumentException($"The logits buffer holds {logitsLength} floats; {(long)items.Length * vocab} are needed.", nameof(logitsLength));
+        for (int i = 0; i < items.Length; i++)
+        {
+            ArgumentNullException.ThrowIfNull(items[i].Cache);
+            if (items[i].Tokens.IsEmpty) throw new ArgumentException($"Batch item {i} has no tokens to evaluate.");
+            for (int j = 0; j < i; j++)
+                if (ReferenceEquals(items[j].Cache, items[i].Cache))
+                    throw new ArgumentException($"Batch items {j} and {i} share a cache; each sequence needs its own.");
+            items[i].Cache.EnsureRoom(items[i].Tokens.Length);
+        }
+    }
 }

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using Suiron.Inference;
+using Suiron.Server;
+
+namespace Suiron.Cli;
+
+/// <summary><c>suiron serve</c>: the OpenAI-compatible HTTP server (chat and text completions, streaming, continuous batching).</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<FileInfo>("--model", "-m") { Description = "GGUF model file", Required = true };
+        var host = new Option<string>("--host") { Description = "Address to listen on (loopback by default; 0.0.0.0 for every interface)", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "TCP port (0 = any free port)", DefaultValueFactory = _ => 8080 };
+        var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on API requests (default: $SUIRON_API_KEY, else none)" };
+        var parallel = new Option<int>("--parallel", "-np") { Description = "Sequences generated at once (slots)", DefaultValueFactory = _ => 4 };
+        var contextSize = new Option<int>("--ctx-size", "-c") { Description = "Context per slot in tokens (0 = the model's, capped to 4096)", DefaultValueFactory = _ => 0 };
+        var queue = new Option<int>("--queue") { Description = "Requests that may wait for a slot; more get 429", DefaultValueFactory = _ => 64 };
+        var threads = new Option<int>("--threads", "-t") { Description = "Threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+
+        var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
+        {
+            model, host, port, apiKey, parallel, contextSize, queue, threads,
+        };
+        command.SetAction(result => CliErrors.Guard(() =>
+        {
+            int portValue = result.GetValue(port), slots = result.GetValue(parallel), ctx = result.GetValue(contextSize);
+            int queueSize = result.GetValue(queue), threadCount = result.GetValue(threads);
+            if (portValue is < 0 or > 65535) throw new UsageException($"--port must be between 0 and 65535 (got {portValue}).");
+            if (slots is < 1 or > 256) throw new UsageException($"--parallel must be between 1 and 256 (got {slots}).");
+            if (ctx < 0) throw new UsageException($"--ctx-size must be ≥ 0 (got {ctx}).");
+            if (queueSize < 0) throw new UsageException($"--queue must be ≥ 0 (got {queueSize}).");
+            if (threadCount is < 1 or > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {threadCount}).");
+            string? key = result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SUIRON_API_KEY");
+
+            using var local = LocalModel.Load(result.GetValue(model)!.FullName,
+                new LocalModelOptions { Threads = threadCount, ContextSize = ctx, Slots = slots, QueueLimit = queueSize });
+            if (local.Chat.IsFallback)
+                Console.Error.WriteLine("warning: the model has no chat template (tokenizer.chat_template); chat requests use ChatML, which it may not follow.");
+            var options = new SuironServerOptions { Host = result.GetValue(host)!, Port = portValue, ApiKey = key, Logging = true };
+            return RunAsync(local, options).GetAwaiter().GetResult();
+        }));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(LocalModel local, SuironServerOptions options)
+    {
+        await using var server = SuironServer.Create(local, options);
+        try
+        {
+            await server.StartAsync();
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"error: cannot listen on {options.Host}:{options.Port}: {e.Message}");
+            return CliErrors.Failure;
+        }
+        var info = local.Model.Info;
+        Console.Error.WriteLine($"suiron: serving '{local.Id}' ({info.Architecture}, {info.ParameterCount / 1e6:F1}M parameters) at {server.Address}");
+        Console.Error.WriteLine($"suiron: {local.Scheduler.SlotCount} slots × {local.Scheduler.ContextSize} tokens of context, queue {local.Scheduler.QueueLimit}, " +
+                                $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/models /health /metrics; Ctrl+C stops");
+        await server.WaitForShutdownAsync();
+        Console.Error.WriteLine("suiron: stopped");
+        return CliErrors.Ok;
+    }
+}

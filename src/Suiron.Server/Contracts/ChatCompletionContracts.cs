@@ -1,0 +1,142 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Suiron.Server.Contracts;
+
+/// <summary>POST /v1/chat/completions body (the fields Suiron reads; others are ignored).</summary>
+public sealed class ChatCompletionRequest : GenerationParameters
+{
+    [JsonPropertyName("messages")] public List<ChatMessageDto>? Messages { get; set; }
+    /// <summary>Return the chosen tokens' log-probabilities.</summary>
+    [JsonPropertyName("logprobs")] public bool? Logprobs { get; set; }
+    /// <summary>Alternatives per position (0–20); needs <see cref="Logprobs"/>.</summary>
+    [JsonPropertyName("top_logprobs")] public int? TopLogprobs { get; set; }
+    [JsonPropertyName("max_completion_tokens")] public int? MaxCompletionTokens { get; set; }
+    /// <summary>Extra template variables (e.g. <c>enable_thinking</c>), as llama.cpp's server accepts them.</summary>
+    [JsonPropertyName("chat_template_kwargs")] public Dictionary<string, JsonElement>? ChatTemplateKwargs { get; set; }
+}
+
+/// <summary>Sampling and control parameters common to chat and text completions.</summary>
+public abstract class GenerationParameters
+{
+    [JsonPropertyName("model")] public string? Model { get; set; }
+    [JsonPropertyName("max_tokens")] public int? MaxTokens { get; set; }
+    [JsonPropertyName("temperature")] public float? Temperature { get; set; }
+    [JsonPropertyName("top_p")] public float? TopP { get; set; }
+    [JsonPropertyName("top_k")] public int? TopK { get; set; }
+    [JsonPropertyName("min_p")] public float? MinP { get; set; }
+    [JsonPropertyName("seed")] public long? Seed { get; set; }
+    /// <summary>A string or a list of up to 4 strings.</summary>
+    [JsonPropertyName("stop")] public JsonElement? Stop { get; set; }
+    [JsonPropertyName("presence_penalty")] public float? PresencePenalty { get; set; }
+    [JsonPropertyName("frequency_penalty")] public float? FrequencyPenalty { get; set; }
+    /// <summary>llama.cpp extension: CTRL-style repetition penalty (1 = off).</summary>
+    [JsonPropertyName("repeat_penalty")] public float? RepeatPenalty { get; set; }
+    [JsonPropertyName("n")] public int? N { get; set; }
+    [JsonPropertyName("stream")] public bool? Stream { get; set; }
+    [JsonPropertyName("stream_options")] public StreamOptions? StreamOptions { get; set; }
+    [JsonPropertyName("user")] public string? User { get; set; }
+}
+
+public sealed class StreamOptions
+{
+    [JsonPropertyName("include_usage")] public bool? IncludeUsage { get; set; }
+}
+
+public sealed class ChatMessageDto
+{
+    [JsonPropertyName("role")] public string? Role { get; set; }
+    /// <summary>A string, a list of content parts (<c>{"type":"text","text":…}</c>) or null.</summary>
+    [JsonPropertyName("content")] public JsonElement? Content { get; set; }
+    [JsonPropertyName("name")] public string? Name { get; set; }
+    [JsonPropertyName("reasoning_content")] public string? ReasoningContent { get; set; }
+    [JsonPropertyName("tool_calls")] public JsonElement? ToolCalls { get; set; }
+    [JsonPropertyName("tool_call_id")] public string? ToolCallId { get; set; }
+}
+
+public sealed class ChatCompletionResponse
+{
+    [JsonPropertyName("id")] public required string Id { get; init; }
+    [JsonPropertyName("object")] public string Object => "chat.completion";
+    [JsonPropertyName("created")] public long Created { get; init; }
+    [JsonPropertyName("model")] public required string Model { get; init; }
+    [JsonPropertyName("system_fingerprint")] public string? SystemFingerprint { get; init; }
+    [JsonPropertyName("choices")] public required List<ChatChoice> Choices { get; init; }
+    [JsonPropertyName("usage")] public Usage? Usage { get; init; }
+}
+
+public sealed class ChatChoice
+{
+    [JsonPropertyName("index")] public int Index { get; init; }
+    [JsonPropertyName("message")] public required AssistantMessage Message { get; init; }
+    [JsonPropertyName("logprobs"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public ChatLogprobs? Logprobs { get; init; }
+    [JsonPropertyName("finish_reason"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? FinishReason { get; init; }
+}
+
+public sealed class AssistantMessage
+{
+    [JsonPropertyName("role")] public string Role => "assistant";
+    [JsonPropertyName("content"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Content { get; init; }
+    [JsonPropertyName("reasoning_content")] public string? ReasoningContent { get; init; }
+}
+
+public sealed class ChatCompletionChunk
+{
+    [JsonPropertyName("id")] public required string Id { get; init; }
+    [JsonPropertyName("object")] public string Object => "chat.completion.chunk";
+    [JsonPropertyName("created")] public long Created { get; init; }
+    [JsonPropertyName("model")] public required string Model { get; init; }
+    [JsonPropertyName("system_fingerprint")] public string? SystemFingerprint { get; init; }
+    [JsonPropertyName("choices")] public required List<ChatChunkChoice> Choices { get; init; }
+    /// <summary>Null on every chunk but the last when usage is asked for (as OpenAI sends it); absent otherwise.</summary>
+    [JsonPropertyName("usage")] public Usage? Usage { get; init; }
+}
+
+public sealed class ChatChunkChoice
+{
+    [JsonPropertyName("index")] public int Index { get; init; }
+    [JsonPropertyName("delta")] public required ChatDelta Delta { get; init; }
+    [JsonPropertyName("logprobs")] public ChatLogprobs? Logprobs { get; init; }
+    [JsonPropertyName("finish_reason"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? FinishReason { get; init; }
+}
+
+public sealed class ChatDelta
+{
+    [JsonPropertyName("role")] public string? Role { get; init; }
+    [JsonPropertyName("content")] public string? Content { get; init; }
+    [JsonPropertyName("reasoning_content")] public string? ReasoningContent { get; init; }
+}
+
+public sealed class ChatLogprobs
+{
+    [JsonPropertyName("content")] public required List<TokenLogprobDto> Content { get; init; }
+}
+
+public sealed class TokenLogprobDto
+{
+    [JsonPropertyName("token")] public required string Token { get; init; }
+    [JsonPropertyName("logprob")] public float Logprob { get; init; }
+    [JsonPropertyName("bytes")] public required int[] Bytes { get; init; }
+    [JsonPropertyName("top_logprobs")] public List<TopLogprobDto> TopLogprobs { get; init; } = [];
+}
+
+public sealed class TopLogprobDto
+{
+    [JsonPropertyName("token")] public required string Token { get; init; }
+    [JsonPropertyName("logprob")] public float Logprob { get; init; }
+    [JsonPropertyName("bytes")] public required int[] Bytes { get; init; }
+}
+
+public sealed class Usage
+{
+    [JsonPropertyName("prompt_tokens")] public int PromptTokens { get; init; }
+    [JsonPropertyName("completion_tokens")] public int CompletionTokens { get; init; }
+    [JsonPropertyName("total_tokens")] public int TotalTokens => PromptTokens + CompletionTokens;
+    [JsonPropertyName("prompt_tokens_details")] public PromptTokensDetails? PromptTokensDetails { get; init; }
+}
+
+public sealed class PromptTokensDetails
+{
+    /// <summary>Prompt tokens whose keys and values were reused from the slot's previous request (prefix cache).</summary>
+    [JsonPropertyName("cached_tokens")] public int CachedTokens { get; init; }
+}

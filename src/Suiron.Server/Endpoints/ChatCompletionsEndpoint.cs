@@ -1,0 +1,199 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Suiron.Chat;
+using Suiron.Inference;
+using Suiron.Server.Contracts;
+using Suiron.Server.Streaming;
+using static Suiron.Server.Endpoints.GenerationSupport;
+
+namespace Suiron.Server.Endpoints;
+
+/// <summary>POST /v1/chat/completions: the conversation rendered by the model's chat template, generated, and the reasoning split from the answer.</summary>
+public static class ChatCompletionsEndpoint
+{
+    public static RouteGroupBuilder MapChatCompletions(this RouteGroupBuilder group)
+    {
+        group.MapPost("/chat/completions", HandleAsync);
+        return group;
+    }
+
+    private static async Task HandleAsync(HttpContext context, ServerState state)
+    {
+        var request = await ReadBodyAsync(context, ServerJsonContext.Web.ChatCompletionRequest);
+        CheckModel(state, request.Model);
+        if (request.MaxTokens is not null && request.MaxCompletionTokens is not null && request.MaxTokens != request.MaxCompletionTokens)
+            throw ApiError.BadParameter("max_completion_tokens", "Give 'max_tokens' or 'max_completion_tokens', not both with different values.");
+        var options = Options(state, request, request.MaxCompletionTokens ?? request.MaxTokens, request.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens");
+        int logprobs = -1;
+        if (request.TopLogprobs is { } top)
+        {
+            if (request.Logprobs != true) throw ApiError.BadParameter("top_logprobs", "'top_logprobs' needs 'logprobs': true.");
+            if (top is < 0 or > 20) throw ApiError.BadParameter("top_logprobs", $"'top_logprobs' must be between 0 and 20 (got {top}).");
+        }
+        if (request.Logprobs == true) logprobs = request.TopLogprobs ?? 0;
+
+        ChatPrompt chat = state.Model.Chat;
+        string prompt;
+        try
+        {
+            prompt = chat.Render(Messages(request.Messages), variables: request.ChatTemplateKwargs?.Select(p => KeyValuePair.Create(p.Key, JsonSerializerNode(p.Value))));
+        }
+        catch (TemplateException e)
+        {
+            throw new ApiError(400, $"The chat template rejected the conversation: {e.Message}", param: "messages", code: "template_error");
+        }
+        int[] tokens = chat.Encode(prompt);
+        var stream = Submit(state, tokens, options, logprobs, "messages", context.RequestAborted);
+        bool startsInReasoning = chat.StartsInReasoning(prompt);
+        try
+        {
+            if (request.Stream == true)
+                await StreamAsync(context, state, stream, chat.SupportsReasoning ? new ReasoningParser(startsInReasoning) : null, request.StreamOptions?.IncludeUsage == true);
+            else
+                await RespondAsync(context, state, stream, chat.SupportsReasoning, startsInReasoning, logprobs >= 0);
+        }
+        finally
+        {
+            state.Metrics.RecordGeneration(stream);
+        }
+    }
+
+    private static JsonNode? JsonSerializerNode(JsonElement value) => JsonNode.Parse(value.GetRawText());
+
+    /// <summary>The request's messages as the template sees them: text parts joined, developer → system, tool fields kept.</summary>
+    private static JsonArray Messages(List<ChatMessageDto>? messages)
+    {
+        if (messages is null || messages.Count == 0) throw ApiError.BadParameter("messages", "'messages' must be a non-empty list.");
+        var array = new JsonArray();
+        for (int i = 0; i < messages.Count; i++)
+        {
+            var m = messages[i] ?? throw ApiError.BadParameter($"messages[{i}]", $"messages[{i}] is null.");
+            string role = m.Role switch
+            {
+                "system" or "user" or "assistant" or "tool" => m.Role,
+                "developer" => "system",
+                null => throw ApiError.BadParameter($"messages[{i}].role", $"messages[{i}] has no 'role'."),
+                _ => throw ApiError.BadParameter($"messages[{i}].role", $"messages[{i}].role '{m.Role}' is not one of system, developer, user, assistant, tool."),
+            };
+            var message = new JsonObject { ["role"] = role, ["content"] = Content(m.Content, i) };
+            if (m.Name is not null) message["name"] = m.Name;
+            if (m.ReasoningContent is not null) message["reasoning_content"] = m.ReasoningContent;
+            if (m.ToolCalls is { ValueKind: JsonValueKind.Array } calls) message["tool_calls"] = JsonNode.Parse(calls.GetRawText());
+            if (m.ToolCallId is not null) message["tool_call_id"] = m.ToolCallId;
+            array.Add(message);
+        }
+        return array;
+    }
+
+    private static string Content(JsonElement? content, int index)
+    {
+        if (content is not { } element || element.ValueKind == JsonValueKind.Null) return "";
+        if (element.ValueKind == JsonValueKind.String) return element.GetString()!;
+        string param = $"messages[{index}].content";
+        if (element.ValueKind != JsonValueKind.Array) throw ApiError.BadParameter(param, $"{param} must be a string or a list of content parts.");
+        var text = new StringBuilder();
+        foreach (var part in element.EnumerateArray())
+        {
+            if (part.ValueKind != JsonValueKind.Object || !part.TryGetProperty("type", out var type))
+                throw ApiError.BadParameter(param, $"Each part of {param} must be an object with a 'type'.");
+            if (type.ValueKind != JsonValueKind.String || type.GetString() != "text")
+                throw ApiError.BadParameter(param, $"{param} has a '{type}' part; this model reads text parts only.");
+            if (!part.TryGetProperty("text", out var partText) || partText.ValueKind != JsonValueKind.String)
+                throw ApiError.BadParameter(param, $"A text part of {param} has no 'text' string.");
+            if (text.Length > 0) text.Append('\n');
+            text.Append(partText.GetString());
+        }
+        return text.ToString();
+    }
+
+    private static async Task RespondAsync(HttpContext context, ServerState state, GenerationStream stream, bool splitReasoning, bool startsInReasoning, bool logprobs)
+    {
+        var text = new StringBuilder();
+        var tokenLogprobs = logprobs ? new List<TokenLogprobDto>() : null;
+        await foreach (var step in stream.WithCancellation(context.RequestAborted))
+        {
+            text.Append(step.Text);
+            if (step.Logprobs is { } lp) tokenLogprobs!.Add(ChatLogprob(state, lp));
+        }
+        if (stream.Finish == FinishReason.Cancelled)
+            throw new ApiError(503, "The server is shutting down; the generation was cancelled.", ApiError.ServerError) { RetryAfterSeconds = 5 };
+
+        var split = splitReasoning ? ReasoningParser.Split(text.ToString(), startsInReasoning) : new ReasoningSplit("", text.ToString());
+        var response = new ChatCompletionResponse
+        {
+            Id = NewId(),
+            Created = UnixNow(),
+            Model = state.Model.Id,
+            SystemFingerprint = state.SystemFingerprint,
+            Choices =
+            [
+                new ChatChoice
+                {
+                    Index = 0,
+                    Message = new AssistantMessage { Content = split.Content, ReasoningContent = split.Reasoning.Length > 0 ? split.Reasoning : null },
+                    Logprobs = tokenLogprobs is null ? null : new ChatLogprobs { Content = tokenLogprobs },
+                    FinishReason = FinishReasonText(stream.Finish),
+                },
+            ],
+            Usage = Usage(stream),
+        };
+        await context.Response.WriteAsJsonAsync(response, ServerJsonContext.Web.ChatCompletionResponse, contentType: null, context.RequestAborted);
+    }
+
+    private static async Task StreamAsync(HttpContext context, ServerState state, GenerationStream stream, ReasoningParser? parser, bool includeUsage)
+    {
+        var response = context.Response;
+        var cancellation = context.RequestAborted;
+        string id = NewId();
+        long created = UnixNow();
+        ChatCompletionChunk Chunk(ChatDelta delta, string? finish = null, ChatLogprobs? logprobs = null) => new()
+        {
+            Id = id, Created = created, Model = state.Model.Id, SystemFingerprint = state.SystemFingerprint,
+            Choices = [new ChatChunkChoice { Index = 0, Delta = delta, FinishReason = finish, Logprobs = logprobs }],
+        };
+
+        await ServerSentEvents.StartAsync(response);
+        try
+        {
+            await ServerSentEvents.WriteAsync(response, Chunk(new ChatDelta { Role = "assistant", Content = "" }), ServerJsonContext.Web.ChatCompletionChunk, cancellation);
+            await foreach (var step in stream.WithCancellation(cancellation))
+            {
+                if (step.Finish == FinishReason.Cancelled)
+                {
+                    var error = new ApiError(503, "The server is shutting down; the generation was cancelled.", ApiError.ServerError);
+                    await ServerSentEvents.WriteAsync(response, error.ToResponse(), ServerJsonContext.Web.ErrorResponse, cancellation);
+                    break;
+                }
+                var split = parser?.Push(step.Text) ?? new ReasoningSplit("", step.Text);
+                if (step.Finish is not null && parser is not null)
+                {
+                    var rest = parser.Flush();
+                    split = new ReasoningSplit(split.Reasoning + rest.Reasoning, split.Content + rest.Content);
+                }
+                var logprobs = step.Logprobs is { } lp ? new ChatLogprobs { Content = [ChatLogprob(state, lp)] } : null;
+                if (!split.IsEmpty || logprobs is not null)
+                {
+                    var delta = new ChatDelta { Content = split.Content.Length > 0 ? split.Content : null, ReasoningContent = split.Reasoning.Length > 0 ? split.Reasoning : null };
+                    await ServerSentEvents.WriteAsync(response, Chunk(delta, logprobs: logprobs), ServerJsonContext.Web.ChatCompletionChunk, cancellation);
+                }
+                if (step.Finish is { } finish)
+                {
+                    await ServerSentEvents.WriteAsync(response, Chunk(new ChatDelta(), FinishReasonText(finish)), ServerJsonContext.Web.ChatCompletionChunk, cancellation);
+                    if (includeUsage)
+                    {
+                        var usage = new ChatCompletionChunk { Id = id, Created = created, Model = state.Model.Id, SystemFingerprint = state.SystemFingerprint, Choices = [], Usage = Usage(stream) };
+                        await ServerSentEvents.WriteAsync(response, usage, ServerJsonContext.Web.ChatCompletionChunk, cancellation);
+                    }
+                }
+            }
+            await ServerSentEvents.WriteDoneAsync(response, cancellation);
+        }
+        catch (Exception e) when (cancellation.IsCancellationRequested && e is OperationCanceledException or IOException)
+        {
+            // The client went away: the scheduler has freed the slot (the same token cancels the sequence).
+        }
+    }
+
+    private static string NewId() => "chatcmpl-" + Guid.NewGuid().ToString("N")[..24];
+}

@@ -1,0 +1,171 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Suiron.Inference;
+using Suiron.Sampling;
+using Suiron.Server.Contracts;
+
+namespace Suiron.Server.Endpoints;
+
+/// <summary>Request reading, parameter checks and submission shared by the chat and text completion endpoints.</summary>
+internal static class GenerationSupport
+{
+    private const int MaxStopStrings = 4;
+
+    /// <summary>Reads and deserializes the body; malformed JSON → 400 naming the place, a body over the limit → 413.</summary>
+    public static async Task<T> ReadBodyAsync<T>(HttpContext context, JsonTypeInfo<T> type) where T : class
+    {
+        try
+        {
+            return await JsonSerializer.DeserializeAsync(context.Request.Body, type, context.RequestAborted)
+                   ?? throw new ApiError(400, "The request body must be a JSON object, not null.");
+        }
+        catch (JsonException e)
+        {
+            string? param = e.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : null;
+            // A value of the wrong type names its parameter; anything else is broken JSON.
+            bool wrongType = param is not null && e.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal);
+            string message = !wrongType
+                ? $"The request body is not valid JSON: {FirstSentence(e.Message)}"
+                : $"Invalid value for '{param}': wrong JSON type (see the API reference for what it takes).";
+            throw new ApiError(400, message, param: param, code: "invalid_json");
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw new ApiError(413, $"The request body is larger than the server's limit of {context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes.",
+                code: "request_too_large");
+        }
+    }
+
+    private static string FirstSentence(string message)
+    {
+        int end = message.IndexOf(". ", StringComparison.Ordinal);
+        return end > 0 ? message[..(end + 1)] : message;
+    }
+
+    public static void CheckModel(ServerState state, string? model)
+    {
+        if (!state.Serves(model))
+            throw new ApiError(404, $"The model '{model}' does not exist; this server serves '{state.Model.Id}'.", param: "model", code: "model_not_found");
+        if (state.Stopping) throw new ApiError(503, "The server is shutting down.", ApiError.ServerError) { RetryAfterSeconds = 5 };
+    }
+
+    /// <summary>The generation options of a request; a bad value → 400 naming the parameter.</summary>
+    public static GenerationOptions Options(ServerState state, GenerationParameters p, int? maxTokens, string maxTokensName)
+    {
+        if (p.N is { } n && n != 1) throw ApiError.BadParameter("n", $"Only n = 1 is supported (got {n}).");
+        if (maxTokens is < 0) throw ApiError.BadParameter(maxTokensName, $"'{maxTokensName}' must be ≥ 0 (got {maxTokens}).");
+        var defaults = new SamplingOptions();
+        var sampling = new SamplingOptions
+        {
+            Temperature = p.Temperature ?? defaults.Temperature,
+            TopP = p.TopP ?? defaults.TopP,
+            TopK = p.TopK ?? defaults.TopK,
+            MinP = p.MinP ?? defaults.MinP,
+            PresencePenalty = p.PresencePenalty ?? 0,
+            FrequencyPenalty = p.FrequencyPenalty ?? 0,
+            RepeatPenalty = p.RepeatPenalty ?? 1,
+            Seed = p.Seed is { } seed ? unchecked((ulong)seed) : (ulong)Random.Shared.NextInt64(),
+        };
+        Check("temperature", sampling.Temperature is >= 0 and <= 100, $"'temperature' must be between 0 and 100 (got {sampling.Temperature}).");
+        Check("top_p", sampling.TopP is > 0 and <= 1, $"'top_p' must be in (0, 1] (got {sampling.TopP}).");
+        Check("top_k", sampling.TopK >= 0, $"'top_k' must be ≥ 0 (got {sampling.TopK}).");
+        Check("min_p", sampling.MinP is >= 0 and <= 1, $"'min_p' must be in [0, 1] (got {sampling.MinP}).");
+        Check("presence_penalty", sampling.PresencePenalty is >= -2 and <= 2, $"'presence_penalty' must be in [-2, 2] (got {sampling.PresencePenalty}).");
+        Check("frequency_penalty", sampling.FrequencyPenalty is >= -2 and <= 2, $"'frequency_penalty' must be in [-2, 2] (got {sampling.FrequencyPenalty}).");
+        Check("repeat_penalty", sampling.RepeatPenalty > 0, $"'repeat_penalty' must be > 0 (got {sampling.RepeatPenalty}).");
+        return new GenerationOptions
+        {
+            MaxTokens = maxTokens ?? state.Model.Scheduler.ContextSize,
+            Sampling = sampling,
+            Stop = StopStrings(p.Stop),
+        };
+    }
+
+    private static void Check(string param, bool ok, string message)
+    {
+        if (!ok) throw ApiError.BadParameter(param, message);
+    }
+
+    private static string[] StopStrings(JsonElement? stop)
+    {
+        if (stop is not { } element || element.ValueKind == JsonValueKind.Null) return [];
+        if (element.ValueKind == JsonValueKind.String) return [element.GetString()!];
+        if (element.ValueKind != JsonValueKind.Array) throw ApiError.BadParameter("stop", "'stop' must be a string or a list of strings.");
+        var stops = new List<string>();
+        foreach (var item in element.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String) throw ApiError.BadParameter("stop", "'stop' must be a string or a list of strings.");
+            stops.Add(item.GetString()!);
+        }
+        if (stops.Count > MaxStopStrings) throw ApiError.BadParameter("stop", $"'stop' takes at most {MaxStopStrings} strings (got {stops.Count}).");
+        return stops.ToArray();
+    }
+
+    /// <summary>Queues the generation; a prompt over the context → 400, a full queue → 429 with Retry-After.</summary>
+    public static GenerationStream Submit(ServerState state, int[] prompt, GenerationOptions options, int logprobs, string promptParam, CancellationToken cancellation)
+    {
+        var scheduler = state.Model.Scheduler;
+        if (prompt.Length >= scheduler.ContextSize)
+            throw new ApiError(400,
+                $"The prompt is {prompt.Length} tokens long but the context holds {scheduler.ContextSize} tokens (prompt and reply together); shorten it or restart the server with a larger --ctx-size.",
+                param: promptParam, code: "context_length_exceeded");
+        try
+        {
+            return scheduler.Submit(new GenerationRequest(prompt, options) { Logprobs = logprobs }, cancellation);
+        }
+        catch (QueueFullException e)
+        {
+            throw new ApiError(429, e.Message, "rate_limit_exceeded", code: "queue_full") { RetryAfterSeconds = e.RetryAfterSeconds };
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new ApiError(503, "The server is shutting down.", ApiError.ServerError) { RetryAfterSeconds = 5 };
+        }
+        catch (ArgumentException e)
+        {
+            throw new ApiError(400, e.Message, param: promptParam);
+        }
+    }
+
+    public static string? FinishReasonText(FinishReason? reason) => reason switch
+    {
+        FinishReason.Stop => "stop",
+        FinishReason.Length => "length",
+        _ => null,
+    };
+
+    public static long UnixNow() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    /// <summary>A token's text and UTF-8 bytes as logprobs report them (special tokens by their text).</summary>
+    public static (string Text, int[] Bytes) TokenText(ServerState state, int token)
+    {
+        ReadOnlySpan<byte> piece = state.Model.Tokenizer.Piece(token, renderSpecial: true);
+        int[] bytes = new int[piece.Length];
+        for (int i = 0; i < piece.Length; i++) bytes[i] = piece[i];
+        return (Encoding.UTF8.GetString(piece), bytes);
+    }
+
+    public static TokenLogprobDto ChatLogprob(ServerState state, TokenLogprobs logprobs)
+    {
+        var (text, bytes) = TokenText(state, logprobs.Token);
+        return new TokenLogprobDto
+        {
+            Token = text,
+            Bytes = bytes,
+            Logprob = logprobs.Logprob,
+            TopLogprobs = logprobs.Top.Select(t =>
+            {
+                var (topText, topBytes) = TokenText(state, t.Token);
+                return new TopLogprobDto { Token = topText, Bytes = topBytes, Logprob = t.Logprob };
+            }).ToList(),
+        };
+    }
+
+    public static Usage Usage(GenerationStream stream) => new()
+    {
+        PromptTokens = stream.PromptTokens,
+        CompletionTokens = stream.GeneratedTokens,
+        PromptTokensDetails = new PromptTokensDetails { CachedTokens = stream.CachedPromptTokens },
+    };
+}

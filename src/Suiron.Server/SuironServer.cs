@@ -1,0 +1,136 @@
+using System.Net;
+using System.Reflection;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Suiron.Inference;
+using Suiron.Server.Auth;
+using Suiron.Server.Contracts;
+using Suiron.Server.Endpoints;
+
+namespace Suiron.Server;
+
+/// <summary>
+/// The OpenAI-compatible HTTP server over a <see cref="LocalModel"/>: Kestrel, minimal API endpoints under /v1,
+/// /health, /metrics, and the web chat page at /. Start it, read <see cref="Address"/>, stop it; the model is not
+/// disposed with it.
+/// </summary>
+public sealed class SuironServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ServerState _state;
+
+    private SuironServer(WebApplication app, ServerState state)
+    {
+        _app = app;
+        _state = state;
+    }
+
+    public ServerState State => _state;
+
+    /// <summary>The address the server listens on (with the real port when 0 was asked for); valid after <see cref="StartAsync"/>.</summary>
+    public Uri Address { get; private set; } = null!;
+
+    public static SuironServer Create(LocalModel model, SuironServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        var state = new ServerState(model, options);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+        builder.Logging.ClearProviders();
+        if (options.Logging)
+        {
+            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        }
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(5));
+        builder.Services.AddSingleton(state);
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ServerJsonContext.Web));
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            if (options.Host is "localhost") kestrel.ListenLocalhost(options.Port);
+            else if (IPAddress.TryParse(options.Host, out var ip)) kestrel.Listen(ip, options.Port);
+            else throw new ArgumentException($"--host must be an IP address or 'localhost' (got '{options.Host}').");
+        });
+
+        var app = builder.Build();
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            // Refuse new work, let running generations finish for a grace period, then cancel what is left.
+            state.Stopping = true;
+            _ = Task.Delay(options.ShutdownGrace).ContinueWith(_ => model.Scheduler.CancelAll(), TaskScheduler.Default);
+        });
+        app.Use(CountRequests);
+        app.Use(HandleErrors);
+        if (options.ApiKey is { Length: > 0 } key) app.Use(new ApiKeyAuthentication(key).InvokeAsync);
+
+        var root = app.MapGroup("");
+        root.MapHealth().MapMetrics();
+        app.MapGroup("/v1").MapChatCompletions().MapCompletions().MapModels();
+        app.MapGroup("").MapWebChat();
+        return new SuironServer(app, state);
+    }
+
+    public async Task StartAsync(CancellationToken cancellation = default)
+    {
+        await _app.StartAsync(cancellation);
+        string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Address = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+    }
+
+    /// <summary>Runs until the host is stopped (Ctrl+C, SIGTERM or <see cref="StopAsync"/>).</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellation = default) => _app.WaitForShutdownAsync(cancellation);
+
+    public Task StopAsync(CancellationToken cancellation = default) => _app.StopAsync(cancellation);
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    /// <summary>Requests by endpoint and status for /metrics (paths outside the API count as "other").</summary>
+    private static async Task CountRequests(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            var state = context.RequestServices.GetRequiredService<ServerState>();
+            string path = context.Request.Path.Value ?? "";
+            string endpoint = path is "/v1/chat/completions" or "/v1/completions" or "/v1/models" or "/health" or "/metrics" ? path
+                : path.StartsWith("/v1/models/", StringComparison.Ordinal) ? "/v1/models/{id}" : "other";
+            state.Metrics.CountRequest(endpoint, context.Response.StatusCode);
+        }
+    }
+
+    /// <summary>Turns <see cref="ApiError"/> into its status and OpenAI error body, and anything unexpected into a 500 of the same shape.</summary>
+    private static async Task HandleErrors(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context);
+            if (context.Response.StatusCode == 404 && !context.Response.HasStarted && context.GetEndpoint() is null)
+                await ErrorResults.WriteAsync(context, new ApiError(404, $"No endpoint {context.Request.Method} {context.Request.Path}.", code: "not_found"));
+            else if (context.Response.StatusCode == 405 && !context.Response.HasStarted)
+                await ErrorResults.WriteAsync(context, new ApiError(405, $"{context.Request.Method} is not allowed on {context.Request.Path}.", code: "method_not_allowed"));
+        }
+        catch (ApiError e)
+        {
+            await ErrorResults.WriteAsync(context, e);
+        }
+        catch (BadHttpRequestException e)
+        {
+            await ErrorResults.WriteAsync(context, new ApiError(e.StatusCode, e.Message, code: e.StatusCode == 413 ? "request_too_large" : null));
+        }
+        catch (Exception e) when (context.RequestAborted.IsCancellationRequested && e is OperationCanceledException or IOException)
+        {
+            // The client went away mid-request: nothing to answer.
+        }
+        catch (Exception e)
+        {
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger<SuironServer>().LogError(e, "Request failed");
+            await ErrorResults.WriteAsync(context, new ApiError(500, $"Internal error: {e.Message}", ApiError.ServerError));
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using System.Text.Json.Nodes;
+using Suiron.Gguf;
+using Suiron.Tokenization;
+
+namespace Suiron.Chat;
+
+/// <summary>
+/// A conversation → the prompt text and tokens a model expects: the model's chat template (GGUF
+/// <c>tokenizer.chat_template</c>, or ChatML when the file has none, as llama.cpp falls back to) rendered with
+/// <c>bos_token</c>/<c>eos_token</c>, then tokenized with special tokens parsed. As llama.cpp does, a BOS that the
+/// template writes itself is not added a second time. Thread-safe.
+/// </summary>
+public sealed class ChatPrompt
+{
+    public const string TemplateKey = "tokenizer.chat_template";
+
+    private readonly Tokenizer _tokenizer;
+    private readonly string _bos, _eos;
+
+    public ChatPrompt(ChatTemplate template, Tokenizer tokenizer, bool isFallback = false)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        Template = template;
+        _tokenizer = tokenizer;
+        IsFallback = isFallback;
+        var vocabulary = tokenizer.Vocabulary;
+        _bos = vocabulary.BosId >= 0 ? vocabulary.Tokens[vocabulary.BosId] : "";
+        _eos = vocabulary.EosId >= 0 ? vocabulary.Tokens[vocabulary.EosId] : "";
+        SupportsReasoning = template.Source.Contains(ReasoningParser.DefaultOpenTag, StringComparison.Ordinal);
+    }
+
+    /// <summary>The model's template, or ChatML with <see cref="IsFallback"/> set when the file has none.</summary>
+    public static ChatPrompt FromGguf(GgufFile file, Tokenizer tokenizer)
+    {
+        string? source = file.GetStringOrNull(TemplateKey);
+        return source is null ? new ChatPrompt(ChatTemplate.ChatMLFallback, tokenizer, isFallback: true) : new ChatPrompt(new ChatTemplate(source), tokenizer);
+    }
+
+    public ChatTemplate Template { get; }
+
+    /// <summary>The file has no chat template; ChatML is used, which a model not trained on it may not follow.</summary>
+    public bool IsFallback { get; }
+
+    /// <summary>The template knows <c>&lt;think&gt;</c> blocks: the output's reasoning is split from its answer.</summary>
+    public bool SupportsReasoning { get; }
+
+    /// <summary>
+    /// Renders <paramref name="messages"/> (OpenAI-shaped: role, content as a string or a list of parts …) ending with
+    /// the assistant's turn opened. <paramref name="variables"/> adds template variables (tools, enable_thinking …).
+    /// Throws <see cref="TemplateException"/> when the template raises (e.g. roles out of order).
+    /// </summary>
+    public string Render(JsonArray messages, bool addGenerationPrompt = true, IEnumerable<KeyValuePair<string, JsonNode?>>? variables = null)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var context = new TemplateContext()
+            .Set("messages", messages)
+            .Set("add_generation_prompt", addGenerationPrompt)
+            .Set("bos_token", _bos)
+            .Set("eos_token", _eos);
+        if (variables is not null)
+            foreach (var (name, value) in variables) context.Set(name, value);
+        string text = Template.Render(context);
+        if (_tokenizer.Vocabulary.AddBos && _bos.Length > 0 && text.StartsWith(_bos, StringComparison.Ordinal)) text = text[_bos.Length..];
+        return text;
+    }
+
+    /// <summary>The tokens of a rendered prompt (BOS added as the vocabulary asks, special-token text parsed).</summary>
+    public int[] Encode(string renderedPrompt) => _tokenizer.Encode(renderedPrompt, addSpecial: true, parseSpecial: true);
+
+    /// <summary>Whether generation begins inside a reasoning block: the rendered prompt itself opened <c>&lt;think&gt;</c> (R1 distills do).</summary>
+    public bool StartsInReasoning(string renderedPrompt)
+        => SupportsReasoning && renderedPrompt.TrimEnd().EndsWith(ReasoningParser.DefaultOpenTag, StringComparison.Ordinal);
+}

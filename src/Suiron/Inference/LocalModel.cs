@@ -1,0 +1,82 @@
+using Suiron.Chat;
+using Suiron.Gguf;
+using Suiron.Models;
+using Suiron.Tokenization;
+
+namespace Suiron.Inference;
+
+/// <summary>How to run a <see cref="LocalModel"/>.</summary>
+public sealed record LocalModelOptions
+{
+    public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Tokens of context per slot; 0 = the model's trained context, capped to <see cref="ModelOptions.DefaultContextCap"/>.</summary>
+    public int ContextSize { get; init; }
+
+    /// <summary>Sequences generated at once (continuous batching).</summary>
+    public int Slots { get; init; } = 1;
+
+    /// <summary>Requests that may wait for a slot before new ones are refused.</summary>
+    public int QueueLimit { get; init; } = 64;
+
+    public KvCacheType CacheType { get; init; } = KvCacheType.F16;
+}
+
+/// <summary>
+/// A GGUF model ready to serve: the file, its tokenizer, the model, its chat prompt and a <see cref="Scheduler"/>
+/// that shares it between concurrent requests. What the server and <see cref="SuironChatClient"/> run on.
+/// </summary>
+public sealed class LocalModel : IDisposable
+{
+    private LocalModel(string id, GgufFile file, Tokenizer tokenizer, ILanguageModel model, ChatPrompt chat, Scheduler scheduler, DateTimeOffset created)
+    {
+        Id = id;
+        File = file;
+        Tokenizer = tokenizer;
+        Model = model;
+        Chat = chat;
+        Scheduler = scheduler;
+        Created = created;
+    }
+
+    /// <summary>Loads the model at <paramref name="path"/>; its id is the file name without <c>.gguf</c>.</summary>
+    public static LocalModel Load(string path, LocalModelOptions? options = null)
+    {
+        options ??= new LocalModelOptions();
+        var file = GgufFile.Open(path);
+        ILanguageModel? model = null;
+        try
+        {
+            var tokenizer = Tokenizer.FromGguf(file);
+            var chat = ChatPrompt.FromGguf(file, tokenizer);
+            model = ModelLoader.Load(file, new ModelOptions { Threads = options.Threads, ContextSize = options.ContextSize, CacheType = options.CacheType });
+            var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = options.Slots, QueueLimit = options.QueueLimit, ContextSize = model.Info.ContextSize });
+            string id = Path.GetFileName(path);
+            if (id.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) id = id[..^5];
+            return new LocalModel(id, file, tokenizer, model, chat, scheduler, new DateTimeOffset(System.IO.File.GetLastWriteTimeUtc(path)));
+        }
+        catch
+        {
+            model?.Dispose();
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The model's name in APIs: the file name without <c>.gguf</c>.</summary>
+    public string Id { get; }
+    public GgufFile File { get; }
+    public Tokenizer Tokenizer { get; }
+    public ILanguageModel Model { get; }
+    public ChatPrompt Chat { get; }
+    public Scheduler Scheduler { get; }
+    /// <summary>When the model file was written (OpenAI's <c>created</c> of a model).</summary>
+    public DateTimeOffset Created { get; }
+
+    public void Dispose()
+    {
+        Scheduler.Dispose();
+        Model.Dispose();
+        File.Dispose();
+    }
+}

@@ -1,0 +1,528 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Suiron.Models;
+using Suiron.Sampling;
+using Suiron.Tokenization;
+
+namespace Suiron.Inference;
+
+/// <summary>How a <see cref="Scheduler"/> shares one model between requests.</summary>
+public sealed record SchedulerOptions
+{
+    /// <summary>Sequences generated at once, each in its own slot (its own KV cache).</summary>
+    public int Slots { get; init; } = 1;
+
+    /// <summary>Tokens of context per slot (prompt + generated); 0 means the model's <see cref="ModelInfo.ContextSize"/>.</summary>
+    public int ContextSize { get; init; }
+
+    /// <summary>Requests that may wait for a free slot; beyond it <see cref="Scheduler.Submit"/> throws <see cref="QueueFullException"/>.</summary>
+    public int QueueLimit { get; init; } = 64;
+
+    /// <summary>Tokens per step over all sequences: every decoding sequence takes one, prompts being evaluated share the rest.</summary>
+    public int StepTokenBudget { get; init; } = 256;
+
+    public void Validate()
+    {
+        if (Slots is < 1 or > 256) throw new ArgumentException($"parallel slots must be between 1 and 256 (got {Slots}).");
+        if (ContextSize < 0) throw new ArgumentException($"context size must be ≥ 0 (got {ContextSize}).");
+        if (QueueLimit < 0) throw new ArgumentException($"queue size must be ≥ 0 (got {QueueLimit}).");
+        if (StepTokenBudget < 1) throw new ArgumentException($"step token budget must be ≥ 1 (got {StepTokenBudget}).");
+    }
+}
+
+/// <summary>One generation to run: prompt tokens and options.</summary>
+public sealed record GenerationRequest(IReadOnlyList<int> Prompt, GenerationOptions Options)
+{
+    /// <summary>Log-probabilities to report with each token: -1 none, 0 the chosen token's only, k the chosen and the k most likely (at most 20).</summary>
+    public int Logprobs { get; init; } = -1;
+}
+
+/// <summary>A token and its log-probability under the model (the raw logits' log-softmax, before penalties and temperature).</summary>
+public readonly record struct TokenLogprob(int Token, float Logprob);
+
+/// <summary>The chosen token's log-probability and the most likely tokens at its position, most likely first.</summary>
+public sealed record TokenLogprobs(int Token, float Logprob, IReadOnlyList<TokenLogprob> Top);
+
+/// <summary>Every slot is busy and the waiting queue is full: try again later.</summary>
+public sealed class QueueFullException(int queueLimit)
+    : InvalidOperationException($"The server is busy: every slot is generating and {queueLimit} requests are already waiting. Retry later.")
+{
+    /// <summary>A hint for clients: seconds to wait before retrying.</summary>
+    public int RetryAfterSeconds { get; init; } = 1;
+}
+
+/// <summary>
+/// The steps of one scheduled generation, in order, as they are produced. Enumerate once. The last step carries the
+/// finish reason; a failure of the engine surfaces as the exception of the enumeration.
+/// </summary>
+public sealed class GenerationStream : IAsyncEnumerable<GenerationStep>
+{
+    private readonly Channel<GenerationStep> _channel = Channel.CreateUnbounded<GenerationStep>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = false });
+
+    internal GenerationStream(int promptTokens) => PromptTokens = promptTokens;
+
+    internal ChannelWriter<GenerationStep> Writer => _channel.Writer;
+
+    /// <summary>Tokens of the prompt.</summary>
+    public int PromptTokens { get; }
+
+    /// <summary>Leading prompt tokens whose keys and values were already in the slot (prefix cache), so were not evaluated again.</summary>
+    public int CachedPromptTokens { get; internal set; }
+
+    /// <summary>Tokens sampled so far (an end-of-generation token counts).</summary>
+    public int GeneratedTokens { get; internal set; }
+
+    /// <summary>From <see cref="Scheduler.Submit"/> to the first sampled token; null before it.</summary>
+    public TimeSpan? TimeToFirstToken { get; internal set; }
+
+    /// <summary>Why generation ended; null while it runs.</summary>
+    public FinishReason? Finish { get; internal set; }
+
+    public IAsyncEnumerator<GenerationStep> GetAsyncEnumerator(CancellationToken cancellationToken = default)
+        => _channel.Reader.ReadAllAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+
+    /// <summary>Collects every step (for callers that do not stream).</summary>
+    public async Task<List<GenerationStep>> ToListAsync(CancellationToken cancellationToken = default)
+    {
+        var steps = new List<GenerationStep>();
+        await foreach (var step in this.WithCancellation(cancellationToken)) steps.Add(step);
+        return steps;
+    }
+}
+
+/// <summary>
+/// Continuous batching over N slots: one thread runs the model; each step every generating sequence advances by one
+/// token and waiting prompts are evaluated in chunks within the same <see cref="ILanguageModel.ForwardBatch"/>, so a
+/// new request starts without waiting for the others to finish and every weight matrix is read once per step for all
+/// of them. Each sequence has its own <see cref="Sampler"/> (its own seed) and its own cache; since the model computes
+/// each row of a batch as it would alone, a sequence's output does not depend on what runs beside it.
+/// A slot keeps its tokens after a request (prefix cache): the next request whose prompt starts the same way takes
+/// that slot and evaluates only the rest. Requests beyond the slots wait in a bounded queue.
+/// </summary>
+public sealed class Scheduler : IDisposable
+{
+    private const int MaxTopLogprobs = 20;
+
+    private readonly ILanguageModel _model;
+    private readonly Tokenizer _tokenizer;
+    private readonly SchedulerOptions _options;
+    private readonly Slot[] _slots;
+    private readonly LinkedList<Sequence> _waiting = new();
+    private readonly List<Sequence> _active = new();
+    private readonly object _lock = new();
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly Thread _thread;
+    private readonly int _vocab;
+    private float[] _logits = [];
+    private int _admitted; // sequences holding a slot (under _lock)
+    private bool _stopping;
+
+    // Statistics (written by the scheduler thread, read by anyone).
+    private long _promptTokensEvaluated, _promptTokensCached, _generatedTokens, _completed;
+    private long _windowStart = Stopwatch.GetTimestamp(), _windowTokens, _lastStep;
+    private double _tokensPerSecond;
+
+    public Scheduler(ILanguageModel model, Tokenizer tokenizer, SchedulerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        _options = options ?? new SchedulerOptions();
+        _options.Validate();
+        _model = model;
+        _tokenizer = tokenizer;
+        _vocab = model.Info.VocabSize;
+        ContextSize = _options.ContextSize > 0 ? _options.ContextSize : model.Info.ContextSize;
+        _slots = new Slot[_options.Slots];
+        for (int i = 0; i < _slots.Length; i++) _slots[i] = new Slot(model.CreateCache(ContextSize));
+        _thread = new Thread(Run) { IsBackground = true, Name = "suiron-scheduler" };
+        _thread.Start();
+    }
+
+    /// <summary>Tokens of context per slot.</summary>
+    public int ContextSize { get; }
+
+    public int SlotCount => _slots.Length;
+
+    public int QueueLimit => _options.QueueLimit;
+
+    /// <summary>Requests waiting for a slot.</summary>
+    public int QueueDepth { get { lock (_lock) return _waiting.Count; } }
+
+    /// <summary>Slots generating now.</summary>
+    public int ActiveSlots => Volatile.Read(ref _activeCount);
+    private int _activeCount;
+
+    public long PromptTokensEvaluated => Interlocked.Read(ref _promptTokensEvaluated);
+    public long PromptTokensCached => Interlocked.Read(ref _promptTokensCached);
+    public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
+    public long CompletedRequests => Interlocked.Read(ref _completed);
+
+    /// <summary>Generated tokens per second over all sequences, measured over the last second or so of work; 0 when idle.</summary>
+    public double TokensPerSecond
+    {
+        get
+        {
+            long last = Interlocked.Read(ref _lastStep);
+            return Stopwatch.GetElapsedTime(last).TotalSeconds > 2 ? 0 : Volatile.Read(ref _tokensPerSecond);
+        }
+    }
+
+    /// <summary>
+    /// Queues a generation. Throws <see cref="ArgumentException"/> for a prompt that is empty, has unknown token ids or
+    /// does not fit the context, <see cref="QueueFullException"/> when the queue is full, and
+    /// <see cref="ObjectDisposedException"/> after <see cref="Dispose"/>. Cancelling <paramref name="cancellation"/>
+    /// ends the sequence at the next step (finish reason Cancelled) and frees its slot.
+    /// </summary>
+    public GenerationStream Submit(GenerationRequest request, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        IReadOnlyList<int> prompt = request.Prompt;
+        if (prompt.Count == 0) throw new ArgumentException("The prompt is empty (no tokens to start from).");
+        foreach (int t in prompt)
+            if ((uint)t >= (uint)_vocab) throw new ArgumentException($"Token id {t} is outside the vocabulary (0..{_vocab - 1}).");
+        if (prompt.Count >= ContextSize)
+            throw new ArgumentException($"The prompt has {prompt.Count} tokens but the context holds {ContextSize} (including the reply); shorten the prompt or raise the context size.");
+        if (request.Options.MaxTokens < 0) throw new ArgumentException($"max tokens must be ≥ 0 (got {request.Options.MaxTokens}).");
+        if (request.Logprobs > MaxTopLogprobs) throw new ArgumentException($"top logprobs must be at most {MaxTopLogprobs} (got {request.Logprobs}).");
+
+        var sequence = new Sequence(request, prompt.ToArray(), new Sampler(_vocab, request.Options.Sampling),
+            new StreamingDecoder(_tokenizer, continuesText: true), new StopStringMatcher(request.Options.Stop), cancellation);
+        if (cancellation.CanBeCanceled) sequence.Registration = cancellation.Register(static state => ((Scheduler)state!).Wake(), this);
+        lock (_lock)
+        {
+            if (_stopping || _waiting.Count + _admitted >= _slots.Length + _options.QueueLimit)
+            {
+                sequence.Registration.Dispose();
+                ObjectDisposedException.ThrowIf(_stopping, this);
+                throw new QueueFullException(_options.QueueLimit);
+            }
+            _waiting.AddLast(sequence);
+        }
+        Wake();
+        return sequence.Stream;
+    }
+
+    /// <summary>Ends every waiting and running sequence (finish reason Cancelled) at the next step; the scheduler keeps serving new requests.</summary>
+    public void CancelAll()
+    {
+        lock (_lock)
+        {
+            foreach (var s in _waiting) s.CancelRequested = true;
+            _cancelActive = true;
+        }
+        Wake();
+    }
+    private bool _cancelActive;
+
+    /// <summary>Stops the scheduler thread; running and waiting sequences end as Cancelled.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_stopping) return;
+            _stopping = true;
+        }
+        _wake.Set();
+        _thread.Join();
+        _wake.Dispose();
+    }
+
+    private void Wake()
+    {
+        try { _wake.Set(); }
+        catch (ObjectDisposedException) { } // a cancellation after Dispose: nothing left to wake
+    }
+
+    private void Run()
+    {
+        var items = new List<SequenceTokens>();
+        var stepSequences = new List<(Sequence Sequence, int Tokens)>();
+        while (true)
+        {
+            bool stopping, cancelActive;
+            lock (_lock)
+            {
+                stopping = _stopping;
+                cancelActive = _cancelActive;
+                _cancelActive = false;
+                for (var node = _waiting.First; node is not null;)
+                {
+                    var next = node.Next;
+                    if (stopping || node.Value.IsCancelled)
+                    {
+                        _waiting.Remove(node);
+                        Complete(node.Value, FinishReason.Cancelled, "");
+                    }
+                    node = next;
+                }
+                while (_waiting.First is { } first && _admitted < _slots.Length)
+                {
+                    _waiting.RemoveFirst();
+                    _admitted++;
+                    Admit(first.Value);
+                }
+            }
+            for (int i = _active.Count - 1; i >= 0; i--)
+                if (stopping || cancelActive || _active[i].IsCancelled)
+                    Finish(_active[i], FinishReason.Cancelled, _active[i].Stops.Flush());
+            if (stopping) return;
+            if (_active.Count == 0)
+            {
+                _wake.WaitOne();
+                continue;
+            }
+            Step(items, stepSequences);
+        }
+    }
+
+    /// <summary>Gives the sequence the free slot whose cached tokens share the longest prefix with its prompt (the least recently used on a tie).</summary>
+    private void Admit(Sequence sequence)
+    {
+        int[] prompt = sequence.Prompt;
+        Slot? best = null;
+        int bestShared = -1;
+        foreach (var slot in _slots)
+        {
+            if (slot.Sequence is not null) continue;
+            int shared = SharedPrefix(CollectionsMarshal.AsSpan(slot.Tokens), prompt);
+            if (shared > bestShared || shared == bestShared && slot.LastUsed < best!.LastUsed)
+            {
+                best = slot;
+                bestShared = shared;
+            }
+        }
+        // At least the last prompt token is evaluated again: its logits start the generation.
+        int reuse = Math.Min(bestShared, prompt.Length - 1);
+        best!.Cache.Truncate(reuse);
+        best.Tokens.RemoveRange(reuse, best.Tokens.Count - reuse);
+        best.Sequence = sequence;
+        sequence.Slot = best;
+        sequence.PromptDone = reuse;
+        sequence.Stream.CachedPromptTokens = reuse;
+        Interlocked.Add(ref _promptTokensCached, reuse);
+        _active.Add(sequence);
+        Interlocked.Increment(ref _activeCount);
+    }
+
+    private static int SharedPrefix(ReadOnlySpan<int> a, ReadOnlySpan<int> b)
+    {
+        int n = Math.Min(a.Length, b.Length), i = 0;
+        while (i < n && a[i] == b[i]) i++;
+        return i;
+    }
+
+    /// <summary>One forward pass: a token for each generating sequence, then prompt chunks within the remaining budget.</summary>
+    private void Step(List<SequenceTokens> items, List<(Sequence Sequence, int Tokens)> stepSequences)
+    {
+        items.Clear();
+        stepSequences.Clear();
+        int budget = _options.StepTokenBudget;
+        foreach (var s in _active)
+        {
+            if (s.PromptDone < s.Prompt.Length) continue;
+            items.Add(new SequenceTokens(s.NextToken, s.Slot!.Cache));
+            stepSequences.Add((s, 1));
+            budget--;
+        }
+        foreach (var s in _active)
+        {
+            if (s.PromptDone == s.Prompt.Length) continue;
+            if (budget <= 0 && items.Count > 0) break;
+            int chunk = Math.Min(s.Prompt.Length - s.PromptDone, Math.Max(budget, 1));
+            items.Add(new SequenceTokens(s.Prompt.AsMemory(s.PromptDone, chunk), s.Slot!.Cache));
+            stepSequences.Add((s, chunk));
+            budget -= chunk;
+        }
+
+        if (_logits.Length < items.Count * _vocab) _logits = new float[Math.Max(items.Count, _slots.Length) * _vocab];
+        try
+        {
+            _model.ForwardBatch(CollectionsMarshal.AsSpan(items), _logits);
+        }
+        catch (Exception e)
+        {
+            foreach (var (s, _) in stepSequences)
+            {
+                s.Slot!.Tokens.RemoveRange(s.Slot.Cache.Count, s.Slot.Tokens.Count - s.Slot.Cache.Count);
+                Fail(s, e);
+            }
+            return;
+        }
+
+        int generated = 0;
+        for (int i = 0; i < stepSequences.Count; i++)
+        {
+            var (s, count) = stepSequences[i];
+            if (s.PromptDone < s.Prompt.Length)
+            {
+                s.Slot!.Tokens.AddRange(s.Prompt.AsSpan(s.PromptDone, count));
+                s.PromptDone += count;
+                Interlocked.Add(ref _promptTokensEvaluated, count);
+                if (s.PromptDone < s.Prompt.Length) continue;
+            }
+            else
+            {
+                s.Slot!.Tokens.Add(s.NextToken.Span[0]);
+            }
+            if (Advance(s, _logits.AsSpan(i * _vocab, _vocab))) generated++;
+        }
+        Interlocked.Add(ref _generatedTokens, generated);
+        UpdateSpeed(generated);
+    }
+
+    /// <summary>Samples the sequence's next token from its logits and emits it; finishes the sequence on a stop or a limit. Returns whether a token was sampled.</summary>
+    private bool Advance(Sequence s, ReadOnlySpan<float> logits)
+    {
+        GenerationOptions options = s.Request.Options;
+        if (s.Stream.GeneratedTokens >= options.MaxTokens)
+        {
+            Finish(s, FinishReason.Length, s.Stops.Push(s.Decoder.Flush()) + s.Stops.Flush());
+            return false;
+        }
+        int token = s.Sampler.Sample(logits, CollectionsMarshal.AsSpan(s.History));
+        s.History.Add(token);
+        s.Stream.GeneratedTokens++;
+        s.Stream.TimeToFirstToken ??= Stopwatch.GetElapsedTime(s.Submitted);
+        TokenLogprobs? logprobs = s.Request.Logprobs >= 0 ? Logprobs(logits, token, s.Request.Logprobs) : null;
+
+        if (options.StopAtEndOfGeneration && _tokenizer.Vocabulary.EndOfGeneration.Contains(token))
+        {
+            Finish(s, FinishReason.Stop, s.Stops.Push(s.Decoder.Flush()) + s.Stops.Flush(), token, logprobs);
+            return true;
+        }
+        string text = s.Stops.Push(s.Decoder.Push(token));
+        if (s.Stops.Matched)
+        {
+            Finish(s, FinishReason.Stop, text, token, logprobs);
+            return true;
+        }
+        s.Stream.Writer.TryWrite(new GenerationStep(token, text, null) { Logprobs = logprobs });
+        if (s.Stream.GeneratedTokens >= options.MaxTokens || s.Slot!.Cache.Count >= s.Slot.Cache.Capacity)
+        {
+            Finish(s, FinishReason.Length, s.Stops.Push(s.Decoder.Flush()) + s.Stops.Flush());
+            return true;
+        }
+        s.NextTokenBuffer[0] = token;
+        return true;
+    }
+
+    private static TokenLogprobs Logprobs(ReadOnlySpan<float> logits, int token, int top)
+    {
+        float max = float.NegativeInfinity;
+        foreach (float v in logits) max = MathF.Max(max, v);
+        double sum = 0;
+        foreach (float v in logits) sum += Math.Exp(v - max);
+        float logSum = max + (float)Math.Log(sum);
+        var best = new List<TokenLogprob>(top + 1);
+        if (top > 0)
+        {
+            for (int i = 0; i < logits.Length; i++)
+            {
+                if (best.Count == top && logits[i] <= best[^1].Logprob) continue;
+                int at = best.Count;
+                while (at > 0 && best[at - 1].Logprob < logits[i]) at--;
+                best.Insert(at, new TokenLogprob(i, logits[i]));
+                if (best.Count > top) best.RemoveAt(top);
+            }
+            for (int i = 0; i < best.Count; i++) best[i] = best[i] with { Logprob = best[i].Logprob - logSum };
+        }
+        return new TokenLogprobs(token, logits[token] - logSum, best);
+    }
+
+    private void Finish(Sequence s, FinishReason reason, string text, int token = -1, TokenLogprobs? logprobs = null)
+    {
+        _active.Remove(s);
+        Interlocked.Decrement(ref _activeCount);
+        s.Slot!.Sequence = null;
+        s.Slot.LastUsed = Stopwatch.GetTimestamp();
+        s.Slot = null;
+        lock (_lock) _admitted--;
+        Complete(s, reason, text, token, logprobs);
+    }
+
+    private void Complete(Sequence s, FinishReason reason, string text, int token = -1, TokenLogprobs? logprobs = null)
+    {
+        s.Stream.Finish = reason;
+        s.Stream.Writer.TryWrite(new GenerationStep(token, text, reason) { Logprobs = logprobs });
+        s.Stream.Writer.TryComplete();
+        s.Registration.Dispose();
+        Interlocked.Increment(ref _completed);
+    }
+
+    private void Fail(Sequence s, Exception error)
+    {
+        _active.Remove(s);
+        Interlocked.Decrement(ref _activeCount);
+        s.Slot!.Sequence = null;
+        s.Slot = null;
+        lock (_lock) _admitted--;
+        s.Stream.Writer.TryComplete(error);
+        s.Registration.Dispose();
+    }
+
+    private void UpdateSpeed(int generated)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastStep), now).TotalSeconds > 1)
+        {
+            // Back from idle: measure from this step on.
+            _windowStart = now;
+            _windowTokens = 0;
+            Volatile.Write(ref _tokensPerSecond, 0);
+        }
+        Interlocked.Exchange(ref _lastStep, now);
+        _windowTokens += generated;
+        double elapsed = Stopwatch.GetElapsedTime(_windowStart, now).TotalSeconds;
+        if (elapsed >= 1 || Volatile.Read(ref _tokensPerSecond) == 0 && elapsed >= 0.25)
+        {
+            Volatile.Write(ref _tokensPerSecond, _windowTokens / elapsed);
+            _windowTokens = 0;
+            _windowStart = now;
+        }
+    }
+
+    /// <summary>A KV cache and the tokens it holds; kept between requests for prefix reuse.</summary>
+    private sealed class Slot(KvCache cache)
+    {
+        public readonly KvCache Cache = cache;
+        public readonly List<int> Tokens = new();
+        public Sequence? Sequence;
+        public long LastUsed;
+    }
+
+    private sealed class Sequence
+    {
+        public Sequence(GenerationRequest request, int[] prompt, Sampler sampler, StreamingDecoder decoder, StopStringMatcher stops, CancellationToken cancellation)
+        {
+            Request = request;
+            Prompt = prompt;
+            Sampler = sampler;
+            Decoder = decoder;
+            Stops = stops;
+            Cancellation = cancellation;
+            History = new List<int>(prompt.Length + Math.Min(request.Options.MaxTokens, 4096));
+            History.AddRange(prompt);
+            Stream = new GenerationStream(prompt.Length);
+        }
+
+        public readonly GenerationRequest Request;
+        public readonly int[] Prompt;
+        public readonly Sampler Sampler;
+        public readonly StreamingDecoder Decoder;
+        public readonly StopStringMatcher Stops;
+        public readonly CancellationToken Cancellation;
+        public readonly List<int> History;
+        public readonly GenerationStream Stream;
+        public readonly long Submitted = Stopwatch.GetTimestamp();
+        public readonly int[] NextTokenBuffer = new int[1];
+        public CancellationTokenRegistration Registration;
+        public Slot? Slot;
+        public int PromptDone;
+        public volatile bool CancelRequested;
+
+        public ReadOnlyMemory<int> NextToken => NextTokenBuffer;
+        public bool IsCancelled => CancelRequested || Cancellation.IsCancellationRequested;
+    }
+}

@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+
+namespace Suiron.Server.Tests;
+
+/// <summary><c>suiron template</c> prints Jinja2's rendering of a case, and fails with the template's message where Jinja2 raised.</summary>
+public sealed class TemplateCommandTests
+{
+    private static (int ExitCode, string StdOut, string StdErr) Suiron(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            StandardOutputEncoding = new UTF8Encoding(false), StandardErrorEncoding = new UTF8Encoding(false),
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Suiron.Cli.dll"));
+        foreach (string a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)));
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string ContextFile(string caseName)
+    {
+        using var cases = JsonDocument.Parse(File.ReadAllText(SharedData.Path("templates", "cases.json")));
+        var context = cases.RootElement.EnumerateArray().First(c => c.GetProperty("name").GetString() == caseName).GetProperty("context");
+        string path = Path.Combine(Path.GetTempPath(), $"suiron-template-{caseName}-{Environment.ProcessId}.json");
+        File.WriteAllText(path, context.GetRawText());
+        return path;
+    }
+
+    [Theory]
+    [InlineData("Qwen-Qwen3-0.6B", "basic")]
+    [InlineData("Qwen-Qwen3-0.6B", "tools")]
+    public void PrintsTheRendering(string template, string caseName)
+    {
+        string expected = File.ReadAllText(SharedData.Path("templates", "expected", $"{template}__{caseName}.txt"));
+        var (code, stdout, stderr) = Suiron("template", "--template", SharedData.Path("templates", template + ".jinja"), "--context", ContextFile(caseName),
+            "--bos-token", "<BOS>", "--eos-token", "<EOS>", "--now", "2026-01-15T09:30:00");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(expected, stdout);
+    }
+
+    [Fact]
+    public void FailsWithTheTemplatesMessageWhereItRaises()
+    {
+        string expectedDir = SharedData.Path("templates", "expected");
+        string? raising = Directory.EnumerateFiles(expectedDir, "*.txt").Order(StringComparer.Ordinal).FirstOrDefault(f => File.ReadAllText(f).StartsWith("ERROR:", StringComparison.Ordinal));
+        Assert.NotNull(raising);
+        string name = Path.GetFileNameWithoutExtension(raising);
+        int split = name.LastIndexOf("__", StringComparison.Ordinal);
+        var (code, stdout, stderr) = Suiron("template", "--template", SharedData.Path("templates", name[..split] + ".jinja"), "--context", ContextFile(name[(split + 2)..]),
+            "--bos-token", "<BOS>", "--eos-token", "<EOS>");
+        Assert.NotEqual(0, code);
+        Assert.Equal("", stdout);
+        Assert.StartsWith("error: ", stderr);
+    }
+}

@@ -1,0 +1,79 @@
+using Suiron.Gguf;
+using Suiron.Tensors;
+
+namespace Suiron.Server.Tests;
+
+/// <summary>Test models: the real stories260K, and copies of it given a chat template and chat special tokens.</summary>
+internal static class TestModels
+{
+    private static readonly object WriteLock = new();
+    private static readonly string Directory = CreateDirectory();
+
+    public static string Stories => SharedData.Path("models", "stories260K.gguf");
+    public static string TinyRandomLlama => SharedData.Path("models", "llama-2-tiny-random.gguf");
+
+    /// <summary>ChatML whose generation prompt opens a reasoning block, as DeepSeek-R1 distills' templates do.</summary>
+    public const string ThinkingChatMl =
+        "{%- for message in messages -%}" +
+        "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}" +
+        "{%- endfor -%}" +
+        "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n<think>\\n' -}}{%- endif -%}";
+
+    /// <summary>
+    /// stories260K with a chat template and ChatML's tokens: the byte-fallback tokens &lt;0x00&gt;..&lt;0x03&gt; (never
+    /// produced by English text) become &lt;|im_start|&gt; and &lt;|im_end|&gt; (control; im_end ends a turn) and
+    /// &lt;think&gt;, &lt;/think&gt; (user-defined, printed as text). The weights are the real model's.
+    /// </summary>
+    public static string StoriesWithTemplate(string name, string template)
+    {
+        string path = Path.Combine(Directory, name + ".gguf");
+        lock (WriteLock)
+        {
+            if (File.Exists(path)) return path;
+            using var source = GgufFile.Open(Stories);
+            var writer = new GgufWriter().CopyMetadataFrom(source);
+            string[] tokens = (string[])source.Metadata["tokenizer.ggml.tokens"].AsArray<string>().Clone();
+            int[] types = (int[])source.Metadata["tokenizer.ggml.token_type"].AsInt32Array().Clone();
+            (tokens[3], types[3]) = ("<|im_start|>", 3);
+            (tokens[4], types[4]) = ("<|im_end|>", 3);
+            (tokens[5], types[5]) = ("<think>", 4);
+            (tokens[6], types[6]) = ("</think>", 4);
+            writer.Set("tokenizer.ggml.tokens", tokens).Set("tokenizer.ggml.token_type", types).Set("tokenizer.chat_template", template);
+            writer.Set("tokenizer.ggml.eot_token_id", 4u);
+            foreach (var info in source.Tensors)
+            {
+                Tensor t = source.GetTensor(info);
+                byte[] bytes;
+                unsafe { bytes = new ReadOnlySpan<byte>(t.Data, checked((int)t.ByteLength)).ToArray(); }
+                writer.AddTensor(info.Name, t.Type, info.Shape, bytes);
+            }
+            writer.WriteTo(path);
+            return path;
+        }
+    }
+
+    private static string CreateDirectory()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"suiron-server-tests-{Environment.ProcessId}");
+        System.IO.Directory.CreateDirectory(dir);
+        return dir;
+    }
+}
+
+/// <summary>Finds the read-only test data folder <c>shared/</c> beside the checkout (or $SUIRON_SHARED).</summary>
+internal static class SharedData
+{
+    private static readonly Lazy<string> RootPath = new(Locate);
+
+    public static string Path(params string[] parts) => System.IO.Path.Combine([RootPath.Value, .. parts]);
+
+    private static string Locate()
+    {
+        string? env = Environment.GetEnvironmentVariable("SUIRON_SHARED");
+        if (!string.IsNullOrEmpty(env) && Directory.Exists(env)) return env;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            foreach (string candidate in new[] { System.IO.Path.Combine(dir.FullName, "shared"), System.IO.Path.Combine(dir.FullName, "..", "shared") })
+                if (Directory.Exists(System.IO.Path.Combine(candidate, "models"))) return System.IO.Path.GetFullPath(candidate);
+        throw new DirectoryNotFoundException("Test data folder 'shared/' not found beside the checkout; set SUIRON_SHARED to its path.");
+    }
+}
