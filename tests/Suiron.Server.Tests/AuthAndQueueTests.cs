@@ -68,3 +68,33 @@ public sealed class AuthAndQueueTests(KeyedSingleSlotFixture fixture) : IClassFi
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
     }
 }
+
+public sealed class ShutdownTests
+{
+    [Fact]
+    public async Task StoppingTheHostEndsARunningStreamCleanly()
+    {
+        using var model = LocalModel.Load(TestModels.Stories, new LocalModelOptions { Threads = 1, Slots = 1, ContextSize = 2048 });
+        await using var server = SuironServer.Create(model, new SuironServerOptions { Port = 0, ShutdownGrace = TimeSpan.FromMilliseconds(200) });
+        await server.StartAsync();
+        using var http = new HttpClient { BaseAddress = server.Address };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = new StringContent("""{"model":"default","prompt":"Once upon a time","max_tokens":2000,"stream":true}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var events = new List<System.Text.Json.JsonElement>();
+        Task stopping = Task.CompletedTask;
+        // The stream ends with an error event and data: [DONE] (ReadEventsAsync throws if [DONE] is missing).
+        await foreach (var e in ServerFixture.ReadEventsAsync(response))
+        {
+            events.Add(e);
+            if (events.Count == 1) stopping = server.StopAsync();
+        }
+        await stopping;
+        Assert.True(events[^1].TryGetProperty("error", out var error), "the last event should say the server is shutting down");
+        Assert.Equal("server_error", error.GetProperty("type").GetString());
+        Assert.True(events.Count < 1500);
+        Assert.Equal(0, model.Scheduler.ActiveSlots);
+    }
+}

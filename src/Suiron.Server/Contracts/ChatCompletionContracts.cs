@@ -88,7 +88,7 @@ public sealed class ChatCompletionChunk
     [JsonPropertyName("model")] public required string Model { get; init; }
     [JsonPropertyName("system_fingerprint")] public string? SystemFingerprint { get; init; }
     [JsonPropertyName("choices")] public required List<ChatChunkChoice> Choices { get; init; }
-    /// <summary>Null on every chunk but the last when usage is asked for (as OpenAI sends it); absent otherwise.</summary>
+    /// <summary>Only on the final chunk (empty choices) when stream_options.include_usage is set.</summary>
     [JsonPropertyName("usage")] public Usage? Usage { get; init; }
 }
 

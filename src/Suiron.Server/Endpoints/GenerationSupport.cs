@@ -28,7 +28,7 @@ internal static class GenerationSupport
             string message = !wrongType
                 ? $"The request body is not valid JSON: {FirstSentence(e.Message)}"
                 : $"Invalid value for '{param}': wrong JSON type (see the API reference for what it takes).";
-            throw new ApiError(400, message, param: param, code: "invalid_json");
+            throw new ApiError(400, message, param: wrongType ? param : null, code: "invalid_json");
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
