@@ -16,11 +16,12 @@ internal static class ServeCommand
         var parallel = new Option<int>("--parallel", "-np") { Description = "Sequences generated at once (slots)", DefaultValueFactory = _ => 4 };
         var contextSize = new Option<int>("--ctx-size", "-c") { Description = "Context per slot in tokens (0 = the model's, capped to 4096)", DefaultValueFactory = _ => 0 };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a slot; more get 429", DefaultValueFactory = _ => 64 };
+        var embeddingModel = new Option<FileInfo?>("--embedding-model") { Description = "GGUF model for /v1/embeddings (e.g. a bert/bge file); default: the served model, last-token pooled" };
         var threads = new Option<int>("--threads", "-t") { Description = "Threads", DefaultValueFactory = _ => Environment.ProcessorCount };
 
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
-            model, host, port, apiKey, parallel, contextSize, queue, threads,
+            model, host, port, apiKey, parallel, contextSize, queue, threads, embeddingModel,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -37,7 +38,10 @@ internal static class ServeCommand
                 new LocalModelOptions { Threads = threadCount, ContextSize = ctx, Slots = slots, QueueLimit = queueSize });
             if (local.Chat.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template (tokenizer.chat_template); chat requests use ChatML, which it may not follow.");
-            var options = new SuironServerOptions { Host = result.GetValue(host)!, Port = portValue, ApiKey = key, Logging = true };
+            using var embeddings = result.GetValue(embeddingModel) is { } embeddingFile
+                ? Suiron.Embeddings.SuironEmbeddingGenerator.Load(embeddingFile.FullName, new Suiron.Models.ModelOptions { Threads = threadCount })
+                : null;
+            var options = new SuironServerOptions { Host = result.GetValue(host)!, Port = portValue, ApiKey = key, Logging = true, EmbeddingModel = embeddings };
             return RunAsync(local, options).GetAwaiter().GetResult();
         }));
         return command;
@@ -58,7 +62,7 @@ internal static class ServeCommand
         var info = local.Model.Info;
         Console.Error.WriteLine($"suiron: serving '{local.Id}' ({info.Architecture}, {info.ParameterCount / 1e6:F1}M parameters) at {server.Address}");
         Console.Error.WriteLine($"suiron: {local.Scheduler.SlotCount} slots × {local.Scheduler.ContextSize} tokens of context, queue {local.Scheduler.QueueLimit}, " +
-                                $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/models /health /metrics; Ctrl+C stops");
+                                $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/models /health /metrics; Ctrl+C stops");
         await server.WaitForShutdownAsync();
         Console.Error.WriteLine("suiron: stopped");
         return CliErrors.Ok;

@@ -14,11 +14,19 @@ public sealed class ServerState
     {
         Model = model;
         Options = options;
+        _ownEmbeddings = new(() => new Suiron.Embeddings.SuironEmbeddingGenerator(
+            Suiron.Embeddings.EmbeddingModelLoader.Load(model.File, new Suiron.Models.ModelOptions { ContextSize = model.Model.Info.ContextSize }),
+            model.Tokenizer, model.Id));
         byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{model.Id}/{model.File.FileLength}/{typeof(ServerState).Assembly.GetName().Version}"));
         SystemFingerprint = "fp_" + Convert.ToHexStringLower(hash)[..10];
     }
 
     public LocalModel Model { get; }
+
+    /// <summary>What /v1/embeddings runs: <see cref="SuironServerOptions.EmbeddingModel"/>, else (built on first use) a
+    /// second instance of the served model over the same memory-mapped file, so embedding never waits for generation.</summary>
+    public Suiron.Embeddings.SuironEmbeddingGenerator Embeddings => Options.EmbeddingModel ?? _ownEmbeddings.Value;
+    private Lazy<Suiron.Embeddings.SuironEmbeddingGenerator> _ownEmbeddings = null!;
     public SuironServerOptions Options { get; }
     public ServerMetrics Metrics { get; } = new();
     /// <summary>Identifies the model file and the build that served a response (OpenAI's system_fingerprint).</summary>

@@ -18,6 +18,13 @@ public sealed record SuironServerOptions
     /// <summary>On shutdown, running generations may finish for this long before they are cancelled.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// The model behind /v1/embeddings when it is not the served model (<c>suiron serve --embedding-model</c>: a bert
+    /// file, say); the caller owns it. Null: the served model's own final hidden states, pooled as its file says, else
+    /// by the last token.
+    /// </summary>
+    public Suiron.Embeddings.SuironEmbeddingGenerator? EmbeddingModel { get; init; }
+
     /// <summary>Log each request and server events to the console.</summary>
     public bool Logging { get; init; }
 }

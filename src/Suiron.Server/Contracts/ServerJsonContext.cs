@@ -14,6 +14,9 @@ namespace Suiron.Server.Contracts;
 [JsonSerializable(typeof(ModelList))]
 [JsonSerializable(typeof(ModelCard))]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(EmbeddingRequest))]
+[JsonSerializable(typeof(EmbeddingResponse))]
+[JsonSerializable(typeof(float[]))]
 public sealed partial class ServerJsonContext : JsonSerializerContext
 {
     private static ServerJsonContext? _web;

@@ -12,7 +12,7 @@ namespace Suiron.Models;
 /// A batch of tokens goes through every matmul together (prompt processing is compute-bound, one weight pass
 /// serves all tokens); a single token is the same code with a batch of one.
 /// </summary>
-internal sealed class Decoder : ILanguageModel
+internal sealed class Decoder : ILanguageModel, IHiddenStateModel
 {
     /// <summary>Tokens per pass through the layers; longer inputs are split, which bounds the scratch memory.</summary>
     internal const int MaxBatch = 256;
@@ -81,6 +81,35 @@ internal sealed class Decoder : ILanguageModel
             int outputRows = allLogits ? count : isLast ? 1 : 0;
             Span<float> batchLogits = allLogits ? logits.Slice(start * vocab, count * vocab) : isLast ? logits[..vocab] : default;
             ForwardPass(tokens.Slice(start, count), cache, batchLogits, outputRows);
+        }
+    }
+
+    /// <summary>
+    /// Like <see cref="Forward"/>, but writes every token's final hidden state (after the output norm, before the output
+    /// projection: llama.cpp's <c>t_embd</c>, what its embeddings pool) into <paramref name="hidden"/>
+    /// (tokens.Length × embedding) instead of logits. Used by decoder models as embedders.
+    /// </summary>
+    public void ForwardHidden(ReadOnlySpan<int> tokens, KvCache cache, Span<float> hidden)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        if (tokens.IsEmpty) throw new ArgumentException("No tokens to evaluate.", nameof(tokens));
+        CheckShape(cache);
+        foreach (int token in tokens)
+            if ((uint)token >= (uint)_weights.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {token} is outside the vocabulary of {_weights.VocabSize}.");
+        int embedding = _h.EmbeddingLength;
+        if (hidden.Length < (long)tokens.Length * embedding)
+            throw new ArgumentException($"The hidden buffer holds {hidden.Length} floats; {(long)tokens.Length * embedding} are needed.", nameof(hidden));
+        cache.EnsureRoom(tokens.Length);
+
+        Segment[] one = _singleSegment ??= new Segment[1];
+        for (int start = 0; start < tokens.Length; start += MaxBatch)
+        {
+            int count = Math.Min(MaxBatch, tokens.Length - start);
+            Scratch s = ScratchFor(count);
+            one[0] = new Segment(cache, 0, count, cache.Count);
+            RunLayers(tokens.Slice(start, count), one, s);
+            RmsNorm.Apply(s.Hidden.AsSpan(0, count * embedding), _weights.OutputNorm, _h.RmsNormEpsilon, hidden.Slice(start * embedding, count * embedding));
         }
     }
 

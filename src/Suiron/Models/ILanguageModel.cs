@@ -56,3 +56,11 @@ public readonly record struct SequenceTokens(ReadOnlyMemory<int> Tokens, KvCache
         }
     }
 }
+
+/// <summary>A language model that can also return its final hidden states (what embeddings pool) instead of logits.</summary>
+internal interface IHiddenStateModel
+{
+    /// <summary>Evaluates <paramref name="tokens"/> as <see cref="ILanguageModel.Forward"/> does and writes each token's
+    /// hidden state after the output norm into <paramref name="hidden"/> (tokens.Length × embedding).</summary>
+    void ForwardHidden(ReadOnlySpan<int> tokens, KvCache cache, Span<float> hidden);
+}

@@ -28,6 +28,8 @@ public static class ModelLoader
     {
         ArgumentNullException.ThrowIfNull(file);
         string architecture = file.Architecture;
+        if (architecture == Bert.ArchitectureName)
+            throw new GgufException("'bert' is an encoder for embeddings, not a language model: load it with Suiron.Embeddings.EmbeddingModelLoader (suiron serve --embedding-model)", -1, file.Path);
         if (!Factories.TryGetValue(architecture, out var factory))
             throw new GgufException(
                 $"Unsupported model architecture '{architecture}' (supported: {string.Join(", ", Factories.Keys)})", -1, file.Path);

@@ -1,0 +1,45 @@
+using Suiron.Gguf;
+using Suiron.Models;
+
+namespace Suiron.Embeddings;
+
+/// <summary>Builds the <see cref="IEmbeddingModel"/> a GGUF file describes: a BERT encoder, or a decoder LLM as an embedder.</summary>
+public static class EmbeddingModelLoader
+{
+    /// <summary>Whether the file is meant for embeddings: a <c>bert</c> model, or any model that declares <c>{arch}.pooling_type</c>.</summary>
+    public static bool IsEmbeddingModel(GgufFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return file.Architecture == Bert.ArchitectureName || file.Contains(file.Architecture + ".pooling_type");
+    }
+
+    /// <summary>
+    /// Loads <paramref name="file"/> for embeddings (the file must stay open while the model is used).
+    /// <paramref name="pooling"/> overrides the file's <c>{arch}.pooling_type</c>; without either, BERT gives per-token
+    /// vectors only (pooling none, as llama.cpp) and a decoder pools its last token.
+    /// </summary>
+    public static IEmbeddingModel Load(GgufFile file, ModelOptions? options = null, EmbeddingPooling pooling = EmbeddingPooling.Unspecified)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        options ??= new ModelOptions();
+        if (file.Architecture == Bert.ArchitectureName) return new Bert(file, options, pooling);
+
+        if (pooling == EmbeddingPooling.Unspecified)
+        {
+            int declared = file.GetInt32(file.Architecture + ".pooling_type", (int)EmbeddingPooling.Last);
+            if (declared is < 0 or > 4) throw new GgufException($"{file.Architecture}.pooling_type = {declared} is not a pooling type (0..4)", -1, file.Path);
+            pooling = (EmbeddingPooling)declared;
+        }
+        if (pooling == EmbeddingPooling.Rank) throw new NotSupportedException("Rank pooling (rerankers) is not supported; use mean, cls, last or none.");
+        ILanguageModel model = ModelLoader.Load(file, options);
+        try
+        {
+            return new DecoderEmbedder(model, pooling, ownsModel: true);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+}
