@@ -10,7 +10,7 @@ namespace Suiron.Kernels;
 /// only the order of the float accumulation differs, so results agree with the scalar reference to float rounding.
 /// Signed int8 x int8 products use the usual AVX2 idiom: |x| as unsigned times sign(x)*y through vpmaddubsw,
 /// then vpmaddwd against ones (or against the group scales) to reach int32 without overflow.
-/// Q2_K, Q3_K, Q5_0, Q5_1, Q8_1 and Q8_K weights run the scalar reference for now (rare in current models).
+/// Q2_K, Q3_K, Q8_1 and Q8_K weights run the scalar reference for now (rare in current models).
 /// </summary>
 internal static unsafe class Avx2Dot
 {
@@ -18,7 +18,7 @@ internal static unsafe class Avx2Dot
 
     /// <summary>Block scale: a half known to be finite, converted by moving its bits and rescaling by 2^112 (exact, subnormals included).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Scale(Half h)
+    internal static float Scale(Half h)
     {
         uint bits = BitConverter.HalfToUInt16Bits(h);
         float magnitude = BitConverter.UInt32BitsToSingle((bits & 0x7FFF) << 13) * 5.192296858534828e33f; // 2^112
@@ -27,7 +27,7 @@ internal static unsafe class Avx2Dot
 
     /// <summary>Sum of x*y over 32 signed bytes, as 8 int32 partial sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> DotInt8(Vector256<sbyte> x, Vector256<sbyte> y)
+    internal static Vector256<int> DotInt8(Vector256<sbyte> x, Vector256<sbyte> y)
     {
         Vector256<short> pairs = Avx2.MultiplyAddAdjacent(Avx2.Sign(x, x).AsByte(), Avx2.Sign(y, x));
         return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
@@ -37,20 +37,19 @@ internal static unsafe class Avx2Dot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> DotUInt8Pairs(Vector256<byte> u, Vector256<sbyte> y) => Avx2.MultiplyAddAdjacent(u, y);
 
+    /// <summary>Same accumulation order as <see cref="F16"/> (two accumulators over 16-element steps), which the GEMM repeats.</summary>
     public static float F32(byte* w, byte* a, int n)
     {
         float* x = (float*)w, y = (float*)a;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
         int i = 0;
-        for (; i + 32 <= n; i += 32)
+        for (; i + 16 <= n; i += 16)
         {
             acc0 = Fma.MultiplyAdd(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i), acc0);
             acc1 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 8), Avx.LoadVector256(y + i + 8), acc1);
-            acc2 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 16), Avx.LoadVector256(y + i + 16), acc2);
-            acc3 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 24), Avx.LoadVector256(y + i + 24), acc3);
         }
         for (; i + 8 <= n; i += 8) acc0 = Fma.MultiplyAdd(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i), acc0);
-        float sum = Vector256.Sum((acc0 + acc1) + (acc2 + acc3));
+        float sum = Vector256.Sum(acc0 + acc1);
         for (; i < n; i++) sum += x[i] * y[i];
         return sum;
     }
@@ -106,7 +105,7 @@ internal static unsafe class Avx2Dot
 
     /// <summary>32 nibbles of a Q4_0/Q4_1 block in element order: low nibbles are elements 0..15, high ones 16..31.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Nibbles32(byte* qs)
+    internal static Vector256<byte> Nibbles32(byte* qs)
     {
         Vector128<byte> packed = Sse2.LoadVector128(qs);
         Vector128<byte> mask = Vector128.Create((byte)0x0F);
@@ -126,6 +125,58 @@ internal static unsafe class Avx2Dot
             acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(sumi), acc);
         }
         return Vector256.Sum(acc);
+    }
+
+    /// <summary>
+    /// 32 bits to 32 bytes: byte j is 0xFF where bit j of <paramref name="bits"/> is set, else 0.
+    /// Each byte picks its source byte j/8 by a shuffle, then tests its own bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> BitsToBytes(uint bits)
+    {
+        Vector256<byte> spread = Avx2.Shuffle(Vector256.Create(bits).AsByte(), Vector256.Create(
+            (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        Vector256<byte> bit = Vector256.Create(0x8040201008040201UL).AsByte();
+        return Avx2.CompareEqual(spread & bit, bit);
+    }
+
+    /// <summary>Q5_0's 32 quants minus 16, in element order: nibbles as in Q4_0, the fifth bit from qh (bit j for element j).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<sbyte> Q5_0Quants(BlockQ5_0* block)
+    {
+        Vector256<byte> high = BitsToBytes(*(uint*)block->Qh) & Vector256.Create((byte)16);
+        return Avx2.Subtract(Nibbles32(block->Qs) | high, Vector256.Create((byte)16)).AsSByte();
+    }
+
+    public static float Q5_0(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ5_0*)w;
+        var y = (BlockQ8_0*)a;
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (int b = 0; b < n / 32; b++)
+        {
+            Vector256<int> sumi = DotInt8(Q5_0Quants(x + b), Avx.LoadVector256(y[b].Qs));
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(sumi), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    public static float Q5_1(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ5_1*)w;
+        var y = (BlockQ8_1*)a;
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<short> ones = Vector256.Create((short)1);
+        float minTerm = 0;
+        for (int b = 0; b < n / 32; b++)
+        {
+            Vector256<byte> q = Nibbles32(x[b].Qs) | (BitsToBytes(*(uint*)x[b].Qh) & Vector256.Create((byte)16));
+            Vector256<int> sumi = Avx2.MultiplyAddAdjacent(DotUInt8Pairs(q, Avx.LoadVector256(y[b].Qs)), ones);
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(sumi), acc);
+            minTerm += Scale(x[b].M) * Scale(y[b].S);
+        }
+        return Vector256.Sum(acc) + minTerm;
     }
 
     public static float Q4_1(byte* w, byte* a, int n)
