@@ -33,7 +33,42 @@ internal static unsafe class HalfConversion
 
     public static void SingleToHalf(float* src, Half* dst, int n)
     {
-        for (int i = 0; i < n; i++) dst[i] = (Half)src[i];
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> v = Vector256.Load(src + i);
+                // Lanes at or beyond the largest finite half (and NaNs) take the scalar path below, the rest the vector one.
+                if (Vector256.GreaterThanOrEqualAny(Vector256.Abs(v), Vector256.Create(65504f)) || !Vector256.EqualsAll(v, v))
+                {
+                    for (int k = i; k < i + 8; k++) dst[k] = (Half)src[k];
+                    continue;
+                }
+                SingleToHalf(v).Store((ushort*)dst + i);
+            }
+        }
+        for (; i < n; i++) dst[i] = (Half)src[i];
+    }
+
+    /// <summary>
+    /// Eight finite floats of magnitude below 65504 to halves, rounding to nearest even (subnormals included):
+    /// the classic branch-free construction (adding a power of two whose exponent makes the float adder round the
+    /// mantissa at the half's precision), which is also ggml's fallback where F16C is absent.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<ushort> SingleToHalf(Vector256<float> value)
+    {
+        Vector256<uint> w = value.AsUInt32();
+        Vector256<uint> shl1 = w + w;
+        Vector256<uint> sign = w & Vector256.Create(0x80000000u);
+        Vector256<uint> bias = Vector256.Max(shl1 & Vector256.Create(0xFF000000u), Vector256.Create(0x71000000u));
+        Vector256<float> magnitude = Vector256.Abs(value) * Vector256.Create(5.192296858534828e33f) * Vector256.Create(7.703719777548943e-34f); // 2^112, 2^-110
+        Vector256<float> rounded = ((bias >> 1) + Vector256.Create(0x07800000u)).AsSingle() + magnitude;
+        Vector256<uint> bits = rounded.AsUInt32();
+        Vector256<uint> half = ((bits >> 13) & Vector256.Create(0x7C00u)) + (bits & Vector256.Create(0x0FFFu)) | (sign >> 16);
+        // Narrow 8 x uint32 (each < 65536) to 8 x uint16.
+        return Vector128.Narrow(half.GetLower(), half.GetUpper());
     }
 
     public static void BF16ToSingle(ushort* src, float* dst, int n)

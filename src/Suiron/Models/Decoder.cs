@@ -144,7 +144,7 @@ internal sealed class Decoder : ILanguageModel
             Heads = _h.HeadCount, GroupSize = _h.GroupSize, KeyLength = keyLength, ValueLength = valueLength,
             QueryWidth = QueryWidth, Scale = _attentionScale,
         };
-        _pool.For(n * _h.HeadCount, ref work);
+        _pool.For(n * _h.HeadCount, ref work, (long)n * _h.HeadCount * (firstPosition + n) * (keyLength + valueLength));
 
         MatMul.Compute(w.Output, mixed, output, n, _pool);
     }
@@ -164,7 +164,7 @@ internal sealed class Decoder : ILanguageModel
     private struct AttentionWork : IParallelWork
     {
         [ThreadStatic] private static float[]? scores;
-        [ThreadStatic] private static Half[]? queryHalf;
+        [ThreadStatic] private static float[]? queryHalf;
 
         public float[] Queries, Mixed;
         public KvCache Cache;
@@ -174,7 +174,7 @@ internal sealed class Decoder : ILanguageModel
         public readonly void Execute(int start, int end)
         {
             if (scores is null || scores.Length < Cache.Capacity) scores = new float[Cache.Capacity];
-            if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new Half[KeyLength];
+            if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new float[KeyLength];
             for (int item = start; item < end; item++)
             {
                 int token = item / Heads, head = item % Heads;
@@ -194,8 +194,8 @@ internal sealed class Decoder : ILanguageModel
         {
             Span<Half> keyCache = cache.KeysF16(layer).Slice(keyStart, keys.Length);
             Span<Half> valueCache = cache.ValuesF16(layer).Slice(valueStart, values.Length);
-            for (int i = 0; i < keys.Length; i++) keyCache[i] = (Half)keys[i];
-            for (int i = 0; i < values.Length; i++) valueCache[i] = (Half)values[i];
+            VectorOps.SingleToHalf(keys, keyCache);
+            VectorOps.SingleToHalf(values, valueCache);
         }
         else
         {
@@ -204,10 +204,7 @@ internal sealed class Decoder : ILanguageModel
         }
     }
 
-    private static void Add(Span<float> target, ReadOnlySpan<float> addend)
-    {
-        for (int i = 0; i < target.Length; i++) target[i] += addend[i];
-    }
+    private static void Add(Span<float> target, ReadOnlySpan<float> addend) => VectorOps.Add(target, addend, target);
 
     private static void AddToRows(Span<float> rows, ReadOnlySpan<float> bias)
     {
