@@ -12,6 +12,7 @@ namespace Suiron.Kernels;
 /// </summary>
 internal static unsafe class ActivationQuantizer
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q8_0(float* x, BlockQ8_0* y, int blocks)
     {
         for (int i = 0; i < blocks; i++, x += 32)
@@ -24,6 +25,7 @@ internal static unsafe class ActivationQuantizer
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q8_1(float* x, BlockQ8_1* y, int blocks)
     {
         for (int i = 0; i < blocks; i++, x += 32)

@@ -38,6 +38,7 @@ internal static unsafe class Avx2Dot
     private static Vector256<short> DotUInt8Pairs(Vector256<byte> u, Vector256<sbyte> y) => Avx2.MultiplyAddAdjacent(u, y);
 
     /// <summary>Same accumulation order as <see cref="F16"/> (two accumulators over 16-element steps), which the GEMM repeats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F32(byte* w, byte* a, int n)
     {
         float* x = (float*)w, y = (float*)a;
@@ -54,6 +55,7 @@ internal static unsafe class Avx2Dot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16(byte* w, byte* a, int n)
     {
         ushort* x = (ushort*)w, y = (ushort*)a;
@@ -71,6 +73,7 @@ internal static unsafe class Avx2Dot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float BF16(byte* w, byte* a, int n)
     {
         ushort* x = (ushort*)w, y = (ushort*)a;
@@ -90,6 +93,7 @@ internal static unsafe class Avx2Dot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> WidenBF16(ushort* p) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(p), 16).AsSingle();
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8_0(byte* w, byte* a, int n)
     {
         var x = (BlockQ8_0*)w;
@@ -112,6 +116,7 @@ internal static unsafe class Avx2Dot
         return Vector256.Create(packed & mask, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_0(byte* w, byte* a, int n)
     {
         var x = (BlockQ4_0*)w;
@@ -149,6 +154,7 @@ internal static unsafe class Avx2Dot
         return Avx2.Subtract(Nibbles32(block->Qs) | high, Vector256.Create((byte)16)).AsSByte();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5_0(byte* w, byte* a, int n)
     {
         var x = (BlockQ5_0*)w;
@@ -162,6 +168,7 @@ internal static unsafe class Avx2Dot
         return Vector256.Sum(acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5_1(byte* w, byte* a, int n)
     {
         var x = (BlockQ5_1*)w;
@@ -179,6 +186,7 @@ internal static unsafe class Avx2Dot
         return Vector256.Sum(acc) + minTerm;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_1(byte* w, byte* a, int n)
     {
         var x = (BlockQ4_1*)w;
@@ -195,6 +203,7 @@ internal static unsafe class Avx2Dot
         return Vector256.Sum(acc) + minTerm;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4K(byte* w, byte* a, int n)
     {
         var x = (BlockQ4K*)w;
@@ -231,6 +240,7 @@ internal static unsafe class Avx2Dot
         return Vector256.Sum(acc) - minTerm;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5K(byte* w, byte* a, int n)
     {
         var x = (BlockQ5K*)w;
@@ -273,6 +283,7 @@ internal static unsafe class Avx2Dot
         return Vector256.Sum(acc) - minTerm;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q6K(byte* w, byte* a, int n)
     {
         var x = (BlockQ6K*)w;

@@ -54,6 +54,7 @@ internal static unsafe class Gemm
     };
 
     /// <summary>Fills the extra per-token data from one encoded activation row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PrepareToken(TensorType weightType, byte* encoded, byte* extra, int cols)
     {
         if (weightType == TensorType.F16)
@@ -98,6 +99,7 @@ internal static unsafe class Gemm
     /// Rows [<paramref name="firstRow"/>, <paramref name="endRow"/>) against every token:
     /// <c>output[t * outputStride + r] = dot(row r, token t)</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows(TensorType type, byte* weights, long weightRowBytes, int firstRow, int endRow, int cols,
         byte* activations, int activationRowBytes, byte* extra, int extraRowBytes, int batch, float* output, int outputStride)
     {
@@ -148,6 +150,7 @@ internal static unsafe class Gemm
 
     // ---- Unpacking: one weight row into the panel layout ----
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Unpack(TensorType type, byte* src, byte* dst, int cols)
     {
         switch (type)
@@ -194,6 +197,7 @@ internal static unsafe class Gemm
     }
 
     /// <summary>Q4_K and Q5_K (same scale layout; Q5_K adds a fifth bit from qh). Read through the right block struct.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UnpackQ4K(BlockQ4K* x4, byte* dst, int blocks, bool withHighBit)
     {
         byte* scales = stackalloc byte[8];
@@ -233,6 +237,7 @@ internal static unsafe class Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UnpackQ6K(BlockQ6K* x, byte* dst, int blocks)
     {
         Vector256<byte> mask4 = Vector256.Create((byte)0x0F);
@@ -269,6 +274,7 @@ internal static unsafe class Gemm
     // ---- Micro-kernels: one unpacked row against four tokens ----
 
     /// <summary>F32/F16: the accumulation order of <see cref="Avx2Dot.F16"/> (two accumulators over 16-element steps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FloatKernel(float* w, float* y0, float* y1, float* y2, float* y3, int n, float* results)
     {
         Vector256<float> a00 = Vector256<float>.Zero, a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
@@ -309,6 +315,7 @@ internal static unsafe class Gemm
         Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(y), w)), Vector256.Create((short)1));
 
     /// <summary>Q4_0/Q5_0/Q8_0 against Q8_0: the arithmetic of <see cref="Avx2Dot.Q8_0"/> per (row, token).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block32Kernel(byte* row, int n, byte* y0, byte* y1, byte* y2, byte* y3,
         float* d0, float* d1, float* d2, float* d3, float* results)
     {
@@ -341,6 +348,7 @@ internal static unsafe class Gemm
     }
 
     /// <summary>Q4_K/Q5_K/Q6_K against Q8_K: the arithmetic of <see cref="Avx2Dot.Q4K"/> / <see cref="Avx2Dot.Q6K"/> per (row, token).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void KQuantKernel(byte* row, int n, bool hasMins, BlockQ8K* y0, BlockQ8K* y1, BlockQ8K* y2, BlockQ8K* y3, float* results)
     {
         int blocks = n / 256;

@@ -20,6 +20,7 @@ internal static unsafe class HalfConversion
         return (ushort)((u + (0x7FFF + ((u >> 16) & 1))) >> 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void HalfToSingle(Half* src, float* dst, int n)
     {
         int i = 0;
@@ -31,6 +32,7 @@ internal static unsafe class HalfConversion
         for (; i < n; i++) dst[i] = (float)src[i];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SingleToHalf(float* src, Half* dst, int n)
     {
         int i = 0;
@@ -71,6 +73,7 @@ internal static unsafe class HalfConversion
         return Vector128.Narrow(half.GetLower(), half.GetUpper());
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BF16ToSingle(ushort* src, float* dst, int n)
     {
         int i = 0;
@@ -85,6 +88,7 @@ internal static unsafe class HalfConversion
         for (; i < n; i++) dst[i] = BF16ToSingle(src[i]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SingleToBF16(float* src, ushort* dst, int n)
     {
         for (int i = 0; i < n; i++) dst[i] = SingleToBF16(src[i]);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using Suiron.Tensors;
 
@@ -112,6 +113,7 @@ public static unsafe class MatMul
         public byte* Encoded, Extra;
         public bool Encode;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int start, int end)
         {
             for (int b = start; b < end; b++)
@@ -134,6 +136,7 @@ public static unsafe class MatMul
         public int ActivationRowBytes, ExtraRowBytes, Rows, Columns, Batch;
         public float* Output;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int start, int end)
         {
             int first = start * Gemm.RowGroup, last = Math.Min(end * Gemm.RowGroup, Rows);
@@ -155,6 +158,7 @@ public static unsafe class MatMul
         public int Columns;
         public int Batch;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int start, int end)
         {
             for (int r = start; r < end; r++)

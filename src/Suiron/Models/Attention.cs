@@ -21,6 +21,7 @@ internal static unsafe class Attention
     /// <param name="scores">Scratch of at least <paramref name="length"/> elements.</param>
     /// <param name="queryScratch">Scratch of at least keyLength floats (the query rounded to F16, F16 cache only).</param>
     /// <param name="output">One output head (valueLength elements).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Head(
         ReadOnlySpan<float> query, KvCache cache, int layer, int kvHead, int length, float scale,
         Span<float> scores, Span<float> queryScratch, Span<float> output)
@@ -78,6 +79,7 @@ internal static unsafe class Attention
     }
 
     /// <summary>dst = (float)(Half)src, element-wise (dst may be src).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RoundToHalf(float* src, float* dst, int n)
     {
         int i = 0;
