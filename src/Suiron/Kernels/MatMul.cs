@@ -44,7 +44,10 @@ public static unsafe class MatMul
         TensorType activationType = Quantization.ActivationType(w.Type);
         int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
         bool gemm = allowGemm && batch > 1 && Gemm.Supports(w.Type);
-        int extraRowBytes = gemm ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
+        // F16 weights: the activations are rounded to F16 (ggml's numerics) and then widened to F32 once, so each row's
+        // dot converts only the weight side.
+        bool f16Widened = w.Type == TensorType.F16 && Avx2Dot.IsSupported;
+        int extraRowBytes = gemm || f16Widened ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
         long cost = (long)rowCount * cols * batch;
         byte[]? rented = null;
         try
@@ -84,11 +87,11 @@ public static unsafe class MatMul
                 {
                     var work = new RowsTimesBatch
                     {
-                        Kernel = DotKernels.For(w.Type),
+                        Kernel = f16Widened ? &Avx2Dot.F16xF32 : DotKernels.For(w.Type),
                         Weights = w.Data + firstRow * w.RowByteCount,
                         WeightRowBytes = w.RowByteCount,
-                        Activations = activations,
-                        ActivationRowBytes = activationRowBytes,
+                        Activations = f16Widened ? extra : activations,
+                        ActivationRowBytes = f16Widened ? extraRowBytes : activationRowBytes,
                         Output = output,
                         Rows = rowCount,
                         Columns = cols,
