@@ -86,11 +86,11 @@ internal static unsafe class Avx2Dot
         int i = 0;
         for (; i + 16 <= n; i += 16)
         {
-            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingle(Sse2.LoadVector128(x + i)), Avx.LoadVector256(y + i), acc0);
-            acc1 = Fma.MultiplyAdd(HalfConversion.HalfToSingle(Sse2.LoadVector128(x + i + 8)), Avx.LoadVector256(y + i + 8), acc1);
+            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i)), Avx.LoadVector256(y + i), acc0);
+            acc1 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i + 8)), Avx.LoadVector256(y + i + 8), acc1);
         }
         for (; i + 8 <= n; i += 8)
-            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingle(Sse2.LoadVector128(x + i)), Avx.LoadVector256(y + i), acc0);
+            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i)), Avx.LoadVector256(y + i), acc0);
         float sum = Vector256.Sum(acc0 + acc1);
         for (; i < n; i++) sum += (float)BitConverter.UInt16BitsToHalf(x[i]) * y[i];
         return sum;

@@ -26,6 +26,9 @@ internal static unsafe class HalfConversion
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
+            if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+                for (; i + 8 <= n; i += 8)
+                    Vector256.Store(HalfToSingleFast(Vector128.Load((ushort*)src + i)), dst + i);
             for (; i + 8 <= n; i += 8)
                 Vector256.Store(HalfToSingle(Vector128.Load((ushort*)src + i)), dst + i);
         }
@@ -109,5 +112,22 @@ internal static unsafe class HalfConversion
         Vector256<float> denormalized = ((twoW >> 17) | Vector256.Create(126u << 23)).AsSingle() - Vector256.Create(0.5f);
         Vector256<uint> isDenormal = Vector256.LessThan(twoW, Vector256.Create(1u << 27));
         return (sign | Vector256.ConditionalSelect(isDenormal, denormalized.AsUInt32(), normalized.AsUInt32())).AsSingle();
+    }
+
+    /// <summary>
+    /// Eight halves to eight floats, exact for every input, in fewer operations than <see cref="HalfToSingle(Vector128{ushort})"/>
+    /// (the F16 weight dot is bound by this conversion): sign-extend, shift the magnitude into float position keeping
+    /// the sign bit, and multiply by 2^112, which rebiases normals and normalizes subnormals exactly; exponent-31 halves
+    /// (infinities, NaNs) then get the all-ones float exponent. Subnormal halves make the multiply see a subnormal float,
+    /// which some Intel cores handle slowly; weights rarely hold them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> HalfToSingleFast(Vector128<ushort> halves)
+    {
+        Vector256<int> widened = System.Runtime.Intrinsics.X86.Avx2.ConvertToVector256Int32(halves.AsInt16());
+        Vector256<int> bits = (widened << 13) & Vector256.Create(unchecked((int)0x8FFFE000));
+        Vector256<float> value = bits.AsSingle() * Vector256.Create(5.192296858534828e33f); // 2^112
+        Vector256<int> special = Vector256.Equals(bits & Vector256.Create(0x0F800000), Vector256.Create(0x0F800000));
+        return value | (special & Vector256.Create(0x7F800000)).AsSingle();
     }
 }

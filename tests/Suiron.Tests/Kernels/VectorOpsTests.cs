@@ -98,4 +98,28 @@ public class VectorOpsTests
             Assert.True(BitConverter.HalfToUInt16Bits((Half)x[i]) == BitConverter.HalfToUInt16Bits(h[i]) || (float.IsNaN(x[i]) && Half.IsNaN(h[i])),
                 $"{x[i]:R}: {(Half)x[i]} vs {h[i]}");
     }
+
+    [Fact]
+    public unsafe void Both_vector_half_to_float_conversions_are_exact_for_all_65536_halves()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return;
+        for (int h = 0; h < 65536; h += 8)
+        {
+            var halves = System.Runtime.Intrinsics.Vector128.Create((ushort)h, (ushort)(h + 1), (ushort)(h + 2), (ushort)(h + 3),
+                (ushort)(h + 4), (ushort)(h + 5), (ushort)(h + 6), (ushort)(h + 7));
+            var exact = HalfConversion.HalfToSingle(halves);
+            var fast = HalfConversion.HalfToSingleFast(halves);
+            for (int k = 0; k < 8; k++)
+            {
+                float expected = (float)BitConverter.UInt16BitsToHalf((ushort)(h + k));
+                if (float.IsNaN(expected))
+                {
+                    Assert.True(float.IsNaN(exact[k]) && float.IsNaN(fast[k]));
+                    continue;
+                }
+                Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(exact[k]));
+                Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(fast[k]));
+            }
+        }
+    }
 }
