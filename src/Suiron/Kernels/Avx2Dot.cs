@@ -16,13 +16,15 @@ internal static unsafe class Avx2Dot
 {
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
-    /// <summary>Block scale: a half known to be finite, converted by moving its bits and rescaling by 2^112 (exact, subnormals included).</summary>
+    /// <summary>
+    /// Block scale: a half known to be finite, converted exactly in five scalar operations: sign-extend, shift the
+    /// magnitude into float position keeping the sign bit, rescale by 2^112 (which also normalizes subnormals).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static float Scale(Half h)
     {
-        uint bits = BitConverter.HalfToUInt16Bits(h);
-        float magnitude = BitConverter.UInt32BitsToSingle((bits & 0x7FFF) << 13) * 5.192296858534828e33f; // 2^112
-        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(magnitude) | ((bits & 0x8000) << 16));
+        int bits = (short)BitConverter.HalfToUInt16Bits(h);
+        return BitConverter.Int32BitsToSingle((bits << 13) & unchecked((int)0x8FFFE000)) * 5.192296858534828e33f; // 2^112
     }
 
     /// <summary>Sum of x*y over 32 signed bytes, as 8 int32 partial sums.</summary>
