@@ -121,15 +121,31 @@ internal static unsafe class Avx2Dot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8_0(byte* w, byte* a, int n)
     {
+        float* yScales = stackalloc float[n / 32];
+        ActivationScales((BlockQ8_0*)a, yScales, n / 32);
+        return Q8_0Scaled(w, a, yScales, n);
+    }
+
+    /// <summary>Like <see cref="Q8_0"/>, with the activation block scales already converted (once per matmul).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q8_0Scaled(byte* w, byte* a, float* yScales, int n)
+    {
         var x = (BlockQ8_0*)w;
         var y = (BlockQ8_0*)a;
         Vector256<float> acc = Vector256<float>.Zero;
         for (int b = 0; b < n / 32; b++)
         {
             Vector256<int> sumi = DotInt8(Avx.LoadVector256(x[b].Qs), Avx.LoadVector256(y[b].Qs));
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(sumi), acc);
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yScales[b]), Avx.ConvertToVector256Single(sumi), acc);
         }
         return Vector256.Sum(acc);
+    }
+
+    /// <summary>The float scales of Q8_0 activation blocks, converted once so the row dots of a matmul need not each convert them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void ActivationScales(BlockQ8_0* y, float* scales, int blocks)
+    {
+        for (int b = 0; b < blocks; b++) scales[b] = Scale(y[b].D);
     }
 
     /// <summary>32 nibbles of a Q4_0/Q4_1 block in element order: low nibbles are elements 0..15, high ones 16..31.</summary>
@@ -144,6 +160,15 @@ internal static unsafe class Avx2Dot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_0(byte* w, byte* a, int n)
     {
+        float* yScales = stackalloc float[n / 32];
+        ActivationScales((BlockQ8_0*)a, yScales, n / 32);
+        return Q4_0Scaled(w, a, yScales, n);
+    }
+
+    /// <summary>Like <see cref="Q4_0"/>, with the activation block scales already converted (once per matmul).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4_0Scaled(byte* w, byte* a, float* yScales, int n)
+    {
         var x = (BlockQ4_0*)w;
         var y = (BlockQ8_0*)a;
         Vector256<float> acc = Vector256<float>.Zero;
@@ -152,7 +177,7 @@ internal static unsafe class Avx2Dot
         {
             Vector256<sbyte> q = Avx2.Subtract(Nibbles32(x[b].Qs), eight).AsSByte();
             Vector256<int> sumi = DotInt8(q, Avx.LoadVector256(y[b].Qs));
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(sumi), acc);
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yScales[b]), Avx.ConvertToVector256Single(sumi), acc);
         }
         return Vector256.Sum(acc);
     }
@@ -182,13 +207,22 @@ internal static unsafe class Avx2Dot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5_0(byte* w, byte* a, int n)
     {
+        float* yScales = stackalloc float[n / 32];
+        ActivationScales((BlockQ8_0*)a, yScales, n / 32);
+        return Q5_0Scaled(w, a, yScales, n);
+    }
+
+    /// <summary>Like <see cref="Q5_0"/>, with the activation block scales already converted (once per matmul).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5_0Scaled(byte* w, byte* a, float* yScales, int n)
+    {
         var x = (BlockQ5_0*)w;
         var y = (BlockQ8_0*)a;
         Vector256<float> acc = Vector256<float>.Zero;
         for (int b = 0; b < n / 32; b++)
         {
             Vector256<int> sumi = DotInt8(Q5_0Quants(x + b), Avx.LoadVector256(y[b].Qs));
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(sumi), acc);
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yScales[b]), Avx.ConvertToVector256Single(sumi), acc);
         }
         return Vector256.Sum(acc);
     }

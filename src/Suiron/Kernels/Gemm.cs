@@ -63,9 +63,7 @@ internal static unsafe class Gemm
         }
         else if (FamilyOf(weightType) == Family.Block32)
         {
-            var y = (BlockQ8_0*)encoded;
-            float* scales = (float*)extra;
-            for (int b = 0; b < cols / 32; b++) scales[b] = Avx2Dot.Scale(y[b].D);
+            Avx2Dot.ActivationScales((BlockQ8_0*)encoded, (float*)extra, cols / 32);
         }
     }
 

@@ -47,7 +47,15 @@ public static unsafe class MatMul
         // F16 weights: the activations are rounded to F16 (ggml's numerics) and then widened to F32 once, so each row's
         // dot converts only the weight side.
         bool f16Widened = w.Type == TensorType.F16 && Avx2Dot.IsSupported;
-        int extraRowBytes = gemm || f16Widened ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
+        // Q4_0/Q5_0/Q8_0 weights: the activation block scales are converted to float once, not once per row.
+        delegate*<byte*, byte*, float*, int, float> scaledKernel = Avx2Dot.IsSupported ? w.Type switch
+        {
+            TensorType.Q8_0 => &Avx2Dot.Q8_0Scaled,
+            TensorType.Q4_0 => &Avx2Dot.Q4_0Scaled,
+            TensorType.Q5_0 => &Avx2Dot.Q5_0Scaled,
+            _ => null,
+        } : null;
+        int extraRowBytes = gemm || f16Widened || scaledKernel != null ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
         long cost = (long)rowCount * cols * batch;
         byte[]? rented = null;
         try
@@ -88,6 +96,9 @@ public static unsafe class MatMul
                     var work = new RowsTimesBatch
                     {
                         Kernel = f16Widened ? &Avx2Dot.F16xF32 : DotKernels.For(w.Type),
+                        ScaledKernel = scaledKernel,
+                        Scales = extra,
+                        ScalesRowBytes = extraRowBytes,
                         Weights = w.Data + firstRow * w.RowByteCount,
                         WeightRowBytes = w.RowByteCount,
                         Activations = f16Widened ? extra : activations,
@@ -152,6 +163,9 @@ public static unsafe class MatMul
     private struct RowsTimesBatch : IParallelWork
     {
         public delegate*<byte*, byte*, int, float> Kernel;
+        public delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
+        public byte* Scales;
+        public int ScalesRowBytes;
         public byte* Weights;
         public long WeightRowBytes;
         public byte* Activations;
@@ -167,8 +181,17 @@ public static unsafe class MatMul
             for (int r = start; r < end; r++)
             {
                 byte* row = Weights + r * WeightRowBytes;
-                for (int b = 0; b < Batch; b++)
-                    Output[(long)b * Rows + r] = Kernel(row, Activations + (long)b * ActivationRowBytes, Columns);
+                if (ScaledKernel != null)
+                {
+                    for (int b = 0; b < Batch; b++)
+                        Output[(long)b * Rows + r] = ScaledKernel(row, Activations + (long)b * ActivationRowBytes,
+                            (float*)(Scales + (long)b * ScalesRowBytes), Columns);
+                }
+                else
+                {
+                    for (int b = 0; b < Batch; b++)
+                        Output[(long)b * Rows + r] = Kernel(row, Activations + (long)b * ActivationRowBytes, Columns);
+                }
             }
         }
     }
