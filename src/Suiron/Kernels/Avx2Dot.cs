@@ -10,24 +10,26 @@ namespace Suiron.Kernels;
 /// only the order of the float accumulation differs, so results agree with the scalar reference to float rounding.
 /// Signed int8 x int8 products use the usual AVX2 idiom: |x| as unsigned times sign(x)*y through vpmaddubsw,
 /// then vpmaddwd against ones (or against the group scales) to reach int32 without overflow.
-/// Q2_K, Q3_K, Q5_0, Q5_1, Q8_1 and Q8_K weights run the scalar reference for now (rare in current models).
+/// Q2_K, Q3_K, Q8_1 and Q8_K weights run the scalar reference for now (rare in current models).
 /// </summary>
 internal static unsafe class Avx2Dot
 {
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
-    /// <summary>Block scale: a half known to be finite, converted by moving its bits and rescaling by 2^112 (exact, subnormals included).</summary>
+    /// <summary>
+    /// Block scale: a half known to be finite, converted exactly in five scalar operations: sign-extend, shift the
+    /// magnitude into float position keeping the sign bit, rescale by 2^112 (which also normalizes subnormals).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Scale(Half h)
+    internal static float Scale(Half h)
     {
-        uint bits = BitConverter.HalfToUInt16Bits(h);
-        float magnitude = BitConverter.UInt32BitsToSingle((bits & 0x7FFF) << 13) * 5.192296858534828e33f; // 2^112
-        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(magnitude) | ((bits & 0x8000) << 16));
+        int bits = (short)BitConverter.HalfToUInt16Bits(h);
+        return BitConverter.Int32BitsToSingle((bits << 13) & unchecked((int)0x8FFFE000)) * 5.192296858534828e33f; // 2^112
     }
 
     /// <summary>Sum of x*y over 32 signed bytes, as 8 int32 partial sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> DotInt8(Vector256<sbyte> x, Vector256<sbyte> y)
+    internal static Vector256<int> DotInt8(Vector256<sbyte> x, Vector256<sbyte> y)
     {
         Vector256<short> pairs = Avx2.MultiplyAddAdjacent(Avx2.Sign(x, x).AsByte(), Avx2.Sign(y, x));
         return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
@@ -37,24 +39,25 @@ internal static unsafe class Avx2Dot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> DotUInt8Pairs(Vector256<byte> u, Vector256<sbyte> y) => Avx2.MultiplyAddAdjacent(u, y);
 
+    /// <summary>Same accumulation order as <see cref="F16"/> (two accumulators over 16-element steps), which the GEMM repeats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F32(byte* w, byte* a, int n)
     {
         float* x = (float*)w, y = (float*)a;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
         int i = 0;
-        for (; i + 32 <= n; i += 32)
+        for (; i + 16 <= n; i += 16)
         {
             acc0 = Fma.MultiplyAdd(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i), acc0);
             acc1 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 8), Avx.LoadVector256(y + i + 8), acc1);
-            acc2 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 16), Avx.LoadVector256(y + i + 16), acc2);
-            acc3 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 24), Avx.LoadVector256(y + i + 24), acc3);
         }
         for (; i + 8 <= n; i += 8) acc0 = Fma.MultiplyAdd(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i), acc0);
-        float sum = Vector256.Sum((acc0 + acc1) + (acc2 + acc3));
+        float sum = Vector256.Sum(acc0 + acc1);
         for (; i < n; i++) sum += x[i] * y[i];
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16(byte* w, byte* a, int n)
     {
         ushort* x = (ushort*)w, y = (ushort*)a;
@@ -72,6 +75,30 @@ internal static unsafe class Avx2Dot
         return sum;
     }
 
+    /// <summary>
+    /// F16 weights against F16-encoded activations already widened to F32 (exactly, once per matmul): the arithmetic
+    /// of <see cref="F16"/> with half the conversions. Decode's F16 matmuls are conversion-bound, not memory-bound, without it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float F16xF32(byte* w, byte* a, int n)
+    {
+        ushort* x = (ushort*)w;
+        float* y = (float*)a;
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i)), Avx.LoadVector256(y + i), acc0);
+            acc1 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i + 8)), Avx.LoadVector256(y + i + 8), acc1);
+        }
+        for (; i + 8 <= n; i += 8)
+            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i)), Avx.LoadVector256(y + i), acc0);
+        float sum = Vector256.Sum(acc0 + acc1);
+        for (; i < n; i++) sum += (float)BitConverter.UInt16BitsToHalf(x[i]) * y[i];
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float BF16(byte* w, byte* a, int n)
     {
         ushort* x = (ushort*)w, y = (ushort*)a;
@@ -91,7 +118,17 @@ internal static unsafe class Avx2Dot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> WidenBF16(ushort* p) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(p), 16).AsSingle();
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8_0(byte* w, byte* a, int n)
+    {
+        float* yScales = stackalloc float[n / 32];
+        ActivationScales((BlockQ8_0*)a, yScales, n / 32);
+        return Q8_0Scaled(w, a, yScales, n);
+    }
+
+    /// <summary>Like <see cref="Q8_0"/>, with the activation block scales already converted (once per matmul).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q8_0Scaled(byte* w, byte* a, float* yScales, int n)
     {
         var x = (BlockQ8_0*)w;
         var y = (BlockQ8_0*)a;
@@ -99,21 +136,38 @@ internal static unsafe class Avx2Dot
         for (int b = 0; b < n / 32; b++)
         {
             Vector256<int> sumi = DotInt8(Avx.LoadVector256(x[b].Qs), Avx.LoadVector256(y[b].Qs));
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(sumi), acc);
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yScales[b]), Avx.ConvertToVector256Single(sumi), acc);
         }
         return Vector256.Sum(acc);
     }
 
+    /// <summary>The float scales of Q8_0 activation blocks, converted once so the row dots of a matmul need not each convert them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void ActivationScales(BlockQ8_0* y, float* scales, int blocks)
+    {
+        for (int b = 0; b < blocks; b++) scales[b] = Scale(y[b].D);
+    }
+
     /// <summary>32 nibbles of a Q4_0/Q4_1 block in element order: low nibbles are elements 0..15, high ones 16..31.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Nibbles32(byte* qs)
+    internal static Vector256<byte> Nibbles32(byte* qs)
     {
         Vector128<byte> packed = Sse2.LoadVector128(qs);
         Vector128<byte> mask = Vector128.Create((byte)0x0F);
         return Vector256.Create(packed & mask, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_0(byte* w, byte* a, int n)
+    {
+        float* yScales = stackalloc float[n / 32];
+        ActivationScales((BlockQ8_0*)a, yScales, n / 32);
+        return Q4_0Scaled(w, a, yScales, n);
+    }
+
+    /// <summary>Like <see cref="Q4_0"/>, with the activation block scales already converted (once per matmul).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4_0Scaled(byte* w, byte* a, float* yScales, int n)
     {
         var x = (BlockQ4_0*)w;
         var y = (BlockQ8_0*)a;
@@ -123,11 +177,75 @@ internal static unsafe class Avx2Dot
         {
             Vector256<sbyte> q = Avx2.Subtract(Nibbles32(x[b].Qs), eight).AsSByte();
             Vector256<int> sumi = DotInt8(q, Avx.LoadVector256(y[b].Qs));
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(sumi), acc);
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yScales[b]), Avx.ConvertToVector256Single(sumi), acc);
         }
         return Vector256.Sum(acc);
     }
 
+    /// <summary>
+    /// 32 bits to 32 bytes: byte j is 0xFF where bit j of <paramref name="bits"/> is set, else 0.
+    /// Each byte picks its source byte j/8 by a shuffle, then tests its own bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> BitsToBytes(uint bits)
+    {
+        Vector256<byte> spread = Avx2.Shuffle(Vector256.Create(bits).AsByte(), Vector256.Create(
+            (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        Vector256<byte> bit = Vector256.Create(0x8040201008040201UL).AsByte();
+        return Avx2.CompareEqual(spread & bit, bit);
+    }
+
+    /// <summary>Q5_0's 32 quants minus 16, in element order: nibbles as in Q4_0, the fifth bit from qh (bit j for element j).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<sbyte> Q5_0Quants(BlockQ5_0* block)
+    {
+        Vector256<byte> high = BitsToBytes(*(uint*)block->Qh) & Vector256.Create((byte)16);
+        return Avx2.Subtract(Nibbles32(block->Qs) | high, Vector256.Create((byte)16)).AsSByte();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5_0(byte* w, byte* a, int n)
+    {
+        float* yScales = stackalloc float[n / 32];
+        ActivationScales((BlockQ8_0*)a, yScales, n / 32);
+        return Q5_0Scaled(w, a, yScales, n);
+    }
+
+    /// <summary>Like <see cref="Q5_0"/>, with the activation block scales already converted (once per matmul).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5_0Scaled(byte* w, byte* a, float* yScales, int n)
+    {
+        var x = (BlockQ5_0*)w;
+        var y = (BlockQ8_0*)a;
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (int b = 0; b < n / 32; b++)
+        {
+            Vector256<int> sumi = DotInt8(Q5_0Quants(x + b), Avx.LoadVector256(y[b].Qs));
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yScales[b]), Avx.ConvertToVector256Single(sumi), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5_1(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ5_1*)w;
+        var y = (BlockQ8_1*)a;
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<short> ones = Vector256.Create((short)1);
+        float minTerm = 0;
+        for (int b = 0; b < n / 32; b++)
+        {
+            Vector256<byte> q = Nibbles32(x[b].Qs) | (BitsToBytes(*(uint*)x[b].Qh) & Vector256.Create((byte)16));
+            Vector256<int> sumi = Avx2.MultiplyAddAdjacent(DotUInt8Pairs(q, Avx.LoadVector256(y[b].Qs)), ones);
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(sumi), acc);
+            minTerm += Scale(x[b].M) * Scale(y[b].S);
+        }
+        return Vector256.Sum(acc) + minTerm;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_1(byte* w, byte* a, int n)
     {
         var x = (BlockQ4_1*)w;
@@ -144,6 +262,7 @@ internal static unsafe class Avx2Dot
         return Vector256.Sum(acc) + minTerm;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4K(byte* w, byte* a, int n)
     {
         var x = (BlockQ4K*)w;
@@ -180,6 +299,7 @@ internal static unsafe class Avx2Dot
         return Vector256.Sum(acc) - minTerm;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5K(byte* w, byte* a, int n)
     {
         var x = (BlockQ5K*)w;
@@ -222,6 +342,7 @@ internal static unsafe class Avx2Dot
         return Vector256.Sum(acc) - minTerm;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q6K(byte* w, byte* a, int n)
     {
         var x = (BlockQ6K*)w;

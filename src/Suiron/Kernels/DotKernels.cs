@@ -19,13 +19,15 @@ internal static unsafe class DotKernels
                 case TensorType.BF16: return &Avx2Dot.BF16;
                 case TensorType.Q4_0: return &Avx2Dot.Q4_0;
                 case TensorType.Q4_1: return &Avx2Dot.Q4_1;
+                case TensorType.Q5_0: return &Avx2Dot.Q5_0;
+                case TensorType.Q5_1: return &Avx2Dot.Q5_1;
                 case TensorType.Q8_0: return &Avx2Dot.Q8_0;
                 case TensorType.Q4_K: return &Avx2Dot.Q4K;
                 case TensorType.Q5_K: return &Avx2Dot.Q5K;
                 case TensorType.Q6_K: return &Avx2Dot.Q6K;
             }
         }
-        // Scalar only so far: Q5_0, Q5_1, Q2_K, Q3_K (and the activation-only Q8_1, Q8_K).
+        // Scalar only so far: Q2_K, Q3_K (and the activation-only Q8_1, Q8_K).
         return Scalar(weightType);
     }
 

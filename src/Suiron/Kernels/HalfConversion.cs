@@ -20,22 +20,63 @@ internal static unsafe class HalfConversion
         return (ushort)((u + (0x7FFF + ((u >> 16) & 1))) >> 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void HalfToSingle(Half* src, float* dst, int n)
     {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
+            if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+                for (; i + 8 <= n; i += 8)
+                    Vector256.Store(HalfToSingleFast(Vector128.Load((ushort*)src + i)), dst + i);
             for (; i + 8 <= n; i += 8)
                 Vector256.Store(HalfToSingle(Vector128.Load((ushort*)src + i)), dst + i);
         }
         for (; i < n; i++) dst[i] = (float)src[i];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SingleToHalf(float* src, Half* dst, int n)
     {
-        for (int i = 0; i < n; i++) dst[i] = (Half)src[i];
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                Vector256<float> v = Vector256.Load(src + i);
+                // Lanes at or beyond the largest finite half (and NaNs) take the scalar path below, the rest the vector one.
+                if (Vector256.GreaterThanOrEqualAny(Vector256.Abs(v), Vector256.Create(65504f)) || !Vector256.EqualsAll(v, v))
+                {
+                    for (int k = i; k < i + 8; k++) dst[k] = (Half)src[k];
+                    continue;
+                }
+                SingleToHalf(v).Store((ushort*)dst + i);
+            }
+        }
+        for (; i < n; i++) dst[i] = (Half)src[i];
     }
 
+    /// <summary>
+    /// Eight finite floats of magnitude below 65504 to halves, rounding to nearest even (subnormals included):
+    /// the classic branch-free construction (adding a power of two whose exponent makes the float adder round the
+    /// mantissa at the half's precision), which is also ggml's fallback where F16C is absent.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<ushort> SingleToHalf(Vector256<float> value)
+    {
+        Vector256<uint> w = value.AsUInt32();
+        Vector256<uint> shl1 = w + w;
+        Vector256<uint> sign = w & Vector256.Create(0x80000000u);
+        Vector256<uint> bias = Vector256.Max(shl1 & Vector256.Create(0xFF000000u), Vector256.Create(0x71000000u));
+        Vector256<float> magnitude = Vector256.Abs(value) * Vector256.Create(5.192296858534828e33f) * Vector256.Create(7.703719777548943e-34f); // 2^112, 2^-110
+        Vector256<float> rounded = ((bias >> 1) + Vector256.Create(0x07800000u)).AsSingle() + magnitude;
+        Vector256<uint> bits = rounded.AsUInt32();
+        Vector256<uint> half = ((bits >> 13) & Vector256.Create(0x7C00u)) + (bits & Vector256.Create(0x0FFFu)) | (sign >> 16);
+        // Narrow 8 x uint32 (each < 65536) to 8 x uint16.
+        return Vector128.Narrow(half.GetLower(), half.GetUpper());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BF16ToSingle(ushort* src, float* dst, int n)
     {
         int i = 0;
@@ -50,6 +91,7 @@ internal static unsafe class HalfConversion
         for (; i < n; i++) dst[i] = BF16ToSingle(src[i]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SingleToBF16(float* src, ushort* dst, int n)
     {
         for (int i = 0; i < n; i++) dst[i] = SingleToBF16(src[i]);
@@ -70,5 +112,22 @@ internal static unsafe class HalfConversion
         Vector256<float> denormalized = ((twoW >> 17) | Vector256.Create(126u << 23)).AsSingle() - Vector256.Create(0.5f);
         Vector256<uint> isDenormal = Vector256.LessThan(twoW, Vector256.Create(1u << 27));
         return (sign | Vector256.ConditionalSelect(isDenormal, denormalized.AsUInt32(), normalized.AsUInt32())).AsSingle();
+    }
+
+    /// <summary>
+    /// Eight halves to eight floats, exact for every input, in fewer operations than <see cref="HalfToSingle(Vector128{ushort})"/>
+    /// (the F16 weight dot is bound by this conversion): sign-extend, shift the magnitude into float position keeping
+    /// the sign bit, and multiply by 2^112, which rebiases normals and normalizes subnormals exactly; exponent-31 halves
+    /// (infinities, NaNs) then get the all-ones float exponent. Subnormal halves make the multiply see a subnormal float,
+    /// which some Intel cores handle slowly; weights rarely hold them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> HalfToSingleFast(Vector128<ushort> halves)
+    {
+        Vector256<int> widened = System.Runtime.Intrinsics.X86.Avx2.ConvertToVector256Int32(halves.AsInt16());
+        Vector256<int> bits = (widened << 13) & Vector256.Create(unchecked((int)0x8FFFE000));
+        Vector256<float> value = bits.AsSingle() * Vector256.Create(5.192296858534828e33f); // 2^112
+        Vector256<int> special = Vector256.Equals(bits & Vector256.Create(0x0F800000), Vector256.Create(0x0F800000));
+        return value | (special & Vector256.Create(0x7F800000)).AsSingle();
     }
 }

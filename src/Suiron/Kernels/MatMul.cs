@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using Suiron.Tensors;
 
@@ -7,6 +8,10 @@ namespace Suiron.Kernels;
 /// y = W x for a batch of activation rows, with ggml's numerics: activations are encoded once per call into
 /// the weight type's activation encoding, then each output is one <see cref="Quantization.Dot"/> of a weight row
 /// with an encoded activation row. Most of a forward pass is spent here.
+/// One token (decode) streams every weight row once through the per-row dot kernels: memory-bound.
+/// Several tokens (a prompt) go through <see cref="Gemm"/>, which unpacks groups of weight rows once and reuses
+/// each loaded weight vector across four tokens: compute-bound. Both give bit-identical results.
+/// Rows are split across the pool; calls too small to gain from a second thread run on the caller.
 /// </summary>
 public static unsafe class MatMul
 {
@@ -23,6 +28,9 @@ public static unsafe class MatMul
     /// tensor, a slice of a fused QKV): <c>y[b*rowCount + r] = dot(W row firstRow + r, x_b)</c>.
     /// </summary>
     public static void Compute(Tensor w, long firstRow, int rowCount, ReadOnlySpan<float> x, Span<float> y, int batch, WorkerPool pool)
+        => Compute(w, firstRow, rowCount, x, y, batch, pool, allowGemm: true);
+
+    internal static void Compute(Tensor w, long firstRow, int rowCount, ReadOnlySpan<float> x, Span<float> y, int batch, WorkerPool pool, bool allowGemm)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(pool);
@@ -35,41 +43,73 @@ public static unsafe class MatMul
 
         TensorType activationType = Quantization.ActivationType(w.Type);
         int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
+        bool gemm = allowGemm && batch > 1 && Gemm.Supports(w.Type);
+        // F16 weights: the activations are rounded to F16 (ggml's numerics) and then widened to F32 once, so each row's
+        // dot converts only the weight side.
+        bool f16Widened = w.Type == TensorType.F16 && Avx2Dot.IsSupported;
+        // Q4_0/Q5_0/Q8_0 weights: the activation block scales are converted to float once, not once per row.
+        delegate*<byte*, byte*, float*, int, float> scaledKernel = Avx2Dot.IsSupported ? w.Type switch
+        {
+            TensorType.Q8_0 => &Avx2Dot.Q8_0Scaled,
+            TensorType.Q4_0 => &Avx2Dot.Q4_0Scaled,
+            TensorType.Q5_0 => &Avx2Dot.Q5_0Scaled,
+            _ => null,
+        } : null;
+        int extraRowBytes = gemm || f16Widened || scaledKernel != null ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
+        long cost = (long)rowCount * cols * batch;
         byte[]? rented = null;
         try
         {
-            ReadOnlySpan<byte> activations;
-            if (activationType == TensorType.F32)
-            {
-                activations = System.Runtime.InteropServices.MemoryMarshal.AsBytes(x[..(batch * cols)]);
-            }
-            else
-            {
-                rented = ArrayPool<byte>.Shared.Rent(checked(activationRowBytes * batch));
-                for (int b = 0; b < batch; b++)
-                {
-                    Quantization.QuantizeActivations(activationType, x.Slice(b * cols, cols),
-                        rented.AsSpan(b * activationRowBytes, activationRowBytes));
-                }
-                activations = rented;
-            }
+            int encodedBytes = activationType == TensorType.F32 ? 0 : checked(activationRowBytes * batch);
+            int totalBytes = checked(encodedBytes + extraRowBytes * batch);
+            if (totalBytes > 0) rented = ArrayPool<byte>.Shared.Rent(totalBytes);
 
-            fixed (byte* a = activations)
+            fixed (float* input = x)
+            fixed (byte* buffer = rented)
             fixed (float* output = y)
             {
-                var work = new RowsTimesBatch
+                byte* activations = activationType == TensorType.F32 ? (byte*)input : buffer;
+                byte* extra = buffer + encodedBytes;
+                if (activationType != TensorType.F32 || extraRowBytes > 0)
                 {
-                    Kernel = DotKernels.For(w.Type),
-                    Weights = w.Data + firstRow * w.RowByteCount,
-                    WeightRowBytes = w.RowByteCount,
-                    Activations = a,
-                    ActivationRowBytes = activationRowBytes,
-                    Output = output,
-                    Rows = rowCount,
-                    Columns = cols,
-                    Batch = batch,
-                };
-                pool.For(rowCount, ref work);
+                    var encode = new EncodeRows
+                    {
+                        ActivationType = activationType, WeightType = w.Type, Input = input, Columns = cols,
+                        Encoded = activations, EncodedRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
+                        Encode = activationType != TensorType.F32,
+                    };
+                    pool.For(batch, ref encode, (long)batch * cols * 4);
+                }
+
+                if (gemm)
+                {
+                    var work = new GemmRows
+                    {
+                        Type = w.Type, Weights = w.Data + firstRow * w.RowByteCount, WeightRowBytes = w.RowByteCount,
+                        Activations = activations, ActivationRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
+                        Output = output, Rows = rowCount, Columns = cols, Batch = batch,
+                    };
+                    pool.For((rowCount + Gemm.RowGroup - 1) / Gemm.RowGroup, ref work, cost);
+                }
+                else
+                {
+                    var work = new RowsTimesBatch
+                    {
+                        Kernel = f16Widened ? &Avx2Dot.F16xF32 : DotKernels.For(w.Type),
+                        ScaledKernel = scaledKernel,
+                        Scales = extra,
+                        ScalesRowBytes = extraRowBytes,
+                        Weights = w.Data + firstRow * w.RowByteCount,
+                        WeightRowBytes = w.RowByteCount,
+                        Activations = f16Widened ? extra : activations,
+                        ActivationRowBytes = f16Widened ? extraRowBytes : activationRowBytes,
+                        Output = output,
+                        Rows = rowCount,
+                        Columns = cols,
+                        Batch = batch,
+                    };
+                    pool.For(rowCount, ref work, cost);
+                }
             }
         }
         finally
@@ -78,12 +118,56 @@ public static unsafe class MatMul
         }
     }
 
+    /// <summary>Encodes a range of activation rows (and the GEMM's per-token extras).</summary>
+    private struct EncodeRows : IParallelWork
+    {
+        public TensorType ActivationType, WeightType;
+        public float* Input;
+        public int Columns, EncodedRowBytes, ExtraRowBytes;
+        public byte* Encoded, Extra;
+        public bool Encode;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Execute(int start, int end)
+        {
+            for (int b = start; b < end; b++)
+            {
+                byte* encoded = Encoded + (long)b * EncodedRowBytes;
+                if (Encode)
+                    Quantization.QuantizeActivations(ActivationType, new ReadOnlySpan<float>(Input + (long)b * Columns, Columns),
+                        new Span<byte>(encoded, EncodedRowBytes));
+                if (ExtraRowBytes > 0) Gemm.PrepareToken(WeightType, encoded, Extra + (long)b * ExtraRowBytes, Columns);
+            }
+        }
+    }
+
+    /// <summary>A range of row groups through the GEMM.</summary>
+    private struct GemmRows : IParallelWork
+    {
+        public TensorType Type;
+        public byte* Weights, Activations, Extra;
+        public long WeightRowBytes;
+        public int ActivationRowBytes, ExtraRowBytes, Rows, Columns, Batch;
+        public float* Output;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Execute(int start, int end)
+        {
+            int first = start * Gemm.RowGroup, last = Math.Min(end * Gemm.RowGroup, Rows);
+            Gemm.Rows(Type, Weights, WeightRowBytes, first, last, Columns, Activations, ActivationRowBytes,
+                Extra, ExtraRowBytes, Batch, Output, Rows);
+        }
+    }
+
     /// <summary>A range of weight rows against every activation row: each weight row is read once per call.</summary>
     private struct RowsTimesBatch : IParallelWork
     {
         public delegate*<byte*, byte*, int, float> Kernel;
+        public delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
+        public byte* Scales;
+        public int ScalesRowBytes;
         public byte* Weights;
-        public int WeightRowBytes;
+        public long WeightRowBytes;
         public byte* Activations;
         public int ActivationRowBytes;
         public float* Output;
@@ -91,13 +175,23 @@ public static unsafe class MatMul
         public int Columns;
         public int Batch;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int start, int end)
         {
             for (int r = start; r < end; r++)
             {
-                byte* row = Weights + (long)r * WeightRowBytes;
-                for (int b = 0; b < Batch; b++)
-                    Output[(long)b * Rows + r] = Kernel(row, Activations + (long)b * ActivationRowBytes, Columns);
+                byte* row = Weights + r * WeightRowBytes;
+                if (ScaledKernel != null)
+                {
+                    for (int b = 0; b < Batch; b++)
+                        Output[(long)b * Rows + r] = ScaledKernel(row, Activations + (long)b * ActivationRowBytes,
+                            (float*)(Scales + (long)b * ScalesRowBytes), Columns);
+                }
+                else
+                {
+                    for (int b = 0; b < Batch; b++)
+                        Output[(long)b * Rows + r] = Kernel(row, Activations + (long)b * ActivationRowBytes, Columns);
+                }
             }
         }
     }

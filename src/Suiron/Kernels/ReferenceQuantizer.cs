@@ -417,6 +417,7 @@ internal static unsafe class ReferenceQuantizer
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // also the activation encoder of every k-quant matmul
     public static void Q8K(float* x, BlockQ8K* y, int blocks)
     {
         for (int i = 0; i < blocks; i++, x += 256)

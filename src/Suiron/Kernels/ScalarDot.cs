@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Suiron.Tensors;
 
 namespace Suiron.Kernels;
@@ -9,6 +10,7 @@ namespace Suiron.Kernels;
 /// </summary>
 internal static unsafe class ScalarDot
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F32(byte* w, byte* a, int n)
     {
         float* x = (float*)w, y = (float*)a;
@@ -17,6 +19,7 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16(byte* w, byte* a, int n)
     {
         Half* x = (Half*)w, y = (Half*)a;
@@ -25,6 +28,7 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float BF16(byte* w, byte* a, int n)
     {
         ushort* x = (ushort*)w, y = (ushort*)a;
@@ -33,6 +37,7 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_0(byte* w, byte* a, int n)
     {
         var x = (BlockQ4_0*)w;
@@ -51,6 +56,7 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_1(byte* w, byte* a, int n)
     {
         var x = (BlockQ4_1*)w;
@@ -70,6 +76,7 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5_0(byte* w, byte* a, int n)
     {
         var x = (BlockQ5_0*)w;
@@ -90,6 +97,7 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5_1(byte* w, byte* a, int n)
     {
         var x = (BlockQ5_1*)w;
@@ -110,6 +118,7 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8_0(byte* w, byte* a, int n)
     {
         var x = (BlockQ8_0*)w;
@@ -125,6 +134,7 @@ internal static unsafe class ScalarDot
     }
 
     /// <summary>Q8_1 weights are not a ggml matmul type; kept so every quantizable type has a dot product.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8_1(byte* w, byte* a, int n)
     {
         var x = (BlockQ8_1*)w;
@@ -139,6 +149,7 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q2K(byte* w, byte* a, int n)
     {
         var x = (BlockQ2K*)w;
@@ -173,6 +184,7 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q3K(byte* w, byte* a, int n)
     {
         var x = (BlockQ3K*)w;
@@ -205,6 +217,7 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4K(byte* w, byte* a, int n)
     {
         var x = (BlockQ4K*)w;
@@ -238,6 +251,7 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5K(byte* w, byte* a, int n)
     {
         var x = (BlockQ5K*)w;
@@ -273,6 +287,7 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q6K(byte* w, byte* a, int n)
     {
         var x = (BlockQ6K*)w;
@@ -305,6 +320,7 @@ internal static unsafe class ScalarDot
     }
 
     /// <summary>Q8_K weights are not a ggml matmul type; kept so every quantizable type has a dot product.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8K(byte* w, byte* a, int n)
     {
         var x = (BlockQ8K*)w;

@@ -13,6 +13,7 @@ namespace Suiron.Kernels;
 public static unsafe class VectorOps
 {
     /// <summary>dst = x / sqrt(mean(x²) + eps) * weight.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> dst)
     {
         CheckLengths(x.Length, weight.Length, dst.Length);
@@ -31,6 +32,7 @@ public static unsafe class VectorOps
     }
 
     /// <summary>1 / sqrt(mean(x²) + eps), with the sum of squares accumulated in double as ggml does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float RmsScale(ReadOnlySpan<float> x, float eps)
     {
         if (x.Length == 0) return 1f / MathF.Sqrt(eps);
@@ -59,6 +61,7 @@ public static unsafe class VectorOps
     }
 
     /// <summary>In-place softmax: exp(x - max) / sum, the sum in double. Entries of -inf become 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(Span<float> x)
     {
         if (x.Length == 0) return;
@@ -89,6 +92,7 @@ public static unsafe class VectorOps
     }
 
     /// <summary>The largest element (-inf for an empty span).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Max(ReadOnlySpan<float> x)
     {
         float max = float.NegativeInfinity;
@@ -105,6 +109,7 @@ public static unsafe class VectorOps
     }
 
     /// <summary>SwiGLU: dst = silu(gate) * up, silu(g) = g / (1 + exp(-g)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SiluMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dst)
     {
         CheckLengths(gate.Length, up.Length, dst.Length);
@@ -130,6 +135,7 @@ public static unsafe class VectorOps
     }
 
     /// <summary>dst = silu(x) in place-compatible form.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Silu(ReadOnlySpan<float> x, Span<float> dst)
     {
         CheckLengths(x.Length, x.Length, dst.Length);
@@ -153,6 +159,7 @@ public static unsafe class VectorOps
     }
 
     /// <summary>dst = a + b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst)
     {
         CheckLengths(a.Length, b.Length, dst.Length);
@@ -167,6 +174,7 @@ public static unsafe class VectorOps
     }
 
     /// <summary>dst = a * b, element by element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Mul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst)
     {
         CheckLengths(a.Length, b.Length, dst.Length);
@@ -181,6 +189,7 @@ public static unsafe class VectorOps
     }
 
     /// <summary>x *= factor, in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scale(Span<float> x, float factor)
     {
         ref float xs = ref MemoryMarshal.GetReference(x);
@@ -216,6 +225,7 @@ public static unsafe class VectorOps
 /// <summary>Scalar references for <see cref="VectorOps"/>: the spec its vector paths are tested against.</summary>
 internal static class VectorOpsReference
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> dst)
     {
         double sum = 0;
@@ -225,6 +235,7 @@ internal static class VectorOpsReference
         for (int i = 0; i < x.Length; i++) dst[i] = x[i] * scale * weight[i];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(Span<float> x)
     {
         if (x.Length == 0) return;
@@ -236,16 +247,19 @@ internal static class VectorOpsReference
         for (int i = 0; i < x.Length; i++) x[i] *= inv;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SiluMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dst)
     {
         for (int i = 0; i < gate.Length; i++) dst[i] = gate[i] / (1f + MathF.Exp(-gate[i])) * up[i];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Add(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst)
     {
         for (int i = 0; i < a.Length; i++) dst[i] = a[i] + b[i];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Mul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst)
     {
         for (int i = 0; i < a.Length; i++) dst[i] = a[i] * b[i];

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 
 namespace Suiron.Kernels;
 
@@ -12,35 +13,44 @@ public interface IParallelWork
 
 /// <summary>
 /// Persistent threads for the kernels: <c>threads - 1</c> workers plus the calling thread, created once.
-/// <see cref="For{TWork}"/> hands out index ranges in chunks from a shared counter, so a slow core does less.
-/// A call allocates nothing: the work struct is copied to the caller's stack and workers reach it through a
-/// pointer and a per-type function pointer, never through a delegate or a boxed interface.
-/// Between jobs workers spin briefly (a decode step issues hundreds of small matmuls back to back, and waking
-/// a sleeping thread costs tens of microseconds) and then sleep.
-/// Not reentrant: a <see cref="For{TWork}"/> issued from inside a work item runs inline on that thread.
+/// <see cref="For{TWork}(int, ref TWork)"/> hands out index ranges in chunks from a shared counter, so a slow core does less.
+/// A call allocates nothing and takes no lock on the fast path: the work struct is copied to the caller's stack,
+/// published by bumping a generation counter that workers spin on, and reached through a pointer and a per-type
+/// function pointer (never a delegate or a boxed interface). The caller runs chunks too, then closes the job and
+/// waits only for workers that actually joined it, so a worker that is slow to wake never delays a call.
+/// Workers spin (pause, with an occasional yield so an oversubscribed machine keeps moving) for
+/// <see cref="SpinMilliseconds"/> after their last job — a decode step issues hundreds of matmuls back to back,
+/// and waking a sleeping thread costs tens of microseconds — and then sleep until the next job.
+/// Not reentrant: a <see cref="For{TWork}(int, ref TWork)"/> issued from inside a work item runs inline on that thread.
 /// Calls from several threads at once are serialized.
 /// </summary>
 public sealed unsafe class WorkerPool : IDisposable
 {
-    private static readonly long SpinTicks = Stopwatch.Frequency / 5000; // 200 µs
+    /// <summary>How long an idle worker spins before it sleeps.</summary>
+    public const int SpinMilliseconds = 10;
+
+    private static readonly long SpinTicks = Stopwatch.Frequency * SpinMilliseconds / 1000;
 
     [ThreadStatic] private static bool insideWork;
 
     private readonly Thread[] workers;
     private readonly object callGate = new();
-    private readonly object startGate = new();
-    private readonly object doneGate = new();
+    private readonly object sleepGate = new();
 
-    // The current job, published by bumping `generation`.
+    // The current job, written by the caller before it bumps `generation`.
     private delegate*<void*, int, int, void> jobRunner;
     private void* jobState;
     private int jobCount;
     private int jobChunk;
-    private int nextStart;
-    private int workersRunning;
-    private int generation;
-    private volatile bool disposed;
     private ExceptionDispatchInfo? failure;
+    private volatile bool disposed;
+
+    // Each counter on its own cache line: workers hammer `generation` while spinning.
+    private PaddedInt generation;  // number of the latest job
+    private PaddedInt closed;      // number of the latest job that takes no more workers
+    private PaddedInt nextStart;   // next index to hand out
+    private PaddedInt active;      // workers inside the current job
+    private PaddedInt sleepers;    // workers blocked in Monitor.Wait
 
     public WorkerPool(int threads)
     {
@@ -62,10 +72,18 @@ public sealed unsafe class WorkerPool : IDisposable
     /// returns when all are done. The first exception thrown by any range is rethrown here.
     /// </summary>
     public void For<TWork>(int count, ref TWork work) where TWork : struct, IParallelWork
+        => For(count, ref work, long.MaxValue);
+
+    /// <summary>
+    /// Like <see cref="For{TWork}(int, ref TWork)"/>, but runs inline on the caller when <paramref name="cost"/>
+    /// (multiply-adds or a comparable unit) is below <see cref="MinParallelCost"/>: a handful of microseconds of
+    /// work gains nothing from a second thread.
+    /// </summary>
+    public void For<TWork>(int count, ref TWork work, long cost) where TWork : struct, IParallelWork
     {
         if (count <= 0) return;
         ObjectDisposedException.ThrowIf(disposed, this);
-        if (Threads == 1 || count == 1 || insideWork)
+        if (Threads == 1 || count == 1 || insideWork || cost < MinParallelCost)
         {
             work.Execute(0, count);
             return;
@@ -79,28 +97,32 @@ public sealed unsafe class WorkerPool : IDisposable
             jobCount = count;
             // Several chunks per thread balance uneven progress; one chunk per index would cost an atomic each.
             jobChunk = Math.Max(1, count / (Threads * 4));
-            nextStart = 0;
             failure = null;
-            Volatile.Write(ref workersRunning, workers.Length);
-            lock (startGate)
+            nextStart.Value = 0;
+            int job = Interlocked.Increment(ref generation.Value); // publishes the fields above
+            if (Volatile.Read(ref sleepers.Value) != 0)
             {
-                Interlocked.Increment(ref generation);
-                Monitor.PulseAll(startGate);
+                lock (sleepGate) Monitor.PulseAll(sleepGate);
             }
 
-            try
+            RunChunks();
+
+            // No worker may join from now on; wait for those inside (they are finishing their last chunk).
+            Interlocked.Exchange(ref closed.Value, job);
+            int spins = 0;
+            while (Volatile.Read(ref active.Value) != 0)
             {
-                RunChunks();
+                if (++spins < 64) Thread.SpinWait(1);
+                else { Thread.Yield(); spins = 0; }
             }
-            finally
-            {
-                WaitForWorkers();
-                jobState = null;
-            }
+            jobState = null;
             failure?.Throw();
             work = local;
         }
     }
+
+    /// <summary>Below this many multiply-adds a call runs on the caller alone.</summary>
+    public const long MinParallelCost = 48 * 1024;
 
     private void RunChunks()
     {
@@ -108,34 +130,23 @@ public sealed unsafe class WorkerPool : IDisposable
         try
         {
             int count = jobCount, chunk = jobChunk;
+            var runner = jobRunner;
+            void* state = jobState;
             while (true)
             {
-                int start = Interlocked.Add(ref nextStart, chunk) - chunk;
+                int start = Interlocked.Add(ref nextStart.Value, chunk) - chunk;
                 if (start >= count) break;
-                jobRunner(jobState, start, Math.Min(start + chunk, count));
+                runner(state, start, Math.Min(start + chunk, count));
             }
         }
         catch (Exception e)
         {
             Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null);
-            Volatile.Write(ref nextStart, int.MaxValue / 2); // stop handing out ranges
+            Volatile.Write(ref nextStart.Value, int.MaxValue / 2); // stop handing out ranges
         }
         finally
         {
             insideWork = false;
-        }
-    }
-
-    private void WaitForWorkers()
-    {
-        long spinUntil = Stopwatch.GetTimestamp() + SpinTicks;
-        while (Volatile.Read(ref workersRunning) != 0)
-        {
-            if (Stopwatch.GetTimestamp() < spinUntil) { Thread.SpinWait(8); continue; }
-            lock (doneGate)
-            {
-                while (Volatile.Read(ref workersRunning) != 0) Monitor.Wait(doneGate);
-            }
         }
     }
 
@@ -144,24 +155,50 @@ public sealed unsafe class WorkerPool : IDisposable
         int seen = 0;
         while (true)
         {
-            long spinUntil = Stopwatch.GetTimestamp() + SpinTicks;
-            while (Volatile.Read(ref generation) == seen && !disposed)
-            {
-                if (Stopwatch.GetTimestamp() < spinUntil) { Thread.SpinWait(8); continue; }
-                lock (startGate)
-                {
-                    while (Volatile.Read(ref generation) == seen && !disposed) Monitor.Wait(startGate);
-                }
-            }
-            if (disposed) return;
-            seen = Volatile.Read(ref generation);
+            int job = WaitForJob(seen);
+            if (job < 0) return;
+            seen = job;
 
-            RunChunks();
+            // Join only a job that is still open: the caller closes it before waiting for `active` to drain,
+            // so a worker that saw it late never touches a job state that has gone.
+            Interlocked.Increment(ref active.Value);
+            if (Volatile.Read(ref generation.Value) == job && Volatile.Read(ref closed.Value) != job)
+                RunChunks();
+            Interlocked.Decrement(ref active.Value);
+        }
+    }
 
-            if (Interlocked.Decrement(ref workersRunning) == 0)
+    /// <summary>Spins, then sleeps, until a job newer than <paramref name="seen"/> is published; -1 once disposed.</summary>
+    private int WaitForJob(int seen)
+    {
+        long idleSince = Stopwatch.GetTimestamp();
+        int spins = 0;
+        while (true)
+        {
+            int job = Volatile.Read(ref generation.Value);
+            if (job != seen) return job;
+            if (disposed) return -1;
+            spins++;
+            if ((spins & 63) != 0)
             {
-                lock (doneGate) Monitor.PulseAll(doneGate);
+                Thread.SpinWait(1);
+                continue;
             }
+            if (Stopwatch.GetTimestamp() - idleSince < SpinTicks)
+            {
+                Thread.Yield(); // lets another runnable thread (the caller, when cores are oversubscribed) have the core
+                continue;
+            }
+
+            // Long idle: sleep. Incrementing `sleepers` before rechecking under the lock pairs with the caller's
+            // increment of `generation` before it reads `sleepers`, so a job is never missed.
+            Interlocked.Increment(ref sleepers.Value);
+            lock (sleepGate)
+            {
+                while (Volatile.Read(ref generation.Value) == seen && !disposed) Monitor.Wait(sleepGate);
+            }
+            Interlocked.Decrement(ref sleepers.Value);
+            idleSince = Stopwatch.GetTimestamp();
         }
     }
 
@@ -171,9 +208,15 @@ public sealed unsafe class WorkerPool : IDisposable
         lock (callGate)
         {
             disposed = true;
-            lock (startGate) Monitor.PulseAll(startGate);
+            lock (sleepGate) Monitor.PulseAll(sleepGate);
         }
         foreach (var worker in workers) worker.Join();
+    }
+
+    [StructLayout(LayoutKind.Explicit, Size = 128)]
+    private struct PaddedInt
+    {
+        [FieldOffset(64)] public int Value;
     }
 
     private static class Runner<TWork> where TWork : struct, IParallelWork

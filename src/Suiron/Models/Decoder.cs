@@ -260,7 +260,9 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
             Heads = _h.HeadCount, GroupSize = _h.GroupSize, KeyLength = keyLength, ValueLength = valueLength,
             QueryWidth = QueryWidth, Scale = _attentionScale,
         };
-        _pool.For(n * _h.HeadCount, ref work);
+        long attendedPositions = 0; // Σ over rows of the positions each row attends to: the work estimate the pool sizes its split by
+        foreach (var segment in segments) attendedPositions += (long)segment.Count * (segment.FirstPosition + segment.Count);
+        _pool.For(n * _h.HeadCount, ref work, attendedPositions * _h.HeadCount * (keyLength + valueLength));
 
         MatMul.Compute(w.Output, mixed, output, n, _pool);
     }
@@ -280,7 +282,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     private struct AttentionWork : IParallelWork
     {
         [ThreadStatic] private static float[]? scores;
-        [ThreadStatic] private static Half[]? queryHalf;
+        [ThreadStatic] private static float[]? queryHalf;
 
         public float[] Queries, Mixed;
         public KvCache[] RowCache; // the cache of each row's sequence
@@ -290,7 +292,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
 
         public readonly void Execute(int start, int end)
         {
-            if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new Half[KeyLength];
+            if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new float[KeyLength];
             for (int item = start; item < end; item++)
             {
                 int token = item / Heads, head = item % Heads;
@@ -312,8 +314,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         {
             Span<Half> keyCache = cache.KeysF16(layer).Slice(keyStart, keys.Length);
             Span<Half> valueCache = cache.ValuesF16(layer).Slice(valueStart, values.Length);
-            for (int i = 0; i < keys.Length; i++) keyCache[i] = (Half)keys[i];
-            for (int i = 0; i < values.Length; i++) valueCache[i] = (Half)values[i];
+            VectorOps.SingleToHalf(keys, keyCache);
+            VectorOps.SingleToHalf(values, valueCache);
         }
         else
         {
@@ -322,10 +324,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         }
     }
 
-    private static void Add(Span<float> target, ReadOnlySpan<float> addend)
-    {
-        for (int i = 0; i < target.Length; i++) target[i] += addend[i];
-    }
+    private static void Add(Span<float> target, ReadOnlySpan<float> addend) => VectorOps.Add(target, addend, target);
 
     private static void AddToRows(Span<float> rows, ReadOnlySpan<float> bias)
     {

@@ -158,7 +158,7 @@ internal sealed class GroupedQueryAttention
     private struct HeadsWork : IParallelWork
     {
         [ThreadStatic] private static float[]? scores;
-        [ThreadStatic] private static Half[]? queryHalf;
+        [ThreadStatic] private static float[]? queryHalf;
 
         public float[] Queries, Mixed;
         public KvCache Cache;
@@ -168,7 +168,7 @@ internal sealed class GroupedQueryAttention
         public readonly void Execute(int start, int end)
         {
             if (scores is null || scores.Length < Cache.Capacity) scores = new float[Cache.Capacity];
-            if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new Half[KeyLength];
+            if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new float[KeyLength];
             for (int item = start; item < end; item++)
             {
                 int token = item / Heads, head = item % Heads;

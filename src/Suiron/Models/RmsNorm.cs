@@ -14,12 +14,7 @@ internal static class RmsNorm
             ApplyRow(input.Slice(start, width), weight, epsilon, output.Slice(start, width));
     }
 
+    /// <summary>One row, eight lanes wide (<see cref="Kernels.VectorOps.RmsNorm"/>: float squares summed in double, then x · scale · w).</summary>
     private static void ApplyRow(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float epsilon, Span<float> y)
-    {
-        double sumOfSquares = 0;
-        for (int i = 0; i < x.Length; i++) sumOfSquares += x[i] * x[i];
-        float mean = (float)(sumOfSquares / x.Length);
-        float scale = 1f / MathF.Sqrt(mean + epsilon);
-        for (int i = 0; i < x.Length; i++) y[i] = x[i] * scale * weight[i];
-    }
+        => Kernels.VectorOps.RmsNorm(x, weight, epsilon, y);
 }

@@ -7,12 +7,5 @@ namespace Suiron.Models;
 internal static class SwiGlu
 {
     /// <summary><paramref name="gate"/> ← SiLU(gate) ⊙ up, in place.</summary>
-    public static void Apply(Span<float> gate, ReadOnlySpan<float> up)
-    {
-        for (int i = 0; i < gate.Length; i++)
-        {
-            float g = gate[i];
-            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
-        }
-    }
+    public static void Apply(Span<float> gate, ReadOnlySpan<float> up) => Kernels.VectorOps.SiluMul(gate, up, gate);
 }

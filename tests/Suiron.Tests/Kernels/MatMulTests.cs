@@ -90,4 +90,48 @@ public unsafe class MatMulTests
             Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         }
     }
+
+    public static IEnumerable<object[]> GemmCases()
+    {
+        foreach (var type in KernelTestData.AllTypes)
+            foreach (int cols in TensorTypes.BlockSize(type) == 1 ? new[] { 3 * TensorTypes.QK_K, 200, 13 } : new[] { 3 * TensorTypes.QK_K })
+                yield return [type, cols];
+    }
+
+    /// <summary>The tiled GEMM (batch &gt; 1) against the per-row dot kernels: every batch size 1..17, odd row counts, bit for bit.</summary>
+    [Theory]
+    [MemberData(nameof(GemmCases))]
+    public void The_batched_path_equals_the_per_row_kernels_bit_for_bit(TensorType type, int cols)
+    {
+        const int rows = 21;
+        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
+        var weightFloats = KernelTestData.Gaussian(rows * cols, seed: 11, scale: 0.1f);
+        var weightBytes = new byte[rowBytes * rows];
+        for (int r = 0; r < rows; r++)
+            Quantization.Quantize(type, weightFloats.AsSpan(r * cols, cols), weightBytes.AsSpan(r * rowBytes, rowBytes));
+        using var pool = new WorkerPool(2);
+        fixed (byte* data = weightBytes)
+        {
+            var tensor = new Tensor("w", type, [cols, rows], data, weightBytes.Length);
+            for (int batch = 1; batch <= 17; batch++)
+            {
+                var x = KernelTestData.Gaussian(batch * cols, seed: 100 + batch);
+                var tiled = new float[batch * rows];
+                var perRow = new float[batch * rows];
+                MatMul.Compute(tensor, 0, rows, x, tiled, batch, pool, allowGemm: true);
+                MatMul.Compute(tensor, 0, rows, x, perRow, batch, pool, allowGemm: false);
+                for (int i = 0; i < tiled.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(perRow[i]) == BitConverter.SingleToInt32Bits(tiled[i]),
+                        $"{type} cols {cols} batch {batch} index {i}: {perRow[i]} vs {tiled[i]}");
+            }
+            // A row range that starts mid-group and is not a multiple of the group.
+            var x5 = KernelTestData.Gaussian(5 * cols, seed: 7);
+            var part = new float[5 * 11];
+            var whole = new float[5 * rows];
+            MatMul.Compute(tensor, 0, rows, x5, whole, 5, pool, allowGemm: false);
+            MatMul.Compute(tensor, 3, 11, x5, part, 5, pool, allowGemm: true);
+            for (int b = 0; b < 5; b++)
+                for (int r = 0; r < 11; r++) Assert.Equal(whole[b * rows + 3 + r], part[b * 11 + r]);
+        }
+    }
 }

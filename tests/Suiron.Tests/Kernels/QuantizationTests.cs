@@ -152,4 +152,26 @@ public class QuantizationTests
         Quantization.Quantize(TensorType.Q8_0, x, bytes);
         Assert.Equal(3, (sbyte)bytes[3]);
     }
+
+    /// <summary>The vector Q8_0 activation encoder against its scalar spec, byte for byte (ties at .5 included).</summary>
+    [Fact]
+    public unsafe void Q8_0_activation_encoding_vector_path_equals_the_scalar_one()
+    {
+        foreach (int blocks in new[] { 1, 3, 7, 33, 257 })
+        {
+            var x = KernelTestData.Gaussian(blocks * 32, seed: blocks);
+            for (int i = 0; i < x.Length; i += 5) x[i] = MathF.Round(x[i] * 4) / 4; // quarter steps: exact ties once scaled
+            if (blocks == 3) Array.Clear(x, 32, 32); // an all-zero block
+            var vector = new byte[blocks * 34];
+            var scalar = new byte[blocks * 34];
+            fixed (float* xp = x)
+            fixed (byte* v = vector)
+            fixed (byte* s = scalar)
+            {
+                ActivationQuantizer.Q8_0(xp, (BlockQ8_0*)v, blocks);
+                ActivationQuantizer.Q8_0Reference(xp, (BlockQ8_0*)s, blocks);
+            }
+            Assert.Equal(scalar, vector);
+        }
+    }
 }

@@ -76,4 +76,52 @@ public class VectorOpsTests
             }
         }
     }
+
+    /// <summary>The vector float-to-half path against the scalar cast: every exponent range (subnormal halves, ties, overflow, NaN).</summary>
+    [Fact]
+    public void Float_to_half_rounds_like_the_scalar_cast_everywhere()
+    {
+        var random = new Random(5);
+        var x = new float[80_003];
+        for (int i = 0; i < x.Length; i++)
+        {
+            int exponent = random.Next(-30, 18);
+            float value = (float)(random.NextDouble() * Math.Pow(2, exponent)) * (random.Next(2) == 0 ? -1 : 1);
+            if (i % 7 == 0) // exact ties between two halves, normal and subnormal
+                value = (float)((random.Next(1, 2048) + 0.5) * Math.Pow(2, random.Next(-25, 5)));
+            x[i] = value;
+        }
+        x[3] = float.NaN; x[10] = float.PositiveInfinity; x[17] = 65519f; x[18] = 65520f; x[19] = -0f; x[20] = 5.96e-8f; x[21] = 2.98e-8f;
+        var h = new Half[x.Length];
+        VectorOps.SingleToHalf(x, h);
+        for (int i = 0; i < x.Length; i++)
+            Assert.True(BitConverter.HalfToUInt16Bits((Half)x[i]) == BitConverter.HalfToUInt16Bits(h[i]) || (float.IsNaN(x[i]) && Half.IsNaN(h[i])),
+                $"{x[i]:R}: {(Half)x[i]} vs {h[i]}");
+    }
+
+    [Fact]
+    public unsafe void Both_vector_half_to_float_conversions_are_exact_for_all_65536_halves()
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx2.IsSupported) return;
+        for (int h = 0; h < 65536; h += 8)
+        {
+            var halves = System.Runtime.Intrinsics.Vector128.Create((ushort)h, (ushort)(h + 1), (ushort)(h + 2), (ushort)(h + 3),
+                (ushort)(h + 4), (ushort)(h + 5), (ushort)(h + 6), (ushort)(h + 7));
+            var exact = HalfConversion.HalfToSingle(halves);
+            var fast = HalfConversion.HalfToSingleFast(halves);
+            for (int k = 0; k < 8; k++)
+            {
+                float expected = (float)BitConverter.UInt16BitsToHalf((ushort)(h + k));
+                if (float.IsNaN(expected))
+                {
+                    Assert.True(float.IsNaN(exact[k]) && float.IsNaN(fast[k]));
+                    continue;
+                }
+                Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(exact[k]));
+                Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(fast[k]));
+                if (float.IsFinite(expected)) // the dots' scalar block-scale conversion
+                    Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(Avx2Dot.Scale(BitConverter.UInt16BitsToHalf((ushort)(h + k)))));
+            }
+        }
+    }
 }
