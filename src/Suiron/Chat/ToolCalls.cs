@@ -154,6 +154,9 @@ public abstract class ToolCallFormat
         return -1;
     }
 
+    /// <summary>Argument text parsed as a JSON object, or null when it is not one.</summary>
+    public static JsonObject? TryParseArguments(string text) => TryParseJson(text) as JsonObject;
+
     internal static JsonNode? TryParseJson(string text)
     {
         try { return JsonNode.Parse(text); }
