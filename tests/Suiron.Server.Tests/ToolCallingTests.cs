@@ -36,7 +36,22 @@ public sealed class ToolCallingTests(QwenToolsFixture fixture) : IClassFixture<Q
     private static ChatTool Clock => ChatTool.CreateFunctionTool("get_time", "The time now", BinaryData.FromString("""{"type":"object","properties":{}}"""));
 
     [Fact]
-    public void TheTemplateIsDetectedAsHermes() => Assert.Equal("hermes", fixture.Model.Chat.ToolFormat.Name);
+    public void TheTemplateIsDetectedAsHermesAndRendersTheTools()
+    {
+        var chat = fixture.Model.Chat;
+        Assert.Equal("hermes", chat.ToolFormat.Name);
+        Assert.Equal(new HashSet<int> { 7, 8 }, chat.ToolTokens.ToHashSet());
+        var tools = JsonNode.Parse("""[{"type":"function","function":{"name":"get_weather","parameters":""" + WeatherParameters + "}}]");
+        var messages = JsonNode.Parse("""
+            [{"role":"user","content":"Weather?"},
+             {"role":"assistant","content":"","tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":{"city":"Paris","days":2}}}]},
+             {"role":"tool","tool_call_id":"call_1","content":"sunny"}]
+            """)!.AsArray();
+        string prompt = chat.Render(messages, variables: [KeyValuePair.Create<string, JsonNode?>("tools", tools)]);
+        Assert.Contains("<tools>\n{\"type\": \"function\", \"function\": {\"name\": \"get_weather\"", prompt);
+        Assert.Contains("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2}}\n</tool_call>", prompt);
+        Assert.Contains("<tool_response>\nsunny\n</tool_response>", prompt);
+    }
 
     [Fact]
     public async Task RequiredCallParsesThenTheToolResultIsAnswered()

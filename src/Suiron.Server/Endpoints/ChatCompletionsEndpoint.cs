@@ -41,6 +41,7 @@ public static class ChatCompletionsEndpoint
         if (tools is not null)
         {
             format = chat.ToolFormat;
+            options = options with { RenderedTokens = chat.ToolTokens };
             if (format.TemplateRendersTools) variables.Add(KeyValuePair.Create<string, JsonNode?>("tools", tools.All.DeepClone()));
             else messages = format.PrepareMessages(messages, tools.All);
             if (tools.Forced is { } forced)

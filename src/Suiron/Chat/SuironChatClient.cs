@@ -207,6 +207,7 @@ public sealed class SuironChatClient : IChatClient
             Sampling = sampling,
             Stop = options?.StopSequences?.ToArray() ?? [],
             Grammar = grammar,
+            RenderedTokens = format is null ? null : _model.Chat.ToolTokens,
         };
         var stream = _model.Scheduler.Submit(new GenerationRequest(tokens, generation), cancellationToken);
         return (stream, _model.Chat.StartsInReasoning(prompt), format);

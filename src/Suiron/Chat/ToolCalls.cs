@@ -60,6 +60,9 @@ public abstract class ToolCallFormat
     /// <summary>The template renders the <c>tools</c> variable itself; otherwise <see cref="PrepareMessages"/> describes them.</summary>
     public virtual bool TemplateRendersTools => true;
 
+    /// <summary>Special tokens of this syntax that must reach the parser as text even where the vocabulary marks them control tokens.</summary>
+    public virtual IReadOnlyList<string> MarkerTokens => StartMarkers;
+
     /// <summary>Texts that open the tool-call part of a reply.</summary>
     internal abstract string[] StartMarkers { get; }
 
@@ -170,6 +173,7 @@ public abstract class ToolCallFormat
     {
         private const string Open = "<tool_call>", Close = "</tool_call>";
         public override string Name => "hermes";
+        public override IReadOnlyList<string> MarkerTokens => [Open, Close];
         internal override string[] StartMarkers => [Open];
 
         internal override List<(string Name, string Arguments)> ParseCalls(string region, bool final)
@@ -227,6 +231,7 @@ public abstract class ToolCallFormat
         private const string CallBegin = "<｜tool▁call▁begin｜>", CallEnd = "<｜tool▁call▁end｜>", Sep = "<｜tool▁sep｜>";
         public override string Name => v31 ? "deepseek-v3.1" : "deepseek-r1";
         internal override string[] StartMarkers => [CallsBegin, CallBegin];
+        public override IReadOnlyList<string> MarkerTokens => [CallsBegin, CallsEnd, CallBegin, CallEnd, Sep];
 
         internal override List<(string Name, string Arguments)> ParseCalls(string region, bool final)
         {
@@ -276,6 +281,7 @@ public abstract class ToolCallFormat
     {
         private const string Open = "<tool_call>", Close = "</tool_call>";
         public override string Name => "glm-4.5";
+        public override IReadOnlyList<string> MarkerTokens => [Open, Close, "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>"];
         internal override string[] StartMarkers => [Open];
 
         internal override List<(string Name, string Arguments)> ParseCalls(string region, bool final)

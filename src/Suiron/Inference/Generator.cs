@@ -26,6 +26,8 @@ public sealed record GenerationOptions
     public bool StopAtEndOfGeneration { get; init; } = true;
     /// <summary>Constrains every sampled token to this grammar (JSON schema, GBNF, a tool call); null leaves sampling free.</summary>
     public Sampling.Grammar.Grammar? Grammar { get; init; }
+    /// <summary>Control tokens emitted as their text rather than hidden (tool-call markers such as DeepSeek's, which the tool-call parser reads).</summary>
+    public IReadOnlySet<int>? RenderedTokens { get; init; }
 }
 
 /// <summary>One generated token: its id, the text that became final with it (may be empty while a UTF-8 character or a possible stop string is incomplete), and the finish reason on the last step.</summary>
@@ -74,7 +76,7 @@ public sealed class Generator
 
         var sampler = new Sampler(vocab, options.Sampling,
             options.Grammar is null ? null : new Sampling.Grammar.GrammarConstraint(options.Grammar, _grammarVocabulary ??= Sampling.Grammar.GrammarVocabulary.FromTokenizer(_tokenizer)));
-        var decoder = new StreamingDecoder(_tokenizer, continuesText: true);
+        var decoder = new StreamingDecoder(_tokenizer, continuesText: true, renderedTokens: options.RenderedTokens);
         var stops = new StopStringMatcher(options.Stop);
         var history = new List<int>(prompt.Count + options.MaxTokens);
         history.AddRange(prompt);

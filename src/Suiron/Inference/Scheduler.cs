@@ -195,7 +195,7 @@ public sealed class Scheduler : IDisposable
 
         IGrammarConstraint? grammar = request.Options.Grammar is { } g ? new GrammarConstraint(g, GrammarVocabulary) : null;
         var sequence = new Sequence(request, prompt.ToArray(), new Sampler(_vocab, request.Options.Sampling, grammar),
-            new StreamingDecoder(_tokenizer, continuesText: true), new StopStringMatcher(request.Options.Stop), cancellation);
+            new StreamingDecoder(_tokenizer, continuesText: true, renderedTokens: request.Options.RenderedTokens), new StopStringMatcher(request.Options.Stop), cancellation);
         if (cancellation.CanBeCanceled) sequence.Registration = cancellation.Register(static state => ((Scheduler)state!).Wake(), this);
         lock (_lock)
         {
