@@ -154,3 +154,57 @@ public sealed class ToolCallingTests(QwenToolsFixture fixture) : IClassFixture<Q
         Assert.True(JsonSchema.FromText(schema.GetRawText()).Evaluate(JsonDocument.Parse(response.Text).RootElement).IsValid, response.Text);
     }
 }
+
+/// <summary>Every family end to end in process: the real template renders the tools, the forced call is generated under the family's grammar and parsed back.</summary>
+public sealed class ToolFamilyTests
+{
+    [Theory]
+    [InlineData("meta-llama-Llama-3.1-8B-Instruct.jinja", "llama3")]
+    [InlineData("deepseek-ai-DeepSeek-V3.1.jinja", "deepseek-v3.1")]
+    [InlineData("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", "deepseek-r1")]
+    [InlineData("GLM-4.6.jinja", "glm-4.5")]
+    [InlineData("NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja", "hermes")]
+    [InlineData("Qwen-Qwen2.5-7B-Instruct.jinja", "hermes")]
+    [InlineData("google-gemma-2-2b-it.jinja", "generic")]
+    public async Task RequiredCallRoundTrips(string template, string family)
+    {
+        string path = TestModels.StoriesWithTemplate("tools-" + Path.GetFileNameWithoutExtension(template), File.ReadAllText(SharedData.Path("templates", template)));
+        using var model = LocalModel.Load(path, new LocalModelOptions { Threads = 1, Slots = 1, ContextSize = 2048 });
+        Assert.Equal(family, model.Chat.ToolFormat.Name);
+        using IChatClient client = new SuironChatClient(model);
+        var weather = new WeatherFunction();
+        var clock = AIFunctionFactory.Create(() => "noon", "get_time", "The time now");
+        var options = new ChatOptions { Tools = [weather, clock], ToolMode = ChatToolMode.RequireSpecific("get_weather"), Temperature = 1, Seed = 5, MaxOutputTokens = 200 };
+        ChatResponse first = await client.GetResponseAsync([new AIChatMessage(AIChatRole.User, "Weather in Paris?")], options);
+        Assert.Equal(Microsoft.Extensions.AI.ChatFinishReason.ToolCalls, first.FinishReason);
+        var call = Assert.IsType<FunctionCallContent>(Assert.Single(first.Messages[^1].Contents, c => c is FunctionCallContent));
+        Assert.Equal("get_weather", call.Name);
+        Assert.True(call.Arguments!.ContainsKey("city") && call.Arguments.ContainsKey("days"));
+
+        // The whole round through the function-invoking client: the template renders the call and its result.
+        using IChatClient invoking = new ChatClientBuilder(client).UseFunctionInvocation().Build();
+        ChatResponse response = await invoking.GetResponseAsync([new AIChatMessage(AIChatRole.User, "Weather in Paris?")],
+            new ChatOptions { Tools = [weather], ToolMode = ChatToolMode.RequireAny, Temperature = 1, Seed = 5, MaxOutputTokens = 200 });
+        Assert.Equal(1, weather.Invocations);
+        Assert.Contains(response.Messages.SelectMany(m => m.Contents), c => c is FunctionResultContent);
+    }
+}
+
+/// <summary>get_weather with a bounded schema (city ≤ 10 characters, days 1..7), so random text still ends the call.</summary>
+internal sealed class WeatherFunction : AIFunction
+{
+    private static readonly JsonElement Schema = JsonDocument.Parse("""
+        {"type":"object","properties":{"city":{"type":"string","maxLength":10},"days":{"type":"integer","minimum":1,"maximum":7}},"required":["city","days"]}
+        """).RootElement.Clone();
+
+    public int Invocations;
+    public override string Name => "get_weather";
+    public override string Description => "Weather forecast for a city";
+    public override JsonElement JsonSchema => Schema;
+
+    protected override ValueTask<object?> InvokeCoreAsync(AIFunctionArguments arguments, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref Invocations);
+        return ValueTask.FromResult<object?>($"sunny in {arguments["city"]} for {arguments["days"]} days");
+    }
+}

@@ -415,7 +415,13 @@ public abstract class ToolCallFormat
                 }
                 result.Add(copy);
             }
-            if (!merged) result.Insert(0, new JsonObject { ["role"] = "system", ["content"] = prompt.ToString() });
+            if (!merged)
+            {
+                // No system message: the instructions open the first user message (some templates refuse a system role).
+                var firstUser = result.OfType<JsonObject>().FirstOrDefault(m => m["role"]?.GetValue<string>() == "user");
+                if (firstUser is not null) firstUser["content"] = prompt + "\n\n" + firstUser["content"]?.ToString();
+                else result.Insert(0, new JsonObject { ["role"] = "system", ["content"] = prompt.ToString() });
+            }
             return result;
         }
     }
