@@ -54,6 +54,15 @@ public sealed class ToolCallingTests(QwenToolsFixture fixture) : IClassFixture<Q
     }
 
     [Fact]
+    public void MarkerTokensThatAreControlTokensArePrintedWhenAsked()
+    {
+        var tokenizer = fixture.Model.Tokenizer;
+        int imStart = tokenizer.Vocabulary.IdOf("<|im_start|>"); // a control token: hidden by default
+        Assert.Equal("", new Tokenization.StreamingDecoder(tokenizer, continuesText: true).Push(imStart));
+        Assert.Equal("<|im_start|>", new Tokenization.StreamingDecoder(tokenizer, continuesText: true, renderedTokens: new HashSet<int> { imStart }).Push(imStart));
+    }
+
+    [Fact]
     public async Task RequiredCallParsesThenTheToolResultIsAnswered()
     {
         var client = fixture.OpenAI().GetChatClient("qwen3-tools");
