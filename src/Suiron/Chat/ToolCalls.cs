@@ -326,6 +326,7 @@ public abstract class ToolCallFormat
             return JsonValue.Create(value);
         }
 
+        // GLM writes the arguments as key/value pairs, not one JSON object: its Grammar builds the calls itself.
         internal override string CallRule(string name, string argumentsRule, string parametersSchema) => throw new NotSupportedException();
 
         /// <summary>One key/value pair per required parameter, in order; each value is JSON of that parameter's schema (strings quoted, which the parser unquotes).</summary>
