@@ -24,7 +24,10 @@ internal static class TestModels
     /// produced by English text) become &lt;|im_start|&gt; and &lt;|im_end|&gt; (control; im_end ends a turn) and
     /// &lt;think&gt;, &lt;/think&gt; (user-defined, printed as text). The weights are the real model's.
     /// </summary>
-    public static string StoriesWithTemplate(string name, string template)
+    public static string StoriesWithTemplate(string name, string template) => StoriesWithTemplate(name, template, toolTokens: false);
+
+    /// <summary>As above; <paramref name="toolTokens"/> also makes &lt;0x04&gt;, &lt;0x05&gt; the user-defined &lt;tool_call&gt;, &lt;/tool_call&gt; (Qwen's).</summary>
+    public static string StoriesWithTemplate(string name, string template, bool toolTokens)
     {
         string path = Path.Combine(Directory, name + ".gguf");
         lock (WriteLock)
@@ -38,6 +41,11 @@ internal static class TestModels
             (tokens[4], types[4]) = ("<|im_end|>", 3);
             (tokens[5], types[5]) = ("<think>", 4);
             (tokens[6], types[6]) = ("</think>", 4);
+            if (toolTokens)
+            {
+                (tokens[7], types[7]) = ("<tool_call>", 4);
+                (tokens[8], types[8]) = ("</tool_call>", 4);
+            }
             writer.Set("tokenizer.ggml.tokens", tokens).Set("tokenizer.ggml.token_type", types).Set("tokenizer.chat_template", template);
             writer.Set("tokenizer.ggml.eot_token_id", 4u);
             foreach (var info in source.Tensors)

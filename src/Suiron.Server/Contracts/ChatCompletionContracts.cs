@@ -14,6 +14,11 @@ public sealed class ChatCompletionRequest : GenerationParameters
     [JsonPropertyName("max_completion_tokens")] public int? MaxCompletionTokens { get; set; }
     /// <summary>Extra template variables (e.g. <c>enable_thinking</c>), as llama.cpp's server accepts them.</summary>
     [JsonPropertyName("chat_template_kwargs")] public Dictionary<string, JsonElement>? ChatTemplateKwargs { get; set; }
+    /// <summary>Functions the model may call: <c>[{"type":"function","function":{"name","description","parameters"}}]</c>.</summary>
+    [JsonPropertyName("tools")] public JsonElement? Tools { get; set; }
+    /// <summary><c>"auto"</c>, <c>"none"</c>, <c>"required"</c> or <c>{"type":"function","function":{"name":…}}</c>.</summary>
+    [JsonPropertyName("tool_choice")] public JsonElement? ToolChoice { get; set; }
+    [JsonPropertyName("parallel_tool_calls")] public bool? ParallelToolCalls { get; set; }
 }
 
 /// <summary>Sampling and control parameters common to chat and text completions.</summary>
@@ -36,6 +41,12 @@ public abstract class GenerationParameters
     [JsonPropertyName("stream")] public bool? Stream { get; set; }
     [JsonPropertyName("stream_options")] public StreamOptions? StreamOptions { get; set; }
     [JsonPropertyName("user")] public string? User { get; set; }
+    /// <summary><c>{"type":"text"}</c>, <c>{"type":"json_object"}</c> or <c>{"type":"json_schema","json_schema":{"name","schema","strict"}}</c>.</summary>
+    [JsonPropertyName("response_format")] public JsonElement? ResponseFormat { get; set; }
+    /// <summary>llama.cpp extension: a GBNF grammar the output must match.</summary>
+    [JsonPropertyName("grammar")] public string? Grammar { get; set; }
+    /// <summary>llama.cpp extension: a JSON schema the output must match.</summary>
+    [JsonPropertyName("json_schema")] public JsonElement? JsonSchema { get; set; }
 }
 
 public sealed class StreamOptions
@@ -78,6 +89,23 @@ public sealed class AssistantMessage
     [JsonPropertyName("role")] public string Role => "assistant";
     [JsonPropertyName("content"), JsonIgnore(Condition = JsonIgnoreCondition.Never)] public string? Content { get; init; }
     [JsonPropertyName("reasoning_content")] public string? ReasoningContent { get; init; }
+    [JsonPropertyName("tool_calls")] public List<ToolCallDto>? ToolCalls { get; init; }
+}
+
+public sealed class ToolCallDto
+{
+    /// <summary>Position of the call in the message (streamed deltas only).</summary>
+    [JsonPropertyName("index")] public int? Index { get; init; }
+    [JsonPropertyName("id")] public string? Id { get; init; }
+    [JsonPropertyName("type")] public string? Type { get; init; }
+    [JsonPropertyName("function")] public required FunctionCallDto Function { get; init; }
+}
+
+public sealed class FunctionCallDto
+{
+    [JsonPropertyName("name")] public string? Name { get; init; }
+    /// <summary>The arguments as JSON text.</summary>
+    [JsonPropertyName("arguments")] public string? Arguments { get; init; }
 }
 
 public sealed class ChatCompletionChunk
@@ -105,6 +133,7 @@ public sealed class ChatDelta
     [JsonPropertyName("role")] public string? Role { get; init; }
     [JsonPropertyName("content")] public string? Content { get; init; }
     [JsonPropertyName("reasoning_content")] public string? ReasoningContent { get; init; }
+    [JsonPropertyName("tool_calls")] public List<ToolCallDto>? ToolCalls { get; init; }
 }
 
 public sealed class ChatLogprobs

@@ -34,10 +34,34 @@ public static class ChatCompletionsEndpoint
         if (request.Logprobs == true) logprobs = request.TopLogprobs ?? 0;
 
         ChatPrompt chat = state.Model.Chat;
+        var tools = ReadTools(request);
+        ToolCallFormat? format = null;
+        var messages = Messages(request.Messages);
+        var variables = request.ChatTemplateKwargs?.Select(p => KeyValuePair.Create(p.Key, JsonSerializerNode(p.Value))).ToList() ?? [];
+        if (tools is not null)
+        {
+            format = chat.ToolFormat;
+            options = options with { RenderedTokens = chat.ToolTokens };
+            if (format.TemplateRendersTools) variables.Add(KeyValuePair.Create<string, JsonNode?>("tools", tools.All.DeepClone()));
+            else messages = format.PrepareMessages(messages, tools.All);
+            if (tools.Forced is { } forced)
+            {
+                if (request.ResponseFormat is { ValueKind: not JsonValueKind.Null } || request.Grammar is not null || request.JsonSchema is { ValueKind: not JsonValueKind.Null })
+                    throw ApiError.BadParameter("tool_choice", "A required tool call cannot be combined with 'response_format' or 'grammar'.");
+                try
+                {
+                    options = options with { Grammar = Sampling.Grammar.Grammar.Parse(format.Grammar(forced)) };
+                }
+                catch (Sampling.Grammar.GrammarException e)
+                {
+                    throw new ApiError(400, $"A tool's parameters schema cannot be used: {e.Message}", param: "tools", code: "invalid_grammar");
+                }
+            }
+        }
         string prompt;
         try
         {
-            prompt = chat.Render(Messages(request.Messages), variables: request.ChatTemplateKwargs?.Select(p => KeyValuePair.Create(p.Key, JsonSerializerNode(p.Value))));
+            prompt = chat.Render(messages, variables: variables);
         }
         catch (TemplateException e)
         {
@@ -49,9 +73,10 @@ public static class ChatCompletionsEndpoint
         try
         {
             if (request.Stream == true)
-                await StreamAsync(context, state, stream, chat.SupportsReasoning ? new ReasoningParser(startsInReasoning) : null, request.StreamOptions?.IncludeUsage == true);
+                await StreamAsync(context, state, stream, chat.SupportsReasoning ? new ReasoningParser(startsInReasoning) : null,
+                    format is null ? null : new ToolCallStreamParser(format), request.StreamOptions?.IncludeUsage == true);
             else
-                await RespondAsync(context, state, stream, chat.SupportsReasoning, startsInReasoning, logprobs >= 0);
+                await RespondAsync(context, state, stream, chat.SupportsReasoning, startsInReasoning, logprobs >= 0, format);
         }
         finally
         {
@@ -60,6 +85,57 @@ public static class ChatCompletionsEndpoint
     }
 
     private static JsonNode? JsonSerializerNode(JsonElement value) => JsonNode.Parse(value.GetRawText());
+
+    /// <summary>The request's tools (null when there are none or tool_choice is none) and, for required / a named function, the tools one of which must be called.</summary>
+    private sealed record ToolRequest(JsonArray All, JsonArray? Forced);
+
+    private static ToolRequest? ReadTools(ChatCompletionRequest request)
+    {
+        if (request.Tools is not { ValueKind: not JsonValueKind.Null } toolsElement)
+        {
+            if (request.ToolChoice is { ValueKind: JsonValueKind.Object } || request.ToolChoice is { ValueKind: JsonValueKind.String } c && c.GetString() == "required")
+                throw ApiError.BadParameter("tool_choice", "'tool_choice' needs 'tools'.");
+            return null;
+        }
+        if (toolsElement.ValueKind != JsonValueKind.Array) throw ApiError.BadParameter("tools", "'tools' must be a list of tools.");
+        var tools = JsonNode.Parse(toolsElement.GetRawText())!.AsArray();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < tools.Count; i++)
+        {
+            if (tools[i] is not JsonObject tool || tool["type"]?.GetValueKind() != JsonValueKind.String || tool["type"]!.GetValue<string>() != "function")
+                throw ApiError.BadParameter($"tools[{i}]", $"tools[{i}] must be an object with \"type\": \"function\".");
+            if (tool["function"] is not JsonObject function || function["name"] is not JsonValue nameValue || !nameValue.TryGetValue(out string? name) || name.Length == 0)
+                throw ApiError.BadParameter($"tools[{i}].function.name", $"tools[{i}].function needs a 'name'.");
+            if (function["parameters"] is { } parameters && parameters is not JsonObject)
+                throw ApiError.BadParameter($"tools[{i}].function.parameters", $"tools[{i}].function.parameters must be a JSON Schema object.");
+            names.Add(name);
+        }
+        if (tools.Count == 0) return null;
+
+        JsonArray? forced = null;
+        if (request.ToolChoice is { ValueKind: not JsonValueKind.Null } choice)
+        {
+            if (choice.ValueKind == JsonValueKind.String)
+            {
+                switch (choice.GetString())
+                {
+                    case "none": return null;
+                    case "auto": break;
+                    case "required": forced = tools; break;
+                    default: throw ApiError.BadParameter("tool_choice", $"'tool_choice' must be auto, none, required or a function (got '{choice.GetString()}').");
+                }
+            }
+            else if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("function", out var f) && f.ValueKind == JsonValueKind.Object
+                     && f.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String)
+            {
+                string name = n.GetString()!;
+                if (!names.Contains(name)) throw ApiError.BadParameter("tool_choice", $"'tool_choice' names the function '{name}', which is not in 'tools'.");
+                forced = new JsonArray(tools.Where(t => t!["function"]!["name"]!.GetValue<string>() == name).Select(t => t!.DeepClone()).ToArray());
+            }
+            else throw ApiError.BadParameter("tool_choice", "'tool_choice' must be auto, none, required or {\"type\":\"function\",\"function\":{\"name\":…}}.");
+        }
+        return new ToolRequest(tools, forced);
+    }
 
     /// <summary>The request's messages as the template sees them: text parts joined, developer → system, tool fields kept.</summary>
     private static JsonArray Messages(List<ChatMessageDto>? messages)
@@ -79,10 +155,24 @@ public static class ChatCompletionsEndpoint
             var message = new JsonObject { ["role"] = role, ["content"] = Content(m.Content, i) };
             if (m.Name is not null) message["name"] = m.Name;
             if (m.ReasoningContent is not null) message["reasoning_content"] = m.ReasoningContent;
-            if (m.ToolCalls is { ValueKind: JsonValueKind.Array } calls) message["tool_calls"] = JsonNode.Parse(calls.GetRawText());
+            if (m.ToolCalls is { ValueKind: JsonValueKind.Array } calls) message["tool_calls"] = TemplateToolCalls(calls);
             if (m.ToolCallId is not null) message["tool_call_id"] = m.ToolCallId;
             array.Add(message);
         }
+        return array;
+    }
+
+    /// <summary>
+    /// Assistant tool calls as templates expect them (HF's shape): OpenAI sends <c>function.arguments</c> as JSON text,
+    /// templates iterate it as a mapping (<c>arguments | items</c>, <c>arguments | tojson</c>), so text that parses becomes an object.
+    /// </summary>
+    private static JsonArray TemplateToolCalls(JsonElement calls)
+    {
+        var array = JsonNode.Parse(calls.GetRawText())!.AsArray();
+        foreach (var call in array)
+            if (call?["function"] is JsonObject function && function["arguments"] is JsonValue v && v.TryGetValue(out string? text)
+                && ToolCallFormat.TryParseArguments(text) is { } parsed)
+                function["arguments"] = parsed;
         return array;
     }
 
@@ -107,7 +197,7 @@ public static class ChatCompletionsEndpoint
         return text.ToString();
     }
 
-    private static async Task RespondAsync(HttpContext context, ServerState state, GenerationStream stream, bool splitReasoning, bool startsInReasoning, bool logprobs)
+    private static async Task RespondAsync(HttpContext context, ServerState state, GenerationStream stream, bool splitReasoning, bool startsInReasoning, bool logprobs, ToolCallFormat? format)
     {
         var text = new StringBuilder();
         var tokenLogprobs = logprobs ? new List<TokenLogprobDto>() : null;
@@ -120,6 +210,13 @@ public static class ChatCompletionsEndpoint
             throw new ApiError(503, "The server is shutting down; the generation was cancelled.", ApiError.ServerError) { RetryAfterSeconds = 5 };
 
         var split = splitReasoning ? ReasoningParser.Split(text.ToString(), startsInReasoning) : new ReasoningSplit("", text.ToString());
+        IReadOnlyList<ToolCall> calls = [];
+        if (format is not null)
+        {
+            var parsed = format.Parse(split.Content);
+            calls = parsed.Calls;
+            if (calls.Count > 0) split = split with { Content = parsed.Content.Trim() };
+        }
         var response = new ChatCompletionResponse
         {
             Id = NewId(),
@@ -131,9 +228,14 @@ public static class ChatCompletionsEndpoint
                 new ChatChoice
                 {
                     Index = 0,
-                    Message = new AssistantMessage { Content = split.Content, ReasoningContent = split.Reasoning.Length > 0 ? split.Reasoning : null },
+                    Message = new AssistantMessage
+                    {
+                        Content = calls.Count > 0 && split.Content.Length == 0 ? null : split.Content,
+                        ReasoningContent = split.Reasoning.Length > 0 ? split.Reasoning : null,
+                        ToolCalls = calls.Count == 0 ? null : calls.Select(c => new ToolCallDto { Id = c.Id, Type = "function", Function = new FunctionCallDto { Name = c.Name, Arguments = c.Arguments } }).ToList(),
+                    },
                     Logprobs = tokenLogprobs is null ? null : new ChatLogprobs { Content = tokenLogprobs },
-                    FinishReason = FinishReasonText(stream.Finish),
+                    FinishReason = calls.Count > 0 && stream.Finish == FinishReason.Stop ? "tool_calls" : FinishReasonText(stream.Finish),
                 },
             ],
             Usage = Usage(stream),
@@ -141,7 +243,7 @@ public static class ChatCompletionsEndpoint
         await context.Response.WriteAsJsonAsync(response, ServerJsonContext.Web.ChatCompletionResponse, contentType: null, context.RequestAborted);
     }
 
-    private static async Task StreamAsync(HttpContext context, ServerState state, GenerationStream stream, ReasoningParser? parser, bool includeUsage)
+    private static async Task StreamAsync(HttpContext context, ServerState state, GenerationStream stream, ReasoningParser? parser, ToolCallStreamParser? tools, bool includeUsage)
     {
         var response = context.Response;
         var cancellation = context.RequestAborted;
@@ -153,6 +255,7 @@ public static class ChatCompletionsEndpoint
             Choices = [new ChatChunkChoice { Index = 0, Delta = delta, FinishReason = finish, Logprobs = logprobs }],
         };
 
+        int callsSent = 0;
         await ServerSentEvents.StartAsync(response);
         try
         {
@@ -172,14 +275,37 @@ public static class ChatCompletionsEndpoint
                     split = new ReasoningSplit(split.Reasoning + rest.Reasoning, split.Content + rest.Content);
                 }
                 var logprobs = step.Logprobs is { } lp ? new ChatLogprobs { Content = [ChatLogprob(state, lp)] } : null;
-                if (!split.IsEmpty || logprobs is not null)
+                List<ToolCallDto>? callDeltas = null;
+                if (tools is not null)
                 {
-                    var delta = new ChatDelta { Content = split.Content.Length > 0 ? split.Content : null, ReasoningContent = split.Reasoning.Length > 0 ? split.Reasoning : null };
+                    var (content, calls) = tools.Push(split.Content);
+                    if (step.Finish is not null)
+                    {
+                        var (rest, more) = tools.Flush();
+                        content += rest;
+                        calls = [.. calls, .. more];
+                    }
+                    split = split with { Content = content };
+                    foreach (var call in calls)
+                    {
+                        callDeltas ??= [];
+                        callDeltas.Add(new ToolCallDto { Index = callsSent++, Id = call.Id, Type = "function", Function = new FunctionCallDto { Name = call.Name, Arguments = call.Arguments } });
+                    }
+                }
+                if (!split.IsEmpty || logprobs is not null || callDeltas is not null)
+                {
+                    var delta = new ChatDelta
+                    {
+                        Content = split.Content.Length > 0 ? split.Content : null,
+                        ReasoningContent = split.Reasoning.Length > 0 ? split.Reasoning : null,
+                        ToolCalls = callDeltas,
+                    };
                     await ServerSentEvents.WriteAsync(response, Chunk(delta, logprobs: logprobs), ServerJsonContext.Web.ChatCompletionChunk, cancellation);
                 }
                 if (step.Finish is { } finish)
                 {
-                    await ServerSentEvents.WriteAsync(response, Chunk(new ChatDelta(), FinishReasonText(finish)), ServerJsonContext.Web.ChatCompletionChunk, cancellation);
+                    string? reason = callsSent > 0 && finish == FinishReason.Stop ? "tool_calls" : FinishReasonText(finish);
+                    await ServerSentEvents.WriteAsync(response, Chunk(new ChatDelta(), reason), ServerJsonContext.Web.ChatCompletionChunk, cancellation);
                     if (includeUsage)
                     {
                         var usage = new ChatCompletionChunk { Id = id, Created = created, Model = state.Model.Id, SystemFingerprint = state.SystemFingerprint, Choices = [], Usage = Usage(stream) };

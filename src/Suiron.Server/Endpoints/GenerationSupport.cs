@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Suiron.Inference;
 using Suiron.Sampling;
+using Suiron.Sampling.Grammar;
 using Suiron.Server.Contracts;
 
 namespace Suiron.Server.Endpoints;
@@ -79,7 +80,54 @@ internal static class GenerationSupport
             MaxTokens = maxTokens ?? state.Model.Scheduler.ContextSize,
             Sampling = sampling,
             Stop = StopStrings(p.Stop),
+            Grammar = OutputGrammar(p),
         };
+    }
+
+    /// <summary>The grammar asked for by <c>response_format</c>, <c>json_schema</c> or <c>grammar</c> (one of them); null for free text.</summary>
+    private static Grammar? OutputGrammar(GenerationParameters p)
+    {
+        int given = (p.Grammar is not null ? 1 : 0) + (p.JsonSchema is { ValueKind: not JsonValueKind.Null } ? 1 : 0)
+                    + (p.ResponseFormat is { ValueKind: not JsonValueKind.Null } ? 1 : 0);
+        if (given > 1) throw ApiError.BadParameter("response_format", "Give only one of 'response_format', 'json_schema' and 'grammar'.");
+        if (p.Grammar is { } gbnf) return Compile("grammar", "grammar", () => Grammar.Parse(gbnf));
+        if (p.JsonSchema is { ValueKind: not JsonValueKind.Null } schema)
+            return Compile("json_schema", "JSON schema", () => Grammar.FromJsonSchema(schema.GetRawText()));
+        if (p.ResponseFormat is not { ValueKind: not JsonValueKind.Null } format) return null;
+        if (format.ValueKind != JsonValueKind.Object || !format.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+            throw ApiError.BadParameter("response_format", "'response_format' must be an object with a 'type': text, json_object or json_schema.");
+        switch (type.GetString())
+        {
+            case "text":
+                return null;
+            case "json_object":
+                // llama.cpp also accepts a schema here.
+                if (format.TryGetProperty("schema", out var inline) && inline.ValueKind == JsonValueKind.Object)
+                    return Compile("response_format.schema", "JSON schema", () => Grammar.FromJsonSchema(inline.GetRawText()));
+                return Compile("response_format", "JSON schema", () => Grammar.Parse(JsonSchemaToGrammar.AnyJsonObject));
+            case "json_schema":
+                if (!format.TryGetProperty("json_schema", out var wrapper) || wrapper.ValueKind != JsonValueKind.Object)
+                    throw ApiError.BadParameter("response_format.json_schema", "'response_format' of type json_schema needs a 'json_schema' object with a 'schema'.");
+                if (!wrapper.TryGetProperty("schema", out var body) || body.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
+                    return Compile("response_format.json_schema", "JSON schema", () => Grammar.Parse(JsonSchemaToGrammar.AnyJsonObject));
+                if (body.ValueKind is not (JsonValueKind.Object or JsonValueKind.True or JsonValueKind.False))
+                    throw ApiError.BadParameter("response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON Schema object.");
+                return Compile("response_format.json_schema.schema", "JSON schema", () => Grammar.FromJsonSchema(body.GetRawText()));
+            default:
+                throw ApiError.BadParameter("response_format.type", $"'response_format.type' must be text, json_object or json_schema (got '{type.GetString()}').");
+        }
+    }
+
+    private static Grammar Compile(string param, string what, Func<Grammar> compile)
+    {
+        try
+        {
+            return compile();
+        }
+        catch (GrammarException e)
+        {
+            throw new ApiError(400, $"Invalid {what} in '{param}': {e.Message}", param: param, code: "invalid_grammar");
+        }
     }
 
     private static void Check(string param, bool ok, string message)

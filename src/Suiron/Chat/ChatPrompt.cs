@@ -42,6 +42,15 @@ public sealed class ChatPrompt
     /// <summary>The file has no chat template; ChatML is used, which a model not trained on it may not follow.</summary>
     public bool IsFallback { get; }
 
+    /// <summary>How this model writes tool calls, from its template (the generic JSON format for templates that know no tools).</summary>
+    public ToolCallFormat ToolFormat => _toolFormat ??= IsFallback ? ToolCallFormat.Generic : ToolCallFormat.Detect(Template.Source);
+    private ToolCallFormat? _toolFormat;
+
+    /// <summary>The vocabulary's tokens for <see cref="ToolFormat"/>'s markers: generation prints them as text when tools are on.</summary>
+    public IReadOnlySet<int> ToolTokens => _toolTokens ??= ToolFormat.MarkerTokens
+        .Select(marker => _tokenizer.Vocabulary.IdOf(marker)).Where(id => id >= 0).ToHashSet();
+    private IReadOnlySet<int>? _toolTokens;
+
     /// <summary>The template knows <c>&lt;think&gt;</c> blocks: the output's reasoning is split from its answer.</summary>
     public bool SupportsReasoning { get; }
 

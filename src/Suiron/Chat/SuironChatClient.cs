@@ -1,9 +1,11 @@
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.AI;
 using Suiron.Inference;
 using Suiron.Sampling;
+using Suiron.Sampling.Grammar;
 
 namespace Suiron.Chat;
 
@@ -32,7 +34,7 @@ public sealed class SuironChatClient : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (stream, startsInReasoning) = Start(messages, options, cancellationToken);
+        var (stream, startsInReasoning, format) = Start(messages, options, cancellationToken);
         var text = new StringBuilder();
         await foreach (var step in stream.WithCancellation(cancellationToken)) text.Append(step.Text);
         cancellationToken.ThrowIfCancellationRequested();
@@ -42,29 +44,55 @@ public sealed class SuironChatClient : IChatClient
         {
             var split = ReasoningParser.Split(text.ToString(), startsInReasoning);
             if (split.Reasoning.Length > 0) message.Contents.Add(new TextReasoningContent(split.Reasoning));
-            message.Contents.Add(new TextContent(split.Content));
+            AddAnswer(message.Contents, split.Content, format);
         }
         else
         {
-            message.Contents.Add(new TextContent(text.ToString()));
+            AddAnswer(message.Contents, text.ToString(), format);
         }
+        bool called = message.Contents.Any(c => c is FunctionCallContent);
         return new ChatResponse(message)
         {
             ResponseId = NewId(),
             ModelId = _model.Id,
             CreatedAt = DateTimeOffset.UtcNow,
-            FinishReason = ToFinishReason(stream.Finish),
+            FinishReason = called && stream.Finish == FinishReason.Stop ? ChatFinishReason.ToolCalls : ToFinishReason(stream.Finish),
             Usage = Usage(stream),
         };
+    }
+
+    private static void AddAnswer(IList<AIContent> contents, string text, ToolCallFormat? format)
+    {
+        if (format is null)
+        {
+            contents.Add(new TextContent(text));
+            return;
+        }
+        var parsed = format.Parse(text);
+        if (parsed.Calls.Count == 0 || parsed.Content.Trim().Length > 0) contents.Add(new TextContent(parsed.Calls.Count == 0 ? parsed.Content : parsed.Content.Trim()));
+        foreach (var call in parsed.Calls) contents.Add(FunctionCall(call));
+    }
+
+    private static FunctionCallContent FunctionCall(ToolCall call)
+    {
+        Dictionary<string, object?>? arguments = null;
+        try
+        {
+            arguments = JsonSerializer.Deserialize(call.Arguments, (System.Text.Json.Serialization.Metadata.JsonTypeInfo<Dictionary<string, object?>>)AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(Dictionary<string, object?>)));
+        }
+        catch (JsonException) { }
+        return new FunctionCallContent(call.Id, call.Name, arguments);
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (stream, startsInReasoning) = Start(messages, options, cancellationToken);
+        var (stream, startsInReasoning, format) = Start(messages, options, cancellationToken);
         string id = NewId();
         var created = DateTimeOffset.UtcNow;
         ReasoningParser? parser = _model.Chat.SupportsReasoning ? new ReasoningParser(startsInReasoning) : null;
+        ToolCallStreamParser? tools = format is null ? null : new ToolCallStreamParser(format);
+        bool called = false;
         await foreach (var step in stream.WithCancellation(cancellationToken))
         {
             var split = parser?.Push(step.Text) ?? new ReasoningSplit("", step.Text);
@@ -74,8 +102,23 @@ public sealed class SuironChatClient : IChatClient
                 split = new ReasoningSplit(split.Reasoning + rest.Reasoning, split.Content + rest.Content);
             }
             var contents = new List<AIContent>();
+            IReadOnlyList<ToolCall> calls = [];
+            if (tools is not null)
+            {
+                var (content, newCalls) = tools.Push(split.Content);
+                if (step.Finish is not null)
+                {
+                    var (rest, more) = tools.Flush();
+                    content += rest;
+                    newCalls = [.. newCalls, .. more];
+                }
+                split = split with { Content = content };
+                calls = newCalls;
+            }
             if (split.Reasoning.Length > 0) contents.Add(new TextReasoningContent(split.Reasoning));
             if (split.Content.Length > 0) contents.Add(new TextContent(split.Content));
+            foreach (var call in calls) contents.Add(FunctionCall(call));
+            called |= calls.Count > 0;
             if (step.Finish is not null) contents.Add(new UsageContent(Usage(stream)));
             if (contents.Count == 0) continue;
             yield return new ChatResponseUpdate(ChatRole.Assistant, contents)
@@ -84,7 +127,7 @@ public sealed class SuironChatClient : IChatClient
                 MessageId = id,
                 ModelId = _model.Id,
                 CreatedAt = created,
-                FinishReason = step.Finish is { } finish ? ToFinishReason(finish) : null,
+                FinishReason = step.Finish is { } finish ? (called && finish == FinishReason.Stop ? ChatFinishReason.ToolCalls : ToFinishReason(finish)) : null,
             };
         }
         cancellationToken.ThrowIfCancellationRequested();
@@ -104,14 +147,48 @@ public sealed class SuironChatClient : IChatClient
         if (_ownsModel) _model.Dispose();
     }
 
-    private (GenerationStream Stream, bool StartsInReasoning) Start(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    private (GenerationStream Stream, bool StartsInReasoning, ToolCallFormat? Format) Start(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var array = new JsonArray();
         if (options?.Instructions is { Length: > 0 } instructions) array.Add(new JsonObject { ["role"] = "system", ["content"] = instructions });
-        foreach (var message in messages)
-            array.Add(new JsonObject { ["role"] = message.Role.Value, ["content"] = message.Text });
-        string prompt = _model.Chat.Render(array);
+        foreach (var message in messages) AddMessage(array, message);
+
+        // Tools: declared functions go to the template (or a system message); a required call is grammar-constrained.
+        ToolCallFormat? format = null;
+        Grammar? grammar = null;
+        var variables = new List<KeyValuePair<string, JsonNode?>>();
+        var tools = new JsonArray();
+        foreach (var tool in options?.Tools ?? [])
+            if (tool is AIFunctionDeclaration function)
+                tools.Add(new JsonObject
+                {
+                    ["type"] = "function",
+                    ["function"] = new JsonObject
+                    {
+                        ["name"] = function.Name,
+                        ["description"] = function.Description,
+                        ["parameters"] = JsonNode.Parse(function.JsonSchema.GetRawText()),
+                    },
+                });
+        if (tools.Count > 0 && options?.ToolMode is not NoneChatToolMode)
+        {
+            format = _model.Chat.ToolFormat;
+            if (format.TemplateRendersTools) variables.Add(KeyValuePair.Create<string, JsonNode?>("tools", tools));
+            else array = format.PrepareMessages(array, tools);
+            if (options?.ToolMode is RequiredChatToolMode required)
+            {
+                var forced = required.RequiredFunctionName is { } name
+                    ? new JsonArray(tools.Where(t => t!["function"]!["name"]!.GetValue<string>() == name).Select(t => t!.DeepClone()).ToArray())
+                    : tools;
+                if (forced.Count == 0) throw new ArgumentException($"The required function '{required.RequiredFunctionName}' is not among the tools.", nameof(options));
+                grammar = Grammar.Parse(format.Grammar(forced));
+            }
+        }
+        if (grammar is null && options?.ResponseFormat is ChatResponseFormatJson json)
+            grammar = json.Schema is { } schema ? Grammar.FromJsonSchema(schema.GetRawText()) : Grammar.Parse(JsonSchemaToGrammar.AnyJsonObject);
+
+        string prompt = _model.Chat.Render(array, variables: variables);
         int[] tokens = _model.Chat.Encode(prompt);
 
         var defaults = new SamplingOptions();
@@ -129,9 +206,49 @@ public sealed class SuironChatClient : IChatClient
             MaxTokens = options?.MaxOutputTokens ?? _model.Scheduler.ContextSize,
             Sampling = sampling,
             Stop = options?.StopSequences?.ToArray() ?? [],
+            Grammar = grammar,
+            RenderedTokens = format is null ? null : _model.Chat.ToolTokens,
         };
         var stream = _model.Scheduler.Submit(new GenerationRequest(tokens, generation), cancellationToken);
-        return (stream, _model.Chat.StartsInReasoning(prompt));
+        return (stream, _model.Chat.StartsInReasoning(prompt), format);
+    }
+
+    /// <summary>A message in the OpenAI / Hugging Face shape templates expect: function calls as <c>tool_calls</c>, function results as <c>tool</c> messages.</summary>
+    private static void AddMessage(JsonArray array, ChatMessage message)
+    {
+        var calls = new JsonArray();
+        foreach (var call in message.Contents.OfType<FunctionCallContent>())
+            calls.Add(new JsonObject
+            {
+                ["id"] = call.CallId,
+                ["type"] = "function",
+                ["function"] = new JsonObject
+                {
+                    ["name"] = call.Name,
+                    ["arguments"] = JsonSerializer.SerializeToNode(call.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(IDictionary<string, object?>))),
+                },
+            });
+        var results = message.Contents.OfType<FunctionResultContent>().ToList();
+        string text = message.Text;
+        if (results.Count == 0 || text.Length > 0 || calls.Count > 0)
+        {
+            var entry = new JsonObject { ["role"] = message.Role == ChatRole.Tool ? "tool" : message.Role.Value, ["content"] = text };
+            if (calls.Count > 0) entry["tool_calls"] = calls;
+            array.Add(entry);
+        }
+        foreach (var result in results)
+            array.Add(new JsonObject
+            {
+                ["role"] = "tool",
+                ["tool_call_id"] = result.CallId,
+                ["content"] = result.Result switch
+                {
+                    null => "",
+                    string s => s,
+                    JsonElement e => e.ValueKind == JsonValueKind.String ? e.GetString() : e.GetRawText(),
+                    var other => JsonSerializer.Serialize(other, AIJsonUtilities.DefaultOptions.GetTypeInfo(other.GetType())),
+                },
+            });
     }
 
     private static UsageDetails Usage(GenerationStream stream) => new()

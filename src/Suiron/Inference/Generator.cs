@@ -24,6 +24,10 @@ public sealed record GenerationOptions
     public IReadOnlyList<string> Stop { get; init; } = [];
     /// <summary>Stop at the model's end-of-generation tokens (EOS, EOT …).</summary>
     public bool StopAtEndOfGeneration { get; init; } = true;
+    /// <summary>Constrains every sampled token to this grammar (JSON schema, GBNF, a tool call); null leaves sampling free.</summary>
+    public Sampling.Grammar.Grammar? Grammar { get; init; }
+    /// <summary>Control tokens emitted as their text rather than hidden (tool-call markers such as DeepSeek's, which the tool-call parser reads).</summary>
+    public IReadOnlySet<int>? RenderedTokens { get; init; }
 }
 
 /// <summary>One generated token: its id, the text that became final with it (may be empty while a UTF-8 character or a possible stop string is incomplete), and the finish reason on the last step.</summary>
@@ -57,6 +61,8 @@ public sealed class Generator
 
     public GenerationStats? LastStats { get; private set; }
 
+    private Sampling.Grammar.GrammarVocabulary? _grammarVocabulary;
+
     public IEnumerable<GenerationStep> Generate(IReadOnlyList<int> prompt, GenerationOptions options, KvCache? cache = null, CancellationToken cancellation = default)
     {
         if (prompt.Count == 0) throw new ArgumentException("The prompt is empty (no tokens to start from).");
@@ -68,8 +74,9 @@ public sealed class Generator
         if (cache.Count + prompt.Count > cache.Capacity)
             throw new ArgumentException($"The prompt has {prompt.Count} tokens but the context holds {cache.Capacity - cache.Count} more; shorten the prompt or raise the context size.");
 
-        var sampler = new Sampler(vocab, options.Sampling);
-        var decoder = new StreamingDecoder(_tokenizer, continuesText: true);
+        var sampler = new Sampler(vocab, options.Sampling,
+            options.Grammar is null ? null : new Sampling.Grammar.GrammarConstraint(options.Grammar, _grammarVocabulary ??= Sampling.Grammar.GrammarVocabulary.FromTokenizer(_tokenizer)));
+        var decoder = new StreamingDecoder(_tokenizer, continuesText: true, renderedTokens: options.RenderedTokens);
         var stops = new StopStringMatcher(options.Stop);
         var history = new List<int>(prompt.Count + options.MaxTokens);
         history.AddRange(prompt);

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Suiron.Models;
 using Suiron.Sampling;
+using Suiron.Sampling.Grammar;
 using Suiron.Tokenization;
 
 namespace Suiron.Inference;
@@ -136,9 +137,14 @@ public sealed class Scheduler : IDisposable
         ContextSize = _options.ContextSize > 0 ? _options.ContextSize : model.Info.ContextSize;
         _slots = new Slot[_options.Slots];
         for (int i = 0; i < _slots.Length; i++) _slots[i] = new Slot(model.CreateCache(ContextSize));
+        _grammarVocabulary = new Lazy<GrammarVocabulary>(() => GrammarVocabulary.FromTokenizer(tokenizer), LazyThreadSafetyMode.ExecutionAndPublication);
         _thread = new Thread(Run) { IsBackground = true, Name = "suiron-scheduler" };
         _thread.Start();
     }
+
+    /// <summary>The vocabulary as grammars see it: built on the first constrained request, then shared by all.</summary>
+    public GrammarVocabulary GrammarVocabulary => _grammarVocabulary.Value;
+    private readonly Lazy<GrammarVocabulary> _grammarVocabulary;
 
     /// <summary>Tokens of context per slot.</summary>
     public int ContextSize { get; }
@@ -187,8 +193,9 @@ public sealed class Scheduler : IDisposable
         if (request.Options.MaxTokens < 0) throw new ArgumentException($"max tokens must be ≥ 0 (got {request.Options.MaxTokens}).");
         if (request.Logprobs > MaxTopLogprobs) throw new ArgumentException($"top logprobs must be at most {MaxTopLogprobs} (got {request.Logprobs}).");
 
-        var sequence = new Sequence(request, prompt.ToArray(), new Sampler(_vocab, request.Options.Sampling),
-            new StreamingDecoder(_tokenizer, continuesText: true), new StopStringMatcher(request.Options.Stop), cancellation);
+        IGrammarConstraint? grammar = request.Options.Grammar is { } g ? new GrammarConstraint(g, GrammarVocabulary) : null;
+        var sequence = new Sequence(request, prompt.ToArray(), new Sampler(_vocab, request.Options.Sampling, grammar),
+            new StreamingDecoder(_tokenizer, continuesText: true, renderedTokens: request.Options.RenderedTokens), new StopStringMatcher(request.Options.Stop), cancellation);
         if (cancellation.CanBeCanceled) sequence.Registration = cancellation.Register(static state => ((Scheduler)state!).Wake(), this);
         lock (_lock)
         {
@@ -381,7 +388,17 @@ public sealed class Scheduler : IDisposable
             Finish(s, FinishReason.Length, s.Stops.Push(s.Decoder.Flush()) + s.Stops.Flush());
             return false;
         }
-        int token = s.Sampler.Sample(logits, CollectionsMarshal.AsSpan(s.History));
+        int token;
+        try
+        {
+            token = s.Sampler.Sample(logits, CollectionsMarshal.AsSpan(s.History));
+        }
+        catch (InvalidOperationException)
+        {
+            // The grammar allows no token of this vocabulary: end here rather than emit text outside it.
+            Finish(s, FinishReason.Stop, s.Stops.Push(s.Decoder.Flush()) + s.Stops.Flush());
+            return false;
+        }
         s.History.Add(token);
         s.Stream.GeneratedTokens++;
         s.Stream.TimeToFirstToken ??= Stopwatch.GetElapsedTime(s.Submitted);

@@ -16,6 +16,7 @@ public sealed class StreamingDecoder
 {
     private readonly Tokenizer _tokenizer;
     private readonly bool _renderSpecial;
+    private readonly IReadOnlySet<int>? _renderedTokens;
     private readonly Decoder _utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false).GetDecoder();
     private char[] _chars = new char[64];
     private readonly bool _continuesText;
@@ -25,8 +26,10 @@ public sealed class StreamingDecoder
     /// True when the tokens continue text that came before (a generated continuation of a prompt): then no leading space
     /// is stripped, as llama.cpp prints generated pieces. False when the tokens are a whole text from its start.
     /// </param>
-    public StreamingDecoder(Tokenizer tokenizer, bool renderSpecial = false, bool continuesText = false)
+    /// <param name="renderedTokens">Control tokens printed as their text even when <paramref name="renderSpecial"/> is off (tool-call markers a parser must see).</param>
+    public StreamingDecoder(Tokenizer tokenizer, bool renderSpecial = false, bool continuesText = false, IReadOnlySet<int>? renderedTokens = null)
     {
+        _renderedTokens = renderedTokens;
         _tokenizer = tokenizer;
         _renderSpecial = renderSpecial;
         _continuesText = continuesText;
@@ -36,7 +39,7 @@ public sealed class StreamingDecoder
     /// <summary>Adds a token; returns the text completed by it ("" while a character is still incomplete).</summary>
     public string Push(int tokenId)
     {
-        var piece = _tokenizer.Piece(tokenId, _renderSpecial, stripLeadingSpace: _first && _tokenizer.Vocabulary.AddSpacePrefix);
+        var piece = _tokenizer.Piece(tokenId, _renderSpecial || _renderedTokens?.Contains(tokenId) == true, stripLeadingSpace: _first && _tokenizer.Vocabulary.AddSpacePrefix);
         _first = false;
         return Decode(piece, flush: false);
     }

@@ -30,6 +30,25 @@ public static class JsonSchemaToGrammar
 
     /// <summary>GBNF for any JSON object: what OpenAI's <c>response_format: {"type": "json_object"}</c> asks for.</summary>
     public static string AnyJsonObject => Convert("""{"type":"object"}""");
+
+    /// <summary>
+    /// GBNF with one rule per schema (named after <c>Name</c>, possibly numbered; the names used are passed to
+    /// <paramref name="rootBody"/> in order) and <c>root ::= rootBody(names)</c>: how tool-call grammars embed each
+    /// function's parameters. A <c>$ref</c> resolves within its own schema.
+    /// </summary>
+    public static string ConvertComposite(IReadOnlyList<(string Name, string Schema)> schemas, Func<IReadOnlyList<string>, string> rootBody)
+    {
+        var converter = new SchemaConverter(null);
+        var names = new List<string>();
+        foreach (var (name, schema) in schemas)
+        {
+            JsonNode? node;
+            try { node = JsonNode.Parse(schema); }
+            catch (JsonException e) { throw new GrammarException($"Invalid JSON schema for '{name}': " + e.Message); }
+            names.Add(converter.AddSchema(node, name));
+        }
+        return converter.Build(rootBody(names));
+    }
 }
 
 internal sealed class SchemaConverter
@@ -69,7 +88,7 @@ internal sealed class SchemaConverter
         ["email-string"] = ("\"\\\"\" email \"\\\"\" space", ["email"]),
     };
 
-    private readonly JsonNode? _root;
+    private JsonNode? _root;
     private readonly List<string> _order = [];
     private readonly Dictionary<string, string> _rules = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _refRules = new(StringComparer.Ordinal);
@@ -77,10 +96,25 @@ internal sealed class SchemaConverter
 
     public SchemaConverter(JsonNode? root) => _root = root;
 
-    public string Build()
+    /// <summary>Adds a rule for <paramref name="schema"/> named after <paramref name="name"/>; returns the name used.</summary>
+    public string AddSchema(JsonNode? schema, string name)
     {
-        AddRule("space", SpaceRule);
-        Visit(_root, "");
+        if (!_rules.ContainsKey("space")) AddRule("space", SpaceRule);
+        _root = schema;
+        _refRules.Clear();
+        return Visit(schema, name);
+    }
+
+    /// <summary>The grammar text; <paramref name="rootBody"/> replaces the root schema when given (see <see cref="AddSchema"/>).</summary>
+    public string Build(string? rootBody = null)
+    {
+        if (!_rules.ContainsKey("space")) AddRule("space", SpaceRule);
+        if (rootBody is null) Visit(_root, "");
+        else
+        {
+            _rules["root"] = rootBody;
+            _order.Add("root");
+        }
         var text = new StringBuilder();
         // root first, as llama.cpp prints it; the rest in the order they were made.
         foreach (string name in _order.OrderBy(n => n == "root" ? 0 : 1))

@@ -1,0 +1,109 @@
+using System.Text.Json.Nodes;
+using Suiron.Chat;
+
+namespace Suiron.Server.Tests;
+
+/// <summary>Each family's tool-call syntax read back, whole and streamed in pieces (tags split across chunks).</summary>
+public sealed class ToolCallParserTests
+{
+    public static TheoryData<string, string, string, string[]> Cases => new()
+    {
+        // format, generated text, expected content, expected calls as "name args"
+        { "hermes", "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>", "Let me check.\n", ["get_weather {\"city\":\"Paris\"}"] },
+        { "hermes", "<tool_call>\n{\"name\": \"a\", \"arguments\": {\"x\": 1}}\n</tool_call>\n<tool_call>\n{\"name\": \"b\", \"arguments\": \"{\\\"y\\\":\\\"</tool\\\"}\"}\n</tool_call>", "", ["a {\"x\":1}", "b {\"y\":\"</tool\"}"] },
+        { "hermes", "No tools needed: 1 < 2.", "No tools needed: 1 < 2.", [] },
+        { "llama3", "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}", "", ["get_weather {\"city\":\"Paris\"}"] },
+        { "llama3", "<|python_tag|>{\"name\": \"a\", \"parameters\": {}}; {\"name\": \"b\", \"parameters\": {\"q\": [1, {\"z\": \"}\"}]}}", "", ["a {}", "b {\"q\":[1,{\"z\":\"}\"}]}"] },
+        { "llama3", "Hello {there}", "Hello {there}", [] },
+        { "deepseek-r1", "Sure.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>b\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "Sure.", ["get_weather {\"city\":\"Paris\"}", "b {}"] },
+        { "deepseek-v3.1", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "", ["get_weather {\"city\":\"Paris\"}"] },
+        { "glm-4.5", "Checking.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n<arg_key>days</arg_key>\n<arg_value>3</arg_value>\n</tool_call>", "Checking.\n", ["get_weather {\"city\":\"Paris\",\"days\":3}"] },
+        { "generic", "{\"tool_call\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}}", "", ["get_weather {\"city\":\"Paris\"}"] },
+        { "generic", "{\"answer\": 42}", "{\"answer\": 42}", [] },
+    };
+
+    private static ToolCallFormat Format(string name) => name switch
+    {
+        "hermes" => ToolCallFormat.Hermes,
+        "llama3" => ToolCallFormat.Llama3,
+        "deepseek-r1" => ToolCallFormat.DeepSeekR1,
+        "deepseek-v3.1" => ToolCallFormat.DeepSeekV31,
+        "glm-4.5" => ToolCallFormat.Glm45,
+        _ => ToolCallFormat.Generic,
+    };
+
+    [Theory, MemberData(nameof(Cases))]
+    public void ParsesWholeReplies(string format, string text, string content, string[] calls)
+    {
+        var parsed = Format(format).Parse(text);
+        Assert.Equal(content, parsed.Content);
+        Assert.Equal(calls, parsed.Calls.Select(c => c.Name + " " + c.Arguments));
+        Assert.All(parsed.Calls, c => Assert.Matches("^call_[A-Za-z0-9]{24}$", c.Id));
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void ParsesStreamedReplies(string format, string text, string content, string[] calls)
+    {
+        foreach (int size in new[] { 1, 2, 3, 7 })
+        {
+            var parser = new ToolCallStreamParser(Format(format));
+            var streamedContent = new System.Text.StringBuilder();
+            var streamedCalls = new List<ToolCall>();
+            for (int i = 0; i < text.Length; i += size)
+            {
+                var (c, k) = parser.Push(text.Substring(i, Math.Min(size, text.Length - i)));
+                streamedContent.Append(c);
+                streamedCalls.AddRange(k);
+            }
+            var (rest, more) = parser.Flush();
+            streamedContent.Append(rest);
+            streamedCalls.AddRange(more);
+            Assert.Equal(content, streamedContent.ToString());
+            Assert.Equal(calls, streamedCalls.Select(c => c.Name + " " + c.Arguments));
+        }
+    }
+
+    [Fact]
+    public void ContentBeforeACallIsSentBeforeTheCallCompletes()
+    {
+        var parser = new ToolCallStreamParser(ToolCallFormat.Hermes);
+        Assert.Equal("Let me ", parser.Push("Let me ").Content);
+        Assert.Equal("look", parser.Push("look<tool").Content); // "<tool" might open a call: held back
+        var (content, calls) = parser.Push("_call>\n{\"name\": \"f\", \"arguments\": {}}");
+        Assert.Equal("", content);
+        Assert.Empty(calls);
+        (content, calls) = parser.Push("\n</tool_call>");
+        Assert.Equal("f", Assert.Single(calls).Name);
+    }
+
+    [Theory]
+    [InlineData("Qwen-Qwen3-0.6B.jinja", "hermes")]
+    [InlineData("Qwen-Qwen2.5-7B-Instruct.jinja", "hermes")]
+    [InlineData("NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja", "hermes")]
+    [InlineData("meta-llama-Llama-3.1-8B-Instruct.jinja", "llama3")]
+    [InlineData("deepseek-ai-DeepSeek-V3.1.jinja", "deepseek-v3.1")]
+    [InlineData("llama-cpp-deepseek-r1.jinja", "deepseek-r1")]
+    [InlineData("GLM-4.6.jinja", "glm-4.5")]
+    [InlineData("google-gemma-2-2b-it.jinja", "generic")]
+    public void DetectsTheFamilyFromTheTemplate(string template, string family)
+        => Assert.Equal(family, ToolCallFormat.Detect(File.ReadAllText(SharedData.Path("templates", template))).Name);
+
+    /// <summary>Every family's forced-call grammar produces text its parser reads back: check by sampling strings the grammar accepts.</summary>
+    [Theory]
+    [InlineData("hermes")]
+    [InlineData("llama3")]
+    [InlineData("deepseek-r1")]
+    [InlineData("deepseek-v3.1")]
+    [InlineData("glm-4.5")]
+    [InlineData("generic")]
+    public void ForcedCallGrammarsParse(string format)
+    {
+        var tools = JsonNode.Parse("""
+            [{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}},"required":["city","days"]}}},
+             {"type":"function","function":{"name":"now","parameters":{"type":"object","properties":{}}}}]
+            """)!.AsArray();
+        string gbnf = Format(format).Grammar(tools);
+        var grammar = Sampling.Grammar.Grammar.Parse(gbnf);
+        Assert.True(grammar.RuleCount > 0);
+    }
+}
