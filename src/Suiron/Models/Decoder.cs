@@ -59,30 +59,10 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
 
     public KvCache CreateCache(int maxTokens) => new(_h.LayerCount, KeyWidth, ValueWidth, maxTokens, _cacheType);
 
-    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false)
-    {
-        ArgumentNullException.ThrowIfNull(cache);
-        if (tokens.IsEmpty) throw new ArgumentException("No tokens to evaluate.", nameof(tokens));
-        if (cache.LayerCount != _h.LayerCount || cache.KeyWidth != KeyWidth || cache.ValueWidth != ValueWidth)
-            throw new ArgumentException("The cache was created by a model of another shape.", nameof(cache));
-        int vocab = _weights.VocabSize;
-        foreach (int token in tokens)
-            if ((uint)token >= (uint)vocab)
-                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {token} is outside the vocabulary of {vocab}.");
-        long needed = allLogits ? (long)tokens.Length * vocab : vocab;
-        if (logits.Length < needed)
-            throw new ArgumentException($"The logits buffer holds {logits.Length} floats; {needed} are needed.", nameof(logits));
-        cache.EnsureRoom(tokens.Length);
+    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false) =>
+        ForwardPasses.Run(tokens, cache, logits, allLogits, _weights.VocabSize, _h.LayerCount, KeyWidth, ValueWidth, MaxBatch, _pass ??= ForwardPass);
 
-        for (int start = 0; start < tokens.Length; start += MaxBatch)
-        {
-            int count = Math.Min(MaxBatch, tokens.Length - start);
-            bool isLast = start + count == tokens.Length;
-            int outputRows = allLogits ? count : isLast ? 1 : 0;
-            Span<float> batchLogits = allLogits ? logits.Slice(start * vocab, count * vocab) : isLast ? logits[..vocab] : default;
-            ForwardPass(tokens.Slice(start, count), cache, batchLogits, outputRows);
-        }
-    }
+    private ForwardPasses.Pass? _pass; // cached: a method-group delegate per call would allocate on every decode step
 
     /// <summary>
     /// Like <see cref="Forward"/>, but writes every token's final hidden state (after the output norm, before the output

@@ -204,30 +204,10 @@ internal sealed class DeepSeek2 : ILanguageModel
     /// <summary>A compressed cache: per token and layer, the rotary key and the latent, nothing per head.</summary>
     public KvCache CreateCache(int maxTokens) => new(_h.Transformer.LayerCount, _h.Attention.CacheWidth, 0, maxTokens, _cacheType);
 
-    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false)
-    {
-        ArgumentNullException.ThrowIfNull(cache);
-        if (tokens.IsEmpty) throw new ArgumentException("No tokens to evaluate.", nameof(tokens));
-        if (cache.LayerCount != _h.Transformer.LayerCount || cache.KeyWidth != _h.Attention.CacheWidth || cache.ValueWidth != 0)
-            throw new ArgumentException("The cache was created by a model of another shape.", nameof(cache));
-        int vocab = _weights.VocabSize;
-        foreach (int token in tokens)
-            if ((uint)token >= (uint)vocab)
-                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {token} is outside the vocabulary of {vocab}.");
-        long needed = allLogits ? (long)tokens.Length * vocab : vocab;
-        if (logits.Length < needed)
-            throw new ArgumentException($"The logits buffer holds {logits.Length} floats; {needed} are needed.", nameof(logits));
-        cache.EnsureRoom(tokens.Length);
+    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false) =>
+        ForwardPasses.Run(tokens, cache, logits, allLogits, _weights.VocabSize, _h.Transformer.LayerCount, _h.Attention.CacheWidth, 0, MaxBatch, _pass ??= ForwardBatch);
 
-        for (int start = 0; start < tokens.Length; start += MaxBatch)
-        {
-            int count = Math.Min(MaxBatch, tokens.Length - start);
-            bool isLast = start + count == tokens.Length;
-            int outputRows = allLogits ? count : isLast ? 1 : 0;
-            Span<float> batchLogits = allLogits ? logits.Slice(start * vocab, count * vocab) : isLast ? logits[..vocab] : default;
-            ForwardBatch(tokens.Slice(start, count), cache, batchLogits, outputRows);
-        }
-    }
+    private ForwardPasses.Pass? _pass; // cached: a method-group delegate per call would allocate on every decode step
 
     private void ForwardBatch(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
     {

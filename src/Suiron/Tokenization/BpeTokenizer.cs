@@ -91,11 +91,11 @@ internal sealed class BpeTokenizer : Tokenizer
         // IsControl also covers tokens the loader turns into control tokens (end-of-generation and FIM texts), as llama.cpp does.
         bool special = Vocabulary.IsControl(id) || Vocabulary.Kinds[id] == TokenKind.Unknown;
         if (!renderSpecial && special) return [];
-        byte[] piece = _pieces[id] ??= Piece(id, special);
+        byte[] piece = _pieces[id] ??= DecodeToken(id, special);
         return piece.Length == 0 ? [] : (byte[])piece.Clone();
     }
 
-    private byte[] Piece(int id, bool special)
+    private byte[] DecodeToken(int id, bool special)
     {
         string text = Vocabulary.Tokens[id];
         if (special) return Encoding.UTF8.GetBytes(text);
@@ -111,6 +111,7 @@ internal sealed class BpeTokenizer : Tokenizer
     private static byte[] DecodeByteLevel(string text)
     {
         var bytes = new List<byte>(text.Length);
+        Span<byte> utf8 = stackalloc byte[4];
         foreach (var rune in text.EnumerateRunes())
         {
             int b = rune.Value <= char.MaxValue ? ByteLevel.CharToByte((char)rune.Value) : -1;
@@ -120,7 +121,6 @@ internal sealed class BpeTokenizer : Tokenizer
                 continue;
             }
             // As llama.cpp: a character outside the byte alphabet shows up as a marker holding its UTF-8 and the token text.
-            Span<byte> utf8 = stackalloc byte[4];
             int n = rune.EncodeToUtf8(utf8);
             var marker = new StringBuilder("[UNK_BYTE_0x");
             for (int i = 0; i < n; i++) marker.Append(utf8[i].ToString("x2"));
