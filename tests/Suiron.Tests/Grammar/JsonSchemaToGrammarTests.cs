@@ -81,7 +81,8 @@ public sealed class JsonSchemaToGrammarTests
         Assert.NotEmpty(closers);
 
         var logits = new float[vocabulary.Count];
-        var random = new Random(name.GetHashCode(StringComparison.Ordinal) & 0x7FFF);
+        // A seed that is the same in every run (string.GetHashCode is randomized per process).
+        var random = new Random(name.Aggregate(17, (h, c) => h * 31 + c) & 0x7FFF);
         var options = new SamplingOptions { Temperature = 1.5f, TopK = 64, TopP = 1, MinP = 0 };
         var output = new List<byte>();
         int totalTokens = 0;
@@ -110,6 +111,19 @@ public sealed class JsonSchemaToGrammarTests
             Assert.True(IsValid(schema, text, out string errors), $"{name}: generation {sample} is not valid: {text}\n{errors}");
         }
         Assert.True(totalTokens > Samples * 3);
+    }
+
+    [Fact]
+    public void StringEscapesNeverNameALoneSurrogate()
+    {
+        // System.Text.Json refuses "\uDEDD" (a lone surrogate) when reading a string; a constrained output must parse.
+        var grammar = Suiron.Sampling.Grammar.Grammar.FromJsonSchema("""{"type":"string"}""");
+        Assert.True(GrammarMatcher.Matches(grammar, "\"caf\\u00e9 \\uFFFD \\u7F16\""));
+        Assert.False(GrammarMatcher.Matches(grammar, "\"\\uDEDD\""));
+        Assert.False(GrammarMatcher.Matches(grammar, "\"\\ud800\""));
+        Assert.True(GrammarMatcher.Matches(grammar, "\"🦙\""));
+        foreach (string accepted in new[] { "\"caf\\u00e9\"", "\"🦙\"" })
+            Assert.NotNull(System.Text.Json.JsonSerializer.Deserialize<string>(accepted));
     }
 
     [Fact]

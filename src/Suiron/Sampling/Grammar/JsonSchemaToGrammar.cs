@@ -54,8 +54,12 @@ public static class JsonSchemaToGrammar
 internal sealed class SchemaConverter
 {
     private const string SpaceRule = "| \" \" | \"\\n\"{1,2} [ \\t]{0,20}";
+    // A \uXXXX escape never names a UTF-16 surrogate (D800–DFFF): a lone surrogate is legal JSON text, but strict parsers
+    // (System.Text.Json among them) refuse to read it as a string, and the point of the grammar is output that parses.
+    // Characters outside the BMP are still allowed, as themselves (UTF-8).
+    private const string UnicodeEscape = "\"u\" ([0-9a-cA-Ce-fE-F] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2})";
     /// <summary>JSON string characters: anything but quote, backslash and control characters, or an escape.</summary>
-    private const string CharBody = "[^\"\\\\\\x7F\\x00-\\x1F] | [\\\\] ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})";
+    private const string CharBody = "[^\"\\\\\\x7F\\x00-\\x1F] | [\\\\] ([\"\\\\/bfnrt] | " + UnicodeEscape + ")";
     private const string AnyStringChar = "[^\"\\\\\\x7F\\x00-\\x1F]";
 
     private static readonly Dictionary<string, (string Body, string[] Needs)> Primitives = new()
@@ -389,7 +393,7 @@ internal sealed class SchemaConverter
             foreach (var (c, child) in node.Children.OrderBy(kv => kv.Key)) alternatives.Add($"{JsonCharLiteral(c)} ({Node(child)})");
             string exclude = string.Concat(node.Children.Keys.Where(c => c is not ('"' or '\\') && c >= 0x20 && c != 0x7F).Select(ClassChar));
             alternatives.Add($"[^\"\\\\\\x7F\\x00-\\x1F{exclude}] char*");
-            alternatives.Add("[\\\\] ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4}) char*");
+            alternatives.Add("[\\\\] ([\"\\\\/bfnrt] | " + UnicodeEscape + ") char*");
             if (!node.IsWord) alternatives.Add("");
             return string.Join(" | ", alternatives);
         }
