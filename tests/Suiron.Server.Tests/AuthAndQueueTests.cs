@@ -98,7 +98,7 @@ public sealed class ShutdownTests
         await stopping;
         Assert.True(events[^1].TryGetProperty("error", out var error), "the last event should say the server is shutting down");
         Assert.Equal("server_error", error.GetProperty("type").GetString());
-        Assert.True(events.Count < 1500);
+        Assert.True(events.Count < 30000, "the stream ran to its end instead of being cut by the shutdown"); // no wall-clock bound: CI may be slow
         Assert.Equal(0, model.Scheduler.ActiveSlots);
     }
 }
