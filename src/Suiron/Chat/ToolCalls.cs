@@ -167,6 +167,27 @@ public abstract class ToolCallFormat
     }
 
     /// <summary>Normalizes argument text to compact JSON when it parses; returns null when it does not.</summary>
+    /// <summary>
+    /// The texts between <paramref name="open"/> and <paramref name="close"/> markers, in order. A last body whose close
+    /// marker has not arrived yet counts only when <paramref name="final"/> (the generation has ended).
+    /// </summary>
+    private static IEnumerable<string> TaggedBodies(string region, string open, string close, bool final)
+    {
+        int at = 0;
+        while ((at = region.IndexOf(open, at, StringComparison.Ordinal)) >= 0)
+        {
+            int body = at + open.Length;
+            int end = region.IndexOf(close, body, StringComparison.Ordinal);
+            if (end < 0)
+            {
+                if (final) yield return region[body..];
+                yield break;
+            }
+            yield return region[body..end];
+            at = end + close.Length;
+        }
+    }
+
     internal static string? NormalizeArguments(string text) => TryParseJson(text.Trim()) is JsonObject o ? o.ToJsonString() : null;
 
     private sealed class HermesFormat : ToolCallFormat
@@ -179,17 +200,8 @@ public abstract class ToolCallFormat
         internal override List<(string Name, string Arguments)> ParseCalls(string region, bool final)
         {
             var calls = new List<(string, string)>();
-            int at = 0;
-            while ((at = region.IndexOf(Open, at, StringComparison.Ordinal)) >= 0)
-            {
-                int body = at + Open.Length;
-                int close = region.IndexOf(Close, body, StringComparison.Ordinal);
-                if (close < 0 && !final) break;
-                string json = close < 0 ? region[body..] : region[body..close];
+            foreach (string json in TaggedBodies(region, Open, Close, final))
                 if (ReadCallObject(TryParseJson(json.Trim())) is { } call) calls.Add(call);
-                if (close < 0) break;
-                at = close + Close.Length;
-            }
             return calls;
         }
 
@@ -287,13 +299,8 @@ public abstract class ToolCallFormat
         internal override List<(string Name, string Arguments)> ParseCalls(string region, bool final)
         {
             var calls = new List<(string, string)>();
-            int at = 0;
-            while ((at = region.IndexOf(Open, at, StringComparison.Ordinal)) >= 0)
+            foreach (string inner in TaggedBodies(region, Open, Close, final))
             {
-                int body = at + Open.Length;
-                int close = region.IndexOf(Close, body, StringComparison.Ordinal);
-                if (close < 0 && !final) break;
-                string inner = close < 0 ? region[body..] : region[body..close];
                 int firstKey = inner.IndexOf("<arg_key>", StringComparison.Ordinal);
                 string name = (firstKey < 0 ? inner : inner[..firstKey]).Trim();
                 var arguments = new JsonObject();
@@ -310,8 +317,6 @@ public abstract class ToolCallFormat
                     k = inner.IndexOf("<arg_key>", valueEnd, StringComparison.Ordinal);
                 }
                 if (name.Length > 0) calls.Add((name, arguments.ToJsonString()));
-                if (close < 0) break;
-                at = close + Close.Length;
             }
             return calls;
         }
