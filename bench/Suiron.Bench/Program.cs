@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Suiron.Bench;
+using Suiron.Benchmarking;
 using Suiron.Gguf;
+using Suiron.Kernels;
 
 // Suiron.Bench: Suiron vs llama.cpp on the same GGUF files, same threads, one process, ratios.
 //   dotnet run -c Release --project bench/Suiron.Bench -- [--quick] [--threads 2] [-p 512 -n 128 -r 5] [--json results.json]
@@ -23,10 +25,11 @@ var flashAttention = new Option<string>("--flash-attn", "-fa") { Description = "
 var rss = new Option<string>("--rss") { Description = "Peak RSS measured in a child process for: suiron, both, none", DefaultValueFactory = _ => "suiron" };
 var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
 var verbose = new Option<bool>("--verbose", "-v") { Description = "Report every run on stderr" };
+var noBandwidth = new Option<bool>("--no-read-bandwidth") { Description = "Skip measuring the machine's read bandwidth (the yardstick for decode GB/s)" };
 
 var root = new RootCommand("Suiron vs llama.cpp: the same GGUF files, the same threads, pp and tg tests, ratios.")
 {
-    dir, models, types, quantizers, threads, files, prompt, generate, repetitions, quick, seed, flashAttention, rss, json, verbose,
+    dir, models, types, quantizers, threads, files, prompt, generate, repetitions, quick, seed, flashAttention, rss, json, verbose, noBandwidth,
 };
 root.SetAction(result => Guard(() =>
 {
@@ -49,6 +52,7 @@ root.SetAction(result => Guard(() =>
     WarnIfDebug();
     var rows = Comparison.Run(benchFiles, settings, Console.Error);
     Console.Out.Write(Comparison.Table(rows, settings));
+    if (!result.GetValue(noBandwidth) && n > 0) Console.Out.Write(BandwidthShare(rows, t));
     if (result.GetValue(json) is { } jsonPath)
     {
         File.WriteAllText(jsonPath, Comparison.Json(rows, settings));
@@ -151,4 +155,16 @@ static int Guard(Func<int> body)
         Console.Error.WriteLine($"error: {e.Message}");
         return 1;
     }
+}
+
+// The share of the machine's read bandwidth each engine's decode reaches: the issue's "≥ 85% of read bandwidth" yardstick.
+static string BandwidthShare(IReadOnlyList<ComparisonRow> rows, int threads)
+{
+    using var pool = new WorkerPool(threads);
+    ReadBandwidthResult wall = ReadBandwidth.Measure(pool);
+    var text = new System.Text.StringBuilder();
+    text.AppendLine($"read bandwidth: {wall.GigabytesPerSecond:F2} GB/s ({wall.Threads} threads streaming a {wall.Bytes >> 20} MiB buffer, median of {wall.Passes}); decode's share of it:");
+    foreach (var row in rows.Where(r => r.IsGeneration))
+        text.AppendLine($"  {row.File} {row.Suiron.Test.Name}: Suiron {row.SuironGbPerSecond / wall.GigabytesPerSecond:P0}, llama.cpp {row.LlamaCppGbPerSecond / wall.GigabytesPerSecond:P0}");
+    return text.ToString();
 }

@@ -26,10 +26,11 @@ internal static class BenchCommand
         var noWarmup = new Option<bool>("--no-warmup") { Description = "Skip the warm-up run of each test" };
         var json = new Option<bool>("--json") { Description = "Print a JSON array instead of the table" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Report each run on stderr" };
+        var readBandwidth = new Option<bool>("--read-bandwidth") { Description = "Also measure the machine's memory read bandwidth and show the share of it decode reaches" };
 
         var command = new Command("bench", "Measure prompt processing (pp) and generation (tg) speed, as llama-bench does")
         {
-            model, prompt, generate, repetitions, threads, seed, noWarmup, json, verbose,
+            model, prompt, generate, repetitions, threads, seed, noWarmup, json, verbose, readBandwidth,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -57,8 +58,15 @@ internal static class BenchCommand
             var summaries = BenchmarkRunner.Run([subject], BenchmarkTest.For(p, n), r, lm.Info.VocabSize, result.GetValue(seed),
                 warmup: !result.GetValue(noWarmup), progress: progress)[0];
 
+            long peakResident = PeakMemory.ResidentBytes(); // before the bandwidth probe's buffer raises it
+            ReadBandwidthResult? wall = null;
+            if (result.GetValue(readBandwidth))
+            {
+                using var pool = new Suiron.Kernels.WorkerPool(t);
+                wall = ReadBandwidth.Measure(pool);
+            }
             var report = new BenchReport(ModelDescription.Of(file, lm.Info.ParameterCount), t, r, WeightTraffic.BytesPerToken(file),
-                PeakMemory.ResidentBytes(), summaries);
+                peakResident, summaries, wall);
             Console.Out.Write(result.GetValue(json) ? report.ToJson() : report.ToTable(result.GetValue(seed)));
             return CliErrors.Ok;
         }));
@@ -68,7 +76,8 @@ internal static class BenchCommand
 
 /// <summary>The results of one <c>suiron bench</c> run, as a llama-bench style markdown table or a JSON array.</summary>
 internal sealed record BenchReport(
-    ModelDescription Model, int Threads, int Repetitions, long BytesPerToken, long PeakResidentBytes, IReadOnlyList<BenchmarkSummary> Summaries)
+    ModelDescription Model, int Threads, int Repetitions, long BytesPerToken, long PeakResidentBytes, IReadOnlyList<BenchmarkSummary> Summaries,
+    ReadBandwidthResult? ReadBandwidth = null)
 {
     private double? GigabytesPerSecond(BenchmarkSummary s, double tokensPerSecond) =>
         s.Test.Kind == BenchmarkKind.Generation ? WeightTraffic.GigabytesPerSecond(BytesPerToken, tokensPerSecond) : null;
@@ -102,6 +111,13 @@ internal sealed record BenchReport(
         text.AppendLine($"t/s: median ± standard deviation of {Repetitions} run{(Repetitions == 1 ? "" : "s")} after a warm-up; random tokens (seed {seed}); F16 KV cache; tg decodes greedily one token at a time.");
         text.AppendLine($"GB/s: weights read per decoded token ({ModelDescription.FormatBytes(BytesPerToken)}: every tensor once, one embedding row) × tg t/s.");
         text.AppendLine($"peak RSS: {ModelDescription.FormatBytes(PeakResidentBytes)} (mapped weights included).");
+        if (ReadBandwidth is { } wall)
+        {
+            text.Append($"read bandwidth: {wall.GigabytesPerSecond:F2} GB/s ({wall.Threads} threads streaming a {wall.Bytes >> 20} MiB buffer, median of {wall.Passes})");
+            foreach (var s in Summaries.Where(s => s.Test.Kind == BenchmarkKind.Generation))
+                text.Append($"; {s.Test.Name} reaches {GigabytesPerSecond(s, s.Median)!.Value / wall.GigabytesPerSecond:P0} of it");
+            text.AppendLine(".");
+        }
         return text.ToString();
     }
 
@@ -136,6 +152,11 @@ internal sealed record BenchReport(
                 {
                     w.WriteNumber("bytes_per_token", BytesPerToken);
                     w.WriteNumber("gb_per_second", GigabytesPerSecond(s, s.Median)!.Value);
+                    if (ReadBandwidth is { } wall)
+                    {
+                        w.WriteNumber("read_bandwidth_gb_per_second", wall.GigabytesPerSecond);
+                        w.WriteNumber("read_bandwidth_fraction", GigabytesPerSecond(s, s.Median)!.Value / wall.GigabytesPerSecond);
+                    }
                 }
                 w.WriteNumber("peak_rss_bytes", PeakResidentBytes);
                 w.WriteEndObject();

@@ -57,6 +57,22 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void Read_bandwidth_is_reported_with_the_decode_share_it_implies()
+    {
+        var (code, stdout, stderr) = Suiron("bench", "-m", Model, "-p", "0", "-n", "4", "-r", "1", "-t", "2", "--read-bandwidth", "--json");
+        Assert.True(code == 0, $"exit {code}: {stderr}");
+        using var json = JsonDocument.Parse(stdout);
+        var tg = json.RootElement.EnumerateArray().Single();
+        double wall = tg.GetProperty("read_bandwidth_gb_per_second").GetDouble();
+        Assert.True(wall > 0 && double.IsFinite(wall));
+        Assert.Equal(tg.GetProperty("gb_per_second").GetDouble() / wall, tg.GetProperty("read_bandwidth_fraction").GetDouble(), 1e-9);
+
+        (code, stdout, stderr) = Suiron("bench", "-m", Model, "-p", "0", "-n", "4", "-r", "1", "-t", "1", "--read-bandwidth");
+        Assert.True(code == 0, $"exit {code}: {stderr}");
+        Assert.Matches(@"read bandwidth: [0-9.]+ GB/s \(1 threads streaming a 1024 MiB buffer, median of 5\); tg4 reaches", stdout);
+    }
+
+    [Fact]
     public void Table_names_the_tests_and_skips_a_zero_count()
     {
         var (code, stdout, stderr) = Suiron("bench", "-m", Model, "-p", "0", "-n", "3", "-r", "1", "-t", "1", "--no-warmup");
