@@ -27,6 +27,11 @@ internal enum FeedForwardKind
 /// <param name="FeedForward">The feed-forward of each block.</param>
 /// <param name="DefaultGating">Expert gating when the file does not say (<c>expert_gating_func</c>).</param>
 /// <param name="NormalizeExpertWeights">Renormalize the chosen experts' weights regardless of the file (Qwen3-MoE), or null to read <c>expert_weights_norm</c>.</param>
+/// <param name="OptionalQueryKeyNorm">QK-norm when the file has <c>attn_q_norm</c>/<c>attn_k_norm</c> (GLM-4.5 has them, GLM-4.5-Air not).</param>
+/// <param name="FeedForwardNormName">The tensor of the norm before the feed-forward: <c>ffn_norm</c>, or GLM-4.5's <c>post_attention_norm</c>
+/// (Hugging Face's <c>post_attention_layernorm</c> under llama.cpp's name; a pre-norm, not a sandwich norm).</param>
+/// <param name="NextNLayers">The last <c>nextn_predict_layers</c> blocks are multi-token-prediction heads: loaded (so real files load)
+/// and skipped by the forward pass, as llama.cpp does.</param>
 internal sealed record BlockArchitecture(
     string Name,
     RopeStyle RopeStyle,
@@ -34,7 +39,10 @@ internal sealed record BlockArchitecture(
     bool PostNorms = false,
     FeedForwardKind FeedForward = FeedForwardKind.Gated,
     ExpertGating DefaultGating = ExpertGating.Softmax,
-    bool? NormalizeExpertWeights = null);
+    bool? NormalizeExpertWeights = null,
+    bool OptionalQueryKeyNorm = false,
+    string FeedForwardNormName = "ffn_norm",
+    bool NextNLayers = false);
 
 /// <summary>One block: attention, then a dense MLP or experts (+ shared experts), with optional post-norms.</summary>
 internal sealed record BlockWeights(
@@ -80,6 +88,14 @@ internal sealed class BlockDecoder : ILanguageModel
         _architecture = architecture;
         _h = TransformerHyperParameters.Parse(file);
         string Key(string name) => architecture.Name + "." + name;
+        int blockCount = _h.LayerCount, nextN = 0;
+        if (architecture.NextNLayers)
+        {
+            nextN = file.GetInt32(Key("nextn_predict_layers"), 0);
+            if (nextN < 0 || nextN >= blockCount)
+                throw new GgufException($"{Key("nextn_predict_layers")} = {nextN} must be in 0..{blockCount - 1} ({Key("block_count")} = {blockCount})", -1, file.Path);
+            _h = _h with { LayerCount = blockCount - nextN }; // the layers the forward pass runs, and the cache holds
+        }
         bool experts = architecture.FeedForward == FeedForwardKind.Experts;
         if (experts)
         {
@@ -99,9 +115,9 @@ internal sealed class BlockDecoder : ILanguageModel
             bool moe = experts && i >= _leadingDense;
             _layers[i] = new BlockWeights(
                 AttentionNorm: reader.Vector(p + "attn_norm.weight", embedding),
-                Attention: GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm),
+                Attention: GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm, architecture.OptionalQueryKeyNorm),
                 AttentionPostNorm: architecture.PostNorms ? reader.Vector(p + "post_attention_norm.weight", embedding) : null,
-                FeedForwardNorm: reader.Vector(p + "ffn_norm.weight", embedding),
+                FeedForwardNorm: reader.Vector(p + architecture.FeedForwardNormName + ".weight", embedding),
                 Dense: moe ? null : architecture.FeedForward == FeedForwardKind.FusedGateUp
                     ? GatedFeedForwardWeights.LoadFused(reader, p, embedding, _h.FeedForwardLength)
                     : GatedFeedForwardWeights.Load(reader, p, "", embedding, _h.FeedForwardLength),
@@ -109,6 +125,8 @@ internal sealed class BlockDecoder : ILanguageModel
                 SharedExpert: moe && sharedWidth > 0 ? GatedFeedForwardWeights.Load(reader, p, "_shexp", embedding, sharedWidth) : null,
                 FeedForwardPostNorm: architecture.PostNorms ? reader.Vector(p + "post_ffw_norm.weight", embedding) : null);
         }
+        long nextNParameters = 0;
+        for (int i = _h.LayerCount; i < blockCount; i++) nextNParameters += SkipNextNLayer(reader, i, embedding);
         _outputNorm = reader.Vector("output_norm.weight", embedding);
         _output = reader.OutputProjection(embedding, vocab, _tokenEmbedding);
         reader.EnsureAllUsed(file.Architecture);
@@ -125,10 +143,24 @@ internal sealed class BlockDecoder : ILanguageModel
         long? active = null;
         if (experts)
         {
+            // A token passes through k of the routed experts of each MoE layer it runs, and never through a NextN layer.
             long idle = (long)(_h.LayerCount - _leadingDense) * (_routing!.ExpertCount - _routing.UsedCount) * 3L * embedding * _routing.FeedForwardLength;
-            active = total - idle;
+            active = total - idle - nextNParameters;
         }
         Info = new ModelInfo(architecture.Name, _h, vocab, _h.ContextLength, contextSize, bytesPerToken, total) { ActiveParameterCount = active };
+    }
+
+    /// <summary>
+    /// Marks the tensors of a multi-token-prediction (NextN/MTP) block as read without loading them, after checking the
+    /// ones llama.cpp requires of it (<c>nextn.eh_proj</c>, <c>nextn.enorm</c>, <c>nextn.hnorm</c>); returns their elements.
+    /// </summary>
+    private static long SkipNextNLayer(WeightReader reader, int layer, int embedding)
+    {
+        string p = $"blk.{layer}.";
+        reader.Matrix(p + "nextn.eh_proj.weight", 2 * embedding, embedding);
+        reader.Vector(p + "nextn.enorm.weight", embedding);
+        reader.Vector(p + "nextn.hnorm.weight", embedding);
+        return reader.SkipPrefix(p);
     }
 
     public ModelInfo Info { get; }

@@ -22,7 +22,8 @@ internal sealed record GroupedQueryAttentionWeights(
     float[]? KeyNorm,       // (keyLength)
     Tensor Output)          // (embedding, heads · valueLength)
 {
-    public static GroupedQueryAttentionWeights Load(WeightReader reader, int layer, TransformerHyperParameters h, bool queryKeyNorm)
+    /// <param name="optionalQueryKeyNorm">Take QK-norm weights when the file has them (otherwise only when <paramref name="queryKeyNorm"/> requires them).</param>
+    public static GroupedQueryAttentionWeights Load(WeightReader reader, int layer, TransformerHyperParameters h, bool queryKeyNorm, bool optionalQueryKeyNorm = false)
     {
         string p = $"blk.{layer}.";
         int embedding = h.EmbeddingLength;
@@ -37,8 +38,10 @@ internal sealed record GroupedQueryAttentionWeights(
             QueryBias: fused ? null : reader.OptionalVector(p + "attn_q.bias", queryWidth),
             KeyBias: fused ? null : reader.OptionalVector(p + "attn_k.bias", keyWidth),
             ValueBias: fused ? null : reader.OptionalVector(p + "attn_v.bias", valueWidth),
-            QueryNorm: queryKeyNorm ? reader.Vector(p + "attn_q_norm.weight", h.KeyLength) : null,
-            KeyNorm: queryKeyNorm ? reader.Vector(p + "attn_k_norm.weight", h.KeyLength) : null,
+            QueryNorm: queryKeyNorm ? reader.Vector(p + "attn_q_norm.weight", h.KeyLength)
+                : optionalQueryKeyNorm ? reader.OptionalVector(p + "attn_q_norm.weight", h.KeyLength) : null,
+            KeyNorm: queryKeyNorm ? reader.Vector(p + "attn_k_norm.weight", h.KeyLength)
+                : optionalQueryKeyNorm ? reader.OptionalVector(p + "attn_k_norm.weight", h.KeyLength) : null,
             Output: reader.Matrix(p + "attn_output.weight", h.HeadCount * h.ValueLength, embedding));
     }
 }
