@@ -56,7 +56,8 @@ internal sealed record BlockWeights(
     float[]? FeedForwardPostNorm);         // (embedding)  post_ffw_norm
 
 /// <summary>
-/// A pre-norm decoder of grouped-query attention and dense or mixture-of-experts feed-forwards:
+/// A pre-norm decoder of grouped-query attention and dense or mixture-of-experts feed-forwards, batched over the
+/// tokens of one sequence (<see cref="Forward"/>) or of several (<see cref="ForwardBatch"/>):
 /// <code>
 ///   h += PostNorm?(Attention(RmsNorm(h)))
 ///   h += PostNorm?(FeedForward(RmsNorm(h)))      FeedForward = MLP | Experts (+ SharedExpert)
@@ -171,11 +172,57 @@ internal sealed class BlockDecoder : ILanguageModel
     public KvCache CreateCache(int maxTokens) => new(_h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, maxTokens, _cacheType);
 
     public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false) =>
-        ForwardPasses.Run(tokens, cache, logits, allLogits, Info.VocabSize, _h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, MaxBatch, _pass ??= ForwardBatch);
+        ForwardPasses.Run(tokens, cache, logits, allLogits, Info.VocabSize, _h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, MaxBatch, _pass ??= ForwardPass);
 
-    private ForwardPasses.Pass? _pass; // cached: a method-group delegate per call would allocate on every decode step
+    /// <summary>
+    /// Several sequences per step: their tokens are laid end to end into passes of up to <see cref="MaxBatch"/> rows;
+    /// every dense matmul runs once per pass over all rows, attention reads each row's own cache at its own position,
+    /// and the experts see the rows of every sequence together (each expert runs once over all rows routed to it).
+    /// Row for row the arithmetic is that of <see cref="Forward"/>.
+    /// </summary>
+    public void ForwardBatch(ReadOnlySpan<SequenceTokens> items, Span<float> logits)
+    {
+        int vocab = Info.VocabSize;
+        SequenceBatches.Validate(items, logits.Length, vocab, _h.LayerCount, _attention.KeyWidth, _attention.ValueWidth);
+        SequenceBatches.Run(items, logits, vocab, MaxBatch, _passTokens ??= new int[MaxBatch], _segments ??= new SequenceSegment[MaxBatch],
+            _batchPass ??= RunPass);
+    }
 
-    private void ForwardBatch(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
+    // Cached: a method-group delegate per call would allocate on every decode step.
+    private ForwardPasses.Pass? _pass;
+    private SequenceBatches.Pass? _batchPass;
+    private int[]? _passTokens;
+    private SequenceSegment[]? _segments;
+    private readonly SequenceSegment[] _singleSegment = new SequenceSegment[1];
+
+    /// <summary>One sequence's pass: its rows through every layer, then the logits of the last <paramref name="outputRows"/> rows.</summary>
+    private void ForwardPass(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
+    {
+        int n = tokens.Length, embedding = _h.EmbeddingLength;
+        _singleSegment[0] = new SequenceSegment(cache, 0, n, cache.Count);
+        RunLayers(tokens, _singleSegment);
+        if (outputRows == 0) return;
+        Span<float> lastRows = _normed.AsSpan((n - outputRows) * embedding, outputRows * embedding);
+        RmsNorm.Apply(_hidden.AsSpan((n - outputRows) * embedding, outputRows * embedding), _outputNorm, _h.RmsNormEpsilon, lastRows);
+        MatMul.Compute(_output, lastRows, logits[..(outputRows * Info.VocabSize)], outputRows, _pool);
+    }
+
+    /// <summary>One pass of several sequences' rows; the logits of the last row of each of the first <paramref name="finished"/> segments.</summary>
+    private void RunPass(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments, int finished, Span<float> logits)
+    {
+        int embedding = _h.EmbeddingLength;
+        RunLayers(tokens, segments);
+        if (finished == 0) return;
+        for (int i = 0; i < finished; i++)
+        {
+            int row = segments[i].Start + segments[i].Count - 1;
+            RmsNorm.Apply(_hidden.AsSpan(row * embedding, embedding), _outputNorm, _h.RmsNormEpsilon, _normed.AsSpan(i * embedding, embedding));
+        }
+        MatMul.Compute(_output, _normed.AsSpan(0, finished * embedding), logits[..(finished * Info.VocabSize)], finished, _pool);
+    }
+
+    /// <summary>Embeds the rows and runs them through every layer, appending each segment to its cache; leaves the residual stream in <c>_hidden</c>.</summary>
+    private void RunLayers(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments)
     {
         int n = tokens.Length, embedding = _h.EmbeddingLength;
         float epsilon = _h.RmsNormEpsilon;
@@ -193,7 +240,7 @@ internal sealed class BlockDecoder : ILanguageModel
         {
             BlockWeights w = _layers[layerIndex];
             RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
-            _attention.Forward(layerIndex, w.Attention, normed, n, cache, sublayer);
+            _attention.Forward(layerIndex, w.Attention, normed, n, segments, sublayer);
             if (w.AttentionPostNorm is not null) RmsNorm.Apply(sublayer, w.AttentionPostNorm, epsilon, sublayer);
             VectorOps.Add(hidden, sublayer, hidden);
 
@@ -216,12 +263,7 @@ internal sealed class BlockDecoder : ILanguageModel
             if (w.FeedForwardPostNorm is not null) RmsNorm.Apply(sublayer, w.FeedForwardPostNorm, epsilon, sublayer);
             VectorOps.Add(hidden, sublayer, hidden);
         }
-        cache.Advance(n);
-
-        if (outputRows == 0) return;
-        Span<float> lastRows = normed.Slice((n - outputRows) * embedding, outputRows * embedding);
-        RmsNorm.Apply(hidden.Slice((n - outputRows) * embedding, outputRows * embedding), _outputNorm, epsilon, lastRows);
-        MatMul.Compute(_output, lastRows, logits[..(outputRows * Info.VocabSize)], outputRows, _pool);
+        foreach (var segment in segments) segment.Cache.Advance(segment.Count);
     }
 
     public void Dispose() => _pool.Dispose();
