@@ -68,7 +68,7 @@ internal static class BenchModelWriter
     }
 
     /// <summary>A SentencePiece ("llama") vocabulary of <paramref name="size"/> tokens: special, byte and filler tokens.</summary>
-    private static void SetVocabulary(GgufWriter w, int size)
+    internal static void SetVocabulary(GgufWriter w, int size)
     {
         var tokens = new string[size];
         var scores = new float[size];
@@ -109,9 +109,9 @@ internal static class BenchModelWriter
         return factors;
     }
 
-    private static float[] Ones(int count) => Enumerable.Repeat(1f, count).ToArray();
+    internal static float[] Ones(int count) => Enumerable.Repeat(1f, count).ToArray();
 
-    private static float[] RandomFloats(int seed, int tensor, int count)
+    internal static float[] RandomFloats(int seed, int tensor, int count)
     {
         var values = new float[count];
         new Gaussian(seed, tensor, 0).Fill(values);
@@ -119,7 +119,7 @@ internal static class BenchModelWriter
     }
 
     /// <summary>F16 bytes of N(0, σ) values, filled in parallel chunks, each chunk from its own seeded generator.</summary>
-    private static byte[] RandomHalves(int seed, int tensor, long count)
+    internal static byte[] RandomHalves(int seed, int tensor, long count)
     {
         var bytes = new byte[checked(count * 2)];
         int chunks = (int)((count + ChunkElements - 1) / ChunkElements);

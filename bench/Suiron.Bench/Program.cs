@@ -8,6 +8,7 @@ using Suiron.Kernels;
 // Suiron.Bench: Suiron vs llama.cpp on the same GGUF files, same threads, one process, ratios.
 //   dotnet run -c Release --project bench/Suiron.Bench -- [--quick] [--threads 2] [-p 512 -n 128 -r 5] [--json results.json]
 //   dotnet run -c Release --project bench/Suiron.Bench -- models      (only write the model files)
+//   dotnet run -c Release --project bench/Suiron.Bench -- batch --dir /tmp/x -s 4   (batched vs per-sequence decode, A/B)
 LlamaCppSubject.ConfigureLogging();
 
 var dir = new Option<string>("--dir") { Description = "Folder of the benchmark model files (written when missing)", DefaultValueFactory = _ => BenchFiles.DefaultDirectory };
@@ -72,6 +73,31 @@ writeModels.SetAction(result => Guard(() =>
     return 0;
 }));
 root.Subcommands.Add(writeModels);
+
+var batchFile = new Option<string?>("--file", "-f") { Description = "GGUF file (default: a scaled-down GLM-4.5-Air of random weights, written to --dir when missing)" };
+var sequences = new Option<int>("--sequences", "-s") { Description = "Sequences decoding together", DefaultValueFactory = _ => 4 };
+var steps = new Option<int>("--steps") { Description = "Decode steps per timed run", DefaultValueFactory = _ => 16 };
+var batchCommand = new Command("batch", "Continuous-batching decode, A/B in one process: one Forward per sequence vs one ForwardBatch for all, alternating runs, medians")
+{
+    dir, batchFile, sequences, steps, threads, repetitions,
+};
+batchCommand.SetAction(result => Guard(() =>
+{
+    string path = result.GetValue(batchFile) ?? Path.Combine(result.GetValue(dir)!, "glm4moe-mini-F16.gguf");
+    if (!File.Exists(path))
+    {
+        if (result.GetValue(batchFile) is not null) throw new FileNotFoundException($"Model file not found: {path}");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        Console.Error.WriteLine($"writing {path}");
+        BatchBench.WriteGlm4Moe(path);
+    }
+    int s = result.GetValue(sequences), n = result.GetValue(steps), r = result.GetValue(repetitions) ?? 5;
+    if (s < 1 || n < 1 || r < 1) throw new ArgumentException("--sequences, --steps and --repetitions must be ≥ 1.");
+    WarnIfDebug();
+    BatchBench.Run(path, result.GetValue(threads), s, n, r, promptLength: 64, Console.Out);
+    return 0;
+}));
+root.Subcommands.Add(batchCommand);
 
 var rssFile = new Option<string>("--file") { Required = true };
 var rssEngine = new Option<string>("--engine") { Required = true };

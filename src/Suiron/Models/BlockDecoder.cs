@@ -27,6 +27,11 @@ internal enum FeedForwardKind
 /// <param name="FeedForward">The feed-forward of each block.</param>
 /// <param name="DefaultGating">Expert gating when the file does not say (<c>expert_gating_func</c>).</param>
 /// <param name="NormalizeExpertWeights">Renormalize the chosen experts' weights regardless of the file (Qwen3-MoE), or null to read <c>expert_weights_norm</c>.</param>
+/// <param name="OptionalQueryKeyNorm">QK-norm when the file has <c>attn_q_norm</c>/<c>attn_k_norm</c> (GLM-4.5 has them, GLM-4.5-Air not).</param>
+/// <param name="FeedForwardNormName">The tensor of the norm before the feed-forward: <c>ffn_norm</c>, or GLM-4.5's <c>post_attention_norm</c>
+/// (Hugging Face's <c>post_attention_layernorm</c> under llama.cpp's name; a pre-norm, not a sandwich norm).</param>
+/// <param name="NextNLayers">The last <c>nextn_predict_layers</c> blocks are multi-token-prediction heads: loaded (so real files load)
+/// and skipped by the forward pass, as llama.cpp does.</param>
 internal sealed record BlockArchitecture(
     string Name,
     RopeStyle RopeStyle,
@@ -34,7 +39,10 @@ internal sealed record BlockArchitecture(
     bool PostNorms = false,
     FeedForwardKind FeedForward = FeedForwardKind.Gated,
     ExpertGating DefaultGating = ExpertGating.Softmax,
-    bool? NormalizeExpertWeights = null);
+    bool? NormalizeExpertWeights = null,
+    bool OptionalQueryKeyNorm = false,
+    string FeedForwardNormName = "ffn_norm",
+    bool NextNLayers = false);
 
 /// <summary>One block: attention, then a dense MLP or experts (+ shared experts), with optional post-norms.</summary>
 internal sealed record BlockWeights(
@@ -48,7 +56,8 @@ internal sealed record BlockWeights(
     float[]? FeedForwardPostNorm);         // (embedding)  post_ffw_norm
 
 /// <summary>
-/// A pre-norm decoder of grouped-query attention and dense or mixture-of-experts feed-forwards:
+/// A pre-norm decoder of grouped-query attention and dense or mixture-of-experts feed-forwards, batched over the
+/// tokens of one sequence (<see cref="Forward"/>) or of several (<see cref="ForwardBatch"/>):
 /// <code>
 ///   h += PostNorm?(Attention(RmsNorm(h)))
 ///   h += PostNorm?(FeedForward(RmsNorm(h)))      FeedForward = MLP | Experts (+ SharedExpert)
@@ -80,6 +89,14 @@ internal sealed class BlockDecoder : ILanguageModel
         _architecture = architecture;
         _h = TransformerHyperParameters.Parse(file);
         string Key(string name) => architecture.Name + "." + name;
+        int blockCount = _h.LayerCount, nextN = 0;
+        if (architecture.NextNLayers)
+        {
+            nextN = file.GetInt32(Key("nextn_predict_layers"), 0);
+            if (nextN < 0 || nextN >= blockCount)
+                throw new GgufException($"{Key("nextn_predict_layers")} = {nextN} must be in 0..{blockCount - 1} ({Key("block_count")} = {blockCount})", -1, file.Path);
+            _h = _h with { LayerCount = blockCount - nextN }; // the layers the forward pass runs, and the cache holds
+        }
         bool experts = architecture.FeedForward == FeedForwardKind.Experts;
         if (experts)
         {
@@ -99,9 +116,9 @@ internal sealed class BlockDecoder : ILanguageModel
             bool moe = experts && i >= _leadingDense;
             _layers[i] = new BlockWeights(
                 AttentionNorm: reader.Vector(p + "attn_norm.weight", embedding),
-                Attention: GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm),
+                Attention: GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm, architecture.OptionalQueryKeyNorm),
                 AttentionPostNorm: architecture.PostNorms ? reader.Vector(p + "post_attention_norm.weight", embedding) : null,
-                FeedForwardNorm: reader.Vector(p + "ffn_norm.weight", embedding),
+                FeedForwardNorm: reader.Vector(p + architecture.FeedForwardNormName + ".weight", embedding),
                 Dense: moe ? null : architecture.FeedForward == FeedForwardKind.FusedGateUp
                     ? GatedFeedForwardWeights.LoadFused(reader, p, embedding, _h.FeedForwardLength)
                     : GatedFeedForwardWeights.Load(reader, p, "", embedding, _h.FeedForwardLength),
@@ -109,6 +126,8 @@ internal sealed class BlockDecoder : ILanguageModel
                 SharedExpert: moe && sharedWidth > 0 ? GatedFeedForwardWeights.Load(reader, p, "_shexp", embedding, sharedWidth) : null,
                 FeedForwardPostNorm: architecture.PostNorms ? reader.Vector(p + "post_ffw_norm.weight", embedding) : null);
         }
+        long nextNParameters = 0;
+        for (int i = _h.LayerCount; i < blockCount; i++) nextNParameters += SkipNextNLayer(reader, i, embedding);
         _outputNorm = reader.Vector("output_norm.weight", embedding);
         _output = reader.OutputProjection(embedding, vocab, _tokenEmbedding);
         reader.EnsureAllUsed(file.Architecture);
@@ -125,10 +144,24 @@ internal sealed class BlockDecoder : ILanguageModel
         long? active = null;
         if (experts)
         {
+            // A token passes through k of the routed experts of each MoE layer it runs, and never through a NextN layer.
             long idle = (long)(_h.LayerCount - _leadingDense) * (_routing!.ExpertCount - _routing.UsedCount) * 3L * embedding * _routing.FeedForwardLength;
-            active = total - idle;
+            active = total - idle - nextNParameters;
         }
         Info = new ModelInfo(architecture.Name, _h, vocab, _h.ContextLength, contextSize, bytesPerToken, total) { ActiveParameterCount = active };
+    }
+
+    /// <summary>
+    /// Marks the tensors of a multi-token-prediction (NextN/MTP) block as read without loading them, after checking the
+    /// ones llama.cpp requires of it (<c>nextn.eh_proj</c>, <c>nextn.enorm</c>, <c>nextn.hnorm</c>); returns their elements.
+    /// </summary>
+    private static long SkipNextNLayer(WeightReader reader, int layer, int embedding)
+    {
+        string p = $"blk.{layer}.";
+        reader.Matrix(p + "nextn.eh_proj.weight", 2 * embedding, embedding);
+        reader.Vector(p + "nextn.enorm.weight", embedding);
+        reader.Vector(p + "nextn.hnorm.weight", embedding);
+        return reader.SkipPrefix(p);
     }
 
     public ModelInfo Info { get; }
@@ -139,11 +172,57 @@ internal sealed class BlockDecoder : ILanguageModel
     public KvCache CreateCache(int maxTokens) => new(_h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, maxTokens, _cacheType);
 
     public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false) =>
-        ForwardPasses.Run(tokens, cache, logits, allLogits, Info.VocabSize, _h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, MaxBatch, _pass ??= ForwardBatch);
+        ForwardPasses.Run(tokens, cache, logits, allLogits, Info.VocabSize, _h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, MaxBatch, _pass ??= ForwardPass);
 
-    private ForwardPasses.Pass? _pass; // cached: a method-group delegate per call would allocate on every decode step
+    /// <summary>
+    /// Several sequences per step: their tokens are laid end to end into passes of up to <see cref="MaxBatch"/> rows;
+    /// every dense matmul runs once per pass over all rows, attention reads each row's own cache at its own position,
+    /// and the experts see the rows of every sequence together (each expert runs once over all rows routed to it).
+    /// Row for row the arithmetic is that of <see cref="Forward"/>.
+    /// </summary>
+    public void ForwardBatch(ReadOnlySpan<SequenceTokens> items, Span<float> logits)
+    {
+        int vocab = Info.VocabSize;
+        SequenceBatches.Validate(items, logits.Length, vocab, _h.LayerCount, _attention.KeyWidth, _attention.ValueWidth);
+        SequenceBatches.Run(items, logits, vocab, MaxBatch, _passTokens ??= new int[MaxBatch], _segments ??= new SequenceSegment[MaxBatch],
+            _batchPass ??= RunPass);
+    }
 
-    private void ForwardBatch(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
+    // Cached: a method-group delegate per call would allocate on every decode step.
+    private ForwardPasses.Pass? _pass;
+    private SequenceBatches.Pass? _batchPass;
+    private int[]? _passTokens;
+    private SequenceSegment[]? _segments;
+    private readonly SequenceSegment[] _singleSegment = new SequenceSegment[1];
+
+    /// <summary>One sequence's pass: its rows through every layer, then the logits of the last <paramref name="outputRows"/> rows.</summary>
+    private void ForwardPass(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
+    {
+        int n = tokens.Length, embedding = _h.EmbeddingLength;
+        _singleSegment[0] = new SequenceSegment(cache, 0, n, cache.Count);
+        RunLayers(tokens, _singleSegment);
+        if (outputRows == 0) return;
+        Span<float> lastRows = _normed.AsSpan((n - outputRows) * embedding, outputRows * embedding);
+        RmsNorm.Apply(_hidden.AsSpan((n - outputRows) * embedding, outputRows * embedding), _outputNorm, _h.RmsNormEpsilon, lastRows);
+        MatMul.Compute(_output, lastRows, logits[..(outputRows * Info.VocabSize)], outputRows, _pool);
+    }
+
+    /// <summary>One pass of several sequences' rows; the logits of the last row of each of the first <paramref name="finished"/> segments.</summary>
+    private void RunPass(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments, int finished, Span<float> logits)
+    {
+        int embedding = _h.EmbeddingLength;
+        RunLayers(tokens, segments);
+        if (finished == 0) return;
+        for (int i = 0; i < finished; i++)
+        {
+            int row = segments[i].Start + segments[i].Count - 1;
+            RmsNorm.Apply(_hidden.AsSpan(row * embedding, embedding), _outputNorm, _h.RmsNormEpsilon, _normed.AsSpan(i * embedding, embedding));
+        }
+        MatMul.Compute(_output, _normed.AsSpan(0, finished * embedding), logits[..(finished * Info.VocabSize)], finished, _pool);
+    }
+
+    /// <summary>Embeds the rows and runs them through every layer, appending each segment to its cache; leaves the residual stream in <c>_hidden</c>.</summary>
+    private void RunLayers(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments)
     {
         int n = tokens.Length, embedding = _h.EmbeddingLength;
         float epsilon = _h.RmsNormEpsilon;
@@ -161,7 +240,7 @@ internal sealed class BlockDecoder : ILanguageModel
         {
             BlockWeights w = _layers[layerIndex];
             RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
-            _attention.Forward(layerIndex, w.Attention, normed, n, cache, sublayer);
+            _attention.Forward(layerIndex, w.Attention, normed, n, segments, sublayer);
             if (w.AttentionPostNorm is not null) RmsNorm.Apply(sublayer, w.AttentionPostNorm, epsilon, sublayer);
             VectorOps.Add(hidden, sublayer, hidden);
 
@@ -184,12 +263,7 @@ internal sealed class BlockDecoder : ILanguageModel
             if (w.FeedForwardPostNorm is not null) RmsNorm.Apply(sublayer, w.FeedForwardPostNorm, epsilon, sublayer);
             VectorOps.Add(hidden, sublayer, hidden);
         }
-        cache.Advance(n);
-
-        if (outputRows == 0) return;
-        Span<float> lastRows = normed.Slice((n - outputRows) * embedding, outputRows * embedding);
-        RmsNorm.Apply(hidden.Slice((n - outputRows) * embedding, outputRows * embedding), _outputNorm, epsilon, lastRows);
-        MatMul.Compute(_output, lastRows, logits[..(outputRows * Info.VocabSize)], outputRows, _pool);
+        foreach (var segment in segments) segment.Cache.Advance(segment.Count);
     }
 
     public void Dispose() => _pool.Dispose();

@@ -26,10 +26,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     private readonly float _attentionScale;
     private Scratch _scratch = new(0, null!);
     private int[]? _passTokens;
-    private Segment[]? _segments, _singleSegment;
-
-    /// <summary>Consecutive rows of a pass that belong to one sequence: rows Start.. of the pass go to positions FirstPosition.. of Cache.</summary>
-    private readonly record struct Segment(KvCache Cache, int Start, int Count, int FirstPosition);
+    private SequenceSegment[]? _segments, _singleSegment;
 
     public Decoder(GgufFile file, DecoderArchitecture architecture, ModelOptions options)
     {
@@ -82,12 +79,12 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
             throw new ArgumentException($"The hidden buffer holds {hidden.Length} floats; {(long)tokens.Length * embedding} are needed.", nameof(hidden));
         cache.EnsureRoom(tokens.Length);
 
-        Segment[] one = _singleSegment ??= new Segment[1];
+        SequenceSegment[] one = _singleSegment ??= new SequenceSegment[1];
         for (int start = 0; start < tokens.Length; start += MaxBatch)
         {
             int count = Math.Min(MaxBatch, tokens.Length - start);
             Scratch s = ScratchFor(count);
-            one[0] = new Segment(cache, 0, count, cache.Count);
+            one[0] = new SequenceSegment(cache, 0, count, cache.Count);
             RunLayers(tokens.Slice(start, count), one, s);
             RmsNorm.Apply(s.Hidden.AsSpan(0, count * embedding), _weights.OutputNorm, _h.RmsNormEpsilon, hidden.Slice(start * embedding, count * embedding));
         }
@@ -101,44 +98,15 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     public void ForwardBatch(ReadOnlySpan<SequenceTokens> items, Span<float> logits)
     {
         int vocab = _weights.VocabSize;
-        SequenceTokens.Validate(items, logits.Length, vocab);
-        foreach (var item in items)
-        {
-            CheckShape(item.Cache);
-            foreach (int token in item.Tokens.Span)
-                if ((uint)token >= (uint)vocab)
-                    throw new ArgumentOutOfRangeException(nameof(items), $"Token id {token} is outside the vocabulary of {vocab}.");
-        }
-
-        int[] passTokens = _passTokens ??= new int[MaxBatch];
-        Segment[] segments = _segments ??= new Segment[MaxBatch];
-        int rows = 0, segmentCount = 0, firstFinished = 0;
-        for (int i = 0; i < items.Length; i++)
-        {
-            ReadOnlySpan<int> tokens = items[i].Tokens.Span;
-            KvCache cache = items[i].Cache;
-            for (int done = 0; done < tokens.Length;)
-            {
-                int count = Math.Min(MaxBatch - rows, tokens.Length - done);
-                tokens.Slice(done, count).CopyTo(passTokens.AsSpan(rows));
-                segments[segmentCount++] = new Segment(cache, rows, count, cache.Count); // earlier chunks of this item are already in the cache
-                rows += count;
-                done += count;
-                bool itemFinished = done == tokens.Length;
-                if (rows == MaxBatch || i == items.Length - 1 && itemFinished)
-                {
-                    // Items whose last row is in this pass are firstFinished.. (the last segment may continue in the next pass).
-                    int finished = segmentCount - (itemFinished ? 0 : 1);
-                    RunPass(passTokens.AsSpan(0, rows), segments.AsSpan(0, segmentCount), finished, logits.Slice(firstFinished * vocab, finished * vocab));
-                    firstFinished += finished;
-                    rows = segmentCount = 0;
-                }
-            }
-        }
+        SequenceBatches.Validate(items, logits.Length, vocab, _h.LayerCount, KeyWidth, ValueWidth);
+        SequenceBatches.Run(items, logits, vocab, MaxBatch, _passTokens ??= new int[MaxBatch], _segments ??= new SequenceSegment[MaxBatch],
+            _batchPass ??= RunPass);
     }
 
+    private SequenceBatches.Pass? _batchPass; // cached, as _pass
+
     /// <summary>One pass of several sequences' rows; the logits of the last row of each of the first <paramref name="finished"/> segments.</summary>
-    private void RunPass(ReadOnlySpan<int> tokens, ReadOnlySpan<Segment> segments, int finished, Span<float> logits)
+    private void RunPass(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments, int finished, Span<float> logits)
     {
         int embedding = _h.EmbeddingLength;
         Scratch s = ScratchFor(tokens.Length);
@@ -164,8 +132,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     {
         int n = tokens.Length, embedding = _h.EmbeddingLength;
         Scratch s = ScratchFor(n);
-        Segment[] one = _singleSegment ??= new Segment[1];
-        one[0] = new Segment(cache, 0, n, cache.Count);
+        SequenceSegment[] one = _singleSegment ??= new SequenceSegment[1];
+        one[0] = new SequenceSegment(cache, 0, n, cache.Count);
         RunLayers(tokens, one, s);
         Span<float> hidden = s.Hidden.AsSpan(0, n * embedding);
         Span<float> normed = s.Normed.AsSpan(0, n * embedding);
@@ -177,7 +145,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     }
 
     /// <summary>Embeds the rows and runs them through every layer, appending each segment to its cache; leaves the residual stream in the scratch.</summary>
-    private void RunLayers(ReadOnlySpan<int> tokens, ReadOnlySpan<Segment> segments, Scratch s)
+    private void RunLayers(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments, Scratch s)
     {
         int n = tokens.Length, embedding = _h.EmbeddingLength;
         Span<float> hidden = s.Hidden.AsSpan(0, n * embedding);   // (n, embedding): the residual stream
@@ -202,7 +170,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         foreach (var segment in segments) segment.Cache.Advance(segment.Count);
     }
 
-    private void SelfAttention(int layer, DecoderLayerWeights w, ReadOnlySpan<float> input, int n, ReadOnlySpan<Segment> segments, Scratch s, Span<float> output)
+    private void SelfAttention(int layer, DecoderLayerWeights w, ReadOnlySpan<float> input, int n, ReadOnlySpan<SequenceSegment> segments, Scratch s, Span<float> output)
     {
         int keyLength = _h.KeyLength, valueLength = _h.ValueLength;
         Span<float> queries = s.Query.AsSpan(0, n * QueryWidth);   // (n, heads · keyLength)

@@ -205,11 +205,57 @@ internal sealed class DeepSeek2 : ILanguageModel
     public KvCache CreateCache(int maxTokens) => new(_h.Transformer.LayerCount, _h.Attention.CacheWidth, 0, maxTokens, _cacheType);
 
     public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false) =>
-        ForwardPasses.Run(tokens, cache, logits, allLogits, _weights.VocabSize, _h.Transformer.LayerCount, _h.Attention.CacheWidth, 0, MaxBatch, _pass ??= ForwardBatch);
+        ForwardPasses.Run(tokens, cache, logits, allLogits, _weights.VocabSize, _h.Transformer.LayerCount, _h.Attention.CacheWidth, 0, MaxBatch, _pass ??= ForwardPass);
 
-    private ForwardPasses.Pass? _pass; // cached: a method-group delegate per call would allocate on every decode step
+    /// <summary>
+    /// Several sequences per step: their tokens are laid end to end into passes of up to <see cref="MaxBatch"/> rows;
+    /// every dense matmul (MLA projections, dense and shared MLPs, routers, output) runs once per pass over all rows,
+    /// attention reads each row's own latent cache at its own position, and each routed expert runs once over the
+    /// rows of every sequence routed to it. Row for row the arithmetic is that of <see cref="Forward"/>.
+    /// </summary>
+    public void ForwardBatch(ReadOnlySpan<SequenceTokens> items, Span<float> logits)
+    {
+        int vocab = _weights.VocabSize;
+        SequenceBatches.Validate(items, logits.Length, vocab, _h.Transformer.LayerCount, _h.Attention.CacheWidth, 0);
+        SequenceBatches.Run(items, logits, vocab, MaxBatch, _passTokens ??= new int[MaxBatch], _segments ??= new SequenceSegment[MaxBatch],
+            _batchPass ??= RunPass);
+    }
 
-    private void ForwardBatch(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
+    // Cached: a method-group delegate per call would allocate on every decode step.
+    private ForwardPasses.Pass? _pass;
+    private SequenceBatches.Pass? _batchPass;
+    private int[]? _passTokens;
+    private SequenceSegment[]? _segments;
+    private readonly SequenceSegment[] _singleSegment = new SequenceSegment[1];
+
+    /// <summary>One sequence's pass: its rows through every layer, then the logits of the last <paramref name="outputRows"/> rows.</summary>
+    private void ForwardPass(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
+    {
+        int n = tokens.Length, embedding = _h.Transformer.EmbeddingLength;
+        _singleSegment[0] = new SequenceSegment(cache, 0, n, cache.Count);
+        RunLayers(tokens, _singleSegment);
+        if (outputRows == 0) return;
+        Span<float> lastRows = _normed.AsSpan((n - outputRows) * embedding, outputRows * embedding);
+        RmsNorm.Apply(_hidden.AsSpan((n - outputRows) * embedding, outputRows * embedding), _weights.OutputNorm, _h.Transformer.RmsNormEpsilon, lastRows);
+        MatMul.Compute(_weights.Output, lastRows, logits[..(outputRows * _weights.VocabSize)], outputRows, _pool);
+    }
+
+    /// <summary>One pass of several sequences' rows; the logits of the last row of each of the first <paramref name="finished"/> segments.</summary>
+    private void RunPass(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments, int finished, Span<float> logits)
+    {
+        int embedding = _h.Transformer.EmbeddingLength;
+        RunLayers(tokens, segments);
+        if (finished == 0) return;
+        for (int i = 0; i < finished; i++)
+        {
+            int row = segments[i].Start + segments[i].Count - 1;
+            RmsNorm.Apply(_hidden.AsSpan(row * embedding, embedding), _weights.OutputNorm, _h.Transformer.RmsNormEpsilon, _normed.AsSpan(i * embedding, embedding));
+        }
+        MatMul.Compute(_weights.Output, _normed.AsSpan(0, finished * embedding), logits[..(finished * _weights.VocabSize)], finished, _pool);
+    }
+
+    /// <summary>Embeds the rows and runs them through every layer, appending each segment to its cache; leaves the residual stream in <c>_hidden</c>.</summary>
+    private void RunLayers(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments)
     {
         TransformerHyperParameters t = _h.Transformer;
         int n = tokens.Length, embedding = t.EmbeddingLength;
@@ -229,7 +275,7 @@ internal sealed class DeepSeek2 : ILanguageModel
         {
             DeepSeek2LayerWeights w = _weights.Layers[layerIndex];
             RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
-            _attention.Forward(layerIndex, w.Attention, normed, n, cache, sublayer);
+            _attention.Forward(layerIndex, w.Attention, normed, n, segments, sublayer);
             Add(hidden, sublayer);
 
             RmsNorm.Apply(hidden, w.FeedForwardNorm, epsilon, normed);
@@ -250,12 +296,7 @@ internal sealed class DeepSeek2 : ILanguageModel
             }
             Add(hidden, sublayer);
         }
-        cache.Advance(n);
-
-        if (outputRows == 0) return;
-        Span<float> lastRows = normed.Slice((n - outputRows) * embedding, outputRows * embedding);
-        RmsNorm.Apply(hidden.Slice((n - outputRows) * embedding, outputRows * embedding), _weights.OutputNorm, epsilon, lastRows);
-        MatMul.Compute(_weights.Output, lastRows, logits[..(outputRows * _weights.VocabSize)], outputRows, _pool);
+        foreach (var segment in segments) segment.Cache.Advance(segment.Count);
     }
 
     private static void Add(Span<float> target, ReadOnlySpan<float> addend) => VectorOps.Add(target, addend, target);

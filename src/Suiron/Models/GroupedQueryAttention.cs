@@ -22,7 +22,8 @@ internal sealed record GroupedQueryAttentionWeights(
     float[]? KeyNorm,       // (keyLength)
     Tensor Output)          // (embedding, heads · valueLength)
 {
-    public static GroupedQueryAttentionWeights Load(WeightReader reader, int layer, TransformerHyperParameters h, bool queryKeyNorm)
+    /// <param name="optionalQueryKeyNorm">Take QK-norm weights when the file has them (otherwise only when <paramref name="queryKeyNorm"/> requires them).</param>
+    public static GroupedQueryAttentionWeights Load(WeightReader reader, int layer, TransformerHyperParameters h, bool queryKeyNorm, bool optionalQueryKeyNorm = false)
     {
         string p = $"blk.{layer}.";
         int embedding = h.EmbeddingLength;
@@ -37,8 +38,10 @@ internal sealed record GroupedQueryAttentionWeights(
             QueryBias: fused ? null : reader.OptionalVector(p + "attn_q.bias", queryWidth),
             KeyBias: fused ? null : reader.OptionalVector(p + "attn_k.bias", keyWidth),
             ValueBias: fused ? null : reader.OptionalVector(p + "attn_v.bias", valueWidth),
-            QueryNorm: queryKeyNorm ? reader.Vector(p + "attn_q_norm.weight", h.KeyLength) : null,
-            KeyNorm: queryKeyNorm ? reader.Vector(p + "attn_k_norm.weight", h.KeyLength) : null,
+            QueryNorm: queryKeyNorm ? reader.Vector(p + "attn_q_norm.weight", h.KeyLength)
+                : optionalQueryKeyNorm ? reader.OptionalVector(p + "attn_q_norm.weight", h.KeyLength) : null,
+            KeyNorm: queryKeyNorm ? reader.Vector(p + "attn_k_norm.weight", h.KeyLength)
+                : optionalQueryKeyNorm ? reader.OptionalVector(p + "attn_k_norm.weight", h.KeyLength) : null,
             Output: reader.Matrix(p + "attn_output.weight", h.HeadCount * h.ValueLength, embedding));
     }
 }
@@ -47,6 +50,8 @@ internal sealed record GroupedQueryAttentionWeights(
 /// Causal grouped-query self-attention (Ainslie et al. 2023) over a <see cref="KvCache"/>: project, add biases,
 /// QK-norm, RoPE, append keys and values, attend (each query head reads the key/value head of its group) and project
 /// back. The per-head attention is the shared <see cref="Attention.Head"/>; (token, head) pairs run in parallel.
+/// A pass may hold several sequences (continuous batching): the projections run over all rows together, and each
+/// row attends within its own sequence's cache at its own position.
 /// </summary>
 internal sealed class GroupedQueryAttention
 {
@@ -55,6 +60,8 @@ internal sealed class GroupedQueryAttention
     private readonly WorkerPool _pool;
     private readonly float _scale;
     private float[] _fused = [], _query = [], _key = [], _value = [], _mixed = [], _cosSin = [];
+    private KvCache[] _rowCache = [];
+    private int[] _rowPosition = [];
 
     public GroupedQueryAttention(TransformerHyperParameters h, Rope rope, WorkerPool pool)
     {
@@ -69,7 +76,12 @@ internal sealed class GroupedQueryAttention
     public int ValueWidth => _h.KvHeadCount * _h.ValueLength;
     private int QueryWidth => _h.HeadCount * _h.KeyLength;
 
-    public void Forward(int layerIndex, GroupedQueryAttentionWeights w, ReadOnlySpan<float> input, int n, KvCache cache, Span<float> output)
+    /// <summary>
+    /// Attention of the <paramref name="n"/> rows of <paramref name="input"/> into <paramref name="output"/> (n, embedding);
+    /// each segment's rows go at its positions of its cache, whose layer <paramref name="layerIndex"/> receives their
+    /// keys and values (the caller advances the caches after the last layer).
+    /// </summary>
+    public void Forward(int layerIndex, GroupedQueryAttentionWeights w, ReadOnlySpan<float> input, int n, ReadOnlySpan<SequenceSegment> segments, Span<float> output)
     {
         int keyLength = _h.KeyLength, valueLength = _h.ValueLength;
         int queryWidth = QueryWidth, keyWidth = KeyWidth, valueWidth = ValueWidth;
@@ -107,24 +119,34 @@ internal sealed class GroupedQueryAttention
         if (w.QueryNorm is not null) RmsNorm.Apply(queries, w.QueryNorm, _h.RmsNormEpsilon, queries); // per head
         if (w.KeyNorm is not null) RmsNorm.Apply(keys, w.KeyNorm, _h.RmsNormEpsilon, keys);
 
-        int firstPosition = cache.Count;
-        for (int t = 0; t < n; t++)
+        MixtureOfExperts.Grow(ref _rowCache, n);
+        MixtureOfExperts.Grow(ref _rowPosition, n);
+        long attendedPositions = 0; // Σ over rows of the positions each row attends to: the work estimate the pool sizes its split by
+        foreach (var segment in segments)
         {
-            _rope.Angles(firstPosition + t, _cosSin);
-            _rope.Apply(queries.Slice(t * queryWidth, queryWidth), keyLength, _cosSin);
-            _rope.Apply(keys.Slice(t * keyWidth, keyWidth), keyLength, _cosSin);
+            for (int t = segment.Start; t < segment.Start + segment.Count; t++)
+            {
+                int position = segment.FirstPosition + t - segment.Start;
+                _rowCache[t] = segment.Cache;
+                _rowPosition[t] = position;
+                _rope.Angles(position, _cosSin);
+                _rope.Apply(queries.Slice(t * queryWidth, queryWidth), keyLength, _cosSin);
+                _rope.Apply(keys.Slice(t * keyWidth, keyWidth), keyLength, _cosSin);
+            }
+            Store(segment.Cache, layerIndex, segment.FirstPosition,
+                keys.Slice(segment.Start * keyWidth, segment.Count * keyWidth), values.Slice(segment.Start * valueWidth, segment.Count * valueWidth));
+            attendedPositions += segment.AttendedPositions;
         }
-        Store(cache, layerIndex, firstPosition, keys, values);
 
         int mixedWidth = _h.HeadCount * valueLength;
         MixtureOfExperts.Grow(ref _mixed, n * mixedWidth);
         var work = new HeadsWork
         {
-            Queries = _query, Mixed = _mixed, Cache = cache, Layer = layerIndex, FirstPosition = firstPosition,
+            Queries = _query, Mixed = _mixed, RowCache = _rowCache, RowPosition = _rowPosition, Layer = layerIndex,
             Heads = _h.HeadCount, GroupSize = _h.GroupSize, KeyLength = keyLength, ValueLength = valueLength,
             QueryWidth = queryWidth, Scale = _scale,
         };
-        _pool.For(n * _h.HeadCount, ref work);
+        _pool.For(n * _h.HeadCount, ref work, attendedPositions * _h.HeadCount * (keyLength + valueLength));
         MatMul.Compute(w.Output, _mixed.AsSpan(0, n * mixedWidth), output, n, _pool);
     }
 
@@ -161,20 +183,22 @@ internal sealed class GroupedQueryAttention
         [ThreadStatic] private static float[]? queryHalf;
 
         public float[] Queries, Mixed;
-        public KvCache Cache;
-        public int Layer, FirstPosition, Heads, GroupSize, KeyLength, ValueLength, QueryWidth;
+        public KvCache[] RowCache; // the cache of each row's sequence
+        public int[] RowPosition;  // each row's position in its sequence
+        public int Layer, Heads, GroupSize, KeyLength, ValueLength, QueryWidth;
         public float Scale;
 
         public readonly void Execute(int start, int end)
         {
-            if (scores is null || scores.Length < Cache.Capacity) scores = new float[Cache.Capacity];
             if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new float[KeyLength];
             for (int item = start; item < end; item++)
             {
                 int token = item / Heads, head = item % Heads;
+                KvCache cache = RowCache[token];
+                if (scores is null || scores.Length < cache.Capacity) scores = new float[cache.Capacity];
                 Attention.Head(
-                    Queries.AsSpan(token * QueryWidth + head * KeyLength, KeyLength), Cache, Layer, head / GroupSize,
-                    FirstPosition + token + 1, Scale, scores, queryHalf, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
+                    Queries.AsSpan(token * QueryWidth + head * KeyLength, KeyLength), cache, Layer, head / GroupSize,
+                    RowPosition[token] + 1, Scale, scores, queryHalf, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
             }
         }
     }

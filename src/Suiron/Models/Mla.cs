@@ -124,6 +124,8 @@ internal sealed class MultiHeadLatentAttention
 
     // Scratch, grown to the largest batch seen.
     private float[] _queryDown = [], _query = [], _keyValue = [], _fullQuery = [], _gathered = [], _absorbed = [], _latentOut = [], _mixed = [], _cosSin = [];
+    private KvCache[] _rowCache = [];
+    private int[] _rowPosition = [];
 
     /// <param name="scale">Multiplier of q·k (1/√(nope + rope), times YaRN's mscale² for DeepSeek).</param>
     public MultiHeadLatentAttention(LatentAttentionShape shape, Rope rope, float scale, float rmsEpsilon, WorkerPool pool)
@@ -139,11 +141,12 @@ internal sealed class MultiHeadLatentAttention
     public LatentAttentionShape Shape => _shape;
 
     /// <summary>
-    /// Attention of the <paramref name="n"/> rows of <paramref name="input"/> (positions cache.Count onwards) into
-    /// <paramref name="output"/> (n, embedding); appends their latents and rotary keys to layer
-    /// <paramref name="layerIndex"/> of the cache (the caller advances the cache after the last layer).
+    /// Attention of the <paramref name="n"/> rows of <paramref name="input"/> into <paramref name="output"/> (n, embedding);
+    /// each segment's rows go at its positions of its own cache (several sequences share a pass under continuous
+    /// batching), whose layer <paramref name="layerIndex"/> receives their latents and rotary keys (the caller advances
+    /// the caches after the last layer).
     /// </summary>
-    public void Forward(int layerIndex, LatentAttentionWeights w, ReadOnlySpan<float> input, int n, KvCache cache, Span<float> output)
+    public void Forward(int layerIndex, LatentAttentionWeights w, ReadOnlySpan<float> input, int n, ReadOnlySpan<SequenceSegment> segments, Span<float> output)
     {
         var s = _shape;
         int heads = s.HeadCount, rank = s.KvLoraRank, rope = s.RopeLength, nope = s.NopeLength, headLength = s.QueryKeyLength;
@@ -173,16 +176,27 @@ internal sealed class MultiHeadLatentAttention
         // Full queries in latent space, (n, heads, rope + kvLoraRank): rotary part first, like the cache rows.
         MixtureOfExperts.Grow(ref _fullQuery, n * heads * rowWidth);
         Span<float> fullQuery = _fullQuery.AsSpan(0, n * heads * rowWidth);
-        int firstPosition = cache.Count;
+        MixtureOfExperts.Grow(ref _rowCache, n);
+        MixtureOfExperts.Grow(ref _rowPosition, n);
+        long attendedPositions = 0; // Σ over rows of the positions each row attends to: the work estimate the pool sizes its split by
+        foreach (var segment in segments)
+        {
+            for (int t = segment.Start; t < segment.Start + segment.Count; t++)
+            {
+                _rowCache[t] = segment.Cache;
+                _rowPosition[t] = segment.FirstPosition + t - segment.Start;
+            }
+            attendedPositions += segment.AttendedPositions;
+        }
         for (int t = 0; t < n; t++)
         {
-            _rope.Angles(firstPosition + t, _cosSin);
+            _rope.Angles(_rowPosition[t], _cosSin);
             Span<float> latentAndKey = keyValue.Slice(t * (rank + rope), rank + rope);
             Span<float> ropeKey = latentAndKey.Slice(rank, rope);
             _rope.Apply(ropeKey, rope, _cosSin);
             Span<float> latent = latentAndKey[..rank];
             RmsNorm.Apply(latent, w.KeyValueDownNorm, _epsilon, latent);
-            StoreRow(cache, layerIndex, firstPosition + t, ropeKey, latent);
+            StoreRow(_rowCache[t], layerIndex, _rowPosition[t], ropeKey, latent);
 
             for (int h = 0; h < heads; h++)
             {
@@ -208,10 +222,10 @@ internal sealed class MultiHeadLatentAttention
         MixtureOfExperts.Grow(ref _latentOut, n * heads * rank);
         var work = new LatentAttentionWork
         {
-            Queries = _fullQuery, Output = _latentOut, Cache = cache, Layer = layerIndex, FirstPosition = firstPosition,
+            Queries = _fullQuery, Output = _latentOut, RowCache = _rowCache, RowPosition = _rowPosition, Layer = layerIndex,
             Heads = heads, RowWidth = rowWidth, Rope = rope, Rank = rank, Scale = _scale,
         };
-        _pool.For(n * heads, ref work);
+        _pool.For(n * heads, ref work, attendedPositions * heads * (rowWidth + rank));
 
         // Decompress each head's output with W_UV: (n, kvLoraRank) → (n, valueLength), into (n, heads · valueLength).
         int valueLength = s.ValueLength, mixedWidth = heads * valueLength;
@@ -254,29 +268,31 @@ internal sealed class MultiHeadLatentAttention
         [ThreadStatic] private static Half[]? queryHalf;
 
         public float[] Queries, Output;
-        public KvCache Cache;
-        public int Layer, FirstPosition, Heads, RowWidth, Rope, Rank;
+        public KvCache[] RowCache; // the cache of each row's sequence
+        public int[] RowPosition;  // each row's position in its sequence
+        public int Layer, Heads, RowWidth, Rope, Rank;
         public float Scale;
 
         public readonly void Execute(int start, int end)
         {
-            if (scores is null || scores.Length < Cache.Capacity) scores = new float[Cache.Capacity];
             if (queryHalf is null || queryHalf.Length < RowWidth) queryHalf = new Half[RowWidth];
             for (int item = start; item < end; item++)
             {
                 int token = item / Heads;
-                int length = FirstPosition + token + 1; // causal: a token sees itself and everything before it
-                Head(Queries.AsSpan(item * RowWidth, RowWidth), length, scores.AsSpan(0, length), queryHalf,
+                KvCache cache = RowCache[token];
+                if (scores is null || scores.Length < cache.Capacity) scores = new float[cache.Capacity];
+                int length = RowPosition[token] + 1; // causal: a token sees itself and everything before it
+                Head(cache, Queries.AsSpan(item * RowWidth, RowWidth), length, scores.AsSpan(0, length), queryHalf,
                     Output.AsSpan(item * Rank, Rank));
             }
         }
 
-        private readonly void Head(ReadOnlySpan<float> query, int length, Span<float> weights, Span<Half> half, Span<float> output)
+        private readonly void Head(KvCache cache, ReadOnlySpan<float> query, int length, Span<float> weights, Span<Half> half, Span<float> output)
         {
             int width = RowWidth, rope = Rope;
-            if (Cache.Type == KvCacheType.F16)
+            if (cache.Type == KvCacheType.F16)
             {
-                ReadOnlySpan<Half> rows = Cache.KeysF16(Layer);
+                ReadOnlySpan<Half> rows = cache.KeysF16(Layer);
                 Span<Half> q = half[..width];
                 for (int i = 0; i < width; i++) q[i] = (Half)query[i];
                 for (int t = 0; t < length; t++) weights[t] = Dot(q, rows.Slice(t * width, width)) * Scale;
@@ -291,7 +307,7 @@ internal sealed class MultiHeadLatentAttention
             }
             else
             {
-                ReadOnlySpan<float> rows = Cache.KeysF32(Layer);
+                ReadOnlySpan<float> rows = cache.KeysF32(Layer);
                 for (int t = 0; t < length; t++) weights[t] = Dot(query, rows.Slice(t * width, width)) * Scale;
                 VectorOps.Softmax(weights);
                 output.Clear();

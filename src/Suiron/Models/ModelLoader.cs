@@ -14,6 +14,7 @@ public static class ModelLoader
         [DeepSeek2.ArchitectureName] = DeepSeek2.Load,
         [Qwen3Moe.Architecture.Name] = Qwen3Moe.Load,
         [Glm4.Architecture.Name] = Glm4.Load,
+        [Glm4Moe.Architecture.Name] = Glm4Moe.Load,
     };
 
     /// <summary>Architectures this build can run.</summary>

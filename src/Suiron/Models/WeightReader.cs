@@ -28,6 +28,23 @@ internal sealed class WeightReader(GgufFile file)
         return t;
     }
 
+    /// <summary>
+    /// Marks every tensor whose name starts with <paramref name="prefix"/> as read, without decoding it (weights a file
+    /// carries for a feature the forward pass does not run, such as GLM-4.5's multi-token-prediction layer); returns
+    /// their element count.
+    /// </summary>
+    public long SkipPrefix(string prefix)
+    {
+        long elements = 0;
+        foreach (var t in file.Tensors)
+        {
+            if (!t.Name.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            _used.Add(t.Name);
+            elements += t.ElementCount;
+        }
+        return elements;
+    }
+
     /// <summary>The token embedding (ggml shape [embedding, vocab]) and the vocabulary size it implies.</summary>
     public (Tensor Embedding, int VocabSize) TokenEmbedding(int embedding)
     {

@@ -33,4 +33,38 @@ public class DecodeAllocationTests
         for (int i = 0; i < 16; i++) { token[0] = (i * 53 + 2) % 500; model.Forward(token, cache, logits); }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    public static TheoryData<string> MoeModels => new() { "glm4moe", "deepseek2" };
+
+    /// <summary>The same for the MoE models, one sequence and three sequences batched (the scheduler's decode step).</summary>
+    [Theory]
+    [MemberData(nameof(MoeModels))]
+    public void Moe_decode_steps_allocate_nothing_once_warm(string name)
+    {
+        string path = name == "glm4moe" ? MoeModelBuilder.Glm4MoeF32(queryKeyNorm: true) : MoeModelBuilder.F32(MoeModelBuilder.DeepSeekV3);
+        using var file = GgufFile.Open(path);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 128 });
+        var logits = new float[3 * model.Info.VocabSize];
+        KvCache[] caches = [model.CreateCache(128), model.CreateCache(128), model.CreateCache(128)];
+        int[][] tokens = [[0], [0], [0]];
+        var items = new SequenceTokens[3];
+        int[] prompt = [1, 5, 9, 14, 3, 7];
+        foreach (var cache in caches) model.Forward(prompt, cache, logits);
+
+        void Step(int i)
+        {
+            model.Forward(tokens[0], caches[0], logits);
+            for (int s = 0; s < 3; s++)
+            {
+                tokens[s][0] = (i * 53 + 17 * s + 2) % 500;
+                items[s] = new SequenceTokens(tokens[s], caches[s]);
+            }
+            model.ForwardBatch(items, logits);
+        }
+        for (int i = 0; i < 6; i++) Step(i); // warm: JIT, pools, scratch
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 6; i < 16; i++) Step(i);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

@@ -31,6 +31,13 @@ internal sealed record DeepSeekSpec(
     public override string ToString() => Name;
 }
 
+/// <summary>The tiny glm4moe models' shape: <see cref="Layers"/> layers run (the first <see cref="DenseLayers"/> dense), plus <see cref="NextN"/> MTP layer.</summary>
+internal static class Glm4MoeShape
+{
+    public const int Embedding = 256, Layers = 4, DenseLayers = 2, NextN = 1, Heads = 4, KvHeads = 2, Head = 64,
+        FeedForward = 512, Experts = 16, ExpertsUsed = 4, ExpertFeedForward = 256;
+}
+
 /// <summary>
 /// Writes tiny random MoE/MLA GGUFs (deepseek2, qwen3moe, glm4) in llama.cpp's exact tensor names, shapes and
 /// metadata keys, with <see cref="TinyModelBuilder"/>'s conventions (stories260K tokenizer, σ ≈ 1/√fan-in).
@@ -56,6 +63,14 @@ internal static class MoeModelBuilder
 
     /// <summary>GLM-4: 2 layers, 4 query heads over 2 key/value heads of 64 with biases, RoPE on 32 of 64, post-norms, fused gate+up.</summary>
     public static string Glm4F32() => Cached("glm4-F32.gguf", WriteGlm4);
+
+    /// <summary>
+    /// GLM-4.5 (<see cref="Glm4MoeShape"/>): 2 dense + 2 MoE layers and a NextN layer, QKV biases, NeoX RoPE on 32 of 64,
+    /// 16 sigmoid-routed experts with a selection bias, top-4, normalized and scaled, one shared expert; QK-norm as GLM-4.5
+    /// has it, or without as GLM-4.5-Air.
+    /// </summary>
+    public static string Glm4MoeF32(bool queryKeyNorm) =>
+        Cached(queryKeyNorm ? "glm4moe-qknorm-F32.gguf" : "glm4moe-F32.gguf", path => WriteGlm4Moe(path, queryKeyNorm));
 
     public static string Quantized(string f32Path, TensorType type) =>
         Cached(Path.GetFileNameWithoutExtension(f32Path).Replace("-F32", "") + $"-{type}-ours.gguf", path => Requantize(f32Path, path, type));
@@ -105,6 +120,61 @@ internal static class MoeModelBuilder
             w.AddTensor(p + "ffn_up.weight", [e, 2 * width], Gaussian(random, e * 2 * width, 1f / MathF.Sqrt(e)));
             w.AddTensor(p + "ffn_down.weight", [width, e], Gaussian(random, width * e, 1f / MathF.Sqrt(width)));
             w.AddTensor(p + "post_ffw_norm.weight", [e], NearOne(random, e));
+        }
+        w.AddTensor("output_norm.weight", [e], NearOne(random, e));
+        w.AddTensor("output.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        w.WriteTo(path);
+    }
+
+    private static void WriteGlm4Moe(string path, bool queryKeyNorm)
+    {
+        const string a = "glm4moe";
+        const int e = Glm4MoeShape.Embedding, heads = Glm4MoeShape.Heads, kvHeads = Glm4MoeShape.KvHeads, head = Glm4MoeShape.Head,
+            experts = Glm4MoeShape.Experts, width = Glm4MoeShape.ExpertFeedForward, blocks = Glm4MoeShape.Layers + Glm4MoeShape.NextN;
+        var random = new Random(queryKeyNorm ? 41 : 42);
+        var w = Header(a, queryKeyNorm ? "glm4moe-tiny-qknorm" : "glm4moe-tiny", e, blocks, heads, kvHeads, feedForward: Glm4MoeShape.FeedForward);
+        w.Set($"{a}.attention.key_length", (uint)head);
+        w.Set($"{a}.attention.value_length", (uint)head);
+        w.Set($"{a}.rope.dimension_count", (uint)(head / 2));
+        w.Set($"{a}.rope.freq_base", 1000000f);
+        w.Set($"{a}.leading_dense_block_count", (uint)Glm4MoeShape.DenseLayers);
+        w.Set($"{a}.expert_count", (uint)experts);
+        w.Set($"{a}.expert_used_count", (uint)Glm4MoeShape.ExpertsUsed);
+        w.Set($"{a}.expert_shared_count", 1u);
+        w.Set($"{a}.expert_feed_forward_length", (uint)width);
+        w.Set($"{a}.expert_weights_scale", 2.5f);
+        w.Set($"{a}.expert_weights_norm", true);
+        w.Set($"{a}.expert_gating_func", 2u);
+        w.Set($"{a}.nextn_predict_layers", (uint)Glm4MoeShape.NextN);
+        w.AddTensor("token_embd.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        for (int i = 0; i < blocks; i++)
+        {
+            string p = $"blk.{i}.";
+            AddAttention(w, random, p, e, heads, kvHeads, head, bias: true);
+            if (queryKeyNorm)
+            {
+                w.AddTensor(p + "attn_q_norm.weight", [head], NearOne(random, head));
+                w.AddTensor(p + "attn_k_norm.weight", [head], NearOne(random, head));
+            }
+            w.AddTensor(p + "post_attention_norm.weight", [e], NearOne(random, e));
+            if (i < Glm4MoeShape.DenseLayers)
+            {
+                AddMlp(w, random, p, "", e, Glm4MoeShape.FeedForward);
+            }
+            else
+            {
+                AddExperts(w, random, p, e, experts, width);
+                w.AddTensor(p + "exp_probs_b.bias", [experts], Gaussian(random, experts, 0.1f));
+                AddMlp(w, random, p, "_shexp", e, width);
+            }
+            if (i >= Glm4MoeShape.Layers)
+            {
+                // The multi-token-prediction block: llama.cpp loads it and never runs it; so must we.
+                w.AddTensor(p + "nextn.eh_proj.weight", [2 * e, e], Gaussian(random, 2 * e * e, 1f / MathF.Sqrt(2 * e)));
+                w.AddTensor(p + "nextn.enorm.weight", [e], NearOne(random, e));
+                w.AddTensor(p + "nextn.hnorm.weight", [e], NearOne(random, e));
+                w.AddTensor(p + "nextn.shared_head_norm.weight", [e], NearOne(random, e));
+            }
         }
         w.AddTensor("output_norm.weight", [e], NearOne(random, e));
         w.AddTensor("output.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));

@@ -1,0 +1,75 @@
+using Suiron.Inference;
+
+namespace Suiron.Models;
+
+/// <summary>
+/// Consecutive rows of a pass that belong to one sequence: rows <see cref="Start"/>.. of the pass go to positions
+/// <see cref="FirstPosition"/>.. of <see cref="Cache"/>.
+/// </summary>
+internal readonly record struct SequenceSegment(KvCache Cache, int Start, int Count, int FirstPosition)
+{
+    /// <summary>Σ over the segment's rows of the positions each attends to (causal): the attention work it costs.</summary>
+    public long AttendedPositions => (long)Count * FirstPosition + (long)Count * (Count + 1) / 2;
+}
+
+/// <summary>
+/// What every model's <see cref="ILanguageModel.ForwardBatch"/> does around its own pass (continuous batching): check
+/// every item before anything is written, then lay the sequences' tokens end to end into passes of at most
+/// <c>maxBatch</c> rows — one weight pass serves every sequence — and collect the logits of each item's last token.
+/// </summary>
+internal static class SequenceBatches
+{
+    /// <summary>
+    /// One pass of several sequences' rows; writes the logits of the last row of each of the first
+    /// <paramref name="finished"/> segments (those whose item ends in this pass) into <paramref name="logits"/>.
+    /// </summary>
+    public delegate void Pass(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments, int finished, Span<float> logits);
+
+    /// <summary>Checks the items (own caches of this model's shape, room for their tokens, token ids in the vocabulary).</summary>
+    public static void Validate(ReadOnlySpan<SequenceTokens> items, int logitsLength, int vocab, int layers, int keyWidth, int valueWidth)
+    {
+        SequenceTokens.Validate(items, logitsLength, vocab);
+        foreach (var item in items)
+        {
+            KvCache cache = item.Cache;
+            if (cache.LayerCount != layers || cache.KeyWidth != keyWidth || cache.ValueWidth != valueWidth)
+                throw new ArgumentException("The cache was created by a model of another shape.", nameof(items));
+            foreach (int token in item.Tokens.Span)
+                if ((uint)token >= (uint)vocab)
+                    throw new ArgumentOutOfRangeException(nameof(items), $"Token id {token} is outside the vocabulary of {vocab}.");
+        }
+    }
+
+    /// <summary>
+    /// Packs the items into passes and runs them. An item longer than the room left in a pass continues in the next
+    /// one (its earlier rows are then already in its cache). <paramref name="passTokens"/> and <paramref name="segments"/>
+    /// are scratch of <paramref name="maxBatch"/> entries.
+    /// </summary>
+    public static void Run(ReadOnlySpan<SequenceTokens> items, Span<float> logits, int vocab, int maxBatch,
+        int[] passTokens, SequenceSegment[] segments, Pass pass)
+    {
+        int rows = 0, segmentCount = 0, firstFinished = 0;
+        for (int i = 0; i < items.Length; i++)
+        {
+            ReadOnlySpan<int> tokens = items[i].Tokens.Span;
+            KvCache cache = items[i].Cache;
+            for (int done = 0; done < tokens.Length;)
+            {
+                int count = Math.Min(maxBatch - rows, tokens.Length - done);
+                tokens.Slice(done, count).CopyTo(passTokens.AsSpan(rows));
+                segments[segmentCount++] = new SequenceSegment(cache, rows, count, cache.Count);
+                rows += count;
+                done += count;
+                bool itemFinished = done == tokens.Length;
+                if (rows == maxBatch || i == items.Length - 1 && itemFinished)
+                {
+                    // Items whose last row is in this pass are firstFinished.. (the last segment may continue in the next pass).
+                    int finished = segmentCount - (itemFinished ? 0 : 1);
+                    pass(passTokens.AsSpan(0, rows), segments.AsSpan(0, segmentCount), finished, logits.Slice(firstFinished * vocab, finished * vocab));
+                    firstFinished += finished;
+                    rows = segmentCount = 0;
+                }
+            }
+        }
+    }
+}
