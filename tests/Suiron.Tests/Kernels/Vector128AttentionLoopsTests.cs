@@ -68,4 +68,32 @@ public unsafe class Vector128AttentionLoopsTests
             }
         }
     }
+
+    [Fact]
+    public void Softmax_matches_the_scalar_reference_for_every_length_up_to_257()
+    {
+        for (int n = 0; n <= 257; n++)
+        {
+            var x = KernelTestData.Gaussian(n, seed: 7 * n + 1, scale: 3f);
+            var expected = (float[])x.Clone();
+            VectorOpsReference.Softmax(expected);
+            Vector128AttentionLoops.Softmax(x);
+            for (int i = 0; i < n; i++)
+                Assert.True(Math.Abs(expected[i] - x[i]) <= 1e-6f * Math.Max(1f, Math.Abs(expected[i])), $"n={n} i={i}: {x[i]} vs {expected[i]}");
+            if (n > 0) Assert.InRange(x.Sum(), 0.9999f, 1.0001f);
+        }
+    }
+
+    [Fact]
+    public void Softmax_turns_minus_infinity_into_zero()
+    {
+        float[] x = [1f, float.NegativeInfinity, 2f, float.NegativeInfinity, 0f, 1f, 1f, 1f, 3f, float.NegativeInfinity];
+        var expected = (float[])x.Clone();
+        VectorOpsReference.Softmax(expected);
+        Vector128AttentionLoops.Softmax(x);
+        Assert.Equal(0f, x[1]);
+        Assert.Equal(0f, x[3]);
+        Assert.Equal(0f, x[9]);
+        for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(expected[i] - x[i]) <= 1e-6f, $"i={i}: {x[i]} vs {expected[i]}");
+    }
 }
