@@ -9,6 +9,7 @@ using Suiron.Kernels;
 //   dotnet run -c Release --project bench/Suiron.Bench -- [--quick] [--threads 2] [-p 512 -n 128 -r 5] [--json results.json]
 //   dotnet run -c Release --project bench/Suiron.Bench -- models      (only write the model files)
 //   dotnet run -c Release --project bench/Suiron.Bench -- batch --dir /tmp/x -s 4   (batched vs per-sequence decode, A/B)
+//   dotnet run -c Release --project bench/Suiron.Bench -- kernels     (dot kernels: scalar vs Vector128 vs AVX2, one thread)
 LlamaCppSubject.ConfigureLogging();
 
 var dir = new Option<string>("--dir") { Description = "Folder of the benchmark model files (written when missing)", DefaultValueFactory = _ => BenchFiles.DefaultDirectory };
@@ -116,6 +117,24 @@ rssCommand.SetAction(result => Guard(() =>
     return 0;
 }));
 root.Subcommands.Add(rssCommand);
+
+var kernelColumns = new Option<int>("--columns") { Description = "Elements per row (a multiple of 256)", DefaultValueFactory = _ => 4096 };
+var kernelRows = new Option<int>("--rows") { Description = "Rows per pass (keep them cache-resident)", DefaultValueFactory = _ => 16 };
+var kernelRounds = new Option<int>("--rounds") { Description = "Alternating turns per kernel family", DefaultValueFactory = _ => 7 };
+var kernelsCommand = new Command("kernels", "Single-thread dot-kernel throughput per type: scalar vs Vector128 (the ARM64 path) vs AVX2, A/B in one process")
+{
+    kernelColumns, kernelRows, kernelRounds,
+};
+kernelsCommand.SetAction(result => Guard(() =>
+{
+    int columns = result.GetValue(kernelColumns), kernelRowCount = result.GetValue(kernelRows), rounds = result.GetValue(kernelRounds);
+    if (columns <= 0 || columns % 256 != 0) throw new ArgumentException($"--columns must be a positive multiple of 256 (got {columns}).");
+    if (kernelRowCount < 1 || rounds < 1) throw new ArgumentException("--rows and --rounds must be ≥ 1.");
+    WarnIfDebug();
+    Console.Out.Write(KernelBench.Run(columns, kernelRowCount, rounds, TimeSpan.FromMilliseconds(100), Console.Error));
+    return 0;
+}));
+root.Subcommands.Add(kernelsCommand);
 
 ParseResult parsed = root.Parse(args);
 if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)

@@ -2,34 +2,86 @@ using Suiron.Tensors;
 
 namespace Suiron.Kernels;
 
+/// <summary>The families of dot kernels, slowest first; a machine can run its <see cref="DotKernels.Best"/> and every one below it.</summary>
+internal enum DotPath
+{
+    /// <summary><see cref="ScalarDot"/>: the reference, any CPU.</summary>
+    Scalar,
+
+    /// <summary><see cref="Vector128Dot"/>: the portable 128-bit kernels (NEON on ARM64, SSE on x86).</summary>
+    Vector128,
+
+    /// <summary><see cref="Avx2Dot"/>: x86 with AVX2 and FMA.</summary>
+    Avx2,
+}
+
 /// <summary>
 /// Picks the dot-product kernel for a weight type: the fastest the CPU supports, else the scalar reference.
 /// Resolved once per matmul, so the per-row cost is one indirect call.
 /// </summary>
 internal static unsafe class DotKernels
 {
-    public static delegate*<byte*, byte*, int, float> For(TensorType weightType)
+    /// <summary>The fastest family this CPU runs: AVX2, else the 128-bit kernels where Vector128 is accelerated (ARM64 included), else scalar.</summary>
+    public static DotPath Best { get; } =
+        Avx2Dot.IsSupported ? DotPath.Avx2 : Vector128Dot.IsSupported ? DotPath.Vector128 : DotPath.Scalar;
+
+    public static delegate*<byte*, byte*, int, float> For(TensorType weightType) => For(weightType, Best);
+
+    /// <summary>
+    /// The kernel of <paramref name="path"/> for the type, falling back to the next family down where that one has
+    /// none (Q2_K and Q3_K have no AVX2 kernel and run the 128-bit one; Q8_1 and Q8_K weights run scalar).
+    /// Tests pass a lower path to force it.
+    /// </summary>
+    public static delegate*<byte*, byte*, int, float> For(TensorType weightType, DotPath path) => Resolve(weightType, path) switch
     {
-        if (Avx2Dot.IsSupported)
-        {
-            switch (weightType)
-            {
-                case TensorType.F32: return &Avx2Dot.F32;
-                case TensorType.F16: return &Avx2Dot.F16;
-                case TensorType.BF16: return &Avx2Dot.BF16;
-                case TensorType.Q4_0: return &Avx2Dot.Q4_0;
-                case TensorType.Q4_1: return &Avx2Dot.Q4_1;
-                case TensorType.Q5_0: return &Avx2Dot.Q5_0;
-                case TensorType.Q5_1: return &Avx2Dot.Q5_1;
-                case TensorType.Q8_0: return &Avx2Dot.Q8_0;
-                case TensorType.Q4_K: return &Avx2Dot.Q4K;
-                case TensorType.Q5_K: return &Avx2Dot.Q5K;
-                case TensorType.Q6_K: return &Avx2Dot.Q6K;
-            }
-        }
-        // Scalar only so far: Q2_K, Q3_K (and the activation-only Q8_1, Q8_K).
-        return Scalar(weightType);
+        DotPath.Avx2 => Avx2(weightType),
+        DotPath.Vector128 => Vector128(weightType),
+        _ => Scalar(weightType),
+    };
+
+    /// <summary>The family whose kernel <see cref="For(TensorType, DotPath)"/> returns for the type.</summary>
+    public static DotPath Resolve(TensorType weightType, DotPath path)
+    {
+        if (path > Best) throw new ArgumentException($"This CPU cannot run the {path} kernels (best: {Best}).", nameof(path));
+        if (path == DotPath.Avx2 && Avx2(weightType) != null) return DotPath.Avx2;
+        if (path >= DotPath.Vector128 && Vector128(weightType) != null) return DotPath.Vector128;
+        return DotPath.Scalar;
     }
+
+    private static delegate*<byte*, byte*, int, float> Avx2(TensorType weightType) => weightType switch
+    {
+        TensorType.F32 => &Avx2Dot.F32,
+        TensorType.F16 => &Avx2Dot.F16,
+        TensorType.BF16 => &Avx2Dot.BF16,
+        TensorType.Q4_0 => &Avx2Dot.Q4_0,
+        TensorType.Q4_1 => &Avx2Dot.Q4_1,
+        TensorType.Q5_0 => &Avx2Dot.Q5_0,
+        TensorType.Q5_1 => &Avx2Dot.Q5_1,
+        TensorType.Q8_0 => &Avx2Dot.Q8_0,
+        TensorType.Q4_K => &Avx2Dot.Q4K,
+        TensorType.Q5_K => &Avx2Dot.Q5K,
+        TensorType.Q6_K => &Avx2Dot.Q6K,
+        _ => null,
+    };
+
+    /// <summary>The portable 128-bit kernel, or null where the type has none (the activation-only Q8_1 and Q8_K).</summary>
+    public static delegate*<byte*, byte*, int, float> Vector128(TensorType weightType) => weightType switch
+    {
+        TensorType.F32 => &Vector128Dot.F32,
+        TensorType.F16 => &Vector128Dot.F16,
+        TensorType.BF16 => &Vector128Dot.BF16,
+        TensorType.Q4_0 => &Vector128Dot.Q4_0,
+        TensorType.Q4_1 => &Vector128Dot.Q4_1,
+        TensorType.Q5_0 => &Vector128Dot.Q5_0,
+        TensorType.Q5_1 => &Vector128Dot.Q5_1,
+        TensorType.Q8_0 => &Vector128Dot.Q8_0,
+        TensorType.Q2_K => &Vector128Dot.Q2K,
+        TensorType.Q3_K => &Vector128Dot.Q3K,
+        TensorType.Q4_K => &Vector128Dot.Q4K,
+        TensorType.Q5_K => &Vector128Dot.Q5K,
+        TensorType.Q6_K => &Vector128Dot.Q6K,
+        _ => null,
+    };
 
     /// <summary>The scalar reference kernel, for tests.</summary>
     public static delegate*<byte*, byte*, int, float> Scalar(TensorType weightType) => weightType switch

@@ -32,6 +32,15 @@ internal static unsafe class HalfConversion
             for (; i + 8 <= n; i += 8)
                 Vector256.Store(HalfToSingle(Vector128.Load((ushort*)src + i)), dst + i);
         }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                (Vector128<float> lower, Vector128<float> upper) = HalfToSingle128(Vector128.Load((ushort*)src + i));
+                lower.Store(dst + i);
+                upper.Store(dst + i + 4);
+            }
+        }
         for (; i < n; i++) dst[i] = (float)src[i];
     }
 
@@ -112,6 +121,31 @@ internal static unsafe class HalfConversion
         Vector256<float> denormalized = ((twoW >> 17) | Vector256.Create(126u << 23)).AsSingle() - Vector256.Create(0.5f);
         Vector256<uint> isDenormal = Vector256.LessThan(twoW, Vector256.Create(1u << 27));
         return (sign | Vector256.ConditionalSelect(isDenormal, denormalized.AsUInt32(), normalized.AsUInt32())).AsSingle();
+    }
+
+    /// <summary>
+    /// Eight halves to eight floats in two 128-bit vectors (the ARM64/NEON path), exact for every input: the arithmetic
+    /// of <see cref="HalfToSingleFast"/> with the portable API (sign-extending widen instead of vpmovsxwd).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector128<float> Lower, Vector128<float> Upper) HalfToSingle128(Vector128<ushort> halves)
+    {
+        (Vector128<int> lower, Vector128<int> upper) = Vector128.Widen(halves.AsInt16());
+        return (SignExtendedHalfToSingle(lower), SignExtendedHalfToSingle(upper));
+    }
+
+    /// <summary>
+    /// Four sign-extended halves to floats: shift the magnitude into float position keeping the sign bit, multiply by
+    /// 2^112 (rebiases normals, normalizes subnormals exactly), then give exponent-31 halves (inf, NaN) the all-ones
+    /// float exponent.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> SignExtendedHalfToSingle(Vector128<int> widened)
+    {
+        Vector128<int> bits = (widened << 13) & Vector128.Create(unchecked((int)0x8FFFE000));
+        Vector128<float> value = bits.AsSingle() * Vector128.Create(5.192296858534828e33f); // 2^112
+        Vector128<int> special = Vector128.Equals(bits & Vector128.Create(0x0F800000), Vector128.Create(0x0F800000));
+        return value | (special & Vector128.Create(0x7F800000)).AsSingle();
     }
 
     /// <summary>

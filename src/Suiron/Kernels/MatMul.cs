@@ -31,24 +31,30 @@ public static unsafe class MatMul
         => Compute(w, firstRow, rowCount, x, y, batch, pool, allowGemm: true);
 
     internal static void Compute(Tensor w, long firstRow, int rowCount, ReadOnlySpan<float> x, Span<float> y, int batch, WorkerPool pool, bool allowGemm)
+        => Compute(w, firstRow, rowCount, x, y, batch, pool, allowGemm, DotKernels.Best);
+
+    /// <summary>With the dot-kernel family forced (tests run the 128-bit and scalar paths on an AVX2 machine this way).</summary>
+    internal static void Compute(Tensor w, long firstRow, int rowCount, ReadOnlySpan<float> x, Span<float> y, int batch, WorkerPool pool, bool allowGemm,
+        DotPath path)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(pool);
         int cols = w.Columns;
         if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > w.Rows) throw new ArgumentOutOfRangeException(nameof(rowCount));
         if (batch < 0) throw new ArgumentOutOfRangeException(nameof(batch));
+        if (path > DotKernels.Best) throw new ArgumentException($"This CPU cannot run the {path} kernels (best: {DotKernels.Best}).", nameof(path));
         if (x.Length < (long)batch * cols) throw new ArgumentException($"x needs {batch} x {cols} floats.", nameof(x));
         if (y.Length < (long)batch * rowCount) throw new ArgumentException($"y needs {batch} x {rowCount} floats.", nameof(y));
         if (batch == 0 || rowCount == 0) return;
 
         TensorType activationType = Quantization.ActivationType(w.Type);
         int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
-        bool gemm = allowGemm && batch > 1 && Gemm.Supports(w.Type);
+        bool gemm = allowGemm && batch > 1 && path == DotPath.Avx2 && Gemm.Supports(w.Type);
         // F16 weights: the activations are rounded to F16 (ggml's numerics) and then widened to F32 once, so each row's
         // dot converts only the weight side.
-        bool f16Widened = w.Type == TensorType.F16 && Avx2Dot.IsSupported;
+        bool f16Widened = w.Type == TensorType.F16 && path != DotPath.Scalar;
         // Q4_0/Q5_0/Q8_0 weights: the activation block scales are converted to float once, not once per row.
-        delegate*<byte*, byte*, float*, int, float> scaledKernel = Avx2Dot.IsSupported ? w.Type switch
+        delegate*<byte*, byte*, float*, int, float> scaledKernel = path == DotPath.Avx2 ? w.Type switch
         {
             TensorType.Q8_0 => &Avx2Dot.Q8_0Scaled,
             TensorType.Q4_0 => &Avx2Dot.Q4_0Scaled,
@@ -95,7 +101,7 @@ public static unsafe class MatMul
                 {
                     var work = new RowsTimesBatch
                     {
-                        Kernel = f16Widened ? &Avx2Dot.F16xF32 : DotKernels.For(w.Type),
+                        Kernel = !f16Widened ? DotKernels.For(w.Type, path) : path == DotPath.Avx2 ? &Avx2Dot.F16xF32 : &Vector128Dot.F16xF32,
                         ScaledKernel = scaledKernel,
                         Scales = extra,
                         ScalesRowBytes = extraRowBytes,

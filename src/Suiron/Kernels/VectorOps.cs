@@ -64,6 +64,11 @@ public static unsafe class VectorOps
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(Span<float> x)
     {
+        if (!Vector256.IsHardwareAccelerated && Vector128.IsHardwareAccelerated)
+        {
+            Vector128AttentionLoops.Softmax(x); // ARM64: attention's softmax is as hot as its dot products
+            return;
+        }
         if (x.Length == 0) return;
         float max = Max(x);
         ref float xs = ref MemoryMarshal.GetReference(x);
@@ -238,6 +243,11 @@ internal static class VectorOpsReference
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(Span<float> x)
     {
+        if (!Vector256.IsHardwareAccelerated && Vector128.IsHardwareAccelerated)
+        {
+            Vector128AttentionLoops.Softmax(x); // ARM64: attention's softmax is as hot as its dot products
+            return;
+        }
         if (x.Length == 0) return;
         float max = float.NegativeInfinity;
         foreach (float v in x) max = MathF.Max(max, v);

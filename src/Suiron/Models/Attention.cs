@@ -11,7 +11,8 @@ namespace Suiron.Models;
 /// and sums in double, so long contexts neither overflow nor lose small weights.
 /// With an F16 cache the query and the attention weights are rounded to F16 before their products, exactly where
 /// llama.cpp's CPU path (flash attention off) rounds them: F16·F16 dot products are what its matmuls compute.
-/// Q·K and weights·V run eight lanes wide (keys and values widened from F16 eight at a time); nothing is allocated.
+/// Q·K and weights·V run eight lanes wide (keys and values widened from F16 eight at a time), four lanes wide where
+/// only 128-bit vectors are accelerated (ARM64: <see cref="Vector128AttentionLoops"/>); nothing is allocated.
 /// </summary>
 internal static unsafe class Attention
 {
@@ -103,6 +104,7 @@ internal static unsafe class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float DotHalf(float* q, ushort* k, int n)
     {
+        if (!Vector256.IsHardwareAccelerated && Vector128.IsHardwareAccelerated) return Vector128AttentionLoops.DotHalf(q, k, n);
         int i = 0;
         float sum = 0;
         if (Vector256.IsHardwareAccelerated && n >= 8)
@@ -124,6 +126,7 @@ internal static unsafe class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Dot(float* q, float* k, int n)
     {
+        if (!Vector256.IsHardwareAccelerated && Vector128.IsHardwareAccelerated) return Vector128AttentionLoops.Dot(q, k, n);
         int i = 0;
         float sum = 0;
         if (Vector256.IsHardwareAccelerated && n >= 8)
@@ -145,6 +148,11 @@ internal static unsafe class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AccumulateHalf(float weight, ushort* v, float* o, int n)
     {
+        if (!Vector256.IsHardwareAccelerated && Vector128.IsHardwareAccelerated)
+        {
+            Vector128AttentionLoops.AccumulateHalf(weight, v, o, n);
+            return;
+        }
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
@@ -158,6 +166,11 @@ internal static unsafe class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Accumulate(float weight, float* v, float* o, int n)
     {
+        if (!Vector256.IsHardwareAccelerated && Vector128.IsHardwareAccelerated)
+        {
+            Vector128AttentionLoops.Accumulate(weight, v, o, n);
+            return;
+        }
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Suiron.Kernels;
+using Suiron.Tensors;
+
+namespace Suiron.Bench;
+
+/// <summary>
+/// Single-thread throughput of each dot-kernel family per weight type, A/B in one process: the families take turns
+/// (scalar, 128-bit, AVX2, scalar, …) over the same cache-resident rows, and each reports the median of its turns.
+/// The rows fit in L2, so this measures the kernels' compute, not memory bandwidth (decode on a big model is
+/// bound by the latter once a kernel is fast enough). On x86 the 128-bit family runs as SSE/AVX-128, standing in
+/// for NEON on ARM64, which this measures only by proxy.
+/// </summary>
+internal static unsafe class KernelBench
+{
+    private static readonly TensorType[] Types =
+    [
+        TensorType.F32, TensorType.F16, TensorType.BF16, TensorType.Q4_0, TensorType.Q4_1, TensorType.Q5_0,
+        TensorType.Q5_1, TensorType.Q8_0, TensorType.Q2_K, TensorType.Q3_K, TensorType.Q4_K, TensorType.Q5_K, TensorType.Q6_K,
+    ];
+
+    public static string Run(int columns, int rows, int rounds, TimeSpan turn, TextWriter progress)
+    {
+        var text = new StringBuilder();
+        text.AppendLine($"dot kernels, 1 thread, {rows} rows x {columns} columns (cache-resident), median of {rounds} alternating turns of ~{turn.TotalMilliseconds:F0} ms");
+        text.AppendLine($"{"type",-6} {"scalar",12} {"vector128",12} {"avx2",12} {"v128/scalar",12} {"avx2/v128",10}   (G elements/s)");
+        foreach (var type in Types)
+        {
+            var paths = new List<DotPath> { DotPath.Scalar };
+            if (DotKernels.Best >= DotPath.Vector128) paths.Add(DotPath.Vector128);
+            if (DotKernels.Best >= DotPath.Avx2 && DotKernels.Resolve(type, DotPath.Avx2) == DotPath.Avx2) paths.Add(DotPath.Avx2);
+            var medians = Measure(type, columns, rows, rounds, turn, paths);
+            string Rate(DotPath p) => medians.TryGetValue(p, out double r) ? $"{r / 1e9,12:F2}" : $"{"-",12}";
+            string Ratio(DotPath a, DotPath b) => medians.TryGetValue(a, out double x) && medians.TryGetValue(b, out double y) ? $"{x / y:F2}x" : "-";
+            string line = $"{type,-6} {Rate(DotPath.Scalar)} {Rate(DotPath.Vector128)} {Rate(DotPath.Avx2)} {Ratio(DotPath.Vector128, DotPath.Scalar),12} {Ratio(DotPath.Avx2, DotPath.Vector128),10}";
+            progress.WriteLine(line);
+            text.AppendLine(line);
+        }
+        return text.ToString();
+    }
+
+    /// <summary>Elements per second of each path (median over rounds).</summary>
+    private static Dictionary<DotPath, double> Measure(TensorType type, int columns, int rows, int rounds, TimeSpan turn, List<DotPath> paths)
+    {
+        int rowBytes = checked((int)TensorTypes.RowBytes(type, columns));
+        var activationType = Quantization.ActivationType(type);
+        int activationBytes = checked((int)TensorTypes.RowBytes(activationType, columns));
+        byte* weights = (byte*)NativeMemory.AlignedAlloc((nuint)(rowBytes * rows), 64);
+        byte* activations = (byte*)NativeMemory.AlignedAlloc((nuint)activationBytes, 64);
+        try
+        {
+            var random = new Random(1);
+            var values = new float[columns];
+            for (int r = 0; r < rows; r++)
+            {
+                for (int i = 0; i < columns; i++) values[i] = (float)(random.NextDouble() * 2 - 1) * 0.1f;
+                Quantization.Quantize(type, values, new Span<byte>(weights + (long)r * rowBytes, rowBytes));
+            }
+            for (int i = 0; i < columns; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+            Quantization.QuantizeActivations(activationType, values, new Span<byte>(activations, activationBytes));
+
+            var samples = paths.ToDictionary(p => p, _ => new List<double>());
+            var kernels = paths.ToDictionary(p => p, p => (nint)DotKernels.For(type, p));
+            // Warm every path's JIT tiers, then size each path's turn to about `turn` from a short timed run.
+            var passes = new Dictionary<DotPath, int>();
+            foreach (var p in paths)
+            {
+                var kernel = (delegate*<byte*, byte*, int, float>)kernels[p];
+                Pass(kernel, weights, rowBytes, rows, activations, columns, 200);
+                long start = Stopwatch.GetTimestamp();
+                int count = 0;
+                while (Stopwatch.GetElapsedTime(start) < TimeSpan.FromMilliseconds(20)) { Pass(kernel, weights, rowBytes, rows, activations, columns, 1); count++; }
+                passes[p] = Math.Max(1, (int)(count * turn.TotalMilliseconds / 20));
+            }
+            for (int round = 0; round < rounds; round++)
+            {
+                foreach (var p in paths)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    Pass((delegate*<byte*, byte*, int, float>)kernels[p], weights, rowBytes, rows, activations, columns, passes[p]);
+                    double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                    samples[p].Add((double)passes[p] * rows * columns / seconds);
+                }
+            }
+            return samples.ToDictionary(kv => kv.Key, kv => Median(kv.Value));
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(weights);
+            NativeMemory.AlignedFree(activations);
+        }
+    }
+
+    private static float sink;
+
+    private static void Pass(delegate*<byte*, byte*, int, float> kernel, byte* weights, int rowBytes, int rows, byte* activations, int columns, int passes)
+    {
+        float sum = 0;
+        for (int pass = 0; pass < passes; pass++)
+            for (int r = 0; r < rows; r++) sum += kernel(weights + (long)r * rowBytes, activations, columns);
+        sink += sum;
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        int m = values.Count / 2;
+        return values.Count % 2 == 1 ? values[m] : (values[m - 1] + values[m]) / 2;
+    }
+}

@@ -1,0 +1,414 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using Suiron.Tensors;
+
+namespace Suiron.Kernels;
+
+/// <summary>
+/// Dot products written with the cross-platform 128-bit API (<see cref="Vector128{T}"/>): NEON on ARM64 (Apple
+/// Silicon, Graviton, Ampere), SSE on x86 without AVX2. On x86 with AVX2 only Q2_K and Q3_K use them (Avx2Dot has
+/// no kernel for those); elsewhere they are the decode hot path. Same numerics as <see cref="ScalarDot"/>: each block's
+/// integer sum is exact, only the order of the float accumulation differs.
+/// <para>
+/// Every kernel here runs on x86 too (Vector128 is accelerated there), so the tests exercise this exact code against
+/// the scalar reference. One ARM-only instruction is used where present: sdot (<see cref="Dp"/>, ARMv8.4 dot
+/// product: Apple M1+, Graviton 2+, Ampere Altra), in <see cref="DotInt8"/> only; it computes the same exact integer
+/// sums grouped into different lanes.
+/// </para>
+/// </summary>
+internal static unsafe class Vector128Dot
+{
+    public static bool IsSupported => Vector128.IsHardwareAccelerated;
+
+    /// <summary>
+    /// <paramref name="acc"/> + x·y over 16 signed bytes, as 4 int32 partial sums. Exact unless some lane has
+    /// x = y = −128, which no caller produces: one side is always within ±127 (Q8_0/Q8_1 activations by
+    /// construction, every other weight type has at most 6 bits). Then each int16 product is at most 128·127
+    /// and a sum of two still fits int16, so the portable path widens to int32 only once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> DotInt8(Vector128<int> acc, Vector128<sbyte> x, Vector128<sbyte> y)
+    {
+        if (Dp.IsSupported) return Dp.DotProduct(acc, x, y);
+        (Vector128<short> xLow, Vector128<short> xHigh) = Vector128.Widen(x);
+        (Vector128<short> yLow, Vector128<short> yHigh) = Vector128.Widen(y);
+        (Vector128<int> lower, Vector128<int> upper) = Vector128.Widen(xLow * yLow + xHigh * yHigh);
+        return acc + lower + upper;
+    }
+
+    /// <summary>x·y over 32 signed bytes (two 16-byte halves at each pointer).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> DotInt8x32(Vector128<sbyte> x0, Vector128<sbyte> x1, sbyte* y)
+        => DotInt8(DotInt8(Vector128<int>.Zero, x0, Vector128.Load(y)), x1, Vector128.Load(y + 16));
+
+    /// <summary>16 bits to 16 bytes: byte j is 0xFF where bit j of <paramref name="bits"/> is set, else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<byte> BitsToBytes(ushort bits)
+    {
+        // Bytes 0..7 look at the low byte of bits, bytes 8..15 at the high one; each then tests its own bit.
+        Vector128<byte> spread = Vector128.Shuffle(Vector128.Create(bits).AsByte(),
+            Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+        Vector128<byte> bit = Vector128.Create(0x8040201008040201UL).AsByte();
+        return Vector128.Equals(spread & bit, bit);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float F32(byte* w, byte* a, int n)
+    {
+        float* x = (float*)w, y = (float*)a;
+        Vector128<float> acc0 = Vector128<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            acc0 = Vector128.MultiplyAddEstimate(Vector128.Load(x + i), Vector128.Load(y + i), acc0);
+            acc1 = Vector128.MultiplyAddEstimate(Vector128.Load(x + i + 4), Vector128.Load(y + i + 4), acc1);
+            acc2 = Vector128.MultiplyAddEstimate(Vector128.Load(x + i + 8), Vector128.Load(y + i + 8), acc2);
+            acc3 = Vector128.MultiplyAddEstimate(Vector128.Load(x + i + 12), Vector128.Load(y + i + 12), acc3);
+        }
+        for (; i + 4 <= n; i += 4) acc0 = Vector128.MultiplyAddEstimate(Vector128.Load(x + i), Vector128.Load(y + i), acc0);
+        float sum = Vector128.Sum((acc0 + acc1) + (acc2 + acc3));
+        for (; i < n; i++) sum += x[i] * y[i];
+        return sum;
+    }
+
+    /// <summary>Same accumulation order as <see cref="F16xF32"/> (lower four lanes in acc0, upper four in acc1), which the matmul relies on.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float F16(byte* w, byte* a, int n)
+    {
+        ushort* x = (ushort*)w, y = (ushort*)a;
+        Vector128<float> acc0 = Vector128<float>.Zero, acc1 = acc0;
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            (Vector128<float> xLow, Vector128<float> xHigh) = HalfConversion.HalfToSingle128(Vector128.Load(x + i));
+            (Vector128<float> yLow, Vector128<float> yHigh) = HalfConversion.HalfToSingle128(Vector128.Load(y + i));
+            acc0 = Vector128.MultiplyAddEstimate(xLow, yLow, acc0);
+            acc1 = Vector128.MultiplyAddEstimate(xHigh, yHigh, acc1);
+        }
+        float sum = Vector128.Sum(acc0 + acc1);
+        for (; i < n; i++) sum += (float)BitConverter.UInt16BitsToHalf(x[i]) * (float)BitConverter.UInt16BitsToHalf(y[i]);
+        return sum;
+    }
+
+    /// <summary>
+    /// F16 weights against F16-encoded activations already widened to F32 (exactly, once per matmul): the arithmetic
+    /// of <see cref="F16"/> with half the conversions.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float F16xF32(byte* w, byte* a, int n)
+    {
+        ushort* x = (ushort*)w;
+        float* y = (float*)a;
+        Vector128<float> acc0 = Vector128<float>.Zero, acc1 = acc0;
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            (Vector128<float> xLow, Vector128<float> xHigh) = HalfConversion.HalfToSingle128(Vector128.Load(x + i));
+            acc0 = Vector128.MultiplyAddEstimate(xLow, Vector128.Load(y + i), acc0);
+            acc1 = Vector128.MultiplyAddEstimate(xHigh, Vector128.Load(y + i + 4), acc1);
+        }
+        float sum = Vector128.Sum(acc0 + acc1);
+        for (; i < n; i++) sum += (float)BitConverter.UInt16BitsToHalf(x[i]) * y[i];
+        return sum;
+    }
+
+    /// <summary>
+    /// BF16 is the top half of an F32, so no widening is needed: seen as four 32-bit lanes, shifting left by 16 gives
+    /// the even elements as floats and masking the low half gives the odd ones. The sum is the same over any pairing.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float BF16(byte* w, byte* a, int n)
+    {
+        ushort* x = (ushort*)w, y = (ushort*)a;
+        Vector128<float> even = Vector128<float>.Zero, odd = even;
+        Vector128<uint> high = Vector128.Create(0xFFFF0000u);
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            Vector128<uint> xv = Vector128.Load(x + i).AsUInt32(), yv = Vector128.Load(y + i).AsUInt32();
+            even = Vector128.MultiplyAddEstimate((xv << 16).AsSingle(), (yv << 16).AsSingle(), even);
+            odd = Vector128.MultiplyAddEstimate((xv & high).AsSingle(), (yv & high).AsSingle(), odd);
+        }
+        float sum = Vector128.Sum(even + odd);
+        for (; i < n; i++) sum += HalfConversion.BF16ToSingle(x[i]) * HalfConversion.BF16ToSingle(y[i]);
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q8_0(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ8_0*)w;
+        var y = (BlockQ8_0*)a;
+        Vector128<float> acc = Vector128<float>.Zero;
+        for (int b = 0; b < n / 32; b++)
+        {
+            Vector128<int> sumi = DotInt8x32(Vector128.Load(x[b].Qs), Vector128.Load(x[b].Qs + 16), y[b].Qs);
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Scale(x[b].D) * Avx2Dot.Scale(y[b].D)), acc);
+        }
+        return Vector128.Sum(acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4_0(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ4_0*)w;
+        var y = (BlockQ8_0*)a;
+        Vector128<float> acc = Vector128<float>.Zero;
+        Vector128<byte> mask = Vector128.Create((byte)0x0F), eight = Vector128.Create((byte)8);
+        for (int b = 0; b < n / 32; b++)
+        {
+            // Low nibbles are elements 0..15, high nibbles 16..31; both stored with an offset of 8.
+            Vector128<byte> packed = Vector128.Load(x[b].Qs);
+            Vector128<sbyte> low = ((packed & mask) - eight).AsSByte();
+            Vector128<sbyte> high = ((packed >>> 4) - eight).AsSByte();
+            Vector128<int> sumi = DotInt8x32(low, high, y[b].Qs);
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Scale(x[b].D) * Avx2Dot.Scale(y[b].D)), acc);
+        }
+        return Vector128.Sum(acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4_1(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ4_1*)w;
+        var y = (BlockQ8_1*)a;
+        Vector128<float> acc = Vector128<float>.Zero;
+        Vector128<byte> mask = Vector128.Create((byte)0x0F);
+        float minTerm = 0;
+        for (int b = 0; b < n / 32; b++)
+        {
+            Vector128<byte> packed = Vector128.Load(x[b].Qs);
+            Vector128<int> sumi = DotInt8x32((packed & mask).AsSByte(), (packed >>> 4).AsSByte(), y[b].Qs);
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Scale(x[b].D) * Avx2Dot.Scale(y[b].D)), acc);
+            // m * sum(x) = m * s: the Q8_1 block carries d * sum(q).
+            minTerm += Avx2Dot.Scale(x[b].M) * Avx2Dot.Scale(y[b].S);
+        }
+        return Vector128.Sum(acc) + minTerm;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5_0(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ5_0*)w;
+        var y = (BlockQ8_0*)a;
+        Vector128<float> acc = Vector128<float>.Zero;
+        Vector128<byte> mask = Vector128.Create((byte)0x0F), sixteen = Vector128.Create((byte)16);
+        for (int b = 0; b < n / 32; b++)
+        {
+            // Fifth bit of element j is bit j of qh: 16 where set; the stored offset is 16.
+            uint qh = *(uint*)x[b].Qh;
+            Vector128<byte> packed = Vector128.Load(x[b].Qs);
+            Vector128<sbyte> low = (((packed & mask) | (BitsToBytes((ushort)qh) & sixteen)) - sixteen).AsSByte();
+            Vector128<sbyte> high = (((packed >>> 4) | (BitsToBytes((ushort)(qh >> 16)) & sixteen)) - sixteen).AsSByte();
+            Vector128<int> sumi = DotInt8x32(low, high, y[b].Qs);
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Scale(x[b].D) * Avx2Dot.Scale(y[b].D)), acc);
+        }
+        return Vector128.Sum(acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5_1(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ5_1*)w;
+        var y = (BlockQ8_1*)a;
+        Vector128<float> acc = Vector128<float>.Zero;
+        Vector128<byte> mask = Vector128.Create((byte)0x0F), sixteen = Vector128.Create((byte)16);
+        float minTerm = 0;
+        for (int b = 0; b < n / 32; b++)
+        {
+            uint qh = *(uint*)x[b].Qh;
+            Vector128<byte> packed = Vector128.Load(x[b].Qs);
+            Vector128<sbyte> low = ((packed & mask) | (BitsToBytes((ushort)qh) & sixteen)).AsSByte();
+            Vector128<sbyte> high = ((packed >>> 4) | (BitsToBytes((ushort)(qh >> 16)) & sixteen)).AsSByte();
+            Vector128<int> sumi = DotInt8x32(low, high, y[b].Qs);
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Scale(x[b].D) * Avx2Dot.Scale(y[b].D)), acc);
+            minTerm += Avx2Dot.Scale(x[b].M) * Avx2Dot.Scale(y[b].S);
+        }
+        return Vector128.Sum(acc) + minTerm;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q2K(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ2K*)w;
+        var y = (BlockQ8K*)a;
+        Vector128<float> acc = Vector128<float>.Zero;
+        Vector128<byte> three = Vector128.Create((byte)3);
+        float minTerm = 0;
+        for (int b = 0; b < n / 256; b++)
+        {
+            byte* q2 = x[b].Qs;
+            sbyte* q8 = y[b].Qs;
+            byte* sc = x[b].Scales;
+            // The min term from the Q8_K group sums: min_g (high nibble of the scale byte) * sum(q8 in g).
+            int summs = 0;
+            for (int g = 0; g < 16; g++) summs += y[b].BSums[g] * (sc[g] >> 4);
+
+            // Each 32-byte half holds four 2-bit planes of 32 elements; each 16-element group has its own scale.
+            Vector128<int> isum = Vector128<int>.Zero;
+            int group = 0;
+            for (int half = 0; half < 2; half++, q2 += 32)
+            {
+                Vector128<byte> first = Vector128.Load(q2), second = Vector128.Load(q2 + 16);
+                for (int shift = 0; shift < 8; shift += 2, q8 += 32)
+                {
+                    Vector128<int> dotFirst = DotInt8(Vector128<int>.Zero, ((first >>> shift) & three).AsSByte(), Vector128.Load(q8));
+                    Vector128<int> dotSecond = DotInt8(Vector128<int>.Zero, ((second >>> shift) & three).AsSByte(), Vector128.Load(q8 + 16));
+                    isum += dotFirst * Vector128.Create(sc[group] & 0xF) + dotSecond * Vector128.Create(sc[group + 1] & 0xF);
+                    group += 2;
+                }
+            }
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(isum), Vector128.Create(y[b].D * (float)x[b].D), acc);
+            minTerm += y[b].D * (float)x[b].DMin * summs;
+        }
+        return Vector128.Sum(acc) - minTerm;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q3K(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ3K*)w;
+        var y = (BlockQ8K*)a;
+        sbyte* scales = stackalloc sbyte[16];
+        Vector128<float> acc = Vector128<float>.Zero;
+        Vector128<byte> three = Vector128.Create((byte)3), four = Vector128.Create((byte)4);
+        for (int b = 0; b < n / 256; b++)
+        {
+            KQuantLayout.Q3Scales(x[b].Scales, scales);
+            byte* q3 = x[b].Qs;
+            sbyte* q8 = y[b].Qs;
+            Vector128<byte> highFirst = Vector128.Load(x[b].HMask), highSecond = Vector128.Load(x[b].HMask + 16);
+            Vector128<int> isum = Vector128<int>.Zero;
+            int group = 0;
+            byte m = 1;
+            for (int half = 0; half < 2; half++, q3 += 32)
+            {
+                Vector128<byte> first = Vector128.Load(q3), second = Vector128.Load(q3 + 16);
+                for (int shift = 0; shift < 8; shift += 2, m <<= 1, q8 += 32)
+                {
+                    // Two low bits from the plane, minus 4 where the high bit (hmask bit m) is clear: values -4..3.
+                    Vector128<byte> bit = Vector128.Create(m);
+                    Vector128<sbyte> qFirst = (((first >>> shift) & three) - (Vector128.Equals(highFirst & bit, Vector128<byte>.Zero) & four)).AsSByte();
+                    Vector128<sbyte> qSecond = (((second >>> shift) & three) - (Vector128.Equals(highSecond & bit, Vector128<byte>.Zero) & four)).AsSByte();
+                    Vector128<int> dotFirst = DotInt8(Vector128<int>.Zero, qFirst, Vector128.Load(q8));
+                    Vector128<int> dotSecond = DotInt8(Vector128<int>.Zero, qSecond, Vector128.Load(q8 + 16));
+                    isum += dotFirst * Vector128.Create((int)scales[group]) + dotSecond * Vector128.Create((int)scales[group + 1]);
+                    group += 2;
+                }
+            }
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(isum), Vector128.Create((float)x[b].D * y[b].D), acc);
+        }
+        return Vector128.Sum(acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4K(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ4K*)w;
+        var y = (BlockQ8K*)a;
+        byte* scales = stackalloc byte[8];
+        byte* mins = stackalloc byte[8];
+        Vector128<float> acc = Vector128<float>.Zero;
+        Vector128<byte> mask = Vector128.Create((byte)0x0F);
+        float minTerm = 0;
+        for (int b = 0; b < n / 256; b++)
+        {
+            KQuantLayout.ScalesMins(x[b].Scales, scales, mins);
+            int summs = 0;
+            for (int g = 0; g < 16; g++) summs += y[b].BSums[g] * mins[g / 2];
+
+            // 32 bytes per 64 elements: low nibbles are the first 32 (scale 2p), high nibbles the next 32 (scale 2p+1).
+            byte* q4 = x[b].Qs;
+            sbyte* q8 = y[b].Qs;
+            Vector128<int> isum = Vector128<int>.Zero;
+            for (int pair = 0; pair < 4; pair++, q4 += 32, q8 += 64)
+            {
+                Vector128<byte> first = Vector128.Load(q4), second = Vector128.Load(q4 + 16);
+                Vector128<int> low = DotInt8x32((first & mask).AsSByte(), (second & mask).AsSByte(), q8);
+                Vector128<int> high = DotInt8x32((first >>> 4).AsSByte(), (second >>> 4).AsSByte(), q8 + 32);
+                isum += low * Vector128.Create((int)scales[2 * pair]) + high * Vector128.Create((int)scales[2 * pair + 1]);
+            }
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(isum), Vector128.Create(Avx2Dot.Scale(x[b].D) * y[b].D), acc);
+            minTerm += Avx2Dot.Scale(x[b].DMin) * y[b].D * summs;
+        }
+        return Vector128.Sum(acc) - minTerm;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5K(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ5K*)w;
+        var y = (BlockQ8K*)a;
+        byte* scales = stackalloc byte[8];
+        byte* mins = stackalloc byte[8];
+        Vector128<float> acc = Vector128<float>.Zero;
+        Vector128<byte> mask = Vector128.Create((byte)0x0F), sixteen = Vector128.Create((byte)16);
+        float minTerm = 0;
+        for (int b = 0; b < n / 256; b++)
+        {
+            KQuantLayout.ScalesMins(x[b].Scales, scales, mins);
+            int summs = 0;
+            for (int g = 0; g < 16; g++) summs += y[b].BSums[g] * mins[g / 2];
+
+            byte* q4 = x[b].Qs;
+            sbyte* q8 = y[b].Qs;
+            // qh byte l carries the fifth bit of element l of every 32-element run: bit 2p for the low nibbles of
+            // pair p, bit 2p+1 for the high ones.
+            Vector128<byte> highFirst = Vector128.Load(x[b].Qh), highSecond = Vector128.Load(x[b].Qh + 16);
+            Vector128<int> isum = Vector128<int>.Zero;
+            for (int pair = 0; pair < 4; pair++, q4 += 32, q8 += 64)
+            {
+                Vector128<byte> first = Vector128.Load(q4), second = Vector128.Load(q4 + 16);
+                Vector128<byte> bitLow = Vector128.Create((byte)(1 << (2 * pair))), bitHigh = Vector128.Create((byte)(2 << (2 * pair)));
+                Vector128<sbyte> lowFirst = ((first & mask) | (Vector128.Equals(highFirst & bitLow, bitLow) & sixteen)).AsSByte();
+                Vector128<sbyte> lowSecond = ((second & mask) | (Vector128.Equals(highSecond & bitLow, bitLow) & sixteen)).AsSByte();
+                Vector128<sbyte> highFirstQ = ((first >>> 4) | (Vector128.Equals(highFirst & bitHigh, bitHigh) & sixteen)).AsSByte();
+                Vector128<sbyte> highSecondQ = ((second >>> 4) | (Vector128.Equals(highSecond & bitHigh, bitHigh) & sixteen)).AsSByte();
+                Vector128<int> low = DotInt8x32(lowFirst, lowSecond, q8);
+                Vector128<int> high = DotInt8x32(highFirstQ, highSecondQ, q8 + 32);
+                isum += low * Vector128.Create((int)scales[2 * pair]) + high * Vector128.Create((int)scales[2 * pair + 1]);
+            }
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(isum), Vector128.Create(Avx2Dot.Scale(x[b].D) * y[b].D), acc);
+            minTerm += Avx2Dot.Scale(x[b].DMin) * y[b].D * summs;
+        }
+        return Vector128.Sum(acc) - minTerm;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q6K(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ6K*)w;
+        var y = (BlockQ8K*)a;
+        Vector128<float> acc = Vector128<float>.Zero;
+        Vector128<byte> mask4 = Vector128.Create((byte)0x0F), mask2 = Vector128.Create((byte)0x03), thirtyTwo = Vector128.Create((byte)32);
+        for (int b = 0; b < n / 256; b++)
+        {
+            byte* ql = x[b].Ql;
+            byte* qh = x[b].Qh;
+            sbyte* sc = x[b].Scales;
+            sbyte* q8 = y[b].Qs;
+            Vector128<int> isum = Vector128<int>.Zero;
+            for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8, q8 += 128)
+            {
+                // 128 elements in four 32-element runs; run r takes low bits from ql (nibble r/2 of byte l + 32(r%2))
+                // and high bits from qh >> 2r. Each 16 elements (chunk) have their own scale: sc[chunk + 2r].
+                for (int chunk = 0; chunk < 2; chunk++)
+                {
+                    int l = 16 * chunk;
+                    Vector128<byte> low0 = Vector128.Load(ql + l), low1 = Vector128.Load(ql + l + 32), high = Vector128.Load(qh + l);
+                    Vector128<sbyte> r0 = (((low0 & mask4) | ((high & mask2) << 4)) - thirtyTwo).AsSByte();
+                    Vector128<sbyte> r1 = (((low1 & mask4) | (((high >>> 2) & mask2) << 4)) - thirtyTwo).AsSByte();
+                    Vector128<sbyte> r2 = (((low0 >>> 4) | (((high >>> 4) & mask2) << 4)) - thirtyTwo).AsSByte();
+                    Vector128<sbyte> r3 = (((low1 >>> 4) | ((high >>> 6) << 4)) - thirtyTwo).AsSByte();
+                    isum += DotInt8(Vector128<int>.Zero, r0, Vector128.Load(q8 + l)) * Vector128.Create((int)sc[chunk])
+                          + DotInt8(Vector128<int>.Zero, r1, Vector128.Load(q8 + l + 32)) * Vector128.Create((int)sc[chunk + 2])
+                          + DotInt8(Vector128<int>.Zero, r2, Vector128.Load(q8 + l + 64)) * Vector128.Create((int)sc[chunk + 4])
+                          + DotInt8(Vector128<int>.Zero, r3, Vector128.Load(q8 + l + 96)) * Vector128.Create((int)sc[chunk + 6]);
+                }
+            }
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(isum), Vector128.Create(Avx2Dot.Scale(x[b].D) * y[b].D), acc);
+        }
+        return Vector128.Sum(acc);
+    }
+}
