@@ -134,29 +134,48 @@ public sealed class ToolCallingTests(QwenToolsFixture fixture) : IClassFixture<Q
         }
     }
 
+    /// <summary>
+    /// The OpenAI SDK's streaming tool-call updates: the first names the call, the arguments follow in several pieces as
+    /// they are generated, and the pieces add up to exactly the arguments the same request returns unstreamed.
+    /// </summary>
     [Fact]
-    public async Task NamedFunctionStreamsAsToolCallDeltas()
+    public async Task NamedFunctionStreamsItsArgumentsInPieces()
     {
         var client = fixture.OpenAI().GetChatClient("qwen3-tiny");
         var options = new ChatCompletionOptions { Temperature = 1, Seed = 7, MaxOutputTokenCount = 200, ToolChoice = ChatToolChoice.CreateFunctionChoice("get_weather"), Tools = { Clock, Weather } };
         string? id = null, name = null;
         var arguments = new System.Text.StringBuilder();
+        int pieces = 0;
         ChatFinishReason? finish = null;
         await foreach (var update in client.CompleteChatStreamingAsync([new UserChatMessage("Weather?")], options))
         {
             foreach (var part in update.ToolCallUpdates)
             {
                 Assert.Equal(0, part.Index);
+                if (id is null)
+                {
+                    Assert.NotNull(part.ToolCallId);
+                    Assert.Equal("get_weather", part.FunctionName); // the first piece names the call
+                }
+                else Assert.Null(part.ToolCallId);
                 id ??= part.ToolCallId;
                 name ??= part.FunctionName;
-                if (part.FunctionArgumentsUpdate is { } fragment) arguments.Append(fragment.ToString());
+                if (part.FunctionArgumentsUpdate is { } fragment && fragment.ToMemory().Length > 0)
+                {
+                    arguments.Append(fragment.ToString());
+                    pieces++;
+                }
             }
             finish ??= update.FinishReason;
         }
         Assert.Equal(ChatFinishReason.ToolCalls, finish);
         Assert.StartsWith("call_", id);
         Assert.Equal("get_weather", name);
+        Assert.True(pieces >= 3, $"the arguments came in {pieces} piece(s): {arguments}");
         Assert.True(JsonSchema.FromText(WeatherParameters).Evaluate(JsonDocument.Parse(arguments.ToString()).RootElement).IsValid, arguments.ToString());
+
+        ChatCompletion whole = await client.CompleteChatAsync([new UserChatMessage("Weather?")], options);
+        Assert.Equal(Assert.Single(whole.ToolCalls).FunctionArguments.ToString(), arguments.ToString());
     }
 
     [Fact]
