@@ -15,6 +15,11 @@ public sealed class ToolCallParserTests
         { "llama3", "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}", "", ["get_weather {\"city\":\"Paris\"}"] },
         { "llama3", "<|python_tag|>{\"name\": \"a\", \"parameters\": {}}; {\"name\": \"b\", \"parameters\": {\"q\": [1, {\"z\": \"}\"}]}}", "", ["a {}", "b {\"q\":[1,{\"z\":\"}\"}]}"] },
         { "llama3", "Hello {there}", "Hello {there}", [] },
+        // Llama 3.1 built-in tools, as llama.cpp's chat parser reads them: NAME.call(ARG=JSON, …).
+        { "llama3", "<|python_tag|>brave_search.call(query=\"weather in Paris\")", "", ["brave_search {\"query\":\"weather in Paris\"}"] },
+        { "llama3", "<|python_tag|> wolfram_alpha . call ( query = \"f(x, y)\", precision = 3, exact=true )", "", ["wolfram_alpha {\"query\":\"f(x, y)\",\"precision\":3,\"exact\":true}"] },
+        { "llama3", "<|python_tag|>brave_search.call()", "", ["brave_search {}"] },
+        { "llama3", "<|python_tag|>print(1)", "<|python_tag|>print(1)", [] },
         { "deepseek-r1", "Sure.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>b\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "Sure.", ["get_weather {\"city\":\"Paris\"}", "b {}"] },
         { "deepseek-v3.1", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "", ["get_weather {\"city\":\"Paris\"}"] },
         { "glm-4.5", "Checking.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n<arg_key>days</arg_key>\n<arg_value>3</arg_value>\n</tool_call>", "Checking.\n", ["get_weather {\"city\":\"Paris\",\"days\":3}"] },
@@ -106,6 +111,23 @@ public sealed class ToolCallParserTests
             // The long call's arguments arrive over several pushes, not at once.
             Assert.True(pieces.Count(p => p.Delta.Index == 0 && p.Delta.Arguments.Length > 0) >= 3, $"chunk size {size}");
         }
+    }
+
+    [Fact]
+    public void BuiltinToolCallIsAnnouncedAtDotCallAndStreamsEachArgument()
+    {
+        var parser = new ToolCallStreamParser(ToolCallFormat.Llama3);
+        Assert.Empty(parser.Push("<|python_tag|>brave_sea").Deltas);
+        var announced = Assert.Single(parser.Push("rch.call(").Deltas);
+        Assert.Equal(("brave_search", "{"), (announced.Name, announced.Arguments));
+        Assert.NotNull(announced.Id);
+        Assert.Empty(parser.Push("query=\"Paris").Deltas); // a value streams once it has ended
+        Assert.Equal("\"query\":\"Paris weather\"", Assert.Single(parser.Push(" weather\", ").Deltas).Arguments);
+        Assert.Empty(parser.Push("count=3").Deltas); // 3 might go on (30)
+        var last = parser.Push(")");
+        Assert.Equal(",\"count\":3}", Assert.Single(last.Deltas).Arguments);
+        var call = Assert.Single(last.Calls);
+        Assert.Equal((announced.Id, "brave_search", "{\"query\":\"Paris weather\",\"count\":3}"), (call.Id, call.Name, call.Arguments));
     }
 
     [Fact]

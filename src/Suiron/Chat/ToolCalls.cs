@@ -52,7 +52,10 @@ public abstract class ToolCallFormat
 {
     /// <summary>Qwen 2.5 / Qwen 3 / Hermes: <c>&lt;tool_call&gt;{"name": …, "arguments": {…}}&lt;/tool_call&gt;</c>.</summary>
     public static ToolCallFormat Hermes { get; } = new HermesFormat();
-    /// <summary>Llama 3.x: <c>{"name": …, "parameters": {…}}</c> (optionally after <c>&lt;|python_tag|&gt;</c>).</summary>
+    /// <summary>
+    /// Llama 3.x: <c>{"name": …, "parameters": {…}}</c> (optionally after <c>&lt;|python_tag|&gt;</c>, several separated
+    /// by <c>;</c>), or a built-in tool as <c>&lt;|python_tag|&gt;brave_search.call(query="…")</c>.
+    /// </summary>
     public static ToolCallFormat Llama3 { get; } = new Llama3Format();
     /// <summary>DeepSeek V3 / R1: <c>&lt;｜tool▁call▁begin｜&gt;function&lt;｜tool▁sep｜&gt;NAME\n```json\n{…}\n```&lt;｜tool▁call▁end｜&gt;</c>.</summary>
     public static ToolCallFormat DeepSeekR1 { get; } = new DeepSeekFormat(v31: false);
@@ -363,6 +366,13 @@ public abstract class ToolCallFormat
         {
             var calls = new List<CallProgress>();
             int at = region.StartsWith(PythonTag, StringComparison.Ordinal) ? PythonTag.Length : 0;
+            if (at > 0 && SkipWhitespace(region, at) is var first && first < region.Length && region[first] != '{')
+            {
+                // A built-in tool: <|python_tag|>brave_search.call(query="…").
+                var builtin = BuiltinCall(region, first, final);
+                if (builtin is { } call && (call.Complete || !final)) calls.Add(call);
+                return calls;
+            }
             while (true)
             {
                 while (at < region.Length && (char.IsWhiteSpace(region[at]) || region[at] == ';')) at++;
@@ -382,6 +392,64 @@ public abstract class ToolCallFormat
 
         internal override string CallRule(string name, string argumentsRule, string parametersSchema)
             => $"{Literal("{\"name\": " + JsonSerializer.Serialize(name) + ", \"parameters\": ")} {argumentsRule} {Literal("}")}";
+
+        /// <summary>
+        /// Llama 3.1's built-in tool syntax as llama.cpp's chat parser reads it: <c>NAME.call(ARG=JSON, …)</c>, the
+        /// arguments becoming a JSON object. The name is certain at <c>.call(</c>; each argument streams once its value
+        /// has ended. Null when the text is not (the start of) such a call.
+        /// </summary>
+        private static CallProgress? BuiltinCall(string text, int at, bool final)
+        {
+            int nameEnd = Identifier(text, at);
+            if (nameEnd == at) return null;
+            string name = text[at..nameEnd];
+            int i = SkipWhitespace(text, nameEnd);
+            foreach (string part in new[] { ".", "call", "(" })
+            {
+                if (i >= text.Length) return new(null, "", false);
+                int available = Math.Min(part.Length, text.Length - i);
+                if (string.CompareOrdinal(text, i, part, 0, available) != 0) return null;
+                if (available < part.Length) return new(null, "", false);
+                i = SkipWhitespace(text, i + part.Length);
+            }
+            var pairs = new List<string>();
+            while (true)
+            {
+                i = SkipWhitespace(text, i);
+                if (i >= text.Length) break;
+                if (text[i] == ')') return new(name, "{" + string.Join(",", pairs) + "}", true);
+                int argumentEnd = Identifier(text, i);
+                if (argumentEnd == i) return null;
+                string argument = text[i..argumentEnd];
+                i = SkipWhitespace(text, argumentEnd);
+                if (i >= text.Length) break;
+                if (text[i] != '=') return null;
+                i = SkipWhitespace(text, i + 1);
+                if (i >= text.Length) break;
+                int valueEnd = text[i] is '"' or '{' or '[' ? ValueEnd(text, i) : ScalarEnd(text, i);
+                if (valueEnd < 0) break;
+                string value = text[i..valueEnd];
+                if (TryParseJson(value) is null && value.Trim() != "null") return null;
+                pairs.Add(JsonSerializer.Serialize(argument) + ":" + Minify(value));
+                i = SkipWhitespace(text, valueEnd);
+                if (i < text.Length && text[i] == ',') i++;
+            }
+            return final ? null : new(name, "{" + string.Join(",", pairs), false);
+        }
+
+        private static int Identifier(string text, int at)
+        {
+            while (at < text.Length && (char.IsLetterOrDigit(text[at]) || text[at] == '_')) at++;
+            return at;
+        }
+
+        /// <summary>The end of a number or literal: the next comma, closing parenthesis or whitespace; -1 while it may go on.</summary>
+        private static int ScalarEnd(string text, int at)
+        {
+            for (int i = at; i < text.Length; i++)
+                if (text[i] is ',' or ')' or ' ' or '\t' or '\n' or '\r') return i;
+            return -1;
+        }
     }
 
     private sealed class DeepSeekFormat(bool v31) : ToolCallFormat
