@@ -15,10 +15,10 @@ namespace Suiron.Sampling.Grammar;
 /// enum, const, minLength/maxLength, pattern (a common regex subset), formats date, time, date-time, uuid and email,
 /// integer minimum/maximum (exclusive too), integer multipleOf (unbounded, or bounded on both sides), number
 /// minimum/maximum (exclusive too; see <c>BoundedNumber</c> for what it leaves out), $ref to #/$defs and #/definitions
-/// (recursion allowed), anyOf/oneOf, allOf of objects. Refused (<see cref="GrammarException"/>): integer multipleOf
-/// that is not a whole number or has one bound only, number ranges too narrow to hold a whole unit interval. Not
-/// enforced, as llama.cpp's json-schema-to-grammar does not (the grammar accepts more than the schema): number
-/// multipleOf, uniqueItems (not context-free), minProperties/maxProperties, and the keywords not named here.
+/// (recursion allowed), anyOf/oneOf, allOf of objects. Refused (<see cref="GrammarException"/>): empty ranges, number
+/// ranges too narrow to hold a whole unit interval. Not enforced, as llama.cpp's json-schema-to-grammar does not (the
+/// grammar accepts more than the schema): integer multipleOf with one bound only (or see <c>IntegerMultiples</c>),
+/// number multipleOf, uniqueItems (not context-free), minProperties/maxProperties, and the keywords not named here.
 /// Dates are kept strictly valid (no 30 February).
 /// </remarks>
 public static class JsonSchemaToGrammar
@@ -419,35 +419,32 @@ internal sealed class SchemaConverter
 
     /// <summary>
     /// Integers divisible by <c>multipleOf</c>. Unbounded: a divisibility automaton over the decimal digits (one rule per
-    /// remainder; the sign does not change divisibility). Bounded on both sides: the multiples listed, when there are at
-    /// most <see cref="MaxListedMultiples"/>. Otherwise (one bound, or a huge range) a grammar would need the product of
-    /// the two automata: refused with an error rather than silently producing numbers the schema rejects.
+    /// remainder and length; the sign does not change divisibility). Bounded on both sides: the multiples listed, when
+    /// there are at most <see cref="MaxListedMultiples"/>. Otherwise (one bound only, a huge range, a step that is not a
+    /// whole number or above 100 unbounded) a grammar would need the product of two automata: multipleOf is then not
+    /// enforced, only the bounds, as llama.cpp never enforces it.
     /// </summary>
     private string IntegerMultiples(JsonObject obj, JsonNode multipleOfNode, string name)
     {
         double value = multipleOfNode.GetValue<double>();
-        if (!(value > 0) || value != Math.Floor(value) || value > 1e15)
-            throw new GrammarException($"multipleOf {multipleOfNode.ToJsonString()} for an integer: only positive whole numbers are supported");
-        long step = (long)value;
         long? low = LowerBound(obj), high = UpperBound(obj);
-        if (step == 1)
+        string BoundsOnly()
         {
             Primitive("integral-part");
             return low is null && high is null ? Primitive("integer") : "(" + IntegerRange.Expression(low, high) + ") space";
         }
+        if (!(value > 1) || value != Math.Floor(value) || value > 1e15) return BoundsOnly();
+        long step = (long)value;
         if (low is long lo && high is long hi)
         {
             long first = (long)Math.Ceiling((double)lo / step) * step;
-            if (first > hi) throw new GrammarException($"No multiple of {step} lies in [{lo}, {hi}]");
-            if ((hi - first) / step >= MaxListedMultiples)
-                throw new GrammarException($"multipleOf {step} over [{lo}, {hi}] has too many values to list as a grammar");
+            if (first > hi) throw new GrammarException($"Integer range is empty: no multiple of {step} in [{lo}, {hi}]");
+            if ((hi - first) / step >= MaxListedMultiples) return BoundsOnly();
             var values = new List<string>();
             for (long v = first; v <= hi; v += step) values.Add(GbnfLiteral(v.ToString(CultureInfo.InvariantCulture)));
             return "(" + string.Join(" | ", values) + ") space";
         }
-        if (low is not null || high is not null)
-            throw new GrammarException($"multipleOf {step} with only one of minimum/maximum cannot be expressed as a grammar; give both bounds");
-        if (step > 100) throw new GrammarException($"multipleOf {step} without bounds: at most 100 is supported");
+        if (low is not null || high is not null || step > 100) return BoundsOnly();
 
         // State (remainder r, digits written k): digit d leads to ((10 r + d) mod step, k + 1); remainder 0 may end.
         // At most 16 digits, as the integer rule. Only states from which a multiple can still be completed get a rule.
