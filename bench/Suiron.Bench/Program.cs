@@ -10,6 +10,8 @@ using Suiron.Kernels;
 //   dotnet run -c Release --project bench/Suiron.Bench -- models      (only write the model files)
 //   dotnet run -c Release --project bench/Suiron.Bench -- batch --dir /tmp/x -s 4   (batched vs per-sequence decode, A/B)
 //   dotnet run -c Release --project bench/Suiron.Bench -- kernels     (dot kernels: scalar vs Vector128 vs AVX2, one thread)
+//   dotnet run -c Release --project bench/Suiron.Bench -- vocab --from F.gguf --tokenizer DIR --out G.gguf
+//                                                       (a copy with a real tokenizer, for `suiron bench --json-schema`)
 LlamaCppSubject.ConfigureLogging();
 
 var dir = new Option<string>("--dir") { Description = "Folder of the benchmark model files (written when missing)", DefaultValueFactory = _ => BenchFiles.DefaultDirectory };
@@ -99,6 +101,22 @@ batchCommand.SetAction(result => Guard(() =>
     return 0;
 }));
 root.Subcommands.Add(batchCommand);
+var vocabFrom = new Option<string>("--from") { Description = "The GGUF file to copy", Required = true };
+var vocabTokenizer = new Option<string>("--tokenizer") { Description = "Hugging Face tokenizer folder (tokenizer.json, tokenizer_config.json)", Required = true };
+var vocabPre = new Option<string>("--pre") { Description = "llama.cpp pre-tokenizer name (tokenizer.ggml.pre)", DefaultValueFactory = _ => "qwen2" };
+var vocabOut = new Option<string>("--out") { Description = "The GGUF file to write", Required = true };
+var vocabCommand = new Command("vocab", "Copy a GGUF file with a real Hugging Face tokenizer in place of its own (for grammar-masking benchmarks)")
+{
+    vocabFrom, vocabTokenizer, vocabPre, vocabOut,
+};
+vocabCommand.SetAction(result => Guard(() =>
+{
+    string destination = result.GetValue(vocabOut)!;
+    VocabularySwap.Write(result.GetValue(vocabFrom)!, result.GetValue(vocabTokenizer)!, result.GetValue(vocabPre)!, destination);
+    Console.WriteLine($"{destination} ({new FileInfo(destination).Length / (double)(1 << 20):F0} MiB)");
+    return 0;
+}));
+root.Subcommands.Add(vocabCommand);
 
 var rssFile = new Option<string>("--file") { Required = true };
 var rssEngine = new Option<string>("--engine") { Required = true };

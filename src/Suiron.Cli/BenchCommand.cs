@@ -11,7 +11,8 @@ namespace Suiron.Cli;
 /// <c>suiron bench</c>: llama-bench's two tests on one model. <c>pp</c> evaluates a prompt of random tokens as one
 /// batch from an empty cache; <c>tg</c> decodes tokens one at a time from an empty cache (greedy). A warm-up run, then
 /// <c>-r</c> timed repetitions; the table shows the median tokens per second with the spread, the weight bandwidth
-/// decode achieves, and the peak resident memory.
+/// decode achieves, and the peak resident memory. <c>--json-schema</c>, <c>--json-object</c> and <c>--grammar</c> add a
+/// constrained <c>tg</c> row each, run alternately with the free one, and the extra time per token they cost.
 /// </summary>
 internal static class BenchCommand
 {
@@ -27,10 +28,13 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print a JSON array instead of the table" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Report each run on stderr" };
         var readBandwidth = new Option<bool>("--read-bandwidth") { Description = "Also measure the machine's memory read bandwidth and show the share of it decode reaches" };
+        var jsonSchema = new Option<FileInfo[]>("--json-schema") { Description = "Also decode under this JSON schema (a tg row each; repeatable)" };
+        var jsonObject = new Option<bool>("--json-object") { Description = "Also decode under response_format json_object's grammar (any JSON object)" };
+        var grammar = new Option<FileInfo[]>("--grammar") { Description = "Also decode under this GBNF grammar (a tg row each; repeatable)" };
 
         var command = new Command("bench", "Measure prompt processing (pp) and generation (tg) speed, as llama-bench does")
         {
-            model, prompt, generate, repetitions, threads, seed, noWarmup, json, verbose, readBandwidth,
+            model, prompt, generate, repetitions, threads, seed, noWarmup, json, verbose, readBandwidth, jsonSchema, jsonObject, grammar,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -52,11 +56,37 @@ internal static class BenchCommand
                     .OfType<System.Diagnostics.DebuggableAttribute>().Any(a => a.IsJITOptimizerDisabled))
                 Console.Error.WriteLine("warning: the engine is a Debug build; build with -c Release for meaningful numbers.");
 
+            var grammars = new List<(string Name, Sampling.Grammar.Grammar Grammar)>();
+            foreach (var schema in result.GetValue(jsonSchema) ?? [])
+                grammars.Add(($"json-schema {schema.Name}", CompileGrammar(schema, "JSON schema", Sampling.Grammar.Grammar.FromJsonSchema)));
+            if (result.GetValue(jsonObject))
+                grammars.Add(("json-object", Sampling.Grammar.Grammar.Parse(Sampling.Grammar.JsonSchemaToGrammar.AnyJsonObject)));
+            foreach (var gbnf in result.GetValue(grammar) ?? [])
+                grammars.Add(($"grammar {gbnf.Name}", CompileGrammar(gbnf, "GBNF grammar", text => Sampling.Grammar.Grammar.Parse(text))));
+            if (grammars.Count > 0 && n == 0) throw new UsageException("--json-schema, --json-object and --grammar constrain the tg test: give --n-gen > 0.");
+
             using var lm = ModelLoader.Load(file, new ModelOptions { Threads = t, ContextSize = longest });
             var subject = new SuironBenchmarkSubject(lm, longest);
             Action<string>? progress = result.GetValue(verbose) ? line => Console.Error.WriteLine($"bench: {line}") : null;
-            var summaries = BenchmarkRunner.Run([subject], BenchmarkTest.For(p, n), r, lm.Info.VocabSize, result.GetValue(seed),
-                warmup: !result.GetValue(noWarmup), progress: progress)[0];
+            var tests = BenchmarkTest.For(p, n);
+            var summaries = BenchmarkRunner.Run([subject], tests, r, lm.Info.VocabSize, result.GetValue(seed),
+                warmup: !result.GetValue(noWarmup), progress: progress)[0].ToList();
+
+            var constrained = new List<ConstrainedSummary>();
+            if (grammars.Count > 0)
+            {
+                // The free tg again, alternating with each constrained run on the same random first tokens, so that
+                // the extra cost per token compares runs taken side by side on this machine.
+                var vocabulary = Sampling.Grammar.GrammarVocabulary.FromTokenizer(Tokenization.Tokenizer.FromGguf(file));
+                var subjects = grammars.Select(g => new ConstrainedGenerationSubject(g.Name, lm, n, g.Grammar, vocabulary)).ToList();
+                var results = BenchmarkRunner.Run([subject, .. subjects], [BenchmarkTest.Generation(n)], r, lm.Info.VocabSize,
+                    result.GetValue(seed), warmup: !result.GetValue(noWarmup), progress: progress);
+                var free = results[0][0];
+                for (int i = 0; i < subjects.Count; i++)
+                    constrained.Add(new ConstrainedSummary(subjects[i].Name, free, results[i + 1][0],
+                        (double)subjects[i].Masks / subjects[i].Tokens, subjects[i].MaskSeconds * 1000 / Math.Max(subjects[i].Masks, 1),
+                        subjects[i].SamplingSeconds * 1000 / subjects[i].Tokens));
+            }
 
             long peakResident = PeakMemory.ResidentBytes(); // before the bandwidth probe's buffer raises it
             ReadBandwidthResult? wall = null;
@@ -66,19 +96,49 @@ internal static class BenchCommand
                 wall = ReadBandwidth.Measure(pool);
             }
             var report = new BenchReport(ModelDescription.Of(file, lm.Info.ParameterCount), t, r, WeightTraffic.BytesPerToken(file),
-                peakResident, summaries, wall);
+                peakResident, summaries, constrained, wall);
             Console.Out.Write(result.GetValue(json) ? report.ToJson() : report.ToTable(result.GetValue(seed)));
             return CliErrors.Ok;
         }));
         return command;
     }
+
+    private static Sampling.Grammar.Grammar CompileGrammar(FileInfo source, string what, Func<string, Sampling.Grammar.Grammar> compile)
+    {
+        if (!source.Exists) throw new UsageException($"{what} file not found: {source.FullName}");
+        try
+        {
+            return compile(File.ReadAllText(source.FullName));
+        }
+        catch (Exception e) when (e is Sampling.Grammar.GrammarException or ArgumentException or System.Text.Json.JsonException or NotSupportedException)
+        {
+            throw new UsageException($"{source.Name}: not a usable {what}: {e.Message}");
+        }
+    }
+}
+
+/// <summary>
+/// A constrained tg row beside the free tg it ran alternately with. Two measures of the extra cost per token: the
+/// difference of the median per-token times (end to end, but as noisy as the machine), and the grammar's own work
+/// timed inside the step (constraint, checks, masks, second draw: precise, an upper bound of what the grammar adds);
+/// also how often the grammar rejected the free choice so that a full mask was computed, and a mask's average cost.
+/// </summary>
+internal sealed record ConstrainedSummary(string Name, BenchmarkSummary Free, BenchmarkSummary Constrained, double MasksPerToken,
+    double MillisecondsPerMask, double GrammarMillisecondsPerToken)
+{
+    public double FreeMillisecondsPerToken => 1000 / Free.Median;
+    public double ExtraMillisecondsPerToken => 1000 / Constrained.Median - FreeMillisecondsPerToken;
+    public double ExtraPercent => 100 * ExtraMillisecondsPerToken / FreeMillisecondsPerToken;
+    public double GrammarPercent => 100 * GrammarMillisecondsPerToken / FreeMillisecondsPerToken;
 }
 
 /// <summary>The results of one <c>suiron bench</c> run, as a llama-bench style markdown table or a JSON array.</summary>
 internal sealed record BenchReport(
     ModelDescription Model, int Threads, int Repetitions, long BytesPerToken, long PeakResidentBytes, IReadOnlyList<BenchmarkSummary> Summaries,
-    ReadBandwidthResult? ReadBandwidth = null)
+    IReadOnlyList<ConstrainedSummary>? Constrained = null, ReadBandwidthResult? ReadBandwidth = null)
 {
+    private IReadOnlyList<ConstrainedSummary> ConstrainedRows => Constrained ?? [];
+
     private double? GigabytesPerSecond(BenchmarkSummary s, double tokensPerSecond) =>
         s.Test.Kind == BenchmarkKind.Generation ? WeightTraffic.GigabytesPerSecond(BytesPerToken, tokensPerSecond) : null;
 
@@ -90,6 +150,12 @@ internal sealed record BenchReport(
                 Model.File, ModelDescription.FormatBytes(Model.SizeBytes), ModelDescription.FormatCount(Model.Parameters), Model.Type,
                 Threads.ToString(), s.Test.Name, $"{s.Median:F2} ± {s.StandardDeviation:F2}", $"{s.Min:F2} – {s.Max:F2}",
                 GigabytesPerSecond(s, s.Median) is double gb ? gb.ToString("F2") : "",
+            ]);
+        foreach (var c in ConstrainedRows)
+            rows.Add([
+                Model.File, ModelDescription.FormatBytes(Model.SizeBytes), ModelDescription.FormatCount(Model.Parameters), Model.Type,
+                Threads.ToString(), $"{c.Constrained.Test.Name} {c.Name}", $"{c.Constrained.Median:F2} ± {c.Constrained.StandardDeviation:F2}",
+                $"{c.Constrained.Min:F2} – {c.Constrained.Max:F2}", "",
             ]);
         int[] widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(row => row[c].Length)).ToArray();
         bool[] numeric = [false, true, true, false, true, false, true, true, true];
@@ -118,6 +184,10 @@ internal sealed record BenchReport(
                 text.Append($"; {s.Test.Name} reaches {GigabytesPerSecond(s, s.Median)!.Value / wall.GigabytesPerSecond:P0} of it");
             text.AppendLine(".");
         }
+        foreach (var c in ConstrainedRows)
+            text.AppendLine($"{c.Name}: grammar work {c.GrammarMillisecondsPerToken:F3} ms/token ({c.GrammarPercent:F2}% of the free step, timed in the step); " +
+                $"end to end {c.ExtraMillisecondsPerToken:+0.00;-0.00} ms/token ({c.ExtraPercent:+0.0;-0.0}%) over free tg at {c.FreeMillisecondsPerToken:F2} ms/token " +
+                $"(medians of alternated runs); a full mask on {100 * c.MasksPerToken:F0}% of tokens, {c.MillisecondsPerMask:F2} ms each.");
         return text.ToString();
     }
 
@@ -159,6 +229,28 @@ internal sealed record BenchReport(
                     }
                 }
                 w.WriteNumber("peak_rss_bytes", PeakResidentBytes);
+                w.WriteEndObject();
+            }
+            foreach (var c in ConstrainedRows)
+            {
+                w.WriteStartObject();
+                w.WriteString("model", Model.File);
+                w.WriteNumber("threads", Threads);
+                w.WriteString("test", c.Constrained.Test.Name);
+                w.WriteString("constraint", c.Name);
+                w.WriteNumber("n_gen", c.Constrained.Test.Tokens);
+                w.WriteNumber("repetitions", Repetitions);
+                w.WriteStartArray("samples");
+                foreach (double sample in c.Constrained.Samples) w.WriteNumberValue(sample);
+                w.WriteEndArray();
+                w.WriteNumber("tokens_per_second", c.Constrained.Median);
+                w.WriteNumber("free_tokens_per_second", c.Free.Median);
+                w.WriteNumber("extra_ms_per_token", c.ExtraMillisecondsPerToken);
+                w.WriteNumber("extra_percent", c.ExtraPercent);
+                w.WriteNumber("masks_per_token", c.MasksPerToken);
+                w.WriteNumber("ms_per_mask", c.MillisecondsPerMask);
+                w.WriteNumber("grammar_ms_per_token", c.GrammarMillisecondsPerToken);
+                w.WriteNumber("grammar_percent", c.GrammarPercent);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

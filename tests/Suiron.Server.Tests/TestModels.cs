@@ -60,6 +60,75 @@ internal static class TestModels
         }
     }
 
+    /// <summary>
+    /// A tiny random qwen3 model (2 layers, 64 wide, tied embeddings) carrying Qwen3's real tokenizer — the full
+    /// 151,669-token vocabulary with its merges, &lt;|im_end|&gt; as end of turn, &lt;tool_call&gt;/&lt;/tool_call&gt; as
+    /// user-defined tokens — and chat template, all read from shared/tokenizers/qwen3 as llama.cpp's converter reads them.
+    /// Random weights know nothing of tools: whatever parses came from the grammar. Written once per test process.
+    /// </summary>
+    public static string Qwen3Tiny
+    {
+        get
+        {
+            string path = Path.Combine(Directory, "qwen3-tiny.gguf");
+            lock (WriteLock)
+            {
+                if (File.Exists(path)) return path;
+                const int embedding = 64, layers = 2, heads = 2, kvHeads = 1, headLength = 32, feedForward = 128;
+                var writer = new GgufWriter()
+                    .Set("general.architecture", "qwen3")
+                    .Set("general.name", "qwen3-tiny (random weights, Qwen3 tokenizer)")
+                    .Set("qwen3.context_length", 4096u)
+                    .Set("qwen3.embedding_length", (uint)embedding)
+                    .Set("qwen3.block_count", (uint)layers)
+                    .Set("qwen3.feed_forward_length", (uint)feedForward)
+                    .Set("qwen3.attention.head_count", (uint)heads)
+                    .Set("qwen3.attention.head_count_kv", (uint)kvHeads)
+                    .Set("qwen3.attention.key_length", (uint)headLength)
+                    .Set("qwen3.attention.value_length", (uint)headLength)
+                    .Set("qwen3.attention.layer_norm_rms_epsilon", 1e-6f)
+                    .Set("qwen3.rope.freq_base", 1_000_000f)
+                    .SetBpeTokenizer(SharedData.Path("tokenizers", "qwen3"), "qwen2");
+                int vocabulary = writer.Get("tokenizer.ggml.tokens")!.ArrayLength;
+                var random = new Random(3);
+                int q = heads * headLength, kv = kvHeads * headLength;
+                // σ = 1/√fan-in keeps activations at unit scale; σ = 0.2 on the (tied) embedding spreads the logits over a few units.
+                writer.AddTensor("token_embd.weight", [embedding, vocabulary], Gaussian(random, embedding * vocabulary, 0.2f));
+                for (int i = 0; i < layers; i++)
+                {
+                    string p = $"blk.{i}.";
+                    writer.AddTensor(p + "attn_norm.weight", [embedding], Ones(embedding));
+                    writer.AddTensor(p + "attn_q.weight", [embedding, q], Gaussian(random, embedding * q, 1 / MathF.Sqrt(embedding)));
+                    writer.AddTensor(p + "attn_k.weight", [embedding, kv], Gaussian(random, embedding * kv, 1 / MathF.Sqrt(embedding)));
+                    writer.AddTensor(p + "attn_v.weight", [embedding, kv], Gaussian(random, embedding * kv, 1 / MathF.Sqrt(embedding)));
+                    writer.AddTensor(p + "attn_q_norm.weight", [headLength], Ones(headLength));
+                    writer.AddTensor(p + "attn_k_norm.weight", [headLength], Ones(headLength));
+                    writer.AddTensor(p + "attn_output.weight", [q, embedding], Gaussian(random, q * embedding, 1 / MathF.Sqrt(q)));
+                    writer.AddTensor(p + "ffn_norm.weight", [embedding], Ones(embedding));
+                    writer.AddTensor(p + "ffn_gate.weight", [embedding, feedForward], Gaussian(random, embedding * feedForward, 1 / MathF.Sqrt(embedding)));
+                    writer.AddTensor(p + "ffn_up.weight", [embedding, feedForward], Gaussian(random, embedding * feedForward, 1 / MathF.Sqrt(embedding)));
+                    writer.AddTensor(p + "ffn_down.weight", [feedForward, embedding], Gaussian(random, feedForward * embedding, 1 / MathF.Sqrt(feedForward)));
+                }
+                writer.AddTensor("output_norm.weight", [embedding], Ones(embedding));
+                writer.WriteTo(path);
+                return path;
+            }
+        }
+    }
+
+    private static float[] Ones(int count) => Enumerable.Repeat(1f, count).ToArray();
+
+    private static float[] Gaussian(Random random, int count, float sigma)
+    {
+        var values = new float[count];
+        for (int i = 0; i < count; i++)
+        {
+            double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble(); // Box–Muller
+            values[i] = (float)(sigma * Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+        }
+        return values;
+    }
+
     private static string CreateDirectory()
     {
         string dir = Path.Combine(Path.GetTempPath(), $"suiron-server-tests-{Environment.ProcessId}");

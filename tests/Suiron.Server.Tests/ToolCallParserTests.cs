@@ -15,6 +15,11 @@ public sealed class ToolCallParserTests
         { "llama3", "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}", "", ["get_weather {\"city\":\"Paris\"}"] },
         { "llama3", "<|python_tag|>{\"name\": \"a\", \"parameters\": {}}; {\"name\": \"b\", \"parameters\": {\"q\": [1, {\"z\": \"}\"}]}}", "", ["a {}", "b {\"q\":[1,{\"z\":\"}\"}]}"] },
         { "llama3", "Hello {there}", "Hello {there}", [] },
+        // Llama 3.1 built-in tools, as llama.cpp's chat parser reads them: NAME.call(ARG=JSON, …).
+        { "llama3", "<|python_tag|>brave_search.call(query=\"weather in Paris\")", "", ["brave_search {\"query\":\"weather in Paris\"}"] },
+        { "llama3", "<|python_tag|> wolfram_alpha . call ( query = \"f(x, y)\", precision = 3, exact=true )", "", ["wolfram_alpha {\"query\":\"f(x, y)\",\"precision\":3,\"exact\":true}"] },
+        { "llama3", "<|python_tag|>brave_search.call()", "", ["brave_search {}"] },
+        { "llama3", "<|python_tag|>print(1)", "<|python_tag|>print(1)", [] },
         { "deepseek-r1", "Sure.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>b\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "Sure.", ["get_weather {\"city\":\"Paris\"}", "b {}"] },
         { "deepseek-v3.1", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "", ["get_weather {\"city\":\"Paris\"}"] },
         { "glm-4.5", "Checking.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n<arg_key>days</arg_key>\n<arg_value>3</arg_value>\n</tool_call>", "Checking.\n", ["get_weather {\"city\":\"Paris\",\"days\":3}"] },
@@ -61,6 +66,68 @@ public sealed class ToolCallParserTests
             Assert.Equal(content, streamedContent.ToString());
             Assert.Equal(calls, streamedCalls.Select(c => c.Name + " " + c.Arguments));
         }
+    }
+
+    /// <summary>
+    /// Streamed as OpenAI streams calls: each call is announced (id, name) before it has ended, its arguments follow in
+    /// several pieces while it is generated, and the pieces concatenate to the final arguments. Also the non-ASCII
+    /// text and the spacing inside strings survive exactly as written (only whitespace between tokens is dropped).
+    /// </summary>
+    [Theory]
+    [InlineData("hermes", "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"São  Paulo\", \"days\": [1, 2]}}\n</tool_call>\n<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>")]
+    [InlineData("llama3", "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"city\": \"São  Paulo\", \"days\": [1, 2]}}; {\"name\": \"now\", \"parameters\": {}}")]
+    [InlineData("deepseek-r1", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"São  Paulo\", \"days\": [1, 2]}\n```<｜tool▁call▁end｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>now\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>")]
+    [InlineData("deepseek-v3.1", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"São  Paulo\", \"days\": [1, 2]}<｜tool▁call▁end｜><｜tool▁call▁begin｜>now<｜tool▁sep｜>{}<｜tool▁call▁end｜><｜tool▁calls▁end｜>")]
+    [InlineData("glm-4.5", "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>São  Paulo</arg_value>\n<arg_key>days</arg_key>\n<arg_value>[1, 2]</arg_value>\n</tool_call><tool_call>now\n</tool_call>")]
+    public void ArgumentsStreamInPiecesThatAddUpToTheFinalArguments(string format, string text)
+    {
+        string[] expected = ["get_weather {\"city\":\"São  Paulo\",\"days\":[1,2]}", "now {}"];
+        if (format == "glm-4.5") expected[0] = "get_weather {\"city\":\"S\\u00E3o  Paulo\",\"days\":[1,2]}"; // GLM's values are re-serialized by System.Text.Json
+        foreach (int size in new[] { 1, 2, 5 })
+        {
+            var parser = new ToolCallStreamParser(Format(format));
+            var pieces = new List<(int Push, ToolCallDelta Delta)>();
+            var completedAt = new Dictionary<string, int>();
+            var calls = new List<ToolCall>();
+            int push = 0;
+            for (int i = 0; i <= text.Length; i += size, push++)
+            {
+                var update = i < text.Length ? parser.Push(text.Substring(i, Math.Min(size, text.Length - i))) : parser.Flush();
+                Assert.Equal("", update.Content);
+                pieces.AddRange(update.Deltas.Select(d => (push, d)));
+                foreach (var call in update.Calls) completedAt[call.Id] = push;
+                calls.AddRange(update.Calls);
+            }
+            Assert.Equal(expected, calls.Select(c => c.Name + " " + c.Arguments));
+            for (int index = 0; index < calls.Count; index++)
+            {
+                var own = pieces.Where(p => p.Delta.Index == index).ToList();
+                Assert.Equal(calls[index].Id, own[0].Delta.Id);
+                Assert.Equal(calls[index].Name, own[0].Delta.Name);
+                Assert.All(own.Skip(1), p => Assert.Null(p.Delta.Id));
+                Assert.Equal(calls[index].Arguments, string.Concat(own.Select(p => p.Delta.Arguments)));
+                Assert.True(own[0].Push < completedAt[calls[index].Id], "announced only when complete");
+            }
+            // The long call's arguments arrive over several pushes, not at once.
+            Assert.True(pieces.Count(p => p.Delta.Index == 0 && p.Delta.Arguments.Length > 0) >= 3, $"chunk size {size}");
+        }
+    }
+
+    [Fact]
+    public void BuiltinToolCallIsAnnouncedAtDotCallAndStreamsEachArgument()
+    {
+        var parser = new ToolCallStreamParser(ToolCallFormat.Llama3);
+        Assert.Empty(parser.Push("<|python_tag|>brave_sea").Deltas);
+        var announced = Assert.Single(parser.Push("rch.call(").Deltas);
+        Assert.Equal(("brave_search", "{"), (announced.Name, announced.Arguments));
+        Assert.NotNull(announced.Id);
+        Assert.Empty(parser.Push("query=\"Paris").Deltas); // a value streams once it has ended
+        Assert.Equal("\"query\":\"Paris weather\"", Assert.Single(parser.Push(" weather\", ").Deltas).Arguments);
+        Assert.Empty(parser.Push("count=3").Deltas); // 3 might go on (30)
+        var last = parser.Push(")");
+        Assert.Equal(",\"count\":3}", Assert.Single(last.Deltas).Arguments);
+        var call = Assert.Single(last.Calls);
+        Assert.Equal((announced.Id, "brave_search", "{\"query\":\"Paris weather\",\"count\":3}"), (call.Id, call.Name, call.Arguments));
     }
 
     [Fact]

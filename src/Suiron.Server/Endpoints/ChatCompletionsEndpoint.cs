@@ -278,18 +278,26 @@ public static class ChatCompletionsEndpoint
                 List<ToolCallDto>? callDeltas = null;
                 if (tools is not null)
                 {
-                    var (content, calls) = tools.Push(split.Content);
+                    // As OpenAI streams calls: the first piece of each names it (id, type, name), later ones append to its arguments.
+                    var update = tools.Push(split.Content);
+                    string content = update.Content;
+                    IEnumerable<ToolCallDelta> pieces = update.Deltas;
                     if (step.Finish is not null)
                     {
-                        var (rest, more) = tools.Flush();
-                        content += rest;
-                        calls = [.. calls, .. more];
+                        var rest = tools.Flush();
+                        content += rest.Content;
+                        pieces = [.. pieces, .. rest.Deltas];
                     }
                     split = split with { Content = content };
-                    foreach (var call in calls)
+                    foreach (var piece in pieces)
                     {
                         callDeltas ??= [];
-                        callDeltas.Add(new ToolCallDto { Index = callsSent++, Id = call.Id, Type = "function", Function = new FunctionCallDto { Name = call.Name, Arguments = call.Arguments } });
+                        if (piece.Id is not null) callsSent++;
+                        callDeltas.Add(new ToolCallDto
+                        {
+                            Index = piece.Index, Id = piece.Id, Type = piece.Id is null ? null : "function",
+                            Function = new FunctionCallDto { Name = piece.Name, Arguments = piece.Arguments },
+                        });
                     }
                 }
                 if (!split.IsEmpty || logprobs is not null || callDeltas is not null)

@@ -20,6 +20,29 @@ public sealed record ToolCall(string Id, string Name, string Arguments)
 public sealed record ToolCallParse(string Content, IReadOnlyList<ToolCall> Calls);
 
 /// <summary>
+/// A piece of a tool call as it streams (OpenAI's <c>delta.tool_calls[i]</c>): the first piece of call
+/// <paramref name="Index"/> carries its <paramref name="Id"/> and <paramref name="Name"/>, later ones only text to append
+/// to its arguments. The pieces of a call concatenate to its final <see cref="ToolCall.Arguments"/>.
+/// </summary>
+public sealed record ToolCallDelta(int Index, string? Id, string? Name, string Arguments);
+
+/// <summary>What one push of streamed text yields: content that is certain, calls completed, and call pieces to stream.</summary>
+public readonly record struct ToolCallUpdate(string Content, IReadOnlyList<ToolCall> Calls, IReadOnlyList<ToolCallDelta> Deltas)
+{
+    public void Deconstruct(out string content, out IReadOnlyList<ToolCall> calls)
+    {
+        content = Content;
+        calls = Calls;
+    }
+}
+
+/// <summary>
+/// A call as far as the text so far shows it: <paramref name="Name"/> once it is complete, the <paramref name="Arguments"/>
+/// text that is certain (a prefix of the final arguments), <paramref name="Complete"/> once the call has ended and parsed.
+/// </summary>
+internal readonly record struct CallProgress(string? Name, string Arguments, bool Complete);
+
+/// <summary>
 /// How one model family writes tool calls, detected from its chat template's text (as llama.cpp's common/chat.cpp
 /// does): where calls start, how to read them back, and a GBNF grammar that produces exactly one call (for
 /// <c>tool_choice: required</c> or a named function). Templates that do not know tools get <see cref="Generic"/>:
@@ -29,7 +52,10 @@ public abstract class ToolCallFormat
 {
     /// <summary>Qwen 2.5 / Qwen 3 / Hermes: <c>&lt;tool_call&gt;{"name": …, "arguments": {…}}&lt;/tool_call&gt;</c>.</summary>
     public static ToolCallFormat Hermes { get; } = new HermesFormat();
-    /// <summary>Llama 3.x: <c>{"name": …, "parameters": {…}}</c> (optionally after <c>&lt;|python_tag|&gt;</c>).</summary>
+    /// <summary>
+    /// Llama 3.x: <c>{"name": …, "parameters": {…}}</c> (optionally after <c>&lt;|python_tag|&gt;</c>, several separated
+    /// by <c>;</c>), or a built-in tool as <c>&lt;|python_tag|&gt;brave_search.call(query="…")</c>.
+    /// </summary>
     public static ToolCallFormat Llama3 { get; } = new Llama3Format();
     /// <summary>DeepSeek V3 / R1: <c>&lt;｜tool▁call▁begin｜&gt;function&lt;｜tool▁sep｜&gt;NAME\n```json\n{…}\n```&lt;｜tool▁call▁end｜&gt;</c>.</summary>
     public static ToolCallFormat DeepSeekR1 { get; } = new DeepSeekFormat(v31: false);
@@ -70,10 +96,15 @@ public abstract class ToolCallFormat
     internal virtual bool StartsOnlyAtBeginning => false;
 
     /// <summary>
-    /// The calls written in <paramref name="region"/> (text from a start marker on), in order: only the complete ones
-    /// unless <paramref name="final"/>, when the reply has ended and a last call missing its closing tag still counts.
+    /// The calls written in <paramref name="region"/> (text from a start marker on), in order: the complete ones, then
+    /// the one still being written, if any, as far as it can be read. When <paramref name="final"/> the reply has ended:
+    /// a last call missing only its closing tag is complete if it parses, and nothing is in progress.
     /// </summary>
-    internal abstract List<(string Name, string Arguments)> ParseCalls(string region, bool final);
+    internal abstract List<CallProgress> Progress(string region, bool final);
+
+    /// <summary>The complete calls of <paramref name="region"/> (see <see cref="Progress"/>).</summary>
+    internal List<(string Name, string Arguments)> ParseCalls(string region, bool final) =>
+        Progress(region, final).Where(c => c.Complete).Select(c => (c.Name!, c.Arguments)).ToList();
 
     /// <summary>GBNF for one call of one of <paramref name="tools"/> (OpenAI tool objects), its arguments valid against the function's parameters.</summary>
     public virtual string Grammar(JsonArray tools)
@@ -121,18 +152,133 @@ public abstract class ToolCallFormat
         return s.Append('"').ToString();
     }
 
-    /// <summary>Reads a call object's name and arguments (<c>arguments</c> or <c>parameters</c>, an object or a JSON string).</summary>
-    internal static (string Name, string Arguments)? ReadCallObject(JsonNode? node)
+    /// <summary>
+    /// Reads a call object's name and arguments (<c>arguments</c> or <c>parameters</c>: an object, kept as the model
+    /// wrote it less the whitespace between tokens, or a JSON string holding the arguments).
+    /// </summary>
+    internal static (string Name, string Arguments)? ReadCallObject(string json)
     {
-        if (node is not JsonObject call || call["name"] is not JsonValue nameValue || !nameValue.TryGetValue(out string? name)) return null;
-        JsonNode? args = call["arguments"] ?? call["parameters"];
-        string arguments = args switch
+        try
         {
-            null => "{}",
-            JsonValue v when v.TryGetValue(out string? s) => s,
-            _ => args.ToJsonString(),
-        };
-        return (name, arguments);
+            using var document = JsonDocument.Parse(json);
+            return ReadCallObject(document.RootElement);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    internal static (string Name, string Arguments)? ReadCallObject(JsonElement call)
+    {
+        if (call.ValueKind != JsonValueKind.Object || !call.TryGetProperty("name", out var nameValue) || nameValue.ValueKind != JsonValueKind.String) return null;
+        bool found = call.TryGetProperty("arguments", out var args) || call.TryGetProperty("parameters", out args);
+        string arguments = !found ? "{}" : args.ValueKind == JsonValueKind.String ? args.GetString()! : Minify(args.GetRawText());
+        return (nameValue.GetString()!, arguments);
+    }
+
+    /// <summary>JSON text without the whitespace between its tokens (strings untouched).</summary>
+    internal static string Minify(string json) => MinifiedPrefix(json, 0, out _, stopAtEnd: false);
+
+    /// <summary>
+    /// The JSON value starting at <paramref name="start"/> as far as <paramref name="text"/> goes, whitespace between
+    /// tokens dropped: what has arrived of it can only grow, so each call's result is a prefix of the next one's.
+    /// <paramref name="end"/> is set past the value once its last bracket has arrived (-1 before).
+    /// </summary>
+    internal static string MinifiedPrefix(string text, int start, out int end, bool stopAtEnd = true)
+    {
+        var result = new StringBuilder();
+        int depth = 0;
+        bool inString = false, escaped = false;
+        end = -1;
+        for (int i = start; i < text.Length; i++)
+        {
+            char c = text[i];
+            if (inString)
+            {
+                result.Append(c);
+                if (escaped) escaped = false;
+                else if (c == '\\') escaped = true;
+                else if (c == '"') inString = false;
+                continue;
+            }
+            if (c is ' ' or '\t' or '\n' or '\r') continue;
+            result.Append(c);
+            if (c == '"') inString = true;
+            else if (c is '{' or '[') depth++;
+            else if (c is '}' or ']' && --depth == 0 && end < 0)
+            {
+                end = i + 1;
+                if (stopAtEnd) break;
+            }
+        }
+        return result.ToString();
+    }
+
+    private static int SkipWhitespace(string text, int at)
+    {
+        while (at < text.Length && text[at] is ' ' or '\t' or '\n' or '\r') at++;
+        return at;
+    }
+
+    /// <summary>The end (exclusive) of the JSON string whose opening quote is at <paramref name="start"/>, or -1.</summary>
+    private static int StringEnd(string text, int start)
+    {
+        for (int i = start + 1; i < text.Length; i++)
+        {
+            if (text[i] == '\\') i++;
+            else if (text[i] == '"') return i + 1;
+        }
+        return -1;
+    }
+
+    /// <summary>The end of the JSON value at <paramref name="start"/>, or -1 while it may still go on.</summary>
+    private static int ValueEnd(string text, int start)
+    {
+        if (text[start] == '"') return StringEnd(text, start);
+        if (text[start] is '{' or '[') return JsonObjectEnd(text, start);
+        for (int i = start; i < text.Length; i++)
+            if (text[i] is ',' or '}' or ']' or ' ' or '\t' or '\n' or '\r') return i;
+        return -1;
+    }
+
+    private static string? Unquote(string jsonString)
+    {
+        try { return JsonSerializer.Deserialize<string>(jsonString); }
+        catch (JsonException) { return null; }
+    }
+
+    /// <summary>
+    /// A call object (<c>{"name": …, "arguments": {…}}</c>) still being written at <paramref name="start"/>: its name once
+    /// that string is complete, and the certain prefix of the arguments object once it has begun.
+    /// </summary>
+    internal static CallProgress PartialCallObject(string text, int start)
+    {
+        string? name = null;
+        string arguments = "";
+        int i = SkipWhitespace(text, start);
+        if (i >= text.Length || text[i] != '{') return new(null, "", false);
+        i++;
+        while (true)
+        {
+            i = SkipWhitespace(text, i);
+            if (i >= text.Length || text[i] != '"') break;
+            int keyEnd = StringEnd(text, i);
+            if (keyEnd < 0) break;
+            string? key = Unquote(text[i..keyEnd]);
+            i = SkipWhitespace(text, keyEnd);
+            if (i >= text.Length || text[i] != ':') break;
+            i = SkipWhitespace(text, i + 1);
+            if (i >= text.Length) break;
+            if (key is "arguments" or "parameters" && text[i] == '{') arguments = MinifiedPrefix(text, i, out _);
+            int valueEnd = ValueEnd(text, i);
+            if (key == "name" && text[i] == '"' && valueEnd >= 0) name = Unquote(text[i..valueEnd]);
+            if (valueEnd < 0) break;
+            i = SkipWhitespace(text, valueEnd);
+            if (i >= text.Length || text[i] != ',') break;
+            i++;
+        }
+        return new(name, arguments, false);
     }
 
     /// <summary>The end (exclusive) of the JSON object starting at <paramref name="start"/>, or -1 if it is not complete.</summary>
@@ -166,29 +312,34 @@ public abstract class ToolCallFormat
         catch (JsonException) { return null; }
     }
 
-    /// <summary>Normalizes argument text to compact JSON when it parses; returns null when it does not.</summary>
     /// <summary>
-    /// The texts between <paramref name="open"/> and <paramref name="close"/> markers, in order. A last body whose close
-    /// marker has not arrived yet counts only when <paramref name="final"/> (the generation has ended).
+    /// Calls between <paramref name="open"/> and <paramref name="close"/> markers: <paramref name="complete"/> reads a
+    /// closed body (null: not a call, skipped), <paramref name="partial"/> the body still being written (from its
+    /// start index). When <paramref name="final"/>, a last unclosed body is read as complete.
     /// </summary>
-    private static IEnumerable<string> TaggedBodies(string region, string open, string close, bool final)
+    private static List<CallProgress> TaggedCalls(string region, string open, string close, bool final,
+        Func<string, (string Name, string Arguments)?> complete, Func<string, int, CallProgress> partial)
     {
+        var calls = new List<CallProgress>();
         int at = 0;
         while ((at = region.IndexOf(open, at, StringComparison.Ordinal)) >= 0)
         {
             int body = at + open.Length;
             int end = region.IndexOf(close, body, StringComparison.Ordinal);
-            if (end < 0)
+            if (end < 0 && !final)
             {
-                if (final) yield return region[body..];
-                yield break;
+                calls.Add(partial(region, body));
+                break;
             }
-            yield return region[body..end];
+            if (complete(end < 0 ? region[body..] : region[body..end]) is { } call) calls.Add(new(call.Name, call.Arguments, true));
+            if (end < 0) break;
             at = end + close.Length;
         }
+        return calls;
     }
 
-    internal static string? NormalizeArguments(string text) => TryParseJson(text.Trim()) is JsonObject o ? o.ToJsonString() : null;
+    /// <summary>Argument text, minified, when it parses as a JSON object; otherwise null.</summary>
+    internal static string? NormalizeArguments(string text) => TryParseJson(text.Trim()) is JsonObject ? Minify(text.Trim()) : null;
 
     private sealed class HermesFormat : ToolCallFormat
     {
@@ -197,13 +348,8 @@ public abstract class ToolCallFormat
         public override IReadOnlyList<string> MarkerTokens => [Open, Close];
         internal override string[] StartMarkers => [Open];
 
-        internal override List<(string Name, string Arguments)> ParseCalls(string region, bool final)
-        {
-            var calls = new List<(string, string)>();
-            foreach (string json in TaggedBodies(region, Open, Close, final))
-                if (ReadCallObject(TryParseJson(json.Trim())) is { } call) calls.Add(call);
-            return calls;
-        }
+        internal override List<CallProgress> Progress(string region, bool final) =>
+            TaggedCalls(region, Open, Close, final, body => ReadCallObject(body.Trim()), PartialCallObject);
 
         internal override string CallRule(string name, string argumentsRule, string parametersSchema)
             => $"{Literal("<tool_call>\n{\"name\": " + JsonSerializer.Serialize(name) + ", \"arguments\": ")} {argumentsRule} {Literal("}\n</tool_call>")}";
@@ -216,17 +362,28 @@ public abstract class ToolCallFormat
         internal override string[] StartMarkers => [PythonTag, "{"];
         internal override bool StartsOnlyAtBeginning => true;
 
-        internal override List<(string Name, string Arguments)> ParseCalls(string region, bool final)
+        internal override List<CallProgress> Progress(string region, bool final)
         {
-            var calls = new List<(string, string)>();
+            var calls = new List<CallProgress>();
             int at = region.StartsWith(PythonTag, StringComparison.Ordinal) ? PythonTag.Length : 0;
+            if (at > 0 && SkipWhitespace(region, at) is var first && first < region.Length && region[first] != '{')
+            {
+                // A built-in tool: <|python_tag|>brave_search.call(query="…").
+                var builtin = BuiltinCall(region, first, final);
+                if (builtin is { } call && (call.Complete || !final)) calls.Add(call);
+                return calls;
+            }
             while (true)
             {
                 while (at < region.Length && (char.IsWhiteSpace(region[at]) || region[at] == ';')) at++;
                 if (at >= region.Length || region[at] != '{') break;
                 int end = JsonObjectEnd(region, at);
-                if (end < 0) break;
-                if (ReadCallObject(TryParseJson(region[at..end])) is { } call) calls.Add(call);
+                if (end < 0)
+                {
+                    if (!final) calls.Add(PartialCallObject(region, at));
+                    break;
+                }
+                if (ReadCallObject(region[at..end]) is { } call) calls.Add(new(call.Name, call.Arguments, true));
                 else break;
                 at = end;
             }
@@ -235,6 +392,64 @@ public abstract class ToolCallFormat
 
         internal override string CallRule(string name, string argumentsRule, string parametersSchema)
             => $"{Literal("{\"name\": " + JsonSerializer.Serialize(name) + ", \"parameters\": ")} {argumentsRule} {Literal("}")}";
+
+        /// <summary>
+        /// Llama 3.1's built-in tool syntax as llama.cpp's chat parser reads it: <c>NAME.call(ARG=JSON, …)</c>, the
+        /// arguments becoming a JSON object. The name is certain at <c>.call(</c>; each argument streams once its value
+        /// has ended. Null when the text is not (the start of) such a call.
+        /// </summary>
+        private static CallProgress? BuiltinCall(string text, int at, bool final)
+        {
+            int nameEnd = Identifier(text, at);
+            if (nameEnd == at) return null;
+            string name = text[at..nameEnd];
+            int i = SkipWhitespace(text, nameEnd);
+            foreach (string part in new[] { ".", "call", "(" })
+            {
+                if (i >= text.Length) return new(null, "", false);
+                int available = Math.Min(part.Length, text.Length - i);
+                if (string.CompareOrdinal(text, i, part, 0, available) != 0) return null;
+                if (available < part.Length) return new(null, "", false);
+                i = SkipWhitespace(text, i + part.Length);
+            }
+            var pairs = new List<string>();
+            while (true)
+            {
+                i = SkipWhitespace(text, i);
+                if (i >= text.Length) break;
+                if (text[i] == ')') return new(name, "{" + string.Join(",", pairs) + "}", true);
+                int argumentEnd = Identifier(text, i);
+                if (argumentEnd == i) return null;
+                string argument = text[i..argumentEnd];
+                i = SkipWhitespace(text, argumentEnd);
+                if (i >= text.Length) break;
+                if (text[i] != '=') return null;
+                i = SkipWhitespace(text, i + 1);
+                if (i >= text.Length) break;
+                int valueEnd = text[i] is '"' or '{' or '[' ? ValueEnd(text, i) : ScalarEnd(text, i);
+                if (valueEnd < 0) break;
+                string value = text[i..valueEnd];
+                if (TryParseJson(value) is null && value.Trim() != "null") return null;
+                pairs.Add(JsonSerializer.Serialize(argument) + ":" + Minify(value));
+                i = SkipWhitespace(text, valueEnd);
+                if (i < text.Length && text[i] == ',') i++;
+            }
+            return final ? null : new(name, "{" + string.Join(",", pairs), false);
+        }
+
+        private static int Identifier(string text, int at)
+        {
+            while (at < text.Length && (char.IsLetterOrDigit(text[at]) || text[at] == '_')) at++;
+            return at;
+        }
+
+        /// <summary>The end of a number or literal: the next comma, closing parenthesis or whitespace; -1 while it may go on.</summary>
+        private static int ScalarEnd(string text, int at)
+        {
+            for (int i = at; i < text.Length; i++)
+                if (text[i] is ',' or ')' or ' ' or '\t' or '\n' or '\r') return i;
+            return -1;
+        }
     }
 
     private sealed class DeepSeekFormat(bool v31) : ToolCallFormat
@@ -245,43 +460,61 @@ public abstract class ToolCallFormat
         internal override string[] StartMarkers => [CallsBegin, CallBegin];
         public override IReadOnlyList<string> MarkerTokens => [CallsBegin, CallsEnd, CallBegin, CallEnd, Sep];
 
-        internal override List<(string Name, string Arguments)> ParseCalls(string region, bool final)
+        internal override List<CallProgress> Progress(string region, bool final)
         {
-            var calls = new List<(string, string)>();
+            var calls = new List<CallProgress>();
             int at = 0;
             while ((at = region.IndexOf(CallBegin, at, StringComparison.Ordinal)) >= 0)
             {
                 int body = at + CallBegin.Length;
                 int end = region.IndexOf(CallEnd, body, StringComparison.Ordinal);
-                if (end < 0 && !final) break;
                 string inner = end < 0 ? region[body..] : region[body..end];
-                if (end < 0 && inner.EndsWith(CallsEnd, StringComparison.Ordinal)) inner = inner[..^CallsEnd.Length];
-                int sep = inner.IndexOf(Sep, StringComparison.Ordinal);
-                if (sep >= 0)
+                if (end < 0 && !final)
                 {
-                    string before = inner[..sep].Trim(), after = inner[(sep + Sep.Length)..];
-                    int fence = after.IndexOf("```", StringComparison.Ordinal);
-                    string name, args;
-                    if (fence >= 0)
+                    calls.Add(Partial(inner));
+                    break;
+                }
+                if (end < 0 && inner.EndsWith(CallsEnd, StringComparison.Ordinal)) inner = inner[..^CallsEnd.Length];
+                if (Split(inner) is var (name, argumentsStart) && name.Length > 0)
+                {
+                    string args = inner[argumentsStart..];
+                    if (!v31)
                     {
-                        // R1 / V3: type, separator, name on its own line, then the arguments in a ```json fence.
-                        name = after[..fence].Trim();
-                        string fenced = after[(fence + 3)..];
-                        if (fenced.StartsWith("json", StringComparison.Ordinal)) fenced = fenced[4..];
-                        int close = fenced.LastIndexOf("```", StringComparison.Ordinal);
-                        args = close >= 0 ? fenced[..close] : fenced;
+                        // R1 / V3: the arguments end at the closing fence.
+                        int close = args.LastIndexOf("```", StringComparison.Ordinal);
+                        if (close >= 0) args = args[..close];
                     }
-                    else
-                    {
-                        name = before;
-                        args = after;
-                    }
-                    if (name.Length > 0 && NormalizeArguments(args) is { } normalized) calls.Add((name, normalized));
+                    if (NormalizeArguments(args) is { } normalized) calls.Add(new(name, normalized, true));
                 }
                 if (end < 0) break;
                 at = end + CallEnd.Length;
             }
             return calls;
+        }
+
+        /// <summary>
+        /// The name and where the arguments begin, once both are certain: V3.1 writes NAME, separator, arguments; R1/V3
+        /// write the type, separator, NAME on its own line, then the arguments in a ```json fence.
+        /// </summary>
+        private (string Name, int ArgumentsStart)? Split(string inner)
+        {
+            int sep = inner.IndexOf(Sep, StringComparison.Ordinal);
+            if (sep < 0) return null;
+            int after = sep + Sep.Length;
+            if (v31) return (inner[..sep].Trim(), after);
+            int fence = inner.IndexOf("```", after, StringComparison.Ordinal);
+            if (fence < 0) return null;
+            int start = fence + 3;
+            if (string.CompareOrdinal(inner, start, "json", 0, 4) == 0) start += 4;
+            else if (inner.Length - start < 4 && "json".StartsWith(inner[start..], StringComparison.Ordinal)) return null; // "json" still arriving
+            return (inner[after..fence].Trim(), start);
+        }
+
+        private CallProgress Partial(string inner)
+        {
+            if (Split(inner) is not var (name, start) || name.Length == 0) return new(null, "", false);
+            start = SkipWhitespace(inner, start);
+            return new(name, start < inner.Length && inner[start] == '{' ? MinifiedPrefix(inner, start, out _) : "", false);
         }
 
         internal override string CallRule(string name, string argumentsRule, string parametersSchema) => v31
@@ -296,29 +529,46 @@ public abstract class ToolCallFormat
         public override IReadOnlyList<string> MarkerTokens => [Open, Close, "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>"];
         internal override string[] StartMarkers => [Open];
 
-        internal override List<(string Name, string Arguments)> ParseCalls(string region, bool final)
+        internal override List<CallProgress> Progress(string region, bool final) =>
+            TaggedCalls(region, Open, Close, final, Complete, (text, body) => Partial(text[body..]));
+
+        private static (string Name, string Arguments)? Complete(string inner)
         {
-            var calls = new List<(string, string)>();
-            foreach (string inner in TaggedBodies(region, Open, Close, final))
+            var (name, pairs) = Read(inner);
+            return name.Length > 0 ? (name, "{" + string.Join(",", pairs) + "}") : null;
+        }
+
+        /// <summary>The name once its line has ended; the arguments object open, with every pair whose value has closed.</summary>
+        private static CallProgress Partial(string inner)
+        {
+            int firstKey = inner.IndexOf("<arg_key>", StringComparison.Ordinal);
+            int nameEnd = firstKey >= 0 ? firstKey : inner.IndexOf('\n');
+            if (nameEnd < 0 || inner[..nameEnd].Trim().Length == 0) return new(null, "", false);
+            var (name, pairs) = Read(inner);
+            return new(name, "{" + string.Join(",", pairs), false);
+        }
+
+        /// <summary>The name (text before the first key) and each complete key/value pair as JSON <c>"key":value</c>.</summary>
+        private static (string Name, List<string> Pairs) Read(string inner)
+        {
+            int firstKey = inner.IndexOf("<arg_key>", StringComparison.Ordinal);
+            int newline = inner.IndexOf('\n');
+            int nameEnd = firstKey >= 0 ? firstKey : newline >= 0 ? newline : inner.Length;
+            string name = inner[..nameEnd].Trim();
+            var pairs = new List<string>();
+            int k = firstKey;
+            while (k >= 0)
             {
-                int firstKey = inner.IndexOf("<arg_key>", StringComparison.Ordinal);
-                string name = (firstKey < 0 ? inner : inner[..firstKey]).Trim();
-                var arguments = new JsonObject();
-                int k = firstKey;
-                while (k >= 0)
-                {
-                    int keyEnd = inner.IndexOf("</arg_key>", k, StringComparison.Ordinal);
-                    int valueStart = keyEnd < 0 ? -1 : inner.IndexOf("<arg_value>", keyEnd, StringComparison.Ordinal);
-                    int valueEnd = valueStart < 0 ? -1 : inner.IndexOf("</arg_value>", valueStart, StringComparison.Ordinal);
-                    if (valueEnd < 0) break;
-                    string key = inner[(k + "<arg_key>".Length)..keyEnd].Trim();
-                    string value = inner[(valueStart + "<arg_value>".Length)..valueEnd];
-                    arguments[key] = ArgumentValue(value);
-                    k = inner.IndexOf("<arg_key>", valueEnd, StringComparison.Ordinal);
-                }
-                if (name.Length > 0) calls.Add((name, arguments.ToJsonString()));
+                int keyEnd = inner.IndexOf("</arg_key>", k, StringComparison.Ordinal);
+                int valueStart = keyEnd < 0 ? -1 : inner.IndexOf("<arg_value>", keyEnd, StringComparison.Ordinal);
+                int valueEnd = valueStart < 0 ? -1 : inner.IndexOf("</arg_value>", valueStart, StringComparison.Ordinal);
+                if (valueEnd < 0) break;
+                string key = inner[(k + "<arg_key>".Length)..keyEnd].Trim();
+                string value = inner[(valueStart + "<arg_value>".Length)..valueEnd];
+                pairs.Add(JsonSerializer.Serialize(key) + ":" + (ArgumentValue(value)?.ToJsonString() ?? "null"));
+                k = inner.IndexOf("<arg_key>", valueEnd, StringComparison.Ordinal);
             }
-            return calls;
+            return (name, pairs);
         }
 
         /// <summary>GLM writes strings raw and everything else as JSON.</summary>
@@ -371,16 +621,25 @@ public abstract class ToolCallFormat
         internal override string[] StartMarkers => ["{"];
         internal override bool StartsOnlyAtBeginning => true;
 
-        internal override List<(string Name, string Arguments)> ParseCalls(string region, bool final)
+        /// <summary>Calls are reported when the whole answer object has arrived (no streaming of their arguments).</summary>
+        internal override List<CallProgress> Progress(string region, bool final)
         {
-            var calls = new List<(string, string)>();
+            var calls = new List<CallProgress>();
             int end = JsonObjectEnd(region, 0);
             if (end < 0) return calls;
-            var node = TryParseJson(region[..end]);
-            if (node?["tool_call"] is JsonObject one && ReadCallObject(one) is { } call) calls.Add(call);
-            if (node?["tool_calls"] is JsonArray many)
-                foreach (var item in many)
-                    if (ReadCallObject(item) is { } c) calls.Add(c);
+            try
+            {
+                using var document = JsonDocument.Parse(region[..end]);
+                var root = document.RootElement;
+                if (root.ValueKind != JsonValueKind.Object) return calls;
+                if (root.TryGetProperty("tool_call", out var one) && ReadCallObject(one) is { } call) calls.Add(new(call.Name, call.Arguments, true));
+                if (root.TryGetProperty("tool_calls", out var many) && many.ValueKind == JsonValueKind.Array)
+                    foreach (var item in many.EnumerateArray())
+                        if (ReadCallObject(item) is { } c) calls.Add(new(c.Name, c.Arguments, true));
+            }
+            catch (JsonException)
+            {
+            }
             return calls;
         }
 
@@ -435,20 +694,34 @@ public abstract class ToolCallFormat
 
 /// <summary>
 /// Separates tool calls from text as a reply streams in: text is passed on as soon as it cannot be the start of a
-/// call (a possible partial start marker is held back), and each call is reported once it is complete.
+/// call (a possible partial start marker is held back); each call is announced (id, name) as soon as its name is
+/// complete, its arguments follow in pieces as they are generated, and it is reported whole once it has ended.
 /// </summary>
+/// <remarks>
+/// A call announced while being written that then fails to parse (only possible without a grammar) is not reported
+/// whole; its streamed pieces stay as sent.
+/// </remarks>
 public sealed class ToolCallStreamParser(ToolCallFormat format)
 {
     private readonly StringBuilder _text = new();
     private int _emitted;          // chars of _text passed on as content
     private int _callStart = -1;   // where the tool-call part begins, once seen
     private bool _noCalls;         // the reply began with text: for formats whose calls only start a reply
-    private int _callsReported;
+    private readonly List<StreamedCall> _calls = [];
+
+    /// <summary>A call announced to the client: its id, name, the argument text sent so far, and whether it is done.</summary>
+    private sealed class StreamedCall(string id, string name)
+    {
+        public string Id { get; } = id;
+        public string Name { get; } = name;
+        public string Sent { get; set; } = "";
+        public bool Done { get; set; }
+    }
 
     public ToolCallFormat Format => format;
 
-    /// <summary>Adds generated text; returns the content that is now certain and the calls completed by it.</summary>
-    public (string Content, IReadOnlyList<ToolCall> Calls) Push(string text)
+    /// <summary>Adds generated text; returns the content that is now certain, the calls completed by it and the call pieces to stream.</summary>
+    public ToolCallUpdate Push(string text)
     {
         _text.Append(text);
         string all = _text.ToString();
@@ -460,36 +733,36 @@ public sealed class ToolCallStreamParser(ToolCallFormat format)
             {
                 content = all[_emitted..held];
                 _emitted = held;
-                return (content, []);
+                return new(content, [], []);
             }
             content = all[_emitted.._callStart];
             _emitted = _callStart;
         }
-        return (content, NewCalls(all, final: false));
+        var (calls, deltas) = Advance(all, final: false);
+        return new(content, calls, deltas);
     }
 
     /// <summary>At the end of the reply: the rest of the text, and the calls not yet reported (an unterminated last call included).</summary>
-    public (string Content, IReadOnlyList<ToolCall> Calls) Flush()
+    public ToolCallUpdate Flush()
     {
         string all = _text.ToString();
         if (_callStart < 0)
         {
             string rest = all[_emitted..];
             _emitted = all.Length;
-            return (rest, []);
+            return new(rest, [], []);
         }
-        var calls = NewCalls(all, final: true);
-        if (_callsReported == 0)
+        var (calls, deltas) = Advance(all, final: true);
+        if (_calls.Count == 0)
         {
             // Nothing parsed as a call: it was text after all.
             string rest = all[_emitted..];
             _emitted = all.Length;
-            return (rest, []);
+            return new(rest, [], []);
         }
         _emitted = all.Length;
-        return ("", calls);
+        return new("", calls, deltas);
     }
-
     /// <summary>Sets <see cref="_callStart"/> when a start marker is found; returns how far content is certain.</summary>
     private int FindStart(string all)
     {
@@ -536,12 +809,30 @@ public sealed class ToolCallStreamParser(ToolCallFormat format)
         return all.Length - hold;
     }
 
-    private List<ToolCall> NewCalls(string all, bool final)
+    /// <summary>Announces calls whose name is now known, streams the argument text that has become certain, reports calls that have ended.</summary>
+    private (List<ToolCall> Calls, List<ToolCallDelta> Deltas) Advance(string all, bool final)
     {
-        var parsed = format.ParseCalls(all[_callStart..], final);
+        var progress = format.Progress(all[_callStart..], final);
         var calls = new List<ToolCall>();
-        for (int i = _callsReported; i < parsed.Count; i++) calls.Add(new ToolCall(ToolCall.NewId(), parsed[i].Name, parsed[i].Arguments));
-        _callsReported = Math.Max(_callsReported, parsed.Count);
-        return calls;
+        var deltas = new List<ToolCallDelta>();
+        for (int i = 0; i < progress.Count; i++)
+        {
+            var call = progress[i];
+            if (call.Name is null) break; // not announced before the calls ahead of it
+            bool announce = i == _calls.Count;
+            if (announce) _calls.Add(new StreamedCall(ToolCall.NewId(), call.Name));
+            var streamed = _calls[i];
+            if (streamed.Done || streamed.Name != call.Name) continue;
+            string piece = call.Arguments.Length > streamed.Sent.Length && call.Arguments.StartsWith(streamed.Sent, StringComparison.Ordinal)
+                ? call.Arguments[streamed.Sent.Length..] : "";
+            streamed.Sent += piece;
+            if (announce || piece.Length > 0) deltas.Add(new ToolCallDelta(i, announce ? streamed.Id : null, announce ? streamed.Name : null, piece));
+            if (call.Complete)
+            {
+                streamed.Done = true;
+                calls.Add(new ToolCall(streamed.Id, call.Name, call.Arguments));
+            }
+        }
+        return (calls, deltas);
     }
 }

@@ -44,6 +44,13 @@ public sealed class GgufWriter
     public GgufWriter Set(string key, int[] value) => Set(key, new GgufValue(GgufValueType.Array, value, GgufValueType.Int32));
     public GgufWriter Set(string key, uint[] value) => Set(key, new GgufValue(GgufValueType.Array, value, GgufValueType.UInt32));
 
+    /// <summary>The value set for <paramref name="key"/>, or null.</summary>
+    public GgufValue? Get(string key)
+    {
+        int i = _metadata.FindIndex(kv => kv.Key == key);
+        return i >= 0 ? _metadata[i].Value : null;
+    }
+
     /// <summary>Removes a metadata entry if present; a later <see cref="Set(string, GgufValue)"/> of the same key appends it at the end.</summary>
     public GgufWriter Remove(string key)
     {

@@ -56,6 +56,53 @@ public sealed class BenchCommandTests
         Assert.Equal(bytesPerToken * tests[1].GetProperty("tokens_per_second").GetDouble() / 1e9, gbPerSecond, 1e-9);
     }
 
+    /// <summary>
+    /// Constrained tg rows: one per grammar, beside the free tg they alternated with; the extra time per token is the
+    /// difference of the two medians' per-token times, the grammar's own work is positive, masks are a share of tokens.
+    /// A grammar that does not parse is a usage error.
+    /// </summary>
+    [Fact]
+    public void Grammar_options_add_a_constrained_tg_row_each()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), $"suiron-bench-grammar-{Environment.ProcessId}");
+        Directory.CreateDirectory(directory);
+        string gbnf = Path.Combine(directory, "words.gbnf"), schema = Path.Combine(directory, "schema.json"), broken = Path.Combine(directory, "broken.gbnf");
+        File.WriteAllText(gbnf, "root ::= [a-z]+ (\" \" [a-z]+)*\n");
+        File.WriteAllText(schema, """{"type":"object","properties":{"n":{"type":"integer","minimum":1,"maximum":9}},"required":["n"]}""");
+        File.WriteAllText(broken, "root ::= (\n");
+        try
+        {
+            var (code, stdout, stderr) = Suiron("bench", "-m", Model, "-p", "0", "-n", "8", "-r", "3", "-t", "1", "--json",
+                "--json-object", "--grammar", gbnf, "--json-schema", schema);
+            Assert.True(code == 0, $"exit {code}: {stderr}");
+            var rows = JsonDocument.Parse(stdout).RootElement.EnumerateArray().ToArray();
+            Assert.Equal(["tg8", "tg8", "tg8", "tg8"], rows.Select(r => r.GetProperty("test").GetString()));
+            Assert.False(rows[0].TryGetProperty("constraint", out _));
+            Assert.Equal(["json-schema schema.json", "json-object", "grammar words.gbnf"], rows.Skip(1).Select(r => r.GetProperty("constraint").GetString()));
+            foreach (var row in rows.Skip(1))
+            {
+                double constrained = row.GetProperty("tokens_per_second").GetDouble(), free = row.GetProperty("free_tokens_per_second").GetDouble();
+                Assert.True(constrained > 0 && free > 0);
+                Assert.Equal(1000 / constrained - 1000 / free, row.GetProperty("extra_ms_per_token").GetDouble(), 1e-9);
+                Assert.Equal(100 * (1000 / constrained - 1000 / free) / (1000 / free), row.GetProperty("extra_percent").GetDouble(), 1e-6);
+                double masks = row.GetProperty("masks_per_token").GetDouble();
+                Assert.InRange(masks, 0, 1);
+                Assert.True(row.GetProperty("grammar_ms_per_token").GetDouble() > 0);
+                Assert.True(row.GetProperty("ms_per_mask").GetDouble() >= 0);
+            }
+            // The free tg of every constrained row is the same set of alternated runs.
+            Assert.Single(rows.Skip(1).Select(r => r.GetProperty("free_tokens_per_second").GetDouble()).Distinct());
+
+            (code, _, stderr) = Suiron("bench", "-m", Model, "-p", "0", "-n", "4", "-r", "1", "--grammar", broken);
+            Assert.Equal(2, code);
+            Assert.Contains("broken.gbnf", stderr);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Fact]
     public void Read_bandwidth_is_reported_with_the_decode_share_it_implies()
     {

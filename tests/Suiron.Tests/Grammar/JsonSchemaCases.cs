@@ -96,6 +96,16 @@ internal static class JsonSchemaCases
         new("pattern", """{"type":"object","properties":{"code":{"type":"string","pattern":"^[A-Z]{2}-\\d{3,4}(x|yz)?$"},"free":{"type":"string","pattern":"^ab+c"}},"required":["code","free"]}""",
             ["""{"code":"AB-123","free":"abc"}""", """{"code":"ZZ-0000yz","free":"abbbcyy"}"""],
             ["""{"code":"A-123","free":"abc"}""", """{"code":"AB-12","free":"abc"}""", """{"code":"AB-123y","free":"abc"}""", """{"code":"AB-123","free":"ac"}""", """{"code":"AB-123","free":"xabc"}"""]),
+        new("integer-multiple-of", """
+            {"type":"object","properties":{"n":{"type":"integer","multipleOf":7},"m":{"type":"integer","minimum":-20,"maximum":30,"multipleOf":5}},"required":["n","m"]}
+            """,
+            ["""{"n":0,"m":-20}""", """{"n":-21,"m":30}""", """{"n":700,"m":0}""", """{"n":1000000000000001,"m":15}"""],
+            ["""{"n":8,"m":5}""", """{"n":-22,"m":5}""", """{"n":7,"m":35}""", """{"n":7,"m":-25}""", """{"n":7,"m":12}""", """{"n":07,"m":5}"""]),
+        new("number-bounds", """
+            {"type":"object","properties":{"p":{"type":"number","minimum":0,"maximum":1},"t":{"type":"number","exclusiveMinimum":-2.5,"exclusiveMaximum":40}},"required":["p","t"]}
+            """,
+            ["""{"p":0.5,"t":-1.75}""", """{"p":1,"t":39.99}""", """{"p":0,"t":-2}""", """{"p":0.0001,"t":0}"""],
+            ["""{"p":1.5,"t":0}""", """{"p":-0.1,"t":0}""", """{"p":0.5,"t":40}""", """{"p":0.5,"t":-2.5}""", """{"p":0.5,"t":-2.75}""", """{"p":2,"t":1}"""]),
         new("json-object", """{"type":"json_object"}""",
             ["{}", """{"a":[1,{"b":null}],"c":"d"}"""],
             ["[]", "1", "\"s\"", "{\"a\":}"]),

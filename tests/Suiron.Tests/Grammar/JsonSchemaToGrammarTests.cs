@@ -169,9 +169,28 @@ public sealed class JsonSchemaToGrammarTests
     [InlineData("""{"type":"integer","minimum":5,"maximum":4}""", "empty")]
     [InlineData("""{"type":"string","pattern":"^(?=a)b$"}""", "lookaround")]
     [InlineData("""{"type":""", "Invalid JSON")]
+    [InlineData("""{"type":"integer","minimum":1,"maximum":4,"multipleOf":5}""", "no multiple of 5")]
+    [InlineData("""{"type":"number","minimum":0.2,"maximum":0.8}""", "too narrow")]
     public void UnsupportedSchemasFailClearly(string schema, string message)
     {
         var e = Assert.Throws<GrammarException>(() => JsonSchemaToGrammar.Convert(schema));
         Assert.Contains(message, e.Message);
+    }
+
+    /// <summary>
+    /// Keywords no context-free grammar can enforce are accepted and ignored, as llama.cpp's json-schema-to-grammar
+    /// ignores them: uniqueItems (items must differ from all earlier ones), number multipleOf, integer multipleOf with
+    /// one bound (the bound is still enforced).
+    /// </summary>
+    [Fact]
+    public void KeywordsAGrammarCannotEnforceAreAcceptedAndIgnored()
+    {
+        var bounded = Gbnf.FromJsonSchema("""{"type":"integer","minimum":0,"multipleOf":5}""");
+        Assert.True(GrammarMatcher.Matches(bounded, "3"));
+        Assert.False(GrammarMatcher.Matches(bounded, "-5"));
+        var grammar = Gbnf.FromJsonSchema("""{"type":"array","items":{"type":"integer"},"uniqueItems":true}""");
+        Assert.True(GrammarMatcher.Matches(grammar, "[1,1]"));
+        grammar = Gbnf.FromJsonSchema("""{"type":"number","multipleOf":0.5}""");
+        Assert.True(GrammarMatcher.Matches(grammar, "0.3"));
     }
 }

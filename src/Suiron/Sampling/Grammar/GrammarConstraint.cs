@@ -75,14 +75,6 @@ public sealed class GrammarConstraint : IGrammarConstraint
     /// <summary>Consumes raw text (e.g. a forced prefix) if the grammar allows it.</summary>
     internal bool TryAcceptBytes(ReadOnlySpan<byte> utf8) => !IsFinished && _matcher.TryAccept(utf8);
 
-    /// <summary>The full mask for the current state, bypassing the mask cache (for the benchmark).</summary>
-    internal void FillMaskUncached(ulong[] mask)
-    {
-        if (!IsFinished) FillMask(_matcher.State, mask);
-    }
-
-    internal int AutomatonStateCount => _matcher.Automaton.StateCount;
-
     /// <summary>Back to the start of the grammar, for a new generation.</summary>
     public void Reset()
     {

@@ -13,9 +13,13 @@ namespace Suiron.Sampling.Grammar;
 /// <remarks>
 /// Supported: type (and type arrays), properties/required/additionalProperties, items/prefixItems/minItems/maxItems,
 /// enum, const, minLength/maxLength, pattern (a common regex subset), formats date, time, date-time, uuid and email,
-/// integer minimum/maximum (exclusive too), $ref to #/$defs and #/definitions (recursion allowed), anyOf/oneOf,
-/// allOf of objects. Not enforced (the grammar accepts more than the schema): number bounds, multipleOf, uniqueItems,
-/// minProperties/maxProperties, and the schema keywords not named here. Dates are kept strictly valid (no 30 February).
+/// integer minimum/maximum (exclusive too), integer multipleOf (unbounded, or bounded on both sides), number
+/// minimum/maximum (exclusive too; see <c>BoundedNumber</c> for what it leaves out), $ref to #/$defs and #/definitions
+/// (recursion allowed), anyOf/oneOf, allOf of objects. Refused (<see cref="GrammarException"/>): empty ranges, number
+/// ranges too narrow to hold a whole unit interval. Not enforced, as llama.cpp's json-schema-to-grammar does not (the
+/// grammar accepts more than the schema): integer multipleOf with one bound only (or see <c>IntegerMultiples</c>),
+/// number multipleOf, uniqueItems (not context-free), minProperties/maxProperties, and the keywords not named here.
+/// Dates are kept strictly valid (no 30 February).
 /// </remarks>
 public static class JsonSchemaToGrammar
 {
@@ -210,11 +214,15 @@ internal sealed class SchemaConverter
             return "\"\\\"\" " + Repetition("char", min, max) + " \"\\\"\" space";
         }
 
+        if (typeName == "integer" && obj["multipleOf"] is JsonNode multipleOf) return IntegerMultiples(obj, multipleOf, name);
+
         if (typeName == "integer" && HasAnyBound(obj))
         {
             Primitive("integral-part");
             return "(" + IntegerRange.Expression(LowerBound(obj), UpperBound(obj)) + ") space";
         }
+
+        if (typeName == "number" && HasAnyBound(obj)) return BoundedNumber(obj);
 
         if (typeName is "object" or null && obj.Count == 0) return Primitive("value");
         if (typeName is null)
@@ -405,6 +413,104 @@ internal sealed class SchemaConverter
         public readonly Dictionary<int, TrieNode> Children = new();
         public bool IsWord;
     }
+
+    /// <summary>Above this many multiples in a bounded range, listing them is not worth it (and unbounded needs the automaton).</summary>
+    private const int MaxListedMultiples = 1024;
+
+    /// <summary>
+    /// Integers divisible by <c>multipleOf</c>. Unbounded: a divisibility automaton over the decimal digits (one rule per
+    /// remainder and length; the sign does not change divisibility). Bounded on both sides: the multiples listed, when
+    /// there are at most <see cref="MaxListedMultiples"/>. Otherwise (one bound only, a huge range, a step that is not a
+    /// whole number or above 100 unbounded) a grammar would need the product of two automata: multipleOf is then not
+    /// enforced, only the bounds, as llama.cpp never enforces it.
+    /// </summary>
+    private string IntegerMultiples(JsonObject obj, JsonNode multipleOfNode, string name)
+    {
+        double value = multipleOfNode.GetValue<double>();
+        long? low = LowerBound(obj), high = UpperBound(obj);
+        string BoundsOnly()
+        {
+            Primitive("integral-part");
+            return low is null && high is null ? Primitive("integer") : "(" + IntegerRange.Expression(low, high) + ") space";
+        }
+        if (!(value > 1) || value != Math.Floor(value) || value > 1e15) return BoundsOnly();
+        long step = (long)value;
+        if (low is long lo && high is long hi)
+        {
+            long first = (long)Math.Ceiling((double)lo / step) * step;
+            if (first > hi) throw new GrammarException($"Integer range is empty: no multiple of {step} in [{lo}, {hi}]");
+            if ((hi - first) / step >= MaxListedMultiples) return BoundsOnly();
+            var values = new List<string>();
+            for (long v = first; v <= hi; v += step) values.Add(GbnfLiteral(v.ToString(CultureInfo.InvariantCulture)));
+            return "(" + string.Join(" | ", values) + ") space";
+        }
+        if (low is not null || high is not null || step > 100) return BoundsOnly();
+
+        // State (remainder r, digits written k): digit d leads to ((10 r + d) mod step, k + 1); remainder 0 may end.
+        // At most 16 digits, as the integer rule. Only states from which a multiple can still be completed get a rule.
+        const int MaxDigits = 16;
+        var alive = new bool[step, MaxDigits + 1];
+        for (int k = MaxDigits; k >= 1; k--)
+            for (long r = 0; r < step; r++)
+                alive[r, k] = r == 0 || (k < MaxDigits && Enumerable.Range(0, 10).Any(d => alive[(10 * r + d) % step, k + 1]));
+        string prefix = UniqueName(Sanitize((name.Length == 0 ? "integer" : name) + $"-mod{step}"));
+        string State(long r, int k) => $"{prefix}-{r}-{k}";
+        string Step(long r, int k, int d)
+        {
+            long next = (10 * r + d) % step;
+            return $"\"{d}\" {State(next, k + 1)}";
+        }
+        for (int k = 1; k <= MaxDigits; k++)
+            for (long r = 0; r < step; r++)
+            {
+                if (!alive[r, k]) continue;
+                var alternatives = new List<string>();
+                if (k < MaxDigits)
+                    for (int d = 0; d <= 9; d++)
+                        if (alive[(10 * r + d) % step, k + 1]) alternatives.Add(Step(r, k, d));
+                if (r == 0) alternatives.Add("\"\"");
+                _rules[State(r, k)] = string.Join(" | ", alternatives);
+                _order.Add(State(r, k));
+            }
+        string leading = string.Join(" | ", Enumerable.Range(1, 9).Where(d => alive[d % step, 1]).Select(d => $"\"{d}\" {State(d % step, 1)}"));
+        return $"(\"0\" | \"-\"? ({leading})) space";
+    }
+
+    /// <summary>
+    /// Numbers within minimum/maximum (exclusive too), without exponents: whole numbers in range, and numbers with a
+    /// fraction whose integer part k keeps the whole interval k.000… to k.999… (or -k.999… to -k) in range. Sound —
+    /// every output is in range — though a bound that is not a whole number leaves out the fractions beside it
+    /// (minimum 0.5 allows 1, 1.25, but not 0.75). A range with no such number is refused.
+    /// </summary>
+    private string BoundedNumber(JsonObject obj)
+    {
+        Primitive("integral-part");
+        double? Read(string key) => obj[key] is JsonValue v && !v.TryGetValue(out bool _) ? v.GetValue<double>() : null;
+        double? min = Read("minimum"), max = Read("maximum"), exclusiveMin = Read("exclusiveMinimum"), exclusiveMax = Read("exclusiveMaximum");
+        var alternatives = new List<string>();
+        long? wholeLow = LowerBound(obj), wholeHigh = UpperBound(obj);
+        if (wholeLow is null || wholeHigh is null || wholeLow <= wholeHigh) alternatives.Add(IntegerRange.Expression(wholeLow, wholeHigh));
+
+        // k.f with k ≥ 0 lies in [k, k + 1): needs k ≥ min (k > exclusiveMin) and k + 1 ≤ max (k + 1 ≤ exclusiveMax).
+        long? positiveLow = Max(min is double a ? (long)Math.Ceiling(a) : null, exclusiveMin is double b ? (long)Math.Floor(b) + 1 : null);
+        long? positiveHigh = Min(max is double c ? (long)Math.Floor(c) - 1 : null, exclusiveMax is double d ? (long)Math.Floor(d) - 1 : null);
+        positiveLow = positiveLow is null ? 0 : Math.Max(positiveLow.Value, 0);
+        if (positiveHigh is null || positiveLow <= positiveHigh)
+            alternatives.Add($"{IntegerRange.Expression(positiveLow, positiveHigh)} \".\" decimal-part");
+        // -k.f with k ≥ 0 lies in (-(k + 1), -k]: needs -(k + 1) ≥ min (or ≥ exclusiveMin) and -k ≤ max (-k < exclusiveMax).
+        long? negativeHigh = Min(min is double e ? (long)Math.Floor(-e) - 1 : null, exclusiveMin is double f ? (long)Math.Floor(-f) - 1 : null);
+        long? negativeLow = Max(max is double g ? (long)Math.Ceiling(-g) : null, exclusiveMax is double h ? (long)Math.Floor(-h) + 1 : null);
+        negativeLow = negativeLow is null ? 0 : Math.Max(negativeLow.Value, 0);
+        if (negativeHigh is null || negativeLow <= negativeHigh)
+            alternatives.Add($"\"-\" {IntegerRange.Expression(negativeLow, negativeHigh)} \".\" decimal-part");
+        if (alternatives.Count == 0)
+            throw new GrammarException($"The number range of {obj.ToJsonString()} has no whole number and no whole unit interval: too narrow to express as a grammar");
+        Primitive("decimal-part");
+        return "(" + string.Join(" | ", alternatives) + ") space";
+    }
+
+    private static long? Max(long? a, long? b) => a is null ? b : b is null ? a : Math.Max(a.Value, b.Value);
+    private static long? Min(long? a, long? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
 
     private static bool HasAnyBound(JsonObject obj) =>
         obj.ContainsKey("minimum") || obj.ContainsKey("maximum") || obj.ContainsKey("exclusiveMinimum") || obj.ContainsKey("exclusiveMaximum");
