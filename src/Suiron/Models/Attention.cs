@@ -80,7 +80,7 @@ internal static unsafe class Attention
 
     /// <summary>dst = (float)(Half)src, element-wise (dst may be src).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RoundToHalf(float* src, float* dst, int n)
+    internal static void RoundToHalf(float* src, float* dst, int n)
     {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
@@ -101,7 +101,7 @@ internal static unsafe class Attention
 
     /// <summary>Σ q[i]·k[i] with k in F16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float DotHalf(float* q, ushort* k, int n)
+    internal static float DotHalf(float* q, ushort* k, int n)
     {
         int i = 0;
         float sum = 0;
@@ -122,7 +122,7 @@ internal static unsafe class Attention
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot(float* q, float* k, int n)
+    internal static float Dot(float* q, float* k, int n)
     {
         int i = 0;
         float sum = 0;
@@ -143,7 +143,7 @@ internal static unsafe class Attention
 
     /// <summary>o += weight · v, with v in F16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AccumulateHalf(float weight, ushort* v, float* o, int n)
+    internal static void AccumulateHalf(float weight, ushort* v, float* o, int n)
     {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
@@ -156,7 +156,7 @@ internal static unsafe class Attention
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(float weight, float* v, float* o, int n)
+    internal static void Accumulate(float weight, float* v, float* o, int n)
     {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
