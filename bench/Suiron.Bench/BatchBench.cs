@@ -51,7 +51,7 @@ internal static class BatchBench
 
         int index = 0;
         void Matrix(string name, params long[] shape) =>
-            w.AddTensor(name, TensorType.F16, shape, BenchModelWriter.RandomHalves(seed, index++, shape.Aggregate(1L, (x, y) => x * y)));
+            BenchModelWriter.AddRandomHalves(w, name, shape, seed, index++);
         void Vector(string name, float[] values) { w.AddTensor(name, [values.Length], values); index++; }
 
         Matrix("token_embd.weight", e, vocab);

@@ -17,6 +17,11 @@ internal static class BenchModelWriter
 
     public static void WriteF16(BenchModelSpec s, string path, int seed = 1)
     {
+        if (s.DeepSeek is not null)
+        {
+            WriteDeepSeek2F16(s, path, seed);
+            return;
+        }
         var w = new GgufWriter();
         string a = s.Architecture;
         w.Set("general.architecture", a);
@@ -38,7 +43,7 @@ internal static class BenchModelWriter
 
         int e = s.Embedding, q = s.QueryWidth, kv = s.KeyValueWidth, f = s.FeedForward;
         int index = 0;
-        void Matrix(string name, int columns, int rows) => w.AddTensor(name, TensorType.F16, [columns, rows], RandomHalves(seed, index++, (long)columns * rows));
+        void Matrix(string name, int columns, int rows) => AddRandomHalves(w, name, [columns, rows], seed, index++);
         void Vector(string name, float[] values) { w.AddTensor(name, [values.Length], values); index++; }
 
         Matrix("token_embd.weight", e, s.VocabSize);
@@ -64,6 +69,90 @@ internal static class BenchModelWriter
         }
         Vector("output_norm.weight", Ones(e));
         if (!s.TiedOutput) Matrix("output.weight", e, s.VocabSize);
+        w.WriteTo(path);
+    }
+
+    /// <summary>
+    /// A <c>deepseek2</c> model as llama.cpp's current converter writes DeepSeek-V2(-Lite): the metadata keys of
+    /// convert_hf_to_gguf.py's DeepseekV2Model (key_length/value_length describe llama.cpp's MLA cache rows, the head
+    /// sizes go in the <c>_mla</c> keys), W_UK and W_UV split per head as <c>attn_k_b</c>/<c>attn_v_b</c>, experts
+    /// stacked in <c>ffn_*_exps</c> and the shared experts as one MLP of their joint width in <c>ffn_*_shexp</c>.
+    /// </summary>
+    private static void WriteDeepSeek2F16(BenchModelSpec s, string path, int seed)
+    {
+        DeepSeekShape d = s.DeepSeek!;
+        var w = new GgufWriter();
+        const string a = "deepseek2";
+        w.Set("general.architecture", a);
+        w.Set("general.name", $"{s.Name} (random weights, Suiron bench)");
+        w.Set("general.file_type", 1u); // LLAMA_FTYPE_MOSTLY_F16
+        w.Set($"{a}.context_length", (uint)s.ContextLength);
+        w.Set($"{a}.embedding_length", (uint)s.Embedding);
+        w.Set($"{a}.block_count", (uint)s.Layers);
+        w.Set($"{a}.feed_forward_length", (uint)s.FeedForward);
+        w.Set($"{a}.attention.head_count", (uint)s.Heads);
+        w.Set($"{a}.attention.head_count_kv", 1u); // MLA: one latent "head" shared by all
+        w.Set($"{a}.attention.key_length", (uint)(d.KvLoraRank + d.RopeLength));
+        w.Set($"{a}.attention.value_length", (uint)d.KvLoraRank);
+        w.Set($"{a}.attention.key_length_mla", (uint)d.QueryKeyLength);
+        w.Set($"{a}.attention.value_length_mla", (uint)d.ValueLength);
+        w.Set($"{a}.attention.layer_norm_rms_epsilon", s.RmsEpsilon);
+        w.Set($"{a}.attention.q_lora_rank", 0u); // V2-Lite: a full query projection
+        w.Set($"{a}.attention.kv_lora_rank", (uint)d.KvLoraRank);
+        w.Set($"{a}.rope.freq_base", s.RopeBase);
+        w.Set($"{a}.rope.dimension_count", (uint)d.RopeLength);
+        w.Set($"{a}.rope.scaling.type", "yarn");
+        w.Set($"{a}.rope.scaling.factor", d.YarnFactor);
+        w.Set($"{a}.rope.scaling.original_context_length", (uint)d.YarnOriginalContext);
+        w.Set($"{a}.rope.scaling.yarn_log_multiplier", 0.1f * d.YarnMscaleAllDim);
+        w.Set($"{a}.leading_dense_block_count", (uint)d.LeadingDenseLayers);
+        w.Set($"{a}.expert_count", (uint)d.Experts);
+        w.Set($"{a}.expert_used_count", (uint)d.ExpertsUsed);
+        w.Set($"{a}.expert_shared_count", (uint)d.SharedExperts);
+        w.Set($"{a}.expert_feed_forward_length", (uint)d.ExpertFeedForward);
+        w.Set($"{a}.expert_weights_scale", 1f);        // routed_scaling_factor
+        w.Set($"{a}.expert_weights_norm", false);      // norm_topk_prob
+        w.Set($"{a}.expert_gating_func", 1u);          // scoring_func softmax
+        w.Set($"{a}.vocab_size", (uint)s.VocabSize);
+        SetVocabulary(w, s.VocabSize);
+
+        int e = s.Embedding, heads = s.Heads, rank = d.KvLoraRank, sharedWidth = d.SharedExperts * d.ExpertFeedForward;
+        int index = 0;
+        void Tensor(string name, params long[] shape) => AddRandomHalves(w, name, shape, seed, index++);
+        void Vector(string name, float[] values) { w.AddTensor(name, [values.Length], values); index++; }
+
+        Tensor("token_embd.weight", e, s.VocabSize);
+        for (int i = 0; i < s.Layers; i++)
+        {
+            string p = $"blk.{i}.";
+            Vector(p + "attn_norm.weight", Ones(e));
+            Tensor(p + "attn_q.weight", e, heads * d.QueryKeyLength);
+            Tensor(p + "attn_kv_a_mqa.weight", e, rank + d.RopeLength);
+            Vector(p + "attn_kv_a_norm.weight", Ones(rank));
+            Tensor(p + "attn_k_b.weight", d.NopeLength, rank, heads);  // W_UKᵀ per head
+            Tensor(p + "attn_v_b.weight", rank, d.ValueLength, heads); // W_UV per head
+            Tensor(p + "attn_output.weight", heads * d.ValueLength, e);
+            Vector(p + "ffn_norm.weight", Ones(e));
+            if (i < d.LeadingDenseLayers)
+            {
+                Tensor(p + "ffn_gate.weight", e, s.FeedForward);
+                Tensor(p + "ffn_up.weight", e, s.FeedForward);
+                Tensor(p + "ffn_down.weight", s.FeedForward, e);
+            }
+            else
+            {
+                // The router is F32, as the converter keeps ffn_gate_inp (and llama.cpp's quantizer leaves it so).
+                w.AddTensor(p + "ffn_gate_inp.weight", [e, d.Experts], RandomFloats(seed, index++, e * d.Experts));
+                Tensor(p + "ffn_gate_exps.weight", e, d.ExpertFeedForward, d.Experts);
+                Tensor(p + "ffn_up_exps.weight", e, d.ExpertFeedForward, d.Experts);
+                Tensor(p + "ffn_down_exps.weight", d.ExpertFeedForward, e, d.Experts);
+                Tensor(p + "ffn_gate_shexp.weight", e, sharedWidth);
+                Tensor(p + "ffn_up_shexp.weight", e, sharedWidth);
+                Tensor(p + "ffn_down_shexp.weight", sharedWidth, e);
+            }
+        }
+        Vector("output_norm.weight", Ones(e));
+        Tensor("output.weight", e, s.VocabSize);
         w.WriteTo(path);
     }
 
@@ -118,22 +207,42 @@ internal static class BenchModelWriter
         return values;
     }
 
-    /// <summary>F16 bytes of N(0, σ) values, filled in parallel chunks, each chunk from its own seeded generator.</summary>
-    internal static byte[] RandomHalves(int seed, int tensor, long count)
+    /// <summary>
+    /// Adds an F16 tensor of N(0, σ) values that are generated only while the file is written, a group of chunks at a
+    /// time, so that no more than <see cref="ChunksPerWrite"/> chunks of a multi-GB model are ever in memory.
+    /// </summary>
+    internal static void AddRandomHalves(GgufWriter w, string name, long[] shape, int seed, int tensor)
     {
-        var bytes = new byte[checked(count * 2)];
+        long count = 1;
+        foreach (long d in shape) count *= d;
+        w.AddTensor(name, TensorType.F16, shape, stream => WriteRandomHalves(stream, seed, tensor, count));
+    }
+
+    private const int ChunksPerWrite = 16;
+
+    /// <summary>F16 bytes of N(0, σ) values, filled in parallel chunks, each chunk from its own seeded generator.</summary>
+    private static void WriteRandomHalves(Stream stream, int seed, int tensor, long count)
+    {
         int chunks = (int)((count + ChunkElements - 1) / ChunkElements);
-        Parallel.For(0, chunks, () => new float[ChunkElements], (chunk, _, scratch) =>
+        var bytes = new byte[(long)Math.Min(chunks, ChunksPerWrite) * ChunkElements * 2];
+        for (int first = 0; first < chunks; first += ChunksPerWrite)
         {
-            long start = (long)chunk * ChunkElements;
-            int length = (int)Math.Min(ChunkElements, count - start);
-            Span<float> values = scratch.AsSpan(0, length);
-            new Gaussian(seed, tensor, chunk).Fill(values);
-            Span<Half> halves = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan(checked((int)(start * 2)), length * 2));
-            for (int i = 0; i < length; i++) halves[i] = (Half)values[i];
-            return scratch;
-        }, _ => { });
-        return bytes;
+            int group = Math.Min(ChunksPerWrite, chunks - first);
+            long groupStart = (long)first * ChunkElements;
+            Parallel.For(0, group, () => new float[ChunkElements], (i, _, scratch) =>
+            {
+                int chunk = first + i;
+                long start = (long)chunk * ChunkElements;
+                int length = (int)Math.Min(ChunkElements, count - start);
+                Span<float> values = scratch.AsSpan(0, length);
+                new Gaussian(seed, tensor, chunk).Fill(values);
+                Span<Half> halves = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan(checked((int)((start - groupStart) * 2)), length * 2));
+                for (int j = 0; j < length; j++) halves[j] = (Half)values[j];
+                return scratch;
+            }, _ => { });
+            long groupElements = Math.Min((long)group * ChunkElements, count - groupStart);
+            stream.Write(bytes, 0, checked((int)(groupElements * 2)));
+        }
     }
 
     /// <summary>N(0, σ) by Box–Muller over a SplitMix64 stream keyed by (seed, tensor, chunk).</summary>

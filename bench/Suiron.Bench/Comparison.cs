@@ -116,7 +116,7 @@ internal static class Comparison
     public static string Table(IReadOnlyList<ComparisonRow> rows, ComparisonSettings s)
     {
         bool suironRss = rows.Any(r => r.SuironRssBytes is not null), llamaRss = rows.Any(r => r.LlamaCppRssBytes is not null);
-        var header = new List<string> { "file", "test", "Suiron t/s", "llama.cpp t/s", "Suiron/llama.cpp", "Suiron GB/s", "llama.cpp GB/s" };
+        var header = new List<string> { "file", "test", "Suiron t/s", "llama.cpp t/s", "Suiron/llama.cpp", "bytes/token", "Suiron GB/s", "llama.cpp GB/s" };
         if (suironRss) header.Add("Suiron peak RSS");
         if (llamaRss) header.Add("llama.cpp peak RSS");
         var table = new List<string[]> { header.ToArray() };
@@ -126,6 +126,7 @@ internal static class Comparison
             {
                 r.File, r.Suiron.Test.Name,
                 $"{r.Suiron.Median:F2} ± {r.Suiron.StandardDeviation:F2}", $"{r.LlamaCpp.Median:F2} ± {r.LlamaCpp.StandardDeviation:F2}", $"{r.Ratio:F2}",
+                r.IsGeneration ? ModelDescription.FormatBytes(r.BytesPerToken) : "",
                 r.SuironGbPerSecond?.ToString("F2") ?? "", r.LlamaCppGbPerSecond?.ToString("F2") ?? "",
             };
             if (suironRss) cells.Add(r.SuironRssBytes is long a ? ModelDescription.FormatBytes(a) : "");
@@ -138,7 +139,8 @@ internal static class Comparison
         AppendMarkdown(text, table, numericFrom: 2);
         text.AppendLine();
         text.AppendLine($"t/s: median ± standard deviation of {s.Repetitions} run{(s.Repetitions == 1 ? "" : "s")} per engine after one warm-up run, runs alternating between the engines.");
-        text.AppendLine("GB/s: weight bytes read per decoded token (every tensor once, one embedding row; tied output counted) × tg t/s.");
+        text.AppendLine("GB/s: weight bytes read per decoded token × tg t/s, the same bytes for both engines: every tensor once, one embedding row, tied output counted; " +
+                        "of an MoE layer's routed experts (ffn_*_exps) only the expert_used_count of expert_count experts a token goes to (router and shared experts whole).");
         if (suironRss || llamaRss) text.AppendLine("peak RSS: VmHWM of a separate process running that engine alone on the file (load, one pp and one tg run), mapped weights included.");
         return text.ToString();
     }

@@ -13,7 +13,7 @@ namespace Suiron.Kernels;
 /// each loaded weight vector across four tokens: compute-bound. Both give bit-identical results.
 /// Rows are split across the pool; calls too small to gain from a second thread run on the caller.
 /// </summary>
-public static unsafe class MatMul
+public static unsafe partial class MatMul
 {
     /// <summary>
     /// <c>y[b*rows + r] = dot(W row r, x[b*cols .. (b+1)*cols])</c> for b in [0, <paramref name="batch"/>), where W is

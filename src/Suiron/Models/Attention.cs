@@ -81,7 +81,7 @@ internal static unsafe class Attention
 
     /// <summary>dst = (float)(Half)src, element-wise (dst may be src).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RoundToHalf(float* src, float* dst, int n)
+    internal static void RoundToHalf(float* src, float* dst, int n)
     {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
@@ -102,7 +102,7 @@ internal static unsafe class Attention
 
     /// <summary>Σ q[i]·k[i] with k in F16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float DotHalf(float* q, ushort* k, int n)
+    internal static float DotHalf(float* q, ushort* k, int n)
     {
         if (!Vector256.IsHardwareAccelerated && Vector128.IsHardwareAccelerated) return Vector128AttentionLoops.DotHalf(q, k, n);
         int i = 0;
@@ -124,7 +124,7 @@ internal static unsafe class Attention
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot(float* q, float* k, int n)
+    internal static float Dot(float* q, float* k, int n)
     {
         if (!Vector256.IsHardwareAccelerated && Vector128.IsHardwareAccelerated) return Vector128AttentionLoops.Dot(q, k, n);
         int i = 0;
@@ -146,7 +146,7 @@ internal static unsafe class Attention
 
     /// <summary>o += weight · v, with v in F16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AccumulateHalf(float weight, ushort* v, float* o, int n)
+    internal static void AccumulateHalf(float weight, ushort* v, float* o, int n)
     {
         if (!Vector256.IsHardwareAccelerated && Vector128.IsHardwareAccelerated)
         {
@@ -164,7 +164,7 @@ internal static unsafe class Attention
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(float weight, float* v, float* o, int n)
+    internal static void Accumulate(float weight, float* v, float* o, int n)
     {
         if (!Vector256.IsHardwareAccelerated && Vector128.IsHardwareAccelerated)
         {

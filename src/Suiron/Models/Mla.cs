@@ -123,6 +123,7 @@ internal sealed class MultiHeadLatentAttention
     private readonly WorkerPool _pool;
 
     // Scratch, grown to the largest batch seen.
+    private long[] _headRows = [];
     private float[] _queryDown = [], _query = [], _keyValue = [], _fullQuery = [], _gathered = [], _absorbed = [], _latentOut = [], _mixed = [], _cosSin = [];
     private KvCache[] _rowCache = [];
     private int[] _rowPosition = [];
@@ -206,10 +207,25 @@ internal sealed class MultiHeadLatentAttention
             }
         }
 
-        // Absorb W_UK into the content part of each head: (n, nope) → (n, kvLoraRank), one matmul per head.
-        MixtureOfExperts.Grow(ref _gathered, n * Math.Max(nope, rank));
-        MixtureOfExperts.Grow(ref _absorbed, n * Math.Max(rank, s.ValueLength));
-        for (int h = 0; h < heads; h++)
+        // Absorb W_UK into the content part of each head: (n, nope) → (n, kvLoraRank), one matmul per head — or, for
+        // one token, all heads in one pass (head h's rows against head h's query), as the per-head calls are too small
+        // to be worth a fork/join each.
+        MixtureOfExperts.Grow(ref _gathered, Math.Max(n, heads) * Math.Max(nope, rank));
+        MixtureOfExperts.Grow(ref _absorbed, Math.Max(n, heads) * Math.Max(rank, s.ValueLength));
+        MixtureOfExperts.Grow(ref _headRows, heads);
+        if (n == 1)
+        {
+            Span<float> gathered = _gathered.AsSpan(0, heads * nope);
+            for (int h = 0; h < heads; h++)
+            {
+                query.Slice(h * headLength, nope).CopyTo(gathered.Slice(h * nope, nope));
+                _headRows[h] = (long)h * rank;
+            }
+            Span<float> absorbed = _absorbed.AsSpan(0, heads * rank);
+            MatMul.ComputeSegments(w.KeyAbsorb, _headRows.AsSpan(0, heads), rank, gathered, sharedInput: false, absorbed, _pool);
+            for (int h = 0; h < heads; h++) absorbed.Slice(h * rank, rank).CopyTo(fullQuery.Slice(h * rowWidth + rope, rank));
+        }
+        else for (int h = 0; h < heads; h++)
         {
             Span<float> gathered = _gathered.AsSpan(0, n * nope);
             for (int t = 0; t < n; t++) query.Slice(t * queryWidth + h * headLength, nope).CopyTo(gathered.Slice(t * nope, nope));
@@ -231,7 +247,13 @@ internal sealed class MultiHeadLatentAttention
         int valueLength = s.ValueLength, mixedWidth = heads * valueLength;
         MixtureOfExperts.Grow(ref _mixed, n * mixedWidth);
         Span<float> mixed = _mixed.AsSpan(0, n * mixedWidth);
-        for (int h = 0; h < heads; h++)
+        if (n == 1)
+        {
+            // (heads, kvLoraRank) → (heads, valueLength) = the mixed row, all heads in one pass.
+            for (int h = 0; h < heads; h++) _headRows[h] = w.ValueRowOffset + h * w.ValueRowStride;
+            MatMul.ComputeSegments(w.ValueUp, _headRows.AsSpan(0, heads), valueLength, _latentOut.AsSpan(0, heads * rank), sharedInput: false, mixed, _pool);
+        }
+        else for (int h = 0; h < heads; h++)
         {
             Span<float> gathered = _gathered.AsSpan(0, n * rank);
             for (int t = 0; t < n; t++) _latentOut.AsSpan((t * heads + h) * rank, rank).CopyTo(gathered.Slice(t * rank, rank));
@@ -265,7 +287,7 @@ internal sealed class MultiHeadLatentAttention
     private struct LatentAttentionWork : IParallelWork
     {
         [ThreadStatic] private static float[]? scores;
-        [ThreadStatic] private static Half[]? queryHalf;
+        [ThreadStatic] private static float[]? queryHalf;
 
         public float[] Queries, Output;
         public KvCache[] RowCache; // the cache of each row's sequence
@@ -275,7 +297,7 @@ internal sealed class MultiHeadLatentAttention
 
         public readonly void Execute(int start, int end)
         {
-            if (queryHalf is null || queryHalf.Length < RowWidth) queryHalf = new Half[RowWidth];
+            if (queryHalf is null || queryHalf.Length < RowWidth) queryHalf = new float[RowWidth];
             for (int item = start; item < end; item++)
             {
                 int token = item / Heads;
@@ -287,51 +309,42 @@ internal sealed class MultiHeadLatentAttention
             }
         }
 
-        private readonly void Head(KvCache cache, ReadOnlySpan<float> query, int length, Span<float> weights, Span<Half> half, Span<float> output)
+        /// <summary>
+        /// One head against the cache rows [k_rope | c]: scores over the whole row, softmax, then the weighted sum of
+        /// the latents — with <see cref="Attention"/>'s vectorized dot and accumulate kernels (F16 rows widened 8 at a
+        /// time), the query and the weights rounded to F16 first when the cache is F16.
+        /// </summary>
+        private readonly unsafe void Head(KvCache cache, ReadOnlySpan<float> query, int length, Span<float> weights, Span<float> half, Span<float> output)
         {
-            int width = RowWidth, rope = Rope;
-            if (cache.Type == KvCacheType.F16)
+            int width = RowWidth, rope = Rope, rank = Rank;
+            output.Clear();
+            fixed (float* q = query)
+            fixed (float* qh = half)
+            fixed (float* s = weights)
+            fixed (float* o = output)
             {
-                ReadOnlySpan<Half> rows = cache.KeysF16(Layer);
-                Span<Half> q = half[..width];
-                for (int i = 0; i < width; i++) q[i] = (Half)query[i];
-                for (int t = 0; t < length; t++) weights[t] = Dot(q, rows.Slice(t * width, width)) * Scale;
-                VectorOps.Softmax(weights);
-                output.Clear();
-                for (int t = 0; t < length; t++)
+                if (cache.Type == KvCacheType.F16)
                 {
-                    float weight = (float)(Half)weights[t];
-                    ReadOnlySpan<Half> latent = rows.Slice(t * width + rope, Rank);
-                    for (int d = 0; d < latent.Length; d++) output[d] += weight * (float)latent[d];
+                    Attention.RoundToHalf(q, qh, width);
+                    fixed (Half* cached = cache.KeysF16(Layer))
+                    {
+                        ushort* rows = (ushort*)cached;
+                        for (int t = 0; t < length; t++) s[t] = Attention.DotHalf(qh, rows + (long)t * width, width) * Scale;
+                        VectorOps.Softmax(weights);
+                        Attention.RoundToHalf(s, s, length);
+                        for (int t = 0; t < length; t++) Attention.AccumulateHalf(s[t], rows + (long)t * width + rope, o, rank);
+                    }
+                }
+                else
+                {
+                    fixed (float* rows = cache.KeysF32(Layer))
+                    {
+                        for (int t = 0; t < length; t++) s[t] = Attention.Dot(q, rows + (long)t * width, width) * Scale;
+                        VectorOps.Softmax(weights);
+                        for (int t = 0; t < length; t++) Attention.Accumulate(s[t], rows + (long)t * width + rope, o, rank);
+                    }
                 }
             }
-            else
-            {
-                ReadOnlySpan<float> rows = cache.KeysF32(Layer);
-                for (int t = 0; t < length; t++) weights[t] = Dot(query, rows.Slice(t * width, width)) * Scale;
-                VectorOps.Softmax(weights);
-                output.Clear();
-                for (int t = 0; t < length; t++)
-                {
-                    float weight = weights[t];
-                    ReadOnlySpan<float> latent = rows.Slice(t * width + rope, Rank);
-                    for (int d = 0; d < latent.Length; d++) output[d] += weight * latent[d];
-                }
-            }
-        }
-
-        private static float Dot(ReadOnlySpan<Half> a, ReadOnlySpan<Half> b)
-        {
-            float sum = 0;
-            for (int i = 0; i < a.Length; i++) sum += (float)a[i] * (float)b[i];
-            return sum;
-        }
-
-        private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-        {
-            float sum = 0;
-            for (int i = 0; i < a.Length; i++) sum += a[i] * b[i];
-            return sum;
         }
     }
 }

@@ -224,6 +224,7 @@ internal sealed class MixtureOfExperts
     // Scratch, grown to the largest batch seen.
     private float[] _logits = [], _selection = [], _weights = [], _gathered = [], _gate = [], _up = [], _expertOutput = [], _slots = [];
     private int[] _chosen = [], _tokensOfExpert = [], _slotOfToken = [];
+    private long[] _segmentRows = [];
 
     public MixtureOfExperts(ExpertRouting routing, int embedding, WorkerPool pool)
     {
@@ -256,6 +257,12 @@ internal sealed class MixtureOfExperts
             float margin = _routing.Route(logits.Slice(t * experts, experts), w.SelectionBias, _selection,
                 _chosen.AsSpan(t * k, k), _weights.AsSpan(t * k, k));
             MarginObserver?.Invoke(layerIndex, margin);
+        }
+
+        if (n == 1)
+        {
+            ForwardOneToken(layerIndex, w, input, output);
+            return;
         }
 
         // Group by expert: gather its tokens, run the expert once over them, scatter the weighted rows to their slots.
@@ -317,6 +324,54 @@ internal sealed class MixtureOfExperts
                 ReadOnlySpan<float> add = _slots.AsSpan((t * k + slot) * embedding, embedding);
                 for (int d = 0; d < embedding; d++) sum[d] += add[d];
             }
+        }
+    }
+
+    /// <summary>
+    /// Decode: one token through its k routed experts in three pool passes — the gate rows of all k experts, their up
+    /// rows, then their down rows, each expert's slice against its own input — instead of three small matmuls per
+    /// expert, each with its own fork/join and activation encoding. Same kernels per row as the batched path, so the
+    /// same bits; the weighted outputs are added in routing order.
+    /// </summary>
+    private void ForwardOneToken(int layerIndex, ExpertWeights w, ReadOnlySpan<float> input, Span<float> output)
+    {
+        int k = _routing.UsedCount, width = _routing.FeedForwardLength, embedding = _embedding;
+        ReadOnlySpan<int> chosen = _chosen.AsSpan(0, k);
+        Grow(ref _gate, k * width);
+        Grow(ref _up, k * width);
+        Grow(ref _expertOutput, k * embedding);
+        Grow(ref _segmentRows, 2 * k);
+        Span<long> rows = _segmentRows.AsSpan(0, k);
+        Span<float> gate = _gate.AsSpan(0, k * width), up = _up.AsSpan(0, k * width);
+
+        if (w.GateUp is { } gateUp)
+        {
+            // Fused: expert e's gate rows, then its up rows.
+            for (int i = 0; i < k; i++) rows[i] = (long)chosen[i] * 2 * width;
+            MatMul.ComputeSegments(gateUp, rows, width, input, sharedInput: true, gate, _pool);
+            for (int i = 0; i < k; i++) rows[i] += width;
+            MatMul.ComputeSegments(gateUp, rows, width, input, sharedInput: true, up, _pool);
+        }
+        else
+        {
+            for (int i = 0; i < k; i++) rows[i] = (long)chosen[i] * width;
+            MatMul.ComputeSegments(w.Gate!, rows, width, input, sharedInput: true, gate, _pool);
+            MatMul.ComputeSegments(w.Up!, rows, width, input, sharedInput: true, up, _pool);
+        }
+        for (int i = 0; i < k; i++) SwiGlu.Apply(gate.Slice(i * width, width), up.Slice(i * width, width));
+
+        for (int i = 0; i < k; i++) rows[i] = (long)chosen[i] * embedding;
+        Span<float> down = _expertOutput.AsSpan(0, k * embedding);
+        MatMul.ComputeSegments(w.Down, rows, embedding, gate, sharedInput: false, down, _pool);
+
+        Span<float> sum = output[..embedding];
+        for (int i = 0; i < k; i++)
+        {
+            Observer?.Invoke(new ExpertVisit(layerIndex, chosen[i], 1, 2L * width + embedding));
+            Span<float> weighted = down.Slice(i * embedding, embedding);
+            VectorOps.Scale(weighted, _weights[i]);
+            if (i == 0) weighted.CopyTo(sum);
+            else VectorOps.Add(sum, weighted, sum);
         }
     }
 

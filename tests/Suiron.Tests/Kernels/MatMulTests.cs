@@ -134,4 +134,54 @@ public unsafe class MatMulTests
                 for (int r = 0; r < 11; r++) Assert.Equal(whole[b * rows + 3 + r], part[b * 11 + r]);
         }
     }
+
+    public static IEnumerable<object[]> SegmentCases()
+    {
+        foreach (var type in KernelTestData.AllTypes)
+            foreach (bool shared in new[] { true, false })
+                foreach (int threads in new[] { 1, 2 })
+                    yield return [type, shared, threads];
+    }
+
+    /// <summary>
+    /// Row slices against their own inputs (the experts of one token, the heads of MLA) in one call: each slice equals
+    /// the single-token <see cref="MatMul.Compute(Tensor, long, int, ReadOnlySpan{float}, Span{float}, int, WorkerPool)"/>
+    /// of that slice bit for bit — which <see cref="Matches_the_float_matmul_of_the_decoded_operands"/> ties to the
+    /// float product — with slices out of order, repeated, and of an odd row count.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SegmentCases))]
+    public void Segments_equal_one_matmul_per_slice_bit_for_bit(TensorType type, bool sharedInput, int threads)
+    {
+        const int rows = 8 * 23, rowsPerSegment = 23, cols = 2 * TensorTypes.QK_K;
+        long[] firstRows = [5 * 23, 0, 6 * 23 + 1, 2 * 23, 5 * 23, 3 * 23 + 11];
+        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
+        var weightFloats = KernelTestData.Gaussian(rows * cols, seed: 21, scale: 0.1f);
+        var weightBytes = new byte[rowBytes * rows];
+        for (int r = 0; r < rows; r++)
+            Quantization.Quantize(type, weightFloats.AsSpan(r * cols, cols), weightBytes.AsSpan(r * rowBytes, rowBytes));
+        var x = KernelTestData.Gaussian((sharedInput ? 1 : firstRows.Length) * cols, seed: 22);
+        var y = new float[firstRows.Length * rowsPerSegment];
+        var expected = new float[rowsPerSegment];
+        using var pool = new WorkerPool(threads);
+        fixed (byte* data = weightBytes)
+        {
+            var tensor = new Tensor("w", type, [cols, rows], data, weightBytes.Length);
+            MatMul.ComputeSegments(tensor, firstRows, rowsPerSegment, x, sharedInput, y, pool);
+            for (int s = 0; s < firstRows.Length; s++)
+            {
+                MatMul.Compute(tensor, firstRows[s], rowsPerSegment, x.AsSpan(sharedInput ? 0 : s * cols, cols), expected, 1, pool);
+                for (int r = 0; r < rowsPerSegment; r++)
+                    Assert.True(BitConverter.SingleToInt32Bits(expected[r]) == BitConverter.SingleToInt32Bits(y[s * rowsPerSegment + r]),
+                        $"{type} segment {s} row {r}: {expected[r]} vs {y[s * rowsPerSegment + r]}");
+            }
+
+            Assert.Throws<ArgumentOutOfRangeException>(() => MatMul.ComputeSegments(tensor, [rows - 22], rowsPerSegment, x, true, y, pool));
+            Assert.Throws<ArgumentException>(() => MatMul.ComputeSegments(tensor, firstRows, rowsPerSegment, x, true, new float[10], pool));
+            for (int i = 0; i < 5; i++) MatMul.ComputeSegments(tensor, firstRows, rowsPerSegment, x, sharedInput, y, pool);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 50; i++) MatMul.ComputeSegments(tensor, firstRows, rowsPerSegment, x, sharedInput, y, pool);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+    }
 }

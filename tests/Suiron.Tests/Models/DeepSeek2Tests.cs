@@ -135,4 +135,82 @@ public sealed class DeepSeek2Tests(ITestOutputHelper output)
             Assert.True(layer.Select(v => v.Expert / 4).Distinct().Count() <= 2);
         }
     }
+
+    /// <summary>
+    /// Decode reads the routed experts' weights only, checked on the memory itself rather than on what the engine
+    /// reports: the model is decoded token by token once to learn which experts each MoE layer was routed to, then
+    /// loaded again with the pages of every other expert (each ffn_*_exps slice, the pages wholly inside it) made
+    /// inaccessible with mprotect(PROT_NONE), and decoded again. A single read of such an expert — even one weighted
+    /// by 0 — kills the test process with a segmentation fault; otherwise the logits must be bit-identical.
+    /// </summary>
+    [Theory]
+    [InlineData(TensorType.F32)]
+    [InlineData(TensorType.Q8_0)]
+    [InlineData(TensorType.Q4_K)]
+    public unsafe void DecodeReadsNoUnselectedExpertWeights(TensorType type)
+    {
+        DeepSeekSpec spec = MoeModelBuilder.DeepSeekV2Lite; // top-2 of 16
+        string path = type == TensorType.F32 ? MoeModelBuilder.F32(spec) : MoeModelBuilder.Ours(spec, type);
+        int[] tokens = [1, 403, 407, 261];
+        var routed = new HashSet<(int Layer, int Expert)>();
+        float[][] expected;
+        using (var file = GgufFile.Open(path))
+            expected = DecodeEach(file, tokens, routed);
+        int moeLayers = DeepSeekSpec.Layers - DeepSeekSpec.DenseLayers;
+        Assert.InRange(routed.Count, 2 * moeLayers, tokens.Length * 2 * moeLayers); // k = 2 per token and layer
+
+        using var guarded = GgufFile.Open(path);
+        var fenced = new List<(nint Start, nuint Length)>();
+        try
+        {
+            long pageSize = Environment.SystemPageSize, fencedBytes = 0;
+            foreach (GgufTensorInfo t in guarded.Tensors.Where(t => t.Name.EndsWith("_exps.weight", StringComparison.Ordinal)))
+            {
+                int layer = int.Parse(t.Name.Split('.')[1]), experts = checked((int)t.Shape[^1]);
+                long bytesPerExpert = t.ByteSize / experts;
+                long data = (long)guarded.GetTensor(t).Data;
+                for (int e = 0; e < experts; e++)
+                {
+                    if (routed.Contains((layer, e))) continue;
+                    long first = (data + e * bytesPerExpert + pageSize - 1) / pageSize * pageSize;
+                    long end = (data + (e + 1) * bytesPerExpert) / pageSize * pageSize;
+                    if (end <= first) continue;
+                    Assert.True(Mprotect((nint)first, (nuint)(end - first), ProtNone) == 0, $"mprotect failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+                    fenced.Add(((nint)first, (nuint)(end - first)));
+                    fencedBytes += end - first;
+                }
+            }
+            // Most of every idle expert is fenced: 14+ of 16 per layer less the partial pages at their edges.
+            long idleBytes = guarded.Tensors.Where(t => t.Name.EndsWith("_exps.weight", StringComparison.Ordinal)).Sum(t => t.ByteSize)
+                             / DeepSeekSpec.Experts * (moeLayers * DeepSeekSpec.Experts - routed.Count) / moeLayers;
+            Assert.True(fencedBytes > idleBytes / 2, $"only {fencedBytes} of {idleBytes} idle expert bytes fenced");
+
+            float[][] actual = DecodeEach(guarded, tokens, null);
+            for (int step = 0; step < tokens.Length; step++) Assert.Equal(expected[step], actual[step]);
+        }
+        finally
+        {
+            foreach (var (start, length) in fenced) Mprotect(start, length, ProtRead);
+        }
+    }
+
+    private const int ProtNone = 0, ProtRead = 1;
+
+    [System.Runtime.InteropServices.DllImport("libc.so.6", EntryPoint = "mprotect", SetLastError = true)]
+    private static extern int Mprotect(nint address, nuint length, int protection);
+
+    /// <summary>Logits of each step of a one-token-at-a-time decode; the (layer, expert) pairs evaluated go to <paramref name="routed"/>.</summary>
+    private static float[][] DecodeEach(GgufFile file, int[] tokens, HashSet<(int, int)>? routed)
+    {
+        using var model = (DeepSeek2)ModelLoader.Load(file, new ModelOptions { Threads = 2 });
+        if (routed is not null) model.Experts.Observer = v => routed.Add((v.Layer, v.Expert));
+        var cache = model.CreateCache(tokens.Length);
+        var steps = new float[tokens.Length][];
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            steps[i] = new float[model.Info.VocabSize];
+            model.Forward([tokens[i]], cache, steps[i]);
+        }
+        return steps;
+    }
 }

@@ -1,0 +1,122 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using Suiron.Tensors;
+
+namespace Suiron.Kernels;
+
+public static unsafe partial class MatMul
+{
+    /// <summary>
+    /// Several row slices of one weight tensor, each against its own activation row, in one pass over the pool:
+    /// <c>y[s*rowCount + r] = dot(W row firstRows[s] + r, x_s)</c>, where x_s is row s of <paramref name="x"/> (or
+    /// its only row when <paramref name="sharedInput"/>). The results are bit-identical to one
+    /// <see cref="Compute(Tensor, long, int, ReadOnlySpan{float}, Span{float}, int, WorkerPool)"/> per slice with
+    /// batch 1, but the slices share one fork/join and one activation encoding: decoding a token through its k
+    /// experts (or MLA's per-head absorptions) is a few hundred small row blocks that one call per slice would
+    /// leave mostly in pool hand-offs.
+    /// </summary>
+    public static void ComputeSegments(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<float> x, bool sharedInput,
+        Span<float> y, WorkerPool pool)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(pool);
+        int segments = firstRows.Length, cols = w.Columns;
+        if (rowCount < 0) throw new ArgumentOutOfRangeException(nameof(rowCount));
+        foreach (long first in firstRows)
+            if (first < 0 || first + rowCount > w.Rows) throw new ArgumentOutOfRangeException(nameof(firstRows), $"Rows {first}..{first + rowCount} are outside the tensor's {w.Rows}.");
+        int inputRows = sharedInput ? 1 : segments;
+        if (x.Length < (long)inputRows * cols) throw new ArgumentException($"x needs {inputRows} x {cols} floats.", nameof(x));
+        if (y.Length < (long)segments * rowCount) throw new ArgumentException($"y needs {segments} x {rowCount} floats.", nameof(y));
+        if (segments == 0 || rowCount == 0) return;
+
+        TensorType activationType = Quantization.ActivationType(w.Type);
+        int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
+        bool f16Widened = w.Type == TensorType.F16 && Avx2Dot.IsSupported;
+        delegate*<byte*, byte*, float*, int, float> scaledKernel = Avx2Dot.IsSupported ? w.Type switch
+        {
+            TensorType.Q8_0 => &Avx2Dot.Q8_0Scaled,
+            TensorType.Q4_0 => &Avx2Dot.Q4_0Scaled,
+            TensorType.Q5_0 => &Avx2Dot.Q5_0Scaled,
+            _ => null,
+        } : null;
+        int extraRowBytes = f16Widened || scaledKernel != null ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
+        byte[]? rented = null;
+        try
+        {
+            int encodedBytes = activationType == TensorType.F32 ? 0 : checked(activationRowBytes * inputRows);
+            int totalBytes = checked(encodedBytes + extraRowBytes * inputRows);
+            if (totalBytes > 0) rented = ArrayPool<byte>.Shared.Rent(totalBytes);
+
+            fixed (float* input = x)
+            fixed (byte* buffer = rented)
+            fixed (float* output = y)
+            fixed (long* firsts = firstRows)
+            {
+                byte* activations = activationType == TensorType.F32 ? (byte*)input : buffer;
+                byte* extra = buffer + encodedBytes;
+                if (activationType != TensorType.F32 || extraRowBytes > 0)
+                {
+                    var encode = new EncodeRows
+                    {
+                        ActivationType = activationType, WeightType = w.Type, Input = input, Columns = cols,
+                        Encoded = activations, EncodedRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
+                        Encode = activationType != TensorType.F32,
+                    };
+                    pool.For(inputRows, ref encode, (long)inputRows * cols * 4);
+                }
+
+                var work = new SegmentRows
+                {
+                    Kernel = f16Widened ? &Avx2Dot.F16xF32 : DotKernels.For(w.Type),
+                    ScaledKernel = scaledKernel,
+                    Scales = extra,
+                    ScalesRowBytes = sharedInput ? 0 : extraRowBytes,
+                    Weights = w.Data,
+                    WeightRowBytes = w.RowByteCount,
+                    FirstRows = firsts,
+                    Activations = f16Widened ? extra : activations,
+                    ActivationRowBytes = sharedInput ? 0 : f16Widened ? extraRowBytes : activationRowBytes,
+                    Output = output,
+                    RowsPerSegment = rowCount,
+                    Columns = cols,
+                };
+                pool.For(segments * rowCount, ref work, (long)segments * rowCount * cols);
+            }
+        }
+        finally
+        {
+            if (rented != null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>A range of output rows over all segments; row i is row i % RowsPerSegment of segment i / RowsPerSegment.</summary>
+    private struct SegmentRows : IParallelWork
+    {
+        public delegate*<byte*, byte*, int, float> Kernel;
+        public delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
+        public byte* Scales, Weights, Activations;
+        public long* FirstRows;
+        public long WeightRowBytes;
+        public int ScalesRowBytes, ActivationRowBytes, RowsPerSegment, Columns;
+        public float* Output;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Execute(int start, int end)
+        {
+            int segment = start / RowsPerSegment, local = start - segment * RowsPerSegment;
+            for (int i = start; i < end; i++)
+            {
+                byte* row = Weights + (FirstRows[segment] + local) * WeightRowBytes;
+                byte* activation = Activations + (long)segment * ActivationRowBytes;
+                Output[i] = ScaledKernel != null
+                    ? ScaledKernel(row, activation, (float*)(Scales + (long)segment * ScalesRowBytes), Columns)
+                    : Kernel(row, activation, Columns);
+                if (++local == RowsPerSegment)
+                {
+                    local = 0;
+                    segment++;
+                }
+            }
+        }
+    }
+}
