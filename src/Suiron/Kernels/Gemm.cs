@@ -53,13 +53,17 @@ internal static unsafe class Gemm
         _ => 0,
     };
 
-    /// <summary>Fills the extra per-token data from one encoded activation row.</summary>
+    /// <summary>
+    /// Fills the extra per-token data from one encoded activation row. <paramref name="rebiasHalves"/>: F16 activations
+    /// are widened to F32 times 2^112, for <see cref="Avx2Dot.F16xRebiasedF32"/> (the decode path), not for the GEMM.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PrepareToken(TensorType weightType, byte* encoded, byte* extra, int cols)
+    public static void PrepareToken(TensorType weightType, byte* encoded, byte* extra, int cols, bool rebiasHalves)
     {
         if (weightType == TensorType.F16)
         {
-            HalfConversion.HalfToSingle((Half*)encoded, (float*)extra, cols);
+            if (rebiasHalves) HalfConversion.HalfToRebiasedSingle((Half*)encoded, (float*)extra, cols);
+            else HalfConversion.HalfToSingle((Half*)encoded, (float*)extra, cols);
         }
         else if (FamilyOf(weightType) == Family.Block32)
         {

@@ -44,9 +44,9 @@ public static unsafe class MatMul
         TensorType activationType = Quantization.ActivationType(w.Type);
         int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
         bool gemm = allowGemm && batch > 1 && Gemm.Supports(w.Type);
-        // F16 weights: the activations are rounded to F16 (ggml's numerics) and then widened to F32 once, so each row's
-        // dot converts only the weight side.
-        bool f16Widened = w.Type == TensorType.F16 && Avx2Dot.IsSupported;
+        // F16 weights: the activations are rounded to F16 (ggml's numerics) and then widened to F32 (times 2^112) once,
+        // so each row's dot converts only the weight side, in three integer operations (Avx2Dot.F16xRebiasedF32).
+        bool f16Widened = w.Type == TensorType.F16 && Avx2Dot.IsSupported && !gemm;
         // Q4_0/Q5_0/Q8_0 weights: the activation block scales are converted to float once, not once per row.
         delegate*<byte*, byte*, float*, int, float> scaledKernel = Avx2Dot.IsSupported ? w.Type switch
         {
@@ -76,7 +76,7 @@ public static unsafe class MatMul
                     {
                         ActivationType = activationType, WeightType = w.Type, Input = input, Columns = cols,
                         Encoded = activations, EncodedRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
-                        Encode = activationType != TensorType.F32,
+                        Encode = activationType != TensorType.F32, RebiasHalves = f16Widened,
                     };
                     pool.For(batch, ref encode, (long)batch * cols * 4);
                 }
@@ -95,7 +95,7 @@ public static unsafe class MatMul
                 {
                     var work = new RowsTimesBatch
                     {
-                        Kernel = f16Widened ? &Avx2Dot.F16xF32 : DotKernels.For(w.Type),
+                        Kernel = f16Widened ? &Avx2Dot.F16xRebiasedF32 : DotKernels.For(w.Type),
                         ScaledKernel = scaledKernel,
                         Scales = extra,
                         ScalesRowBytes = extraRowBytes,
@@ -125,7 +125,7 @@ public static unsafe class MatMul
         public float* Input;
         public int Columns, EncodedRowBytes, ExtraRowBytes;
         public byte* Encoded, Extra;
-        public bool Encode;
+        public bool Encode, RebiasHalves;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int start, int end)
@@ -136,7 +136,7 @@ public static unsafe class MatMul
                 if (Encode)
                     Quantization.QuantizeActivations(ActivationType, new ReadOnlySpan<float>(Input + (long)b * Columns, Columns),
                         new Span<byte>(encoded, EncodedRowBytes));
-                if (ExtraRowBytes > 0) Gemm.PrepareToken(WeightType, encoded, Extra + (long)b * ExtraRowBytes, Columns);
+                if (ExtraRowBytes > 0) Gemm.PrepareToken(WeightType, encoded, Extra + (long)b * ExtraRowBytes, Columns, RebiasHalves);
             }
         }
     }
