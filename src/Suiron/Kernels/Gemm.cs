@@ -107,13 +107,21 @@ internal static unsafe class Gemm
     {
         Family family = FamilyOf(type);
         int panelRow = PanelRowBytes(type, cols);
-        byte* p = type == TensorType.F32 ? null : Panel(panelRow * RowGroup);
-        float* results = stackalloc float[Tokens];
+        // Block32 types also keep four tokens' block scales interleaved after the panel (see Block32Group).
+        int tokenScaleBytes = family == Family.Block32 ? cols / 32 * Tokens * sizeof(float) : 0;
+        byte* p = type == TensorType.F32 ? null : Panel(panelRow * RowGroup + tokenScaleBytes);
+        float* results = stackalloc float[2 * Tokens];
         for (int group = firstRow; group < endRow; group += RowGroup)
         {
             int rows = Math.Min(RowGroup, endRow - group);
             if (p != null)
                 for (int r = 0; r < rows; r++) Unpack(type, weights + (group + r) * weightRowBytes, p + r * panelRow, cols);
+            if (family == Family.Block32)
+            {
+                Block32Group(p, panelRow, rows, cols, activations, activationRowBytes, (float*)(p + panelRow * RowGroup),
+                    extra, extraRowBytes, batch, output + group, outputStride, results);
+                continue;
+            }
 
             for (int t = 0; t < batch; t += Tokens)
             {
@@ -129,13 +137,6 @@ internal static unsafe class Gemm
                             int stride = type == TensorType.F16 ? extraRowBytes : activationRowBytes;
                             FloatKernel((float*)row, (float*)(a + t0 * stride), (float*)(a + t1 * stride),
                                 (float*)(a + t2 * stride), (float*)(a + t3 * stride), cols, results);
-                            break;
-                        case Family.Block32:
-                            Block32Kernel(row, cols,
-                                activations + t0 * activationRowBytes, activations + t1 * activationRowBytes,
-                                activations + t2 * activationRowBytes, activations + t3 * activationRowBytes,
-                                (float*)(extra + t0 * extraRowBytes), (float*)(extra + t1 * extraRowBytes),
-                                (float*)(extra + t2 * extraRowBytes), (float*)(extra + t3 * extraRowBytes), results);
                             break;
                         default:
                             KQuantKernel(row, cols, type != TensorType.Q6_K,
@@ -312,30 +313,85 @@ internal static unsafe class Gemm
         results[0] = s0; results[1] = s1; results[2] = s2; results[3] = s3;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> SignedDot(Vector256<byte> absW, Vector256<sbyte> w, sbyte* y) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(y), w)), Vector256.Create((short)1));
-
-    /// <summary>Q4_0/Q5_0/Q8_0 against Q8_0: the arithmetic of <see cref="Avx2Dot.Q8_0"/> per (row, token).</summary>
+    /// <summary>
+    /// One unpacked group of Q4_0/Q5_0/Q8_0 rows against every token, two rows by four tokens per micro-kernel call.
+    /// The four tokens' block scales are first interleaved (<paramref name="tokenScales"/>[4b + k] = scale of block b
+    /// of token k) so the kernel forms a row's four scale products with one multiply.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block32Kernel(byte* row, int n, byte* y0, byte* y1, byte* y2, byte* y3,
-        float* d0, float* d1, float* d2, float* d3, float* results)
+    private static void Block32Group(byte* panel, int panelRow, int rows, int cols, byte* activations, int activationRowBytes,
+        float* tokenScales, byte* extra, int extraRowBytes, int batch, float* output, int outputStride, float* results)
+    {
+        int blocks = cols / 32;
+        for (int t = 0; t < batch; t += Tokens)
+        {
+            // A short last step repeats its last token; the repeats' results are dropped.
+            int t0 = t, t1 = Math.Min(t + 1, batch - 1), t2 = Math.Min(t + 2, batch - 1), t3 = Math.Min(t + 3, batch - 1);
+            float* d0 = (float*)(extra + t0 * extraRowBytes), d1 = (float*)(extra + t1 * extraRowBytes);
+            float* d2 = (float*)(extra + t2 * extraRowBytes), d3 = (float*)(extra + t3 * extraRowBytes);
+            for (int b = 0; b < blocks; b++)
+                Sse.Store(tokenScales + 4 * b, Vector128.Create(d0[b], d1[b], d2[b], d3[b]));
+            var y0 = (BlockQ8_0*)(activations + t0 * activationRowBytes);
+            var y1 = (BlockQ8_0*)(activations + t1 * activationRowBytes);
+            var y2 = (BlockQ8_0*)(activations + t2 * activationRowBytes);
+            var y3 = (BlockQ8_0*)(activations + t3 * activationRowBytes);
+            int count = Math.Min(Tokens, batch - t);
+            for (int r = 0; r < rows; r += 2)
+            {
+                // An odd last row runs as both rows of the pair; the copy's results are dropped.
+                byte* row0 = panel + r * panelRow, row1 = r + 1 < rows ? row0 + panelRow : row0;
+                Block32Kernel(row0, row1, cols, y0, y1, y2, y3, tokenScales, results);
+                for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + r] = results[k];
+                if (r + 1 < rows)
+                    for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + r + 1] = results[Tokens + k];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> SignedDot(Vector256<byte> absW, Vector256<sbyte> w, Vector256<sbyte> y, Vector256<short> ones) =>
+        Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(y, w)), ones));
+
+    /// <summary>
+    /// Q4_0/Q5_0/Q8_0 against Q8_0, two unpacked rows by four tokens: the arithmetic of <see cref="Avx2Dot.Q8_0Scaled"/>
+    /// per (row, token) — the same eight int32 lanes per block, the same scale product, one FMA per block into the
+    /// pair's own accumulator, the same final sum. Each token's quants are loaded once for both rows, each row's
+    /// quants and their absolute values once for four tokens; the eight scale products of a block take two multiplies.
+    /// results[k] is row 0 with token k, results[4 + k] row 1 with token k.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block32Kernel(byte* row0, byte* row1, int n, BlockQ8_0* y0, BlockQ8_0* y1, BlockQ8_0* y2, BlockQ8_0* y3,
+        float* tokenScales, float* results)
     {
         int blocks = n / 32;
-        float* wd = (float*)(row + n);
-        var b0 = (BlockQ8_0*)y0; var b1 = (BlockQ8_0*)y1; var b2 = (BlockQ8_0*)y2; var b3 = (BlockQ8_0*)y3;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        float* wd0 = (float*)(row0 + n), wd1 = (float*)(row1 + n);
+        // The block's eight scale products, stored and re-read as broadcasts (loads, not shuffles).
+        float* products = stackalloc float[2 * Tokens];
+        Vector256<short> ones = Vector256.Create((short)1);
+        Vector256<float> acc00 = Vector256<float>.Zero, acc01 = acc00, acc02 = acc00, acc03 = acc00;
+        Vector256<float> acc10 = acc00, acc11 = acc00, acc12 = acc00, acc13 = acc00;
         for (int b = 0; b < blocks; b++)
         {
-            Vector256<sbyte> w = Avx.LoadVector256((sbyte*)row + 32 * b);
-            Vector256<byte> absW = Avx2.Abs(w);
-            float d = wd[b];
-            acc0 = Fma.MultiplyAdd(Vector256.Create(d * d0[b]), Avx.ConvertToVector256Single(SignedDot(absW, w, b0[b].Qs)), acc0);
-            acc1 = Fma.MultiplyAdd(Vector256.Create(d * d1[b]), Avx.ConvertToVector256Single(SignedDot(absW, w, b1[b].Qs)), acc1);
-            acc2 = Fma.MultiplyAdd(Vector256.Create(d * d2[b]), Avx.ConvertToVector256Single(SignedDot(absW, w, b2[b].Qs)), acc2);
-            acc3 = Fma.MultiplyAdd(Vector256.Create(d * d3[b]), Avx.ConvertToVector256Single(SignedDot(absW, w, b3[b].Qs)), acc3);
+            Vector128<float> dy = Sse.LoadVector128(tokenScales + 4 * b);
+            Sse.Store(products, Vector128.Create(wd0[b]) * dy);
+            Sse.Store(products + Tokens, Vector128.Create(wd1[b]) * dy);
+            Vector256<sbyte> w0 = Avx.LoadVector256((sbyte*)row0 + 32 * b), w1 = Avx.LoadVector256((sbyte*)row1 + 32 * b);
+            Vector256<byte> abs0 = Avx2.Abs(w0), abs1 = Avx2.Abs(w1);
+            Vector256<sbyte> y = Avx.LoadVector256(y0[b].Qs);
+            acc00 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products), SignedDot(abs0, w0, y, ones), acc00);
+            acc10 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 4), SignedDot(abs1, w1, y, ones), acc10);
+            y = Avx.LoadVector256(y1[b].Qs);
+            acc01 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 1), SignedDot(abs0, w0, y, ones), acc01);
+            acc11 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 5), SignedDot(abs1, w1, y, ones), acc11);
+            y = Avx.LoadVector256(y2[b].Qs);
+            acc02 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 2), SignedDot(abs0, w0, y, ones), acc02);
+            acc12 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 6), SignedDot(abs1, w1, y, ones), acc12);
+            y = Avx.LoadVector256(y3[b].Qs);
+            acc03 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 3), SignedDot(abs0, w0, y, ones), acc03);
+            acc13 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 7), SignedDot(abs1, w1, y, ones), acc13);
         }
-        results[0] = Vector256.Sum(acc0); results[1] = Vector256.Sum(acc1); results[2] = Vector256.Sum(acc2); results[3] = Vector256.Sum(acc3);
+        results[0] = Vector256.Sum(acc00); results[1] = Vector256.Sum(acc01); results[2] = Vector256.Sum(acc02); results[3] = Vector256.Sum(acc03);
+        results[4] = Vector256.Sum(acc10); results[5] = Vector256.Sum(acc11); results[6] = Vector256.Sum(acc12); results[7] = Vector256.Sum(acc13);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
