@@ -122,6 +122,14 @@ internal static unsafe class Gemm
                     extra, extraRowBytes, batch, output + group, outputStride, results);
                 continue;
             }
+            if (family == Family.Float)
+            {
+                // F16 rows were widened into the panel; F32 rows are read where they are. F16 tokens are the widened extras.
+                FloatGroup(p != null ? p : weights + group * weightRowBytes, p != null ? panelRow : weightRowBytes, rows, cols,
+                    type == TensorType.F16 ? extra : activations, type == TensorType.F16 ? extraRowBytes : activationRowBytes,
+                    batch, output + group, outputStride, results);
+                continue;
+            }
 
             for (int t = 0; t < batch; t += Tokens)
             {
@@ -130,20 +138,9 @@ internal static unsafe class Gemm
                 for (int r = 0; r < rows; r++)
                 {
                     byte* row = p != null ? p + r * panelRow : weights + (group + r) * weightRowBytes;
-                    switch (family)
-                    {
-                        case Family.Float:
-                            byte* a = type == TensorType.F16 ? extra : activations;
-                            int stride = type == TensorType.F16 ? extraRowBytes : activationRowBytes;
-                            FloatKernel((float*)row, (float*)(a + t0 * stride), (float*)(a + t1 * stride),
-                                (float*)(a + t2 * stride), (float*)(a + t3 * stride), cols, results);
-                            break;
-                        default:
-                            KQuantKernel(row, cols, type != TensorType.Q6_K,
-                                (BlockQ8K*)(activations + t0 * activationRowBytes), (BlockQ8K*)(activations + t1 * activationRowBytes),
-                                (BlockQ8K*)(activations + t2 * activationRowBytes), (BlockQ8K*)(activations + t3 * activationRowBytes), results);
-                            break;
-                    }
+                    KQuantKernel(row, cols, type != TensorType.Q6_K,
+                        (BlockQ8K*)(activations + t0 * activationRowBytes), (BlockQ8K*)(activations + t1 * activationRowBytes),
+                        (BlockQ8K*)(activations + t2 * activationRowBytes), (BlockQ8K*)(activations + t3 * activationRowBytes), results);
                     int count = Math.Min(Tokens, batch - t);
                     for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + group + r] = results[k];
                 }
@@ -276,41 +273,86 @@ internal static unsafe class Gemm
 
     // ---- Micro-kernels: one unpacked row against four tokens ----
 
-    /// <summary>F32/F16: the accumulation order of <see cref="Avx2Dot.F16"/> (two accumulators over 16-element steps).</summary>
+    /// <summary>Tokens per F32/F16 micro-kernel call: 2 rows x 3 tokens x 2 accumulators fill twelve of the sixteen registers.</summary>
+    private const int FloatTokens = 3;
+
+    /// <summary>
+    /// A group of F32 rows (or F16 rows widened into the panel) against every token, two rows by three tokens per
+    /// micro-kernel call.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FloatKernel(float* w, float* y0, float* y1, float* y2, float* y3, int n, float* results)
+    private static void FloatGroup(byte* rowsStart, long rowBytes, int rows, int cols, byte* tokens, int tokenBytes,
+        int batch, float* output, int outputStride, float* results)
     {
-        Vector256<float> a00 = Vector256<float>.Zero, a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (int t = 0; t < batch; t += FloatTokens)
+        {
+            // A short last step repeats its last token; the repeats' results are dropped.
+            float* y0 = (float*)(tokens + t * tokenBytes);
+            float* y1 = (float*)(tokens + Math.Min(t + 1, batch - 1) * tokenBytes);
+            float* y2 = (float*)(tokens + Math.Min(t + 2, batch - 1) * tokenBytes);
+            int count = Math.Min(FloatTokens, batch - t);
+            for (int r = 0; r < rows; r += 2)
+            {
+                // An odd last row runs as both rows of the pair; the copy's results are dropped.
+                float* row0 = (float*)(rowsStart + r * rowBytes), row1 = r + 1 < rows ? (float*)((byte*)row0 + rowBytes) : row0;
+                FloatKernel(row0, row1, y0, y1, y2, cols, results);
+                for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + r] = results[k];
+                if (r + 1 < rows)
+                    for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + r + 1] = results[FloatTokens + k];
+            }
+        }
+    }
+
+    /// <summary>
+    /// F32/F16, two rows by three tokens: per (row, token) the accumulation order of <see cref="Avx2Dot.F16"/> and
+    /// <see cref="Avx2Dot.F32"/> (accumulator 0 takes the first eight elements of each 16-element step, accumulator 1
+    /// the second eight, an 8-element remainder goes to accumulator 0, then the sum of both, then the scalar tail).
+    /// Five loads feed six FMAs, where one row by four tokens needed ten loads for eight (this kernel was load-bound).
+    /// results[k] is row 0 with token k, results[3 + k] row 1 with token k.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FloatKernel(float* w0, float* w1, float* y0, float* y1, float* y2, int n, float* results)
+    {
+        Vector256<float> a000 = Vector256<float>.Zero, a001 = a000, a010 = a000, a011 = a000, a020 = a000, a021 = a000;
+        Vector256<float> a100 = a000, a101 = a000, a110 = a000, a111 = a000, a120 = a000, a121 = a000;
         int i = 0;
         for (; i + 16 <= n; i += 16)
         {
-            Vector256<float> w0 = Avx.LoadVector256(w + i), w1 = Avx.LoadVector256(w + i + 8);
-            a00 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y0 + i), a00);
-            a01 = Fma.MultiplyAdd(w1, Avx.LoadVector256(y0 + i + 8), a01);
-            a10 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y1 + i), a10);
-            a11 = Fma.MultiplyAdd(w1, Avx.LoadVector256(y1 + i + 8), a11);
-            a20 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y2 + i), a20);
-            a21 = Fma.MultiplyAdd(w1, Avx.LoadVector256(y2 + i + 8), a21);
-            a30 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y3 + i), a30);
-            a31 = Fma.MultiplyAdd(w1, Avx.LoadVector256(y3 + i + 8), a31);
+            Vector256<float> x0 = Avx.LoadVector256(w0 + i), x1 = Avx.LoadVector256(w1 + i);
+            Vector256<float> y = Avx.LoadVector256(y0 + i);
+            a000 = Fma.MultiplyAdd(x0, y, a000); a100 = Fma.MultiplyAdd(x1, y, a100);
+            y = Avx.LoadVector256(y1 + i);
+            a010 = Fma.MultiplyAdd(x0, y, a010); a110 = Fma.MultiplyAdd(x1, y, a110);
+            y = Avx.LoadVector256(y2 + i);
+            a020 = Fma.MultiplyAdd(x0, y, a020); a120 = Fma.MultiplyAdd(x1, y, a120);
+            x0 = Avx.LoadVector256(w0 + i + 8); x1 = Avx.LoadVector256(w1 + i + 8);
+            y = Avx.LoadVector256(y0 + i + 8);
+            a001 = Fma.MultiplyAdd(x0, y, a001); a101 = Fma.MultiplyAdd(x1, y, a101);
+            y = Avx.LoadVector256(y1 + i + 8);
+            a011 = Fma.MultiplyAdd(x0, y, a011); a111 = Fma.MultiplyAdd(x1, y, a111);
+            y = Avx.LoadVector256(y2 + i + 8);
+            a021 = Fma.MultiplyAdd(x0, y, a021); a121 = Fma.MultiplyAdd(x1, y, a121);
         }
-        for (; i + 8 <= n; i += 8)
+        if (i + 8 <= n)
         {
-            Vector256<float> w0 = Avx.LoadVector256(w + i);
-            a00 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y0 + i), a00);
-            a10 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y1 + i), a10);
-            a20 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y2 + i), a20);
-            a30 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y3 + i), a30);
+            Vector256<float> x0 = Avx.LoadVector256(w0 + i), x1 = Avx.LoadVector256(w1 + i);
+            Vector256<float> y = Avx.LoadVector256(y0 + i);
+            a000 = Fma.MultiplyAdd(x0, y, a000); a100 = Fma.MultiplyAdd(x1, y, a100);
+            y = Avx.LoadVector256(y1 + i);
+            a010 = Fma.MultiplyAdd(x0, y, a010); a110 = Fma.MultiplyAdd(x1, y, a110);
+            y = Avx.LoadVector256(y2 + i);
+            a020 = Fma.MultiplyAdd(x0, y, a020); a120 = Fma.MultiplyAdd(x1, y, a120);
+            i += 8;
         }
-        float s0 = Vector256.Sum(a00 + a01), s1 = Vector256.Sum(a10 + a11), s2 = Vector256.Sum(a20 + a21), s3 = Vector256.Sum(a30 + a31);
+        float s00 = Vector256.Sum(a000 + a001), s01 = Vector256.Sum(a010 + a011), s02 = Vector256.Sum(a020 + a021);
+        float s10 = Vector256.Sum(a100 + a101), s11 = Vector256.Sum(a110 + a111), s12 = Vector256.Sum(a120 + a121);
         for (; i < n; i++)
         {
-            s0 += w[i] * y0[i];
-            s1 += w[i] * y1[i];
-            s2 += w[i] * y2[i];
-            s3 += w[i] * y3[i];
+            s00 += w0[i] * y0[i]; s01 += w0[i] * y1[i]; s02 += w0[i] * y2[i];
+            s10 += w1[i] * y0[i]; s11 += w1[i] * y1[i]; s12 += w1[i] * y2[i];
         }
-        results[0] = s0; results[1] = s1; results[2] = s2; results[3] = s3;
+        results[0] = s00; results[1] = s01; results[2] = s02;
+        results[3] = s10; results[4] = s11; results[5] = s12;
     }
 
     /// <summary>
