@@ -10,8 +10,10 @@ namespace Suiron.Kernels;
 /// The batched matmul (prompt processing, compute-bound). A group of <see cref="RowGroup"/> weight rows is first
 /// unpacked into a per-thread panel — quants as signed bytes in element order, block scales already converted —
 /// so that decoding a block (nibble masks, bit gathers, half-to-float scales) is paid once per row instead of once
-/// per (row, token). Then each row meets the activations four tokens at a time: one weight vector load (and its
-/// absolute value) serves four tokens, and the four activation rows stay in L1 while the group's rows pass over them.
+/// per (row, token). Then a micro-kernel meets a small tile of rows and tokens at a time, so that each weight vector
+/// load (and its absolute value) serves several tokens and each activation load several rows, while the few
+/// activation rows of the tile stay in L1 as the group's rows pass over them: 2 rows x 4 tokens for Q4_0/Q5_0/Q8_0,
+/// 2 rows x 3 tokens for F32/F16, 1 row x 4 tokens for the k-quants.
 /// <para>
 /// Results are bit-identical to <see cref="Avx2Dot"/>'s per-row kernels: each (row, token) keeps its own vector
 /// accumulators with the same eight integer lanes per block (integer sums are exact whatever their order),
@@ -23,7 +25,7 @@ internal static unsafe class Gemm
     /// <summary>Weight rows unpacked together; their panels (≤ 8 × a few KB) stay in L1/L2 while the tokens stream by.</summary>
     public const int RowGroup = 8;
 
-    /// <summary>Tokens per micro-kernel call.</summary>
+    /// <summary>Tokens per micro-kernel call (Block32 and k-quant kernels).</summary>
     private const int Tokens = 4;
 
     public static bool Supports(TensorType type) => Avx2Dot.IsSupported && type switch
@@ -271,7 +273,7 @@ internal static unsafe class Gemm
         }
     }
 
-    // ---- Micro-kernels: one unpacked row against four tokens ----
+    // ---- Micro-kernels: a tile of unpacked rows against a few tokens ----
 
     /// <summary>Tokens per F32/F16 micro-kernel call: 2 rows x 3 tokens x 2 accumulators fill twelve of the sixteen registers.</summary>
     private const int FloatTokens = 3;

@@ -10,7 +10,7 @@ namespace Suiron.Kernels;
 /// with an encoded activation row. Most of a forward pass is spent here.
 /// One token (decode) streams every weight row once through the per-row dot kernels: memory-bound.
 /// Several tokens (a prompt) go through <see cref="Gemm"/>, which unpacks groups of weight rows once and reuses
-/// each loaded weight vector across four tokens: compute-bound. Both give bit-identical results.
+/// each loaded weight vector across several tokens: compute-bound. Both give bit-identical results.
 /// Rows are split across the pool; calls too small to gain from a second thread run on the caller.
 /// </summary>
 public static unsafe class MatMul
@@ -46,7 +46,7 @@ public static unsafe class MatMul
         bool gemm = allowGemm && batch > 1 && Gemm.Supports(w.Type);
         // F16 weights: the activations are rounded to F16 (ggml's numerics) and then widened to F32 (times 2^112) once,
         // so each row's dot converts only the weight side, in three integer operations (Avx2Dot.F16xRebiasedF32).
-        bool f16Widened = w.Type == TensorType.F16 && Avx2Dot.IsSupported && !gemm;
+        bool f16Rebiased = w.Type == TensorType.F16 && Avx2Dot.IsSupported && !gemm;
         // Q4_0/Q5_0/Q8_0 weights: the activation block scales are converted to float once, not once per row.
         delegate*<byte*, byte*, float*, int, float> scaledKernel = Avx2Dot.IsSupported ? w.Type switch
         {
@@ -55,7 +55,7 @@ public static unsafe class MatMul
             TensorType.Q5_0 => &Avx2Dot.Q5_0Scaled,
             _ => null,
         } : null;
-        int extraRowBytes = gemm || f16Widened || scaledKernel != null ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
+        int extraRowBytes = gemm || f16Rebiased || scaledKernel != null ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
         long cost = (long)rowCount * cols * batch;
         byte[]? rented = null;
         try
@@ -76,7 +76,7 @@ public static unsafe class MatMul
                     {
                         ActivationType = activationType, WeightType = w.Type, Input = input, Columns = cols,
                         Encoded = activations, EncodedRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
-                        Encode = activationType != TensorType.F32, RebiasHalves = f16Widened,
+                        Encode = activationType != TensorType.F32, RebiasHalves = f16Rebiased,
                     };
                     pool.For(batch, ref encode, (long)batch * cols * 4);
                 }
@@ -95,14 +95,14 @@ public static unsafe class MatMul
                 {
                     var work = new RowsTimesBatch
                     {
-                        Kernel = f16Widened ? &Avx2Dot.F16xRebiasedF32 : DotKernels.For(w.Type),
+                        Kernel = f16Rebiased ? &Avx2Dot.F16xRebiasedF32 : DotKernels.For(w.Type),
                         ScaledKernel = scaledKernel,
                         Scales = extra,
                         ScalesRowBytes = extraRowBytes,
                         Weights = w.Data + firstRow * w.RowByteCount,
                         WeightRowBytes = w.RowByteCount,
-                        Activations = f16Widened ? extra : activations,
-                        ActivationRowBytes = f16Widened ? extraRowBytes : activationRowBytes,
+                        Activations = f16Rebiased ? extra : activations,
+                        ActivationRowBytes = f16Rebiased ? extraRowBytes : activationRowBytes,
                         Output = output,
                         Rows = rowCount,
                         Columns = cols,
