@@ -75,26 +75,91 @@ internal static unsafe class Avx2Dot
         return sum;
     }
 
+    /// <summary>2^112: the factor between an F16 value and the float whose bits are the half's bits shifted into place.</summary>
+    internal const float HalfRebias = 5.192296858534828e33f;
+
+    /// <summary>2^-112, the inverse of <see cref="HalfRebias"/>.</summary>
+    internal const float HalfRebiasInverse = 1.92592994e-34f;
+
     /// <summary>
-    /// F16 weights against F16-encoded activations already widened to F32 (exactly, once per matmul): the arithmetic
-    /// of <see cref="F16"/> with half the conversions. Decode's F16 matmuls are conversion-bound, not memory-bound, without it.
+    /// F16 weights against F16-encoded activations widened to F32 and pre-scaled by 2^112 (see
+    /// <see cref="HalfConversion.HalfToRebiasedSingle"/>): the decode kernel for F16 matmuls, bit-identical to <see cref="F16"/>.
+    /// <para>
+    /// Why it is exact: a finite half h with its 15 magnitude bits shifted into float position (sign kept) is the float
+    /// h * 2^-112, exactly (normal halves become normal floats, subnormal halves subnormal floats). Its product with
+    /// a * 2^112 is the real number h * a, so each FMA rounds the same value onto the same accumulator as <see cref="F16"/>
+    /// does: same bits, with three integer operations per eight weights instead of a full conversion (this dot is
+    /// bound by the conversion, not by memory, otherwise). a * 2^112 cannot overflow: |a| ≤ 65504 and 65504 * 2^112 &lt; FLT_MAX.
+    /// Infinite and NaN weights (exponent 31) would be misread as finite numbers, so the loop keeps a running maximum of
+    /// the weights' magnitude bits, and a row that holds one is recomputed by <see cref="F16xRebiasedF32Exact"/>.
+    /// </para>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float F16xF32(byte* w, byte* a, int n)
+    public static float F16xRebiasedF32(byte* w, byte* a, int n)
     {
         ushort* x = (ushort*)w;
         float* y = (float*)a;
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
+        Vector256<ushort> magnitudeMax = Vector256<ushort>.Zero;
+        Vector256<ushort> magnitudeMask = Vector256.Create((ushort)0x7FFF);
+        Vector256<int> keptBits = Vector256.Create(unchecked((int)0x8FFFE000));
+        int i = 0;
+        // Two 16-element steps per iteration, each as in F16: acc0 takes elements [i, i+8), acc1 [i+8, i+16).
+        for (; i + 32 <= n; i += 32)
+        {
+            magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x + i) & magnitudeMask);
+            magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x + i + 16) & magnitudeMask);
+            acc0 = Fma.MultiplyAdd(ShiftedHalves(x + i, keptBits), Avx.LoadVector256(y + i), acc0);
+            acc1 = Fma.MultiplyAdd(ShiftedHalves(x + i + 8, keptBits), Avx.LoadVector256(y + i + 8), acc1);
+            acc0 = Fma.MultiplyAdd(ShiftedHalves(x + i + 16, keptBits), Avx.LoadVector256(y + i + 16), acc0);
+            acc1 = Fma.MultiplyAdd(ShiftedHalves(x + i + 24, keptBits), Avx.LoadVector256(y + i + 24), acc1);
+        }
+        for (; i + 16 <= n; i += 16)
+        {
+            magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x + i) & magnitudeMask);
+            acc0 = Fma.MultiplyAdd(ShiftedHalves(x + i, keptBits), Avx.LoadVector256(y + i), acc0);
+            acc1 = Fma.MultiplyAdd(ShiftedHalves(x + i + 8, keptBits), Avx.LoadVector256(y + i + 8), acc1);
+        }
+        if (i + 8 <= n)
+        {
+            magnitudeMax = Avx2.Max(magnitudeMax, Vector256.Create(Sse2.LoadVector128(x + i), Vector128<ushort>.Zero) & magnitudeMask);
+            acc0 = Fma.MultiplyAdd(ShiftedHalves(x + i, keptBits), Avx.LoadVector256(y + i), acc0);
+            i += 8;
+        }
+        // 0x7C00 and above: exponent 31, an infinity or a NaN.
+        if (!Vector256.EqualsAll(Avx2.Max(magnitudeMax, Vector256.Create((ushort)0x7BFF)), Vector256.Create((ushort)0x7BFF)))
+            return F16xRebiasedF32Exact(w, a, n);
+        float sum = Vector256.Sum(acc0 + acc1);
+        for (; i < n; i++) sum += (float)BitConverter.UInt16BitsToHalf(x[i]) * (y[i] * HalfRebiasInverse);
+        return sum;
+    }
+
+    /// <summary>Eight halves with their magnitude bits shifted into float position: h * 2^-112 for every finite half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ShiftedHalves(ushort* p, Vector256<int> keptBits) =>
+        (Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)p), 13) & keptBits).AsSingle();
+
+    /// <summary>
+    /// <see cref="F16xRebiasedF32"/> for a row holding an infinite or NaN weight: full conversions on both sides
+    /// (scaling the activations back by 2^-112 is exact), the accumulation order of <see cref="F16"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static float F16xRebiasedF32Exact(byte* w, byte* a, int n)
+    {
+        ushort* x = (ushort*)w;
+        float* y = (float*)a;
+        Vector256<float> inverse = Vector256.Create(HalfRebiasInverse);
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
         int i = 0;
         for (; i + 16 <= n; i += 16)
         {
-            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i)), Avx.LoadVector256(y + i), acc0);
-            acc1 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i + 8)), Avx.LoadVector256(y + i + 8), acc1);
+            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i)), Avx.LoadVector256(y + i) * inverse, acc0);
+            acc1 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i + 8)), Avx.LoadVector256(y + i + 8) * inverse, acc1);
         }
         for (; i + 8 <= n; i += 8)
-            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i)), Avx.LoadVector256(y + i), acc0);
+            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i)), Avx.LoadVector256(y + i) * inverse, acc0);
         float sum = Vector256.Sum(acc0 + acc1);
-        for (; i < n; i++) sum += (float)BitConverter.UInt16BitsToHalf(x[i]) * y[i];
+        for (; i < n; i++) sum += (float)BitConverter.UInt16BitsToHalf(x[i]) * (y[i] * HalfRebiasInverse);
         return sum;
     }
 

@@ -10,8 +10,10 @@ namespace Suiron.Kernels;
 /// The batched matmul (prompt processing, compute-bound). A group of <see cref="RowGroup"/> weight rows is first
 /// unpacked into a per-thread panel — quants as signed bytes in element order, block scales already converted —
 /// so that decoding a block (nibble masks, bit gathers, half-to-float scales) is paid once per row instead of once
-/// per (row, token). Then each row meets the activations four tokens at a time: one weight vector load (and its
-/// absolute value) serves four tokens, and the four activation rows stay in L1 while the group's rows pass over them.
+/// per (row, token). Then a micro-kernel meets a small tile of rows and tokens at a time, so that each weight vector
+/// load (and its absolute value) serves several tokens and each activation load several rows, while the few
+/// activation rows of the tile stay in L1 as the group's rows pass over them: 2 rows x 4 tokens for Q4_0/Q5_0/Q8_0,
+/// 2 rows x 3 tokens for F32/F16, 1 row x 4 tokens for the k-quants.
 /// <para>
 /// Results are bit-identical to <see cref="Avx2Dot"/>'s per-row kernels: each (row, token) keeps its own vector
 /// accumulators with the same eight integer lanes per block (integer sums are exact whatever their order),
@@ -23,7 +25,7 @@ internal static unsafe class Gemm
     /// <summary>Weight rows unpacked together; their panels (≤ 8 × a few KB) stay in L1/L2 while the tokens stream by.</summary>
     public const int RowGroup = 8;
 
-    /// <summary>Tokens per micro-kernel call.</summary>
+    /// <summary>Tokens per micro-kernel call (Block32 and k-quant kernels).</summary>
     private const int Tokens = 4;
 
     public static bool Supports(TensorType type) => Avx2Dot.IsSupported && type switch
@@ -53,13 +55,17 @@ internal static unsafe class Gemm
         _ => 0,
     };
 
-    /// <summary>Fills the extra per-token data from one encoded activation row.</summary>
+    /// <summary>
+    /// Fills the extra per-token data from one encoded activation row. <paramref name="rebiasHalves"/>: F16 activations
+    /// are widened to F32 times 2^112, for <see cref="Avx2Dot.F16xRebiasedF32"/> (the decode path), not for the GEMM.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PrepareToken(TensorType weightType, byte* encoded, byte* extra, int cols)
+    public static void PrepareToken(TensorType weightType, byte* encoded, byte* extra, int cols, bool rebiasHalves)
     {
         if (weightType == TensorType.F16)
         {
-            HalfConversion.HalfToSingle((Half*)encoded, (float*)extra, cols);
+            if (rebiasHalves) HalfConversion.HalfToRebiasedSingle((Half*)encoded, (float*)extra, cols);
+            else HalfConversion.HalfToSingle((Half*)encoded, (float*)extra, cols);
         }
         else if (FamilyOf(weightType) == Family.Block32)
         {
@@ -103,13 +109,29 @@ internal static unsafe class Gemm
     {
         Family family = FamilyOf(type);
         int panelRow = PanelRowBytes(type, cols);
-        byte* p = type == TensorType.F32 ? null : Panel(panelRow * RowGroup);
-        float* results = stackalloc float[Tokens];
+        // Block32 types also keep four tokens' block scales interleaved after the panel (see Block32Group).
+        int tokenScaleBytes = family == Family.Block32 ? cols / 32 * Tokens * sizeof(float) : 0;
+        byte* p = type == TensorType.F32 ? null : Panel(panelRow * RowGroup + tokenScaleBytes);
+        float* results = stackalloc float[2 * Tokens];
         for (int group = firstRow; group < endRow; group += RowGroup)
         {
             int rows = Math.Min(RowGroup, endRow - group);
             if (p != null)
                 for (int r = 0; r < rows; r++) Unpack(type, weights + (group + r) * weightRowBytes, p + r * panelRow, cols);
+            if (family == Family.Block32)
+            {
+                Block32Group(p, panelRow, rows, cols, activations, activationRowBytes, (float*)(p + panelRow * RowGroup),
+                    extra, extraRowBytes, batch, output + group, outputStride, results);
+                continue;
+            }
+            if (family == Family.Float)
+            {
+                // F16 rows were widened into the panel; F32 rows are read where they are. F16 tokens are the widened extras.
+                FloatGroup(p != null ? p : weights + group * weightRowBytes, p != null ? panelRow : weightRowBytes, rows, cols,
+                    type == TensorType.F16 ? extra : activations, type == TensorType.F16 ? extraRowBytes : activationRowBytes,
+                    batch, output + group, outputStride, results);
+                continue;
+            }
 
             for (int t = 0; t < batch; t += Tokens)
             {
@@ -118,27 +140,9 @@ internal static unsafe class Gemm
                 for (int r = 0; r < rows; r++)
                 {
                     byte* row = p != null ? p + r * panelRow : weights + (group + r) * weightRowBytes;
-                    switch (family)
-                    {
-                        case Family.Float:
-                            byte* a = type == TensorType.F16 ? extra : activations;
-                            int stride = type == TensorType.F16 ? extraRowBytes : activationRowBytes;
-                            FloatKernel((float*)row, (float*)(a + t0 * stride), (float*)(a + t1 * stride),
-                                (float*)(a + t2 * stride), (float*)(a + t3 * stride), cols, results);
-                            break;
-                        case Family.Block32:
-                            Block32Kernel(row, cols,
-                                activations + t0 * activationRowBytes, activations + t1 * activationRowBytes,
-                                activations + t2 * activationRowBytes, activations + t3 * activationRowBytes,
-                                (float*)(extra + t0 * extraRowBytes), (float*)(extra + t1 * extraRowBytes),
-                                (float*)(extra + t2 * extraRowBytes), (float*)(extra + t3 * extraRowBytes), results);
-                            break;
-                        default:
-                            KQuantKernel(row, cols, type != TensorType.Q6_K,
-                                (BlockQ8K*)(activations + t0 * activationRowBytes), (BlockQ8K*)(activations + t1 * activationRowBytes),
-                                (BlockQ8K*)(activations + t2 * activationRowBytes), (BlockQ8K*)(activations + t3 * activationRowBytes), results);
-                            break;
-                    }
+                    KQuantKernel(row, cols, type != TensorType.Q6_K,
+                        (BlockQ8K*)(activations + t0 * activationRowBytes), (BlockQ8K*)(activations + t1 * activationRowBytes),
+                        (BlockQ8K*)(activations + t2 * activationRowBytes), (BlockQ8K*)(activations + t3 * activationRowBytes), results);
                     int count = Math.Min(Tokens, batch - t);
                     for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + group + r] = results[k];
                 }
@@ -269,69 +273,169 @@ internal static unsafe class Gemm
         }
     }
 
-    // ---- Micro-kernels: one unpacked row against four tokens ----
+    // ---- Micro-kernels: a tile of unpacked rows against a few tokens ----
 
-    /// <summary>F32/F16: the accumulation order of <see cref="Avx2Dot.F16"/> (two accumulators over 16-element steps).</summary>
+    /// <summary>Tokens per F32/F16 micro-kernel call: 2 rows x 3 tokens x 2 accumulators fill twelve of the sixteen registers.</summary>
+    private const int FloatTokens = 3;
+
+    /// <summary>
+    /// A group of F32 rows (or F16 rows widened into the panel) against every token, two rows by three tokens per
+    /// micro-kernel call.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FloatKernel(float* w, float* y0, float* y1, float* y2, float* y3, int n, float* results)
+    private static void FloatGroup(byte* rowsStart, long rowBytes, int rows, int cols, byte* tokens, int tokenBytes,
+        int batch, float* output, int outputStride, float* results)
     {
-        Vector256<float> a00 = Vector256<float>.Zero, a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (int t = 0; t < batch; t += FloatTokens)
+        {
+            // A short last step repeats its last token; the repeats' results are dropped.
+            float* y0 = (float*)(tokens + t * tokenBytes);
+            float* y1 = (float*)(tokens + Math.Min(t + 1, batch - 1) * tokenBytes);
+            float* y2 = (float*)(tokens + Math.Min(t + 2, batch - 1) * tokenBytes);
+            int count = Math.Min(FloatTokens, batch - t);
+            for (int r = 0; r < rows; r += 2)
+            {
+                // An odd last row runs as both rows of the pair; the copy's results are dropped.
+                float* row0 = (float*)(rowsStart + r * rowBytes), row1 = r + 1 < rows ? (float*)((byte*)row0 + rowBytes) : row0;
+                FloatKernel(row0, row1, y0, y1, y2, cols, results);
+                for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + r] = results[k];
+                if (r + 1 < rows)
+                    for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + r + 1] = results[FloatTokens + k];
+            }
+        }
+    }
+
+    /// <summary>
+    /// F32/F16, two rows by three tokens: per (row, token) the accumulation order of <see cref="Avx2Dot.F16"/> and
+    /// <see cref="Avx2Dot.F32"/> (accumulator 0 takes the first eight elements of each 16-element step, accumulator 1
+    /// the second eight, an 8-element remainder goes to accumulator 0, then the sum of both, then the scalar tail).
+    /// Five loads feed six FMAs, where one row by four tokens needed ten loads for eight (this kernel was load-bound).
+    /// results[k] is row 0 with token k, results[3 + k] row 1 with token k.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FloatKernel(float* w0, float* w1, float* y0, float* y1, float* y2, int n, float* results)
+    {
+        Vector256<float> a000 = Vector256<float>.Zero, a001 = a000, a010 = a000, a011 = a000, a020 = a000, a021 = a000;
+        Vector256<float> a100 = a000, a101 = a000, a110 = a000, a111 = a000, a120 = a000, a121 = a000;
         int i = 0;
         for (; i + 16 <= n; i += 16)
         {
-            Vector256<float> w0 = Avx.LoadVector256(w + i), w1 = Avx.LoadVector256(w + i + 8);
-            a00 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y0 + i), a00);
-            a01 = Fma.MultiplyAdd(w1, Avx.LoadVector256(y0 + i + 8), a01);
-            a10 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y1 + i), a10);
-            a11 = Fma.MultiplyAdd(w1, Avx.LoadVector256(y1 + i + 8), a11);
-            a20 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y2 + i), a20);
-            a21 = Fma.MultiplyAdd(w1, Avx.LoadVector256(y2 + i + 8), a21);
-            a30 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y3 + i), a30);
-            a31 = Fma.MultiplyAdd(w1, Avx.LoadVector256(y3 + i + 8), a31);
+            Vector256<float> x0 = Avx.LoadVector256(w0 + i), x1 = Avx.LoadVector256(w1 + i);
+            Vector256<float> y = Avx.LoadVector256(y0 + i);
+            a000 = Fma.MultiplyAdd(x0, y, a000); a100 = Fma.MultiplyAdd(x1, y, a100);
+            y = Avx.LoadVector256(y1 + i);
+            a010 = Fma.MultiplyAdd(x0, y, a010); a110 = Fma.MultiplyAdd(x1, y, a110);
+            y = Avx.LoadVector256(y2 + i);
+            a020 = Fma.MultiplyAdd(x0, y, a020); a120 = Fma.MultiplyAdd(x1, y, a120);
+            x0 = Avx.LoadVector256(w0 + i + 8); x1 = Avx.LoadVector256(w1 + i + 8);
+            y = Avx.LoadVector256(y0 + i + 8);
+            a001 = Fma.MultiplyAdd(x0, y, a001); a101 = Fma.MultiplyAdd(x1, y, a101);
+            y = Avx.LoadVector256(y1 + i + 8);
+            a011 = Fma.MultiplyAdd(x0, y, a011); a111 = Fma.MultiplyAdd(x1, y, a111);
+            y = Avx.LoadVector256(y2 + i + 8);
+            a021 = Fma.MultiplyAdd(x0, y, a021); a121 = Fma.MultiplyAdd(x1, y, a121);
         }
-        for (; i + 8 <= n; i += 8)
+        if (i + 8 <= n)
         {
-            Vector256<float> w0 = Avx.LoadVector256(w + i);
-            a00 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y0 + i), a00);
-            a10 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y1 + i), a10);
-            a20 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y2 + i), a20);
-            a30 = Fma.MultiplyAdd(w0, Avx.LoadVector256(y3 + i), a30);
+            Vector256<float> x0 = Avx.LoadVector256(w0 + i), x1 = Avx.LoadVector256(w1 + i);
+            Vector256<float> y = Avx.LoadVector256(y0 + i);
+            a000 = Fma.MultiplyAdd(x0, y, a000); a100 = Fma.MultiplyAdd(x1, y, a100);
+            y = Avx.LoadVector256(y1 + i);
+            a010 = Fma.MultiplyAdd(x0, y, a010); a110 = Fma.MultiplyAdd(x1, y, a110);
+            y = Avx.LoadVector256(y2 + i);
+            a020 = Fma.MultiplyAdd(x0, y, a020); a120 = Fma.MultiplyAdd(x1, y, a120);
+            i += 8;
         }
-        float s0 = Vector256.Sum(a00 + a01), s1 = Vector256.Sum(a10 + a11), s2 = Vector256.Sum(a20 + a21), s3 = Vector256.Sum(a30 + a31);
+        float s00 = Vector256.Sum(a000 + a001), s01 = Vector256.Sum(a010 + a011), s02 = Vector256.Sum(a020 + a021);
+        float s10 = Vector256.Sum(a100 + a101), s11 = Vector256.Sum(a110 + a111), s12 = Vector256.Sum(a120 + a121);
         for (; i < n; i++)
         {
-            s0 += w[i] * y0[i];
-            s1 += w[i] * y1[i];
-            s2 += w[i] * y2[i];
-            s3 += w[i] * y3[i];
+            s00 += w0[i] * y0[i]; s01 += w0[i] * y1[i]; s02 += w0[i] * y2[i];
+            s10 += w1[i] * y0[i]; s11 += w1[i] * y1[i]; s12 += w1[i] * y2[i];
         }
-        results[0] = s0; results[1] = s1; results[2] = s2; results[3] = s3;
+        results[0] = s00; results[1] = s01; results[2] = s02;
+        results[3] = s10; results[4] = s11; results[5] = s12;
+    }
+
+    /// <summary>
+    /// One unpacked group of Q4_0/Q5_0/Q8_0 rows against every token, two rows by four tokens per micro-kernel call.
+    /// The four tokens' block scales are first interleaved (<paramref name="tokenScales"/>[4b + k] = scale of block b
+    /// of token k) so the kernel forms a row's four scale products with one multiply.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block32Group(byte* panel, int panelRow, int rows, int cols, byte* activations, int activationRowBytes,
+        float* tokenScales, byte* extra, int extraRowBytes, int batch, float* output, int outputStride, float* results)
+    {
+        int blocks = cols / 32;
+        for (int t = 0; t < batch; t += Tokens)
+        {
+            // A short last step repeats its last token; the repeats' results are dropped.
+            int t0 = t, t1 = Math.Min(t + 1, batch - 1), t2 = Math.Min(t + 2, batch - 1), t3 = Math.Min(t + 3, batch - 1);
+            float* d0 = (float*)(extra + t0 * extraRowBytes), d1 = (float*)(extra + t1 * extraRowBytes);
+            float* d2 = (float*)(extra + t2 * extraRowBytes), d3 = (float*)(extra + t3 * extraRowBytes);
+            for (int b = 0; b < blocks; b++)
+                Sse.Store(tokenScales + 4 * b, Vector128.Create(d0[b], d1[b], d2[b], d3[b]));
+            var y0 = (BlockQ8_0*)(activations + t0 * activationRowBytes);
+            var y1 = (BlockQ8_0*)(activations + t1 * activationRowBytes);
+            var y2 = (BlockQ8_0*)(activations + t2 * activationRowBytes);
+            var y3 = (BlockQ8_0*)(activations + t3 * activationRowBytes);
+            int count = Math.Min(Tokens, batch - t);
+            for (int r = 0; r < rows; r += 2)
+            {
+                // An odd last row runs as both rows of the pair; the copy's results are dropped.
+                byte* row0 = panel + r * panelRow, row1 = r + 1 < rows ? row0 + panelRow : row0;
+                Block32Kernel(row0, row1, cols, y0, y1, y2, y3, tokenScales, results);
+                for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + r] = results[k];
+                if (r + 1 < rows)
+                    for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + r + 1] = results[Tokens + k];
+            }
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> SignedDot(Vector256<byte> absW, Vector256<sbyte> w, sbyte* y) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(y), w)), Vector256.Create((short)1));
+    private static Vector256<float> SignedDot(Vector256<byte> absW, Vector256<sbyte> w, Vector256<sbyte> y, Vector256<short> ones) =>
+        Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(y, w)), ones));
 
-    /// <summary>Q4_0/Q5_0/Q8_0 against Q8_0: the arithmetic of <see cref="Avx2Dot.Q8_0"/> per (row, token).</summary>
+    /// <summary>
+    /// Q4_0/Q5_0/Q8_0 against Q8_0, two unpacked rows by four tokens: the arithmetic of <see cref="Avx2Dot.Q8_0Scaled"/>
+    /// per (row, token) — the same eight int32 lanes per block, the same scale product, one FMA per block into the
+    /// pair's own accumulator, the same final sum. Each token's quants are loaded once for both rows, each row's
+    /// quants and their absolute values once for four tokens; the eight scale products of a block take two multiplies.
+    /// results[k] is row 0 with token k, results[4 + k] row 1 with token k.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block32Kernel(byte* row, int n, byte* y0, byte* y1, byte* y2, byte* y3,
-        float* d0, float* d1, float* d2, float* d3, float* results)
+    private static void Block32Kernel(byte* row0, byte* row1, int n, BlockQ8_0* y0, BlockQ8_0* y1, BlockQ8_0* y2, BlockQ8_0* y3,
+        float* tokenScales, float* results)
     {
         int blocks = n / 32;
-        float* wd = (float*)(row + n);
-        var b0 = (BlockQ8_0*)y0; var b1 = (BlockQ8_0*)y1; var b2 = (BlockQ8_0*)y2; var b3 = (BlockQ8_0*)y3;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        float* wd0 = (float*)(row0 + n), wd1 = (float*)(row1 + n);
+        // The block's eight scale products, stored and re-read as broadcasts (loads, not shuffles).
+        float* products = stackalloc float[2 * Tokens];
+        Vector256<short> ones = Vector256.Create((short)1);
+        Vector256<float> acc00 = Vector256<float>.Zero, acc01 = acc00, acc02 = acc00, acc03 = acc00;
+        Vector256<float> acc10 = acc00, acc11 = acc00, acc12 = acc00, acc13 = acc00;
         for (int b = 0; b < blocks; b++)
         {
-            Vector256<sbyte> w = Avx.LoadVector256((sbyte*)row + 32 * b);
-            Vector256<byte> absW = Avx2.Abs(w);
-            float d = wd[b];
-            acc0 = Fma.MultiplyAdd(Vector256.Create(d * d0[b]), Avx.ConvertToVector256Single(SignedDot(absW, w, b0[b].Qs)), acc0);
-            acc1 = Fma.MultiplyAdd(Vector256.Create(d * d1[b]), Avx.ConvertToVector256Single(SignedDot(absW, w, b1[b].Qs)), acc1);
-            acc2 = Fma.MultiplyAdd(Vector256.Create(d * d2[b]), Avx.ConvertToVector256Single(SignedDot(absW, w, b2[b].Qs)), acc2);
-            acc3 = Fma.MultiplyAdd(Vector256.Create(d * d3[b]), Avx.ConvertToVector256Single(SignedDot(absW, w, b3[b].Qs)), acc3);
+            Vector128<float> dy = Sse.LoadVector128(tokenScales + 4 * b);
+            Sse.Store(products, Vector128.Create(wd0[b]) * dy);
+            Sse.Store(products + Tokens, Vector128.Create(wd1[b]) * dy);
+            Vector256<sbyte> w0 = Avx.LoadVector256((sbyte*)row0 + 32 * b), w1 = Avx.LoadVector256((sbyte*)row1 + 32 * b);
+            Vector256<byte> abs0 = Avx2.Abs(w0), abs1 = Avx2.Abs(w1);
+            Vector256<sbyte> y = Avx.LoadVector256(y0[b].Qs);
+            acc00 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products), SignedDot(abs0, w0, y, ones), acc00);
+            acc10 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 4), SignedDot(abs1, w1, y, ones), acc10);
+            y = Avx.LoadVector256(y1[b].Qs);
+            acc01 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 1), SignedDot(abs0, w0, y, ones), acc01);
+            acc11 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 5), SignedDot(abs1, w1, y, ones), acc11);
+            y = Avx.LoadVector256(y2[b].Qs);
+            acc02 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 2), SignedDot(abs0, w0, y, ones), acc02);
+            acc12 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 6), SignedDot(abs1, w1, y, ones), acc12);
+            y = Avx.LoadVector256(y3[b].Qs);
+            acc03 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 3), SignedDot(abs0, w0, y, ones), acc03);
+            acc13 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 7), SignedDot(abs1, w1, y, ones), acc13);
         }
-        results[0] = Vector256.Sum(acc0); results[1] = Vector256.Sum(acc1); results[2] = Vector256.Sum(acc2); results[3] = Vector256.Sum(acc3);
+        results[0] = Vector256.Sum(acc00); results[1] = Vector256.Sum(acc01); results[2] = Vector256.Sum(acc02); results[3] = Vector256.Sum(acc03);
+        results[4] = Vector256.Sum(acc10); results[5] = Vector256.Sum(acc11); results[6] = Vector256.Sum(acc12); results[7] = Vector256.Sum(acc13);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -44,6 +44,21 @@ internal static unsafe class HalfConversion
         for (; i < n; i++) dst[i] = (float)src[i];
     }
 
+    /// <summary>
+    /// Halves to floats times 2^112, the activation side of <see cref="Avx2Dot.F16xRebiasedF32"/>. Exact for every
+    /// half: the largest finite one becomes 65504 * 2^112 &lt; FLT_MAX, infinities and NaNs stay what they are.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void HalfToRebiasedSingle(Half* src, float* dst, int n)
+    {
+        HalfToSingle(src, dst, n);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+                Vector256.Store(Vector256.Load(dst + i) * Vector256.Create(Avx2Dot.HalfRebias), dst + i);
+        for (; i < n; i++) dst[i] *= Avx2Dot.HalfRebias;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SingleToHalf(float* src, Half* dst, int n)
     {

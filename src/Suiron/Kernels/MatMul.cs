@@ -10,7 +10,7 @@ namespace Suiron.Kernels;
 /// with an encoded activation row. Most of a forward pass is spent here.
 /// One token (decode) streams every weight row once through the per-row dot kernels: memory-bound.
 /// Several tokens (a prompt) go through <see cref="Gemm"/>, which unpacks groups of weight rows once and reuses
-/// each loaded weight vector across four tokens: compute-bound. Both give bit-identical results.
+/// each loaded weight vector across several tokens: compute-bound. Both give bit-identical results.
 /// Rows are split across the pool; calls too small to gain from a second thread run on the caller.
 /// </summary>
 public static unsafe partial class MatMul
@@ -50,9 +50,11 @@ public static unsafe partial class MatMul
         TensorType activationType = Quantization.ActivationType(w.Type);
         int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
         bool gemm = allowGemm && batch > 1 && path == DotPath.Avx2 && Gemm.Supports(w.Type);
-        // F16 weights: the activations are rounded to F16 (ggml's numerics) and then widened to F32 once, so each row's
-        // dot converts only the weight side.
-        bool f16Widened = w.Type == TensorType.F16 && path != DotPath.Scalar;
+        // F16 weights: the activations are rounded to F16 (ggml's numerics) and then widened to F32 (times 2^112) once,
+        // so each row's dot converts only the weight side, in three integer operations (Avx2Dot.F16xRebiasedF32).
+        bool f16Rebiased = w.Type == TensorType.F16 && path == DotPath.Avx2 && !gemm;
+        // The 128-bit path (ARM64) widens them without the rebias; its kernel converts the weights exactly.
+        bool f16Widened = w.Type == TensorType.F16 && path == DotPath.Vector128;
         // Q4_0/Q5_0/Q8_0 weights: the activation block scales are converted to float once, not once per row.
         delegate*<byte*, byte*, float*, int, float> scaledKernel = path == DotPath.Avx2 ? w.Type switch
         {
@@ -61,7 +63,7 @@ public static unsafe partial class MatMul
             TensorType.Q5_0 => &Avx2Dot.Q5_0Scaled,
             _ => null,
         } : null;
-        int extraRowBytes = gemm || f16Widened || scaledKernel != null ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
+        int extraRowBytes = gemm || f16Rebiased || f16Widened || scaledKernel != null ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
         long cost = (long)rowCount * cols * batch;
         byte[]? rented = null;
         try
@@ -82,7 +84,7 @@ public static unsafe partial class MatMul
                     {
                         ActivationType = activationType, WeightType = w.Type, Input = input, Columns = cols,
                         Encoded = activations, EncodedRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
-                        Encode = activationType != TensorType.F32,
+                        Encode = activationType != TensorType.F32, RebiasHalves = f16Rebiased,
                     };
                     pool.For(batch, ref encode, (long)batch * cols * 4);
                 }
@@ -101,14 +103,14 @@ public static unsafe partial class MatMul
                 {
                     var work = new RowsTimesBatch
                     {
-                        Kernel = !f16Widened ? DotKernels.For(w.Type, path) : path == DotPath.Avx2 ? &Avx2Dot.F16xF32 : &Vector128Dot.F16xF32,
+                        Kernel = f16Rebiased ? &Avx2Dot.F16xRebiasedF32 : f16Widened ? &Vector128Dot.F16xF32 : DotKernels.For(w.Type, path),
                         ScaledKernel = scaledKernel,
                         Scales = extra,
                         ScalesRowBytes = extraRowBytes,
                         Weights = w.Data + firstRow * w.RowByteCount,
                         WeightRowBytes = w.RowByteCount,
-                        Activations = f16Widened ? extra : activations,
-                        ActivationRowBytes = f16Widened ? extraRowBytes : activationRowBytes,
+                        Activations = f16Rebiased || f16Widened ? extra : activations,
+                        ActivationRowBytes = f16Rebiased || f16Widened ? extraRowBytes : activationRowBytes,
                         Output = output,
                         Rows = rowCount,
                         Columns = cols,
@@ -131,7 +133,7 @@ public static unsafe partial class MatMul
         public float* Input;
         public int Columns, EncodedRowBytes, ExtraRowBytes;
         public byte* Encoded, Extra;
-        public bool Encode;
+        public bool Encode, RebiasHalves;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int start, int end)
@@ -142,7 +144,7 @@ public static unsafe partial class MatMul
                 if (Encode)
                     Quantization.QuantizeActivations(ActivationType, new ReadOnlySpan<float>(Input + (long)b * Columns, Columns),
                         new Span<byte>(encoded, EncodedRowBytes));
-                if (ExtraRowBytes > 0) Gemm.PrepareToken(WeightType, encoded, Extra + (long)b * ExtraRowBytes, Columns);
+                if (ExtraRowBytes > 0) Gemm.PrepareToken(WeightType, encoded, Extra + (long)b * ExtraRowBytes, Columns, RebiasHalves);
             }
         }
     }

@@ -31,6 +31,7 @@ public static unsafe partial class MatMul
 
         TensorType activationType = Quantization.ActivationType(w.Type);
         int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
+        // F16: activations widened and rebiased by 2^112 once, as in MatMul.Compute (Avx2Dot.F16xRebiasedF32).
         bool f16Widened = w.Type == TensorType.F16 && Avx2Dot.IsSupported;
         delegate*<byte*, byte*, float*, int, float> scaledKernel = Avx2Dot.IsSupported ? w.Type switch
         {
@@ -60,14 +61,14 @@ public static unsafe partial class MatMul
                     {
                         ActivationType = activationType, WeightType = w.Type, Input = input, Columns = cols,
                         Encoded = activations, EncodedRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
-                        Encode = activationType != TensorType.F32,
+                        Encode = activationType != TensorType.F32, RebiasHalves = f16Widened,
                     };
                     pool.For(inputRows, ref encode, (long)inputRows * cols * 4);
                 }
 
                 var work = new SegmentRows
                 {
-                    Kernel = f16Widened ? &Avx2Dot.F16xF32 : DotKernels.For(w.Type),
+                    Kernel = f16Widened ? &Avx2Dot.F16xRebiasedF32 : DotKernels.For(w.Type),
                     ScaledKernel = scaledKernel,
                     Scales = extra,
                     ScalesRowBytes = sharedInput ? 0 : extraRowBytes,
