@@ -25,9 +25,11 @@ internal static unsafe class DotKernels
                 case TensorType.Q4_K: return &Avx2Dot.Q4K;
                 case TensorType.Q5_K: return &Avx2Dot.Q5K;
                 case TensorType.Q6_K: return &Avx2Dot.Q6K;
+                case TensorType.Q2_K: return &Avx2Dot.Q2K;
+                case TensorType.Q3_K: return &Avx2Dot.Q3K;
             }
         }
-        // Scalar only so far: Q2_K, Q3_K (and the activation-only Q8_1, Q8_K).
+        // Scalar only: the activation-only Q8_1 and Q8_K (not ggml matmul weight types).
         return Scalar(weightType);
     }
 
