@@ -22,6 +22,7 @@ internal static unsafe partial class Gemm
     /// <summary>
     /// For offset types (quants stored as q − offset, offset = 2^shift): the shift; 0 for types with a min term.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int OffsetShift(TensorType type) => type switch
     {
         TensorType.Q3_K => 2,
