@@ -15,7 +15,7 @@ namespace Suiron.Kernels;
 /// scale (vpmaddwd) into eight int32 lanes, exactly. Q3_K and Q6_K quants carry an offset (q - 4, q - 32): its share,
 /// offset · Σ_g scale_g · bsum_g, comes off the integer lanes through the bsums instead of a second vpmaddubsw per run.
 /// Per block, in float: acc += (d_w·d_y) · float(sumi); for Q2_K/Q4_K/Q5_K also accMin += (dmin_w·d_y) · float(minLanes),
-/// minLanes = vpmaddwd(bsums, per-bsum mins). Result: Sum(acc) − Sum(accMin). <see cref="Gemm"/> repeats exactly these
+/// minLanes = vpmaddwd(bsums, per-bsum mins). Result: Sum8(acc) − Sum8(accMin). <see cref="Gemm"/> repeats exactly these
 /// lanes and float operations, so the batched path stays bit-identical to these kernels.
 /// </para>
 /// </summary>
@@ -24,6 +24,27 @@ namespace Suiron.Kernels;
 #pragma warning disable CA1857
 internal static unsafe partial class Avx2Dot
 {
+    /// <summary>
+    /// Sum of the 8 lanes in a fixed order, ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)): the order <see cref="Sum4"/> keeps for
+    /// four accumulators at once, so the GEMM's results equal these kernels' bit for bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float Sum8(Vector256<float> v)
+    {
+        Vector256<float> pairs = Avx.HorizontalAdd(v, v);
+        Vector256<float> quads = Avx.HorizontalAdd(pairs, pairs);
+        return quads.ToScalar() + quads.GetUpper().ToScalar();
+    }
+
+    /// <summary>[Sum8(a), Sum8(b), Sum8(c), Sum8(d)] in three vhaddps and one add.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<float> Sum4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
+    {
+        // Per 128-bit lane: [a0+a1, a2+a3, b0+b1, b2+b3], then [(a0+a1)+(a2+a3), (b..), (c..), (d..)]; low lane + high lane.
+        Vector256<float> quads = Avx.HorizontalAdd(Avx.HorizontalAdd(a, b), Avx.HorizontalAdd(c, d));
+        return quads.GetLower() + quads.GetUpper();
+    }
+
     /// <summary>
     /// vpshufb mask that fills the low 128-bit lane with int16 word <paramref name="lowWord"/> of the low lane and the
     /// high lane with word <paramref name="highWord"/> of the high lane. Callers pass constants, so this folds to a constant.
@@ -148,7 +169,7 @@ internal static unsafe partial class Avx2Dot
             acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yd), Avx.ConvertToVector256Single(sumi01 + sumi23), acc);
             accMin = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].DMin) * yd), Avx.ConvertToVector256Single(minLanes), accMin);
         }
-        return Vector256.Sum(acc) - Vector256.Sum(accMin);
+        return Sum8(acc) - Sum8(accMin);
     }
 
     /// <summary>Q5_K pair <paramref name="pair"/>: Q4_K's nibbles plus 16 where qh bit 2·pair (low) / 2·pair + 1 (high) is set.</summary>
@@ -185,7 +206,7 @@ internal static unsafe partial class Avx2Dot
             acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yd), Avx.ConvertToVector256Single(sumi01 + sumi23), acc);
             accMin = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].DMin) * yd), Avx.ConvertToVector256Single(minLanes), accMin);
         }
-        return Vector256.Sum(acc) - Vector256.Sum(accMin);
+        return Sum8(acc) - Sum8(accMin);
     }
 
     /// <summary>
@@ -233,7 +254,7 @@ internal static unsafe partial class Avx2Dot
             Vector256<int> sumi = sumi0 + sumi1 - Avx2.ShiftLeftLogical(offset, 5);
             acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
         }
-        return Vector256.Sum(acc);
+        return Sum8(acc);
     }
 
     /// <summary>Q2_K half <paramref name="half"/>: run r is bits 2r..2r+1 of each of the 32 quant bytes.</summary>
@@ -272,7 +293,7 @@ internal static unsafe partial class Avx2Dot
             acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yd), Avx.ConvertToVector256Single(sumi0 + sumi1), acc);
             accMin = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].DMin) * yd), Avx.ConvertToVector256Single(minLanes), accMin);
         }
-        return Vector256.Sum(acc) - Vector256.Sum(accMin);
+        return Sum8(acc) - Sum8(accMin);
     }
 
     /// <summary>
@@ -304,6 +325,6 @@ internal static unsafe partial class Avx2Dot
             Vector256<int> sumi = sumi0 + sumi1 - Avx2.ShiftLeftLogical(offset, 2);
             acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
         }
-        return Vector256.Sum(acc);
+        return Sum8(acc);
     }
 }
