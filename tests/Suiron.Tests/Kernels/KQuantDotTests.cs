@@ -122,4 +122,47 @@ public sealed unsafe class KQuantDotTests
             Assert.True(BitConverter.SingleToInt32Bits(perRow[i]) == BitConverter.SingleToInt32Bits(tiled[i]),
                 $"{type} index {i}: row kernel {perRow[i]} vs GEMM {tiled[i]}");
     }
+
+    /// <summary>
+    /// The AVX2 Q8_K activation encoder against the scalar spec (itself bit-exact with ggml's quantize_row_q8_K_ref in
+    /// GgmlOracleTests), byte for byte: Gaussian blocks, blocks whose max |x| occurs with both signs (the first wins),
+    /// all-zero blocks, a NaN and an infinity, at several block counts.
+    /// </summary>
+    [Fact]
+    public void Q8K_activation_encoder_equals_the_scalar_spec_byte_for_byte()
+    {
+        foreach (int blocks in KernelTestData.BlockCounts)
+        {
+            int n = blocks * TensorTypes.QK_K;
+            var x = KernelTestData.Gaussian(n, seed: 500 + blocks, scale: 2f);
+            var random = new Random(blocks);
+            for (int b = 0; b < blocks; b++)
+            {
+                Span<float> block = x.AsSpan(b * 256, 256);
+                switch (b % 6)
+                {
+                    case 1: // the largest magnitude twice, negative first
+                        block[random.Next(0, 128)] = -9.5f;
+                        block[random.Next(128, 256)] = 9.5f;
+                        break;
+                    case 2: // ... positive first
+                        block[random.Next(0, 128)] = 9.5f;
+                        block[random.Next(128, 256)] = -9.5f;
+                        break;
+                    case 3: block.Clear(); break;
+                    case 4: block[random.Next(256)] = float.NaN; break;
+                    case 5: block[random.Next(256)] = float.NegativeInfinity; break;
+                }
+            }
+            var simd = new byte[TensorTypes.RowBytes(TensorType.Q8_K, n)];
+            var scalar = new byte[simd.Length];
+            fixed (float* xp = x) fixed (byte* sp = simd) fixed (byte* rp = scalar)
+            {
+                Q8KActivationQuantizer.Quantize(xp, (BlockQ8K*)sp, blocks);
+                ReferenceQuantizer.Q8K(xp, (BlockQ8K*)rp, blocks);
+            }
+            int same = simd.AsSpan().CommonPrefixLength(scalar);
+            Assert.True(same == simd.Length, $"x{blocks}: first difference at byte {same} (block {same / TensorTypes.BlockBytes(TensorType.Q8_K)})");
+        }
+    }
 }
