@@ -10,9 +10,9 @@ namespace Suiron.Kernels;
 /// only the order of the float accumulation differs, so results agree with the scalar reference to float rounding.
 /// Signed int8 x int8 products use the usual AVX2 idiom: |x| as unsigned times sign(x)*y through vpmaddubsw,
 /// then vpmaddwd against ones (or against the group scales) to reach int32 without overflow.
-/// Q2_K, Q3_K, Q8_1 and Q8_K weights run the scalar reference for now (rare in current models).
+/// The k-quant kernels (Q2_K..Q6_K) are in Avx2Dot.KQuants.cs; Q8_1 and Q8_K weights (not ggml matmul types) run the scalar reference.
 /// </summary>
-internal static unsafe class Avx2Dot
+internal static unsafe partial class Avx2Dot
 {
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
@@ -325,132 +325,5 @@ internal static unsafe class Avx2Dot
             minTerm += Scale(x[b].M) * Scale(y[b].S);
         }
         return Vector256.Sum(acc) + minTerm;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4K(byte* w, byte* a, int n)
-    {
-        var x = (BlockQ4K*)w;
-        var y = (BlockQ8K*)a;
-        byte* scales = stackalloc byte[8];
-        byte* mins = stackalloc byte[8];
-        Vector256<float> acc = Vector256<float>.Zero;
-        Vector256<byte> mask = Vector256.Create((byte)0x0F);
-        float minTerm = 0;
-        for (int b = 0; b < n / 256; b++)
-        {
-            KQuantLayout.ScalesMins(x[b].Scales, scales, mins);
-            int summs = 0;
-            short* bsums = y[b].BSums;
-            for (int g = 0; g < 8; g++) summs += (bsums[2 * g] + bsums[2 * g + 1]) * mins[g];
-
-            byte* q4 = x[b].Qs;
-            sbyte* q8 = y[b].Qs;
-            Vector256<int> sumi = Vector256<int>.Zero;
-            for (int pair = 0; pair < 4; pair++, q4 += 32, q8 += 64)
-            {
-                Vector256<byte> packed = Avx.LoadVector256(q4);
-                Vector256<byte> low = packed & mask;
-                Vector256<byte> high = Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask;
-                Vector256<short> pLow = DotUInt8Pairs(low, Avx.LoadVector256(q8));
-                Vector256<short> pHigh = DotUInt8Pairs(high, Avx.LoadVector256(q8 + 32));
-                sumi += Avx2.MultiplyAddAdjacent(pLow, Vector256.Create((short)scales[2 * pair]));
-                sumi += Avx2.MultiplyAddAdjacent(pHigh, Vector256.Create((short)scales[2 * pair + 1]));
-            }
-            float d = Scale(x[b].D) * y[b].D;
-            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
-            minTerm += Scale(x[b].DMin) * y[b].D * summs;
-        }
-        return Vector256.Sum(acc) - minTerm;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5K(byte* w, byte* a, int n)
-    {
-        var x = (BlockQ5K*)w;
-        var y = (BlockQ8K*)a;
-        byte* scales = stackalloc byte[8];
-        byte* mins = stackalloc byte[8];
-        Vector256<float> acc = Vector256<float>.Zero;
-        Vector256<byte> mask = Vector256.Create((byte)0x0F);
-        Vector256<byte> sixteen = Vector256.Create((byte)16);
-        float minTerm = 0;
-        for (int b = 0; b < n / 256; b++)
-        {
-            KQuantLayout.ScalesMins(x[b].Scales, scales, mins);
-            int summs = 0;
-            short* bsums = y[b].BSums;
-            for (int g = 0; g < 8; g++) summs += (bsums[2 * g] + bsums[2 * g + 1]) * mins[g];
-
-            byte* q4 = x[b].Qs;
-            sbyte* q8 = y[b].Qs;
-            Vector256<byte> qh = Avx.LoadVector256(x[b].Qh);
-            Vector256<int> sumi = Vector256<int>.Zero;
-            for (int pair = 0; pair < 4; pair++, q4 += 32, q8 += 64)
-            {
-                Vector256<byte> packed = Avx.LoadVector256(q4);
-                Vector256<byte> bitLow = Vector256.Create((byte)(1 << (2 * pair)));
-                Vector256<byte> bitHigh = Vector256.Create((byte)(2 << (2 * pair)));
-                // Fifth bit: 16 where the qh bit is set (compare-equal gives 0xFF, masked to 16).
-                Vector256<byte> low = (packed & mask) | (Avx2.CompareEqual(qh & bitLow, bitLow) & sixteen);
-                Vector256<byte> high = (Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask)
-                                     | (Avx2.CompareEqual(qh & bitHigh, bitHigh) & sixteen);
-                Vector256<short> pLow = DotUInt8Pairs(low, Avx.LoadVector256(q8));
-                Vector256<short> pHigh = DotUInt8Pairs(high, Avx.LoadVector256(q8 + 32));
-                sumi += Avx2.MultiplyAddAdjacent(pLow, Vector256.Create((short)scales[2 * pair]));
-                sumi += Avx2.MultiplyAddAdjacent(pHigh, Vector256.Create((short)scales[2 * pair + 1]));
-            }
-            float d = Scale(x[b].D) * y[b].D;
-            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sumi), acc);
-            minTerm += Scale(x[b].DMin) * y[b].D * summs;
-        }
-        return Vector256.Sum(acc) - minTerm;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q6K(byte* w, byte* a, int n)
-    {
-        var x = (BlockQ6K*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<float> acc = Vector256<float>.Zero;
-        Vector256<byte> mask4 = Vector256.Create((byte)0x0F);
-        Vector256<byte> mask2 = Vector256.Create((byte)0x03);
-        Vector256<byte> thirtyTwo = Vector256.Create((byte)32);
-        for (int b = 0; b < n / 256; b++)
-        {
-            byte* ql = x[b].Ql;
-            byte* qhp = x[b].Qh;
-            sbyte* sc = x[b].Scales;
-            sbyte* q8 = y[b].Qs;
-            Vector256<int> sumi = Vector256<int>.Zero;
-            for (int half = 0; half < 2; half++, ql += 64, qhp += 32, sc += 8, q8 += 128)
-            {
-                Vector256<byte> l0 = Avx.LoadVector256(ql);
-                Vector256<byte> l1 = Avx.LoadVector256(ql + 32);
-                Vector256<ushort> qh = Avx.LoadVector256(qhp).AsUInt16();
-                // Four runs of 32 six-bit quants; run r takes its high bits from qh >> 2r.
-                Vector256<byte> r0 = (l0 & mask4) | Avx2.ShiftLeftLogical(qh & mask2.AsUInt16(), 4).AsByte();
-                Vector256<byte> r1 = (l1 & mask4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(qh, 2) & mask2.AsUInt16(), 4).AsByte();
-                Vector256<byte> r2 = (Avx2.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & mask4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(qh, 4) & mask2.AsUInt16(), 4).AsByte();
-                Vector256<byte> r3 = (Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & mask4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(qh, 6) & mask2.AsUInt16(), 4).AsByte();
-                sumi += RunQ6(r0, q8, sc[0], sc[1], thirtyTwo);
-                sumi += RunQ6(r1, q8 + 32, sc[2], sc[3], thirtyTwo);
-                sumi += RunQ6(r2, q8 + 64, sc[4], sc[5], thirtyTwo);
-                sumi += RunQ6(r3, q8 + 96, sc[6], sc[7], thirtyTwo);
-            }
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
-        }
-        return Vector256.Sum(acc);
-    }
-
-    /// <summary>(q - 32) . q8 over 32 elements, the first 16 scaled by <paramref name="scaleA"/>, the rest by <paramref name="scaleB"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> RunQ6(Vector256<byte> q, sbyte* q8, sbyte scaleA, sbyte scaleB, Vector256<byte> thirtyTwo)
-    {
-        Vector256<sbyte> y = Avx.LoadVector256(q8);
-        // q in 0..63 is unsigned for vpmaddubsw; subtract the 32 * q8 part separately (both fit int16).
-        Vector256<short> pairs = Avx2.Subtract(Avx2.MultiplyAddAdjacent(q, y), Avx2.MultiplyAddAdjacent(thirtyTwo, y));
-        Vector256<short> groupScales = Vector256.Create(Vector128.Create((short)scaleA), Vector128.Create((short)scaleB));
-        return Avx2.MultiplyAddAdjacent(pairs, groupScales);
     }
 }

@@ -29,7 +29,7 @@ internal static unsafe class DotKernels
 
     /// <summary>
     /// The kernel of <paramref name="path"/> for the type, falling back to the next family down where that one has
-    /// none (Q2_K and Q3_K have no AVX2 kernel and run the 128-bit one; Q8_1 and Q8_K weights run scalar).
+    /// none (Q8_1 and Q8_K, activation-only encodings, have scalar kernels only).
     /// Tests pass a lower path to force it.
     /// </summary>
     public static delegate*<byte*, byte*, int, float> For(TensorType weightType, DotPath path) => Resolve(weightType, path) switch
@@ -61,6 +61,8 @@ internal static unsafe class DotKernels
         TensorType.Q4_K => &Avx2Dot.Q4K,
         TensorType.Q5_K => &Avx2Dot.Q5K,
         TensorType.Q6_K => &Avx2Dot.Q6K,
+        TensorType.Q2_K => &Avx2Dot.Q2K,
+        TensorType.Q3_K => &Avx2Dot.Q3K,
         _ => null,
     };
 

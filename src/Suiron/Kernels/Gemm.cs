@@ -20,7 +20,7 @@ namespace Suiron.Kernels;
 /// the same per-block scale product and the same final reduction. The matmul tests assert that equality.
 /// </para>
 /// </summary>
-internal static unsafe class Gemm
+internal static unsafe partial class Gemm
 {
     /// <summary>Weight rows unpacked together; their panels (≤ 8 × a few KB) stay in L1/L2 while the tokens stream by.</summary>
     public const int RowGroup = 8;
@@ -31,7 +31,7 @@ internal static unsafe class Gemm
     public static bool Supports(TensorType type) => Avx2Dot.IsSupported && type switch
     {
         TensorType.F32 or TensorType.F16 or TensorType.Q4_0 or TensorType.Q5_0 or TensorType.Q8_0
-            or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K => true,
+            or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K => true,
         _ => false,
     };
 
@@ -40,7 +40,7 @@ internal static unsafe class Gemm
     private static Family FamilyOf(TensorType type) => type switch
     {
         TensorType.F32 or TensorType.F16 => Family.Float,
-        TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K => Family.KQuant,
+        TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K => Family.KQuant,
         _ => Family.Block32,
     };
 
@@ -80,10 +80,6 @@ internal static unsafe class Gemm
         Family.Block32 => cols + cols / 32 * 4,
         _ => cols / 256 * KPanelBlockBytes,
     };
-
-    // K-quant panel block: 256 quants, 8 scale vectors (16 × int16 each: 8 lanes per 16-element group), 16 mins (int16,
-    // one per Q8_K bsum), d, dmin.
-    private const int KPanelBlockBytes = 256 + 8 * 32 + 32 + 8 + 24; // padded to a multiple of 32
 
     [ThreadStatic] private static byte* panel;
     [ThreadStatic] private static int panelBytes;
@@ -140,7 +136,7 @@ internal static unsafe class Gemm
                 for (int r = 0; r < rows; r++)
                 {
                     byte* row = p != null ? p + r * panelRow : weights + (group + r) * weightRowBytes;
-                    KQuantKernel(row, cols, type != TensorType.Q6_K,
+                    KQuantKernel(row, cols, type,
                         (BlockQ8K*)(activations + t0 * activationRowBytes), (BlockQ8K*)(activations + t1 * activationRowBytes),
                         (BlockQ8K*)(activations + t2 * activationRowBytes), (BlockQ8K*)(activations + t3 * activationRowBytes), results);
                     int count = Math.Min(Tokens, batch - t);
@@ -191,85 +187,9 @@ internal static unsafe class Gemm
                 }
                 break;
             }
-            case TensorType.Q4_K: UnpackQ4K((BlockQ4K*)src, dst, cols / 256, withHighBit: false); break;
-            case TensorType.Q5_K: UnpackQ4K((BlockQ4K*)src, dst, cols / 256, withHighBit: true); break;
-            case TensorType.Q6_K: UnpackQ6K((BlockQ6K*)src, dst, cols / 256); break;
+            case TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K:
+                UnpackKQuant(type, src, dst, cols / 256); break;
             default: throw Quantization.Unsupported(type);
-        }
-    }
-
-    /// <summary>Q4_K and Q5_K (same scale layout; Q5_K adds a fifth bit from qh). Read through the right block struct.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void UnpackQ4K(BlockQ4K* x4, byte* dst, int blocks, bool withHighBit)
-    {
-        byte* scales = stackalloc byte[8];
-        byte* mins = stackalloc byte[8];
-        Vector256<byte> mask = Vector256.Create((byte)0x0F);
-        Vector256<byte> sixteen = Vector256.Create((byte)16);
-        var x5 = (BlockQ5K*)x4;
-        for (int b = 0; b < blocks; b++, dst += KPanelBlockBytes)
-        {
-            byte* packedScales = withHighBit ? x5[b].Scales : x4[b].Scales;
-            KQuantLayout.ScalesMins(packedScales, scales, mins);
-            byte* q4 = withHighBit ? x5[b].Qs : x4[b].Qs;
-            Vector256<byte> qh = withHighBit ? Avx.LoadVector256(x5[b].Qh) : default;
-            for (int pair = 0; pair < 4; pair++, q4 += 32)
-            {
-                Vector256<byte> packed = Avx.LoadVector256(q4);
-                Vector256<byte> low = packed & mask;
-                Vector256<byte> high = Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask;
-                if (withHighBit)
-                {
-                    Vector256<byte> bitLow = Vector256.Create((byte)(1 << (2 * pair)));
-                    Vector256<byte> bitHigh = Vector256.Create((byte)(2 << (2 * pair)));
-                    low |= Avx2.CompareEqual(qh & bitLow, bitLow) & sixteen;
-                    high |= Avx2.CompareEqual(qh & bitHigh, bitHigh) & sixteen;
-                }
-                Avx.Store(dst + 64 * pair, low);
-                Avx.Store(dst + 64 * pair + 32, high);
-            }
-            short* scaleVectors = (short*)(dst + 256);
-            short* minValues = (short*)(dst + 512);
-            for (int c = 0; c < 8; c++)
-                Avx.Store(scaleVectors + 16 * c, Vector256.Create((short)scales[c]));
-            for (int g = 0; g < 16; g++) minValues[g] = mins[g / 2];
-            float* f = (float*)(dst + 544);
-            f[0] = Avx2Dot.Scale(withHighBit ? x5[b].D : x4[b].D);
-            f[1] = Avx2Dot.Scale(withHighBit ? x5[b].DMin : x4[b].DMin);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void UnpackQ6K(BlockQ6K* x, byte* dst, int blocks)
-    {
-        Vector256<byte> mask4 = Vector256.Create((byte)0x0F);
-        Vector256<ushort> mask2 = Vector256.Create((ushort)0x0303);
-        Vector256<byte> thirtyTwo = Vector256.Create((byte)32);
-        for (int b = 0; b < blocks; b++, dst += KPanelBlockBytes)
-        {
-            byte* ql = x[b].Ql;
-            byte* qhp = x[b].Qh;
-            byte* q = dst;
-            for (int half = 0; half < 2; half++, ql += 64, qhp += 32, q += 128)
-            {
-                Vector256<byte> l0 = Avx.LoadVector256(ql);
-                Vector256<byte> l1 = Avx.LoadVector256(ql + 32);
-                Vector256<ushort> qh = Avx.LoadVector256(qhp).AsUInt16();
-                Vector256<byte> r0 = (l0 & mask4) | Avx2.ShiftLeftLogical(qh & mask2, 4).AsByte();
-                Vector256<byte> r1 = (l1 & mask4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(qh, 2) & mask2, 4).AsByte();
-                Vector256<byte> r2 = (Avx2.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & mask4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(qh, 4) & mask2, 4).AsByte();
-                Vector256<byte> r3 = (Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & mask4) | Avx2.ShiftLeftLogical(Avx2.ShiftRightLogical(qh, 6) & mask2, 4).AsByte();
-                Avx.Store(q, Avx2.Subtract(r0, thirtyTwo));
-                Avx.Store(q + 32, Avx2.Subtract(r1, thirtyTwo));
-                Avx.Store(q + 64, Avx2.Subtract(r2, thirtyTwo));
-                Avx.Store(q + 96, Avx2.Subtract(r3, thirtyTwo));
-            }
-            short* scaleVectors = (short*)(dst + 256);
-            for (int c = 0; c < 8; c++)
-                Avx.Store(scaleVectors + 16 * c, Vector256.Create(Vector128.Create((short)x[b].Scales[2 * c]), Vector128.Create((short)x[b].Scales[2 * c + 1])));
-            float* f = (float*)(dst + 544);
-            f[0] = Avx2Dot.Scale(x[b].D);
-            f[1] = 0;
         }
     }
 
@@ -436,58 +356,5 @@ internal static unsafe class Gemm
         }
         results[0] = Vector256.Sum(acc00); results[1] = Vector256.Sum(acc01); results[2] = Vector256.Sum(acc02); results[3] = Vector256.Sum(acc03);
         results[4] = Vector256.Sum(acc10); results[5] = Vector256.Sum(acc11); results[6] = Vector256.Sum(acc12); results[7] = Vector256.Sum(acc13);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> ScaledDot(Vector256<byte> absW, Vector256<sbyte> w, sbyte* y, Vector256<short> scale) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(y), w)), scale);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int MinSum(BlockQ8K* y, Vector256<short> mins)
-    {
-        Vector256<int> v = Avx2.MultiplyAddAdjacent(Avx.LoadVector256(y->BSums), mins);
-        return Vector256.Sum(v);
-    }
-
-    /// <summary>Q4_K/Q5_K/Q6_K against Q8_K: the arithmetic of <see cref="Avx2Dot.Q4K"/> / <see cref="Avx2Dot.Q6K"/> per (row, token).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void KQuantKernel(byte* row, int n, bool hasMins, BlockQ8K* y0, BlockQ8K* y1, BlockQ8K* y2, BlockQ8K* y3, float* results)
-    {
-        int blocks = n / 256;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        float m0 = 0, m1 = 0, m2 = 0, m3 = 0;
-        for (int b = 0; b < blocks; b++, row += KPanelBlockBytes)
-        {
-            Vector256<int> s0 = Vector256<int>.Zero, s1 = s0, s2 = s0, s3 = s0;
-            sbyte* q0 = y0[b].Qs, q1 = y1[b].Qs, q2 = y2[b].Qs, q3 = y3[b].Qs;
-            short* scales = (short*)(row + 256);
-            for (int c = 0; c < 8; c++)
-            {
-                Vector256<sbyte> w = Avx.LoadVector256((sbyte*)row + 32 * c);
-                Vector256<byte> absW = Avx2.Abs(w);
-                Vector256<short> scale = Avx.LoadVector256(scales + 16 * c);
-                s0 += ScaledDot(absW, w, q0 + 32 * c, scale);
-                s1 += ScaledDot(absW, w, q1 + 32 * c, scale);
-                s2 += ScaledDot(absW, w, q2 + 32 * c, scale);
-                s3 += ScaledDot(absW, w, q3 + 32 * c, scale);
-            }
-            float* f = (float*)(row + 544);
-            float wd = f[0];
-            acc0 = Fma.MultiplyAdd(Vector256.Create(wd * y0[b].D), Avx.ConvertToVector256Single(s0), acc0);
-            acc1 = Fma.MultiplyAdd(Vector256.Create(wd * y1[b].D), Avx.ConvertToVector256Single(s1), acc1);
-            acc2 = Fma.MultiplyAdd(Vector256.Create(wd * y2[b].D), Avx.ConvertToVector256Single(s2), acc2);
-            acc3 = Fma.MultiplyAdd(Vector256.Create(wd * y3[b].D), Avx.ConvertToVector256Single(s3), acc3);
-            if (hasMins)
-            {
-                float dmin = f[1];
-                Vector256<short> mins = Avx.LoadVector256((short*)(row + 512));
-                m0 += dmin * y0[b].D * MinSum(y0 + b, mins);
-                m1 += dmin * y1[b].D * MinSum(y1 + b, mins);
-                m2 += dmin * y2[b].D * MinSum(y2 + b, mins);
-                m3 += dmin * y3[b].D * MinSum(y3 + b, mins);
-            }
-        }
-        results[0] = Vector256.Sum(acc0) - m0; results[1] = Vector256.Sum(acc1) - m1;
-        results[2] = Vector256.Sum(acc2) - m2; results[3] = Vector256.Sum(acc3) - m3;
     }
 }

@@ -92,6 +92,12 @@ public static unsafe class Quantization
                 fixed (float* s = src) fixed (byte* d = dst) ActivationQuantizer.Q8_1(s, (BlockQ8_1*)d, blocks);
                 break;
             }
+            case TensorType.Q8_K:
+            {
+                int blocks = CheckRow(activationType, dst.Length, src.Length, nameof(dst));
+                fixed (float* s = src) fixed (byte* d = dst) Q8KActivationQuantizer.Quantize(s, (BlockQ8K*)d, blocks);
+                break;
+            }
             default:
                 Quantize(activationType, src, dst);
                 break;

@@ -7,8 +7,8 @@ namespace Suiron.Kernels;
 
 /// <summary>
 /// Dot products written with the cross-platform 128-bit API (<see cref="Vector128{T}"/>): NEON on ARM64 (Apple
-/// Silicon, Graviton, Ampere), SSE on x86 without AVX2. On x86 with AVX2 only Q2_K and Q3_K use them (Avx2Dot has
-/// no kernel for those); elsewhere they are the decode hot path. Same numerics as <see cref="ScalarDot"/>: each block's
+/// Silicon, Graviton, Ampere), SSE on x86 without AVX2 (x86 with AVX2 runs Avx2Dot); there they are the decode
+/// hot path. Same numerics as <see cref="ScalarDot"/>: each block's
 /// integer sum is exact, only the order of the float accumulation differs.
 /// <para>
 /// Every kernel here runs on x86 too (Vector128 is accelerated there), so the tests exercise this exact code against
