@@ -114,7 +114,7 @@ internal sealed class GroupedQueryAttention
             _rope.Apply(queries.Slice(t * queryWidth, queryWidth), keyLength, _cosSin);
             _rope.Apply(keys.Slice(t * keyWidth, keyWidth), keyLength, _cosSin);
         }
-        Store(cache, layerIndex, firstPosition, keys, values);
+        cache.Write(layerIndex, firstPosition, keys, values);
 
         int mixedWidth = _h.HeadCount * valueLength;
         MixtureOfExperts.Grow(ref _mixed, n * mixedWidth);
@@ -126,23 +126,6 @@ internal sealed class GroupedQueryAttention
         };
         _pool.For(n * _h.HeadCount, ref work);
         MatMul.Compute(w.Output, _mixed.AsSpan(0, n * mixedWidth), output, n, _pool);
-    }
-
-    private static void Store(KvCache cache, int layer, int firstPosition, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
-    {
-        int keyStart = firstPosition * cache.KeyWidth, valueStart = firstPosition * cache.ValueWidth;
-        if (cache.Type == KvCacheType.F16)
-        {
-            Span<Half> keyCache = cache.KeysF16(layer).Slice(keyStart, keys.Length);
-            Span<Half> valueCache = cache.ValuesF16(layer).Slice(valueStart, values.Length);
-            for (int i = 0; i < keys.Length; i++) keyCache[i] = (Half)keys[i];
-            for (int i = 0; i < values.Length; i++) valueCache[i] = (Half)values[i];
-        }
-        else
-        {
-            keys.CopyTo(cache.KeysF32(layer).Slice(keyStart, keys.Length));
-            values.CopyTo(cache.ValuesF32(layer).Slice(valueStart, values.Length));
-        }
     }
 
     private static void AddToRows(Span<float> rows, ReadOnlySpan<float> bias)
@@ -158,7 +141,7 @@ internal sealed class GroupedQueryAttention
     private struct HeadsWork : IParallelWork
     {
         [ThreadStatic] private static float[]? scores;
-        [ThreadStatic] private static float[]? queryHalf;
+        [ThreadStatic] private static float[]? queryScratch;
 
         public float[] Queries, Mixed;
         public KvCache Cache;
@@ -168,13 +151,13 @@ internal sealed class GroupedQueryAttention
         public readonly void Execute(int start, int end)
         {
             if (scores is null || scores.Length < Cache.Capacity) scores = new float[Cache.Capacity];
-            if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new float[KeyLength];
+            if (queryScratch is null || queryScratch.Length < KeyLength) queryScratch = new float[KeyLength];
             for (int item = start; item < end; item++)
             {
                 int token = item / Heads, head = item % Heads;
                 Attention.Head(
                     Queries.AsSpan(token * QueryWidth + head * KeyLength, KeyLength), Cache, Layer, head / GroupSize,
-                    FirstPosition + token + 1, Scale, scores, queryHalf, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
+                    FirstPosition + token + 1, Scale, scores, queryScratch, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
             }
         }
     }

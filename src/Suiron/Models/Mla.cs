@@ -233,7 +233,7 @@ internal sealed class MultiHeadLatentAttention
     private static void StoreRow(KvCache cache, int layer, int position, ReadOnlySpan<float> ropeKey, ReadOnlySpan<float> latent)
     {
         int width = cache.KeyWidth, rope = ropeKey.Length;
-        if (cache.Type == KvCacheType.F16)
+        if (cache.KeyType == KvCacheType.F16)
         {
             Span<Half> row = cache.KeysF16(layer).Slice(position * width, width);
             for (int i = 0; i < rope; i++) row[i] = (Half)ropeKey[i];
@@ -274,7 +274,7 @@ internal sealed class MultiHeadLatentAttention
         private readonly void Head(ReadOnlySpan<float> query, int length, Span<float> weights, Span<Half> half, Span<float> output)
         {
             int width = RowWidth, rope = Rope;
-            if (Cache.Type == KvCacheType.F16)
+            if (Cache.KeyType == KvCacheType.F16)
             {
                 ReadOnlySpan<Half> rows = Cache.KeysF16(Layer);
                 Span<Half> q = half[..width];
