@@ -130,7 +130,9 @@ internal sealed class BlockDecoder : ILanguageModel
             long idle = (long)(_h.LayerCount - _leadingDense) * (_routing!.ExpertCount - _routing.UsedCount) * 3L * embedding * _routing.FeedForwardLength;
             active = total - idle;
         }
-        Info = new ModelInfo(architecture.Name, _h, vocab, _h.ContextLength, contextSize, bytesPerToken, total) { ActiveParameterCount = active };
+        Info = new ModelInfo(architecture.Name, _h, vocab, _h.ContextLength, contextSize, bytesPerToken, total) {
+            ActiveParameterCount = active, KeyCacheType = _keyCacheType, ValueCacheType = _valueCacheType,
+        };
     }
 
     public ModelInfo Info { get; }

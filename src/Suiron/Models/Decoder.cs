@@ -50,7 +50,10 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
 
         int contextSize = options.ContextSize > 0 ? options.ContextSize : Math.Min(_h.ContextLength, ModelOptions.DefaultContextCap);
         long bytesPerToken = _h.LayerCount * (KvCacheTypes.Bytes(_keyCacheType, KeyWidth) + KvCacheTypes.Bytes(_valueCacheType, ValueWidth));
-        Info = new ModelInfo(architecture.Name, _h, _weights.VocabSize, _h.ContextLength, contextSize, bytesPerToken, _weights.ParameterCount);
+        Info = new ModelInfo(architecture.Name, _h, _weights.VocabSize, _h.ContextLength, contextSize, bytesPerToken, _weights.ParameterCount)
+        {
+            KeyCacheType = _keyCacheType, ValueCacheType = _valueCacheType,
+        };
     }
 
     public ModelInfo Info { get; }

@@ -198,6 +198,7 @@ internal sealed class DeepSeek2 : ILanguageModel
             KvCacheBytesPerToken: (long)t.LayerCount * a.CacheWidth * elementSize, ParameterCount: total)
         {
             ActiveParameterCount = total - idleExperts,
+            KeyCacheType = _cacheType, ValueCacheType = _cacheType,
             FullKvBytesPerToken = (long)t.LayerCount * a.HeadCount * (a.QueryKeyLength + a.ValueLength) * elementSize,
         };
     }
