@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Suiron.Benchmarking;
 using Suiron.Gguf;
+using Suiron.Inference;
 using Suiron.Models;
 
 namespace Suiron.Cli;
@@ -26,10 +27,12 @@ internal static class BenchCommand
         var noWarmup = new Option<bool>("--no-warmup") { Description = "Skip the warm-up run of each test" };
         var json = new Option<bool>("--json") { Description = "Print a JSON array instead of the table" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Report each run on stderr" };
+        var depth = new Option<int>("--n-depth", "-d") { Description = "Tokens in the cache before each test, filled untimed (llama-bench's -d)", DefaultValueFactory = _ => 0 };
+        var cacheTypes = new CacheTypeOptions();
 
         var command = new Command("bench", "Measure prompt processing (pp) and generation (tg) speed, as llama-bench does")
         {
-            model, prompt, generate, repetitions, threads, seed, noWarmup, json, verbose,
+            model, prompt, generate, repetitions, threads, seed, noWarmup, json, verbose, depth, cacheTypes.Key, cacheTypes.Value,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -45,20 +48,29 @@ internal static class BenchCommand
             int trained = TransformerHyperParameters.Parse(file).ContextLength;
             if (p > trained) throw new UsageException($"--n-prompt {p} is beyond the model's context of {trained} tokens.");
             if (n > trained) throw new UsageException($"--n-gen {n} is beyond the model's context of {trained} tokens.");
-            int longest = Math.Max(p, n);
+            int d = result.GetValue(depth);
+            if (d < 0) throw new UsageException($"--n-depth must be ≥ 0 (got {d}).");
+            int longest = d + Math.Max(p, n);
+            if (longest > trained) throw new UsageException($"--n-depth {d} plus the longest test is beyond the model's context of {trained} tokens.");
 
             if (typeof(ModelLoader).Assembly.GetCustomAttributes(typeof(System.Diagnostics.DebuggableAttribute), false)
                     .OfType<System.Diagnostics.DebuggableAttribute>().Any(a => a.IsJITOptimizerDisabled))
                 Console.Error.WriteLine("warning: the engine is a Debug build; build with -c Release for meaningful numbers.");
 
-            using var lm = ModelLoader.Load(file, new ModelOptions { Threads = t, ContextSize = longest });
+            using var lm = ModelLoader.Load(file, new ModelOptions
+            {
+                Threads = t, ContextSize = longest, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
+            });
             var subject = new SuironBenchmarkSubject(lm, longest);
             Action<string>? progress = result.GetValue(verbose) ? line => Console.Error.WriteLine($"bench: {line}") : null;
-            var summaries = BenchmarkRunner.Run([subject], BenchmarkTest.For(p, n), r, lm.Info.VocabSize, result.GetValue(seed),
+            var summaries = BenchmarkRunner.Run([subject], BenchmarkTest.For(p, n, d), r, lm.Info.VocabSize, result.GetValue(seed),
                 warmup: !result.GetValue(noWarmup), progress: progress)[0];
 
             var report = new BenchReport(ModelDescription.Of(file, lm.Info.ParameterCount), t, r, WeightTraffic.BytesPerToken(file),
-                PeakMemory.ResidentBytes(), summaries);
+                PeakMemory.ResidentBytes(), summaries)
+            {
+                KvCache = $"k {KvCacheTypes.Name(lm.Info.KeyCacheType)}, v {KvCacheTypes.Name(lm.Info.ValueCacheType)}",
+            };
             Console.Out.Write(result.GetValue(json) ? report.ToJson() : report.ToTable(result.GetValue(seed)));
             return CliErrors.Ok;
         }));
@@ -70,6 +82,9 @@ internal static class BenchCommand
 internal sealed record BenchReport(
     ModelDescription Model, int Threads, int Repetitions, long BytesPerToken, long PeakResidentBytes, IReadOnlyList<BenchmarkSummary> Summaries)
 {
+    /// <summary>The cache types, as <c>k f16, v f16</c>.</summary>
+    public string KvCache { get; init; } = "k f16, v f16";
+
     private double? GigabytesPerSecond(BenchmarkSummary s, double tokensPerSecond) =>
         s.Test.Kind == BenchmarkKind.Generation ? WeightTraffic.GigabytesPerSecond(BytesPerToken, tokensPerSecond) : null;
 
@@ -99,7 +114,7 @@ internal sealed record BenchReport(
             }
         }
         text.AppendLine();
-        text.AppendLine($"t/s: median ± standard deviation of {Repetitions} run{(Repetitions == 1 ? "" : "s")} after a warm-up; random tokens (seed {seed}); F16 KV cache; tg decodes greedily one token at a time.");
+        text.AppendLine($"t/s: median ± standard deviation of {Repetitions} run{(Repetitions == 1 ? "" : "s")} after a warm-up; random tokens (seed {seed}); KV cache {KvCache}; tg decodes greedily one token at a time.");
         text.AppendLine($"GB/s: weights read per decoded token ({ModelDescription.FormatBytes(BytesPerToken)}: every tensor once, one embedding row) × tg t/s.");
         text.AppendLine($"peak RSS: {ModelDescription.FormatBytes(PeakResidentBytes)} (mapped weights included).");
         return text.ToString();
