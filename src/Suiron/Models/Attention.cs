@@ -22,9 +22,6 @@ namespace Suiron.Models;
 /// </summary>
 internal static unsafe class Attention
 {
-    /// <summary>Floats of query scratch <see cref="Head"/> needs for a head of <paramref name="keyLength"/> elements.</summary>
-    public static int QueryScratchLength(int keyLength) => keyLength;
-
     /// <param name="query">One query head (keyLength elements), already rotated.</param>
     /// <param name="kvHead">Index of the key/value head this query head reads (grouped-query attention).</param>
     /// <param name="length">Positions to attend to: the query's own position + 1.</param>

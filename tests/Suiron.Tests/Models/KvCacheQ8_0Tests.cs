@@ -92,7 +92,7 @@ public sealed class KvCacheQ8_0Tests(ITestOutputHelper output)
     /// A Q8_0 row of w elements is w/32 blocks of 34 bytes (an F16 scale + 32 int8): qwen3-tiny has 2 layers × 2 kv heads
     /// × 32 elements for keys and for values, so 2 × (2 × 34 + 2 × 34) = 272 bytes per token with both in Q8_0,
     /// 2 × (2 × 34 + 64 × 2) = 392 with F16 values. The cache allocates exactly that per token (measured with a large
-    /// capacity, so the array headers are a rounding error).
+    /// capacity: one byte per token more or less would show as 100 KB).
     /// </summary>
     [Theory]
     [InlineData(KvCacheType.Q8_0, KvCacheType.Q8_0, 272)]
@@ -113,7 +113,9 @@ public sealed class KvCacheQ8_0Tests(ITestOutputHelper output)
         Assert.Equal(expected, cache.BytesPerToken);
         Assert.Equal(keyType, cache.KeyType);
         Assert.Equal(valueType, cache.ValueType);
-        Assert.InRange(allocated - expected * capacity, 0, 1024); // the cache object, 2 jagged arrays, 4 layer arrays' headers
+        // Beyond the payload only the cache object and array headers (plus whatever the large-object heap adds, seen up
+        // to ~8 KB): under 64 KB, whereas one byte per token more or less would be 100,000 bytes.
+        Assert.InRange(allocated - expected * capacity, 0, 64 * 1024);
     }
 
     /// <summary>Prompt then token by token and one batch give the same logits with a Q8_0 cache (both kinds of step read the same blocks).</summary>
