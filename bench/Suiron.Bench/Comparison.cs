@@ -4,16 +4,28 @@ using System.Reflection;
 using System.Text;
 using System.Text.Json;
 using Suiron.Benchmarking;
+using LLama.Native;
 using Suiron.Gguf;
+using Suiron.Inference;
 using Suiron.Models;
 
 namespace Suiron.Bench;
 
 /// <summary>How one comparison is run.</summary>
 internal sealed record ComparisonSettings(
-    int Threads, int PromptTokens, int GeneratedTokens, int Repetitions, int Seed, bool? FlashAttention, bool SuironRss, bool LlamaCppRss, bool Verbose)
+    int Threads, int PromptTokens, int GeneratedTokens, int Repetitions, int Seed, bool? FlashAttention, bool SuironRss, bool LlamaCppRss, bool Verbose,
+    int Depth = 0, KvCacheType KeyCacheType = KvCacheType.F16, KvCacheType ValueCacheType = KvCacheType.F16)
 {
-    public int LongestTest => Math.Max(PromptTokens, GeneratedTokens);
+    /// <summary>Tokens a cache must hold: the depth plus the longer test.</summary>
+    public int LongestTest => Depth + Math.Max(PromptTokens, GeneratedTokens);
+    public string CacheTypes => $"k {KvCacheTypes.Name(KeyCacheType)}, v {KvCacheTypes.Name(ValueCacheType)}";
+
+    public static GGMLType GgmlType(KvCacheType type) => type switch
+    {
+        KvCacheType.F32 => GGMLType.GGML_TYPE_F32,
+        KvCacheType.Q8_0 => GGMLType.GGML_TYPE_Q8_0,
+        _ => GGMLType.GGML_TYPE_F16,
+    };
     public string FlashAttentionName => FlashAttention switch { true => "on", false => "off", null => "auto" };
 }
 
@@ -37,7 +49,7 @@ internal static class Comparison
     public static IReadOnlyList<ComparisonRow> Run(IReadOnlyList<BenchFile> files, ComparisonSettings s, TextWriter log)
     {
         var rows = new List<ComparisonRow>();
-        var tests = BenchmarkTest.For(s.PromptTokens, s.GeneratedTokens);
+        var tests = BenchmarkTest.For(s.PromptTokens, s.GeneratedTokens, s.Depth);
         foreach (var file in files)
         {
             log.WriteLine($"{file.Label}: loading both engines…");
@@ -45,13 +57,17 @@ internal static class Comparison
             long bytesPerToken;
             string typeName;
             using (var gguf = GgufFile.Open(file.Path))
-            using (var model = ModelLoader.Load(gguf, new ModelOptions { Threads = s.Threads, ContextSize = s.LongestTest }))
-            using (var llama = new LlamaCppSubject(file.Path, s.Threads, s.LongestTest, s.FlashAttention))
+            using (var model = ModelLoader.Load(gguf, new ModelOptions
+                   {
+                       Threads = s.Threads, ContextSize = s.LongestTest, KeyCacheType = s.KeyCacheType, ValueCacheType = s.ValueCacheType,
+                   }))
+            using (var llama = new LlamaCppSubject(file.Path, s.Threads, s.LongestTest, s.FlashAttention,
+                       ComparisonSettings.GgmlType(s.KeyCacheType), ComparisonSettings.GgmlType(s.ValueCacheType)))
             {
                 if (llama.VocabSize != model.Info.VocabSize)
                     throw new InvalidOperationException($"{file.Label}: llama.cpp sees {llama.VocabSize} tokens, Suiron {model.Info.VocabSize}.");
                 int trained = model.Info.ContextLength;
-                if (s.LongestTest > trained) throw new ArgumentException($"{file.Label}: -p/-n {s.LongestTest} is beyond the model's context of {trained} tokens.");
+                if (s.LongestTest > trained) throw new ArgumentException($"{file.Label}: -d + -p/-n {s.LongestTest} is beyond the model's context of {trained} tokens.");
                 bytesPerToken = WeightTraffic.BytesPerToken(gguf);
                 typeName = ModelDescription.TypeName(gguf);
                 var suiron = new SuironBenchmarkSubject(model, s.LongestTest);
@@ -80,7 +96,8 @@ internal static class Comparison
         var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
         foreach (string a in new[] { "rss", "--file", path, "--engine", engine, "-p", s.PromptTokens.ToString(), "-n", s.GeneratedTokens.ToString(),
-                     "-t", s.Threads.ToString(), "--flash-attn", s.FlashAttentionName })
+                     "-t", s.Threads.ToString(), "--flash-attn", s.FlashAttentionName, "-d", s.Depth.ToString(),
+                     "-ctk", KvCacheTypes.Name(s.KeyCacheType), "-ctv", KvCacheTypes.Name(s.ValueCacheType) })
             start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
@@ -95,19 +112,20 @@ internal static class Comparison
     }
 
     /// <summary>The body of the hidden <c>rss</c> command: one engine, one warm-up-free run of each test, then VmHWM.</summary>
-    public static long RssChild(string path, string engine, int promptTokens, int generatedTokens, int threads, bool? flashAttention)
+    public static long RssChild(string path, string engine, int promptTokens, int generatedTokens, int threads, bool? flashAttention,
+        int depth = 0, KvCacheType keyType = KvCacheType.F16, KvCacheType valueType = KvCacheType.F16)
     {
-        int longest = Math.Max(promptTokens, generatedTokens);
-        var tests = BenchmarkTest.For(promptTokens, generatedTokens);
+        int longest = depth + Math.Max(promptTokens, generatedTokens);
+        var tests = BenchmarkTest.For(promptTokens, generatedTokens, depth);
         if (engine == "suiron")
         {
             using var gguf = GgufFile.Open(path);
-            using var model = ModelLoader.Load(gguf, new ModelOptions { Threads = threads, ContextSize = longest });
+            using var model = ModelLoader.Load(gguf, new ModelOptions { Threads = threads, ContextSize = longest, KeyCacheType = keyType, ValueCacheType = valueType });
             BenchmarkRunner.Run([new SuironBenchmarkSubject(model, longest)], tests, 1, model.Info.VocabSize, warmup: false);
         }
         else
         {
-            using var llama = new LlamaCppSubject(path, threads, longest, flashAttention);
+            using var llama = new LlamaCppSubject(path, threads, longest, flashAttention, ComparisonSettings.GgmlType(keyType), ComparisonSettings.GgmlType(valueType));
             BenchmarkRunner.Run([llama], tests, 1, llama.VocabSize, warmup: false);
         }
         return PeakMemory.ResidentBytes();
@@ -160,8 +178,10 @@ internal static class Comparison
             .Select(f => f.Split(':')[^1].Trim()).Where(f => f.EndsWith("= 1", StringComparison.Ordinal)).Select(f => f.Split(' ')[0]).Distinct());
         return $"machine: {cpu}, {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; " +
                $".NET {Environment.Version}; llama.cpp via LLamaSharp {llamaSharp} (LLamaSharp.Backend.Cpu; ggml CPU features: {features})\n" +
-               $"settings: threads {s.Threads}; pp{s.PromptTokens} / tg{s.GeneratedTokens}; {s.Repetitions} repetitions; F16 KV cache in both; " +
-               $"llama.cpp flash attention {s.FlashAttentionName}, n_batch >= prompt, n_ubatch 512; random tokens (seed {s.Seed}); tg greedy (argmax) from an empty cache";
+               $"settings: threads {s.Threads}; pp{s.PromptTokens} / tg{s.GeneratedTokens}; {s.Repetitions} repetitions; KV cache {s.CacheTypes} in both" +
+               (s.KeyCacheType == KvCacheType.Q8_0 || s.ValueCacheType == KvCacheType.Q8_0 ? " (llama.cpp's Hadamard attention rotation off, as Suiron)" : "") + "; " +
+               $"llama.cpp flash attention {s.FlashAttentionName}, n_batch >= prompt, n_ubatch 512; random tokens (seed {s.Seed}); tg greedy (argmax) from " +
+               (s.Depth > 0 ? $"a cache holding {s.Depth} random tokens (filled untimed)" : "an empty cache");
     }
 
     /// <summary>The LLamaSharp package version, from this program's deps.json (the assembly itself carries 0.0.0).</summary>
@@ -187,6 +207,9 @@ internal static class Comparison
             w.WriteNumber("threads", s.Threads);
             w.WriteNumber("repetitions", s.Repetitions);
             w.WriteString("flash_attention", s.FlashAttentionName);
+            w.WriteString("cache_type_k", KvCacheTypes.Name(s.KeyCacheType));
+            w.WriteString("cache_type_v", KvCacheTypes.Name(s.ValueCacheType));
+            w.WriteNumber("depth", s.Depth);
             w.WriteStartArray("results");
             foreach (var r in rows)
             {

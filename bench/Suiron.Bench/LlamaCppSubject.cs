@@ -19,8 +19,13 @@ internal sealed class LlamaCppSubject : IBenchmarkSubject, IDisposable
     private readonly LLamaContext _context;
     private readonly LLamaBatch _batch = new();
 
-    public LlamaCppSubject(string path, int threads, int maxTokens, bool? flashAttention)
+    /// <param name="keyType">Cache type of keys (llama.cpp's <c>-ctk</c>); <paramref name="valueType"/> of values (<c>-ctv</c>):
+    /// a quantized value cache needs flash attention on, as llama.cpp requires.</param>
+    public LlamaCppSubject(string path, int threads, int maxTokens, bool? flashAttention,
+        GGMLType keyType = GGMLType.GGML_TYPE_F16, GGMLType valueType = GGMLType.GGML_TYPE_F16)
     {
+        if (keyType is not (GGMLType.GGML_TYPE_F16 or GGMLType.GGML_TYPE_F32) || valueType is not (GGMLType.GGML_TYPE_F16 or GGMLType.GGML_TYPE_F32))
+            DisableAttentionRotation();
         var parameters = new ModelParams(path)
         {
             ContextSize = (uint)maxTokens,
@@ -31,8 +36,8 @@ internal sealed class LlamaCppSubject : IBenchmarkSubject, IDisposable
             Threads = threads,
             BatchThreads = threads,
             FlashAttention = flashAttention, // null = llama.cpp's AUTO
-            TypeK = GGMLType.GGML_TYPE_F16,
-            TypeV = GGMLType.GGML_TYPE_F16,
+            TypeK = keyType,
+            TypeV = valueType,
         };
         _weights = LLamaWeights.LoadFromFile(parameters);
         _context = _weights.CreateContext(parameters);
@@ -43,31 +48,58 @@ internal sealed class LlamaCppSubject : IBenchmarkSubject, IDisposable
 
     public int VocabSize { get; }
 
-    public double TimePrompt(ReadOnlySpan<int> tokens)
+    public double TimePrompt(ReadOnlySpan<int> context, ReadOnlySpan<int> tokens)
     {
-        _context.NativeHandle.MemoryClear(true);
+        Fill(context);
         _batch.Clear();
-        for (int i = 0; i < tokens.Length; i++) _batch.Add((LLamaToken)tokens[i], i, LLamaSeqId.Zero, i == tokens.Length - 1);
+        for (int i = 0; i < tokens.Length; i++) _batch.Add((LLamaToken)tokens[i], context.Length + i, LLamaSeqId.Zero, i == tokens.Length - 1);
         long start = Stopwatch.GetTimestamp();
         Decode();
         _ = _context.NativeHandle.GetLogitsIth(tokens.Length - 1)[0]; // waits for the computation, as llama_synchronize
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
-    public double TimeGeneration(int firstToken, int count)
+    public double TimeGeneration(ReadOnlySpan<int> context, int firstToken, int count)
     {
-        _context.NativeHandle.MemoryClear(true);
+        Fill(context);
         int token = firstToken;
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < count; i++)
         {
             _batch.Clear();
-            _batch.Add((LLamaToken)token, i, LLamaSeqId.Zero, true);
+            _batch.Add((LLamaToken)token, context.Length + i, LLamaSeqId.Zero, true);
             Decode();
             token = BenchmarkTokens.ArgMax(_context.NativeHandle.GetLogitsIth(0));
         }
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
+
+    /// <summary>Clears the cache and evaluates <paramref name="context"/> in batches of 512 (untimed).</summary>
+    private void Fill(ReadOnlySpan<int> context)
+    {
+        _context.NativeHandle.MemoryClear(true);
+        for (int start = 0; start < context.Length; start += 512)
+        {
+            _batch.Clear();
+            int end = Math.Min(context.Length, start + 512);
+            for (int i = start; i < end; i++) _batch.Add((LLamaToken)context[i], i, LLamaSeqId.Zero, i == end - 1);
+            Decode();
+        }
+    }
+
+    /// <summary>
+    /// llama.cpp (since ggml-org/llama.cpp#21038) rotates Q, K and V by a Hadamard matrix when the cache is quantized;
+    /// Suiron does not, so the comparison turns it off (LLAMA_ATTN_ROT_DISABLE, read with getenv when a cache is created;
+    /// set natively because .NET's Environment.SetEnvironmentVariable does not reach getenv on Unix).
+    /// </summary>
+    private static void DisableAttentionRotation()
+    {
+        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable("LLAMA_ATTN_ROT_DISABLE", "1");
+        else if (setenv("LLAMA_ATTN_ROT_DISABLE", "1", 1) != 0) throw new InvalidOperationException("setenv(LLAMA_ATTN_ROT_DISABLE) failed.");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int setenv(string name, string value, int overwrite);
 
     private void Decode()
     {

@@ -27,13 +27,17 @@ var quick = new Option<bool>("--quick") { Description = "Smoke run: small -p/-n/
 var seed = new Option<int>("--seed") { Description = "Seed of the random tokens", DefaultValueFactory = _ => 1234 };
 var flashAttention = new Option<string>("--flash-attn", "-fa") { Description = "llama.cpp flash attention: off (llama-bench's default), on, auto", DefaultValueFactory = _ => "off" };
 var rss = new Option<string>("--rss") { Description = "Peak RSS measured in a child process for: suiron, both, none", DefaultValueFactory = _ => "suiron" };
+var depth = new Option<int>("--depth", "-d") { Description = "Tokens in the cache before each test (llama-bench's -d; filled untimed)", DefaultValueFactory = _ => 0 };
+var cacheTypeK = new Option<string>("--cache-type-k", "-ctk") { Description = "KV cache type of keys for both engines: f32, f16, q8_0", DefaultValueFactory = _ => "f16" };
+var cacheTypeV = new Option<string>("--cache-type-v", "-ctv") { Description = "KV cache type of values for both engines: f32, f16, q8_0 (q8_0 needs --flash-attn on in llama.cpp)", DefaultValueFactory = _ => "f16" };
 var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
 var verbose = new Option<bool>("--verbose", "-v") { Description = "Report every run on stderr" };
 var noBandwidth = new Option<bool>("--no-read-bandwidth") { Description = "Skip measuring the machine's read bandwidth (the yardstick for decode GB/s)" };
 
 var root = new RootCommand("Suiron vs llama.cpp: the same GGUF files, the same threads, pp and tg tests, ratios.")
 {
-    dir, models, types, quantizers, threads, files, prompt, generate, repetitions, quick, seed, flashAttention, rss, json, verbose, noBandwidth,
+    dir, models, types, quantizers, threads, files, prompt, generate, repetitions, quick, seed, flashAttention, rss, json, verbose, depth, cacheTypeK, cacheTypeV,
+    noBandwidth,
 };
 root.SetAction(result => Guard(() =>
 {
@@ -46,8 +50,15 @@ root.SetAction(result => Guard(() =>
     if (r < 1) throw new ArgumentException($"--repetitions must be ≥ 1 (got {r}).");
     string measureRss = result.GetValue(rss)!.ToLowerInvariant();
     if (measureRss is not ("suiron" or "both" or "none")) throw new ArgumentException($"--rss must be suiron, both or none (got '{measureRss}').");
-    var settings = new ComparisonSettings(t, p, n, r, result.GetValue(seed), ParseFlashAttention(result.GetValue(flashAttention)!),
-        SuironRss: measureRss != "none", LlamaCppRss: measureRss == "both", Verbose: result.GetValue(verbose));
+    int d = result.GetValue(depth);
+    if (d < 0) throw new ArgumentException($"--depth must be ≥ 0 (got {d}).");
+    var keyType = Suiron.Inference.KvCacheTypes.Parse(result.GetValue(cacheTypeK)!, "--cache-type-k");
+    var valueType = Suiron.Inference.KvCacheTypes.Parse(result.GetValue(cacheTypeV)!, "--cache-type-v");
+    bool? fa = ParseFlashAttention(result.GetValue(flashAttention)!);
+    if (valueType == Suiron.Inference.KvCacheType.Q8_0 && fa == false)
+        throw new ArgumentException("--cache-type-v q8_0 needs --flash-attn on: llama.cpp refuses a quantized V cache without flash attention.");
+    var settings = new ComparisonSettings(t, p, n, r, result.GetValue(seed), fa,
+        SuironRss: measureRss != "none", LlamaCppRss: measureRss == "both", Verbose: result.GetValue(verbose), Depth: d, KeyCacheType: keyType, ValueCacheType: valueType);
 
     var benchFiles = result.GetValue(files) is { Length: > 0 } explicitFiles
         ? explicitFiles.Select(f => File.Exists(f) ? new BenchFile(Path.GetFullPath(f), Path.GetFileNameWithoutExtension(f), default, null)
@@ -125,13 +136,14 @@ var rssGenerate = new Option<int>("--n-gen", "-n");
 var rssThreads = new Option<int>("--threads", "-t") { DefaultValueFactory = _ => 2 };
 var rssCommand = new Command("rss", "(internal) one engine alone: load, one pp and one tg run, print the peak resident bytes")
 {
-    rssFile, rssEngine, rssPrompt, rssGenerate, rssThreads, flashAttention,
+    rssFile, rssEngine, rssPrompt, rssGenerate, rssThreads, flashAttention, depth, cacheTypeK, cacheTypeV,
 };
 rssCommand.Hidden = true;
 rssCommand.SetAction(result => Guard(() =>
 {
     Console.WriteLine(Comparison.RssChild(result.GetValue(rssFile)!, result.GetValue(rssEngine)!, result.GetValue(rssPrompt), result.GetValue(rssGenerate),
-        result.GetValue(rssThreads), ParseFlashAttention(result.GetValue(flashAttention)!)));
+        result.GetValue(rssThreads), ParseFlashAttention(result.GetValue(flashAttention)!), result.GetValue(depth),
+        Suiron.Inference.KvCacheTypes.Parse(result.GetValue(cacheTypeK)!), Suiron.Inference.KvCacheTypes.Parse(result.GetValue(cacheTypeV)!)));
     return 0;
 }));
 root.Subcommands.Add(rssCommand);

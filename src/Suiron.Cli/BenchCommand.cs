@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Suiron.Benchmarking;
 using Suiron.Gguf;
+using Suiron.Inference;
 using Suiron.Models;
 
 namespace Suiron.Cli;
@@ -31,10 +32,13 @@ internal static class BenchCommand
         var jsonSchema = new Option<FileInfo[]>("--json-schema") { Description = "Also decode under this JSON schema (a tg row each; repeatable)" };
         var jsonObject = new Option<bool>("--json-object") { Description = "Also decode under response_format json_object's grammar (any JSON object)" };
         var grammar = new Option<FileInfo[]>("--grammar") { Description = "Also decode under this GBNF grammar (a tg row each; repeatable)" };
+        var depth = new Option<int>("--n-depth", "-d") { Description = "Tokens in the cache before each test, filled untimed (llama-bench's -d)", DefaultValueFactory = _ => 0 };
+        var cacheTypes = new CacheTypeOptions();
 
         var command = new Command("bench", "Measure prompt processing (pp) and generation (tg) speed, as llama-bench does")
         {
-            model, prompt, generate, repetitions, threads, seed, noWarmup, json, verbose, readBandwidth, jsonSchema, jsonObject, grammar,
+            model, prompt, generate, repetitions, threads, seed, noWarmup, json, verbose, depth, cacheTypes.Key, cacheTypes.Value,
+            readBandwidth, jsonSchema, jsonObject, grammar,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -50,7 +54,10 @@ internal static class BenchCommand
             int trained = TransformerHyperParameters.Parse(file).ContextLength;
             if (p > trained) throw new UsageException($"--n-prompt {p} is beyond the model's context of {trained} tokens.");
             if (n > trained) throw new UsageException($"--n-gen {n} is beyond the model's context of {trained} tokens.");
-            int longest = Math.Max(p, n);
+            int d = result.GetValue(depth);
+            if (d < 0) throw new UsageException($"--n-depth must be ≥ 0 (got {d}).");
+            int longest = d + Math.Max(p, n);
+            if (longest > trained) throw new UsageException($"--n-depth {d} plus the longest test is beyond the model's context of {trained} tokens.");
 
             if (typeof(ModelLoader).Assembly.GetCustomAttributes(typeof(System.Diagnostics.DebuggableAttribute), false)
                     .OfType<System.Diagnostics.DebuggableAttribute>().Any(a => a.IsJITOptimizerDisabled))
@@ -65,10 +72,13 @@ internal static class BenchCommand
                 grammars.Add(($"grammar {gbnf.Name}", CompileGrammar(gbnf, "GBNF grammar", text => Sampling.Grammar.Grammar.Parse(text))));
             if (grammars.Count > 0 && n == 0) throw new UsageException("--json-schema, --json-object and --grammar constrain the tg test: give --n-gen > 0.");
 
-            using var lm = ModelLoader.Load(file, new ModelOptions { Threads = t, ContextSize = longest });
+            using var lm = ModelLoader.Load(file, new ModelOptions
+            {
+                Threads = t, ContextSize = longest, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
+            });
             var subject = new SuironBenchmarkSubject(lm, longest);
             Action<string>? progress = result.GetValue(verbose) ? line => Console.Error.WriteLine($"bench: {line}") : null;
-            var tests = BenchmarkTest.For(p, n);
+            var tests = BenchmarkTest.For(p, n, d);
             var summaries = BenchmarkRunner.Run([subject], tests, r, lm.Info.VocabSize, result.GetValue(seed),
                 warmup: !result.GetValue(noWarmup), progress: progress)[0].ToList();
 
@@ -78,8 +88,8 @@ internal static class BenchCommand
                 // The free tg again, alternating with each constrained run on the same random first tokens, so that
                 // the extra cost per token compares runs taken side by side on this machine.
                 var vocabulary = Sampling.Grammar.GrammarVocabulary.FromTokenizer(Tokenization.Tokenizer.FromGguf(file));
-                var subjects = grammars.Select(g => new ConstrainedGenerationSubject(g.Name, lm, n, g.Grammar, vocabulary)).ToList();
-                var results = BenchmarkRunner.Run([subject, .. subjects], [BenchmarkTest.Generation(n)], r, lm.Info.VocabSize,
+                var subjects = grammars.Select(g => new ConstrainedGenerationSubject(g.Name, lm, longest, g.Grammar, vocabulary)).ToList();
+                var results = BenchmarkRunner.Run([subject, .. subjects], [new BenchmarkTest(BenchmarkKind.Generation, n, d)], r, lm.Info.VocabSize,
                     result.GetValue(seed), warmup: !result.GetValue(noWarmup), progress: progress);
                 var free = results[0][0];
                 for (int i = 0; i < subjects.Count; i++)
@@ -96,7 +106,10 @@ internal static class BenchCommand
                 wall = ReadBandwidth.Measure(pool);
             }
             var report = new BenchReport(ModelDescription.Of(file, lm.Info.ParameterCount), t, r, WeightTraffic.BytesPerToken(file),
-                peakResident, summaries, constrained, wall);
+                peakResident, summaries, constrained, wall)
+            {
+                KvCache = $"k {KvCacheTypes.Name(lm.Info.KeyCacheType)}, v {KvCacheTypes.Name(lm.Info.ValueCacheType)}",
+            };
             Console.Out.Write(result.GetValue(json) ? report.ToJson() : report.ToTable(result.GetValue(seed)));
             return CliErrors.Ok;
         }));
@@ -139,6 +152,9 @@ internal sealed record BenchReport(
 {
     private IReadOnlyList<ConstrainedSummary> ConstrainedRows => Constrained ?? [];
 
+    /// <summary>The cache types, as <c>k f16, v f16</c>.</summary>
+    public string KvCache { get; init; } = "k f16, v f16";
+
     private double? GigabytesPerSecond(BenchmarkSummary s, double tokensPerSecond) =>
         s.Test.Kind == BenchmarkKind.Generation ? WeightTraffic.GigabytesPerSecond(BytesPerToken, tokensPerSecond) : null;
 
@@ -174,7 +190,7 @@ internal sealed record BenchReport(
             }
         }
         text.AppendLine();
-        text.AppendLine($"t/s: median ± standard deviation of {Repetitions} run{(Repetitions == 1 ? "" : "s")} after a warm-up; random tokens (seed {seed}); F16 KV cache; tg decodes greedily one token at a time.");
+        text.AppendLine($"t/s: median ± standard deviation of {Repetitions} run{(Repetitions == 1 ? "" : "s")} after a warm-up; random tokens (seed {seed}); KV cache {KvCache}; tg decodes greedily one token at a time.");
         text.AppendLine($"GB/s: weights read per decoded token ({ModelDescription.FormatBytes(BytesPerToken)}: every tensor once, one embedding row) × tg t/s.");
         text.AppendLine($"peak RSS: {ModelDescription.FormatBytes(PeakResidentBytes)} (mapped weights included).");
         if (ReadBandwidth is { } wall)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Suiron.Gguf;
+using Suiron.Inference;
 using Suiron.Models;
 using Suiron.Tokenization;
 
@@ -11,7 +12,8 @@ internal static class InfoCommand
     public static Command Create()
     {
         var path = new Argument<FileInfo>("model") { Description = "GGUF model file" };
-        var command = new Command("info", "Describe a GGUF model") { path };
+        var cacheTypes = new CacheTypeOptions();
+        var command = new Command("info", "Describe a GGUF model (the KV-cache cost for the cache types given, f16 by default)") { path, cacheTypes.Key, cacheTypes.Value };
         command.SetAction(result => CliErrors.Guard(() =>
         {
             var fileInfo = result.GetValue(path)!;
@@ -24,7 +26,7 @@ internal static class InfoCommand
 
             if (file.Tensors.Count > 0)
             {
-                using var model = ModelLoader.Load(file, new ModelOptions { Threads = 1 });
+                using var model = ModelLoader.Load(file, new ModelOptions { Threads = 1, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result) });
                 var info = model.Info;
                 o.WriteLine("hyper-parameters:");
                 WriteRecord(o, info.HyperParameters, "  ");
@@ -32,7 +34,7 @@ internal static class InfoCommand
                 if (info.ActiveParameterCount is { } active)
                     o.WriteLine($"active/token:   {active:N0} ({active / 1e6:F2} M, {100.0 * active / info.ParameterCount:F1}% of the total)");
                 o.WriteLine($"context:        {info.ContextLength} tokens (trained)");
-                o.WriteLine($"kv cache:       {info.KvCacheBytesPerToken:N0} bytes per token (F16 cache); {Bytes(info.KvCacheBytesPerToken * (long)info.ContextLength)} at the full trained context");
+                o.WriteLine($"kv cache:       {info.KvCacheBytesPerToken:N0} bytes per token (k {KvCacheTypes.Name(info.KeyCacheType)}, v {KvCacheTypes.Name(info.ValueCacheType)}); {Bytes(info.KvCacheBytesPerToken * (long)info.ContextLength)} at the full trained context");
                 if (info.FullKvBytesPerToken is { } full)
                     o.WriteLine($"                uncompressed K/V would take {full:N0} bytes per token ({(double)full / info.KvCacheBytesPerToken:F1}× more)");
             }

@@ -28,10 +28,11 @@ internal static class RunCommand
         var contextSize = new Option<int>("--ctx-size", "-c") { Description = "Context size in tokens (0 = prompt + n, up to the model's)", DefaultValueFactory = _ => 0 };
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
         var noSpecial = new Option<bool>("--no-parse-special") { Description = "Treat special-token text in the prompt as plain text" };
+        var cacheTypes = new CacheTypeOptions();
 
         var command = new Command("run", "Generate a continuation of a prompt")
         {
-            model, prompt, count, temperature, topK, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty, seed, threads, contextSize, stop, noSpecial,
+            model, prompt, count, temperature, topK, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty, seed, threads, contextSize, stop, noSpecial, cacheTypes.Key, cacheTypes.Value,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -56,7 +57,10 @@ internal static class RunCommand
 
             using var file = GgufFile.Open(result.GetValue(model)!.FullName);
             var tokenizer = Tokenizer.FromGguf(file);
-            using var lm = ModelLoader.Load(file, new ModelOptions { Threads = threadCount, ContextSize = ctx });
+            using var lm = ModelLoader.Load(file, new ModelOptions
+            {
+                Threads = threadCount, ContextSize = ctx, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
+            });
             int[] tokens = tokenizer.Encode(result.GetValue(prompt)!, addSpecial: true, parseSpecial: !result.GetValue(noSpecial));
             int capacity = ctx > 0 ? ctx : Math.Min(lm.Info.ContextLength, tokens.Length + n);
             if (tokens.Length >= capacity && n > 0 || tokens.Length > capacity)

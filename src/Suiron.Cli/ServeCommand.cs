@@ -18,10 +18,11 @@ internal static class ServeCommand
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a slot; more get 429", DefaultValueFactory = _ => 64 };
         var embeddingModel = new Option<FileInfo?>("--embedding-model") { Description = "GGUF model for /v1/embeddings (e.g. a bert/bge file); default: the served model, last-token pooled" };
         var threads = new Option<int>("--threads", "-t") { Description = "Threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var cacheTypes = new CacheTypeOptions();
 
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
-            model, host, port, apiKey, parallel, contextSize, queue, threads, embeddingModel,
+            model, host, port, apiKey, parallel, contextSize, queue, threads, embeddingModel, cacheTypes.Key, cacheTypes.Value,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -35,7 +36,11 @@ internal static class ServeCommand
             string? key = result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SUIRON_API_KEY");
 
             using var local = LocalModel.Load(result.GetValue(model)!.FullName,
-                new LocalModelOptions { Threads = threadCount, ContextSize = ctx, Slots = slots, QueueLimit = queueSize });
+                new LocalModelOptions
+                {
+                    Threads = threadCount, ContextSize = ctx, Slots = slots, QueueLimit = queueSize,
+                    KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
+                });
             if (local.Chat.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template (tokenizer.chat_template); chat requests use ChatML, which it may not follow.");
             using var embeddings = result.GetValue(embeddingModel) is { } embeddingFile
@@ -61,7 +66,8 @@ internal static class ServeCommand
         }
         var info = local.Model.Info;
         Console.Error.WriteLine($"suiron: serving '{local.Id}' ({info.Architecture}, {info.ParameterCount / 1e6:F1}M parameters) at {server.Address}");
-        Console.Error.WriteLine($"suiron: {local.Scheduler.SlotCount} slots × {local.Scheduler.ContextSize} tokens of context, queue {local.Scheduler.QueueLimit}, " +
+        Console.Error.WriteLine($"suiron: {local.Scheduler.SlotCount} slots × {local.Scheduler.ContextSize} tokens of context " +
+                                $"(KV cache k {KvCacheTypes.Name(info.KeyCacheType)}, v {KvCacheTypes.Name(info.ValueCacheType)}, {info.KvCacheBytesPerToken:N0} bytes per token), queue {local.Scheduler.QueueLimit}, " +
                                 $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/models /health /metrics; Ctrl+C stops");
         await server.WaitForShutdownAsync();
         Console.Error.WriteLine("suiron: stopped");

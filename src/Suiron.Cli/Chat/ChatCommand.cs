@@ -28,10 +28,11 @@ internal static class ChatCommand
         var contextSize = new Option<int>("--ctx-size", "-c") { Description = $"Context size in tokens (0 = the model's, up to {ModelOptions.DefaultContextCap})", DefaultValueFactory = _ => 0 };
         var seed = new Option<ulong?>("--seed", "-s") { Description = "Random seed (default: random)" };
         var count = new Option<int>("--n-predict", "-n") { Description = "Tokens per answer at most", DefaultValueFactory = _ => 1024 };
+        var cacheTypes = new CacheTypeOptions();
 
         var command = new Command("chat", "Chat with a model in the terminal (one message per line; /reset, /exit, Ctrl+D to quit, Ctrl+C stops an answer)")
         {
-            model, system, temperature, threads, contextSize, seed, count,
+            model, system, temperature, threads, contextSize, seed, count, cacheTypes.Key, cacheTypes.Value,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -46,7 +47,10 @@ internal static class ChatCommand
 
             using var file = GgufFile.Open(result.GetValue(model)!.FullName);
             var tokenizer = Tokenizer.FromGguf(file);
-            using var lm = ModelLoader.Load(file, new ModelOptions { Threads = threadCount, ContextSize = ctx });
+            using var lm = ModelLoader.Load(file, new ModelOptions
+            {
+                Threads = threadCount, ContextSize = ctx, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
+            });
             var prompt = ChatPrompt.FromGguf(file, tokenizer);
             if (prompt.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template; using ChatML, which it may not have been trained on.");

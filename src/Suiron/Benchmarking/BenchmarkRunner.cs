@@ -29,16 +29,18 @@ public static class BenchmarkRunner
             {
                 progress?.Invoke($"{test}: warm-up");
                 int[] warm = BenchmarkTokens.Random(test.Tokens, vocabSize, seed - 1);
-                foreach (var subject in subjects) RunOnce(subject, test with { Tokens = WarmupTokens(test) }, warm);
+                int[] warmContext = BenchmarkTokens.Random(test.Depth, vocabSize, seed - 2);
+                foreach (var subject in subjects) RunOnce(subject, test with { Tokens = WarmupTokens(test) }, warmContext, warm);
             }
             var seconds = subjects.Select(_ => new List<double>()).ToArray();
             for (int rep = 0; rep < repetitions; rep++)
             {
                 int[] tokens = BenchmarkTokens.Random(test.Tokens, vocabSize, seed + rep);
+                int[] context = BenchmarkTokens.Random(test.Depth, vocabSize, seed + 1000 + rep); // the same for every engine
                 for (int k = 0; k < subjects.Count; k++)
                 {
                     int s = (k + rep) % subjects.Count;
-                    double t = RunOnce(subjects[s], test, tokens);
+                    double t = RunOnce(subjects[s], test, context, tokens);
                     seconds[s].Add(t);
                     progress?.Invoke($"{test}: {subjects[s].Name} run {rep + 1}/{repetitions}: {test.Tokens / t:F2} tok/s");
                 }
@@ -51,9 +53,9 @@ public static class BenchmarkRunner
     private static int WarmupTokens(BenchmarkTest test) =>
         test.Kind == BenchmarkKind.Prompt ? test.Tokens : Math.Min(test.Tokens, GenerationWarmupTokens);
 
-    private static double RunOnce(IBenchmarkSubject subject, BenchmarkTest test, int[] tokens) => test.Kind switch
+    private static double RunOnce(IBenchmarkSubject subject, BenchmarkTest test, int[] context, int[] tokens) => test.Kind switch
     {
-        BenchmarkKind.Prompt => subject.TimePrompt(tokens.AsSpan(0, test.Tokens)),
-        _ => subject.TimeGeneration(tokens[0], test.Tokens),
+        BenchmarkKind.Prompt => subject.TimePrompt(context, tokens.AsSpan(0, test.Tokens)),
+        _ => subject.TimeGeneration(context, tokens[0], test.Tokens),
     };
 }

@@ -51,12 +51,13 @@ public sealed class ConstrainedGenerationSubject : IBenchmarkSubject
     /// </summary>
     public double SamplingSeconds { get; private set; }
 
-    public double TimePrompt(ReadOnlySpan<int> tokens) =>
+    public double TimePrompt(ReadOnlySpan<int> context, ReadOnlySpan<int> tokens) =>
         throw new NotSupportedException("The constrained subject measures generation only.");
 
-    public double TimeGeneration(int firstToken, int count)
+    public double TimeGeneration(ReadOnlySpan<int> context, int firstToken, int count)
     {
         _cache.Clear();
+        if (!context.IsEmpty) _model.Forward(context, _cache, _logits); // the depth, untimed
         int token = firstToken;
         long start = Stopwatch.GetTimestamp();
         var constraint = new GrammarConstraint(_grammar, _vocabulary);

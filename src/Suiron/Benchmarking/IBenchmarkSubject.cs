@@ -10,12 +10,16 @@ public interface IBenchmarkSubject
     /// <summary>Short name for tables: <c>suiron</c>, <c>llama.cpp</c>.</summary>
     string Name { get; }
 
-    /// <summary>Evaluates <paramref name="tokens"/> as one batch (logits of the last token only); returns seconds.</summary>
-    double TimePrompt(ReadOnlySpan<int> tokens);
+    /// <summary>
+    /// Clears the cache and evaluates <paramref name="context"/> (untimed; empty for depth 0), then evaluates
+    /// <paramref name="tokens"/> as one batch (logits of the last token only); returns the seconds of the latter.
+    /// </summary>
+    double TimePrompt(ReadOnlySpan<int> context, ReadOnlySpan<int> tokens);
 
     /// <summary>
-    /// Decodes <paramref name="count"/> tokens one at a time: feeds <paramref name="firstToken"/>, then each time the
-    /// argmax of the logits just computed; returns seconds.
+    /// Clears the cache and evaluates <paramref name="context"/> (untimed), then decodes <paramref name="count"/> tokens
+    /// one at a time: feeds <paramref name="firstToken"/>, then each time the argmax of the logits just computed;
+    /// returns the seconds of the decoding.
     /// </summary>
-    double TimeGeneration(int firstToken, int count);
+    double TimeGeneration(ReadOnlySpan<int> context, int firstToken, int count);
 }

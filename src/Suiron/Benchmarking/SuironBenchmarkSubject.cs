@@ -11,7 +11,7 @@ public sealed class SuironBenchmarkSubject : IBenchmarkSubject
     private readonly KvCache _cache;
     private readonly float[] _logits;
 
-    /// <param name="maxTokens">The longest test (prompt or generation) this subject will run.</param>
+    /// <param name="maxTokens">The most tokens a test will hold: its depth plus its prompt or generation.</param>
     public SuironBenchmarkSubject(ILanguageModel model, int maxTokens)
     {
         _model = model;
@@ -21,17 +21,17 @@ public sealed class SuironBenchmarkSubject : IBenchmarkSubject
 
     public string Name => "suiron";
 
-    public double TimePrompt(ReadOnlySpan<int> tokens)
+    public double TimePrompt(ReadOnlySpan<int> context, ReadOnlySpan<int> tokens)
     {
-        _cache.Clear();
+        Fill(context);
         long start = Stopwatch.GetTimestamp();
         _model.Forward(tokens, _cache, _logits);
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
-    public double TimeGeneration(int firstToken, int count)
+    public double TimeGeneration(ReadOnlySpan<int> context, int firstToken, int count)
     {
-        _cache.Clear();
+        Fill(context);
         int token = firstToken;
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < count; i++)
@@ -40,5 +40,11 @@ public sealed class SuironBenchmarkSubject : IBenchmarkSubject
             token = BenchmarkTokens.ArgMax(_logits);
         }
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+
+    private void Fill(ReadOnlySpan<int> context)
+    {
+        _cache.Clear();
+        if (!context.IsEmpty) _model.Forward(context, _cache, _logits);
     }
 }

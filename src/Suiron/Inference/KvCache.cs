@@ -1,3 +1,6 @@
+using Suiron.Kernels;
+using Suiron.Tensors;
+
 namespace Suiron.Inference;
 
 /// <summary>
@@ -5,31 +8,46 @@ namespace Suiron.Inference;
 /// earlier ones without recomputing them. Created by <c>ILanguageModel.CreateCache</c> with the model's shape;
 /// the model appends to it in <c>Forward</c>.
 /// Layout per layer: token-major, <c>[capacity, kvHeads * headDim]</c>, so appending a batch is one contiguous copy
-/// and a head's key at position t sits at <c>t * stride + head * headDim</c>.
+/// and a head's key at position t sits at <c>t * stride + head * headDim</c>. Keys and values each have their own
+/// element type (<see cref="KeyType"/>, <see cref="ValueType"/>); a Q8_0 row is <c>width / 32</c> ggml blocks of 34 bytes,
+/// so with a head length that is a multiple of 32 a head's blocks start at <c>head * headDim / 32</c>.
 /// </summary>
 public sealed class KvCache
 {
     // One array per layer keeps every array below the 2 GB limit for long contexts of large models.
     private readonly Half[][]? _keysF16, _valuesF16;
     private readonly float[][]? _keysF32, _valuesF32;
+    private readonly byte[][]? _keysQ8_0, _valuesQ8_0; // BlockQ8_0 rows
 
     internal KvCache(int layers, int keyWidth, int valueWidth, int capacity, KvCacheType type)
+        : this(layers, keyWidth, valueWidth, capacity, type, type)
+    {
+    }
+
+    internal KvCache(int layers, int keyWidth, int valueWidth, int capacity, KvCacheType keyType, KvCacheType valueType)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
+        if (keyType == KvCacheType.Q8_0 && keyWidth % 32 != 0)
+            throw new ArgumentException($"A q8_0 key cache needs a key width that is a multiple of 32; this one is {keyWidth}.", nameof(keyType));
+        if (valueType == KvCacheType.Q8_0 && valueWidth % 32 != 0)
+            throw new ArgumentException($"A q8_0 value cache needs a value width that is a multiple of 32; this one is {valueWidth}.", nameof(valueType));
         LayerCount = layers;
         KeyWidth = keyWidth;
         ValueWidth = valueWidth;
         Capacity = capacity;
-        Type = type;
-        if (type == KvCacheType.F16)
+        KeyType = keyType;
+        ValueType = valueType;
+        switch (keyType)
         {
-            _keysF16 = Allocate<Half>(layers, (long)capacity * keyWidth);
-            _valuesF16 = Allocate<Half>(layers, (long)capacity * valueWidth);
+            case KvCacheType.F16: _keysF16 = Allocate<Half>(layers, (long)capacity * keyWidth); break;
+            case KvCacheType.F32: _keysF32 = Allocate<float>(layers, (long)capacity * keyWidth); break;
+            default: _keysQ8_0 = Allocate<byte>(layers, KvCacheTypes.Bytes(KvCacheType.Q8_0, (long)capacity * keyWidth)); break;
         }
-        else
+        switch (valueType)
         {
-            _keysF32 = Allocate<float>(layers, (long)capacity * keyWidth);
-            _valuesF32 = Allocate<float>(layers, (long)capacity * valueWidth);
+            case KvCacheType.F16: _valuesF16 = Allocate<Half>(layers, (long)capacity * valueWidth); break;
+            case KvCacheType.F32: _valuesF32 = Allocate<float>(layers, (long)capacity * valueWidth); break;
+            default: _valuesQ8_0 = Allocate<byte>(layers, KvCacheTypes.Bytes(KvCacheType.Q8_0, (long)capacity * valueWidth)); break;
         }
     }
 
@@ -48,10 +66,14 @@ public sealed class KvCache
     /// <summary>Tokens the cache can hold.</summary>
     public int Capacity { get; }
 
-    public KvCacheType Type { get; }
+    /// <summary>Element type of the keys.</summary>
+    public KvCacheType KeyType { get; }
 
-    /// <summary>Bytes one token takes over all layers (keys and values).</summary>
-    public long BytesPerToken => (long)LayerCount * (KeyWidth + ValueWidth) * (Type == KvCacheType.F16 ? 2 : 4);
+    /// <summary>Element type of the values.</summary>
+    public KvCacheType ValueType { get; }
+
+    /// <summary>Bytes one token takes over all layers (keys and values): exactly what the cache allocates per token.</summary>
+    public long BytesPerToken => LayerCount * (KvCacheTypes.Bytes(KeyType, KeyWidth) + KvCacheTypes.Bytes(ValueType, ValueWidth));
 
     internal int LayerCount { get; }
     /// <summary>Key elements per token and layer: kvHeads × keyLength.</summary>
@@ -74,6 +96,37 @@ public sealed class KvCache
     internal Span<Half> ValuesF16(int layer) => _valuesF16![layer];
     internal Span<float> KeysF32(int layer) => _keysF32![layer];
     internal Span<float> ValuesF32(int layer) => _valuesF32![layer];
+    internal Span<byte> KeysQ8_0(int layer) => _keysQ8_0![layer];
+    internal Span<byte> ValuesQ8_0(int layer) => _valuesQ8_0![layer];
+
+    /// <summary>
+    /// Writes <paramref name="keys"/> and <paramref name="values"/> (whole rows, token-major) of layer <paramref name="layer"/>
+    /// at <paramref name="firstPosition"/> onwards, encoded as the cache's types: F16 by round-to-nearest, Q8_0 by ggml's
+    /// CPU <c>quantize_row_q8_0</c> (what its set_rows into a Q8_0 cache runs), F32 as is.
+    /// </summary>
+    internal void Write(int layer, int firstPosition, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
+    {
+        WriteRows(KeyType, _keysF16, _keysF32, _keysQ8_0, layer, (long)firstPosition * KeyWidth, keys);
+        WriteRows(ValueType, _valuesF16, _valuesF32, _valuesQ8_0, layer, (long)firstPosition * ValueWidth, values);
+    }
+
+    private static unsafe void WriteRows(KvCacheType type, Half[][]? f16, float[][]? f32, byte[][]? q8_0, int layer, long start, ReadOnlySpan<float> rows)
+    {
+        switch (type)
+        {
+            case KvCacheType.F16:
+                VectorOps.SingleToHalf(rows, f16![layer].AsSpan((int)start, rows.Length));
+                break;
+            case KvCacheType.F32:
+                rows.CopyTo(f32![layer].AsSpan((int)start, rows.Length));
+                break;
+            default:
+                int blocks = rows.Length / BlockQ8_0.Elements;
+                Span<byte> target = q8_0![layer].AsSpan((int)(start / BlockQ8_0.Elements * sizeof(BlockQ8_0)), blocks * sizeof(BlockQ8_0));
+                fixed (float* x = rows) fixed (byte* y = target) ActivationQuantizer.Q8_0(x, (BlockQ8_0*)y, blocks);
+                break;
+        }
+    }
 
     /// <summary>Throws unless <paramref name="tokens"/> more tokens fit: checked before any write, so a full cache is never corrupted.</summary>
     internal void EnsureRoom(int tokens)

@@ -19,7 +19,22 @@ public sealed record LocalModelOptions
     /// <summary>Requests that may wait for a slot before new ones are refused.</summary>
     public int QueueLimit { get; init; } = 64;
 
-    public KvCacheType CacheType { get; init; } = KvCacheType.F16;
+    /// <summary>Sets the key and the value cache type together (reading it gives <see cref="KeyCacheType"/>).</summary>
+    public KvCacheType CacheType
+    {
+        get => KeyCacheType;
+        init
+        {
+            KeyCacheType = value;
+            ValueCacheType = value;
+        }
+    }
+
+    /// <summary>Element type of cached keys (<c>--cache-type-k</c>).</summary>
+    public KvCacheType KeyCacheType { get; init; } = KvCacheType.F16;
+
+    /// <summary>Element type of cached values (<c>--cache-type-v</c>).</summary>
+    public KvCacheType ValueCacheType { get; init; } = KvCacheType.F16;
 }
 
 /// <summary>
@@ -49,7 +64,7 @@ public sealed class LocalModel : IDisposable
         {
             var tokenizer = Tokenizer.FromGguf(file);
             var chat = ChatPrompt.FromGguf(file, tokenizer);
-            model = ModelLoader.Load(file, new ModelOptions { Threads = options.Threads, ContextSize = options.ContextSize, CacheType = options.CacheType });
+            model = ModelLoader.Load(file, new ModelOptions { Threads = options.Threads, ContextSize = options.ContextSize, KeyCacheType = options.KeyCacheType, ValueCacheType = options.ValueCacheType });
             var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = options.Slots, QueueLimit = options.QueueLimit, ContextSize = model.Info.ContextSize });
             string id = Path.GetFileName(path);
             if (id.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) id = id[..^5];

@@ -1,18 +1,25 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Suiron.Inference;
 using Suiron.Kernels;
+using Suiron.Tensors;
 
 namespace Suiron.Models;
 
 /// <summary>
 /// Causal scaled dot-product attention of one query head over the cached keys and values (Vaswani et al. 2017):
-/// out = softmax(q·Kᵀ · scale) · V over positions 0..length-1. Softmax subtracts the maximum before exponentiating
-/// and sums in double, so long contexts neither overflow nor lose small weights.
-/// With an F16 cache the query and the attention weights are rounded to F16 before their products, exactly where
-/// llama.cpp's CPU path (flash attention off) rounds them: F16·F16 dot products are what its matmuls compute.
-/// Q·K and weights·V run eight lanes wide (keys and values widened from F16 eight at a time), four lanes wide where
-/// only 128-bit vectors are accelerated (ARM64: <see cref="Vector128AttentionLoops"/>); nothing is allocated.
+/// out = softmax(q·Kᵀ · scale) · V over positions 0..length-1.
+/// Scores follow the key cache's type the way ggml's matmul does: with F16 keys the query is rounded to F16 and
+/// dotted F16·F16; with Q8_0 keys the query is quantized to Q8_0 (ggml's CPU <c>quantize_row_q8_0</c>) and dotted
+/// Q8_0·Q8_0 (integer block sums, one float scale product per block); with F32 keys, F32·F32.
+/// Values: with an F16 or F32 value cache, llama.cpp's path with flash attention off: softmax subtracts the maximum
+/// and sums in double, and with F16 values the weights are rounded to F16 before weights·V (an F16·F16 matmul).
+/// With a Q8_0 value cache, which llama.cpp runs only with flash attention, its CPU flash-attention kernel
+/// (<c>ggml_compute_forward_flash_attn_ext_f16</c>): one pass with an online softmax (running maximum M and sum S
+/// in float, expf), each value row dequantized and accumulated in F32, the sum divided out at the end.
+/// Q·K and weights·V run eight lanes wide (F16 widened eight at a time), four lanes wide where only 128-bit vectors
+/// are accelerated (ARM64: <see cref="Vector128AttentionLoops"/>); nothing is allocated.
 /// </summary>
 internal static unsafe class Attention
 {
@@ -20,7 +27,8 @@ internal static unsafe class Attention
     /// <param name="kvHead">Index of the key/value head this query head reads (grouped-query attention).</param>
     /// <param name="length">Positions to attend to: the query's own position + 1.</param>
     /// <param name="scores">Scratch of at least <paramref name="length"/> elements.</param>
-    /// <param name="queryScratch">Scratch of at least keyLength floats (the query rounded to F16, F16 cache only).</param>
+    /// <param name="queryScratch">Scratch of at least keyLength floats: the query rounded to F16 (F16 keys), or its
+    /// Q8_0 blocks and their float scales (Q8_0 keys: 38 bytes per 32 elements, fewer than the 128 available).</param>
     /// <param name="output">One output head (valueLength elements).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Head(
@@ -28,38 +36,30 @@ internal static unsafe class Attention
         Span<float> scores, Span<float> queryScratch, Span<float> output)
     {
         int keyLength = query.Length, valueLength = output.Length;
-        int keyStride = cache.KeyWidth, valueStride = cache.ValueWidth;
-        int keyOffset = kvHead * keyLength, valueOffset = kvHead * valueLength;
         scores = scores[..length];
-        bool half = cache.Type == KvCacheType.F16;
 
         fixed (float* s = scores)
         fixed (float* o = output)
+        fixed (float* q = query)
+        fixed (float* qs = queryScratch)
         {
-            if (half)
+            Scores(q, qs, cache, layer, kvHead, length, scale, s, keyLength);
+            if (cache.ValueType == KvCacheType.Q8_0)
             {
-                fixed (float* q = query) fixed (float* qh = queryScratch) RoundToHalf(q, qh, keyLength);
-                fixed (float* q = queryScratch)
-                fixed (Half* keys = cache.KeysF16(layer))
+                fixed (byte* values = cache.ValuesQ8_0(layer))
                 {
-                    for (int t = 0; t < length; t++)
-                        s[t] = DotHalf(q, (ushort*)keys + (long)t * keyStride + keyOffset, keyLength) * scale;
+                    long valueRowBytes = (long)cache.ValueWidth / BlockQ8_0.Elements * sizeof(BlockQ8_0);
+                    var head = (BlockQ8_0*)values + kvHead * (valueLength / BlockQ8_0.Elements);
+                    OnlineSoftmaxQ8_0(s, length, (byte*)head, valueRowBytes, o, valueLength);
                 }
-            }
-            else
-            {
-                fixed (float* q = query)
-                fixed (float* keys = cache.KeysF32(layer))
-                {
-                    for (int t = 0; t < length; t++)
-                        s[t] = Dot(q, keys + (long)t * keyStride + keyOffset, keyLength) * scale;
-                }
+                return;
             }
 
             VectorOps.Softmax(scores);
 
+            int valueStride = cache.ValueWidth, valueOffset = kvHead * valueLength;
             output.Clear();
-            if (half)
+            if (cache.ValueType == KvCacheType.F16)
             {
                 RoundToHalf(s, s, length);
                 fixed (Half* values = cache.ValuesF16(layer))
@@ -76,6 +76,144 @@ internal static unsafe class Attention
                         Accumulate(s[t], values + (long)t * valueStride + valueOffset, o, valueLength);
                 }
             }
+        }
+    }
+
+    /// <summary>s[t] = (q·k_t) · scale for t in 0..length-1, with q encoded as the key cache's matmul encodes it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scores(float* q, float* queryScratch, KvCache cache, int layer, int kvHead, int length, float scale, float* s, int keyLength)
+    {
+        int keyStride = cache.KeyWidth, keyOffset = kvHead * keyLength;
+        switch (cache.KeyType)
+        {
+            case KvCacheType.F16:
+                RoundToHalf(q, queryScratch, keyLength);
+                fixed (Half* keys = cache.KeysF16(layer))
+                {
+                    for (int t = 0; t < length; t++)
+                        s[t] = DotHalf(queryScratch, (ushort*)keys + (long)t * keyStride + keyOffset, keyLength) * scale;
+                }
+                break;
+            case KvCacheType.F32:
+                fixed (float* keys = cache.KeysF32(layer))
+                {
+                    for (int t = 0; t < length; t++)
+                        s[t] = Dot(q, keys + (long)t * keyStride + keyOffset, keyLength) * scale;
+                }
+                break;
+            default:
+                QueryQ8_0 query = QuantizeQuery(q, queryScratch, keyLength);
+                long rowBytes = (long)keyStride / BlockQ8_0.Elements * sizeof(BlockQ8_0);
+                int headBytes = kvHead * query.Blocks * sizeof(BlockQ8_0);
+                fixed (byte* keys = cache.KeysQ8_0(layer))
+                {
+                    byte* key = keys + headBytes;
+                    if (Avx2Dot.IsSupported)
+                        for (int t = 0; t < length; t++, key += rowBytes) s[t] = Avx2Dot.Q8_0Scaled(key, query.Blocks8, query.Scales, keyLength) * scale;
+                    else
+                        for (int t = 0; t < length; t++, key += rowBytes) s[t] = ScalarDot.Q8_0(key, query.Blocks8, keyLength) * scale;
+                }
+                break;
+        }
+    }
+
+    /// <summary>A query head quantized to Q8_0 inside the query scratch: the block scales as floats, then the blocks.</summary>
+    private readonly struct QueryQ8_0(float* scales, byte* blocks8, int blocks)
+    {
+        public readonly float* Scales = scales;
+        public readonly byte* Blocks8 = blocks8;
+        public readonly int Blocks = blocks;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static QueryQ8_0 QuantizeQuery(float* q, float* queryScratch, int keyLength)
+    {
+        int blocks = keyLength / BlockQ8_0.Elements;
+        float* scales = queryScratch;
+        var quantized = (BlockQ8_0*)(queryScratch + blocks);
+        ActivationQuantizer.Q8_0(q, quantized, blocks);
+        Avx2Dot.ActivationScales(quantized, scales, blocks);
+        return new QueryQ8_0(scales, (byte*)quantized, blocks);
+    }
+
+    /// <summary>
+    /// ggml's CPU flash attention for one query row over Q8_0 value rows (<paramref name="values"/> = the head's blocks at
+    /// position 0, rows <paramref name="rowBytes"/> apart), given the scaled scores: for each position, if its score
+    /// exceeds the running maximum M the accumulator and the sum are rescaled by exp(M_old − s) and the row enters with
+    /// weight 1, otherwise with weight exp(s − M); the row is dequantized and accumulated in F32; at the end the
+    /// accumulator is multiplied by 1/sum. M, the sum and the weights are float, as in ggml.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void OnlineSoftmaxQ8_0(float* scores, int length, byte* values, long rowBytes, float* output, int valueLength)
+    {
+        int blocks = valueLength / BlockQ8_0.Elements;
+        new Span<float>(output, valueLength).Clear();
+        float maximum = float.NegativeInfinity, sum = 0f;
+        for (int t = 0; t < length; t++, values += rowBytes)
+        {
+            float score = scores[t], rescale = 1f, weight = 1f;
+            if (score > maximum)
+            {
+                float previous = maximum;
+                maximum = score;
+                rescale = MathF.Exp(previous - maximum);
+                Scale(output, rescale, valueLength);
+            }
+            else
+            {
+                weight = MathF.Exp(score - maximum);
+            }
+            AccumulateQ8_0(weight, (BlockQ8_0*)values, output, blocks);
+            sum = sum * rescale + weight;
+        }
+        Scale(output, sum == 0f ? 0f : 1f / sum, valueLength);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scale(float* x, float factor, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> f = Vector256.Create(factor);
+            for (; i + 8 <= n; i += 8) (Vector256.Load(x + i) * f).Store(x + i);
+        }
+        for (; i < n; i++) x[i] *= factor;
+    }
+
+    /// <summary>
+    /// o += weight · dequantize(v) over <paramref name="blocks"/> Q8_0 blocks: each element is q·d rounded to float
+    /// (ggml's dequantize_row_q8_0), then fused-multiply-added (its ggml_vec_mad_f32). Eight lanes: sign-extend eight
+    /// quants to int32, convert (exact), multiply by d, FMA.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void AccumulateQ8_0(float weight, BlockQ8_0* v, float* o, int blocks)
+    {
+        if (!Avx2.IsSupported || !Fma.IsSupported)
+        {
+            AccumulateQ8_0Reference(weight, v, o, blocks);
+            return;
+        }
+        Vector256<float> w = Vector256.Create(weight);
+        for (int b = 0; b < blocks; b++, o += BlockQ8_0.Elements)
+        {
+            Vector256<float> d = Vector256.Create((float)v[b].D);
+            sbyte* q = v[b].Qs;
+            for (int j = 0; j < BlockQ8_0.Elements; j += 8)
+            {
+                Vector256<float> x = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + j)) * d;
+                Fma.MultiplyAdd(w, x, Avx.LoadVector256(o + j)).Store(o + j);
+            }
+        }
+    }
+
+    /// <summary>The scalar spec of <see cref="AccumulateQ8_0"/>.</summary>
+    internal static void AccumulateQ8_0Reference(float weight, BlockQ8_0* v, float* o, int blocks)
+    {
+        for (int b = 0; b < blocks; b++, o += BlockQ8_0.Elements)
+        {
+            float d = (float)v[b].D;
+            for (int j = 0; j < BlockQ8_0.Elements; j++) o[j] = MathF.FusedMultiplyAdd(weight, v[b].Qs[j] * d, o[j]);
         }
     }
 

@@ -75,7 +75,7 @@ internal sealed class BlockDecoder : ILanguageModel
     private readonly Tensor _tokenEmbedding, _output;
     private readonly float[] _outputNorm;
     private readonly WorkerPool _pool;
-    private readonly KvCacheType _cacheType;
+    private readonly KvCacheType _keyCacheType, _valueCacheType;
     private readonly GroupedQueryAttention _attention;
     private readonly GatedFeedForward _feedForward;
     private float[] _hidden = [], _normed = [], _sublayer = [], _shared = [];
@@ -132,14 +132,16 @@ internal sealed class BlockDecoder : ILanguageModel
         _output = reader.OutputProjection(embedding, vocab, _tokenEmbedding);
         reader.EnsureAllUsed(file.Architecture);
 
-        _cacheType = options.CacheType;
+        options.CheckCacheTypes(_h.KeyLength, _h.ValueLength);
+        _keyCacheType = options.KeyCacheType;
+        _valueCacheType = options.ValueCacheType;
         _pool = new WorkerPool(options.Threads);
         _attention = new GroupedQueryAttention(_h, new Rope(_h.Rope, architecture.RopeStyle, null), _pool);
         _feedForward = new GatedFeedForward(_pool);
         Experts = experts ? new MixtureOfExperts(_routing!, embedding, _pool) : null;
 
         int contextSize = options.ContextSize > 0 ? options.ContextSize : Math.Min(_h.ContextLength, ModelOptions.DefaultContextCap);
-        long bytesPerToken = (long)_h.LayerCount * (_attention.KeyWidth + _attention.ValueWidth) * (_cacheType == KvCacheType.F16 ? 2 : 4);
+        long bytesPerToken = _h.LayerCount * (KvCacheTypes.Bytes(_keyCacheType, _attention.KeyWidth) + KvCacheTypes.Bytes(_valueCacheType, _attention.ValueWidth));
         long total = file.Tensors.Sum(t => t.ElementCount);
         long? active = null;
         if (experts)
@@ -148,7 +150,9 @@ internal sealed class BlockDecoder : ILanguageModel
             long idle = (long)(_h.LayerCount - _leadingDense) * (_routing!.ExpertCount - _routing.UsedCount) * 3L * embedding * _routing.FeedForwardLength;
             active = total - idle - nextNParameters;
         }
-        Info = new ModelInfo(architecture.Name, _h, vocab, _h.ContextLength, contextSize, bytesPerToken, total) { ActiveParameterCount = active };
+        Info = new ModelInfo(architecture.Name, _h, vocab, _h.ContextLength, contextSize, bytesPerToken, total) {
+            ActiveParameterCount = active, KeyCacheType = _keyCacheType, ValueCacheType = _valueCacheType,
+        };
     }
 
     /// <summary>
@@ -169,7 +173,7 @@ internal sealed class BlockDecoder : ILanguageModel
     /// <summary>The routed experts, or null for a dense model (exposed so tests can observe routing).</summary>
     internal MixtureOfExperts? Experts { get; }
 
-    public KvCache CreateCache(int maxTokens) => new(_h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, maxTokens, _cacheType);
+    public KvCache CreateCache(int maxTokens) => new(_h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, maxTokens, _keyCacheType, _valueCacheType);
 
     public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false) =>
         ForwardPasses.Run(tokens, cache, logits, allLogits, Info.VocabSize, _h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, MaxBatch, _pass ??= ForwardPass);

@@ -22,7 +22,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     private readonly DecoderWeights _weights;
     private readonly Rope _rope;
     private readonly WorkerPool _pool;
-    private readonly KvCacheType _cacheType;
+    private readonly KvCacheType _keyCacheType, _valueCacheType;
     private readonly float _attentionScale;
     private Scratch _scratch = new(0, null!);
     private int[]? _passTokens;
@@ -40,12 +40,17 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         _weights = DecoderWeights.Load(file, _h, architecture);
         _rope = new Rope(_h.Rope, architecture.RopeStyle, _weights.RopeFrequencyFactors);
         _attentionScale = 1f / MathF.Sqrt(_h.KeyLength);
-        _cacheType = options.CacheType;
+        options.CheckCacheTypes(_h.KeyLength, _h.ValueLength);
+        _keyCacheType = options.KeyCacheType;
+        _valueCacheType = options.ValueCacheType;
         _pool = new WorkerPool(options.Threads);
 
         int contextSize = options.ContextSize > 0 ? options.ContextSize : Math.Min(_h.ContextLength, ModelOptions.DefaultContextCap);
-        long bytesPerToken = (long)_h.LayerCount * _h.KvHeadCount * (_h.KeyLength + _h.ValueLength) * (_cacheType == KvCacheType.F16 ? 2 : 4);
-        Info = new ModelInfo(architecture.Name, _h, _weights.VocabSize, _h.ContextLength, contextSize, bytesPerToken, _weights.ParameterCount);
+        long bytesPerToken = _h.LayerCount * (KvCacheTypes.Bytes(_keyCacheType, KeyWidth) + KvCacheTypes.Bytes(_valueCacheType, ValueWidth));
+        Info = new ModelInfo(architecture.Name, _h, _weights.VocabSize, _h.ContextLength, contextSize, bytesPerToken, _weights.ParameterCount)
+        {
+            KeyCacheType = _keyCacheType, ValueCacheType = _valueCacheType,
+        };
     }
 
     public ModelInfo Info { get; }
@@ -54,7 +59,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     private int KeyWidth => _h.KvHeadCount * _h.KeyLength;
     private int ValueWidth => _h.KvHeadCount * _h.ValueLength;
 
-    public KvCache CreateCache(int maxTokens) => new(_h.LayerCount, KeyWidth, ValueWidth, maxTokens, _cacheType);
+    public KvCache CreateCache(int maxTokens) => new(_h.LayerCount, KeyWidth, ValueWidth, maxTokens, _keyCacheType, _valueCacheType);
 
     public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false) =>
         ForwardPasses.Run(tokens, cache, logits, allLogits, _weights.VocabSize, _h.LayerCount, KeyWidth, ValueWidth, MaxBatch, _pass ??= ForwardPass);
@@ -197,7 +202,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
                 _rope.Apply(queries.Slice(i * QueryWidth, QueryWidth), keyLength, s.CosSin);
                 _rope.Apply(keys.Slice(i * KeyWidth, KeyWidth), keyLength, s.CosSin);
             }
-            Store(segment.Cache, layer, segment.FirstPosition,
+            segment.Cache.Write(layer, segment.FirstPosition,
                 keys.Slice(segment.Start * KeyWidth, segment.Count * KeyWidth), values.Slice(segment.Start * ValueWidth, segment.Count * ValueWidth));
         }
 
@@ -230,7 +235,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     private struct AttentionWork : IParallelWork
     {
         [ThreadStatic] private static float[]? scores;
-        [ThreadStatic] private static float[]? queryHalf;
+        [ThreadStatic] private static float[]? queryScratch;
 
         public float[] Queries, Mixed;
         public KvCache[] RowCache; // the cache of each row's sequence
@@ -240,7 +245,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
 
         public readonly void Execute(int start, int end)
         {
-            if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new float[KeyLength];
+            if (queryScratch is null || queryScratch.Length < KeyLength) queryScratch = new float[KeyLength];
             for (int item = start; item < end; item++)
             {
                 int token = item / Heads, head = item % Heads;
@@ -249,26 +254,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
                 int length = RowPosition[token] + 1; // causal: a token sees itself and everything before it
                 Attention.Head(
                     Queries.AsSpan(token * QueryWidth + head * KeyLength, KeyLength), cache, Layer, head / GroupSize, length, Scale,
-                    scores, queryHalf, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
+                    scores, queryScratch, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
             }
-        }
-    }
-
-    /// <summary>Writes the batch's keys and values at <paramref name="firstPosition"/> onwards, rounding to the cache's type.</summary>
-    private static void Store(KvCache cache, int layer, int firstPosition, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
-    {
-        int keyStart = firstPosition * cache.KeyWidth, valueStart = firstPosition * cache.ValueWidth;
-        if (cache.Type == KvCacheType.F16)
-        {
-            Span<Half> keyCache = cache.KeysF16(layer).Slice(keyStart, keys.Length);
-            Span<Half> valueCache = cache.ValuesF16(layer).Slice(valueStart, values.Length);
-            VectorOps.SingleToHalf(keys, keyCache);
-            VectorOps.SingleToHalf(values, valueCache);
-        }
-        else
-        {
-            keys.CopyTo(cache.KeysF32(layer).Slice(keyStart, keys.Length));
-            values.CopyTo(cache.ValuesF32(layer).Slice(valueStart, values.Length));
         }
     }
 

@@ -172,7 +172,15 @@ internal sealed class DeepSeek2 : ILanguageModel
 
         _h = DeepSeek2HyperParameters.Parse(file);
         _weights = DeepSeek2Weights.Load(file, _h);
-        _cacheType = options.CacheType;
+        // The latent cache holds one shared row per token that serves as both key and value; a Q8_0 latent would
+        // need its own attention kernels (llama.cpp's MLA path quantizes it through the K cache type), not built yet.
+        if (options.KeyCacheType == KvCacheType.Q8_0 || options.ValueCacheType == KvCacheType.Q8_0)
+            throw new NotSupportedException(
+                "deepseek2 (multi-head latent attention) caches a compressed latent that does not support q8_0 yet: use --cache-type-k/--cache-type-v f16 or f32.");
+        if (options.KeyCacheType != options.ValueCacheType)
+            throw new NotSupportedException(
+                "deepseek2 (multi-head latent attention) caches one latent row that serves as both key and value: give --cache-type-k and --cache-type-v the same type.");
+        _cacheType = options.KeyCacheType;
         _pool = new WorkerPool(options.Threads);
         TransformerHyperParameters t = _h.Transformer;
         var rope = new Rope(t.Rope, RopeStyle.Normal, null);
@@ -190,6 +198,7 @@ internal sealed class DeepSeek2 : ILanguageModel
             KvCacheBytesPerToken: (long)t.LayerCount * a.CacheWidth * elementSize, ParameterCount: total)
         {
             ActiveParameterCount = total - idleExperts,
+            KeyCacheType = _cacheType, ValueCacheType = _cacheType,
             FullKvBytesPerToken = (long)t.LayerCount * a.HeadCount * (a.QueryKeyLength + a.ValueLength) * elementSize,
         };
     }

@@ -133,7 +133,7 @@ internal sealed class GroupedQueryAttention
                 _rope.Apply(queries.Slice(t * queryWidth, queryWidth), keyLength, _cosSin);
                 _rope.Apply(keys.Slice(t * keyWidth, keyWidth), keyLength, _cosSin);
             }
-            Store(segment.Cache, layerIndex, segment.FirstPosition,
+            segment.Cache.Write(layerIndex, segment.FirstPosition,
                 keys.Slice(segment.Start * keyWidth, segment.Count * keyWidth), values.Slice(segment.Start * valueWidth, segment.Count * valueWidth));
             attendedPositions += segment.AttendedPositions;
         }
@@ -150,23 +150,6 @@ internal sealed class GroupedQueryAttention
         MatMul.Compute(w.Output, _mixed.AsSpan(0, n * mixedWidth), output, n, _pool);
     }
 
-    private static void Store(KvCache cache, int layer, int firstPosition, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
-    {
-        int keyStart = firstPosition * cache.KeyWidth, valueStart = firstPosition * cache.ValueWidth;
-        if (cache.Type == KvCacheType.F16)
-        {
-            Span<Half> keyCache = cache.KeysF16(layer).Slice(keyStart, keys.Length);
-            Span<Half> valueCache = cache.ValuesF16(layer).Slice(valueStart, values.Length);
-            for (int i = 0; i < keys.Length; i++) keyCache[i] = (Half)keys[i];
-            for (int i = 0; i < values.Length; i++) valueCache[i] = (Half)values[i];
-        }
-        else
-        {
-            keys.CopyTo(cache.KeysF32(layer).Slice(keyStart, keys.Length));
-            values.CopyTo(cache.ValuesF32(layer).Slice(valueStart, values.Length));
-        }
-    }
-
     private static void AddToRows(Span<float> rows, ReadOnlySpan<float> bias)
     {
         for (int start = 0; start < rows.Length; start += bias.Length)
@@ -180,7 +163,7 @@ internal sealed class GroupedQueryAttention
     private struct HeadsWork : IParallelWork
     {
         [ThreadStatic] private static float[]? scores;
-        [ThreadStatic] private static float[]? queryHalf;
+        [ThreadStatic] private static float[]? queryScratch;
 
         public float[] Queries, Mixed;
         public KvCache[] RowCache; // the cache of each row's sequence
@@ -190,7 +173,7 @@ internal sealed class GroupedQueryAttention
 
         public readonly void Execute(int start, int end)
         {
-            if (queryHalf is null || queryHalf.Length < KeyLength) queryHalf = new float[KeyLength];
+            if (queryScratch is null || queryScratch.Length < KeyLength) queryScratch = new float[KeyLength];
             for (int item = start; item < end; item++)
             {
                 int token = item / Heads, head = item % Heads;
@@ -198,7 +181,7 @@ internal sealed class GroupedQueryAttention
                 if (scores is null || scores.Length < cache.Capacity) scores = new float[cache.Capacity];
                 Attention.Head(
                     Queries.AsSpan(token * QueryWidth + head * KeyLength, KeyLength), cache, Layer, head / GroupSize,
-                    RowPosition[token] + 1, Scale, scores, queryHalf, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
+                    RowPosition[token] + 1, Scale, scores, queryScratch, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
             }
         }
     }

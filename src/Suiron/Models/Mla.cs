@@ -269,7 +269,7 @@ internal sealed class MultiHeadLatentAttention
     private static void StoreRow(KvCache cache, int layer, int position, ReadOnlySpan<float> ropeKey, ReadOnlySpan<float> latent)
     {
         int width = cache.KeyWidth, rope = ropeKey.Length;
-        if (cache.Type == KvCacheType.F16)
+        if (cache.KeyType == KvCacheType.F16)
         {
             Span<Half> row = cache.KeysF16(layer).Slice(position * width, width);
             for (int i = 0; i < rope; i++) row[i] = (Half)ropeKey[i];
@@ -323,7 +323,7 @@ internal sealed class MultiHeadLatentAttention
             fixed (float* s = weights)
             fixed (float* o = output)
             {
-                if (cache.Type == KvCacheType.F16)
+                if (cache.KeyType == KvCacheType.F16)
                 {
                     Attention.RoundToHalf(q, qh, width);
                     fixed (Half* cached = cache.KeysF16(Layer))

@@ -1,3 +1,5 @@
+using Suiron.Inference;
+
 namespace Suiron.Models;
 
 /// <summary>What a loaded model is: printable, for `suiron info` and logs.</summary>
@@ -24,4 +26,10 @@ public sealed record ModelInfo(
     /// <summary>What keys and values per head would take per token if the cache were not compressed (multi-head latent
     /// attention caches a shared latent instead); null where <see cref="KvCacheBytesPerToken"/> is already that.</summary>
     public long? FullKvBytesPerToken { get; init; }
+
+    /// <summary>Element type of the cached keys this instance uses (<see cref="ModelOptions.KeyCacheType"/>).</summary>
+    public KvCacheType KeyCacheType { get; init; } = KvCacheType.F16;
+
+    /// <summary>Element type of the cached values this instance uses (<see cref="ModelOptions.ValueCacheType"/>).</summary>
+    public KvCacheType ValueCacheType { get; init; } = KvCacheType.F16;
 }

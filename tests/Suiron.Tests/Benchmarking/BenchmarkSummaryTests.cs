@@ -57,14 +57,14 @@ public sealed class BenchmarkSummaryTests
         public List<int[]> Prompts { get; } = [];
         public List<int> FirstTokens { get; } = [];
 
-        public double TimePrompt(ReadOnlySpan<int> tokens)
+        public double TimePrompt(ReadOnlySpan<int> context, ReadOnlySpan<int> tokens)
         {
             Log.Add((Interlocked.Increment(ref _clock), name));
             Prompts.Add(tokens.ToArray());
             return 0.01;
         }
 
-        public double TimeGeneration(int firstToken, int count)
+        public double TimeGeneration(ReadOnlySpan<int> context, int firstToken, int count)
         {
             Log.Add((Interlocked.Increment(ref _clock), name));
             FirstTokens.Add(firstToken);

@@ -67,4 +67,24 @@ public class DecodeAllocationTests
         for (int i = 6; i < 16; i++) Step(i);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    /// <summary>The Q8_0 cache paths (query quantized into the per-thread scratch, online softmax over Q8_0 values) too.</summary>
+    [Theory]
+    [InlineData(KvCacheType.Q8_0, KvCacheType.F16, 1)]
+    [InlineData(KvCacheType.Q8_0, KvCacheType.Q8_0, 2)]
+    [InlineData(KvCacheType.F16, KvCacheType.Q8_0, 2)]
+    public void Decode_steps_with_a_q8_0_cache_allocate_nothing_once_warm(KvCacheType keyType, KvCacheType valueType, int threads)
+    {
+        using var file = GgufFile.Open(TinyModelBuilder.Ours(TinyModelOracleTests.Qwen2Yarn, TensorType.Q8_0));
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = threads, ContextSize = 128, KeyCacheType = keyType, ValueCacheType = valueType });
+        KvCache cache = model.CreateCache(128);
+        var logits = new float[model.Info.VocabSize];
+        int[] token = [0];
+        model.Forward([1, 5, 9, 14, 3, 7], cache, logits);
+        for (int i = 0; i < 8; i++) { token[0] = (i * 37 + 11) % 500; model.Forward(token, cache, logits); }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 16; i++) { token[0] = (i * 53 + 2) % 500; model.Forward(token, cache, logits); }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

@@ -18,7 +18,19 @@ internal sealed class LlamaCppOracle : IDisposable
     private int _position;
 
     public LlamaCppOracle(string path, int contextSize = 512, bool f32Cache = false)
+        : this(path, f32Cache ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16, f32Cache ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
+            flashAttention: false, contextSize)
     {
+    }
+
+    /// <summary>
+    /// An oracle with the given key and value cache types; <paramref name="flashAttention"/> on is what llama.cpp
+    /// requires for a quantized value cache (its CPU flash-attention kernel, which Suiron's Q8_0-value path mirrors).
+    /// </summary>
+    public LlamaCppOracle(string path, GGMLType keyType, GGMLType valueType, bool flashAttention, int contextSize = 512)
+    {
+        if (keyType is not (GGMLType.GGML_TYPE_F16 or GGMLType.GGML_TYPE_F32) || valueType is not (GGMLType.GGML_TYPE_F16 or GGMLType.GGML_TYPE_F32))
+            DisableAttentionRotation();
         var parameters = new ModelParams(path)
         {
             ContextSize = (uint)contextSize,
@@ -28,9 +40,9 @@ internal sealed class LlamaCppOracle : IDisposable
             GpuLayerCount = 0,
             Threads = 2,
             BatchThreads = 2,
-            FlashAttention = false, // maps to LLAMA_FLASH_ATTN_TYPE_DISABLED (null would leave it at AUTO, which enables it on CPU)
-            TypeK = f32Cache ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
-            TypeV = f32Cache ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
+            FlashAttention = flashAttention, // false maps to LLAMA_FLASH_ATTN_TYPE_DISABLED (null would leave it at AUTO, which enables it on CPU)
+            TypeK = keyType,
+            TypeV = valueType,
         };
         _weights = LLamaWeights.LoadFromFile(parameters);
         _context = _weights.CreateContext(parameters);
@@ -38,6 +50,23 @@ internal sealed class LlamaCppOracle : IDisposable
     }
 
     public int VocabSize { get; }
+
+    /// <summary>
+    /// Since ggml-org/llama.cpp#21038 (2026-04), llama.cpp multiplies Q, K and V by a Hadamard matrix before a quantized
+    /// cache stores them when the head length is a multiple of 64 (and rotates the output back): a quality measure
+    /// outside ggml's Q8_0 arithmetic, which Suiron does not apply. <c>LLAMA_ATTN_ROT_DISABLE=1</c> turns it off; llama.cpp
+    /// reads it with getenv when it creates a cache, so it must be set in the native environment (.NET's
+    /// Environment.SetEnvironmentVariable does not reach it on Unix). F16/F32 caches are never rotated, so setting it
+    /// process-wide changes nothing for the other tests.
+    /// </summary>
+    private static void DisableAttentionRotation()
+    {
+        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable("LLAMA_ATTN_ROT_DISABLE", "1");
+        else if (setenv("LLAMA_ATTN_ROT_DISABLE", "1", 1) != 0) throw new InvalidOperationException("setenv(LLAMA_ATTN_ROT_DISABLE) failed.");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int setenv(string name, string value, int overwrite);
 
     /// <summary>Token ids from llama.cpp's own tokenizer (so the model tests do not depend on ours).</summary>
     public int[] Tokenize(string text, bool addBos = true) =>

@@ -127,16 +127,25 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
     private void Compare(string path, string label, TensorType type, KvCacheType cacheType = KvCacheType.F16, double? tolerance = null) =>
         Compare(output, path, label, type, cacheType, tolerance);
 
-    internal static void Compare(ITestOutputHelper output, string path, string label, TensorType type, KvCacheType cacheType = KvCacheType.F16, double? tolerance = null)
+    internal static void Compare(ITestOutputHelper output, string path, string label, TensorType type, KvCacheType cacheType = KvCacheType.F16, double? tolerance = null) =>
+        Compare(output, path, label, type, cacheType, cacheType, tolerance, allowNearTie: tolerance is null && type != TensorType.F32);
+
+    /// <summary>
+    /// The comparison with separate key and value cache types; llama.cpp runs with flash attention exactly when the
+    /// value cache is quantized (it refuses a quantized V cache without it), which is when Suiron uses the same
+    /// online-softmax arithmetic as its flash-attention kernel.
+    /// </summary>
+    internal static void Compare(ITestOutputHelper output, string path, string label, TensorType type, KvCacheType keyType, KvCacheType valueType,
+        double? tolerance, bool allowNearTie)
     {
         double limit = tolerance ?? Tolerance(type);
-        bool allowNearTie = tolerance is null && type != TensorType.F32;
-        using var oracle = new LlamaCppOracle(path, f32Cache: cacheType == KvCacheType.F32);
+        bool flashAttention = valueType == KvCacheType.Q8_0;
+        using var oracle = new LlamaCppOracle(path, GgmlType(keyType), GgmlType(valueType), flashAttention);
         int[] tokens = oracle.Tokenize(Prompt);
         var (theirSteps, theirTokens) = oracle.GreedySteps(tokens, Continuation);
 
         using var file = GgufFile.Open(path);
-        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, CacheType = cacheType });
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, KeyCacheType = keyType, ValueCacheType = valueType });
         float[][] ourSteps = ModelAssert.TeacherForced(model, tokens, theirTokens);
 
         string types = string.Join(" ", file.Tensors.Where(t => t.Shape.Length == 2).GroupBy(t => t.Type).Select(g => $"{g.Key}×{g.Count()}"));
@@ -156,7 +165,15 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
             Assert.True(allowNearTie && margin <= 2 * measured, $"{label}: greedy token differs at {tie}");
             nearTies.Add(tie);
         }
-        output.WriteLine($"{label} {cacheType} cache [{types}] ({tokens.Length} tokens): max relative logit difference {promptDifference:E2} after the prompt, {worstStep:E2} over {Continuation} steps; near-ties: {(nearTies.Count == 0 ? "none" : string.Join("; ", nearTies))}");
+        output.WriteLine($"{label} K {keyType} V {valueType} cache{(flashAttention ? " (llama.cpp flash attention)" : "")} [{types}] ({tokens.Length} tokens): max relative logit difference {promptDifference:E2} after the prompt, {worstStep:E2} over {Continuation} steps; near-ties: {(nearTies.Count == 0 ? "none" : string.Join("; ", nearTies))}");
         Assert.True(nearTies.Count <= 1, $"{label}: {nearTies.Count} near-ties");
     }
+
+    internal static GGMLType GgmlType(KvCacheType type) => type switch
+    {
+        KvCacheType.F16 => GGMLType.GGML_TYPE_F16,
+        KvCacheType.F32 => GGMLType.GGML_TYPE_F32,
+        KvCacheType.Q8_0 => GGMLType.GGML_TYPE_Q8_0,
+        _ => throw new ArgumentOutOfRangeException(nameof(type)),
+    };
 }
