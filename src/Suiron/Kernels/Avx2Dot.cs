@@ -136,7 +136,7 @@ internal static unsafe partial class Avx2Dot
 
     /// <summary>Eight halves with their magnitude bits shifted into float position: h * 2^-112 for every finite half.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> ShiftedHalves(ushort* p, Vector256<int> keptBits) =>
+    internal static Vector256<float> ShiftedHalves(ushort* p, Vector256<int> keptBits) =>
         (Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)p), 13) & keptBits).AsSingle();
 
     /// <summary>

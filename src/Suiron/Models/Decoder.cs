@@ -207,7 +207,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         }
 
         // Every (token, head) pair is independent: spread them over the pool (decode has heads items, a prompt n × heads).
-        var work = new AttentionWork
+        var work = new AttentionHeadsWork
         {
             Queries = s.Query, Mixed = s.Attended, RowCache = s.RowCache, RowPosition = s.RowPosition, Layer = layer,
             Heads = _h.HeadCount, GroupSize = _h.GroupSize, KeyLength = keyLength, ValueLength = valueLength,
@@ -215,7 +215,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         };
         long attendedPositions = 0; // Σ over rows of the positions each row attends to: the work estimate the pool sizes its split by
         foreach (var segment in segments) attendedPositions += (long)segment.Count * (segment.FirstPosition + segment.Count);
-        _pool.For(n * _h.HeadCount, ref work, attendedPositions * _h.HeadCount * (keyLength + valueLength));
+        work.Run(n, _pool, attendedPositions);
 
         MatMul.Compute(w.Output, mixed, output, n, _pool);
     }
@@ -229,34 +229,6 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         MatMul.Compute(w.Up, input, up, n, _pool);
         SwiGlu.Apply(gate, up);
         MatMul.Compute(w.Down, gate, output, n, _pool);
-    }
-
-    /// <summary>Attention of a range of (token, head) pairs; scratch is per thread, allocated once and grown with the context.</summary>
-    private struct AttentionWork : IParallelWork
-    {
-        [ThreadStatic] private static float[]? scores;
-        [ThreadStatic] private static float[]? queryScratch;
-
-        public float[] Queries, Mixed;
-        public KvCache[] RowCache; // the cache of each row's sequence
-        public int[] RowPosition;  // each row's position in its sequence
-        public int Layer, Heads, GroupSize, KeyLength, ValueLength, QueryWidth;
-        public float Scale;
-
-        public readonly void Execute(int start, int end)
-        {
-            if (queryScratch is null || queryScratch.Length < KeyLength) queryScratch = new float[KeyLength];
-            for (int item = start; item < end; item++)
-            {
-                int token = item / Heads, head = item % Heads;
-                KvCache cache = RowCache[token];
-                if (scores is null || scores.Length < cache.Capacity) scores = new float[cache.Capacity];
-                int length = RowPosition[token] + 1; // causal: a token sees itself and everything before it
-                Attention.Head(
-                    Queries.AsSpan(token * QueryWidth + head * KeyLength, KeyLength), cache, Layer, head / GroupSize, length, Scale,
-                    scores, queryScratch, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
-            }
-        }
     }
 
     private static void Add(Span<float> target, ReadOnlySpan<float> addend) => VectorOps.Add(target, addend, target);

@@ -140,13 +140,13 @@ internal sealed class GroupedQueryAttention
 
         int mixedWidth = _h.HeadCount * valueLength;
         MixtureOfExperts.Grow(ref _mixed, n * mixedWidth);
-        var work = new HeadsWork
+        var work = new AttentionHeadsWork
         {
             Queries = _query, Mixed = _mixed, RowCache = _rowCache, RowPosition = _rowPosition, Layer = layerIndex,
             Heads = _h.HeadCount, GroupSize = _h.GroupSize, KeyLength = keyLength, ValueLength = valueLength,
             QueryWidth = queryWidth, Scale = _scale,
         };
-        _pool.For(n * _h.HeadCount, ref work, attendedPositions * _h.HeadCount * (keyLength + valueLength));
+        work.Run(n, _pool, attendedPositions);
         MatMul.Compute(w.Output, _mixed.AsSpan(0, n * mixedWidth), output, n, _pool);
     }
 
@@ -159,30 +159,4 @@ internal sealed class GroupedQueryAttention
         }
     }
 
-    /// <summary>A range of (token, head) pairs; scratch is per thread, allocated once and grown with the context.</summary>
-    private struct HeadsWork : IParallelWork
-    {
-        [ThreadStatic] private static float[]? scores;
-        [ThreadStatic] private static float[]? queryScratch;
-
-        public float[] Queries, Mixed;
-        public KvCache[] RowCache; // the cache of each row's sequence
-        public int[] RowPosition;  // each row's position in its sequence
-        public int Layer, Heads, GroupSize, KeyLength, ValueLength, QueryWidth;
-        public float Scale;
-
-        public readonly void Execute(int start, int end)
-        {
-            if (queryScratch is null || queryScratch.Length < KeyLength) queryScratch = new float[KeyLength];
-            for (int item = start; item < end; item++)
-            {
-                int token = item / Heads, head = item % Heads;
-                KvCache cache = RowCache[token];
-                if (scores is null || scores.Length < cache.Capacity) scores = new float[cache.Capacity];
-                Attention.Head(
-                    Queries.AsSpan(token * QueryWidth + head * KeyLength, KeyLength), cache, Layer, head / GroupSize,
-                    RowPosition[token] + 1, Scale, scores, queryScratch, Mixed.AsSpan((token * Heads + head) * ValueLength, ValueLength));
-            }
-        }
-    }
 }

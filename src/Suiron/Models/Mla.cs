@@ -329,10 +329,22 @@ internal sealed class MultiHeadLatentAttention
                     fixed (Half* cached = cache.KeysF16(Layer))
                     {
                         ushort* rows = (ushort*)cached;
-                        for (int t = 0; t < length; t++) s[t] = Attention.DotHalf(qh, rows + (long)t * width, width) * Scale;
-                        VectorOps.Softmax(weights);
-                        Attention.RoundToHalf(s, s, length);
-                        for (int t = 0; t < length; t++) Attention.AccumulateHalf(s[t], rows + (long)t * width + rope, o, rank);
+                        if (Avx2Dot.IsSupported)
+                        {
+                            // Same products as DotHalf/AccumulateHalf, cheaper F16 widening (see Attention.AccumulateHalfRebiased).
+                            Attention.ScaleInPlace(qh, Avx2Dot.HalfRebias, width);
+                            for (int t = 0; t < length; t++) s[t] = Avx2Dot.F16xRebiasedF32((byte*)(rows + (long)t * width), (byte*)qh, width) * Scale;
+                            VectorOps.Softmax(weights);
+                            Attention.RoundToHalf(s, s, length);
+                            for (int t = 0; t < length; t++) Attention.AccumulateHalfRebiased(s[t], rows + (long)t * width + rope, o, rank);
+                        }
+                        else
+                        {
+                            for (int t = 0; t < length; t++) s[t] = Attention.DotHalf(qh, rows + (long)t * width, width) * Scale;
+                            VectorOps.Softmax(weights);
+                            Attention.RoundToHalf(s, s, length);
+                            for (int t = 0; t < length; t++) Attention.AccumulateHalf(s[t], rows + (long)t * width + rope, o, rank);
+                        }
                     }
                 }
                 else
