@@ -50,20 +50,8 @@ public static unsafe partial class MatMul
         TensorType activationType = Quantization.ActivationType(w.Type);
         int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
         bool gemm = allowGemm && batch > 1 && path == DotPath.Avx2 && Gemm.Supports(w.Type);
-        // F16 weights: the activations are rounded to F16 (ggml's numerics) and then widened to F32 (times 2^112) once,
-        // so each row's dot converts only the weight side, in three integer operations (Avx2Dot.F16xRebiasedF32).
-        bool f16Rebiased = w.Type == TensorType.F16 && path == DotPath.Avx2 && !gemm;
-        // The 128-bit path (ARM64) widens them without the rebias; its kernel converts the weights exactly.
-        bool f16Widened = w.Type == TensorType.F16 && path == DotPath.Vector128;
-        // Q4_0/Q5_0/Q8_0 weights: the activation block scales are converted to float once, not once per row.
-        delegate*<byte*, byte*, float*, int, float> scaledKernel = path == DotPath.Avx2 ? w.Type switch
-        {
-            TensorType.Q8_0 => &Avx2Dot.Q8_0Scaled,
-            TensorType.Q4_0 => &Avx2Dot.Q4_0Scaled,
-            TensorType.Q5_0 => &Avx2Dot.Q5_0Scaled,
-            _ => null,
-        } : null;
-        int extraRowBytes = gemm || f16Rebiased || f16Widened || scaledKernel != null ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
+        RowKernels rowKernels = gemm ? default : RowKernels.For(w.Type, path);
+        int extraRowBytes = gemm || rowKernels.NeedsExtra ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
         long cost = (long)rowCount * cols * batch;
         byte[]? rented = null;
         try
@@ -78,16 +66,8 @@ public static unsafe partial class MatMul
             {
                 byte* activations = activationType == TensorType.F32 ? (byte*)input : buffer;
                 byte* extra = buffer + encodedBytes;
-                if (activationType != TensorType.F32 || extraRowBytes > 0)
-                {
-                    var encode = new EncodeRows
-                    {
-                        ActivationType = activationType, WeightType = w.Type, Input = input, Columns = cols,
-                        Encoded = activations, EncodedRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
-                        Encode = activationType != TensorType.F32, RebiasHalves = f16Rebiased,
-                    };
-                    pool.For(batch, ref encode, (long)batch * cols * 4);
-                }
+                EncodeActivations(pool, w.Type, activationType, input, cols, batch, activations, activationRowBytes, extra, extraRowBytes,
+                    rowKernels.F16Rebiased);
 
                 if (gemm)
                 {
@@ -103,15 +83,15 @@ public static unsafe partial class MatMul
                 {
                     var work = new RowsTimesBatch
                     {
-                        Kernel = f16Rebiased ? &Avx2Dot.F16xRebiasedF32 : f16Widened ? &Vector128Dot.F16xF32 : DotKernels.For(w.Type, path),
-                        TwoRowKernel = batch == 1 && f16Rebiased && cols >= F16TwoRowMinColumns ? &Avx2Dot.F16xRebiasedF32TwoRows : null,
-                        ScaledKernel = scaledKernel,
+                        Kernel = rowKernels.Kernel,
+                        TwoRowKernel = batch == 1 && rowKernels.F16Rebiased && cols >= F16TwoRowMinColumns ? &Avx2Dot.F16xRebiasedF32TwoRows : null,
+                        ScaledKernel = rowKernels.ScaledKernel,
                         Scales = extra,
                         ScalesRowBytes = extraRowBytes,
                         Weights = w.Data + firstRow * w.RowByteCount,
                         WeightRowBytes = w.RowByteCount,
-                        Activations = f16Rebiased || f16Widened ? extra : activations,
-                        ActivationRowBytes = f16Rebiased || f16Widened ? extraRowBytes : activationRowBytes,
+                        Activations = rowKernels.ReadsWidened ? extra : activations,
+                        ActivationRowBytes = rowKernels.ReadsWidened ? extraRowBytes : activationRowBytes,
                         Output = output,
                         Rows = rowCount,
                         Columns = cols,
@@ -125,6 +105,61 @@ public static unsafe partial class MatMul
         {
             if (rented != null) ArrayPool<byte>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>
+    /// How the per-row (decode) path runs a weight type on a kernel family — one choice for <see cref="Compute(Tensor, ReadOnlySpan{float}, Span{float}, int, WorkerPool)"/>
+    /// and <see cref="ComputeSegments"/>, so both give the same bits. F16 weights read the activations from the
+    /// per-token extras: rounded to F16 (ggml's numerics) and widened to F32 once — times 2^112 on AVX2, so each row's dot
+    /// converts only the weight side in three integer operations (Avx2Dot.F16xRebiasedF32); the 128-bit path (ARM64)
+    /// widens them without the rebias and its kernel converts the weights exactly. Q4_0/Q5_0/Q8_0 weights on AVX2 use
+    /// activation block scales converted to float once (the extras), not once per row.
+    /// </summary>
+    private readonly struct RowKernels
+    {
+        public readonly delegate*<byte*, byte*, int, float> Kernel;
+        public readonly delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
+        public readonly bool F16Rebiased, ReadsWidened;
+
+        private RowKernels(delegate*<byte*, byte*, int, float> kernel, delegate*<byte*, byte*, float*, int, float> scaledKernel,
+            bool f16Rebiased, bool readsWidened)
+        {
+            Kernel = kernel;
+            ScaledKernel = scaledKernel;
+            F16Rebiased = f16Rebiased;
+            ReadsWidened = readsWidened;
+        }
+
+        /// <summary>Whether the kernels read per-token extras (widened F16 activations or float block scales).</summary>
+        public bool NeedsExtra => ReadsWidened || ScaledKernel != null;
+
+        public static RowKernels For(TensorType type, DotPath path)
+        {
+            if (type == TensorType.F16 && path == DotPath.Avx2) return new(&Avx2Dot.F16xRebiasedF32, null, true, true);
+            if (type == TensorType.F16 && path == DotPath.Vector128) return new(&Vector128Dot.F16xF32, null, false, true);
+            delegate*<byte*, byte*, float*, int, float> scaled = path == DotPath.Avx2 ? type switch
+            {
+                TensorType.Q8_0 => &Avx2Dot.Q8_0Scaled,
+                TensorType.Q4_0 => &Avx2Dot.Q4_0Scaled,
+                TensorType.Q5_0 => &Avx2Dot.Q5_0Scaled,
+                _ => null,
+            } : null;
+            return new(DotKernels.For(type, path), scaled, false, false);
+        }
+    }
+
+    /// <summary>Encodes <paramref name="rows"/> activation rows once for the whole matmul (and the per-token extras), across the pool.</summary>
+    private static void EncodeActivations(WorkerPool pool, TensorType weightType, TensorType activationType, float* input, int cols, int rows,
+        byte* activations, int activationRowBytes, byte* extra, int extraRowBytes, bool rebiasHalves)
+    {
+        if (activationType == TensorType.F32 && extraRowBytes == 0) return;
+        var encode = new EncodeRows
+        {
+            ActivationType = activationType, WeightType = weightType, Input = input, Columns = cols,
+            Encoded = activations, EncodedRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
+            Encode = activationType != TensorType.F32, RebiasHalves = rebiasHalves,
+        };
+        pool.For(rows, ref encode, (long)rows * cols * 4);
     }
 
     /// <summary>Encodes a range of activation rows (and the GEMM's per-token extras).</summary>

@@ -31,16 +31,8 @@ public static unsafe partial class MatMul
 
         TensorType activationType = Quantization.ActivationType(w.Type);
         int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
-        // F16: activations widened and rebiased by 2^112 once, as in MatMul.Compute (Avx2Dot.F16xRebiasedF32).
-        bool f16Widened = w.Type == TensorType.F16 && Avx2Dot.IsSupported;
-        delegate*<byte*, byte*, float*, int, float> scaledKernel = Avx2Dot.IsSupported ? w.Type switch
-        {
-            TensorType.Q8_0 => &Avx2Dot.Q8_0Scaled,
-            TensorType.Q4_0 => &Avx2Dot.Q4_0Scaled,
-            TensorType.Q5_0 => &Avx2Dot.Q5_0Scaled,
-            _ => null,
-        } : null;
-        int extraRowBytes = f16Widened || scaledKernel != null ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
+        RowKernels rowKernels = RowKernels.For(w.Type, DotKernels.Best); // as Compute picks them, so the bits agree
+        int extraRowBytes = rowKernels.NeedsExtra ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
         byte[]? rented = null;
         try
         {
@@ -55,28 +47,20 @@ public static unsafe partial class MatMul
             {
                 byte* activations = activationType == TensorType.F32 ? (byte*)input : buffer;
                 byte* extra = buffer + encodedBytes;
-                if (activationType != TensorType.F32 || extraRowBytes > 0)
-                {
-                    var encode = new EncodeRows
-                    {
-                        ActivationType = activationType, WeightType = w.Type, Input = input, Columns = cols,
-                        Encoded = activations, EncodedRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
-                        Encode = activationType != TensorType.F32, RebiasHalves = f16Widened,
-                    };
-                    pool.For(inputRows, ref encode, (long)inputRows * cols * 4);
-                }
+                EncodeActivations(pool, w.Type, activationType, input, cols, inputRows, activations, activationRowBytes, extra, extraRowBytes,
+                    rowKernels.F16Rebiased);
 
                 var work = new SegmentRows
                 {
-                    Kernel = f16Widened ? &Avx2Dot.F16xRebiasedF32 : DotKernels.For(w.Type),
-                    ScaledKernel = scaledKernel,
+                    Kernel = rowKernels.Kernel,
+                    ScaledKernel = rowKernels.ScaledKernel,
                     Scales = extra,
                     ScalesRowBytes = sharedInput ? 0 : extraRowBytes,
                     Weights = w.Data,
                     WeightRowBytes = w.RowByteCount,
                     FirstRows = firsts,
-                    Activations = f16Widened ? extra : activations,
-                    ActivationRowBytes = sharedInput ? 0 : f16Widened ? extraRowBytes : activationRowBytes,
+                    Activations = rowKernels.ReadsWidened ? extra : activations,
+                    ActivationRowBytes = sharedInput ? 0 : rowKernels.ReadsWidened ? extraRowBytes : activationRowBytes,
                     Output = output,
                     RowsPerSegment = rowCount,
                     Columns = cols,
