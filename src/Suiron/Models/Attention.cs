@@ -148,7 +148,7 @@ internal static unsafe class Attention
                     {
                         // The query times 2^112 (exact) lets each key half widen in three integer operations with the
                         // same products, hence the same bits, as DotHalf (Avx2Dot.F16xRebiasedF32 explains why).
-                        ScaleInPlace(queryScratch, Avx2Dot.HalfRebias, keyLength);
+                        Scale(queryScratch, Avx2Dot.HalfRebias, keyLength);
                         for (int t = 0; t < length; t++)
                             s[t] = Avx2Dot.F16xRebiasedF32((byte*)((ushort*)keys + (long)t * keyStride + keyOffset), (byte*)queryScratch, keyLength) * scale;
                     }
@@ -234,8 +234,9 @@ internal static unsafe class Attention
         Scale(output, sum == 0f ? 0f : 1f / sum, valueLength);
     }
 
+    /// <summary>x *= factor, element-wise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Scale(float* x, float factor, int n)
+    internal static void Scale(float* x, float factor, int n)
     {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
@@ -389,16 +390,6 @@ internal static unsafe class Attention
             sum.Store(o + i);
         }
         for (; i < n; i++) o[i] += weight * (float)BitConverter.UInt16BitsToHalf(v[i]);
-    }
-
-    /// <summary>x *= factor, element-wise.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void ScaleInPlace(float* x, float factor, int n)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-            for (; i + 8 <= n; i += 8) (Vector256.Load(x + i) * Vector256.Create(factor)).Store(x + i);
-        for (; i < n; i++) x[i] *= factor;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

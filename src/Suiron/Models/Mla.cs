@@ -332,7 +332,7 @@ internal sealed class MultiHeadLatentAttention
                         if (Avx2Dot.IsSupported)
                         {
                             // Same products as DotHalf/AccumulateHalf, cheaper F16 widening (see Attention.AccumulateHalfRebiased).
-                            Attention.ScaleInPlace(qh, Avx2Dot.HalfRebias, width);
+                            Attention.Scale(qh, Avx2Dot.HalfRebias, width);
                             for (int t = 0; t < length; t++) s[t] = Avx2Dot.F16xRebiasedF32((byte*)(rows + (long)t * width), (byte*)qh, width) * Scale;
                             VectorOps.Softmax(weights);
                             Attention.RoundToHalf(s, s, length);
