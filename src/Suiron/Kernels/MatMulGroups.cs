@@ -22,11 +22,23 @@ public static unsafe partial class MatMul
     /// <param name="groupStarts">groups + 1 ascending offsets into the activation rows of <paramref name="x"/>.</param>
     public static void ComputeGroups(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<int> groupStarts,
         ReadOnlySpan<float> x, Span<float> y, WorkerPool pool)
-        => ComputeGroups(w, firstRows, rowCount, groupStarts, x, y, pool, DotKernels.Best);
+        => ComputeGroups(w, firstRows, rowCount, groupStarts, default, x, y, pool, DotKernels.Best);
 
-    /// <summary>With the dot-kernel family forced (tests run the per-row fallback on an AVX2 machine this way).</summary>
+    /// <summary>
+    /// Like <see cref="ComputeGroups(Tensor, ReadOnlySpan{long}, int, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, WorkerPool)"/>,
+    /// but activation row j of the groups is row <paramref name="sourceRows"/>[j] of <paramref name="x"/>: the rows of
+    /// x are encoded once each and their encodings gathered, where a caller-side gather of the floats would have every
+    /// row encoded as often as it is routed (k times per token for the experts of an MoE layer).
+    /// </summary>
+    /// <param name="sourceRows">groupStarts[^1] indices into the rows of <paramref name="x"/>.</param>
+    public static void ComputeGroups(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<int> groupStarts,
+        ReadOnlySpan<int> sourceRows, ReadOnlySpan<float> x, Span<float> y, WorkerPool pool)
+        => ComputeGroups(w, firstRows, rowCount, groupStarts, sourceRows, x, y, pool, DotKernels.Best);
+
+    /// <summary>With the dot-kernel family forced (tests run the per-row fallback on an AVX2 machine this way).
+    /// An empty <paramref name="sourceRows"/> means activation row j is row j of x.</summary>
     internal static void ComputeGroups(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<int> groupStarts,
-        ReadOnlySpan<float> x, Span<float> y, WorkerPool pool, DotPath path)
+        ReadOnlySpan<int> sourceRows, ReadOnlySpan<float> x, Span<float> y, WorkerPool pool, DotPath path)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(pool);
@@ -43,7 +55,16 @@ public static unsafe partial class MatMul
                 throw new ArgumentOutOfRangeException(nameof(firstRows), $"Rows {firstRows[g]}..{firstRows[g] + rowCount} are outside the tensor's {w.Rows}.");
         }
         int inputRows = groupStarts[groups];
-        if (x.Length < (long)inputRows * cols) throw new ArgumentException($"x needs {inputRows} x {cols} floats.", nameof(x));
+        bool gatherRows = !sourceRows.IsEmpty;
+        int sourceCount = gatherRows ? x.Length / cols : inputRows; // rows of x to encode
+        if (gatherRows)
+        {
+            if (sourceRows.Length != inputRows)
+                throw new ArgumentException($"sourceRows needs one index per activation row ({inputRows}), not {sourceRows.Length}.", nameof(sourceRows));
+            foreach (int source in sourceRows)
+                if ((uint)source >= (uint)sourceCount) throw new ArgumentOutOfRangeException(nameof(sourceRows), $"Row {source} is outside x's {sourceCount} rows.");
+        }
+        if (x.Length < (long)sourceCount * cols) throw new ArgumentException($"x needs {sourceCount} x {cols} floats.", nameof(x));
         if (y.Length < (long)inputRows * rowCount) throw new ArgumentException($"y needs {inputRows} x {rowCount} floats.", nameof(y));
         if (inputRows == 0 || rowCount == 0) return;
 
@@ -61,8 +82,11 @@ public static unsafe partial class MatMul
         byte[]? rented = null;
         try
         {
-            int encodedBytes = activationType == TensorType.F32 ? 0 : checked(activationRowBytes * inputRows);
-            int totalBytes = checked(encodedBytes + extraRowBytes * inputRows);
+            // The encodings of x's rows, then (gathering) the group-ordered copies: each encoded row with its extras.
+            int encodedBytes = activationType == TensorType.F32 ? 0 : checked(activationRowBytes * sourceCount);
+            int sourceBytes = checked(encodedBytes + extraRowBytes * sourceCount);
+            int gatheredBytes = gatherRows ? checked((activationRowBytes + extraRowBytes) * inputRows) : 0;
+            int totalBytes = checked(sourceBytes + gatheredBytes);
             if (totalBytes > 0) rented = ArrayPool<byte>.Shared.Rent(totalBytes);
 
             fixed (float* input = x)
@@ -70,11 +94,23 @@ public static unsafe partial class MatMul
             fixed (float* output = y)
             fixed (long* firsts = firstRows)
             fixed (int* starts = groupStarts)
+            fixed (int* sources = sourceRows)
             {
                 byte* activations = activationType == TensorType.F32 ? (byte*)input : buffer;
                 byte* extra = buffer + encodedBytes;
-                EncodeActivations(pool, w.Type, activationType, input, cols, inputRows, activations, activationRowBytes, extra, extraRowBytes,
+                EncodeActivations(pool, w.Type, activationType, input, cols, sourceCount, activations, activationRowBytes, extra, extraRowBytes,
                     rowKernels.F16Rebiased);
+                if (gatherRows)
+                {
+                    var gather = new GatherRows
+                    {
+                        Sources = sources, Activations = activations, ActivationRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
+                        GatheredActivations = buffer + sourceBytes, GatheredExtra = buffer + sourceBytes + (long)activationRowBytes * inputRows,
+                    };
+                    pool.For(inputRows, ref gather, (long)inputRows * (activationRowBytes + extraRowBytes) / 4);
+                    activations = gather.GatheredActivations;
+                    extra = gather.GatheredExtra;
+                }
 
                 int blocksPerGroup = (rowCount + Gemm.RowGroup - 1) / Gemm.RowGroup;
                 var work = new GroupRows
@@ -144,6 +180,25 @@ public static unsafe partial class MatMul
         float split = whole > 0 ? unpack + step * (whole / Gemm.Tokens) + (tokens - whole) : float.PositiveInfinity;
         if (tokens <= allGemm && tokens <= split) return 0;
         return split < allGemm ? whole : tokens;
+    }
+
+    /// <summary>Copies encoded activation rows (and their extras) into group order.</summary>
+    private struct GatherRows : IParallelWork
+    {
+        public int* Sources;
+        public byte* Activations, Extra, GatheredActivations, GatheredExtra;
+        public int ActivationRowBytes, ExtraRowBytes;
+
+        public readonly void Execute(int start, int end)
+        {
+            for (int j = start; j < end; j++)
+            {
+                long source = Sources[j];
+                Buffer.MemoryCopy(Activations + source * ActivationRowBytes, GatheredActivations + (long)j * ActivationRowBytes, ActivationRowBytes, ActivationRowBytes);
+                if (ExtraRowBytes > 0)
+                    Buffer.MemoryCopy(Extra + source * ExtraRowBytes, GatheredExtra + (long)j * ExtraRowBytes, ExtraRowBytes, ExtraRowBytes);
+            }
+        }
     }
 
     /// <summary>

@@ -223,8 +223,8 @@ internal sealed class MixtureOfExperts
     private readonly WorkerPool _pool;
 
     // Scratch, grown to the largest batch seen.
-    private float[] _logits = [], _selection = [], _weights = [], _gathered = [], _gate = [], _up = [], _expertOutput = [];
-    private int[] _chosen = [], _expertStarts = [], _groupStarts = [], _groupExpert = [], _rowOfPair = [];
+    private float[] _logits = [], _selection = [], _weights = [], _downRows = [], _gate = [], _up = [], _expertOutput = [];
+    private int[] _chosen = [], _expertStarts = [], _groupStarts = [], _groupExpert = [], _rowOfPair = [], _tokenOfRow = [];
     private long[] _segmentRows = [], _groupRows = [];
 
     public MixtureOfExperts(ExpertRouting routing, int embedding, WorkerPool pool)
@@ -265,16 +265,17 @@ internal sealed class MixtureOfExperts
             return;
         }
 
-        // Group by expert (a counting sort of the n·k (token, slot) pairs, tokens ascending within an expert): the
-        // expert-ordered copy of the input rows, then every expert's gate, up and down rows against its own tokens in
-        // one grouped matmul each (MatMul.ComputeGroups, ggml's MUL_MAT_ID) rather than three matmuls per expert.
+        // Group by expert (a counting sort of the n·k (token, slot) pairs, tokens ascending within an expert), then
+        // every expert's gate, up and down rows against its own tokens in one grouped matmul each (MatMul.ComputeGroups,
+        // ggml's MUL_MAT_ID) rather than three matmuls per expert; gate and up read the input rows in place, each encoded once.
         int pairs = n * k;
         Grow(ref _expertStarts, experts + 1);
         Grow(ref _groupStarts, experts + 1);
         Grow(ref _groupRows, experts);
         Grow(ref _groupExpert, experts);
         Grow(ref _rowOfPair, pairs);
-        Grow(ref _gathered, pairs * embedding);
+        Grow(ref _tokenOfRow, pairs);
+        Grow(ref _downRows, pairs * embedding);
         Grow(ref _gate, pairs * width);
         Grow(ref _up, pairs * width);
         Span<int> expertStarts = _expertStarts.AsSpan(0, experts + 1);
@@ -287,7 +288,7 @@ internal sealed class MixtureOfExperts
             // expertStarts[e] serves as expert e's fill cursor here and ends one expert late (restored below).
             int row = expertStarts[chosen[pair]]++;
             _rowOfPair[pair] = row;
-            input.Slice(pair / k * embedding, embedding).CopyTo(_gathered.AsSpan(row * embedding, embedding));
+            _tokenOfRow[row] = pair / k;
         }
         for (int e = experts; e > 0; e--) expertStarts[e] = expertStarts[e - 1];
         expertStarts[0] = 0;
@@ -305,25 +306,25 @@ internal sealed class MixtureOfExperts
         }
         ReadOnlySpan<int> groupStarts = _groupStarts.AsSpan(0, groups + 1);
         Span<long> groupRows = _groupRows.AsSpan(0, groups);
-        ReadOnlySpan<float> gathered = _gathered.AsSpan(0, pairs * embedding);
+        ReadOnlySpan<int> tokenOfRow = _tokenOfRow.AsSpan(0, pairs);
+        ReadOnlySpan<float> x = input[..(n * embedding)];
         Span<float> gate = _gate.AsSpan(0, pairs * width), up = _up.AsSpan(0, pairs * width);
         if (w.GateUp is { } gateUp)
         {
             // Fused: expert e's gate rows, then its up rows.
             for (int g = 0; g < groups; g++) groupRows[g] = (long)_groupExpert[g] * 2 * width;
-            MatMul.ComputeGroups(gateUp, groupRows, width, groupStarts, gathered, gate, _pool);
+            MatMul.ComputeGroups(gateUp, groupRows, width, groupStarts, tokenOfRow, x, gate, _pool);
             for (int g = 0; g < groups; g++) groupRows[g] += width;
-            MatMul.ComputeGroups(gateUp, groupRows, width, groupStarts, gathered, up, _pool);
+            MatMul.ComputeGroups(gateUp, groupRows, width, groupStarts, tokenOfRow, x, up, _pool);
         }
         else
         {
             for (int g = 0; g < groups; g++) groupRows[g] = (long)_groupExpert[g] * width;
-            MatMul.ComputeGroups(w.Gate!, groupRows, width, groupStarts, gathered, gate, _pool);
-            MatMul.ComputeGroups(w.Up!, groupRows, width, groupStarts, gathered, up, _pool);
+            MatMul.ComputeGroups(w.Gate!, groupRows, width, groupStarts, tokenOfRow, x, gate, _pool);
+            MatMul.ComputeGroups(w.Up!, groupRows, width, groupStarts, tokenOfRow, x, up, _pool);
         }
         SwiGlu.Apply(gate, up);
-        // The gathered inputs are spent: their rows take the expert outputs, (pairs, embedding) in expert order.
-        Span<float> down = _gathered.AsSpan(0, pairs * embedding);
+        Span<float> down = _downRows.AsSpan(0, pairs * embedding); // (pairs, embedding), in expert order
         for (int g = 0; g < groups; g++) groupRows[g] = (long)_groupExpert[g] * embedding;
         MatMul.ComputeGroups(w.Down, groupRows, embedding, groupStarts, gate, down, _pool);
 

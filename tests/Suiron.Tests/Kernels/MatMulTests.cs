@@ -197,7 +197,8 @@ public unsafe class MatMulTests
     /// group equals <see cref="MatMul.Compute(Tensor, long, int, ReadOnlySpan{float}, Span{float}, int, WorkerPool)"/>
     /// of that slice over that block, bit for bit — which the tests above tie to the scalar Dot and the float product.
     /// Group sizes 0..13 cover every GEMM / per-row split the cost model picks for each type; slices out of order,
-    /// repeated, an odd row count; then the same with the 128-bit and scalar kernels forced (the per-row fallback).
+    /// repeated, an odd row count; then the same with the 128-bit and scalar kernels forced (the per-row fallback);
+    /// and the activation rows gathered by index from a shorter input equal the groups over the gathered floats.
     /// </summary>
     [Theory]
     [MemberData(nameof(GroupCases))]
@@ -224,7 +225,7 @@ public unsafe class MatMulTests
             foreach (var path in new[] { DotKernels.Best, DotPath.Vector128, DotPath.Scalar }.Where(p => p <= DotKernels.Best).Distinct())
             {
                 Array.Fill(y, float.NaN);
-                MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, x, y, pool, path);
+                MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, default, x, y, pool, path);
                 for (int g = 0; g < tokens.Length; g++)
                 {
                     int m = tokens[g];
@@ -236,14 +237,35 @@ public unsafe class MatMulTests
                 }
             }
 
+            // Activation rows taken from a shorter x, each row used several times (the routed experts of a prompt):
+            // the same bits as the groups over the gathered floats.
+            const int sourceCount = 7;
+            var sources = KernelTestData.Gaussian(sourceCount * cols, seed: 33);
+            int[] sourceRows = Enumerable.Range(0, inputRows).Select(j => (j * 5 + 3) % sourceCount).ToArray();
+            var gatheredX = new float[inputRows * cols];
+            for (int j = 0; j < inputRows; j++) sources.AsSpan(sourceRows[j] * cols, cols).CopyTo(gatheredX.AsSpan(j * cols, cols));
+            foreach (var path in new[] { DotKernels.Best, DotPath.Vector128, DotPath.Scalar }.Where(p => p <= DotKernels.Best).Distinct())
+            {
+                var direct = new float[y.Length];
+                MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, default, gatheredX, direct, pool, path);
+                Array.Fill(y, float.NaN);
+                MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, sourceRows, sources, y, pool, path);
+                for (int i = 0; i < y.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(direct[i]) == BitConverter.SingleToInt32Bits(y[i]), $"{type} {path} gathered index {i}: {direct[i]} vs {y[i]}");
+            }
+            Assert.Throws<ArgumentOutOfRangeException>(() => MatMul.ComputeGroups(tensor, [0], rowsPerGroup, [0, 2], [0, sourceCount], sources, y, pool));
+            Assert.Throws<ArgumentException>(() => MatMul.ComputeGroups(tensor, [0], rowsPerGroup, [0, 2], [0], sources, y, pool));
+
             Assert.Throws<ArgumentOutOfRangeException>(() => MatMul.ComputeGroups(tensor, [rows - 22], rowsPerGroup, [0, 1], x, y, pool));
             Assert.Throws<ArgumentException>(() => MatMul.ComputeGroups(tensor, [0, 23], rowsPerGroup, [0, 1], x, y, pool));
             Assert.Throws<ArgumentException>(() => MatMul.ComputeGroups(tensor, [0, 23], rowsPerGroup, [0, 2, 1], x, y, pool));
             Assert.Throws<ArgumentException>(() => MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, x, new float[10], pool));
             Assert.Throws<ArgumentException>(() => MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, x.AsSpan(0, cols), y, pool));
             for (int i = 0; i < 3; i++) MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, x, y, pool);
+            for (int i = 0; i < 3; i++) MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, sourceRows, sources, y, pool);
             long before = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < 20; i++) MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, x, y, pool);
+            for (int i = 0; i < 20; i++) MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, sourceRows, sources, y, pool);
             Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         }
     }
