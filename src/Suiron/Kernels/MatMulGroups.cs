@@ -152,8 +152,9 @@ public static unsafe partial class MatMul
     /// thread, CPU time of GEMM-only vs per-row-only passes over 32 cold 1024 × 2048 slices at 4 and 8 tokens; the
     /// choices it implies matched A/B runs on DeepSeek-V2-Lite's expert tensors for 1 to 8 tokens). The k-quants'
     /// panels cost about five dots per row (Q4_K, Q5_K), so a routed expert's handful of tokens is cheaper through the
-    /// decode kernels; Q8_0's one- to three-token groups too; Q5_0's and Q6_K's per-row kernels are slow enough that
-    /// only a single token goes there.
+    /// decode kernels; Q8_0's one- to three-token groups too (and a one- or two-token tail past whole steps); Q5_0's
+    /// per-row kernel is slow enough that only a single token (or a one-token tail) goes there, Q6_K's up to two.
+    /// Only speed depends on these numbers, never the result; they will drift as the kernels change.
     /// </summary>
     private static (float Unpack, float Step) GroupCosts(TensorType type) => type switch
     {
