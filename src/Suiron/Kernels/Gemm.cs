@@ -26,7 +26,7 @@ internal static unsafe partial class Gemm
     public const int RowGroup = 8;
 
     /// <summary>Tokens per micro-kernel call (Block32 and k-quant kernels).</summary>
-    private const int Tokens = 4;
+    internal const int Tokens = 4;
 
     public static bool Supports(TensorType type) => Avx2Dot.IsSupported && type switch
     {

@@ -112,7 +112,7 @@ internal sealed record LatentAttentionWeights(
 ///   y = W_O [out_1 … out_H]
 /// </code>
 /// which equals standard attention over the decompressed keys k_h = [W_UK_h c, k_rope] and values v_h = W_UV_h c.
-/// Prompts use the same absorbed form, batched: one matmul per head for the absorption and for W_UV.
+/// Prompts use the same absorbed form, batched: one grouped matmul over all heads for the absorption and one for W_UV.
 /// With an F16 cache, queries and attention weights are rounded to F16 before their products, as llama.cpp does.
 /// </summary>
 internal sealed class MultiHeadLatentAttention
@@ -126,7 +126,7 @@ internal sealed class MultiHeadLatentAttention
     private long[] _headRows = [];
     private float[] _queryDown = [], _query = [], _keyValue = [], _fullQuery = [], _gathered = [], _absorbed = [], _latentOut = [], _mixed = [], _cosSin = [];
     private KvCache[] _rowCache = [];
-    private int[] _rowPosition = [];
+    private int[] _rowPosition = [], _headStarts = [];
 
     /// <param name="scale">Multiplier of q·k (1/√(nope + rope), times YaRN's mscale² for DeepSeek).</param>
     public MultiHeadLatentAttention(LatentAttentionShape shape, Rope rope, float scale, float rmsEpsilon, WorkerPool pool)
@@ -207,31 +207,33 @@ internal sealed class MultiHeadLatentAttention
             }
         }
 
-        // Absorb W_UK into the content part of each head: (n, nope) → (n, kvLoraRank), one matmul per head — or, for
-        // one token, all heads in one pass (head h's rows against head h's query), as the per-head calls are too small
-        // to be worth a fork/join each.
-        MixtureOfExperts.Grow(ref _gathered, Math.Max(n, heads) * Math.Max(nope, rank));
-        MixtureOfExperts.Grow(ref _absorbed, Math.Max(n, heads) * Math.Max(rank, s.ValueLength));
+        // Absorb W_UK into the content part of each head: (n, nope) → (n, kvLoraRank) per head — all heads in one pass
+        // (head h's rows against head h's queries): for one token a segment per head, for a prompt a group per head of
+        // its n queries, gathered head-major; per-head matmuls would be too small to be worth a fork/join each.
+        MixtureOfExperts.Grow(ref _gathered, heads * n * Math.Max(nope, rank));
+        MixtureOfExperts.Grow(ref _absorbed, heads * n * Math.Max(rank, s.ValueLength));
         MixtureOfExperts.Grow(ref _headRows, heads);
+        MixtureOfExperts.Grow(ref _headStarts, heads + 1);
+        for (int h = 0; h <= heads; h++) _headStarts[h] = h * n;
+        ReadOnlySpan<int> headStarts = _headStarts.AsSpan(0, heads + 1);
+        for (int h = 0; h < heads; h++) _headRows[h] = (long)h * rank;
         if (n == 1)
         {
             Span<float> gathered = _gathered.AsSpan(0, heads * nope);
-            for (int h = 0; h < heads; h++)
-            {
-                query.Slice(h * headLength, nope).CopyTo(gathered.Slice(h * nope, nope));
-                _headRows[h] = (long)h * rank;
-            }
+            for (int h = 0; h < heads; h++) query.Slice(h * headLength, nope).CopyTo(gathered.Slice(h * nope, nope));
             Span<float> absorbed = _absorbed.AsSpan(0, heads * rank);
             MatMul.ComputeSegments(w.KeyAbsorb, _headRows.AsSpan(0, heads), rank, gathered, sharedInput: false, absorbed, _pool);
             for (int h = 0; h < heads; h++) absorbed.Slice(h * rank, rank).CopyTo(fullQuery.Slice(h * rowWidth + rope, rank));
         }
-        else for (int h = 0; h < heads; h++)
+        else
         {
-            Span<float> gathered = _gathered.AsSpan(0, n * nope);
-            for (int t = 0; t < n; t++) query.Slice(t * queryWidth + h * headLength, nope).CopyTo(gathered.Slice(t * nope, nope));
-            Span<float> absorbed = _absorbed.AsSpan(0, n * rank);
-            MatMul.Compute(w.KeyAbsorb, (long)h * rank, rank, gathered, absorbed, n, _pool);
-            for (int t = 0; t < n; t++) absorbed.Slice(t * rank, rank).CopyTo(fullQuery.Slice((t * heads + h) * rowWidth + rope, rank));
+            Span<float> gathered = _gathered.AsSpan(0, heads * n * nope); // (heads, n, nope)
+            for (int h = 0; h < heads; h++)
+                for (int t = 0; t < n; t++) query.Slice(t * queryWidth + h * headLength, nope).CopyTo(gathered.Slice((h * n + t) * nope, nope));
+            Span<float> absorbed = _absorbed.AsSpan(0, heads * n * rank); // (heads, n, kvLoraRank)
+            MatMul.ComputeGroups(w.KeyAbsorb, _headRows.AsSpan(0, heads), rank, headStarts, gathered, absorbed, _pool);
+            for (int h = 0; h < heads; h++)
+                for (int t = 0; t < n; t++) absorbed.Slice((h * n + t) * rank, rank).CopyTo(fullQuery.Slice((t * heads + h) * rowWidth + rope, rank));
         }
 
         // Attention in latent space, every (token, head) pair independent: (n, heads, kvLoraRank).
@@ -247,19 +249,22 @@ internal sealed class MultiHeadLatentAttention
         int valueLength = s.ValueLength, mixedWidth = heads * valueLength;
         MixtureOfExperts.Grow(ref _mixed, n * mixedWidth);
         Span<float> mixed = _mixed.AsSpan(0, n * mixedWidth);
+        for (int h = 0; h < heads; h++) _headRows[h] = w.ValueRowOffset + h * w.ValueRowStride;
         if (n == 1)
         {
             // (heads, kvLoraRank) → (heads, valueLength) = the mixed row, all heads in one pass.
-            for (int h = 0; h < heads; h++) _headRows[h] = w.ValueRowOffset + h * w.ValueRowStride;
             MatMul.ComputeSegments(w.ValueUp, _headRows.AsSpan(0, heads), valueLength, _latentOut.AsSpan(0, heads * rank), sharedInput: false, mixed, _pool);
         }
-        else for (int h = 0; h < heads; h++)
+        else
         {
-            Span<float> gathered = _gathered.AsSpan(0, n * rank);
-            for (int t = 0; t < n; t++) _latentOut.AsSpan((t * heads + h) * rank, rank).CopyTo(gathered.Slice(t * rank, rank));
-            Span<float> values = _absorbed.AsSpan(0, n * valueLength);
-            MatMul.Compute(w.ValueUp, w.ValueRowOffset + h * w.ValueRowStride, valueLength, gathered, values, n, _pool);
-            for (int t = 0; t < n; t++) values.Slice(t * valueLength, valueLength).CopyTo(mixed.Slice(t * mixedWidth + h * valueLength, valueLength));
+            // Head-major (heads, n, kvLoraRank) → (heads, n, valueLength), one group per head, into (n, heads · valueLength).
+            Span<float> gathered = _gathered.AsSpan(0, heads * n * rank);
+            for (int h = 0; h < heads; h++)
+                for (int t = 0; t < n; t++) _latentOut.AsSpan((t * heads + h) * rank, rank).CopyTo(gathered.Slice((h * n + t) * rank, rank));
+            Span<float> values = _absorbed.AsSpan(0, heads * n * valueLength);
+            MatMul.ComputeGroups(w.ValueUp, _headRows.AsSpan(0, heads), valueLength, headStarts, gathered, values, _pool);
+            for (int h = 0; h < heads; h++)
+                for (int t = 0; t < n; t++) values.Slice((h * n + t) * valueLength, valueLength).CopyTo(mixed.Slice(t * mixedWidth + h * valueLength, valueLength));
         }
 
         MatMul.Compute(w.Output, mixed, output, n, _pool);

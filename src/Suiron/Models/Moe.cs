@@ -211,8 +211,9 @@ internal readonly record struct ExpertVisit(int Layer, int Expert, int Tokens, l
 /// The sparse feed-forward of a mixture-of-experts layer (Shazeer et al. 2017; DeepSeekMoE, Dai et al. 2024):
 /// every token goes through the <see cref="ExpertRouting.UsedCount"/> experts its router picks and the result is
 /// their weighted sum, <c>Σᵢ wᵢ · Downᵢ(SiLU(Gateᵢ x) ⊙ Upᵢ x)</c>. Only the chosen experts' rows are read, which
-/// is the point of MoE: a token costs its k experts, not all of them. A batch is grouped by expert (gather the tokens
-/// routed to expert e, one matmul per expert over all of them), so a prompt reads each used expert once.
+/// is the point of MoE: a token costs its k experts, not all of them. A batch is grouped by expert (the tokens routed
+/// to expert e side by side) and each of gate, up and down runs as one grouped matmul over every expert's rows against
+/// its own tokens (<see cref="MatMul.ComputeGroups"/>), so a prompt reads each used expert once in three pool passes.
 /// Per token the weighted expert outputs are added in the router's order, as llama.cpp adds them.
 /// </summary>
 internal sealed class MixtureOfExperts
@@ -222,9 +223,9 @@ internal sealed class MixtureOfExperts
     private readonly WorkerPool _pool;
 
     // Scratch, grown to the largest batch seen.
-    private float[] _logits = [], _selection = [], _weights = [], _gathered = [], _gate = [], _up = [], _expertOutput = [], _slots = [];
-    private int[] _chosen = [], _tokensOfExpert = [], _slotOfToken = [];
-    private long[] _segmentRows = [];
+    private float[] _logits = [], _selection = [], _weights = [], _downRows = [], _gate = [], _up = [], _expertOutput = [];
+    private int[] _chosen = [], _expertStarts = [], _groupStarts = [], _groupExpert = [], _rowOfPair = [], _tokenOfRow = [];
+    private long[] _segmentRows = [], _groupRows = [];
 
     public MixtureOfExperts(ExpertRouting routing, int embedding, WorkerPool pool)
     {
@@ -247,7 +248,6 @@ internal sealed class MixtureOfExperts
         Grow(ref _selection, experts);
         Grow(ref _weights, n * k);
         Grow(ref _chosen, n * k);
-        Grow(ref _slots, n * k * embedding);
 
         // Route every token: (n, experts) logits → k experts and weights per token.
         Span<float> logits = _logits.AsSpan(0, n * experts);
@@ -265,64 +265,79 @@ internal sealed class MixtureOfExperts
             return;
         }
 
-        // Group by expert: gather its tokens, run the expert once over them, scatter the weighted rows to their slots.
-        Grow(ref _tokensOfExpert, n);
-        Grow(ref _slotOfToken, n);
-        Grow(ref _gathered, n * embedding);
-        Grow(ref _gate, n * width);
-        Grow(ref _up, n * width);
-        Grow(ref _expertOutput, n * embedding);
+        // Group by expert (a counting sort of the n·k (token, slot) pairs, tokens ascending within an expert), then
+        // every expert's gate, up and down rows against its own tokens in one grouped matmul each (MatMul.ComputeGroups,
+        // ggml's MUL_MAT_ID) rather than three matmuls per expert; gate and up read the input rows in place, each encoded once.
+        int pairs = n * k;
+        Grow(ref _expertStarts, experts + 1);
+        Grow(ref _groupStarts, experts + 1);
+        Grow(ref _groupRows, experts);
+        Grow(ref _groupExpert, experts);
+        Grow(ref _rowOfPair, pairs);
+        Grow(ref _tokenOfRow, pairs);
+        Grow(ref _downRows, pairs * embedding);
+        Grow(ref _gate, pairs * width);
+        Grow(ref _up, pairs * width);
+        Span<int> expertStarts = _expertStarts.AsSpan(0, experts + 1);
+        expertStarts.Clear();
+        ReadOnlySpan<int> chosen = _chosen.AsSpan(0, pairs);
+        foreach (int e in chosen) expertStarts[e + 1]++;
+        for (int e = 0; e < experts; e++) expertStarts[e + 1] += expertStarts[e];
+        for (int pair = 0; pair < pairs; pair++)
+        {
+            // expertStarts[e] serves as expert e's fill cursor here and ends one expert late (restored below).
+            int row = expertStarts[chosen[pair]]++;
+            _rowOfPair[pair] = row;
+            _tokenOfRow[row] = pair / k;
+        }
+        for (int e = experts; e > 0; e--) expertStarts[e] = expertStarts[e - 1];
+        expertStarts[0] = 0;
+
+        // Only the experts that got tokens become groups.
+        int groups = 0;
+        _groupStarts[0] = 0;
         for (int e = 0; e < experts; e++)
         {
-            int m = 0;
-            for (int t = 0; t < n; t++)
-            {
-                int slot = _chosen.AsSpan(t * k, k).IndexOf(e);
-                if (slot < 0) continue;
-                _tokensOfExpert[m] = t;
-                _slotOfToken[m] = slot;
-                input.Slice(t * embedding, embedding).CopyTo(_gathered.AsSpan(m * embedding, embedding));
-                m++;
-            }
+            int m = expertStarts[e + 1] - expertStarts[e];
             if (m == 0) continue;
-
-            ReadOnlySpan<float> x = _gathered.AsSpan(0, m * embedding);
-            Span<float> gate = _gate.AsSpan(0, m * width), up = _up.AsSpan(0, m * width);
-            if (w.GateUp is { } gateUp)
-            {
-                // Fused: expert e's gate rows then its up rows.
-                MatMul.Compute(gateUp, (long)e * 2 * width, width, x, gate, m, _pool);
-                MatMul.Compute(gateUp, (long)e * 2 * width + width, width, x, up, m, _pool);
-            }
-            else
-            {
-                MatMul.Compute(w.Gate!, (long)e * width, width, x, gate, m, _pool);
-                MatMul.Compute(w.Up!, (long)e * width, width, x, up, m, _pool);
-            }
-            SwiGlu.Apply(gate, up);
-            Span<float> down = _expertOutput.AsSpan(0, m * embedding);
-            MatMul.Compute(w.Down, (long)e * embedding, embedding, gate, down, m, _pool);
+            _groupExpert[groups] = e;
+            _groupStarts[++groups] = expertStarts[e + 1];
             Observer?.Invoke(new ExpertVisit(layerIndex, e, m, 2L * width + embedding));
-
-            for (int i = 0; i < m; i++)
-            {
-                int t = _tokensOfExpert[i], slot = _slotOfToken[i];
-                float weight = _weights[t * k + slot];
-                Span<float> target = _slots.AsSpan((t * k + slot) * embedding, embedding);
-                ReadOnlySpan<float> row = down.Slice(i * embedding, embedding);
-                for (int d = 0; d < embedding; d++) target[d] = row[d] * weight;
-            }
         }
+        ReadOnlySpan<int> groupStarts = _groupStarts.AsSpan(0, groups + 1);
+        Span<long> groupRows = _groupRows.AsSpan(0, groups);
+        ReadOnlySpan<int> tokenOfRow = _tokenOfRow.AsSpan(0, pairs);
+        ReadOnlySpan<float> x = input[..(n * embedding)];
+        Span<float> gate = _gate.AsSpan(0, pairs * width), up = _up.AsSpan(0, pairs * width);
+        if (w.GateUp is { } gateUp)
+        {
+            // Fused: expert e's gate rows, then its up rows.
+            for (int g = 0; g < groups; g++) groupRows[g] = (long)_groupExpert[g] * 2 * width;
+            MatMul.ComputeGroups(gateUp, groupRows, width, groupStarts, tokenOfRow, x, gate, _pool);
+            for (int g = 0; g < groups; g++) groupRows[g] += width;
+            MatMul.ComputeGroups(gateUp, groupRows, width, groupStarts, tokenOfRow, x, up, _pool);
+        }
+        else
+        {
+            for (int g = 0; g < groups; g++) groupRows[g] = (long)_groupExpert[g] * width;
+            MatMul.ComputeGroups(w.Gate!, groupRows, width, groupStarts, tokenOfRow, x, gate, _pool);
+            MatMul.ComputeGroups(w.Up!, groupRows, width, groupStarts, tokenOfRow, x, up, _pool);
+        }
+        SwiGlu.Apply(gate, up);
+        Span<float> down = _downRows.AsSpan(0, pairs * embedding); // (pairs, embedding), in expert order
+        for (int g = 0; g < groups; g++) groupRows[g] = (long)_groupExpert[g] * embedding;
+        MatMul.ComputeGroups(w.Down, groupRows, embedding, groupStarts, gate, down, _pool);
 
-        // Sum each token's k weighted outputs in routing order.
+        // Each token's k outputs, weighted, added in routing order.
         for (int t = 0; t < n; t++)
         {
             Span<float> sum = output.Slice(t * embedding, embedding);
-            _slots.AsSpan(t * k * embedding, embedding).CopyTo(sum);
-            for (int slot = 1; slot < k; slot++)
+            for (int slot = 0; slot < k; slot++)
             {
-                ReadOnlySpan<float> add = _slots.AsSpan((t * k + slot) * embedding, embedding);
-                for (int d = 0; d < embedding; d++) sum[d] += add[d];
+                Span<float> weighted = down.Slice(_rowOfPair[t * k + slot] * embedding, embedding);
+                VectorOps.Scale(weighted, _weights[t * k + slot]);
+                if (slot == 0) weighted.CopyTo(sum);
+                else VectorOps.Add(sum, weighted, sum);
             }
         }
     }

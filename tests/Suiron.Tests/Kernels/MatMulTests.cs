@@ -184,4 +184,89 @@ public unsafe class MatMulTests
             Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         }
     }
+
+    public static IEnumerable<object[]> GroupCases()
+    {
+        foreach (var type in KernelTestData.AllTypes)
+            foreach (int threads in new[] { 1, 2 })
+                yield return [type, threads];
+    }
+
+    /// <summary>
+    /// Row slices each against its own block of activation rows (the routed experts of a prompt) in one call: every
+    /// group equals <see cref="MatMul.Compute(Tensor, long, int, ReadOnlySpan{float}, Span{float}, int, WorkerPool)"/>
+    /// of that slice over that block, bit for bit — which the tests above tie to the scalar Dot and the float product.
+    /// Group sizes 0..13 cover every GEMM / per-row split the cost model picks for each type; slices out of order,
+    /// repeated, an odd row count; then the same with the 128-bit and scalar kernels forced (the per-row fallback);
+    /// and the activation rows gathered by index from a shorter input equal the groups over the gathered floats.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(GroupCases))]
+    public void Groups_equal_one_matmul_per_group_bit_for_bit(TensorType type, int threads)
+    {
+        const int rows = 8 * 23, rowsPerGroup = 23, cols = 2 * TensorTypes.QK_K;
+        long[] firstRows = [5 * 23, 0, 6 * 23 + 1, 2 * 23, 5 * 23, 3 * 23 + 11, 7 * 23, 1 * 23, 4 * 23, 0, 6 * 23, 2 * 23 + 5, 3 * 23, 7 * 23, 23];
+        int[] tokens = [1, 2, 3, 4, 5, 6, 7, 8, 0, 9, 10, 11, 12, 13, 1];
+        int[] starts = new int[tokens.Length + 1];
+        for (int g = 0; g < tokens.Length; g++) starts[g + 1] = starts[g] + tokens[g];
+        int inputRows = starts[^1];
+        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
+        var weightFloats = KernelTestData.Gaussian(rows * cols, seed: 31, scale: 0.1f);
+        var weightBytes = new byte[rowBytes * rows];
+        for (int r = 0; r < rows; r++)
+            Quantization.Quantize(type, weightFloats.AsSpan(r * cols, cols), weightBytes.AsSpan(r * rowBytes, rowBytes));
+        var x = KernelTestData.Gaussian(inputRows * cols, seed: 32);
+        var y = new float[inputRows * rowsPerGroup];
+        var expected = new float[13 * rowsPerGroup];
+        using var pool = new WorkerPool(threads);
+        fixed (byte* data = weightBytes)
+        {
+            var tensor = new Tensor("w", type, [cols, rows], data, weightBytes.Length);
+            foreach (var path in new[] { DotKernels.Best, DotPath.Vector128, DotPath.Scalar }.Where(p => p <= DotKernels.Best).Distinct())
+            {
+                Array.Fill(y, float.NaN);
+                MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, default, x, y, pool, path);
+                for (int g = 0; g < tokens.Length; g++)
+                {
+                    int m = tokens[g];
+                    if (m == 0) continue;
+                    MatMul.Compute(tensor, firstRows[g], rowsPerGroup, x.AsSpan(starts[g] * cols, m * cols), expected, m, pool, allowGemm: true, path);
+                    for (int i = 0; i < m * rowsPerGroup; i++)
+                        Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(y[starts[g] * rowsPerGroup + i]),
+                            $"{type} {path} group {g} ({m} tokens) token {i / rowsPerGroup} row {i % rowsPerGroup}: {expected[i]} vs {y[starts[g] * rowsPerGroup + i]}");
+                }
+            }
+
+            // Activation rows taken from a shorter x, each row used several times (the routed experts of a prompt):
+            // the same bits as the groups over the gathered floats.
+            const int sourceCount = 7;
+            var sources = KernelTestData.Gaussian(sourceCount * cols, seed: 33);
+            int[] sourceRows = Enumerable.Range(0, inputRows).Select(j => (j * 5 + 3) % sourceCount).ToArray();
+            var gatheredX = new float[inputRows * cols];
+            for (int j = 0; j < inputRows; j++) sources.AsSpan(sourceRows[j] * cols, cols).CopyTo(gatheredX.AsSpan(j * cols, cols));
+            foreach (var path in new[] { DotKernels.Best, DotPath.Vector128, DotPath.Scalar }.Where(p => p <= DotKernels.Best).Distinct())
+            {
+                var direct = new float[y.Length];
+                MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, default, gatheredX, direct, pool, path);
+                Array.Fill(y, float.NaN);
+                MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, sourceRows, sources, y, pool, path);
+                for (int i = 0; i < y.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(direct[i]) == BitConverter.SingleToInt32Bits(y[i]), $"{type} {path} gathered index {i}: {direct[i]} vs {y[i]}");
+            }
+            Assert.Throws<ArgumentOutOfRangeException>(() => MatMul.ComputeGroups(tensor, [0], rowsPerGroup, [0, 2], [0, sourceCount], sources, y, pool));
+            Assert.Throws<ArgumentException>(() => MatMul.ComputeGroups(tensor, [0], rowsPerGroup, [0, 2], [0], sources, y, pool));
+
+            Assert.Throws<ArgumentOutOfRangeException>(() => MatMul.ComputeGroups(tensor, [rows - 22], rowsPerGroup, [0, 1], x, y, pool));
+            Assert.Throws<ArgumentException>(() => MatMul.ComputeGroups(tensor, [0, 23], rowsPerGroup, [0, 1], x, y, pool));
+            Assert.Throws<ArgumentException>(() => MatMul.ComputeGroups(tensor, [0, 23], rowsPerGroup, [0, 2, 1], x, y, pool));
+            Assert.Throws<ArgumentException>(() => MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, x, new float[10], pool));
+            Assert.Throws<ArgumentException>(() => MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, x.AsSpan(0, cols), y, pool));
+            for (int i = 0; i < 3; i++) MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, x, y, pool);
+            for (int i = 0; i < 3; i++) MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, sourceRows, sources, y, pool);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 20; i++) MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, x, y, pool);
+            for (int i = 0; i < 20; i++) MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, sourceRows, sources, y, pool);
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+    }
 }

@@ -1,0 +1,269 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using Suiron.Tensors;
+
+namespace Suiron.Kernels;
+
+public static unsafe partial class MatMul
+{
+    /// <summary>
+    /// Several row slices of one weight tensor, each against its own block of activation rows, in one pass over the
+    /// pool (ggml's <c>MUL_MAT_ID</c>): for group g, the rows [<paramref name="firstRows"/>[g], +<paramref name="rowCount"/>)
+    /// meet the activation rows j in [<paramref name="groupStarts"/>[g], groupStarts[g + 1]) of <paramref name="x"/>:
+    /// <c>y[j * rowCount + r] = dot(W row firstRows[g] + r, x_j)</c>. Empty groups are allowed.
+    /// <para>
+    /// The prompt of an MoE layer: each routed expert gets a handful of the batch's tokens, and one
+    /// <see cref="Compute(Tensor, long, int, ReadOnlySpan{float}, Span{float}, int, WorkerPool)"/> per expert would pay
+    /// an encoding pass and a GEMM pass (two fork/joins, and their load imbalance) for a few microseconds of work each —
+    /// 64 experts × 3 matrices per layer. Here the activations of all groups are encoded in one pass and every expert's
+    /// row groups against its tokens run in a second. Bit for bit what one Compute per group gives.
+    /// </para>
+    /// </summary>
+    /// <param name="groupStarts">groups + 1 ascending offsets into the activation rows of <paramref name="x"/>.</param>
+    public static void ComputeGroups(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<int> groupStarts,
+        ReadOnlySpan<float> x, Span<float> y, WorkerPool pool)
+        => ComputeGroups(w, firstRows, rowCount, groupStarts, default, x, y, pool, DotKernels.Best);
+
+    /// <summary>
+    /// Like <see cref="ComputeGroups(Tensor, ReadOnlySpan{long}, int, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, WorkerPool)"/>,
+    /// but activation row j of the groups is row <paramref name="sourceRows"/>[j] of <paramref name="x"/>: the rows of
+    /// x are encoded once each and their encodings gathered, where a caller-side gather of the floats would have every
+    /// row encoded as often as it is routed (k times per token for the experts of an MoE layer).
+    /// </summary>
+    /// <param name="sourceRows">groupStarts[^1] indices into the rows of <paramref name="x"/>.</param>
+    public static void ComputeGroups(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<int> groupStarts,
+        ReadOnlySpan<int> sourceRows, ReadOnlySpan<float> x, Span<float> y, WorkerPool pool)
+        => ComputeGroups(w, firstRows, rowCount, groupStarts, sourceRows, x, y, pool, DotKernels.Best);
+
+    /// <summary>With the dot-kernel family forced (tests run the per-row fallback on an AVX2 machine this way).
+    /// An empty <paramref name="sourceRows"/> means activation row j is row j of x.</summary>
+    internal static void ComputeGroups(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<int> groupStarts,
+        ReadOnlySpan<int> sourceRows, ReadOnlySpan<float> x, Span<float> y, WorkerPool pool, DotPath path)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(pool);
+        int groups = firstRows.Length, cols = w.Columns;
+        if (rowCount < 0) throw new ArgumentOutOfRangeException(nameof(rowCount));
+        if (path > DotKernels.Best) throw new ArgumentException($"This CPU cannot run the {path} kernels (best: {DotKernels.Best}).", nameof(path));
+        if (groupStarts.Length != groups + 1)
+            throw new ArgumentException($"groupStarts needs {groups + 1} offsets (one per group and the end), not {groupStarts.Length}.", nameof(groupStarts));
+        if (groupStarts[0] != 0) throw new ArgumentException("groupStarts must begin at 0.", nameof(groupStarts));
+        for (int g = 0; g < groups; g++)
+        {
+            if (groupStarts[g + 1] < groupStarts[g]) throw new ArgumentException("groupStarts must not decrease.", nameof(groupStarts));
+            if (firstRows[g] < 0 || firstRows[g] + rowCount > w.Rows)
+                throw new ArgumentOutOfRangeException(nameof(firstRows), $"Rows {firstRows[g]}..{firstRows[g] + rowCount} are outside the tensor's {w.Rows}.");
+        }
+        int inputRows = groupStarts[groups];
+        bool gatherRows = !sourceRows.IsEmpty;
+        int sourceCount = gatherRows ? x.Length / cols : inputRows; // rows of x to encode
+        if (gatherRows)
+        {
+            if (sourceRows.Length != inputRows)
+                throw new ArgumentException($"sourceRows needs one index per activation row ({inputRows}), not {sourceRows.Length}.", nameof(sourceRows));
+            foreach (int source in sourceRows)
+                if ((uint)source >= (uint)sourceCount) throw new ArgumentOutOfRangeException(nameof(sourceRows), $"Row {source} is outside x's {sourceCount} rows.");
+        }
+        if (x.Length < (long)sourceCount * cols) throw new ArgumentException($"x needs {sourceCount} x {cols} floats.", nameof(x));
+        if (y.Length < (long)inputRows * rowCount) throw new ArgumentException($"y needs {inputRows} x {rowCount} floats.", nameof(y));
+        if (inputRows == 0 || rowCount == 0) return;
+
+        // The same choices as Compute makes for a batch of more than one row, so the bits agree; the GEMM also gives a
+        // one-row group the per-row kernels' bits (the matmul tests hold both to the scalar Dot).
+        TensorType activationType = Quantization.ActivationType(w.Type);
+        int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
+        bool gemm = path == DotPath.Avx2 && Gemm.Supports(w.Type);
+        RowKernels rowKernels = gemm ? default : RowKernels.For(w.Type, path);
+        // Few-token groups may go to the per-row kernels instead (same bits); F16's per-row kernel reads rebiased
+        // activations, which the GEMM's widened copies are not, so F16 and F32 stay on the GEMM.
+        (float unpack, float step) = gemm ? GroupCosts(w.Type) : (0f, 0f);
+        RowKernels tailKernels = unpack > 0 ? RowKernels.For(w.Type, path) : default;
+        int extraRowBytes = gemm || rowKernels.NeedsExtra ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
+        byte[]? rented = null;
+        try
+        {
+            // The encodings of x's rows, then (gathering) the group-ordered copies: each encoded row with its extras.
+            int encodedBytes = activationType == TensorType.F32 ? 0 : checked(activationRowBytes * sourceCount);
+            int sourceBytes = checked(encodedBytes + extraRowBytes * sourceCount);
+            int gatheredBytes = gatherRows ? checked((activationRowBytes + extraRowBytes) * inputRows) : 0;
+            int totalBytes = checked(sourceBytes + gatheredBytes);
+            if (totalBytes > 0) rented = ArrayPool<byte>.Shared.Rent(totalBytes);
+
+            fixed (float* input = x)
+            fixed (byte* buffer = rented)
+            fixed (float* output = y)
+            fixed (long* firsts = firstRows)
+            fixed (int* starts = groupStarts)
+            fixed (int* sources = sourceRows)
+            {
+                byte* activations = activationType == TensorType.F32 ? (byte*)input : buffer;
+                byte* extra = buffer + encodedBytes;
+                EncodeActivations(pool, w.Type, activationType, input, cols, sourceCount, activations, activationRowBytes, extra, extraRowBytes,
+                    rowKernels.F16Rebiased);
+                if (gatherRows)
+                {
+                    var gather = new GatherRows
+                    {
+                        Sources = sources, Activations = activations, ActivationRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
+                        GatheredActivations = buffer + sourceBytes, GatheredExtra = buffer + sourceBytes + (long)activationRowBytes * inputRows,
+                    };
+                    pool.For(inputRows, ref gather, (long)inputRows * (activationRowBytes + extraRowBytes) / 4);
+                    activations = gather.GatheredActivations;
+                    extra = gather.GatheredExtra;
+                }
+
+                int blocksPerGroup = (rowCount + Gemm.RowGroup - 1) / Gemm.RowGroup;
+                var work = new GroupRows
+                {
+                    Gemm = gemm,
+                    Type = w.Type,
+                    UnpackCost = unpack,
+                    StepCost = step,
+                    TailKernel = tailKernels.Kernel,
+                    TailScaledKernel = tailKernels.ScaledKernel,
+                    Kernel = rowKernels.Kernel,
+                    ScaledKernel = rowKernels.ScaledKernel,
+                    Weights = w.Data,
+                    WeightRowBytes = w.RowByteCount,
+                    FirstRows = firsts,
+                    GroupStarts = starts,
+                    Activations = !gemm && rowKernels.ReadsWidened ? extra : activations,
+                    ActivationRowBytes = !gemm && rowKernels.ReadsWidened ? extraRowBytes : activationRowBytes,
+                    Extra = extra,
+                    ExtraRowBytes = extraRowBytes,
+                    Output = output,
+                    RowsPerGroup = rowCount,
+                    BlocksPerGroup = blocksPerGroup,
+                    Columns = cols,
+                };
+                pool.For(checked(groups * blocksPerGroup), ref work, (long)inputRows * rowCount * cols);
+            }
+        }
+        finally
+        {
+            if (rented != null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>
+    /// What the GEMM costs for a group of a few tokens, in units of one per-row kernel dot (one weight row with one
+    /// token): <c>Unpack</c> per weight row (its panel), <c>Step</c> per weight row and step of <see cref="Gemm.Tokens"/>
+    /// tokens (a short last step costs a full one). (0, 0): no per-row alternative. Measured on AVX2 (2-core EPYC, one
+    /// thread, CPU time of GEMM-only vs per-row-only passes over 32 cold 1024 × 2048 slices at 4 and 8 tokens; the
+    /// choices it implies matched A/B runs on DeepSeek-V2-Lite's expert tensors for 1 to 8 tokens). The k-quants'
+    /// panels cost about five dots per row (Q4_K, Q5_K), so a routed expert's handful of tokens is cheaper through the
+    /// decode kernels; Q8_0's one- to three-token groups too (and a one- or two-token tail past whole steps); Q5_0's
+    /// per-row kernel is slow enough that only a single token (or a one-token tail) goes there, Q6_K's up to two.
+    /// Only speed depends on these numbers, never the result; they will drift as the kernels change.
+    /// </summary>
+    private static (float Unpack, float Step) GroupCosts(TensorType type) => type switch
+    {
+        TensorType.Q8_0 => (1.19f, 2.21f),
+        TensorType.Q4_0 => (0.86f, 1.74f),
+        TensorType.Q5_0 => (0.76f, 1.16f),
+        TensorType.Q2_K => (1.39f, 2.07f),
+        TensorType.Q3_K => (1.64f, 1.43f),
+        TensorType.Q4_K => (5.05f, 1.64f),
+        TensorType.Q5_K => (4.76f, 1.55f),
+        TensorType.Q6_K => (1.19f, 1.07f),
+        _ => (0f, 0f),
+    };
+
+    /// <summary>
+    /// How many of a group's <paramref name="tokens"/> go through the GEMM — all, the whole steps only (the rest through
+    /// the per-row kernels), or none — whichever <see cref="GroupCosts"/> says is cheapest.
+    /// </summary>
+    internal static int GemmTokens(int tokens, float unpack, float step)
+    {
+        if (unpack <= 0f) return tokens;
+        int steps = (tokens + Gemm.Tokens - 1) / Gemm.Tokens, whole = tokens / Gemm.Tokens * Gemm.Tokens;
+        float allGemm = unpack + step * steps;
+        float split = whole > 0 ? unpack + step * (whole / Gemm.Tokens) + (tokens - whole) : float.PositiveInfinity;
+        if (tokens <= allGemm && tokens <= split) return 0;
+        return split < allGemm ? whole : tokens;
+    }
+
+    /// <summary>Copies encoded activation rows (and their extras) into group order.</summary>
+    private struct GatherRows : IParallelWork
+    {
+        public int* Sources;
+        public byte* Activations, Extra, GatheredActivations, GatheredExtra;
+        public int ActivationRowBytes, ExtraRowBytes;
+
+        public readonly void Execute(int start, int end)
+        {
+            for (int j = start; j < end; j++)
+            {
+                long source = Sources[j];
+                Buffer.MemoryCopy(Activations + source * ActivationRowBytes, GatheredActivations + (long)j * ActivationRowBytes, ActivationRowBytes, ActivationRowBytes);
+                if (ExtraRowBytes > 0)
+                    Buffer.MemoryCopy(Extra + source * ExtraRowBytes, GatheredExtra + (long)j * ExtraRowBytes, ExtraRowBytes, ExtraRowBytes);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A range of (group, block of <see cref="Gemm.RowGroup"/> rows) items, group-major: a thread takes consecutive
+    /// blocks of one expert, whose few activation rows stay in L1 while its weight rows stream past.
+    /// </summary>
+    private struct GroupRows : IParallelWork
+    {
+        public bool Gemm;
+        public float UnpackCost, StepCost;
+        public delegate*<byte*, byte*, int, float> TailKernel;
+        public delegate*<byte*, byte*, float*, int, float> TailScaledKernel;
+        public TensorType Type;
+        public delegate*<byte*, byte*, int, float> Kernel;
+        public delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
+        public byte* Weights, Activations, Extra;
+        public long WeightRowBytes;
+        public long* FirstRows;
+        public int* GroupStarts;
+        public int ActivationRowBytes, ExtraRowBytes, RowsPerGroup, BlocksPerGroup, Columns;
+        public float* Output;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Execute(int start, int end)
+        {
+            int item = start;
+            while (item < end)
+            {
+                int group = item / BlocksPerGroup, firstBlock = item - group * BlocksPerGroup;
+                int lastBlock = Math.Min(BlocksPerGroup, firstBlock + (end - item)); // this range's blocks of this group
+                item += lastBlock - firstBlock;
+                int tokenStart = GroupStarts[group], tokens = GroupStarts[group + 1] - tokenStart;
+                if (tokens == 0) continue;
+                int firstRow = firstBlock * Kernels.Gemm.RowGroup, endRow = Math.Min(lastBlock * Kernels.Gemm.RowGroup, RowsPerGroup);
+                byte* weights = Weights + FirstRows[group] * WeightRowBytes;
+                byte* activations = Activations + (long)tokenStart * ActivationRowBytes;
+                byte* extra = Extra + (long)tokenStart * ExtraRowBytes;
+                float* output = Output + (long)tokenStart * RowsPerGroup;
+                if (Gemm)
+                {
+                    int tail = tokens - GemmTokens(tokens, UnpackCost, StepCost);
+                    if (tokens > tail)
+                        Kernels.Gemm.Rows(Type, weights, WeightRowBytes, firstRow, endRow, Columns, activations, ActivationRowBytes,
+                            extra, ExtraRowBytes, tokens - tail, output, RowsPerGroup);
+                    if (tail == 0) continue;
+                    for (int r = firstRow; r < endRow; r++)
+                    {
+                        byte* row = weights + r * WeightRowBytes;
+                        for (int t = tokens - tail; t < tokens; t++)
+                            output[(long)t * RowsPerGroup + r] = TailScaledKernel != null
+                                ? TailScaledKernel(row, activations + (long)t * ActivationRowBytes, (float*)(extra + (long)t * ExtraRowBytes), Columns)
+                                : TailKernel(row, activations + (long)t * ActivationRowBytes, Columns);
+                    }
+                    continue;
+                }
+                for (int r = firstRow; r < endRow; r++)
+                {
+                    byte* row = weights + r * WeightRowBytes;
+                    for (int t = 0; t < tokens; t++)
+                        output[(long)t * RowsPerGroup + r] = ScaledKernel != null
+                            ? ScaledKernel(row, activations + (long)t * ActivationRowBytes, (float*)(extra + (long)t * ExtraRowBytes), Columns)
+                            : Kernel(row, activations + (long)t * ActivationRowBytes, Columns);
+                }
+            }
+        }
+    }
+}
