@@ -138,7 +138,9 @@ internal static unsafe partial class Avx2Dot
     /// <see cref="F16xRebiasedF32"/> of four weight rows, <paramref name="w"/> + k·<paramref name="rowDistance"/> for k = 0..3,
     /// against one activation row, into <paramref name="y"/>[k·<paramref name="outputDistance"/>]. Decode is bound by how
     /// many weight bytes one core keeps in flight: MatMul hands it four rows far apart (a quarter of its row range each),
-    /// so four independent streams run at once, and one-row decode at ~10 GB/s per core became ~17 on the dev box.
+    /// so four independent streams run at once: per Llama-3.2-1B tensor, one thread, weights from DRAM, ~10 GB/s with one
+    /// row per call became ~16 on the (loaded) dev box. Two rows per call from far apart gave ~13; two adjacent rows
+    /// (4 KB apart at 2048 columns) ~8, slower than one row, which is why an earlier adjacent two-row kernel lost there.
     /// Each row's FMAs run in <see cref="F16xRebiasedF32"/>'s order into its own two accumulators (eight chains in all,
     /// so FMA latency no longer limits it), and each result is bit-identical to it.
     /// </summary>
