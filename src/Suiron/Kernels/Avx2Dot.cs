@@ -135,19 +135,22 @@ internal static unsafe partial class Avx2Dot
     }
 
     /// <summary>
-    /// <see cref="F16xRebiasedF32"/> of two adjacent weight rows (<paramref name="w"/> and <paramref name="w"/> +
-    /// <paramref name="rowBytes"/>) against one activation row, into <paramref name="y"/>[0] and [1]: each activation vector
-    /// is loaded once for both rows. Decode streams the weights from memory while the activations (4 bytes per weight
-    /// here, 32 KB for an 8192-wide row) come from L1/L2; sharing them halves that traffic. Each row's FMAs run in
-    /// <see cref="F16xRebiasedF32"/>'s order into its own accumulators, so both results are bit-identical to it.
-    /// MatMul uses it for wide rows only (<see cref="MatMul.F16TwoRowMinColumns"/>): with the activations in L1 it is slower.
+    /// <see cref="F16xRebiasedF32"/> of four weight rows, <paramref name="w"/> + k·<paramref name="rowDistance"/> for k = 0..3,
+    /// against one activation row, into <paramref name="y"/>[k·<paramref name="outputDistance"/>]. Decode is bound by how
+    /// many weight bytes one core keeps in flight: MatMul hands it four rows far apart (a quarter of its row range each),
+    /// so four independent streams run at once: per Llama-3.2-1B tensor, one thread, weights from DRAM, ~10 GB/s with one
+    /// row per call became ~16 on the (loaded) dev box. Two rows per call from far apart gave ~13; two adjacent rows
+    /// (4 KB apart at 2048 columns) ~8, slower than one row, which is why an earlier adjacent two-row kernel lost there.
+    /// Each row's FMAs run in <see cref="F16xRebiasedF32"/>'s order into its own two accumulators (eight chains in all,
+    /// so FMA latency no longer limits it), and each result is bit-identical to it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void F16xRebiasedF32TwoRows(byte* w, long rowBytes, byte* a, int n, float* y)
+    public static void F16xRebiasedF32FourRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance)
     {
-        ushort* x0 = (ushort*)w, x1 = (ushort*)(w + rowBytes);
+        ushort* x0 = (ushort*)w, x1 = (ushort*)(w + rowDistance), x2 = (ushort*)(w + 2 * rowDistance), x3 = (ushort*)(w + 3 * rowDistance);
         float* act = (float*)a;
         Vector256<float> acc00 = Vector256<float>.Zero, acc01 = acc00, acc10 = acc00, acc11 = acc00;
+        Vector256<float> acc20 = acc00, acc21 = acc00, acc30 = acc00, acc31 = acc00;
         Vector256<ushort> magnitudeMax = Vector256<ushort>.Zero;
         Vector256<ushort> magnitudeMask = Vector256.Create((ushort)0x7FFF);
         Vector256<int> keptBits = Vector256.Create(unchecked((int)0x8FFFE000));
@@ -156,37 +159,51 @@ internal static unsafe partial class Avx2Dot
         {
             magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x0 + i) & magnitudeMask);
             magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x1 + i) & magnitudeMask);
+            magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x2 + i) & magnitudeMask);
+            magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x3 + i) & magnitudeMask);
             Vector256<float> low = Avx.LoadVector256(act + i), high = Avx.LoadVector256(act + i + 8);
             acc00 = Fma.MultiplyAdd(ShiftedHalves(x0 + i, keptBits), low, acc00);
             acc01 = Fma.MultiplyAdd(ShiftedHalves(x0 + i + 8, keptBits), high, acc01);
             acc10 = Fma.MultiplyAdd(ShiftedHalves(x1 + i, keptBits), low, acc10);
             acc11 = Fma.MultiplyAdd(ShiftedHalves(x1 + i + 8, keptBits), high, acc11);
+            acc20 = Fma.MultiplyAdd(ShiftedHalves(x2 + i, keptBits), low, acc20);
+            acc21 = Fma.MultiplyAdd(ShiftedHalves(x2 + i + 8, keptBits), high, acc21);
+            acc30 = Fma.MultiplyAdd(ShiftedHalves(x3 + i, keptBits), low, acc30);
+            acc31 = Fma.MultiplyAdd(ShiftedHalves(x3 + i + 8, keptBits), high, acc31);
         }
         if (i + 8 <= n)
         {
             magnitudeMax = Avx2.Max(magnitudeMax, Vector256.Create(Sse2.LoadVector128(x0 + i), Vector128<ushort>.Zero) & magnitudeMask);
             magnitudeMax = Avx2.Max(magnitudeMax, Vector256.Create(Sse2.LoadVector128(x1 + i), Vector128<ushort>.Zero) & magnitudeMask);
+            magnitudeMax = Avx2.Max(magnitudeMax, Vector256.Create(Sse2.LoadVector128(x2 + i), Vector128<ushort>.Zero) & magnitudeMask);
+            magnitudeMax = Avx2.Max(magnitudeMax, Vector256.Create(Sse2.LoadVector128(x3 + i), Vector128<ushort>.Zero) & magnitudeMask);
             Vector256<float> low = Avx.LoadVector256(act + i);
             acc00 = Fma.MultiplyAdd(ShiftedHalves(x0 + i, keptBits), low, acc00);
             acc10 = Fma.MultiplyAdd(ShiftedHalves(x1 + i, keptBits), low, acc10);
+            acc20 = Fma.MultiplyAdd(ShiftedHalves(x2 + i, keptBits), low, acc20);
+            acc30 = Fma.MultiplyAdd(ShiftedHalves(x3 + i, keptBits), low, acc30);
             i += 8;
         }
-        // An infinite or NaN weight in either row (rare): both rows through the one-row kernel, which handles it.
+        // An infinite or NaN weight in any of the rows (rare): each row through the one-row kernel, which handles it.
         if (!Vector256.EqualsAll(Avx2.Max(magnitudeMax, Vector256.Create((ushort)0x7BFF)), Vector256.Create((ushort)0x7BFF)))
         {
-            y[0] = F16xRebiasedF32(w, a, n);
-            y[1] = F16xRebiasedF32(w + rowBytes, a, n);
+            for (int k = 0; k < 4; k++) y[k * outputDistance] = F16xRebiasedF32(w + k * rowDistance, a, n);
             return;
         }
         float sum0 = Vector256.Sum(acc00 + acc01), sum1 = Vector256.Sum(acc10 + acc11);
+        float sum2 = Vector256.Sum(acc20 + acc21), sum3 = Vector256.Sum(acc30 + acc31);
         for (; i < n; i++)
         {
             float activation = act[i] * HalfRebiasInverse;
             sum0 += (float)BitConverter.UInt16BitsToHalf(x0[i]) * activation;
             sum1 += (float)BitConverter.UInt16BitsToHalf(x1[i]) * activation;
+            sum2 += (float)BitConverter.UInt16BitsToHalf(x2[i]) * activation;
+            sum3 += (float)BitConverter.UInt16BitsToHalf(x3[i]) * activation;
         }
         y[0] = sum0;
-        y[1] = sum1;
+        y[outputDistance] = sum1;
+        y[2 * outputDistance] = sum2;
+        y[3 * outputDistance] = sum3;
     }
 
     /// <summary>Eight halves with their magnitude bits shifted into float position: h * 2^-112 for every finite half.</summary>

@@ -8,7 +8,9 @@ namespace Suiron.Kernels;
 /// y = W x for a batch of activation rows, with ggml's numerics: activations are encoded once per call into
 /// the weight type's activation encoding, then each output is one <see cref="Quantization.Dot"/> of a weight row
 /// with an encoded activation row. Most of a forward pass is spent here.
-/// One token (decode) streams every weight row once through the per-row dot kernels: memory-bound.
+/// One token (decode) streams every weight row once through the per-row dot kernels: memory-bound, and on one core
+/// bound by how many independent weight streams are in flight, so F16 and Q4_K rows go through kernels that take
+/// several rows far apart per call (<see cref="RowsTimesBatch"/>), each row still bit-identical to its one-row dot.
 /// Several tokens (a prompt) go through <see cref="Gemm"/>, which unpacks groups of weight rows once and reuses
 /// each loaded weight vector across several tokens: compute-bound. Both give bit-identical results.
 /// Rows are split across the pool; calls too small to gain from a second thread run on the caller.
@@ -84,7 +86,8 @@ public static unsafe partial class MatMul
                     var work = new RowsTimesBatch
                     {
                         Kernel = rowKernels.Kernel,
-                        TwoRowKernel = batch == 1 && rowKernels.F16Rebiased && cols >= F16TwoRowMinColumns ? &Avx2Dot.F16xRebiasedF32TwoRows : null,
+                        MultiRowKernel = batch == 1 ? rowKernels.MultiRowKernel : null,
+                        RowsPerCall = rowKernels.RowsPerCall,
                         ScaledKernel = rowKernels.ScaledKernel,
                         Scales = extra,
                         ScalesRowBytes = extraRowBytes,
@@ -113,21 +116,28 @@ public static unsafe partial class MatMul
     /// per-token extras: rounded to F16 (ggml's numerics) and widened to F32 once — times 2^112 on AVX2, so each row's dot
     /// converts only the weight side in three integer operations (Avx2Dot.F16xRebiasedF32); the 128-bit path (ARM64)
     /// widens them without the rebias and its kernel converts the weights exactly. Q4_0/Q5_0/Q8_0 weights on AVX2 use
-    /// activation block scales converted to float once (the extras), not once per row.
+    /// activation block scales converted to float once (the extras), not once per row. On AVX2, single-token calls run F16
+    /// four rows and Q4_K two rows per kernel call (<see cref="MultiRowKernel"/>; measured per tensor on Llama-3.2-1B, one
+    /// thread, weights from DRAM: F16 ~10 → ~16 GB/s, Q4_K +6-15%). Q6_K stays one row per call: its two-row kernel spilled
+    /// registers and measured no faster; ComputeSegments (experts, MLA heads) keeps one row per call too.
     /// </summary>
     private readonly struct RowKernels
     {
         public readonly delegate*<byte*, byte*, int, float> Kernel;
         public readonly delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
+        public readonly delegate*<byte*, long, byte*, int, float*, long, void> MultiRowKernel; // decode: RowsPerCall rows per call, or null
+        public readonly int RowsPerCall;
         public readonly bool F16Rebiased, ReadsWidened;
 
         private RowKernels(delegate*<byte*, byte*, int, float> kernel, delegate*<byte*, byte*, float*, int, float> scaledKernel,
-            bool f16Rebiased, bool readsWidened)
+            bool f16Rebiased, bool readsWidened, delegate*<byte*, long, byte*, int, float*, long, void> multiRowKernel = null, int rowsPerCall = 1)
         {
             Kernel = kernel;
             ScaledKernel = scaledKernel;
             F16Rebiased = f16Rebiased;
             ReadsWidened = readsWidened;
+            MultiRowKernel = multiRowKernel;
+            RowsPerCall = rowsPerCall;
         }
 
         /// <summary>Whether the kernels read per-token extras (widened F16 activations or float block scales).</summary>
@@ -135,7 +145,8 @@ public static unsafe partial class MatMul
 
         public static RowKernels For(TensorType type, DotPath path)
         {
-            if (type == TensorType.F16 && path == DotPath.Avx2) return new(&Avx2Dot.F16xRebiasedF32, null, true, true);
+            if (type == TensorType.F16 && path == DotPath.Avx2) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &Avx2Dot.F16xRebiasedF32FourRows, 4);
+            if (type == TensorType.Q4_K && path == DotPath.Avx2) return new(&Avx2Dot.Q4K, null, false, false, &Avx2Dot.Q4KTwoRows, 2);
             if (type == TensorType.F16 && path == DotPath.Vector128) return new(&Vector128Dot.F16xF32, null, false, true);
             delegate*<byte*, byte*, float*, int, float> scaled = path == DotPath.Avx2 ? type switch
             {
@@ -203,19 +214,12 @@ public static unsafe partial class MatMul
         }
     }
 
-    /// <summary>
-    /// From this row width on, F16 decode runs two weight rows per kernel call (<see cref="Avx2Dot.F16xRebiasedF32TwoRows"/>).
-    /// The rebiased activations take 4 bytes per column: at 8192 columns (Llama-3.2-1B's ffn_down, 32 KB) they no longer
-    /// stay in L1 beside the weight stream, and loading each once for two rows measured 10-20% faster; at 2048 columns
-    /// (8 KB, in L1) the one-row kernel measured ~25% faster. Widths in between were not measured; 4096 (16 KB, half of L1) is the split.
-    /// </summary>
-    internal const int F16TwoRowMinColumns = 4096;
-
     /// <summary>A range of weight rows against every activation row: each weight row is read once per call.</summary>
     private struct RowsTimesBatch : IParallelWork
     {
         public delegate*<byte*, byte*, int, float> Kernel;
-        public delegate*<byte*, long, byte*, int, float*, void> TwoRowKernel; // when set (batch 1 only): two adjacent rows per call
+        public delegate*<byte*, long, byte*, int, float*, long, void> MultiRowKernel; // when set (batch 1 only): RowsPerCall rows per call
+        public int RowsPerCall;
         public delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
         public byte* Scales;
         public int ScalesRowBytes;
@@ -231,12 +235,15 @@ public static unsafe partial class MatMul
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int start, int end)
         {
-            if (TwoRowKernel != null)
+            if (MultiRowKernel != null)
             {
-                int pair = start;
-                for (; pair + 2 <= end; pair += 2)
-                    TwoRowKernel(Weights + pair * WeightRowBytes, WeightRowBytes, Activations, Columns, Output + pair);
-                if (pair < end) Output[pair] = Kernel(Weights + pair * WeightRowBytes, Activations, Columns);
+                // The range as RowsPerCall equal parts, walked in step: each call takes row r of every part, so its
+                // weight streams are (end - start) / RowsPerCall rows apart. Adjacent rows as streams ran slower than one
+                // row at a time (F16 at 2048 columns, 4 KB rows, measured ~25% slower); rows far apart ran faster.
+                int part = (end - start) / RowsPerCall;
+                for (int r = start; r < start + part; r++)
+                    MultiRowKernel(Weights + r * WeightRowBytes, part * WeightRowBytes, Activations, Columns, Output + r, part);
+                for (int r = start + RowsPerCall * part; r < end; r++) Output[r] = Kernel(Weights + r * WeightRowBytes, Activations, Columns);
                 return;
             }
             for (int r = start; r < end; r++)

@@ -98,6 +98,73 @@ public sealed unsafe class KQuantDotTests
         }
     }
 
+    /// <summary>
+    /// The Q4_K two-row decode kernel on arbitrary block bytes: both rows (not adjacent in memory, outputs at a stride)
+    /// bit-identical to the one-row kernel, which <see cref="Simd_equals_scalar_on_arbitrary_block_bytes"/> ties to the
+    /// scalar reference and the exact product.
+    /// </summary>
+    [Fact]
+    public void Q4K_two_row_kernel_equals_the_one_row_kernel_bit_for_bit()
+    {
+        if (!Avx2Dot.IsSupported) return;
+        int blockBytes = TensorTypes.BlockBytes(TensorType.Q4_K);
+        foreach (int blocks in KernelTestData.BlockCounts)
+        {
+            for (int seed = 0; seed < 8; seed++)
+            {
+                int n = blocks * TensorTypes.QK_K;
+                // Three rows' worth of blocks: the kernel gets rows 0 and 2, so the bytes between them are another row.
+                var weights = RandomBlocks(TensorType.Q4_K, 3 * blocks, seed: 3000 * blocks + seed);
+                var activations = ExtremeActivations(blocks, seed: 4000 * blocks + seed);
+                var output = new float[5];
+                float row0, row2;
+                fixed (byte* wp = weights) fixed (byte* ap = activations) fixed (float* y = output)
+                {
+                    long rowBytes = (long)blocks * blockBytes;
+                    Avx2Dot.Q4KTwoRows(wp, 2 * rowBytes, ap, n, y, 4);
+                    row0 = Avx2Dot.Q4K(wp, ap, n);
+                    row2 = Avx2Dot.Q4K(wp + 2 * rowBytes, ap, n);
+                }
+                Assert.True(BitConverter.SingleToInt32Bits(row0) == BitConverter.SingleToInt32Bits(output[0]), $"x{blocks} seed {seed} row 0: {row0} vs {output[0]}");
+                Assert.True(BitConverter.SingleToInt32Bits(row2) == BitConverter.SingleToInt32Bits(output[4]), $"x{blocks} seed {seed} row 2: {row2} vs {output[4]}");
+                Assert.Equal(0f, output[1] + output[2] + output[3]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Single-token matmuls (decode: Q4_K through the two-row kernel on rows far apart, the rest one row per call) on one and
+    /// two threads, with row counts that leave remainders: every output bit-identical to its row's dot.
+    /// </summary>
+    [Theory]
+    [InlineData(TensorType.Q4_K, 1)]
+    [InlineData(TensorType.Q4_K, 2)]
+    [InlineData(TensorType.Q6_K, 2)]
+    public void Decode_matmul_equals_the_per_row_dot_bit_for_bit(TensorType type, int threads)
+    {
+        const int cols = 3 * TensorTypes.QK_K;
+        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
+        using var pool = new WorkerPool(threads);
+        foreach (int rows in new[] { 1, 2, 3, 13, 67 })
+        {
+            var weights = RandomBlocks(type, rows * cols / TensorTypes.QK_K, seed: 50 + rows);
+            var x = KernelTestData.Gaussian(cols, seed: 51 + rows, scale: 3f);
+            var activation = KernelTestData.EncodeActivations(type, x);
+            var y = new float[rows];
+            fixed (byte* data = weights)
+            {
+                var tensor = new Tensor("w", type, [cols, rows], data, weights.Length);
+                MatMul.Compute(tensor, x, y, 1, pool);
+                for (int r = 0; r < rows; r++)
+                {
+                    float expected = Quantization.Dot(type, new ReadOnlySpan<byte>(data + (long)r * rowBytes, rowBytes), activation, cols);
+                    Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[r]),
+                        $"{type} rows {rows} row {r}: {expected} vs {y[r]}");
+                }
+            }
+        }
+    }
+
     /// <summary>The GEMM's panel unpacking on the same arbitrary bytes: bit-identical to the per-row kernels.</summary>
     [Theory]
     [MemberData(nameof(KQuantTypes))]
