@@ -87,6 +87,7 @@ public static unsafe partial class MatMul
                     {
                         Kernel = rowKernels.Kernel,
                         MultiRowKernel = batch == 1 ? rowKernels.MultiRowKernel : null,
+                        MultiRowScaledKernel = batch == 1 ? rowKernels.MultiRowScaledKernel : null,
                         RowsPerCall = rowKernels.RowsPerCall,
                         ScaledKernel = rowKernels.ScaledKernel,
                         Scales = extra,
@@ -116,22 +117,26 @@ public static unsafe partial class MatMul
     /// per-token extras: rounded to F16 (ggml's numerics) and widened to F32 once — times 2^112 on AVX2, so each row's dot
     /// converts only the weight side in three integer operations (Avx2Dot.F16xRebiasedF32); the 128-bit path (ARM64)
     /// widens them without the rebias and its kernel converts the weights exactly. Q4_0/Q5_0/Q8_0 weights on AVX2 use
-    /// activation block scales converted to float once (the extras), not once per row. On AVX2, single-token calls run F16
-    /// four rows and Q4_K two rows per kernel call (<see cref="MultiRowKernel"/>; measured per tensor on Llama-3.2-1B, one
-    /// thread, weights from DRAM: F16 ~10 → ~16 GB/s, Q4_K +6-15%). Q6_K stays one row per call: its two-row kernel spilled
-    /// registers and measured no faster; ComputeSegments (experts, MLA heads) keeps one row per call too.
+    /// activation block scales converted to float once (the extras), not once per row. On AVX2, single-token calls run F16,
+    /// Q8_0 and Q4_0 four rows and Q4_K two rows per kernel call (<see cref="MultiRowKernel"/>, <see cref="MultiRowScaledKernel"/>;
+    /// measured per tensor on Llama-3.2-1B, weights from DRAM, loaded box: F16 ~10 → ~16 GB/s on one thread, Q4_K +6-15%,
+    /// Q8_0 +40-50% on two threads). Q6_K stays one row per call: its two-row kernel spilled registers and measured no
+    /// faster; ComputeSegments (experts, MLA heads) keeps one row per call too.
     /// </summary>
     private readonly struct RowKernels
     {
         public readonly delegate*<byte*, byte*, int, float> Kernel;
         public readonly delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
         public readonly delegate*<byte*, long, byte*, int, float*, long, void> MultiRowKernel; // decode: RowsPerCall rows per call, or null
+        public readonly delegate*<byte*, long, byte*, float*, int, float*, long, void> MultiRowScaledKernel; // the same for ScaledKernel
         public readonly int RowsPerCall;
         public readonly bool F16Rebiased, ReadsWidened;
 
         private RowKernels(delegate*<byte*, byte*, int, float> kernel, delegate*<byte*, byte*, float*, int, float> scaledKernel,
-            bool f16Rebiased, bool readsWidened, delegate*<byte*, long, byte*, int, float*, long, void> multiRowKernel = null, int rowsPerCall = 1)
+            bool f16Rebiased, bool readsWidened, delegate*<byte*, long, byte*, int, float*, long, void> multiRowKernel = null, int rowsPerCall = 1,
+            delegate*<byte*, long, byte*, float*, int, float*, long, void> multiRowScaledKernel = null)
         {
+            MultiRowScaledKernel = multiRowScaledKernel;
             Kernel = kernel;
             ScaledKernel = scaledKernel;
             F16Rebiased = f16Rebiased;
@@ -147,11 +152,11 @@ public static unsafe partial class MatMul
         {
             if (type == TensorType.F16 && path == DotPath.Avx2) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &Avx2Dot.F16xRebiasedF32FourRows, 4);
             if (type == TensorType.Q4_K && path == DotPath.Avx2) return new(&Avx2Dot.Q4K, null, false, false, &Avx2Dot.Q4KTwoRows, 2);
+            if (type == TensorType.Q8_0 && path == DotPath.Avx2) return new(&Avx2Dot.Q8_0, &Avx2Dot.Q8_0Scaled, false, false, null, 4, &Avx2Dot.Q8_0ScaledFourRows);
+            if (type == TensorType.Q4_0 && path == DotPath.Avx2) return new(&Avx2Dot.Q4_0, &Avx2Dot.Q4_0Scaled, false, false, null, 4, &Avx2Dot.Q4_0ScaledFourRows);
             if (type == TensorType.F16 && path == DotPath.Vector128) return new(&Vector128Dot.F16xF32, null, false, true);
             delegate*<byte*, byte*, float*, int, float> scaled = path == DotPath.Avx2 ? type switch
             {
-                TensorType.Q8_0 => &Avx2Dot.Q8_0Scaled,
-                TensorType.Q4_0 => &Avx2Dot.Q4_0Scaled,
                 TensorType.Q5_0 => &Avx2Dot.Q5_0Scaled,
                 _ => null,
             } : null;
@@ -219,6 +224,7 @@ public static unsafe partial class MatMul
     {
         public delegate*<byte*, byte*, int, float> Kernel;
         public delegate*<byte*, long, byte*, int, float*, long, void> MultiRowKernel; // when set (batch 1 only): RowsPerCall rows per call
+        public delegate*<byte*, long, byte*, float*, int, float*, long, void> MultiRowScaledKernel; // likewise, with the activation scales
         public int RowsPerCall;
         public delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
         public byte* Scales;
@@ -235,12 +241,21 @@ public static unsafe partial class MatMul
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int start, int end)
         {
-            if (MultiRowKernel != null)
+            if (MultiRowKernel != null || MultiRowScaledKernel != null)
             {
                 // The range as RowsPerCall equal parts, walked in step: each call takes row r of every part, so its
                 // weight streams are (end - start) / RowsPerCall rows apart. Adjacent rows as streams ran slower than one
                 // row at a time (F16 at 2048 columns, 4 KB rows, measured ~25% slower); rows far apart ran faster.
                 int part = (end - start) / RowsPerCall;
+                float* scales = (float*)Scales;
+                if (MultiRowScaledKernel != null)
+                {
+                    for (int r = start; r < start + part; r++)
+                        MultiRowScaledKernel(Weights + r * WeightRowBytes, part * WeightRowBytes, Activations, scales, Columns, Output + r, part);
+                    for (int r = start + RowsPerCall * part; r < end; r++)
+                        Output[r] = ScaledKernel(Weights + r * WeightRowBytes, Activations, scales, Columns);
+                    return;
+                }
                 for (int r = start; r < start + part; r++)
                     MultiRowKernel(Weights + r * WeightRowBytes, part * WeightRowBytes, Activations, Columns, Output + r, part);
                 for (int r = start + RowsPerCall * part; r < end; r++) Output[r] = Kernel(Weights + r * WeightRowBytes, Activations, Columns);

@@ -184,6 +184,48 @@ public unsafe class MatMulTests
         }
     }
 
+    /// <summary>
+    /// Single-token matmuls, where F16, Q4_K, Q8_0 and Q4_0 rows go through the multi-row decode kernels (several rows a part of
+    /// the pool's range apart per call, leftovers one row per call), with row counts that leave every remainder, on one
+    /// and two threads: every output bit-identical to its row's own dot (<see cref="Quantization.Dot"/>, which the tests
+    /// above tie to the scalar reference). Weights hold ±127 quants and extreme block scales, as well as ordinary ones.
+    /// </summary>
+    [Theory]
+    [InlineData(TensorType.Q8_0, 1)]
+    [InlineData(TensorType.Q8_0, 2)]
+    [InlineData(TensorType.F16, 2)]
+    [InlineData(TensorType.Q4_K, 2)]
+    [InlineData(TensorType.Q4_0, 1)]
+    [InlineData(TensorType.Q4_0, 2)]
+    public void Single_token_rows_equal_their_own_dot_bit_for_bit(TensorType type, int threads)
+    {
+        const int cols = 3 * TensorTypes.QK_K;
+        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
+        using var pool = new WorkerPool(threads);
+        foreach (int rows in new[] { 1, 3, 4, 5, 7, 13, 67, 1000 })
+        {
+            var weightFloats = KernelTestData.Gaussian(rows * cols, seed: 70 + rows, scale: 0.1f);
+            for (int i = 0; i < weightFloats.Length; i += 97) weightFloats[i] *= i % 2 == 0 ? 3e3f : 1e-4f;
+            var weights = new byte[rowBytes * rows];
+            for (int r = 0; r < rows; r++)
+                Quantization.Quantize(type, weightFloats.AsSpan(r * cols, cols), weights.AsSpan(r * rowBytes, rowBytes));
+            var x = KernelTestData.Gaussian(cols, seed: 71 + rows, scale: 3f);
+            var activation = KernelTestData.EncodeActivations(type, x);
+            var y = new float[rows];
+            fixed (byte* data = weights)
+            {
+                var tensor = new Tensor("w", type, [cols, rows], data, weights.Length);
+                MatMul.Compute(tensor, x, y, 1, pool);
+                for (int r = 0; r < rows; r++)
+                {
+                    float expected = Quantization.Dot(type, weights.AsSpan(r * rowBytes, rowBytes), activation, cols);
+                    Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[r]),
+                        $"{type} rows {rows} row {r}: {expected} vs {y[r]}");
+                }
+            }
+        }
+    }
+
     public static IEnumerable<object[]> GroupCases()
     {
         foreach (var type in KernelTestData.AllTypes)
