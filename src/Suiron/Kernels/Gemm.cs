@@ -106,7 +106,8 @@ internal static unsafe partial class Gemm
         Family family = FamilyOf(type);
         int panelRow = PanelRowBytes(type, cols);
         // Block32 types also keep every token's block scales after the panel, interleaved by steps of four tokens
-        // (see InterleaveTokenScales): once per call, not once per row group.
+        // (see InterleaveTokenScales): once per call, not once per row group. That is batch x cols / 8 bytes per thread
+        // (256 KB for a 256-token pass over 8192 columns), kept like the panel.
         long tokenScaleBytes = family == Family.Block32 ? (long)(batch + Tokens - 1) / Tokens * (cols / 32) * Tokens * sizeof(float) : 0;
         byte* p = type == TensorType.F32 ? null : Panel(checked((int)(panelRow * RowGroup + tokenScaleBytes)));
         float* tokenScales = family == Family.Block32 ? (float*)(p + panelRow * RowGroup) : null;
