@@ -105,9 +105,13 @@ internal static unsafe partial class Gemm
     {
         Family family = FamilyOf(type);
         int panelRow = PanelRowBytes(type, cols);
-        // Block32 types also keep four tokens' block scales interleaved after the panel (see Block32Group).
-        int tokenScaleBytes = family == Family.Block32 ? cols / 32 * Tokens * sizeof(float) : 0;
-        byte* p = type == TensorType.F32 ? null : Panel(panelRow * RowGroup + tokenScaleBytes);
+        // Block32 types also keep every token's block scales after the panel, interleaved by steps of four tokens
+        // (see InterleaveTokenScales): once per call, not once per row group. That is batch x cols / 8 bytes per thread
+        // (256 KB for a 256-token pass over 8192 columns), kept like the panel.
+        long tokenScaleBytes = family == Family.Block32 ? (long)(batch + Tokens - 1) / Tokens * (cols / 32) * Tokens * sizeof(float) : 0;
+        byte* p = type == TensorType.F32 ? null : Panel(checked((int)(panelRow * RowGroup + tokenScaleBytes)));
+        float* tokenScales = family == Family.Block32 ? (float*)(p + panelRow * RowGroup) : null;
+        if (tokenScales != null) InterleaveTokenScales(extra, extraRowBytes, batch, cols / 32, tokenScales);
         float* results = stackalloc float[2 * Tokens];
         for (int group = firstRow; group < endRow; group += RowGroup)
         {
@@ -116,8 +120,7 @@ internal static unsafe partial class Gemm
                 for (int r = 0; r < rows; r++) Unpack(type, weights + (group + r) * weightRowBytes, p + r * panelRow, cols);
             if (family == Family.Block32)
             {
-                Block32Group(p, panelRow, rows, cols, activations, activationRowBytes, (float*)(p + panelRow * RowGroup),
-                    extra, extraRowBytes, batch, output + group, outputStride, results);
+                Block32Group(p, panelRow, rows, cols, activations, activationRowBytes, tokenScales, batch, output + group, outputStride, results);
                 continue;
             }
             if (family == Family.Float)
@@ -278,23 +281,39 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// One unpacked group of Q4_0/Q5_0/Q8_0 rows against every token, two rows by four tokens per micro-kernel call.
-    /// The four tokens' block scales are first interleaved (<paramref name="tokenScales"/>[4b + k] = scale of block b
-    /// of token k) so the kernel forms a row's four scale products with one multiply.
+    /// Rewrites the tokens' float block scales (the extras, one row of <paramref name="blocks"/> floats per token) by
+    /// steps of four tokens: <c>tokenScales[(t / 4) * blocks * 4 + 4b + t % 4]</c> = scale of block b of token t, so that
+    /// the micro-kernel forms a row's four scale products with one multiply. A short last step repeats its last
+    /// token, as the micro-kernel's token pointers do. Done once per <see cref="Rows"/> call: redoing it for every row
+    /// group and step of four tokens was ~5% of a Q8_0 prefill.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InterleaveTokenScales(byte* extra, int extraRowBytes, int batch, int blocks, float* tokenScales)
+    {
+        for (int t = 0; t < batch; t += Tokens)
+        {
+            float* d0 = (float*)(extra + (long)t * extraRowBytes), d1 = (float*)(extra + (long)Math.Min(t + 1, batch - 1) * extraRowBytes);
+            float* d2 = (float*)(extra + (long)Math.Min(t + 2, batch - 1) * extraRowBytes), d3 = (float*)(extra + (long)Math.Min(t + 3, batch - 1) * extraRowBytes);
+            float* step = tokenScales + (long)(t / Tokens) * blocks * Tokens;
+            for (int b = 0; b < blocks; b++)
+                Sse.Store(step + 4 * b, Vector128.Create(d0[b], d1[b], d2[b], d3[b]));
+        }
+    }
+
+    /// <summary>
+    /// One unpacked group of Q4_0/Q5_0/Q8_0 rows against every token, two rows by four tokens per micro-kernel call,
+    /// with the tokens' block scales already interleaved by <see cref="InterleaveTokenScales"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block32Group(byte* panel, int panelRow, int rows, int cols, byte* activations, int activationRowBytes,
-        float* tokenScales, byte* extra, int extraRowBytes, int batch, float* output, int outputStride, float* results)
+        float* tokenScales, int batch, float* output, int outputStride, float* results)
     {
         int blocks = cols / 32;
         for (int t = 0; t < batch; t += Tokens)
         {
             // A short last step repeats its last token; the repeats' results are dropped.
             int t0 = t, t1 = Math.Min(t + 1, batch - 1), t2 = Math.Min(t + 2, batch - 1), t3 = Math.Min(t + 3, batch - 1);
-            float* d0 = (float*)(extra + t0 * extraRowBytes), d1 = (float*)(extra + t1 * extraRowBytes);
-            float* d2 = (float*)(extra + t2 * extraRowBytes), d3 = (float*)(extra + t3 * extraRowBytes);
-            for (int b = 0; b < blocks; b++)
-                Sse.Store(tokenScales + 4 * b, Vector128.Create(d0[b], d1[b], d2[b], d3[b]));
+            float* stepScales = tokenScales + (long)(t / Tokens) * blocks * Tokens;
             var y0 = (BlockQ8_0*)(activations + t0 * activationRowBytes);
             var y1 = (BlockQ8_0*)(activations + t1 * activationRowBytes);
             var y2 = (BlockQ8_0*)(activations + t2 * activationRowBytes);
@@ -304,7 +323,7 @@ internal static unsafe partial class Gemm
             {
                 // An odd last row runs as both rows of the pair; the copy's results are dropped.
                 byte* row0 = panel + r * panelRow, row1 = r + 1 < rows ? row0 + panelRow : row0;
-                Block32Kernel(row0, row1, cols, y0, y1, y2, y3, tokenScales, results);
+                Block32Kernel(row0, row1, cols, y0, y1, y2, y3, stepScales, results);
                 for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + r] = results[k];
                 if (r + 1 < rows)
                     for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + r + 1] = results[Tokens + k];
