@@ -50,8 +50,16 @@ internal sealed class LlamaCppOracle : IDisposable
         // context under one lock, so that oracles built at the same time by parallel tests each get their own setting.
         lock (RotationSwitch)
         {
-            SetAttentionRotation(attentionRotation);
-            _context = _weights.CreateContext(parameters);
+            string? before = NativeVariable(RotationVariable);
+            SetNativeVariable(RotationVariable, attentionRotation ? "0" : "1");
+            try
+            {
+                _context = _weights.CreateContext(parameters);
+            }
+            finally
+            {
+                SetNativeVariable(RotationVariable, before); // as found: the variable means nothing to the rest of the process
+            }
         }
         VocabSize = _context.Vocab.Count;
     }
@@ -60,19 +68,30 @@ internal sealed class LlamaCppOracle : IDisposable
 
     private static readonly object RotationSwitch = new();
 
+    private const string RotationVariable = "LLAMA_ATTN_ROT_DISABLE";
+
     /// <summary>
-    /// Sets llama.cpp's <c>LLAMA_ATTN_ROT_DISABLE</c> (it reads it with atoi: "1" turns the rotation off, "0" leaves it
-    /// on). It must be set in the native environment: .NET's Environment.SetEnvironmentVariable does not reach getenv on Unix.
+    /// llama.cpp reads <c>LLAMA_ATTN_ROT_DISABLE</c> with getenv and atoi ("1" turns the rotation off, "0" leaves it on), so it
+    /// must be set in the native environment: .NET's Environment.SetEnvironmentVariable does not reach getenv on Unix.
+    /// Null unsets it.
     /// </summary>
-    private static void SetAttentionRotation(bool on)
+    private static void SetNativeVariable(string name, string? value)
     {
-        string value = on ? "0" : "1";
-        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable("LLAMA_ATTN_ROT_DISABLE", value);
-        else if (setenv("LLAMA_ATTN_ROT_DISABLE", value, 1) != 0) throw new InvalidOperationException("setenv(LLAMA_ATTN_ROT_DISABLE) failed.");
+        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable(name, value);
+        else if ((value is null ? unsetenv(name) : setenv(name, value, 1)) != 0) throw new InvalidOperationException($"setenv({name}) failed.");
     }
+
+    private static string? NativeVariable(string name) =>
+        OperatingSystem.IsWindows() ? Environment.GetEnvironmentVariable(name) : System.Runtime.InteropServices.Marshal.PtrToStringUTF8(getenv(name));
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int setenv(string name, string value, int overwrite);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int unsetenv(string name);
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern IntPtr getenv(string name);
 
     /// <summary>Token ids from llama.cpp's own tokenizer (so the model tests do not depend on ours).</summary>
     public int[] Tokenize(string text, bool addBos = true) =>
