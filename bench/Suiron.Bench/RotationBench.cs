@@ -63,9 +63,44 @@ internal static class RotationBench
             output.WriteLine($"  run {r + 1}: rotation off {off[^1]:F2} tok/s, on {on[^1]:F2} tok/s");
         }
         double ratio = Median(on.Zip(off, (a, b) => a / b).ToList());
+        double rotationSeconds = RotationSecondsPerToken(rotated.Info.HyperParameters, keyType, valueType);
         output.WriteLine($"{Path.GetFileName(path)} ({rotated.Info.Architecture}), k {KvCacheTypes.Name(keyType)}, v {KvCacheTypes.Name(valueType)}, " +
             $"rotation {rotated.Info.AttentionRotation}; depth {depth}, {steps} decode steps per run, {threads} threads, {repetitions} alternating runs: " +
             $"off median {Median(off):F2} tok/s, on median {Median(on):F2} tok/s, median ratio on/off ×{ratio:F3}");
+        output.WriteLine($"the rotations alone, one thread: {rotationSeconds * 1e6:F1} µs per token (median of 21 timings), " +
+            $"{rotationSeconds * Median(off) * 100:F3} % of the unrotated decode step");
+    }
+
+    /// <summary>
+    /// Seconds one decode token spends in the rotations, timed apart from everything else (which a loaded machine makes
+    /// too noisy to resolve a cost this small): per layer the query heads and key heads, the value heads, and the
+    /// attention output, as the model rotates them.
+    /// </summary>
+    private static double RotationSecondsPerToken(TransformerHyperParameters h, KvCacheType keyType, KvCacheType valueType)
+    {
+        var rotation = AttentionRotation.For(h.KeyLength, h.ValueLength, keyType, valueType, enabled: true);
+        var queries = new float[h.HeadCount * h.KeyLength];
+        var keys = new float[h.KvHeadCount * h.KeyLength];
+        var values = new float[h.KvHeadCount * h.ValueLength];
+        var attended = new float[h.HeadCount * h.ValueLength];
+        var random = new Random(5);
+        foreach (var row in new[] { queries, keys, values, attended })
+            for (int i = 0; i < row.Length; i++) row[i] = (float)(random.NextDouble() - 0.5);
+        const int tokens = 200;
+        var timings = new List<double>();
+        for (int round = 0; round < 22; round++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int t = 0; t < tokens; t++)
+                for (int layer = 0; layer < h.LayerCount; layer++)
+                {
+                    rotation.RotateQueriesAndKeys(queries, keys);
+                    rotation.RotateValues(values);
+                    rotation.RotateOutputBack(attended);
+                }
+            if (round > 0) timings.Add(Stopwatch.GetElapsedTime(start).TotalSeconds / tokens); // round 0 warms the JIT
+        }
+        return Median(timings);
     }
 
     private static double Median(List<double> values)
