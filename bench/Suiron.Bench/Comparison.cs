@@ -179,7 +179,11 @@ internal static class Comparison
         return $"machine: {cpu}, {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; " +
                $".NET {Environment.Version}; llama.cpp via LLamaSharp {llamaSharp} (LLamaSharp.Backend.Cpu; ggml CPU features: {features})\n" +
                $"settings: threads {s.Threads}; pp{s.PromptTokens} / tg{s.GeneratedTokens}; {s.Repetitions} repetitions; KV cache {s.CacheTypes} in both" +
-               (s.KeyCacheType == KvCacheType.Q8_0 || s.ValueCacheType == KvCacheType.Q8_0 ? " (llama.cpp's Hadamard attention rotation off, as Suiron)" : "") + "; " +
+               (s.KeyCacheType == KvCacheType.Q8_0 || s.ValueCacheType == KvCacheType.Q8_0
+                   ? ModelOptions.AttentionRotationDisabledByEnvironment
+                       ? " (Hadamard attention rotation off in both: LLAMA_ATTN_ROT_DISABLE)"
+                       : " (Hadamard attention rotation on in both, llama.cpp's default)"
+                   : "") + "; " +
                $"llama.cpp flash attention {s.FlashAttentionName}, n_batch >= prompt, n_ubatch 512; random tokens (seed {s.Seed}); tg greedy (argmax) from " +
                (s.Depth > 0 ? $"a cache holding {s.Depth} random tokens (filled untimed)" : "an empty cache");
     }

@@ -24,8 +24,6 @@ internal sealed class LlamaCppSubject : IBenchmarkSubject, IDisposable
     public LlamaCppSubject(string path, int threads, int maxTokens, bool? flashAttention,
         GGMLType keyType = GGMLType.GGML_TYPE_F16, GGMLType valueType = GGMLType.GGML_TYPE_F16)
     {
-        if (keyType is not (GGMLType.GGML_TYPE_F16 or GGMLType.GGML_TYPE_F32) || valueType is not (GGMLType.GGML_TYPE_F16 or GGMLType.GGML_TYPE_F32))
-            DisableAttentionRotation();
         var parameters = new ModelParams(path)
         {
             ContextSize = (uint)maxTokens,
@@ -86,20 +84,6 @@ internal sealed class LlamaCppSubject : IBenchmarkSubject, IDisposable
             Decode();
         }
     }
-
-    /// <summary>
-    /// llama.cpp (since ggml-org/llama.cpp#21038) rotates Q, K and V by a Hadamard matrix when the cache is quantized;
-    /// Suiron does not, so the comparison turns it off (LLAMA_ATTN_ROT_DISABLE, read with getenv when a cache is created;
-    /// set natively because .NET's Environment.SetEnvironmentVariable does not reach getenv on Unix).
-    /// </summary>
-    private static void DisableAttentionRotation()
-    {
-        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable("LLAMA_ATTN_ROT_DISABLE", "1");
-        else if (setenv("LLAMA_ATTN_ROT_DISABLE", "1", 1) != 0) throw new InvalidOperationException("setenv(LLAMA_ATTN_ROT_DISABLE) failed.");
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    private static extern int setenv(string name, string value, int overwrite);
 
     private void Decode()
     {

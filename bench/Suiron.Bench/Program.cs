@@ -9,6 +9,8 @@ using Suiron.Kernels;
 //   dotnet run -c Release --project bench/Suiron.Bench -- [--quick] [--threads 2] [-p 512 -n 128 -r 5] [--json results.json]
 //   dotnet run -c Release --project bench/Suiron.Bench -- models      (only write the model files)
 //   dotnet run -c Release --project bench/Suiron.Bench -- batch --dir /tmp/x -s 4   (batched vs per-sequence decode, A/B)
+//   dotnet run -c Release --project bench/Suiron.Bench -- rotation -f F.gguf -d 2048 -ctk q8_0 -ctv q8_0
+//                                                       (decode with vs without the quantized cache's Hadamard rotation, A/B)
 //   dotnet run -c Release --project bench/Suiron.Bench -- kernels     (dot kernels: scalar vs Vector128 vs AVX2, one thread)
 //   dotnet run -c Release --project bench/Suiron.Bench -- vocab --from F.gguf --tokenizer DIR --out G.gguf
 //                                                       (a copy with a real tokenizer, for `suiron bench --json-schema`)
@@ -112,6 +114,25 @@ batchCommand.SetAction(result => Guard(() =>
     return 0;
 }));
 root.Subcommands.Add(batchCommand);
+var rotationFile = new Option<string>("--file", "-f") { Description = "GGUF file", Required = true };
+var rotationDepth = new Option<int>("--depth", "-d") { Description = "Tokens in the cache before each timed run (filled untimed)", DefaultValueFactory = _ => 2048 };
+var rotationCommand = new Command("rotation", "Decode cost of the Hadamard attention rotation of a quantized cache, A/B in one process: rotation on vs off, alternating runs, medians")
+{
+    rotationFile, rotationDepth, steps, threads, repetitions, cacheTypeK, cacheTypeV,
+};
+rotationCommand.SetAction(result => Guard(() =>
+{
+    string path = result.GetValue(rotationFile)!;
+    if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: {path}");
+    int d = result.GetValue(rotationDepth), n = result.GetValue(steps), r = result.GetValue(repetitions) ?? 5;
+    if (d < 0 || n < 1 || r < 1) throw new ArgumentException("--depth must be ≥ 0, --steps and --repetitions ≥ 1.");
+    WarnIfDebug();
+    RotationBench.Run(path, result.GetValue(threads), d, n, r,
+        Suiron.Inference.KvCacheTypes.Parse(result.GetValue(cacheTypeK)!, "--cache-type-k"), Suiron.Inference.KvCacheTypes.Parse(result.GetValue(cacheTypeV)!, "--cache-type-v"),
+        Console.Out);
+    return 0;
+}));
+root.Subcommands.Add(rotationCommand);
 var vocabFrom = new Option<string>("--from") { Description = "The GGUF file to copy", Required = true };
 var vocabTokenizer = new Option<string>("--tokenizer") { Description = "Hugging Face tokenizer folder (tokenizer.json, tokenizer_config.json)", Required = true };
 var vocabPre = new Option<string>("--pre") { Description = "llama.cpp pre-tokenizer name (tokenizer.ggml.pre)", DefaultValueFactory = _ => "qwen2" };

@@ -108,7 +108,8 @@ internal static class BenchCommand
             var report = new BenchReport(ModelDescription.Of(file, lm.Info.ParameterCount), t, r, WeightTraffic.BytesPerToken(file),
                 peakResident, summaries, constrained, wall)
             {
-                KvCache = $"k {KvCacheTypes.Name(lm.Info.KeyCacheType)}, v {KvCacheTypes.Name(lm.Info.ValueCacheType)}",
+                KvCache = $"k {KvCacheTypes.Name(lm.Info.KeyCacheType)}, v {KvCacheTypes.Name(lm.Info.ValueCacheType)}" +
+                    (lm.Info.AttentionRotation == "off" ? "" : $", rotation {lm.Info.AttentionRotation}"),
             };
             Console.Out.Write(result.GetValue(json) ? report.ToJson() : report.ToTable(result.GetValue(seed)));
             return CliErrors.Ok;

@@ -35,6 +35,7 @@ internal static class InfoCommand
                     o.WriteLine($"active/token:   {active:N0} ({active / 1e6:F2} M, {100.0 * active / info.ParameterCount:F1}% of the total)");
                 o.WriteLine($"context:        {info.ContextLength} tokens (trained)");
                 o.WriteLine($"kv cache:       {info.KvCacheBytesPerToken:N0} bytes per token (k {KvCacheTypes.Name(info.KeyCacheType)}, v {KvCacheTypes.Name(info.ValueCacheType)}); {Bytes(info.KvCacheBytesPerToken * (long)info.ContextLength)} at the full trained context");
+                o.WriteLine($"kv rotation:    {info.AttentionRotation}");
                 if (info.FullKvBytesPerToken is { } full)
                     o.WriteLine($"                uncompressed K/V would take {full:N0} bytes per token ({(double)full / info.KvCacheBytesPerToken:F1}× more)");
             }

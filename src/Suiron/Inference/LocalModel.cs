@@ -35,6 +35,10 @@ public sealed record LocalModelOptions
 
     /// <summary>Element type of cached values (<c>--cache-type-v</c>).</summary>
     public KvCacheType ValueCacheType { get; init; } = KvCacheType.F16;
+
+    /// <summary>Hadamard rotation for a quantized cache, as llama.cpp (<see cref="ModelOptions.AttentionRotation"/>; on
+    /// unless <c>LLAMA_ATTN_ROT_DISABLE</c> is set).</summary>
+    public bool AttentionRotation { get; init; } = !ModelOptions.AttentionRotationDisabledByEnvironment;
 }
 
 /// <summary>
@@ -64,7 +68,7 @@ public sealed class LocalModel : IDisposable
         {
             var tokenizer = Tokenizer.FromGguf(file);
             var chat = ChatPrompt.FromGguf(file, tokenizer);
-            model = ModelLoader.Load(file, new ModelOptions { Threads = options.Threads, ContextSize = options.ContextSize, KeyCacheType = options.KeyCacheType, ValueCacheType = options.ValueCacheType });
+            model = ModelLoader.Load(file, new ModelOptions { Threads = options.Threads, ContextSize = options.ContextSize, KeyCacheType = options.KeyCacheType, ValueCacheType = options.ValueCacheType, AttentionRotation = options.AttentionRotation });
             var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = options.Slots, QueueLimit = options.QueueLimit, ContextSize = model.Info.ContextSize });
             string id = Path.GetFileName(path);
             if (id.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) id = id[..^5];

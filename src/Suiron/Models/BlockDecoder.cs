@@ -136,7 +136,8 @@ internal sealed class BlockDecoder : ILanguageModel
         _keyCacheType = options.KeyCacheType;
         _valueCacheType = options.ValueCacheType;
         _pool = new WorkerPool(options.Threads);
-        _attention = new GroupedQueryAttention(_h, new Rope(_h.Rope, architecture.RopeStyle, null), _pool);
+        _attention = new GroupedQueryAttention(_h, new Rope(_h.Rope, architecture.RopeStyle, null), _pool,
+            AttentionRotation.For(_h.KeyLength, _h.ValueLength, _keyCacheType, _valueCacheType, options.AttentionRotation, options.KeyRotationBlock));
         _feedForward = new GatedFeedForward(_pool);
         Experts = experts ? new MixtureOfExperts(_routing!, embedding, _pool) : null;
 
@@ -152,6 +153,7 @@ internal sealed class BlockDecoder : ILanguageModel
         }
         Info = new ModelInfo(architecture.Name, _h, vocab, _h.ContextLength, contextSize, bytesPerToken, total) {
             ActiveParameterCount = active, KeyCacheType = _keyCacheType, ValueCacheType = _valueCacheType,
+            AttentionRotation = _attention.Rotation.ToString(),
         };
     }
 

@@ -24,6 +24,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     private readonly WorkerPool _pool;
     private readonly KvCacheType _keyCacheType, _valueCacheType;
     private readonly float _attentionScale;
+    private readonly AttentionRotation _rotation;
     private Scratch _scratch = new(0, null!);
     private int[]? _passTokens;
     private SequenceSegment[]? _segments, _singleSegment;
@@ -43,13 +44,14 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         options.CheckCacheTypes(_h.KeyLength, _h.ValueLength);
         _keyCacheType = options.KeyCacheType;
         _valueCacheType = options.ValueCacheType;
+        _rotation = AttentionRotation.For(_h.KeyLength, _h.ValueLength, _keyCacheType, _valueCacheType, options.AttentionRotation, options.KeyRotationBlock);
         _pool = new WorkerPool(options.Threads);
 
         int contextSize = options.ContextSize > 0 ? options.ContextSize : Math.Min(_h.ContextLength, ModelOptions.DefaultContextCap);
         long bytesPerToken = _h.LayerCount * (KvCacheTypes.Bytes(_keyCacheType, KeyWidth) + KvCacheTypes.Bytes(_valueCacheType, ValueWidth));
         Info = new ModelInfo(architecture.Name, _h, _weights.VocabSize, _h.ContextLength, contextSize, bytesPerToken, _weights.ParameterCount)
         {
-            KeyCacheType = _keyCacheType, ValueCacheType = _valueCacheType,
+            KeyCacheType = _keyCacheType, ValueCacheType = _valueCacheType, AttentionRotation = _rotation.ToString(),
         };
     }
 
@@ -202,6 +204,9 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
                 _rope.Apply(queries.Slice(i * QueryWidth, QueryWidth), keyLength, s.CosSin);
                 _rope.Apply(keys.Slice(i * KeyWidth, KeyWidth), keyLength, s.CosSin);
             }
+            // A quantized cache stores rotated keys/values (llama.cpp's default): rotate after RoPE, before the write.
+            _rotation.RotateQueriesAndKeys(queries.Slice(segment.Start * QueryWidth, segment.Count * QueryWidth), keys.Slice(segment.Start * KeyWidth, segment.Count * KeyWidth));
+            _rotation.RotateValues(values.Slice(segment.Start * ValueWidth, segment.Count * ValueWidth));
             segment.Cache.Write(layer, segment.FirstPosition,
                 keys.Slice(segment.Start * KeyWidth, segment.Count * KeyWidth), values.Slice(segment.Start * ValueWidth, segment.Count * ValueWidth));
         }
@@ -216,6 +221,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         long attendedPositions = 0; // Σ over rows of the positions each row attends to: the work estimate the pool sizes its split by
         foreach (var segment in segments) attendedPositions += (long)segment.Count * (segment.FirstPosition + segment.Count);
         work.Run(n, _pool, attendedPositions);
+        _rotation.RotateOutputBack(mixed);
 
         MatMul.Compute(w.Output, mixed, output, n, _pool);
     }

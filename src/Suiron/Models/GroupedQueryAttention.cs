@@ -63,14 +63,18 @@ internal sealed class GroupedQueryAttention
     private KvCache[] _rowCache = [];
     private int[] _rowPosition = [];
 
-    public GroupedQueryAttention(TransformerHyperParameters h, Rope rope, WorkerPool pool)
+    public GroupedQueryAttention(TransformerHyperParameters h, Rope rope, WorkerPool pool, AttentionRotation rotation)
     {
         _h = h;
+        Rotation = rotation;
         _rope = rope;
         _pool = pool;
         _scale = 1f / MathF.Sqrt(h.KeyLength);
         _cosSin = new float[h.Rope.Dimensions];
     }
+
+    /// <summary>The Hadamard rotation of queries, keys and values for a quantized cache (llama.cpp's default), or none.</summary>
+    public AttentionRotation Rotation { get; }
 
     public int KeyWidth => _h.KvHeadCount * _h.KeyLength;
     public int ValueWidth => _h.KvHeadCount * _h.ValueLength;
@@ -133,6 +137,9 @@ internal sealed class GroupedQueryAttention
                 _rope.Apply(queries.Slice(t * queryWidth, queryWidth), keyLength, _cosSin);
                 _rope.Apply(keys.Slice(t * keyWidth, keyWidth), keyLength, _cosSin);
             }
+            // A quantized cache stores rotated keys/values (llama.cpp's default): rotate after RoPE, before the write.
+            Rotation.RotateQueriesAndKeys(queries.Slice(segment.Start * queryWidth, segment.Count * queryWidth), keys.Slice(segment.Start * keyWidth, segment.Count * keyWidth));
+            Rotation.RotateValues(values.Slice(segment.Start * valueWidth, segment.Count * valueWidth));
             segment.Cache.Write(layerIndex, segment.FirstPosition,
                 keys.Slice(segment.Start * keyWidth, segment.Count * keyWidth), values.Slice(segment.Start * valueWidth, segment.Count * valueWidth));
             attendedPositions += segment.AttendedPositions;
@@ -147,6 +154,7 @@ internal sealed class GroupedQueryAttention
             QueryWidth = queryWidth, Scale = _scale,
         };
         work.Run(n, _pool, attendedPositions);
+        Rotation.RotateOutputBack(_mixed.AsSpan(0, n * mixedWidth));
         MatMul.Compute(w.Output, _mixed.AsSpan(0, n * mixedWidth), output, n, _pool);
     }
 

@@ -32,4 +32,8 @@ public sealed record ModelInfo(
 
     /// <summary>Element type of the cached values this instance uses (<see cref="ModelOptions.ValueCacheType"/>).</summary>
     public KvCacheType ValueCacheType { get; init; } = KvCacheType.F16;
+
+    /// <summary>The Hadamard rotation applied for a quantized cache (llama.cpp's attention rotation), e.g.
+    /// <c>q,k Hadamard 128, v 64</c>, or <c>off</c> (F16/F32 caches, head lengths not a multiple of 64, or turned off).</summary>
+    public string AttentionRotation { get; init; } = "off";
 }

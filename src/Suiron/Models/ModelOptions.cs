@@ -32,6 +32,37 @@ public sealed record ModelOptions
     public KvCacheType ValueCacheType { get; init; } = KvCacheType.F16;
 
     /// <summary>
+    /// Rotates queries and keys (and values) by a Hadamard matrix before a quantized cache stores them, as llama.cpp does
+    /// by default since ggml-org/llama.cpp#21038 (see <see cref="Models.AttentionRotation"/> for exactly when): less
+    /// quantization error at the same cache size, for n·log n additions per head. F16/F32 caches are never rotated.
+    /// On by default unless the environment sets llama.cpp's switch <c>LLAMA_ATTN_ROT_DISABLE</c> to a non-zero number.
+    /// </summary>
+    public bool AttentionRotation { get; init; } = !AttentionRotationDisabledByEnvironment;
+
+    /// <summary>Tests only: rotates keys in blocks of this many elements instead of llama.cpp's choice (0: llama.cpp's), to
+    /// show that the choice matters.</summary>
+    internal int KeyRotationBlock { get; init; }
+
+    /// <summary>
+    /// llama.cpp's <c>LLAMA_ATTN_ROT_DISABLE</c>: set to a number other than 0 it turns the rotation off (it reads the
+    /// value with atoi, so a leading integer counts and anything else is 0).
+    /// </summary>
+    internal static bool AttentionRotationDisabledByEnvironment => LeadingInteger(Environment.GetEnvironmentVariable("LLAMA_ATTN_ROT_DISABLE")) != 0;
+
+    /// <summary>C's atoi: optional whitespace and sign, then digits; 0 when there are none.</summary>
+    internal static long LeadingInteger(string? text)
+    {
+        if (text is null) return 0;
+        int i = 0;
+        while (i < text.Length && char.IsWhiteSpace(text[i])) i++;
+        bool negative = i < text.Length && text[i] == '-';
+        if (i < text.Length && text[i] is '-' or '+') i++;
+        long value = 0;
+        for (; i < text.Length && char.IsAsciiDigit(text[i]) && value < int.MaxValue; i++) value = value * 10 + (text[i] - '0');
+        return negative ? -value : value;
+    }
+
+    /// <summary>
     /// Refuses a Q8_0 key or value cache for heads whose length is not a multiple of Q8_0's 32-element block (a block
     /// would straddle two heads; llama.cpp refuses the same), naming the option to change.
     /// </summary>

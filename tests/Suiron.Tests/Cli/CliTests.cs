@@ -101,6 +101,25 @@ public sealed class CliTests : IDisposable
         Assert.Contains("512 tokens", result.StdOut);
     }
 
+    /// <summary>
+    /// The tiny llama has 64-element heads: with both caches q8_0 its queries/keys and values are rotated in 64-blocks;
+    /// llama.cpp's LLAMA_ATTN_ROT_DISABLE=1 turns that off, and an F16 cache is never rotated.
+    /// </summary>
+    [Theory]
+    [InlineData("q8_0", "q8_0", "0", "q,k Hadamard 64, v 64")]
+    [InlineData("q8_0", "f16", "0", "q,k Hadamard 64")]
+    [InlineData("f16", "q8_0", "0", "v Hadamard 64")]
+    [InlineData("q8_0", "q8_0", "1", "off")]
+    [InlineData("f16", "f16", "0", "off")]
+    public void InfoReportsTheAttentionRotation(string keyType, string valueType, string disable, string expected)
+    {
+        string path = Suiron.Tests.Models.TinyModelBuilder.F32(Suiron.Tests.Models.TinyModelOracleTests.Llama);
+        var result = SuironProcess.RunWithEnvironment(null, new Dictionary<string, string> { ["LLAMA_ATTN_ROT_DISABLE"] = disable },
+            "info", path, "-ctk", keyType, "-ctv", valueType);
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        Assert.Contains($"kv rotation:    {expected}\n", result.StdOut.ReplaceLineEndings("\n"));
+    }
+
     [Fact]
     public void InfoShowsTheCompressedMlaCacheAndActiveParametersOfADeepSeekModel()
     {

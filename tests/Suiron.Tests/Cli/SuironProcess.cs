@@ -11,7 +11,10 @@ internal static class SuironProcess
     public static Result Run(params string[] args) => RunWithInput(null, args);
 
     /// <summary>Runs with <paramref name="input"/> piped to stdin (then closed); null leaves stdin empty and closed.</summary>
-    public static Result RunWithInput(string? input, params string[] args)
+    public static Result RunWithInput(string? input, params string[] args) => RunWithEnvironment(input, null, args);
+
+    /// <summary>Runs with <paramref name="environment"/>'s variables set (over the inherited ones) in the child.</summary>
+    public static Result RunWithEnvironment(string? input, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "Suiron.Cli.dll");
         var start = new ProcessStartInfo("dotnet")
@@ -23,6 +26,7 @@ internal static class SuironProcess
             StandardErrorEncoding = new UTF8Encoding(false),
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         start.ArgumentList.Add(dll);
         foreach (string a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;

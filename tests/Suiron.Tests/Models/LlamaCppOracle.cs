@@ -26,11 +26,12 @@ internal sealed class LlamaCppOracle : IDisposable
     /// <summary>
     /// An oracle with the given key and value cache types; <paramref name="flashAttention"/> on is what llama.cpp
     /// requires for a quantized value cache (its CPU flash-attention kernel, which Suiron's Q8_0-value path mirrors).
+    /// <paramref name="attentionRotation"/>: llama.cpp's Hadamard rotation of Q, K and V for a quantized cache
+    /// (ggml-org/llama.cpp#21038, its default; Suiron's <see cref="Suiron.Models.ModelOptions.AttentionRotation"/>), on or
+    /// off. F16/F32 caches are never rotated, so it changes nothing there.
     /// </summary>
-    public LlamaCppOracle(string path, GGMLType keyType, GGMLType valueType, bool flashAttention, int contextSize = 512)
+    public LlamaCppOracle(string path, GGMLType keyType, GGMLType valueType, bool flashAttention, int contextSize = 512, bool attentionRotation = true)
     {
-        if (keyType is not (GGMLType.GGML_TYPE_F16 or GGMLType.GGML_TYPE_F32) || valueType is not (GGMLType.GGML_TYPE_F16 or GGMLType.GGML_TYPE_F32))
-            DisableAttentionRotation();
         var parameters = new ModelParams(path)
         {
             ContextSize = (uint)contextSize,
@@ -45,28 +46,52 @@ internal sealed class LlamaCppOracle : IDisposable
             TypeV = valueType,
         };
         _weights = LLamaWeights.LoadFromFile(parameters);
-        _context = _weights.CreateContext(parameters);
+        // llama.cpp reads LLAMA_ATTN_ROT_DISABLE with getenv when the context creates its cache: set it and create the
+        // context under one lock, so that oracles built at the same time by parallel tests each get their own setting.
+        lock (RotationSwitch)
+        {
+            string? before = NativeVariable(RotationVariable);
+            SetNativeVariable(RotationVariable, attentionRotation ? "0" : "1");
+            try
+            {
+                _context = _weights.CreateContext(parameters);
+            }
+            finally
+            {
+                SetNativeVariable(RotationVariable, before); // as found: the variable means nothing to the rest of the process
+            }
+        }
         VocabSize = _context.Vocab.Count;
     }
 
     public int VocabSize { get; }
 
+    private static readonly object RotationSwitch = new();
+
+    private const string RotationVariable = "LLAMA_ATTN_ROT_DISABLE";
+
     /// <summary>
-    /// Since ggml-org/llama.cpp#21038 (2026-04), llama.cpp multiplies Q, K and V by a Hadamard matrix before a quantized
-    /// cache stores them when the head length is a multiple of 64 (and rotates the output back): a quality measure
-    /// outside ggml's Q8_0 arithmetic, which Suiron does not apply. <c>LLAMA_ATTN_ROT_DISABLE=1</c> turns it off; llama.cpp
-    /// reads it with getenv when it creates a cache, so it must be set in the native environment (.NET's
-    /// Environment.SetEnvironmentVariable does not reach it on Unix). F16/F32 caches are never rotated, so setting it
-    /// process-wide changes nothing for the other tests.
+    /// llama.cpp reads <c>LLAMA_ATTN_ROT_DISABLE</c> with getenv and atoi ("1" turns the rotation off, "0" leaves it on), so it
+    /// must be set in the native environment: .NET's Environment.SetEnvironmentVariable does not reach getenv on Unix.
+    /// Null unsets it.
     /// </summary>
-    private static void DisableAttentionRotation()
+    private static void SetNativeVariable(string name, string? value)
     {
-        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable("LLAMA_ATTN_ROT_DISABLE", "1");
-        else if (setenv("LLAMA_ATTN_ROT_DISABLE", "1", 1) != 0) throw new InvalidOperationException("setenv(LLAMA_ATTN_ROT_DISABLE) failed.");
+        if (OperatingSystem.IsWindows()) Environment.SetEnvironmentVariable(name, value);
+        else if ((value is null ? unsetenv(name) : setenv(name, value, 1)) != 0) throw new InvalidOperationException($"setenv({name}) failed.");
     }
+
+    private static string? NativeVariable(string name) =>
+        OperatingSystem.IsWindows() ? Environment.GetEnvironmentVariable(name) : System.Runtime.InteropServices.Marshal.PtrToStringUTF8(getenv(name));
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int setenv(string name, string value, int overwrite);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int unsetenv(string name);
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern IntPtr getenv(string name);
 
     /// <summary>Token ids from llama.cpp's own tokenizer (so the model tests do not depend on ours).</summary>
     public int[] Tokenize(string text, bool addBos = true) =>

@@ -14,7 +14,7 @@ namespace Suiron.Tests.Models;
 /// </summary>
 public sealed class TinyModelOracleTests(ITestOutputHelper output)
 {
-    private const string Prompt = "Once upon a time, there was a little girl named Lily. She";
+    internal const string Prompt = "Once upon a time, there was a little girl named Lily. She";
     private const int Continuation = 32;
 
     internal static readonly TinyModelSpec Llama = new("llama", "llama");
@@ -135,17 +135,22 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
     /// value cache is quantized (it refuses a quantized V cache without it), which is when Suiron uses the same
     /// online-softmax arithmetic as its flash-attention kernel.
     /// </summary>
+    /// <remarks><paramref name="attentionRotation"/> sets llama.cpp's and Suiron's Hadamard rotation for a quantized cache
+    /// alike (both on by default); it changes nothing for F16/F32 caches.</remarks>
     internal static void Compare(ITestOutputHelper output, string path, string label, TensorType type, KvCacheType keyType, KvCacheType valueType,
-        double? tolerance, bool allowNearTie)
+        double? tolerance, bool allowNearTie, bool attentionRotation = true)
     {
         double limit = tolerance ?? Tolerance(type);
         bool flashAttention = valueType == KvCacheType.Q8_0;
-        using var oracle = new LlamaCppOracle(path, GgmlType(keyType), GgmlType(valueType), flashAttention);
+        using var oracle = new LlamaCppOracle(path, GgmlType(keyType), GgmlType(valueType), flashAttention, attentionRotation: attentionRotation);
         int[] tokens = oracle.Tokenize(Prompt);
         var (theirSteps, theirTokens) = oracle.GreedySteps(tokens, Continuation);
 
         using var file = GgufFile.Open(path);
-        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, KeyCacheType = keyType, ValueCacheType = valueType });
+        using var model = ModelLoader.Load(file, new ModelOptions
+        {
+            Threads = 2, KeyCacheType = keyType, ValueCacheType = valueType, AttentionRotation = attentionRotation,
+        });
         float[][] ourSteps = ModelAssert.TeacherForced(model, tokens, theirTokens);
 
         string types = string.Join(" ", file.Tensors.Where(t => t.Shape.Length == 2).GroupBy(t => t.Type).Select(g => $"{g.Key}×{g.Count()}"));
@@ -165,7 +170,7 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
             Assert.True(allowNearTie && margin <= 2 * measured, $"{label}: greedy token differs at {tie}");
             nearTies.Add(tie);
         }
-        output.WriteLine($"{label} K {keyType} V {valueType} cache{(flashAttention ? " (llama.cpp flash attention)" : "")} [{types}] ({tokens.Length} tokens): max relative logit difference {promptDifference:E2} after the prompt, {worstStep:E2} over {Continuation} steps; near-ties: {(nearTies.Count == 0 ? "none" : string.Join("; ", nearTies))}");
+        output.WriteLine($"{label} K {keyType} V {valueType} cache{(flashAttention ? " (llama.cpp flash attention)" : "")}, rotation {model.Info.AttentionRotation} [{types}] ({tokens.Length} tokens): max relative logit difference {promptDifference:E2} after the prompt, {worstStep:E2} over {Continuation} steps; near-ties: {(nearTies.Count == 0 ? "none" : string.Join("; ", nearTies))}");
         Assert.True(nearTies.Count <= 1, $"{label}: {nearTies.Count} near-ties");
     }
 
