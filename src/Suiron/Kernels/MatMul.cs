@@ -121,7 +121,7 @@ public static unsafe partial class MatMul
     /// Q8_0 and Q4_0 four rows and Q4_K two rows per kernel call (<see cref="MultiRowKernel"/>, <see cref="MultiRowScaledKernel"/>;
     /// measured per tensor on Llama-3.2-1B, weights from DRAM, loaded box: F16 ~10 → ~16 GB/s on one thread, Q4_K +6-15%,
     /// Q8_0 +40-50% on two threads). Q6_K stays one row per call: its two-row kernel spilled registers and measured no
-    /// faster; ComputeSegments (experts, MLA heads) keeps one row per call too.
+    /// faster. ComputeSegments (a token's experts, MLA heads) uses the same kernels within each slice.
     /// </summary>
     private readonly struct RowKernels
     {

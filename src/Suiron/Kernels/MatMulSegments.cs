@@ -54,6 +54,9 @@ public static unsafe partial class MatMul
                 {
                     Kernel = rowKernels.Kernel,
                     ScaledKernel = rowKernels.ScaledKernel,
+                    MultiRowKernel = rowKernels.MultiRowKernel,
+                    MultiRowScaledKernel = rowKernels.MultiRowScaledKernel,
+                    RowsPerCall = rowKernels.RowsPerCall,
                     Scales = extra,
                     ScalesRowBytes = sharedInput ? 0 : extraRowBytes,
                     Weights = w.Data,
@@ -79,6 +82,9 @@ public static unsafe partial class MatMul
     {
         public delegate*<byte*, byte*, int, float> Kernel;
         public delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
+        public delegate*<byte*, long, byte*, int, float*, long, void> MultiRowKernel; // as in RowsTimesBatch, or null
+        public delegate*<byte*, long, byte*, float*, int, float*, long, void> MultiRowScaledKernel;
+        public int RowsPerCall;
         public byte* Scales, Weights, Activations;
         public long* FirstRows;
         public long WeightRowBytes;
@@ -88,6 +94,11 @@ public static unsafe partial class MatMul
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int start, int end)
         {
+            if (MultiRowKernel != null || MultiRowScaledKernel != null)
+            {
+                ExecuteMultiRow(start, end);
+                return;
+            }
             int segment = start / RowsPerSegment, local = start - segment * RowsPerSegment;
             for (int i = start; i < end; i++)
             {
@@ -101,6 +112,34 @@ public static unsafe partial class MatMul
                     local = 0;
                     segment++;
                 }
+            }
+        }
+
+        /// <summary>
+        /// The range cut at segment ends; each piece (adjacent rows of one slice, one activation row) walked as
+        /// RowsTimesBatch walks its range: RowsPerCall parts in step, so each call's weight streams are a part apart.
+        /// Every output equals the one-row kernel's bit for bit.
+        /// </summary>
+        private readonly void ExecuteMultiRow(int start, int end)
+        {
+            for (int i = start; i < end;)
+            {
+                int segment = i / RowsPerSegment, local = i - segment * RowsPerSegment;
+                int count = Math.Min(end, (segment + 1) * RowsPerSegment) - i, part = count / RowsPerCall;
+                byte* rows = Weights + (FirstRows[segment] + local) * WeightRowBytes;
+                byte* activation = Activations + (long)segment * ActivationRowBytes;
+                float* scales = (float*)(Scales + (long)segment * ScalesRowBytes);
+                float* output = Output + i;
+                for (int r = 0; r < part; r++)
+                {
+                    if (MultiRowScaledKernel != null)
+                        MultiRowScaledKernel(rows + r * WeightRowBytes, part * WeightRowBytes, activation, scales, Columns, output + r, part);
+                    else
+                        MultiRowKernel(rows + r * WeightRowBytes, part * WeightRowBytes, activation, Columns, output + r, part);
+                }
+                for (int r = RowsPerCall * part; r < count; r++)
+                    output[r] = ScaledKernel != null ? ScaledKernel(rows + r * WeightRowBytes, activation, scales, Columns) : Kernel(rows + r * WeightRowBytes, activation, Columns);
+                i += count;
             }
         }
     }
