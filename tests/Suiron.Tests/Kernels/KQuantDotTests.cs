@@ -143,25 +143,12 @@ public sealed unsafe class KQuantDotTests
     public void Decode_matmul_equals_the_per_row_dot_bit_for_bit(TensorType type, int threads)
     {
         const int cols = 3 * TensorTypes.QK_K;
-        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
         using var pool = new WorkerPool(threads);
         foreach (int rows in new[] { 1, 2, 3, 13, 67 })
         {
             var weights = RandomBlocks(type, rows * cols / TensorTypes.QK_K, seed: 50 + rows);
             var x = KernelTestData.Gaussian(cols, seed: 51 + rows, scale: 3f);
-            var activation = KernelTestData.EncodeActivations(type, x);
-            var y = new float[rows];
-            fixed (byte* data = weights)
-            {
-                var tensor = new Tensor("w", type, [cols, rows], data, weights.Length);
-                MatMul.Compute(tensor, x, y, 1, pool);
-                for (int r = 0; r < rows; r++)
-                {
-                    float expected = Quantization.Dot(type, new ReadOnlySpan<byte>(data + (long)r * rowBytes, rowBytes), activation, cols);
-                    Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[r]),
-                        $"{type} rows {rows} row {r}: {expected} vs {y[r]}");
-                }
-            }
+            KernelTestData.AssertSingleTokenRowsEqualTheirDot(type, weights, rows, cols, x, pool);
         }
     }
 

@@ -1,3 +1,4 @@
+using Xunit;
 using Suiron.Kernels;
 using Suiron.Tensors;
 
@@ -6,6 +7,29 @@ namespace Suiron.Tests.Kernels;
 /// <summary>Deterministic random inputs for the kernel tests.</summary>
 internal static class KernelTestData
 {
+    /// <summary>
+    /// One single-token <see cref="MatMul.Compute(Tensor, ReadOnlySpan{float}, Span{float}, int, WorkerPool)"/> over
+    /// <paramref name="rows"/> × <paramref name="cols"/> weights (the decode path: multi-row kernels where the type has
+    /// them, leftovers one row per call): every output must be bit-identical to its row's own <see cref="Quantization.Dot"/>.
+    /// </summary>
+    public static unsafe void AssertSingleTokenRowsEqualTheirDot(TensorType type, byte[] weights, int rows, int cols, float[] x, WorkerPool pool)
+    {
+        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
+        var activation = EncodeActivations(type, x);
+        var y = new float[rows];
+        fixed (byte* data = weights)
+        {
+            var tensor = new Tensor("w", type, [cols, rows], data, weights.Length);
+            MatMul.Compute(tensor, x, y, 1, pool);
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            float expected = Quantization.Dot(type, weights.AsSpan(r * rowBytes, rowBytes), activation, cols);
+            Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[r]),
+                $"{type} rows {rows} row {r}: {expected} vs {y[r]}");
+        }
+    }
+
     public static readonly TensorType[] QuantizedTypes =
     [
         TensorType.Q4_0, TensorType.Q4_1, TensorType.Q5_0, TensorType.Q5_1, TensorType.Q8_0, TensorType.Q8_1,

@@ -210,19 +210,7 @@ public unsafe class MatMulTests
             for (int r = 0; r < rows; r++)
                 Quantization.Quantize(type, weightFloats.AsSpan(r * cols, cols), weights.AsSpan(r * rowBytes, rowBytes));
             var x = KernelTestData.Gaussian(cols, seed: 71 + rows, scale: 3f);
-            var activation = KernelTestData.EncodeActivations(type, x);
-            var y = new float[rows];
-            fixed (byte* data = weights)
-            {
-                var tensor = new Tensor("w", type, [cols, rows], data, weights.Length);
-                MatMul.Compute(tensor, x, y, 1, pool);
-                for (int r = 0; r < rows; r++)
-                {
-                    float expected = Quantization.Dot(type, weights.AsSpan(r * rowBytes, rowBytes), activation, cols);
-                    Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[r]),
-                        $"{type} rows {rows} row {r}: {expected} vs {y[r]}");
-                }
-            }
+            KernelTestData.AssertSingleTokenRowsEqualTheirDot(type, weights, rows, cols, x, pool);
         }
     }
 
