@@ -85,11 +85,8 @@ public static unsafe partial class MatMul
                 {
                     var work = new RowsTimesBatch
                     {
-                        Kernel = rowKernels.Kernel,
-                        MultiRowKernel = batch == 1 ? rowKernels.MultiRowKernel : null,
-                        MultiRowScaledKernel = batch == 1 ? rowKernels.MultiRowScaledKernel : null,
-                        RowsPerCall = rowKernels.RowsPerCall,
-                        ScaledKernel = rowKernels.ScaledKernel,
+                        Kernels = rowKernels,
+                        MultiRow = batch == 1 && rowKernels.HasMultiRow,
                         Scales = extra,
                         ScalesRowBytes = extraRowBytes,
                         Weights = w.Data + firstRow * w.RowByteCount,
@@ -147,6 +144,34 @@ public static unsafe partial class MatMul
 
         /// <summary>Whether the kernels read per-token extras (widened F16 activations or float block scales).</summary>
         public bool NeedsExtra => ReadsWidened || ScaledKernel != null;
+
+        /// <summary>Whether single-token calls take several rows per kernel call.</summary>
+        public bool HasMultiRow => MultiRowKernel != null || MultiRowScaledKernel != null;
+
+        /// <summary>One row's dot: <see cref="ScaledKernel"/> with the activation block scales when set, else <see cref="Kernel"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Dot(byte* row, byte* activation, float* scales, int cols) =>
+            ScaledKernel != null ? ScaledKernel(row, activation, scales, cols) : Kernel(row, activation, cols);
+
+        /// <summary>
+        /// <paramref name="count"/> adjacent weight rows against one activation row through the multi-row kernel (requires
+        /// <see cref="HasMultiRow"/>): the run as <see cref="RowsPerCall"/> equal parts walked in step, so each call's weight
+        /// streams are a part apart, and the leftover rows one per call. Adjacent rows as streams ran slower than one row at
+        /// a time (F16 at 2048 columns, 4 KB rows, measured ~25% slower); rows far apart ran faster. Each output equals
+        /// <see cref="Dot"/> of its row bit for bit.
+        /// </summary>
+        public void MultiRowRun(byte* rows, long rowBytes, int count, byte* activation, float* scales, int cols, float* output)
+        {
+            int part = count / RowsPerCall;
+            for (int r = 0; r < part; r++)
+            {
+                if (MultiRowScaledKernel != null)
+                    MultiRowScaledKernel(rows + r * rowBytes, part * rowBytes, activation, scales, cols, output + r, part);
+                else
+                    MultiRowKernel(rows + r * rowBytes, part * rowBytes, activation, cols, output + r, part);
+            }
+            for (int r = RowsPerCall * part; r < count; r++) output[r] = Dot(rows + r * rowBytes, activation, scales, cols);
+        }
 
         public static RowKernels For(TensorType type, DotPath path)
         {
@@ -222,11 +247,8 @@ public static unsafe partial class MatMul
     /// <summary>A range of weight rows against every activation row: each weight row is read once per call.</summary>
     private struct RowsTimesBatch : IParallelWork
     {
-        public delegate*<byte*, byte*, int, float> Kernel;
-        public delegate*<byte*, long, byte*, int, float*, long, void> MultiRowKernel; // when set (batch 1 only): RowsPerCall rows per call
-        public delegate*<byte*, long, byte*, float*, int, float*, long, void> MultiRowScaledKernel; // likewise, with the activation scales
-        public int RowsPerCall;
-        public delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
+        public RowKernels Kernels;
+        public bool MultiRow; // batch 1 with a multi-row kernel: the range through RowKernels.MultiRowRun
         public byte* Scales;
         public int ScalesRowBytes;
         public byte* Weights;
@@ -241,40 +263,17 @@ public static unsafe partial class MatMul
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int start, int end)
         {
-            if (MultiRowKernel != null || MultiRowScaledKernel != null)
+            if (MultiRow)
             {
-                // The range as RowsPerCall equal parts, walked in step: each call takes row r of every part, so its
-                // weight streams are (end - start) / RowsPerCall rows apart. Adjacent rows as streams ran slower than one
-                // row at a time (F16 at 2048 columns, 4 KB rows, measured ~25% slower); rows far apart ran faster.
-                int part = (end - start) / RowsPerCall;
-                float* scales = (float*)Scales;
-                if (MultiRowScaledKernel != null)
-                {
-                    for (int r = start; r < start + part; r++)
-                        MultiRowScaledKernel(Weights + r * WeightRowBytes, part * WeightRowBytes, Activations, scales, Columns, Output + r, part);
-                    for (int r = start + RowsPerCall * part; r < end; r++)
-                        Output[r] = ScaledKernel(Weights + r * WeightRowBytes, Activations, scales, Columns);
-                    return;
-                }
-                for (int r = start; r < start + part; r++)
-                    MultiRowKernel(Weights + r * WeightRowBytes, part * WeightRowBytes, Activations, Columns, Output + r, part);
-                for (int r = start + RowsPerCall * part; r < end; r++) Output[r] = Kernel(Weights + r * WeightRowBytes, Activations, Columns);
+                Kernels.MultiRowRun(Weights + start * WeightRowBytes, WeightRowBytes, end - start, Activations, (float*)Scales, Columns, Output + start);
                 return;
             }
             for (int r = start; r < end; r++)
             {
                 byte* row = Weights + r * WeightRowBytes;
-                if (ScaledKernel != null)
-                {
-                    for (int b = 0; b < Batch; b++)
-                        Output[(long)b * Rows + r] = ScaledKernel(row, Activations + (long)b * ActivationRowBytes,
-                            (float*)(Scales + (long)b * ScalesRowBytes), Columns);
-                }
-                else
-                {
-                    for (int b = 0; b < Batch; b++)
-                        Output[(long)b * Rows + r] = Kernel(row, Activations + (long)b * ActivationRowBytes, Columns);
-                }
+                for (int b = 0; b < Batch; b++)
+                    Output[(long)b * Rows + r] = Kernels.Dot(row, Activations + (long)b * ActivationRowBytes,
+                        (float*)(Scales + (long)b * ScalesRowBytes), Columns);
             }
         }
     }

@@ -119,10 +119,7 @@ public static unsafe partial class MatMul
                     Type = w.Type,
                     UnpackCost = unpack,
                     StepCost = step,
-                    TailKernel = tailKernels.Kernel,
-                    TailScaledKernel = tailKernels.ScaledKernel,
-                    Kernel = rowKernels.Kernel,
-                    ScaledKernel = rowKernels.ScaledKernel,
+                    PerRow = gemm ? tailKernels : rowKernels,
                     Weights = w.Data,
                     WeightRowBytes = w.RowByteCount,
                     FirstRows = firsts,
@@ -210,11 +207,8 @@ public static unsafe partial class MatMul
     {
         public bool Gemm;
         public float UnpackCost, StepCost;
-        public delegate*<byte*, byte*, int, float> TailKernel;
-        public delegate*<byte*, byte*, float*, int, float> TailScaledKernel;
         public TensorType Type;
-        public delegate*<byte*, byte*, int, float> Kernel;
-        public delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
+        public RowKernels PerRow; // the per-row kernels: every token without the GEMM, its few-token tail with it
         public byte* Weights, Activations, Extra;
         public long WeightRowBytes;
         public long* FirstRows;
@@ -238,30 +232,21 @@ public static unsafe partial class MatMul
                 byte* activations = Activations + (long)tokenStart * ActivationRowBytes;
                 byte* extra = Extra + (long)tokenStart * ExtraRowBytes;
                 float* output = Output + (long)tokenStart * RowsPerGroup;
+                int perRowFrom = 0; // the first token the per-row kernels take
                 if (Gemm)
                 {
-                    int tail = tokens - GemmTokens(tokens, UnpackCost, StepCost);
-                    if (tokens > tail)
+                    perRowFrom = GemmTokens(tokens, UnpackCost, StepCost);
+                    if (perRowFrom > 0)
                         Kernels.Gemm.Rows(Type, weights, WeightRowBytes, firstRow, endRow, Columns, activations, ActivationRowBytes,
-                            extra, ExtraRowBytes, tokens - tail, output, RowsPerGroup);
-                    if (tail == 0) continue;
-                    for (int r = firstRow; r < endRow; r++)
-                    {
-                        byte* row = weights + r * WeightRowBytes;
-                        for (int t = tokens - tail; t < tokens; t++)
-                            output[(long)t * RowsPerGroup + r] = TailScaledKernel != null
-                                ? TailScaledKernel(row, activations + (long)t * ActivationRowBytes, (float*)(extra + (long)t * ExtraRowBytes), Columns)
-                                : TailKernel(row, activations + (long)t * ActivationRowBytes, Columns);
-                    }
-                    continue;
+                            extra, ExtraRowBytes, perRowFrom, output, RowsPerGroup);
+                    if (perRowFrom == tokens) continue;
                 }
                 for (int r = firstRow; r < endRow; r++)
                 {
                     byte* row = weights + r * WeightRowBytes;
-                    for (int t = 0; t < tokens; t++)
-                        output[(long)t * RowsPerGroup + r] = ScaledKernel != null
-                            ? ScaledKernel(row, activations + (long)t * ActivationRowBytes, (float*)(extra + (long)t * ExtraRowBytes), Columns)
-                            : Kernel(row, activations + (long)t * ActivationRowBytes, Columns);
+                    for (int t = perRowFrom; t < tokens; t++)
+                        output[(long)t * RowsPerGroup + r] = PerRow.Dot(row, activations + (long)t * ActivationRowBytes,
+                            (float*)(extra + (long)t * ExtraRowBytes), Columns);
                 }
             }
         }

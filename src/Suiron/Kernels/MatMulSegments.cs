@@ -52,11 +52,7 @@ public static unsafe partial class MatMul
 
                 var work = new SegmentRows
                 {
-                    Kernel = rowKernels.Kernel,
-                    ScaledKernel = rowKernels.ScaledKernel,
-                    MultiRowKernel = rowKernels.MultiRowKernel,
-                    MultiRowScaledKernel = rowKernels.MultiRowScaledKernel,
-                    RowsPerCall = rowKernels.RowsPerCall,
+                    Kernels = rowKernels,
                     Scales = extra,
                     ScalesRowBytes = sharedInput ? 0 : extraRowBytes,
                     Weights = w.Data,
@@ -80,11 +76,7 @@ public static unsafe partial class MatMul
     /// <summary>A range of output rows over all segments; row i is row i % RowsPerSegment of segment i / RowsPerSegment.</summary>
     private struct SegmentRows : IParallelWork
     {
-        public delegate*<byte*, byte*, int, float> Kernel;
-        public delegate*<byte*, byte*, float*, int, float> ScaledKernel; // when set, used instead of Kernel
-        public delegate*<byte*, long, byte*, int, float*, long, void> MultiRowKernel; // as in RowsTimesBatch, or null
-        public delegate*<byte*, long, byte*, float*, int, float*, long, void> MultiRowScaledKernel;
-        public int RowsPerCall;
+        public RowKernels Kernels;
         public byte* Scales, Weights, Activations;
         public long* FirstRows;
         public long WeightRowBytes;
@@ -94,7 +86,7 @@ public static unsafe partial class MatMul
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int start, int end)
         {
-            if (MultiRowKernel != null || MultiRowScaledKernel != null)
+            if (Kernels.HasMultiRow)
             {
                 ExecuteMultiRow(start, end);
                 return;
@@ -104,9 +96,7 @@ public static unsafe partial class MatMul
             {
                 byte* row = Weights + (FirstRows[segment] + local) * WeightRowBytes;
                 byte* activation = Activations + (long)segment * ActivationRowBytes;
-                Output[i] = ScaledKernel != null
-                    ? ScaledKernel(row, activation, (float*)(Scales + (long)segment * ScalesRowBytes), Columns)
-                    : Kernel(row, activation, Columns);
+                Output[i] = Kernels.Dot(row, activation, (float*)(Scales + (long)segment * ScalesRowBytes), Columns);
                 if (++local == RowsPerSegment)
                 {
                     local = 0;
@@ -115,30 +105,16 @@ public static unsafe partial class MatMul
             }
         }
 
-        /// <summary>
-        /// The range cut at segment ends; each piece (adjacent rows of one slice, one activation row) walked as
-        /// RowsTimesBatch walks its range: RowsPerCall parts in step, so each call's weight streams are a part apart.
-        /// Every output equals the one-row kernel's bit for bit.
-        /// </summary>
+        /// <summary>The range cut at segment ends; each piece (adjacent rows of one slice, one activation row) through
+        /// <see cref="RowKernels.MultiRowRun"/>, as Compute runs its rows.</summary>
         private readonly void ExecuteMultiRow(int start, int end)
         {
             for (int i = start; i < end;)
             {
                 int segment = i / RowsPerSegment, local = i - segment * RowsPerSegment;
-                int count = Math.Min(end, (segment + 1) * RowsPerSegment) - i, part = count / RowsPerCall;
-                byte* rows = Weights + (FirstRows[segment] + local) * WeightRowBytes;
-                byte* activation = Activations + (long)segment * ActivationRowBytes;
-                float* scales = (float*)(Scales + (long)segment * ScalesRowBytes);
-                float* output = Output + i;
-                for (int r = 0; r < part; r++)
-                {
-                    if (MultiRowScaledKernel != null)
-                        MultiRowScaledKernel(rows + r * WeightRowBytes, part * WeightRowBytes, activation, scales, Columns, output + r, part);
-                    else
-                        MultiRowKernel(rows + r * WeightRowBytes, part * WeightRowBytes, activation, Columns, output + r, part);
-                }
-                for (int r = RowsPerCall * part; r < count; r++)
-                    output[r] = ScaledKernel != null ? ScaledKernel(rows + r * WeightRowBytes, activation, scales, Columns) : Kernel(rows + r * WeightRowBytes, activation, Columns);
+                int count = Math.Min(end, (segment + 1) * RowsPerSegment) - i;
+                Kernels.MultiRowRun(Weights + (FirstRows[segment] + local) * WeightRowBytes, WeightRowBytes, count,
+                    Activations + (long)segment * ActivationRowBytes, (float*)(Scales + (long)segment * ScalesRowBytes), Columns, Output + i);
                 i += count;
             }
         }
