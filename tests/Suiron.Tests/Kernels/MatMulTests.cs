@@ -85,7 +85,7 @@ public unsafe class MatMulTests
         {
             var tensor = new Tensor("w", TensorType.Q4_K, [cols, rows], data, wb.Length);
             for (int i = 0; i < 20; i++) MatMul.Compute(tensor, x, y, 1, pool);
-            Assert.Equal(0, SteadyStateAllocation.Bytes(() => { for (int i = 0; i < 200; i++) MatMul.Compute(tensor, x, y, 1, pool); }));
+            Assert.Equal(0, ThreadAllocation.SteadyStateBytes(() => { for (int i = 0; i < 200; i++) MatMul.Compute(tensor, x, y, 1, pool); }));
         }
     }
 
@@ -177,7 +177,7 @@ public unsafe class MatMulTests
             Assert.Throws<ArgumentOutOfRangeException>(() => MatMul.ComputeSegments(tensor, [rows - 22], rowsPerSegment, x, true, y, pool));
             Assert.Throws<ArgumentException>(() => MatMul.ComputeSegments(tensor, firstRows, rowsPerSegment, x, true, new float[10], pool));
             for (int i = 0; i < 5; i++) MatMul.ComputeSegments(tensor, firstRows, rowsPerSegment, x, sharedInput, y, pool);
-            Assert.Equal(0, SteadyStateAllocation.Bytes(() =>
+            Assert.Equal(0, ThreadAllocation.SteadyStateBytes(() =>
             {
                 for (int i = 0; i < 50; i++) MatMul.ComputeSegments(tensor, firstRows, rowsPerSegment, x, sharedInput, y, pool);
             }));
@@ -292,7 +292,7 @@ public unsafe class MatMulTests
             Assert.Throws<ArgumentException>(() => MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, x.AsSpan(0, cols), y, pool));
             for (int i = 0; i < 3; i++) MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, x, y, pool);
             for (int i = 0; i < 3; i++) MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, sourceRows, sources, y, pool);
-            Assert.Equal(0, SteadyStateAllocation.Bytes(() =>
+            Assert.Equal(0, ThreadAllocation.SteadyStateBytes(() =>
             {
                 for (int i = 0; i < 20; i++) MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, x, y, pool);
                 for (int i = 0; i < 20; i++) MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, sourceRows, sources, y, pool);

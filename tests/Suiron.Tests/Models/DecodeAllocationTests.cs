@@ -29,7 +29,7 @@ public class DecodeAllocationTests
         model.Forward(prompt, cache, logits);
         for (int i = 0; i < 8; i++) { token[0] = (i * 37 + 11) % 500; model.Forward(token, cache, logits); } // warm: JIT, pools, scratch
 
-        Assert.Equal(0, SteadyStateAllocation.Bytes(() =>
+        Assert.Equal(0, ThreadAllocation.SteadyStateBytes(() =>
         {
             for (int i = 0; i < 16; i++) { token[0] = (i * 53 + 2) % 500; model.Forward(token, cache, logits); }
         }));
@@ -64,7 +64,7 @@ public class DecodeAllocationTests
         }
         for (int i = 0; i < 6; i++) Step(i); // warm: JIT, pools, scratch
 
-        Assert.Equal(0, SteadyStateAllocation.Bytes(() => { for (int i = 6; i < 16; i++) Step(i); }));
+        Assert.Equal(0, ThreadAllocation.SteadyStateBytes(() => { for (int i = 6; i < 16; i++) Step(i); }));
     }
 
     /// <summary>The Q8_0 cache paths (query quantized into the per-thread scratch, online softmax over Q8_0 values) too.</summary>
@@ -82,7 +82,7 @@ public class DecodeAllocationTests
         model.Forward([1, 5, 9, 14, 3, 7], cache, logits);
         for (int i = 0; i < 8; i++) { token[0] = (i * 37 + 11) % 500; model.Forward(token, cache, logits); }
 
-        Assert.Equal(0, SteadyStateAllocation.Bytes(() =>
+        Assert.Equal(0, ThreadAllocation.SteadyStateBytes(() =>
         {
             for (int i = 0; i < 16; i++) { token[0] = (i * 53 + 2) % 500; model.Forward(token, cache, logits); }
         }));

@@ -120,8 +120,8 @@ public class BpeTokenizerTests(ITestOutputHelper output)
         string small = TenKilobytes(seed: 1);
         string large = TenKilobytes(seed: 2) + TenKilobytes(seed: 3) + TenKilobytes(seed: 4) + TenKilobytes(seed: 5);
         int[] smallIds = [], largeIds = [];
-        long smallBytes = TokenizerWork.AllocatedBytes(() => smallIds = tokenizer.Encode(small, addSpecial: false));
-        long largeBytes = TokenizerWork.AllocatedBytes(() => largeIds = tokenizer.Encode(large, addSpecial: false));
+        long smallBytes = ThreadAllocation.Bytes(() => smallIds = tokenizer.Encode(small, addSpecial: false));
+        long largeBytes = ThreadAllocation.Bytes(() => largeIds = tokenizer.Encode(large, addSpecial: false));
         output.WriteLine($"{suite}: 10 KB → {smallIds.Length} tokens, {smallBytes} bytes allocated; 40 KB → {largeIds.Length} tokens, {largeBytes} bytes");
         Assert.Equal(Encoding.UTF8.GetBytes(small), smallIds.SelectMany(id => tokenizer.TokenBytes(id)).ToArray());
         Assert.Equal(Encoding.UTF8.GetBytes(large), largeIds.SelectMany(id => tokenizer.TokenBytes(id)).ToArray());
@@ -138,8 +138,8 @@ public class BpeTokenizerTests(ITestOutputHelper output)
             int count = unit.Length == 1 ? 10_000 : 3_000;
             string run = string.Concat(Enumerable.Repeat(unit, count)), longRun = string.Concat(Enumerable.Repeat(unit, 4 * count));
             int[] ids = [], longIds = [];
-            long bytes = TokenizerWork.AllocatedBytes(() => ids = tokenizer.Encode(run, addSpecial: false));
-            long longBytes = TokenizerWork.AllocatedBytes(() => longIds = tokenizer.Encode(longRun, addSpecial: false));
+            long bytes = ThreadAllocation.Bytes(() => ids = tokenizer.Encode(run, addSpecial: false));
+            long longBytes = ThreadAllocation.Bytes(() => longIds = tokenizer.Encode(longRun, addSpecial: false));
             output.WriteLine($"{run.Length} chars of '{run[0]}': {ids.Length} tokens, {bytes} bytes allocated; ×4: {longIds.Length} tokens, {longBytes} bytes");
             Assert.Equal(Encoding.UTF8.GetBytes(run), ids.SelectMany(id => tokenizer.TokenBytes(id)).ToArray());
             Assert.Equal(Encoding.UTF8.GetBytes(longRun), longIds.SelectMany(id => tokenizer.TokenBytes(id)).ToArray());

@@ -61,9 +61,9 @@ public class TokenizerBehaviourTests
         string small = Text(10_000), large = Text(40_000);
         tokenizer.Encode("Warm-up (JIT): " + Text(1_000));
         int[] ids = [];
-        long smallBytes = TokenizerWork.AllocatedBytes(() => ids = tokenizer.Encode(small));
+        long smallBytes = ThreadAllocation.Bytes(() => ids = tokenizer.Encode(small));
         Assert.True(ids.Length > 1000);
-        long largeBytes = TokenizerWork.AllocatedBytes(() => tokenizer.Encode(large));
+        long largeBytes = ThreadAllocation.Bytes(() => tokenizer.Encode(large));
         Assert.InRange(largeBytes / (double)smallBytes, 1.5, 6.0);
     }
 }
