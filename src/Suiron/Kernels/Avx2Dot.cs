@@ -264,44 +264,130 @@ internal static unsafe partial class Avx2Dot
     }
 
     /// <summary>Like <see cref="Q8_0"/>, with the activation block scales already converted (once per matmul).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q8_0Scaled(byte* w, byte* a, float* yScales, int n)
+    public static float Q8_0Scaled(byte* w, byte* a, float* yScales, int n) => Block32Scaled<Q8_0Block>(w, a, yScales, n);
+
+    /// <summary>
+    /// <see cref="Q8_0Scaled"/> of four weight rows, <paramref name="w"/> + k·<paramref name="rowDistance"/> for k = 0..3,
+    /// into <paramref name="y"/>[k·<paramref name="outputDistance"/>]: see <see cref="Block32ScaledFourRows"/>.
+    /// </summary>
+    public static void Q8_0ScaledFourRows(byte* w, long rowDistance, byte* a, float* yScales, int n, float* y, long outputDistance)
+        => Block32ScaledFourRows<Q8_0Block>(w, rowDistance, a, yScales, n, y, outputDistance);
+
+    /// <summary>
+    /// A 32-element weight block type against Q8_0 activations (Q4_0, Q5_0, Q8_0: a half scale d first, then the quants).
+    /// <see cref="Lanes"/> gives Σ q·y of one block as the eight int32 lanes of <see cref="DotInt8"/> on the signed
+    /// quants — element 4k..4k+3 in lane k — however it gets there, so every type's results keep the arithmetic the
+    /// GEMM repeats (<see cref="Gemm"/> runs the signed quants through that very form). <see cref="Shared"/> is the
+    /// activation-only part of that work, done once per activation block for all the rows of a multi-row call.
+    /// </summary>
+    private interface IBlock32Quants
     {
-        var x = (BlockQ8_0*)w;
+        static abstract int BlockBytes { get; }
+        static abstract Vector256<short> Shared(Vector256<sbyte> y);
+        static abstract Vector256<int> Lanes(byte* block, Vector256<sbyte> y, Vector256<short> shared);
+    }
+
+    /// <summary>Q8_0: the quants are signed bytes already.</summary>
+    private struct Q8_0Block : IBlock32Quants
+    {
+        public static int BlockBytes => 34;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<short> Shared(Vector256<sbyte> y) => default;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Lanes(byte* block, Vector256<sbyte> y, Vector256<short> shared) =>
+            DotInt8(Avx.LoadVector256((sbyte*)block + 2), y);
+    }
+
+    /// <summary>
+    /// Q4_0 and Q5_0 store q + offset (8, 16) unsigned: vpmaddubsw(q + offset, y) − vpmaddubsw(offset, y) per int16 pair
+    /// is Σ q·y of the pair exactly (|pair| ≤ 4096 for Q5_0's five bits), so vpmaddwd with ones gives <see cref="DotInt8"/>'s
+    /// lanes, integer for integer, without its two vpsignb and the − offset; the second vpmaddubsw is <see cref="Shared"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> OffsetLanes(Vector256<byte> unsignedQuants, Vector256<sbyte> y, Vector256<short> offsetTimesY) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(unsignedQuants, y) - offsetTimesY, Vector256.Create((short)1));
+
+    /// <summary>
+    /// 32 nibbles of one 16-byte run in element order (low nibbles 0..15, high 16..31) from one 16-byte broadcast: the high
+    /// 128-bit lane shifts its 32-bit words right by 4, then one mask keeps each byte's low nibble (what crosses from the
+    /// neighbouring byte lands in the masked-off top half). Measured ~20% faster per Q5_0 block in the decode kernels than
+    /// <see cref="Nibbles32"/>'s shift-and-insert.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> BroadcastNibbles32(byte* qs) =>
+        Avx2.ShiftRightLogicalVariable(Avx2.BroadcastVector128ToVector256(qs).AsUInt32(), Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4)).AsByte()
+        & Vector256.Create((byte)0x0F);
+
+    /// <summary>Q4_0: nibbles q + 8.</summary>
+    private struct Q4_0Block : IBlock32Quants
+    {
+        public static int BlockBytes => 18;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<short> Shared(Vector256<sbyte> y) => Avx2.MultiplyAddAdjacent(Vector256.Create((byte)8), y);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Lanes(byte* block, Vector256<sbyte> y, Vector256<short> shared) =>
+            OffsetLanes(BroadcastNibbles32(((BlockQ4_0*)block)->Qs), y, shared);
+    }
+
+    /// <summary>Q5_0: nibbles plus the fifth bit from qh (bit j for element j), q + 16.</summary>
+    private struct Q5_0Block : IBlock32Quants
+    {
+        public static int BlockBytes => 22;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<short> Shared(Vector256<sbyte> y) => Avx2.MultiplyAddAdjacent(Vector256.Create((byte)16), y);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Lanes(byte* block, Vector256<sbyte> y, Vector256<short> shared)
+        {
+            var x = (BlockQ5_0*)block;
+            return OffsetLanes(BroadcastNibbles32(x->Qs) | (BitsToBytes(*(uint*)x->Qh) & Vector256.Create((byte)16)), y, shared);
+        }
+    }
+
+    /// <summary>One row's dot: per block acc += (d_w·d_y)·float(lanes), then the eight-lane sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Block32Scaled<TQuants>(byte* w, byte* a, float* yScales, int n) where TQuants : struct, IBlock32Quants
+    {
         var y = (BlockQ8_0*)a;
         Vector256<float> acc = Vector256<float>.Zero;
         for (int b = 0; b < n / 32; b++)
         {
-            Vector256<int> sumi = DotInt8(Avx.LoadVector256(x[b].Qs), Avx.LoadVector256(y[b].Qs));
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yScales[b]), Avx.ConvertToVector256Single(sumi), acc);
+            byte* x = w + (long)b * TQuants.BlockBytes;
+            Vector256<sbyte> activations = Avx.LoadVector256(y[b].Qs);
+            Vector256<int> sumi = TQuants.Lanes(x, activations, TQuants.Shared(activations));
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(*(Half*)x) * yScales[b]), Avx.ConvertToVector256Single(sumi), acc);
         }
         return Vector256.Sum(acc);
     }
 
     /// <summary>
-    /// <see cref="Q8_0Scaled"/> of four weight rows, <paramref name="w"/> + k·<paramref name="rowDistance"/> for k = 0..3,
+    /// <see cref="Block32Scaled"/> of four weight rows, <paramref name="w"/> + k·<paramref name="rowDistance"/> for k = 0..3,
     /// into <paramref name="y"/>[k·<paramref name="outputDistance"/>]: four weight streams in flight on one core (MatMul
-    /// hands it rows a quarter of its range apart, as for F16 and Q4_K) and each activation block loaded once for all four.
-    /// Each row runs <see cref="Q8_0Scaled"/>'s operations in its order into its own accumulator, so each result is
-    /// bit-identical to it.
+    /// hands it rows a quarter of its range apart, as for F16 and Q4_K) and each activation block, its scale and its
+    /// <see cref="IBlock32Quants.Shared"/> part loaded or computed once for all four. Each row runs the one-row
+    /// operations in their order into its own accumulator, so each result is bit-identical to the one-row kernel.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q8_0ScaledFourRows(byte* w, long rowDistance, byte* a, float* yScales, int n, float* y, long outputDistance)
+    private static void Block32ScaledFourRows<TQuants>(byte* w, long rowDistance, byte* a, float* yScales, int n, float* y, long outputDistance)
+        where TQuants : struct, IBlock32Quants
     {
-        var x0 = (BlockQ8_0*)w;
-        var x1 = (BlockQ8_0*)(w + rowDistance);
-        var x2 = (BlockQ8_0*)(w + 2 * rowDistance);
-        var x3 = (BlockQ8_0*)(w + 3 * rowDistance);
+        byte* x0 = w, x1 = w + rowDistance, x2 = w + 2 * rowDistance, x3 = w + 3 * rowDistance;
         var q = (BlockQ8_0*)a;
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        for (int b = 0; b < n / 32; b++)
+        for (int b = 0; b < n / 32; b++, x0 += TQuants.BlockBytes, x1 += TQuants.BlockBytes, x2 += TQuants.BlockBytes, x3 += TQuants.BlockBytes)
         {
             Vector256<sbyte> activations = Avx.LoadVector256(q[b].Qs);
+            Vector256<short> shared = TQuants.Shared(activations);
             float scale = yScales[b];
-            acc0 = Fma.MultiplyAdd(Vector256.Create(Scale(x0[b].D) * scale), Avx.ConvertToVector256Single(DotInt8(Avx.LoadVector256(x0[b].Qs), activations)), acc0);
-            acc1 = Fma.MultiplyAdd(Vector256.Create(Scale(x1[b].D) * scale), Avx.ConvertToVector256Single(DotInt8(Avx.LoadVector256(x1[b].Qs), activations)), acc1);
-            acc2 = Fma.MultiplyAdd(Vector256.Create(Scale(x2[b].D) * scale), Avx.ConvertToVector256Single(DotInt8(Avx.LoadVector256(x2[b].Qs), activations)), acc2);
-            acc3 = Fma.MultiplyAdd(Vector256.Create(Scale(x3[b].D) * scale), Avx.ConvertToVector256Single(DotInt8(Avx.LoadVector256(x3[b].Qs), activations)), acc3);
+            acc0 = Fma.MultiplyAdd(Vector256.Create(Scale(*(Half*)x0) * scale), Avx.ConvertToVector256Single(TQuants.Lanes(x0, activations, shared)), acc0);
+            acc1 = Fma.MultiplyAdd(Vector256.Create(Scale(*(Half*)x1) * scale), Avx.ConvertToVector256Single(TQuants.Lanes(x1, activations, shared)), acc1);
+            acc2 = Fma.MultiplyAdd(Vector256.Create(Scale(*(Half*)x2) * scale), Avx.ConvertToVector256Single(TQuants.Lanes(x2, activations, shared)), acc2);
+            acc3 = Fma.MultiplyAdd(Vector256.Create(Scale(*(Half*)x3) * scale), Avx.ConvertToVector256Single(TQuants.Lanes(x3, activations, shared)), acc3);
         }
         y[0] = Vector256.Sum(acc0);
         y[outputDistance] = Vector256.Sum(acc1);
@@ -334,51 +420,11 @@ internal static unsafe partial class Avx2Dot
     }
 
     /// <summary>Like <see cref="Q4_0"/>, with the activation block scales already converted (once per matmul).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4_0Scaled(byte* w, byte* a, float* yScales, int n)
-    {
-        var x = (BlockQ4_0*)w;
-        var y = (BlockQ8_0*)a;
-        Vector256<float> acc = Vector256<float>.Zero;
-        Vector256<byte> eight = Vector256.Create((byte)8);
-        for (int b = 0; b < n / 32; b++)
-        {
-            Vector256<sbyte> q = Avx2.Subtract(Nibbles32(x[b].Qs), eight).AsSByte();
-            Vector256<int> sumi = DotInt8(q, Avx.LoadVector256(y[b].Qs));
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yScales[b]), Avx.ConvertToVector256Single(sumi), acc);
-        }
-        return Vector256.Sum(acc);
-    }
+    public static float Q4_0Scaled(byte* w, byte* a, float* yScales, int n) => Block32Scaled<Q4_0Block>(w, a, yScales, n);
 
-    /// <summary><see cref="Q4_0Scaled"/> of four rows far apart, as <see cref="Q8_0ScaledFourRows"/>; each result bit-identical to it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary><see cref="Q4_0Scaled"/> of four rows far apart (<see cref="Block32ScaledFourRows"/>); each result bit-identical to it.</summary>
     public static void Q4_0ScaledFourRows(byte* w, long rowDistance, byte* a, float* yScales, int n, float* y, long outputDistance)
-    {
-        var x0 = (BlockQ4_0*)w;
-        var x1 = (BlockQ4_0*)(w + rowDistance);
-        var x2 = (BlockQ4_0*)(w + 2 * rowDistance);
-        var x3 = (BlockQ4_0*)(w + 3 * rowDistance);
-        var q = (BlockQ8_0*)a;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        Vector256<byte> eight = Vector256.Create((byte)8);
-        for (int b = 0; b < n / 32; b++)
-        {
-            Vector256<sbyte> activations = Avx.LoadVector256(q[b].Qs);
-            float scale = yScales[b];
-            acc0 = Fma.MultiplyAdd(Vector256.Create(Scale(x0[b].D) * scale),
-                Avx.ConvertToVector256Single(DotInt8(Avx2.Subtract(Nibbles32(x0[b].Qs), eight).AsSByte(), activations)), acc0);
-            acc1 = Fma.MultiplyAdd(Vector256.Create(Scale(x1[b].D) * scale),
-                Avx.ConvertToVector256Single(DotInt8(Avx2.Subtract(Nibbles32(x1[b].Qs), eight).AsSByte(), activations)), acc1);
-            acc2 = Fma.MultiplyAdd(Vector256.Create(Scale(x2[b].D) * scale),
-                Avx.ConvertToVector256Single(DotInt8(Avx2.Subtract(Nibbles32(x2[b].Qs), eight).AsSByte(), activations)), acc2);
-            acc3 = Fma.MultiplyAdd(Vector256.Create(Scale(x3[b].D) * scale),
-                Avx.ConvertToVector256Single(DotInt8(Avx2.Subtract(Nibbles32(x3[b].Qs), eight).AsSByte(), activations)), acc3);
-        }
-        y[0] = Vector256.Sum(acc0);
-        y[outputDistance] = Vector256.Sum(acc1);
-        y[2 * outputDistance] = Vector256.Sum(acc2);
-        y[3 * outputDistance] = Vector256.Sum(acc3);
-    }
+        => Block32ScaledFourRows<Q4_0Block>(w, rowDistance, a, yScales, n, y, outputDistance);
 
     /// <summary>
     /// 32 bits to 32 bytes: byte j is 0xFF where bit j of <paramref name="bits"/> is set, else 0.
@@ -410,76 +456,12 @@ internal static unsafe partial class Avx2Dot
         return Q5_0Scaled(w, a, yScales, n);
     }
 
-    /// <summary>
-    /// Q5_0's 32 quants as unsigned five-bit values (q + 16), in element order. The nibbles come from one 16-byte
-    /// broadcast: the high 128-bit lane shifts its 32-bit words right by 4, then one mask keeps each byte's low nibble
-    /// (what crosses from the neighbouring byte lands in the masked-off top half). Measured ~20% faster per block than
-    /// <see cref="Nibbles32"/>'s shift-and-insert in these kernels.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<byte> Q5_0UnsignedQuants(BlockQ5_0* block)
-    {
-        Vector256<byte> nibbles = Avx2.ShiftRightLogicalVariable(Avx2.BroadcastVector128ToVector256(block->Qs).AsUInt32(),
-            Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4)).AsByte() & Vector256.Create((byte)0x0F);
-        return nibbles | (BitsToBytes(*(uint*)block->Qh) & Vector256.Create((byte)16));
-    }
-
-    /// <summary>
-    /// Σ q·y of one Q5_0 block as the 8 int32 lanes <see cref="DotInt8"/> gives for the signed quants, computed from the
-    /// unsigned ones: vpmaddubsw((q + 16), y) − vpmaddubsw(16, y) per int16 pair (both fit: |q·y pair sum| ≤ 4096), then
-    /// vpmaddwd with ones. Lane for lane the same integers as the signed form, so the float result is bit-identical to it
-    /// (and to the GEMM, which runs the signed quants), in two fewer operations per block: no vpsignb pair, no −16.
-    /// <paramref name="sixteenTimesY"/> = vpmaddubsw(16, y), shared by the rows of a multi-row call.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Q5_0Lanes(BlockQ5_0* block, Vector256<sbyte> y, Vector256<short> sixteenTimesY) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Q5_0UnsignedQuants(block), y) - sixteenTimesY, Vector256.Create((short)1));
-
-    /// <summary>vpmaddubsw(16, y): sixteen times each pair sum of the activation bytes, Q5_0's offset share.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> SixteenTimes(Vector256<sbyte> y) => Avx2.MultiplyAddAdjacent(Vector256.Create((byte)16), y);
-
     /// <summary>Like <see cref="Q5_0"/>, with the activation block scales already converted (once per matmul).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5_0Scaled(byte* w, byte* a, float* yScales, int n)
-    {
-        var x = (BlockQ5_0*)w;
-        var y = (BlockQ8_0*)a;
-        Vector256<float> acc = Vector256<float>.Zero;
-        for (int b = 0; b < n / 32; b++)
-        {
-            Vector256<sbyte> activations = Avx.LoadVector256(y[b].Qs);
-            Vector256<int> sumi = Q5_0Lanes(x + b, activations, SixteenTimes(activations));
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yScales[b]), Avx.ConvertToVector256Single(sumi), acc);
-        }
-        return Vector256.Sum(acc);
-    }
+    public static float Q5_0Scaled(byte* w, byte* a, float* yScales, int n) => Block32Scaled<Q5_0Block>(w, a, yScales, n);
 
-    /// <summary><see cref="Q5_0Scaled"/> of four rows far apart, as <see cref="Q8_0ScaledFourRows"/>; each result bit-identical to it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary><see cref="Q5_0Scaled"/> of four rows far apart (<see cref="Block32ScaledFourRows"/>); each result bit-identical to it.</summary>
     public static void Q5_0ScaledFourRows(byte* w, long rowDistance, byte* a, float* yScales, int n, float* y, long outputDistance)
-    {
-        var x0 = (BlockQ5_0*)w;
-        var x1 = (BlockQ5_0*)(w + rowDistance);
-        var x2 = (BlockQ5_0*)(w + 2 * rowDistance);
-        var x3 = (BlockQ5_0*)(w + 3 * rowDistance);
-        var q = (BlockQ8_0*)a;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        for (int b = 0; b < n / 32; b++)
-        {
-            Vector256<sbyte> activations = Avx.LoadVector256(q[b].Qs);
-            Vector256<short> offset = SixteenTimes(activations);
-            float scale = yScales[b];
-            acc0 = Fma.MultiplyAdd(Vector256.Create(Scale(x0[b].D) * scale), Avx.ConvertToVector256Single(Q5_0Lanes(x0 + b, activations, offset)), acc0);
-            acc1 = Fma.MultiplyAdd(Vector256.Create(Scale(x1[b].D) * scale), Avx.ConvertToVector256Single(Q5_0Lanes(x1 + b, activations, offset)), acc1);
-            acc2 = Fma.MultiplyAdd(Vector256.Create(Scale(x2[b].D) * scale), Avx.ConvertToVector256Single(Q5_0Lanes(x2 + b, activations, offset)), acc2);
-            acc3 = Fma.MultiplyAdd(Vector256.Create(Scale(x3[b].D) * scale), Avx.ConvertToVector256Single(Q5_0Lanes(x3 + b, activations, offset)), acc3);
-        }
-        y[0] = Vector256.Sum(acc0);
-        y[outputDistance] = Vector256.Sum(acc1);
-        y[2 * outputDistance] = Vector256.Sum(acc2);
-        y[3 * outputDistance] = Vector256.Sum(acc3);
-    }
+        => Block32ScaledFourRows<Q5_0Block>(w, rowDistance, a, yScales, n, y, outputDistance);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5_1(byte* w, byte* a, int n)
