@@ -149,15 +149,17 @@ public static unsafe partial class MatMul
     /// thread, CPU time of GEMM-only vs per-row-only passes over 32 cold 1024 × 2048 slices at 4 and 8 tokens; the
     /// choices it implies matched A/B runs on DeepSeek-V2-Lite's expert tensors for 1 to 8 tokens). The k-quants'
     /// panels cost about five dots per row (Q4_K, Q5_K), so a routed expert's handful of tokens is cheaper through the
-    /// decode kernels; Q8_0's one- to three-token groups too (and a one- or two-token tail past whole steps); Q5_0's
-    /// per-row kernel is slow enough that only a single token (or a one-token tail) goes there, Q6_K's up to two.
-    /// Only speed depends on these numbers, never the result; they will drift as the kernels change.
+    /// decode kernels; Q8_0's one- to three-token groups too (and a one- or two-token tail past whole steps); Q4_0's and
+    /// Q5_0's one- and two-token groups, Q6_K's up to two.
+    /// Q4_0 and Q5_0 re-measured after their per-row kernels got faster (the unsigned forms), the same way but with the
+    /// dot taken from a four-token per-row pass over the same slices. Only speed depends on these numbers, never the
+    /// result; they will drift as the kernels change.
     /// </summary>
     private static (float Unpack, float Step) GroupCosts(TensorType type) => type switch
     {
         TensorType.Q8_0 => (1.19f, 2.21f),
-        TensorType.Q4_0 => (0.86f, 1.74f),
-        TensorType.Q5_0 => (0.76f, 1.16f),
+        TensorType.Q4_0 => (1.00f, 1.94f),
+        TensorType.Q5_0 => (0.81f, 1.28f),
         TensorType.Q2_K => (1.39f, 2.07f),
         TensorType.Q3_K => (1.64f, 1.43f),
         TensorType.Q4_K => (5.05f, 1.64f),
