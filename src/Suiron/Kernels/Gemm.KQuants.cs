@@ -49,7 +49,12 @@ internal static unsafe partial class Gemm
                     var head = type == TensorType.Q4_K ? x4 : (BlockQ4K*)x5;
                     Vector256<short> scalesMins = Avx2Dot.Q4KScalesMins(head->Scales);
                     Vector256<short> scales = Avx2Dot.Q4KScalesBothLanes(scalesMins);
-                    for (int c = 0; c < 8; c++) Avx.Store(scaleVectors + 16 * c, Avx2Dot.Broadcast(scales, c));
+                    // Group c's broadcast mask is word c in every lane: one add per group from group 0's. (Avx2Dot.Broadcast
+                    // with a loop variable built its mask from sixteen scalars each time: unpacking a Q4_K row cost about
+                    // five per-row dots instead of one.)
+                    Vector256<ushort> mask = Avx2Dot.WordBroadcast(0, 0).AsUInt16();
+                    for (int c = 0; c < 8; c++, mask += Vector256.Create((ushort)0x0202))
+                        Avx.Store(scaleVectors + 16 * c, Avx2.Shuffle(scales.AsByte(), mask.AsByte()).AsInt16());
                     Avx.Store(multipliers, Avx2Dot.Q4KMinsPerBSum(scalesMins));
                     if (type == TensorType.Q4_K)
                     {

@@ -147,13 +147,13 @@ public static unsafe partial class MatMul
     /// token): <c>Unpack</c> per weight row (its panel), <c>Step</c> per weight row and step of <see cref="Gemm.Tokens"/>
     /// tokens (a short last step costs a full one). (0, 0): no per-row alternative. Measured on AVX2 (2-core EPYC, one
     /// thread, CPU time of GEMM-only vs per-row-only passes over 32 cold 1024 × 2048 slices at 4 and 8 tokens; the
-    /// choices it implies matched A/B runs on DeepSeek-V2-Lite's expert tensors for 1 to 8 tokens). The k-quants'
-    /// panels cost about five dots per row (Q4_K, Q5_K), so a routed expert's handful of tokens is cheaper through the
-    /// decode kernels; Q8_0's one- to three-token groups too (and a one- or two-token tail past whole steps); Q4_0's and
-    /// Q5_0's one- and two-token groups, Q6_K's up to two.
-    /// Q4_0 and Q5_0 re-measured after their per-row kernels got faster (the unsigned forms), the same way but with the
-    /// dot taken from a four-token per-row pass over the same slices. Only speed depends on these numbers, never the
-    /// result; they will drift as the kernels change.
+    /// choices it implies matched A/B runs on DeepSeek-V2-Lite's expert tensors for 1 to 8 tokens). So Q8_0's one- to
+    /// three-token groups go through the decode kernels (and a one- or two-token tail past whole steps); Q4_0's, Q5_0's
+    /// and Q4_K's one- and two-token groups (Q4_K's three too), Q6_K's up to two, Q5_K's single tokens.
+    /// Q4_0, Q5_0, Q4_K and Q5_K re-measured after their per-row kernels got faster (Q4_0/Q5_0's unsigned forms) and
+    /// Q4_K/Q5_K's panel unpack lost a per-group mask built from scalars (it had cost five dots per row), the same way
+    /// but with the dot taken from a four-token per-row pass over the same slices. Only speed depends on these numbers,
+    /// never the result; they will drift as the kernels change.
     /// </summary>
     private static (float Unpack, float Step) GroupCosts(TensorType type) => type switch
     {
@@ -162,8 +162,8 @@ public static unsafe partial class MatMul
         TensorType.Q5_0 => (0.81f, 1.28f),
         TensorType.Q2_K => (1.39f, 2.07f),
         TensorType.Q3_K => (1.64f, 1.43f),
-        TensorType.Q4_K => (5.05f, 1.64f),
-        TensorType.Q5_K => (4.76f, 1.55f),
+        TensorType.Q4_K => (1.35f, 1.75f),
+        TensorType.Q5_K => (1.07f, 0.65f),
         TensorType.Q6_K => (1.19f, 1.07f),
         _ => (0f, 0f),
     };
