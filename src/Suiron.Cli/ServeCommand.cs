@@ -38,8 +38,11 @@ internal static class ServeCommand
             using var local = LocalModel.Load(result.GetValue(model)!.FullName,
                 new LocalModelOptions
                 {
-                    Threads = threadCount, ContextSize = ctx, Slots = slots, QueueLimit = queueSize,
-                    KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
+                    Model = new Suiron.Models.ModelOptions
+                    {
+                        Threads = threadCount, ContextSize = ctx, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
+                    },
+                    Slots = slots, QueueLimit = queueSize,
                 });
             if (local.Chat.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template (tokenizer.chat_template); chat requests use ChatML, which it may not follow.");

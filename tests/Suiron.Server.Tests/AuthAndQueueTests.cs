@@ -12,7 +12,7 @@ public sealed class KeyedSingleSlotFixture : ServerFixture
     public const string Key = "test-key-123";
     // A context far beyond what the busy stream below can fill in the moments the test needs, so the stream is surely
     // still running when the client leaves, however fast the engine is (stories260K decodes ~2,000 tokens/s).
-    protected override LocalModelOptions ModelOptions => new() { Threads = 1, Slots = 1, ContextSize = 32768, QueueLimit = 0 };
+    protected override LocalModelOptions ModelOptions => new() { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 32768 }, Slots = 1, QueueLimit = 0 };
     protected override SuironServerOptions ServerOptions => new() { Port = 0, ApiKey = Key };
 }
 
@@ -78,7 +78,7 @@ public sealed class ShutdownTests
     public async Task StoppingTheHostEndsARunningStreamCleanly()
     {
         // Room for a stream far longer than the test lasts, so it is surely running when the host stops.
-        using var model = LocalModel.Load(TestModels.Stories, new LocalModelOptions { Threads = 1, Slots = 1, ContextSize = 32768 });
+        using var model = LocalModel.Load(TestModels.Stories, new LocalModelOptions { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 32768 }, Slots = 1 });
         await using var server = SuironServer.Create(model, new SuironServerOptions { Port = 0, ShutdownGrace = TimeSpan.FromMilliseconds(200) });
         await server.StartAsync();
         using var http = new HttpClient { BaseAddress = server.Address };

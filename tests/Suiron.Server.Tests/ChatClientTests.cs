@@ -43,7 +43,7 @@ public sealed class ChatClientTests(ServerFixture fixture)
         // A template that opens <think> in the generation prompt (as R1 distills do); this model never closes it,
         // so everything it writes is reasoning and the answer is empty, over HTTP and in process, streamed or not.
         string path = TestModels.StoriesWithTemplate("stories-think", TestModels.ThinkingChatMl);
-        using var model = LocalModel.Load(path, new LocalModelOptions { Threads = 1, Slots = 2, ContextSize = 256 });
+        using var model = LocalModel.Load(path, new LocalModelOptions { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 256 }, Slots = 2 });
         Assert.True(model.Chat.SupportsReasoning);
         using IChatClient local = new SuironChatClient(model);
         var options = new ChatOptions { MaxOutputTokens = 12, Temperature = 0 };

@@ -124,7 +124,7 @@ public sealed class SeparateEmbeddingModelTests
     [Fact]
     public async Task RequestsByNameOrAliasUseTheEmbeddingModel()
     {
-        using var chat = Suiron.Inference.LocalModel.Load(TestModels.Stories, new() { Threads = 1, Slots = 1, ContextSize = 128 });
+        using var chat = Suiron.Inference.LocalModel.Load(TestModels.Stories, new() { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 128 }, Slots = 1 });
         using var embeddings = SuironEmbeddingGenerator.Load(TestModels.TinyRandomLlama, new ModelOptions { Threads = 1, ContextSize = 64 }, EmbeddingPooling.Mean);
         await using var server = SuironServer.Create(chat, new SuironServerOptions { Port = 0, EmbeddingModel = embeddings });
         await server.StartAsync();

@@ -73,7 +73,7 @@ public sealed class EngineTests
     [Fact]
     public async Task SchedulerOutputEqualsTheSingleSequenceGenerator()
     {
-        using var model = LocalModel.Load(TestModels.Stories, new LocalModelOptions { Threads = 1, Slots = 3, ContextSize = 128 });
+        using var model = LocalModel.Load(TestModels.Stories, new LocalModelOptions { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 128 }, Slots = 3 });
         var prompts = new[] { "Once upon a time", "The cat sat", "Lily and Tom went to the park" };
         var options = prompts.Select((_, i) => new GenerationOptions
         {
@@ -95,7 +95,7 @@ public sealed class EngineTests
     [Fact]
     public async Task PrefixCacheReusesASlotAndGivesTheSameOutput()
     {
-        using var model = LocalModel.Load(TestModels.Stories, new LocalModelOptions { Threads = 1, Slots = 2, ContextSize = 256 });
+        using var model = LocalModel.Load(TestModels.Stories, new LocalModelOptions { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 256 }, Slots = 2 });
         string system = string.Concat(Enumerable.Repeat("Once upon a time there was a little girl named Lily who loved to play. ", 6));
         int[] first = model.Tokenizer.Encode(system + "One day she saw a dog.");
         int[] second = model.Tokenizer.Encode(system + "One day she found a ball.");
@@ -125,7 +125,7 @@ public sealed class EngineTests
     public async Task CancellationFreesTheSlotAndTheQueueIsBounded()
     {
         // A context the endless sequence cannot fill before it is cancelled, however fast the engine and slow the machine.
-        using var model = LocalModel.Load(TestModels.Stories, new LocalModelOptions { Threads = 1, Slots = 1, ContextSize = 32768, QueueLimit = 1 });
+        using var model = LocalModel.Load(TestModels.Stories, new LocalModelOptions { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 32768 }, Slots = 1, QueueLimit = 1 });
         var scheduler = model.Scheduler;
         int[] prompt = model.Tokenizer.Encode("Once upon a time");
         var endless = new GenerationOptions { MaxTokens = 100_000, Sampling = SamplingOptions.Greedy, StopAtEndOfGeneration = false };

@@ -11,7 +11,7 @@ namespace Suiron.Server.Tests;
 public class ServerFixture : IAsyncLifetime
 {
     protected virtual string ModelPath => TestModels.Stories;
-    protected virtual LocalModelOptions ModelOptions => new() { Threads = 1, Slots = 4, ContextSize = 256, QueueLimit = 64 };
+    protected virtual LocalModelOptions ModelOptions => new() { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 256 }, Slots = 4, QueueLimit = 64 };
     protected virtual SuironServerOptions ServerOptions => new() { Port = 0, MaxRequestBodyBytes = 64 * 1024 };
 
     public LocalModel Model { get; private set; } = null!;

@@ -17,7 +17,7 @@ namespace Suiron.Server.Tests;
 public sealed class QwenToolsFixture : ServerFixture
 {
     protected override string ModelPath => TestModels.Qwen3Tiny;
-    protected override LocalModelOptions ModelOptions => new() { Threads = 1, Slots = 2, ContextSize = 2048, QueueLimit = 16 };
+    protected override LocalModelOptions ModelOptions => new() { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 2048 }, Slots = 2, QueueLimit = 16 };
 }
 
 /// <summary>
@@ -241,7 +241,7 @@ public sealed class ToolFamilyTests
     public async Task RequiredCallRoundTrips(string template, string family)
     {
         string path = TestModels.StoriesWithTemplate("tools-" + Path.GetFileNameWithoutExtension(template), File.ReadAllText(SharedData.Path("templates", template)));
-        using var model = LocalModel.Load(path, new LocalModelOptions { Threads = 1, Slots = 1, ContextSize = 2048 });
+        using var model = LocalModel.Load(path, new LocalModelOptions { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 2048 }, Slots = 1 });
         Assert.Equal(family, model.Chat.ToolFormat.Name);
         using IChatClient client = new SuironChatClient(model);
         var weather = new WeatherFunction();

@@ -5,40 +5,17 @@ using Suiron.Tokenization;
 
 namespace Suiron.Inference;
 
-/// <summary>How to run a <see cref="LocalModel"/>.</summary>
+/// <summary>How to run a <see cref="LocalModel"/>: the model's own options, and how many sequences it serves at once.</summary>
 public sealed record LocalModelOptions
 {
-    public int Threads { get; init; } = Environment.ProcessorCount;
-
-    /// <summary>Tokens of context per slot; 0 = the model's trained context, capped to <see cref="ModelOptions.DefaultContextCap"/>.</summary>
-    public int ContextSize { get; init; }
+    /// <summary>Threads, context per slot, cache types and rotation (<see cref="ModelOptions"/>).</summary>
+    public ModelOptions Model { get; init; } = new();
 
     /// <summary>Sequences generated at once (continuous batching).</summary>
     public int Slots { get; init; } = 1;
 
     /// <summary>Requests that may wait for a slot before new ones are refused.</summary>
     public int QueueLimit { get; init; } = 64;
-
-    /// <summary>Sets the key and the value cache type together (reading it gives <see cref="KeyCacheType"/>).</summary>
-    public KvCacheType CacheType
-    {
-        get => KeyCacheType;
-        init
-        {
-            KeyCacheType = value;
-            ValueCacheType = value;
-        }
-    }
-
-    /// <summary>Element type of cached keys (<c>--cache-type-k</c>).</summary>
-    public KvCacheType KeyCacheType { get; init; } = KvCacheType.F16;
-
-    /// <summary>Element type of cached values (<c>--cache-type-v</c>).</summary>
-    public KvCacheType ValueCacheType { get; init; } = KvCacheType.F16;
-
-    /// <summary>Hadamard rotation for a quantized cache, as llama.cpp (<see cref="ModelOptions.AttentionRotation"/>; on
-    /// unless <c>LLAMA_ATTN_ROT_DISABLE</c> is set).</summary>
-    public bool AttentionRotation { get; init; } = !ModelOptions.AttentionRotationDisabledByEnvironment;
 }
 
 /// <summary>
@@ -68,7 +45,7 @@ public sealed class LocalModel : IDisposable
         {
             var tokenizer = Tokenizer.FromGguf(file);
             var chat = ChatPrompt.FromGguf(file, tokenizer);
-            model = ModelLoader.Load(file, new ModelOptions { Threads = options.Threads, ContextSize = options.ContextSize, KeyCacheType = options.KeyCacheType, ValueCacheType = options.ValueCacheType, AttentionRotation = options.AttentionRotation });
+            model = ModelLoader.Load(file, options.Model);
             var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = options.Slots, QueueLimit = options.QueueLimit, ContextSize = model.Info.ContextSize });
             string id = Path.GetFileName(path);
             if (id.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) id = id[..^5];

@@ -121,7 +121,7 @@ public sealed class MoeBatchTests(ITestOutputHelper output)
     [Fact]
     public async Task SchedulerOutputEqualsTheSingleSequenceGenerator()
     {
-        using var model = LocalModel.Load(MoeModelBuilder.Glm4MoeF32(queryKeyNorm: true), new LocalModelOptions { Threads = 2, Slots = 3, ContextSize = 128 });
+        using var model = LocalModel.Load(MoeModelBuilder.Glm4MoeF32(queryKeyNorm: true), new LocalModelOptions { Model = new Suiron.Models.ModelOptions { Threads = 2, ContextSize = 128 }, Slots = 3 });
         var prompts = new[] { "Once upon a time", "The cat sat", "Lily and Tom went to the park" };
         var options = prompts.Select((_, i) => new GenerationOptions
         {
