@@ -255,13 +255,7 @@ internal static unsafe partial class Avx2Dot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> WidenBF16(ushort* p) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(p), 16).AsSingle();
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q8_0(byte* w, byte* a, int n)
-    {
-        float* yScales = stackalloc float[n / 32];
-        ActivationScales((BlockQ8_0*)a, yScales, n / 32);
-        return Q8_0Scaled(w, a, yScales, n);
-    }
+    public static float Q8_0(byte* w, byte* a, int n) => Block32<Q8_0Block>(w, a, n);
 
     /// <summary>Like <see cref="Q8_0"/>, with the activation block scales already converted (once per matmul).</summary>
     public static float Q8_0Scaled(byte* w, byte* a, float* yScales, int n) => Block32Scaled<Q8_0Block>(w, a, yScales, n);
@@ -349,6 +343,15 @@ internal static unsafe partial class Avx2Dot
         }
     }
 
+    /// <summary>One row's dot, converting the activation block scales first (<see cref="Block32Scaled"/> takes them converted).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Block32<TQuants>(byte* w, byte* a, int n) where TQuants : struct, IBlock32Quants
+    {
+        float* yScales = stackalloc float[n / 32];
+        ActivationScales((BlockQ8_0*)a, yScales, n / 32);
+        return Block32Scaled<TQuants>(w, a, yScales, n);
+    }
+
     /// <summary>One row's dot: per block acc += (d_w·d_y)·float(lanes), then the eight-lane sum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Block32Scaled<TQuants>(byte* w, byte* a, float* yScales, int n) where TQuants : struct, IBlock32Quants
@@ -411,13 +414,7 @@ internal static unsafe partial class Avx2Dot
         return Vector256.Create(packed & mask, Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4_0(byte* w, byte* a, int n)
-    {
-        float* yScales = stackalloc float[n / 32];
-        ActivationScales((BlockQ8_0*)a, yScales, n / 32);
-        return Q4_0Scaled(w, a, yScales, n);
-    }
+    public static float Q4_0(byte* w, byte* a, int n) => Block32<Q4_0Block>(w, a, n);
 
     /// <summary>Like <see cref="Q4_0"/>, with the activation block scales already converted (once per matmul).</summary>
     public static float Q4_0Scaled(byte* w, byte* a, float* yScales, int n) => Block32Scaled<Q4_0Block>(w, a, yScales, n);
@@ -448,13 +445,7 @@ internal static unsafe partial class Avx2Dot
         return Avx2.Subtract(Nibbles32(block->Qs) | high, Vector256.Create((byte)16)).AsSByte();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5_0(byte* w, byte* a, int n)
-    {
-        float* yScales = stackalloc float[n / 32];
-        ActivationScales((BlockQ8_0*)a, yScales, n / 32);
-        return Q5_0Scaled(w, a, yScales, n);
-    }
+    public static float Q5_0(byte* w, byte* a, int n) => Block32<Q5_0Block>(w, a, n);
 
     /// <summary>Like <see cref="Q5_0"/>, with the activation block scales already converted (once per matmul).</summary>
     public static float Q5_0Scaled(byte* w, byte* a, float* yScales, int n) => Block32Scaled<Q5_0Block>(w, a, yScales, n);
