@@ -49,62 +49,42 @@ public static unsafe partial class MatMul
         if (y.Length < (long)batch * rowCount) throw new ArgumentException($"y needs {batch} x {rowCount} floats.", nameof(y));
         if (batch == 0 || rowCount == 0) return;
 
-        TensorType activationType = Quantization.ActivationType(w.Type);
-        int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
         bool gemm = allowGemm && batch > 1 && path == DotPath.Avx2 && Gemm.Supports(w.Type);
         RowKernels rowKernels = gemm ? default : RowKernels.For(w.Type, path);
-        int extraRowBytes = gemm || rowKernels.NeedsExtra ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
         long cost = (long)rowCount * cols * batch;
-        byte[]? rented = null;
-        try
+        fixed (float* input = x)
+        fixed (float* output = y)
         {
-            int encodedBytes = activationType == TensorType.F32 ? 0 : checked(activationRowBytes * batch);
-            int totalBytes = checked(encodedBytes + extraRowBytes * batch);
-            if (totalBytes > 0) rented = ArrayPool<byte>.Shared.Rent(totalBytes);
-
-            fixed (float* input = x)
-            fixed (byte* buffer = rented)
-            fixed (float* output = y)
+            using var encoded = EncodedActivations.Encode(pool, w.Type, input, cols, batch, gemm || rowKernels.NeedsExtra, rowKernels.F16Rebiased);
+            if (gemm)
             {
-                byte* activations = activationType == TensorType.F32 ? (byte*)input : buffer;
-                byte* extra = buffer + encodedBytes;
-                EncodeActivations(pool, w.Type, activationType, input, cols, batch, activations, activationRowBytes, extra, extraRowBytes,
-                    rowKernels.F16Rebiased);
-
-                if (gemm)
+                var work = new GemmRows
                 {
-                    var work = new GemmRows
-                    {
-                        Type = w.Type, Weights = w.Data + firstRow * w.RowByteCount, WeightRowBytes = w.RowByteCount,
-                        Activations = activations, ActivationRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
-                        Output = output, Rows = rowCount, Columns = cols, Batch = batch,
-                    };
-                    pool.For((rowCount + Gemm.RowGroup - 1) / Gemm.RowGroup, ref work, cost);
-                }
-                else
-                {
-                    var work = new RowsTimesBatch
-                    {
-                        Kernels = rowKernels,
-                        MultiRow = batch == 1 && rowKernels.HasMultiRow,
-                        Scales = extra,
-                        ScalesRowBytes = extraRowBytes,
-                        Weights = w.Data + firstRow * w.RowByteCount,
-                        WeightRowBytes = w.RowByteCount,
-                        Activations = rowKernels.ReadsWidened ? extra : activations,
-                        ActivationRowBytes = rowKernels.ReadsWidened ? extraRowBytes : activationRowBytes,
-                        Output = output,
-                        Rows = rowCount,
-                        Columns = cols,
-                        Batch = batch,
-                    };
-                    pool.For(rowCount, ref work, cost);
-                }
+                    Type = w.Type, Weights = w.Data + firstRow * w.RowByteCount, WeightRowBytes = w.RowByteCount,
+                    Activations = encoded.Rows, ActivationRowBytes = encoded.RowBytes, Extra = encoded.Extra, ExtraRowBytes = encoded.ExtraRowBytes,
+                    Output = output, Rows = rowCount, Columns = cols, Batch = batch,
+                };
+                pool.For((rowCount + Gemm.RowGroup - 1) / Gemm.RowGroup, ref work, cost);
             }
-        }
-        finally
-        {
-            if (rented != null) ArrayPool<byte>.Shared.Return(rented);
+            else
+            {
+                var work = new RowsTimesBatch
+                {
+                    Kernels = rowKernels,
+                    MultiRow = batch == 1 && rowKernels.HasMultiRow,
+                    Scales = encoded.Extra,
+                    ScalesRowBytes = encoded.ExtraRowBytes,
+                    Weights = w.Data + firstRow * w.RowByteCount,
+                    WeightRowBytes = w.RowByteCount,
+                    Activations = rowKernels.ReadsWidened ? encoded.Extra : encoded.Rows,
+                    ActivationRowBytes = rowKernels.ReadsWidened ? encoded.ExtraRowBytes : encoded.RowBytes,
+                    Output = output,
+                    Rows = rowCount,
+                    Columns = cols,
+                    Batch = batch,
+                };
+                pool.For(rowCount, ref work, cost);
+            }
         }
     }
 
@@ -185,18 +165,70 @@ public static unsafe partial class MatMul
         }
     }
 
-    /// <summary>Encodes <paramref name="rows"/> activation rows once for the whole matmul (and the per-token extras), across the pool.</summary>
-    private static void EncodeActivations(WorkerPool pool, TensorType weightType, TensorType activationType, float* input, int cols, int rows,
-        byte* activations, int activationRowBytes, byte* extra, int extraRowBytes, bool rebiasHalves)
+    /// <summary>
+    /// The prologue of <see cref="Compute(Tensor, ReadOnlySpan{float}, Span{float}, int, WorkerPool)"/>,
+    /// <see cref="ComputeSegments"/> and <see cref="ComputeGroups(Tensor, ReadOnlySpan{long}, int, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, WorkerPool)"/>:
+    /// a call's activation rows encoded once, across the pool, into the weight type's activation encoding, with the
+    /// per-token extras the kernels read (<see cref="Gemm.ExtraBytesPerToken"/>), in one pinned ArrayPool buffer.
+    /// </summary>
+    private ref struct EncodedActivations
     {
-        if (activationType == TensorType.F32 && extraRowBytes == 0) return;
-        var encode = new EncodeRows
+        private byte[]? _rented;
+        private System.Buffers.MemoryHandle _pin;
+
+        /// <summary>Row r's encoding at <c>Rows + r·RowBytes</c>; for F32 weights the input floats themselves.</summary>
+        public byte* Rows;
+        public int RowBytes;
+
+        /// <summary>Row r's extras at <c>Extra + r·ExtraRowBytes</c> (none when ExtraRowBytes is 0).</summary>
+        public byte* Extra;
+        public int ExtraRowBytes;
+
+        /// <summary><c>spareRows</c> more rows of encoding and extras, for the caller's own copies (ComputeGroups' gather).</summary>
+        public byte* Spare;
+
+        /// <param name="extras">Whether the kernels read per-token extras (the GEMM's, or the per-row kernels' <see cref="RowKernels.NeedsExtra"/>).</param>
+        /// <param name="rebiasHalves">F16 extras widened times 2^112 for the per-row kernel (<see cref="RowKernels.F16Rebiased"/>).</param>
+        public static EncodedActivations Encode(WorkerPool pool, TensorType weightType, float* input, int cols, int rows, bool extras,
+            bool rebiasHalves, int spareRows = 0)
         {
-            ActivationType = activationType, WeightType = weightType, Input = input, Columns = cols,
-            Encoded = activations, EncodedRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
-            Encode = activationType != TensorType.F32, RebiasHalves = rebiasHalves,
-        };
-        pool.For(rows, ref encode, (long)rows * cols * 4);
+            TensorType activationType = Quantization.ActivationType(weightType);
+            var encoded = new EncodedActivations
+            {
+                RowBytes = checked((int)TensorTypes.RowBytes(activationType, cols)),
+                ExtraRowBytes = extras ? Gemm.ExtraBytesPerToken(weightType, cols) : 0,
+            };
+            int encodedBytes = activationType == TensorType.F32 ? 0 : checked(encoded.RowBytes * rows);
+            int totalBytes = checked(encodedBytes + encoded.ExtraRowBytes * rows + (encoded.RowBytes + encoded.ExtraRowBytes) * spareRows);
+            byte* buffer = null;
+            if (totalBytes > 0)
+            {
+                encoded._rented = ArrayPool<byte>.Shared.Rent(totalBytes);
+                encoded._pin = encoded._rented.AsMemory().Pin();
+                buffer = (byte*)encoded._pin.Pointer;
+            }
+            encoded.Rows = activationType == TensorType.F32 ? (byte*)input : buffer;
+            encoded.Extra = buffer + encodedBytes;
+            encoded.Spare = encoded.Extra + (long)encoded.ExtraRowBytes * rows;
+            if (activationType != TensorType.F32 || encoded.ExtraRowBytes > 0)
+            {
+                var encode = new EncodeRows
+                {
+                    ActivationType = activationType, WeightType = weightType, Input = input, Columns = cols,
+                    Encoded = encoded.Rows, EncodedRowBytes = encoded.RowBytes, Extra = encoded.Extra, ExtraRowBytes = encoded.ExtraRowBytes,
+                    Encode = activationType != TensorType.F32, RebiasHalves = rebiasHalves,
+                };
+                pool.For(rows, ref encode, (long)rows * cols * 4);
+            }
+            return encoded;
+        }
+
+        public void Dispose()
+        {
+            _pin.Dispose();
+            if (_rented != null) ArrayPool<byte>.Shared.Return(_rented);
+            _rented = null;
+        }
     }
 
     /// <summary>Encodes a range of activation rows (and the GEMM's per-token extras).</summary>

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using Suiron.Tensors;
 
@@ -70,75 +69,57 @@ public static unsafe partial class MatMul
 
         // The same choices as Compute makes for a batch of more than one row, so the bits agree; the GEMM also gives a
         // one-row group the per-row kernels' bits (the matmul tests hold both to the scalar Dot).
-        TensorType activationType = Quantization.ActivationType(w.Type);
-        int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
         bool gemm = path == DotPath.Avx2 && Gemm.Supports(w.Type);
         RowKernels rowKernels = gemm ? default : RowKernels.For(w.Type, path);
         // Few-token groups may go to the per-row kernels instead (same bits); F16's per-row kernel reads rebiased
         // activations, which the GEMM's widened copies are not, so F16 and F32 stay on the GEMM.
         (float unpack, float step) = gemm ? GroupCosts(w.Type) : (0f, 0f);
         RowKernels tailKernels = unpack > 0 ? RowKernels.For(w.Type, path) : default;
-        int extraRowBytes = gemm || rowKernels.NeedsExtra ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
-        byte[]? rented = null;
-        try
+        fixed (float* input = x)
+        fixed (float* output = y)
+        fixed (long* firsts = firstRows)
+        fixed (int* starts = groupStarts)
+        fixed (int* sources = sourceRows)
         {
             // The encodings of x's rows, then (gathering) the group-ordered copies: each encoded row with its extras.
-            int encodedBytes = activationType == TensorType.F32 ? 0 : checked(activationRowBytes * sourceCount);
-            int sourceBytes = checked(encodedBytes + extraRowBytes * sourceCount);
-            int gatheredBytes = gatherRows ? checked((activationRowBytes + extraRowBytes) * inputRows) : 0;
-            int totalBytes = checked(sourceBytes + gatheredBytes);
-            if (totalBytes > 0) rented = ArrayPool<byte>.Shared.Rent(totalBytes);
-
-            fixed (float* input = x)
-            fixed (byte* buffer = rented)
-            fixed (float* output = y)
-            fixed (long* firsts = firstRows)
-            fixed (int* starts = groupStarts)
-            fixed (int* sources = sourceRows)
+            using var encoded = EncodedActivations.Encode(pool, w.Type, input, cols, sourceCount, gemm || rowKernels.NeedsExtra,
+                rowKernels.F16Rebiased, spareRows: gatherRows ? inputRows : 0);
+            byte* activations = encoded.Rows, extra = encoded.Extra;
+            int activationRowBytes = encoded.RowBytes, extraRowBytes = encoded.ExtraRowBytes;
+            if (gatherRows)
             {
-                byte* activations = activationType == TensorType.F32 ? (byte*)input : buffer;
-                byte* extra = buffer + encodedBytes;
-                EncodeActivations(pool, w.Type, activationType, input, cols, sourceCount, activations, activationRowBytes, extra, extraRowBytes,
-                    rowKernels.F16Rebiased);
-                if (gatherRows)
+                var gather = new GatherRows
                 {
-                    var gather = new GatherRows
-                    {
-                        Sources = sources, Activations = activations, ActivationRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
-                        GatheredActivations = buffer + sourceBytes, GatheredExtra = buffer + sourceBytes + (long)activationRowBytes * inputRows,
-                    };
-                    pool.For(inputRows, ref gather, (long)inputRows * (activationRowBytes + extraRowBytes) / 4);
-                    activations = gather.GatheredActivations;
-                    extra = gather.GatheredExtra;
-                }
-
-                int blocksPerGroup = (rowCount + Gemm.RowGroup - 1) / Gemm.RowGroup;
-                var work = new GroupRows
-                {
-                    Gemm = gemm,
-                    Type = w.Type,
-                    UnpackCost = unpack,
-                    StepCost = step,
-                    PerRow = gemm ? tailKernels : rowKernels,
-                    Weights = w.Data,
-                    WeightRowBytes = w.RowByteCount,
-                    FirstRows = firsts,
-                    GroupStarts = starts,
-                    Activations = !gemm && rowKernels.ReadsWidened ? extra : activations,
-                    ActivationRowBytes = !gemm && rowKernels.ReadsWidened ? extraRowBytes : activationRowBytes,
-                    Extra = extra,
-                    ExtraRowBytes = extraRowBytes,
-                    Output = output,
-                    RowsPerGroup = rowCount,
-                    BlocksPerGroup = blocksPerGroup,
-                    Columns = cols,
+                    Sources = sources, Activations = activations, ActivationRowBytes = activationRowBytes, Extra = extra, ExtraRowBytes = extraRowBytes,
+                    GatheredActivations = encoded.Spare, GatheredExtra = encoded.Spare + (long)activationRowBytes * inputRows,
                 };
-                pool.For(checked(groups * blocksPerGroup), ref work, (long)inputRows * rowCount * cols);
+                pool.For(inputRows, ref gather, (long)inputRows * (activationRowBytes + extraRowBytes) / 4);
+                activations = gather.GatheredActivations;
+                extra = gather.GatheredExtra;
             }
-        }
-        finally
-        {
-            if (rented != null) ArrayPool<byte>.Shared.Return(rented);
+
+            int blocksPerGroup = (rowCount + Gemm.RowGroup - 1) / Gemm.RowGroup;
+            var work = new GroupRows
+            {
+                Gemm = gemm,
+                Type = w.Type,
+                UnpackCost = unpack,
+                StepCost = step,
+                PerRow = gemm ? tailKernels : rowKernels,
+                Weights = w.Data,
+                WeightRowBytes = w.RowByteCount,
+                FirstRows = firsts,
+                GroupStarts = starts,
+                Activations = !gemm && rowKernels.ReadsWidened ? extra : activations,
+                ActivationRowBytes = !gemm && rowKernels.ReadsWidened ? extraRowBytes : activationRowBytes,
+                Extra = extra,
+                ExtraRowBytes = extraRowBytes,
+                Output = output,
+                RowsPerGroup = rowCount,
+                BlocksPerGroup = blocksPerGroup,
+                Columns = cols,
+            };
+            pool.For(checked(groups * blocksPerGroup), ref work, (long)inputRows * rowCount * cols);
         }
     }
 

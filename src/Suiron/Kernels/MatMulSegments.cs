@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using Suiron.Tensors;
 
@@ -29,47 +28,27 @@ public static unsafe partial class MatMul
         if (y.Length < (long)segments * rowCount) throw new ArgumentException($"y needs {segments} x {rowCount} floats.", nameof(y));
         if (segments == 0 || rowCount == 0) return;
 
-        TensorType activationType = Quantization.ActivationType(w.Type);
-        int activationRowBytes = checked((int)TensorTypes.RowBytes(activationType, cols));
         RowKernels rowKernels = RowKernels.For(w.Type, DotKernels.Best); // as Compute picks them, so the bits agree
-        int extraRowBytes = rowKernels.NeedsExtra ? Gemm.ExtraBytesPerToken(w.Type, cols) : 0;
-        byte[]? rented = null;
-        try
+        fixed (float* input = x)
+        fixed (float* output = y)
+        fixed (long* firsts = firstRows)
         {
-            int encodedBytes = activationType == TensorType.F32 ? 0 : checked(activationRowBytes * inputRows);
-            int totalBytes = checked(encodedBytes + extraRowBytes * inputRows);
-            if (totalBytes > 0) rented = ArrayPool<byte>.Shared.Rent(totalBytes);
-
-            fixed (float* input = x)
-            fixed (byte* buffer = rented)
-            fixed (float* output = y)
-            fixed (long* firsts = firstRows)
+            using var encoded = EncodedActivations.Encode(pool, w.Type, input, cols, inputRows, rowKernels.NeedsExtra, rowKernels.F16Rebiased);
+            var work = new SegmentRows
             {
-                byte* activations = activationType == TensorType.F32 ? (byte*)input : buffer;
-                byte* extra = buffer + encodedBytes;
-                EncodeActivations(pool, w.Type, activationType, input, cols, inputRows, activations, activationRowBytes, extra, extraRowBytes,
-                    rowKernels.F16Rebiased);
-
-                var work = new SegmentRows
-                {
-                    Kernels = rowKernels,
-                    Scales = extra,
-                    ScalesRowBytes = sharedInput ? 0 : extraRowBytes,
-                    Weights = w.Data,
-                    WeightRowBytes = w.RowByteCount,
-                    FirstRows = firsts,
-                    Activations = rowKernels.ReadsWidened ? extra : activations,
-                    ActivationRowBytes = sharedInput ? 0 : rowKernels.ReadsWidened ? extraRowBytes : activationRowBytes,
-                    Output = output,
-                    RowsPerSegment = rowCount,
-                    Columns = cols,
-                };
-                pool.For(segments * rowCount, ref work, (long)segments * rowCount * cols);
-            }
-        }
-        finally
-        {
-            if (rented != null) ArrayPool<byte>.Shared.Return(rented);
+                Kernels = rowKernels,
+                Scales = encoded.Extra,
+                ScalesRowBytes = sharedInput ? 0 : encoded.ExtraRowBytes,
+                Weights = w.Data,
+                WeightRowBytes = w.RowByteCount,
+                FirstRows = firsts,
+                Activations = rowKernels.ReadsWidened ? encoded.Extra : encoded.Rows,
+                ActivationRowBytes = sharedInput ? 0 : rowKernels.ReadsWidened ? encoded.ExtraRowBytes : encoded.RowBytes,
+                Output = output,
+                RowsPerSegment = rowCount,
+                Columns = cols,
+            };
+            pool.For(segments * rowCount, ref work, (long)segments * rowCount * cols);
         }
     }
 
