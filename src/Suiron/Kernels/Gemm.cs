@@ -339,7 +339,8 @@ internal static unsafe partial class Gemm
     /// Q4_0/Q5_0/Q8_0 against Q8_0, two unpacked rows by four tokens: the arithmetic of <see cref="Avx2Dot.Q8_0Scaled"/>
     /// per (row, token) — the same eight int32 lanes per block, the same scale product, one FMA per block into the
     /// pair's own accumulator, the same final sum. Each token's quants are loaded once for both rows, each row's
-    /// quants and their absolute values once for four tokens; the eight scale products of a block take two multiplies.
+    /// quants and their absolute values once for four tokens; the eight scale products of a block take two multiplies
+    /// and reach their lanes by in-lane permutes.
     /// results[k] is row 0 with token k, results[4 + k] row 1 with token k.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -348,30 +349,30 @@ internal static unsafe partial class Gemm
     {
         int blocks = n / 32;
         float* wd0 = (float*)(row0 + n), wd1 = (float*)(row1 + n);
-        // The block's eight scale products, stored and re-read as broadcasts (loads, not shuffles).
-        float* products = stackalloc float[2 * Tokens];
         Vector256<short> ones = Vector256.Create((short)1);
         Vector256<float> acc00 = Vector256<float>.Zero, acc01 = acc00, acc02 = acc00, acc03 = acc00;
         Vector256<float> acc10 = acc00, acc11 = acc00, acc12 = acc00, acc13 = acc00;
         for (int b = 0; b < blocks; b++)
         {
-            Vector128<float> dy = Sse.LoadVector128(tokenScales + 4 * b);
-            Sse.Store(products, Vector128.Create(wd0[b]) * dy);
-            Sse.Store(products + Tokens, Vector128.Create(wd1[b]) * dy);
+            // The block's eight scale products as two vectors, row r: [d_r·dy0 .. d_r·dy3] in both 128-bit lanes; each
+            // product reaches all eight lanes by one in-lane vpermilps. Three loads where eight broadcast loads and two
+            // stores of a products array stood: this kernel was bound by loads (about one 32-byte load a cycle here).
+            Vector256<float> dy = Avx.BroadcastVector128ToVector256(tokenScales + 4 * b);
+            Vector256<float> p0 = Avx.BroadcastScalarToVector256(wd0 + b) * dy, p1 = Avx.BroadcastScalarToVector256(wd1 + b) * dy;
             Vector256<sbyte> w0 = Avx.LoadVector256((sbyte*)row0 + 32 * b), w1 = Avx.LoadVector256((sbyte*)row1 + 32 * b);
             Vector256<byte> abs0 = Avx2.Abs(w0), abs1 = Avx2.Abs(w1);
             Vector256<sbyte> y = Avx.LoadVector256(y0[b].Qs);
-            acc00 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products), SignedDot(abs0, w0, y, ones), acc00);
-            acc10 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 4), SignedDot(abs1, w1, y, ones), acc10);
+            acc00 = Fma.MultiplyAdd(Avx.Permute(p0, 0b00_00_00_00), SignedDot(abs0, w0, y, ones), acc00);
+            acc10 = Fma.MultiplyAdd(Avx.Permute(p1, 0b00_00_00_00), SignedDot(abs1, w1, y, ones), acc10);
             y = Avx.LoadVector256(y1[b].Qs);
-            acc01 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 1), SignedDot(abs0, w0, y, ones), acc01);
-            acc11 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 5), SignedDot(abs1, w1, y, ones), acc11);
+            acc01 = Fma.MultiplyAdd(Avx.Permute(p0, 0b01_01_01_01), SignedDot(abs0, w0, y, ones), acc01);
+            acc11 = Fma.MultiplyAdd(Avx.Permute(p1, 0b01_01_01_01), SignedDot(abs1, w1, y, ones), acc11);
             y = Avx.LoadVector256(y2[b].Qs);
-            acc02 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 2), SignedDot(abs0, w0, y, ones), acc02);
-            acc12 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 6), SignedDot(abs1, w1, y, ones), acc12);
+            acc02 = Fma.MultiplyAdd(Avx.Permute(p0, 0b10_10_10_10), SignedDot(abs0, w0, y, ones), acc02);
+            acc12 = Fma.MultiplyAdd(Avx.Permute(p1, 0b10_10_10_10), SignedDot(abs1, w1, y, ones), acc12);
             y = Avx.LoadVector256(y3[b].Qs);
-            acc03 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 3), SignedDot(abs0, w0, y, ones), acc03);
-            acc13 = Fma.MultiplyAdd(Avx.BroadcastScalarToVector256(products + 7), SignedDot(abs1, w1, y, ones), acc13);
+            acc03 = Fma.MultiplyAdd(Avx.Permute(p0, 0b11_11_11_11), SignedDot(abs0, w0, y, ones), acc03);
+            acc13 = Fma.MultiplyAdd(Avx.Permute(p1, 0b11_11_11_11), SignedDot(abs1, w1, y, ones), acc13);
         }
         results[0] = Vector256.Sum(acc00); results[1] = Vector256.Sum(acc01); results[2] = Vector256.Sum(acc02); results[3] = Vector256.Sum(acc03);
         results[4] = Vector256.Sum(acc10); results[5] = Vector256.Sum(acc11); results[6] = Vector256.Sum(acc12); results[7] = Vector256.Sum(acc13);
