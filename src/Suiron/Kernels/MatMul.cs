@@ -95,10 +95,10 @@ public static unsafe partial class MatMul
     /// converts only the weight side in three integer operations (Avx2Dot.F16xRebiasedF32); the 128-bit path (ARM64)
     /// widens them without the rebias and its kernel converts the weights exactly. Q4_0/Q5_0/Q8_0 weights on AVX2 use
     /// activation block scales converted to float once (the extras), not once per row. On AVX2, single-token calls run F16,
-    /// Q8_0, Q5_0 and Q4_0 four rows and Q4_K two rows per kernel call (<see cref="MultiRowKernel"/>, <see cref="MultiRowScaledKernel"/>;
-    /// measured per tensor on Llama-3.2-1B, weights from DRAM, loaded box: F16 ~10 → ~16 GB/s on one thread, Q4_K +6-15%,
-    /// Q8_0 +40-50% on two threads). Q6_K stays one row per call: its two-row kernel spilled registers and measured no
-    /// faster. ComputeSegments (a token's experts, MLA heads) uses the same kernels within each slice.
+    /// Q8_0, Q5_0 and Q4_0 four rows and Q4_K and Q6_K two rows per kernel call (<see cref="MultiRowKernel"/>,
+    /// <see cref="MultiRowScaledKernel"/>; measured per tensor on Llama-3.2-1B, weights from DRAM, loaded box: F16 ~10 → ~16 GB/s
+    /// on one thread, Q4_K +6-15%, Q8_0 +40-50% on two threads; Q6_K +1-7%, quiet box). ComputeSegments (a token's
+    /// experts, MLA heads) uses the same kernels within each slice.
     /// </summary>
     private readonly struct RowKernels
     {
@@ -157,6 +157,7 @@ public static unsafe partial class MatMul
         {
             if (type == TensorType.F16 && path == DotPath.Avx2) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &Avx2Dot.F16xRebiasedF32FourRows, 4);
             if (type == TensorType.Q4_K && path == DotPath.Avx2) return new(&Avx2Dot.Q4K, null, false, false, &Avx2Dot.Q4KTwoRows, 2);
+            if (type == TensorType.Q6_K && path == DotPath.Avx2) return new(&Avx2Dot.Q6K, null, false, false, &Avx2Dot.Q6KTwoRows, 2);
             if (type == TensorType.Q8_0 && path == DotPath.Avx2) return new(&Avx2Dot.Q8_0, &Avx2Dot.Q8_0Scaled, false, false, null, 4, &Avx2Dot.Q8_0ScaledFourRows);
             if (type == TensorType.Q4_0 && path == DotPath.Avx2) return new(&Avx2Dot.Q4_0, &Avx2Dot.Q4_0Scaled, false, false, null, 4, &Avx2Dot.Q4_0ScaledFourRows);
             if (type == TensorType.Q5_0 && path == DotPath.Avx2) return new(&Avx2Dot.Q5_0, &Avx2Dot.Q5_0Scaled, false, false, null, 4, &Avx2Dot.Q5_0ScaledFourRows);

@@ -99,46 +99,51 @@ public sealed unsafe class KQuantDotTests
     }
 
     /// <summary>
-    /// The Q4_K two-row decode kernel on arbitrary block bytes: both rows (not adjacent in memory, outputs at a stride)
-    /// bit-identical to the one-row kernel, which <see cref="Simd_equals_scalar_on_arbitrary_block_bytes"/> ties to the
-    /// scalar reference and the exact product.
+    /// The Q4_K and Q6_K two-row decode kernels on arbitrary block bytes: both rows (not adjacent in memory, outputs at a
+    /// stride) bit-identical to the one-row kernel, which <see cref="Simd_equals_scalar_on_arbitrary_block_bytes"/> ties to
+    /// the scalar reference and the exact product.
     /// </summary>
-    [Fact]
-    public void Q4K_two_row_kernel_equals_the_one_row_kernel_bit_for_bit()
+    [Theory]
+    [InlineData(TensorType.Q4_K)]
+    [InlineData(TensorType.Q6_K)]
+    public void Two_row_kernel_equals_the_one_row_kernel_bit_for_bit(TensorType type)
     {
         if (!Avx2Dot.IsSupported) return;
-        int blockBytes = TensorTypes.BlockBytes(TensorType.Q4_K);
+        delegate*<byte*, byte*, int, float> oneRow = type == TensorType.Q4_K ? &Avx2Dot.Q4K : &Avx2Dot.Q6K;
+        delegate*<byte*, long, byte*, int, float*, long, void> twoRows = type == TensorType.Q4_K ? &Avx2Dot.Q4KTwoRows : &Avx2Dot.Q6KTwoRows;
+        int blockBytes = TensorTypes.BlockBytes(type);
         foreach (int blocks in KernelTestData.BlockCounts)
         {
             for (int seed = 0; seed < 8; seed++)
             {
                 int n = blocks * TensorTypes.QK_K;
                 // Three rows' worth of blocks: the kernel gets rows 0 and 2, so the bytes between them are another row.
-                var weights = RandomBlocks(TensorType.Q4_K, 3 * blocks, seed: 3000 * blocks + seed);
+                var weights = RandomBlocks(type, 3 * blocks, seed: 3000 * blocks + seed);
                 var activations = ExtremeActivations(blocks, seed: 4000 * blocks + seed);
                 var output = new float[5];
                 float row0, row2;
                 fixed (byte* wp = weights) fixed (byte* ap = activations) fixed (float* y = output)
                 {
                     long rowBytes = (long)blocks * blockBytes;
-                    Avx2Dot.Q4KTwoRows(wp, 2 * rowBytes, ap, n, y, 4);
-                    row0 = Avx2Dot.Q4K(wp, ap, n);
-                    row2 = Avx2Dot.Q4K(wp + 2 * rowBytes, ap, n);
+                    twoRows(wp, 2 * rowBytes, ap, n, y, 4);
+                    row0 = oneRow(wp, ap, n);
+                    row2 = oneRow(wp + 2 * rowBytes, ap, n);
                 }
-                Assert.True(BitConverter.SingleToInt32Bits(row0) == BitConverter.SingleToInt32Bits(output[0]), $"x{blocks} seed {seed} row 0: {row0} vs {output[0]}");
-                Assert.True(BitConverter.SingleToInt32Bits(row2) == BitConverter.SingleToInt32Bits(output[4]), $"x{blocks} seed {seed} row 2: {row2} vs {output[4]}");
+                Assert.True(BitConverter.SingleToInt32Bits(row0) == BitConverter.SingleToInt32Bits(output[0]), $"{type} x{blocks} seed {seed} row 0: {row0} vs {output[0]}");
+                Assert.True(BitConverter.SingleToInt32Bits(row2) == BitConverter.SingleToInt32Bits(output[4]), $"{type} x{blocks} seed {seed} row 2: {row2} vs {output[4]}");
                 Assert.Equal(0f, output[1] + output[2] + output[3]);
             }
         }
     }
 
     /// <summary>
-    /// Single-token matmuls (decode: Q4_K through the two-row kernel on rows far apart, the rest one row per call) on one and
+    /// Single-token matmuls (decode: Q4_K and Q6_K through the two-row kernels on rows far apart, the rest one row per call) on one and
     /// two threads, with row counts that leave remainders: every output bit-identical to its row's dot.
     /// </summary>
     [Theory]
     [InlineData(TensorType.Q4_K, 1)]
     [InlineData(TensorType.Q4_K, 2)]
+    [InlineData(TensorType.Q6_K, 1)]
     [InlineData(TensorType.Q6_K, 2)]
     public void Decode_matmul_equals_the_per_row_dot_bit_for_bit(TensorType type, int threads)
     {
