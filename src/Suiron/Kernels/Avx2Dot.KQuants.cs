@@ -165,8 +165,10 @@ internal static unsafe partial class Avx2Dot
     /// against one activation row, block by block in step, into <paramref name="y"/>[0] and
     /// <paramref name="y"/>[<paramref name="outputDistance"/>]. MatMul's decode hands it rows far apart, so two independent
     /// weight streams are in flight on the core (see <see cref="F16xRebiasedF32FourRows"/>): ~10-15% more bytes per second
-    /// than one row at a time on the dev box. Four rows spilled the accumulators and ran at half speed; so did two rows of
-    /// Q6_K, whose blocks need more registers. Each row's operations are those of <see cref="Q4K"/>: results bit-identical to it.
+    /// than one row at a time on the dev box. Each activation vector (and the bsums) is loaded once for both rows, pair by
+    /// pair (another +2-3% per tensor: loads are the scarce port here, see <see cref="Q6KTwoRows"/>). Four rows spilled the
+    /// accumulators and ran at half speed. Each row's integer lanes and float operations are those of <see cref="Q4K"/>:
+    /// results bit-identical to it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q4KTwoRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance)
@@ -177,11 +179,42 @@ internal static unsafe partial class Avx2Dot
         Vector256<float> acc0 = Vector256<float>.Zero, accMin0 = acc0, acc1 = acc0, accMin1 = acc0;
         for (int b = 0; b < n / 256; b++)
         {
-            Q4KBlock(x0 + b, q8 + b, ref acc0, ref accMin0);
-            Q4KBlock(x1 + b, q8 + b, ref acc1, ref accMin1);
+            Vector256<short> bsums = Avx.LoadVector256(q8[b].BSums);
+            Vector256<short> scalesMins0 = Q4KScalesMins(x0[b].Scales), scalesMins1 = Q4KScalesMins(x1[b].Scales);
+            Vector256<int> minLanes0 = Avx2.MultiplyAddAdjacent(bsums, Q4KMinsPerBSum(scalesMins0));
+            Vector256<int> minLanes1 = Avx2.MultiplyAddAdjacent(bsums, Q4KMinsPerBSum(scalesMins1));
+            Vector256<short> scales0 = Q4KScalesBothLanes(scalesMins0), scales1 = Q4KScalesBothLanes(scalesMins1);
+            sbyte* activations = q8[b].Qs;
+            Vector256<int> sumi0 = Q4KPairTwoRows(x0[b].Qs, x1[b].Qs, activations, scales0, scales1, 0, out Vector256<int> pair1)
+                + Q4KPairTwoRows(x0[b].Qs, x1[b].Qs, activations, scales0, scales1, 1, out Vector256<int> pair1b);
+            Vector256<int> sumi1 = pair1 + pair1b;
+            Vector256<int> sumi0High = Q4KPairTwoRows(x0[b].Qs, x1[b].Qs, activations, scales0, scales1, 2, out Vector256<int> pair1c)
+                + Q4KPairTwoRows(x0[b].Qs, x1[b].Qs, activations, scales0, scales1, 3, out Vector256<int> pair1d);
+            Vector256<int> sumi1High = pair1c + pair1d;
+            float yd = q8[b].D;
+            acc0 = Fma.MultiplyAdd(Vector256.Create(Scale(x0[b].D) * yd), Avx.ConvertToVector256Single(sumi0 + sumi0High), acc0);
+            accMin0 = Fma.MultiplyAdd(Vector256.Create(Scale(x0[b].DMin) * yd), Avx.ConvertToVector256Single(minLanes0), accMin0);
+            acc1 = Fma.MultiplyAdd(Vector256.Create(Scale(x1[b].D) * yd), Avx.ConvertToVector256Single(sumi1 + sumi1High), acc1);
+            accMin1 = Fma.MultiplyAdd(Vector256.Create(Scale(x1[b].DMin) * yd), Avx.ConvertToVector256Single(minLanes1), accMin1);
         }
         y[0] = Sum8(acc0) - Sum8(accMin0);
         y[outputDistance] = Sum8(acc1) - Sum8(accMin1);
+    }
+
+    /// <summary>Pair <paramref name="pair"/> (64 elements) of two Q4_K rows against the same activations, each loaded once; row 1's lanes in <paramref name="row1"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Q4KPairTwoRows(byte* qs0, byte* qs1, sbyte* q8, Vector256<short> scales0, Vector256<short> scales1, int pair,
+        out Vector256<int> row1)
+    {
+        Vector256<byte> nibble = Vector256.Create((byte)0x0F);
+        Vector256<byte> p0 = Avx.LoadVector256(qs0 + 32 * pair), p1 = Avx.LoadVector256(qs1 + 32 * pair);
+        Vector256<sbyte> low = Avx.LoadVector256(q8 + 64 * pair);
+        Vector256<int> row0 = ScaledRun(p0 & nibble, low, Broadcast(scales0, 2 * pair));
+        row1 = ScaledRun(p1 & nibble, low, Broadcast(scales1, 2 * pair));
+        Vector256<sbyte> high = Avx.LoadVector256(q8 + 64 * pair + 32);
+        row0 += ScaledRun(Avx2.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble, high, Broadcast(scales0, 2 * pair + 1));
+        row1 += ScaledRun(Avx2.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble, high, Broadcast(scales1, 2 * pair + 1));
+        return row0;
     }
 
     /// <summary>One Q4_K super-block of <see cref="Q4K"/>: acc += (d_w·d_y)·sumi, accMin += (dmin_w·d_y)·minLanes.</summary>
