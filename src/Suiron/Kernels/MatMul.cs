@@ -9,7 +9,7 @@ namespace Suiron.Kernels;
 /// the weight type's activation encoding, then each output is one <see cref="Quantization.Dot"/> of a weight row
 /// with an encoded activation row. Most of a forward pass is spent here.
 /// One token (decode) streams every weight row once through the per-row dot kernels: memory-bound, and on one core
-/// bound by how many independent weight streams are in flight, so F16 and Q4_K rows go through kernels that take
+/// bound by how many independent weight streams are in flight, so most weight types go through kernels that take
 /// several rows far apart per call (<see cref="RowsTimesBatch"/>), each row still bit-identical to its one-row dot.
 /// Several tokens (a prompt) go through <see cref="Gemm"/>, which unpacks groups of weight rows once and reuses
 /// each loaded weight vector across several tokens: compute-bound. Both give bit-identical results.
