@@ -283,15 +283,33 @@ internal static unsafe partial class Avx2Dot
     internal static void Q6KHalf(BlockQ6K* block, int half,
         out Vector256<byte> r0, out Vector256<byte> r1, out Vector256<byte> r2, out Vector256<byte> r3)
     {
-        Vector256<byte> nibble = Vector256.Create((byte)0x0F), twoBits = Vector256.Create((byte)0x30);
         Vector256<byte> l0 = Avx.LoadVector256(block->Ql + 64 * half);
         Vector256<byte> l1 = Avx.LoadVector256(block->Ql + 64 * half + 32);
         Vector256<ushort> qh = Avx.LoadVector256(block->Qh + 32 * half).AsUInt16();
-        // qh bits 2r..2r+1 to bits 4..5; as in MoveBit, nothing from the neighbouring byte reaches bits 4..5.
-        r0 = (l0 & nibble) | (Avx2.ShiftLeftLogical(qh, 4).AsByte() & twoBits);
-        r1 = (l1 & nibble) | (Avx2.ShiftLeftLogical(qh, 2).AsByte() & twoBits);
-        r2 = (Avx2.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & nibble) | (qh.AsByte() & twoBits);
-        r3 = (Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & nibble) | (Avx2.ShiftRightLogical(qh, 2).AsByte() & twoBits);
+        r0 = Q6KRun(l0, qh, 0);
+        r1 = Q6KRun(l1, qh, 1);
+        r2 = Q6KRun(l0, qh, 2);
+        r3 = Q6KRun(l1, qh, 3);
+    }
+
+    /// <summary>
+    /// Run <paramref name="run"/> of a Q6_K half from its ql vector (ql[0..32) for runs 0 and 2, ql[32..64) for 1 and 3):
+    /// low nibbles for runs 0 and 1, high nibbles for 2 and 3, and qh bits 2·run..2·run + 1 moved to bits 4..5 (as in
+    /// MoveBit, nothing from the neighbouring byte reaches bits 4..5). Callers pass constant runs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Q6KRun(Vector256<byte> ql, Vector256<ushort> qh, int run)
+    {
+        Vector256<byte> nibble = Vector256.Create((byte)0x0F), twoBits = Vector256.Create((byte)0x30);
+        Vector256<byte> low = run < 2 ? ql & nibble : Avx2.ShiftRightLogical(ql.AsUInt16(), 4).AsByte() & nibble;
+        Vector256<ushort> high = run switch
+        {
+            0 => Avx2.ShiftLeftLogical(qh, 4),
+            1 => Avx2.ShiftLeftLogical(qh, 2),
+            2 => qh,
+            _ => Avx2.ShiftRightLogical(qh, 2),
+        };
+        return low | (high.AsByte() & twoBits);
     }
 
     /// <summary>Four runs of a 128-element half, scaled: run r's low 16 by scale 2r, high 16 by 2r + 1 of the half.</summary>
@@ -363,29 +381,25 @@ internal static unsafe partial class Avx2Dot
     private static void Q6KHalfTwoRows(BlockQ6K* x0, BlockQ6K* x1, sbyte* q8, Vector256<short> scales0, Vector256<short> scales1, int half,
         ref Vector256<int> sumi0, ref Vector256<int> sumi1)
     {
-        Vector256<byte> nibble = Vector256.Create((byte)0x0F), twoBits = Vector256.Create((byte)0x30);
         Vector256<short> halfScales0 = HalfScalesBothLanes(scales0, half), halfScales1 = HalfScalesBothLanes(scales1, half);
         Vector256<ushort> qh0 = Avx.LoadVector256(x0->Qh + 32 * half).AsUInt16(), qh1 = Avx.LoadVector256(x1->Qh + 32 * half).AsUInt16();
         sbyte* y = q8 + 128 * half;
-        // Runs 0 and 2: low and high nibbles of ql[64·half..+32], qh bits 0..1 and 4..5.
+        // Runs 0 and 2 from ql[64·half..+32], then runs 1 and 3 from ql[64·half + 32..+32].
         Vector256<byte> l0 = Avx.LoadVector256(x0->Ql + 64 * half), l1 = Avx.LoadVector256(x1->Ql + 64 * half);
         Vector256<sbyte> activations = Avx.LoadVector256(y);
-        sumi0 += ScaledRun((l0 & nibble) | (Avx2.ShiftLeftLogical(qh0, 4).AsByte() & twoBits), activations, RunScales(halfScales0, 0));
-        sumi1 += ScaledRun((l1 & nibble) | (Avx2.ShiftLeftLogical(qh1, 4).AsByte() & twoBits), activations, RunScales(halfScales1, 0));
+        sumi0 += ScaledRun(Q6KRun(l0, qh0, 0), activations, RunScales(halfScales0, 0));
+        sumi1 += ScaledRun(Q6KRun(l1, qh1, 0), activations, RunScales(halfScales1, 0));
         activations = Avx.LoadVector256(y + 64);
-        sumi0 += ScaledRun((Avx2.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & nibble) | (qh0.AsByte() & twoBits), activations, RunScales(halfScales0, 2));
-        sumi1 += ScaledRun((Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & nibble) | (qh1.AsByte() & twoBits), activations, RunScales(halfScales1, 2));
-        // Runs 1 and 3: low and high nibbles of ql[64·half + 32..+32], qh bits 2..3 and 6..7.
+        sumi0 += ScaledRun(Q6KRun(l0, qh0, 2), activations, RunScales(halfScales0, 2));
+        sumi1 += ScaledRun(Q6KRun(l1, qh1, 2), activations, RunScales(halfScales1, 2));
         l0 = Avx.LoadVector256(x0->Ql + 64 * half + 32);
         l1 = Avx.LoadVector256(x1->Ql + 64 * half + 32);
         activations = Avx.LoadVector256(y + 32);
-        sumi0 += ScaledRun((l0 & nibble) | (Avx2.ShiftLeftLogical(qh0, 2).AsByte() & twoBits), activations, RunScales(halfScales0, 1));
-        sumi1 += ScaledRun((l1 & nibble) | (Avx2.ShiftLeftLogical(qh1, 2).AsByte() & twoBits), activations, RunScales(halfScales1, 1));
+        sumi0 += ScaledRun(Q6KRun(l0, qh0, 1), activations, RunScales(halfScales0, 1));
+        sumi1 += ScaledRun(Q6KRun(l1, qh1, 1), activations, RunScales(halfScales1, 1));
         activations = Avx.LoadVector256(y + 96);
-        sumi0 += ScaledRun((Avx2.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & nibble) | (Avx2.ShiftRightLogical(qh0, 2).AsByte() & twoBits),
-            activations, RunScales(halfScales0, 3));
-        sumi1 += ScaledRun((Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & nibble) | (Avx2.ShiftRightLogical(qh1, 2).AsByte() & twoBits),
-            activations, RunScales(halfScales1, 3));
+        sumi0 += ScaledRun(Q6KRun(l0, qh0, 3), activations, RunScales(halfScales0, 3));
+        sumi1 += ScaledRun(Q6KRun(l1, qh1, 3), activations, RunScales(halfScales1, 3));
     }
 
     /// <summary>Q2_K half <paramref name="half"/>: run r is bits 2r..2r+1 of each of the 32 quant bytes.</summary>

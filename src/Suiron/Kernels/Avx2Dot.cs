@@ -284,7 +284,7 @@ internal static unsafe partial class Avx2Dot
     /// <summary>Q8_0: the quants are signed bytes already.</summary>
     private struct Q8_0Block : IBlock32Quants
     {
-        public static int BlockBytes => 34;
+        public static int BlockBytes => sizeof(BlockQ8_0);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<short> Shared(Vector256<sbyte> y) => default;
@@ -317,7 +317,7 @@ internal static unsafe partial class Avx2Dot
     /// <summary>Q4_0: nibbles q + 8.</summary>
     private struct Q4_0Block : IBlock32Quants
     {
-        public static int BlockBytes => 18;
+        public static int BlockBytes => sizeof(BlockQ4_0);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<short> Shared(Vector256<sbyte> y) => Avx2.MultiplyAddAdjacent(Vector256.Create((byte)8), y);
@@ -330,7 +330,7 @@ internal static unsafe partial class Avx2Dot
     /// <summary>Q5_0: nibbles plus the fifth bit from qh (bit j for element j), q + 16.</summary>
     private struct Q5_0Block : IBlock32Quants
     {
-        public static int BlockBytes => 22;
+        public static int BlockBytes => sizeof(BlockQ5_0);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<short> Shared(Vector256<sbyte> y) => Avx2.MultiplyAddAdjacent(Vector256.Create((byte)16), y);
