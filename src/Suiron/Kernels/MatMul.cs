@@ -219,7 +219,15 @@ public static unsafe partial class MatMul
                     Encoded = encoded.Rows, EncodedRowBytes = encoded.RowBytes, Extra = encoded.Extra, ExtraRowBytes = encoded.ExtraRowBytes,
                     Encode = activationType != TensorType.F32, RebiasHalves = rebiasHalves,
                 };
-                pool.For(rows, ref encode, (long)rows * cols * 4);
+                try
+                {
+                    pool.For(rows, ref encode, (long)rows * cols * 4);
+                }
+                catch
+                {
+                    encoded.Dispose(); // the caller's `using` has not started: unpin and return the buffer here
+                    throw;
+                }
             }
             return encoded;
         }
