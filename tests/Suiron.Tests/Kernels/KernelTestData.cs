@@ -68,6 +68,16 @@ internal static class KernelTestData
         return bytes;
     }
 
+    /// <summary><paramref name="rows"/> × <paramref name="cols"/> weights quantized row by row, as a weight tensor stores them.</summary>
+    public static byte[] EncodeRows(TensorType type, float[] values, int rows, int cols)
+    {
+        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
+        var bytes = new byte[rowBytes * rows];
+        for (int r = 0; r < rows; r++)
+            Quantization.Quantize(type, values.AsSpan(r * cols, cols), bytes.AsSpan(r * rowBytes, rowBytes));
+        return bytes;
+    }
+
     public static byte[] EncodeActivations(TensorType weightType, float[] x)
     {
         var activationType = Quantization.ActivationType(weightType);

@@ -21,10 +21,8 @@ public unsafe class MatMulTests
     {
         const int rows = 37, cols = 3 * TensorTypes.QK_K;
         var weightFloats = KernelTestData.Gaussian(rows * cols, seed: 5, scale: 0.1f);
-        var weightBytes = new byte[TensorTypes.RowBytes(type, cols) * rows];
         int rowBytes = (int)TensorTypes.RowBytes(type, cols);
-        for (int r = 0; r < rows; r++)
-            Quantization.Quantize(type, weightFloats.AsSpan(r * cols, cols), weightBytes.AsSpan(r * rowBytes, rowBytes));
+        var weightBytes = KernelTestData.EncodeRows(type, weightFloats, rows, cols);
         var x = KernelTestData.Gaussian(batch * cols, seed: 9);
         var y = new float[batch * rows];
 
@@ -102,11 +100,8 @@ public unsafe class MatMulTests
     public void The_batched_path_equals_the_per_row_kernels_bit_for_bit(TensorType type, int cols)
     {
         const int rows = 21;
-        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
         var weightFloats = KernelTestData.Gaussian(rows * cols, seed: 11, scale: 0.1f);
-        var weightBytes = new byte[rowBytes * rows];
-        for (int r = 0; r < rows; r++)
-            Quantization.Quantize(type, weightFloats.AsSpan(r * cols, cols), weightBytes.AsSpan(r * rowBytes, rowBytes));
+        var weightBytes = KernelTestData.EncodeRows(type, weightFloats, rows, cols);
         using var pool = new WorkerPool(2);
         fixed (byte* data = weightBytes)
         {
@@ -153,11 +148,8 @@ public unsafe class MatMulTests
     {
         const int rows = 8 * 23, rowsPerSegment = 23, cols = 2 * TensorTypes.QK_K;
         long[] firstRows = [5 * 23, 0, 6 * 23 + 1, 2 * 23, 5 * 23, 3 * 23 + 11];
-        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
         var weightFloats = KernelTestData.Gaussian(rows * cols, seed: 21, scale: 0.1f);
-        var weightBytes = new byte[rowBytes * rows];
-        for (int r = 0; r < rows; r++)
-            Quantization.Quantize(type, weightFloats.AsSpan(r * cols, cols), weightBytes.AsSpan(r * rowBytes, rowBytes));
+        var weightBytes = KernelTestData.EncodeRows(type, weightFloats, rows, cols);
         var x = KernelTestData.Gaussian((sharedInput ? 1 : firstRows.Length) * cols, seed: 22);
         var y = new float[firstRows.Length * rowsPerSegment];
         var expected = new float[rowsPerSegment];
@@ -204,15 +196,12 @@ public unsafe class MatMulTests
     public void Single_token_rows_equal_their_own_dot_bit_for_bit(TensorType type, int threads)
     {
         const int cols = 3 * TensorTypes.QK_K;
-        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
         using var pool = new WorkerPool(threads);
         foreach (int rows in new[] { 1, 3, 4, 5, 7, 13, 67, 1000 })
         {
             var weightFloats = KernelTestData.Gaussian(rows * cols, seed: 70 + rows, scale: 0.1f);
             for (int i = 0; i < weightFloats.Length; i += 97) weightFloats[i] *= i % 2 == 0 ? 3e3f : 1e-4f;
-            var weights = new byte[rowBytes * rows];
-            for (int r = 0; r < rows; r++)
-                Quantization.Quantize(type, weightFloats.AsSpan(r * cols, cols), weights.AsSpan(r * rowBytes, rowBytes));
+            var weights = KernelTestData.EncodeRows(type, weightFloats, rows, cols);
             var x = KernelTestData.Gaussian(cols, seed: 71 + rows, scale: 3f);
             KernelTestData.AssertSingleTokenRowsEqualTheirDot(type, weights, rows, cols, x, pool);
         }
@@ -243,11 +232,8 @@ public unsafe class MatMulTests
         int[] starts = new int[tokens.Length + 1];
         for (int g = 0; g < tokens.Length; g++) starts[g + 1] = starts[g] + tokens[g];
         int inputRows = starts[^1];
-        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
         var weightFloats = KernelTestData.Gaussian(rows * cols, seed: 31, scale: 0.1f);
-        var weightBytes = new byte[rowBytes * rows];
-        for (int r = 0; r < rows; r++)
-            Quantization.Quantize(type, weightFloats.AsSpan(r * cols, cols), weightBytes.AsSpan(r * rowBytes, rowBytes));
+        var weightBytes = KernelTestData.EncodeRows(type, weightFloats, rows, cols);
         var x = KernelTestData.Gaussian(inputRows * cols, seed: 32);
         var y = new float[inputRows * rowsPerGroup];
         var expected = new float[13 * rowsPerGroup];

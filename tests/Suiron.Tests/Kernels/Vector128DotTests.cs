@@ -299,9 +299,7 @@ public unsafe class Vector128DotTests
         const int rows = 19;
         int rowBytes = (int)TensorTypes.RowBytes(type, cols);
         var weightFloats = KernelTestData.Gaussian(rows * cols, seed: 13, scale: 0.1f);
-        var weightBytes = new byte[rowBytes * rows];
-        for (int r = 0; r < rows; r++)
-            Quantization.Quantize(type, weightFloats.AsSpan(r * cols, cols), weightBytes.AsSpan(r * rowBytes, rowBytes));
+        var weightBytes = KernelTestData.EncodeRows(type, weightFloats, rows, cols);
         var x = KernelTestData.Gaussian(batch * cols, seed: 31);
         var vector = new float[batch * rows];
         var scalar = new float[batch * rows];
