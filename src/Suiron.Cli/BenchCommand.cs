@@ -196,7 +196,7 @@ internal sealed record BenchReport(
         text.AppendLine($"peak RSS: {ModelDescription.FormatBytes(PeakResidentBytes)} (mapped weights included).");
         if (ReadBandwidth is { } wall)
         {
-            text.Append($"read bandwidth: {wall.GigabytesPerSecond:F2} GB/s ({wall.Threads} threads streaming a {wall.Bytes >> 20} MiB buffer, median of {wall.Passes})");
+            text.Append($"read bandwidth: {wall.GigabytesPerSecond:F2} GB/s ({wall.Threads} threads streaming a {wall.Bytes >> 20} MiB buffer, {wall.VectorBits}-bit loads, best of 1/2/4/8 streams per thread: {wall.StreamsPerThread}, median of {wall.Passes})");
             foreach (var s in Summaries.Where(s => s.Test.Kind == BenchmarkKind.Generation))
                 text.Append($"; {s.Test.Name} reaches {GigabytesPerSecond(s, s.Median)!.Value / wall.GigabytesPerSecond:P0} of it");
             text.AppendLine(".");
