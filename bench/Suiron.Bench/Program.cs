@@ -12,6 +12,7 @@ using Suiron.Kernels;
 //   dotnet run -c Release --project bench/Suiron.Bench -- rotation -f F.gguf -d 2048 -ctk q8_0 -ctv q8_0
 //                                                       (decode with vs without the quantized cache's Hadamard rotation, A/B)
 //   dotnet run -c Release --project bench/Suiron.Bench -- kernels     (dot kernels: scalar vs Vector128 vs AVX2, one thread)
+//   dotnet run -c Release --project bench/Suiron.Bench -- paths       (matmuls: AVX2 vs AVX-512 kernels, A/B)
 //   dotnet run -c Release --project bench/Suiron.Bench -- vocab --from F.gguf --tokenizer DIR --out G.gguf
 //                                                       (a copy with a real tokenizer, for `suiron bench --json-schema`)
 LlamaCppSubject.ConfigureLogging();
@@ -187,6 +188,29 @@ kernelsCommand.SetAction(result => Guard(() =>
 }));
 root.Subcommands.Add(kernelsCommand);
 
+var pathTypes = new Option<string>("--types") { Description = "Weight types, comma-separated", DefaultValueFactory = _ => "Q8_0,Q4_0,Q5_0,Q4_K,Q6_K" };
+var pathColumns = new Option<int>("--columns") { Description = "Elements per row (a multiple of 256)", DefaultValueFactory = _ => 2048 };
+var pathRows = new Option<int>("--rows") { Description = "Rows (2048 x 2048 Q4_K is 2.4 MB: past L2; use more rows to stream from DRAM)", DefaultValueFactory = _ => 2048 };
+var pathBatches = new Option<string>("--batches") { Description = "Tokens per matmul, comma-separated (1: decode; more: the GEMM)", DefaultValueFactory = _ => "1,64" };
+var pathThreads = new Option<int>("-t", "--threads") { Description = "Threads", DefaultValueFactory = _ => 1 };
+var pathRounds = new Option<int>("--rounds") { Description = "Alternating turns per path", DefaultValueFactory = _ => 11 };
+var pathsCommand = new Command("paths", "Matmul throughput per type on the AVX2 kernels vs the AVX-512 ones, A/B in one process (needs an AVX-512 CPU)")
+{
+    pathTypes, pathColumns, pathRows, pathBatches, pathThreads, pathRounds,
+};
+pathsCommand.SetAction(result => Guard(() =>
+{
+    int columns = result.GetValue(pathColumns), rowCount = result.GetValue(pathRows), rounds = result.GetValue(pathRounds), t = result.GetValue(pathThreads);
+    if (columns <= 0 || columns % 256 != 0) throw new ArgumentException($"--columns must be a positive multiple of 256 (got {columns}).");
+    if (rowCount < 1 || rounds < 1 || t < 1) throw new ArgumentException("--rows, --rounds and --threads must be ≥ 1.");
+    var types = Split(result.GetValue(pathTypes)!).Select(name => Enum.Parse<Suiron.Tensors.TensorType>(name, ignoreCase: true)).ToList();
+    var batchList = Split(result.GetValue(pathBatches)!).Select(int.Parse).ToList();
+    WarnIfDebug();
+    Console.Out.Write(PathBench.Run(types, columns, rowCount, batchList, t, rounds, TimeSpan.FromMilliseconds(150), Console.Error));
+    return 0;
+}));
+root.Subcommands.Add(pathsCommand);
+
 ParseResult parsed = root.Parse(args);
 if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)
 {
@@ -259,7 +283,7 @@ static string BandwidthShare(IReadOnlyList<ComparisonRow> rows, int threads)
     using var pool = new WorkerPool(threads);
     ReadBandwidthResult wall = ReadBandwidth.Measure(pool);
     var text = new System.Text.StringBuilder();
-    text.AppendLine($"read bandwidth: {wall.GigabytesPerSecond:F2} GB/s ({wall.Threads} threads streaming a {wall.Bytes >> 20} MiB buffer, median of {wall.Passes}); decode's share of it:");
+    text.AppendLine($"read bandwidth: {wall.GigabytesPerSecond:F2} GB/s ({wall.Threads} threads streaming a {wall.Bytes >> 20} MiB buffer, {wall.VectorBits}-bit loads, best of 1/2/4/8 streams per thread: {wall.StreamsPerThread}, median of {wall.Passes}); decode's share of it:");
     foreach (var row in rows.Where(r => r.IsGeneration))
         text.AppendLine($"  {row.File} {row.Suiron.Test.Name}: Suiron {row.SuironGbPerSecond / wall.GigabytesPerSecond:P0}, llama.cpp {row.LlamaCppGbPerSecond / wall.GigabytesPerSecond:P0}");
     return text.ToString();

@@ -13,6 +13,15 @@ internal enum DotPath
 
     /// <summary><see cref="Avx2Dot"/>: x86 with AVX2 and FMA.</summary>
     Avx2,
+
+    /// <summary>
+    /// The 512-bit kernels (<see cref="WideDot"/>, the wide GEMM) on <see cref="Avx512TwinOps"/>: their logic on AVX2
+    /// halves, for the tests of an AVX2 machine (never picked as <see cref="DotKernels.Best"/>: it is slow).
+    /// </summary>
+    Avx512Twin,
+
+    /// <summary>The 512-bit kernels on the AVX-512 (F, BW) instructions, with <see cref="Avx2"/> for what has no wide kernel.</summary>
+    Avx512,
 }
 
 /// <summary>
@@ -21,16 +30,28 @@ internal enum DotPath
 /// </summary>
 internal static unsafe class DotKernels
 {
-    /// <summary>The fastest family this CPU runs: AVX2, else the 128-bit kernels where Vector128 is accelerated (ARM64 included), else scalar.</summary>
+    /// <summary>
+    /// The fastest family this CPU runs: AVX-512 (F, BW), else AVX2, else the 128-bit kernels where Vector128 is accelerated
+    /// (ARM64 included), else scalar. <c>SUIRON_AVX512=0</c> in the environment keeps an AVX-512 CPU on the AVX2 kernels
+    /// (the same bits; for comparing the two).
+    /// </summary>
     public static DotPath Best { get; } =
-        Avx2Dot.IsSupported ? DotPath.Avx2 : Vector128Dot.IsSupported ? DotPath.Vector128 : DotPath.Scalar;
+        Avx2Dot.IsSupported && Avx512Ops.IsSupported && Environment.GetEnvironmentVariable("SUIRON_AVX512") != "0" ? DotPath.Avx512
+        : Avx2Dot.IsSupported ? DotPath.Avx2 : Vector128Dot.IsSupported ? DotPath.Vector128 : DotPath.Scalar;
+
+    /// <summary>Whether this CPU runs <paramref name="path"/>: <see cref="Best"/> and every family below it, and the AVX-512 twin wherever AVX2 runs.</summary>
+    public static bool CanRun(DotPath path) => path == DotPath.Avx512Twin ? Avx2Dot.IsSupported : path <= Best;
+
+    /// <summary>Whether <paramref name="path"/> is one of the x86 families whose GEMM and multi-row kernels are AVX2 or wider.</summary>
+    public static bool IsAvx2OrWider(DotPath path) => path >= DotPath.Avx2;
 
     public static delegate*<byte*, byte*, int, float> For(TensorType weightType) => For(weightType, Best);
 
     /// <summary>
     /// The kernel of <paramref name="path"/> for the type, falling back to the next family down where that one has
     /// none (Q8_1 and Q8_K, activation-only encodings, have scalar kernels only).
-    /// Tests pass a lower path to force it.
+    /// Tests pass a lower path to force it. The one-row dots of the AVX-512 families are the AVX2 ones (the wide kernels
+    /// take several rows or tokens per call).
     /// </summary>
     public static delegate*<byte*, byte*, int, float> For(TensorType weightType, DotPath path) => Resolve(weightType, path) switch
     {
@@ -42,8 +63,8 @@ internal static unsafe class DotKernels
     /// <summary>The family whose kernel <see cref="For(TensorType, DotPath)"/> returns for the type.</summary>
     public static DotPath Resolve(TensorType weightType, DotPath path)
     {
-        if (path > Best) throw new ArgumentException($"This CPU cannot run the {path} kernels (best: {Best}).", nameof(path));
-        if (path == DotPath.Avx2 && Avx2(weightType) != null) return DotPath.Avx2;
+        if (!CanRun(path)) throw new ArgumentException($"This CPU cannot run the {path} kernels (best: {Best}).", nameof(path));
+        if (path >= DotPath.Avx2 && Avx2(weightType) != null) return DotPath.Avx2;
         if (path >= DotPath.Vector128 && Vector128(weightType) != null) return DotPath.Vector128;
         return DotPath.Scalar;
     }

@@ -100,8 +100,11 @@ internal static unsafe partial class Gemm
     /// <c>output[t * outputStride + r] = dot(row r, token t)</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <param name="path"><see cref="DotPath.Avx512"/> or <see cref="DotPath.Avx512Twin"/> run the wide micro-kernels
+    /// (Gemm.Wide.cs) on the AVX-512 instructions or their AVX2 twin, anything else the 256-bit ones; all give the same bits.</param>
     public static void Rows(TensorType type, byte* weights, long weightRowBytes, int firstRow, int endRow, int cols,
-        byte* activations, int activationRowBytes, byte* extra, int extraRowBytes, int batch, float* output, int outputStride)
+        byte* activations, int activationRowBytes, byte* extra, int extraRowBytes, int batch, float* output, int outputStride,
+        DotPath path = DotPath.Avx2)
     {
         Family family = FamilyOf(type);
         int panelRow = PanelRowBytes(type, cols);
@@ -112,7 +115,7 @@ internal static unsafe partial class Gemm
         byte* p = type == TensorType.F32 ? null : Panel(checked((int)(panelRow * RowGroup + tokenScaleBytes)));
         float* tokenScales = family == Family.Block32 ? (float*)(p + panelRow * RowGroup) : null;
         if (tokenScales != null) InterleaveTokenScales(extra, extraRowBytes, batch, cols / 32, tokenScales);
-        float* results = stackalloc float[2 * Tokens];
+        float* results = stackalloc float[WideBlock32Rows * Tokens];
         for (int group = firstRow; group < endRow; group += RowGroup)
         {
             int rows = Math.Min(RowGroup, endRow - group);
@@ -120,7 +123,12 @@ internal static unsafe partial class Gemm
                 for (int r = 0; r < rows; r++) Unpack(type, weights + (group + r) * weightRowBytes, p + r * panelRow, cols);
             if (family == Family.Block32)
             {
-                Block32Group(p, panelRow, rows, cols, activations, activationRowBytes, tokenScales, batch, output + group, outputStride, results);
+                if (path == DotPath.Avx512)
+                    WideBlock32Group<Avx512Ops>(p, panelRow, rows, cols, activations, activationRowBytes, tokenScales, batch, output + group, outputStride, results);
+                else if (path == DotPath.Avx512Twin)
+                    WideBlock32Group<Avx512TwinOps>(p, panelRow, rows, cols, activations, activationRowBytes, tokenScales, batch, output + group, outputStride, results);
+                else
+                    Block32Group(p, panelRow, rows, cols, activations, activationRowBytes, tokenScales, batch, output + group, outputStride, results);
                 continue;
             }
             if (family == Family.Float)
@@ -139,9 +147,13 @@ internal static unsafe partial class Gemm
                 for (int r = 0; r < rows; r++)
                 {
                     byte* row = p != null ? p + r * panelRow : weights + (group + r) * weightRowBytes;
-                    KQuantKernel(row, cols, type,
-                        (BlockQ8K*)(activations + t0 * activationRowBytes), (BlockQ8K*)(activations + t1 * activationRowBytes),
-                        (BlockQ8K*)(activations + t2 * activationRowBytes), (BlockQ8K*)(activations + t3 * activationRowBytes), results);
+                    var q0 = (BlockQ8K*)(activations + t0 * activationRowBytes);
+                    var q1 = (BlockQ8K*)(activations + t1 * activationRowBytes);
+                    var q2 = (BlockQ8K*)(activations + t2 * activationRowBytes);
+                    var q3 = (BlockQ8K*)(activations + t3 * activationRowBytes);
+                    if (path == DotPath.Avx512) WideKQuantKernel<Avx512Ops>(row, cols, type, q0, q1, q2, q3, results);
+                    else if (path == DotPath.Avx512Twin) WideKQuantKernel<Avx512TwinOps>(row, cols, type, q0, q1, q2, q3, results);
+                    else KQuantKernel(row, cols, type, q0, q1, q2, q3, results);
                     int count = Math.Min(Tokens, batch - t);
                     for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + group + r] = results[k];
                 }

@@ -33,7 +33,7 @@ public static unsafe partial class MatMul
         => Compute(w, firstRow, rowCount, x, y, batch, pool, allowGemm: true);
 
     internal static void Compute(Tensor w, long firstRow, int rowCount, ReadOnlySpan<float> x, Span<float> y, int batch, WorkerPool pool, bool allowGemm)
-        => Compute(w, firstRow, rowCount, x, y, batch, pool, allowGemm, DotKernels.Best);
+        => Compute(w, firstRow, rowCount, x, y, batch, pool, allowGemm, WideKernelChoice.PathFor(w.Type, batch));
 
     /// <summary>With the dot-kernel family forced (tests run the 128-bit and scalar paths on an AVX2 machine this way).</summary>
     internal static void Compute(Tensor w, long firstRow, int rowCount, ReadOnlySpan<float> x, Span<float> y, int batch, WorkerPool pool, bool allowGemm,
@@ -44,12 +44,12 @@ public static unsafe partial class MatMul
         int cols = w.Columns;
         if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > w.Rows) throw new ArgumentOutOfRangeException(nameof(rowCount));
         if (batch < 0) throw new ArgumentOutOfRangeException(nameof(batch));
-        if (path > DotKernels.Best) throw new ArgumentException($"This CPU cannot run the {path} kernels (best: {DotKernels.Best}).", nameof(path));
+        if (!DotKernels.CanRun(path)) throw new ArgumentException($"This CPU cannot run the {path} kernels (best: {DotKernels.Best}).", nameof(path));
         if (x.Length < (long)batch * cols) throw new ArgumentException($"x needs {batch} x {cols} floats.", nameof(x));
         if (y.Length < (long)batch * rowCount) throw new ArgumentException($"y needs {batch} x {rowCount} floats.", nameof(y));
         if (batch == 0 || rowCount == 0) return;
 
-        bool gemm = allowGemm && batch > 1 && path == DotPath.Avx2 && Gemm.Supports(w.Type);
+        bool gemm = allowGemm && batch > 1 && DotKernels.IsAvx2OrWider(path) && Gemm.Supports(w.Type);
         RowKernels rowKernels = gemm ? default : RowKernels.For(w.Type, path);
         long cost = (long)rowCount * cols * batch;
         fixed (float* input = x)
@@ -62,7 +62,7 @@ public static unsafe partial class MatMul
                 {
                     Type = w.Type, Weights = w.Data + firstRow * w.RowByteCount, WeightRowBytes = w.RowByteCount,
                     Activations = encoded.Rows, ActivationRowBytes = encoded.RowBytes, Extra = encoded.Extra, ExtraRowBytes = encoded.ExtraRowBytes,
-                    Output = output, Rows = rowCount, Columns = cols, Batch = batch,
+                    Output = output, Rows = rowCount, Columns = cols, Batch = batch, Path = path,
                 };
                 pool.For((rowCount + Gemm.RowGroup - 1) / Gemm.RowGroup, ref work, cost);
             }
@@ -155,12 +155,17 @@ public static unsafe partial class MatMul
 
         public static RowKernels For(TensorType type, DotPath path)
         {
-            if (type == TensorType.F16 && path == DotPath.Avx2) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &Avx2Dot.F16xRebiasedF32FourRows, 4);
-            if (type == TensorType.Q4_K && path == DotPath.Avx2) return new(&Avx2Dot.Q4K, null, false, false, &Avx2Dot.Q4KTwoRows, 2);
-            if (type == TensorType.Q6_K && path == DotPath.Avx2) return new(&Avx2Dot.Q6K, null, false, false, &Avx2Dot.Q6KTwoRows, 2);
-            if (type == TensorType.Q8_0 && path == DotPath.Avx2) return new(&Avx2Dot.Q8_0, &Avx2Dot.Q8_0Scaled, false, false, null, 4, &Avx2Dot.Q8_0ScaledFourRows);
-            if (type == TensorType.Q4_0 && path == DotPath.Avx2) return new(&Avx2Dot.Q4_0, &Avx2Dot.Q4_0Scaled, false, false, null, 4, &Avx2Dot.Q4_0ScaledFourRows);
-            if (type == TensorType.Q5_0 && path == DotPath.Avx2) return new(&Avx2Dot.Q5_0, &Avx2Dot.Q5_0Scaled, false, false, null, 4, &Avx2Dot.Q5_0ScaledFourRows);
+            if (type == TensorType.Q4_K && path == DotPath.Avx512) return new(&Avx2Dot.Q4K, null, false, false, &WideDot.Q4KTwoRows<Avx512Ops>, 2);
+            if (type == TensorType.Q4_K && path == DotPath.Avx512Twin) return new(&Avx2Dot.Q4K, null, false, false, &WideDot.Q4KTwoRows<Avx512TwinOps>, 2);
+            if (type == TensorType.Q6_K && path == DotPath.Avx512) return new(&Avx2Dot.Q6K, null, false, false, &WideDot.Q6KTwoRows<Avx512Ops>, 2);
+            if (type == TensorType.Q6_K && path == DotPath.Avx512Twin) return new(&Avx2Dot.Q6K, null, false, false, &WideDot.Q6KTwoRows<Avx512TwinOps>, 2);
+            bool avx2 = DotKernels.IsAvx2OrWider(path); // the AVX-512 families take the AVX2 kernels where they have no wide one
+            if (type == TensorType.F16 && avx2) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &Avx2Dot.F16xRebiasedF32FourRows, 4);
+            if (type == TensorType.Q4_K && avx2) return new(&Avx2Dot.Q4K, null, false, false, &Avx2Dot.Q4KTwoRows, 2);
+            if (type == TensorType.Q6_K && avx2) return new(&Avx2Dot.Q6K, null, false, false, &Avx2Dot.Q6KTwoRows, 2);
+            if (type == TensorType.Q8_0 && avx2) return new(&Avx2Dot.Q8_0, &Avx2Dot.Q8_0Scaled, false, false, null, 4, &Avx2Dot.Q8_0ScaledFourRows);
+            if (type == TensorType.Q4_0 && avx2) return new(&Avx2Dot.Q4_0, &Avx2Dot.Q4_0Scaled, false, false, null, 4, &Avx2Dot.Q4_0ScaledFourRows);
+            if (type == TensorType.Q5_0 && avx2) return new(&Avx2Dot.Q5_0, &Avx2Dot.Q5_0Scaled, false, false, null, 4, &Avx2Dot.Q5_0ScaledFourRows);
             if (type == TensorType.F16 && path == DotPath.Vector128) return new(&Vector128Dot.F16xF32, null, false, true);
             return new(DotKernels.For(type, path), null, false, false);
         }
@@ -271,13 +276,14 @@ public static unsafe partial class MatMul
         public long WeightRowBytes;
         public int ActivationRowBytes, ExtraRowBytes, Rows, Columns, Batch;
         public float* Output;
+        public DotPath Path;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int start, int end)
         {
             int first = start * Gemm.RowGroup, last = Math.Min(end * Gemm.RowGroup, Rows);
             Gemm.Rows(Type, Weights, WeightRowBytes, first, last, Columns, Activations, ActivationRowBytes,
-                Extra, ExtraRowBytes, Batch, Output, Rows);
+                Extra, ExtraRowBytes, Batch, Output, Rows, Path);
         }
     }
 

@@ -21,7 +21,7 @@ public static unsafe partial class MatMul
     /// <param name="groupStarts">groups + 1 ascending offsets into the activation rows of <paramref name="x"/>.</param>
     public static void ComputeGroups(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<int> groupStarts,
         ReadOnlySpan<float> x, Span<float> y, WorkerPool pool)
-        => ComputeGroups(w, firstRows, rowCount, groupStarts, default, x, y, pool, DotKernels.Best);
+        => ComputeGroups(w, firstRows, rowCount, groupStarts, default, x, y, pool, WideKernelChoice.PathFor(w.Type, 2));
 
     /// <summary>
     /// Like <see cref="ComputeGroups(Tensor, ReadOnlySpan{long}, int, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, WorkerPool)"/>,
@@ -32,7 +32,7 @@ public static unsafe partial class MatMul
     /// <param name="sourceRows">groupStarts[^1] indices into the rows of <paramref name="x"/>.</param>
     public static void ComputeGroups(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<int> groupStarts,
         ReadOnlySpan<int> sourceRows, ReadOnlySpan<float> x, Span<float> y, WorkerPool pool)
-        => ComputeGroups(w, firstRows, rowCount, groupStarts, sourceRows, x, y, pool, DotKernels.Best);
+        => ComputeGroups(w, firstRows, rowCount, groupStarts, sourceRows, x, y, pool, WideKernelChoice.PathFor(w.Type, 2));
 
     /// <summary>With the dot-kernel family forced (tests run the per-row fallback on an AVX2 machine this way).
     /// An empty <paramref name="sourceRows"/> means activation row j is row j of x.</summary>
@@ -43,7 +43,7 @@ public static unsafe partial class MatMul
         ArgumentNullException.ThrowIfNull(pool);
         int groups = firstRows.Length, cols = w.Columns;
         if (rowCount < 0) throw new ArgumentOutOfRangeException(nameof(rowCount));
-        if (path > DotKernels.Best) throw new ArgumentException($"This CPU cannot run the {path} kernels (best: {DotKernels.Best}).", nameof(path));
+        if (!DotKernels.CanRun(path)) throw new ArgumentException($"This CPU cannot run the {path} kernels (best: {DotKernels.Best}).", nameof(path));
         if (groupStarts.Length != groups + 1)
             throw new ArgumentException($"groupStarts needs {groups + 1} offsets (one per group and the end), not {groupStarts.Length}.", nameof(groupStarts));
         if (groupStarts[0] != 0) throw new ArgumentException("groupStarts must begin at 0.", nameof(groupStarts));
@@ -69,7 +69,7 @@ public static unsafe partial class MatMul
 
         // The same choices as Compute makes for a batch of more than one row, so the bits agree; the GEMM also gives a
         // one-row group the per-row kernels' bits (the matmul tests hold both to the scalar Dot).
-        bool gemm = path == DotPath.Avx2 && Gemm.Supports(w.Type);
+        bool gemm = DotKernels.IsAvx2OrWider(path) && Gemm.Supports(w.Type);
         RowKernels rowKernels = gemm ? default : RowKernels.For(w.Type, path);
         // Few-token groups may go to the per-row kernels instead (same bits); F16's per-row kernel reads rebiased
         // activations, which the GEMM's widened copies are not, so F16 and F32 stay on the GEMM.
@@ -102,6 +102,7 @@ public static unsafe partial class MatMul
             var work = new GroupRows
             {
                 Gemm = gemm,
+                Path = path,
                 Type = w.Type,
                 UnpackCost = unpack,
                 StepCost = step,
@@ -189,6 +190,7 @@ public static unsafe partial class MatMul
     private struct GroupRows : IParallelWork
     {
         public bool Gemm;
+        public DotPath Path;
         public float UnpackCost, StepCost;
         public TensorType Type;
         public RowKernels PerRow; // the per-row kernels: every token without the GEMM, its few-token tail with it
@@ -221,7 +223,7 @@ public static unsafe partial class MatMul
                     perRowFrom = GemmTokens(tokens, UnpackCost, StepCost);
                     if (perRowFrom > 0)
                         Kernels.Gemm.Rows(Type, weights, WeightRowBytes, firstRow, endRow, Columns, activations, ActivationRowBytes,
-                            extra, ExtraRowBytes, perRowFrom, output, RowsPerGroup);
+                            extra, ExtraRowBytes, perRowFrom, output, RowsPerGroup, Path);
                     if (perRowFrom == tokens) continue;
                 }
                 for (int r = firstRow; r < endRow; r++)

@@ -28,7 +28,7 @@ public static unsafe partial class MatMul
         if (y.Length < (long)segments * rowCount) throw new ArgumentException($"y needs {segments} x {rowCount} floats.", nameof(y));
         if (segments == 0 || rowCount == 0) return;
 
-        RowKernels rowKernels = RowKernels.For(w.Type, DotKernels.Best); // as Compute picks them, so the bits agree
+        RowKernels rowKernels = RowKernels.For(w.Type, WideKernelChoice.PathFor(w.Type, 1)); // as Compute picks them for one token
         fixed (float* input = x)
         fixed (float* output = y)
         fixed (long* firsts = firstRows)

@@ -15,7 +15,7 @@ public sealed unsafe class KQuantDotTests
         new(TensorType.Q2_K, TensorType.Q3_K, TensorType.Q4_K, TensorType.Q5_K, TensorType.Q6_K);
 
     /// <summary>Random bytes for every field; the half block scales are then set to finite values in ±[2^-10, 2).</summary>
-    private static byte[] RandomBlocks(TensorType type, int blocks, int seed)
+    internal static byte[] RandomBlocks(TensorType type, int blocks, int seed)
     {
         var random = new Random(seed);
         int blockBytes = TensorTypes.BlockBytes(type);
@@ -41,7 +41,7 @@ public sealed unsafe class KQuantDotTests
     }
 
     /// <summary>Q8_K activations: even blocks all ±127 (random signs), odd blocks uniform in [−127, 127]; bsums exact.</summary>
-    private static byte[] ExtremeActivations(int blocks, int seed)
+    internal static byte[] ExtremeActivations(int blocks, int seed)
     {
         var random = new Random(seed);
         var bytes = new byte[blocks * TensorTypes.BlockBytes(TensorType.Q8_K)];

@@ -241,7 +241,7 @@ public unsafe class MatMulTests
         fixed (byte* data = weightBytes)
         {
             var tensor = new Tensor("w", type, [cols, rows], data, weightBytes.Length);
-            foreach (var path in new[] { DotKernels.Best, DotPath.Vector128, DotPath.Scalar }.Where(p => p <= DotKernels.Best).Distinct())
+            foreach (var path in new[] { DotKernels.Best, DotPath.Avx512Twin, DotPath.Vector128, DotPath.Scalar }.Where(DotKernels.CanRun).Distinct())
             {
                 Array.Fill(y, float.NaN);
                 MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, default, x, y, pool, path);
@@ -263,7 +263,7 @@ public unsafe class MatMulTests
             int[] sourceRows = Enumerable.Range(0, inputRows).Select(j => (j * 5 + 3) % sourceCount).ToArray();
             var gatheredX = new float[inputRows * cols];
             for (int j = 0; j < inputRows; j++) sources.AsSpan(sourceRows[j] * cols, cols).CopyTo(gatheredX.AsSpan(j * cols, cols));
-            foreach (var path in new[] { DotKernels.Best, DotPath.Vector128, DotPath.Scalar }.Where(p => p <= DotKernels.Best).Distinct())
+            foreach (var path in new[] { DotKernels.Best, DotPath.Avx512Twin, DotPath.Vector128, DotPath.Scalar }.Where(DotKernels.CanRun).Distinct())
             {
                 var direct = new float[y.Length];
                 MatMul.ComputeGroups(tensor, firstRows, rowsPerGroup, starts, default, gatheredX, direct, pool, path);

@@ -274,7 +274,9 @@ public unsafe class Vector128DotTests
     public void Dispatch_picks_the_requested_family_and_falls_back_only_for_activation_types()
     {
         if (DotKernels.Best == DotPath.Scalar) return;
-        foreach (var type in Types) Assert.Equal(DotKernels.Best, DotKernels.Resolve(type, DotKernels.Best));
+        // The AVX-512 families' one-row dots are the AVX2 ones.
+        DotPath oneRow = DotKernels.Best >= DotPath.Avx2 ? DotPath.Avx2 : DotKernels.Best;
+        foreach (var type in Types) Assert.Equal(oneRow, DotKernels.Resolve(type, DotKernels.Best));
         foreach (var type in Types) Assert.Equal(DotPath.Vector128, DotKernels.Resolve(type, DotPath.Vector128));
         Assert.Equal(DotPath.Scalar, DotKernels.Resolve(TensorType.Q8_K, DotPath.Vector128));
         Assert.Equal(DotPath.Scalar, DotKernels.Resolve(TensorType.Q4_K, DotPath.Scalar));

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Suiron.Kernels;
+using Suiron.Tensors;
+
+namespace Suiron.Bench;
+
+/// <summary>
+/// Whole matmuls per weight type on the AVX2 kernels vs the AVX-512 ones (<see cref="DotPath.Avx512"/>), A/B in one
+/// process: the paths take turns over the same weights and activations, each reports the median of its turns. Batch 1
+/// is decode (the multi-row kernels), a larger batch the GEMM. The weights are either cache-resident (the kernels'
+/// compute) or larger than the caches (decode's real case, bound by memory once a kernel is fast enough). Both paths
+/// give the same bits, so only speed differs.
+/// </summary>
+internal static unsafe class PathBench
+{
+    public static string Run(IReadOnlyList<TensorType> types, int columns, int rows, IReadOnlyList<int> batches, int threads, int rounds, TimeSpan turn, TextWriter progress)
+    {
+        if (!DotKernels.CanRun(DotPath.Avx512)) throw new InvalidOperationException("This CPU has no AVX-512 (F, BW): nothing to compare.");
+        var text = new StringBuilder();
+        text.AppendLine($"matmul, {threads} thread(s), {rows} rows x {columns} columns, median of {rounds} alternating turns of ~{turn.TotalMilliseconds:F0} ms; G multiply-adds/s");
+        text.AppendLine($"{"type",-6} {"batch",6} {"avx2",10} {"avx512",10} {"avx512/avx2",12}");
+        using var pool = new WorkerPool(threads);
+        foreach (var type in types)
+            foreach (int batch in batches)
+            {
+                var medians = Measure(type, columns, rows, batch, pool, rounds, turn);
+                string line = $"{type,-6} {batch,6} {medians[0] / 1e9,10:F2} {medians[1] / 1e9,10:F2} {medians[1] / medians[0],11:F3}x";
+                progress.WriteLine(line);
+                text.AppendLine(line);
+            }
+        return text.ToString();
+    }
+
+    private static double[] Measure(TensorType type, int columns, int rows, int batch, WorkerPool pool, int rounds, TimeSpan turn)
+    {
+        long rowBytes = TensorTypes.RowBytes(type, columns);
+        long bytes = rowBytes * rows;
+        byte* weights = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        try
+        {
+            var random = new Random(1);
+            var values = new float[columns];
+            for (int r = 0; r < rows; r++)
+            {
+                for (int i = 0; i < columns; i++) values[i] = (float)(random.NextDouble() * 2 - 1) * 0.1f;
+                Quantization.Quantize(type, values, new Span<byte>(weights + r * rowBytes, checked((int)rowBytes)));
+            }
+            var x = new float[batch * columns];
+            for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1);
+            var y = new float[batch * rows];
+            var tensor = new Tensor("w", type, [columns, rows], weights, bytes);
+            DotPath[] paths = [DotPath.Avx2, DotPath.Avx512];
+            var passes = new int[2];
+            for (int p = 0; p < 2; p++)
+            {
+                for (int i = 0; i < 3; i++) MatMul.Compute(tensor, 0, rows, x, y, batch, pool, allowGemm: true, paths[p]);
+                long start = Stopwatch.GetTimestamp();
+                int count = 0;
+                while (Stopwatch.GetElapsedTime(start) < TimeSpan.FromMilliseconds(30)) { MatMul.Compute(tensor, 0, rows, x, y, batch, pool, allowGemm: true, paths[p]); count++; }
+                passes[p] = Math.Max(1, (int)(count * turn.TotalMilliseconds / 30));
+            }
+            var samples = new[] { new List<double>(), new List<double>() };
+            for (int round = 0; round < rounds; round++)
+                for (int p = 0; p < 2; p++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    for (int i = 0; i < passes[p]; i++) MatMul.Compute(tensor, 0, rows, x, y, batch, pool, allowGemm: true, paths[p]);
+                    double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                    samples[p].Add((double)passes[p] * rows * columns * batch / seconds);
+                }
+            return [Median(samples[0]), Median(samples[1])];
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(weights);
+        }
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        int m = values.Count / 2;
+        return values.Count % 2 == 1 ? values[m] : (values[m - 1] + values[m]) / 2;
+    }
+}

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Suiron.Tensors;
+
+namespace Suiron.Kernels;
+
+/// <summary>
+/// Whether the 512-bit kernels or the AVX2 ones run a weight type on this CPU, per kernel family, decided by timing both
+/// once, at the family's first use. Both give the same bits, so the choice changes speed only. It is measured rather
+/// than assumed because it depends on the core: where 512-bit integer multiplies issue at twice the 256-bit rate (Intel
+/// server cores with two 512-bit FMA ports) the wide kernels should win, while Zen 4 splits each 512-bit operation into
+/// two 256-bit halves, so there the wide kernels only save front-end work, and measured no faster (bench/README).
+/// <c>SUIRON_AVX512=1</c> in the environment always takes the wide kernels, <c>0</c> never (and keeps
+/// <see cref="DotKernels.Best"/> at AVX2).
+/// </summary>
+internal static unsafe class WideKernelChoice
+{
+    private enum Family { Block32Gemm, KQuantGemm, Q4KDecode, Q6KDecode }
+
+    private const int Unknown = 0, Narrow = 1, Wide = 2;
+    private static readonly int[] Choices = new int[4];
+
+    /// <summary>The path a matmul of <paramref name="type"/> over <paramref name="batch"/> tokens runs when the caller names none.</summary>
+    public static DotPath PathFor(TensorType type, int batch)
+    {
+        if (DotKernels.Best != DotPath.Avx512) return DotKernels.Best;
+        Family? family = FamilyOf(type, batch);
+        if (family is null) return DotPath.Avx512; // no wide kernel: the AVX2 one runs either way
+        return IsWideFaster(family.Value) ? DotPath.Avx512 : DotPath.Avx2;
+    }
+
+    private static Family? FamilyOf(TensorType type, int batch) => (type, batch > 1) switch
+    {
+        (TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q5_0, true) => Family.Block32Gemm,
+        (TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K, true) => Family.KQuantGemm,
+        (TensorType.Q4_K, false) => Family.Q4KDecode,
+        (TensorType.Q6_K, false) => Family.Q6KDecode,
+        _ => null,
+    };
+
+    private static bool IsWideFaster(Family family)
+    {
+        int choice = Volatile.Read(ref Choices[(int)family]);
+        if (choice == Unknown)
+        {
+            choice = Environment.GetEnvironmentVariable("SUIRON_AVX512") == "1" || Measure(family) ? Wide : Narrow;
+            Volatile.Write(ref Choices[(int)family], choice);
+        }
+        return choice == Wide;
+    }
+
+    /// <summary>
+    /// Seven alternating turns of each path over a cache-resident matmul of the family on one thread (~20 ms in all); the
+    /// wide kernels are taken only if their median is at least 3% faster, so noise keeps the AVX2 kernels.
+    /// </summary>
+    private static bool Measure(Family family)
+    {
+        (TensorType type, int batch) = family switch
+        {
+            Family.Block32Gemm => (TensorType.Q8_0, 16),
+            Family.KQuantGemm => (TensorType.Q4_K, 16),
+            Family.Q4KDecode => (TensorType.Q4_K, 1),
+            _ => (TensorType.Q6_K, 1),
+        };
+        const int rows = 64, cols = 2048;
+        long rowBytes = TensorTypes.RowBytes(type, cols);
+        byte* weights = (byte*)NativeMemory.AlignedAlloc((nuint)(rowBytes * rows), 64);
+        try
+        {
+            var random = new Random(7);
+            var values = new float[cols];
+            for (int r = 0; r < rows; r++)
+            {
+                for (int i = 0; i < cols; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+                Quantization.Quantize(type, values, new Span<byte>(weights + r * rowBytes, checked((int)rowBytes)));
+            }
+            var x = new float[batch * cols];
+            for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1);
+            var y = new float[batch * rows];
+            var tensor = new Tensor("calibration", type, [cols, rows], weights, rowBytes * rows);
+            using var pool = new WorkerPool(1);
+            DotPath[] paths = [DotPath.Avx2, DotPath.Avx512];
+            int repeats = batch > 1 ? 4 : 40;
+            var times = new[] { new double[7], new double[7] };
+            foreach (DotPath path in paths) MatMul.Compute(tensor, 0, rows, x, y, batch, pool, allowGemm: true, path); // JIT both
+            for (int turn = 0; turn < 7; turn++)
+                for (int p = 0; p < 2; p++)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    for (int i = 0; i < repeats; i++) MatMul.Compute(tensor, 0, rows, x, y, batch, pool, allowGemm: true, paths[p]);
+                    times[p][turn] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                }
+            Array.Sort(times[0]);
+            Array.Sort(times[1]);
+            return times[1][3] * 1.03 < times[0][3];
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(weights);
+        }
+    }
+}
