@@ -174,9 +174,10 @@ internal static class Comparison
         }
         catch (IOException) { }
         string llamaSharp = LlamaSharpVersion();
+        string isa = Suiron.Kernels.WideKernelChoice.CpuDescription();
         string features = string.Join(" ", LlamaCppSubject.SystemInfo().Split('|', StringSplitOptions.TrimEntries)
             .Select(f => f.Split(':')[^1].Trim()).Where(f => f.EndsWith("= 1", StringComparison.Ordinal)).Select(f => f.Split(' ')[0]).Distinct());
-        return $"machine: {cpu}, {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; " +
+        return $"machine: {cpu} ({isa}), {Environment.ProcessorCount} logical cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; " +
                $".NET {Environment.Version}; llama.cpp via LLamaSharp {llamaSharp} (LLamaSharp.Backend.Cpu; ggml CPU features: {features})\n" +
                $"settings: threads {s.Threads}; pp{s.PromptTokens} / tg{s.GeneratedTokens}; {s.Repetitions} repetitions; KV cache {s.CacheTypes} in both" +
                (s.KeyCacheType == KvCacheType.Q8_0 || s.ValueCacheType == KvCacheType.Q8_0

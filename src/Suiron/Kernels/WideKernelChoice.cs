@@ -29,6 +29,39 @@ internal static unsafe class WideKernelChoice
         return IsWideFaster(family.Value) ? DotPath.Avx512 : DotPath.Avx2;
     }
 
+    /// <summary>
+    /// The CPU as the kernels see it, for benchmark reports: family and model from /proc/cpuinfo where it exists (virtual
+    /// machines often hide the model name), the vector extensions .NET reports, the kernel family in use, and which wide
+    /// families won their timing so far (those not yet used are not listed).
+    /// </summary>
+    public static string CpuDescription()
+    {
+        string ids = "";
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+            {
+                var lines = File.ReadLines("/proc/cpuinfo").Take(40).ToList();
+                string Field(string name) => lines.FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) && l[name.Length..].TrimStart().StartsWith(':'))?.Split(':', 2)[1].Trim() ?? "?";
+                ids = $"family {Field("cpu family")} model {Field("model")}; ";
+            }
+        }
+        catch (IOException) { }
+        var isa = new List<string>();
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported) isa.Add("AVX2");
+        if (System.Runtime.Intrinsics.X86.Fma.IsSupported) isa.Add("FMA");
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported) isa.Add("AVX-512F");
+        if (System.Runtime.Intrinsics.X86.Avx512BW.IsSupported) isa.Add("BW");
+        if (System.Runtime.Intrinsics.X86.Avx512F.VL.IsSupported) isa.Add("VL");
+        if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported) isa.Add("AVX-VNNI");
+        if (System.Runtime.Intrinsics.X86.Avx10v1.IsSupported) isa.Add("AVX10.1");
+        if (System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported) isa.Add("NEON");
+        string chosen = DotKernels.Best != DotPath.Avx512 ? "" :
+            "; wide kernels won: " + string.Join(", ", Enum.GetValues<Family>().Where(f => Volatile.Read(ref Choices[(int)f]) != Unknown)
+                .Select(f => $"{f} {(Choices[(int)f] == Wide ? "yes" : "no")}"));
+        return $"{ids}{string.Join(" ", isa)}; kernels {DotKernels.Best}{chosen}";
+    }
+
     private static Family? FamilyOf(TensorType type, int batch) => (type, batch > 1) switch
     {
         (TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q5_0, true) => Family.Block32Gemm,
