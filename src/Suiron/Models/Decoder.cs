@@ -5,29 +5,89 @@ using Suiron.Tensors;
 
 namespace Suiron.Models;
 
+/// <summary>Which feed-forward a block has.</summary>
+internal enum FeedForwardKind
+{
+    /// <summary>SwiGLU MLP with <c>ffn_gate</c>, <c>ffn_up</c>, <c>ffn_down</c>.</summary>
+    Gated,
+    /// <summary>SwiGLU MLP whose <c>ffn_up</c> carries gate and up rows (GLM-4).</summary>
+    FusedGateUp,
+    /// <summary>Routed experts (after <c>leading_dense_block_count</c> dense layers), plus shared experts when the file has them.</summary>
+    Experts,
+}
+
 /// <summary>
-/// A pre-norm decoder-only transformer (the Llama family): token embedding, then per block
-/// <c>h += Attention(RmsNorm(h)); h += SwiGluMlp(RmsNorm(h))</c>, then a final RmsNorm and the output projection.
-/// What varies between architectures (RoPE layout, QKV bias, QK-norm …) is declared in <see cref="DecoderArchitecture"/>.
-/// A batch of tokens goes through every matmul together (prompt processing is compute-bound, one weight pass
-/// serves all tokens); a single token is the same code with a batch of one.
+/// What distinguishes one grouped-query-attention decoder architecture from another (Llama, Qwen2/3, Qwen3-MoE, GLM-4,
+/// GLM-4.5); declared by each architecture file, read by <see cref="Decoder"/>, never tested by name.
+/// </summary>
+/// <param name="Name">The GGUF <c>general.architecture</c>.</param>
+/// <param name="RopeStyle">Which elements of a head rotate together.</param>
+/// <param name="QueryKeyNorm">RMS-normalize each query and key head before RoPE (<c>attn_q_norm</c>, <c>attn_k_norm</c>).</param>
+/// <param name="QueryKeyValueBias">Q, K and V projections require a bias (<c>attn_{q,k,v}.bias</c>); otherwise a bias is taken
+/// when the file has one, as llama.cpp does.</param>
+/// <param name="RopeFrequencyFactors">An optional <c>rope_freqs.weight</c> divides the RoPE frequencies (Llama 3.1+ long context).</param>
+/// <param name="PostNorms">RMS-normalize each sublayer's output before the residual add (<c>post_attention_norm</c>, <c>post_ffw_norm</c>).</param>
+/// <param name="FeedForward">The feed-forward of each block.</param>
+/// <param name="DefaultGating">Expert gating when the file does not say (<c>expert_gating_func</c>).</param>
+/// <param name="NormalizeExpertWeights">Renormalize the chosen experts' weights regardless of the file (Qwen3-MoE), or null to read <c>expert_weights_norm</c>.</param>
+/// <param name="OptionalQueryKeyNorm">QK-norm when the file has <c>attn_q_norm</c>/<c>attn_k_norm</c> (GLM-4.5 has them, GLM-4.5-Air not).</param>
+/// <param name="FeedForwardNormName">The tensor of the norm before the feed-forward: <c>ffn_norm</c>, or GLM-4.5's <c>post_attention_norm</c>
+/// (Hugging Face's <c>post_attention_layernorm</c> under llama.cpp's name; a pre-norm, not a sandwich norm).</param>
+/// <param name="NextNLayers">The last <c>nextn_predict_layers</c> blocks are multi-token-prediction heads: loaded (so real files load)
+/// and skipped by the forward pass, as llama.cpp does.</param>
+internal sealed record DecoderArchitecture(
+    string Name,
+    RopeStyle RopeStyle,
+    bool QueryKeyNorm = false,
+    bool PostNorms = false,
+    FeedForwardKind FeedForward = FeedForwardKind.Gated,
+    ExpertGating DefaultGating = ExpertGating.Softmax,
+    bool? NormalizeExpertWeights = null,
+    bool OptionalQueryKeyNorm = false,
+    string FeedForwardNormName = "ffn_norm",
+    bool NextNLayers = false,
+    bool QueryKeyValueBias = false,
+    bool RopeFrequencyFactors = false);
+
+/// <summary>One block: attention, then a dense MLP or experts (+ shared experts), with optional post-norms.</summary>
+internal sealed record BlockWeights(
+    float[] AttentionNorm,                 // (embedding)  attn_norm
+    GroupedQueryAttentionWeights Attention,
+    float[]? AttentionPostNorm,            // (embedding)  post_attention_norm
+    float[] FeedForwardNorm,               // (embedding)  ffn_norm
+    GatedFeedForwardWeights? Dense,
+    ExpertWeights? Experts,
+    GatedFeedForwardWeights? SharedExpert, // ffn_*_shexp
+    float[]? FeedForwardPostNorm);         // (embedding)  post_ffw_norm
+
+/// <summary>
+/// A pre-norm decoder of grouped-query attention and dense or mixture-of-experts feed-forwards, batched over the
+/// tokens of one sequence (<see cref="Forward"/>) or of several (<see cref="ForwardBatch"/>):
+/// <code>
+///   h = Embedding(tokens)
+///   h += PostNorm?(Attention(RmsNorm(h)))
+///   h += PostNorm?(FeedForward(RmsNorm(h)))      FeedForward = MLP | Experts (+ SharedExpert)
+///   logits = Output(RmsNorm(h))
+/// </code>
+/// A batch of tokens goes through every matmul together (prompt processing is compute-bound, one weight pass serves
+/// all tokens); a single token is the same code with a batch of one.
 /// </summary>
 internal sealed class Decoder : ILanguageModel, IHiddenStateModel
 {
-    /// <summary>Tokens per pass through the layers; longer inputs are split, which bounds the scratch memory.</summary>
     internal const int MaxBatch = 256;
 
-    private readonly TransformerHyperParameters _h;
     private readonly DecoderArchitecture _architecture;
-    private readonly DecoderWeights _weights;
-    private readonly Rope _rope;
+    private readonly TransformerHyperParameters _h;
+    private readonly ExpertRouting? _routing;
+    private readonly int _leadingDense;
+    private readonly BlockWeights[] _layers;
+    private readonly Tensor _tokenEmbedding, _output;
+    private readonly float[] _outputNorm;
     private readonly WorkerPool _pool;
     private readonly KvCacheType _keyCacheType, _valueCacheType;
-    private readonly float _attentionScale;
-    private readonly AttentionRotation _rotation;
-    private Scratch _scratch = new(0, null!);
-    private int[]? _passTokens;
-    private SequenceSegment[]? _segments, _singleSegment;
+    private readonly GroupedQueryAttention _attention;
+    private readonly GatedFeedForward _feedForward;
+    private float[] _hidden = [], _normed = [], _sublayer = [], _shared = [];
 
     public Decoder(GgufFile file, DecoderArchitecture architecture, ModelOptions options)
     {
@@ -35,38 +95,134 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
             throw new ArgumentException($"The file's architecture is '{file.Architecture}', not '{architecture.Name}'.", nameof(file));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.Threads);
         ArgumentOutOfRangeException.ThrowIfNegative(options.ContextSize);
-
         _architecture = architecture;
         _h = TransformerHyperParameters.Parse(file);
-        _weights = DecoderWeights.Load(file, _h, architecture);
-        _rope = new Rope(_h.Rope, architecture.RopeStyle, _weights.RopeFrequencyFactors);
-        _attentionScale = 1f / MathF.Sqrt(_h.KeyLength);
+        string Key(string name) => architecture.Name + "." + name;
+        int blockCount = _h.LayerCount, nextN = 0;
+        if (architecture.NextNLayers)
+        {
+            nextN = file.GetInt32(Key("nextn_predict_layers"), 0);
+            if (nextN < 0 || nextN >= blockCount)
+                throw new GgufException($"{Key("nextn_predict_layers")} = {nextN} must be in 0..{blockCount - 1} ({Key("block_count")} = {blockCount})", -1, file.Path);
+            _h = _h with { LayerCount = blockCount - nextN }; // the layers the forward pass runs, and the cache holds
+        }
+        bool experts = architecture.FeedForward == FeedForwardKind.Experts;
+        if (experts)
+        {
+            _routing = ExpertRouting.Parse(file, architecture.DefaultGating, architecture.NormalizeExpertWeights,
+                fallbackFeedForward: _h.FeedForwardLength / Math.Max(1, file.GetInt32(Key("expert_used_count"), 1)));
+            _leadingDense = Math.Min(file.GetInt32(Key("leading_dense_block_count"), 0), _h.LayerCount);
+        }
+
+        var reader = new WeightReader(file);
+        int embedding = _h.EmbeddingLength;
+        (_tokenEmbedding, int vocab) = reader.TokenEmbedding(embedding);
+        int sharedWidth = experts ? _routing!.FeedForwardLength * file.GetInt32(Key("expert_shared_count"), 0) : 0;
+        _layers = new BlockWeights[_h.LayerCount];
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            string p = $"blk.{i}.";
+            bool moe = experts && i >= _leadingDense;
+            _layers[i] = new BlockWeights(
+                AttentionNorm: reader.Vector(p + "attn_norm.weight", embedding),
+                Attention: GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm, architecture.OptionalQueryKeyNorm,
+                    requireBias: architecture.QueryKeyValueBias),
+                AttentionPostNorm: architecture.PostNorms ? reader.Vector(p + "post_attention_norm.weight", embedding) : null,
+                FeedForwardNorm: reader.Vector(p + architecture.FeedForwardNormName + ".weight", embedding),
+                Dense: moe ? null : architecture.FeedForward == FeedForwardKind.FusedGateUp
+                    ? GatedFeedForwardWeights.LoadFused(reader, p, embedding, _h.FeedForwardLength)
+                    : GatedFeedForwardWeights.Load(reader, p, "", embedding, _h.FeedForwardLength),
+                Experts: moe ? ExpertWeights.Load(reader, i, embedding, _routing!) : null,
+                SharedExpert: moe && sharedWidth > 0 ? GatedFeedForwardWeights.Load(reader, p, "_shexp", embedding, sharedWidth) : null,
+                FeedForwardPostNorm: architecture.PostNorms ? reader.Vector(p + "post_ffw_norm.weight", embedding) : null);
+        }
+        long nextNParameters = 0;
+        for (int i = _h.LayerCount; i < blockCount; i++) nextNParameters += SkipNextNLayer(reader, i, embedding);
+        _outputNorm = reader.Vector("output_norm.weight", embedding);
+        _output = reader.OutputProjection(embedding, vocab, _tokenEmbedding);
+        float[]? frequencyFactors = architecture.RopeFrequencyFactors ? reader.OptionalVector("rope_freqs.weight", _h.Rope.Dimensions / 2) : null;
+        reader.EnsureAllUsed(file.Architecture);
+
         options.CheckCacheTypes(_h.KeyLength, _h.ValueLength);
         _keyCacheType = options.KeyCacheType;
         _valueCacheType = options.ValueCacheType;
-        _rotation = AttentionRotation.For(_h.KeyLength, _h.ValueLength, _keyCacheType, _valueCacheType, options.AttentionRotation, options.KeyRotationBlock);
         _pool = new WorkerPool(options.Threads);
+        _attention = new GroupedQueryAttention(_h, new Rope(_h.Rope, architecture.RopeStyle, frequencyFactors), _pool,
+            AttentionRotation.For(_h.KeyLength, _h.ValueLength, _keyCacheType, _valueCacheType, options.AttentionRotation, options.KeyRotationBlock));
+        _feedForward = new GatedFeedForward(_pool);
+        Experts = experts ? new MixtureOfExperts(_routing!, embedding, _pool) : null;
 
         int contextSize = options.ContextSize > 0 ? options.ContextSize : Math.Min(_h.ContextLength, ModelOptions.DefaultContextCap);
-        long bytesPerToken = _h.LayerCount * (KvCacheTypes.Bytes(_keyCacheType, KeyWidth) + KvCacheTypes.Bytes(_valueCacheType, ValueWidth));
-        Info = new ModelInfo(architecture.Name, _h, _weights.VocabSize, _h.ContextLength, contextSize, bytesPerToken, _weights.ParameterCount)
+        long bytesPerToken = _h.LayerCount * (KvCacheTypes.Bytes(_keyCacheType, _attention.KeyWidth) + KvCacheTypes.Bytes(_valueCacheType, _attention.ValueWidth));
+        long total = file.Tensors.Sum(t => t.ElementCount);
+        long? active = null;
+        if (experts)
         {
-            KeyCacheType = _keyCacheType, ValueCacheType = _valueCacheType, AttentionRotation = _rotation.ToString(),
+            // A token passes through k of the routed experts of each MoE layer it runs, and never through a NextN layer.
+            long idle = (long)(_h.LayerCount - _leadingDense) * (_routing!.ExpertCount - _routing.UsedCount) * 3L * embedding * _routing.FeedForwardLength;
+            active = total - idle - nextNParameters;
+        }
+        Info = new ModelInfo(architecture.Name, _h, vocab, _h.ContextLength, contextSize, bytesPerToken, total) {
+            ActiveParameterCount = active, KeyCacheType = _keyCacheType, ValueCacheType = _valueCacheType,
+            AttentionRotation = _attention.Rotation.ToString(),
         };
+    }
+
+    /// <summary>
+    /// Marks the tensors of a multi-token-prediction (NextN/MTP) block as read without loading them, after checking the
+    /// ones llama.cpp requires of it (<c>nextn.eh_proj</c>, <c>nextn.enorm</c>, <c>nextn.hnorm</c>); returns their elements.
+    /// </summary>
+    private static long SkipNextNLayer(WeightReader reader, int layer, int embedding)
+    {
+        string p = $"blk.{layer}.";
+        reader.Matrix(p + "nextn.eh_proj.weight", 2 * embedding, embedding);
+        reader.Vector(p + "nextn.enorm.weight", embedding);
+        reader.Vector(p + "nextn.hnorm.weight", embedding);
+        return reader.SkipPrefix(p);
     }
 
     public ModelInfo Info { get; }
 
-    private int QueryWidth => _h.HeadCount * _h.KeyLength;
-    private int KeyWidth => _h.KvHeadCount * _h.KeyLength;
-    private int ValueWidth => _h.KvHeadCount * _h.ValueLength;
+    /// <summary>The routed experts, or null for a dense model (exposed so tests can observe routing).</summary>
+    internal MixtureOfExperts? Experts { get; }
 
-    public KvCache CreateCache(int maxTokens) => new(_h.LayerCount, KeyWidth, ValueWidth, maxTokens, _keyCacheType, _valueCacheType);
+    public KvCache CreateCache(int maxTokens) => new(_h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, maxTokens, _keyCacheType, _valueCacheType);
 
     public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false) =>
-        ForwardPasses.Run(tokens, cache, logits, allLogits, _weights.VocabSize, _h.LayerCount, KeyWidth, ValueWidth, MaxBatch, _pass ??= ForwardPass);
+        ForwardPasses.Run(tokens, cache, logits, allLogits, Info.VocabSize, _h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, MaxBatch, _pass ??= ForwardPass);
 
-    private ForwardPasses.Pass? _pass; // cached: a method-group delegate per call would allocate on every decode step
+    /// <summary>
+    /// Several sequences per step: their tokens are laid end to end into passes of up to <see cref="MaxBatch"/> rows;
+    /// every dense matmul runs once per pass over all rows, attention reads each row's own cache at its own position,
+    /// and the experts see the rows of every sequence together (each expert runs once over all rows routed to it).
+    /// Row for row the arithmetic is that of <see cref="Forward"/>.
+    /// </summary>
+    public void ForwardBatch(ReadOnlySpan<SequenceTokens> items, Span<float> logits)
+    {
+        int vocab = Info.VocabSize;
+        SequenceBatches.Validate(items, logits.Length, vocab, _h.LayerCount, _attention.KeyWidth, _attention.ValueWidth);
+        SequenceBatches.Run(items, logits, vocab, MaxBatch, _passTokens ??= new int[MaxBatch], _segments ??= new SequenceSegment[MaxBatch],
+            _batchPass ??= RunPass);
+    }
+
+    // Cached: a method-group delegate per call would allocate on every decode step.
+    private ForwardPasses.Pass? _pass;
+    private SequenceBatches.Pass? _batchPass;
+    private int[]? _passTokens;
+    private SequenceSegment[]? _segments;
+    private readonly SequenceSegment[] _singleSegment = new SequenceSegment[1];
+
+    /// <summary>One sequence's pass: its rows through every layer, then the logits of the last <paramref name="outputRows"/> rows.</summary>
+    private void ForwardPass(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
+    {
+        int n = tokens.Length, embedding = _h.EmbeddingLength;
+        _singleSegment[0] = new SequenceSegment(cache, 0, n, cache.Count);
+        RunLayers(tokens, _singleSegment);
+        if (outputRows == 0) return;
+        Span<float> lastRows = _normed.AsSpan((n - outputRows) * embedding, outputRows * embedding);
+        RmsNorm.Apply(_hidden.AsSpan((n - outputRows) * embedding, outputRows * embedding), _outputNorm, _h.RmsNormEpsilon, lastRows);
+        MatMul.Compute(_output, lastRows, logits[..(outputRows * Info.VocabSize)], outputRows, _pool);
+    }
 
     /// <summary>
     /// Like <see cref="Forward"/>, but writes every token's final hidden state (after the output norm, before the output
@@ -77,205 +233,81 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     {
         ArgumentNullException.ThrowIfNull(cache);
         if (tokens.IsEmpty) throw new ArgumentException("No tokens to evaluate.", nameof(tokens));
-        CheckShape(cache);
+        if (cache.LayerCount != _h.LayerCount || cache.KeyWidth != _attention.KeyWidth || cache.ValueWidth != _attention.ValueWidth)
+            throw new ArgumentException("The cache was created by a model of another shape.", nameof(cache));
         foreach (int token in tokens)
-            if ((uint)token >= (uint)_weights.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {token} is outside the vocabulary of {_weights.VocabSize}.");
+            if ((uint)token >= (uint)Info.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {token} is outside the vocabulary of {Info.VocabSize}.");
         int embedding = _h.EmbeddingLength;
         if (hidden.Length < (long)tokens.Length * embedding)
             throw new ArgumentException($"The hidden buffer holds {hidden.Length} floats; {(long)tokens.Length * embedding} are needed.", nameof(hidden));
         cache.EnsureRoom(tokens.Length);
-
-        SequenceSegment[] one = _singleSegment ??= new SequenceSegment[1];
         for (int start = 0; start < tokens.Length; start += MaxBatch)
         {
             int count = Math.Min(MaxBatch, tokens.Length - start);
-            Scratch s = ScratchFor(count);
-            one[0] = new SequenceSegment(cache, 0, count, cache.Count);
-            RunLayers(tokens.Slice(start, count), one, s);
-            RmsNorm.Apply(s.Hidden.AsSpan(0, count * embedding), _weights.OutputNorm, _h.RmsNormEpsilon, hidden.Slice(start * embedding, count * embedding));
+            _singleSegment[0] = new SequenceSegment(cache, 0, count, cache.Count);
+            RunLayers(tokens.Slice(start, count), _singleSegment);
+            RmsNorm.Apply(_hidden.AsSpan(0, count * embedding), _outputNorm, _h.RmsNormEpsilon, hidden.Slice(start * embedding, count * embedding));
         }
     }
-
-    /// <summary>
-    /// Several sequences per step: their tokens are laid end to end into passes of up to <see cref="MaxBatch"/> rows,
-    /// every matmul runs once per pass over all rows, and attention reads each row's own cache at its own position.
-    /// Row for row the arithmetic is that of <see cref="Forward"/>, so the logits are the same.
-    /// </summary>
-    public void ForwardBatch(ReadOnlySpan<SequenceTokens> items, Span<float> logits)
-    {
-        int vocab = _weights.VocabSize;
-        SequenceBatches.Validate(items, logits.Length, vocab, _h.LayerCount, KeyWidth, ValueWidth);
-        SequenceBatches.Run(items, logits, vocab, MaxBatch, _passTokens ??= new int[MaxBatch], _segments ??= new SequenceSegment[MaxBatch],
-            _batchPass ??= RunPass);
-    }
-
-    private SequenceBatches.Pass? _batchPass; // cached, as _pass
 
     /// <summary>One pass of several sequences' rows; the logits of the last row of each of the first <paramref name="finished"/> segments.</summary>
     private void RunPass(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments, int finished, Span<float> logits)
     {
         int embedding = _h.EmbeddingLength;
-        Scratch s = ScratchFor(tokens.Length);
-        RunLayers(tokens, segments, s);
+        RunLayers(tokens, segments);
         if (finished == 0) return;
-        Span<float> hidden = s.Hidden, normed = s.Normed;
         for (int i = 0; i < finished; i++)
         {
             int row = segments[i].Start + segments[i].Count - 1;
-            RmsNorm.Apply(hidden.Slice(row * embedding, embedding), _weights.OutputNorm, _h.RmsNormEpsilon, normed.Slice(i * embedding, embedding));
+            RmsNorm.Apply(_hidden.AsSpan(row * embedding, embedding), _outputNorm, _h.RmsNormEpsilon, _normed.AsSpan(i * embedding, embedding));
         }
-        MatMul.Compute(_weights.Output, normed[..(finished * embedding)], logits[..(finished * _weights.VocabSize)], finished, _pool);
+        MatMul.Compute(_output, _normed.AsSpan(0, finished * embedding), logits[..(finished * Info.VocabSize)], finished, _pool);
     }
 
-    private void CheckShape(KvCache cache)
-    {
-        if (cache.LayerCount != _h.LayerCount || cache.KeyWidth != KeyWidth || cache.ValueWidth != ValueWidth)
-            throw new ArgumentException("The cache was created by a model of another shape.", nameof(cache));
-    }
-
-    /// <summary>Runs one batch through every layer, appends it to the cache, and projects the last <paramref name="outputRows"/> rows to logits.</summary>
-    private void ForwardPass(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, int outputRows)
+    /// <summary>Embeds the rows and runs them through every layer, appending each segment to its cache; leaves the residual stream in <c>_hidden</c>.</summary>
+    private void RunLayers(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments)
     {
         int n = tokens.Length, embedding = _h.EmbeddingLength;
-        Scratch s = ScratchFor(n);
-        SequenceSegment[] one = _singleSegment ??= new SequenceSegment[1];
-        one[0] = new SequenceSegment(cache, 0, n, cache.Count);
-        RunLayers(tokens, one, s);
-        Span<float> hidden = s.Hidden.AsSpan(0, n * embedding);
-        Span<float> normed = s.Normed.AsSpan(0, n * embedding);
+        float epsilon = _h.RmsNormEpsilon;
+        MixtureOfExperts.Grow(ref _hidden, n * embedding);
+        MixtureOfExperts.Grow(ref _normed, n * embedding);
+        MixtureOfExperts.Grow(ref _sublayer, n * embedding);
+        Span<float> hidden = _hidden.AsSpan(0, n * embedding);     // (n, embedding): the residual stream
+        Span<float> normed = _normed.AsSpan(0, n * embedding);     // (n, embedding)
+        Span<float> sublayer = _sublayer.AsSpan(0, n * embedding); // (n, embedding)
 
-        if (outputRows == 0) return;
-        Span<float> lastRows = normed.Slice((n - outputRows) * embedding, outputRows * embedding);
-        RmsNorm.Apply(hidden.Slice((n - outputRows) * embedding, outputRows * embedding), _weights.OutputNorm, _h.RmsNormEpsilon, lastRows);
-        MatMul.Compute(_weights.Output, lastRows, logits[..(outputRows * _weights.VocabSize)], outputRows, _pool);
-    }
-
-    /// <summary>Embeds the rows and runs them through every layer, appending each segment to its cache; leaves the residual stream in the scratch.</summary>
-    private void RunLayers(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments, Scratch s)
-    {
-        int n = tokens.Length, embedding = _h.EmbeddingLength;
-        Span<float> hidden = s.Hidden.AsSpan(0, n * embedding);   // (n, embedding): the residual stream
-        Span<float> normed = s.Normed.AsSpan(0, n * embedding);   // (n, embedding)
-        Span<float> sublayer = s.Sublayer.AsSpan(0, n * embedding); // (n, embedding): attention or MLP output
-
-        Tensor embeddings = _weights.TokenEmbedding;
         for (int i = 0; i < n; i++)
-            Quantization.Dequantize(embeddings.Type, embeddings.Row(tokens[i]), hidden.Slice(i * embedding, embedding));
+            Quantization.Dequantize(_tokenEmbedding.Type, _tokenEmbedding.Row(tokens[i]), hidden.Slice(i * embedding, embedding));
 
-        for (int layer = 0; layer < _h.LayerCount; layer++)
+        for (int layerIndex = 0; layerIndex < _h.LayerCount; layerIndex++)
         {
-            DecoderLayerWeights w = _weights.Layers[layer];
-            RmsNorm.Apply(hidden, w.AttentionNorm, _h.RmsNormEpsilon, normed);
-            SelfAttention(layer, w, normed, n, segments, s, sublayer);
-            Add(hidden, sublayer);
+            BlockWeights w = _layers[layerIndex];
+            RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
+            _attention.Forward(layerIndex, w.Attention, normed, n, segments, sublayer);
+            if (w.AttentionPostNorm is not null) RmsNorm.Apply(sublayer, w.AttentionPostNorm, epsilon, sublayer);
+            VectorOps.Add(hidden, sublayer, hidden);
 
-            RmsNorm.Apply(hidden, w.FeedForwardNorm, _h.RmsNormEpsilon, normed);
-            FeedForward(w, normed, n, s, sublayer);
-            Add(hidden, sublayer);
+            RmsNorm.Apply(hidden, w.FeedForwardNorm, epsilon, normed);
+            if (w.Dense is { } dense)
+            {
+                _feedForward.Forward(dense, normed, n, sublayer);
+            }
+            else
+            {
+                Experts!.Forward(layerIndex, w.Experts!, normed, n, sublayer);
+                if (w.SharedExpert is { } sharedExpert)
+                {
+                    MixtureOfExperts.Grow(ref _shared, n * embedding);
+                    Span<float> shared = _shared.AsSpan(0, n * embedding);
+                    _feedForward.Forward(sharedExpert, normed, n, shared);
+                    VectorOps.Add(sublayer, shared, sublayer);
+                }
+            }
+            if (w.FeedForwardPostNorm is not null) RmsNorm.Apply(sublayer, w.FeedForwardPostNorm, epsilon, sublayer);
+            VectorOps.Add(hidden, sublayer, hidden);
         }
         foreach (var segment in segments) segment.Cache.Advance(segment.Count);
-    }
-
-    private void SelfAttention(int layer, DecoderLayerWeights w, ReadOnlySpan<float> input, int n, ReadOnlySpan<SequenceSegment> segments, Scratch s, Span<float> output)
-    {
-        int keyLength = _h.KeyLength, valueLength = _h.ValueLength;
-        Span<float> queries = s.Query.AsSpan(0, n * QueryWidth);   // (n, heads · keyLength)
-        Span<float> keys = s.Key.AsSpan(0, n * KeyWidth);          // (n, kvHeads · keyLength)
-        Span<float> values = s.Value.AsSpan(0, n * ValueWidth);    // (n, kvHeads · valueLength)
-        Span<float> mixed = s.Attended.AsSpan(0, n * _h.HeadCount * valueLength); // (n, heads · valueLength)
-
-        MatMul.Compute(w.Query, input, queries, n, _pool);
-        MatMul.Compute(w.Key, input, keys, n, _pool);
-        MatMul.Compute(w.Value, input, values, n, _pool);
-        if (w.QueryBias is not null) AddToRows(queries, w.QueryBias);
-        if (w.KeyBias is not null) AddToRows(keys, w.KeyBias);
-        if (w.ValueBias is not null) AddToRows(values, w.ValueBias);
-        if (w.QueryNorm is not null) RmsNorm.Apply(queries, w.QueryNorm, _h.RmsNormEpsilon, queries); // per head: rows of keyLength
-        if (w.KeyNorm is not null) RmsNorm.Apply(keys, w.KeyNorm, _h.RmsNormEpsilon, keys);
-
-        foreach (var segment in segments)
-        {
-            for (int i = segment.Start; i < segment.Start + segment.Count; i++)
-            {
-                s.RowCache[i] = segment.Cache;
-                s.RowPosition[i] = segment.FirstPosition + i - segment.Start;
-                _rope.Angles(s.RowPosition[i], s.CosSin);
-                _rope.Apply(queries.Slice(i * QueryWidth, QueryWidth), keyLength, s.CosSin);
-                _rope.Apply(keys.Slice(i * KeyWidth, KeyWidth), keyLength, s.CosSin);
-            }
-            // A quantized cache stores rotated keys/values (llama.cpp's default): rotate after RoPE, before the write.
-            _rotation.RotateQueriesAndKeys(queries.Slice(segment.Start * QueryWidth, segment.Count * QueryWidth), keys.Slice(segment.Start * KeyWidth, segment.Count * KeyWidth));
-            _rotation.RotateValues(values.Slice(segment.Start * ValueWidth, segment.Count * ValueWidth));
-            segment.Cache.Write(layer, segment.FirstPosition,
-                keys.Slice(segment.Start * KeyWidth, segment.Count * KeyWidth), values.Slice(segment.Start * ValueWidth, segment.Count * ValueWidth));
-        }
-
-        // Every (token, head) pair is independent: spread them over the pool (decode has heads items, a prompt n × heads).
-        var work = new AttentionHeadsWork
-        {
-            Queries = s.Query, Mixed = s.Attended, RowCache = s.RowCache, RowPosition = s.RowPosition, Layer = layer,
-            Heads = _h.HeadCount, GroupSize = _h.GroupSize, KeyLength = keyLength, ValueLength = valueLength,
-            QueryWidth = QueryWidth, Scale = _attentionScale,
-        };
-        long attendedPositions = 0; // Σ over rows of the positions each row attends to: the work estimate the pool sizes its split by
-        foreach (var segment in segments) attendedPositions += (long)segment.Count * (segment.FirstPosition + segment.Count);
-        work.Run(n, _pool, attendedPositions);
-        _rotation.RotateOutputBack(mixed);
-
-        MatMul.Compute(w.Output, mixed, output, n, _pool);
-    }
-
-    private void FeedForward(DecoderLayerWeights w, ReadOnlySpan<float> input, int n, Scratch s, Span<float> output)
-    {
-        int width = _h.FeedForwardLength;
-        Span<float> gate = s.Gate.AsSpan(0, n * width); // (n, feedForward)
-        Span<float> up = s.Up.AsSpan(0, n * width);     // (n, feedForward)
-        MatMul.Compute(w.Gate, input, gate, n, _pool);
-        MatMul.Compute(w.Up, input, up, n, _pool);
-        SwiGlu.Apply(gate, up);
-        MatMul.Compute(w.Down, gate, output, n, _pool);
-    }
-
-    private static void Add(Span<float> target, ReadOnlySpan<float> addend) => VectorOps.Add(target, addend, target);
-
-    private static void AddToRows(Span<float> rows, ReadOnlySpan<float> bias)
-    {
-        for (int start = 0; start < rows.Length; start += bias.Length) Add(rows.Slice(start, bias.Length), bias);
-    }
-
-    /// <summary>Scratch for a batch of <paramref name="tokens"/>; grows to the largest batch seen (at most <see cref="MaxBatch"/>) and is then reused.</summary>
-    private Scratch ScratchFor(int tokens)
-    {
-        if (_scratch.Tokens < tokens) _scratch = new Scratch(tokens, _h);
-        return _scratch;
-    }
-
-    /// <summary>Activation buffers for one batch, sized for the largest batch seen.</summary>
-    private sealed class Scratch
-    {
-        public readonly int Tokens;
-        public readonly float[] Hidden = [], Normed = [], Sublayer = [], Query = [], Key = [], Value = [], Attended = [], Gate = [], Up = [], CosSin = [];
-        public readonly KvCache[] RowCache = [];
-        public readonly int[] RowPosition = [];
-
-        public Scratch(int tokens, TransformerHyperParameters h)
-        {
-            Tokens = tokens;
-            if (tokens == 0) return;
-            Hidden = new float[tokens * h.EmbeddingLength];
-            Normed = new float[tokens * h.EmbeddingLength];
-            Sublayer = new float[tokens * h.EmbeddingLength];
-            Query = new float[tokens * h.HeadCount * h.KeyLength];
-            Key = new float[tokens * h.KvHeadCount * h.KeyLength];
-            Value = new float[tokens * h.KvHeadCount * h.ValueLength];
-            Attended = new float[tokens * h.HeadCount * h.ValueLength];
-            Gate = new float[tokens * h.FeedForwardLength];
-            Up = new float[tokens * h.FeedForwardLength];
-            CosSin = new float[h.Rope.Dimensions];
-            RowCache = new KvCache[tokens];
-            RowPosition = new int[tokens];
-        }
     }
 
     public void Dispose() => _pool.Dispose();

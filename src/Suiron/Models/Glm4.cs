@@ -8,8 +8,8 @@ namespace Suiron.Models;
 /// </summary>
 internal static class Glm4
 {
-    public static readonly BlockArchitecture Architecture = new("glm4", RopeStyle.Normal, PostNorms: true,
+    public static readonly DecoderArchitecture Architecture = new("glm4", RopeStyle.Normal, PostNorms: true,
         FeedForward: FeedForwardKind.FusedGateUp);
 
-    public static ILanguageModel Load(Gguf.GgufFile file, ModelOptions options) => new BlockDecoder(file, Architecture, options);
+    public static ILanguageModel Load(Gguf.GgufFile file, ModelOptions options) => new Decoder(file, Architecture, options);
 }

@@ -15,9 +15,9 @@ namespace Suiron.Models;
 /// </summary>
 internal static class Glm4Moe
 {
-    public static readonly BlockArchitecture Architecture = new("glm4moe", RopeStyle.NeoX,
+    public static readonly DecoderArchitecture Architecture = new("glm4moe", RopeStyle.NeoX,
         FeedForward: FeedForwardKind.Experts, DefaultGating: ExpertGating.Sigmoid,
         OptionalQueryKeyNorm: true, FeedForwardNormName: "post_attention_norm", NextNLayers: true);
 
-    public static ILanguageModel Load(Gguf.GgufFile file, ModelOptions options) => new BlockDecoder(file, Architecture, options);
+    public static ILanguageModel Load(Gguf.GgufFile file, ModelOptions options) => new Decoder(file, Architecture, options);
 }

@@ -23,21 +23,24 @@ internal sealed record GroupedQueryAttentionWeights(
     Tensor Output)          // (embedding, heads · valueLength)
 {
     /// <param name="optionalQueryKeyNorm">Take QK-norm weights when the file has them (otherwise only when <paramref name="queryKeyNorm"/> requires them).</param>
-    public static GroupedQueryAttentionWeights Load(WeightReader reader, int layer, TransformerHyperParameters h, bool queryKeyNorm, bool optionalQueryKeyNorm = false)
+    /// <param name="requireBias">The Q, K and V biases must be there (Qwen2); otherwise they are taken when the file has them.</param>
+    public static GroupedQueryAttentionWeights Load(WeightReader reader, int layer, TransformerHyperParameters h, bool queryKeyNorm,
+        bool optionalQueryKeyNorm = false, bool requireBias = false)
     {
         string p = $"blk.{layer}.";
         int embedding = h.EmbeddingLength;
         int queryWidth = h.HeadCount * h.KeyLength, keyWidth = h.KvHeadCount * h.KeyLength, valueWidth = h.KvHeadCount * h.ValueLength;
         bool fused = reader.Has(p + "attn_qkv.weight");
+        float[]? Bias(string name, int width) => requireBias ? reader.Vector(name, width) : reader.OptionalVector(name, width);
         return new GroupedQueryAttentionWeights(
             QueryKeyValue: fused ? reader.Matrix(p + "attn_qkv.weight", embedding, queryWidth + keyWidth + valueWidth) : null,
-            QueryKeyValueBias: fused ? reader.OptionalVector(p + "attn_qkv.bias", queryWidth + keyWidth + valueWidth) : null,
+            QueryKeyValueBias: fused ? Bias(p + "attn_qkv.bias", queryWidth + keyWidth + valueWidth) : null,
             Query: fused ? null : reader.Matrix(p + "attn_q.weight", embedding, queryWidth),
             Key: fused ? null : reader.Matrix(p + "attn_k.weight", embedding, keyWidth),
             Value: fused ? null : reader.Matrix(p + "attn_v.weight", embedding, valueWidth),
-            QueryBias: fused ? null : reader.OptionalVector(p + "attn_q.bias", queryWidth),
-            KeyBias: fused ? null : reader.OptionalVector(p + "attn_k.bias", keyWidth),
-            ValueBias: fused ? null : reader.OptionalVector(p + "attn_v.bias", valueWidth),
+            QueryBias: fused ? null : Bias(p + "attn_q.bias", queryWidth),
+            KeyBias: fused ? null : Bias(p + "attn_k.bias", keyWidth),
+            ValueBias: fused ? null : Bias(p + "attn_v.bias", valueWidth),
             QueryNorm: queryKeyNorm ? reader.Vector(p + "attn_q_norm.weight", h.KeyLength)
                 : optionalQueryKeyNorm ? reader.OptionalVector(p + "attn_q_norm.weight", h.KeyLength) : null,
             KeyNorm: queryKeyNorm ? reader.Vector(p + "attn_k_norm.weight", h.KeyLength)

@@ -7,8 +7,8 @@ namespace Suiron.Models;
 /// </summary>
 internal static class Qwen3Moe
 {
-    public static readonly BlockArchitecture Architecture = new("qwen3moe", RopeStyle.NeoX, QueryKeyNorm: true,
+    public static readonly DecoderArchitecture Architecture = new("qwen3moe", RopeStyle.NeoX, QueryKeyNorm: true,
         FeedForward: FeedForwardKind.Experts, DefaultGating: ExpertGating.Softmax, NormalizeExpertWeights: true);
 
-    public static ILanguageModel Load(Gguf.GgufFile file, ModelOptions options) => new BlockDecoder(file, Architecture, options);
+    public static ILanguageModel Load(Gguf.GgufFile file, ModelOptions options) => new Decoder(file, Architecture, options);
 }

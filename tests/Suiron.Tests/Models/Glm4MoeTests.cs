@@ -33,7 +33,7 @@ public sealed class Glm4MoeTests(ITestOutputHelper output)
         return type == TensorType.F32 ? f32 : MoeModelBuilder.Quantized(f32, type);
     }
 
-    private static MixtureOfExperts Experts(ILanguageModel model) => ((BlockDecoder)model).Experts!;
+    private static MixtureOfExperts Experts(ILanguageModel model) => ((Decoder)model).Experts!;
 
     [Theory]
     [MemberData(nameof(Cases))]

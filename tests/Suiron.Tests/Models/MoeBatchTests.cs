@@ -9,7 +9,7 @@ using Xunit.Abstractions;
 namespace Suiron.Tests.Models;
 
 /// <summary>
-/// <see cref="ILanguageModel.ForwardBatch"/> of the MoE models (qwen3moe, glm4, glm4moe over BlockDecoder; deepseek2
+/// <see cref="ILanguageModel.ForwardBatch"/> of the MoE models (qwen3moe, glm4, glm4moe over Decoder; deepseek2
 /// with MLA) equals one <see cref="ILanguageModel.Forward"/> per sequence — the truth being the per-sequence path that
 /// the llama.cpp oracle tests check — with the dense model's tolerance (1e-4 absolute on the logits, same argmax),
 /// and really is batched: each routed expert runs once per layer over the rows of every sequence routed to it.
@@ -31,7 +31,7 @@ public sealed class MoeBatchTests(ITestOutputHelper output)
 
     private static MixtureOfExperts? ExpertsOf(ILanguageModel model) => model switch
     {
-        BlockDecoder block => block.Experts,
+        Decoder block => block.Experts,
         DeepSeek2 deepSeek => deepSeek.Experts,
         _ => null,
     };

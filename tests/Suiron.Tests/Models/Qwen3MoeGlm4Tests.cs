@@ -14,7 +14,7 @@ public sealed class Qwen3MoeGlm4Tests(ITestOutputHelper output)
 
     private static string Path(string f32, TensorType type) => type == TensorType.F32 ? f32 : MoeModelBuilder.Quantized(f32, type);
 
-    private static MixtureOfExperts Experts(ILanguageModel model) => ((BlockDecoder)model).Experts!;
+    private static MixtureOfExperts Experts(ILanguageModel model) => ((Decoder)model).Experts!;
 
     [Theory]
     [MemberData(nameof(Types))]
