@@ -79,7 +79,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     private readonly DecoderArchitecture _architecture;
     private readonly TransformerHyperParameters _h;
     private readonly ExpertRouting? _routing;
-    private readonly int _leadingDense;
+    private readonly int _leadingDense, _moeStep = 1;
     private readonly BlockWeights[] _layers;
     private readonly Tensor _tokenEmbedding, _output;
     private readonly float[] _outputNorm;
@@ -112,17 +112,23 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
             _routing = ExpertRouting.Parse(file, architecture.DefaultGating, architecture.NormalizeExpertWeights,
                 fallbackFeedForward: _h.FeedForwardLength / Math.Max(1, file.GetInt32(Key("expert_used_count"), 1)));
             _leadingDense = Math.Min(file.GetInt32(Key("leading_dense_block_count"), 0), _h.LayerCount);
+            _moeStep = file.GetInt32(Key("interleave_moe_layer_step"), 1);
+            if (_moeStep < 1 || _moeStep > _h.LayerCount)
+                throw new GgufException($"{Key("interleave_moe_layer_step")} = {_moeStep} must be in 1..{_h.LayerCount}", -1, file.Path);
         }
 
         var reader = new WeightReader(file);
         int embedding = _h.EmbeddingLength;
         (_tokenEmbedding, int vocab) = reader.TokenEmbedding(embedding);
-        int sharedWidth = experts ? _routing!.FeedForwardLength * file.GetInt32(Key("expert_shared_count"), 0) : 0;
+        // Shared experts: one MLP of expert_shared_feed_forward_length where the file says it (ERNIE 4.5, Qwen2-MoE),
+        // else expert_shared_count experts of the routed width side by side (DeepSeek, GLM-4.5).
+        int sharedWidth = !experts ? 0 : file.GetInt32(Key("expert_shared_feed_forward_length"), 0) is int width and > 0
+            ? width : _routing!.FeedForwardLength * file.GetInt32(Key("expert_shared_count"), 0);
         _layers = new BlockWeights[_h.LayerCount];
         for (int i = 0; i < _layers.Length; i++)
         {
             string p = $"blk.{i}.";
-            bool moe = experts && i >= _leadingDense;
+            bool moe = experts && IsMoeLayer(i);
             _layers[i] = new BlockWeights(
                 AttentionNorm: reader.Vector(p + "attn_norm.weight", embedding),
                 Attention: GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm, architecture.OptionalQueryKeyNorm,
@@ -159,7 +165,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         if (experts)
         {
             // A token passes through k of the routed experts of each MoE layer it runs, and never through a NextN layer.
-            long idle = (long)(_h.LayerCount - _leadingDense) * (_routing!.ExpertCount - _routing.UsedCount) * 3L * embedding * _routing.FeedForwardLength;
+            int moeLayers = Enumerable.Range(0, _h.LayerCount).Count(IsMoeLayer);
+            long idle = (long)moeLayers * (_routing!.ExpertCount - _routing.UsedCount) * 3L * embedding * _routing.FeedForwardLength;
             active = total - idle - nextNParameters;
         }
         Info = new ModelInfo(architecture.Name, _h, vocab, _h.ContextLength, contextSize, bytesPerToken, total) {
@@ -182,6 +189,12 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     }
 
     public ModelInfo Info { get; }
+
+    /// <summary>
+    /// Whether layer <paramref name="layer"/> has routed experts: after the <c>leading_dense_block_count</c> dense layers,
+    /// every <c>interleave_moe_layer_step</c>-th layer (1: all of them; ERNIE 4.5 counts from one: layers step − 1, 2·step − 1 …).
+    /// </summary>
+    private bool IsMoeLayer(int layer) => layer >= _leadingDense && (layer + 1) % _moeStep == 0;
 
     /// <summary>The routed experts, or null for a dense model (exposed so tests can observe routing).</summary>
     internal MixtureOfExperts? Experts { get; }

@@ -15,6 +15,8 @@ public static class ModelLoader
         [Qwen3Moe.Architecture.Name] = Qwen3Moe.Load,
         [Glm4.Architecture.Name] = Glm4.Load,
         [Glm4Moe.Architecture.Name] = Glm4Moe.Load,
+        [Ernie4_5.Architecture.Name] = Ernie4_5.Load,
+        [Ernie4_5Moe.Architecture.Name] = Ernie4_5Moe.Load,
     };
 
     /// <summary>Architectures this build can run.</summary>

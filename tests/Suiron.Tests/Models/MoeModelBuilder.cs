@@ -39,6 +39,19 @@ internal static class Glm4MoeShape
 }
 
 /// <summary>
+/// The tiny ernie4_5-moe model's shape: experts on layer i when i ≥ <see cref="DenseLayers"/> and (i + 1) % <see cref="MoeStep"/> = 0,
+/// as llama.cpp's graph has it. The step is 1, as in the released models: the oracle's loader (LLamaSharp 0.30.0) asks
+/// for experts on every layer after the dense ones and refuses a file with a larger step.
+/// </summary>
+internal static class Ernie4_5MoeShape
+{
+    public const int Embedding = 256, Layers = 4, DenseLayers = 1, MoeStep = 1, Heads = 4, KvHeads = 2,
+        FeedForward = 512, Experts = 8, ExpertsUsed = 3, ExpertFeedForward = 256, SharedFeedForward = 384;
+
+    public static bool IsMoeLayer(int layer) => layer >= DenseLayers && (layer + 1) % MoeStep == 0;
+}
+
+/// <summary>
 /// Writes tiny random MoE/MLA GGUFs (deepseek2, qwen3moe, glm4) in llama.cpp's exact tensor names, shapes and
 /// metadata keys, with <see cref="TinyModelBuilder"/>'s conventions (stories260K tokenizer, σ ≈ 1/√fan-in).
 /// </summary>
@@ -71,6 +84,13 @@ internal static class MoeModelBuilder
     /// </summary>
     public static string Glm4MoeF32(bool queryKeyNorm) =>
         Cached(queryKeyNorm ? "glm4moe-qknorm-F32.gguf" : "glm4moe-F32.gguf", path => WriteGlm4Moe(path, queryKeyNorm));
+
+    /// <summary>
+    /// ERNIE 4.5 MoE (<see cref="Ernie4_5MoeShape"/>): 4 layers, the first dense, then 8 softmax-routed experts of 256,
+    /// top-3, renormalized, a selection bias and a shared-expert MLP of 384 of its own width; Llama attention with
+    /// adjacent-pair RoPE, no biases.
+    /// </summary>
+    public static string Ernie4_5MoeF32() => Cached("ernie4_5-moe-F32.gguf", WriteErnie4_5Moe);
 
     public static string Quantized(string f32Path, TensorType type) =>
         Cached(Path.GetFileNameWithoutExtension(f32Path).Replace("-F32", "") + $"-{type}-ours.gguf", path => Requantize(f32Path, path, type));
@@ -174,6 +194,42 @@ internal static class MoeModelBuilder
                 w.AddTensor(p + "nextn.enorm.weight", [e], NearOne(random, e));
                 w.AddTensor(p + "nextn.hnorm.weight", [e], NearOne(random, e));
                 w.AddTensor(p + "nextn.shared_head_norm.weight", [e], NearOne(random, e));
+            }
+        }
+        w.AddTensor("output_norm.weight", [e], NearOne(random, e));
+        w.AddTensor("output.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        w.WriteTo(path);
+    }
+
+    private static void WriteErnie4_5Moe(string path)
+    {
+        const string a = "ernie4_5-moe";
+        const int e = Ernie4_5MoeShape.Embedding, layers = Ernie4_5MoeShape.Layers, heads = Ernie4_5MoeShape.Heads, kvHeads = Ernie4_5MoeShape.KvHeads,
+            head = e / heads, experts = Ernie4_5MoeShape.Experts, width = Ernie4_5MoeShape.ExpertFeedForward;
+        var random = new Random(51);
+        var w = Header(a, "ernie4_5-moe-tiny", e, layers, heads, kvHeads, feedForward: Ernie4_5MoeShape.FeedForward);
+        w.Set($"{a}.rope.freq_base", 500000f);
+        w.Set($"{a}.leading_dense_block_count", (uint)Ernie4_5MoeShape.DenseLayers);
+        w.Set($"{a}.interleave_moe_layer_step", (uint)Ernie4_5MoeShape.MoeStep);
+        w.Set($"{a}.expert_count", (uint)experts);
+        w.Set($"{a}.expert_used_count", (uint)Ernie4_5MoeShape.ExpertsUsed);
+        w.Set($"{a}.expert_feed_forward_length", (uint)width);
+        w.Set($"{a}.expert_shared_feed_forward_length", (uint)Ernie4_5MoeShape.SharedFeedForward);
+        w.AddTensor("token_embd.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        for (int i = 0; i < layers; i++)
+        {
+            string p = $"blk.{i}.";
+            AddAttention(w, random, p, e, heads, kvHeads, head, bias: false);
+            w.AddTensor(p + "ffn_norm.weight", [e], NearOne(random, e));
+            if (Ernie4_5MoeShape.IsMoeLayer(i))
+            {
+                AddExperts(w, random, p, e, experts, width);
+                w.AddTensor(p + "exp_probs_b.bias", [experts], Gaussian(random, experts, 0.1f));
+                AddMlp(w, random, p, "_shexp", e, Ernie4_5MoeShape.SharedFeedForward);
+            }
+            else
+            {
+                AddMlp(w, random, p, "", e, Ernie4_5MoeShape.FeedForward);
             }
         }
         w.AddTensor("output_norm.weight", [e], NearOne(random, e));

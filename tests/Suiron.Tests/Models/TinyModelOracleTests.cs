@@ -9,7 +9,7 @@ using Xunit.Abstractions;
 namespace Suiron.Tests.Models;
 
 /// <summary>
-/// Tiny random llama / qwen2 / qwen3 models written by our GgufWriter, compared with llama.cpp on the same file:
+/// Tiny random llama / qwen2 / qwen3 / ernie4_5 models written by our GgufWriter, compared with llama.cpp on the same file:
 /// last-position logits of a prompt within a per-type tolerance, then 32 greedy tokens identical.
 /// </summary>
 public sealed class TinyModelOracleTests(ITestOutputHelper output)
@@ -22,7 +22,9 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
     internal static readonly TinyModelSpec Qwen2Yarn = new("qwen2-yarn", "qwen2", RopeScaling: "yarn", RopeScalingFactor: 4f, OriginalContext: 64, FrequencyBase: 1000000f, Seed: 3);
     internal static readonly TinyModelSpec Qwen3 = new("qwen3", "qwen3", KeyLength: 32, TiedOutput: true, FrequencyBase: 1000000f, Seed: 4);
 
-    private static readonly Dictionary<string, TinyModelSpec> Specs = new[] { Llama, LlamaTiedLinear, Qwen2Yarn, Qwen3 }.ToDictionary(s => s.Name);
+    internal static readonly TinyModelSpec Ernie4_5 = new("ernie4_5", "ernie4_5", FrequencyBase: 500000f, Seed: 5);
+
+    private static readonly Dictionary<string, TinyModelSpec> Specs = new[] { Llama, LlamaTiedLinear, Qwen2Yarn, Qwen3, Ernie4_5 }.ToDictionary(s => s.Name);
 
     /// <summary>
     /// max |ours − llama.cpp| / max |llama.cpp| on the prompt's last logits, same file, llama.cpp's default F16 cache.
@@ -47,7 +49,7 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
     /// <summary>F32 weights and an F32 cache on both sides: nothing is rounded, so only summation order differs.</summary>
     private const double UnroundedTolerance = 1e-5;
 
-    public static TheoryData<string> F32Cases => new() { "llama", "llama-tied-linear", "qwen2-yarn", "qwen3" };
+    public static TheoryData<string> F32Cases => new() { "llama", "llama-tied-linear", "qwen2-yarn", "qwen3", "ernie4_5" };
 
     [Theory]
     [MemberData(nameof(F32Cases))]
@@ -63,7 +65,7 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, TensorType>();
-            foreach (string spec in new[] { "llama", "qwen2-yarn", "qwen3" })
+            foreach (string spec in new[] { "llama", "qwen2-yarn", "qwen3", "ernie4_5" })
                 foreach (var type in new[] { TensorType.F16, TensorType.Q8_0, TensorType.Q4_0, TensorType.Q4_K, TensorType.Q6_K })
                     data.Add(spec, type);
             return data;
