@@ -26,6 +26,9 @@ internal enum FeedForwardKind
 /// <param name="QueryKeyValueBias">Q, K and V projections require a bias (<c>attn_{q,k,v}.bias</c>); otherwise a bias is taken
 /// when the file has one, as llama.cpp does.</param>
 /// <param name="RopeFrequencyFactors">An optional <c>rope_freqs.weight</c> divides the RoPE frequencies (Llama 3.1+ long context).</param>
+/// <param name="QueryKeyNormAfterRope">The QK-norm comes after RoPE instead of before it (Hunyuan).</param>
+/// <param name="SharedExpertAlways">Every MoE layer has a shared-expert MLP (<c>ffn_*_shexp</c>), <c>feed_forward_length</c> wide
+/// unless <c>expert_shared_feed_forward_length</c> says otherwise (Hunyuan-MoE).</param>
 /// <param name="PostNorms">RMS-normalize each sublayer's output before the residual add (<c>post_attention_norm</c>, <c>post_ffw_norm</c>).</param>
 /// <param name="FeedForward">The feed-forward of each block.</param>
 /// <param name="DefaultGating">Expert gating when the file does not say (<c>expert_gating_func</c>).</param>
@@ -47,7 +50,9 @@ internal sealed record DecoderArchitecture(
     string FeedForwardNormName = "ffn_norm",
     bool NextNLayers = false,
     bool QueryKeyValueBias = false,
-    bool RopeFrequencyFactors = false);
+    bool RopeFrequencyFactors = false,
+    bool QueryKeyNormAfterRope = false,
+    bool SharedExpertAlways = false);
 
 /// <summary>One block: attention, then a dense MLP or experts (+ shared experts), with optional post-norms.</summary>
 internal sealed record BlockWeights(
@@ -122,8 +127,9 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         (_tokenEmbedding, int vocab) = reader.TokenEmbedding(embedding);
         // Shared experts: one MLP of expert_shared_feed_forward_length where the file says it (ERNIE 4.5, Qwen2-MoE),
         // else expert_shared_count experts of the routed width side by side (DeepSeek, GLM-4.5).
-        int sharedWidth = !experts ? 0 : file.GetInt32(Key("expert_shared_feed_forward_length"), 0) is int width and > 0
-            ? width : _routing!.FeedForwardLength * file.GetInt32(Key("expert_shared_count"), 0);
+        int sharedWidth = !experts ? 0 : file.GetInt32(Key("expert_shared_feed_forward_length"), 0) is int width and > 0 ? width
+            : architecture.SharedExpertAlways ? _h.FeedForwardLength
+            : _routing!.FeedForwardLength * file.GetInt32(Key("expert_shared_count"), 0);
         _layers = new BlockWeights[_h.LayerCount];
         for (int i = 0; i < _layers.Length; i++)
         {
@@ -153,7 +159,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         _keyCacheType = options.KeyCacheType;
         _valueCacheType = options.ValueCacheType;
         _pool = new WorkerPool(options.Threads);
-        _attention = new GroupedQueryAttention(_h, new Rope(_h.Rope, architecture.RopeStyle, frequencyFactors), _pool,
+        _attention = new GroupedQueryAttention(_h, new Rope(_h.Rope, architecture.RopeStyle, frequencyFactors), architecture.QueryKeyNormAfterRope, _pool,
             AttentionRotation.For(_h.KeyLength, _h.ValueLength, _keyCacheType, _valueCacheType, options.AttentionRotation, options.KeyRotationBlock));
         _feedForward = new GatedFeedForward(_pool);
         Experts = experts ? new MixtureOfExperts(_routing!, embedding, _pool) : null;

@@ -51,7 +51,8 @@ internal sealed record GroupedQueryAttentionWeights(
 
 /// <summary>
 /// Causal grouped-query self-attention (Ainslie et al. 2023) over a <see cref="KvCache"/>: project, add biases,
-/// QK-norm, RoPE, append keys and values, attend (each query head reads the key/value head of its group) and project
+/// QK-norm and RoPE (in that order, or the reverse), append keys and values, attend (each query head reads the
+/// key/value head of its group) and project
 /// back. The per-head attention is the shared <see cref="Attention.Head"/>; (token, head) pairs run in parallel.
 /// A pass may hold several sequences (continuous batching): the projections run over all rows together, and each
 /// row attends within its own sequence's cache at its own position.
@@ -62,13 +63,16 @@ internal sealed class GroupedQueryAttention
     private readonly Rope _rope;
     private readonly WorkerPool _pool;
     private readonly float _scale;
+    private readonly bool _normAfterRope;
     private float[] _fused = [], _query = [], _key = [], _value = [], _mixed = [], _cosSin = [];
     private KvCache[] _rowCache = [];
     private int[] _rowPosition = [];
 
-    public GroupedQueryAttention(TransformerHyperParameters h, Rope rope, WorkerPool pool, AttentionRotation rotation)
+    /// <param name="normAfterRope">Apply the QK-norm to the rotated queries and keys (Hunyuan) instead of before RoPE.</param>
+    public GroupedQueryAttention(TransformerHyperParameters h, Rope rope, bool normAfterRope, WorkerPool pool, AttentionRotation rotation)
     {
         _h = h;
+        _normAfterRope = normAfterRope;
         Rotation = rotation;
         _rope = rope;
         _pool = pool;
@@ -123,14 +127,11 @@ internal sealed class GroupedQueryAttention
             if (w.KeyBias is not null) AddToRows(keys, w.KeyBias);
             if (w.ValueBias is not null) AddToRows(values, w.ValueBias);
         }
-        if (w.QueryNorm is not null) RmsNorm.Apply(queries, w.QueryNorm, _h.RmsNormEpsilon, queries); // per head
-        if (w.KeyNorm is not null) RmsNorm.Apply(keys, w.KeyNorm, _h.RmsNormEpsilon, keys);
+        if (!_normAfterRope) NormalizeHeads(w, queries, keys);
 
         MixtureOfExperts.Grow(ref _rowCache, n);
         MixtureOfExperts.Grow(ref _rowPosition, n);
-        long attendedPositions = 0; // Σ over rows of the positions each row attends to: the work estimate the pool sizes its split by
         foreach (var segment in segments)
-        {
             for (int t = segment.Start; t < segment.Start + segment.Count; t++)
             {
                 int position = segment.FirstPosition + t - segment.Start;
@@ -140,6 +141,11 @@ internal sealed class GroupedQueryAttention
                 _rope.Apply(queries.Slice(t * queryWidth, queryWidth), keyLength, _cosSin);
                 _rope.Apply(keys.Slice(t * keyWidth, keyWidth), keyLength, _cosSin);
             }
+        if (_normAfterRope) NormalizeHeads(w, queries, keys);
+
+        long attendedPositions = 0; // Σ over rows of the positions each row attends to: the work estimate the pool sizes its split by
+        foreach (var segment in segments)
+        {
             // A quantized cache stores rotated keys/values (llama.cpp's default): rotate after RoPE, before the write.
             Rotation.RotateQueriesAndKeys(queries.Slice(segment.Start * queryWidth, segment.Count * queryWidth), keys.Slice(segment.Start * keyWidth, segment.Count * keyWidth));
             Rotation.RotateValues(values.Slice(segment.Start * valueWidth, segment.Count * valueWidth));
@@ -159,6 +165,13 @@ internal sealed class GroupedQueryAttention
         work.Run(n, _pool, attendedPositions);
         Rotation.RotateOutputBack(_mixed.AsSpan(0, n * mixedWidth));
         MatMul.Compute(w.Output, _mixed.AsSpan(0, n * mixedWidth), output, n, _pool);
+    }
+
+    /// <summary>The per-head RMS norm of queries and keys (each row of keyLength), where the layer has one.</summary>
+    private void NormalizeHeads(GroupedQueryAttentionWeights w, Span<float> queries, Span<float> keys)
+    {
+        if (w.QueryNorm is not null) RmsNorm.Apply(queries, w.QueryNorm, _h.RmsNormEpsilon, queries);
+        if (w.KeyNorm is not null) RmsNorm.Apply(keys, w.KeyNorm, _h.RmsNormEpsilon, keys);
     }
 
     private static void AddToRows(Span<float> rows, ReadOnlySpan<float> bias)

@@ -17,6 +17,8 @@ public static class ModelLoader
         [Glm4Moe.Architecture.Name] = Glm4Moe.Load,
         [Ernie4_5.Architecture.Name] = Ernie4_5.Load,
         [Ernie4_5Moe.Architecture.Name] = Ernie4_5Moe.Load,
+        [HunyuanDense.Architecture.Name] = HunyuanDense.Load,
+        [HunyuanMoe.Architecture.Name] = HunyuanMoe.Load,
     };
 
     /// <summary>Architectures this build can run.</summary>

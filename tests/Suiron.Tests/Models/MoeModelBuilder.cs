@@ -92,6 +92,13 @@ internal static class MoeModelBuilder
     /// </summary>
     public static string Ernie4_5MoeF32() => Cached("ernie4_5-moe-F32.gguf", WriteErnie4_5Moe);
 
+    /// <summary>
+    /// Hunyuan-A13B's shape in small: 3 layers, all MoE, 8 softmax-routed experts of 256 (expert and dense widths equal, as
+    /// in the released model), top-2 renormalized, and the shared-expert MLP every layer has, <c>feed_forward_length</c>
+    /// wide (no <c>expert_shared_feed_forward_length</c> key); NeoX RoPE with the QK-norm after it.
+    /// </summary>
+    public static string HunyuanMoeF32() => Cached("hunyuan-moe-F32.gguf", WriteHunyuanMoe);
+
     public static string Quantized(string f32Path, TensorType type) =>
         Cached(Path.GetFileNameWithoutExtension(f32Path).Replace("-F32", "") + $"-{type}-ours.gguf", path => Requantize(f32Path, path, type));
 
@@ -231,6 +238,32 @@ internal static class MoeModelBuilder
             {
                 AddMlp(w, random, p, "", e, Ernie4_5MoeShape.FeedForward);
             }
+        }
+        w.AddTensor("output_norm.weight", [e], NearOne(random, e));
+        w.AddTensor("output.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        w.WriteTo(path);
+    }
+
+    private static void WriteHunyuanMoe(string path)
+    {
+        const string a = "hunyuan-moe";
+        const int e = 256, layers = 3, heads = 4, kvHeads = 2, head = 64, experts = 8, used = 2, width = 256;
+        var random = new Random(61);
+        var w = Header(a, "hunyuan-moe-tiny", e, layers, heads, kvHeads, feedForward: width);
+        w.Set($"{a}.rope.freq_base", 1000000f);
+        w.Set($"{a}.expert_count", (uint)experts);
+        w.Set($"{a}.expert_used_count", (uint)used);
+        w.Set($"{a}.expert_feed_forward_length", (uint)width);
+        w.AddTensor("token_embd.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        for (int i = 0; i < layers; i++)
+        {
+            string p = $"blk.{i}.";
+            AddAttention(w, random, p, e, heads, kvHeads, head, bias: false);
+            w.AddTensor(p + "attn_q_norm.weight", [head], NearOne(random, head));
+            w.AddTensor(p + "attn_k_norm.weight", [head], NearOne(random, head));
+            w.AddTensor(p + "ffn_norm.weight", [e], NearOne(random, e));
+            AddExperts(w, random, p, e, experts, width);
+            AddMlp(w, random, p, "_shexp", e, width);
         }
         w.AddTensor("output_norm.weight", [e], NearOne(random, e));
         w.AddTensor("output.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));

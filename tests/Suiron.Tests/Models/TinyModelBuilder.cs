@@ -134,7 +134,7 @@ internal static class TinyModelBuilder
                 w.AddTensor(p + "attn_k.bias", [kv], Gaussian(random, kv, 0.1f));
                 w.AddTensor(p + "attn_v.bias", [kv], Gaussian(random, kv, 0.1f));
             }
-            if (a == "qwen3")
+            if (a is "qwen3" or "hunyuan-dense")
             {
                 w.AddTensor(p + "attn_q_norm.weight", [d], NearOne(random, d));
                 w.AddTensor(p + "attn_k_norm.weight", [d], NearOne(random, d));

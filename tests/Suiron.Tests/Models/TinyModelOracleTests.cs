@@ -9,7 +9,7 @@ using Xunit.Abstractions;
 namespace Suiron.Tests.Models;
 
 /// <summary>
-/// Tiny random llama / qwen2 / qwen3 / ernie4_5 models written by our GgufWriter, compared with llama.cpp on the same file:
+/// Tiny random llama / qwen2 / qwen3 / ernie4_5 / hunyuan-dense models written by our GgufWriter, compared with llama.cpp on the same file:
 /// last-position logits of a prompt within a per-type tolerance, then 32 greedy tokens identical.
 /// </summary>
 public sealed class TinyModelOracleTests(ITestOutputHelper output)
@@ -23,8 +23,10 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
     internal static readonly TinyModelSpec Qwen3 = new("qwen3", "qwen3", KeyLength: 32, TiedOutput: true, FrequencyBase: 1000000f, Seed: 4);
 
     internal static readonly TinyModelSpec Ernie4_5 = new("ernie4_5", "ernie4_5", FrequencyBase: 500000f, Seed: 5);
+    internal static readonly TinyModelSpec HunyuanDense = new("hunyuan-dense", "hunyuan-dense", TiedOutput: true, FrequencyBase: 1000000f, Seed: 6);
 
-    private static readonly Dictionary<string, TinyModelSpec> Specs = new[] { Llama, LlamaTiedLinear, Qwen2Yarn, Qwen3, Ernie4_5 }.ToDictionary(s => s.Name);
+    private static readonly Dictionary<string, TinyModelSpec> Specs =
+        new[] { Llama, LlamaTiedLinear, Qwen2Yarn, Qwen3, Ernie4_5, HunyuanDense }.ToDictionary(s => s.Name);
 
     /// <summary>
     /// max |ours − llama.cpp| / max |llama.cpp| on the prompt's last logits, same file, llama.cpp's default F16 cache.
@@ -49,7 +51,7 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
     /// <summary>F32 weights and an F32 cache on both sides: nothing is rounded, so only summation order differs.</summary>
     private const double UnroundedTolerance = 1e-5;
 
-    public static TheoryData<string> F32Cases => new() { "llama", "llama-tied-linear", "qwen2-yarn", "qwen3", "ernie4_5" };
+    public static TheoryData<string> F32Cases => new() { "llama", "llama-tied-linear", "qwen2-yarn", "qwen3", "ernie4_5", "hunyuan-dense" };
 
     [Theory]
     [MemberData(nameof(F32Cases))]
@@ -65,7 +67,7 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, TensorType>();
-            foreach (string spec in new[] { "llama", "qwen2-yarn", "qwen3", "ernie4_5" })
+            foreach (string spec in new[] { "llama", "qwen2-yarn", "qwen3", "ernie4_5", "hunyuan-dense" })
                 foreach (var type in new[] { TensorType.F16, TensorType.Q8_0, TensorType.Q4_0, TensorType.Q4_K, TensorType.Q6_K })
                     data.Add(spec, type);
             return data;
