@@ -27,6 +27,8 @@ internal enum FeedForwardKind
 /// when the file has one, as llama.cpp does.</param>
 /// <param name="RopeFrequencyFactors">An optional <c>rope_freqs.weight</c> divides the RoPE frequencies (Llama 3.1+ long context).</param>
 /// <param name="QueryKeyNormAfterRope">The QK-norm comes after RoPE instead of before it (Hunyuan).</param>
+/// <param name="QueryKeyNormOverAllHeads">The QK-norm is one RMS norm over a token's whole query and whole key projection
+/// (MiniMax-M2), not one per head.</param>
 /// <param name="SharedExpertAlways">Every MoE layer has a shared-expert MLP (<c>ffn_*_shexp</c>), <c>feed_forward_length</c> wide
 /// unless <c>expert_shared_feed_forward_length</c> says otherwise (Hunyuan-MoE).</param>
 /// <param name="PostNorms">RMS-normalize each sublayer's output before the residual add (<c>post_attention_norm</c>, <c>post_ffw_norm</c>).</param>
@@ -52,7 +54,8 @@ internal sealed record DecoderArchitecture(
     bool QueryKeyValueBias = false,
     bool RopeFrequencyFactors = false,
     bool QueryKeyNormAfterRope = false,
-    bool SharedExpertAlways = false);
+    bool SharedExpertAlways = false,
+    bool QueryKeyNormOverAllHeads = false);
 
 /// <summary>One block: attention, then a dense MLP or experts (+ shared experts), with optional post-norms.</summary>
 internal sealed record BlockWeights(
@@ -138,7 +141,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
             _layers[i] = new BlockWeights(
                 AttentionNorm: reader.Vector(p + "attn_norm.weight", embedding),
                 Attention: GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm, architecture.OptionalQueryKeyNorm,
-                    requireBias: architecture.QueryKeyValueBias),
+                    requireBias: architecture.QueryKeyValueBias, normOverAllHeads: architecture.QueryKeyNormOverAllHeads),
                 AttentionPostNorm: architecture.PostNorms ? reader.Vector(p + "post_attention_norm.weight", embedding) : null,
                 FeedForwardNorm: reader.Vector(p + architecture.FeedForwardNormName + ".weight", embedding),
                 Dense: moe ? null : architecture.FeedForward == FeedForwardKind.FusedGateUp

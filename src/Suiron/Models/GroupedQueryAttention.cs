@@ -7,7 +7,7 @@ namespace Suiron.Models;
 /// <summary>
 /// One layer's grouped-query attention weights, in either GGUF layout llama.cpp accepts: a fused
 /// <c>attn_qkv</c> (query rows, then key rows, then value rows) or separate <c>attn_q</c>/<c>attn_k</c>/<c>attn_v</c>,
-/// each with an optional bias; optional per-head QK-norm.
+/// each with an optional bias; optional QK-norm, per head or over all heads.
 /// </summary>
 internal sealed record GroupedQueryAttentionWeights(
     Tensor? QueryKeyValue,  // (heads·keyLength + 2·kvHeads·keyLength, embedding)  attn_qkv, fused
@@ -18,20 +18,24 @@ internal sealed record GroupedQueryAttentionWeights(
     float[]? QueryBias,     // (heads · keyLength)
     float[]? KeyBias,       // (kvHeads · keyLength)
     float[]? ValueBias,     // (kvHeads · valueLength)
-    float[]? QueryNorm,     // (keyLength), shared by all heads
-    float[]? KeyNorm,       // (keyLength)
+    float[]? QueryNorm,     // (keyLength), shared by all heads; or (heads · keyLength), one norm over them all
+    float[]? KeyNorm,       // (keyLength); or (kvHeads · keyLength)
     Tensor Output)          // (embedding, heads · valueLength)
 {
     /// <param name="optionalQueryKeyNorm">Take QK-norm weights when the file has them (otherwise only when <paramref name="queryKeyNorm"/> requires them).</param>
     /// <param name="requireBias">The Q, K and V biases must be there (Qwen2); otherwise they are taken when the file has them.</param>
+    /// <param name="normOverAllHeads">The QK-norm weights span all heads of a token (MiniMax-M2: one RMS norm over the whole
+    /// query and the whole key projection) instead of one head, shared by every head.</param>
     public static GroupedQueryAttentionWeights Load(WeightReader reader, int layer, TransformerHyperParameters h, bool queryKeyNorm,
-        bool optionalQueryKeyNorm = false, bool requireBias = false)
+        bool optionalQueryKeyNorm = false, bool requireBias = false, bool normOverAllHeads = false)
     {
         string p = $"blk.{layer}.";
         int embedding = h.EmbeddingLength;
         int queryWidth = h.HeadCount * h.KeyLength, keyWidth = h.KvHeadCount * h.KeyLength, valueWidth = h.KvHeadCount * h.ValueLength;
         bool fused = reader.Has(p + "attn_qkv.weight");
         float[]? Bias(string name, int width) => requireBias ? reader.Vector(name, width) : reader.OptionalVector(name, width);
+        // RmsNorm.Apply normalizes rows as long as its weight: one head, or a token's whole projection.
+        int queryNormWidth = normOverAllHeads ? queryWidth : h.KeyLength, keyNormWidth = normOverAllHeads ? keyWidth : h.KeyLength;
         return new GroupedQueryAttentionWeights(
             QueryKeyValue: fused ? reader.Matrix(p + "attn_qkv.weight", embedding, queryWidth + keyWidth + valueWidth) : null,
             QueryKeyValueBias: fused ? Bias(p + "attn_qkv.bias", queryWidth + keyWidth + valueWidth) : null,
@@ -41,10 +45,10 @@ internal sealed record GroupedQueryAttentionWeights(
             QueryBias: fused ? null : Bias(p + "attn_q.bias", queryWidth),
             KeyBias: fused ? null : Bias(p + "attn_k.bias", keyWidth),
             ValueBias: fused ? null : Bias(p + "attn_v.bias", valueWidth),
-            QueryNorm: queryKeyNorm ? reader.Vector(p + "attn_q_norm.weight", h.KeyLength)
-                : optionalQueryKeyNorm ? reader.OptionalVector(p + "attn_q_norm.weight", h.KeyLength) : null,
-            KeyNorm: queryKeyNorm ? reader.Vector(p + "attn_k_norm.weight", h.KeyLength)
-                : optionalQueryKeyNorm ? reader.OptionalVector(p + "attn_k_norm.weight", h.KeyLength) : null,
+            QueryNorm: queryKeyNorm ? reader.Vector(p + "attn_q_norm.weight", queryNormWidth)
+                : optionalQueryKeyNorm ? reader.OptionalVector(p + "attn_q_norm.weight", queryNormWidth) : null,
+            KeyNorm: queryKeyNorm ? reader.Vector(p + "attn_k_norm.weight", keyNormWidth)
+                : optionalQueryKeyNorm ? reader.OptionalVector(p + "attn_k_norm.weight", keyNormWidth) : null,
             Output: reader.Matrix(p + "attn_output.weight", h.HeadCount * h.ValueLength, embedding));
     }
 }

@@ -19,6 +19,7 @@ public static class ModelLoader
         [Ernie4_5Moe.Architecture.Name] = Ernie4_5Moe.Load,
         [HunyuanDense.Architecture.Name] = HunyuanDense.Load,
         [HunyuanMoe.Architecture.Name] = HunyuanMoe.Load,
+        [MiniMaxM2.Architecture.Name] = MiniMaxM2.Load,
     };
 
     /// <summary>Architectures this build can run.</summary>

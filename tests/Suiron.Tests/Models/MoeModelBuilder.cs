@@ -99,6 +99,13 @@ internal static class MoeModelBuilder
     /// </summary>
     public static string HunyuanMoeF32() => Cached("hunyuan-moe-F32.gguf", WriteHunyuanMoe);
 
+    /// <summary>
+    /// MiniMax-M2 in small: 2 layers, 4 query heads over 2 key/value heads of 64, QK-norm over the whole query (256) and
+    /// key (128) projections, NeoX RoPE on 32 of 64 dimensions; 8 sigmoid-routed experts of 256 with a selection bias,
+    /// top-2, normalized; no shared expert.
+    /// </summary>
+    public static string MiniMaxM2F32() => Cached("minimax-m2-F32.gguf", WriteMiniMaxM2);
+
     public static string Quantized(string f32Path, TensorType type) =>
         Cached(Path.GetFileNameWithoutExtension(f32Path).Replace("-F32", "") + $"-{type}-ours.gguf", path => Requantize(f32Path, path, type));
 
@@ -264,6 +271,36 @@ internal static class MoeModelBuilder
             w.AddTensor(p + "ffn_norm.weight", [e], NearOne(random, e));
             AddExperts(w, random, p, e, experts, width);
             AddMlp(w, random, p, "_shexp", e, width);
+        }
+        w.AddTensor("output_norm.weight", [e], NearOne(random, e));
+        w.AddTensor("output.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        w.WriteTo(path);
+    }
+
+    private static void WriteMiniMaxM2(string path)
+    {
+        const string a = "minimax-m2";
+        const int e = 256, layers = 2, heads = 4, kvHeads = 2, head = 64, experts = 8, used = 2, width = 256;
+        var random = new Random(71);
+        var w = Header(a, "minimax-m2-tiny", e, layers, heads, kvHeads, feedForward: width);
+        w.Set($"{a}.attention.key_length", (uint)head);
+        w.Set($"{a}.attention.value_length", (uint)head);
+        w.Set($"{a}.rope.dimension_count", (uint)(head / 2));
+        w.Set($"{a}.rope.freq_base", 5000000f);
+        w.Set($"{a}.expert_count", (uint)experts);
+        w.Set($"{a}.expert_used_count", (uint)used);
+        w.Set($"{a}.expert_feed_forward_length", (uint)width);
+        w.Set($"{a}.expert_gating_func", 2u);
+        w.AddTensor("token_embd.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
+        for (int i = 0; i < layers; i++)
+        {
+            string p = $"blk.{i}.";
+            AddAttention(w, random, p, e, heads, kvHeads, head, bias: false);
+            w.AddTensor(p + "attn_q_norm.weight", [heads * head], NearOne(random, heads * head));
+            w.AddTensor(p + "attn_k_norm.weight", [kvHeads * head], NearOne(random, kvHeads * head));
+            w.AddTensor(p + "ffn_norm.weight", [e], NearOne(random, e));
+            AddExperts(w, random, p, e, experts, width);
+            w.AddTensor(p + "exp_probs_b.bias", [experts], Gaussian(random, experts, 0.1f));
         }
         w.AddTensor("output_norm.weight", [e], NearOne(random, e));
         w.AddTensor("output.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
