@@ -33,6 +33,12 @@ internal static class PreTokenizers
     /// <summary>Llama 3 as tokenizer.json writes it; llama.cpp routes it to the same fast path.</summary>
     public const string Llama3Original = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
+    /// <summary>
+    /// Kimi-K2: llama.cpp keys its hand-written splitter (RegexPreTokenizer's KimiK2Scanner) on this first alternative of
+    /// Moonshot's pattern alone.
+    /// </summary>
+    public const string KimiK2 = "\\p{Han}+";
+
     private const string Contractions = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
 
     private const string Qwen2 = Contractions + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -160,7 +166,7 @@ internal static class PreTokenizers
     public static IEnumerable<string> Names => Table.Keys;
 
     private static readonly HashSet<string> Unsupported =
-        ["kimi-k2", "afmoe", "gemma4", "granite-embed-multi-311m", "sarvam-moe", "whitespace"];
+        ["afmoe", "gemma4", "granite-embed-multi-311m", "sarvam-moe", "whitespace"];
 
     private static Dictionary<string, PreTokenizerSpec> Build()
     {
@@ -217,6 +223,7 @@ internal static class PreTokenizers
         Add(new("chameleon", Chameleon, CleanSpaces: false, AddBos: true), "chameleon");
         Add(new("gpt4o", [Gpt4o], CleanSpaces: false), "gpt-4o", "llama4", "kanana2", "talkie");
         Add(new("minimax-m2", [Gpt4o], CleanSpaces: false), "minimax-m2");
+        Add(new("kimi-k2", [KimiK2], CleanSpaces: false), "kimi-k2");
         Add(new("granite-emb-multi", [GraniteEmbedMulti], IgnoreMerges: true, CleanSpaces: false), "granite-embed-multi-97m");
         Add(new("tiny-aya", TinyAya, CleanSpaces: false), "tiny_aya", "cohere2moe");
         Add(new("superbpe", SuperBpe, CleanSpaces: false), "superbpe");

@@ -144,6 +144,7 @@ internal sealed class RegexPreTokenizer
         {
             if (pattern == PreTokenizers.Gpt2) return new Gpt2Scanner();
             if (pattern == PreTokenizers.Llama3 || pattern == PreTokenizers.Llama3Original) return new Llama3Scanner();
+            if (pattern == PreTokenizers.KimiK2) return new KimiK2Scanner();
             return UsesCategories(pattern) ? new RegexStep(CollapsedPattern(pattern), collapsed: true) : new RegexStep(WidePattern(pattern), collapsed: false);
         }
     }
@@ -519,6 +520,94 @@ internal sealed class RegexPreTokenizer
                 }
 
                 // \s*[\r\n]+: the whitespace run up to its last \r or \n
+                int count = 0, lastNewlineEnd = -1;
+                while ((c.Flags(pos + count) & CodepointFlags.Whitespace) != 0)
+                {
+                    if (IsRn(c.Cp(pos + count))) lastNewlineEnd = pos + count + 1;
+                    count++;
+                }
+                if (lastNewlineEnd > 0)
+                {
+                    c.Emit(pos = lastNewlineEnd);
+                    continue;
+                }
+
+                c.Emit(pos = Whitespace(ref c, pos));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Kimi-K2's tiktoken pattern, as llama.cpp's hand-written splitter runs it (regex engines without class intersection
+    /// cannot): <c>\p{Han}+ | [^\r\n\p{L}\p{N}]?(letters, not Han)+ (?i:'s|'t|'re|'ve|'m|'ll|'d)? | \p{N}{1,3} |
+    /// ' ?[^\s\p{L}\p{N}]+[\r\n]*' | \s*[\r\n]+ | \s+(?!\S) | \s+</c>. Like llama.cpp's, it takes one run of non-Han letters
+    /// as one word: Moonshot's own pattern splits "helloWorld" into "hello" and "World" by case, llama.cpp does not, and the
+    /// oracle is llama.cpp. Combining marks are not letters here (as there), so they go with the punctuation runs.
+    /// </summary>
+    private sealed class KimiK2Scanner : Step
+    {
+        /// <summary>llama.cpp's unicode_cpt_is_han: the CJK unified ideographs, extensions A–F and compatibility ideographs.</summary>
+        internal static bool IsHan(int cp) =>
+            cp is >= 0x4E00 and <= 0x9FFF or >= 0x3400 and <= 0x4DBF or >= 0x20000 and <= 0x2A6DF or >= 0x2A700 and <= 0x2B73F
+                or >= 0x2B740 and <= 0x2B81F or >= 0x2B820 and <= 0x2CEAF or >= 0x2CEB0 and <= 0x2EBEF or >= 0xF900 and <= 0xFAFF
+                or >= 0x2F800 and <= 0x2FA1F;
+
+        private static bool IsNonHanLetter(ref Cursor c, int pos) => (c.Flags(pos) & CodepointFlags.Letter) != 0 && !IsHan(c.Cp(pos));
+
+        public override void Split(Text text, int start, int end, List<int> output)
+        {
+            var c = new Cursor(text, start, end, output);
+            for (int pos = start; pos < end;)
+            {
+                int cp = c.Cp(pos);
+                var flags = c.Flags(pos);
+
+                // \p{Han}+
+                if (IsHan(cp))
+                {
+                    while (IsHan(c.Cp(pos))) pos++;
+                    c.Emit(pos);
+                    continue;
+                }
+
+                // [^\r\n\p{L}\p{N}]?[letters, not Han]+ with an optional contraction
+                bool leading = !IsRn(cp) && (flags & (CodepointFlags.Letter | CodepointFlags.Number)) == 0;
+                if (IsNonHanLetter(ref c, pos) || (leading && IsNonHanLetter(ref c, pos + 1)))
+                {
+                    if (leading) pos++;
+                    while (IsNonHanLetter(ref c, pos)) pos++;
+                    pos += Contraction(ref c, pos, ignoreCase: true);
+                    c.Emit(pos);
+                    continue;
+                }
+
+                // \p{N}{1,3}
+                if ((flags & CodepointFlags.Number) != 0)
+                {
+                    int groupStart = pos;
+                    while ((c.Flags(pos) & CodepointFlags.Number) != 0)
+                    {
+                        if (++pos - groupStart >= 3)
+                        {
+                            c.Emit(pos);
+                            groupStart = pos;
+                        }
+                    }
+                    c.Emit(pos);
+                    continue;
+                }
+
+                // ' ?[^\s\p{L}\p{N}]+[\r\n]*', then the whitespace alternatives, as in Llama3Scanner
+                var next = cp == ' ' ? c.Flags(pos + 1) : flags;
+                if ((next & WordClasses) == 0 && next != CodepointFlags.None)
+                {
+                    if (cp == ' ') pos++;
+                    while ((c.Flags(pos) & WordClasses) == 0 && c.Flags(pos) != CodepointFlags.None) pos++;
+                    while (IsRn(c.Cp(pos))) pos++;
+                    c.Emit(pos);
+                    continue;
+                }
+
                 int count = 0, lastNewlineEnd = -1;
                 while ((c.Flags(pos + count) & CodepointFlags.Whitespace) != 0)
                 {

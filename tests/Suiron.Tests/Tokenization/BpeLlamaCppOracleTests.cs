@@ -20,12 +20,21 @@ public class BpeLlamaCppOracleTests
         foreach (string suite in BpeTestData.AllSuites) rows.Add(suite);
         rows.Add("gpt-neox");
         rows.Add("deepseek-v3");
+        foreach (string pre in PreTokenizersOnDeepSeekV3) rows.Add(pre);
         return rows;
     }
+
+    /// <summary>
+    /// The pre-tokenizers of the newer families (Kimi-K2, Hunyuan, Hunyuan dense, MiniMax-M2, Qwen3.5), each over
+    /// DeepSeek-V3's real byte-level vocabulary (their own tokenizer files are not in ../shared): the splitting is the
+    /// pre-tokenizer's alone, and llama.cpp runs the same file.
+    /// </summary>
+    private static readonly string[] PreTokenizersOnDeepSeekV3 = ["kimi-k2", "hunyuan", "hunyuan-dense", "minimax-m2", "qwen35"];
 
     private static string PathOf(string vocab) => vocab switch
     {
         "deepseek-v3" => BpeTestData.HfVocabGguf("deepseek_v3", "deepseek-v3"),
+        _ when PreTokenizersOnDeepSeekV3.Contains(vocab) => BpeTestData.HfVocabGguf("deepseek_v3", vocab),
         _ when BpeTestData.HfSuites.TryGetValue(vocab, out var hf) => BpeTestData.HfVocabGguf(hf.Folder, hf.Pre),
         _ => SharedData.Path("vocab", $"ggml-vocab-{vocab}.gguf"),
     };
@@ -89,6 +98,8 @@ public class BpeLlamaCppOracleTests
             "e\u0301", "a\u0308", "\u0301", "\u20DD", "क\u094D", "🦙", "😀", "👍🏽", "👨\u200D👩\u200D👧", "🏳️\u200D🌈", "\uFE0F", "🇯🇵",
             "𝔘𝔫𝔦", "𐐀", "𐐨", "𞤀", "ﬁ", "Ａ", "ａ", "！", "：", "～", "　", "。", "、",
             "def f(x):\n    return x", "if (a && b) {\n\tc++;\n}", "<|endoftext|>", "<s>", "</s>", "[PAD]", "ied 4 ½ months",
+            "今日は良い天気ですね。", "東京タワーに行きましょう！", "我爱北京天安门", "推論エンジンSuiron", "helloWorld", "iPhone15",
+            "ＡＩモデル", "データ2026年12月", "“中文”和'English'",
         ];
         var random = new Random(seed);
         for (int i = 0; i < count; i++)
