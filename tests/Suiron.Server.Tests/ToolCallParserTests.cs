@@ -23,6 +23,17 @@ public sealed class ToolCallParserTests
         { "deepseek-r1", "Sure.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>b\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "Sure.", ["get_weather {\"city\":\"Paris\"}", "b {}"] },
         { "deepseek-v3.1", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "", ["get_weather {\"city\":\"Paris\"}"] },
         { "glm-4.5", "Checking.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n<arg_key>days</arg_key>\n<arg_value>3</arg_value>\n</tool_call>", "Checking.\n", ["get_weather {\"city\":\"Paris\",\"days\":3}"] },
+        { "kimi-k2", "天気を調べます。<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>{\"city\": \"東京\", \"opts\": {\"days\": [1, 2]}}<|tool_call_end|><|tool_call_begin|>functions.now:1<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|>",
+            "天気を調べます。", ["get_weather {\"city\":\"東京\",\"opts\":{\"days\":[1,2]}}", "now {}"] },
+        // A call whose arguments do not parse is not a call: the text stays the answer.
+        { "kimi-k2", "<|tool_calls_section_begin|><|tool_call_begin|>functions.broken:0<|tool_call_argument_begin|>{\"city\": <|tool_call_end|><|tool_calls_section_end|>",
+            "<|tool_calls_section_begin|><|tool_call_begin|>functions.broken:0<|tool_call_argument_begin|>{\"city\": <|tool_call_end|><|tool_calls_section_end|>", [] },
+        { "hermes", "<tool_call>\n{\"name\": \"a\", \"arguments\": {\"x\": }\n</tool_call>", "<tool_call>\n{\"name\": \"a\", \"arguments\": {\"x\": }\n</tool_call>", [] },
+        { "minimax-m2", "考えます。\n<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">東京 & 大阪 <都市></parameter>\n<parameter name=\"days\">3</parameter>\n<parameter name=\"opts\">{\"unit\": \"c\", \"hours\": [1, 2]}</parameter>\n</invoke>\n<invoke name=\"now\">\n</invoke>\n</minimax:tool_call>",
+            "考えます。\n", ["get_weather {\"city\":\"東京 & 大阪 <都市>\",\"days\":3,\"opts\":{\"unit\":\"c\",\"hours\":[1,2]}}", "now {}"] },
+        { "qwen3-coder", "確認します。\n<tool_call>\n<function=write_note>\n<parameter=title>\n会議メモ\n</parameter>\n<parameter=body>\n1行目\n2行目 <b>太字</b> \"引用\"\n</parameter>\n<parameter=tags>\n[\"a\", {\"b\": 2}]\n</parameter>\n</function>\n</tool_call>",
+            "確認します。\n", ["write_note {\"title\":\"会議メモ\",\"body\":\"1行目\\n2行目 <b>太字</b> \\\"引用\\\"\",\"tags\":[\"a\",{\"b\":2}]}"] },
+        { "qwen3-coder", "<tool_call>\n<function=now>\n</function>\n</tool_call>", "", ["now {}"] },
         { "generic", "{\"tool_call\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}}", "", ["get_weather {\"city\":\"Paris\"}"] },
         { "generic", "{\"answer\": 42}", "{\"answer\": 42}", [] },
     };
@@ -34,6 +45,9 @@ public sealed class ToolCallParserTests
         "deepseek-r1" => ToolCallFormat.DeepSeekR1,
         "deepseek-v3.1" => ToolCallFormat.DeepSeekV31,
         "glm-4.5" => ToolCallFormat.Glm45,
+        "kimi-k2" => ToolCallFormat.KimiK2,
+        "minimax-m2" => ToolCallFormat.MiniMaxM2,
+        "qwen3-coder" => ToolCallFormat.QwenXml,
         _ => ToolCallFormat.Generic,
     };
 
@@ -79,6 +93,9 @@ public sealed class ToolCallParserTests
     [InlineData("deepseek-r1", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"São  Paulo\", \"days\": [1, 2]}\n```<｜tool▁call▁end｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>now\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>")]
     [InlineData("deepseek-v3.1", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"São  Paulo\", \"days\": [1, 2]}<｜tool▁call▁end｜><｜tool▁call▁begin｜>now<｜tool▁sep｜>{}<｜tool▁call▁end｜><｜tool▁calls▁end｜>")]
     [InlineData("glm-4.5", "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>São  Paulo</arg_value>\n<arg_key>days</arg_key>\n<arg_value>[1, 2]</arg_value>\n</tool_call><tool_call>now\n</tool_call>")]
+    [InlineData("kimi-k2", "<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>{\"city\": \"São  Paulo\", \"days\": [1, 2]}<|tool_call_end|><|tool_call_begin|>functions.now:1<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|>")]
+    [InlineData("minimax-m2", "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">São  Paulo</parameter>\n<parameter name=\"days\">[1, 2]</parameter>\n</invoke>\n<invoke name=\"now\">\n</invoke>\n</minimax:tool_call>")]
+    [InlineData("qwen3-coder", "<tool_call>\n<function=get_weather>\n<parameter=city>\nSão  Paulo\n</parameter>\n<parameter=days>\n[1, 2]\n</parameter>\n</function>\n</tool_call>\n<tool_call>\n<function=now>\n</function>\n</tool_call>")]
     public void ArgumentsStreamInPiecesThatAddUpToTheFinalArguments(string format, string text)
     {
         string[] expected = ["get_weather {\"city\":\"São  Paulo\",\"days\":[1,2]}", "now {}"];
@@ -151,6 +168,12 @@ public sealed class ToolCallParserTests
     [InlineData("deepseek-ai-DeepSeek-V3.1.jinja", "deepseek-v3.1")]
     [InlineData("llama-cpp-deepseek-r1.jinja", "deepseek-r1")]
     [InlineData("GLM-4.6.jinja", "glm-4.5")]
+    [InlineData("Kimi-K2-Instruct.jinja", "kimi-k2")]
+    [InlineData("moonshotai-Kimi-K2.jinja", "kimi-k2")]
+    [InlineData("Kimi-K2-Thinking.jinja", "kimi-k2")]
+    [InlineData("MiniMax-M2.jinja", "minimax-m2")]
+    [InlineData("Qwen3-Coder.jinja", "qwen3-coder")]
+    [InlineData("Qwen3.5-4B.jinja", "qwen3-coder")]
     [InlineData("google-gemma-2-2b-it.jinja", "generic")]
     public void DetectsTheFamilyFromTheTemplate(string template, string family)
         => Assert.Equal(family, ToolCallFormat.Detect(File.ReadAllText(SharedData.Path("templates", template))).Name);
@@ -162,6 +185,9 @@ public sealed class ToolCallParserTests
     [InlineData("deepseek-r1")]
     [InlineData("deepseek-v3.1")]
     [InlineData("glm-4.5")]
+    [InlineData("kimi-k2")]
+    [InlineData("minimax-m2")]
+    [InlineData("qwen3-coder")]
     [InlineData("generic")]
     public void ForcedCallGrammarsParse(string format)
     {

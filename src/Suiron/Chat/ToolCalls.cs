@@ -63,6 +63,20 @@ public abstract class ToolCallFormat
     public static ToolCallFormat DeepSeekV31 { get; } = new DeepSeekFormat(v31: true);
     /// <summary>GLM-4.5 / 4.6: <c>&lt;tool_call&gt;NAME\n&lt;arg_key&gt;k&lt;/arg_key&gt;\n&lt;arg_value&gt;v&lt;/arg_value&gt;…&lt;/tool_call&gt;</c>.</summary>
     public static ToolCallFormat Glm45 { get; } = new GlmFormat();
+    /// <summary>
+    /// Kimi-K2: <c>&lt;|tool_calls_section_begin|&gt;&lt;|tool_call_begin|&gt;functions.NAME:INDEX&lt;|tool_call_argument_begin|&gt;{…}&lt;|tool_call_end|&gt;…&lt;|tool_calls_section_end|&gt;</c>.
+    /// </summary>
+    public static ToolCallFormat KimiK2 { get; } = new KimiK2Format();
+    /// <summary>
+    /// MiniMax-M2: <c>&lt;minimax:tool_call&gt;&lt;invoke name="NAME"&gt;&lt;parameter name="k"&gt;v&lt;/parameter&gt;…&lt;/invoke&gt;…&lt;/minimax:tool_call&gt;</c>,
+    /// string values raw, others JSON.
+    /// </summary>
+    public static ToolCallFormat MiniMaxM2 { get; } = new MiniMaxM2Format();
+    /// <summary>
+    /// Qwen3-Coder and Qwen3.5: <c>&lt;tool_call&gt;\n&lt;function=NAME&gt;\n&lt;parameter=k&gt;\nv\n&lt;/parameter&gt;…&lt;/function&gt;\n&lt;/tool_call&gt;</c>,
+    /// string values raw (over several lines if need be), objects and arrays JSON.
+    /// </summary>
+    public static ToolCallFormat QwenXml { get; } = new QwenXmlFormat();
     /// <summary>Any other template: <c>{"tool_call": {"name": …, "arguments": {…}}}</c>, asked for in a system message.</summary>
     public static ToolCallFormat Generic { get; } = new GenericFormat();
 
@@ -74,6 +88,10 @@ public abstract class ToolCallFormat
             return templateSource.Contains("```json", StringComparison.Ordinal) ? DeepSeekR1 : DeepSeekV31;
         if (templateSource.Contains("<arg_key>", StringComparison.Ordinal) && templateSource.Contains("<tool_call>", StringComparison.Ordinal))
             return Glm45;
+        if (templateSource.Contains("<|tool_calls_section_begin|>", StringComparison.Ordinal)) return KimiK2;
+        if (templateSource.Contains("<minimax:tool_call>", StringComparison.Ordinal)) return MiniMaxM2;
+        if (templateSource.Contains("<function=", StringComparison.Ordinal) && templateSource.Contains("<tool_call>", StringComparison.Ordinal))
+            return QwenXml;
         if (templateSource.Contains("<tool_call>", StringComparison.Ordinal)) return Hermes;
         if (templateSource.Contains("<|python_tag|>", StringComparison.Ordinal)
             || templateSource.Contains("<|start_header_id|>", StringComparison.Ordinal) && templateSource.Contains("\"parameters\"", StringComparison.Ordinal))
@@ -614,6 +632,195 @@ public abstract class ToolCallFormat
         }
     }
 
+    /// <summary>
+    /// One call's arguments written as named parameters (MiniMax-M2, Qwen3-Coder): the JSON object of every pair whose value
+    /// has closed, and whether more may follow. Strings are written raw, everything else as JSON, so a value that parses
+    /// as JSON is taken as JSON (as the GLM reader does) and any other as a string.
+    /// </summary>
+    private static string ParameterObject(List<(string Key, string Value)> pairs, bool open) =>
+        "{" + string.Join(",", pairs.Select(p => JsonSerializer.Serialize(p.Key, Verbatim) + ":" + (RawOrJsonValue(p.Value)?.ToJsonString(Verbatim) ?? "null"))) + (open ? "" : "}");
+
+    /// <summary>JSON with non-ASCII text and markup characters kept as written (only what JSON requires is escaped).</summary>
+    private static readonly JsonSerializerOptions Verbatim = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>A parameter value written raw when a string and as JSON otherwise.</summary>
+    private static JsonNode? RawOrJsonValue(string value)
+    {
+        string trimmed = value.Trim();
+        if (trimmed.Length > 0 && (trimmed[0] is '{' or '[' or '"' or '-' || char.IsDigit(trimmed[0]) || trimmed is "true" or "false" or "null")
+            && TryParseJson(trimmed) is var parsed && (parsed is not null || trimmed == "null"))
+            return parsed;
+        return JsonValue.Create(value);
+    }
+
+    /// <summary>
+    /// The parameters of one call body: each <paramref name="open"/>KEY<paramref name="keyEnd"/>VALUE<paramref name="close"/>
+    /// in order, up to the first one still unclosed.
+    /// </summary>
+    private static List<(string Key, string Value)> Parameters(string body, string open, string keyEnd, string close, bool trimNewlines)
+    {
+        var pairs = new List<(string, string)>();
+        int at = 0;
+        while ((at = body.IndexOf(open, at, StringComparison.Ordinal)) >= 0)
+        {
+            int nameEnd = body.IndexOf(keyEnd, at + open.Length, StringComparison.Ordinal);
+            if (nameEnd < 0) break;
+            int valueEnd = body.IndexOf(close, nameEnd + keyEnd.Length, StringComparison.Ordinal);
+            if (valueEnd < 0) break;
+            string value = body[(nameEnd + keyEnd.Length)..valueEnd];
+            if (trimNewlines)
+            {
+                if (value.StartsWith('\n')) value = value[1..];
+                if (value.EndsWith('\n')) value = value[..^1];
+            }
+            pairs.Add((body[(at + open.Length)..nameEnd], value));
+            at = valueEnd + close.Length;
+        }
+        return pairs;
+    }
+
+    /// <summary>GBNF for one call written as named parameters: <paramref name="call"/> lays out a call from its name and (key, value rule) pairs.</summary>
+    private static string ParameterGrammar(JsonArray tools, Func<string, List<(string Key, string Rule)>, string> call)
+    {
+        var functions = Functions(tools);
+        if (functions.Count == 0) throw new ArgumentException("No function to call.", nameof(tools));
+        var schemas = new List<(string, string)>();
+        var layout = new List<(string Name, List<string> Keys)>();
+        foreach (var (name, parameters) in functions)
+        {
+            var schema = TryParseJson(parameters) as JsonObject;
+            var properties = schema?["properties"] as JsonObject;
+            var keys = (schema?["required"] as JsonArray)?.Select(r => r?.GetValue<string>()).OfType<string>().ToList() ?? [];
+            foreach (string key in keys) schemas.Add(($"{name}-{key}", properties?[key]?.ToJsonString() ?? "{}"));
+            layout.Add((name, keys));
+        }
+        return Sampling.Grammar.JsonSchemaToGrammar.ConvertComposite(schemas, names =>
+        {
+            int next = 0;
+            return string.Join(" | ", layout.Select(f => "( " + call(f.Name, f.Keys.Select(k => (k, names[next++])).ToList()) + " )"));
+        });
+    }
+
+    private sealed class KimiK2Format : ToolCallFormat
+    {
+        private const string SectionBegin = "<|tool_calls_section_begin|>", SectionEnd = "<|tool_calls_section_end|>";
+        private const string CallBegin = "<|tool_call_begin|>", ArgumentBegin = "<|tool_call_argument_begin|>", CallEnd = "<|tool_call_end|>";
+        public override string Name => "kimi-k2";
+        internal override string[] StartMarkers => [SectionBegin, CallBegin];
+        public override IReadOnlyList<string> MarkerTokens => [SectionBegin, SectionEnd, CallBegin, ArgumentBegin, CallEnd];
+
+        internal override List<CallProgress> Progress(string region, bool final) =>
+            TaggedCalls(region, CallBegin, CallEnd, final, Complete, (text, body) => Partial(text[body..]));
+
+        /// <summary>"functions.NAME:INDEX" → NAME (the index only numbers the calls of a conversation).</summary>
+        private static string CallName(string id)
+        {
+            id = id.Trim();
+            if (id.StartsWith("functions.", StringComparison.Ordinal)) id = id["functions.".Length..];
+            int colon = id.LastIndexOf(':');
+            return colon > 0 && id[(colon + 1)..].All(char.IsAsciiDigit) ? id[..colon] : id;
+        }
+
+        private static (string Name, string Arguments)? Complete(string inner)
+        {
+            if (inner.EndsWith(SectionEnd, StringComparison.Ordinal)) inner = inner[..^SectionEnd.Length];
+            int arguments = inner.IndexOf(ArgumentBegin, StringComparison.Ordinal);
+            if (arguments < 0) return null;
+            string name = CallName(inner[..arguments]);
+            return name.Length > 0 && NormalizeArguments(inner[(arguments + ArgumentBegin.Length)..]) is { } normalized ? (name, normalized) : null;
+        }
+
+        private static CallProgress Partial(string inner)
+        {
+            int arguments = inner.IndexOf(ArgumentBegin, StringComparison.Ordinal);
+            if (arguments < 0 || CallName(inner[..arguments]) is not { Length: > 0 } name) return new(null, "", false);
+            int start = SkipWhitespace(inner, arguments + ArgumentBegin.Length);
+            return new(name, start < inner.Length && inner[start] == '{' ? MinifiedPrefix(inner, start, out _) : "", false);
+        }
+
+        internal override string CallRule(string name, string argumentsRule, string parametersSchema)
+            => $"{Literal(SectionBegin + CallBegin + "functions." + name + ":0" + ArgumentBegin)} {argumentsRule} {Literal(CallEnd + SectionEnd)}";
+    }
+
+    private sealed class MiniMaxM2Format : ToolCallFormat
+    {
+        private const string Open = "<minimax:tool_call>", Close = "</minimax:tool_call>";
+        private const string InvokeOpen = "<invoke name=\"", InvokeClose = "</invoke>";
+        public override string Name => "minimax-m2";
+        internal override string[] StartMarkers => [Open];
+        public override IReadOnlyList<string> MarkerTokens => [Open, Close];
+
+        internal override List<CallProgress> Progress(string region, bool final)
+        {
+            // One section may hold several invokes; each invoke is one call.
+            int sectionEnd = region.IndexOf(Close, StringComparison.Ordinal);
+            string section = sectionEnd < 0 ? region : region[..sectionEnd];
+            return TaggedCalls(section, InvokeOpen, InvokeClose, final || sectionEnd >= 0, Complete, (text, body) => Partial(text[body..]));
+        }
+
+        private static (string Name, string Arguments)? Complete(string inner)
+        {
+            int nameEnd = inner.IndexOf("\">", StringComparison.Ordinal);
+            if (nameEnd <= 0) return null;
+            return (inner[..nameEnd], ParameterObject(Parameters(inner[(nameEnd + 2)..], "<parameter name=\"", "\">", "</parameter>", trimNewlines: false), open: false));
+        }
+
+        private static CallProgress Partial(string inner)
+        {
+            int nameEnd = inner.IndexOf("\">", StringComparison.Ordinal);
+            if (nameEnd <= 0) return new(null, "", false);
+            return new(inner[..nameEnd], ParameterObject(Parameters(inner[(nameEnd + 2)..], "<parameter name=\"", "\">", "</parameter>", trimNewlines: false), open: true), false);
+        }
+
+        internal override string CallRule(string name, string argumentsRule, string parametersSchema) => throw new NotSupportedException();
+
+        /// <summary>One invoke with a parameter per required key, each value JSON of its schema (strings quoted, which the reader unquotes).</summary>
+        public override string Grammar(JsonArray tools) => ParameterGrammar(tools, (name, pairs) =>
+            string.Join(" ", new[] { Literal(Open + "\n" + InvokeOpen + name + "\">\n") }
+                .Concat(pairs.Select(p => $"{Literal($"<parameter name=\"{p.Key}\">")} {p.Rule} {Literal("</parameter>\n")}"))
+                .Append(Literal(InvokeClose + "\n" + Close))));
+    }
+
+    private sealed class QwenXmlFormat : ToolCallFormat
+    {
+        private const string Open = "<tool_call>", Close = "</tool_call>";
+        public override string Name => "qwen3-coder";
+        internal override string[] StartMarkers => [Open];
+        public override IReadOnlyList<string> MarkerTokens => [Open, Close];
+
+        internal override List<CallProgress> Progress(string region, bool final) =>
+            TaggedCalls(region, Open, Close, final, Complete, (text, body) => Partial(text[body..]));
+
+        private static (string Name, string Arguments)? Complete(string inner)
+        {
+            if (Read(inner) is not var (name, body)) return null;
+            int functionEnd = body.IndexOf("</function>", StringComparison.Ordinal);
+            return (name, ParameterObject(Parameters(functionEnd < 0 ? body : body[..functionEnd], "<parameter=", ">", "</parameter>", trimNewlines: true), open: false));
+        }
+
+        private static CallProgress Partial(string inner) => Read(inner) is var (name, body)
+            ? new(name, ParameterObject(Parameters(body, "<parameter=", ">", "</parameter>", trimNewlines: true), open: true), false)
+            : new(null, "", false);
+
+        /// <summary>The function name once its tag has closed, and the text after it.</summary>
+        private static (string Name, string Body)? Read(string inner)
+        {
+            int open = inner.IndexOf("<function=", StringComparison.Ordinal);
+            if (open < 0) return null;
+            int nameEnd = inner.IndexOf('>', open);
+            if (nameEnd < 0) return null;
+            string name = inner[(open + "<function=".Length)..nameEnd].Trim();
+            return name.Length > 0 ? (name, inner[(nameEnd + 1)..]) : null;
+        }
+
+        internal override string CallRule(string name, string argumentsRule, string parametersSchema) => throw new NotSupportedException();
+
+        public override string Grammar(JsonArray tools) => ParameterGrammar(tools, (name, pairs) =>
+            string.Join(" ", new[] { Literal(Open + "\n<function=" + name + ">\n") }
+                .Concat(pairs.Select(p => $"{Literal($"<parameter={p.Key}>\n")} {p.Rule} {Literal("\n</parameter>\n")}"))
+                .Append(Literal("</function>\n" + Close))));
+    }
+
     private sealed class GenericFormat : ToolCallFormat
     {
         public override string Name => "generic";
@@ -753,9 +960,9 @@ public sealed class ToolCallStreamParser(ToolCallFormat format)
             return new(rest, [], []);
         }
         var (calls, deltas) = Advance(all, final: true);
-        if (_calls.Count == 0)
+        if (!_calls.Any(c => c.Done))
         {
-            // Nothing parsed as a call: it was text after all.
+            // Nothing parsed as a call (a call may have been announced by name and then not parsed): it was text after all.
             string rest = all[_emitted..];
             _emitted = all.Length;
             return new(rest, [], []);
