@@ -22,7 +22,9 @@ internal sealed record BenchModelSpec(
     /// <summary>Llama 3.x long-context RoPE: (factor, low-frequency factor, high-frequency factor, original context).</summary>
     (float Factor, float LowFrequencyFactor, float HighFrequencyFactor, int OriginalContext)? Llama3Rope = null,
     /// <summary>DeepSeek-V2's latent attention and experts (architecture <c>deepseek2</c>); null for a dense model.</summary>
-    DeepSeekShape? DeepSeek = null)
+    DeepSeekShape? DeepSeek = null,
+    /// <summary>Experts in a grouped-query-attention model (ERNIE 4.5 MoE); null for a dense model.</summary>
+    MoeShape? Moe = null)
 {
     /// <summary>Qwen2.5-0.5B: qwen2, 24 layers, 896 wide, 14 heads / 2 KV heads of 64, FFN 4864, QKV bias, tied embeddings.</summary>
     public static readonly BenchModelSpec Qwen25_05B = new(
@@ -51,7 +53,19 @@ internal sealed record BenchModelSpec(
             Experts: 64, ExpertsUsed: 6, SharedExperts: 2, ExpertFeedForward: 1408,
             YarnFactor: 40f, YarnOriginalContext: 4096, YarnMscaleAllDim: 0.707f));
 
-    public static IReadOnlyList<BenchModelSpec> All { get; } = [Qwen25_05B, Llama32_1B, DeepSeekV2Lite];
+    /// <summary>
+    /// ERNIE-4.5-21B-A3B (baidu/ERNIE-4.5-21B-A3B-PT config.json) at its real widths — 2560 wide, 20 heads / 4 KV heads
+    /// of 128, vocabulary 103424, tied embeddings, RoPE base 500000 — but 4 of its 28 layers: the dense first layer
+    /// (FFN 12288) and 3 MoE layers of 64 experts of 1536 (top-6, softmax, renormalized) + a shared MLP of 3072 (its 2
+    /// shared experts). One MoE layer is 755 M parameters, so 4 layers make 2.65 B (5.3 GB F16), what this 24 GB box
+    /// writes and quantizes in minutes while keeping every layer type and the real 6-of-64 expert ratio.
+    /// </summary>
+    public static readonly BenchModelSpec Ernie45_21BA3B = new(
+        "ernie-4.5-21b-a3b", "ernie4_5-moe", Embedding: 2560, Layers: 4, Heads: 20, KvHeads: 4, HeadLength: 128, FeedForward: 12288,
+        VocabSize: 103424, RopeBase: 500_000f, RmsEpsilon: 1e-5f, ContextLength: 131072, AttentionBias: false, TiedOutput: true,
+        Moe: new MoeShape(LeadingDenseLayers: 1, Experts: 64, ExpertsUsed: 6, ExpertFeedForward: 1536, SharedFeedForward: 3072));
+
+    public static IReadOnlyList<BenchModelSpec> All { get; } = [Qwen25_05B, Llama32_1B, DeepSeekV2Lite, Ernie45_21BA3B];
 
     public static BenchModelSpec Find(string name) =>
         All.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
@@ -67,8 +81,11 @@ internal sealed record BenchModelSpec(
         {
             if (DeepSeek is { } d) return d.ParameterCount(this);
             long e = Embedding, q = QueryWidth, kv = KeyValueWidth, f = FeedForward;
-            long layer = e * q + 2 * e * kv + q * e + 3 * e * f + 2 * e + (AttentionBias ? q + 2 * kv : 0);
-            return VocabSize * e * (TiedOutput ? 1 : 2) + Layers * layer + e;
+            long attention = e * q + 2 * e * kv + q * e + 2 * e + (AttentionBias ? q + 2 * kv : 0);
+            long layers = Moe is { } m
+                ? m.LeadingDenseLayers * (attention + 3 * e * f) + (Layers - m.LeadingDenseLayers) * (attention + m.Parameters(this))
+                : Layers * (attention + 3 * e * f);
+            return VocabSize * e * (TiedOutput ? 1 : 2) + layers + e;
         }
     }
 }
@@ -101,4 +118,16 @@ internal sealed record DeepSeekShape(
         long moe = AttentionParameters(s) + MoeParameters(s) + norms;
         return 2L * s.VocabSize * s.Embedding + LeadingDenseLayers * dense + (s.Layers - LeadingDenseLayers) * moe + s.Embedding;
     }
+}
+
+/// <summary>
+/// Experts after <see cref="LeadingDenseLayers"/> dense layers of a grouped-query-attention model (ERNIE 4.5 MoE):
+/// routed experts of <see cref="ExpertFeedForward"/>, softmax top-<see cref="ExpertsUsed"/> renormalized, and a shared
+/// MLP of <see cref="SharedFeedForward"/> (0: none).
+/// </summary>
+internal sealed record MoeShape(int LeadingDenseLayers, int Experts, int ExpertsUsed, int ExpertFeedForward, int SharedFeedForward)
+{
+    /// <summary>Router, routed experts and shared MLP of one MoE layer.</summary>
+    public long Parameters(BenchModelSpec s) =>
+        (long)s.Embedding * Experts + 3L * Experts * s.Embedding * ExpertFeedForward + 3L * s.Embedding * SharedFeedForward;
 }

@@ -39,6 +39,15 @@ internal static class BenchModelWriter
         w.Set($"{a}.rope.freq_base", s.RopeBase);
         w.Set($"{a}.rope.dimension_count", (uint)s.HeadLength);
         w.Set($"{a}.vocab_size", (uint)s.VocabSize);
+        if (s.Moe is { } moe)
+        {
+            w.Set($"{a}.leading_dense_block_count", (uint)moe.LeadingDenseLayers);
+            w.Set($"{a}.interleave_moe_layer_step", 1u);
+            w.Set($"{a}.expert_count", (uint)moe.Experts);
+            w.Set($"{a}.expert_used_count", (uint)moe.ExpertsUsed);
+            w.Set($"{a}.expert_feed_forward_length", (uint)moe.ExpertFeedForward);
+            if (moe.SharedFeedForward > 0) w.Set($"{a}.expert_shared_feed_forward_length", (uint)moe.SharedFeedForward);
+        }
         SetVocabulary(w, s.VocabSize);
 
         int e = s.Embedding, q = s.QueryWidth, kv = s.KeyValueWidth, f = s.FeedForward;
@@ -63,6 +72,21 @@ internal static class BenchModelWriter
             }
             Matrix(p + "attn_output.weight", q, e);
             Vector(p + "ffn_norm.weight", Ones(e));
+            if (s.Moe is { } m && i >= m.LeadingDenseLayers)
+            {
+                // The router is F32, as the converter keeps ffn_gate_inp (and llama.cpp's quantizer leaves it so).
+                w.AddTensor(p + "ffn_gate_inp.weight", [e, m.Experts], RandomFloats(seed, index++, e * m.Experts));
+                AddRandomHalves(w, p + "ffn_gate_exps.weight", [e, m.ExpertFeedForward, m.Experts], seed, index++);
+                AddRandomHalves(w, p + "ffn_up_exps.weight", [e, m.ExpertFeedForward, m.Experts], seed, index++);
+                AddRandomHalves(w, p + "ffn_down_exps.weight", [m.ExpertFeedForward, e, m.Experts], seed, index++);
+                if (m.SharedFeedForward > 0)
+                {
+                    Matrix(p + "ffn_gate_shexp.weight", e, m.SharedFeedForward);
+                    Matrix(p + "ffn_up_shexp.weight", e, m.SharedFeedForward);
+                    Matrix(p + "ffn_down_shexp.weight", m.SharedFeedForward, e);
+                }
+                continue;
+            }
             Matrix(p + "ffn_gate.weight", e, f);
             Matrix(p + "ffn_up.weight", e, f);
             Matrix(p + "ffn_down.weight", f, e);
