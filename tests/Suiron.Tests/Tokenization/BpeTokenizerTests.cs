@@ -82,7 +82,8 @@ public class BpeTokenizerTests(ITestOutputHelper output)
     {
         var error = Assert.Throws<NotSupportedException>(() => PreTokenizers.Get("no-such-pre"));
         Assert.Contains("no-such-pre", error.Message);
-        Assert.Throws<NotSupportedException>(() => PreTokenizers.Get("kimi-k2"));
+        Assert.Throws<NotSupportedException>(() => PreTokenizers.Get("afmoe")); // needs a hand-written splitter Suiron does not have yet
+        Assert.Equal("kimi-k2", PreTokenizers.Get("kimi-k2").Name);
         Assert.Equal("default", PreTokenizers.Get("").Name);
     }
 
