@@ -29,6 +29,9 @@ internal enum FeedForwardKind
 /// <param name="QueryKeyNormAfterRope">The QK-norm comes after RoPE instead of before it (Hunyuan).</param>
 /// <param name="QueryKeyNormOverAllHeads">The QK-norm is one RMS norm over a token's whole query and whole key projection
 /// (MiniMax-M2), not one per head.</param>
+/// <param name="LatentAttention">The token mixer is DeepSeek-V2's multi-head latent attention with its compressed cache
+/// (<see cref="MultiHeadLatentAttention"/>, hyper-parameters as <see cref="DeepSeek2HyperParameters"/> reads them)
+/// instead of grouped-query attention.</param>
 /// <param name="SharedExpertAlways">Every MoE layer has a shared-expert MLP (<c>ffn_*_shexp</c>), <c>feed_forward_length</c> wide
 /// unless <c>expert_shared_feed_forward_length</c> says otherwise (Hunyuan-MoE).</param>
 /// <param name="PostNorms">RMS-normalize each sublayer's output before the residual add (<c>post_attention_norm</c>, <c>post_ffw_norm</c>).</param>
@@ -55,12 +58,14 @@ internal sealed record DecoderArchitecture(
     bool RopeFrequencyFactors = false,
     bool QueryKeyNormAfterRope = false,
     bool SharedExpertAlways = false,
-    bool QueryKeyNormOverAllHeads = false);
+    bool QueryKeyNormOverAllHeads = false,
+    bool LatentAttention = false);
 
-/// <summary>One block: attention, then a dense MLP or experts (+ shared experts), with optional post-norms.</summary>
+/// <summary>One block: attention (grouped-query or latent), then a dense MLP or experts (+ shared experts), with optional post-norms.</summary>
 internal sealed record BlockWeights(
     float[] AttentionNorm,                 // (embedding)  attn_norm
-    GroupedQueryAttentionWeights Attention,
+    GroupedQueryAttentionWeights? Attention,
+    LatentAttentionWeights? Latent,
     float[]? AttentionPostNorm,            // (embedding)  post_attention_norm
     float[] FeedForwardNorm,               // (embedding)  ffn_norm
     GatedFeedForwardWeights? Dense,
@@ -69,8 +74,9 @@ internal sealed record BlockWeights(
     float[]? FeedForwardPostNorm);         // (embedding)  post_ffw_norm
 
 /// <summary>
-/// A pre-norm decoder of grouped-query attention and dense or mixture-of-experts feed-forwards, batched over the
-/// tokens of one sequence (<see cref="Forward"/>) or of several (<see cref="ForwardBatch"/>):
+/// A pre-norm decoder of attention — grouped-query (<see cref="GroupedQueryAttention"/>, K/V cache) or multi-head
+/// latent (<see cref="MultiHeadLatentAttention"/>, compressed cache) — and dense or mixture-of-experts feed-forwards,
+/// batched over the tokens of one sequence (<see cref="Forward"/>) or of several (<see cref="ForwardBatch"/>):
 /// <code>
 ///   h = Embedding(tokens)
 ///   h += PostNorm?(Attention(RmsNorm(h)))
@@ -93,7 +99,10 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     private readonly float[] _outputNorm;
     private readonly WorkerPool _pool;
     private readonly KvCacheType _keyCacheType, _valueCacheType;
-    private readonly GroupedQueryAttention _attention;
+    private readonly GroupedQueryAttention? _attention;
+    private readonly MultiHeadLatentAttention? _latent;
+    private readonly int _keyWidth, _valueWidth; // of a cache row per layer (latent attention: the latent, no value part)
+    private readonly IReadOnlyList<float[]> _derived; // weights re-laid-out at load (legacy attn_kv_b), kept alive here
     private readonly GatedFeedForward _feedForward;
     private float[] _hidden = [], _normed = [], _sublayer = [], _shared = [];
 
@@ -104,7 +113,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.Threads);
         ArgumentOutOfRangeException.ThrowIfNegative(options.ContextSize);
         _architecture = architecture;
-        _h = TransformerHyperParameters.Parse(file);
+        DeepSeek2HyperParameters? latent = architecture.LatentAttention ? DeepSeek2HyperParameters.Parse(file) : null;
+        _h = latent?.Transformer ?? TransformerHyperParameters.Parse(file);
         string Key(string name) => architecture.Name + "." + name;
         int blockCount = _h.LayerCount, nextN = 0;
         if (architecture.NextNLayers)
@@ -140,8 +150,9 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
             bool moe = experts && IsMoeLayer(i);
             _layers[i] = new BlockWeights(
                 AttentionNorm: reader.Vector(p + "attn_norm.weight", embedding),
-                Attention: GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm, architecture.OptionalQueryKeyNorm,
-                    requireBias: architecture.QueryKeyValueBias, normOverAllHeads: architecture.QueryKeyNormOverAllHeads),
+                Attention: latent is not null ? null : GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm,
+                    architecture.OptionalQueryKeyNorm, requireBias: architecture.QueryKeyValueBias, normOverAllHeads: architecture.QueryKeyNormOverAllHeads),
+                Latent: latent is null ? null : LatentAttentionWeights.Load(reader, i, embedding, latent.Attention, latent.SplitKeyValue),
                 AttentionPostNorm: architecture.PostNorms ? reader.Vector(p + "post_attention_norm.weight", embedding) : null,
                 FeedForwardNorm: reader.Vector(p + architecture.FeedForwardNormName + ".weight", embedding),
                 Dense: moe ? null : architecture.FeedForward == FeedForwardKind.FusedGateUp
@@ -157,18 +168,42 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         _output = reader.OutputProjection(embedding, vocab, _tokenEmbedding);
         float[]? frequencyFactors = architecture.RopeFrequencyFactors ? reader.OptionalVector("rope_freqs.weight", _h.Rope.Dimensions / 2) : null;
         reader.EnsureAllUsed(file.Architecture);
+        _derived = reader.OwnedArrays;
 
-        options.CheckCacheTypes(_h.KeyLength, _h.ValueLength);
+        if (latent is not null)
+        {
+            // The latent cache holds one shared row per token that serves as both key and value; a Q8_0 latent would
+            // need its own attention kernels (llama.cpp's MLA path quantizes it through the K cache type), not built yet.
+            if (options.KeyCacheType == KvCacheType.Q8_0 || options.ValueCacheType == KvCacheType.Q8_0)
+                throw new NotSupportedException(
+                    $"{architecture.Name} (multi-head latent attention) caches a compressed latent that does not support q8_0 yet: use --cache-type-k/--cache-type-v f16 or f32.");
+            if (options.KeyCacheType != options.ValueCacheType)
+                throw new NotSupportedException(
+                    $"{architecture.Name} (multi-head latent attention) caches one latent row that serves as both key and value: give --cache-type-k and --cache-type-v the same type.");
+        }
+        else
+        {
+            options.CheckCacheTypes(_h.KeyLength, _h.ValueLength);
+        }
         _keyCacheType = options.KeyCacheType;
         _valueCacheType = options.ValueCacheType;
         _pool = new WorkerPool(options.Threads);
-        _attention = new GroupedQueryAttention(_h, new Rope(_h.Rope, architecture.RopeStyle, frequencyFactors), architecture.QueryKeyNormAfterRope, _pool,
-            AttentionRotation.For(_h.KeyLength, _h.ValueLength, _keyCacheType, _valueCacheType, options.AttentionRotation, options.KeyRotationBlock));
+        if (latent is not null)
+        {
+            _latent = new MultiHeadLatentAttention(latent.Attention, new Rope(_h.Rope, architecture.RopeStyle, null), latent.AttentionScale, _h.RmsNormEpsilon, _pool);
+            (_keyWidth, _valueWidth) = (latent.Attention.CacheWidth, 0);
+        }
+        else
+        {
+            _attention = new GroupedQueryAttention(_h, new Rope(_h.Rope, architecture.RopeStyle, frequencyFactors), architecture.QueryKeyNormAfterRope, _pool,
+                AttentionRotation.For(_h.KeyLength, _h.ValueLength, _keyCacheType, _valueCacheType, options.AttentionRotation, options.KeyRotationBlock));
+            (_keyWidth, _valueWidth) = (_attention.KeyWidth, _attention.ValueWidth);
+        }
         _feedForward = new GatedFeedForward(_pool);
         Experts = experts ? new MixtureOfExperts(_routing!, embedding, _pool) : null;
 
         int contextSize = options.ContextSize > 0 ? options.ContextSize : Math.Min(_h.ContextLength, ModelOptions.DefaultContextCap);
-        long bytesPerToken = _h.LayerCount * (KvCacheTypes.Bytes(_keyCacheType, _attention.KeyWidth) + KvCacheTypes.Bytes(_valueCacheType, _attention.ValueWidth));
+        long bytesPerToken = _h.LayerCount * (KvCacheTypes.Bytes(_keyCacheType, _keyWidth) + (_valueWidth > 0 ? KvCacheTypes.Bytes(_valueCacheType, _valueWidth) : 0));
         long total = file.Tensors.Sum(t => t.ElementCount);
         long? active = null;
         if (experts)
@@ -180,7 +215,10 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         }
         Info = new ModelInfo(architecture.Name, _h, vocab, _h.ContextLength, contextSize, bytesPerToken, total) {
             ActiveParameterCount = active, KeyCacheType = _keyCacheType, ValueCacheType = _valueCacheType,
-            AttentionRotation = _attention.Rotation.ToString(),
+            AttentionRotation = _attention?.Rotation.ToString() ?? "off",
+            // What an uncompressed cache would hold (every head's key and value), beside the latent one.
+            FullKvBytesPerToken = latent is null ? null
+                : (long)_h.LayerCount * latent.Attention.HeadCount * (latent.Attention.QueryKeyLength + latent.Attention.ValueLength) * (_keyCacheType == KvCacheType.F16 ? 2 : 4),
         };
     }
 
@@ -208,10 +246,12 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     /// <summary>The routed experts, or null for a dense model (exposed so tests can observe routing).</summary>
     internal MixtureOfExperts? Experts { get; }
 
-    public KvCache CreateCache(int maxTokens) => new(_h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, maxTokens, _keyCacheType, _valueCacheType);
+    public KvCache CreateCache(int maxTokens) => _latent is not null
+        ? new(_h.LayerCount, _keyWidth, 0, maxTokens, _keyCacheType)
+        : new(_h.LayerCount, _keyWidth, _valueWidth, maxTokens, _keyCacheType, _valueCacheType);
 
     public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false) =>
-        ForwardPasses.Run(tokens, cache, logits, allLogits, Info.VocabSize, _h.LayerCount, _attention.KeyWidth, _attention.ValueWidth, MaxBatch, _pass ??= ForwardPass);
+        ForwardPasses.Run(tokens, cache, logits, allLogits, Info.VocabSize, _h.LayerCount, _keyWidth, _valueWidth, MaxBatch, _pass ??= ForwardPass);
 
     /// <summary>
     /// Several sequences per step: their tokens are laid end to end into passes of up to <see cref="MaxBatch"/> rows;
@@ -222,7 +262,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     public void ForwardBatch(ReadOnlySpan<SequenceTokens> items, Span<float> logits)
     {
         int vocab = Info.VocabSize;
-        SequenceBatches.Validate(items, logits.Length, vocab, _h.LayerCount, _attention.KeyWidth, _attention.ValueWidth);
+        SequenceBatches.Validate(items, logits.Length, vocab, _h.LayerCount, _keyWidth, _valueWidth);
         SequenceBatches.Run(items, logits, vocab, MaxBatch, _passTokens ??= new int[MaxBatch], _segments ??= new SequenceSegment[MaxBatch],
             _batchPass ??= RunPass);
     }
@@ -255,7 +295,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     {
         ArgumentNullException.ThrowIfNull(cache);
         if (tokens.IsEmpty) throw new ArgumentException("No tokens to evaluate.", nameof(tokens));
-        if (cache.LayerCount != _h.LayerCount || cache.KeyWidth != _attention.KeyWidth || cache.ValueWidth != _attention.ValueWidth)
+        if (cache.LayerCount != _h.LayerCount || cache.KeyWidth != _keyWidth || cache.ValueWidth != _valueWidth)
             throw new ArgumentException("The cache was created by a model of another shape.", nameof(cache));
         foreach (int token in tokens)
             if ((uint)token >= (uint)Info.VocabSize)
@@ -306,7 +346,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         {
             BlockWeights w = _layers[layerIndex];
             RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
-            _attention.Forward(layerIndex, w.Attention, normed, n, segments, sublayer);
+            if (w.Latent is { } latentWeights) _latent!.Forward(layerIndex, latentWeights, normed, n, segments, sublayer);
+            else _attention!.Forward(layerIndex, w.Attention!, normed, n, segments, sublayer);
             if (w.AttentionPostNorm is not null) RmsNorm.Apply(sublayer, w.AttentionPostNorm, epsilon, sublayer);
             VectorOps.Add(hidden, sublayer, hidden);
 

@@ -11,7 +11,7 @@ public static class ModelLoader
         [Llama.Architecture.Name] = Llama.Load,
         [Qwen2.Architecture.Name] = Qwen2.Load,
         [Qwen3.Architecture.Name] = Qwen3.Load,
-        [DeepSeek2.ArchitectureName] = DeepSeek2.Load,
+        [DeepSeek2.Architecture.Name] = DeepSeek2.Load,
         [Qwen3Moe.Architecture.Name] = Qwen3Moe.Load,
         [Glm4.Architecture.Name] = Glm4.Load,
         [Glm4Moe.Architecture.Name] = Glm4Moe.Load,

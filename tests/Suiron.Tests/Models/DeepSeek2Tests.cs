@@ -59,7 +59,7 @@ public sealed class DeepSeek2Tests(ITestOutputHelper output)
     public void F32WithF32CacheMatchesLlamaCppTightly(string spec) =>
         MoeOracle.Compare(output, MoeModelBuilder.F32(Specs[spec]), $"{spec} F32", TensorType.F32, Experts, KvCacheType.F32, 1e-5);
 
-    private static MixtureOfExperts Experts(ILanguageModel model) => ((DeepSeek2)model).Experts;
+    private static MixtureOfExperts Experts(ILanguageModel model) => ((Decoder)model).Experts!;
 
     [Fact]
     public void CacheStoresOnlyLatentAndRopeKey()
@@ -106,9 +106,9 @@ public sealed class DeepSeek2Tests(ITestOutputHelper output)
     public void DecodeTouchesOnlyTheSelectedExperts()
     {
         using var file = GgufFile.Open(MoeModelBuilder.F32(MoeModelBuilder.DeepSeekV3));
-        using var model = (DeepSeek2)ModelLoader.Load(file, new ModelOptions { Threads = 2 });
+        using var model = (Decoder)ModelLoader.Load(file, new ModelOptions { Threads = 2 });
         var visits = new List<ExpertVisit>();
-        model.Experts.Observer = visits.Add;
+        model.Experts!.Observer = visits.Add;
         var cache = model.CreateCache(32);
         var logits = new float[model.Info.VocabSize];
         int[] prompt = [1, 403, 407, 261, 378, 425, 259, 394];
@@ -202,8 +202,8 @@ public sealed class DeepSeek2Tests(ITestOutputHelper output)
     /// <summary>Logits of each step of a one-token-at-a-time decode; the (layer, expert) pairs evaluated go to <paramref name="routed"/>.</summary>
     private static float[][] DecodeEach(GgufFile file, int[] tokens, HashSet<(int, int)>? routed)
     {
-        using var model = (DeepSeek2)ModelLoader.Load(file, new ModelOptions { Threads = 2 });
-        if (routed is not null) model.Experts.Observer = v => routed.Add((v.Layer, v.Expert));
+        using var model = (Decoder)ModelLoader.Load(file, new ModelOptions { Threads = 2 });
+        if (routed is not null) model.Experts!.Observer = v => routed.Add((v.Layer, v.Expert));
         var cache = model.CreateCache(tokens.Length);
         var steps = new float[tokens.Length][];
         for (int i = 0; i < tokens.Length; i++)

@@ -9,8 +9,8 @@ using Xunit.Abstractions;
 namespace Suiron.Tests.Models;
 
 /// <summary>
-/// <see cref="ILanguageModel.ForwardBatch"/> of the MoE models (qwen3moe, glm4, glm4moe, ernie4_5-moe, hunyuan-moe, minimax-m2 over Decoder; deepseek2
-/// with MLA) equals one <see cref="ILanguageModel.Forward"/> per sequence — the truth being the per-sequence path that
+/// <see cref="ILanguageModel.ForwardBatch"/> of the MoE models (qwen3moe, glm4, glm4moe, ernie4_5-moe, hunyuan-moe, minimax-m2,
+/// and deepseek2 with MLA) equals one <see cref="ILanguageModel.Forward"/> per sequence — the truth being the per-sequence path that
 /// the llama.cpp oracle tests check — with the dense model's tolerance (1e-4 absolute on the logits, same argmax),
 /// and really is batched: each routed expert runs once per layer over the rows of every sequence routed to it.
 /// </summary>
@@ -35,7 +35,6 @@ public sealed class MoeBatchTests(ITestOutputHelper output)
     private static MixtureOfExperts? ExpertsOf(ILanguageModel model) => model switch
     {
         Decoder block => block.Experts,
-        DeepSeek2 deepSeek => deepSeek.Experts,
         _ => null,
     };
 
