@@ -1,13 +1,12 @@
 using Suiron.Inference;
-using Suiron.Kernels;
 
-namespace Suiron.Models;
+namespace Suiron.Kernels;
 
 /// <summary>
 /// The attention of a pass's rows over their caches, split across the pool: one item per (row, query head), or — when
 /// <see cref="Attention.Group"/> applies — one per (row, key/value head), so each cached row is widened once for all
 /// the query heads that read it. Scratch is per thread, allocated once and grown with the context. Run by
-/// <see cref="GroupedQueryAttention"/>.
+/// <see cref="Models.GroupedQueryAttention"/>.
 /// </summary>
 internal struct AttentionHeadsWork : IParallelWork
 {

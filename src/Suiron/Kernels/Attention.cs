@@ -2,10 +2,9 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Suiron.Inference;
-using Suiron.Kernels;
 using Suiron.Tensors;
 
-namespace Suiron.Models;
+namespace Suiron.Kernels;
 
 /// <summary>
 /// Causal scaled dot-product attention of one query head over the cached keys and values (Vaswani et al. 2017):
