@@ -18,6 +18,97 @@ internal static unsafe partial class Gemm
     /// <summary>Q4_0/Q5_0/Q8_0 rows per wide micro-kernel call.</summary>
     private const int WideBlock32Rows = 4;
 
+    /// <summary>F32/F16 rows and tokens per wide micro-kernel call: sixteen 512-bit accumulators of the 32 registers.</summary>
+    private const int WideFloatRows = 4, WideFloatTokens = 4;
+
+    /// <summary>
+    /// A group of F32 rows (or F16 rows widened into the panel) against every token, four rows by four tokens per
+    /// micro-kernel call (<see cref="FloatGroup"/>'s walk; rows and tokens past the end repeat the last, results dropped).
+    /// Plain Vector512 arithmetic, so the same code runs on AVX-512 and, as the twin does, on AVX2 halves.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WideFloatGroup(byte* rowsStart, long rowBytes, int rows, int cols, byte* tokens, int tokenBytes,
+        int batch, float* output, int outputStride, float* results)
+    {
+        for (int t = 0; t < batch; t += WideFloatTokens)
+        {
+            float* y0 = (float*)(tokens + (long)t * tokenBytes);
+            float* y1 = (float*)(tokens + (long)Math.Min(t + 1, batch - 1) * tokenBytes);
+            float* y2 = (float*)(tokens + (long)Math.Min(t + 2, batch - 1) * tokenBytes);
+            float* y3 = (float*)(tokens + (long)Math.Min(t + 3, batch - 1) * tokenBytes);
+            int count = Math.Min(WideFloatTokens, batch - t);
+            for (int r = 0; r < rows; r += WideFloatRows)
+            {
+                float* w0 = (float*)(rowsStart + r * rowBytes);
+                float* w1 = (float*)(rowsStart + Math.Min(r + 1, rows - 1) * rowBytes);
+                float* w2 = (float*)(rowsStart + Math.Min(r + 2, rows - 1) * rowBytes);
+                float* w3 = (float*)(rowsStart + Math.Min(r + 3, rows - 1) * rowBytes);
+                WideFloatKernel(w0, w1, w2, w3, y0, y1, y2, y3, cols, results);
+                int rowCount = Math.Min(WideFloatRows, rows - r);
+                for (int k = 0; k < rowCount; k++)
+                    for (int j = 0; j < count; j++) output[(long)(t + j) * outputStride + r + k] = results[WideFloatTokens * k + j];
+            }
+        }
+    }
+
+    /// <summary>
+    /// F32/F16, four rows by four tokens: per (row, token) one 512-bit accumulator holding <see cref="FloatKernel"/>'s two
+    /// (elements 0..7 of each 16-element step in the low half, 8..15 in the high half), an 8-element remainder into the
+    /// low half only, then Vector256.Sum of the halves' sum and the scalar tail: the same operations in the same order.
+    /// Eight loads feed sixteen FMAs (the 256-bit kernel: five for six). results[4·r + k] is row r with token k.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WideFloatKernel(float* w0, float* w1, float* w2, float* w3, float* y0, float* y1, float* y2, float* y3, int n, float* results)
+    {
+        Vector512<float> a00 = Vector512<float>.Zero, a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        Vector512<float> a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            Vector512<float> x0 = Vector512.Load(w0 + i), x1 = Vector512.Load(w1 + i), x2 = Vector512.Load(w2 + i), x3 = Vector512.Load(w3 + i);
+            Vector512<float> y = Vector512.Load(y0 + i);
+            a00 = Vector512.FusedMultiplyAdd(x0, y, a00); a10 = Vector512.FusedMultiplyAdd(x1, y, a10);
+            a20 = Vector512.FusedMultiplyAdd(x2, y, a20); a30 = Vector512.FusedMultiplyAdd(x3, y, a30);
+            y = Vector512.Load(y1 + i);
+            a01 = Vector512.FusedMultiplyAdd(x0, y, a01); a11 = Vector512.FusedMultiplyAdd(x1, y, a11);
+            a21 = Vector512.FusedMultiplyAdd(x2, y, a21); a31 = Vector512.FusedMultiplyAdd(x3, y, a31);
+            y = Vector512.Load(y2 + i);
+            a02 = Vector512.FusedMultiplyAdd(x0, y, a02); a12 = Vector512.FusedMultiplyAdd(x1, y, a12);
+            a22 = Vector512.FusedMultiplyAdd(x2, y, a22); a32 = Vector512.FusedMultiplyAdd(x3, y, a32);
+            y = Vector512.Load(y3 + i);
+            a03 = Vector512.FusedMultiplyAdd(x0, y, a03); a13 = Vector512.FusedMultiplyAdd(x1, y, a13);
+            a23 = Vector512.FusedMultiplyAdd(x2, y, a23); a33 = Vector512.FusedMultiplyAdd(x3, y, a33);
+        }
+        FloatRow(w0, y0, y1, y2, y3, a00, a01, a02, a03, i, n, results);
+        FloatRow(w1, y0, y1, y2, y3, a10, a11, a12, a13, i, n, results + 4);
+        FloatRow(w2, y0, y1, y2, y3, a20, a21, a22, a23, i, n, results + 8);
+        FloatRow(w3, y0, y1, y2, y3, a30, a31, a32, a33, i, n, results + 12);
+    }
+
+    /// <summary>One row's four tokens from step <paramref name="i"/> on: the 8-element remainder, the sums, the scalar tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FloatRow(float* w, float* y0, float* y1, float* y2, float* y3,
+        Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3, int i, int n, float* results)
+    {
+        Vector256<float> l0 = a0.GetLower(), l1 = a1.GetLower(), l2 = a2.GetLower(), l3 = a3.GetLower();
+        if (i + 8 <= n)
+        {
+            Vector256<float> x = Vector256.Load(w + i);
+            l0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(y0 + i), l0);
+            l1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(y1 + i), l1);
+            l2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(y2 + i), l2);
+            l3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(y3 + i), l3);
+            i += 8;
+        }
+        float s0 = Vector256.Sum(l0 + a0.GetUpper()), s1 = Vector256.Sum(l1 + a1.GetUpper());
+        float s2 = Vector256.Sum(l2 + a2.GetUpper()), s3 = Vector256.Sum(l3 + a3.GetUpper());
+        for (; i < n; i++)
+        {
+            s0 += w[i] * y0[i]; s1 += w[i] * y1[i]; s2 += w[i] * y2[i]; s3 += w[i] * y3[i];
+        }
+        results[0] = s0; results[1] = s1; results[2] = s2; results[3] = s3;
+    }
+
     /// <summary>
     /// One unpacked group of Q4_0/Q5_0/Q8_0 rows against every token, four rows by four tokens per micro-kernel call
     /// (<see cref="Block32Group"/>'s walk, with the wide kernel).

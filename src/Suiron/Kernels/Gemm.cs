@@ -115,7 +115,7 @@ internal static unsafe partial class Gemm
         byte* p = type == TensorType.F32 ? null : Panel(checked((int)(panelRow * RowGroup + tokenScaleBytes)));
         float* tokenScales = family == Family.Block32 ? (float*)(p + panelRow * RowGroup) : null;
         if (tokenScales != null) InterleaveTokenScales(extra, extraRowBytes, batch, cols / 32, tokenScales);
-        float* results = stackalloc float[WideBlock32Rows * Tokens];
+        float* results = stackalloc float[WideFloatRows * WideFloatTokens];
         for (int group = firstRow; group < endRow; group += RowGroup)
         {
             int rows = Math.Min(RowGroup, endRow - group);
@@ -134,9 +134,14 @@ internal static unsafe partial class Gemm
             if (family == Family.Float)
             {
                 // F16 rows were widened into the panel; F32 rows are read where they are. F16 tokens are the widened extras.
-                FloatGroup(p != null ? p : weights + group * weightRowBytes, p != null ? panelRow : weightRowBytes, rows, cols,
-                    type == TensorType.F16 ? extra : activations, type == TensorType.F16 ? extraRowBytes : activationRowBytes,
-                    batch, output + group, outputStride, results);
+                byte* floatRows = p != null ? p : weights + group * weightRowBytes;
+                long floatRowBytes = p != null ? panelRow : weightRowBytes;
+                byte* floatTokens = type == TensorType.F16 ? extra : activations;
+                int floatTokenBytes = type == TensorType.F16 ? extraRowBytes : activationRowBytes;
+                if (path is DotPath.Avx512 or DotPath.Avx512Twin)
+                    WideFloatGroup(floatRows, floatRowBytes, rows, cols, floatTokens, floatTokenBytes, batch, output + group, outputStride, results);
+                else
+                    FloatGroup(floatRows, floatRowBytes, rows, cols, floatTokens, floatTokenBytes, batch, output + group, outputStride, results);
                 continue;
             }
 
