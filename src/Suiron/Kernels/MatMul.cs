@@ -155,6 +155,8 @@ public static unsafe partial class MatMul
 
         public static RowKernels For(TensorType type, DotPath path)
         {
+            if (type == TensorType.F16 && path == DotPath.Avx512) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &WideDot.F16xRebiasedF32FourRows<Avx512Ops>, 4);
+            if (type == TensorType.F16 && path == DotPath.Avx512Twin) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &WideDot.F16xRebiasedF32FourRows<Avx512TwinOps>, 4);
             if (type == TensorType.Q4_K && path == DotPath.Avx512) return new(&Avx2Dot.Q4K, null, false, false, &WideDot.Q4KTwoRows<Avx512Ops>, 2);
             if (type == TensorType.Q4_K && path == DotPath.Avx512Twin) return new(&Avx2Dot.Q4K, null, false, false, &WideDot.Q4KTwoRows<Avx512TwinOps>, 2);
             if (type == TensorType.Q6_K && path == DotPath.Avx512) return new(&Avx2Dot.Q6K, null, false, false, &WideDot.Q6KTwoRows<Avx512Ops>, 2);

@@ -15,10 +15,10 @@ namespace Suiron.Kernels;
 /// </summary>
 internal static unsafe class WideKernelChoice
 {
-    private enum Family { Block32Gemm, KQuantGemm, FloatGemm, Q4KDecode, Q6KDecode }
+    private enum Family { Block32Gemm, KQuantGemm, FloatGemm, F16Decode, Q4KDecode, Q6KDecode }
 
     private const int Unknown = 0, Narrow = 1, Wide = 2;
-    private static readonly int[] Choices = new int[5];
+    private static readonly int[] Choices = new int[6];
 
     /// <summary>The path a matmul of <paramref name="type"/> over <paramref name="batch"/> tokens runs when the caller names none.</summary>
     public static DotPath PathFor(TensorType type, int batch)
@@ -67,6 +67,7 @@ internal static unsafe class WideKernelChoice
         (TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q5_0, true) => Family.Block32Gemm,
         (TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K, true) => Family.KQuantGemm,
         (TensorType.F16 or TensorType.F32, true) => Family.FloatGemm,
+        (TensorType.F16, false) => Family.F16Decode,
         (TensorType.Q4_K, false) => Family.Q4KDecode,
         (TensorType.Q6_K, false) => Family.Q6KDecode,
         _ => null,
@@ -94,6 +95,7 @@ internal static unsafe class WideKernelChoice
             Family.Block32Gemm => (TensorType.Q8_0, 16),
             Family.KQuantGemm => (TensorType.Q4_K, 16),
             Family.FloatGemm => (TensorType.F16, 16),
+            Family.F16Decode => (TensorType.F16, 1),
             Family.Q4KDecode => (TensorType.Q4_K, 1),
             _ => (TensorType.Q6_K, 1),
         };
