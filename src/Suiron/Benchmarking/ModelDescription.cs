@@ -36,6 +36,8 @@ public sealed record ModelDescription(string File, string Architecture, long Siz
                 17 => "Q5_K - Medium",
                 18 => "Q6_K",
                 21 => "Q2_K - Small",
+                25 => "IQ4_NL - 4.5 bpw",
+                30 => "IQ4_XS - 4.25 bpw",
                 32 => "BF16",
                 _ => null,
             };

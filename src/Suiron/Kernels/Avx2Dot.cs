@@ -488,4 +488,57 @@ internal static unsafe partial class Avx2Dot
         }
         return Vector256.Sum(acc) + minTerm;
     }
+
+    /// <summary>The IQ4 grid in both 128-bit lanes, for a vpshufb lookup of 32 nibbles at once.</summary>
+    private static Vector256<sbyte> IQ4Grid
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector256.Create(Vector128.Create(IQ4Values.Table), Vector128.Create(IQ4Values.Table));
+    }
+
+    /// <summary>32 IQ4 weights of one 16-byte run in element order, looked up on the grid: signed bytes −127..113.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> IQ4Weights(byte* qs, Vector256<sbyte> grid) => Avx2.Shuffle(grid, Nibbles32(qs).AsSByte());
+
+    /// <summary>IQ4_NL against Q8_0: per block the grid values by one vpshufb, <see cref="DotInt8"/>'s lanes, one FMA with d_x·d_y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float IQ4NL(byte* w, byte* a, int n)
+    {
+        var x = (BlockIQ4NL*)w;
+        var y = (BlockQ8_0*)a;
+        Vector256<sbyte> grid = IQ4Grid;
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (int b = 0; b < n / 32; b++)
+        {
+            Vector256<int> lanes = DotInt8(IQ4Weights(x[b].Qs, grid), Avx.LoadVector256(y[b].Qs));
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(lanes), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>
+    /// IQ4_XS against Q8_K: each 32-element sub-block's signed products reach int32 through vpmaddwd with its multiplier
+    /// (ls − 32) in place of ones, so a super-block's integers add up exactly before its one FMA with d_x·d_y.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float IQ4XS(byte* w, byte* a, int n)
+    {
+        var x = (BlockIQ4XS*)w;
+        var y = (BlockQ8K*)a;
+        Vector256<sbyte> grid = IQ4Grid;
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (int b = 0; b < n / 256; b++)
+        {
+            Vector256<int> sumi = Vector256<int>.Zero;
+            for (int i = 0; i < 8; i++)
+            {
+                Vector256<sbyte> weights = IQ4Weights(x[b].Qs + 16 * i, grid);
+                Vector256<sbyte> activations = Avx.LoadVector256(y[b].Qs + 32 * i);
+                Vector256<short> pairs = Avx2.MultiplyAddAdjacent(Avx2.Sign(weights, weights).AsByte(), Avx2.Sign(activations, weights));
+                sumi += Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)(Dequantizer.IQ4XSScale(x + b, i) - 32)));
+            }
+            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
+        }
+        return Sum8(acc);
+    }
 }

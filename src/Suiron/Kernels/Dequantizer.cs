@@ -205,4 +205,42 @@ internal static unsafe class Dequantizer
             for (int j = 0; j < 256; j++) y[j] = d * x[i].Qs[j];
         }
     }
+
+    /// <summary>IQ4_NL: x = d * grid[q].</summary>
+    public static void IQ4NL(BlockIQ4NL* x, float* y, int blocks)
+    {
+        ReadOnlySpan<sbyte> grid = IQ4Values.Table;
+        for (int b = 0; b < blocks; b++, y += 32)
+        {
+            float d = (float)x[b].D;
+            for (int j = 0; j < 16; j++)
+            {
+                y[j] = d * grid[x[b].Qs[j] & 0xF];
+                y[j + 16] = d * grid[x[b].Qs[j] >> 4];
+            }
+        }
+    }
+
+    /// <summary>IQ4_XS: sub-block i of each super-block is IQ4_NL with scale d * (ls_i − 32).</summary>
+    public static void IQ4XS(BlockIQ4XS* x, float* y, int blocks)
+    {
+        ReadOnlySpan<sbyte> grid = IQ4Values.Table;
+        for (int b = 0; b < blocks; b++)
+        {
+            float d = (float)x[b].D;
+            for (int i = 0; i < 8; i++, y += 32)
+            {
+                float dl = d * (IQ4XSScale(&x[b], i) - 32);
+                byte* qs = x[b].Qs + 16 * i;
+                for (int j = 0; j < 16; j++)
+                {
+                    y[j] = dl * grid[qs[j] & 0xF];
+                    y[j + 16] = dl * grid[qs[j] >> 4];
+                }
+            }
+        }
+    }
+
+    /// <summary>The six-bit scale of sub-block <paramref name="i"/> (0..63; the sub-block's multiplier is it minus 32).</summary>
+    internal static int IQ4XSScale(BlockIQ4XS* x, int i) => ((x->ScalesL[i / 2] >> (4 * (i % 2))) & 0xF) | (((x->ScalesH >> (2 * i)) & 3) << 4);
 }

@@ -334,4 +334,46 @@ internal static unsafe class ScalarDot
         }
         return sum;
     }
+
+    /// <summary>IQ4_NL against Q8_0, as ggml's vec_dot_iq4_nl_q8_0: per block the exact integer sum, times d_x·d_y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float IQ4NL(byte* w, byte* a, int n)
+    {
+        var x = (BlockIQ4NL*)w;
+        var y = (BlockQ8_0*)a;
+        ReadOnlySpan<sbyte> grid = IQ4Values.Table;
+        float sum = 0;
+        for (int b = 0; b < n / 32; b++)
+        {
+            int sumi = 0;
+            for (int j = 0; j < 16; j++)
+                sumi += grid[x[b].Qs[j] & 0xF] * y[b].Qs[j] + grid[x[b].Qs[j] >> 4] * y[b].Qs[j + 16];
+            sum += sumi * ((float)x[b].D * (float)y[b].D);
+        }
+        return sum;
+    }
+
+    /// <summary>IQ4_XS against Q8_K, as ggml's vec_dot_iq4_xs_q8_K: Σ over sub-blocks of (ls − 32)·(integer sum), times d_x·d_y.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float IQ4XS(byte* w, byte* a, int n)
+    {
+        var x = (BlockIQ4XS*)w;
+        var y = (BlockQ8K*)a;
+        ReadOnlySpan<sbyte> grid = IQ4Values.Table;
+        float sum = 0;
+        for (int b = 0; b < n / 256; b++)
+        {
+            int sumi = 0;
+            for (int i = 0; i < 8; i++)
+            {
+                byte* qs = x[b].Qs + 16 * i;
+                sbyte* q8 = y[b].Qs + 32 * i;
+                int block = 0;
+                for (int j = 0; j < 16; j++) block += grid[qs[j] & 0xF] * q8[j] + grid[qs[j] >> 4] * q8[j + 16];
+                sumi += (Dequantizer.IQ4XSScale(&x[b], i) - 32) * block;
+            }
+            sum += (float)x[b].D * y[b].D * sumi;
+        }
+        return sum;
+    }
 }

@@ -130,3 +130,36 @@ public unsafe struct BlockQ8K
     public fixed sbyte Qs[256];
     public fixed short BSums[16];
 }
+
+/// <summary>
+/// 32 weights on a non-linear grid: x = d * <see cref="IQ4Values"/>[q], q in 0..15, nibbles as in Q4_0 (element j low,
+/// j + 16 high).
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockIQ4NL
+{
+    public const int Elements = 32;
+    public Half D;
+    public fixed byte Qs[16];
+}
+
+/// <summary>
+/// 256 weights as eight sub-blocks of 32 on IQ4_NL's grid: sub-block i has scale d * (ls_i − 32), ls_i a six-bit value,
+/// its low four bits in nibble i of <see cref="ScalesL"/> and its high two in bits 2i..2i+1 of <see cref="ScalesH"/>; 16
+/// quant bytes per sub-block, nibbles as in IQ4_NL.
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockIQ4XS
+{
+    public const int Elements = 256;
+    public Half D;
+    public ushort ScalesH;
+    public fixed byte ScalesL[4];
+    public fixed byte Qs[128];
+}
+
+/// <summary>The 16 values of the IQ4_NL / IQ4_XS grid (ggml's kvalues_iq4nl).</summary>
+public static class IQ4Values
+{
+    public static ReadOnlySpan<sbyte> Table => [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+}

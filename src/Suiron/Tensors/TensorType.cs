@@ -17,6 +17,8 @@ public enum TensorType : uint
     Q5_K = 13,
     Q6_K = 14,
     Q8_K = 15,
+    IQ4_NL = 20,
+    IQ4_XS = 23,
     I8 = 24,
     I16 = 25,
     I32 = 26,
@@ -36,7 +38,7 @@ public static class TensorTypes
     {
         TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q4_1
             or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K
-            or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K => true,
+            or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_NL or TensorType.IQ4_XS => true,
         _ => false,
     };
 
@@ -45,8 +47,8 @@ public static class TensorTypes
     {
         TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.F64
             or TensorType.I8 or TensorType.I16 or TensorType.I32 or TensorType.I64 => 1,
-        TensorType.Q4_0 or TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q8_0 or TensorType.Q8_1 => 32,
-        TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K => QK_K,
+        TensorType.Q4_0 or TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q8_0 or TensorType.Q8_1 or TensorType.IQ4_NL => 32,
+        TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_XS => QK_K,
         _ => throw new NotSupportedException($"Unknown tensor type {(uint)type}."),
     };
 
@@ -73,6 +75,8 @@ public static class TensorTypes
         TensorType.Q5_K => 2 + 2 + 12 + QK_K / 8 + QK_K / 2,
         TensorType.Q6_K => QK_K / 2 + QK_K / 4 + QK_K / 16 + 2,
         TensorType.Q8_K => 4 + QK_K + QK_K / 16 * 2,
+        TensorType.IQ4_NL => 2 + 16,
+        TensorType.IQ4_XS => 2 + 2 + QK_K / 64 + QK_K / 2,
         _ => throw new NotSupportedException($"Unknown tensor type {(uint)type}."),
     };
 

@@ -86,6 +86,28 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
     public void LlamaCppQuantizationMatchesLlamaCpp(string spec, TensorType type) =>
         Compare(TinyModelBuilder.LlamaCpp(Specs[spec], FileType(type)), $"{spec} {type} (llama.cpp)", type);
 
+    public static TheoryData<string, TensorType> IQuantCases
+    {
+        get
+        {
+            var data = new TheoryData<string, TensorType>();
+            foreach (string spec in new[] { "llama", "qwen3" })
+                foreach (var type in new[] { TensorType.IQ4_NL, TensorType.IQ4_XS })
+                    data.Add(spec, type);
+            return data;
+        }
+    }
+
+    /// <summary>
+    /// Files llama.cpp quantizes to IQ4_NL / IQ4_XS (what people download as bartowski's IQ4_XS; its per-tensor choices
+    /// mix in other types), run by both engines: the quantized tolerance and 32 identical greedy tokens. Suiron reads
+    /// and runs these types; it does not write them yet.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(IQuantCases))]
+    public void LlamaCppIQuantFilesMatchLlamaCpp(string spec, TensorType type) =>
+        Compare(TinyModelBuilder.LlamaCpp(Specs[spec], FileType(type)), $"{spec} {type} (llama.cpp)", type);
+
     /// <summary>Our quantized file, run by llama.cpp, is close to llama.cpp's own quantization of the same F32 model.</summary>
     [Theory]
     [MemberData(nameof(QuantizedCases))]
@@ -118,6 +140,8 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
         TensorType.Q4_0 => LLamaFtype.MOSTLY_Q4_0,
         TensorType.Q4_K => LLamaFtype.MOSTLY_Q4_K_M,
         TensorType.Q6_K => LLamaFtype.MOSTLY_Q6_K,
+        TensorType.IQ4_NL => LLamaFtype.MOSTLY_IQ4_NL,
+        TensorType.IQ4_XS => LLamaFtype.MOSTLY_IQ4_XS,
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
 

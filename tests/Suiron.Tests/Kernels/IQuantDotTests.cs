@@ -1,0 +1,84 @@
+using Xunit;
+using Suiron.Kernels;
+using Suiron.Tensors;
+
+namespace Suiron.Tests.Kernels;
+
+/// <summary>
+/// IQ4_NL and IQ4_XS: block sizes as ggml's, the dequantizer against the grid by hand, and the dot kernels (scalar and
+/// SIMD) on arbitrary block bytes against the exact product of the decoded operands.
+/// </summary>
+public sealed unsafe class IQuantDotTests
+{
+    [Fact]
+    public void Block_structs_have_ggml_sizes()
+    {
+        Assert.Equal(18, sizeof(BlockIQ4NL));
+        Assert.Equal(136, sizeof(BlockIQ4XS));
+        Assert.Equal(18, TensorTypes.BlockBytes(TensorType.IQ4_NL));
+        Assert.Equal(136, TensorTypes.BlockBytes(TensorType.IQ4_XS));
+        Assert.Equal(32, TensorTypes.BlockSize(TensorType.IQ4_NL));
+        Assert.Equal(256, TensorTypes.BlockSize(TensorType.IQ4_XS));
+        Assert.Equal(TensorType.Q8_0, Quantization.ActivationType(TensorType.IQ4_NL));
+        Assert.Equal(TensorType.Q8_K, Quantization.ActivationType(TensorType.IQ4_XS));
+    }
+
+    /// <summary>A hand-built IQ4_XS super-block: scale bits split over scales_l/scales_h, grid values, nibble order.</summary>
+    [Fact]
+    public void Dequantizes_a_hand_built_IQ4_XS_block()
+    {
+        var block = new BlockIQ4XS { D = (Half)0.5f, ScalesH = 0b_11_10_01_00_11_10_01_00 };
+        for (int i = 0; i < 4; i++) block.ScalesL[i] = (byte)(0x21 + 0x11 * i); // low nibbles 1, 2, 3, 4 …; high 2, 3, 4, 5 …
+        for (int j = 0; j < 128; j++) block.Qs[j] = (byte)((j % 16) | ((15 - j % 16) << 4));
+        var y = new float[256];
+        fixed (float* p = y) Suiron.Kernels.Dequantizer.IQ4XS(&block, p, 1);
+        sbyte[] grid = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+        for (int i = 0; i < 8; i++)
+        {
+            int low = i % 2 == 0 ? (0x21 + 0x11 * (i / 2)) & 0xF : (0x21 + 0x11 * (i / 2)) >> 4;
+            int ls = low | (((block.ScalesH >> (2 * i)) & 3) << 4);
+            for (int j = 0; j < 16; j++)
+            {
+                Assert.Equal(0.5f * (ls - 32) * grid[j], y[32 * i + j]);
+                Assert.Equal(0.5f * (ls - 32) * grid[15 - j], y[32 * i + 16 + j]);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(TensorType.IQ4_NL)]
+    [InlineData(TensorType.IQ4_XS)]
+    public void Simd_equals_scalar_and_the_exact_product(TensorType type)
+    {
+        var activationType = Quantization.ActivationType(type);
+        foreach (int blocks in KernelTestData.BlockCounts)
+            for (int seed = 0; seed < 8; seed++)
+            {
+                int n = blocks * TensorTypes.QK_K;
+                var random = new Random(100 * blocks + seed);
+                var weights = new byte[TensorTypes.RowBytes(type, n)];
+                random.NextBytes(weights);
+                int blockBytes = TensorTypes.BlockBytes(type);
+                for (int b = 0; b < weights.Length / blockBytes; b++)
+                    BitConverter.TryWriteBytes(weights.AsSpan(b * blockBytes, 2), (Half)((random.Next(2) == 0 ? 1 : -1) * Math.Pow(2, random.NextDouble() * 8 - 10)));
+                var x = KernelTestData.Gaussian(n, seed: 300 + seed, scale: 2f);
+                var activations = KernelTestData.Encode(activationType, x);
+                var w = KernelTestData.Decode(type, weights, n);
+                var a = KernelTestData.Decode(activationType, activations, n);
+                double expected = 0, magnitude = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    expected += (double)w[i] * a[i];
+                    magnitude += Math.Abs((double)w[i] * a[i]);
+                }
+                float scalar, best;
+                fixed (byte* wp = weights) fixed (byte* ap = activations)
+                {
+                    scalar = DotKernels.Scalar(type)(wp, ap, n);
+                    best = DotKernels.For(type)(wp, ap, n);
+                }
+                Assert.True(Math.Abs(scalar - expected) <= 1e-5 * magnitude, $"{type} x{blocks} seed {seed}: scalar {scalar} vs {expected}");
+                Assert.True(Math.Abs(best - scalar) <= 1e-5 * magnitude, $"{type} x{blocks} seed {seed}: {DotKernels.Best} {best} vs scalar {scalar}");
+            }
+    }
+}
