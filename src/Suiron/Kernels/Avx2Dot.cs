@@ -489,6 +489,29 @@ internal static unsafe partial class Avx2Dot
         return Vector256.Sum(acc) + minTerm;
     }
 
+    /// <summary>IQ4_NL: the nibbles looked up on the grid are the signed quants, then <see cref="DotInt8"/>'s lanes as Q8_0's.</summary>
+    private struct IQ4NLBlock : IBlock32Quants
+    {
+        public static int BlockBytes => sizeof(BlockIQ4NL);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<short> Shared(Vector256<sbyte> y) => default;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Lanes(byte* block, Vector256<sbyte> y, Vector256<short> shared) =>
+            DotInt8(IQ4Weights(((BlockIQ4NL*)block)->Qs, IQ4Grid), y);
+    }
+
+    /// <summary>Like <see cref="IQ4NL"/>, with the activation block scales already converted (once per matmul).</summary>
+    public static float IQ4NLScaled(byte* w, byte* a, float* yScales, int n) => Block32Scaled<IQ4NLBlock>(w, a, yScales, n);
+
+    /// <summary><see cref="IQ4NLScaled"/> of four rows far apart (<see cref="Block32ScaledFourRows"/>); each result bit-identical to it.</summary>
+    public static void IQ4NLScaledFourRows(byte* w, long rowDistance, byte* a, float* yScales, int n, float* y, long outputDistance)
+        => Block32ScaledFourRows<IQ4NLBlock>(w, rowDistance, a, yScales, n, y, outputDistance);
+
+    /// <summary>The signed quants of one IQ4_NL block (grid values) in element order, for the GEMM panel.</summary>
+    internal static Vector256<sbyte> IQ4NLQuants(BlockIQ4NL* block) => IQ4Weights(block->Qs, IQ4Grid);
+
     /// <summary>The IQ4 grid in both 128-bit lanes, for a vpshufb lookup of 32 nibbles at once.</summary>
     private static Vector256<sbyte> IQ4Grid
     {
@@ -500,21 +523,8 @@ internal static unsafe partial class Avx2Dot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<sbyte> IQ4Weights(byte* qs, Vector256<sbyte> grid) => Avx2.Shuffle(grid, Nibbles32(qs).AsSByte());
 
-    /// <summary>IQ4_NL against Q8_0: per block the grid values by one vpshufb, <see cref="DotInt8"/>'s lanes, one FMA with d_x·d_y.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float IQ4NL(byte* w, byte* a, int n)
-    {
-        var x = (BlockIQ4NL*)w;
-        var y = (BlockQ8_0*)a;
-        Vector256<sbyte> grid = IQ4Grid;
-        Vector256<float> acc = Vector256<float>.Zero;
-        for (int b = 0; b < n / 32; b++)
-        {
-            Vector256<int> lanes = DotInt8(IQ4Weights(x[b].Qs, grid), Avx.LoadVector256(y[b].Qs));
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * Scale(y[b].D)), Avx.ConvertToVector256Single(lanes), acc);
-        }
-        return Vector256.Sum(acc);
-    }
+    /// <summary>IQ4_NL against Q8_0: per block the grid values by one vpshufb, <see cref="DotInt8"/>'s lanes, one FMA with d_x·d_y (<see cref="Block32Scaled"/>).</summary>
+    public static float IQ4NL(byte* w, byte* a, int n) => Block32<IQ4NLBlock>(w, a, n);
 
     /// <summary>
     /// IQ4_XS against Q8_K: each 32-element sub-block's signed products reach int32 through vpmaddwd with its multiplier
