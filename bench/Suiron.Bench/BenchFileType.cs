@@ -6,5 +6,7 @@ internal enum BenchFileType
     F16 = 1,
     Q8_0 = 7,
     Q4_K_M = 15,
+    /// <summary>llama.cpp only: Suiron reads and runs IQ4_XS but does not write it yet.</summary>
+    IQ4_XS = 30,
 }
 

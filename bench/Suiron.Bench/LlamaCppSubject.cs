@@ -116,6 +116,7 @@ internal sealed class LlamaCppSubject : IBenchmarkSubject, IDisposable
         {
             BenchFileType.Q8_0 => LLamaFtype.MOSTLY_Q8_0,
             BenchFileType.Q4_K_M => LLamaFtype.MOSTLY_Q4_K_M,
+            BenchFileType.IQ4_XS => LLamaFtype.MOSTLY_IQ4_XS,
             _ => throw new ArgumentException($"llama.cpp quantization to {fileType} is not set up here."),
         };
         LoadNative();

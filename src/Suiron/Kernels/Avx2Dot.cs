@@ -512,6 +512,9 @@ internal static unsafe partial class Avx2Dot
     /// <summary>The signed quants of one IQ4_NL block (grid values) in element order, for the GEMM panel.</summary>
     internal static Vector256<sbyte> IQ4NLQuants(BlockIQ4NL* block) => IQ4Weights(block->Qs, IQ4Grid);
 
+    /// <summary>The 32 grid values of one 16-byte IQ4 run in element order (an IQ4_XS sub-block), for the GEMM panel.</summary>
+    internal static Vector256<sbyte> IQ4Quants(byte* qs) => IQ4Weights(qs, IQ4Grid);
+
     /// <summary>The IQ4 grid in both 128-bit lanes, for a vpshufb lookup of 32 nibbles at once.</summary>
     private static Vector256<sbyte> IQ4Grid
     {

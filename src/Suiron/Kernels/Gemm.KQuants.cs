@@ -235,4 +235,55 @@ internal static unsafe partial class Gemm
         // Offset types leave the min accumulators at zero: x − 0 is x.
         Sse.Store(results, Avx2Dot.Sum4(acc0, acc1, acc2, acc3) - Avx2Dot.Sum4(min0, min1, min2, min3));
     }
+
+    // IQ4_XS panel block, in a k-quant panel slot: the 256 grid values as signed bytes in element order, the eight
+    // sub-block multipliers (ls − 32) as int16, d as a float.
+    private const int IQ4XSPanelScales = 256, IQ4XSPanelFloat = 272;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void UnpackIQ4XS(BlockIQ4XS* x, byte* dst, int blocks)
+    {
+        for (int b = 0; b < blocks; b++, dst += KPanelBlockBytes)
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                Avx.Store((sbyte*)dst + 32 * i, Avx2Dot.IQ4Quants(x[b].Qs + 16 * i));
+                ((short*)(dst + IQ4XSPanelScales))[i] = (short)(Dequantizer.IQ4XSScale(x + b, i) - 32);
+            }
+            *(float*)(dst + IQ4XSPanelFloat) = Avx2Dot.Scale(x[b].D);
+        }
+    }
+
+    /// <summary>
+    /// One unpacked IQ4_XS row against four tokens, with <see cref="Avx2Dot.IQ4XS"/>'s arithmetic per (row, token): per
+    /// sub-block |w| times y with w's sign (vpmaddubsw), pairs times the sub-block's multiplier (vpmaddwd) into int32
+    /// lanes summed over the super-block, one FMA with d_w·d_y, and the same final sum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void IQ4XSKernel(byte* row, int n, BlockQ8K* y0, BlockQ8K* y1, BlockQ8K* y2, BlockQ8K* y3, float* results)
+    {
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        byte* block = row;
+        for (int b = 0; b < n / 256; b++, block += KPanelBlockBytes)
+        {
+            Vector256<int> s0 = Vector256<int>.Zero, s1 = s0, s2 = s0, s3 = s0;
+            short* multipliers = (short*)(block + IQ4XSPanelScales);
+            for (int i = 0; i < 8; i++)
+            {
+                Vector256<sbyte> w = Avx.LoadVector256((sbyte*)block + 32 * i);
+                Vector256<byte> absW = Avx2.Abs(w);
+                Vector256<short> scale = Vector256.Create(multipliers[i]);
+                s0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(y0[b].Qs + 32 * i), w)), scale);
+                s1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(y1[b].Qs + 32 * i), w)), scale);
+                s2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(y2[b].Qs + 32 * i), w)), scale);
+                s3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(Avx.LoadVector256(y3[b].Qs + 32 * i), w)), scale);
+            }
+            float wd = *(float*)(block + IQ4XSPanelFloat);
+            acc0 = Fma.MultiplyAdd(Vector256.Create(wd * y0[b].D), Avx.ConvertToVector256Single(s0), acc0);
+            acc1 = Fma.MultiplyAdd(Vector256.Create(wd * y1[b].D), Avx.ConvertToVector256Single(s1), acc1);
+            acc2 = Fma.MultiplyAdd(Vector256.Create(wd * y2[b].D), Avx.ConvertToVector256Single(s2), acc2);
+            acc3 = Fma.MultiplyAdd(Vector256.Create(wd * y3[b].D), Avx.ConvertToVector256Single(s3), acc3);
+        }
+        Sse.Store(results, Avx2Dot.Sum4(acc0, acc1, acc2, acc3));
+    }
 }

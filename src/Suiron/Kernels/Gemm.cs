@@ -30,7 +30,7 @@ internal static unsafe partial class Gemm
 
     public static bool Supports(TensorType type) => Avx2Dot.IsSupported && type switch
     {
-        TensorType.F32 or TensorType.F16 or TensorType.Q4_0 or TensorType.Q5_0 or TensorType.Q8_0 or TensorType.IQ4_NL
+        TensorType.F32 or TensorType.F16 or TensorType.Q4_0 or TensorType.Q5_0 or TensorType.Q8_0 or TensorType.IQ4_NL or TensorType.IQ4_XS
             or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K => true,
         _ => false,
     };
@@ -40,7 +40,7 @@ internal static unsafe partial class Gemm
     private static Family FamilyOf(TensorType type) => type switch
     {
         TensorType.F32 or TensorType.F16 => Family.Float,
-        TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K => Family.KQuant,
+        TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.IQ4_XS => Family.KQuant,
         _ => Family.Block32,
     };
 
@@ -156,7 +156,8 @@ internal static unsafe partial class Gemm
                     var q1 = (BlockQ8K*)(activations + t1 * activationRowBytes);
                     var q2 = (BlockQ8K*)(activations + t2 * activationRowBytes);
                     var q3 = (BlockQ8K*)(activations + t3 * activationRowBytes);
-                    if (path == DotPath.Avx512) WideKQuantKernel<Avx512Ops>(row, cols, type, q0, q1, q2, q3, results);
+                    if (type == TensorType.IQ4_XS) IQ4XSKernel(row, cols, q0, q1, q2, q3, results);
+                    else if (path == DotPath.Avx512) WideKQuantKernel<Avx512Ops>(row, cols, type, q0, q1, q2, q3, results);
                     else if (path == DotPath.Avx512Twin) WideKQuantKernel<Avx512TwinOps>(row, cols, type, q0, q1, q2, q3, results);
                     else KQuantKernel(row, cols, type, q0, q1, q2, q3, results);
                     int count = Math.Min(Tokens, batch - t);
@@ -220,6 +221,8 @@ internal static unsafe partial class Gemm
             }
             case TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K:
                 UnpackKQuant(type, src, dst, cols / 256); break;
+            case TensorType.IQ4_XS:
+                UnpackIQ4XS((BlockIQ4XS*)src, dst, cols / 256); break;
             default: throw Quantization.Unsupported(type);
         }
     }

@@ -95,21 +95,23 @@ public sealed unsafe class IQuantDotTests
     }
 
     /// <summary>
-    /// IQ4_NL matmuls: the GEMM (batch &gt; 1, Block32 panels of grid values) and decode's four-row kernels equal the
-    /// one-row dot bit for bit, on every kernel path this machine runs (AVX2, the AVX-512 twin, AVX-512 where present),
-    /// batches 1..9, 21 rows (groups of 8, 8 and 5), two threads.
+    /// IQ4 matmuls: the GEMM (batch &gt; 1; IQ4_NL in the Block32 panels, IQ4_XS in its own) and IQ4_NL's four-row decode
+    /// kernels equal the one-row dot bit for bit, on every kernel path this machine runs (AVX2, the AVX-512 twin, AVX-512
+    /// where present), batches 1..9, 21 rows (groups of 8, 8 and 5), two threads.
     /// </summary>
-    [Fact]
-    public void IQ4_NL_matmul_paths_equal_the_one_row_dot_bit_for_bit()
+    [Theory]
+    [InlineData(TensorType.IQ4_NL)]
+    [InlineData(TensorType.IQ4_XS)]
+    public void IQ4_matmul_paths_equal_the_one_row_dot_bit_for_bit(TensorType type)
     {
         if (!Avx2Dot.IsSupported) return;
         const int rows = 21, cols = 3 * 256;
-        var weights = RandomRows(TensorType.IQ4_NL, rows, cols, seed: 9);
-        int rowBytes = (int)TensorTypes.RowBytes(TensorType.IQ4_NL, cols);
+        var weights = RandomRows(type, rows, cols, seed: 9);
+        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
         using var pool = new WorkerPool(2);
         fixed (byte* data = weights)
         {
-            var tensor = new Tensor("w", TensorType.IQ4_NL, [cols, rows], data, weights.Length);
+            var tensor = new Tensor("w", type, [cols, rows], data, weights.Length);
             foreach (var path in new[] { DotPath.Avx2, DotPath.Avx512Twin, DotPath.Avx512 }.Where(DotKernels.CanRun))
                 for (int batch = 1; batch <= 9; batch++)
                 {
@@ -118,12 +120,12 @@ public sealed unsafe class IQuantDotTests
                     MatMul.Compute(tensor, 0, rows, x, y, batch, pool, allowGemm: true, path);
                     for (int b = 0; b < batch; b++)
                     {
-                        var activation = KernelTestData.EncodeActivations(TensorType.IQ4_NL, x.AsSpan(b * cols, cols).ToArray());
+                        var activation = KernelTestData.EncodeActivations(type, x.AsSpan(b * cols, cols).ToArray());
                         for (int r = 0; r < rows; r++)
                         {
-                            float expected = Quantization.Dot(TensorType.IQ4_NL, weights.AsSpan(r * rowBytes, rowBytes), activation, cols);
+                            float expected = Quantization.Dot(type, weights.AsSpan(r * rowBytes, rowBytes), activation, cols);
                             Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[b * rows + r]),
-                                $"{path} batch {batch} token {b} row {r}: {expected} vs {y[b * rows + r]}");
+                                $"{type} {path} batch {batch} token {b} row {r}: {expected} vs {y[b * rows + r]}");
                         }
                     }
                 }
