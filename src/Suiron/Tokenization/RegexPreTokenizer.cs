@@ -492,49 +492,54 @@ internal sealed class RegexPreTokenizer
                     continue;
                 }
 
-                // \p{N}{1,3}
-                if ((flags & CodepointFlags.Number) != 0)
-                {
-                    int groupStart = pos;
-                    while ((c.Flags(pos) & CodepointFlags.Number) != 0)
-                    {
-                        if (++pos - groupStart >= 3)
-                        {
-                            c.Emit(pos);
-                            groupStart = pos;
-                        }
-                    }
-                    c.Emit(pos);
-                    continue;
-                }
-
-                // ' ?[^\s\p{L}\p{N}]+[\r\n]*' (llama.cpp tests the current character's class, not the next one's, for being defined)
-                var next = cp == ' ' ? c.Flags(pos + 1) : flags;
-                if ((next & WordClasses) == 0 && flags != CodepointFlags.None)
-                {
-                    if (cp == ' ') pos++;
-                    while ((c.Flags(pos) & WordClasses) == 0 && c.Flags(pos) != CodepointFlags.None) pos++;
-                    while (IsRn(c.Cp(pos))) pos++;
-                    c.Emit(pos);
-                    continue;
-                }
-
-                // \s*[\r\n]+: the whitespace run up to its last \r or \n
-                int count = 0, lastNewlineEnd = -1;
-                while ((c.Flags(pos + count) & CodepointFlags.Whitespace) != 0)
-                {
-                    if (IsRn(c.Cp(pos + count))) lastNewlineEnd = pos + count + 1;
-                    count++;
-                }
-                if (lastNewlineEnd > 0)
-                {
-                    c.Emit(pos = lastNewlineEnd);
-                    continue;
-                }
-
-                c.Emit(pos = Whitespace(ref c, pos));
+                // (llama.cpp tests the current character's class, not the next one's, for being defined)
+                c.Emit(pos = NumbersSymbolsWhitespace(ref c, pos, definedTest: flags));
             }
         }
+    }
+
+    /// <summary>
+    /// The alternatives Llama 3's pattern and Kimi-K2's share after their letter rules, at <paramref name="pos"/>; returns
+    /// where the word ends: <c>\p{N}{1,3}</c> (a digit run emitted in threes, the last group left to the caller),
+    /// <c> ?[^\s\p{L}\p{N}]+[\r\n]*</c> (taken where <paramref name="definedTest"/> is a defined class: llama.cpp's
+    /// Llama 3 splitter tests the current character, its Kimi-K2 splitter the one after an optional space),
+    /// <c>\s*[\r\n]+</c>, <c>\s+(?!\S)</c>, <c>\s+</c>, else the character alone.
+    /// </summary>
+    private static int NumbersSymbolsWhitespace(ref Cursor c, int pos, CodepointFlags definedTest)
+    {
+        int cp = c.Cp(pos);
+        var flags = c.Flags(pos);
+        if ((flags & CodepointFlags.Number) != 0)
+        {
+            int groupStart = pos;
+            while ((c.Flags(pos) & CodepointFlags.Number) != 0)
+            {
+                if (++pos - groupStart >= 3)
+                {
+                    c.Emit(pos);
+                    groupStart = pos;
+                }
+            }
+            return pos;
+        }
+
+        var next = cp == ' ' ? c.Flags(pos + 1) : flags;
+        if ((next & WordClasses) == 0 && definedTest != CodepointFlags.None)
+        {
+            if (cp == ' ') pos++;
+            while ((c.Flags(pos) & WordClasses) == 0 && c.Flags(pos) != CodepointFlags.None) pos++;
+            while (IsRn(c.Cp(pos))) pos++;
+            return pos;
+        }
+
+        // \s*[\r\n]+: the whitespace run up to its last \r or \n
+        int count = 0, lastNewlineEnd = -1;
+        while ((c.Flags(pos + count) & CodepointFlags.Whitespace) != 0)
+        {
+            if (IsRn(c.Cp(pos + count))) lastNewlineEnd = pos + count + 1;
+            count++;
+        }
+        return lastNewlineEnd > 0 ? lastNewlineEnd : Whitespace(ref c, pos);
     }
 
     /// <summary>
@@ -581,46 +586,8 @@ internal sealed class RegexPreTokenizer
                     continue;
                 }
 
-                // \p{N}{1,3}
-                if ((flags & CodepointFlags.Number) != 0)
-                {
-                    int groupStart = pos;
-                    while ((c.Flags(pos) & CodepointFlags.Number) != 0)
-                    {
-                        if (++pos - groupStart >= 3)
-                        {
-                            c.Emit(pos);
-                            groupStart = pos;
-                        }
-                    }
-                    c.Emit(pos);
-                    continue;
-                }
-
-                // ' ?[^\s\p{L}\p{N}]+[\r\n]*', then the whitespace alternatives, as in Llama3Scanner
-                var next = cp == ' ' ? c.Flags(pos + 1) : flags;
-                if ((next & WordClasses) == 0 && next != CodepointFlags.None)
-                {
-                    if (cp == ' ') pos++;
-                    while ((c.Flags(pos) & WordClasses) == 0 && c.Flags(pos) != CodepointFlags.None) pos++;
-                    while (IsRn(c.Cp(pos))) pos++;
-                    c.Emit(pos);
-                    continue;
-                }
-
-                int count = 0, lastNewlineEnd = -1;
-                while ((c.Flags(pos + count) & CodepointFlags.Whitespace) != 0)
-                {
-                    if (IsRn(c.Cp(pos + count))) lastNewlineEnd = pos + count + 1;
-                    count++;
-                }
-                if (lastNewlineEnd > 0)
-                {
-                    c.Emit(pos = lastNewlineEnd);
-                    continue;
-                }
-
-                c.Emit(pos = Whitespace(ref c, pos));
+                // digits, ' ?[^\s\p{L}\p{N}]+[\r\n]*' (the class after an optional space tested for being defined), whitespace
+                c.Emit(pos = NumbersSymbolsWhitespace(ref c, pos, definedTest: cp == ' ' ? c.Flags(pos + 1) : flags));
             }
         }
     }
