@@ -39,6 +39,7 @@ public sealed record ModelDescription(string File, string Architecture, long Siz
                 25 => "IQ4_NL - 4.5 bpw",
                 30 => "IQ4_XS - 4.25 bpw",
                 32 => "BF16",
+                38 => "MXFP4 MoE",
                 _ => null,
             };
             if (name is not null) return name;

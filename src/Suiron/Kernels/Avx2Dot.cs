@@ -277,6 +277,11 @@ internal static unsafe partial class Avx2Dot
     private interface IBlock32Quants
     {
         static abstract int BlockBytes { get; }
+
+        /// <summary>The block's weight scale: an fp16 at its start for every type but MXFP4.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static virtual float WeightScale(byte* block) => Scale(*(Half*)block);
+
         static abstract Vector256<short> Shared(Vector256<sbyte> y);
         static abstract Vector256<int> Lanes(byte* block, Vector256<sbyte> y, Vector256<short> shared);
     }
@@ -363,7 +368,7 @@ internal static unsafe partial class Avx2Dot
             byte* x = w + (long)b * TQuants.BlockBytes;
             Vector256<sbyte> activations = Avx.LoadVector256(y[b].Qs);
             Vector256<int> sumi = TQuants.Lanes(x, activations, TQuants.Shared(activations));
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(*(Half*)x) * yScales[b]), Avx.ConvertToVector256Single(sumi), acc);
+            acc = Fma.MultiplyAdd(Vector256.Create(TQuants.WeightScale(x) * yScales[b]), Avx.ConvertToVector256Single(sumi), acc);
         }
         return Vector256.Sum(acc);
     }
@@ -387,10 +392,10 @@ internal static unsafe partial class Avx2Dot
             Vector256<sbyte> activations = Avx.LoadVector256(q[b].Qs);
             Vector256<short> shared = TQuants.Shared(activations);
             float scale = yScales[b];
-            acc0 = Fma.MultiplyAdd(Vector256.Create(Scale(*(Half*)x0) * scale), Avx.ConvertToVector256Single(TQuants.Lanes(x0, activations, shared)), acc0);
-            acc1 = Fma.MultiplyAdd(Vector256.Create(Scale(*(Half*)x1) * scale), Avx.ConvertToVector256Single(TQuants.Lanes(x1, activations, shared)), acc1);
-            acc2 = Fma.MultiplyAdd(Vector256.Create(Scale(*(Half*)x2) * scale), Avx.ConvertToVector256Single(TQuants.Lanes(x2, activations, shared)), acc2);
-            acc3 = Fma.MultiplyAdd(Vector256.Create(Scale(*(Half*)x3) * scale), Avx.ConvertToVector256Single(TQuants.Lanes(x3, activations, shared)), acc3);
+            acc0 = Fma.MultiplyAdd(Vector256.Create(TQuants.WeightScale(x0) * scale), Avx.ConvertToVector256Single(TQuants.Lanes(x0, activations, shared)), acc0);
+            acc1 = Fma.MultiplyAdd(Vector256.Create(TQuants.WeightScale(x1) * scale), Avx.ConvertToVector256Single(TQuants.Lanes(x1, activations, shared)), acc1);
+            acc2 = Fma.MultiplyAdd(Vector256.Create(TQuants.WeightScale(x2) * scale), Avx.ConvertToVector256Single(TQuants.Lanes(x2, activations, shared)), acc2);
+            acc3 = Fma.MultiplyAdd(Vector256.Create(TQuants.WeightScale(x3) * scale), Avx.ConvertToVector256Single(TQuants.Lanes(x3, activations, shared)), acc3);
         }
         y[0] = Vector256.Sum(acc0);
         y[outputDistance] = Vector256.Sum(acc1);
@@ -511,6 +516,42 @@ internal static unsafe partial class Avx2Dot
 
     /// <summary>The signed quants of one IQ4_NL block (grid values) in element order, for the GEMM panel.</summary>
     internal static Vector256<sbyte> IQ4NLQuants(BlockIQ4NL* block) => IQ4Weights(block->Qs, IQ4Grid);
+
+    /// <summary>MXFP4: the nibbles looked up on the doubled E2M1 table are the signed quants; the scale is 2^(e − 128).</summary>
+    private struct MXFP4Block : IBlock32Quants
+    {
+        public static int BlockBytes => sizeof(BlockMXFP4);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float WeightScale(byte* block) => MXFP4Values.HalfScale(*block);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<short> Shared(Vector256<sbyte> y) => default;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Lanes(byte* block, Vector256<sbyte> y, Vector256<short> shared) =>
+            DotInt8(IQ4Weights(((BlockMXFP4*)block)->Qs, MXFP4Grid), y);
+    }
+
+    /// <summary>MXFP4 against Q8_0 (<see cref="Block32"/> over <see cref="MXFP4Block"/>).</summary>
+    public static float MXFP4(byte* w, byte* a, int n) => Block32<MXFP4Block>(w, a, n);
+
+    /// <summary>Like <see cref="MXFP4"/>, with the activation block scales already converted.</summary>
+    public static float MXFP4Scaled(byte* w, byte* a, float* yScales, int n) => Block32Scaled<MXFP4Block>(w, a, yScales, n);
+
+    /// <summary><see cref="MXFP4Scaled"/> of four rows far apart; each result bit-identical to it.</summary>
+    public static void MXFP4ScaledFourRows(byte* w, long rowDistance, byte* a, float* yScales, int n, float* y, long outputDistance)
+        => Block32ScaledFourRows<MXFP4Block>(w, rowDistance, a, yScales, n, y, outputDistance);
+
+    /// <summary>The signed quants of one MXFP4 block (doubled E2M1 values) in element order, for the GEMM panel.</summary>
+    internal static Vector256<sbyte> MXFP4Quants(BlockMXFP4* block) => IQ4Weights(block->Qs, MXFP4Grid);
+
+    /// <summary>The doubled E2M1 table in both 128-bit lanes, for a vpshufb lookup.</summary>
+    private static Vector256<sbyte> MXFP4Grid
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector256.Create(Vector128.Create(MXFP4Values.Table), Vector128.Create(MXFP4Values.Table));
+    }
 
     /// <summary>The 32 grid values of one 16-byte IQ4 run in element order (an IQ4_XS sub-block), for the GEMM panel.</summary>
     internal static Vector256<sbyte> IQ4Quants(byte* qs) => IQ4Weights(qs, IQ4Grid);

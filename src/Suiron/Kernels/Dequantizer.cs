@@ -221,6 +221,21 @@ internal static unsafe class Dequantizer
         }
     }
 
+    /// <summary>MXFP4: x = 2^(e − 128) · table[q] (the doubled E2M1 values).</summary>
+    public static void MXFP4(BlockMXFP4* x, float* y, int blocks)
+    {
+        ReadOnlySpan<sbyte> values = MXFP4Values.Table;
+        for (int b = 0; b < blocks; b++, y += 32)
+        {
+            float d = MXFP4Values.HalfScale(x[b].E);
+            for (int j = 0; j < 16; j++)
+            {
+                y[j] = values[x[b].Qs[j] & 0xF] * d;
+                y[j + 16] = values[x[b].Qs[j] >> 4] * d;
+            }
+        }
+    }
+
     /// <summary>IQ4_XS: sub-block i of each super-block is IQ4_NL with scale d * (ls_i − 32).</summary>
     public static void IQ4XS(BlockIQ4XS* x, float* y, int blocks)
     {

@@ -85,6 +85,7 @@ internal static unsafe class DotKernels
         TensorType.Q2_K => &Avx2Dot.Q2K,
         TensorType.Q3_K => &Avx2Dot.Q3K,
         TensorType.IQ4_NL => &Avx2Dot.IQ4NL,
+        TensorType.MXFP4 => &Avx2Dot.MXFP4,
         TensorType.IQ4_XS => &Avx2Dot.IQ4XS,
         _ => null,
     };
@@ -127,6 +128,7 @@ internal static unsafe class DotKernels
         TensorType.Q6_K => &ScalarDot.Q6K,
         TensorType.Q8_K => &ScalarDot.Q8K,
         TensorType.IQ4_NL => &ScalarDot.IQ4NL,
+        TensorType.MXFP4 => &ScalarDot.MXFP4,
         TensorType.IQ4_XS => &ScalarDot.IQ4XS,
         _ => throw Quantization.Unsupported(weightType),
     };

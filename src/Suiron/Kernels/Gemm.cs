@@ -30,7 +30,7 @@ internal static unsafe partial class Gemm
 
     public static bool Supports(TensorType type) => Avx2Dot.IsSupported && type switch
     {
-        TensorType.F32 or TensorType.F16 or TensorType.Q4_0 or TensorType.Q5_0 or TensorType.Q8_0 or TensorType.IQ4_NL or TensorType.IQ4_XS
+        TensorType.F32 or TensorType.F16 or TensorType.Q4_0 or TensorType.Q5_0 or TensorType.Q8_0 or TensorType.IQ4_NL or TensorType.IQ4_XS or TensorType.MXFP4
             or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K => true,
         _ => false,
     };
@@ -216,6 +216,17 @@ internal static unsafe partial class Gemm
                 {
                     Avx.Store((sbyte*)dst + 32 * b, Avx2Dot.IQ4NLQuants(x + b));
                     d[b] = Avx2Dot.Scale(x[b].D);
+                }
+                break;
+            }
+            case TensorType.MXFP4:
+            {
+                var x = (BlockMXFP4*)src;
+                float* d = (float*)(dst + cols);
+                for (int b = 0; b < cols / 32; b++)
+                {
+                    Avx.Store((sbyte*)dst + 32 * b, Avx2Dot.MXFP4Quants(x + b));
+                    d[b] = MXFP4Values.HalfScale(x[b].E);
                 }
                 break;
             }

@@ -169,6 +169,7 @@ public static unsafe partial class MatMul
             if (type == TensorType.Q4_0 && avx2) return new(&Avx2Dot.Q4_0, &Avx2Dot.Q4_0Scaled, false, false, null, 4, &Avx2Dot.Q4_0ScaledFourRows);
             if (type == TensorType.Q5_0 && avx2) return new(&Avx2Dot.Q5_0, &Avx2Dot.Q5_0Scaled, false, false, null, 4, &Avx2Dot.Q5_0ScaledFourRows);
             if (type == TensorType.IQ4_NL && avx2) return new(&Avx2Dot.IQ4NL, &Avx2Dot.IQ4NLScaled, false, false, null, 4, &Avx2Dot.IQ4NLScaledFourRows);
+            if (type == TensorType.MXFP4 && avx2) return new(&Avx2Dot.MXFP4, &Avx2Dot.MXFP4Scaled, false, false, null, 4, &Avx2Dot.MXFP4ScaledFourRows);
             if (type == TensorType.IQ4_XS && avx2) return new(&Avx2Dot.IQ4XS, null, false, false, &Avx2Dot.IQ4XSTwoRows, 2);
             if (type == TensorType.F16 && path == DotPath.Vector128) return new(&Vector128Dot.F16xF32, null, false, true);
             return new(DotKernels.For(type, path), null, false, false);

@@ -35,6 +35,7 @@ public static unsafe class Quantization
                 case TensorType.Q8_K: Dequantizer.Q8K((BlockQ8K*)s, d, blocks); break;
                 case TensorType.IQ4_NL: Dequantizer.IQ4NL((BlockIQ4NL*)s, d, blocks); break;
                 case TensorType.IQ4_XS: Dequantizer.IQ4XS((BlockIQ4XS*)s, d, blocks); break;
+                case TensorType.MXFP4: Dequantizer.MXFP4((BlockMXFP4*)s, d, blocks); break;
                 default: throw Unsupported(type);
             }
         }
@@ -68,6 +69,7 @@ public static unsafe class Quantization
                 case TensorType.Q5_K: ReferenceQuantizer.Q5K(s, (BlockQ5K*)d, blocks); break;
                 case TensorType.Q6_K: ReferenceQuantizer.Q6K(s, (BlockQ6K*)d, blocks); break;
                 case TensorType.Q8_K: ReferenceQuantizer.Q8K(s, (BlockQ8K*)d, blocks); break;
+                case TensorType.MXFP4: ReferenceQuantizer.MXFP4(s, (BlockMXFP4*)d, blocks); break;
                 default: throw Unsupported(type);
             }
         }
@@ -112,7 +114,7 @@ public static unsafe class Quantization
         TensorType.F32 => TensorType.F32,
         TensorType.F16 => TensorType.F16,
         TensorType.BF16 => TensorType.BF16,
-        TensorType.Q4_0 or TensorType.Q5_0 or TensorType.Q8_0 or TensorType.IQ4_NL => TensorType.Q8_0,
+        TensorType.Q4_0 or TensorType.Q5_0 or TensorType.Q8_0 or TensorType.IQ4_NL or TensorType.MXFP4 => TensorType.Q8_0,
         TensorType.Q4_1 or TensorType.Q5_1 or TensorType.Q8_1 => TensorType.Q8_1,
         TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_XS => TensorType.Q8_K,
         _ => throw Unsupported(weightType),

@@ -130,6 +130,38 @@ internal static unsafe class ReferenceQuantizer
         }
     }
 
+    /// <summary>
+    /// MXFP4: the shared exponent puts the block's largest magnitude in [4, 8) times the half scale (the table's top is
+    /// 12 = 2·6), then each value takes the nearest table entry, the first one on a tie (ggml's best_index_mxfp4).
+    /// </summary>
+    public static void MXFP4(float* x, BlockMXFP4* y, int blocks)
+    {
+        ReadOnlySpan<sbyte> values = MXFP4Values.Table;
+        for (int i = 0; i < blocks; i++, x += 32)
+        {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
+            // A magnitude below 2^-125 would make the exponent negative; ggml's cast is undefined there, 0 is its nearest.
+            byte e = amax > 0 ? (byte)Math.Clamp(MathF.Floor(MathF.Log2(amax)) - 2 + 127, 0, 255) : (byte)0;
+            float d = MXFP4Values.HalfScale(e);
+            y[i].E = e;
+            for (int j = 0; j < 16; j++)
+                y[i].Qs[j] = (byte)(NearestMXFP4(values, x[j], d) | (NearestMXFP4(values, x[j + 16], d) << 4));
+        }
+    }
+
+    private static int NearestMXFP4(ReadOnlySpan<sbyte> values, float x, float d)
+    {
+        int best = 0;
+        float bestError = MathF.Abs(values[0] * d - x);
+        for (int k = 1; k < 16; k++)
+        {
+            float error = MathF.Abs(values[k] * d - x);
+            if (error < bestError) (best, bestError) = (k, error);
+        }
+        return best;
+    }
+
     public static void Q8_1(float* x, BlockQ8_1* y, int blocks)
     {
         for (int i = 0; i < blocks; i++, x += 32)

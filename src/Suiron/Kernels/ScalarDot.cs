@@ -353,6 +353,24 @@ internal static unsafe class ScalarDot
         return sum;
     }
 
+    /// <summary>MXFP4 against Q8_0, as ggml's vec_dot_mxfp4_q8_0: per block the exact integer sum, times d_y·2^(e − 128).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float MXFP4(byte* w, byte* a, int n)
+    {
+        var x = (BlockMXFP4*)w;
+        var y = (BlockQ8_0*)a;
+        ReadOnlySpan<sbyte> values = MXFP4Values.Table;
+        float sum = 0;
+        for (int b = 0; b < n / 32; b++)
+        {
+            int sumi = 0;
+            for (int j = 0; j < 16; j++)
+                sumi += values[x[b].Qs[j] & 0xF] * y[b].Qs[j] + values[x[b].Qs[j] >> 4] * y[b].Qs[j + 16];
+            sum += sumi * ((float)y[b].D * MXFP4Values.HalfScale(x[b].E));
+        }
+        return sum;
+    }
+
     /// <summary>IQ4_XS against Q8_K, as ggml's vec_dot_iq4_xs_q8_K: Σ over sub-blocks of (ls − 32)·(integer sum), times d_x·d_y.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float IQ4XS(byte* w, byte* a, int n)

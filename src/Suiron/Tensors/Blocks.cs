@@ -158,6 +158,32 @@ public unsafe struct BlockIQ4XS
     public fixed byte Qs[128];
 }
 
+/// <summary>
+/// 32 weights in OCP Microscaling FP4 (gpt-oss's expert weights): x = 2^(e − 127) · E2M1[q], stored as
+/// 2^(e − 128) · <see cref="MXFP4Values"/>[q] (the E2M1 values doubled, so they are integers), nibbles as in Q4_0.
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockMXFP4
+{
+    public const int Elements = 32;
+    /// <summary>The shared E8M0 exponent.</summary>
+    public byte E;
+    public fixed byte Qs[16];
+}
+
+/// <summary>The 16 E2M1 values, doubled (ggml's kvalues_mxfp4), and the block scale they pair with.</summary>
+public static class MXFP4Values
+{
+    public static ReadOnlySpan<sbyte> Table => [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
+
+    /// <summary>
+    /// 2^(e − 128): half of what the E8M0 byte <paramref name="e"/> encodes, because the table holds doubled values. For
+    /// e &lt; 2 that is a subnormal float, written out by its bits; e = 255 (NaN in the OCP spec) reads as 2^127, as in ggml.
+    /// </summary>
+    public static float HalfScale(byte e) =>
+        BitConverter.Int32BitsToSingle(e < 2 ? 0x00200000 << e : (e - 1) << 23);
+}
+
 /// <summary>The 16 values of the IQ4_NL / IQ4_XS grid (ggml's kvalues_iq4nl).</summary>
 public static class IQ4Values
 {

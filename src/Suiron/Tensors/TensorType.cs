@@ -25,6 +25,7 @@ public enum TensorType : uint
     I64 = 27,
     F64 = 28,
     BF16 = 30,
+    MXFP4 = 39,
 }
 
 /// <summary>Block geometry of each tensor type: how many elements a block holds and how many bytes it takes.</summary>
@@ -38,7 +39,7 @@ public static class TensorTypes
     {
         TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q4_1
             or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K
-            or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_NL or TensorType.IQ4_XS => true,
+            or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_NL or TensorType.IQ4_XS or TensorType.MXFP4 => true,
         _ => false,
     };
 
@@ -47,7 +48,7 @@ public static class TensorTypes
     {
         TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.F64
             or TensorType.I8 or TensorType.I16 or TensorType.I32 or TensorType.I64 => 1,
-        TensorType.Q4_0 or TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q8_0 or TensorType.Q8_1 or TensorType.IQ4_NL => 32,
+        TensorType.Q4_0 or TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q8_0 or TensorType.Q8_1 or TensorType.IQ4_NL or TensorType.MXFP4 => 32,
         TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_XS => QK_K,
         _ => throw new NotSupportedException($"Unknown tensor type {(uint)type}."),
     };
@@ -76,6 +77,7 @@ public static class TensorTypes
         TensorType.Q6_K => QK_K / 2 + QK_K / 4 + QK_K / 16 + 2,
         TensorType.Q8_K => 4 + QK_K + QK_K / 16 * 2,
         TensorType.IQ4_NL => 2 + 16,
+        TensorType.MXFP4 => 1 + 16,
         TensorType.IQ4_XS => 2 + 2 + QK_K / 64 + QK_K / 2,
         _ => throw new NotSupportedException($"Unknown tensor type {(uint)type}."),
     };

@@ -5,7 +5,7 @@ using Suiron.Tensors;
 namespace Suiron.Tests.Kernels;
 
 /// <summary>
-/// IQ4_NL and IQ4_XS: block sizes as ggml's, the dequantizer against the grid by hand, and the dot kernels (scalar and
+/// IQ4_NL, IQ4_XS and MXFP4: block sizes as ggml's, the dequantizer against the grid by hand, and the dot kernels (scalar and
 /// SIMD) on arbitrary block bytes against the exact product of the decoded operands.
 /// </summary>
 public sealed unsafe class IQuantDotTests
@@ -21,6 +21,33 @@ public sealed unsafe class IQuantDotTests
         Assert.Equal(256, TensorTypes.BlockSize(TensorType.IQ4_XS));
         Assert.Equal(TensorType.Q8_0, Quantization.ActivationType(TensorType.IQ4_NL));
         Assert.Equal(TensorType.Q8_K, Quantization.ActivationType(TensorType.IQ4_XS));
+    }
+
+    /// <summary>
+    /// Hand-built MXFP4 blocks against the OCP spec: E2M1 codes 0..7 are 0, 0.5, 1, 1.5, 2, 3, 4, 6 and codes 8..15 their
+    /// negatives; the E8M0 byte e scales by 2^(e − 127), subnormal floats included (e = 0, 1).
+    /// </summary>
+    [Theory]
+    [InlineData(127)]
+    [InlineData(120)]
+    [InlineData(140)]
+    [InlineData(1)]
+    [InlineData(0)]
+    public void Dequantizes_hand_built_MXFP4_blocks(int e)
+    {
+        Assert.Equal(17, sizeof(BlockMXFP4));
+        Assert.Equal(17, TensorTypes.BlockBytes(TensorType.MXFP4));
+        Assert.Equal(TensorType.Q8_0, Quantization.ActivationType(TensorType.MXFP4));
+        double[] e2m1 = [0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6];
+        var block = new BlockMXFP4 { E = (byte)e };
+        for (int j = 0; j < 16; j++) block.Qs[j] = (byte)(j | ((15 - j) << 4));
+        var y = new float[32];
+        fixed (float* p = y) Suiron.Kernels.Dequantizer.MXFP4(&block, p, 1);
+        for (int j = 0; j < 16; j++)
+        {
+            Assert.Equal((float)(e2m1[j] * Math.Pow(2, e - 127)), y[j]);
+            Assert.Equal((float)(e2m1[15 - j] * Math.Pow(2, e - 127)), y[j + 16]);
+        }
     }
 
     /// <summary>A hand-built IQ4_XS super-block: scale bits split over scales_l/scales_h, grid values, nibble order.</summary>
@@ -48,6 +75,7 @@ public sealed unsafe class IQuantDotTests
     [Theory]
     [InlineData(TensorType.IQ4_NL)]
     [InlineData(TensorType.IQ4_XS)]
+    [InlineData(TensorType.MXFP4)]
     public void Simd_equals_scalar_and_the_exact_product(TensorType type)
     {
         var activationType = Quantization.ActivationType(type);
@@ -60,7 +88,7 @@ public sealed unsafe class IQuantDotTests
                 random.NextBytes(weights);
                 int blockBytes = TensorTypes.BlockBytes(type);
                 for (int b = 0; b < weights.Length / blockBytes; b++)
-                    BitConverter.TryWriteBytes(weights.AsSpan(b * blockBytes, 2), (Half)((random.Next(2) == 0 ? 1 : -1) * Math.Pow(2, random.NextDouble() * 8 - 10)));
+                    WriteScale(type, weights.AsSpan(b * blockBytes), random);
                 var x = KernelTestData.Gaussian(n, seed: 300 + seed, scale: 2f);
                 var activations = KernelTestData.Encode(activationType, x);
                 var w = KernelTestData.Decode(type, weights, n);
@@ -90,18 +118,26 @@ public sealed unsafe class IQuantDotTests
         random.NextBytes(bytes);
         int blockBytes = TensorTypes.BlockBytes(type);
         for (int b = 0; b < bytes.Length / blockBytes; b++)
-            BitConverter.TryWriteBytes(bytes.AsSpan(b * blockBytes, 2), (Half)((random.Next(2) == 0 ? 1 : -1) * Math.Pow(2, random.NextDouble() * 8 - 10)));
+            WriteScale(type, bytes.AsSpan(b * blockBytes), random);
         return bytes;
     }
 
+    /// <summary>A finite block scale: fp16 ±[2^-10, 2^-2], or for MXFP4 an E8M0 exponent of 2^-12 .. 2^1 (subnormal edge cases are the dequantizer test's).</summary>
+    private static void WriteScale(TensorType type, Span<byte> block, Random random)
+    {
+        if (type == TensorType.MXFP4) block[0] = (byte)random.Next(115, 129);
+        else BitConverter.TryWriteBytes(block[..2], (Half)((random.Next(2) == 0 ? 1 : -1) * Math.Pow(2, random.NextDouble() * 8 - 10)));
+    }
+
     /// <summary>
-    /// IQ4 matmuls: the GEMM (batch &gt; 1; IQ4_NL in the Block32 panels, IQ4_XS in its own) and IQ4_NL's four-row decode
+    /// IQ4 and MXFP4 matmuls: the GEMM (batch &gt; 1; IQ4_NL and MXFP4 in the Block32 panels, IQ4_XS in its own) and the four-row decode
     /// kernels equal the one-row dot bit for bit, on every kernel path this machine runs (AVX2, the AVX-512 twin, AVX-512
     /// where present), batches 1..9, 21 rows (groups of 8, 8 and 5), two threads.
     /// </summary>
     [Theory]
     [InlineData(TensorType.IQ4_NL)]
     [InlineData(TensorType.IQ4_XS)]
+    [InlineData(TensorType.MXFP4)]
     public void IQ4_matmul_paths_equal_the_one_row_dot_bit_for_bit(TensorType type)
     {
         if (!Avx2Dot.IsSupported) return;

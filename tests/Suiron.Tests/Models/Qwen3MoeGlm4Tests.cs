@@ -21,6 +21,29 @@ public sealed class Qwen3MoeGlm4Tests(ITestOutputHelper output)
     public void Qwen3MoeMatchesLlamaCpp(TensorType type) =>
         MoeOracle.Compare(output, Path(MoeModelBuilder.Qwen3MoeF32(), type), $"qwen3moe {type}", type, Experts);
 
+    /// <summary>Every matrix in MXFP4, written by our quantizer (bit-exact with ggml's quantize_row_mxfp4_ref).</summary>
+    [Fact]
+    public void Qwen3MoeAllMxfp4MatchesLlamaCpp() =>
+        MoeOracle.Compare(output, MoeModelBuilder.Quantized(MoeModelBuilder.Qwen3MoeF32(), TensorType.MXFP4), "qwen3moe MXFP4 (ours)", TensorType.MXFP4, Experts);
+
+    /// <summary>
+    /// What gpt-oss-style downloads are: llama.cpp's MXFP4_MOE file type, the routed experts in MXFP4 and the rest in
+    /// its own choice of types.
+    /// </summary>
+    [Fact]
+    public void Qwen3MoeLlamaCppMxfp4MoeFileMatchesLlamaCpp()
+    {
+        string path = MoeModelBuilder.LlamaCppQuantized(MoeModelBuilder.Qwen3MoeF32(), LLama.Native.LLamaFtype.LLAMA_FTYPE_MOSTLY_MXFP4_MOE);
+        using (var file = GgufFile.Open(path))
+        {
+            var experts = file.Tensors.Where(t => t.Name.Contains("_exps.")).ToList();
+            Assert.NotEmpty(experts);
+            Assert.All(experts, t => Assert.Equal(TensorType.MXFP4, t.Type));
+            output.WriteLine(string.Join(", ", file.Tensors.GroupBy(t => t.Type).Select(g => $"{g.Key} x{g.Count()}")));
+        }
+        MoeOracle.Compare(output, path, "qwen3moe MXFP4_MOE (llama.cpp)", TensorType.MXFP4, Experts);
+    }
+
     [Fact]
     public void Qwen3MoeF32WithF32CacheMatchesLlamaCppTightly() =>
         MoeOracle.Compare(output, MoeModelBuilder.Qwen3MoeF32(), "qwen3moe F32", TensorType.F32, Experts, KvCacheType.F32, 1e-5);
