@@ -81,7 +81,8 @@ internal sealed class TensorTypePlanner
         TensorType type = ModelFileTypes.DefaultTensorType(_fileType);
         if (!ModelFileTypes.IsBlockQuantized(type)) return new(tensor, type, false);
 
-        if (!_pure) type = MixtureType(type, tensor, CategoryOf(tensor.Name));
+        if (_fileType == ModelFileType.MXFP4_MOE && !_pure) type = SignificantDimensions(tensor.Shape) == 3 ? TensorType.MXFP4 : TensorType.Q8_0;
+        else if (!_pure) type = MixtureType(type, tensor, CategoryOf(tensor.Name));
         var compatible = FallbackForShape(tensor, type);
         return new(tensor, compatible, compatible != type);
     }

@@ -39,6 +39,7 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [InlineData(ModelFileType.Q4_K_S)]
     [InlineData(ModelFileType.Q5_K_S)]
     [InlineData(ModelFileType.F32)]
+    [InlineData(ModelFileType.MXFP4_MOE)]
     public void WideLlamaMatchesLlamaCpp(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("llama", 16), type);
 
@@ -54,6 +55,7 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [InlineData(ModelFileType.Q2_K)]
     [InlineData(ModelFileType.Q4_K_M)]
     [InlineData(ModelFileType.Q8_0)]
+    [InlineData(ModelFileType.MXFP4_MOE)]
     public void EightExpertQwen3MoeMatchesLlamaCpp(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("qwen3moe", 2), type);
 
@@ -66,6 +68,7 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [Theory]
     [InlineData(ModelFileType.Q4_K_M)]
     [InlineData(ModelFileType.Q2_K)]
+    [InlineData(ModelFileType.MXFP4_MOE)]
     public void PureMatchesLlamaCppPure(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("llama", 4), type, pure: true);
 

@@ -110,16 +110,10 @@ internal static class MoeModelBuilder
         Cached(Path.GetFileNameWithoutExtension(f32Path).Replace("-F32", "") + $"-{type}-ours.gguf", path => Requantize(f32Path, path, type));
 
     /// <summary>The F32 file quantized by llama.cpp's own quantizer, with its per-tensor type choices.</summary>
-    public static string LlamaCppQuantized(string f32Path, LLama.Native.LLamaFtype fileType) =>
+    public static string LlamaCppQuantized(string f32Path, Suiron.ModelQuantization.ModelFileType fileType) =>
         Cached(Path.GetFileNameWithoutExtension(f32Path).Replace("-F32", "") + $"-{fileType}-llamacpp.gguf", path =>
         {
-            // Straight to llama_model_quantize: LLamaSharp's wrapper refuses file types newer than it (MXFP4_MOE).
-            LLama.Native.NativeApi.llama_empty_call();
-            var parameters = LLama.Native.LLamaModelQuantizeParams.Default();
-            parameters.nthread = 2;
-            parameters.ftype = fileType;
-            parameters.quantize_output_tensor = true;
-            if (LLama.Native.NativeApi.llama_model_quantize(f32Path, path, ref parameters) != 0)
+            if (!ModelQuantization.LlamaCppQuantizer.Quantize(f32Path, path, fileType))
                 throw new InvalidOperationException($"llama.cpp failed to quantize {f32Path} to {fileType}");
         });
 

@@ -33,7 +33,7 @@ public sealed class Qwen3MoeGlm4Tests(ITestOutputHelper output)
     [Fact]
     public void Qwen3MoeLlamaCppMxfp4MoeFileMatchesLlamaCpp()
     {
-        string path = MoeModelBuilder.LlamaCppQuantized(MoeModelBuilder.Qwen3MoeF32(), LLama.Native.LLamaFtype.LLAMA_FTYPE_MOSTLY_MXFP4_MOE);
+        string path = MoeModelBuilder.LlamaCppQuantized(MoeModelBuilder.Qwen3MoeF32(), Suiron.ModelQuantization.ModelFileType.MXFP4_MOE);
         using (var file = GgufFile.Open(path))
         {
             var experts = file.Tensors.Where(t => t.Name.Contains("_exps.")).ToList();
