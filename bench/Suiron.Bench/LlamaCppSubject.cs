@@ -117,11 +117,17 @@ internal sealed class LlamaCppSubject : IBenchmarkSubject, IDisposable
             BenchFileType.Q8_0 => LLamaFtype.MOSTLY_Q8_0,
             BenchFileType.Q4_K_M => LLamaFtype.MOSTLY_Q4_K_M,
             BenchFileType.IQ4_XS => LLamaFtype.MOSTLY_IQ4_XS,
+            BenchFileType.MXFP4_MOE => LLamaFtype.LLAMA_FTYPE_MOSTLY_MXFP4_MOE,
             _ => throw new ArgumentException($"llama.cpp quantization to {fileType} is not set up here."),
         };
         LoadNative();
         string tmp = destination + ".tmp";
-        if (!LLamaQuantizer.Quantize(source, tmp, ftype, threads, allowRequantize: false, quantizeOutputTensor: true))
+        // llama_model_quantize itself: LLamaSharp's wrapper refuses file types newer than it (MXFP4_MOE).
+        var parameters = LLamaModelQuantizeParams.Default();
+        parameters.nthread = threads;
+        parameters.ftype = ftype;
+        parameters.quantize_output_tensor = true;
+        if (NativeApi.llama_model_quantize(source, tmp, ref parameters) != 0)
             throw new InvalidOperationException($"llama.cpp failed to quantize {source} to {fileType}.");
         File.Move(tmp, destination, overwrite: true);
     }

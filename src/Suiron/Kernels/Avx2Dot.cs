@@ -550,7 +550,7 @@ internal static unsafe partial class Avx2Dot
     private static Vector256<sbyte> MXFP4Grid
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Vector256.Create(Vector128.Create(MXFP4Values.Table), Vector128.Create(MXFP4Values.Table));
+        get => Vector256.Create((sbyte)0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12, 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
     }
 
     /// <summary>The 32 grid values of one 16-byte IQ4 run in element order (an IQ4_XS sub-block), for the GEMM panel.</summary>
@@ -560,12 +560,13 @@ internal static unsafe partial class Avx2Dot
     private static Vector256<sbyte> IQ4Grid
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Vector256.Create(Vector128.Create(IQ4Values.Table), Vector128.Create(IQ4Values.Table));
+        get => Vector256.Create((sbyte)-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+            -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
     }
 
     /// <summary>32 IQ4 weights of one 16-byte run in element order, looked up on the grid: signed bytes −127..113.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> IQ4Weights(byte* qs, Vector256<sbyte> grid) => Avx2.Shuffle(grid, Nibbles32(qs).AsSByte());
+    private static Vector256<sbyte> IQ4Weights(byte* qs, Vector256<sbyte> grid) => Avx2.Shuffle(grid, BroadcastNibbles32(qs).AsSByte());
 
     /// <summary>IQ4_NL against Q8_0: per block the grid values by one vpshufb, <see cref="DotInt8"/>'s lanes, one FMA with d_x·d_y (<see cref="Block32Scaled"/>).</summary>
     public static float IQ4NL(byte* w, byte* a, int n) => Block32<IQ4NLBlock>(w, a, n);
