@@ -44,7 +44,8 @@ public static unsafe class Quantization
     /// <summary>
     /// Encodes <paramref name="src"/> (whole blocks) into <paramref name="dst"/>, bit-exact with ggml's reference
     /// quantizers (quantize_row_*_ref, no importance matrix): the bytes a GGUF writer must produce.
-    /// One exception: an all-zero Q8_K block gets zero bsums here, where ggml leaves them unwritten.
+    /// Exceptions: an all-zero Q8_K block gets zero bsums here, where ggml leaves them unwritten; IQ4_NL follows
+    /// quantize_iq4_nl (its scale search, what llama-quantize writes), not quantize_row_iq4_nl_ref, which skips it.
     /// </summary>
     public static void Quantize(TensorType type, ReadOnlySpan<float> src, Span<byte> dst)
     {
@@ -70,6 +71,8 @@ public static unsafe class Quantization
                 case TensorType.Q6_K: ReferenceQuantizer.Q6K(s, (BlockQ6K*)d, blocks); break;
                 case TensorType.Q8_K: ReferenceQuantizer.Q8K(s, (BlockQ8K*)d, blocks); break;
                 case TensorType.MXFP4: ReferenceQuantizer.MXFP4(s, (BlockMXFP4*)d, blocks); break;
+                case TensorType.IQ4_NL: ReferenceQuantizer.IQ4NL(s, (BlockIQ4NL*)d, blocks); break;
+                case TensorType.IQ4_XS: ReferenceQuantizer.IQ4XS(s, (BlockIQ4XS*)d, blocks); break;
                 default: throw Unsupported(type);
             }
         }

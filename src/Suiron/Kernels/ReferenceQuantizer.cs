@@ -162,6 +162,149 @@ internal static unsafe class ReferenceQuantizer
         return best;
     }
 
+    /// <summary>
+    /// IQ4_NL: one 32-weight block at a time through <see cref="IQ4Blocks"/>: ggml's quantize_iq4_nl without an importance
+    /// matrix, what llama-quantize writes (quantize_row_iq4_nl_ref alone skips the scale search).
+    /// </summary>
+    public static void IQ4NL(float* x, BlockIQ4NL* y, int blocks)
+    {
+        Span<float> scales = stackalloc float[1];
+        Span<float> weights = stackalloc float[32];
+        Span<byte> levels = stackalloc byte[32];
+        for (int i = 0; i < blocks; i++, x += 32)
+        {
+            ushort scalesHigh = 0;
+            IQ4Blocks(new ReadOnlySpan<float>(x, 32), 32, out y[i].D, new Span<byte>(y[i].Qs, 16), ref scalesHigh, default, scales, weights, levels);
+        }
+    }
+
+    /// <summary>IQ4_XS: eight 32-weight sub-blocks a super-block, their scales on a six-bit grid (ggml's quantize_iq4_xs without an importance matrix).</summary>
+    public static void IQ4XS(float* x, BlockIQ4XS* y, int blocks)
+    {
+        Span<float> scales = stackalloc float[8];
+        Span<float> weights = stackalloc float[32];
+        Span<byte> levels = stackalloc byte[256];
+        for (int i = 0; i < blocks; i++, x += 256)
+            IQ4Blocks(new ReadOnlySpan<float>(x, 256), 32, out y[i].D, new Span<byte>(y[i].Qs, 128), ref y[i].ScalesH, new Span<byte>(y[i].ScalesL, 4),
+                scales, weights, levels);
+    }
+
+    /// <summary>
+    /// ggml's quantize_row_iq4_nl_impl with ntry 7 and no importance matrix (weights x²). Per 32-weight block: the scale
+    /// that maps the largest magnitude onto the grid's end, then 15 trial scales around it, keeping the weighted
+    /// least-squares best. With several blocks (IQ4_XS) the block scales are then rounded to (l − 32)·d, l six bits, and
+    /// every weight re-picked for its rounded scale; with one (IQ4_NL) the block's own scale is stored and its weights
+    /// re-picked for it.
+    /// </summary>
+    private static void IQ4Blocks(ReadOnlySpan<float> x, int blockSize, out Half dh, Span<byte> q4, ref ushort scalesHigh, Span<byte> scalesLow,
+        Span<float> scales, Span<float> weight, Span<byte> levels)
+    {
+        const int tries = 7;
+        ReadOnlySpan<sbyte> values = IQ4Values.Table;
+        int blockCount = x.Length / blockSize;
+        q4.Clear();
+        float maxScale = 0, absMaxScale = 0;
+        for (int ib = 0; ib < blockCount; ib++)
+        {
+            ReadOnlySpan<float> xb = x.Slice(ib * blockSize, blockSize);
+            Span<byte> lb = levels.Slice(ib * blockSize, blockSize);
+            for (int j = 0; j < blockSize; j++) weight[j] = xb[j] * xb[j];
+            float amax = 0, max = 0;
+            for (int j = 0; j < blockSize; j++)
+            {
+                float ax = MathF.Abs(xb[j]);
+                if (ax > amax) { amax = ax; max = xb[j]; }
+            }
+            if (amax < GroupMaxEps)
+            {
+                scales[ib] = 0;
+                continue;
+            }
+            float d = -max / values[0];
+            float id = 1 / d;
+            float sumqx = 0, sumq2 = 0;
+            for (int j = 0; j < blockSize; j++)
+            {
+                float al = id * xb[j];
+                int l = BestIndexInt8(values, al);
+                lb[j] = (byte)l;
+                float q = values[l];
+                float w = weight[j];
+                sumqx += w * q * xb[j];
+                sumq2 += w * q * q;
+            }
+            d = sumqx / sumq2;
+            float best = d * sumqx;
+            for (int itry = -tries; itry <= tries; itry++)
+            {
+                id = (itry + values[0]) / max;
+                sumqx = sumq2 = 0;
+                for (int j = 0; j < blockSize; j++)
+                {
+                    float al = id * xb[j];
+                    int l = BestIndexInt8(values, al);
+                    float q = values[l];
+                    float w = weight[j];
+                    sumqx += w * q * xb[j];
+                    sumq2 += w * q * q;
+                }
+                if (sumq2 > 0 && sumqx * sumqx > best * sumq2)
+                {
+                    d = sumqx / sumq2;
+                    best = d * sumqx;
+                }
+            }
+            scales[ib] = d;
+            float absD = MathF.Abs(d);
+            if (absD > absMaxScale) { absMaxScale = absD; maxScale = d; }
+        }
+
+        if (blockCount > 1)
+        {
+            scalesHigh = 0;
+            float d = -maxScale / 32;
+            dh = (Half)d;
+            float id = d != 0 ? 1 / d : 0f;
+            for (int ib = 0; ib < blockCount; ib++)
+            {
+                int l = Math.Clamp(NearestInt(id * scales[ib]), -32, 31);
+                float dl = d * l;
+                float idl = dl != 0 ? 1 / dl : 0f;
+                for (int j = 0; j < blockSize; j++)
+                    levels[ib * blockSize + j] = (byte)BestIndexInt8(values, idl * x[ib * blockSize + j]);
+                l += 32;
+                byte low = (byte)(l & 0xF), high = (byte)(l >> 4);
+                if (ib % 2 == 0) scalesLow[ib / 2] = low;
+                else scalesLow[ib / 2] |= (byte)(low << 4);
+                scalesHigh |= (ushort)(high << (2 * (ib % 8)));
+            }
+        }
+        else
+        {
+            dh = (Half)scales[0];
+            float id = scales[0] != 0 ? 1 / scales[0] : 0;
+            for (int j = 0; j < x.Length; j++) levels[j] = (byte)BestIndexInt8(values, id * x[j]);
+        }
+
+        for (int i = 0; i < x.Length / 32; i++)
+            for (int j = 0; j < 16; j++)
+                q4[16 * i + j] = (byte)(levels[32 * i + j] | (levels[32 * i + 16 + j] << 4));
+    }
+
+    /// <summary>The index of the grid value nearest <paramref name="x"/>, the upper one on a tie (ggml's best_index_int8).</summary>
+    private static int BestIndexInt8(ReadOnlySpan<sbyte> values, float x)
+    {
+        if (x <= values[0]) return 0;
+        if (x >= values[^1]) return values.Length - 1;
+        int ml = 0, mu = values.Length - 1;
+        while (mu - ml > 1)
+        {
+            int mav = (ml + mu) / 2;
+            if (x < values[mav]) mu = mav; else ml = mav;
+        }
+        return x - values[mu - 1] < values[mu] - x ? mu - 1 : mu;
+    }
+
     public static void Q8_1(float* x, BlockQ8_1* y, int blocks)
     {
         for (int i = 0; i < blocks; i++, x += 32)

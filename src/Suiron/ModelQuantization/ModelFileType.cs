@@ -24,6 +24,8 @@ public enum ModelFileType : uint
     Q5_K_S = 16,
     Q5_K_M = 17,
     Q6_K = 18,
+    IQ4_NL = 25,
+    IQ4_XS = 30,
     BF16 = 32,
     /// <summary>gpt-oss's layout: routed experts (3-D tensors) in MXFP4, every other quantized matrix Q8_0.</summary>
     MXFP4_MOE = 38,
@@ -38,7 +40,7 @@ public static class ModelFileTypes
         ModelFileType.Q4_0, ModelFileType.Q4_1, ModelFileType.Q5_0, ModelFileType.Q5_1,
         ModelFileType.Q2_K, ModelFileType.Q3_K_S, ModelFileType.Q3_K_M, ModelFileType.Q3_K_L,
         ModelFileType.Q4_K_S, ModelFileType.Q4_K_M, ModelFileType.Q5_K_S, ModelFileType.Q5_K_M,
-        ModelFileType.Q6_K, ModelFileType.Q8_0, ModelFileType.MXFP4_MOE, ModelFileType.F16, ModelFileType.BF16, ModelFileType.F32,
+        ModelFileType.Q6_K, ModelFileType.IQ4_NL, ModelFileType.IQ4_XS, ModelFileType.Q8_0, ModelFileType.MXFP4_MOE, ModelFileType.F16, ModelFileType.BF16, ModelFileType.F32,
     ];
 
     /// <summary>Parses a name such as <c>Q4_K_M</c> or <c>f16</c> (case-insensitive; <c>Q4_K</c> and <c>Q5_K</c> mean their <c>_M</c> mixture, <c>Q3_K</c> its <c>_M</c>, as in llama-quantize).</summary>
@@ -80,6 +82,8 @@ public static class ModelFileTypes
         ModelFileType.Q5_K_S or ModelFileType.Q5_K_M => TensorType.Q5_K,
         ModelFileType.Q6_K => TensorType.Q6_K,
         ModelFileType.MXFP4_MOE => TensorType.MXFP4,
+        ModelFileType.IQ4_NL => TensorType.IQ4_NL,
+        ModelFileType.IQ4_XS => TensorType.IQ4_XS,
         _ => throw new ArgumentOutOfRangeException(nameof(fileType), fileType, "Not a file type Suiron can write."),
     };
 

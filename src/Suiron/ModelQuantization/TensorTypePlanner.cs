@@ -140,6 +140,7 @@ internal sealed class TensorTypePlanner
             if (ft == ModelFileType.Q2_K) type = _groupedQueryFactor >= 4 ? TensorType.Q4_K : TensorType.Q3_K;
             else if (ft == ModelFileType.Q3_K_M) type = _attentionVSeen < 2 ? TensorType.Q5_K : TensorType.Q4_K;
             else if (ft == ModelFileType.Q3_K_L) type = TensorType.Q5_K;
+            else if (ft is ModelFileType.IQ4_NL or ModelFileType.IQ4_XS && _groupedQueryFactor >= 4) type = TensorType.Q5_K;
             else if (ft is ModelFileType.Q4_K_M or ModelFileType.Q5_K_M && UseMoreBits(_attentionVSeen, _attentionVCount)) type = TensorType.Q6_K;
             else if (ft == ModelFileType.Q4_K_S && _attentionVSeen < 4) type = TensorType.Q5_K;
             if (_is70B && type is TensorType.Q3_K or TensorType.Q4_K) type = TensorType.Q5_K;
@@ -167,6 +168,7 @@ internal sealed class TensorTypePlanner
                 }
                 else if (ft == ModelFileType.Q5_K_M && UseMoreBits(layer, layers)) type = TensorType.Q6_K;
                 else if (ft == ModelFileType.Q4_K_S && !falcon && layer < layers / 8) type = TensorType.Q5_K;
+                else if (ft is ModelFileType.IQ4_NL or ModelFileType.IQ4_XS && layer < layers / 8) type = TensorType.Q5_K; // without an imatrix
                 _ffnDownSeen++;
                 return type;
             }
@@ -175,6 +177,7 @@ internal sealed class TensorTypePlanner
                 if (falcon) return ft == ModelFileType.Q3_K_L ? TensorType.Q4_K : type;
                 if (_expertCount == 8)
                     return ft is ModelFileType.Q2_K or ModelFileType.Q3_K_S or ModelFileType.Q3_K_M or ModelFileType.Q4_K_S or ModelFileType.Q4_K_M
+                        or ModelFileType.IQ4_NL or ModelFileType.IQ4_XS
                         ? TensorType.Q5_K : type;
                 return ft switch
                 {
@@ -231,6 +234,7 @@ internal sealed class TensorTypePlanner
             TensorType.Q4_K => TensorType.Q5_0,
             TensorType.Q5_K => TensorType.Q5_1,
             TensorType.Q6_K => TensorType.Q8_0,
+            TensorType.IQ4_XS => TensorType.IQ4_NL,
             _ => throw new NotSupportedException(
                 $"Tensor '{tensor.Name}' has {columns} columns, not a multiple of {TensorTypes.BlockSize(type)} as {type} needs, and {type} has no fallback type (llama.cpp refuses this too)"),
         };

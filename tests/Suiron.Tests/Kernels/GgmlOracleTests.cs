@@ -57,10 +57,14 @@ public sealed unsafe class GgmlOracleTests
         {
             TensorType.F16 => Export("ggml_fp32_to_fp16_row"),
             TensorType.BF16 => Export("ggml_fp32_to_bf16_row_ref"),
+            // quantize_row_iq4_nl_ref skips the scale search (ntry −1); llama-quantize writes files with quantize_iq4_nl's
+            // (ntry 7), and those are the bytes we produce.
+            TensorType.IQ4_NL => Export("quantize_iq4_nl"),
             _ => Export($"quantize_row_{Suffix(type)}_ref"),
         };
         Assert.True(f != 0, $"ggml export for {type} not found");
-        var quantize = (delegate* unmanaged<float*, byte*, long, void>)f;
+        delegate* unmanaged<float*, byte*, long, void> quantizeRow = type == TensorType.IQ4_NL ? null : (delegate* unmanaged<float*, byte*, long, void>)f;
+        var quantizeRows = (delegate* unmanaged<float*, byte*, long, long, float*, nuint>)f;
 
         foreach (int blocks in KernelTestData.BlockCounts)
         {
@@ -70,7 +74,11 @@ public sealed unsafe class GgmlOracleTests
                 var x = KernelTestData.Gaussian(n, seed: 31 * blocks + (int)(scale * 10), scale);
                 var ours = KernelTestData.Encode(type, x);
                 var theirs = new byte[ours.Length];
-                fixed (float* xp = x) fixed (byte* tp = theirs) quantize(xp, tp, n);
+                fixed (float* xp = x) fixed (byte* tp = theirs)
+                {
+                    if (quantizeRow != null) quantizeRow(xp, tp, n);
+                    else quantizeRows(xp, tp, 1, n, null);
+                }
                 int diff = ours.AsSpan().CommonPrefixLength(theirs);
                 Assert.True(diff == ours.Length,
                     $"{type} x{blocks} scale {scale}: first difference at byte {diff} (block {diff / TensorTypes.BlockBytes(type)}, " +

@@ -19,7 +19,7 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     {
         ModelFileType.Q8_0, ModelFileType.Q4_0, ModelFileType.Q4_1, ModelFileType.Q5_0, ModelFileType.Q5_1,
         ModelFileType.Q4_K_M, ModelFileType.Q5_K_M, ModelFileType.Q6_K, ModelFileType.Q3_K_M, ModelFileType.Q2_K,
-        ModelFileType.F16, ModelFileType.BF16,
+        ModelFileType.F16, ModelFileType.BF16, ModelFileType.IQ4_NL, ModelFileType.IQ4_XS,
     };
 
     [Theory]
@@ -48,6 +48,7 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [InlineData(ModelFileType.Q3_K_M)]
     [InlineData(ModelFileType.Q4_K_M)]
     [InlineData(ModelFileType.Q4_0)]
+    [InlineData(ModelFileType.IQ4_XS)]
     public void TiedQwen2MatchesLlamaCpp(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("qwen2", 4), type);
 
@@ -56,6 +57,8 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [InlineData(ModelFileType.Q4_K_M)]
     [InlineData(ModelFileType.Q8_0)]
     [InlineData(ModelFileType.MXFP4_MOE)]
+    [InlineData(ModelFileType.IQ4_XS)]
+    [InlineData(ModelFileType.IQ4_NL)]
     public void EightExpertQwen3MoeMatchesLlamaCpp(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("qwen3moe", 2), type);
 

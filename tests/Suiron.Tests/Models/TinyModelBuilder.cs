@@ -183,6 +183,7 @@ internal static class TinyModelBuilder
         {
             TensorType.Q4_K => TensorType.Q5_0,
             TensorType.Q6_K => TensorType.Q8_0,
+            TensorType.IQ4_XS => TensorType.IQ4_NL,
             _ => throw new ArgumentException($"{type} cannot encode rows of {columns}"),
         };
 

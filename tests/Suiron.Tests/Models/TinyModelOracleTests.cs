@@ -100,13 +100,18 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
 
     /// <summary>
     /// Files llama.cpp quantizes to IQ4_NL / IQ4_XS (what people download as bartowski's IQ4_XS; its per-tensor choices
-    /// mix in other types), run by both engines: the quantized tolerance and 32 identical greedy tokens. Suiron reads
-    /// and runs these types; it does not write them yet.
+    /// mix in other types), run by both engines: the quantized tolerance and 32 identical greedy tokens.
     /// </summary>
     [Theory]
     [MemberData(nameof(IQuantCases))]
     public void LlamaCppIQuantFilesMatchLlamaCpp(string spec, TensorType type) =>
         Compare(TinyModelBuilder.LlamaCpp(Specs[spec], FileType(type)), $"{spec} {type} (llama.cpp)", type);
+
+    /// <summary>Every matrix in IQ4_NL / IQ4_XS by our quantizer (bit-exact with ggml's quantize_iq4_nl / _xs), run by both engines.</summary>
+    [Theory]
+    [MemberData(nameof(IQuantCases))]
+    public void OurIQuantFilesMatchLlamaCpp(string spec, TensorType type) =>
+        Compare(TinyModelBuilder.Ours(Specs[spec], type), $"{spec} {type} (ours)", type);
 
     /// <summary>Our quantized file, run by llama.cpp, is close to llama.cpp's own quantization of the same F32 model.</summary>
     [Theory]
