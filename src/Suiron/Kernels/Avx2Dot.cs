@@ -282,6 +282,9 @@ internal static unsafe partial class Avx2Dot
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static virtual float WeightScale(byte* block) => Scale(*(Half*)block);
 
+        /// <summary>The block's 32 signed quants in element order (the GEMM panel's bytes).</summary>
+        static abstract Vector256<sbyte> Quants(byte* block);
+
         static abstract Vector256<short> Shared(Vector256<sbyte> y);
         static abstract Vector256<int> Lanes(byte* block, Vector256<sbyte> y, Vector256<short> shared);
     }
@@ -292,11 +295,14 @@ internal static unsafe partial class Avx2Dot
         public static int BlockBytes => sizeof(BlockQ8_0);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Quants(byte* block) => Avx.LoadVector256((sbyte*)block + 2);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<short> Shared(Vector256<sbyte> y) => default;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Lanes(byte* block, Vector256<sbyte> y, Vector256<short> shared) =>
-            DotInt8(Avx.LoadVector256((sbyte*)block + 2), y);
+            DotInt8(Quants(block), y);
     }
 
     /// <summary>
@@ -325,6 +331,9 @@ internal static unsafe partial class Avx2Dot
         public static int BlockBytes => sizeof(BlockQ4_0);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Quants(byte* block) => Avx2.Subtract(Nibbles32(((BlockQ4_0*)block)->Qs), Vector256.Create((byte)8)).AsSByte();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<short> Shared(Vector256<sbyte> y) => Avx2.MultiplyAddAdjacent(Vector256.Create((byte)8), y);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -336,6 +345,9 @@ internal static unsafe partial class Avx2Dot
     private struct Q5_0Block : IBlock32Quants
     {
         public static int BlockBytes => sizeof(BlockQ5_0);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Quants(byte* block) => Q5_0Quants((BlockQ5_0*)block);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<short> Shared(Vector256<sbyte> y) => Avx2.MultiplyAddAdjacent(Vector256.Create((byte)16), y);
@@ -403,6 +415,34 @@ internal static unsafe partial class Avx2Dot
         y[3 * outputDistance] = Vector256.Sum(acc3);
     }
 
+    /// <summary>
+    /// One row of a Q8_0/Q4_0/Q5_0/IQ4_NL/MXFP4 tensor in the GEMM panel layout: the signed quants of every block, then
+    /// its <paramref name="cols"/>/32 float weight scales.
+    /// </summary>
+    internal static void UnpackBlock32(TensorType type, byte* src, byte* dst, int cols)
+    {
+        switch (type)
+        {
+            case TensorType.Q8_0: UnpackBlock32<Q8_0Block>(src, dst, cols); break;
+            case TensorType.Q4_0: UnpackBlock32<Q4_0Block>(src, dst, cols); break;
+            case TensorType.Q5_0: UnpackBlock32<Q5_0Block>(src, dst, cols); break;
+            case TensorType.IQ4_NL: UnpackBlock32<IQ4NLBlock>(src, dst, cols); break;
+            case TensorType.MXFP4: UnpackBlock32<MXFP4Block>(src, dst, cols); break;
+            default: throw Quantization.Unsupported(type);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void UnpackBlock32<TQuants>(byte* src, byte* dst, int cols) where TQuants : struct, IBlock32Quants
+    {
+        float* d = (float*)(dst + cols);
+        for (int b = 0; b < cols / 32; b++, src += TQuants.BlockBytes)
+        {
+            Avx.Store((sbyte*)dst + 32 * b, TQuants.Quants(src));
+            d[b] = TQuants.WeightScale(src);
+        }
+    }
+
     /// <summary>The float scales of Q8_0 activation blocks, converted once so the row dots of a matmul need not each convert them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ActivationScales(BlockQ8_0* y, float* scales, int blocks)
@@ -444,7 +484,7 @@ internal static unsafe partial class Avx2Dot
 
     /// <summary>Q5_0's 32 quants minus 16, in element order: nibbles as in Q4_0, the fifth bit from qh (bit j for element j).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<sbyte> Q5_0Quants(BlockQ5_0* block)
+    private static Vector256<sbyte> Q5_0Quants(BlockQ5_0* block)
     {
         Vector256<byte> high = BitsToBytes(*(uint*)block->Qh) & Vector256.Create((byte)16);
         return Avx2.Subtract(Nibbles32(block->Qs) | high, Vector256.Create((byte)16)).AsSByte();
@@ -500,11 +540,14 @@ internal static unsafe partial class Avx2Dot
         public static int BlockBytes => sizeof(BlockIQ4NL);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Quants(byte* block) => IQ4Weights(((BlockIQ4NL*)block)->Qs, IQ4Grid);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<short> Shared(Vector256<sbyte> y) => default;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Lanes(byte* block, Vector256<sbyte> y, Vector256<short> shared) =>
-            DotInt8(IQ4Weights(((BlockIQ4NL*)block)->Qs, IQ4Grid), y);
+            DotInt8(Quants(block), y);
     }
 
     /// <summary>Like <see cref="IQ4NL"/>, with the activation block scales already converted (once per matmul).</summary>
@@ -514,13 +557,13 @@ internal static unsafe partial class Avx2Dot
     public static void IQ4NLScaledFourRows(byte* w, long rowDistance, byte* a, float* yScales, int n, float* y, long outputDistance)
         => Block32ScaledFourRows<IQ4NLBlock>(w, rowDistance, a, yScales, n, y, outputDistance);
 
-    /// <summary>The signed quants of one IQ4_NL block (grid values) in element order, for the GEMM panel.</summary>
-    internal static Vector256<sbyte> IQ4NLQuants(BlockIQ4NL* block) => IQ4Weights(block->Qs, IQ4Grid);
-
     /// <summary>MXFP4: the nibbles looked up on the doubled E2M1 table are the signed quants; the scale is 2^(e − 128).</summary>
     private struct MXFP4Block : IBlock32Quants
     {
         public static int BlockBytes => sizeof(BlockMXFP4);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<sbyte> Quants(byte* block) => IQ4Weights(((BlockMXFP4*)block)->Qs, MXFP4Grid);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float WeightScale(byte* block) => MXFP4Values.HalfScale(*block);
@@ -530,7 +573,7 @@ internal static unsafe partial class Avx2Dot
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Lanes(byte* block, Vector256<sbyte> y, Vector256<short> shared) =>
-            DotInt8(IQ4Weights(((BlockMXFP4*)block)->Qs, MXFP4Grid), y);
+            DotInt8(Quants(block), y);
     }
 
     /// <summary>MXFP4 against Q8_0 (<see cref="Block32"/> over <see cref="MXFP4Block"/>).</summary>
@@ -543,10 +586,10 @@ internal static unsafe partial class Avx2Dot
     public static void MXFP4ScaledFourRows(byte* w, long rowDistance, byte* a, float* yScales, int n, float* y, long outputDistance)
         => Block32ScaledFourRows<MXFP4Block>(w, rowDistance, a, yScales, n, y, outputDistance);
 
-    /// <summary>The signed quants of one MXFP4 block (doubled E2M1 values) in element order, for the GEMM panel.</summary>
-    internal static Vector256<sbyte> MXFP4Quants(BlockMXFP4* block) => IQ4Weights(block->Qs, MXFP4Grid);
-
-    /// <summary>The doubled E2M1 table in both 128-bit lanes, for a vpshufb lookup.</summary>
+    /// <summary>
+    /// <see cref="MXFP4Values.Table"/> in both 128-bit lanes, for a vpshufb lookup. Written out as a literal so that the
+    /// JIT emits a constant; built from the span it was rebuilt on every block.
+    /// </summary>
     private static Vector256<sbyte> MXFP4Grid
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -556,7 +599,7 @@ internal static unsafe partial class Avx2Dot
     /// <summary>The 32 grid values of one 16-byte IQ4 run in element order (an IQ4_XS sub-block), for the GEMM panel.</summary>
     internal static Vector256<sbyte> IQ4Quants(byte* qs) => IQ4Weights(qs, IQ4Grid);
 
-    /// <summary>The IQ4 grid in both 128-bit lanes, for a vpshufb lookup of 32 nibbles at once.</summary>
+    /// <summary><see cref="IQ4Values.Table"/> in both 128-bit lanes, for a vpshufb lookup of 32 nibbles at once (a literal, as <see cref="MXFP4Grid"/>).</summary>
     private static Vector256<sbyte> IQ4Grid
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

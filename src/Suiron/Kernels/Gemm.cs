@@ -175,61 +175,8 @@ internal static unsafe partial class Gemm
         switch (type)
         {
             case TensorType.F16: HalfConversion.HalfToSingle((Half*)src, (float*)dst, cols); break;
-            case TensorType.Q8_0:
-            {
-                var x = (BlockQ8_0*)src;
-                float* d = (float*)(dst + cols);
-                for (int b = 0; b < cols / 32; b++)
-                {
-                    Avx.Store(dst + 32 * b, Avx.LoadVector256((byte*)x[b].Qs));
-                    d[b] = Avx2Dot.Scale(x[b].D);
-                }
-                break;
-            }
-            case TensorType.Q4_0:
-            {
-                var x = (BlockQ4_0*)src;
-                float* d = (float*)(dst + cols);
-                for (int b = 0; b < cols / 32; b++)
-                {
-                    Avx.Store(dst + 32 * b, Avx2.Subtract(Avx2Dot.Nibbles32(x[b].Qs), Vector256.Create((byte)8)));
-                    d[b] = Avx2Dot.Scale(x[b].D);
-                }
-                break;
-            }
-            case TensorType.Q5_0:
-            {
-                var x = (BlockQ5_0*)src;
-                float* d = (float*)(dst + cols);
-                for (int b = 0; b < cols / 32; b++)
-                {
-                    Avx.Store((sbyte*)dst + 32 * b, Avx2Dot.Q5_0Quants(x + b));
-                    d[b] = Avx2Dot.Scale(x[b].D);
-                }
-                break;
-            }
-            case TensorType.IQ4_NL:
-            {
-                var x = (BlockIQ4NL*)src;
-                float* d = (float*)(dst + cols);
-                for (int b = 0; b < cols / 32; b++)
-                {
-                    Avx.Store((sbyte*)dst + 32 * b, Avx2Dot.IQ4NLQuants(x + b));
-                    d[b] = Avx2Dot.Scale(x[b].D);
-                }
-                break;
-            }
-            case TensorType.MXFP4:
-            {
-                var x = (BlockMXFP4*)src;
-                float* d = (float*)(dst + cols);
-                for (int b = 0; b < cols / 32; b++)
-                {
-                    Avx.Store((sbyte*)dst + 32 * b, Avx2Dot.MXFP4Quants(x + b));
-                    d[b] = MXFP4Values.HalfScale(x[b].E);
-                }
-                break;
-            }
+            case TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q5_0 or TensorType.IQ4_NL or TensorType.MXFP4:
+                Avx2Dot.UnpackBlock32(type, src, dst, cols); break;
             case TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K:
                 UnpackKQuant(type, src, dst, cols / 256); break;
             case TensorType.IQ4_XS:
