@@ -210,30 +210,14 @@ internal static unsafe class Dequantizer
     public static void IQ4NL(BlockIQ4NL* x, float* y, int blocks)
     {
         ReadOnlySpan<sbyte> grid = IQ4Values.Table;
-        for (int b = 0; b < blocks; b++, y += 32)
-        {
-            float d = (float)x[b].D;
-            for (int j = 0; j < 16; j++)
-            {
-                y[j] = d * grid[x[b].Qs[j] & 0xF];
-                y[j + 16] = d * grid[x[b].Qs[j] >> 4];
-            }
-        }
+        for (int b = 0; b < blocks; b++, y += 32) GridBlock(x[b].Qs, (float)x[b].D, grid, y);
     }
 
     /// <summary>MXFP4: x = 2^(e − 128) · table[q] (the doubled E2M1 values).</summary>
     public static void MXFP4(BlockMXFP4* x, float* y, int blocks)
     {
         ReadOnlySpan<sbyte> values = MXFP4Values.Table;
-        for (int b = 0; b < blocks; b++, y += 32)
-        {
-            float d = MXFP4Values.HalfScale(x[b].E);
-            for (int j = 0; j < 16; j++)
-            {
-                y[j] = values[x[b].Qs[j] & 0xF] * d;
-                y[j + 16] = values[x[b].Qs[j] >> 4] * d;
-            }
-        }
+        for (int b = 0; b < blocks; b++, y += 32) GridBlock(x[b].Qs, MXFP4Values.HalfScale(x[b].E), values, y);
     }
 
     /// <summary>IQ4_XS: sub-block i of each super-block is IQ4_NL with scale d * (ls_i − 32).</summary>
@@ -243,16 +227,17 @@ internal static unsafe class Dequantizer
         for (int b = 0; b < blocks; b++)
         {
             float d = (float)x[b].D;
-            for (int i = 0; i < 8; i++, y += 32)
-            {
-                float dl = d * (IQ4XSScale(&x[b], i) - 32);
-                byte* qs = x[b].Qs + 16 * i;
-                for (int j = 0; j < 16; j++)
-                {
-                    y[j] = dl * grid[qs[j] & 0xF];
-                    y[j + 16] = dl * grid[qs[j] >> 4];
-                }
-            }
+            for (int i = 0; i < 8; i++, y += 32) GridBlock(x[b].Qs + 16 * i, d * (IQ4XSScale(&x[b], i) - 32), grid, y);
+        }
+    }
+
+    /// <summary>32 weights d·grid[q] from one 16-byte run of 4-bit grid indices (element j low nibble, j + 16 high).</summary>
+    private static void GridBlock(byte* qs, float d, ReadOnlySpan<sbyte> grid, float* y)
+    {
+        for (int j = 0; j < 16; j++)
+        {
+            y[j] = d * grid[qs[j] & 0xF];
+            y[j + 16] = d * grid[qs[j] >> 4];
         }
     }
 

@@ -345,10 +345,7 @@ internal static unsafe class ScalarDot
         float sum = 0;
         for (int b = 0; b < n / 32; b++)
         {
-            int sumi = 0;
-            for (int j = 0; j < 16; j++)
-                sumi += grid[x[b].Qs[j] & 0xF] * y[b].Qs[j] + grid[x[b].Qs[j] >> 4] * y[b].Qs[j + 16];
-            sum += sumi * ((float)x[b].D * (float)y[b].D);
+            sum += GridBlockSum(x[b].Qs, y[b].Qs, grid) * ((float)x[b].D * (float)y[b].D);
         }
         return sum;
     }
@@ -363,10 +360,7 @@ internal static unsafe class ScalarDot
         float sum = 0;
         for (int b = 0; b < n / 32; b++)
         {
-            int sumi = 0;
-            for (int j = 0; j < 16; j++)
-                sumi += values[x[b].Qs[j] & 0xF] * y[b].Qs[j] + values[x[b].Qs[j] >> 4] * y[b].Qs[j + 16];
-            sum += sumi * ((float)y[b].D * MXFP4Values.HalfScale(x[b].E));
+            sum += GridBlockSum(x[b].Qs, y[b].Qs, values) * ((float)y[b].D * MXFP4Values.HalfScale(x[b].E));
         }
         return sum;
     }
@@ -383,15 +377,17 @@ internal static unsafe class ScalarDot
         {
             int sumi = 0;
             for (int i = 0; i < 8; i++)
-            {
-                byte* qs = x[b].Qs + 16 * i;
-                sbyte* q8 = y[b].Qs + 32 * i;
-                int block = 0;
-                for (int j = 0; j < 16; j++) block += grid[qs[j] & 0xF] * q8[j] + grid[qs[j] >> 4] * q8[j + 16];
-                sumi += (Dequantizer.IQ4XSScale(&x[b], i) - 32) * block;
-            }
+                sumi += (Dequantizer.IQ4XSScale(&x[b], i) - 32) * GridBlockSum(x[b].Qs + 16 * i, y[b].Qs + 32 * i, grid);
             sum += (float)x[b].D * y[b].D * sumi;
         }
+        return sum;
+    }
+
+    /// <summary>Σ grid[q_j]·y_j over one 32-weight run of 4-bit grid indices (element j low nibble, j + 16 high): IQ4_NL, IQ4_XS, MXFP4.</summary>
+    private static int GridBlockSum(byte* qs, sbyte* y, ReadOnlySpan<sbyte> grid)
+    {
+        int sum = 0;
+        for (int j = 0; j < 16; j++) sum += grid[qs[j] & 0xF] * y[j] + grid[qs[j] >> 4] * y[j + 16];
         return sum;
     }
 }
