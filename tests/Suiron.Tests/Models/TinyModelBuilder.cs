@@ -79,12 +79,9 @@ internal static class TinyModelBuilder
     {
         string source = F32(spec);
         string path = Path.Combine(Directory, $"{spec.Name}-{fileType}-llamacpp.gguf");
-        // The quantizer's entry point does not load the native library itself; in a test run where nothing has
-        // loaded it yet (one test class alone), this does.
-        LLama.Native.NativeApi.llama_empty_call();
         lock (WriteLock)
         {
-            if (!File.Exists(path) && !LLama.LLamaQuantizer.Quantize(source, path, fileType, nthread: 2, allowRequantize: false, quantizeOutputTensor: true))
+            if (!File.Exists(path) && !ModelQuantization.LlamaCppQuantizer.Quantize(source, path, (Suiron.ModelQuantization.ModelFileType)(int)fileType))
                 throw new InvalidOperationException($"llama.cpp failed to quantize {source} to {fileType}");
         }
         return path;
