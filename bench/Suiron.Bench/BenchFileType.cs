@@ -6,7 +6,6 @@ internal enum BenchFileType
     F16 = 1,
     Q8_0 = 7,
     Q4_K_M = 15,
-    /// <summary>llama.cpp only: Suiron reads and runs IQ4_XS but does not write it yet.</summary>
     IQ4_XS = 30,
     /// <summary>gpt-oss's layout: experts MXFP4, other matrices Q8_0 (MoE models; on a dense one it is all Q8_0).</summary>
     MXFP4_MOE = 38,
