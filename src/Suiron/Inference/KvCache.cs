@@ -24,8 +24,10 @@ public sealed class KvCache
     {
     }
 
-    internal KvCache(int layers, int keyWidth, int valueWidth, int capacity, KvCacheType keyType, KvCacheType valueType)
+    internal KvCache(int layers, int keyWidth, int valueWidth, int capacity, KvCacheType keyType, KvCacheType valueType,
+        RecurrentState? recurrent = null)
     {
+        Recurrent = recurrent;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         if (keyType == KvCacheType.Q8_0 && keyWidth % 32 != 0)
             throw new ArgumentException($"A q8_0 key cache needs a key width that is a multiple of 32; this one is {keyWidth}.", nameof(keyType));
@@ -81,14 +83,51 @@ public sealed class KvCache
     /// <summary>Value elements per token and layer: kvHeads × valueLength.</summary>
     internal int ValueWidth { get; }
 
-    /// <summary>Forgets every token; the memory is kept for reuse.</summary>
-    public void Clear() => Count = 0;
+    /// <summary>
+    /// The recurrent layers' state of a hybrid model (Qwen3-Next, Qwen3.5), or null when every layer attends: it can
+    /// go back only to positions where a snapshot was taken (<see cref="Checkpoint"/>), see <see cref="ReusablePrefix"/>.
+    /// </summary>
+    internal RecurrentState? Recurrent { get; }
 
-    /// <summary>Keeps the first <paramref name="count"/> tokens and drops the rest (to reuse a shared prefix).</summary>
+    /// <summary>Bytes of the per-sequence recurrent state (independent of the tokens held), 0 for a pure attention model.</summary>
+    public long RecurrentBytes => Recurrent?.Bytes ?? 0;
+
+    /// <summary>Forgets every token (and every recurrent snapshot); the memory is kept for reuse.</summary>
+    public void Clear()
+    {
+        Count = 0;
+        Recurrent?.Clear();
+    }
+
+    /// <summary>
+    /// The longest prefix of at most <paramref name="tokens"/> of the held tokens that <see cref="Truncate"/> can keep:
+    /// any of them for keys and values; for a model with recurrent layers only the current end or a position where a
+    /// snapshot was taken (else 0, the start).
+    /// </summary>
+    public int ReusablePrefix(int tokens)
+    {
+        int limit = Math.Clamp(tokens, 0, Count);
+        if (Recurrent is null || limit == Count) return limit;
+        return Recurrent.LatestSnapshotAtOrBefore(limit);
+    }
+
+    /// <summary>
+    /// Remembers the recurrent state at the current position so that a later <see cref="Truncate"/> can come back to it
+    /// (the prefix cache calls it where prompts are likely to be shared); does nothing for a pure attention model.
+    /// </summary>
+    public void Checkpoint() => Recurrent?.Save(Count);
+
+    /// <summary>
+    /// Keeps the first <paramref name="count"/> tokens and drops the rest (to reuse a shared prefix). With recurrent
+    /// layers, <paramref name="count"/> must be one <see cref="ReusablePrefix"/> allows.
+    /// </summary>
     public void Truncate(int count)
     {
         if ((uint)count > (uint)Count)
             throw new ArgumentOutOfRangeException(nameof(count), $"Cannot truncate a cache of {Count} tokens to {count}.");
+        if (Recurrent is not null && count != Count && !Recurrent.Restore(count))
+            throw new ArgumentOutOfRangeException(nameof(count),
+                $"The recurrent state cannot go back to position {count}: no snapshot was taken there (ask ReusablePrefix for a position that can be kept).");
         Count = count;
     }
 

@@ -139,6 +139,28 @@ public static unsafe class VectorOps
         }
     }
 
+    /// <summary>dst = σ(gate) · x, σ(g) = 1 / (1 + exp(−g)): a gated attention output (Qwen3-Next, Qwen3.5).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SigmoidMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> x, Span<float> dst)
+    {
+        CheckLengths(gate.Length, x.Length, dst.Length);
+        ref float gs = ref MemoryMarshal.GetReference(gate);
+        ref float xs = ref MemoryMarshal.GetReference(x);
+        ref float ds = ref MemoryMarshal.GetReference(dst);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var one = Vector256.Create(1f);
+            for (; i + 8 <= gate.Length; i += 8)
+            {
+                var g = Vector256.LoadUnsafe(ref gs, (nuint)i);
+                (Vector256.LoadUnsafe(ref xs, (nuint)i) / (one + Vector256.Exp(-g))).StoreUnsafe(ref ds, (nuint)i);
+            }
+        }
+        for (; i < gate.Length; i++)
+            Unsafe.Add(ref ds, i) = Unsafe.Add(ref xs, i) / (1f + MathF.Exp(-Unsafe.Add(ref gs, i)));
+    }
+
     /// <summary>dst = silu(x) in place-compatible form.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Silu(ReadOnlySpan<float> x, Span<float> dst)
@@ -195,6 +217,13 @@ public static unsafe class VectorOps
 
     /// <summary>x *= factor, in place.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Σ a[i]·b[i] (attention's dot product, eight lanes).</summary>
+    public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        CheckLengths(a.Length, b.Length, b.Length);
+        fixed (float* x = a) fixed (float* y = b) return Attention.Dot(x, y, a.Length);
+    }
+
     public static void Scale(Span<float> x, float factor)
     {
         ref float xs = ref MemoryMarshal.GetReference(x);
@@ -261,6 +290,12 @@ internal static class VectorOpsReference
     public static void SiluMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dst)
     {
         for (int i = 0; i < gate.Length; i++) dst[i] = gate[i] / (1f + MathF.Exp(-gate[i])) * up[i];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void SigmoidMul(ReadOnlySpan<float> gate, ReadOnlySpan<float> x, Span<float> dst)
+    {
+        for (int i = 0; i < gate.Length; i++) dst[i] = x[i] / (1f + MathF.Exp(-gate[i]));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -43,6 +43,14 @@ internal enum FeedForwardKind
 /// (Hugging Face's <c>post_attention_layernorm</c> under llama.cpp's name; a pre-norm, not a sandwich norm).</param>
 /// <param name="NextNLayers">The last <c>nextn_predict_layers</c> blocks are multi-token-prediction heads: loaded (so real files load)
 /// and skipped by the forward pass, as llama.cpp does.</param>
+/// <param name="HybridDeltaNet">Layers are gated DeltaNet (<see cref="GatedDeltaNet"/>, recurrent state) except every
+/// <c>full_attention_interval</c>-th (or those <c>attention.recurrent_layers</c> marks false), which attend (Qwen3-Next, Qwen3.5).</param>
+/// <param name="AttentionOutputGate">The query projection carries a gate per head; σ(gate) scales the attention output.</param>
+/// <param name="InterleavedRopeSections">Multi-section RoPE over <c>rope.dimension_sections</c>, interleaved (Qwen3.5's I-MRoPE);
+/// text tokens rotate as NeoX except the pairs of the fourth section.</param>
+/// <param name="SharedExpertGate">The shared expert's output is scaled per token by σ(<c>ffn_gate_inp_shexp</c> · x) (Qwen2-MoE's heirs).</param>
+/// <param name="TiledDeltaNetKeyHeads">Value head h of a DeltaNet layer reads key head h mod keyHeads (Qwen3.5's conversions
+/// reorder the value heads for it) instead of h / (valueHeads / keyHeads) (Qwen3-Next).</param>
 internal sealed record DecoderArchitecture(
     string Name,
     RopeStyle RopeStyle,
@@ -59,18 +67,26 @@ internal sealed record DecoderArchitecture(
     bool QueryKeyNormAfterRope = false,
     bool SharedExpertAlways = false,
     bool QueryKeyNormOverAllHeads = false,
-    bool LatentAttention = false);
+    bool LatentAttention = false,
+    bool HybridDeltaNet = false,
+    bool AttentionOutputGate = false,
+    bool InterleavedRopeSections = false,
+    bool SharedExpertGate = false,
+    bool TiledDeltaNetKeyHeads = false);
 
-/// <summary>One block: attention (grouped-query or latent), then a dense MLP or experts (+ shared experts), with optional post-norms.</summary>
+/// <summary>One block: a token mixer (grouped-query or latent attention, or gated DeltaNet), then a dense MLP or experts
+/// (+ shared experts), with optional post-norms.</summary>
 internal sealed record BlockWeights(
     float[] AttentionNorm,                 // (embedding)  attn_norm
     GroupedQueryAttentionWeights? Attention,
     LatentAttentionWeights? Latent,
+    GatedDeltaNetWeights? DeltaNet,
     float[]? AttentionPostNorm,            // (embedding)  post_attention_norm
     float[] FeedForwardNorm,               // (embedding)  ffn_norm
     GatedFeedForwardWeights? Dense,
     ExpertWeights? Experts,
     GatedFeedForwardWeights? SharedExpert, // ffn_*_shexp
+    float[]? SharedExpertGate,             // (embedding)  ffn_gate_inp_shexp
     float[]? FeedForwardPostNorm);         // (embedding)  post_ffw_norm
 
 /// <summary>
@@ -104,6 +120,10 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     private readonly int _keyWidth, _valueWidth; // of a cache row per layer (latent attention: the latent, no value part)
     private readonly IReadOnlyList<float[]> _derived; // weights re-laid-out at load (legacy attn_kv_b), kept alive here
     private readonly GatedFeedForward _feedForward;
+    private readonly GatedDeltaNet? _deltaNet;
+    // Each layer's index among the cache's attention layers or among its recurrent layers (−1: not of that kind).
+    private readonly int[] _attentionSlot, _recurrentSlot;
+    private readonly int _attentionLayers, _recurrentLayers, _recurrentSnapshots;
     private float[] _hidden = [], _normed = [], _sublayer = [], _shared = [];
 
     public Decoder(GgufFile file, DecoderArchitecture architecture, ModelOptions options)
@@ -123,6 +143,15 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
             if (nextN < 0 || nextN >= blockCount)
                 throw new GgufException($"{Key("nextn_predict_layers")} = {nextN} must be in 0..{blockCount - 1} ({Key("block_count")} = {blockCount})", -1, file.Path);
             _h = _h with { LayerCount = blockCount - nextN }; // the layers the forward pass runs, and the cache holds
+        }
+        GatedDeltaNetShape? deltaNet = architecture.HybridDeltaNet ? GatedDeltaNetShape.Parse(file) : null;
+        _attentionSlot = new int[_h.LayerCount];
+        _recurrentSlot = new int[_h.LayerCount];
+        bool[] recurrent = deltaNet is null ? new bool[_h.LayerCount] : RecurrentLayers(file, _h.LayerCount);
+        for (int i = 0; i < _h.LayerCount; i++)
+        {
+            _attentionSlot[i] = recurrent[i] ? -1 : _attentionLayers++;
+            _recurrentSlot[i] = recurrent[i] ? _recurrentLayers++ : -1;
         }
         bool experts = architecture.FeedForward == FeedForwardKind.Experts;
         if (experts)
@@ -150,9 +179,11 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
             bool moe = experts && IsMoeLayer(i);
             _layers[i] = new BlockWeights(
                 AttentionNorm: reader.Vector(p + "attn_norm.weight", embedding),
-                Attention: latent is not null ? null : GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm,
-                    architecture.OptionalQueryKeyNorm, requireBias: architecture.QueryKeyValueBias, normOverAllHeads: architecture.QueryKeyNormOverAllHeads),
+                Attention: latent is not null || recurrent[i] ? null : GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm,
+                    architecture.OptionalQueryKeyNorm, requireBias: architecture.QueryKeyValueBias, normOverAllHeads: architecture.QueryKeyNormOverAllHeads,
+                    outputGate: architecture.AttentionOutputGate),
                 Latent: latent is null ? null : LatentAttentionWeights.Load(reader, i, embedding, latent.Attention, latent.SplitKeyValue),
+                DeltaNet: recurrent[i] ? GatedDeltaNetWeights.Load(reader, i, embedding, deltaNet!) : null,
                 AttentionPostNorm: architecture.PostNorms ? reader.Vector(p + "post_attention_norm.weight", embedding) : null,
                 FeedForwardNorm: reader.Vector(p + architecture.FeedForwardNormName + ".weight", embedding),
                 Dense: moe ? null : architecture.FeedForward == FeedForwardKind.FusedGateUp
@@ -160,6 +191,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
                     : GatedFeedForwardWeights.Load(reader, p, "", embedding, _h.FeedForwardLength),
                 Experts: moe ? ExpertWeights.Load(reader, i, embedding, _routing!) : null,
                 SharedExpert: moe && sharedWidth > 0 ? GatedFeedForwardWeights.Load(reader, p, "_shexp", embedding, sharedWidth) : null,
+                SharedExpertGate: moe && sharedWidth > 0 && architecture.SharedExpertGate ? reader.Vector(p + "ffn_gate_inp_shexp.weight", embedding) : null,
                 FeedForwardPostNorm: architecture.PostNorms ? reader.Vector(p + "post_ffw_norm.weight", embedding) : null);
         }
         long nextNParameters = 0;
@@ -167,6 +199,14 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         _outputNorm = reader.Vector("output_norm.weight", embedding);
         _output = reader.OutputProjection(embedding, vocab, _tokenEmbedding);
         float[]? frequencyFactors = architecture.RopeFrequencyFactors ? reader.OptionalVector("rope_freqs.weight", _h.Rope.Dimensions / 2) : null;
+        bool[]? stillPairs = null;
+        if (architecture.InterleavedRopeSections)
+        {
+            int[] sections = file.TryGetValue(Key("rope.dimension_sections"), out var value) && value.IsArray ? value.AsInt32Array() : [];
+            if (sections.Length != 4 || sections.Any(x => x < 0))
+                throw new GgufException($"{Key("rope.dimension_sections")} must hold 4 section sizes (time, height, width, extra)", -1, file.Path);
+            stillPairs = Rope.SectionStillPairs(_h.Rope.Dimensions, sections, interleaved: true);
+        }
         reader.EnsureAllUsed(file.Architecture);
         _derived = reader.OwnedArrays;
 
@@ -195,15 +235,17 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         }
         else
         {
-            _attention = new GroupedQueryAttention(_h, new Rope(_h.Rope, architecture.RopeStyle, frequencyFactors), architecture.QueryKeyNormAfterRope, _pool,
+            _attention = new GroupedQueryAttention(_h, new Rope(_h.Rope, architecture.RopeStyle, frequencyFactors, stillPairs), architecture.QueryKeyNormAfterRope, _pool,
                 AttentionRotation.For(_h.KeyLength, _h.ValueLength, _keyCacheType, _valueCacheType, options.AttentionRotation, options.KeyRotationBlock));
             (_keyWidth, _valueWidth) = (_attention.KeyWidth, _attention.ValueWidth);
         }
         _feedForward = new GatedFeedForward(_pool);
+        if (deltaNet is not null) _deltaNet = new GatedDeltaNet(deltaNet, _h.RmsNormEpsilon, architecture.TiledDeltaNetKeyHeads, _pool);
+        _recurrentSnapshots = options.RecurrentSnapshots;
         Experts = experts ? new MixtureOfExperts(_routing!, embedding, _pool) : null;
 
         int contextSize = options.ContextSize > 0 ? options.ContextSize : Math.Min(_h.ContextLength, ModelOptions.DefaultContextCap);
-        long bytesPerToken = _h.LayerCount * (KvCacheTypes.Bytes(_keyCacheType, _keyWidth) + (_valueWidth > 0 ? KvCacheTypes.Bytes(_valueCacheType, _valueWidth) : 0));
+        long bytesPerToken = _attentionLayers * (KvCacheTypes.Bytes(_keyCacheType, _keyWidth) + (_valueWidth > 0 ? KvCacheTypes.Bytes(_valueCacheType, _valueWidth) : 0));
         long total = file.Tensors.Sum(t => t.ElementCount);
         long? active = null;
         if (experts)
@@ -216,6 +258,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         Info = new ModelInfo(architecture.Name, _h, vocab, _h.ContextLength, contextSize, bytesPerToken, total) {
             ActiveParameterCount = active, KeyCacheType = _keyCacheType, ValueCacheType = _valueCacheType,
             AttentionRotation = _attention?.Rotation.ToString() ?? "off",
+            RecurrentLayerCount = _recurrentLayers,
+            RecurrentBytesPerSequence = deltaNet is null ? 0 : (long)_recurrentLayers * (deltaNet.ConvolutionLength + deltaNet.MatrixLength) * sizeof(float),
             // What an uncompressed cache would hold (every head's key and value), beside the latent one.
             FullKvBytesPerToken = latent is null ? null
                 : (long)_h.LayerCount * latent.Attention.HeadCount * (latent.Attention.QueryKeyLength + latent.Attention.ValueLength) * (_keyCacheType == KvCacheType.F16 ? 2 : 4),
@@ -247,11 +291,45 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     internal MixtureOfExperts? Experts { get; }
 
     public KvCache CreateCache(int maxTokens) => _latent is not null
-        ? new(_h.LayerCount, _keyWidth, 0, maxTokens, _keyCacheType)
-        : new(_h.LayerCount, _keyWidth, _valueWidth, maxTokens, _keyCacheType, _valueCacheType);
+        ? new(_attentionLayers, _keyWidth, 0, maxTokens, _keyCacheType)
+        : new(_attentionLayers, _keyWidth, _valueWidth, maxTokens, _keyCacheType, _valueCacheType,
+            _deltaNet is { Shape: var s } ? new RecurrentState(_recurrentLayers, s.ConvolutionLength, s.MatrixLength, _recurrentSnapshots) : null);
 
-    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false) =>
-        ForwardPasses.Run(tokens, cache, logits, allLogits, Info.VocabSize, _h.LayerCount, _keyWidth, _valueWidth, MaxBatch, _pass ??= ForwardPass);
+    /// <summary>
+    /// Which of the <paramref name="layers"/> layers are recurrent: <c>attention.recurrent_layers</c> where the file has it,
+    /// else all but every <c>full_attention_interval</c>-th (default 4), as llama.cpp reads them.
+    /// </summary>
+    private static bool[] RecurrentLayers(GgufFile file, int layers)
+    {
+        string Key(string name) => file.Architecture + "." + name;
+        var recurrent = new bool[layers];
+        if (file.TryGetValue(Key("attention.recurrent_layers"), out var marks) && marks.IsArray)
+        {
+            if (marks.ArrayLength < layers)
+                throw new GgufException($"{Key("attention.recurrent_layers")} has {marks.ArrayLength} entries for {layers} layers", -1, file.Path);
+            var values = (Array)marks.Value;
+            for (int i = 0; i < layers; i++) recurrent[i] = Convert.ToBoolean(values.GetValue(i));
+            return recurrent;
+        }
+        int interval = file.GetInt32(Key("full_attention_interval"), 4);
+        if (interval < 1) throw new GgufException($"{Key("full_attention_interval")} = {interval} must be at least 1", -1, file.Path);
+        for (int i = 0; i < layers; i++) recurrent[i] = (i + 1) % interval != 0;
+        return recurrent;
+    }
+
+    private int RecurrentLayersOf(KvCache cache) => cache.Recurrent?.LayerCount ?? 0;
+
+    private void CheckCache(KvCache cache)
+    {
+        if (cache is not null && RecurrentLayersOf(cache) != _recurrentLayers)
+            throw new ArgumentException("The cache was created by a model of another shape.", nameof(cache));
+    }
+
+    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits = false)
+    {
+        CheckCache(cache);
+        ForwardPasses.Run(tokens, cache, logits, allLogits, Info.VocabSize, _attentionLayers, _keyWidth, _valueWidth, MaxBatch, _pass ??= ForwardPass);
+    }
 
     /// <summary>
     /// Several sequences per step: their tokens are laid end to end into passes of up to <see cref="MaxBatch"/> rows;
@@ -262,7 +340,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     public void ForwardBatch(ReadOnlySpan<SequenceTokens> items, Span<float> logits)
     {
         int vocab = Info.VocabSize;
-        SequenceBatches.Validate(items, logits.Length, vocab, _h.LayerCount, _keyWidth, _valueWidth);
+        foreach (var item in items) CheckCache(item.Cache);
+        SequenceBatches.Validate(items, logits.Length, vocab, _attentionLayers, _keyWidth, _valueWidth);
         SequenceBatches.Run(items, logits, vocab, MaxBatch, _passTokens ??= new int[MaxBatch], _segments ??= new SequenceSegment[MaxBatch],
             _batchPass ??= RunPass);
     }
@@ -295,8 +374,9 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     {
         ArgumentNullException.ThrowIfNull(cache);
         if (tokens.IsEmpty) throw new ArgumentException("No tokens to evaluate.", nameof(tokens));
-        if (cache.LayerCount != _h.LayerCount || cache.KeyWidth != _keyWidth || cache.ValueWidth != _valueWidth)
+        if (cache.LayerCount != _attentionLayers || cache.KeyWidth != _keyWidth || cache.ValueWidth != _valueWidth)
             throw new ArgumentException("The cache was created by a model of another shape.", nameof(cache));
+        CheckCache(cache);
         foreach (int token in tokens)
             if ((uint)token >= (uint)Info.VocabSize)
                 throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {token} is outside the vocabulary of {Info.VocabSize}.");
@@ -347,7 +427,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
             BlockWeights w = _layers[layerIndex];
             RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
             if (w.Latent is { } latentWeights) _latent!.Forward(layerIndex, latentWeights, normed, n, segments, sublayer);
-            else _attention!.Forward(layerIndex, w.Attention!, normed, n, segments, sublayer);
+            else if (w.DeltaNet is { } deltaNet) _deltaNet!.Forward(_recurrentSlot[layerIndex], deltaNet, normed, n, segments, sublayer);
+            else _attention!.Forward(_attentionSlot[layerIndex], w.Attention!, normed, n, segments, sublayer);
             if (w.AttentionPostNorm is not null) RmsNorm.Apply(sublayer, w.AttentionPostNorm, epsilon, sublayer);
             VectorOps.Add(hidden, sublayer, hidden);
 
@@ -364,6 +445,13 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
                     MixtureOfExperts.Grow(ref _shared, n * embedding);
                     Span<float> shared = _shared.AsSpan(0, n * embedding);
                     _feedForward.Forward(sharedExpert, normed, n, shared);
+                    if (w.SharedExpertGate is { } gate)
+                        for (int t = 0; t < n; t++)
+                        {
+                            Span<float> row = shared.Slice(t * embedding, embedding);
+                            float scale = 1f / (1f + MathF.Exp(-VectorOps.Dot(gate, normed.Slice(t * embedding, embedding))));
+                            VectorOps.Scale(row, scale);
+                        }
                     VectorOps.Add(sublayer, shared, sublayer);
                 }
             }

@@ -20,18 +20,22 @@ internal sealed record GroupedQueryAttentionWeights(
     float[]? ValueBias,     // (kvHeads · valueLength)
     float[]? QueryNorm,     // (keyLength), shared by all heads; or (heads · keyLength), one norm over them all
     float[]? KeyNorm,       // (keyLength); or (kvHeads · keyLength)
-    Tensor Output)          // (embedding, heads · valueLength)
+    Tensor Output,          // (embedding, heads · valueLength)
+    bool OutputGate = false)// the query projection is twice as wide: per head its query, then a gate of the head's output
 {
     /// <param name="optionalQueryKeyNorm">Take QK-norm weights when the file has them (otherwise only when <paramref name="queryKeyNorm"/> requires them).</param>
     /// <param name="requireBias">The Q, K and V biases must be there (Qwen2); otherwise they are taken when the file has them.</param>
     /// <param name="normOverAllHeads">The QK-norm weights span all heads of a token (MiniMax-M2: one RMS norm over the whole
     /// query and the whole key projection) instead of one head, shared by every head.</param>
+    /// <param name="outputGate">Each query head comes with a gate row block, σ(gate) scaling the head's output (Qwen3-Next, Qwen3.5).</param>
     public static GroupedQueryAttentionWeights Load(WeightReader reader, int layer, TransformerHyperParameters h, bool queryKeyNorm,
-        bool optionalQueryKeyNorm = false, bool requireBias = false, bool normOverAllHeads = false)
+        bool optionalQueryKeyNorm = false, bool requireBias = false, bool normOverAllHeads = false, bool outputGate = false)
     {
         string p = $"blk.{layer}.";
         int embedding = h.EmbeddingLength;
-        int queryWidth = h.HeadCount * h.KeyLength, keyWidth = h.KvHeadCount * h.KeyLength, valueWidth = h.KvHeadCount * h.ValueLength;
+        if (outputGate && h.KeyLength != h.ValueLength)
+            throw new Gguf.GgufException($"A gated attention output needs equal key and value head lengths (here {h.KeyLength} and {h.ValueLength})", -1, reader.File.Path);
+        int queryWidth = (outputGate ? 2 : 1) * h.HeadCount * h.KeyLength, keyWidth = h.KvHeadCount * h.KeyLength, valueWidth = h.KvHeadCount * h.ValueLength;
         bool fused = reader.Has(p + "attn_qkv.weight");
         float[]? Bias(string name, int width) => requireBias ? reader.Vector(name, width) : reader.OptionalVector(name, width);
         // RmsNorm.Apply normalizes rows as long as its weight: one head, or a token's whole projection.
@@ -49,7 +53,8 @@ internal sealed record GroupedQueryAttentionWeights(
                 : optionalQueryKeyNorm ? reader.OptionalVector(p + "attn_q_norm.weight", queryNormWidth) : null,
             KeyNorm: queryKeyNorm ? reader.Vector(p + "attn_k_norm.weight", keyNormWidth)
                 : optionalQueryKeyNorm ? reader.OptionalVector(p + "attn_k_norm.weight", keyNormWidth) : null,
-            Output: reader.Matrix(p + "attn_output.weight", h.HeadCount * h.ValueLength, embedding));
+            Output: reader.Matrix(p + "attn_output.weight", h.HeadCount * h.ValueLength, embedding),
+            OutputGate: outputGate);
     }
 }
 
@@ -68,7 +73,7 @@ internal sealed class GroupedQueryAttention
     private readonly WorkerPool _pool;
     private readonly float _scale;
     private readonly bool _normAfterRope;
-    private float[] _fused = [], _query = [], _key = [], _value = [], _mixed = [], _cosSin = [];
+    private float[] _fused = [], _query = [], _key = [], _value = [], _mixed = [], _cosSin = [], _gatedQuery = [], _gate = [];
     private KvCache[] _rowCache = [];
     private int[] _rowPosition = [];
 
@@ -107,9 +112,17 @@ internal sealed class GroupedQueryAttention
         Span<float> keys = _key.AsSpan(0, n * keyWidth);         // (n, kvHeads · keyLength)
         Span<float> values = _value.AsSpan(0, n * valueWidth);   // (n, kvHeads · valueLength)
 
+        // A gated layer projects (query, gate) pairs per head: project into a scratch of twice the width, split below.
+        int projectedWidth = w.OutputGate ? 2 * queryWidth : queryWidth;
+        Span<float> projected = queries;
+        if (w.OutputGate)
+        {
+            MixtureOfExperts.Grow(ref _gatedQuery, n * projectedWidth);
+            projected = _gatedQuery.AsSpan(0, n * projectedWidth);
+        }
         if (w.QueryKeyValue is { } qkv)
         {
-            int width = queryWidth + keyWidth + valueWidth;
+            int width = projectedWidth + keyWidth + valueWidth;
             MixtureOfExperts.Grow(ref _fused, n * width);
             Span<float> fused = _fused.AsSpan(0, n * width);
             MatMul.Compute(qkv, input, fused, n, _pool);
@@ -117,19 +130,30 @@ internal sealed class GroupedQueryAttention
             for (int t = 0; t < n; t++)
             {
                 Span<float> row = fused.Slice(t * width, width);
-                row[..queryWidth].CopyTo(queries.Slice(t * queryWidth, queryWidth));
-                row.Slice(queryWidth, keyWidth).CopyTo(keys.Slice(t * keyWidth, keyWidth));
-                row.Slice(queryWidth + keyWidth, valueWidth).CopyTo(values.Slice(t * valueWidth, valueWidth));
+                row[..projectedWidth].CopyTo(projected.Slice(t * projectedWidth, projectedWidth));
+                row.Slice(projectedWidth, keyWidth).CopyTo(keys.Slice(t * keyWidth, keyWidth));
+                row.Slice(projectedWidth + keyWidth, valueWidth).CopyTo(values.Slice(t * valueWidth, valueWidth));
             }
         }
         else
         {
-            MatMul.Compute(w.Query!, input, queries, n, _pool);
+            MatMul.Compute(w.Query!, input, projected, n, _pool);
             MatMul.Compute(w.Key!, input, keys, n, _pool);
             MatMul.Compute(w.Value!, input, values, n, _pool);
-            if (w.QueryBias is not null) AddToRows(queries, w.QueryBias);
+            if (w.QueryBias is not null) AddToRows(projected, w.QueryBias);
             if (w.KeyBias is not null) AddToRows(keys, w.KeyBias);
             if (w.ValueBias is not null) AddToRows(values, w.ValueBias);
+        }
+        if (w.OutputGate)
+        {
+            MixtureOfExperts.Grow(ref _gate, n * queryWidth);
+            for (int t = 0; t < n; t++)
+                for (int h = 0; h < _h.HeadCount; h++)
+                {
+                    ReadOnlySpan<float> pair = projected.Slice(t * projectedWidth + 2 * h * keyLength, 2 * keyLength);
+                    pair[..keyLength].CopyTo(queries.Slice(t * queryWidth + h * keyLength, keyLength));
+                    pair[keyLength..].CopyTo(_gate.AsSpan(t * queryWidth + h * keyLength, keyLength));
+                }
         }
         if (!_normAfterRope) NormalizeHeads(w, queries, keys);
 
@@ -168,6 +192,7 @@ internal sealed class GroupedQueryAttention
         };
         work.Run(n, _pool, attendedPositions);
         Rotation.RotateOutputBack(_mixed.AsSpan(0, n * mixedWidth));
+        if (w.OutputGate) VectorOps.SigmoidMul(_gate.AsSpan(0, n * mixedWidth), _mixed.AsSpan(0, n * mixedWidth), _mixed.AsSpan(0, n * mixedWidth));
         MatMul.Compute(w.Output, _mixed.AsSpan(0, n * mixedWidth), output, n, _pool);
     }
 

@@ -36,4 +36,10 @@ public sealed record ModelInfo(
     /// <summary>The Hadamard rotation applied for a quantized cache (llama.cpp's attention rotation), e.g.
     /// <c>q,k Hadamard 128, v 64</c>, or <c>off</c> (F16/F32 caches, head lengths not a multiple of 64, or turned off).</summary>
     public string AttentionRotation { get; init; } = "off";
+
+    /// <summary>Layers whose token mixer is recurrent (gated DeltaNet) and so keep a fixed-size state instead of keys and values.</summary>
+    public int RecurrentLayerCount { get; init; }
+
+    /// <summary>Bytes of recurrent state one sequence holds whatever its length (and each prefix-reuse snapshot costs), 0 without recurrent layers.</summary>
+    public long RecurrentBytesPerSequence { get; init; }
 }

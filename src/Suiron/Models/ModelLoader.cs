@@ -20,6 +20,9 @@ public static class ModelLoader
         [HunyuanDense.Architecture.Name] = HunyuanDense.Load,
         [HunyuanMoe.Architecture.Name] = HunyuanMoe.Load,
         [MiniMaxM2.Architecture.Name] = MiniMaxM2.Load,
+        [Qwen3Next.Architecture.Name] = Qwen3Next.Load,
+        [Qwen35.Architecture.Name] = Qwen35.Load,
+        [Qwen35Moe.Architecture.Name] = Qwen35Moe.Load,
     };
 
     /// <summary>Architectures this build can run.</summary>

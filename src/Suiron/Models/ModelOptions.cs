@@ -39,6 +39,13 @@ public sealed record ModelOptions
     /// </summary>
     public bool AttentionRotation { get; init; } = !AttentionRotationDisabledByEnvironment;
 
+    /// <summary>
+    /// Recurrent-state snapshots each sequence keeps for prefix reuse in hybrid models (Qwen3-Next, Qwen3.5): a
+    /// recurrent layer can only go back to a position where its state was saved. Each costs the per-sequence state
+    /// (<c>suiron info</c> prints it); llama-server's equivalent is <c>--ctx-checkpoints</c> (8 by default).
+    /// </summary>
+    public int RecurrentSnapshots { get; init; } = 4;
+
     /// <summary>Tests only: rotates keys in blocks of this many elements instead of llama.cpp's choice (0: llama.cpp's), to
     /// show that the choice matters.</summary>
     internal int KeyRotationBlock { get; init; }

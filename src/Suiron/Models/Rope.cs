@@ -19,12 +19,16 @@ internal sealed class Rope
     private readonly RopeParameters _parameters;
     private readonly RopeStyle _style;
     private readonly float[]? _frequencyFactors;
+    private readonly bool[]? _stillPairs;
     private readonly float _thetaScale;
     private readonly float _correctionLow, _correctionHigh;
 
     /// <param name="frequencyFactors">Optional divisors of each frequency (<c>rope_freqs.weight</c>, Dimensions/2 values).</param>
-    public Rope(RopeParameters parameters, RopeStyle style, float[]? frequencyFactors)
+    /// <param name="stillPairs">Pairs that keep angle 0 (Dimensions/2 flags): under multi-section RoPE, the pairs of the
+    /// section whose position a text token leaves at 0 (see <see cref="SectionStillPairs"/>).</param>
+    public Rope(RopeParameters parameters, RopeStyle style, float[]? frequencyFactors, bool[]? stillPairs = null)
     {
+        _stillPairs = stillPairs;
         _parameters = parameters;
         _style = style;
         _frequencyFactors = frequencyFactors;
@@ -52,7 +56,7 @@ internal sealed class Rope
         for (int i = 0; i < p.Dimensions; i += 2)
         {
             float factor = _frequencyFactors is null ? 1f : _frequencyFactors[i / 2];
-            float extrapolated = theta / factor;
+            float extrapolated = (_stillPairs is not null && _stillPairs[i / 2] ? 0f : theta) / factor;
             float interpolated = p.FrequencyScale * extrapolated;
             float angle = interpolated;
             float magnitude = p.AttentionFactor;
@@ -67,6 +71,32 @@ internal sealed class Rope
             cosSin[i + 1] = MathF.Sin(angle) * magnitude;
             theta *= _thetaScale;
         }
+    }
+
+    /// <summary>
+    /// Multi-section RoPE (Qwen2-VL's M-RoPE, Qwen3-VL's and Qwen3.5's interleaved I-MRoPE) with ggml's rule for which
+    /// position each rotated pair takes: sections (time, height, width, extra) of <paramref name="sections"/> pairs, laid
+    /// out one after another or, <paramref name="interleaved"/>, round-robin (t, h, w, t, h, w …) each up to its count.
+    /// A text token gives time, height and width its position and the extra section 0, so every pair the first three
+    /// cover rotates as plain NeoX RoPE and the rest stay still; returns those still pairs (null when there are none).
+    /// </summary>
+    public static bool[]? SectionStillPairs(int dimensions, ReadOnlySpan<int> sections, bool interleaved)
+    {
+        int pairs = dimensions / 2, sectionPairs = 0;
+        foreach (int s in sections) sectionPairs += s;
+        if (sectionPairs <= 0) return null;
+        var still = new bool[pairs];
+        bool any = false;
+        for (int i = 0; i < pairs; i++)
+        {
+            int sector = i % sectionPairs;
+            bool positioned = interleaved
+                ? sector % 3 == 0 && sector < 3 * sections[0] || sector % 3 == 1 && sector < 3 * sections[1] || sector % 3 == 2 && sector < 3 * sections[2]
+                : sector < sections[0] + sections[1] + sections[2];
+            still[i] = !positioned;
+            any |= still[i];
+        }
+        return any ? still : null;
     }
 
     /// <summary>Rotates the first Dimensions elements of every head in <paramref name="heads"/> (heads of <paramref name="headLength"/>).</summary>

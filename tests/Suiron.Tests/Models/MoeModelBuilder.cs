@@ -55,7 +55,7 @@ internal static class Ernie4_5MoeShape
 /// Writes tiny random MoE/MLA GGUFs (deepseek2, qwen3moe, glm4) in llama.cpp's exact tensor names, shapes and
 /// metadata keys, with <see cref="TinyModelBuilder"/>'s conventions (stories260K tokenizer, σ ≈ 1/√fan-in).
 /// </summary>
-internal static class MoeModelBuilder
+internal static partial class MoeModelBuilder
 {
     public static readonly DeepSeekSpec DeepSeekV3 = new("deepseek2-v3", QueryLora: true, SplitKeyValue: true, Gating: 2,
         SelectionBias: true, Groups: 4, GroupsUsed: 2, Normalize: true, Scale: 2.5f, ExpertsUsed: 3, Seed: 11);

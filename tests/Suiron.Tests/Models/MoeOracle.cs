@@ -36,20 +36,21 @@ internal static class MoeOracle
     public static double Tolerance(TensorType type) => type == TensorType.F32 ? 1e-3 : 1e-1;
 
     public static void Compare(ITestOutputHelper output, string path, string label, TensorType type,
-        Func<ILanguageModel, MixtureOfExperts> experts, KvCacheType cacheType = KvCacheType.F16, double? tolerance = null)
+        Func<ILanguageModel, MixtureOfExperts?> experts, KvCacheType cacheType = KvCacheType.F16, double? tolerance = null,
+        string prompt = Prompt, int maxFlips = MaxFlips)
     {
         double limit = tolerance ?? Tolerance(type);
         bool unrounded = type == TensorType.F32 && cacheType == KvCacheType.F32;
         int maxNearTies = unrounded ? 0 : type == TensorType.F32 ? 1 : 4;
 
         using var oracle = new LlamaCppOracle(path, f32Cache: cacheType == KvCacheType.F32);
-        int[] tokens = oracle.Tokenize(Prompt);
+        int[] tokens = oracle.Tokenize(prompt);
         var (theirSteps, theirTokens) = oracle.GreedySteps(tokens, Continuation);
 
         using var file = GgufFile.Open(path);
         using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, CacheType = cacheType });
         float stepMargin = float.PositiveInfinity;
-        experts(model).MarginObserver = (_, margin) => stepMargin = MathF.Min(stepMargin, margin);
+        if (experts(model) is { } observed) observed.MarginObserver = (_, margin) => stepMargin = MathF.Min(stepMargin, margin);
         var cache = model.CreateCache(tokens.Length + Continuation);
         var ourSteps = new float[Continuation][];
         var margins = new float[Continuation];
@@ -90,7 +91,7 @@ internal static class MoeOracle
             $"{ModelAssert.MaxRelativeDifference(ourSteps[0], theirSteps[0]):E2} after the prompt, {worstUnflipped:E2} over {Continuation} steps " +
             $"({worst:E2} with routing flips); routing flips: {(flips.Count == 0 ? "none" : string.Join("; ", flips))}; " +
             $"near-ties: {(nearTies.Count == 0 ? "none" : string.Join("; ", nearTies))}");
-        Assert.True(flips.Count <= MaxFlips, $"{label}: {flips.Count} routing flips");
+        Assert.True(flips.Count <= maxFlips, $"{label}: {flips.Count} routing flips");
         Assert.True(nearTies.Count <= maxNearTies, $"{label}: {nearTies.Count} near-ties");
     }
 }

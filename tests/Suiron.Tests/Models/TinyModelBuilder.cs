@@ -149,7 +149,8 @@ internal static class TinyModelBuilder
         w.WriteTo(path);
     }
 
-    /// <summary>Copies <paramref name="source"/> with every 2-D weight re-encoded; norms and biases stay F32.</summary>
+    /// <summary>Copies <paramref name="source"/> with every 2-D weight re-encoded; norms, biases and the DeltaNet convolution
+    /// taps (<c>ssm_conv1d</c>, which llama-quantize never quantizes) stay F32.</summary>
     internal static void Requantize(string source, string path, TensorType type)
     {
         using var file = GgufFile.Open(source);
@@ -159,7 +160,7 @@ internal static class TinyModelBuilder
             Tensor t = file.GetTensor(info);
             var values = new float[t.ElementCount];
             unsafe { Quantization.Dequantize(t.Type, new ReadOnlySpan<byte>(t.Data, (int)t.ByteLength), values); }
-            if (info.Shape.Length < 2)
+            if (info.Shape.Length < 2 || info.Name.EndsWith("ssm_conv1d.weight", StringComparison.Ordinal))
             {
                 w.AddTensor(info.Name, info.Shape, values);
                 continue;
