@@ -24,7 +24,9 @@ internal sealed record BenchModelSpec(
     /// <summary>DeepSeek-V2's latent attention and experts (architecture <c>deepseek2</c>); null for a dense model.</summary>
     DeepSeekShape? DeepSeek = null,
     /// <summary>Experts in a grouped-query-attention model (ERNIE 4.5 MoE); null for a dense model.</summary>
-    MoeShape? Moe = null)
+    MoeShape? Moe = null,
+    /// <summary>Gated DeltaNet layers between gated attention layers (Qwen3.5, architecture <c>qwen35</c>); null for plain attention.</summary>
+    HybridShape? Hybrid = null)
 {
     /// <summary>Qwen2.5-0.5B: qwen2, 24 layers, 896 wide, 14 heads / 2 KV heads of 64, FFN 4864, QKV bias, tied embeddings.</summary>
     public static readonly BenchModelSpec Qwen25_05B = new(
@@ -65,7 +67,19 @@ internal sealed record BenchModelSpec(
         VocabSize: 103424, RopeBase: 500_000f, RmsEpsilon: 1e-5f, ContextLength: 131072, AttentionBias: false, TiedOutput: true,
         Moe: new MoeShape(LeadingDenseLayers: 1, Experts: 64, ExpertsUsed: 6, ExpertFeedForward: 1536, SharedFeedForward: 3072));
 
-    public static IReadOnlyList<BenchModelSpec> All { get; } = [Qwen25_05B, Llama32_1B, DeepSeekV2Lite, Ernie45_21BA3B];
+    /// <summary>
+    /// Qwen3.5 (dense, GGUF <c>qwen35</c>) at the widths of its 4B model as read from its configuration — 2560 wide, gated
+    /// attention of 16 query / 4 key-value heads of 256 with RoPE on 64 of them (interleaved sections 11, 11, 10), SwiGLU
+    /// MLP of 9216, gated DeltaNet of 16 key / 32 value heads of 128 with a 4-tap convolution, vocabulary 248320, tied
+    /// embeddings — but 4 of its 32 layers: three DeltaNet layers and one attention layer (full_attention_interval 4),
+    /// the real 3:1 mix, so pp and tg weigh the recurrent and the attention work as the full model does.
+    /// </summary>
+    public static readonly BenchModelSpec Qwen35_4B = new(
+        "qwen3.5-4b", "qwen35", Embedding: 2560, Layers: 4, Heads: 16, KvHeads: 4, HeadLength: 256, FeedForward: 9216,
+        VocabSize: 248320, RopeBase: 10_000_000f, RmsEpsilon: 1e-6f, ContextLength: 262144, AttentionBias: false, TiedOutput: true,
+        Hybrid: new HybridShape(FullAttentionInterval: 4, RopeDimensions: 64, KeyHeads: 16, ValueHeads: 32, StateLength: 128, ConvKernel: 4));
+
+    public static IReadOnlyList<BenchModelSpec> All { get; } = [Qwen25_05B, Llama32_1B, DeepSeekV2Lite, Ernie45_21BA3B, Qwen35_4B];
 
     public static BenchModelSpec Find(string name) =>
         All.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
@@ -80,6 +94,7 @@ internal sealed record BenchModelSpec(
         get
         {
             if (DeepSeek is { } d) return d.ParameterCount(this);
+            if (Hybrid is { } hybrid) return hybrid.ParameterCount(this);
             long e = Embedding, q = QueryWidth, kv = KeyValueWidth, f = FeedForward;
             long attention = e * q + 2 * e * kv + q * e + 2 * e + (AttentionBias ? q + 2 * kv : 0);
             long layers = Moe is { } m
@@ -130,4 +145,29 @@ internal sealed record MoeShape(int LeadingDenseLayers, int Experts, int Experts
     /// <summary>Router, routed experts and shared MLP of one MoE layer.</summary>
     public long Parameters(BenchModelSpec s) =>
         (long)s.Embedding * Experts + 3L * Experts * s.Embedding * ExpertFeedForward + 3L * s.Embedding * SharedFeedForward;
+}
+
+/// <summary>
+/// The gated-DeltaNet half of a Qwen3.5 shape: every <see cref="FullAttentionInterval"/>-th layer attends (with an output
+/// gate and RoPE on <see cref="RopeDimensions"/> of each head), the others are DeltaNet layers of <see cref="KeyHeads"/>
+/// key and <see cref="ValueHeads"/> value heads of <see cref="StateLength"/>.
+/// </summary>
+internal sealed record HybridShape(int FullAttentionInterval, int RopeDimensions, int KeyHeads, int ValueHeads, int StateLength, int ConvKernel)
+{
+    public int KeyWidth => KeyHeads * StateLength;
+    public int ValueWidth => ValueHeads * StateLength;
+    public int ConvWidth => 2 * KeyWidth + ValueWidth;
+
+    public bool IsRecurrent(int layer) => (layer + 1) % FullAttentionInterval != 0;
+
+    public long ParameterCount(BenchModelSpec s)
+    {
+        long e = s.Embedding, q = s.QueryWidth, kv = s.KeyValueWidth;
+        long attention = e * 2 * q + 2 * e * kv + q * e + 2L * s.HeadLength;
+        long deltaNet = e * ConvWidth + e * ValueWidth + 2 * e * ValueHeads + (long)ConvKernel * ConvWidth + 2L * ValueHeads + StateLength + ValueWidth * e;
+        long perLayer = 2 * e + 3 * e * s.FeedForward;
+        long layers = 0;
+        for (int i = 0; i < s.Layers; i++) layers += perLayer + (IsRecurrent(i) ? deltaNet : attention);
+        return (long)s.VocabSize * e * (s.TiedOutput ? 1 : 2) + layers + e;
+    }
 }

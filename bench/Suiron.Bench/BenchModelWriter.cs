@@ -22,6 +22,11 @@ internal static class BenchModelWriter
             WriteDeepSeek2F16(s, path, seed);
             return;
         }
+        if (s.Hybrid is not null)
+        {
+            WriteQwen35F16(s, path, seed);
+            return;
+        }
         var w = new GgufWriter();
         string a = s.Architecture;
         w.Set("general.architecture", a);
@@ -177,6 +182,82 @@ internal static class BenchModelWriter
         }
         Vector("output_norm.weight", Ones(e));
         Tensor("output.weight", e, s.VocabSize);
+        w.WriteTo(path);
+    }
+
+    /// <summary>
+    /// A <c>qwen35</c> model as llama.cpp's converter writes Qwen3.5: gated attention (<c>attn_q</c> twice as wide: a query
+    /// and a gate per head) on every <c>full_attention_interval</c>-th layer, the DeltaNet layers' <c>attn_qkv</c>,
+    /// <c>attn_gate</c>, <c>ssm_beta</c>, <c>ssm_alpha</c>, <c>ssm_out</c> in F16 and their convolution taps, decay and
+    /// biases in F32 (<c>ssm_a</c> = −exp(A_log), here −0.1 … −1).
+    /// </summary>
+    private static void WriteQwen35F16(BenchModelSpec s, string path, int seed)
+    {
+        HybridShape h = s.Hybrid!;
+        var w = new GgufWriter();
+        string a = s.Architecture;
+        w.Set("general.architecture", a);
+        w.Set("general.name", $"{s.Name} (random weights, Suiron bench)");
+        w.Set("general.file_type", 1u);
+        w.Set($"{a}.context_length", (uint)s.ContextLength);
+        w.Set($"{a}.embedding_length", (uint)s.Embedding);
+        w.Set($"{a}.block_count", (uint)s.Layers);
+        w.Set($"{a}.feed_forward_length", (uint)s.FeedForward);
+        w.Set($"{a}.attention.head_count", (uint)s.Heads);
+        w.Set($"{a}.attention.head_count_kv", (uint)s.KvHeads);
+        w.Set($"{a}.attention.key_length", (uint)s.HeadLength);
+        w.Set($"{a}.attention.value_length", (uint)s.HeadLength);
+        w.Set($"{a}.attention.layer_norm_rms_epsilon", s.RmsEpsilon);
+        w.Set($"{a}.rope.freq_base", s.RopeBase);
+        w.Set($"{a}.rope.dimension_count", (uint)h.RopeDimensions);
+        w.Set($"{a}.rope.dimension_sections", new[] { 11, 11, 10, 0 });
+        w.Set($"{a}.full_attention_interval", (uint)h.FullAttentionInterval);
+        w.Set($"{a}.ssm.conv_kernel", (uint)h.ConvKernel);
+        w.Set($"{a}.ssm.state_size", (uint)h.StateLength);
+        w.Set($"{a}.ssm.group_count", (uint)h.KeyHeads);
+        w.Set($"{a}.ssm.time_step_rank", (uint)h.ValueHeads);
+        w.Set($"{a}.ssm.inner_size", (uint)h.ValueWidth);
+        w.Set($"{a}.vocab_size", (uint)s.VocabSize);
+        SetVocabulary(w, s.VocabSize);
+
+        int e = s.Embedding, q = s.QueryWidth, kv = s.KeyValueWidth, f = s.FeedForward;
+        int index = 0;
+        void Matrix(string name, int columns, int rows) => AddRandomHalves(w, name, [columns, rows], seed, index++);
+        void Vector(string name, float[] values) { w.AddTensor(name, [values.Length], values); index++; }
+
+        Matrix("token_embd.weight", e, s.VocabSize);
+        for (int i = 0; i < s.Layers; i++)
+        {
+            string p = $"blk.{i}.";
+            Vector(p + "attn_norm.weight", Ones(e));
+            if (h.IsRecurrent(i))
+            {
+                Matrix(p + "attn_qkv.weight", e, h.ConvWidth);
+                Matrix(p + "attn_gate.weight", e, h.ValueWidth);
+                Matrix(p + "ssm_beta.weight", e, h.ValueHeads);
+                Matrix(p + "ssm_alpha.weight", e, h.ValueHeads);
+                w.AddTensor(p + "ssm_conv1d.weight", [h.ConvKernel, h.ConvWidth], RandomFloats(seed, index++, h.ConvKernel * h.ConvWidth));
+                Vector(p + "ssm_dt.bias", RandomFloats(seed, index, h.ValueHeads));
+                Vector(p + "ssm_a", Enumerable.Range(0, h.ValueHeads).Select(j => -0.1f - 0.9f * j / h.ValueHeads).ToArray());
+                Vector(p + "ssm_norm.weight", Ones(h.StateLength));
+                Matrix(p + "ssm_out.weight", h.ValueWidth, e);
+            }
+            else
+            {
+                Matrix(p + "attn_q.weight", e, 2 * q);
+                Matrix(p + "attn_k.weight", e, kv);
+                Matrix(p + "attn_v.weight", e, kv);
+                Matrix(p + "attn_output.weight", q, e);
+                Vector(p + "attn_q_norm.weight", Ones(s.HeadLength));
+                Vector(p + "attn_k_norm.weight", Ones(s.HeadLength));
+            }
+            Vector(p + "post_attention_norm.weight", Ones(e));
+            Matrix(p + "ffn_gate.weight", e, f);
+            Matrix(p + "ffn_up.weight", e, f);
+            Matrix(p + "ffn_down.weight", f, e);
+        }
+        Vector("output_norm.weight", Ones(e));
+        if (!s.TiedOutput) Matrix("output.weight", e, s.VocabSize);
         w.WriteTo(path);
     }
 

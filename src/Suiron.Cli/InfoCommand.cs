@@ -36,6 +36,9 @@ internal static class InfoCommand
                 o.WriteLine($"context:        {info.ContextLength} tokens (trained)");
                 o.WriteLine($"kv cache:       {info.KvCacheBytesPerToken:N0} bytes per token (k {KvCacheTypes.Name(info.KeyCacheType)}, v {KvCacheTypes.Name(info.ValueCacheType)}); {Bytes(info.KvCacheBytesPerToken * (long)info.ContextLength)} at the full trained context");
                 o.WriteLine($"kv rotation:    {info.AttentionRotation}");
+                if (info.RecurrentLayerCount > 0)
+                    o.WriteLine($"recurrent:      {info.RecurrentLayerCount} of {info.HyperParameters.LayerCount} layers keep a fixed state instead of keys and values: " +
+                                $"{Bytes(info.RecurrentBytesPerSequence)} per sequence (F32), the same again per prefix-reuse snapshot");
                 if (info.FullKvBytesPerToken is { } full)
                     o.WriteLine($"                uncompressed K/V would take {full:N0} bytes per token ({(double)full / info.KvCacheBytesPerToken:F1}× more)");
             }

@@ -86,6 +86,7 @@ internal sealed class ChatSession
 
         int reused = _reuseCache ? SharedPrefix(tokens) : 0;
         if (reused == tokens.Length) reused--; // the last prompt token must run again to give the next token's logits
+        reused = _cache.ReusablePrefix(reused); // a recurrent model goes back only to a snapshot (the end of the last prompt)
         _cache.Truncate(reused);
         _cached.RemoveRange(reused, _cached.Count - reused);
 

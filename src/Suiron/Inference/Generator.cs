@@ -83,7 +83,19 @@ public sealed class Generator
         var logits = new float[vocab];
         var clock = Stopwatch.StartNew();
 
-        _model.Forward(prompt is int[] array ? array : prompt.ToArray(), cache, logits);
+        int[] promptTokens = prompt is int[] array ? array : prompt.ToArray();
+        if (cache.Recurrent is not null && promptTokens.Length > 1)
+        {
+            // A recurrent state goes back only to a snapshot: take one before the last prompt token, the position a
+            // follow-up prompt (this one plus the answer) shares, so the next turn resumes there (KvCache.ReusablePrefix).
+            _model.Forward(promptTokens.AsSpan(0, promptTokens.Length - 1), cache, logits);
+            cache.Checkpoint();
+            _model.Forward(promptTokens.AsSpan(promptTokens.Length - 1), cache, logits);
+        }
+        else
+        {
+            _model.Forward(promptTokens, cache, logits);
+        }
         TimeSpan promptTime = clock.Elapsed;
         clock.Restart();
         int generated = 0;

@@ -293,15 +293,16 @@ public sealed class Scheduler : IDisposable
         foreach (var slot in _slots)
         {
             if (slot.Sequence is not null) continue;
-            int shared = SharedPrefix(CollectionsMarshal.AsSpan(slot.Tokens), prompt);
+            // At least the last prompt token is evaluated again: its logits start the generation. A recurrent model's
+            // cache keeps only what it can go back to (its current end, or a snapshot).
+            int shared = slot.Cache.ReusablePrefix(Math.Min(SharedPrefix(CollectionsMarshal.AsSpan(slot.Tokens), prompt), prompt.Length - 1));
             if (shared > bestShared || shared == bestShared && slot.LastUsed < best!.LastUsed)
             {
                 best = slot;
                 bestShared = shared;
             }
         }
-        // At least the last prompt token is evaluated again: its logits start the generation.
-        int reuse = Math.Min(bestShared, prompt.Length - 1);
+        int reuse = bestShared;
         best!.Cache.Truncate(reuse);
         best.Tokens.RemoveRange(reuse, best.Tokens.Count - reuse);
         best.Sequence = sequence;
@@ -338,6 +339,10 @@ public sealed class Scheduler : IDisposable
             if (s.PromptDone == s.Prompt.Length) continue;
             if (budget <= 0 && items.Count > 0) break;
             int chunk = Math.Min(s.Prompt.Length - s.PromptDone, Math.Max(budget, 1));
+            // A recurrent state can be reused later only where a snapshot was taken: end a chunk one token before the
+            // prompt's end, the position a follow-up prompt (this one plus an answer) is sure to share.
+            int beforeLast = s.Prompt.Length - 1;
+            if (s.Slot!.Cache.Recurrent is not null && s.PromptDone < beforeLast && s.PromptDone + chunk > beforeLast) chunk = beforeLast - s.PromptDone;
             items.Add(new SequenceTokens(s.Prompt.AsMemory(s.PromptDone, chunk), s.Slot!.Cache));
             stepSequences.Add((s, chunk));
             budget -= chunk;
@@ -366,6 +371,8 @@ public sealed class Scheduler : IDisposable
             {
                 s.Slot!.Tokens.AddRange(s.Prompt.AsSpan(s.PromptDone, count));
                 s.PromptDone += count;
+                // Snapshots of a recurrent state at the prompt's chunk boundaries: the points a later prompt can resume from.
+                if (s.PromptDone < s.Prompt.Length) s.Slot.Cache.Checkpoint();
                 Interlocked.Add(ref _promptTokensEvaluated, count);
                 if (s.PromptDone < s.Prompt.Length) continue;
             }

@@ -32,6 +32,10 @@ public class VectorOpsTests
             VectorOps.SiluMul(a, b, actual);
             AssertClose(expected, actual, 1e-6f, "SiluMul");
 
+            VectorOpsReference.SigmoidMul(a, b, expected);
+            VectorOps.SigmoidMul(a, b, actual);
+            AssertClose(expected, actual, 1e-6f, "SigmoidMul");
+
             VectorOpsReference.Add(a, b, expected);
             VectorOps.Add(a, b, actual);
             Assert.Equal(expected, actual);
