@@ -51,6 +51,8 @@ internal enum FeedForwardKind
 /// <param name="SharedExpertGate">The shared expert's output is scaled per token by σ(<c>ffn_gate_inp_shexp</c> · x) (Qwen2-MoE's heirs).</param>
 /// <param name="TiledDeltaNetKeyHeads">Value head h of a DeltaNet layer reads key head h mod keyHeads (Qwen3.5's conversions
 /// reorder the value heads for it) instead of h / (valueHeads / keyHeads) (Qwen3-Next).</param>
+/// <param name="LightningIndexer">Latent attention is sparse: each token attends to the <c>attention.indexer.top_k</c> positions its
+/// lightning indexer scores best (<see cref="Models.LightningIndexer"/>, DeepSeek-V3.2).</param>
 internal sealed record DecoderArchitecture(
     string Name,
     RopeStyle RopeStyle,
@@ -72,7 +74,8 @@ internal sealed record DecoderArchitecture(
     bool AttentionOutputGate = false,
     bool InterleavedRopeSections = false,
     bool SharedExpertGate = false,
-    bool TiledDeltaNetKeyHeads = false);
+    bool TiledDeltaNetKeyHeads = false,
+    bool LightningIndexer = false);
 
 /// <summary>One block: a token mixer (grouped-query or latent attention, or gated DeltaNet), then a dense MLP or experts
 /// (+ shared experts), with optional post-norms.</summary>
@@ -135,6 +138,13 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         _architecture = architecture;
         DeepSeek2HyperParameters? latent = architecture.LatentAttention ? DeepSeek2HyperParameters.Parse(file) : null;
         _h = latent?.Transformer ?? TransformerHyperParameters.Parse(file);
+        LightningIndexerShape? indexer = null;
+        if (architecture.LightningIndexer)
+        {
+            indexer = LightningIndexerShape.Parse(file, _h.Rope.Dimensions);
+            if (latent!.Attention.QueryLoraRank == 0)
+                throw new GgufException($"{file.Architecture}'s lightning indexer reads the query latent: {file.Architecture}.attention.q_lora_rank must be set", -1, file.Path);
+        }
         string Key(string name) => architecture.Name + "." + name;
         int blockCount = _h.LayerCount, nextN = 0;
         if (architecture.NextNLayers)
@@ -182,7 +192,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
                 Attention: latent is not null || recurrent[i] ? null : GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm,
                     architecture.OptionalQueryKeyNorm, requireBias: architecture.QueryKeyValueBias, normOverAllHeads: architecture.QueryKeyNormOverAllHeads,
                     outputGate: architecture.AttentionOutputGate),
-                Latent: latent is null ? null : LatentAttentionWeights.Load(reader, i, embedding, latent.Attention, latent.SplitKeyValue),
+                Latent: latent is null ? null : LatentAttentionWeights.Load(reader, i, embedding, latent.Attention, latent.SplitKeyValue, indexer),
                 DeltaNet: recurrent[i] ? GatedDeltaNetWeights.Load(reader, i, embedding, deltaNet!) : null,
                 AttentionPostNorm: architecture.PostNorms ? reader.Vector(p + "post_attention_norm.weight", embedding) : null,
                 FeedForwardNorm: reader.Vector(p + architecture.FeedForwardNormName + ".weight", embedding),
@@ -230,8 +240,12 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         _pool = new WorkerPool(options.Threads);
         if (latent is not null)
         {
-            _latent = new MultiHeadLatentAttention(latent.Attention, new Rope(_h.Rope, architecture.RopeStyle, null), latent.AttentionScale, _h.RmsNormEpsilon, _pool);
-            (_keyWidth, _valueWidth) = (latent.Attention.CacheWidth, 0);
+            // The indexer rotates its heads NeoX-style, whatever the attention's own RoPE layout.
+            LightningIndexer? sparse = indexer is null ? null
+                : new LightningIndexer(indexer, new Rope(_h.Rope with { Dimensions = indexer.RopeLength }, RopeStyle.NeoX, null), _pool);
+            _latent = new MultiHeadLatentAttention(latent.Attention, new Rope(_h.Rope, architecture.RopeStyle, null), latent.AttentionScale, _h.RmsNormEpsilon, _pool, sparse);
+            // A sparse model caches each token's indexer key in the value part of its rows.
+            (_keyWidth, _valueWidth) = (latent.Attention.CacheWidth, indexer?.HeadLength ?? 0);
         }
         else
         {
@@ -287,11 +301,14 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     /// </summary>
     private bool IsMoeLayer(int layer) => layer >= _leadingDense && (layer + 1) % _moeStep == 0;
 
+    /// <summary>DeepSeek sparse attention's indexer, or null (exposed so tests can observe its selections).</summary>
+    internal LightningIndexer? Indexer => _latent?.Indexer;
+
     /// <summary>The routed experts, or null for a dense model (exposed so tests can observe routing).</summary>
     internal MixtureOfExperts? Experts { get; }
 
     public KvCache CreateCache(int maxTokens) => _latent is not null
-        ? new(_attentionLayers, _keyWidth, 0, maxTokens, _keyCacheType)
+        ? new(_attentionLayers, _keyWidth, _valueWidth, maxTokens, _keyCacheType)
         : new(_attentionLayers, _keyWidth, _valueWidth, maxTokens, _keyCacheType, _valueCacheType,
             _deltaNet is { Shape: var s } ? new RecurrentState(_recurrentLayers, s.ConvolutionLength, s.MatrixLength, _recurrentSnapshots) : null);
 

@@ -61,7 +61,11 @@ public sealed record DeepSeek2HyperParameters
         float stretch = 1f / r.FrequencyScale;
         if (r.ExtrapolationFactor != 0f)
         {
-            float magnitude = logMultiplier != 0f ? 1f : Mscale(stretch, 1f);
+            // llama.cpp's context takes mscale = 1 except for deepseek2 itself, where it assumes mscale = mscale_all_dim
+            // (V2-Lite's config): there the ratio is always 1; other architectures (deepseek32) keep
+            // mscale(s, 1) / mscale(s, mscale_all_dim) when mscale_all_dim is not 1.
+            float numerator = arch == "deepseek2" && logMultiplier != 1f ? logMultiplier : 1f;
+            float magnitude = logMultiplier != 0f ? Mscale(stretch, numerator) / Mscale(stretch, logMultiplier) : Mscale(stretch, 1f);
             attentionFactor = magnitude / (1f + 0.1f * MathF.Log(stretch)) * ropeAttentionFactor;
         }
         float original = attentionFactor * (1f + 0.1f * MathF.Log(stretch));

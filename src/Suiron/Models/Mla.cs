@@ -41,14 +41,16 @@ internal sealed record LatentAttentionWeights(
     Tensor ValueUp,             // head h's W_UV: valueLength rows of kvLoraRank, from ValueRowOffset + h · ValueRowStride
     long ValueRowOffset,
     long ValueRowStride,
-    Tensor Output)              // (embedding, heads · valueLength)   attn_output
+    Tensor Output,              // (embedding, heads · valueLength)   attn_output
+    LightningIndexerWeights? Indexer = null) // DeepSeek sparse attention's indexer (deepseek32)
 {
     /// <summary>
     /// Reads <c>blk.{layer}.attn_*</c>: the query through its bottleneck (<c>attn_q_a</c>, <c>attn_q_a_norm</c>,
     /// <c>attn_q_b</c>) or directly (<c>attn_q</c>); the split <c>attn_k_b</c>/<c>attn_v_b</c> when
     /// <paramref name="splitKeyValue"/>, else the legacy joint <c>attn_kv_b</c>.
     /// </summary>
-    public static LatentAttentionWeights Load(WeightReader reader, int layer, int embedding, LatentAttentionShape s, bool splitKeyValue)
+    public static LatentAttentionWeights Load(WeightReader reader, int layer, int embedding, LatentAttentionShape s, bool splitKeyValue,
+        LightningIndexerShape? indexer = null)
     {
         string p = $"blk.{layer}.";
         int heads = s.HeadCount, rank = s.KvLoraRank, queryWidth = heads * s.QueryKeyLength;
@@ -95,7 +97,8 @@ internal sealed record LatentAttentionWeights(
             ValueUp: valueUp,
             ValueRowOffset: valueOffset,
             ValueRowStride: valueStride,
-            Output: reader.Matrix(p + "attn_output.weight", heads * s.ValueLength, embedding));
+            Output: reader.Matrix(p + "attn_output.weight", heads * s.ValueLength, embedding),
+            Indexer: indexer is null ? null : LightningIndexerWeights.Load(reader, layer, embedding, s.QueryLoraRank, indexer));
     }
 }
 
@@ -121,6 +124,7 @@ internal sealed class MultiHeadLatentAttention
     private readonly Rope _rope;
     private readonly float _scale, _epsilon;
     private readonly WorkerPool _pool;
+    private readonly LightningIndexer? _indexer;
 
     // Scratch, grown to the largest batch seen.
     private long[] _headRows = [];
@@ -129,8 +133,9 @@ internal sealed class MultiHeadLatentAttention
     private int[] _rowPosition = [], _headStarts = [];
 
     /// <param name="scale">Multiplier of q·k (1/√(nope + rope), times YaRN's mscale² for DeepSeek).</param>
-    public MultiHeadLatentAttention(LatentAttentionShape shape, Rope rope, float scale, float rmsEpsilon, WorkerPool pool)
+    public MultiHeadLatentAttention(LatentAttentionShape shape, Rope rope, float scale, float rmsEpsilon, WorkerPool pool, LightningIndexer? indexer = null)
     {
+        _indexer = indexer;
         _shape = shape;
         _rope = rope;
         _scale = scale;
@@ -140,6 +145,9 @@ internal sealed class MultiHeadLatentAttention
     }
 
     public LatentAttentionShape Shape => _shape;
+
+    /// <summary>The sparse-attention indexer (deepseek32), or null (exposed so tests can observe its selections).</summary>
+    internal LightningIndexer? Indexer => _indexer;
 
     /// <summary>
     /// Attention of the <paramref name="n"/> rows of <paramref name="input"/> into <paramref name="output"/> (n, embedding);
@@ -189,6 +197,9 @@ internal sealed class MultiHeadLatentAttention
             }
             attendedPositions += segment.AttendedPositions;
         }
+        // DeepSeek sparse attention: which positions each row attends to (null: all it sees).
+        int selectedStride = 0;
+        byte[]? selected = _indexer?.Select(w.Indexer!, input, _queryDown.AsSpan(0, n * s.QueryLoraRank), n, _rowCache, _rowPosition, layerIndex, out selectedStride);
         for (int t = 0; t < n; t++)
         {
             _rope.Angles(_rowPosition[t], _cosSin);
@@ -241,7 +252,7 @@ internal sealed class MultiHeadLatentAttention
         var work = new LatentAttentionWork
         {
             Queries = _fullQuery, Output = _latentOut, RowCache = _rowCache, RowPosition = _rowPosition, Layer = layerIndex,
-            Heads = heads, RowWidth = rowWidth, Rope = rope, Rank = rank, Scale = _scale,
+            Heads = heads, RowWidth = rowWidth, Rope = rope, Rank = rank, Scale = _scale, Selected = selected, SelectedStride = selectedStride,
         };
         _pool.For(n * heads, ref work, attendedPositions * heads * (rowWidth + rank));
 
@@ -288,6 +299,14 @@ internal sealed class MultiHeadLatentAttention
         }
     }
 
+    /// <summary>Positions sparse attention leaves out get a score of −∞ (weight 0 after the softmax).</summary>
+    private static void Mask(Span<float> scores, ReadOnlySpan<byte> keep)
+    {
+        if (keep.IsEmpty) return;
+        for (int t = 0; t < scores.Length; t++)
+            if (keep[t] == 0) scores[t] = float.NegativeInfinity;
+    }
+
     /// <summary>A range of (token, head) pairs: scores against every cached row, softmax, weighted sum of latents.</summary>
     private struct LatentAttentionWork : IParallelWork
     {
@@ -299,6 +318,8 @@ internal sealed class MultiHeadLatentAttention
         public int[] RowPosition;  // each row's position in its sequence
         public int Layer, Heads, RowWidth, Rope, Rank;
         public float Scale;
+        public byte[]? Selected; // per row, SelectedStride flags: the positions sparse attention keeps (null: all)
+        public int SelectedStride;
 
         public readonly void Execute(int start, int end)
         {
@@ -309,8 +330,9 @@ internal sealed class MultiHeadLatentAttention
                 KvCache cache = RowCache[token];
                 if (scores is null || scores.Length < cache.Capacity) scores = new float[cache.Capacity];
                 int length = RowPosition[token] + 1; // causal: a token sees itself and everything before it
+                ReadOnlySpan<byte> keep = Selected is null ? default : Selected.AsSpan(token * SelectedStride, length);
                 Head(cache, Queries.AsSpan(item * RowWidth, RowWidth), length, scores.AsSpan(0, length), queryHalf,
-                    Output.AsSpan(item * Rank, Rank));
+                    Output.AsSpan(item * Rank, Rank), keep);
             }
         }
 
@@ -319,7 +341,8 @@ internal sealed class MultiHeadLatentAttention
         /// the latents — with <see cref="Attention"/>'s vectorized dot and accumulate kernels (F16 rows widened 8 at a
         /// time), the query and the weights rounded to F16 first when the cache is F16.
         /// </summary>
-        private readonly unsafe void Head(KvCache cache, ReadOnlySpan<float> query, int length, Span<float> weights, Span<float> half, Span<float> output)
+        private readonly unsafe void Head(KvCache cache, ReadOnlySpan<float> query, int length, Span<float> weights, Span<float> half, Span<float> output,
+            ReadOnlySpan<byte> keep)
         {
             int width = RowWidth, rope = Rope, rank = Rank;
             output.Clear();
@@ -339,6 +362,7 @@ internal sealed class MultiHeadLatentAttention
                             // Same products as DotHalf/AccumulateHalf, cheaper F16 widening (see Attention.AccumulateHalfRebiased).
                             Attention.Scale(qh, Avx2Dot.HalfRebias, width);
                             for (int t = 0; t < length; t++) s[t] = Avx2Dot.F16xRebiasedF32((byte*)(rows + (long)t * width), (byte*)qh, width) * Scale;
+                            Mask(weights, keep);
                             VectorOps.Softmax(weights);
                             Attention.RoundToHalf(s, s, length);
                             for (int t = 0; t < length; t++) Attention.AccumulateHalfRebiased(s[t], rows + (long)t * width + rope, o, rank);
@@ -346,6 +370,7 @@ internal sealed class MultiHeadLatentAttention
                         else
                         {
                             for (int t = 0; t < length; t++) s[t] = Attention.DotHalf(qh, rows + (long)t * width, width) * Scale;
+                            Mask(weights, keep);
                             VectorOps.Softmax(weights);
                             Attention.RoundToHalf(s, s, length);
                             for (int t = 0; t < length; t++) Attention.AccumulateHalf(s[t], rows + (long)t * width + rope, o, rank);
@@ -357,6 +382,7 @@ internal sealed class MultiHeadLatentAttention
                     fixed (float* rows = cache.KeysF32(Layer))
                     {
                         for (int t = 0; t < length; t++) s[t] = Attention.Dot(q, rows + (long)t * width, width) * Scale;
+                        Mask(weights, keep);
                         VectorOps.Softmax(weights);
                         for (int t = 0; t < length; t++) Attention.Accumulate(s[t], rows + (long)t * width + rope, o, rank);
                     }

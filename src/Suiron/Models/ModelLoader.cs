@@ -12,6 +12,7 @@ public static class ModelLoader
         [Qwen2.Architecture.Name] = Qwen2.Load,
         [Qwen3.Architecture.Name] = Qwen3.Load,
         [DeepSeek2.Architecture.Name] = DeepSeek2.Load,
+        [DeepSeek32.Architecture.Name] = DeepSeek32.Load,
         [Qwen3Moe.Architecture.Name] = Qwen3Moe.Load,
         [Glm4.Architecture.Name] = Glm4.Load,
         [Glm4Moe.Architecture.Name] = Glm4Moe.Load,

@@ -18,6 +18,7 @@ public sealed class HybridQwenOracleTests(ITestOutputHelper output)
         ["qwen3next"] = MoeModelBuilder.Qwen3NextF32,
         ["qwen35"] = MoeModelBuilder.Qwen35F32,
         ["qwen35moe"] = MoeModelBuilder.Qwen35MoeF32,
+        ["qwen35-mtp"] = MoeModelBuilder.Qwen35MtpF32,
     };
 
     public static TheoryData<string> Families => new(F32Files.Keys);

@@ -30,16 +30,22 @@ internal static partial class MoeModelBuilder
     /// multi-section RoPE (sections 5, 5, 4, 2 of the 16 rotated pairs), a SwiGLU MLP.</summary>
     public static string Qwen35F32() => Cached("qwen35-F32.gguf", path => WriteHybridQwen(path, "qwen35", legacyProjections: false, experts: false, seed: 82));
 
+    /// <summary>The Qwen3.5 dense model with its multi-token-prediction block after the 4 layers (<c>nextn_predict_layers</c> 1):
+    /// a gated-attention block with <c>nextn.eh_proj</c>, <c>nextn.enorm</c>, <c>nextn.hnorm</c>, loaded but not run.</summary>
+    public static string Qwen35MtpF32() => Cached("qwen35-mtp-F32.gguf", path => WriteHybridQwen(path, "qwen35", legacyProjections: false, experts: false, seed: 82, nextN: true));
+
     /// <summary>Qwen3.5-MoE in small: Qwen3.5's layers with Qwen3-Next's experts and gated shared expert.</summary>
     public static string Qwen35MoeF32() => Cached("qwen35moe-F32.gguf", path => WriteHybridQwen(path, "qwen35moe", legacyProjections: false, experts: true, seed: 83));
 
-    private static void WriteHybridQwen(string path, string a, bool legacyProjections, bool experts, int seed)
+    private static void WriteHybridQwen(string path, string a, bool legacyProjections, bool experts, int seed, bool nextN = false)
     {
         const int e = HybridQwenShape.Embedding, heads = HybridQwenShape.Heads, kvHeads = HybridQwenShape.KvHeads, head = HybridQwenShape.Head,
             state = HybridQwenShape.StateSize, keyHeads = HybridQwenShape.KeyHeads, valueHeads = HybridQwenShape.ValueHeads,
             keyWidth = state * keyHeads, valueWidth = HybridQwenShape.Inner, convWidth = 2 * keyWidth + valueWidth, kernel = HybridQwenShape.ConvKernel;
         var random = new Random(seed);
-        var w = Header(a, a + "-tiny", e, HybridQwenShape.Layers, heads, kvHeads, feedForward: HybridQwenShape.FeedForward);
+        int blocks = HybridQwenShape.Layers + (nextN ? 1 : 0);
+        var w = Header(a, a + "-tiny", e, blocks, heads, kvHeads, feedForward: HybridQwenShape.FeedForward);
+        if (nextN) w.Set($"{a}.nextn_predict_layers", 1u);
         w.Set($"{a}.attention.key_length", (uint)head);
         w.Set($"{a}.attention.value_length", (uint)head);
         w.Set($"{a}.rope.dimension_count", (uint)HybridQwenShape.RopeDimensions);
@@ -60,11 +66,11 @@ internal static partial class MoeModelBuilder
         }
         float inputScale = 1f / MathF.Sqrt(e);
         w.AddTensor("token_embd.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
-        for (int i = 0; i < HybridQwenShape.Layers; i++)
+        for (int i = 0; i < blocks; i++)
         {
             string p = $"blk.{i}.";
             w.AddTensor(p + "attn_norm.weight", [e], NearOne(random, e));
-            if (HybridQwenShape.IsRecurrent(i))
+            if (i < HybridQwenShape.Layers && HybridQwenShape.IsRecurrent(i))
             {
                 if (legacyProjections)
                 {
@@ -105,6 +111,12 @@ internal static partial class MoeModelBuilder
             else
             {
                 AddMlp(w, random, p, "", e, HybridQwenShape.FeedForward);
+            }
+            if (i >= HybridQwenShape.Layers)
+            {
+                w.AddTensor(p + "nextn.eh_proj.weight", [2 * e, e], Gaussian(random, 2 * e * e, 1f / MathF.Sqrt(2 * e)));
+                w.AddTensor(p + "nextn.enorm.weight", [e], NearOne(random, e));
+                w.AddTensor(p + "nextn.hnorm.weight", [e], NearOne(random, e));
             }
         }
         w.AddTensor("output_norm.weight", [e], NearOne(random, e));

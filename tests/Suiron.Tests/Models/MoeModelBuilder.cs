@@ -24,8 +24,14 @@ internal sealed record DeepSeekSpec(
     bool Normalize,
     float Scale,
     int ExpertsUsed,
-    int Seed)
+    int Seed,
+    int IndexerTopK = 0,
+    bool Yarn = true)
 {
+    /// <summary>DeepSeek-V3.2's lightning indexer (architecture <c>deepseek32</c>) when <see cref="IndexerTopK"/> is set: heads of
+    /// <see cref="IndexerHeadLength"/>, the first <see cref="Rope"/> rotated.</summary>
+    public const int IndexerHeads = 16, IndexerHeadLength = 64;
+
     public const int Embedding = 256, Layers = 4, DenseLayers = 2, Heads = 4, QueryRank = 64, KvRank = 64,
         Nope = 32, Rope = 32, Value = 32, FeedForward = 512, Experts = 16, ExpertFeedForward = 256, Shared = 1;
     public override string ToString() => Name;
@@ -62,6 +68,12 @@ internal static partial class MoeModelBuilder
 
     public static readonly DeepSeekSpec DeepSeekV2Lite = new("deepseek2-v2lite", QueryLora: false, SplitKeyValue: false, Gating: 1,
         SelectionBias: false, Groups: 0, GroupsUsed: 0, Normalize: false, Scale: 1f, ExpertsUsed: 2, Seed: 12);
+
+    /// <summary>
+    /// DeepSeek-V3.2 in small: the V3 model's shape (another seed) with a lightning indexer whose top_k of 8 is well below
+    /// the 17-token prompt, so that from the ninth token on every token attends to a selection of the positions.
+    /// </summary>
+    public static readonly DeepSeekSpec DeepSeekV32 = DeepSeekV3 with { Name = "deepseek32", Seed = 13, IndexerTopK = 8 };
 
     /// <summary>The V3 model's weights in the legacy attn_kv_b layout: the same model, another file format.</summary>
     public static readonly DeepSeekSpec DeepSeekV3Legacy = DeepSeekV3 with { Name = "deepseek2-v3-legacy", SplitKeyValue = false };
@@ -361,7 +373,7 @@ internal static partial class MoeModelBuilder
 
     private static void WriteDeepSeek(DeepSeekSpec s, string path)
     {
-        const string a = "deepseek2";
+        string a = s.IndexerTopK > 0 ? "deepseek32" : "deepseek2";
         const int e = DeepSeekSpec.Embedding, heads = DeepSeekSpec.Heads, rank = DeepSeekSpec.KvRank, nope = DeepSeekSpec.Nope,
             rope = DeepSeekSpec.Rope, value = DeepSeekSpec.Value, qk = nope + rope, experts = DeepSeekSpec.Experts,
             expertWidth = DeepSeekSpec.ExpertFeedForward, sharedWidth = expertWidth * DeepSeekSpec.Shared;
@@ -384,10 +396,13 @@ internal static partial class MoeModelBuilder
         w.Set($"{a}.attention.kv_lora_rank", (uint)rank);
         w.Set($"{a}.rope.dimension_count", (uint)rope);
         w.Set($"{a}.rope.freq_base", 10000f);
-        w.Set($"{a}.rope.scaling.type", "yarn");
-        w.Set($"{a}.rope.scaling.factor", 4f);
-        w.Set($"{a}.rope.scaling.original_context_length", 64u);
-        w.Set($"{a}.rope.scaling.yarn_log_multiplier", 0.0707f); // 0.1 × mscale_all_dim 0.707, as the converter writes it
+        if (s.Yarn)
+        {
+            w.Set($"{a}.rope.scaling.type", "yarn");
+            w.Set($"{a}.rope.scaling.factor", 4f);
+            w.Set($"{a}.rope.scaling.original_context_length", 64u);
+            w.Set($"{a}.rope.scaling.yarn_log_multiplier", 0.0707f); // 0.1 × mscale_all_dim 0.707, as the converter writes it
+        }
         w.Set($"{a}.leading_dense_block_count", (uint)DeepSeekSpec.DenseLayers);
         w.Set($"{a}.expert_count", (uint)experts);
         w.Set($"{a}.expert_used_count", (uint)s.ExpertsUsed);
@@ -400,6 +415,13 @@ internal static partial class MoeModelBuilder
         {
             w.Set($"{a}.expert_group_count", (uint)s.Groups);
             w.Set($"{a}.expert_group_used_count", (uint)s.GroupsUsed);
+        }
+        if (s.IndexerTopK > 0)
+        {
+            w.Set($"{a}.attention.indexer.head_count", (uint)DeepSeekSpec.IndexerHeads);
+            w.Set($"{a}.attention.indexer.key_length", (uint)DeepSeekSpec.IndexerHeadLength);
+            w.Set($"{a}.attention.indexer.top_k", (uint)s.IndexerTopK);
+            w.Set($"{a}.attention.layer_norm_epsilon", 1e-6f);
         }
 
         float inputScale = 1f / MathF.Sqrt(e);
@@ -444,6 +466,17 @@ internal static partial class MoeModelBuilder
                 w.AddTensor(p + "attn_kv_b.weight", [rank, heads * (nope + value)], joint);
             }
             w.AddTensor(p + "attn_output.weight", [heads * value, e], Gaussian(random, heads * value * e, 1f / MathF.Sqrt(heads * value)));
+            if (s.IndexerTopK > 0)
+            {
+                // From a generator of their own: the other weights are those of the same spec without an indexer.
+                var indexerRandom = new Random(s.Seed * 100 + i);
+                const int iHeads = DeepSeekSpec.IndexerHeads, iLength = DeepSeekSpec.IndexerHeadLength, qRank = DeepSeekSpec.QueryRank;
+                w.AddTensor(p + "indexer.attn_q_b.weight", [qRank, iHeads * iLength], Gaussian(indexerRandom, qRank * iHeads * iLength, 1f / MathF.Sqrt(qRank)));
+                w.AddTensor(p + "indexer.attn_k.weight", [e, iLength], Gaussian(indexerRandom, e * iLength, inputScale));
+                w.AddTensor(p + "indexer.k_norm.weight", [iLength], NearOne(indexerRandom, iLength));
+                w.AddTensor(p + "indexer.k_norm.bias", [iLength], Gaussian(indexerRandom, iLength, 0.1f));
+                w.AddTensor(p + "indexer.proj.weight", [e, iHeads], Gaussian(indexerRandom, e * iHeads, inputScale));
+            }
             w.AddTensor(p + "ffn_norm.weight", [e], NearOne(random, e));
 
             if (i < DeepSeekSpec.DenseLayers)

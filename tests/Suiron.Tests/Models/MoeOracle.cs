@@ -20,6 +20,8 @@ namespace Suiron.Tests.Models;
 /// weights (the engines' hidden states differ by ~1e-4 there), 5e-2 with quantized ones (their logits, and so the
 /// router's inputs, differ by up to that much without any flip); at most twice per sequence; with F32 weights and
 /// F32 caches (nothing rounded) no exception is allowed at all.
+/// DeepSeek sparse attention (deepseek32) adds a second such decision, the indexer's top-k selection, whose margin (gap
+/// between the last score kept and the best left out, relative to them) counts the same way.
 /// Quantized tolerance: the tiny MoE models amplify a Q8 activation jump more than the dense ones (more quantized
 /// activations per token: router, k experts, shared expert); our own logits move by up to 7.4e-2 between our F16
 /// and F32 caches on the Q4_K model, llama.cpp's by up to 6.2e-2, so 1e-1. For the same reason greedy near-ties
@@ -51,6 +53,8 @@ internal static class MoeOracle
         using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, CacheType = cacheType });
         float stepMargin = float.PositiveInfinity;
         if (experts(model) is { } observed) observed.MarginObserver = (_, margin) => stepMargin = MathF.Min(stepMargin, margin);
+        // Sparse attention's top-k selection is a discrete decision too: a near-tie there counts like one in routing.
+        if (model is Decoder { Indexer: { } indexer }) indexer.MarginObserver = margin => stepMargin = MathF.Min(stepMargin, margin);
         var cache = model.CreateCache(tokens.Length + Continuation);
         var ourSteps = new float[Continuation][];
         var margins = new float[Continuation];
