@@ -25,8 +25,7 @@ internal sealed record DeepSeekSpec(
     float Scale,
     int ExpertsUsed,
     int Seed,
-    int IndexerTopK = 0,
-    bool Yarn = true)
+    int IndexerTopK = 0)
 {
     /// <summary>DeepSeek-V3.2's lightning indexer (architecture <c>deepseek32</c>) when <see cref="IndexerTopK"/> is set: heads of
     /// <see cref="IndexerHeadLength"/>, the first <see cref="Rope"/> rotated.</summary>
@@ -396,13 +395,10 @@ internal static partial class MoeModelBuilder
         w.Set($"{a}.attention.kv_lora_rank", (uint)rank);
         w.Set($"{a}.rope.dimension_count", (uint)rope);
         w.Set($"{a}.rope.freq_base", 10000f);
-        if (s.Yarn)
-        {
-            w.Set($"{a}.rope.scaling.type", "yarn");
-            w.Set($"{a}.rope.scaling.factor", 4f);
-            w.Set($"{a}.rope.scaling.original_context_length", 64u);
-            w.Set($"{a}.rope.scaling.yarn_log_multiplier", 0.0707f); // 0.1 × mscale_all_dim 0.707, as the converter writes it
-        }
+        w.Set($"{a}.rope.scaling.type", "yarn");
+        w.Set($"{a}.rope.scaling.factor", 4f);
+        w.Set($"{a}.rope.scaling.original_context_length", 64u);
+        w.Set($"{a}.rope.scaling.yarn_log_multiplier", 0.0707f); // 0.1 × mscale_all_dim 0.707, as the converter writes it
         w.Set($"{a}.leading_dense_block_count", (uint)DeepSeekSpec.DenseLayers);
         w.Set($"{a}.expert_count", (uint)experts);
         w.Set($"{a}.expert_used_count", (uint)s.ExpertsUsed);
