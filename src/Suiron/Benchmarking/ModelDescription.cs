@@ -39,6 +39,8 @@ public sealed record ModelDescription(string File, string Architecture, long Siz
                 25 => "IQ4_NL - 4.5 bpw",
                 30 => "IQ4_XS - 4.25 bpw",
                 32 => "BF16",
+                36 => "TQ1_0 - 1.69 bpw ternary",
+                37 => "TQ2_0 - 2.06 bpw ternary",
                 38 => "MXFP4 MoE",
                 _ => null,
             };

@@ -87,6 +87,8 @@ internal static unsafe class DotKernels
         TensorType.IQ4_NL => &Avx2Dot.IQ4NL,
         TensorType.MXFP4 => &Avx2Dot.MXFP4,
         TensorType.IQ4_XS => &Avx2Dot.IQ4XS,
+        TensorType.TQ1_0 => &Ternary.Avx2DotTQ1_0,
+        TensorType.TQ2_0 => &Ternary.Avx2DotTQ2_0,
         _ => null,
     };
 
@@ -130,6 +132,8 @@ internal static unsafe class DotKernels
         TensorType.IQ4_NL => &ScalarDot.IQ4NL,
         TensorType.MXFP4 => &ScalarDot.MXFP4,
         TensorType.IQ4_XS => &ScalarDot.IQ4XS,
+        TensorType.TQ1_0 => &Ternary.DotTQ1_0,
+        TensorType.TQ2_0 => &Ternary.DotTQ2_0,
         _ => throw Quantization.Unsupported(weightType),
     };
 }

@@ -36,6 +36,8 @@ public static unsafe class Quantization
                 case TensorType.IQ4_NL: Dequantizer.IQ4NL((BlockIQ4NL*)s, d, blocks); break;
                 case TensorType.IQ4_XS: Dequantizer.IQ4XS((BlockIQ4XS*)s, d, blocks); break;
                 case TensorType.MXFP4: Dequantizer.MXFP4((BlockMXFP4*)s, d, blocks); break;
+                case TensorType.TQ1_0: Ternary.DequantizeTQ1_0((BlockTQ1_0*)s, d, blocks); break;
+                case TensorType.TQ2_0: Ternary.DequantizeTQ2_0((BlockTQ2_0*)s, d, blocks); break;
                 default: throw Unsupported(type);
             }
         }
@@ -73,6 +75,8 @@ public static unsafe class Quantization
                 case TensorType.MXFP4: ReferenceQuantizer.MXFP4(s, (BlockMXFP4*)d, blocks); break;
                 case TensorType.IQ4_NL: ReferenceQuantizer.IQ4NL(s, (BlockIQ4NL*)d, blocks); break;
                 case TensorType.IQ4_XS: ReferenceQuantizer.IQ4XS(s, (BlockIQ4XS*)d, blocks); break;
+                case TensorType.TQ1_0: Ternary.QuantizeTQ1_0(s, (BlockTQ1_0*)d, blocks); break;
+                case TensorType.TQ2_0: Ternary.QuantizeTQ2_0(s, (BlockTQ2_0*)d, blocks); break;
                 default: throw Unsupported(type);
             }
         }
@@ -119,7 +123,8 @@ public static unsafe class Quantization
         TensorType.BF16 => TensorType.BF16,
         TensorType.Q4_0 or TensorType.Q5_0 or TensorType.Q8_0 or TensorType.IQ4_NL or TensorType.MXFP4 => TensorType.Q8_0,
         TensorType.Q4_1 or TensorType.Q5_1 or TensorType.Q8_1 => TensorType.Q8_1,
-        TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_XS => TensorType.Q8_K,
+        TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_XS
+            or TensorType.TQ1_0 or TensorType.TQ2_0 => TensorType.Q8_K,
         _ => throw Unsupported(weightType),
     };
 

@@ -27,6 +27,10 @@ public enum ModelFileType : uint
     IQ4_NL = 25,
     IQ4_XS = 30,
     BF16 = 32,
+    /// <summary>Ternary weights (BitNet b1.58, TriLM) at 1.6875 bits: TQ1_0, the token embedding Q4_K, the output Q6_K.</summary>
+    TQ1_0 = 36,
+    /// <summary>Ternary weights at 2.0625 bits (faster to decode than TQ1_0): TQ2_0, the token embedding Q4_K, the output Q6_K.</summary>
+    TQ2_0 = 37,
     /// <summary>gpt-oss's layout: routed experts (3-D tensors) in MXFP4, every other quantized matrix Q8_0.</summary>
     MXFP4_MOE = 38,
 }
@@ -40,7 +44,8 @@ public static class ModelFileTypes
         ModelFileType.Q4_0, ModelFileType.Q4_1, ModelFileType.Q5_0, ModelFileType.Q5_1,
         ModelFileType.Q2_K, ModelFileType.Q3_K_S, ModelFileType.Q3_K_M, ModelFileType.Q3_K_L,
         ModelFileType.Q4_K_S, ModelFileType.Q4_K_M, ModelFileType.Q5_K_S, ModelFileType.Q5_K_M,
-        ModelFileType.Q6_K, ModelFileType.IQ4_NL, ModelFileType.IQ4_XS, ModelFileType.Q8_0, ModelFileType.MXFP4_MOE, ModelFileType.F16, ModelFileType.BF16, ModelFileType.F32,
+        ModelFileType.Q6_K, ModelFileType.IQ4_NL, ModelFileType.IQ4_XS, ModelFileType.TQ1_0, ModelFileType.TQ2_0, ModelFileType.Q8_0, ModelFileType.MXFP4_MOE,
+        ModelFileType.F16, ModelFileType.BF16, ModelFileType.F32,
     ];
 
     /// <summary>Parses a name such as <c>Q4_K_M</c> or <c>f16</c> (case-insensitive; <c>Q4_K</c> and <c>Q5_K</c> mean their <c>_M</c> mixture, <c>Q3_K</c> its <c>_M</c>, as in llama-quantize).</summary>
@@ -84,6 +89,8 @@ public static class ModelFileTypes
         ModelFileType.MXFP4_MOE => TensorType.MXFP4,
         ModelFileType.IQ4_NL => TensorType.IQ4_NL,
         ModelFileType.IQ4_XS => TensorType.IQ4_XS,
+        ModelFileType.TQ1_0 => TensorType.TQ1_0,
+        ModelFileType.TQ2_0 => TensorType.TQ2_0,
         _ => throw new ArgumentOutOfRangeException(nameof(fileType), fileType, "Not a file type Suiron can write."),
     };
 

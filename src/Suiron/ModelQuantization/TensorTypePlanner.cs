@@ -132,7 +132,7 @@ internal sealed class TensorTypePlanner
             if (falcon || tensor.Shape[0] % TensorTypes.BlockSize(type) != 0) return TensorType.Q8_0;
             return type != TensorType.Q8_0 ? TensorType.Q6_K : type;
         }
-        if (category == Category.TokenEmbedding) return type; // only the IQ/TQ file types treat it specially
+        if (category == Category.TokenEmbedding) return ft is ModelFileType.TQ1_0 or ModelFileType.TQ2_0 ? TensorType.Q4_K : type;
 
         if (IsAttentionVLike(category))
         {
@@ -235,6 +235,7 @@ internal sealed class TensorTypePlanner
             TensorType.Q5_K => TensorType.Q5_1,
             TensorType.Q6_K => TensorType.Q8_0,
             TensorType.IQ4_XS => TensorType.IQ4_NL,
+            TensorType.TQ1_0 or TensorType.TQ2_0 => TensorType.Q4_0,
             _ => throw new NotSupportedException(
                 $"Tensor '{tensor.Name}' has {columns} columns, not a multiple of {TensorTypes.BlockSize(type)} as {type} needs, and {type} has no fallback type (llama.cpp refuses this too)"),
         };

@@ -159,6 +159,30 @@ public unsafe struct BlockIQ4XS
 }
 
 /// <summary>
+/// 256 ternary weights (BitNet b1.58, TriLM), x = d · (t − 1) with t in {0, 1, 2}, 1.6875 bits each: five trits per
+/// <see cref="Qs"/> byte and four per <see cref="Qh"/> byte, each byte holding ⌈t₀t₁…t₄ (base 3) · 256 / 243⌉, so that
+/// trit n is the top trit of byte · 3ⁿ (mod 256): ((byte · 3ⁿ mod 256) · 3) >> 8. Elements: Qs[m] holds 32n + m
+/// (m &lt; 32) and 160 + 16n + (m − 32) (m ≥ 32); Qh[j] holds 240 + 4n + j.
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockTQ1_0
+{
+    public const int Elements = 256;
+    public fixed byte Qs[48];
+    public fixed byte Qh[4];
+    public Half D;
+}
+
+/// <summary>256 ternary weights, x = d · (t − 1), two bits each: element 128h + 32l + m is bits 2l..2l+1 of Qs[32h + m].</summary>
+[StructLayout(LayoutKind.Sequential, Pack = 1)]
+public unsafe struct BlockTQ2_0
+{
+    public const int Elements = 256;
+    public fixed byte Qs[64];
+    public Half D;
+}
+
+/// <summary>
 /// 32 weights in OCP Microscaling FP4 (gpt-oss's expert weights): x = 2^(e − 127) · E2M1[q], stored as
 /// 2^(e − 128) · <see cref="MXFP4Values"/>[q] (the E2M1 values doubled, so they are integers), nibbles as in Q4_0.
 /// </summary>

@@ -25,6 +25,8 @@ public enum TensorType : uint
     I64 = 27,
     F64 = 28,
     BF16 = 30,
+    TQ1_0 = 34,
+    TQ2_0 = 35,
     MXFP4 = 39,
 }
 
@@ -39,7 +41,8 @@ public static class TensorTypes
     {
         TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q4_1
             or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K
-            or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_NL or TensorType.IQ4_XS or TensorType.MXFP4 => true,
+            or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_NL or TensorType.IQ4_XS or TensorType.MXFP4
+            or TensorType.TQ1_0 or TensorType.TQ2_0 => true,
         _ => false,
     };
 
@@ -49,7 +52,8 @@ public static class TensorTypes
         TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.F64
             or TensorType.I8 or TensorType.I16 or TensorType.I32 or TensorType.I64 => 1,
         TensorType.Q4_0 or TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q8_0 or TensorType.Q8_1 or TensorType.IQ4_NL or TensorType.MXFP4 => 32,
-        TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_XS => QK_K,
+        TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_XS
+            or TensorType.TQ1_0 or TensorType.TQ2_0 => QK_K,
         _ => throw new NotSupportedException($"Unknown tensor type {(uint)type}."),
     };
 
@@ -79,6 +83,8 @@ public static class TensorTypes
         TensorType.IQ4_NL => 2 + 16,
         TensorType.MXFP4 => 1 + 16,
         TensorType.IQ4_XS => 2 + 2 + QK_K / 64 + QK_K / 2,
+        TensorType.TQ1_0 => (QK_K - 4 * QK_K / 64) / 5 + QK_K / 64 + 2,
+        TensorType.TQ2_0 => QK_K / 4 + 2,
         _ => throw new NotSupportedException($"Unknown tensor type {(uint)type}."),
     };
 

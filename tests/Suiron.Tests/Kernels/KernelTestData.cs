@@ -34,7 +34,7 @@ internal static class KernelTestData
     [
         TensorType.Q4_0, TensorType.Q4_1, TensorType.Q5_0, TensorType.Q5_1, TensorType.Q8_0, TensorType.Q8_1,
         TensorType.Q2_K, TensorType.Q3_K, TensorType.Q4_K, TensorType.Q5_K, TensorType.Q6_K, TensorType.Q8_K,
-        TensorType.IQ4_NL, TensorType.IQ4_XS, TensorType.MXFP4,
+        TensorType.IQ4_NL, TensorType.IQ4_XS, TensorType.MXFP4, TensorType.TQ1_0, TensorType.TQ2_0,
     ];
 
     public static readonly TensorType[] AllTypes = [TensorType.F32, TensorType.F16, TensorType.BF16, .. QuantizedTypes];

@@ -13,8 +13,13 @@ public sealed class ModelFileTypeTests
     {
         foreach (var type in ModelFileTypes.All)
         {
-            // LLamaSharp spells the one file type newer than most of its enum with llama.h's full prefix.
-            string llamaName = type switch { ModelFileType.F32 => "ALL_F32", ModelFileType.MXFP4_MOE => "LLAMA_FTYPE_MOSTLY_MXFP4_MOE", _ => "MOSTLY_" + type };
+            // LLamaSharp spells the file types newer than most of its enum with llama.h's full prefix.
+            string llamaName = type switch
+            {
+                ModelFileType.F32 => "ALL_F32",
+                ModelFileType.MXFP4_MOE or ModelFileType.TQ1_0 or ModelFileType.TQ2_0 => "LLAMA_FTYPE_MOSTLY_" + type,
+                _ => "MOSTLY_" + type,
+            };
             Assert.Equal((int)Enum.Parse<LLamaFtype>(llamaName), (int)type);
         }
     }

@@ -175,13 +175,14 @@ internal static class TinyModelBuilder
         w.WriteTo(path);
     }
 
-    /// <summary>llama.cpp's fallback when a row is not a whole number of 256-element k-quant super-blocks.</summary>
+    /// <summary>llama.cpp's fallback when a row is not a whole number of 256-element super-blocks (k-quants, IQ4_XS, TQ1_0/TQ2_0).</summary>
     public static TensorType TypeFor(TensorType type, int columns) =>
         columns % TensorTypes.BlockSize(type) == 0 ? type : type switch
         {
             TensorType.Q4_K => TensorType.Q5_0,
             TensorType.Q6_K => TensorType.Q8_0,
             TensorType.IQ4_XS => TensorType.IQ4_NL,
+            TensorType.TQ1_0 or TensorType.TQ2_0 => TensorType.Q4_0,
             _ => throw new ArgumentException($"{type} cannot encode rows of {columns}"),
         };
 

@@ -92,7 +92,7 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
         {
             var data = new TheoryData<string, TensorType>();
             foreach (string spec in new[] { "llama", "qwen3" })
-                foreach (var type in new[] { TensorType.IQ4_NL, TensorType.IQ4_XS })
+                foreach (var type in new[] { TensorType.IQ4_NL, TensorType.IQ4_XS, TensorType.TQ1_0, TensorType.TQ2_0 })
                     data.Add(spec, type);
             return data;
         }
@@ -100,14 +100,15 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
 
     /// <summary>
     /// Files llama.cpp quantizes to IQ4_NL / IQ4_XS (what people download as bartowski's IQ4_XS; its per-tensor choices
-    /// mix in other types), run by both engines: the quantized tolerance and 32 identical greedy tokens.
+    /// mix in other types) and to the ternary TQ1_0 / TQ2_0 (BitNet-style files), run by both engines: the quantized
+    /// tolerance and 32 identical greedy tokens.
     /// </summary>
     [Theory]
     [MemberData(nameof(IQuantCases))]
     public void LlamaCppIQuantFilesMatchLlamaCpp(string spec, TensorType type) =>
         Compare(TinyModelBuilder.LlamaCpp(Specs[spec], FileType(type)), $"{spec} {type} (llama.cpp)", type);
 
-    /// <summary>Every matrix in IQ4_NL / IQ4_XS by our quantizer (bit-exact with ggml's quantize_iq4_nl / _xs), run by both engines.</summary>
+    /// <summary>Every matrix in IQ4_NL / IQ4_XS / TQ1_0 / TQ2_0 by our quantizer (bit-exact with ggml's), run by both engines.</summary>
     [Theory]
     [MemberData(nameof(IQuantCases))]
     public void OurIQuantFilesMatchLlamaCpp(string spec, TensorType type) =>
@@ -147,6 +148,8 @@ public sealed class TinyModelOracleTests(ITestOutputHelper output)
         TensorType.Q6_K => LLamaFtype.MOSTLY_Q6_K,
         TensorType.IQ4_NL => LLamaFtype.MOSTLY_IQ4_NL,
         TensorType.IQ4_XS => LLamaFtype.MOSTLY_IQ4_XS,
+        TensorType.TQ1_0 => LLamaFtype.LLAMA_FTYPE_MOSTLY_TQ1_0,
+        TensorType.TQ2_0 => LLamaFtype.LLAMA_FTYPE_MOSTLY_TQ2_0,
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
 
