@@ -154,13 +154,12 @@ internal static unsafe class Ternary
             Vector256<int> lanes = Vector256<int>.Zero;
             for (int half = 0; half < 2; half++)
             {
-                Vector256<byte> packed = Avx.LoadVector256(x[b].Qs + 32 * half);
-                for (int l = 0; l < 4; l++)
-                {
-                    Vector256<byte> trits = Avx2.ShiftRightLogical(packed.AsUInt16(), (byte)(2 * l)).AsByte() & two;
-                    Vector256<sbyte> activations = Avx.LoadVector256(y[b].Qs + 128 * half + 32 * l);
-                    lanes += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(trits, activations), ones);
-                }
+                Vector256<ushort> packed = Avx.LoadVector256(x[b].Qs + 32 * half).AsUInt16();
+                sbyte* activations = y[b].Qs + 128 * half;
+                lanes += TQ2_0Run(packed.AsByte() & two, activations, ones);
+                lanes += TQ2_0Run(Avx2.ShiftRightLogical(packed, 2).AsByte() & two, activations + 32, ones);
+                lanes += TQ2_0Run(Avx2.ShiftRightLogical(packed, 4).AsByte() & two, activations + 64, ones);
+                lanes += TQ2_0Run(Avx2.ShiftRightLogical(packed, 6).AsByte() & two, activations + 96, ones);
             }
             Vector256<short> bsums = Avx.LoadVector256(y[b].BSums);
             int sumi = SumLanes(lanes) - SumLanes(Avx2.MultiplyAddAdjacent(bsums, ones));
@@ -203,6 +202,11 @@ internal static unsafe class Ternary
         }
         return sum;
     }
+
+    /// <summary>32 trits (0..2) times 32 activations, summed in pairs to eight int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> TQ2_0Run(Vector256<byte> trits, sbyte* activations, Vector256<short> ones) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(trits, Avx.LoadVector256(activations)), ones);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int SumLanes(Vector256<int> v)
