@@ -9,6 +9,7 @@ var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF model
     InfoCommand.Create(),
     TokenizeCommand.Create(),
     QuantizeCommand.Create(),
+    PerplexityCommand.Create(),
     BenchCommand.Create(),
     ServeCommand.Create(),
     TemplateCommand.Create(),
