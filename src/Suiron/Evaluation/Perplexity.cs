@@ -35,28 +35,74 @@ public sealed record PerplexityResult(int Chunks, long ScoredTokens, double Valu
 /// </summary>
 public static class Perplexity
 {
+    /// <summary>The perplexity of <paramref name="model"/> on <paramref name="text"/>.</summary>
     public static PerplexityResult Evaluate(ILanguageModel model, Tokenizer tokenizer, string text, PerplexityOptions options,
-        Action<PerplexityProgress>? progress = null, CancellationToken cancellation = default)
+        Action<PerplexityProgress>? progress = null, CancellationToken cancellation = default) =>
+        Evaluate(model, tokenizer, text, options, progress, cancellation, saveTo: null);
+
+    /// <summary>
+    /// <see cref="Evaluate(ILanguageModel, Tokenizer, string, PerplexityOptions, Action{PerplexityProgress}?, CancellationToken)"/>
+    /// that also writes every scored row's log-probabilities to <paramref name="path"/> (<see cref="LogProbabilityFile"/>):
+    /// the base a quantized file is compared with by <see cref="KlDivergence"/>.
+    /// </summary>
+    public static PerplexityResult SaveBase(ILanguageModel model, Tokenizer tokenizer, string text, PerplexityOptions options, string path,
+        Action<PerplexityProgress>? progress = null, CancellationToken cancellation = default) =>
+        Evaluate(model, tokenizer, text, options, progress, cancellation, saveTo: path);
+
+    private static PerplexityResult Evaluate(ILanguageModel model, Tokenizer tokenizer, string text, PerplexityOptions options,
+        Action<PerplexityProgress>? progress, CancellationToken cancellation, string? saveTo)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(text);
-        int context = options.ContextSize, batch = Math.Min(options.BatchSize, context);
+        int context = options.ContextSize;
         if (context < 4) throw new ArgumentException($"The context size must be at least 4 tokens (got {context}).");
-        if (batch < 1) throw new ArgumentException($"The batch size must be at least 1 (got {options.BatchSize}).");
         int[] tokens = tokenizer.Encode(text, addSpecial: true);
         if (tokens.Length < 2 * context)
             throw new ArgumentException($"The text has {tokens.Length} tokens; perplexity with a context of {context} needs at least {2 * context} (two chunks).");
         int available = tokens.Length / context;
         int chunks = options.Chunks is { } wanted && wanted > 0 ? Math.Min(wanted, available) : available;
         int? bos = tokenizer.Vocabulary.AddBos ? tokenizer.Vocabulary.BosId : null;
+        int vocab = model.Info.VocabSize;
 
+        BinaryWriter? writer = saveTo is null ? null : LogProbabilityFile.Create(saveTo, context, vocab, chunks, tokens.AsSpan(0, chunks * context));
+        float[]? row = writer is null ? null : new float[vocab];
+        ushort[]? scratch = writer is null ? null : new ushort[vocab];
+        var score = new NegativeLogLikelihood();
+        try
+        {
+            Run(model, tokens, context, options.BatchSize, chunks, bos, cancellation, (logits, target) =>
+            {
+                if (writer is null)
+                {
+                    score.Add(LogSoftmax(logits, target));
+                    return;
+                }
+                LogSoftmaxRow(logits, row!);
+                score.Add(row![target]);
+                LogProbabilityFile.WriteRow(writer, row, scratch!);
+            }, chunk => progress?.Invoke(new PerplexityProgress(chunk, chunks, score.Perplexity)));
+        }
+        finally
+        {
+            writer?.Dispose();
+        }
+        return new PerplexityResult(chunks, score.Count, score.Perplexity, score.PerplexityError);
+    }
+
+    /// <summary>
+    /// The chunked evaluation both <see cref="Evaluate(ILanguageModel, Tokenizer, string, PerplexityOptions, Action{PerplexityProgress}?, CancellationToken)"/>
+    /// and <see cref="KlDivergence"/> run: for each chunk and each scored row, <paramref name="row"/>(logits, next token);
+    /// <paramref name="chunkDone"/>(1-based chunk) after each chunk.
+    /// </summary>
+    internal static void Run(ILanguageModel model, int[] tokens, int context, int batchSize, int chunks, int? bos, CancellationToken cancellation,
+        RowAction row, Action<int> chunkDone)
+    {
+        int batch = Math.Clamp(batchSize, 1, context);
         int vocab = model.Info.VocabSize, first = context / 2;
         var cache = model.CreateCache(context);
         float[] logits = ArrayPool<float>.Shared.Rent(batch * vocab);
         int[] passTokens = new int[batch];
-        double nll = 0, nll2 = 0;
-        long count = 0;
         try
         {
             for (int c = 0; c < chunks; c++)
@@ -71,28 +117,22 @@ public static class Perplexity
                     if (done == 0 && bos is { } b) passTokens[0] = b;
                     model.Forward(passTokens.AsSpan(0, n), cache, logits.AsSpan(0, n * vocab), allLogits: true);
                     // Score the rows j of this pass with first ≤ j < context − 1 (the last row has no next token in the chunk).
-                    for (int row = 0; row < n; row++)
+                    for (int r = 0; r < n; r++)
                     {
-                        int j = done + row;
-                        if (j < first || j >= context - 1) continue;
-                        double logProbability = LogSoftmax(logits.AsSpan(row * vocab, vocab), tokens[start + j + 1]);
-                        nll -= logProbability;
-                        nll2 += logProbability * logProbability;
-                        count++;
+                        int j = done + r;
+                        if (j >= first && j < context - 1) row(logits.AsSpan(r * vocab, vocab), tokens[start + j + 1]);
                     }
                 }
-                progress?.Invoke(new PerplexityProgress(c + 1, chunks, Math.Exp(nll / count)));
+                chunkDone(c + 1);
             }
         }
         finally
         {
             ArrayPool<float>.Shared.Return(logits);
         }
-        double mean = nll / count, variance = nll2 / count - mean * mean;
-        double perplexity = Math.Exp(mean);
-        double error = variance > 0 && count > 1 ? Math.Sqrt(variance / (count - 1)) * perplexity : 0;
-        return new PerplexityResult(chunks, count, perplexity, error);
     }
+
+    internal delegate void RowAction(ReadOnlySpan<float> logits, int target);
 
     /// <summary>log softmax(logits)[token], as llama-perplexity computes it: max subtracted, float exponentials summed in double.</summary>
     internal static double LogSoftmax(ReadOnlySpan<float> logits, int token)
@@ -102,5 +142,45 @@ public static class Perplexity
         double sum = 0;
         foreach (float l in logits) sum += MathF.Exp(l - max);
         return logits[token] - max - Math.Log(sum);
+    }
+
+    /// <summary>The whole row of log-probabilities, with <see cref="LogSoftmax"/>'s arithmetic.</summary>
+    internal static void LogSoftmaxRow(ReadOnlySpan<float> logits, Span<float> logProbabilities)
+    {
+        float max = logits[0];
+        for (int i = 1; i < logits.Length; i++) max = MathF.Max(max, logits[i]);
+        double sum = 0;
+        foreach (float l in logits) sum += MathF.Exp(l - max);
+        double logSum = Math.Log(sum);
+        for (int i = 0; i < logits.Length; i++) logProbabilities[i] = (float)(logits[i] - max - logSum);
+    }
+}
+
+/// <summary>Σ and Σ² of −log p over scored tokens: the perplexity and llama-perplexity's error estimate of it.</summary>
+internal sealed class NegativeLogLikelihood
+{
+    private double _sum, _squares;
+
+    public long Count { get; private set; }
+
+    public void Add(double logProbability)
+    {
+        _sum -= logProbability;
+        _squares += logProbability * logProbability;
+        Count++;
+    }
+
+    public double Mean => _sum / Count;
+
+    public double Perplexity => Math.Exp(Mean);
+
+    /// <summary>Standard error of the mean NLL, times the perplexity (llama-perplexity's "+/-").</summary>
+    public double PerplexityError
+    {
+        get
+        {
+            double variance = _squares / Count - Mean * Mean;
+            return variance > 0 && Count > 1 ? Math.Sqrt(variance / (Count - 1)) * Perplexity : 0;
+        }
     }
 }

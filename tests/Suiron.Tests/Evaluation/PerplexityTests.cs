@@ -99,3 +99,60 @@ public sealed class PerplexityTests(ITestOutputHelper output)
     public void LogSoftmaxByHand() =>
         Assert.Equal(Math.Log(0.75), Perplexity.LogSoftmax([0f, MathF.Log(3f)], 1), 6);
 }
+
+/// <summary>
+/// KL divergence against a saved base (stories260K, a trained model): the model against its own base file diverges by
+/// (almost) nothing and agrees on every top token; its Q4_K_M copy diverges measurably, and its perplexity on the base file's tokens equals the one
+/// <see cref="Perplexity.Evaluate"/> gives it directly.
+/// </summary>
+public sealed class KlDivergenceTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("suiron-kld-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string Text => string.Concat(Enumerable.Repeat(
+        "Once upon a time, there was a little girl named Lily. She loved to play outside with her dog. One day they found a ball in the park. ", 6));
+
+    [Fact]
+    public void ItsOwnBaseDivergesByNothingAndAQuantizedCopyBySomething()
+    {
+        string f32 = SharedData.Path("models", "stories260K.gguf"), q4 = Path.Combine(_dir, "stories-q4_k_m.gguf");
+        Suiron.ModelQuantization.ModelQuantizer.Quantize(f32, q4, Suiron.ModelQuantization.ModelFileType.Q4_K_M);
+        string basePath = Path.Combine(_dir, "base.lp");
+        var options = new PerplexityOptions { ContextSize = 64, BatchSize = 64 };
+        using var baseFile = GgufFile.Open(f32);
+        var tokenizer = Tokenizer.FromGguf(baseFile);
+        using var baseModel = ModelLoader.Load(baseFile, new ModelOptions { Threads = 2, ContextSize = 64 });
+        PerplexityResult saved = Perplexity.SaveBase(baseModel, tokenizer, Text, options, basePath);
+
+        KlDivergenceResult self = KlDivergence.Compare(baseModel, tokenizer, basePath);
+        output.WriteLine($"self: KLD {self.MeanKl:E2} (max {self.KlPercentiles[^1]:E2}), same top {self.SameTop:P1}, PPL {self.Perplexity:F4} vs base {self.BasePerplexity:F4}");
+        Assert.Equal(saved.ScoredTokens, self.Rows);
+        Assert.True(self.MeanKl < 1e-5, $"self KLD {self.MeanKl}");
+        Assert.Equal(1.0, self.SameTop);
+        Assert.True(Math.Abs(saved.Value - self.Perplexity) / saved.Value < 1e-6, $"{saved.Value} vs {self.Perplexity}");
+        Assert.True(Math.Abs(self.BasePerplexity - self.Perplexity) / self.Perplexity < 1e-4, $"base {self.BasePerplexity} vs {self.Perplexity}");
+
+        using var quantizedFile = GgufFile.Open(q4);
+        using var quantized = ModelLoader.Load(quantizedFile, new ModelOptions { Threads = 2, ContextSize = 64 });
+        KlDivergenceResult q = KlDivergence.Compare(quantized, tokenizer, basePath);
+        double direct = Perplexity.Evaluate(quantized, tokenizer, Text, options).Value;
+        output.WriteLine($"Q4_K_M: KLD {q.MeanKl:E2} ± {q.MeanKlError:E1} (median {q.KlPercentiles[4]:E2}, max {q.KlPercentiles[^1]:E2}), same top {q.SameTop:P1}, " +
+                         $"Δp {q.MeanDeltaP:E2}, RMS {q.RmsDeltaP:E2}, PPL {q.Perplexity:F4} (direct {direct:F4}) vs base {q.BasePerplexity:F4}");
+        Assert.True(q.MeanKl > 100 * self.MeanKl && q.MeanKl > 1e-4, $"Q4_K_M KLD {q.MeanKl}");
+        Assert.True(Math.Abs(direct - q.Perplexity) / direct < 1e-6, $"{direct} vs {q.Perplexity}");
+        Assert.True(q.KlPercentiles.Zip(q.KlPercentiles.Skip(1)).All(p => p.First <= p.Second), "percentiles in order");
+    }
+
+    [Fact]
+    public void RefusesABaseOfAnotherVocabularyOrNotABaseAtAll()
+    {
+        string notBase = Path.Combine(_dir, "not-base.lp");
+        File.WriteAllText(notBase, "hello");
+        using var file = GgufFile.Open(SharedData.Path("models", "stories260K.gguf"));
+        var tokenizer = Tokenizer.FromGguf(file);
+        using var lm = ModelLoader.Load(file, new ModelOptions { Threads = 1, ContextSize = 64 });
+        Assert.Throws<InvalidDataException>(() => KlDivergence.Compare(lm, tokenizer, notBase));
+    }
+}
