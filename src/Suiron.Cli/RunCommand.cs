@@ -29,10 +29,14 @@ internal static class RunCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
         var noSpecial = new Option<bool>("--no-parse-special") { Description = "Treat special-token text in the prompt as plain text" };
         var cacheTypes = new CacheTypeOptions();
+        var spec = new Option<string>("--spec") { Description = "Speculative decoding: ngram (drafts looked up in the text so far; the output is unchanged)" };
+        var draftMax = new Option<int>("--draft-max") { Description = "Most draft tokens verified per pass", DefaultValueFactory = _ => 8 };
+        var draftMin = new Option<int>("--draft-min") { Description = "Fewest draft tokens worth verifying", DefaultValueFactory = _ => 1 };
 
         var command = new Command("run", "Generate a continuation of a prompt")
         {
-            model, prompt, count, temperature, topK, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty, seed, threads, contextSize, stop, noSpecial, cacheTypes.Key, cacheTypes.Value,
+            model, prompt, count, temperature, topK, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty, seed, threads, contextSize, stop, noSpecial,
+            cacheTypes.Key, cacheTypes.Value, spec, draftMax, draftMin,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -54,6 +58,14 @@ internal static class RunCommand
                 Seed = result.GetValue(seed) ?? (ulong)Random.Shared.NextInt64(),
             };
             sampling.Validate();
+            SpeculationOptions? speculation = result.GetValue(spec) switch
+            {
+                null => null,
+                "ngram" => new SpeculationOptions { DraftMax = result.GetValue(draftMax), DraftMin = result.GetValue(draftMin) },
+                var other => throw new UsageException($"--spec '{other}' is not supported (ngram)."),
+            };
+            try { speculation?.Validate(); }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
 
             using var file = GgufFile.Open(result.GetValue(model)!.FullName);
             var tokenizer = Tokenizer.FromGguf(file);
@@ -67,7 +79,9 @@ internal static class RunCommand
                 throw new UsageException($"The prompt has {tokens.Length} tokens but the context holds {capacity}; shorten the prompt or raise --ctx-size (the model was trained on {lm.Info.ContextLength}).");
             var cache = lm.CreateCache(capacity);
             var generator = new Generator(lm, tokenizer);
-            var options = new GenerationOptions { MaxTokens = n, Sampling = sampling, Stop = result.GetValue(stop) ?? [] };
+            var options = new GenerationOptions { MaxTokens = n, Sampling = sampling, Stop = result.GetValue(stop) ?? [], Speculation = speculation };
+            if (speculation is not null && cache.RecurrentBytes > 0)
+                Console.Error.WriteLine($"suiron: {lm.Info.Architecture} keeps a recurrent state, which cannot drop rejected draft tokens: decoding without speculation.");
 
             using var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true };
             foreach (var step in generator.Generate(tokens, options, cache))
@@ -77,6 +91,8 @@ internal static class RunCommand
             Console.Error.WriteLine();
             Console.Error.WriteLine($"prompt: {stats.PromptTokens} tokens in {stats.PromptTime.TotalMilliseconds:F0} ms ({stats.PromptTokensPerSecond:F1} tok/s); " +
                                     $"generation: {stats.GeneratedTokens} tokens in {stats.GenerationTime.TotalMilliseconds:F0} ms ({stats.TokensPerSecond:F1} tok/s); threads {threadCount}");
+            if (speculation is not null && stats.DraftTokens > 0)
+                Console.Error.WriteLine($"speculation: {stats.DecodePasses} passes for {stats.GeneratedTokens} tokens; {stats.AcceptedDraftTokens} of {stats.DraftTokens} draft tokens accepted ({100.0 * stats.AcceptedDraftTokens / stats.DraftTokens:F1} %)");
             return CliErrors.Ok;
         }));
         return command;

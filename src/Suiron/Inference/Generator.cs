@@ -28,6 +28,13 @@ public sealed record GenerationOptions
     public Sampling.Grammar.Grammar? Grammar { get; init; }
     /// <summary>Control tokens emitted as their text rather than hidden (tool-call markers such as DeepSeek's, which the tool-call parser reads).</summary>
     public IReadOnlySet<int>? RenderedTokens { get; init; }
+    /// <summary>
+    /// Speculative decoding with prompt-lookup drafts (<see cref="NgramDraft"/>), or null for one token per forward pass.
+    /// Each draft is verified in one pass and every token is still drawn by the sampler from the model's own logits, so
+    /// the output is token for token what it is without speculation (same seed included). Models with recurrent layers
+    /// (Qwen3-Next, Qwen3.5) decode without it: their state cannot drop rejected tokens cheaply.
+    /// </summary>
+    public SpeculationOptions? Speculation { get; init; }
 }
 
 /// <summary>One generated token: its id, the text that became final with it (may be empty while a UTF-8 character or a possible stop string is incomplete), and the finish reason on the last step.</summary>
@@ -40,6 +47,12 @@ public readonly record struct GenerationStep(int Token, string Text, FinishReaso
 /// <summary>Timings of the last <see cref="Generator.Generate"/> run.</summary>
 public sealed record GenerationStats(int PromptTokens, int GeneratedTokens, TimeSpan PromptTime, TimeSpan GenerationTime)
 {
+    /// <summary>Draft tokens proposed and accepted (speculative decoding); 0 without it.</summary>
+    public int DraftTokens { get; init; }
+    public int AcceptedDraftTokens { get; init; }
+    /// <summary>Forward passes of the generation phase.</summary>
+    public int DecodePasses { get; init; }
+
     public double PromptTokensPerSecond => PromptTokens / Math.Max(PromptTime.TotalSeconds, 1e-9);
     public double TokensPerSecond => GeneratedTokens / Math.Max(GenerationTime.TotalSeconds, 1e-9);
 }
@@ -99,7 +112,15 @@ public sealed class Generator
         TimeSpan promptTime = clock.Elapsed;
         clock.Restart();
         int generated = 0;
-        int[] one = new int[1];
+        SpeculationOptions? speculation = cache.Recurrent is null ? options.Speculation : null;
+        speculation?.Validate();
+        // Logits rows waiting to be sampled: row 0 after the last forward's first token, row i after draft token i; a row
+        // past the first is valid only while the tokens sampled so far equal the draft.
+        int maxDraft = speculation?.DraftMax ?? 0;
+        float[] rows = maxDraft == 0 ? logits : new float[(maxDraft + 1) * vocab];
+        logits.CopyTo(rows, 0);
+        int[] pass = new int[maxDraft + 1];
+        int row = 0, drafted = 0, draftTokens = 0, acceptedTokens = 0, passes = 0;
         try
         {
             while (true)
@@ -109,14 +130,16 @@ public sealed class Generator
                     yield return new GenerationStep(-1, stops.Flush(), FinishReason.Cancelled);
                     yield break;
                 }
-                if (generated >= options.MaxTokens || cache.Count >= cache.Capacity)
+                if (generated >= options.MaxTokens || cache.Count - (drafted - row) >= cache.Capacity) // a pending draft's rows are not held yet
                 {
                     yield return new GenerationStep(-1, stops.Push(decoder.Flush()) + stops.Flush(), FinishReason.Length);
                     yield break;
                 }
-                int token = sampler.Sample(logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+                int token = sampler.Sample(rows.AsSpan(row * vocab, vocab), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
                 generated++;
                 history.Add(token);
+                bool accepted = row < drafted && token == pass[row + 1];
+                if (accepted) acceptedTokens++;
                 if (options.StopAtEndOfGeneration && _tokenizer.Vocabulary.EndOfGeneration.Contains(token))
                 {
                     yield return new GenerationStep(token, stops.Push(decoder.Flush()) + stops.Flush(), FinishReason.Stop);
@@ -129,13 +152,35 @@ public sealed class Generator
                     yield break;
                 }
                 yield return new GenerationStep(token, text, null);
-                one[0] = token;
-                _model.Forward(one, cache, logits);
+                if (accepted)
+                {
+                    row++; // the draft's next row was computed after this very token
+                    continue;
+                }
+                // Drop the cache rows of the rejected draft tokens, then one pass: the token and a new draft after it.
+                if (row < drafted) cache.Truncate(cache.Count - (drafted - row));
+                pass[0] = token;
+                drafted = 0;
+                int room = Math.Min(Math.Min(maxDraft, cache.Capacity - cache.Count - 1), options.MaxTokens - generated - 1);
+                if (speculation is not null && room >= speculation.DraftMin)
+                {
+                    drafted = NgramDraft.Propose(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history), speculation, pass.AsSpan(1, room));
+                    if (drafted < speculation.DraftMin) drafted = 0;
+                }
+                draftTokens += drafted;
+                _model.Forward(pass.AsSpan(0, drafted + 1), cache, rows.AsSpan(0, (drafted + 1) * vocab), allLogits: drafted > 0);
+                passes++;
+                row = 0;
             }
         }
         finally
         {
-            LastStats = new GenerationStats(prompt.Count, generated, promptTime, clock.Elapsed);
+            // A caller that keeps the cache (a chat session) finds exactly the emitted tokens in it, not a rejected draft.
+            if (row < drafted) cache.Truncate(cache.Count - (drafted - row));
+            LastStats = new GenerationStats(prompt.Count, generated, promptTime, clock.Elapsed)
+            {
+                DraftTokens = draftTokens, AcceptedDraftTokens = acceptedTokens, DecodePasses = passes,
+            };
         }
     }
 }

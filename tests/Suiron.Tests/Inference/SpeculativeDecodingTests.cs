@@ -1,0 +1,92 @@
+using Suiron.Gguf;
+using Suiron.Inference;
+using Suiron.Models;
+using Suiron.Sampling;
+using Suiron.Tests.Models;
+using Suiron.Tokenization;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Suiron.Tests.Inference;
+
+/// <summary>
+/// Prompt-lookup speculative decoding: every token is still drawn by the sampler from the model's logits (the batched
+/// verification pass gives the same logits as one-token passes), so the output is token for token the output without
+/// speculation — greedy, and sampled with the same seed, penalties included — while drafts from a repetitive context are
+/// accepted and save passes.
+/// </summary>
+public sealed class SpeculativeDecodingTests(ITestOutputHelper output)
+{
+    // stories260K continues a story it has just read: its own earlier sentences are the drafts.
+    private const string Prompt =
+        "Lily went to the park. She saw a big red ball. She kicked the ball. Lily went to the park. She saw a big red ball. She kicked";
+
+    private static string[] Run(Generator generator, int[] prompt, GenerationOptions options, out GenerationStats stats, KvCache? cache = null)
+    {
+        var steps = generator.Generate(prompt, options, cache).ToList();
+        stats = generator.LastStats!;
+        return steps.Where(s => s.Token >= 0).Select(s => s.Token.ToString()).ToArray();
+    }
+
+    public static TheoryData<string> Samplings => new() { "greedy", "sampled" };
+
+    [Theory]
+    [MemberData(nameof(Samplings))]
+    public void GivesTheTokensOfPlainDecodingInFewerPasses(string sampling)
+    {
+        using var file = GgufFile.Open(SharedData.Path("models", "stories260K.gguf"));
+        var tokenizer = Tokenizer.FromGguf(file);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 512 });
+        var generator = new Generator(model, tokenizer);
+        int[] prompt = tokenizer.Encode(Prompt);
+        var samplingOptions = sampling == "greedy" ? SamplingOptions.Greedy
+            : new SamplingOptions { Temperature = 0.8f, Seed = 42, RepeatPenalty = 1.05f, TopK = 40 };
+        var plain = new GenerationOptions { MaxTokens = 120, Sampling = samplingOptions, StopAtEndOfGeneration = false };
+
+        string[] expected = Run(generator, prompt, plain, out var plainStats);
+        var plainCache = model.CreateCache(512);
+        Run(generator, prompt, plain, out _, plainCache);
+        var speculativeCache = model.CreateCache(512);
+        string[] actual = Run(generator, prompt, plain with { Speculation = new SpeculationOptions() }, out var stats, speculativeCache);
+
+        output.WriteLine($"{sampling}: {stats.GeneratedTokens} tokens in {stats.DecodePasses} passes (plain {plainStats.DecodePasses}); " +
+                         $"drafted {stats.DraftTokens}, accepted {stats.AcceptedDraftTokens}");
+        Assert.Equal(expected, actual);
+        Assert.True(stats.AcceptedDraftTokens > 0, "no draft token was accepted");
+        Assert.True(stats.DecodePasses < plainStats.DecodePasses, $"{stats.DecodePasses} passes, plain {plainStats.DecodePasses}");
+        Assert.Equal(stats.DecodePasses + stats.AcceptedDraftTokens, plainStats.DecodePasses);
+        // The cache ends holding what plain decoding leaves in it: the prompt and every emitted token but the last.
+        Assert.Equal(plainCache.Count, speculativeCache.Count);
+    }
+
+    [Fact]
+    public void DraftsTheContinuationOfTheLatestEarlierOccurrence()
+    {
+        var options = new SpeculationOptions { NgramMin = 2, NgramMax = 3 };
+        var draft = new int[4];
+        // ... 7 8 9 | 1 2 3 4 5 | 7 8 → the 3-gram "? 7 8" is not there, "7 8" is: its latest continuation is 9 1 2 3.
+        int n = NgramDraft.Propose([5, 7, 8, 9, 1, 2, 3, 4, 5, 7, 8], options, draft);
+        Assert.Equal(4, n);
+        Assert.Equal([9, 1, 2, 3], draft);
+        // A suffix seen nowhere earlier drafts nothing.
+        Assert.Equal(0, NgramDraft.Propose([1, 2, 3, 4], options, draft));
+        // The continuation is cut at the end of the history.
+        Assert.Equal(1, NgramDraft.Propose([6, 6, 6], new SpeculationOptions { NgramMin = 2, NgramMax = 2 }, draft));
+        Assert.Equal(6, draft[0]);
+    }
+
+    [Fact]
+    public void ARecurrentModelDecodesWithoutDraftsAndTheSameTokens()
+    {
+        using var file = GgufFile.Open(MoeModelBuilder.Qwen35F32());
+        var tokenizer = Tokenizer.FromGguf(file);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 256 });
+        var generator = new Generator(model, tokenizer);
+        int[] prompt = tokenizer.Encode(Prompt);
+        var plain = new GenerationOptions { MaxTokens = 40, Sampling = SamplingOptions.Greedy, StopAtEndOfGeneration = false };
+        string[] expected = Run(generator, prompt, plain, out _);
+        string[] actual = Run(generator, prompt, plain with { Speculation = new SpeculationOptions() }, out var stats);
+        Assert.Equal(expected, actual);
+        Assert.Equal(0, stats.DraftTokens);
+    }
+}
