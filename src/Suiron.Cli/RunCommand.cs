@@ -29,14 +29,15 @@ internal static class RunCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
         var noSpecial = new Option<bool>("--no-parse-special") { Description = "Treat special-token text in the prompt as plain text" };
         var cacheTypes = new CacheTypeOptions();
-        var spec = new Option<string>("--spec") { Description = "Speculative decoding: ngram (drafts looked up in the text so far; the output is unchanged)" };
+        var spec = new Option<string>("--spec") { Description = "Speculative decoding (the output is unchanged): ngram (drafts looked up in the text so far) or draft (--draft-model's greedy continuation)" };
+        var draftModel = new Option<FileInfo>("--draft-model", "-md") { Description = "Small GGUF model of the same vocabulary drafting for --spec draft" };
         var draftMax = new Option<int>("--draft-max") { Description = "Most draft tokens verified per pass", DefaultValueFactory = _ => 8 };
         var draftMin = new Option<int>("--draft-min") { Description = "Fewest draft tokens worth verifying", DefaultValueFactory = _ => 1 };
 
         var command = new Command("run", "Generate a continuation of a prompt")
         {
             model, prompt, count, temperature, topK, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty, seed, threads, contextSize, stop, noSpecial,
-            cacheTypes.Key, cacheTypes.Value, spec, draftMax, draftMin,
+            cacheTypes.Key, cacheTypes.Value, spec, draftModel, draftMax, draftMin,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -58,12 +59,12 @@ internal static class RunCommand
                 Seed = result.GetValue(seed) ?? (ulong)Random.Shared.NextInt64(),
             };
             sampling.Validate();
-            SpeculationOptions? speculation = result.GetValue(spec) switch
-            {
-                null => null,
-                "ngram" => new SpeculationOptions { DraftMax = result.GetValue(draftMax), DraftMin = result.GetValue(draftMin) },
-                var other => throw new UsageException($"--spec '{other}' is not supported (ngram)."),
-            };
+            string? specKind = result.GetValue(spec);
+            FileInfo? draftPath = result.GetValue(draftModel);
+            if (specKind is not (null or "ngram" or "draft")) throw new UsageException($"--spec '{specKind}' is not supported (ngram, draft).");
+            if ((specKind == "draft") != (draftPath is not null)) throw new UsageException("--spec draft and --draft-model FILE go together.");
+            SpeculationOptions? speculation = specKind is null ? null
+                : new SpeculationOptions { DraftMax = result.GetValue(draftMax), DraftMin = result.GetValue(draftMin) };
             try { speculation?.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
 
@@ -78,6 +79,9 @@ internal static class RunCommand
             if (tokens.Length >= capacity && n > 0 || tokens.Length > capacity)
                 throw new UsageException($"The prompt has {tokens.Length} tokens but the context holds {capacity}; shorten the prompt or raise --ctx-size (the model was trained on {lm.Info.ContextLength}).");
             var cache = lm.CreateCache(capacity);
+            using GgufFile? draftFile = draftPath is null ? null : GgufFile.Open(draftPath.FullName);
+            using ILanguageModel? draft = draftFile is null ? null : LoadDraft(draftFile, tokenizer, threadCount, capacity);
+            if (draft is not null) speculation = speculation! with { DraftModel = draft };
             var generator = new Generator(lm, tokenizer);
             var options = new GenerationOptions { MaxTokens = n, Sampling = sampling, Stop = result.GetValue(stop) ?? [], Speculation = speculation };
             if (speculation is not null && cache.RecurrentBytes > 0)
@@ -96,5 +100,19 @@ internal static class RunCommand
             return CliErrors.Ok;
         }));
         return command;
+    }
+
+    /// <summary>The draft model, after checking that its vocabulary is the target's (a clear error otherwise).</summary>
+    private static ILanguageModel LoadDraft(GgufFile file, Tokenizer target, int threads, int capacity)
+    {
+        try
+        {
+            SpeculationOptions.CheckDraftVocabulary(target.Vocabulary, Tokenizer.FromGguf(file).Vocabulary);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--draft-model {file.Path}: {e.Message}");
+        }
+        return ModelLoader.Load(file, new ModelOptions { Threads = threads, ContextSize = capacity });
     }
 }

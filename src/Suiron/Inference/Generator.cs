@@ -29,7 +29,8 @@ public sealed record GenerationOptions
     /// <summary>Control tokens emitted as their text rather than hidden (tool-call markers such as DeepSeek's, which the tool-call parser reads).</summary>
     public IReadOnlySet<int>? RenderedTokens { get; init; }
     /// <summary>
-    /// Speculative decoding with prompt-lookup drafts (<see cref="NgramDraft"/>), or null for one token per forward pass.
+    /// Speculative decoding with prompt-lookup drafts (<see cref="NgramDraft"/>) or a draft model's
+    /// (<see cref="SpeculationOptions.DraftModel"/>), or null for one token per forward pass.
     /// Each draft is verified in one pass and every token is still drawn by the sampler from the model's own logits, so
     /// the output is token for token what it is without speculation (same seed included). Models with recurrent layers
     /// (Qwen3-Next, Qwen3.5) decode without it: their state cannot drop rejected tokens cheaply.
@@ -114,6 +115,12 @@ public sealed class Generator
         int generated = 0;
         SpeculationOptions? speculation = cache.Recurrent is null ? options.Speculation : null;
         speculation?.Validate();
+        // The draft model follows the sequence in a cache of its own; its logits may cover a slightly smaller vocabulary.
+        ILanguageModel? draftModel = speculation?.DraftModel;
+        if (draftModel is not null && draftModel.CreateCache(1).RecurrentBytes > 0)
+            throw new ArgumentException("The draft model keeps a recurrent state, which cannot drop rejected tokens: use an attention-only draft model.");
+        KvCache? draftCache = draftModel?.CreateCache(cache.Capacity);
+        float[]? draftLogits = draftModel is null ? null : new float[draftModel.Info.VocabSize];
         // Logits rows waiting to be sampled: row 0 after the last forward's first token, row i after draft token i; a row
         // past the first is valid only while the tokens sampled so far equal the draft.
         int maxDraft = speculation?.DraftMax ?? 0;
@@ -164,7 +171,10 @@ public sealed class Generator
                 int room = Math.Min(Math.Min(maxDraft, cache.Capacity - cache.Count - 1), options.MaxTokens - generated - 1);
                 if (speculation is not null && room >= speculation.DraftMin)
                 {
-                    drafted = NgramDraft.Propose(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history), speculation, pass.AsSpan(1, room));
+                    var sequence = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history);
+                    drafted = draftModel is null
+                        ? NgramDraft.Propose(sequence, speculation, pass.AsSpan(1, room))
+                        : NgramDraft.ProposeWithModel(draftModel, draftCache!, sequence, draftLogits!, vocab, pass.AsSpan(1, room));
                     if (drafted < speculation.DraftMin) drafted = 0;
                 }
                 draftTokens += drafted;

@@ -18,6 +18,27 @@ public sealed record SpeculationOptions
     /// <summary>Shortest such suffix (2: a single repeated token is too weak a hint to be worth a draft).</summary>
     public int NgramMin { get; init; } = 2;
 
+    /// <summary>
+    /// A small model of the same vocabulary (e.g. Qwen3-0.6B for Qwen3-8B) whose greedy continuation is the draft, instead
+    /// of n-gram lookup; check it with <see cref="CheckDraftVocabulary"/>. It keeps its own cache, which follows the sequence.
+    /// </summary>
+    public Models.ILanguageModel? DraftModel { get; init; }
+
+    /// <summary>
+    /// Refuses a draft model whose vocabulary is not the target's, as llama.cpp does: sizes within 128 tokens of each other,
+    /// the same BOS/EOS, and the same text for every token id both have (from id 5 on: control tokens may differ).
+    /// </summary>
+    public static void CheckDraftVocabulary(Tokenization.Vocabulary target, Tokenization.Vocabulary draft)
+    {
+        if (Math.Abs(target.Count - draft.Count) > 128)
+            throw new ArgumentException($"The draft model's vocabulary has {draft.Count} tokens, the target's {target.Count}: they differ by more than 128.");
+        if (target.BosId != draft.BosId || target.EosId != draft.EosId)
+            throw new ArgumentException($"The draft model's BOS/EOS ({draft.BosId}/{draft.EosId}) are not the target's ({target.BosId}/{target.EosId}).");
+        for (int id = 5; id < Math.Min(target.Count, draft.Count); id++)
+            if (target.Tokens[id] != draft.Tokens[id])
+                throw new ArgumentException($"Token {id} is '{draft.Tokens[id]}' in the draft model but '{target.Tokens[id]}' in the target: not the same vocabulary.");
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> for lengths out of range.</summary>
     public void Validate()
     {
@@ -36,6 +57,27 @@ public sealed record SpeculationOptions
 /// </summary>
 internal static class NgramDraft
 {
+    /// <summary>Greedy continuation by the draft model: its cache is first brought up to <paramref name="history"/>
+    /// (rows past the sequence's own tokens dropped), then it decodes up to <paramref name="draft"/>.Length tokens.</summary>
+    public static int ProposeWithModel(Models.ILanguageModel model, KvCache cache, ReadOnlySpan<int> history, float[] logits, int targetVocab, Span<int> draft)
+    {
+        // Rows beyond the accepted part of the last draft do not belong to the sequence.
+        cache.Truncate(Math.Min(cache.Count, history.Length - 1));
+        model.Forward(history[cache.Count..], cache, logits);
+        int count = 0;
+        Span<int> one = stackalloc int[1];
+        while (count < draft.Length)
+        {
+            int next = Sampling.Sampler.ArgMax(logits);
+            if ((uint)next >= (uint)targetVocab) break; // a token only the draft's vocabulary has ends the draft
+            draft[count++] = next;
+            if (count == draft.Length || cache.Count >= cache.Capacity) break;
+            one[0] = next;
+            model.Forward(one, cache, logits);
+        }
+        return count;
+    }
+
     /// <summary>Writes up to <paramref name="draft"/>.Length proposed tokens after <paramref name="history"/>; returns how many.</summary>
     public static int Propose(ReadOnlySpan<int> history, SpeculationOptions options, Span<int> draft)
     {

@@ -90,3 +90,53 @@ public sealed class SpeculativeDecodingTests(ITestOutputHelper output)
         Assert.Equal(0, stats.DraftTokens);
     }
 }
+
+/// <summary>
+/// Draft-model speculation: stories260K verifies the drafts of its own Q4_K_M copy (a draft that agrees most of the time);
+/// the output is plain decoding's, greedy and sampled, and a model of another vocabulary is refused as a draft.
+/// </summary>
+public sealed class DraftModelSpeculationTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("suiron-draft-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Theory]
+    [InlineData("greedy")]
+    [InlineData("sampled")]
+    public void GivesTheTokensOfPlainDecoding(string sampling)
+    {
+        string target = SharedData.Path("models", "stories260K.gguf"), draftPath = Path.Combine(_dir, "draft-q4_k_m.gguf");
+        Suiron.ModelQuantization.ModelQuantizer.Quantize(target, draftPath, Suiron.ModelQuantization.ModelFileType.Q4_K_M);
+        using var file = GgufFile.Open(target);
+        using var draftFile = GgufFile.Open(draftPath);
+        var tokenizer = Tokenizer.FromGguf(file);
+        SpeculationOptions.CheckDraftVocabulary(tokenizer.Vocabulary, Tokenizer.FromGguf(draftFile).Vocabulary);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 512 });
+        using var draft = ModelLoader.Load(draftFile, new ModelOptions { Threads = 2, ContextSize = 512 });
+        var generator = new Generator(model, tokenizer);
+        int[] prompt = tokenizer.Encode("Once upon a time, there was a little girl named Lily. She");
+        var samplingOptions = sampling == "greedy" ? SamplingOptions.Greedy : new SamplingOptions { Temperature = 0.7f, Seed = 7, TopK = 40 };
+        var plain = new GenerationOptions { MaxTokens = 100, Sampling = samplingOptions, StopAtEndOfGeneration = false };
+
+        int[] expected = generator.Generate(prompt, plain).Where(s => s.Token >= 0).Select(s => s.Token).ToArray();
+        var plainStats = generator.LastStats!;
+        int[] actual = generator.Generate(prompt, plain with { Speculation = new SpeculationOptions { DraftModel = draft, DraftMax = 6 } })
+            .Where(s => s.Token >= 0).Select(s => s.Token).ToArray();
+        var stats = generator.LastStats!;
+        output.WriteLine($"{sampling}: {stats.GeneratedTokens} tokens in {stats.DecodePasses} passes (plain {plainStats.DecodePasses}); drafted {stats.DraftTokens}, accepted {stats.AcceptedDraftTokens}");
+        Assert.Equal(expected, actual);
+        Assert.True(stats.AcceptedDraftTokens > stats.DraftTokens / 2, $"{stats.AcceptedDraftTokens} of {stats.DraftTokens} accepted");
+        Assert.Equal(stats.DecodePasses + stats.AcceptedDraftTokens, plainStats.DecodePasses);
+    }
+
+    [Fact]
+    public void RefusesADraftOfAnotherVocabulary()
+    {
+        using var stories = GgufFile.Open(SharedData.Path("models", "stories260K.gguf"));
+        using var other = GgufFile.Open(SharedData.Path("models", "llama-2-tiny-random.gguf"));
+        var e = Assert.Throws<ArgumentException>(() =>
+            SpeculationOptions.CheckDraftVocabulary(Tokenizer.FromGguf(stories).Vocabulary, Tokenizer.FromGguf(other).Vocabulary));
+        Assert.Contains("differ by more than 128", e.Message);
+    }
+}
