@@ -121,7 +121,7 @@ public sealed class Scheduler : IDisposable
     private bool _stopping;
 
     // Statistics (written by the scheduler thread, read by anyone).
-    private long _promptTokensEvaluated, _promptTokensCached, _generatedTokens, _completed;
+    private long _promptTokensEvaluated, _promptTokensCached, _generatedTokens, _completed, _draftTokens, _draftTokensAccepted;
     private long _windowStart = Stopwatch.GetTimestamp(), _windowTokens, _lastStep;
     private double _tokensPerSecond;
 
@@ -163,6 +163,9 @@ public sealed class Scheduler : IDisposable
     public long PromptTokensEvaluated => Interlocked.Read(ref _promptTokensEvaluated);
     public long PromptTokensCached => Interlocked.Read(ref _promptTokensCached);
     public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
+    /// <summary>Speculative draft tokens verified, and of them accepted, since start.</summary>
+    public long DraftTokens => Interlocked.Read(ref _draftTokens);
+    public long DraftTokensAccepted => Interlocked.Read(ref _draftTokensAccepted);
     public long CompletedRequests => Interlocked.Read(ref _completed);
 
     /// <summary>Generated tokens per second over all sequences, measured over the last second or so of work; 0 when idle.</summary>
@@ -330,9 +333,11 @@ public sealed class Scheduler : IDisposable
         foreach (var s in _active)
         {
             if (s.PromptDone < s.Prompt.Length) continue;
-            items.Add(new SequenceTokens(s.NextToken, s.Slot!.Cache));
-            stepSequences.Add((s, 1));
-            budget--;
+            int drafted = Draft(s, budget);
+            items.Add(drafted == 0 ? new SequenceTokens(s.NextToken, s.Slot!.Cache)
+                : new SequenceTokens(s.DraftBuffer.AsMemory(0, 1 + drafted), s.Slot!.Cache, AllLogits: true));
+            stepSequences.Add((s, 1 + drafted));
+            budget -= 1 + drafted;
         }
         foreach (var s in _active)
         {
@@ -348,7 +353,8 @@ public sealed class Scheduler : IDisposable
             budget -= chunk;
         }
 
-        if (_logits.Length < items.Count * _vocab) _logits = new float[Math.Max(items.Count, _slots.Length) * _vocab];
+        int logitRows = SequenceTokens.TotalLogitRows(CollectionsMarshal.AsSpan(items));
+        if (_logits.Length < logitRows * _vocab) _logits = new float[Math.Max(logitRows, _slots.Length) * _vocab];
         try
         {
             _model.ForwardBatch(CollectionsMarshal.AsSpan(items), _logits);
@@ -363,10 +369,11 @@ public sealed class Scheduler : IDisposable
             return;
         }
 
-        int generated = 0;
+        int generated = 0, row = 0;
         for (int i = 0; i < stepSequences.Count; i++)
         {
             var (s, count) = stepSequences[i];
+            int rows = items[i].LogitRows;
             if (s.PromptDone < s.Prompt.Length)
             {
                 s.Slot!.Tokens.AddRange(s.Prompt.AsSpan(s.PromptDone, count));
@@ -374,16 +381,60 @@ public sealed class Scheduler : IDisposable
                 // Snapshots of a recurrent state at the prompt's chunk boundaries: the points a later prompt can resume from.
                 if (s.PromptDone < s.Prompt.Length) s.Slot.Cache.Checkpoint();
                 Interlocked.Add(ref _promptTokensEvaluated, count);
-                if (s.PromptDone < s.Prompt.Length) continue;
+                if (s.PromptDone == s.Prompt.Length && Advance(s, _logits.AsSpan(row * _vocab, _vocab))) generated++;
             }
             else
             {
-                s.Slot!.Tokens.Add(s.NextToken.Span[0]);
+                generated += Verify(s, count - 1, _logits.AsSpan(row * _vocab, rows * _vocab));
             }
-            if (Advance(s, _logits.AsSpan(i * _vocab, _vocab))) generated++;
+            row += rows;
         }
         Interlocked.Add(ref _generatedTokens, generated);
         UpdateSpeed(generated);
+    }
+
+    /// <summary>
+    /// A prompt-lookup draft after the sequence's next token (<see cref="GenerationOptions.Speculation"/>), within the step's
+    /// token budget and the cache; 0 when the request has none, its model keeps a recurrent state, or nothing matches.
+    /// </summary>
+    private int Draft(Sequence s, int budget)
+    {
+        SpeculationOptions? speculation = s.Request.Options.Speculation;
+        KvCache cache = s.Slot!.Cache;
+        if (speculation is null || speculation.DraftModel is not null || cache.Recurrent is not null) return 0;
+        int room = Math.Min(Math.Min(speculation.DraftMax, cache.Capacity - cache.Count - 1),
+            Math.Min(s.Request.Options.MaxTokens - s.Stream.GeneratedTokens - 1, budget - 1));
+        if (room < speculation.DraftMin) return 0;
+        s.DraftBuffer ??= new int[speculation.DraftMax + 1];
+        s.DraftBuffer[0] = s.NextTokenBuffer[0];
+        int drafted = NgramDraft.Propose(CollectionsMarshal.AsSpan(s.History), speculation, s.DraftBuffer.AsSpan(1, room));
+        return drafted >= speculation.DraftMin ? drafted : 0;
+    }
+
+    /// <summary>
+    /// Samples from each row of a pass that verified <paramref name="drafted"/> draft tokens after the sequence's next token,
+    /// as one-token passes would: the sampler draws from row j, and while its token is the draft's, row j + 1 (computed after
+    /// that very token) comes next. The cache keeps the accepted rows only. Returns the tokens sampled.
+    /// </summary>
+    private int Verify(Sequence s, int drafted, ReadOnlySpan<float> rows)
+    {
+        Slot slot = s.Slot!;
+        int[] pass = drafted == 0 ? s.NextTokenBuffer : s.DraftBuffer!;
+        slot.Tokens.Add(pass[0]);
+        s.PendingDraftRows = drafted;
+        int sampled = 0;
+        for (int j = 0; j <= drafted; j++)
+        {
+            if (Advance(s, rows.Slice(j * _vocab, _vocab))) sampled++;
+            if (s.Slot is null || j == drafted || s.NextTokenBuffer[0] != pass[j + 1]) break; // finished, or the draft diverges
+            slot.Tokens.Add(pass[j + 1]);
+            s.PendingDraftRows--;
+            Interlocked.Increment(ref _draftTokensAccepted);
+        }
+        Interlocked.Add(ref _draftTokens, drafted);
+        if (s.PendingDraftRows > 0) slot.Cache.Truncate(slot.Cache.Count - s.PendingDraftRows);
+        s.PendingDraftRows = 0;
+        return sampled;
     }
 
     /// <summary>Samples the sequence's next token from its logits and emits it; finishes the sequence on a stop or a limit. Returns whether a token was sampled.</summary>
@@ -423,7 +474,7 @@ public sealed class Scheduler : IDisposable
             return true;
         }
         s.Stream.Writer.TryWrite(new GenerationStep(token, text, null) { Logprobs = logprobs });
-        if (s.Stream.GeneratedTokens >= options.MaxTokens || s.Slot!.Cache.Count >= s.Slot.Cache.Capacity)
+        if (s.Stream.GeneratedTokens >= options.MaxTokens || s.Slot!.Cache.Count - s.PendingDraftRows >= s.Slot.Cache.Capacity)
         {
             Finish(s, FinishReason.Length, s.Stops.Push(s.Decoder.Flush()) + s.Stops.Flush());
             return true;
@@ -541,6 +592,10 @@ public sealed class Scheduler : IDisposable
         public readonly GenerationStream Stream;
         public readonly long Submitted = Stopwatch.GetTimestamp();
         public readonly int[] NextTokenBuffer = new int[1];
+        /// <summary>The next token then a speculative draft after it (NextTokenBuffer's one slot when the request has no speculation).</summary>
+        public int[]? DraftBuffer;
+        /// <summary>Rows of the last pass's draft that are in the cache but not yet accepted.</summary>
+        public int PendingDraftRows;
         public CancellationTokenRegistration Registration;
         public Slot? Slot;
         public int PromptDone;

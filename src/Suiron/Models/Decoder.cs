@@ -360,7 +360,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         foreach (var item in items) CheckCache(item.Cache);
         SequenceBatches.Validate(items, logits.Length, vocab, _attentionLayers, _keyWidth, _valueWidth);
         SequenceBatches.Run(items, logits, vocab, MaxBatch, _passTokens ??= new int[MaxBatch], _segments ??= new SequenceSegment[MaxBatch],
-            _batchPass ??= RunPass);
+            _outputRows ??= new OutputRow[MaxBatch], _batchPass ??= RunPass);
     }
 
     // Cached: a method-group delegate per call would allocate on every decode step.
@@ -368,6 +368,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     private SequenceBatches.Pass? _batchPass;
     private int[]? _passTokens;
     private SequenceSegment[]? _segments;
+    private OutputRow[]? _outputRows;
+    private float[] _scatter = [];
     private readonly SequenceSegment[] _singleSegment = new SequenceSegment[1];
 
     /// <summary>One sequence's pass: its rows through every layer, then the logits of the last <paramref name="outputRows"/> rows.</summary>
@@ -410,18 +412,27 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         }
     }
 
-    /// <summary>One pass of several sequences' rows; the logits of the last row of each of the first <paramref name="finished"/> segments.</summary>
-    private void RunPass(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments, int finished, Span<float> logits)
+    /// <summary>One pass of several sequences' rows; the logits of the <paramref name="outputs"/> rows, each into its row of <paramref name="logits"/>.</summary>
+    private void RunPass(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments, ReadOnlySpan<OutputRow> outputs, Span<float> logits)
     {
-        int embedding = _h.EmbeddingLength;
+        int embedding = _h.EmbeddingLength, vocab = Info.VocabSize, count = outputs.Length;
         RunLayers(tokens, segments);
-        if (finished == 0) return;
-        for (int i = 0; i < finished; i++)
+        if (count == 0) return;
+        bool consecutive = true;
+        for (int i = 0; i < count; i++)
         {
-            int row = segments[i].Start + segments[i].Count - 1;
+            int row = outputs[i].PassRow;
             RmsNorm.Apply(_hidden.AsSpan(row * embedding, embedding), _outputNorm, _h.RmsNormEpsilon, _normed.AsSpan(i * embedding, embedding));
+            consecutive &= outputs[i].Destination == outputs[0].Destination + i;
         }
-        MatMul.Compute(_output, _normed.AsSpan(0, finished * embedding), logits[..(finished * Info.VocabSize)], finished, _pool);
+        if (consecutive)
+        {
+            MatMul.Compute(_output, _normed.AsSpan(0, count * embedding), logits.Slice(outputs[0].Destination * vocab, count * vocab), count, _pool);
+            return;
+        }
+        MixtureOfExperts.Grow(ref _scatter, count * vocab);
+        MatMul.Compute(_output, _normed.AsSpan(0, count * embedding), _scatter.AsSpan(0, count * vocab), count, _pool);
+        for (int i = 0; i < count; i++) _scatter.AsSpan(i * vocab, vocab).CopyTo(logits.Slice(outputs[i].Destination * vocab, vocab));
     }
 
     /// <summary>Embeds the rows and runs them through every layer, appending each segment to its cache; leaves the residual stream in <c>_hidden</c>.</summary>

@@ -32,19 +32,40 @@ public interface ILanguageModel : IDisposable
     {
         int vocab = Info.VocabSize;
         SequenceTokens.Validate(items, logits.Length, vocab);
+        int row = 0;
         for (int i = 0; i < items.Length; i++)
-            Forward(items[i].Tokens.Span, items[i].Cache, logits.Slice(i * vocab, vocab));
+        {
+            int rows = items[i].LogitRows;
+            Forward(items[i].Tokens.Span, items[i].Cache, logits.Slice(row * vocab, rows * vocab), items[i].AllLogits);
+            row += rows;
+        }
     }
 }
 
-/// <summary>One sequence's share of a <see cref="ILanguageModel.ForwardBatch"/> step: its new tokens and its cache.</summary>
-public readonly record struct SequenceTokens(ReadOnlyMemory<int> Tokens, KvCache Cache)
+/// <summary>
+/// One sequence's share of a <see cref="ILanguageModel.ForwardBatch"/> step: its new tokens and its cache. The logits of
+/// its last token come back, or with <paramref name="AllLogits"/> those of every token (verifying a speculative draft):
+/// the items' logits rows follow one another in item order.
+/// </summary>
+public readonly record struct SequenceTokens(ReadOnlyMemory<int> Tokens, KvCache Cache, bool AllLogits = false)
 {
+    /// <summary>Logits rows this item receives.</summary>
+    public int LogitRows => AllLogits ? Tokens.Length : 1;
+
+    /// <summary>Logits rows a batch of these items receives.</summary>
+    public static int TotalLogitRows(ReadOnlySpan<SequenceTokens> items)
+    {
+        int rows = 0;
+        foreach (var item in items) rows += item.LogitRows;
+        return rows;
+    }
+
     /// <summary>Checks every item before any work, so a failing batch leaves every cache as it was.</summary>
     internal static void Validate(ReadOnlySpan<SequenceTokens> items, int logitsLength, int vocab)
     {
-        if ((long)items.Length * vocab > logitsLength)
-            throw new ArgumentException($"The logits buffer holds {logitsLength} floats; {(long)items.Length * vocab} are needed.", nameof(logitsLength));
+        long needed = (long)TotalLogitRows(items) * vocab;
+        if (needed > logitsLength)
+            throw new ArgumentException($"The logits buffer holds {logitsLength} floats; {needed} are needed.", nameof(logitsLength));
         for (int i = 0; i < items.Length; i++)
         {
             ArgumentNullException.ThrowIfNull(items[i].Cache);

@@ -12,6 +12,9 @@ internal readonly record struct SequenceSegment(KvCache Cache, int Start, int Co
     public long AttendedPositions => (long)Count * FirstPosition + (long)Count * (Count + 1) / 2;
 }
 
+/// <summary>A row of a pass whose logits are wanted, and the row of the step's logits buffer they go to.</summary>
+internal readonly record struct OutputRow(int PassRow, int Destination);
+
 /// <summary>
 /// What every model's <see cref="ILanguageModel.ForwardBatch"/> does around its own pass (continuous batching): check
 /// every item before anything is written, then lay the sequences' tokens end to end into passes of at most
@@ -20,10 +23,10 @@ internal readonly record struct SequenceSegment(KvCache Cache, int Start, int Co
 internal static class SequenceBatches
 {
     /// <summary>
-    /// One pass of several sequences' rows; writes the logits of the last row of each of the first
-    /// <paramref name="finished"/> segments (those whose item ends in this pass) into <paramref name="logits"/>.
+    /// One pass of several sequences' rows; writes the logits of each of <paramref name="outputs"/>' rows of the pass into
+    /// its row of <paramref name="logits"/> (the whole step's buffer).
     /// </summary>
-    public delegate void Pass(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments, int finished, Span<float> logits);
+    public delegate void Pass(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments, ReadOnlySpan<OutputRow> outputs, Span<float> logits);
 
     /// <summary>Checks the items (own caches of this model's shape, room for their tokens, token ids in the vocabulary).</summary>
     public static void Validate(ReadOnlySpan<SequenceTokens> items, int logitsLength, int vocab, int layers, int keyWidth, int valueWidth)
@@ -46,9 +49,9 @@ internal static class SequenceBatches
     /// are scratch of <paramref name="maxBatch"/> entries.
     /// </summary>
     public static void Run(ReadOnlySpan<SequenceTokens> items, Span<float> logits, int vocab, int maxBatch,
-        int[] passTokens, SequenceSegment[] segments, Pass pass)
+        int[] passTokens, SequenceSegment[] segments, OutputRow[] outputs, Pass pass)
     {
-        int rows = 0, segmentCount = 0, firstFinished = 0;
+        int rows = 0, segmentCount = 0, outputCount = 0, itemRow = 0;
         for (int i = 0; i < items.Length; i++)
         {
             ReadOnlySpan<int> tokens = items[i].Tokens.Span;
@@ -58,18 +61,21 @@ internal static class SequenceBatches
                 int count = Math.Min(maxBatch - rows, tokens.Length - done);
                 tokens.Slice(done, count).CopyTo(passTokens.AsSpan(rows));
                 segments[segmentCount++] = new SequenceSegment(cache, rows, count, cache.Count);
+                bool itemFinished = done + count == tokens.Length;
+                // Every row of an all-logits item (a draft being verified); else the item's last row, in its own pass.
+                if (items[i].AllLogits)
+                    for (int r = 0; r < count; r++) outputs[outputCount++] = new OutputRow(rows + r, itemRow + done + r);
+                else if (itemFinished)
+                    outputs[outputCount++] = new OutputRow(rows + count - 1, itemRow);
                 rows += count;
                 done += count;
-                bool itemFinished = done == tokens.Length;
                 if (rows == maxBatch || i == items.Length - 1 && itemFinished)
                 {
-                    // Items whose last row is in this pass are firstFinished.. (the last segment may continue in the next pass).
-                    int finished = segmentCount - (itemFinished ? 0 : 1);
-                    pass(passTokens.AsSpan(0, rows), segments.AsSpan(0, segmentCount), finished, logits.Slice(firstFinished * vocab, finished * vocab));
-                    firstFinished += finished;
-                    rows = segmentCount = 0;
+                    pass(passTokens.AsSpan(0, rows), segments.AsSpan(0, segmentCount), outputs.AsSpan(0, outputCount), logits);
+                    rows = segmentCount = outputCount = 0;
                 }
             }
+            itemRow += items[i].LogitRows;
         }
     }
 }

@@ -140,3 +140,45 @@ public sealed class DraftModelSpeculationTests(ITestOutputHelper output) : IDisp
         Assert.Contains("differ by more than 128", e.Message);
     }
 }
+
+/// <summary>
+/// Speculation in continuous batching: several sequences verify their drafts in the same passes (items with every
+/// row's logits); each one's text equals what the single-sequence generator gives it without speculation, and the
+/// slots keep exactly the emitted tokens, so the prefix cache still works.
+/// </summary>
+public sealed class ScheduledSpeculationTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task ConcurrentSpeculatingSequencesGiveThePlainOutputs()
+    {
+        using var file = GgufFile.Open(SharedData.Path("models", "stories260K.gguf"));
+        var tokenizer = Tokenizer.FromGguf(file);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 512 });
+        using var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = 3, ContextSize = 512 });
+        string[] prompts =
+        [
+            "Lily went to the park. She saw a big red ball. She kicked the ball. Lily went to the park. She saw",
+            "Once upon a time, there was a little girl named Lily. She",
+            "Tom had a dog. The dog was big. Tom had a cat. The cat was small. Tom had a",
+        ];
+        var options = prompts.Select((_, i) => new GenerationOptions
+        {
+            MaxTokens = 80, StopAtEndOfGeneration = false,
+            Sampling = i == 1 ? SamplingOptions.Greedy : new SamplingOptions { Temperature = 0.8f, Seed = (ulong)(10 + i), RepeatPenalty = 1.05f },
+        }).ToArray();
+        var generator = new Generator(model, tokenizer);
+        int[][] expected = prompts.Select((p, i) => generator.Generate(tokenizer.Encode(p), options[i]).Where(s => s.Token >= 0).Select(s => s.Token).ToArray()).ToArray();
+
+        var streams = prompts.Select((p, i) => scheduler.Submit(new GenerationRequest(tokenizer.Encode(p), options[i] with { Speculation = new SpeculationOptions() }))).ToArray();
+        var actual = await Task.WhenAll(streams.Select(async s => (await s.ToListAsync()).Where(step => step.Token >= 0).Select(step => step.Token).ToArray()));
+        output.WriteLine($"drafted {scheduler.DraftTokens}, accepted {scheduler.DraftTokensAccepted}");
+        for (int i = 0; i < prompts.Length; i++) Assert.Equal(expected[i], actual[i]);
+        Assert.True(scheduler.DraftTokensAccepted > 0);
+
+        // The slot holds the prompt and the emitted tokens but the last: asking again reuses all but the prompt's last token.
+        var again = scheduler.Submit(new GenerationRequest(tokenizer.Encode(prompts[1]), options[1] with { Speculation = new SpeculationOptions() }));
+        int[] second = (await again.ToListAsync()).Where(step => step.Token >= 0).Select(step => step.Token).ToArray();
+        Assert.Equal(expected[1], second);
+        Assert.Equal(tokenizer.Encode(prompts[1]).Length - 1, again.CachedPromptTokens);
+    }
+}
