@@ -29,10 +29,11 @@ internal static class ChatCommand
         var seed = new Option<ulong?>("--seed", "-s") { Description = "Random seed (default: random)" };
         var count = new Option<int>("--n-predict", "-n") { Description = "Tokens per answer at most", DefaultValueFactory = _ => 1024 };
         var cacheTypes = new CacheTypeOptions();
+        var spec = new Option<string>("--spec") { Description = "Speculative decoding: ngram (drafts looked up in the conversation; the answers are unchanged)" };
 
         var command = new Command("chat", "Chat with a model in the terminal (one message per line; /reset, /exit, Ctrl+D to quit, Ctrl+C stops an answer)")
         {
-            model, system, temperature, threads, contextSize, seed, count, cacheTypes.Key, cacheTypes.Value,
+            model, system, temperature, threads, contextSize, seed, count, cacheTypes.Key, cacheTypes.Value, spec,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -44,6 +45,12 @@ internal static class ChatCommand
             if (n < 1) throw new UsageException($"--n-predict must be ≥ 1 (got {n}).");
             var sampling = new SamplingOptions { Temperature = result.GetValue(temperature), Seed = result.GetValue(seed) ?? (ulong)Random.Shared.NextInt64() };
             sampling.Validate();
+            SpeculationOptions? speculation = result.GetValue(spec) switch
+            {
+                null => null,
+                "ngram" => new SpeculationOptions(),
+                var other => throw new UsageException($"--spec '{other}' is not supported by chat (ngram)."),
+            };
 
             using var file = GgufFile.Open(result.GetValue(model)!.FullName);
             var tokenizer = Tokenizer.FromGguf(file);
@@ -55,7 +62,7 @@ internal static class ChatCommand
             if (prompt.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template; using ChatML, which it may not have been trained on.");
             int capacity = ctx > 0 ? ctx : Math.Min(lm.Info.ContextLength, ModelOptions.DefaultContextCap);
-            var session = new ChatSession(lm, tokenizer, prompt, capacity, result.GetValue(system)) { Sampling = sampling, MaxTokens = n };
+            var session = new ChatSession(lm, tokenizer, prompt, capacity, result.GetValue(system)) { Sampling = sampling, MaxTokens = n, Speculation = speculation };
             return Run(session, file.GetStringOrNull("general.name") ?? result.GetValue(model)!.Name);
         }));
         return command;

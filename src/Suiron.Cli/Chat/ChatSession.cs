@@ -53,6 +53,9 @@ internal sealed class ChatSession
 
     public SamplingOptions Sampling { get; init; } = new();
 
+    /// <summary>Speculative decoding of the answers (prompt-lookup drafts: an answer that quotes the conversation gains most); null for none.</summary>
+    public SpeculationOptions? Speculation { get; init; }
+
     /// <summary>Forgets the conversation (the system prompt stays) and empties the cache.</summary>
     public void Reset()
     {
@@ -99,7 +102,7 @@ internal sealed class ChatSession
             if (split.Content.Length > 0) { content.Append(split.Content); onContent?.Invoke(split.Content); }
         }
 
-        var options = new GenerationOptions { MaxTokens = Math.Min(MaxTokens, _cache.Capacity - tokens.Length), Sampling = Sampling };
+        var options = new GenerationOptions { MaxTokens = Math.Min(MaxTokens, _cache.Capacity - tokens.Length), Sampling = Sampling, Speculation = Speculation };
         var generated = new List<int>();
         FinishReason finish = FinishReason.Length;
         try

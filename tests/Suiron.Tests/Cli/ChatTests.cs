@@ -79,6 +79,29 @@ public sealed class ChatTests
         }
     }
 
+    /// <summary>Speculative answers are the plain answers, turn after turn: the cache a speculating turn leaves is reused as is.</summary>
+    [Fact]
+    public void SpeculatingGivesTheSameAnswersTurnAfterTurn()
+    {
+        using var file = GgufFile.Open(Stories);
+        var tokenizer = Tokenizer.FromGguf(file);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 512 });
+        var prompt = ChatPrompt.FromGguf(file, tokenizer);
+        string[] turns = ["Lily saw a ball. Lily saw a ball. Lily saw", "What happened next?", "And then?"];
+        var greedy = new SamplingOptions { Temperature = 0 };
+        var plain = new ChatSession(model, tokenizer, prompt, 512, system: "You tell stories.") { Sampling = greedy, MaxTokens = 40 };
+        var speculating = new ChatSession(model, tokenizer, prompt, 512, system: "You tell stories.")
+            { Sampling = greedy, MaxTokens = 40, Speculation = new Suiron.Inference.SpeculationOptions() };
+        foreach (string turn in turns)
+        {
+            var a = plain.Send(turn);
+            var b = speculating.Send(turn);
+            Assert.Equal(a.Content, b.Content);
+            Assert.Equal(a.ReusedTokens, b.ReusedTokens);
+        }
+        Assert.Equal(plain.CachedTokens, speculating.CachedTokens);
+    }
+
     [Fact]
     public void CancelledAnswerKeepsWhatWasSaidAndTheNextTurnStillWorks()
     {
