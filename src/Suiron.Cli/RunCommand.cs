@@ -84,8 +84,6 @@ internal static class RunCommand
             if (draft is not null) speculation = speculation! with { DraftModel = draft };
             var generator = new Generator(lm, tokenizer);
             var options = new GenerationOptions { MaxTokens = n, Sampling = sampling, Stop = result.GetValue(stop) ?? [], Speculation = speculation };
-            if (speculation is not null && cache.RecurrentBytes > 0)
-                Console.Error.WriteLine($"suiron: {lm.Info.Architecture} keeps a recurrent state, which cannot drop rejected draft tokens: decoding without speculation.");
 
             using var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true };
             foreach (var step in generator.Generate(tokens, options, cache))

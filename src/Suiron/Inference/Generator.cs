@@ -33,7 +33,8 @@ public sealed record GenerationOptions
     /// (<see cref="SpeculationOptions.DraftModel"/>), or null for one token per forward pass.
     /// Each draft is verified in one pass and every token is still drawn by the sampler from the model's own logits, so
     /// the output is token for token what it is without speculation (same seed included). Models with recurrent layers
-    /// (Qwen3-Next, Qwen3.5) decode without it: their state cannot drop rejected tokens cheaply.
+    /// (Qwen3-Next, Qwen3.5) go back to a copy of their state from before the pass and evaluate the accepted tokens again
+    /// when a draft is rejected.
     /// </summary>
     public SpeculationOptions? Speculation { get; init; }
 }
@@ -75,6 +76,19 @@ public sealed class Generator
 
     public GenerationStats? LastStats { get; private set; }
 
+    /// <summary>
+    /// Undoes the rejected part of a verified draft: the cache keeps the pass's first token and the <paramref name="accepted"/>
+    /// draft tokens after it. A recurrent state cannot drop tokens, so it goes back to before the pass and those tokens are
+    /// evaluated again (the same arithmetic as in the pass, so the same state).
+    /// </summary>
+    private void DropDraft(KvCache cache, int[] pass, int drafted, int accepted)
+    {
+        if (cache.DropDraft(drafted - accepted)) return;
+        _model.Forward(pass.AsSpan(0, accepted + 1), cache, _redo ??= new float[_model.Info.VocabSize]);
+    }
+
+    private float[]? _redo;
+
     private Sampling.Grammar.GrammarVocabulary? _grammarVocabulary;
 
     public IEnumerable<GenerationStep> Generate(IReadOnlyList<int> prompt, GenerationOptions options, KvCache? cache = null, CancellationToken cancellation = default)
@@ -113,7 +127,7 @@ public sealed class Generator
         TimeSpan promptTime = clock.Elapsed;
         clock.Restart();
         int generated = 0;
-        SpeculationOptions? speculation = cache.Recurrent is null ? options.Speculation : null;
+        SpeculationOptions? speculation = options.Speculation;
         speculation?.Validate();
         // The draft model follows the sequence in a cache of its own; its logits may cover a slightly smaller vocabulary.
         ILanguageModel? draftModel = speculation?.DraftModel;
@@ -165,7 +179,7 @@ public sealed class Generator
                     continue;
                 }
                 // Drop the cache rows of the rejected draft tokens, then one pass: the token and a new draft after it.
-                if (row < drafted) cache.Truncate(cache.Count - (drafted - row));
+                if (row < drafted) DropDraft(cache, pass, drafted, row);
                 pass[0] = token;
                 drafted = 0;
                 int room = Math.Min(Math.Min(maxDraft, cache.Capacity - cache.Count - 1), options.MaxTokens - generated - 1);
@@ -178,6 +192,7 @@ public sealed class Generator
                     if (drafted < speculation.DraftMin) drafted = 0;
                 }
                 draftTokens += drafted;
+                if (drafted > 0) cache.MarkDraftBase();
                 _model.Forward(pass.AsSpan(0, drafted + 1), cache, rows.AsSpan(0, (drafted + 1) * vocab), allLogits: drafted > 0);
                 passes++;
                 row = 0;
@@ -186,7 +201,7 @@ public sealed class Generator
         finally
         {
             // A caller that keeps the cache (a chat session) finds exactly the emitted tokens in it, not a rejected draft.
-            if (row < drafted) cache.Truncate(cache.Count - (drafted - row));
+            if (row < drafted) DropDraft(cache, pass, drafted, row);
             LastStats = new GenerationStats(prompt.Count, generated, promptTime, clock.Elapsed)
             {
                 DraftTokens = draftTokens, AcceptedDraftTokens = acceptedTokens, DecodePasses = passes,

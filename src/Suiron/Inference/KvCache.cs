@@ -117,6 +117,35 @@ public sealed class KvCache
     /// </summary>
     public void Checkpoint() => Recurrent?.Save(Count);
 
+    private int _draftBase = -1;
+
+    /// <summary>
+    /// Marks the current end before a speculative pass; <see cref="DropDraft"/> then goes back to it. Keys and values need
+    /// nothing kept (dropping rows is free); a recurrent state is copied aside.
+    /// </summary>
+    internal void MarkDraftBase()
+    {
+        _draftBase = Count;
+        Recurrent?.SaveDraftBase();
+    }
+
+    /// <summary>
+    /// Drops the <paramref name="rejected"/> last rows of a speculative pass. Keys and values are simply truncated and
+    /// true is returned; a recurrent state cannot lose its last tokens, so it goes back to the mark of
+    /// <see cref="MarkDraftBase"/> and false is returned: the caller must evaluate the accepted tokens again.
+    /// </summary>
+    internal bool DropDraft(int rejected)
+    {
+        if (Recurrent is null)
+        {
+            Truncate(Count - rejected);
+            return true;
+        }
+        Recurrent.RestoreDraftBase();
+        Count = _draftBase;
+        return false;
+    }
+
     /// <summary>
     /// Keeps the first <paramref name="count"/> tokens and drops the rest (to reuse a shared prefix). With recurrent
     /// layers, <paramref name="count"/> must be one <see cref="ReusablePrefix"/> allows.

@@ -114,6 +114,26 @@ internal sealed class RecurrentState
         return true;
     }
 
+    private float[]? _draftBase;
+
+    /// <summary>
+    /// Keeps the current state aside (not among the prefix-reuse snapshots) before a speculative pass, so that a rejected
+    /// draft can be undone by <see cref="RestoreDraftBase"/> and the accepted tokens evaluated again.
+    /// </summary>
+    public void SaveDraftBase()
+    {
+        int width = ConvolutionLength + MatrixLength;
+        _draftBase ??= new float[LayerCount * width];
+        for (int i = 0; i < LayerCount; i++) _layers[i].CopyTo(_draftBase, i * width);
+    }
+
+    /// <summary>Back to the state <see cref="SaveDraftBase"/> kept.</summary>
+    public void RestoreDraftBase()
+    {
+        int width = ConvolutionLength + MatrixLength;
+        for (int i = 0; i < LayerCount; i++) _draftBase.AsSpan(i * width, width).CopyTo(_layers[i]);
+    }
+
     /// <summary>Forgets every snapshot and the state itself.</summary>
     public void Clear()
     {

@@ -395,20 +395,22 @@ public sealed class Scheduler : IDisposable
 
     /// <summary>
     /// A prompt-lookup draft after the sequence's next token (<see cref="GenerationOptions.Speculation"/>), within the step's
-    /// token budget and the cache; 0 when the request has none, its model keeps a recurrent state, or nothing matches.
+    /// token budget and the cache; 0 when the request has none or nothing matches.
     /// </summary>
     private int Draft(Sequence s, int budget)
     {
         SpeculationOptions? speculation = s.Request.Options.Speculation;
         KvCache cache = s.Slot!.Cache;
-        if (speculation is null || speculation.DraftModel is not null || cache.Recurrent is not null) return 0;
+        if (speculation is null || speculation.DraftModel is not null) return 0;
         int room = Math.Min(Math.Min(speculation.DraftMax, cache.Capacity - cache.Count - 1),
             Math.Min(s.Request.Options.MaxTokens - s.Stream.GeneratedTokens - 1, budget - 1));
         if (room < speculation.DraftMin) return 0;
         s.DraftBuffer ??= new int[speculation.DraftMax + 1];
         s.DraftBuffer[0] = s.NextTokenBuffer[0];
         int drafted = NgramDraft.Propose(CollectionsMarshal.AsSpan(s.History), speculation, s.DraftBuffer.AsSpan(1, room));
-        return drafted >= speculation.DraftMin ? drafted : 0;
+        if (drafted < speculation.DraftMin) return 0;
+        cache.MarkDraftBase(); // a recurrent state is copied aside, to go back to if the draft is rejected
+        return drafted;
     }
 
     /// <summary>
@@ -416,6 +418,8 @@ public sealed class Scheduler : IDisposable
     /// as one-token passes would: the sampler draws from row j, and while its token is the draft's, row j + 1 (computed after
     /// that very token) comes next. The cache keeps the accepted rows only. Returns the tokens sampled.
     /// </summary>
+    private float[]? _redo;
+
     private int Verify(Sequence s, int drafted, ReadOnlySpan<float> rows)
     {
         Slot slot = s.Slot!;
@@ -432,7 +436,9 @@ public sealed class Scheduler : IDisposable
             Interlocked.Increment(ref _draftTokensAccepted);
         }
         Interlocked.Add(ref _draftTokens, drafted);
-        if (s.PendingDraftRows > 0) slot.Cache.Truncate(slot.Cache.Count - s.PendingDraftRows);
+        // A recurrent state goes back to before the pass; the accepted tokens are evaluated again (the same arithmetic).
+        if (s.PendingDraftRows > 0 && !slot.Cache.DropDraft(s.PendingDraftRows))
+            _model.Forward(pass.AsSpan(0, drafted - s.PendingDraftRows + 1), slot.Cache, _redo ??= new float[_vocab]);
         s.PendingDraftRows = 0;
         return sampled;
     }
