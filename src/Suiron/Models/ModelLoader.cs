@@ -39,6 +39,27 @@ public static class ModelLoader
         if (!Factories.TryGetValue(architecture, out var factory))
             throw new GgufException(
                 $"Unsupported model architecture '{architecture}' (supported: {string.Join(", ", Factories.Keys)})", -1, file.Path);
-        return factory(file, options ?? new ModelOptions());
+        ILanguageModel model = factory(file, options ?? new ModelOptions());
+        try
+        {
+            CheckVocabularyFits(file, model.Info.VocabSize);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return model;
+    }
+
+    /// <summary>
+    /// The tokenizer must not make ids the weights have no rows for: llama.cpp refuses such files too, and here they
+    /// would fail on the first prompt instead of at load.
+    /// </summary>
+    internal static void CheckVocabularyFits(GgufFile file, int modelVocabulary)
+    {
+        if (file.TryGetValue("tokenizer.ggml.tokens", out var tokens) && tokens.IsArray && tokens.ArrayLength > modelVocabulary)
+            throw new GgufException(
+                $"tokenizer.ggml.tokens has {tokens.ArrayLength} tokens but token_embd.weight only {modelVocabulary} rows", -1, file.Path);
     }
 }

@@ -210,7 +210,7 @@ public sealed class Vocabulary
             if (!file.TryGetValue(key, out var value)) return fallback;
             long id;
             try { id = value.AsInt64(); }
-            catch (InvalidCastException) { return fallback; }
+            catch (Exception e) when (e is InvalidCastException or OverflowException) { return fallback; }
             return id >= 0 && id < n ? (int)id : fallback;
         }
 
