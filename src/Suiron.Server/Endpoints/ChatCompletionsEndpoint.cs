@@ -106,8 +106,19 @@ public static class ChatCompletionsEndpoint
                 throw ApiError.BadParameter($"tools[{i}]", $"tools[{i}] must be an object with \"type\": \"function\".");
             if (tool["function"] is not JsonObject function || function["name"] is not JsonValue nameValue || !nameValue.TryGetValue(out string? name) || name.Length == 0)
                 throw ApiError.BadParameter($"tools[{i}].function.name", $"tools[{i}].function needs a 'name'.");
-            if (function["parameters"] is { } parameters && parameters is not JsonObject)
-                throw ApiError.BadParameter($"tools[{i}].function.parameters", $"tools[{i}].function.parameters must be a JSON Schema object.");
+            if (function["parameters"] is { } parameters)
+            {
+                string param = $"tools[{i}].function.parameters";
+                if (parameters is not JsonObject) throw ApiError.BadParameter(param, $"{param} must be a JSON Schema object.");
+                try
+                {
+                    Sampling.Grammar.JsonSchemaKeywords.Check(parameters);
+                }
+                catch (Sampling.Grammar.GrammarException e)
+                {
+                    throw new ApiError(400, $"Invalid JSON schema in '{param}': {e.Message}", param: e.SchemaPath is { } path ? $"{param}.{path}" : param, code: "invalid_grammar");
+                }
+            }
             names.Add(name);
         }
         if (tools.Count == 0) return null;
