@@ -133,26 +133,6 @@ public sealed class HostileRequestTests(ServerFixture fixture)
         Assert.StartsWith(where, error.GetProperty("param").GetString());
     }
 
-    [Fact]
-    public async Task AHundredThousandLiteralAlternativesRun()
-    {
-        // {"enum": [100,000 strings]} and the same as GBNF: a flat alternation of literals, compiled to a trie rather
-        // than tracked as 100,000 parse stacks (which once answered 500 "Grammar too ambiguous").
-        string[] words = Enumerable.Range(0, 100_000).Select(i => $"w{i:x}z").ToArray();
-        string schema = JsonSerializer.Serialize(new { @enum = words });
-        var (status, body) = await fixture.PostAsync("/v1/completions", $$"""{"prompt":"Once","max_tokens":12,"temperature":1,"seed":1,"json_schema":{{schema}}}""");
-        Assert.True(status == 200, body.ToString());
-        string text = body.GetProperty("choices")[0].GetProperty("text").GetString()!;
-        if (body.GetProperty("choices")[0].GetProperty("finish_reason").GetString() == "stop")
-            Assert.Contains(JsonSerializer.Deserialize<string>(text), words);
-
-        string gbnf = "root ::= " + string.Join(" | ", words.Select(w => $"\"{w}\""));
-        (status, body) = await fixture.PostAsync("/v1/completions", JsonSerializer.Serialize(new { prompt = "Once", max_tokens = 12, temperature = 1, seed = 2, grammar = gbnf }));
-        Assert.True(status == 200, body.ToString());
-        text = body.GetProperty("choices")[0].GetProperty("text").GetString()!;
-        if (body.GetProperty("choices")[0].GetProperty("finish_reason").GetString() == "stop") Assert.Contains(text, words);
-    }
-
     /// <summary>Unknown paths are 404 under any method (a catch-all route once made an unknown POST a 405); a known path under the wrong method is 405.</summary>
     [Theory]
     [InlineData("GET", "//v1/models", 404)]
@@ -281,5 +261,47 @@ public sealed class HostileRequestTests(ServerFixture fixture)
         }
         body = decoded.ToString();
         return true;
+    }
+}
+
+/// <summary>A server with the default 8 MiB body limit, for requests the shared fixture's 64 KiB refuses.</summary>
+public sealed class LargeBodyFixture : ServerFixture
+{
+    protected override SuironServerOptions ServerOptions => new() { Port = 0 };
+}
+
+public sealed class LargeGrammarTests(LargeBodyFixture fixture) : IClassFixture<LargeBodyFixture>
+{
+    [Fact]
+    public async Task AHundredThousandLiteralAlternativesRun()
+    {
+        // {"enum": [100,000 strings]} and the same as GBNF: a flat alternation of literals, compiled to a trie rather
+        // than tracked as 100,000 parse stacks (which once answered 500 "Grammar too ambiguous").
+        string[] words = Enumerable.Range(0, 100_000).Select(i => $"w{i:x}z").ToArray();
+        string schema = JsonSerializer.Serialize(new { @enum = words });
+        var (status, body) = await fixture.PostAsync("/v1/completions", $$"""{"prompt":"Once","max_tokens":12,"temperature":1,"seed":1,"json_schema":{{schema}}}""");
+        Assert.True(status == 200, body.ToString());
+        string text = body.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        if (body.GetProperty("choices")[0].GetProperty("finish_reason").GetString() == "stop")
+            Assert.Contains(JsonSerializer.Deserialize<string>(text), words);
+
+        string gbnf = "root ::= " + string.Join(" | ", words.Select(w => $"\"{w}\""));
+        (status, body) = await fixture.PostAsync("/v1/completions", JsonSerializer.Serialize(new { prompt = "Once", max_tokens = 12, temperature = 1, seed = 2, grammar = gbnf }));
+        Assert.True(status == 200, body.ToString());
+        text = body.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        if (body.GetProperty("choices")[0].GetProperty("finish_reason").GetString() == "stop") Assert.Contains(text, words);
+    }
+
+    [Fact]
+    public async Task AGrammarTooAmbiguousToRunIsA400NamingIt()
+    {
+        // 70,000 alternatives that are not plain literals (each ends in a character class), so no trie applies: more
+        // parse stacks than the matcher keeps, refused up front instead of failing the generation with a 500.
+        string gbnf = "root ::= " + string.Join(" | ", Enumerable.Range(0, 70_000).Select(i => $"\"v{i}\" [a-z]"));
+        var (status, body) = await fixture.PostAsync("/v1/completions", JsonSerializer.Serialize(new { prompt = "Once", max_tokens = 4, grammar = gbnf }));
+        var error = HostileRequestTests.ErrorOf(status, body.ToString(), "ambiguous grammar");
+        Assert.Equal(400, status);
+        Assert.Equal("grammar", error.GetProperty("param").GetString());
+        Assert.Contains("ambiguous", error.GetProperty("message").GetString());
     }
 }

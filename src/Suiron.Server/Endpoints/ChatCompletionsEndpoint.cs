@@ -50,7 +50,9 @@ public static class ChatCompletionsEndpoint
                     throw ApiError.BadParameter("tool_choice", "A required tool call cannot be combined with 'response_format' or 'grammar'.");
                 try
                 {
-                    options = options with { Grammar = Sampling.Grammar.Grammar.Parse(format.Grammar(forced)) };
+                    var grammar = Sampling.Grammar.Grammar.Parse(format.Grammar(forced));
+                    _ = new Sampling.Grammar.GrammarMatcher(grammar); // too ambiguous to start: the request's fault (400)
+                    options = options with { Grammar = grammar };
                 }
                 catch (Sampling.Grammar.GrammarException e)
                 {

@@ -134,7 +134,11 @@ internal static class GenerationSupport
     {
         try
         {
-            return compile();
+            Grammar grammar = compile();
+            // The first step of matching, here rather than on the scheduler's thread: a grammar too ambiguous to
+            // start (more parse stacks than the matcher keeps) is the request's fault, a 400, not a failed generation.
+            _ = new GrammarMatcher(grammar);
+            return grammar;
         }
         catch (GrammarException e)
         {

@@ -12,7 +12,8 @@ namespace Suiron.Sampling.Grammar;
 /// </summary>
 public static class JsonSchemaKeywords
 {
-    private static readonly HashSet<string> TypeNames = ["string", "number", "integer", "boolean", "object", "array", "null"];
+    // json_object: llama.cpp's converter takes it as "any JSON object", and so does ours.
+    private static readonly HashSet<string> TypeNames = ["string", "number", "integer", "boolean", "object", "array", "null", "json_object"];
 
     /// <summary>Throws <see cref="GrammarException"/> naming the first keyword whose value has the wrong type.</summary>
     public static void Check(JsonNode? schema) => CheckSchema(schema, "");
