@@ -168,7 +168,7 @@ public static class ChatCompletionsEndpoint
             var message = new JsonObject { ["role"] = role, ["content"] = Content(m.Content, i) };
             if (m.Name is not null) message["name"] = m.Name;
             if (m.ReasoningContent is not null) message["reasoning_content"] = m.ReasoningContent;
-            if (m.ToolCalls is { ValueKind: JsonValueKind.Array } calls) message["tool_calls"] = TemplateToolCalls(calls);
+            if (m.ToolCalls is { ValueKind: JsonValueKind.Array } calls) message["tool_calls"] = TemplateToolCalls(calls, i);
             if (m.ToolCallId is not null) message["tool_call_id"] = m.ToolCallId;
             array.Add(message);
         }
@@ -179,9 +179,12 @@ public static class ChatCompletionsEndpoint
     /// Assistant tool calls as templates expect them (HF's shape): OpenAI sends <c>function.arguments</c> as JSON text,
     /// templates iterate it as a mapping (<c>arguments | items</c>, <c>arguments | tojson</c>), so text that parses becomes an object.
     /// </summary>
-    private static JsonArray TemplateToolCalls(JsonElement calls)
+    private static JsonArray TemplateToolCalls(JsonElement calls, int message)
     {
         var array = JsonNode.Parse(calls.GetRawText())!.AsArray();
+        for (int j = 0; j < array.Count; j++)
+            if (array[j] is not JsonObject)
+                throw ApiError.BadParameter($"messages[{message}].tool_calls[{j}]", $"messages[{message}].tool_calls[{j}] must be an object with 'id', 'type' and 'function'.");
         foreach (var call in array)
             if (call?["function"] is JsonObject function && function["arguments"] is JsonValue v && v.TryGetValue(out string? text)
                 && ToolCallFormat.TryParseArguments(text) is { } parsed)

@@ -249,7 +249,7 @@ internal static class GgufMutator
         else if (kind < 7)
         {
             long n = random.Next(3) == 0 && value.Type is not (GgufValueType.String or GgufValueType.Array or GgufValueType.Bool or GgufValueType.Float32 or GgufValueType.Float64)
-                ? Nudge(value.AsInt64(), random)
+                ? Nudge(value.Value is ulong big ? unchecked((long)big) : value.AsInt64(), random)
                 : Integers[random.Next(Integers.Length)];
             var type = random.Next(4) switch { 0 => GgufValueType.Int32, 1 => GgufValueType.UInt64, 2 => GgufValueType.Int64, _ => GgufValueType.UInt32 };
             object boxed = type switch
