@@ -10,7 +10,8 @@ namespace Suiron.Server;
 /// Gives the responses Kestrel writes by itself — a malformed request line or header (400), a URL or headers over its
 /// limits (414, 431), a request that times out (408) — OpenAI's error body, where Kestrel sends none: those requests
 /// never reach a middleware, so this sits one level lower, on the connection, and rewrites a response that is a bare
-/// error status with <c>Content-Length: 0</c> (the application never writes one: its errors all carry a body).
+/// error status with <c>Content-Length: 0</c> and <c>Connection: close</c> (the application never writes one: its
+/// errors all carry a body).
 /// Everything else passes through unchanged, one copy per flush.
 /// </summary>
 internal static class KestrelErrorBodies
@@ -82,6 +83,8 @@ internal static class KestrelErrorBodies
         const string emptyLength = "\r\nContent-Length: 0";
         int lengthAt = head.IndexOf(emptyLength, StringComparison.OrdinalIgnoreCase);
         if (lengthAt < 0 || (lengthAt + emptyLength.Length < head.Length && head[lengthAt + emptyLength.Length] != '\r')) return null;
+        // Kestrel closes the connection after each of these; a response that keeps it open is not one of them.
+        if (!head.Contains("\r\nConnection: close", StringComparison.OrdinalIgnoreCase)) return null;
         if (!int.TryParse(head.AsSpan(9, 3), out int status)) return null;
 
         string reason = head[..head.IndexOf('\r')][12..].Trim();

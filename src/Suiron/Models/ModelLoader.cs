@@ -28,7 +28,10 @@ public static class ModelLoader
     /// <summary>
     /// Loads the model in <paramref name="file"/>. The model reads its weights from the file's memory map, so the file
     /// must stay open as long as the model is used. Throws <see cref="GgufException"/> for an unknown architecture,
-    /// a missing tensor or a tensor of the wrong shape.
+    /// a missing tensor or a tensor of the wrong shape, a hyper-parameter out of range or contradicting the tensors —
+    /// any malformed file — and <see cref="NotSupportedException"/> for a well-formed file that needs something Suiron
+    /// does not implement (a cache type its head size cannot take, a pre-tokenizer). No file content makes it throw
+    /// anything else; GgufFuzzTests holds it to that.
     /// </summary>
     public static ILanguageModel Load(GgufFile file, ModelOptions? options = null)
     {
