@@ -304,4 +304,17 @@ public sealed class LargeGrammarTests(LargeBodyFixture fixture) : IClassFixture<
         Assert.Equal("grammar", error.GetProperty("param").GetString());
         Assert.Contains("ambiguous", error.GetProperty("message").GetString());
     }
+
+    [Fact]
+    public async Task AGrammarThatTurnsTooAmbiguousMidGenerationEndsTheAnswerNotTheServer()
+    {
+        // One stack to start, 70,000 after the first "O": past the check of the first step. The matcher's exception
+        // used to escape on the scheduler's thread; now the answer ends where the grammar can no longer be followed.
+        string gbnf = "root ::= \"O\" (" + string.Join(" | ", Enumerable.Range(0, 70_000).Select(i => $"\"v{i}\" [a-z]")) + ")";
+        var (status, body) = await fixture.PostAsync("/v1/completions", JsonSerializer.Serialize(new { prompt = "Once", max_tokens = 4, grammar = gbnf }));
+        Assert.True(status == 200, body.ToString());
+        Assert.Equal("stop", body.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        (status, body) = await fixture.PostAsync("/v1/completions", """{"prompt":"Once","max_tokens":2}""");
+        Assert.Equal(200, status); // the scheduler is still running
+    }
 }
