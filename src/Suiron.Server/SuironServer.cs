@@ -3,11 +3,11 @@ using System.Reflection;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Hosting;
 using Suiron.Inference;
 using Suiron.Server.Auth;
 using Suiron.Server.Contracts;
 using Suiron.Server.Endpoints;
-using Microsoft.Extensions.Hosting;
 
 namespace Suiron.Server;
 

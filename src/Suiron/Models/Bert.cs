@@ -114,9 +114,7 @@ internal sealed class Bert : IEmbeddingModel
 
         var reader = new WeightReader(file);
         int e = _h.EmbeddingLength, kv = _h.KvHeadCount * _h.HeadLength, f = _h.FeedForwardLength;
-        _tokenEmbedding = file.GetTensor("token_embd.weight");
-        if (_tokenEmbedding.Shape.Length != 2 || _tokenEmbedding.Columns != e) throw reader.WrongShape(_tokenEmbedding, $"[{e}, vocab]");
-        VocabSize = checked((int)_tokenEmbedding.Rows);
+        (_tokenEmbedding, VocabSize) = reader.TokenEmbedding(e);
         _positionEmbedding = reader.Matrix("position_embd.weight", e, _h.ContextLength);
         if (file.TryGetTensor("token_types.weight") is { } types)
         {
