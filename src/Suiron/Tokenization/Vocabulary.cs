@@ -183,6 +183,7 @@ public sealed class Vocabulary
 
         string[] tokens = Array("tokenizer.ggml.tokens", file, v => v.AsArray<string>());
         int n = tokens.Length;
+        if (n == 0) throw new GgufException("The vocabulary is empty (tokenizer.ggml.tokens has no tokens)", -1, file.Path);
         float[] scores = OptionalArray("tokenizer.ggml.scores", file, v => v.AsFloatArray()) ?? new float[n];
         int[] types = OptionalArray("tokenizer.ggml.token_type", file, v => v.AsInt32Array()) ?? Enumerable.Repeat((int)TokenKind.Normal, n).ToArray();
         string[] merges = OptionalArray("tokenizer.ggml.merges", file, v => v.AsArray<string>()) ?? [];

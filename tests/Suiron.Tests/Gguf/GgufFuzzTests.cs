@@ -114,6 +114,19 @@ public sealed class GgufFuzzTests(ITestOutputHelper output) : IDisposable
         Assert.True(outcomes.GetValueOrDefault(nameof(GgufException)) > 0, "no mutant was rejected: the mutator is not reaching the loader");
     }
 
+    /// <summary>Found by a 10-minute run: an empty token list made the tokenizer emit -1 for every character.</summary>
+    [Fact]
+    public void AnEmptyVocabularyIsRefusedByName()
+    {
+        var image = GgufImage.Read(SharedData.Path("models", "stories260K.gguf"));
+        int at = image.Metadata.FindIndex(p => p.Key == "tokenizer.ggml.tokens");
+        image.Metadata[at] = KeyValuePair.Create("tokenizer.ggml.tokens", new GgufValue(GgufValueType.Array, Array.Empty<string>(), GgufValueType.String));
+        string path = Path.Combine(_dir, "empty-vocabulary.gguf");
+        image.WriteTo(path);
+        var e = Assert.Throws<GgufException>(() => Exercise(path));
+        Assert.Contains("tokenizer.ggml.tokens", e.Message);
+    }
+
     /// <summary>What a server or <c>suiron run</c> does with a file, bounded: open, load, tokenize, one step.</summary>
     private static void Exercise(string path)
     {
