@@ -18,8 +18,8 @@ namespace Suiron.Tests.Gguf;
 /// bert) — and may fail only with the documented exceptions: <see cref="GgufException"/> for a file that is malformed
 /// or contradicts itself, <see cref="NotSupportedException"/> for a well-formed file that asks for something Suiron
 /// does not implement. Anything else (an overflow, an out-of-memory from a hostile count, an index out of range) is a
-/// bug. Seeds are fixed, so a CI failure replays; <c>SUIRON_FUZZ_SECONDS</c> runs longer by hand (the CI run is
-/// bounded to a fixed count of mutants per model).
+/// bug. Seeds are fixed, so a CI failure replays; by hand, <c>SUIRON_FUZZ_SECONDS</c> runs longer (CI runs a fixed
+/// count of mutants per model) and <c>SUIRON_FUZZ_SEED</c> picks other mutants.
 /// </summary>
 public sealed class GgufFuzzTests(ITestOutputHelper output) : IDisposable
 {
@@ -64,7 +64,9 @@ public sealed class GgufFuzzTests(ITestOutputHelper output) : IDisposable
         Exercise(source);
 
         var image = GgufImage.Read(source);
-        var random = new Random(StableSeed(model));
+        // SUIRON_FUZZ_SEED explores other mutants by hand; CI always replays the same ones.
+        int seed = StableSeed(model) ^ (int.TryParse(Environment.GetEnvironmentVariable("SUIRON_FUZZ_SEED"), out int extra) ? extra : 0);
+        var random = new Random(seed);
         // The dense files load in about a millisecond, the MoE and latent-attention ones in 5–15: as many mutants as
         // fit a few seconds of CI each (about 6,000 in all, a minute on two cores).
         var budget = FuzzBudget.FromEnvironment(new FileInfo(source).Length < 4 << 20 ? 1000 : CiMutantsPerModel);
