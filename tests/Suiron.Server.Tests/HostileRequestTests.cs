@@ -270,6 +270,17 @@ public sealed class LargeBodyFixture : ServerFixture
     protected override SuironServerOptions ServerOptions => new() { Port = 0 };
 }
 
+/// <summary>
+/// The 100,000-word grammars take hundreds of MB while they compile; run apart from the other collections, so that
+/// LoadTests' measure of the process's managed memory sees only its own.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class LargeGrammarCollection
+{
+    public const string Name = "large grammars, alone";
+}
+
+[Collection(LargeGrammarCollection.Name)]
 public sealed class LargeGrammarTests(LargeBodyFixture fixture) : IClassFixture<LargeBodyFixture>
 {
     [Fact]
