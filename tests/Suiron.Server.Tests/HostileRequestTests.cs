@@ -56,6 +56,8 @@ public sealed class HostileRequestTests(ServerFixture fixture)
         { "/v1/completions", """{"prompt":"a","stop":"X","max_tokens":1}""", "stop" },
         { "/v1/embeddings", """{"input":"X"}""", "input" },
         { "/v1/embeddings", """{"input":["ok","X"]}""", "input[1]" },
+        { "/v1/completions", """{"prompt":"a","max_tokens":1,"logit_bias":{"X":1}}""", "logit_bias.(a property name)" },
+        { "/v1/completions", """{"prompt":"a","max_tokens":1,"X":1}""", "(a property name)" },
     };
 
     private static readonly (string Name, byte[] Bytes)[] BadText =

@@ -26,7 +26,8 @@ internal static class JsonTextCheck
                 switch (reader.TokenType)
                 {
                     case JsonTokenType.PropertyName:
-                        if (!IsValidText(ref reader)) return PathOf(frames) + (frames.Count > 1 ? "." : "") + "(a property name)";
+                        frames[^1].Property = null;
+                        if (!IsValidText(ref reader)) return PathOf(frames) is { Length: > 0 } parent ? parent + ".(a property name)" : "(a property name)";
                         frames[^1].Property = reader.GetString();
                         break;
                     case JsonTokenType.StartObject:
@@ -40,7 +41,7 @@ internal static class JsonTextCheck
                         break;
                     case JsonTokenType.String:
                         Advance(frames);
-                        if (!IsValidText(ref reader)) return PathOf(frames);
+                        if (!IsValidText(ref reader)) return PathOf(frames) is { Length: > 0 } path ? path : "(the request body)";
                         break;
                     default:
                         Advance(frames);
@@ -89,6 +90,6 @@ internal static class JsonTextCheck
             if (frame.IsArray) path.Append('[').Append(frame.Index).Append(']');
             else if (frame.Property is not null) path.Append(path.Length > 0 ? "." : "").Append(frame.Property);
         }
-        return path.Length > 0 ? path.ToString() : "(the request body)";
+        return path.ToString();
     }
 }
