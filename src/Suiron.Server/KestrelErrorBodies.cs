@@ -95,6 +95,8 @@ internal static class KestrelErrorBodies
                 413 => "request_too_large",
                 414 => "uri_too_long",
                 431 => "request_headers_too_large",
+                501 => "not_implemented",
+                505 => "http_version_not_supported",
                 _ => "bad_request",
             });
         byte[] body = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(error.ToResponse(), ServerJsonContext.Web.ErrorResponse);
