@@ -56,9 +56,23 @@ internal static class CliErrors
             Console.Error.WriteLine($"error: {e.Message}");
             return Failure;
         }
+        catch (InvalidDataException e)
+        {
+            Console.Error.WriteLine($"error: invalid model file: {e.Message}");
+            return Failure;
+        }
         catch (IOException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");
+            return Failure;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A bug, not the user's mistake: still one line and exit 1 (a stack trace frightens and helps nobody at a
+            // prompt), with the trace on request for whoever reports it.
+            Console.Error.WriteLine($"error: internal error ({e.GetType().Name}): {e.Message}");
+            if (Environment.GetEnvironmentVariable("SUIRON_TRACE") is "1") Console.Error.WriteLine(e);
+            else Console.Error.WriteLine("Set SUIRON_TRACE=1 to print the stack trace, and please report it.");
             return Failure;
         }
     }

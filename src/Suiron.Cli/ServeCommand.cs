@@ -12,6 +12,16 @@ internal static class ServeCommand
         var model = new Option<FileInfo>("--model", "-m") { Description = "GGUF model file", Required = true };
         var host = new Option<string>("--host") { Description = "Address to listen on (loopback by default; 0.0.0.0 for every interface)", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port (0 = any free port)", DefaultValueFactory = _ => 8080 };
+        var allowedHosts = new Option<string[]>("--allowed-host")
+        {
+            Description = "Host name clients may reach the server by, besides IP addresses and localhost (repeatable; '*' for any). Other names get 403, against DNS rebinding",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var corsOrigins = new Option<string[]>("--cors-origin")
+        {
+            Description = "Web origin (https://app.example) whose pages may call the API from a browser (repeatable; '*' for any). Other cross-origin requests get 403",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on API requests (default: $SUIRON_API_KEY, else none)" };
         var parallel = new Option<int>("--parallel", "-np") { Description = "Sequences generated at once (slots)", DefaultValueFactory = _ => 4 };
         var contextSize = new Option<int>("--ctx-size", "-c") { Description = "Context per slot in tokens (0 = the model's, capped to 4096)", DefaultValueFactory = _ => 0 };
@@ -22,7 +32,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
-            model, host, port, apiKey, parallel, contextSize, queue, threads, embeddingModel, cacheTypes.Key, cacheTypes.Value,
+            model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, cacheTypes.Key, cacheTypes.Value,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -49,7 +59,11 @@ internal static class ServeCommand
             using var embeddings = result.GetValue(embeddingModel) is { } embeddingFile
                 ? Suiron.Embeddings.SuironEmbeddingGenerator.Load(embeddingFile.FullName, new Suiron.Models.ModelOptions { Threads = threadCount })
                 : null;
-            var options = new SuironServerOptions { Host = result.GetValue(host)!, Port = portValue, ApiKey = key, Logging = true, EmbeddingModel = embeddings };
+            var options = new SuironServerOptions
+            {
+                Host = result.GetValue(host)!, Port = portValue, ApiKey = key, Logging = true, EmbeddingModel = embeddings,
+                AllowedHosts = result.GetValue(allowedHosts) ?? [], CorsOrigins = result.GetValue(corsOrigins) ?? [],
+            };
             return RunAsync(local, options).GetAwaiter().GetResult();
         }));
         return command;

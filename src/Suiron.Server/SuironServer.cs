@@ -3,6 +3,7 @@ using System.Reflection;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Hosting;
 using Suiron.Inference;
 using Suiron.Server.Auth;
 using Suiron.Server.Contracts;
@@ -45,25 +46,22 @@ public sealed class SuironServer : IAsyncDisposable
         }
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton(state);
+        builder.Services.AddHostedService(_ => new DrainOnShutdown(state));
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ServerJsonContext.Web));
         builder.WebHost.UseKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
-            if (options.Host is "localhost") kestrel.ListenLocalhost(options.Port);
-            else if (IPAddress.TryParse(options.Host, out var ip)) kestrel.Listen(ip, options.Port);
+            if (options.Host is "localhost") kestrel.ListenLocalhost(options.Port, listen => listen.Use(KestrelErrorBodies.Middleware));
+            else if (IPAddress.TryParse(options.Host, out var ip)) kestrel.Listen(ip, options.Port, listen => listen.Use(KestrelErrorBodies.Middleware));
             else throw new ArgumentException($"--host must be an IP address or 'localhost' (got '{options.Host}').");
         });
 
         var app = builder.Build();
-        app.Lifetime.ApplicationStopping.Register(() =>
-        {
-            // Refuse new work, let running generations finish for a grace period, then cancel what is left.
-            state.Stopping = true;
-            _ = Task.Delay(options.ShutdownGrace).ContinueWith(_ => model.Scheduler.CancelAll(), TaskScheduler.Default);
-        });
         app.Use(CountRequests);
         app.Use(HandleErrors);
+        app.Use(new BrowserRequestPolicy(options).InvokeAsync);
+        app.Use(RefuseWhileDraining);
         if (options.ApiKey is { Length: > 0 } key) app.Use(new ApiKeyAuthentication(key).InvokeAsync);
 
         var root = app.MapGroup("");
@@ -71,6 +69,53 @@ public sealed class SuironServer : IAsyncDisposable
         app.MapGroup("/v1").MapChatCompletions().MapCompletions().MapModels().MapEmbeddings();
         app.MapGroup("").MapWebChat();
         return new SuironServer(app, state);
+    }
+
+    /// <summary>During the drain every request but /health gets 503 with Retry-After, in OpenAI's error shape.</summary>
+    private static async Task RefuseWhileDraining(HttpContext context, RequestDelegate next)
+    {
+        var state = context.RequestServices.GetRequiredService<ServerState>();
+        if (state.Stopping && !context.Request.Path.Equals("/health", StringComparison.OrdinalIgnoreCase))
+        {
+            await ErrorResults.WriteAsync(context, new ApiError(503, "The server is shutting down; retry on another instance or after it restarts.",
+                ApiError.ServerError, code: "server_shutting_down") { RetryAfterSeconds = ShutdownRetryAfterSeconds });
+            return;
+        }
+        await next(context);
+    }
+
+    internal const int ShutdownRetryAfterSeconds = 5;
+
+    /// <summary>
+    /// The drain, run when the host begins to stop and before Kestrel does, so the server keeps listening throughout:
+    /// new requests get 503 (<see cref="RefuseWhileDraining"/>), running generations get the grace period to finish,
+    /// then the rest are cancelled (a stream then ends with an error event and <c>data: [DONE]</c>) and Kestrel's own
+    /// stop waits for those responses to be written.
+    /// </summary>
+    private sealed class DrainOnShutdown(ServerState state) : IHostedLifecycleService
+    {
+        public async Task StoppingAsync(CancellationToken cancellationToken)
+        {
+            state.Stopping = true;
+            var scheduler = state.Model.Scheduler;
+            var grace = System.Diagnostics.Stopwatch.StartNew();
+            try
+            {
+                while (grace.Elapsed < state.Options.ShutdownGrace && (scheduler.ActiveSlots > 0 || scheduler.QueueDepth > 0))
+                    await Task.Delay(20, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // The host's shutdown timeout ran out first: cancel now.
+            }
+            scheduler.CancelAll();
+        }
+
+        public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     public async Task StartAsync(CancellationToken cancellation = default)

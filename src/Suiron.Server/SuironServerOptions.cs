@@ -9,13 +9,29 @@ public sealed record SuironServerOptions
     /// <summary>TCP port; 0 picks a free one (see <see cref="SuironServer.Address"/>).</summary>
     public int Port { get; init; } = 8080;
 
+    /// <summary>
+    /// Host names requests may carry besides IP literals, <c>localhost</c> and <see cref="Host"/> (<c>--allowed-host</c>):
+    /// the names the server is reached by (a LAN name, a reverse proxy's), or "*" for any. Other names get 403, which
+    /// is what stops DNS rebinding.
+    /// </summary>
+    public IReadOnlyList<string> AllowedHosts { get; init; } = [];
+
+    /// <summary>
+    /// Web origins (<c>https://app.example</c>) whose pages may call the API from a browser (<c>--cors-origin</c>), or
+    /// "*" for any; they get CORS headers. Other cross-origin requests get 403.
+    /// </summary>
+    public IReadOnlyList<string> CorsOrigins { get; init; } = [];
+
     /// <summary>When set, API requests need <c>Authorization: Bearer ApiKey</c>.</summary>
     public string? ApiKey { get; init; }
 
     /// <summary>Largest request body accepted; beyond it 413.</summary>
     public long MaxRequestBodyBytes { get; init; } = 8 * 1024 * 1024;
 
-    /// <summary>On shutdown, running generations may finish for this long before they are cancelled.</summary>
+    /// <summary>
+    /// On shutdown, running generations may finish for this long before they are cancelled; meanwhile the server
+    /// still listens and answers new requests 503 with Retry-After (and /health "draining"), so a load balancer moves on.
+    /// </summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>

@@ -101,4 +101,82 @@ public sealed class ShutdownTests
         Assert.True(events.Count < 30000, "the stream ran to its end instead of being cut by the shutdown"); // no wall-clock bound: CI may be slow
         Assert.Equal(0, model.Scheduler.ActiveSlots);
     }
+
+    [Fact]
+    public async Task DuringTheDrainNewRequestsGet503WithRetryAfterAndHealthSaysDraining()
+    {
+        using var model = LocalModel.Load(TestModels.Stories, new LocalModelOptions { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 32768 }, Slots = 1 });
+        await using var server = SuironServer.Create(model, new SuironServerOptions { Port = 0, ShutdownGrace = TimeSpan.FromSeconds(3) });
+        await server.StartAsync();
+        using var http = new HttpClient { BaseAddress = server.Address };
+        // A keep-alive connection opened before the drain, to check that it is answered rather than dropped.
+        using (var warm = await http.GetAsync("/health")) Assert.Equal(HttpStatusCode.OK, warm.StatusCode);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("""{"messages":[{"role":"user","content":"Tell a story"}],"max_tokens":32000,"stream":true}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        using var streaming = new HttpClient { BaseAddress = server.Address };
+        using var response = await streaming.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var events = ServerFixture.ReadEventsAsync(response).GetAsyncEnumerator();
+        Assert.True(await events.MoveNextAsync());
+
+        Task stopping = server.StopAsync();
+        for (int i = 0; i < 200 && !server.State.Stopping; i++) await Task.Delay(10);
+        Assert.True(server.State.Stopping);
+
+        foreach (var client in new[] { http, new HttpClient { BaseAddress = server.Address } })
+        {
+            using var refused = await client.PostAsync("/v1/completions", new StringContent("""{"prompt":"Hi","max_tokens":2}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+            var error = HostileRequestTests.ErrorOf(503, await refused.Content.ReadAsStringAsync(), "drain");
+            Assert.Equal("server_error", error.GetProperty("type").GetString());
+            using var models = await client.GetAsync("/v1/models");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, models.StatusCode);
+            using var health = await client.GetAsync("/health");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+            Assert.Contains("\"status\":\"draining\"", await health.Content.ReadAsStringAsync());
+        }
+
+        // The running stream ends with an error event and data: [DONE] once the grace period is over.
+        var rest = new List<System.Text.Json.JsonElement>();
+        while (await events.MoveNextAsync()) rest.Add(events.Current);
+        Assert.True(rest[^1].TryGetProperty("error", out var last), "the stream's last event should be the shutdown error");
+        Assert.Equal("server_error", last.GetProperty("type").GetString());
+        await stopping;
+    }
+
+    [Fact]
+    public async Task SigtermDrainsAndExitsZero()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (string a in new[] { System.IO.Path.Combine(AppContext.BaseDirectory, "Suiron.Cli.dll"), "serve", "--model", TestModels.Stories, "--port", "0", "--threads", "1" })
+            start.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = new System.Text.StringBuilder();
+        var address = new TaskCompletionSource<Uri>();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (stderr) stderr.AppendLine(e.Data);
+            var match = System.Text.RegularExpressions.Regex.Match(e.Data, @"at (http://\S+)");
+            if (e.Data.StartsWith("suiron: serving", StringComparison.Ordinal) && match.Success) address.TrySetResult(new Uri(match.Groups[1].Value));
+        };
+        process.BeginErrorReadLine();
+        _ = process.StandardOutput.ReadToEndAsync();
+        try
+        {
+            Uri uri = await address.Task.WaitAsync(TimeSpan.FromMinutes(1));
+            using var http = new HttpClient { BaseAddress = uri };
+            using (var ok = await http.GetAsync("/health")) Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!) await kill.WaitForExitAsync();
+            await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+            lock (stderr) Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}: {stderr}");
+            lock (stderr) Assert.Contains("suiron: stopped", stderr.ToString());
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+    }
 }

@@ -64,7 +64,7 @@ public sealed class StructuredOutputTests(ServerFixture fixture)
     }
 
     [Theory]
-    [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"frobnicate"}}}}""", "response_format.json_schema.schema", "frobnicate")]
+    [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"frobnicate"}}}}""", "response_format.json_schema.schema.type", "frobnicate")]
     [InlineData("""{"response_format":{"type":"xml"}}""", "response_format.type", "xml")]
     [InlineData("""{"grammar":"root ::= undefined-rule"}""", "grammar", "undefined-rule")]
     [InlineData("""{"grammar":"root ::= \"a\"","response_format":{"type":"json_object"}}""", "response_format", "only one")]

@@ -1,6 +1,7 @@
 // Browser test of the web chat: starts the real `suiron serve` on stories260K, drives Debian's chromium
 // (headless, fresh profile) with playwright-core, and checks streaming, stop, persistence across a reload,
-// renaming, the error display, and that the page fetches nothing from outside the server.
+// renaming, the error display, that the page fetches nothing from outside the server, and that a page on another
+// origin (or under a rebinding name) can neither start a generation nor read a reply.
 //
 //   node chat.spec.mjs
 // Environment: SUIRON_CLI_DLL (default: the newest built src/Suiron.Cli/bin/*/net10.0/Suiron.Cli.dll),
@@ -10,6 +11,7 @@
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,7 +88,9 @@ async function main() {
       headless: true,
       viewport: { width: 1100, height: 760 },
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+        '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+        // DNS rebinding without DNS: the attacker's name resolves to the server's address.
+        '--host-resolver-rules=MAP attacker.example 127.0.0.1'],
     });
     const page = context.pages()[0] ?? await context.newPage();
     const problems = [];
@@ -242,6 +246,8 @@ async function main() {
     assert.equal(await page.locator('.conversation').count(), 1);
     assert.equal(await page.textContent('.conversation .conversation-title'), '猫の話');
 
+    await crossOriginAttacks(context, base, port);
+
     assert.deepEqual(outside, [], 'the page fetched something from outside the server');
     assert.deepEqual(problems.filter((p) => !/status of 401/.test(p)), [], 'the page logged errors');
     console.log('webchat browser test: passed');
@@ -250,6 +256,79 @@ async function main() {
     server.kill('SIGTERM');
     rmSync(profile, { recursive: true, force: true });
   }
+}
+
+/** The server's Prometheus counters, by their full names with labels. */
+async function metrics(base) {
+  const text = await (await fetch(base + '/metrics')).text();
+  const values = {};
+  for (const line of text.split('\n')) {
+    const match = /^(suiron_[^ ]+) ([0-9.e+-]+)$/.exec(line);
+    if (match) values[match[1]] = Number(match[2]);
+  }
+  return values;
+}
+
+/**
+ * What any web page the user visits could try: fetch() with text/plain (a "simple" request, sent without asking),
+ * fetch() with JSON (needs a CORS preflight), a no-cors fetch, a form post — and DNS rebinding, where the page's own
+ * name resolves to 127.0.0.1. Each must be refused by the server (so the requests count as 403s) and start nothing.
+ */
+async function crossOriginAttacks(context, base, port) {
+  step('a page on another origin can neither start a generation nor read a reply');
+  const evilPort = await freePort();
+  const evilPage = `<!doctype html><title>evil</title><iframe name="sink"></iframe><script type="module">
+    const target = ${JSON.stringify(base)};
+    const body = JSON.stringify({ model: 'default', prompt: 'Once upon a time', max_tokens: 8 });
+    const results = {};
+    const attempt = async (name, init) => {
+      try { const r = await fetch(target + '/v1/completions', { method: 'POST', body, ...init }); results[name] = r.type === 'opaque' ? 'opaque' : 'read ' + r.status + ' ' + await r.text(); }
+      catch { results[name] = 'blocked'; }
+    };
+    await attempt('textPlain', { headers: { 'Content-Type': 'text/plain' } });
+    await attempt('json', { headers: { 'Content-Type': 'application/json' } });
+    await attempt('noCors', { mode: 'no-cors', headers: { 'Content-Type': 'text/plain' } });
+    const form = Object.assign(document.createElement('form'), { method: 'POST', action: target + '/v1/completions', enctype: 'text/plain', target: 'sink' });
+    form.append(Object.assign(document.createElement('input'), { name: '{"prompt":"Once","max_tokens":8,"x":"', value: '"}' }));
+    document.body.append(form);
+    form.submit();
+    window.results = results;
+  </script>`;
+  const evil = http.createServer((request, response) => {
+    response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    response.end(evilPage);
+  });
+  await new Promise((resolve) => evil.listen(evilPort, '127.0.0.1', resolve));
+  const before = await metrics(base);
+  const refusedBefore = before['suiron_requests_total{endpoint="/v1/completions",status="403"}'] ?? 0;
+  const attacker = await context.newPage();
+  try {
+    await attacker.goto(`http://localhost:${evilPort}/`);
+    await attacker.waitForFunction(() => window.results !== undefined, null, { timeout: 30000 });
+    await attacker.waitForTimeout(500); // the form post
+    const results = await attacker.evaluate(() => window.results);
+    for (const [name, result] of Object.entries(results))
+      assert.ok(!result.startsWith('read'), `${name}: the page read a reply: ${result}`);
+
+    step('a DNS-rebinding page (Host: attacker.example) is refused');
+    const rebound = await attacker.goto(`http://attacker.example:${port}/`);
+    assert.equal(rebound.status(), 403);
+    const sameOriginToTheBrowser = await attacker.evaluate(async () => {
+      const r = await fetch('/v1/completions', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'Once', max_tokens: 8 }) });
+      return r.status;
+    });
+    assert.equal(sameOriginToTheBrowser, 403);
+  } finally {
+    await attacker.close();
+    evil.close();
+  }
+  const after = await metrics(base);
+  assert.equal(after.suiron_completion_tokens_total, before.suiron_completion_tokens_total, 'an attack started a generation');
+  const refused = (after['suiron_requests_total{endpoint="/v1/completions",status="403"}'] ?? 0) - refusedBefore;
+  // text/plain and no-cors fetches, the form and the rebound fetch reach the server and are refused (the JSON fetch
+  // stops at its refused preflight, counted too): the attacks really were sent.
+  assert.ok(refused >= 4, `only ${refused} refused requests reached the server`);
+  step(`  ${refused} requests refused, no token generated`);
 }
 
 main().catch((error) => {

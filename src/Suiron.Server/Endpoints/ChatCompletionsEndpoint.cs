@@ -50,7 +50,9 @@ public static class ChatCompletionsEndpoint
                     throw ApiError.BadParameter("tool_choice", "A required tool call cannot be combined with 'response_format' or 'grammar'.");
                 try
                 {
-                    options = options with { Grammar = Sampling.Grammar.Grammar.Parse(format.Grammar(forced)) };
+                    var grammar = Sampling.Grammar.Grammar.Parse(format.Grammar(forced));
+                    _ = new Sampling.Grammar.GrammarMatcher(grammar); // too ambiguous to start: the request's fault (400)
+                    options = options with { Grammar = grammar };
                 }
                 catch (Sampling.Grammar.GrammarException e)
                 {
@@ -106,8 +108,19 @@ public static class ChatCompletionsEndpoint
                 throw ApiError.BadParameter($"tools[{i}]", $"tools[{i}] must be an object with \"type\": \"function\".");
             if (tool["function"] is not JsonObject function || function["name"] is not JsonValue nameValue || !nameValue.TryGetValue(out string? name) || name.Length == 0)
                 throw ApiError.BadParameter($"tools[{i}].function.name", $"tools[{i}].function needs a 'name'.");
-            if (function["parameters"] is { } parameters && parameters is not JsonObject)
-                throw ApiError.BadParameter($"tools[{i}].function.parameters", $"tools[{i}].function.parameters must be a JSON Schema object.");
+            if (function["parameters"] is { } parameters)
+            {
+                string param = $"tools[{i}].function.parameters";
+                if (parameters is not JsonObject) throw ApiError.BadParameter(param, $"{param} must be a JSON Schema object.");
+                try
+                {
+                    Sampling.Grammar.JsonSchemaKeywords.Check(parameters);
+                }
+                catch (Sampling.Grammar.GrammarException e)
+                {
+                    throw new ApiError(400, $"Invalid JSON schema in '{param}': {e.Message}", param: e.SchemaPath is { } path ? $"{param}.{path}" : param, code: "invalid_grammar");
+                }
+            }
             names.Add(name);
         }
         if (tools.Count == 0) return null;
@@ -155,7 +168,7 @@ public static class ChatCompletionsEndpoint
             var message = new JsonObject { ["role"] = role, ["content"] = Content(m.Content, i) };
             if (m.Name is not null) message["name"] = m.Name;
             if (m.ReasoningContent is not null) message["reasoning_content"] = m.ReasoningContent;
-            if (m.ToolCalls is { ValueKind: JsonValueKind.Array } calls) message["tool_calls"] = TemplateToolCalls(calls);
+            if (m.ToolCalls is { ValueKind: JsonValueKind.Array } calls) message["tool_calls"] = TemplateToolCalls(calls, i);
             if (m.ToolCallId is not null) message["tool_call_id"] = m.ToolCallId;
             array.Add(message);
         }
@@ -166,9 +179,12 @@ public static class ChatCompletionsEndpoint
     /// Assistant tool calls as templates expect them (HF's shape): OpenAI sends <c>function.arguments</c> as JSON text,
     /// templates iterate it as a mapping (<c>arguments | items</c>, <c>arguments | tojson</c>), so text that parses becomes an object.
     /// </summary>
-    private static JsonArray TemplateToolCalls(JsonElement calls)
+    private static JsonArray TemplateToolCalls(JsonElement calls, int message)
     {
         var array = JsonNode.Parse(calls.GetRawText())!.AsArray();
+        for (int j = 0; j < array.Count; j++)
+            if (array[j] is not JsonObject)
+                throw ApiError.BadParameter($"messages[{message}].tool_calls[{j}]", $"messages[{message}].tool_calls[{j}] must be an object with 'id', 'type' and 'function'.");
         foreach (var call in array)
             if (call?["function"] is JsonObject function && function["arguments"] is JsonValue v && v.TryGetValue(out string? text)
                 && ToolCallFormat.TryParseArguments(text) is { } parsed)

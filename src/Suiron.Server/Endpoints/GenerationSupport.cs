@@ -13,13 +13,25 @@ internal static class GenerationSupport
 {
     private const int MaxStopStrings = 4;
 
-    /// <summary>Reads and deserializes the body; malformed JSON → 400 naming the place, a body over the limit → 413.</summary>
+    /// <summary>
+    /// Reads and deserializes the body: a content type other than JSON → 415 (a page's form or text/plain fetch cannot
+    /// reach the endpoint without a CORS preflight), malformed JSON → 400 naming the place, a string that is not
+    /// Unicode → 400 naming the field, a body over the limit → 413.
+    /// </summary>
     public static async Task<T> ReadBodyAsync<T>(HttpContext context, JsonTypeInfo<T> type) where T : class
     {
+        if (!context.Request.HasJsonContentType())
+            throw new ApiError(415, $"The request body must be JSON, sent with 'Content-Type: application/json' (got '{context.Request.ContentType ?? "none"}').",
+                code: "unsupported_media_type");
         try
         {
-            return await JsonSerializer.DeserializeAsync(context.Request.Body, type, context.RequestAborted)
-                   ?? throw new ApiError(400, "The request body must be a JSON object, not null.");
+            var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+            var body = new ReadOnlyMemory<byte>(buffer.GetBuffer(), 0, (int)buffer.Length);
+            if (JsonTextCheck.FindInvalidString(body.Span) is { } field)
+                throw new ApiError(400, $"'{field}' is not valid Unicode text: it holds bytes that are not UTF-8 or an unpaired surrogate escape (\\ud800–\\udfff).",
+                    param: field, code: "invalid_encoding");
+            return JsonSerializer.Deserialize(body.Span, type) ?? throw new ApiError(400, "The request body must be a JSON object, not null.");
         }
         catch (JsonException e)
         {
@@ -122,11 +134,16 @@ internal static class GenerationSupport
     {
         try
         {
-            return compile();
+            Grammar grammar = compile();
+            // The first step of matching, here rather than on the scheduler's thread: a grammar too ambiguous to
+            // start (more parse stacks than the matcher keeps) is the request's fault, a 400, not a failed generation.
+            _ = new GrammarMatcher(grammar);
+            return grammar;
         }
         catch (GrammarException e)
         {
-            throw new ApiError(400, $"Invalid {what} in '{param}': {e.Message}", param: param, code: "invalid_grammar");
+            string where = e.SchemaPath is { } path ? $"{param}.{path}" : param;
+            throw new ApiError(400, $"Invalid {what} in '{param}': {e.Message}", param: where, code: "invalid_grammar");
         }
     }
 

@@ -41,17 +41,19 @@ public static class HealthEndpoints
 {
     public static RouteGroupBuilder MapHealth(this RouteGroupBuilder group)
     {
-        group.MapGet("/health", (ServerState state) =>
+        group.MapGet("/health", (ServerState state, HttpContext context) =>
         {
             var scheduler = state.Model.Scheduler;
             int active = scheduler.ActiveSlots;
             var body = new HealthResponse
             {
-                Status = state.Stopping ? "stopping" : "ok",
+                Status = state.Stopping ? "draining" : "ok",
                 SlotsIdle = scheduler.SlotCount - active,
                 SlotsProcessing = active,
                 QueueDepth = scheduler.QueueDepth,
             };
+            // 503 while draining: a load balancer's health check takes the instance out of rotation.
+            if (state.Stopping) context.Response.Headers.RetryAfter = SuironServer.ShutdownRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return Results.Json(body, ServerJsonContext.Web.HealthResponse, statusCode: state.Stopping ? 503 : 200);
         });
         return group;

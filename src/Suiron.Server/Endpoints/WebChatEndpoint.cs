@@ -9,18 +9,27 @@ public static class WebChatEndpoint
     private static readonly Assembly Assembly = typeof(WebChatEndpoint).Assembly;
     private static readonly FileExtensionContentTypeProvider ContentTypes = new();
 
+    /// <summary>
+    /// One route per embedded file (not a catch-all): any other path, under any method, then matches no endpoint and
+    /// gets the API's 404 in OpenAI's error shape, where a catch-all answered an empty 404, or 405 for a POST.
+    /// </summary>
     public static RouteGroupBuilder MapWebChat(this RouteGroupBuilder group)
     {
-        group.MapGet("/", (HttpContext context) => Serve(context, "index.html"));
-        group.MapGet("/{**path}", (string path, HttpContext context) => Serve(context, path));
+        group.MapGet("/", () => Serve("index.html"));
+        foreach (string resource in Assembly.GetManifestResourceNames())
+        {
+            if (!resource.StartsWith(Prefix, StringComparison.Ordinal)) continue;
+            string path = resource[Prefix.Length..];
+            group.MapGet("/" + path, () => Serve(path));
+        }
         return group;
     }
 
-    private static IResult Serve(HttpContext context, string path)
+    private const string Prefix = "wwwroot/";
+
+    private static IResult Serve(string path)
     {
-        if (path.Contains("..", StringComparison.Ordinal)) return Results.NotFound();
-        Stream? stream = Assembly.GetManifestResourceStream("wwwroot/" + path);
-        if (stream is null) return Results.NotFound();
+        Stream stream = Assembly.GetManifestResourceStream(Prefix + path)!;
         if (!ContentTypes.TryGetContentType(path, out string? type)) type = "application/octet-stream";
         return Results.Stream(stream, type);
     }

@@ -22,7 +22,20 @@ public static class EmbeddingModelLoader
     {
         ArgumentNullException.ThrowIfNull(file);
         options ??= new ModelOptions();
-        if (file.Architecture == Bert.ArchitectureName) return new Bert(file, options, pooling);
+        if (file.Architecture == Bert.ArchitectureName)
+        {
+            var bert = new Bert(file, options, pooling);
+            try
+            {
+                ModelLoader.CheckVocabularyFits(file, bert.VocabSize);
+            }
+            catch
+            {
+                bert.Dispose();
+                throw;
+            }
+            return bert;
+        }
 
         if (pooling == EmbeddingPooling.Unspecified)
         {

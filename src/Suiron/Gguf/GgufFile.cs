@@ -275,8 +275,13 @@ public sealed unsafe class GgufFile : IDisposable
     public string? GetStringOrNull(string key) => Metadata.TryGetValue(key, out var v) ? Wrap(key, v.AsString) : null;
     public long GetInt64(string key) => Wrap(key, () => GetRequired(key).AsInt64());
     public long GetInt64(string key, long fallback) => Metadata.TryGetValue(key, out var v) ? Wrap(key, v.AsInt64) : fallback;
-    public int GetInt32(string key) => checked((int)GetInt64(key));
-    public int GetInt32(string key, int fallback) => checked((int)GetInt64(key, fallback));
+    /// <summary>An integer key that must fit an int (counts, widths, ids); a larger value names the key instead of overflowing.</summary>
+    public int GetInt32(string key) => FitInt32(key, GetInt64(key));
+    public int GetInt32(string key, int fallback) => FitInt32(key, GetInt64(key, fallback));
+
+    private int FitInt32(string key, long value) => value is >= int.MinValue and <= int.MaxValue
+        ? (int)value
+        : throw new GgufException($"Metadata '{key}' = {value} is out of range (at most {int.MaxValue})", -1, Path);
     public float GetFloat(string key) => (float)Wrap(key, () => GetRequired(key).AsDouble());
     public float GetFloat(string key, float fallback) => Metadata.TryGetValue(key, out var v) ? (float)Wrap(key, v.AsDouble) : fallback;
     public bool GetBool(string key, bool fallback) => Metadata.TryGetValue(key, out var v) ? Wrap(key, v.AsBool) : fallback;

@@ -35,7 +35,11 @@ public sealed class LocalModel : IDisposable
         Created = created;
     }
 
-    /// <summary>Loads the model at <paramref name="path"/>; its id is the file name without <c>.gguf</c>.</summary>
+    /// <summary>
+    /// Loads the model at <paramref name="path"/>; its id is the file name without <c>.gguf</c>. A missing file throws
+    /// <see cref="FileNotFoundException"/>, a malformed one <see cref="GgufException"/>, a well-formed one that needs
+    /// an unimplemented feature <see cref="NotSupportedException"/> (see <see cref="ModelLoader.Load"/>).
+    /// </summary>
     public static LocalModel Load(string path, LocalModelOptions? options = null)
     {
         options ??= new LocalModelOptions();

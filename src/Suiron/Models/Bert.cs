@@ -30,19 +30,20 @@ public sealed record BertHyperParameters
     {
         string arch = file.Architecture;
         string Key(string name) => arch + "." + name;
-        int embedding = Positive(file, Key("embedding_length"), file.GetInt32(Key("embedding_length")));
-        int heads = Positive(file, Key("attention.head_count"), file.GetInt32(Key("attention.head_count")));
-        int kvHeads = Positive(file, Key("attention.head_count_kv"), file.GetInt32(Key("attention.head_count_kv"), heads));
+        int embedding = TransformerHyperParameters.Width(file, Key("embedding_length"), file.GetInt32(Key("embedding_length")));
+        TransformerHyperParameters.CheckEmbeddingMatchesTokenEmbedding(file, Key("embedding_length"), embedding);
+        int heads = TransformerHyperParameters.Ranged(file, Key("attention.head_count"), file.GetInt32(Key("attention.head_count")), TransformerHyperParameters.MaxHeads);
+        int kvHeads = TransformerHyperParameters.Ranged(file, Key("attention.head_count_kv"), file.GetInt32(Key("attention.head_count_kv"), heads), TransformerHyperParameters.MaxHeads);
         if (embedding % heads != 0 || heads % kvHeads != 0)
             throw new GgufException($"{Key("embedding_length")} ({embedding}), head_count ({heads}) and head_count_kv ({kvHeads}) do not divide", -1, file.Path);
         int pooling = file.GetInt32(Key("pooling_type"), (int)EmbeddingPooling.None);
         if (pooling is < 0 or > 4) throw new GgufException($"{Key("pooling_type")} = {pooling} is not a pooling type (0..4)", -1, file.Path);
         return new BertHyperParameters
         {
-            ContextLength = Positive(file, Key("context_length"), file.GetInt32(Key("context_length"))),
+            ContextLength = TransformerHyperParameters.Ranged(file, Key("context_length"), file.GetInt32(Key("context_length")), TransformerHyperParameters.MaxContextLength),
             EmbeddingLength = embedding,
-            LayerCount = Positive(file, Key("block_count"), file.GetInt32(Key("block_count"))),
-            FeedForwardLength = Positive(file, Key("feed_forward_length"), file.GetInt32(Key("feed_forward_length"))),
+            LayerCount = TransformerHyperParameters.BlockCount(file, Key("block_count")),
+            FeedForwardLength = TransformerHyperParameters.Width(file, Key("feed_forward_length"), file.GetInt32(Key("feed_forward_length"))),
             HeadCount = heads,
             KvHeadCount = kvHeads,
             HeadLength = embedding / heads,
@@ -51,9 +52,6 @@ public sealed record BertHyperParameters
             Pooling = (EmbeddingPooling)pooling,
         };
     }
-
-    private static int Positive(GgufFile file, string key, int value) =>
-        value > 0 ? value : throw new GgufException($"Metadata '{key}' must be positive, got {value}", -1, file.Path);
 }
 
 /// <summary>A linear map y = W x + b over a range of W's rows (a whole matrix, or Q, K or V of a fused QKV matrix).</summary>
@@ -116,9 +114,7 @@ internal sealed class Bert : IEmbeddingModel
 
         var reader = new WeightReader(file);
         int e = _h.EmbeddingLength, kv = _h.KvHeadCount * _h.HeadLength, f = _h.FeedForwardLength;
-        _tokenEmbedding = file.GetTensor("token_embd.weight");
-        if (_tokenEmbedding.Shape.Length != 2 || _tokenEmbedding.Columns != e) throw reader.WrongShape(_tokenEmbedding, $"[{e}, vocab]");
-        VocabSize = checked((int)_tokenEmbedding.Rows);
+        (_tokenEmbedding, VocabSize) = reader.TokenEmbedding(e);
         _positionEmbedding = reader.Matrix("position_embd.weight", e, _h.ContextLength);
         if (file.TryGetTensor("token_types.weight") is { } types)
         {

@@ -32,7 +32,10 @@ public static class ModelLoader
     /// <summary>
     /// Loads the model in <paramref name="file"/>. The model reads its weights from the file's memory map, so the file
     /// must stay open as long as the model is used. Throws <see cref="GgufException"/> for an unknown architecture,
-    /// a missing tensor or a tensor of the wrong shape.
+    /// a missing tensor or a tensor of the wrong shape, a hyper-parameter out of range or contradicting the tensors —
+    /// any malformed file — and <see cref="NotSupportedException"/> for a well-formed file that needs something Suiron
+    /// does not implement (a cache type its head size cannot take, a pre-tokenizer). No file content makes it throw
+    /// anything else; GgufFuzzTests holds it to that.
     /// </summary>
     public static ILanguageModel Load(GgufFile file, ModelOptions? options = null)
     {
@@ -43,6 +46,27 @@ public static class ModelLoader
         if (!Factories.TryGetValue(architecture, out var factory))
             throw new GgufException(
                 $"Unsupported model architecture '{architecture}' (supported: {string.Join(", ", Factories.Keys)})", -1, file.Path);
-        return factory(file, options ?? new ModelOptions());
+        ILanguageModel model = factory(file, options ?? new ModelOptions());
+        try
+        {
+            CheckVocabularyFits(file, model.Info.VocabSize);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return model;
+    }
+
+    /// <summary>
+    /// The tokenizer must not make ids the weights have no rows for: llama.cpp refuses such files too, and here they
+    /// would fail on the first prompt instead of at load.
+    /// </summary>
+    internal static void CheckVocabularyFits(GgufFile file, int modelVocabulary)
+    {
+        if (file.TryGetValue("tokenizer.ggml.tokens", out var tokens) && tokens.IsArray && tokens.ArrayLength > modelVocabulary)
+            throw new GgufException(
+                $"tokenizer.ggml.tokens has {tokens.ArrayLength} tokens but token_embd.weight only {modelVocabulary} rows", -1, file.Path);
     }
 }

@@ -60,22 +60,27 @@ public sealed record TransformerHyperParameters
         string arch = file.Architecture;
         string Key(string name) => arch + "." + name;
 
-        int embedding = Positive(file, Key("embedding_length"), file.GetInt32(Key("embedding_length")));
-        int heads = Positive(file, Key("attention.head_count"), file.GetInt32(Key("attention.head_count")));
-        int kvHeads = Positive(file, Key("attention.head_count_kv"), file.GetInt32(Key("attention.head_count_kv"), heads));
+        int embedding = Width(file, Key("embedding_length"), file.GetInt32(Key("embedding_length")));
+        CheckEmbeddingMatchesTokenEmbedding(file, Key("embedding_length"), embedding);
+        int heads = Ranged(file, Key("attention.head_count"), file.GetInt32(Key("attention.head_count")), MaxHeads);
+        int kvHeads = Ranged(file, Key("attention.head_count_kv"), file.GetInt32(Key("attention.head_count_kv"), heads), MaxHeads);
         if (heads % kvHeads != 0)
             throw new GgufException($"{Key("attention.head_count")} ({heads}) is not a multiple of {Key("attention.head_count_kv")} ({kvHeads})", -1, file.Path);
-        int keyLength = Positive(file, Key("attention.key_length"), file.GetInt32(Key("attention.key_length"), embedding / heads));
-        int valueLength = Positive(file, Key("attention.value_length"), file.GetInt32(Key("attention.value_length"), embedding / heads));
-        int contextLength = Positive(file, Key("context_length"), file.GetInt32(Key("context_length")));
+        int keyLength = Width(file, Key("attention.key_length"), file.GetInt32(Key("attention.key_length"), embedding / heads));
+        int valueLength = Width(file, Key("attention.value_length"), file.GetInt32(Key("attention.value_length"), embedding / heads));
+        // The projections are heads × head length wide; the same bound as any other row keeps every product in range.
+        Width(file, $"{Key("attention.head_count")} × {Key("attention.key_length")}", (long)heads * keyLength);
+        Width(file, $"{Key("attention.head_count")} × {Key("attention.value_length")}", (long)heads * valueLength);
+        int contextLength = Ranged(file, Key("context_length"), file.GetInt32(Key("context_length")), MaxContextLength);
+        CheckOptionalSizes(file, arch);
 
         return new TransformerHyperParameters
         {
             Architecture = arch,
             ContextLength = contextLength,
             EmbeddingLength = embedding,
-            LayerCount = Positive(file, Key("block_count"), file.GetInt32(Key("block_count"))),
-            FeedForwardLength = Positive(file, Key("feed_forward_length"), file.GetInt32(Key("feed_forward_length"))),
+            LayerCount = BlockCount(file, Key("block_count")),
+            FeedForwardLength = Width(file, Key("feed_forward_length"), file.GetInt32(Key("feed_forward_length"))),
             HeadCount = heads,
             KvHeadCount = kvHeads,
             KeyLength = keyLength,
@@ -138,6 +143,66 @@ public sealed record TransformerHyperParameters
 
     private static float YarnMagnitude(float scale, float multiplier) => scale <= 1f ? 1f : 0.1f * multiplier * MathF.Log(scale) + 1f;
 
-    private static int Positive(GgufFile file, string key, int value) =>
-        value > 0 ? value : throw new GgufException($"Metadata '{key}' must be positive, got {value}", -1, file.Path);
+    /// <summary>
+    /// Bounds far above any real model (DeepSeek-V3: 7,168 wide, 128 heads, 61 blocks; 10M-token contexts exist) that
+    /// keep every size computed from the hyper-parameters (head × length, context × width) inside int and long
+    /// arithmetic, so a hostile file fails here, by name, before anything is allocated from it.
+    /// </summary>
+    internal const int MaxWidth = 1 << 20, MaxHeads = 1 << 12, MaxContextLength = 1 << 28, MaxExperts = 1 << 16, MaxBlocks = 1 << 16;
+
+    /// <summary>
+    /// <c>block_count</c>, checked against what the file holds: every block has its own tensors (<c>blk.N.*</c>), so
+    /// a count beyond the tensors present is a corrupt or hostile file, refused before any per-block array exists.
+    /// </summary>
+    internal static int BlockCount(GgufFile file, string key)
+    {
+        int count = file.GetInt32(key);
+        if (count <= 0) throw new GgufException($"Metadata '{key}' must be positive, got {count}", -1, file.Path);
+        if (count > file.Tensors.Count)
+            throw new GgufException($"Metadata '{key}' = {count} is more blocks than the file's {file.Tensors.Count} tensors can hold", -1, file.Path);
+        return count;
+    }
+
+    /// <summary>
+    /// The optional size keys other parts of the loader read (experts, latent attention, multi-token prediction):
+    /// range-checked here, before the first of them is used, since each sizes arrays or loops of its own.
+    /// </summary>
+    private static void CheckOptionalSizes(GgufFile file, string arch)
+    {
+        (string Name, int Max)[] keys =
+        [
+            ("expert_count", MaxExperts), ("expert_used_count", MaxExperts), ("expert_shared_count", MaxExperts),
+            ("expert_group_count", MaxExperts), ("expert_group_used_count", MaxExperts),
+            ("expert_feed_forward_length", MaxWidth), ("expert_shared_feed_forward_length", MaxWidth),
+            ("attention.q_lora_rank", MaxWidth), ("attention.kv_lora_rank", MaxWidth),
+            ("attention.key_length_mla", MaxWidth), ("attention.value_length_mla", MaxWidth),
+            ("leading_dense_block_count", MaxBlocks), ("nextn_predict_layers", MaxBlocks), ("interleave_moe_layer_step", MaxBlocks),
+            ("rope.dimension_count", MaxWidth), ("rope.scaling.original_context_length", MaxContextLength),
+        ];
+        foreach (var (name, max) in keys)
+        {
+            string key = arch + "." + name;
+            if (!file.Contains(key)) continue;
+            int value = file.GetInt32(key);
+            if (value < 0 || value > max)
+                throw new GgufException($"Metadata '{key}' = {value} is out of range (0 to {max})", -1, file.Path);
+        }
+    }
+
+    /// <summary>A width (elements of a row or head): positive and at most <see cref="MaxWidth"/>.</summary>
+    internal static int Width(GgufFile file, string key, long value) => Ranged(file, key, value, MaxWidth);
+
+    internal static int Ranged(GgufFile file, string key, long value, int max) => value switch
+    {
+        <= 0 => throw new GgufException($"Metadata '{key}' must be positive, got {value}", -1, file.Path),
+        _ when value > max => throw new GgufException($"Metadata '{key}' = {value} is out of range (at most {max})", -1, file.Path),
+        _ => (int)value,
+    };
+
+    /// <summary>The residual width must be the token embedding's row length: said once here with the key's name, rather than as a shape mismatch later.</summary>
+    internal static void CheckEmbeddingMatchesTokenEmbedding(GgufFile file, string key, int embedding)
+    {
+        if (file.FindTensorInfo("token_embd.weight") is { } info && info.Shape[0] != embedding)
+            throw new GgufException($"Metadata '{key}' = {embedding} does not match token_embd.weight's rows of {info.Shape[0]}", -1, file.Path);
+    }
 }

@@ -51,7 +51,10 @@ internal sealed class WeightReader(GgufFile file)
         Tensor t = Use("token_embd.weight");
         if (t.Shape.Length != 2 || t.Shape[0] != embedding)
             throw WrongShape(t, $"[{embedding}, vocab]");
-        return (t, checked((int)t.Shape[1]));
+        // Token ids are ints; a (sparse) file can declare more rows than that, which must be refused by name, not overflow.
+        if (t.Shape[1] > int.MaxValue)
+            throw new GgufException($"Tensor '{t.Name}' has {t.Shape[1]} rows, more token ids than Suiron can address ({int.MaxValue})", -1, file.Path);
+        return (t, (int)t.Shape[1]);
     }
 
     /// <summary>The output projection; without <c>output.weight</c> it is tied to the token embedding.</summary>

@@ -71,6 +71,9 @@ public abstract class Tokenizer
             }
         }
         if (addSpecial) AddTrailingSpecial(output);
+        // A vocabulary with neither byte tokens nor an unknown token cannot represent some text; its pieces come back as
+        // -1 (llama.cpp aborts there). They are dropped rather than handed to a model that has no row for them.
+        output.RemoveAll(id => id < 0);
         return output.ToArray();
     }
 

@@ -183,6 +183,7 @@ public sealed class Vocabulary
 
         string[] tokens = Array("tokenizer.ggml.tokens", file, v => v.AsArray<string>());
         int n = tokens.Length;
+        if (n == 0) throw new GgufException("The vocabulary is empty (tokenizer.ggml.tokens has no tokens)", -1, file.Path);
         float[] scores = OptionalArray("tokenizer.ggml.scores", file, v => v.AsFloatArray()) ?? new float[n];
         int[] types = OptionalArray("tokenizer.ggml.token_type", file, v => v.AsInt32Array()) ?? Enumerable.Repeat((int)TokenKind.Normal, n).ToArray();
         string[] merges = OptionalArray("tokenizer.ggml.merges", file, v => v.AsArray<string>()) ?? [];
@@ -210,7 +211,7 @@ public sealed class Vocabulary
             if (!file.TryGetValue(key, out var value)) return fallback;
             long id;
             try { id = value.AsInt64(); }
-            catch (InvalidCastException) { return fallback; }
+            catch (Exception e) when (e is InvalidCastException or OverflowException) { return fallback; }
             return id >= 0 && id < n ? (int)id : fallback;
         }
 

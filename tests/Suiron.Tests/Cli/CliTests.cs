@@ -162,6 +162,29 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
+    [InlineData("llama.block_count", 2147483647L)]
+    [InlineData("llama.embedding_length", 2147483648L)]
+    public void HostileHyperParameterExitsOneNamingTheKey(string key, long value)
+    {
+        // The two cases: once an OutOfMemoryException and an OverflowException printed as "Unhandled exception".
+        using var source = Suiron.Gguf.GgufFile.Open(Stories);
+        var image = Gguf.GgufImage.Read(Stories);
+        int at = image.Metadata.FindIndex(p => p.Key == key);
+        image.Metadata[at] = KeyValuePair.Create(key, new Suiron.Gguf.GgufValue(Suiron.Gguf.GgufValueType.UInt32, (uint)value));
+        string path = Path.Combine(_dir, "hostile.gguf");
+        image.WriteTo(path);
+        foreach (string[] args in new[] { new[] { "run", "--model", path, "--prompt", "x" }, new[] { "info", path }, new[] { "serve", "--model", path, "--port", "0" } })
+        {
+            var result = SuironProcess.Run(args);
+            Assert.True(result.ExitCode == 1, $"{args[0]}: exit {result.ExitCode}: {result.StdErr}");
+            Assert.StartsWith("error: invalid model file: ", result.StdErr);
+            Assert.Contains(key, result.StdErr);
+            Assert.DoesNotContain("   at ", result.StdErr);
+            Assert.DoesNotContain("Unhandled", result.StdErr);
+        }
+    }
+
+    [Theory]
     [InlineData("run", "--model", "M", "--prompt", "x", "-n", "abc")]
     [InlineData("run", "--model", "M", "--prompt", "x", "--threads", "0")]
     [InlineData("run", "--model", "M", "--prompt", "x", "--top-p", "0")]

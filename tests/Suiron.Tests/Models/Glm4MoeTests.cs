@@ -79,10 +79,11 @@ public sealed class Glm4MoeTests(ITestOutputHelper output)
     {
         string source = MoeModelBuilder.Glm4MoeF32(queryKeyNorm: false);
         string path = System.IO.Path.Combine(TinyModelBuilder.Directory, "glm4moe-bad-nextn.gguf");
-        using (var original = GgufFile.Open(source))
-            new GgufWriter().CopyMetadataFrom(original)
-                .Set("glm4moe.nextn_predict_layers", (uint)(Glm4MoeShape.Layers + Glm4MoeShape.NextN))
-                .WriteTo(path); // the hyper-parameters are checked before any tensor is read
+        // The tensors stay (block_count is checked against them); nextn_predict_layers is checked before any is read.
+        var image = Suiron.Tests.Gguf.GgufImage.Read(source);
+        int at = image.Metadata.FindIndex(p => p.Key == "glm4moe.nextn_predict_layers");
+        image.Metadata[at] = KeyValuePair.Create("glm4moe.nextn_predict_layers", new GgufValue(GgufValueType.UInt32, (uint)(Glm4MoeShape.Layers + Glm4MoeShape.NextN)));
+        image.WriteTo(path);
         using var file = GgufFile.Open(path);
         var error = Assert.Throws<GgufException>(() => ModelLoader.Load(file, new ModelOptions { Threads = 1 }));
         Assert.Contains("nextn_predict_layers", error.Message);

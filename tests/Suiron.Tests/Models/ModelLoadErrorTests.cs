@@ -132,4 +132,33 @@ public sealed class ModelLoadErrorTests
         var e = Assert.Throws<GgufException>(() => ModelLoader.Load(file));
         Assert.Contains("llama.attention.layer_norm_rms_epsilon", e.Message);
     }
+
+    /// <summary>
+    /// Hyper-parameters no file could hold: each is refused by name before anything is sized from it (a block count
+    /// of 2³¹−1 used to allocate the per-block array and die of OutOfMemoryException; a uint32 width ≥ 2³¹ overflowed
+    /// an int cast without naming the key).
+    /// </summary>
+    [Theory]
+    [InlineData("llama.block_count", 2147483647L, "more blocks than")]
+    [InlineData("llama.embedding_length", 2147483648L, "out of range")]
+    [InlineData("llama.embedding_length", 4294967295L, "out of range")]
+    [InlineData("llama.embedding_length", 1048576L, "does not match token_embd.weight")]
+    [InlineData("llama.attention.head_count", 100000L, "out of range")]
+    [InlineData("llama.attention.head_count_kv", 0L, "must be positive")]
+    [InlineData("llama.feed_forward_length", 2000000L, "out of range")]
+    [InlineData("llama.context_length", 2147483647L, "out of range")]
+    [InlineData("llama.expert_count", 2147483647L, "out of range")]
+    [InlineData("llama.rope.dimension_count", -2L, "out of range")]
+    public void ImpossibleHyperParameterIsNamedBeforeAnyAllocation(string key, long value, string expected)
+    {
+        string path = Variant($"hparam-{key}-{value}", (w, file, copy) =>
+        {
+            w.Set(key, value is >= 0 and <= uint.MaxValue ? new GgufValue(GgufValueType.UInt32, (uint)value) : new GgufValue(GgufValueType.Int64, value));
+            foreach (var t in file.Tensors) copy(t);
+        });
+        using var file = GgufFile.Open(path);
+        var e = Assert.Throws<GgufException>(() => ModelLoader.Load(file));
+        Assert.Contains(key, e.Message);
+        Assert.Contains(expected, e.Message);
+    }
 }

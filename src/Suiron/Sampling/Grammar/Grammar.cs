@@ -52,7 +52,11 @@ public sealed class Grammar
         int root = parser.RuleNames.IndexOf(rootRule);
         if (root < 0) throw new GrammarException($"Grammar does not define the start rule '{rootRule}'");
 
-        var rules = parser.Rules.Select(r => r!).ToArray();
+        var ruleList = parser.Rules.Select(r => r!).ToList();
+        var names = parser.RuleNames.ToList();
+        LiteralTrie.Factor(ruleList, names);
+        var rules = ruleList.ToArray();
+        count = rules.Length;
         int leftRecursive = FindLeftRecursion(rules);
         if (leftRecursive >= 0)
             throw parser.ErrorAt(parser.RulePositions[leftRecursive], $"Left recursion in rule '{parser.RuleNames[leftRecursive]}'");
@@ -64,7 +68,7 @@ public sealed class Grammar
             ruleStarts[r] = elements.Count;
             elements.AddRange(rules[r]);
         }
-        return new Grammar([.. elements], ruleStarts, [.. parser.RuleNames], root);
+        return new Grammar([.. elements], ruleStarts, [.. names], root);
     }
 
     /// <summary>A grammar for JSON matching <paramref name="jsonSchema"/> (see <see cref="JsonSchemaToGrammar"/>).</summary>

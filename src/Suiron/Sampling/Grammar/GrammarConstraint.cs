@@ -37,7 +37,7 @@ public sealed class GrammarConstraint : IGrammarConstraint
     {
         if (logits.Length != _vocabulary.Count)
             throw new ArgumentException($"Expected {_vocabulary.Count} logits, got {logits.Length}.", nameof(logits));
-        var mask = AllowedTokens();
+        var mask = AllowedTokensOrDeadEnd();
         for (int word = 0; word < mask.Length; word++)
         {
             ulong bits = mask[word];
@@ -52,7 +52,7 @@ public sealed class GrammarConstraint : IGrammarConstraint
     /// <summary>Fills <paramref name="allowed"/>[id] with whether token id may come next.</summary>
     public void GetAllowedTokens(Span<bool> allowed)
     {
-        var mask = AllowedTokens();
+        var mask = AllowedTokensOrDeadEnd();
         for (int token = 0; token < allowed.Length && token < _vocabulary.Count; token++)
             allowed[token] = (mask[token >> 6] & (1UL << (token & 63))) != 0;
     }
@@ -62,14 +62,51 @@ public sealed class GrammarConstraint : IGrammarConstraint
         if (IsFinished) return false;
         if (_vocabulary.EndsGeneration(token)) return _matcher.IsComplete;
         var piece = _vocabulary.Piece(token);
-        return piece.Length > 0 && _matcher.CanAccept(piece);
+        try
+        {
+            return piece.Length > 0 && _matcher.CanAccept(piece);
+        }
+        catch (GrammarException e)
+        {
+            throw DeadEnd(e);
+        }
     }
 
     public void Accept(int token)
     {
         if (!IsAllowed(token)) throw new InvalidOperationException($"Token {token} is not allowed by the grammar here.");
         if (_vocabulary.EndsGeneration(token)) IsFinished = true;
-        else _matcher.TryAccept(_vocabulary.Piece(token));
+        else
+        {
+            try
+            {
+                _matcher.TryAccept(_vocabulary.Piece(token));
+            }
+            catch (GrammarException e)
+            {
+                throw DeadEnd(e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A grammar that turns too ambiguous mid-generation (more parse stacks than the automaton keeps, which a check of
+    /// the first step cannot foresee) is reported as the InvalidOperationException of a grammar that allows no token:
+    /// the sampler's caller ends the sequence there, as at any dead end, and no exception of another type escapes the
+    /// scheduler's loop.
+    /// </summary>
+    private static InvalidOperationException DeadEnd(GrammarException e) => new($"The grammar cannot be followed further: {e.Message}", e);
+
+    private ulong[] AllowedTokensOrDeadEnd()
+    {
+        try
+        {
+            return AllowedTokens();
+        }
+        catch (GrammarException e)
+        {
+            throw DeadEnd(e);
+        }
     }
 
     /// <summary>Consumes raw text (e.g. a forced prefix) if the grammar allows it.</summary>

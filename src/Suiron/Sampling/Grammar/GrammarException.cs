@@ -16,4 +16,7 @@ public sealed class GrammarException : Exception
 
     public int Line { get; }
     public int Column { get; }
+
+    /// <summary>Where in a JSON schema the problem is (<c>properties.age.minimum</c>), when it comes from one; null otherwise.</summary>
+    public string? SchemaPath { get; init; }
 }

@@ -29,6 +29,7 @@ public static class JsonSchemaToGrammar
         JsonNode? schema;
         try { schema = JsonNode.Parse(jsonSchema); }
         catch (JsonException e) { throw new GrammarException("Invalid JSON schema: " + e.Message); }
+        JsonSchemaKeywords.Check(schema);
         return new SchemaConverter(schema).Build();
     }
 
@@ -49,6 +50,7 @@ public static class JsonSchemaToGrammar
             JsonNode? node;
             try { node = JsonNode.Parse(schema); }
             catch (JsonException e) { throw new GrammarException($"Invalid JSON schema for '{name}': " + e.Message); }
+            JsonSchemaKeywords.Check(node);
             names.Add(converter.AddSchema(node, name));
         }
         return converter.Build(rootBody(names));
