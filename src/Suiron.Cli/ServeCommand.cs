@@ -28,11 +28,15 @@ internal static class ServeCommand
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a slot; more get 429", DefaultValueFactory = _ => 64 };
         var embeddingModel = new Option<FileInfo?>("--embedding-model") { Description = "GGUF model for /v1/embeddings (e.g. a bert/bge file); default: the served model, last-token pooled" };
         var threads = new Option<int>("--threads", "-t") { Description = "Threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var spec = new Option<string>("--spec") { Description = "Speculative decoding for every request: ngram (drafts looked up in each sequence; answers unchanged)" };
+        var draftMax = new Option<int>("--draft-max") { Description = "Most draft tokens verified per pass", DefaultValueFactory = _ => 8 };
+        var draftMin = new Option<int>("--draft-min") { Description = "Fewest draft tokens worth verifying", DefaultValueFactory = _ => 1 };
         var cacheTypes = new CacheTypeOptions();
 
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
             model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, cacheTypes.Key, cacheTypes.Value,
+            spec, draftMax, draftMin,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -44,6 +48,14 @@ internal static class ServeCommand
             if (queueSize < 0) throw new UsageException($"--queue must be ≥ 0 (got {queueSize}).");
             if (threadCount is < 1 or > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {threadCount}).");
             string? key = result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SUIRON_API_KEY");
+            Suiron.Inference.SpeculationOptions? speculation = result.GetValue(spec) switch
+            {
+                null => null,
+                "ngram" => new Suiron.Inference.SpeculationOptions { DraftMax = result.GetValue(draftMax), DraftMin = result.GetValue(draftMin) },
+                var other => throw new UsageException($"--spec '{other}' is not supported by serve (ngram)."),
+            };
+            try { speculation?.Validate(); }
+            catch (ArgumentException e) { throw new UsageException(e.Message); }
 
             using var local = LocalModel.Load(result.GetValue(model)!.FullName,
                 new LocalModelOptions
@@ -63,6 +75,7 @@ internal static class ServeCommand
             {
                 Host = result.GetValue(host)!, Port = portValue, ApiKey = key, Logging = true, EmbeddingModel = embeddings,
                 AllowedHosts = result.GetValue(allowedHosts) ?? [], CorsOrigins = result.GetValue(corsOrigins) ?? [],
+                Speculation = speculation,
             };
             return RunAsync(local, options).GetAwaiter().GetResult();
         }));
@@ -85,7 +98,7 @@ internal static class ServeCommand
         Console.Error.WriteLine($"suiron: serving '{local.Id}' ({info.Architecture}, {info.ParameterCount / 1e6:F1}M parameters) at {server.Address}");
         Console.Error.WriteLine($"suiron: {local.Scheduler.SlotCount} slots × {local.Scheduler.ContextSize} tokens of context " +
                                 $"(KV cache k {KvCacheTypes.Name(info.KeyCacheType)}, v {KvCacheTypes.Name(info.ValueCacheType)}, rotation {info.AttentionRotation}, {info.KvCacheBytesPerToken:N0} bytes per token" +
-                                (info.RecurrentLayerCount > 0 ? $", recurrent state {InfoCommand.Bytes(info.RecurrentBytesPerSequence)} per slot and snapshot" : "") + "), queue {local.Scheduler.QueueLimit}, " +
+                                (info.RecurrentLayerCount > 0 ? $", recurrent state {InfoCommand.Bytes(info.RecurrentBytesPerSequence)} per slot and snapshot" : "") + $"), queue {local.Scheduler.QueueLimit}, " +
                                 $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/models /health /metrics; Ctrl+C stops");
         await server.WaitForShutdownAsync();
         Console.Error.WriteLine("suiron: stopped");

@@ -41,6 +41,12 @@ public sealed record SuironServerOptions
     /// </summary>
     public Suiron.Embeddings.SuironEmbeddingGenerator? EmbeddingModel { get; init; }
 
+    /// <summary>
+    /// Speculative decoding of every generation (<c>--spec ngram</c>): prompt-lookup drafts verified in the scheduler's
+    /// batched passes; answers are token for token the same, faster where they repeat their context. Null: none.
+    /// </summary>
+    public Suiron.Inference.SpeculationOptions? Speculation { get; init; }
+
     /// <summary>Log each request and server events to the console.</summary>
     public bool Logging { get; init; }
 }

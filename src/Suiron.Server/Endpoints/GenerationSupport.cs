@@ -93,6 +93,7 @@ internal static class GenerationSupport
             Sampling = sampling,
             Stop = StopStrings(p.Stop),
             Grammar = OutputGrammar(p),
+            Speculation = state.Options.Speculation,
         };
     }
 

@@ -374,23 +374,36 @@ public sealed class Scheduler : IDisposable
         {
             var (s, count) = stepSequences[i];
             int rows = items[i].LogitRows;
-            if (s.PromptDone < s.Prompt.Length)
+            try
             {
-                s.Slot!.Tokens.AddRange(s.Prompt.AsSpan(s.PromptDone, count));
-                s.PromptDone += count;
-                // Snapshots of a recurrent state at the prompt's chunk boundaries: the points a later prompt can resume from.
-                if (s.PromptDone < s.Prompt.Length) s.Slot.Cache.Checkpoint();
-                Interlocked.Add(ref _promptTokensEvaluated, count);
-                if (s.PromptDone == s.Prompt.Length && Advance(s, _logits.AsSpan(row * _vocab, _vocab))) generated++;
+                generated += Consume(s, count, _logits.AsSpan(row * _vocab, rows * _vocab));
             }
-            else
+            catch (Exception e) when (s.Slot is { } slot)
             {
-                generated += Verify(s, count - 1, _logits.AsSpan(row * _vocab, rows * _vocab));
+                // Sampling one sequence failed (a grammar, non-finite logits …): end that sequence with the error, never the
+                // scheduler thread and the others. Its slot is emptied: what its cache holds is no longer known to match.
+                slot.Cache.Clear();
+                slot.Tokens.Clear();
+                s.PendingDraftRows = 0;
+                Fail(s, e);
             }
             row += rows;
         }
         Interlocked.Add(ref _generatedTokens, generated);
         UpdateSpeed(generated);
+    }
+
+    /// <summary>What one sequence's rows of a pass give: prompt progress (and its first token when the prompt is done), or
+    /// the tokens sampled while verifying its draft. Returns the tokens sampled.</summary>
+    private int Consume(Sequence s, int count, ReadOnlySpan<float> rows)
+    {
+        if (s.PromptDone == s.Prompt.Length) return Verify(s, count - 1, rows);
+        s.Slot!.Tokens.AddRange(s.Prompt.AsSpan(s.PromptDone, count));
+        s.PromptDone += count;
+        // Snapshots of a recurrent state at the prompt's chunk boundaries: the points a later prompt can resume from.
+        if (s.PromptDone < s.Prompt.Length) s.Slot.Cache.Checkpoint();
+        Interlocked.Add(ref _promptTokensEvaluated, count);
+        return s.PromptDone == s.Prompt.Length && Advance(s, rows[.._vocab]) ? 1 : 0;
     }
 
     /// <summary>

@@ -40,7 +40,6 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [InlineData(ModelFileType.Q5_K_S)]
     [InlineData(ModelFileType.F32)]
     [InlineData(ModelFileType.MXFP4_MOE)]
-    [InlineData(ModelFileType.TQ1_0)]
     public void WideLlamaMatchesLlamaCpp(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("llama", 16), type);
 
