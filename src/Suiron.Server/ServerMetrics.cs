@@ -51,6 +51,8 @@ public sealed class ServerMetrics
         Counter(o, "suiron_prompt_tokens_total", "Prompt tokens of finished requests.", Interlocked.Read(ref _promptTokens));
         Counter(o, "suiron_completion_tokens_total", "Generated tokens of finished requests.", Interlocked.Read(ref _completionTokens));
         Counter(o, "suiron_prompt_tokens_cached_total", "Prompt tokens reused from a slot's prefix cache instead of evaluated.", scheduler.PromptTokensCached);
+        Counter(o, "suiron_draft_tokens_total", "Speculative draft tokens verified (--spec).", scheduler.DraftTokens);
+        Counter(o, "suiron_draft_tokens_accepted_total", "Speculative draft tokens the model agreed with.", scheduler.DraftTokensAccepted);
         Gauge(o, "suiron_queue_depth", "Requests waiting for a slot.", scheduler.QueueDepth);
         Gauge(o, "suiron_active_slots", "Slots generating now.", scheduler.ActiveSlots);
         Gauge(o, "suiron_slots", "Slots (parallel sequences).", scheduler.SlotCount);

@@ -31,5 +31,8 @@ public sealed class SpeculationTests(SpeculatingFixture fixture) : IClassFixture
             new GenerationOptions { MaxTokens = 60, Sampling = Suiron.Sampling.SamplingOptions.Greedy }).Select(s => s.Text));
         Assert.Equal(expected, text);
         Assert.True(fixture.Model.Scheduler.DraftTokens > draftsBefore, "the scheduler verified no draft");
+        string metrics = await fixture.MetricsAsync();
+        Assert.Contains($"suiron_draft_tokens_total {fixture.Model.Scheduler.DraftTokens}", metrics);
+        Assert.Contains($"suiron_draft_tokens_accepted_total {fixture.Model.Scheduler.DraftTokensAccepted}", metrics);
     }
 }
