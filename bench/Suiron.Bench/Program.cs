@@ -115,6 +115,24 @@ batchCommand.SetAction(result => Guard(() =>
     return 0;
 }));
 root.Subcommands.Add(batchCommand);
+var specFile = new Option<string>("--file", "-f") { Description = "Target GGUF file", Required = true };
+var specDraft = new Option<string?>("--draft-model", "-md") { Description = "Draft GGUF file (default: the target's own Q4_K_M copy)" };
+var specTokens = new Option<int>("--n-gen", "-n") { Description = "Greedy tokens per run", DefaultValueFactory = _ => 200 };
+var specCommand = new Command("speculation", "Speculative decoding (n-gram and draft model) vs plain decoding on a text-reproduction task, same file and threads, runs alternating")
+{
+    specFile, specDraft, specTokens, threads, repetitions,
+};
+specCommand.SetAction(result => Guard(() =>
+{
+    string path = result.GetValue(specFile)!;
+    if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: {path}");
+    int n = result.GetValue(specTokens), r = result.GetValue(repetitions) ?? 5;
+    if (n < 1 || r < 1) throw new ArgumentException("--n-gen and --repetitions must be ≥ 1.");
+    WarnIfDebug();
+    SpeculationBench.Run(path, result.GetValue(specDraft), result.GetValue(threads), n, r, Console.Out);
+    return 0;
+}));
+root.Subcommands.Add(specCommand);
 var rotationFile = new Option<string>("--file", "-f") { Description = "GGUF file", Required = true };
 var rotationDepth = new Option<int>("--depth", "-d") { Description = "Tokens in the cache before each timed run (filled untimed)", DefaultValueFactory = _ => 2048 };
 var rotationCommand = new Command("rotation", "Decode cost of the Hadamard attention rotation of a quantized cache, A/B in one process: rotation on vs off, alternating runs, medians")
