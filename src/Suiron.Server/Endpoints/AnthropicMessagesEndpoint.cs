@@ -1,0 +1,170 @@
+using Suiron.Inference;
+using Suiron.Server.Contracts;
+using Suiron.Server.Streaming;
+using static Suiron.Server.Endpoints.GenerationSupport;
+
+namespace Suiron.Server.Endpoints;
+
+/// <summary>
+/// POST /v1/messages and /v1/messages/count_tokens: Anthropic's Messages API (what Claude Code and the Anthropic SDKs
+/// speak), translated onto the same <see cref="ChatTurn"/> as chat completions. Errors on these routes take
+/// Anthropic's shape (<see cref="ApiError.ToAnthropicResponse"/>); <c>anthropic-version</c> and
+/// <c>anthropic-beta</c> headers are accepted whatever their value.
+/// </summary>
+public static class AnthropicMessagesEndpoint
+{
+    private const int MaxStopSequences = 64;
+
+    public static RouteGroupBuilder MapAnthropicMessages(this RouteGroupBuilder group)
+    {
+        group.MapPost("/messages", HandleAsync);
+        group.MapPost("/messages/count_tokens", CountTokensAsync);
+        return group;
+    }
+
+    /// <summary>Whether <paramref name="path"/> is one of these routes (their errors take Anthropic's shape).</summary>
+    internal static bool Serves(PathString path) => path.StartsWithSegments("/v1/messages", StringComparison.OrdinalIgnoreCase);
+
+    private static async Task HandleAsync(HttpContext context, ServerState state)
+    {
+        var request = await ReadBodyAsync(context, ServerJsonContext.Web.AnthropicMessagesRequest);
+        CheckModel(state, request.Model);
+        if (request.MaxTokens is not { } maxTokens) throw ApiError.BadParameter("max_tokens", "'max_tokens' is required.");
+        if (maxTokens < 1) throw ApiError.BadParameter("max_tokens", $"'max_tokens' must be ≥ 1 (got {maxTokens}).");
+        var options = new GenerationOptions
+        {
+            MaxTokens = maxTokens,
+            Sampling = GenerationSupport.Sampling(request.Temperature, request.TopP, request.TopK, seed: request.Seed),
+            Stop = StopSequences(request.StopSequences),
+        };
+        var messages = AnthropicConversation.Messages(request);
+        var tools = AnthropicConversation.Tools(request);
+        var (variables, budget) = AnthropicConversation.Thinking(request, maxTokens);
+        var turn = ChatTurn.Start(state, messages, tools, variables, options, logprobs: -1, "messages", "tool_choice", budget, context.RequestAborted);
+        try
+        {
+            if (request.Stream == true) await StreamAsync(context, state, turn);
+            else await RespondAsync(context, state, turn);
+        }
+        finally
+        {
+            state.Metrics.RecordGeneration(turn.Stream);
+        }
+    }
+
+    /// <summary>The prompt's tokens as /v1/messages would render them (tools and thinking switch included); nothing is generated.</summary>
+    private static async Task CountTokensAsync(HttpContext context, ServerState state)
+    {
+        var request = await ReadBodyAsync(context, ServerJsonContext.Web.AnthropicMessagesRequest);
+        CheckModel(state, request.Model);
+        var messages = AnthropicConversation.Messages(request);
+        var tools = AnthropicConversation.Tools(request);
+        var (variables, _) = AnthropicConversation.Thinking(request, request.MaxTokens);
+        var (_, tokens, _) = ChatTurn.Render(state, messages, tools, variables, "messages");
+        await context.Response.WriteAsJsonAsync(new AnthropicTokenCount { InputTokens = tokens.Length }, ServerJsonContext.Web.AnthropicTokenCount,
+            contentType: null, context.RequestAborted);
+    }
+
+    private static string[] StopSequences(List<string?>? stops)
+    {
+        if (stops is null) return [];
+        if (stops.Count > MaxStopSequences) throw ApiError.BadParameter("stop_sequences", $"'stop_sequences' takes at most {MaxStopSequences} strings (got {stops.Count}).");
+        if (stops.Any(s => string.IsNullOrEmpty(s))) throw ApiError.BadParameter("stop_sequences", "'stop_sequences' must be non-empty strings.");
+        return stops.ToArray()!;
+    }
+
+    private static async Task RespondAsync(HttpContext context, ServerState state, ChatTurn turn)
+    {
+        var builder = new AnthropicReplyBuilder(turn);
+        await foreach (var step in turn.Stream.WithCancellation(context.RequestAborted)) builder.Push(step);
+        if (turn.Stream.Finish == FinishReason.Cancelled)
+            throw new ApiError(503, "The server is shutting down; the generation was cancelled.", ApiError.ServerError) { RetryAfterSeconds = 5 };
+        var message = new AnthropicMessage
+        {
+            Id = NewId(),
+            Model = state.Model.Id,
+            Content = builder.Blocks,
+            StopReason = builder.StopReason(turn.Stream),
+            StopSequence = turn.Stream.StopSequence,
+            Usage = Usage(turn.Stream),
+        };
+        await context.Response.WriteAsJsonAsync(message, ServerJsonContext.Web.AnthropicMessage, contentType: null, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Anthropic's named events: message_start, ping, then per block content_block_start / content_block_delta … /
+    /// content_block_stop, then message_delta (stop_reason, usage) and message_stop. A shutdown mid-stream ends it with
+    /// an <c>error</c> event (overloaded_error); a client that goes away cancels the generation (the request's token
+    /// cancels the sequence, which frees its slot).
+    /// </summary>
+    private static async Task StreamAsync(HttpContext context, ServerState state, ChatTurn turn)
+    {
+        var response = context.Response;
+        var cancellation = context.RequestAborted;
+        var stream = turn.Stream;
+        var json = ServerJsonContext.Web;
+        var builder = new AnthropicReplyBuilder(turn);
+        await ServerSentEvents.StartAsync(response);
+        try
+        {
+            var start = new AnthropicMessage
+            {
+                // As Anthropic's: the prompt's count, nothing generated yet (message_delta carries the final usage).
+                Id = NewId(), Model = state.Model.Id, Content = [], StopReason = null, StopSequence = null,
+                Usage = new AnthropicUsage { InputTokens = stream.PromptTokens - stream.CachedPromptTokens, CacheReadInputTokens = stream.CachedPromptTokens },
+            };
+            await ServerSentEvents.WriteEventAsync(response, "message_start", new AnthropicMessageStart { Message = start }, json.AnthropicMessageStart, cancellation);
+            await ServerSentEvents.WriteEventAsync(response, "ping", new AnthropicSignal { Type = "ping" }, json.AnthropicSignal, cancellation);
+            await foreach (var step in stream.WithCancellation(cancellation))
+            {
+                if (step.Finish == FinishReason.Cancelled)
+                {
+                    var error = new ApiError(503, "The server is shutting down; the generation was cancelled.", ApiError.ServerError);
+                    await ServerSentEvents.WriteEventAsync(response, "error", error.ToAnthropicResponse(), json.AnthropicErrorResponse, cancellation);
+                    return;
+                }
+                foreach (var e in builder.Push(step))
+                {
+                    switch (e)
+                    {
+                        case AnthropicBlockStarted started:
+                            await ServerSentEvents.WriteEventAsync(response, "content_block_start",
+                                new AnthropicContentBlockStart { Index = started.Index, ContentBlock = started.Block }, json.AnthropicContentBlockStart, cancellation);
+                            break;
+                        case AnthropicBlockGrew grew:
+                            await ServerSentEvents.WriteEventAsync(response, "content_block_delta",
+                                new AnthropicContentBlockDelta { Index = grew.Index, Delta = grew.Delta }, json.AnthropicContentBlockDelta, cancellation);
+                            break;
+                        case AnthropicBlockStopped stopped:
+                            await ServerSentEvents.WriteEventAsync(response, "content_block_stop",
+                                new AnthropicContentBlockStop { Index = stopped.Index }, json.AnthropicContentBlockStop, cancellation);
+                            break;
+                    }
+                }
+                if (step.Finish is not null)
+                {
+                    var delta = new AnthropicMessageDelta
+                    {
+                        Delta = new AnthropicStopDelta { StopReason = builder.StopReason(stream), StopSequence = stream.StopSequence },
+                        Usage = Usage(stream),
+                    };
+                    await ServerSentEvents.WriteEventAsync(response, "message_delta", delta, json.AnthropicMessageDelta, cancellation);
+                    await ServerSentEvents.WriteEventAsync(response, "message_stop", new AnthropicSignal { Type = "message_stop" }, json.AnthropicSignal, cancellation);
+                }
+            }
+        }
+        catch (Exception e) when (cancellation.IsCancellationRequested && e is OperationCanceledException or IOException)
+        {
+            // The client went away: the scheduler has freed the slot (the same token cancels the sequence).
+        }
+    }
+
+    private static AnthropicUsage Usage(GenerationStream stream) => new()
+    {
+        InputTokens = stream.PromptTokens - stream.CachedPromptTokens,
+        OutputTokens = stream.GeneratedTokens,
+        CacheReadInputTokens = stream.CachedPromptTokens,
+    };
+
+    private static string NewId() => "msg_" + Guid.NewGuid().ToString("N")[..24];
+}
