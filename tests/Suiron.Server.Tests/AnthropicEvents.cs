@@ -28,6 +28,61 @@ public sealed record AnthropicEvent(string Name, JsonElement Data)
         return events;
     }
 
+    /// <summary>
+    /// Asserts the stream's grammar as Anthropic documents it: message_start first; then blocks, each a
+    /// content_block_start at the next index, deltas of its own kind at that index only, and its content_block_stop;
+    /// then message_delta and message_stop last; ping anywhere after message_start. Returns the blocks' types.
+    /// </summary>
+    public static List<string> AssertWellFormed(IReadOnlyList<AnthropicEvent> events)
+    {
+        Assert.True(events.Count >= 3, $"{events.Count} events");
+        Assert.Equal("message_start", events[0].Name);
+        Assert.Equal("message_delta", events[^2].Name);
+        Assert.Equal("message_stop", events[^1].Name);
+        var types = new List<string>();
+        int? open = null;
+        string? openType = null;
+        foreach (var e in events.Skip(1).Take(events.Count - 3))
+        {
+            Assert.Equal(e.Name, e.Type);
+            switch (e.Name)
+            {
+                case "ping":
+                    Assert.Equal("""{"type":"ping"}""", e.Data.GetRawText());
+                    break;
+                case "content_block_start":
+                    Assert.Null(open);
+                    Assert.Equal(types.Count, e.Data.GetProperty("index").GetInt32());
+                    openType = e.Data.GetProperty("content_block").GetProperty("type").GetString()!;
+                    types.Add(openType);
+                    open = types.Count - 1;
+                    break;
+                case "content_block_delta":
+                    Assert.Equal(open, e.Data.GetProperty("index").GetInt32());
+                    string delta = e.Data.GetProperty("delta").GetProperty("type").GetString()!;
+                    string[] allowed = openType switch
+                    {
+                        "text" => ["text_delta"],
+                        "thinking" => ["thinking_delta", "signature_delta"],
+                        "tool_use" => ["input_json_delta"],
+                        _ => [],
+                    };
+                    Assert.Contains(delta, allowed);
+                    break;
+                case "content_block_stop":
+                    Assert.Equal(open, e.Data.GetProperty("index").GetInt32());
+                    open = null;
+                    break;
+                default:
+                    Assert.Fail($"unexpected event '{e.Name}' inside the message");
+                    break;
+            }
+        }
+        Assert.Null(open);
+        Assert.Equal(JsonValueKind.String, events[^2].Data.GetProperty("delta").GetProperty("stop_reason").ValueKind);
+        return types;
+    }
+
     /// <summary>The text a stream's deltas of <paramref name="deltaType"/> add up to (text, thinking or partial_json).</summary>
     public static string Concat(IEnumerable<AnthropicEvent> events, string deltaType, int? index = null)
     {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Suiron.Inference;
 
 namespace Suiron.Server.Tests;
 
@@ -75,6 +76,7 @@ public sealed class AnthropicMessagesTests(ServerFixture fixture)
         var events = await AnthropicEvent.ReadAllAsync(response);
 
         Assert.All(events, e => Assert.Equal(e.Name, e.Type)); // the event name is the data's type
+        Assert.Equal(["text"], AnthropicEvent.AssertWellFormed(events));
         string[] names = events.Select(e => e.Name).ToArray();
         Assert.Equal(["message_start", "ping", "content_block_start"], names[..3]);
         Assert.Equal(["content_block_stop", "message_delta", "message_stop"], names[^3..]);
@@ -110,6 +112,18 @@ public sealed class AnthropicMessagesTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task MaxTokensBeyondTheContextEndsWhenTheContextIsFull()
+    {
+        // Claude Code asks for 32,000 tokens whatever the model; the slot's 256-token context ends the reply first.
+        var (status, message) = await fixture.PostAsync("/v1/messages", """{"model":"default","max_tokens":32000,"temperature":0,"messages":[{"role":"user","content":"Once upon a time"}]}""");
+        Assert.Equal(200, status);
+        Assert.Equal("max_tokens", message.GetProperty("stop_reason").GetString());
+        var usage = message.GetProperty("usage");
+        int prompt = usage.GetProperty("input_tokens").GetInt32() + usage.GetProperty("cache_read_input_tokens").GetInt32();
+        Assert.InRange(prompt + usage.GetProperty("output_tokens").GetInt32(), fixture.Model.Scheduler.ContextSize, fixture.Model.Scheduler.ContextSize + 1);
+    }
+
+    [Fact]
     public async Task StopSequenceEndsTheReplyAndIsReported()
     {
         string body = """{"model":"default","max_tokens":40,"temperature":0,"messages":[{"role":"user","content":"Once upon a time"}]""";
@@ -127,6 +141,7 @@ public sealed class AnthropicMessagesTests(ServerFixture fixture)
 
         using var response = await fixture.PostJsonAsync("/v1/messages", body + $$""","stop_sequences":[{{JsonSerializer.Serialize(stop)}}],"stream":true}""");
         var events = await AnthropicEvent.ReadAllAsync(response);
+        AnthropicEvent.AssertWellFormed(events);
         var delta = events.Single(e => e.Name == "message_delta").Data.GetProperty("delta");
         Assert.Equal("stop_sequence", delta.GetProperty("stop_reason").GetString());
         Assert.Equal(stop, delta.GetProperty("stop_sequence").GetString());
@@ -270,5 +285,55 @@ public sealed class AnthropicAuthTests(KeyedSingleSlotFixture fixture) : IClassF
         await fixture.WaitForIdleAsync();
         Assert.Equal(0, fixture.Model.Scheduler.ActiveSlots);
         Assert.True(fixture.Model.Scheduler.GeneratedTokens - generatedBefore < 30000, "the stream ran to its end instead of stopping when the client left");
+    }
+}
+
+/// <summary>One slot, a waiting room, and a keep-alive short enough to observe.</summary>
+public sealed class QueuedSingleSlotFixture : ServerFixture
+{
+    protected override LocalModelOptions ModelOptions => new() { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 32768 }, Slots = 1, QueueLimit = 4 };
+    protected override SuironServerOptions ServerOptions => new() { Port = 0, StreamKeepAlive = TimeSpan.FromMilliseconds(100) };
+}
+
+public sealed class AnthropicKeepAliveTests(QueuedSingleSlotFixture fixture) : IClassFixture<QueuedSingleSlotFixture>
+{
+    [Fact]
+    public async Task AQueuedStreamIsKeptAliveWithPingsUntilItsTurn()
+    {
+        using var cancelFirst = new CancellationTokenSource();
+        using var first = new HttpRequestMessage(HttpMethod.Post, "/v1/messages")
+        {
+            Content = new StringContent("""{"model":"default","max_tokens":32000,"stream":true,"messages":[{"role":"user","content":"Once upon a time"}]}""", Encoding.UTF8, "application/json"),
+        };
+        using var busy = await fixture.Http.SendAsync(first, HttpCompletionOption.ResponseHeadersRead, cancelFirst.Token);
+        var busyReader = new StreamReader(await busy.Content.ReadAsStreamAsync(cancelFirst.Token));
+        while (await busyReader.ReadLineAsync(cancelFirst.Token) is { } line && line != "event: content_block_delta") { }
+
+        // The second request waits for the only slot: its stream opens and pings while it waits.
+        using var queued = new HttpRequestMessage(HttpMethod.Post, "/v1/messages")
+        {
+            Content = new StringContent("""{"model":"default","max_tokens":5,"temperature":0,"stream":true,"messages":[{"role":"user","content":"Once upon a time"}]}""", Encoding.UTF8, "application/json"),
+        };
+        using var second = await fixture.Http.SendAsync(queued, HttpCompletionOption.ResponseHeadersRead);
+        var reader = new StreamReader(await second.Content.ReadAsStreamAsync());
+        var waiting = new List<string>();
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            while (waiting.Count(l => l == "event: ping") < 4 && await reader.ReadLineAsync(timeout.Token) is { } line)
+                if (line.StartsWith("event: ", StringComparison.Ordinal)) waiting.Add(line);
+        Assert.Equal("data: {\"type\":\"ping\"}", await reader.ReadLineAsync());
+        Assert.Equal("", await reader.ReadLineAsync());
+        Assert.Equal("event: message_start", waiting[0]);
+        Assert.All(waiting.Skip(1), l => Assert.Equal("event: ping", l));
+        Assert.Equal(1, fixture.Model.Scheduler.QueueDepth);
+
+        cancelFirst.Cancel();
+        busy.Dispose();
+        // Its turn comes: the rest of the stream is a whole message.
+        var rest = new StringBuilder("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n");
+        rest.Append(await reader.ReadToEndAsync());
+        using var replay = new HttpResponseMessage { Content = new StringContent(rest.ToString()) };
+        var events = await AnthropicEvent.ReadAllAsync(replay);
+        Assert.Equal(["text"], AnthropicEvent.AssertWellFormed(events));
+        Assert.Equal(5, events[^2].Data.GetProperty("usage").GetProperty("output_tokens").GetInt32());
     }
 }

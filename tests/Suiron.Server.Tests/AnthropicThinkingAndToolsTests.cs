@@ -32,6 +32,7 @@ public sealed class AnthropicThinkingTests(ThinkingFixture fixture) : IClassFixt
 
         using var response = await fixture.PostJsonAsync("/v1/messages", body[..^1] + ",\"stream\":true}");
         var events = await AnthropicEvent.ReadAllAsync(response);
+        Assert.Equal(["thinking"], AnthropicEvent.AssertWellFormed(events));
         var start = events.Single(e => e.Name == "content_block_start").Data;
         Assert.Equal(0, start.GetProperty("index").GetInt32());
         Assert.Equal("""{"type":"thinking","thinking":""}""", start.GetProperty("content_block").GetRawText());
@@ -63,6 +64,7 @@ public sealed class AnthropicThinkingTests(ThinkingFixture fixture) : IClassFixt
 
         using var response = await fixture.PostJsonAsync("/v1/messages", body[..^1] + ",\"stream\":true}");
         var events = await AnthropicEvent.ReadAllAsync(response);
+        Assert.Equal(["thinking", "text"], AnthropicEvent.AssertWellFormed(events));
         Assert.Equal(firstTokens, AnthropicEvent.Concat(events, "thinking_delta", index: 0));
         Assert.Equal(content[1].GetProperty("text").GetString(), AnthropicEvent.Concat(events, "text_delta", index: 1));
         Assert.Equal(["thinking", "text"], events.Where(e => e.Name == "content_block_start").Select(e => e.Data.GetProperty("content_block").GetProperty("type").GetString()));
@@ -113,6 +115,7 @@ public sealed class AnthropicToolUseTests(QwenToolsFixture fixture) : IClassFixt
 
         using var response = await fixture.PostJsonAsync("/v1/messages", body[..^1] + ",\"stream\":true}");
         var events = await AnthropicEvent.ReadAllAsync(response);
+        Assert.Equal("tool_use", AnthropicEvent.AssertWellFormed(events)[^1]);
         var start = events.Single(e => e.Name == "content_block_start" && e.Data.GetProperty("content_block").GetProperty("type").GetString() == "tool_use").Data;
         int index = start.GetProperty("index").GetInt32();
         var block = start.GetProperty("content_block");
@@ -169,6 +172,43 @@ public sealed class AnthropicToolUseTests(QwenToolsFixture fixture) : IClassFixt
         var usage = answer.GetProperty("usage");
         Assert.Equal(expected, usage.GetProperty("input_tokens").GetInt32() + usage.GetProperty("cache_read_input_tokens").GetInt32());
         Assert.Contains(answer.GetProperty("stop_reason").GetString(), new[] { "max_tokens", "end_turn", "tool_use" });
+    }
+
+    /// <summary>
+    /// A request shaped as Claude Code sends them (abridged): <c>?beta=true</c>, its headers, system and user text
+    /// blocks with cache_control, tools whose schemas carry <c>$schema</c>, metadata, streaming. The stream must be
+    /// well formed whatever the random model writes (text, or a call it may or may not finish).
+    /// </summary>
+    [Fact]
+    public async Task AClaudeCodeShapedRequestStreamsAWellFormedMessage()
+    {
+        const string body = """
+            {"model":"default","max_tokens":120,"stream":true,"temperature":1,"metadata":{"user_id":"user_abc_account__session_1"},
+             "system":[{"type":"text","text":"You are Claude Code, Anthropic's official CLI for Claude.","cache_control":{"type":"ephemeral"}},
+                       {"type":"text","text":"You are an interactive CLI tool that helps users with software engineering tasks."}],
+             "tools":[{"name":"Bash","description":"Executes a given bash command","input_schema":{"type":"object","properties":{"command":{"type":"string","description":"The command to execute"},"timeout":{"type":"number","description":"Optional timeout in milliseconds (max 600000)"}},"required":["command"],"additionalProperties":false,"$schema":"http://json-schema.org/draft-07/schema#"}},
+                      {"name":"Read","description":"Reads a file","input_schema":{"type":"object","properties":{"file_path":{"type":"string"},"offset":{"type":"number"},"limit":{"type":"number"}},"required":["file_path"],"additionalProperties":false,"$schema":"http://json-schema.org/draft-07/schema#"}}],
+             "messages":[{"role":"user","content":[{"type":"text","text":"<system-reminder>\nAs you answer the user's questions, you can use the following context.\n</system-reminder>"},
+                                                   {"type":"text","text":"list the files here","cache_control":{"type":"ephemeral"}}]}]}
+            """;
+        for (int seed = 1; seed <= 3; seed++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages?beta=true")
+            {
+                Content = new StringContent(body.Replace("\"temperature\":1", $"\"temperature\":1,\"seed\":{seed}"), System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("anthropic-version", "2023-06-01");
+            request.Headers.Add("anthropic-beta", "claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14");
+            request.Headers.TryAddWithoutValidation("User-Agent", "claude-cli/2.1.0 (external, cli)");
+            request.Headers.Add("x-app", "cli");
+            using var response = await fixture.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            var events = await AnthropicEvent.ReadAllAsync(response);
+            AnthropicEvent.AssertWellFormed(events);
+            var end = events[^2].Data;
+            Assert.Contains(end.GetProperty("delta").GetProperty("stop_reason").GetString(), new[] { "end_turn", "max_tokens", "tool_use" });
+            Assert.InRange(end.GetProperty("usage").GetProperty("output_tokens").GetInt32(), 1, 120);
+        }
     }
 
     [Fact]

@@ -115,8 +115,36 @@ public static class AnthropicMessagesEndpoint
             };
             await ServerSentEvents.WriteEventAsync(response, "message_start", new AnthropicMessageStart { Message = start }, json.AnthropicMessageStart, cancellation);
             await ServerSentEvents.WriteEventAsync(response, "ping", new AnthropicSignal { Type = "ping" }, json.AnthropicSignal, cancellation);
-            await foreach (var step in stream.WithCancellation(cancellation))
+            // While the model has nothing to send (the request waits for a slot, a long prompt is evaluated), a ping
+            // once the stream has been quiet for StreamKeepAlive. One timer at a time, re-armed for the rest of the
+            // interval when something was sent meanwhile, so a fast stream costs nothing more.
+            TimeSpan keepAlive = state.Options.StreamKeepAlive;
+            long lastSent = System.Diagnostics.Stopwatch.GetTimestamp();
+            Task pingDue = Task.Delay(keepAlive, cancellation);
+            await using var steps = stream.GetAsyncEnumerator(cancellation);
+            while (true)
             {
+                var next = steps.MoveNextAsync();
+                if (!next.IsCompleted)
+                {
+                    var waiting = next.AsTask();
+                    while (await Task.WhenAny(waiting, pingDue) == pingDue)
+                    {
+                        await pingDue; // throws when the client went away
+                        var quiet = System.Diagnostics.Stopwatch.GetElapsedTime(lastSent);
+                        if (quiet >= keepAlive)
+                        {
+                            await ServerSentEvents.WriteEventAsync(response, "ping", new AnthropicSignal { Type = "ping" }, json.AnthropicSignal, cancellation);
+                            lastSent = System.Diagnostics.Stopwatch.GetTimestamp();
+                            quiet = TimeSpan.Zero;
+                        }
+                        pingDue = Task.Delay(keepAlive - quiet, cancellation);
+                    }
+                    next = new ValueTask<bool>(waiting);
+                }
+                if (!await next) break;
+                var step = steps.Current;
+                lastSent = System.Diagnostics.Stopwatch.GetTimestamp();
                 if (step.Finish == FinishReason.Cancelled)
                 {
                     var error = new ApiError(503, "The server is shutting down; the generation was cancelled.", ApiError.ServerError);
