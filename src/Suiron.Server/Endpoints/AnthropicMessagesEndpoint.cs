@@ -75,7 +75,7 @@ public static class AnthropicMessagesEndpoint
 
     private static async Task RespondAsync(HttpContext context, ServerState state, ChatTurn turn)
     {
-        var builder = new AnthropicReplyBuilder(turn);
+        var builder = new AnthropicReplyBuilder(turn.NewReasoningParser(), turn.NewToolCallParser());
         await foreach (var step in turn.Stream.WithCancellation(context.RequestAborted)) builder.Push(step);
         if (turn.Stream.Finish == FinishReason.Cancelled)
             throw new ApiError(503, "The server is shutting down; the generation was cancelled.", ApiError.ServerError) { RetryAfterSeconds = 5 };
@@ -103,7 +103,7 @@ public static class AnthropicMessagesEndpoint
         var cancellation = context.RequestAborted;
         var stream = turn.Stream;
         var json = ServerJsonContext.Web;
-        var builder = new AnthropicReplyBuilder(turn);
+        var builder = new AnthropicReplyBuilder(turn.NewReasoningParser(), turn.NewToolCallParser());
         await ServerSentEvents.StartAsync(response);
         try
         {

@@ -19,10 +19,12 @@ internal sealed record AnthropicBlockStopped(int Index) : AnthropicBlockEvent(In
 /// Whitespace that ends the text before a block is dropped (as chat completions trim content beside calls), and a text
 /// block is opened only for text that is not all whitespace. One per generation; not thread-safe.
 /// </summary>
-internal sealed class AnthropicReplyBuilder(ChatTurn turn)
+/// <param name="reasoning">Splits the reasoning off (null: the template knows no reasoning block).</param>
+/// <param name="tools">Finds the calls (null: the request has no tools).</param>
+internal sealed class AnthropicReplyBuilder(ReasoningParser? reasoning, ToolCallStreamParser? tools)
 {
-    private readonly ReasoningParser? _reasoning = turn.NewReasoningParser();
-    private readonly ToolCallStreamParser? _tools = turn.NewToolCallParser();
+    private readonly ReasoningParser? _reasoning = reasoning;
+    private readonly ToolCallStreamParser? _tools = tools;
     private readonly List<AnthropicContentBlock> _blocks = [];
     private readonly Dictionary<int, AnthropicContentBlock> _callBlocks = [];   // call index → its tool_use block
     private readonly HashSet<AnthropicContentBlock> _completedCalls = [];
@@ -110,10 +112,14 @@ internal sealed class AnthropicReplyBuilder(ChatTurn turn)
         string all = _heldWhitespace + text;
         int end = all.Length;
         while (end > 0 && char.IsWhiteSpace(all[end - 1])) end--;
-        _heldWhitespace = all[end..];
-        if (end == 0) return;
+        if (end == 0)
+        {
+            _heldWhitespace = all;
+            return;
+        }
         if (_open?.Type != "text") Open(new AnthropicContentBlock { Type = "text", Text = "" }, new AnthropicContentBlock { Type = "text", Text = "" });
         Append(new AnthropicBlockDelta { Type = "text_delta", Text = all[..end] });
+        _heldWhitespace = all[end..];
     }
 
     private AnthropicContentBlock StartToolUse(int callIndex, string callId, string name)
