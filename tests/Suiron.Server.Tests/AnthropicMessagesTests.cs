@@ -59,6 +59,7 @@ public sealed class AnthropicMessagesTests(ServerFixture fixture)
         Assert.Equal(chatUsage.GetProperty("prompt_tokens").GetInt32(), usage.GetProperty("input_tokens").GetInt32() + usage.GetProperty("cache_read_input_tokens").GetInt32());
         // The same prompt just ran: the prefix cache served all of it but the last token.
         Assert.Equal(chatUsage.GetProperty("prompt_tokens").GetInt32() - 1, usage.GetProperty("cache_read_input_tokens").GetInt32());
+        Assert.Matches("""suiron_requests_total\{endpoint="/v1/messages",status="200"\} [1-9]""", await fixture.MetricsAsync());
     }
 
     [Fact]
@@ -335,5 +336,43 @@ public sealed class AnthropicKeepAliveTests(QueuedSingleSlotFixture fixture) : I
         var events = await AnthropicEvent.ReadAllAsync(replay);
         Assert.Equal(["text"], AnthropicEvent.AssertWellFormed(events));
         Assert.Equal(5, events[^2].Data.GetProperty("usage").GetProperty("output_tokens").GetInt32());
+    }
+}
+
+public sealed class AnthropicShutdownTests
+{
+    [Fact]
+    public async Task ADrainEndsARunningStreamWithAnOverloadedErrorAndRefusesNewMessages()
+    {
+        using var model = LocalModel.Load(TestModels.Stories, new LocalModelOptions { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 32768 }, Slots = 1 });
+        await using var server = SuironServer.Create(model, new SuironServerOptions { Port = 0, ShutdownGrace = TimeSpan.FromMilliseconds(300) });
+        await server.StartAsync();
+        using var http = new HttpClient { BaseAddress = server.Address };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages")
+        {
+            Content = new StringContent("""{"model":"default","max_tokens":32000,"stream":true,"messages":[{"role":"user","content":"Once upon a time"}]}""", Encoding.UTF8, "application/json"),
+        };
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        while (await reader.ReadLineAsync() is { } line && line != "event: content_block_delta") { }
+
+        Task stopping = server.StopAsync();
+        for (int i = 0; i < 200 && !server.State.Stopping; i++) await Task.Delay(10);
+        using (var refused = await new HttpClient { BaseAddress = server.Address }.PostAsync("/v1/messages",
+                   new StringContent("""{"model":"default","max_tokens":2,"messages":[{"role":"user","content":"hi"}]}""", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+            AnthropicMessagesTests.AssertAnthropicError(JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement, "overloaded_error");
+        }
+
+        string rest = await reader.ReadToEndAsync();
+        await stopping;
+        string[] lines = rest.TrimEnd().Split('\n');
+        Assert.Equal("event: error", lines[^2]);
+        var error = JsonDocument.Parse(lines[^1]["data: ".Length..]).RootElement;
+        AnthropicMessagesTests.AssertAnthropicError(error, "overloaded_error");
+        Assert.DoesNotContain("event: message_stop", rest);
+        Assert.Equal(0, model.Scheduler.ActiveSlots);
     }
 }
