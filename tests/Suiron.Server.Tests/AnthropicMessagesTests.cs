@@ -210,6 +210,11 @@ public sealed class AnthropicMessagesTests(ServerFixture fixture)
             Assert.Equal(HttpStatusCode.NotFound, route.StatusCode);
             AssertAnthropicError(JsonDocument.Parse(await route.Content.ReadAsStringAsync()).RootElement, "not_found_error");
         }
+        using (var get = await fixture.Http.GetAsync("/v1/messages"))
+        {
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, get.StatusCode);
+            AssertAnthropicError(JsonDocument.Parse(await get.Content.ReadAsStringAsync()).RootElement, "invalid_request_error");
+        }
         using (var text = await fixture.Http.PostAsync("/v1/messages", new StringContent(ok + "}", Encoding.UTF8, "text/plain")))
         {
             Assert.Equal(HttpStatusCode.UnsupportedMediaType, text.StatusCode);

@@ -183,7 +183,7 @@ public sealed class AnthropicToolUseTests(QwenToolsFixture fixture) : IClassFixt
     public async Task AClaudeCodeShapedRequestStreamsAWellFormedMessage()
     {
         const string body = """
-            {"model":"default","max_tokens":120,"stream":true,"temperature":1,"metadata":{"user_id":"user_abc_account__session_1"},
+            {"model":"default","max_tokens":120,"stream":true,"temperature":1,"metadata":{"user_id":"user_abc_account__session_1"},"service_tier":"auto","context_management":{"edits":[]},
              "system":[{"type":"text","text":"You are Claude Code, Anthropic's official CLI for Claude.","cache_control":{"type":"ephemeral"}},
                        {"type":"text","text":"You are an interactive CLI tool that helps users with software engineering tasks."}],
              "tools":[{"name":"Bash","description":"Executes a given bash command","input_schema":{"type":"object","properties":{"command":{"type":"string","description":"The command to execute"},"timeout":{"type":"number","description":"Optional timeout in milliseconds (max 600000)"}},"required":["command"],"additionalProperties":false,"$schema":"http://json-schema.org/draft-07/schema#"}},
