@@ -22,7 +22,8 @@ internal static class ServeCommand
             Description = "Web origin (https://app.example) whose pages may call the API from a browser (repeatable; '*' for any). Other cross-origin requests get 403",
             AllowMultipleArgumentsPerToken = false,
         };
-        var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on API requests (default: $SUIRON_API_KEY, else none)" };
+        var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' or 'x-api-key: KEY' on API requests (default: $SUIRON_API_KEY, else none)" };
+        var chatTemplateFile = new Option<FileInfo?>("--chat-template-file") { Description = "Jinja chat template to use instead of the model's (tokenizer.chat_template)" };
         var parallel = new Option<int>("--parallel", "-np") { Description = "Sequences generated at once (slots)", DefaultValueFactory = _ => 4 };
         var contextSize = new Option<int>("--ctx-size", "-c") { Description = "Context per slot in tokens (0 = the model's, capped to 4096)", DefaultValueFactory = _ => 0 };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a slot; more get 429", DefaultValueFactory = _ => 64 };
@@ -32,7 +33,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
-            model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, cacheTypes.Key, cacheTypes.Value,
+            model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -44,6 +45,20 @@ internal static class ServeCommand
             if (queueSize < 0) throw new UsageException($"--queue must be ≥ 0 (got {queueSize}).");
             if (threadCount is < 1 or > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {threadCount}).");
             string? key = result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SUIRON_API_KEY");
+            string? template = null;
+            if (result.GetValue(chatTemplateFile) is { } templateFile)
+            {
+                if (!templateFile.Exists) throw new UsageException($"--chat-template-file: '{templateFile.FullName}' does not exist.");
+                template = File.ReadAllText(templateFile.FullName);
+                try
+                {
+                    _ = new Suiron.Chat.ChatTemplate(template);
+                }
+                catch (Suiron.Chat.TemplateException e)
+                {
+                    throw new UsageException($"--chat-template-file: {e.Message}");
+                }
+            }
 
             using var local = LocalModel.Load(result.GetValue(model)!.FullName,
                 new LocalModelOptions
@@ -52,7 +67,7 @@ internal static class ServeCommand
                     {
                         Threads = threadCount, ContextSize = ctx, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
                     },
-                    Slots = slots, QueueLimit = queueSize,
+                    Slots = slots, QueueLimit = queueSize, ChatTemplate = template,
                 });
             if (local.Chat.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template (tokenizer.chat_template); chat requests use ChatML, which it may not follow.");

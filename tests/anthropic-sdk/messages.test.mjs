@@ -1,6 +1,7 @@
 // The official Anthropic TypeScript SDK (@anthropic-ai/sdk, pinned in package.json) against a real `suiron serve` on
-// loopback with an API key: messages plain and streamed, a tool_use round trip with a tool_result, count_tokens, and
-// the SDK's typed errors (401, 400, 404). The model is stories260K, which has no chat template: the server falls back to
+// loopback with an API key: messages plain and streamed, a tool_use round trip with a tool_result, count_tokens, the
+// SDK's typed errors (401, 400, 404), and thinking blocks with budget_tokens (a second server, given a template that
+// opens <think>). The model is stories260K, which has no chat template: the server falls back to
 // ChatML and describes tools in the system message (the generic call format); a forced tool call is constrained to the
 // tool's schema, so the input is known in advance.
 //
@@ -12,8 +13,9 @@ import Anthropic from '@anthropic-ai/sdk';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,41 +51,48 @@ function freePort() {
   });
 }
 
+/** Starts `suiron serve` on stories260K on a free loopback port; resolves once /health answers. */
+async function startServer(extraArgs = []) {
+  const model = findModel();
+  assert.ok(existsSync(model), `test model not found: ${model}`);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const log = [];
+  const server = spawn('dotnet', [findCliDll(), 'serve', '--model', model, '--host', '127.0.0.1', '--port', String(port),
+    '--threads', '1', '--parallel', '2', '--ctx-size', '2048', '--api-key', key, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.on('data', (d) => log.push(String(d)));
+  server.stderr.on('data', (d) => log.push(String(d)));
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (server.exitCode !== null) throw new Error(`suiron serve exited with ${server.exitCode}:\n${log.join('')}`);
+    try {
+      if ((await fetch(`${base}/health`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`suiron serve did not become healthy in 90 s:\n${log.join('')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { server, base, client: new Anthropic({ baseURL: base, apiKey: key, maxRetries: 0, timeout: 60_000 }) };
+}
+
+async function stopServer(server) {
+  if (!server || server.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  server.kill('SIGTERM');
+  await exited;
+}
+
 describe('Anthropic SDK against suiron serve', () => {
   let server;
   let base;
   let client;
-  const log = [];
 
   before(async () => {
-    const model = findModel();
-    assert.ok(existsSync(model), `test model not found: ${model}`);
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    server = spawn('dotnet', [findCliDll(), 'serve', '--model', model, '--host', '127.0.0.1', '--port', String(port),
-      '--threads', '1', '--parallel', '2', '--ctx-size', '2048', '--api-key', key], { stdio: ['ignore', 'pipe', 'pipe'] });
-    server.stdout.on('data', (d) => log.push(String(d)));
-    server.stderr.on('data', (d) => log.push(String(d)));
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      if (server.exitCode !== null) throw new Error(`suiron serve exited with ${server.exitCode}:\n${log.join('')}`);
-      try {
-        if ((await fetch(`${base}/health`)).ok) break;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > deadline) throw new Error(`suiron serve did not become healthy in 90 s:\n${log.join('')}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    client = new Anthropic({ baseURL: base, apiKey: key, maxRetries: 0, timeout: 60_000 });
+    ({ server, base, client } = await startServer());
   });
 
-  after(async () => {
-    if (!server || server.exitCode !== null) return;
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  });
+  after(() => stopServer(server));
 
   const story = [{ role: 'user', content: 'Once upon a time' }, { role: 'assistant', content: 'there was a cat.' }, { role: 'user', content: 'What did the cat do?' }];
 
@@ -224,5 +233,52 @@ describe('Anthropic SDK against suiron serve', () => {
       assert.equal(e.error.error.type, 'not_found_error');
       return true;
     });
+  });
+});
+
+// The same model under a template that opens <think> in the generation prompt (as DeepSeek-R1 distills' do), given
+// with --chat-template-file: it never closes the block, so all it writes is reasoning, which comes back as thinking.
+describe('Anthropic SDK: thinking', () => {
+  let server;
+  let client;
+  let folder;
+
+  before(async () => {
+    folder = mkdtempSync(path.join(os.tmpdir(), 'suiron-sdk-'));
+    const template = path.join(folder, 'thinking-chatml.jinja');
+    writeFileSync(template, "{%- for message in messages -%}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}{%- endfor -%}"
+      + "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n<think>\\n' -}}{%- endif -%}");
+    ({ server, client } = await startServer(['--chat-template-file', template]));
+  });
+
+  after(async () => {
+    await stopServer(server);
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  const ask = { model: 'stories260K', temperature: 0, messages: [{ role: 'user', content: 'Once upon a time' }] };
+
+  it('returns the reasoning as a thinking block, plain and streamed', async () => {
+    const message = await client.messages.create({ ...ask, max_tokens: 12, thinking: { type: 'enabled', budget_tokens: 11 } });
+    assert.equal(message.content.length, 1);
+    assert.equal(message.content[0].type, 'thinking');
+    assert.ok(message.content[0].thinking.trim().length > 0);
+    assert.equal(message.content[0].signature, '');
+
+    const stream = client.messages.stream({ ...ask, max_tokens: 12, thinking: { type: 'enabled', budget_tokens: 11 } });
+    let thinking = '';
+    stream.on('thinking', (delta) => { thinking += delta; });
+    const final = await stream.finalMessage();
+    assert.equal(thinking, message.content[0].thinking);
+    assert.deepEqual(final.content, message.content);
+  });
+
+  it('ends the reasoning at budget_tokens and answers after it', async () => {
+    const cut = await client.messages.create({ ...ask, max_tokens: 6 });
+    const message = await client.messages.create({ ...ask, max_tokens: 60, thinking: { type: 'enabled', budget_tokens: 6 } });
+    assert.deepEqual(message.content.map((b) => b.type), ['thinking', 'text']);
+    assert.equal(message.content[0].thinking, cut.content[0].thinking);
+    assert.ok(message.content[1].text.trim().length > 0);
+    assert.ok(!message.content[1].text.includes('</think>'));
   });
 });
