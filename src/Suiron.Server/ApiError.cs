@@ -18,6 +18,17 @@ public sealed class ApiError(int status, string message, string type = ApiError.
 
     public static ApiError BadParameter(string param, string message) => new(400, message, param: param, code: "invalid_value");
 
+    /// <summary>The prompt does not fit the context (prompt and reply together); the counts stay with the error for APIs that word it their way.</summary>
+    public static ApiError ContextExceeded(int promptTokens, int contextTokens, string param) => new(400,
+        $"The prompt is {promptTokens} tokens long but the context holds {contextTokens} tokens (prompt and reply together); shorten it or restart the server with a larger --ctx-size.",
+        param: param, code: ContextLengthExceeded) { PromptTokens = promptTokens, ContextTokens = contextTokens };
+
+    public const string ContextLengthExceeded = "context_length_exceeded";
+
+    /// <summary>For <see cref="ContextExceeded"/>: the prompt's tokens and the context's.</summary>
+    public int? PromptTokens { get; init; }
+    public int? ContextTokens { get; init; }
+
     public ErrorResponse ToResponse() => new() { Error = new ErrorBody { Message = Message, Type = Type, Param = Param, Code = Code } };
 
     /// <summary>Anthropic's shape, whose error types follow the status (their list: 400, 401, 403, 404, 413, 429, 500, 529).</summary>

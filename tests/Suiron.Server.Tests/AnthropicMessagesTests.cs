@@ -224,6 +224,12 @@ public sealed class AnthropicMessagesTests(ServerFixture fixture)
         var (tooLarge, large) = await fixture.PostAsync("/v1/messages", ok[..^1] + $$""",{"role":"assistant","content":"{{huge}}"}]}""");
         Assert.Equal(413, tooLarge);
         AssertAnthropicError(large, "request_too_large");
+        // A prompt past the 256-token context, in Anthropic's words (Claude Code compacts when it reads them).
+        string story = string.Concat(Enumerable.Repeat("Once upon a time there was a girl. ", 60));
+        var (longStatus, tooLong) = await fixture.PostAsync("/v1/messages", $$"""{"model":"default","max_tokens":4,"messages":[{"role":"user","content":"{{story}}"}]}""");
+        Assert.Equal(400, longStatus);
+        AssertAnthropicError(tooLong, "invalid_request_error");
+        Assert.Matches($"^prompt is too long: [0-9]+ tokens > {fixture.Model.Scheduler.ContextSize} maximum", tooLong.GetProperty("error").GetProperty("message").GetString());
         // Chat completions keep OpenAI's shape.
         var (_, openAi) = await fixture.PostAsync("/v1/chat/completions", """{"model":"default","messages":[]}""");
         Assert.Equal("invalid_request_error", openAi.GetProperty("error").GetProperty("type").GetString());

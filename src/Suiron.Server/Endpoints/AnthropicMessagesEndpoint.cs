@@ -40,7 +40,17 @@ public static class AnthropicMessagesEndpoint
         var messages = AnthropicConversation.Messages(request);
         var tools = AnthropicConversation.Tools(request);
         var (variables, budget) = AnthropicConversation.Thinking(request, maxTokens);
-        var turn = ChatTurn.Start(state, messages, tools, variables, options, logprobs: -1, "messages", "tool_choice", budget, context.RequestAborted);
+        ChatTurn turn;
+        try
+        {
+            turn = ChatTurn.Start(state, messages, tools, variables, options, logprobs: -1, "messages", "tool_choice", budget, context.RequestAborted);
+        }
+        catch (ApiError e) when (e is { Code: ApiError.ContextLengthExceeded, PromptTokens: { } prompt, ContextTokens: { } limit })
+        {
+            // Anthropic's wording, which clients read: Claude Code compacts the conversation when it sees it.
+            throw new ApiError(400, $"prompt is too long: {prompt} tokens > {limit} maximum (the server's context per slot, prompt and reply together; see --ctx-size).",
+                param: e.Param, code: e.Code);
+        }
         try
         {
             if (request.Stream == true) await StreamAsync(context, state, turn);

@@ -180,9 +180,7 @@ internal static class GenerationSupport
     {
         var scheduler = state.Model.Scheduler;
         if (prompt.Length >= scheduler.ContextSize)
-            throw new ApiError(400,
-                $"The prompt is {prompt.Length} tokens long but the context holds {scheduler.ContextSize} tokens (prompt and reply together); shorten it or restart the server with a larger --ctx-size.",
-                param: promptParam, code: "context_length_exceeded");
+            throw ApiError.ContextExceeded(prompt.Length, scheduler.ContextSize, promptParam);
         try
         {
             return scheduler.Submit(new GenerationRequest(prompt, options) { Logprobs = logprobs }, cancellation);
