@@ -113,6 +113,25 @@ public sealed class AnthropicMessagesTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task AFinalAssistantTurnIsTheStartOfTheReply()
+    {
+        // Anthropic's prefill: the model continues the assistant's text, and the reply holds only the continuation —
+        // the same greedy text as /v1/completions gives for the rendered conversation with that text after it.
+        const string prefill = "One day, a little";
+        string rendered = fixture.Model.Chat.Render(JsonNode.Parse("""[{"role":"user","content":"Tell a story."}]""")!.AsArray()) + prefill;
+        var (_, completion) = await fixture.PostAsync("/v1/completions", JsonSerializer.Serialize(new { model = "default", prompt = rendered, max_tokens = 12, temperature = 0 }));
+        string expected = completion.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        Assert.False(string.IsNullOrWhiteSpace(expected));
+
+        string conversation = """ "messages":[{"role":"user","content":"Tell a story."},{"role":"assistant","content":[{"type":"text","text":"One day, a little"}]}]""";
+        var (status, message) = await fixture.PostAsync("/v1/messages", """{"model":"default","max_tokens":12,"temperature":0,""" + conversation + "}");
+        Assert.Equal(200, status);
+        Assert.Equal(expected, message.GetProperty("content")[0].GetProperty("text").GetString());
+        var (_, count) = await fixture.PostAsync("/v1/messages/count_tokens", """{"model":"default",""" + conversation + "}");
+        Assert.Equal(completion.GetProperty("usage").GetProperty("prompt_tokens").GetInt32(), count.GetProperty("input_tokens").GetInt32());
+    }
+
+    [Fact]
     public async Task MaxTokensBeyondTheContextEndsWhenTheContextIsFull()
     {
         // Claude Code asks for 32,000 tokens whatever the model; the slot's 256-token context ends the reply first.

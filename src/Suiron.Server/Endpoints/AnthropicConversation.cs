@@ -10,7 +10,8 @@ namespace Suiron.Server.Endpoints;
 /// (<c>system</c> first; <c>tool_use</c> blocks as the assistant's <c>tool_calls</c>, <c>tool_result</c> blocks as
 /// <c>tool</c> messages, <c>thinking</c> blocks as <c>reasoning_content</c>), the tools as functions, and the
 /// thinking switch as the template's <c>enable_thinking</c>. Images and documents are refused: the models served here
-/// read text. <c>cache_control</c>, <c>citations</c> and signatures are accepted and ignored.
+/// read text. <c>cache_control</c>, <c>citations</c> and signatures are accepted and ignored. A final assistant turn
+/// is the start of the reply (<see cref="TakePrefill"/>).
 /// </summary>
 internal static class AnthropicConversation
 {
@@ -76,6 +77,20 @@ internal static class AnthropicConversation
         }
         FlushText();
         if (j == 0) array.Add(new JsonObject { ["role"] = "user", ["content"] = "" });
+    }
+
+    /// <summary>
+    /// A final assistant turn of text only is the start of the reply, which the model continues (Anthropic's prefill):
+    /// it is taken out of <paramref name="messages"/> and returned, to be written after the generation prompt.
+    /// </summary>
+    public static string? TakePrefill(JsonArray messages)
+    {
+        if (messages.Count < 2 || messages[^1] is not JsonObject { } last || last["role"]?.GetValue<string>() != "assistant"
+            || last.ContainsKey("tool_calls") || last.ContainsKey("reasoning_content"))
+            return null;
+        string text = last["content"]?.GetValue<string>() ?? "";
+        messages.RemoveAt(messages.Count - 1);
+        return text;
     }
 
     /// <summary>An assistant turn: text blocks its content, thinking its reasoning_content, tool_use blocks its tool_calls (input as the arguments object templates iterate).</summary>

@@ -38,12 +38,13 @@ public static class AnthropicMessagesEndpoint
             Stop = StopSequences(request.StopSequences),
         };
         var messages = AnthropicConversation.Messages(request);
+        string? prefill = AnthropicConversation.TakePrefill(messages);
         var tools = AnthropicConversation.Tools(request);
         var (variables, budget) = AnthropicConversation.Thinking(request, maxTokens);
         ChatTurn turn;
         try
         {
-            turn = ChatTurn.Start(state, messages, tools, variables, options, logprobs: -1, "messages", "tool_choice", budget, context.RequestAborted);
+            turn = ChatTurn.Start(state, messages, tools, variables, options, logprobs: -1, "messages", "tool_choice", budget, context.RequestAborted, prefill);
         }
         catch (ApiError e) when (e is { Code: ApiError.ContextLengthExceeded, PromptTokens: { } prompt, ContextTokens: { } limit })
         {
@@ -68,9 +69,10 @@ public static class AnthropicMessagesEndpoint
         var request = await ReadBodyAsync(context, ServerJsonContext.Web.AnthropicMessagesRequest);
         CheckModel(state, request.Model);
         var messages = AnthropicConversation.Messages(request);
+        string? prefill = AnthropicConversation.TakePrefill(messages);
         var tools = AnthropicConversation.Tools(request);
         var (variables, _) = AnthropicConversation.Thinking(request, request.MaxTokens);
-        var (_, tokens, _) = ChatTurn.Render(state, messages, tools, variables, "messages");
+        var (_, tokens, _) = ChatTurn.Render(state, messages, tools, variables, "messages", prefill);
         await context.Response.WriteAsJsonAsync(new AnthropicTokenCount { InputTokens = tokens.Length }, ServerJsonContext.Web.AnthropicTokenCount,
             contentType: null, context.RequestAborted);
     }

@@ -79,9 +79,12 @@ internal sealed class ChatTurn
     public ReasoningParser? NewReasoningParser() => SplitsReasoning ? new ReasoningParser(StartsInReasoning) : null;
     public ToolCallStreamParser? NewToolCallParser() => ToolFormat is null ? null : new ToolCallStreamParser(ToolFormat);
 
-    /// <summary>The prompt text and tokens for <paramref name="messages"/>, with the tools applied as the model's family takes them.</summary>
+    /// <summary>
+    /// The prompt text and tokens for <paramref name="messages"/>, with the tools applied as the model's family takes
+    /// them; <paramref name="prefill"/> is the start of the reply, written after the generation prompt for the model to continue.
+    /// </summary>
     public static (string Text, int[] Tokens, ToolCallFormat? Format) Render(ServerState state, JsonArray messages, ToolSelection? tools,
-        List<KeyValuePair<string, JsonNode?>> variables, string messagesParam)
+        List<KeyValuePair<string, JsonNode?>> variables, string messagesParam, string? prefill = null)
     {
         ChatPrompt chat = state.Model.Chat;
         ToolCallFormat? format = null;
@@ -100,19 +103,21 @@ internal sealed class ChatTurn
         {
             throw new ApiError(400, $"The chat template rejected the conversation: {e.Message}", param: messagesParam, code: "template_error");
         }
+        prompt += prefill;
         return (prompt, chat.Encode(prompt), format);
     }
 
     /// <summary>
     /// Renders and queues the generation. A forced call is constrained to the family's call syntax and the function's
     /// schema (and cannot be combined with another output grammar); <paramref name="reasoningBudget"/> ends the
-    /// reasoning block after that many tokens.
+    /// reasoning block after that many tokens; the reply continues <paramref name="prefill"/> (not repeated in it).
     /// </summary>
     public static ChatTurn Start(ServerState state, JsonArray messages, ToolSelection? tools, List<KeyValuePair<string, JsonNode?>> variables,
-        GenerationOptions options, int logprobs, string messagesParam, string toolChoiceParam, int? reasoningBudget, CancellationToken cancellation)
+        GenerationOptions options, int logprobs, string messagesParam, string toolChoiceParam, int? reasoningBudget, CancellationToken cancellation,
+        string? prefill = null)
     {
         ChatPrompt chat = state.Model.Chat;
-        var (prompt, tokens, format) = Render(state, messages, tools, variables, messagesParam);
+        var (prompt, tokens, format) = Render(state, messages, tools, variables, messagesParam, prefill);
         if (format is not null)
         {
             options = options with { RenderedTokens = chat.ToolTokens };
