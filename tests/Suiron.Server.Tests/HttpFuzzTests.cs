@@ -107,7 +107,7 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
     public async Task HostileRequestsNeverGetA5xxOrAnErrorOutsideTheShape()
     {
         var random = new Random(15);
-        int requests = 0, ok = 0;
+        int requests = 0, ok = 0, okMessages = 0;
         var statuses = new SortedDictionary<int, int>();
         var failures = new List<string>();
         var limit = double.TryParse(Environment.GetEnvironmentVariable("SUIRON_FUZZ_SECONDS"), System.Globalization.CultureInfo.InvariantCulture, out double s) && s > 0
@@ -126,10 +126,12 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
             int status = int.Parse(outcome);
             statuses[status] = statuses.GetValueOrDefault(status) + 1;
             if (status == 200) ok++;
+            if (status == 200 && path == "/v1/messages") okMessages++;
         }
         output.WriteLine($"{requests} requests in {clock.Elapsed.TotalSeconds:F1} s: {string.Join(", ", statuses.Select(p => $"{p.Key} × {p.Value}"))}");
         Assert.True(failures.Count == 0, $"{failures.Count} failure(s):\n" + string.Join("\n", failures));
         Assert.True(ok > 0 && statuses.Keys.Any(k => k >= 400), "the fuzzer should produce both successes and refusals");
+        Assert.True(okMessages > 0, "no fuzzed /v1/messages request succeeded: the bases no longer reach generation");
         await fixture.WaitForIdleAsync();
         Assert.Equal(0, fixture.Model.Scheduler.ActiveSlots);
     }
