@@ -185,6 +185,22 @@ public sealed class AnthropicMessagesTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task ASystemTurnInsideTheConversationStaysInItsPlace()
+    {
+        // Claude Code sends system turns among the messages; they render where they are, as the template renders them.
+        var (status, count) = await fixture.PostAsync("/v1/messages/count_tokens", """
+            {"model":"default","system":"Tell a story.","messages":[{"role":"user","content":"Once upon a time"},
+             {"role":"system","content":[{"type":"text","text":"Keep it short."},{"type":"text","text":"No dragons."}]},{"role":"user","content":"Go on."}]}
+            """);
+        Assert.Equal(200, status);
+        var messages = JsonNode.Parse("""
+            [{"role":"system","content":"Tell a story."},{"role":"user","content":"Once upon a time"},
+             {"role":"system","content":"Keep it short.\nNo dragons."},{"role":"user","content":"Go on."}]
+            """)!.AsArray();
+        Assert.Equal(fixture.Model.Chat.Encode(fixture.Model.Chat.Render(messages)).Length, count.GetProperty("input_tokens").GetInt32());
+    }
+
+    [Fact]
     public async Task BadRequestsGetAnthropicErrorsNeverA500()
     {
         const string ok = """{"model":"default","max_tokens":4,"messages":[{"role":"user","content":"hi"}]""";
@@ -197,7 +213,8 @@ public sealed class AnthropicMessagesTests(ServerFixture fixture)
             ("""{"model":"default","max_tokens":4,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"image","source":{"type":"url","url":"https://example.com/a.png"}}]}]}]}""", "image"),
             ("""{"model":"default","max_tokens":4,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}}]}]}""", "document"),
             ("""{"model":"default","max_tokens":4,"messages":[]}""", "messages"),
-            ("""{"model":"default","max_tokens":4,"messages":[{"role":"system","content":"hi"}]}""", "role"),
+            ("""{"model":"default","max_tokens":4,"messages":[{"role":"tool","content":"hi"}]}""", "role"),
+            ("""{"model":"default","max_tokens":4,"messages":[{"role":"user","content":"hi"},{"role":"system","content":[{"type":"image","source":{}}]}]}""", "image"),
             ("""{"model":"default","max_tokens":4,"messages":[{"role":"user"}]}""", "content"),
             ("""{"model":"default","max_tokens":4,"messages":[{"role":"user","content":[{"text":"no type"}]}]}""", "type"),
             ("""{"model":"default","max_tokens":4,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"f","input":"x"}]}]}""", "input"),

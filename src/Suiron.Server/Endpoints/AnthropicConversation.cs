@@ -7,7 +7,7 @@ namespace Suiron.Server.Endpoints;
 
 /// <summary>
 /// An Anthropic Messages request → what <see cref="ChatTurn"/> takes: the messages in the template's shape
-/// (<c>system</c> first; <c>tool_use</c> blocks as the assistant's <c>tool_calls</c>, <c>tool_result</c> blocks as
+/// (<c>system</c> first, and system turns where the conversation has them; <c>tool_use</c> blocks as the assistant's <c>tool_calls</c>, <c>tool_result</c> blocks as
 /// <c>tool</c> messages, <c>thinking</c> blocks as <c>reasoning_content</c>), the tools as functions, and the
 /// thinking switch as the template's <c>enable_thinking</c>. Images and documents are refused: the models served here
 /// read text. <c>cache_control</c>, <c>citations</c> and signatures are accepted and ignored. A final assistant turn
@@ -28,11 +28,14 @@ internal static class AnthropicConversation
         {
             string param = $"messages[{i}]";
             var m = messages[i] ?? throw ApiError.BadParameter(param, $"{param} is null.");
-            if (m.Role is not ("user" or "assistant"))
-                throw ApiError.BadParameter($"{param}.role", m.Role is null ? $"{param} has no 'role'." : $"{param}.role '{m.Role}' is not one of user, assistant.");
+            if (m.Role is not ("user" or "assistant" or "system"))
+                throw ApiError.BadParameter($"{param}.role", m.Role is null ? $"{param} has no 'role'." : $"{param}.role '{m.Role}' is not one of user, assistant, system.");
             if (m.Content is not { } content || content.ValueKind == JsonValueKind.Null)
                 throw ApiError.BadParameter($"{param}.content", $"{param} has no 'content'.");
             if (content.ValueKind == JsonValueKind.String) array.Add(new JsonObject { ["role"] = m.Role, ["content"] = content.GetString() });
+            // A system turn inside the conversation (Claude Code sends them) stays where it is, so the prompt before it
+            // (and its prefix cache) does not change; a template that takes system messages only first says so (400).
+            else if (m.Role == "system") array.Add(new JsonObject { ["role"] = "system", ["content"] = TextOfBlocks(content, $"{param}.content") });
             else if (content.ValueKind != JsonValueKind.Array) throw ApiError.BadParameter($"{param}.content", $"{param}.content must be a string or a list of content blocks.");
             else if (m.Role == "user") AddUserBlocks(array, content, $"{param}.content");
             else array.Add(AssistantMessage(content, $"{param}.content"));
