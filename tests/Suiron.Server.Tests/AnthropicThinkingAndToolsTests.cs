@@ -44,6 +44,24 @@ public sealed class AnthropicThinkingTests(ThinkingFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task DisplayOmittedKeepsTheThinkingBlockButNotItsText()
+    {
+        // Claude Code's own request: adaptive thinking, display omitted.
+        string body = """{"model":"default","max_tokens":12,"temperature":0,"thinking":{"type":"adaptive","display":"omitted"},""" + User + "}";
+        var (status, message) = await fixture.PostAsync("/v1/messages", body);
+        Assert.Equal(200, status);
+        var block = Assert.Single(message.GetProperty("content").EnumerateArray());
+        Assert.Equal("""{"type":"thinking","thinking":"","signature":""}""", block.GetRawText());
+        Assert.Equal(12, message.GetProperty("usage").GetProperty("output_tokens").GetInt32());
+
+        using var response = await fixture.PostJsonAsync("/v1/messages", body[..^1] + ",\"stream\":true}");
+        var events = await AnthropicEvent.ReadAllAsync(response);
+        Assert.Equal(["thinking"], AnthropicEvent.AssertWellFormed(events));
+        Assert.Equal("", AnthropicEvent.Concat(events, "thinking_delta"));
+        Assert.Single(events, e => e.Name == "content_block_delta"); // its signature only
+    }
+
+    [Fact]
     public async Task BudgetTokensEndTheReasoningAndTheAnswerFollows()
     {
         const int budget = 6;

@@ -221,31 +221,36 @@ internal static class AnthropicConversation
     }
 
     /// <summary>
-    /// <c>thinking</c> → the template's <c>enable_thinking</c> (absent: the template's default) and the reasoning budget
-    /// (<c>budget_tokens</c>, below <c>max_tokens</c> as Anthropic requires; no minimum here).
+    /// <c>thinking</c> → the template's <c>enable_thinking</c> (absent: the template's default), the reasoning budget
+    /// (<c>budget_tokens</c>, below <c>max_tokens</c> as Anthropic requires; no minimum here), and whether the client
+    /// asked for the thinking text to be left out of the reply (<c>display: "omitted"</c>, as Claude Code asks).
     /// </summary>
-    public static (List<KeyValuePair<string, JsonNode?>> Variables, int? Budget) Thinking(AnthropicMessagesRequest request, int? maxTokens)
+    public static ThinkingRequest Thinking(AnthropicMessagesRequest request, int? maxTokens)
     {
         var variables = new List<KeyValuePair<string, JsonNode?>>();
-        if (request.Thinking is not { ValueKind: not JsonValueKind.Null } thinking) return (variables, null);
+        if (request.Thinking is not { ValueKind: not JsonValueKind.Null } thinking) return new(variables, null, OmitText: false);
         string type = thinking.ValueKind == JsonValueKind.Object ? StringField(thinking, "type", "thinking") ?? "" : "";
+        bool omit = type != "" && StringField(thinking, "display", "thinking") == "omitted";
         switch (type)
         {
             case "disabled":
                 variables.Add(KeyValuePair.Create<string, JsonNode?>("enable_thinking", false));
-                return (variables, null);
+                return new(variables, null, omit);
             case "adaptive":
                 variables.Add(KeyValuePair.Create<string, JsonNode?>("enable_thinking", true));
-                return (variables, null);
+                return new(variables, null, omit);
             case "enabled":
                 variables.Add(KeyValuePair.Create<string, JsonNode?>("enable_thinking", true));
                 if (!thinking.TryGetProperty("budget_tokens", out var b) || b.ValueKind != JsonValueKind.Number || !b.TryGetInt32(out int budget) || budget < 0)
                     throw ApiError.BadParameter("thinking.budget_tokens", "'thinking' of type enabled needs 'budget_tokens', a whole number ≥ 0.");
                 if (maxTokens is { } max && budget >= max)
                     throw ApiError.BadParameter("thinking.budget_tokens", $"'thinking.budget_tokens' ({budget}) must be less than 'max_tokens' ({max}).");
-                return (variables, budget);
+                return new(variables, budget, omit);
             default:
                 throw ApiError.BadParameter("thinking", "'thinking' must be {\"type\": \"enabled\", \"budget_tokens\": N} or {\"type\": \"disabled\"}.");
         }
     }
 }
+
+/// <summary>What a request's <c>thinking</c> asks: template variables, a reasoning budget, and whether to leave the thinking text out.</summary>
+internal sealed record ThinkingRequest(List<KeyValuePair<string, JsonNode?>> Variables, int? Budget, bool OmitText);

@@ -40,11 +40,12 @@ public static class AnthropicMessagesEndpoint
         var messages = AnthropicConversation.Messages(request);
         string? prefill = AnthropicConversation.TakePrefill(messages);
         var tools = AnthropicConversation.Tools(request);
-        var (variables, budget) = AnthropicConversation.Thinking(request, maxTokens);
+        var thinking = AnthropicConversation.Thinking(request, maxTokens);
         ChatTurn turn;
         try
         {
-            turn = ChatTurn.Start(state, messages, tools, variables, options, logprobs: -1, "messages", "tool_choice", budget, context.RequestAborted, prefill);
+            turn = ChatTurn.Start(state, messages, tools, thinking.Variables, options, logprobs: -1, "messages", "tool_choice", thinking.Budget,
+                context.RequestAborted, prefill);
         }
         catch (ApiError e) when (e is { Code: ApiError.ContextLengthExceeded, PromptTokens: { } prompt, ContextTokens: { } limit })
         {
@@ -54,8 +55,9 @@ public static class AnthropicMessagesEndpoint
         }
         try
         {
-            if (request.Stream == true) await StreamAsync(context, state, turn);
-            else await RespondAsync(context, state, turn);
+            var builder = new AnthropicReplyBuilder(turn.NewReasoningParser(), turn.NewToolCallParser(), thinking.OmitText);
+            if (request.Stream == true) await StreamAsync(context, state, turn, builder);
+            else await RespondAsync(context, state, turn, builder);
         }
         finally
         {
@@ -71,8 +73,8 @@ public static class AnthropicMessagesEndpoint
         var messages = AnthropicConversation.Messages(request);
         string? prefill = AnthropicConversation.TakePrefill(messages);
         var tools = AnthropicConversation.Tools(request);
-        var (variables, _) = AnthropicConversation.Thinking(request, request.MaxTokens);
-        var (_, tokens, _) = ChatTurn.Render(state, messages, tools, variables, "messages", prefill);
+        var thinking = AnthropicConversation.Thinking(request, request.MaxTokens);
+        var (_, tokens, _) = ChatTurn.Render(state, messages, tools, thinking.Variables, "messages", prefill);
         await context.Response.WriteAsJsonAsync(new AnthropicTokenCount { InputTokens = tokens.Length }, ServerJsonContext.Web.AnthropicTokenCount,
             contentType: null, context.RequestAborted);
     }
@@ -85,9 +87,8 @@ public static class AnthropicMessagesEndpoint
         return stops.ToArray()!;
     }
 
-    private static async Task RespondAsync(HttpContext context, ServerState state, ChatTurn turn)
+    private static async Task RespondAsync(HttpContext context, ServerState state, ChatTurn turn, AnthropicReplyBuilder builder)
     {
-        var builder = new AnthropicReplyBuilder(turn.NewReasoningParser(), turn.NewToolCallParser());
         await foreach (var step in turn.Stream.WithCancellation(context.RequestAborted)) builder.Push(step);
         if (turn.Stream.Finish == FinishReason.Cancelled)
             throw new ApiError(503, "The server is shutting down; the generation was cancelled.", ApiError.ServerError) { RetryAfterSeconds = 5 };
@@ -109,13 +110,12 @@ public static class AnthropicMessagesEndpoint
     /// an <c>error</c> event (overloaded_error); a client that goes away cancels the generation (the request's token
     /// cancels the sequence, which frees its slot).
     /// </summary>
-    private static async Task StreamAsync(HttpContext context, ServerState state, ChatTurn turn)
+    private static async Task StreamAsync(HttpContext context, ServerState state, ChatTurn turn, AnthropicReplyBuilder builder)
     {
         var response = context.Response;
         var cancellation = context.RequestAborted;
         var stream = turn.Stream;
         var json = ServerJsonContext.Web;
-        var builder = new AnthropicReplyBuilder(turn.NewReasoningParser(), turn.NewToolCallParser());
         await ServerSentEvents.StartAsync(response);
         try
         {

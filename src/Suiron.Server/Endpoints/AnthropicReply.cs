@@ -21,7 +21,8 @@ internal sealed record AnthropicBlockStopped(int Index) : AnthropicBlockEvent(In
 /// </summary>
 /// <param name="reasoning">Splits the reasoning off (null: the template knows no reasoning block).</param>
 /// <param name="tools">Finds the calls (null: the request has no tools).</param>
-internal sealed class AnthropicReplyBuilder(ReasoningParser? reasoning, ToolCallStreamParser? tools)
+/// <param name="omitThinking">Thinking blocks keep their place but not their text (<c>display: "omitted"</c>).</param>
+internal sealed class AnthropicReplyBuilder(ReasoningParser? reasoning, ToolCallStreamParser? tools, bool omitThinking = false)
 {
     private readonly ReasoningParser? _reasoning = reasoning;
     private readonly ToolCallStreamParser? _tools = tools;
@@ -102,6 +103,7 @@ internal sealed class AnthropicReplyBuilder(ReasoningParser? reasoning, ToolCall
     private void Thinking(string text)
     {
         if (_open?.Type != "thinking") Open(new AnthropicContentBlock { Type = "thinking", Thinking = "", Signature = "" }, new AnthropicContentBlock { Type = "thinking", Thinking = "" });
+        if (omitThinking) return;
         _open!.Thinking += text;
         _events.Add(new AnthropicBlockGrew(_blocks.Count - 1, new AnthropicBlockDelta { Type = "thinking_delta", Thinking = text }));
     }
