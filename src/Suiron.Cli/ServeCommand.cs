@@ -22,7 +22,8 @@ internal static class ServeCommand
             Description = "Web origin (https://app.example) whose pages may call the API from a browser (repeatable; '*' for any). Other cross-origin requests get 403",
             AllowMultipleArgumentsPerToken = false,
         };
-        var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on API requests (default: $SUIRON_API_KEY, else none)" };
+        var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' or 'x-api-key: KEY' on API requests (default: $SUIRON_API_KEY, else none)" };
+        var chatTemplateFile = new Option<FileInfo?>("--chat-template-file") { Description = "Jinja chat template to use instead of the model's (tokenizer.chat_template)" };
         var parallel = new Option<int>("--parallel", "-np") { Description = "Sequences generated at once (slots)", DefaultValueFactory = _ => 4 };
         var contextSize = new Option<int>("--ctx-size", "-c") { Description = "Context per slot in tokens (0 = the model's, capped to 4096)", DefaultValueFactory = _ => 0 };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a slot; more get 429", DefaultValueFactory = _ => 64 };
@@ -35,7 +36,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
-            model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, cacheTypes.Key, cacheTypes.Value,
+            model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
             spec, draftMax, draftMin,
         };
         command.SetAction(result => CliErrors.Guard(() =>
@@ -56,6 +57,20 @@ internal static class ServeCommand
             };
             try { speculation?.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
+            string? template = null;
+            if (result.GetValue(chatTemplateFile) is { } templateFile)
+            {
+                if (!templateFile.Exists) throw new UsageException($"--chat-template-file: '{templateFile.FullName}' does not exist.");
+                template = File.ReadAllText(templateFile.FullName);
+                try
+                {
+                    _ = new Suiron.Chat.ChatTemplate(template);
+                }
+                catch (Suiron.Chat.TemplateException e)
+                {
+                    throw new UsageException($"--chat-template-file: {e.Message}");
+                }
+            }
 
             using var local = LocalModel.Load(result.GetValue(model)!.FullName,
                 new LocalModelOptions
@@ -64,7 +79,7 @@ internal static class ServeCommand
                     {
                         Threads = threadCount, ContextSize = ctx, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
                     },
-                    Slots = slots, QueueLimit = queueSize,
+                    Slots = slots, QueueLimit = queueSize, ChatTemplate = template,
                 });
             if (local.Chat.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template (tokenizer.chat_template); chat requests use ChatML, which it may not follow.");
@@ -99,7 +114,7 @@ internal static class ServeCommand
         Console.Error.WriteLine($"suiron: {local.Scheduler.SlotCount} slots × {local.Scheduler.ContextSize} tokens of context " +
                                 $"(KV cache k {KvCacheTypes.Name(info.KeyCacheType)}, v {KvCacheTypes.Name(info.ValueCacheType)}, rotation {info.AttentionRotation}, {info.KvCacheBytesPerToken:N0} bytes per token" +
                                 (info.RecurrentLayerCount > 0 ? $", recurrent state {InfoCommand.Bytes(info.RecurrentBytesPerSequence)} per slot and snapshot" : "") + $"), queue {local.Scheduler.QueueLimit}, " +
-                                $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/models /health /metrics; Ctrl+C stops");
+                                $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/messages /v1/models /health /metrics; Ctrl+C stops");
         await server.WaitForShutdownAsync();
         Console.Error.WriteLine("suiron: stopped");
         return CliErrors.Ok;

@@ -47,6 +47,12 @@ public sealed record SuironServerOptions
     /// </summary>
     public Suiron.Inference.SpeculationOptions? Speculation { get; init; }
 
+    /// <summary>
+    /// How long a /v1/messages stream may wait for the model (queued, or evaluating a long prompt) before it sends a
+    /// <c>ping</c> event, so that proxies and clients with idle timeouts keep the connection.
+    /// </summary>
+    public TimeSpan StreamKeepAlive { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Log each request and server events to the console.</summary>
     public bool Logging { get; init; }
 }

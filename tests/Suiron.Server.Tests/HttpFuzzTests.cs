@@ -12,7 +12,7 @@ namespace Suiron.Server.Tests;
 /// Valid requests to every endpoint with one to three parameters replaced by hostile values — wrong types, numbers at
 /// and past the limits, huge and deeply nested values, text that is not Unicode, template and grammar injection,
 /// schemas that would expand without bound — and whole bodies that are not what the endpoint takes. Every answer must
-/// be a success or a 4xx in OpenAI's error shape: never a 5xx, never an empty or non-JSON error, never a hang.
+/// be a success or a 4xx in the route's error shape (OpenAI's, Anthropic's on /v1/messages): never a 5xx, never an empty or non-JSON error, never a hang.
 /// Seeds are fixed; CI sends <see cref="CiRequests"/>, <c>SUIRON_FUZZ_SECONDS</c> runs longer by hand.
 /// </summary>
 [Collection(ServerCollection.Name)]
@@ -41,6 +41,24 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
         """{"model":"default","input":"Hello"}""",
         """{"model":"default","input":["a","b"],"encoding_format":"base64"}""",
         """{"model":"default","input":[[1,2,3]]}""",
+    ];
+
+    private static readonly string[] MessagesBases =
+    [
+        """{"model":"default","system":"Be brief.","messages":[{"role":"user","content":"Hi"}],"max_tokens":2,"temperature":0.5,"stop_sequences":["x"]}""",
+        """{"model":"default","system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":[{"type":"text","text":"Hi"}]}],"max_tokens":2,"stream":true}""",
+        """{"model":"default","messages":[{"role":"user","content":"Hi"}],"max_tokens":3,"tools":[{"name":"f","description":"d","input_schema":{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}}],"tool_choice":{"type":"any"}}""",
+        """{"model":"default","messages":[{"role":"user","content":"Hi"},{"role":"assistant","content":[{"type":"thinking","thinking":"hm","signature":""},{"type":"text","text":"ok"},{"type":"tool_use","id":"t1","name":"f","input":{"a":1}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"3"}]},{"type":"text","text":"and?"}]}],"max_tokens":2,"thinking":{"type":"enabled","budget_tokens":1},"metadata":{"user_id":"u"}}""",
+    ];
+
+    private static readonly string[] MessagesPaths =
+    [
+        "model", "max_tokens", "system", "system[0]", "system[0].text", "system[0].type", "messages", "messages[0]", "messages[0].role", "messages[0].content",
+        "messages[0].content[0]", "messages[0].content[0].type", "messages[0].content[0].text", "messages[1].content", "messages[1].content[1]",
+        "messages[1].content[2].input", "messages[1].content[2].id", "messages[1].content[2].name", "messages[1].content[0].thinking",
+        "messages[2].content[0].content", "messages[2].content[0].tool_use_id", "messages[2].content[0].content[0]", "tools", "tools[0]",
+        "tools[0].name", "tools[0].type", "tools[0].input_schema", "tool_choice", "tool_choice.type", "tool_choice.name", "thinking", "thinking.type",
+        "thinking.budget_tokens", "stop_sequences", "stop_sequences[0]", "temperature", "top_p", "top_k", "metadata", "stream", "seed", "unknown_field",
     ];
 
     private static readonly string[] ChatPaths =
@@ -92,6 +110,7 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
         int requests = 0, ok = 0;
         var statuses = new SortedDictionary<int, int>();
         var failures = new List<string>();
+        int okMessages = 0;
         var limit = double.TryParse(Environment.GetEnvironmentVariable("SUIRON_FUZZ_SECONDS"), System.Globalization.CultureInfo.InvariantCulture, out double s) && s > 0
             ? TimeSpan.FromSeconds(s) : (TimeSpan?)null;
         var clock = Stopwatch.StartNew();
@@ -108,10 +127,12 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
             int status = int.Parse(outcome);
             statuses[status] = statuses.GetValueOrDefault(status) + 1;
             if (status == 200) ok++;
+            if (status == 200 && path == "/v1/messages") okMessages++;
         }
         output.WriteLine($"{requests} requests in {clock.Elapsed.TotalSeconds:F1} s: {string.Join(", ", statuses.Select(p => $"{p.Key} × {p.Value}"))}");
         Assert.True(failures.Count == 0, $"{failures.Count} failure(s):\n" + string.Join("\n", failures));
         Assert.True(ok > 0 && statuses.Keys.Any(k => k >= 400), "the fuzzer should produce both successes and refusals");
+        Assert.True(okMessages > 0, "no fuzzed /v1/messages request succeeded: the bases no longer reach generation");
         await fixture.WaitForIdleAsync();
         Assert.Equal(0, fixture.Model.Scheduler.ActiveSlots);
     }
@@ -133,6 +154,10 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
                 try
                 {
                     HostileRequestTests.ErrorOf(status, text, description);
+                    if (path.StartsWith("/v1/messages", StringComparison.Ordinal)) AnthropicMessagesTests.AssertAnthropicError(JsonDocument.Parse(text).RootElement, status switch
+                    {
+                        401 => "authentication_error", 404 => "not_found_error", 413 => "request_too_large", 429 => "rate_limit_error", _ => "invalid_request_error",
+                    });
                 }
                 catch (Exception e)
                 {
@@ -141,8 +166,11 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
             }
             else if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
             {
-                if (!text.TrimEnd().EndsWith("data: [DONE]", StringComparison.Ordinal)) return $"FAIL {description}: stream without [DONE]: {shown}";
-                if (text.Contains("\"server_error\"", StringComparison.Ordinal)) return $"FAIL {description}: stream with a server error: {shown}";
+                bool anthropic = path.StartsWith("/v1/messages", StringComparison.Ordinal);
+                string end = anthropic ? "data: {\"type\":\"message_stop\"}" : "data: [DONE]";
+                if (!text.TrimEnd().EndsWith(end, StringComparison.Ordinal)) return $"FAIL {description}: stream without its end ({end}): {shown}";
+                if (text.Contains("\"server_error\"", StringComparison.Ordinal) || text.Contains("event: error", StringComparison.Ordinal))
+                    return $"FAIL {description}: stream with a server error: {shown}";
             }
             else
             {
@@ -165,12 +193,14 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
 
     private static (string Path, byte[] Body, string Description) NextRequest(Random random)
     {
-        int endpoint = random.Next(10);
+        int endpoint = random.Next(13);
         var (path, bases, paths) = endpoint switch
         {
             < 5 => ("/v1/chat/completions", ChatBases, ChatPaths),
             < 8 => ("/v1/completions", CompletionBases, CompletionPaths),
-            _ => ("/v1/embeddings", EmbeddingBases, EmbeddingPaths),
+            < 10 => ("/v1/embeddings", EmbeddingBases, EmbeddingPaths),
+            < 12 => ("/v1/messages", MessagesBases, MessagesPaths),
+            _ => ("/v1/messages/count_tokens", MessagesBases, MessagesPaths),
         };
         string baseBody = bases[random.Next(bases.Length)];
         int kind = random.Next(20);
@@ -199,6 +229,7 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
                 continue;
             }
             JsonNode? value = target.Contains("schema", StringComparison.Ordinal) || target.EndsWith("parameters", StringComparison.Ordinal) ? SchemaValue(random)
+                : target == "messages[0].content[0]" && path.StartsWith("/v1/messages", StringComparison.Ordinal) && random.Next(3) == 0 ? AnthropicBlock(random)
                 : target == "grammar" ? GrammarValue(random)
                 : HostileValue(random, depth: 0);
             Set(root, target, value);
@@ -219,6 +250,17 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
         }
         return (path, bytes, $"{path} ({Show(baseBody)}) {string.Join("; ", changes)}");
     }
+
+    /// <summary>Content blocks of every kind Anthropic defines, most of which a local model cannot take.</summary>
+    private static JsonNode AnthropicBlock(Random random) => JsonNode.Parse(random.Next(6) switch
+    {
+        0 => """{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}""",
+        1 => """{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"}}""",
+        2 => """{"type":"tool_result","tool_use_id":"t9","content":"r","is_error":true}""",
+        3 => """{"type":"tool_use","id":"t9","name":"f","input":{}}""",
+        4 => """{"type":"redacted_thinking","data":"xyz"}""",
+        _ => """{"type":"server_tool_use","id":"s","name":"web_search","input":{}}""",
+    })!;
 
     private static string Show(string text) => text.Length > 80 ? text[..80] + "…" : text;
 

@@ -4,8 +4,8 @@ using System.Text;
 namespace Suiron.Server.Auth;
 
 /// <summary>
-/// Bearer-token check when the server has an API key: <c>Authorization: Bearer KEY</c> on every API path, else 401 in
-/// OpenAI's error shape. The comparison is in constant time (both sides hashed to SHA-256 first, so neither the key's
+/// API-key check when the server has a key: <c>Authorization: Bearer KEY</c> (OpenAI's clients) or <c>x-api-key: KEY</c>
+/// (Anthropic's) on every API path, else 401 in the route's error shape. The comparison is in constant time (both sides hashed to SHA-256 first, so neither the key's
 /// length nor its content leaks through timing). /health and the web chat page stay open.
 /// </summary>
 internal sealed class ApiKeyAuthentication(string apiKey)
@@ -19,10 +19,12 @@ internal sealed class ApiKeyAuthentication(string apiKey)
     {
         string? header = request.Headers.Authorization;
         const string scheme = "Bearer ";
-        if (header is null || !header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)) return false;
-        byte[] given = SHA256.HashData(Encoding.UTF8.GetBytes(header.AsSpan(scheme.Length).Trim().ToString()));
-        return CryptographicOperations.FixedTimeEquals(given, _keyHash);
+        if (header is not null && header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) && Matches(header[scheme.Length..])) return true;
+        return request.Headers["x-api-key"] is [{ } key] && Matches(key);
     }
+
+    private bool Matches(string key)
+        => CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(key.Trim())), _keyHash);
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
@@ -30,7 +32,7 @@ internal sealed class ApiKeyAuthentication(string apiKey)
         {
             context.Response.Headers.WWWAuthenticate = "Bearer";
             await ErrorResults.WriteAsync(context, new ApiError(401,
-                "Invalid or missing API key: send 'Authorization: Bearer <key>' with the key the server was started with.", code: "invalid_api_key"));
+                "Invalid or missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>' with the key the server was started with.", code: "invalid_api_key"));
             return;
         }
         await next(context);

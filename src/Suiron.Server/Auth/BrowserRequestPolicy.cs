@@ -14,7 +14,7 @@ namespace Suiron.Server.Auth;
 /// <c>fetch</c> from another site cannot start a generation even where the browser would send it without asking;</item>
 /// <item>every response carries headers that forbid framing, MIME sniffing and foreign scripts.</item>
 /// </list>
-/// Refusals use OpenAI's error shape. The same rules hold with and without <c>--api-key</c>.
+/// Refusals use the route's error shape. The same rules hold with and without <c>--api-key</c>.
 /// </summary>
 internal sealed class BrowserRequestPolicy
 {
@@ -90,7 +90,7 @@ internal sealed class BrowserRequestPolicy
             if (HttpMethods.IsOptions(request.Method) && request.Headers.AccessControlRequestMethod.Count > 0)
             {
                 headers.AccessControlAllowMethods = "GET, POST, OPTIONS";
-                headers.AccessControlAllowHeaders = "Authorization, Content-Type";
+                headers.AccessControlAllowHeaders = "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta";
                 headers.AccessControlMaxAge = "600";
                 context.Response.StatusCode = StatusCodes.Status204NoContent;
                 return;

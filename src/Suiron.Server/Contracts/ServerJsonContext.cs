@@ -17,6 +17,16 @@ namespace Suiron.Server.Contracts;
 [JsonSerializable(typeof(EmbeddingRequest))]
 [JsonSerializable(typeof(EmbeddingResponse))]
 [JsonSerializable(typeof(float[]))]
+[JsonSerializable(typeof(AnthropicMessagesRequest))]
+[JsonSerializable(typeof(AnthropicMessage))]
+[JsonSerializable(typeof(AnthropicTokenCount))]
+[JsonSerializable(typeof(AnthropicErrorResponse))]
+[JsonSerializable(typeof(AnthropicMessageStart))]
+[JsonSerializable(typeof(AnthropicContentBlockStart))]
+[JsonSerializable(typeof(AnthropicContentBlockDelta))]
+[JsonSerializable(typeof(AnthropicContentBlockStop))]
+[JsonSerializable(typeof(AnthropicMessageDelta))]
+[JsonSerializable(typeof(AnthropicSignal))]
 public sealed partial class ServerJsonContext : JsonSerializerContext
 {
     private static ServerJsonContext? _web;

@@ -33,52 +33,17 @@ public static class ChatCompletionsEndpoint
         }
         if (request.Logprobs == true) logprobs = request.TopLogprobs ?? 0;
 
-        ChatPrompt chat = state.Model.Chat;
         var tools = ReadTools(request);
-        ToolCallFormat? format = null;
         var messages = Messages(request.Messages);
         var variables = request.ChatTemplateKwargs?.Select(p => KeyValuePair.Create(p.Key, JsonSerializerNode(p.Value))).ToList() ?? [];
-        if (tools is not null)
-        {
-            format = chat.ToolFormat;
-            options = options with { RenderedTokens = chat.ToolTokens };
-            if (format.TemplateRendersTools) variables.Add(KeyValuePair.Create<string, JsonNode?>("tools", tools.All.DeepClone()));
-            else messages = format.PrepareMessages(messages, tools.All);
-            if (tools.Forced is { } forced)
-            {
-                if (request.ResponseFormat is { ValueKind: not JsonValueKind.Null } || request.Grammar is not null || request.JsonSchema is { ValueKind: not JsonValueKind.Null })
-                    throw ApiError.BadParameter("tool_choice", "A required tool call cannot be combined with 'response_format' or 'grammar'.");
-                try
-                {
-                    var grammar = Sampling.Grammar.Grammar.Parse(format.Grammar(forced));
-                    _ = new Sampling.Grammar.GrammarMatcher(grammar); // too ambiguous to start: the request's fault (400)
-                    options = options with { Grammar = grammar };
-                }
-                catch (Sampling.Grammar.GrammarException e)
-                {
-                    throw new ApiError(400, $"A tool's parameters schema cannot be used: {e.Message}", param: "tools", code: "invalid_grammar");
-                }
-            }
-        }
-        string prompt;
-        try
-        {
-            prompt = chat.Render(messages, variables: variables);
-        }
-        catch (TemplateException e)
-        {
-            throw new ApiError(400, $"The chat template rejected the conversation: {e.Message}", param: "messages", code: "template_error");
-        }
-        int[] tokens = chat.Encode(prompt);
-        var stream = Submit(state, tokens, options, logprobs, "messages", context.RequestAborted);
-        bool startsInReasoning = chat.StartsInReasoning(prompt);
+        var turn = ChatTurn.Start(state, messages, tools, variables, options, logprobs, "messages", "tool_choice", reasoningBudget: null, context.RequestAborted);
+        var stream = turn.Stream;
         try
         {
             if (request.Stream == true)
-                await StreamAsync(context, state, stream, chat.SupportsReasoning ? new ReasoningParser(startsInReasoning) : null,
-                    format is null ? null : new ToolCallStreamParser(format), request.StreamOptions?.IncludeUsage == true);
+                await StreamAsync(context, state, stream, turn.NewReasoningParser(), turn.NewToolCallParser(), request.StreamOptions?.IncludeUsage == true);
             else
-                await RespondAsync(context, state, stream, chat.SupportsReasoning, startsInReasoning, logprobs >= 0, format);
+                await RespondAsync(context, state, stream, turn.SplitsReasoning, turn.StartsInReasoning, logprobs >= 0, turn.ToolFormat);
         }
         finally
         {
@@ -88,10 +53,8 @@ public static class ChatCompletionsEndpoint
 
     private static JsonNode? JsonSerializerNode(JsonElement value) => JsonNode.Parse(value.GetRawText());
 
-    /// <summary>The request's tools (null when there are none or tool_choice is none) and, for required / a named function, the tools one of which must be called.</summary>
-    private sealed record ToolRequest(JsonArray All, JsonArray? Forced);
-
-    private static ToolRequest? ReadTools(ChatCompletionRequest request)
+    /// <summary>The request's tools (null when there are none or tool_choice is none) and, for required / a named function, the ones one of which must be called.</summary>
+    private static ToolSelection? ReadTools(ChatCompletionRequest request)
     {
         if (request.Tools is not { ValueKind: not JsonValueKind.Null } toolsElement)
         {
@@ -100,54 +63,38 @@ public static class ChatCompletionsEndpoint
             return null;
         }
         if (toolsElement.ValueKind != JsonValueKind.Array) throw ApiError.BadParameter("tools", "'tools' must be a list of tools.");
-        var tools = JsonNode.Parse(toolsElement.GetRawText())!.AsArray();
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        for (int i = 0; i < tools.Count; i++)
+        var given = JsonNode.Parse(toolsElement.GetRawText())!.AsArray();
+        var tools = new JsonArray();
+        for (int i = 0; i < given.Count; i++)
         {
-            if (tools[i] is not JsonObject tool || tool["type"]?.GetValueKind() != JsonValueKind.String || tool["type"]!.GetValue<string>() != "function")
+            if (given[i] is not JsonObject tool || tool["type"]?.GetValueKind() != JsonValueKind.String || tool["type"]!.GetValue<string>() != "function")
                 throw ApiError.BadParameter($"tools[{i}]", $"tools[{i}] must be an object with \"type\": \"function\".");
             if (tool["function"] is not JsonObject function || function["name"] is not JsonValue nameValue || !nameValue.TryGetValue(out string? name) || name.Length == 0)
                 throw ApiError.BadParameter($"tools[{i}].function.name", $"tools[{i}].function needs a 'name'.");
-            if (function["parameters"] is { } parameters)
-            {
-                string param = $"tools[{i}].function.parameters";
-                if (parameters is not JsonObject) throw ApiError.BadParameter(param, $"{param} must be a JSON Schema object.");
-                try
-                {
-                    Sampling.Grammar.JsonSchemaKeywords.Check(parameters);
-                }
-                catch (Sampling.Grammar.GrammarException e)
-                {
-                    throw new ApiError(400, $"Invalid JSON schema in '{param}': {e.Message}", param: e.SchemaPath is { } path ? $"{param}.{path}" : param, code: "invalid_grammar");
-                }
-            }
-            names.Add(name);
+            ToolSelection.Function(name, null, function["parameters"], $"tools[{i}].function.parameters"); // checks the schema
+            tools.Add(tool.DeepClone());
         }
-        if (tools.Count == 0) return null;
 
-        JsonArray? forced = null;
+        bool none = false, required = false;
+        string? named = null;
         if (request.ToolChoice is { ValueKind: not JsonValueKind.Null } choice)
         {
             if (choice.ValueKind == JsonValueKind.String)
             {
                 switch (choice.GetString())
                 {
-                    case "none": return null;
+                    case "none": none = true; break;
                     case "auto": break;
-                    case "required": forced = tools; break;
+                    case "required": required = true; break;
                     default: throw ApiError.BadParameter("tool_choice", $"'tool_choice' must be auto, none, required or a function (got '{choice.GetString()}').");
                 }
             }
             else if (choice.ValueKind == JsonValueKind.Object && choice.TryGetProperty("function", out var f) && f.ValueKind == JsonValueKind.Object
                      && f.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String)
-            {
-                string name = n.GetString()!;
-                if (!names.Contains(name)) throw ApiError.BadParameter("tool_choice", $"'tool_choice' names the function '{name}', which is not in 'tools'.");
-                forced = new JsonArray(tools.Where(t => t!["function"]!["name"]!.GetValue<string>() == name).Select(t => t!.DeepClone()).ToArray());
-            }
+                named = n.GetString()!;
             else throw ApiError.BadParameter("tool_choice", "'tool_choice' must be auto, none, required or {\"type\":\"function\",\"function\":{\"name\":…}}.");
         }
-        return new ToolRequest(tools, forced);
+        return ToolSelection.Choose(tools, none, required, named, "tool_choice");
     }
 
     /// <summary>The request's messages as the template sees them: text parts joined, developer → system, tool fields kept.</summary>

@@ -68,25 +68,7 @@ internal static class GenerationSupport
     {
         if (p.N is { } n && n != 1) throw ApiError.BadParameter("n", $"Only n = 1 is supported (got {n}).");
         if (maxTokens is < 0) throw ApiError.BadParameter(maxTokensName, $"'{maxTokensName}' must be ≥ 0 (got {maxTokens}).");
-        var defaults = new SamplingOptions();
-        var sampling = new SamplingOptions
-        {
-            Temperature = p.Temperature ?? defaults.Temperature,
-            TopP = p.TopP ?? defaults.TopP,
-            TopK = p.TopK ?? defaults.TopK,
-            MinP = p.MinP ?? defaults.MinP,
-            PresencePenalty = p.PresencePenalty ?? 0,
-            FrequencyPenalty = p.FrequencyPenalty ?? 0,
-            RepeatPenalty = p.RepeatPenalty ?? 1,
-            Seed = p.Seed is { } seed ? unchecked((ulong)seed) : (ulong)Random.Shared.NextInt64(),
-        };
-        Check("temperature", sampling.Temperature is >= 0 and <= 100, $"'temperature' must be between 0 and 100 (got {sampling.Temperature}).");
-        Check("top_p", sampling.TopP is > 0 and <= 1, $"'top_p' must be in (0, 1] (got {sampling.TopP}).");
-        Check("top_k", sampling.TopK >= 0, $"'top_k' must be ≥ 0 (got {sampling.TopK}).");
-        Check("min_p", sampling.MinP is >= 0 and <= 1, $"'min_p' must be in [0, 1] (got {sampling.MinP}).");
-        Check("presence_penalty", sampling.PresencePenalty is >= -2 and <= 2, $"'presence_penalty' must be in [-2, 2] (got {sampling.PresencePenalty}).");
-        Check("frequency_penalty", sampling.FrequencyPenalty is >= -2 and <= 2, $"'frequency_penalty' must be in [-2, 2] (got {sampling.FrequencyPenalty}).");
-        Check("repeat_penalty", sampling.RepeatPenalty > 0, $"'repeat_penalty' must be > 0 (got {sampling.RepeatPenalty}).");
+        var sampling = Sampling(p.Temperature, p.TopP, p.TopK, p.MinP, p.Seed, p.PresencePenalty, p.FrequencyPenalty, p.RepeatPenalty);
         return new GenerationOptions
         {
             MaxTokens = maxTokens ?? state.Model.Scheduler.ContextSize,
@@ -95,6 +77,32 @@ internal static class GenerationSupport
             Grammar = OutputGrammar(p),
             Speculation = state.Options.Speculation,
         };
+    }
+
+    /// <summary>Sampling settings, each defaulting to llama.cpp's; a value out of range → 400 naming it. Without a seed, a random one.</summary>
+    public static SamplingOptions Sampling(float? temperature, float? topP, int? topK, float? minP = null, long? seed = null,
+        float? presencePenalty = null, float? frequencyPenalty = null, float? repeatPenalty = null)
+    {
+        var defaults = new SamplingOptions();
+        var sampling = new SamplingOptions
+        {
+            Temperature = temperature ?? defaults.Temperature,
+            TopP = topP ?? defaults.TopP,
+            TopK = topK ?? defaults.TopK,
+            MinP = minP ?? defaults.MinP,
+            PresencePenalty = presencePenalty ?? 0,
+            FrequencyPenalty = frequencyPenalty ?? 0,
+            RepeatPenalty = repeatPenalty ?? 1,
+            Seed = seed is { } s ? unchecked((ulong)s) : (ulong)Random.Shared.NextInt64(),
+        };
+        Check("temperature", sampling.Temperature is >= 0 and <= 100, $"'temperature' must be between 0 and 100 (got {sampling.Temperature}).");
+        Check("top_p", sampling.TopP is > 0 and <= 1, $"'top_p' must be in (0, 1] (got {sampling.TopP}).");
+        Check("top_k", sampling.TopK >= 0, $"'top_k' must be ≥ 0 (got {sampling.TopK}).");
+        Check("min_p", sampling.MinP is >= 0 and <= 1, $"'min_p' must be in [0, 1] (got {sampling.MinP}).");
+        Check("presence_penalty", sampling.PresencePenalty is >= -2 and <= 2, $"'presence_penalty' must be in [-2, 2] (got {sampling.PresencePenalty}).");
+        Check("frequency_penalty", sampling.FrequencyPenalty is >= -2 and <= 2, $"'frequency_penalty' must be in [-2, 2] (got {sampling.FrequencyPenalty}).");
+        Check("repeat_penalty", sampling.RepeatPenalty > 0, $"'repeat_penalty' must be > 0 (got {sampling.RepeatPenalty}).");
+        return sampling;
     }
 
     /// <summary>The grammar asked for by <c>response_format</c>, <c>json_schema</c> or <c>grammar</c> (one of them); null for free text.</summary>
@@ -173,9 +181,7 @@ internal static class GenerationSupport
     {
         var scheduler = state.Model.Scheduler;
         if (prompt.Length >= scheduler.ContextSize)
-            throw new ApiError(400,
-                $"The prompt is {prompt.Length} tokens long but the context holds {scheduler.ContextSize} tokens (prompt and reply together); shorten it or restart the server with a larger --ctx-size.",
-                param: promptParam, code: "context_length_exceeded");
+            throw ApiError.ContextExceeded(prompt.Length, scheduler.ContextSize, promptParam);
         try
         {
             return scheduler.Submit(new GenerationRequest(prompt, options) { Logprobs = logprobs }, cancellation);

@@ -77,6 +77,19 @@ public sealed class ChatPrompt
     /// <summary>The tokens of a rendered prompt (BOS added as the vocabulary asks, special-token text parsed).</summary>
     public int[] Encode(string renderedPrompt) => _tokenizer.Encode(renderedPrompt, addSpecial: true, parseSpecial: true);
 
+    /// <summary>
+    /// A budget of <paramref name="tokens"/> reasoning tokens for a generation from <paramref name="renderedPrompt"/>:
+    /// the block is closed with <c>&lt;/think&gt;</c> (as the vocabulary tokenizes it) once they are spent.
+    /// </summary>
+    public Inference.ReasoningBudget ReasoningBudget(int tokens, string renderedPrompt)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        return new Inference.ReasoningBudget(tokens,
+            _tokenizer.Encode(ReasoningParser.DefaultOpenTag, addSpecial: false, parseSpecial: true),
+            _tokenizer.Encode(ReasoningParser.DefaultCloseTag, addSpecial: false, parseSpecial: true),
+            StartsInReasoning(renderedPrompt));
+    }
+
     /// <summary>Whether generation begins inside a reasoning block: the rendered prompt itself opened <c>&lt;think&gt;</c> (R1 distills do).</summary>
     public bool StartsInReasoning(string renderedPrompt)
         => SupportsReasoning && renderedPrompt.TrimEnd().EndsWith(ReasoningParser.DefaultOpenTag, StringComparison.Ordinal);

@@ -37,6 +37,11 @@ public sealed record GenerationOptions
     /// when a draft is rejected.
     /// </summary>
     public SpeculationOptions? Speculation { get; init; }
+    /// <summary>Ends the reasoning block after this many of its tokens (forcing its closing tag); null lets the model reason as long as it likes.</summary>
+    public ReasoningBudget? ReasoningBudget { get; init; }
+
+    /// <summary>The budget's per-sequence tracker, or null where none applies (no budget, or a grammar decides every token).</summary>
+    internal ReasoningBudgetTracker? TrackReasoningBudget() => Grammar is null ? ReasoningBudget?.Track() : null;
 }
 
 /// <summary>One generated token: its id, the text that became final with it (may be empty while a UTF-8 character or a possible stop string is incomplete), and the finish reason on the last step.</summary>
@@ -106,6 +111,7 @@ public sealed class Generator
             options.Grammar is null ? null : new Sampling.Grammar.GrammarConstraint(options.Grammar, _grammarVocabulary ??= Sampling.Grammar.GrammarVocabulary.FromTokenizer(_tokenizer)));
         var decoder = new StreamingDecoder(_tokenizer, continuesText: true, renderedTokens: options.RenderedTokens);
         var stops = new StopStringMatcher(options.Stop);
+        var budget = options.TrackReasoningBudget();
         var history = new List<int>(prompt.Count + options.MaxTokens);
         history.AddRange(prompt);
         var logits = new float[vocab];
@@ -156,7 +162,9 @@ public sealed class Generator
                     yield return new GenerationStep(-1, stops.Push(decoder.Flush()) + stops.Flush(), FinishReason.Length);
                     yield break;
                 }
-                int token = sampler.Sample(rows.AsSpan(row * vocab, vocab), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+                int token = budget?.Forced ?? -1;
+                if (token < 0) token = sampler.Sample(rows.AsSpan(row * vocab, vocab), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history));
+                budget?.Observe(token);
                 generated++;
                 history.Add(token);
                 bool accepted = row < drafted && token == pass[row + 1];
@@ -221,7 +229,10 @@ public sealed class StopStringMatcher
 
     public StopStringMatcher(IReadOnlyList<string> stops) => _stops = stops.Where(s => s.Length > 0).ToArray();
 
-    public bool Matched { get; private set; }
+    public bool Matched => MatchedStop is not null;
+
+    /// <summary>The stop string found (the first in the text; the first given on a tie), or null.</summary>
+    public string? MatchedStop { get; private set; }
 
     /// <summary>Adds text; returns what is now safe to emit.</summary>
     public string Push(string text)
@@ -231,14 +242,15 @@ public sealed class StopStringMatcher
         _pending.Append(text);
         string buffer = _pending.ToString();
         int first = -1;
+        string? matched = null;
         foreach (string stop in _stops)
         {
             int at = buffer.IndexOf(stop, StringComparison.Ordinal);
-            if (at >= 0 && (first < 0 || at < first)) first = at;
+            if (at >= 0 && (first < 0 || at < first)) (first, matched) = (at, stop);
         }
         if (first >= 0)
         {
-            Matched = true;
+            MatchedStop = matched;
             _pending.Clear();
             return buffer[..first];
         }

@@ -16,6 +16,9 @@ public sealed record LocalModelOptions
 
     /// <summary>Requests that may wait for a slot before new ones are refused.</summary>
     public int QueueLimit { get; init; } = 64;
+
+    /// <summary>A Jinja chat template to use instead of the file's <c>tokenizer.chat_template</c> (llama-server's <c>--chat-template-file</c>); null keeps the file's.</summary>
+    public string? ChatTemplate { get; init; }
 }
 
 /// <summary>
@@ -38,7 +41,8 @@ public sealed class LocalModel : IDisposable
     /// <summary>
     /// Loads the model at <paramref name="path"/>; its id is the file name without <c>.gguf</c>. A missing file throws
     /// <see cref="FileNotFoundException"/>, a malformed one <see cref="GgufException"/>, a well-formed one that needs
-    /// an unimplemented feature <see cref="NotSupportedException"/> (see <see cref="ModelLoader.Load"/>).
+    /// an unimplemented feature <see cref="NotSupportedException"/> (see <see cref="ModelLoader.Load"/>), a
+    /// <see cref="LocalModelOptions.ChatTemplate"/> that does not parse <see cref="TemplateException"/>.
     /// </summary>
     public static LocalModel Load(string path, LocalModelOptions? options = null)
     {
@@ -48,7 +52,7 @@ public sealed class LocalModel : IDisposable
         try
         {
             var tokenizer = Tokenizer.FromGguf(file);
-            var chat = ChatPrompt.FromGguf(file, tokenizer);
+            var chat = options.ChatTemplate is { } template ? new ChatPrompt(new ChatTemplate(template), tokenizer) : ChatPrompt.FromGguf(file, tokenizer);
             model = ModelLoader.Load(file, options.Model);
             var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = options.Slots, QueueLimit = options.QueueLimit, ContextSize = model.Info.ContextSize });
             string id = Path.GetFileName(path);

@@ -81,6 +81,9 @@ public sealed class GenerationStream : IAsyncEnumerable<GenerationStep>
     /// <summary>Why generation ended; null while it runs.</summary>
     public FinishReason? Finish { get; internal set; }
 
+    /// <summary>The stop string that ended generation (finish reason Stop); null when another reason ended it.</summary>
+    public string? StopSequence { get; internal set; }
+
     public IAsyncEnumerator<GenerationStep> GetAsyncEnumerator(CancellationToken cancellationToken = default)
         => _channel.Reader.ReadAllAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
 
@@ -465,10 +468,10 @@ public sealed class Scheduler : IDisposable
             Finish(s, FinishReason.Length, s.Stops.Push(s.Decoder.Flush()) + s.Stops.Flush());
             return false;
         }
-        int token;
+        int token = s.ReasoningBudget?.Forced ?? -1;
         try
         {
-            token = s.Sampler.Sample(logits, CollectionsMarshal.AsSpan(s.History));
+            if (token < 0) token = s.Sampler.Sample(logits, CollectionsMarshal.AsSpan(s.History));
         }
         catch (InvalidOperationException)
         {
@@ -476,6 +479,7 @@ public sealed class Scheduler : IDisposable
             Finish(s, FinishReason.Stop, s.Stops.Push(s.Decoder.Flush()) + s.Stops.Flush());
             return false;
         }
+        s.ReasoningBudget?.Observe(token);
         s.History.Add(token);
         s.Stream.GeneratedTokens++;
         s.Stream.TimeToFirstToken ??= Stopwatch.GetElapsedTime(s.Submitted);
@@ -489,6 +493,7 @@ public sealed class Scheduler : IDisposable
         string text = s.Stops.Push(s.Decoder.Push(token));
         if (s.Stops.Matched)
         {
+            s.Stream.StopSequence = s.Stops.MatchedStop;
             Finish(s, FinishReason.Stop, text, token, logprobs);
             return true;
         }
@@ -599,6 +604,7 @@ public sealed class Scheduler : IDisposable
             History = new List<int>(prompt.Length + Math.Min(request.Options.MaxTokens, 4096));
             History.AddRange(prompt);
             Stream = new GenerationStream(prompt.Length);
+            ReasoningBudget = request.Options.TrackReasoningBudget();
         }
 
         public readonly GenerationRequest Request;
@@ -609,6 +615,7 @@ public sealed class Scheduler : IDisposable
         public readonly CancellationToken Cancellation;
         public readonly List<int> History;
         public readonly GenerationStream Stream;
+        public readonly ReasoningBudgetTracker? ReasoningBudget;
         public readonly long Submitted = Stopwatch.GetTimestamp();
         public readonly int[] NextTokenBuffer = new int[1];
         /// <summary>The next token then a speculative draft after it (NextTokenBuffer's one slot when the request has no speculation).</summary>

@@ -184,6 +184,21 @@ public sealed class CliTests : IDisposable
         }
     }
 
+    [Fact]
+    public void ServeRefusesAChatTemplateFileThatIsMissingOrDoesNotParse()
+    {
+        string broken = Path.Combine(_dir, "broken.jinja");
+        File.WriteAllText(broken, "{% for message in messages %}{{ message['content'] }");
+        foreach (var (file, expected) in new[] { (broken, "--chat-template-file: "), (Path.Combine(_dir, "absent.jinja"), "does not exist") })
+        {
+            var result = SuironProcess.Run("serve", "--model", Stories, "--port", "0", "--chat-template-file", file);
+            Assert.True(result.ExitCode == 2, $"exit {result.ExitCode}: {result.StdErr}");
+            Assert.StartsWith("error: --chat-template-file: ", result.StdErr);
+            Assert.Contains(expected, result.StdErr);
+            Assert.DoesNotContain("   at ", result.StdErr);
+        }
+    }
+
     [Theory]
     [InlineData("run", "--model", "M", "--prompt", "x", "-n", "abc")]
     [InlineData("run", "--model", "M", "--prompt", "x", "--threads", "0")]
