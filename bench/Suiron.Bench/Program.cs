@@ -34,6 +34,8 @@ var rss = new Option<string>("--rss") { Description = "Peak RSS measured in a ch
 var depth = new Option<int>("--depth", "-d") { Description = "Tokens in the cache before each test (llama-bench's -d; filled untimed)", DefaultValueFactory = _ => 0 };
 var cacheTypeK = new Option<string>("--cache-type-k", "-ctk") { Description = "KV cache type of keys for both engines: f32, f16, q8_0", DefaultValueFactory = _ => "f16" };
 var cacheTypeV = new Option<string>("--cache-type-v", "-ctv") { Description = "KV cache type of values for both engines: f32, f16, q8_0 (q8_0 needs --flash-attn on in llama.cpp)", DefaultValueFactory = _ => "f16" };
+var depths = new Option<string?>("--depths") { Description = "Run the tests at each of these depths (comma-separated, e.g. 0,2048,8192), one table" };
+var plot = new Option<string?>("--plot") { Description = "With --depths: write tokens/s against depth for both engines to this PNG" };
 var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
 var verbose = new Option<bool>("--verbose", "-v") { Description = "Report every run on stderr" };
 var noBandwidth = new Option<bool>("--no-read-bandwidth") { Description = "Skip measuring the machine's read bandwidth (the yardstick for decode GB/s)" };
@@ -41,7 +43,7 @@ var noBandwidth = new Option<bool>("--no-read-bandwidth") { Description = "Skip 
 var root = new RootCommand("Suiron vs llama.cpp: the same GGUF files, the same threads, pp and tg tests, ratios.")
 {
     dir, models, types, quantizers, threads, files, prompt, generate, repetitions, quick, seed, flashAttention, rss, json, verbose, depth, cacheTypeK, cacheTypeV,
-    noBandwidth,
+    noBandwidth, depths, plot,
 };
 root.SetAction(result => Guard(() =>
 {
@@ -69,7 +71,16 @@ root.SetAction(result => Guard(() =>
                                                    : throw new FileNotFoundException($"Model file not found: {f}")).ToList()
         : PrepareFiles(result, t);
     WarnIfDebug();
-    var rows = Comparison.Run(benchFiles, settings, Console.Error);
+    int[] depthList = result.GetValue(depths) is { } list
+        ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => int.TryParse(x, out int v) && v >= 0 ? v : throw new ArgumentException($"--depths: '{x}' is not a depth ≥ 0.")).ToArray()
+        : [d];
+    if (result.GetValue(plot) is not null && depthList.Length < 2) throw new ArgumentException("--plot needs --depths with at least two depths.");
+    var rows = depthList.SelectMany(depthValue => Comparison.Run(benchFiles, settings with { Depth = depthValue }, Console.Error)).ToList();
+    if (result.GetValue(plot) is { } plotPath)
+    {
+        DepthPlot.Write(rows, settings, plotPath);
+        Console.Error.WriteLine($"plot written to {plotPath}");
+    }
     Console.Out.Write(Comparison.Table(rows, settings));
     if (!result.GetValue(noBandwidth) && n > 0) Console.Out.Write(BandwidthShare(rows, t));
     if (result.GetValue(json) is { } jsonPath)
