@@ -102,4 +102,57 @@ public sealed unsafe class TiledAttentionTests
         for (int i = 0; i < vector.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(vector[i]) == BitConverter.SingleToInt32Bits(scalar[i]), $"element {i}: vector {vector[i]} vs scalar {scalar[i]}");
     }
+
+    /// <summary>
+    /// MLA's absorbed form: keys the whole cached row, values its latent part (same row, offset), every head reading it,
+    /// with a sparse-attention mask — against attention computed naively in double (F32 rows, so no F16 rounding).
+    /// </summary>
+    [Fact]
+    public void Latent_rows_with_a_mask_equal_naive_attention()
+    {
+        if (!TiledAttention.IsAccelerated) return;
+        const int heads = 5, rope = 8, rank = 40, width = rope + rank, rows = 6, firstPosition = 37, length = firstPosition + rows;
+        var random = new Random(3);
+        var cached = new float[length * width];
+        for (int i = 0; i < cached.Length; i++) cached[i] = (float)(random.NextDouble() * 2 - 1);
+        var queries = new float[rows * heads * width];
+        for (int i = 0; i < queries.Length; i++) queries[i] = (float)(random.NextDouble() * 2 - 1);
+        var keep = new byte[rows * length];
+        for (int i = 0; i < keep.Length; i++) keep[i] = (byte)(random.Next(3) == 0 ? 0 : 1);
+        for (int r = 0; r < rows; r++) keep[r * length + firstPosition + r] = 1; // a row always keeps itself
+        var output = new float[rows * heads * rank];
+        var scratch = new float[TiledAttention.ScratchFloats(rows * heads, length, width, rank)];
+        const float scale = 0.3f;
+        fixed (float* c = cached)
+        fixed (float* q = queries)
+        fixed (float* o = output)
+        fixed (float* s = scratch)
+        fixed (byte* k = keep)
+            TiledAttention.Rows(q, heads * width, rows, heads, new TileSource(null, c, width, null, c + rope, width), firstPosition, scale,
+                o, heads * rank, s, width, rank, k, length);
+
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < heads; h++)
+            {
+                int seen = firstPosition + r + 1;
+                var weights = new double[seen];
+                double max = double.NegativeInfinity, sum = 0;
+                for (int t = 0; t < seen; t++)
+                {
+                    if (keep[r * length + t] == 0) { weights[t] = double.NegativeInfinity; continue; }
+                    double dot = 0;
+                    for (int d = 0; d < width; d++) dot += (double)queries[(r * heads + h) * width + d] * cached[t * width + d];
+                    weights[t] = dot * scale;
+                    max = Math.Max(max, weights[t]);
+                }
+                for (int t = 0; t < seen; t++) sum += weights[t] = Math.Exp(weights[t] - max);
+                for (int e = 0; e < rank; e++)
+                {
+                    double expected = 0;
+                    for (int t = 0; t < seen; t++) expected += weights[t] / sum * cached[t * width + rope + e];
+                    float actual = output[(r * heads + h) * rank + e];
+                    Assert.True(Math.Abs(actual - expected) < 1e-5, $"row {r}, head {h}, element {e}: {actual} vs {expected}");
+                }
+            }
+    }
 }
