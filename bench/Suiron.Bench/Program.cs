@@ -12,6 +12,7 @@ using Suiron.Kernels;
 //   dotnet run -c Release --project bench/Suiron.Bench -- rotation -f F.gguf -d 2048 -ctk q8_0 -ctv q8_0
 //                                                       (decode with vs without the quantized cache's Hadamard rotation, A/B)
 //   dotnet run -c Release --project bench/Suiron.Bench -- latency -f F.gguf -p 2048   (another stream's latency during a long prompt)
+//   dotnet run -c Release --project bench/Suiron.Bench -- attention -d 4096 --rows 256 --heads 14/2/64   (tiled vs row-by-row attention)
 //   dotnet run -c Release --project bench/Suiron.Bench -- kernels     (dot kernels: scalar vs Vector128 vs AVX2, one thread)
 //   dotnet run -c Release --project bench/Suiron.Bench -- paths       (matmuls: AVX2 vs AVX-512 kernels, A/B)
 //   dotnet run -c Release --project bench/Suiron.Bench -- vocab --from F.gguf --tokenizer DIR --out G.gguf
@@ -164,6 +165,24 @@ latencyCommand.SetAction(result => Guard(() =>
     return 0;
 }));
 root.Subcommands.Add(latencyCommand);
+var attentionDepth = new Option<int>("--depth", "-d") { Description = "Positions in the cache before the rows", DefaultValueFactory = _ => 4096 };
+var attentionRows = new Option<int>("--rows") { Description = "Query rows (a prompt chunk)", DefaultValueFactory = _ => 256 };
+var attentionHeads = new Option<string>("--heads") { Description = "Query heads / KV heads / head length", DefaultValueFactory = _ => "14/2/64" };
+var attentionCommand = new Command("attention", "Prefill attention alone, tiled vs row by row, one thread, A/B alternating")
+{
+    attentionDepth, attentionRows, attentionHeads, repetitions,
+};
+attentionCommand.SetAction(result => Guard(() =>
+{
+    int[] shape = result.GetValue(attentionHeads)!.Split('/').Select(int.Parse).ToArray();
+    if (shape.Length != 3 || shape[0] < 1 || shape[1] < 1 || shape[0] % shape[1] != 0 || shape[2] < 1) throw new ArgumentException("--heads is H/KV/D with H a multiple of KV.");
+    int d = result.GetValue(attentionDepth), rows = result.GetValue(attentionRows), r = result.GetValue(repetitions) ?? 5;
+    if (d < 0 || rows < 1 || r < 1) throw new ArgumentException("--depth ≥ 0, --rows and --repetitions ≥ 1.");
+    WarnIfDebug();
+    AttentionBench.Run(d, rows, shape[0], shape[1], shape[2], r, Console.Out);
+    return 0;
+}));
+root.Subcommands.Add(attentionCommand);
 var rotationFile = new Option<string>("--file", "-f") { Description = "GGUF file", Required = true };
 var rotationDepth = new Option<int>("--depth", "-d") { Description = "Tokens in the cache before each timed run (filled untimed)", DefaultValueFactory = _ => 2048 };
 var rotationCommand = new Command("rotation", "Decode cost of the Hadamard attention rotation of a quantized cache, A/B in one process: rotation on vs off, alternating runs, medians")

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Suiron.Inference;
 
 namespace Suiron.Kernels;
@@ -187,27 +188,43 @@ internal static unsafe class TiledAttention
     /// <summary>Key rows t0…t0+count−1 of one head, widened to F32, as tile[d·KeyTile + t]; lanes past count are zero.</summary>
     private static void TransposeTile(ushort* half, float* single, int stride, int count, int keyLength, float* tile)
     {
+        if (System.Runtime.Intrinsics.X86.Avx.IsSupported && keyLength % 8 == 0)
+        {
+            // 8 × 8 blocks: eight rows' eight elements in, eight elements' eight rows out, by unpack/shuffle/permute.
+            for (int rows = 0; rows < KeyTile; rows += 8)
+                for (int d = 0; d < keyLength; d += 8)
+                {
+                    Vector256<float> Row(int t) => t >= count ? default
+                        : half != null ? HalfConversion.HalfToSingle(Vector128.Load(half + (long)t * stride + d))
+                        : Vector256.Load(single + (long)t * stride + d);
+                    Transpose8(Row(rows), Row(rows + 1), Row(rows + 2), Row(rows + 3), Row(rows + 4), Row(rows + 5), Row(rows + 6), Row(rows + 7),
+                        tile + d * KeyTile + rows);
+                }
+            return;
+        }
         if (count < KeyTile) new Span<float>(tile, keyLength * KeyTile).Clear();
         for (int t = 0; t < count; t++)
-        {
-            if (half != null)
-            {
-                ushort* row = half + (long)t * stride;
-                int d = 0;
-                if (Vector256.IsHardwareAccelerated)
-                    for (; d + 8 <= keyLength; d += 8)
-                    {
-                        Vector256<float> wide = HalfConversion.HalfToSingle(Vector128.Load(row + d));
-                        for (int k = 0; k < 8; k++) tile[(d + k) * KeyTile + t] = wide.GetElement(k);
-                    }
-                for (; d < keyLength; d++) tile[d * KeyTile + t] = (float)BitConverter.UInt16BitsToHalf(row[d]);
-            }
-            else
-            {
-                float* row = single + (long)t * stride;
-                for (int d = 0; d < keyLength; d++) tile[d * KeyTile + t] = row[d];
-            }
-        }
+            for (int d = 0; d < keyLength; d++)
+                tile[d * KeyTile + t] = half != null ? (float)BitConverter.UInt16BitsToHalf(half[(long)t * stride + d]) : single[(long)t * stride + d];
+    }
+
+    /// <summary>Stores column k of the 8 × 8 block whose rows are r0…r7 at <c>target + k·KeyTile</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* target)
+    {
+        Vector256<float> a0 = Avx.UnpackLow(r0, r1), a1 = Avx.UnpackHigh(r0, r1), a2 = Avx.UnpackLow(r2, r3), a3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> a4 = Avx.UnpackLow(r4, r5), a5 = Avx.UnpackHigh(r4, r5), a6 = Avx.UnpackLow(r6, r7), a7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> b0 = Avx.Shuffle(a0, a2, 0x44), b1 = Avx.Shuffle(a0, a2, 0xEE), b2 = Avx.Shuffle(a1, a3, 0x44), b3 = Avx.Shuffle(a1, a3, 0xEE);
+        Vector256<float> b4 = Avx.Shuffle(a4, a6, 0x44), b5 = Avx.Shuffle(a4, a6, 0xEE), b6 = Avx.Shuffle(a5, a7, 0x44), b7 = Avx.Shuffle(a5, a7, 0xEE);
+        Avx.Permute2x128(b0, b4, 0x20).Store(target);
+        Avx.Permute2x128(b1, b5, 0x20).Store(target + KeyTile);
+        Avx.Permute2x128(b2, b6, 0x20).Store(target + 2 * KeyTile);
+        Avx.Permute2x128(b3, b7, 0x20).Store(target + 3 * KeyTile);
+        Avx.Permute2x128(b0, b4, 0x31).Store(target + 4 * KeyTile);
+        Avx.Permute2x128(b1, b5, 0x31).Store(target + 5 * KeyTile);
+        Avx.Permute2x128(b2, b6, 0x31).Store(target + 6 * KeyTile);
+        Avx.Permute2x128(b3, b7, 0x31).Store(target + 7 * KeyTile);
     }
 
     /// <summary>scores[v·stride + t] = (Σ_d q[v][d]·tile[d][t]) · scale for a whole tile, four query vectors at a time.</summary>

@@ -20,6 +20,7 @@ public sealed unsafe class TiledAttentionTests
         { KvCacheType.F16, 1, 128, 128, 17, 32 },
         { KvCacheType.F16, 4, 80, 80, 5, 9 },     // 80: a 32-lane block, then 8-lane tails
         { KvCacheType.F16, 3, 40, 24, 0, 1 },     // tails everywhere, one row
+        { KvCacheType.F16, 2, 20, 16, 3, 5 },     // a key length off the 8-wide transpose
         { KvCacheType.F16, 2, 64, 64, 300, 1 },   // a decode step at depth
         { KvCacheType.F32, 7, 64, 64, 0, 20 },
         { KvCacheType.F32, 2, 96, 36, 31, 16 },   // 36: a scalar tail in the weights·V pass
