@@ -31,13 +31,30 @@ internal struct AttentionHeadsWork : IParallelWork
     /// (F16/F32), else grouped where that helps, else head by head.
     /// <paramref name="blockFirstRow"/> and <paramref name="blockRows"/> are the caller's arrays for the block list (grown here).
     /// </summary>
-    public void Run(int rows, ReadOnlySpan<SequenceSegment> segments, WorkerPool pool, long attendedPositions, ref int[] blockFirstRow, ref int[] blockRows)
+    public void Run(int rows, ReadOnlySpan<SequenceSegment> segments, WorkerPool pool, long attendedPositions, ref int[] blockFirstRow, ref int[] blockRows,
+        ref float[] splitScores, ref float[] splitPartials)
     {
         int kvHeads = Heads / GroupSize;
         long cost = attendedPositions * Heads * (KeyLength + ValueLength);
         Blocks = 0;
         if (rows > 0 && TiledAttention.Supports(RowCache[0]))
         {
+            int longest = 0;
+            foreach (var segment in segments) longest = Math.Max(longest, segment.FirstPosition + segment.Count);
+            if (rows == segments.Length && SplitDecodeAttention.Worthwhile(rows, Heads, pool.Threads, longest))
+            {
+                // A decode step whose heads leave threads idle at a long context: split the positions too.
+                MixtureOfExperts.Grow(ref splitScores, SplitDecodeAttention.ScoreFloats(rows, Heads, longest));
+                MixtureOfExperts.Grow(ref splitPartials, SplitDecodeAttention.PartialFloats(rows, Heads, ValueLength, longest));
+                var split = new SplitDecodeAttention
+                {
+                    Queries = Queries, Mixed = Mixed, Scores = splitScores, Partials = splitPartials, RowCache = RowCache, RowPosition = RowPosition,
+                    Layer = Layer, Heads = Heads, GroupSize = GroupSize, KeyLength = KeyLength, ValueLength = ValueLength, QueryWidth = QueryWidth,
+                    Rows = rows, Chunks = SplitDecodeAttention.ChunkCount(longest), ScoreStride = TiledAttention.Padded(longest), Scale = Scale,
+                };
+                split.Run(pool, cost);
+                return;
+            }
             Blocks = TiledAttention.CutBlocks(segments, GroupSize, ref blockFirstRow, ref blockRows);
             (BlockFirstRow, BlockRows) = (blockFirstRow, blockRows);
             HeadSplit = TiledAttention.HeadSplit(Blocks * kvHeads, GroupSize, pool.Threads);

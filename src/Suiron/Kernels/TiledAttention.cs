@@ -85,7 +85,7 @@ internal static unsafe class TiledAttention
     public static long ScratchFloats(int vectors, int length, int keyLength, int valueLength) =>
         (long)vectors * keyLength + (long)vectors * Padded(length) + (long)keyLength * KeyTile + (long)KeyTile * valueLength;
 
-    private static int Padded(int length) => (length + KeyTile - 1) / KeyTile * KeyTile;
+    internal static int Padded(int length) => (length + KeyTile - 1) / KeyTile * KeyTile;
 
     /// <summary>
     /// Attention of <paramref name="rows"/> query rows at positions <paramref name="firstPosition"/>,
@@ -186,7 +186,7 @@ internal static unsafe class TiledAttention
         output + (long)(vector / groupSize) * outputRowStride + (long)(vector % groupSize) * valueLength;
 
     /// <summary>Key rows t0…t0+count−1 of one head, widened to F32, as tile[d·KeyTile + t]; lanes past count are zero.</summary>
-    private static void TransposeTile(ushort* half, float* single, int stride, int count, int keyLength, float* tile)
+    internal static void TransposeTile(ushort* half, float* single, int stride, int count, int keyLength, float* tile)
     {
         if (System.Runtime.Intrinsics.X86.Avx.IsSupported && keyLength % 8 == 0)
         {
@@ -229,7 +229,7 @@ internal static unsafe class TiledAttention
 
     /// <summary>scores[v·stride + t] = (Σ_d q[v][d]·tile[d][t]) · scale for a whole tile, four query vectors at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoreTile(float* q, int vectors, int keyLength, float* tile, float scale, float* scores, int stride)
+    internal static void ScoreTile(float* q, int vectors, int keyLength, float* tile, float scale, float* scores, int stride)
     {
         Vector256<float> s = Vector256.Create(scale);
         int v = 0;
@@ -281,7 +281,7 @@ internal static unsafe class TiledAttention
 
     /// <summary>o_j += Σ_t w[j·stride + t] · tile[t] for <paramref name="take"/> (1–3) outputs, in t order, 32 lanes at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AccumulateTile(float* w, int stride, int take, int count, float* tile, int valueLength, float* o0, float* o1, float* o2)
+    internal static void AccumulateTile(float* w, int stride, int take, int count, float* tile, int valueLength, float* o0, float* o1, float* o2)
     {
         float* w0 = w, w1 = w + stride, w2 = w1 + stride;
         int c = 0;

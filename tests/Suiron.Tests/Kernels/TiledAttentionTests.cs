@@ -157,3 +157,60 @@ public sealed unsafe class TiledAttentionTests
             }
     }
 }
+
+/// <summary>
+/// Decode split over positions (<see cref="SplitDecodeAttention"/>): two sequences of different lengths in one step,
+/// against row-by-row <see cref="Attention.Head"/>, within one F16 rounding of a weight (F16) or float rounding (F32).
+/// </summary>
+public sealed class SplitDecodeAttentionTests
+{
+    [Theory]
+    [InlineData(KvCacheType.F16)]
+    [InlineData(KvCacheType.F32)]
+    public void Split_decode_equals_row_by_row_attention(KvCacheType type)
+    {
+        if (!TiledAttention.IsAccelerated) return;
+        const int heads = 4, kvHeads = 2, groupSize = 2, keyLength = 64, valueLength = 64, layer = 0;
+        int[] lengths = [3000, 700]; // the second ends in the first chunk: its later chunks contribute nothing
+        var random = new Random(11);
+        var caches = lengths.Select(length =>
+        {
+            var cache = new KvCache(1, kvHeads * keyLength, kvHeads * valueLength, 3100, type);
+            var keys = new float[length * kvHeads * keyLength];
+            var values = new float[length * kvHeads * valueLength];
+            for (int i = 0; i < keys.Length; i++) keys[i] = (float)(random.NextDouble() * 4 - 2);
+            for (int i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() * 4 - 2);
+            cache.Write(layer, 0, keys, values);
+            return cache;
+        }).ToArray();
+        int queryWidth = heads * keyLength, rows = lengths.Length;
+        var queries = new float[rows * queryWidth];
+        for (int i = 0; i < queries.Length; i++) queries[i] = (float)(random.NextDouble() * 2 - 1);
+        var mixed = new float[rows * heads * valueLength];
+        float scale = 1 / MathF.Sqrt(keyLength);
+        Assert.True(SplitDecodeAttention.Worthwhile(rows, heads, threads: 16, lengths.Max()));
+        using var pool = new WorkerPool(3);
+        var split = new SplitDecodeAttention
+        {
+            Queries = queries, Mixed = mixed, RowCache = caches, RowPosition = lengths.Select(l => l - 1).ToArray(), Layer = layer,
+            Scores = new float[SplitDecodeAttention.ScoreFloats(rows, heads, lengths.Max())],
+            Partials = new float[SplitDecodeAttention.PartialFloats(rows, heads, valueLength, lengths.Max())],
+            Heads = heads, GroupSize = groupSize, KeyLength = keyLength, ValueLength = valueLength, QueryWidth = queryWidth,
+            Rows = rows, Chunks = SplitDecodeAttention.ChunkCount(lengths.Max()), ScoreStride = TiledAttention.Padded(lengths.Max()), Scale = scale,
+        };
+        split.Run(pool, long.MaxValue / 4);
+
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < heads; h++)
+            {
+                var expected = new float[valueLength];
+                Attention.Head(queries.AsSpan(r * queryWidth + h * keyLength, keyLength), caches[r], layer, h / groupSize, lengths[r], scale,
+                    new float[lengths[r]], new float[2 * keyLength], expected);
+                for (int d = 0; d < valueLength; d++)
+                {
+                    float actual = mixed[(r * heads + h) * valueLength + d];
+                    Assert.True(Math.Abs(actual - expected[d]) <= (type == KvCacheType.F16 ? 2e-3 : 2e-6), $"sequence {r}, head {h}, element {d}: split {actual} vs {expected[d]}");
+                }
+            }
+    }
+}
