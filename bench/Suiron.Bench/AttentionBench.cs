@@ -6,16 +6,17 @@ namespace Suiron.Bench;
 
 /// <summary>
 /// Prefill attention alone, A/B in one process: the tiled form (<see cref="TiledAttention"/>) against the row-by-row
-/// grouped form it replaced (<see cref="Attention.Group"/>, one item per row and key/value head), same random F16 cache
+/// form it replaced (<see cref="Attention.Group"/> for an F16 cache, else <see cref="Attention.Head"/>), same random cache
 /// and queries, one thread, runs alternating, medians. What it isolates: the attention share of a long prompt's prefill,
 /// without the projections and feed-forward that dilute it in `-d` runs.
 /// </summary>
 internal static unsafe class AttentionBench
 {
-    public static void Run(int depth, int rows, int heads, int kvHeads, int headLength, int repetitions, TextWriter output)
+    public static void Run(int depth, int rows, int heads, int kvHeads, int headLength, int repetitions, KvCacheType keyType, KvCacheType valueType, TextWriter output)
     {
         int groupSize = heads / kvHeads, length = depth + rows, queryWidth = heads * headLength, keyWidth = kvHeads * headLength;
-        var cache = new KvCache(1, keyWidth, keyWidth, length, KvCacheType.F16);
+        var cache = new KvCache(1, keyWidth, keyWidth, length, keyType, valueType);
+        bool groupedForm = Attention.SupportsGroup(cache);
         var random = new Random(5);
         var keys = new float[length * keyWidth];
         var values = new float[length * keyWidth];
@@ -29,7 +30,7 @@ internal static unsafe class AttentionBench
         int perBlock = TiledAttention.RowsPerBlock(groupSize, length);
         var scratch = new float[TiledAttention.ScratchFloats(perBlock * groupSize, length, headLength, headLength)];
         var scores = new float[groupSize * length];
-        var rowScratch = new float[groupSize * headLength + headLength];
+        var rowScratch = new float[2 * groupSize * headLength + headLength]; // the grouped form's, or a Q8_0 query's blocks
 
         double Tiled()
         {
@@ -48,8 +49,20 @@ internal static unsafe class AttentionBench
             long start = Stopwatch.GetTimestamp();
             for (int r = 0; r < rows; r++)
                 for (int kv = 0; kv < kvHeads; kv++)
-                    Attention.Group(queries.AsSpan(r * queryWidth + kv * groupSize * headLength, groupSize * headLength), groupSize, cache, 0, kv, depth + r + 1, scale,
-                        scores, rowScratch, groupedOut.AsSpan(r * queryWidth + kv * groupSize * headLength, groupSize * headLength));
+                {
+                    if (groupedForm)
+                    {
+                        Attention.Group(queries.AsSpan(r * queryWidth + kv * groupSize * headLength, groupSize * headLength), groupSize, cache, 0, kv, depth + r + 1, scale,
+                            scores, rowScratch, groupedOut.AsSpan(r * queryWidth + kv * groupSize * headLength, groupSize * headLength));
+                        continue;
+                    }
+                    for (int g = 0; g < groupSize; g++)
+                    {
+                        int head = kv * groupSize + g;
+                        Attention.Head(queries.AsSpan(r * queryWidth + head * headLength, headLength), cache, 0, kv, depth + r + 1, scale,
+                            scores, rowScratch, groupedOut.AsSpan(r * queryWidth + head * headLength, headLength));
+                    }
+                }
             return Stopwatch.GetElapsedTime(start).TotalSeconds;
         }
 
@@ -65,10 +78,10 @@ internal static unsafe class AttentionBench
         for (int i = 0; i < tiledOut.Length; i++) worst = Math.Max(worst, Math.Abs(tiledOut[i] - groupedOut[i]));
         double t = tiled.Order().ElementAt(repetitions / 2), g = grouped.Order().ElementAt(repetitions / 2);
         double multiplyAdds = (double)rows * heads * headLength * 2 * (depth + (rows + 1) / 2.0);
-        output.WriteLine($"attention of {rows} rows at depth {depth}: {heads} heads / {kvHeads} KV heads of {headLength}, F16 cache, one thread, medians of {repetitions}");
+        output.WriteLine($"attention of {rows} rows at depth {depth}: {heads} heads / {kvHeads} KV heads of {headLength}, cache k {KvCacheTypes.Name(keyType)} v {KvCacheTypes.Name(valueType)}, one thread, medians of {repetitions}");
         output.WriteLine($"| form | ms | G multiply-adds/s |");
         output.WriteLine($"|---|---:|---:|");
-        output.WriteLine($"| row by row, grouped (before) | {g * 1000:F1} | {multiplyAdds / g / 1e9:F2} |");
+        output.WriteLine($"| row by row{(groupedForm ? ", grouped" : "")} (before) | {g * 1000:F1} | {multiplyAdds / g / 1e9:F2} |");
         output.WriteLine($"| tiled | {t * 1000:F1} | {multiplyAdds / t / 1e9:F2} |");
         output.WriteLine($"tiled / grouped speed: {g / t:F2}×; largest output difference {worst:G3}");
     }

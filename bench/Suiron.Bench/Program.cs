@@ -170,7 +170,7 @@ var attentionRows = new Option<int>("--rows") { Description = "Query rows (a pro
 var attentionHeads = new Option<string>("--heads") { Description = "Query heads / KV heads / head length", DefaultValueFactory = _ => "14/2/64" };
 var attentionCommand = new Command("attention", "Prefill attention alone, tiled vs row by row, one thread, A/B alternating")
 {
-    attentionDepth, attentionRows, attentionHeads, repetitions,
+    attentionDepth, attentionRows, attentionHeads, repetitions, cacheTypeK, cacheTypeV,
 };
 attentionCommand.SetAction(result => Guard(() =>
 {
@@ -179,7 +179,8 @@ attentionCommand.SetAction(result => Guard(() =>
     int d = result.GetValue(attentionDepth), rows = result.GetValue(attentionRows), r = result.GetValue(repetitions) ?? 5;
     if (d < 0 || rows < 1 || r < 1) throw new ArgumentException("--depth ≥ 0, --rows and --repetitions ≥ 1.");
     WarnIfDebug();
-    AttentionBench.Run(d, rows, shape[0], shape[1], shape[2], r, Console.Out);
+    AttentionBench.Run(d, rows, shape[0], shape[1], shape[2], r,
+        Suiron.Inference.KvCacheTypes.Parse(result.GetValue(cacheTypeK)!, "--cache-type-k"), Suiron.Inference.KvCacheTypes.Parse(result.GetValue(cacheTypeV)!, "--cache-type-v"), Console.Out);
     return 0;
 }));
 root.Subcommands.Add(attentionCommand);

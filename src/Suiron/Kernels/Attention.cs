@@ -182,7 +182,7 @@ internal static unsafe class Attention
     }
 
     /// <summary>A query head quantized to Q8_0 inside the query scratch: the block scales as floats, then the blocks.</summary>
-    private readonly struct QueryQ8_0(float* scales, byte* blocks8, int blocks)
+    internal readonly struct QueryQ8_0(float* scales, byte* blocks8, int blocks)
     {
         public readonly float* Scales = scales;
         public readonly byte* Blocks8 = blocks8;
@@ -190,7 +190,7 @@ internal static unsafe class Attention
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static QueryQ8_0 QuantizeQuery(float* q, float* queryScratch, int keyLength)
+    internal static QueryQ8_0 QuantizeQuery(float* q, float* queryScratch, int keyLength)
     {
         int blocks = keyLength / BlockQ8_0.Elements;
         float* scales = queryScratch;

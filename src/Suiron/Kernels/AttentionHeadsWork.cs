@@ -41,7 +41,7 @@ internal struct AttentionHeadsWork : IParallelWork
         {
             int longest = 0;
             foreach (var segment in segments) longest = Math.Max(longest, segment.FirstPosition + segment.Count);
-            if (rows == segments.Length && SplitDecodeAttention.Worthwhile(rows, Heads, pool.Threads, longest))
+            if (rows == segments.Length && SplitDecodeAttention.Supports(RowCache[0]) && SplitDecodeAttention.Worthwhile(rows, Heads, pool.Threads, longest))
             {
                 // A decode step whose heads leave threads idle at a long context: split the positions too.
                 MixtureOfExperts.Grow(ref splitScores, SplitDecodeAttention.ScoreFloats(rows, Heads, longest));

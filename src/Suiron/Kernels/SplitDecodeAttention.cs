@@ -28,6 +28,10 @@ internal unsafe struct SplitDecodeAttention : IParallelWork
     public float Scale;
     private Phase _phase;
 
+    /// <summary>F16 and F32 caches (a Q8_0 cache's value path is ggml's online softmax, which a split would change).</summary>
+    public static bool Supports(KvCache cache) =>
+        cache.KeyType is KvCacheType.F16 or KvCacheType.F32 && cache.ValueType is KvCacheType.F16 or KvCacheType.F32;
+
     /// <summary>Whether a step of <paramref name="rows"/> single-row sequences should split: its heads leave threads idle and
     /// its longest context spans at least two chunks.</summary>
     public static bool Worthwhile(int rows, int heads, int threads, int longest) => (long)rows * heads < threads && longest >= 2 * ChunkPositions;

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Suiron.Inference;
+using Suiron.Tensors;
 
 namespace Suiron.Kernels;
 
@@ -36,7 +37,7 @@ internal static unsafe class TiledAttention
 
     /// <summary>Whether the tiled form handles this cache: F16 or F32 keys and values, 256-bit vectors with FMA.</summary>
     public static bool Supports(KvCache cache) =>
-        IsAccelerated && cache.KeyType is KvCacheType.F16 or KvCacheType.F32 && cache.ValueType is KvCacheType.F16 or KvCacheType.F32;
+        IsAccelerated && (cache.KeyType != KvCacheType.Q8_0 || Avx2Dot.IsSupported);
 
     /// <summary>256-bit vectors with FMA, which the tile kernels are written in.</summary>
     public static bool IsAccelerated => Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
@@ -83,7 +84,7 @@ internal static unsafe class TiledAttention
 
     /// <summary>Scratch floats <see cref="Rows"/> needs for <paramref name="vectors"/> query vectors over <paramref name="length"/> positions.</summary>
     public static long ScratchFloats(int vectors, int length, int keyLength, int valueLength) =>
-        (long)vectors * keyLength + (long)vectors * Padded(length) + (long)keyLength * KeyTile + (long)KeyTile * valueLength;
+        (long)vectors * keyLength + (long)vectors * Padded(length) + (long)keyLength * KeyTile + (long)KeyTile * valueLength + 2L * vectors;
 
     internal static int Padded(int length) => (length + KeyTile - 1) / KeyTile * KeyTile;
 
@@ -99,15 +100,23 @@ internal static unsafe class TiledAttention
         float* queries, int queryRowStride, int rows, int groupSize, KvCache cache, int layer, int kvHead, int firstPosition,
         float scale, float* output, int outputRowStride, float* scratch, int keyLength, int valueLength, bool reference = false)
     {
-        bool halfKeys = cache.KeyType == KvCacheType.F16, halfValues = cache.ValueType == KvCacheType.F16;
-        fixed (Half* keysF16 = halfKeys ? cache.KeysF16(layer) : default)
-        fixed (float* keysF32 = halfKeys ? default : cache.KeysF32(layer))
-        fixed (Half* valuesF16 = halfValues ? cache.ValuesF16(layer) : default)
-        fixed (float* valuesF32 = halfValues ? default : cache.ValuesF32(layer))
+        KvCacheType keyType = cache.KeyType, valueType = cache.ValueType;
+        fixed (Half* keysF16 = keyType == KvCacheType.F16 ? cache.KeysF16(layer) : default)
+        fixed (float* keysF32 = keyType == KvCacheType.F32 ? cache.KeysF32(layer) : default)
+        fixed (byte* keysQ8_0 = keyType == KvCacheType.Q8_0 ? cache.KeysQ8_0(layer) : default)
+        fixed (Half* valuesF16 = valueType == KvCacheType.F16 ? cache.ValuesF16(layer) : default)
+        fixed (float* valuesF32 = valueType == KvCacheType.F32 ? cache.ValuesF32(layer) : default)
+        fixed (byte* valuesQ8_0 = valueType == KvCacheType.Q8_0 ? cache.ValuesQ8_0(layer) : default)
         {
-            var source = new TileSource(
-                halfKeys ? (ushort*)keysF16 + kvHead * keyLength : null, halfKeys ? null : keysF32 + kvHead * keyLength, cache.KeyWidth,
-                halfValues ? (ushort*)valuesF16 + kvHead * valueLength : null, halfValues ? null : valuesF32 + kvHead * valueLength, cache.ValueWidth);
+                var source = new TileSource(
+                keysF16 == null ? null : (ushort*)keysF16 + kvHead * keyLength, keysF32 == null ? null : keysF32 + kvHead * keyLength, cache.KeyWidth,
+                valuesF16 == null ? null : (ushort*)valuesF16 + kvHead * valueLength, valuesF32 == null ? null : valuesF32 + kvHead * valueLength, cache.ValueWidth)
+            {
+                KeysQ8_0 = keysQ8_0 == null ? null : keysQ8_0 + (long)kvHead * (keyLength / BlockQ8_0.Elements) * sizeof(BlockQ8_0),
+                KeyRowBytes = cache.KeyWidth / BlockQ8_0.Elements * sizeof(BlockQ8_0),
+                ValuesQ8_0 = valuesQ8_0 == null ? null : valuesQ8_0 + (long)kvHead * (valueLength / BlockQ8_0.Elements) * sizeof(BlockQ8_0),
+                ValueRowBytes = cache.ValueWidth / BlockQ8_0.Elements * sizeof(BlockQ8_0),
+            };
             Rows(queries, queryRowStride, rows, groupSize, source, firstPosition, scale, output, outputRowStride, scratch, keyLength, valueLength, null, 0, reference);
         }
     }
@@ -124,23 +133,32 @@ internal static unsafe class TiledAttention
     {
         int vectors = rows * groupSize, length = firstPosition + rows, padded = Padded(length);
         float* q = scratch, scores = q + (long)vectors * keyLength, keyTile = scores + (long)vectors * padded, valueTile = keyTile + keyLength * KeyTile;
-        bool halfKeys = source.KeysF16 != null, halfValues = source.ValuesF16 != null;
+        float* maxima = valueTile + KeyTile * valueLength, sums = maxima + vectors; // online softmax state (Q8_0 values)
+        bool halfKeys = source.KeysF16 != null, q8Keys = source.KeysQ8_0 != null, halfValues = source.ValuesF16 != null, q8Values = source.ValuesQ8_0 != null;
 
         for (int i = 0; i < rows; i++)
         {
             float* from = queries + (long)i * queryRowStride, target = q + (long)i * groupSize * keyLength;
-            if (halfKeys) Attention.RoundToHalf(from, target, groupSize * keyLength);
+            if (q8Keys)
+                for (int g = 0; g < groupSize; g++) Attention.QuantizeQuery(from + g * keyLength, target + g * keyLength, keyLength); // fits: 9.5 of 32 floats
+            else if (halfKeys) Attention.RoundToHalf(from, target, groupSize * keyLength);
             else new ReadOnlySpan<float>(from, groupSize * keyLength).CopyTo(new Span<float>(target, groupSize * keyLength));
         }
 
         for (int t0 = 0; t0 < length; t0 += KeyTile)
         {
             int count = Math.Min(KeyTile, length - t0);
-            TransposeTile(halfKeys ? source.KeysF16 + (long)t0 * source.KeyStride : null, halfKeys ? null : source.KeysF32 + (long)t0 * source.KeyStride,
-                source.KeyStride, count, keyLength, keyTile);
             // Vectors of rows that end before this tile need none of its scores.
             int firstRow = Math.Max(0, t0 - firstPosition);
             int start = firstRow * groupSize;
+            if (q8Keys)
+            {
+                ScoreTileQ8_0(q + (long)start * keyLength, vectors - start, keyLength, source.KeysQ8_0 + (long)t0 * source.KeyRowBytes, source.KeyRowBytes, count,
+                    scale, scores + (long)start * padded + t0, padded);
+                continue;
+            }
+            TransposeTile(halfKeys ? source.KeysF16 + (long)t0 * source.KeyStride : null, halfKeys ? null : source.KeysF32 + (long)t0 * source.KeyStride,
+                source.KeyStride, count, keyLength, keyTile);
             if (reference) ScoreTileReference(q + (long)start * keyLength, vectors - start, keyLength, keyTile, scale, scores + (long)start * padded + t0, padded);
             else ScoreTile(q + (long)start * keyLength, vectors - start, keyLength, keyTile, scale, scores + (long)start * padded + t0, padded);
         }
@@ -152,22 +170,40 @@ internal static unsafe class TiledAttention
             if (keep != null)
                 for (int t = 0; t < seen; t++)
                     if (keep[(long)row * keepStride + t] == 0) scoreRow[t] = float.NegativeInfinity;
+            if (q8Values) continue; // softmax online, with the values
             VectorOps.Softmax(new Span<float>(scoreRow, seen));
             if (halfValues) Attention.RoundToHalf(scoreRow, scoreRow, seen);
             new Span<float>(scoreRow + seen, padded - seen).Clear();
         }
 
         for (int i = 0; i < rows; i++) new Span<float>(output + (long)i * outputRowStride, groupSize * valueLength).Clear();
+        if (q8Values)
+        {
+            new Span<float>(maxima, vectors).Fill(float.NegativeInfinity);
+            new Span<float>(sums, vectors).Clear();
+        }
         for (int t0 = 0; t0 < length; t0 += KeyTile)
         {
             int count = Math.Min(KeyTile, length - t0);
             for (int t = 0; t < count; t++)
             {
+                if (q8Values)
+                {
+                    DequantizeQ8_0((BlockQ8_0*)(source.ValuesQ8_0 + (long)(t0 + t) * source.ValueRowBytes), valueTile + t * valueLength, valueLength);
+                    continue;
+                }
                 long at = (long)(t0 + t) * source.ValueStride;
                 if (halfValues) HalfConversion.HalfToSingle((Half*)(source.ValuesF16 + at), valueTile + t * valueLength, valueLength);
                 else new ReadOnlySpan<float>(source.ValuesF32 + at, valueLength).CopyTo(new Span<float>(valueTile + t * valueLength, valueLength));
             }
             int firstRow = Math.Max(0, t0 - firstPosition);
+            if (q8Values)
+            {
+                for (int v = firstRow * groupSize; v < vectors; v++)
+                    OnlineTile(scores + (long)v * padded + t0, Math.Min(count, firstPosition + v / groupSize + 1 - t0), valueTile, valueLength,
+                        OutputHead(output, outputRowStride, groupSize, valueLength, v), ref maxima[v], ref sums[v]);
+                continue;
+            }
             for (int v = firstRow * groupSize; v < vectors; )
             {
                 int take = Math.Min(3, vectors - v);
@@ -179,6 +215,68 @@ internal static unsafe class TiledAttention
                 else AccumulateTile(w, padded, take, count, valueTile, valueLength, o0, o1, o2);
                 v += take;
             }
+        }
+        if (q8Values)
+            for (int v = 0; v < vectors; v++)
+                Attention.Scale(OutputHead(output, outputRowStride, groupSize, valueLength, v), sums[v] == 0f ? 0f : 1f / sums[v], valueLength);
+    }
+
+    /// <summary>
+    /// Scores of the query vectors (Q8_0, as <see cref="Attention.QuantizeQuery"/> lays one out in each vector's keyLength
+    /// floats) against <paramref name="count"/> Q8_0 key rows: the integer block dots of <see cref="Attention.Head"/>, four
+    /// key rows per call (bit for bit the one-row kernel), each key row read from L1 for every vector of the block.
+    /// </summary>
+    private static void ScoreTileQ8_0(float* q, int vectors, int keyLength, byte* keys, int rowBytes, int count, float scale, float* scores, int stride)
+    {
+        int blocks = keyLength / BlockQ8_0.Elements;
+        for (int v = 0; v < vectors; v++)
+        {
+            float* scales = q + (long)v * keyLength, row = scores + (long)v * stride;
+            byte* blocks8 = (byte*)(scales + blocks);
+            int t = 0;
+            for (; t + 4 <= count; t += 4)
+            {
+                Avx2Dot.Q8_0ScaledFourRows(keys + (long)t * rowBytes, rowBytes, blocks8, scales, keyLength, row + t, 1);
+                for (int k = t; k < t + 4; k++) row[k] *= scale;
+            }
+            for (; t < count; t++) row[t] = Avx2Dot.Q8_0Scaled(keys + (long)t * rowBytes, blocks8, scales, keyLength) * scale;
+        }
+    }
+
+    /// <summary>x = q·d per element of a row of Q8_0 blocks: the value <see cref="Attention.AccumulateQ8_0"/> multiplies by the weight.</summary>
+    private static void DequantizeQ8_0(BlockQ8_0* row, float* target, int n)
+    {
+        for (int b = 0; b < n / BlockQ8_0.Elements; b++, target += BlockQ8_0.Elements)
+        {
+            Vector256<float> d = Vector256.Create((float)row[b].D);
+            sbyte* quants = row[b].Qs;
+            for (int j = 0; j < BlockQ8_0.Elements; j += 8)
+                (Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(quants + j)) * d).Store(target + j);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Attention.OnlineSoftmaxQ8_0"/>'s steps for positions t0…t0+count−1 of one vector, the value rows already
+    /// dequantized: a new maximum rescales the output and the sum, each row enters with its weight, in position order.
+    /// </summary>
+    private static void OnlineTile(float* scores, int count, float* tile, int valueLength, float* output, ref float maximum, ref float sum)
+    {
+        for (int t = 0; t < count; t++)
+        {
+            float score = scores[t], rescale = 1f, weight = 1f;
+            if (score > maximum)
+            {
+                float previous = maximum;
+                maximum = score;
+                rescale = MathF.Exp(previous - maximum);
+                Attention.Scale(output, rescale, valueLength);
+            }
+            else
+            {
+                weight = MathF.Exp(score - maximum);
+            }
+            Attention.Accumulate(weight, tile + t * valueLength, output, valueLength);
+            sum = sum * rescale + weight;
         }
     }
 
@@ -349,10 +447,16 @@ internal static unsafe class TiledAttention
 
 /// <summary>
 /// Where <see cref="TiledAttention"/> reads: position t's key at <c>KeysF16/KeysF32 + t·KeyStride</c> and its value at
-/// <c>ValuesF16/ValuesF32 + t·ValueStride</c>, each in F16 (its F16 pointer set) or F32. The caller keeps them pinned.
+/// <c>ValuesF16/ValuesF32 + t·ValueStride</c>, each in F16 (its F16 pointer set), F32 or Q8_0. The caller keeps them pinned.
 /// </summary>
 internal readonly unsafe struct TileSource(ushort* keysF16, float* keysF32, int keyStride, ushort* valuesF16, float* valuesF32, int valueStride)
 {
+    /// <summary>Q8_0 keys instead (rows <see cref="KeyRowBytes"/> apart); likewise values.</summary>
+    public byte* KeysQ8_0 { get; init; }
+    public int KeyRowBytes { get; init; }
+    public byte* ValuesQ8_0 { get; init; }
+    public int ValueRowBytes { get; init; }
+
     public readonly ushort* KeysF16 = keysF16;
     public readonly float* KeysF32 = keysF32;
     public readonly int KeyStride = keyStride;

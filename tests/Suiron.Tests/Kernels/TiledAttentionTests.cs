@@ -78,6 +78,58 @@ public sealed unsafe class TiledAttentionTests
         Assert.True(worst > 0 || type == KvCacheType.F16, "an F32 cache with scores summed in another order is expected to differ somewhere");
     }
 
+    /// <summary>
+    /// Q8_0 caches (llama.cpp's flash-attention arithmetic: a Q8_0 query against Q8_0 keys in integer blocks; values with
+    /// the online softmax): with Q8_0 keys the scores are the row-by-row path's very bits (four key rows per call of the
+    /// bit-identical multi-row kernel), and everything after them is the same sequence of operations, so the outputs are
+    /// equal bit for bit; with F16 keys the scores are summed in another order, so equal within rounding.
+    /// </summary>
+    [Theory]
+    [InlineData(KvCacheType.Q8_0, KvCacheType.Q8_0, 7, 64, 0, 33)]
+    [InlineData(KvCacheType.Q8_0, KvCacheType.Q8_0, 2, 128, 100, 5)]
+    [InlineData(KvCacheType.Q8_0, KvCacheType.F16, 7, 64, 17, 9)]
+    [InlineData(KvCacheType.F16, KvCacheType.Q8_0, 4, 64, 3, 12)]
+    public void Quantized_caches_equal_row_by_row_attention(KvCacheType keyType, KvCacheType valueType, int groupSize, int headLength, int firstPosition, int rows)
+    {
+        if (!Avx2Dot.IsSupported) return;
+        const int kvHeads = 2, layer = 0;
+        int heads = kvHeads * groupSize, queryWidth = heads * headLength, outputWidth = heads * headLength, length = firstPosition + rows;
+        var cache = new KvCache(1, kvHeads * headLength, kvHeads * headLength, 256, keyType, valueType);
+        Assert.True(TiledAttention.Supports(cache));
+        var random = new Random(groupSize * 101 + rows);
+        var keys = new float[length * kvHeads * headLength];
+        var values = new float[length * kvHeads * headLength];
+        for (int i = 0; i < keys.Length; i++) keys[i] = (float)(random.NextDouble() * 4 - 2);
+        for (int i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() * 4 - 2);
+        cache.Write(layer, 0, keys, values);
+        var queries = new float[rows * queryWidth];
+        for (int i = 0; i < queries.Length; i++) queries[i] = (float)(random.NextDouble() * 2 - 1);
+        float scale = 1 / MathF.Sqrt(headLength);
+        var tiled = new float[rows * outputWidth];
+        var scratch = new float[TiledAttention.ScratchFloats(rows * groupSize, length, headLength, headLength)];
+        fixed (float* q = queries)
+        fixed (float* o = tiled)
+        fixed (float* s = scratch)
+            for (int kvHead = 0; kvHead < kvHeads; kvHead++)
+                TiledAttention.Rows(q + kvHead * groupSize * headLength, queryWidth, rows, groupSize, cache, layer, kvHead, firstPosition,
+                    scale, o + kvHead * groupSize * headLength, outputWidth, s, headLength, headLength);
+        for (int i = 0; i < rows; i++)
+            for (int h = 0; h < heads; h++)
+            {
+                var expected = new float[headLength];
+                Attention.Head(queries.AsSpan(i * queryWidth + h * headLength, headLength), cache, layer, h / groupSize, firstPosition + i + 1, scale,
+                    new float[length], new float[2 * headLength], expected);
+                for (int d = 0; d < headLength; d++)
+                {
+                    float actual = tiled[i * outputWidth + h * headLength + d];
+                    if (keyType == KvCacheType.Q8_0)
+                        Assert.True(BitConverter.SingleToInt32Bits(actual) == BitConverter.SingleToInt32Bits(expected[d]), $"row {i}, head {h}, element {d}: tiled {actual} vs row by row {expected[d]}");
+                    else
+                        Assert.True(Math.Abs(actual - expected[d]) <= 2e-5, $"row {i}, head {h}, element {d}: tiled {actual} vs row by row {expected[d]}");
+                }
+            }
+    }
+
     [Theory]
     [MemberData(nameof(Shapes))]
     public void Vector_kernels_equal_their_scalar_reference_bit_for_bit(KvCacheType type, int groupSize, int keyLength, int valueLength, int firstPosition, int rows)
