@@ -66,7 +66,7 @@ public sealed class SuironServer : IAsyncDisposable
 
         var root = app.MapGroup("");
         root.MapHealth().MapMetrics();
-        app.MapGroup("/v1").MapChatCompletions().MapCompletions().MapModels().MapEmbeddings().MapAnthropicMessages();
+        app.MapGroup("/v1").MapChatCompletions().MapCompletions().MapModels().MapEmbeddings().MapAnthropicMessages().MapResponses();
         app.MapGroup("").MapWebChat();
         return new SuironServer(app, state);
     }
@@ -144,8 +144,9 @@ public sealed class SuironServer : IAsyncDisposable
             var state = context.RequestServices.GetRequiredService<ServerState>();
             string path = context.Request.Path.Value ?? "";
             string endpoint = path is "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" or "/v1/models" or "/v1/messages"
-                or "/v1/messages/count_tokens" or "/health" or "/metrics" ? path
-                : path.StartsWith("/v1/models/", StringComparison.Ordinal) ? "/v1/models/{id}" : "other";
+                or "/v1/messages/count_tokens" or "/v1/responses" or "/health" or "/metrics" ? path
+                : path.StartsWith("/v1/models/", StringComparison.Ordinal) ? "/v1/models/{id}"
+                : path.StartsWith("/v1/responses/", StringComparison.Ordinal) ? "/v1/responses/{id}" : "other";
             state.Metrics.CountRequest(endpoint, context.Response.StatusCode);
         }
     }

@@ -53,6 +53,19 @@ public sealed record SuironServerOptions
     /// </summary>
     public TimeSpan StreamKeepAlive { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Most responses kept in memory for <c>previous_response_id</c> (<c>--responses-store</c>), least recently used
+    /// evicted first; only those created with <c>store: true</c> are kept. 0 keeps none.
+    /// </summary>
+    public int ResponseStoreCapacity { get; init; } = 256;
+
+    /// <summary>
+    /// Reasoning tokens a chat generation may spend before its reasoning block is closed (<c>--reasoning-budget</c>,
+    /// as llama-server's): null for no limit, 0 to close it at once. A request's own budget (Anthropic's
+    /// <c>thinking.budget_tokens</c>, llama-server's <c>reasoning_budget_tokens</c>) takes precedence.
+    /// </summary>
+    public int? ReasoningBudget { get; init; }
+
     /// <summary>Log each request and server events to the console.</summary>
     public bool Logging { get; init; }
 }

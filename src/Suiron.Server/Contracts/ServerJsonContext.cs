@@ -27,6 +27,11 @@ namespace Suiron.Server.Contracts;
 [JsonSerializable(typeof(AnthropicContentBlockStop))]
 [JsonSerializable(typeof(AnthropicMessageDelta))]
 [JsonSerializable(typeof(AnthropicSignal))]
+[JsonSerializable(typeof(ResponsesRequest))]
+[JsonSerializable(typeof(ResponseObject))]
+[JsonSerializable(typeof(ResponseStreamEvent))]
+[JsonSerializable(typeof(ResponseDeleted))]
+[JsonSerializable(typeof(List<ResponseItem>))]
 public sealed partial class ServerJsonContext : JsonSerializerContext
 {
     private static ServerJsonContext? _web;

@@ -36,7 +36,8 @@ public static class ChatCompletionsEndpoint
         var tools = ReadTools(request);
         var messages = Messages(request.Messages);
         var variables = request.ChatTemplateKwargs?.Select(p => KeyValuePair.Create(p.Key, JsonSerializerNode(p.Value))).ToList() ?? [];
-        var turn = ChatTurn.Start(state, messages, tools, variables, options, logprobs, "messages", "tool_choice", reasoningBudget: null, context.RequestAborted);
+        var turn = ChatTurn.Start(state, messages, tools, variables, options, logprobs, "messages", "tool_choice",
+            RequestedReasoningBudget(state, request.ReasoningBudgetTokens ?? request.ThinkingBudgetTokens), context.RequestAborted);
         var stream = turn.Stream;
         try
         {
