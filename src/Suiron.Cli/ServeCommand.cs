@@ -32,12 +32,22 @@ internal static class ServeCommand
         var spec = new Option<string>("--spec") { Description = "Speculative decoding for every request: ngram (drafts looked up in each sequence; answers unchanged)" };
         var draftMax = new Option<int>("--draft-max") { Description = "Most draft tokens verified per pass", DefaultValueFactory = _ => 8 };
         var draftMin = new Option<int>("--draft-min") { Description = "Fewest draft tokens worth verifying", DefaultValueFactory = _ => 1 };
+        var reasoningBudget = new Option<int>("--reasoning-budget")
+        {
+            Description = "Reasoning tokens a chat reply may spend before its <think> block is closed: -1 unrestricted, 0 to close it at once (a request's own budget takes precedence)",
+            DefaultValueFactory = _ => -1,
+        };
+        var responsesStore = new Option<int>("--responses-store")
+        {
+            Description = "Responses kept in memory for previous_response_id (those sent with store: true); least recently used dropped first, 0 keeps none",
+            DefaultValueFactory = _ => 256,
+        };
         var cacheTypes = new CacheTypeOptions();
 
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
             model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
-            spec, draftMax, draftMin,
+            spec, draftMax, draftMin, reasoningBudget, responsesStore,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -48,6 +58,9 @@ internal static class ServeCommand
             if (ctx < 0) throw new UsageException($"--ctx-size must be ≥ 0 (got {ctx}).");
             if (queueSize < 0) throw new UsageException($"--queue must be ≥ 0 (got {queueSize}).");
             if (threadCount is < 1 or > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {threadCount}).");
+            int budget = result.GetValue(reasoningBudget), stored = result.GetValue(responsesStore);
+            if (budget < -1) throw new UsageException($"--reasoning-budget must be -1 (unrestricted) or ≥ 0 (got {budget}).");
+            if (stored is < 0 or > 1_000_000) throw new UsageException($"--responses-store must be between 0 and 1000000 (got {stored}).");
             string? key = result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SUIRON_API_KEY");
             Suiron.Inference.SpeculationOptions? speculation = result.GetValue(spec) switch
             {
@@ -90,7 +103,7 @@ internal static class ServeCommand
             {
                 Host = result.GetValue(host)!, Port = portValue, ApiKey = key, Logging = true, EmbeddingModel = embeddings,
                 AllowedHosts = result.GetValue(allowedHosts) ?? [], CorsOrigins = result.GetValue(corsOrigins) ?? [],
-                Speculation = speculation,
+                Speculation = speculation, ReasoningBudget = budget >= 0 ? budget : null, ResponseStoreCapacity = stored,
             };
             return RunAsync(local, options).GetAwaiter().GetResult();
         }));
@@ -114,7 +127,7 @@ internal static class ServeCommand
         Console.Error.WriteLine($"suiron: {local.Scheduler.SlotCount} slots × {local.Scheduler.ContextSize} tokens of context " +
                                 $"(KV cache k {KvCacheTypes.Name(info.KeyCacheType)}, v {KvCacheTypes.Name(info.ValueCacheType)}, rotation {info.AttentionRotation}, {info.KvCacheBytesPerToken:N0} bytes per token" +
                                 (info.RecurrentLayerCount > 0 ? $", recurrent state {InfoCommand.Bytes(info.RecurrentBytesPerSequence)} per slot and snapshot" : "") + $"), queue {local.Scheduler.QueueLimit}, " +
-                                $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/messages /v1/models /health /metrics; Ctrl+C stops");
+                                $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/messages /v1/responses /v1/models /health /metrics; Ctrl+C stops");
         await server.WaitForShutdownAsync();
         Console.Error.WriteLine("suiron: stopped");
         return CliErrors.Ok;
