@@ -32,6 +32,9 @@ namespace Suiron.Server.Contracts;
 [JsonSerializable(typeof(ResponseStreamEvent))]
 [JsonSerializable(typeof(ResponseDeleted))]
 [JsonSerializable(typeof(List<ResponseItem>))]
+[JsonSerializable(typeof(TokenizeRequest))]
+[JsonSerializable(typeof(DetokenizeRequest))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonNode))]
 public sealed partial class ServerJsonContext : JsonSerializerContext
 {
     private static ServerJsonContext? _web;
