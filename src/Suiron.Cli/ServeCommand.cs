@@ -42,12 +42,16 @@ internal static class ServeCommand
             Description = "Responses kept in memory for previous_response_id (those sent with store: true); least recently used dropped first, 0 keeps none",
             DefaultValueFactory = _ => 256,
         };
+        var slotSavePath = new Option<DirectoryInfo?>("--slot-save-path")
+        {
+            Description = "Folder for POST /slots/{id}?action=save|restore files (a slot's tokens and KV cache); created if missing. Default: save/restore off",
+        };
         var cacheTypes = new CacheTypeOptions();
 
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
             model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
-            spec, draftMax, draftMin, reasoningBudget, responsesStore,
+            spec, draftMax, draftMin, reasoningBudget, responsesStore, slotSavePath,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -70,6 +74,12 @@ internal static class ServeCommand
             };
             try { speculation?.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
+            string? slotFolder = null;
+            if (result.GetValue(slotSavePath) is { } slotDirectory)
+            {
+                try { slotFolder = Directory.CreateDirectory(slotDirectory.FullName).FullName; }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UsageException($"--slot-save-path: cannot use '{slotDirectory.FullName}': {e.Message}"); }
+            }
             string? template = null;
             if (result.GetValue(chatTemplateFile) is { } templateFile)
             {
@@ -104,6 +114,7 @@ internal static class ServeCommand
                 Host = result.GetValue(host)!, Port = portValue, ApiKey = key, Logging = true, EmbeddingModel = embeddings,
                 AllowedHosts = result.GetValue(allowedHosts) ?? [], CorsOrigins = result.GetValue(corsOrigins) ?? [],
                 Speculation = speculation, ReasoningBudget = budget >= 0 ? budget : null, ResponseStoreCapacity = stored,
+                SlotSavePath = slotFolder,
             };
             return RunAsync(local, options).GetAwaiter().GetResult();
         }));

@@ -147,7 +147,8 @@ public sealed class SuironServer : IAsyncDisposable
                 or "/v1/messages/count_tokens" or "/v1/responses" or "/health" or "/metrics"
                 or "/tokenize" or "/detokenize" or "/apply-template" or "/props" ? path
                 : path.StartsWith("/v1/models/", StringComparison.Ordinal) ? "/v1/models/{id}"
-                : path.StartsWith("/v1/responses/", StringComparison.Ordinal) ? "/v1/responses/{id}" : "other";
+                : path.StartsWith("/v1/responses/", StringComparison.Ordinal) ? "/v1/responses/{id}"
+                : path.StartsWith("/slots/", StringComparison.Ordinal) ? "/slots/{id}" : "other";
             state.Metrics.CountRequest(endpoint, context.Response.StatusCode);
         }
     }

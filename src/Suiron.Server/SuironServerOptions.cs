@@ -66,6 +66,12 @@ public sealed record SuironServerOptions
     /// </summary>
     public int? ReasoningBudget { get; init; }
 
+    /// <summary>
+    /// Folder for llama-server's slot files (<c>--slot-save-path</c>): POST /slots/{id}?action=save writes an idle slot's
+    /// tokens and KV cache there, action=restore loads one back. Null: save and restore are off (erase still works).
+    /// </summary>
+    public string? SlotSavePath { get; init; }
+
     /// <summary>Log each request and server events to the console.</summary>
     public bool Logging { get; init; }
 }

@@ -15,7 +15,8 @@ internal sealed class ApiKeyAuthentication(string apiKey)
     public static bool IsProtected(PathString path)
         => path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase)
            || path.StartsWithSegments("/tokenize", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/detokenize", StringComparison.OrdinalIgnoreCase)
-           || path.StartsWithSegments("/apply-template", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/props", StringComparison.OrdinalIgnoreCase);
+           || path.StartsWithSegments("/apply-template", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/props", StringComparison.OrdinalIgnoreCase)
+           || path.StartsWithSegments("/slots", StringComparison.OrdinalIgnoreCase);
 
     public bool IsAuthorized(HttpRequest request)
     {

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Unicode;
+using Suiron.Inference;
 using Suiron.Server.Contracts;
 using static Suiron.Server.Endpoints.GenerationSupport;
 
@@ -20,8 +21,73 @@ public static class LlamaServerEndpoints
         group.MapPost("/detokenize", DetokenizeAsync);
         group.MapPost("/apply-template", ApplyTemplateAsync);
         group.MapGet("/props", (ServerState state) => Results.Json(Props(state), ServerJsonContext.Web.JsonNode));
+        group.MapPost("/slots/{id}", SlotActionAsync);
         return group;
     }
+
+    /// <summary>
+    /// POST /slots/{id}?action=save|restore|erase, as llama-server's: save writes the idle slot's tokens and KV cache to
+    /// <c>filename</c> in <c>--slot-save-path</c>, restore loads such a file back into an idle slot (its prefix is then
+    /// reused by the prefix cache, not evaluated again), erase forgets the slot's tokens.
+    /// </summary>
+    private static async Task SlotActionAsync(HttpContext context, ServerState state, string id)
+    {
+        var scheduler = state.Model.Scheduler;
+        if (!int.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int slot) || slot >= scheduler.SlotCount)
+            throw ApiError.BadParameter("id_slot", $"There is no slot '{id}': the slots are 0 to {scheduler.SlotCount - 1}.");
+        string action = context.Request.Query["action"].ToString();
+        if (action is not ("save" or "restore" or "erase"))
+            throw ApiError.BadParameter("action", $"'action' must be save, restore or erase (got '{action}').");
+        string? path = null, filename = null;
+        if (action != "erase")
+        {
+            if (state.Options.SlotSavePath is not { } folder)
+                throw new ApiError(501, "Slot save and restore are off: start the server with --slot-save-path DIR.", "not_supported_error", code: "not_supported");
+            var body = await ReadBodyAsync(context, ServerJsonContext.Web.JsonNode);
+            filename = body is JsonObject o && o["filename"] is JsonValue v && v.TryGetValue(out string? name) ? name
+                : throw ApiError.BadParameter("filename", "The body needs a 'filename' string.");
+            if (!IsPlainFileName(filename))
+                throw ApiError.BadParameter("filename", $"'{filename}' is not a plain file name: one name of 1 to 255 characters, without path separators, '..', or control characters.");
+            path = Path.Combine(folder, filename);
+            if (action == "restore" && !File.Exists(path))
+                throw new ApiError(404, $"No saved slot '{filename}' in --slot-save-path.", param: "filename", code: "slot_file_not_found");
+        }
+        SlotFileResult result;
+        try
+        {
+            result = await (action switch
+            {
+                "save" => scheduler.SaveSlotAsync(slot, path!),
+                "restore" => scheduler.RestoreSlotAsync(slot, path!),
+                _ => scheduler.EraseSlotAsync(slot),
+            });
+        }
+        catch (InvalidDataException e) { throw new ApiError(400, $"'{filename}' cannot be restored here: {e.Message}", param: "filename", code: "invalid_slot_file"); }
+        catch (NotSupportedException e) { throw new ApiError(400, e.Message, code: "not_supported"); }
+        catch (ObjectDisposedException) { throw new ApiError(503, "The server is shutting down.", ApiError.ServerError) { RetryAfterSeconds = 5 }; }
+        catch (InvalidOperationException e) { throw new ApiError(409, e.Message, code: "slot_busy"); }
+        double ms = result.Elapsed.TotalMilliseconds;
+        JsonObject answer = action switch
+        {
+            "save" => new JsonObject
+            {
+                ["id_slot"] = slot, ["filename"] = filename, ["n_saved"] = result.Tokens, ["n_written"] = result.Bytes,
+                ["timings"] = new JsonObject { ["save_ms"] = ms },
+            },
+            "restore" => new JsonObject
+            {
+                ["id_slot"] = slot, ["filename"] = filename, ["n_restored"] = result.Tokens, ["n_read"] = result.Bytes,
+                ["timings"] = new JsonObject { ["restore_ms"] = ms },
+            },
+            _ => new JsonObject { ["id_slot"] = slot, ["n_erased"] = result.Tokens },
+        };
+        await context.Response.WriteAsJsonAsync<JsonNode>(answer, ServerJsonContext.Web.JsonNode, contentType: null, context.RequestAborted);
+    }
+
+    /// <summary>One file name inside the save folder: nothing that could reach outside it or name a device.</summary>
+    private static bool IsPlainFileName(string name)
+        => name.Length is > 0 and <= 255 && name is not ("." or "..") && !name.Contains("..", StringComparison.Ordinal)
+           && name.IndexOfAny(['/', '\\', ':']) < 0 && !name.Any(char.IsControl);
 
     /// <summary>
     /// <c>{"tokens":[…]}</c>: ids, or with <c>with_pieces</c> <c>{"id","piece"}</c> objects whose piece is the token's
