@@ -42,6 +42,7 @@ internal static class ServeCommand
             Description = "Responses kept in memory for previous_response_id (those sent with store: true); least recently used dropped first, 0 keeps none",
             DefaultValueFactory = _ => 256,
         };
+        var rerankModel = new Option<FileInfo?>("--rerank-model") { Description = "GGUF reranker for /v1/rerank (a bert cross-encoder such as bge-reranker); default: none" };
         var slotSavePath = new Option<DirectoryInfo?>("--slot-save-path")
         {
             Description = "Folder for POST /slots/{id}?action=save|restore files (a slot's tokens and KV cache); created if missing. Default: save/restore off",
@@ -51,7 +52,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
             model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
-            spec, draftMax, draftMin, reasoningBudget, responsesStore, slotSavePath,
+            spec, draftMax, draftMin, reasoningBudget, responsesStore, slotSavePath, rerankModel,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -109,16 +110,32 @@ internal static class ServeCommand
             using var embeddings = result.GetValue(embeddingModel) is { } embeddingFile
                 ? Suiron.Embeddings.SuironEmbeddingGenerator.Load(embeddingFile.FullName, new Suiron.Models.ModelOptions { Threads = threadCount })
                 : null;
+            using var reranker = result.GetValue(rerankModel) is { } rerankFile
+                ? LoadReranker(rerankFile, threadCount)
+                : null;
             var options = new SuironServerOptions
             {
                 Host = result.GetValue(host)!, Port = portValue, ApiKey = key, Logging = true, EmbeddingModel = embeddings,
                 AllowedHosts = result.GetValue(allowedHosts) ?? [], CorsOrigins = result.GetValue(corsOrigins) ?? [],
                 Speculation = speculation, ReasoningBudget = budget >= 0 ? budget : null, ResponseStoreCapacity = stored,
-                SlotSavePath = slotFolder,
+                SlotSavePath = slotFolder, Reranker = reranker,
             };
             return RunAsync(local, options).GetAwaiter().GetResult();
         }));
         return command;
+    }
+
+    private static Suiron.Embeddings.SuironReranker LoadReranker(FileInfo file, int threads)
+    {
+        if (!file.Exists) throw new UsageException($"--rerank-model: '{file.FullName}' does not exist.");
+        try
+        {
+            return Suiron.Embeddings.SuironReranker.Load(file.FullName, new Suiron.Models.ModelOptions { Threads = threads });
+        }
+        catch (NotSupportedException e)
+        {
+            throw new UsageException($"--rerank-model: {e.Message}");
+        }
     }
 
     private static async Task<int> RunAsync(LocalModel local, SuironServerOptions options)
@@ -138,7 +155,7 @@ internal static class ServeCommand
         Console.Error.WriteLine($"suiron: {local.Scheduler.SlotCount} slots × {local.Scheduler.ContextSize} tokens of context " +
                                 $"(KV cache k {KvCacheTypes.Name(info.KeyCacheType)}, v {KvCacheTypes.Name(info.ValueCacheType)}, rotation {info.AttentionRotation}, {info.KvCacheBytesPerToken:N0} bytes per token" +
                                 (info.RecurrentLayerCount > 0 ? $", recurrent state {InfoCommand.Bytes(info.RecurrentBytesPerSequence)} per slot and snapshot" : "") + $"), queue {local.Scheduler.QueueLimit}, " +
-                                $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/messages /v1/responses /v1/models /health /metrics; Ctrl+C stops");
+                                $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/messages /v1/responses /v1/rerank /v1/models /health /metrics; Ctrl+C stops");
         await server.WaitForShutdownAsync();
         Console.Error.WriteLine("suiron: stopped");
         return CliErrors.Ok;

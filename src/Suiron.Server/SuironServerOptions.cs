@@ -42,6 +42,12 @@ public sealed record SuironServerOptions
     public Suiron.Embeddings.SuironEmbeddingGenerator? EmbeddingModel { get; init; }
 
     /// <summary>
+    /// The cross-encoder behind /v1/rerank and /rerank (<c>suiron serve --rerank-model</c>: a bert reranker GGUF such as
+    /// bge-reranker); the caller owns it. Null: reranking answers 501.
+    /// </summary>
+    public Suiron.Embeddings.SuironReranker? Reranker { get; init; }
+
+    /// <summary>
     /// Speculative decoding of every generation (<c>--spec ngram</c>): prompt-lookup drafts verified in the scheduler's
     /// batched passes; answers are token for token the same, faster where they repeat their context. Null: none.
     /// </summary>

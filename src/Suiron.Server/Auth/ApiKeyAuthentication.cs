@@ -16,7 +16,7 @@ internal sealed class ApiKeyAuthentication(string apiKey)
         => path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase)
            || path.StartsWithSegments("/tokenize", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/detokenize", StringComparison.OrdinalIgnoreCase)
            || path.StartsWithSegments("/apply-template", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/props", StringComparison.OrdinalIgnoreCase)
-           || path.StartsWithSegments("/slots", StringComparison.OrdinalIgnoreCase);
+           || path.StartsWithSegments("/slots", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/rerank", StringComparison.OrdinalIgnoreCase);
 
     public bool IsAuthorized(HttpRequest request)
     {

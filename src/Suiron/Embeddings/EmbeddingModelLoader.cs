@@ -43,7 +43,7 @@ public static class EmbeddingModelLoader
             if (declared is < 0 or > 4) throw new GgufException($"{file.Architecture}.pooling_type = {declared} is not a pooling type (0..4)", -1, file.Path);
             pooling = (EmbeddingPooling)declared;
         }
-        if (pooling == EmbeddingPooling.Rank) throw new NotSupportedException("Rank pooling (rerankers) is not supported; use mean, cls, last or none.");
+        if (pooling == EmbeddingPooling.Rank) throw new NotSupportedException("Rank pooling (rerankers) is supported for bert cross-encoders only; use mean, cls, last or none.");
         ILanguageModel model = ModelLoader.Load(file, options);
         try
         {

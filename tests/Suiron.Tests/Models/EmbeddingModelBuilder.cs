@@ -33,6 +33,21 @@ internal static class EmbeddingModelBuilder
     }
 
     /// <summary>
+    /// The bert model as a cross-encoder reranker (pooling rank, 4): with <paramref name="dense"/> a RoBERTa-style head
+    /// (<c>cls</c> 64→64 + tanh, then <c>cls.output</c> 64→1, as bge-reranker), else the single projection
+    /// <c>cls.output</c> 64→1. Encoder weights are the same as the embedding model's.
+    /// </summary>
+    public static string BertReranker(bool dense)
+    {
+        string path = Path.Combine(TinyModelBuilder.Directory, $"bert-rerank{(dense ? "-dense" : "")}-F32.gguf");
+        lock (TinyModelBuilder.WriteLock)
+        {
+            if (!File.Exists(path)) WriteBert(path, pooling: 4, fusedQkv: false, classifier: dense ? 2 : 1);
+        }
+        return path;
+    }
+
+    /// <summary>
     /// Like <see cref="TinyModelBuilder.Requantize"/>, but token_types stays F32 as llama.cpp's converter leaves it
     /// (its CPU add of that row to the F32 embeddings has no F16 operand).
     /// </summary>
@@ -81,7 +96,7 @@ internal static class EmbeddingModelBuilder
         return path;
     }
 
-    private static void WriteBert(string path, int pooling, bool fusedQkv)
+    private static void WriteBert(string path, int pooling, bool fusedQkv, int classifier = 0)
     {
         using var vocab = GgufFile.Open(SharedData.Path("vocab", "ggml-vocab-bert-bge.gguf"));
         var random = new Random(7); // same weights for every pooling and layout
@@ -138,6 +153,16 @@ internal static class EmbeddingModelBuilder
             w.AddTensor(p + "ffn_down.bias", [e], TinyModelBuilder.Gaussian(random, e, 0.1f));
             w.AddTensor(p + "layer_output_norm.weight", [e], TinyModelBuilder.NearOne(random, e));
             w.AddTensor(p + "layer_output_norm.bias", [e], TinyModelBuilder.Gaussian(random, e, 0.1f));
+        }
+        if (classifier == 2)
+        {
+            w.AddTensor("cls.weight", [e, e], TinyModelBuilder.Gaussian(random, e * e, inputScale * 2f)); // tanh sees values of a few units
+            w.AddTensor("cls.bias", [e], TinyModelBuilder.Gaussian(random, e, 0.1f));
+        }
+        if (classifier >= 1)
+        {
+            w.AddTensor("cls.output.weight", [e, 1], TinyModelBuilder.Gaussian(random, e, inputScale));
+            w.AddTensor("cls.output.bias", [1], TinyModelBuilder.Gaussian(random, 1, 0.1f));
         }
         w.WriteTo(path);
     }
