@@ -236,3 +236,60 @@ public sealed class ResponsesTests(ServerFixture fixture)
         Assert.False(none.TryGet("x", out _, out _));
     }
 }
+
+public sealed class ResponsesShutdownTests
+{
+    /// <summary>
+    /// A drain cuts a running Responses stream with an <c>error</c> event and then <c>response.failed</c> (status failed,
+    /// its error, the text so far), and new requests get 503 in OpenAI's shape; a client that leaves frees its slot.
+    /// </summary>
+    [Fact]
+    public async Task ADrainEndsARunningStreamWithErrorThenResponseFailed()
+    {
+        using var model = Suiron.Inference.LocalModel.Load(TestModels.Stories,
+            new Suiron.Inference.LocalModelOptions { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 32768 }, Slots = 1 });
+        await using var server = SuironServer.Create(model, new SuironServerOptions { Port = 0, ShutdownGrace = TimeSpan.FromSeconds(3) });
+        await server.StartAsync();
+        using var http = new HttpClient { BaseAddress = server.Address };
+        const string body = """{"max_output_tokens":32000,"stream":true,"input":"Once upon a time"}""";
+
+        // A client that goes away mid-stream: its generation is cancelled and the only slot comes free.
+        using (var leaving = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") })
+        using (var response = await http.SendAsync(leaving, HttpCompletionOption.ResponseHeadersRead))
+        {
+            var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            while (await reader.ReadLineAsync() is { } line && line != "event: response.output_text.delta") { }
+        }
+        for (int i = 0; i < 200 && model.Scheduler.ActiveSlots > 0; i++) await Task.Delay(25);
+        Assert.Equal(0, model.Scheduler.ActiveSlots);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        using var running = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var stream = new StreamReader(await running.Content.ReadAsStreamAsync());
+        while (await stream.ReadLineAsync() is { } line && line != "event: response.output_text.delta") { }
+
+        Task stopping = server.StopAsync();
+        for (int i = 0; i < 200 && !server.State.Stopping; i++) await Task.Delay(10);
+        var (status, refused) = await PostAsync(server.Address, """{"max_output_tokens":2,"input":"hi"}""");
+        Assert.Equal(503, status);
+        Assert.Equal("server_error", refused.GetProperty("error").GetProperty("type").GetString());
+
+        string rest = await stream.ReadToEndAsync();
+        await stopping;
+        var events = rest.Split('\n').Where(l => l.StartsWith("event: ", StringComparison.Ordinal)).Select(l => l[7..]).ToList();
+        Assert.Equal(["error", "response.failed"], events[^2..]);
+        string last = rest.TrimEnd().Split('\n')[^1];
+        var failed = JsonDocument.Parse(last["data: ".Length..]).RootElement.GetProperty("response");
+        Assert.Equal("failed", failed.GetProperty("status").GetString());
+        Assert.Equal("server_error", failed.GetProperty("error").GetProperty("code").GetString());
+        Assert.False(string.IsNullOrEmpty(failed.GetProperty("output")[0].GetProperty("content")[0].GetProperty("text").GetString()));
+        Assert.Equal(0, model.Scheduler.ActiveSlots);
+    }
+
+    private static async Task<(int Status, JsonElement Body)> PostAsync(Uri address, string json)
+    {
+        using var http = new HttpClient { BaseAddress = address };
+        using var response = await http.PostAsync("/v1/responses", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        return ((int)response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+}
