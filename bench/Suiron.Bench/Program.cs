@@ -11,6 +11,7 @@ using Suiron.Kernels;
 //   dotnet run -c Release --project bench/Suiron.Bench -- batch --dir /tmp/x -s 4   (batched vs per-sequence decode, A/B)
 //   dotnet run -c Release --project bench/Suiron.Bench -- rotation -f F.gguf -d 2048 -ctk q8_0 -ctv q8_0
 //                                                       (decode with vs without the quantized cache's Hadamard rotation, A/B)
+//   dotnet run -c Release --project bench/Suiron.Bench -- latency -f F.gguf -p 2048   (another stream's latency during a long prompt)
 //   dotnet run -c Release --project bench/Suiron.Bench -- kernels     (dot kernels: scalar vs Vector128 vs AVX2, one thread)
 //   dotnet run -c Release --project bench/Suiron.Bench -- paths       (matmuls: AVX2 vs AVX-512 kernels, A/B)
 //   dotnet run -c Release --project bench/Suiron.Bench -- vocab --from F.gguf --tokenizer DIR --out G.gguf
@@ -133,6 +134,25 @@ specCommand.SetAction(result => Guard(() =>
     return 0;
 }));
 root.Subcommands.Add(specCommand);
+var latencyFile = new Option<string>("--file", "-f") { Description = "GGUF file", Required = true };
+var latencyPrompt = new Option<int>("--n-prompt", "-p") { Description = "Tokens of client B's long prompt", DefaultValueFactory = _ => 2048 };
+var latencyFactor = new Option<double>("--prefill-latency") { Description = "The pacing factor compared with no pacing", DefaultValueFactory = _ => 2.0 };
+var latencyCommand = new Command("latency", "Another client's inter-token latency while a long prompt is evaluated, prefill pacing off vs on, runs alternating")
+{
+    latencyFile, latencyPrompt, latencyFactor, threads, repetitions,
+};
+latencyCommand.SetAction(result => Guard(() =>
+{
+    string path = result.GetValue(latencyFile)!;
+    if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: {path}");
+    int p = result.GetValue(latencyPrompt), r = result.GetValue(repetitions) ?? 3;
+    double f = result.GetValue(latencyFactor);
+    if (p < 1 || r < 1 || f < 1) throw new ArgumentException("--n-prompt and --repetitions must be ≥ 1, --prefill-latency ≥ 1.");
+    WarnIfDebug();
+    LatencyBench.Run(path, result.GetValue(threads), p, f, r, Console.Out);
+    return 0;
+}));
+root.Subcommands.Add(latencyCommand);
 var rotationFile = new Option<string>("--file", "-f") { Description = "GGUF file", Required = true };
 var rotationDepth = new Option<int>("--depth", "-d") { Description = "Tokens in the cache before each timed run (filled untimed)", DefaultValueFactory = _ => 2048 };
 var rotationCommand = new Command("rotation", "Decode cost of the Hadamard attention rotation of a quantized cache, A/B in one process: rotation on vs off, alternating runs, medians")

@@ -32,6 +32,11 @@ internal static class ServeCommand
         var spec = new Option<string>("--spec") { Description = "Speculative decoding for every request: ngram (drafts looked up in each sequence; answers unchanged)" };
         var draftMax = new Option<int>("--draft-max") { Description = "Most draft tokens verified per pass", DefaultValueFactory = _ => 8 };
         var draftMin = new Option<int>("--draft-min") { Description = "Fewest draft tokens worth verifying", DefaultValueFactory = _ => 1 };
+        var prefillLatency = new Option<double>("--prefill-latency")
+        {
+            Description = "While other requests are generating, a step evaluating a prompt may last at most this many decode steps (their token rate drops by at most this factor); 0 = no pacing",
+            DefaultValueFactory = _ => 2.0,
+        };
         var reasoningBudget = new Option<int>("--reasoning-budget")
         {
             Description = "Reasoning tokens a chat reply may spend before its <think> block is closed: -1 unrestricted, 0 to close it at once (a request's own budget takes precedence)",
@@ -52,7 +57,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
             model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
-            spec, draftMax, draftMin, reasoningBudget, responsesStore, slotSavePath, rerankModel,
+            spec, draftMax, draftMin, prefillLatency, reasoningBudget, responsesStore, slotSavePath, rerankModel,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -62,6 +67,8 @@ internal static class ServeCommand
             if (slots is < 1 or > 256) throw new UsageException($"--parallel must be between 1 and 256 (got {slots}).");
             if (ctx < 0) throw new UsageException($"--ctx-size must be ≥ 0 (got {ctx}).");
             if (queueSize < 0) throw new UsageException($"--queue must be ≥ 0 (got {queueSize}).");
+            double pacing = result.GetValue(prefillLatency);
+            if (pacing != 0 && !(pacing >= 1 && pacing <= 1000)) throw new UsageException($"--prefill-latency must be 0 (off) or between 1 and 1000 (got {pacing}).");
             if (threadCount is < 1 or > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {threadCount}).");
             int budget = result.GetValue(reasoningBudget), stored = result.GetValue(responsesStore);
             if (budget < -1) throw new UsageException($"--reasoning-budget must be -1 (unrestricted) or ≥ 0 (got {budget}).");
@@ -103,7 +110,7 @@ internal static class ServeCommand
                     {
                         Threads = threadCount, ContextSize = ctx, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
                     },
-                    Slots = slots, QueueLimit = queueSize, ChatTemplate = template,
+                    Slots = slots, QueueLimit = queueSize, ChatTemplate = template, PrefillLatencyFactor = pacing,
                 });
             if (local.Chat.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template (tokenizer.chat_template); chat requests use ChatML, which it may not follow.");

@@ -1,0 +1,105 @@
+using Suiron.Inference;
+using Suiron.Kernels;
+using Xunit;
+
+namespace Suiron.Tests.Kernels;
+
+/// <summary>
+/// The tiled prefill attention against the row-by-row <see cref="Attention.Head"/> (the path the llama.cpp oracle tests
+/// pin down): the same softmax and weights·V arithmetic, scores summed in another order, so equal within float rounding
+/// (F32 cache) or within one F16 rounding of a weight (F16 cache); and its vector kernels bit for bit against their
+/// scalar reference.
+/// </summary>
+public sealed unsafe class TiledAttentionTests
+{
+    public static TheoryData<KvCacheType, int, int, int, int, int> Shapes() => new()
+    {
+        // cache type, group size, key length, value length, first position, rows
+        { KvCacheType.F16, 7, 64, 64, 0, 33 },
+        { KvCacheType.F16, 7, 64, 64, 100, 4 },
+        { KvCacheType.F16, 1, 128, 128, 17, 32 },
+        { KvCacheType.F16, 4, 80, 80, 5, 9 },     // 80: a 32-lane block, then 8-lane tails
+        { KvCacheType.F16, 3, 40, 24, 0, 1 },     // tails everywhere, one row
+        { KvCacheType.F16, 2, 64, 64, 300, 1 },   // a decode step at depth
+        { KvCacheType.F32, 7, 64, 64, 0, 20 },
+        { KvCacheType.F32, 2, 96, 36, 31, 16 },   // 36: a scalar tail in the weights·V pass
+    };
+
+    private static (KvCache cache, float[] queries) Fill(KvCacheType type, int groupSize, int keyLength, int valueLength, int length, int seed)
+    {
+        const int kvHeads = 2;
+        var cache = new KvCache(2, kvHeads * keyLength, kvHeads * valueLength, 512, type);
+        var random = new Random(seed);
+        var keys = new float[length * kvHeads * keyLength];
+        var values = new float[length * kvHeads * valueLength];
+        for (int i = 0; i < keys.Length; i++) keys[i] = (float)(random.NextDouble() * 4 - 2);
+        for (int i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() * 4 - 2);
+        cache.Write(1, 0, keys, values);
+        var queries = new float[length * kvHeads * groupSize * keyLength];
+        for (int i = 0; i < queries.Length; i++) queries[i] = (float)(random.NextDouble() * 2 - 1);
+        return (cache, queries);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Tiled_rows_equal_row_by_row_attention(KvCacheType type, int groupSize, int keyLength, int valueLength, int firstPosition, int rows)
+    {
+        if (!TiledAttention.Supports(new KvCache(1, 8, 8, 1, type))) return;
+        const int kvHeads = 2, layer = 1;
+        int heads = kvHeads * groupSize, queryWidth = heads * keyLength, outputWidth = heads * valueLength, length = firstPosition + rows;
+        var (cache, queries) = Fill(type, groupSize, keyLength, valueLength, length, groupSize * 7919 + rows);
+        float scale = 1 / MathF.Sqrt(keyLength);
+        var tiled = new float[rows * outputWidth];
+        var scratch = new float[TiledAttention.ScratchFloats(rows * groupSize, length, keyLength, valueLength)];
+        fixed (float* q = queries)
+        fixed (float* o = tiled)
+        fixed (float* s = scratch)
+            for (int kvHead = 0; kvHead < kvHeads; kvHead++)
+                TiledAttention.Rows(q + kvHead * groupSize * keyLength, queryWidth, rows, groupSize, cache, layer, kvHead, firstPosition,
+                    scale, o + kvHead * groupSize * valueLength, outputWidth, s, keyLength, valueLength);
+
+        double worst = 0;
+        for (int i = 0; i < rows; i++)
+            for (int h = 0; h < heads; h++)
+            {
+                var expected = new float[valueLength];
+                Attention.Head(queries.AsSpan(i * queryWidth + h * keyLength, keyLength), cache, layer, h / groupSize, firstPosition + i + 1, scale,
+                    new float[length], new float[2 * keyLength], expected);
+                for (int d = 0; d < valueLength; d++)
+                {
+                    float actual = tiled[i * outputWidth + h * valueLength + d];
+                    // Values lie in [-2, 2]: an F16 weight rounded the other way moves an output by at most 2·2^-11 of that weight.
+                    double tolerance = type == KvCacheType.F16 ? 2e-3 : 2e-6;
+                    worst = Math.Max(worst, Math.Abs(actual - expected[d]));
+                    Assert.True(Math.Abs(actual - expected[d]) <= tolerance, $"row {i}, head {h}, element {d}: tiled {actual} vs row by row {expected[d]}");
+                }
+            }
+        Assert.True(worst > 0 || type == KvCacheType.F16, "an F32 cache with scores summed in another order is expected to differ somewhere");
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Vector_kernels_equal_their_scalar_reference_bit_for_bit(KvCacheType type, int groupSize, int keyLength, int valueLength, int firstPosition, int rows)
+    {
+        if (!TiledAttention.Supports(new KvCache(1, 8, 8, 1, type))) return;
+        const int kvHeads = 2, layer = 1;
+        int heads = kvHeads * groupSize, queryWidth = heads * keyLength, outputWidth = heads * valueLength, length = firstPosition + rows;
+        var (cache, queries) = Fill(type, groupSize, keyLength, valueLength, length, groupSize * 31 + rows);
+        var vector = new float[rows * outputWidth];
+        var scalar = new float[rows * outputWidth];
+        var scratch = new float[TiledAttention.ScratchFloats(rows * groupSize, length, keyLength, valueLength)];
+        fixed (float* q = queries)
+        fixed (float* v = vector)
+        fixed (float* r = scalar)
+        fixed (float* s = scratch)
+            for (int kvHead = 0; kvHead < kvHeads; kvHead++)
+            {
+                TiledAttention.Rows(q + kvHead * groupSize * keyLength, queryWidth, rows, groupSize, cache, layer, kvHead, firstPosition,
+                    0.125f, v + kvHead * groupSize * valueLength, outputWidth, s, keyLength, valueLength);
+                TiledAttention.Reference(q + kvHead * groupSize * keyLength, queryWidth, rows, groupSize, cache, layer, kvHead, firstPosition,
+                    0.125f, r + kvHead * groupSize * valueLength, outputWidth, s, keyLength, valueLength);
+            }
+        for (int i = 0; i < vector.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(vector[i]) == BitConverter.SingleToInt32Bits(scalar[i]), $"element {i}: vector {vector[i]} vs scalar {scalar[i]}");
+    }
+}
