@@ -51,7 +51,10 @@ public sealed class EngineTests
             var row = logits.AsSpan(i * vocab, vocab);
             float maxDiff = 0;
             for (int v = 0; v < vocab; v++) maxDiff = Math.Max(maxDiff, Math.Abs(row[v] - expected[i][v]));
-            Assert.True(maxDiff <= 1e-4f, $"sequence {i}: batched logits differ by {maxDiff}");
+            // The same rows can take the tiled prefill attention in one call and the row-by-row kernel in the other (which
+            // one depends on the pass's other items); their summation orders differ: measured 1.04e-4 on stories260K's
+            // logits (magnitude ~10, F16 cache). A wrong mask, position or cache row moves them by O(1).
+            Assert.True(maxDiff <= 5e-4f, $"sequence {i}: batched logits differ by {maxDiff}");
             Assert.Equal(Sampler.ArgMax(expected[i]), Sampler.ArgMax(row));
         }
     }
