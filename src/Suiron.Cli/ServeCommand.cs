@@ -47,7 +47,7 @@ internal static class ServeCommand
             Description = "Responses kept in memory for previous_response_id (those sent with store: true); least recently used dropped first, 0 keeps none",
             DefaultValueFactory = _ => 256,
         };
-        var rerankModel = new Option<FileInfo?>("--rerank-model") { Description = "GGUF reranker for /v1/rerank (a bert cross-encoder such as bge-reranker); default: none" };
+        var rerankModel = new Option<FileInfo?>("--rerank-model") { Description = "GGUF reranker for /v1/rerank: a bert cross-encoder (bge-reranker) or Qwen3-Reranker; default: none" };
         var slotSavePath = new Option<DirectoryInfo?>("--slot-save-path")
         {
             Description = "Folder for POST /slots/{id}?action=save|restore files (a slot's tokens and KV cache); created if missing. Default: save/restore off",

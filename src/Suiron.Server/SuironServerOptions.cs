@@ -42,8 +42,8 @@ public sealed record SuironServerOptions
     public Suiron.Embeddings.SuironEmbeddingGenerator? EmbeddingModel { get; init; }
 
     /// <summary>
-    /// The cross-encoder behind /v1/rerank and /rerank (<c>suiron serve --rerank-model</c>: a bert reranker GGUF such as
-    /// bge-reranker); the caller owns it. Null: reranking answers 501.
+    /// The reranker behind /v1/rerank and /rerank (<c>suiron serve --rerank-model</c>: a bert cross-encoder GGUF such as
+    /// bge-reranker, or Qwen3-Reranker); the caller owns it. Null: reranking answers 501.
     /// </summary>
     public Suiron.Embeddings.SuironReranker? Reranker { get; init; }
 

@@ -8,7 +8,7 @@ namespace Suiron.Server.Endpoints;
 
 /// <summary>
 /// POST /v1/rerank and /rerank, as llama-server answers them: <c>query</c> and <c>documents</c> scored by the reranker
-/// (<c>--rerank-model</c>, a bert cross-encoder) and returned best first in Jina's shape
+/// (<c>--rerank-model</c>: a bert cross-encoder or Qwen3-Reranker) and returned best first in Jina's shape
 /// (<c>{"model","object":"list","usage","results":[{"index","relevance_score"}]}</c>, <c>top_n</c> of them,
 /// <c>return_documents</c> adding each text); a body with <c>texts</c> instead of <c>documents</c> gets Hugging Face
 /// TEI's shape (<c>[{"index","score"}]</c>, <c>return_text</c> adding each text).
@@ -26,7 +26,7 @@ public static class RerankEndpoint
     private static async Task HandleAsync(HttpContext context, ServerState state)
     {
         SuironReranker reranker = state.Options.Reranker
-            ?? throw new ApiError(501, "This server has no reranker: start it with --rerank-model FILE (a bert cross-encoder GGUF such as bge-reranker).",
+            ?? throw new ApiError(501, "This server has no reranker: start it with --rerank-model FILE (a bert cross-encoder GGUF such as bge-reranker, or Qwen3-Reranker).",
                 "not_supported_error", code: "not_supported");
         var body = await ReadBodyAsync(context, ServerJsonContext.Web.JsonNode);
         if (body is not JsonObject request) throw new ApiError(400, "The request body must be a JSON object.");

@@ -5,11 +5,14 @@ using Suiron.Tokenization;
 namespace Suiron.Embeddings;
 
 /// <summary>
-/// A cross-encoder reranker (a bert GGUF with rank pooling and a classification head, such as bge-reranker): scores how
-/// relevant a document is to a query, reading both at once. Pairs are tokenized as llama-server's rerank does it:
+/// A reranker: scores how relevant a document is to a query, reading both at once — a bert cross-encoder with rank
+/// pooling and a classification head (bge-reranker …), or Qwen3-Reranker as llama.cpp converts it (a qwen3 decoder whose
+/// cls.output holds the "yes"/"no" rows, and a reranking prompt in <c>tokenizer.chat_template.rerank</c>). Pairs are
+/// tokenized as llama-server's rerank does it: the file's reranking prompt filled in, else
 /// <c>[BOS] query [EOS] [SEP] document [EOS]</c>, each special token where the vocabulary's add_bos / add_eos / add_sep
 /// flags ask for it (EOS falling back to SEP), so bge's WordPiece vocabulary gives <c>[CLS] query [SEP] document</c>.
-/// The score is the head's first output, unnormalized, as llama-server reports it. One call at a time runs.
+/// The score is the model's first rank output, as llama-server reports it: a bert head's raw value, Qwen3-Reranker's
+/// probability of "yes". One call at a time runs.
 /// </summary>
 public sealed class SuironReranker : IDisposable
 {
@@ -17,10 +20,13 @@ public sealed class SuironReranker : IDisposable
     private readonly Tokenizer _tokenizer;
     private readonly IDisposable? _owned;
 
-    private SuironReranker(IEmbeddingModel model, Tokenizer tokenizer, string modelId, IDisposable? owned)
+    private readonly string? _template;
+
+    private SuironReranker(IEmbeddingModel model, Tokenizer tokenizer, string? template, string modelId, IDisposable? owned)
     {
         _model = model;
         _tokenizer = tokenizer;
+        _template = template;
         _owned = owned;
         ModelId = modelId;
     }
@@ -31,8 +37,8 @@ public sealed class SuironReranker : IDisposable
     public int MaxTokens => _model.MaxTokens;
 
     /// <summary>
-    /// Opens a reranker GGUF (a bert file with a classification head; rank pooling whatever its pooling_type says).
-    /// A file that is not one → NotSupportedException. The reranker owns the file.
+    /// Opens a reranker GGUF (a bert file with a classification head, or a qwen3 file with cls.output; rank pooling whatever
+    /// its pooling_type says). A file that is not one → NotSupportedException. The reranker owns the file.
     /// </summary>
     public static SuironReranker Load(string path, ModelOptions? options = null)
     {
@@ -40,13 +46,11 @@ public sealed class SuironReranker : IDisposable
         IEmbeddingModel? model = null;
         try
         {
-            if (file.Architecture != Bert.ArchitectureName)
-                throw new NotSupportedException($"'{path}' is a {file.Architecture} model; reranking supports bert cross-encoders (bge-reranker and the like).");
             var tokenizer = Tokenizer.FromGguf(file);
             model = EmbeddingModelLoader.Load(file, options, EmbeddingPooling.Rank);
             string id = Path.GetFileName(path);
             if (id.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) id = id[..^5];
-            return new SuironReranker(model, tokenizer, id, new Owned(model, file));
+            return new SuironReranker(model, tokenizer, file.GetStringOrNull(RerankTemplateKey), id, new Owned(model, file));
         }
         catch
         {
@@ -56,9 +60,18 @@ public sealed class SuironReranker : IDisposable
         }
     }
 
+    /// <summary>The reranking prompt a converted Qwen3-Reranker carries, with <c>{query}</c> and <c>{document}</c> in it.</summary>
+    public const string RerankTemplateKey = "tokenizer.chat_template.rerank";
+
     /// <summary>The tokens of a (query, document) pair as llama-server forms them.</summary>
     public int[] Tokenize(string query, string document)
     {
+        if (_template is not null)
+        {
+            // The file's reranking prompt, filled in and read with its special tokens.
+            string prompt = _template.Replace("{query}", query, StringComparison.Ordinal).Replace("{document}", document, StringComparison.Ordinal);
+            return _tokenizer.Encode(prompt, addSpecial: false, parseSpecial: true);
+        }
         var vocabulary = _tokenizer.Vocabulary;
         int eos = vocabulary.EosId >= 0 ? vocabulary.EosId : vocabulary.SeparatorId;
         var tokens = new List<int>();

@@ -74,6 +74,42 @@ internal static class EmbeddingModelBuilder
         w.WriteTo(path);
     }
 
+    /// <summary>
+    /// The tiny qwen3 model as a Qwen3-Reranker is converted for llama.cpp: pooling rank, <c>cls.output.weight</c> the
+    /// output rows of two tokens ("yes", "no"), and the reranking prompt as <c>tokenizer.chat_template.rerank</c>.
+    /// </summary>
+    public static string Qwen3Reranker(int yes, int no)
+    {
+        string source = TinyModelBuilder.F32(TinyModelOracleTests.Qwen3);
+        string path = Path.Combine(TinyModelBuilder.Directory, $"qwen3-rerank-{yes}-{no}.gguf");
+        lock (TinyModelBuilder.WriteLock)
+        {
+            if (File.Exists(path)) return path;
+            using var file = GgufFile.Open(source);
+            var w = new GgufWriter().CopyMetadataFrom(file);
+            w.Set("qwen3.pooling_type", 4u);
+            w.Set("qwen3.classifier.output_labels", new[] { "yes", "no" });
+            w.Set("tokenizer.chat_template.rerank", "<|im_start|>system\nJudge.<|im_end|>\n<|im_start|>user\n<Query>: {query}\n<Document>: {document}<|im_end|>\n<|im_start|>assistant\n");
+            float[]? head = null;
+            foreach (GgufTensorInfo info in file.Tensors)
+            {
+                Tensor t = file.GetTensor(info);
+                byte[] bytes;
+                unsafe { bytes = new ReadOnlySpan<byte>(t.Data, checked((int)t.ByteLength)).ToArray(); }
+                w.AddTensor(info.Name, t.Type, info.Shape, bytes);
+                if (info.Name == "token_embd.weight") // tied output: its rows are the output head's
+                {
+                    int width = (int)t.Columns;
+                    var rows = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes);
+                    head = [.. rows.Slice(yes * width, width), .. rows.Slice(no * width, width)];
+                }
+            }
+            w.AddTensor("cls.output.weight", [head!.Length / 2, 2], head);
+            w.WriteTo(path);
+        }
+        return path;
+    }
+
     /// <summary>A copy of <paramref name="source"/> with <c>{arch}.pooling_type</c> = <paramref name="pooling"/>.</summary>
     public static string WithPooling(string source, int pooling)
     {

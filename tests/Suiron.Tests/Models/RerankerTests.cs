@@ -8,8 +8,8 @@ using Xunit;
 namespace Suiron.Tests.Models;
 
 /// <summary>
-/// A tiny random bert cross-encoder (bge vocabulary, pooling rank) against llama.cpp's rank pooling on the same file
-/// and the same tokens: the relevance score, with the RoBERTa-style dense + tanh head and with the single projection.
+/// Tiny random rerankers against llama.cpp's rank pooling on the same file and the same tokens: a bert cross-encoder (bge
+/// vocabulary) with the RoBERTa-style dense + tanh head and with the single projection, and a Qwen3-Reranker.
 /// </summary>
 public sealed class RerankerTests
 {
@@ -53,10 +53,37 @@ public sealed class RerankerTests
         Assert.True(scores.Max() - scores.Min() > 0.01, "the scores should differ between pairs");
     }
 
+    /// <summary>
+    /// Qwen3-Reranker as llama.cpp converts it (the tiny qwen3, cls.output = two output rows, a reranking prompt): the
+    /// pair is the filled prompt read with its special tokens, and the score is softmax(yes, no) over the last token.
+    /// </summary>
+    [Fact]
+    public void Qwen3RerankerScoresMatchLlamaCpp()
+    {
+        string path = EmbeddingModelBuilder.Qwen3Reranker(yes: 10, no: 20);
+        using var oracle = new LlamaCppEmbedder(path, LLamaPoolingType.Rank, hasCache: true);
+        using var reranker = SuironReranker.Load(path, new ModelOptions { Threads = 2 });
+        var scores = new List<float>();
+        foreach (var (query, document) in Pairs)
+        {
+            int[] tokens = reranker.Tokenize(query, document);
+            string prompt = $"<|im_start|>system\nJudge.<|im_end|>\n<|im_start|>user\n<Query>: {query}\n<Document>: {document}<|im_end|>\n<|im_start|>assistant\n";
+            Assert.Equal(oracle.Tokenize(prompt, addSpecial: false), tokens); // llama-server reads the filled prompt without adding BOS
+            float expected = oracle.Pooled(tokens)[0];
+            float actual = reranker.Score(tokens);
+            Assert.True(Math.Abs(expected - actual) <= Tolerance, $"{query} / {document}: llama.cpp {expected}, ours {actual}");
+            Assert.InRange(actual, 0f, 1f);
+            scores.Add(actual);
+        }
+        Assert.True(scores.Max() - scores.Min() > 0.01, "the scores should differ between pairs");
+    }
+
     [Fact]
     public void AFileWithoutAClassificationHeadIsNotAReranker()
     {
         var e = Assert.Throws<NotSupportedException>(() => SuironReranker.Load(EmbeddingModelBuilder.Bert(pooling: 2)));
         Assert.Contains("classification head", e.Message);
+        e = Assert.Throws<NotSupportedException>(() => SuironReranker.Load(TinyModelBuilder.F32(TinyModelOracleTests.Qwen3)));
+        Assert.Contains("cls.output", e.Message);
     }
 }
