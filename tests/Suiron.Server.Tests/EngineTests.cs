@@ -51,10 +51,10 @@ public sealed class EngineTests
             var row = logits.AsSpan(i * vocab, vocab);
             float maxDiff = 0;
             for (int v = 0; v < vocab; v++) maxDiff = Math.Max(maxDiff, Math.Abs(row[v] - expected[i][v]));
-            // The same rows can take the tiled prefill attention in one call and the row-by-row kernel in the other (which
-            // one depends on the pass's other items); their summation orders differ: measured 1.04e-4 on stories260K's
-            // logits (magnitude ~10, F16 cache). A wrong mask, position or cache row moves them by O(1).
-            Assert.True(maxDiff <= 5e-4f, $"sequence {i}: batched logits differ by {maxDiff}");
+            // Rows of passes cut differently go through GEMMs of other widths (float rounding, ~3e-6 here); where that moves
+            // an attention weight across an F16 rounding boundary (weights are rounded to F16 against an F16 cache, as in
+            // llama.cpp) the logits move by up to ~1e-4.
+            Assert.True(maxDiff <= 3e-4f, $"sequence {i}: batched logits differ by {maxDiff}");
             Assert.Equal(Sampler.ArgMax(expected[i]), Sampler.ArgMax(row));
         }
     }

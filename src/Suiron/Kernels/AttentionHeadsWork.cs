@@ -5,8 +5,8 @@ namespace Suiron.Kernels;
 
 /// <summary>
 /// The attention of a pass's rows over their caches, split across the pool. Three forms, by what the cache allows:
-/// tiled (<see cref="TiledAttention"/>: one item per block of consecutive rows of one sequence and key/value head, each
-/// K/V row widened once per block), grouped (<see cref="Attention.Group"/>: one item per row and key/value head), or one
+/// tiled (<see cref="TiledAttention"/>: one item per block of consecutive rows of one sequence and key/value head — or a
+/// part of the head's query heads, when there are fewer blocks than threads — each K/V row widened once per item), grouped (<see cref="Attention.Group"/>: one item per row and key/value head), or one
 /// item per row and query head (<see cref="Attention.Head"/>). Items run longest first, so the pool's dynamic chunks even
 /// out the causal triangle. Scratch is per thread, allocated once and grown with the context. Run by
 /// <see cref="Models.GroupedQueryAttention"/>.
@@ -24,38 +24,42 @@ internal struct AttentionHeadsWork : IParallelWork
     public float Scale;
     public bool Grouped;
     public int[] BlockFirstRow, BlockRows; // tiled form: the row blocks, none spanning two sequences
-    public int Blocks;
+    public int Blocks, HeadSplit;          // tiled form: each group's query heads cut into HeadSplit items (few rows, many threads)
 
     /// <summary>
     /// Runs the attention of <paramref name="rows"/> rows in <paramref name="segments"/>: tiled where the cache allows it
-    /// and the blocks still leave every thread an item, else grouped where that helps, else head by head.
+    /// (F16/F32), else grouped where that helps, else head by head.
     /// <paramref name="blockFirstRow"/> and <paramref name="blockRows"/> are the caller's arrays for the block list (grown here).
     /// </summary>
-    public void Run(int rows, ReadOnlySpan<SequenceSegment> segments, WorkerPool pool, long attendedPositions, ref int[] blockFirstRow, ref int[] blockRows)
+    public void Run(int rows, ReadOnlySpan<SequenceSegment> segments, WorkerPool pool, long attendedPositions, ref int[] blockFirstRow, ref int[] blockRows,
+        ref float[] splitScores, ref float[] splitPartials)
     {
         int kvHeads = Heads / GroupSize;
         long cost = attendedPositions * Heads * (KeyLength + ValueLength);
         Blocks = 0;
         if (rows > 0 && TiledAttention.Supports(RowCache[0]))
         {
-            int context = 0;
-            foreach (var segment in segments) context = Math.Max(context, segment.FirstPosition + segment.Count);
-            int perBlock = TiledAttention.RowsPerBlock(GroupSize, context), blocks = 0;
-            foreach (var segment in segments) blocks += (segment.Count + perBlock - 1) / perBlock;
-            if ((long)blocks * kvHeads >= pool.Threads)
+            int longest = 0;
+            foreach (var segment in segments) longest = Math.Max(longest, segment.FirstPosition + segment.Count);
+            if (rows == segments.Length && SplitDecodeAttention.Worthwhile(rows, Heads, pool.Threads, longest))
             {
-                MixtureOfExperts.Grow(ref blockFirstRow, blocks);
-                MixtureOfExperts.Grow(ref blockRows, blocks);
-                foreach (var segment in segments)
-                    for (int first = 0; first < segment.Count; first += perBlock)
-                    {
-                        blockFirstRow[Blocks] = segment.Start + first;
-                        blockRows[Blocks++] = Math.Min(perBlock, segment.Count - first);
-                    }
-                (BlockFirstRow, BlockRows) = (blockFirstRow, blockRows);
-                pool.For(Blocks * kvHeads, ref this, cost);
+                // A decode step whose heads leave threads idle at a long context: split the positions too.
+                MixtureOfExperts.Grow(ref splitScores, SplitDecodeAttention.ScoreFloats(rows, Heads, longest));
+                MixtureOfExperts.Grow(ref splitPartials, SplitDecodeAttention.PartialFloats(rows, Heads, ValueLength, longest));
+                var split = new SplitDecodeAttention
+                {
+                    Queries = Queries, Mixed = Mixed, Scores = splitScores, Partials = splitPartials, RowCache = RowCache, RowPosition = RowPosition,
+                    Layer = Layer, Heads = Heads, GroupSize = GroupSize, KeyLength = KeyLength, ValueLength = ValueLength, QueryWidth = QueryWidth,
+                    Rows = rows, Chunks = SplitDecodeAttention.ChunkCount(longest), ScoreStride = TiledAttention.Padded(longest), Scale = Scale,
+                };
+                split.Run(pool, cost);
                 return;
             }
+            Blocks = TiledAttention.CutBlocks(segments, GroupSize, ref blockFirstRow, ref blockRows);
+            (BlockFirstRow, BlockRows) = (blockFirstRow, blockRows);
+            HeadSplit = TiledAttention.HeadSplit(Blocks * kvHeads, GroupSize, pool.Threads);
+            pool.For(Blocks * kvHeads * HeadSplit, ref this, cost);
+            return;
         }
         Grouped = GroupSize > 1 && rows > 0 && Attention.SupportsGroup(RowCache[0]) && rows * kvHeads >= pool.Threads;
         pool.For(rows * (Grouped ? kvHeads : Heads), ref this, cost);
@@ -88,22 +92,24 @@ internal struct AttentionHeadsWork : IParallelWork
 
     private readonly unsafe void ExecuteTiled(int start, int end)
     {
-        int kvHeads = Heads / GroupSize, count = Blocks * kvHeads;
+        int kvHeads = Heads / GroupSize, perBlock = kvHeads * HeadSplit, count = Blocks * perBlock;
         for (int item = start; item < end; item++)
         {
             // Item 0 is the last block (its rows see the most positions): the longest work first.
-            int reversed = count - 1 - item, block = reversed / kvHeads, kvHead = reversed % kvHeads;
+            int reversed = count - 1 - item, block = reversed / perBlock, kvHead = reversed % perBlock / HeadSplit, part = reversed % HeadSplit;
+            int firstHead = part * GroupSize / HeadSplit, heads = (part + 1) * GroupSize / HeadSplit - firstHead;
             int firstRow = BlockFirstRow[block], rows = BlockRows[block], firstPosition = RowPosition[firstRow];
-            long needed = TiledAttention.ScratchFloats(rows * GroupSize, firstPosition + rows, KeyLength, ValueLength);
+            long needed = TiledAttention.ScratchFloats(rows * heads, firstPosition + rows, KeyLength, ValueLength);
             if (tileScratch is null || tileScratch.Length < needed) tileScratch = new float[Math.Max(needed, 2 * (tileScratch?.Length ?? 0))];
+            int head = kvHead * GroupSize + firstHead;
             fixed (float* queries = Queries)
             fixed (float* mixed = Mixed)
             fixed (float* scratch = tileScratch)
             {
                 TiledAttention.Rows(
-                    queries + (long)firstRow * QueryWidth + kvHead * GroupSize * KeyLength, QueryWidth, rows, GroupSize,
+                    queries + (long)firstRow * QueryWidth + head * KeyLength, QueryWidth, rows, heads,
                     RowCache[firstRow], Layer, kvHead, firstPosition, Scale,
-                    mixed + ((long)firstRow * Heads + kvHead * GroupSize) * ValueLength, Heads * ValueLength, scratch, KeyLength, ValueLength);
+                    mixed + ((long)firstRow * Heads + head) * ValueLength, Heads * ValueLength, scratch, KeyLength, ValueLength);
             }
         }
     }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Suiron.Inference;
 
 namespace Suiron.Kernels;
@@ -35,8 +36,10 @@ internal static unsafe class TiledAttention
 
     /// <summary>Whether the tiled form handles this cache: F16 or F32 keys and values, 256-bit vectors with FMA.</summary>
     public static bool Supports(KvCache cache) =>
-        Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported
-        && cache.KeyType is KvCacheType.F16 or KvCacheType.F32 && cache.ValueType is KvCacheType.F16 or KvCacheType.F32;
+        IsAccelerated && cache.KeyType is KvCacheType.F16 or KvCacheType.F32 && cache.ValueType is KvCacheType.F16 or KvCacheType.F32;
+
+    /// <summary>256-bit vectors with FMA, which the tile kernels are written in.</summary>
+    public static bool IsAccelerated => Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
 
     /// <summary>Rows per block for a group of <paramref name="groupSize"/> query heads over up to <paramref name="context"/> positions.</summary>
     public static int RowsPerBlock(int groupSize, int context)
@@ -47,84 +50,134 @@ internal static unsafe class TiledAttention
         return rows;
     }
 
+    /// <summary>
+    /// Cuts the pass's sequences into blocks of at most <see cref="RowsPerBlock"/> consecutive rows (none spanning two
+    /// sequences) into the caller's arrays, grown as needed; returns the block count.
+    /// </summary>
+    public static int CutBlocks(ReadOnlySpan<Models.SequenceSegment> segments, int groupSize, ref int[] firstRows, ref int[] rowCounts)
+    {
+        int context = 0;
+        foreach (var segment in segments) context = Math.Max(context, segment.FirstPosition + segment.Count);
+        int perBlock = RowsPerBlock(groupSize, context), blocks = 0;
+        foreach (var segment in segments) blocks += (segment.Count + perBlock - 1) / perBlock;
+        Models.MixtureOfExperts.Grow(ref firstRows, blocks);
+        Models.MixtureOfExperts.Grow(ref rowCounts, blocks);
+        int block = 0;
+        foreach (var segment in segments)
+            for (int first = 0; first < segment.Count; first += perBlock)
+            {
+                firstRows[block] = segment.Start + first;
+                rowCounts[block++] = Math.Min(perBlock, segment.Count - first);
+            }
+        return blocks;
+    }
+
+    /// <summary>Parts to cut each block's <paramref name="groupSize"/> query heads into so <paramref name="items"/> items
+    /// become at least <paramref name="threads"/> (a decode step has one block per sequence).</summary>
+    public static int HeadSplit(int items, int groupSize, int threads)
+    {
+        int split = 1;
+        while ((long)items * split < threads && split < groupSize) split++;
+        return split;
+    }
+
     /// <summary>Scratch floats <see cref="Rows"/> needs for <paramref name="vectors"/> query vectors over <paramref name="length"/> positions.</summary>
     public static long ScratchFloats(int vectors, int length, int keyLength, int valueLength) =>
         (long)vectors * keyLength + (long)vectors * Padded(length) + (long)keyLength * KeyTile + (long)KeyTile * valueLength;
 
-    private static int Padded(int length) => (length + KeyTile - 1) / KeyTile * KeyTile;
+    internal static int Padded(int length) => (length + KeyTile - 1) / KeyTile * KeyTile;
 
     /// <summary>
     /// Attention of <paramref name="rows"/> query rows at positions <paramref name="firstPosition"/>,
     /// <paramref name="firstPosition"/>+1, … (row i sees positions 0…firstPosition+i), each with the
-    /// <paramref name="groupSize"/> query heads that read key/value head <paramref name="kvHead"/>.
+    /// <paramref name="groupSize"/> query heads that read key/value head <paramref name="kvHead"/> of <paramref name="cache"/>.
     /// </summary>
     /// <param name="queries">Row i's first query head of the group at <c>queries + i·queryRowStride</c>, its G heads contiguous.</param>
     /// <param name="output">Row i's first output head of the group at <c>output + i·outputRowStride</c>, its G heads contiguous.</param>
     /// <param name="scratch">At least <see cref="ScratchFloats"/>(rows·G, firstPosition+rows, keyLength, valueLength) floats.</param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows(
         float* queries, int queryRowStride, int rows, int groupSize, KvCache cache, int layer, int kvHead, int firstPosition,
         float scale, float* output, int outputRowStride, float* scratch, int keyLength, int valueLength, bool reference = false)
     {
-        int vectors = rows * groupSize, length = firstPosition + rows, padded = Padded(length);
-        float* q = scratch, scores = q + (long)vectors * keyLength, keyTile = scores + (long)vectors * padded, valueTile = keyTile + keyLength * KeyTile;
         bool halfKeys = cache.KeyType == KvCacheType.F16, halfValues = cache.ValueType == KvCacheType.F16;
-
-        for (int i = 0; i < rows; i++)
-        {
-            float* source = queries + (long)i * queryRowStride, target = q + (long)i * groupSize * keyLength;
-            if (halfKeys) Attention.RoundToHalf(source, target, groupSize * keyLength);
-            else new ReadOnlySpan<float>(source, groupSize * keyLength).CopyTo(new Span<float>(target, groupSize * keyLength));
-        }
-
-        int keyStride = cache.KeyWidth, keyOffset = kvHead * keyLength, valueStride = cache.ValueWidth, valueOffset = kvHead * valueLength;
         fixed (Half* keysF16 = halfKeys ? cache.KeysF16(layer) : default)
         fixed (float* keysF32 = halfKeys ? default : cache.KeysF32(layer))
         fixed (Half* valuesF16 = halfValues ? cache.ValuesF16(layer) : default)
         fixed (float* valuesF32 = halfValues ? default : cache.ValuesF32(layer))
         {
-            for (int t0 = 0; t0 < length; t0 += KeyTile)
-            {
-                int count = Math.Min(KeyTile, length - t0);
-                if (halfKeys) TransposeTile((ushort*)keysF16 + (long)t0 * keyStride + keyOffset, null, keyStride, count, keyLength, keyTile);
-                else TransposeTile(null, keysF32 + (long)t0 * keyStride + keyOffset, keyStride, count, keyLength, keyTile);
-                // Vectors of rows that end before this tile need none of its scores.
-                int firstRow = Math.Max(0, t0 - firstPosition);
-                int start = firstRow * groupSize;
-                if (reference) ScoreTileReference(q + (long)start * keyLength, vectors - start, keyLength, keyTile, scale, scores + (long)start * padded + t0, padded);
-                else ScoreTile(q + (long)start * keyLength, vectors - start, keyLength, keyTile, scale, scores + (long)start * padded + t0, padded);
-            }
+            var source = new TileSource(
+                halfKeys ? (ushort*)keysF16 + kvHead * keyLength : null, halfKeys ? null : keysF32 + kvHead * keyLength, cache.KeyWidth,
+                halfValues ? (ushort*)valuesF16 + kvHead * valueLength : null, halfValues ? null : valuesF32 + kvHead * valueLength, cache.ValueWidth);
+            Rows(queries, queryRowStride, rows, groupSize, source, firstPosition, scale, output, outputRowStride, scratch, keyLength, valueLength, null, 0, reference);
+        }
+    }
 
-            for (int v = 0; v < vectors; v++)
-            {
-                int seen = firstPosition + v / groupSize + 1;
-                var row = new Span<float>(scores + (long)v * padded, padded);
-                VectorOps.Softmax(row[..seen]);
-                if (halfValues) Attention.RoundToHalf(scores + (long)v * padded, scores + (long)v * padded, seen);
-                row[seen..].Clear();
-            }
+    /// <summary>
+    /// The same over any cached rows (<see cref="TileSource"/>: MLA's absorbed form reads keys and values from one latent
+    /// row), optionally with sparse attention's mask: row i keeps position t where <c>keep[i·keepStride + t]</c> ≠ 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Rows(
+        float* queries, int queryRowStride, int rows, int groupSize, TileSource source, int firstPosition,
+        float scale, float* output, int outputRowStride, float* scratch, int keyLength, int valueLength,
+        byte* keep, int keepStride, bool reference = false)
+    {
+        int vectors = rows * groupSize, length = firstPosition + rows, padded = Padded(length);
+        float* q = scratch, scores = q + (long)vectors * keyLength, keyTile = scores + (long)vectors * padded, valueTile = keyTile + keyLength * KeyTile;
+        bool halfKeys = source.KeysF16 != null, halfValues = source.ValuesF16 != null;
 
-            for (int i = 0; i < rows; i++) new Span<float>(output + (long)i * outputRowStride, groupSize * valueLength).Clear();
-            for (int t0 = 0; t0 < length; t0 += KeyTile)
+        for (int i = 0; i < rows; i++)
+        {
+            float* from = queries + (long)i * queryRowStride, target = q + (long)i * groupSize * keyLength;
+            if (halfKeys) Attention.RoundToHalf(from, target, groupSize * keyLength);
+            else new ReadOnlySpan<float>(from, groupSize * keyLength).CopyTo(new Span<float>(target, groupSize * keyLength));
+        }
+
+        for (int t0 = 0; t0 < length; t0 += KeyTile)
+        {
+            int count = Math.Min(KeyTile, length - t0);
+            TransposeTile(halfKeys ? source.KeysF16 + (long)t0 * source.KeyStride : null, halfKeys ? null : source.KeysF32 + (long)t0 * source.KeyStride,
+                source.KeyStride, count, keyLength, keyTile);
+            // Vectors of rows that end before this tile need none of its scores.
+            int firstRow = Math.Max(0, t0 - firstPosition);
+            int start = firstRow * groupSize;
+            if (reference) ScoreTileReference(q + (long)start * keyLength, vectors - start, keyLength, keyTile, scale, scores + (long)start * padded + t0, padded);
+            else ScoreTile(q + (long)start * keyLength, vectors - start, keyLength, keyTile, scale, scores + (long)start * padded + t0, padded);
+        }
+
+        for (int v = 0; v < vectors; v++)
+        {
+            int row = v / groupSize, seen = firstPosition + row + 1;
+            float* scoreRow = scores + (long)v * padded;
+            if (keep != null)
+                for (int t = 0; t < seen; t++)
+                    if (keep[(long)row * keepStride + t] == 0) scoreRow[t] = float.NegativeInfinity;
+            VectorOps.Softmax(new Span<float>(scoreRow, seen));
+            if (halfValues) Attention.RoundToHalf(scoreRow, scoreRow, seen);
+            new Span<float>(scoreRow + seen, padded - seen).Clear();
+        }
+
+        for (int i = 0; i < rows; i++) new Span<float>(output + (long)i * outputRowStride, groupSize * valueLength).Clear();
+        for (int t0 = 0; t0 < length; t0 += KeyTile)
+        {
+            int count = Math.Min(KeyTile, length - t0);
+            for (int t = 0; t < count; t++)
             {
-                int count = Math.Min(KeyTile, length - t0);
-                for (int t = 0; t < count; t++)
-                {
-                    if (halfValues) HalfConversion.HalfToSingle(valuesF16 + (long)(t0 + t) * valueStride + valueOffset, valueTile + t * valueLength, valueLength);
-                    else new ReadOnlySpan<float>(valuesF32 + (long)(t0 + t) * valueStride + valueOffset, valueLength).CopyTo(new Span<float>(valueTile + t * valueLength, valueLength));
-                }
-                int firstRow = Math.Max(0, t0 - firstPosition);
-                for (int v = firstRow * groupSize; v < vectors; )
-                {
-                    int take = Math.Min(3, vectors - v);
-                    float* o0 = OutputHead(output, outputRowStride, groupSize, valueLength, v);
-                    float* o1 = take > 1 ? OutputHead(output, outputRowStride, groupSize, valueLength, v + 1) : null;
-                    float* o2 = take > 2 ? OutputHead(output, outputRowStride, groupSize, valueLength, v + 2) : null;
-                    float* w = scores + (long)v * padded + t0;
-                    if (reference) AccumulateTileReference(w, padded, take, count, valueTile, valueLength, o0, o1, o2);
-                    else AccumulateTile(w, padded, take, count, valueTile, valueLength, o0, o1, o2);
-                    v += take;
-                }
+                long at = (long)(t0 + t) * source.ValueStride;
+                if (halfValues) HalfConversion.HalfToSingle((Half*)(source.ValuesF16 + at), valueTile + t * valueLength, valueLength);
+                else new ReadOnlySpan<float>(source.ValuesF32 + at, valueLength).CopyTo(new Span<float>(valueTile + t * valueLength, valueLength));
+            }
+            int firstRow = Math.Max(0, t0 - firstPosition);
+            for (int v = firstRow * groupSize; v < vectors; )
+            {
+                int take = Math.Min(3, vectors - v);
+                float* o0 = OutputHead(output, outputRowStride, groupSize, valueLength, v);
+                float* o1 = take > 1 ? OutputHead(output, outputRowStride, groupSize, valueLength, v + 1) : null;
+                float* o2 = take > 2 ? OutputHead(output, outputRowStride, groupSize, valueLength, v + 2) : null;
+                float* w = scores + (long)v * padded + t0;
+                if (reference) AccumulateTileReference(w, padded, take, count, valueTile, valueLength, o0, o1, o2);
+                else AccumulateTile(w, padded, take, count, valueTile, valueLength, o0, o1, o2);
+                v += take;
             }
         }
     }
@@ -133,34 +186,50 @@ internal static unsafe class TiledAttention
         output + (long)(vector / groupSize) * outputRowStride + (long)(vector % groupSize) * valueLength;
 
     /// <summary>Key rows t0…t0+count−1 of one head, widened to F32, as tile[d·KeyTile + t]; lanes past count are zero.</summary>
-    private static void TransposeTile(ushort* half, float* single, int stride, int count, int keyLength, float* tile)
+    internal static void TransposeTile(ushort* half, float* single, int stride, int count, int keyLength, float* tile)
     {
+        if (System.Runtime.Intrinsics.X86.Avx.IsSupported && keyLength % 8 == 0)
+        {
+            // 8 × 8 blocks: eight rows' eight elements in, eight elements' eight rows out, by unpack/shuffle/permute.
+            for (int rows = 0; rows < KeyTile; rows += 8)
+                for (int d = 0; d < keyLength; d += 8)
+                {
+                    Vector256<float> Row(int t) => t >= count ? default
+                        : half != null ? HalfConversion.HalfToSingle(Vector128.Load(half + (long)t * stride + d))
+                        : Vector256.Load(single + (long)t * stride + d);
+                    Transpose8(Row(rows), Row(rows + 1), Row(rows + 2), Row(rows + 3), Row(rows + 4), Row(rows + 5), Row(rows + 6), Row(rows + 7),
+                        tile + d * KeyTile + rows);
+                }
+            return;
+        }
         if (count < KeyTile) new Span<float>(tile, keyLength * KeyTile).Clear();
         for (int t = 0; t < count; t++)
-        {
-            if (half != null)
-            {
-                ushort* row = half + (long)t * stride;
-                int d = 0;
-                if (Vector256.IsHardwareAccelerated)
-                    for (; d + 8 <= keyLength; d += 8)
-                    {
-                        Vector256<float> wide = HalfConversion.HalfToSingle(Vector128.Load(row + d));
-                        for (int k = 0; k < 8; k++) tile[(d + k) * KeyTile + t] = wide.GetElement(k);
-                    }
-                for (; d < keyLength; d++) tile[d * KeyTile + t] = (float)BitConverter.UInt16BitsToHalf(row[d]);
-            }
-            else
-            {
-                float* row = single + (long)t * stride;
-                for (int d = 0; d < keyLength; d++) tile[d * KeyTile + t] = row[d];
-            }
-        }
+            for (int d = 0; d < keyLength; d++)
+                tile[d * KeyTile + t] = half != null ? (float)BitConverter.UInt16BitsToHalf(half[(long)t * stride + d]) : single[(long)t * stride + d];
+    }
+
+    /// <summary>Stores column k of the 8 × 8 block whose rows are r0…r7 at <c>target + k·KeyTile</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* target)
+    {
+        Vector256<float> a0 = Avx.UnpackLow(r0, r1), a1 = Avx.UnpackHigh(r0, r1), a2 = Avx.UnpackLow(r2, r3), a3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> a4 = Avx.UnpackLow(r4, r5), a5 = Avx.UnpackHigh(r4, r5), a6 = Avx.UnpackLow(r6, r7), a7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> b0 = Avx.Shuffle(a0, a2, 0x44), b1 = Avx.Shuffle(a0, a2, 0xEE), b2 = Avx.Shuffle(a1, a3, 0x44), b3 = Avx.Shuffle(a1, a3, 0xEE);
+        Vector256<float> b4 = Avx.Shuffle(a4, a6, 0x44), b5 = Avx.Shuffle(a4, a6, 0xEE), b6 = Avx.Shuffle(a5, a7, 0x44), b7 = Avx.Shuffle(a5, a7, 0xEE);
+        Avx.Permute2x128(b0, b4, 0x20).Store(target);
+        Avx.Permute2x128(b1, b5, 0x20).Store(target + KeyTile);
+        Avx.Permute2x128(b2, b6, 0x20).Store(target + 2 * KeyTile);
+        Avx.Permute2x128(b3, b7, 0x20).Store(target + 3 * KeyTile);
+        Avx.Permute2x128(b0, b4, 0x31).Store(target + 4 * KeyTile);
+        Avx.Permute2x128(b1, b5, 0x31).Store(target + 5 * KeyTile);
+        Avx.Permute2x128(b2, b6, 0x31).Store(target + 6 * KeyTile);
+        Avx.Permute2x128(b3, b7, 0x31).Store(target + 7 * KeyTile);
     }
 
     /// <summary>scores[v·stride + t] = (Σ_d q[v][d]·tile[d][t]) · scale for a whole tile, four query vectors at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoreTile(float* q, int vectors, int keyLength, float* tile, float scale, float* scores, int stride)
+    internal static void ScoreTile(float* q, int vectors, int keyLength, float* tile, float scale, float* scores, int stride)
     {
         Vector256<float> s = Vector256.Create(scale);
         int v = 0;
@@ -212,7 +281,7 @@ internal static unsafe class TiledAttention
 
     /// <summary>o_j += Σ_t w[j·stride + t] · tile[t] for <paramref name="take"/> (1–3) outputs, in t order, 32 lanes at a time.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AccumulateTile(float* w, int stride, int take, int count, float* tile, int valueLength, float* o0, float* o1, float* o2)
+    internal static void AccumulateTile(float* w, int stride, int take, int count, float* tile, int valueLength, float* o0, float* o1, float* o2)
     {
         float* w0 = w, w1 = w + stride, w2 = w1 + stride;
         int c = 0;
@@ -276,4 +345,18 @@ internal static unsafe class TiledAttention
         float* queries, int queryRowStride, int rows, int groupSize, KvCache cache, int layer, int kvHead, int firstPosition,
         float scale, float* output, int outputRowStride, float* scratch, int keyLength, int valueLength) =>
         Rows(queries, queryRowStride, rows, groupSize, cache, layer, kvHead, firstPosition, scale, output, outputRowStride, scratch, keyLength, valueLength, reference: true);
+}
+
+/// <summary>
+/// Where <see cref="TiledAttention"/> reads: position t's key at <c>KeysF16/KeysF32 + t·KeyStride</c> and its value at
+/// <c>ValuesF16/ValuesF32 + t·ValueStride</c>, each in F16 (its F16 pointer set) or F32. The caller keeps them pinned.
+/// </summary>
+internal readonly unsafe struct TileSource(ushort* keysF16, float* keysF32, int keyStride, ushort* valuesF16, float* valuesF32, int valueStride)
+{
+    public readonly ushort* KeysF16 = keysF16;
+    public readonly float* KeysF32 = keysF32;
+    public readonly int KeyStride = keyStride;
+    public readonly ushort* ValuesF16 = valuesF16;
+    public readonly float* ValuesF32 = valuesF32;
+    public readonly int ValueStride = valueStride;
 }

@@ -73,7 +73,7 @@ internal sealed class GroupedQueryAttention
     private readonly WorkerPool _pool;
     private readonly float _scale;
     private readonly bool _normAfterRope;
-    private float[] _fused = [], _query = [], _key = [], _value = [], _mixed = [], _cosSin = [], _gatedQuery = [], _gate = [];
+    private float[] _splitScores = [], _splitPartials = [], _fused = [], _query = [], _key = [], _value = [], _mixed = [], _cosSin = [], _gatedQuery = [], _gate = [];
     private KvCache[] _rowCache = [];
     private int[] _rowPosition = [], _blockFirstRow = [], _blockRows = [];
 
@@ -190,7 +190,7 @@ internal sealed class GroupedQueryAttention
             Heads = _h.HeadCount, GroupSize = _h.GroupSize, KeyLength = keyLength, ValueLength = valueLength,
             QueryWidth = queryWidth, Scale = _scale,
         };
-        work.Run(n, segments, _pool, attendedPositions, ref _blockFirstRow, ref _blockRows);
+        work.Run(n, segments, _pool, attendedPositions, ref _blockFirstRow, ref _blockRows, ref _splitScores, ref _splitPartials);
         Rotation.RotateOutputBack(_mixed.AsSpan(0, n * mixedWidth));
         if (w.OutputGate) VectorOps.SigmoidMul(_gate.AsSpan(0, n * mixedWidth), _mixed.AsSpan(0, n * mixedWidth), _mixed.AsSpan(0, n * mixedWidth));
         MatMul.Compute(w.Output, _mixed.AsSpan(0, n * mixedWidth), output, n, _pool);

@@ -20,6 +20,7 @@ public sealed unsafe class TiledAttentionTests
         { KvCacheType.F16, 1, 128, 128, 17, 32 },
         { KvCacheType.F16, 4, 80, 80, 5, 9 },     // 80: a 32-lane block, then 8-lane tails
         { KvCacheType.F16, 3, 40, 24, 0, 1 },     // tails everywhere, one row
+        { KvCacheType.F16, 2, 20, 16, 3, 5 },     // a key length off the 8-wide transpose
         { KvCacheType.F16, 2, 64, 64, 300, 1 },   // a decode step at depth
         { KvCacheType.F32, 7, 64, 64, 0, 20 },
         { KvCacheType.F32, 2, 96, 36, 31, 16 },   // 36: a scalar tail in the weights·V pass
@@ -101,5 +102,115 @@ public sealed unsafe class TiledAttentionTests
             }
         for (int i = 0; i < vector.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(vector[i]) == BitConverter.SingleToInt32Bits(scalar[i]), $"element {i}: vector {vector[i]} vs scalar {scalar[i]}");
+    }
+
+    /// <summary>
+    /// MLA's absorbed form: keys the whole cached row, values its latent part (same row, offset), every head reading it,
+    /// with a sparse-attention mask — against attention computed naively in double (F32 rows, so no F16 rounding).
+    /// </summary>
+    [Fact]
+    public void Latent_rows_with_a_mask_equal_naive_attention()
+    {
+        if (!TiledAttention.IsAccelerated) return;
+        const int heads = 5, rope = 8, rank = 40, width = rope + rank, rows = 6, firstPosition = 37, length = firstPosition + rows;
+        var random = new Random(3);
+        var cached = new float[length * width];
+        for (int i = 0; i < cached.Length; i++) cached[i] = (float)(random.NextDouble() * 2 - 1);
+        var queries = new float[rows * heads * width];
+        for (int i = 0; i < queries.Length; i++) queries[i] = (float)(random.NextDouble() * 2 - 1);
+        var keep = new byte[rows * length];
+        for (int i = 0; i < keep.Length; i++) keep[i] = (byte)(random.Next(3) == 0 ? 0 : 1);
+        for (int r = 0; r < rows; r++) keep[r * length + firstPosition + r] = 1; // a row always keeps itself
+        var output = new float[rows * heads * rank];
+        var scratch = new float[TiledAttention.ScratchFloats(rows * heads, length, width, rank)];
+        const float scale = 0.3f;
+        fixed (float* c = cached)
+        fixed (float* q = queries)
+        fixed (float* o = output)
+        fixed (float* s = scratch)
+        fixed (byte* k = keep)
+            TiledAttention.Rows(q, heads * width, rows, heads, new TileSource(null, c, width, null, c + rope, width), firstPosition, scale,
+                o, heads * rank, s, width, rank, k, length);
+
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < heads; h++)
+            {
+                int seen = firstPosition + r + 1;
+                var weights = new double[seen];
+                double max = double.NegativeInfinity, sum = 0;
+                for (int t = 0; t < seen; t++)
+                {
+                    if (keep[r * length + t] == 0) { weights[t] = double.NegativeInfinity; continue; }
+                    double dot = 0;
+                    for (int d = 0; d < width; d++) dot += (double)queries[(r * heads + h) * width + d] * cached[t * width + d];
+                    weights[t] = dot * scale;
+                    max = Math.Max(max, weights[t]);
+                }
+                for (int t = 0; t < seen; t++) sum += weights[t] = Math.Exp(weights[t] - max);
+                for (int e = 0; e < rank; e++)
+                {
+                    double expected = 0;
+                    for (int t = 0; t < seen; t++) expected += weights[t] / sum * cached[t * width + rope + e];
+                    float actual = output[(r * heads + h) * rank + e];
+                    Assert.True(Math.Abs(actual - expected) < 1e-5, $"row {r}, head {h}, element {e}: {actual} vs {expected}");
+                }
+            }
+    }
+}
+
+/// <summary>
+/// Decode split over positions (<see cref="SplitDecodeAttention"/>): two sequences of different lengths in one step,
+/// against row-by-row <see cref="Attention.Head"/>, within one F16 rounding of a weight (F16) or float rounding (F32).
+/// </summary>
+public sealed class SplitDecodeAttentionTests
+{
+    [Theory]
+    [InlineData(KvCacheType.F16)]
+    [InlineData(KvCacheType.F32)]
+    public void Split_decode_equals_row_by_row_attention(KvCacheType type)
+    {
+        if (!TiledAttention.IsAccelerated) return;
+        const int heads = 4, kvHeads = 2, groupSize = 2, keyLength = 64, valueLength = 64, layer = 0;
+        int[] lengths = [3000, 700]; // the second ends in the first chunk: its later chunks contribute nothing
+        var random = new Random(11);
+        var caches = lengths.Select(length =>
+        {
+            var cache = new KvCache(1, kvHeads * keyLength, kvHeads * valueLength, 3100, type);
+            var keys = new float[length * kvHeads * keyLength];
+            var values = new float[length * kvHeads * valueLength];
+            for (int i = 0; i < keys.Length; i++) keys[i] = (float)(random.NextDouble() * 4 - 2);
+            for (int i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() * 4 - 2);
+            cache.Write(layer, 0, keys, values);
+            return cache;
+        }).ToArray();
+        int queryWidth = heads * keyLength, rows = lengths.Length;
+        var queries = new float[rows * queryWidth];
+        for (int i = 0; i < queries.Length; i++) queries[i] = (float)(random.NextDouble() * 2 - 1);
+        var mixed = new float[rows * heads * valueLength];
+        float scale = 1 / MathF.Sqrt(keyLength);
+        Assert.True(SplitDecodeAttention.Worthwhile(rows, heads, threads: 16, lengths.Max()));
+        using var pool = new WorkerPool(3);
+        var split = new SplitDecodeAttention
+        {
+            Queries = queries, Mixed = mixed, RowCache = caches, RowPosition = lengths.Select(l => l - 1).ToArray(), Layer = layer,
+            Scores = new float[SplitDecodeAttention.ScoreFloats(rows, heads, lengths.Max())],
+            Partials = new float[SplitDecodeAttention.PartialFloats(rows, heads, valueLength, lengths.Max())],
+            Heads = heads, GroupSize = groupSize, KeyLength = keyLength, ValueLength = valueLength, QueryWidth = queryWidth,
+            Rows = rows, Chunks = SplitDecodeAttention.ChunkCount(lengths.Max()), ScoreStride = TiledAttention.Padded(lengths.Max()), Scale = scale,
+        };
+        split.Run(pool, long.MaxValue / 4);
+
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < heads; h++)
+            {
+                var expected = new float[valueLength];
+                Attention.Head(queries.AsSpan(r * queryWidth + h * keyLength, keyLength), caches[r], layer, h / groupSize, lengths[r], scale,
+                    new float[lengths[r]], new float[2 * keyLength], expected);
+                for (int d = 0; d < valueLength; d++)
+                {
+                    float actual = mixed[(r * heads + h) * valueLength + d];
+                    Assert.True(Math.Abs(actual - expected[d]) <= (type == KvCacheType.F16 ? 2e-3 : 2e-6), $"sequence {r}, head {h}, element {d}: split {actual} vs {expected[d]}");
+                }
+            }
     }
 }
