@@ -37,12 +37,27 @@ internal static class ServeCommand
             Description = "While other requests are generating, a step evaluating a prompt may last at most this many decode steps (their token rate drops by at most this factor); 0 = no pacing",
             DefaultValueFactory = _ => 2.0,
         };
+        var reasoningBudget = new Option<int>("--reasoning-budget")
+        {
+            Description = "Reasoning tokens a chat reply may spend before its <think> block is closed: -1 unrestricted, 0 to close it at once (a request's own budget takes precedence)",
+            DefaultValueFactory = _ => -1,
+        };
+        var responsesStore = new Option<int>("--responses-store")
+        {
+            Description = "Responses kept in memory for previous_response_id (those sent with store: true); least recently used dropped first, 0 keeps none",
+            DefaultValueFactory = _ => 256,
+        };
+        var rerankModel = new Option<FileInfo?>("--rerank-model") { Description = "GGUF reranker for /v1/rerank: a bert cross-encoder (bge-reranker) or Qwen3-Reranker; default: none" };
+        var slotSavePath = new Option<DirectoryInfo?>("--slot-save-path")
+        {
+            Description = "Folder for POST /slots/{id}?action=save|restore files (a slot's tokens and KV cache); created if missing. Default: save/restore off",
+        };
         var cacheTypes = new CacheTypeOptions();
 
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
             model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
-            spec, draftMax, draftMin, prefillLatency,
+            spec, draftMax, draftMin, prefillLatency, reasoningBudget, responsesStore, slotSavePath, rerankModel,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -55,6 +70,9 @@ internal static class ServeCommand
             double pacing = result.GetValue(prefillLatency);
             if (pacing != 0 && !(pacing >= 1 && pacing <= 1000)) throw new UsageException($"--prefill-latency must be 0 (off) or between 1 and 1000 (got {pacing}).");
             if (threadCount is < 1 or > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {threadCount}).");
+            int budget = result.GetValue(reasoningBudget), stored = result.GetValue(responsesStore);
+            if (budget < -1) throw new UsageException($"--reasoning-budget must be -1 (unrestricted) or ≥ 0 (got {budget}).");
+            if (stored is < 0 or > 1_000_000) throw new UsageException($"--responses-store must be between 0 and 1000000 (got {stored}).");
             string? key = result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SUIRON_API_KEY");
             Suiron.Inference.SpeculationOptions? speculation = result.GetValue(spec) switch
             {
@@ -64,6 +82,12 @@ internal static class ServeCommand
             };
             try { speculation?.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
+            string? slotFolder = null;
+            if (result.GetValue(slotSavePath) is { } slotDirectory)
+            {
+                try { slotFolder = Directory.CreateDirectory(slotDirectory.FullName).FullName; }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UsageException($"--slot-save-path: cannot use '{slotDirectory.FullName}': {e.Message}"); }
+            }
             string? template = null;
             if (result.GetValue(chatTemplateFile) is { } templateFile)
             {
@@ -93,15 +117,32 @@ internal static class ServeCommand
             using var embeddings = result.GetValue(embeddingModel) is { } embeddingFile
                 ? Suiron.Embeddings.SuironEmbeddingGenerator.Load(embeddingFile.FullName, new Suiron.Models.ModelOptions { Threads = threadCount })
                 : null;
+            using var reranker = result.GetValue(rerankModel) is { } rerankFile
+                ? LoadReranker(rerankFile, threadCount)
+                : null;
             var options = new SuironServerOptions
             {
                 Host = result.GetValue(host)!, Port = portValue, ApiKey = key, Logging = true, EmbeddingModel = embeddings,
                 AllowedHosts = result.GetValue(allowedHosts) ?? [], CorsOrigins = result.GetValue(corsOrigins) ?? [],
-                Speculation = speculation,
+                Speculation = speculation, ReasoningBudget = budget >= 0 ? budget : null, ResponseStoreCapacity = stored,
+                SlotSavePath = slotFolder, Reranker = reranker,
             };
             return RunAsync(local, options).GetAwaiter().GetResult();
         }));
         return command;
+    }
+
+    private static Suiron.Embeddings.SuironReranker LoadReranker(FileInfo file, int threads)
+    {
+        if (!file.Exists) throw new UsageException($"--rerank-model: '{file.FullName}' does not exist.");
+        try
+        {
+            return Suiron.Embeddings.SuironReranker.Load(file.FullName, new Suiron.Models.ModelOptions { Threads = threads });
+        }
+        catch (NotSupportedException e)
+        {
+            throw new UsageException($"--rerank-model: {e.Message}");
+        }
     }
 
     private static async Task<int> RunAsync(LocalModel local, SuironServerOptions options)
@@ -121,7 +162,7 @@ internal static class ServeCommand
         Console.Error.WriteLine($"suiron: {local.Scheduler.SlotCount} slots × {local.Scheduler.ContextSize} tokens of context " +
                                 $"(KV cache k {KvCacheTypes.Name(info.KeyCacheType)}, v {KvCacheTypes.Name(info.ValueCacheType)}, rotation {info.AttentionRotation}, {info.KvCacheBytesPerToken:N0} bytes per token" +
                                 (info.RecurrentLayerCount > 0 ? $", recurrent state {InfoCommand.Bytes(info.RecurrentBytesPerSequence)} per slot and snapshot" : "") + $"), queue {local.Scheduler.QueueLimit}, " +
-                                $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/messages /v1/models /health /metrics; Ctrl+C stops");
+                                $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/messages /v1/responses /v1/rerank /v1/models /health /metrics; Ctrl+C stops");
         await server.WaitForShutdownAsync();
         Console.Error.WriteLine("suiron: stopped");
         return CliErrors.Ok;

@@ -14,6 +14,7 @@ public sealed class ServerState
     {
         Model = model;
         Options = options;
+        Responses = new ResponseStore(options.ResponseStoreCapacity);
         _ownEmbeddings = new(() => new Suiron.Embeddings.SuironEmbeddingGenerator(
             Suiron.Embeddings.EmbeddingModelLoader.Load(model.File, new Suiron.Models.ModelOptions { ContextSize = model.Model.Info.ContextSize }),
             model.Tokenizer, model.Id));
@@ -29,6 +30,8 @@ public sealed class ServerState
     private Lazy<Suiron.Embeddings.SuironEmbeddingGenerator> _ownEmbeddings = null!;
     public SuironServerOptions Options { get; }
     public ServerMetrics Metrics { get; } = new();
+    /// <summary>Responses kept for <c>previous_response_id</c>.</summary>
+    public ResponseStore Responses { get; }
     /// <summary>Identifies the model file and the build that served a response (OpenAI's system_fingerprint).</summary>
     public string SystemFingerprint { get; }
     /// <summary>Set when the host begins to stop: new generations get 503.</summary>

@@ -65,8 +65,8 @@ public sealed class SuironServer : IAsyncDisposable
         if (options.ApiKey is { Length: > 0 } key) app.Use(new ApiKeyAuthentication(key).InvokeAsync);
 
         var root = app.MapGroup("");
-        root.MapHealth().MapMetrics();
-        app.MapGroup("/v1").MapChatCompletions().MapCompletions().MapModels().MapEmbeddings().MapAnthropicMessages();
+        root.MapHealth().MapMetrics().MapLlamaServerExtras().MapRerank();
+        app.MapGroup("/v1").MapChatCompletions().MapCompletions().MapModels().MapEmbeddings().MapAnthropicMessages().MapResponses().MapRerank();
         app.MapGroup("").MapWebChat();
         return new SuironServer(app, state);
     }
@@ -144,8 +144,11 @@ public sealed class SuironServer : IAsyncDisposable
             var state = context.RequestServices.GetRequiredService<ServerState>();
             string path = context.Request.Path.Value ?? "";
             string endpoint = path is "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" or "/v1/models" or "/v1/messages"
-                or "/v1/messages/count_tokens" or "/health" or "/metrics" ? path
-                : path.StartsWith("/v1/models/", StringComparison.Ordinal) ? "/v1/models/{id}" : "other";
+                or "/v1/messages/count_tokens" or "/v1/responses" or "/health" or "/metrics"
+                or "/tokenize" or "/detokenize" or "/apply-template" or "/props" or "/v1/rerank" or "/rerank" ? path
+                : path.StartsWith("/v1/models/", StringComparison.Ordinal) ? "/v1/models/{id}"
+                : path.StartsWith("/v1/responses/", StringComparison.Ordinal) ? "/v1/responses/{id}"
+                : path.StartsWith("/slots/", StringComparison.Ordinal) ? "/slots/{id}" : "other";
             state.Metrics.CountRequest(endpoint, context.Response.StatusCode);
         }
     }

@@ -42,6 +42,12 @@ public sealed record SuironServerOptions
     public Suiron.Embeddings.SuironEmbeddingGenerator? EmbeddingModel { get; init; }
 
     /// <summary>
+    /// The reranker behind /v1/rerank and /rerank (<c>suiron serve --rerank-model</c>: a bert cross-encoder GGUF such as
+    /// bge-reranker, or Qwen3-Reranker); the caller owns it. Null: reranking answers 501.
+    /// </summary>
+    public Suiron.Embeddings.SuironReranker? Reranker { get; init; }
+
+    /// <summary>
     /// Speculative decoding of every generation (<c>--spec ngram</c>): prompt-lookup drafts verified in the scheduler's
     /// batched passes; answers are token for token the same, faster where they repeat their context. Null: none.
     /// </summary>
@@ -52,6 +58,25 @@ public sealed record SuironServerOptions
     /// <c>ping</c> event, so that proxies and clients with idle timeouts keep the connection.
     /// </summary>
     public TimeSpan StreamKeepAlive { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Most responses kept in memory for <c>previous_response_id</c> (<c>--responses-store</c>), least recently used
+    /// evicted first; only those created with <c>store: true</c> are kept. 0 keeps none.
+    /// </summary>
+    public int ResponseStoreCapacity { get; init; } = 256;
+
+    /// <summary>
+    /// Reasoning tokens a chat generation may spend before its reasoning block is closed (<c>--reasoning-budget</c>,
+    /// as llama-server's): null for no limit, 0 to close it at once. A request's own budget (Anthropic's
+    /// <c>thinking.budget_tokens</c>, llama-server's <c>reasoning_budget_tokens</c>) takes precedence.
+    /// </summary>
+    public int? ReasoningBudget { get; init; }
+
+    /// <summary>
+    /// Folder for llama-server's slot files (<c>--slot-save-path</c>): POST /slots/{id}?action=save writes an idle slot's
+    /// tokens and KV cache there, action=restore loads one back. Null: save and restore are off (erase still works).
+    /// </summary>
+    public string? SlotSavePath { get; init; }
 
     /// <summary>Log each request and server events to the console.</summary>
     public bool Logging { get; init; }

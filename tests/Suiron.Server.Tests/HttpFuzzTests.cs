@@ -12,7 +12,7 @@ namespace Suiron.Server.Tests;
 /// Valid requests to every endpoint with one to three parameters replaced by hostile values — wrong types, numbers at
 /// and past the limits, huge and deeply nested values, text that is not Unicode, template and grammar injection,
 /// schemas that would expand without bound — and whole bodies that are not what the endpoint takes. Every answer must
-/// be a success or a 4xx in the route's error shape (OpenAI's, Anthropic's on /v1/messages): never a 5xx, never an empty or non-JSON error, never a hang.
+/// be a success or a 4xx in the route's error shape (OpenAI's, Anthropic's on /v1/messages; /v1/responses and llama-server's routes included): never a 5xx, never an empty or non-JSON error, never a hang.
 /// Seeds are fixed; CI sends <see cref="CiRequests"/>, <c>SUIRON_FUZZ_SECONDS</c> runs longer by hand.
 /// </summary>
 [Collection(ServerCollection.Name)]
@@ -60,6 +60,34 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
         "tools[0].name", "tools[0].type", "tools[0].input_schema", "tool_choice", "tool_choice.type", "tool_choice.name", "thinking", "thinking.type",
         "thinking.budget_tokens", "stop_sequences", "stop_sequences[0]", "temperature", "top_p", "top_k", "metadata", "stream", "seed", "unknown_field",
     ];
+
+    private static readonly string[] ResponsesBases =
+    [
+        """{"model":"default","instructions":"Be brief.","input":"Hi","max_output_tokens":2,"temperature":0.5,"metadata":{"k":"v"}}""",
+        """{"model":"default","input":[{"role":"user","content":[{"type":"input_text","text":"Hi"}]}],"max_output_tokens":2,"stream":true}""",
+        """{"model":"default","input":"Hi","max_output_tokens":3,"tools":[{"type":"function","name":"f","parameters":{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}}],"tool_choice":"required","stream":true}""",
+        """{"model":"default","input":[{"role":"user","content":"Hi"},{"type":"function_call","call_id":"c1","name":"f","arguments":"{\"a\":1}"},{"type":"function_call_output","call_id":"c1","output":"3"},{"type":"reasoning","summary":[{"type":"summary_text","text":"hm"}]}],"max_output_tokens":2,"text":{"format":{"type":"json_schema","name":"x","schema":{"type":"object","properties":{"n":{"type":"string"}}}}},"reasoning":{"effort":"low","summary":"auto"},"store":true,"reasoning_budget_tokens":1}""",
+    ];
+
+    private static readonly string[] ResponsesPaths =
+    [
+        "model", "input", "input[0]", "input[0].role", "input[0].type", "input[0].content", "input[0].content[0]", "input[0].content[0].type", "input[0].content[0].text",
+        "input[1]", "input[1].type", "input[1].call_id", "input[1].name", "input[1].arguments", "input[2].output", "input[2].call_id", "input[3].summary", "input[3].content",
+        "instructions", "max_output_tokens", "max_tokens", "temperature", "top_p", "seed", "tools", "tools[0]", "tools[0].type", "tools[0].name", "tools[0].parameters",
+        "tool_choice", "tool_choice.type", "tool_choice.name", "text", "text.format", "text.format.type", "text.format.schema", "reasoning", "reasoning.effort",
+        "reasoning.summary", "store", "previous_response_id", "stream", "metadata", "metadata.k", "parallel_tool_calls", "reasoning_budget_tokens",
+        "chat_template_kwargs", "unknown_field",
+    ];
+
+    /// <summary>llama-server's /tokenize and /detokenize bodies (each path is hostile to one of them, harmless to the other).</summary>
+    private static readonly string[] TokenizeBases =
+    [
+        """{"content":"Hi <|im_start|> 猫","with_pieces":true}""",
+        """{"content":["a",1,2],"add_special":true,"parse_special":false}""",
+        """{"tokens":[1,2,3]}""",
+    ];
+
+    private static readonly string[] TokenizePaths = ["model", "content", "content[0]", "content[1]", "add_special", "parse_special", "with_pieces", "tokens", "tokens[0]", "unknown_field"];
 
     private static readonly string[] ChatPaths =
     [
@@ -110,7 +138,7 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
         int requests = 0, ok = 0;
         var statuses = new SortedDictionary<int, int>();
         var failures = new List<string>();
-        int okMessages = 0;
+        int okMessages = 0, okResponses = 0;
         var limit = double.TryParse(Environment.GetEnvironmentVariable("SUIRON_FUZZ_SECONDS"), System.Globalization.CultureInfo.InvariantCulture, out double s) && s > 0
             ? TimeSpan.FromSeconds(s) : (TimeSpan?)null;
         var clock = Stopwatch.StartNew();
@@ -128,11 +156,13 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
             statuses[status] = statuses.GetValueOrDefault(status) + 1;
             if (status == 200) ok++;
             if (status == 200 && path == "/v1/messages") okMessages++;
+            if (status == 200 && path == "/v1/responses") okResponses++;
         }
         output.WriteLine($"{requests} requests in {clock.Elapsed.TotalSeconds:F1} s: {string.Join(", ", statuses.Select(p => $"{p.Key} × {p.Value}"))}");
         Assert.True(failures.Count == 0, $"{failures.Count} failure(s):\n" + string.Join("\n", failures));
         Assert.True(ok > 0 && statuses.Keys.Any(k => k >= 400), "the fuzzer should produce both successes and refusals");
         Assert.True(okMessages > 0, "no fuzzed /v1/messages request succeeded: the bases no longer reach generation");
+        Assert.True(okResponses > 0, "no fuzzed /v1/responses request succeeded: the bases no longer reach generation");
         await fixture.WaitForIdleAsync();
         Assert.Equal(0, fixture.Model.Scheduler.ActiveSlots);
     }
@@ -167,8 +197,18 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
             else if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
             {
                 bool anthropic = path.StartsWith("/v1/messages", StringComparison.Ordinal);
-                string end = anthropic ? "data: {\"type\":\"message_stop\"}" : "data: [DONE]";
-                if (!text.TrimEnd().EndsWith(end, StringComparison.Ordinal)) return $"FAIL {description}: stream without its end ({end}): {shown}";
+                if (path == "/v1/responses")
+                {
+                    // The Responses stream has no terminator: its last event is the response's outcome.
+                    int last = text.LastIndexOf("event: ", StringComparison.Ordinal);
+                    string lastEvent = last < 0 ? "" : text[(last + 7)..].Split('\n')[0];
+                    if (lastEvent is not ("response.completed" or "response.incomplete")) return $"FAIL {description}: stream ending with '{lastEvent}': {shown}";
+                }
+                else
+                {
+                    string end = anthropic ? "data: {\"type\":\"message_stop\"}" : "data: [DONE]";
+                    if (!text.TrimEnd().EndsWith(end, StringComparison.Ordinal)) return $"FAIL {description}: stream without its end ({end}): {shown}";
+                }
                 if (text.Contains("\"server_error\"", StringComparison.Ordinal) || text.Contains("event: error", StringComparison.Ordinal))
                     return $"FAIL {description}: stream with a server error: {shown}";
             }
@@ -193,14 +233,17 @@ public sealed class HttpFuzzTests(ServerFixture fixture, ITestOutputHelper outpu
 
     private static (string Path, byte[] Body, string Description) NextRequest(Random random)
     {
-        int endpoint = random.Next(13);
+        int endpoint = random.Next(17);
         var (path, bases, paths) = endpoint switch
         {
             < 5 => ("/v1/chat/completions", ChatBases, ChatPaths),
             < 8 => ("/v1/completions", CompletionBases, CompletionPaths),
             < 10 => ("/v1/embeddings", EmbeddingBases, EmbeddingPaths),
             < 12 => ("/v1/messages", MessagesBases, MessagesPaths),
-            _ => ("/v1/messages/count_tokens", MessagesBases, MessagesPaths),
+            12 => ("/v1/messages/count_tokens", MessagesBases, MessagesPaths),
+            < 15 => ("/v1/responses", ResponsesBases, ResponsesPaths),
+            15 => (random.Next(2) == 0 ? "/tokenize" : "/detokenize", TokenizeBases, TokenizePaths),
+            _ => ("/apply-template", ChatBases, ChatPaths),
         };
         string baseBody = bases[random.Next(bases.Length)];
         int kind = random.Next(20);

@@ -116,6 +116,63 @@ internal static class TestModels
         }
     }
 
+    /// <summary>
+    /// A tiny random bert cross-encoder (2 layers, 64 wide, bge's WordPiece vocabulary from shared/vocab, pooling rank):
+    /// a dense + tanh head over [CLS] and a one-score projection, as bge-reranker's. Written once per test process.
+    /// </summary>
+    public static string BertReranker
+    {
+        get
+        {
+            string path = Path.Combine(Directory, "bert-reranker.gguf");
+            lock (WriteLock)
+            {
+                if (File.Exists(path)) return path;
+                const int e = 64, layers = 2, f = 128, positions = 512;
+                using var vocab = GgufFile.Open(SharedData.Path("vocab", "ggml-vocab-bert-bge.gguf"));
+                var w = new GgufWriter()
+                    .Set("general.architecture", "bert").Set("general.name", "tiny-bert-reranker")
+                    .Set("bert.context_length", (uint)positions).Set("bert.embedding_length", (uint)e).Set("bert.block_count", (uint)layers)
+                    .Set("bert.feed_forward_length", (uint)f).Set("bert.attention.head_count", 4u).Set("bert.attention.layer_norm_epsilon", 1e-12f)
+                    .Set("bert.attention.causal", false).Set("bert.pooling_type", 4u);
+                foreach (string key in vocab.MetadataKeys)
+                    if (key.StartsWith("tokenizer.", StringComparison.Ordinal)) w.Set(key, vocab.Metadata[key]);
+                int vocabulary = vocab.Metadata["tokenizer.ggml.tokens"].ArrayLength;
+                var random = new Random(11);
+                float scale = 1 / MathF.Sqrt(e);
+                float[] Near1(int n) => Gaussian(random, n, 0.1f).Select(x => 1 + x).ToArray();
+                w.AddTensor("token_embd.weight", [e, vocabulary], Gaussian(random, e * vocabulary, 0.5f));
+                w.AddTensor("token_types.weight", [e, 2], Gaussian(random, e * 2, 0.5f));
+                w.AddTensor("position_embd.weight", [e, positions], Gaussian(random, e * positions, 0.5f));
+                w.AddTensor("token_embd_norm.weight", [e], Near1(e));
+                w.AddTensor("token_embd_norm.bias", [e], Gaussian(random, e, 0.1f));
+                for (int i = 0; i < layers; i++)
+                {
+                    string p = $"blk.{i}.";
+                    foreach (string name in new[] { "attn_q", "attn_k", "attn_v", "attn_output" })
+                    {
+                        w.AddTensor(p + name + ".weight", [e, e], Gaussian(random, e * e, scale));
+                        w.AddTensor(p + name + ".bias", [e], Gaussian(random, e, 0.1f));
+                    }
+                    w.AddTensor(p + "attn_output_norm.weight", [e], Near1(e));
+                    w.AddTensor(p + "attn_output_norm.bias", [e], Gaussian(random, e, 0.1f));
+                    w.AddTensor(p + "ffn_up.weight", [e, f], Gaussian(random, e * f, 2 * scale));
+                    w.AddTensor(p + "ffn_up.bias", [f], Gaussian(random, f, 0.1f));
+                    w.AddTensor(p + "ffn_down.weight", [f, e], Gaussian(random, f * e, 1 / MathF.Sqrt(f)));
+                    w.AddTensor(p + "ffn_down.bias", [e], Gaussian(random, e, 0.1f));
+                    w.AddTensor(p + "layer_output_norm.weight", [e], Near1(e));
+                    w.AddTensor(p + "layer_output_norm.bias", [e], Gaussian(random, e, 0.1f));
+                }
+                w.AddTensor("cls.weight", [e, e], Gaussian(random, e * e, 2 * scale));
+                w.AddTensor("cls.bias", [e], Gaussian(random, e, 0.1f));
+                w.AddTensor("cls.output.weight", [e, 1], Gaussian(random, e, scale));
+                w.AddTensor("cls.output.bias", [1], Gaussian(random, 1, 0.1f));
+                w.WriteTo(path);
+                return path;
+            }
+        }
+    }
+
     private static float[] Ones(int count) => Enumerable.Repeat(1f, count).ToArray();
 
     private static float[] Gaussian(Random random, int count, float sigma)

@@ -13,7 +13,10 @@ internal sealed class ApiKeyAuthentication(string apiKey)
     private readonly byte[] _keyHash = SHA256.HashData(Encoding.UTF8.GetBytes(apiKey));
 
     public static bool IsProtected(PathString path)
-        => path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase);
+        => path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase)
+           || path.StartsWithSegments("/tokenize", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/detokenize", StringComparison.OrdinalIgnoreCase)
+           || path.StartsWithSegments("/apply-template", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/props", StringComparison.OrdinalIgnoreCase)
+           || path.StartsWithSegments("/slots", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/rerank", StringComparison.OrdinalIgnoreCase);
 
     public bool IsAuthorized(HttpRequest request)
     {

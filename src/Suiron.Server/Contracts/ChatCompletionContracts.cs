@@ -19,6 +19,10 @@ public sealed class ChatCompletionRequest : GenerationParameters
     /// <summary><c>"auto"</c>, <c>"none"</c>, <c>"required"</c> or <c>{"type":"function","function":{"name":…}}</c>.</summary>
     [JsonPropertyName("tool_choice")] public JsonElement? ToolChoice { get; set; }
     [JsonPropertyName("parallel_tool_calls")] public bool? ParallelToolCalls { get; set; }
+    /// <summary>llama-server's per-request reasoning budget in tokens (−1: the server's <c>--reasoning-budget</c>).</summary>
+    [JsonPropertyName("reasoning_budget_tokens")] public int? ReasoningBudgetTokens { get; set; }
+    /// <summary>The older name of <see cref="ReasoningBudgetTokens"/>.</summary>
+    [JsonPropertyName("thinking_budget_tokens")] public int? ThinkingBudgetTokens { get; set; }
 }
 
 /// <summary>Sampling and control parameters common to chat and text completions.</summary>

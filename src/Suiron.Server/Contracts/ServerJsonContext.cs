@@ -27,6 +27,14 @@ namespace Suiron.Server.Contracts;
 [JsonSerializable(typeof(AnthropicContentBlockStop))]
 [JsonSerializable(typeof(AnthropicMessageDelta))]
 [JsonSerializable(typeof(AnthropicSignal))]
+[JsonSerializable(typeof(ResponsesRequest))]
+[JsonSerializable(typeof(ResponseObject))]
+[JsonSerializable(typeof(ResponseStreamEvent))]
+[JsonSerializable(typeof(ResponseDeleted))]
+[JsonSerializable(typeof(List<ResponseItem>))]
+[JsonSerializable(typeof(TokenizeRequest))]
+[JsonSerializable(typeof(DetokenizeRequest))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonNode))]
 public sealed partial class ServerJsonContext : JsonSerializerContext
 {
     private static ServerJsonContext? _web;

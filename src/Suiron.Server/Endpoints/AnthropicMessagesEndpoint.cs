@@ -45,7 +45,8 @@ public static class AnthropicMessagesEndpoint
         ChatTurn turn;
         try
         {
-            turn = ChatTurn.Start(state, messages, tools, thinking.Variables, options, logprobs: -1, "messages", "tool_choice", thinking.Budget,
+            turn = ChatTurn.Start(state, messages, tools, thinking.Variables, options, logprobs: -1, "messages", "tool_choice",
+                thinking.Budget ?? state.Options.ReasoningBudget,
                 context.RequestAborted, prefill);
         }
         catch (ApiError e) when (e is { Code: ApiError.ContextLengthExceeded, PromptTokens: { } prompt, ContextTokens: { } limit })

@@ -38,6 +38,9 @@ internal sealed class AnthropicReplyBuilder(ReasoningParser? reasoning, ToolCall
 
     public bool HasToolUse => _completedCalls.Count > 0;
 
+    /// <summary>Whether the block at <paramref name="index"/> (as the events number them) belongs to the reply: all but a call announced and never parsed.</summary>
+    public bool Kept(int index) => _blocks[index].Type != "tool_use" || _completedCalls.Contains(_blocks[index]);
+
     /// <summary>Adds a generation step; returns the stream events it causes (the last step closes the open block).</summary>
     public IReadOnlyList<AnthropicBlockEvent> Push(GenerationStep step)
     {

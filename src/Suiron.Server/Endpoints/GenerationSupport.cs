@@ -139,7 +139,10 @@ internal static class GenerationSupport
         }
     }
 
-    private static Grammar Compile(string param, string what, Func<Grammar> compile)
+    private static Grammar Compile(string param, string what, Func<Grammar> compile) => CompileGrammar(param, what, compile);
+
+    /// <summary>Compiles a grammar a request asked for; one that cannot be built or started → 400 naming <paramref name="param"/> (and the place in a schema).</summary>
+    public static Grammar CompileGrammar(string param, string what, Func<Grammar> compile)
     {
         try
         {
@@ -199,6 +202,12 @@ internal static class GenerationSupport
             throw new ApiError(400, e.Message, param: promptParam);
         }
     }
+
+    /// <summary>
+    /// The reasoning budget of a chat generation: the request's (≥ 0; −1 or absent: none asked, as llama-server
+    /// reads <c>reasoning_budget_tokens</c>), else the server's <c>--reasoning-budget</c>; null for no limit.
+    /// </summary>
+    public static int? RequestedReasoningBudget(ServerState state, int? requested) => requested is >= 0 ? requested : state.Options.ReasoningBudget;
 
     public static string? FinishReasonText(FinishReason? reason) => reason switch
     {

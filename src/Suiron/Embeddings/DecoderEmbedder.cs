@@ -15,15 +15,52 @@ internal sealed class DecoderEmbedder : IEmbeddingModel
     private readonly bool _ownsModel;
     private readonly object _gate = new();
 
-    public DecoderEmbedder(ILanguageModel model, EmbeddingPooling pooling, bool ownsModel)
+    private readonly float[]? _rankHead; // (labels, embedding): a reranker's output rows ("yes", "no"), cls.output.weight
+    private readonly float[]? _rankBias; // (labels)
+
+    /// <param name="rankHead">With rank pooling: the reranker's head over the last token, row-major (labels × embedding), and its bias.</param>
+    public DecoderEmbedder(ILanguageModel model, EmbeddingPooling pooling, bool ownsModel, float[]? rankHead = null, float[]? rankBias = null)
     {
         _model = model;
         _hidden = model as IHiddenStateModel
             ?? throw new NotSupportedException($"Architecture '{model.Info.Architecture}' cannot be used for embeddings (supported: bert and the dense decoders llama, qwen2, qwen3).");
-        if (pooling is EmbeddingPooling.Unspecified or EmbeddingPooling.Rank)
-            throw new ArgumentException($"Pooling '{pooling}' cannot be used for a decoder embedder.", nameof(pooling));
+        if (pooling == EmbeddingPooling.Unspecified || pooling == EmbeddingPooling.Rank && rankHead is null)
+            throw new ArgumentException($"Pooling '{pooling}' cannot be used for a decoder embedder{(pooling == EmbeddingPooling.Rank ? " without a reranker's head (cls.output.weight)" : "")}.", nameof(pooling));
         Pooling = pooling;
         _ownsModel = ownsModel;
+        _rankHead = rankHead;
+        _rankBias = rankBias;
+    }
+
+    /// <summary>
+    /// As <see cref="IEmbeddingModel.Embed"/>; with rank pooling, the reranker's scores: its head over the last token's
+    /// hidden state (the one that has read the whole prompt), softmaxed over the labels as llama.cpp does for
+    /// Qwen3-Reranker, whose first label is "yes" — so the first score is the probability that the document fits.
+    /// </summary>
+    public float[] Embed(ReadOnlySpan<int> tokens, bool normalize = true)
+    {
+        if (Pooling != EmbeddingPooling.Rank)
+        {
+            float[] pooled = EmbeddingMath.Pool(EmbedTokens(tokens), tokens.Length, Dimensions, Pooling);
+            if (normalize) EmbeddingMath.Normalize(pooled);
+            return pooled;
+        }
+        int e = Dimensions, labels = _rankHead!.Length / e;
+        ReadOnlySpan<float> last = EmbedTokens(tokens).AsSpan((tokens.Length - 1) * e, e);
+        var scores = new float[labels];
+        float max = float.NegativeInfinity;
+        for (int l = 0; l < labels; l++)
+        {
+            ReadOnlySpan<float> row = _rankHead.AsSpan(l * e, e);
+            float dot = _rankBias?[l] ?? 0;
+            for (int i = 0; i < e; i++) dot += row[i] * last[i];
+            scores[l] = dot;
+            max = Math.Max(max, dot);
+        }
+        float sum = 0;
+        for (int l = 0; l < labels; l++) sum += scores[l] = MathF.Exp(scores[l] - max);
+        for (int l = 0; l < labels; l++) scores[l] /= sum;
+        return scores;
     }
 
     public string Architecture => _model.Info.Architecture;

@@ -43,11 +43,21 @@ public static class EmbeddingModelLoader
             if (declared is < 0 or > 4) throw new GgufException($"{file.Architecture}.pooling_type = {declared} is not a pooling type (0..4)", -1, file.Path);
             pooling = (EmbeddingPooling)declared;
         }
-        if (pooling == EmbeddingPooling.Rank) throw new NotSupportedException("Rank pooling (rerankers) is not supported; use mean, cls, last or none.");
+        float[]? rankHead = null, rankBias = null;
+        if (pooling == EmbeddingPooling.Rank)
+        {
+            // As llama.cpp: a decoder reranks as Qwen3-Reranker is converted (cls.output = the "yes" and "no" output rows).
+            if (file.Architecture != "qwen3" || file.TryGetTensor("cls.output.weight") is not { } head)
+                throw new NotSupportedException("Rank pooling (rerankers) is supported for bert cross-encoders and Qwen3-Reranker (a qwen3 file with cls.output.weight); use mean, cls, last or none.");
+            rankHead = WeightReader.DecodeRows(head, 0, checked((int)head.Rows));
+            if (file.TryGetTensor("cls.output.bias") is { } bias) rankBias = WeightReader.DecodeRows(bias, 0, 1);
+        }
         ILanguageModel model = ModelLoader.Load(file, options);
         try
         {
-            return new DecoderEmbedder(model, pooling, ownsModel: true);
+            if (rankHead is not null && rankHead.Length % model.Info.HyperParameters.EmbeddingLength != 0)
+                throw new GgufException($"cls.output.weight has {rankHead.Length} elements, not whole rows of the embedding width {model.Info.HyperParameters.EmbeddingLength}", -1, file.Path);
+            return new DecoderEmbedder(model, pooling, ownsModel: true, rankHead, rankBias);
         }
         catch
         {

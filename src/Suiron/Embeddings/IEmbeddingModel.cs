@@ -16,7 +16,7 @@ public enum EmbeddingPooling
     Cls = 2,
     /// <summary>The hidden state of the last token (decoder embedders such as Qwen3-Embedding, whose last token is causal-complete).</summary>
     Last = 3,
-    /// <summary>A reranker's relevance score (classification head over [CLS]); not supported.</summary>
+    /// <summary>A reranker's relevance score: a classification head over [CLS] (bert cross-encoders; see <see cref="SuironReranker"/>).</summary>
     Rank = 4,
 }
 

@@ -33,6 +33,8 @@ public sealed class SuironEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         ArgumentNullException.ThrowIfNull(tokenizer);
         if (model.Pooling is EmbeddingPooling.None or EmbeddingPooling.Unspecified)
             throw new ArgumentException("The model has no pooling (pooling_type none): it gives one vector per token, not per text. Load it with a pooling.", nameof(model));
+        if (model.Pooling == EmbeddingPooling.Rank)
+            throw new ArgumentException("The model is a reranker (pooling_type rank): it scores query–document pairs (SuironReranker), it does not embed texts.", nameof(model));
         _model = model;
         _tokenizer = tokenizer;
         _owned = owned;

@@ -206,4 +206,77 @@ public sealed class KvCache
 
     /// <summary>Marks <paramref name="tokens"/> more positions as filled (after every layer has written them).</summary>
     internal void Advance(int tokens) => Count += tokens;
+
+    private const uint FileMagic = 0x4356_4B53; // "SKVC"
+    private const int FileVersion = 1;
+
+    /// <summary>
+    /// Writes the held tokens' keys and values, every layer as stored (no re-encoding), after a header naming the cache's
+    /// shape and types, so <see cref="ReadFrom"/> restores them bit for bit into a cache of the same shape. A cache with
+    /// recurrent layers cannot be written: its state is not kept per position (NotSupportedException).
+    /// </summary>
+    public void WriteTo(Stream stream)
+    {
+        if (Recurrent is not null) throw new NotSupportedException("A cache with recurrent layers (a hybrid model) cannot be saved: only attention keys and values can.");
+        using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        writer.Write(FileMagic);
+        writer.Write(FileVersion);
+        writer.Write(LayerCount);
+        writer.Write(KeyWidth);
+        writer.Write(ValueWidth);
+        writer.Write((int)KeyType);
+        writer.Write((int)ValueType);
+        writer.Write(Count);
+        writer.Flush();
+        for (int layer = 0; layer < LayerCount; layer++)
+        {
+            stream.Write(Rows(keys: true, layer, Count));
+            stream.Write(Rows(keys: false, layer, Count));
+        }
+    }
+
+    /// <summary>
+    /// Replaces the cache's contents with what <see cref="WriteTo"/> wrote; a file of another shape, another type or more
+    /// tokens than the capacity → InvalidDataException, leaving the cache empty.
+    /// </summary>
+    public void ReadFrom(Stream stream)
+    {
+        if (Recurrent is not null) throw new NotSupportedException("A cache with recurrent layers (a hybrid model) cannot be restored.");
+        Clear();
+        using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        try
+        {
+            if (reader.ReadUInt32() != FileMagic || reader.ReadInt32() != FileVersion) throw new InvalidDataException("Not a saved KV cache (or one of another version).");
+            int layers = reader.ReadInt32(), keyWidth = reader.ReadInt32(), valueWidth = reader.ReadInt32();
+            var keyType = (KvCacheType)reader.ReadInt32();
+            var valueType = (KvCacheType)reader.ReadInt32();
+            int count = reader.ReadInt32();
+            if (layers != LayerCount || keyWidth != KeyWidth || valueWidth != ValueWidth || keyType != KeyType || valueType != ValueType)
+                throw new InvalidDataException($"The saved cache is of another model or cache type ({layers} layers, key width {keyWidth} {keyType}, value width {valueWidth} {valueType}); " +
+                                               $"this one has {LayerCount} layers, key width {KeyWidth} {KeyType}, value width {ValueWidth} {ValueType}.");
+            if (count < 0 || count > Capacity) throw new InvalidDataException($"The saved cache holds {count} tokens; this one holds at most {Capacity}.");
+            for (int layer = 0; layer < LayerCount; layer++)
+            {
+                stream.ReadExactly(Rows(keys: true, layer, count));
+                stream.ReadExactly(Rows(keys: false, layer, count));
+            }
+            Count = count;
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException("The saved cache is cut short.");
+        }
+    }
+
+    /// <summary>The stored bytes of the first <paramref name="count"/> tokens of one layer's keys or values.</summary>
+    private Span<byte> Rows(bool keys, int layer, int count)
+    {
+        long elements = (long)count * (keys ? KeyWidth : ValueWidth);
+        return (keys ? KeyType : ValueType) switch
+        {
+            KvCacheType.F16 => System.Runtime.InteropServices.MemoryMarshal.AsBytes((keys ? _keysF16! : _valuesF16!)[layer].AsSpan(0, (int)elements)),
+            KvCacheType.F32 => System.Runtime.InteropServices.MemoryMarshal.AsBytes((keys ? _keysF32! : _valuesF32!)[layer].AsSpan(0, (int)elements)),
+            _ => (keys ? _keysQ8_0! : _valuesQ8_0!)[layer].AsSpan(0, (int)KvCacheTypes.Bytes(KvCacheType.Q8_0, elements)),
+        };
+    }
 }

@@ -62,6 +62,9 @@ public sealed class QueueFullException(int queueLimit)
     public int RetryAfterSeconds { get; init; } = 1;
 }
 
+/// <summary>What a slot save, restore or erase did: the tokens saved, restored or forgotten, the file's bytes, the time it took.</summary>
+public sealed record SlotFileResult(int Tokens, long Bytes, TimeSpan Elapsed);
+
 /// <summary>
 /// The steps of one scheduled generation, in order, as they are produced. Enumerate once. The last step carries the
 /// finish reason; a failure of the engine surfaces as the exception of the enumeration.
@@ -263,6 +266,7 @@ public sealed class Scheduler : IDisposable
     {
         var items = new List<SequenceTokens>();
         var stepSequences = new List<(Sequence Sequence, int Tokens)>();
+        var slotTasks = new List<SlotTask>();
         while (true)
         {
             bool stopping, cancelActive;
@@ -281,6 +285,7 @@ public sealed class Scheduler : IDisposable
                     }
                     node = next;
                 }
+                while (_slotTasks.TryDequeue(out var task)) slotTasks.Add(task);
                 while (_waiting.First is { } first && _admitted < _slots.Length)
                 {
                     _waiting.RemoveFirst();
@@ -288,6 +293,12 @@ public sealed class Scheduler : IDisposable
                     Admit(first.Value);
                 }
             }
+            foreach (var task in slotTasks)
+            {
+                if (stopping) task.Result.TrySetException(new ObjectDisposedException(nameof(Scheduler), "The scheduler is stopping."));
+                else RunSlotTask(task);
+            }
+            slotTasks.Clear();
             for (int i = _active.Count - 1; i >= 0; i--)
                 if (stopping || cancelActive || _active[i].IsCancelled)
                     Finish(_active[i], FinishReason.Cancelled, _active[i].Stops.Flush());
@@ -599,6 +610,129 @@ public sealed class Scheduler : IDisposable
     }
 
     /// <summary>A KV cache and the tokens it holds; kept between requests for prefix reuse.</summary>
+    private enum SlotAction { Save, Restore, Erase }
+
+    private sealed record SlotTask(int Slot, SlotAction Action, string? Path)
+    {
+        public TaskCompletionSource<SlotFileResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private readonly Queue<SlotTask> _slotTasks = new(); // under _lock
+
+    /// <summary>
+    /// Writes slot <paramref name="slot"/>'s tokens and KV cache to <paramref name="path"/> (llama-server's slot save), so
+    /// that <see cref="RestoreSlotAsync"/> can bring the prefix back without evaluating it again. Runs on the scheduler's
+    /// thread between steps; a slot that is generating → InvalidOperationException; a hybrid model → NotSupportedException.
+    /// </summary>
+    public Task<SlotFileResult> SaveSlotAsync(int slot, string path) => EnqueueSlotTask(new SlotTask(slot, SlotAction.Save, path));
+
+    /// <summary>Replaces an idle slot's tokens and cache with a file <see cref="SaveSlotAsync"/> wrote (InvalidDataException when it does not fit this model).</summary>
+    public Task<SlotFileResult> RestoreSlotAsync(int slot, string path) => EnqueueSlotTask(new SlotTask(slot, SlotAction.Restore, path));
+
+    /// <summary>Forgets an idle slot's tokens (its prefix cache).</summary>
+    public Task<SlotFileResult> EraseSlotAsync(int slot) => EnqueueSlotTask(new SlotTask(slot, SlotAction.Erase, null));
+
+    private Task<SlotFileResult> EnqueueSlotTask(SlotTask task)
+    {
+        if ((uint)task.Slot >= (uint)_slots.Length)
+            throw new ArgumentOutOfRangeException(nameof(task.Slot), $"There is no slot {task.Slot}: the slots are 0 to {_slots.Length - 1}.");
+        lock (_lock)
+        {
+            if (_stopping) throw new ObjectDisposedException(nameof(Scheduler), "The scheduler is stopping.");
+            _slotTasks.Enqueue(task);
+        }
+        Wake();
+        return task.Result.Task;
+    }
+
+    /// <summary>What a slot file records of the model it came from: a cache of the same shape from another model would load but mean nothing.</summary>
+    private string ModelIdentity => $"{_model.Info.Architecture}, {_model.Info.VocabSize} tokens, {_model.Info.ParameterCount} parameters, trained context {_model.Info.ContextLength}";
+
+    private static readonly byte[] SlotFileMagic = "SUIRONSLOT1\n"u8.ToArray();
+
+    private void RunSlotTask(SlotTask task)
+    {
+        var slot = _slots[task.Slot];
+        try
+        {
+            if (slot.Sequence is not null) throw new InvalidOperationException($"Slot {task.Slot} is generating; wait until it is idle.");
+            var clock = Stopwatch.StartNew();
+            switch (task.Action)
+            {
+                case SlotAction.Save:
+                {
+                    // Written aside and moved into place, so a reader never sees half a file.
+                    string temporary = task.Path + ".partial";
+                    long bytes;
+                    using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+                    {
+                        file.Write(SlotFileMagic);
+                        using (var writer = new BinaryWriter(file, System.Text.Encoding.UTF8, leaveOpen: true))
+                        {
+                            writer.Write(ModelIdentity);
+                            writer.Write(slot.Tokens.Count);
+                            foreach (int token in slot.Tokens) writer.Write(token);
+                        }
+                        slot.Cache.WriteTo(file);
+                        bytes = file.Length;
+                    }
+                    File.Move(temporary, task.Path!, overwrite: true);
+                    task.Result.TrySetResult(new SlotFileResult(slot.Tokens.Count, bytes, clock.Elapsed));
+                    break;
+                }
+                case SlotAction.Restore:
+                {
+                    using var file = new FileStream(task.Path!, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+                    Span<byte> magic = stackalloc byte[SlotFileMagic.Length];
+                    if (file.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false) != magic.Length || !magic.SequenceEqual(SlotFileMagic))
+                        throw new InvalidDataException("Not a saved slot.");
+                    int[] tokens;
+                    using (var reader = new BinaryReader(file, System.Text.Encoding.UTF8, leaveOpen: true))
+                    {
+                        string identity = reader.ReadString();
+                        if (identity != ModelIdentity) throw new InvalidDataException($"The slot was saved from another model ({identity}); this one is {ModelIdentity}.");
+                        int count = reader.ReadInt32();
+                        if (count < 0 || count > slot.Cache.Capacity) throw new InvalidDataException($"The saved slot holds {count} tokens; a slot here holds at most {slot.Cache.Capacity}.");
+                        tokens = new int[count];
+                        for (int i = 0; i < count; i++) tokens[i] = reader.ReadInt32();
+                    }
+                    slot.Tokens.Clear();
+                    try
+                    {
+                        slot.Cache.ReadFrom(file);
+                        if (slot.Cache.Count != tokens.Length) throw new InvalidDataException("The saved slot's tokens and cache disagree.");
+                        if (tokens.Any(t => (uint)t >= (uint)_tokenizer.Vocabulary.Count)) throw new InvalidDataException("The saved slot holds tokens outside this vocabulary.");
+                    }
+                    catch
+                    {
+                        slot.Cache.Clear();
+                        throw;
+                    }
+                    slot.Tokens.AddRange(tokens);
+                    slot.LastUsed = Stopwatch.GetTimestamp();
+                    task.Result.TrySetResult(new SlotFileResult(tokens.Length, file.Length, clock.Elapsed));
+                    break;
+                }
+                default:
+                {
+                    int erased = slot.Tokens.Count;
+                    slot.Cache.Clear();
+                    slot.Tokens.Clear();
+                    task.Result.TrySetResult(new SlotFileResult(erased, 0, clock.Elapsed));
+                    break;
+                }
+            }
+        }
+        catch (EndOfStreamException)
+        {
+            task.Result.TrySetException(new InvalidDataException("The saved slot is cut short."));
+        }
+        catch (Exception e)
+        {
+            task.Result.TrySetException(e);
+        }
+    }
+
     private sealed class Slot(KvCache cache)
     {
         public readonly KvCache Cache = cache;

@@ -98,6 +98,8 @@ internal sealed class Bert : IEmbeddingModel
     private readonly float[]? _tokenType;       // (embedding): row 0 of token_types, the type of every token here
     private readonly LayerNormWeights _embeddingNorm;
     private readonly BertLayerWeights[] _layers;
+    private readonly Projection? _classifier;       // (hidden, embedding) + bias, then tanh: a reranker's dense head over [CLS] (cls.*)
+    private readonly Projection? _classifierOutput; // (labels, hidden) + bias: its scores (cls.output.*)
     private readonly WorkerPool _pool;
     private readonly float _attentionScale;
     private readonly object _gate = new();
@@ -109,11 +111,16 @@ internal sealed class Bert : IEmbeddingModel
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.Threads);
         _h = BertHyperParameters.Parse(file);
         Pooling = pooling == EmbeddingPooling.Unspecified ? _h.Pooling : pooling;
-        if (Pooling == EmbeddingPooling.Rank)
-            throw new NotSupportedException("Rank pooling (rerankers) is not supported; use mean, cls, last or none.");
 
         var reader = new WeightReader(file);
         int e = _h.EmbeddingLength, kv = _h.KvHeadCount * _h.HeadLength, f = _h.FeedForwardLength;
+        // A cross-encoder reranker's classification head, as llama.cpp's rank pooling applies it: an optional dense
+        // layer with tanh (RoBERTa-style, "cls"), then the projection to the scores ("cls.output").
+        if (file.TryGetTensor("cls.weight") is { } dense) _classifier = Linear(reader, "cls", e, checked((int)dense.Rows));
+        if (file.TryGetTensor("cls.output.weight") is { } scores)
+            _classifierOutput = Linear(reader, "cls.output", _classifier?.Rows ?? e, checked((int)scores.Rows));
+        if (Pooling == EmbeddingPooling.Rank && _classifier is null && _classifierOutput is null)
+            throw new NotSupportedException("Rank pooling needs a reranker's classification head (cls.weight or cls.output.weight); this file has none.");
         (_tokenEmbedding, VocabSize) = reader.TokenEmbedding(e);
         _positionEmbedding = reader.Matrix("position_embd.weight", e, _h.ContextLength);
         if (file.TryGetTensor("token_types.weight") is { } types)
@@ -160,6 +167,37 @@ internal sealed class Bert : IEmbeddingModel
     public int MaxTokens => _h.ContextLength;
     public int VocabSize { get; }
     public EmbeddingPooling Pooling { get; }
+
+    /// <summary>Scores a rank-pooled input yields (the classification head's outputs; 1 for a reranker), 0 without a head.</summary>
+    public int RankOutputs => _classifierOutput?.Rows ?? _classifier?.Rows ?? 0;
+
+    /// <summary>
+    /// As <see cref="IEmbeddingModel.Embed"/>; with rank pooling, the classification head's scores over the first
+    /// token's hidden state (<see cref="RankOutputs"/> of them, never normalized), as llama.cpp's rank pooling.
+    /// </summary>
+    public float[] Embed(ReadOnlySpan<int> tokens, bool normalize = true)
+    {
+        if (Pooling != EmbeddingPooling.Rank)
+        {
+            if (Pooling == EmbeddingPooling.None)
+                throw new InvalidOperationException("This model's pooling is 'none': it has one vector per token (EmbedTokens), not one per input.");
+            float[] pooled = EmbeddingMath.Pool(EmbedTokens(tokens), tokens.Length, Dimensions, Pooling);
+            if (normalize) EmbeddingMath.Normalize(pooled);
+            return pooled;
+        }
+        float[] cls = EmbedTokens(tokens)[..Dimensions];
+        if (_classifier is not null)
+        {
+            var dense = new float[_classifier.Rows];
+            lock (_gate) _classifier.Apply(cls, dense, 1, _pool);
+            for (int i = 0; i < dense.Length; i++) dense[i] = MathF.Tanh(dense[i]);
+            cls = dense;
+        }
+        if (_classifierOutput is null) return cls;
+        var scores = new float[_classifierOutput.Rows];
+        lock (_gate) _classifierOutput.Apply(cls, scores, 1, _pool);
+        return scores;
+    }
 
     private static Projection Linear(WeightReader reader, string name, int columns, int rows) =>
         new(reader.Matrix(name + ".weight", columns, rows), 0, rows, reader.OptionalVector(name + ".bias", rows));

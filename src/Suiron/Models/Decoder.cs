@@ -217,6 +217,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
                 throw new GgufException($"{Key("rope.dimension_sections")} must hold 4 section sizes (time, height, width, extra)", -1, file.Path);
             stillPairs = Rope.SectionStillPairs(_h.Rope.Dimensions, sections, interleaved: true);
         }
+        // A reranker's head (Qwen3-Reranker's cls.output: the "yes"/"no" rows) is the embedder's to read, not the forward pass's.
+        if (file.GetInt32(Key("pooling_type"), -1) == 4) reader.SkipPrefix("cls.");
         reader.EnsureAllUsed(file.Architecture);
         _derived = reader.OwnedArrays;
 

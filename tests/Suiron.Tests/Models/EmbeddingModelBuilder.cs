@@ -33,6 +33,21 @@ internal static class EmbeddingModelBuilder
     }
 
     /// <summary>
+    /// The bert model as a cross-encoder reranker (pooling rank, 4): with <paramref name="dense"/> a RoBERTa-style head
+    /// (<c>cls</c> 64→64 + tanh, then <c>cls.output</c> 64→1, as bge-reranker), else the single projection
+    /// <c>cls.output</c> 64→1. Encoder weights are the same as the embedding model's.
+    /// </summary>
+    public static string BertReranker(bool dense)
+    {
+        string path = Path.Combine(TinyModelBuilder.Directory, $"bert-rerank{(dense ? "-dense" : "")}-F32.gguf");
+        lock (TinyModelBuilder.WriteLock)
+        {
+            if (!File.Exists(path)) WriteBert(path, pooling: 4, fusedQkv: false, classifier: dense ? 2 : 1);
+        }
+        return path;
+    }
+
+    /// <summary>
     /// Like <see cref="TinyModelBuilder.Requantize"/>, but token_types stays F32 as llama.cpp's converter leaves it
     /// (its CPU add of that row to the F32 embeddings has no F16 operand).
     /// </summary>
@@ -59,6 +74,42 @@ internal static class EmbeddingModelBuilder
         w.WriteTo(path);
     }
 
+    /// <summary>
+    /// The tiny qwen3 model as a Qwen3-Reranker is converted for llama.cpp: pooling rank, <c>cls.output.weight</c> the
+    /// output rows of two tokens ("yes", "no"), and the reranking prompt as <c>tokenizer.chat_template.rerank</c>.
+    /// </summary>
+    public static string Qwen3Reranker(int yes, int no)
+    {
+        string source = TinyModelBuilder.F32(TinyModelOracleTests.Qwen3);
+        string path = Path.Combine(TinyModelBuilder.Directory, $"qwen3-rerank-{yes}-{no}.gguf");
+        lock (TinyModelBuilder.WriteLock)
+        {
+            if (File.Exists(path)) return path;
+            using var file = GgufFile.Open(source);
+            var w = new GgufWriter().CopyMetadataFrom(file);
+            w.Set("qwen3.pooling_type", 4u);
+            w.Set("qwen3.classifier.output_labels", new[] { "yes", "no" });
+            w.Set("tokenizer.chat_template.rerank", "<|im_start|>system\nJudge.<|im_end|>\n<|im_start|>user\n<Query>: {query}\n<Document>: {document}<|im_end|>\n<|im_start|>assistant\n");
+            float[]? head = null;
+            foreach (GgufTensorInfo info in file.Tensors)
+            {
+                Tensor t = file.GetTensor(info);
+                byte[] bytes;
+                unsafe { bytes = new ReadOnlySpan<byte>(t.Data, checked((int)t.ByteLength)).ToArray(); }
+                w.AddTensor(info.Name, t.Type, info.Shape, bytes);
+                if (info.Name == "token_embd.weight") // tied output: its rows are the output head's
+                {
+                    int width = (int)t.Columns;
+                    var rows = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes);
+                    head = [.. rows.Slice(yes * width, width), .. rows.Slice(no * width, width)];
+                }
+            }
+            w.AddTensor("cls.output.weight", [head!.Length / 2, 2], head);
+            w.WriteTo(path);
+        }
+        return path;
+    }
+
     /// <summary>A copy of <paramref name="source"/> with <c>{arch}.pooling_type</c> = <paramref name="pooling"/>.</summary>
     public static string WithPooling(string source, int pooling)
     {
@@ -81,7 +132,7 @@ internal static class EmbeddingModelBuilder
         return path;
     }
 
-    private static void WriteBert(string path, int pooling, bool fusedQkv)
+    private static void WriteBert(string path, int pooling, bool fusedQkv, int classifier = 0)
     {
         using var vocab = GgufFile.Open(SharedData.Path("vocab", "ggml-vocab-bert-bge.gguf"));
         var random = new Random(7); // same weights for every pooling and layout
@@ -138,6 +189,16 @@ internal static class EmbeddingModelBuilder
             w.AddTensor(p + "ffn_down.bias", [e], TinyModelBuilder.Gaussian(random, e, 0.1f));
             w.AddTensor(p + "layer_output_norm.weight", [e], TinyModelBuilder.NearOne(random, e));
             w.AddTensor(p + "layer_output_norm.bias", [e], TinyModelBuilder.Gaussian(random, e, 0.1f));
+        }
+        if (classifier == 2)
+        {
+            w.AddTensor("cls.weight", [e, e], TinyModelBuilder.Gaussian(random, e * e, inputScale * 2f)); // tanh sees values of a few units
+            w.AddTensor("cls.bias", [e], TinyModelBuilder.Gaussian(random, e, 0.1f));
+        }
+        if (classifier >= 1)
+        {
+            w.AddTensor("cls.output.weight", [e, 1], TinyModelBuilder.Gaussian(random, e, inputScale));
+            w.AddTensor("cls.output.bias", [1], TinyModelBuilder.Gaussian(random, 1, 0.1f));
         }
         w.WriteTo(path);
     }

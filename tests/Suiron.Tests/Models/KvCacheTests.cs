@@ -102,4 +102,44 @@ public sealed class KvCacheTests
         Assert.Equal(512, f16.Info.VocabSize);
         Assert.Equal(512, f16.Info.ContextLength);
     }
+
+    /// <summary>A cache written and read back continues exactly as the original: the same logits, bit for bit.</summary>
+    [Theory]
+    [InlineData(KvCacheType.F16)]
+    [InlineData(KvCacheType.F32)]
+    public void ASavedCacheReadBackContinuesIdentically(KvCacheType cacheType)
+    {
+        using var file = GgufFile.Open(TinyModelBuilder.F32(TinyModelOracleTests.Llama));
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, CacheType = cacheType });
+        int vocab = model.Info.VocabSize;
+        var original = model.CreateCache(32);
+        var scratch = new float[vocab];
+        model.Forward(Tokens.AsSpan(0, 9), original, scratch);
+
+        using var saved = new MemoryStream();
+        original.WriteTo(saved);
+        var restored = model.CreateCache(32);
+        model.Forward([5, 6, 7], restored, scratch); // old contents, replaced by the read
+        saved.Position = 0;
+        restored.ReadFrom(saved);
+        Assert.Equal(9, restored.Count);
+
+        var expected = new float[vocab];
+        var actual = new float[vocab];
+        model.Forward(Tokens.AsSpan(9), original, expected);
+        model.Forward(Tokens.AsSpan(9), restored, actual);
+        Assert.Equal(expected, actual);
+
+        // A cache of another type, a cut file, a capacity too small: refused, the cache left empty.
+        using var other = ModelLoader.Load(file, new ModelOptions { Threads = 1, CacheType = cacheType == KvCacheType.F16 ? KvCacheType.F32 : KvCacheType.F16 });
+        var foreign = other.CreateCache(32);
+        saved.Position = 0;
+        Assert.Throws<InvalidDataException>(() => foreign.ReadFrom(saved));
+        Assert.Equal(0, foreign.Count);
+        using var cut = new MemoryStream(saved.ToArray()[..(int)(saved.Length / 2)]);
+        Assert.Throws<InvalidDataException>(() => restored.ReadFrom(cut));
+        Assert.Equal(0, restored.Count);
+        saved.Position = 0;
+        Assert.Throws<InvalidDataException>(() => model.CreateCache(8).ReadFrom(saved));
+    }
 }

@@ -41,8 +41,8 @@ internal sealed class LlamaCppEmbedder : IDisposable
 
     public int Dimensions { get; }
 
-    /// <summary>llama.cpp's tokens for <paramref name="text"/> (special tokens added: [CLS] … [SEP] for BERT).</summary>
-    public int[] Tokenize(string text) => _context.Tokenize(text, addBos: true, special: true).Select(t => (int)t).ToArray();
+    /// <summary>llama.cpp's tokens for <paramref name="text"/> (special-token text parsed; with <paramref name="addSpecial"/>, [CLS] … [SEP] for BERT, BOS where the vocabulary adds it).</summary>
+    public int[] Tokenize(string text, bool addSpecial = true) => _context.Tokenize(text, addBos: addSpecial, special: true).Select(t => (int)t).ToArray();
 
     /// <summary>The pooled embedding of <paramref name="tokens"/>.</summary>
     public float[] Pooled(int[] tokens)
