@@ -60,7 +60,7 @@ internal sealed class ChatSession
     public void Reset()
     {
         _messages.Clear();
-        if (_system is not null) _messages.Add(Message("system", _system));
+        if (_system is not null) _messages.Add((JsonNode)Message("system", _system));
         _cache.Clear();
         _cached.Clear();
     }
@@ -71,7 +71,7 @@ internal sealed class ChatSession
     /// </summary>
     public ChatTurn Send(string userText, Action<string>? onReasoning = null, Action<string>? onContent = null, CancellationToken cancellation = default)
     {
-        _messages.Add(Message("user", userText));
+        _messages.Add((JsonNode)Message("user", userText));
         string rendered;
         int[] tokens;
         try
@@ -121,7 +121,7 @@ internal sealed class ChatSession
             _cached.AddRange(tokens.AsSpan(reused));
             _cached.AddRange(generated);
             if (_cached.Count > _cache.Count) _cached.RemoveRange(_cache.Count, _cached.Count - _cache.Count);
-            _messages.Add(Message("assistant", content.ToString()));
+            _messages.Add((JsonNode)Message("assistant", content.ToString()));
         }
         return new ChatTurn(reasoning.ToString(), content.ToString(), finish, tokens.Length, reused, _generator.LastStats);
     }

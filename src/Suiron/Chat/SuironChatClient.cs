@@ -151,7 +151,7 @@ public sealed class SuironChatClient : IChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         var array = new JsonArray();
-        if (options?.Instructions is { Length: > 0 } instructions) array.Add(new JsonObject { ["role"] = "system", ["content"] = instructions });
+        if (options?.Instructions is { Length: > 0 } instructions) array.Add((JsonNode)new JsonObject { ["role"] = "system", ["content"] = instructions });
         foreach (var message in messages) AddMessage(array, message);
 
         // Tools: declared functions go to the template (or a system message); a required call is grammar-constrained.
@@ -161,7 +161,7 @@ public sealed class SuironChatClient : IChatClient
         var tools = new JsonArray();
         foreach (var tool in options?.Tools ?? [])
             if (tool is AIFunctionDeclaration function)
-                tools.Add(new JsonObject
+                tools.Add((JsonNode)new JsonObject
                 {
                     ["type"] = "function",
                     ["function"] = new JsonObject
@@ -218,7 +218,7 @@ public sealed class SuironChatClient : IChatClient
     {
         var calls = new JsonArray();
         foreach (var call in message.Contents.OfType<FunctionCallContent>())
-            calls.Add(new JsonObject
+            calls.Add((JsonNode)new JsonObject
             {
                 ["id"] = call.CallId,
                 ["type"] = "function",
@@ -234,10 +234,10 @@ public sealed class SuironChatClient : IChatClient
         {
             var entry = new JsonObject { ["role"] = message.Role == ChatRole.Tool ? "tool" : message.Role.Value, ["content"] = text };
             if (calls.Count > 0) entry["tool_calls"] = calls;
-            array.Add(entry);
+            array.Add((JsonNode)entry);
         }
         foreach (var result in results)
-            array.Add(new JsonObject
+            array.Add((JsonNode)new JsonObject
             {
                 ["role"] = "tool",
                 ["tool_call_id"] = result.CallId,

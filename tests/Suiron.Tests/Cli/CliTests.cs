@@ -66,12 +66,41 @@ public sealed class CliTests : IDisposable
     [InlineData("<s> is text unless parsed")]
     public void TokenizeIdsEqualLlamaCpp(string text)
     {
-        var oracle = TokenizerOracle.For(SharedData.Path("models", "llama-2-tiny-random.gguf"));
-        var plain = SuironProcess.Run("tokenize", "--model", SharedData.Path("models", "llama-2-tiny-random.gguf"), "--text", text, "--ids");
-        Assert.Equal(0, plain.ExitCode);
-        Assert.Equal(string.Join(' ', oracle.Tokenize(text, addSpecial: false, parseSpecial: true)), plain.StdOut.TrimEnd('\n'));
-        var withBos = SuironProcess.Run("tokenize", "--model", SharedData.Path("models", "llama-2-tiny-random.gguf"), "--text", text, "--ids", "--bos");
-        Assert.Equal(string.Join(' ', oracle.Tokenize(text, addSpecial: true, parseSpecial: true)), withBos.StdOut.TrimEnd('\n'));
+        // llama-tokenize adds BOS where the model asks for it unless --no-bos, and prints --ids as a list: [1, 2, 3].
+        string model = SharedData.Path("models", "llama-2-tiny-random.gguf");
+        var oracle = TokenizerOracle.For(model);
+        var withBos = SuironProcess.Run("tokenize", "--model", model, "--prompt", text, "--ids");
+        Assert.Equal(0, withBos.ExitCode);
+        Assert.Equal("[" + string.Join(", ", oracle.Tokenize(text, addSpecial: true, parseSpecial: true)) + "]\n", withBos.StdOut);
+        var plain = SuironProcess.Run("tokenize", "--model", model, "--prompt", text, "--ids", "--no-bos");
+        Assert.Equal("[" + string.Join(", ", oracle.Tokenize(text, addSpecial: false, parseSpecial: true)) + "]\n", plain.StdOut);
+        Assert.StartsWith("[1, ", withBos.StdOut); // the Llama-2 vocabulary's BOS
+    }
+
+    /// <summary>
+    /// Japanese through byte-level BPE vocabularies: llama-tokenize writes each piece's raw bytes (a piece holding part
+    /// of a character is not UTF-8 on its own), so the output must equal, byte for byte, the lines built from llama.cpp's
+    /// own tokens and pieces.
+    /// </summary>
+    [Theory]
+    [InlineData("ggml-vocab-gpt-2.gguf", "東京の天気は晴れです。明日は雨でしょう。")]
+    [InlineData("ggml-vocab-deepseek-llm.gguf", "日本語のテキストと English が混在する文章 🦙")]
+    [InlineData("ggml-vocab-llama-spm.gguf", "こんにちは、世界！ 表の列と行")]
+    public void TokenizePiecesEqualLlamaTokenizeByteForByte(string vocab, string text)
+    {
+        string path = SharedData.Path("vocab", vocab);
+        var oracle = TokenizerOracle.For(path);
+        var expected = new List<byte>();
+        foreach (int id in oracle.Tokenize(text, addSpecial: true, parseSpecial: true))
+        {
+            expected.AddRange(Encoding.UTF8.GetBytes($"{id,6} -> '"));
+            expected.AddRange(oracle.TokenToPiece(id, special: true));
+            expected.AddRange("'\n"u8.ToArray());
+        }
+        var result = SuironProcess.Run("tokenize", "-m", path, "-p", text);
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        Assert.Equal(expected.ToArray(), result.StdOutBytes);
+        Assert.DoesNotContain("æ", result.StdOut); // no byte-level BPE's stand-in characters (U+00E6 for byte 0xE6)
     }
 
     [Fact]
@@ -79,14 +108,32 @@ public sealed class CliTests : IDisposable
     {
         string input = Path.Combine(_dir, "in.txt");
         File.WriteAllText(input, "Once upon a time");
-        var result = SuironProcess.Run("tokenize", "--model", Stories, "--file", input);
+        var result = SuironProcess.Run("tokenize", "--model", Stories, "--file", input, "--show-count");
         Assert.Equal(0, result.ExitCode);
         var oracle = TokenizerOracle.For(Stories);
         string[] lines = result.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        int[] ids = oracle.Tokenize("Once upon a time", addSpecial: false, parseSpecial: true);
-        Assert.Equal(ids.Length, lines.Length);
+        int[] ids = oracle.Tokenize("Once upon a time", addSpecial: true, parseSpecial: true);
+        Assert.Equal(ids.Length + 1, lines.Length);
         for (int i = 0; i < ids.Length; i++)
             Assert.Equal($"{ids[i],6} -> '{Encoding.UTF8.GetString(oracle.TokenToPiece(ids[i], special: true))}'", lines[i]);
+        Assert.Equal($"Total number of tokens: {ids.Length}", lines[^1]);
+    }
+
+    [Theory]
+    [InlineData("a\\nb", "a\nb")]
+    [InlineData("tab\\there", "tab\there")]
+    [InlineData("q\\\"x\\'", "q\"x'")]
+    [InlineData("back\\\\slash", "back\\slash")]
+    [InlineData("hex\\x41\\x62", "hexAb")]
+    [InlineData("unknown \\q stays", "unknown \\q stays")]
+    public void TokenizeProcessesEscapesAsLlamaCppDoes(string typed, string meant)
+    {
+        string model = SharedData.Path("models", "llama-2-tiny-random.gguf");
+        var oracle = TokenizerOracle.For(model);
+        var escaped = SuironProcess.Run("tokenize", "-m", model, "-p", typed, "--ids", "--no-bos");
+        Assert.Equal("[" + string.Join(", ", oracle.Tokenize(meant, addSpecial: false, parseSpecial: true)) + "]\n", escaped.StdOut);
+        var literal = SuironProcess.Run("tokenize", "-m", model, "-p", typed, "--ids", "--no-bos", "--no-escape");
+        Assert.Equal("[" + string.Join(", ", oracle.Tokenize(typed, addSpecial: false, parseSpecial: true)) + "]\n", literal.StdOut);
     }
 
     [Fact]
