@@ -8,7 +8,8 @@ using Suiron.Tokenization;
 namespace Suiron.Cli.Chat;
 
 /// <summary>How one answer went: its text split into reasoning and answer, why it ended, and what the cache saved.</summary>
-internal sealed record ChatTurn(string Reasoning, string Content, FinishReason Finish, int PromptTokens, int ReusedTokens, GenerationStats? Stats);
+/// <param name="FilledContext">The answer ended because the context had no room left (not at the per-answer limit).</param>
+internal sealed record ChatTurn(string Reasoning, string Content, FinishReason Finish, int PromptTokens, int ReusedTokens, GenerationStats? Stats, bool FilledContext = false);
 
 /// <summary>A turn that cannot run (the conversation no longer fits the context); the conversation is left as it was.</summary>
 internal sealed class ChatContextFullException(string message) : Exception(message);
@@ -123,7 +124,8 @@ internal sealed class ChatSession
             if (_cached.Count > _cache.Count) _cached.RemoveRange(_cache.Count, _cached.Count - _cache.Count);
             _messages.Add((JsonNode)Message("assistant", content.ToString()));
         }
-        return new ChatTurn(reasoning.ToString(), content.ToString(), finish, tokens.Length, reused, _generator.LastStats);
+        bool filled = finish == FinishReason.Length && generated.Count < MaxTokens && tokens.Length + generated.Count >= _cache.Capacity;
+        return new ChatTurn(reasoning.ToString(), content.ToString(), finish, tokens.Length, reused, _generator.LastStats, filled);
     }
 
     private int SharedPrefix(int[] tokens)
