@@ -261,4 +261,98 @@ public sealed class CliTests : IDisposable
         Assert.StartsWith("error: ", result.StdErr);
         Assert.DoesNotContain("   at ", result.StdErr);
     }
+
+    [Fact]
+    public void EveryHelpPageNamesTheCommandSuiron()
+    {
+        var root = SuironProcess.Run("--help");
+        Assert.Equal(0, root.ExitCode);
+        Assert.Contains("Usage:\n  suiron [command] [options]", root.StdOut.ReplaceLineEndings("\n"));
+        foreach (string command in new[] { "run", "chat", "serve", "info", "tokenize", "pull" })
+        {
+            var help = SuironProcess.Run(command, "--help");
+            Assert.Contains($"  suiron {command} ", help.StdOut);
+            Assert.DoesNotContain("Suiron.Cli", help.StdOut);
+        }
+    }
+
+    [Fact]
+    public void InfoTakesTheModelPositionallyOrByDashM()
+    {
+        var positional = SuironProcess.Run("info", Stories);
+        var named = SuironProcess.Run("info", "-m", Stories);
+        Assert.Equal(0, named.ExitCode);
+        Assert.Equal(positional.StdOut, named.StdOut);
+        // The hyper-parameters as the GGUF declares them (llama.embedding_length 64, block_count 5, head_count 8, head_count_kv 4).
+        Assert.Matches(@"hyper-parameters:\n  Architecture +llama\n  ContextLength +2048\n  EmbeddingLength +64\n  LayerCount +5\n", named.StdOut);
+        Assert.Matches(@"  HeadCount +8\n  KvHeadCount +4\n", named.StdOut);
+        foreach (string[] args in new[] { new[] { "info" }, new[] { "info", Stories, "-m", Stories } })
+        {
+            var bad = SuironProcess.Run(args);
+            Assert.Equal(2, bad.ExitCode);
+            Assert.Contains("suiron info -m FILE", bad.StdErr);
+        }
+    }
+
+    [Theory]
+    [InlineData("-n", "abc", "--n-predict: 'abc' is not a whole number.")]
+    [InlineData("--temp", "warm", "--temp: 'warm' is not a number such as 0.7.")]
+    [InlineData("--seed", "-3", "--seed: '-3' is not a whole number ≥ 0.")]
+    public void ABadNumberSaysWhatWasExpectedAndPointsAtTheSubcommandsHelp(string option, string value, string expected)
+    {
+        var result = SuironProcess.Run("run", "--model", Stories, "--prompt", "x", option, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: {expected}\nRun 'suiron run --help' for usage.\n", result.StdErr.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void AnUnknownCommandIsOneError()
+    {
+        var result = SuironProcess.Run("frobnicate");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: Unrecognized command or argument 'frobnicate'.\nRun 'suiron --help' for usage.\n", result.StdErr.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void NegativeTemperatureIsRefused()
+    {
+        var result = SuironProcess.Run("run", "--model", Stories, "--prompt", "x", "--temp", "-1");
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: --temp must be ≥ 0", result.StdErr);
+    }
+
+    [Fact]
+    public void RunSaysWhenTheContextRatherThanNEndedTheText()
+    {
+        // The greedy story outlasts 32 tokens of context; with -n 8 the -n limit binds and nothing is said.
+        var full = SuironProcess.Run("run", "--model", Stories, "--prompt", "Once upon a time", "-n", "500", "-c", "32", "--temp", "0", "-t", "2");
+        Assert.True(full.ExitCode == 0, full.StdErr);
+        int prompt = TokenizerOracle.For(Stories).Tokenize("Once upon a time", addSpecial: true, parseSpecial: true).Length;
+        Assert.Contains($"note: stopped after {32 - prompt} of 500 tokens: the context of 32 tokens is full (raise --ctx-size).", full.StdErr);
+        var limited = SuironProcess.Run("run", "--model", Stories, "--prompt", "Once upon a time", "-n", "8", "--temp", "0", "-t", "2");
+        Assert.DoesNotContain("note:", limited.StdErr);
+    }
+
+    [Fact]
+    public void ServeOnABusyPortIsOneCleanLine()
+    {
+        using var blocker = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        blocker.Start();
+        int port = ((System.Net.IPEndPoint)blocker.LocalEndpoint).Port;
+        var result = SuironProcess.Run("serve", "--model", Stories, "--port", port.ToString(), "--threads", "1");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("", result.StdOut);
+        Assert.DoesNotContain("   at ", result.StdErr);
+        Assert.DoesNotContain("fail:", result.StdErr);
+        Assert.Contains($"error: cannot listen on 127.0.0.1:{port}: ", result.StdErr);
+        Assert.Single(result.StdErr.Split('\n'), line => line.StartsWith("error:"));
+    }
+
+    [Fact]
+    public void ServeRefusesAnUnknownLogFormat()
+    {
+        var result = SuironProcess.Run("serve", "--model", Stories, "--port", "0", "--log-format", "xml");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("suiron serve --help", result.StdErr);
+    }
 }
