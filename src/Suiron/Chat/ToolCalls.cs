@@ -29,6 +29,7 @@ public sealed record ToolCallDelta(int Index, string? Id, string? Name, string A
 /// <summary>What one push of streamed text yields: content that is certain, calls completed, and call pieces to stream.</summary>
 public readonly record struct ToolCallUpdate(string Content, IReadOnlyList<ToolCall> Calls, IReadOnlyList<ToolCallDelta> Deltas)
 {
+    /// <summary>The certain content and the completed calls (the deltas left out).</summary>
     public void Deconstruct(out string content, out IReadOnlyList<ToolCall> calls)
     {
         content = Content;
@@ -99,6 +100,7 @@ public abstract class ToolCallFormat
         return Generic;
     }
 
+    /// <summary>The format's name (the model family whose syntax it reads and writes).</summary>
     public abstract string Name { get; }
 
     /// <summary>The template renders the <c>tools</c> variable itself; otherwise <see cref="PrepareMessages"/> describes them.</summary>
@@ -925,6 +927,7 @@ public sealed class ToolCallStreamParser(ToolCallFormat format)
         public bool Done { get; set; }
     }
 
+    /// <summary>The tool-call format being parsed.</summary>
     public ToolCallFormat Format => format;
 
     /// <summary>Adds generated text; returns the content that is now certain, the calls completed by it and the call pieces to stream.</summary>
