@@ -242,6 +242,27 @@ finally:
         server.kill()
     _, server_err = server.communicate()
 check(server.returncode in (0, -15, 143), f"serve: stops cleanly on SIGTERM (exit {server.returncode})", server_err.decode()[-800:])
+quiet = server_err.decode()
+check(f"suiron: web chat at http://127.0.0.1:{port}/" in quiet and "info:" not in quiet and "Microsoft." not in quiet,
+      "serve: quiet console by default, the banner names the web chat", quiet[-1200:])
+
+# --verbose --log-format json: one JSON object per log line, a request line among them
+server = subprocess.Popen([aot, "serve", "-m", model, "--port", str(port), "-t", "1", "--verbose", "--log-format", "json"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+try:
+    for _ in range(300):
+        try:
+            if request("GET", "/health")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+finally:
+    server.terminate()
+    _, logged = server.communicate(timeout=30)
+events = [json.loads(line) for line in logged.decode().splitlines() if line.startswith("{")]
+check(any(e.get("Category") == "Microsoft.AspNetCore.Hosting.Diagnostics" and "/health" in e.get("Message", "") for e in events)
+      and all({"Timestamp", "LogLevel", "Category", "Message"} <= e.keys() for e in events),
+      "serve --verbose --log-format json: JSON log lines, the request among them", logged.decode()[-1200:])
 
 # the port-in-use path: one clean line, no stack trace
 blocker = socket.socket()
