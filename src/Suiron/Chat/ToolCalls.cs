@@ -640,10 +640,9 @@ public abstract class ToolCallFormat
     /// as JSON is taken as JSON (as the GLM reader does) and any other as a string.
     /// </summary>
     private static string ParameterObject(List<(string Key, string Value)> pairs, bool open) =>
-        "{" + string.Join(",", pairs.Select(p => JsonSerializer.Serialize(p.Key, ChatJsonContext.Verbatim.String) + ":" + (RawOrJsonValue(p.Value)?.ToJsonString(Verbatim) ?? "null"))) + (open ? "" : "}");
+        "{" + string.Join(",", pairs.Select(p => JsonSerializer.Serialize(p.Key, ChatJsonContext.Verbatim.String) + ":" + (RawOrJsonValue(p.Value)?.ToJsonString(ChatJsonContext.Verbatim.Options) ?? "null"))) + (open ? "" : "}");
 
     /// <summary>JSON with non-ASCII text and markup characters kept as written (only what JSON requires is escaped).</summary>
-    private static readonly JsonSerializerOptions Verbatim = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>A parameter value written raw when a string and as JSON otherwise.</summary>
     private static JsonNode? RawOrJsonValue(string value)
