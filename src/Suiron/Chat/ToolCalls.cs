@@ -642,8 +642,6 @@ public abstract class ToolCallFormat
     private static string ParameterObject(List<(string Key, string Value)> pairs, bool open) =>
         "{" + string.Join(",", pairs.Select(p => JsonSerializer.Serialize(p.Key, ChatJsonContext.Verbatim.String) + ":" + (RawOrJsonValue(p.Value)?.ToJsonString(ChatJsonContext.Verbatim.Options) ?? "null"))) + (open ? "" : "}");
 
-    /// <summary>JSON with non-ASCII text and markup characters kept as written (only what JSON requires is escaped).</summary>
-
     /// <summary>A parameter value written raw when a string and as JSON otherwise.</summary>
     private static JsonNode? RawOrJsonValue(string value)
     {
