@@ -24,6 +24,11 @@ command -v python3 >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=no
 start=$(date +%s)
 dotnet publish src/Suiron.Cli -c Release -r linux-x64 -p:PublishAot=true "${linker[@]}" -o "$work/aot" 2>&1 | tee "$work/publish.log"
 echo "aot-smoke: published in $(( $(date +%s) - start )) s; binary $(stat -c %s "$work/aot/suiron") bytes"
+ls -l "$work/aot"
+if [ -e "$work/aot/Suiron.Cli" ] || [ -e "$work/aot/Suiron.Cli.dbg" ]; then
+  echo "aot-smoke: the native binary and its symbols must be named suiron, suiron.dbg" >&2
+  exit 1
+fi
 if grep -E "warning (IL|CS)[0-9]+" "$work/publish.log" >/dev/null; then
   echo "aot-smoke: the publish has trim/AOT warnings:" >&2
   grep -E "warning (IL|CS)[0-9]+" "$work/publish.log" | sort -u >&2
