@@ -12,6 +12,9 @@ internal static class CliErrors
     /// <summary>The command line is wrong.</summary>
     public const int Usage = 2;
 
+    /// <summary>The words of the command being run ("suiron run"), for the help hint after a usage error.</summary>
+    private static string _commandPath = "suiron";
+
     /// <summary>Parses and runs <paramref name="args"/>; a parse error is reported once, pointing at the help of the command it concerns.</summary>
     public static int Invoke(Command root, string[] args)
     {
@@ -26,7 +29,15 @@ internal static class CliErrors
             Console.Error.WriteLine($"Run '{CommandPath(parsed.CommandResult)} --help' for usage.");
             return Usage;
         }
+        _commandPath = CommandPath(parsed.CommandResult);
         return parsed.Invoke();
+    }
+
+    private static int UsageError(string message)
+    {
+        Console.Error.WriteLine($"error: {message}");
+        Console.Error.WriteLine($"Run '{_commandPath} --help' for usage.");
+        return Usage;
     }
 
     /// <summary>"suiron run" for the run command's result: the words that reach it.</summary>
@@ -74,13 +85,11 @@ internal static class CliErrors
         }
         catch (UsageException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return Usage;
+            return UsageError(e.Message);
         }
         catch (ArgumentException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return Usage;
+            return UsageError(e.Message);
         }
         catch (NotSupportedException e)
         {

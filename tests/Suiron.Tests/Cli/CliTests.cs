@@ -318,7 +318,7 @@ public sealed class CliTests : IDisposable
     {
         var result = SuironProcess.Run("run", "--model", Stories, "--prompt", "x", "--temp", "-1");
         Assert.Equal(2, result.ExitCode);
-        Assert.StartsWith("error: --temp must be ≥ 0", result.StdErr);
+        Assert.Equal("error: --temp must be ≥ 0, 0 for greedy (got -1).\nRun 'suiron run --help' for usage.\n", result.StdErr.ReplaceLineEndings("\n"));
     }
 
     [Fact]

@@ -210,7 +210,7 @@ public sealed class PullTests : IDisposable
         File.WriteAllText(file, "x");
         var result = SuironProcess.Run("pull", "owner/one:x.gguf", "--endpoint", _hub.Endpoint, "--dir", file);
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal($"error: --dir {file} is a file, not a folder.\n", result.StdErr.ReplaceLineEndings("\n"));
+        Assert.Equal($"error: --dir {file} is a file, not a folder.\nRun 'suiron pull --help' for usage.\n", result.StdErr.ReplaceLineEndings("\n"));
     }
 
     [Theory]
