@@ -12,16 +12,58 @@ internal static class CliErrors
     /// <summary>The command line is wrong.</summary>
     public const int Usage = 2;
 
-    public static int Invoke(RootCommand root, string[] args)
+    /// <summary>The words of the command being run ("suiron run"), for the help hint after a usage error.</summary>
+    private static string _commandPath = "suiron";
+
+    /// <summary>Parses and runs <paramref name="args"/>; a parse error is reported once, pointing at the help of the command it concerns.</summary>
+    public static int Invoke(Command root, string[] args)
     {
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 && parsed.Action is not System.CommandLine.Help.HelpAction)
         {
-            foreach (var error in parsed.Errors) Console.Error.WriteLine($"error: {error.Message}");
-            Console.Error.WriteLine("Run 'suiron --help' for usage.");
+            // An unknown command also makes "Required command was not provided" and the like: the first error is the one to fix.
+            var errors = parsed.Errors.Select(e => Friendly(e.Message)).Distinct().ToList();
+            if (errors.Any(e => e.StartsWith("Unrecognized command or argument", StringComparison.Ordinal)) && parsed.CommandResult.Command == root)
+                errors = [errors.First(e => e.StartsWith("Unrecognized command or argument", StringComparison.Ordinal))];
+            foreach (string error in errors) Console.Error.WriteLine($"error: {error}");
+            Console.Error.WriteLine($"Run '{CommandPath(parsed.CommandResult)} --help' for usage.");
             return Usage;
         }
+        _commandPath = CommandPath(parsed.CommandResult);
         return parsed.Invoke();
+    }
+
+    private static int UsageError(string message)
+    {
+        Console.Error.WriteLine($"error: {message}");
+        Console.Error.WriteLine($"Run '{_commandPath} --help' for usage.");
+        return Usage;
+    }
+
+    /// <summary>"suiron run" for the run command's result: the words that reach it.</summary>
+    private static string CommandPath(System.CommandLine.Parsing.CommandResult result)
+    {
+        var names = new List<string>();
+        for (System.CommandLine.Parsing.SymbolResult? r = result; r is not null; r = r.Parent)
+            if (r is System.CommandLine.Parsing.CommandResult c) names.Insert(0, c.Command.Name);
+        return string.Join(' ', names);
+    }
+
+    /// <summary>System.CommandLine's type-conversion message says "expected type 'System.Int32'"; users read "a whole number".</summary>
+    internal static string Friendly(string message)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(message, @"^Cannot parse argument '(.*)' for (option|command|argument) '(.*)' as expected type '(.+)'\.?$");
+        if (!match.Success) return message;
+        string type = match.Groups[4].Value;
+        string expected = type switch
+        {
+            _ when type.Contains("System.UInt") => "a whole number ≥ 0",
+            _ when type.Contains("System.Int") => "a whole number",
+            _ when type.Contains("System.Single") || type.Contains("System.Double") => "a number such as 0.7",
+            _ when type.Contains("System.Boolean") => "true or false",
+            _ => "a valid " + type[(type.LastIndexOf('.') + 1)..].TrimEnd(']'),
+        };
+        return $"{match.Groups[3].Value}: '{match.Groups[1].Value}' is not {expected}.";
     }
 
     /// <summary>Runs a command body, turning expected failures into a message and an exit code.</summary>
@@ -43,13 +85,11 @@ internal static class CliErrors
         }
         catch (UsageException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return Usage;
+            return UsageError(e.Message);
         }
         catch (ArgumentException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return Usage;
+            return UsageError(e.Message);
         }
         catch (NotSupportedException e)
         {

@@ -11,12 +11,16 @@ internal static class InfoCommand
 {
     public static Command Create()
     {
-        var path = new Argument<FileInfo>("model") { Description = "GGUF model file" };
+        // The file may be named positionally (`suiron info model.gguf`) or by -m as every other command takes it.
+        var path = new Argument<FileInfo?>("model") { Description = "GGUF model file", Arity = ArgumentArity.ZeroOrOne };
+        var model = new Option<FileInfo?>("--model", "-m") { Description = "GGUF model file (instead of the positional argument)" };
         var cacheTypes = new CacheTypeOptions();
-        var command = new Command("info", "Describe a GGUF model (the KV-cache cost for the cache types given, f16 by default)") { path, cacheTypes.Key, cacheTypes.Value };
+        var command = new Command("info", "Describe a GGUF model (the KV-cache cost for the cache types given, f16 by default)") { path, model, cacheTypes.Key, cacheTypes.Value };
         command.SetAction(result => CliErrors.Guard(() =>
         {
-            var fileInfo = result.GetValue(path)!;
+            FileInfo? positional = result.GetValue(path), named = result.GetValue(model);
+            if ((positional is null) == (named is null)) throw new UsageException("Give the model file once: `suiron info FILE` or `suiron info -m FILE`.");
+            var fileInfo = (positional ?? named)!;
             using var file = GgufFile.Open(fileInfo.FullName);
             var o = Console.Out;
             o.WriteLine($"file:           {fileInfo.FullName} ({Bytes(file.FileLength)})");
@@ -29,7 +33,7 @@ internal static class InfoCommand
                 using var model = ModelLoader.Load(file, new ModelOptions { Threads = 1, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result) });
                 var info = model.Info;
                 o.WriteLine("hyper-parameters:");
-                WriteRecord(o, info.HyperParameters, "  ");
+                WriteHyperParameters(o, info.HyperParameters);
                 o.WriteLine($"parameters:     {info.ParameterCount:N0} ({info.ParameterCount / 1e6:F2} M)");
                 if (info.ActiveParameterCount is { } active)
                     o.WriteLine($"active/token:   {active:N0} ({active / 1e6:F2} M, {100.0 * active / info.ParameterCount:F1}% of the total)");
@@ -61,26 +65,33 @@ internal static class InfoCommand
         return command;
     }
 
-    /// <summary>One "name: value" line per property; nested records indented below their name.</summary>
-    private static void WriteRecord(TextWriter o, object record, string indent)
+    /// <summary>One "name value" line per hyper-parameter, spelled out (no reflection, so the native AOT binary prints them too).</summary>
+    private static void WriteHyperParameters(TextWriter o, TransformerHyperParameters h)
     {
-        foreach (var property in record.GetType().GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance))
-        {
-            if (property.GetIndexParameters().Length > 0) continue;
-            object? value = property.GetValue(record);
-            if (value is null) continue;
-            bool nested = value.GetType() is { IsClass: true } t && t != typeof(string) && !t.IsArray && t.Namespace?.StartsWith("Suiron") == true;
-            if (nested)
-            {
-                o.WriteLine($"{indent}{property.Name}:");
-                WriteRecord(o, value, indent + "  ");
-            }
-            else
-            {
-                string text = value is Array a ? "[" + string.Join(", ", a.Cast<object>()) + "]" : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "";
-                o.WriteLine($"{indent}{property.Name,-24} {text}");
-            }
-        }
+        void Line(string indent, string name, object value) =>
+            o.WriteLine($"{indent}{name,-24} {Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)}");
+        Line("  ", nameof(h.Architecture), h.Architecture);
+        Line("  ", nameof(h.ContextLength), h.ContextLength);
+        Line("  ", nameof(h.EmbeddingLength), h.EmbeddingLength);
+        Line("  ", nameof(h.LayerCount), h.LayerCount);
+        Line("  ", nameof(h.FeedForwardLength), h.FeedForwardLength);
+        Line("  ", nameof(h.HeadCount), h.HeadCount);
+        Line("  ", nameof(h.KvHeadCount), h.KvHeadCount);
+        Line("  ", nameof(h.KeyLength), h.KeyLength);
+        Line("  ", nameof(h.ValueLength), h.ValueLength);
+        Line("  ", nameof(h.RmsNormEpsilon), h.RmsNormEpsilon);
+        Line("  ", nameof(h.GroupSize), h.GroupSize);
+        o.WriteLine("  Rope:");
+        var rope = h.Rope;
+        Line("    ", nameof(rope.Dimensions), rope.Dimensions);
+        Line("    ", nameof(rope.FrequencyBase), rope.FrequencyBase);
+        Line("    ", nameof(rope.ScalingType), rope.ScalingType);
+        Line("    ", nameof(rope.FrequencyScale), rope.FrequencyScale);
+        Line("    ", nameof(rope.OriginalContextLength), rope.OriginalContextLength);
+        Line("    ", nameof(rope.ExtrapolationFactor), rope.ExtrapolationFactor);
+        Line("    ", nameof(rope.AttentionFactor), rope.AttentionFactor);
+        Line("    ", nameof(rope.BetaFast), rope.BetaFast);
+        Line("    ", nameof(rope.BetaSlow), rope.BetaSlow);
     }
 
     private static string Token(Vocabulary vocab, int id) => id < 0 ? "none" : $"{id} '{vocab.Tokens[id]}'";

@@ -47,6 +47,7 @@ internal static class RunCommand
             if (threadCount < 1 || threadCount > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {threadCount}).");
             int ctx = result.GetValue(contextSize);
             if (ctx < 0) throw new UsageException($"--ctx-size must be ≥ 0 (got {ctx}).");
+            if (!(result.GetValue(temperature) >= 0)) throw new UsageException($"--temp must be ≥ 0, 0 for greedy (got {result.GetValue(temperature)}).");
             var sampling = new SamplingOptions
             {
                 Temperature = result.GetValue(temperature),
@@ -86,11 +87,18 @@ internal static class RunCommand
             var options = new GenerationOptions { MaxTokens = n, Sampling = sampling, Stop = result.GetValue(stop) ?? [], Speculation = speculation };
 
             using var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true };
+            FinishReason? finish = null;
             foreach (var step in generator.Generate(tokens, options, cache))
+            {
                 if (step.Text.Length > 0) stdout.Write(step.Text);
+                finish = step.Finish ?? finish;
+            }
             stdout.Flush();
             var stats = generator.LastStats!;
             Console.Error.WriteLine();
+            if (finish == FinishReason.Length && stats.GeneratedTokens < n && tokens.Length + stats.GeneratedTokens >= capacity)
+                Console.Error.WriteLine($"note: stopped after {stats.GeneratedTokens} of {n} tokens: the context of {capacity} tokens is full " +
+                                        (ctx > 0 && ctx < lm.Info.ContextLength ? "(raise --ctx-size)." : $"(the model was trained on {lm.Info.ContextLength})."));
             Console.Error.WriteLine($"prompt: {stats.PromptTokens} tokens in {stats.PromptTime.TotalMilliseconds:F0} ms ({stats.PromptTokensPerSecond:F1} tok/s); " +
                                     $"generation: {stats.GeneratedTokens} tokens in {stats.GenerationTime.TotalMilliseconds:F0} ms ({stats.TokensPerSecond:F1} tok/s); threads {threadCount}");
             if (speculation is not null && stats.DraftTokens > 0)

@@ -32,6 +32,9 @@ internal static class ServeCommand
         var spec = new Option<string>("--spec") { Description = "Speculative decoding for every request: ngram (drafts looked up in each sequence; answers unchanged)" };
         var draftMax = new Option<int>("--draft-max") { Description = "Most draft tokens verified per pass", DefaultValueFactory = _ => 8 };
         var draftMin = new Option<int>("--draft-min") { Description = "Fewest draft tokens worth verifying", DefaultValueFactory = _ => 1 };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log each request and the server's lifetime events too (default: warnings and errors only)" };
+        var logFormat = new Option<string>("--log-format") { Description = "Log lines on stderr as text or json (one object per line, for log collectors)", DefaultValueFactory = _ => "text" };
+        logFormat.AcceptOnlyFromAmong("text", "json");
         var prefillLatency = new Option<double>("--prefill-latency")
         {
             Description = "While other requests are generating, a step evaluating a prompt may last at most this many decode steps (their token rate drops by at most this factor); 0 = no pacing",
@@ -57,7 +60,7 @@ internal static class ServeCommand
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
             model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
-            spec, draftMax, draftMin, prefillLatency, reasoningBudget, responsesStore, slotSavePath, rerankModel,
+            spec, draftMax, draftMin, prefillLatency, reasoningBudget, responsesStore, slotSavePath, rerankModel, verbose, logFormat,
         };
         command.SetAction(result => CliErrors.Guard(() =>
         {
@@ -122,7 +125,9 @@ internal static class ServeCommand
                 : null;
             var options = new SuironServerOptions
             {
-                Host = result.GetValue(host)!, Port = portValue, ApiKey = key, Logging = true, EmbeddingModel = embeddings,
+                Host = result.GetValue(host)!, Port = portValue, ApiKey = key, EmbeddingModel = embeddings,
+                Logging = true, LogLevel = result.GetValue(verbose) ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning,
+                LogFormat = result.GetValue(logFormat) == "json" ? ServerLogFormat.Json : ServerLogFormat.Text,
                 AllowedHosts = result.GetValue(allowedHosts) ?? [], CorsOrigins = result.GetValue(corsOrigins) ?? [],
                 Speculation = speculation, ReasoningBudget = budget >= 0 ? budget : null, ResponseStoreCapacity = stored,
                 SlotSavePath = slotFolder, Reranker = reranker,
@@ -163,6 +168,7 @@ internal static class ServeCommand
                                 $"(KV cache k {KvCacheTypes.Name(info.KeyCacheType)}, v {KvCacheTypes.Name(info.ValueCacheType)}, rotation {info.AttentionRotation}, {info.KvCacheBytesPerToken:N0} bytes per token" +
                                 (info.RecurrentLayerCount > 0 ? $", recurrent state {InfoCommand.Bytes(info.RecurrentBytesPerSequence)} per slot and snapshot" : "") + $"), queue {local.Scheduler.QueueLimit}, " +
                                 $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/messages /v1/responses /v1/rerank /v1/models /health /metrics; Ctrl+C stops");
+        Console.Error.WriteLine($"suiron: web chat at {server.Address}");
         await server.WaitForShutdownAsync();
         Console.Error.WriteLine("suiron: stopped");
         return CliErrors.Ok;

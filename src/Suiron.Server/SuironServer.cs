@@ -39,11 +39,7 @@ public sealed class SuironServer : IAsyncDisposable
         var state = new ServerState(model, options);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
         builder.Logging.ClearProviders();
-        if (options.Logging)
-        {
-            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
-            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-        }
+        if (options.Logging) ConfigureConsoleLogging(builder.Logging, options);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton(state);
         builder.Services.AddHostedService(_ => new DrainOnShutdown(state));
@@ -69,6 +65,28 @@ public sealed class SuironServer : IAsyncDisposable
         app.MapGroup("/v1").MapChatCompletions().MapCompletions().MapModels().MapEmbeddings().MapAnthropicMessages().MapResponses().MapRerank();
         app.MapGroup("").MapWebChat();
         return new SuironServer(app, state);
+    }
+
+    /// <summary>
+    /// Console logs on stderr (stdout stays free for whatever the host writes there): warnings and errors by default,
+    /// ASP.NET Core's request and lifetime lines too with <see cref="SuironServerOptions.LogLevel"/> Information, one JSON
+    /// object per line for log collectors. A failed start (port in use) is the host's to report in one line, so the
+    /// generic host's own account of it, a stack trace, is left out.
+    /// </summary>
+    private static void ConfigureConsoleLogging(ILoggingBuilder logging, SuironServerOptions options)
+    {
+        if (options.LogFormat == ServerLogFormat.Json)
+            logging.AddJsonConsole(o => { o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; o.UseUtcTimestamp = true; });
+        else
+            logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        logging.SetMinimumLevel(options.LogLevel);
+        logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
+        // Information from ASP.NET Core: one line as a request starts and one as it ends, and the lifetime events; its
+        // routing and result chatter stays out.
+        logging.AddFilter("Microsoft", options.LogLevel > LogLevel.Information ? LogLevel.Error : LogLevel.Warning);
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", options.LogLevel);
+        logging.AddFilter("Microsoft.Hosting.Lifetime", options.LogLevel);
     }
 
     /// <summary>During the drain every request but /health gets 503 with Retry-After, in OpenAI's error shape.</summary>

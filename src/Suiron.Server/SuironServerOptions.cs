@@ -78,6 +78,21 @@ public sealed record SuironServerOptions
     /// </summary>
     public string? SlotSavePath { get; init; }
 
-    /// <summary>Log each request and server events to the console.</summary>
+    /// <summary>Log server events to the console (stderr).</summary>
     public bool Logging { get; init; }
+
+    /// <summary>The least severe events logged when <see cref="Logging"/> is on: warnings by default; Information adds ASP.NET Core's request lines.</summary>
+    public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Warning;
+
+    /// <summary>How console log lines are written.</summary>
+    public ServerLogFormat LogFormat { get; init; } = ServerLogFormat.Text;
+}
+
+/// <summary>Console log line format.</summary>
+public enum ServerLogFormat
+{
+    /// <summary>One readable line per event.</summary>
+    Text,
+    /// <summary>One JSON object per line (timestamp, level, category, message, exception), for log collectors.</summary>
+    Json,
 }

@@ -6,7 +6,7 @@
 //   node chat.spec.mjs
 // Environment: SUIRON_CLI_DLL (default: the newest built src/Suiron.Cli/bin/*/net10.0/Suiron.Cli.dll),
 // SUIRON_MODEL (default: ../shared/models/stories260K.gguf beside the checkout), CHROMIUM (default /usr/bin/chromium).
-// Writes artifacts/chat.png.
+// Writes artifacts/chat.png and the other screenshots (dark theme, Markdown, a 390 px phone screen).
 
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
@@ -234,6 +234,61 @@ async function main() {
     assert.match(await page.textContent(`${last} .meta`), /9 tokens/);
 
     await page.screenshot({ path: path.join(here, 'artifacts', 'chat-markdown.png') });
+
+    step('a Markdown table (a Japanese business answer) renders as a table, aligned as its delimiter row says');
+    const table = '以下の通りです：\n| 項目 | 金額 | 前年比 |\n|:---|---:|:-:|\n| 売上 | 1,200万円 | **+12%** |\n| 費用 | 800万円 | -3% |\n\n以上です。';
+    await page.route('**/v1/chat/completions', (route) => route.fulfill({
+      status: 200, contentType: 'text/event-stream',
+      body: [
+        { choices: [{ index: 0, delta: { content: table.slice(0, 40) } }] },
+        { choices: [{ index: 0, delta: { content: table.slice(40) } }] },
+        { choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
+      ].map((c) => `data: ${JSON.stringify(c)}\n\n`).join('') + 'data: [DONE]\n\n',
+    }), { times: 1 });
+    await page.fill('#input', '今期の数字を表で');
+    await page.press('#input', 'Enter');
+    await page.waitForSelector('.message.assistant:last-child[data-state="done"]');
+    const cells = await page.$$eval(`${last} table tr`, (rows) => rows.map((r) => [...r.children].map((c) => `${c.tagName}:${c.textContent}:${getComputedStyle(c).textAlign}`)));
+    assert.deepEqual(cells, [
+      ['TH:項目:left', 'TH:金額:right', 'TH:前年比:center'],
+      ['TD:売上:left', 'TD:1,200万円:right', 'TD:+12%:center'],
+      ['TD:費用:left', 'TD:800万円:right', 'TD:-3%:center'],
+    ]);
+    assert.equal(await page.textContent(`${last} table strong`), '+12%');
+    assert.equal(await page.locator(`${last} .content p`).count(), 2, 'the sentences before and after stay paragraphs');
+
+    step('on a 390 px phone screen the sidebar opens and closes by tapping beside it, by Escape and by the current conversation');
+    await page.setViewportSize({ width: 390, height: 844 });
+    const sidebarShown = () => page.evaluate(() => document.getElementById('sidebar').getBoundingClientRect().right > 0);
+    const settled = () => page.waitForTimeout(350); // the slide transition takes .2 s
+    await settled();
+    assert.equal(await sidebarShown(), false, 'the sidebar starts hidden');
+    const placeholder = await page.evaluate(() => {
+      const input = document.getElementById('input');
+      const style = getComputedStyle(input);
+      const context = document.createElement('canvas').getContext('2d');
+      context.font = `${style.fontSize} ${style.fontFamily}`;
+      const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      return { text: input.placeholder, fits: context.measureText(input.placeholder).width <= room };
+    });
+    assert.ok(placeholder.fits, `the placeholder '${placeholder.text}' overflows the composer`);
+    const messagesBefore = await page.locator('.message').count();
+    for (const [how, close] of [
+      ['a tap on the chat beside it', () => page.mouse.click(375, 420)],
+      ['Escape', () => page.keyboard.press('Escape')],
+      ['the current conversation', () => page.click('.conversation.current .conversation-title')],
+    ]) {
+      await page.click('#toggle-sidebar');
+      await settled();
+      assert.equal(await sidebarShown(), true, `the sidebar opens (before closing it by ${how})`);
+      if (how === 'Escape') await page.screenshot({ path: path.join(here, 'artifacts', 'chat-390-sidebar.png') });
+      await close();
+      await settled();
+      assert.equal(await sidebarShown(), false, `${how} closes the sidebar`);
+    }
+    assert.equal(await page.locator('.message').count(), messagesBefore, 'closing the sidebar left the conversation as it was');
+    await page.screenshot({ path: path.join(here, 'artifacts', 'chat-390.png') });
+    await page.setViewportSize({ width: 1100, height: 760 });
 
     step('a conversation is deleted (two clicks, no dialog)');
     assert.equal(await page.locator('.conversation').count(), 2);

@@ -81,3 +81,25 @@ test('SSE reader splits events across chunk boundaries', async () => {
   for await (const data of readServerSentEvents(stream)) events.push(data);
   assert.deepEqual(events, ['{"a":1}', '{"b":"ü"}', '[DONE]']);
 });
+
+test('GFM tables: header, alignment, inline Markdown in cells, escaped pipes, ragged rows', () => {
+  assert.equal(renderMarkdown('| 項目 | 金額 |\n|:--|--:|\n| 売上 | **1,200** |\n| 費用 |'),
+    '<div class="table-wrap"><table><thead><tr><th class="align-left">項目</th><th class="align-right">金額</th></tr></thead>' +
+    '<tbody><tr><td class="align-left">売上</td><td class="align-right"><strong>1,200</strong></td></tr>' +
+    '<tr><td class="align-left">費用</td><td class="align-right"></td></tr></tbody></table></div>');
+  assert.equal(renderMarkdown('a | b\n--- | :-:\n1 \\| 2 | 3 | 4'),
+    '<div class="table-wrap"><table><thead><tr><th>a</th><th class="align-center">b</th></tr></thead>' +
+    '<tbody><tr><td>1 | 2</td><td class="align-center">3</td></tr></tbody></table></div>');
+});
+
+test('a table may follow a paragraph line directly and ends at a blank line', () => {
+  assert.equal(renderMarkdown('表です：\n| x |\n|---|\n| 1 |\n\nafter'),
+    '<p>表です：</p>\n<div class="table-wrap"><table><thead><tr><th>x</th></tr></thead><tbody><tr><td>1</td></tr></tbody></table></div>\n<p>after</p>');
+});
+
+test('pipes without a delimiter row, or with a different cell count, stay text; cells are escaped', () => {
+  assert.equal(renderMarkdown('a | b\nc | d'), '<p>a | b<br>c | d</p>');
+  assert.equal(renderMarkdown('| a | b |\n|---|\n'), '<p>| a | b |<br>|---|</p>');
+  assert.equal(renderMarkdown('| <img src=x onerror=alert(1)> |\n|---|'),
+    '<div class="table-wrap"><table><thead><tr><th>&lt;img src=x onerror=alert(1)&gt;</th></tr></thead></table></div>');
+});

@@ -43,6 +43,7 @@ internal static class ChatCommand
             if (threadCount < 1 || threadCount > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {threadCount}).");
             if (ctx < 0) throw new UsageException($"--ctx-size must be ≥ 0 (got {ctx}).");
             if (n < 1) throw new UsageException($"--n-predict must be ≥ 1 (got {n}).");
+            if (!(result.GetValue(temperature) >= 0)) throw new UsageException($"--temp must be ≥ 0, 0 for greedy (got {result.GetValue(temperature)}).");
             var sampling = new SamplingOptions { Temperature = result.GetValue(temperature), Seed = result.GetValue(seed) ?? (ulong)Random.Shared.NextInt64() };
             sampling.Validate();
             SpeculationOptions? speculation = result.GetValue(spec) switch
@@ -77,7 +78,7 @@ internal static class ChatCommand
         if (interactive)
             Console.Error.WriteLine($"Chatting with {modelName} ({session.ContextSize} tokens of context). /reset starts over, /exit or Ctrl+D quits, Ctrl+C stops an answer.");
 
-        // Ctrl+C while an answer is written stops that answer; at the prompt it quits as usual.
+        // Ctrl+C while an answer is written stops that answer; at the prompt the line editor reads it as a key and quits.
         CancellationTokenSource? answering = null;
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -87,20 +88,14 @@ internal static class ChatCommand
             current.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        // The line being typed is drawn where the user looks: stdout, or stderr when stdout goes to a file.
+        var editor = interactive ? new LineEditor(() => Console.ReadKey(intercept: true), Console.IsOutputRedirected ? Console.Error : stdout, TerminalWidth) : null;
         try
         {
             while (true)
             {
-                if (interactive)
-                {
-                    stdout.Write(color ? "\u001b[1m> \u001b[0m" : "> ");
-                }
-                string? line = ReadMessage(stdin);
-                if (line is null)
-                {
-                    if (interactive) stdout.WriteLine();
-                    return CliErrors.Ok;
-                }
+                string? line = editor is null ? ReadMessage(stdin!) : ReadMessage(editor);
+                if (line is null) return CliErrors.Ok;
                 string text = line.Trim();
                 if (text.Length == 0) continue;
                 if (text is "/exit" or "/quit" or "/bye") return CliErrors.Ok;
@@ -162,12 +157,12 @@ internal static class ChatCommand
     }
 
     /// <summary>One message: a line, or several joined where a line ends with a backslash. Null at the end of input.</summary>
-    private static string? ReadMessage(StreamReader? stdin)
+    private static string? ReadMessage(StreamReader stdin)
     {
         var message = new StringBuilder();
         while (true)
         {
-            string? line = stdin is null ? Console.ReadLine() : stdin.ReadLine();
+            string? line = stdin.ReadLine();
             if (line is null) return message.Length > 0 ? message.ToString() : null;
             if (line.EndsWith('\\'))
             {
@@ -178,13 +173,49 @@ internal static class ChatCommand
         }
     }
 
+    /// <summary>
+    /// One message typed at the terminal: "> " starts it, "... " continues it after a line ending in a backslash. Null
+    /// for Ctrl+D on an empty line or Ctrl+C (which quit the chat cleanly, exit code 0).
+    /// </summary>
+    private static string? ReadMessage(LineEditor editor)
+    {
+        var message = new StringBuilder();
+        bool treatControlC = Console.TreatControlCAsInput;
+        Console.TreatControlCAsInput = true;
+        try
+        {
+            while (true)
+            {
+                var (end, line) = editor.ReadLine(message.Length == 0 ? "> " : "... ");
+                if (end != LineEnd.Submitted) return null;
+                if (line.EndsWith('\\'))
+                {
+                    message.Append(line, 0, line.Length - 1).Append('\n');
+                    continue;
+                }
+                return message.Append(line).ToString();
+            }
+        }
+        finally
+        {
+            Console.TreatControlCAsInput = treatControlC;
+        }
+    }
+
+    private static int TerminalWidth()
+    {
+        try { return Console.WindowWidth > 0 ? Console.WindowWidth : 80; }
+        catch (IOException) { return 80; }
+    }
+
     private static void Report(ChatTurn turn, bool color)
     {
         var stats = turn.Stats;
         string why = turn.Finish switch
         {
             FinishReason.Cancelled => "stopped; ",
-            FinishReason.Length => "cut at the token limit; ",
+            FinishReason.Length when turn.FilledContext => $"the context is full ({turn.PromptTokens + (stats?.GeneratedTokens ?? 0)} tokens); /reset to start over; ",
+            FinishReason.Length => "cut at the --n-predict limit; ",
             _ => "",
         };
         string speed = stats is null ? "" : $"{stats.GeneratedTokens} tokens, {stats.TokensPerSecond:F1} tok/s; ";

@@ -8,7 +8,8 @@ using Suiron.Tokenization;
 namespace Suiron.Cli.Chat;
 
 /// <summary>How one answer went: its text split into reasoning and answer, why it ended, and what the cache saved.</summary>
-internal sealed record ChatTurn(string Reasoning, string Content, FinishReason Finish, int PromptTokens, int ReusedTokens, GenerationStats? Stats);
+/// <param name="FilledContext">The answer ended because the context had no room left (not at the per-answer limit).</param>
+internal sealed record ChatTurn(string Reasoning, string Content, FinishReason Finish, int PromptTokens, int ReusedTokens, GenerationStats? Stats, bool FilledContext = false);
 
 /// <summary>A turn that cannot run (the conversation no longer fits the context); the conversation is left as it was.</summary>
 internal sealed class ChatContextFullException(string message) : Exception(message);
@@ -60,7 +61,7 @@ internal sealed class ChatSession
     public void Reset()
     {
         _messages.Clear();
-        if (_system is not null) _messages.Add(Message("system", _system));
+        if (_system is not null) _messages.Add((JsonNode)Message("system", _system));
         _cache.Clear();
         _cached.Clear();
     }
@@ -71,7 +72,7 @@ internal sealed class ChatSession
     /// </summary>
     public ChatTurn Send(string userText, Action<string>? onReasoning = null, Action<string>? onContent = null, CancellationToken cancellation = default)
     {
-        _messages.Add(Message("user", userText));
+        _messages.Add((JsonNode)Message("user", userText));
         string rendered;
         int[] tokens;
         try
@@ -121,9 +122,10 @@ internal sealed class ChatSession
             _cached.AddRange(tokens.AsSpan(reused));
             _cached.AddRange(generated);
             if (_cached.Count > _cache.Count) _cached.RemoveRange(_cache.Count, _cached.Count - _cache.Count);
-            _messages.Add(Message("assistant", content.ToString()));
+            _messages.Add((JsonNode)Message("assistant", content.ToString()));
         }
-        return new ChatTurn(reasoning.ToString(), content.ToString(), finish, tokens.Length, reused, _generator.LastStats);
+        bool filled = finish == FinishReason.Length && generated.Count < MaxTokens && tokens.Length + generated.Count >= _cache.Capacity;
+        return new ChatTurn(reasoning.ToString(), content.ToString(), finish, tokens.Length, reused, _generator.LastStats, filled);
     }
 
     private int SharedPrefix(int[] tokens)

@@ -50,21 +50,28 @@ internal sealed class ModelDownloader
     public Uri FileUri(string repo, string file) => new(_endpoint, $"{EscapePath(repo)}/resolve/main/{EscapePath(file)}");
 
     /// <summary>The repository's <c>.gguf</c> files, in the hub's order.</summary>
-    public async Task<IReadOnlyList<string>> ListGgufFilesAsync(string repo, CancellationToken cancellation = default)
+    public async Task<IReadOnlyList<string>> ListGgufFilesAsync(string repo, CancellationToken cancellation = default) =>
+        (await ListGgufFilesWithSizesAsync(repo, cancellation)).Select(f => f.Name).ToList();
+
+    /// <summary>The repository's <c>.gguf</c> files with their sizes in bytes where the hub gives them (<c>?blobs=true</c>), in the hub's order.</summary>
+    public async Task<IReadOnlyList<(string Name, long? Size)>> ListGgufFilesWithSizesAsync(string repo, CancellationToken cancellation = default)
     {
-        var uri = new Uri(_endpoint, $"api/models/{EscapePath(repo)}");
+        var uri = new Uri(_endpoint, $"api/models/{EscapePath(repo)}?blobs=true");
         using var response = await SendAsync(uri, rangeStart: 0, cancellation);
         if (!response.IsSuccessStatusCode) throw HttpError(response, $"repository '{repo}'", uri);
         await using var body = await response.Content.ReadAsStreamAsync(cancellation);
         try
         {
             using var json = await JsonDocument.ParseAsync(body, cancellationToken: cancellation);
-            var files = new List<string>();
+            var files = new List<(string, long?)>();
             if (json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("siblings", out var siblings) && siblings.ValueKind == JsonValueKind.Array)
                 foreach (var sibling in siblings.EnumerateArray())
                     if (sibling.ValueKind == JsonValueKind.Object && sibling.TryGetProperty("rfilename", out var name) && name.ValueKind == JsonValueKind.String
                         && name.GetString()!.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
-                        files.Add(name.GetString()!);
+                    {
+                        long? size = sibling.TryGetProperty("size", out var s) && s.ValueKind == JsonValueKind.Number && s.TryGetInt64(out long bytes) && bytes >= 0 ? bytes : null;
+                        files.Add((name.GetString()!, size));
+                    }
             return files;
         }
         catch (JsonException e)
@@ -168,9 +175,13 @@ internal sealed class ModelDownloader
             string actual = await HashFileAsync(partial, progress, cancellation);
             if (actual != wanted)
             {
-                File.Delete(partial);
+                // Kept, not deleted: a large download may be right and the checksum given wrong, and either way it costs
+                // hours to fetch again. It cannot be mistaken for the model under its own name.
+                string aside = target + ".sha256-mismatch";
+                File.Move(partial, aside, overwrite: true);
                 string source = givenSha is not null ? "--sha256" : "the server's checksum";
-                throw new DownloadException($"Checksum mismatch for {name}: SHA-256 is {actual} but {source} says {wanted}; the download was removed.");
+                throw new DownloadException($"Checksum mismatch for {name}: SHA-256 is {actual} but {source} says {wanted}. " +
+                                            $"The bytes are kept as {aside}: delete it, or rename it to {name} if you trust it.");
             }
         }
 

@@ -22,7 +22,7 @@ internal static class AnthropicConversation
         if (request.System is { ValueKind: not JsonValueKind.Null } system)
         {
             string text = system.ValueKind == JsonValueKind.String ? system.GetString()! : TextOfBlocks(system, "system");
-            array.Add(new JsonObject { ["role"] = "system", ["content"] = text });
+            array.Add((JsonNode)new JsonObject { ["role"] = "system", ["content"] = text });
         }
         for (int i = 0; i < messages.Count; i++)
         {
@@ -32,13 +32,13 @@ internal static class AnthropicConversation
                 throw ApiError.BadParameter($"{param}.role", m.Role is null ? $"{param} has no 'role'." : $"{param}.role '{m.Role}' is not one of user, assistant, system.");
             if (m.Content is not { } content || content.ValueKind == JsonValueKind.Null)
                 throw ApiError.BadParameter($"{param}.content", $"{param} has no 'content'.");
-            if (content.ValueKind == JsonValueKind.String) array.Add(new JsonObject { ["role"] = m.Role, ["content"] = content.GetString() });
+            if (content.ValueKind == JsonValueKind.String) array.Add((JsonNode)new JsonObject { ["role"] = m.Role, ["content"] = content.GetString() });
             // A system turn inside the conversation (Claude Code sends them) stays where it is, so the prompt before it
             // (and its prefix cache) does not change; a template that takes system messages only first says so (400).
-            else if (m.Role == "system") array.Add(new JsonObject { ["role"] = "system", ["content"] = TextOfBlocks(content, $"{param}.content") });
+            else if (m.Role == "system") array.Add((JsonNode)new JsonObject { ["role"] = "system", ["content"] = TextOfBlocks(content, $"{param}.content") });
             else if (content.ValueKind != JsonValueKind.Array) throw ApiError.BadParameter($"{param}.content", $"{param}.content must be a string or a list of content blocks.");
             else if (m.Role == "user") AddUserBlocks(array, content, $"{param}.content");
-            else array.Add(AssistantMessage(content, $"{param}.content"));
+            else array.Add((JsonNode)AssistantMessage(content, $"{param}.content"));
         }
         return array;
     }
@@ -51,7 +51,7 @@ internal static class AnthropicConversation
         void FlushText()
         {
             if (!hasText) return;
-            array.Add(new JsonObject { ["role"] = "user", ["content"] = text.ToString() });
+            array.Add((JsonNode)new JsonObject { ["role"] = "user", ["content"] = text.ToString() });
             text.Clear();
             hasText = false;
         }
@@ -72,14 +72,14 @@ internal static class AnthropicConversation
                     string result = block.TryGetProperty("content", out var c) && c.ValueKind != JsonValueKind.Null
                         ? c.ValueKind == JsonValueKind.String ? c.GetString()! : TextOfBlocks(c, $"{where}.content")
                         : "";
-                    array.Add(new JsonObject { ["role"] = "tool", ["tool_call_id"] = id, ["content"] = result });
+                    array.Add((JsonNode)new JsonObject { ["role"] = "tool", ["tool_call_id"] = id, ["content"] = result });
                     break;
                 case var other:
                     throw Unsupported(other, where, "a user turn takes text and tool_result blocks");
             }
         }
         FlushText();
-        if (j == 0) array.Add(new JsonObject { ["role"] = "user", ["content"] = "" });
+        if (j == 0) array.Add((JsonNode)new JsonObject { ["role"] = "user", ["content"] = "" });
     }
 
     /// <summary>
@@ -122,7 +122,7 @@ internal static class AnthropicConversation
                     string name = StringField(block, "name", where) ?? throw ApiError.BadParameter($"{where}.name", $"{where} has no 'name'.");
                     if (!block.TryGetProperty("input", out var input) || input.ValueKind != JsonValueKind.Object)
                         throw ApiError.BadParameter($"{where}.input", $"{where}.input must be an object.");
-                    calls.Add(new JsonObject
+                    calls.Add((JsonNode)new JsonObject
                     {
                         ["id"] = id, ["type"] = "function",
                         ["function"] = new JsonObject { ["name"] = name, ["arguments"] = JsonNode.Parse(input.GetRawText()) },
@@ -196,7 +196,7 @@ internal static class AnthropicConversation
                 string name = StringField(tool, "name", where) is { Length: > 0 } n ? n : throw ApiError.BadParameter($"{where}.name", $"{where} needs a 'name'.");
                 if (!tool.TryGetProperty("input_schema", out var schema) || schema.ValueKind != JsonValueKind.Object)
                     throw ApiError.BadParameter($"{where}.input_schema", $"{where} needs an 'input_schema' object (a JSON Schema).");
-                tools.Add(ToolSelection.Function(name, StringField(tool, "description", where), JsonNode.Parse(schema.GetRawText()), $"{where}.input_schema"));
+                tools.Add((JsonNode)ToolSelection.Function(name, StringField(tool, "description", where), JsonNode.Parse(schema.GetRawText()), $"{where}.input_schema"));
             }
         }
 

@@ -118,7 +118,7 @@ public static class ChatCompletionsEndpoint
             if (m.ReasoningContent is not null) message["reasoning_content"] = m.ReasoningContent;
             if (m.ToolCalls is { ValueKind: JsonValueKind.Array } calls) message["tool_calls"] = TemplateToolCalls(calls, i);
             if (m.ToolCallId is not null) message["tool_call_id"] = m.ToolCallId;
-            array.Add(message);
+            array.Add((JsonNode)message);
         }
         return array;
     }

@@ -9,6 +9,7 @@ import * as store from './store.js';
 const $ = (id) => document.getElementById(id);
 const ui = {
   layout: document.querySelector('.layout'),
+  main: document.querySelector('.main'),
   conversations: $('conversations'),
   newChat: $('new-chat'),
   toggleSidebar: $('toggle-sidebar'),
@@ -409,14 +410,28 @@ function touch(conversation) {
 }
 
 function switchTo(conversation) {
-  if (conversation === current) return;
+  if (conversation === current) { closeSidebar(); return; }
   stop();
   current = conversation;
   store.saveCurrentId(current?.id ?? null);
   renderConversationList();
   renderMessages();
-  ui.layout.classList.remove('sidebar-open');
+  closeSidebar();
   ui.input.focus();
+}
+
+/** On a narrow screen the sidebar slides over the chat; tapping beside it, Escape or picking a conversation closes it. */
+function closeSidebar() {
+  ui.layout.classList.remove('sidebar-open');
+  ui.toggleSidebar.setAttribute('aria-expanded', 'false');
+}
+
+const NARROW = window.matchMedia('(max-width: 760px)');
+const LONG_PLACEHOLDER = ui.input.placeholder;
+
+/** The full hint does not fit one line of a phone's composer, where it was cut off mid-word: there it is shorter. */
+function fitPlaceholder() {
+  ui.input.placeholder = NARROW.matches ? 'Message…' : LONG_PLACEHOLDER;
 }
 
 function deleteConversation(conversation) {
@@ -501,7 +516,16 @@ function init() {
     ui.settings.hidden = !ui.settings.hidden;
     ui.toggleSettings.setAttribute('aria-expanded', String(!ui.settings.hidden));
   });
-  ui.toggleSidebar.addEventListener('click', () => ui.layout.classList.toggle('sidebar-open'));
+  ui.toggleSidebar.addEventListener('click', () => {
+    const open = ui.layout.classList.toggle('sidebar-open');
+    ui.toggleSidebar.setAttribute('aria-expanded', String(open));
+  });
+  // The chat under an open sidebar is covered by a backdrop (.main::after): a tap there lands on .main itself.
+  ui.main.addEventListener('click', (e) => {
+    if (e.target === ui.main && ui.layout.classList.contains('sidebar-open')) closeSidebar();
+  });
+  NARROW.addEventListener('change', fitPlaceholder);
+  fitPlaceholder();
   ui.newChat.addEventListener('click', startNewChat);
 
   ui.composer.addEventListener('submit', (e) => {
@@ -521,7 +545,11 @@ function init() {
   });
   ui.input.addEventListener('input', autosize);
   ui.stop.addEventListener('click', stop);
-  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && generation) stop(); });
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    if (ui.layout.classList.contains('sidebar-open')) closeSidebar();
+    else if (generation) stop();
+  });
 
   ui.messages.addEventListener('click', async (e) => {
     const button = e.target.closest('.copy-code');

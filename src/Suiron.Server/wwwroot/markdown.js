@@ -1,5 +1,5 @@
 // A small, safe Markdown renderer for model output: paragraphs, headings, emphasis, inline code, fenced code
-// blocks (with a copy button), lists (nested by indentation), block quotes, rules and links.
+// blocks (with a copy button), lists (nested by indentation), block quotes, rules, links and GFM tables.
 // Safety rule: every piece of source text is HTML-escaped before any markup is added, and links keep only
 // http(s), mailto, relative and #fragment targets. The result is a string of HTML built only from our own tags.
 
@@ -16,6 +16,7 @@ const RULE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 const QUOTE = /^ {0,3}>[ ]?/;
 const LIST_ITEM = /^([ \t]*)([-*+]|\d{1,9}[.)])[ \t]+(.*)$/;
 const BLANK = /^\s*$/;
+const TABLE_DELIMITER = /^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$/;
 const MAX_DEPTH = 16; // quotes and lists nest by recursion; hostile input must not exhaust the stack
 
 /** Renders Markdown source to an HTML string (safe to assign to innerHTML). Unclosed fences (mid-stream) render as code. */
@@ -66,8 +67,15 @@ function renderBlocks(lines, depth) {
       continue;
     }
 
+    if (tableStartsAt(lines, i)) {
+      const [html, next] = renderTable(lines, i);
+      out.push(html);
+      i = next;
+      continue;
+    }
+
     const paragraph = [line.trim()];
-    for (i++; i < lines.length && !BLANK.test(lines[i]) && !startsBlock(lines[i]); i++) paragraph.push(lines[i].trim());
+    for (i++; i < lines.length && !BLANK.test(lines[i]) && !startsBlock(lines[i]) && !tableStartsAt(lines, i); i++) paragraph.push(lines[i].trim());
     out.push(`<p>${paragraph.map(inline).join('<br>')}</p>`);
   }
   return out.join('\n');
@@ -75,6 +83,47 @@ function renderBlocks(lines, depth) {
 
 function startsBlock(line) {
   return FENCE.test(line) || HEADING.test(line) || RULE.test(line) || QUOTE.test(line) || LIST_ITEM.test(line);
+}
+
+/** The cells of a table row: split at pipes that are not escaped (\\|), the outer pipes optional. */
+function tableCells(line) {
+  let row = line.trim();
+  if (row.startsWith('|')) row = row.slice(1);
+  if (row.endsWith('|') && !row.endsWith('\\|')) row = row.slice(0, -1);
+  const cells = [];
+  let cell = '';
+  for (let k = 0; k < row.length; k++) {
+    if (row[k] === '\\' && row[k + 1] === '|') { cell += '|'; k++; continue; }
+    if (row[k] === '|') { cells.push(cell.trim()); cell = ''; continue; }
+    cell += row[k];
+  }
+  cells.push(cell.trim());
+  return cells;
+}
+
+/** A GFM table starts here: a row with a pipe, then a delimiter row (---, :--, --:, :-:) with as many cells. */
+function tableStartsAt(lines, i) {
+  if (i + 1 >= lines.length || !lines[i].includes('|') || !TABLE_DELIMITER.test(lines[i + 1])) return false;
+  if (!lines[i + 1].includes('|') && tableCells(lines[i]).length < 2) return false;
+  return tableCells(lines[i]).length === tableCells(lines[i + 1]).length;
+}
+
+/** The table at lines[start]: header, alignments, then body rows up to a blank line or a line without a pipe. */
+function renderTable(lines, start) {
+  const header = tableCells(lines[start]);
+  const aligns = tableCells(lines[start + 1]).map((d) =>
+    d.startsWith(':') && d.endsWith(':') ? 'center' : d.endsWith(':') ? 'right' : d.startsWith(':') ? 'left' : '');
+  const cell = (tag, text, k) => `<${tag}${aligns[k] ? ` class="align-${aligns[k]}"` : ''}>${inline(text ?? '')}</${tag}>`;
+  const rows = [];
+  let i = start + 2;
+  for (; i < lines.length && !BLANK.test(lines[i]) && lines[i].includes('|') && !(startsBlock(lines[i]) && !lines[i].trim().startsWith('|')); i++) {
+    const cells = tableCells(lines[i]);
+    // A row with fewer cells is padded, one with more is cut, as GFM does.
+    rows.push(`<tr>${header.map((_, k) => cell('td', cells[k], k)).join('')}</tr>`);
+  }
+  const head = `<thead><tr>${header.map((h, k) => cell('th', h, k)).join('')}</tr></thead>`;
+  const body = rows.length ? `<tbody>${rows.join('')}</tbody>` : '';
+  return [`<div class="table-wrap"><table>${head}${body}</table></div>`, i];
 }
 
 function leadingSpaces(line) {

@@ -6,9 +6,13 @@ namespace Suiron.Benchmarking;
 /// </summary>
 public sealed record BenchmarkSummary(BenchmarkTest Test, IReadOnlyList<double> Samples)
 {
+    /// <summary>Median of the runs.</summary>
     public double Median { get; } = MedianOf(Samples);
+    /// <summary>Fastest run.</summary>
     public double Min { get; } = Samples.Min();
+    /// <summary>Slowest run.</summary>
     public double Max { get; } = Samples.Max();
+    /// <summary>Mean of the runs.</summary>
     public double Mean { get; } = Samples.Average();
 
     /// <summary>Sample standard deviation (0 for a single repetition), as llama-bench reports it.</summary>

@@ -16,12 +16,15 @@ public enum BenchmarkKind
 /// </summary>
 public readonly record struct BenchmarkTest(BenchmarkKind Kind, int Tokens, int Depth = 0)
 {
+    /// <summary>A prompt-processing test of <paramref name="tokens"/> tokens (llama-bench's ppN).</summary>
     public static BenchmarkTest Prompt(int tokens) => new(BenchmarkKind.Prompt, tokens);
+    /// <summary>A decode test of <paramref name="tokens"/> tokens, one at a time (llama-bench's tgN).</summary>
     public static BenchmarkTest Generation(int tokens) => new(BenchmarkKind.Generation, tokens);
 
     /// <summary>llama-bench's name: <c>pp512</c>, <c>tg128</c>.</summary>
     public string Name => (Kind == BenchmarkKind.Prompt ? "pp" : "tg") + Tokens + (Depth > 0 ? $" @ d{Depth}" : "");
 
+    /// <summary>The test's llama-bench name: <c>pp512</c>, <c>tg128</c> (with <c>@ dDEPTH</c> at a depth).</summary>
     public override string ToString() => Name;
 
     /// <summary>The tests llama-bench runs for <c>-p</c> and <c>-n</c>: a count of 0 skips that test.</summary>

@@ -6,6 +6,7 @@ namespace Suiron.Benchmarking;
 /// </summary>
 public static class BenchmarkTokens
 {
+    /// <summary><paramref name="count"/> token ids drawn uniformly from the vocabulary with <paramref name="seed"/>.</summary>
     public static int[] Random(int count, int vocabSize, int seed)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);

@@ -23,6 +23,10 @@ public sealed class ConstrainedGenerationSubject : IBenchmarkSubject
     private readonly GrammarVocabulary _vocabulary;
 
     /// <param name="name">What the grammar is, for the table: <c>json-schema</c>, <c>json-object</c>, <c>grammar</c>.</param>
+    /// <param name="vocabulary">The grammar's view of the model's vocabulary.</param>
+    /// <param name="model">The model to time.</param>
+    /// <param name="maxTokens">Context the cache is sized for.</param>
+    /// <param name="grammar">The grammar generation is constrained to.</param>
     public ConstrainedGenerationSubject(string name, ILanguageModel model, int maxTokens, Grammar grammar, GrammarVocabulary vocabulary)
     {
         if (vocabulary.Count != model.Info.VocabSize)
@@ -35,6 +39,7 @@ public sealed class ConstrainedGenerationSubject : IBenchmarkSubject
         _logits = new float[model.Info.VocabSize];
     }
 
+    /// <summary>The row's name in the report.</summary>
     public string Name { get; }
 
     /// <summary>Tokens decoded over all runs so far (warm-up included).</summary>
@@ -42,6 +47,7 @@ public sealed class ConstrainedGenerationSubject : IBenchmarkSubject
 
     /// <summary>Full masks computed (the grammar rejected the free choice) over all runs so far, and the seconds they took.</summary>
     public long Masks { get; private set; }
+    /// <summary>Seconds spent computing grammar masks over the timed generations.</summary>
     public double MaskSeconds { get; private set; }
 
     /// <summary>
@@ -51,9 +57,11 @@ public sealed class ConstrainedGenerationSubject : IBenchmarkSubject
     /// </summary>
     public double SamplingSeconds { get; private set; }
 
+    /// <summary>Evaluates the prompt into a fresh cache and returns the seconds it took.</summary>
     public double TimePrompt(ReadOnlySpan<int> context, ReadOnlySpan<int> tokens) =>
         throw new NotSupportedException("The constrained subject measures generation only.");
 
+    /// <summary>Decodes tokens one at a time under the grammar after the prompt and returns the seconds the decoding took.</summary>
     public double TimeGeneration(ReadOnlySpan<int> context, int firstToken, int count)
     {
         _cache.Clear();

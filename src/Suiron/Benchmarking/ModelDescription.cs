@@ -5,6 +5,7 @@ namespace Suiron.Benchmarking;
 /// <summary>What llama-bench prints about a model: file, bytes of tensors, parameters, and the file type.</summary>
 public sealed record ModelDescription(string File, string Architecture, long SizeBytes, long Parameters, string Type)
 {
+    /// <summary>The description of <paramref name="file"/> with its <paramref name="parameters"/> count.</summary>
     public static ModelDescription Of(GgufFile file, long parameters) => new(
         Path.GetFileName(file.Path),
         file.GetStringOrNull("general.architecture") ?? "?",

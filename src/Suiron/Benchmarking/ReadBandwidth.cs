@@ -28,6 +28,7 @@ public sealed record ReadBandwidthResult(double GigabytesPerSecond, long Bytes, 
 /// </summary>
 public static unsafe class ReadBandwidth
 {
+    /// <summary>Bytes streamed per measurement by default (1 GiB).</summary>
     public const long DefaultBytes = 1L << 30;
     internal const int ChunkBytes = 2 << 20;
 

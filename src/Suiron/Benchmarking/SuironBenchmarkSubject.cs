@@ -12,6 +12,7 @@ public sealed class SuironBenchmarkSubject : IBenchmarkSubject
     private readonly float[] _logits;
 
     /// <param name="maxTokens">The most tokens a test will hold: its depth plus its prompt or generation.</param>
+    /// <param name="model">The model to time.</param>
     public SuironBenchmarkSubject(ILanguageModel model, int maxTokens)
     {
         _model = model;
@@ -19,8 +20,10 @@ public sealed class SuironBenchmarkSubject : IBenchmarkSubject
         _logits = new float[model.Info.VocabSize];
     }
 
+    /// <summary>The engine's name in the report.</summary>
     public string Name => "suiron";
 
+    /// <summary>Evaluates the prompt into a fresh cache and returns the seconds it took.</summary>
     public double TimePrompt(ReadOnlySpan<int> context, ReadOnlySpan<int> tokens)
     {
         Fill(context);
@@ -29,6 +32,7 @@ public sealed class SuironBenchmarkSubject : IBenchmarkSubject
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
+    /// <summary>Decodes tokens one at a time after the prompt and returns the seconds the decoding took.</summary>
     public double TimeGeneration(ReadOnlySpan<int> context, int firstToken, int count)
     {
         Fill(context);

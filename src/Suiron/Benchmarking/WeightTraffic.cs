@@ -13,9 +13,12 @@ namespace Suiron.Benchmarking;
 /// </summary>
 public static class WeightTraffic
 {
+    /// <summary>The token embedding tensor's name: one row of it is read per token.</summary>
     public const string TokenEmbedding = "token_embd.weight";
+    /// <summary>The output projection's name (the embedding, tied, where it is absent).</summary>
     public const string Output = "output.weight";
 
+    /// <summary>Bytes of weights one decoded token reads from <paramref name="file"/>.</summary>
     public static long BytesPerToken(GgufFile file)
     {
         bool tied = !file.HasTensor(Output);

@@ -12,11 +12,13 @@ namespace Suiron.Chat;
 /// </summary>
 public sealed class ChatPrompt
 {
+    /// <summary>The GGUF metadata key of a model's chat template.</summary>
     public const string TemplateKey = "tokenizer.chat_template";
 
     private readonly Tokenizer _tokenizer;
     private readonly string _bos, _eos;
 
+    /// <summary>A prompt builder over <paramref name="template"/> that encodes with <paramref name="tokenizer"/>.</summary>
     public ChatPrompt(ChatTemplate template, Tokenizer tokenizer, bool isFallback = false)
     {
         ArgumentNullException.ThrowIfNull(template);
@@ -37,6 +39,7 @@ public sealed class ChatPrompt
         return source is null ? new ChatPrompt(ChatTemplate.ChatMLFallback, tokenizer, isFallback: true) : new ChatPrompt(new ChatTemplate(source), tokenizer);
     }
 
+    /// <summary>The chat template in use.</summary>
     public ChatTemplate Template { get; }
 
     /// <summary>The file has no chat template; ChatML is used, which a model not trained on it may not follow.</summary>

@@ -21,6 +21,7 @@ public sealed class ChatTemplate
         _body = Parser.Parse(source);
     }
 
+    /// <summary>The template's Jinja source text.</summary>
     public string Source { get; }
 
     /// <summary>

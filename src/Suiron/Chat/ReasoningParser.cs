@@ -3,6 +3,7 @@ namespace Suiron.Chat;
 /// <summary>The text of a generation split into the model's reasoning and its answer.</summary>
 public readonly record struct ReasoningSplit(string Reasoning, string Content)
 {
+    /// <summary>True when neither part holds text.</summary>
     public bool IsEmpty => Reasoning.Length == 0 && Content.Length == 0;
 }
 
@@ -17,7 +18,9 @@ public readonly record struct ReasoningSplit(string Reasoning, string Content)
 /// </summary>
 public sealed class ReasoningParser
 {
+    /// <summary>The tag that opens a reasoning block unless the template names another.</summary>
     public const string DefaultOpenTag = "<think>";
+    /// <summary>The tag that closes a reasoning block unless the template names another.</summary>
     public const string DefaultCloseTag = "</think>";
 
     private enum State { Start, Reasoning, AfterReasoning, Content }
@@ -27,6 +30,7 @@ public sealed class ReasoningParser
     private string _pending = "";
     private bool _reasoningStarted;
 
+    /// <summary>A parser; <paramref name="startsInReasoning"/> when the prompt already opened the reasoning block.</summary>
     public ReasoningParser(bool startsInReasoning = false, string openTag = DefaultOpenTag, string closeTag = DefaultCloseTag)
     {
         ArgumentException.ThrowIfNullOrEmpty(openTag);

@@ -22,6 +22,7 @@ public sealed class SuironChatClient : IChatClient
     private readonly bool _ownsModel;
 
     /// <param name="ownsModel">Dispose <paramref name="model"/> with this client.</param>
+    /// <param name="model">The model, its chat template and its scheduler.</param>
     public SuironChatClient(LocalModel model, bool ownsModel = false)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -30,8 +31,10 @@ public sealed class SuironChatClient : IChatClient
         Metadata = new ChatClientMetadata("suiron", null, model.Id);
     }
 
+    /// <summary>The provider name and the model's id.</summary>
     public ChatClientMetadata Metadata { get; }
 
+    /// <summary>Renders the conversation with the model's chat template, generates the answer and returns it (tool calls as <see cref="FunctionCallContent"/>).</summary>
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var (stream, startsInReasoning, format) = Start(messages, options, cancellationToken);
@@ -84,6 +87,7 @@ public sealed class SuironChatClient : IChatClient
         return new FunctionCallContent(call.Id, call.Name, arguments);
     }
 
+    /// <summary>As <see cref="GetResponseAsync"/>, streaming the answer as it is generated.</summary>
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -133,6 +137,7 @@ public sealed class SuironChatClient : IChatClient
         cancellationToken.ThrowIfCancellationRequested();
     }
 
+    /// <summary>This client, its <see cref="LocalModel"/> or its metadata when asked for their type; null otherwise.</summary>
     public object? GetService(Type serviceType, object? serviceKey = null)
     {
         ArgumentNullException.ThrowIfNull(serviceType);
@@ -142,6 +147,7 @@ public sealed class SuironChatClient : IChatClient
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
+    /// <summary>Disposes the model when the client owns it.</summary>
     public void Dispose()
     {
         if (_ownsModel) _model.Dispose();
@@ -151,7 +157,7 @@ public sealed class SuironChatClient : IChatClient
     {
         ArgumentNullException.ThrowIfNull(messages);
         var array = new JsonArray();
-        if (options?.Instructions is { Length: > 0 } instructions) array.Add(new JsonObject { ["role"] = "system", ["content"] = instructions });
+        if (options?.Instructions is { Length: > 0 } instructions) array.Add((JsonNode)new JsonObject { ["role"] = "system", ["content"] = instructions });
         foreach (var message in messages) AddMessage(array, message);
 
         // Tools: declared functions go to the template (or a system message); a required call is grammar-constrained.
@@ -161,7 +167,7 @@ public sealed class SuironChatClient : IChatClient
         var tools = new JsonArray();
         foreach (var tool in options?.Tools ?? [])
             if (tool is AIFunctionDeclaration function)
-                tools.Add(new JsonObject
+                tools.Add((JsonNode)new JsonObject
                 {
                     ["type"] = "function",
                     ["function"] = new JsonObject
@@ -218,7 +224,7 @@ public sealed class SuironChatClient : IChatClient
     {
         var calls = new JsonArray();
         foreach (var call in message.Contents.OfType<FunctionCallContent>())
-            calls.Add(new JsonObject
+            calls.Add((JsonNode)new JsonObject
             {
                 ["id"] = call.CallId,
                 ["type"] = "function",
@@ -234,10 +240,10 @@ public sealed class SuironChatClient : IChatClient
         {
             var entry = new JsonObject { ["role"] = message.Role == ChatRole.Tool ? "tool" : message.Role.Value, ["content"] = text };
             if (calls.Count > 0) entry["tool_calls"] = calls;
-            array.Add(entry);
+            array.Add((JsonNode)entry);
         }
         foreach (var result in results)
-            array.Add(new JsonObject
+            array.Add((JsonNode)new JsonObject
             {
                 ["role"] = "tool",
                 ["tool_call_id"] = result.CallId,

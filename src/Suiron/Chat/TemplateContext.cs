@@ -47,6 +47,7 @@ public sealed class TemplateContext
         return FromJson(document.RootElement);
     }
 
+    /// <summary>A context whose variables are <paramref name="variables"/>, JSON values converted to template values.</summary>
     public static TemplateContext FromDictionary(IEnumerable<KeyValuePair<string, object?>> variables)
     {
         var context = new TemplateContext();

@@ -29,6 +29,7 @@ public sealed record ToolCallDelta(int Index, string? Id, string? Name, string A
 /// <summary>What one push of streamed text yields: content that is certain, calls completed, and call pieces to stream.</summary>
 public readonly record struct ToolCallUpdate(string Content, IReadOnlyList<ToolCall> Calls, IReadOnlyList<ToolCallDelta> Deltas)
 {
+    /// <summary>The certain content and the completed calls (the deltas left out).</summary>
     public void Deconstruct(out string content, out IReadOnlyList<ToolCall> calls)
     {
         content = Content;
@@ -99,6 +100,7 @@ public abstract class ToolCallFormat
         return Generic;
     }
 
+    /// <summary>The format's name (the model family whose syntax it reads and writes).</summary>
     public abstract string Name { get; }
 
     /// <summary>The template renders the <c>tools</c> variable itself; otherwise <see cref="PrepareMessages"/> describes them.</summary>
@@ -262,7 +264,7 @@ public abstract class ToolCallFormat
 
     private static string? Unquote(string jsonString)
     {
-        try { return JsonSerializer.Deserialize<string>(jsonString); }
+        try { return JsonSerializer.Deserialize(jsonString, ChatJsonContext.Default.String); }
         catch (JsonException) { return null; }
     }
 
@@ -370,7 +372,7 @@ public abstract class ToolCallFormat
             TaggedCalls(region, Open, Close, final, body => ReadCallObject(body.Trim()), PartialCallObject);
 
         internal override string CallRule(string name, string argumentsRule, string parametersSchema)
-            => $"{Literal("<tool_call>\n{\"name\": " + JsonSerializer.Serialize(name) + ", \"arguments\": ")} {argumentsRule} {Literal("}\n</tool_call>")}";
+            => $"{Literal("<tool_call>\n{\"name\": " + ChatJsonContext.Quote(name) + ", \"arguments\": ")} {argumentsRule} {Literal("}\n</tool_call>")}";
     }
 
     private sealed class Llama3Format : ToolCallFormat
@@ -409,7 +411,7 @@ public abstract class ToolCallFormat
         }
 
         internal override string CallRule(string name, string argumentsRule, string parametersSchema)
-            => $"{Literal("{\"name\": " + JsonSerializer.Serialize(name) + ", \"parameters\": ")} {argumentsRule} {Literal("}")}";
+            => $"{Literal("{\"name\": " + ChatJsonContext.Quote(name) + ", \"parameters\": ")} {argumentsRule} {Literal("}")}";
 
         /// <summary>
         /// Llama 3.1's built-in tool syntax as llama.cpp's chat parser reads it: <c>NAME.call(ARG=JSON, …)</c>, the
@@ -448,7 +450,7 @@ public abstract class ToolCallFormat
                 if (valueEnd < 0) break;
                 string value = text[i..valueEnd];
                 if (TryParseJson(value) is null && value.Trim() != "null") return null;
-                pairs.Add(JsonSerializer.Serialize(argument) + ":" + Minify(value));
+                pairs.Add(ChatJsonContext.Quote(argument) + ":" + Minify(value));
                 i = SkipWhitespace(text, valueEnd);
                 if (i < text.Length && text[i] == ',') i++;
             }
@@ -583,7 +585,7 @@ public abstract class ToolCallFormat
                 if (valueEnd < 0) break;
                 string key = inner[(k + "<arg_key>".Length)..keyEnd].Trim();
                 string value = inner[(valueStart + "<arg_value>".Length)..valueEnd];
-                pairs.Add(JsonSerializer.Serialize(key) + ":" + (ArgumentValue(value)?.ToJsonString() ?? "null"));
+                pairs.Add(ChatJsonContext.Quote(key) + ":" + (ArgumentValue(value)?.ToJsonString() ?? "null"));
                 k = inner.IndexOf("<arg_key>", valueEnd, StringComparison.Ordinal);
             }
             return (name, pairs);
@@ -638,10 +640,7 @@ public abstract class ToolCallFormat
     /// as JSON is taken as JSON (as the GLM reader does) and any other as a string.
     /// </summary>
     private static string ParameterObject(List<(string Key, string Value)> pairs, bool open) =>
-        "{" + string.Join(",", pairs.Select(p => JsonSerializer.Serialize(p.Key, Verbatim) + ":" + (RawOrJsonValue(p.Value)?.ToJsonString(Verbatim) ?? "null"))) + (open ? "" : "}");
-
-    /// <summary>JSON with non-ASCII text and markup characters kept as written (only what JSON requires is escaped).</summary>
-    private static readonly JsonSerializerOptions Verbatim = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        "{" + string.Join(",", pairs.Select(p => JsonSerializer.Serialize(p.Key, ChatJsonContext.Verbatim.String) + ":" + (RawOrJsonValue(p.Value)?.ToJsonString(ChatJsonContext.Verbatim.Options) ?? "null"))) + (open ? "" : "}");
 
     /// <summary>A parameter value written raw when a string and as JSON otherwise.</summary>
     private static JsonNode? RawOrJsonValue(string value)
@@ -851,7 +850,7 @@ public abstract class ToolCallFormat
         }
 
         internal override string CallRule(string name, string argumentsRule, string parametersSchema)
-            => $"{Literal("{\"tool_call\": {\"name\": " + JsonSerializer.Serialize(name) + ", \"arguments\": ")} {argumentsRule} {Literal("}}")}";
+            => $"{Literal("{\"tool_call\": {\"name\": " + ChatJsonContext.Quote(name) + ", \"arguments\": ")} {argumentsRule} {Literal("}}")}";
 
         public override JsonArray PrepareMessages(JsonArray messages, JsonArray tools)
         {
@@ -885,7 +884,7 @@ public abstract class ToolCallFormat
                     copy["role"] = "user";
                     copy["content"] = "Tool result: " + copy["content"]?.ToString();
                 }
-                result.Add(copy);
+                result.Add((JsonNode)copy);
             }
             if (!merged)
             {
@@ -925,6 +924,7 @@ public sealed class ToolCallStreamParser(ToolCallFormat format)
         public bool Done { get; set; }
     }
 
+    /// <summary>The tool-call format being parsed.</summary>
     public ToolCallFormat Format => format;
 
     /// <summary>Adds generated text; returns the content that is now certain, the calls completed by it and the call pieces to stream.</summary>

@@ -67,13 +67,17 @@ public sealed class SuironEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         }
     }
 
+    /// <summary>The provider name, the model's id and its embedding width.</summary>
     public EmbeddingGeneratorMetadata Metadata { get; }
+    /// <summary>The model's id: its file name without <c>.gguf</c>.</summary>
     public string ModelId { get; }
+    /// <summary>The model that computes the embeddings.</summary>
     public IEmbeddingModel Model => _model;
 
     /// <summary>The tokens an input text is embedded from.</summary>
     public int[] Tokenize(string text) => _tokenizer.Encode(text, addSpecial: true, parseSpecial: true);
 
+    /// <summary>One L2-normalized embedding per text, in order.</summary>
     public Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
         IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -99,6 +103,7 @@ public sealed class SuironEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         }, cancellationToken);
     }
 
+    /// <summary>This generator, its model or its metadata when asked for their type; null otherwise.</summary>
     public object? GetService(Type serviceType, object? serviceKey = null)
     {
         ArgumentNullException.ThrowIfNull(serviceType);
@@ -109,6 +114,7 @@ public sealed class SuironEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         return null;
     }
 
+    /// <summary>Disposes the model when the generator loaded it.</summary>
     public void Dispose() => _owned?.Dispose();
 
     private sealed class Owned(IEmbeddingModel model, GgufFile file) : IDisposable

@@ -17,6 +17,13 @@ namespace Suiron.Evaluation;
 /// <param name="KlPercentiles">KL at 0 (min), 1, 5, 10, 50, 90, 99, 99.9 and 100 (max) percent, in that order.</param>
 /// <param name="SameTop">Fraction of rows whose most likely token is the base model's, ± its standard error.</param>
 /// <param name="MeanDeltaP">Mean Δp, ± its standard error; <see cref="RmsDeltaP"/> its root mean square.</param>
+/// <param name="PerplexityError">Standard error of <paramref name="Perplexity"/>.</param>
+/// <param name="BasePerplexityError">Standard error of <paramref name="BasePerplexity"/>.</param>
+/// <param name="MeanLogPerplexityRatioError">Standard error of <paramref name="MeanLogPerplexityRatio"/>.</param>
+/// <param name="MeanKlError">Standard error of <paramref name="MeanKl"/>.</param>
+/// <param name="SameTopError">Standard error of <paramref name="SameTop"/>.</param>
+/// <param name="MeanDeltaPError">Standard error of <paramref name="MeanDeltaP"/>.</param>
+/// <param name="RmsDeltaP">Root mean square of Δp.</param>
 public sealed record KlDivergenceResult(
     long Rows,
     double Perplexity, double PerplexityError,
@@ -30,6 +37,7 @@ public sealed record KlDivergenceResult(
     public static IReadOnlyList<double> PercentileLevels { get; } = [0, 1, 5, 10, 50, 90, 99, 99.9, 100];
 }
 
+/// <summary>KL divergence, top-token agreement and Δp of a model's log-probabilities against a base model's, as llama-perplexity prints them.</summary>
 public static class KlDivergence
 {
     /// <summary>

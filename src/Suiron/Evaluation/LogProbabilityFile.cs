@@ -21,9 +21,13 @@ public sealed class LogProbabilityFile
     private const int Version = 1;
     internal const float Floor = -24f;
 
+    /// <summary>Tokens per chunk.</summary>
     public int Context { get; }
+    /// <summary>Vocabulary size of the model that wrote the file.</summary>
     public int VocabSize { get; }
+    /// <summary>Chunks the file holds.</summary>
     public int Chunks { get; }
+    /// <summary>The evaluated token ids, chunk after chunk.</summary>
     public int[] Tokens { get; }
 
     private LogProbabilityFile(int context, int vocab, int chunks, int[] tokens)

@@ -6,7 +6,7 @@ namespace Suiron.Gguf;
 
 /// <summary>
 /// A GGUF file (v2 or v3) opened through a read-only memory map. The header and metadata are parsed once;
-/// tensor data is never copied: <see cref="GetTensor"/> returns a view into the map, so a multi-GB file
+/// tensor data is never copied: <see cref="GetTensor(string)"/> returns a view into the map, so a multi-GB file
 /// opens instantly and costs only the pages actually touched.
 /// Every malformation is reported as a <see cref="GgufException"/> naming the problem and the byte offset.
 /// </summary>
@@ -22,15 +22,21 @@ public sealed unsafe class GgufFile : IDisposable
     private readonly Dictionary<string, GgufTensorInfo> _tensorsByName;
     private bool _disposed;
 
+    /// <summary>The file's path.</summary>
     public string Path { get; }
+    /// <summary>The file's length in bytes.</summary>
     public long FileLength { get; }
+    /// <summary>The GGUF format version (2 or 3).</summary>
     public uint Version { get; }
+    /// <summary>Alignment of the tensor data in bytes (<c>general.alignment</c>, 32 by default).</summary>
     public int Alignment { get; }
     /// <summary>Offset of the tensor data section (aligned).</summary>
     public long DataOffset { get; }
     /// <summary>Metadata in file order.</summary>
     public IReadOnlyDictionary<string, GgufValue> Metadata { get; }
+    /// <summary>The metadata keys, in file order.</summary>
     public IReadOnlyList<string> MetadataKeys { get; }
+    /// <summary>The tensor descriptions, in file order.</summary>
     public IReadOnlyList<GgufTensorInfo> Tensors { get; }
 
     private GgufFile(string path)
@@ -263,27 +269,37 @@ public sealed unsafe class GgufFile : IDisposable
 
     // ---- metadata access ----
 
+    /// <summary>The metadata value of <paramref name="key"/>, if the file has it.</summary>
     public bool TryGetValue(string key, out GgufValue value) => Metadata.TryGetValue(key, out value!);
 
+    /// <summary>Whether the file has the metadata key <paramref name="key"/>.</summary>
     public bool Contains(string key) => Metadata.ContainsKey(key);
 
     /// <summary>The value of a required key; a clear error naming the key when it is absent.</summary>
     public GgufValue GetRequired(string key) =>
         Metadata.TryGetValue(key, out var v) ? v : throw new GgufException($"Missing required metadata key '{key}'", -1, Path);
 
+    /// <summary>The string value of <paramref name="key"/>; a <see cref="GgufException"/> when it is missing or of another type.</summary>
     public string GetString(string key) => Wrap(key, () => GetRequired(key).AsString());
+    /// <summary>The string value of <paramref name="key"/>, or null when the file does not have it.</summary>
     public string? GetStringOrNull(string key) => Metadata.TryGetValue(key, out var v) ? Wrap(key, v.AsString) : null;
+    /// <summary>The integer value of <paramref name="key"/> (any integer type); a <see cref="GgufException"/> when it is missing.</summary>
     public long GetInt64(string key) => Wrap(key, () => GetRequired(key).AsInt64());
+    /// <summary>The integer value of <paramref name="key"/>, or <paramref name="fallback"/> when the file does not have it.</summary>
     public long GetInt64(string key, long fallback) => Metadata.TryGetValue(key, out var v) ? Wrap(key, v.AsInt64) : fallback;
     /// <summary>An integer key that must fit an int (counts, widths, ids); a larger value names the key instead of overflowing.</summary>
     public int GetInt32(string key) => FitInt32(key, GetInt64(key));
+    /// <summary>The integer value of <paramref name="key"/> (checked to fit an int), or <paramref name="fallback"/> when the file does not have it.</summary>
     public int GetInt32(string key, int fallback) => FitInt32(key, GetInt64(key, fallback));
 
     private int FitInt32(string key, long value) => value is >= int.MinValue and <= int.MaxValue
         ? (int)value
         : throw new GgufException($"Metadata '{key}' = {value} is out of range (at most {int.MaxValue})", -1, Path);
+    /// <summary>The number value of <paramref name="key"/>; a <see cref="GgufException"/> when it is missing.</summary>
     public float GetFloat(string key) => (float)Wrap(key, () => GetRequired(key).AsDouble());
+    /// <summary>The number value of <paramref name="key"/>, or <paramref name="fallback"/> when the file does not have it.</summary>
     public float GetFloat(string key, float fallback) => Metadata.TryGetValue(key, out var v) ? (float)Wrap(key, v.AsDouble) : fallback;
+    /// <summary>The boolean value of <paramref name="key"/>, or <paramref name="fallback"/> when the file does not have it.</summary>
     public bool GetBool(string key, bool fallback) => Metadata.TryGetValue(key, out var v) ? Wrap(key, v.AsBool) : fallback;
 
     private T Wrap<T>(string key, Func<T> read)
@@ -300,8 +316,10 @@ public sealed unsafe class GgufFile : IDisposable
 
     // ---- tensors ----
 
+    /// <summary>Whether the file has a tensor named <paramref name="name"/>.</summary>
     public bool HasTensor(string name) => _tensorsByName.ContainsKey(name);
 
+    /// <summary>The description of the tensor named <paramref name="name"/>, or null.</summary>
     public GgufTensorInfo? FindTensorInfo(string name) => _tensorsByName.GetValueOrDefault(name);
 
     /// <summary>A view of the named tensor's bytes in the memory map; a clear error when it is absent.</summary>
@@ -312,14 +330,17 @@ public sealed unsafe class GgufFile : IDisposable
         return GetTensor(info);
     }
 
+    /// <summary>The tensor named <paramref name="name"/> (a view of the mapped file), or null.</summary>
     public Tensor? TryGetTensor(string name) => _tensorsByName.TryGetValue(name, out var info) ? GetTensor(info) : null;
 
+    /// <summary>The tensor <paramref name="info"/> describes, as a view of the mapped file.</summary>
     public Tensor GetTensor(GgufTensorInfo info)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         return new Tensor(info.Name, info.Type, info.Shape, _base + DataOffset + (long)info.Offset, info.ByteSize);
     }
 
+    /// <summary>Unmaps the file; tensors taken from it must not be used afterwards.</summary>
     public void Dispose()
     {
         if (_disposed) return;

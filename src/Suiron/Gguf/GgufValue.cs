@@ -8,6 +8,7 @@ namespace Suiron.Gguf;
 /// </summary>
 public sealed class GgufValue
 {
+    /// <summary>A value of <paramref name="type"/>; for an array, <paramref name="elementType"/> names its elements' type.</summary>
     public GgufValue(GgufValueType type, object value, GgufValueType elementType = GgufValueType.UInt8)
     {
         Type = type;
@@ -15,15 +16,20 @@ public sealed class GgufValue
         ElementType = elementType;
     }
 
+    /// <summary>The value's GGUF type.</summary>
     public GgufValueType Type { get; }
     /// <summary>For arrays: the type of the elements.</summary>
     public GgufValueType ElementType { get; }
+    /// <summary>The value: a number, bool or string, or an array of them.</summary>
     public object Value { get; }
 
+    /// <summary>Whether the value is an array.</summary>
     public bool IsArray => Type == GgufValueType.Array;
 
+    /// <summary>Elements of the array; 0 for a scalar.</summary>
     public int ArrayLength => Value is Array a ? a.Length : throw new InvalidOperationException("Not an array.");
 
+    /// <summary>The string; an exception for another type.</summary>
     public string AsString() => Value as string ?? throw new InvalidCastException($"Metadata value is {Type}, not String.");
 
     /// <summary>Any integer (or bool) scalar as a long.</summary>
@@ -42,12 +48,14 @@ public sealed class GgufValue
         _ => AsInt64(),
     };
 
+    /// <summary>The boolean; an exception for another type.</summary>
     public bool AsBool() => Value switch
     {
         bool v => v,
         _ => AsInt64() != 0,
     };
 
+    /// <summary>The array's elements as <typeparamref name="T"/>; an exception for a scalar or another element type.</summary>
     public T[] AsArray<T>() => Value as T[] ?? throw new InvalidCastException($"Metadata value is {(IsArray ? ElementType + "[]" : Type.ToString())}, not {typeof(T).Name}[].");
 
     /// <summary>An integer array of any element width as int[].</summary>
@@ -65,6 +73,7 @@ public sealed class GgufValue
         _ => throw new InvalidCastException($"Metadata value is {Type}, not an integer array."),
     };
 
+    /// <summary>The array's numbers as floats (any numeric element type).</summary>
     public float[] AsFloatArray() => Value switch
     {
         float[] a => a,
@@ -72,6 +81,7 @@ public sealed class GgufValue
         _ => Array.ConvertAll(AsInt32Array(), v => (float)v),
     };
 
+    /// <summary>The value as text (arrays abbreviated), for display.</summary>
     public override string ToString()
     {
         if (Value is string s) return s;

@@ -16,6 +16,7 @@ public sealed class GgufWriter
     /// <summary>A tensor to write: its bytes in memory, or a callback that streams them when the data section is written.</summary>
     private sealed record PendingTensor(string Name, TensorType Type, long[] Shape, long ByteSize, byte[]? Data, Action<Stream>? WriteData);
 
+    /// <summary>Alignment of the tensor data in bytes (set by <c>general.alignment</c>; 32 by default).</summary>
     public int Alignment { get; private set; } = 32;
 
     /// <summary>
@@ -24,6 +25,7 @@ public sealed class GgufWriter
     /// </summary>
     public bool PadAfterLastTensor { get; set; }
 
+    /// <summary>Sets metadata <paramref name="key"/> to <paramref name="value"/> (replacing an earlier value, in place); returns this writer.</summary>
     public GgufWriter Set(string key, GgufValue value)
     {
         int i = _metadata.FindIndex(kv => kv.Key == key);
@@ -33,15 +35,25 @@ public sealed class GgufWriter
         return this;
     }
 
+    /// <summary>Sets metadata <paramref name="key"/> to <paramref name="value"/> (replacing an earlier value, in place); returns this writer.</summary>
     public GgufWriter Set(string key, string value) => Set(key, new GgufValue(GgufValueType.String, value));
+    /// <summary>Sets metadata <paramref name="key"/> to <paramref name="value"/> (replacing an earlier value, in place); returns this writer.</summary>
     public GgufWriter Set(string key, uint value) => Set(key, new GgufValue(GgufValueType.UInt32, value));
+    /// <summary>Sets metadata <paramref name="key"/> to <paramref name="value"/> (replacing an earlier value, in place); returns this writer.</summary>
     public GgufWriter Set(string key, int value) => Set(key, new GgufValue(GgufValueType.Int32, value));
+    /// <summary>Sets metadata <paramref name="key"/> to <paramref name="value"/> (replacing an earlier value, in place); returns this writer.</summary>
     public GgufWriter Set(string key, ulong value) => Set(key, new GgufValue(GgufValueType.UInt64, value));
+    /// <summary>Sets metadata <paramref name="key"/> to <paramref name="value"/> (replacing an earlier value, in place); returns this writer.</summary>
     public GgufWriter Set(string key, float value) => Set(key, new GgufValue(GgufValueType.Float32, value));
+    /// <summary>Sets metadata <paramref name="key"/> to <paramref name="value"/> (replacing an earlier value, in place); returns this writer.</summary>
     public GgufWriter Set(string key, bool value) => Set(key, new GgufValue(GgufValueType.Bool, value));
+    /// <summary>Sets metadata <paramref name="key"/> to <paramref name="value"/> (replacing an earlier value, in place); returns this writer.</summary>
     public GgufWriter Set(string key, string[] value) => Set(key, new GgufValue(GgufValueType.Array, value, GgufValueType.String));
+    /// <summary>Sets metadata <paramref name="key"/> to <paramref name="value"/> (replacing an earlier value, in place); returns this writer.</summary>
     public GgufWriter Set(string key, float[] value) => Set(key, new GgufValue(GgufValueType.Array, value, GgufValueType.Float32));
+    /// <summary>Sets metadata <paramref name="key"/> to <paramref name="value"/> (replacing an earlier value, in place); returns this writer.</summary>
     public GgufWriter Set(string key, int[] value) => Set(key, new GgufValue(GgufValueType.Array, value, GgufValueType.Int32));
+    /// <summary>Sets metadata <paramref name="key"/> to <paramref name="value"/> (replacing an earlier value, in place); returns this writer.</summary>
     public GgufWriter Set(string key, uint[] value) => Set(key, new GgufValue(GgufValueType.Array, value, GgufValueType.UInt32));
 
     /// <summary>The value set for <paramref name="key"/>, or null.</summary>
@@ -102,6 +114,7 @@ public sealed class GgufWriter
     public GgufWriter AddTensor(string name, long[] shape, float[] values) =>
         AddTensor(name, TensorType.F32, shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
 
+    /// <summary>Writes the file to <paramref name="path"/>.</summary>
     public void WriteTo(string path)
     {
         // Write to a temporary file and move it into place so a failed write never leaves a half file under the final name.
@@ -118,6 +131,7 @@ public sealed class GgufWriter
         }
     }
 
+    /// <summary>Writes the file to <paramref name="stream"/>.</summary>
     public void WriteTo(Stream stream)
     {
         var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);

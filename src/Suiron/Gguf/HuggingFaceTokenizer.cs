@@ -15,6 +15,7 @@ public static class HuggingFaceTokenizer
     /// <param name="folder">The folder holding tokenizer.json and tokenizer_config.json.</param>
     /// <param name="pre">llama.cpp's pre-tokenizer name (tokenizer.ggml.pre), e.g. "qwen2" for Qwen2/2.5/3.</param>
     /// <param name="vocabularySize">The model's embedding rows (≥ the tokens named); 0 = exactly the tokens named.</param>
+    /// <param name="writer">The GGUF writer that receives the tokenizer keys.</param>
     public static GgufWriter SetBpeTokenizer(this GgufWriter writer, string folder, string pre, int vocabularySize = 0)
     {
         string tokenizerPath = Path.Combine(folder, "tokenizer.json"), configPath = Path.Combine(folder, "tokenizer_config.json");

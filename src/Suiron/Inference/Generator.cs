@@ -13,12 +13,16 @@ public enum FinishReason
     Stop,
     /// <summary>The token limit or the context was reached.</summary>
     Length,
+    /// <summary>The caller's cancellation token was cancelled.</summary>
     Cancelled,
 }
 
+/// <summary>What to generate: how many tokens, how to sample them, when to stop.</summary>
 public sealed record GenerationOptions
 {
+    /// <summary>Tokens to generate at most (the context may end generation sooner).</summary>
     public int MaxTokens { get; init; } = 128;
+    /// <summary>How each token is drawn from the model's logits.</summary>
     public SamplingOptions Sampling { get; init; } = new();
     /// <summary>Generation stops before any of these strings; the string itself is not emitted.</summary>
     public IReadOnlyList<string> Stop { get; init; } = [];
@@ -56,11 +60,14 @@ public sealed record GenerationStats(int PromptTokens, int GeneratedTokens, Time
 {
     /// <summary>Draft tokens proposed and accepted (speculative decoding); 0 without it.</summary>
     public int DraftTokens { get; init; }
+    /// <summary>Draft tokens the model confirmed (speculative decoding).</summary>
     public int AcceptedDraftTokens { get; init; }
     /// <summary>Forward passes of the generation phase.</summary>
     public int DecodePasses { get; init; }
 
+    /// <summary>Prompt tokens evaluated per second.</summary>
     public double PromptTokensPerSecond => PromptTokens / Math.Max(PromptTime.TotalSeconds, 1e-9);
+    /// <summary>Tokens generated per second.</summary>
     public double TokensPerSecond => GeneratedTokens / Math.Max(GenerationTime.TotalSeconds, 1e-9);
 }
 
@@ -73,12 +80,14 @@ public sealed class Generator
     private readonly ILanguageModel _model;
     private readonly Tokenizer _tokenizer;
 
+    /// <summary>A generator over <paramref name="model"/> whose text comes from <paramref name="tokenizer"/>.</summary>
     public Generator(ILanguageModel model, Tokenizer tokenizer)
     {
         _model = model;
         _tokenizer = tokenizer;
     }
 
+    /// <summary>Counts and timings of the latest <see cref="Generate"/>, once it has finished; null before.</summary>
     public GenerationStats? LastStats { get; private set; }
 
     /// <summary>
@@ -96,6 +105,7 @@ public sealed class Generator
 
     private Sampling.Grammar.GrammarVocabulary? _grammarVocabulary;
 
+    /// <summary>Evaluates <paramref name="prompt"/> after what <paramref name="cache"/> holds, then yields one step per generated token (its text UTF-8 safe); the last step carries the finish reason.</summary>
     public IEnumerable<GenerationStep> Generate(IReadOnlyList<int> prompt, GenerationOptions options, KvCache? cache = null, CancellationToken cancellation = default)
     {
         if (prompt.Count == 0) throw new ArgumentException("The prompt is empty (no tokens to start from).");
@@ -227,8 +237,10 @@ public sealed class StopStringMatcher
     private readonly string[] _stops;
     private readonly StringBuilder _pending = new();
 
+    /// <summary>A matcher for <paramref name="stops"/> (empty strings are ignored).</summary>
     public StopStringMatcher(IReadOnlyList<string> stops) => _stops = stops.Where(s => s.Length > 0).ToArray();
 
+    /// <summary>Whether a stop string has been found.</summary>
     public bool Matched => MatchedStop is not null;
 
     /// <summary>The stop string found (the first in the text; the first given on a tie), or null.</summary>

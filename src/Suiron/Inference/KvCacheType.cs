@@ -39,6 +39,7 @@ public static class KvCacheTypes
         ? type
         : throw new ArgumentException($"Unsupported {option} '{name}': use one of {string.Join(", ", Names)}.", nameof(name));
 
+    /// <summary>The cache type named <paramref name="name"/> (f32, f16, q8_0, as llama.cpp spells them), if it is one.</summary>
     public static bool TryParse(string? name, out KvCacheType type)
     {
         switch (name?.Trim().ToLowerInvariant())

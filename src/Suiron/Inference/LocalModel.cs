@@ -72,14 +72,20 @@ public sealed class LocalModel : IDisposable
 
     /// <summary>The model's name in APIs: the file name without <c>.gguf</c>.</summary>
     public string Id { get; }
+    /// <summary>The model's GGUF file.</summary>
     public GgufFile File { get; }
+    /// <summary>The model's tokenizer.</summary>
     public Tokenizer Tokenizer { get; }
+    /// <summary>The loaded model.</summary>
     public ILanguageModel Model { get; }
+    /// <summary>The chat prompt builder (the model's template, or ChatML where it has none).</summary>
     public ChatPrompt Chat { get; }
+    /// <summary>The scheduler that batches the model's requests.</summary>
     public Scheduler Scheduler { get; }
     /// <summary>When the model file was written (OpenAI's <c>created</c> of a model).</summary>
     public DateTimeOffset Created { get; }
 
+    /// <summary>Stops the scheduler and releases the model and its file.</summary>
     public void Dispose()
     {
         Scheduler.Dispose();

@@ -30,6 +30,7 @@ public sealed record SchedulerOptions
     /// </summary>
     public double PrefillLatencyFactor { get; init; } = 2.0;
 
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first option out of range.</summary>
     public void Validate()
     {
         if (Slots is < 1 or > 256) throw new ArgumentException($"parallel slots must be between 1 and 256 (got {Slots}).");
@@ -96,6 +97,7 @@ public sealed class GenerationStream : IAsyncEnumerable<GenerationStep>
     /// <summary>The stop string that ended generation (finish reason Stop); null when another reason ended it.</summary>
     public string? StopSequence { get; internal set; }
 
+    /// <summary>The steps of the request as the scheduler produces them.</summary>
     public IAsyncEnumerator<GenerationStep> GetAsyncEnumerator(CancellationToken cancellationToken = default)
         => _channel.Reader.ReadAllAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
 
@@ -141,6 +143,7 @@ public sealed class Scheduler : IDisposable
     private long _windowStart = Stopwatch.GetTimestamp(), _windowTokens, _lastStep;
     private double _tokensPerSecond;
 
+    /// <summary>A scheduler over <paramref name="model"/> with the slots and queue <paramref name="options"/> ask for.</summary>
     public Scheduler(ILanguageModel model, Tokenizer tokenizer, SchedulerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -166,8 +169,10 @@ public sealed class Scheduler : IDisposable
     /// <summary>Tokens of context per slot.</summary>
     public int ContextSize { get; }
 
+    /// <summary>Sequences generated at once.</summary>
     public int SlotCount => _slots.Length;
 
+    /// <summary>Requests that may wait for a slot; more are refused.</summary>
     public int QueueLimit => _options.QueueLimit;
 
     /// <summary>Requests waiting for a slot.</summary>
@@ -177,12 +182,17 @@ public sealed class Scheduler : IDisposable
     public int ActiveSlots => Volatile.Read(ref _activeCount);
     private int _activeCount;
 
+    /// <summary>Prompt tokens evaluated since the start.</summary>
     public long PromptTokensEvaluated => Interlocked.Read(ref _promptTokensEvaluated);
+    /// <summary>Prompt tokens reused from slot caches since the start.</summary>
     public long PromptTokensCached => Interlocked.Read(ref _promptTokensCached);
+    /// <summary>Tokens generated since the start.</summary>
     public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
     /// <summary>Speculative draft tokens verified, and of them accepted, since start.</summary>
     public long DraftTokens => Interlocked.Read(ref _draftTokens);
+    /// <summary>Speculative draft tokens accepted since the start.</summary>
     public long DraftTokensAccepted => Interlocked.Read(ref _draftTokensAccepted);
+    /// <summary>Requests finished since the start.</summary>
     public long CompletedRequests => Interlocked.Read(ref _completed);
 
     /// <summary>Generated tokens per second over all sequences, measured over the last second or so of work; 0 when idle.</summary>
@@ -457,7 +467,7 @@ public sealed class Scheduler : IDisposable
     }
 
     /// <summary>
-    /// Samples from each row of a pass that verified <paramref name="drafted"/> draft tokens after the sequence's next token,
+    /// Samples from each row of a pass that verified <c>drafted</c> draft tokens after the sequence's next token,
     /// as one-token passes would: the sampler draws from row j, and while its token is the draft's, row j + 1 (computed after
     /// that very token) comes next. The cache keeps the accepted rows only. Returns the tokens sampled.
     /// </summary>

@@ -29,6 +29,9 @@ internal static unsafe class Attention
     /// <param name="queryScratch">Scratch of at least keyLength floats: the query rounded to F16 (F16 keys), or its
     /// Q8_0 blocks and their float scales (Q8_0 keys: 38 bytes per 32 elements, fewer than the 128 available).</param>
     /// <param name="output">One output head (valueLength elements).</param>
+    /// <param name="cache">The KV cache holding the keys and values.</param>
+    /// <param name="layer">The layer whose keys and values are read.</param>
+    /// <param name="scale">Factor applied to the scores before the softmax (1/√head length, or the model's).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Head(
         ReadOnlySpan<float> query, KvCache cache, int layer, int kvHead, int length, float scale,
@@ -92,6 +95,12 @@ internal static unsafe class Attention
     /// <param name="scores">Scratch of at least G × <paramref name="length"/> elements.</param>
     /// <param name="rowScratch">Scratch of at least G × keyLength + max(keyLength, valueLength) floats.</param>
     /// <param name="output">The group's output heads, contiguous (G × valueLength).</param>
+    /// <param name="scale">Factor applied to the scores before the softmax (1/√head length, or the model's).</param>
+    /// <param name="groupSize">Query heads sharing the key/value head.</param>
+    /// <param name="cache">The KV cache holding the keys and values.</param>
+    /// <param name="layer">The layer whose keys and values are read.</param>
+    /// <param name="kvHead">The key/value head.</param>
+    /// <param name="length">Cached positions attended to.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Group(
         ReadOnlySpan<float> queries, int groupSize, KvCache cache, int layer, int kvHead, int length, float scale,

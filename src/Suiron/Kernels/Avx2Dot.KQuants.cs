@@ -402,7 +402,7 @@ internal static unsafe partial class Avx2Dot
         sumi1 += ScaledRun(Q6KRun(l1, qh1, 3), activations, RunScales(halfScales1, 3));
     }
 
-    /// <summary>Q2_K half <paramref name="half"/>: run r is bits 2r..2r+1 of each of the 32 quant bytes.</summary>
+    /// <summary>Q2_K half <c>half</c>: run r is bits 2r..2r+1 of each of the 32 quant bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<byte> Q2KRun(Vector256<byte> packed, int run)
     {

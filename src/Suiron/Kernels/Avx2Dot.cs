@@ -308,7 +308,7 @@ internal static unsafe partial class Avx2Dot
     /// <summary>
     /// Q4_0 and Q5_0 store q + offset (8, 16) unsigned: vpmaddubsw(q + offset, y) − vpmaddubsw(offset, y) per int16 pair
     /// is Σ q·y of the pair exactly (|pair| ≤ 4096 for Q5_0's five bits), so vpmaddwd with ones gives <see cref="DotInt8"/>'s
-    /// lanes, integer for integer, without its two vpsignb and the − offset; the second vpmaddubsw is <see cref="Shared"/>.
+    /// lanes, integer for integer, without its two vpsignb and the − offset; the second vpmaddubsw is <c>Shared</c>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> OffsetLanes(Vector256<byte> unsignedQuants, Vector256<sbyte> y, Vector256<short> offsetTimesY) =>

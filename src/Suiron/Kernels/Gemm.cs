@@ -99,9 +99,22 @@ internal static unsafe partial class Gemm
     /// Rows [<paramref name="firstRow"/>, <paramref name="endRow"/>) against every token:
     /// <c>output[t * outputStride + r] = dot(row r, token t)</c>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <param name="type">The weights' tensor type.</param>
+    /// <param name="weights">The first weight row.</param>
+    /// <param name="weightRowBytes">Bytes per weight row.</param>
+    /// <param name="firstRow">First row to compute.</param>
+    /// <param name="endRow">Row after the last to compute.</param>
+    /// <param name="cols">Elements per row.</param>
+    /// <param name="activations">The tokens' activations, encoded for the weight type, one row per token.</param>
+    /// <param name="activationRowBytes">Bytes per activation row.</param>
+    /// <param name="extra">Per-row extras of the encoding (block sums for the k-quants' minimums), or null.</param>
+    /// <param name="extraRowBytes">Bytes per row of <paramref name="extra"/>.</param>
+    /// <param name="batch">Tokens.</param>
+    /// <param name="output">The results, token-major.</param>
+    /// <param name="outputStride">Floats from one token's outputs to the next's.</param>
     /// <param name="path"><see cref="DotPath.Avx512"/> or <see cref="DotPath.Avx512Twin"/> run the wide micro-kernels
     /// (Gemm.Wide.cs) on the AVX-512 instructions or their AVX2 twin, anything else the 256-bit ones; all give the same bits.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows(TensorType type, byte* weights, long weightRowBytes, int firstRow, int endRow, int cols,
         byte* activations, int activationRowBytes, byte* extra, int extraRowBytes, int batch, float* output, int outputStride,
         DotPath path = DotPath.Avx2)

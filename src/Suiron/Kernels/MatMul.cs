@@ -200,6 +200,12 @@ public static unsafe partial class MatMul
 
         /// <param name="extras">Whether the kernels read per-token extras (the GEMM's, or the per-row kernels' <see cref="RowKernels.NeedsExtra"/>).</param>
         /// <param name="rebiasHalves">F16 extras widened times 2^112 for the per-row kernel (<see cref="RowKernels.F16Rebiased"/>).</param>
+        /// <param name="cols">Elements per input row.</param>
+        /// <param name="rows">Input rows.</param>
+        /// <param name="pool">Threads for the encoding.</param>
+        /// <param name="weightType">The weight type the activations are encoded for.</param>
+        /// <param name="input">The activations, row after row.</param>
+        /// <param name="spareRows">Extra rows to allocate room for.</param>
         public static EncodedActivations Encode(WorkerPool pool, TensorType weightType, float* input, int cols, int rows, bool extras,
             bool rebiasHalves, int spareRows = 0)
         {

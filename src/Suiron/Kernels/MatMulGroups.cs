@@ -19,6 +19,12 @@ public static unsafe partial class MatMul
     /// </para>
     /// </summary>
     /// <param name="groupStarts">groups + 1 ascending offsets into the activation rows of <paramref name="x"/>.</param>
+    /// <param name="w">The weight matrix.</param>
+    /// <param name="firstRows">First weight row of each group.</param>
+    /// <param name="rowCount">Rows per group.</param>
+    /// <param name="x">The input vectors.</param>
+    /// <param name="y">The outputs, group after group.</param>
+    /// <param name="pool">Threads for the product.</param>
     public static void ComputeGroups(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<int> groupStarts,
         ReadOnlySpan<float> x, Span<float> y, WorkerPool pool)
         => ComputeGroups(w, firstRows, rowCount, groupStarts, default, x, y, pool, WideKernelChoice.PathFor(w.Type, 2));
@@ -30,6 +36,13 @@ public static unsafe partial class MatMul
     /// row encoded as often as it is routed (k times per token for the experts of an MoE layer).
     /// </summary>
     /// <param name="sourceRows">groupStarts[^1] indices into the rows of <paramref name="x"/>.</param>
+    /// <param name="groupStarts">First input vector of each group.</param>
+    /// <param name="w">The weight matrix.</param>
+    /// <param name="firstRows">First weight row of each group.</param>
+    /// <param name="rowCount">Rows per group.</param>
+    /// <param name="x">The input vectors.</param>
+    /// <param name="y">The outputs, group after group.</param>
+    /// <param name="pool">Threads for the product.</param>
     public static void ComputeGroups(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<int> groupStarts,
         ReadOnlySpan<int> sourceRows, ReadOnlySpan<float> x, Span<float> y, WorkerPool pool)
         => ComputeGroups(w, firstRows, rowCount, groupStarts, sourceRows, x, y, pool, WideKernelChoice.PathFor(w.Type, 2));

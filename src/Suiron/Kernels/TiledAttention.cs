@@ -82,7 +82,7 @@ internal static unsafe class TiledAttention
         return split;
     }
 
-    /// <summary>Scratch floats <see cref="Rows"/> needs for <paramref name="vectors"/> query vectors over <paramref name="length"/> positions.</summary>
+    /// <summary>Scratch floats <c>Rows</c> needs for <paramref name="vectors"/> query vectors over <paramref name="length"/> positions.</summary>
     public static long ScratchFloats(int vectors, int length, int keyLength, int valueLength) =>
         (long)vectors * keyLength + (long)vectors * Padded(length) + (long)keyLength * KeyTile + (long)KeyTile * valueLength + 2L * vectors;
 
@@ -95,6 +95,18 @@ internal static unsafe class TiledAttention
     /// </summary>
     /// <param name="queries">Row i's first query head of the group at <c>queries + i·queryRowStride</c>, its G heads contiguous.</param>
     /// <param name="output">Row i's first output head of the group at <c>output + i·outputRowStride</c>, its G heads contiguous.</param>
+    /// <param name="queryRowStride">Floats from one row's queries to the next's.</param>
+    /// <param name="rows">Query rows (positions).</param>
+    /// <param name="groupSize">Query heads sharing the key/value head (G).</param>
+    /// <param name="cache">The KV cache holding the keys and values.</param>
+    /// <param name="layer">The layer whose keys and values are read.</param>
+    /// <param name="kvHead">The key/value head.</param>
+    /// <param name="firstPosition">Position of the first query row.</param>
+    /// <param name="scale">Factor applied to the scores before the softmax.</param>
+    /// <param name="outputRowStride">Floats from one row's outputs to the next's.</param>
+    /// <param name="keyLength">Elements per key (and query) head.</param>
+    /// <param name="valueLength">Elements per value head.</param>
+    /// <param name="reference">Run the scalar reference instead of the vector kernels (the same bits; for tests).</param>
     /// <param name="scratch">At least <see cref="ScratchFloats"/>(rows·G, firstPosition+rows, keyLength, valueLength) floats.</param>
     public static void Rows(
         float* queries, int queryRowStride, int rows, int groupSize, KvCache cache, int layer, int kvHead, int firstPosition,
@@ -436,7 +448,7 @@ internal static unsafe class TiledAttention
     }
 
     /// <summary>
-    /// The scalar reference of <see cref="Rows"/>: the same tiles, lane orders and softmax, with plain FMAs in place of
+    /// The scalar reference of <c>Rows</c>: the same tiles, lane orders and softmax, with plain FMAs in place of
     /// the vector kernels; bit for bit the vector form.
     /// </summary>
     internal static void Reference(

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics;
 namespace Suiron.Kernels;
 
 /// <summary>
-/// The inner loops of <see cref="Models.Attention"/> four lanes wide, for CPUs where Vector256 is not accelerated
+/// The inner loops of <see cref="Attention"/> four lanes wide, for CPUs where Vector256 is not accelerated
 /// (ARM64/NEON): q·k over every cached key and o += w·v over every cached value, with the cache in F16 or F32, and
 /// the softmax between them (<see cref="VectorOps.Softmax"/> dispatches here). At long contexts these loops cost as
 /// much as a layer's matmuls, so falling to scalar there would undo the 128-bit dot kernels. Products are fused as in the 256-bit loops; only the dot products' summation order differs.

@@ -215,15 +215,15 @@ public static unsafe class VectorOps
         for (; i < a.Length; i++) Unsafe.Add(ref ds, i) = Unsafe.Add(ref As, i) * Unsafe.Add(ref Bs, i);
     }
 
-    /// <summary>x *= factor, in place.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     /// <summary>Σ a[i]·b[i] (attention's dot product, eight lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         CheckLengths(a.Length, b.Length, b.Length);
         fixed (float* x = a) fixed (float* y = b) return Attention.Dot(x, y, a.Length);
     }
 
+    /// <summary>x *= factor, in place.</summary>
     public static void Scale(Span<float> x, float factor)
     {
         ref float xs = ref MemoryMarshal.GetReference(x);

@@ -8,6 +8,7 @@ namespace Suiron.Kernels;
 /// <summary>A piece of parallel work: handles the index range [start, end). Implement it on a struct.</summary>
 public interface IParallelWork
 {
+    /// <summary>Handles the indices from <paramref name="start"/> up to <paramref name="end"/> (excluded).</summary>
     void Execute(int start, int end);
 }
 
@@ -52,6 +53,7 @@ public sealed unsafe class WorkerPool : IDisposable
     private PaddedInt active;      // workers inside the current job
     private PaddedInt sleepers;    // workers blocked in Monitor.Wait
 
+    /// <summary>A pool that splits work over <paramref name="threads"/> threads.</summary>
     public WorkerPool(int threads)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
@@ -202,6 +204,7 @@ public sealed unsafe class WorkerPool : IDisposable
         }
     }
 
+    /// <summary>Stops the worker threads.</summary>
     public void Dispose()
     {
         if (disposed) return;

@@ -8,24 +8,43 @@ namespace Suiron.ModelQuantization;
 /// </summary>
 public enum ModelFileType : uint
 {
+    /// <summary>Every tensor F32.</summary>
     F32 = 0,
+    /// <summary>Every quantizable tensor F16.</summary>
     F16 = 1,
+    /// <summary>Q4_0.</summary>
     Q4_0 = 2,
+    /// <summary>Q4_1.</summary>
     Q4_1 = 3,
+    /// <summary>Q8_0.</summary>
     Q8_0 = 7,
+    /// <summary>Q5_0.</summary>
     Q5_0 = 8,
+    /// <summary>Q5_1.</summary>
     Q5_1 = 9,
+    /// <summary>Q2_K mixture.</summary>
     Q2_K = 10,
+    /// <summary>Q3_K, small mixture.</summary>
     Q3_K_S = 11,
+    /// <summary>Q3_K, medium mixture.</summary>
     Q3_K_M = 12,
+    /// <summary>Q3_K, large mixture.</summary>
     Q3_K_L = 13,
+    /// <summary>Q4_K, small mixture.</summary>
     Q4_K_S = 14,
+    /// <summary>Q4_K, medium mixture.</summary>
     Q4_K_M = 15,
+    /// <summary>Q5_K, small mixture.</summary>
     Q5_K_S = 16,
+    /// <summary>Q5_K, medium mixture.</summary>
     Q5_K_M = 17,
+    /// <summary>Q6_K.</summary>
     Q6_K = 18,
+    /// <summary>IQ4_NL.</summary>
     IQ4_NL = 25,
+    /// <summary>IQ4_XS.</summary>
     IQ4_XS = 30,
+    /// <summary>Every quantizable tensor BF16.</summary>
     BF16 = 32,
     /// <summary>Ternary weights (BitNet b1.58, TriLM) at 1.6875 bits: TQ1_0, the token embedding Q4_K, the output Q6_K.</summary>
     TQ1_0 = 36,

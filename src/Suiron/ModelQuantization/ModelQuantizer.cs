@@ -48,6 +48,11 @@ public static class ModelQuantizer
     /// <exception cref="GgufException">The input is not a valid GGUF file.</exception>
     /// <exception cref="NotSupportedException">A tensor fits no type (llama.cpp refuses these models too) or has a type that cannot be converted.</exception>
     /// <exception cref="InvalidDataException">A tensor encodes to infinite or NaN values (llama.cpp refuses these too).</exception>
+    /// <param name="options">Per-tensor overrides and threads; null for llama-quantize's defaults.</param>
+    /// <param name="inputPath">The GGUF model to quantize.</param>
+    /// <param name="outputPath">The GGUF file to write (replaced only once complete).</param>
+    /// <param name="fileType">The target file type.</param>
+    /// <param name="cancellationToken">Stops the quantization; the output is then not written.</param>
     public static QuantizeResult Quantize(string inputPath, string outputPath, ModelFileType fileType, QuantizeOptions? options = null,
         IProgress<(int done, int total, string tensor)>? progress = null, CancellationToken cancellationToken = default)
     {

@@ -6,6 +6,7 @@ namespace Suiron.ModelQuantization;
 /// <summary>One tensor of the output file: where it comes from and the type it is written in.</summary>
 public sealed record PlannedTensor(GgufTensorInfo Source, TensorType TargetType, bool FellBack)
 {
+    /// <summary>The tensor's name.</summary>
     public string Name => Source.Name;
     /// <summary>False when the tensor is copied byte for byte (same type, or a tensor that is never quantized).</summary>
     public bool Converts => TargetType != Source.Type;

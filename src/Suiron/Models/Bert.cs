@@ -12,10 +12,15 @@ public sealed record BertHyperParameters
 {
     /// <summary>Rows of the position embedding: the longest input (<c>context_length</c>).</summary>
     public required int ContextLength { get; init; }
+    /// <summary>Width of the hidden states.</summary>
     public required int EmbeddingLength { get; init; }
+    /// <summary>Encoder layers.</summary>
     public required int LayerCount { get; init; }
+    /// <summary>Hidden width of the feed-forward network.</summary>
     public required int FeedForwardLength { get; init; }
+    /// <summary>Attention heads.</summary>
     public required int HeadCount { get; init; }
+    /// <summary>Key/value heads (equal to the heads in BERT models).</summary>
     public required int KvHeadCount { get; init; }
     /// <summary>Elements per head: embedding / heads.</summary>
     public required int HeadLength { get; init; }
@@ -26,6 +31,7 @@ public sealed record BertHyperParameters
     /// <summary>The file's <c>pooling_type</c>; llama.cpp's default when absent is none.</summary>
     public required EmbeddingPooling Pooling { get; init; }
 
+    /// <summary>The hyper-parameters <paramref name="file"/> declares, checked and with llama.cpp's defaults.</summary>
     public static BertHyperParameters Parse(GgufFile file)
     {
         string arch = file.Architecture;

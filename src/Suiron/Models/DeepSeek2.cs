@@ -13,12 +13,14 @@ public sealed record DeepSeek2HyperParameters
 {
     /// <summary>Sizes shared with every decoder (embedding, layers, heads, dense feed-forward width, RoPE).</summary>
     public required TransformerHyperParameters Transformer { get; init; }
+    /// <summary>The latent attention's shape: ranks of the compressed query and key/value, head lengths.</summary>
     public required LatentAttentionShape Attention { get; init; }
     /// <summary>The file stores W_UK and W_UV apart (<c>attn_k_b</c>/<c>attn_v_b</c>, with <c>attention.key_length_mla</c>);
     /// otherwise the legacy joint <c>attn_kv_b</c>.</summary>
     public required bool SplitKeyValue { get; init; }
     /// <summary>First layers with a dense MLP instead of experts (<c>leading_dense_block_count</c>, default 0).</summary>
     public required int LeadingDenseBlockCount { get; init; }
+    /// <summary>How tokens are routed to experts.</summary>
     public required ExpertRouting Experts { get; init; }
     /// <summary>Always-on experts per MoE layer (<c>expert_shared_count</c>); one MLP of that many experts' width.</summary>
     public required int SharedExpertCount { get; init; }
@@ -27,6 +29,7 @@ public sealed record DeepSeek2HyperParameters
     /// <summary>Multiplier of q·k: mscale² / √(nope + rope), mscale being YaRN's attention temperature.</summary>
     public required float AttentionScale { get; init; }
 
+    /// <summary>The hyper-parameters <paramref name="file"/> declares, checked and with llama.cpp's defaults.</summary>
     public static DeepSeek2HyperParameters Parse(GgufFile file)
     {
         string arch = file.Architecture;

@@ -28,6 +28,10 @@ internal sealed record GroupedQueryAttentionWeights(
     /// <param name="normOverAllHeads">The QK-norm weights span all heads of a token (MiniMax-M2: one RMS norm over the whole
     /// query and the whole key projection) instead of one head, shared by every head.</param>
     /// <param name="outputGate">Each query head comes with a gate row block, σ(gate) scaling the head's output (Qwen3-Next, Qwen3.5).</param>
+    /// <param name="h">The model's hyper-parameters.</param>
+    /// <param name="queryKeyNorm">Whether the layer has query and key norms.</param>
+    /// <param name="reader">Reads the layer's tensors from the file.</param>
+    /// <param name="layer">The layer index.</param>
     public static GroupedQueryAttentionWeights Load(WeightReader reader, int layer, TransformerHyperParameters h, bool queryKeyNorm,
         bool optionalQueryKeyNorm = false, bool requireBias = false, bool normOverAllHeads = false, bool outputGate = false)
     {
@@ -78,6 +82,10 @@ internal sealed class GroupedQueryAttention
     private int[] _rowPosition = [], _blockFirstRow = [], _blockRows = [];
 
     /// <param name="normAfterRope">Apply the QK-norm to the rotated queries and keys (Hunyuan) instead of before RoPE.</param>
+    /// <param name="pool">Threads for the forward pass.</param>
+    /// <param name="rotation">Which Hadamard rotations a quantized cache gets.</param>
+    /// <param name="h">The model's hyper-parameters.</param>
+    /// <param name="rope">The rotary position embedding.</param>
     public GroupedQueryAttention(TransformerHyperParameters h, Rope rope, bool normAfterRope, WorkerPool pool, AttentionRotation rotation)
     {
         _h = h;

@@ -8,6 +8,7 @@ namespace Suiron.Models;
 /// </summary>
 public interface ILanguageModel : IDisposable
 {
+    /// <summary>What the model is: architecture, sizes, context, cache cost.</summary>
     ModelInfo Info { get; }
 
     /// <summary>A cache for one sequence of up to <paramref name="maxTokens"/> tokens.</summary>

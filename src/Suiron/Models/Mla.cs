@@ -133,6 +133,11 @@ internal sealed class MultiHeadLatentAttention
     private int[] _rowPosition = [], _headStarts = [], _blockFirstRow = [], _blockRows = [];
 
     /// <param name="scale">Multiplier of q·k (1/√(nope + rope), times YaRN's mscale² for DeepSeek).</param>
+    /// <param name="pool">Threads for the forward pass.</param>
+    /// <param name="indexer">DeepSeek-V3.2's lightning indexer (sparse attention); null for dense attention.</param>
+    /// <param name="shape">Ranks and head lengths of the latent attention.</param>
+    /// <param name="rope">The rotary position embedding.</param>
+    /// <param name="rmsEpsilon">The RMS norms' epsilon.</param>
     public MultiHeadLatentAttention(LatentAttentionShape shape, Rope rope, float scale, float rmsEpsilon, WorkerPool pool, LightningIndexer? indexer = null)
     {
         _indexer = indexer;

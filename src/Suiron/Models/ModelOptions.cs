@@ -9,6 +9,7 @@ public sealed record ModelOptions
     /// tokens would otherwise reserve gigabytes of cache for a chat that uses a few thousand.</summary>
     public const int DefaultContextCap = 4096;
 
+    /// <summary>Threads for the forward pass.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
 
     /// <summary>Tokens of context; 0 means the model's trained context, capped to <see cref="DefaultContextCap"/>.</summary>

@@ -27,6 +27,7 @@ public enum ExpertGating
 /// <param name="GroupsUsed">Groups a token may pick experts from (<c>expert_group_used_count</c>).</param>
 /// <param name="NormalizeWeights">Divide the chosen weights by their sum (<c>expert_weights_norm</c>).</param>
 /// <param name="WeightsScale">Routed scaling factor (<c>expert_weights_scale</c>); 0 and 1 mean none.</param>
+/// <param name="Gating">How router logits become scores (softmax or sigmoid).</param>
 public sealed record ExpertRouting(
     int ExpertCount,
     int UsedCount,
@@ -37,6 +38,7 @@ public sealed record ExpertRouting(
     bool NormalizeWeights,
     float WeightsScale)
 {
+    /// <summary>Whether routing first picks expert groups (DeepSeek-V3's group-limited routing).</summary>
     public bool GroupLimited => GroupCount > 1;
 
     /// <summary>Reads the routing keys <c>{arch}.expert_*</c> with llama.cpp's defaults, overridable per architecture.</summary>
@@ -92,6 +94,9 @@ public sealed record ExpertRouting(
     /// best one left out (and between the last group kept and the best group left out). Near 0, a tiny change of the
     /// input could swap an expert.
     /// </returns>
+    /// <param name="experts">Receives the chosen experts' ids.</param>
+    /// <param name="weights">Receives the chosen experts' weights.</param>
+    /// <param name="logits">The router's logits (overwritten with the scores).</param>
     public float Route(Span<float> logits, ReadOnlySpan<float> selectionBias, Span<float> selection, Span<int> experts, Span<float> weights)
     {
         float margin = float.PositiveInfinity;
@@ -213,7 +218,7 @@ internal readonly record struct ExpertVisit(int Layer, int Expert, int Tokens, l
 /// their weighted sum, <c>Σᵢ wᵢ · Downᵢ(SiLU(Gateᵢ x) ⊙ Upᵢ x)</c>. Only the chosen experts' rows are read, which
 /// is the point of MoE: a token costs its k experts, not all of them. A batch is grouped by expert (the tokens routed
 /// to expert e side by side) and each of gate, up and down runs as one grouped matmul over every expert's rows against
-/// its own tokens (<see cref="MatMul.ComputeGroups"/>), so a prompt reads each used expert once in three pool passes.
+/// its own tokens (<c>MatMul.ComputeGroups</c>), so a prompt reads each used expert once in three pool passes.
 /// Per token the weighted expert outputs are added in the router's order, as llama.cpp adds them.
 /// </summary>
 internal sealed class MixtureOfExperts

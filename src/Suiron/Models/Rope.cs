@@ -26,6 +26,8 @@ internal sealed class Rope
     /// <param name="frequencyFactors">Optional divisors of each frequency (<c>rope_freqs.weight</c>, Dimensions/2 values).</param>
     /// <param name="stillPairs">Pairs that keep angle 0 (Dimensions/2 flags): under multi-section RoPE, the pairs of the
     /// section whose position a text token leaves at 0 (see <see cref="SectionStillPairs"/>).</param>
+    /// <param name="parameters">Frequencies and context-extension settings.</param>
+    /// <param name="style">Which element pairs rotate (adjacent or half a head apart).</param>
     public Rope(RopeParameters parameters, RopeStyle style, float[]? frequencyFactors, bool[]? stillPairs = null)
     {
         _stillPairs = stillPairs;

@@ -3,7 +3,15 @@ using Suiron.Gguf;
 namespace Suiron.Models;
 
 /// <summary>How RoPE positions are stretched beyond the trained context.</summary>
-public enum RopeScalingType { None, Linear, Yarn }
+public enum RopeScalingType
+{
+    /// <summary>Positions as trained.</summary>
+    None,
+    /// <summary>Positions divided by the scaling factor.</summary>
+    Linear,
+    /// <summary>YaRN: low frequencies interpolated, high ones extrapolated, attention scaled.</summary>
+    Yarn,
+}
 
 /// <summary>
 /// RoPE frequencies and their context-extension settings, as llama.cpp derives them from the GGUF keys
@@ -17,6 +25,7 @@ public enum RopeScalingType { None, Linear, Yarn }
 /// <param name="AttentionFactor">Magnitude multiplier of cos/sin (before YaRN's own 1 + 0.1·ln(factor)).</param>
 /// <param name="BetaFast">YaRN: rotations per context below which a dimension is extrapolated (default 32).</param>
 /// <param name="BetaSlow">YaRN: rotations per context above which a dimension is interpolated (default 1).</param>
+/// <param name="ScalingType">How positions are stretched beyond the trained context.</param>
 public sealed record RopeParameters(
     int Dimensions,
     float FrequencyBase,
@@ -34,14 +43,17 @@ public sealed record RopeParameters(
 /// </summary>
 public sealed record TransformerHyperParameters
 {
+    /// <summary>The GGUF architecture name (<c>general.architecture</c>).</summary>
     public required string Architecture { get; init; }
     /// <summary>Context the model was trained with (<c>context_length</c>).</summary>
     public required int ContextLength { get; init; }
     /// <summary>Width of the residual stream (<c>embedding_length</c>).</summary>
     public required int EmbeddingLength { get; init; }
+    /// <summary>Decoder layers (<c>block_count</c>).</summary>
     public required int LayerCount { get; init; }
     /// <summary>Hidden width of the feed-forward network (<c>feed_forward_length</c>).</summary>
     public required int FeedForwardLength { get; init; }
+    /// <summary>Query heads (<c>attention.head_count</c>).</summary>
     public required int HeadCount { get; init; }
     /// <summary>Key/value heads; fewer than <see cref="HeadCount"/> means grouped-query attention.</summary>
     public required int KvHeadCount { get; init; }
@@ -49,12 +61,15 @@ public sealed record TransformerHyperParameters
     public required int KeyLength { get; init; }
     /// <summary>Elements per value head; defaults to embedding / heads.</summary>
     public required int ValueLength { get; init; }
+    /// <summary>The RMS norm's epsilon (<c>attention.layer_norm_rms_epsilon</c>).</summary>
     public required float RmsNormEpsilon { get; init; }
+    /// <summary>The rotary position embedding's settings.</summary>
     public required RopeParameters Rope { get; init; }
 
     /// <summary>Query heads sharing one key/value head.</summary>
     public int GroupSize => HeadCount / KvHeadCount;
 
+    /// <summary>The hyper-parameters <paramref name="file"/> declares, checked and with llama.cpp's defaults.</summary>
     public static TransformerHyperParameters Parse(GgufFile file)
     {
         string arch = file.Architecture;

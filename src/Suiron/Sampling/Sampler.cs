@@ -22,6 +22,8 @@ public sealed class Sampler
     /// Optional constraint (e.g. a <see cref="Grammar.GrammarConstraint"/>): every token drawn is one it allows, and it is
     /// told each token drawn. Without one, sampling is unchanged.
     /// </param>
+    /// <param name="vocabSize">Logits per token.</param>
+    /// <param name="options">The sampling settings.</param>
     public Sampler(int vocabSize, SamplingOptions options, IGrammarConstraint? grammar = null)
     {
         options.Validate();
@@ -35,6 +37,7 @@ public sealed class Sampler
         if (grammar is not null) _masked = new float[vocabSize];
     }
 
+    /// <summary>The sampling options this sampler applies.</summary>
     public SamplingOptions Options => _options;
 
     /// <summary>Chooses a token. <paramref name="history"/> is the sequence so far (prompt and generated), for the penalties.</summary>

@@ -6,6 +6,7 @@ namespace Suiron.Sampling;
 /// </summary>
 public sealed record SamplingOptions
 {
+    /// <summary>Temperature: 0 is greedy; higher flattens the distribution.</summary>
     public float Temperature { get; init; } = 0.8f;
     /// <summary>Keep the k most likely tokens; 0 disables.</summary>
     public int TopK { get; init; } = 40;
@@ -24,8 +25,10 @@ public sealed record SamplingOptions
     /// <summary>Seed for the random draw; the same seed gives the same output.</summary>
     public ulong Seed { get; init; } = 0xC0FFEE;
 
+    /// <summary>Greedy sampling: always the most likely token.</summary>
     public static SamplingOptions Greedy { get; } = new() { Temperature = 0 };
 
+    /// <summary>Whether the options always pick the most likely token.</summary>
     public bool IsGreedy => Temperature <= 0;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>

@@ -10,8 +10,11 @@ namespace Suiron.Tensors;
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockQ4_0
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = 32;
+    /// <summary>The block's scale.</summary>
     public Half D;
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[16];
 }
 
@@ -19,9 +22,13 @@ public unsafe struct BlockQ4_0
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockQ4_1
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = 32;
+    /// <summary>The block's scale.</summary>
     public Half D;
+    /// <summary>The block's minimum.</summary>
     public Half M;
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[16];
 }
 
@@ -29,9 +36,13 @@ public unsafe struct BlockQ4_1
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockQ5_0
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = 32;
+    /// <summary>The block's scale.</summary>
     public Half D;
+    /// <summary>The quants' high bits.</summary>
     public fixed byte Qh[4];
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[16];
 }
 
@@ -39,10 +50,15 @@ public unsafe struct BlockQ5_0
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockQ5_1
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = 32;
+    /// <summary>The block's scale.</summary>
     public Half D;
+    /// <summary>The block's minimum.</summary>
     public Half M;
+    /// <summary>The quants' high bits.</summary>
     public fixed byte Qh[4];
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[16];
 }
 
@@ -50,8 +66,11 @@ public unsafe struct BlockQ5_1
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockQ8_0
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = 32;
+    /// <summary>The block's scale.</summary>
     public Half D;
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed sbyte Qs[32];
 }
 
@@ -59,9 +78,13 @@ public unsafe struct BlockQ8_0
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockQ8_1
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = 32;
+    /// <summary>The block's scale.</summary>
     public Half D;
+    /// <summary>The scale times the sum of the quants.</summary>
     public Half S;
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed sbyte Qs[32];
 }
 
@@ -69,10 +92,15 @@ public unsafe struct BlockQ8_1
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockQ2K
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = TensorTypes.QK_K;
+    /// <summary>The sub-block scales (and minimums), packed as ggml packs them.</summary>
     public fixed byte Scales[16];
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[64];
+    /// <summary>The block's scale.</summary>
     public Half D;
+    /// <summary>Scale of the sub-block minimums.</summary>
     public Half DMin;
 }
 
@@ -80,10 +108,15 @@ public unsafe struct BlockQ2K
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockQ3K
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = TensorTypes.QK_K;
+    /// <summary>The high bit of each 3-bit quant.</summary>
     public fixed byte HMask[32];
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[64];
+    /// <summary>The sub-block scales (and minimums), packed as ggml packs them.</summary>
     public fixed byte Scales[12];
+    /// <summary>The block's scale.</summary>
     public Half D;
 }
 
@@ -91,10 +124,15 @@ public unsafe struct BlockQ3K
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockQ4K
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = TensorTypes.QK_K;
+    /// <summary>The block's scale.</summary>
     public Half D;
+    /// <summary>Scale of the sub-block minimums.</summary>
     public Half DMin;
+    /// <summary>The sub-block scales (and minimums), packed as ggml packs them.</summary>
     public fixed byte Scales[12];
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[128];
 }
 
@@ -102,11 +140,17 @@ public unsafe struct BlockQ4K
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockQ5K
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = TensorTypes.QK_K;
+    /// <summary>The block's scale.</summary>
     public Half D;
+    /// <summary>Scale of the sub-block minimums.</summary>
     public Half DMin;
+    /// <summary>The sub-block scales (and minimums), packed as ggml packs them.</summary>
     public fixed byte Scales[12];
+    /// <summary>The quants' high bits.</summary>
     public fixed byte Qh[32];
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[128];
 }
 
@@ -114,10 +158,15 @@ public unsafe struct BlockQ5K
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockQ6K
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = TensorTypes.QK_K;
+    /// <summary>The low four bits of each 6-bit quant.</summary>
     public fixed byte Ql[128];
+    /// <summary>The quants' high bits.</summary>
     public fixed byte Qh[64];
+    /// <summary>The sub-block scales (and minimums), packed as ggml packs them.</summary>
     public fixed sbyte Scales[16];
+    /// <summary>The block's scale.</summary>
     public Half D;
 }
 
@@ -125,9 +174,13 @@ public unsafe struct BlockQ6K
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockQ8K
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = TensorTypes.QK_K;
+    /// <summary>The block's scale.</summary>
     public float D;
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed sbyte Qs[256];
+    /// <summary>The sum of each 16 consecutive quants.</summary>
     public fixed short BSums[16];
 }
 
@@ -138,8 +191,11 @@ public unsafe struct BlockQ8K
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockIQ4NL
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = 32;
+    /// <summary>The block's scale.</summary>
     public Half D;
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[16];
 }
 
@@ -151,10 +207,15 @@ public unsafe struct BlockIQ4NL
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockIQ4XS
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = 256;
+    /// <summary>The block's scale.</summary>
     public Half D;
+    /// <summary>High two bits of the eight six-bit sub-block scales.</summary>
     public ushort ScalesH;
+    /// <summary>Low four bits of the eight sub-block scales.</summary>
     public fixed byte ScalesL[4];
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[128];
 }
 
@@ -167,9 +228,13 @@ public unsafe struct BlockIQ4XS
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockTQ1_0
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = 256;
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[48];
+    /// <summary>The quants' high bits.</summary>
     public fixed byte Qh[4];
+    /// <summary>The block's scale.</summary>
     public Half D;
 }
 
@@ -177,8 +242,11 @@ public unsafe struct BlockTQ1_0
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockTQ2_0
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = 256;
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[64];
+    /// <summary>The block's scale.</summary>
     public Half D;
 }
 
@@ -189,15 +257,18 @@ public unsafe struct BlockTQ2_0
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
 public unsafe struct BlockMXFP4
 {
+    /// <summary>Weights (or values) per block.</summary>
     public const int Elements = 32;
     /// <summary>The shared E8M0 exponent.</summary>
     public byte E;
+    /// <summary>The quants, packed as the type's summary says.</summary>
     public fixed byte Qs[16];
 }
 
 /// <summary>The 16 E2M1 values, doubled (ggml's kvalues_mxfp4), and the block scale they pair with.</summary>
 public static class MXFP4Values
 {
+    /// <summary>The grid values, indexed by the 4-bit quant.</summary>
     public static ReadOnlySpan<sbyte> Table => [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
 
     /// <summary>
@@ -211,5 +282,6 @@ public static class MXFP4Values
 /// <summary>The 16 values of the IQ4_NL / IQ4_XS grid (ggml's kvalues_iq4nl).</summary>
 public static class IQ4Values
 {
+    /// <summary>The grid values, indexed by the 4-bit quant.</summary>
     public static ReadOnlySpan<sbyte> Table => [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
 }

@@ -7,6 +7,7 @@ namespace Suiron.Tensors;
 /// </summary>
 public sealed unsafe class Tensor
 {
+    /// <summary>A view of <paramref name="data"/> as the tensor <paramref name="name"/> of <paramref name="type"/> and <paramref name="shape"/>.</summary>
     public Tensor(string name, TensorType type, long[] shape, byte* data, long byteLength)
     {
         Name = name;
@@ -16,11 +17,15 @@ public sealed unsafe class Tensor
         ByteLength = byteLength;
     }
 
+    /// <summary>The tensor's name.</summary>
     public string Name { get; }
+    /// <summary>The element type.</summary>
     public TensorType Type { get; }
     /// <summary>ggml order: innermost dimension first.</summary>
     public long[] Shape { get; }
+    /// <summary>The tensor's bytes.</summary>
     public byte* Data { get; }
+    /// <summary>Bytes of data.</summary>
     public long ByteLength { get; }
 
     /// <summary>Elements per row (the innermost dimension).</summary>
@@ -37,6 +42,7 @@ public sealed unsafe class Tensor
         }
     }
 
+    /// <summary>Elements: the product of the dimensions.</summary>
     public long ElementCount => Columns * Rows;
 
     /// <summary>Bytes of one row.</summary>
@@ -57,5 +63,6 @@ public sealed unsafe class Tensor
         return new ReadOnlySpan<byte>(Data + first * rb, checked(count * rb));
     }
 
+    /// <summary>Name, type and shape, for display.</summary>
     public override string ToString() => $"{Name} {Type} [{string.Join(", ", Shape)}]";
 }

@@ -3,30 +3,55 @@ namespace Suiron.Tensors;
 /// <summary>ggml tensor element types, with the numeric ids GGUF files store.</summary>
 public enum TensorType : uint
 {
+    /// <summary>32-bit float.</summary>
     F32 = 0,
+    /// <summary>16-bit IEEE half.</summary>
     F16 = 1,
+    /// <summary>4-bit, blocks of 32 with one scale.</summary>
     Q4_0 = 2,
+    /// <summary>4-bit, blocks of 32 with a scale and a minimum.</summary>
     Q4_1 = 3,
+    /// <summary>5-bit, blocks of 32 with one scale.</summary>
     Q5_0 = 6,
+    /// <summary>5-bit, blocks of 32 with a scale and a minimum.</summary>
     Q5_1 = 7,
+    /// <summary>8-bit, blocks of 32 with one scale.</summary>
     Q8_0 = 8,
+    /// <summary>8-bit, blocks of 32 with a scale and the scaled sum (activations).</summary>
     Q8_1 = 9,
+    /// <summary>2-bit k-quant, super-blocks of 256.</summary>
     Q2_K = 10,
+    /// <summary>3-bit k-quant, super-blocks of 256.</summary>
     Q3_K = 11,
+    /// <summary>4-bit k-quant, super-blocks of 256.</summary>
     Q4_K = 12,
+    /// <summary>5-bit k-quant, super-blocks of 256.</summary>
     Q5_K = 13,
+    /// <summary>6-bit k-quant, super-blocks of 256.</summary>
     Q6_K = 14,
+    /// <summary>8-bit k-quant activations, super-blocks of 256.</summary>
     Q8_K = 15,
+    /// <summary>4-bit on a non-linear grid, blocks of 32.</summary>
     IQ4_NL = 20,
+    /// <summary>4-bit on a non-linear grid, super-blocks of 256 with 6-bit sub-block scales.</summary>
     IQ4_XS = 23,
+    /// <summary>8-bit integer.</summary>
     I8 = 24,
+    /// <summary>16-bit integer.</summary>
     I16 = 25,
+    /// <summary>32-bit integer.</summary>
     I32 = 26,
+    /// <summary>64-bit integer.</summary>
     I64 = 27,
+    /// <summary>64-bit float.</summary>
     F64 = 28,
+    /// <summary>bfloat16.</summary>
     BF16 = 30,
+    /// <summary>Ternary, 1.6875 bits per weight.</summary>
     TQ1_0 = 34,
+    /// <summary>Ternary, 2 bits per weight.</summary>
     TQ2_0 = 35,
+    /// <summary>OCP microscaling FP4, blocks of 32 with a shared exponent.</summary>
     MXFP4 = 39,
 }
 

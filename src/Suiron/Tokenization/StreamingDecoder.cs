@@ -27,6 +27,8 @@ public sealed class StreamingDecoder
     /// is stripped, as llama.cpp prints generated pieces. False when the tokens are a whole text from its start.
     /// </param>
     /// <param name="renderedTokens">Control tokens printed as their text even when <paramref name="renderSpecial"/> is off (tool-call markers a parser must see).</param>
+    /// <param name="tokenizer">The tokenizer whose pieces are decoded.</param>
+    /// <param name="renderSpecial">Whether special tokens are written as their text.</param>
     public StreamingDecoder(Tokenizer tokenizer, bool renderSpecial = false, bool continuesText = false, IReadOnlySet<int>? renderedTokens = null)
     {
         _renderedTokens = renderedTokens;

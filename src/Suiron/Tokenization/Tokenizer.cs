@@ -20,6 +20,7 @@ public abstract class Tokenizer
     /// <summary>Lazily filled cache of <see cref="TokenBytes"/>(id, renderSpecial: true), as llama.cpp's token-to-piece cache.</summary>
     private readonly byte[]?[] _pieces;
 
+    /// <summary>A tokenizer over <paramref name="vocabulary"/>.</summary>
     protected Tokenizer(Vocabulary vocabulary)
     {
         Vocabulary = vocabulary;
@@ -32,11 +33,13 @@ public abstract class Tokenizer
         _pieces = new byte[vocabulary.Count][];
     }
 
+    /// <summary>The vocabulary the tokenizer uses.</summary>
     public Vocabulary Vocabulary { get; }
 
     /// <summary>Reads the vocabulary from GGUF metadata and builds the tokenizer its <c>tokenizer.ggml.model</c> names.</summary>
     public static Tokenizer FromGguf(GgufFile file) => FromVocabulary(Vocabulary.FromGguf(file));
 
+    /// <summary>The tokenizer the vocabulary's model names (SentencePiece, byte-level BPE, WordPiece …).</summary>
     public static Tokenizer FromVocabulary(Vocabulary vocabulary) => vocabulary.Model switch
     {
         TokenizerModel.SentencePiece => new SentencePieceTokenizer(vocabulary),
@@ -173,7 +176,7 @@ public abstract class Tokenizer
     /// The bytes a token stands for when detokenized, as llama.cpp's <c>token_to_piece</c> without lstrip: control and
     /// unknown tokens give their text only when <paramref name="renderSpecial"/>, user-defined tokens always.
     /// The base class caches the <paramref name="renderSpecial"/> = true result per id and applies the control/unknown
-    /// rule itself (see <see cref="Piece"/>), so this is called once per token.
+    /// rule itself (see <see cref="Piece(int, bool)"/>), so this is called once per token.
     /// </summary>
     public abstract byte[] TokenBytes(int id, bool renderSpecial = false);
 

@@ -5,12 +5,19 @@ namespace Suiron.Tokenization;
 /// <summary>Token type, as GGUF's <c>tokenizer.ggml.token_type</c> numbers them (the raw value from the file).</summary>
 public enum TokenKind
 {
+    /// <summary>No type given.</summary>
     Undefined = 0,
+    /// <summary>An ordinary text token.</summary>
     Normal = 1,
+    /// <summary>The unknown token.</summary>
     Unknown = 2,
+    /// <summary>A control token (BOS, EOS, chat markers).</summary>
     Control = 3,
+    /// <summary>A token added by the model's authors, matched as a whole.</summary>
     UserDefined = 4,
+    /// <summary>A reserved, unused token.</summary>
     Unused = 5,
+    /// <summary>A byte-fallback token (<c>&lt;0xNN&gt;</c>).</summary>
     Byte = 6,
 }
 
@@ -22,24 +29,34 @@ public enum TokenKind
 [Flags]
 public enum TokenAttributes
 {
+    /// <summary>No attribute.</summary>
     Undefined = 0,
+    /// <summary>The unknown token.</summary>
     Unknown = 1 << 0,
+    /// <summary>A reserved, unused token.</summary>
     Unused = 1 << 1,
+    /// <summary>An ordinary text token.</summary>
     Normal = 1 << 2,
+    /// <summary>A control token.</summary>
     Control = 1 << 3,
+    /// <summary>A user-defined token.</summary>
     UserDefined = 1 << 4,
+    /// <summary>A byte-fallback token.</summary>
     Byte = 1 << 5,
+    /// <summary>Matched after normalization.</summary>
     Normalized = 1 << 6,
     /// <summary>When the token is split out of the text, whitespace to its left is dropped.</summary>
     LeftStrip = 1 << 7,
     /// <summary>When the token is split out of the text, whitespace to its right is dropped.</summary>
     RightStrip = 1 << 8,
+    /// <summary>Matched only as a whole word.</summary>
     SingleWord = 1 << 9,
 }
 
 /// <summary>The tokenizer family named by <c>tokenizer.ggml.model</c>.</summary>
 public enum TokenizerModel
 {
+    /// <summary>No tokenizer (<c>tokenizer.ggml.model</c> "none").</summary>
     None,
     /// <summary>"llama": SentencePiece BPE with scores and byte fallback.</summary>
     SentencePiece,
@@ -52,10 +69,13 @@ public enum TokenizerModel
 /// <summary>Everything the GGUF says about the vocabulary, parsed once, with llama.cpp's defaults and fix-ups applied.</summary>
 public sealed class Vocabulary
 {
+    /// <summary>The tokenizer family.</summary>
     public required TokenizerModel Model { get; init; }
     /// <summary><c>tokenizer.ggml.pre</c> ("default" when absent).</summary>
     public required string PreTokenizer { get; init; }
+    /// <summary>Token texts, by id.</summary>
     public required string[] Tokens { get; init; }
+    /// <summary>Token scores, by id (SentencePiece merge priority); zeros when the file has none.</summary>
     public required float[] Scores { get; init; }
     /// <summary>Token types as stored in the file. Use <see cref="Attributes"/> for decisions.</summary>
     public required TokenKind[] Kinds { get; init; }
@@ -71,22 +91,37 @@ public sealed class Vocabulary
         init => _attributes = value;
     }
 
+    /// <summary>Beginning-of-sequence token id, or -1 when there is none.</summary>
     public int BosId { get; init; } = -1;
+    /// <summary>End-of-sequence token id, or -1 when there is none.</summary>
     public int EosId { get; init; } = -1;
     /// <summary>End of turn (e.g. &lt;|eot_id|&gt;, &lt;|im_end|&gt;), -1 if none.</summary>
     public int EotId { get; init; } = -1;
+    /// <summary>End-of-message token id, or -1 when there is none.</summary>
     public int EomId { get; init; } = -1;
+    /// <summary>Unknown-token id, or -1 when there is none.</summary>
     public int UnknownId { get; init; } = -1;
+    /// <summary>Separator token id, or -1 when there is none.</summary>
     public int SeparatorId { get; init; } = -1;
+    /// <summary>Padding token id, or -1 when there is none.</summary>
     public int PaddingId { get; init; } = -1;
+    /// <summary>Mask token id, or -1 when there is none.</summary>
     public int MaskId { get; init; } = -1;
+    /// <summary>Fill-in-the-middle prefix token id, or -1 when there is none.</summary>
     public int FimPrefixId { get; init; } = -1;
+    /// <summary>Fill-in-the-middle suffix token id, or -1 when there is none.</summary>
     public int FimSuffixId { get; init; } = -1;
+    /// <summary>Fill-in-the-middle middle token id, or -1 when there is none.</summary>
     public int FimMiddleId { get; init; } = -1;
+    /// <summary>Fill-in-the-middle padding token id, or -1 when there is none.</summary>
     public int FimPadId { get; init; } = -1;
+    /// <summary>Fill-in-the-middle repository token id, or -1 when there is none.</summary>
     public int FimRepoId { get; init; } = -1;
+    /// <summary>Fill-in-the-middle file separator token id, or -1 when there is none.</summary>
     public int FimSeparatorId { get; init; } = -1;
+    /// <summary>Whether encoding adds BOS first (<c>tokenizer.ggml.add_bos_token</c>).</summary>
     public bool AddBos { get; init; }
+    /// <summary>Whether encoding adds EOS last (<c>tokenizer.ggml.add_eos_token</c>).</summary>
     public bool AddEos { get; init; }
     /// <summary><c>tokenizer.ggml.add_sep_token</c> (BERT-style pairs; the WordPiece tokenizer ends with SEP regardless).</summary>
     public bool AddSeparator { get; init; }
@@ -104,12 +139,15 @@ public sealed class Vocabulary
     /// <summary>WordPiece normalizer: NFD and drop combining marks (<c>tokenizer.ggml.normalizer.strip_accents</c>, default = lowercase).</summary>
     public bool StripAccents { get; init; } = true;
 
+    /// <summary>Tokens in the vocabulary.</summary>
     public int Count => Tokens.Length;
 
     /// <summary>Token ids that end generation: EOS, EOT, EOM, FIM pad/repo/separator and the end-of-turn texts llama.cpp knows.</summary>
     public IReadOnlySet<int> EndOfGeneration { get; init; } = new HashSet<int>();
 
+    /// <summary>Whether <paramref name="id"/> ends generation (EOS, EOT, EOM and the like).</summary>
     public bool IsEndOfGeneration(int id) => EndOfGeneration.Contains(id);
+    /// <summary>Whether <paramref name="id"/> is a control token.</summary>
     public bool IsControl(int id) => (uint)id < (uint)Count && (Attributes[id] & TokenAttributes.Control) != 0;
 
     private int _maxTokenLength = -1;
@@ -156,6 +194,7 @@ public sealed class Vocabulary
     /// <summary>The id of a token text, or -1.</summary>
     public int IdOf(ReadOnlySpan<char> text) => TryGetId(text, out int id) ? id : -1;
 
+    /// <summary>The attributes a token of <paramref name="kind"/> starts with, before llama.cpp's fix-ups.</summary>
     public static TokenAttributes AttributesOf(TokenKind kind) => kind switch
     {
         TokenKind.Unknown => TokenAttributes.Unknown,
@@ -167,6 +206,7 @@ public sealed class Vocabulary
         _ => TokenAttributes.Undefined,
     };
 
+    /// <summary>The vocabulary <paramref name="file"/>'s <c>tokenizer.ggml.*</c> keys describe.</summary>
     public static Vocabulary FromGguf(GgufFile file)
     {
         string modelName = file.GetStringOrNull("tokenizer.ggml.model") ?? "none";

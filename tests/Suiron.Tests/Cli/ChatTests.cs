@@ -154,4 +154,27 @@ public sealed class ChatTests
         Assert.Contains("/reset", e.Message);
         Assert.NotEmpty(session.Send("Hi").Content + " "); // still usable
     }
+
+    /// <summary>
+    /// An answer stopped by a full context says so (with room for n-predict), one stopped by --n-predict says that: the
+    /// greedy stories260K answer runs past 200 tokens without an end token, so the limit that binds is the one hit.
+    /// </summary>
+    [Fact]
+    public void AnAnswerThatFillsTheContextIsToldApartFromOneCutByNPredict()
+    {
+        var full = SuironProcess.RunWithInput("Once upon a time\n", "chat", "--model", Stories, "--temp", "0", "-c", "96", "-n", "500", "-t", "2");
+        Assert.True(full.ExitCode == 0, full.StdErr);
+        Assert.Matches(@"\[the context is full \(96 tokens\); /reset to start over; ", full.StdErr);
+        var cut = SuironProcess.RunWithInput("Once upon a time\n", "chat", "--model", Stories, "--temp", "0", "-c", "512", "-n", "8", "-t", "2");
+        Assert.True(cut.ExitCode == 0, cut.StdErr);
+        Assert.Contains("[cut at the --n-predict limit; 8 tokens", cut.StdErr);
+    }
+
+    [Fact]
+    public void NegativeTemperatureIsRefused()
+    {
+        var result = SuironProcess.RunWithInput("", "chat", "--model", Stories, "--temp", "-1");
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: --temp must be ≥ 0", result.StdErr);
+    }
 }

@@ -66,12 +66,41 @@ public sealed class CliTests : IDisposable
     [InlineData("<s> is text unless parsed")]
     public void TokenizeIdsEqualLlamaCpp(string text)
     {
-        var oracle = TokenizerOracle.For(SharedData.Path("models", "llama-2-tiny-random.gguf"));
-        var plain = SuironProcess.Run("tokenize", "--model", SharedData.Path("models", "llama-2-tiny-random.gguf"), "--text", text, "--ids");
-        Assert.Equal(0, plain.ExitCode);
-        Assert.Equal(string.Join(' ', oracle.Tokenize(text, addSpecial: false, parseSpecial: true)), plain.StdOut.TrimEnd('\n'));
-        var withBos = SuironProcess.Run("tokenize", "--model", SharedData.Path("models", "llama-2-tiny-random.gguf"), "--text", text, "--ids", "--bos");
-        Assert.Equal(string.Join(' ', oracle.Tokenize(text, addSpecial: true, parseSpecial: true)), withBos.StdOut.TrimEnd('\n'));
+        // llama-tokenize adds BOS where the model asks for it unless --no-bos, and prints --ids as a list: [1, 2, 3].
+        string model = SharedData.Path("models", "llama-2-tiny-random.gguf");
+        var oracle = TokenizerOracle.For(model);
+        var withBos = SuironProcess.Run("tokenize", "--model", model, "--prompt", text, "--ids");
+        Assert.Equal(0, withBos.ExitCode);
+        Assert.Equal("[" + string.Join(", ", oracle.Tokenize(text, addSpecial: true, parseSpecial: true)) + "]\n", withBos.StdOut);
+        var plain = SuironProcess.Run("tokenize", "--model", model, "--prompt", text, "--ids", "--no-bos");
+        Assert.Equal("[" + string.Join(", ", oracle.Tokenize(text, addSpecial: false, parseSpecial: true)) + "]\n", plain.StdOut);
+        Assert.StartsWith("[1, ", withBos.StdOut); // the Llama-2 vocabulary's BOS
+    }
+
+    /// <summary>
+    /// Japanese through byte-level BPE vocabularies: llama-tokenize writes each piece's raw bytes (a piece holding part
+    /// of a character is not UTF-8 on its own), so the output must equal, byte for byte, the lines built from llama.cpp's
+    /// own tokens and pieces.
+    /// </summary>
+    [Theory]
+    [InlineData("ggml-vocab-gpt-2.gguf", "東京の天気は晴れです。明日は雨でしょう。")]
+    [InlineData("ggml-vocab-deepseek-llm.gguf", "日本語のテキストと English が混在する文章 🦙")]
+    [InlineData("ggml-vocab-llama-spm.gguf", "こんにちは、世界！ 表の列と行")]
+    public void TokenizePiecesEqualLlamaTokenizeByteForByte(string vocab, string text)
+    {
+        string path = SharedData.Path("vocab", vocab);
+        var oracle = TokenizerOracle.For(path);
+        var expected = new List<byte>();
+        foreach (int id in oracle.Tokenize(text, addSpecial: true, parseSpecial: true))
+        {
+            expected.AddRange(Encoding.UTF8.GetBytes($"{id,6} -> '"));
+            expected.AddRange(oracle.TokenToPiece(id, special: true));
+            expected.AddRange("'\n"u8.ToArray());
+        }
+        var result = SuironProcess.Run("tokenize", "-m", path, "-p", text);
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        Assert.Equal(expected.ToArray(), result.StdOutBytes);
+        Assert.DoesNotContain("æ", result.StdOut); // no byte-level BPE's stand-in characters (U+00E6 for byte 0xE6)
     }
 
     [Fact]
@@ -79,14 +108,32 @@ public sealed class CliTests : IDisposable
     {
         string input = Path.Combine(_dir, "in.txt");
         File.WriteAllText(input, "Once upon a time");
-        var result = SuironProcess.Run("tokenize", "--model", Stories, "--file", input);
+        var result = SuironProcess.Run("tokenize", "--model", Stories, "--file", input, "--show-count");
         Assert.Equal(0, result.ExitCode);
         var oracle = TokenizerOracle.For(Stories);
         string[] lines = result.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        int[] ids = oracle.Tokenize("Once upon a time", addSpecial: false, parseSpecial: true);
-        Assert.Equal(ids.Length, lines.Length);
+        int[] ids = oracle.Tokenize("Once upon a time", addSpecial: true, parseSpecial: true);
+        Assert.Equal(ids.Length + 1, lines.Length);
         for (int i = 0; i < ids.Length; i++)
             Assert.Equal($"{ids[i],6} -> '{Encoding.UTF8.GetString(oracle.TokenToPiece(ids[i], special: true))}'", lines[i]);
+        Assert.Equal($"Total number of tokens: {ids.Length}", lines[^1]);
+    }
+
+    [Theory]
+    [InlineData("a\\nb", "a\nb")]
+    [InlineData("tab\\there", "tab\there")]
+    [InlineData("q\\\"x\\'", "q\"x'")]
+    [InlineData("back\\\\slash", "back\\slash")]
+    [InlineData("hex\\x41\\x62", "hexAb")]
+    [InlineData("unknown \\q stays", "unknown \\q stays")]
+    public void TokenizeProcessesEscapesAsLlamaCppDoes(string typed, string meant)
+    {
+        string model = SharedData.Path("models", "llama-2-tiny-random.gguf");
+        var oracle = TokenizerOracle.For(model);
+        var escaped = SuironProcess.Run("tokenize", "-m", model, "-p", typed, "--ids", "--no-bos");
+        Assert.Equal("[" + string.Join(", ", oracle.Tokenize(meant, addSpecial: false, parseSpecial: true)) + "]\n", escaped.StdOut);
+        var literal = SuironProcess.Run("tokenize", "-m", model, "-p", typed, "--ids", "--no-bos", "--no-escape");
+        Assert.Equal("[" + string.Join(", ", oracle.Tokenize(typed, addSpecial: false, parseSpecial: true)) + "]\n", literal.StdOut);
     }
 
     [Fact]
@@ -213,5 +260,152 @@ public sealed class CliTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.StartsWith("error: ", result.StdErr);
         Assert.DoesNotContain("   at ", result.StdErr);
+    }
+
+    [Fact]
+    public void EveryHelpPageNamesTheCommandSuiron()
+    {
+        var root = SuironProcess.Run("--help");
+        Assert.Equal(0, root.ExitCode);
+        Assert.Contains("Usage:\n  suiron [command] [options]", root.StdOut.ReplaceLineEndings("\n"));
+        foreach (string command in new[] { "run", "chat", "serve", "info", "tokenize", "pull" })
+        {
+            var help = SuironProcess.Run(command, "--help");
+            Assert.Contains($"  suiron {command} ", help.StdOut);
+            Assert.DoesNotContain("Suiron.Cli", help.StdOut);
+        }
+    }
+
+    [Fact]
+    public void InfoTakesTheModelPositionallyOrByDashM()
+    {
+        var positional = SuironProcess.Run("info", Stories);
+        var named = SuironProcess.Run("info", "-m", Stories);
+        Assert.Equal(0, named.ExitCode);
+        Assert.Equal(positional.StdOut, named.StdOut);
+        // The hyper-parameters as the GGUF declares them (llama.embedding_length 64, block_count 5, head_count 8, head_count_kv 4).
+        Assert.Matches(@"hyper-parameters:\n  Architecture +llama\n  ContextLength +2048\n  EmbeddingLength +64\n  LayerCount +5\n", named.StdOut);
+        Assert.Matches(@"  HeadCount +8\n  KvHeadCount +4\n", named.StdOut);
+        foreach (string[] args in new[] { new[] { "info" }, new[] { "info", Stories, "-m", Stories } })
+        {
+            var bad = SuironProcess.Run(args);
+            Assert.Equal(2, bad.ExitCode);
+            Assert.Contains("suiron info -m FILE", bad.StdErr);
+        }
+    }
+
+    [Theory]
+    [InlineData("-n", "abc", "--n-predict: 'abc' is not a whole number.")]
+    [InlineData("--temp", "warm", "--temp: 'warm' is not a number such as 0.7.")]
+    [InlineData("--seed", "-3", "--seed: '-3' is not a whole number ≥ 0.")]
+    public void ABadNumberSaysWhatWasExpectedAndPointsAtTheSubcommandsHelp(string option, string value, string expected)
+    {
+        var result = SuironProcess.Run("run", "--model", Stories, "--prompt", "x", option, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: {expected}\nRun 'suiron run --help' for usage.\n", result.StdErr.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void AnUnknownCommandIsOneError()
+    {
+        var result = SuironProcess.Run("frobnicate");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: Unrecognized command or argument 'frobnicate'.\nRun 'suiron --help' for usage.\n", result.StdErr.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void NegativeTemperatureIsRefused()
+    {
+        var result = SuironProcess.Run("run", "--model", Stories, "--prompt", "x", "--temp", "-1");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: --temp must be ≥ 0, 0 for greedy (got -1).\nRun 'suiron run --help' for usage.\n", result.StdErr.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void RunSaysWhenTheContextRatherThanNEndedTheText()
+    {
+        // The greedy story outlasts 32 tokens of context; with -n 8 the -n limit binds and nothing is said.
+        var full = SuironProcess.Run("run", "--model", Stories, "--prompt", "Once upon a time", "-n", "500", "-c", "32", "--temp", "0", "-t", "2");
+        Assert.True(full.ExitCode == 0, full.StdErr);
+        int prompt = TokenizerOracle.For(Stories).Tokenize("Once upon a time", addSpecial: true, parseSpecial: true).Length;
+        Assert.Contains($"note: stopped after {32 - prompt} of 500 tokens: the context of 32 tokens is full (raise --ctx-size).", full.StdErr);
+        var limited = SuironProcess.Run("run", "--model", Stories, "--prompt", "Once upon a time", "-n", "8", "--temp", "0", "-t", "2");
+        Assert.DoesNotContain("note:", limited.StdErr);
+    }
+
+    [Fact]
+    public void ServeOnABusyPortIsOneCleanLine()
+    {
+        using var blocker = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        blocker.Start();
+        int port = ((System.Net.IPEndPoint)blocker.LocalEndpoint).Port;
+        var result = SuironProcess.Run("serve", "--model", Stories, "--port", port.ToString(), "--threads", "1");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("", result.StdOut);
+        Assert.DoesNotContain("   at ", result.StdErr);
+        Assert.DoesNotContain("fail:", result.StdErr);
+        Assert.Contains($"error: cannot listen on 127.0.0.1:{port}: ", result.StdErr);
+        Assert.Single(result.StdErr.Split('\n'), line => line.StartsWith("error:"));
+    }
+
+    [Fact]
+    public void ServeRefusesAnUnknownLogFormat()
+    {
+        var result = SuironProcess.Run("serve", "--model", Stories, "--port", "0", "--log-format", "xml");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("suiron serve --help", result.StdErr);
+    }
+
+    /// <summary>
+    /// The console of <c>suiron serve</c>: by default the banner (naming the web chat at /) and nothing from ASP.NET Core;
+    /// with --verbose --log-format json, one JSON object per line, the /health request among them.
+    /// </summary>
+    [Fact]
+    public async Task ServeIsQuietByDefaultAndVerboseJsonLogsRequests()
+    {
+        string quiet = await ServeAndRequestHealth();
+        Assert.Matches(@"suiron: web chat at http://127\.0\.0\.1:\d+/\n", quiet);
+        Assert.DoesNotContain("info:", quiet);
+        Assert.DoesNotContain("Microsoft.", quiet);
+
+        string json = await ServeAndRequestHealth("--verbose", "--log-format", "json");
+        var events = json.Split('\n').Where(l => l.StartsWith('{')).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        Assert.NotEmpty(events);
+        Assert.All(events, e => Assert.True(e.TryGetProperty("LogLevel", out _) && e.TryGetProperty("Category", out _) && e.TryGetProperty("Message", out _)));
+        Assert.Contains(events, e => e.GetProperty("Category").GetString() == "Microsoft.AspNetCore.Hosting.Diagnostics"
+                                     && e.GetProperty("Message").GetString()!.Contains("/health"));
+    }
+
+    /// <summary>Starts serve on a free port, asks /health once, stops it with SIGTERM and returns its stderr.</summary>
+    private static async Task<string> ServeAndRequestHealth(params string[] extra)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "Suiron.Cli.dll"), "serve", "--model", Stories, "--port", "0", "--threads", "1" }.Concat(extra))
+            start.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = new StringBuilder();
+        var address = new TaskCompletionSource<Uri>();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (stderr) stderr.Append(e.Data).Append('\n');
+            var match = System.Text.RegularExpressions.Regex.Match(e.Data, @"^suiron: web chat at (http://\S+)");
+            if (match.Success) address.TrySetResult(new Uri(match.Groups[1].Value));
+        };
+        process.BeginErrorReadLine();
+        _ = process.StandardOutput.ReadToEndAsync();
+        try
+        {
+            Uri uri = await address.Task.WaitAsync(TimeSpan.FromMinutes(1));
+            using var http = new HttpClient { BaseAddress = uri };
+            using (var ok = await http.GetAsync("/health")) Assert.True(ok.IsSuccessStatusCode);
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!) await kill.WaitForExitAsync();
+            await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+            lock (stderr) return stderr.ToString();
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
     }
 }

@@ -69,7 +69,12 @@ internal sealed class FakeHub : IDisposable
                 var names = Files.Keys.Where(k => k.StartsWith(repo + "/", StringComparison.Ordinal)).Select(k => k[(repo.Length + 1)..]).ToList();
                 if (names.Count == 0) { Send(response, 404, "{\"error\":\"Repository not found\"}"); return; }
                 names.Add("README.md");
-                string json = JsonSerializer.Serialize(new { id = repo, siblings = names.Select(n => new { rfilename = n }) });
+                // As the hub answers ?blobs=true: each sibling with its size in bytes.
+                string json = JsonSerializer.Serialize(new
+                {
+                    id = repo,
+                    siblings = names.Select(n => new { rfilename = n, size = Files.TryGetValue(repo + "/" + n, out var f) ? f.Bytes.Length : 5 }),
+                });
                 Send(response, 200, json);
                 return;
             }

@@ -93,7 +93,7 @@ public sealed class PullTests : IDisposable
     }
 
     [Fact]
-    public async Task ChecksumMismatchFromTheHubRemovesTheDownload()
+    public async Task ChecksumMismatchFromTheHubKeepsTheBytesAsideUnderAnotherName()
     {
         string wrong = new('a', 64);
         _hub.Files["owner/tiny/stories260K.gguf"] = new FakeHub.HostedFile { Bytes = Model, LinkedEtag = wrong };
@@ -102,6 +102,9 @@ public sealed class PullTests : IDisposable
         Assert.Contains(ModelSha, e.Message);
         Assert.False(File.Exists(Final));
         Assert.False(File.Exists(Partial));
+        string aside = Final + ".sha256-mismatch";
+        Assert.Contains($"kept as {aside}", e.Message);
+        Assert.Equal(Model, File.ReadAllBytes(aside));
     }
 
     [Fact]
@@ -112,6 +115,7 @@ public sealed class PullTests : IDisposable
         Assert.Contains("--sha256", e.Message);
         Assert.False(File.Exists(Final));
         Assert.False(File.Exists(Partial));
+        File.Delete(Final + ".sha256-mismatch");
         // The right one, in capitals, passes.
         string path = await Downloader().DownloadAsync("owner/tiny", "stories260K.gguf", _dir, expectedSha256: ModelSha.ToUpperInvariant());
         Assert.Equal(Model, File.ReadAllBytes(path));
@@ -164,9 +168,58 @@ public sealed class PullTests : IDisposable
         var result = SuironProcess.Run("pull", "owner/two", "--endpoint", _hub.Endpoint, "--dir", _dir);
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("holds 2 GGUF files", result.StdErr);
-        Assert.Contains("a-Q4_K_M.gguf", result.StdErr);
-        Assert.Contains("b-Q8_0.gguf", result.StdErr);
+        // Sizes as the hub lists them: the stories260K file is 1,185,376 bytes = 1.13 MiB.
+        Assert.Contains("  a-Q4_K_M.gguf (1.13 MiB)", result.StdErr);
+        Assert.Contains("  b-Q8_0.gguf (1.13 MiB)", result.StdErr);
+        Assert.Equal(1_185_376, Model.Length);
     }
+
+    [Fact]
+    public void AFileAlreadyThereIsReportedAsPresentNotSaved()
+    {
+        _hub.Files["owner/one/stories260K.gguf"] = new FakeHub.HostedFile { Bytes = Model, LinkedEtag = ModelSha };
+        File.WriteAllBytes(Final, Model);
+        var result = SuironProcess.Run("pull", "owner/one:stories260K.gguf", "--endpoint", _hub.Endpoint, "--dir", _dir, "--sha256", ModelSha);
+        Assert.True(result.ExitCode == 0, result.StdErr);
+        Assert.Equal(Final, result.StdOut.Trim());
+        Assert.Equal($"already present: {Final} (1,185,376 bytes, SHA-256 checked); not downloaded again\n", result.StdErr.ReplaceLineEndings("\n"));
+        Assert.Empty(_hub.ByteRequests);
+    }
+
+    [Theory]
+    [InlineData("--sha256", "1234", "--sha256 must be 64 hexadecimal digits (got '1234').")]
+    [InlineData("--sha256", "zz", "--sha256 must be 64 hexadecimal digits (got 'zz').")]
+    [InlineData("--dir", "/proc/nope", "--dir /proc/nope: the folder cannot be created or written to")]
+    public void BadArgumentsAreRefusedBeforeAnyRequest(string option, string value, string expected)
+    {
+        _hub.Files["owner/one/stories260K.gguf"] = new FakeHub.HostedFile { Bytes = Model };
+        string[] args = option == "--dir"
+            ? ["pull", "owner/one", "--endpoint", _hub.Endpoint, option, value]
+            : ["pull", "owner/one", "--endpoint", _hub.Endpoint, "--dir", _dir, option, value];
+        var result = SuironProcess.Run(args);
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: " + expected, result.StdErr);
+        Assert.DoesNotContain("pulling", result.StdErr);
+        Assert.Empty(_hub.ByteRequests);
+    }
+
+    [Fact]
+    public void ADirThatIsAFileIsAClearError()
+    {
+        string file = Path.Combine(_dir, "plain.txt");
+        File.WriteAllText(file, "x");
+        var result = SuironProcess.Run("pull", "owner/one:x.gguf", "--endpoint", _hub.Endpoint, "--dir", file);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: --dir {file} is a file, not a folder.\nRun 'suiron pull --help' for usage.\n", result.StdErr.ReplaceLineEndings("\n"));
+    }
+
+    [Theory]
+    [InlineData(50L << 20, 10.0, 950L << 20, "5.00 MiB/s, 3:10 left")]   // resumed at 900 MiB: only the 50 MiB of this run count
+    [InlineData(3L << 30, 1024.0, null, "3.00 MiB/s")]
+    [InlineData(100L << 20, 20.0, 18000L << 20, "5.00 MiB/s, 1:00:00 left")]
+    [InlineData(1000L, 0.1, 10L, "")]                                       // too early to say
+    public void TransferRateCountsOnlyThisRunsBytes(long received, double seconds, long? remaining, string expected) =>
+        Assert.Equal(expected, TransferRate.Describe(received, TimeSpan.FromSeconds(seconds), remaining));
 
     [Fact]
     public void CommandReportsNotFoundAndBadArguments()

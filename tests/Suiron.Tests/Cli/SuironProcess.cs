@@ -6,7 +6,11 @@ namespace Suiron.Tests.Cli;
 /// <summary>Runs the real <c>suiron</c> executable (Suiron.Cli.dll, copied beside the tests) as a child process.</summary>
 internal static class SuironProcess
 {
-    public sealed record Result(int ExitCode, string StdOut, string StdErr);
+    public sealed record Result(int ExitCode, string StdOut, string StdErr)
+    {
+        /// <summary>Standard output as written, for output that need not be valid UTF-8 (raw token bytes).</summary>
+        public byte[] StdOutBytes { get; init; } = [];
+    }
 
     public static Result Run(params string[] args) => RunWithInput(null, args);
 
@@ -32,13 +36,16 @@ internal static class SuironProcess
         using var process = Process.Start(start)!;
         using (var stdin = new StreamWriter(process.StandardInput.BaseStream, new UTF8Encoding(false)))
             if (input is not null) stdin.Write(input);
-        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stdoutBytes = new MemoryStream();
+        var stdout = process.StandardOutput.BaseStream.CopyToAsync(stdoutBytes);
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
         {
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"suiron {string.Join(' ', args)} did not finish in 2 minutes");
         }
-        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+        stdout.Wait();
+        byte[] written = stdoutBytes.ToArray();
+        return new Result(process.ExitCode, new UTF8Encoding(false).GetString(written), stderr.Result) { StdOutBytes = written };
     }
 }

@@ -214,7 +214,7 @@ internal static class JsonText
                 if (value.TryGetValue(out bool b)) return b;
                 if (value.TryGetValue(out long l)) return l;
                 if (value.TryGetValue(out double d)) return d;
-                return FromElement(JsonSerializer.SerializeToElement(value), depth);
+                return FromElement(JsonElement.Parse(value.ToJsonString()), depth);
             default:
                 return null;
         }

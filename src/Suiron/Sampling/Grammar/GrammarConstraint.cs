@@ -20,6 +20,7 @@ public sealed class GrammarConstraint : IGrammarConstraint
     private readonly Stack<ulong[]> _freeMasks = new();
     private int _masksGeneration;
 
+    /// <summary>A constraint that keeps generation inside <paramref name="grammar"/>, over the pieces of <paramref name="vocabulary"/>.</summary>
     public GrammarConstraint(Grammar grammar, GrammarVocabulary vocabulary)
     {
         _matcher = new GrammarMatcher(grammar);
@@ -33,6 +34,7 @@ public sealed class GrammarConstraint : IGrammarConstraint
     /// <summary>An end-of-generation token has been accepted.</summary>
     public bool IsFinished { get; private set; }
 
+    /// <summary>Sets the logits of tokens the grammar does not allow next to negative infinity.</summary>
     public void Apply(Span<float> logits)
     {
         if (logits.Length != _vocabulary.Count)
@@ -57,6 +59,7 @@ public sealed class GrammarConstraint : IGrammarConstraint
             allowed[token] = (mask[token >> 6] & (1UL << (token & 63))) != 0;
     }
 
+    /// <summary>Whether the grammar allows <paramref name="token"/> next.</summary>
     public bool IsAllowed(int token)
     {
         if (IsFinished) return false;
@@ -72,6 +75,7 @@ public sealed class GrammarConstraint : IGrammarConstraint
         }
     }
 
+    /// <summary>Advances the grammar over <paramref name="token"/>, which must be allowed.</summary>
     public void Accept(int token)
     {
         if (!IsAllowed(token)) throw new InvalidOperationException($"Token {token} is not allowed by the grammar here.");

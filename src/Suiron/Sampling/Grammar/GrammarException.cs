@@ -7,6 +7,7 @@ namespace Suiron.Sampling.Grammar;
 /// </summary>
 public sealed class GrammarException : Exception
 {
+    /// <summary>An error in a grammar at <paramref name="line"/>, <paramref name="column"/>.</summary>
     public GrammarException(string message, int line = 0, int column = 0)
         : base(line > 0 ? $"{message} (line {line}, column {column})" : message)
     {
@@ -14,7 +15,9 @@ public sealed class GrammarException : Exception
         Column = column;
     }
 
+    /// <summary>Line of the error (1-based).</summary>
     public int Line { get; }
+    /// <summary>Column of the error (1-based).</summary>
     public int Column { get; }
 
     /// <summary>Where in a JSON schema the problem is (<c>properties.age.minimum</c>), when it comes from one; null otherwise.</summary>

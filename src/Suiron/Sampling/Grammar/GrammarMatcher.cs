@@ -14,6 +14,7 @@ public sealed class GrammarMatcher
 
     private readonly GrammarAutomaton _automaton;
 
+    /// <summary>A matcher at the start of <paramref name="grammar"/>.</summary>
     public GrammarMatcher(Grammar grammar)
     {
         Grammar = grammar;
@@ -21,6 +22,7 @@ public sealed class GrammarMatcher
         State = _automaton.InitialState;
     }
 
+    /// <summary>The grammar matched.</summary>
     public Grammar Grammar { get; }
 
     /// <summary>The grammar may end here: the text so far is a complete match.</summary>
@@ -49,6 +51,7 @@ public sealed class GrammarMatcher
         return true;
     }
 
+    /// <summary>Advances over <paramref name="text"/> if the grammar allows it; false, with the matcher unchanged, if not.</summary>
     public bool TryAccept(string text) => TryAccept(Encoding.UTF8.GetBytes(text));
 
     /// <summary>Back to the start of the grammar.</summary>

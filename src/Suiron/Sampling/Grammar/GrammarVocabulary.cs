@@ -86,6 +86,7 @@ public sealed class GrammarVocabulary
         return new GrammarVocabulary(pieces, vocabulary.EndOfGeneration);
     }
 
+    /// <summary>Tokens in the vocabulary.</summary>
     public int Count => _pieces.Length;
 
     /// <summary>Number of trie nodes: the most byte steps one full mask can take.</summary>
