@@ -18,7 +18,11 @@ internal sealed class DecoderEmbedder : IEmbeddingModel
     private readonly float[]? _rankHead; // (labels, embedding): a reranker's output rows ("yes", "no"), cls.output.weight
     private readonly float[]? _rankBias; // (labels)
 
-    /// <param name="rankHead">With rank pooling: the reranker's head over the last token, row-major (labels × embedding), and its bias.</param>
+    /// <param name="model">The decoder whose hidden states are pooled.</param>
+    /// <param name="pooling">How a sequence's hidden states become one vector.</param>
+    /// <param name="ownsModel">Whether disposing this disposes <paramref name="model"/>.</param>
+    /// <param name="rankHead">With rank pooling: the reranker's head over the last token, row-major (labels × embedding).</param>
+    /// <param name="rankBias">The head's bias (labels), or null.</param>
     public DecoderEmbedder(ILanguageModel model, EmbeddingPooling pooling, bool ownsModel, float[]? rankHead = null, float[]? rankBias = null)
     {
         _model = model;

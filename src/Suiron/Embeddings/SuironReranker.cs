@@ -31,6 +31,7 @@ public sealed class SuironReranker : IDisposable
         ModelId = modelId;
     }
 
+    /// <summary>The name the server reports for this model: its file name without <c>.gguf</c>.</summary>
     public string ModelId { get; }
 
     /// <summary>The longest pair in tokens, special tokens included.</summary>
@@ -87,6 +88,7 @@ public sealed class SuironReranker : IDisposable
     /// <summary>The relevance score of a tokenized pair (<see cref="Tokenize"/>); too long → ArgumentException.</summary>
     public float Score(ReadOnlySpan<int> tokens) => _model.Embed(tokens, normalize: false)[0];
 
+    /// <summary>Releases the model and its file when this reranker loaded them.</summary>
     public void Dispose() => _owned?.Dispose();
 
     private sealed class Owned(IDisposable model, IDisposable file) : IDisposable
