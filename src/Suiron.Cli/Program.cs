@@ -15,5 +15,6 @@ var root = new RootCommand("Suiron: run DeepSeek, Qwen, GLM and Llama GGUF model
     TemplateCommand.Create(),
     ChatCommand.Create(),
     PullCommand.Create(),
+    ClusterCommand.Create(),
 };
 return CliErrors.Invoke(root, args);

@@ -33,12 +33,14 @@ internal static class ServeCommand
         var draftMax = new Option<int>("--draft-max") { Description = "Most draft tokens verified per pass", DefaultValueFactory = _ => 8 };
         var draftMin = new Option<int>("--draft-min") { Description = "Fewest draft tokens worth verifying", DefaultValueFactory = _ => 1 };
         var cacheTypes = new CacheTypeOptions();
+        var cluster = new ClusterOptions();
 
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
             model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
             spec, draftMax, draftMin,
         };
+        foreach (var option in cluster.All) command.Options.Add(option);
         command.SetAction(result => CliErrors.Guard(() =>
         {
             int portValue = result.GetValue(port), slots = result.GetValue(parallel), ctx = result.GetValue(contextSize);
@@ -49,6 +51,7 @@ internal static class ServeCommand
             if (queueSize < 0) throw new UsageException($"--queue must be ≥ 0 (got {queueSize}).");
             if (threadCount is < 1 or > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {threadCount}).");
             string? key = result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SUIRON_API_KEY");
+            var clusterExtension = cluster.Create(result);
             Suiron.Inference.SpeculationOptions? speculation = result.GetValue(spec) switch
             {
                 null => null,
@@ -90,7 +93,7 @@ internal static class ServeCommand
             {
                 Host = result.GetValue(host)!, Port = portValue, ApiKey = key, Logging = true, EmbeddingModel = embeddings,
                 AllowedHosts = result.GetValue(allowedHosts) ?? [], CorsOrigins = result.GetValue(corsOrigins) ?? [],
-                Speculation = speculation,
+                Speculation = speculation, Extension = clusterExtension,
             };
             return RunAsync(local, options).GetAwaiter().GetResult();
         }));
@@ -109,12 +112,20 @@ internal static class ServeCommand
             Console.Error.WriteLine($"error: cannot listen on {options.Host}:{options.Port}: {e.Message}");
             return CliErrors.Failure;
         }
+        catch (Exception e) when (options.Extension is Suiron.Cluster.ClusterExtension cluster)
+        {
+            Console.Error.WriteLine($"error: cannot join the cluster '{cluster.Settings.Name}' (Redis {cluster.Settings.Redis}, silo port {cluster.Settings.SiloPort}): {e.Message}");
+            return CliErrors.Failure;
+        }
         var info = local.Model.Info;
         Console.Error.WriteLine($"suiron: serving '{local.Id}' ({info.Architecture}, {info.ParameterCount / 1e6:F1}M parameters) at {server.Address}");
         Console.Error.WriteLine($"suiron: {local.Scheduler.SlotCount} slots × {local.Scheduler.ContextSize} tokens of context " +
                                 $"(KV cache k {KvCacheTypes.Name(info.KeyCacheType)}, v {KvCacheTypes.Name(info.ValueCacheType)}, rotation {info.AttentionRotation}, {info.KvCacheBytesPerToken:N0} bytes per token" +
                                 (info.RecurrentLayerCount > 0 ? $", recurrent state {InfoCommand.Bytes(info.RecurrentBytesPerSequence)} per slot and snapshot" : "") + $"), queue {local.Scheduler.QueueLimit}, " +
                                 $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/messages /v1/models /health /metrics; Ctrl+C stops");
+        if (options.Extension is Suiron.Cluster.ClusterExtension joined)
+            Console.Error.WriteLine($"suiron: replica in cluster '{joined.Settings.Name}' (Redis {joined.Settings.Redis}; silo {joined.Settings.AdvertiseAddress}:{joined.Settings.SiloPort}, " +
+                                    $"gateway {joined.Settings.GatewayPort}; routing {(joined.Settings.Routing == Suiron.Cluster.RoutingPolicy.Prefix ? "prefix" : "round-robin")})");
         await server.WaitForShutdownAsync();
         Console.Error.WriteLine("suiron: stopped");
         return CliErrors.Ok;

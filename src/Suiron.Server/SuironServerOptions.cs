@@ -53,6 +53,9 @@ public sealed record SuironServerOptions
     /// </summary>
     public TimeSpan StreamKeepAlive { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>What a layer above the server adds to it (the cluster: <c>suiron serve --cluster</c>); null: none.</summary>
+    public IServerExtension? Extension { get; init; }
+
     /// <summary>Log each request and server events to the console.</summary>
     public bool Logging { get; init; }
 }

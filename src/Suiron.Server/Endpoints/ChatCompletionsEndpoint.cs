@@ -51,10 +51,10 @@ public static class ChatCompletionsEndpoint
         }
     }
 
-    private static JsonNode? JsonSerializerNode(JsonElement value) => JsonNode.Parse(value.GetRawText());
+    internal static JsonNode? JsonSerializerNode(JsonElement value) => JsonNode.Parse(value.GetRawText());
 
     /// <summary>The request's tools (null when there are none or tool_choice is none) and, for required / a named function, the ones one of which must be called.</summary>
-    private static ToolSelection? ReadTools(ChatCompletionRequest request)
+    internal static ToolSelection? ReadTools(ChatCompletionRequest request)
     {
         if (request.Tools is not { ValueKind: not JsonValueKind.Null } toolsElement)
         {
@@ -98,7 +98,7 @@ public static class ChatCompletionsEndpoint
     }
 
     /// <summary>The request's messages as the template sees them: text parts joined, developer → system, tool fields kept.</summary>
-    private static JsonArray Messages(List<ChatMessageDto>? messages)
+    internal static JsonArray Messages(List<ChatMessageDto>? messages)
     {
         if (messages is null || messages.Count == 0) throw ApiError.BadParameter("messages", "'messages' must be a non-empty list.");
         var array = new JsonArray();
