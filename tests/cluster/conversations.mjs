@@ -4,7 +4,8 @@
 //   node conversations.mjs compare A.json B.json   → replies identical turn for turn, or exit 1.
 //   node conversations.mjs hits A.json MIN          → share of turns after the first whose replica already held the
 //     conversation (cached prompt tokens cover the previous turn's prompt, from the server's own usage); below MIN → exit 1.
-//   node conversations.mjs kill --nodes … --victim-pid PID [--requests 24]
+//   node conversations.mjs wait --nodes … [--members N]   → until each node is up and sees N members.
+//   node conversations.mjs kill --nodes … --victim-pid PID --victim-url URL [--requests 24]
 //     streams under load, SIGKILLs PID mid-way: every response must complete or end with an error event and [DONE].
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -147,6 +148,22 @@ async function kill() {
   if (outcomes.broken > 0 || outcomes.errorStatus > 0) process.exit(1);
 }
 
-const commands = { run, compare, hits, kill };
+/** Waits until every node's /health lists --members reachable members (the cluster formed, or a dead node dropped). */
+async function wait() {
+  const urls = nodes(), members = +option('--members', urls.length), deadline = Date.now() + 1000 * +option('--timeout', 90);
+  for (const url of urls) {
+    while (true) {
+      const health = await fetch(url + '/health').then(r => r.json()).catch(() => null);
+      const seen = health?.cluster?.members?.filter(m => m.reachable).length;
+      if (health?.status === 'ok' && (health.cluster === undefined || seen === members) && health.cluster?.members?.length !== undefined === (health.cluster !== undefined)) {
+        if (health.cluster === undefined || health.cluster.members.length === members) break;
+      }
+      if (Date.now() > deadline) { console.error(`${url}: not ready (${JSON.stringify(health?.cluster?.members?.map(m => m.reachable))})`); process.exit(1); }
+      await new Promise(r => setTimeout(r, 250));
+    }
+  }
+}
+
+const commands = { run, compare, hits, kill, wait };
 if (!commands[command]) { console.error('usage: conversations.mjs run|compare|hits|kill …'); process.exit(2); }
 await commands[command]();
