@@ -13,7 +13,24 @@ internal static class ClusterCommand
         var json = new Option<bool>("--json") { Description = "Print the node's cluster object as JSON" };
         var status = new Command("status", "Show the members of the cluster a node belongs to, their queues and the prefix hit rate") { url, json };
         status.SetAction(result => CliErrors.Guard(() => PrintAsync(result.GetValue(url)!, result.GetValue(json)).GetAwaiter().GetResult()));
-        return new Command("cluster", "Replicas joined with serve --cluster") { status };
+        var floats = new Option<int>("--floats") { Description = "Floats per hidden state (DeepSeek-V3: 7168)", DefaultValueFactory = _ => 7168 };
+        var calls = new Option<int>("--calls") { Description = "Calls timed", DefaultValueFactory = _ => 2000 };
+        var port = new Option<int>("--port") { Description = "First of four loopback ports the two silos use", DefaultValueFactory = _ => 21111 };
+        var cost = new Command("hidden-state-cost", "Time passing one token's hidden state between two silos over loopback (a layer-parallel stage boundary)") { floats, calls, port };
+        cost.SetAction(result => CliErrors.Guard(() =>
+        {
+            int n = result.GetValue(floats), count = result.GetValue(calls), first = result.GetValue(port);
+            if (n is < 1 or > 1 << 24) throw new UsageException($"--floats must be between 1 and {1 << 24} (got {n}).");
+            if (count is < 10 or > 1_000_000) throw new UsageException($"--calls must be between 10 and 1000000 (got {count}).");
+            if (first is < 1 or > 65532) throw new UsageException($"--port must be between 1 and 65532 (got {first}).");
+            var t = Suiron.Cluster.HiddenStateCost.MeasureAsync(n, count, first).GetAwaiter().GetResult();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"hidden state of {t.Floats} floats ({t.Floats * 4 / 1024.0:F1} KiB), {t.Calls} grain calls between two silos on loopback:\n" +
+                $"  one at a time: mean {t.MeanMicroseconds:F0} µs, p50 {t.P50Microseconds:F0} µs, p99 {t.P99Microseconds:F0} µs per call\n" +
+                $"  16 in flight:  {t.PipelinedMicroseconds:F0} µs per call"));
+            return CliErrors.Ok;
+        }));
+        return new Command("cluster", "Replicas joined with serve --cluster") { status, cost };
     }
 
     private static async Task<int> PrintAsync(string url, bool asJson)

@@ -22,6 +22,12 @@ public interface IReplicaService : IGrainService
     Task ServeAsync(RelayRequest request, IRelaySink sink, CancellationToken cancellation);
 
     Task<ReplicaLoad> GetLoadAsync();
+
+    /// <summary>
+    /// Takes one token's hidden state, as a stage of a layer-parallel model would from the stage before it; answers
+    /// its length. Only measured today (<c>suiron cluster hidden-state-cost</c>): the cost of a stage boundary.
+    /// </summary>
+    Task<int> AcceptHiddenStateAsync(float[] hidden);
 }
 
 /// <summary>Where a replica pushes a relayed response: an object on the entry node.</summary>
@@ -42,6 +48,8 @@ internal sealed class ReplicaService(GrainId id, Silo silo, ILoggerFactory logge
     }
 
     public Task<ReplicaLoad> GetLoadAsync() => Task.FromResult(backend.Load());
+
+    public Task<int> AcceptHiddenStateAsync(float[] hidden) => Task.FromResult(hidden.Length);
 }
 
 /// <summary>The entry node's end of a relay: pieces queue here (a few, for back-pressure) until written to the client.</summary>
