@@ -86,6 +86,7 @@ public static class HiddenStateCost
         public ReplicaLoad Load() => new() { Slots = 1 };
         public IReadOnlyList<int[]> PrefixCacheContents() => [];
         public long PrefixCacheVersion => 0;
+        public event Action? PrefixCacheChanged { add { } remove { } }
         public IAsyncEnumerable<RelayChunk> ServeAsync(RelayRequest request, CancellationToken cancellation) => throw new NotSupportedException("This replica has no model.");
     }
 }

@@ -10,11 +10,16 @@ namespace Suiron.Cluster;
 /// </summary>
 internal sealed class PrefixPublisher(IGrainFactory grains, IReplicaBackend backend, LocalReplica local) : BackgroundService
 {
-    /// <summary>How often the prefix cache is checked for changes, and how often, at the longest, each shard's epoch.</summary>
-    private static readonly TimeSpan PollPeriod = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// How long the publisher waits for the scheduler's signal before looking anyway, and how often, at the longest,
+    /// each shard's epoch is checked. A change is sent as soon as it is signalled: a finished reply's blocks must reach
+    /// the directory before its client sends the next turn.
+    /// </summary>
+    private static readonly TimeSpan PollPeriod = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan EpochCheckPeriod = TimeSpan.FromSeconds(3);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly SemaphoreSlim _changed = new(0, 1);
     private readonly Dictionary<long, ulong[]> _inFlight = new();
     private long _nextInFlight;
     private HashSet<ulong> _published = new();
@@ -112,15 +117,22 @@ internal sealed class PrefixPublisher(IGrainFactory grains, IReplicaBackend back
         _epochs[shard] = epoch;
     }
 
+    private void Signal()
+    {
+        try { _changed.Release(); }
+        catch (SemaphoreFullException) { } // already signalled: the next round sends this change too
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         long seenVersion = -1;
         var lastEpochCheck = DateTime.UtcNow;
+        backend.PrefixCacheChanged += Signal;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(PollPeriod, stoppingToken);
+                await _changed.WaitAsync(PollPeriod, stoppingToken);
                 bool force = DateTime.UtcNow - lastEpochCheck > EpochCheckPeriod;
                 long version = backend.PrefixCacheVersion;
                 if (version == seenVersion && !force) continue;
@@ -130,6 +142,7 @@ internal sealed class PrefixPublisher(IGrainFactory grains, IReplicaBackend back
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
+                backend.PrefixCacheChanged -= Signal;
                 return;
             }
             catch (Exception)

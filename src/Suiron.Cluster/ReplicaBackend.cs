@@ -18,6 +18,9 @@ public interface IReplicaBackend
     /// <summary>Changes whenever <see cref="PrefixCacheContents"/> may have.</summary>
     long PrefixCacheVersion { get; }
 
+    /// <summary>Raised when <see cref="PrefixCacheContents"/> changed (from the scheduler's thread: handlers only signal).</summary>
+    event Action? PrefixCacheChanged;
+
     IAsyncEnumerable<RelayChunk> ServeAsync(RelayRequest request, CancellationToken cancellation);
 }
 
@@ -50,6 +53,12 @@ internal sealed class ServerReplicaBackend(ServerState state, IServer server) : 
     public IReadOnlyList<int[]> PrefixCacheContents() => Scheduler.PrefixCacheContents();
 
     public long PrefixCacheVersion => Scheduler.PrefixCacheVersion;
+
+    public event Action? PrefixCacheChanged
+    {
+        add => Scheduler.PrefixCacheChanged += value;
+        remove => Scheduler.PrefixCacheChanged -= value;
+    }
 
     /// <summary>This node's HTTP address, an unspecified bind (0.0.0.0, [::]) reached by loopback.</summary>
     private Uri Address => _address ??= new Uri(server.Features.Get<IServerAddressesFeature>()!.Addresses.First()

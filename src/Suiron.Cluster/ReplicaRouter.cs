@@ -4,9 +4,10 @@ namespace Suiron.Cluster;
 internal sealed record Route(IReadOnlyList<string> Replicas, int MatchedBlocks, int PromptBlocks);
 
 /// <summary>
-/// Picks the replica for a prompt: the one the prefix directory says holds the longest run of its leading blocks,
-/// unless more than <see cref="ClusterSettings.QueueThreshold"/> requests already wait there; otherwise (and when no
-/// replica holds any block) the least busy. The rest follow by busy-ness, for retries.
+/// Picks the replica for a prompt: the one the prefix directory says holds the longest run of its leading blocks
+/// (the least busy of those that tie), unless that run is under half the prompt or more than
+/// <see cref="ClusterSettings.QueueThreshold"/> requests already wait there; otherwise the least busy. The rest follow
+/// by busy-ness, for retries.
 /// </summary>
 internal sealed class ReplicaRouter(IGrainFactory grains, ClusterView view, ClusterSettings settings)
 {
@@ -31,7 +32,9 @@ internal sealed class ReplicaRouter(IGrainFactory grains, ClusterView view, Clus
             int held = matched.GetValueOrDefault(member.Id);
             if (held > bestBlocks) (best, bestBlocks) = (member, held);
         }
-        if (best is not null && view.Waiting(best) <= settings.QueueThreshold)
+        // A match of only a common opening (a shared system prompt, a template's header) is no reason to pile new
+        // conversations onto the replicas that happened to serve first: below half the prompt, the least busy wins.
+        if (best is not null && bestBlocks * 2 >= blocks.Length && view.Waiting(best) <= settings.QueueThreshold)
             return new Route([best.Id, .. byBusy.Where(m => m != best).Select(m => m.Id)], bestBlocks, blocks.Length);
         return new Route(byBusy.Select(m => m.Id).ToArray(), matched.GetValueOrDefault(byBusy[0].Id), blocks.Length);
     }

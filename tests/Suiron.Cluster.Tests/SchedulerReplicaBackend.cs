@@ -27,6 +27,12 @@ internal sealed class SchedulerReplicaBackend(LocalModel model, string name) : I
 
     public long PrefixCacheVersion => model.Scheduler.PrefixCacheVersion;
 
+    public event Action? PrefixCacheChanged
+    {
+        add => model.Scheduler.PrefixCacheChanged += value;
+        remove => model.Scheduler.PrefixCacheChanged -= value;
+    }
+
     public async IAsyncEnumerable<RelayChunk> ServeAsync(RelayRequest request, [EnumeratorCancellation] CancellationToken cancellation)
     {
         var stream = model.Scheduler.Submit(new GenerationRequest(request.Tokens, new GenerationOptions { MaxTokens = 24, Sampling = SamplingOptions.Greedy }), cancellation);

@@ -197,6 +197,9 @@ public sealed class Scheduler : IDisposable
 
     /// <summary>Changes whenever <see cref="PrefixCacheContents"/> may have changed.</summary>
     public long PrefixCacheVersion => Interlocked.Read(ref _prefixCacheVersion);
+
+    /// <summary>Raised on the scheduler's thread when <see cref="PrefixCacheContents"/> changed; a handler must only signal, never wait.</summary>
+    public event Action? PrefixCacheChanged;
     private readonly int[][] _publishedSlotTokens;
     private long _prefixCacheVersion;
 
@@ -204,6 +207,7 @@ public sealed class Scheduler : IDisposable
     {
         Volatile.Write(ref _publishedSlotTokens[slot.Index], tokens);
         Interlocked.Increment(ref _prefixCacheVersion);
+        PrefixCacheChanged?.Invoke();
     }
 
     /// <summary>
