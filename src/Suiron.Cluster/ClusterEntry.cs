@@ -25,7 +25,7 @@ internal sealed class ClusterEntry(ServerState state, ReplicaRouter router, Clus
     {
         var request = context.Request;
         if (!HttpMethods.IsPost(request.Method) || !RoutingPrompt.Routes(request.Path)) { await next(context); return; }
-        if (localBackend is not null && request.Headers[ServerReplicaBackend.RelayHeader] == localBackend.RelaySecret)
+        if (localBackend is not null && localBackend.IsRelayedHere(request.Headers[ServerReplicaBackend.RelayHeader]))
         {
             // Relayed here by this node's replica grain, which announced the prompt already.
             await next(context);

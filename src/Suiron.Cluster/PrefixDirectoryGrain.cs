@@ -29,6 +29,7 @@ internal sealed class PrefixDirectoryGrain(IClusterMembershipService membership)
     private readonly Guid _epoch = Guid.NewGuid();
     private readonly Dictionary<ulong, List<string>> _holders = new();
     private readonly Dictionary<string, HashSet<ulong>> _blocksByReplica = new();
+    private readonly Dictionary<string, SiloAddress> _addresses = new();
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -60,7 +61,7 @@ internal sealed class PrefixDirectoryGrain(IClusterMembershipService membership)
         var snapshot = membership.CurrentSnapshot;
         var result = new string[hashes.Length][];
         for (int i = 0; i < hashes.Length; i++)
-            result[i] = _holders.TryGetValue(hashes[i], out var holders) ? holders.Where(r => !HasLeft(snapshot, r)).ToArray() : [];
+            result[i] = _holders.TryGetValue(hashes[i], out var holders) ? holders.Where(r => !HasLeft(snapshot, Address(r))).ToArray() : [];
         return Task.FromResult(result);
     }
 
@@ -72,16 +73,23 @@ internal sealed class PrefixDirectoryGrain(IClusterMembershipService membership)
         var snapshot = membership.CurrentSnapshot;
         foreach (var replica in _blocksByReplica.Keys.ToArray())
         {
-            if (!HasLeft(snapshot, replica)) continue;
+            if (!HasLeft(snapshot, Address(replica))) continue;
             foreach (ulong hash in _blocksByReplica[replica]) RemoveHolder(hash, replica);
             _blocksByReplica.Remove(replica);
+            _addresses.Remove(replica);
         }
         return Task.CompletedTask;
     }
 
     /// <summary>Declared dead or leaving; a silo this shard's view does not know yet (just joined) still counts.</summary>
-    private static bool HasLeft(ClusterMembershipSnapshot snapshot, string replica)
-        => snapshot.GetSiloStatus(SiloAddress.FromParsableString(replica)) is SiloStatus.Dead or SiloStatus.ShuttingDown or SiloStatus.Stopping;
+    private static bool HasLeft(ClusterMembershipSnapshot snapshot, SiloAddress replica)
+        => snapshot.GetSiloStatus(replica) is SiloStatus.Dead or SiloStatus.ShuttingDown or SiloStatus.Stopping;
+
+    private SiloAddress Address(string replica)
+    {
+        if (!_addresses.TryGetValue(replica, out var address)) _addresses[replica] = address = SiloAddress.FromParsableString(replica);
+        return address;
+    }
 
     private void RemoveHolder(ulong hash, string replica)
     {

@@ -37,6 +37,11 @@ internal sealed class ServerReplicaBackend(ServerState state, IServer server) : 
     /// <summary>Marks requests that this process relays to itself; random per process, never sent beyond it.</summary>
     public string RelaySecret { get; } = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
+    /// <summary>Whether a request's relay header holds this process's secret (compared in constant time).</summary>
+    public bool IsRelayedHere(Microsoft.Extensions.Primitives.StringValues header)
+        => header.Count == 1 && header[0] is { } value && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.ASCII.GetBytes(value), System.Text.Encoding.ASCII.GetBytes(RelaySecret));
+
     private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase) { "Transfer-Encoding", "Connection", "Content-Length", "Date", "Server", "Keep-Alive" };
 
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false }) { Timeout = Timeout.InfiniteTimeSpan };

@@ -148,6 +148,52 @@ async function kill() {
   if (outcomes.broken > 0 || outcomes.errorStatus > 0) process.exit(1);
 }
 
+/**
+ * Time to first token of long conversations (a benchmark, not a test): --count conversations of --turns turns, the
+ * first user turn --first-words words long and each later one --turn-words, --concurrency at a time, every turn to a
+ * random node, streamed; TTFT is from sending the request to the first event after the role event.
+ */
+async function ttft() {
+  const urls = nodes(), count = +option('--count', 6), turns = +option('--turns', 4), concurrency = +option('--concurrency', 3);
+  const firstWords = +option('--first-words', 600), turnWords = +option('--turn-words', 150);
+  const words = ['the', 'little', 'dog', 'ran', 'to', 'a', 'big', 'tree', 'and', 'saw', 'bird', 'sing', 'in', 'sun', 'happy', 'girl', 'park', 'ball'];
+  const text = (seed, n) => Array.from({ length: n }, (_, i) => words[(seed * 31 + i * 7 + (i * i) % 13) % words.length]).join(' ');
+  const all = [], followUps = [];
+  const started = Date.now();
+  await pool(count, concurrency, async c => {
+    const messages = [];
+    for (let t = 0; t < turns; t++) {
+      messages.push({ role: 'user', content: `Conversation ${c}, turn ${t}. ` + text(c * 10 + t, t === 0 ? firstWords : turnWords) });
+      const url = urls[Math.floor(Math.random() * urls.length)];
+      const begin = performance.now();
+      const response = await fetch(url + '/v1/chat/completions', {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'default', messages, max_tokens: 8, temperature: 0, stream: true }),
+      });
+      let events = 0, first = null, reply = '', buffer = '';
+      const decoder = new TextDecoder();
+      for await (const piece of response.body) {
+        buffer += decoder.decode(piece, { stream: true });
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const data = buffer.slice(6, end); buffer = buffer.slice(end + 2);
+          if (++events === 2 && first === null) first = performance.now() - begin;
+          if (data !== '[DONE]') reply += JSON.parse(data).choices?.[0]?.delta?.content ?? '';
+        }
+      }
+      if (first === null) throw new Error(`conversation ${c} turn ${t}: no token (${response.status})`);
+      all.push(first);
+      if (t > 0) followUps.push(first);
+      messages.push({ role: 'assistant', content: reply });
+    }
+  });
+  const stats = xs => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return `mean ${(xs.reduce((a, b) => a + b, 0) / xs.length / 1000).toFixed(2)} s, p95 ${(sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.95) - 1)] / 1000).toFixed(2)} s`;
+  };
+  console.log(`TTFT over ${all.length} turns: ${stats(all)}; follow-up turns: ${stats(followUps)}; wall ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
 /** Waits until every node's /health lists --members reachable members (the cluster formed, or a dead node dropped). */
 async function wait() {
   const urls = nodes(), members = +option('--members', urls.length), deadline = Date.now() + 1000 * +option('--timeout', 90);
@@ -164,6 +210,6 @@ async function wait() {
   }
 }
 
-const commands = { run, compare, hits, kill, wait };
+const commands = { run, compare, hits, kill, wait, ttft };
 if (!commands[command]) { console.error('usage: conversations.mjs run|compare|hits|kill …'); process.exit(2); }
 await commands[command]();
