@@ -11,6 +11,8 @@ using Suiron.Kernels;
 //   dotnet run -c Release --project bench/Suiron.Bench -- batch --dir /tmp/x -s 4   (batched vs per-sequence decode, A/B)
 //   dotnet run -c Release --project bench/Suiron.Bench -- rotation -f F.gguf -d 2048 -ctk q8_0 -ctv q8_0
 //                                                       (decode with vs without the quantized cache's Hadamard rotation, A/B)
+//   dotnet run -c Release --project bench/Suiron.Bench -- latency -f F.gguf -p 2048   (another stream's latency during a long prompt)
+//   dotnet run -c Release --project bench/Suiron.Bench -- attention -d 4096 --rows 256 --heads 14/2/64   (tiled vs row-by-row attention)
 //   dotnet run -c Release --project bench/Suiron.Bench -- kernels     (dot kernels: scalar vs Vector128 vs AVX2, one thread)
 //   dotnet run -c Release --project bench/Suiron.Bench -- paths       (matmuls: AVX2 vs AVX-512 kernels, A/B)
 //   dotnet run -c Release --project bench/Suiron.Bench -- vocab --from F.gguf --tokenizer DIR --out G.gguf
@@ -33,6 +35,8 @@ var rss = new Option<string>("--rss") { Description = "Peak RSS measured in a ch
 var depth = new Option<int>("--depth", "-d") { Description = "Tokens in the cache before each test (llama-bench's -d; filled untimed)", DefaultValueFactory = _ => 0 };
 var cacheTypeK = new Option<string>("--cache-type-k", "-ctk") { Description = "KV cache type of keys for both engines: f32, f16, q8_0", DefaultValueFactory = _ => "f16" };
 var cacheTypeV = new Option<string>("--cache-type-v", "-ctv") { Description = "KV cache type of values for both engines: f32, f16, q8_0 (q8_0 needs --flash-attn on in llama.cpp)", DefaultValueFactory = _ => "f16" };
+var depths = new Option<string?>("--depths") { Description = "Run the tests at each of these depths (comma-separated, e.g. 0,2048,8192), one table" };
+var plot = new Option<string?>("--plot") { Description = "With --depths: write tokens/s against depth for both engines to this PNG" };
 var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this file" };
 var verbose = new Option<bool>("--verbose", "-v") { Description = "Report every run on stderr" };
 var noBandwidth = new Option<bool>("--no-read-bandwidth") { Description = "Skip measuring the machine's read bandwidth (the yardstick for decode GB/s)" };
@@ -40,7 +44,7 @@ var noBandwidth = new Option<bool>("--no-read-bandwidth") { Description = "Skip 
 var root = new RootCommand("Suiron vs llama.cpp: the same GGUF files, the same threads, pp and tg tests, ratios.")
 {
     dir, models, types, quantizers, threads, files, prompt, generate, repetitions, quick, seed, flashAttention, rss, json, verbose, depth, cacheTypeK, cacheTypeV,
-    noBandwidth,
+    noBandwidth, depths, plot,
 };
 root.SetAction(result => Guard(() =>
 {
@@ -68,7 +72,16 @@ root.SetAction(result => Guard(() =>
                                                    : throw new FileNotFoundException($"Model file not found: {f}")).ToList()
         : PrepareFiles(result, t);
     WarnIfDebug();
-    var rows = Comparison.Run(benchFiles, settings, Console.Error);
+    int[] depthList = result.GetValue(depths) is { } list
+        ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => int.TryParse(x, out int v) && v >= 0 ? v : throw new ArgumentException($"--depths: '{x}' is not a depth ≥ 0.")).ToArray()
+        : [d];
+    if (result.GetValue(plot) is not null && depthList.Length < 2) throw new ArgumentException("--plot needs --depths with at least two depths.");
+    var rows = depthList.SelectMany(depthValue => Comparison.Run(benchFiles, settings with { Depth = depthValue }, Console.Error)).ToList();
+    if (result.GetValue(plot) is { } plotPath)
+    {
+        DepthPlot.Write(rows, settings, plotPath);
+        Console.Error.WriteLine($"plot written to {plotPath}");
+    }
     Console.Out.Write(Comparison.Table(rows, settings));
     if (!result.GetValue(noBandwidth) && n > 0) Console.Out.Write(BandwidthShare(rows, t));
     if (result.GetValue(json) is { } jsonPath)
@@ -133,6 +146,43 @@ specCommand.SetAction(result => Guard(() =>
     return 0;
 }));
 root.Subcommands.Add(specCommand);
+var latencyFile = new Option<string>("--file", "-f") { Description = "GGUF file", Required = true };
+var latencyPrompt = new Option<int>("--n-prompt", "-p") { Description = "Tokens of client B's long prompt", DefaultValueFactory = _ => 2048 };
+var latencyFactor = new Option<double>("--prefill-latency") { Description = "The pacing factor compared with no pacing", DefaultValueFactory = _ => 2.0 };
+var latencyCommand = new Command("latency", "Another client's inter-token latency while a long prompt is evaluated, prefill pacing off vs on, runs alternating")
+{
+    latencyFile, latencyPrompt, latencyFactor, threads, repetitions,
+};
+latencyCommand.SetAction(result => Guard(() =>
+{
+    string path = result.GetValue(latencyFile)!;
+    if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: {path}");
+    int p = result.GetValue(latencyPrompt), r = result.GetValue(repetitions) ?? 3;
+    double f = result.GetValue(latencyFactor);
+    if (p < 1 || r < 1 || f < 1) throw new ArgumentException("--n-prompt and --repetitions must be ≥ 1, --prefill-latency ≥ 1.");
+    WarnIfDebug();
+    LatencyBench.Run(path, result.GetValue(threads), p, f, r, Console.Out);
+    return 0;
+}));
+root.Subcommands.Add(latencyCommand);
+var attentionDepth = new Option<int>("--depth", "-d") { Description = "Positions in the cache before the rows", DefaultValueFactory = _ => 4096 };
+var attentionRows = new Option<int>("--rows") { Description = "Query rows (a prompt chunk)", DefaultValueFactory = _ => 256 };
+var attentionHeads = new Option<string>("--heads") { Description = "Query heads / KV heads / head length", DefaultValueFactory = _ => "14/2/64" };
+var attentionCommand = new Command("attention", "Prefill attention alone, tiled vs row by row, one thread, A/B alternating")
+{
+    attentionDepth, attentionRows, attentionHeads, repetitions,
+};
+attentionCommand.SetAction(result => Guard(() =>
+{
+    int[] shape = result.GetValue(attentionHeads)!.Split('/').Select(int.Parse).ToArray();
+    if (shape.Length != 3 || shape[0] < 1 || shape[1] < 1 || shape[0] % shape[1] != 0 || shape[2] < 1) throw new ArgumentException("--heads is H/KV/D with H a multiple of KV.");
+    int d = result.GetValue(attentionDepth), rows = result.GetValue(attentionRows), r = result.GetValue(repetitions) ?? 5;
+    if (d < 0 || rows < 1 || r < 1) throw new ArgumentException("--depth ≥ 0, --rows and --repetitions ≥ 1.");
+    WarnIfDebug();
+    AttentionBench.Run(d, rows, shape[0], shape[1], shape[2], r, Console.Out);
+    return 0;
+}));
+root.Subcommands.Add(attentionCommand);
 var rotationFile = new Option<string>("--file", "-f") { Description = "GGUF file", Required = true };
 var rotationDepth = new Option<int>("--depth", "-d") { Description = "Tokens in the cache before each timed run (filled untimed)", DefaultValueFactory = _ => 2048 };
 var rotationCommand = new Command("rotation", "Decode cost of the Hadamard attention rotation of a quantized cache, A/B in one process: rotation on vs off, alternating runs, medians")

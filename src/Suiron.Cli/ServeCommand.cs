@@ -32,13 +32,18 @@ internal static class ServeCommand
         var spec = new Option<string>("--spec") { Description = "Speculative decoding for every request: ngram (drafts looked up in each sequence; answers unchanged)" };
         var draftMax = new Option<int>("--draft-max") { Description = "Most draft tokens verified per pass", DefaultValueFactory = _ => 8 };
         var draftMin = new Option<int>("--draft-min") { Description = "Fewest draft tokens worth verifying", DefaultValueFactory = _ => 1 };
+        var prefillLatency = new Option<double>("--prefill-latency")
+        {
+            Description = "While other requests are generating, a step evaluating a prompt may last at most this many decode steps (their token rate drops by at most this factor); 0 = no pacing",
+            DefaultValueFactory = _ => 2.0,
+        };
         var cacheTypes = new CacheTypeOptions();
         var cluster = new ClusterOptions();
 
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
             model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
-            spec, draftMax, draftMin,
+            spec, draftMax, draftMin, prefillLatency,
         };
         foreach (var option in cluster.All) command.Options.Add(option);
         command.SetAction(result => CliErrors.Guard(() =>
@@ -49,6 +54,8 @@ internal static class ServeCommand
             if (slots is < 1 or > 256) throw new UsageException($"--parallel must be between 1 and 256 (got {slots}).");
             if (ctx < 0) throw new UsageException($"--ctx-size must be ≥ 0 (got {ctx}).");
             if (queueSize < 0) throw new UsageException($"--queue must be ≥ 0 (got {queueSize}).");
+            double pacing = result.GetValue(prefillLatency);
+            if (pacing != 0 && !(pacing >= 1 && pacing <= 1000)) throw new UsageException($"--prefill-latency must be 0 (off) or between 1 and 1000 (got {pacing}).");
             if (threadCount is < 1 or > 1024) throw new UsageException($"--threads must be between 1 and 1024 (got {threadCount}).");
             string? key = result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SUIRON_API_KEY");
             var clusterExtension = cluster.Create(result);
@@ -82,7 +89,7 @@ internal static class ServeCommand
                     {
                         Threads = threadCount, ContextSize = ctx, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
                     },
-                    Slots = slots, QueueLimit = queueSize, ChatTemplate = template,
+                    Slots = slots, QueueLimit = queueSize, ChatTemplate = template, PrefillLatencyFactor = pacing,
                 });
             if (local.Chat.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template (tokenizer.chat_template); chat requests use ChatML, which it may not follow.");

@@ -17,6 +17,9 @@ public sealed record LocalModelOptions
     /// <summary>Requests that may wait for a slot before new ones are refused.</summary>
     public int QueueLimit { get; init; } = 64;
 
+    /// <summary>See <see cref="SchedulerOptions.PrefillLatencyFactor"/>: how much a prompt being evaluated may slow the others' streams (0 = unpaced).</summary>
+    public double PrefillLatencyFactor { get; init; } = 2.0;
+
     /// <summary>A Jinja chat template to use instead of the file's <c>tokenizer.chat_template</c> (llama-server's <c>--chat-template-file</c>); null keeps the file's.</summary>
     public string? ChatTemplate { get; init; }
 }
@@ -54,7 +57,7 @@ public sealed class LocalModel : IDisposable
             var tokenizer = Tokenizer.FromGguf(file);
             var chat = options.ChatTemplate is { } template ? new ChatPrompt(new ChatTemplate(template), tokenizer) : ChatPrompt.FromGguf(file, tokenizer);
             model = ModelLoader.Load(file, options.Model);
-            var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = options.Slots, QueueLimit = options.QueueLimit, ContextSize = model.Info.ContextSize });
+            var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = options.Slots, QueueLimit = options.QueueLimit, PrefillLatencyFactor = options.PrefillLatencyFactor, ContextSize = model.Info.ContextSize });
             string id = Path.GetFileName(path);
             if (id.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) id = id[..^5];
             return new LocalModel(id, file, tokenizer, model, chat, scheduler, new DateTimeOffset(System.IO.File.GetLastWriteTimeUtc(path)));

@@ -23,12 +23,21 @@ public sealed record SchedulerOptions
     /// <summary>Tokens per step over all sequences: every decoding sequence takes one, prompts being evaluated share the rest.</summary>
     public int StepTokenBudget { get; init; } = 256;
 
+    /// <summary>
+    /// While sequences are generating, a step that also evaluates a prompt chunk may last at most this many decode-only
+    /// steps (their inter-token latency grows by at most this factor; the prompt takes correspondingly longer). 0 turns
+    /// pacing off: prompts then take the whole <see cref="StepTokenBudget"/>.
+    /// </summary>
+    public double PrefillLatencyFactor { get; init; } = 2.0;
+
     public void Validate()
     {
         if (Slots is < 1 or > 256) throw new ArgumentException($"parallel slots must be between 1 and 256 (got {Slots}).");
         if (ContextSize < 0) throw new ArgumentException($"context size must be ≥ 0 (got {ContextSize}).");
         if (QueueLimit < 0) throw new ArgumentException($"queue size must be ≥ 0 (got {QueueLimit}).");
         if (StepTokenBudget < 1) throw new ArgumentException($"step token budget must be ≥ 1 (got {StepTokenBudget}).");
+        if (PrefillLatencyFactor != 0 && !(PrefillLatencyFactor >= 1 && PrefillLatencyFactor <= 1000))
+            throw new ArgumentException($"prefill latency factor must be 0 (off) or between 1 and 1000 (got {PrefillLatencyFactor}).");
     }
 }
 
@@ -119,6 +128,7 @@ public sealed class Scheduler : IDisposable
     private readonly AutoResetEvent _wake = new(false);
     private readonly Thread _thread;
     private readonly int _vocab;
+    private readonly PrefillPacer _pacer;
     private float[] _logits = [];
     private int _admitted; // sequences holding a slot (under _lock)
     private bool _stopping;
@@ -137,6 +147,7 @@ public sealed class Scheduler : IDisposable
         _model = model;
         _tokenizer = tokenizer;
         _vocab = model.Info.VocabSize;
+        _pacer = new PrefillPacer(_options.PrefillLatencyFactor);
         ContextSize = _options.ContextSize > 0 ? _options.ContextSize : model.Info.ContextSize;
         _slots = new Slot[_options.Slots];
         for (int i = 0; i < _slots.Length; i++) _slots[i] = new Slot(model.CreateCache(ContextSize), i);
@@ -362,7 +373,7 @@ public sealed class Scheduler : IDisposable
     {
         items.Clear();
         stepSequences.Clear();
-        int budget = _options.StepTokenBudget;
+        int budget = _options.StepTokenBudget, decodeRows = 0, promptTokens = 0;
         foreach (var s in _active)
         {
             if (s.PromptDone < s.Prompt.Length) continue;
@@ -371,7 +382,9 @@ public sealed class Scheduler : IDisposable
                 : new SequenceTokens(s.DraftBuffer.AsMemory(0, 1 + drafted), s.Slot!.Cache, AllLogits: true));
             stepSequences.Add((s, 1 + drafted));
             budget -= 1 + drafted;
+            decodeRows += 1 + drafted;
         }
+        budget = _pacer.PromptBudget(decodeRows, budget);
         foreach (var s in _active)
         {
             if (s.PromptDone == s.Prompt.Length) continue;
@@ -384,13 +397,16 @@ public sealed class Scheduler : IDisposable
             items.Add(new SequenceTokens(s.Prompt.AsMemory(s.PromptDone, chunk), s.Slot!.Cache));
             stepSequences.Add((s, chunk));
             budget -= chunk;
+            promptTokens += chunk;
         }
 
         int logitRows = SequenceTokens.TotalLogitRows(CollectionsMarshal.AsSpan(items));
         if (_logits.Length < logitRows * _vocab) _logits = new float[Math.Max(logitRows, _slots.Length) * _vocab];
+        long started = Stopwatch.GetTimestamp();
         try
         {
             _model.ForwardBatch(CollectionsMarshal.AsSpan(items), _logits);
+            _pacer.Observe(decodeRows, promptTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
         catch (Exception e)
         {

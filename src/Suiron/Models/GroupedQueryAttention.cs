@@ -75,7 +75,7 @@ internal sealed class GroupedQueryAttention
     private readonly bool _normAfterRope;
     private float[] _fused = [], _query = [], _key = [], _value = [], _mixed = [], _cosSin = [], _gatedQuery = [], _gate = [];
     private KvCache[] _rowCache = [];
-    private int[] _rowPosition = [];
+    private int[] _rowPosition = [], _blockFirstRow = [], _blockRows = [];
 
     /// <param name="normAfterRope">Apply the QK-norm to the rotated queries and keys (Hunyuan) instead of before RoPE.</param>
     public GroupedQueryAttention(TransformerHyperParameters h, Rope rope, bool normAfterRope, WorkerPool pool, AttentionRotation rotation)
@@ -190,7 +190,7 @@ internal sealed class GroupedQueryAttention
             Heads = _h.HeadCount, GroupSize = _h.GroupSize, KeyLength = keyLength, ValueLength = valueLength,
             QueryWidth = queryWidth, Scale = _scale,
         };
-        work.Run(n, _pool, attendedPositions);
+        work.Run(n, segments, _pool, attendedPositions, ref _blockFirstRow, ref _blockRows);
         Rotation.RotateOutputBack(_mixed.AsSpan(0, n * mixedWidth));
         if (w.OutputGate) VectorOps.SigmoidMul(_gate.AsSpan(0, n * mixedWidth), _mixed.AsSpan(0, n * mixedWidth), _mixed.AsSpan(0, n * mixedWidth));
         MatMul.Compute(w.Output, _mixed.AsSpan(0, n * mixedWidth), output, n, _pool);

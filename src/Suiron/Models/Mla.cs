@@ -130,7 +130,7 @@ internal sealed class MultiHeadLatentAttention
     private long[] _headRows = [];
     private float[] _queryDown = [], _query = [], _keyValue = [], _fullQuery = [], _gathered = [], _absorbed = [], _latentOut = [], _mixed = [], _cosSin = [];
     private KvCache[] _rowCache = [];
-    private int[] _rowPosition = [], _headStarts = [];
+    private int[] _rowPosition = [], _headStarts = [], _blockFirstRow = [], _blockRows = [];
 
     /// <param name="scale">Multiplier of q·k (1/√(nope + rope), times YaRN's mscale² for DeepSeek).</param>
     public MultiHeadLatentAttention(LatentAttentionShape shape, Rope rope, float scale, float rmsEpsilon, WorkerPool pool, LightningIndexer? indexer = null)
@@ -254,7 +254,19 @@ internal sealed class MultiHeadLatentAttention
             Queries = _fullQuery, Output = _latentOut, RowCache = _rowCache, RowPosition = _rowPosition, Layer = layerIndex,
             Heads = heads, RowWidth = rowWidth, Rope = rope, Rank = rank, Scale = _scale, Selected = selected, SelectedStride = selectedStride,
         };
-        _pool.For(n * heads, ref work, attendedPositions * heads * (rowWidth + rank));
+        long cost = attendedPositions * heads * (rowWidth + rank);
+        if (TiledAttention.IsAccelerated && _rowCache[0].KeyType is KvCacheType.F16 or KvCacheType.F32)
+        {
+            // Every head reads the one latent row per position: the tiled form with one key/value head of all the heads.
+            work.Blocks = TiledAttention.CutBlocks(segments, heads, ref _blockFirstRow, ref _blockRows);
+            (work.BlockFirstRow, work.BlockRows) = (_blockFirstRow, _blockRows);
+            work.HeadSplit = TiledAttention.HeadSplit(work.Blocks, heads, _pool.Threads);
+            _pool.For(work.Blocks * work.HeadSplit, ref work, cost);
+        }
+        else
+        {
+            _pool.For(n * heads, ref work, cost);
+        }
 
         // Decompress each head's output with W_UV: (n, kvLoraRank) → (n, valueLength), into (n, heads · valueLength).
         int valueLength = s.ValueLength, mixedWidth = heads * valueLength;
@@ -320,9 +332,16 @@ internal sealed class MultiHeadLatentAttention
         public float Scale;
         public byte[]? Selected; // per row, SelectedStride flags: the positions sparse attention keeps (null: all)
         public int SelectedStride;
+        public int[] BlockFirstRow, BlockRows; // tiled form (Blocks > 0): row blocks, each with all heads or a part of them
+        public int Blocks, HeadSplit;
 
         public readonly void Execute(int start, int end)
         {
+            if (Blocks > 0)
+            {
+                ExecuteTiled(start, end);
+                return;
+            }
             if (queryHalf is null || queryHalf.Length < RowWidth) queryHalf = new float[RowWidth];
             for (int item = start; item < end; item++)
             {
@@ -333,6 +352,39 @@ internal sealed class MultiHeadLatentAttention
                 ReadOnlySpan<byte> keep = Selected is null ? default : Selected.AsSpan(token * SelectedStride, length);
                 Head(cache, Queries.AsSpan(item * RowWidth, RowWidth), length, scores.AsSpan(0, length), queryHalf,
                     Output.AsSpan(item * Rank, Rank), keep);
+            }
+        }
+
+        [ThreadStatic] private static float[]? tileScratch;
+
+        private readonly unsafe void ExecuteTiled(int start, int end)
+        {
+            int count = Blocks * HeadSplit;
+            for (int item = start; item < end; item++)
+            {
+                int reversed = count - 1 - item, block = reversed / HeadSplit, part = reversed % HeadSplit; // the longest rows first
+                int firstHead = part * Heads / HeadSplit, heads = (part + 1) * Heads / HeadSplit - firstHead;
+                int firstRow = BlockFirstRow[block], rows = BlockRows[block], firstPosition = RowPosition[firstRow];
+                KvCache cache = RowCache[firstRow];
+                long needed = TiledAttention.ScratchFloats(rows * heads, firstPosition + rows, RowWidth, Rank);
+                if (tileScratch is null || tileScratch.Length < needed) tileScratch = new float[Math.Max(needed, 2 * (tileScratch?.Length ?? 0))];
+                bool half = cache.KeyType == KvCacheType.F16;
+                fixed (Half* rowsF16 = half ? cache.KeysF16(Layer) : default)
+                fixed (float* rowsF32 = half ? default : cache.KeysF32(Layer))
+                fixed (float* queries = Queries)
+                fixed (float* output = Output)
+                fixed (float* scratch = tileScratch)
+                fixed (byte* selected = Selected)
+                {
+                    // Keys are the whole rows [k_rope | c], values their latent part c.
+                    var source = new TileSource(
+                        half ? (ushort*)rowsF16 : null, half ? null : rowsF32, RowWidth,
+                        half ? (ushort*)rowsF16 + Rope : null, half ? null : rowsF32 + Rope, RowWidth);
+                    TiledAttention.Rows(
+                        queries + ((long)firstRow * Heads + firstHead) * RowWidth, Heads * RowWidth, rows, heads, source, firstPosition, Scale,
+                        output + ((long)firstRow * Heads + firstHead) * Rank, Heads * Rank, scratch, RowWidth, Rank,
+                        selected == null ? null : selected + (long)firstRow * SelectedStride, SelectedStride);
+                }
             }
         }
 

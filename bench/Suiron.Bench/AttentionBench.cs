@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using Suiron.Inference;
+using Suiron.Kernels;
+
+namespace Suiron.Bench;
+
+/// <summary>
+/// Prefill attention alone, A/B in one process: the tiled form (<see cref="TiledAttention"/>) against the row-by-row
+/// grouped form it replaced (<see cref="Attention.Group"/>, one item per row and key/value head), same random F16 cache
+/// and queries, one thread, runs alternating, medians. What it isolates: the attention share of a long prompt's prefill,
+/// without the projections and feed-forward that dilute it in `-d` runs.
+/// </summary>
+internal static unsafe class AttentionBench
+{
+    public static void Run(int depth, int rows, int heads, int kvHeads, int headLength, int repetitions, TextWriter output)
+    {
+        int groupSize = heads / kvHeads, length = depth + rows, queryWidth = heads * headLength, keyWidth = kvHeads * headLength;
+        var cache = new KvCache(1, keyWidth, keyWidth, length, KvCacheType.F16);
+        var random = new Random(5);
+        var keys = new float[length * keyWidth];
+        var values = new float[length * keyWidth];
+        for (int i = 0; i < keys.Length; i++) { keys[i] = (float)(random.NextDouble() * 2 - 1); values[i] = (float)(random.NextDouble() * 2 - 1); }
+        cache.Write(0, 0, keys, values);
+        var queries = new float[rows * queryWidth];
+        for (int i = 0; i < queries.Length; i++) queries[i] = (float)(random.NextDouble() * 2 - 1);
+        var tiledOut = new float[rows * queryWidth];
+        var groupedOut = new float[rows * queryWidth];
+        float scale = 1f / MathF.Sqrt(headLength);
+        int perBlock = TiledAttention.RowsPerBlock(groupSize, length);
+        var scratch = new float[TiledAttention.ScratchFloats(perBlock * groupSize, length, headLength, headLength)];
+        var scores = new float[groupSize * length];
+        var rowScratch = new float[groupSize * headLength + headLength];
+
+        double Tiled()
+        {
+            long start = Stopwatch.GetTimestamp();
+            fixed (float* q = queries)
+            fixed (float* o = tiledOut)
+            fixed (float* s = scratch)
+                for (int first = 0; first < rows; first += perBlock)
+                    for (int kv = 0; kv < kvHeads; kv++)
+                        TiledAttention.Rows(q + (long)first * queryWidth + kv * groupSize * headLength, queryWidth, Math.Min(perBlock, rows - first), groupSize,
+                            cache, 0, kv, depth + first, scale, o + (long)first * queryWidth + kv * groupSize * headLength, queryWidth, s, headLength, headLength);
+            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+        double Grouped()
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int r = 0; r < rows; r++)
+                for (int kv = 0; kv < kvHeads; kv++)
+                    Attention.Group(queries.AsSpan(r * queryWidth + kv * groupSize * headLength, groupSize * headLength), groupSize, cache, 0, kv, depth + r + 1, scale,
+                        scores, rowScratch, groupedOut.AsSpan(r * queryWidth + kv * groupSize * headLength, groupSize * headLength));
+            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+
+        Tiled(); Grouped(); // warm-up
+        var tiled = new List<double>();
+        var grouped = new List<double>();
+        for (int r = 0; r < repetitions; r++)
+        {
+            if (r % 2 == 0) { tiled.Add(Tiled()); grouped.Add(Grouped()); }
+            else { grouped.Add(Grouped()); tiled.Add(Tiled()); }
+        }
+        double worst = 0;
+        for (int i = 0; i < tiledOut.Length; i++) worst = Math.Max(worst, Math.Abs(tiledOut[i] - groupedOut[i]));
+        double t = tiled.Order().ElementAt(repetitions / 2), g = grouped.Order().ElementAt(repetitions / 2);
+        double multiplyAdds = (double)rows * heads * headLength * 2 * (depth + (rows + 1) / 2.0);
+        output.WriteLine($"attention of {rows} rows at depth {depth}: {heads} heads / {kvHeads} KV heads of {headLength}, F16 cache, one thread, medians of {repetitions}");
+        output.WriteLine($"| form | ms | G multiply-adds/s |");
+        output.WriteLine($"|---|---:|---:|");
+        output.WriteLine($"| row by row, grouped (before) | {g * 1000:F1} | {multiplyAdds / g / 1e9:F2} |");
+        output.WriteLine($"| tiled | {t * 1000:F1} | {multiplyAdds / t / 1e9:F2} |");
+        output.WriteLine($"tiled / grouped speed: {g / t:F2}×; largest output difference {worst:G3}");
+    }
+}

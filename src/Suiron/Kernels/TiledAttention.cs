@@ -1,0 +1,362 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Suiron.Inference;
+
+namespace Suiron.Kernels;
+
+/// <summary>
+/// Attention of a block of consecutive query rows of one sequence, all the query heads of one key/value head at once
+/// (grouped-query attention), over an F16 or F32 cache — the prefill form of <see cref="Attention.Head"/> with the same
+/// arithmetic per score and per output element, computed as two small matrix products instead of one dot product per
+/// (query, key) pair:
+/// <list type="number">
+/// <item>scores: the block's R = rows × G query vectors (rounded to F16 against F16 keys, as ggml's matmul rounds them)
+/// against tiles of <see cref="KeyTile"/> keys, widened once per tile into a transposed F32 tile so that each key's score
+/// accumulates in its own vector lane — per lane one FMA chain over the head dimension, no horizontal sums — four query
+/// vectors per pass over the tile, so each tile load feeds eight FMAs;</item>
+/// <item>softmax per query vector over its causal length (the maximum subtracted, the sum in double, as ggml with flash
+/// attention off), the weights rounded to F16 against F16 values;</item>
+/// <item>weights · V: each value row widened once per tile and added into up to three query vectors' outputs, 32 lanes at
+/// a time, in position order, so every output element is the same FMA chain as <see cref="Attention.Head"/>'s.</item>
+/// </list>
+/// Each K and V row is thus read and widened once per block instead of once per query head and row, and the inner
+/// loops are register-blocked FMAs. The scores differ from <see cref="Attention.Head"/>'s only in their summation order
+/// over the head dimension; everything after them is identical. <see cref="Reference"/> is the scalar form of the same
+/// lane order (bit for bit the vector form). Nothing is allocated: the caller passes <see cref="ScratchFloats"/> floats.
+/// </summary>
+internal static unsafe class TiledAttention
+{
+    /// <summary>Keys per score tile: two 8-lane vectors.</summary>
+    public const int KeyTile = 16;
+
+    /// <summary>Query vectors a block should hold: enough to amortize widening each K/V row, few enough that the block's
+    /// scores (vectors × context) stay in the outer caches.</summary>
+    public const int TargetVectors = 32;
+
+    /// <summary>Whether the tiled form handles this cache: F16 or F32 keys and values, 256-bit vectors with FMA.</summary>
+    public static bool Supports(KvCache cache) =>
+        IsAccelerated && cache.KeyType is KvCacheType.F16 or KvCacheType.F32 && cache.ValueType is KvCacheType.F16 or KvCacheType.F32;
+
+    /// <summary>256-bit vectors with FMA, which the tile kernels are written in.</summary>
+    public static bool IsAccelerated => Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
+    /// <summary>Rows per block for a group of <paramref name="groupSize"/> query heads over up to <paramref name="context"/> positions.</summary>
+    public static int RowsPerBlock(int groupSize, int context)
+    {
+        int rows = Math.Max(1, TargetVectors / groupSize);
+        // Keep the block's scores under 4M floats (16 MiB) even at the longest contexts.
+        while (rows > 1 && (long)rows * groupSize * Padded(context) > 4 << 20) rows /= 2;
+        return rows;
+    }
+
+    /// <summary>
+    /// Cuts the pass's sequences into blocks of at most <see cref="RowsPerBlock"/> consecutive rows (none spanning two
+    /// sequences) into the caller's arrays, grown as needed; returns the block count.
+    /// </summary>
+    public static int CutBlocks(ReadOnlySpan<Models.SequenceSegment> segments, int groupSize, ref int[] firstRows, ref int[] rowCounts)
+    {
+        int context = 0;
+        foreach (var segment in segments) context = Math.Max(context, segment.FirstPosition + segment.Count);
+        int perBlock = RowsPerBlock(groupSize, context), blocks = 0;
+        foreach (var segment in segments) blocks += (segment.Count + perBlock - 1) / perBlock;
+        Models.MixtureOfExperts.Grow(ref firstRows, blocks);
+        Models.MixtureOfExperts.Grow(ref rowCounts, blocks);
+        int block = 0;
+        foreach (var segment in segments)
+            for (int first = 0; first < segment.Count; first += perBlock)
+            {
+                firstRows[block] = segment.Start + first;
+                rowCounts[block++] = Math.Min(perBlock, segment.Count - first);
+            }
+        return blocks;
+    }
+
+    /// <summary>Parts to cut each block's <paramref name="groupSize"/> query heads into so <paramref name="items"/> items
+    /// become at least <paramref name="threads"/> (a decode step has one block per sequence).</summary>
+    public static int HeadSplit(int items, int groupSize, int threads)
+    {
+        int split = 1;
+        while ((long)items * split < threads && split < groupSize) split++;
+        return split;
+    }
+
+    /// <summary>Scratch floats <see cref="Rows"/> needs for <paramref name="vectors"/> query vectors over <paramref name="length"/> positions.</summary>
+    public static long ScratchFloats(int vectors, int length, int keyLength, int valueLength) =>
+        (long)vectors * keyLength + (long)vectors * Padded(length) + (long)keyLength * KeyTile + (long)KeyTile * valueLength;
+
+    private static int Padded(int length) => (length + KeyTile - 1) / KeyTile * KeyTile;
+
+    /// <summary>
+    /// Attention of <paramref name="rows"/> query rows at positions <paramref name="firstPosition"/>,
+    /// <paramref name="firstPosition"/>+1, … (row i sees positions 0…firstPosition+i), each with the
+    /// <paramref name="groupSize"/> query heads that read key/value head <paramref name="kvHead"/> of <paramref name="cache"/>.
+    /// </summary>
+    /// <param name="queries">Row i's first query head of the group at <c>queries + i·queryRowStride</c>, its G heads contiguous.</param>
+    /// <param name="output">Row i's first output head of the group at <c>output + i·outputRowStride</c>, its G heads contiguous.</param>
+    /// <param name="scratch">At least <see cref="ScratchFloats"/>(rows·G, firstPosition+rows, keyLength, valueLength) floats.</param>
+    public static void Rows(
+        float* queries, int queryRowStride, int rows, int groupSize, KvCache cache, int layer, int kvHead, int firstPosition,
+        float scale, float* output, int outputRowStride, float* scratch, int keyLength, int valueLength, bool reference = false)
+    {
+        bool halfKeys = cache.KeyType == KvCacheType.F16, halfValues = cache.ValueType == KvCacheType.F16;
+        fixed (Half* keysF16 = halfKeys ? cache.KeysF16(layer) : default)
+        fixed (float* keysF32 = halfKeys ? default : cache.KeysF32(layer))
+        fixed (Half* valuesF16 = halfValues ? cache.ValuesF16(layer) : default)
+        fixed (float* valuesF32 = halfValues ? default : cache.ValuesF32(layer))
+        {
+            var source = new TileSource(
+                halfKeys ? (ushort*)keysF16 + kvHead * keyLength : null, halfKeys ? null : keysF32 + kvHead * keyLength, cache.KeyWidth,
+                halfValues ? (ushort*)valuesF16 + kvHead * valueLength : null, halfValues ? null : valuesF32 + kvHead * valueLength, cache.ValueWidth);
+            Rows(queries, queryRowStride, rows, groupSize, source, firstPosition, scale, output, outputRowStride, scratch, keyLength, valueLength, null, 0, reference);
+        }
+    }
+
+    /// <summary>
+    /// The same over any cached rows (<see cref="TileSource"/>: MLA's absorbed form reads keys and values from one latent
+    /// row), optionally with sparse attention's mask: row i keeps position t where <c>keep[i·keepStride + t]</c> ≠ 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Rows(
+        float* queries, int queryRowStride, int rows, int groupSize, TileSource source, int firstPosition,
+        float scale, float* output, int outputRowStride, float* scratch, int keyLength, int valueLength,
+        byte* keep, int keepStride, bool reference = false)
+    {
+        int vectors = rows * groupSize, length = firstPosition + rows, padded = Padded(length);
+        float* q = scratch, scores = q + (long)vectors * keyLength, keyTile = scores + (long)vectors * padded, valueTile = keyTile + keyLength * KeyTile;
+        bool halfKeys = source.KeysF16 != null, halfValues = source.ValuesF16 != null;
+
+        for (int i = 0; i < rows; i++)
+        {
+            float* from = queries + (long)i * queryRowStride, target = q + (long)i * groupSize * keyLength;
+            if (halfKeys) Attention.RoundToHalf(from, target, groupSize * keyLength);
+            else new ReadOnlySpan<float>(from, groupSize * keyLength).CopyTo(new Span<float>(target, groupSize * keyLength));
+        }
+
+        for (int t0 = 0; t0 < length; t0 += KeyTile)
+        {
+            int count = Math.Min(KeyTile, length - t0);
+            TransposeTile(halfKeys ? source.KeysF16 + (long)t0 * source.KeyStride : null, halfKeys ? null : source.KeysF32 + (long)t0 * source.KeyStride,
+                source.KeyStride, count, keyLength, keyTile);
+            // Vectors of rows that end before this tile need none of its scores.
+            int firstRow = Math.Max(0, t0 - firstPosition);
+            int start = firstRow * groupSize;
+            if (reference) ScoreTileReference(q + (long)start * keyLength, vectors - start, keyLength, keyTile, scale, scores + (long)start * padded + t0, padded);
+            else ScoreTile(q + (long)start * keyLength, vectors - start, keyLength, keyTile, scale, scores + (long)start * padded + t0, padded);
+        }
+
+        for (int v = 0; v < vectors; v++)
+        {
+            int row = v / groupSize, seen = firstPosition + row + 1;
+            float* scoreRow = scores + (long)v * padded;
+            if (keep != null)
+                for (int t = 0; t < seen; t++)
+                    if (keep[(long)row * keepStride + t] == 0) scoreRow[t] = float.NegativeInfinity;
+            VectorOps.Softmax(new Span<float>(scoreRow, seen));
+            if (halfValues) Attention.RoundToHalf(scoreRow, scoreRow, seen);
+            new Span<float>(scoreRow + seen, padded - seen).Clear();
+        }
+
+        for (int i = 0; i < rows; i++) new Span<float>(output + (long)i * outputRowStride, groupSize * valueLength).Clear();
+        for (int t0 = 0; t0 < length; t0 += KeyTile)
+        {
+            int count = Math.Min(KeyTile, length - t0);
+            for (int t = 0; t < count; t++)
+            {
+                long at = (long)(t0 + t) * source.ValueStride;
+                if (halfValues) HalfConversion.HalfToSingle((Half*)(source.ValuesF16 + at), valueTile + t * valueLength, valueLength);
+                else new ReadOnlySpan<float>(source.ValuesF32 + at, valueLength).CopyTo(new Span<float>(valueTile + t * valueLength, valueLength));
+            }
+            int firstRow = Math.Max(0, t0 - firstPosition);
+            for (int v = firstRow * groupSize; v < vectors; )
+            {
+                int take = Math.Min(3, vectors - v);
+                float* o0 = OutputHead(output, outputRowStride, groupSize, valueLength, v);
+                float* o1 = take > 1 ? OutputHead(output, outputRowStride, groupSize, valueLength, v + 1) : null;
+                float* o2 = take > 2 ? OutputHead(output, outputRowStride, groupSize, valueLength, v + 2) : null;
+                float* w = scores + (long)v * padded + t0;
+                if (reference) AccumulateTileReference(w, padded, take, count, valueTile, valueLength, o0, o1, o2);
+                else AccumulateTile(w, padded, take, count, valueTile, valueLength, o0, o1, o2);
+                v += take;
+            }
+        }
+    }
+
+    private static float* OutputHead(float* output, int outputRowStride, int groupSize, int valueLength, int vector) =>
+        output + (long)(vector / groupSize) * outputRowStride + (long)(vector % groupSize) * valueLength;
+
+    /// <summary>Key rows t0…t0+count−1 of one head, widened to F32, as tile[d·KeyTile + t]; lanes past count are zero.</summary>
+    private static void TransposeTile(ushort* half, float* single, int stride, int count, int keyLength, float* tile)
+    {
+        if (System.Runtime.Intrinsics.X86.Avx.IsSupported && keyLength % 8 == 0)
+        {
+            // 8 × 8 blocks: eight rows' eight elements in, eight elements' eight rows out, by unpack/shuffle/permute.
+            for (int rows = 0; rows < KeyTile; rows += 8)
+                for (int d = 0; d < keyLength; d += 8)
+                {
+                    Vector256<float> Row(int t) => t >= count ? default
+                        : half != null ? HalfConversion.HalfToSingle(Vector128.Load(half + (long)t * stride + d))
+                        : Vector256.Load(single + (long)t * stride + d);
+                    Transpose8(Row(rows), Row(rows + 1), Row(rows + 2), Row(rows + 3), Row(rows + 4), Row(rows + 5), Row(rows + 6), Row(rows + 7),
+                        tile + d * KeyTile + rows);
+                }
+            return;
+        }
+        if (count < KeyTile) new Span<float>(tile, keyLength * KeyTile).Clear();
+        for (int t = 0; t < count; t++)
+            for (int d = 0; d < keyLength; d++)
+                tile[d * KeyTile + t] = half != null ? (float)BitConverter.UInt16BitsToHalf(half[(long)t * stride + d]) : single[(long)t * stride + d];
+    }
+
+    /// <summary>Stores column k of the 8 × 8 block whose rows are r0…r7 at <c>target + k·KeyTile</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* target)
+    {
+        Vector256<float> a0 = Avx.UnpackLow(r0, r1), a1 = Avx.UnpackHigh(r0, r1), a2 = Avx.UnpackLow(r2, r3), a3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> a4 = Avx.UnpackLow(r4, r5), a5 = Avx.UnpackHigh(r4, r5), a6 = Avx.UnpackLow(r6, r7), a7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> b0 = Avx.Shuffle(a0, a2, 0x44), b1 = Avx.Shuffle(a0, a2, 0xEE), b2 = Avx.Shuffle(a1, a3, 0x44), b3 = Avx.Shuffle(a1, a3, 0xEE);
+        Vector256<float> b4 = Avx.Shuffle(a4, a6, 0x44), b5 = Avx.Shuffle(a4, a6, 0xEE), b6 = Avx.Shuffle(a5, a7, 0x44), b7 = Avx.Shuffle(a5, a7, 0xEE);
+        Avx.Permute2x128(b0, b4, 0x20).Store(target);
+        Avx.Permute2x128(b1, b5, 0x20).Store(target + KeyTile);
+        Avx.Permute2x128(b2, b6, 0x20).Store(target + 2 * KeyTile);
+        Avx.Permute2x128(b3, b7, 0x20).Store(target + 3 * KeyTile);
+        Avx.Permute2x128(b0, b4, 0x31).Store(target + 4 * KeyTile);
+        Avx.Permute2x128(b1, b5, 0x31).Store(target + 5 * KeyTile);
+        Avx.Permute2x128(b2, b6, 0x31).Store(target + 6 * KeyTile);
+        Avx.Permute2x128(b3, b7, 0x31).Store(target + 7 * KeyTile);
+    }
+
+    /// <summary>scores[v·stride + t] = (Σ_d q[v][d]·tile[d][t]) · scale for a whole tile, four query vectors at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScoreTile(float* q, int vectors, int keyLength, float* tile, float scale, float* scores, int stride)
+    {
+        Vector256<float> s = Vector256.Create(scale);
+        int v = 0;
+        for (; v + 4 <= vectors; v += 4)
+        {
+            float* q0 = q + (long)v * keyLength, q1 = q0 + keyLength, q2 = q1 + keyLength, q3 = q2 + keyLength;
+            Vector256<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+            for (int d = 0; d < keyLength; d++)
+            {
+                Vector256<float> lo = Vector256.Load(tile + d * KeyTile), hi = Vector256.Load(tile + d * KeyTile + 8);
+                Vector256<float> x0 = Vector256.Create(q0[d]), x1 = Vector256.Create(q1[d]), x2 = Vector256.Create(q2[d]), x3 = Vector256.Create(q3[d]);
+                a0 = Vector256.FusedMultiplyAdd(x0, lo, a0); b0 = Vector256.FusedMultiplyAdd(x0, hi, b0);
+                a1 = Vector256.FusedMultiplyAdd(x1, lo, a1); b1 = Vector256.FusedMultiplyAdd(x1, hi, b1);
+                a2 = Vector256.FusedMultiplyAdd(x2, lo, a2); b2 = Vector256.FusedMultiplyAdd(x2, hi, b2);
+                a3 = Vector256.FusedMultiplyAdd(x3, lo, a3); b3 = Vector256.FusedMultiplyAdd(x3, hi, b3);
+            }
+            float* r = scores + (long)v * stride;
+            (a0 * s).Store(r); (b0 * s).Store(r + 8); r += stride;
+            (a1 * s).Store(r); (b1 * s).Store(r + 8); r += stride;
+            (a2 * s).Store(r); (b2 * s).Store(r + 8); r += stride;
+            (a3 * s).Store(r); (b3 * s).Store(r + 8);
+        }
+        for (; v < vectors; v++)
+        {
+            float* q0 = q + (long)v * keyLength;
+            Vector256<float> a0 = default, b0 = default;
+            for (int d = 0; d < keyLength; d++)
+            {
+                Vector256<float> x0 = Vector256.Create(q0[d]);
+                a0 = Vector256.FusedMultiplyAdd(x0, Vector256.Load(tile + d * KeyTile), a0);
+                b0 = Vector256.FusedMultiplyAdd(x0, Vector256.Load(tile + d * KeyTile + 8), b0);
+            }
+            float* r = scores + (long)v * stride;
+            (a0 * s).Store(r); (b0 * s).Store(r + 8);
+        }
+    }
+
+    /// <summary>The scalar form of <see cref="ScoreTile"/>: per (vector, key) one FMA chain over d, in d order.</summary>
+    private static void ScoreTileReference(float* q, int vectors, int keyLength, float* tile, float scale, float* scores, int stride)
+    {
+        for (int v = 0; v < vectors; v++)
+            for (int t = 0; t < KeyTile; t++)
+            {
+                float sum = 0f;
+                for (int d = 0; d < keyLength; d++) sum = MathF.FusedMultiplyAdd(q[(long)v * keyLength + d], tile[d * KeyTile + t], sum);
+                scores[(long)v * stride + t] = sum * scale;
+            }
+    }
+
+    /// <summary>o_j += Σ_t w[j·stride + t] · tile[t] for <paramref name="take"/> (1–3) outputs, in t order, 32 lanes at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateTile(float* w, int stride, int take, int count, float* tile, int valueLength, float* o0, float* o1, float* o2)
+    {
+        float* w0 = w, w1 = w + stride, w2 = w1 + stride;
+        int c = 0;
+        if (take == 3)
+        {
+            for (; c + 32 <= valueLength; c += 32)
+            {
+                Vector256<float> p0 = Vector256.Load(o0 + c), p1 = Vector256.Load(o0 + c + 8), p2 = Vector256.Load(o0 + c + 16), p3 = Vector256.Load(o0 + c + 24);
+                Vector256<float> q0 = Vector256.Load(o1 + c), q1 = Vector256.Load(o1 + c + 8), q2 = Vector256.Load(o1 + c + 16), q3 = Vector256.Load(o1 + c + 24);
+                Vector256<float> r0 = Vector256.Load(o2 + c), r1 = Vector256.Load(o2 + c + 8), r2 = Vector256.Load(o2 + c + 16), r3 = Vector256.Load(o2 + c + 24);
+                for (int t = 0; t < count; t++)
+                {
+                    float* row = tile + t * valueLength + c;
+                    Vector256<float> v0 = Vector256.Load(row), v1 = Vector256.Load(row + 8), v2 = Vector256.Load(row + 16), v3 = Vector256.Load(row + 24);
+                    Vector256<float> x = Vector256.Create(w0[t]), y = Vector256.Create(w1[t]), z = Vector256.Create(w2[t]);
+                    p0 = Vector256.FusedMultiplyAdd(x, v0, p0); p1 = Vector256.FusedMultiplyAdd(x, v1, p1); p2 = Vector256.FusedMultiplyAdd(x, v2, p2); p3 = Vector256.FusedMultiplyAdd(x, v3, p3);
+                    q0 = Vector256.FusedMultiplyAdd(y, v0, q0); q1 = Vector256.FusedMultiplyAdd(y, v1, q1); q2 = Vector256.FusedMultiplyAdd(y, v2, q2); q3 = Vector256.FusedMultiplyAdd(y, v3, q3);
+                    r0 = Vector256.FusedMultiplyAdd(z, v0, r0); r1 = Vector256.FusedMultiplyAdd(z, v1, r1); r2 = Vector256.FusedMultiplyAdd(z, v2, r2); r3 = Vector256.FusedMultiplyAdd(z, v3, r3);
+                }
+                p0.Store(o0 + c); p1.Store(o0 + c + 8); p2.Store(o0 + c + 16); p3.Store(o0 + c + 24);
+                q0.Store(o1 + c); q1.Store(o1 + c + 8); q2.Store(o1 + c + 16); q3.Store(o1 + c + 24);
+                r0.Store(o2 + c); r1.Store(o2 + c + 8); r2.Store(o2 + c + 16); r3.Store(o2 + c + 24);
+            }
+        }
+        // The rest (or fewer than three outputs): one output and eight lanes at a time, the same chains.
+        for (int j = 0; j < take; j++)
+        {
+            float* o = j == 0 ? o0 : j == 1 ? o1 : o2, wj = w + (long)j * stride;
+            int e = c;
+            for (; e + 8 <= valueLength; e += 8)
+            {
+                Vector256<float> acc = Vector256.Load(o + e);
+                for (int t = 0; t < count; t++) acc = Vector256.FusedMultiplyAdd(Vector256.Create(wj[t]), Vector256.Load(tile + t * valueLength + e), acc);
+                acc.Store(o + e);
+            }
+            for (; e < valueLength; e++)
+            {
+                float acc = o[e];
+                for (int t = 0; t < count; t++) acc = MathF.FusedMultiplyAdd(wj[t], tile[t * valueLength + e], acc);
+                o[e] = acc;
+            }
+        }
+    }
+
+    /// <summary>The scalar form of <see cref="AccumulateTile"/>.</summary>
+    private static void AccumulateTileReference(float* w, int stride, int take, int count, float* tile, int valueLength, float* o0, float* o1, float* o2)
+    {
+        for (int j = 0; j < take; j++)
+        {
+            float* o = j == 0 ? o0 : j == 1 ? o1 : o2;
+            for (int e = 0; e < valueLength; e++)
+                for (int t = 0; t < count; t++) o[e] = MathF.FusedMultiplyAdd(w[(long)j * stride + t], tile[t * valueLength + e], o[e]);
+        }
+    }
+
+    /// <summary>
+    /// The scalar reference of <see cref="Rows"/>: the same tiles, lane orders and softmax, with plain FMAs in place of
+    /// the vector kernels; bit for bit the vector form.
+    /// </summary>
+    internal static void Reference(
+        float* queries, int queryRowStride, int rows, int groupSize, KvCache cache, int layer, int kvHead, int firstPosition,
+        float scale, float* output, int outputRowStride, float* scratch, int keyLength, int valueLength) =>
+        Rows(queries, queryRowStride, rows, groupSize, cache, layer, kvHead, firstPosition, scale, output, outputRowStride, scratch, keyLength, valueLength, reference: true);
+}
+
+/// <summary>
+/// Where <see cref="TiledAttention"/> reads: position t's key at <c>KeysF16/KeysF32 + t·KeyStride</c> and its value at
+/// <c>ValuesF16/ValuesF32 + t·ValueStride</c>, each in F16 (its F16 pointer set) or F32. The caller keeps them pinned.
+/// </summary>
+internal readonly unsafe struct TileSource(ushort* keysF16, float* keysF32, int keyStride, ushort* valuesF16, float* valuesF32, int valueStride)
+{
+    public readonly ushort* KeysF16 = keysF16;
+    public readonly float* KeysF32 = keysF32;
+    public readonly int KeyStride = keyStride;
+    public readonly ushort* ValuesF16 = valuesF16;
+    public readonly float* ValuesF32 = valuesF32;
+    public readonly int ValueStride = valueStride;
+}

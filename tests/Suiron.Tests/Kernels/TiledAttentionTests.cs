@@ -1,0 +1,159 @@
+using Suiron.Inference;
+using Suiron.Kernels;
+using Xunit;
+
+namespace Suiron.Tests.Kernels;
+
+/// <summary>
+/// The tiled prefill attention against the row-by-row <see cref="Attention.Head"/> (the path the llama.cpp oracle tests
+/// pin down): the same softmax and weights·V arithmetic, scores summed in another order, so equal within float rounding
+/// (F32 cache) or within one F16 rounding of a weight (F16 cache); and its vector kernels bit for bit against their
+/// scalar reference.
+/// </summary>
+public sealed unsafe class TiledAttentionTests
+{
+    public static TheoryData<KvCacheType, int, int, int, int, int> Shapes() => new()
+    {
+        // cache type, group size, key length, value length, first position, rows
+        { KvCacheType.F16, 7, 64, 64, 0, 33 },
+        { KvCacheType.F16, 7, 64, 64, 100, 4 },
+        { KvCacheType.F16, 1, 128, 128, 17, 32 },
+        { KvCacheType.F16, 4, 80, 80, 5, 9 },     // 80: a 32-lane block, then 8-lane tails
+        { KvCacheType.F16, 3, 40, 24, 0, 1 },     // tails everywhere, one row
+        { KvCacheType.F16, 2, 20, 16, 3, 5 },     // a key length off the 8-wide transpose
+        { KvCacheType.F16, 2, 64, 64, 300, 1 },   // a decode step at depth
+        { KvCacheType.F32, 7, 64, 64, 0, 20 },
+        { KvCacheType.F32, 2, 96, 36, 31, 16 },   // 36: a scalar tail in the weights·V pass
+    };
+
+    private static (KvCache cache, float[] queries) Fill(KvCacheType type, int groupSize, int keyLength, int valueLength, int length, int seed)
+    {
+        const int kvHeads = 2;
+        var cache = new KvCache(2, kvHeads * keyLength, kvHeads * valueLength, 512, type);
+        var random = new Random(seed);
+        var keys = new float[length * kvHeads * keyLength];
+        var values = new float[length * kvHeads * valueLength];
+        for (int i = 0; i < keys.Length; i++) keys[i] = (float)(random.NextDouble() * 4 - 2);
+        for (int i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() * 4 - 2);
+        cache.Write(1, 0, keys, values);
+        var queries = new float[length * kvHeads * groupSize * keyLength];
+        for (int i = 0; i < queries.Length; i++) queries[i] = (float)(random.NextDouble() * 2 - 1);
+        return (cache, queries);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Tiled_rows_equal_row_by_row_attention(KvCacheType type, int groupSize, int keyLength, int valueLength, int firstPosition, int rows)
+    {
+        if (!TiledAttention.Supports(new KvCache(1, 8, 8, 1, type))) return;
+        const int kvHeads = 2, layer = 1;
+        int heads = kvHeads * groupSize, queryWidth = heads * keyLength, outputWidth = heads * valueLength, length = firstPosition + rows;
+        var (cache, queries) = Fill(type, groupSize, keyLength, valueLength, length, groupSize * 7919 + rows);
+        float scale = 1 / MathF.Sqrt(keyLength);
+        var tiled = new float[rows * outputWidth];
+        var scratch = new float[TiledAttention.ScratchFloats(rows * groupSize, length, keyLength, valueLength)];
+        fixed (float* q = queries)
+        fixed (float* o = tiled)
+        fixed (float* s = scratch)
+            for (int kvHead = 0; kvHead < kvHeads; kvHead++)
+                TiledAttention.Rows(q + kvHead * groupSize * keyLength, queryWidth, rows, groupSize, cache, layer, kvHead, firstPosition,
+                    scale, o + kvHead * groupSize * valueLength, outputWidth, s, keyLength, valueLength);
+
+        double worst = 0;
+        for (int i = 0; i < rows; i++)
+            for (int h = 0; h < heads; h++)
+            {
+                var expected = new float[valueLength];
+                Attention.Head(queries.AsSpan(i * queryWidth + h * keyLength, keyLength), cache, layer, h / groupSize, firstPosition + i + 1, scale,
+                    new float[length], new float[2 * keyLength], expected);
+                for (int d = 0; d < valueLength; d++)
+                {
+                    float actual = tiled[i * outputWidth + h * valueLength + d];
+                    // Values lie in [-2, 2]: an F16 weight rounded the other way moves an output by at most 2·2^-11 of that weight.
+                    double tolerance = type == KvCacheType.F16 ? 2e-3 : 2e-6;
+                    worst = Math.Max(worst, Math.Abs(actual - expected[d]));
+                    Assert.True(Math.Abs(actual - expected[d]) <= tolerance, $"row {i}, head {h}, element {d}: tiled {actual} vs row by row {expected[d]}");
+                }
+            }
+        Assert.True(worst > 0 || type == KvCacheType.F16, "an F32 cache with scores summed in another order is expected to differ somewhere");
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Vector_kernels_equal_their_scalar_reference_bit_for_bit(KvCacheType type, int groupSize, int keyLength, int valueLength, int firstPosition, int rows)
+    {
+        if (!TiledAttention.Supports(new KvCache(1, 8, 8, 1, type))) return;
+        const int kvHeads = 2, layer = 1;
+        int heads = kvHeads * groupSize, queryWidth = heads * keyLength, outputWidth = heads * valueLength, length = firstPosition + rows;
+        var (cache, queries) = Fill(type, groupSize, keyLength, valueLength, length, groupSize * 31 + rows);
+        var vector = new float[rows * outputWidth];
+        var scalar = new float[rows * outputWidth];
+        var scratch = new float[TiledAttention.ScratchFloats(rows * groupSize, length, keyLength, valueLength)];
+        fixed (float* q = queries)
+        fixed (float* v = vector)
+        fixed (float* r = scalar)
+        fixed (float* s = scratch)
+            for (int kvHead = 0; kvHead < kvHeads; kvHead++)
+            {
+                TiledAttention.Rows(q + kvHead * groupSize * keyLength, queryWidth, rows, groupSize, cache, layer, kvHead, firstPosition,
+                    0.125f, v + kvHead * groupSize * valueLength, outputWidth, s, keyLength, valueLength);
+                TiledAttention.Reference(q + kvHead * groupSize * keyLength, queryWidth, rows, groupSize, cache, layer, kvHead, firstPosition,
+                    0.125f, r + kvHead * groupSize * valueLength, outputWidth, s, keyLength, valueLength);
+            }
+        for (int i = 0; i < vector.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(vector[i]) == BitConverter.SingleToInt32Bits(scalar[i]), $"element {i}: vector {vector[i]} vs scalar {scalar[i]}");
+    }
+
+    /// <summary>
+    /// MLA's absorbed form: keys the whole cached row, values its latent part (same row, offset), every head reading it,
+    /// with a sparse-attention mask — against attention computed naively in double (F32 rows, so no F16 rounding).
+    /// </summary>
+    [Fact]
+    public void Latent_rows_with_a_mask_equal_naive_attention()
+    {
+        if (!TiledAttention.IsAccelerated) return;
+        const int heads = 5, rope = 8, rank = 40, width = rope + rank, rows = 6, firstPosition = 37, length = firstPosition + rows;
+        var random = new Random(3);
+        var cached = new float[length * width];
+        for (int i = 0; i < cached.Length; i++) cached[i] = (float)(random.NextDouble() * 2 - 1);
+        var queries = new float[rows * heads * width];
+        for (int i = 0; i < queries.Length; i++) queries[i] = (float)(random.NextDouble() * 2 - 1);
+        var keep = new byte[rows * length];
+        for (int i = 0; i < keep.Length; i++) keep[i] = (byte)(random.Next(3) == 0 ? 0 : 1);
+        for (int r = 0; r < rows; r++) keep[r * length + firstPosition + r] = 1; // a row always keeps itself
+        var output = new float[rows * heads * rank];
+        var scratch = new float[TiledAttention.ScratchFloats(rows * heads, length, width, rank)];
+        const float scale = 0.3f;
+        fixed (float* c = cached)
+        fixed (float* q = queries)
+        fixed (float* o = output)
+        fixed (float* s = scratch)
+        fixed (byte* k = keep)
+            TiledAttention.Rows(q, heads * width, rows, heads, new TileSource(null, c, width, null, c + rope, width), firstPosition, scale,
+                o, heads * rank, s, width, rank, k, length);
+
+        for (int r = 0; r < rows; r++)
+            for (int h = 0; h < heads; h++)
+            {
+                int seen = firstPosition + r + 1;
+                var weights = new double[seen];
+                double max = double.NegativeInfinity, sum = 0;
+                for (int t = 0; t < seen; t++)
+                {
+                    if (keep[r * length + t] == 0) { weights[t] = double.NegativeInfinity; continue; }
+                    double dot = 0;
+                    for (int d = 0; d < width; d++) dot += (double)queries[(r * heads + h) * width + d] * cached[t * width + d];
+                    weights[t] = dot * scale;
+                    max = Math.Max(max, weights[t]);
+                }
+                for (int t = 0; t < seen; t++) sum += weights[t] = Math.Exp(weights[t] - max);
+                for (int e = 0; e < rank; e++)
+                {
+                    double expected = 0;
+                    for (int t = 0; t < seen; t++) expected += weights[t] / sum * cached[t * width + rope + e];
+                    float actual = output[(r * heads + h) * rank + e];
+                    Assert.True(Math.Abs(actual - expected) < 1e-5, $"row {r}, head {h}, element {e}: {actual} vs {expected}");
+                }
+            }
+    }
+}
