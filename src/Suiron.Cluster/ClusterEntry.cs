@@ -55,13 +55,13 @@ internal sealed class ClusterEntry(ServerState state, ReplicaRouter router, Clus
         {
             string replica = route.Replicas[attempt];
             if (attempt > 0) metrics.CountRetry();
+            view.Dispatched(replica); // counted until the next load report, so a burst spreads instead of piling on one replica
             if (replica == view.LocalId)
             {
                 using var announced = await publisher.AnnounceAsync(blocks);
                 await next(context);
                 return;
             }
-            view.Dispatched(replica);
             if (await RelayAsync(context, replica, relay, lastTry: attempt + 1 >= Math.Min(MaxTries, route.Replicas.Count))) return;
         }
         // Every replica tried failed before answering: this node serves it.
