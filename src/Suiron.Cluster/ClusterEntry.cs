@@ -27,8 +27,8 @@ internal sealed class ClusterEntry(ServerState state, ReplicaRouter router, Clus
         if (!HttpMethods.IsPost(request.Method) || !RoutingPrompt.Routes(request.Path)) { await next(context); return; }
         if (localBackend is not null && localBackend.IsRelayedHere(request.Headers[ServerReplicaBackend.RelayHeader]))
         {
-            // Relayed here by this node's replica grain, which announced the prompt already.
-            await next(context);
+            // Relayed here by this node's replica service, which announced the prompt already.
+            await ServeHereAsync(context, next);
             return;
         }
 
@@ -59,14 +59,29 @@ internal sealed class ClusterEntry(ServerState state, ReplicaRouter router, Clus
             if (replica == view.LocalId)
             {
                 using var announced = await publisher.AnnounceAsync(blocks);
-                await next(context);
+                await ServeHereAsync(context, next);
                 return;
             }
             if (await RelayAsync(context, replica, relay, lastTry: attempt + 1 >= Math.Min(MaxTries, route.Replicas.Count))) return;
         }
         // Every replica tried failed before answering: this node serves it.
         request.Body = new MemoryStream(body, writable: false);
-        using (await publisher.AnnounceAsync(blocks)) await next(context);
+        using (await publisher.AnnounceAsync(blocks)) await ServeHereAsync(context, next);
+    }
+
+    /// <summary>This node's endpoint serves the request, its response passing through <see cref="PublishingResponseBody"/>.</summary>
+    private async Task ServeHereAsync(HttpContext context, RequestDelegate next)
+    {
+        var body = context.Response.Body;
+        context.Response.Body = new PublishingResponseBody(body, publisher);
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            context.Response.Body = body;
+        }
     }
 
     /// <summary>

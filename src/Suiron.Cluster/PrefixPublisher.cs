@@ -54,12 +54,34 @@ internal sealed class PrefixPublisher(IGrainFactory grains, IReplicaBackend back
         }
     }
 
+    /// <summary>
+    /// Sends what changed in the prefix cache since the last publication, if anything did: awaited before a response's
+    /// bytes go out, so a finished reply's blocks are in the directory before its client can send the next turn.
+    /// </summary>
+    public Task PublishPendingAsync()
+        => backend.PrefixCacheVersion == Volatile.Read(ref _publishedVersion) ? Task.CompletedTask : PublishQuietlyAsync();
+
+    private async Task PublishQuietlyAsync()
+    {
+        try
+        {
+            await PublishAsync(force: false);
+        }
+        catch (Exception)
+        {
+            // A shard unreachable: the response goes out all the same; the background round retries.
+        }
+    }
+
+    private long _publishedVersion = -1;
+
     /// <summary>Sends the directory what changed since the last call; with <paramref name="force"/>, every shard is asked its epoch.</summary>
     public async Task PublishAsync(bool force)
     {
         await _gate.WaitAsync();
         try
         {
+            long version = backend.PrefixCacheVersion; // read before the contents: a change after it is sent next time
             var holding = new HashSet<ulong>();
             foreach (int[] sequence in backend.PrefixCacheContents()) holding.UnionWith(PrefixBlocks.Hashes(sequence));
             lock (_inFlight)
@@ -82,6 +104,7 @@ internal sealed class PrefixPublisher(IGrainFactory grains, IReplicaBackend back
             }
             await Task.WhenAll(calls);
             _published = holding;
+            Volatile.Write(ref _publishedVersion, version);
         }
         finally
         {
