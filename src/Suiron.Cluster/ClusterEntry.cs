@@ -10,8 +10,8 @@ namespace Suiron.Cluster;
 /// <summary>
 /// Where a generation request enters the cluster (after the API key was checked on this node): its prompt is rendered
 /// and tokenized as its endpoint would, cut into blocks, routed (<see cref="ReplicaRouter"/>), and either served here
-/// or relayed to the chosen replica through a grain call whose response comes back piece by piece and is written
-/// unchanged, so the client sees the response of an ordinary server. A replica that fails before answering is
+/// or relayed to the chosen replica's <see cref="IReplicaService"/>, which pushes the response back piece by piece to a
+/// <see cref="RelaySink"/> here; it is written unchanged, so the client sees the response of an ordinary server. A replica that fails before answering is
 /// replaced by the next; one that fails mid-response ends a stream with an error event and <c>data: [DONE]</c>.
 /// </summary>
 internal sealed class ClusterEntry(ServerState state, ReplicaRouter router, ClusterView view, PrefixPublisher publisher, ClusterMetrics metrics,
