@@ -19,5 +19,6 @@ var root = new Command("suiron", "Suiron: run DeepSeek, Qwen, GLM and Llama GGUF
     TemplateCommand.Create(),
     ChatCommand.Create(),
     PullCommand.Create(),
+    ClusterCommand.Create(),
 };
 return CliErrors.Invoke(root, args);

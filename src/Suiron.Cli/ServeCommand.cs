@@ -56,12 +56,14 @@ internal static class ServeCommand
             Description = "Folder for POST /slots/{id}?action=save|restore files (a slot's tokens and KV cache); created if missing. Default: save/restore off",
         };
         var cacheTypes = new CacheTypeOptions();
+        var cluster = new ClusterOptions();
 
         var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
             model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
             spec, draftMax, draftMin, prefillLatency, reasoningBudget, responsesStore, slotSavePath, rerankModel, verbose, logFormat,
         };
+        foreach (var option in cluster.All) command.Options.Add(option);
         command.SetAction(result => CliErrors.Guard(() =>
         {
             int portValue = result.GetValue(port), slots = result.GetValue(parallel), ctx = result.GetValue(contextSize);
@@ -77,6 +79,7 @@ internal static class ServeCommand
             if (budget < -1) throw new UsageException($"--reasoning-budget must be -1 (unrestricted) or ≥ 0 (got {budget}).");
             if (stored is < 0 or > 1_000_000) throw new UsageException($"--responses-store must be between 0 and 1000000 (got {stored}).");
             string? key = result.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("SUIRON_API_KEY");
+            var clusterExtension = cluster.Create(result);
             Suiron.Inference.SpeculationOptions? speculation = result.GetValue(spec) switch
             {
                 null => null,
@@ -130,7 +133,7 @@ internal static class ServeCommand
                 LogFormat = result.GetValue(logFormat) == "json" ? ServerLogFormat.Json : ServerLogFormat.Text,
                 AllowedHosts = result.GetValue(allowedHosts) ?? [], CorsOrigins = result.GetValue(corsOrigins) ?? [],
                 Speculation = speculation, ReasoningBudget = budget >= 0 ? budget : null, ResponseStoreCapacity = stored,
-                SlotSavePath = slotFolder, Reranker = reranker,
+                SlotSavePath = slotFolder, Reranker = reranker, Extension = clusterExtension,
             };
             return RunAsync(local, options).GetAwaiter().GetResult();
         }));
@@ -162,6 +165,11 @@ internal static class ServeCommand
             Console.Error.WriteLine($"error: cannot listen on {options.Host}:{options.Port}: {e.Message}");
             return CliErrors.Failure;
         }
+        catch (Exception e) when (options.Extension is Suiron.Cluster.ClusterExtension cluster)
+        {
+            Console.Error.WriteLine($"error: cannot join the cluster '{cluster.Settings.Name}' (Redis {cluster.Settings.Redis}, silo port {cluster.Settings.SiloPort}): {e.Message}");
+            return CliErrors.Failure;
+        }
         var info = local.Model.Info;
         Console.Error.WriteLine($"suiron: serving '{local.Id}' ({info.Architecture}, {info.ParameterCount / 1e6:F1}M parameters) at {server.Address}");
         Console.Error.WriteLine($"suiron: {local.Scheduler.SlotCount} slots × {local.Scheduler.ContextSize} tokens of context " +
@@ -169,6 +177,9 @@ internal static class ServeCommand
                                 (info.RecurrentLayerCount > 0 ? $", recurrent state {InfoCommand.Bytes(info.RecurrentBytesPerSequence)} per slot and snapshot" : "") + $"), queue {local.Scheduler.QueueLimit}, " +
                                 $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/messages /v1/responses /v1/rerank /v1/models /health /metrics; Ctrl+C stops");
         Console.Error.WriteLine($"suiron: web chat at {server.Address}");
+        if (options.Extension is Suiron.Cluster.ClusterExtension joined)
+            Console.Error.WriteLine($"suiron: replica in cluster '{joined.Settings.Name}' (Redis {joined.Settings.Redis}; silo {joined.Settings.AdvertiseAddress}:{joined.Settings.SiloPort}, " +
+                                    $"gateway {joined.Settings.GatewayPort}; routing {(joined.Settings.Routing == Suiron.Cluster.RoutingPolicy.Prefix ? "prefix" : "round-robin")})");
         await server.WaitForShutdownAsync();
         Console.Error.WriteLine("suiron: stopped");
         return CliErrors.Ok;

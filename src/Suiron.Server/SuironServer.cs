@@ -53,12 +53,15 @@ public sealed class SuironServer : IAsyncDisposable
             else throw new ArgumentException($"--host must be an IP address or 'localhost' (got '{options.Host}').");
         });
 
+        options.Extension?.ConfigureHost(builder);
+
         var app = builder.Build();
         app.Use(CountRequests);
         app.Use(HandleErrors);
         app.Use(new BrowserRequestPolicy(options).InvokeAsync);
         app.Use(RefuseWhileDraining);
         if (options.ApiKey is { Length: > 0 } key) app.Use(new ApiKeyAuthentication(key).InvokeAsync);
+        if (options.Extension is { } extension) app.Use(extension.InvokeAsync);
 
         var root = app.MapGroup("");
         root.MapHealth().MapMetrics().MapLlamaServerExtras().MapRerank();

@@ -78,6 +78,9 @@ public sealed record SuironServerOptions
     /// </summary>
     public string? SlotSavePath { get; init; }
 
+    /// <summary>What a layer above the server adds to it (the cluster: <c>suiron serve --cluster</c>); null: none.</summary>
+    public IServerExtension? Extension { get; init; }
+
     /// <summary>Log server events to the console (stderr).</summary>
     public bool Logging { get; init; }
 

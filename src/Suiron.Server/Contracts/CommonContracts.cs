@@ -48,4 +48,6 @@ public sealed class HealthResponse
     [JsonPropertyName("slots_idle")] public int SlotsIdle { get; init; }
     [JsonPropertyName("slots_processing")] public int SlotsProcessing { get; init; }
     [JsonPropertyName("queue_depth")] public int QueueDepth { get; init; }
+    /// <summary>The cluster's view (members, their queues, prefix hit rate) when the server is a replica in one.</summary>
+    [JsonPropertyName("cluster")] public System.Text.Json.Nodes.JsonObject? Cluster { get; init; }
 }

@@ -36,7 +36,7 @@ public static class CompletionsEndpoint
         }
     }
 
-    private static int[] PromptTokens(ServerState state, JsonElement? prompt)
+    internal static int[] PromptTokens(ServerState state, JsonElement? prompt)
     {
         const string invalid = "'prompt' must be a string, a list of one string, or a list of token ids.";
         if (prompt is not { } element || element.ValueKind == JsonValueKind.Null) throw ApiError.BadParameter("prompt", "'prompt' is required.");

@@ -51,6 +51,7 @@ public static class HealthEndpoints
                 SlotsIdle = scheduler.SlotCount - active,
                 SlotsProcessing = active,
                 QueueDepth = scheduler.QueueDepth,
+                Cluster = state.Options.Extension?.Health(context.RequestServices),
             };
             // 503 while draining: a load balancer's health check takes the instance out of rotation.
             if (state.Stopping) context.Response.Headers.RetryAfter = SuironServer.ShutdownRetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -61,8 +62,8 @@ public static class HealthEndpoints
 
     public static RouteGroupBuilder MapMetrics(this RouteGroupBuilder group)
     {
-        group.MapGet("/metrics", (ServerState state) =>
-            Results.Text(state.Metrics.Render(state.Model.Scheduler), "text/plain; version=0.0.4; charset=utf-8"));
+        group.MapGet("/metrics", (ServerState state, HttpContext context) =>
+            Results.Text(state.Metrics.Render(state.Model.Scheduler) + state.Options.Extension?.Metrics(context.RequestServices), "text/plain; version=0.0.4; charset=utf-8"));
         return group;
     }
 }

@@ -156,7 +156,9 @@ public sealed class Scheduler : IDisposable
         _pacer = new PrefillPacer(_options.PrefillLatencyFactor);
         ContextSize = _options.ContextSize > 0 ? _options.ContextSize : model.Info.ContextSize;
         _slots = new Slot[_options.Slots];
-        for (int i = 0; i < _slots.Length; i++) _slots[i] = new Slot(model.CreateCache(ContextSize));
+        for (int i = 0; i < _slots.Length; i++) _slots[i] = new Slot(model.CreateCache(ContextSize), i);
+        _publishedSlotTokens = new int[_slots.Length][];
+        for (int i = 0; i < _slots.Length; i++) _publishedSlotTokens[i] = [];
         _grammarVocabulary = new Lazy<GrammarVocabulary>(() => GrammarVocabulary.FromTokenizer(tokenizer), LazyThreadSafetyMode.ExecutionAndPublication);
         _thread = new Thread(Run) { IsBackground = true, Name = "suiron-scheduler" };
         _thread.Start();
@@ -203,6 +205,33 @@ public sealed class Scheduler : IDisposable
             long last = Interlocked.Read(ref _lastStep);
             return Stopwatch.GetElapsedTime(last).TotalSeconds > 2 ? 0 : Volatile.Read(ref _tokensPerSecond);
         }
+    }
+
+    /// <summary>
+    /// What the prefix cache holds: each slot's tokens as of its last admission (the prompt it is evaluating) or release
+    /// (prompt and reply). A replica in a cluster reports these to the prefix directory, so follow-up requests are
+    /// routed to the slot that holds their start.
+    /// </summary>
+    public IReadOnlyList<int[]> PrefixCacheContents()
+    {
+        var copy = new int[_publishedSlotTokens.Length][];
+        for (int i = 0; i < copy.Length; i++) copy[i] = Volatile.Read(ref _publishedSlotTokens[i]);
+        return copy;
+    }
+
+    /// <summary>Changes whenever <see cref="PrefixCacheContents"/> may have changed.</summary>
+    public long PrefixCacheVersion => Interlocked.Read(ref _prefixCacheVersion);
+
+    /// <summary>Raised on the scheduler's thread when <see cref="PrefixCacheContents"/> changed; a handler must only signal, never wait.</summary>
+    public event Action? PrefixCacheChanged;
+    private readonly int[][] _publishedSlotTokens;
+    private long _prefixCacheVersion;
+
+    private void PublishSlotTokens(Slot slot, int[] tokens)
+    {
+        Volatile.Write(ref _publishedSlotTokens[slot.Index], tokens);
+        Interlocked.Increment(ref _prefixCacheVersion);
+        PrefixCacheChanged?.Invoke();
     }
 
     /// <summary>
@@ -348,6 +377,7 @@ public sealed class Scheduler : IDisposable
         sequence.PromptDone = reuse;
         sequence.Stream.CachedPromptTokens = reuse;
         Interlocked.Add(ref _promptTokensCached, reuse);
+        PublishSlotTokens(best, prompt);
         _active.Add(sequence);
         Interlocked.Increment(ref _activeCount);
     }
@@ -573,6 +603,7 @@ public sealed class Scheduler : IDisposable
         Interlocked.Decrement(ref _activeCount);
         s.Slot!.Sequence = null;
         s.Slot.LastUsed = Stopwatch.GetTimestamp();
+        PublishSlotTokens(s.Slot, s.Slot.Tokens.ToArray());
         s.Slot = null;
         lock (_lock) _admitted--;
         Complete(s, reason, text, token, logprobs);
@@ -592,6 +623,7 @@ public sealed class Scheduler : IDisposable
         _active.Remove(s);
         Interlocked.Decrement(ref _activeCount);
         s.Slot!.Sequence = null;
+        PublishSlotTokens(s.Slot, s.Slot.Tokens.ToArray());
         s.Slot = null;
         lock (_lock) _admitted--;
         s.Stream.Writer.TryComplete(error);
@@ -743,9 +775,10 @@ public sealed class Scheduler : IDisposable
         }
     }
 
-    private sealed class Slot(KvCache cache)
+    private sealed class Slot(KvCache cache, int index)
     {
         public readonly KvCache Cache = cache;
+        public readonly int Index = index;
         public readonly List<int> Tokens = new();
         public Sequence? Sequence;
         public long LastUsed;
