@@ -7,7 +7,7 @@ namespace Suiron.Kernels;
 /// callback sees ggml's MUL_MAT and MUL_MAT_ID inputs. <c>suiron imatrix</c> installs one around its forward passes;
 /// otherwise the slot is empty and a matmul pays one thread-static read.
 /// </summary>
-public abstract class MatMulInputObserver
+internal abstract class MatMulInputObserver
 {
     [ThreadStatic] private static MatMulInputObserver? t_current;
 
