@@ -13,6 +13,7 @@ var root = new Command("suiron", "Suiron: run DeepSeek, Qwen, GLM and Llama GGUF
     InfoCommand.Create(),
     TokenizeCommand.Create(),
     QuantizeCommand.Create(),
+    ImatrixCommand.Create(),
     PerplexityCommand.Create(),
     BenchCommand.Create(),
     ServeCommand.Create(),

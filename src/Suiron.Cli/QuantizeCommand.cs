@@ -14,8 +14,12 @@ internal static class QuantizeCommand
         var type = new Argument<string>("type") { Description = $"Target file type: {string.Join(", ", ModelFileTypes.All)}" };
         var threads = new Option<int>("--threads", "-t") { Description = "Threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var pure = new Option<bool>("--pure") { Description = "No k-quant mixture: every quantizable tensor gets TYPE's default type (like llama-quantize --pure)" };
+        var imatrix = new Option<string>("--imatrix")
+        {
+            Description = "Importance matrix (llama-imatrix's or suiron imatrix's GGUF, or the legacy .dat) that weighs each column's rounding error",
+        };
 
-        var command = new Command("quantize", "Quantize a GGUF model (same output as llama.cpp's llama-quantize)") { input, output, type, threads, pure };
+        var command = new Command("quantize", "Quantize a GGUF model (same output as llama.cpp's llama-quantize)") { input, output, type, threads, pure, imatrix };
         command.SetAction(result => CliErrors.Guard(() =>
         {
             string typeName = result.GetValue(type)!;
@@ -27,9 +31,18 @@ internal static class QuantizeCommand
             string outputPath = result.GetValue(output)!.FullName;
             if (inputPath == outputPath) throw new UsageException("The output must be a different file from the input.");
 
+            string? imatrixFile = result.GetValue(imatrix);
+            ImportanceMatrix? importance = null;
+            if (imatrixFile is not null)
+            {
+                if (!File.Exists(imatrixFile)) throw new UsageException($"--imatrix: no such file '{imatrixFile}'.");
+                importance = ImportanceMatrix.Load(imatrixFile);
+                Console.Error.WriteLine($"loaded {importance.Entries.Count} importance matrix entries from {imatrixFile} computed on {importance.ChunkCount} chunks");
+            }
+
             var clock = Stopwatch.StartNew();
             var quantized = ModelQuantizer.Quantize(inputPath, outputPath, fileType,
-                new QuantizeOptions { Threads = threadCount, Pure = result.GetValue(pure) },
+                new QuantizeOptions { Threads = threadCount, Pure = result.GetValue(pure), ImportanceMatrix = importance, ImportanceMatrixFile = imatrixFile },
                 new TensorProgressLine());
 
             foreach (var group in quantized.Tensors.GroupBy(t => t.TargetType).OrderBy(g => g.Key))

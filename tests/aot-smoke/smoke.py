@@ -99,6 +99,17 @@ jrc, _, jerr = run(["dotnet", jit_dll], ["quantize", model, quantized_jit, "Q4_K
 check(rc == 0 and jrc == 0, "quantize Q4_K_M: exit 0", err + jerr)
 check(os.path.exists(quantized_aot) and open(quantized_aot, "rb").read() == open(quantized_jit, "rb").read(),
       "quantize Q4_K_M: the file equals the JIT build's byte for byte")
+rc, out, err = run([aot], ["imatrix", "--help"])
+check(rc == 0 and "suiron imatrix" in out, "imatrix --help names 'suiron imatrix'", out[:300])
+imatrix_aot, imatrix_jit = os.path.join(work, "aot.imatrix.gguf"), os.path.join(work, "jit.imatrix.gguf")
+rc, _, err = run([aot], ["imatrix", "-m", model, "-f", text, "-o", imatrix_aot, "-c", "32", "--chunks", "2", "-t", "2"])
+jrc, _, jerr = run(["dotnet", jit_dll], ["imatrix", "-m", model, "-f", text, "-o", imatrix_jit, "-c", "32", "--chunks", "2", "-t", "2"])
+check(rc == 0 and jrc == 0 and os.path.exists(imatrix_aot) and os.path.exists(imatrix_jit), "imatrix: exit 0, file written", err + jerr)
+weighted_aot, weighted_jit = os.path.join(work, "qi-aot.gguf"), os.path.join(work, "qi-jit.gguf")
+rc, _, err = run([aot], ["quantize", model, weighted_aot, "Q4_K_M", "--imatrix", imatrix_jit])
+jrc, _, jerr = run(["dotnet", jit_dll], ["quantize", model, weighted_jit, "Q4_K_M", "--imatrix", imatrix_jit])
+check(rc == 0 and jrc == 0 and open(weighted_aot, "rb").read() == open(weighted_jit, "rb").read(),
+      "quantize --imatrix: the file equals the JIT build's byte for byte", err + jerr)
 same_as_jit("run on the quantized file", ["run", "-m", quantized_aot, "-p", "Once upon a time", "-n", "24", "--temp", "0", "-t", "2"])
 rc, out, err = run([aot], ["bench", "-m", model, "-p", "8", "-n", "8", "-r", "1", "-t", "2", "--json"])
 check(rc == 0 and json.loads(out) is not None, "bench --json: exit 0, JSON output", err[-800:] + out[:400])

@@ -48,6 +48,7 @@ public static unsafe partial class MatMul
         if (x.Length < (long)batch * cols) throw new ArgumentException($"x needs {batch} x {cols} floats.", nameof(x));
         if (y.Length < (long)batch * rowCount) throw new ArgumentException($"y needs {batch} x {rowCount} floats.", nameof(y));
         if (batch == 0 || rowCount == 0) return;
+        MatMulInputObserver.Current?.ReportCompute(w, firstRow, x, batch);
 
         bool gemm = allowGemm && batch > 1 && DotKernels.IsAvx2OrWider(path) && Gemm.Supports(w.Type);
         RowKernels rowKernels = gemm ? default : RowKernels.For(w.Type, path);

@@ -79,6 +79,7 @@ public static unsafe partial class MatMul
         if (x.Length < (long)sourceCount * cols) throw new ArgumentException($"x needs {sourceCount} x {cols} floats.", nameof(x));
         if (y.Length < (long)inputRows * rowCount) throw new ArgumentException($"y needs {inputRows} x {rowCount} floats.", nameof(y));
         if (inputRows == 0 || rowCount == 0) return;
+        MatMulInputObserver.Current?.ReportGroups(w, firstRows, groupStarts, sourceRows, x);
 
         // The same choices as Compute makes for a batch of more than one row, so the bits agree; the GEMM also gives a
         // one-row group the per-row kernels' bits (the matmul tests hold both to the scalar Dot).

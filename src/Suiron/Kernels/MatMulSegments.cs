@@ -27,6 +27,7 @@ public static unsafe partial class MatMul
         if (x.Length < (long)inputRows * cols) throw new ArgumentException($"x needs {inputRows} x {cols} floats.", nameof(x));
         if (y.Length < (long)segments * rowCount) throw new ArgumentException($"y needs {segments} x {rowCount} floats.", nameof(y));
         if (segments == 0 || rowCount == 0) return;
+        MatMulInputObserver.Current?.ReportSegments(w, firstRows, x, sharedInput);
 
         RowKernels rowKernels = RowKernels.For(w.Type, WideKernelChoice.PathFor(w.Type, 1)); // as Compute picks them for one token
         fixed (float* input = x)

@@ -83,6 +83,59 @@ public static unsafe class Quantization
     }
 
     /// <summary>
+    /// True for the types whose ggml quantizer takes an importance matrix (quant_weights) into account; the others
+    /// (F16, BF16, Q8_0, MXFP4, TQ1_0, TQ2_0) ignore it.
+    /// </summary>
+    public static bool UsesImportance(TensorType type) => type is TensorType.Q4_0 or TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1
+        or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.IQ4_NL or TensorType.IQ4_XS;
+
+    /// <summary>
+    /// Encodes rows of <c>importance.Length</c> weights each, weighing column j by <c>importance[j]</c>, bit-exact with
+    /// ggml's <c>ggml_quantize_chunk(type, src, dst, 0, rows, columns, importance)</c>: the bytes llama-quantize writes
+    /// given an importance matrix. An empty <paramref name="importance"/>, or a type that does not use one
+    /// (<see cref="UsesImportance"/>), encodes as <see cref="Quantize"/> does.
+    /// </summary>
+    public static void QuantizeRows(TensorType type, ReadOnlySpan<float> src, Span<byte> dst, ReadOnlySpan<float> importance)
+    {
+        if (importance.IsEmpty || !UsesImportance(type))
+        {
+            Quantize(type, src, dst);
+            return;
+        }
+        int columns = importance.Length;
+        if (src.Length % columns != 0)
+            throw new ArgumentException($"{src.Length} values are not whole rows of {columns} (the importance vector's length).", nameof(src));
+        long rowBytes = TensorTypes.RowBytes(type, columns);
+        int rows = src.Length / columns;
+        if (dst.Length < rowBytes * rows)
+            throw new ArgumentException($"{type}: {rows} rows of {columns} need {rowBytes * rows} bytes, got {dst.Length}.", nameof(dst));
+        fixed (float* s = src)
+        fixed (byte* d = dst)
+        fixed (float* qw = importance)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                float* x = s + (long)r * columns;
+                byte* y = d + r * rowBytes;
+                switch (type)
+                {
+                    case TensorType.Q4_0: ReferenceQuantizer.Q4_0Weighted(x, (BlockQ4_0*)y, columns, qw); break;
+                    case TensorType.Q4_1: ReferenceQuantizer.Q4_1Weighted(x, (BlockQ4_1*)y, columns, qw); break;
+                    case TensorType.Q5_0: ReferenceQuantizer.Q5_0Weighted(x, (BlockQ5_0*)y, columns, qw); break;
+                    case TensorType.Q5_1: ReferenceQuantizer.Q5_1Weighted(x, (BlockQ5_1*)y, columns, qw); break;
+                    case TensorType.Q2_K: ReferenceQuantizer.Q2KWeighted(x, (BlockQ2K*)y, columns, qw); break;
+                    case TensorType.Q3_K: ReferenceQuantizer.Q3KWeighted(x, (BlockQ3K*)y, columns, qw); break;
+                    case TensorType.Q4_K: ReferenceQuantizer.Q4KWeighted(x, (BlockQ4K*)y, columns, qw); break;
+                    case TensorType.Q5_K: ReferenceQuantizer.Q5KWeighted(x, (BlockQ5K*)y, columns, qw); break;
+                    case TensorType.Q6_K: ReferenceQuantizer.Q6KWeighted(x, (BlockQ6K*)y, columns, qw); break;
+                    case TensorType.IQ4_NL: ReferenceQuantizer.IQ4NLWeighted(x, (BlockIQ4NL*)y, columns, qw); break;
+                    case TensorType.IQ4_XS: ReferenceQuantizer.IQ4XSWeighted(x, (BlockIQ4XS*)y, columns, qw); break;
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Encodes activations into <see cref="ActivationType"/>(weight type) exactly as ggml's CPU backend does before
     /// a matmul (its from_float). Differs from <see cref="Quantize"/> only for Q8_0/Q8_1 (see <see cref="ActivationQuantizer"/>).
     /// <paramref name="activationType"/> is the encoded type, not the weight type.

@@ -9,7 +9,7 @@ namespace Suiron.Kernels;
 /// (C float arithmetic without contraction; RyuJIT never fuses a*b+c on its own). Speed is secondary:
 /// these run when writing model files, not per token.
 /// </summary>
-internal static unsafe class ReferenceQuantizer
+internal static unsafe partial class ReferenceQuantizer
 {
     private const float GroupMaxEps = 1e-15f;
 
@@ -174,7 +174,7 @@ internal static unsafe class ReferenceQuantizer
         for (int i = 0; i < blocks; i++, x += 32)
         {
             ushort scalesHigh = 0;
-            IQ4Blocks(new ReadOnlySpan<float>(x, 32), 32, out y[i].D, new Span<byte>(y[i].Qs, 16), ref scalesHigh, default, scales, weights, levels);
+            IQ4Blocks(new ReadOnlySpan<float>(x, 32), 32, out y[i].D, new Span<byte>(y[i].Qs, 16), ref scalesHigh, default, scales, weights, levels, default);
         }
     }
 
@@ -186,29 +186,39 @@ internal static unsafe class ReferenceQuantizer
         Span<byte> levels = stackalloc byte[256];
         for (int i = 0; i < blocks; i++, x += 256)
             IQ4Blocks(new ReadOnlySpan<float>(x, 256), 32, out y[i].D, new Span<byte>(y[i].Qs, 128), ref y[i].ScalesH, new Span<byte>(y[i].ScalesL, 4),
-                scales, weights, levels);
+                scales, weights, levels, default);
     }
 
     /// <summary>
-    /// ggml's quantize_row_iq4_nl_impl with ntry 7 and no importance matrix (weights x²). Per 32-weight block: the scale
+    /// ggml's quantize_row_iq4_nl_impl with ntry 7: weights x² without an importance matrix, qw·√(σ² + x²) with one
+    /// (σ² twice the block's mean square). Per 32-weight block: the scale
     /// that maps the largest magnitude onto the grid's end, then 15 trial scales around it, keeping the weighted
     /// least-squares best. With several blocks (IQ4_XS) the block scales are then rounded to (l − 32)·d, l six bits, and
     /// every weight re-picked for its rounded scale; with one (IQ4_NL) the block's own scale is stored and its weights
     /// re-picked for it.
     /// </summary>
     private static void IQ4Blocks(ReadOnlySpan<float> x, int blockSize, out Half dh, Span<byte> q4, ref ushort scalesHigh, Span<byte> scalesLow,
-        Span<float> scales, Span<float> weight, Span<byte> levels)
+        Span<float> scales, Span<float> weight, Span<byte> levels, ReadOnlySpan<float> quantWeights)
     {
         const int tries = 7;
         ReadOnlySpan<sbyte> values = IQ4Values.Table;
         int blockCount = x.Length / blockSize;
+        float sigma2 = 0;
+        if (!quantWeights.IsEmpty)
+        {
+            for (int j = 0; j < x.Length; j++) sigma2 += x[j] * x[j];
+            sigma2 *= 2f / x.Length;
+        }
         q4.Clear();
         float maxScale = 0, absMaxScale = 0;
         for (int ib = 0; ib < blockCount; ib++)
         {
             ReadOnlySpan<float> xb = x.Slice(ib * blockSize, blockSize);
             Span<byte> lb = levels.Slice(ib * blockSize, blockSize);
-            for (int j = 0; j < blockSize; j++) weight[j] = xb[j] * xb[j];
+            if (quantWeights.IsEmpty)
+                for (int j = 0; j < blockSize; j++) weight[j] = xb[j] * xb[j];
+            else
+                for (int j = 0; j < blockSize; j++) weight[j] = quantWeights[ib * blockSize + j] * MathF.Sqrt(sigma2 + xb[j] * xb[j]);
             float amax = 0, max = 0;
             for (int j = 0; j < blockSize; j++)
             {
@@ -366,21 +376,27 @@ internal static unsafe class ReferenceQuantizer
             {
                 y[i].DMin = (Half)0f;
             }
-            for (int j = 0; j < 16; j++)
-            {
-                float d = (float)y[i].D * (y[i].Scales[j] & 0xF);
-                if (d == 0) continue;
-                float dm = (float)y[i].DMin * (y[i].Scales[j] >> 4);
-                for (int ii = 0; ii < 16; ii++)
-                {
-                    int l = NearestInt((x[16 * j + ii] + dm) / d);
-                    L[16 * j + ii] = (byte)Math.Clamp(l, 0, 3);
-                }
-            }
-            for (int j = 0; j < 256; j += 128)
-                for (int l = 0; l < 32; l++)
-                    y[i].Qs[j / 4 + l] = (byte)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+            Q2KRequantizeAndPack(x, &y[i], L);
         }
+    }
+
+    /// <summary>Q2_K's last step once scales and mins are packed: every weight re-picked for its rounded scale and min, then packed.</summary>
+    private static void Q2KRequantizeAndPack(float* x, BlockQ2K* y, byte* L)
+    {
+        for (int j = 0; j < 16; j++)
+        {
+            float d = (float)y->D * (y->Scales[j] & 0xF);
+            if (d == 0) continue;
+            float dm = (float)y->DMin * (y->Scales[j] >> 4);
+            for (int ii = 0; ii < 16; ii++)
+            {
+                int l = NearestInt((x[16 * j + ii] + dm) / d);
+                L[16 * j + ii] = (byte)Math.Clamp(l, 0, 3);
+            }
+        }
+        for (int j = 0; j < 256; j += 128)
+            for (int l = 0; l < 32; l++)
+                y->Qs[j / 4 + l] = (byte)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
     }
 
     public static void Q3K(float* x, BlockQ3K* y, int blocks)
@@ -418,31 +434,37 @@ internal static unsafe class ReferenceQuantizer
                 y[i].D = (Half)0f;
             }
 
-            for (int j = 0; j < 16; j++)
-            {
-                int sc = j < 8 ? y[i].Scales[j] & 0xF : y[i].Scales[j - 8] >> 4;
-                sc = (sbyte)((sc | (((y[i].Scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
-                float d = (float)y[i].D * sc;
-                if (d == 0) continue;
-                for (int ii = 0; ii < 16; ii++)
-                {
-                    int l = NearestInt(x[16 * j + ii] / d);
-                    L[16 * j + ii] = (sbyte)(Math.Clamp(l, -4, 3) + 4);
-                }
-            }
-
-            for (int j = 0; j < 32; j++) y[i].HMask[j] = 0;
-            int m = 0;
-            byte hm = 1;
-            for (int j = 0; j < 256; j++)
-            {
-                if (L[j] > 3) { y[i].HMask[m] |= hm; L[j] -= 4; }
-                if (++m == 32) { m = 0; hm <<= 1; }
-            }
-            for (int j = 0; j < 256; j += 128)
-                for (int l = 0; l < 32; l++)
-                    y[i].Qs[j / 4 + l] = (byte)((byte)L[j + l] | ((byte)L[j + l + 32] << 2) | ((byte)L[j + l + 64] << 4) | ((byte)L[j + l + 96] << 6));
+            Q3KRequantizeAndPack(x, &y[i], L);
         }
+    }
+
+    /// <summary>Q3_K's last step once the scales are packed: every weight re-picked for its rounded scale, high bits into the mask.</summary>
+    private static void Q3KRequantizeAndPack(float* x, BlockQ3K* y, sbyte* L)
+    {
+        for (int j = 0; j < 16; j++)
+        {
+            int sc = j < 8 ? y->Scales[j] & 0xF : y->Scales[j - 8] >> 4;
+            sc = (sbyte)((sc | (((y->Scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
+            float d = (float)y->D * sc;
+            if (d == 0) continue;
+            for (int ii = 0; ii < 16; ii++)
+            {
+                int l = NearestInt(x[16 * j + ii] / d);
+                L[16 * j + ii] = (sbyte)(Math.Clamp(l, -4, 3) + 4);
+            }
+        }
+
+        for (int j = 0; j < 32; j++) y->HMask[j] = 0;
+        int m = 0;
+        byte hm = 1;
+        for (int j = 0; j < 256; j++)
+        {
+            if (L[j] > 3) { y->HMask[m] |= hm; L[j] -= 4; }
+            if (++m == 32) { m = 0; hm <<= 1; }
+        }
+        for (int j = 0; j < 256; j += 128)
+            for (int l = 0; l < 32; l++)
+                y->Qs[j / 4 + l] = (byte)((byte)L[j + l] | ((byte)L[j + l + 32] << 2) | ((byte)L[j + l + 64] << 4) | ((byte)L[j + l + 96] << 6));
     }
 
     public static void Q4K(float* x, BlockQ4K* y, int blocks)
@@ -467,22 +489,28 @@ internal static unsafe class ReferenceQuantizer
             y[i].D = (Half)(maxScale / 63f);
             y[i].DMin = (Half)(maxMin / 63f);
 
-            for (int j = 0; j < 8; j++)
-            {
-                KQuantLayout.ScaleMin(j, y[i].Scales, out byte sc, out byte mn);
-                float d = (float)y[i].D * sc;
-                if (d == 0) continue;
-                float dm = (float)y[i].DMin * mn;
-                for (int ii = 0; ii < 32; ii++)
-                {
-                    int l = NearestInt((x[32 * j + ii] + dm) / d);
-                    L[32 * j + ii] = (byte)Math.Clamp(l, 0, 15);
-                }
-            }
-            byte* q = y[i].Qs;
-            for (int j = 0; j < 256; j += 64, q += 32)
-                for (int l = 0; l < 32; l++) q[l] = (byte)(L[j + l] | (L[j + l + 32] << 4));
+            Q4KRequantizeAndPack(x, &y[i], L);
         }
+    }
+
+    /// <summary>Q4_K's last step once scales and mins are packed: every weight re-picked for its rounded scale and min.</summary>
+    private static void Q4KRequantizeAndPack(float* x, BlockQ4K* y, byte* L)
+    {
+        for (int j = 0; j < 8; j++)
+        {
+            KQuantLayout.ScaleMin(j, y->Scales, out byte sc, out byte mn);
+            float d = (float)y->D * sc;
+            if (d == 0) continue;
+            float dm = (float)y->DMin * mn;
+            for (int ii = 0; ii < 32; ii++)
+            {
+                int l = NearestInt((x[32 * j + ii] + dm) / d);
+                L[32 * j + ii] = (byte)Math.Clamp(l, 0, 15);
+            }
+        }
+        byte* q = y->Qs;
+        for (int j = 0; j < 256; j += 64, q += 32)
+            for (int l = 0; l < 32; l++) q[l] = (byte)(L[j + l] | (L[j + l + 32] << 4));
     }
 
     public static void Q5K(float* x, BlockQ5K* y, int blocks)
@@ -507,36 +535,42 @@ internal static unsafe class ReferenceQuantizer
             y[i].D = (Half)(maxScale / 63f);
             y[i].DMin = (Half)(maxMin / 63f);
 
-            for (int j = 0; j < 8; j++)
-            {
-                KQuantLayout.ScaleMin(j, y[i].Scales, out byte sc, out byte mn);
-                float d = (float)y[i].D * sc;
-                if (d == 0) continue;
-                float dm = (float)y[i].DMin * mn;
-                for (int ii = 0; ii < 32; ii++)
-                {
-                    int l = NearestInt((x[32 * j + ii] + dm) / d);
-                    L[32 * j + ii] = (byte)Math.Clamp(l, 0, 31);
-                }
-            }
+            Q5KRequantizeAndPack(x, &y[i], L);
+        }
+    }
 
-            byte* qh = y[i].Qh;
-            byte* ql = y[i].Qs;
-            for (int j = 0; j < 32; j++) qh[j] = 0;
-            byte m1 = 1, m2 = 2;
-            for (int n = 0; n < 256; n += 64)
+    /// <summary>Q5_K's last step once scales and mins are packed: every weight re-picked for its rounded scale and min.</summary>
+    private static void Q5KRequantizeAndPack(float* x, BlockQ5K* y, byte* L)
+    {
+        for (int j = 0; j < 8; j++)
+        {
+            KQuantLayout.ScaleMin(j, y->Scales, out byte sc, out byte mn);
+            float d = (float)y->D * sc;
+            if (d == 0) continue;
+            float dm = (float)y->DMin * mn;
+            for (int ii = 0; ii < 32; ii++)
             {
-                for (int j = 0; j < 32; j++)
-                {
-                    int l1 = L[n + j];
-                    if (l1 > 15) { l1 -= 16; qh[j] |= m1; }
-                    int l2 = L[n + j + 32];
-                    if (l2 > 15) { l2 -= 16; qh[j] |= m2; }
-                    ql[j] = (byte)(l1 | (l2 << 4));
-                }
-                m1 <<= 2; m2 <<= 2;
-                ql += 32;
+                int l = NearestInt((x[32 * j + ii] + dm) / d);
+                L[32 * j + ii] = (byte)Math.Clamp(l, 0, 31);
             }
+        }
+
+        byte* qh = y->Qh;
+        byte* ql = y->Qs;
+        for (int j = 0; j < 32; j++) qh[j] = 0;
+        byte m1 = 1, m2 = 2;
+        for (int n = 0; n < 256; n += 64)
+        {
+            for (int j = 0; j < 32; j++)
+            {
+                int l1 = L[n + j];
+                if (l1 > 15) { l1 -= 16; qh[j] |= m1; }
+                int l2 = L[n + j + 32];
+                if (l2 > 15) { l2 -= 16; qh[j] |= m2; }
+                ql[j] = (byte)(l1 | (l2 << 4));
+            }
+            m1 <<= 2; m2 <<= 2;
+            ql += 32;
         }
     }
 
@@ -555,39 +589,44 @@ internal static unsafe class ReferenceQuantizer
                 float absScale = MathF.Abs(scale);
                 if (absScale > maxAbsScale) { maxAbsScale = absScale; maxScale = scale; }
             }
+            Q6KFromScales(x, &y[i], L, scales, maxScale, maxAbsScale);
+        }
+    }
 
-            if (maxAbsScale < GroupMaxEps)
+    /// <summary>Q6_K once the 16 group scales are chosen: the scales rounded to eight bits under one F16 scale, every weight re-picked, packed.</summary>
+    private static void Q6KFromScales(float* x, BlockQ6K* y, sbyte* L, float* scales, float maxScale, float maxAbsScale)
+    {
+        if (maxAbsScale < GroupMaxEps)
+        {
+            new Span<byte>(y, sizeof(BlockQ6K)).Clear();
+            return;
+        }
+
+        float iscale = -128f / maxScale;
+        y->D = (Half)(1 / iscale);
+        for (int ib = 0; ib < 16; ib++) y->Scales[ib] = (sbyte)Math.Min(127, NearestInt(iscale * scales[ib]));
+
+        for (int j = 0; j < 16; j++)
+        {
+            float d = (float)y->D * y->Scales[j];
+            if (d == 0) continue;
+            for (int ii = 0; ii < 16; ii++)
             {
-                new Span<byte>(&y[i], sizeof(BlockQ6K)).Clear();
-                continue;
+                int l = NearestInt(x[16 * j + ii] / d);
+                L[16 * j + ii] = (sbyte)(Math.Clamp(l, -32, 31) + 32);
             }
+        }
 
-            float iscale = -128f / maxScale;
-            y[i].D = (Half)(1 / iscale);
-            for (int ib = 0; ib < 16; ib++) y[i].Scales[ib] = (sbyte)Math.Min(127, NearestInt(iscale * scales[ib]));
-
-            for (int j = 0; j < 16; j++)
+        byte* ql = y->Ql;
+        byte* qh = y->Qh;
+        for (int j = 0; j < 256; j += 128, ql += 64, qh += 32)
+        {
+            for (int l = 0; l < 32; l++)
             {
-                float d = (float)y[i].D * y[i].Scales[j];
-                if (d == 0) continue;
-                for (int ii = 0; ii < 16; ii++)
-                {
-                    int l = NearestInt(x[16 * j + ii] / d);
-                    L[16 * j + ii] = (sbyte)(Math.Clamp(l, -32, 31) + 32);
-                }
-            }
-
-            byte* ql = y[i].Ql;
-            byte* qh = y[i].Qh;
-            for (int j = 0; j < 256; j += 128, ql += 64, qh += 32)
-            {
-                for (int l = 0; l < 32; l++)
-                {
-                    int q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
-                    ql[l] = (byte)(q1 | (q3 << 4));
-                    ql[l + 32] = (byte)(q2 | (q4 << 4));
-                    qh[l] = (byte)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
-                }
+                int q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
+                ql[l] = (byte)(q1 | (q3 << 4));
+                ql[l + 32] = (byte)(q2 | (q4 << 4));
+                qh[l] = (byte)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
             }
         }
     }
@@ -672,7 +711,7 @@ internal static unsafe class ReferenceQuantizer
         }
     }
 
-    private static float MakeQxQuants(int n, int nmax, float* x, sbyte* L, int rmseType)
+    private static float MakeQxQuants(int n, int nmax, float* x, sbyte* L, int rmseType, float* weights = null)
     {
         float max = 0, amax = 0;
         for (int i = 0; i < n; i++)
@@ -703,7 +742,7 @@ internal static unsafe class ReferenceQuantizer
             int l = NearestInt(iscale * x[i]);
             l = Math.Max(-nmax, Math.Min(nmax - 1, l));
             L[i] = (sbyte)(l + nmax);
-            float w = QxWeight(rmseType, x[i]);
+            float w = weights != null ? weights[i] : QxWeight(rmseType, x[i]);
             sumlx += w * x[i] * l;
             suml2 += w * l * l;
         }
@@ -719,7 +758,7 @@ internal static unsafe class ReferenceQuantizer
             {
                 int l = NearestInt(iscale * x[i]);
                 l = Math.Max(-nmax, Math.Min(nmax - 1, l));
-                float w = QxWeight(rmseType, x[i]);
+                float w = weights != null ? weights[i] : QxWeight(rmseType, x[i]);
                 sumlx += w * x[i] * l;
                 suml2 += w * l * l;
             }

@@ -12,6 +12,15 @@ public sealed record QuantizeOptions
 
     /// <summary>Every quantizable tensor gets the file type's default type: no k-quant mixture, no output.weight rule (llama-quantize --pure).</summary>
     public bool Pure { get; init; }
+
+    /// <summary>
+    /// Per-column importance of each weight matrix (llama-quantize --imatrix): the types that can use it weigh their
+    /// rounding errors by it, and llama.cpp's rules for quantizing with an importance matrix apply.
+    /// </summary>
+    public ImportanceMatrix? ImportanceMatrix { get; init; }
+
+    /// <summary>The importance matrix's file name as the user gave it: recorded in the output's <c>quantize.imatrix.file</c>.</summary>
+    public string? ImportanceMatrixFile { get; init; }
 }
 
 /// <summary>What a quantization wrote.</summary>
@@ -24,7 +33,7 @@ public sealed record QuantizeResult(IReadOnlyList<PlannedTensor> Tensors, long I
 /// <summary>
 /// Rewrites a GGUF model in another file type (Q4_K_M, Q8_0, F16 …), producing the same file llama.cpp's
 /// <c>llama-quantize</c> writes from the same input: same tensor order and types (<see cref="TensorTypePlanner"/>), same
-/// quantized bytes (ggml's reference quantizers, no importance matrix), same metadata. Already-quantized tensors are
+/// quantized bytes (ggml's quantizers, with the importance matrix when one is given), same metadata. Already-quantized tensors are
 /// decoded to F32 first, as llama.cpp does. Tensors stream one at a time from the input's memory map to the output, so
 /// memory use is bounded by a batch of rows, not by the model.
 /// </summary>
@@ -62,8 +71,9 @@ public static class ModelQuantizer
         if (Path.GetFullPath(inputPath) == Path.GetFullPath(outputPath))
             throw new ArgumentException("The output must be a different file from the input (the input is read while the output is written).", nameof(outputPath));
 
+        var importance = ImportanceWeights(options.ImportanceMatrix);
         using var input = GgufFile.Open(inputPath);
-        var plan = TensorTypePlanner.Plan(input, fileType, options.Pure);
+        var plan = TensorTypePlanner.Plan(input, fileType, options.Pure, hasImportance: importance.Count > 0);
 
         var writer = new GgufWriter { PadAfterLastTensor = true }; // llama-quantize pads the data section after every tensor
         writer.CopyMetadataFrom(input);
@@ -71,6 +81,7 @@ public static class ModelQuantizer
         writer.Remove("general.quantization_version").Set("general.quantization_version", QuantizationVersion);
         writer.Remove("general.file_type").Set("general.file_type", (uint)fileType);
         writer.Remove("split.no").Remove("split.count").Remove("split.tensors.count");
+        if (importance.Count > 0) RecordImportanceMatrix(writer, options, importance.Count);
 
         int done = 0;
         foreach (var planned in plan)
@@ -82,13 +93,61 @@ public static class ModelQuantizer
                 cancellationToken.ThrowIfCancellationRequested();
                 var source = input.GetTensor(planned.Source);
                 CheckSourceIsFinite(source);
-                if (planned.Converts) WriteConverted(source, planned.TargetType, stream, options.Threads, cancellationToken);
+                if (planned.Converts)
+                    WriteConverted(source, planned.TargetType, ImportanceFor(planned, importance), stream, options.Threads, cancellationToken);
                 else WriteCopy(source, stream);
                 progress?.Report((++done, plan.Count, planned.Name));
             });
         }
         writer.WriteTo(outputPath);
         return new QuantizeResult(plan, input.FileLength, new FileInfo(outputPath).Length);
+    }
+
+    /// <summary>Each entry's column weights as llama-quantize derives them; refuses non-finite values as llama.cpp does.</summary>
+    private static Dictionary<string, float[]> ImportanceWeights(ImportanceMatrix? matrix)
+    {
+        var weights = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        if (matrix is null) return weights;
+        foreach (string name in matrix.Entries.Keys)
+        {
+            if (matrix.WeightsFor(name) is not { } values) continue;
+            foreach (float v in values)
+                if (!float.IsFinite(v)) throw new InvalidDataException($"The importance matrix has a non-finite value ({v}) for {name}.");
+            weights[name] = values;
+        }
+        return weights;
+    }
+
+    /// <summary>
+    /// The importance of a tensor's columns, one run of ne[0] per matrix (per expert for a 3-D tensor); null when the
+    /// matrix has no entry for it. A size that does not fit is an error (a model that does not match the importance
+    /// matrix), except for token_embd, which llama-quantize lets through because old imatrix files had it wrong.
+    /// </summary>
+    private static float[]? ImportanceFor(PlannedTensor planned, Dictionary<string, float[]> importance)
+    {
+        if (!importance.TryGetValue(planned.Name, out var weights)) return null;
+        long[] shape = planned.Source.Shape;
+        long expected = shape[0] * (shape.Length > 2 ? shape[2] : 1);
+        if (weights.Length == expected) return weights;
+        if (planned.Name == "token_embd.weight") return null;
+        throw new InvalidDataException($"imatrix size {weights.Length} is different from tensor size {expected} for {planned.Name}");
+    }
+
+    /// <summary>The keys llama-quantize adds when it uses an importance matrix, after general.file_type, in its order.</summary>
+    private static void RecordImportanceMatrix(GgufWriter writer, QuantizeOptions options, int entries)
+    {
+        var matrix = options.ImportanceMatrix!;
+        // llama.cpp passes these as metadata overrides, whose strings hold at most 127 bytes.
+        writer.Set("quantize.imatrix.file", TruncateUtf8(options.ImportanceMatrixFile ?? "", 127));
+        if (matrix.Datasets.Count > 0) writer.Set("quantize.imatrix.dataset", TruncateUtf8(matrix.Datasets[0], 127));
+        writer.Set("quantize.imatrix.entries_count", (uint)entries);
+        if (matrix.ChunkCount > 0) writer.Set("quantize.imatrix.chunks_count", (uint)matrix.ChunkCount);
+    }
+
+    private static string TruncateUtf8(string value, int maxBytes)
+    {
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(value);
+        return bytes.Length <= maxBytes ? value : System.Text.Encoding.UTF8.GetString(bytes, 0, maxBytes);
     }
 
     private static unsafe void CheckSourceIsFinite(Tensor source)
@@ -108,7 +167,8 @@ public static class ModelQuantizer
     }
 
     /// <summary>Decodes the source rows to F32 and encodes them in <paramref name="targetType"/>, a batch at a time, rows split over threads.</summary>
-    private static unsafe void WriteConverted(Tensor source, TensorType targetType, Stream stream, int threads, CancellationToken cancellationToken)
+    private static unsafe void WriteConverted(Tensor source, TensorType targetType, float[]? importance, Stream stream, int threads,
+        CancellationToken cancellationToken)
     {
         if (!CanDecode(source.Type))
             throw new NotSupportedException($"Tensor '{source.Name}' of type {source.Type} cannot be converted to {targetType}.");
@@ -118,6 +178,7 @@ public static class ModelQuantizer
         int targetRowBytes = checked((int)TensorTypes.RowBytes(targetType, columns));
         int batchRows = (int)Math.Clamp(BatchElements / columns, 1, rows);
         int chunkRows = Math.Max(1, MinChunkElements / columns);
+        long rowsPerMatrix = source.Shape.Length > 1 ? source.Shape[1] : 1; // an expert tensor's rows run expert after expert
 
         var floats = new float[(long)batchRows * columns];
         var encoded = new byte[(long)batchRows * targetRowBytes];
@@ -136,7 +197,13 @@ public static class ModelQuantizer
                     var row = new ReadOnlySpan<byte>(sourceData + (batchFirst + r) * sourceRowBytes, sourceRowBytes);
                     var values = floats.AsSpan(r * columns, columns);
                     Kernels.Quantization.Dequantize(source.Type, row, values);
-                    Kernels.Quantization.Quantize(targetType, values, encoded.AsSpan(r * targetRowBytes, targetRowBytes));
+                    var target = encoded.AsSpan(r * targetRowBytes, targetRowBytes);
+                    if (importance is null) Kernels.Quantization.Quantize(targetType, values, target);
+                    else
+                    {
+                        long matrix = (batchFirst + r) / rowsPerMatrix;
+                        Kernels.Quantization.QuantizeRows(targetType, values, target, importance.AsSpan(checked((int)(matrix * columns)), columns));
+                    }
                 }
             });
             if (!IsFinite(targetType, encoded.AsSpan(0, count * targetRowBytes)))

@@ -13,7 +13,7 @@ public sealed record PlannedTensor(GgufTensorInfo Source, TensorType TargetType,
 }
 
 /// <summary>
-/// Decides each tensor's type the way llama.cpp's llama-quant.cpp does (no importance matrix, no overrides), so our
+/// Decides each tensor's type the way llama.cpp's llama-quant.cpp does (with or without an importance matrix, no overrides), so our
 /// output has the same tensor types as llama-quantize's: which tensors are quantized at all, the per-layer choices of the
 /// k-quant mixtures, the output/embedding rules and the fallback for rows a block type cannot encode. The counters
 /// (how many attn_v / ffn_down tensors have been seen) make the result depend on the order tensors are planned in,
@@ -25,6 +25,7 @@ internal sealed class TensorTypePlanner
 
     private readonly ModelFileType _fileType;
     private readonly bool _pure;
+    private readonly bool _hasImportance;     // an importance matrix is given: llama.cpp's has_imatrix rules apply
     private readonly string _architecture;
     private readonly int _layerCount;
     private readonly int _expertCount;
@@ -38,10 +39,11 @@ internal sealed class TensorTypePlanner
     private int _ffnGateSeen;
     private int _ffnUpSeen;
 
-    private TensorTypePlanner(GgufFile model, IReadOnlyList<GgufTensorInfo> tensors, ModelFileType fileType, bool pure)
+    private TensorTypePlanner(GgufFile model, IReadOnlyList<GgufTensorInfo> tensors, ModelFileType fileType, bool pure, bool hasImportance)
     {
         _fileType = fileType;
         _pure = pure;
+        _hasImportance = hasImportance;
         _architecture = model.GetStringOrNull("general.architecture") ?? "";
         string prefix = _architecture + ".";
         _layerCount = model.GetInt32(prefix + "block_count", 0);
@@ -61,10 +63,10 @@ internal sealed class TensorTypePlanner
 
     /// <summary>The output tensors of <paramref name="model"/> quantized to <paramref name="fileType"/>, in the order llama-quantize writes them.</summary>
     /// <exception cref="NotSupportedException">A tensor's rows fit neither its type nor that type's fallback chain (llama.cpp refuses these too).</exception>
-    public static IReadOnlyList<PlannedTensor> Plan(GgufFile model, ModelFileType fileType, bool pure)
+    public static IReadOnlyList<PlannedTensor> Plan(GgufFile model, ModelFileType fileType, bool pure, bool hasImportance = false)
     {
         var ordered = LlamaOrder(model.Tensors);
-        var planner = new TensorTypePlanner(model, ordered, fileType, pure);
+        var planner = new TensorTypePlanner(model, ordered, fileType, pure, hasImportance);
         return ordered.Select(planner.PlanOne).ToList();
     }
 
@@ -169,7 +171,10 @@ internal sealed class TensorTypePlanner
                 }
                 else if (ft == ModelFileType.Q5_K_M && UseMoreBits(layer, layers)) type = TensorType.Q6_K;
                 else if (ft == ModelFileType.Q4_K_S && !falcon && layer < layers / 8) type = TensorType.Q5_K;
-                else if (ft is ModelFileType.IQ4_NL or ModelFileType.IQ4_XS && layer < layers / 8) type = TensorType.Q5_K; // without an imatrix
+                else if (ft is ModelFileType.IQ4_NL or ModelFileType.IQ4_XS && layer < layers / 8 && !_hasImportance) type = TensorType.Q5_K;
+                // Even with an importance matrix Q4_0/Q5_0 can go badly wrong on the first ffn_down layers; their _1 twins do not.
+                else if (ft is ModelFileType.Q4_0 or ModelFileType.Q5_0 && _hasImportance && layer < layers / 8)
+                    type = ft == ModelFileType.Q4_0 ? TensorType.Q4_1 : TensorType.Q5_1;
                 _ffnDownSeen++;
                 return type;
             }

@@ -15,7 +15,7 @@ namespace Suiron.Tests.Evaluation;
 /// </summary>
 public sealed class PerplexityTests(ITestOutputHelper output)
 {
-    private const string Story =
+    internal const string Story =
         "Once upon a time, there was a little girl named Lily. She loved to play outside in the sunshine with her dog, Max. " +
         "One day, Lily and Max went to the park. They saw a big tree with red apples. Lily wanted an apple, but the tree was too tall. " +
         "She asked her friend Tom to help her. Tom was a kind boy. He found a long stick and gently hit the branch. An apple fell down, " +

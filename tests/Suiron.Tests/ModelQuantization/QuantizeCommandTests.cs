@@ -49,6 +49,24 @@ public sealed class QuantizeCommandTests : IDisposable
     }
 
     [Fact]
+    public void ImatrixIsAppliedAndRecorded()
+    {
+        string input = Path.Combine(_dir, "tiny.gguf");
+        TinyQuantizableModel.Write(input, "llama", 2);
+        var matrix = new Suiron.ModelQuantization.ImportanceMatrix { ChunkCount = 1, ChunkSize = 16 };
+        matrix.Entries["blk.0.attn_q.weight"] = new Suiron.ModelQuantization.ImportanceEntry(Enumerable.Range(1, 256).Select(i => (float)i).ToArray(), [16]);
+        string imatrix = Path.Combine(_dir, "imatrix.gguf");
+        matrix.Save(imatrix);
+        string output = Path.Combine(_dir, "out.gguf");
+        Assert.Equal(0, Run("quantize", input, output, "Q4_K_M", "--imatrix", imatrix));
+        using var file = GgufFile.Open(output);
+        Assert.Equal(1L, file.GetInt64("quantize.imatrix.entries_count"));
+
+        Assert.Equal(2, Run("quantize", input, Path.Combine(_dir, "other.gguf"), "Q4_K_M", "--imatrix", Path.Combine(_dir, "absent.gguf")));
+        Assert.False(File.Exists(Path.Combine(_dir, "other.gguf")));
+    }
+
+    [Fact]
     public void UnknownTypeIsAUsageError()
     {
         string output = Path.Combine(_dir, "out.gguf");
