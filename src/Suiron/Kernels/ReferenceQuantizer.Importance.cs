@@ -32,7 +32,7 @@ internal static unsafe partial class ReferenceQuantizer
             for (int j = 0; j < 32; j++) weight[j] = qw[32 * ib + j] * MathF.Sqrt(sigma2 + xb[j] * xb[j]);
             float d = MakeQxQuants(32, 8, xb, L, 1, weight);
             y[ib].D = (Half)d;
-            for (int j = 0; j < 16; j++) y[ib].Qs[j] = (byte)(L[j] | (L[j + 16] << 4));
+            for (int j = 0; j < 16; j++) y[ib].Qs[j] = (byte)((byte)L[j] | ((byte)L[j + 16] << 4));
         }
     }
 

@@ -86,7 +86,7 @@ public sealed unsafe class ImatrixFileLlamaCppReaderTests : IDisposable
             Assert.Equal(512u, u32(gguf, size));
 
             Assert.Equal(4, tensors(gguf));
-            var names = Enumerable.Range(0, 4).Select(i => Marshal.PtrToStringUTF8((nint)tensorName(gguf, i))).ToArray();
+            var names = Enumerable.Range(0, 4).Select(i => Marshal.PtrToStringUTF8((nint)tensorName(gguf, i)) ?? "").ToArray();
             Assert.Equal(["blk.0.attn_q.weight.in_sum2", "blk.0.attn_q.weight.counts", "blk.0.ffn_down_exps.weight.in_sum2", "blk.0.ffn_down_exps.weight.counts"], names);
             for (int i = 0; i < 4; i++) Assert.Equal(0, tensorType(gguf, i)); // GGML_TYPE_F32
 

@@ -174,8 +174,8 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
         Assert.Equal(128, loaded.ChunkSize);
         Assert.Equal(["ja.txt"], loaded.Datasets);
         // llama-quantize's weights: sums over each matrix's count, 1 for a matrix that saw no token.
-        Assert.Equal([0.5f, 1f, 1.5f, 2f], loaded.WeightsFor("blk.1.ffn_down.weight"));
-        Assert.Equal([1 / 3f, 2 / 3f, 1f, 1f, 5f, 6f], loaded.WeightsFor("blk.0.ffn_up_exps.weight"));
+        Assert.Equal([0.5f, 1f, 1.5f, 2f], loaded.WeightsFor("blk.1.ffn_down.weight")!);
+        Assert.Equal([1 / 3f, 2 / 3f, 1f, 1f, 5f, 6f], loaded.WeightsFor("blk.0.ffn_up_exps.weight")!);
         Assert.Null(loaded.WeightsFor("blk.2.ffn_down.weight"));
     }
 
@@ -203,8 +203,8 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
         Assert.True(loaded.IsLegacy);
         Assert.Equal(11, loaded.ChunkCount);
         Assert.Equal(["ja.txt"], loaded.Datasets);
-        Assert.Equal([2f, 0.5f], loaded.WeightsFor("blk.0.attn_q.weight")); // values over the call count
-        Assert.Equal([3f], loaded.WeightsFor("output.weight"));              // no calls: the values as stored
+        Assert.Equal([2f, 0.5f], loaded.WeightsFor("blk.0.attn_q.weight")!); // values over the call count
+        Assert.Equal([3f], loaded.WeightsFor("output.weight")!);             // no calls: the values as stored
 
         string again = Path.Combine(_dir, "again.dat");
         loaded.SaveLegacy(again);
@@ -219,7 +219,7 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
         string path = Path.Combine(_dir, "m.dat");
         matrix.SaveLegacy(path);
         var loaded = ImportanceMatrix.Load(path);
-        Assert.Equal([0.2f, 0.4f], loaded.WeightsFor("blk.0.attn_k.weight")); // 30/150, 60/150
+        Assert.Equal([0.2f, 0.4f], loaded.WeightsFor("blk.0.attn_k.weight")!); // 30/150, 60/150
         Assert.Equal(2f, loaded.Entries["blk.0.attn_k.weight"].Counts[0]);
     }
 
