@@ -109,6 +109,9 @@ public sealed class ModelRouter : IDisposable
     /// <summary>Whether a model of that name (id, file name or alias) exists.</summary>
     public bool Knows(string name) => _byName.ContainsKey(name);
 
+    /// <summary>The id of the model of that name (id, file name or alias); null when there is none.</summary>
+    public string? IdOf(string name) => _byName.TryGetValue(name, out var model) ? model.Source.Id : null;
+
     internal void Attach(SuironServerOptions serverOptions, ServerMetrics metrics)
     {
         _serverOptions = serverOptions;
@@ -172,8 +175,15 @@ public sealed class ModelRouter : IDisposable
                         break;
                 }
             }
-            Release(evicted);
-            toStart?.Start(TaskScheduler.Default);
+            try
+            {
+                Release(evicted);
+            }
+            finally
+            {
+                // Waiters are already on this task: it must run whatever freeing the others did.
+                toStart?.Start(TaskScheduler.Default);
+            }
             try
             {
                 await wait.WaitAsync(cancellation);
@@ -329,9 +339,14 @@ public sealed class ModelRouter : IDisposable
             _usedBytes += model.CostBytes - estimate;
             model.Status = RoutedModelStatus.Loaded;
             model.LastUsed = Stopwatch.GetTimestamp();
-            if (_stopped) model.State!.Stopping = true;
+            if (_stopped)
+            {
+                // The server stopped (or the router was disposed) during the load: nothing will use or free it later.
+                (evicted ??= []).Add(Evict(model));
+                Signal();
+            }
             // The estimate before the first load knew the file only; with its KV cache counted now, make room if needed.
-            MakeRoom(0, keep: model, ref evicted);
+            else MakeRoom(0, keep: model, ref evicted);
         }
         Release(evicted);
     }

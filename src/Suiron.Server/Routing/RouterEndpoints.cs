@@ -17,10 +17,9 @@ internal static class RouterEndpoints
         group.MapGet("/models", (ModelRouter router) => Results.Json(List(router), ServerJsonContext.Web.ModelList));
         group.MapGet("/models/{id}", (string id, ModelRouter router) =>
         {
-            if (!router.Knows(id))
-                throw new ApiError(404, $"The model '{id}' does not exist; GET /v1/models lists this server's models.", param: "model", code: "model_not_found");
-            ModelCard card = List(router).Data.First(c => c.Id.Equals(id, StringComparison.OrdinalIgnoreCase)
-                || (c.Aliases?.Contains(id, StringComparer.OrdinalIgnoreCase) ?? false) || (c.Id + ".gguf").Equals(id, StringComparison.OrdinalIgnoreCase));
+            string model = router.IdOf(id)
+                ?? throw new ApiError(404, $"The model '{id}' does not exist; GET /v1/models lists this server's models.", param: "model", code: "model_not_found");
+            ModelCard card = List(router).Data.First(c => c.Id == model);
             return Results.Json(card, ServerJsonContext.Web.ModelCard);
         });
         return group;
