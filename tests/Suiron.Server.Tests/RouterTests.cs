@@ -232,6 +232,23 @@ public sealed class RouterTests
         Assert.Equal(200, status);
         Assert.Equal(stories, Content(body));
 
+        // The other APIs reach it too, with the same greedy text as its chat completion.
+        (status, body) = await PostAsync(http, "/v1/messages", JsonSerializer.Serialize(new
+        {
+            model = "stories260K", max_tokens = 12, temperature = 0, messages = new[] { new { role = "user", content = "Once upon a time" } },
+        }));
+        Assert.Equal(200, status);
+        Assert.Equal(stories, body.GetProperty("content")[0].GetProperty("text").GetString());
+        (status, body) = await PostAsync(http, "/v1/responses", JsonSerializer.Serialize(new { model = "tales", input = "Once upon a time", max_output_tokens = 12, temperature = 0 }));
+        Assert.Equal(200, status);
+        var message = Assert.Single(body.GetProperty("output").EnumerateArray(), i => i.GetProperty("type").GetString() == "message");
+        Assert.Equal(stories, message.GetProperty("content")[0].GetProperty("text").GetString());
+        // An unknown model on /v1/messages gets Anthropic's error shape.
+        (status, body) = await PostAsync(http, "/v1/messages", JsonSerializer.Serialize(new { model = "claude-x", max_tokens = 4, messages = new[] { new { role = "user", content = "hi" } } }));
+        Assert.Equal(404, status);
+        Assert.Equal("error", body.GetProperty("type").GetString());
+        Assert.Equal("not_found_error", body.GetProperty("error").GetProperty("type").GetString());
+
         (status, body) = await PostAsync(http, "/v1/chat/completions", Chat("gpt-4", "hi", 4));
         Assert.Equal(404, status);
         Assert.Equal("model_not_found", body.GetProperty("error").GetProperty("code").GetString());
