@@ -394,6 +394,18 @@ async function severalModels(context, dll, storiesPath) {
     await page.click('.conversation:has-text("Hello there") .conversation-title');
     assert.equal(await page.inputValue('#model'), 'llama-2-tiny-random');
     assert.equal(await page.textContent('#model-banner'), 'llama-2-tiny-random is loaded');
+
+    step('on a 390 px screen the picker and the banner fit the top bar');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(350); // the sidebar's slide away
+    const overflow = await page.evaluate(() => {
+      const bar = document.querySelector('.topbar');
+      const banner = document.getElementById('model-banner');
+      return { scroll: bar.scrollWidth, client: bar.clientWidth, bannerScroll: banner.scrollWidth, bannerClient: banner.clientWidth };
+    });
+    assert.ok(overflow.scroll <= overflow.client, `the top bar overflows: ${JSON.stringify(overflow)}`);
+    assert.ok(overflow.bannerScroll <= overflow.bannerClient, `the banner is cut: ${JSON.stringify(overflow)}`);
+    await page.screenshot({ path: path.join(here, 'artifacts', 'chat-models-390.png') });
   } finally {
     await page.close();
     server.kill('SIGTERM');
