@@ -143,6 +143,8 @@ public sealed class RouterTests
         using var http = Client(server);
         var router = server.Router!;
         string embed = JsonSerializer.Serialize(new { model = "bert-embedder", input = "hello" });
+        // Before any load, the costs are estimated from the files' metadata: for full attention, exactly.
+        Assert.Equal([stories, qwen, embedder], router.Models.Select(m => m.CostBytes));
 
         Assert.Equal(200, (await PostAsync(http, "/v1/chat/completions", StoriesRequest)).Status);
         Assert.Equal(200, (await PostAsync(http, "/v1/chat/completions", QwenRequest)).Status);

@@ -79,7 +79,7 @@ public sealed class ModelRouter : IDisposable
         if (options.MaxLoaded < 0) throw new ArgumentOutOfRangeException(nameof(options), "MaxLoaded must be ≥ 0.");
         if (options.MemoryBudgetBytes < 0) throw new ArgumentOutOfRangeException(nameof(options), "MemoryBudgetBytes must be ≥ 0.");
         _options = options;
-        _models = options.Models.Select(source => new RoutedModel(source)).ToArray();
+        _models = options.Models.Select(source => new RoutedModel(source, options.ModelOptions)).ToArray();
         foreach (var model in _models)
             foreach (string name in model.Names)
                 if (!_byName.TryAdd(name, model) && _byName[name] != model)
@@ -414,7 +414,7 @@ internal sealed class RoutedModel
 {
     private IDisposable? _owned;
 
-    public RoutedModel(ModelSource source)
+    public RoutedModel(ModelSource source, LocalModelOptions options)
     {
         Source = source;
         var names = new List<string> { source.Id, source.Id + ".gguf" };
@@ -422,9 +422,9 @@ internal sealed class RoutedModel
         names.AddRange(source.Aliases);
         Names = names.Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
         FileBytes = source.Files.Sum(f => File.Exists(f) ? new FileInfo(f).Length : 0);
-        CostBytes = FileBytes;
         Created = source.Files.Count > 0 && File.Exists(source.Files[0]) ? new DateTimeOffset(File.GetLastWriteTimeUtc(source.Files[0])) : DateTimeOffset.UnixEpoch;
-        Kind = KindOf(source.Files[0]);
+        (Kind, long cacheBytes) = Inspect(source.Files[0], options);
+        CostBytes = FileBytes + cacheBytes;
     }
 
     public ModelSource Source { get; }
@@ -437,7 +437,7 @@ internal sealed class RoutedModel
     public RoutedModelStatus Status;
     public int InFlight, Waiting;
     public long LastUsed;
-    /// <summary>The file bytes before the first load; the measured cost (file and caches) after it.</summary>
+    /// <summary>Estimated from the file's metadata before the first load; the measured cost (file and caches) after it.</summary>
     public long CostBytes;
     public string? LoadError;
     public Task? LoadTask;
@@ -445,19 +445,46 @@ internal sealed class RoutedModel
 
     public RoutedModelInfo Snapshot() => new(Source.Id, Source.Aliases, Kind, Status, CostBytes, InFlight, LoadError, Created);
 
-    /// <summary>A bert file, or one that declares its pooling, is an embedding model, a reranker with rank pooling (4); the rest generate.</summary>
-    private static RoutedModelKind KindOf(string path)
+    /// <summary>
+    /// What the file is for (a bert file, or one that declares its pooling, is an embedding model, a reranker with rank
+    /// pooling (4); the rest generate) and, for a generative model, its KV cache bytes as its metadata declares full
+    /// attention: every layer keeps K and V of every position of every slot. The measured cost replaces this estimate
+    /// after the first load, so that a first load does not go past the memory budget in the common case.
+    /// </summary>
+    private static (RoutedModelKind Kind, long CacheBytes) Inspect(string path, LocalModelOptions options)
     {
         try
         {
             using var file = GgufFile.Open(path);
-            if (!EmbeddingModelLoader.IsEmbeddingModel(file)) return RoutedModelKind.Generation;
-            return file.GetInt32(file.Architecture + ".pooling_type", 0) == (int)EmbeddingPooling.Rank ? RoutedModelKind.Rerank : RoutedModelKind.Embedding;
+            if (EmbeddingModelLoader.IsEmbeddingModel(file))
+                return (file.GetInt32(file.Architecture + ".pooling_type", 0) == (int)EmbeddingPooling.Rank ? RoutedModelKind.Rerank : RoutedModelKind.Embedding, 0);
+            return (RoutedModelKind.Generation, DeclaredCacheBytes(file, options));
         }
         catch (Exception e) when (e is IOException or GgufException or UnauthorizedAccessException or InvalidDataException)
         {
             // Listed anyway; loading it reports what is wrong with it.
-            return RoutedModelKind.Generation;
+            return (RoutedModelKind.Generation, 0);
+        }
+    }
+
+    private static long DeclaredCacheBytes(GgufFile file, LocalModelOptions options)
+    {
+        string a = file.Architecture;
+        try
+        {
+            int layers = file.GetInt32(a + ".block_count", 0), heads = file.GetInt32(a + ".attention.head_count", 0);
+            int kvHeads = file.GetInt32(a + ".attention.head_count_kv", heads), width = file.GetInt32(a + ".embedding_length", 0);
+            int keyLength = file.GetInt32(a + ".attention.key_length", heads > 0 ? width / heads : 0);
+            int valueLength = file.GetInt32(a + ".attention.value_length", keyLength);
+            int context = options.Model.ContextSize > 0 ? options.Model.ContextSize
+                : Math.Min(file.GetInt32(a + ".context_length", Suiron.Models.ModelOptions.DefaultContextCap), Suiron.Models.ModelOptions.DefaultContextCap);
+            long perToken = KvCacheTypes.Bytes(options.Model.KeyCacheType, (long)kvHeads * keyLength) + KvCacheTypes.Bytes(options.Model.ValueCacheType, (long)kvHeads * valueLength);
+            return Math.Max(0, (long)layers * perToken * context * options.Slots);
+        }
+        catch (Exception e) when (e is GgufException or InvalidCastException or InvalidOperationException or OverflowException)
+        {
+            // Per-layer head counts and other shapes this estimate does not read: the first load measures it.
+            return 0;
         }
     }
 
