@@ -23,12 +23,16 @@ internal static class ClusterCommand
             if (n is < 1 or > 1 << 24) throw new UsageException($"--floats must be between 1 and {1 << 24} (got {n}).");
             if (count is < 10 or > 1_000_000) throw new UsageException($"--calls must be between 10 and 1000000 (got {count}).");
             if (first is < 1 or > 65532) throw new UsageException($"--port must be between 1 and 65532 (got {first}).");
+#if SUIRON_CLUSTER
             var t = Suiron.Cluster.HiddenStateCost.MeasureAsync(n, count, first).GetAwaiter().GetResult();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"hidden state of {t.Floats} floats ({t.Floats * 4 / 1024.0:F1} KiB), {t.Calls} grain calls between two silos on loopback:\n" +
                 $"  one at a time: mean {t.MeanMicroseconds:F0} µs, p50 {t.P50Microseconds:F0} µs, p99 {t.P99Microseconds:F0} µs per call\n" +
                 $"  16 in flight:  {t.PipelinedMicroseconds:F0} µs per call"));
             return CliErrors.Ok;
+#else
+            throw new UsageException("hidden-state-cost: " + ClusterOptions.NotInNativeBinary);
+#endif
         }));
         return new Command("cluster", "Replicas joined with serve --cluster") { status, cost };
     }

@@ -1,6 +1,9 @@
 using System.CommandLine;
 using System.Net;
+#if SUIRON_CLUSTER
 using Suiron.Cluster;
+#endif
+using Suiron.Server;
 
 namespace Suiron.Cli;
 
@@ -20,10 +23,18 @@ internal sealed class ClusterOptions
 
     public IEnumerable<Option> All => [Redis, Name, SiloPort, GatewayPort, AdvertiseAddress, Routing, QueueThreshold];
 
+    /// <summary>Why this build cannot join a cluster: the native AOT binary is built without Orleans.</summary>
+    internal const string NotInNativeBinary =
+        "this native binary has no cluster support (Orleans needs the JIT): run the cluster with the .NET tool " +
+        "(`dotnet tool install`) or the framework-dependent build of suiron.";
+
     /// <summary>The cluster extension asked for, or null without <c>--cluster</c>; a bad value → <see cref="UsageException"/>.</summary>
-    public ClusterExtension? Create(ParseResult result)
+    public IServerExtension? Create(ParseResult result)
     {
         if (result.GetValue(Redis) is not { } redis) return null;
+#if !SUIRON_CLUSTER
+        throw new UsageException("--cluster: " + NotInNativeBinary);
+#else
         string redisEndpoint;
         try { redisEndpoint = ClusterSettings.ParseRedis(redis); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
@@ -50,5 +61,27 @@ internal sealed class ClusterOptions
         {
             Redis = redisEndpoint, Name = name, SiloPort = silo, GatewayPort = gateway, AdvertiseAddress = advertise, Routing = routing, QueueThreshold = threshold,
         });
+#endif
     }
+
+    /// <summary>The error line for a cluster that could not be joined at start, or null when <paramref name="extension"/> is no cluster.</summary>
+    public static string? JoinError(IServerExtension? extension, Exception e) =>
+#if SUIRON_CLUSTER
+        extension is ClusterExtension cluster
+            ? $"error: cannot join the cluster '{cluster.Settings.Name}' (Redis {cluster.Settings.Redis}, silo port {cluster.Settings.SiloPort}): {e.Message}"
+            : null;
+#else
+        null;
+#endif
+
+    /// <summary>The banner line of a joined replica, or null when <paramref name="extension"/> is no cluster.</summary>
+    public static string? Banner(IServerExtension? extension) =>
+#if SUIRON_CLUSTER
+        extension is ClusterExtension joined
+            ? $"suiron: replica in cluster '{joined.Settings.Name}' (Redis {joined.Settings.Redis}; silo {joined.Settings.AdvertiseAddress}:{joined.Settings.SiloPort}, " +
+              $"gateway {joined.Settings.GatewayPort}; routing {(joined.Settings.Routing == RoutingPolicy.Prefix ? "prefix" : "round-robin")})"
+            : null;
+#else
+        null;
+#endif
 }

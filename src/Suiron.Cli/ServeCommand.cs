@@ -273,9 +273,9 @@ internal static class ServeCommand
             Console.Error.WriteLine($"error: cannot listen on {options.Host}:{options.Port}: {e.Message}");
             return CliErrors.Failure;
         }
-        catch (Exception e) when (options.Extension is Suiron.Cluster.ClusterExtension cluster)
+        catch (Exception e) when (ClusterOptions.JoinError(options.Extension, e) is { } joinError)
         {
-            Console.Error.WriteLine($"error: cannot join the cluster '{cluster.Settings.Name}' (Redis {cluster.Settings.Redis}, silo port {cluster.Settings.SiloPort}): {e.Message}");
+            Console.Error.WriteLine(joinError);
             return CliErrors.Failure;
         }
         var info = local.Model.Info;
@@ -285,9 +285,7 @@ internal static class ServeCommand
                                 (info.RecurrentLayerCount > 0 ? $", recurrent state {InfoCommand.Bytes(info.RecurrentBytesPerSequence)} per slot and snapshot" : "") + $"), queue {local.Scheduler.QueueLimit}, " +
                                 $"auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; endpoints /v1/chat/completions /v1/completions /v1/embeddings /v1/messages /v1/responses /v1/rerank /v1/models /health /metrics; Ctrl+C stops");
         Console.Error.WriteLine($"suiron: web chat at {server.Address}");
-        if (options.Extension is Suiron.Cluster.ClusterExtension joined)
-            Console.Error.WriteLine($"suiron: replica in cluster '{joined.Settings.Name}' (Redis {joined.Settings.Redis}; silo {joined.Settings.AdvertiseAddress}:{joined.Settings.SiloPort}, " +
-                                    $"gateway {joined.Settings.GatewayPort}; routing {(joined.Settings.Routing == Suiron.Cluster.RoutingPolicy.Prefix ? "prefix" : "round-robin")})");
+        if (ClusterOptions.Banner(options.Extension) is { } clusterBanner) Console.Error.WriteLine(clusterBanner);
         await server.WaitForShutdownAsync();
         Console.Error.WriteLine("suiron: stopped");
         return CliErrors.Ok;

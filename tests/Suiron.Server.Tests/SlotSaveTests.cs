@@ -40,6 +40,7 @@ public sealed class SlotSaveTests(SlotSaveFixture fixture) : IClassFixture<SlotS
 
         var (_, erased) = await fixture.PostAsync("/slots/0?action=erase", "{}");
         Assert.Equal(tokens, erased.GetProperty("n_erased").GetInt32());
+        Assert.Empty(fixture.Model.Scheduler.PrefixCacheContents()[0]); // what a cluster's prefix directory is told
         var (again, _, cachedAfterErase) = await ChatAsync();
         Assert.Equal(0, cachedAfterErase); // erased: evaluated from the start
         Assert.Equal(text, again);
@@ -49,6 +50,7 @@ public sealed class SlotSaveTests(SlotSaveFixture fixture) : IClassFixture<SlotS
         Assert.Equal(200, restoreStatus);
         Assert.Equal(tokens, restored.GetProperty("n_restored").GetInt32());
         Assert.Equal(saved.GetProperty("n_written").GetInt64(), restored.GetProperty("n_read").GetInt64());
+        Assert.Equal(tokens, fixture.Model.Scheduler.PrefixCacheContents()[0].Length);
         var (fromFile, _, cached) = await ChatAsync();
         Assert.Equal(prompt - 1, cached); // the whole prompt but its last token came from the file
         Assert.Equal(text, fromFile);      // and the keys and values were the same

@@ -59,7 +59,7 @@ def same_as_jit(what, args, stdin=None, env=None, stdout_only=True):
 # ---------------------------------------------------------------- CLI
 rc, out, err = run([aot], ["--help"])
 check(rc == 0 and "Usage:\n  suiron [command] [options]" in out, "--help says 'Usage: suiron'", out[:400])
-for command in ["run", "chat", "serve", "info", "tokenize", "quantize", "perplexity", "bench", "template", "pull"]:
+for command in ["run", "chat", "serve", "info", "tokenize", "quantize", "perplexity", "bench", "template", "pull", "cluster"]:
     rc, out, err = run([aot], [command, "--help"])
     check(rc == 0 and f"suiron {command}" in out and "Suiron.Cli" not in out, f"{command} --help names 'suiron {command}'", out[:300])
 rc, out, err = run([aot], ["--version"])
@@ -106,6 +106,9 @@ rc, out, err = run([aot], ["frobnicate"])
 check(rc == 2 and err.count("error:") == 1, "unknown command: one error, exit 2", err)
 rc, out, err = run([aot], ["run", "-m", model, "-p", "x", "-n", "abc"])
 check(rc == 2 and "not a whole number" in err and "suiron run --help" in err, "bad number: friendly error pointing at 'suiron run --help'", err)
+# The native binary is built without Orleans: asking it for a cluster is a usage error that names the build that has one.
+rc, out, err = run([aot], ["serve", "-m", model, "--cluster", "redis://127.0.0.1:6379", "--port", "0"])
+check(rc == 2 and "no cluster support" in err and "dotnet tool install" in err, "serve --cluster: the native binary says to use the .NET tool", err)
 
 # pull from a local hub (python's file server laid out as the hub's URLs)
 hub = os.path.join(work, "hub")
@@ -231,6 +234,31 @@ try:
         data = json.loads(body)["data"]
         ok = len(data) == 2 and all(len(d["embedding"]) == 64 for d in data)
     check(ok, "serve: /v1/embeddings gives two 64-wide vectors (the model's embedding width)", body[:400])
+
+    # The Responses API, twice: the second turn continues the first by previous_response_id (JSON trees built at run time).
+    status, body = request("POST", "/v1/responses", {"input": "Tell me a story", "max_output_tokens": 16, "temperature": 0,
+                                                     "store": True, "tools": [{"type": "function", "name": "get_weather", "parameters": weather}]})
+    ok = status == 200 and json.loads(body)["object"] == "response" and json.loads(body)["output"]
+    if ok:
+        first = json.loads(body)["id"]
+        status, body = request("POST", "/v1/responses", {"input": [{"role": "user", "content": "And then?"}], "max_output_tokens": 16,
+                                                         "temperature": 0, "previous_response_id": first})
+        ok = status == 200 and json.loads(body)["usage"]["input_tokens"] > 0
+    check(ok, "serve: /v1/responses answers, and a second turn by previous_response_id", body[:600])
+
+    status, body = request("POST", "/tokenize", {"content": "Once upon a time", "with_pieces": True})
+    pieces = json.loads(body).get("tokens", []) if status == 200 else []
+    ok = status == 200 and pieces and all("id" in t and "piece" in t for t in pieces)
+    if ok:
+        status, body = request("POST", "/detokenize", {"tokens": [t["id"] for t in pieces]})
+        ok = status == 200 and json.loads(body)["content"].strip() == "Once upon a time"
+    check(ok, "serve: /tokenize with pieces and /detokenize round-trip", body[:400])
+    status, body = request("POST", "/apply-template", {"messages": [{"role": "user", "content": "Hi"}]})
+    check(status == 200 and "Hi" in json.loads(body)["prompt"], "serve: /apply-template renders the chat", body[:400])
+    status, body = request("GET", "/props")
+    check(status == 200 and "default_generation_settings" in json.loads(body), "serve: /props", body[:400])
+    status, body = request("POST", "/v1/messages/count_tokens", {"model": "stories260K", "messages": [{"role": "user", "content": "Hi"}]})
+    check(status == 200 and json.loads(body)["input_tokens"] > 0, "serve: /v1/messages/count_tokens", body[:400])
 
     status, body = request("POST", "/v1/chat/completions", {"messages": "not a list"})
     check(status == 400 and "error" in json.loads(body), "serve: a malformed request gets 400 with an error body", body[:400])

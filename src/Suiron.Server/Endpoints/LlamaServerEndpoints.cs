@@ -123,7 +123,7 @@ public static class LlamaServerEndpoints
         {
             if (request.WithPieces != true)
             {
-                array.Add(token);
+                array.Add((JsonNode)JsonValue.Create(token));
                 continue;
             }
             ReadOnlySpan<byte> piece = tokenizer.Piece(token, renderSpecial: true);
@@ -132,10 +132,10 @@ public static class LlamaServerEndpoints
             else
             {
                 var bytes = new JsonArray();
-                foreach (byte b in piece) bytes.Add((int)b);
+                foreach (byte b in piece) bytes.Add((JsonNode)JsonValue.Create((int)b));
                 pieceNode = bytes;
             }
-            array.Add(new JsonObject { ["id"] = token, ["piece"] = pieceNode });
+            array.Add((JsonNode)new JsonObject { ["id"] = token, ["piece"] = pieceNode });
         }
         await context.Response.WriteAsJsonAsync<JsonNode>(new JsonObject { ["tokens"] = array }, ServerJsonContext.Web.JsonNode, contentType: null, context.RequestAborted);
     }

@@ -26,7 +26,7 @@ internal static class ResponsesConversation
         if (input is not { } element || element.ValueKind == JsonValueKind.Null) throw ApiError.BadParameter("input", "'input' is required: a string or a list of items.");
         if (element.ValueKind == JsonValueKind.String)
         {
-            into.Add(new JsonObject { ["role"] = "user", ["content"] = element.GetString() });
+            into.Add((JsonNode)new JsonObject { ["role"] = "user", ["content"] = element.GetString() });
             return;
         }
         if (element.ValueKind != JsonValueKind.Array) throw ApiError.BadParameter("input", "'input' must be a string or a list of items.");
@@ -64,7 +64,7 @@ internal static class ResponsesConversation
                     }
                     var message = new JsonObject { ["role"] = role, ["content"] = text };
                     if (role == "assistant") TakeReasoning(message, ref pendingReasoning);
-                    into.Add(message);
+                    into.Add((JsonNode)message);
                     lastAssistant = role == "assistant" ? message : null;
                     break;
                 }
@@ -77,12 +77,12 @@ internal static class ResponsesConversation
                     {
                         lastAssistant = new JsonObject { ["role"] = "assistant", ["content"] = "" };
                         TakeReasoning(lastAssistant, ref pendingReasoning);
-                        into.Add(lastAssistant);
+                        into.Add((JsonNode)lastAssistant);
                     }
                     if (lastAssistant["tool_calls"] is not JsonArray calls) lastAssistant["tool_calls"] = calls = [];
                     // Templates iterate the arguments as a mapping (HF's shape); text that does not parse stays text.
                     JsonNode? args = ToolCallFormat.TryParseArguments(arguments) is { } parsed ? parsed : JsonValue.Create(arguments);
-                    calls.Add(new JsonObject
+                    calls.Add((JsonNode)new JsonObject
                     {
                         ["id"] = callId, ["type"] = "function",
                         ["function"] = new JsonObject { ["name"] = name, ["arguments"] = args },
@@ -93,7 +93,7 @@ internal static class ResponsesConversation
                 {
                     string callId = StringField(item, "call_id", where) ?? throw ApiError.BadParameter($"{where}.call_id", $"{where} has no 'call_id'.");
                     string output = item["output"] is JsonValue v && v.TryGetValue(out string? s) ? s : Content(item["output"], $"{where}.output");
-                    into.Add(new JsonObject { ["role"] = "tool", ["tool_call_id"] = callId, ["content"] = output });
+                    into.Add((JsonNode)new JsonObject { ["role"] = "tool", ["tool_call_id"] = callId, ["content"] = output });
                     lastAssistant = null;
                     break;
                 }
@@ -182,7 +182,7 @@ internal static class ResponsesConversation
                 if (type != "function")
                     throw ApiError.BadParameter($"{where}.type", $"{where} is OpenAI's built-in tool '{type}', which runs on OpenAI's side; only function tools (name, description, parameters) are supported here.");
                 string name = StringField(tool, "name", where) is { Length: > 0 } n ? n : throw ApiError.BadParameter($"{where}.name", $"{where} needs a 'name'.");
-                tools.Add(ToolSelection.Function(name, StringField(tool, "description", where), tool["parameters"], $"{where}.parameters"));
+                tools.Add((JsonNode)ToolSelection.Function(name, StringField(tool, "description", where), tool["parameters"], $"{where}.parameters"));
                 echo.Add(tool.DeepClone());
             }
         }

@@ -748,10 +748,12 @@ public sealed class Scheduler : IDisposable
                     catch
                     {
                         slot.Cache.Clear();
+                        PublishSlotTokens(slot, []);
                         throw;
                     }
                     slot.Tokens.AddRange(tokens);
                     slot.LastUsed = Stopwatch.GetTimestamp();
+                    PublishSlotTokens(slot, tokens);
                     task.Result.TrySetResult(new SlotFileResult(tokens.Length, file.Length, clock.Elapsed));
                     break;
                 }
@@ -760,6 +762,7 @@ public sealed class Scheduler : IDisposable
                     int erased = slot.Tokens.Count;
                     slot.Cache.Clear();
                     slot.Tokens.Clear();
+                    PublishSlotTokens(slot, []);
                     task.Result.TrySetResult(new SlotFileResult(erased, 0, clock.Elapsed));
                     break;
                 }
