@@ -302,6 +302,38 @@ public sealed class RouterTests
     }
 
     [Fact]
+    public async Task AModelThatFailsToLoadIsReportedAndTheOthersServe()
+    {
+        string dir = Directory.CreateTempSubdirectory("suiron-broken-model-").FullName;
+        try
+        {
+            string broken = Path.Combine(dir, "broken.gguf");
+            File.WriteAllBytes(broken, [.. "GGUF"u8, 3, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]);
+            await using var server = await StartRouterAsync(maxLoaded: 1, budget: 0, ModelSource.FromFile(broken), Stories);
+            using var http = Client(server);
+
+            var (status, body) = await PostAsync(http, "/v1/chat/completions", Chat("broken", "hi", 4));
+            Assert.Equal(500, status);
+            Assert.Equal("model_load_failed", body.GetProperty("error").GetProperty("code").GetString());
+            Assert.Contains("'broken' could not be loaded", body.GetProperty("error").GetProperty("message").GetString());
+            var card = JsonDocument.Parse(await http.GetStringAsync("/v1/models/broken")).RootElement.GetProperty("status");
+            Assert.Equal("unloaded", card.GetProperty("value").GetString());
+            Assert.True(card.GetProperty("failed").GetBoolean());
+            Assert.False(string.IsNullOrEmpty(card.GetProperty("error").GetString()));
+
+            // The failed load took no room: the other model loads and answers.
+            (status, _) = await PostAsync(http, "/v1/chat/completions", StoriesRequest);
+            Assert.Equal(200, status);
+            Assert.Equal(server.Router!.Models.Single(m => m.Id == "stories260K").CostBytes, server.Router.UsedBytes);
+            await server.StopAsync();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void ADirectoryListsEachFileAndASplitFileAsOneModel()
     {
         string dir = Directory.CreateTempSubdirectory("suiron-models-dir-").FullName;

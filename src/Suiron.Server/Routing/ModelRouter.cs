@@ -184,6 +184,8 @@ public sealed class ModelRouter : IDisposable
                 // Waiters are already on this task: it must run whatever freeing the others did.
                 toStart?.Start(TaskScheduler.Default);
             }
+            bool holds = false;
+            string? loadError = null;
             try
             {
                 await wait.WaitAsync(cancellation);
@@ -197,21 +199,24 @@ public sealed class ModelRouter : IDisposable
                 if (waitsForLoad)
                     lock (_gate)
                     {
+                        // Leaving the waiters and joining the requests in one step, so the model cannot be unloaded between.
                         model.Waiting--;
                         if (model.Status == RoutedModelStatus.Loaded && !cancellation.IsCancellationRequested)
                         {
                             model.InFlight++;
                             model.LastUsed = Stopwatch.GetTimestamp();
+                            holds = true;
                         }
-                        else Signal();
+                        else
+                        {
+                            loadError = model.Status == RoutedModelStatus.Unloaded ? model.LoadError : null;
+                            Signal();
+                        }
                     }
             }
-            lock (_gate)
-            {
-                if (model.Status == RoutedModelStatus.Loaded && waitsForLoad) return new ModelLease(this, model);
-                if (waitsForLoad && model.LoadError is { } error)
-                    throw new ApiError(500, $"The model '{model.Source.Id}' could not be loaded: {error}", ApiError.ServerError, code: "model_load_failed");
-            }
+            if (holds) return new ModelLease(this, model);
+            if (loadError is not null)
+                throw new ApiError(500, $"The model '{model.Source.Id}' could not be loaded: {loadError}", ApiError.ServerError, code: "model_load_failed");
         }
     }
 
