@@ -9,7 +9,30 @@ internal static class ServeCommand
 {
     public static Command Create()
     {
-        var model = new Option<FileInfo>("--model", "-m") { Description = "GGUF model file", Required = true };
+        var model = new Option<FileInfo[]>("--model", "-m")
+        {
+            Description = "GGUF model file; repeat it to serve several models, each request routed by its 'model' field",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var modelsDir = new Option<DirectoryInfo?>("--models-dir")
+        {
+            Description = "Serve every model in this folder (each *.gguf; a split file's parts, or a subfolder, as one model), loaded on first use",
+        };
+        var alias = new Option<string[]>("--alias", "-a")
+        {
+            Description = "Another name for a model: NAME=MODEL (MODEL its file, file name or id; repeatable), or NAME alone with one --model",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var modelsMax = new Option<int>("--models-max")
+        {
+            Description = "With several models: most loaded at once; the least recently used idle one is unloaded to load another (0 = no limit)",
+            DefaultValueFactory = _ => 4,
+        };
+        var modelsMemory = new Option<double>("--models-memory")
+        {
+            Description = "With several models: GiB the loaded models may take together (file bytes plus KV cache each); 0 = no limit",
+            DefaultValueFactory = _ => 0,
+        };
         var host = new Option<string>("--host") { Description = "Address to listen on (loopback by default; 0.0.0.0 for every interface)", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port (0 = any free port)", DefaultValueFactory = _ => 8080 };
         var allowedHosts = new Option<string[]>("--allowed-host")
@@ -58,9 +81,9 @@ internal static class ServeCommand
         var cacheTypes = new CacheTypeOptions();
         var cluster = new ClusterOptions();
 
-        var command = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
+        var command = new Command("serve", "Serve a model (or several) over an OpenAI-compatible HTTP API")
         {
-            model, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
+            model, modelsDir, alias, modelsMax, modelsMemory, host, port, allowedHosts, corsOrigins, apiKey, parallel, contextSize, queue, threads, embeddingModel, chatTemplateFile, cacheTypes.Key, cacheTypes.Value,
             spec, draftMax, draftMin, prefillLatency, reasoningBudget, responsesStore, slotSavePath, rerankModel, verbose, logFormat,
         };
         foreach (var option in cluster.All) command.Options.Add(option);
@@ -109,15 +132,46 @@ internal static class ServeCommand
                 }
             }
 
-            using var local = LocalModel.Load(result.GetValue(model)!.FullName,
-                new LocalModelOptions
+            var modelOptions = new LocalModelOptions
+            {
+                Model = new Suiron.Models.ModelOptions
                 {
-                    Model = new Suiron.Models.ModelOptions
-                    {
-                        Threads = threadCount, ContextSize = ctx, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
-                    },
-                    Slots = slots, QueueLimit = queueSize, ChatTemplate = template, PrefillLatencyFactor = pacing,
-                });
+                    Threads = threadCount, ContextSize = ctx, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
+                },
+                Slots = slots, QueueLimit = queueSize, ChatTemplate = template, PrefillLatencyFactor = pacing,
+            };
+            FileInfo[] modelFiles = result.GetValue(model) ?? [];
+            DirectoryInfo? folder = result.GetValue(modelsDir);
+            string[] aliases = result.GetValue(alias) ?? [];
+            if (modelFiles.Length == 0 && folder is null) throw new UsageException("Give the model to serve: --model FILE (repeatable) or --models-dir DIR.");
+            var serverOptions = new SuironServerOptions
+            {
+                Host = result.GetValue(host)!, Port = portValue, ApiKey = key,
+                Logging = true, LogLevel = result.GetValue(verbose) ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning,
+                LogFormat = result.GetValue(logFormat) == "json" ? ServerLogFormat.Json : ServerLogFormat.Text,
+                AllowedHosts = result.GetValue(allowedHosts) ?? [], CorsOrigins = result.GetValue(corsOrigins) ?? [],
+                Speculation = speculation, ReasoningBudget = budget >= 0 ? budget : null, ResponseStoreCapacity = stored,
+                SlotSavePath = slotFolder, Extension = clusterExtension,
+            };
+            if (folder is not null || modelFiles.Length > 1)
+            {
+                if (clusterExtension is not null) throw new UsageException("--cluster serves one model per replica: give one --model, not several or --models-dir.");
+                if (template is not null) throw new UsageException("--chat-template-file applies to one model; with several, each uses its own file's template.");
+                var sources = RouterSources(modelFiles, folder, aliases, result.GetValue(embeddingModel), result.GetValue(rerankModel));
+                int maxLoaded = result.GetValue(modelsMax);
+                double memory = result.GetValue(modelsMemory);
+                if (maxLoaded < 0) throw new UsageException($"--models-max must be ≥ 0 (got {maxLoaded}).");
+                if (!(memory >= 0 && memory < 1 << 20)) throw new UsageException($"--models-memory must be a number of GiB ≥ 0 (got {memory}).");
+                var routerOptions = new Suiron.Server.Routing.ModelRouterOptions
+                {
+                    Models = sources, MaxLoaded = maxLoaded, MemoryBudgetBytes = (long)(memory * 1024 * 1024 * 1024), ModelOptions = modelOptions,
+                };
+                return RunRouterAsync(routerOptions, serverOptions).GetAwaiter().GetResult();
+            }
+            string[] singleAliases = aliases.Select(a => a.Contains('=')
+                ? throw new UsageException($"--alias '{a}': with one model give the name alone (--alias NAME).")
+                : a.Length == 0 ? throw new UsageException("--alias needs a name.") : a).ToArray();
+            using var local = LocalModel.Load(modelFiles[0].FullName, modelOptions);
             if (local.Chat.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template (tokenizer.chat_template); chat requests use ChatML, which it may not follow.");
             using var embeddings = result.GetValue(embeddingModel) is { } embeddingFile
@@ -126,18 +180,72 @@ internal static class ServeCommand
             using var reranker = result.GetValue(rerankModel) is { } rerankFile
                 ? LoadReranker(rerankFile, threadCount)
                 : null;
-            var options = new SuironServerOptions
-            {
-                Host = result.GetValue(host)!, Port = portValue, ApiKey = key, EmbeddingModel = embeddings,
-                Logging = true, LogLevel = result.GetValue(verbose) ? Microsoft.Extensions.Logging.LogLevel.Information : Microsoft.Extensions.Logging.LogLevel.Warning,
-                LogFormat = result.GetValue(logFormat) == "json" ? ServerLogFormat.Json : ServerLogFormat.Text,
-                AllowedHosts = result.GetValue(allowedHosts) ?? [], CorsOrigins = result.GetValue(corsOrigins) ?? [],
-                Speculation = speculation, ReasoningBudget = budget >= 0 ? budget : null, ResponseStoreCapacity = stored,
-                SlotSavePath = slotFolder, Reranker = reranker, Extension = clusterExtension,
-            };
+            var options = serverOptions with { EmbeddingModel = embeddings, Reranker = reranker, ModelAliases = singleAliases };
             return RunAsync(local, options).GetAwaiter().GetResult();
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The router's models: each --model, every model of --models-dir, and --embedding-model / --rerank-model as models
+    /// of their own; --alias NAME=MODEL names one of them (by its file path, file name or id).
+    /// </summary>
+    private static List<Suiron.Server.Routing.ModelSource> RouterSources(FileInfo[] files, DirectoryInfo? folder, string[] aliases, FileInfo? embedding, FileInfo? reranker)
+    {
+        var sources = new List<Suiron.Server.Routing.ModelSource>();
+        foreach (var file in files.Concat(new[] { embedding, reranker }.OfType<FileInfo>()))
+        {
+            if (!file.Exists) throw new UsageException($"--model: '{file.FullName}' does not exist.");
+            sources.Add(Suiron.Server.Routing.ModelSource.FromFile(file.FullName));
+        }
+        if (folder is not null)
+        {
+            if (!folder.Exists) throw new UsageException($"--models-dir: '{folder.FullName}' does not exist.");
+            var found = Suiron.Server.Routing.ModelSource.FromDirectory(folder.FullName);
+            if (found.Count == 0 && sources.Count == 0) throw new UsageException($"--models-dir: '{folder.FullName}' holds no .gguf file.");
+            sources.AddRange(found.Where(f => !sources.Any(s => s.Files.SequenceEqual(f.Files))));
+        }
+        foreach (var duplicate in sources.GroupBy(s => s.Id, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+            throw new UsageException($"Two models are named '{duplicate.Key}' ({string.Join(", ", duplicate.Select(d => d.Files[0]))}); rename one.");
+        foreach (string entry in aliases)
+        {
+            int equals = entry.IndexOf('=');
+            if (equals <= 0 || equals == entry.Length - 1) throw new UsageException($"--alias '{entry}': with several models give NAME=MODEL.");
+            string name = entry[..equals], target = entry[(equals + 1)..];
+            string full = Path.GetFullPath(target);
+            int index = sources.FindIndex(s => s.Files.Contains(full) || s.Id.Equals(target, StringComparison.OrdinalIgnoreCase)
+                || s.Files.Any(f => Path.GetFileName(f).Equals(target, StringComparison.OrdinalIgnoreCase)));
+            if (index < 0) throw new UsageException($"--alias '{entry}': no model '{target}' is served.");
+            if (sources.Any(s => s.Id.Equals(name, StringComparison.OrdinalIgnoreCase) || s.Aliases.Contains(name, StringComparer.OrdinalIgnoreCase)))
+                throw new UsageException($"--alias '{entry}': the name '{name}' is taken.");
+            sources[index] = sources[index] with { Aliases = [.. sources[index].Aliases, name] };
+        }
+        return sources;
+    }
+
+    private static async Task<int> RunRouterAsync(Suiron.Server.Routing.ModelRouterOptions models, SuironServerOptions options)
+    {
+        await using var server = SuironServer.Create(models, options);
+        try
+        {
+            await server.StartAsync();
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"error: cannot listen on {options.Host}:{options.Port}: {e.Message}");
+            return CliErrors.Failure;
+        }
+        var router = server.Router!;
+        Console.Error.WriteLine($"suiron: serving {router.Models.Count} models at {server.Address}, each loaded on first use: " +
+                                string.Join(", ", router.Models.Select(m => m.Aliases.Count == 0 ? m.Id : $"{m.Id} ({string.Join(", ", m.Aliases)})")));
+        Console.Error.WriteLine($"suiron: at most {(models.MaxLoaded == 0 ? "all" : models.MaxLoaded.ToString(System.Globalization.CultureInfo.InvariantCulture))} loaded at once" +
+                                (models.MemoryBudgetBytes > 0 ? $" within {InfoCommand.Bytes(models.MemoryBudgetBytes)} (file and KV cache each)" : "") +
+                                $"; {models.ModelOptions.Slots} slots each, auth {(options.ApiKey is { Length: > 0 } ? "on" : "off")}; " +
+                                "requests name their model in 'model'; GET /v1/models lists them, POST /models/load and /models/unload; Ctrl+C stops");
+        Console.Error.WriteLine($"suiron: web chat at {server.Address}");
+        await server.WaitForShutdownAsync();
+        Console.Error.WriteLine("suiron: stopped");
+        return CliErrors.Ok;
     }
 
     private static Suiron.Embeddings.SuironReranker LoadReranker(FileInfo file, int threads)

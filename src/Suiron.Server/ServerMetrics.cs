@@ -41,7 +41,8 @@ public sealed class ServerMetrics
         }
     }
 
-    public string Render(Scheduler scheduler)
+    /// <summary>The counters, and the scheduler's own where there is one (a router renders its models' gauges itself).</summary>
+    public string Render(Scheduler? scheduler)
     {
         var o = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
@@ -50,13 +51,16 @@ public sealed class ServerMetrics
             o.Append(c, $"suiron_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {count}\n");
         Counter(o, "suiron_prompt_tokens_total", "Prompt tokens of finished requests.", Interlocked.Read(ref _promptTokens));
         Counter(o, "suiron_completion_tokens_total", "Generated tokens of finished requests.", Interlocked.Read(ref _completionTokens));
-        Counter(o, "suiron_prompt_tokens_cached_total", "Prompt tokens reused from a slot's prefix cache instead of evaluated.", scheduler.PromptTokensCached);
-        Counter(o, "suiron_draft_tokens_total", "Speculative draft tokens verified (--spec).", scheduler.DraftTokens);
-        Counter(o, "suiron_draft_tokens_accepted_total", "Speculative draft tokens the model agreed with.", scheduler.DraftTokensAccepted);
-        Gauge(o, "suiron_queue_depth", "Requests waiting for a slot.", scheduler.QueueDepth);
-        Gauge(o, "suiron_active_slots", "Slots generating now.", scheduler.ActiveSlots);
-        Gauge(o, "suiron_slots", "Slots (parallel sequences).", scheduler.SlotCount);
-        Gauge(o, "suiron_tokens_per_second", "Generated tokens per second over all slots, recent.", scheduler.TokensPerSecond);
+        if (scheduler is not null)
+        {
+            Counter(o, "suiron_prompt_tokens_cached_total", "Prompt tokens reused from a slot's prefix cache instead of evaluated.", scheduler.PromptTokensCached);
+            Counter(o, "suiron_draft_tokens_total", "Speculative draft tokens verified (--spec).", scheduler.DraftTokens);
+            Counter(o, "suiron_draft_tokens_accepted_total", "Speculative draft tokens the model agreed with.", scheduler.DraftTokensAccepted);
+            Gauge(o, "suiron_queue_depth", "Requests waiting for a slot.", scheduler.QueueDepth);
+            Gauge(o, "suiron_active_slots", "Slots generating now.", scheduler.ActiveSlots);
+            Gauge(o, "suiron_slots", "Slots (parallel sequences).", scheduler.SlotCount);
+            Gauge(o, "suiron_tokens_per_second", "Generated tokens per second over all slots, recent.", scheduler.TokensPerSecond);
+        }
 
         o.Append("# HELP suiron_time_to_first_token_seconds From request to first generated token.\n# TYPE suiron_time_to_first_token_seconds histogram\n");
         lock (_ttftLock)

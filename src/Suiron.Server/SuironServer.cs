@@ -8,6 +8,7 @@ using Suiron.Inference;
 using Suiron.Server.Auth;
 using Suiron.Server.Contracts;
 using Suiron.Server.Endpoints;
+using Suiron.Server.Routing;
 
 namespace Suiron.Server;
 
@@ -21,13 +22,20 @@ public sealed class SuironServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ServerState _state;
 
-    private SuironServer(WebApplication app, ServerState state)
+    private readonly ModelRouter? _router;
+
+    private SuironServer(WebApplication app, ServerState state, ModelRouter? router)
     {
         _app = app;
         _state = state;
+        _router = router;
     }
 
+    /// <summary>The served model's state; with several models (<see cref="Router"/>), the router's own, which serves no model.</summary>
     public ServerState State => _state;
+
+    /// <summary>The models of a server with several (<see cref="Create(ModelRouterOptions, SuironServerOptions)"/>); null with one.</summary>
+    public ModelRouter? Router => _router;
 
     /// <summary>The address the server listens on (with the real port when 0 was asked for); valid after <see cref="StartAsync"/>.</summary>
     public Uri Address { get; private set; } = null!;
@@ -36,13 +44,42 @@ public sealed class SuironServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
-        var state = new ServerState(model, options);
+        return Build(new ServerState(model, options), router: null, options);
+    }
+
+    /// <summary>
+    /// A server over several models (llama-server's router mode): each request runs on the model its <c>model</c>
+    /// field names, loaded on first use and unloaded least recently used under the router's limits. The server owns
+    /// the router: disposing the server unloads every model.
+    /// </summary>
+    public static SuironServer Create(ModelRouterOptions models, SuironServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(models);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Extension is not null) throw new ArgumentException("A server with several models cannot join a cluster.", nameof(options));
+        if (options.EmbeddingModel is not null || options.Reranker is not null)
+            throw new ArgumentException("A server with several models serves embedding and reranking files as models of their own, not as EmbeddingModel or Reranker.", nameof(options));
+        var router = new ModelRouter(models);
+        var metrics = new ServerMetrics();
+        router.Attach(options, metrics);
+        return Build(new ServerState("(router)", null, options, metrics), router, options);
+    }
+
+    private static SuironServer Build(ServerState state, ModelRouter? router, SuironServerOptions options)
+    {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
         builder.Logging.ClearProviders();
         if (options.Logging) ConfigureConsoleLogging(builder.Logging, options);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(5));
-        builder.Services.AddSingleton(state);
-        builder.Services.AddHostedService(_ => new DrainOnShutdown(state));
+        if (router is null) builder.Services.AddSingleton(state);
+        else
+        {
+            // Endpoints take the ServerState of the model their request was routed to; requests that name none get the router's.
+            builder.Services.AddSingleton(router);
+            builder.Services.AddScoped<RoutedRequest>();
+            builder.Services.AddTransient(services => services.GetRequiredService<RoutedRequest>().State ?? state);
+        }
+        builder.Services.AddHostedService(_ => new DrainOnShutdown(state, router));
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ServerJsonContext.Web));
         builder.WebHost.UseKestrel(kestrel =>
         {
@@ -62,12 +99,18 @@ public sealed class SuironServer : IAsyncDisposable
         app.Use(RefuseWhileDraining);
         if (options.ApiKey is { Length: > 0 } key) app.Use(new ApiKeyAuthentication(key).InvokeAsync);
         if (options.Extension is { } extension) app.Use(extension.InvokeAsync);
+        if (router is not null) app.Use(new ModelRequestRouting(router).InvokeAsync);
 
         var root = app.MapGroup("");
-        root.MapHealth().MapMetrics().MapLlamaServerExtras().MapRerank();
-        app.MapGroup("/v1").MapChatCompletions().MapCompletions().MapModels().MapEmbeddings().MapAnthropicMessages().MapResponses().MapRerank();
+        if (router is null) root.MapHealth().MapMetrics();
+        else root.MapRouterControl();
+        root.MapLlamaServerExtras().MapRerank();
+        var v1 = app.MapGroup("/v1");
+        if (router is null) v1.MapModels();
+        else v1.MapRouterModels();
+        v1.MapChatCompletions().MapCompletions().MapEmbeddings().MapAnthropicMessages().MapResponses().MapRerank();
         app.MapGroup("").MapWebChat();
-        return new SuironServer(app, state);
+        return new SuironServer(app, state, router);
     }
 
     /// <summary>
@@ -113,23 +156,25 @@ public sealed class SuironServer : IAsyncDisposable
     /// then the rest are cancelled (a stream then ends with an error event and <c>data: [DONE]</c>) and Kestrel's own
     /// stop waits for those responses to be written.
     /// </summary>
-    private sealed class DrainOnShutdown(ServerState state) : IHostedLifecycleService
+    private sealed class DrainOnShutdown(ServerState state, ModelRouter? router) : IHostedLifecycleService
     {
         public async Task StoppingAsync(CancellationToken cancellationToken)
         {
             state.Stopping = true;
-            var scheduler = state.Model.Scheduler;
+            router?.Stop();
+            Scheduler[] schedulers = router is null ? [state.Model.Scheduler]
+                : router.LoadedStates().Where(s => s.HasModel).Select(s => s.Model.Scheduler).ToArray();
             var grace = System.Diagnostics.Stopwatch.StartNew();
             try
             {
-                while (grace.Elapsed < state.Options.ShutdownGrace && (scheduler.ActiveSlots > 0 || scheduler.QueueDepth > 0))
+                while (grace.Elapsed < state.Options.ShutdownGrace && schedulers.Any(s => s.ActiveSlots > 0 || s.QueueDepth > 0))
                     await Task.Delay(20, cancellationToken);
             }
             catch (OperationCanceledException)
             {
                 // The host's shutdown timeout ran out first: cancel now.
             }
-            scheduler.CancelAll();
+            foreach (var scheduler in schedulers) scheduler.CancelAll();
         }
 
         public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -151,7 +196,11 @@ public sealed class SuironServer : IAsyncDisposable
 
     public Task StopAsync(CancellationToken cancellation = default) => _app.StopAsync(cancellation);
 
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        _router?.Dispose();
+    }
 
     /// <summary>Requests by endpoint and status for /metrics (paths outside the API count as "other").</summary>
     private static async Task CountRequests(HttpContext context, RequestDelegate next)
@@ -165,6 +214,7 @@ public sealed class SuironServer : IAsyncDisposable
             var state = context.RequestServices.GetRequiredService<ServerState>();
             string path = context.Request.Path.Value ?? "";
             string endpoint = path is "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" or "/v1/models" or "/v1/messages"
+                or "/models" or "/models/load" or "/models/unload"
                 or "/v1/messages/count_tokens" or "/v1/responses" or "/health" or "/metrics"
                 or "/tokenize" or "/detokenize" or "/apply-template" or "/props" or "/v1/rerank" or "/rerank" ? path
                 : path.StartsWith("/v1/models/", StringComparison.Ordinal) ? "/v1/models/{id}"

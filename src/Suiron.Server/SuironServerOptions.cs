@@ -78,6 +78,12 @@ public sealed record SuironServerOptions
     /// </summary>
     public string? SlotSavePath { get; init; }
 
+    /// <summary>
+    /// More names requests may give the served model (<c>suiron serve --alias</c>), besides its id, its file name and
+    /// "default", "suiron", "local".
+    /// </summary>
+    public IReadOnlyList<string> ModelAliases { get; init; } = [];
+
     /// <summary>What a layer above the server adds to it (the cluster: <c>suiron serve --cluster</c>); null: none.</summary>
     public IServerExtension? Extension { get; init; }
 

@@ -173,6 +173,35 @@ internal static class TestModels
         }
     }
 
+    /// <summary>
+    /// <see cref="BertReranker"/>'s encoder without its classification head, mean-pooled (bert.pooling_type 1): a bert
+    /// embedding model. Written once per test process.
+    /// </summary>
+    public static string BertEmbedder
+    {
+        get
+        {
+            string reranker = BertReranker;
+            string path = Path.Combine(Directory, "bert-embedder.gguf");
+            lock (WriteLock)
+            {
+                if (File.Exists(path)) return path;
+                using var source = GgufFile.Open(reranker);
+                var writer = new GgufWriter().CopyMetadataFrom(source).Set("general.name", "tiny-bert-embedder").Set("bert.pooling_type", 1u);
+                foreach (var info in source.Tensors)
+                {
+                    if (info.Name.StartsWith("cls.", StringComparison.Ordinal)) continue;
+                    Tensor t = source.GetTensor(info);
+                    byte[] bytes;
+                    unsafe { bytes = new ReadOnlySpan<byte>(t.Data, checked((int)t.ByteLength)).ToArray(); }
+                    writer.AddTensor(info.Name, t.Type, info.Shape, bytes);
+                }
+                writer.WriteTo(path);
+                return path;
+            }
+        }
+    }
+
     private static float[] Ones(int count) => Enumerable.Repeat(1f, count).ToArray();
 
     private static float[] Gaussian(Random random, int count, float sigma)

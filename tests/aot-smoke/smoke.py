@@ -311,6 +311,40 @@ rc, out, err = run([aot], ["serve", "-m", model, "--port", str(blocker.getsockna
 blocker.close()
 check(rc == 1 and "   at " not in out + err and "error: cannot listen on" in err, "serve on a busy port: one clean error, exit 1", out[-600:] + err[-600:])
 
+# several models in one server: each request routed by its 'model', loaded on first use, one at a time (--models-max 1)
+tiny = os.path.join(os.path.dirname(model), "llama-2-tiny-random.gguf")
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+server = subprocess.Popen([aot, "serve", "-m", model, "-m", tiny, "--models-max", "1", "--port", str(port), "-t", "2", "-c", "256"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+try:
+    for _ in range(300):
+        try:
+            if request("GET", "/health")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    def states():
+        status, body = request("GET", "/v1/models")
+        return status, {m["id"]: m["status"]["value"] for m in json.loads(body)["data"]} if status == 200 else body
+    status, listed = states()
+    check(status == 200 and listed == {"stories260K": "unloaded", "llama-2-tiny-random": "unloaded"}, "serve with two models: /v1/models lists both, unloaded", str(listed))
+    status, body = request("POST", "/v1/completions", {"model": "stories260K", "prompt": "Once upon a time", "max_tokens": 48, "temperature": 0})
+    check(status == 200 and json.loads(body)["choices"][0]["text"] == jit_text, "serve with two models: stories260K's greedy completion equals the JIT CLI's run", body[:600])
+    status, body = request("POST", "/v1/completions", {"model": "llama-2-tiny-random", "prompt": "Once upon a time", "max_tokens": 8, "temperature": 0})
+    _, jit_tiny, _ = run(["dotnet", jit_dll], ["run", "-m", tiny, "-p", "Once upon a time", "-n", "8", "--temp", "0", "-t", "2"])
+    check(status == 200 and json.loads(body)["choices"][0]["text"] == jit_tiny, "serve with two models: llama-2-tiny-random's greedy completion equals the JIT CLI's run", body[:600] + "\n" + jit_tiny)
+    status, listed = states()
+    check(listed == {"stories260K": "unloaded", "llama-2-tiny-random": "loaded"}, "serve with two models: loading one unloaded the other", str(listed))
+    status, body = request("POST", "/models/unload", {"model": "llama-2-tiny-random"})
+    check(status == 200 and json.loads(body) == {"success": True} and states()[1]["llama-2-tiny-random"] == "unloaded", "serve with two models: /models/unload", body)
+    status, body = request("POST", "/v1/chat/completions", {"model": "nope", "messages": [{"role": "user", "content": "hi"}]})
+    check(status == 404 and json.loads(body)["error"]["code"] == "model_not_found", "serve with two models: an unknown model gets 404", body)
+finally:
+    server.terminate()
+    server.communicate(timeout=30)
+
 print(f"\n{checks - len(failures)} of {checks} checks passed")
 if failures:
     print("failed:\n  " + "\n  ".join(failures))

@@ -1,7 +1,8 @@
 // Browser test of the web chat: starts the real `suiron serve` on stories260K, drives Debian's chromium
 // (headless, fresh profile) with playwright-core, and checks streaming, stop, persistence across a reload,
-// renaming, the error display, that the page fetches nothing from outside the server, and that a page on another
-// origin (or under a rebinding name) can neither start a generation nor read a reply.
+// renaming, the error display, that the page fetches nothing from outside the server, that a page on another
+// origin (or under a rebinding name) can neither start a generation nor read a reply, and, on a second server with
+// two models, the model picker, the banner and each conversation's model.
 //
 //   node chat.spec.mjs
 // Environment: SUIRON_CLI_DLL (default: the newest built src/Suiron.Cli/bin/*/net10.0/Suiron.Cli.dll),
@@ -302,6 +303,7 @@ async function main() {
     assert.equal(await page.textContent('.conversation .conversation-title'), '猫の話');
 
     await crossOriginAttacks(context, base, port);
+    await severalModels(context, dll, model);
 
     assert.deepEqual(outside, [], 'the page fetched something from outside the server');
     assert.deepEqual(problems.filter((p) => !/status of 401/.test(p)), [], 'the page logged errors');
@@ -310,6 +312,103 @@ async function main() {
     await context?.close().catch(() => {});
     server.kill('SIGTERM');
     rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A server with two models and room for one (`--models-max 1`): the picker lists both with where each is, the banner
+ * says which model is loading and answering, each answer is that model's own (the API's greedy answer to the same
+ * conversation), loading one unloads the other, and a conversation comes back with its model.
+ */
+async function severalModels(context, dll, storiesPath) {
+  step('a server with two models: the picker shows where each is, the banner which is loading and answering');
+  const tiny = path.join(path.dirname(storiesPath), 'llama-2-tiny-random.gguf');
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const log = [];
+  const server = spawn('dotnet', [dll, 'serve', '--model', storiesPath, '--model', tiny, '--models-max', '1', '--host', '127.0.0.1', '--port', String(port),
+    '--threads', '1', '--parallel', '1', '--ctx-size', '256'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.on('data', (d) => log.push(String(d)));
+  server.stderr.on('data', (d) => log.push(String(d)));
+  const page = await context.newPage();
+  try {
+    await waitForHealth(base, server, log);
+    await page.goto(base + '/');
+    await page.waitForFunction(() => document.querySelectorAll('#model option').length === 2);
+    const options = () => page.$$eval('#model option', (list) => list.map((o) => o.textContent));
+    assert.deepEqual(await options(), ['stories260K · not loaded', 'llama-2-tiny-random · not loaded']);
+    await page.selectOption('#model', 'stories260K');
+    assert.equal(await page.textContent('#model-banner'), 'stories260K is not loaded: it loads with the first message');
+    await page.click('#toggle-settings');
+    await page.fill('#temperature', '0');
+    await page.fill('#max-tokens', '24');
+    await page.click('#toggle-settings');
+    await page.evaluate(() => {
+      window.__banners = [];
+      const banner = document.getElementById('model-banner');
+      new MutationObserver(() => window.__banners.push(banner.textContent)).observe(banner, { childList: true, characterData: true, subtree: true });
+    });
+
+    /** Sends a message and waits for the answer; returns it with what the API answers the same conversation. */
+    const ask = async (text, modelId, answers) => {
+      await page.fill('#input', text);
+      await page.press('#input', 'Enter');
+      await page.waitForSelector(`.message.assistant:nth-of-type(${2 * answers})[data-state="done"]`, { timeout: 120_000 });
+      // The text as received (the page shows it as Markdown, where a single newline is no line break).
+      const shown = await page.evaluate((prompt) => JSON.parse(localStorage.getItem('suiron.conversations'))
+        .find((c) => c.messages[0]?.content === prompt).messages[1].content, text);
+      const response = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ model: modelId, messages: [{ role: 'user', content: text }], temperature: 0, max_tokens: 24 }),
+      });
+      const expected = (await response.json()).choices[0].message.content;
+      return { shown, expected };
+    };
+
+    const story = await ask('Once upon a time', 'stories260K', 1);
+    assert.equal(story.shown, story.expected, 'the answer is stories260K\'s own');
+    const banners = await page.evaluate(() => window.__banners);
+    assert.ok(banners.includes('Loading stories260K…'), `the banner said the model was loading: ${JSON.stringify(banners)}`);
+    assert.ok(banners.includes('stories260K is answering'), `the banner said which model answered: ${JSON.stringify(banners)}`);
+    await page.waitForFunction(() => document.getElementById('model-banner').textContent === 'stories260K is loaded');
+    assert.deepEqual(await options(), ['stories260K · loaded', 'llama-2-tiny-random · not loaded']);
+    assert.match(await page.textContent('.message.assistant .meta'), /^stories260K · /);
+
+    step('a second conversation with the other model unloads the first (room for one)');
+    await page.click('#new-chat');
+    await page.selectOption('#model', 'llama-2-tiny-random');
+    const random = await ask('Hello there', 'llama-2-tiny-random', 1);
+    assert.equal(random.shown, random.expected, 'the answer is llama-2-tiny-random\'s own');
+    await page.waitForFunction(() => document.getElementById('model-banner').textContent === 'llama-2-tiny-random is loaded');
+    assert.deepEqual(await options(), ['stories260K · not loaded', 'llama-2-tiny-random · loaded']);
+    assert.match(await page.textContent('.message.assistant .meta'), /^llama-2-tiny-random · /);
+    await page.screenshot({ path: path.join(here, 'artifacts', 'chat-models.png') });
+
+    step('each conversation remembers its model, also after a reload');
+    await page.click('.conversation:has-text("Once upon a time") .conversation-title');
+    assert.equal(await page.inputValue('#model'), 'stories260K');
+    assert.equal(await page.textContent('#model-banner'), 'stories260K is not loaded: it loads with the first message');
+    await page.reload();
+    await page.waitForFunction(() => document.querySelectorAll('#model option').length === 2);
+    assert.equal(await page.inputValue('#model'), 'stories260K');
+    await page.click('.conversation:has-text("Hello there") .conversation-title');
+    assert.equal(await page.inputValue('#model'), 'llama-2-tiny-random');
+    assert.equal(await page.textContent('#model-banner'), 'llama-2-tiny-random is loaded');
+
+    step('on a 390 px screen the picker and the banner fit the top bar');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(350); // the sidebar's slide away
+    const overflow = await page.evaluate(() => {
+      const bar = document.querySelector('.topbar');
+      const banner = document.getElementById('model-banner');
+      return { scroll: bar.scrollWidth, client: bar.clientWidth, bannerScroll: banner.scrollWidth, bannerClient: banner.clientWidth };
+    });
+    assert.ok(overflow.scroll <= overflow.client, `the top bar overflows: ${JSON.stringify(overflow)}`);
+    assert.ok(overflow.bannerScroll <= overflow.bannerClient, `the banner is cut: ${JSON.stringify(overflow)}`);
+    await page.screenshot({ path: path.join(here, 'artifacts', 'chat-models-390.png') });
+  } finally {
+    await page.close();
+    server.kill('SIGTERM');
   }
 }
 

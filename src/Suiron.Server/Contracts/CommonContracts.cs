@@ -29,6 +29,22 @@ public sealed class ModelCard
     [JsonPropertyName("created")] public long Created { get; init; }
     [JsonPropertyName("owned_by")] public string OwnedBy => "suiron";
     [JsonPropertyName("meta")] public ModelMeta? Meta { get; init; }
+    /// <summary>Where the model is, on a server with several (llama-server's router mode); absent with one.</summary>
+    [JsonPropertyName("status")] public RoutedModelStatusBody? Status { get; init; }
+    /// <summary>Other names requests may use for the model (router mode).</summary>
+    [JsonPropertyName("aliases")] public List<string>? Aliases { get; init; }
+    /// <summary>What the model answers (router mode): "generation", "embedding" or "rerank".</summary>
+    [JsonPropertyName("kind")] public string? Kind { get; init; }
+}
+
+/// <summary>llama-server's router status of a model: value "loaded", "loading" or "unloaded"; failed (with why) after a failed load.</summary>
+public sealed class RoutedModelStatusBody
+{
+    [JsonPropertyName("value")] public required string Value { get; init; }
+    [JsonPropertyName("failed")] public bool? Failed { get; init; }
+    [JsonPropertyName("error")] public string? Error { get; init; }
+    /// <summary>What the model costs against the memory budget while loaded: its file bytes plus its KV cache.</summary>
+    [JsonPropertyName("memory_bytes")] public long? MemoryBytes { get; init; }
 }
 
 /// <summary>What llama.cpp's server reports beside the OpenAI fields.</summary>

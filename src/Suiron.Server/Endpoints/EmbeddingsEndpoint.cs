@@ -80,7 +80,7 @@ public static class EmbeddingsEndpoint
         bool namesSeparate = separate is not null && model is not null
             && (model.Equals(separate.ModelId, StringComparison.OrdinalIgnoreCase) || model.Equals(separate.ModelId + ".gguf", StringComparison.OrdinalIgnoreCase));
         if (!namesSeparate && !state.Serves(model))
-            throw new ApiError(404, $"The model '{model}' does not exist; this server embeds with '{separate?.ModelId ?? state.Model.Id}'.", param: "model", code: "model_not_found");
+            throw new ApiError(404, $"The model '{model}' does not exist; this server embeds with '{separate?.ModelId ?? state.Id}'.", param: "model", code: "model_not_found");
         if (state.Stopping) throw new ApiError(503, "The server is shutting down.", ApiError.ServerError) { RetryAfterSeconds = 5 };
         try
         {
@@ -88,7 +88,7 @@ public static class EmbeddingsEndpoint
         }
         catch (Exception e) when (e is NotSupportedException or ArgumentException)
         {
-            throw new ApiError(400, $"The model '{state.Model.Id}' cannot produce embeddings: {e.Message}", param: "model", code: "model_not_supported");
+            throw new ApiError(400, $"The model '{state.Id}' cannot produce embeddings: {e.Message}", param: "model", code: "model_not_supported");
         }
     }
 

@@ -59,7 +59,7 @@ internal static class GenerationSupport
     public static void CheckModel(ServerState state, string? model)
     {
         if (!state.Serves(model))
-            throw new ApiError(404, $"The model '{model}' does not exist; this server serves '{state.Model.Id}'.", param: "model", code: "model_not_found");
+            throw new ApiError(404, $"The model '{model}' does not exist; this server serves '{state.Id}'.", param: "model", code: "model_not_found");
         if (state.Stopping) throw new ApiError(503, "The server is shutting down.", ApiError.ServerError) { RetryAfterSeconds = 5 };
     }
 

@@ -26,8 +26,10 @@ public static class RerankEndpoint
     private static async Task HandleAsync(HttpContext context, ServerState state)
     {
         SuironReranker reranker = state.Options.Reranker
-            ?? throw new ApiError(501, "This server has no reranker: start it with --rerank-model FILE (a bert cross-encoder GGUF such as bge-reranker, or Qwen3-Reranker).",
-                "not_supported_error", code: "not_supported");
+            ?? throw (state.Routed
+                ? new ApiError(400, $"The model '{state.Id}' is not a reranker: name a reranker GGUF's model in 'model' (GET /v1/models lists them).", param: "model", code: "model_not_supported")
+                : new ApiError(501, "This server has no reranker: start it with --rerank-model FILE (a bert cross-encoder GGUF such as bge-reranker, or Qwen3-Reranker).",
+                "not_supported_error", code: "not_supported"));
         var body = await ReadBodyAsync(context, ServerJsonContext.Web.JsonNode);
         if (body is not JsonObject request) throw new ApiError(400, "The request body must be a JSON object.");
         if (request["model"] is JsonValue m && m.TryGetValue(out string? model) && model != reranker.ModelId && !state.Serves(model))

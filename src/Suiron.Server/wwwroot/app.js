@@ -14,6 +14,7 @@ const ui = {
   newChat: $('new-chat'),
   toggleSidebar: $('toggle-sidebar'),
   model: $('model'),
+  modelBanner: $('model-banner'),
   speed: $('speed'),
   toggleTheme: $('toggle-theme'),
   toggleSettings: $('toggle-settings'),
@@ -36,8 +37,10 @@ const ui = {
 let settings = store.loadSettings();
 let conversations = store.loadConversations();
 let current = conversations.find((c) => c.id === store.loadCurrentId()) ?? null;
-/** The answer being streamed: { controller, conversation, message, element }. */
+/** The answer being streamed: { controller, conversation, message, element, model }. */
 let generation = null;
+/** The server's chat models: [{ id, status }], status 'loaded' | 'loading' | 'unloaded' where the server has several, else null. */
+let models = [];
 
 // ---- settings -------------------------------------------------------------------------------------------------
 
@@ -95,21 +98,78 @@ async function describeHttpError(response) {
   return new Error(detail ? `${status}: ${String(detail).slice(0, 500)}${hint}` : `${status}${hint}`);
 }
 
+const STATE_LABELS = { loaded: 'loaded', loading: 'loading…', unloaded: 'not loaded' };
+
+/** Whether the server has several models (its /v1/models says where each is, as llama-server's router does). */
+const severalModels = () => models.some((m) => m.status);
+
+/**
+ * Lists the server's chat models (embedding and reranking models cannot chat) with where each is, and selects the
+ * current conversation's model, else the last one picked.
+ */
 async function loadModels() {
   try {
     const response = await fetch('v1/models', { headers: headers(false) });
     if (!response.ok) throw await describeHttpError(response);
     const body = await response.json();
-    const ids = (body?.data ?? []).map((m) => m?.id).filter((id) => typeof id === 'string');
-    ui.model.replaceChildren(...ids.map((id) => new Option(id, id)));
+    models = (body?.data ?? [])
+      .filter((m) => typeof m?.id === 'string' && (m.kind === undefined || m.kind === 'generation'))
+      .map((m) => ({ id: m.id, status: typeof m.status?.value === 'string' ? m.status.value : null }));
+    const ids = models.map((m) => m.id);
+    ui.model.replaceChildren(...models.map((m) => new Option(m.status ? `${m.id} · ${STATE_LABELS[m.status] ?? m.status}` : m.id, m.id)));
     if (ids.length === 0) ui.model.append(new Option('(no model loaded)', ''));
-    if (ids.includes(settings.model)) ui.model.value = settings.model;
+    const wanted = current?.model || settings.model;
+    if (ids.includes(wanted)) ui.model.value = wanted;
     else if (ids.length) settings.model = ids[0];
     hideError();
   } catch (error) {
+    models = [];
     ui.model.replaceChildren(new Option(settings.model || '(server default)', settings.model || ''));
     showError(`Could not list the models: ${error.message}`);
   }
+  updateBanner();
+}
+
+/** Selects a conversation's model in the picker, where the server still has it. */
+function selectModel(id) {
+  if (id && models.some((m) => m.id === id)) ui.model.value = id;
+  updateBanner();
+}
+
+/**
+ * With several models, the banner says which one the chat talks to and where it is: loaded, loading (a first message
+ * waits for it) or not loaded, and while an answer streams, which model is answering.
+ */
+function updateBanner() {
+  const banner = ui.modelBanner;
+  if (!severalModels()) {
+    banner.hidden = true;
+    banner.textContent = '';
+    return;
+  }
+  banner.hidden = false;
+  let text;
+  let state;
+  if (generation && generation.conversation === current) {
+    if (generation.answering) {
+      text = `${generation.answering} is answering`;
+      state = 'answering';
+    } else if (generation.wasLoaded) {
+      text = `${generation.model} is reading the conversation…`;
+      state = 'answering';
+    } else {
+      text = `Loading ${generation.model}…`;
+      state = 'loading';
+    }
+  } else {
+    const model = models.find((m) => m.id === ui.model.value);
+    state = model?.status ?? '';
+    text = !model ? '' : model.status === 'loaded' ? `${model.id} is loaded`
+      : model.status === 'loading' ? `Loading ${model.id}…` : `${model.id} is not loaded: it loads with the first message`;
+  }
+  banner.textContent = text;
+  banner.title = text;
+  banner.dataset.state = state;
 }
 
 function requestBody(conversation) {
@@ -139,6 +199,7 @@ async function send(text) {
   }
   const conversation = current;
   if (!conversation.title) conversation.title = store.titleFrom(text);
+  if (ui.model.value) conversation.model = ui.model.value;
   conversation.messages.push({ role: 'user', content: text });
   const body = requestBody(conversation);
   const message = { role: 'assistant', content: '', reasoning: '' };
@@ -149,8 +210,10 @@ async function send(text) {
 
   const element = ui.messages.lastElementChild;
   const controller = new AbortController();
-  generation = { controller, conversation, message, element };
+  const model = ui.model.value;
+  generation = { controller, conversation, message, element, model, wasLoaded: models.find((m) => m.id === model)?.status === 'loaded', answering: null };
   setBusy(true);
+  updateBanner();
   element.dataset.state = 'streaming';
 
   const started = performance.now();
@@ -169,6 +232,11 @@ async function send(text) {
       let chunk;
       try { chunk = JSON.parse(data); } catch { continue; }
       if (chunk.error) throw new Error(chunk.error.message ?? String(chunk.error));
+      if (typeof chunk.model === 'string' && !message.model) {
+        message.model = chunk.model;
+        generation.answering = chunk.model;
+        updateBanner();
+      }
       const choice = chunk.choices?.[0];
       const delta = choice?.delta ?? {};
       if (typeof delta.reasoning_content === 'string' && delta.reasoning_content) {
@@ -204,6 +272,9 @@ async function send(text) {
     generation = null;
     touch(conversation);
     setBusy(false);
+    // Loading this model may have unloaded another: show where each is now.
+    if (severalModels()) loadModels();
+    else updateBanner();
     if (conversation === current) {
       updateMessage(element, message, false);
       element.dataset.state = message.error ? 'error' : message.stopped ? 'stopped' : 'done';
@@ -383,6 +454,7 @@ function updateMessage(element, message, streaming) {
     }
     if (!streaming) {
       const parts = [];
+      if (message.model && severalModels()) parts.push(message.model);
       if (message.stopped) parts.push('stopped');
       else if (message.finish === 'length') parts.push('cut at the token limit');
       const stats = message.error ? null : message.stats;
@@ -414,6 +486,7 @@ function switchTo(conversation) {
   stop();
   current = conversation;
   store.saveCurrentId(current?.id ?? null);
+  selectModel(current.model);
   renderConversationList();
   renderMessages();
   closeSidebar();
@@ -441,6 +514,7 @@ function deleteConversation(conversation) {
   if (current === conversation) {
     current = conversations[0] ?? null;
     store.saveCurrentId(current?.id ?? null);
+    selectModel(current?.model);
     renderMessages();
   }
   renderConversationList();
@@ -505,7 +579,16 @@ function init() {
   bindSetting(ui.seed, 'seed', number);
   bindSetting(ui.apiKey, 'apiKey');
   ui.apiKey.addEventListener('change', loadModels);
-  ui.model.addEventListener('change', () => { settings.model = ui.model.value; store.saveSettings(settings); });
+  ui.model.addEventListener('change', () => {
+    settings.model = ui.model.value;
+    store.saveSettings(settings);
+    // The conversation goes on with the model picked now.
+    if (current && current.messages.length) {
+      current.model = ui.model.value;
+      store.saveConversations(conversations);
+    }
+    updateBanner();
+  });
 
   ui.toggleTheme.addEventListener('click', () => {
     settings.theme = THEMES[(THEMES.indexOf(settings.theme) + 1) % THEMES.length];

@@ -41,7 +41,7 @@ export function saveSettings(settings) {
   write(SETTINGS, settings);
 }
 
-/** Conversations, newest first: { id, title, createdAt, updatedAt, messages: [{ role, content, reasoning?, stats?, error?, stopped? }] }. */
+/** Conversations, newest first: { id, title, model?, createdAt, updatedAt, messages: [{ role, content, reasoning?, model?, stats?, error?, stopped? }] }. */
 export function loadConversations() {
   const list = read(CONVERSATIONS, []);
   return Array.isArray(list) ? list.filter((c) => c && typeof c.id === 'string' && Array.isArray(c.messages)) : [];
