@@ -46,8 +46,16 @@ internal static class TinyModelBuilder
 
     private static string CreateDirectory()
     {
-        string dir = Path.Combine(Path.GetTempPath(), $"suiron-tiny-models-{Environment.ProcessId}");
+        // A folder of this run's own: process ids come back, and a file left by an earlier run (another version of the
+        // builder, or of the quantizer) would be taken for this run's model.
+        string dir = Path.Combine(Path.GetTempPath(), $"suiron-tiny-models-{Environment.ProcessId}-{Guid.NewGuid():N}");
         System.IO.Directory.CreateDirectory(dir);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { System.IO.Directory.Delete(dir, recursive: true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        };
         return dir;
     }
 
