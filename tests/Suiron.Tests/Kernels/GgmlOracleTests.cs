@@ -25,7 +25,7 @@ public sealed unsafe class GgmlOracleTests
         return 0;
     }
 
-    private static nint Export(string name) =>
+    internal static nint Export(string name) =>
         Library.Value != 0 && NativeLibrary.TryGetExport(Library.Value, name, out nint f) ? f : 0;
 
     // ggml's CPU backend (vec_dot kernels, activation quantizers), the AVX2 build: what llama.cpp runs on an AVX2 machine.
@@ -41,7 +41,7 @@ public sealed unsafe class GgmlOracleTests
         return handle;
     });
 
-    private static nint CpuExport(string name) =>
+    internal static nint CpuExport(string name) =>
         CpuLibrary.Value != 0 && NativeLibrary.TryGetExport(CpuLibrary.Value, name, out nint f) ? f : 0;
 
     private static string Suffix(TensorType type) => type.ToString().ToLowerInvariant().Replace("_k", "_K");
