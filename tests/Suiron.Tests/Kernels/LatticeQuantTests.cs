@@ -137,6 +137,74 @@ public sealed unsafe class LatticeQuantTests
         }
     }
 
+    /// <summary>
+    /// Every SIMD path this machine runs against the scalar reference on random blocks: within 1e-5 of Σ|w·a| (the IQ2 and
+    /// IQ3 kernels add each block's integers in lanes and convert them to float before one FMA, so float rounding
+    /// differs), and bit for bit for IQ1_S / IQ1_M, whose kernels form the same integer sums and the same float expression.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TypesData))]
+    public void Simd_paths_equal_the_scalar_reference(TensorType type)
+    {
+        foreach (int blocks in KernelTestData.BlockCounts)
+            for (int seed = 0; seed < 8; seed++)
+            {
+                int n = blocks * 256;
+                var weights = RandomBlocks(type, blocks, seed: 31 * blocks + seed);
+                var activations = KernelTestData.EncodeActivations(type, KernelTestData.Gaussian(n, seed: 37 * blocks + seed, scale: 2f));
+                double magnitude = Magnitude(type, weights, activations, n);
+                fixed (byte* wp = weights) fixed (byte* ap = activations)
+                {
+                    float scalar = DotKernels.Scalar(type)(wp, ap, n);
+                    foreach (var path in Paths().Where(p => DotKernels.Resolve(type, p) != DotPath.Scalar))
+                    {
+                        float simd = DotKernels.For(type, path)(wp, ap, n);
+                        if (type is TensorType.IQ1_S or TensorType.IQ1_M)
+                            Assert.True(BitConverter.SingleToInt32Bits(simd) == BitConverter.SingleToInt32Bits(scalar), $"{type} {path} x{blocks} seed {seed}: {simd} vs scalar {scalar}");
+                        else
+                            Assert.True(Math.Abs(simd - scalar) <= 1e-5 * magnitude, $"{type} {path} x{blocks} seed {seed}: {simd} vs scalar {scalar}");
+                    }
+                }
+            }
+        if (Avx2Dot.IsSupported) Assert.Equal(DotPath.Avx2, DotKernels.Resolve(type, DotPath.Avx2));
+    }
+
+    /// <summary>
+    /// Matmuls over these weights on every kernel path this machine runs (decode and batched prefill, 21 rows, batches 1..5,
+    /// two threads): each output bit-identical to its row's one-row dot.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TypesData))]
+    public void Matmul_paths_equal_the_one_row_dot_bit_for_bit(TensorType type)
+    {
+        const int rows = 21, cols = 3 * 256;
+        var weights = RandomBlocks(type, rows * 3, seed: 9);
+        int rowBytes = (int)TensorTypes.RowBytes(type, cols);
+        using var pool = new WorkerPool(2);
+        fixed (byte* data = weights)
+        {
+            var tensor = new Tensor("w", type, [cols, rows], data, weights.Length);
+            foreach (var path in new[] { DotPath.Scalar, DotPath.Avx2, DotPath.Avx512Twin, DotPath.Avx512 }.Where(DotKernels.CanRun))
+                for (int batch = 1; batch <= 5; batch++)
+                {
+                    var x = KernelTestData.Gaussian(batch * cols, seed: 500 + batch, scale: 2f);
+                    var y = new float[batch * rows];
+                    MatMul.Compute(tensor, 0, rows, x, y, batch, pool, allowGemm: true, path);
+                    for (int b = 0; b < batch; b++)
+                    {
+                        var activation = KernelTestData.EncodeActivations(type, x.AsSpan(b * cols, cols).ToArray());
+                        for (int r = 0; r < rows; r++)
+                        {
+                            float expected;
+                            fixed (byte* ap = activation) expected = DotKernels.For(type, path)(data + r * rowBytes, ap, cols);
+                            Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[b * rows + r]),
+                                $"{type} {path} batch {batch} token {b} row {r}: {expected} vs {y[b * rows + r]}");
+                        }
+                    }
+                }
+        }
+    }
+
     internal static IEnumerable<DotPath> Paths() =>
         new[] { DotPath.Scalar, DotPath.Vector128, DotPath.Avx2, DotPath.Avx512 }.Where(DotKernels.CanRun);
 
