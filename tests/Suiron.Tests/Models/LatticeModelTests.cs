@@ -1,5 +1,7 @@
 using Suiron.Gguf;
+using Suiron.Inference;
 using Suiron.Kernels;
+using Suiron.Models;
 using Suiron.Tensors;
 using Suiron.Tests.Kernels;
 using Xunit;
@@ -10,12 +12,14 @@ namespace Suiron.Tests.Models;
 /// <summary>
 /// Tiny random models whose matrices are lattice i-quants (IQ2_XXS … IQ1_M) quantized by ggml's own quantizer
 /// (ggml_quantize_chunk, with an importance matrix: IQ2_XXS, IQ2_XS and IQ1_S refuse to quantize without one, and the
-/// files people download were all made with one), run by llama.cpp and by us: last logits within the quantized
-/// tolerance and 32 greedy tokens identical, as <see cref="TinyModelOracleTests"/>' quantized cases.
+/// files people download were all made with one), run by llama.cpp and by us: dense llama and qwen3 with every matrix
+/// in the type (the quantized tolerance, 32 greedy tokens identical, as <see cref="TinyModelOracleTests"/>' quantized
+/// cases), and qwen3moe and deepseek2 in unsloth's mixed layout (routed experts in the type, attention and dense
+/// matrices Q4_K, shared experts Q8_0, output Q6_K; as <see cref="MoeOracle"/>'s quantized cases).
 /// </summary>
 public sealed unsafe class LatticeModelTests(ITestOutputHelper output)
 {
-    public static TheoryData<string, TensorType> Cases
+    public static TheoryData<string, TensorType> DenseCases
     {
         get
         {
@@ -28,29 +32,61 @@ public sealed unsafe class LatticeModelTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(DenseCases))]
     public void GgmlQuantizedFilesMatchLlamaCpp(string spec, TensorType type)
     {
         var model = spec == "llama" ? TinyModelOracleTests.Llama : TinyModelOracleTests.Qwen3;
-        TinyModelOracleTests.Compare(output, GgmlQuantized(model, type), $"{spec} {type} (ggml_quantize_chunk)", type);
+        string path = GgmlQuantized(TinyModelBuilder.F32(model), $"{spec}-{type}-ggml.gguf", (_, _) => type);
+        TinyModelOracleTests.Compare(output, path, $"{spec} {type} (ggml_quantize_chunk)", type);
     }
 
-    /// <summary>
-    /// The F32 model with every matrix quantized by ggml_quantize_chunk (rows of a width that is not a multiple of 256 —
-    /// qwen3's attention output — in IQ4_NL, llama.cpp's fallback for these types), each given a random positive
-    /// importance per column.
-    /// </summary>
-    private static string GgmlQuantized(TinyModelSpec spec, TensorType type)
+    public static TheoryData<string, TensorType> MixedCases
     {
-        string source = TinyModelBuilder.F32(spec);
-        string path = Path.Combine(TinyModelBuilder.Directory, $"{spec.Name}-{type}-ggml.gguf");
+        get
+        {
+            var data = new TheoryData<string, TensorType>();
+            foreach (string spec in new[] { "qwen3moe", "deepseek2" })
+                foreach (var type in new[] { TensorType.IQ1_S, TensorType.IQ1_M, TensorType.IQ2_XXS, TensorType.IQ3_S })
+                    data.Add(spec, type);
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MixedCases))]
+    public void MixedMoeFilesMatchLlamaCpp(string spec, TensorType expertType)
+    {
+        string source = spec == "qwen3moe" ? MoeModelBuilder.Qwen3MoeF32() : MoeModelBuilder.F32(MoeModelBuilder.DeepSeekV3);
+        string path = GgmlQuantized(source, $"{spec}-mixed-{expertType}-ggml.gguf", (name, _) => UnslothLayout(name, expertType));
+        using (var file = GgufFile.Open(path))
+            Assert.Contains(file.Tensors, t => t.Type == expertType && t.Name.Contains("_exps", StringComparison.Ordinal));
+        MoeOracle.Compare(output, path, $"{spec} mixed {expertType} (ggml_quantize_chunk)", expertType, Experts);
+    }
+
+    private static MixtureOfExperts Experts(ILanguageModel model) => ((Decoder)model).Experts!;
+
+    private static TensorType UnslothLayout(string name, TensorType expertType) =>
+        name.Contains("_exps", StringComparison.Ordinal) ? expertType
+        : name.Contains("_shexp", StringComparison.Ordinal) ? TensorType.Q8_0
+        : name == "output.weight" ? TensorType.Q6_K
+        : TensorType.Q4_K;
+
+    /// <summary>
+    /// <paramref name="source"/> (F32) with every matrix quantized by ggml_quantize_chunk to the type
+    /// <paramref name="choose"/> names, each with a random positive importance per column; rows whose width is not a
+    /// multiple of 256 take llama.cpp's fallbacks (IQ4_NL for the lattice types, Q5_0 for Q4_K, Q8_0 for Q6_K). The
+    /// router (ffn_gate_inp) stays F32, as llama-quantize leaves it.
+    /// </summary>
+    private static string GgmlQuantized(string source, string name, Func<string, int, TensorType> choose)
+    {
+        string path = Path.Combine(TinyModelBuilder.Directory, name);
         lock (TinyModelBuilder.WriteLock)
         {
             if (File.Exists(path)) return path;
             nint f = GgmlOracleTests.Export("ggml_quantize_chunk");
             Assert.True(f != 0, "ggml_quantize_chunk not exported");
             var quantizeChunk = (delegate* unmanaged<int, float*, byte*, long, long, long, float*, nuint>)f;
-            var random = new Random(spec.Seed * 100 + (int)type);
+            var random = new Random(name.Length * 7919 + name[0]);
             using var file = GgufFile.Open(source);
             var writer = new GgufWriter().CopyMetadataFrom(file);
             foreach (GgufTensorInfo info in file.Tensors)
@@ -58,12 +94,12 @@ public sealed unsafe class LatticeModelTests(ITestOutputHelper output)
                 Tensor t = file.GetTensor(info);
                 var values = new float[t.ElementCount];
                 Quantization.Dequantize(t.Type, new ReadOnlySpan<byte>(t.Data, (int)t.ByteLength), values);
-                if (info.Shape.Length < 2)
+                if (info.Shape.Length < 2 || info.Name.Contains("ffn_gate_inp", StringComparison.Ordinal))
                 {
                     writer.AddTensor(info.Name, info.Shape, values);
                     continue;
                 }
-                TensorType target = t.Columns % 256 == 0 ? type : TensorType.IQ4_NL;
+                TensorType target = Fallback(choose(info.Name, t.Columns), t.Columns);
                 var importance = new float[t.Columns];
                 for (int i = 0; i < importance.Length; i++) importance[i] = 0.1f + (float)random.NextDouble();
                 var bytes = new byte[TensorTypes.RowBytes(target, t.Columns) * t.Rows];
@@ -77,4 +113,12 @@ public sealed unsafe class LatticeModelTests(ITestOutputHelper output)
         }
         return path;
     }
+
+    private static TensorType Fallback(TensorType type, int columns) =>
+        columns % TensorTypes.BlockSize(type) == 0 ? type : type switch
+        {
+            TensorType.Q4_K => TensorType.Q5_0,
+            TensorType.Q6_K => TensorType.Q8_0,
+            _ => TensorType.IQ4_NL,
+        };
 }
