@@ -15,7 +15,7 @@ internal static unsafe partial class Lattice
 {
     /// <summary>±1 bytes, −1 where bit j of byte l of <paramref name="signBytes"/> is set (element 8l + j).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<sbyte> SignVector(uint signBytes) => (Avx2Dot.BitsToBytes(signBytes) | Vector256.Create((byte)1)).AsSByte();
+    internal static Vector256<sbyte> SignVector(uint signBytes) => (Avx2Dot.BitsToBytes(signBytes) | Vector256.Create((byte)1)).AsSByte();
 
     /// <summary>Σ grid·sign·q as 8 int32 lanes, each 16-weight half of the sub-block times its own multiplier.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -31,18 +31,29 @@ internal static unsafe partial class Lattice
         Vector256.Create(Vector128.Create((short)first), Vector128.Create((short)second));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Points(ulong* grid, int i0, int i1, int i2, int i3) =>
+    internal static Vector256<byte> Points(ulong* grid, int i0, int i1, int i2, int i3) =>
         Vector256.Create(grid[i0], grid[i1], grid[i2], grid[i3]).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Points(uint* grid, byte* indices) =>
+    internal static Vector256<byte> Points(uint* grid, byte* indices) =>
         Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]],
             grid[indices[4]], grid[indices[5]], grid[indices[6]], grid[indices[7]]).AsByte();
 
     /// <summary>The four sign bytes of a sub-block's groups from their seven stored bits each (7l..7l+6 of <paramref name="packed"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static uint ImpliedSignBytes(uint packed) =>
+    internal static uint ImpliedSignBytes(uint packed) =>
         (uint)Signs(packed & 127) | (uint)Signs(packed >> 7 & 127) << 8 | (uint)Signs(packed >> 14 & 127) << 16 | (uint)Signs(packed >> 21 & 127) << 24;
+
+    /// <summary>
+    /// IQ1_M: the shift signs of sub-block <paramref name="ib"/>'s four groups as sign bytes (0xFF where the shift is
+    /// −1/8): bits 3 and 7 of each qh byte belong to its two groups.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static uint IQ1MShiftSigns(BlockIQ1M* block, int ib)
+    {
+        uint qh = *(ushort*)(block->Qh + 2 * ib);
+        return (qh >> 3 & 1) * 0xFFu | (qh >> 7 & 1) * 0xFF00u | (qh >> 11 & 1) * 0xFF0000u | (qh >> 15 & 1) * 0xFF000000u;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2DotIQ2XXS(byte* w, byte* a, int n)
@@ -219,9 +230,7 @@ internal static unsafe partial class Lattice
                 {
                     int g = 4 * ib;
                     var points = Points(grid, IQ1MIndex(block, g), IQ1MIndex(block, g + 1), IQ1MIndex(block, g + 2), IQ1MIndex(block, g + 3));
-                    // Bit 3 and bit 7 of each qh byte are the shift signs of its two groups: one sign bit per group byte.
-                    uint qh = *(ushort*)(block->Qh + 2 * ib);
-                    uint negative = (qh >> 3 & 1) * 0xFFu | (qh >> 7 & 1) * 0xFF00u | (qh >> 11 & 1) * 0xFF0000u | (qh >> 15 & 1) * 0xFF000000u;
+                    uint negative = IQ1MShiftSigns(block, ib);
                     Vector256<short> multipliers = Multipliers(IQ1MMultiplier(block, 2 * ib), IQ1MMultiplier(block, 2 * ib + 1));
                     Vector256<sbyte> q = Avx.LoadVector256(q8);
                     sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, Avx2.Sign(q, points.AsSByte())), multipliers);

@@ -20,7 +20,7 @@ internal static unsafe partial class Lattice
     internal static int Signs(uint seven) => (int)(seven | ((uint)BitOperations.PopCount(seven) & 1) << 7);
 
     /// <summary>The ±1/8 shift of an IQ1 group: ggml's IQ1S_DELTA / IQ1M_DELTA.</summary>
-    private const float IQ1Delta = 0.125f;
+    internal const float IQ1Delta = 0.125f;
 
     /// <summary>Eight weights db · magnitude, negated where the sign bit is set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
