@@ -47,7 +47,7 @@ internal static unsafe partial class Gemm
                         {
                             uint indices = words[2 * ib], signsAndScale = words[2 * ib + 1];
                             var magnitudes = Lattice.Points(grid2xxs, (int)(indices & 0xFF), (int)(indices >> 8 & 0xFF), (int)(indices >> 16 & 0xFF), (int)(indices >> 24));
-                            Avx.Store(values + 32 * ib, Avx2.Sign(magnitudes.AsSByte(), Lattice.SignVector(Lattice.ImpliedSignBytes(signsAndScale))));
+                            Avx.Store(values + 32 * ib, Avx2.Sign(magnitudes.AsSByte(), Lattice.ImpliedSignVector(signsAndScale)));
                             multipliers[2 * ib] = multipliers[2 * ib + 1] = (short)(2 * (signsAndScale >> 28) + 1);
                         }
                         *d = Avx2Dot.Scale(x->D);
@@ -60,9 +60,8 @@ internal static unsafe partial class Gemm
                         {
                             ushort* qs = x->Qs + 4 * ib;
                             var magnitudes = Lattice.Points(grid2xs, qs[0] & 511, qs[1] & 511, qs[2] & 511, qs[3] & 511);
-                            uint signs = (uint)Lattice.Signs((uint)qs[0] >> 9) | (uint)Lattice.Signs((uint)qs[1] >> 9) << 8
-                                | (uint)Lattice.Signs((uint)qs[2] >> 9) << 16 | (uint)Lattice.Signs((uint)qs[3] >> 9) << 24;
-                            Avx.Store(values + 32 * ib, Avx2.Sign(magnitudes.AsSByte(), Lattice.SignVector(signs)));
+                            var signs = Lattice.ImpliedSignVector((uint)qs[0] >> 9, (uint)qs[1] >> 9, (uint)qs[2] >> 9, (uint)qs[3] >> 9);
+                            Avx.Store(values + 32 * ib, Avx2.Sign(magnitudes.AsSByte(), signs));
                             multipliers[2 * ib] = (short)(2 * (x->Scales[ib] & 0xF) + 1);
                             multipliers[2 * ib + 1] = (short)(2 * (x->Scales[ib] >> 4) + 1);
                         }
@@ -90,7 +89,7 @@ internal static unsafe partial class Gemm
                         {
                             uint signsAndScale = Unsafe.ReadUnaligned<uint>(x->Qs + 64 + 4 * ib);
                             var magnitudes = Lattice.Points(grid3xxs, x->Qs + 8 * ib);
-                            Avx.Store(values + 32 * ib, Avx2.Sign(magnitudes.AsSByte(), Lattice.SignVector(Lattice.ImpliedSignBytes(signsAndScale))));
+                            Avx.Store(values + 32 * ib, Avx2.Sign(magnitudes.AsSByte(), Lattice.ImpliedSignVector(signsAndScale)));
                             multipliers[2 * ib] = multipliers[2 * ib + 1] = (short)(2 * (signsAndScale >> 28) + 1);
                         }
                         *d = Avx2Dot.Scale(x->D);
