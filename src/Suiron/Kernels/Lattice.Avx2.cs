@@ -73,11 +73,6 @@ internal static unsafe partial class Lattice
         Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]],
             grid[indices[4]], grid[indices[5]], grid[indices[6]], grid[indices[7]]).AsByte();
 
-    /// <summary>The four sign bytes of a sub-block's groups from their seven stored bits each (7l..7l+6 of <paramref name="packed"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static uint ImpliedSignBytes(uint packed) =>
-        (uint)Signs(packed & 127) | (uint)Signs(packed >> 7 & 127) << 8 | (uint)Signs(packed >> 14 & 127) << 16 | (uint)Signs(packed >> 21 & 127) << 24;
-
     /// <summary>
     /// IQ1_M: the shift signs of sub-block <paramref name="ib"/>'s four groups as sign bytes (0xFF where the shift is
     /// −1/8): bits 3 and 7 of each qh byte belong to its two groups.
