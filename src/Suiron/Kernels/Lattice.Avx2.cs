@@ -64,10 +64,12 @@ internal static unsafe partial class Lattice
     private static Vector256<short> Multipliers(int first, int second) =>
         Vector256.Create(Vector128.Create((short)first), Vector128.Create((short)second));
 
+    /// <summary>Four eight-byte grid points (IQ2, IQ1 codebooks) side by side: 32 weights in element order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<byte> Points(ulong* grid, int i0, int i1, int i2, int i3) =>
         Vector256.Create(grid[i0], grid[i1], grid[i2], grid[i3]).AsByte();
 
+    /// <summary>Eight four-byte grid points (IQ3 codebooks) whose indices are the bytes at <paramref name="indices"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<byte> Points(uint* grid, byte* indices) =>
         Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]],
