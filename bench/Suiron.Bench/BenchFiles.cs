@@ -42,6 +42,8 @@ internal static class BenchFiles
                 }
                 foreach (var quantizer in quantizers)
                 {
+                    if (type == BenchFileType.IQ2_XXS && quantizer == Quantizer.Suiron)
+                        throw new ArgumentException("Suiron does not quantize to IQ2_XXS yet: pass --quantizers llamacpp.");
                     string path = System.IO.Path.Combine(directory, $"{spec.Name}-{type}-{(quantizer == Quantizer.LlamaCpp ? "llamacpp" : "suiron")}.gguf");
                     if (!File.Exists(path))
                     {

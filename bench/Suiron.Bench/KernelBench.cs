@@ -19,13 +19,44 @@ internal static unsafe class KernelBench
     [
         TensorType.F32, TensorType.F16, TensorType.BF16, TensorType.Q4_0, TensorType.Q4_1, TensorType.Q5_0,
         TensorType.Q5_1, TensorType.Q8_0, TensorType.Q2_K, TensorType.Q3_K, TensorType.Q4_K, TensorType.Q5_K, TensorType.Q6_K,
+        TensorType.IQ4_XS, TensorType.IQ2_XXS, TensorType.IQ2_XS, TensorType.IQ2_S, TensorType.IQ3_XXS, TensorType.IQ3_S,
+        TensorType.IQ1_S, TensorType.IQ1_M,
     ];
+
+    /// <summary>The lattice i-quants, which Suiron reads but does not encode: their rows are random blocks.</summary>
+    private static bool IsLattice(TensorType type) => type is TensorType.IQ2_XXS or TensorType.IQ2_XS or TensorType.IQ2_S
+        or TensorType.IQ3_XXS or TensorType.IQ3_S or TensorType.IQ1_S or TensorType.IQ1_M;
+
+    /// <summary>
+    /// Random bytes (every index, sign and sub-block scale pattern is a valid block) with a fixed fp16 block scale of
+    /// 2^-7, which IQ1_M keeps in the top nibbles of its last four 16-bit words.
+    /// </summary>
+    private static void RandomLatticeRow(TensorType type, Random random, Span<byte> row)
+    {
+        random.NextBytes(row);
+        int blockBytes = TensorTypes.BlockBytes(type);
+        ushort scale = BitConverter.HalfToUInt16Bits((Half)(1f / 128));
+        for (int b = 0; b < row.Length / blockBytes; b++)
+        {
+            var block = row.Slice(b * blockBytes, blockBytes);
+            if (type != TensorType.IQ1_M)
+            {
+                BitConverter.TryWriteBytes(block, scale);
+                continue;
+            }
+            for (int k = 0; k < 4; k++)
+            {
+                var word = block.Slice(blockBytes - 8 + 2 * k, 2);
+                BitConverter.TryWriteBytes(word, (ushort)((BitConverter.ToUInt16(word) & 0x0FFF) | ((scale >> (4 * k)) & 0xF) << 12));
+            }
+        }
+    }
 
     public static string Run(int columns, int rows, int rounds, TimeSpan turn, TextWriter progress)
     {
         var text = new StringBuilder();
         text.AppendLine($"dot kernels, 1 thread, {rows} rows x {columns} columns (cache-resident), median of {rounds} alternating turns of ~{turn.TotalMilliseconds:F0} ms");
-        text.AppendLine($"{"type",-6} {"scalar",12} {"vector128",12} {"avx2",12} {"v128/scalar",12} {"avx2/v128",10}   (G elements/s)");
+        text.AppendLine($"{"type",-7} {"scalar",12} {"vector128",12} {"avx2",12} {"v128/scalar",12} {"avx2/v128",10}   (G elements/s)");
         foreach (var type in Types)
         {
             var paths = new List<DotPath> { DotPath.Scalar };
@@ -34,7 +65,7 @@ internal static unsafe class KernelBench
             var medians = Measure(type, columns, rows, rounds, turn, paths);
             string Rate(DotPath p) => medians.TryGetValue(p, out double r) ? $"{r / 1e9,12:F2}" : $"{"-",12}";
             string Ratio(DotPath a, DotPath b) => medians.TryGetValue(a, out double x) && medians.TryGetValue(b, out double y) ? $"{x / y:F2}x" : "-";
-            string line = $"{type,-6} {Rate(DotPath.Scalar)} {Rate(DotPath.Vector128)} {Rate(DotPath.Avx2)} {Ratio(DotPath.Vector128, DotPath.Scalar),12} {Ratio(DotPath.Avx2, DotPath.Vector128),10}";
+            string line = $"{type,-7} {Rate(DotPath.Scalar)} {Rate(DotPath.Vector128)} {Rate(DotPath.Avx2)} {Ratio(DotPath.Vector128, DotPath.Scalar),12} {Ratio(DotPath.Avx2, DotPath.Vector128),10}";
             progress.WriteLine(line);
             text.AppendLine(line);
         }
@@ -55,8 +86,14 @@ internal static unsafe class KernelBench
             var values = new float[columns];
             for (int r = 0; r < rows; r++)
             {
+                var row = new Span<byte>(weights + (long)r * rowBytes, rowBytes);
+                if (IsLattice(type))
+                {
+                    RandomLatticeRow(type, random, row);
+                    continue;
+                }
                 for (int i = 0; i < columns; i++) values[i] = (float)(random.NextDouble() * 2 - 1) * 0.1f;
-                Quantization.Quantize(type, values, new Span<byte>(weights + (long)r * rowBytes, rowBytes));
+                Quantization.Quantize(type, values, row);
             }
             for (int i = 0; i < columns; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
             Quantization.QuantizeActivations(activationType, values, new Span<byte>(activations, activationBytes));

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LLama;
 using LLama.Common;
 using LLama.Native;
+using Suiron.Tensors;
 using Suiron.Benchmarking;
 
 namespace Suiron.Bench;
@@ -112,6 +113,11 @@ internal sealed class LlamaCppSubject : IBenchmarkSubject, IDisposable
     /// <summary>Quantizes with llama.cpp's own quantizer (llama_model_quantize: its type rules and its block quantizers).</summary>
     public static void Quantize(string source, string destination, BenchFileType fileType, int threads)
     {
+        if (fileType == BenchFileType.IQ2_XXS)
+        {
+            GgmlChunkQuantizer.Write(source, destination, TensorType.IQ2_XXS, (uint)fileType, threads);
+            return;
+        }
         var ftype = fileType switch
         {
             BenchFileType.Q8_0 => LLamaFtype.MOSTLY_Q8_0,

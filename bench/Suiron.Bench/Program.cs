@@ -21,7 +21,7 @@ LlamaCppSubject.ConfigureLogging();
 
 var dir = new Option<string>("--dir") { Description = "Folder of the benchmark model files (written when missing)", DefaultValueFactory = _ => BenchFiles.DefaultDirectory };
 var models = new Option<string>("--models") { Description = "Model shapes, comma-separated: " + string.Join(", ", BenchModelSpec.All.Select(s => s.Name)), DefaultValueFactory = _ => string.Join(",", BenchModelSpec.All.Select(s => s.Name)) };
-var types = new Option<string>("--types") { Description = "File types, comma-separated: F16, Q8_0, Q4_K_M, IQ4_XS, MXFP4_MOE", DefaultValueFactory = _ => "Q8_0,Q4_K_M" };
+var types = new Option<string>("--types") { Description = "File types, comma-separated: F16, Q8_0, Q4_K_M, IQ4_XS, IQ2_XXS (llama.cpp-quantized only), MXFP4_MOE", DefaultValueFactory = _ => "Q8_0,Q4_K_M" };
 var quantizers = new Option<string>("--quantizers") { Description = "Who quantizes, comma-separated: llamacpp, suiron", DefaultValueFactory = _ => "llamacpp,suiron" };
 var threads = new Option<int>("--threads", "-t") { Description = "Threads for both engines (and the quantizers)", DefaultValueFactory = _ => 2 };
 var files = new Option<string[]>("--file", "-f") { Description = "Compare these GGUF files instead of the generated ones (repeatable)" };
@@ -311,8 +311,9 @@ static BenchFileType ParseType(string name) => name.ToUpperInvariant() switch
     "Q8_0" => BenchFileType.Q8_0,
     "Q4_K_M" => BenchFileType.Q4_K_M,
     "IQ4_XS" => BenchFileType.IQ4_XS,
+    "IQ2_XXS" => BenchFileType.IQ2_XXS,
     "MXFP4_MOE" => BenchFileType.MXFP4_MOE,
-    _ => throw new ArgumentException($"Unknown file type '{name}' (F16, Q8_0, Q4_K_M, IQ4_XS, MXFP4_MOE)."),
+    _ => throw new ArgumentException($"Unknown file type '{name}' (F16, Q8_0, Q4_K_M, IQ4_XS, IQ2_XXS, MXFP4_MOE)."),
 };
 
 static bool? ParseFlashAttention(string value) => value.ToLowerInvariant() switch

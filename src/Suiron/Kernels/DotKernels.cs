@@ -89,6 +89,13 @@ internal static unsafe class DotKernels
         TensorType.IQ4_XS => &Avx2Dot.IQ4XS,
         TensorType.TQ1_0 => &Ternary.Avx2DotTQ1_0,
         TensorType.TQ2_0 => &Ternary.Avx2DotTQ2_0,
+        TensorType.IQ2_XXS => &Lattice.Avx2DotIQ2XXS,
+        TensorType.IQ2_XS => &Lattice.Avx2DotIQ2XS,
+        TensorType.IQ2_S => &Lattice.Avx2DotIQ2S,
+        TensorType.IQ3_XXS => &Lattice.Avx2DotIQ3XXS,
+        TensorType.IQ3_S => &Lattice.Avx2DotIQ3S,
+        TensorType.IQ1_S => &Lattice.Avx2DotIQ1S,
+        TensorType.IQ1_M => &Lattice.Avx2DotIQ1M,
         _ => null,
     };
 
@@ -134,6 +141,13 @@ internal static unsafe class DotKernels
         TensorType.IQ4_XS => &ScalarDot.IQ4XS,
         TensorType.TQ1_0 => &Ternary.DotTQ1_0,
         TensorType.TQ2_0 => &Ternary.DotTQ2_0,
+        TensorType.IQ2_XXS => &Lattice.DotIQ2XXS,
+        TensorType.IQ2_XS => &Lattice.DotIQ2XS,
+        TensorType.IQ2_S => &Lattice.DotIQ2S,
+        TensorType.IQ3_XXS => &Lattice.DotIQ3XXS,
+        TensorType.IQ3_S => &Lattice.DotIQ3S,
+        TensorType.IQ1_S => &Lattice.DotIQ1S,
+        TensorType.IQ1_M => &Lattice.DotIQ1M,
         _ => throw Quantization.Unsupported(weightType),
     };
 }

@@ -32,7 +32,7 @@ internal static unsafe partial class Gemm
     {
         TensorType.F32 or TensorType.F16 or TensorType.Q4_0 or TensorType.Q5_0 or TensorType.Q8_0 or TensorType.IQ4_NL or TensorType.IQ4_XS or TensorType.MXFP4
             or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K => true,
-        _ => false,
+        _ => IsLattice(type),
     };
 
     private enum Family { Float, Block32, KQuant }
@@ -41,6 +41,7 @@ internal static unsafe partial class Gemm
     {
         TensorType.F32 or TensorType.F16 => Family.Float,
         TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.IQ4_XS => Family.KQuant,
+        _ when IsLattice(type) => Family.KQuant,
         _ => Family.Block32,
     };
 
@@ -170,6 +171,8 @@ internal static unsafe partial class Gemm
                     var q2 = (BlockQ8K*)(activations + t2 * activationRowBytes);
                     var q3 = (BlockQ8K*)(activations + t3 * activationRowBytes);
                     if (type == TensorType.IQ4_XS) IQ4XSKernel(row, cols, q0, q1, q2, q3, results);
+                    else if (type is TensorType.IQ1_S or TensorType.IQ1_M) LatticeIQ1Kernel(row, cols, q0, q1, q2, q3, results);
+                    else if (IsLattice(type)) LatticeKernel(row, cols, LatticeFactor(type), q0, q1, q2, q3, results);
                     else if (path == DotPath.Avx512) WideKQuantKernel<Avx512Ops>(row, cols, type, q0, q1, q2, q3, results);
                     else if (path == DotPath.Avx512Twin) WideKQuantKernel<Avx512TwinOps>(row, cols, type, q0, q1, q2, q3, results);
                     else KQuantKernel(row, cols, type, q0, q1, q2, q3, results);
@@ -194,6 +197,9 @@ internal static unsafe partial class Gemm
                 UnpackKQuant(type, src, dst, cols / 256); break;
             case TensorType.IQ4_XS:
                 UnpackIQ4XS((BlockIQ4XS*)src, dst, cols / 256); break;
+            case TensorType.IQ2_XXS or TensorType.IQ2_XS or TensorType.IQ2_S or TensorType.IQ3_XXS or TensorType.IQ3_S
+                or TensorType.IQ1_S or TensorType.IQ1_M:
+                UnpackLattice(type, src, dst, cols / 256); break;
             default: throw Quantization.Unsupported(type);
         }
     }

@@ -38,6 +38,13 @@ public static unsafe class Quantization
                 case TensorType.MXFP4: Dequantizer.MXFP4((BlockMXFP4*)s, d, blocks); break;
                 case TensorType.TQ1_0: Ternary.DequantizeTQ1_0((BlockTQ1_0*)s, d, blocks); break;
                 case TensorType.TQ2_0: Ternary.DequantizeTQ2_0((BlockTQ2_0*)s, d, blocks); break;
+                case TensorType.IQ2_XXS: Lattice.DequantizeIQ2XXS((BlockIQ2XXS*)s, d, blocks); break;
+                case TensorType.IQ2_XS: Lattice.DequantizeIQ2XS((BlockIQ2XS*)s, d, blocks); break;
+                case TensorType.IQ2_S: Lattice.DequantizeIQ2S((BlockIQ2S*)s, d, blocks); break;
+                case TensorType.IQ3_XXS: Lattice.DequantizeIQ3XXS((BlockIQ3XXS*)s, d, blocks); break;
+                case TensorType.IQ3_S: Lattice.DequantizeIQ3S((BlockIQ3S*)s, d, blocks); break;
+                case TensorType.IQ1_S: Lattice.DequantizeIQ1S((BlockIQ1S*)s, d, blocks); break;
+                case TensorType.IQ1_M: Lattice.DequantizeIQ1M((BlockIQ1M*)s, d, blocks); break;
                 default: throw Unsupported(type);
             }
         }
@@ -177,7 +184,8 @@ public static unsafe class Quantization
         TensorType.Q4_0 or TensorType.Q5_0 or TensorType.Q8_0 or TensorType.IQ4_NL or TensorType.MXFP4 => TensorType.Q8_0,
         TensorType.Q4_1 or TensorType.Q5_1 or TensorType.Q8_1 => TensorType.Q8_1,
         TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_XS
-            or TensorType.TQ1_0 or TensorType.TQ2_0 => TensorType.Q8_K,
+            or TensorType.TQ1_0 or TensorType.TQ2_0 or TensorType.IQ2_XXS or TensorType.IQ2_XS or TensorType.IQ2_S
+            or TensorType.IQ3_XXS or TensorType.IQ3_S or TensorType.IQ1_S or TensorType.IQ1_M => TensorType.Q8_K,
         _ => throw Unsupported(weightType),
     };
 

@@ -31,8 +31,20 @@ public enum TensorType : uint
     Q6_K = 14,
     /// <summary>8-bit k-quant activations, super-blocks of 256.</summary>
     Q8_K = 15,
+    /// <summary>2.0625 bits on the E8 lattice codebook, super-blocks of 256.</summary>
+    IQ2_XXS = 16,
+    /// <summary>2.3125 bits on a 512-point lattice codebook, super-blocks of 256.</summary>
+    IQ2_XS = 17,
+    /// <summary>3.0625 bits on a 256-point lattice codebook, super-blocks of 256.</summary>
+    IQ3_XXS = 18,
+    /// <summary>1.5625 bits on a ternary lattice codebook, super-blocks of 256.</summary>
+    IQ1_S = 19,
     /// <summary>4-bit on a non-linear grid, blocks of 32.</summary>
     IQ4_NL = 20,
+    /// <summary>3.4375 bits on a 512-point lattice codebook, super-blocks of 256.</summary>
+    IQ3_S = 21,
+    /// <summary>2.5625 bits on a 1024-point lattice codebook, super-blocks of 256.</summary>
+    IQ2_S = 22,
     /// <summary>4-bit on a non-linear grid, super-blocks of 256 with 6-bit sub-block scales.</summary>
     IQ4_XS = 23,
     /// <summary>8-bit integer.</summary>
@@ -45,6 +57,8 @@ public enum TensorType : uint
     I64 = 27,
     /// <summary>64-bit float.</summary>
     F64 = 28,
+    /// <summary>1.75 bits on IQ1_S's codebook with finer scales, super-blocks of 256.</summary>
+    IQ1_M = 29,
     /// <summary>bfloat16.</summary>
     BF16 = 30,
     /// <summary>Ternary, 1.6875 bits per weight.</summary>
@@ -67,7 +81,8 @@ public static class TensorTypes
         TensorType.F32 or TensorType.F16 or TensorType.BF16 or TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q4_1
             or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K
             or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_NL or TensorType.IQ4_XS or TensorType.MXFP4
-            or TensorType.TQ1_0 or TensorType.TQ2_0 => true,
+            or TensorType.TQ1_0 or TensorType.TQ2_0 or TensorType.IQ2_XXS or TensorType.IQ2_XS or TensorType.IQ2_S
+            or TensorType.IQ3_XXS or TensorType.IQ3_S or TensorType.IQ1_S or TensorType.IQ1_M => true,
         _ => false,
     };
 
@@ -78,7 +93,8 @@ public static class TensorTypes
             or TensorType.I8 or TensorType.I16 or TensorType.I32 or TensorType.I64 => 1,
         TensorType.Q4_0 or TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1 or TensorType.Q8_0 or TensorType.Q8_1 or TensorType.IQ4_NL or TensorType.MXFP4 => 32,
         TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.Q8_K or TensorType.IQ4_XS
-            or TensorType.TQ1_0 or TensorType.TQ2_0 => QK_K,
+            or TensorType.TQ1_0 or TensorType.TQ2_0 or TensorType.IQ2_XXS or TensorType.IQ2_XS or TensorType.IQ2_S
+            or TensorType.IQ3_XXS or TensorType.IQ3_S or TensorType.IQ1_S or TensorType.IQ1_M => QK_K,
         _ => throw new NotSupportedException($"Unknown tensor type {(uint)type}."),
     };
 
@@ -110,6 +126,13 @@ public static class TensorTypes
         TensorType.IQ4_XS => 2 + 2 + QK_K / 64 + QK_K / 2,
         TensorType.TQ1_0 => (QK_K - 4 * QK_K / 64) / 5 + QK_K / 64 + 2,
         TensorType.TQ2_0 => QK_K / 4 + 2,
+        TensorType.IQ2_XXS => 2 + QK_K / 8 * 2,
+        TensorType.IQ2_XS => 2 + QK_K / 8 * 2 + QK_K / 32,
+        TensorType.IQ2_S => 2 + QK_K / 4 + QK_K / 16,
+        TensorType.IQ3_XXS => 2 + 3 * QK_K / 8,
+        TensorType.IQ3_S => 2 + 13 * QK_K / 32 + QK_K / 64,
+        TensorType.IQ1_S => 2 + QK_K / 8 + QK_K / 16,
+        TensorType.IQ1_M => QK_K / 8 + QK_K / 16 + QK_K / 32,
         _ => throw new NotSupportedException($"Unknown tensor type {(uint)type}."),
     };
 

@@ -127,9 +127,9 @@ public sealed class GgufHostileInputTests : IDisposable
     [Fact]
     public void UnknownTensorTypeIsNamed()
     {
-        var e = Fails(Write(OneTensor("blk.0.attn_q.weight", 2, [32, 4], 16, 0).Bytes(256).ToArray()));
+        var e = Fails(Write(OneTensor("blk.0.attn_q.weight", 2, [32, 4], 31, 0).Bytes(256).ToArray()));
         Assert.Contains("blk.0.attn_q.weight", e.Message);
-        Assert.Contains("IQ2_XXS", e.Message);
+        Assert.Contains("Q4_0_4_4", e.Message);
         var e2 = Fails(Write(OneTensor("w", 1, [32], 999, 0).Bytes(256).ToArray(), "b.gguf"));
         Assert.Contains("unknown tensor type 999", e2.Message);
     }

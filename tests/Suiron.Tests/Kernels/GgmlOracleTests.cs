@@ -41,7 +41,7 @@ public sealed unsafe class GgmlOracleTests
         return handle;
     });
 
-    private static nint CpuExport(string name) =>
+    internal static nint CpuExport(string name) =>
         CpuLibrary.Value != 0 && NativeLibrary.TryGetExport(CpuLibrary.Value, name, out nint f) ? f : 0;
 
     private static string Suffix(TensorType type) => type.ToString().ToLowerInvariant().Replace("_k", "_K");
