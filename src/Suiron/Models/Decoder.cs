@@ -53,6 +53,11 @@ internal enum FeedForwardKind
 /// reorder the value heads for it) instead of h / (valueHeads / keyHeads) (Qwen3-Next).</param>
 /// <param name="LightningIndexer">Latent attention is sparse: each token attends to the <c>attention.indexer.top_k</c> positions its
 /// lightning indexer scores best (<see cref="Models.LightningIndexer"/>, DeepSeek-V3.2).</param>
+/// <param name="IndexerRopeStyle">How the indexer rotates its heads: NeoX halves (deepseek32) or adjacent pairs (glm-dsa).</param>
+/// <param name="SharedIndexerLayers">Layers that <c>attention.indexer.types</c> marks 0 have no indexer of their own and reuse the
+/// selection of the last layer that has one (GLM-5.2; <see cref="LightningIndexerShape.FullLayers"/>).</param>
+/// <param name="YarnLogMultiplier">The loader reads <c>rope.scaling.yarn_log_multiplier</c> (DeepSeek's mscale_all_dim); llama.cpp's
+/// glm-dsa loader does not, so its YaRN temperature ignores the key.</param>
 internal sealed record DecoderArchitecture(
     string Name,
     RopeStyle RopeStyle,
@@ -75,7 +80,10 @@ internal sealed record DecoderArchitecture(
     bool InterleavedRopeSections = false,
     bool SharedExpertGate = false,
     bool TiledDeltaNetKeyHeads = false,
-    bool LightningIndexer = false);
+    bool LightningIndexer = false,
+    RopeStyle IndexerRopeStyle = RopeStyle.NeoX,
+    bool SharedIndexerLayers = false,
+    bool YarnLogMultiplier = true);
 
 /// <summary>One block: a token mixer (grouped-query or latent attention, or gated DeltaNet), then a dense MLP or experts
 /// (+ shared experts), with optional post-norms.</summary>
@@ -136,15 +144,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.Threads);
         ArgumentOutOfRangeException.ThrowIfNegative(options.ContextSize);
         _architecture = architecture;
-        DeepSeek2HyperParameters? latent = architecture.LatentAttention ? DeepSeek2HyperParameters.Parse(file) : null;
+        DeepSeek2HyperParameters? latent = architecture.LatentAttention ? DeepSeek2HyperParameters.Parse(file, architecture.YarnLogMultiplier) : null;
         _h = latent?.Transformer ?? TransformerHyperParameters.Parse(file);
-        LightningIndexerShape? indexer = null;
-        if (architecture.LightningIndexer)
-        {
-            indexer = LightningIndexerShape.Parse(file, _h.Rope.Dimensions);
-            if (latent!.Attention.QueryLoraRank == 0)
-                throw new GgufException($"{file.Architecture}'s lightning indexer reads the query latent: {file.Architecture}.attention.q_lora_rank must be set", -1, file.Path);
-        }
         string Key(string name) => architecture.Name + "." + name;
         int blockCount = _h.LayerCount, nextN = 0;
         if (architecture.NextNLayers)
@@ -153,6 +154,13 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
             if (nextN < 0 || nextN >= blockCount)
                 throw new GgufException($"{Key("nextn_predict_layers")} = {nextN} must be in 0..{blockCount - 1} ({Key("block_count")} = {blockCount})", -1, file.Path);
             _h = _h with { LayerCount = blockCount - nextN }; // the layers the forward pass runs, and the cache holds
+        }
+        LightningIndexerShape? indexer = null;
+        if (architecture.LightningIndexer)
+        {
+            indexer = LightningIndexerShape.Parse(file, _h.Rope.Dimensions, architecture.SharedIndexerLayers ? _h.LayerCount : 0);
+            if (latent!.Attention.QueryLoraRank == 0)
+                throw new GgufException($"{file.Architecture}'s lightning indexer reads the query latent: {file.Architecture}.attention.q_lora_rank must be set", -1, file.Path);
         }
         GatedDeltaNetShape? deltaNet = architecture.HybridDeltaNet ? GatedDeltaNetShape.Parse(file) : null;
         _attentionSlot = new int[_h.LayerCount];
@@ -242,9 +250,9 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         _pool = new WorkerPool(options.Threads);
         if (latent is not null)
         {
-            // The indexer rotates its heads NeoX-style, whatever the attention's own RoPE layout.
+            // The indexer rotates its heads in its own layout, whatever the attention's.
             LightningIndexer? sparse = indexer is null ? null
-                : new LightningIndexer(indexer, new Rope(_h.Rope with { Dimensions = indexer.RopeLength }, RopeStyle.NeoX, null), _pool);
+                : new LightningIndexer(indexer, new Rope(_h.Rope with { Dimensions = indexer.RopeLength }, architecture.IndexerRopeStyle, null), _pool);
             _latent = new MultiHeadLatentAttention(latent.Attention, new Rope(_h.Rope, architecture.RopeStyle, null), latent.AttentionScale, _h.RmsNormEpsilon, _pool, sparse);
             // A sparse model caches each token's indexer key in the value part of its rows.
             (_keyWidth, _valueWidth) = (latent.Attention.CacheWidth, indexer?.HeadLength ?? 0);

@@ -30,7 +30,10 @@ public sealed record DeepSeek2HyperParameters
     public required float AttentionScale { get; init; }
 
     /// <summary>The hyper-parameters <paramref name="file"/> declares, checked and with llama.cpp's defaults.</summary>
-    public static DeepSeek2HyperParameters Parse(GgufFile file)
+    /// <param name="file">The GGUF file.</param>
+    /// <param name="readYarnLogMultiplier">Whether the architecture's loader reads <c>rope.scaling.yarn_log_multiplier</c>;
+    /// llama.cpp's glm-dsa loader does not, so there the key is taken as absent whatever the file says.</param>
+    public static DeepSeek2HyperParameters Parse(GgufFile file, bool readYarnLogMultiplier = true)
     {
         string arch = file.Architecture;
         string Key(string name) => arch + "." + name;
@@ -57,7 +60,7 @@ public sealed record DeepSeek2HyperParameters
         // magnitude correction (1 + 0.1·ln s) is cancelled (the ratio mscale(s, m)/mscale(s, m) is 1 here), and the
         // temperature moves into the score scale instead: kq_scale = mscale² / √d_qk with
         // mscale = attn_factor · (1 + 0.1·ln s) · (1 + 0.1·m·ln s).
-        float logMultiplier = file.GetFloat(Key("rope.scaling.yarn_log_multiplier"), 0f) / 0.1f;
+        float logMultiplier = readYarnLogMultiplier ? file.GetFloat(Key("rope.scaling.yarn_log_multiplier"), 0f) / 0.1f : 0f;
         RopeParameters r = t.Rope;
         float ropeAttentionFactor = file.GetFloat(Key("rope.scaling.attn_factor"), 1f);
         float attentionFactor = ropeAttentionFactor;

@@ -7,12 +7,24 @@ namespace Suiron.Models;
 
 /// <summary>
 /// DeepSeek sparse attention's lightning indexer sizes (<c>{arch}.attention.indexer.*</c>): <c>head_count</c> heads of
-/// <c>key_length</c>, the first <c>rope.dimension_count</c> of each rotated (NeoX), and the <c>top_k</c> positions each
-/// token attends to.
+/// <c>key_length</c>, the first <c>rope.dimension_count</c> of each rotated, and the <c>top_k</c> positions each
+/// token attends to. <see cref="FullLayers"/> marks the layers with an indexer of their own; null when all have one.
 /// </summary>
-internal sealed record LightningIndexerShape(int HeadCount, int HeadLength, int RopeLength, int TopK, float NormEpsilon)
+internal sealed record LightningIndexerShape(int HeadCount, int HeadLength, int RopeLength, int TopK, float NormEpsilon, bool[]? FullLayers = null)
 {
-    public static LightningIndexerShape Parse(GgufFile file, int ropeLength)
+    /// <summary>Context length from which a glm-dsa file without <c>attention.indexer.types</c> is taken to be GLM-5.2, whose
+    /// layers share indexers, rather than GLM-5/5.1, whose layers all have one (llama.cpp's rule).</summary>
+    private const int SharedIndexerContext = 1 << 20;
+
+    /// <summary>Whether layer <paramref name="layer"/> scores positions itself, or reuses the last full layer's selection.</summary>
+    public bool IsFull(int layer) => FullLayers is null || FullLayers[layer];
+
+    /// <param name="file">The GGUF file.</param>
+    /// <param name="ropeLength">Rotated dimensions of each indexer head (the attention's <c>rope.dimension_count</c>).</param>
+    /// <param name="sharedLayers">0 when every layer has its indexer (deepseek32); else the layer count, whose
+    /// <c>attention.indexer.types</c> (1 full, 0 shared) are read, with GLM-5.2's pattern as the default for a context of
+    /// 2^20 tokens or more (layers 0, 1, 2, 6, 10 … full) and all full below it.</param>
+    public static LightningIndexerShape Parse(GgufFile file, int ropeLength, int sharedLayers = 0)
     {
         string Key(string name) => file.Architecture + ".attention." + name;
         int Read(string name)
@@ -24,7 +36,38 @@ internal sealed record LightningIndexerShape(int HeadCount, int HeadLength, int 
         int heads = Read("indexer.head_count"), length = Read("indexer.key_length"), topK = Read("indexer.top_k");
         if (length < ropeLength || ropeLength % 2 != 0)
             throw new GgufException($"{Key("indexer.key_length")} = {length} must hold the {ropeLength} rotated dimensions", -1, file.Path);
-        return new LightningIndexerShape(heads, length, ropeLength, topK, file.GetFloat(Key("layer_norm_epsilon"), 1e-6f));
+        bool[]? full = sharedLayers > 0 ? FullIndexerLayers(file, sharedLayers) : null;
+        return new LightningIndexerShape(heads, length, ropeLength, topK, file.GetFloat(Key("layer_norm_epsilon"), 1e-6f), full);
+    }
+
+    private static bool[]? FullIndexerLayers(GgufFile file, int layers)
+    {
+        string key = file.Architecture + ".attention.indexer.types";
+        var full = new bool[layers];
+        if (file.TryGetValue(key, out var types) && types.IsArray)
+        {
+            // One entry per layer that runs (the multi-token-prediction blocks not counted), as llama.cpp requires.
+            if (types.ArrayLength != layers)
+                throw new GgufException($"{key} has {types.ArrayLength} entries for {layers} layers", -1, file.Path);
+            var values = (Array)types.Value;
+            for (int i = 0; i < layers; i++)
+                full[i] = values.GetValue(i) switch
+                {
+                    bool b => b,
+                    IConvertible c when c is not string => c.ToDouble(null) != 0,
+                    var other => throw new GgufException($"{key} holds {other?.GetType().Name ?? "null"} entries, not 0/1 flags", -1, file.Path),
+                };
+        }
+        else if (file.GetInt64(file.Architecture + ".context_length", 0) >= SharedIndexerContext)
+        {
+            for (int i = 0; i < layers; i++) full[i] = i < 2 || (i - 2) % 4 == 0;
+        }
+        else
+        {
+            return null;
+        }
+        if (!full[0]) throw new GgufException($"{key}: layer 0 must have its own indexer (1), for the layers after it to share", -1, file.Path);
+        return full.All(f => f) ? null : full;
     }
 }
 
@@ -60,6 +103,8 @@ internal sealed class LightningIndexer(LightningIndexerShape shape, Rope rope, W
     private float[] _queries = [], _keys = [], _weights = [], _cosSin = new float[shape.RopeLength];
     private byte[] _selected = [];
     private float[] _margins = [];
+    private byte[]? _lastSelection;
+    private int _lastStride;
 
     public LightningIndexerShape Shape => shape;
 
@@ -73,6 +118,24 @@ internal sealed class LightningIndexer(LightningIndexerShape shape, Rope rope, W
     /// array (1 = attended), or null when every row attends to all it sees.
     /// </summary>
     public byte[]? Select(LightningIndexerWeights w, ReadOnlySpan<float> input, ReadOnlySpan<float> queryLatent, int n,
+        KvCache[] rowCache, int[] rowPosition, int layer, out int stride)
+    {
+        byte[]? selected = Score(w, input, queryLatent, n, rowCache, rowPosition, layer, out stride);
+        (_lastSelection, _lastStride) = (selected, stride);
+        return selected;
+    }
+
+    /// <summary>
+    /// The selection of the last <see cref="Select"/>, for a layer without an indexer of its own (GLM-5.2's shared layers):
+    /// the layers of a pass run in order over the same rows, so it is the last full layer's choice for these rows.
+    /// </summary>
+    public byte[]? Reuse(out int stride)
+    {
+        stride = _lastStride;
+        return _lastSelection;
+    }
+
+    private byte[]? Score(LightningIndexerWeights w, ReadOnlySpan<float> input, ReadOnlySpan<float> queryLatent, int n,
         KvCache[] rowCache, int[] rowPosition, int layer, out int stride)
     {
         int heads = shape.HeadCount, length = shape.HeadLength, ropeLength = shape.RopeLength;

@@ -98,7 +98,16 @@ internal sealed record LatentAttentionWeights(
             ValueRowOffset: valueOffset,
             ValueRowStride: valueStride,
             Output: reader.Matrix(p + "attn_output.weight", heads * s.ValueLength, embedding),
-            Indexer: indexer is null ? null : LightningIndexerWeights.Load(reader, layer, embedding, s.QueryLoraRank, indexer));
+            Indexer: indexer is null ? null : indexer.IsFull(layer) ? LightningIndexerWeights.Load(reader, layer, embedding, s.QueryLoraRank, indexer)
+                : SkipIndexer(reader, p));
+    }
+
+    /// <summary>A layer that shares the previous indexer's selection runs no indexer: its tensors, where a conversion
+    /// kept them (llama.cpp loads them as optional), are marked read without being loaded.</summary>
+    private static LightningIndexerWeights? SkipIndexer(WeightReader reader, string layerPrefix)
+    {
+        reader.SkipPrefix(layerPrefix + "indexer.");
+        return null;
     }
 }
 
@@ -204,7 +213,9 @@ internal sealed class MultiHeadLatentAttention
         }
         // DeepSeek sparse attention: which positions each row attends to (null: all it sees).
         int selectedStride = 0;
-        byte[]? selected = _indexer?.Select(w.Indexer!, input, _queryDown.AsSpan(0, n * s.QueryLoraRank), n, _rowCache, _rowPosition, layerIndex, out selectedStride);
+        byte[]? selected = _indexer is null ? null
+            : w.Indexer is null ? _indexer.Reuse(out selectedStride)
+            : _indexer.Select(w.Indexer, input, _queryDown.AsSpan(0, n * s.QueryLoraRank), n, _rowCache, _rowPosition, layerIndex, out selectedStride);
         for (int t = 0; t < n; t++)
         {
             _rope.Angles(_rowPosition[t], _cosSin);

@@ -13,6 +13,7 @@ public static class ModelLoader
         [Qwen3.Architecture.Name] = Qwen3.Load,
         [DeepSeek2.Architecture.Name] = DeepSeek2.Load,
         [DeepSeek32.Architecture.Name] = DeepSeek32.Load,
+        [GlmDsa.Architecture.Name] = GlmDsa.Load,
         [Qwen3Moe.Architecture.Name] = Qwen3Moe.Load,
         [Glm4.Architecture.Name] = Glm4.Load,
         [Glm4Moe.Architecture.Name] = Glm4Moe.Load,

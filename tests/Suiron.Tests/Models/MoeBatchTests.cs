@@ -10,14 +10,14 @@ namespace Suiron.Tests.Models;
 
 /// <summary>
 /// <see cref="ILanguageModel.ForwardBatch"/> of the MoE models (qwen3moe, glm4, glm4moe, ernie4_5-moe, hunyuan-moe, minimax-m2,
-/// deepseek2 with MLA, deepseek32 with its sparse attention, and the hybrid qwen3next/qwen35/qwen35moe with their recurrent state) equals one <see cref="ILanguageModel.Forward"/> per sequence — the truth being the per-sequence path that
+/// deepseek2 with MLA, deepseek32 with its sparse attention, glm-dsa with indexer layers shared, and the hybrid qwen3next/qwen35/qwen35moe with their recurrent state) equals one <see cref="ILanguageModel.Forward"/> per sequence — the truth being the per-sequence path that
 /// the llama.cpp oracle tests check — with the dense model's tolerance (1e-4 absolute on the logits, same argmax),
 /// and really is batched: each routed expert runs once per layer over the rows of every sequence routed to it.
 /// </summary>
 public sealed class MoeBatchTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Models => new() { "qwen3moe", "glm4", "glm4moe", "glm4moe-Q8_0", "ernie4_5-moe", "hunyuan-moe", "minimax-m2", "deepseek2-v3", "deepseek2-v2lite-Q8_0",
-        "qwen3next", "qwen35", "qwen35moe-Q8_0", "deepseek32" };
+        "qwen3next", "qwen35", "qwen35moe-Q8_0", "deepseek32", "glm-dsa-shared-indexer" };
 
     private static string PathOf(string model) => model switch
     {
@@ -32,6 +32,7 @@ public sealed class MoeBatchTests(ITestOutputHelper output)
         "deepseek2-v2lite-Q8_0" => MoeModelBuilder.Ours(MoeModelBuilder.DeepSeekV2Lite, TensorType.Q8_0),
         "qwen3next" => MoeModelBuilder.Qwen3NextF32(),
         "deepseek32" => MoeModelBuilder.F32(MoeModelBuilder.DeepSeekV32),
+        "glm-dsa-shared-indexer" => MoeModelBuilder.F32(MoeModelBuilder.GlmDsaSharedIndexer),
         "qwen35" => MoeModelBuilder.Qwen35F32(),
         "qwen35moe-Q8_0" => MoeModelBuilder.Quantized(MoeModelBuilder.Qwen35MoeF32(), TensorType.Q8_0),
         _ => throw new ArgumentOutOfRangeException(nameof(model)),

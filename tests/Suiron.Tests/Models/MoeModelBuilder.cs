@@ -25,8 +25,15 @@ internal sealed record DeepSeekSpec(
     float Scale,
     int ExpertsUsed,
     int Seed,
-    int IndexerTopK = 0)
+    int IndexerTopK = 0,
+    string? Architecture = null,
+    int NextN = 0,
+    bool Yarn = true,
+    int[]? IndexerTypes = null)
 {
+    /// <summary>The GGUF architecture: <c>deepseek2</c>, <c>deepseek32</c> with an indexer, or as given (<c>glm-dsa</c>).</summary>
+    public string Arch => Architecture ?? (IndexerTopK > 0 ? "deepseek32" : "deepseek2");
+
     /// <summary>DeepSeek-V3.2's lightning indexer (architecture <c>deepseek32</c>) when <see cref="IndexerTopK"/> is set: heads of
     /// <see cref="IndexerHeadLength"/>, the first <see cref="Rope"/> rotated.</summary>
     public const int IndexerHeads = 16, IndexerHeadLength = 64;
@@ -73,6 +80,20 @@ internal static partial class MoeModelBuilder
     /// the 17-token prompt, so that from the ninth token on every token attends to a selection of the positions.
     /// </summary>
     public static readonly DeepSeekSpec DeepSeekV32 = DeepSeekV3 with { Name = "deepseek32", Seed = 13, IndexerTopK = 8 };
+
+    /// <summary>
+    /// GLM-5 in small (<c>glm-dsa</c>): DeepSeek-V3.2's shape and routing (another seed, every feature on: sigmoid, selection
+    /// bias, groups, renormalized, scaled) under llama.cpp's glm-dsa graph, with YaRN (whose log multiplier glm-dsa does
+    /// not read) and a multi-token-prediction layer after the four that run.
+    /// </summary>
+    public static readonly DeepSeekSpec GlmDsa = DeepSeekV3 with
+    {
+        Name = "glm-dsa", Seed = 14, IndexerTopK = 8, Architecture = "glm-dsa", NextN = 1,
+    };
+
+    /// <summary>GLM-5.2's layout in small: layers 1 and 3 have no indexer (<c>attention.indexer.types</c> = 1, 0, 1, 0) and attend
+    /// to the positions the layer before them picked.</summary>
+    public static readonly DeepSeekSpec GlmDsaSharedIndexer = GlmDsa with { Name = "glm-dsa-shared-indexer", Seed = 15, IndexerTypes = [1, 0, 1, 0] };
 
     /// <summary>The V3 model's weights in the legacy attn_kv_b layout: the same model, another file format.</summary>
     public static readonly DeepSeekSpec DeepSeekV3Legacy = DeepSeekV3 with { Name = "deepseek2-v3-legacy", SplitKeyValue = false };
@@ -372,12 +393,13 @@ internal static partial class MoeModelBuilder
 
     private static void WriteDeepSeek(DeepSeekSpec s, string path)
     {
-        string a = s.IndexerTopK > 0 ? "deepseek32" : "deepseek2";
+        string a = s.Arch;
         const int e = DeepSeekSpec.Embedding, heads = DeepSeekSpec.Heads, rank = DeepSeekSpec.KvRank, nope = DeepSeekSpec.Nope,
             rope = DeepSeekSpec.Rope, value = DeepSeekSpec.Value, qk = nope + rope, experts = DeepSeekSpec.Experts,
             expertWidth = DeepSeekSpec.ExpertFeedForward, sharedWidth = expertWidth * DeepSeekSpec.Shared;
         var random = new Random(s.Seed);
-        var w = Header(a, s.Name, e, DeepSeekSpec.Layers, heads, s.SplitKeyValue ? 1 : heads, DeepSeekSpec.FeedForward);
+        var w = Header(a, s.Name, e, DeepSeekSpec.Layers + s.NextN, heads, s.SplitKeyValue ? 1 : heads, DeepSeekSpec.FeedForward);
+        if (s.NextN > 0) w.Set($"{a}.nextn_predict_layers", (uint)s.NextN);
         if (s.SplitKeyValue)
         {
             // llama.cpp's MLA layout: its cache rows are (latent + rope) keys and latent values; head sizes in the _mla keys.
@@ -395,10 +417,13 @@ internal static partial class MoeModelBuilder
         w.Set($"{a}.attention.kv_lora_rank", (uint)rank);
         w.Set($"{a}.rope.dimension_count", (uint)rope);
         w.Set($"{a}.rope.freq_base", 10000f);
-        w.Set($"{a}.rope.scaling.type", "yarn");
-        w.Set($"{a}.rope.scaling.factor", 4f);
-        w.Set($"{a}.rope.scaling.original_context_length", 64u);
-        w.Set($"{a}.rope.scaling.yarn_log_multiplier", 0.0707f); // 0.1 × mscale_all_dim 0.707, as the converter writes it
+        if (s.Yarn)
+        {
+            w.Set($"{a}.rope.scaling.type", "yarn");
+            w.Set($"{a}.rope.scaling.factor", 4f);
+            w.Set($"{a}.rope.scaling.original_context_length", 64u);
+            w.Set($"{a}.rope.scaling.yarn_log_multiplier", 0.0707f); // 0.1 × mscale_all_dim 0.707, as the converter writes it
+        }
         w.Set($"{a}.leading_dense_block_count", (uint)DeepSeekSpec.DenseLayers);
         w.Set($"{a}.expert_count", (uint)experts);
         w.Set($"{a}.expert_used_count", (uint)s.ExpertsUsed);
@@ -418,11 +443,12 @@ internal static partial class MoeModelBuilder
             w.Set($"{a}.attention.indexer.key_length", (uint)DeepSeekSpec.IndexerHeadLength);
             w.Set($"{a}.attention.indexer.top_k", (uint)s.IndexerTopK);
             w.Set($"{a}.attention.layer_norm_epsilon", 1e-6f);
+            if (s.IndexerTypes is { } types) w.Set($"{a}.attention.indexer.types", types);
         }
 
         float inputScale = 1f / MathF.Sqrt(e);
         w.AddTensor("token_embd.weight", [e, VocabSize], Gaussian(random, e * VocabSize, 0.2f));
-        for (int i = 0; i < DeepSeekSpec.Layers; i++)
+        for (int i = 0; i < DeepSeekSpec.Layers + s.NextN; i++)
         {
             string p = $"blk.{i}.";
             w.AddTensor(p + "attn_norm.weight", [e], NearOne(random, e));
@@ -462,7 +488,8 @@ internal static partial class MoeModelBuilder
                 w.AddTensor(p + "attn_kv_b.weight", [rank, heads * (nope + value)], joint);
             }
             w.AddTensor(p + "attn_output.weight", [heads * value, e], Gaussian(random, heads * value * e, 1f / MathF.Sqrt(heads * value)));
-            if (s.IndexerTopK > 0)
+            // A layer typed 0 shares the previous full layer's selection and has no indexer tensors.
+            if (s.IndexerTopK > 0 && (s.IndexerTypes is not { } t || i >= t.Length || t[i] != 0))
             {
                 // From a generator of their own: the other weights are those of the same spec without an indexer.
                 var indexerRandom = new Random(s.Seed * 100 + i);
@@ -484,6 +511,14 @@ internal static partial class MoeModelBuilder
                 AddExperts(w, random, p, e, experts, expertWidth);
                 if (s.SelectionBias) w.AddTensor(p + "exp_probs_b.bias", [experts], Gaussian(random, experts, 0.1f));
                 AddMlp(w, random, p, "_shexp", e, sharedWidth);
+            }
+            if (i >= DeepSeekSpec.Layers)
+            {
+                // The multi-token-prediction head's own tensors, as GLM-5's conversion writes them: never run.
+                w.AddTensor(p + "nextn.eh_proj.weight", [2 * e, e], Gaussian(random, 2 * e * e, 1f / MathF.Sqrt(2 * e)));
+                w.AddTensor(p + "nextn.enorm.weight", [e], NearOne(random, e));
+                w.AddTensor(p + "nextn.hnorm.weight", [e], NearOne(random, e));
+                w.AddTensor(p + "nextn.shared_head_norm.weight", [e], NearOne(random, e));
             }
         }
         w.AddTensor("output_norm.weight", [e], NearOne(random, e));
