@@ -58,8 +58,11 @@ public sealed class DeepSeek2Tests(ITestOutputHelper output)
         KvCacheType cache = (s.SplitKeyValue || type == TensorType.F32) && !glmDsaQuantized ? KvCacheType.F16 : KvCacheType.F32;
         double? tolerance = !s.SplitKeyValue && type == TensorType.F32 ? 2e-2 : null;
         // deepseek32 takes a top-8 selection for every token and layer besides its routing: with quantized weights more
-        // near-ties, each still needing its own margin below the flip margin.
-        int maxFlips = s.IndexerTopK > 0 && type != TensorType.F32 ? 6 : 2;
+        // near-ties, each still needing its own margin below the flip margin. How many depends on which build of ggml's
+        // CPU code llama.cpp runs in this process: the kernel oracle tests load ggml's noavx libggml-base.so, and a
+        // libllama loaded after them shares it (same soname), which moves llama.cpp's Q4_K logits by rounding. This model
+        // gives 5 flips with LLamaSharp's own build and 8 after GgmlOracleTests, every one at a margin below the flip margin.
+        int maxFlips = s.IndexerTopK > 0 && type != TensorType.F32 ? 8 : 2;
         MoeOracle.Compare(output, path, $"{spec} {type}", type, Experts, cache, tolerance, maxFlips: maxFlips);
     }
 
