@@ -101,6 +101,11 @@ internal sealed record LightningIndexerWeights(
 internal sealed class LightningIndexer(LightningIndexerShape shape, Rope rope, WorkerPool pool)
 {
     private float[] _queries = [], _keys = [], _weights = [], _cosSin = new float[shape.RopeLength];
+    // llama.cpp rotates indexer queries and keys by a Walsh-Hadamard matrix before the keys are cached, whatever the
+    // cache type (its indexer cache always rotates keys): scores are unchanged in exact arithmetic, but an F16 cache
+    // rounds the rotated key, so the rounding only agrees when the same basis is rounded.
+    private readonly int _rotationBlock = shape.HeadLength % AttentionRotation.MinimumBlock == 0
+        ? AttentionRotation.LargestPowerOfTwoBlock(shape.HeadLength) : 0;
     private byte[] _selected = [];
     private float[] _margins = [];
     private byte[]? _lastSelection;
@@ -155,6 +160,11 @@ internal sealed class LightningIndexer(LightningIndexerShape shape, Rope rope, W
             for (int h = 0; h < heads; h++) rope.Apply(queries.Slice((t * heads + h) * length, ropeLength), ropeLength, _cosSin);
             Span<float> key = keys.Slice(t * length, length);
             rope.Apply(key[..ropeLength], ropeLength, _cosSin);
+            if (_rotationBlock > 0)
+            {
+                Hadamard.Rotate(queries.Slice(t * heads * length, heads * length), _rotationBlock);
+                Hadamard.Rotate(key, _rotationBlock);
+            }
             StoreKey(rowCache[t], layer, rowPosition[t], key);
             longest = Math.Max(longest, rowPosition[t] + 1);
         }
