@@ -1,5 +1,6 @@
-// `suiron serve` for the official-SDK tests (tests/anthropic-sdk, tests/openai-sdk): started on stories260K on a free
-// loopback port with an API key, stopped by SIGTERM. Node built-ins only, so each SDK folder imports it as it is.
+// `suiron serve` for the Node tests (tests/anthropic-sdk, tests/openai-sdk, tests/webchat): the built CLI, the test model,
+// a free loopback port, waiting for /health; `startServer` runs it on stories260K with an API key, stopped by SIGTERM.
+// Node built-ins only, so each test folder imports it as it is.
 // Environment: SUIRON_CLI_DLL (default: the newest built src/Suiron.Cli/bin/*/net10.0/Suiron.Cli.dll),
 // SUIRON_MODEL (default: ../shared/models/stories260K.gguf beside the checkout).
 
@@ -14,7 +15,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
 export const key = 'sdk-test-key';
 
-function findCliDll() {
+export function findCliDll() {
   if (process.env.SUIRON_CLI_DLL) return process.env.SUIRON_CLI_DLL;
   const candidates = ['Release', 'Debug']
     .map((c) => path.join(repo, 'src', 'Suiron.Cli', 'bin', c, 'net10.0', 'Suiron.Cli.dll'))
@@ -24,13 +25,13 @@ function findCliDll() {
   return candidates[0];
 }
 
-function findModel() {
+export function findModel() {
   if (process.env.SUIRON_MODEL) return process.env.SUIRON_MODEL;
   const shared = process.env.SUIRON_SHARED ?? path.join(repo, '..', 'shared');
   return path.join(shared, 'models', 'stories260K.gguf');
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
@@ -40,6 +41,21 @@ function freePort() {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Resolves once `server` answers /health at `base`; throws with its output if it exits or takes over 90 s. */
+export async function waitForHealth(base, server, log) {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`suiron serve exited with ${server.exitCode}:\n${log.join('')}`);
+    try {
+      if ((await fetch(`${base}/health`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`suiron serve did not become healthy in 90 s:\n${log.join('')}`);
 }
 
 /** Starts `suiron serve` on stories260K on a free loopback port with the API key; resolves once /health answers. */
@@ -53,17 +69,7 @@ export async function startServer(extraArgs = []) {
     '--threads', '1', '--parallel', '2', '--ctx-size', '2048', '--api-key', key, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout.on('data', (d) => log.push(String(d)));
   server.stderr.on('data', (d) => log.push(String(d)));
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (server.exitCode !== null) throw new Error(`suiron serve exited with ${server.exitCode}:\n${log.join('')}`);
-    try {
-      if ((await fetch(`${base}/health`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`suiron serve did not become healthy in 90 s:\n${log.join('')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  await waitForHealth(base, server, log);
   return { server, base };
 }
 

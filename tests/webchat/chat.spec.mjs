@@ -11,59 +11,16 @@
 
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { findCliDll, findModel, freePort, waitForHealth } from '../sdk-server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
-
-function findCliDll() {
-  if (process.env.SUIRON_CLI_DLL) return process.env.SUIRON_CLI_DLL;
-  const candidates = ['Release', 'Debug']
-    .map((c) => path.join(repo, 'src', 'Suiron.Cli', 'bin', c, 'net10.0', 'Suiron.Cli.dll'))
-    .filter((p) => existsSync(p))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  if (!candidates.length) throw new Error('Suiron.Cli.dll not found: run `dotnet build Suiron.slnx -c Release` first, or set SUIRON_CLI_DLL.');
-  return candidates[0];
-}
-
-function findModel() {
-  if (process.env.SUIRON_MODEL) return process.env.SUIRON_MODEL;
-  const shared = process.env.SUIRON_SHARED ?? path.join(repo, '..', 'shared');
-  return path.join(shared, 'models', 'stories260K.gguf');
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForHealth(base, server, log) {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`suiron serve exited with ${server.exitCode}:\n${log.join('')}`);
-    try {
-      const response = await fetch(`${base}/health`);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`suiron serve did not become healthy in 90 s:\n${log.join('')}`);
-}
 
 const step = (text) => console.log(`• ${text}`);
 
