@@ -194,18 +194,3 @@ public sealed class ClusterTests : IAsyncLifetime
         }
     }
 }
-
-internal static class SharedData
-{
-    private static readonly Lazy<string> RootPath = new(() =>
-    {
-        string? env = Environment.GetEnvironmentVariable("SUIRON_SHARED");
-        if (!string.IsNullOrEmpty(env) && Directory.Exists(env)) return env;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            foreach (string candidate in new[] { System.IO.Path.Combine(dir.FullName, "shared"), System.IO.Path.Combine(dir.FullName, "..", "shared") })
-                if (Directory.Exists(System.IO.Path.Combine(candidate, "models"))) return System.IO.Path.GetFullPath(candidate);
-        throw new DirectoryNotFoundException("Test data folder 'shared/' not found beside the checkout; set SUIRON_SHARED to its path.");
-    });
-
-    public static string Path(params string[] parts) => System.IO.Path.Combine([RootPath.Value, .. parts]);
-}

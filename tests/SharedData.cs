@@ -1,6 +1,9 @@
 namespace Suiron.Tests;
 
-/// <summary>Finds the read-only test data folder <c>shared/</c> that sits beside the checkout.</summary>
+/// <summary>
+/// Finds the read-only test data folder <c>shared/</c> that sits beside the checkout (or <c>$SUIRON_SHARED</c>). One file,
+/// compiled into each test project (Suiron.Tests, Suiron.Server.Tests, Suiron.Cluster.Tests).
+/// </summary>
 internal static class SharedData
 {
     private static readonly Lazy<string> RootPath = new(Locate);
