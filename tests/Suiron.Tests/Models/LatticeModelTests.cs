@@ -14,7 +14,7 @@ namespace Suiron.Tests.Models;
 /// (ggml_quantize_chunk, with an importance matrix: IQ2_XXS, IQ2_XS and IQ1_S refuse to quantize without one, and the
 /// files people download were all made with one), run by llama.cpp and by us: dense llama and qwen3 with every matrix
 /// in the type (the quantized tolerance, 32 greedy tokens identical, as <see cref="TinyModelOracleTests"/>' quantized
-/// cases), and qwen3moe and deepseek2 in unsloth's mixed layout (routed experts in the type, attention and dense
+/// cases), and qwen3moe, deepseek2 and glm4moe (GLM-4.5, with its multi-token-prediction layer) in unsloth's mixed layout (routed experts in the type, attention and dense
 /// matrices Q4_K, shared experts Q8_0, output Q6_K; as <see cref="MoeOracle"/>'s quantized cases).
 /// </summary>
 public sealed unsafe class LatticeModelTests(ITestOutputHelper output)
@@ -45,7 +45,7 @@ public sealed unsafe class LatticeModelTests(ITestOutputHelper output)
         get
         {
             var data = new TheoryData<string, TensorType>();
-            foreach (string spec in new[] { "qwen3moe", "deepseek2" })
+            foreach (string spec in new[] { "qwen3moe", "deepseek2", "glm4moe" })
                 foreach (var type in new[] { TensorType.IQ1_S, TensorType.IQ1_M, TensorType.IQ2_XXS, TensorType.IQ3_S })
                     data.Add(spec, type);
             return data;
@@ -56,11 +56,18 @@ public sealed unsafe class LatticeModelTests(ITestOutputHelper output)
     [MemberData(nameof(MixedCases))]
     public void MixedMoeFilesMatchLlamaCpp(string spec, TensorType expertType)
     {
-        string source = spec == "qwen3moe" ? MoeModelBuilder.Qwen3MoeF32() : MoeModelBuilder.F32(MoeModelBuilder.DeepSeekV3);
+        string source = spec switch
+        {
+            "qwen3moe" => MoeModelBuilder.Qwen3MoeF32(),
+            "glm4moe" => MoeModelBuilder.Glm4MoeF32(queryKeyNorm: true),
+            _ => MoeModelBuilder.F32(MoeModelBuilder.DeepSeekV3),
+        };
         string path = GgmlQuantized(source, $"{spec}-mixed-{expertType}-ggml.gguf", (name, _) => UnslothLayout(name, expertType));
         using (var file = GgufFile.Open(path))
             Assert.Contains(file.Tensors, t => t.Type == expertType && t.Name.Contains("_exps", StringComparison.Ordinal));
-        MoeOracle.Compare(output, path, $"{spec} mixed {expertType} (ggml_quantize_chunk)", expertType, Experts);
+        // glm4moe keeps 4 of 16 experts per token (qwen3moe 2 of 8, deepseek2 3 of 16), each with its own near-tie margin:
+        // measured 1 to 3 flips over the 32 steps, every one at a routing margin below 2e-3.
+        MoeOracle.Compare(output, path, $"{spec} mixed {expertType} (ggml_quantize_chunk)", expertType, Experts, maxFlips: spec == "glm4moe" ? 3 : 2);
     }
 
     private static MixtureOfExperts Experts(ILanguageModel model) => ((Decoder)model).Experts!;
