@@ -34,6 +34,21 @@ public sealed class ToolCallParserTests
         { "qwen3-coder", "確認します。\n<tool_call>\n<function=write_note>\n<parameter=title>\n会議メモ\n</parameter>\n<parameter=body>\n1行目\n2行目 <b>太字</b> \"引用\"\n</parameter>\n<parameter=tags>\n[\"a\", {\"b\": 2}]\n</parameter>\n</function>\n</tool_call>",
             "確認します。\n", ["write_note {\"title\":\"会議メモ\",\"body\":\"1行目\\n2行目 <b>太字</b> \\\"引用\\\"\",\"tags\":[\"a\",{\"b\":2}]}"] },
         { "qwen3-coder", "<tool_call>\n<function=now>\n</function>\n</tool_call>", "", ["now {}"] },
+        // Hunyuan-A13B: one JSON array of calls, read as vLLM's hunyuan_a13b parser reads it; a reply without calls
+        // drops the 助手： its template asks for. An entry without "arguments" is a call with {} (vLLM's streaming reader
+        // announces it by name; its whole-reply reader skips it: we read both ways alike).
+        { "hunyuan-a13b", "<tool_calls>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"東京\", \"days\": 2}}]</tool_calls>", "", ["get_weather {\"city\":\"東京\",\"days\":2}"] },
+        { "hunyuan-a13b", "調べます。\n<tool_calls>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"東京\"}}, {\"name\": \"book_trip\", \"arguments\": {\"route\": {\"from\": \"東京\", \"stops\": [\"名古屋\", \"大阪\"]}, \"note\": \"窓側 \\\"A\\\" 席\\n2行目 ]}</tool_calls>\\u0021\"}}]</tool_calls>",
+            "調べます。\n", ["get_weather {\"city\":\"東京\"}", "book_trip {\"route\":{\"from\":\"東京\",\"stops\":[\"名古屋\",\"大阪\"]},\"note\":\"窓側 \\\"A\\\" 席\\n2行目 ]}</tool_calls>\\u0021\"}"] },
+        { "hunyuan-a13b", "<tool_calls>[{\"name\": \"a\"}, {\"name\": \"b\", \"arguments\": \"{\\\"q\\\": 1}\"}, {\"name\": \"now\", \"arguments\": {}}]</tool_calls>", "", ["a {}", "b {\"q\": 1}", "now {}"] },
+        { "hunyuan-a13b", "助手：今日は晴れです。", "今日は晴れです。", [] },
+        { "hunyuan-a13b", "\n助手：助手：は二回", "\n助手：は二回", [] },
+        { "hunyuan-a13b", "助手", "助手", [] },
+        { "hunyuan-a13b", "<tool_calls>[{\"name\": \"a\", \"arguments\": {\"x\": }]</tool_calls>", "<tool_calls>[{\"name\": \"a\", \"arguments\": {\"x\": }]</tool_calls>", [] },
+        { "hunyuan-a13b", "<tool_calls>{\"name\": \"a\", \"arguments\": {}}</tool_calls>", "<tool_calls>{\"name\": \"a\", \"arguments\": {}}</tool_calls>", [] },
+        // ERNIE-4.5-21B-A3B-Thinking writes Hermes's syntax: vLLM's ernie45 parser test outputs, read by the Hermes reader.
+        { "hermes", "<tool_call>\n{\"name\": \"get_current_temperature\", \"arguments\": {\"location\": \"Beijing\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_temperature_unit\", \"arguments\": {\"location\": \"Guangzhou\", \"unit\": \"c\"}}\n</tool_call>\n",
+            "", ["get_current_temperature {\"location\":\"Beijing\"}", "get_temperature_unit {\"location\":\"Guangzhou\",\"unit\":\"c\"}"] },
         { "generic", "{\"tool_call\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}}", "", ["get_weather {\"city\":\"Paris\"}"] },
         { "generic", "{\"answer\": 42}", "{\"answer\": 42}", [] },
     };
@@ -48,6 +63,7 @@ public sealed class ToolCallParserTests
         "kimi-k2" => ToolCallFormat.KimiK2,
         "minimax-m2" => ToolCallFormat.MiniMaxM2,
         "qwen3-coder" => ToolCallFormat.QwenXml,
+        "hunyuan-a13b" => ToolCallFormat.HunyuanA13B,
         _ => ToolCallFormat.Generic,
     };
 
@@ -96,6 +112,7 @@ public sealed class ToolCallParserTests
     [InlineData("kimi-k2", "<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>{\"city\": \"São  Paulo\", \"days\": [1, 2]}<|tool_call_end|><|tool_call_begin|>functions.now:1<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|>")]
     [InlineData("minimax-m2", "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">São  Paulo</parameter>\n<parameter name=\"days\">[1, 2]</parameter>\n</invoke>\n<invoke name=\"now\">\n</invoke>\n</minimax:tool_call>")]
     [InlineData("qwen3-coder", "<tool_call>\n<function=get_weather>\n<parameter=city>\nSão  Paulo\n</parameter>\n<parameter=days>\n[1, 2]\n</parameter>\n</function>\n</tool_call>\n<tool_call>\n<function=now>\n</function>\n</tool_call>")]
+    [InlineData("hunyuan-a13b", "<tool_calls>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"São  Paulo\", \"days\": [1, 2]}}, {\"name\": \"now\", \"arguments\": {}}]</tool_calls>")]
     public void ArgumentsStreamInPiecesThatAddUpToTheFinalArguments(string format, string text)
     {
         string[] expected = ["get_weather {\"city\":\"São  Paulo\",\"days\":[1,2]}", "now {}"];
@@ -175,6 +192,7 @@ public sealed class ToolCallParserTests
     [InlineData("Qwen3-Coder.jinja", "qwen3-coder")]
     [InlineData("Qwen3.5-4B.jinja", "qwen3-coder")]
     [InlineData("google-gemma-2-2b-it.jinja", "generic")]
+    [InlineData("GLM-4.7-Flash.jinja", "glm-4.5")]
     public void DetectsTheFamilyFromTheTemplate(string template, string family)
         => Assert.Equal(family, ToolCallFormat.Detect(File.ReadAllText(SharedData.Path("templates", template))).Name);
 
@@ -188,6 +206,7 @@ public sealed class ToolCallParserTests
     [InlineData("kimi-k2")]
     [InlineData("minimax-m2")]
     [InlineData("qwen3-coder")]
+    [InlineData("hunyuan-a13b")]
     [InlineData("generic")]
     public void ForcedCallGrammarsParse(string format)
     {
