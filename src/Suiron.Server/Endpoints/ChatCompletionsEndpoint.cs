@@ -173,7 +173,7 @@ public static class ChatCompletionsEndpoint
         if (stream.Finish == FinishReason.Cancelled)
             throw new ApiError(503, "The server is shutting down; the generation was cancelled.", ApiError.ServerError) { RetryAfterSeconds = 5 };
 
-        var split = splitReasoning ? ReasoningParser.Split(text.ToString(), startsInReasoning) : new ReasoningSplit("", text.ToString());
+        var split = splitReasoning ? ReasoningParser.Split(text.ToString(), startsInReasoning, state.Model.Chat.ReasoningTags) : new ReasoningSplit("", text.ToString());
         IReadOnlyList<ToolCall> calls = [];
         if (format is not null)
         {
