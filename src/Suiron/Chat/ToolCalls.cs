@@ -62,7 +62,10 @@ public abstract class ToolCallFormat
     public static ToolCallFormat DeepSeekR1 { get; } = new DeepSeekFormat(v31: false);
     /// <summary>DeepSeek V3.1: <c>&lt;｜tool▁call▁begin｜&gt;NAME&lt;｜tool▁sep｜&gt;{…}&lt;｜tool▁call▁end｜&gt;</c>.</summary>
     public static ToolCallFormat DeepSeekV31 { get; } = new DeepSeekFormat(v31: true);
-    /// <summary>GLM-4.5 / 4.6: <c>&lt;tool_call&gt;NAME\n&lt;arg_key&gt;k&lt;/arg_key&gt;\n&lt;arg_value&gt;v&lt;/arg_value&gt;…&lt;/tool_call&gt;</c>.</summary>
+    /// <summary>
+    /// GLM-4.5 / 4.6: <c>&lt;tool_call&gt;NAME\n&lt;arg_key&gt;k&lt;/arg_key&gt;\n&lt;arg_value&gt;v&lt;/arg_value&gt;…&lt;/tool_call&gt;</c>;
+    /// GLM-4.7 and GLM-5 write the same without the newlines.
+    /// </summary>
     public static ToolCallFormat Glm45 { get; } = new GlmFormat();
     /// <summary>
     /// Kimi-K2: <c>&lt;|tool_calls_section_begin|&gt;&lt;|tool_call_begin|&gt;functions.NAME:INDEX&lt;|tool_call_argument_begin|&gt;{…}&lt;|tool_call_end|&gt;…&lt;|tool_calls_section_end|&gt;</c>.
@@ -595,7 +598,7 @@ public abstract class ToolCallFormat
                 if (valueEnd < 0) break;
                 string key = inner[(k + "<arg_key>".Length)..keyEnd].Trim();
                 string value = inner[(valueStart + "<arg_value>".Length)..valueEnd];
-                pairs.Add(ChatJsonContext.Quote(key) + ":" + (ArgumentValue(value)?.ToJsonString() ?? "null"));
+                pairs.Add(JsonSerializer.Serialize(key, ChatJsonContext.Verbatim.String) + ":" + (ArgumentValue(value)?.ToJsonString(ChatJsonContext.Verbatim.Options) ?? "null"));
                 k = inner.IndexOf("<arg_key>", valueEnd, StringComparison.Ordinal);
             }
             return (name, pairs);
