@@ -195,8 +195,21 @@ public sealed class ToolCallParserTests
     [InlineData("Qwen3.5-4B.jinja", "qwen3-coder")]
     [InlineData("google-gemma-2-2b-it.jinja", "generic")]
     [InlineData("GLM-4.7-Flash.jinja", "glm-4.5")]
+    [InlineData("Apriel-1.6-15b-Thinker-fixed.jinja", "hunyuan-a13b")] // Apriel writes calls as Hunyuan-A13B does
+    [InlineData("unsloth-Apriel-1.5.jinja", "hunyuan-a13b")]
     public void DetectsTheFamilyFromTheTemplate(string template, string family)
         => Assert.Equal(family, ToolCallFormat.Detect(File.ReadAllText(SharedData.Path("templates", template))).Name);
+
+    /// <summary>The calls Apriel's template writes back into the prompt (Jinja2's rendering, an "id" member included) are read as the conversation held them.</summary>
+    [Fact]
+    public void AprielsRenderedCallsReadBack()
+    {
+        string rendered = File.ReadAllText(SharedData.Path("templates", "expected", "Apriel-1.6-15b-Thinker-fixed__tools.txt"));
+        int start = rendered.LastIndexOf("<tool_calls>[", StringComparison.Ordinal);
+        int end = rendered.IndexOf("</tool_calls>", start, StringComparison.Ordinal) + "</tool_calls>".Length;
+        var call = Assert.Single(ToolCallFormat.HunyuanA13B.Parse(rendered[start..end]).Calls);
+        Assert.Equal(("get_weather", "{\"city\":\"Tokyo\",\"unit\":\"celsius\"}"), (call.Name, call.Arguments));
+    }
 
     /// <summary>Every family's forced-call grammar produces text its parser reads back: check by sampling strings the grammar accepts.</summary>
     [Theory]

@@ -83,7 +83,8 @@ public abstract class ToolCallFormat
     public static ToolCallFormat QwenXml { get; } = new QwenXmlFormat();
     /// <summary>
     /// Hunyuan-A13B: <c>&lt;tool_calls&gt;[{"name": …, "arguments": {…}}, …]&lt;/tool_calls&gt;</c>, every call of a reply in one
-    /// JSON array; a reply without calls starts with <c>助手：</c>, which is not part of the answer.
+    /// JSON array; a reply without calls starts with <c>助手：</c>, which is not part of the answer. Apriel 1.5 / 1.6 write
+    /// calls the same way.
     /// </summary>
     public static ToolCallFormat HunyuanA13B { get; } = new HunyuanA13BFormat();
     /// <summary>Any other template: <c>{"tool_call": {"name": …, "arguments": {…}}}</c>, asked for in a system message.</summary>
