@@ -14,7 +14,7 @@ public readonly record struct ReasoningSplit(string Reasoning, string Content)
 /// </summary>
 public sealed record ReasoningTags(string Open, string Close, string? AnswerOpen = null, string? AnswerClose = null)
 {
-    /// <summary><c>&lt;think&gt;</c>…<c>&lt;/think&gt;</c>, the answer unwrapped (DeepSeek-R1, Qwen3, GLM, ERNIE …).</summary>
+    /// <summary><c>&lt;think&gt;</c>…<c>&lt;/think&gt;</c>, the answer unwrapped (DeepSeek-R1, Qwen3, GLM …).</summary>
     public static ReasoningTags Think { get; } = new(ReasoningParser.DefaultOpenTag, ReasoningParser.DefaultCloseTag);
 
     /// <summary>Hunyuan-A13B: <c>&lt;think&gt;\n…\n&lt;/think&gt;\n&lt;answer&gt;\n…\n&lt;/answer&gt;</c>, as vLLM's hunyuan_a13b reasoning parser reads it.</summary>

@@ -100,6 +100,7 @@ public abstract class ToolCallFormat
             return Glm45;
         if (templateSource.Contains("<|tool_calls_section_begin|>", StringComparison.Ordinal)) return KimiK2;
         if (templateSource.Contains("<minimax:tool_call>", StringComparison.Ordinal)) return MiniMaxM2;
+        // Before Hermes: Apriel 1.5's instructions name <tool_call> while its template writes <tool_calls>[…].
         if (templateSource.Contains("<tool_calls>[", StringComparison.Ordinal) && templateSource.Contains("</tool_calls>", StringComparison.Ordinal))
             return HunyuanA13B;
         if (templateSource.Contains("<function=", StringComparison.Ordinal) && templateSource.Contains("<tool_call>", StringComparison.Ordinal))
@@ -1030,6 +1031,7 @@ public sealed class ToolCallStreamParser(ToolCallFormat format)
         _emitted = all.Length;
         return new("", calls, deltas);
     }
+
     /// <summary>
     /// Drops the format's answer prefix when the reply starts with it (after whitespace, which stays); false while the
     /// text so far could still be its beginning.
