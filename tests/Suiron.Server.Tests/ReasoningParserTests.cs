@@ -80,4 +80,30 @@ public sealed class ReasoningParserTests
         Assert.Same(ReasoningTags.Think, ReasoningTags.Detect(File.ReadAllText(SharedData.Path("templates", "Qwen-Qwen3-0.6B.jinja"))));
         Assert.Equal(("x", "<answer>\ny\n</answer>"), Run(Chars("<think>x</think><answer>\ny\n</answer>")));
     }
+
+    /// <summary>
+    /// ERNIE-4.5 Thinking's replies as vLLM's ernie45 reasoning parser documents and tests them: the generation starts
+    /// inside the reasoning, <c>&lt;/think&gt;</c> ends it, and the answer is either wrapped in <c>&lt;response&gt;</c>
+    /// tags or follows unwrapped; calls follow the reasoning unwrapped (vLLM's ernie45 tool-parser test output).
+    /// </summary>
+    [Theory]
+    [InlineData("abc\n</think>\n\n<response>\ndef\n</response>\n", "abc", "def")]
+    [InlineData("abc\n</think>\n\n\n<response>\ndef\n</response>\n", "abc", "def")]
+    [InlineData("abc\n</think>\ndef", "abc", "def")]
+    [InlineData("I need to call two tools to handle these two issues separately.\n</think>\n\n<tool_call>\n{\"name\": \"get_current_temperature\", \"arguments\": {\"location\": \"Beijing\"}}\n</tool_call>\n",
+        "I need to call two tools to handle these two issues separately.", "<tool_call>\n{\"name\": \"get_current_temperature\", \"arguments\": {\"location\": \"Beijing\"}}\n</tool_call>\n")]
+    public void ErnieResponseTagsAreNotPartOfTheAnswer(string output, string reasoning, string content)
+    {
+        var tags = ReasoningTags.Detect("{{ '<think>' }}", token => token is "<response>" or "</response>");
+        Assert.Same(ReasoningTags.ErnieResponse, tags);
+        Assert.Equal((reasoning, content), Run([output], startsInReasoning: true, tags));
+        Assert.Equal((reasoning, content), Run(Chars(output), startsInReasoning: true, tags));
+        Assert.Equal((reasoning, content), Run(output.Chunk(3).Select(c => new string(c)), startsInReasoning: true, tags));
+        if (content.StartsWith("<tool_call>", StringComparison.Ordinal))
+            Assert.Equal("get_current_temperature", Assert.Single(ToolCallFormat.Hermes.Parse(content).Calls).Name);
+    }
+
+    [Fact]
+    public void WithoutResponseTokensTheTagsAreThinkOnly()
+        => Assert.Same(ReasoningTags.Think, ReasoningTags.Detect("{{ '<think>' }}", token => token is "<response>"));
 }

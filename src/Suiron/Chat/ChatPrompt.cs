@@ -30,7 +30,8 @@ public sealed class ChatPrompt
         _bos = vocabulary.BosId >= 0 ? vocabulary.Tokens[vocabulary.BosId] : "";
         _eos = vocabulary.EosId >= 0 ? vocabulary.Tokens[vocabulary.EosId] : "";
         SupportsReasoning = template.Source.Contains(ReasoningParser.DefaultOpenTag, StringComparison.Ordinal);
-        ReasoningTags = ReasoningTags.Detect(template.Source);
+        ReasoningTags = ReasoningTags.Detect(template.Source, token => vocabulary.IdOf(token) is var id && id >= 0
+            && vocabulary.Kinds[id] is TokenKind.Control or TokenKind.UserDefined);
     }
 
     /// <summary>The model's template, or ChatML with <see cref="IsFallback"/> set when the file has none.</summary>

@@ -20,13 +20,25 @@ public sealed record ReasoningTags(string Open, string Close, string? AnswerOpen
     /// <summary>Hunyuan-A13B: <c>&lt;think&gt;\n…\n&lt;/think&gt;\n&lt;answer&gt;\n…\n&lt;/answer&gt;</c>, as vLLM's hunyuan_a13b reasoning parser reads it.</summary>
     public static ReasoningTags HunyuanAnswer { get; } = new(ReasoningParser.DefaultOpenTag, ReasoningParser.DefaultCloseTag, "<answer>", "</answer>");
 
-    /// <summary>The tags of the family whose chat template is <paramref name="templateSource"/>.</summary>
-    public static ReasoningTags Detect(string templateSource)
+    /// <summary>
+    /// ERNIE-4.5 Thinking: <c>…\n&lt;/think&gt;\n\n&lt;response&gt;\n…\n&lt;/response&gt;</c>, or the answer unwrapped after
+    /// <c>&lt;/think&gt;</c>, as vLLM's ernie45 reasoning parser reads it.
+    /// </summary>
+    public static ReasoningTags ErnieResponse { get; } = new(ReasoningParser.DefaultOpenTag, ReasoningParser.DefaultCloseTag, "<response>", "</response>");
+
+    /// <summary>
+    /// The tags of the family whose chat template is <paramref name="templateSource"/>; <paramref name="hasToken"/> tells
+    /// whether the model's vocabulary holds a text as one special token (ERNIE's answer tags are).
+    /// </summary>
+    public static ReasoningTags Detect(string templateSource, Func<string, bool>? hasToken = null)
     {
         ArgumentNullException.ThrowIfNull(templateSource);
         // Hunyuan-A13B's template, recognized by its turn markers as llama.cpp recognizes the hunyuan-moe template.
-        return templateSource.Contains("<|extra_4|>", StringComparison.Ordinal) && templateSource.Contains("<|extra_0|>", StringComparison.Ordinal)
-            ? HunyuanAnswer : Think;
+        if (templateSource.Contains("<|extra_4|>", StringComparison.Ordinal) && templateSource.Contains("<|extra_0|>", StringComparison.Ordinal))
+            return HunyuanAnswer;
+        // ERNIE-4.5 Thinking, recognized as vLLM's ernie45 parser finds it: <response> and </response> in the vocabulary.
+        if (hasToken is not null && hasToken("<response>") && hasToken("</response>")) return ErnieResponse;
+        return Think;
     }
 }
 
@@ -38,7 +50,7 @@ public sealed record ReasoningTags(string Open, string Close, string? AnswerOpen
 /// the reasoning and between it and the answer is dropped, and the output may start inside the block when the prompt
 /// already opened it (<see cref="ReasoningParser(bool, string, string)"/>'s <c>startsInReasoning</c>). With answer tags
 /// (<see cref="ReasoningTags.AnswerOpen"/>), an answer that opens with the tag loses it, the whitespace after it, its
-/// closing tag and the whitespace before that.
+/// closing tag and the whitespace around that.
 /// One parser per generation; not thread-safe.
 /// </summary>
 public sealed class ReasoningParser
@@ -48,7 +60,7 @@ public sealed class ReasoningParser
     /// <summary>The tag that closes a reasoning block unless the template names another.</summary>
     public const string DefaultCloseTag = "</think>";
 
-    private enum State { Start, Reasoning, AfterReasoning, AnswerStart, Answer, Content }
+    private enum State { Start, Reasoning, AfterReasoning, AnswerStart, Answer, AfterAnswer, Content }
 
     private readonly string _open, _close;
     private readonly string? _answerOpen, _answerClose;
@@ -178,7 +190,7 @@ public sealed class ReasoningParser
                         {
                             content += buffer[..close].TrimEnd();
                             buffer = buffer[(close + _answerClose!.Length)..];
-                            _state = State.Content;
+                            _state = State.AfterAnswer;
                             continue;
                         }
                         // Hold back a possible partial closing tag and the whitespace before it (dropped if the tag follows).
@@ -188,6 +200,11 @@ public sealed class ReasoningParser
                         _pending = buffer[end..];
                         return new ReasoningSplit(reasoning, content);
                     }
+                case State.AfterAnswer:
+                    // The line break a family writes after its closing answer tag is not answer text.
+                    buffer = buffer.TrimStart();
+                    if (buffer.Length > 0) _state = State.Content;
+                    continue;
                 default:
                     content += buffer;
                     buffer = "";
