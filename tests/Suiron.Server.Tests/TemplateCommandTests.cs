@@ -44,6 +44,30 @@ public sealed class TemplateCommandTests
         Assert.Equal(expected, stdout);
     }
 
+    /// <summary>The format named is the family's: Hunyuan-A13B's and ERNIE-4.5's real templates, GLM-4.7's, Qwen3's.</summary>
+    [Theory]
+    [InlineData("vendor:Hunyuan-A13B-Instruct.jinja", "hunyuan-a13b")]
+    [InlineData("vendor:ERNIE-4.5-0.3B-PT.jinja", "generic")]
+    [InlineData("GLM-4.7-Flash.jinja", "glm-4.5")]
+    [InlineData("Qwen-Qwen3-0.6B.jinja", "hermes")]
+    public void NamesTheToolCallFormat(string template, string format)
+    {
+        string path = template.StartsWith("vendor:", StringComparison.Ordinal)
+            ? VendorTemplateTests.TemplatePath(template["vendor:".Length..]) : SharedData.Path("templates", template);
+        var (code, stdout, stderr) = Suiron("template", "--template", path, "--tool-format");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(format + Environment.NewLine, stdout);
+    }
+
+    [Fact]
+    public void WithoutAContextItAsksForOne()
+    {
+        var (code, stdout, stderr) = Suiron("template", "--template", SharedData.Path("templates", "Qwen-Qwen3-0.6B.jinja"));
+        Assert.NotEqual(0, code);
+        Assert.Equal("", stdout);
+        Assert.Contains("--context", stderr);
+    }
+
     [Fact]
     public void FailsWithTheTemplatesMessageWhereItRaises()
     {

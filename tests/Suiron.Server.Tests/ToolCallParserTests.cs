@@ -22,6 +22,9 @@ public sealed class ToolCallParserTests
         { "llama3", "<|python_tag|>print(1)", "<|python_tag|>print(1)", [] },
         { "deepseek-r1", "Sure.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>b\n```json\n{}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "Sure.", ["get_weather {\"city\":\"Paris\"}", "b {}"] },
         { "deepseek-v3.1", "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "", ["get_weather {\"city\":\"Paris\"}"] },
+        // GLM-4.7 / GLM-5 (vLLM's glm47 parser): no newline after the name nor between the pairs; strings raw, others JSON.
+        { "glm-4.5", "調べます。<tool_call>get_weather<arg_key>city</arg_key><arg_value>東京 \"駅\"\n前</arg_value><arg_key>days</arg_key><arg_value>3</arg_value><arg_key>opts</arg_key><arg_value>{\"units\": [\"摂氏\"]}</arg_value></tool_call><tool_call>now</tool_call>",
+            "調べます。", ["get_weather {\"city\":\"東京 \\\"駅\\\"\\n前\",\"days\":3,\"opts\":{\"units\":[\"摂氏\"]}}", "now {}"] },
         { "glm-4.5", "Checking.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n<arg_key>days</arg_key>\n<arg_value>3</arg_value>\n</tool_call>", "Checking.\n", ["get_weather {\"city\":\"Paris\",\"days\":3}"] },
         { "kimi-k2", "天気を調べます。<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>{\"city\": \"東京\", \"opts\": {\"days\": [1, 2]}}<|tool_call_end|><|tool_call_begin|>functions.now:1<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|>",
             "天気を調べます。", ["get_weather {\"city\":\"東京\",\"opts\":{\"days\":[1,2]}}", "now {}"] },
@@ -34,6 +37,21 @@ public sealed class ToolCallParserTests
         { "qwen3-coder", "確認します。\n<tool_call>\n<function=write_note>\n<parameter=title>\n会議メモ\n</parameter>\n<parameter=body>\n1行目\n2行目 <b>太字</b> \"引用\"\n</parameter>\n<parameter=tags>\n[\"a\", {\"b\": 2}]\n</parameter>\n</function>\n</tool_call>",
             "確認します。\n", ["write_note {\"title\":\"会議メモ\",\"body\":\"1行目\\n2行目 <b>太字</b> \\\"引用\\\"\",\"tags\":[\"a\",{\"b\":2}]}"] },
         { "qwen3-coder", "<tool_call>\n<function=now>\n</function>\n</tool_call>", "", ["now {}"] },
+        // Hunyuan-A13B: one JSON array of calls, read as vLLM's hunyuan_a13b parser reads it; a reply without calls
+        // drops the 助手： its template asks for. An entry without "arguments" is a call with {} (vLLM's streaming reader
+        // announces it by name; its whole-reply reader skips it: we read both ways alike).
+        { "hunyuan-a13b", "<tool_calls>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"東京\", \"days\": 2}}]</tool_calls>", "", ["get_weather {\"city\":\"東京\",\"days\":2}"] },
+        { "hunyuan-a13b", "調べます。\n<tool_calls>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"東京\"}}, {\"name\": \"book_trip\", \"arguments\": {\"route\": {\"from\": \"東京\", \"stops\": [\"名古屋\", \"大阪\"]}, \"note\": \"窓側 \\\"A\\\" 席\\n2行目 ]}</tool_calls>\\u0021\"}}]</tool_calls>",
+            "調べます。\n", ["get_weather {\"city\":\"東京\"}", "book_trip {\"route\":{\"from\":\"東京\",\"stops\":[\"名古屋\",\"大阪\"]},\"note\":\"窓側 \\\"A\\\" 席\\n2行目 ]}</tool_calls>\\u0021\"}"] },
+        { "hunyuan-a13b", "<tool_calls>[{\"name\": \"a\"}, {\"name\": \"b\", \"arguments\": \"{\\\"q\\\": 1}\"}, {\"name\": \"now\", \"arguments\": {}}]</tool_calls>", "", ["a {}", "b {\"q\": 1}", "now {}"] },
+        { "hunyuan-a13b", "助手：今日は晴れです。", "今日は晴れです。", [] },
+        { "hunyuan-a13b", "\n助手：助手：は二回", "\n助手：は二回", [] },
+        { "hunyuan-a13b", "助手", "助手", [] },
+        { "hunyuan-a13b", "<tool_calls>[{\"name\": \"a\", \"arguments\": {\"x\": }]</tool_calls>", "<tool_calls>[{\"name\": \"a\", \"arguments\": {\"x\": }]</tool_calls>", [] },
+        { "hunyuan-a13b", "<tool_calls>{\"name\": \"a\", \"arguments\": {}}</tool_calls>", "<tool_calls>{\"name\": \"a\", \"arguments\": {}}</tool_calls>", [] },
+        // ERNIE-4.5-21B-A3B-Thinking writes Hermes's syntax: vLLM's ernie45 parser test outputs, read by the Hermes reader.
+        { "hermes", "<tool_call>\n{\"name\": \"get_current_temperature\", \"arguments\": {\"location\": \"Beijing\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_temperature_unit\", \"arguments\": {\"location\": \"Guangzhou\", \"unit\": \"c\"}}\n</tool_call>\n",
+            "", ["get_current_temperature {\"location\":\"Beijing\"}", "get_temperature_unit {\"location\":\"Guangzhou\",\"unit\":\"c\"}"] },
         { "generic", "{\"tool_call\": {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}}", "", ["get_weather {\"city\":\"Paris\"}"] },
         { "generic", "{\"answer\": 42}", "{\"answer\": 42}", [] },
     };
@@ -48,6 +66,7 @@ public sealed class ToolCallParserTests
         "kimi-k2" => ToolCallFormat.KimiK2,
         "minimax-m2" => ToolCallFormat.MiniMaxM2,
         "qwen3-coder" => ToolCallFormat.QwenXml,
+        "hunyuan-a13b" => ToolCallFormat.HunyuanA13B,
         _ => ToolCallFormat.Generic,
     };
 
@@ -96,10 +115,10 @@ public sealed class ToolCallParserTests
     [InlineData("kimi-k2", "<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>{\"city\": \"São  Paulo\", \"days\": [1, 2]}<|tool_call_end|><|tool_call_begin|>functions.now:1<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|>")]
     [InlineData("minimax-m2", "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">São  Paulo</parameter>\n<parameter name=\"days\">[1, 2]</parameter>\n</invoke>\n<invoke name=\"now\">\n</invoke>\n</minimax:tool_call>")]
     [InlineData("qwen3-coder", "<tool_call>\n<function=get_weather>\n<parameter=city>\nSão  Paulo\n</parameter>\n<parameter=days>\n[1, 2]\n</parameter>\n</function>\n</tool_call>\n<tool_call>\n<function=now>\n</function>\n</tool_call>")]
+    [InlineData("hunyuan-a13b", "<tool_calls>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"São  Paulo\", \"days\": [1, 2]}}, {\"name\": \"now\", \"arguments\": {}}]</tool_calls>")]
     public void ArgumentsStreamInPiecesThatAddUpToTheFinalArguments(string format, string text)
     {
         string[] expected = ["get_weather {\"city\":\"São  Paulo\",\"days\":[1,2]}", "now {}"];
-        if (format == "glm-4.5") expected[0] = "get_weather {\"city\":\"S\\u00E3o  Paulo\",\"days\":[1,2]}"; // GLM's values are re-serialized by System.Text.Json
         foreach (int size in new[] { 1, 2, 5 })
         {
             var parser = new ToolCallStreamParser(Format(format));
@@ -175,8 +194,22 @@ public sealed class ToolCallParserTests
     [InlineData("Qwen3-Coder.jinja", "qwen3-coder")]
     [InlineData("Qwen3.5-4B.jinja", "qwen3-coder")]
     [InlineData("google-gemma-2-2b-it.jinja", "generic")]
+    [InlineData("GLM-4.7-Flash.jinja", "glm-4.5")]
+    [InlineData("Apriel-1.6-15b-Thinker-fixed.jinja", "hunyuan-a13b")] // Apriel writes calls as Hunyuan-A13B does
+    [InlineData("unsloth-Apriel-1.5.jinja", "hunyuan-a13b")]
     public void DetectsTheFamilyFromTheTemplate(string template, string family)
         => Assert.Equal(family, ToolCallFormat.Detect(File.ReadAllText(SharedData.Path("templates", template))).Name);
+
+    /// <summary>The calls Apriel's template writes back into the prompt (Jinja2's rendering, an "id" member included) are read as the conversation held them.</summary>
+    [Fact]
+    public void AprielsRenderedCallsReadBack()
+    {
+        string rendered = File.ReadAllText(SharedData.Path("templates", "expected", "Apriel-1.6-15b-Thinker-fixed__tools.txt"));
+        int start = rendered.LastIndexOf("<tool_calls>[", StringComparison.Ordinal);
+        int end = rendered.IndexOf("</tool_calls>", start, StringComparison.Ordinal) + "</tool_calls>".Length;
+        var call = Assert.Single(ToolCallFormat.HunyuanA13B.Parse(rendered[start..end]).Calls);
+        Assert.Equal(("get_weather", "{\"city\":\"Tokyo\",\"unit\":\"celsius\"}"), (call.Name, call.Arguments));
+    }
 
     /// <summary>Every family's forced-call grammar produces text its parser reads back: check by sampling strings the grammar accepts.</summary>
     [Theory]
@@ -188,6 +221,7 @@ public sealed class ToolCallParserTests
     [InlineData("kimi-k2")]
     [InlineData("minimax-m2")]
     [InlineData("qwen3-coder")]
+    [InlineData("hunyuan-a13b")]
     [InlineData("generic")]
     public void ForcedCallGrammarsParse(string format)
     {

@@ -238,9 +238,15 @@ public sealed class ToolFamilyTests
     [InlineData("NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja", "hermes")]
     [InlineData("Qwen-Qwen2.5-7B-Instruct.jinja", "hermes")]
     [InlineData("google-gemma-2-2b-it.jinja", "generic")]
+    [InlineData("vendor:Hunyuan-A13B-Instruct.jinja", "hunyuan-a13b")]
+    [InlineData("vendor:ERNIE-4.5-0.3B-PT.jinja", "generic")]
     public async Task RequiredCallRoundTrips(string template, string family)
     {
-        string path = TestModels.StoriesWithTemplate("tools-" + Path.GetFileNameWithoutExtension(template), File.ReadAllText(SharedData.Path("templates", template)));
+        // "vendor:" templates are kept in tests/templates, the others come from shared/templates.
+        string source = template.StartsWith("vendor:", StringComparison.Ordinal)
+            ? File.ReadAllText(VendorTemplateTests.TemplatePath(template["vendor:".Length..]))
+            : File.ReadAllText(SharedData.Path("templates", template));
+        string path = TestModels.StoriesWithTemplate("tools-" + Path.GetFileNameWithoutExtension(template.Replace(':', '-')), source);
         using var model = LocalModel.Load(path, new LocalModelOptions { Model = new Suiron.Models.ModelOptions { Threads = 1, ContextSize = 2048 }, Slots = 1 });
         Assert.Equal(family, model.Chat.ToolFormat.Name);
         using IChatClient client = new SuironChatClient(model);

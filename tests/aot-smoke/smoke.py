@@ -84,6 +84,9 @@ with open(context, "w") as f:
     json.dump({"messages": [{"role": "user", "content": "こんにちは"}], "add_generation_prompt": True}, f, ensure_ascii=False)
 out, _ = same_as_jit("template", ["template", "--template", template, "--context", context])
 check("<user>こんにちは" in out, "template renders the conversation", out)
+hunyuan = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "templates", "Hunyuan-A13B-Instruct.jinja")
+out, _ = same_as_jit("template --tool-format", ["template", "--template", hunyuan, "--tool-format"])
+check(out == "hunyuan-a13b\n", "template --tool-format names Hunyuan-A13B's call syntax", out)
 text = os.path.join(work, "ppl.txt")
 with open(text, "w") as f:
     f.write("Once upon a time, there was a little girl named Lily. She loved to play outside in the park. " * 6)

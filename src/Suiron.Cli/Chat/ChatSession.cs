@@ -96,7 +96,7 @@ internal sealed class ChatSession
 
         var reasoning = new System.Text.StringBuilder();
         var content = new System.Text.StringBuilder();
-        var parser = _prompt.SupportsReasoning ? new ReasoningParser(_prompt.StartsInReasoning(rendered)) : null;
+        var parser = _prompt.SupportsReasoning ? _prompt.NewReasoningParser(_prompt.StartsInReasoning(rendered)) : null;
         void Emit(ReasoningSplit split)
         {
             if (split.Reasoning.Length > 0) { reasoning.Append(split.Reasoning); onReasoning?.Invoke(split.Reasoning); }

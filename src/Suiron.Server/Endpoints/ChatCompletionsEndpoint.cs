@@ -173,13 +173,14 @@ public static class ChatCompletionsEndpoint
         if (stream.Finish == FinishReason.Cancelled)
             throw new ApiError(503, "The server is shutting down; the generation was cancelled.", ApiError.ServerError) { RetryAfterSeconds = 5 };
 
-        var split = splitReasoning ? ReasoningParser.Split(text.ToString(), startsInReasoning) : new ReasoningSplit("", text.ToString());
+        var split = splitReasoning ? ReasoningParser.Split(text.ToString(), startsInReasoning, state.Model.Chat.ReasoningTags) : new ReasoningSplit("", text.ToString());
         IReadOnlyList<ToolCall> calls = [];
         if (format is not null)
         {
             var parsed = format.Parse(split.Content);
             calls = parsed.Calls;
-            if (calls.Count > 0) split = split with { Content = parsed.Content.Trim() };
+            // Without calls the parsed content is the text less the family's answer prefix (Hunyuan's 助手：).
+            split = split with { Content = calls.Count > 0 ? parsed.Content.Trim() : parsed.Content };
         }
         var response = new ChatCompletionResponse
         {
@@ -219,7 +220,7 @@ public static class ChatCompletionsEndpoint
             Choices = [new ChatChunkChoice { Index = 0, Delta = delta, FinishReason = finish, Logprobs = logprobs }],
         };
 
-        int callsSent = 0;
+        int callsCompleted = 0; // a call announced that then did not parse is no call: the reply stops as text
         await ServerSentEvents.StartAsync(response);
         try
         {
@@ -246,17 +247,18 @@ public static class ChatCompletionsEndpoint
                     var update = tools.Push(split.Content);
                     string content = update.Content;
                     IEnumerable<ToolCallDelta> pieces = update.Deltas;
+                    callsCompleted += update.Calls.Count;
                     if (step.Finish is not null)
                     {
                         var rest = tools.Flush();
                         content += rest.Content;
                         pieces = [.. pieces, .. rest.Deltas];
+                        callsCompleted += rest.Calls.Count;
                     }
                     split = split with { Content = content };
                     foreach (var piece in pieces)
                     {
                         callDeltas ??= [];
-                        if (piece.Id is not null) callsSent++;
                         callDeltas.Add(new ToolCallDto
                         {
                             Index = piece.Index, Id = piece.Id, Type = piece.Id is null ? null : "function",
@@ -276,7 +278,7 @@ public static class ChatCompletionsEndpoint
                 }
                 if (step.Finish is { } finish)
                 {
-                    string? reason = callsSent > 0 && finish == FinishReason.Stop ? "tool_calls" : FinishReasonText(finish);
+                    string? reason = callsCompleted > 0 && finish == FinishReason.Stop ? "tool_calls" : FinishReasonText(finish);
                     await ServerSentEvents.WriteAsync(response, Chunk(new ChatDelta(), reason), ServerJsonContext.Web.ChatCompletionChunk, cancellation);
                     if (includeUsage)
                     {

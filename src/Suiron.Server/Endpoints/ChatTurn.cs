@@ -60,8 +60,9 @@ internal sealed record ToolSelection(JsonArray All, JsonArray? Forced)
 /// </summary>
 internal sealed class ChatTurn
 {
-    private ChatTurn(GenerationStream stream, ToolCallFormat? format, bool splitReasoning, bool startsInReasoning)
+    private ChatTurn(GenerationStream stream, ToolCallFormat? format, bool splitReasoning, bool startsInReasoning, ReasoningTags reasoningTags)
     {
+        ReasoningTags = reasoningTags;
         Stream = stream;
         ToolFormat = format;
         SplitsReasoning = splitReasoning;
@@ -76,7 +77,10 @@ internal sealed class ChatTurn
     /// <summary>The prompt opened the reasoning block, so the reply starts inside it.</summary>
     public bool StartsInReasoning { get; }
 
-    public ReasoningParser? NewReasoningParser() => SplitsReasoning ? new ReasoningParser(StartsInReasoning) : null;
+    /// <summary>The tags the model's family marks its reasoning and answer with.</summary>
+    public ReasoningTags ReasoningTags { get; }
+
+    public ReasoningParser? NewReasoningParser() => SplitsReasoning ? new ReasoningParser(StartsInReasoning, ReasoningTags) : null;
     public ToolCallStreamParser? NewToolCallParser() => ToolFormat is null ? null : new ToolCallStreamParser(ToolFormat);
 
     /// <summary>
@@ -139,6 +143,6 @@ internal sealed class ChatTurn
         }
         if (reasoningBudget is { } budget && chat.SupportsReasoning) options = options with { ReasoningBudget = chat.ReasoningBudget(budget, prompt) };
         var stream = Submit(state, tokens, options, logprobs, messagesParam, cancellation);
-        return new ChatTurn(stream, format, chat.SupportsReasoning, chat.StartsInReasoning(prompt));
+        return new ChatTurn(stream, format, chat.SupportsReasoning, chat.StartsInReasoning(prompt), chat.ReasoningTags);
     }
 }

@@ -30,6 +30,8 @@ public sealed class ChatPrompt
         _bos = vocabulary.BosId >= 0 ? vocabulary.Tokens[vocabulary.BosId] : "";
         _eos = vocabulary.EosId >= 0 ? vocabulary.Tokens[vocabulary.EosId] : "";
         SupportsReasoning = template.Source.Contains(ReasoningParser.DefaultOpenTag, StringComparison.Ordinal);
+        ReasoningTags = ReasoningTags.Detect(template.Source, token => vocabulary.IdOf(token) is var id && id >= 0
+            && vocabulary.Kinds[id] is TokenKind.Control or TokenKind.UserDefined);
     }
 
     /// <summary>The model's template, or ChatML with <see cref="IsFallback"/> set when the file has none.</summary>
@@ -56,6 +58,12 @@ public sealed class ChatPrompt
 
     /// <summary>The template knows <c>&lt;think&gt;</c> blocks: the output's reasoning is split from its answer.</summary>
     public bool SupportsReasoning { get; }
+
+    /// <summary>The tags this model's family marks its reasoning (and, for some, its answer) with.</summary>
+    public ReasoningTags ReasoningTags { get; }
+
+    /// <summary>A parser that splits one generation's reasoning from its answer, with this family's tags.</summary>
+    public ReasoningParser NewReasoningParser(bool startsInReasoning) => new(startsInReasoning, ReasoningTags);
 
     /// <summary>
     /// Renders <paramref name="messages"/> (OpenAI-shaped: role, content as a string or a list of parts …) ending with

@@ -45,7 +45,7 @@ public sealed class SuironChatClient : IChatClient
         var message = new ChatMessage(ChatRole.Assistant, (IList<AIContent>)[]);
         if (_model.Chat.SupportsReasoning)
         {
-            var split = ReasoningParser.Split(text.ToString(), startsInReasoning);
+            var split = ReasoningParser.Split(text.ToString(), startsInReasoning, _model.Chat.ReasoningTags);
             if (split.Reasoning.Length > 0) message.Contents.Add(new TextReasoningContent(split.Reasoning));
             AddAnswer(message.Contents, split.Content, format);
         }
@@ -94,7 +94,7 @@ public sealed class SuironChatClient : IChatClient
         var (stream, startsInReasoning, format) = Start(messages, options, cancellationToken);
         string id = NewId();
         var created = DateTimeOffset.UtcNow;
-        ReasoningParser? parser = _model.Chat.SupportsReasoning ? new ReasoningParser(startsInReasoning) : null;
+        ReasoningParser? parser = _model.Chat.SupportsReasoning ? _model.Chat.NewReasoningParser(startsInReasoning) : null;
         ToolCallStreamParser? tools = format is null ? null : new ToolCallStreamParser(format);
         bool called = false;
         await foreach (var step in stream.WithCancellation(cancellationToken))

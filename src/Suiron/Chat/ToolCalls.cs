@@ -62,7 +62,10 @@ public abstract class ToolCallFormat
     public static ToolCallFormat DeepSeekR1 { get; } = new DeepSeekFormat(v31: false);
     /// <summary>DeepSeek V3.1: <c>&lt;｜tool▁call▁begin｜&gt;NAME&lt;｜tool▁sep｜&gt;{…}&lt;｜tool▁call▁end｜&gt;</c>.</summary>
     public static ToolCallFormat DeepSeekV31 { get; } = new DeepSeekFormat(v31: true);
-    /// <summary>GLM-4.5 / 4.6: <c>&lt;tool_call&gt;NAME\n&lt;arg_key&gt;k&lt;/arg_key&gt;\n&lt;arg_value&gt;v&lt;/arg_value&gt;…&lt;/tool_call&gt;</c>.</summary>
+    /// <summary>
+    /// GLM-4.5 / 4.6: <c>&lt;tool_call&gt;NAME\n&lt;arg_key&gt;k&lt;/arg_key&gt;\n&lt;arg_value&gt;v&lt;/arg_value&gt;…&lt;/tool_call&gt;</c>;
+    /// GLM-4.7 and GLM-5 write the same without the newlines.
+    /// </summary>
     public static ToolCallFormat Glm45 { get; } = new GlmFormat();
     /// <summary>
     /// Kimi-K2: <c>&lt;|tool_calls_section_begin|&gt;&lt;|tool_call_begin|&gt;functions.NAME:INDEX&lt;|tool_call_argument_begin|&gt;{…}&lt;|tool_call_end|&gt;…&lt;|tool_calls_section_end|&gt;</c>.
@@ -78,6 +81,12 @@ public abstract class ToolCallFormat
     /// string values raw (over several lines if need be), objects and arrays JSON.
     /// </summary>
     public static ToolCallFormat QwenXml { get; } = new QwenXmlFormat();
+    /// <summary>
+    /// Hunyuan-A13B: <c>&lt;tool_calls&gt;[{"name": …, "arguments": {…}}, …]&lt;/tool_calls&gt;</c>, every call of a reply in one
+    /// JSON array; a reply without calls starts with <c>助手：</c>, which is not part of the answer. Apriel 1.5 / 1.6 write
+    /// calls the same way.
+    /// </summary>
+    public static ToolCallFormat HunyuanA13B { get; } = new HunyuanA13BFormat();
     /// <summary>Any other template: <c>{"tool_call": {"name": …, "arguments": {…}}}</c>, asked for in a system message.</summary>
     public static ToolCallFormat Generic { get; } = new GenericFormat();
 
@@ -91,6 +100,9 @@ public abstract class ToolCallFormat
             return Glm45;
         if (templateSource.Contains("<|tool_calls_section_begin|>", StringComparison.Ordinal)) return KimiK2;
         if (templateSource.Contains("<minimax:tool_call>", StringComparison.Ordinal)) return MiniMaxM2;
+        // Before Hermes: Apriel 1.5's instructions name <tool_call> while its template writes <tool_calls>[…].
+        if (templateSource.Contains("<tool_calls>[", StringComparison.Ordinal) && templateSource.Contains("</tool_calls>", StringComparison.Ordinal))
+            return HunyuanA13B;
         if (templateSource.Contains("<function=", StringComparison.Ordinal) && templateSource.Contains("<tool_call>", StringComparison.Ordinal))
             return QwenXml;
         if (templateSource.Contains("<tool_call>", StringComparison.Ordinal)) return Hermes;
@@ -114,6 +126,9 @@ public abstract class ToolCallFormat
 
     /// <summary>Calls start only at the very beginning of the reply (after whitespace), not after some text.</summary>
     internal virtual bool StartsOnlyAtBeginning => false;
+
+    /// <summary>Text the family's template asks a reply without calls to start with, dropped from the answer (null: none).</summary>
+    internal virtual string? AnswerPrefix => null;
 
     /// <summary>
     /// The calls written in <paramref name="region"/> (text from a start marker on), in order: the complete ones, then
@@ -585,7 +600,7 @@ public abstract class ToolCallFormat
                 if (valueEnd < 0) break;
                 string key = inner[(k + "<arg_key>".Length)..keyEnd].Trim();
                 string value = inner[(valueStart + "<arg_value>".Length)..valueEnd];
-                pairs.Add(ChatJsonContext.Quote(key) + ":" + (ArgumentValue(value)?.ToJsonString() ?? "null"));
+                pairs.Add(JsonSerializer.Serialize(key, ChatJsonContext.Verbatim.String) + ":" + (ArgumentValue(value)?.ToJsonString(ChatJsonContext.Verbatim.Options) ?? "null"));
                 k = inner.IndexOf("<arg_key>", valueEnd, StringComparison.Ordinal);
             }
             return (name, pairs);
@@ -820,6 +835,46 @@ public abstract class ToolCallFormat
                 .Append(Literal("</function>\n" + Close))));
     }
 
+    private sealed class HunyuanA13BFormat : ToolCallFormat
+    {
+        private const string Open = "<tool_calls>", Close = "</tool_calls>";
+        public override string Name => "hunyuan-a13b";
+        internal override string[] StartMarkers => [Open];
+        public override IReadOnlyList<string> MarkerTokens => [Open, Close];
+        internal override string? AnswerPrefix => "助手：";
+
+        /// <summary>
+        /// The calls of the array after the open tag, in order: each object with a string <c>name</c> is a call (its
+        /// <c>arguments</c> an object or a JSON string; absent, <c>{}</c>), announced as soon as its name is complete.
+        /// </summary>
+        internal override List<CallProgress> Progress(string region, bool final)
+        {
+            var calls = new List<CallProgress>();
+            int at = SkipWhitespace(region, Open.Length);
+            if (at >= region.Length || region[at] != '[') return calls;
+            at++;
+            while (true)
+            {
+                at = SkipWhitespace(region, at);
+                if (at >= region.Length || region[at] != '{') break;
+                int end = JsonObjectEnd(region, at);
+                if (end < 0)
+                {
+                    if (!final) calls.Add(PartialCallObject(region, at));
+                    break;
+                }
+                if (ReadCallObject(region[at..end]) is { } call) calls.Add(new(call.Name, call.Arguments, true));
+                at = SkipWhitespace(region, end);
+                if (at >= region.Length || region[at] != ',') break;
+                at++;
+            }
+            return calls;
+        }
+
+        internal override string CallRule(string name, string argumentsRule, string parametersSchema)
+            => $"{Literal(Open + "[{\"name\": " + ChatJsonContext.Quote(name) + ", \"arguments\": ")} {argumentsRule} {Literal("}]" + Close)}";
+    }
+
     private sealed class GenericFormat : ToolCallFormat
     {
         public override string Name => "generic";
@@ -913,6 +968,7 @@ public sealed class ToolCallStreamParser(ToolCallFormat format)
     private int _emitted;          // chars of _text passed on as content
     private int _callStart = -1;   // where the tool-call part begins, once seen
     private bool _noCalls;         // the reply began with text: for formats whose calls only start a reply
+    private bool _prefixDecided;   // whether the reply starts with the format's answer prefix is known
     private readonly List<StreamedCall> _calls = [];
 
     /// <summary>A call announced to the client: its id, name, the argument text sent so far, and whether it is done.</summary>
@@ -932,6 +988,11 @@ public sealed class ToolCallStreamParser(ToolCallFormat format)
     {
         _text.Append(text);
         string all = _text.ToString();
+        if (!_prefixDecided)
+        {
+            if (!SkipAnswerPrefix(all)) return new("", [], []);
+            all = _text.ToString();
+        }
         string content = "";
         if (_callStart < 0)
         {
@@ -970,6 +1031,31 @@ public sealed class ToolCallStreamParser(ToolCallFormat format)
         _emitted = all.Length;
         return new("", calls, deltas);
     }
+
+    /// <summary>
+    /// Drops the format's answer prefix when the reply starts with it (after whitespace, which stays); false while the
+    /// text so far could still be its beginning.
+    /// </summary>
+    private bool SkipAnswerPrefix(string all)
+    {
+        if (format.AnswerPrefix is not { } prefix)
+        {
+            _prefixDecided = true;
+            return true;
+        }
+        int first = _emitted;
+        while (first < all.Length && char.IsWhiteSpace(all[first])) first++;
+        if (all.Length - first >= prefix.Length && string.CompareOrdinal(all, first, prefix, 0, prefix.Length) == 0)
+        {
+            _text.Remove(first, prefix.Length); // nothing from here on has been passed on yet
+            _prefixDecided = true;
+            return true;
+        }
+        if (prefix.StartsWith(all[first..], StringComparison.Ordinal)) return false;
+        _prefixDecided = true;
+        return true;
+    }
+
     /// <summary>Sets <see cref="_callStart"/> when a start marker is found; returns how far content is certain.</summary>
     private int FindStart(string all)
     {

@@ -25,11 +25,11 @@ public class BpeLlamaCppOracleTests
     }
 
     /// <summary>
-    /// The pre-tokenizers of the newer families (Kimi-K2, Hunyuan, Hunyuan dense, MiniMax-M2, Qwen3.5), each over
-    /// DeepSeek-V3's real byte-level vocabulary (their own tokenizer files are not in ../shared): the splitting is the
-    /// pre-tokenizer's alone, and llama.cpp runs the same file.
+    /// The pre-tokenizers of the newer families (Kimi-K2, Hunyuan, Hunyuan dense, MiniMax-M2, Qwen3.5, and GLM-4.5 to
+    /// GLM-5's "glm4"), each over DeepSeek-V3's real byte-level vocabulary (their own tokenizer files are not in
+    /// ../shared): the splitting is the pre-tokenizer's alone, and llama.cpp runs the same file.
     /// </summary>
-    private static readonly string[] PreTokenizersOnDeepSeekV3 = ["kimi-k2", "hunyuan", "hunyuan-dense", "minimax-m2", "qwen35"];
+    private static readonly string[] PreTokenizersOnDeepSeekV3 = ["kimi-k2", "hunyuan", "hunyuan-dense", "minimax-m2", "qwen35", "glm4"];
 
     private static string PathOf(string vocab) => vocab switch
     {
