@@ -57,6 +57,7 @@ public static class ModelQuantizer
     /// <exception cref="GgufException">The input is not a valid GGUF file.</exception>
     /// <exception cref="NotSupportedException">A tensor fits no type (llama.cpp refuses these models too) or has a type that cannot be converted.</exception>
     /// <exception cref="InvalidDataException">A tensor encodes to infinite or NaN values (llama.cpp refuses these too).</exception>
+    /// <exception cref="ArgumentException">A tensor's 1-3 bit lattice type needs importance weights that are not given.</exception>
     /// <param name="options">Per-tensor overrides and threads; null for llama-quantize's defaults.</param>
     /// <param name="inputPath">The GGUF model to quantize.</param>
     /// <param name="outputPath">The GGUF file to write (replaced only once complete).</param>
@@ -74,6 +75,7 @@ public static class ModelQuantizer
         var importance = ImportanceWeights(options.ImportanceMatrix);
         using var input = GgufFile.Open(inputPath);
         var plan = TensorTypePlanner.Plan(input, fileType, options.Pure, hasImportance: importance.Count > 0);
+        CheckImportanceCoversLatticeTensors(plan, importance);
 
         var writer = new GgufWriter { PadAfterLastTensor = true }; // llama-quantize pads the data section after every tensor
         writer.CopyMetadataFrom(input);
@@ -101,6 +103,25 @@ public static class ModelQuantizer
         }
         writer.WriteTo(outputPath);
         return new QuantizeResult(plan, input.FileLength, new FileInfo(outputPath).Length);
+    }
+
+    /// <summary>
+    /// Refuses, before anything is written, a plan with a tensor whose 1-3 bit lattice type needs importance weights that
+    /// are not given (llama.cpp refuses these too: "this quantization requires an imatrix!", or, with an importance matrix
+    /// that lacks the tensor, "Missing importance matrix for tensor … in a very low-bit quantization").
+    /// </summary>
+    private static void CheckImportanceCoversLatticeTensors(IReadOnlyList<PlannedTensor> plan, Dictionary<string, float[]> importance)
+    {
+        foreach (var planned in plan)
+        {
+            if (!TensorTypePlanner.RequiresImportance(planned)) continue;
+            if (importance.Count == 0)
+                throw new ArgumentException($"This quantization requires an importance matrix (--imatrix): tensor {planned.Name} is {planned.TargetType}, " +
+                    "which comes out as noise without one (llama.cpp refuses it too).", "options");
+            if (planned.Converts && ImportanceFor(planned, importance) is null)
+                throw new ArgumentException($"Missing importance matrix for tensor {planned.Name} in a very low-bit quantization ({planned.TargetType}): " +
+                    "the importance matrix has no entry for it.", "options");
+        }
     }
 
     /// <summary>Each entry's column weights as llama-quantize derives them; refuses non-finite values as llama.cpp does.</summary>

@@ -40,6 +40,8 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [InlineData(ModelFileType.Q5_K_S)]
     [InlineData(ModelFileType.F32)]
     [InlineData(ModelFileType.MXFP4_MOE)]
+    [InlineData(ModelFileType.IQ3_S)]
+    [InlineData(ModelFileType.IQ3_M)]
     public void WideLlamaMatchesLlamaCpp(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("llama", 16), type);
 
@@ -50,6 +52,8 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [InlineData(ModelFileType.Q4_0)]
     [InlineData(ModelFileType.IQ4_XS)]
     [InlineData(ModelFileType.TQ2_0)]
+    [InlineData(ModelFileType.IQ3_S)]
+    [InlineData(ModelFileType.IQ3_M)]
     public void TiedQwen2MatchesLlamaCpp(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("qwen2", 4), type);
 
@@ -60,6 +64,8 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [InlineData(ModelFileType.MXFP4_MOE)]
     [InlineData(ModelFileType.IQ4_XS)]
     [InlineData(ModelFileType.IQ4_NL)]
+    [InlineData(ModelFileType.IQ3_S)]
+    [InlineData(ModelFileType.IQ3_M)]
     public void EightExpertQwen3MoeMatchesLlamaCpp(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("qwen3moe", 2), type);
 
