@@ -236,6 +236,8 @@ internal static unsafe partial class LatticeQuantizer
         ushort* index = stackalloc ushort[subBlock / 8];
         float* sumqx = stackalloc float[4];
         float* sumq2 = stackalloc float[4];
+        float* products = stackalloc float[subBlock * 3 * 4];
+        bool* firstHalf = stackalloc bool[subBlock];
         ReadOnlySpan<byte> shiftMasks = [0x00, 0x80, 0x08, 0x88];
 
         fixed (float* up = s_shiftedUp)
@@ -263,6 +265,22 @@ internal static unsafe partial class LatticeQuantizer
                         continue;
                     }
                     SortIndicesByValue(xb, order, subBlock);
+                    for (int j = 0; j < subBlock; j++) firstHalf[j] = order[j] < subBlock / 2;
+                    // The products each split adds up, per sorted weight, level and shift: w·v·x and w·v·v, formed as ggml
+                    // forms them, so that the sums below add the same float values in the same order.
+                    for (int j = 0; j < subBlock; j++)
+                    {
+                        int i = order[j];
+                        float w = weight[i];
+                        for (int level = 0; level < 3; level++)
+                        {
+                            float* terms = products + (j * 3 + level) * 4;
+                            terms[0] = w * up[level] * xb[i];
+                            terms[1] = w * up[level] * up[level];
+                            terms[2] = w * down[level] * xb[i];
+                            terms[3] = w * down[level] * down[level];
+                        }
+                    }
                     // Exhaustive over the two split points and the four (first half, second half) shift combinations
                     // 0: (+,+), 1: (+,−), 2: (−,+), 3: (−,−). ggml sums each split from scratch, in sorted order.
                     float bestScore = -float.MaxValue, scale = max;
@@ -275,23 +293,18 @@ internal static unsafe partial class LatticeQuantizer
                             for (int j = 0; j < subBlock; j++)
                             {
                                 int level = j < i1 ? 0 : j < i2 ? 1 : 2;
-                                int i = order[j];
-                                float w = weight[i];
-                                float plus = up[level], minus = down[level];
-                                bool firstHalf = i < subBlock / 2;
-                                // first half: combinations 0, 1 shift up; second half: combinations 0, 2 shift up.
-                                float v0 = plus;
-                                float v1 = firstHalf ? plus : minus;
-                                float v2 = firstHalf ? minus : plus;
-                                float v3 = minus;
-                                sumqx[0] += w * v0 * xb[i];
-                                sumqx[1] += w * v1 * xb[i];
-                                sumqx[2] += w * v2 * xb[i];
-                                sumqx[3] += w * v3 * xb[i];
-                                sumq2[0] += w * v0 * v0;
-                                sumq2[1] += w * v1 * v1;
-                                sumq2[2] += w * v2 * v2;
-                                sumq2[3] += w * v3 * v3;
+                                float* terms = products + (j * 3 + level) * 4;
+                                // First half: combinations 0, 1 shift up; second half: combinations 0, 2.
+                                float* mixed1 = firstHalf[j] ? terms : terms + 2;
+                                float* mixed2 = firstHalf[j] ? terms + 2 : terms;
+                                sumqx[0] += terms[0];
+                                sumqx[1] += mixed1[0];
+                                sumqx[2] += mixed2[0];
+                                sumqx[3] += terms[2];
+                                sumq2[0] += terms[1];
+                                sumq2[1] += mixed1[1];
+                                sumq2[2] += mixed2[1];
+                                sumq2[3] += terms[3];
                             }
                             for (int k = 0; k < 4; k++)
                             {
