@@ -251,6 +251,7 @@ public static class ModelQuantizer
                 foreach (ushort v in MemoryMarshal.Cast<byte, ushort>(encoded)) if ((v & 0x7F80) == 0x7F80) return false;
                 return true;
         }
+        if (type == TensorType.IQ1_M) return IQ1MScalesAreFinite(encoded);
         if (ScaleOffsets(type) is not var (scale, secondScale)) return true; // types ggml does not check here
         int blockBytes = TensorTypes.BlockBytes(type);
         for (int block = 0; block < encoded.Length; block += blockBytes)
@@ -274,8 +275,28 @@ public static class ModelQuantizer
         TensorType.Q4_K => (Offset<BlockQ4K>(nameof(BlockQ4K.D)), Offset<BlockQ4K>(nameof(BlockQ4K.DMin))),
         TensorType.Q5_K => (Offset<BlockQ5K>(nameof(BlockQ5K.D)), Offset<BlockQ5K>(nameof(BlockQ5K.DMin))),
         TensorType.Q6_K => (Offset<BlockQ6K>(nameof(BlockQ6K.D)), -1),
+        TensorType.IQ2_XXS => (Offset<BlockIQ2XXS>(nameof(BlockIQ2XXS.D)), -1),
+        TensorType.IQ2_XS => (Offset<BlockIQ2XS>(nameof(BlockIQ2XS.D)), -1),
+        TensorType.IQ2_S => (Offset<BlockIQ2S>(nameof(BlockIQ2S.D)), -1),
+        TensorType.IQ3_XXS => (Offset<BlockIQ3XXS>(nameof(BlockIQ3XXS.D)), -1),
+        TensorType.IQ3_S => (Offset<BlockIQ3S>(nameof(BlockIQ3S.D)), -1),
+        TensorType.IQ1_S => (Offset<BlockIQ1S>(nameof(BlockIQ1S.D)), -1),
         _ => null,
     };
+
+    /// <summary>IQ1_M keeps its F16 block scale in the top nibbles of its four 16-bit scale words.</summary>
+    private static bool IQ1MScalesAreFinite(ReadOnlySpan<byte> encoded)
+    {
+        int blockBytes = TensorTypes.BlockBytes(TensorType.IQ1_M);
+        int scalesAt = Offset<BlockIQ1M>(nameof(BlockIQ1M.Scales));
+        for (int block = 0; block < encoded.Length; block += blockBytes)
+        {
+            var words = MemoryMarshal.Cast<byte, ushort>(encoded.Slice(block + scalesAt, 8));
+            ushort bits = (ushort)(words[0] >> 12 | (words[1] >> 8) & 0x00f0 | (words[2] >> 4) & 0x0f00 | words[3] & 0xf000);
+            if (!Half.IsFinite(BitConverter.UInt16BitsToHalf(bits))) return false;
+        }
+        return true;
+    }
 
     private static int Offset<TBlock>(string field) => (int)Marshal.OffsetOf<TBlock>(field);
 
