@@ -64,7 +64,7 @@ internal static unsafe partial class LatticeQuantizer
     }
 
     /// <summary>Looks up (or snaps to the grid) each group of 8 levels; returns false when some group was off the grid.</summary>
-    private static bool SnapGroups(LatticeCodebook book, float* xb, float* weight, float scale, sbyte* L, int groups,
+    private static bool SnapGroups(LatticeCodebook book, float* xb, float* weight, float scale, sbyte* levels, int groups,
         float* firstValues, float* otherValues, ushort* index)
     {
         bool allOnGrid = true;
@@ -72,12 +72,12 @@ internal static unsafe partial class LatticeQuantizer
         {
             float* values = k == 0 ? firstValues : otherValues;
             int key = 0;
-            for (int j = 0; j < 8; j++) key |= L[8 * k + j] << (2 * j);
+            for (int j = 0; j < 8; j++) key |= levels[8 * k + j] << (2 * j);
             int gridIndex = book.MapPointer[key];
             if (gridIndex < 0)
             {
                 allOnGrid = false;
-                gridIndex = BestShiftedNeighbour(book, key, xb + 8 * k, weight + 8 * k, scale, values, L + 8 * k);
+                gridIndex = BestShiftedNeighbour(book, key, xb + 8 * k, weight + 8 * k, scale, values, levels + 8 * k);
             }
             index[k] = (ushort)gridIndex;
         }
@@ -117,7 +117,7 @@ internal static unsafe partial class LatticeQuantizer
         float* sumx = stackalloc float[subBlock + 1];
         float* sumw = stackalloc float[subBlock + 1];
         int* order = stackalloc int[subBlock];
-        sbyte* L = stackalloc sbyte[subBlock];
+        sbyte* levels = stackalloc sbyte[subBlock];
         ushort* index = stackalloc ushort[subBlock / 8];
 
         fixed (float* up = s_shiftedUp)
@@ -182,17 +182,17 @@ internal static unsafe partial class LatticeQuantizer
                         shifts[ib] = 1;
                         continue;
                     }
-                    for (int j = 0; j < best1; j++) L[order[j]] = 0;
-                    for (int j = best1; j < best2; j++) L[order[j]] = 1;
-                    for (int j = best2; j < subBlock; j++) L[order[j]] = 2;
+                    for (int j = 0; j < best1; j++) levels[order[j]] = 0;
+                    for (int j = best1; j < best2; j++) levels[order[j]] = 1;
+                    for (int j = best2; j < subBlock; j++) levels[order[j]] = 2;
                     if (scale < 0)
                     {
-                        for (int j = 0; j < subBlock; j++) L[j] = (sbyte)(2 - L[j]);
+                        for (int j = 0; j < subBlock; j++) levels[j] = (sbyte)(2 - levels[j]);
                         scale = -scale;
                         bestShift = -bestShift;
                     }
                     float* values = bestShift == 1 ? up : down;
-                    if (!SnapGroups(book, xb, weight, scale, L, subBlock / 8, values, values, index))
+                    if (!SnapGroups(book, xb, weight, scale, levels, subBlock / 8, values, values, index))
                         scale = RefitShifted(book, xb, weight, index, subBlock / 8, values, values, scale);
                     int high = 0;
                     for (int k = 0; k < subBlock / 8; k++)
@@ -232,7 +232,7 @@ internal static unsafe partial class LatticeQuantizer
         sbyte* shifts = stackalloc sbyte[BlockSize / subBlock];
         float* weight = stackalloc float[subBlock];
         int* order = stackalloc int[subBlock];
-        sbyte* L = stackalloc sbyte[subBlock];
+        sbyte* levels = stackalloc sbyte[subBlock];
         ushort* index = stackalloc ushort[subBlock / 8];
         float* sumqx = stackalloc float[4];
         float* sumq2 = stackalloc float[4];
@@ -325,18 +325,18 @@ internal static unsafe partial class LatticeQuantizer
                         shifts[ib] = 0;
                         continue;
                     }
-                    for (int j = 0; j < best1; j++) L[order[j]] = 0;
-                    for (int j = best1; j < best2; j++) L[order[j]] = 1;
-                    for (int j = best2; j < subBlock; j++) L[order[j]] = 2;
+                    for (int j = 0; j < best1; j++) levels[order[j]] = 0;
+                    for (int j = best1; j < best2; j++) levels[order[j]] = 1;
+                    for (int j = best2; j < subBlock; j++) levels[order[j]] = 2;
                     if (scale < 0)
                     {
-                        for (int j = 0; j < subBlock; j++) L[j] = (sbyte)(2 - L[j]);
+                        for (int j = 0; j < subBlock; j++) levels[j] = (sbyte)(2 - levels[j]);
                         scale = -scale;
                         bestCombination = 3 - bestCombination; // both halves' shifts flip
                     }
                     float* firstValues = bestCombination < 2 ? up : down;
                     float* secondValues = bestCombination % 2 == 0 ? up : down;
-                    if (!SnapGroups(book, xb, weight, scale, L, subBlock / 8, firstValues, secondValues, index))
+                    if (!SnapGroups(book, xb, weight, scale, levels, subBlock / 8, firstValues, secondValues, index))
                         scale = RefitShifted(book, xb, weight, index, subBlock / 8, firstValues, secondValues, scale);
                     block->Qs[2 * ib] = (byte)index[0];
                     block->Qs[2 * ib + 1] = (byte)index[1];

@@ -15,9 +15,9 @@ internal static unsafe partial class LatticeQuantizer
         float* scales = stackalloc float[BlockSize / 32];
         float* weight = stackalloc float[32];
         float* xval = stackalloc float[32];
-        float* waux = stackalloc float[32];
-        sbyte* L = stackalloc sbyte[32];
-        sbyte* laux = stackalloc sbyte[32];
+        float* rootWeight = stackalloc float[32];
+        sbyte* levels = stackalloc sbyte[32];
+        sbyte* trialLevels = stackalloc sbyte[32];
         bool* onGrid = stackalloc bool[8];
         bool* onGridTrial = stackalloc bool[8];
         byte* blockSigns = stackalloc byte[8];
@@ -37,24 +37,24 @@ internal static unsafe partial class LatticeQuantizer
             {
                 float* xb = xbl + 32 * ib;
                 ComputeWeights(xb, quantWeights == null ? null : quantWeights + BlockSize * ibl + 32 * ib, sigma2, weight, 32);
-                for (int i = 0; i < 32; i++) waux[i] = MathF.Sqrt(weight[i]);
+                for (int i = 0; i < 32; i++) rootWeight[i] = MathF.Sqrt(weight[i]);
                 for (int k = 0; k < 4; k++) blockSigns[k] = FoldSigns(xb + 8 * k, weight + 8 * k, xval + 8 * k, evenParity: true);
                 float max = xval[0];
                 for (int i = 1; i < 32; i++) max = Max(max, xval[i]);
-                new Span<sbyte>(L, 32).Clear();
+                new Span<sbyte>(levels, 32).Clear();
                 if (max < GroupMaxEpsIQ3XXS)
                 {
                     scales[ib] = 0;
                     continue;
                 }
-                TrialScales(book, xval, weight, waux, L, laux, onGrid, onGridTrial, groups: 8, max, maxQ, steps: 15, stepSize: 0.2f, out float scale);
-                RefitOffGrid(book, xval, weight, waux, L, onGrid, groups: 8, maxQ, onlyOffGrid: true, ref scale);
+                TrialScales(book, xval, weight, rootWeight, levels, trialLevels, onGrid, onGridTrial, groups: 8, max, maxQ, steps: 15, stepSize: 0.2f, out float scale);
+                RefitOffGrid(book, xval, weight, rootWeight, levels, onGrid, groups: 8, maxQ, onlyOffGrid: true, ref scale);
                 if (scale < 0)
                 {
                     scale = -scale;
                     for (int k = 0; k < 4; k++) blockSigns[k] = (byte)(~blockSigns[k] & 127);
                 }
-                for (int k = 0; k < 8; k++) q3[8 * ib + k] = (byte)GridIndex(book, L + 4 * k);
+                for (int k = 0; k < 8; k++) q3[8 * ib + k] = (byte)GridIndex(book, levels + 4 * k);
                 scalesAndSigns[ib] = blockSigns[0] | (uint)blockSigns[1] << 7 | (uint)blockSigns[2] << 14 | (uint)blockSigns[3] << 21;
                 scales[ib] = scale;
                 maxScale = Max(maxScale, scale);
@@ -85,9 +85,9 @@ internal static unsafe partial class LatticeQuantizer
         float* scales = stackalloc float[BlockSize / subBlock];
         float* weight = stackalloc float[subBlock];
         float* xval = stackalloc float[subBlock];
-        float* waux = stackalloc float[subBlock];
-        sbyte* L = stackalloc sbyte[subBlock];
-        sbyte* laux = stackalloc sbyte[subBlock];
+        float* rootWeight = stackalloc float[subBlock];
+        sbyte* levels = stackalloc sbyte[subBlock];
+        sbyte* trialLevels = stackalloc sbyte[subBlock];
         bool* onGrid = stackalloc bool[subBlock / 4];
         bool* onGridTrial = stackalloc bool[subBlock / 4];
         byte* blockSigns = stackalloc byte[subBlock / 8];
@@ -108,19 +108,19 @@ internal static unsafe partial class LatticeQuantizer
             {
                 float* xb = xbl + subBlock * ib;
                 ComputeWeights(xb, quantWeights == null ? null : quantWeights + BlockSize * ibl + subBlock * ib, sigma2, weight, subBlock);
-                for (int i = 0; i < subBlock; i++) waux[i] = MathF.Sqrt(weight[i]);
+                for (int i = 0; i < subBlock; i++) rootWeight[i] = MathF.Sqrt(weight[i]);
                 for (int k = 0; k < subBlock / 8; k++) blockSigns[k] = FoldSigns(xb + 8 * k, weight + 8 * k, xval + 8 * k, evenParity: false);
                 float max = xval[0];
                 for (int i = 1; i < subBlock; i++) max = Max(max, xval[i]);
-                new Span<sbyte>(L, subBlock).Clear();
+                new Span<sbyte>(levels, subBlock).Clear();
                 if (max == 0)
                 {
                     scales[ib] = 0;
                     continue;
                 }
-                TrialScales(book, xval, weight, waux, L, laux, onGrid, onGridTrial, groups: subBlock / 4, max, maxQ, steps: 9, stepSize: 0.2f,
+                TrialScales(book, xval, weight, rootWeight, levels, trialLevels, onGrid, onGridTrial, groups: subBlock / 4, max, maxQ, steps: 9, stepSize: 0.2f,
                     out float scale, assumeOnGrid: false);
-                RefitOffGrid(book, xval, weight, waux, L, onGrid, groups: subBlock / 4, maxQ, onlyOffGrid: false, ref scale);
+                RefitOffGrid(book, xval, weight, rootWeight, levels, onGrid, groups: subBlock / 4, maxQ, onlyOffGrid: false, ref scale);
                 if (scale < 0)
                 {
                     scale = -scale;
@@ -128,7 +128,7 @@ internal static unsafe partial class LatticeQuantizer
                 }
                 for (int k = 0; k < subBlock / 4; k++)
                 {
-                    int index = GridIndex(book, L + 4 * k);
+                    int index = GridIndex(book, levels + 4 * k);
                     int group = ib * (subBlock / 4) + k;
                     qs[k] = (byte)index;
                     block->Qh[group / 8] |= (byte)((index >> 8) << (group % 8));

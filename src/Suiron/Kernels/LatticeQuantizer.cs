@@ -189,9 +189,9 @@ internal static unsafe partial class LatticeQuantizer
         float* scales = stackalloc float[BlockSize / 32];
         float* weight = stackalloc float[32];
         float* xval = stackalloc float[32];
-        float* waux = stackalloc float[32];
-        sbyte* L = stackalloc sbyte[32];
-        sbyte* laux = stackalloc sbyte[32];
+        float* rootWeight = stackalloc float[32];
+        sbyte* levels = stackalloc sbyte[32];
+        sbyte* trialLevels = stackalloc sbyte[32];
         byte* blockSigns = stackalloc byte[4];
         uint* q2 = stackalloc uint[2 * (BlockSize / 32)];
 
@@ -208,7 +208,7 @@ internal static unsafe partial class LatticeQuantizer
                 float* xb = xbl + 32 * ib;
                 float* qw = quantWeights + BlockSize * ibl + 32 * ib;
                 for (int i = 0; i < 32; i++) weight[i] = qw[i] * MathF.Sqrt(sigma2 + xb[i] * xb[i]);
-                for (int i = 0; i < 32; i++) waux[i] = MathF.Sqrt(weight[i]);
+                for (int i = 0; i < 32; i++) rootWeight[i] = MathF.Sqrt(weight[i]);
                 for (int k = 0; k < 4; k++) blockSigns[k] = FoldSigns(xb + 8 * k, weight + 8 * k, xval + 8 * k, evenParity: true);
                 float max = xval[0];
                 for (int i = 1; i < 32; i++) max = Max(max, xval[i]);
@@ -218,7 +218,7 @@ internal static unsafe partial class LatticeQuantizer
                     continue;
                 }
                 // The starting scale comes from fitting the magnitudes to 0..3 directly; the trials then search around it.
-                float scale = ReferenceQuantizer.MakeQpQuants(32, maxQ + 1, xval, (byte*)L, weight);
+                float scale = ReferenceQuantizer.MakeQpQuants(32, maxQ + 1, xval, (byte*)levels, weight);
                 float effectiveMax = scale * maxQ;
                 if (effectiveMax <= 0)
                 {
@@ -232,15 +232,15 @@ internal static unsafe partial class LatticeQuantizer
                     float trialScale = 1 / id;
                     for (int k = 0; k < 4; k++)
                     {
-                        int key = RoundToLevels(xval + 8 * k, id, 8, maxQ - 1, 2, laux + 8 * k);
-                        if (book.MapPointer[key] < 0) BestNeighbour(book, key, xval + 8 * k, waux + 8 * k, trialScale, laux + 8 * k);
+                        int key = RoundToLevels(xval + 8 * k, id, 8, maxQ - 1, 2, trialLevels + 8 * k);
+                        if (book.MapPointer[key] < 0) BestNeighbour(book, key, xval + 8 * k, rootWeight + 8 * k, trialScale, trialLevels + 8 * k);
                     }
-                    FitSums(weight, xval, laux, 32, out float sumqx, out float sumq2);
+                    FitSums(weight, xval, trialLevels, 32, out float sumqx, out float sumq2);
                     if (sumq2 > 0 && sumqx * sumqx > best * sumq2)
                     {
                         scale = sumqx / sumq2;
                         best = scale * sumqx;
-                        new Span<sbyte>(laux, 32).CopyTo(new Span<sbyte>(L, 32));
+                        new Span<sbyte>(trialLevels, 32).CopyTo(new Span<sbyte>(levels, 32));
                     }
                 }
                 if (scale > 0)
@@ -248,10 +248,10 @@ internal static unsafe partial class LatticeQuantizer
                     float id = 1 / scale;
                     for (int k = 0; k < 4; k++)
                     {
-                        int key = RoundToLevels(xval + 8 * k, id, 8, maxQ - 1, 2, L + 8 * k);
-                        if (book.MapPointer[key] < 0) BestNeighbour(book, key, xval + 8 * k, waux + 8 * k, scale, L + 8 * k);
+                        int key = RoundToLevels(xval + 8 * k, id, 8, maxQ - 1, 2, levels + 8 * k);
+                        if (book.MapPointer[key] < 0) BestNeighbour(book, key, xval + 8 * k, rootWeight + 8 * k, scale, levels + 8 * k);
                     }
-                    FitSums(weight, xval, L, 32, out float sumqx, out float sumq2);
+                    FitSums(weight, xval, levels, 32, out float sumqx, out float sumq2);
                     if (sumq2 > 0) scale = sumqx / sumq2;
                 }
                 if (scale < 0)
@@ -262,7 +262,7 @@ internal static unsafe partial class LatticeQuantizer
                 }
                 for (int k = 0; k < 4; k++)
                 {
-                    int index = GridIndex(book, L + 8 * k);
+                    int index = GridIndex(book, levels + 8 * k);
                     q2[2 * ib] |= (uint)index << (8 * k);
                     q2[2 * ib + 1] |= (uint)blockSigns[k] << (7 * k);
                 }
@@ -294,9 +294,9 @@ internal static unsafe partial class LatticeQuantizer
         float* scales = stackalloc float[BlockSize / 16];
         float* weight = stackalloc float[16];
         float* xval = stackalloc float[16];
-        float* waux = stackalloc float[16];
-        sbyte* L = stackalloc sbyte[16];
-        sbyte* laux = stackalloc sbyte[16];
+        float* rootWeight = stackalloc float[16];
+        sbyte* levels = stackalloc sbyte[16];
+        sbyte* trialLevels = stackalloc sbyte[16];
         bool* onGrid = stackalloc bool[2];
         bool* onGridTrial = stackalloc bool[2];
         byte* blockSigns = stackalloc byte[2];
@@ -316,24 +316,24 @@ internal static unsafe partial class LatticeQuantizer
                 float* xb = xbl + 16 * ib;
                 float* qw = quantWeights + BlockSize * ibl + 16 * ib;
                 for (int i = 0; i < 16; i++) weight[i] = qw[i] * MathF.Sqrt(sigma2 + xb[i] * xb[i]);
-                for (int i = 0; i < 16; i++) waux[i] = MathF.Sqrt(weight[i]);
+                for (int i = 0; i < 16; i++) rootWeight[i] = MathF.Sqrt(weight[i]);
                 for (int k = 0; k < 2; k++) blockSigns[k] = FoldSigns(xb + 8 * k, weight + 8 * k, xval + 8 * k, evenParity: true);
                 float max = xval[0];
                 for (int i = 1; i < 16; i++) max = Max(max, xval[i]);
-                new Span<sbyte>(L, 16).Clear();
+                new Span<sbyte>(levels, 16).Clear();
                 if (max < GroupMaxEps)
                 {
                     scales[ib] = 0;
                     continue;
                 }
-                TrialScales(book, xval, weight, waux, L, laux, onGrid, onGridTrial, groups: 2, max, maxQ, steps: 9, stepSize: 0.1f, out float scale);
-                RefitOffGrid(book, xval, weight, waux, L, onGrid, groups: 2, maxQ, onlyOffGrid: true, ref scale);
+                TrialScales(book, xval, weight, rootWeight, levels, trialLevels, onGrid, onGridTrial, groups: 2, max, maxQ, steps: 9, stepSize: 0.1f, out float scale);
+                RefitOffGrid(book, xval, weight, rootWeight, levels, onGrid, groups: 2, maxQ, onlyOffGrid: true, ref scale);
                 if (scale < 0)
                 {
                     scale = -scale;
                     for (int k = 0; k < 2; k++) blockSigns[k] = (byte)(~blockSigns[k] & 127);
                 }
-                for (int k = 0; k < 2; k++) q2[2 * ib + k] = (ushort)(GridIndex(book, L + 8 * k) | blockSigns[k] << 9);
+                for (int k = 0; k < 2; k++) q2[2 * ib + k] = (ushort)(GridIndex(book, levels + 8 * k) | blockSigns[k] << 9);
                 scales[ib] = scale;
                 maxScale = Max(maxScale, scale);
             }
@@ -362,9 +362,9 @@ internal static unsafe partial class LatticeQuantizer
         float* scales = stackalloc float[BlockSize / 16];
         float* weight = stackalloc float[16];
         float* xval = stackalloc float[16];
-        float* waux = stackalloc float[16];
-        sbyte* L = stackalloc sbyte[16];
-        sbyte* laux = stackalloc sbyte[16];
+        float* rootWeight = stackalloc float[16];
+        sbyte* levels = stackalloc sbyte[16];
+        sbyte* trialLevels = stackalloc sbyte[16];
         bool* onGrid = stackalloc bool[2];
         bool* onGridTrial = stackalloc bool[2];
         byte* blockSigns = stackalloc byte[2];
@@ -389,18 +389,18 @@ internal static unsafe partial class LatticeQuantizer
                 {
                     for (int i = 0; i < 16; i++) weight[i] = 0.25f * sigma2 + xb[i] * xb[i];
                 }
-                for (int i = 0; i < 16; i++) waux[i] = MathF.Sqrt(weight[i]);
+                for (int i = 0; i < 16; i++) rootWeight[i] = MathF.Sqrt(weight[i]);
                 for (int k = 0; k < 2; k++) blockSigns[k] = FoldSigns(xb + 8 * k, weight + 8 * k, xval + 8 * k, evenParity: false);
                 float max = xval[0];
                 for (int i = 1; i < 16; i++) max = Max(max, xval[i]);
-                new Span<sbyte>(L, 16).Clear();
+                new Span<sbyte>(levels, 16).Clear();
                 if (max < GroupMaxEpsIQ2S)
                 {
                     scales[ib] = 0;
                     continue;
                 }
-                TrialScales(book, xval, weight, waux, L, laux, onGrid, onGridTrial, groups: 2, max, maxQ, steps: 9, stepSize: 0.1f, out float scale);
-                RefitOffGrid(book, xval, weight, waux, L, onGrid, groups: 2, maxQ, onlyOffGrid: true, ref scale);
+                TrialScales(book, xval, weight, rootWeight, levels, trialLevels, onGrid, onGridTrial, groups: 2, max, maxQ, steps: 9, stepSize: 0.1f, out float scale);
+                RefitOffGrid(book, xval, weight, rootWeight, levels, onGrid, groups: 2, maxQ, onlyOffGrid: true, ref scale);
                 if (scale < 0)
                 {
                     scale = -scale;
@@ -408,7 +408,7 @@ internal static unsafe partial class LatticeQuantizer
                 }
                 for (int k = 0; k < 2; k++)
                 {
-                    int index = GridIndex(book, L + 8 * k);
+                    int index = GridIndex(book, levels + 8 * k);
                     int group = 2 * ib + k;
                     block->Qs[group] = (byte)index;
                     block->Qh[group / 4] |= (byte)((index >> 8) << (2 * (group % 4)));
@@ -440,9 +440,9 @@ internal static unsafe partial class LatticeQuantizer
     /// The scale search of IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S: trial inverse scales <c>(2·maxQ − 1 + step·stepSize)/max</c>
     /// for step in ±<paramref name="steps"/>; each rounds every group (of the codebook's dimension) to levels, snaps off-grid
     /// groups to their best neighbour, and keeps the best least-squares fit. Leaves the winning levels in
-    /// <paramref name="L"/>, which groups were on the grid as rounded in <paramref name="onGrid"/>, and its scale.
+    /// <paramref name="levels"/>, which groups were on the grid as rounded in <paramref name="onGrid"/>, and its scale.
     /// </summary>
-    private static void TrialScales(LatticeCodebook book, float* xval, float* weight, float* waux, sbyte* L, sbyte* laux,
+    private static void TrialScales(LatticeCodebook book, float* xval, float* weight, float* rootWeight, sbyte* levels, sbyte* trialLevels,
         bool* onGrid, bool* onGridTrial, int groups, float max, int maxQ, int steps, float stepSize, out float scale, bool assumeOnGrid = true)
     {
         int dimension = book.Dimension;
@@ -457,16 +457,16 @@ internal static unsafe partial class LatticeQuantizer
             float trialScale = 1 / id;
             for (int k = 0; k < groups; k++)
             {
-                int key = RoundToLevels(xval + dimension * k, id, dimension, maxQ - 1, book.LevelBits, laux + dimension * k);
+                int key = RoundToLevels(xval + dimension * k, id, dimension, maxQ - 1, book.LevelBits, trialLevels + dimension * k);
                 onGridTrial[k] = book.MapPointer[key] >= 0;
-                if (!onGridTrial[k]) BestNeighbour(book, key, xval + dimension * k, waux + dimension * k, trialScale, laux + dimension * k);
+                if (!onGridTrial[k]) BestNeighbour(book, key, xval + dimension * k, rootWeight + dimension * k, trialScale, trialLevels + dimension * k);
             }
-            FitSums(weight, xval, laux, n, out float sumqx, out float sumq2);
+            FitSums(weight, xval, trialLevels, n, out float sumqx, out float sumq2);
             if (sumq2 > 0 && sumqx * sumqx > best * sumq2)
             {
                 scale = sumqx / sumq2;
                 best = scale * sumqx;
-                new Span<sbyte>(laux, n).CopyTo(new Span<sbyte>(L, n));
+                new Span<sbyte>(trialLevels, n).CopyTo(new Span<sbyte>(levels, n));
                 new Span<bool>(onGridTrial, groups).CopyTo(new Span<bool>(onGrid, groups));
             }
         }
@@ -476,7 +476,7 @@ internal static unsafe partial class LatticeQuantizer
     /// When some groups of the winning trial were off the grid, rounds them again at the winning scale (every group when
     /// <paramref name="onlyOffGrid"/> is false, as IQ3_S does), snaps them to the grid and refits the scale.
     /// </summary>
-    private static void RefitOffGrid(LatticeCodebook book, float* xval, float* weight, float* waux, sbyte* L, bool* onGrid,
+    private static void RefitOffGrid(LatticeCodebook book, float* xval, float* weight, float* rootWeight, sbyte* levels, bool* onGrid,
         int groups, int maxQ, bool onlyOffGrid, ref float scale)
     {
         int dimension = book.Dimension;
@@ -487,10 +487,10 @@ internal static unsafe partial class LatticeQuantizer
         for (int k = 0; k < groups; k++)
         {
             if (onlyOffGrid && onGrid[k]) continue;
-            int key = RoundToLevels(xval + dimension * k, id, dimension, maxQ - 1, book.LevelBits, L + dimension * k);
-            if (book.MapPointer[key] < 0) BestNeighbour(book, key, xval + dimension * k, waux + dimension * k, scale, L + dimension * k);
+            int key = RoundToLevels(xval + dimension * k, id, dimension, maxQ - 1, book.LevelBits, levels + dimension * k);
+            if (book.MapPointer[key] < 0) BestNeighbour(book, key, xval + dimension * k, rootWeight + dimension * k, scale, levels + dimension * k);
         }
-        FitSums(weight, xval, L, groups * dimension, out float sumqx, out float sumq2);
+        FitSums(weight, xval, levels, groups * dimension, out float sumqx, out float sumq2);
         if (sumq2 > 0) scale = sumqx / sumq2;
     }
 }
