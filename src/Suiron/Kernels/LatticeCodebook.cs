@@ -23,29 +23,28 @@ internal sealed unsafe class LatticeCodebook
     /// <summary>Bits per coordinate in a packed level vector (the map's key).</summary>
     public int LevelBits { get; }
     /// <summary>Grid points, <see cref="Dimension"/> bytes each, every byte <c>2l+1</c>.</summary>
-    public byte[] Points { get; }
-    // The arrays live on the pinned heap for the life of the process, so the encoders' hot loops read them through
-    // these pointers without pinning or bounds checks.
     public readonly byte* PointsPointer;
-    public readonly int* MapPointer;
-    public readonly ushort* NeighboursPointer;
     /// <summary>
-    /// Packed levels → grid index when ≥ 0; otherwise <c>-(offset + 1)</c> into <see cref="Neighbours"/>, where the count of
-    /// neighbours is followed by their grid indices.
+    /// Packed levels → grid index when ≥ 0; otherwise <c>-(offset + 1)</c> into <see cref="NeighboursPointer"/>, where the
+    /// count of neighbours is followed by their grid indices. Only keys whose levels the encoders can produce are filled.
     /// </summary>
-    public int[] Map { get; }
+    public readonly int* MapPointer;
     /// <summary>Neighbour lists, each a count followed by that many grid indices.</summary>
-    public ushort[] Neighbours { get; }
-    /// <summary>Number of grid points.</summary>
-    public int Count => Points.Length / Dimension;
+    public readonly ushort* NeighboursPointer;
+
+    // The arrays live on the pinned heap, held here for the life of the process, so the encoders' hot loops read them
+    // through the pointers above without pinning or bounds checks.
+    private readonly byte[] _points;
+    private readonly int[] _map;
+    private readonly ushort[] _neighbours;
 
     private LatticeCodebook(int dimension, int levelBits, byte[] points, int[] map, ushort[] neighbours)
     {
         Dimension = dimension;
         LevelBits = levelBits;
-        Points = points;
-        Map = map;
-        Neighbours = neighbours;
+        _points = points;
+        _map = map;
+        _neighbours = neighbours;
         PointsPointer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(points));
         MapPointer = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(map));
         NeighboursPointer = (ushort*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(neighbours));
