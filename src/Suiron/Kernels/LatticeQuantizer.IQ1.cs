@@ -201,6 +201,7 @@ internal static unsafe partial class LatticeQuantizer
                         high |= (index[k] >> 8) << (3 * k);
                     }
                     block->Qh[ib] = (ushort)high;
+                    if (!(scale >= 0)) throw NonFinite(); // where ggml asserts (and aborts)
                     scales[ib] = scale;
                     shifts[ib] = (sbyte)bestShift;
                     maxScale = Max(maxScale, scale);
@@ -341,6 +342,7 @@ internal static unsafe partial class LatticeQuantizer
                     block->Qs[2 * ib] = (byte)index[0];
                     block->Qs[2 * ib + 1] = (byte)index[1];
                     block->Qh[ib] = (byte)((index[0] >> 8) | (index[1] >> 8) << 4);
+                    if (!(scale >= 0)) throw NonFinite(); // where ggml asserts (and aborts)
                     scales[ib] = scale;
                     shifts[ib] = (sbyte)bestCombination;
                     maxScale = Max(maxScale, scale);

@@ -56,6 +56,7 @@ internal static unsafe partial class LatticeQuantizer
                 }
                 for (int k = 0; k < 8; k++) q3[8 * ib + k] = (byte)GridIndex(book, levels + 4 * k);
                 scalesAndSigns[ib] = blockSigns[0] | (uint)blockSigns[1] << 7 | (uint)blockSigns[2] << 14 | (uint)blockSigns[3] << 21;
+                if (!(scale >= 0)) throw NonFinite(); // where ggml asserts (and aborts)
                 scales[ib] = scale;
                 maxScale = Max(maxScale, scale);
             }
@@ -136,6 +137,7 @@ internal static unsafe partial class LatticeQuantizer
                 qs += subBlock / 4;
                 for (int k = 0; k < subBlock / 8; k++) signs[k] = blockSigns[k];
                 signs += subBlock / 8;
+                if (!(scale >= 0)) throw NonFinite(); // where ggml asserts (and aborts)
                 scales[ib] = scale;
                 maxScale = Max(maxScale, scale);
             }

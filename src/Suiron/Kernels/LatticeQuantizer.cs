@@ -266,6 +266,7 @@ internal static unsafe partial class LatticeQuantizer
                     q2[2 * ib] |= (uint)index << (8 * k);
                     q2[2 * ib + 1] |= (uint)blockSigns[k] << (7 * k);
                 }
+                if (!(scale >= 0)) throw NonFinite(); // where ggml asserts (and aborts)
                 scales[ib] = scale;
                 maxScale = Max(maxScale, scale);
             }
@@ -334,6 +335,7 @@ internal static unsafe partial class LatticeQuantizer
                     for (int k = 0; k < 2; k++) blockSigns[k] = (byte)(~blockSigns[k] & 127);
                 }
                 for (int k = 0; k < 2; k++) q2[2 * ib + k] = (ushort)(GridIndex(book, levels + 8 * k) | blockSigns[k] << 9);
+                if (!(scale >= 0)) throw NonFinite(); // where ggml asserts (and aborts)
                 scales[ib] = scale;
                 maxScale = Max(maxScale, scale);
             }
@@ -414,6 +416,7 @@ internal static unsafe partial class LatticeQuantizer
                     block->Qh[group / 4] |= (byte)((index >> 8) << (2 * (group % 4)));
                     block->Qs[BlockSize / 8 + group] = blockSigns[k];
                 }
+                if (!(scale >= 0)) throw NonFinite(); // where ggml asserts (and aborts)
                 scales[ib] = scale;
                 maxScale = Max(maxScale, scale);
             }

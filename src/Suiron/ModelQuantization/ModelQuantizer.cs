@@ -114,6 +114,11 @@ public static class ModelQuantizer
     {
         foreach (var planned in plan)
         {
+            // IQ2_XXS, IQ2_XS and IQ1_S cannot be encoded at all without weights, even where llama.cpp's rule exempts the
+            // tensor (token_embd and output under --pure: llama-quantize aborts there).
+            if (planned.Converts && Kernels.Quantization.RequiresImportance(planned.TargetType) && ImportanceFor(planned, importance) is null)
+                throw new ArgumentException($"Tensor {planned.Name} would be {planned.TargetType}, which cannot be encoded without importance weights, " +
+                    "and the importance matrix has none for it.", "options");
             if (!TensorTypePlanner.RequiresImportance(planned)) continue;
             if (importance.Count == 0)
                 throw new ArgumentException($"This quantization requires an importance matrix (--imatrix): tensor {planned.Name} is {planned.TargetType}, " +
@@ -210,23 +215,35 @@ public static class ModelQuantizer
             int count = (int)Math.Min(batchRows, rows - first);
             int chunks = (count + chunkRows - 1) / chunkRows;
             long batchFirst = first;
-            Parallel.For(0, chunks, parallel, chunk =>
+            try
             {
-                int r0 = chunk * chunkRows, r1 = Math.Min(count, r0 + chunkRows);
-                for (int r = r0; r < r1; r++)
+                Parallel.For(0, chunks, parallel, chunk =>
                 {
-                    var row = new ReadOnlySpan<byte>(sourceData + (batchFirst + r) * sourceRowBytes, sourceRowBytes);
-                    var values = floats.AsSpan(r * columns, columns);
-                    Kernels.Quantization.Dequantize(source.Type, row, values);
-                    var target = encoded.AsSpan(r * targetRowBytes, targetRowBytes);
-                    if (importance is null) Kernels.Quantization.Quantize(targetType, values, target);
-                    else
+                    int r0 = chunk * chunkRows, r1 = Math.Min(count, r0 + chunkRows);
+                    for (int r = r0; r < r1; r++)
                     {
-                        long matrix = (batchFirst + r) / rowsPerMatrix;
-                        Kernels.Quantization.QuantizeRows(targetType, values, target, importance.AsSpan(checked((int)(matrix * columns)), columns));
+                        var row = new ReadOnlySpan<byte>(sourceData + (batchFirst + r) * sourceRowBytes, sourceRowBytes);
+                        var values = floats.AsSpan(r * columns, columns);
+                        Kernels.Quantization.Dequantize(source.Type, row, values);
+                        var target = encoded.AsSpan(r * targetRowBytes, targetRowBytes);
+                        if (importance is null) Kernels.Quantization.Quantize(targetType, values, target);
+                        else
+                        {
+                            long matrix = (batchFirst + r) / rowsPerMatrix;
+                            Kernels.Quantization.QuantizeRows(targetType, values, target, importance.AsSpan(checked((int)(matrix * columns)), columns));
+                        }
                     }
-                }
-            });
+                });
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+            {
+                // A row that cannot be encoded is the input's problem, not a parallel failure: surface the (first) row's
+                // exception, named after its tensor.
+                var rowError = e.InnerExceptions[0];
+                if (rowError is InvalidDataException)
+                    throw new InvalidDataException($"Tensor '{source.Name}' as {targetType}: {rowError.Message}", rowError);
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(rowError);
+            }
             if (!IsFinite(targetType, encoded.AsSpan(0, count * targetRowBytes)))
                 throw new InvalidDataException($"Tensor '{source.Name}' as {targetType} has infinite or NaN values or scales (the input holds non-finite or out-of-range weights); llama.cpp rejects it too (quantized data validation failed).");
             stream.Write(encoded, 0, count * targetRowBytes);

@@ -126,6 +126,49 @@ public sealed class LatticeFileTypeTests(ITestOutputHelper output) : IDisposable
         return fileDefault; // ffn_down of IQ3_XXS keeps its type when a matrix is given
     }
 
+    /// <summary>
+    /// A weight so large that the IQ3_S search's sums overflow: llama.cpp either aborts in one of the encoder's asserts or
+    /// refuses the infinite block scale in its validation; ours refuses with a clear error naming the tensor, writing nothing.
+    /// </summary>
+    [Fact]
+    public void Out_of_range_weights_are_refused_with_a_clear_error()
+    {
+        const ModelFileType fileType = ModelFileType.IQ3_S;
+        string tiny = Path.Combine(_dir, "tiny.gguf");
+        TinyQuantizableModel.Write(tiny, "llama", 2);
+        string input = Path.Combine(_dir, "huge-weight.gguf");
+        using (var source = GgufFile.Open(tiny))
+        {
+            var writer = new GgufWriter().CopyMetadataFrom(source);
+            foreach (var info in source.Tensors)
+            {
+                byte[] bytes = ImportanceMatrixQuantizeTests.Bytes(source, info);
+                if (info.Name == "blk.1.ffn_up.weight") System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan())[300] = 1e30f;
+                writer.AddTensor(info.Name, info.Type, info.Shape, bytes);
+            }
+            writer.WriteTo(input);
+        }
+        var matrix = ImportanceMatrixQuantizeTests.RandomImatrixFor(input, seed: 3);
+        string output = Path.Combine(_dir, "out.gguf");
+        var error = Assert.Throws<InvalidDataException>(() => ModelQuantizer.Quantize(input, output, fileType,
+            new QuantizeOptions { Threads = 2, ImportanceMatrix = matrix, ImportanceMatrixFile = "m.gguf" }));
+        Assert.Contains("blk.1.ffn_up.weight", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
+    /// <summary>--pure IQ2_XXS would encode token_embd and output as IQ2_XXS, which no importance matrix covers: refused up front.</summary>
+    [Fact]
+    public void Pure_IQ2_XXS_without_weights_for_the_embedding_is_refused()
+    {
+        string input = Path.Combine(_dir, "tiny.gguf");
+        TinyQuantizableModel.Write(input, "llama", 2);
+        string output = Path.Combine(_dir, "out.gguf");
+        var error = Assert.Throws<ArgumentException>(() => ModelQuantizer.Quantize(input, output, ModelFileType.IQ2_XXS,
+            new QuantizeOptions { Threads = 2, Pure = true, ImportanceMatrix = ImportanceMatrixQuantizeTests.RandomImatrixFor(input, seed: 4), ImportanceMatrixFile = "m.gguf" }));
+        Assert.Contains("cannot be encoded without importance weights", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(output));
+    }
+
     /// <summary>A tiny llama quantized by us to the IQ2_XXS file type (with a random importance matrix) runs in llama.cpp with Suiron's greedy tokens.</summary>
     [Fact]
     public void Our_IQ2_XXS_file_runs_in_llama_cpp_like_in_Suiron()
