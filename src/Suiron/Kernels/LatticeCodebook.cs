@@ -24,6 +24,8 @@ internal sealed unsafe class LatticeCodebook
     public int LevelBits { get; }
     /// <summary>Grid points, <see cref="Dimension"/> bytes each, every byte <c>2l+1</c>.</summary>
     public readonly byte* PointsPointer;
+    /// <summary>The same coordinates as floats, for the neighbour searches' distance sums.</summary>
+    public readonly float* PointValuesPointer;
     /// <summary>
     /// Packed levels → grid index when ≥ 0; otherwise <c>-(offset + 1)</c> into <see cref="NeighboursPointer"/>, where the
     /// count of neighbours is followed by their grid indices. Only keys whose levels the encoders can produce are filled.
@@ -35,6 +37,7 @@ internal sealed unsafe class LatticeCodebook
     // The arrays live on the pinned heap, held here for the life of the process, so the encoders' hot loops read them
     // through the pointers above without pinning or bounds checks.
     private readonly byte[] _points;
+    private readonly float[] _pointValues;
     private readonly int[] _map;
     private readonly ushort[] _neighbours;
 
@@ -43,9 +46,12 @@ internal sealed unsafe class LatticeCodebook
         Dimension = dimension;
         LevelBits = levelBits;
         _points = points;
+        _pointValues = GC.AllocateUninitializedArray<float>(points.Length, pinned: true);
+        for (int i = 0; i < points.Length; i++) _pointValues[i] = points[i];
         _map = map;
         _neighbours = neighbours;
         PointsPointer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(points));
+        PointValuesPointer = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_pointValues));
         MapPointer = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(map));
         NeighboursPointer = (ushort*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(neighbours));
     }

@@ -116,18 +116,18 @@ internal static unsafe partial class LatticeQuantizer
     private static int BestNeighbour(LatticeCodebook book, int key, float* xval, float* weight, float scale, sbyte* levels)
     {
         ushort* neighbours = book.NeighboursPointer + (-book.MapPointer[key] - 1);
-        byte* points = book.PointsPointer;
+        int count = neighbours[0];
+        float* values = book.PointValuesPointer;
         int dimension = book.Dimension;
         float best = float.MaxValue;
         int bestIndex = -1;
-        for (int j = 1; j <= neighbours[0]; j++)
+        for (int j = 1; j <= count; j++)
         {
-            byte* point = points + dimension * neighbours[j];
+            float* point = values + dimension * neighbours[j];
             float d2 = 0;
             for (int i = 0; i < dimension; i++)
             {
-                float q = point[i];
-                float diff = scale * q - xval[i];
+                float diff = scale * point[i] - xval[i];
                 d2 += weight[i] * diff * diff;
             }
             if (d2 < best)
