@@ -114,12 +114,10 @@ public static class ModelQuantizer
     {
         foreach (var planned in plan)
         {
-            // IQ2_XXS, IQ2_XS and IQ1_S cannot be encoded at all without weights, even where llama.cpp's rule exempts the
-            // tensor (token_embd and output under --pure: llama-quantize aborts there).
-            if (planned.Converts && Kernels.Quantization.RequiresImportance(planned.TargetType) && ImportanceFor(planned, importance) is null)
-                throw new ArgumentException($"Tensor {planned.Name} would be {planned.TargetType}, which cannot be encoded without importance weights, " +
-                    "and the importance matrix has none for it.", "options");
-            if (!TensorTypePlanner.RequiresImportance(planned)) continue;
+            // Besides llama.cpp's rule, IQ2_XXS, IQ2_XS and IQ1_S cannot be encoded at all without weights, even where that
+            // rule exempts the tensor (token_embd and output under --pure: llama-quantize aborts there).
+            bool encoderNeedsWeights = planned.Converts && Kernels.Quantization.RequiresImportance(planned.TargetType);
+            if (!encoderNeedsWeights && !TensorTypePlanner.RequiresImportance(planned)) continue;
             if (importance.Count == 0)
                 throw new ArgumentException($"This quantization requires an importance matrix (--imatrix): tensor {planned.Name} is {planned.TargetType}, " +
                     "which comes out as noise without one (llama.cpp refuses it too).", "options");

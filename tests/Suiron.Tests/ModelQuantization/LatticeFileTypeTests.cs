@@ -13,7 +13,7 @@ namespace Suiron.Tests.ModelQuantization;
 /// its type against llama.cpp's llama-quant.cpp rules for these file types, written out below by hand for the three tiny
 /// models (an untied llama with 2 query heads per KV head, a tied qwen2 with 4, an 8-expert qwen3moe), and its bytes
 /// against ggml's <c>ggml_quantize_chunk</c> of its F32 source with its importance weights. Then an IQ2_XXS file of ours
-/// runs in llama.cpp and gives Suiron's greedy tokens. (IQ3_S and IQ3_M need no matrix and are compared with
+/// runs in llama.cpp and gives Suiron's greedy tokens; without a matrix both refuse the same file types. (IQ3_S and IQ3_M need no matrix and are compared with
 /// llama.cpp's whole files in <see cref="ModelQuantizerOracleTests"/>.)
 /// </summary>
 public sealed class LatticeFileTypeTests(ITestOutputHelper output) : IDisposable
@@ -127,6 +127,27 @@ public sealed class LatticeFileTypeTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>
+    /// Without an importance matrix llama.cpp's own llama_model_quantize refuses every file type that gives some tensor a
+    /// lattice type needing one (its tensor_requires_imatrix), and writes nothing; so do we.
+    /// </summary>
+    [Theory]
+    [InlineData(ModelFileType.IQ2_XXS)]
+    [InlineData(ModelFileType.IQ2_M)]
+    [InlineData(ModelFileType.IQ1_M)]
+    [InlineData(ModelFileType.IQ3_XXS)]
+    [InlineData(ModelFileType.IQ3_XS)]
+    public void Without_an_imatrix_llama_cpp_and_we_both_refuse(ModelFileType fileType)
+    {
+        string input = Path.Combine(_dir, "in.gguf");
+        TinyQuantizableModel.Write(input, "llama", 8);
+        Assert.False(LlamaCppQuantizer.Quantize(input, Path.Combine(_dir, "theirs.gguf"), fileType), $"llama.cpp quantized {fileType} without an imatrix");
+        string ours = Path.Combine(_dir, "ours.gguf");
+        var error = Assert.Throws<ArgumentException>(() => ModelQuantizer.Quantize(input, ours, fileType, new QuantizeOptions { Threads = 2 }));
+        Assert.Contains("requires an importance matrix", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(ours));
+    }
+
+    /// <summary>
     /// A weight so large that the IQ3_S search's sums overflow: llama.cpp either aborts in one of the encoder's asserts or
     /// refuses the infinite block scale in its validation; ours refuses with a clear error naming the tensor, writing nothing.
     /// </summary>
@@ -165,7 +186,7 @@ public sealed class LatticeFileTypeTests(ITestOutputHelper output) : IDisposable
         string output = Path.Combine(_dir, "out.gguf");
         var error = Assert.Throws<ArgumentException>(() => ModelQuantizer.Quantize(input, output, ModelFileType.IQ2_XXS,
             new QuantizeOptions { Threads = 2, Pure = true, ImportanceMatrix = ImportanceMatrixQuantizeTests.RandomImatrixFor(input, seed: 4), ImportanceMatrixFile = "m.gguf" }));
-        Assert.Contains("cannot be encoded without importance weights", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Missing importance matrix for tensor output.weight", error.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(output));
     }
 
