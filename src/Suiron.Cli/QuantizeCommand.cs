@@ -40,6 +40,9 @@ internal static class QuantizeCommand
                 Console.Error.WriteLine($"loaded {importance.Entries.Count} importance matrix entries from {imatrixFile} computed on {importance.ChunkCount} chunks");
             }
 
+            if (importance is null && ModelFileTypes.RequiresImportanceMatrix(fileType))
+                throw new UsageException($"Please do not use IQ1_S, IQ1_M, IQ2_S, IQ2_XXS or IQ2_XS quantization without an importance matrix: {fileType} needs --imatrix.");
+
             var clock = Stopwatch.StartNew();
             var quantized = ModelQuantizer.Quantize(inputPath, outputPath, fileType,
                 new QuantizeOptions { Threads = threadCount, Pure = result.GetValue(pure), ImportanceMatrix = importance, ImportanceMatrixFile = imatrixFile },

@@ -55,6 +55,8 @@ public static unsafe class Quantization
     /// quantizers (quantize_row_*_ref, no importance matrix): the bytes a GGUF writer must produce.
     /// Exceptions: an all-zero Q8_K block gets zero bsums here, where ggml leaves them unwritten; IQ4_NL follows
     /// quantize_iq4_nl (its scale search, what llama-quantize writes), not quantize_row_iq4_nl_ref, which skips it.
+    /// The lattice types follow quantize_iq2_s / iq3_xxs / iq3_s / iq1_m without importance; IQ2_XXS, IQ2_XS and IQ1_S
+    /// cannot be encoded without one (ggml refuses too) and throw <see cref="ArgumentException"/>.
     /// </summary>
     public static void Quantize(TensorType type, ReadOnlySpan<float> src, Span<byte> dst)
     {
@@ -84,6 +86,11 @@ public static unsafe class Quantization
                 case TensorType.IQ4_XS: ReferenceQuantizer.IQ4XS(s, (BlockIQ4XS*)d, blocks); break;
                 case TensorType.TQ1_0: Ternary.QuantizeTQ1_0(s, (BlockTQ1_0*)d, blocks); break;
                 case TensorType.TQ2_0: Ternary.QuantizeTQ2_0(s, (BlockTQ2_0*)d, blocks); break;
+                case TensorType.IQ2_XXS or TensorType.IQ2_XS or TensorType.IQ2_S or TensorType.IQ3_XXS or TensorType.IQ3_S
+                    or TensorType.IQ1_S or TensorType.IQ1_M:
+                    // Blocks are encoded independently when no importance is given, so the span is one long row.
+                    LatticeQuantizer.QuantizeRow(type, s, d, src.Length, null);
+                    break;
                 default: throw Unsupported(type);
             }
         }
@@ -94,7 +101,12 @@ public static unsafe class Quantization
     /// (F16, BF16, Q8_0, MXFP4, TQ1_0, TQ2_0) ignore it.
     /// </summary>
     public static bool UsesImportance(TensorType type) => type is TensorType.Q4_0 or TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1
-        or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.IQ4_NL or TensorType.IQ4_XS;
+        or TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K or TensorType.IQ4_NL or TensorType.IQ4_XS
+        or TensorType.IQ2_XXS or TensorType.IQ2_XS or TensorType.IQ2_S or TensorType.IQ3_XXS or TensorType.IQ3_S or TensorType.IQ1_S
+        or TensorType.IQ1_M;
+
+    /// <summary>True for the types ggml cannot encode without an importance matrix (ggml_quantize_requires_imatrix): IQ2_XXS, IQ2_XS, IQ1_S.</summary>
+    public static bool RequiresImportance(TensorType type) => LatticeQuantizer.RequiresImportance(type);
 
     /// <summary>
     /// Encodes rows of <c>importance.Length</c> weights each, weighing column j by <c>importance[j]</c>, bit-exact with
@@ -137,6 +149,7 @@ public static unsafe class Quantization
                     case TensorType.Q6_K: ReferenceQuantizer.Q6KWeighted(x, (BlockQ6K*)y, columns, qw); break;
                     case TensorType.IQ4_NL: ReferenceQuantizer.IQ4NLWeighted(x, (BlockIQ4NL*)y, columns, qw); break;
                     case TensorType.IQ4_XS: ReferenceQuantizer.IQ4XSWeighted(x, (BlockIQ4XS*)y, columns, qw); break;
+                    default: LatticeQuantizer.QuantizeRow(type, x, y, columns, qw); break;
                 }
             }
         }

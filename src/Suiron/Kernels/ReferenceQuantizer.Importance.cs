@@ -373,7 +373,7 @@ internal static unsafe partial class ReferenceQuantizer
     /// the scale picked from nine trials by weighted squared error, then levels refined one at a time while the weighted
     /// least-squares fit improves.
     /// </summary>
-    private static float MakeQpQuants(int n, int nmax, float* x, byte* L, float* quantWeights)
+    internal static float MakeQpQuants(int n, int nmax, float* x, byte* L, float* quantWeights)
     {
         float max = 0;
         for (int i = 0; i < n; i++) max = MathF.Max(max, x[i]);

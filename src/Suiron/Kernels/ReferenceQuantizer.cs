@@ -11,7 +11,7 @@ namespace Suiron.Kernels;
 /// </summary>
 internal static unsafe partial class ReferenceQuantizer
 {
-    private const float GroupMaxEps = 1e-15f;
+    internal const float GroupMaxEps = 1e-15f;
 
     public static void Q4_0(float* x, BlockQ4_0* y, int blocks)
     {

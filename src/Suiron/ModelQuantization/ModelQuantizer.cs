@@ -57,6 +57,7 @@ public static class ModelQuantizer
     /// <exception cref="GgufException">The input is not a valid GGUF file.</exception>
     /// <exception cref="NotSupportedException">A tensor fits no type (llama.cpp refuses these models too) or has a type that cannot be converted.</exception>
     /// <exception cref="InvalidDataException">A tensor encodes to infinite or NaN values (llama.cpp refuses these too).</exception>
+    /// <exception cref="ArgumentException">A tensor's 1-3 bit lattice type needs importance weights that are not given.</exception>
     /// <param name="options">Per-tensor overrides and threads; null for llama-quantize's defaults.</param>
     /// <param name="inputPath">The GGUF model to quantize.</param>
     /// <param name="outputPath">The GGUF file to write (replaced only once complete).</param>
@@ -74,6 +75,7 @@ public static class ModelQuantizer
         var importance = ImportanceWeights(options.ImportanceMatrix);
         using var input = GgufFile.Open(inputPath);
         var plan = TensorTypePlanner.Plan(input, fileType, options.Pure, hasImportance: importance.Count > 0);
+        CheckImportanceCoversLatticeTensors(plan, importance);
 
         var writer = new GgufWriter { PadAfterLastTensor = true }; // llama-quantize pads the data section after every tensor
         writer.CopyMetadataFrom(input);
@@ -101,6 +103,28 @@ public static class ModelQuantizer
         }
         writer.WriteTo(outputPath);
         return new QuantizeResult(plan, input.FileLength, new FileInfo(outputPath).Length);
+    }
+
+    /// <summary>
+    /// Refuses, before anything is written, a plan with a tensor whose 1-3 bit lattice type needs importance weights that
+    /// are not given (llama.cpp refuses these too: "this quantization requires an imatrix!", or, with an importance matrix
+    /// that lacks the tensor, "Missing importance matrix for tensor … in a very low-bit quantization").
+    /// </summary>
+    private static void CheckImportanceCoversLatticeTensors(IReadOnlyList<PlannedTensor> plan, Dictionary<string, float[]> importance)
+    {
+        foreach (var planned in plan)
+        {
+            // Besides llama.cpp's rule, IQ2_XXS, IQ2_XS and IQ1_S cannot be encoded at all without weights, even where that
+            // rule exempts the tensor (token_embd and output under --pure: llama-quantize aborts there).
+            bool encoderNeedsWeights = planned.Converts && Kernels.Quantization.RequiresImportance(planned.TargetType);
+            if (!encoderNeedsWeights && !TensorTypePlanner.RequiresImportance(planned)) continue;
+            if (importance.Count == 0)
+                throw new ArgumentException($"This quantization requires an importance matrix (--imatrix): tensor {planned.Name} is {planned.TargetType}, " +
+                    "which comes out as noise without one (llama.cpp refuses it too).", "options");
+            if (planned.Converts && ImportanceFor(planned, importance) is null)
+                throw new ArgumentException($"Missing importance matrix for tensor {planned.Name} in a very low-bit quantization ({planned.TargetType}): " +
+                    "the importance matrix has no entry for it.", "options");
+        }
     }
 
     /// <summary>Each entry's column weights as llama-quantize derives them; refuses non-finite values as llama.cpp does.</summary>
@@ -189,23 +213,35 @@ public static class ModelQuantizer
             int count = (int)Math.Min(batchRows, rows - first);
             int chunks = (count + chunkRows - 1) / chunkRows;
             long batchFirst = first;
-            Parallel.For(0, chunks, parallel, chunk =>
+            try
             {
-                int r0 = chunk * chunkRows, r1 = Math.Min(count, r0 + chunkRows);
-                for (int r = r0; r < r1; r++)
+                Parallel.For(0, chunks, parallel, chunk =>
                 {
-                    var row = new ReadOnlySpan<byte>(sourceData + (batchFirst + r) * sourceRowBytes, sourceRowBytes);
-                    var values = floats.AsSpan(r * columns, columns);
-                    Kernels.Quantization.Dequantize(source.Type, row, values);
-                    var target = encoded.AsSpan(r * targetRowBytes, targetRowBytes);
-                    if (importance is null) Kernels.Quantization.Quantize(targetType, values, target);
-                    else
+                    int r0 = chunk * chunkRows, r1 = Math.Min(count, r0 + chunkRows);
+                    for (int r = r0; r < r1; r++)
                     {
-                        long matrix = (batchFirst + r) / rowsPerMatrix;
-                        Kernels.Quantization.QuantizeRows(targetType, values, target, importance.AsSpan(checked((int)(matrix * columns)), columns));
+                        var row = new ReadOnlySpan<byte>(sourceData + (batchFirst + r) * sourceRowBytes, sourceRowBytes);
+                        var values = floats.AsSpan(r * columns, columns);
+                        Kernels.Quantization.Dequantize(source.Type, row, values);
+                        var target = encoded.AsSpan(r * targetRowBytes, targetRowBytes);
+                        if (importance is null) Kernels.Quantization.Quantize(targetType, values, target);
+                        else
+                        {
+                            long matrix = (batchFirst + r) / rowsPerMatrix;
+                            Kernels.Quantization.QuantizeRows(targetType, values, target, importance.AsSpan(checked((int)(matrix * columns)), columns));
+                        }
                     }
-                }
-            });
+                });
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+            {
+                // A row that cannot be encoded is the input's problem, not a parallel failure: surface the (first) row's
+                // exception, named after its tensor.
+                var rowError = e.InnerExceptions[0];
+                if (rowError is InvalidDataException)
+                    throw new InvalidDataException($"Tensor '{source.Name}' as {targetType}: {rowError.Message}", rowError);
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(rowError);
+            }
             if (!IsFinite(targetType, encoded.AsSpan(0, count * targetRowBytes)))
                 throw new InvalidDataException($"Tensor '{source.Name}' as {targetType} has infinite or NaN values or scales (the input holds non-finite or out-of-range weights); llama.cpp rejects it too (quantized data validation failed).");
             stream.Write(encoded, 0, count * targetRowBytes);
@@ -230,6 +266,7 @@ public static class ModelQuantizer
                 foreach (ushort v in MemoryMarshal.Cast<byte, ushort>(encoded)) if ((v & 0x7F80) == 0x7F80) return false;
                 return true;
         }
+        if (type == TensorType.IQ1_M) return IQ1MScalesAreFinite(encoded);
         if (ScaleOffsets(type) is not var (scale, secondScale)) return true; // types ggml does not check here
         int blockBytes = TensorTypes.BlockBytes(type);
         for (int block = 0; block < encoded.Length; block += blockBytes)
@@ -253,8 +290,28 @@ public static class ModelQuantizer
         TensorType.Q4_K => (Offset<BlockQ4K>(nameof(BlockQ4K.D)), Offset<BlockQ4K>(nameof(BlockQ4K.DMin))),
         TensorType.Q5_K => (Offset<BlockQ5K>(nameof(BlockQ5K.D)), Offset<BlockQ5K>(nameof(BlockQ5K.DMin))),
         TensorType.Q6_K => (Offset<BlockQ6K>(nameof(BlockQ6K.D)), -1),
+        TensorType.IQ2_XXS => (Offset<BlockIQ2XXS>(nameof(BlockIQ2XXS.D)), -1),
+        TensorType.IQ2_XS => (Offset<BlockIQ2XS>(nameof(BlockIQ2XS.D)), -1),
+        TensorType.IQ2_S => (Offset<BlockIQ2S>(nameof(BlockIQ2S.D)), -1),
+        TensorType.IQ3_XXS => (Offset<BlockIQ3XXS>(nameof(BlockIQ3XXS.D)), -1),
+        TensorType.IQ3_S => (Offset<BlockIQ3S>(nameof(BlockIQ3S.D)), -1),
+        TensorType.IQ1_S => (Offset<BlockIQ1S>(nameof(BlockIQ1S.D)), -1),
         _ => null,
     };
+
+    /// <summary>IQ1_M keeps its F16 block scale in the top nibbles of its four 16-bit scale words.</summary>
+    private static bool IQ1MScalesAreFinite(ReadOnlySpan<byte> encoded)
+    {
+        int blockBytes = TensorTypes.BlockBytes(TensorType.IQ1_M);
+        int scalesAt = Offset<BlockIQ1M>(nameof(BlockIQ1M.Scales));
+        for (int block = 0; block < encoded.Length; block += blockBytes)
+        {
+            var words = MemoryMarshal.Cast<byte, ushort>(encoded.Slice(block + scalesAt, 8));
+            ushort bits = (ushort)(words[0] >> 12 | (words[1] >> 8) & 0x00f0 | (words[2] >> 4) & 0x0f00 | words[3] & 0xf000);
+            if (!Half.IsFinite(BitConverter.UInt16BitsToHalf(bits))) return false;
+        }
+        return true;
+    }
 
     private static int Offset<TBlock>(string field) => (int)Marshal.OffsetOf<TBlock>(field);
 

@@ -90,6 +90,17 @@ internal sealed class TensorTypePlanner
         return new(tensor, compatible, compatible != type);
     }
 
+    /// <summary>
+    /// True when llama.cpp refuses to write <paramref name="tensor"/> without importance weights (its tensor_requires_imatrix):
+    /// a quantizable tensor other than the token embedding or the output whose type is one of the 1-3 bit lattice types.
+    /// </summary>
+    public static bool RequiresImportance(PlannedTensor tensor)
+    {
+        if (tensor.Name is "token_embd.weight" or "per_layer_token_embd.weight" or "output.weight") return false;
+        return tensor.TargetType is TensorType.IQ3_XXS or TensorType.IQ2_XXS or TensorType.IQ2_XS or TensorType.IQ2_S
+            or TensorType.IQ1_M or TensorType.IQ1_S && AllowsQuantization(tensor.Source);
+    }
+
     /// <summary>Only 2-D (and 3-D expert) weight matrices are quantized: norms, biases, routers and a few small special tensors stay as they are.</summary>
     private static bool AllowsQuantization(GgufTensorInfo tensor)
     {
@@ -133,14 +144,32 @@ internal sealed class TensorTypePlanner
         if (category == Category.Output || (_hasTiedEmbeddings && category == Category.TokenEmbedding))
         {
             if (falcon || tensor.Shape[0] % TensorTypes.BlockSize(type) != 0) return TensorType.Q8_0;
+            if (ft is ModelFileType.IQ2_XXS or ModelFileType.IQ2_XS or ModelFileType.IQ3_XXS or ModelFileType.IQ1_S or ModelFileType.IQ2_S
+                or ModelFileType.IQ2_M or ModelFileType.IQ1_M) return TensorType.Q5_K;
             return type != TensorType.Q8_0 ? TensorType.Q6_K : type;
         }
-        if (category == Category.TokenEmbedding) return ft is ModelFileType.TQ1_0 or ModelFileType.TQ2_0 ? TensorType.Q4_K : type;
+        if (category == Category.TokenEmbedding)
+        {
+            return ft switch
+            {
+                ModelFileType.IQ2_XXS or ModelFileType.IQ2_XS or ModelFileType.IQ1_S or ModelFileType.IQ1_M => TensorType.Q2_K,
+                ModelFileType.IQ2_S or ModelFileType.IQ2_M or ModelFileType.IQ3_XXS => TensorType.IQ3_S,
+                ModelFileType.TQ1_0 or ModelFileType.TQ2_0 => TensorType.Q4_K,
+                _ => type,
+            };
+        }
+        if (ft is ModelFileType.IQ2_XXS or ModelFileType.IQ2_XS or ModelFileType.IQ1_S or ModelFileType.IQ2_S or ModelFileType.IQ2_M
+            or ModelFileType.IQ1_M)
+            return TwoBitMixtureType(type, category);
 
         if (IsAttentionVLike(category))
         {
             // V feeds every output of attention without a softmax to smooth its error: the mixtures spend bits here.
             if (ft == ModelFileType.Q2_K) type = _groupedQueryFactor >= 4 ? TensorType.Q4_K : TensorType.Q3_K;
+            else if (ft == ModelFileType.IQ3_XXS)
+                type = _groupedQueryFactor >= 4 ? TensorType.Q4_K : !_hasImportance ? TensorType.IQ3_S : TensorType.IQ3_XXS;
+            else if (ft is ModelFileType.IQ3_XS or ModelFileType.IQ3_S && _groupedQueryFactor >= 4) type = TensorType.Q4_K;
+            else if (ft == ModelFileType.IQ3_M) type = TensorType.Q4_K;
             else if (ft == ModelFileType.Q3_K_M) type = _attentionVSeen < 2 ? TensorType.Q5_K : TensorType.Q4_K;
             else if (ft == ModelFileType.Q3_K_L) type = TensorType.Q5_K;
             else if (ft is ModelFileType.IQ4_NL or ModelFileType.IQ4_XS && _groupedQueryFactor >= 4) type = TensorType.Q5_K;
@@ -155,14 +184,21 @@ internal sealed class TensorTypePlanner
         switch (category)
         {
             case Category.AttentionK:
-                return _expertCount == 8 ? TensorType.Q8_0 : type;
+                if (_expertCount == 8) return TensorType.Q8_0;
+                return ft switch { ModelFileType.IQ3_XS => TensorType.IQ3_XXS, ModelFileType.IQ3_XXS => TensorType.IQ2_S, _ => type };
+
+            case Category.AttentionQ:
+                return ft switch { ModelFileType.IQ3_XS => TensorType.IQ3_XXS, ModelFileType.IQ3_XXS => TensorType.IQ2_S, _ => type };
 
             case Category.FfnDown:
             {
                 var (layer, layers) = LayerInfo(_ffnDownSeen, tensor.Name);
                 if (ft == ModelFileType.Q2_K) type = TensorType.Q3_K;
+                else if (ft == ModelFileType.IQ3_XXS && !_hasImportance) type = layer < layers / 8 ? TensorType.Q4_K : TensorType.Q3_K;
                 else if (ft == ModelFileType.Q3_K_M)
                     type = layer < layers / 16 ? TensorType.Q5_K : !falcon || UseMoreBits(layer, layers) ? TensorType.Q4_K : TensorType.Q3_K;
+                else if (ft == ModelFileType.IQ3_M && (layer < layers / 8 || (_expertCount == 8 && UseMoreBits(layer, layers))))
+                    type = TensorType.Q4_K;
                 else if (ft == ModelFileType.Q3_K_L) type = falcon ? TensorType.Q4_K : TensorType.Q5_K;
                 else if (ft == ModelFileType.Q4_K_M)
                 {
@@ -182,28 +218,61 @@ internal sealed class TensorTypePlanner
             case Category.AttentionOutput:
                 if (falcon) return ft == ModelFileType.Q3_K_L ? TensorType.Q4_K : type;
                 if (_expertCount == 8)
-                    return ft is ModelFileType.Q2_K or ModelFileType.Q3_K_S or ModelFileType.Q3_K_M or ModelFileType.Q4_K_S or ModelFileType.Q4_K_M
-                        or ModelFileType.IQ4_NL or ModelFileType.IQ4_XS
+                    return ft is ModelFileType.Q2_K or ModelFileType.IQ3_XS or ModelFileType.IQ3_XXS or ModelFileType.Q3_K_S or ModelFileType.Q3_K_M
+                        or ModelFileType.IQ4_NL or ModelFileType.Q4_K_S or ModelFileType.Q4_K_M or ModelFileType.IQ3_S or ModelFileType.IQ3_M
+                        or ModelFileType.IQ4_XS
                         ? TensorType.Q5_K : type;
                 return ft switch
                 {
                     ModelFileType.Q2_K => TensorType.Q3_K,
+                    ModelFileType.IQ3_XXS => TensorType.IQ3_S,
                     ModelFileType.Q3_K_M => TensorType.Q4_K,
                     ModelFileType.Q3_K_L => TensorType.Q5_K,
+                    ModelFileType.IQ3_M => TensorType.Q4_K,
                     _ => type,
                 };
 
             case Category.FfnGate:
-                LayerInfo(_ffnGateSeen++, tensor.Name); // only the IQ3_XS mixture changes these; the layer check still applies
-                return type;
-
             case Category.FfnUp:
-                LayerInfo(_ffnUpSeen++, tensor.Name);
-                return type;
+            {
+                // Only the IQ3_XS mixture changes these: the middle layers drop to IQ3_XXS.
+                var (layer, layers) = LayerInfo(category == Category.FfnGate ? _ffnGateSeen++ : _ffnUpSeen++, tensor.Name);
+                return ft == ModelFileType.IQ3_XS && layer >= layers / 8 && layer < 7 * layers / 8 ? TensorType.IQ3_XXS : type;
+            }
 
             default:
                 return type;
         }
+    }
+
+    /// <summary>
+    /// The 1-2 bit mixtures (IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M, IQ1_S, IQ1_M): attention V and the first eighth of ffn_down get
+    /// a 2-3 bit k- or i-quant, attention output one step up; nothing else changes (no 70B or 8-expert attention V rules here).
+    /// </summary>
+    private TensorType TwoBitMixtureType(TensorType type, Category category)
+    {
+        var ft = _fileType;
+        bool iq2s = ft is ModelFileType.IQ2_S or ModelFileType.IQ2_M;
+        if (IsAttentionVLike(category))
+        {
+            _attentionVSeen++;
+            if (_groupedQueryFactor >= 4 || _expertCount >= 4) return TensorType.Q4_K;
+            return iq2s ? TensorType.IQ3_S : TensorType.Q2_K;
+        }
+        if (_expertCount == 8 && category == Category.AttentionK) return TensorType.Q4_K;
+        if (category == Category.FfnDown)
+        {
+            // Counted over every ffn_down tensor (experts and shared experts included), against the layer count.
+            if (_ffnDownSeen++ < _layerCount / 8) return iq2s ? TensorType.IQ3_S : TensorType.Q2_K;
+            return type;
+        }
+        if (category == Category.AttentionOutput)
+        {
+            if (_expertCount == 8) return TensorType.Q5_K;
+            if (ft is ModelFileType.IQ1_S or ModelFileType.IQ1_M) return TensorType.IQ2_XXS;
+            if (iq2s) return TensorType.IQ3_S;
+        }
+        return type;
     }
 
     /// <summary>
@@ -240,7 +309,8 @@ internal sealed class TensorTypePlanner
             TensorType.Q4_K => TensorType.Q5_0,
             TensorType.Q5_K => TensorType.Q5_1,
             TensorType.Q6_K => TensorType.Q8_0,
-            TensorType.IQ4_XS => TensorType.IQ4_NL,
+            TensorType.IQ1_S or TensorType.IQ1_M or TensorType.IQ2_XXS or TensorType.IQ2_XS or TensorType.IQ2_S or TensorType.IQ3_XXS
+                or TensorType.IQ3_S or TensorType.IQ4_XS => TensorType.IQ4_NL,
             TensorType.TQ1_0 or TensorType.TQ2_0 => TensorType.Q4_0,
             _ => throw new NotSupportedException(
                 $"Tensor '{tensor.Name}' has {columns} columns, not a multiple of {TensorTypes.BlockSize(type)} as {type} needs, and {type} has no fallback type (llama.cpp refuses this too)"),

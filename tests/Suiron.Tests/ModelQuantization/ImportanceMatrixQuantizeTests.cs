@@ -93,7 +93,7 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
     private static int LayerOf(string name) => int.Parse(name.Split('.')[1]);
 
     /// <summary>Sums and counts for every matrix llama-imatrix records (blk.* matmul weights), expert 3 of every expert tensor unrouted.</summary>
-    private static ImportanceMatrix RandomImatrixFor(string modelPath, int seed)
+    internal static ImportanceMatrix RandomImatrixFor(string modelPath, int seed)
     {
         using var model = GgufFile.Open(modelPath);
         var random = new Random(seed);
@@ -114,13 +114,13 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
         return matrix;
     }
 
-    private static byte[] Bytes(GgufFile file, GgufTensorInfo info)
+    internal static byte[] Bytes(GgufFile file, GgufTensorInfo info)
     {
         var tensor = file.GetTensor(info);
         return new ReadOnlySpan<byte>(tensor.Data, checked((int)tensor.ByteLength)).ToArray();
     }
 
-    private static float[] Floats(GgufFile file, GgufTensorInfo info)
+    internal static float[] Floats(GgufFile file, GgufTensorInfo info)
     {
         Assert.Equal(TensorType.F32, info.Type);
         var tensor = file.GetTensor(info);
@@ -128,7 +128,7 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
     }
 
     /// <summary>What llama-quantize does per tensor: one ggml_quantize_chunk per expert with that expert's slice of the weights.</summary>
-    private static byte[] GgmlQuantize(TensorType type, float[] values, long[] shape, float[]? importance)
+    internal static byte[] GgmlQuantize(TensorType type, float[] values, long[] shape, float[]? importance)
     {
         nint f = GgmlOracleTests.Export("ggml_quantize_chunk");
         Assert.True(f != 0);

@@ -18,6 +18,7 @@ public sealed class ModelFileTypeTests
             {
                 ModelFileType.F32 => "ALL_F32",
                 ModelFileType.MXFP4_MOE or ModelFileType.TQ1_0 or ModelFileType.TQ2_0 => "LLAMA_FTYPE_MOSTLY_" + type,
+                ModelFileType.IQ3_XS => "MOSTLY_IQ3_K_XS", // LLamaSharp's name for llama.h's LLAMA_FTYPE_MOSTLY_IQ3_XS
                 _ => "MOSTLY_" + type,
             };
             Assert.Equal((int)Enum.Parse<LLamaFtype>(llamaName), (int)type);
@@ -32,6 +33,10 @@ public sealed class ModelFileTypeTests
     [InlineData("Q3_K", ModelFileType.Q3_K_M)]
     [InlineData("bf16", ModelFileType.BF16)]
     [InlineData(" F32 ", ModelFileType.F32)]
+    [InlineData("iq2_xxs", ModelFileType.IQ2_XXS)]
+    [InlineData("IQ2_M", ModelFileType.IQ2_M)]
+    [InlineData("IQ3_XS", ModelFileType.IQ3_XS)]
+    [InlineData("IQ1_M", ModelFileType.IQ1_M)]
     public void ParsesLlamaQuantizeNames(string name, ModelFileType expected)
     {
         Assert.True(ModelFileTypes.TryParse(name, out var type));
@@ -41,7 +46,7 @@ public sealed class ModelFileTypeTests
     [Theory]
     [InlineData("Q7_K")]
     [InlineData("")]
-    [InlineData("IQ2_XXS")]
+    [InlineData("IQ4_KS")]
     [InlineData("15")]
     public void RejectsOtherNames(string name) => Assert.False(ModelFileTypes.TryParse(name, out _));
 }

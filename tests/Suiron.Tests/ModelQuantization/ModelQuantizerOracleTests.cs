@@ -20,6 +20,7 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
         ModelFileType.Q8_0, ModelFileType.Q4_0, ModelFileType.Q4_1, ModelFileType.Q5_0, ModelFileType.Q5_1,
         ModelFileType.Q4_K_M, ModelFileType.Q5_K_M, ModelFileType.Q6_K, ModelFileType.Q3_K_M, ModelFileType.Q2_K,
         ModelFileType.F16, ModelFileType.BF16, ModelFileType.IQ4_NL, ModelFileType.IQ4_XS, ModelFileType.TQ1_0, ModelFileType.TQ2_0,
+        ModelFileType.IQ3_S, ModelFileType.IQ3_M, // rows too narrow for 256-blocks: the IQ4_NL fallback
     };
 
     [Theory]
@@ -40,6 +41,8 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [InlineData(ModelFileType.Q5_K_S)]
     [InlineData(ModelFileType.F32)]
     [InlineData(ModelFileType.MXFP4_MOE)]
+    [InlineData(ModelFileType.IQ3_S)]
+    [InlineData(ModelFileType.IQ3_M)]
     public void WideLlamaMatchesLlamaCpp(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("llama", 16), type);
 
@@ -50,6 +53,8 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [InlineData(ModelFileType.Q4_0)]
     [InlineData(ModelFileType.IQ4_XS)]
     [InlineData(ModelFileType.TQ2_0)]
+    [InlineData(ModelFileType.IQ3_S)]
+    [InlineData(ModelFileType.IQ3_M)]
     public void TiedQwen2MatchesLlamaCpp(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("qwen2", 4), type);
 
@@ -60,6 +65,8 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [InlineData(ModelFileType.MXFP4_MOE)]
     [InlineData(ModelFileType.IQ4_XS)]
     [InlineData(ModelFileType.IQ4_NL)]
+    [InlineData(ModelFileType.IQ3_S)]
+    [InlineData(ModelFileType.IQ3_M)]
     public void EightExpertQwen3MoeMatchesLlamaCpp(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("qwen3moe", 2), type);
 

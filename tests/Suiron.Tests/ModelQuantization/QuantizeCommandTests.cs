@@ -104,6 +104,35 @@ public sealed class QuantizeCommandTests : IDisposable
     }
 
     /// <summary>Runs the command as the <c>suiron</c> executable would (its classes are internal to Suiron.Cli, hence reflection).</summary>
+    [Theory]
+    [InlineData("IQ2_XXS")]
+    [InlineData("IQ1_M")]
+    [InlineData("IQ2_S")]
+    [InlineData("IQ2_M")]   // llama-quantize lets the file type through but refuses its IQ2_S tensors
+    [InlineData("IQ3_XXS")] // its attention Q/K are IQ2_S, its feed-forward IQ3_XXS
+    public void LatticeTypesWithoutImatrixAreRefusedAndWriteNothing(string type)
+    {
+        string input = Path.Combine(_dir, "tiny.gguf");
+        TinyQuantizableModel.Write(input, "llama", 2);
+        string output = Path.Combine(_dir, "out.gguf");
+        Assert.Equal(2, Run("quantize", input, output, type));
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public void LatticeTypeWithAnImatrixMissingATensorIsRefused()
+    {
+        string input = Path.Combine(_dir, "tiny.gguf");
+        TinyQuantizableModel.Write(input, "llama", 2);
+        var matrix = new Suiron.ModelQuantization.ImportanceMatrix { ChunkCount = 1, ChunkSize = 16 };
+        matrix.Entries["blk.0.attn_q.weight"] = new Suiron.ModelQuantization.ImportanceEntry(Enumerable.Repeat(1f, 256).ToArray(), [16]);
+        string imatrix = Path.Combine(_dir, "imatrix.gguf");
+        matrix.Save(imatrix);
+        string output = Path.Combine(_dir, "out.gguf");
+        Assert.Equal(2, Run("quantize", input, output, "IQ2_XXS", "--imatrix", imatrix));
+        Assert.False(File.Exists(output));
+    }
+
     private static int Run(params string[] args)
     {
         var cli = Assembly.Load("Suiron.Cli");
