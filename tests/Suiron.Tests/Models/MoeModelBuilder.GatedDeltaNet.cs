@@ -30,9 +30,17 @@ internal static partial class MoeModelBuilder
     /// multi-section RoPE (sections 5, 5, 4, 2 of the 16 rotated pairs), a SwiGLU MLP.</summary>
     public static string Qwen35F32() => Cached("qwen35-F32.gguf", path => WriteHybridQwen(path, "qwen35", legacyProjections: false, experts: false, seed: 82));
 
-    /// <summary>The Qwen3.5 dense model with its multi-token-prediction block after the 4 layers (<c>nextn_predict_layers</c> 1):
-    /// a gated-attention block with <c>nextn.eh_proj</c>, <c>nextn.enorm</c>, <c>nextn.hnorm</c>, loaded but not run.</summary>
+    /// <summary>
+    /// The Qwen3.5 dense model with its multi-token-prediction block after the 4 layers (<c>nextn_predict_layers</c> 1), in
+    /// llama.cpp's layout (<c>load_block_mtp</c>): a gated full-attention block (<c>blk.4.attn_*</c>, <c>post_attention_norm</c>,
+    /// the MLP) with <c>nextn.eh_proj</c> (2·embedding → embedding), <c>nextn.enorm</c>, <c>nextn.hnorm</c> and
+    /// <c>nextn.shared_head_norm</c> (Qwen3.5's <c>mtp.norm</c>); the token embedding and output are the model's.
+    /// </summary>
     public static string Qwen35MtpF32() => Cached("qwen35-mtp-F32.gguf", path => WriteHybridQwen(path, "qwen35", legacyProjections: false, experts: false, seed: 82, nextN: true));
+
+    /// <summary>The Qwen3.5-MoE model with its multi-token-prediction block: as <see cref="Qwen35MtpF32"/>, the block's
+    /// feed-forward being the routed experts and the gated shared expert.</summary>
+    public static string Qwen35MoeMtpF32() => Cached("qwen35moe-mtp-F32.gguf", path => WriteHybridQwen(path, "qwen35moe", legacyProjections: false, experts: true, seed: 84, nextN: true));
 
     /// <summary>Qwen3.5-MoE in small: Qwen3.5's layers with Qwen3-Next's experts and gated shared expert.</summary>
     public static string Qwen35MoeF32() => Cached("qwen35moe-F32.gguf", path => WriteHybridQwen(path, "qwen35moe", legacyProjections: false, experts: true, seed: 83));
@@ -117,6 +125,7 @@ internal static partial class MoeModelBuilder
                 w.AddTensor(p + "nextn.eh_proj.weight", [2 * e, e], Gaussian(random, 2 * e * e, 1f / MathF.Sqrt(2 * e)));
                 w.AddTensor(p + "nextn.enorm.weight", [e], NearOne(random, e));
                 w.AddTensor(p + "nextn.hnorm.weight", [e], NearOne(random, e));
+                w.AddTensor(p + "nextn.shared_head_norm.weight", [e], NearOne(random, e));
             }
         }
         w.AddTensor("output_norm.weight", [e], NearOne(random, e));
