@@ -122,6 +122,7 @@ internal static class SpeculationBench
         var cache = model.CreateCache(prompt.Length + k + 1);
         var logits = new float[(k + 1) * model.Info.VocabSize];
         model.Forward(prompt, cache, logits.AsSpan(0, model.Info.VocabSize));
+        cache.Checkpoint(); // a recurrent state comes back here after each timed pass
         int[] pass = prompt[^(k + 1)..];
         var singles = new List<double>();
         var verifies = new List<double>();

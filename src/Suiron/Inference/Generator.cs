@@ -153,6 +153,7 @@ public sealed class Generator
         {
             Evaluate(promptTokens, cache, logits, false, mtp);
         }
+        mtp?.CatchUp(); // the head's rows of the prompt are prompt work
         TimeSpan promptTime = clock.Elapsed;
         clock.Restart();
         int generated = 0;

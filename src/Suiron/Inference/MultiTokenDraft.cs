@@ -81,6 +81,26 @@ internal sealed class MultiTokenDraft
     public void Drop(int rejected) => _tokens.RemoveRange(_tokens.Count - rejected, rejected);
 
     /// <summary>
+    /// Hands the evaluated tokens to the head now (after a prompt, so that its rows are prompt work, not a decode step's);
+    /// no draft, no logits.
+    /// </summary>
+    public void CatchUp()
+    {
+        int m = _tokens.Count, e = _embedding;
+        if (m == 0 || _ingested + m > _headCache.Capacity) return;
+        _headCache.Truncate(_ingested);
+        Grow(ref _rowTokens, m);
+        Grow(ref _rows, m * e);
+        _tokens.CopyTo(_rowTokens);
+        _pending.CopyTo(_rows, 0);
+        _hidden.AsSpan(0, (m - 1) * e).CopyTo(_rows.AsSpan(e));
+        _head.Predict(_rowTokens.AsSpan(0, m), _rows.AsSpan(0, m * e), _headCache, default, default);
+        _hidden.AsSpan((m - 1) * e, e).CopyTo(_pending);
+        _ingested += m;
+        _tokens.Clear();
+    }
+
+    /// <summary>
     /// Catches the head up with the evaluated tokens, then drafts up to <paramref name="draft"/>.Length tokens after
     /// <paramref name="next"/> (sampled, not yet evaluated) greedily; returns how many.
     /// </summary>

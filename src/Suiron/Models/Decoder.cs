@@ -480,8 +480,9 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
             throw new ArgumentException("The cache was not created by CreatePredictionCache.", nameof(cache));
         if (hidden.Length != (long)n * embedding)
             throw new ArgumentException($"{n} tokens need {(long)n * embedding} hidden values; {hidden.Length} were given.", nameof(hidden));
-        if (logits.Length < vocab) throw new ArgumentException($"The logits buffer holds {logits.Length} floats; {vocab} are needed.", nameof(logits));
-        if (nextHidden.Length < embedding) throw new ArgumentException($"The next hidden buffer holds {nextHidden.Length} floats; {embedding} are needed.", nameof(nextHidden));
+        bool output = !logits.IsEmpty;
+        if (output && logits.Length < vocab) throw new ArgumentException($"The logits buffer holds {logits.Length} floats; {vocab} are needed.", nameof(logits));
+        if (output && nextHidden.Length < embedding) throw new ArgumentException($"The next hidden buffer holds {nextHidden.Length} floats; {embedding} are needed.", nameof(nextHidden));
         foreach (int token in tokens)
             if ((uint)token >= (uint)vocab)
                 throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {token} is outside the vocabulary of {vocab}.");
@@ -508,6 +509,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
             RunBlock(_h.LayerCount, head.Block, attentionSlot: 0, recurrentSlot: -1, count, _singleSegment);
             cache.Advance(count);
         }
+        if (!output) return;
         int last = (n - 1) % MaxBatch;
         Span<float> normed = _normed.AsSpan(0, embedding);
         RmsNorm.Apply(_hidden.AsSpan(last * embedding, embedding), head.HeadNorm ?? _outputNorm, epsilon, normed);

@@ -108,7 +108,8 @@ internal interface IMultiTokenPredictor
     /// <summary>
     /// Runs the head on <paramref name="tokens"/> at positions <c>cache.Count</c> onwards, row i pairing token i with hidden
     /// row i (tokens.Length × embedding), appends their rows to <paramref name="cache"/>, and writes the last row's draft
-    /// logits and its normed output (the hidden state a chained step takes) into <paramref name="logits"/> and <paramref name="nextHidden"/>.
+    /// logits and its normed output (the hidden state a chained step takes) into <paramref name="logits"/> and <paramref name="nextHidden"/>;
+    /// with empty <paramref name="logits"/> only the cache rows are made (catching up, no draft).
     /// </summary>
     void Predict(ReadOnlySpan<int> tokens, ReadOnlySpan<float> hidden, KvCache cache, Span<float> logits, Span<float> nextHidden);
 }
