@@ -376,6 +376,32 @@ public sealed class MultiTokenPredictionSpeculationTests(ITestOutputHelper outpu
         Assert.Equal(0, generator.LastStats!.DraftTokens);
     }
 
+    /// <summary>A decode step with MTP drafting (the model's pass keeping its hidden states, the head catching up and
+    /// drafting 3 tokens) allocates nothing once warm.</summary>
+    [Fact]
+    public void DraftingStepsAllocateNothingOnceWarm()
+    {
+        using var file = GgufFile.Open(MoeModelBuilder.Qwen35MtpF32());
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 128 });
+        var cache = model.CreateCache(128);
+        var drafter = MultiTokenDraft.For(model, cache)!;
+        var logits = new float[model.Info.VocabSize];
+        var draft = new int[3];
+        drafter.Forward([1, 5, 9, 14, 3, 7], cache, logits, allLogits: false);
+        drafter.CatchUp();
+        int[] token = [0];
+        int drafted = 0;
+        void Step(int i)
+        {
+            token[0] = (i * 53 + 2) % 500;
+            drafter.Forward(token, cache, logits, allLogits: false);
+            drafted += drafter.Propose((i * 31 + 7) % 500, draft);
+        }
+        for (int i = 0; i < 6; i++) Step(i); // warm: JIT, pools, scratch
+        Assert.Equal(0, ThreadAllocation.SteadyStateBytes(() => { for (int i = 6; i < 16; i++) Step(i); }));
+        Assert.Equal(3 * cache.Count - 3 * 6, drafted);
+    }
+
     [Fact]
     public void RefusesAModelWithoutAHeadAndADraftModelBeside()
     {
