@@ -18,6 +18,20 @@ public sealed class MultiTokenPredictionCliTests
         Assert.Matches(@"speculation: \d+ passes for 40 tokens; \d+ of \d+ draft tokens accepted", mtp.StdErr);
     }
 
+    /// <summary>Two piped turns of <c>chat --spec mtp</c> (the head's cache following the conversation's): the plain chat's answers.</summary>
+    [Fact]
+    public void Chat_with_mtp_gives_the_plain_answers()
+    {
+        string path = MoeModelBuilder.Qwen35BigramMtpF32();
+        string[] args = ["chat", "--model", path, "--temp", "0", "-n", "30", "--threads", "2", "-c", "256"];
+        const string turns = "Once upon a time\nThe dog ran\n";
+        var plain = SuironProcess.RunWithInput(turns, args);
+        var mtp = SuironProcess.RunWithInput(turns, [.. args, "--spec", "mtp"]);
+        Assert.True(mtp.ExitCode == 0, mtp.StdErr);
+        Assert.Equal(plain.StdOut, mtp.StdOut);
+        Assert.True(mtp.StdOut.Length > 0);
+    }
+
     [Fact]
     public void Run_with_mtp_refuses_a_model_without_a_head()
     {
