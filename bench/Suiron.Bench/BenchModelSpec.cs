@@ -26,7 +26,9 @@ internal sealed record BenchModelSpec(
     /// <summary>Experts in a grouped-query-attention model (ERNIE 4.5 MoE); null for a dense model.</summary>
     MoeShape? Moe = null,
     /// <summary>Gated DeltaNet layers between gated attention layers (Qwen3.5, architecture <c>qwen35</c>); null for plain attention.</summary>
-    HybridShape? Hybrid = null)
+    HybridShape? Hybrid = null,
+    /// <summary>A multi-token-prediction block after the layers (<c>nextn_predict_layers</c> 1; Qwen3.5 shapes only).</summary>
+    bool NextN = false)
 {
     /// <summary>Qwen2.5-0.5B: qwen2, 24 layers, 896 wide, 14 heads / 2 KV heads of 64, FFN 4864, QKV bias, tied embeddings.</summary>
     public static readonly BenchModelSpec Qwen25_05B = new(
@@ -79,11 +81,21 @@ internal sealed record BenchModelSpec(
         VocabSize: 248320, RopeBase: 10_000_000f, RmsEpsilon: 1e-6f, ContextLength: 262144, AttentionBias: false, TiedOutput: true,
         Hybrid: new HybridShape(FullAttentionInterval: 4, RopeDimensions: 64, KeyHeads: 16, ValueHeads: 32, StateLength: 128, ConvKernel: 4));
 
+    /// <summary>
+    /// <see cref="Qwen35_4B"/> with Qwen3.5's multi-token-prediction block (<c>blk.4</c>: a gated-attention block of the same
+    /// widths with <c>nextn.eh_proj</c> 5120 → 2560, <c>nextn.enorm</c>, <c>nextn.hnorm</c>, <c>nextn.shared_head_norm</c>;
+    /// embedding and output shared), for <c>speculation</c>'s MTP row. Not in <see cref="All"/>: its plain decoding is Qwen35_4B's.
+    /// </summary>
+    public static readonly BenchModelSpec Qwen35_4B_Mtp = Qwen35_4B with { Name = "qwen3.5-4b-mtp", NextN = true };
+
     public static IReadOnlyList<BenchModelSpec> All { get; } = [Qwen25_05B, Llama32_1B, DeepSeekV2Lite, Ernie45_21BA3B, Qwen35_4B];
 
+    /// <summary>Every shape a name can pick: <see cref="All"/> and the MTP variant.</summary>
+    public static IReadOnlyList<BenchModelSpec> Named { get; } = [.. All, Qwen35_4B_Mtp];
+
     public static BenchModelSpec Find(string name) =>
-        All.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"Unknown benchmark model '{name}' (known: {string.Join(", ", All.Select(s => s.Name))}).");
+        Named.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"Unknown benchmark model '{name}' (known: {string.Join(", ", Named.Select(s => s.Name))}).");
 
     public int QueryWidth => Heads * HeadLength;
     public int KeyValueWidth => KvHeads * HeadLength;
@@ -168,6 +180,7 @@ internal sealed record HybridShape(int FullAttentionInterval, int RopeDimensions
         long perLayer = 2 * e + 3 * e * s.FeedForward;
         long layers = 0;
         for (int i = 0; i < s.Layers; i++) layers += perLayer + (IsRecurrent(i) ? deltaNet : attention);
+        if (s.NextN) layers += perLayer + attention + 2 * e * e + 3 * e; // the MTP block: eh_proj, enorm, hnorm, shared_head_norm
         return (long)s.VocabSize * e * (s.TiedOutput ? 1 : 2) + layers + e;
     }
 }

@@ -95,6 +95,14 @@ internal static class BenchModelWriter
             Matrix(p + "ffn_gate.weight", e, f);
             Matrix(p + "ffn_up.weight", e, f);
             Matrix(p + "ffn_down.weight", f, e);
+            if (i == s.Layers)
+            {
+                // The MTP block, as llama.cpp's converter writes Qwen3.5's mtp.* (mtp.fc → eh_proj, mtp.norm → shared_head_norm).
+                Matrix(p + "nextn.eh_proj.weight", 2 * e, e);
+                Vector(p + "nextn.enorm.weight", Ones(e));
+                Vector(p + "nextn.hnorm.weight", Ones(e));
+                Vector(p + "nextn.shared_head_norm.weight", Ones(e));
+            }
         }
         Vector("output_norm.weight", Ones(e));
         if (!s.TiedOutput) Matrix("output.weight", e, s.VocabSize);
@@ -201,7 +209,8 @@ internal static class BenchModelWriter
         w.Set("general.file_type", 1u);
         w.Set($"{a}.context_length", (uint)s.ContextLength);
         w.Set($"{a}.embedding_length", (uint)s.Embedding);
-        w.Set($"{a}.block_count", (uint)s.Layers);
+        w.Set($"{a}.block_count", (uint)(s.Layers + (s.NextN ? 1 : 0)));
+        if (s.NextN) w.Set($"{a}.nextn_predict_layers", 1u);
         w.Set($"{a}.feed_forward_length", (uint)s.FeedForward);
         w.Set($"{a}.attention.head_count", (uint)s.Heads);
         w.Set($"{a}.attention.head_count_kv", (uint)s.KvHeads);
@@ -226,11 +235,11 @@ internal static class BenchModelWriter
         void Vector(string name, float[] values) { w.AddTensor(name, [values.Length], values); index++; }
 
         Matrix("token_embd.weight", e, s.VocabSize);
-        for (int i = 0; i < s.Layers; i++)
+        for (int i = 0; i < s.Layers + (s.NextN ? 1 : 0); i++)
         {
             string p = $"blk.{i}.";
             Vector(p + "attn_norm.weight", Ones(e));
-            if (h.IsRecurrent(i))
+            if (i < s.Layers && h.IsRecurrent(i))
             {
                 Matrix(p + "attn_qkv.weight", e, h.ConvWidth);
                 Matrix(p + "attn_gate.weight", e, h.ValueWidth);
@@ -255,6 +264,14 @@ internal static class BenchModelWriter
             Matrix(p + "ffn_gate.weight", e, f);
             Matrix(p + "ffn_up.weight", e, f);
             Matrix(p + "ffn_down.weight", f, e);
+            if (i == s.Layers)
+            {
+                // The MTP block, as llama.cpp's converter writes Qwen3.5's mtp.* (mtp.fc → eh_proj, mtp.norm → shared_head_norm).
+                Matrix(p + "nextn.eh_proj.weight", 2 * e, e);
+                Vector(p + "nextn.enorm.weight", Ones(e));
+                Vector(p + "nextn.hnorm.weight", Ones(e));
+                Vector(p + "nextn.shared_head_norm.weight", Ones(e));
+            }
         }
         Vector("output_norm.weight", Ones(e));
         if (!s.TiedOutput) Matrix("output.weight", e, s.VocabSize);

@@ -20,7 +20,7 @@ using Suiron.Kernels;
 LlamaCppSubject.ConfigureLogging();
 
 var dir = new Option<string>("--dir") { Description = "Folder of the benchmark model files (written when missing)", DefaultValueFactory = _ => BenchFiles.DefaultDirectory };
-var models = new Option<string>("--models") { Description = "Model shapes, comma-separated: " + string.Join(", ", BenchModelSpec.All.Select(s => s.Name)), DefaultValueFactory = _ => string.Join(",", BenchModelSpec.All.Select(s => s.Name)) };
+var models = new Option<string>("--models") { Description = "Model shapes, comma-separated: " + string.Join(", ", BenchModelSpec.Named.Select(s => s.Name)), DefaultValueFactory = _ => string.Join(",", BenchModelSpec.All.Select(s => s.Name)) };
 var types = new Option<string>("--types") { Description = "File types, comma-separated: F16, Q8_0, Q4_K_M, IQ4_XS, IQ2_XXS (llama.cpp-quantized only), MXFP4_MOE", DefaultValueFactory = _ => "Q8_0,Q4_K_M" };
 var quantizers = new Option<string>("--quantizers") { Description = "Who quantizes, comma-separated: llamacpp, suiron", DefaultValueFactory = _ => "llamacpp,suiron" };
 var threads = new Option<int>("--threads", "-t") { Description = "Threads for both engines (and the quantizers)", DefaultValueFactory = _ => 2 };
@@ -129,9 +129,9 @@ batchCommand.SetAction(result => Guard(() =>
 }));
 root.Subcommands.Add(batchCommand);
 var specFile = new Option<string>("--file", "-f") { Description = "Target GGUF file", Required = true };
-var specDraft = new Option<string?>("--draft-model", "-md") { Description = "Draft GGUF file (default: the target's own Q4_K_M copy)" };
+var specDraft = new Option<string?>("--draft-model", "-md") { Description = "Draft GGUF file (default: the target's own Q4_K_M copy; none: no draft-model row)" };
 var specTokens = new Option<int>("--n-gen", "-n") { Description = "Greedy tokens per run", DefaultValueFactory = _ => 200 };
-var specCommand = new Command("speculation", "Speculative decoding (n-gram and draft model) vs plain decoding on a text-reproduction task, same file and threads, runs alternating")
+var specCommand = new Command("speculation", "Speculative decoding (n-gram, draft model, MTP head where the file has one) vs plain decoding on a text-reproduction task, same file and threads, runs alternating")
 {
     specFile, specDraft, specTokens, threads, repetitions,
 };

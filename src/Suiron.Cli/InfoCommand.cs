@@ -43,6 +43,8 @@ internal static class InfoCommand
                 if (info.RecurrentLayerCount > 0)
                     o.WriteLine($"recurrent:      {info.RecurrentLayerCount} of {info.HyperParameters.LayerCount} layers keep a fixed state instead of keys and values: " +
                                 $"{Bytes(info.RecurrentBytesPerSequence)} per sequence (F32), the same again per prefix-reuse snapshot");
+                if (model is IMultiTokenPredictor { HasPredictionHead: true })
+                    o.WriteLine("mtp:            a multi-token-prediction (NextN) block drafts for speculative decoding: --spec mtp");
                 if (info.FullKvBytesPerToken is { } full)
                     o.WriteLine($"                uncompressed K/V would take {full:N0} bytes per token ({(double)full / info.KvCacheBytesPerToken:F1}× more)");
             }

@@ -107,6 +107,7 @@ internal static class ServeCommand
             {
                 null => null,
                 "ngram" => new Suiron.Inference.SpeculationOptions { DraftMax = result.GetValue(draftMax), DraftMin = result.GetValue(draftMin) },
+                "mtp" => throw new UsageException("--spec mtp is not supported by serve yet (its batched scheduler drafts by n-gram only): use ngram, or suiron run/chat --spec mtp."),
                 var other => throw new UsageException($"--spec '{other}' is not supported by serve (ngram)."),
             };
             try { speculation?.Validate(); }

@@ -29,7 +29,7 @@ internal static class ChatCommand
         var seed = new Option<ulong?>("--seed", "-s") { Description = "Random seed (default: random)" };
         var count = new Option<int>("--n-predict", "-n") { Description = "Tokens per answer at most", DefaultValueFactory = _ => 1024 };
         var cacheTypes = new CacheTypeOptions();
-        var spec = new Option<string>("--spec") { Description = "Speculative decoding: ngram (drafts looked up in the conversation; the answers are unchanged)" };
+        var spec = new Option<string>("--spec") { Description = "Speculative decoding (the answers are unchanged): ngram (drafts looked up in the conversation) or mtp (the model's own multi-token-prediction block)" };
 
         var command = new Command("chat", "Chat with a model in the terminal (one message per line; /reset, /exit, Ctrl+D to quit, Ctrl+C stops an answer)")
         {
@@ -50,7 +50,8 @@ internal static class ChatCommand
             {
                 null => null,
                 "ngram" => new SpeculationOptions(),
-                var other => throw new UsageException($"--spec '{other}' is not supported by chat (ngram)."),
+                "mtp" => new SpeculationOptions { MultiTokenPrediction = true },
+                var other => throw new UsageException($"--spec '{other}' is not supported by chat (ngram, mtp)."),
             };
 
             using var file = GgufFile.Open(result.GetValue(model)!.FullName);
@@ -59,6 +60,8 @@ internal static class ChatCommand
             {
                 Threads = threadCount, ContextSize = ctx, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
             });
+            if (speculation is { MultiTokenPrediction: true } && lm is not IMultiTokenPredictor { HasPredictionHead: true })
+                throw new UsageException($"--spec mtp: {file.Path} ({lm.Info.Architecture}) has no multi-token-prediction block that Suiron runs (qwen35 and qwen35moe files with nextn_predict_layers).");
             var prompt = ChatPrompt.FromGguf(file, tokenizer);
             if (prompt.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template; using ChatML, which it may not have been trained on.");

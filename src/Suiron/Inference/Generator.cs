@@ -33,8 +33,9 @@ public sealed record GenerationOptions
     /// <summary>Control tokens emitted as their text rather than hidden (tool-call markers such as DeepSeek's, which the tool-call parser reads).</summary>
     public IReadOnlySet<int>? RenderedTokens { get; init; }
     /// <summary>
-    /// Speculative decoding with prompt-lookup drafts (<see cref="NgramDraft"/>) or a draft model's
-    /// (<see cref="SpeculationOptions.DraftModel"/>), or null for one token per forward pass.
+    /// Speculative decoding with prompt-lookup drafts (<see cref="NgramDraft"/>), a draft model's
+    /// (<see cref="SpeculationOptions.DraftModel"/>) or the model's own multi-token-prediction head's
+    /// (<see cref="SpeculationOptions.MultiTokenPrediction"/>), or null for one token per forward pass.
     /// Each draft is verified in one pass and every token is still drawn by the sampler from the model's own logits, so
     /// the output is token for token what it is without speculation (same seed included). Models with recurrent layers
     /// (Qwen3-Next, Qwen3.5) go back to a copy of their state from before the pass and evaluate the accepted tokens again
@@ -95,13 +96,21 @@ public sealed class Generator
     /// draft tokens after it. A recurrent state cannot drop tokens, so it goes back to before the pass and those tokens are
     /// evaluated again (the same arithmetic as in the pass, so the same state).
     /// </summary>
-    private void DropDraft(KvCache cache, int[] pass, int drafted, int accepted)
+    private void DropDraft(KvCache cache, int[] pass, int drafted, int accepted, MultiTokenDraft? mtp)
     {
+        mtp?.Drop(drafted - accepted);
         if (cache.DropDraft(drafted - accepted)) return;
         _model.Forward(pass.AsSpan(0, accepted + 1), cache, _redo ??= new float[_model.Info.VocabSize]);
     }
 
     private float[]? _redo;
+
+    /// <summary>The model's forward pass; with a multi-token-prediction drafter, through it, which keeps the hidden states.</summary>
+    private void Evaluate(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits, MultiTokenDraft? mtp)
+    {
+        if (mtp is null) _model.Forward(tokens, cache, logits, allLogits);
+        else mtp.Forward(tokens, cache, logits, allLogits);
+    }
 
     private Sampling.Grammar.GrammarVocabulary? _grammarVocabulary;
 
@@ -127,24 +136,27 @@ public sealed class Generator
         var logits = new float[vocab];
         var clock = Stopwatch.StartNew();
 
+        SpeculationOptions? speculation = options.Speculation;
+        speculation?.Validate();
+        // The multi-token-prediction head follows the sequence in a cache of its own and needs every evaluated token's hidden state.
+        MultiTokenDraft? mtp = speculation is { MultiTokenPrediction: true } ? MultiTokenDraft.For(_model, cache) : null;
         int[] promptTokens = prompt is int[] array ? array : prompt.ToArray();
         if (cache.Recurrent is not null && promptTokens.Length > 1)
         {
             // A recurrent state goes back only to a snapshot: take one before the last prompt token, the position a
             // follow-up prompt (this one plus the answer) shares, so the next turn resumes there (KvCache.ReusablePrefix).
-            _model.Forward(promptTokens.AsSpan(0, promptTokens.Length - 1), cache, logits);
+            Evaluate(promptTokens.AsSpan(0, promptTokens.Length - 1), cache, logits, false, mtp);
             cache.Checkpoint();
-            _model.Forward(promptTokens.AsSpan(promptTokens.Length - 1), cache, logits);
+            Evaluate(promptTokens.AsSpan(promptTokens.Length - 1), cache, logits, false, mtp);
         }
         else
         {
-            _model.Forward(promptTokens, cache, logits);
+            Evaluate(promptTokens, cache, logits, false, mtp);
         }
+        mtp?.CatchUp(); // the head's rows of the prompt are prompt work
         TimeSpan promptTime = clock.Elapsed;
         clock.Restart();
         int generated = 0;
-        SpeculationOptions? speculation = options.Speculation;
-        speculation?.Validate();
         // The draft model follows the sequence in a cache of its own; its logits may cover a slightly smaller vocabulary.
         ILanguageModel? draftModel = speculation?.DraftModel;
         if (draftModel is not null && draftModel.CreateCache(1).RecurrentBytes > 0)
@@ -197,21 +209,23 @@ public sealed class Generator
                     continue;
                 }
                 // Drop the cache rows of the rejected draft tokens, then one pass: the token and a new draft after it.
-                if (row < drafted) DropDraft(cache, pass, drafted, row);
+                if (row < drafted) DropDraft(cache, pass, drafted, row, mtp);
                 pass[0] = token;
                 drafted = 0;
                 int room = Math.Min(Math.Min(maxDraft, cache.Capacity - cache.Count - 1), options.MaxTokens - generated - 1);
                 if (speculation is not null && room >= speculation.DraftMin)
                 {
                     var sequence = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(history);
-                    drafted = draftModel is null
+                    drafted = mtp is not null ? mtp.Propose(token, pass.AsSpan(1, room))
+                        : speculation.MultiTokenPrediction ? 0
+                        : draftModel is null
                         ? NgramDraft.Propose(sequence, speculation, pass.AsSpan(1, room))
                         : NgramDraft.ProposeWithModel(draftModel, draftCache!, sequence, draftLogits!, vocab, pass.AsSpan(1, room));
                     if (drafted < speculation.DraftMin) drafted = 0;
                 }
                 draftTokens += drafted;
                 if (drafted > 0) cache.MarkDraftBase();
-                _model.Forward(pass.AsSpan(0, drafted + 1), cache, rows.AsSpan(0, (drafted + 1) * vocab), allLogits: drafted > 0);
+                Evaluate(pass.AsSpan(0, drafted + 1), cache, rows.AsSpan(0, (drafted + 1) * vocab), drafted > 0, mtp);
                 passes++;
                 row = 0;
             }
@@ -219,7 +233,7 @@ public sealed class Generator
         finally
         {
             // A caller that keeps the cache (a chat session) finds exactly the emitted tokens in it, not a rejected draft.
-            if (row < drafted) DropDraft(cache, pass, drafted, row);
+            if (row < drafted) DropDraft(cache, pass, drafted, row, mtp);
             LastStats = new GenerationStats(prompt.Count, generated, promptTime, clock.Elapsed)
             {
                 DraftTokens = draftTokens, AcceptedDraftTokens = acceptedTokens, DecodePasses = passes,

@@ -1,8 +1,9 @@
 namespace Suiron.Inference;
 
 /// <summary>
-/// Speculative decoding settings (<see cref="GenerationOptions.Speculation"/>): how many tokens a draft may propose, and
-/// the n-gram sizes the prompt-lookup drafter matches.
+/// Speculative decoding settings (<see cref="GenerationOptions.Speculation"/>): how many tokens a draft may propose, where
+/// drafts come from (n-gram lookup, a draft model, the model's multi-token-prediction head), and the n-gram sizes the
+/// prompt-lookup drafter matches.
 /// </summary>
 public sealed record SpeculationOptions
 {
@@ -25,6 +26,13 @@ public sealed record SpeculationOptions
     public Models.ILanguageModel? DraftModel { get; init; }
 
     /// <summary>
+    /// Drafts with the model's own multi-token-prediction block (MTP/NextN: Qwen3.5 and Qwen3.5-MoE files with
+    /// <c>nextn_predict_layers</c>) instead of n-gram lookup, as llama.cpp's <c>--spec-type draft-mtp</c>: the head drafts the
+    /// token after next from the model's last hidden state, then chains on its own output. Not with <see cref="DraftModel"/>.
+    /// </summary>
+    public bool MultiTokenPrediction { get; init; }
+
+    /// <summary>
     /// Refuses a draft model whose vocabulary is not the target's, as llama.cpp does: sizes within 128 tokens of each other,
     /// the same BOS/EOS, and the same text for every token id both have (from id 5 on: control tokens may differ).
     /// </summary>
@@ -44,6 +52,8 @@ public sealed record SpeculationOptions
     {
         if (DraftMin < 1 || DraftMax < DraftMin || DraftMax > 64)
             throw new ArgumentException($"The draft length must satisfy 1 ≤ draft-min ≤ draft-max ≤ 64 (got {DraftMin}, {DraftMax}).");
+        if (MultiTokenPrediction && DraftModel is not null)
+            throw new ArgumentException("Multi-token prediction drafts with the model's own head: it does not go with a draft model.");
         if (NgramMin < 1 || NgramMax < NgramMin)
             throw new ArgumentException($"The n-gram sizes must satisfy 1 ≤ min ≤ max (got {NgramMin}, {NgramMax}).");
     }

@@ -484,7 +484,7 @@ public sealed class Scheduler : IDisposable
     {
         SpeculationOptions? speculation = s.Request.Options.Speculation;
         KvCache cache = s.Slot!.Cache;
-        if (speculation is null || speculation.DraftModel is not null) return 0;
+        if (speculation is null || speculation.DraftModel is not null || speculation.MultiTokenPrediction) return 0; // the scheduler drafts by n-gram only
         int room = Math.Min(Math.Min(speculation.DraftMax, cache.Capacity - cache.Count - 1),
             Math.Min(s.Request.Options.MaxTokens - s.Stream.GeneratedTokens - 1, budget - 1));
         if (room < speculation.DraftMin) return 0;

@@ -43,6 +43,9 @@ internal enum FeedForwardKind
 /// (Hugging Face's <c>post_attention_layernorm</c> under llama.cpp's name; a pre-norm, not a sandwich norm).</param>
 /// <param name="NextNLayers">The last <c>nextn_predict_layers</c> blocks are multi-token-prediction heads: loaded (so real files load)
 /// and skipped by the forward pass, as llama.cpp does.</param>
+/// <param name="MultiTokenPrediction">The first of those blocks runs as a draft head (<see cref="IMultiTokenPredictor"/>), as
+/// llama.cpp's MTP graph for the architecture does: a block of the model's own kind (full attention) over
+/// <c>nextn.eh_proj</c>(enorm(embedding of the next token) ‖ hnorm(the model's normed hidden state)).</param>
 /// <param name="HybridDeltaNet">Layers are gated DeltaNet (<see cref="GatedDeltaNet"/>, recurrent state) except every
 /// <c>full_attention_interval</c>-th (or those <c>attention.recurrent_layers</c> marks false), which attend (Qwen3-Next, Qwen3.5).</param>
 /// <param name="AttentionOutputGate">The query projection carries a gate per head; σ(gate) scales the attention output.</param>
@@ -69,6 +72,7 @@ internal sealed record DecoderArchitecture(
     bool OptionalQueryKeyNorm = false,
     string FeedForwardNormName = "ffn_norm",
     bool NextNLayers = false,
+    bool MultiTokenPrediction = false,
     bool QueryKeyValueBias = false,
     bool RopeFrequencyFactors = false,
     bool QueryKeyNormAfterRope = false,
@@ -100,6 +104,17 @@ internal sealed record BlockWeights(
     float[]? SharedExpertGate,             // (embedding)  ffn_gate_inp_shexp
     float[]? FeedForwardPostNorm);         // (embedding)  post_ffw_norm
 
+/// <summary>The multi-token-prediction (NextN) head: its projection of the next token's embedding beside the model's hidden
+/// state, its block, and the head's own embedding, norm and output where the file has them (else the model's).</summary>
+internal sealed record NextNWeights(
+    BlockWeights Block,
+    Tensor Projection,             // (embedding, 2·embedding)  nextn.eh_proj: [enorm(embedding) ‖ hnorm(hidden)] → embedding
+    float[] EmbeddingNorm,         // (embedding)  nextn.enorm
+    float[] HiddenNorm,            // (embedding)  nextn.hnorm
+    Tensor? TokenEmbedding,        // (vocab, embedding)  nextn.embed_tokens
+    float[]? HeadNorm,             // (embedding)  nextn.shared_head_norm
+    Tensor? Head);                 // (vocab, embedding)  nextn.shared_head_head
+
 /// <summary>
 /// A pre-norm decoder of attention — grouped-query (<see cref="GroupedQueryAttention"/>, K/V cache) or multi-head
 /// latent (<see cref="MultiHeadLatentAttention"/>, compressed cache) — and dense or mixture-of-experts feed-forwards,
@@ -113,7 +128,7 @@ internal sealed record BlockWeights(
 /// A batch of tokens goes through every matmul together (prompt processing is compute-bound, one weight pass serves
 /// all tokens); a single token is the same code with a batch of one.
 /// </summary>
-internal sealed class Decoder : ILanguageModel, IHiddenStateModel
+internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPredictor
 {
     internal const int MaxBatch = 256;
 
@@ -135,7 +150,11 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     // Each layer's index among the cache's attention layers or among its recurrent layers (−1: not of that kind).
     private readonly int[] _attentionSlot, _recurrentSlot;
     private readonly int _attentionLayers, _recurrentLayers, _recurrentSnapshots;
-    private float[] _hidden = [], _normed = [], _sublayer = [], _shared = [];
+    private float[] _hidden = [], _normed = [], _sublayer = [], _shared = [], _joined = [], _captured = [];
+    private readonly NextNWeights? _nextN;
+    // While ForwardWithHidden runs: every row's normed hidden state is kept in _captured, _capturedRows of them so far.
+    private bool _capturing;
+    private int _capturedRows;
 
     public Decoder(GgufFile file, DecoderArchitecture architecture, ModelOptions options)
     {
@@ -190,18 +209,17 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         int sharedWidth = !experts ? 0 : file.GetInt32(Key("expert_shared_feed_forward_length"), 0) is int width and > 0 ? width
             : architecture.SharedExpertAlways ? _h.FeedForwardLength
             : _routing!.FeedForwardLength * file.GetInt32(Key("expert_shared_count"), 0);
-        _layers = new BlockWeights[_h.LayerCount];
-        for (int i = 0; i < _layers.Length; i++)
+        BlockWeights LoadBlock(int i, bool recurrentLayer)
         {
             string p = $"blk.{i}.";
             bool moe = experts && IsMoeLayer(i);
-            _layers[i] = new BlockWeights(
+            return new BlockWeights(
                 AttentionNorm: reader.Vector(p + "attn_norm.weight", embedding),
-                Attention: latent is not null || recurrent[i] ? null : GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm,
+                Attention: latent is not null || recurrentLayer ? null : GroupedQueryAttentionWeights.Load(reader, i, _h, architecture.QueryKeyNorm,
                     architecture.OptionalQueryKeyNorm, requireBias: architecture.QueryKeyValueBias, normOverAllHeads: architecture.QueryKeyNormOverAllHeads,
                     outputGate: architecture.AttentionOutputGate),
                 Latent: latent is null ? null : LatentAttentionWeights.Load(reader, i, embedding, latent.Attention, latent.SplitKeyValue, indexer),
-                DeltaNet: recurrent[i] ? GatedDeltaNetWeights.Load(reader, i, embedding, deltaNet!) : null,
+                DeltaNet: recurrentLayer ? GatedDeltaNetWeights.Load(reader, i, embedding, deltaNet!) : null,
                 AttentionPostNorm: architecture.PostNorms ? reader.Vector(p + "post_attention_norm.weight", embedding) : null,
                 FeedForwardNorm: reader.Vector(p + architecture.FeedForwardNormName + ".weight", embedding),
                 Dense: moe ? null : architecture.FeedForward == FeedForwardKind.FusedGateUp
@@ -212,8 +230,28 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
                 SharedExpertGate: moe && sharedWidth > 0 && architecture.SharedExpertGate ? reader.Vector(p + "ffn_gate_inp_shexp.weight", embedding) : null,
                 FeedForwardPostNorm: architecture.PostNorms ? reader.Vector(p + "post_ffw_norm.weight", embedding) : null);
         }
+        _layers = new BlockWeights[_h.LayerCount];
+        for (int i = 0; i < _layers.Length; i++) _layers[i] = LoadBlock(i, recurrent[i]);
         long nextNParameters = 0;
-        for (int i = _h.LayerCount; i < blockCount; i++) nextNParameters += SkipNextNLayer(reader, i, embedding);
+        for (int i = _h.LayerCount; i < blockCount; i++)
+        {
+            if (i == _h.LayerCount && architecture.MultiTokenPrediction)
+            {
+                // The draft head: a full-attention block of the model's kind, with its own cache layer.
+                string p = $"blk.{i}.";
+                nextNParameters += file.Tensors.Where(t => t.Name.StartsWith(p, StringComparison.Ordinal)).Sum(t => t.ElementCount);
+                _nextN = new NextNWeights(
+                    Block: LoadBlock(i, recurrentLayer: false),
+                    Projection: reader.Matrix(p + "nextn.eh_proj.weight", 2 * embedding, embedding),
+                    EmbeddingNorm: reader.Vector(p + "nextn.enorm.weight", embedding),
+                    HiddenNorm: reader.Vector(p + "nextn.hnorm.weight", embedding),
+                    TokenEmbedding: reader.Has(p + "nextn.embed_tokens.weight") ? reader.Matrix(p + "nextn.embed_tokens.weight", embedding, vocab) : null,
+                    HeadNorm: reader.OptionalVector(p + "nextn.shared_head_norm.weight", embedding),
+                    Head: reader.Has(p + "nextn.shared_head_head.weight") ? reader.Matrix(p + "nextn.shared_head_head.weight", embedding, vocab) : null);
+                continue;
+            }
+            nextNParameters += SkipNextNLayer(reader, i, embedding);
+        }
         _outputNorm = reader.Vector("output_norm.weight", embedding);
         _output = reader.OutputProjection(embedding, vocab, _tokenEmbedding);
         float[]? frequencyFactors = architecture.RopeFrequencyFactors ? reader.OptionalVector("rope_freqs.weight", _h.Rope.Dimensions / 2) : null;
@@ -388,10 +426,95 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
         int n = tokens.Length, embedding = _h.EmbeddingLength;
         _singleSegment[0] = new SequenceSegment(cache, 0, n, cache.Count);
         RunLayers(tokens, _singleSegment);
+        if (_capturing)
+        {
+            // Every row's normed state (llama.cpp's h_nextn), not only those that get logits: the MTP head reads them all.
+            RmsNorm.Apply(_hidden.AsSpan(0, n * embedding), _outputNorm, _h.RmsNormEpsilon, _normed.AsSpan(0, n * embedding));
+            MixtureOfExperts.Grow(ref _captured, (_capturedRows + n) * embedding);
+            _normed.AsSpan(0, n * embedding).CopyTo(_captured.AsSpan(_capturedRows * embedding));
+            _capturedRows += n;
+        }
         if (outputRows == 0) return;
         Span<float> lastRows = _normed.AsSpan((n - outputRows) * embedding, outputRows * embedding);
-        RmsNorm.Apply(_hidden.AsSpan((n - outputRows) * embedding, outputRows * embedding), _outputNorm, _h.RmsNormEpsilon, lastRows);
+        if (!_capturing) RmsNorm.Apply(_hidden.AsSpan((n - outputRows) * embedding, outputRows * embedding), _outputNorm, _h.RmsNormEpsilon, lastRows);
         MatMul.Compute(_output, lastRows, logits[..(outputRows * Info.VocabSize)], outputRows, _pool);
+    }
+
+    /// <inheritdoc />
+    public bool HasPredictionHead => _nextN is not null;
+
+    /// <inheritdoc />
+    public KvCache CreatePredictionCache(int maxTokens)
+    {
+        if (_nextN is null) throw new InvalidOperationException($"This {_architecture.Name} model has no multi-token-prediction block.");
+        return new KvCache(1, _keyWidth, _valueWidth, maxTokens, _keyCacheType, _valueCacheType, null);
+    }
+
+    /// <inheritdoc />
+    public void ForwardWithHidden(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits, Span<float> hidden)
+    {
+        int embedding = _h.EmbeddingLength;
+        if (hidden.Length < (long)tokens.Length * embedding)
+            throw new ArgumentException($"The hidden buffer holds {hidden.Length} floats; {(long)tokens.Length * embedding} are needed.", nameof(hidden));
+        _capturing = true;
+        _capturedRows = 0;
+        try
+        {
+            Forward(tokens, cache, logits, allLogits);
+        }
+        finally
+        {
+            _capturing = false;
+        }
+        _captured.AsSpan(0, tokens.Length * embedding).CopyTo(hidden);
+    }
+
+    /// <inheritdoc />
+    public void Predict(ReadOnlySpan<int> tokens, ReadOnlySpan<float> hidden, KvCache cache, Span<float> logits, Span<float> nextHidden)
+    {
+        NextNWeights head = _nextN ?? throw new InvalidOperationException($"This {_architecture.Name} model has no multi-token-prediction block.");
+        ArgumentNullException.ThrowIfNull(cache);
+        int n = tokens.Length, embedding = _h.EmbeddingLength, vocab = Info.VocabSize;
+        if (n == 0) throw new ArgumentException("No tokens to evaluate.", nameof(tokens));
+        if (cache.LayerCount != 1 || cache.KeyWidth != _keyWidth || cache.ValueWidth != _valueWidth || cache.Recurrent is not null)
+            throw new ArgumentException("The cache was not created by CreatePredictionCache.", nameof(cache));
+        if (hidden.Length != (long)n * embedding)
+            throw new ArgumentException($"{n} tokens need {(long)n * embedding} hidden values; {hidden.Length} were given.", nameof(hidden));
+        bool output = !logits.IsEmpty;
+        if (output && logits.Length < vocab) throw new ArgumentException($"The logits buffer holds {logits.Length} floats; {vocab} are needed.", nameof(logits));
+        if (output && nextHidden.Length < embedding) throw new ArgumentException($"The next hidden buffer holds {nextHidden.Length} floats; {embedding} are needed.", nameof(nextHidden));
+        foreach (int token in tokens)
+            if ((uint)token >= (uint)vocab)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {token} is outside the vocabulary of {vocab}.");
+        cache.EnsureRoom(n);
+        float epsilon = _h.RmsNormEpsilon;
+        Tensor tokenEmbedding = head.TokenEmbedding ?? _tokenEmbedding;
+        for (int start = 0; start < n; start += MaxBatch)
+        {
+            int count = Math.Min(MaxBatch, n - start);
+            MixtureOfExperts.Grow(ref _hidden, count * embedding);
+            MixtureOfExperts.Grow(ref _normed, count * embedding);
+            MixtureOfExperts.Grow(ref _sublayer, count * embedding);
+            MixtureOfExperts.Grow(ref _joined, count * 2 * embedding);
+            Span<float> joined = _joined.AsSpan(0, count * 2 * embedding); // (count, 2·embedding): enorm(embedding) ‖ hnorm(hidden)
+            Span<float> embedded = _sublayer.AsSpan(0, embedding);
+            for (int i = 0; i < count; i++)
+            {
+                Quantization.Dequantize(tokenEmbedding.Type, tokenEmbedding.Row(tokens[start + i]), embedded);
+                RmsNorm.Apply(embedded, head.EmbeddingNorm, epsilon, joined.Slice(2 * i * embedding, embedding));
+                RmsNorm.Apply(hidden.Slice((start + i) * embedding, embedding), head.HiddenNorm, epsilon, joined.Slice((2 * i + 1) * embedding, embedding));
+            }
+            MatMul.Compute(head.Projection, joined, _hidden.AsSpan(0, count * embedding), count, _pool);
+            _singleSegment[0] = new SequenceSegment(cache, 0, count, cache.Count);
+            RunBlock(_h.LayerCount, head.Block, attentionSlot: 0, recurrentSlot: -1, count, _singleSegment);
+            cache.Advance(count);
+        }
+        if (!output) return;
+        int last = (n - 1) % MaxBatch;
+        Span<float> normed = _normed.AsSpan(0, embedding);
+        RmsNorm.Apply(_hidden.AsSpan(last * embedding, embedding), head.HeadNorm ?? _outputNorm, epsilon, normed);
+        normed.CopyTo(nextHidden);
+        MatMul.Compute(head.Head ?? _output, normed, logits[..vocab], 1, _pool);
     }
 
     /// <summary>
@@ -449,54 +572,59 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel
     private void RunLayers(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments)
     {
         int n = tokens.Length, embedding = _h.EmbeddingLength;
-        float epsilon = _h.RmsNormEpsilon;
         MixtureOfExperts.Grow(ref _hidden, n * embedding);
         MixtureOfExperts.Grow(ref _normed, n * embedding);
         MixtureOfExperts.Grow(ref _sublayer, n * embedding);
-        Span<float> hidden = _hidden.AsSpan(0, n * embedding);     // (n, embedding): the residual stream
-        Span<float> normed = _normed.AsSpan(0, n * embedding);     // (n, embedding)
-        Span<float> sublayer = _sublayer.AsSpan(0, n * embedding); // (n, embedding)
-
+        Span<float> hidden = _hidden.AsSpan(0, n * embedding); // (n, embedding): the residual stream
         for (int i = 0; i < n; i++)
             Quantization.Dequantize(_tokenEmbedding.Type, _tokenEmbedding.Row(tokens[i]), hidden.Slice(i * embedding, embedding));
 
         for (int layerIndex = 0; layerIndex < _h.LayerCount; layerIndex++)
-        {
-            BlockWeights w = _layers[layerIndex];
-            RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
-            if (w.Latent is { } latentWeights) _latent!.Forward(layerIndex, latentWeights, normed, n, segments, sublayer);
-            else if (w.DeltaNet is { } deltaNet) _deltaNet!.Forward(_recurrentSlot[layerIndex], deltaNet, normed, n, segments, sublayer);
-            else _attention!.Forward(_attentionSlot[layerIndex], w.Attention!, normed, n, segments, sublayer);
-            if (w.AttentionPostNorm is not null) RmsNorm.Apply(sublayer, w.AttentionPostNorm, epsilon, sublayer);
-            VectorOps.Add(hidden, sublayer, hidden);
-
-            RmsNorm.Apply(hidden, w.FeedForwardNorm, epsilon, normed);
-            if (w.Dense is { } dense)
-            {
-                _feedForward.Forward(dense, normed, n, sublayer);
-            }
-            else
-            {
-                Experts!.Forward(layerIndex, w.Experts!, normed, n, sublayer);
-                if (w.SharedExpert is { } sharedExpert)
-                {
-                    MixtureOfExperts.Grow(ref _shared, n * embedding);
-                    Span<float> shared = _shared.AsSpan(0, n * embedding);
-                    _feedForward.Forward(sharedExpert, normed, n, shared);
-                    if (w.SharedExpertGate is { } gate)
-                        for (int t = 0; t < n; t++)
-                        {
-                            Span<float> row = shared.Slice(t * embedding, embedding);
-                            float scale = 1f / (1f + MathF.Exp(-VectorOps.Dot(gate, normed.Slice(t * embedding, embedding))));
-                            VectorOps.Scale(row, scale);
-                        }
-                    VectorOps.Add(sublayer, shared, sublayer);
-                }
-            }
-            if (w.FeedForwardPostNorm is not null) RmsNorm.Apply(sublayer, w.FeedForwardPostNorm, epsilon, sublayer);
-            VectorOps.Add(hidden, sublayer, hidden);
-        }
+            RunBlock(layerIndex, _layers[layerIndex], _attentionSlot[layerIndex], _recurrentSlot[layerIndex], n, segments);
         foreach (var segment in segments) segment.Cache.Advance(segment.Count);
+    }
+
+    /// <summary>One block over the <paramref name="n"/> rows of the residual stream in <c>_hidden</c>: norm → token mixer → residual
+    /// → norm → channel mixer → residual; the mixer's cache rows go to the segments' caches (not yet advanced).</summary>
+    private void RunBlock(int layerIndex, BlockWeights w, int attentionSlot, int recurrentSlot, int n, ReadOnlySpan<SequenceSegment> segments)
+    {
+        int embedding = _h.EmbeddingLength;
+        float epsilon = _h.RmsNormEpsilon;
+        Span<float> hidden = _hidden.AsSpan(0, n * embedding);     // (n, embedding): the residual stream
+        Span<float> normed = _normed.AsSpan(0, n * embedding);     // (n, embedding)
+        Span<float> sublayer = _sublayer.AsSpan(0, n * embedding); // (n, embedding)
+        RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
+        if (w.Latent is { } latentWeights) _latent!.Forward(layerIndex, latentWeights, normed, n, segments, sublayer);
+        else if (w.DeltaNet is { } deltaNet) _deltaNet!.Forward(recurrentSlot, deltaNet, normed, n, segments, sublayer);
+        else _attention!.Forward(attentionSlot, w.Attention!, normed, n, segments, sublayer);
+        if (w.AttentionPostNorm is not null) RmsNorm.Apply(sublayer, w.AttentionPostNorm, epsilon, sublayer);
+        VectorOps.Add(hidden, sublayer, hidden);
+
+        RmsNorm.Apply(hidden, w.FeedForwardNorm, epsilon, normed);
+        if (w.Dense is { } dense)
+        {
+            _feedForward.Forward(dense, normed, n, sublayer);
+        }
+        else
+        {
+            Experts!.Forward(layerIndex, w.Experts!, normed, n, sublayer);
+            if (w.SharedExpert is { } sharedExpert)
+            {
+                MixtureOfExperts.Grow(ref _shared, n * embedding);
+                Span<float> shared = _shared.AsSpan(0, n * embedding);
+                _feedForward.Forward(sharedExpert, normed, n, shared);
+                if (w.SharedExpertGate is { } gate)
+                    for (int t = 0; t < n; t++)
+                    {
+                        Span<float> row = shared.Slice(t * embedding, embedding);
+                        float scale = 1f / (1f + MathF.Exp(-VectorOps.Dot(gate, normed.Slice(t * embedding, embedding))));
+                        VectorOps.Scale(row, scale);
+                    }
+                VectorOps.Add(sublayer, shared, sublayer);
+            }
+        }
+        if (w.FeedForwardPostNorm is not null) RmsNorm.Apply(sublayer, w.FeedForwardPostNorm, epsilon, sublayer);
+        VectorOps.Add(hidden, sublayer, hidden);
     }
 
     public void Dispose() => _pool.Dispose();

@@ -86,3 +86,30 @@ internal interface IHiddenStateModel
     /// hidden state after the output norm into <paramref name="hidden"/> (tokens.Length × embedding).</summary>
     void ForwardHidden(ReadOnlySpan<int> tokens, KvCache cache, Span<float> hidden);
 }
+
+/// <summary>
+/// A model with a multi-token-prediction (MTP, NextN) block that drafts the token after next, as llama.cpp's MTP context
+/// does: the block's row at position p reads token p and the model's hidden state at p − 1 (after the output norm,
+/// llama.cpp's <c>h_nextn</c>; zeros before the first token), attends over its own one-layer cache, and its logits
+/// propose token p + 1. Chained drafts feed the head's own normed output back as the next row's hidden state.
+/// </summary>
+internal interface IMultiTokenPredictor
+{
+    /// <summary>Whether the file carries the block (and the architecture runs it).</summary>
+    bool HasPredictionHead { get; }
+
+    /// <summary>The head's own cache (one attention layer) for up to <paramref name="maxTokens"/> positions.</summary>
+    KvCache CreatePredictionCache(int maxTokens);
+
+    /// <summary><see cref="ILanguageModel.Forward"/> that also writes every token's normed hidden state into
+    /// <paramref name="hidden"/> (tokens.Length × embedding).</summary>
+    void ForwardWithHidden(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits, Span<float> hidden);
+
+    /// <summary>
+    /// Runs the head on <paramref name="tokens"/> at positions <c>cache.Count</c> onwards, row i pairing token i with hidden
+    /// row i (tokens.Length × embedding), appends their rows to <paramref name="cache"/>, and writes the last row's draft
+    /// logits and its normed output (the hidden state a chained step takes) into <paramref name="logits"/> and <paramref name="nextHidden"/>;
+    /// with empty <paramref name="logits"/> only the cache rows are made (catching up, no draft).
+    /// </summary>
+    void Predict(ReadOnlySpan<int> tokens, ReadOnlySpan<float> hidden, KvCache cache, Span<float> logits, Span<float> nextHidden);
+}

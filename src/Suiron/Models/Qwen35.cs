@@ -10,12 +10,14 @@ namespace Suiron.Models;
 ///   h += MLP(RmsNorm(h))                                                       post_attention_norm
 /// </code>
 /// The converter orders the DeltaNet value heads so that value head h reads key head h mod (key heads). The
-/// multi-token-prediction block (<c>nextn_predict_layers</c>) is loaded but not run, as llama.cpp's main pass does.
+/// multi-token-prediction block (<c>nextn_predict_layers</c>) is skipped by the main pass, as llama.cpp's is, and runs as a
+/// draft head (<see cref="IMultiTokenPredictor"/>, <c>--spec mtp</c>): a gated-attention block with its own cache over
+/// <c>nextn.eh_proj</c>(enorm(embedding of token p) ‖ hnorm(hidden state at p − 1)).
 /// </summary>
 internal static class Qwen35
 {
     public static readonly DecoderArchitecture Architecture = new("qwen35", RopeStyle.NeoX, QueryKeyNorm: true,
-        FeedForwardNormName: "post_attention_norm", NextNLayers: true,
+        FeedForwardNormName: "post_attention_norm", NextNLayers: true, MultiTokenPrediction: true,
         HybridDeltaNet: true, AttentionOutputGate: true, InterleavedRopeSections: true, TiledDeltaNetKeyHeads: true);
 
     public static ILanguageModel Load(Gguf.GgufFile file, ModelOptions options) => new Decoder(file, Architecture, options);

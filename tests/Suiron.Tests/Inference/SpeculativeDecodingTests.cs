@@ -288,3 +288,132 @@ public sealed class SpeculationAcrossArchitecturesTests(ITestOutputHelper output
         Assert.Empty(differing);
     }
 }
+
+/// <summary>
+/// Multi-token-prediction speculation (<see cref="SpeculationOptions.MultiTokenPrediction"/>): the tokens are those of
+/// plain decoding (the truth, itself checked against llama.cpp), greedy and sampled, whether the head's drafts are mostly
+/// accepted or mostly rejected, over a chat's turns that keep the cache, and with the head's cache unable to follow.
+/// </summary>
+public sealed class MultiTokenPredictionSpeculationTests(ITestOutputHelper output)
+{
+    private const string Prompt = "Once upon a time, there was a little girl named Lily. She loved to play in the park with her dog.";
+
+    private static int[] Tokens(IEnumerable<GenerationStep> steps) => steps.Where(s => s.Token >= 0).Select(s => s.Token).ToArray();
+
+    public static TheoryData<string, string> Cases => new()
+    {
+        { "bigram", "greedy" }, { "bigram", "sampled" }, { "qwen35", "greedy" }, { "qwen35moe", "greedy" },
+    };
+
+    private static string PathOf(string head) => head switch
+    {
+        "bigram" => MoeModelBuilder.Qwen35BigramMtpF32(),
+        "qwen35" => MoeModelBuilder.Qwen35MtpF32(),
+        _ => MoeModelBuilder.Qwen35MoeMtpF32(),
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void GivesTheTokensOfPlainDecoding(string head, string sampling)
+    {
+        using var file = GgufFile.Open(PathOf(head));
+        var tokenizer = Tokenizer.FromGguf(file);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 320 });
+        var generator = new Generator(model, tokenizer);
+        int[] prompt = tokenizer.Encode(Prompt);
+        var samplingOptions = sampling == "greedy" ? SamplingOptions.Greedy : new SamplingOptions { Temperature = 0.9f, Seed = 7, TopK = 40 };
+        var plain = new GenerationOptions { MaxTokens = 200, Sampling = samplingOptions, StopAtEndOfGeneration = false };
+
+        var plainCache = model.CreateCache(320);
+        int[] expected = Tokens(generator.Generate(prompt, plain, plainCache));
+        var plainStats = generator.LastStats!;
+        var cache = model.CreateCache(320);
+        int[] actual = Tokens(generator.Generate(prompt, plain with { Speculation = new SpeculationOptions { MultiTokenPrediction = true, DraftMax = 4 } }, cache));
+        var stats = generator.LastStats!;
+        output.WriteLine($"{head} {sampling}: {stats.GeneratedTokens} tokens in {stats.DecodePasses} passes (plain {plainStats.DecodePasses}); " +
+                         $"drafted {stats.DraftTokens}, accepted {stats.AcceptedDraftTokens}");
+        Assert.Equal(expected, actual);
+        Assert.True(stats.DraftTokens > stats.AcceptedDraftTokens, "no draft was rejected: the rollback went untested");
+        Assert.Equal(plainStats.DecodePasses, stats.DecodePasses + stats.AcceptedDraftTokens);
+        if (head == "bigram") Assert.True(stats.AcceptedDraftTokens > 0, "the bigram head had no draft accepted");
+        // The cache ends as plain decoding leaves it: the same continuation follows.
+        Assert.Equal(plainCache.Count, cache.Count);
+        var a = new float[model.Info.VocabSize];
+        var b = new float[model.Info.VocabSize];
+        model.Forward([5, 6, 7], plainCache, a);
+        model.Forward([5, 6, 7], cache, b);
+        Assert.Equal(a, b);
+    }
+
+    /// <summary>
+    /// A chat keeps its cache across turns, and the head's cache follows it: the second turn drafts too and both turns are
+    /// plain decoding's. A cache filled without the head (a turn without MTP first) cannot be followed: no drafts, same tokens.
+    /// </summary>
+    [Fact]
+    public void FollowsACacheKeptAcrossTurns()
+    {
+        using var file = GgufFile.Open(MoeModelBuilder.Qwen35BigramMtpF32());
+        var tokenizer = Tokenizer.FromGguf(file);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 320 });
+        var generator = new Generator(model, tokenizer);
+        var plain = new GenerationOptions { MaxTokens = 60, Sampling = SamplingOptions.Greedy, StopAtEndOfGeneration = false };
+        var mtp = plain with { Speculation = new SpeculationOptions { MultiTokenPrediction = true } };
+        int[] first = tokenizer.Encode(Prompt), second = tokenizer.Encode(" Then the sun went down and", addSpecial: false);
+
+        var plainCache = model.CreateCache(320);
+        int[] plainFirst = Tokens(generator.Generate(first, plain, plainCache));
+        int[] plainSecond = Tokens(generator.Generate(second, plain, plainCache));
+        var cache = model.CreateCache(320);
+        Assert.Equal(plainFirst, Tokens(generator.Generate(first, mtp, cache)));
+        Assert.Equal(plainSecond, Tokens(generator.Generate(second, mtp, cache)));
+        var secondStats = generator.LastStats!;
+        output.WriteLine($"second turn: drafted {secondStats.DraftTokens}, accepted {secondStats.AcceptedDraftTokens}");
+        Assert.True(secondStats.AcceptedDraftTokens > 0, "the second turn did not draft");
+
+        var unfollowed = model.CreateCache(320);
+        Assert.Equal(plainFirst, Tokens(generator.Generate(first, plain, unfollowed)));
+        Assert.Equal(plainSecond, Tokens(generator.Generate(second, mtp, unfollowed)));
+        Assert.Equal(0, generator.LastStats!.DraftTokens);
+    }
+
+    /// <summary>A decode step with MTP drafting (the model's pass keeping its hidden states, the head catching up and
+    /// drafting 3 tokens) allocates nothing once warm.</summary>
+    [Fact]
+    public void DraftingStepsAllocateNothingOnceWarm()
+    {
+        using var file = GgufFile.Open(MoeModelBuilder.Qwen35MtpF32());
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 128 });
+        var cache = model.CreateCache(128);
+        var drafter = MultiTokenDraft.For(model, cache)!;
+        var logits = new float[model.Info.VocabSize];
+        var draft = new int[3];
+        drafter.Forward([1, 5, 9, 14, 3, 7], cache, logits, allLogits: false);
+        drafter.CatchUp();
+        int[] token = [0];
+        int drafted = 0;
+        void Step(int i)
+        {
+            token[0] = (i * 53 + 2) % 500;
+            drafter.Forward(token, cache, logits, allLogits: false);
+            drafted += drafter.Propose((i * 31 + 7) % 500, draft);
+        }
+        for (int i = 0; i < 6; i++) Step(i); // warm: JIT, pools, scratch
+        Assert.Equal(0, ThreadAllocation.SteadyStateBytes(() => { for (int i = 6; i < 16; i++) Step(i); }));
+        Assert.Equal(3 * cache.Count - 3 * 6, drafted);
+    }
+
+    [Fact]
+    public void RefusesAModelWithoutAHeadAndADraftModelBeside()
+    {
+        using var file = GgufFile.Open(MoeModelBuilder.Qwen35F32());
+        var tokenizer = Tokenizer.FromGguf(file);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 64 });
+        var generator = new Generator(model, tokenizer);
+        int[] prompt = tokenizer.Encode("Once upon a time");
+        var mtp = new GenerationOptions { MaxTokens = 4, Speculation = new SpeculationOptions { MultiTokenPrediction = true } };
+        var error = Assert.Throws<ArgumentException>(() => generator.Generate(prompt, mtp).ToList());
+        Assert.Contains("multi-token-prediction", error.Message);
+        var both = mtp with { Speculation = new SpeculationOptions { MultiTokenPrediction = true, DraftModel = model } };
+        Assert.Throws<ArgumentException>(() => generator.Generate(prompt, both).ToList());
+    }
+}

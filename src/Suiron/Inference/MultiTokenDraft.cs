@@ -1,0 +1,141 @@
+using System.Runtime.CompilerServices;
+using Suiron.Models;
+
+namespace Suiron.Inference;
+
+/// <summary>
+/// Drafting with the model's own multi-token-prediction head (<see cref="SpeculationOptions.MultiTokenPrediction"/>), the way
+/// llama.cpp's draft-mtp speculation does it. The head's cache follows the sequence's: its row at position p pairs token p
+/// with the model's hidden state at p − 1, so every token the model evaluates is recorded here with its hidden state and
+/// handed to the head before the next draft, in one pass with the draft's seed row (the token just sampled, with the hidden
+/// state of the last evaluated one); chained rows then feed each draft token back with the head's own output state.
+/// Rows of rejected draft tokens are dropped: what the head holds never depends on a rejected draft, so the drafts (not
+/// the output, which the model's own logits decide) are those of llama.cpp's driver.
+/// One per (model, sequence cache): a chat that keeps its cache keeps its head's cache too (<see cref="For"/>).
+/// </summary>
+internal sealed class MultiTokenDraft
+{
+    private static readonly ConditionalWeakTable<KvCache, MultiTokenDraft> Drafts = new();
+
+    private readonly IMultiTokenPredictor _head;
+    private readonly ILanguageModel _model;
+    private readonly KvCache _headCache;
+    private readonly int _embedding;
+    private readonly float[] _logits, _chained;
+    private readonly float[] _pending; // the model's hidden state at position _ingested − 1; zeros where unknown (the first row, a cut-back sequence)
+    // Evaluated by the model since the head last caught up: their tokens, and their hidden states row by row.
+    private readonly List<int> _tokens = [];
+    private float[] _hidden = [], _rows = [];
+    private int[] _rowTokens = [];
+    private int _ingested;          // positions 0.._ingested − 1 hold the head's rows of evaluated tokens; rows past them are drafts'
+
+    private MultiTokenDraft(ILanguageModel model, IMultiTokenPredictor head, int capacity)
+    {
+        _model = model;
+        _head = head;
+        _headCache = head.CreatePredictionCache(capacity);
+        _embedding = model.Info.HyperParameters.EmbeddingLength;
+        _logits = new float[model.Info.VocabSize];
+        _pending = new float[_embedding];
+        _chained = new float[_embedding];
+    }
+
+    /// <summary>
+    /// The drafter that follows <paramref name="cache"/> (made on first use). Where the sequence holds positions the head
+    /// never saw (a cache filled without it), it cannot draft for this sequence and null is returned: decoding goes on
+    /// without speculation. Throws when <paramref name="model"/> has no head.
+    /// </summary>
+    public static MultiTokenDraft? For(ILanguageModel model, KvCache cache)
+    {
+        if (model is not IMultiTokenPredictor { HasPredictionHead: true } head)
+            throw new ArgumentException($"The model ({model.Info.Architecture}) has no multi-token-prediction block (nextn_predict_layers) that Suiron runs: MTP speculation needs a qwen35 or qwen35moe file that has one.");
+        var draft = Drafts.GetValue(cache, c => new MultiTokenDraft(model, head, c.Capacity));
+        return ReferenceEquals(draft._model, model) && draft.Resume(cache.Count) ? draft : null;
+    }
+
+    /// <summary>Comes back to the sequence, now <paramref name="count"/> tokens long; false when the head lags behind it.</summary>
+    private bool Resume(int count)
+    {
+        if (count < _ingested)
+        {
+            // Cut back (a shared prefix kept): the hidden state before the next row is no longer known.
+            _ingested = count;
+            Array.Clear(_pending);
+        }
+        int recorded = Math.Min(_tokens.Count, count - _ingested);
+        _tokens.RemoveRange(recorded, _tokens.Count - recorded);
+        _headCache.Truncate(Math.Min(_headCache.Count, _ingested));
+        return _ingested + _tokens.Count == count;
+    }
+
+    /// <summary>The model's forward pass over <paramref name="tokens"/>, their hidden states kept for the head.</summary>
+    public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits)
+    {
+        int n = tokens.Length, start = _tokens.Count;
+        Grow(ref _hidden, (start + n) * _embedding);
+        _head.ForwardWithHidden(tokens, cache, logits, allLogits, _hidden.AsSpan(start * _embedding, n * _embedding));
+        foreach (int token in tokens) _tokens.Add(token);
+    }
+
+    /// <summary>The model dropped the last <paramref name="rejected"/> tokens it evaluated (a rejected draft's).</summary>
+    public void Drop(int rejected) => _tokens.RemoveRange(_tokens.Count - rejected, rejected);
+
+    /// <summary>
+    /// Hands the evaluated tokens to the head now (after a prompt, so that its rows are prompt work, not a decode step's);
+    /// no draft, no logits.
+    /// </summary>
+    public void CatchUp()
+    {
+        int m = _tokens.Count, e = _embedding;
+        if (m == 0 || _ingested + m > _headCache.Capacity) return;
+        _headCache.Truncate(_ingested);
+        Grow(ref _rowTokens, m);
+        Grow(ref _rows, m * e);
+        _tokens.CopyTo(_rowTokens);
+        _pending.CopyTo(_rows, 0);
+        _hidden.AsSpan(0, (m - 1) * e).CopyTo(_rows.AsSpan(e));
+        _head.Predict(_rowTokens.AsSpan(0, m), _rows.AsSpan(0, m * e), _headCache, default, default);
+        _hidden.AsSpan((m - 1) * e, e).CopyTo(_pending);
+        _ingested += m;
+        _tokens.Clear();
+    }
+
+    /// <summary>
+    /// Catches the head up with the evaluated tokens, then drafts up to <paramref name="draft"/>.Length tokens after
+    /// <paramref name="next"/> (sampled, not yet evaluated) greedily; returns how many.
+    /// </summary>
+    public int Propose(int next, Span<int> draft)
+    {
+        int m = _tokens.Count, e = _embedding;
+        if (draft.IsEmpty || _ingested + m + draft.Length > _headCache.Capacity) return 0;
+        _headCache.Truncate(_ingested); // the last draft's rows
+        // Rows: each evaluated token, then the next one, each with the model's hidden state at the position before it.
+        Grow(ref _rowTokens, m + 1);
+        Grow(ref _rows, (m + 1) * e);
+        _tokens.CopyTo(_rowTokens);
+        _rowTokens[m] = next;
+        _pending.CopyTo(_rows, 0);
+        _hidden.AsSpan(0, m * e).CopyTo(_rows.AsSpan(e));
+        _head.Predict(_rowTokens.AsSpan(0, m + 1), _rows.AsSpan(0, (m + 1) * e), _headCache, _logits, _chained);
+        if (m > 0) _hidden.AsSpan((m - 1) * e, e).CopyTo(_pending);
+        _ingested += m;
+        _tokens.Clear();
+
+        // Chained rows: each draft token with the head's own output state; their rows go at the next Propose.
+        int count = 0;
+        Span<int> one = stackalloc int[1];
+        while (true)
+        {
+            draft[count++] = Sampling.Sampler.ArgMax(_logits);
+            if (count == draft.Length) return count;
+            one[0] = draft[count - 1];
+            _chained.CopyTo(_rows, 0);
+            _head.Predict(one, _rows.AsSpan(0, e), _headCache, _logits, _chained);
+        }
+    }
+
+    private static void Grow<T>(ref T[] buffer, int length)
+    {
+        if (buffer.Length < length) Array.Resize(ref buffer, Math.Max(length, 2 * buffer.Length));
+    }
+}

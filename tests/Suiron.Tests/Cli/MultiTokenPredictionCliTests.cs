@@ -1,0 +1,43 @@
+using Suiron.Tests.Models;
+using Xunit;
+
+namespace Suiron.Tests.Cli;
+
+/// <summary><c>suiron run --spec mtp</c>: the text of a plain run, the drafts counted on stderr; a clear refusal where the file has no head.</summary>
+public sealed class MultiTokenPredictionCliTests
+{
+    [Fact]
+    public void Run_with_mtp_prints_the_plain_text_and_the_acceptance()
+    {
+        string path = MoeModelBuilder.Qwen35BigramMtpF32();
+        string[] args = ["run", "--model", path, "--prompt", "Once upon a time", "-n", "40", "--temp", "0", "--threads", "2"];
+        var plain = SuironProcess.Run(args);
+        var mtp = SuironProcess.Run([.. args, "--spec", "mtp", "--draft-max", "3"]);
+        Assert.True(mtp.ExitCode == 0, mtp.StdErr);
+        Assert.Equal(plain.StdOut, mtp.StdOut);
+        Assert.Matches(@"speculation: \d+ passes for 40 tokens; \d+ of \d+ draft tokens accepted", mtp.StdErr);
+    }
+
+    /// <summary>Two piped turns of <c>chat --spec mtp</c> (the head's cache following the conversation's): the plain chat's answers.</summary>
+    [Fact]
+    public void Chat_with_mtp_gives_the_plain_answers()
+    {
+        string path = MoeModelBuilder.Qwen35BigramMtpF32();
+        string[] args = ["chat", "--model", path, "--temp", "0", "-n", "30", "--threads", "2", "-c", "256"];
+        const string turns = "Once upon a time\nThe dog ran\n";
+        var plain = SuironProcess.RunWithInput(turns, args);
+        var mtp = SuironProcess.RunWithInput(turns, [.. args, "--spec", "mtp"]);
+        Assert.True(mtp.ExitCode == 0, mtp.StdErr);
+        Assert.Equal(plain.StdOut, mtp.StdOut);
+        Assert.True(mtp.StdOut.Length > 0);
+    }
+
+    [Fact]
+    public void Run_with_mtp_refuses_a_model_without_a_head()
+    {
+        var result = SuironProcess.Run("run", "--model", MoeModelBuilder.Qwen35F32(), "--prompt", "x", "--spec", "mtp");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("no multi-token-prediction block", result.StdErr);
+        Assert.DoesNotContain("   at ", result.StdErr);
+    }
+}
