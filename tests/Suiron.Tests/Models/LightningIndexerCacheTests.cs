@@ -111,16 +111,19 @@ public sealed unsafe class LightningIndexerCacheTests(ITestOutputHelper output)
                     apart++;
                     float difference = Math.Abs((float)BitConverter.UInt16BitsToHalf(o[i]) - (float)BitConverter.UInt16BitsToHalf(t[i]));
                     // Before rounding, the keys agree to ~1e-6 of the row's scale in the first layer (F32 weights, summation order)
-                    // and to ~1e-4 in the last (each layer's F16 attention rounding reaches the next): an element near a rounding
-                    // midpoint may land one ulp apart, a small one a few ulps of its own size; an unrotated key is O(1) away.
-                    Assert.True(ulps <= 1 || difference <= 2e-4f * largest,
+                    // and to ~1e-4 in the last (each layer's F16 attention rounding reaches the next; up to 4.7e-4 seen when the
+                    // process runs llama.cpp on another ggml CPU build, see DeepSeek2Tests): an element may land one ulp apart, a
+                    // small one a few ulps of its own size, never as far as one ulp of the row's largest (~1e-3 of it); an
+                    // unrotated key is O(1) away.
+                    Assert.True(ulps <= 1 || difference <= 1e-3f * largest,
                         $"{spec} layer {layer} position {row} element {i}: ours {o[i]:X4}, llama.cpp's {t[i]:X4}, {difference:E2} apart in a row of scale {largest:E2}");
                 }
             }
             output.WriteLine($"{spec} layer {layer}: {identical} of {keys.Length} cached F16 indexer key elements bit-identical, {apart} within float rounding");
             // Measured: 99.2-99.9 % identical in every layer but glm-dsa's last (92.8 %, where the hidden states have drifted by
-            // ~1e-4); an unrotated key shares no element with llama.cpp's.
-            Assert.True(identical >= keys.Length * 9 / 10, $"{spec} layer {layer}: only {identical} of {keys.Length} elements identical");
+            // ~1e-4), and down to 85 % in deepseek32's last when llama.cpp runs on ggml's noavx CPU build in this process; an
+            // unrotated key shares no element with llama.cpp's.
+            Assert.True(identical >= keys.Length * 7 / 10, $"{spec} layer {layer}: only {identical} of {keys.Length} elements identical");
         }
     }
 
