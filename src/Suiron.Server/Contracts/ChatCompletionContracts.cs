@@ -51,6 +51,13 @@ public abstract class GenerationParameters
     [JsonPropertyName("grammar")] public string? Grammar { get; set; }
     /// <summary>llama.cpp extension: a JSON schema the output must match.</summary>
     [JsonPropertyName("json_schema")] public JsonElement? JsonSchema { get; set; }
+    /// <summary>llama-server extension: most draft tokens per verify pass for this request (0 = no speculation).</summary>
+    [JsonPropertyName("speculative.n_max")] public int? SpeculativeMax { get; set; }
+    /// <summary>llama-server extension: fewest draft tokens worth a verify pass for this request.</summary>
+    [JsonPropertyName("speculative.n_min")] public int? SpeculativeMin { get; set; }
+    /// <summary>llama-server extension: a draft model's lowest token probability to keep drafting; range-checked, no effect on
+    /// the scheduler's prompt-lookup drafts, which have no probabilities.</summary>
+    [JsonPropertyName("speculative.p_min")] public float? SpeculativeMinProbability { get; set; }
 }
 
 public sealed class StreamOptions

@@ -75,8 +75,28 @@ internal static class GenerationSupport
             Sampling = sampling,
             Stop = StopStrings(p.Stop),
             Grammar = OutputGrammar(p),
-            Speculation = state.Options.Speculation,
+            Speculation = Speculation(state.Options.Speculation, p),
         };
+    }
+
+    /// <summary>
+    /// The request's speculation: the server's (<c>--spec</c>) unless it sets llama-server's <c>speculative.n_max</c> /
+    /// <c>speculative.n_min</c>. <c>n_max</c> 0 turns it off for the request; a positive <c>n_max</c> turns prompt-lookup drafting
+    /// on even where the server has none (it needs no draft model, and the output is the same either way). As llama-server,
+    /// <c>n_min</c> is clamped to <c>n_max</c>; 0 means 1 here (a verify pass needs a draft token).
+    /// </summary>
+    private static SpeculationOptions? Speculation(SpeculationOptions? server, GenerationParameters p)
+    {
+        const int longest = 64;
+        Check("speculative.n_max", p.SpeculativeMax is null or (>= 0 and <= longest), $"'speculative.n_max' must be in 0..{longest} (got {p.SpeculativeMax}).");
+        Check("speculative.n_min", p.SpeculativeMin is null or (>= 0 and <= longest), $"'speculative.n_min' must be in 0..{longest} (got {p.SpeculativeMin}).");
+        Check("speculative.p_min", p.SpeculativeMinProbability is null or (>= 0 and <= 1), $"'speculative.p_min' must be in [0, 1] (got {p.SpeculativeMinProbability}).");
+        if (p.SpeculativeMax is null && p.SpeculativeMin is null) return server;
+        if (p.SpeculativeMax == 0) return null;
+        var basis = server ?? new SpeculationOptions();
+        int draftMax = p.SpeculativeMax ?? basis.DraftMax;
+        int draftMin = Math.Clamp(p.SpeculativeMin ?? basis.DraftMin, 1, draftMax);
+        return basis with { DraftMax = draftMax, DraftMin = draftMin };
     }
 
     /// <summary>Sampling settings, each defaulting to llama.cpp's; a value out of range → 400 naming it. Without a seed, a random one.</summary>
