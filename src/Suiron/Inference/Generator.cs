@@ -221,6 +221,10 @@ public sealed class Generator
                         : draftModel is null
                         ? NgramDraft.Propose(sequence, speculation, pass.AsSpan(1, room))
                         : NgramDraft.ProposeWithModel(draftModel, draftCache!, sequence, draftLogits!, vocab, pass.AsSpan(1, room));
+                    // A lookup draft is cut before the first token the grammar rejects (the sampler could never draw it); the
+                    // draft model's and the head's are left whole, their caches having run over every token they proposed.
+                    if (mtp is null && draftModel is null && !speculation.MultiTokenPrediction)
+                        drafted = sampler.GrammarAllowedPrefix(pass.AsSpan(1, drafted));
                     if (drafted < speculation.DraftMin) drafted = 0;
                 }
                 draftTokens += drafted;

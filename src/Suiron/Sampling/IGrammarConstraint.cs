@@ -14,4 +14,10 @@ public interface IGrammarConstraint
 
     /// <summary>Advances past <paramref name="token"/>, which must be allowed.</summary>
     void Accept(int token);
+
+    /// <summary>
+    /// How many of <paramref name="tokens"/>, taken in order from now, the constraint allows, without advancing (a speculative
+    /// draft is cut there). This default looks at the first token only; a constraint that can look further overrides it.
+    /// </summary>
+    int AllowedPrefix(ReadOnlySpan<int> tokens) => tokens.Length > 0 && IsAllowed(tokens[0]) ? 1 : 0;
 }

@@ -37,6 +37,9 @@ public sealed class Sampler
         if (grammar is not null) _masked = new float[vocabSize];
     }
 
+    /// <summary>How many of <paramref name="tokens"/> the grammar allows next, in order (all of them without a grammar).</summary>
+    internal int GrammarAllowedPrefix(ReadOnlySpan<int> tokens) => _grammar?.AllowedPrefix(tokens) ?? tokens.Length;
+
     /// <summary>The sampling options this sampler applies.</summary>
     public SamplingOptions Options => _options;
 

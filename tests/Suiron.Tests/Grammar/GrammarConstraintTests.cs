@@ -64,6 +64,22 @@ public sealed class GrammarConstraintTests
         Assert.Empty(AllowedIds(constraint));
     }
 
+    /// <summary>A speculative draft is cut before its first token the grammar rejects, counted without advancing.</summary>
+    [Fact]
+    public void AllowedPrefixCountsTheDraftTokensTheGrammarAcceptsInOrder()
+    {
+        var constraint = new GrammarConstraint(Gbnf.Parse("root ::= \"\\\"\" [a日é]* \"\\\"\""), Vocabulary);
+        Assert.Equal(0, constraint.AllowedPrefix([1, 11]));               // a: the opening quote must come first
+        Assert.Equal(4, constraint.AllowedPrefix([11, 7, 8, 9, 2, 1]));   // " 日 (over three tokens), then b is not in the class
+        Assert.Equal(3, constraint.AllowedPrefix([11, 4, 12, 1]));        // " é a" complete; nothing may follow the closing quote
+        Assert.Equal(2, constraint.AllowedPrefix([11, 1, 0]));            // an end-of-generation token ends the count
+        Assert.Equal(0, constraint.AllowedPrefix([]));
+        Assert.Equal([11], AllowedIds(constraint));                        // nothing was advanced
+        constraint.Accept(11);
+        Assert.Equal(2, constraint.AllowedPrefix([5, 6, 3]));             // é split over two tokens, then "ab" has b
+        Assert.Equal(0, constraint.AllowedPrefix([6]));                    // a continuation byte with nothing before it
+    }
+
     [Fact]
     public void ApplySetsDisallowedLogitsToMinusInfinityAndKeepsTheOthers()
     {

@@ -194,6 +194,31 @@ public sealed class ScheduledSpeculationTests(ITestOutputHelper output)
         Assert.Equal(expected[1], second);
         Assert.Equal(tokenizer.Encode(prompts[1]).Length - 1, again.CachedPromptTokens);
     }
+
+    /// <summary>
+    /// A draft the grammar rejects is cut before it costs a verify pass: the prompt repeats a sentence, so once the grammar's
+    /// " Lily" is out the n-gram drafter proposes the rest of it (" went to the park. Lily …"), but the grammar allows only
+    /// " Lily went to the zoo.": the draft is cut before " park", so every draft token verified is one the grammar allows
+    /// and greedy sampling then accepts. Uncut, " park" and what follows would be verified and rejected.
+    /// </summary>
+    [Fact]
+    public async Task DraftsTheGrammarRejectsAreCutBeforeVerification()
+    {
+        using var file = GgufFile.Open(SharedData.Path("models", "stories260K.gguf"));
+        var tokenizer = Tokenizer.FromGguf(file);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 512 });
+        using var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = 1, ContextSize = 512 });
+        int[] prompt = tokenizer.Encode("Lily went to the park. Lily went to the park. Lily went to the park.");
+        var options = new GenerationOptions
+        {
+            MaxTokens = 20, Sampling = SamplingOptions.Greedy, Speculation = new SpeculationOptions(),
+            Grammar = Suiron.Sampling.Grammar.Grammar.Parse("root ::= \" Lily went to the zoo.\""),
+        };
+        var steps = await scheduler.Submit(new GenerationRequest(prompt, options)).ToListAsync();
+        Assert.Equal(" Lily went to the zoo.", string.Concat(steps.Select(s => s.Text)));
+        Assert.True(scheduler.DraftTokens > 0, "no draft was verified");
+        Assert.Equal(scheduler.DraftTokens, scheduler.DraftTokensAccepted);
+    }
 }
 
 /// <summary>

@@ -75,6 +75,41 @@ public sealed class GrammarConstraint : IGrammarConstraint
         }
     }
 
+    /// <summary>
+    /// How many of <paramref name="tokens"/>, in order from the current state, the grammar allows, without advancing: their
+    /// pieces are walked as one byte string. An end-of-generation token ends the count (whether the grammar may end there
+    /// is not known without advancing).
+    /// </summary>
+    public int AllowedPrefix(ReadOnlySpan<int> tokens)
+    {
+        if (IsFinished) return 0;
+        int total = 0;
+        foreach (int token in tokens) total += _vocabulary.Piece(token).Length;
+        byte[] rented = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(total, 1));
+        try
+        {
+            int length = 0, allowed = 0;
+            foreach (int token in tokens)
+            {
+                var piece = _vocabulary.Piece(token);
+                if (_vocabulary.EndsGeneration(token) || piece.Length == 0) break;
+                piece.CopyTo(rented.AsSpan(length));
+                length += piece.Length;
+                if (!_matcher.CanAccept(rented.AsSpan(0, length))) break;
+                allowed++;
+            }
+            return allowed;
+        }
+        catch (GrammarException)
+        {
+            return 0; // too ambiguous to look ahead: no draft; sampling reports the dead end itself if it is one
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
     /// <summary>Advances the grammar over <paramref name="token"/>, which must be allowed.</summary>
     public void Accept(int token)
     {
