@@ -99,7 +99,7 @@ internal static unsafe class DotKernels
         _ => null,
     };
 
-    /// <summary>The portable 128-bit kernel, or null where the type has none (the activation-only Q8_1 and Q8_K).</summary>
+    /// <summary>The portable 128-bit kernel, or null where the type has none (the activation-only Q8_1 and Q8_K; IQ4_NL, IQ4_XS, MXFP4, TQ1_0, TQ2_0).</summary>
     public static delegate*<byte*, byte*, int, float> Vector128(TensorType weightType) => weightType switch
     {
         TensorType.F32 => &Vector128Dot.F32,
@@ -115,6 +115,13 @@ internal static unsafe class DotKernels
         TensorType.Q4_K => &Vector128Dot.Q4K,
         TensorType.Q5_K => &Vector128Dot.Q5K,
         TensorType.Q6_K => &Vector128Dot.Q6K,
+        TensorType.IQ2_XXS => &Lattice.Vector128DotIQ2XXS,
+        TensorType.IQ2_XS => &Lattice.Vector128DotIQ2XS,
+        TensorType.IQ2_S => &Lattice.Vector128DotIQ2S,
+        TensorType.IQ3_XXS => &Lattice.Vector128DotIQ3XXS,
+        TensorType.IQ3_S => &Lattice.Vector128DotIQ3S,
+        TensorType.IQ1_S => &Lattice.Vector128DotIQ1S,
+        TensorType.IQ1_M => &Lattice.Vector128DotIQ1M,
         _ => null,
     };
 
