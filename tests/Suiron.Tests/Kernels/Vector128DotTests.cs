@@ -16,6 +16,7 @@ public unsafe class Vector128DotTests
     [
         TensorType.F32, TensorType.F16, TensorType.BF16, TensorType.Q4_0, TensorType.Q4_1, TensorType.Q5_0,
         TensorType.Q5_1, TensorType.Q8_0, TensorType.Q2_K, TensorType.Q3_K, TensorType.Q4_K, TensorType.Q5_K, TensorType.Q6_K,
+        TensorType.IQ4_NL, TensorType.IQ4_XS, TensorType.MXFP4,
     ];
 
     public static IEnumerable<object[]> TypesData() => Types.Select(t => new object[] { t });
@@ -120,6 +121,10 @@ public unsafe class Vector128DotTests
                 case TensorType.Q4_K: ((BlockQ4K*)row)[b].D = ScaleHalf(random, max); ((BlockQ4K*)row)[b].DMin = ScaleHalf(random, max); break;
                 case TensorType.Q5_K: ((BlockQ5K*)row)[b].D = ScaleHalf(random, max); ((BlockQ5K*)row)[b].DMin = ScaleHalf(random, max); break;
                 case TensorType.Q6_K: ((BlockQ6K*)row)[b].D = ScaleHalf(random, max); break;
+                case TensorType.IQ4_NL: ((BlockIQ4NL*)row)[b].D = ScaleHalf(random, max); break;
+                case TensorType.IQ4_XS: ((BlockIQ4XS*)row)[b].D = ScaleHalf(random, max); break;
+                // E8M0 scales 2^29 (max) or anywhere from 2^-29 to 2^21 (HalfScale): finite sums with the small activation scales
+                case TensorType.MXFP4: ((BlockMXFP4*)row)[b].E = (byte)(max ? 157 : random.Next(99, 150)); break;
                 default: throw new ArgumentException(type.ToString());
             }
         }
