@@ -26,14 +26,14 @@ internal static unsafe class KernelBench
     ];
 
     /// <summary>The lattice i-quants, which Suiron reads but does not encode: their rows are random blocks.</summary>
-    private static bool IsLattice(TensorType type) => type is TensorType.IQ2_XXS or TensorType.IQ2_XS or TensorType.IQ2_S
+    internal static bool IsLattice(TensorType type) => type is TensorType.IQ2_XXS or TensorType.IQ2_XS or TensorType.IQ2_S
         or TensorType.IQ3_XXS or TensorType.IQ3_S or TensorType.IQ1_S or TensorType.IQ1_M;
 
     /// <summary>
     /// Random bytes (every index, sign and sub-block scale pattern is a valid block) with a fixed fp16 block scale of
     /// 2^-7, which IQ1_M keeps in the top nibbles of its last four 16-bit words.
     /// </summary>
-    private static void RandomLatticeRow(TensorType type, Random random, Span<byte> row)
+    internal static void RandomLatticeRow(TensorType type, Random random, Span<byte> row)
     {
         random.NextBytes(row);
         int blockBytes = TensorTypes.BlockBytes(type);

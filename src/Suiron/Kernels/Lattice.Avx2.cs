@@ -88,7 +88,7 @@ internal static unsafe partial class Lattice
     internal static Vector256<byte> GatherPoints(uint* grid, Vector256<int> indices) => Avx2.GatherVector256((int*)grid, indices, 4).AsByte();
 
     /// <summary>
-    /// One IQ2/IQ3 type's block for the shared AVX2 drivers (<see cref="Avx2OneRow{T}"/>, <see cref="Avx2TwoRows{T}"/>):
+    /// One IQ2/IQ3 type's block for the shared AVX2 dot (<see cref="Avx2OneRow{T}"/>):
     /// eight int32 lanes, lane k holding Σ over the sub-blocks of multiplier · Σ grid·sign·q over weights 4k..4k+3 of the
     /// sub-block — the lanes the GEMM panel (Gemm.Lattice.cs) reproduces, so decode and prefill stay bit-identical.
     /// </summary>
@@ -299,45 +299,11 @@ internal static unsafe partial class Lattice
         return T.Factor * Avx2Dot.Sum8(acc);
     }
 
-    /// <summary>
-    /// <see cref="Avx2OneRow{T}"/> of two rows (<paramref name="w"/> and <paramref name="w"/> + <paramref name="rowDistance"/>)
-    /// into <paramref name="y"/>[0] and <paramref name="y"/>[<paramref name="outputDistance"/>]: two weight streams in flight,
-    /// each row's integers and float steps those of the one-row dot.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Avx2TwoRows<T>(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance) where T : struct, ILatticeBlocks
-    {
-        var q8 = (BlockQ8K*)a;
-        byte* w1 = w + rowDistance;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
-        fixed (byte* grid = T.Grid)
-            for (int b = 0; b < n / 256; b++, w += T.BlockBytes, w1 += T.BlockBytes)
-            {
-                Vector256<int> sumi0 = T.Lanes(w, grid, q8[b].Qs), sumi1 = T.Lanes(w1, grid, q8[b].Qs);
-                float yd = q8[b].D;
-                acc0 = Fma.MultiplyAdd(Vector256.Create(Avx2Dot.Scale(*(Half*)w) * yd), Avx.ConvertToVector256Single(sumi0), acc0);
-                acc1 = Fma.MultiplyAdd(Vector256.Create(Avx2Dot.Scale(*(Half*)w1) * yd), Avx.ConvertToVector256Single(sumi1), acc1);
-            }
-        y[0] = T.Factor * Avx2Dot.Sum8(acc0);
-        y[outputDistance] = T.Factor * Avx2Dot.Sum8(acc1);
-    }
-
     public static float Avx2DotIQ2XXS(byte* w, byte* a, int n) => Avx2OneRow<IQ2XXSBlocks>(w, a, n);
     public static float Avx2DotIQ2XS(byte* w, byte* a, int n) => Avx2OneRow<IQ2XSBlocks>(w, a, n);
     public static float Avx2DotIQ2S(byte* w, byte* a, int n) => Avx2OneRow<IQ2SBlocks>(w, a, n);
     public static float Avx2DotIQ3XXS(byte* w, byte* a, int n) => Avx2OneRow<IQ3XXSBlocks>(w, a, n);
     public static float Avx2DotIQ3S(byte* w, byte* a, int n) => Avx2OneRow<IQ3SBlocks>(w, a, n);
-
-    public static void Avx2IQ2XXSTwoRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance) =>
-        Avx2TwoRows<IQ2XXSBlocks>(w, rowDistance, a, n, y, outputDistance);
-    public static void Avx2IQ2XSTwoRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance) =>
-        Avx2TwoRows<IQ2XSBlocks>(w, rowDistance, a, n, y, outputDistance);
-    public static void Avx2IQ2STwoRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance) =>
-        Avx2TwoRows<IQ2SBlocks>(w, rowDistance, a, n, y, outputDistance);
-    public static void Avx2IQ3XXSTwoRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance) =>
-        Avx2TwoRows<IQ3XXSBlocks>(w, rowDistance, a, n, y, outputDistance);
-    public static void Avx2IQ3STwoRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance) =>
-        Avx2TwoRows<IQ3SBlocks>(w, rowDistance, a, n, y, outputDistance);
 
     /// <summary>IQ1_S: the four 11-bit grid indices of sub-block <paramref name="ib"/>; bits 8..10 of group l sit at bits 3l..3l+2 of qh.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

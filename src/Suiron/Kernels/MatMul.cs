@@ -172,11 +172,6 @@ public static unsafe partial class MatMul
             if (type == TensorType.IQ4_NL && avx2) return new(&Avx2Dot.IQ4NL, &Avx2Dot.IQ4NLScaled, false, false, null, 4, &Avx2Dot.IQ4NLScaledFourRows);
             if (type == TensorType.MXFP4 && avx2) return new(&Avx2Dot.MXFP4, &Avx2Dot.MXFP4Scaled, false, false, null, 4, &Avx2Dot.MXFP4ScaledFourRows);
             if (type == TensorType.IQ4_XS && avx2) return new(&Avx2Dot.IQ4XS, null, false, false, &Avx2Dot.IQ4XSTwoRows, 2);
-            if (type == TensorType.IQ2_XXS && avx2) return new(&Lattice.Avx2DotIQ2XXS, null, false, false, &Lattice.Avx2IQ2XXSTwoRows, 2);
-            if (type == TensorType.IQ2_XS && avx2) return new(&Lattice.Avx2DotIQ2XS, null, false, false, &Lattice.Avx2IQ2XSTwoRows, 2);
-            if (type == TensorType.IQ2_S && avx2) return new(&Lattice.Avx2DotIQ2S, null, false, false, &Lattice.Avx2IQ2STwoRows, 2);
-            if (type == TensorType.IQ3_XXS && avx2) return new(&Lattice.Avx2DotIQ3XXS, null, false, false, &Lattice.Avx2IQ3XXSTwoRows, 2);
-            if (type == TensorType.IQ3_S && avx2) return new(&Lattice.Avx2DotIQ3S, null, false, false, &Lattice.Avx2IQ3STwoRows, 2);
             if (type == TensorType.F16 && path == DotPath.Vector128) return new(&Vector128Dot.F16xF32, null, false, true);
             return new(DotKernels.For(type, path), null, false, false);
         }
