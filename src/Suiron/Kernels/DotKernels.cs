@@ -99,7 +99,7 @@ internal static unsafe class DotKernels
         _ => null,
     };
 
-    /// <summary>The portable 128-bit kernel, or null where the type has none (the activation-only Q8_1 and Q8_K; TQ1_0, TQ2_0).</summary>
+    /// <summary>The portable 128-bit kernel, or null where the type has none (the activation-only Q8_1 and Q8_K).</summary>
     public static delegate*<byte*, byte*, int, float> Vector128(TensorType weightType) => weightType switch
     {
         TensorType.F32 => &Vector128Dot.F32,
@@ -118,6 +118,8 @@ internal static unsafe class DotKernels
         TensorType.IQ4_NL => &Vector128Dot.IQ4NL,
         TensorType.IQ4_XS => &Vector128Dot.IQ4XS,
         TensorType.MXFP4 => &Vector128Dot.MXFP4,
+        TensorType.TQ1_0 => &Ternary.Vector128DotTQ1_0,
+        TensorType.TQ2_0 => &Ternary.Vector128DotTQ2_0,
         TensorType.IQ2_XXS => &Lattice.Vector128DotIQ2XXS,
         TensorType.IQ2_XS => &Lattice.Vector128DotIQ2XS,
         TensorType.IQ2_S => &Lattice.Vector128DotIQ2S,
