@@ -54,20 +54,25 @@ internal static unsafe class KernelBench
         }
     }
 
-    public static string Run(int columns, int rows, int rounds, TimeSpan turn, IReadOnlyCollection<TensorType>? only, bool best, TextWriter progress)
+    public static string Run(int columns, int rows, int rounds, TimeSpan turn, IReadOnlyCollection<TensorType>? only, bool best, bool ggml,
+        TextWriter progress)
     {
         var text = new StringBuilder();
         text.AppendLine($"dot kernels, 1 thread, {rows} rows x {columns} columns (cache-resident), {(best ? "fastest" : "median")} of {rounds} alternating turns of ~{turn.TotalMilliseconds:F0} ms");
-        text.AppendLine($"{"type",-7} {"scalar",12} {"vector128",12} {"avx2",12} {"v128/scalar",12} {"avx2/v128",10}   (G elements/s)");
+        if (ggml) text.AppendLine($"ggml: {GgmlCpuDots.Describe()}");
+        string ggmlHeader = ggml ? $" {"ggml",12} {"avx2/ggml",10}" : "";
+        text.AppendLine($"{"type",-7} {"scalar",12} {"vector128",12} {"avx2",12} {"v128/scalar",12} {"avx2/v128",10}{ggmlHeader}   (G elements/s)");
         foreach (var type in Types.Where(t => only == null || only.Contains(t)))
         {
-            var paths = new List<DotPath> { DotPath.Scalar };
-            if (DotKernels.Best >= DotPath.Vector128) paths.Add(DotPath.Vector128);
-            if (DotKernels.Best >= DotPath.Avx2 && DotKernels.Resolve(type, DotPath.Avx2) == DotPath.Avx2) paths.Add(DotPath.Avx2);
-            var medians = Measure(type, columns, rows, rounds, turn, paths, best);
-            string Rate(DotPath p) => medians.TryGetValue(p, out double r) ? $"{r / 1e9,12:F2}" : $"{"-",12}";
-            string Ratio(DotPath a, DotPath b) => medians.TryGetValue(a, out double x) && medians.TryGetValue(b, out double y) ? $"{x / y:F2}x" : "-";
-            string line = $"{type,-7} {Rate(DotPath.Scalar)} {Rate(DotPath.Vector128)} {Rate(DotPath.Avx2)} {Ratio(DotPath.Vector128, DotPath.Scalar),12} {Ratio(DotPath.Avx2, DotPath.Vector128),10}";
+            var kernels = new Dictionary<string, nint> { ["scalar"] = (nint)DotKernels.For(type, DotPath.Scalar) };
+            if (DotKernels.Best >= DotPath.Vector128) kernels["vector128"] = (nint)DotKernels.For(type, DotPath.Vector128);
+            if (DotKernels.Best >= DotPath.Avx2 && DotKernels.Resolve(type, DotPath.Avx2) == DotPath.Avx2) kernels["avx2"] = (nint)DotKernels.For(type, DotPath.Avx2);
+            if (ggml && GgmlCpuDots.Select(type)) kernels["ggml"] = (nint)(delegate*<byte*, byte*, int, float>)&GgmlCpuDots.Dot;
+            var rates = Measure(type, columns, rows, rounds, turn, kernels, best);
+            string Rate(string p) => rates.TryGetValue(p, out double r) ? $"{r / 1e9,12:F2}" : $"{"-",12}";
+            string Ratio(string a, string b) => rates.TryGetValue(a, out double x) && rates.TryGetValue(b, out double y) ? $"{x / y:F2}x" : "-";
+            string ggmlColumns = ggml ? $" {Rate("ggml")} {Ratio("avx2", "ggml"),10}" : "";
+            string line = $"{type,-7} {Rate("scalar")} {Rate("vector128")} {Rate("avx2")} {Ratio("vector128", "scalar"),12} {Ratio("avx2", "vector128"),10}{ggmlColumns}";
             progress.WriteLine(line);
             text.AppendLine(line);
         }
@@ -75,7 +80,7 @@ internal static unsafe class KernelBench
     }
 
     /// <summary>Elements per second of each path (median over rounds, or the fastest round).</summary>
-    private static Dictionary<DotPath, double> Measure(TensorType type, int columns, int rows, int rounds, TimeSpan turn, List<DotPath> paths, bool best)
+    private static Dictionary<string, double> Measure(TensorType type, int columns, int rows, int rounds, TimeSpan turn, Dictionary<string, nint> kernels, bool best)
     {
         int rowBytes = checked((int)TensorTypes.RowBytes(type, columns));
         var activationType = Quantization.ActivationType(type);
@@ -100,10 +105,10 @@ internal static unsafe class KernelBench
             for (int i = 0; i < columns; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
             Quantization.QuantizeActivations(activationType, values, new Span<byte>(activations, activationBytes));
 
+            var paths = kernels.Keys.ToList();
             var samples = paths.ToDictionary(p => p, _ => new List<double>());
-            var kernels = paths.ToDictionary(p => p, p => (nint)DotKernels.For(type, p));
             // Warm every path's JIT tiers, then size each path's turn to about `turn` from a short timed run.
-            var passes = new Dictionary<DotPath, int>();
+            var passes = new Dictionary<string, int>();
             foreach (var p in paths)
             {
                 var kernel = (delegate*<byte*, byte*, int, float>)kernels[p];
