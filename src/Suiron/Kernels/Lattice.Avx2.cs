@@ -6,12 +6,16 @@ using Suiron.Tensors;
 
 namespace Suiron.Kernels;
 
-// The AVX2 dots of the lattice i-quants. A sub-block's 32 grid bytes are gathered by four (IQ2, IQ1) or eight (IQ3)
-// scalar table loads into one vector; the signs go onto the activations (vpsignb with ±1 bytes), so vpmaddubsw can
-// take the unsigned magnitudes (≤ 62: pair sums stay below 2^15) against the signed products; one vpmaddwd with the
-// sub-block's odd multipliers 2s + 1 (one per 16 weights) brings them to int32. A super-block's integers add up
-// exactly, then one FMA with d_x·d_y, so each block's contribution is the scalar reference's up to float rounding.
-// The IQ1 grids hold −1, 0, 1: vpsignb of the activations by the grid point is the product itself.
+// The AVX2 dots of the lattice i-quants. A sub-block's 32 grid bytes come from four (IQ2, IQ1) or eight (IQ3) scalar
+// table loads where the indices are plain bytes or masked words, and from one vpgatherqq/vpgatherdd where the index
+// bits are spread over several fields (IQ2_S, IQ3_S, IQ1_S, IQ1_M: computed in vectors, which beats extracting them one
+// by one). Everything else a block needs — its 32 sign bytes, its multipliers, IQ1's shift terms — is built once per
+// block in registers and each sub-block picks its share with vpermd, in place of per-group table loads and scalar bit
+// fiddling. The signs go onto the activations, so vpmaddubsw can take the unsigned magnitudes (≤ 62: pair sums stay
+// below 2^15) against the signed products; one vpmaddwd with the sub-block's odd multipliers 2s + 1 (one per 16 weights)
+// brings them to int32. A super-block's integers add up exactly, then one FMA with d_x·d_y, so each block's
+// contribution is the scalar reference's up to float rounding. The IQ1 grids hold −1, 0, 1: vpsignb of the
+// activations by the grid point is the product itself.
 internal static unsafe partial class Lattice
 {
     /// <summary>
@@ -47,15 +51,13 @@ internal static unsafe partial class Lattice
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<sbyte> SignVector(uint signBytes) => (Avx2Dot.BitsToBytes(signBytes) | Vector256.Create((byte)1)).AsSByte();
 
-    /// <summary>Σ grid·sign·q as 8 int32 lanes, each 16-weight half of the sub-block times its own multiplier.</summary>
+    /// <summary>
+    /// Sub-block <paramref name="which"/>'s multipliers for vpmaddwd: lane ib of <paramref name="first"/> for its first 16
+    /// weights (lanes 0..3), of <paramref name="second"/> for the rest (lanes 4..7).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> SignedSubBlock(Vector256<byte> magnitudes, Vector256<sbyte> signs, Vector256<sbyte> q, Vector256<short> multipliers) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitudes, Avx2.Sign(q, signs)), multipliers);
-
-    /// <summary>Multipliers for a sub-block: <paramref name="first"/> for its first 16 weights, <paramref name="second"/> for the rest.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> Multipliers(int first, int second) =>
-        Vector256.Create(Vector128.Create((short)first), Vector128.Create((short)second));
+    private static Vector256<short> HalfMultipliers(Vector256<int> first, Vector256<int> second, Vector256<int> which) =>
+        Avx2.Blend(Avx2.PermuteVar8x32(first, which), Avx2.PermuteVar8x32(second, which), 0b1111_0000).AsInt16();
 
     /// <summary>Four eight-byte grid points (IQ2, IQ1 codebooks) side by side: 32 weights in element order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -158,6 +160,19 @@ internal static unsafe partial class Lattice
         return (odd | (odd << 16)).AsInt32();
     }
 
+    /// <summary>
+    /// IQ2_XS/IQ2_S: the odd multipliers 2s + 1 of the eight scale bytes' low nibbles (the first 16 weights of each
+    /// sub-block) and high nibbles (the last 16), lane ib for sub-block ib, each in both int16 halves of its lane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<int> First, Vector256<int> Second) NibbleMultipliers(byte* scales)
+    {
+        Vector256<int> bytes = Avx2.ConvertToVector256Int32(scales);
+        Vector256<int> first = ((bytes & Vector256.Create(0xF)) << 1) | Vector256<int>.One;
+        Vector256<int> second = ((bytes >> 4) << 1) | Vector256<int>.One;
+        return (first | (first << 16), second | (second << 16));
+    }
+
     internal readonly struct IQ2XXSBlocks : ILatticeBlocks
     {
         public static ReadOnlySpan<byte> Grid => MemoryMarshal.AsBytes(LatticeGrids.IQ2XXS);
@@ -201,12 +216,12 @@ internal static unsafe partial class Lattice
             Vector256<byte> patterns = Avx2.PackUnsignedSaturate(Avx2.ShiftRightLogical(Avx.LoadVector256(qs).AsInt16(), 9),
                 Avx2.ShiftRightLogical(Avx.LoadVector256(qs + 16).AsInt16(), 9));
             Vector256<byte> signs = ParityToBit7(Avx2.Permute4x64(patterns.AsUInt64(), 0b11_01_10_00).AsByte());
+            (Vector256<int> first, Vector256<int> second) = NibbleMultipliers(x->Scales);
             Vector256<int> which = Vector256<int>.Zero, sumi = which;
             for (int ib = 0; ib < 8; ib++, q8 += 32, qs += 4, which += Vector256<int>.One)
             {
                 var magnitudes = Points((ulong*)grid, qs[0] & 511, qs[1] & 511, qs[2] & 511, qs[3] & 511);
-                int scales = x->Scales[ib];
-                sumi += MaskedSubBlock(magnitudes, NegativeMask(signs, which), q8, Multipliers(2 * (scales & 0xF) + 1, 2 * (scales >> 4) + 1));
+                sumi += MaskedSubBlock(magnitudes, NegativeMask(signs, which), q8, HalfMultipliers(first, second, which));
             }
             return sumi;
         }
@@ -224,13 +239,13 @@ internal static unsafe partial class Lattice
         {
             var x = (BlockIQ2S*)block;
             Vector256<byte> signs = Avx.LoadVector256(x->Qs + 32);
+            (Vector256<int> first, Vector256<int> second) = NibbleMultipliers(x->Scales);
             Vector256<int> which = Vector256<int>.Zero, sumi = which;
             for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
             {
                 Vector256<ulong> high = Avx2.ShiftLeftLogicalVariable(Vector256.Create((ulong)x->Qh[ib]), Vector256.Create(8UL, 6, 4, 2)) & Vector256.Create(0x300UL);
                 var magnitudes = GatherPoints((ulong*)grid, Avx2.ConvertToVector256Int64(x->Qs + 4 * ib) | high.AsInt64());
-                int scales = x->Scales[ib];
-                sumi += MaskedSubBlock(magnitudes, NegativeMask(signs, which), q8, Multipliers(2 * (scales & 0xF) + 1, 2 * (scales >> 4) + 1));
+                sumi += MaskedSubBlock(magnitudes, NegativeMask(signs, which), q8, HalfMultipliers(first, second, which));
             }
             return sumi;
         }
@@ -269,13 +284,16 @@ internal static unsafe partial class Lattice
         {
             var x = (BlockIQ3S*)block;
             Vector256<byte> signs = Avx.LoadVector256(x->Signs);
+            // nibble ib of the four scale bytes is sub-block ib's scale
+            Vector256<uint> nibbles = Avx2.ShiftRightLogicalVariable(Vector256.Create(*(uint*)x->Scales), Vector256.Create(0u, 4, 8, 12, 16, 20, 24, 28)) & Vector256.Create(0xFu);
+            Vector256<uint> odd = (nibbles << 1) | Vector256<uint>.One;
+            Vector256<int> multipliers = (odd | (odd << 16)).AsInt32();
             Vector256<int> which = Vector256<int>.Zero, sumi = which;
             for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
             {
                 Vector256<uint> high = Avx2.ShiftLeftLogicalVariable(Vector256.Create((uint)x->Qh[ib]), Vector256.Create(8u, 7, 6, 5, 4, 3, 2, 1)) & Vector256.Create(0x100u);
                 var magnitudes = GatherPoints((uint*)grid, Avx2.ConvertToVector256Int32(x->Qs + 8 * ib) | high.AsInt32());
-                int ls = 2 * ((x->Scales[ib / 2] >> (4 * (ib % 2))) & 0xF) + 1;
-                sumi += MaskedSubBlock(magnitudes, NegativeMask(signs, which), q8, Vector256.Create((short)ls));
+                sumi += MaskedSubBlock(magnitudes, NegativeMask(signs, which), q8, Avx2.PermuteVar8x32(multipliers, which).AsInt16());
             }
             return sumi;
         }
@@ -337,20 +355,22 @@ internal static unsafe partial class Lattice
             for (int b = 0; b < n / 256; b++)
             {
                 sbyte* q8 = y[b].Qs;
-                Vector256<int> sumi = Vector256<int>.Zero;
-                int shifts = 0;
-                for (int ib = 0; ib < 8; ib++, q8 += 32)
+                // lane ib: sub-block ib's qh word, its multiplier 2s + 1 (in both int16 halves), its 32 activations' sum
+                Vector256<int> qh = Avx2.ConvertToVector256Int32(x[b].Qh);
+                Vector256<int> odd = (((qh >> 12) & Vector256.Create(7)) << 1) | Vector256<int>.One;
+                Vector256<int> multipliers = odd | (odd << 16);
+                Vector256<int> activationSums = Avx2.MultiplyAddAdjacent(Avx.LoadVector256(y[b].BSums), Vector256.Create((short)1));
+                Vector256<int> negative = Avx2.CompareEqual(qh & Vector256.Create(0x8000), Vector256.Create(0x8000));
+                Vector256<int> shifts = Avx2.MultiplyLow(odd, (activationSums ^ negative) - negative);
+                Vector256<int> which = Vector256<int>.Zero, sumi = which;
+                for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
                 {
-                    int qh = x[b].Qh[ib];
-                    int ls = 2 * ((qh >> 12) & 7) + 1;
                     var points = GatherPoints(grid, IQ1SIndices(x + b, ib));
                     Vector256<sbyte> products = Avx2.Sign(Avx.LoadVector256(q8), points.AsSByte());
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, products), Vector256.Create((short)ls));
-                    int activationSum = y[b].BSums[2 * ib] + y[b].BSums[2 * ib + 1];
-                    shifts += ls * ((qh & 0x8000) != 0 ? -activationSum : activationSum);
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, products), Avx2.PermuteVar8x32(multipliers, which).AsInt16());
                 }
                 int total = Vector256.Sum(sumi);
-                sum += Avx2Dot.Scale(x[b].D) * y[b].D * (total + IQ1Delta * shifts);
+                sum += Avx2Dot.Scale(x[b].D) * y[b].D * (total + IQ1Delta * Vector256.Sum(shifts));
             }
         return sum;
     }
@@ -371,15 +391,26 @@ internal static unsafe partial class Lattice
             {
                 BlockIQ1M* block = x + b;
                 sbyte* q8 = y[b].Qs;
-                Vector256<int> sumi = Vector256<int>.Zero, shifts = Vector256<int>.Zero;
-                for (int ib = 0; ib < 8; ib++, q8 += 32)
+                // lane ib: the scale word of sub-block ib, whose 3-bit scales for its two halves sit at 6·(ib % 2) and 3 above
+                Vector256<uint> words = Avx2.PermuteVar8x32(Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(*(ulong*)block->Scales).AsUInt16()),
+                    Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3)).AsUInt32();
+                Vector256<uint> oddFirst = ((Avx2.ShiftRightLogicalVariable(words, Vector256.Create(0u, 6, 0, 6, 0, 6, 0, 6)) & Vector256.Create(7u)) << 1) | Vector256<uint>.One;
+                Vector256<uint> oddSecond = ((Avx2.ShiftRightLogicalVariable(words, Vector256.Create(3u, 9, 3, 9, 3, 9, 3, 9)) & Vector256.Create(7u)) << 1) | Vector256<uint>.One;
+                Vector256<int> first = (oddFirst | (oddFirst << 16)).AsInt32(), second = (oddSecond | (oddSecond << 16)).AsInt32();
+                // byte g: 0xFF where group g's shift is −1/8 (bit 3 of qh byte g/2 for even g, bit 7 for odd g)
+                Vector256<ushort> qh = Avx2.ConvertToVector256Int16(block->Qh).AsUInt16();
+                Vector256<byte> shiftBits = Vector256.Create((ushort)0x8008).AsByte();
+                Vector256<byte> negativeGroups = Avx2.CompareEqual((qh | (qh << 8)).AsByte() & shiftBits, shiftBits);
+                Vector256<byte> spread = Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+                Vector256<int> which = Vector256<int>.Zero, sumi = which, shifts = which;
+                for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
                 {
                     var points = GatherPoints(grid, IQ1MIndices(block, ib));
-                    uint negative = IQ1MShiftSigns(block, ib);
-                    Vector256<short> multipliers = Multipliers(IQ1MMultiplier(block, 2 * ib), IQ1MMultiplier(block, 2 * ib + 1));
+                    Vector256<sbyte> negative = Avx2.Shuffle(Avx2.PermuteVar8x32(negativeGroups.AsInt32(), which).AsByte(), spread).AsSByte();
+                    Vector256<short> multipliers = HalfMultipliers(first, second, which);
                     Vector256<sbyte> q = Avx.LoadVector256(q8);
                     sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, Avx2.Sign(q, points.AsSByte())), multipliers);
-                    shifts += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, Avx2.Sign(q, SignVector(negative))), multipliers);
+                    shifts += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, (q ^ negative) - negative), multipliers);
                 }
                 sum += IQ1MScale(block) * y[b].D * (Vector256.Sum(sumi) + IQ1Delta * Vector256.Sum(shifts));
             }
