@@ -44,8 +44,14 @@ internal static unsafe class PathBench
             var values = new float[columns];
             for (int r = 0; r < rows; r++)
             {
+                var row = new Span<byte>(weights + r * rowBytes, checked((int)rowBytes));
+                if (KernelBench.IsLattice(type))
+                {
+                    KernelBench.RandomLatticeRow(type, random, row); // types Suiron does not encode
+                    continue;
+                }
                 for (int i = 0; i < columns; i++) values[i] = (float)(random.NextDouble() * 2 - 1) * 0.1f;
-                Quantization.Quantize(type, values, new Span<byte>(weights + r * rowBytes, checked((int)rowBytes)));
+                Quantization.Quantize(type, values, row);
             }
             var x = new float[batch * columns];
             for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1);

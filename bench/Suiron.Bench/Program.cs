@@ -242,17 +242,24 @@ root.Subcommands.Add(rssCommand);
 var kernelColumns = new Option<int>("--columns") { Description = "Elements per row (a multiple of 256)", DefaultValueFactory = _ => 4096 };
 var kernelRows = new Option<int>("--rows") { Description = "Rows per pass (keep them cache-resident)", DefaultValueFactory = _ => 16 };
 var kernelRounds = new Option<int>("--rounds") { Description = "Alternating turns per kernel family", DefaultValueFactory = _ => 7 };
+var kernelTypes = new Option<string?>("--types") { Description = "Weight types, comma-separated (default: all)" };
+var kernelTurn = new Option<int>("--turn-ms") { Description = "Milliseconds per turn", DefaultValueFactory = _ => 100 };
+var kernelBest = new Option<bool>("--best") { Description = "Report each family's fastest turn instead of the median (use many short turns on a shared machine)" };
+var kernelGgml = new Option<bool>("--ggml") { Description = "Add ggml's own CPU vec_dot (LLamaSharp's build for this CPU) as a column" };
 var kernelsCommand = new Command("kernels", "Single-thread dot-kernel throughput per type: scalar vs Vector128 (the ARM64 path) vs AVX2, A/B in one process")
 {
-    kernelColumns, kernelRows, kernelRounds,
+    kernelColumns, kernelRows, kernelRounds, kernelTypes, kernelTurn, kernelBest, kernelGgml,
 };
 kernelsCommand.SetAction(result => Guard(() =>
 {
     int columns = result.GetValue(kernelColumns), kernelRowCount = result.GetValue(kernelRows), rounds = result.GetValue(kernelRounds);
     if (columns <= 0 || columns % 256 != 0) throw new ArgumentException($"--columns must be a positive multiple of 256 (got {columns}).");
-    if (kernelRowCount < 1 || rounds < 1) throw new ArgumentException("--rows and --rounds must be ≥ 1.");
+    int turnMs = result.GetValue(kernelTurn);
+    if (kernelRowCount < 1 || rounds < 1 || turnMs < 1) throw new ArgumentException("--rows, --rounds and --turn-ms must be ≥ 1.");
+    var only = result.GetValue(kernelTypes) is { } list ? Split(list).Select(name => Enum.Parse<Suiron.Tensors.TensorType>(name, ignoreCase: true)).ToList() : null;
     WarnIfDebug();
-    Console.Out.Write(KernelBench.Run(columns, kernelRowCount, rounds, TimeSpan.FromMilliseconds(100), Console.Error));
+    Console.Out.Write(KernelBench.Run(columns, kernelRowCount, rounds, TimeSpan.FromMilliseconds(turnMs), only, result.GetValue(kernelBest),
+        result.GetValue(kernelGgml), Console.Error));
     return 0;
 }));
 root.Subcommands.Add(kernelsCommand);

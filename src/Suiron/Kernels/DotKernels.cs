@@ -115,6 +115,18 @@ internal static unsafe class DotKernels
         TensorType.Q4_K => &Vector128Dot.Q4K,
         TensorType.Q5_K => &Vector128Dot.Q5K,
         TensorType.Q6_K => &Vector128Dot.Q6K,
+        TensorType.IQ4_NL => &Vector128Dot.IQ4NL,
+        TensorType.IQ4_XS => &Vector128Dot.IQ4XS,
+        TensorType.MXFP4 => &Vector128Dot.MXFP4,
+        TensorType.TQ1_0 => &Ternary.Vector128DotTQ1_0,
+        TensorType.TQ2_0 => &Ternary.Vector128DotTQ2_0,
+        TensorType.IQ2_XXS => &Lattice.Vector128DotIQ2XXS,
+        TensorType.IQ2_XS => &Lattice.Vector128DotIQ2XS,
+        TensorType.IQ2_S => &Lattice.Vector128DotIQ2S,
+        TensorType.IQ3_XXS => &Lattice.Vector128DotIQ3XXS,
+        TensorType.IQ3_S => &Lattice.Vector128DotIQ3S,
+        TensorType.IQ1_S => &Lattice.Vector128DotIQ1S,
+        TensorType.IQ1_M => &Lattice.Vector128DotIQ1M,
         _ => null,
     };
 

@@ -6,12 +6,16 @@ using Suiron.Tensors;
 
 namespace Suiron.Kernels;
 
-// The AVX2 dots of the lattice i-quants. A sub-block's 32 grid bytes are gathered by four (IQ2, IQ1) or eight (IQ3)
-// scalar table loads into one vector; the signs go onto the activations (vpsignb with ±1 bytes), so vpmaddubsw can
-// take the unsigned magnitudes (≤ 62: pair sums stay below 2^15) against the signed products; one vpmaddwd with the
-// sub-block's odd multipliers 2s + 1 (one per 16 weights) brings them to int32. A super-block's integers add up
-// exactly, then one FMA with d_x·d_y, so each block's contribution is the scalar reference's up to float rounding.
-// The IQ1 grids hold −1, 0, 1: vpsignb of the activations by the grid point is the product itself.
+// The AVX2 dots of the lattice i-quants. A sub-block's 32 grid bytes come from four (IQ2, IQ1) or eight (IQ3) scalar
+// table loads where the indices are plain bytes or masked words, and from one vpgatherqq/vpgatherdd where the index
+// bits are spread over several fields (IQ2_S, IQ3_S, IQ1_S, IQ1_M: computed in vectors, which beats extracting them one
+// by one). Everything else a block needs — its 32 sign bytes, its multipliers, IQ1's shift terms — is built once per
+// block in registers and each sub-block picks its share with vpermd, in place of per-group table loads and scalar bit
+// fiddling. The signs go onto the activations, so vpmaddubsw can take the unsigned magnitudes (≤ 62: pair sums stay
+// below 2^15) against the signed products; one vpmaddwd with the sub-block's odd multipliers 2s + 1 (one per 16 weights)
+// brings them to int32. A super-block's integers add up exactly, then one FMA with d_x·d_y, so each block's
+// contribution is the scalar reference's up to float rounding. The IQ1 grids hold −1, 0, 1: vpsignb of the
+// activations by the grid point is the product itself.
 internal static unsafe partial class Lattice
 {
     /// <summary>
@@ -47,22 +51,13 @@ internal static unsafe partial class Lattice
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<sbyte> SignVector(uint signBytes) => (Avx2Dot.BitsToBytes(signBytes) | Vector256.Create((byte)1)).AsSByte();
 
-    /// <summary>Σ grid·sign·q as 8 int32 lanes, each 16-weight half of the sub-block times its own multiplier.</summary>
+    /// <summary>
+    /// Sub-block <paramref name="which"/>'s multipliers for vpmaddwd: lane ib of <paramref name="first"/> for its first 16
+    /// weights (lanes 0..3), of <paramref name="second"/> for the rest (lanes 4..7).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> SignedSubBlock(Vector256<byte> magnitudes, uint signBytes, sbyte* q8, Vector256<short> multipliers) =>
-        SignedSubBlock(magnitudes, SignVector(signBytes), q8, multipliers);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> SignedSubBlock(Vector256<byte> magnitudes, Vector256<sbyte> signs, sbyte* q8, Vector256<short> multipliers)
-    {
-        Vector256<sbyte> signed = Avx2.Sign(Avx.LoadVector256(q8), signs);
-        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitudes, signed), multipliers);
-    }
-
-    /// <summary>Multipliers for a sub-block: <paramref name="first"/> for its first 16 weights, <paramref name="second"/> for the rest.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> Multipliers(int first, int second) =>
-        Vector256.Create(Vector128.Create((short)first), Vector128.Create((short)second));
+    private static Vector256<short> HalfMultipliers(Vector256<int> first, Vector256<int> second, Vector256<int> which) =>
+        Avx2.Blend(Avx2.PermuteVar8x32(first, which), Avx2.PermuteVar8x32(second, which), 0b1111_0000).AsInt16();
 
     /// <summary>Four eight-byte grid points (IQ2, IQ1 codebooks) side by side: 32 weights in element order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -86,124 +81,263 @@ internal static unsafe partial class Lattice
         return (qh >> 3 & 1) * 0xFFu | (qh >> 7 & 1) * 0xFF00u | (qh >> 11 & 1) * 0xFF0000u | (qh >> 15 & 1) * 0xFF000000u;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Avx2DotIQ2XXS(byte* w, byte* a, int n)
+    /// <summary>Grid points of eight bytes (IQ2, IQ1 codebooks) at four indices, one vpgatherqq.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> GatherPoints(ulong* grid, Vector256<long> indices) => Avx2.GatherVector256((long*)grid, indices, 8).AsByte();
+
+    /// <summary>Grid points of four bytes (IQ3 codebooks) at eight indices, one vpgatherdd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> GatherPoints(uint* grid, Vector256<int> indices) => Avx2.GatherVector256((int*)grid, indices, 4).AsByte();
+
+    /// <summary>
+    /// One IQ2/IQ3 type's block for the shared AVX2 dot (<see cref="Avx2OneRow{T}"/>):
+    /// eight int32 lanes, lane k holding Σ over the sub-blocks of multiplier · Σ grid·sign·q over weights 4k..4k+3 of the
+    /// sub-block — the lanes the GEMM panel (Gemm.Lattice.cs) reproduces, so decode and prefill stay bit-identical.
+    /// </summary>
+    internal interface ILatticeBlocks
     {
-        var x = (BlockIQ2XXS*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<float> acc = Vector256<float>.Zero;
-        fixed (ulong* grid = LatticeGrids.IQ2XXS)
-            for (int b = 0; b < n / 256; b++)
-            {
-                var words = (uint*)x[b].Qs;
-                sbyte* q8 = y[b].Qs;
-                Vector256<int> sumi = Vector256<int>.Zero;
-                for (int ib = 0; ib < 8; ib++, q8 += 32)
-                {
-                    uint indices = words[2 * ib], signsAndScale = words[2 * ib + 1];
-                    int ls = (int)(2 * (signsAndScale >> 28) + 1);
-                    var magnitudes = Points(grid, (int)(indices & 0xFF), (int)(indices >> 8 & 0xFF), (int)(indices >> 16 & 0xFF), (int)(indices >> 24));
-                    sumi += SignedSubBlock(magnitudes, ImpliedSignVector(signsAndScale), q8, Vector256.Create((short)ls));
-                }
-                acc = Fma.MultiplyAdd(Vector256.Create(Avx2Dot.Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
-            }
-        return 0.125f * Avx2Dot.Sum8(acc);
+        /// <summary>The codebook, as bytes.</summary>
+        static abstract ReadOnlySpan<byte> Grid { get; }
+
+        static abstract int BlockBytes { get; }
+
+        /// <summary>The power of two the dot ends with (the format's multipliers are (2s + 1) times it).</summary>
+        static abstract float Factor { get; }
+
+        static abstract Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Avx2DotIQ2XS(byte* w, byte* a, int n)
+    /// <summary>
+    /// The 32 sign bytes of a block whose sub-block <c>ib</c> keeps its four seven-bit patterns at bits 0, 7, 14, 21 of
+    /// lane ib of <paramref name="packed"/>: each pattern moved to a byte and completed by its parity bit (bit 7), as
+    /// <see cref="Signs"/> — the whole block's signs in a dozen vector operations in place of 32 table loads.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> ImpliedSignBytes(Vector256<uint> packed)
     {
-        var x = (BlockIQ2XS*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<float> acc = Vector256<float>.Zero;
-        fixed (ulong* grid = LatticeGrids.IQ2XS)
-            for (int b = 0; b < n / 256; b++)
-            {
-                ushort* qs = x[b].Qs;
-                sbyte* q8 = y[b].Qs;
-                Vector256<int> sumi = Vector256<int>.Zero;
-                for (int ib = 0; ib < 8; ib++, q8 += 32, qs += 4)
-                {
-                    var magnitudes = Points(grid, qs[0] & 511, qs[1] & 511, qs[2] & 511, qs[3] & 511);
-                    var signs = ImpliedSignVector((uint)qs[0] >> 9, (uint)qs[1] >> 9, (uint)qs[2] >> 9, (uint)qs[3] >> 9);
-                    int scales = x[b].Scales[ib];
-                    sumi += SignedSubBlock(magnitudes, signs, q8, Multipliers(2 * (scales & 0xF) + 1, 2 * (scales >> 4) + 1));
-                }
-                acc = Fma.MultiplyAdd(Vector256.Create(Avx2Dot.Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
-            }
-        return 0.125f * Avx2Dot.Sum8(acc);
+        Vector256<uint> seven = (packed & Vector256.Create(0x7Fu)) | ((packed << 1) & Vector256.Create(0x7F00u))
+            | ((packed << 2) & Vector256.Create(0x7F0000u)) | ((packed << 3) & Vector256.Create(0x7F000000u));
+        return ParityToBit7(seven.AsByte());
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Avx2DotIQ2S(byte* w, byte* a, int n)
+    /// <summary>Each byte's bits 0..6 with their parity in bit 7 (bit 0 of each byte of the folded xors sees only its own byte).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> ParityToBit7(Vector256<byte> seven)
     {
-        var x = (BlockIQ2S*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<float> acc = Vector256<float>.Zero;
-        fixed (ulong* grid = LatticeGrids.IQ2S)
-            for (int b = 0; b < n / 256; b++)
-            {
-                sbyte* q8 = y[b].Qs;
-                Vector256<int> sumi = Vector256<int>.Zero;
-                for (int ib = 0; ib < 8; ib++, q8 += 32)
-                {
-                    var magnitudes = Points(grid, IQ2SIndex(x + b, ib, 0), IQ2SIndex(x + b, ib, 1), IQ2SIndex(x + b, ib, 2), IQ2SIndex(x + b, ib, 3));
-                    uint signs = Unsafe.ReadUnaligned<uint>(x[b].Qs + 32 + 4 * ib);
-                    int scales = x[b].Scales[ib];
-                    sumi += SignedSubBlock(magnitudes, signs, q8, Multipliers(2 * (scales & 0xF) + 1, 2 * (scales >> 4) + 1));
-                }
-                acc = Fma.MultiplyAdd(Vector256.Create(Avx2Dot.Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
-            }
-        return 0.125f * Avx2Dot.Sum8(acc);
+        Vector256<uint> t = seven.AsUInt32(), parity = t ^ (t >> 4);
+        parity ^= parity >> 2;
+        parity ^= parity >> 1;
+        return (t | ((parity & Vector256.Create(0x01010101u)) << 7)).AsByte();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Avx2DotIQ3XXS(byte* w, byte* a, int n)
+    /// <summary>
+    /// 0xFF for each of sub-block <paramref name="which"/>'s 32 weights whose sign bit is set, from the block's 32 sign
+    /// bytes (dword ib = sub-block ib's, bit j of byte l = weight 8l + j); <paramref name="which"/> holds ib in every lane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> NegativeMask(Vector256<byte> blockSigns, Vector256<int> which)
     {
-        var x = (BlockIQ3XXS*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<float> acc = Vector256<float>.Zero;
-        fixed (uint* grid = LatticeGrids.IQ3XXS)
-            for (int b = 0; b < n / 256; b++)
-            {
-                byte* qs = x[b].Qs;
-                sbyte* q8 = y[b].Qs;
-                Vector256<int> sumi = Vector256<int>.Zero;
-                for (int ib = 0; ib < 8; ib++, q8 += 32)
-                {
-                    uint signsAndScale = Unsafe.ReadUnaligned<uint>(qs + 64 + 4 * ib);
-                    int ls = (int)(2 * (signsAndScale >> 28) + 1);
-                    sumi += SignedSubBlock(Points(grid, qs + 8 * ib), ImpliedSignVector(signsAndScale), q8, Vector256.Create((short)ls));
-                }
-                acc = Fma.MultiplyAdd(Vector256.Create(Avx2Dot.Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
-            }
-        return 0.25f * Avx2Dot.Sum8(acc);
+        Vector256<byte> mine = Avx2.PermuteVar8x32(blockSigns.AsInt32(), which).AsByte();
+        Vector256<byte> spread = Avx2.Shuffle(mine, Vector256.Create(
+            (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        Vector256<byte> bit = Vector256.Create(0x8040201008040201UL).AsByte();
+        return Avx2.CompareEqual(spread & bit, bit).AsSByte();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Avx2DotIQ3S(byte* w, byte* a, int n)
+    /// <summary>Σ magnitude·(±q) as 8 int32 lanes times the multipliers; <paramref name="negative"/> is 0 or −1 per byte ((q ^ m) − m negates where m = −1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> MaskedSubBlock(Vector256<byte> magnitudes, Vector256<sbyte> negative, sbyte* q8, Vector256<short> multipliers)
     {
-        var x = (BlockIQ3S*)w;
+        Vector256<sbyte> signed = (Avx.LoadVector256(q8) ^ negative) - negative;
+        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(magnitudes, signed), multipliers);
+    }
+
+    /// <summary>Odd multipliers 2s + 1 from the top nibbles of <paramref name="packed"/>'s lanes, each in both int16 halves of its lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> TopNibbleMultipliers(Vector256<uint> packed)
+    {
+        Vector256<uint> odd = ((packed >> 28) << 1) | Vector256<uint>.One;
+        return (odd | (odd << 16)).AsInt32();
+    }
+
+    /// <summary>
+    /// IQ2_XS/IQ2_S: the odd multipliers 2s + 1 of the eight scale bytes' low nibbles (the first 16 weights of each
+    /// sub-block) and high nibbles (the last 16), lane ib for sub-block ib, each in both int16 halves of its lane.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<int> First, Vector256<int> Second) NibbleMultipliers(byte* scales)
+    {
+        Vector256<int> bytes = Avx2.ConvertToVector256Int32(scales);
+        Vector256<int> first = ((bytes & Vector256.Create(0xF)) << 1) | Vector256<int>.One;
+        Vector256<int> second = ((bytes >> 4) << 1) | Vector256<int>.One;
+        return (first | (first << 16), second | (second << 16));
+    }
+
+    internal readonly struct IQ2XXSBlocks : ILatticeBlocks
+    {
+        public static ReadOnlySpan<byte> Grid => MemoryMarshal.AsBytes(LatticeGrids.IQ2XXS);
+        public static int BlockBytes => sizeof(BlockIQ2XXS);
+        public static float Factor => 0.125f;
+
+        /// <summary>Each sub-block is two words: four grid indices, then four sign patterns and the scale nibble.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8)
+        {
+            var words = (uint*)((BlockIQ2XXS*)block)->Qs;
+            Vector256<int> odd = Vector256.Create(1, 3, 5, 7, 1, 3, 5, 7);
+            Vector256<uint> packed = Avx2.Permute2x128(Avx2.PermuteVar8x32(Avx.LoadVector256(words).AsInt32(), odd),
+                Avx2.PermuteVar8x32(Avx.LoadVector256(words + 8).AsInt32(), odd), 0x20).AsUInt32();
+            Vector256<byte> signs = ImpliedSignBytes(packed);
+            Vector256<int> multipliers = TopNibbleMultipliers(packed);
+            Vector256<int> which = Vector256<int>.Zero, sumi = which;
+            for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
+            {
+                uint indices = words[2 * ib];
+                var magnitudes = Points((ulong*)grid, (int)(indices & 0xFF), (int)(indices >> 8 & 0xFF), (int)(indices >> 16 & 0xFF), (int)(indices >> 24));
+                sumi += MaskedSubBlock(magnitudes, NegativeMask(signs, which), q8, Avx2.PermuteVar8x32(multipliers, which).AsInt16());
+            }
+            return sumi;
+        }
+    }
+
+    internal readonly struct IQ2XSBlocks : ILatticeBlocks
+    {
+        public static ReadOnlySpan<byte> Grid => MemoryMarshal.AsBytes(LatticeGrids.IQ2XS);
+        public static int BlockBytes => sizeof(BlockIQ2XS);
+        public static float Factor => 0.125f;
+
+        /// <summary>Each group is one 16-bit word: a 9-bit grid index under a 7-bit sign pattern.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8)
+        {
+            var x = (BlockIQ2XS*)block;
+            ushort* qs = x->Qs;
+            // vpackuswb interleaves the 128-bit lanes: vpermq puts the 32 patterns back in group order
+            Vector256<byte> patterns = Avx2.PackUnsignedSaturate(Avx2.ShiftRightLogical(Avx.LoadVector256(qs).AsInt16(), 9),
+                Avx2.ShiftRightLogical(Avx.LoadVector256(qs + 16).AsInt16(), 9));
+            Vector256<byte> signs = ParityToBit7(Avx2.Permute4x64(patterns.AsUInt64(), 0b11_01_10_00).AsByte());
+            (Vector256<int> first, Vector256<int> second) = NibbleMultipliers(x->Scales);
+            Vector256<int> which = Vector256<int>.Zero, sumi = which;
+            for (int ib = 0; ib < 8; ib++, q8 += 32, qs += 4, which += Vector256<int>.One)
+            {
+                var magnitudes = Points((ulong*)grid, qs[0] & 511, qs[1] & 511, qs[2] & 511, qs[3] & 511);
+                sumi += MaskedSubBlock(magnitudes, NegativeMask(signs, which), q8, HalfMultipliers(first, second, which));
+            }
+            return sumi;
+        }
+    }
+
+    internal readonly struct IQ2SBlocks : ILatticeBlocks
+    {
+        public static ReadOnlySpan<byte> Grid => MemoryMarshal.AsBytes(LatticeGrids.IQ2S);
+        public static int BlockBytes => sizeof(BlockIQ2S);
+        public static float Factor => 0.125f;
+
+        /// <summary>The index's bits 8..9 of group l sit at bits 2l..2l+1 of qh: shifted left by 8 − 2l; the 32 sign bytes follow the indices.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8)
+        {
+            var x = (BlockIQ2S*)block;
+            Vector256<byte> signs = Avx.LoadVector256(x->Qs + 32);
+            (Vector256<int> first, Vector256<int> second) = NibbleMultipliers(x->Scales);
+            Vector256<int> which = Vector256<int>.Zero, sumi = which;
+            for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
+            {
+                Vector256<ulong> high = Avx2.ShiftLeftLogicalVariable(Vector256.Create((ulong)x->Qh[ib]), Vector256.Create(8UL, 6, 4, 2)) & Vector256.Create(0x300UL);
+                var magnitudes = GatherPoints((ulong*)grid, Avx2.ConvertToVector256Int64(x->Qs + 4 * ib) | high.AsInt64());
+                sumi += MaskedSubBlock(magnitudes, NegativeMask(signs, which), q8, HalfMultipliers(first, second, which));
+            }
+            return sumi;
+        }
+    }
+
+    internal readonly struct IQ3XXSBlocks : ILatticeBlocks
+    {
+        public static ReadOnlySpan<byte> Grid => MemoryMarshal.AsBytes(LatticeGrids.IQ3XXS);
+        public static int BlockBytes => sizeof(BlockIQ3XXS);
+        public static float Factor => 0.25f;
+
+        /// <summary>64 index bytes (two per group of 8), then one word per sub-block: four sign patterns and the scale nibble.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8)
+        {
+            byte* qs = ((BlockIQ3XXS*)block)->Qs;
+            Vector256<uint> packed = Avx.LoadVector256((uint*)(qs + 64));
+            Vector256<byte> signs = ImpliedSignBytes(packed);
+            Vector256<int> multipliers = TopNibbleMultipliers(packed);
+            Vector256<int> which = Vector256<int>.Zero, sumi = which;
+            for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
+                sumi += MaskedSubBlock(Points((uint*)grid, qs + 8 * ib), NegativeMask(signs, which), q8, Avx2.PermuteVar8x32(multipliers, which).AsInt16());
+            return sumi;
+        }
+    }
+
+    internal readonly struct IQ3SBlocks : ILatticeBlocks
+    {
+        public static ReadOnlySpan<byte> Grid => MemoryMarshal.AsBytes(LatticeGrids.IQ3S);
+        public static int BlockBytes => sizeof(BlockIQ3S);
+        public static float Factor => 1f;
+
+        /// <summary>The index's bit 8 of point k sits at bit k of qh: shifted left by 8 − k.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8)
+        {
+            var x = (BlockIQ3S*)block;
+            Vector256<byte> signs = Avx.LoadVector256(x->Signs);
+            // nibble ib of the four scale bytes is sub-block ib's scale
+            Vector256<uint> nibbles = Avx2.ShiftRightLogicalVariable(Vector256.Create(*(uint*)x->Scales), Vector256.Create(0u, 4, 8, 12, 16, 20, 24, 28)) & Vector256.Create(0xFu);
+            Vector256<uint> odd = (nibbles << 1) | Vector256<uint>.One;
+            Vector256<int> multipliers = (odd | (odd << 16)).AsInt32();
+            Vector256<int> which = Vector256<int>.Zero, sumi = which;
+            for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
+            {
+                Vector256<uint> high = Avx2.ShiftLeftLogicalVariable(Vector256.Create((uint)x->Qh[ib]), Vector256.Create(8u, 7, 6, 5, 4, 3, 2, 1)) & Vector256.Create(0x100u);
+                var magnitudes = GatherPoints((uint*)grid, Avx2.ConvertToVector256Int32(x->Qs + 8 * ib) | high.AsInt32());
+                sumi += MaskedSubBlock(magnitudes, NegativeMask(signs, which), q8, Avx2.PermuteVar8x32(multipliers, which).AsInt16());
+            }
+            return sumi;
+        }
+    }
+
+    /// <summary>
+    /// One row's dot: per block the sub-blocks' exact integer lanes, converted once and added with one FMA by d_x·d_y,
+    /// the type's factor at the end.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Avx2OneRow<T>(byte* w, byte* a, int n) where T : struct, ILatticeBlocks
+    {
         var y = (BlockQ8K*)a;
         Vector256<float> acc = Vector256<float>.Zero;
-        fixed (uint* grid = LatticeGrids.IQ3S)
-            for (int b = 0; b < n / 256; b++)
+        fixed (byte* grid = T.Grid)
+            for (int b = 0; b < n / 256; b++, w += T.BlockBytes)
             {
-                sbyte* q8 = y[b].Qs;
-                Vector256<int> sumi = Vector256<int>.Zero;
-                for (int ib = 0; ib < 8; ib++, q8 += 32)
-                {
-                    BlockIQ3S* block = x + b;
-                    var magnitudes = Vector256.Create(
-                        grid[IQ3SIndex(block, ib, 0)], grid[IQ3SIndex(block, ib, 1)], grid[IQ3SIndex(block, ib, 2)], grid[IQ3SIndex(block, ib, 3)],
-                        grid[IQ3SIndex(block, ib, 4)], grid[IQ3SIndex(block, ib, 5)], grid[IQ3SIndex(block, ib, 6)], grid[IQ3SIndex(block, ib, 7)]).AsByte();
-                    uint signs = Unsafe.ReadUnaligned<uint>(block->Signs + 4 * ib);
-                    int ls = 2 * ((block->Scales[ib / 2] >> (4 * (ib % 2))) & 0xF) + 1;
-                    sumi += SignedSubBlock(magnitudes, signs, q8, Vector256.Create((short)ls));
-                }
-                acc = Fma.MultiplyAdd(Vector256.Create(Avx2Dot.Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
+                Vector256<int> sumi = T.Lanes(w, grid, y[b].Qs);
+                acc = Fma.MultiplyAdd(Vector256.Create(Avx2Dot.Scale(*(Half*)w) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
             }
-        return Avx2Dot.Sum8(acc);
+        return T.Factor * Avx2Dot.Sum8(acc);
+    }
+
+    public static float Avx2DotIQ2XXS(byte* w, byte* a, int n) => Avx2OneRow<IQ2XXSBlocks>(w, a, n);
+    public static float Avx2DotIQ2XS(byte* w, byte* a, int n) => Avx2OneRow<IQ2XSBlocks>(w, a, n);
+    public static float Avx2DotIQ2S(byte* w, byte* a, int n) => Avx2OneRow<IQ2SBlocks>(w, a, n);
+    public static float Avx2DotIQ3XXS(byte* w, byte* a, int n) => Avx2OneRow<IQ3XXSBlocks>(w, a, n);
+    public static float Avx2DotIQ3S(byte* w, byte* a, int n) => Avx2OneRow<IQ3SBlocks>(w, a, n);
+
+    /// <summary>IQ1_S: the four 11-bit grid indices of sub-block <paramref name="ib"/>; bits 8..10 of group l sit at bits 3l..3l+2 of qh.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<long> IQ1SIndices(BlockIQ1S* x, int ib)
+    {
+        Vector256<ulong> high = Avx2.ShiftRightLogicalVariable(Vector256.Create((ulong)x->Qh[ib] << 8), Vector256.Create(0UL, 3, 6, 9)) & Vector256.Create(0x700UL);
+        return Avx2.ConvertToVector256Int64(x->Qs + 4 * ib) | high.AsInt64();
+    }
+
+    /// <summary>IQ1_M: the four 11-bit grid indices of sub-block <paramref name="ib"/>; bits 8..10 of group l sit at bits 4l..4l+2 of its two qh bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<long> IQ1MIndices(BlockIQ1M* x, int ib)
+    {
+        ulong qh = *(ushort*)(x->Qh + 2 * ib);
+        Vector256<ulong> high = Avx2.ShiftRightLogicalVariable(Vector256.Create(qh << 8), Vector256.Create(0UL, 4, 8, 12)) & Vector256.Create(0x700UL);
+        return Avx2.ConvertToVector256Int64(x->Qs + 4 * ib) | high.AsInt64();
     }
 
     /// <summary>
@@ -221,20 +355,22 @@ internal static unsafe partial class Lattice
             for (int b = 0; b < n / 256; b++)
             {
                 sbyte* q8 = y[b].Qs;
-                Vector256<int> sumi = Vector256<int>.Zero;
-                int shifts = 0;
-                for (int ib = 0; ib < 8; ib++, q8 += 32)
+                // lane ib: sub-block ib's qh word, its multiplier 2s + 1 (in both int16 halves), its 32 activations' sum
+                Vector256<int> qh = Avx2.ConvertToVector256Int32(x[b].Qh);
+                Vector256<int> odd = (((qh >> 12) & Vector256.Create(7)) << 1) | Vector256<int>.One;
+                Vector256<int> multipliers = odd | (odd << 16);
+                Vector256<int> activationSums = Avx2.MultiplyAddAdjacent(Avx.LoadVector256(y[b].BSums), Vector256.Create((short)1));
+                Vector256<int> negative = Avx2.CompareEqual(qh & Vector256.Create(0x8000), Vector256.Create(0x8000));
+                Vector256<int> shifts = Avx2.MultiplyLow(odd, (activationSums ^ negative) - negative);
+                Vector256<int> which = Vector256<int>.Zero, sumi = which;
+                for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
                 {
-                    int qh = x[b].Qh[ib];
-                    int ls = 2 * ((qh >> 12) & 7) + 1;
-                    var points = Points(grid, IQ1SIndex(x + b, ib, 0), IQ1SIndex(x + b, ib, 1), IQ1SIndex(x + b, ib, 2), IQ1SIndex(x + b, ib, 3));
+                    var points = GatherPoints(grid, IQ1SIndices(x + b, ib));
                     Vector256<sbyte> products = Avx2.Sign(Avx.LoadVector256(q8), points.AsSByte());
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, products), Vector256.Create((short)ls));
-                    int activationSum = y[b].BSums[2 * ib] + y[b].BSums[2 * ib + 1];
-                    shifts += ls * ((qh & 0x8000) != 0 ? -activationSum : activationSum);
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, products), Avx2.PermuteVar8x32(multipliers, which).AsInt16());
                 }
                 int total = Vector256.Sum(sumi);
-                sum += Avx2Dot.Scale(x[b].D) * y[b].D * (total + IQ1Delta * shifts);
+                sum += Avx2Dot.Scale(x[b].D) * y[b].D * (total + IQ1Delta * Vector256.Sum(shifts));
             }
         return sum;
     }
@@ -255,16 +391,26 @@ internal static unsafe partial class Lattice
             {
                 BlockIQ1M* block = x + b;
                 sbyte* q8 = y[b].Qs;
-                Vector256<int> sumi = Vector256<int>.Zero, shifts = Vector256<int>.Zero;
-                for (int ib = 0; ib < 8; ib++, q8 += 32)
+                // lane ib: the scale word of sub-block ib, whose 3-bit scales for its two halves sit at 6·(ib % 2) and 3 above
+                Vector256<uint> words = Avx2.PermuteVar8x32(Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(*(ulong*)block->Scales).AsUInt16()),
+                    Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3)).AsUInt32();
+                Vector256<uint> oddFirst = ((Avx2.ShiftRightLogicalVariable(words, Vector256.Create(0u, 6, 0, 6, 0, 6, 0, 6)) & Vector256.Create(7u)) << 1) | Vector256<uint>.One;
+                Vector256<uint> oddSecond = ((Avx2.ShiftRightLogicalVariable(words, Vector256.Create(3u, 9, 3, 9, 3, 9, 3, 9)) & Vector256.Create(7u)) << 1) | Vector256<uint>.One;
+                Vector256<int> first = (oddFirst | (oddFirst << 16)).AsInt32(), second = (oddSecond | (oddSecond << 16)).AsInt32();
+                // byte g: 0xFF where group g's shift is −1/8 (bit 3 of qh byte g/2 for even g, bit 7 for odd g)
+                Vector256<ushort> qh = Avx2.ConvertToVector256Int16(block->Qh).AsUInt16();
+                Vector256<byte> shiftBits = Vector256.Create((ushort)0x8008).AsByte();
+                Vector256<byte> negativeGroups = Avx2.CompareEqual((qh | (qh << 8)).AsByte() & shiftBits, shiftBits);
+                Vector256<byte> spread = Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+                Vector256<int> which = Vector256<int>.Zero, sumi = which, shifts = which;
+                for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
                 {
-                    int g = 4 * ib;
-                    var points = Points(grid, IQ1MIndex(block, g), IQ1MIndex(block, g + 1), IQ1MIndex(block, g + 2), IQ1MIndex(block, g + 3));
-                    uint negative = IQ1MShiftSigns(block, ib);
-                    Vector256<short> multipliers = Multipliers(IQ1MMultiplier(block, 2 * ib), IQ1MMultiplier(block, 2 * ib + 1));
+                    var points = GatherPoints(grid, IQ1MIndices(block, ib));
+                    Vector256<sbyte> negative = Avx2.Shuffle(Avx2.PermuteVar8x32(negativeGroups.AsInt32(), which).AsByte(), spread).AsSByte();
+                    Vector256<short> multipliers = HalfMultipliers(first, second, which);
                     Vector256<sbyte> q = Avx.LoadVector256(q8);
                     sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, Avx2.Sign(q, points.AsSByte())), multipliers);
-                    shifts += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, Avx2.Sign(q, SignVector(negative))), multipliers);
+                    shifts += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, (q ^ negative) - negative), multipliers);
                 }
                 sum += IQ1MScale(block) * y[b].D * (Vector256.Sum(sumi) + IQ1Delta * Vector256.Sum(shifts));
             }

@@ -218,4 +218,71 @@ internal static unsafe class Ternary
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> TritsOf(Vector256<short> bytes, Vector256<short> power, Vector256<short> low, Vector256<short> three) =>
         Avx2.ShiftRightLogical(Avx2.MultiplyLow(Avx2.MultiplyLow(bytes, power) & low, three), 8);
+
+    /// <summary>
+    /// <see cref="DotTQ2_0"/> in portable 128-bit code (NEON, SSE): each two-bit trit less one as a signed byte, then
+    /// <see cref="Vector128Dot.DotInt8"/> against the activations; the same exact integer per block and the reference's
+    /// float expression, so the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Vector128DotTQ2_0(byte* w, byte* a, int n)
+    {
+        var x = (BlockTQ2_0*)w;
+        var y = (BlockQ8K*)a;
+        Vector128<byte> mask = Vector128.Create((byte)3), one = Vector128.Create((byte)1);
+        float sum = 0;
+        for (int b = 0; b < n / 256; b++)
+        {
+            Vector128<int> lanes = Vector128<int>.Zero;
+            for (int half = 0; half < 2; half++)
+                for (int part = 0; part < 2; part++)
+                {
+                    Vector128<byte> packed = Vector128.Load(x[b].Qs + 32 * half + 16 * part);
+                    sbyte* activations = y[b].Qs + 128 * half + 16 * part;
+                    for (int l = 0; l < 4; l++)
+                    {
+                        Vector128<sbyte> weights = ((Vector128.ShiftRightLogical(packed, 2 * l) & mask) - one).AsSByte();
+                        lanes = Vector128Dot.DotInt8(lanes, weights, Vector128.Load(activations + 32 * l));
+                    }
+                }
+            sum += Vector128.Sum(lanes) * ((float)x[b].D * y[b].D);
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// <see cref="DotTQ1_0"/> in portable 128-bit code: the bytes widened to 16 bits, trit n as ((byte · 3ⁿ) mod 256 · 3) >> 8
+    /// eight at a time, less one, times the widened activations; the last 16 trits (the qh bytes) one by one as in AVX2.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Vector128DotTQ1_0(byte* w, byte* a, int n)
+    {
+        var x = (BlockTQ1_0*)w;
+        var y = (BlockQ8K*)a;
+        Vector128<ushort> low = Vector128.Create((ushort)0xFF), three = Vector128.Create((ushort)3), one = Vector128.Create((ushort)1);
+        float sum = 0;
+        for (int b = 0; b < n / 256; b++)
+        {
+            Vector128<int> lanes = Vector128<int>.Zero;
+            sbyte* q8 = y[b].Qs;
+            // six runs of 8 bytes: the first 32 bytes hold trit t of elements 32t + m, the next 16 of elements 160 + 16t + m
+            for (int run = 0; run < 6; run++)
+            {
+                Vector128<ushort> bytes = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)(x[b].Qs + 8 * run)).AsByte());
+                for (int t = 0; t < 5; t++)
+                {
+                    Vector128<ushort> trits = Vector128.ShiftRightLogical(((bytes * (ushort)Pow3[t]) & low) * three, 8);
+                    sbyte* activations = run < 4 ? q8 + 32 * t + 8 * run : q8 + 160 + 16 * t + 8 * (run - 4);
+                    Vector128<short> products = (trits - one).AsInt16() * Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)activations).AsSByte());
+                    (Vector128<int> first, Vector128<int> second) = Vector128.Widen(products);
+                    lanes += first + second;
+                }
+            }
+            int sumi = Vector128.Sum(lanes);
+            for (int t = 0; t < 4; t++)
+                for (int j = 0; j < 4; j++) sumi += (Trit(x[b].Qh[j], t) - 1) * q8[240 + 4 * t + j];
+            sum += sumi * ((float)x[b].D * y[b].D);
+        }
+        return sum;
+    }
 }

@@ -411,4 +411,61 @@ internal static unsafe class Vector128Dot
         }
         return Vector128.Sum(acc);
     }
+
+    /// <summary>
+    /// Σ grid[q_j]·y_j over one 32-weight run of 4-bit grid indices (element j low nibble, j + 16 high) as 4 int32 partial
+    /// sums: the 16-entry grid is one register, each nibble picks its value by a byte shuffle (tbl on ARM64, pshufb on x86).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> GridBlockLanes(byte* qs, sbyte* y, Vector128<sbyte> grid)
+    {
+        Vector128<byte> packed = Vector128.Load(qs);
+        Vector128<sbyte> low = Vector128.Shuffle(grid, (packed & Vector128.Create((byte)0xF)).AsSByte());
+        Vector128<sbyte> high = Vector128.Shuffle(grid, Vector128.ShiftRightLogical(packed, 4).AsSByte());
+        return DotInt8(DotInt8(Vector128<int>.Zero, low, Vector128.Load(y)), high, Vector128.Load(y + 16));
+    }
+
+    /// <summary>IQ4_NL against Q8_0: each block's exact integer sum in the reference's float expression, so it equals <see cref="ScalarDot.IQ4NL"/> bit for bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float IQ4NL(byte* w, byte* a, int n)
+    {
+        var x = (BlockIQ4NL*)w;
+        var y = (BlockQ8_0*)a;
+        Vector128<sbyte> grid = Vector128.Create(IQ4Values.Table);
+        float sum = 0;
+        for (int b = 0; b < n / 32; b++)
+            sum += Vector128.Sum(GridBlockLanes(x[b].Qs, y[b].Qs, grid)) * ((float)x[b].D * (float)y[b].D);
+        return sum;
+    }
+
+    /// <summary>MXFP4 against Q8_0, bit for bit <see cref="ScalarDot.MXFP4"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float MXFP4(byte* w, byte* a, int n)
+    {
+        var x = (BlockMXFP4*)w;
+        var y = (BlockQ8_0*)a;
+        Vector128<sbyte> grid = Vector128.Create(MXFP4Values.Table);
+        float sum = 0;
+        for (int b = 0; b < n / 32; b++)
+            sum += Vector128.Sum(GridBlockLanes(x[b].Qs, y[b].Qs, grid)) * ((float)y[b].D * MXFP4Values.HalfScale(x[b].E));
+        return sum;
+    }
+
+    /// <summary>IQ4_XS against Q8_K: per sub-block (ls − 32) times its integer sum, per block d_x·d_y; bit for bit <see cref="ScalarDot.IQ4XS"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float IQ4XS(byte* w, byte* a, int n)
+    {
+        var x = (BlockIQ4XS*)w;
+        var y = (BlockQ8K*)a;
+        Vector128<sbyte> grid = Vector128.Create(IQ4Values.Table);
+        float sum = 0;
+        for (int b = 0; b < n / 256; b++)
+        {
+            Vector128<int> sumi = Vector128<int>.Zero;
+            for (int i = 0; i < 8; i++)
+                sumi += GridBlockLanes(x[b].Qs + 16 * i, y[b].Qs + 32 * i, grid) * (Dequantizer.IQ4XSScale(&x[b], i) - 32);
+            sum += (float)x[b].D * y[b].D * Vector128.Sum(sumi);
+        }
+        return sum;
+    }
 }

@@ -16,9 +16,13 @@ public unsafe class Vector128DotTests
     [
         TensorType.F32, TensorType.F16, TensorType.BF16, TensorType.Q4_0, TensorType.Q4_1, TensorType.Q5_0,
         TensorType.Q5_1, TensorType.Q8_0, TensorType.Q2_K, TensorType.Q3_K, TensorType.Q4_K, TensorType.Q5_K, TensorType.Q6_K,
+        TensorType.IQ4_NL, TensorType.IQ4_XS, TensorType.MXFP4, TensorType.TQ1_0, TensorType.TQ2_0,
     ];
 
     public static IEnumerable<object[]> TypesData() => Types.Select(t => new object[] { t });
+
+    /// <summary>The kernels that form each block's exact integer sum and then the reference's own float expression: equal bit for bit.</summary>
+    private static readonly TensorType[] BitIdentical = [TensorType.IQ4_NL, TensorType.IQ4_XS, TensorType.MXFP4, TensorType.TQ1_0, TensorType.TQ2_0];
 
     /// <summary>Element counts: whole blocks in odd numbers, and for the float types every tail length the vector loops can leave.</summary>
     private static IEnumerable<int> Lengths(TensorType type)
@@ -92,6 +96,8 @@ public unsafe class Vector128DotTests
                 float actual = Run(vector, weights, activations, n);
                 Assert.True(float.IsFinite(scalar), $"{type}: test data overflowed");
                 AssertClose(scalar, actual, Magnitude(type, weights, activations, n), $"{type} x{blocks} maxScales={maxScales}");
+                if (BitIdentical.Contains(type))
+                    Assert.True(BitConverter.SingleToInt32Bits(scalar) == BitConverter.SingleToInt32Bits(actual), $"{type} x{blocks} maxScales={maxScales}: {actual} vs scalar {scalar}");
             }
         }
     }
@@ -120,6 +126,12 @@ public unsafe class Vector128DotTests
                 case TensorType.Q4_K: ((BlockQ4K*)row)[b].D = ScaleHalf(random, max); ((BlockQ4K*)row)[b].DMin = ScaleHalf(random, max); break;
                 case TensorType.Q5_K: ((BlockQ5K*)row)[b].D = ScaleHalf(random, max); ((BlockQ5K*)row)[b].DMin = ScaleHalf(random, max); break;
                 case TensorType.Q6_K: ((BlockQ6K*)row)[b].D = ScaleHalf(random, max); break;
+                case TensorType.IQ4_NL: ((BlockIQ4NL*)row)[b].D = ScaleHalf(random, max); break;
+                case TensorType.TQ1_0: ((BlockTQ1_0*)row)[b].D = ScaleHalf(random, max); break;
+                case TensorType.TQ2_0: ((BlockTQ2_0*)row)[b].D = ScaleHalf(random, max); break;
+                case TensorType.IQ4_XS: ((BlockIQ4XS*)row)[b].D = ScaleHalf(random, max); break;
+                // E8M0 scales 2^29 (max) or anywhere from 2^-29 to 2^21 (HalfScale): finite sums with the small activation scales
+                case TensorType.MXFP4: ((BlockMXFP4*)row)[b].E = (byte)(max ? 157 : random.Next(99, 150)); break;
                 default: throw new ArgumentException(type.ToString());
             }
         }
