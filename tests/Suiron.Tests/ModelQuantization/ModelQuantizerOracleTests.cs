@@ -41,8 +41,6 @@ public sealed class ModelQuantizerOracleTests(ITestOutputHelper output) : IDispo
     [InlineData(ModelFileType.Q5_K_S)]
     [InlineData(ModelFileType.F32)]
     [InlineData(ModelFileType.MXFP4_MOE)]
-    [InlineData(ModelFileType.IQ3_S)]
-    [InlineData(ModelFileType.IQ3_M)]
     public void WideLlamaMatchesLlamaCpp(ModelFileType type) =>
         AssertSameAsLlamaCpp(TinyModel("llama", 16), type);
 
