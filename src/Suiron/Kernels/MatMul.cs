@@ -36,6 +36,13 @@ public static unsafe partial class MatMul
         => Compute(w, firstRow, rowCount, x, y, batch, pool, allowGemm, WideKernelChoice.PathFor(w.Type, batch));
 
     /// <summary>With the dot-kernel family forced (tests run the 128-bit and scalar paths on an AVX2 machine this way).</summary>
+    /// <summary>
+    /// Largest batch that runs the per-row kernels rather than the GEMM: the panel unpacks every weight row once per call,
+    /// which costs about as much as reading the weights, so for a few tokens (a decode step that also carries one prompt
+    /// token, a short draft) each row's dot per token, the row still in L1, is cheaper. Both give the same bits.
+    /// </summary>
+    internal const int SmallBatch = 3;
+
     internal static void Compute(Tensor w, long firstRow, int rowCount, ReadOnlySpan<float> x, Span<float> y, int batch, WorkerPool pool, bool allowGemm,
         DotPath path)
     {
@@ -50,7 +57,7 @@ public static unsafe partial class MatMul
         if (batch == 0 || rowCount == 0) return;
         MatMulInputObserver.Current?.ReportCompute(w, firstRow, x, batch);
 
-        bool gemm = allowGemm && batch > 1 && DotKernels.IsAvx2OrWider(path) && Gemm.Supports(w.Type);
+        bool gemm = allowGemm && batch > SmallBatch && DotKernels.IsAvx2OrWider(path) && Gemm.Supports(w.Type);
         RowKernels rowKernels = gemm ? default : RowKernels.For(w.Type, path);
         long cost = (long)rowCount * cols * batch;
         fixed (float* input = x)
