@@ -33,7 +33,7 @@ public static unsafe partial class MatMul
         => Compute(w, firstRow, rowCount, x, y, batch, pool, allowGemm: true);
 
     internal static void Compute(Tensor w, long firstRow, int rowCount, ReadOnlySpan<float> x, Span<float> y, int batch, WorkerPool pool, bool allowGemm)
-        => Compute(w, firstRow, rowCount, x, y, batch, pool, allowGemm, WideKernelChoice.PathFor(w.Type, batch));
+        => Compute(w, firstRow, rowCount, x, y, batch, pool, allowGemm, WideKernelChoice.PathFor(w.Type, allowGemm && batch > SmallBatch));
 
     /// <summary>With the dot-kernel family forced (tests run the 128-bit and scalar paths on an AVX2 machine this way).</summary>
     /// <summary>

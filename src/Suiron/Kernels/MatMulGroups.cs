@@ -27,7 +27,7 @@ public static unsafe partial class MatMul
     /// <param name="pool">Threads for the product.</param>
     public static void ComputeGroups(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<int> groupStarts,
         ReadOnlySpan<float> x, Span<float> y, WorkerPool pool)
-        => ComputeGroups(w, firstRows, rowCount, groupStarts, default, x, y, pool, WideKernelChoice.PathFor(w.Type, 2));
+        => ComputeGroups(w, firstRows, rowCount, groupStarts, default, x, y, pool, WideKernelChoice.PathFor(w.Type, gemm: true));
 
     /// <summary>
     /// Like <see cref="ComputeGroups(Tensor, ReadOnlySpan{long}, int, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float}, WorkerPool)"/>,
@@ -45,7 +45,7 @@ public static unsafe partial class MatMul
     /// <param name="pool">Threads for the product.</param>
     public static void ComputeGroups(Tensor w, ReadOnlySpan<long> firstRows, int rowCount, ReadOnlySpan<int> groupStarts,
         ReadOnlySpan<int> sourceRows, ReadOnlySpan<float> x, Span<float> y, WorkerPool pool)
-        => ComputeGroups(w, firstRows, rowCount, groupStarts, sourceRows, x, y, pool, WideKernelChoice.PathFor(w.Type, 2));
+        => ComputeGroups(w, firstRows, rowCount, groupStarts, sourceRows, x, y, pool, WideKernelChoice.PathFor(w.Type, gemm: true));
 
     /// <summary>With the dot-kernel family forced (tests run the per-row fallback on an AVX2 machine this way).
     /// An empty <paramref name="sourceRows"/> means activation row j is row j of x.</summary>

@@ -29,7 +29,7 @@ public static unsafe partial class MatMul
         if (segments == 0 || rowCount == 0) return;
         MatMulInputObserver.Current?.ReportSegments(w, firstRows, x, sharedInput);
 
-        RowKernels rowKernels = RowKernels.For(w.Type, WideKernelChoice.PathFor(w.Type, 1)); // as Compute picks them for one token
+        RowKernels rowKernels = RowKernels.For(w.Type, WideKernelChoice.PathFor(w.Type, gemm: false)); // as Compute picks them for one token
         fixed (float* input = x)
         fixed (float* output = y)
         fixed (long* firsts = firstRows)

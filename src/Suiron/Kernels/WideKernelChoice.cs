@@ -20,11 +20,12 @@ internal static unsafe class WideKernelChoice
     private const int Unknown = 0, Narrow = 1, Wide = 2;
     private static readonly int[] Choices = new int[6];
 
-    /// <summary>The path a matmul of <paramref name="type"/> over <paramref name="batch"/> tokens runs when the caller names none.</summary>
-    public static DotPath PathFor(TensorType type, int batch)
+    /// <summary>The path a matmul of <paramref name="type"/> runs when the caller names none: the GEMM's
+    /// (<paramref name="gemm"/>) or the per-row kernels'.</summary>
+    public static DotPath PathFor(TensorType type, bool gemm)
     {
         if (DotKernels.Best != DotPath.Avx512) return DotKernels.Best;
-        Family? family = FamilyOf(type, batch);
+        Family? family = FamilyOf(type, gemm);
         if (family is null) return DotPath.Avx512; // no wide kernel: the AVX2 one runs either way
         return IsWideFaster(family.Value) ? DotPath.Avx512 : DotPath.Avx2;
     }
@@ -62,7 +63,7 @@ internal static unsafe class WideKernelChoice
         return $"{ids}{string.Join(" ", isa)}; kernels {DotKernels.Best}{chosen}";
     }
 
-    private static Family? FamilyOf(TensorType type, int batch) => (type, batch > 1) switch
+    private static Family? FamilyOf(TensorType type, bool gemm) => (type, gemm) switch
     {
         (TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q5_0, true) => Family.Block32Gemm,
         (TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K, true) => Family.KQuantGemm,
