@@ -32,29 +32,21 @@ public sealed unsafe class ImportanceMatrixLlamaCppTests
     // escape an unmanaged callback, so a missing collector just declines.
     private static Collected? s_collected;
 
-    // struct ggml_tensor (ggml.h): type, buffer, int64 ne[4] at 16, size_t nb[4] at 48, op, op_params[16], flags,
-    // then struct ggml_tensor * src[10] at 152. Names and data are read through ggml's accessors.
-    private const int SourcesOffset = 152, ShapeOffset = 16, StridesOffset = 48;
-
-    private static readonly delegate* unmanaged<nint, byte*> GetName = (delegate* unmanaged<nint, byte*>)GgmlOracleTests.Export("ggml_get_name");
-    private static readonly delegate* unmanaged<nint, byte*> OpDescription = (delegate* unmanaged<nint, byte*>)GgmlOracleTests.Export("ggml_op_desc");
-    private static readonly delegate* unmanaged<nint, nint> GetData = (delegate* unmanaged<nint, nint>)GgmlOracleTests.Export("ggml_get_data");
-
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static byte Collect(nint tensor, byte ask, nint userData)
     {
-        string op = Marshal.PtrToStringUTF8((nint)OpDescription(tensor)) ?? "";
+        string op = GgmlTensor.Operation(tensor);
         bool routed = op == "MUL_MAT_ID";
         if (op != "MUL_MAT" && !routed) return ask != 0 ? (byte)0 : (byte)1;
-        nint weight = *(nint*)(tensor + SourcesOffset), input = *(nint*)(tensor + SourcesOffset + 8);
-        string name = Marshal.PtrToStringUTF8((nint)GetName(weight)) ?? "";
-        long* ne = (long*)(input + ShapeOffset);
+        nint weight = GgmlTensor.Source(tensor, 0), input = GgmlTensor.Source(tensor, 1);
+        string name = GgmlTensor.Name(weight);
+        long* ne = GgmlTensor.Shape(input);
         if (ask != 0) return (byte)(routed || (name.StartsWith("blk.", StringComparison.Ordinal) && ne[1] >= 16) ? 1 : 0);
         if (s_collected is not { } collected) return 0;
 
-        nuint* nb = (nuint*)(input + StridesOffset);
-        byte* data = (byte*)GetData(input);
-        long columns = ne[0], matrices = routed ? ((long*)(weight + ShapeOffset))[2] : 1;
+        nuint* nb = GgmlTensor.Strides(input);
+        byte* data = GgmlTensor.Data(input);
+        long columns = ne[0], matrices = routed ? GgmlTensor.Shape(weight)[2] : 1;
         if (!collected.Sums.TryGetValue(name, out var sums))
         {
             collected.Sums[name] = sums = new double[columns * matrices];
@@ -72,10 +64,10 @@ public sealed unsafe class ImportanceMatrixLlamaCppTests
             return 1;
         }
         // MUL_MAT_ID: ids [experts used, tokens] (int32) name each token's experts; input row (slot % ne[1], token).
-        nint ids = *(nint*)(tensor + SourcesOffset + 16);
-        long* idsShape = (long*)(ids + ShapeOffset);
-        nuint* idsStrides = (nuint*)(ids + StridesOffset);
-        byte* idsData = (byte*)GetData(ids);
+        nint ids = GgmlTensor.Source(tensor, 2);
+        long* idsShape = GgmlTensor.Shape(ids);
+        nuint* idsStrides = GgmlTensor.Strides(ids);
+        byte* idsData = GgmlTensor.Data(ids);
         for (long token = 0; token < idsShape[1]; token++)
             for (long slot = 0; slot < idsShape[0]; slot++)
             {

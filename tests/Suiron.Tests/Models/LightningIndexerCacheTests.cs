@@ -22,11 +22,7 @@ namespace Suiron.Tests.Models;
 /// </summary>
 public sealed unsafe class LightningIndexerCacheTests(ITestOutputHelper output)
 {
-    // struct ggml_tensor (ggml.h): int type at 0, int64 ne[4] at 16. Names and data through ggml's accessors.
-    private const int ShapeOffset = 16, HalfType = 1;
-    private static readonly delegate* unmanaged<nint, byte*> GetName = (delegate* unmanaged<nint, byte*>)GgmlOracleTests.Export("ggml_get_name");
-    private static readonly delegate* unmanaged<nint, byte*> OpDescription = (delegate* unmanaged<nint, byte*>)GgmlOracleTests.Export("ggml_op_desc");
-    private static readonly delegate* unmanaged<nint, nint> GetData = (delegate* unmanaged<nint, nint>)GgmlOracleTests.Export("ggml_get_data");
+    private const int HalfType = 1;
 
     // Set only while this test's context decodes; the callback is installed in that context alone.
     private static Dictionary<int, ushort[]>? s_keys;
@@ -37,16 +33,15 @@ public sealed unsafe class LightningIndexerCacheTests(ITestOutputHelper output)
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static byte Collect(nint tensor, byte ask, nint userData)
     {
-        string op = Marshal.PtrToStringUTF8((nint)OpDescription(tensor)) ?? "";
-        string name = Marshal.PtrToStringUTF8((nint)GetName(tensor)) ?? "";
-        long* ne = (long*)(tensor + ShapeOffset);
+        string op = GgmlTensor.Operation(tensor), name = GgmlTensor.Name(tensor);
+        long* ne = GgmlTensor.Shape(tensor);
         bool indexerCache = op == "SET_ROWS" && name.StartsWith("cache_k_l", StringComparison.Ordinal)
-            && *(int*)tensor == HalfType && ne[0] == DeepSeekSpec.IndexerHeadLength;
+            && GgmlTensor.Type(tensor) == HalfType && ne[0] == DeepSeekSpec.IndexerHeadLength;
         if (ask != 0) return indexerCache ? (byte)1 : (byte)0;
         if (!indexerCache || s_keys is not { } keys) return 1;
         int layer = int.Parse(name.AsSpan("cache_k_l".Length).TrimEnd(" (view)".ToCharArray()));
         var rows = new ushort[s_rows * ne[0]];
-        new ReadOnlySpan<ushort>((void*)GetData(tensor), rows.Length).CopyTo(rows);
+        new ReadOnlySpan<ushort>(GgmlTensor.Data(tensor), rows.Length).CopyTo(rows);
         keys[layer] = rows;
         return 1;
     }
