@@ -379,33 +379,10 @@ public sealed class CliTests : IDisposable
     /// <summary>Starts serve on a free port, asks /health once, stops it with SIGTERM and returns its stderr.</summary>
     private static async Task<string> ServeAndRequestHealth(params string[] extra)
     {
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "Suiron.Cli.dll"), "serve", "--model", Stories, "--port", "0", "--threads", "1" }.Concat(extra))
-            start.ArgumentList.Add(a);
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var stderr = new StringBuilder();
-        var address = new TaskCompletionSource<Uri>();
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (stderr) stderr.Append(e.Data).Append('\n');
-            var match = System.Text.RegularExpressions.Regex.Match(e.Data, @"^suiron: web chat at (http://\S+)");
-            if (match.Success) address.TrySetResult(new Uri(match.Groups[1].Value));
-        };
-        process.BeginErrorReadLine();
-        _ = process.StandardOutput.ReadToEndAsync();
-        try
-        {
-            Uri uri = await address.Task.WaitAsync(TimeSpan.FromMinutes(1));
-            using var http = new HttpClient { BaseAddress = uri };
-            using (var ok = await http.GetAsync("/health")) Assert.True(ok.IsSuccessStatusCode);
-            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!) await kill.WaitForExitAsync();
-            await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
-            lock (stderr) return stderr.ToString();
-        }
-        finally
-        {
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
-        }
+        using var server = await RunningServer.StartAsync(new[] { "--model", Stories, "--port", "0", "--threads", "1" }.Concat(extra).ToArray());
+        using var http = new HttpClient { BaseAddress = server.Address };
+        using (var ok = await http.GetAsync("/health")) Assert.True(ok.IsSuccessStatusCode);
+        await server.StopAsync();
+        return server.StdErr;
     }
 }

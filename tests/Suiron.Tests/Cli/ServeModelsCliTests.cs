@@ -45,51 +45,27 @@ public sealed class ServeModelsCliTests : IDisposable
     {
         File.Copy(Stories, Path.Combine(_dir, "stories260K.gguf"));
         File.Copy(Tiny, Path.Combine(_dir, "llama-2-tiny-random.gguf"));
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "Suiron.Cli.dll"), "serve", "--models-dir", _dir, "--alias", "tales=stories260K",
-                     "--models-max", "1", "--port", "0", "--threads", "1", "--ctx-size", "128" })
-            start.ArgumentList.Add(a);
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var stderr = new StringBuilder();
-        var address = new TaskCompletionSource<Uri>();
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (stderr) stderr.Append(e.Data).Append('\n');
-            var match = System.Text.RegularExpressions.Regex.Match(e.Data, @"^suiron: web chat at (http://\S+)");
-            if (match.Success) address.TrySetResult(new Uri(match.Groups[1].Value));
-        };
-        process.BeginErrorReadLine();
-        _ = process.StandardOutput.ReadToEndAsync();
-        try
-        {
-            Uri uri = await address.Task.WaitAsync(TimeSpan.FromMinutes(1));
-            lock (stderr) Assert.Contains("suiron: serving 2 models at ", stderr.ToString());
-            lock (stderr) Assert.Contains("llama-2-tiny-random, stories260K (tales)", stderr.ToString());
-            using var http = new HttpClient { BaseAddress = uri };
-            var models = JsonDocument.Parse(await http.GetStringAsync("/v1/models")).RootElement.GetProperty("data");
-            Assert.Equal(["llama-2-tiny-random", "stories260K"], models.EnumerateArray().Select(m => m.GetProperty("id").GetString()!));
-            Assert.All(models.EnumerateArray(), m => Assert.Equal("unloaded", m.GetProperty("status").GetProperty("value").GetString()));
+        using var server = await RunningServer.StartAsync("--models-dir", _dir, "--alias", "tales=stories260K",
+            "--models-max", "1", "--port", "0", "--threads", "1", "--ctx-size", "128");
+        Assert.Contains("suiron: serving 2 models at ", server.StdErr);
+        Assert.Contains("llama-2-tiny-random, stories260K (tales)", server.StdErr);
+        using var http = new HttpClient { BaseAddress = server.Address };
+        var models = JsonDocument.Parse(await http.GetStringAsync("/v1/models")).RootElement.GetProperty("data");
+        Assert.Equal(["llama-2-tiny-random", "stories260K"], models.EnumerateArray().Select(m => m.GetProperty("id").GetString()!));
+        Assert.All(models.EnumerateArray(), m => Assert.Equal("unloaded", m.GetProperty("status").GetProperty("value").GetString()));
 
-            foreach (string name in new[] { "tales", "llama-2-tiny-random" })
-            {
-                using var response = await http.PostAsync("/v1/completions",
-                    new StringContent(JsonSerializer.Serialize(new { model = name, prompt = "Once upon a time", max_tokens = 4, temperature = 0 }), Encoding.UTF8, "application/json"));
-                string body = await response.Content.ReadAsStringAsync();
-                Assert.True(response.IsSuccessStatusCode, body);
-                Assert.Equal(name == "tales" ? "stories260K" : name, JsonDocument.Parse(body).RootElement.GetProperty("model").GetString());
-            }
-            var states = JsonDocument.Parse(await http.GetStringAsync("/v1/models")).RootElement.GetProperty("data").EnumerateArray()
-                .ToDictionary(m => m.GetProperty("id").GetString()!, m => m.GetProperty("status").GetProperty("value").GetString());
-            Assert.Equal("loaded", states["llama-2-tiny-random"]);
-            Assert.Equal("unloaded", states["stories260K"]);
-            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!) await kill.WaitForExitAsync();
-            await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
-            Assert.Equal(0, process.ExitCode);
-        }
-        finally
+        foreach (string name in new[] { "tales", "llama-2-tiny-random" })
         {
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            using var response = await http.PostAsync("/v1/completions",
+                new StringContent(JsonSerializer.Serialize(new { model = name, prompt = "Once upon a time", max_tokens = 4, temperature = 0 }), Encoding.UTF8, "application/json"));
+            string body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, body);
+            Assert.Equal(name == "tales" ? "stories260K" : name, JsonDocument.Parse(body).RootElement.GetProperty("model").GetString());
         }
+        var states = JsonDocument.Parse(await http.GetStringAsync("/v1/models")).RootElement.GetProperty("data").EnumerateArray()
+            .ToDictionary(m => m.GetProperty("id").GetString()!, m => m.GetProperty("status").GetProperty("value").GetString());
+        Assert.Equal("loaded", states["llama-2-tiny-random"]);
+        Assert.Equal("unloaded", states["stories260K"]);
+        Assert.Equal(0, await server.StopAsync());
     }
 }
