@@ -144,7 +144,7 @@ internal static unsafe class Vector128Dot
         for (int b = 0; b < n / 32; b++)
         {
             Vector128<int> sumi = DotInt8x32(Vector128.Load(x[b].Qs), Vector128.Load(x[b].Qs + 16), y[b].Qs);
-            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Scale(x[b].D) * Avx2Dot.Scale(y[b].D)), acc);
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Block32Scale(x[b].D) * Avx2Dot.Block32Scale(y[b].D)), acc);
         }
         return Vector128.Sum(acc);
     }
@@ -163,7 +163,7 @@ internal static unsafe class Vector128Dot
             Vector128<sbyte> low = ((packed & mask) - eight).AsSByte();
             Vector128<sbyte> high = ((packed >>> 4) - eight).AsSByte();
             Vector128<int> sumi = DotInt8x32(low, high, y[b].Qs);
-            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Scale(x[b].D) * Avx2Dot.Scale(y[b].D)), acc);
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Block32Scale(x[b].D) * Avx2Dot.Block32Scale(y[b].D)), acc);
         }
         return Vector128.Sum(acc);
     }
@@ -180,9 +180,9 @@ internal static unsafe class Vector128Dot
         {
             Vector128<byte> packed = Vector128.Load(x[b].Qs);
             Vector128<int> sumi = DotInt8x32((packed & mask).AsSByte(), (packed >>> 4).AsSByte(), y[b].Qs);
-            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Scale(x[b].D) * Avx2Dot.Scale(y[b].D)), acc);
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Block32Scale(x[b].D) * Avx2Dot.Block32Scale(y[b].D)), acc);
             // m * sum(x) = m * s: the Q8_1 block carries d * sum(q).
-            minTerm += Avx2Dot.Scale(x[b].M) * Avx2Dot.Scale(y[b].S);
+            minTerm += Avx2Dot.Block32Scale(x[b].M) * Avx2Dot.Block32Scale(y[b].S);
         }
         return Vector128.Sum(acc) + minTerm;
     }
@@ -202,7 +202,7 @@ internal static unsafe class Vector128Dot
             Vector128<sbyte> low = (((packed & mask) | (BitsToBytes((ushort)qh) & sixteen)) - sixteen).AsSByte();
             Vector128<sbyte> high = (((packed >>> 4) | (BitsToBytes((ushort)(qh >> 16)) & sixteen)) - sixteen).AsSByte();
             Vector128<int> sumi = DotInt8x32(low, high, y[b].Qs);
-            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Scale(x[b].D) * Avx2Dot.Scale(y[b].D)), acc);
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Block32Scale(x[b].D) * Avx2Dot.Block32Scale(y[b].D)), acc);
         }
         return Vector128.Sum(acc);
     }
@@ -222,8 +222,8 @@ internal static unsafe class Vector128Dot
             Vector128<sbyte> low = ((packed & mask) | (BitsToBytes((ushort)qh) & sixteen)).AsSByte();
             Vector128<sbyte> high = ((packed >>> 4) | (BitsToBytes((ushort)(qh >> 16)) & sixteen)).AsSByte();
             Vector128<int> sumi = DotInt8x32(low, high, y[b].Qs);
-            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Scale(x[b].D) * Avx2Dot.Scale(y[b].D)), acc);
-            minTerm += Avx2Dot.Scale(x[b].M) * Avx2Dot.Scale(y[b].S);
+            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(sumi), Vector128.Create(Avx2Dot.Block32Scale(x[b].D) * Avx2Dot.Block32Scale(y[b].D)), acc);
+            minTerm += Avx2Dot.Block32Scale(x[b].M) * Avx2Dot.Block32Scale(y[b].S);
         }
         return Vector128.Sum(acc) + minTerm;
     }

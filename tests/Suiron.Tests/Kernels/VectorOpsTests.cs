@@ -123,8 +123,12 @@ public class VectorOpsTests
                 }
                 Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(exact[k]));
                 Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(fast[k]));
-                if (float.IsFinite(expected)) // the dots' scalar block-scale conversion
-                    Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(Avx2Dot.Scale(BitConverter.UInt16BitsToHalf((ushort)(h + k)))));
+                if (float.IsFinite(expected)) // the dots' two scalar block-scale conversions, subnormal halves and ±0 included
+                {
+                    Half half = BitConverter.UInt16BitsToHalf((ushort)(h + k));
+                    Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(Avx2Dot.Scale(half)));
+                    Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(Avx2Dot.Block32Scale(half)));
+                }
             }
         }
     }
