@@ -633,7 +633,8 @@ internal static unsafe partial class Avx2Dot
     /// <summary>
     /// IQ4_XS against Q8_K: each 32-element sub-block's signed products reach int32 through vpmaddwd with its multiplier
     /// (ls − 32) in place of ones, so a super-block's integers add up exactly before its one FMA with d_x·d_y. The eight
-    /// multipliers are unpacked together (<see cref="IQ4XSMultipliers"/>) and each reaches its sub-block by one vpermd.
+    /// multipliers are unpacked together (<see cref="IQ4XSMultipliers"/>) and stored, and each reaches its sub-block by a
+    /// broadcast load, which takes a load port where a vpermd took one of the shuffle ports the lookups need.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float IQ4XS(byte* w, byte* a, int n)
@@ -642,9 +643,10 @@ internal static unsafe partial class Avx2Dot
         var y = (BlockQ8K*)a;
         Vector256<sbyte> grid = IQ4Grid;
         Vector256<float> acc = Vector256<float>.Zero;
+        int* multipliers = stackalloc int[8];
         for (int b = 0; b < n / 256; b++)
         {
-            Vector256<int> multipliers = IQ4XSMultipliers(x + b);
+            IQ4XSMultipliers(x + b).Store(multipliers);
             Vector256<int> sumi = IQ4XSSubBlockPair(x[b].Qs, y[b].Qs, grid, multipliers, 0)
                 + IQ4XSSubBlockPair(x[b].Qs, y[b].Qs, grid, multipliers, 2)
                 + IQ4XSSubBlockPair(x[b].Qs, y[b].Qs, grid, multipliers, 4)
@@ -668,20 +670,22 @@ internal static unsafe partial class Avx2Dot
         var q8 = (BlockQ8K*)a;
         Vector256<sbyte> grid = IQ4Grid;
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
+        int* multipliers0 = stackalloc int[16];
+        int* multipliers1 = multipliers0 + 8;
         for (int b = 0; b < n / 256; b++)
         {
-            Vector256<int> multipliers0 = IQ4XSMultipliers(x0 + b), multipliers1 = IQ4XSMultipliers(x1 + b);
+            IQ4XSMultipliers(x0 + b).Store(multipliers0);
+            IQ4XSMultipliers(x1 + b).Store(multipliers1);
             Vector256<int> sumi0 = Vector256<int>.Zero, sumi1 = sumi0;
             for (int i = 0; i < 8; i++)
             {
                 Vector256<sbyte> activations = Avx.LoadVector256(q8[b].Qs + 32 * i);
-                Vector256<int> select = Vector256.Create(i);
                 Vector256<sbyte> weights0 = Avx2.Shuffle(grid, BroadcastNibbles32(x0[b].Qs + 16 * i).AsSByte());
                 Vector256<sbyte> weights1 = Avx2.Shuffle(grid, BroadcastNibbles32(x1[b].Qs + 16 * i).AsSByte());
                 sumi0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Sign(weights0, weights0).AsByte(), Avx2.Sign(activations, weights0)),
-                    Avx2.PermuteVar8x32(multipliers0, select).AsInt16());
+                    Vector256.Create(multipliers0[i]).AsInt16());
                 sumi1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Sign(weights1, weights1).AsByte(), Avx2.Sign(activations, weights1)),
-                    Avx2.PermuteVar8x32(multipliers1, select).AsInt16());
+                    Vector256.Create(multipliers1[i]).AsInt16());
             }
             float yd = q8[b].D;
             acc0 = Fma.MultiplyAdd(Vector256.Create(Scale(x0[b].D) * yd), Avx.ConvertToVector256Single(sumi0), acc0);
@@ -706,15 +710,15 @@ internal static unsafe partial class Avx2Dot
 
     /// <summary>Sub-blocks <paramref name="i"/> and i + 1 of one IQ4_XS block against their 64 activations: the int32 lanes, scaled.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> IQ4XSSubBlockPair(byte* qs, sbyte* q8, Vector256<sbyte> grid, Vector256<int> multipliers, int i) =>
+    private static Vector256<int> IQ4XSSubBlockPair(byte* qs, sbyte* q8, Vector256<sbyte> grid, int* multipliers, int i) =>
         IQ4XSSubBlock(qs, q8, grid, multipliers, i) + IQ4XSSubBlock(qs, q8, grid, multipliers, i + 1);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> IQ4XSSubBlock(byte* qs, sbyte* q8, Vector256<sbyte> grid, Vector256<int> multipliers, int i)
+    private static Vector256<int> IQ4XSSubBlock(byte* qs, sbyte* q8, Vector256<sbyte> grid, int* multipliers, int i)
     {
         Vector256<sbyte> weights = Avx2.Shuffle(grid, BroadcastNibbles32(qs + 16 * i).AsSByte());
         Vector256<sbyte> activations = Avx.LoadVector256(q8 + 32 * i);
         Vector256<short> pairs = Avx2.MultiplyAddAdjacent(Avx2.Sign(weights, weights).AsByte(), Avx2.Sign(activations, weights));
-        return Avx2.MultiplyAddAdjacent(pairs, Avx2.PermuteVar8x32(multipliers, Vector256.Create(i)).AsInt16());
+        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create(multipliers[i]).AsInt16());
     }
 }
