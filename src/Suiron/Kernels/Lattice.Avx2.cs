@@ -323,14 +323,6 @@ internal static unsafe partial class Lattice
     public static float Avx2DotIQ3XXS(byte* w, byte* a, int n) => Avx2OneRow<IQ3XXSBlocks>(w, a, n);
     public static float Avx2DotIQ3S(byte* w, byte* a, int n) => Avx2OneRow<IQ3SBlocks>(w, a, n);
 
-    /// <summary>IQ1_S: the four 11-bit grid indices of sub-block <paramref name="ib"/>; bits 8..10 of group l sit at bits 3l..3l+2 of qh.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<long> IQ1SIndices(BlockIQ1S* x, int ib)
-    {
-        Vector256<ulong> high = Avx2.ShiftRightLogicalVariable(Vector256.Create((ulong)x->Qh[ib] << 8), Vector256.Create(0UL, 3, 6, 9)) & Vector256.Create(0x700UL);
-        return Avx2.ConvertToVector256Int64(x->Qs + 4 * ib) | high.AsInt64();
-    }
-
     /// <summary>IQ1_M: the four 11-bit grid indices of sub-block <paramref name="ib"/>; bits 8..10 of group l sit at bits 4l..4l+2 of its two qh bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<long> IQ1MIndices(BlockIQ1M* x, int ib)
@@ -351,6 +343,7 @@ internal static unsafe partial class Lattice
         var y = (BlockQ8K*)a;
         Vector256<byte> ones = Vector256.Create((byte)1);
         float sum = 0;
+        int* stored = stackalloc int[8];
         fixed (ulong* grid = LatticeGrids.IQ1S)
             for (int b = 0; b < n / 256; b++)
             {
@@ -362,12 +355,15 @@ internal static unsafe partial class Lattice
                 Vector256<int> activationSums = Avx2.MultiplyAddAdjacent(Avx.LoadVector256(y[b].BSums), Vector256.Create((short)1));
                 Vector256<int> negative = Avx2.CompareEqual(qh & Vector256.Create(0x8000), Vector256.Create(0x8000));
                 Vector256<int> shifts = Avx2.MultiplyLow(odd, (activationSums ^ negative) - negative);
-                Vector256<int> which = Vector256<int>.Zero, sumi = which;
-                for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
+                multipliers.Store(stored);
+                Vector256<int> sumi = Vector256<int>.Zero;
+                for (int ib = 0; ib < 8; ib++, q8 += 32)
                 {
-                    var points = GatherPoints(grid, IQ1SIndices(x + b, ib));
+                    int high = x[b].Qh[ib];
+                    byte* qs = x[b].Qs + 4 * ib;
+                    var points = Points(grid, qs[0] | ((high << 8) & 0x700), qs[1] | ((high << 5) & 0x700), qs[2] | ((high << 2) & 0x700), qs[3] | ((high >> 1) & 0x700));
                     Vector256<sbyte> products = Avx2.Sign(Avx.LoadVector256(q8), points.AsSByte());
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, products), Avx2.PermuteVar8x32(multipliers, which).AsInt16());
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, products), Vector256.Create(stored[ib]).AsInt16());
                 }
                 int total = Vector256.Sum(sumi);
                 sum += Avx2Dot.Scale(x[b].D) * y[b].D * (total + IQ1Delta * Vector256.Sum(shifts));
@@ -405,7 +401,9 @@ internal static unsafe partial class Lattice
                 Vector256<int> which = Vector256<int>.Zero, sumi = which, shifts = which;
                 for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
                 {
-                    var points = GatherPoints(grid, IQ1MIndices(block, ib));
+                    int high = *(ushort*)(block->Qh + 2 * ib);
+                    byte* qs = block->Qs + 4 * ib;
+                    var points = Points(grid, qs[0] | ((high << 8) & 0x700), qs[1] | ((high << 4) & 0x700), qs[2] | (high & 0x700), qs[3] | ((high >> 4) & 0x700));
                     Vector256<sbyte> negative = Avx2.Shuffle(Avx2.PermuteVar8x32(negativeGroups.AsInt32(), which).AsByte(), spread).AsSByte();
                     Vector256<short> multipliers = HalfMultipliers(first, second, which);
                     Vector256<sbyte> q = Avx.LoadVector256(q8);
