@@ -68,6 +68,57 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
             Assert.False(File.ReadAllBytes(plain).AsSpan().SequenceEqual(File.ReadAllBytes(theirs)), "llama.cpp ignored the importance matrix");
     }
 
+    /// <summary>
+    /// llama-quantize keeps at most 127 bytes of the imatrix path and of the dataset name (strncpy into a metadata
+    /// override) and cuts there even inside a UTF-8 character, leaving invalid UTF-8 in the file. Ours stops before that
+    /// character and is otherwise llama.cpp's file: a long Japanese path and dataset name.
+    /// </summary>
+    [Fact]
+    public void Long_Japanese_imatrix_path_and_dataset_keep_whole_characters_within_127_bytes()
+    {
+        string input = Path.Combine(_dir, "in.gguf");
+        TinyQuantizableModel.Write(input, "llama", 2);
+        var matrix = RandomImatrixFor(input, seed: 11);
+        matrix.Datasets.Clear();
+        string dataset = "xx" + string.Concat(Enumerable.Repeat("吾輩は猫である。", 8)); // 2 + 3k bytes: byte 127 is inside a character
+        matrix.Datasets.Add(dataset);
+        // A folder name that puts byte 127 of the whole path inside a three-byte character too.
+        int asciiPadding = 1 + (128 - (_dir.Length + 2) % 3) % 3;
+        string folder = Path.Combine(_dir, new string('a', asciiPadding) + string.Concat(Enumerable.Repeat("名前はまだ無い", 7)));
+        Directory.CreateDirectory(folder);
+        string imatrixPath = Path.Combine(folder, "imatrix.gguf");
+        matrix.Save(imatrixPath);
+
+        string theirs = Path.Combine(_dir, "llama.cpp.gguf");
+        Assert.True(LlamaCppQuantizer.Quantize(input, theirs, ModelFileType.Q4_K_M, imatrix: imatrixPath));
+        string ours = Path.Combine(_dir, "ours.gguf");
+        ModelQuantizer.Quantize(input, ours, ModelFileType.Q4_K_M,
+            new QuantizeOptions { Threads = 2, ImportanceMatrix = ImportanceMatrix.Load(imatrixPath), ImportanceMatrixFile = imatrixPath });
+
+        string[] cutKeys = ["quantize.imatrix.file", "quantize.imatrix.dataset"];
+        QuantizedFileComparison.AssertSameContent(theirs, ours, cutKeys.ToHashSet());
+        using var llama = GgufFile.Open(theirs);
+        using var suiron = GgufFile.Open(ours);
+        foreach (var (key, full) in cutKeys.Zip([imatrixPath, dataset]))
+        {
+            string wholeCharacters = WholeCharactersWithin(full, 127);
+            Assert.Equal(wholeCharacters, suiron.GetString(key));
+            Assert.Equal(wholeCharacters + "\uFFFD", llama.GetString(key)); // llama.cpp's partial character, read back
+        }
+    }
+
+    private static string WholeCharactersWithin(string s, int maxBytes)
+    {
+        var kept = new StringBuilder();
+        int bytes = 0;
+        foreach (var rune in s.EnumerateRunes())
+        {
+            if ((bytes += rune.Utf8SequenceLength) > maxBytes) break;
+            kept.Append(rune.ToString());
+        }
+        return kept.ToString();
+    }
+
     /// <summary>The matrix handed to llama.cpp holds llama-quantize's values: sums over each matrix's count, 1 where it saw no token.</summary>
     [Fact]
     public void Llama_quantize_values_are_sums_over_counts_per_expert()
