@@ -68,6 +68,30 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
             Assert.False(File.ReadAllBytes(plain).AsSpan().SequenceEqual(File.ReadAllBytes(theirs)), "llama.cpp ignored the importance matrix");
     }
 
+    /// <summary>The same with llama-imatrix's legacy .dat file, which llama-quantize also takes: means times call counts.</summary>
+    [Theory]
+    [InlineData("llama", 8, ModelFileType.Q4_K_M)]
+    [InlineData("llama", 8, ModelFileType.IQ2_XXS)]
+    [InlineData("qwen3moe", 2, ModelFileType.IQ3_XXS)]
+    public void Whole_file_is_llama_quantize_with_the_same_legacy_imatrix(string architecture, int layers, ModelFileType fileType)
+    {
+        string input = Path.Combine(_dir, "in.gguf");
+        TinyQuantizableModel.Write(input, architecture, layers);
+        string imatrixPath = Path.Combine(_dir, "imatrix.dat");
+        RandomImatrixFor(input, seed: layers + (int)fileType).SaveLegacy(imatrixPath);
+
+        string theirs = Path.Combine(_dir, "llama.cpp.gguf");
+        Assert.True(LlamaCppQuantizer.Quantize(input, theirs, fileType, imatrix: imatrixPath), $"llama.cpp refused {fileType} with the imatrix");
+        string ours = Path.Combine(_dir, "ours.gguf");
+        var loaded = ImportanceMatrix.Load(imatrixPath);
+        Assert.True(loaded.IsLegacy);
+        ModelQuantizer.Quantize(input, ours, fileType,
+            new QuantizeOptions { Threads = 2, ImportanceMatrix = loaded, ImportanceMatrixFile = imatrixPath });
+
+        QuantizedFileComparison.AssertSameContent(theirs, ours);
+        Assert.True(File.ReadAllBytes(theirs).AsSpan().SequenceEqual(File.ReadAllBytes(ours)), "the files differ outside keys and tensors");
+    }
+
     /// <summary>
     /// llama-quantize keeps at most 127 bytes of the imatrix path and of the dataset name (strncpy into a metadata
     /// override) and cuts there even inside a UTF-8 character, leaving invalid UTF-8 in the file. Ours stops before that

@@ -49,7 +49,7 @@ internal sealed unsafe class LlamaCppImportanceMatrix : IDisposable
 
     private LlamaCppImportanceMatrix(string imatrixPath)
     {
-        var (values, datasets, chunks) = ReadWithGgml(imatrixPath);
+        var (values, datasets, chunks) = IsGguf(imatrixPath) ? ReadWithGgml(imatrixPath) : ReadLegacy(imatrixPath);
         Values = values;
 
         var entries = (ImatrixData*)Allocate((values.Count + 1) * sizeof(ImatrixData));
@@ -74,7 +74,7 @@ internal sealed unsafe class LlamaCppImportanceMatrix : IDisposable
         Overrides = (nint)array;
     }
 
-    /// <summary>Reads an imatrix GGUF as llama-quantize does; throws when ggml's reader refuses it.</summary>
+    /// <summary>Reads an imatrix GGUF or legacy .dat file as llama-quantize does; throws when it cannot be read.</summary>
     public static LlamaCppImportanceMatrix Load(string imatrixPath) => new(imatrixPath);
 
     public void Dispose()
@@ -119,6 +119,42 @@ internal sealed unsafe class LlamaCppImportanceMatrix : IDisposable
         int n = Math.Min(bytes.Length, capacity - 1);
         bytes.AsSpan(0, n).CopyTo(new Span<byte>(destination, n));
         destination[n] = 0;
+    }
+
+    private static bool IsGguf(string path)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        using var file = File.OpenRead(path);
+        return file.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("GGUF"u8);
+    }
+
+    /// <summary>
+    /// llama-quantize's reader of llama-imatrix's legacy format: entry count, then per entry its name, call count and
+    /// values (divided by the call count when there were calls), then, in newer files, the chunk count and the dataset.
+    /// </summary>
+    private static (Dictionary<string, float[]> values, List<string> datasets, int chunks) ReadLegacy(string path)
+    {
+        using var reader = new BinaryReader(File.OpenRead(path));
+        var values = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        int entries = reader.ReadInt32();
+        for (int e = 0; e < entries; e++)
+        {
+            string name = Encoding.UTF8.GetString(reader.ReadBytes(reader.ReadInt32()));
+            int calls = reader.ReadInt32();
+            var v = new float[reader.ReadInt32()];
+            for (int i = 0; i < v.Length; i++) v[i] = reader.ReadSingle();
+            if (calls > 0)
+                for (int i = 0; i < v.Length; i++) v[i] /= calls;
+            values[name] = v;
+        }
+        var datasets = new List<string>();
+        int chunks = 0;
+        if (reader.BaseStream.Position < reader.BaseStream.Length)
+        {
+            chunks = reader.ReadInt32();
+            datasets.Add(Encoding.UTF8.GetString(reader.ReadBytes(reader.ReadInt32())));
+        }
+        return (values, datasets, chunks);
     }
 
     [StructLayout(LayoutKind.Sequential)]
