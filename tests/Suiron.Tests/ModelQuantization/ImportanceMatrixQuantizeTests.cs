@@ -68,6 +68,31 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
             Assert.False(File.ReadAllBytes(plain).AsSpan().SequenceEqual(File.ReadAllBytes(theirs)), "llama.cpp ignored the importance matrix");
     }
 
+    /// <summary>
+    /// <c>--pure --imatrix</c>: every matrix the file type's default type, token_embd and output (which the matrix has no
+    /// entry for) without weights.
+    /// </summary>
+    [Theory]
+    [InlineData("llama", 8, ModelFileType.Q4_K_M)]
+    [InlineData("qwen3moe", 2, ModelFileType.IQ4_XS)]
+    [InlineData("qwen2", 4, ModelFileType.Q3_K_M)]
+    public void Pure_whole_file_is_llama_quantize_with_the_same_imatrix(string architecture, int layers, ModelFileType fileType)
+    {
+        string input = Path.Combine(_dir, "in.gguf");
+        TinyQuantizableModel.Write(input, architecture, layers);
+        string imatrixPath = Path.Combine(_dir, "imatrix.gguf");
+        RandomImatrixFor(input, seed: layers + (int)fileType).Save(imatrixPath);
+
+        string theirs = Path.Combine(_dir, "llama.cpp.gguf");
+        Assert.True(LlamaCppQuantizer.Quantize(input, theirs, fileType, pure: true, imatrix: imatrixPath));
+        string ours = Path.Combine(_dir, "ours.gguf");
+        ModelQuantizer.Quantize(input, ours, fileType,
+            new QuantizeOptions { Threads = 2, Pure = true, ImportanceMatrix = ImportanceMatrix.Load(imatrixPath), ImportanceMatrixFile = imatrixPath });
+
+        QuantizedFileComparison.AssertSameContent(theirs, ours);
+        Assert.True(File.ReadAllBytes(theirs).AsSpan().SequenceEqual(File.ReadAllBytes(ours)), "the files differ outside keys and tensors");
+    }
+
     /// <summary>The same with llama-imatrix's legacy .dat file, which llama-quantize also takes: means times call counts.</summary>
     [Theory]
     [InlineData("llama", 8, ModelFileType.Q4_K_M)]
