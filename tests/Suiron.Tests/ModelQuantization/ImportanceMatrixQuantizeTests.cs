@@ -2,7 +2,6 @@ using System.Text;
 using Suiron.Gguf;
 using Suiron.ModelQuantization;
 using Suiron.Tensors;
-using Suiron.Tests.Kernels;
 using Xunit;
 
 namespace Suiron.Tests.ModelQuantization;
