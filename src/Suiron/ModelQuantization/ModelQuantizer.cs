@@ -162,16 +162,24 @@ public static class ModelQuantizer
     {
         var matrix = options.ImportanceMatrix!;
         // llama.cpp passes these as metadata overrides, whose strings hold at most 127 bytes.
-        writer.Set("quantize.imatrix.file", TruncateUtf8(options.ImportanceMatrixFile ?? "", 127));
-        if (matrix.Datasets.Count > 0) writer.Set("quantize.imatrix.dataset", TruncateUtf8(matrix.Datasets[0], 127));
+        writer.Set("quantize.imatrix.file", Utf8Prefix(options.ImportanceMatrixFile ?? "", 127));
+        if (matrix.Datasets.Count > 0) writer.Set("quantize.imatrix.dataset", Utf8Prefix(matrix.Datasets[0], 127));
         writer.Set("quantize.imatrix.entries_count", (uint)entries);
         if (matrix.ChunkCount > 0) writer.Set("quantize.imatrix.chunks_count", (uint)matrix.ChunkCount);
     }
 
-    private static string TruncateUtf8(string value, int maxBytes)
+    /// <summary>
+    /// The longest whole-character prefix of <paramref name="value"/> that fits in <paramref name="maxBytes"/> UTF-8 bytes.
+    /// llama-quantize cuts at the byte even inside a character, which leaves invalid UTF-8 in the file where GGUF strings
+    /// are UTF-8 (strict readers refuse it); we stop before that character instead.
+    /// </summary>
+    internal static string Utf8Prefix(string value, int maxBytes)
     {
         byte[] bytes = System.Text.Encoding.UTF8.GetBytes(value);
-        return bytes.Length <= maxBytes ? value : System.Text.Encoding.UTF8.GetString(bytes, 0, maxBytes);
+        if (bytes.Length <= maxBytes) return value;
+        int cut = maxBytes;
+        while (cut > 0 && (bytes[cut] & 0xC0) == 0x80) cut--; // a continuation byte: the character starts before the cut
+        return System.Text.Encoding.UTF8.GetString(bytes, 0, cut);
     }
 
     private static unsafe void CheckSourceIsFinite(Tensor source)

@@ -2,18 +2,16 @@ using System.Text;
 using Suiron.Gguf;
 using Suiron.ModelQuantization;
 using Suiron.Tensors;
-using Suiron.Tests.Kernels;
 using Xunit;
 
 namespace Suiron.Tests.ModelQuantization;
 
 /// <summary>
-/// <c>suiron quantize --imatrix</c> against llama.cpp. LLamaSharp cannot hand llama_model_quantize an importance matrix
-/// (in the llama.cpp it ships, <c>params.imatrix</c> points to a C++ <c>std::unordered_map</c>, which P/Invoke cannot
-/// build), so the whole-file check is split in two independent halves: the file's layout, metadata and tensor types are
-/// llama.cpp's own quantization of the same model (without the matrix) plus llama-quantize's documented imatrix rules
-/// and keys, and every tensor's bytes are ggml's <c>ggml_quantize_chunk</c> of its F32 source with that tensor's (per
-/// expert) importance weights, derived from the sums and counts as llama-quantize derives them.
+/// <c>suiron quantize --imatrix</c> against llama.cpp's own <c>llama_model_quantize</c> given the same importance matrix,
+/// as llama-quantize hands it over (<see cref="LlamaCppImportanceMatrix"/>: the file read by ggml's GGUF reader, the
+/// values derived and the <c>quantize.imatrix.*</c> keys added as llama-quantize does): the whole output file is
+/// byte-identical, for k-quants, legacy quants, IQ4 and every 1-3 bit lattice file type, on an untied llama, a tied qwen2
+/// and an 8-expert qwen3moe whose expert 3 never got a token. Then the importance-matrix files themselves.
 /// </summary>
 public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
 {
@@ -33,64 +31,157 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
     [InlineData("llama", 16, ModelFileType.Q4_1)]
     [InlineData("qwen2", 4, ModelFileType.Q6_K)]
     [InlineData("qwen2", 4, ModelFileType.IQ4_NL)]
-    public void Every_tensor_is_ggml_quantize_chunk_with_its_importance(string architecture, int layers, ModelFileType fileType)
+    // The 1-3 bit lattice file types, most of which llama.cpp refuses without a matrix.
+    [InlineData("llama", 8, ModelFileType.IQ2_XXS)]
+    [InlineData("llama", 8, ModelFileType.IQ2_XS)]
+    [InlineData("llama", 8, ModelFileType.IQ2_S)]
+    [InlineData("llama", 8, ModelFileType.IQ2_M)]
+    [InlineData("llama", 8, ModelFileType.IQ1_S)]
+    [InlineData("llama", 8, ModelFileType.IQ1_M)]
+    [InlineData("llama", 8, ModelFileType.IQ3_XXS)]
+    [InlineData("llama", 8, ModelFileType.IQ3_XS)]
+    [InlineData("qwen2", 4, ModelFileType.IQ2_XXS)]
+    [InlineData("qwen2", 4, ModelFileType.IQ1_M)]
+    [InlineData("qwen3moe", 2, ModelFileType.IQ2_S)]
+    [InlineData("qwen3moe", 2, ModelFileType.IQ3_XXS)]
+    public void Whole_file_is_llama_quantize_with_the_same_imatrix(string architecture, int layers, ModelFileType fileType)
     {
         string input = Path.Combine(_dir, "in.gguf");
         TinyQuantizableModel.Write(input, architecture, layers);
-        var matrix = RandomImatrixFor(input, seed: layers);
+        var matrix = RandomImatrixFor(input, seed: layers + (int)fileType);
         string imatrixPath = Path.Combine(_dir, "imatrix.gguf");
         matrix.Save(imatrixPath);
 
-        string theirs = Path.Combine(_dir, "llama.cpp-plain.gguf");
-        Assert.True(LlamaCppQuantizer.Quantize(input, theirs, fileType));
+        string theirs = Path.Combine(_dir, "llama.cpp.gguf");
+        Assert.True(LlamaCppQuantizer.Quantize(input, theirs, fileType, imatrix: imatrixPath), $"llama.cpp refused {fileType} with the imatrix");
         string ours = Path.Combine(_dir, "ours.gguf");
         ModelQuantizer.Quantize(input, ours, fileType,
             new QuantizeOptions { Threads = 2, ImportanceMatrix = ImportanceMatrix.Load(imatrixPath), ImportanceMatrixFile = imatrixPath });
 
-        using var source = GgufFile.Open(input);
-        using var plain = GgufFile.Open(theirs);
-        using var weighted = GgufFile.Open(ours);
+        QuantizedFileComparison.AssertSameContent(theirs, ours); // names the first differing key or tensor
+        Assert.True(File.ReadAllBytes(theirs).AsSpan().SequenceEqual(File.ReadAllBytes(ours)), "the files differ outside keys and tensors");
 
-        // Metadata: llama.cpp's, then the four keys llama-quantize adds for an importance matrix.
-        Assert.Equal(plain.MetadataKeys.Concat(["quantize.imatrix.file", "quantize.imatrix.dataset", "quantize.imatrix.entries_count", "quantize.imatrix.chunks_count"]),
-            weighted.MetadataKeys);
-        Assert.Equal(imatrixPath, weighted.GetString("quantize.imatrix.file"));
-        Assert.Equal("calibration.txt", weighted.GetString("quantize.imatrix.dataset"));
-        Assert.Equal(GgufValueType.UInt32, weighted.Metadata["quantize.imatrix.entries_count"].Type);
-        Assert.Equal(matrix.Entries.Count, weighted.GetInt32("quantize.imatrix.entries_count"));
-        Assert.Equal(7, weighted.GetInt32("quantize.imatrix.chunks_count"));
+        // The matrix really reached llama.cpp: without it, llama.cpp writes other bytes (or refuses the lattice types).
+        string plain = Path.Combine(_dir, "llama.cpp-plain.gguf");
+        if (LlamaCppQuantizer.Quantize(input, plain, fileType))
+            Assert.False(File.ReadAllBytes(plain).AsSpan().SequenceEqual(File.ReadAllBytes(theirs)), "llama.cpp ignored the importance matrix");
+    }
 
-        Assert.Equal(plain.Tensors.Select(t => t.Name), weighted.Tensors.Select(t => t.Name));
-        int firstEighth = layers / 8;
-        foreach (var (p, w) in plain.Tensors.Zip(weighted.Tensors))
+    /// <summary>
+    /// <c>--pure --imatrix</c>: every matrix the file type's default type, token_embd and output (which the matrix has no
+    /// entry for) without weights.
+    /// </summary>
+    [Theory]
+    [InlineData("llama", 8, ModelFileType.Q4_K_M)]
+    [InlineData("qwen3moe", 2, ModelFileType.IQ4_XS)]
+    [InlineData("qwen2", 4, ModelFileType.Q3_K_M)]
+    public void Pure_whole_file_is_llama_quantize_with_the_same_imatrix(string architecture, int layers, ModelFileType fileType)
+    {
+        string input = Path.Combine(_dir, "in.gguf");
+        TinyQuantizableModel.Write(input, architecture, layers);
+        string imatrixPath = Path.Combine(_dir, "imatrix.gguf");
+        RandomImatrixFor(input, seed: layers + (int)fileType).Save(imatrixPath);
+
+        string theirs = Path.Combine(_dir, "llama.cpp.gguf");
+        Assert.True(LlamaCppQuantizer.Quantize(input, theirs, fileType, pure: true, imatrix: imatrixPath));
+        string ours = Path.Combine(_dir, "ours.gguf");
+        ModelQuantizer.Quantize(input, ours, fileType,
+            new QuantizeOptions { Threads = 2, Pure = true, ImportanceMatrix = ImportanceMatrix.Load(imatrixPath), ImportanceMatrixFile = imatrixPath });
+
+        QuantizedFileComparison.AssertSameContent(theirs, ours);
+        Assert.True(File.ReadAllBytes(theirs).AsSpan().SequenceEqual(File.ReadAllBytes(ours)), "the files differ outside keys and tensors");
+    }
+
+    /// <summary>The same with llama-imatrix's legacy .dat file, which llama-quantize also takes: means times call counts.</summary>
+    [Theory]
+    [InlineData("llama", 8, ModelFileType.Q4_K_M)]
+    [InlineData("llama", 8, ModelFileType.IQ2_XXS)]
+    [InlineData("qwen3moe", 2, ModelFileType.IQ3_XXS)]
+    public void Whole_file_is_llama_quantize_with_the_same_legacy_imatrix(string architecture, int layers, ModelFileType fileType)
+    {
+        string input = Path.Combine(_dir, "in.gguf");
+        TinyQuantizableModel.Write(input, architecture, layers);
+        string imatrixPath = Path.Combine(_dir, "imatrix.dat");
+        RandomImatrixFor(input, seed: layers + (int)fileType).SaveLegacy(imatrixPath);
+
+        string theirs = Path.Combine(_dir, "llama.cpp.gguf");
+        Assert.True(LlamaCppQuantizer.Quantize(input, theirs, fileType, imatrix: imatrixPath), $"llama.cpp refused {fileType} with the imatrix");
+        string ours = Path.Combine(_dir, "ours.gguf");
+        var loaded = ImportanceMatrix.Load(imatrixPath);
+        Assert.True(loaded.IsLegacy);
+        ModelQuantizer.Quantize(input, ours, fileType,
+            new QuantizeOptions { Threads = 2, ImportanceMatrix = loaded, ImportanceMatrixFile = imatrixPath });
+
+        QuantizedFileComparison.AssertSameContent(theirs, ours);
+        Assert.True(File.ReadAllBytes(theirs).AsSpan().SequenceEqual(File.ReadAllBytes(ours)), "the files differ outside keys and tensors");
+    }
+
+    /// <summary>
+    /// llama-quantize keeps at most 127 bytes of the imatrix path and of the dataset name (strncpy into a metadata
+    /// override) and cuts there even inside a UTF-8 character, leaving invalid UTF-8 in the file. Ours stops before that
+    /// character and is otherwise llama.cpp's file: a long Japanese path and dataset name.
+    /// </summary>
+    [Fact]
+    public void Long_Japanese_imatrix_path_and_dataset_keep_whole_characters_within_127_bytes()
+    {
+        string input = Path.Combine(_dir, "in.gguf");
+        TinyQuantizableModel.Write(input, "llama", 2);
+        var matrix = RandomImatrixFor(input, seed: 11);
+        matrix.Datasets.Clear();
+        string dataset = "xx" + string.Concat(Enumerable.Repeat("吾輩は猫である。", 8)); // 2 + 3k bytes: byte 127 is inside a character
+        matrix.Datasets.Add(dataset);
+        // A folder name that puts byte 127 of the whole path inside a three-byte character too.
+        int asciiPadding = 1 + (128 - (_dir.Length + 2) % 3) % 3;
+        string folder = Path.Combine(_dir, new string('a', asciiPadding) + string.Concat(Enumerable.Repeat("名前はまだ無い", 7)));
+        Directory.CreateDirectory(folder);
+        string imatrixPath = Path.Combine(folder, "imatrix.gguf");
+        matrix.Save(imatrixPath);
+
+        string theirs = Path.Combine(_dir, "llama.cpp.gguf");
+        Assert.True(LlamaCppQuantizer.Quantize(input, theirs, ModelFileType.Q4_K_M, imatrix: imatrixPath));
+        string ours = Path.Combine(_dir, "ours.gguf");
+        ModelQuantizer.Quantize(input, ours, ModelFileType.Q4_K_M,
+            new QuantizeOptions { Threads = 2, ImportanceMatrix = ImportanceMatrix.Load(imatrixPath), ImportanceMatrixFile = imatrixPath });
+
+        string[] cutKeys = ["quantize.imatrix.file", "quantize.imatrix.dataset"];
+        QuantizedFileComparison.AssertSameContent(theirs, ours, cutKeys.ToHashSet());
+        using var llama = GgufFile.Open(theirs);
+        using var suiron = GgufFile.Open(ours);
+        foreach (var (key, full) in cutKeys.Zip([imatrixPath, dataset]))
         {
-            Assert.Equal(p.Shape, w.Shape);
-            Assert.Equal(ExpectedTypeWithImatrix(p, fileType, firstEighth), w.Type);
-            var sourceInfo = source.FindTensorInfo(w.Name)!;
-            byte[] expected = sourceInfo.Type == w.Type
-                ? Bytes(source, sourceInfo)
-                : GgmlQuantize(w.Type, Floats(source, sourceInfo), sourceInfo.Shape, matrix.WeightsFor(w.Name));
-            byte[] actual = Bytes(weighted, w);
-            int at = expected.AsSpan().CommonPrefixLength(actual);
-            Assert.True(at == expected.Length && actual.Length == expected.Length, $"{w.Name} ({w.Type}): differs from ggml_quantize_chunk at byte {at} of {expected.Length}");
+            string wholeCharacters = WholeCharactersWithin(full, 127);
+            Assert.Equal(wholeCharacters, suiron.GetString(key));
+            Assert.Equal(wholeCharacters + "\uFFFD", llama.GetString(key)); // llama.cpp's partial character, read back
         }
     }
 
-    /// <summary>llama.cpp's type for the tensor without an importance matrix, changed by the two rules that depend on one.</summary>
-    private static TensorType ExpectedTypeWithImatrix(GgufTensorInfo plain, ModelFileType fileType, int firstEighth)
+    private static string WholeCharactersWithin(string s, int maxBytes)
     {
-        bool earlyFfnDown = plain.Name.Contains("ffn_down", StringComparison.Ordinal) && LayerOf(plain.Name) < firstEighth;
-        if (!earlyFfnDown) return plain.Type;
-        return fileType switch
+        var kept = new StringBuilder();
+        int bytes = 0;
+        foreach (var rune in s.EnumerateRunes())
         {
-            ModelFileType.Q4_0 => TensorType.Q4_1, // Q4_0/Q5_0 guard their first ffn_down layers only with an imatrix
-            ModelFileType.Q5_0 => TensorType.Q5_1,
-            ModelFileType.IQ4_XS or ModelFileType.IQ4_NL => fileType == ModelFileType.IQ4_XS ? TensorType.IQ4_XS : TensorType.IQ4_NL, // Q5_K only without
-            _ => plain.Type,
-        };
+            if ((bytes += rune.Utf8SequenceLength) > maxBytes) break;
+            kept.Append(rune.ToString());
+        }
+        return kept.ToString();
     }
 
-    private static int LayerOf(string name) => int.Parse(name.Split('.')[1]);
+    /// <summary>The matrix handed to llama.cpp holds llama-quantize's values: sums over each matrix's count, 1 where it saw no token.</summary>
+    [Fact]
+    public void Llama_quantize_values_are_sums_over_counts_per_expert()
+    {
+        var matrix = new ImportanceMatrix { ChunkCount = 3, ChunkSize = 128 };
+        matrix.Datasets.Add("ja.txt");
+        matrix.Entries["blk.1.ffn_down.weight"] = new ImportanceEntry([1, 2, 3, 4], [2]);
+        matrix.Entries["blk.0.ffn_up_exps.weight"] = new ImportanceEntry([1, 2, 3, 4, 5, 6], [3, 0, 1]);
+        string path = Path.Combine(_dir, "m.gguf");
+        matrix.Save(path);
+        using var handed = LlamaCppImportanceMatrix.Load(path);
+        Assert.Equal(2, handed.Values.Count);
+        Assert.Equal([0.5f, 1f, 1.5f, 2f], handed.Values["blk.1.ffn_down.weight"]);
+        Assert.Equal([1 / 3f, 2 / 3f, 1f, 1f, 5f, 6f], handed.Values["blk.0.ffn_up_exps.weight"]);
+    }
 
     /// <summary>Sums and counts for every matrix llama-imatrix records (blk.* matmul weights), expert 3 of every expert tensor unrouted.</summary>
     internal static ImportanceMatrix RandomImatrixFor(string modelPath, int seed)
@@ -118,28 +209,6 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
     {
         var tensor = file.GetTensor(info);
         return new ReadOnlySpan<byte>(tensor.Data, checked((int)tensor.ByteLength)).ToArray();
-    }
-
-    internal static float[] Floats(GgufFile file, GgufTensorInfo info)
-    {
-        Assert.Equal(TensorType.F32, info.Type);
-        var tensor = file.GetTensor(info);
-        return new ReadOnlySpan<float>(tensor.Data, checked((int)(tensor.ByteLength / 4))).ToArray();
-    }
-
-    /// <summary>What llama-quantize does per tensor: one ggml_quantize_chunk per expert with that expert's slice of the weights.</summary>
-    internal static byte[] GgmlQuantize(TensorType type, float[] values, long[] shape, float[]? importance)
-    {
-        nint f = GgmlOracleTests.Export("ggml_quantize_chunk");
-        Assert.True(f != 0);
-        var quantizeChunk = (delegate* unmanaged<int, float*, byte*, long, long, long, float*, nuint>)f;
-        long columns = shape[0], rows = shape.Length > 1 ? shape[1] : 1, matrices = shape.Length > 2 ? shape[2] : 1;
-        long matrixBytes = TensorTypes.RowBytes(type, columns) * rows;
-        var result = new byte[matrixBytes * matrices];
-        fixed (float* x = values) fixed (byte* y = result) fixed (float* qw = importance)
-            for (long m = 0; m < matrices; m++)
-                quantizeChunk((int)type, x + m * columns * rows, y + m * matrixBytes, 0, rows, columns, importance is null ? null : qw + m * columns);
-        return result;
     }
 
     [Fact]
