@@ -303,39 +303,6 @@ internal static unsafe class Vector128Dot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4K(byte* w, byte* a, int n)
-    {
-        var x = (BlockQ4K*)w;
-        var y = (BlockQ8K*)a;
-        byte* scales = stackalloc byte[8];
-        byte* mins = stackalloc byte[8];
-        Vector128<float> acc = Vector128<float>.Zero;
-        Vector128<byte> mask = Vector128.Create((byte)0x0F);
-        float minTerm = 0;
-        for (int b = 0; b < n / 256; b++)
-        {
-            KQuantLayout.ScalesMins(x[b].Scales, scales, mins);
-            int summs = 0;
-            for (int g = 0; g < 16; g++) summs += y[b].BSums[g] * mins[g / 2];
-
-            // 32 bytes per 64 elements: low nibbles are the first 32 (scale 2p), high nibbles the next 32 (scale 2p+1).
-            byte* q4 = x[b].Qs;
-            sbyte* q8 = y[b].Qs;
-            Vector128<int> isum = Vector128<int>.Zero;
-            for (int pair = 0; pair < 4; pair++, q4 += 32, q8 += 64)
-            {
-                Vector128<byte> first = Vector128.Load(q4), second = Vector128.Load(q4 + 16);
-                Vector128<int> low = DotInt8x32((first & mask).AsSByte(), (second & mask).AsSByte(), q8);
-                Vector128<int> high = DotInt8x32((first >>> 4).AsSByte(), (second >>> 4).AsSByte(), q8 + 32);
-                isum += low * Vector128.Create((int)scales[2 * pair]) + high * Vector128.Create((int)scales[2 * pair + 1]);
-            }
-            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(isum), Vector128.Create(Avx2Dot.Scale(x[b].D) * y[b].D), acc);
-            minTerm += Avx2Dot.Scale(x[b].DMin) * y[b].D * summs;
-        }
-        return Vector128.Sum(acc) - minTerm;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5K(byte* w, byte* a, int n)
     {
         var x = (BlockQ5K*)w;
@@ -373,43 +340,6 @@ internal static unsafe class Vector128Dot
             minTerm += Avx2Dot.Scale(x[b].DMin) * y[b].D * summs;
         }
         return Vector128.Sum(acc) - minTerm;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q6K(byte* w, byte* a, int n)
-    {
-        var x = (BlockQ6K*)w;
-        var y = (BlockQ8K*)a;
-        Vector128<float> acc = Vector128<float>.Zero;
-        Vector128<byte> mask4 = Vector128.Create((byte)0x0F), mask2 = Vector128.Create((byte)0x03), thirtyTwo = Vector128.Create((byte)32);
-        for (int b = 0; b < n / 256; b++)
-        {
-            byte* ql = x[b].Ql;
-            byte* qh = x[b].Qh;
-            sbyte* sc = x[b].Scales;
-            sbyte* q8 = y[b].Qs;
-            Vector128<int> isum = Vector128<int>.Zero;
-            for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8, q8 += 128)
-            {
-                // 128 elements in four 32-element runs; run r takes low bits from ql (nibble r/2 of byte l + 32(r%2))
-                // and high bits from qh >> 2r. Each 16 elements (chunk) have their own scale: sc[chunk + 2r].
-                for (int chunk = 0; chunk < 2; chunk++)
-                {
-                    int l = 16 * chunk;
-                    Vector128<byte> low0 = Vector128.Load(ql + l), low1 = Vector128.Load(ql + l + 32), high = Vector128.Load(qh + l);
-                    Vector128<sbyte> r0 = (((low0 & mask4) | ((high & mask2) << 4)) - thirtyTwo).AsSByte();
-                    Vector128<sbyte> r1 = (((low1 & mask4) | (((high >>> 2) & mask2) << 4)) - thirtyTwo).AsSByte();
-                    Vector128<sbyte> r2 = (((low0 >>> 4) | (((high >>> 4) & mask2) << 4)) - thirtyTwo).AsSByte();
-                    Vector128<sbyte> r3 = (((low1 >>> 4) | ((high >>> 6) << 4)) - thirtyTwo).AsSByte();
-                    isum += DotInt8(Vector128<int>.Zero, r0, Vector128.Load(q8 + l)) * Vector128.Create((int)sc[chunk])
-                          + DotInt8(Vector128<int>.Zero, r1, Vector128.Load(q8 + l + 32)) * Vector128.Create((int)sc[chunk + 2])
-                          + DotInt8(Vector128<int>.Zero, r2, Vector128.Load(q8 + l + 64)) * Vector128.Create((int)sc[chunk + 4])
-                          + DotInt8(Vector128<int>.Zero, r3, Vector128.Load(q8 + l + 96)) * Vector128.Create((int)sc[chunk + 6]);
-                }
-            }
-            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(isum), Vector128.Create(Avx2Dot.Scale(x[b].D) * y[b].D), acc);
-        }
-        return Vector128.Sum(acc);
     }
 
     /// <summary>
