@@ -6,7 +6,7 @@ using Suiron.Tensors;
 namespace Suiron.Kernels;
 
 /// <summary>
-/// AVX2 k-quant dot products (Q2_K, Q3_K and Q5_K weights against Q8_K activations; Q4_K and Q6_K are written once for
+/// AVX2 k-quant dot products (Q2_K and Q3_K weights against Q8_K activations; Q4_K, Q5_K and Q6_K are written once for
 /// every width in <see cref="KQuantDot{TOps, TVector, TLanes}"/>, with the same lanes), and the unpacking helpers the
 /// GEMM's k-quant panels share with them. Decode streams every weight byte once, so
 /// each 256-element super-block must cost fewer cycles than its bytes take to arrive: all per-block work stays in vector
@@ -16,7 +16,7 @@ namespace Suiron.Kernels;
 /// Quants are multiplied unsigned (vpmaddubsw: weight quant × activation byte, pair sums fit int16), then by their group
 /// scale (vpmaddwd) into eight int32 lanes, exactly. Q3_K and Q6_K quants carry an offset (q - 4, q - 32): its share,
 /// offset · Σ_g scale_g · bsum_g, comes off the integer lanes through the bsums instead of a second vpmaddubsw per run.
-/// Per block, in float: acc += (d_w·d_y) · float(sumi); for Q2_K/Q5_K also accMin += (dmin_w·d_y) · float(minLanes),
+/// Per block, in float: acc += (d_w·d_y) · float(sumi); for Q2_K also accMin += (dmin_w·d_y) · float(minLanes),
 /// minLanes = vpmaddwd(bsums, per-bsum mins). Result: Sum8(acc) − Sum8(accMin). <see cref="Gemm"/> repeats exactly these
 /// lanes and float operations, so the batched path stays bit-identical to these kernels.
 /// </para>
@@ -147,11 +147,6 @@ internal static unsafe partial class Avx2Dot
     internal static Vector256<short> RunScales(Vector256<short> halfScalesBothLanes, int run) =>
         Avx2.Shuffle(halfScalesBothLanes.AsByte(), WordBroadcast(2 * run, 2 * run + 1)).AsInt16();
 
-    /// <summary>Q4_K/Q5_K pair <paramref name="pair"/> (64 elements): 32 low-nibble quants in group 2·pair, 32 high in 2·pair + 1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> NibblePair(Vector256<byte> low, Vector256<byte> high, sbyte* q8, Vector256<short> scales, int pair) =>
-        ScaledRun(low, q8 + 64 * pair, Broadcast(scales, 2 * pair)) + ScaledRun(high, q8 + 64 * pair + 32, Broadcast(scales, 2 * pair + 1));
-
     /// <summary>Q5_K pair <paramref name="pair"/>: Q4_K's nibbles plus 16 where qh bit 2·pair (low) / 2·pair + 1 (high) is set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Q5KPair(byte* qs, Vector256<byte> qh, int pair, out Vector256<byte> low, out Vector256<byte> high)
@@ -160,33 +155,6 @@ internal static unsafe partial class Avx2Dot
         Vector256<byte> packed = Avx.LoadVector256(qs + 32 * pair);
         low = (packed & nibble) | MoveBit(qh, 2 * pair, 4);
         high = (Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & nibble) | MoveBit(qh, 2 * pair + 1, 4);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5K(byte* w, byte* a, int n)
-    {
-        var x = (BlockQ5K*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<float> acc = Vector256<float>.Zero, accMin = acc;
-        for (int b = 0; b < n / 256; b++)
-        {
-            Vector256<short> scalesMins = Q4KScalesMins(x[b].Scales);
-            Vector256<int> minLanes = Avx2.MultiplyAddAdjacent(Avx.LoadVector256(y[b].BSums), Q4KMinsPerBSum(scalesMins));
-            Vector256<short> scales = Q4KScalesBothLanes(scalesMins);
-            byte* qs = x[b].Qs;
-            sbyte* q8 = y[b].Qs;
-            Vector256<byte> qh = Avx.LoadVector256(x[b].Qh);
-            Q5KPair(qs, qh, 0, out Vector256<byte> l0, out Vector256<byte> h0);
-            Q5KPair(qs, qh, 1, out Vector256<byte> l1, out Vector256<byte> h1);
-            Vector256<int> sumi01 = NibblePair(l0, h0, q8, scales, 0) + NibblePair(l1, h1, q8, scales, 1);
-            Q5KPair(qs, qh, 2, out Vector256<byte> l2, out Vector256<byte> h2);
-            Q5KPair(qs, qh, 3, out Vector256<byte> l3, out Vector256<byte> h3);
-            Vector256<int> sumi23 = NibblePair(l2, h2, q8, scales, 2) + NibblePair(l3, h3, q8, scales, 3);
-            float yd = y[b].D;
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yd), Avx.ConvertToVector256Single(sumi01 + sumi23), acc);
-            accMin = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].DMin) * yd), Avx.ConvertToVector256Single(minLanes), accMin);
-        }
-        return Sum8(acc) - Sum8(accMin);
     }
 
     /// <summary>

@@ -6,7 +6,7 @@ using Suiron.Tensors;
 namespace Suiron.Kernels;
 
 /// <summary>
-/// The Q4_K and Q6_K decode dots (against Q8_K activations), written once over <see cref="ISimdOps{TVector, TLanes}"/>
+/// The Q4_K, Q5_K and Q6_K decode dots (against Q8_K activations), written once over <see cref="ISimdOps{TVector, TLanes}"/>
 /// and specialised per width: <see cref="Vector128Ops"/> (the 128-bit path, ARM64), <see cref="Avx2Ops"/>,
 /// <see cref="Avx512Ops"/> and <see cref="Avx512TwinOps"/>. Decode streams every weight byte once, so each 256-element
 /// super-block must cost fewer cycles than its bytes take to arrive: all per-block work stays in vector registers.
@@ -15,7 +15,7 @@ namespace Suiron.Kernels;
 /// Q6_K half); a vector's quants, unsigned, meet its activation bytes and its group scales in one
 /// <see cref="ISimdOps{TVector, TLanes}.ScaledDot"/>, and the int32 lanes add up exactly. A block's lanes become the
 /// eight lanes of <see cref="ISimdOps{TVector, TLanes}.RunLanes"/>: Σ over runs of elements 4k..4k+3, the lanes
-/// <see cref="Gemm"/> forms too. Per block, in float: acc += (d_w·d_y)·float(lanes); Q4_K also accMin += (dmin_w·d_y)·
+/// <see cref="Gemm"/> forms too. Per block, in float: acc += (d_w·d_y)·float(lanes); Q4_K and Q5_K also accMin += (dmin_w·d_y)·
 /// float(minLanes), minLanes = vpmaddwd(bsums, per-bsum mins); Q6_K's −32 comes off the lanes as 32·vpmaddwd(scales,
 /// bsums). Result: Sum(acc) [− Sum(accMin)]. So every width, the GEMM and both row counts give the same bits.
 /// </para>
@@ -186,6 +186,60 @@ internal static unsafe class KQuantDot<TOps, TVector, TLanes>
     {
         if (TOps.VectorBytes == 16 && (element & 16) != 0) secondHalfSum = TOps.AddInt32(secondHalfSum, lanes);
         else sum = TOps.AddInt32(sum, lanes);
+    }
+
+    /// <summary>Q5_K: Q4_K's nibbles, scales and mins, plus a fifth bit per element from qh (<see cref="Q5KLanes"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5K(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ5K*)w;
+        var y = (BlockQ8K*)a;
+        TLanes acc = default, accMin = default;
+        for (int b = 0; b < n / 256; b++)
+        {
+            TVector scales = Q4KScales(x[b].Scales, y[b].BSums, out TLanes minLanes);
+            TVector sum = default, secondHalfSum = default;
+            byte* qs = x[b].Qs;
+            sbyte* q8 = y[b].Qs;
+            TVector qhFirst = TOps.LoadFromRun(x[b].Qh, 0);
+            TVector qhSecond = TOps.VectorBytes == 16 ? TOps.LoadFromRun(x[b].Qh, 16) : qhFirst;
+            Q5KPair(qs, qhFirst, qhSecond, q8, scales, 0, ref sum, ref secondHalfSum);
+            Q5KPair(qs, qhFirst, qhSecond, q8, scales, 1, ref sum, ref secondHalfSum);
+            Q5KPair(qs, qhFirst, qhSecond, q8, scales, 2, ref sum, ref secondHalfSum);
+            Q5KPair(qs, qhFirst, qhSecond, q8, scales, 3, ref sum, ref secondHalfSum);
+            float yd = y[b].D;
+            acc = TOps.MultiplyAdd(Avx2Dot.Scale(x[b].D) * yd, TOps.RunLanes(sum, secondHalfSum), acc);
+            accMin = TOps.MultiplyAdd(Avx2Dot.Scale(x[b].DMin) * yd, minLanes, accMin);
+        }
+        return TOps.Sum(acc) - TOps.Sum(accMin);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q5KPair(byte* qs, TVector qhFirst, TVector qhSecond, sbyte* q8, TVector scales, int pair, ref TVector sum, ref TVector secondHalfSum)
+    {
+        Q5KPacked(qs, qhFirst, q8, scales, pair, 0, ref sum, ref secondHalfSum);
+        if (TOps.VectorBytes == 16) Q5KPacked(qs, qhSecond, q8, scales, pair, 16, ref sum, ref secondHalfSum);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q5KPacked(byte* qs, TVector qh, sbyte* q8, TVector scales, int pair, int offset, ref TVector sum, ref TVector secondHalfSum)
+    {
+        TVector packed = TOps.LoadFromRun(qs + 32 * pair, offset);
+        Accumulate(Q5KLanes(packed, qh, q8, scales, pair, offset), offset, ref sum, ref secondHalfSum);
+        if (TOps.VectorBytes < 64) Accumulate(Q5KLanes(packed, qh, q8, scales, pair, 32 + offset), offset, ref sum, ref secondHalfSum);
+    }
+
+    /// <summary>
+    /// Elements <paramref name="element"/>.. of pair <paramref name="pair"/>: Q4_K's nibble, and 16 where qh[e mod 32] has
+    /// bit 2·pair + e / 32 (that bit shifted to bit 4; what crosses from the neighbouring bytes never lands there).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Q5KLanes(TVector packed, TVector qh, sbyte* q8, TVector scales, int pair, int element)
+    {
+        TVector high = TOps.And(TOps.ShiftPerRun(qh, 2 * pair + element / 32 - 4, 1), TOps.Create(0x10));
+        TVector quants = TOps.Or(TOps.And(TOps.ShiftPerRun(packed, 4 * (element / 32), 4), TOps.Create(0x0F)), high);
+        TVector groupScales = TOps.GroupScales(scales, 64 * pair + element, 32);
+        return TOps.ScaledDot(quants, TOps.Load(q8 + 64 * pair + element), groupScales);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

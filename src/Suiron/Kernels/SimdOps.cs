@@ -227,10 +227,10 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
     public static Vector256<byte> Create(byte value) => Vector256.Create(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> And(Vector256<byte> left, Vector256<byte> right) => Avx2.And(left, right);
+    public static Vector256<byte> And(Vector256<byte> left, Vector256<byte> right) => left & right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> Or(Vector256<byte> left, Vector256<byte> right) => Avx2.Or(left, right);
+    public static Vector256<byte> Or(Vector256<byte> left, Vector256<byte> right) => left | right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> ShiftPerRun(Vector256<byte> value, int first, int step) => ShiftUniform(value, first);

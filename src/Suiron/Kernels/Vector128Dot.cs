@@ -302,46 +302,6 @@ internal static unsafe class Vector128Dot
         return Vector128.Sum(acc);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5K(byte* w, byte* a, int n)
-    {
-        var x = (BlockQ5K*)w;
-        var y = (BlockQ8K*)a;
-        byte* scales = stackalloc byte[8];
-        byte* mins = stackalloc byte[8];
-        Vector128<float> acc = Vector128<float>.Zero;
-        Vector128<byte> mask = Vector128.Create((byte)0x0F), sixteen = Vector128.Create((byte)16);
-        float minTerm = 0;
-        for (int b = 0; b < n / 256; b++)
-        {
-            KQuantLayout.ScalesMins(x[b].Scales, scales, mins);
-            int summs = 0;
-            for (int g = 0; g < 16; g++) summs += y[b].BSums[g] * mins[g / 2];
-
-            byte* q4 = x[b].Qs;
-            sbyte* q8 = y[b].Qs;
-            // qh byte l carries the fifth bit of element l of every 32-element run: bit 2p for the low nibbles of
-            // pair p, bit 2p+1 for the high ones.
-            Vector128<byte> highFirst = Vector128.Load(x[b].Qh), highSecond = Vector128.Load(x[b].Qh + 16);
-            Vector128<int> isum = Vector128<int>.Zero;
-            for (int pair = 0; pair < 4; pair++, q4 += 32, q8 += 64)
-            {
-                Vector128<byte> first = Vector128.Load(q4), second = Vector128.Load(q4 + 16);
-                Vector128<byte> bitLow = Vector128.Create((byte)(1 << (2 * pair))), bitHigh = Vector128.Create((byte)(2 << (2 * pair)));
-                Vector128<sbyte> lowFirst = ((first & mask) | (Vector128.Equals(highFirst & bitLow, bitLow) & sixteen)).AsSByte();
-                Vector128<sbyte> lowSecond = ((second & mask) | (Vector128.Equals(highSecond & bitLow, bitLow) & sixteen)).AsSByte();
-                Vector128<sbyte> highFirstQ = ((first >>> 4) | (Vector128.Equals(highFirst & bitHigh, bitHigh) & sixteen)).AsSByte();
-                Vector128<sbyte> highSecondQ = ((second >>> 4) | (Vector128.Equals(highSecond & bitHigh, bitHigh) & sixteen)).AsSByte();
-                Vector128<int> low = DotInt8x32(lowFirst, lowSecond, q8);
-                Vector128<int> high = DotInt8x32(highFirstQ, highSecondQ, q8 + 32);
-                isum += low * Vector128.Create((int)scales[2 * pair]) + high * Vector128.Create((int)scales[2 * pair + 1]);
-            }
-            acc = Vector128.MultiplyAddEstimate(Vector128.ConvertToSingle(isum), Vector128.Create(Avx2Dot.Scale(x[b].D) * y[b].D), acc);
-            minTerm += Avx2Dot.Scale(x[b].DMin) * y[b].D * summs;
-        }
-        return Vector128.Sum(acc) - minTerm;
-    }
-
     /// <summary>
     /// Σ grid[q_j]·y_j over one 32-weight run of 4-bit grid indices (element j low nibble, j + 16 high) as 4 int32 partial
     /// sums: the 16-entry grid is one register, each nibble picks its value by a byte shuffle (tbl on ARM64, pshufb on x86).

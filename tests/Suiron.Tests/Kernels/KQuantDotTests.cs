@@ -1,8 +1,5 @@
+using System.Runtime.Intrinsics;
 using Suiron.Kernels;
-using Avx2KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
-using Avx512KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512Ops, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
-using Avx512TwinKQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512TwinOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
-using Vector128KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Vector128Ops, System.Runtime.Intrinsics.Vector128<byte>, Suiron.Kernels.Vector128Pair>;
 using Suiron.Tensors;
 using Xunit;
 
@@ -103,38 +100,41 @@ public sealed unsafe class KQuantDotTests
     }
 
     /// <summary>
-    /// The Q4_K and Q6_K decode kernels, written once over <see cref="ISimdOps{TVector, TLanes}"/>, on every width this
-    /// machine runs (128-bit; AVX2 and the 512-bit twin where it has AVX2; AVX-512 where it has that), one-row and two-row,
-    /// on arbitrary block bytes: every result bit-identical to the 128-bit one-row kernel's, which
+    /// The Q4_K, Q5_K and Q6_K decode kernels, written once over <see cref="ISimdOps{TVector, TLanes}"/>, on every width
+    /// this machine runs (128-bit; AVX2 and the 512-bit twin where it has AVX2; AVX-512 where it has that), one-row and
+    /// two-row, on arbitrary block bytes: every result bit-identical to the 128-bit one-row kernel's, which
     /// <see cref="Simd_equals_scalar_on_arbitrary_block_bytes"/> (under <c>DOTNET_EnableAVX2=0</c>) and the Vector128
     /// tests tie to the scalar reference and the exact product, and the GEMM tests to the batched path. Two-row calls get
     /// rows that are not adjacent in memory and write outputs at a stride.
     /// </summary>
     [Theory]
     [InlineData(TensorType.Q4_K)]
+    [InlineData(TensorType.Q5_K)]
     [InlineData(TensorType.Q6_K)]
     public void Every_width_and_row_count_gives_the_same_bits(TensorType type)
     {
         if (!Vector128Ops.IsSupported) return;
-        bool q4 = type == TensorType.Q4_K;
-        delegate*<byte*, byte*, int, float> reference = q4 ? &Vector128KQuantDot.Q4K : &Vector128KQuantDot.Q6K;
         var oneRow = new List<(string Name, nint Kernel)>();
-        var twoRows = new List<(string Name, nint Kernel)>
+        var twoRows = new List<(string Name, nint Kernel)>();
+        void Add<TOps, TVector, TLanes>(string name) where TOps : struct, ISimdOps<TVector, TLanes> where TVector : struct where TLanes : struct
         {
-            ("128-bit", q4 ? (nint)(delegate*<byte*, long, byte*, int, float*, long, void>)&Vector128KQuantDot.Q4KTwoRows
-                : (nint)(delegate*<byte*, long, byte*, int, float*, long, void>)&Vector128KQuantDot.Q6KTwoRows),
-        };
+            oneRow.Add((name, type switch
+            {
+                TensorType.Q4_K => (nint)(delegate*<byte*, byte*, int, float>)&KQuantDot<TOps, TVector, TLanes>.Q4K,
+                TensorType.Q5_K => (nint)(delegate*<byte*, byte*, int, float>)&KQuantDot<TOps, TVector, TLanes>.Q5K,
+                _ => (nint)(delegate*<byte*, byte*, int, float>)&KQuantDot<TOps, TVector, TLanes>.Q6K,
+            }));
+            if (type == TensorType.Q4_K) twoRows.Add((name, (nint)(delegate*<byte*, long, byte*, int, float*, long, void>)&KQuantDot<TOps, TVector, TLanes>.Q4KTwoRows));
+            if (type == TensorType.Q6_K) twoRows.Add((name, (nint)(delegate*<byte*, long, byte*, int, float*, long, void>)&KQuantDot<TOps, TVector, TLanes>.Q6KTwoRows));
+        }
+        Add<Vector128Ops, Vector128<byte>, Vector128Pair>("128-bit");
         if (Avx2Ops.IsSupported)
         {
-            oneRow.Add(("AVX2", q4 ? (nint)(delegate*<byte*, byte*, int, float>)&Avx2KQuantDot.Q4K : (nint)(delegate*<byte*, byte*, int, float>)&Avx2KQuantDot.Q6K));
-            twoRows.Add(("AVX2", q4 ? (nint)(delegate*<byte*, long, byte*, int, float*, long, void>)&Avx2KQuantDot.Q4KTwoRows
-                : (nint)(delegate*<byte*, long, byte*, int, float*, long, void>)&Avx2KQuantDot.Q6KTwoRows));
-            twoRows.Add(("512-bit twin", q4 ? (nint)(delegate*<byte*, long, byte*, int, float*, long, void>)&Avx512TwinKQuantDot.Q4KTwoRows
-                : (nint)(delegate*<byte*, long, byte*, int, float*, long, void>)&Avx512TwinKQuantDot.Q6KTwoRows));
+            Add<Avx2Ops, Vector256<byte>, Vector256<byte>>("AVX2");
+            Add<Avx512TwinOps, Vector512<byte>, Vector256<byte>>("512-bit twin");
         }
-        if (Avx2Ops.IsSupported && Avx512Ops.IsSupported)
-            twoRows.Add(("AVX-512", q4 ? (nint)(delegate*<byte*, long, byte*, int, float*, long, void>)&Avx512KQuantDot.Q4KTwoRows
-                : (nint)(delegate*<byte*, long, byte*, int, float*, long, void>)&Avx512KQuantDot.Q6KTwoRows));
+        if (Avx2Ops.IsSupported && Avx512Ops.IsSupported) Add<Avx512Ops, Vector512<byte>, Vector256<byte>>("AVX-512");
+        var reference = (delegate*<byte*, byte*, int, float>)oneRow[0].Kernel;
         int blockBytes = TensorTypes.BlockBytes(type);
         foreach (int blocks in KernelTestData.BlockCounts)
         {

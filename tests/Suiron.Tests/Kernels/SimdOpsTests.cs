@@ -74,7 +74,7 @@ public sealed unsafe class SimdOpsTests
             }
 
             // ShiftPerRun: 32-bit elements of run k by first + k·step, right where positive.
-            foreach ((int first, int step) in new[] { (0, 4), (-4, 2), (0, 2), (4, 0), (-2, 0), (2, 0) })
+            foreach ((int first, int step) in new[] { (0, 4), (-4, 2), (0, 2), (4, 0), (-2, 0), (2, 0), (-4, 1), (-2, 1), (0, 1), (2, 1) })
             {
                 byte[] shifted = Bytes(TOps.ShiftPerRun(va, first, step));
                 for (int i = 0; i < width / 4; i++)
