@@ -6,9 +6,9 @@ using Suiron.Tensors;
 namespace Suiron.Kernels;
 
 /// <summary>
-/// AVX2 k-quant dot products (Q2_K and Q3_K weights against Q8_K activations; Q4_K, Q5_K and Q6_K are written once for
-/// every width in <see cref="KQuantDot{TOps, TVector, TLanes}"/>, with the same lanes), and the unpacking helpers the
-/// GEMM's k-quant panels share with them. Decode streams every weight byte once, so
+/// The AVX2 Q2_K dot product against Q8_K activations (the other k-quants are written once for every width in
+/// <see cref="KQuantDot{TOps, TVector, TLanes}"/>, with the same lanes; its Q2K, which the 128-bit path runs, measured
+/// 4-7% slower than this one on AVX2, bench/README), and the unpacking helpers the GEMM's k-quant panels share with them. Decode streams every weight byte once, so
 /// each 256-element super-block must cost fewer cycles than its bytes take to arrive: all per-block work stays in vector
 /// registers (scale bytes unpacked with 32-bit lane shifts, group scales broadcast by byte shuffles, min and offset terms
 /// from the Q8_K group sums with one vpmaddwd), with no scalar loop and no trip through memory.
@@ -16,7 +16,7 @@ namespace Suiron.Kernels;
 /// Quants are multiplied unsigned (vpmaddubsw: weight quant × activation byte, pair sums fit int16), then by their group
 /// scale (vpmaddwd) into eight int32 lanes, exactly. Q3_K and Q6_K quants carry an offset (q - 4, q - 32): its share,
 /// offset · Σ_g scale_g · bsum_g, comes off the integer lanes through the bsums instead of a second vpmaddubsw per run.
-/// Per block, in float: acc += (d_w·d_y) · float(sumi); for Q2_K also accMin += (dmin_w·d_y) · float(minLanes),
+/// Per block, in float: acc += (d_w·d_y) · float(sumi); for Q2_K/Q4_K/Q5_K also accMin += (dmin_w·d_y) · float(minLanes),
 /// minLanes = vpmaddwd(bsums, per-bsum mins). Result: Sum8(acc) − Sum8(accMin). <see cref="Gemm"/> repeats exactly these
 /// lanes and float operations, so the batched path stays bit-identical to these kernels.
 /// </para>
@@ -247,28 +247,4 @@ internal static unsafe partial class Avx2Dot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<byte> Q3KRun(Vector256<byte> packed, Vector256<byte> hmask, int half, int run) =>
         Q2KRun(packed, run) | MoveBit(hmask, 4 * half + run, 2);
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q3K(byte* w, byte* a, int n)
-    {
-        var x = (BlockQ3K*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<float> acc = Vector256<float>.Zero;
-        for (int b = 0; b < n / 256; b++)
-        {
-            Vector256<short> scales = Q3KScales(x[b].Scales);
-            // The -4 of every quant: 4 · Σ_g scale_g · bsum_g.
-            Vector256<int> offset = Avx2.MultiplyAddAdjacent(scales, Avx.LoadVector256(y[b].BSums));
-            sbyte* q8 = y[b].Qs;
-            Vector256<byte> hmask = Avx.LoadVector256(x[b].HMask);
-            Vector256<byte> p0 = Avx.LoadVector256(x[b].Qs), p1 = Avx.LoadVector256(x[b].Qs + 32);
-            Vector256<int> sumi0 = ScaledHalf(Q3KRun(p0, hmask, 0, 0), Q3KRun(p0, hmask, 0, 1), Q3KRun(p0, hmask, 0, 2), Q3KRun(p0, hmask, 0, 3),
-                q8, HalfScalesBothLanes(scales, 0));
-            Vector256<int> sumi1 = ScaledHalf(Q3KRun(p1, hmask, 1, 0), Q3KRun(p1, hmask, 1, 1), Q3KRun(p1, hmask, 1, 2), Q3KRun(p1, hmask, 1, 3),
-                q8 + 128, HalfScalesBothLanes(scales, 1));
-            Vector256<int> sumi = sumi0 + sumi1 - Avx2.ShiftLeftLogical(offset, 2);
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
-        }
-        return Sum8(acc);
-    }
 }

@@ -6,7 +6,7 @@ using Suiron.Tensors;
 namespace Suiron.Kernels;
 
 /// <summary>
-/// The Q4_K, Q5_K and Q6_K decode dots (against Q8_K activations), written once over <see cref="ISimdOps{TVector, TLanes}"/>
+/// The k-quant decode dots (Q2_K..Q6_K against Q8_K activations), written once over <see cref="ISimdOps{TVector, TLanes}"/>
 /// and specialised per width: <see cref="Vector128Ops"/> (the 128-bit path, ARM64), <see cref="Avx2Ops"/>,
 /// <see cref="Avx512Ops"/> and <see cref="Avx512TwinOps"/>. Decode streams every weight byte once, so each 256-element
 /// super-block must cost fewer cycles than its bytes take to arrive: all per-block work stays in vector registers.
@@ -15,9 +15,9 @@ namespace Suiron.Kernels;
 /// Q6_K half); a vector's quants, unsigned, meet its activation bytes and its group scales in one
 /// <see cref="ISimdOps{TVector, TLanes}.ScaledDot"/>, and the int32 lanes add up exactly. A block's lanes become the
 /// eight lanes of <see cref="ISimdOps{TVector, TLanes}.RunLanes"/>: Σ over runs of elements 4k..4k+3, the lanes
-/// <see cref="Gemm"/> forms too. Per block, in float: acc += (d_w·d_y)·float(lanes); Q4_K and Q5_K also accMin += (dmin_w·d_y)·
-/// float(minLanes), minLanes = vpmaddwd(bsums, per-bsum mins); Q6_K's −32 comes off the lanes as 32·vpmaddwd(scales,
-/// bsums). Result: Sum(acc) [− Sum(accMin)]. So every width, the GEMM and both row counts give the same bits.
+/// <see cref="Gemm"/> forms too. Per block, in float: acc += (d_w·d_y)·float(lanes); Q2_K, Q4_K and Q5_K also accMin +=
+/// (dmin_w·d_y)·float(minLanes), minLanes = vpmaddwd(bsums, per-bsum mins); Q3_K's −4 and Q6_K's −32 come off the lanes
+/// as offset·vpmaddwd(scales, bsums). Result: Sum(acc) [− Sum(accMin)]. So every width, the GEMM and both row counts give the same bits.
 /// </para>
 /// <para>
 /// The two-row kernels take two weight rows far apart (MatMul's decode hands them a part apart: two weight streams in
@@ -93,12 +93,11 @@ internal static unsafe class KQuantDot<TOps, TVector, TLanes>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVector Q4KScales(byte* packed, short* bsums, out TLanes minLanes)
     {
-        Vector128<byte> scalesMins = Q4KScalesMins(packed);
-        // Byte shuffles straight to zero-extended words (an index of 16 or more gives 0): m0 m0 m1 m1 .. m3 m3, then m4 .. m7.
-        Vector128<short> minsLow = Vector128.Shuffle(scalesMins, Vector128.Create((byte)8, 16, 8, 16, 9, 16, 9, 16, 10, 16, 10, 16, 11, 16, 11, 16)).AsInt16();
-        Vector128<short> minsHigh = Vector128.Shuffle(scalesMins, Vector128.Create((byte)12, 16, 12, 16, 13, 16, 13, 16, 14, 16, 14, 16, 15, 16, 15, 16)).AsInt16();
-        minLanes = TOps.MultiplyAddWords(bsums, minsLow, minsHigh);
-        return TOps.RepeatLanes(Vector128.WidenLower(scalesMins).AsInt16());
+        // Six-bit values: sign extension is zero extension here.
+        Vector128<sbyte> scalesMins = Q4KScalesMins(packed).AsSByte();
+        Vector128<sbyte> minPerBSum = Vector128.Shuffle(scalesMins, Vector128.Create((sbyte)8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
+        minLanes = TOps.MultiplyAddBytes(bsums, minPerBSum);
+        return TOps.RepeatHalf(scalesMins, 0);
     }
 
     /// <summary>
@@ -242,6 +241,136 @@ internal static unsafe class KQuantDot<TOps, TVector, TLanes>
         return TOps.ScaledDot(quants, TOps.Load(q8 + 64 * pair + element), groupScales);
     }
 
+    /// <summary>
+    /// Q2_K: per 128-element half, 32 bytes hold four 2-bit runs (run r: bits 2r..2r+1, elements 32r..); 16-element
+    /// groups with 4-bit scales (low nibble) and mins (high nibble); mins through the bsums as Q4_K's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q2K(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ2K*)w;
+        var y = (BlockQ8K*)a;
+        TLanes acc = default, accMin = default;
+        for (int b = 0; b < n / 256; b++)
+        {
+            Vector128<byte> packedScales = Vector128.Load(x[b].Scales), nibble = Vector128.Create((byte)0x0F);
+            Vector128<sbyte> scales = (packedScales & nibble).AsSByte(), mins = ((packedScales.AsUInt16() >>> 4).AsByte() & nibble).AsSByte();
+            TLanes minLanes = TOps.MultiplyAddBytes(y[b].BSums, mins);
+            TVector sum = default, secondHalfSum = default;
+            Q2KHalf(x[b].Qs, y[b].Qs, TOps.RepeatHalf(scales, 0), 0, ref sum, ref secondHalfSum);
+            Q2KHalf(x[b].Qs, y[b].Qs, TOps.RepeatHalf(scales, 1), 1, ref sum, ref secondHalfSum);
+            float yd = y[b].D;
+            acc = TOps.MultiplyAdd(Avx2Dot.Scale(x[b].D) * yd, TOps.RunLanes(sum, secondHalfSum), acc);
+            accMin = TOps.MultiplyAdd(Avx2Dot.Scale(x[b].DMin) * yd, minLanes, accMin);
+        }
+        return TOps.Sum(acc) - TOps.Sum(accMin);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q2KHalf(byte* qs, sbyte* q8, TVector scales, int half, ref TVector sum, ref TVector secondHalfSum)
+    {
+        Q2KPacked(qs + 32 * half, q8 + 128 * half, scales, 0, ref sum, ref secondHalfSum);
+        if (TOps.VectorBytes == 16) Q2KPacked(qs + 32 * half, q8 + 128 * half, scales, 16, ref sum, ref secondHalfSum);
+    }
+
+    /// <summary>Bytes <paramref name="offset"/>.. of a half's 32 quant bytes (a 64-byte vector: all 32, twice): its four runs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q2KPacked(byte* qs, sbyte* y, TVector scales, int offset, ref TVector sum, ref TVector secondHalfSum)
+    {
+        TVector packed = TOps.LoadFromRun(qs, offset);
+        Accumulate(Q2KLanes(packed, y, scales, 0, offset), offset, ref sum, ref secondHalfSum);
+        if (TOps.VectorBytes < 64) Accumulate(Q2KLanes(packed, y, scales, 1, offset), offset, ref sum, ref secondHalfSum);
+        Accumulate(Q2KLanes(packed, y, scales, 2, offset), offset, ref sum, ref secondHalfSum);
+        if (TOps.VectorBytes < 64) Accumulate(Q2KLanes(packed, y, scales, 3, offset), offset, ref sum, ref secondHalfSum);
+    }
+
+    /// <summary>Run <paramref name="run"/> (and run + 1 in a 64-byte vector) from bytes <paramref name="offset"/>.., scaled (16-element groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Q2KLanes(TVector packed, sbyte* y, TVector scales, int run, int offset)
+    {
+        TVector quants = TOps.And(TOps.ShiftPerRun(packed, 2 * run, 2), TOps.Create(3));
+        TVector groupScales = TOps.GroupScales(scales, 32 * run + offset, 16);
+        return TOps.ScaledDot(quants, TOps.Load(y + 32 * run + offset), groupScales);
+    }
+
+    /// <summary>
+    /// Q3_K: Q2_K's 2-bit runs plus a third bit from hmask (element e of half h: bit 4h + e / 32 of hmask[e mod 32]), so
+    /// quants are 0..7 unsigned; 16 signed 6-bit scales; the −4 of every quant comes off the lanes as 4·vpmaddwd(scales, bsums).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q3K(byte* w, byte* a, int n)
+    {
+        var x = (BlockQ3K*)w;
+        var y = (BlockQ8K*)a;
+        TLanes acc = default;
+        for (int b = 0; b < n / 256; b++)
+        {
+            Vector128<sbyte> scales = Q3KScales(x[b].Scales);
+            TVector hmaskFirst = TOps.LoadFromRun(x[b].HMask, 0);
+            TVector hmaskSecond = TOps.VectorBytes == 16 ? TOps.LoadFromRun(x[b].HMask, 16) : hmaskFirst;
+            TVector sum = default, secondHalfSum = default;
+            Q3KHalf(x[b].Qs, hmaskFirst, hmaskSecond, y[b].Qs, TOps.RepeatHalf(scales, 0), 0, ref sum, ref secondHalfSum);
+            Q3KHalf(x[b].Qs, hmaskFirst, hmaskSecond, y[b].Qs, TOps.RepeatHalf(scales, 1), 1, ref sum, ref secondHalfSum);
+            TLanes offset = TOps.ShiftLeftInt32(TOps.MultiplyAddBytes(y[b].BSums, scales), 2);
+            acc = TOps.MultiplyAdd(Avx2Dot.Scale(x[b].D) * y[b].D, TOps.SubtractInt32(TOps.RunLanes(sum, secondHalfSum), offset), acc);
+        }
+        return TOps.Sum(acc);
+    }
+
+    /// <summary>
+    /// The 16 six-bit scales minus 32 (see <see cref="KQuantLayout.Q3Scales"/>). As 32-bit words u0, u1, u2: groups
+    /// 4w..4w+3 take their low nibbles from u0/u1 (w = 0, 1: low nibbles; w = 2, 3: high nibbles) and their high two bits
+    /// from u2 &gt;&gt; 2w. Reads 16 bytes; the last 4 belong to the rest of the block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<sbyte> Q3KScales(byte* packed)
+    {
+        Vector128<uint> words = Vector128.Load((uint*)packed);
+        Vector128<uint> lowSource = Vector128.Shuffle(words, Vector128.Create(0u, 1, 0, 1));
+        Vector128<uint> highSource = Vector128.Shuffle(words, Vector128.Create(2u, 2, 2, 2));
+        Vector128<uint> low, high;
+        if (Avx2.IsSupported)
+        {
+            low = Avx2.ShiftRightLogicalVariable(lowSource, Vector128.Create(0u, 0, 4, 4)) & Vector128.Create(0x0F0F0F0Fu);
+            high = Avx2.ShiftRightLogicalVariable(highSource, Vector128.Create(0u, 2, 4, 6)) & Vector128.Create(0x03030303u);
+        }
+        else
+        {
+            low = (lowSource & Vector128.Create(0x0F0F0F0Fu, 0x0F0F0F0F, 0, 0)) | ((lowSource >>> 4) & Vector128.Create(0u, 0, 0x0F0F0F0F, 0x0F0F0F0F));
+            uint u2 = *(uint*)(packed + 8);
+            high = Vector128.Create(u2, u2 >> 2, u2 >> 4, u2 >> 6) & Vector128.Create(0x03030303u);
+        }
+        return ((low | (high << 4)).AsByte() - Vector128.Create((byte)32)).AsSByte();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q3KHalf(byte* qs, TVector hmaskFirst, TVector hmaskSecond, sbyte* q8, TVector scales, int half,
+        ref TVector sum, ref TVector secondHalfSum)
+    {
+        Q3KPacked(qs + 32 * half, hmaskFirst, q8 + 128 * half, scales, half, 0, ref sum, ref secondHalfSum);
+        if (TOps.VectorBytes == 16) Q3KPacked(qs + 32 * half, hmaskSecond, q8 + 128 * half, scales, half, 16, ref sum, ref secondHalfSum);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q3KPacked(byte* qs, TVector hmask, sbyte* y, TVector scales, int half, int offset, ref TVector sum, ref TVector secondHalfSum)
+    {
+        TVector packed = TOps.LoadFromRun(qs, offset);
+        Accumulate(Q3KLanes(packed, hmask, y, scales, half, 0, offset), offset, ref sum, ref secondHalfSum);
+        if (TOps.VectorBytes < 64) Accumulate(Q3KLanes(packed, hmask, y, scales, half, 1, offset), offset, ref sum, ref secondHalfSum);
+        Accumulate(Q3KLanes(packed, hmask, y, scales, half, 2, offset), offset, ref sum, ref secondHalfSum);
+        if (TOps.VectorBytes < 64) Accumulate(Q3KLanes(packed, hmask, y, scales, half, 3, offset), offset, ref sum, ref secondHalfSum);
+    }
+
+    /// <summary>Run <paramref name="run"/> (and run + 1 in a 64-byte vector): two bits from the quant bytes, the third (4) from hmask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Q3KLanes(TVector packed, TVector hmask, sbyte* y, TVector scales, int half, int run, int offset)
+    {
+        TVector high = TOps.And(TOps.ShiftPerRun(hmask, 4 * half + run - 2, 1), TOps.Create(4));
+        TVector quants = TOps.Or(TOps.And(TOps.ShiftPerRun(packed, 2 * run, 2), TOps.Create(3)), high);
+        TVector groupScales = TOps.GroupScales(scales, 32 * run + offset, 16);
+        return TOps.ScaledDot(quants, TOps.Load(y + 32 * run + offset), groupScales);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q6K(byte* w, byte* a, int n)
     {
@@ -251,9 +380,10 @@ internal static unsafe class KQuantDot<TOps, TVector, TLanes>
         for (int b = 0; b < n / 256; b++)
         {
             TVector sum = default, secondHalfSum = default;
-            Q6KHalf(x + b, y[b].Qs, TOps.RepeatLanes(Q6KScaleWords(x[b].Scales)), 0, ref sum, ref secondHalfSum);
-            Q6KHalf(x + b, y[b].Qs, TOps.RepeatLanes(Q6KScaleWords(x[b].Scales + 8)), 1, ref sum, ref secondHalfSum);
-            TLanes sumi = TOps.SubtractInt32(TOps.RunLanes(sum, secondHalfSum), Q6KOffset(x[b].Scales, y[b].BSums));
+            Vector128<sbyte> scales = Vector128.Load(x[b].Scales);
+            Q6KHalf(x + b, y[b].Qs, TOps.RepeatHalf(scales, 0), 0, ref sum, ref secondHalfSum);
+            Q6KHalf(x + b, y[b].Qs, TOps.RepeatHalf(scales, 1), 1, ref sum, ref secondHalfSum);
+            TLanes sumi = TOps.SubtractInt32(TOps.RunLanes(sum, secondHalfSum), Q6KOffset(scales, y[b].BSums));
             acc = TOps.MultiplyAdd(Avx2Dot.Scale(x[b].D) * y[b].D, sumi, acc);
         }
         return TOps.Sum(acc);
@@ -270,11 +400,11 @@ internal static unsafe class KQuantDot<TOps, TVector, TLanes>
         for (int b = 0; b < n / 256; b++)
         {
             var sums = new TwoRowSums();
-            Q6KHalfTwoRows(x0 + b, x1 + b, q8[b].Qs, TOps.RepeatLanes(Q6KScaleWords(x0[b].Scales)), TOps.RepeatLanes(Q6KScaleWords(x1[b].Scales)), 0, ref sums);
-            Q6KHalfTwoRows(x0 + b, x1 + b, q8[b].Qs, TOps.RepeatLanes(Q6KScaleWords(x0[b].Scales + 8)), TOps.RepeatLanes(Q6KScaleWords(x1[b].Scales + 8)), 1,
-                ref sums);
-            TLanes sumi0 = TOps.SubtractInt32(TOps.RunLanes(sums.Row0, sums.Row0SecondHalf), Q6KOffset(x0[b].Scales, q8[b].BSums));
-            TLanes sumi1 = TOps.SubtractInt32(TOps.RunLanes(sums.Row1, sums.Row1SecondHalf), Q6KOffset(x1[b].Scales, q8[b].BSums));
+            Vector128<sbyte> scales0 = Vector128.Load(x0[b].Scales), scales1 = Vector128.Load(x1[b].Scales);
+            Q6KHalfTwoRows(x0 + b, x1 + b, q8[b].Qs, TOps.RepeatHalf(scales0, 0), TOps.RepeatHalf(scales1, 0), 0, ref sums);
+            Q6KHalfTwoRows(x0 + b, x1 + b, q8[b].Qs, TOps.RepeatHalf(scales0, 1), TOps.RepeatHalf(scales1, 1), 1, ref sums);
+            TLanes sumi0 = TOps.SubtractInt32(TOps.RunLanes(sums.Row0, sums.Row0SecondHalf), Q6KOffset(scales0, q8[b].BSums));
+            TLanes sumi1 = TOps.SubtractInt32(TOps.RunLanes(sums.Row1, sums.Row1SecondHalf), Q6KOffset(scales1, q8[b].BSums));
             float yd = q8[b].D;
             acc0 = TOps.MultiplyAdd(Avx2Dot.Scale(x0[b].D) * yd, sumi0, acc0);
             acc1 = TOps.MultiplyAdd(Avx2Dot.Scale(x1[b].D) * yd, sumi1, acc1);
@@ -283,14 +413,9 @@ internal static unsafe class KQuantDot<TOps, TVector, TLanes>
         y[outputDistance] = TOps.Sum(acc1);
     }
 
-    /// <summary>Eight of the block's signed scales as int16.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<short> Q6KScaleWords(sbyte* scales) => Vector128.WidenLower(Vector128.CreateScalar(*(long*)scales).AsSByte());
-
     /// <summary>The −32 of every quant, per lane: 32 · Σ scale_g · bsum_g over the lane's two 16-element groups.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TLanes Q6KOffset(sbyte* scales, short* bsums) =>
-        TOps.ShiftLeftInt32(TOps.MultiplyAddWords(bsums, Q6KScaleWords(scales), Q6KScaleWords(scales + 8)), 5);
+    private static TLanes Q6KOffset(Vector128<sbyte> scales, short* bsums) => TOps.ShiftLeftInt32(TOps.MultiplyAddBytes(bsums, scales), 5);
 
     /// <summary>
     /// Half <paramref name="half"/> (128 elements) of a Q6_K block: element e takes its low four bits from ql[e mod 64]

@@ -100,10 +100,10 @@ internal readonly unsafe struct Avx512Ops : IWideOps
     public static Vector512<byte> AddInt32(Vector512<byte> left, Vector512<byte> right) => Avx512F.Add(left.AsInt32(), right.AsInt32()).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> RepeatLanes(Vector128<short> words)
+    public static Vector512<byte> RepeatHalf(Vector128<sbyte> bytes, int half)
     {
-        Vector256<byte> half = Vector256.Create(words, words).AsByte();
-        return Combine(half, half);
+        Vector256<byte> words = Avx2Ops.RepeatHalf(bytes, half);
+        return Combine(words, words);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -114,8 +114,8 @@ internal readonly unsafe struct Avx512Ops : IWideOps
     public static Vector256<byte> RunLanes(Vector512<byte> sum, Vector512<byte> secondHalfSum) => Avx2.Add(sum.GetLower().AsInt32(), sum.GetUpper().AsInt32()).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> MultiplyAddWords(short* words, Vector128<short> lower, Vector128<short> upper) =>
-        Avx2.MultiplyAddAdjacent(Avx.LoadVector256(words), Vector256.Create(lower, upper)).AsByte();
+    public static Vector256<byte> MultiplyAddBytes(short* words, Vector128<sbyte> bytes) =>
+        Avx2.MultiplyAddAdjacent(Avx.LoadVector256(words), Avx2.ConvertToVector256Int16(bytes)).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> SubtractInt32(Vector256<byte> left, Vector256<byte> right) => Avx2.Subtract(left.AsInt32(), right.AsInt32()).AsByte();
@@ -226,10 +226,10 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
     public static Vector512<byte> AddInt32(Vector512<byte> left, Vector512<byte> right) => (left.AsInt32() + right.AsInt32()).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> RepeatLanes(Vector128<short> words)
+    public static Vector512<byte> RepeatHalf(Vector128<sbyte> bytes, int half)
     {
-        Vector256<byte> half = Vector256.Create(words, words).AsByte();
-        return Combine(half, half);
+        Vector256<byte> words = Avx2Ops.RepeatHalf(bytes, half);
+        return Combine(words, words);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -240,8 +240,8 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
     public static Vector256<byte> RunLanes(Vector512<byte> sum, Vector512<byte> secondHalfSum) => (sum.GetLower().AsInt32() + sum.GetUpper().AsInt32()).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> MultiplyAddWords(short* words, Vector128<short> lower, Vector128<short> upper) =>
-        Avx2.MultiplyAddAdjacent(Avx.LoadVector256(words), Vector256.Create(lower, upper)).AsByte();
+    public static Vector256<byte> MultiplyAddBytes(short* words, Vector128<sbyte> bytes) =>
+        Avx2.MultiplyAddAdjacent(Avx.LoadVector256(words), Avx2.ConvertToVector256Int16(bytes)).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> SubtractInt32(Vector256<byte> left, Vector256<byte> right) => Avx2Ops.SubtractInt32(left, right);

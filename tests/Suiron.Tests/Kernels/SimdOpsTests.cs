@@ -74,7 +74,7 @@ public sealed unsafe class SimdOpsTests
             }
 
             // ShiftPerRun: 32-bit elements of run k by first + k·step, right where positive.
-            foreach ((int first, int step) in new[] { (0, 4), (-4, 2), (0, 2), (4, 0), (-2, 0), (2, 0), (-4, 1), (-2, 1), (0, 1), (2, 1) })
+            foreach ((int first, int step) in new[] { (0, 4), (-4, 2), (0, 2), (4, 0), (-2, 0), (2, 0), (-4, 1), (-2, 1), (0, 1), (2, 1), (4, 2), (6, 0), (-1, 0) })
             {
                 byte[] shifted = Bytes(TOps.ShiftPerRun(va, first, step));
                 for (int i = 0; i < width / 4; i++)
@@ -102,16 +102,18 @@ public sealed unsafe class SimdOpsTests
                 Assert.Equal(sum * BitConverter.ToInt16(scaleWords, 4 * k), BitConverter.ToInt32(dot, 4 * k));
             }
 
-            // RepeatLanes and GroupScales: lane L's words are word (first + 16L) / group of the eight.
-            var eight = Vector128.Create(b).AsInt16();
-            TVector repeated = TOps.RepeatLanes(eight);
-            byte[] repeatedBytes = Bytes(repeated);
-            for (int i = 0; i < width; i++) Assert.Equal(b[i % 16], repeatedBytes[i]);
-            foreach ((int element, int group) in new[] { (0, 32), (64, 32), (160, 32), (192, 32), (0, 16), (32, 16), (64, 16) })
+            // RepeatHalf and GroupScales: lane L's words are word (first + 16L) / group of the half's eight.
+            for (int half = 0; half < 2; half++)
             {
-                byte[] scales = Bytes(TOps.GroupScales(repeated, element, group));
-                for (int i = 0; i < width / 2; i++)
-                    Assert.Equal(eight[(element + 16 * (i / 8)) / group], BitConverter.ToInt16(scales, 2 * i));
+                TVector repeated = TOps.RepeatHalf(Vector128.Create(b).AsSByte(), half);
+                byte[] repeatedWords = Bytes(repeated);
+                for (int i = 0; i < width / 2; i++) Assert.Equal((short)(sbyte)b[8 * half + i % 8], BitConverter.ToInt16(repeatedWords, 2 * i));
+                foreach ((int element, int group) in new[] { (0, 32), (64, 32), (160, 32), (192, 32), (0, 16), (32, 16), (64, 16) })
+                {
+                    byte[] scales = Bytes(TOps.GroupScales(repeated, element, group));
+                    for (int i = 0; i < width / 2; i++)
+                        Assert.Equal((short)(sbyte)b[8 * half + (element + 16 * (i / 8)) / group], BitConverter.ToInt16(scales, 2 * i));
+                }
             }
 
             // AddInt32 and RunLanes: lane k of a run sums elements 4k..4k+3 of each 32-byte run.
@@ -129,14 +131,14 @@ public sealed unsafe class SimdOpsTests
                 Assert.Equal(expected, BitConverter.ToInt32(lanes, 4 * k));
             }
 
-            // MultiplyAddWords, SubtractInt32, ShiftLeftInt32, MultiplyAdd and Sum on the eight lanes.
+            // MultiplyAddBytes, SubtractInt32, ShiftLeftInt32, MultiplyAdd and Sum on the eight lanes.
             byte[] words = RandomBytes(random, 32), other = RandomBytes(random, 32);
             TLanes pairSums;
-            fixed (byte* p = words) pairSums = TOps.MultiplyAddWords((short*)p, Vector128.Create(other, 0).AsInt16(), Vector128.Create(other, 16).AsInt16());
+            fixed (byte* p = words) pairSums = TOps.MultiplyAddBytes((short*)p, Vector128.Create(other, 0).AsSByte());
             byte[] pairBytes = Bytes(pairSums);
             for (int k = 0; k < 8; k++)
             {
-                int expected = BitConverter.ToInt16(words, 4 * k) * BitConverter.ToInt16(other, 4 * k) + BitConverter.ToInt16(words, 4 * k + 2) * BitConverter.ToInt16(other, 4 * k + 2);
+                int expected = BitConverter.ToInt16(words, 4 * k) * (sbyte)other[2 * k] + BitConverter.ToInt16(words, 4 * k + 2) * (sbyte)other[2 * k + 1];
                 Assert.Equal(expected, BitConverter.ToInt32(pairBytes, 4 * k));
             }
             TLanes left = From<TLanes>(words), right = From<TLanes>(other);

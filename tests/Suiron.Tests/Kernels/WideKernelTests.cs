@@ -58,15 +58,15 @@ public sealed unsafe class WideKernelTests
                 Assert.Equal(Avx512TwinOps.BroadcastVector256(p), Avx512Ops.BroadcastVector256(p));
                 Assert.Equal(Avx512TwinOps.WidenInt16((short*)p), Avx512Ops.WidenInt16((short*)p));
                 Assert.Equal(Avx512TwinOps.LoadFromRun(p, 0), Avx512Ops.LoadFromRun(p, 0));
-                Assert.Equal(Avx512TwinOps.MultiplyAddWords((short*)p, s.AsInt16().GetLower().GetLower(), u.AsInt16().GetUpper().GetUpper()),
-                    Avx512Ops.MultiplyAddWords((short*)p, s.AsInt16().GetLower().GetLower(), u.AsInt16().GetUpper().GetUpper()));
+                Assert.Equal(Avx512TwinOps.MultiplyAddBytes((short*)p, s.AsSByte().GetLower().GetLower()), Avx512Ops.MultiplyAddBytes((short*)p, s.AsSByte().GetLower().GetLower()));
             }
             // The k-quant operations at the arguments the kernels pass (ScaledDot's unsigned side below 64, as a Q6_K quant).
             Vector512<byte> quants = u & Vector512.Create((byte)63);
             Assert.Equal(Avx512TwinOps.ScaledDot(quants, s, idx), Avx512Ops.ScaledDot(quants, s, idx));
-            Assert.Equal(Avx512TwinOps.RepeatLanes(s.AsInt16().GetLower().GetLower()), Avx512Ops.RepeatLanes(s.AsInt16().GetLower().GetLower()));
+            Assert.Equal(Avx512TwinOps.RepeatHalf(s.AsSByte().GetLower().GetLower(), 0), Avx512Ops.RepeatHalf(s.AsSByte().GetLower().GetLower(), 0));
+            Assert.Equal(Avx512TwinOps.RepeatHalf(s.AsSByte().GetLower().GetLower(), 1), Avx512Ops.RepeatHalf(s.AsSByte().GetLower().GetLower(), 1));
             Assert.Equal(Avx512TwinOps.RunLanes(u, s), Avx512Ops.RunLanes(u, s));
-            foreach ((int first, int step) in new[] { (0, 4), (-4, 2), (0, 2), (4, 0), (-2, 0), (0, 0), (-4, 1), (-2, 1), (0, 1), (2, 1) })
+            foreach ((int first, int step) in new[] { (0, 4), (-4, 2), (0, 2), (4, 0), (-2, 0), (0, 0), (-4, 1), (-2, 1), (0, 1), (2, 1), (4, 2), (-1, 0) })
                 Assert.Equal(Avx512TwinOps.ShiftPerRun(u, first, step), Avx512Ops.ShiftPerRun(u, first, step));
             foreach ((int element, int group) in new[] { (0, 32), (64, 32), (128, 32), (192, 32), (0, 16), (64, 16) })
                 Assert.Equal(Avx512TwinOps.GroupScales(s, element, group), Avx512Ops.GroupScales(s, element, group));
