@@ -253,7 +253,7 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> RepeatHalf(Vector128<sbyte> bytes, int half)
     {
-        // Widened in 128 bits and inserted: one cycle less of latency at the block's start than vpmovsxbw ymm + vpermq.
+        // Widened in 128 bits and inserted: Q4_K measured ~3% faster so than with vpmovsxbw ymm + vpermq (bench/README).
         Vector128<short> words = half == 0 ? Vector128.WidenLower(bytes) : Vector128.WidenUpper(bytes);
         return Vector256.Create(words, words).AsByte();
     }
