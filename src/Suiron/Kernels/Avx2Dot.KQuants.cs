@@ -6,7 +6,9 @@ using Suiron.Tensors;
 namespace Suiron.Kernels;
 
 /// <summary>
-/// AVX2 k-quant dot products (Q2_K..Q6_K weights against Q8_K activations). Decode streams every weight byte once, so
+/// The AVX2 Q2_K dot product against Q8_K activations (the other k-quants are written once for every width in
+/// <see cref="KQuantDot{TOps, TVector, TLanes}"/>, with the same lanes; its Q2K, which the 128-bit path runs, measured
+/// 4-7% slower than this one on AVX2, bench/README), and the unpacking helpers the GEMM's k-quant panels share with them. Decode streams every weight byte once, so
 /// each 256-element super-block must cost fewer cycles than its bytes take to arrive: all per-block work stays in vector
 /// registers (scale bytes unpacked with 32-bit lane shifts, group scales broadcast by byte shuffles, min and offset terms
 /// from the Q8_K group sums with one vpmaddwd), with no scalar loop and no trip through memory.
@@ -145,99 +147,6 @@ internal static unsafe partial class Avx2Dot
     internal static Vector256<short> RunScales(Vector256<short> halfScalesBothLanes, int run) =>
         Avx2.Shuffle(halfScalesBothLanes.AsByte(), WordBroadcast(2 * run, 2 * run + 1)).AsInt16();
 
-    /// <summary>Q4_K/Q5_K pair <paramref name="pair"/> (64 elements): 32 low-nibble quants in group 2·pair, 32 high in 2·pair + 1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> NibblePair(Vector256<byte> low, Vector256<byte> high, sbyte* q8, Vector256<short> scales, int pair) =>
-        ScaledRun(low, q8 + 64 * pair, Broadcast(scales, 2 * pair)) + ScaledRun(high, q8 + 64 * pair + 32, Broadcast(scales, 2 * pair + 1));
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4K(byte* w, byte* a, int n)
-    {
-        var x = (BlockQ4K*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<float> acc = Vector256<float>.Zero, accMin = acc;
-        for (int b = 0; b < n / 256; b++) Q4KBlock(x + b, y + b, ref acc, ref accMin);
-        return Sum8(acc) - Sum8(accMin);
-    }
-
-    /// <summary>
-    /// <see cref="Q4K"/> of two weight rows, <paramref name="w"/> and <paramref name="w"/> + <paramref name="rowDistance"/>,
-    /// against one activation row, block by block in step, into <paramref name="y"/>[0] and
-    /// <paramref name="y"/>[<paramref name="outputDistance"/>]. MatMul's decode hands it rows far apart, so two independent
-    /// weight streams are in flight on the core (see <see cref="F16xRebiasedF32FourRows"/>): ~10-15% more bytes per second
-    /// than one row at a time on the dev box. Each activation vector (and the bsums) is loaded once for both rows, pair by
-    /// pair (another +2-3% per tensor: loads are the scarce port here, see <see cref="Q6KTwoRows"/>). Four rows spilled the
-    /// accumulators and ran at half speed. Each row's integer lanes and float operations are those of <see cref="Q4K"/>:
-    /// results bit-identical to it.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4KTwoRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance)
-    {
-        var x0 = (BlockQ4K*)w;
-        var x1 = (BlockQ4K*)(w + rowDistance);
-        var q8 = (BlockQ8K*)a;
-        Vector256<float> acc0 = Vector256<float>.Zero, accMin0 = acc0, acc1 = acc0, accMin1 = acc0;
-        for (int b = 0; b < n / 256; b++)
-        {
-            Vector256<short> bsums = Avx.LoadVector256(q8[b].BSums);
-            Vector256<short> scalesMins0 = Q4KScalesMins(x0[b].Scales), scalesMins1 = Q4KScalesMins(x1[b].Scales);
-            Vector256<int> minLanes0 = Avx2.MultiplyAddAdjacent(bsums, Q4KMinsPerBSum(scalesMins0));
-            Vector256<int> minLanes1 = Avx2.MultiplyAddAdjacent(bsums, Q4KMinsPerBSum(scalesMins1));
-            Vector256<short> scales0 = Q4KScalesBothLanes(scalesMins0), scales1 = Q4KScalesBothLanes(scalesMins1);
-            sbyte* activations = q8[b].Qs;
-            Vector256<int> sumi0 = Q4KPairTwoRows(x0[b].Qs, x1[b].Qs, activations, scales0, scales1, 0, out Vector256<int> pair1)
-                + Q4KPairTwoRows(x0[b].Qs, x1[b].Qs, activations, scales0, scales1, 1, out Vector256<int> pair1b);
-            Vector256<int> sumi1 = pair1 + pair1b;
-            Vector256<int> sumi0High = Q4KPairTwoRows(x0[b].Qs, x1[b].Qs, activations, scales0, scales1, 2, out Vector256<int> pair1c)
-                + Q4KPairTwoRows(x0[b].Qs, x1[b].Qs, activations, scales0, scales1, 3, out Vector256<int> pair1d);
-            Vector256<int> sumi1High = pair1c + pair1d;
-            float yd = q8[b].D;
-            acc0 = Fma.MultiplyAdd(Vector256.Create(Scale(x0[b].D) * yd), Avx.ConvertToVector256Single(sumi0 + sumi0High), acc0);
-            accMin0 = Fma.MultiplyAdd(Vector256.Create(Scale(x0[b].DMin) * yd), Avx.ConvertToVector256Single(minLanes0), accMin0);
-            acc1 = Fma.MultiplyAdd(Vector256.Create(Scale(x1[b].D) * yd), Avx.ConvertToVector256Single(sumi1 + sumi1High), acc1);
-            accMin1 = Fma.MultiplyAdd(Vector256.Create(Scale(x1[b].DMin) * yd), Avx.ConvertToVector256Single(minLanes1), accMin1);
-        }
-        y[0] = Sum8(acc0) - Sum8(accMin0);
-        y[outputDistance] = Sum8(acc1) - Sum8(accMin1);
-    }
-
-    /// <summary>Pair <paramref name="pair"/> (64 elements) of two Q4_K rows against the same activations, each loaded once; row 1's lanes in <paramref name="row1"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Q4KPairTwoRows(byte* qs0, byte* qs1, sbyte* q8, Vector256<short> scales0, Vector256<short> scales1, int pair,
-        out Vector256<int> row1)
-    {
-        Vector256<byte> nibble = Vector256.Create((byte)0x0F);
-        Vector256<byte> p0 = Avx.LoadVector256(qs0 + 32 * pair), p1 = Avx.LoadVector256(qs1 + 32 * pair);
-        Vector256<sbyte> low = Avx.LoadVector256(q8 + 64 * pair);
-        Vector256<int> row0 = ScaledRun(p0 & nibble, low, Broadcast(scales0, 2 * pair));
-        row1 = ScaledRun(p1 & nibble, low, Broadcast(scales1, 2 * pair));
-        Vector256<sbyte> high = Avx.LoadVector256(q8 + 64 * pair + 32);
-        row0 += ScaledRun(Avx2.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble, high, Broadcast(scales0, 2 * pair + 1));
-        row1 += ScaledRun(Avx2.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble, high, Broadcast(scales1, 2 * pair + 1));
-        return row0;
-    }
-
-    /// <summary>One Q4_K super-block of <see cref="Q4K"/>: acc += (d_w·d_y)·sumi, accMin += (dmin_w·d_y)·minLanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Q4KBlock(BlockQ4K* x, BlockQ8K* y, ref Vector256<float> acc, ref Vector256<float> accMin)
-    {
-        Vector256<byte> nibble = Vector256.Create((byte)0x0F);
-        Vector256<short> scalesMins = Q4KScalesMins(x->Scales);
-        Vector256<int> minLanes = Avx2.MultiplyAddAdjacent(Avx.LoadVector256(y->BSums), Q4KMinsPerBSum(scalesMins));
-        Vector256<short> scales = Q4KScalesBothLanes(scalesMins);
-        byte* q4 = x->Qs;
-        sbyte* q8 = y->Qs;
-        Vector256<byte> p0 = Avx.LoadVector256(q4), p1 = Avx.LoadVector256(q4 + 32);
-        Vector256<byte> p2 = Avx.LoadVector256(q4 + 64), p3 = Avx.LoadVector256(q4 + 96);
-        Vector256<int> sumi01 = NibblePair(p0 & nibble, Avx2.ShiftRightLogical(p0.AsUInt16(), 4).AsByte() & nibble, q8, scales, 0)
-                              + NibblePair(p1 & nibble, Avx2.ShiftRightLogical(p1.AsUInt16(), 4).AsByte() & nibble, q8, scales, 1);
-        Vector256<int> sumi23 = NibblePair(p2 & nibble, Avx2.ShiftRightLogical(p2.AsUInt16(), 4).AsByte() & nibble, q8, scales, 2)
-                              + NibblePair(p3 & nibble, Avx2.ShiftRightLogical(p3.AsUInt16(), 4).AsByte() & nibble, q8, scales, 3);
-        float yd = y->D;
-        acc = Fma.MultiplyAdd(Vector256.Create(Scale(x->D) * yd), Avx.ConvertToVector256Single(sumi01 + sumi23), acc);
-        accMin = Fma.MultiplyAdd(Vector256.Create(Scale(x->DMin) * yd), Avx.ConvertToVector256Single(minLanes), accMin);
-    }
-
     /// <summary>Q5_K pair <paramref name="pair"/>: Q4_K's nibbles plus 16 where qh bit 2·pair (low) / 2·pair + 1 (high) is set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Q5KPair(byte* qs, Vector256<byte> qh, int pair, out Vector256<byte> low, out Vector256<byte> high)
@@ -246,33 +155,6 @@ internal static unsafe partial class Avx2Dot
         Vector256<byte> packed = Avx.LoadVector256(qs + 32 * pair);
         low = (packed & nibble) | MoveBit(qh, 2 * pair, 4);
         high = (Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & nibble) | MoveBit(qh, 2 * pair + 1, 4);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5K(byte* w, byte* a, int n)
-    {
-        var x = (BlockQ5K*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<float> acc = Vector256<float>.Zero, accMin = acc;
-        for (int b = 0; b < n / 256; b++)
-        {
-            Vector256<short> scalesMins = Q4KScalesMins(x[b].Scales);
-            Vector256<int> minLanes = Avx2.MultiplyAddAdjacent(Avx.LoadVector256(y[b].BSums), Q4KMinsPerBSum(scalesMins));
-            Vector256<short> scales = Q4KScalesBothLanes(scalesMins);
-            byte* qs = x[b].Qs;
-            sbyte* q8 = y[b].Qs;
-            Vector256<byte> qh = Avx.LoadVector256(x[b].Qh);
-            Q5KPair(qs, qh, 0, out Vector256<byte> l0, out Vector256<byte> h0);
-            Q5KPair(qs, qh, 1, out Vector256<byte> l1, out Vector256<byte> h1);
-            Vector256<int> sumi01 = NibblePair(l0, h0, q8, scales, 0) + NibblePair(l1, h1, q8, scales, 1);
-            Q5KPair(qs, qh, 2, out Vector256<byte> l2, out Vector256<byte> h2);
-            Q5KPair(qs, qh, 3, out Vector256<byte> l3, out Vector256<byte> h3);
-            Vector256<int> sumi23 = NibblePair(l2, h2, q8, scales, 2) + NibblePair(l3, h3, q8, scales, 3);
-            float yd = y[b].D;
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * yd), Avx.ConvertToVector256Single(sumi01 + sumi23), acc);
-            accMin = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].DMin) * yd), Avx.ConvertToVector256Single(minLanes), accMin);
-        }
-        return Sum8(acc) - Sum8(accMin);
     }
 
     /// <summary>
@@ -318,89 +200,6 @@ internal static unsafe partial class Avx2Dot
         sbyte* q8, Vector256<short> halfScales) =>
         ScaledRun(r0, q8, RunScales(halfScales, 0)) + ScaledRun(r1, q8 + 32, RunScales(halfScales, 1))
         + ScaledRun(r2, q8 + 64, RunScales(halfScales, 2)) + ScaledRun(r3, q8 + 96, RunScales(halfScales, 3));
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q6K(byte* w, byte* a, int n)
-    {
-        var x = (BlockQ6K*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<float> acc = Vector256<float>.Zero;
-        for (int b = 0; b < n / 256; b++)
-        {
-            Vector256<short> scales = Avx2.ConvertToVector256Int16(Sse2.LoadVector128(x[b].Scales));
-            // The -32 of every quant: 32 · Σ_g scale_g · bsum_g.
-            Vector256<int> offset = Avx2.MultiplyAddAdjacent(scales, Avx.LoadVector256(y[b].BSums));
-            sbyte* q8 = y[b].Qs;
-            Q6KHalf(x + b, 0, out Vector256<byte> a0, out Vector256<byte> a1, out Vector256<byte> a2, out Vector256<byte> a3);
-            Vector256<int> sumi0 = ScaledHalf(a0, a1, a2, a3, q8, HalfScalesBothLanes(scales, 0));
-            Q6KHalf(x + b, 1, out Vector256<byte> b0, out Vector256<byte> b1, out Vector256<byte> b2, out Vector256<byte> b3);
-            Vector256<int> sumi1 = ScaledHalf(b0, b1, b2, b3, q8 + 128, HalfScalesBothLanes(scales, 1));
-            Vector256<int> sumi = sumi0 + sumi1 - Avx2.ShiftLeftLogical(offset, 5);
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
-        }
-        return Sum8(acc);
-    }
-
-    /// <summary>
-    /// <see cref="Q6K"/> of two weight rows, <paramref name="w"/> and <paramref name="w"/> + <paramref name="rowDistance"/>,
-    /// into <paramref name="y"/>[0] and <paramref name="y"/>[<paramref name="outputDistance"/>]: each activation run is
-    /// loaded once for both rows. On this box 32-byte loads go at about one a cycle and the one-row kernel spent about half
-    /// its time on them (with the arithmetic removed it still ran at ~26 of its ~55 cycles per block); sharing the
-    /// activations takes 8 of its ~30 loads per row-block. Runs go in the order 0, 2, 1, 3 so each row keeps one of its
-    /// two ql vectors live at a time, and the kernel fits the sixteen registers without spilling (an earlier two-row
-    /// version that held everything spilled and measured no faster). Integer lanes in another order, the same integers;
-    /// float operations as <see cref="Q6K"/>'s, so each result is bit-identical to it.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q6KTwoRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance)
-    {
-        var x0 = (BlockQ6K*)w;
-        var x1 = (BlockQ6K*)(w + rowDistance);
-        var q8 = (BlockQ8K*)a;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
-        for (int b = 0; b < n / 256; b++)
-        {
-            Vector256<short> scales0 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128(x0[b].Scales));
-            Vector256<short> scales1 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128(x1[b].Scales));
-            Vector256<int> sumi0 = Vector256<int>.Zero, sumi1 = sumi0;
-            Q6KHalfTwoRows(x0 + b, x1 + b, q8[b].Qs, scales0, scales1, 0, ref sumi0, ref sumi1);
-            Q6KHalfTwoRows(x0 + b, x1 + b, q8[b].Qs, scales0, scales1, 1, ref sumi0, ref sumi1);
-            Vector256<short> bsums = Avx.LoadVector256(q8[b].BSums);
-            sumi0 -= Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(scales0, bsums), 5);
-            sumi1 -= Avx2.ShiftLeftLogical(Avx2.MultiplyAddAdjacent(scales1, bsums), 5);
-            float yd = q8[b].D;
-            acc0 = Fma.MultiplyAdd(Vector256.Create(Scale(x0[b].D) * yd), Avx.ConvertToVector256Single(sumi0), acc0);
-            acc1 = Fma.MultiplyAdd(Vector256.Create(Scale(x1[b].D) * yd), Avx.ConvertToVector256Single(sumi1), acc1);
-        }
-        y[0] = Sum8(acc0);
-        y[outputDistance] = Sum8(acc1);
-    }
-
-    /// <summary>Half <paramref name="half"/> of two Q6_K blocks against one Q8_K half, as <see cref="Q6KHalf"/> and <see cref="ScaledHalf"/> per row.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Q6KHalfTwoRows(BlockQ6K* x0, BlockQ6K* x1, sbyte* q8, Vector256<short> scales0, Vector256<short> scales1, int half,
-        ref Vector256<int> sumi0, ref Vector256<int> sumi1)
-    {
-        Vector256<short> halfScales0 = HalfScalesBothLanes(scales0, half), halfScales1 = HalfScalesBothLanes(scales1, half);
-        Vector256<ushort> qh0 = Avx.LoadVector256(x0->Qh + 32 * half).AsUInt16(), qh1 = Avx.LoadVector256(x1->Qh + 32 * half).AsUInt16();
-        sbyte* y = q8 + 128 * half;
-        // Runs 0 and 2 from ql[64·half..+32], then runs 1 and 3 from ql[64·half + 32..+32].
-        Vector256<byte> l0 = Avx.LoadVector256(x0->Ql + 64 * half), l1 = Avx.LoadVector256(x1->Ql + 64 * half);
-        Vector256<sbyte> activations = Avx.LoadVector256(y);
-        sumi0 += ScaledRun(Q6KRun(l0, qh0, 0), activations, RunScales(halfScales0, 0));
-        sumi1 += ScaledRun(Q6KRun(l1, qh1, 0), activations, RunScales(halfScales1, 0));
-        activations = Avx.LoadVector256(y + 64);
-        sumi0 += ScaledRun(Q6KRun(l0, qh0, 2), activations, RunScales(halfScales0, 2));
-        sumi1 += ScaledRun(Q6KRun(l1, qh1, 2), activations, RunScales(halfScales1, 2));
-        l0 = Avx.LoadVector256(x0->Ql + 64 * half + 32);
-        l1 = Avx.LoadVector256(x1->Ql + 64 * half + 32);
-        activations = Avx.LoadVector256(y + 32);
-        sumi0 += ScaledRun(Q6KRun(l0, qh0, 1), activations, RunScales(halfScales0, 1));
-        sumi1 += ScaledRun(Q6KRun(l1, qh1, 1), activations, RunScales(halfScales1, 1));
-        activations = Avx.LoadVector256(y + 96);
-        sumi0 += ScaledRun(Q6KRun(l0, qh0, 3), activations, RunScales(halfScales0, 3));
-        sumi1 += ScaledRun(Q6KRun(l1, qh1, 3), activations, RunScales(halfScales1, 3));
-    }
 
     /// <summary>Q2_K half <c>half</c>: run r is bits 2r..2r+1 of each of the 32 quant bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -448,28 +247,4 @@ internal static unsafe partial class Avx2Dot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<byte> Q3KRun(Vector256<byte> packed, Vector256<byte> hmask, int half, int run) =>
         Q2KRun(packed, run) | MoveBit(hmask, 4 * half + run, 2);
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q3K(byte* w, byte* a, int n)
-    {
-        var x = (BlockQ3K*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<float> acc = Vector256<float>.Zero;
-        for (int b = 0; b < n / 256; b++)
-        {
-            Vector256<short> scales = Q3KScales(x[b].Scales);
-            // The -4 of every quant: 4 · Σ_g scale_g · bsum_g.
-            Vector256<int> offset = Avx2.MultiplyAddAdjacent(scales, Avx.LoadVector256(y[b].BSums));
-            sbyte* q8 = y[b].Qs;
-            Vector256<byte> hmask = Avx.LoadVector256(x[b].HMask);
-            Vector256<byte> p0 = Avx.LoadVector256(x[b].Qs), p1 = Avx.LoadVector256(x[b].Qs + 32);
-            Vector256<int> sumi0 = ScaledHalf(Q3KRun(p0, hmask, 0, 0), Q3KRun(p0, hmask, 0, 1), Q3KRun(p0, hmask, 0, 2), Q3KRun(p0, hmask, 0, 3),
-                q8, HalfScalesBothLanes(scales, 0));
-            Vector256<int> sumi1 = ScaledHalf(Q3KRun(p1, hmask, 1, 0), Q3KRun(p1, hmask, 1, 1), Q3KRun(p1, hmask, 1, 2), Q3KRun(p1, hmask, 1, 3),
-                q8 + 128, HalfScalesBothLanes(scales, 1));
-            Vector256<int> sumi = sumi0 + sumi1 - Avx2.ShiftLeftLogical(offset, 2);
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
-        }
-        return Sum8(acc);
-    }
 }

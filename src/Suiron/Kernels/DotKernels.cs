@@ -1,4 +1,6 @@
 using Suiron.Tensors;
+using Avx2KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Vector128KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Vector128Ops, System.Runtime.Intrinsics.Vector128<byte>, Suiron.Kernels.Vector128Pair>;
 
 namespace Suiron.Kernels;
 
@@ -38,6 +40,9 @@ internal static unsafe class DotKernels
     public static DotPath Best { get; } =
         Avx2Dot.IsSupported && Avx512Ops.IsSupported && Environment.GetEnvironmentVariable("SUIRON_AVX512") != "0" ? DotPath.Avx512
         : Avx2Dot.IsSupported ? DotPath.Avx2 : Vector128Dot.IsSupported ? DotPath.Vector128 : DotPath.Scalar;
+
+    /// <summary>Initialises <see cref="WideOpsConstants"/> before any kernel that reads it is compiled (see there).</summary>
+    private static readonly bool WideTablesInitialized = WideOpsConstants.Initialized;
 
     /// <summary>Whether this CPU runs <paramref name="path"/>: <see cref="Best"/> and every family below it, and the AVX-512 twin wherever AVX2 runs.</summary>
     public static bool CanRun(DotPath path) => path == DotPath.Avx512Twin ? Avx2Dot.IsSupported : path <= Best;
@@ -79,11 +84,11 @@ internal static unsafe class DotKernels
         TensorType.Q5_0 => &Avx2Dot.Q5_0,
         TensorType.Q5_1 => &Avx2Dot.Q5_1,
         TensorType.Q8_0 => &Avx2Dot.Q8_0,
-        TensorType.Q4_K => &Avx2Dot.Q4K,
-        TensorType.Q5_K => &Avx2Dot.Q5K,
-        TensorType.Q6_K => &Avx2Dot.Q6K,
-        TensorType.Q2_K => &Avx2Dot.Q2K,
-        TensorType.Q3_K => &Avx2Dot.Q3K,
+        TensorType.Q4_K => &Avx2KQuantDot.Q4K,
+        TensorType.Q5_K => &Avx2KQuantDot.Q5K,
+        TensorType.Q6_K => &Avx2KQuantDot.Q6K,
+        TensorType.Q2_K => &Avx2Dot.Q2K, // hand-written: the generic Q2K ran 4-7% slower on AVX2 (bench/README)
+        TensorType.Q3_K => &Avx2KQuantDot.Q3K,
         TensorType.IQ4_NL => &Avx2Dot.IQ4NL,
         TensorType.MXFP4 => &Avx2Dot.MXFP4,
         TensorType.IQ4_XS => &Avx2Dot.IQ4XS,
@@ -110,11 +115,11 @@ internal static unsafe class DotKernels
         TensorType.Q5_0 => &Vector128Dot.Q5_0,
         TensorType.Q5_1 => &Vector128Dot.Q5_1,
         TensorType.Q8_0 => &Vector128Dot.Q8_0,
-        TensorType.Q2_K => &Vector128Dot.Q2K,
-        TensorType.Q3_K => &Vector128Dot.Q3K,
-        TensorType.Q4_K => &Vector128Dot.Q4K,
-        TensorType.Q5_K => &Vector128Dot.Q5K,
-        TensorType.Q6_K => &Vector128Dot.Q6K,
+        TensorType.Q2_K => &Vector128KQuantDot.Q2K,
+        TensorType.Q3_K => &Vector128KQuantDot.Q3K,
+        TensorType.Q4_K => &Vector128KQuantDot.Q4K,
+        TensorType.Q5_K => &Vector128KQuantDot.Q5K,
+        TensorType.Q6_K => &Vector128KQuantDot.Q6K,
         TensorType.IQ4_NL => &Vector128Dot.IQ4NL,
         TensorType.IQ4_XS => &Vector128Dot.IQ4XS,
         TensorType.MXFP4 => &Vector128Dot.MXFP4,

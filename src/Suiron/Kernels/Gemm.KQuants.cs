@@ -10,7 +10,7 @@ namespace Suiron.Kernels;
 /// row group into unsigned quants in element order, the eight group-scale vectors the row kernels build, the 16 int16
 /// multipliers of the Q8_K bsums (per-bsum mins for Q2_K/Q4_K/Q5_K, the group scales for the offset types Q3_K/Q6_K)
 /// and the two block scales as floats. The micro-kernel then does, per (row, token), exactly the integer lanes and float
-/// operations of <see cref="Avx2Dot.Q4K"/> and its siblings, so results are bit-identical to decode.
+/// operations of the decode kernels (<see cref="Avx2Dot"/>'s Q2_K, <see cref="KQuantDot{TOps, TVector, TLanes}"/>'s others), so results are bit-identical to decode.
 /// </summary>
 internal static unsafe partial class Gemm
 {

@@ -1,6 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Buffers;
 using Suiron.Tensors;
+using Avx2KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx512KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512Ops, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx512TwinKQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512TwinOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 
 namespace Suiron.Kernels;
 
@@ -165,14 +168,14 @@ public static unsafe partial class MatMul
         {
             if (type == TensorType.F16 && path == DotPath.Avx512) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &WideDot.F16xRebiasedF32FourRows<Avx512Ops>, 4);
             if (type == TensorType.F16 && path == DotPath.Avx512Twin) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &WideDot.F16xRebiasedF32FourRows<Avx512TwinOps>, 4);
-            if (type == TensorType.Q4_K && path == DotPath.Avx512) return new(&Avx2Dot.Q4K, null, false, false, &WideDot.Q4KTwoRows<Avx512Ops>, 2);
-            if (type == TensorType.Q4_K && path == DotPath.Avx512Twin) return new(&Avx2Dot.Q4K, null, false, false, &WideDot.Q4KTwoRows<Avx512TwinOps>, 2);
-            if (type == TensorType.Q6_K && path == DotPath.Avx512) return new(&Avx2Dot.Q6K, null, false, false, &WideDot.Q6KTwoRows<Avx512Ops>, 2);
-            if (type == TensorType.Q6_K && path == DotPath.Avx512Twin) return new(&Avx2Dot.Q6K, null, false, false, &WideDot.Q6KTwoRows<Avx512TwinOps>, 2);
+            if (type == TensorType.Q4_K && path == DotPath.Avx512) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx512KQuantDot.Q4KTwoRows, 2);
+            if (type == TensorType.Q4_K && path == DotPath.Avx512Twin) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx512TwinKQuantDot.Q4KTwoRows, 2);
+            if (type == TensorType.Q6_K && path == DotPath.Avx512) return new(&Avx2KQuantDot.Q6K, null, false, false, &Avx512KQuantDot.Q6KTwoRows, 2);
+            if (type == TensorType.Q6_K && path == DotPath.Avx512Twin) return new(&Avx2KQuantDot.Q6K, null, false, false, &Avx512TwinKQuantDot.Q6KTwoRows, 2);
             bool avx2 = DotKernels.IsAvx2OrWider(path); // the AVX-512 families take the AVX2 kernels where they have no wide one
             if (type == TensorType.F16 && avx2) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &Avx2Dot.F16xRebiasedF32FourRows, 4);
-            if (type == TensorType.Q4_K && avx2) return new(&Avx2Dot.Q4K, null, false, false, &Avx2Dot.Q4KTwoRows, 2);
-            if (type == TensorType.Q6_K && avx2) return new(&Avx2Dot.Q6K, null, false, false, &Avx2Dot.Q6KTwoRows, 2);
+            if (type == TensorType.Q4_K && avx2) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx2KQuantDot.Q4KTwoRows, 2);
+            if (type == TensorType.Q6_K && avx2) return new(&Avx2KQuantDot.Q6K, null, false, false, &Avx2KQuantDot.Q6KTwoRows, 2);
             if (type == TensorType.Q8_0 && avx2) return new(&Avx2Dot.Q8_0, &Avx2Dot.Q8_0Scaled, false, false, null, 4, &Avx2Dot.Q8_0ScaledFourRows);
             if (type == TensorType.Q4_0 && avx2) return new(&Avx2Dot.Q4_0, &Avx2Dot.Q4_0Scaled, false, false, null, 4, &Avx2Dot.Q4_0ScaledFourRows);
             if (type == TensorType.Q5_0 && avx2) return new(&Avx2Dot.Q5_0, &Avx2Dot.Q5_0Scaled, false, false, null, 4, &Avx2Dot.Q5_0ScaledFourRows);

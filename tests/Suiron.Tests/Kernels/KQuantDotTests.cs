@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Suiron.Kernels;
 using Suiron.Tensors;
 using Xunit;
@@ -99,42 +100,76 @@ public sealed unsafe class KQuantDotTests
     }
 
     /// <summary>
-    /// The Q4_K and Q6_K two-row decode kernels on arbitrary block bytes: both rows (not adjacent in memory, outputs at a
-    /// stride) bit-identical to the one-row kernel, which <see cref="Simd_equals_scalar_on_arbitrary_block_bytes"/> ties to
-    /// the scalar reference and the exact product.
+    /// The k-quant decode kernels, written once over <see cref="ISimdOps{TVector, TLanes}"/>, on every width
+    /// this machine runs (128-bit; AVX2 and the 512-bit twin where it has AVX2; AVX-512 where it has that), one-row and
+    /// two-row, on arbitrary block bytes: every result bit-identical to the 128-bit one-row kernel's, which
+    /// <see cref="Simd_equals_scalar_on_arbitrary_block_bytes"/> (under <c>DOTNET_EnableAVX2=0</c>) and the Vector128
+    /// tests tie to the scalar reference and the exact product, and the GEMM tests to the batched path. Two-row calls get
+    /// rows that are not adjacent in memory and write outputs at a stride.
     /// </summary>
     [Theory]
-    [InlineData(TensorType.Q4_K)]
-    [InlineData(TensorType.Q6_K)]
-    public void Two_row_kernel_equals_the_one_row_kernel_bit_for_bit(TensorType type)
+    [MemberData(nameof(KQuantTypes))]
+    public void Every_width_and_row_count_gives_the_same_bits(TensorType type)
     {
-        if (!Avx2Dot.IsSupported) return;
-        delegate*<byte*, byte*, int, float> oneRow = type == TensorType.Q4_K ? &Avx2Dot.Q4K : &Avx2Dot.Q6K;
-        delegate*<byte*, long, byte*, int, float*, long, void> twoRows = type == TensorType.Q4_K ? &Avx2Dot.Q4KTwoRows : &Avx2Dot.Q6KTwoRows;
+        if (!Vector128Ops.IsSupported) return;
+        var oneRow = new List<(string Name, nint Kernel)>();
+        var twoRows = new List<(string Name, nint Kernel)>();
+        void Add<TOps, TVector, TLanes>(string name) where TOps : struct, ISimdOps<TVector, TLanes> where TVector : struct where TLanes : struct
+        {
+            oneRow.Add((name, type switch
+            {
+                TensorType.Q4_K => (nint)(delegate*<byte*, byte*, int, float>)&KQuantDot<TOps, TVector, TLanes>.Q4K,
+                TensorType.Q2_K => (nint)(delegate*<byte*, byte*, int, float>)&KQuantDot<TOps, TVector, TLanes>.Q2K,
+                TensorType.Q3_K => (nint)(delegate*<byte*, byte*, int, float>)&KQuantDot<TOps, TVector, TLanes>.Q3K,
+                TensorType.Q5_K => (nint)(delegate*<byte*, byte*, int, float>)&KQuantDot<TOps, TVector, TLanes>.Q5K,
+                _ => (nint)(delegate*<byte*, byte*, int, float>)&KQuantDot<TOps, TVector, TLanes>.Q6K,
+            }));
+            if (type == TensorType.Q4_K) twoRows.Add((name, (nint)(delegate*<byte*, long, byte*, int, float*, long, void>)&KQuantDot<TOps, TVector, TLanes>.Q4KTwoRows));
+            if (type == TensorType.Q6_K) twoRows.Add((name, (nint)(delegate*<byte*, long, byte*, int, float*, long, void>)&KQuantDot<TOps, TVector, TLanes>.Q6KTwoRows));
+        }
+        Add<Vector128Ops, Vector128<byte>, Vector128Pair>("128-bit");
+        if (Avx2Ops.IsSupported)
+        {
+            Add<Avx2Ops, Vector256<byte>, Vector256<byte>>("AVX2");
+            Add<Avx512TwinOps, Vector512<byte>, Vector256<byte>>("512-bit twin");
+        }
+        if (Avx2Ops.IsSupported && Avx512Ops.IsSupported) Add<Avx512Ops, Vector512<byte>, Vector256<byte>>("AVX-512");
+        // Q2_K's AVX2 decode stays hand-written (faster there): it must give the generic kernels' bits too.
+        if (type == TensorType.Q2_K && Avx2Ops.IsSupported) oneRow.Add(("hand-written AVX2", (nint)(delegate*<byte*, byte*, int, float>)&Avx2Dot.Q2K));
+        var reference = (delegate*<byte*, byte*, int, float>)oneRow[0].Kernel;
         int blockBytes = TensorTypes.BlockBytes(type);
         foreach (int blocks in KernelTestData.BlockCounts)
         {
             for (int seed = 0; seed < 8; seed++)
             {
                 int n = blocks * TensorTypes.QK_K;
-                // Three rows' worth of blocks: the kernel gets rows 0 and 2, so the bytes between them are another row.
+                // Three rows' worth of blocks: the two-row kernels get rows 0 and 2, so the bytes between them are another row.
                 var weights = RandomBlocks(type, 3 * blocks, seed: 3000 * blocks + seed);
                 var activations = ExtremeActivations(blocks, seed: 4000 * blocks + seed);
-                var output = new float[5];
-                float row0, row2;
-                fixed (byte* wp = weights) fixed (byte* ap = activations) fixed (float* y = output)
+                fixed (byte* wp = weights) fixed (byte* ap = activations)
                 {
                     long rowBytes = (long)blocks * blockBytes;
-                    twoRows(wp, 2 * rowBytes, ap, n, y, 4);
-                    row0 = oneRow(wp, ap, n);
-                    row2 = oneRow(wp + 2 * rowBytes, ap, n);
+                    float row0 = reference(wp, ap, n), row2 = reference(wp + 2 * rowBytes, ap, n);
+                    foreach (var (name, kernel) in oneRow)
+                    {
+                        AssertSameBits(row0, ((delegate*<byte*, byte*, int, float>)kernel)(wp, ap, n), $"{type} {name} one row x{blocks} seed {seed}");
+                        AssertSameBits(row2, ((delegate*<byte*, byte*, int, float>)kernel)(wp + 2 * rowBytes, ap, n), $"{type} {name} one row x{blocks} seed {seed}");
+                    }
+                    foreach (var (name, kernel) in twoRows)
+                    {
+                        var output = new float[5];
+                        fixed (float* y = output) ((delegate*<byte*, long, byte*, int, float*, long, void>)kernel)(wp, 2 * rowBytes, ap, n, y, 4);
+                        AssertSameBits(row0, output[0], $"{type} {name} two rows x{blocks} seed {seed} row 0");
+                        AssertSameBits(row2, output[4], $"{type} {name} two rows x{blocks} seed {seed} row 2");
+                        Assert.Equal(0f, output[1] + output[2] + output[3]);
+                    }
                 }
-                Assert.True(BitConverter.SingleToInt32Bits(row0) == BitConverter.SingleToInt32Bits(output[0]), $"{type} x{blocks} seed {seed} row 0: {row0} vs {output[0]}");
-                Assert.True(BitConverter.SingleToInt32Bits(row2) == BitConverter.SingleToInt32Bits(output[4]), $"{type} x{blocks} seed {seed} row 2: {row2} vs {output[4]}");
-                Assert.Equal(0f, output[1] + output[2] + output[3]);
             }
         }
     }
+
+    private static void AssertSameBits(float expected, float actual, string what) =>
+        Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(actual), $"{what}: {actual} vs {expected}");
 
     /// <summary>
     /// Single-token matmuls (decode: Q4_K and Q6_K through the two-row kernels on rows far apart, the rest one row per call) on one and

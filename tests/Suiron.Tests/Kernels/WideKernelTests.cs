@@ -57,7 +57,20 @@ public sealed unsafe class WideKernelTests
             {
                 Assert.Equal(Avx512TwinOps.BroadcastVector256(p), Avx512Ops.BroadcastVector256(p));
                 Assert.Equal(Avx512TwinOps.WidenInt16((short*)p), Avx512Ops.WidenInt16((short*)p));
+                Assert.Equal(Avx512TwinOps.LoadFromRun(p, 0), Avx512Ops.LoadFromRun(p, 0));
+                Assert.Equal(Avx512TwinOps.MultiplyAddBytes((short*)p, s.AsSByte().GetLower().GetLower()), Avx512Ops.MultiplyAddBytes((short*)p, s.AsSByte().GetLower().GetLower()));
             }
+            // The k-quant operations at the arguments the kernels pass (ScaledDot's unsigned side below 64, as a Q6_K quant).
+            Vector512<byte> quants = u & Vector512.Create((byte)63);
+            Assert.Equal(Avx512TwinOps.ScaledDot(quants, s, idx), Avx512Ops.ScaledDot(quants, s, idx));
+            Assert.Equal(Avx512TwinOps.RepeatHalf(s.AsSByte().GetLower().GetLower(), 0), Avx512Ops.RepeatHalf(s.AsSByte().GetLower().GetLower(), 0));
+            Assert.Equal(Avx512TwinOps.RepeatHalf(s.AsSByte().GetLower().GetLower(), 1), Avx512Ops.RepeatHalf(s.AsSByte().GetLower().GetLower(), 1));
+            Assert.Equal(Avx512TwinOps.RunLanes(u, s), Avx512Ops.RunLanes(u, s));
+            foreach ((int first, int step) in new[] { (0, 4), (-4, 2), (0, 2), (4, 0), (-2, 0), (0, 0), (-4, 1), (-2, 1), (0, 1), (2, 1), (4, 2), (-1, 0) })
+                Assert.Equal(Avx512TwinOps.ShiftPerRun(u, first, step), Avx512Ops.ShiftPerRun(u, first, step));
+            foreach ((int element, int group) in new[] { (0, 32), (64, 32), (128, 32), (192, 32), (0, 16), (64, 16) })
+                Assert.Equal(Avx512TwinOps.GroupScales(s, element, group), Avx512Ops.GroupScales(s, element, group));
+            Assert.Equal(Avx512TwinOps.MultiplyAdd(0.75f, u.GetLower(), s.GetUpper()), Avx512Ops.MultiplyAdd(0.75f, u.GetLower(), s.GetUpper()));
         }
     }
 
@@ -104,16 +117,16 @@ public sealed unsafe class WideKernelTests
     public void Wide_two_row_decode_equals_the_AVX2_kernel_bit_for_bit(TensorType type)
     {
         if (!Avx2Dot.IsSupported) return;
-        delegate*<byte*, byte*, int, float> oneRow = type == TensorType.Q4_K ? &Avx2Dot.Q4K : &Avx2Dot.Q6K;
+        delegate*<byte*, byte*, int, float> oneRow = DotKernels.For(type, DotPath.Avx2);
         int blockBytes = TensorTypes.BlockBytes(type);
         foreach (DotPath path in WidePaths())
         {
             delegate*<byte*, long, byte*, int, float*, long, void> twoRows = (type, path) switch
             {
-                (TensorType.Q4_K, DotPath.Avx512) => &WideDot.Q4KTwoRows<Avx512Ops>,
-                (TensorType.Q4_K, _) => &WideDot.Q4KTwoRows<Avx512TwinOps>,
-                (_, DotPath.Avx512) => &WideDot.Q6KTwoRows<Avx512Ops>,
-                _ => &WideDot.Q6KTwoRows<Avx512TwinOps>,
+                (TensorType.Q4_K, DotPath.Avx512) => &KQuantDot<Avx512Ops, Vector512<byte>, Vector256<byte>>.Q4KTwoRows,
+                (TensorType.Q4_K, _) => &KQuantDot<Avx512TwinOps, Vector512<byte>, Vector256<byte>>.Q4KTwoRows,
+                (_, DotPath.Avx512) => &KQuantDot<Avx512Ops, Vector512<byte>, Vector256<byte>>.Q6KTwoRows,
+                _ => &KQuantDot<Avx512TwinOps, Vector512<byte>, Vector256<byte>>.Q6KTwoRows,
             };
             foreach (int blocks in KernelTestData.BlockCounts)
                 for (int seed = 0; seed < 6; seed++)

@@ -1,0 +1,284 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace Suiron.Kernels;
+
+// CA1857 wants literal shift counts; the operations take them as parameters that every caller passes as constants, so
+// after inlining the JIT emits immediate shifts.
+#pragma warning disable CA1857
+
+/// <summary>
+/// The few operations the integer decode kernels (<see cref="KQuantDot{TOps, TVector, TLanes}"/>) are written in, per vector width, so that each
+/// kernel's logic exists once and the JIT specialises it per struct (the way Highway's targets or TensorPrimitives'
+/// operator structs work): <see cref="Vector128Ops"/> (SSE on x86, NEON on ARM64), <see cref="Avx2Ops"/>,
+/// <see cref="Avx512Ops"/> and its software twin <see cref="Avx512TwinOps"/>.
+/// <para>
+/// <typeparamref name="TVector"/> is the width's byte vector; each operation reads it as the element type its name says.
+/// A kernel walks its data <see cref="VectorBytes"/> at a time, so a 32-element run of a block is two 128-bit vectors, one
+/// 256-bit vector or half a 512-bit one. <typeparamref name="TLanes"/> holds the eight int32 or float lanes every width
+/// reduces a run to (a 256-bit vector, or two 128-bit ones): lane k sums elements 4k..4k+3 of each run, exactly as the
+/// AVX2 kernels and the GEMM lay them out, so every width's float steps, and hence its results, are the same bits.
+/// </para>
+/// Byte and word operations act within 128-bit lanes, as their x86 forms do.
+/// </summary>
+internal unsafe interface ISimdOps<TVector, TLanes> where TVector : struct where TLanes : struct
+{
+    /// <summary>Whether this CPU runs these operations.</summary>
+    static abstract bool IsSupported { get; }
+
+    /// <summary>16, 32 or 64.</summary>
+    static abstract int VectorBytes { get; }
+
+    static abstract TVector Load(void* address);
+
+    /// <summary>
+    /// Bytes <paramref name="offset"/>.. of a 32-byte run (<see cref="VectorBytes"/> ≤ 32), or the whole run in both
+    /// 256-bit halves (64-byte vectors; <paramref name="offset"/> 0).
+    /// </summary>
+    static abstract TVector LoadFromRun(byte* run, int offset);
+
+    static abstract TVector Create(byte value);
+    static abstract TVector And(TVector left, TVector right);
+    static abstract TVector Or(TVector left, TVector right);
+
+    /// <summary>
+    /// The 32-bit elements of the k-th 32-byte run of the vector shifted right by <paramref name="first"/> + k·<paramref name="step"/>
+    /// (left by its magnitude where negative; the runs of one vector shift the same way, by at most 7). Callers pass
+    /// constants and mask what crosses from the neighbouring bytes.
+    /// </summary>
+    static abstract TVector ShiftPerRun(TVector value, int first, int step);
+
+    /// <summary>
+    /// Σ over each four bytes of unsigned × signed, times that int32 lane's scale (the word pair of
+    /// <paramref name="wordScales"/>, both words equal): vpmaddubsw then vpmaddwd on x86. Requires unsigned &lt; 128
+    /// and every adjacent pair's sum within int16 (k-quant quants are at most six bits), so no form saturates.
+    /// </summary>
+    static abstract TVector ScaledDot(TVector unsignedBytes, TVector signedBytes, TVector wordScales);
+
+    static abstract TVector AddInt32(TVector left, TVector right);
+
+    /// <summary>Bytes 8·<paramref name="half"/>..8·half + 7 of <paramref name="bytes"/> sign-extended to int16, in every 128-bit lane.</summary>
+    static abstract TVector RepeatHalf(Vector128<sbyte> bytes, int half);
+
+    /// <summary>
+    /// Scales for the vector of elements <paramref name="firstElement"/>.. from <see cref="RepeatHalf"/>'s words: each
+    /// 128-bit lane (16 elements as eight int16 pair sums) gets word (firstElement + 16·lane) / <paramref name="groupElements"/>
+    /// in every int16. Callers pass constants.
+    /// </summary>
+    static abstract TVector GroupScales(TVector repeatedWords, int firstElement, int groupElements);
+
+    /// <summary>
+    /// A run's eight int32 lanes from its integer sums: <paramref name="sum"/> itself (256-bit), its two runs added (512-bit),
+    /// or <paramref name="sum"/> as lanes 0..3 and <paramref name="secondHalfSum"/> (the run's elements 16..31) as 4..7 (128-bit).
+    /// </summary>
+    static abstract TLanes RunLanes(TVector sum, TVector secondHalfSum);
+
+    /// <summary>vpmaddwd of the 16 int16 at <paramref name="words"/> with the 16 <paramref name="bytes"/> sign-extended: the eight int32 pair sums.</summary>
+    static abstract TLanes MultiplyAddBytes(short* words, Vector128<sbyte> bytes);
+
+    static abstract TLanes SubtractInt32(TLanes left, TLanes right);
+    static abstract TLanes ShiftLeftInt32(TLanes value, int count);
+
+    /// <summary>acc + scale · float(lanes), fused, lane by lane.</summary>
+    static abstract TLanes MultiplyAdd(float scale, TLanes int32Lanes, TLanes floatAccumulator);
+
+    /// <summary>The eight floats summed as ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)) (<see cref="Avx2Dot.Sum8"/>).</summary>
+    static abstract float Sum(TLanes floats);
+}
+
+/// <summary>Eight 32-bit lanes as two 128-bit vectors: <see cref="Vector128Ops"/>' <c>TLanes</c>.</summary>
+internal struct Vector128Pair
+{
+    public Vector128<byte> Lower, Upper;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector128Pair(Vector128<byte> lower, Vector128<byte> upper)
+    {
+        Lower = lower;
+        Upper = upper;
+    }
+}
+
+/// <summary>
+/// The 128-bit operations through the cross-platform Vector128 API, with SSSE3's vpmaddubsw and SSE2's vpmaddwd on x86
+/// and sdot on ARM64 where present; every operation has a portable form, so this runs wherever Vector128 is accelerated.
+/// </summary>
+internal readonly unsafe struct Vector128Ops : ISimdOps<Vector128<byte>, Vector128Pair>
+{
+    public static bool IsSupported => Vector128.IsHardwareAccelerated;
+
+    public static int VectorBytes => 16;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> Load(void* address) => Vector128.Load((byte*)address);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> LoadFromRun(byte* run, int offset) => Vector128.Load(run + offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> Create(byte value) => Vector128.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> And(Vector128<byte> left, Vector128<byte> right) => left & right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> Or(Vector128<byte> left, Vector128<byte> right) => left | right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> ShiftPerRun(Vector128<byte> value, int first, int step) =>
+        first == 0 ? value : first > 0 ? (value.AsUInt32() >>> first).AsByte() : (value.AsUInt32() << -first).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> ScaledDot(Vector128<byte> unsignedBytes, Vector128<byte> signedBytes, Vector128<byte> wordScales)
+    {
+        if (Ssse3.IsSupported)
+            return Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(unsignedBytes, signedBytes.AsSByte()), wordScales.AsInt16()).AsByte();
+        // sdot sums the same four products per lane; unsigned < 128 reads the same as signed.
+        if (Dp.IsSupported)
+            return (Dp.DotProduct(Vector128<int>.Zero, unsignedBytes.AsSByte(), signedBytes.AsSByte()) * (wordScales.AsInt32() >> 16)).AsByte();
+        return MultiplyAddAdjacent(MultiplyAddAdjacentPortable(unsignedBytes, signedBytes.AsSByte()), wordScales.AsInt16()).AsByte();
+    }
+
+    /// <summary>vpmaddubsw without saturation (callers stay within int16): odd and even bytes widened, multiplied and added.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<short> MultiplyAddAdjacentPortable(Vector128<byte> unsignedBytes, Vector128<sbyte> signedBytes)
+    {
+        Vector128<short> unsignedEven = (unsignedBytes.AsUInt16() & Vector128.Create((ushort)0xFF)).AsInt16();
+        Vector128<short> unsignedOdd = (unsignedBytes.AsUInt16() >>> 8).AsInt16();
+        Vector128<short> signedEven = (signedBytes.AsInt16() << 8) >> 8, signedOdd = signedBytes.AsInt16() >> 8;
+        return unsignedEven * signedEven + unsignedOdd * signedOdd;
+    }
+
+    /// <summary>vpmaddwd: int16 × int16, adjacent products summed to int32 (SSE2 on x86; sign-extended halves elsewhere).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> MultiplyAddAdjacent(Vector128<short> left, Vector128<short> right)
+    {
+        if (Sse2.IsSupported) return Sse2.MultiplyAddAdjacent(left, right);
+        return MultiplyAddAdjacentPortable(left, right);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> MultiplyAddAdjacentPortable(Vector128<short> left, Vector128<short> right)
+    {
+        Vector128<int> leftEven = (left.AsInt32() << 16) >> 16, rightEven = (right.AsInt32() << 16) >> 16;
+        return leftEven * rightEven + (left.AsInt32() >> 16) * (right.AsInt32() >> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> AddInt32(Vector128<byte> left, Vector128<byte> right) => (left.AsInt32() + right.AsInt32()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> RepeatHalf(Vector128<sbyte> bytes, int half) =>
+        (half == 0 ? Vector128.WidenLower(bytes) : Vector128.WidenUpper(bytes)).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> GroupScales(Vector128<byte> repeatedWords, int firstElement, int groupElements) =>
+        Vector128.Shuffle(repeatedWords.AsInt16(), Vector128.Create((short)(firstElement / groupElements))).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128Pair RunLanes(Vector128<byte> sum, Vector128<byte> secondHalfSum) => new(sum, secondHalfSum);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128Pair MultiplyAddBytes(short* words, Vector128<sbyte> bytes) =>
+        new(MultiplyAddAdjacent(Vector128.Load(words), Vector128.WidenLower(bytes)).AsByte(),
+            MultiplyAddAdjacent(Vector128.Load(words + 8), Vector128.WidenUpper(bytes)).AsByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128Pair SubtractInt32(Vector128Pair left, Vector128Pair right) =>
+        new((left.Lower.AsInt32() - right.Lower.AsInt32()).AsByte(), (left.Upper.AsInt32() - right.Upper.AsInt32()).AsByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128Pair ShiftLeftInt32(Vector128Pair value, int count) =>
+        new((value.Lower.AsInt32() << count).AsByte(), (value.Upper.AsInt32() << count).AsByte());
+
+    /// <summary>Fused wherever the CPU has FMA (ARM64, x86 since Haswell), as the AVX2 kernels' vfmadd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128Pair MultiplyAdd(float scale, Vector128Pair int32Lanes, Vector128Pair floatAccumulator)
+    {
+        Vector128<float> factor = Vector128.Create(scale);
+        return new(
+            Vector128.MultiplyAddEstimate(factor, Vector128.ConvertToSingle(int32Lanes.Lower.AsInt32()), floatAccumulator.Lower.AsSingle()).AsByte(),
+            Vector128.MultiplyAddEstimate(factor, Vector128.ConvertToSingle(int32Lanes.Upper.AsInt32()), floatAccumulator.Upper.AsSingle()).AsByte());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector128Pair floats)
+    {
+        Vector128<float> lower = floats.Lower.AsSingle(), upper = floats.Upper.AsSingle();
+        return ((lower.GetElement(0) + lower.GetElement(1)) + (lower.GetElement(2) + lower.GetElement(3)))
+            + ((upper.GetElement(0) + upper.GetElement(1)) + (upper.GetElement(2) + upper.GetElement(3)));
+    }
+}
+
+/// <summary>The AVX2 + FMA operations on 256-bit vectors.</summary>
+internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<byte>>
+{
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+
+    public static int VectorBytes => 32;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Load(void* address) => Avx.LoadVector256((byte*)address);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> LoadFromRun(byte* run, int offset) => Avx.LoadVector256(run + offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Create(byte value) => Vector256.Create(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> And(Vector256<byte> left, Vector256<byte> right) => left & right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Or(Vector256<byte> left, Vector256<byte> right) => left | right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> ShiftPerRun(Vector256<byte> value, int first, int step) => ShiftUniform(value, first);
+
+    /// <summary>Every 32-bit element shifted right by <paramref name="count"/> (left where negative); a constant.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<byte> ShiftUniform(Vector256<byte> value, int count) =>
+        count == 0 ? value
+        : count > 0 ? Avx2.ShiftRightLogical(value.AsUInt32(), (byte)count).AsByte() : Avx2.ShiftLeftLogical(value.AsUInt32(), (byte)-count).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> ScaledDot(Vector256<byte> unsignedBytes, Vector256<byte> signedBytes, Vector256<byte> wordScales) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(unsignedBytes, signedBytes.AsSByte()), wordScales.AsInt16()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> AddInt32(Vector256<byte> left, Vector256<byte> right) => Avx2.Add(left.AsInt32(), right.AsInt32()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> RepeatHalf(Vector128<sbyte> bytes, int half)
+    {
+        // Widened in 128 bits and inserted: Q4_K measured ~3% faster so than with vpmovsxbw ymm + vpermq (bench/README).
+        Vector128<short> words = half == 0 ? Vector128.WidenLower(bytes) : Vector128.WidenUpper(bytes);
+        return Vector256.Create(words, words).AsByte();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> GroupScales(Vector256<byte> repeatedWords, int firstElement, int groupElements) =>
+        Avx2.Shuffle(repeatedWords, Avx2Dot.WordBroadcast(firstElement / groupElements, (firstElement + 16) / groupElements));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> RunLanes(Vector256<byte> sum, Vector256<byte> secondHalfSum) => sum;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> MultiplyAddBytes(short* words, Vector128<sbyte> bytes) =>
+        Avx2.MultiplyAddAdjacent(Avx.LoadVector256(words), Avx2.ConvertToVector256Int16(bytes)).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> SubtractInt32(Vector256<byte> left, Vector256<byte> right) => Avx2.Subtract(left.AsInt32(), right.AsInt32()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> ShiftLeftInt32(Vector256<byte> value, int count) => Avx2.ShiftLeftLogical(value.AsInt32(), (byte)count).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> MultiplyAdd(float scale, Vector256<byte> int32Lanes, Vector256<byte> floatAccumulator) =>
+        Fma.MultiplyAdd(Vector256.Create(scale), Avx.ConvertToVector256Single(int32Lanes.AsInt32()), floatAccumulator.AsSingle()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector256<byte> floats) => Avx2Dot.Sum8(floats.AsSingle());
+}

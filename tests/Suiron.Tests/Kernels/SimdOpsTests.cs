@@ -1,0 +1,189 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Suiron.Kernels;
+using Xunit;
+
+namespace Suiron.Tests.Kernels;
+
+/// <summary>
+/// Every width's <see cref="ISimdOps{TVector, TLanes}"/> struct against the operations' definitions, computed here byte
+/// by byte: the k-quant kernels are written once over these operations, so each struct that follows the definitions runs
+/// them with the same integers. The portable 128-bit forms (what ARM64 without sdot runs) are checked directly too.
+/// </summary>
+public sealed unsafe class SimdOpsTests
+{
+    [Fact]
+    public void The_128_bit_operations_follow_their_definitions() => CheckDefinitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
+
+    [Fact]
+    public void The_AVX2_operations_follow_their_definitions()
+    {
+        if (Avx2Ops.IsSupported) CheckDefinitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
+    }
+
+    [Fact]
+    public void The_512_bit_twin_operations_follow_their_definitions()
+    {
+        if (Avx512TwinOps.IsSupported) CheckDefinitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
+    }
+
+    [SkippableFact]
+    public void The_AVX512_operations_follow_their_definitions()
+    {
+        Skip.IfNot(Avx512Ops.IsSupported && Avx2Ops.IsSupported, "this CPU has no AVX-512 (F, BW)");
+        CheckDefinitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
+    }
+
+    [Fact]
+    public void The_portable_multiply_adds_follow_their_definitions()
+    {
+        var random = new Random(11);
+        for (int iteration = 0; iteration < 500; iteration++)
+        {
+            byte[] u = RandomBytes(random, 16), s = RandomBytes(random, 16);
+            for (int i = 0; i < 16; i++) u[i] &= 63; // the kernels' unsigned side: six-bit quants
+            var pairs = Vector128Ops.MultiplyAddAdjacentPortable(Vector128.Create(u), Vector128.Create(s).AsSByte());
+            for (int k = 0; k < 8; k++) Assert.Equal((short)(u[2 * k] * (sbyte)s[2 * k] + u[2 * k + 1] * (sbyte)s[2 * k + 1]), pairs[k]);
+            var words = Vector128Ops.MultiplyAddAdjacentPortable(Vector128.Create(u).AsInt16(), Vector128.Create(s).AsInt16());
+            for (int k = 0; k < 4; k++)
+            {
+                short a0 = BitConverter.ToInt16(u, 4 * k), a1 = BitConverter.ToInt16(u, 4 * k + 2);
+                short b0 = BitConverter.ToInt16(s, 4 * k), b1 = BitConverter.ToInt16(s, 4 * k + 2);
+                Assert.Equal(a0 * b0 + a1 * b1, words[k]);
+            }
+        }
+    }
+
+    private static void CheckDefinitions<TOps, TVector, TLanes>() where TOps : struct, ISimdOps<TVector, TLanes> where TVector : struct where TLanes : struct
+    {
+        int width = TOps.VectorBytes;
+        Assert.Equal(width, Unsafe.SizeOf<TVector>());
+        Assert.Equal(32, Unsafe.SizeOf<TLanes>());
+        var random = new Random(width);
+        for (int iteration = 0; iteration < 300; iteration++)
+        {
+            byte[] a = RandomBytes(random, width), b = RandomBytes(random, width), c = RandomBytes(random, width);
+            TVector va = From<TVector>(a), vb = From<TVector>(b), vc = From<TVector>(c);
+
+            // LoadFromRun: bytes offset.. of a 32-byte run, or the run in both 256-bit halves.
+            byte[] run = RandomBytes(random, 64);
+            fixed (byte* p = run)
+            {
+                byte[] loaded = Bytes(TOps.LoadFromRun(p, width == 16 ? 16 : 0));
+                for (int i = 0; i < width; i++) Assert.Equal(run[width == 16 ? 16 + i : i % 32], loaded[i]);
+            }
+
+            // ShiftPerRun: 32-bit elements of run k by first + k·step, right where positive.
+            foreach ((int first, int step) in new[] { (0, 4), (-4, 2), (0, 2), (4, 0), (-2, 0), (2, 0), (-4, 1), (-2, 1), (0, 1), (2, 1), (4, 2), (6, 0), (-1, 0) })
+            {
+                byte[] shifted = Bytes(TOps.ShiftPerRun(va, first, step));
+                for (int i = 0; i < width / 4; i++)
+                {
+                    uint value = BitConverter.ToUInt32(a, 4 * i);
+                    int count = first + (width == 64 ? i / 8 : 0) * step;
+                    Assert.Equal(count >= 0 ? value >> count : value << -count, BitConverter.ToUInt32(shifted, 4 * i));
+                }
+            }
+
+            // ScaledDot: per int32 lane, Σ of its four unsigned × signed products times the lane's (repeated) word.
+            byte[] quants = a.Select(x => (byte)(x & 63)).ToArray();
+            byte[] scaleWords = new byte[width];
+            for (int k = 0; k < width / 4; k++)
+            {
+                short word = (short)random.Next(-128, 128);
+                BitConverter.TryWriteBytes(scaleWords.AsSpan(4 * k), word);
+                BitConverter.TryWriteBytes(scaleWords.AsSpan(4 * k + 2), word);
+            }
+            byte[] dot = Bytes(TOps.ScaledDot(From<TVector>(quants), vb, From<TVector>(scaleWords)));
+            for (int k = 0; k < width / 4; k++)
+            {
+                int sum = 0;
+                for (int j = 0; j < 4; j++) sum += quants[4 * k + j] * (sbyte)b[4 * k + j];
+                Assert.Equal(sum * BitConverter.ToInt16(scaleWords, 4 * k), BitConverter.ToInt32(dot, 4 * k));
+            }
+
+            // RepeatHalf and GroupScales: lane L's words are word (first + 16L) / group of the half's eight.
+            for (int half = 0; half < 2; half++)
+            {
+                TVector repeated = TOps.RepeatHalf(Vector128.Create(b).AsSByte(), half);
+                byte[] repeatedWords = Bytes(repeated);
+                for (int i = 0; i < width / 2; i++) Assert.Equal((short)(sbyte)b[8 * half + i % 8], BitConverter.ToInt16(repeatedWords, 2 * i));
+                foreach ((int element, int group) in new[] { (0, 32), (64, 32), (160, 32), (192, 32), (0, 16), (32, 16), (64, 16) })
+                {
+                    byte[] scales = Bytes(TOps.GroupScales(repeated, element, group));
+                    for (int i = 0; i < width / 2; i++)
+                        Assert.Equal((short)(sbyte)b[8 * half + (element + 16 * (i / 8)) / group], BitConverter.ToInt16(scales, 2 * i));
+                }
+            }
+
+            // AddInt32 and RunLanes: lane k of a run sums elements 4k..4k+3 of each 32-byte run.
+            byte[] added = Bytes(TOps.AddInt32(va, vb));
+            for (int k = 0; k < width / 4; k++) Assert.Equal(BitConverter.ToInt32(a, 4 * k) + BitConverter.ToInt32(b, 4 * k), BitConverter.ToInt32(added, 4 * k));
+            byte[] lanes = Bytes(TOps.RunLanes(va, vc));
+            for (int k = 0; k < 8; k++)
+            {
+                int expected = width switch
+                {
+                    16 => k < 4 ? BitConverter.ToInt32(a, 4 * k) : BitConverter.ToInt32(c, 4 * (k - 4)),
+                    32 => BitConverter.ToInt32(a, 4 * k),
+                    _ => BitConverter.ToInt32(a, 4 * k) + BitConverter.ToInt32(a, 32 + 4 * k),
+                };
+                Assert.Equal(expected, BitConverter.ToInt32(lanes, 4 * k));
+            }
+
+            // MultiplyAddBytes, SubtractInt32, ShiftLeftInt32, MultiplyAdd and Sum on the eight lanes.
+            byte[] words = RandomBytes(random, 32), other = RandomBytes(random, 32);
+            TLanes pairSums;
+            fixed (byte* p = words) pairSums = TOps.MultiplyAddBytes((short*)p, Vector128.Create(other, 0).AsSByte());
+            byte[] pairBytes = Bytes(pairSums);
+            for (int k = 0; k < 8; k++)
+            {
+                int expected = BitConverter.ToInt16(words, 4 * k) * (sbyte)other[2 * k] + BitConverter.ToInt16(words, 4 * k + 2) * (sbyte)other[2 * k + 1];
+                Assert.Equal(expected, BitConverter.ToInt32(pairBytes, 4 * k));
+            }
+            TLanes left = From<TLanes>(words), right = From<TLanes>(other);
+            byte[] difference = Bytes(TOps.SubtractInt32(left, TOps.ShiftLeftInt32(right, 5)));
+            for (int k = 0; k < 8; k++)
+                Assert.Equal(BitConverter.ToInt32(words, 4 * k) - (BitConverter.ToInt32(other, 4 * k) << 5), BitConverter.ToInt32(difference, 4 * k));
+            var integers = new int[8];
+            var accumulator = new float[8];
+            for (int k = 0; k < 8; k++)
+            {
+                integers[k] = random.Next(-1 << 20, 1 << 20);
+                accumulator[k] = (float)(random.NextDouble() * 200 - 100);
+            }
+            float scale = (float)random.NextDouble();
+            // The 128-bit multiply-add is fused where the CPU has FMA (ARM64, x86 since Haswell); the wider ones always are.
+            bool fusedMultiplyAdd = width > 16 || System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
+            byte[] fused = Bytes(TOps.MultiplyAdd(scale, From<TLanes>(integers), From<TLanes>(accumulator)));
+            var result = new float[8];
+            for (int k = 0; k < 8; k++)
+            {
+                result[k] = BitConverter.ToSingle(fused, 4 * k);
+                Assert.Equal(fusedMultiplyAdd ? MathF.FusedMultiplyAdd(scale, integers[k], accumulator[k]) : scale * integers[k] + accumulator[k], result[k]);
+            }
+            Assert.Equal(((result[0] + result[1]) + (result[2] + result[3])) + ((result[4] + result[5]) + (result[6] + result[7])),
+                TOps.Sum(From<TLanes>(result)));
+        }
+    }
+
+    private static byte[] RandomBytes(Random random, int count)
+    {
+        var bytes = new byte[count];
+        random.NextBytes(bytes);
+        return bytes;
+    }
+
+    private static T From<T>(byte[] bytes) where T : struct => Unsafe.ReadUnaligned<T>(ref bytes[0]);
+
+    private static T From<T>(int[] values) where T : struct => Unsafe.ReadUnaligned<T>(ref Unsafe.As<int, byte>(ref values[0]));
+
+    private static T From<T>(float[] values) where T : struct => Unsafe.ReadUnaligned<T>(ref Unsafe.As<float, byte>(ref values[0]));
+
+    private static byte[] Bytes<T>(T value) where T : struct
+    {
+        var bytes = new byte[Unsafe.SizeOf<T>()];
+        Unsafe.WriteUnaligned(ref bytes[0], value);
+        return bytes;
+    }
+}
