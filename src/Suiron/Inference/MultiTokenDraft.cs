@@ -11,7 +11,8 @@ namespace Suiron.Inference;
 /// state of the last evaluated one); chained rows then feed each draft token back with the head's own output state.
 /// Rows of rejected draft tokens are dropped: what the head holds never depends on a rejected draft, so the drafts (not
 /// the output, which the model's own logits decide) are those of llama.cpp's driver.
-/// One per (model, sequence cache): a chat that keeps its cache keeps its head's cache too (<see cref="For"/>).
+/// One per (model, sequence cache): a chat that keeps its cache keeps its head's cache too, and so does a serving slot
+/// (<see cref="For"/>); the generator and the scheduler drive it alike.
 /// </summary>
 internal sealed class MultiTokenDraft
 {
@@ -28,6 +29,9 @@ internal sealed class MultiTokenDraft
     private float[] _hidden = [], _rows = [];
     private int[] _rowTokens = [];
     private int _ingested;          // positions 0.._ingested − 1 hold the head's rows of evaluated tokens; rows past them are drafts'
+
+    /// <summary>Sees a copy of every proposal, whoever drives this drafter: lets tests compare two drivers' drafts.</summary>
+    internal Action<int[]>? ProposalTap { get; set; }
 
     private MultiTokenDraft(ILanguageModel model, IMultiTokenPredictor head, int capacity)
     {
@@ -53,6 +57,25 @@ internal sealed class MultiTokenDraft
         return ReferenceEquals(draft._model, model) && draft.Resume(cache.Count) ? draft : null;
     }
 
+    /// <summary>
+    /// How many leading positions of <paramref name="cache"/> the head has seen (with their hidden states): a sequence cut
+    /// back to at most this many tokens can be followed (<see cref="For"/>); 0 where no drafter follows the cache yet.
+    /// </summary>
+    public static int Coverage(KvCache cache) =>
+        Drafts.TryGetValue(cache, out var draft) ? Math.Min(cache.Count, draft._ingested + draft._tokens.Count) : 0;
+
+    /// <summary>
+    /// <paramref name="cache"/> was cut back to its count by a user that does not draft (a request without MTP taking a
+    /// slot): the head forgets what lies past it, so that tokens evaluated without it are never taken for its own.
+    /// </summary>
+    public static void CutBack(KvCache cache)
+    {
+        if (Drafts.TryGetValue(cache, out var draft)) draft.Resume(Coverage(cache));
+    }
+
+    /// <summary><paramref name="cache"/> now holds tokens from elsewhere (a restored slot): the head starts over.</summary>
+    public static void Forget(KvCache cache) => Drafts.Remove(cache);
+
     /// <summary>Comes back to the sequence, now <paramref name="count"/> tokens long; false when the head lags behind it.</summary>
     private bool Resume(int count)
     {
@@ -71,10 +94,29 @@ internal sealed class MultiTokenDraft
     /// <summary>The model's forward pass over <paramref name="tokens"/>, their hidden states kept for the head.</summary>
     public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits)
     {
+        Span<float> hidden = Record(tokens).Span;
+        try
+        {
+            _head.ForwardWithHidden(tokens, cache, logits, allLogits, hidden);
+        }
+        catch
+        {
+            Drop(tokens.Length); // not evaluated: the cache is as it was
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Records <paramref name="tokens"/> as evaluated by the model next and returns where their hidden states go
+    /// (tokens.Length × embedding), for a pass that runs beside other sequences'
+    /// (<see cref="IMultiTokenPredictor.ForwardBatchWithHidden"/>); valid until this drafter's next call.
+    /// </summary>
+    public Memory<float> Record(ReadOnlySpan<int> tokens)
+    {
         int n = tokens.Length, start = _tokens.Count;
         Grow(ref _hidden, (start + n) * _embedding);
-        _head.ForwardWithHidden(tokens, cache, logits, allLogits, _hidden.AsSpan(start * _embedding, n * _embedding));
         foreach (int token in tokens) _tokens.Add(token);
+        return _hidden.AsMemory(start * _embedding, n * _embedding);
     }
 
     /// <summary>The model dropped the last <paramref name="rejected"/> tokens it evaluated (a rejected draft's).</summary>
@@ -127,7 +169,11 @@ internal sealed class MultiTokenDraft
         while (true)
         {
             draft[count++] = Sampling.Sampler.ArgMax(_logits);
-            if (count == draft.Length) return count;
+            if (count == draft.Length)
+            {
+                ProposalTap?.Invoke(draft[..count].ToArray());
+                return count;
+            }
             one[0] = draft[count - 1];
             _chained.CopyTo(_rows, 0);
             _head.Predict(one, _rows.AsSpan(0, e), _headCache, _logits, _chained);

@@ -411,6 +411,21 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
             _outputRows ??= new OutputRow[MaxBatch], _batchPass ??= RunPass);
     }
 
+    /// <inheritdoc />
+    public void ForwardBatchWithHidden(ReadOnlySpan<SequenceTokens> items, Span<float> logits, ReadOnlySpan<Memory<float>> hidden)
+    {
+        int vocab = Info.VocabSize, embedding = _h.EmbeddingLength;
+        if (hidden.Length != items.Length)
+            throw new ArgumentException($"{items.Length} items need {items.Length} hidden buffers (empty where none is wanted); {hidden.Length} were given.", nameof(hidden));
+        for (int i = 0; i < items.Length; i++)
+            if (!hidden[i].IsEmpty && hidden[i].Length < (long)items[i].Tokens.Length * embedding)
+                throw new ArgumentException($"Item {i}'s hidden buffer holds {hidden[i].Length} floats; {(long)items[i].Tokens.Length * embedding} are needed.", nameof(hidden));
+        foreach (var item in items) CheckCache(item.Cache);
+        SequenceBatches.Validate(items, logits.Length, vocab, _attentionLayers, _keyWidth, _valueWidth);
+        SequenceBatches.Run(items, logits, vocab, MaxBatch, _passTokens ??= new int[MaxBatch], _segments ??= new SequenceSegment[MaxBatch],
+            _outputRows ??= new OutputRow[MaxBatch], _batchPass ??= RunPass, hidden, embedding);
+    }
+
     // Cached: a method-group delegate per call would allocate on every decode step.
     private ForwardPasses.Pass? _pass;
     private SequenceBatches.Pass? _batchPass;
@@ -550,6 +565,10 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
     {
         int embedding = _h.EmbeddingLength, vocab = Info.VocabSize, count = outputs.Length;
         RunLayers(tokens, segments);
+        // Every row's normed state where a segment wants it (llama.cpp's h_nextn), not only the rows that get logits.
+        foreach (var segment in segments)
+            if (!segment.Hidden.IsEmpty)
+                RmsNorm.Apply(_hidden.AsSpan(segment.Start * embedding, segment.Count * embedding), _outputNorm, _h.RmsNormEpsilon, segment.Hidden.Span);
         if (count == 0) return;
         bool consecutive = true;
         for (int i = 0; i < count; i++)

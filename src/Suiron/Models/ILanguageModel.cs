@@ -106,6 +106,14 @@ internal interface IMultiTokenPredictor
     void ForwardWithHidden(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits, Span<float> hidden);
 
     /// <summary>
+    /// <see cref="ILanguageModel.ForwardBatch"/> that also writes, for each item i whose <paramref name="hidden"/>[i] is not
+    /// empty, every one of its tokens' normed hidden states there (Tokens.Length × embedding), as
+    /// <see cref="ForwardWithHidden"/> does for one sequence: the sequences that draft with the head keep theirs, the
+    /// others cost nothing more. <paramref name="hidden"/> has one entry per item.
+    /// </summary>
+    void ForwardBatchWithHidden(ReadOnlySpan<SequenceTokens> items, Span<float> logits, ReadOnlySpan<Memory<float>> hidden);
+
+    /// <summary>
     /// Runs the head on <paramref name="tokens"/> at positions <c>cache.Count</c> onwards, row i pairing token i with hidden
     /// row i (tokens.Length × embedding), appends their rows to <paramref name="cache"/>, and writes the last row's draft
     /// logits and its normed output (the hidden state a chained step takes) into <paramref name="logits"/> and <paramref name="nextHidden"/>;

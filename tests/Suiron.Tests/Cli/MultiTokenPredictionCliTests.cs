@@ -3,7 +3,7 @@ using Xunit;
 
 namespace Suiron.Tests.Cli;
 
-/// <summary><c>suiron run --spec mtp</c>: the text of a plain run, the drafts counted on stderr; a clear refusal where the file has no head.</summary>
+/// <summary><c>suiron run --spec mtp</c>: the text of a plain run, the drafts counted on stderr; a clear refusal where the file has no head, from run and serve.</summary>
 public sealed class MultiTokenPredictionCliTests
 {
     [Fact]
@@ -37,6 +37,16 @@ public sealed class MultiTokenPredictionCliTests
     {
         var result = SuironProcess.Run("run", "--model", MoeModelBuilder.Qwen35F32(), "--prompt", "x", "--spec", "mtp");
         Assert.Equal(2, result.ExitCode);
+        Assert.Contains("no multi-token-prediction block", result.StdErr);
+        Assert.DoesNotContain("   at ", result.StdErr);
+    }
+
+    [Fact]
+    public void Serve_with_mtp_refuses_a_model_without_a_head()
+    {
+        var result = SuironProcess.Run("serve", "--model", MoeModelBuilder.Qwen35F32(), "--port", "0", "--spec", "mtp", "--threads", "1");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--spec mtp", result.StdErr);
         Assert.Contains("no multi-token-prediction block", result.StdErr);
         Assert.DoesNotContain("   at ", result.StdErr);
     }
