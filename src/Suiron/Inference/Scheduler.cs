@@ -549,7 +549,9 @@ public sealed class Scheduler : IDisposable
         s.PromptDone += count;
         // Snapshots of a recurrent state at the prompt's chunk boundaries: the points a later prompt can resume from.
         if (s.PromptDone < s.Prompt.Length) s.Slot.Cache.Checkpoint();
-        else s.Mtp?.CatchUp(); // the head's rows of the prompt are prompt work, not the first draft's
+        // The head takes each chunk's rows at once: they are prompt work, not the first draft's, and the hidden states it
+        // holds stay one chunk long however long the prompt.
+        s.Mtp?.CatchUp();
         Interlocked.Add(ref _promptTokensEvaluated, count);
         return s.PromptDone == s.Prompt.Length && Advance(s, rows[.._vocab]) ? 1 : 0;
     }

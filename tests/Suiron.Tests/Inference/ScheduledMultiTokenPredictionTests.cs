@@ -96,12 +96,14 @@ public sealed class ScheduledMultiTokenPredictionTests(ITestOutputHelper output)
     /// 200 tokens; the head drafts for each exactly what <c>suiron run</c>'s drafter drafts for it alone (the batched
     /// hidden states being the single-sequence ones); the passes and accepted tokens are the generator's; and after the
     /// rejected drafts each slot's cache is plain decoding's (the same next logits). The random head's drafts are mostly
-    /// rejected, the bigram head's mostly accepted.
+    /// rejected, the bigram head's mostly accepted. With a step budget of 16 tokens the prompts are evaluated in chunks
+    /// beside the others' decoding (the head takes each chunk's rows), and the drafts still fit the budget.
     /// </summary>
     [Theory]
-    [InlineData("qwen35")]
-    [InlineData("bigram")]
-    public async Task ConcurrentSequencesGiveThePlainTokensAndTheGeneratorsDrafts(string family)
+    [InlineData("qwen35", 256)]
+    [InlineData("qwen35", 16)]
+    [InlineData("bigram", 256)]
+    public async Task ConcurrentSequencesGiveThePlainTokensAndTheGeneratorsDrafts(string family, int stepBudget)
     {
         using var file = GgufFile.Open(PathOf(family));
         var tokenizer = Tokenizer.FromGguf(file);
@@ -133,7 +135,7 @@ public sealed class ScheduledMultiTokenPredictionTests(ITestOutputHelper output)
             generatorAccepted += generator.LastStats.AcceptedDraftTokens;
         }
 
-        using var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = prompts.Length, ContextSize = Context });
+        using var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = prompts.Length, ContextSize = Context, StepTokenBudget = stepBudget });
         var slotDrafts = new List<int[]>[prompts.Length];
         for (int slot = 0; slot < prompts.Length; slot++)
         {
