@@ -219,6 +219,65 @@ public sealed class ScheduledMultiTokenPredictionTests(ITestOutputHelper output)
         Assert.True(drafted > 0);
     }
 
+    /// <summary>
+    /// A batched decode step of two sequences drafting with the head — each drafter's proposal, the pass keeping both
+    /// sequences' hidden states, the rejected rows dropped — allocates nothing once warm (the scheduler's step around it
+    /// reuses its lists).
+    /// </summary>
+    [Fact]
+    public void BatchedDraftingStepsAllocateNothingOnceWarm()
+    {
+        using var file = GgufFile.Open(PathOf("qwen35"));
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 128 });
+        var head = (IMultiTokenPredictor)model;
+        int vocab = model.Info.VocabSize;
+        KvCache[] caches = [model.CreateCache(128), model.CreateCache(128)];
+        var drafters = caches.Select(c => MultiTokenDraft.For(model, c)!).ToArray();
+        int[][] passes = [new int[3], new int[3]];
+        var items = new SequenceTokens[2];
+        var hidden = new Memory<float>[2];
+        var logits = new float[6 * vocab];
+        for (int i = 0; i < 2; i++)
+        {
+            int[] prompt = [1 + i, 5, 9, 14];
+            items[i] = new SequenceTokens(prompt, caches[i]);
+            hidden[i] = drafters[i].Record(prompt);
+        }
+        head.ForwardBatchWithHidden(items, logits, hidden);
+        foreach (var drafter in drafters) drafter.CatchUp();
+        void Step(int step)
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                passes[i][0] = (step * 53 + 7 * i + 2) % 500;
+                int drafted = drafters[i].Propose(passes[i][0], passes[i].AsSpan(1, 2));
+                items[i] = new SequenceTokens(passes[i].AsMemory(0, 1 + drafted), caches[i], AllLogits: true);
+                hidden[i] = drafters[i].Record(passes[i].AsSpan(0, 1 + drafted));
+            }
+            head.ForwardBatchWithHidden(items, logits, hidden);
+            for (int i = 0; i < 2; i++)
+            {
+                // Every draft rejected: the recurrent state goes back and the next token is evaluated again, as the scheduler does.
+                drafters[i].Drop(2);
+                if (!caches[i].DropDraft(2)) model.Forward(passes[i].AsSpan(0, 1), caches[i], logits.AsSpan(0, vocab));
+            }
+        }
+        for (int step = 0; step < 6; step++)
+        {
+            foreach (var cache in caches) cache.MarkDraftBase();
+            Step(step); // warm: JIT, pools, scratch
+        }
+        Assert.Equal(0, ThreadAllocation.SteadyStateBytes(() =>
+        {
+            for (int step = 6; step < 12; step++)
+            {
+                foreach (var cache in caches) cache.MarkDraftBase();
+                Step(step);
+            }
+        }));
+        Assert.Equal(4 + 12, caches[0].Count);
+    }
+
     [Fact]
     public void RefusesMtpForAModelWithoutAHead()
     {
