@@ -102,7 +102,7 @@ internal static class GenerationSupport
         Check("speculative.type", p.SpeculativeType is null or "ngram" or "mtp", $"'speculative.type' must be 'ngram' or 'mtp' (got '{p.SpeculativeType}').");
         if (p.SpeculativeType == "mtp" && !state.Model.Scheduler.HasMultiTokenPrediction)
             throw ApiError.BadParameter("speculative.type",
-                $"'speculative.type' 'mtp' needs a model with a multi-token-prediction block (nextn_predict_layers: qwen35, qwen35moe); '{state.Id}' ({state.Model.Model.Info.Architecture}) has none. Use 'ngram'.");
+                $"'speculative.type' 'mtp' needs a model with a multi-token-prediction block (nextn_predict_layers: qwen35, qwen35moe, glm-dsa); '{state.Id}' ({state.Model.Model.Info.Architecture}) has none. Use 'ngram'.");
         SpeculationOptions? server = DefaultSpeculation(state);
         if (p.SpeculativeMax is null && p.SpeculativeMin is null && p.SpeculativeType is null) return server;
         if (p.SpeculativeMax == 0) return null;

@@ -52,7 +52,7 @@ internal sealed class MultiTokenDraft
     public static MultiTokenDraft? For(ILanguageModel model, KvCache cache)
     {
         if (model is not IMultiTokenPredictor { HasPredictionHead: true } head)
-            throw new ArgumentException($"The model ({model.Info.Architecture}) has no multi-token-prediction block (nextn_predict_layers) that Suiron runs: MTP speculation needs a qwen35 or qwen35moe file that has one.");
+            throw new ArgumentException($"The model ({model.Info.Architecture}) has no multi-token-prediction block (nextn_predict_layers) that Suiron runs: MTP speculation needs a qwen35, qwen35moe or glm-dsa file that has one.");
         var draft = Drafts.GetValue(cache, c => new MultiTokenDraft(model, head, c.Capacity));
         return ReferenceEquals(draft._model, model) && draft.Resume(cache.Count) ? draft : null;
     }

@@ -296,7 +296,7 @@ public sealed class Scheduler : IDisposable
         {
             speculation.Validate();
             if (speculation.MultiTokenPrediction && _head is null)
-                throw new ArgumentException($"The model ({_model.Info.Architecture}) has no multi-token-prediction block (nextn_predict_layers) that Suiron runs: MTP speculation needs a qwen35 or qwen35moe file that has one.");
+                throw new ArgumentException($"The model ({_model.Info.Architecture}) has no multi-token-prediction block (nextn_predict_layers) that Suiron runs: MTP speculation needs a qwen35, qwen35moe or glm-dsa file that has one.");
         }
 
         IGrammarConstraint? grammar = request.Options.Grammar is { } g ? new GrammarConstraint(g, GrammarVocabulary) : null;

@@ -44,8 +44,9 @@ internal enum FeedForwardKind
 /// <param name="NextNLayers">The last <c>nextn_predict_layers</c> blocks are multi-token-prediction heads: loaded (so real files load)
 /// and skipped by the forward pass, as llama.cpp does.</param>
 /// <param name="MultiTokenPrediction">The first of those blocks runs as a draft head (<see cref="IMultiTokenPredictor"/>), as
-/// llama.cpp's MTP graph for the architecture does: a block of the model's own kind (full attention) over
-/// <c>nextn.eh_proj</c>(enorm(embedding of the next token) ‖ hnorm(the model's normed hidden state)).</param>
+/// llama.cpp's MTP graph for the architecture does: a block of the model's own kind (full attention; latent attention over
+/// every position, the lightning indexer's selection not applied) over <c>nextn.eh_proj</c>(enorm(embedding of the next
+/// token) ‖ hnorm(the model's normed hidden state)).</param>
 /// <param name="HybridDeltaNet">Layers are gated DeltaNet (<see cref="GatedDeltaNet"/>, recurrent state) except every
 /// <c>full_attention_interval</c>-th (or those <c>attention.recurrent_layers</c> marks false), which attend (Qwen3-Next, Qwen3.5).</param>
 /// <param name="AttentionOutputGate">The query projection carries a gate per head; σ(gate) scales the attention output.</param>
@@ -521,7 +522,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
             }
             MatMul.Compute(head.Projection, joined, _hidden.AsSpan(0, count * embedding), count, _pool);
             _singleSegment[0] = new SequenceSegment(cache, 0, count, cache.Count);
-            RunBlock(_h.LayerCount, head.Block, attentionSlot: 0, recurrentSlot: -1, count, _singleSegment);
+            RunBlock(_h.LayerCount, head.Block, attentionSlot: 0, recurrentSlot: -1, count, _singleSegment, denseAttention: true);
             cache.Advance(count);
         }
         if (!output) return;
@@ -605,7 +606,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
 
     /// <summary>One block over the <paramref name="n"/> rows of the residual stream in <c>_hidden</c>: norm → token mixer → residual
     /// → norm → channel mixer → residual; the mixer's cache rows go to the segments' caches (not yet advanced).</summary>
-    private void RunBlock(int layerIndex, BlockWeights w, int attentionSlot, int recurrentSlot, int n, ReadOnlySpan<SequenceSegment> segments)
+    private void RunBlock(int layerIndex, BlockWeights w, int attentionSlot, int recurrentSlot, int n, ReadOnlySpan<SequenceSegment> segments,
+        bool denseAttention = false)
     {
         int embedding = _h.EmbeddingLength;
         float epsilon = _h.RmsNormEpsilon;
@@ -613,7 +615,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
         Span<float> normed = _normed.AsSpan(0, n * embedding);     // (n, embedding)
         Span<float> sublayer = _sublayer.AsSpan(0, n * embedding); // (n, embedding)
         RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
-        if (w.Latent is { } latentWeights) _latent!.Forward(layerIndex, latentWeights, normed, n, segments, sublayer);
+        if (w.Latent is { } latentWeights) _latent!.Forward(attentionSlot, latentWeights, normed, n, segments, sublayer, denseAttention);
         else if (w.DeltaNet is { } deltaNet) _deltaNet!.Forward(recurrentSlot, deltaNet, normed, n, segments, sublayer);
         else _attention!.Forward(attentionSlot, w.Attention!, normed, n, segments, sublayer);
         if (w.AttentionPostNorm is not null) RmsNorm.Apply(sublayer, w.AttentionPostNorm, epsilon, sublayer);

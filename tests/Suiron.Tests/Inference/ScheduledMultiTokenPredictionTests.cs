@@ -33,6 +33,7 @@ public sealed class ScheduledMultiTokenPredictionTests(ITestOutputHelper output)
     {
         "qwen35" => MoeModelBuilder.Qwen35MtpF32(),
         "qwen35moe" => MoeModelBuilder.Qwen35MoeMtpF32(),
+        "glm-dsa" => MoeModelBuilder.F32(MoeModelBuilder.GlmDsa),
         _ => MoeModelBuilder.Qwen35BigramMtpF32(),
     };
 
@@ -44,6 +45,7 @@ public sealed class ScheduledMultiTokenPredictionTests(ITestOutputHelper output)
     [Theory]
     [InlineData("qwen35")]
     [InlineData("qwen35moe")]
+    [InlineData("glm-dsa")]
     public void BatchedHiddenStatesEqualTheSingleSequenceOnes(string family)
     {
         using var file = GgufFile.Open(PathOf(family));
@@ -96,13 +98,15 @@ public sealed class ScheduledMultiTokenPredictionTests(ITestOutputHelper output)
     /// 200 tokens; the head drafts for each exactly what <c>suiron run</c>'s drafter drafts for it alone (the batched
     /// hidden states being the single-sequence ones); the passes and accepted tokens are the generator's; and after the
     /// rejected drafts each slot's cache is plain decoding's (the same next logits). The random head's drafts are mostly
-    /// rejected, the bigram head's mostly accepted. With a step budget of 16 tokens the prompts are evaluated in chunks
+    /// rejected, the bigram head's mostly accepted; glm-dsa's (latent attention, experts, no recurrent state) drops a rejected
+    /// draft's rows by truncating its caches. With a step budget of 16 tokens the prompts are evaluated in chunks
     /// beside the others' decoding (the head takes each chunk's rows), and the drafts still fit the budget.
     /// </summary>
     [Theory]
     [InlineData("qwen35", 256)]
     [InlineData("qwen35", 16)]
     [InlineData("bigram", 256)]
+    [InlineData("glm-dsa", 256)]
     public async Task ConcurrentSequencesGiveThePlainTokensAndTheGeneratorsDrafts(string family, int stepBudget)
     {
         using var file = GgufFile.Open(PathOf(family));
