@@ -572,7 +572,7 @@ public sealed class Scheduler : IDisposable
         s.DraftBuffer ??= new int[speculation.DraftMax + 1];
         s.DraftBuffer[0] = s.NextTokenBuffer[0];
         int drafted = s.Mtp is not null ? s.Mtp.Propose(s.NextTokenBuffer[0], s.DraftBuffer.AsSpan(1, room))
-            : NgramDraft.Propose(CollectionsMarshal.AsSpan(s.History), speculation!, s.DraftBuffer.AsSpan(1, room));
+            : NgramDraft.Propose(CollectionsMarshal.AsSpan(s.History), speculation, s.DraftBuffer.AsSpan(1, room));
         // With a grammar the sampler could never draw a token the grammar rejects: the draft is cut before the first one.
         drafted = s.Sampler.GrammarAllowedPrefix(s.DraftBuffer.AsSpan(1, drafted));
         if (drafted < speculation.DraftMin) return 0;
