@@ -28,6 +28,10 @@ internal sealed class MultiTokenDraft
     private readonly List<int> _tokens = [];
     private float[] _hidden = [], _rows = [];
     private int[] _rowTokens = [];
+    // The proposal being drafted: its tokens so far, of how many asked; the one-token row of a chained step.
+    private int[] _proposal = [];
+    private int _proposalLength, _proposed;
+    private readonly int[] _chainToken = new int[1];
     private int _ingested;          // positions 0.._ingested − 1 hold the head's rows of evaluated tokens; rows past them are drafts'
 
     /// <summary>Sees a copy of every proposal, whoever drives this drafter: lets tests compare two drivers' drafts.</summary>
@@ -148,37 +152,64 @@ internal sealed class MultiTokenDraft
     /// </summary>
     public int Propose(int next, Span<int> draft)
     {
+        if (!BeginProposal(next, draft.Length, out var rows)) return 0;
+        do _head.Predict(rows.Tokens.Span, rows.Hidden.Span, rows.Cache, _logits, _chained);
+        while (Continue(_logits, _chained, out rows));
+        Proposal.CopyTo(draft);
+        return Proposal.Length;
+    }
+
+    /// <summary>
+    /// Starts a proposal of <paramref name="length"/> tokens after <paramref name="next"/>, to be driven row by row
+    /// (<see cref="Propose"/> for one sequence; the scheduler runs every sequence's rows in one
+    /// <see cref="IMultiTokenPredictor.PredictBatch"/>): <paramref name="rows"/> are the seed rows to run (each evaluated
+    /// token since the head last caught up, then the next one, each with the model's hidden state at the position before
+    /// it); then <see cref="Continue"/> with their output. False when there is no room to draft.
+    /// </summary>
+    public bool BeginProposal(int next, int length, out HeadRows rows)
+    {
         int m = _tokens.Count, e = _embedding;
-        if (draft.IsEmpty || _ingested + m + draft.Length > _headCache.Capacity) return 0;
+        rows = default;
+        if (length <= 0 || _ingested + m + length > _headCache.Capacity) return false;
         _headCache.Truncate(_ingested); // the last draft's rows
-        // Rows: each evaluated token, then the next one, each with the model's hidden state at the position before it.
         Grow(ref _rowTokens, m + 1);
         Grow(ref _rows, (m + 1) * e);
+        Grow(ref _proposal, length);
         _tokens.CopyTo(_rowTokens);
         _rowTokens[m] = next;
         _pending.CopyTo(_rows, 0);
         _hidden.AsSpan(0, m * e).CopyTo(_rows.AsSpan(e));
-        _head.Predict(_rowTokens.AsSpan(0, m + 1), _rows.AsSpan(0, (m + 1) * e), _headCache, _logits, _chained);
         if (m > 0) _hidden.AsSpan((m - 1) * e, e).CopyTo(_pending);
         _ingested += m;
         _tokens.Clear();
-
-        // Chained rows: each draft token with the head's own output state; their rows go at the next Propose.
-        int count = 0;
-        Span<int> one = stackalloc int[1];
-        while (true)
-        {
-            draft[count++] = Sampling.Sampler.ArgMax(_logits);
-            if (count == draft.Length)
-            {
-                ProposalTap?.Invoke(draft[..count].ToArray());
-                return count;
-            }
-            one[0] = draft[count - 1];
-            _chained.CopyTo(_rows, 0);
-            _head.Predict(one, _rows.AsSpan(0, e), _headCache, _logits, _chained);
-        }
+        (_proposalLength, _proposed) = (length, 0);
+        rows = new HeadRows(_rowTokens.AsMemory(0, m + 1), _rows.AsMemory(0, (m + 1) * e), _headCache);
+        return true;
     }
+
+    /// <summary>
+    /// Takes the head's output for the rows it ran (the last row's draft <paramref name="logits"/> and normed output
+    /// <paramref name="nextHidden"/>): the next draft token. True with the chained row to run next (that token with the
+    /// head's own output state; its row is dropped at the next proposal); false once the proposal is complete.
+    /// </summary>
+    public bool Continue(ReadOnlySpan<float> logits, ReadOnlySpan<float> nextHidden, out HeadRows rows)
+    {
+        int token = Sampling.Sampler.ArgMax(logits);
+        _proposal[_proposed++] = token;
+        if (_proposed == _proposalLength)
+        {
+            ProposalTap?.Invoke(Proposal.ToArray());
+            rows = default;
+            return false;
+        }
+        _chainToken[0] = token;
+        nextHidden[.._embedding].CopyTo(_rows);
+        rows = new HeadRows(_chainToken, _rows.AsMemory(0, _embedding), _headCache);
+        return true;
+    }
+
+    /// <summary>The draft tokens of the proposal so far.</summary>
+    public ReadOnlySpan<int> Proposal => _proposal.AsSpan(0, _proposed);
 
     private static void Grow<T>(ref T[] buffer, int length)
     {

@@ -460,15 +460,18 @@ public sealed class Scheduler : IDisposable
         _hiddenRows.Clear();
         bool keepHidden = false; // some sequence drafts with the head, which reads the hidden states of its tokens
         int budget = _options.StepTokenBudget, decodeRows = 0, promptTokens = 0;
+        // Drafts first: looked up at once, or begun with the head, whose rows for every sequence then run together.
+        foreach (var s in _active)
+            if (s.PromptDone == s.Prompt.Length) budget -= 1 + PlanDraft(s, budget);
+        if (_headDrafters.Count > 0) RunHeads();
         foreach (var s in _active)
         {
             if (s.PromptDone < s.Prompt.Length) continue;
-            int drafted = Draft(s, budget);
+            int drafted = FinishDraft(s);
             items.Add(drafted == 0 ? new SequenceTokens(s.NextToken, s.Slot!.Cache)
                 : new SequenceTokens(s.DraftBuffer.AsMemory(0, 1 + drafted), s.Slot!.Cache, AllLogits: true));
             keepHidden |= KeepHidden(s, items[^1].Tokens.Span);
             stepSequences.Add((s, 1 + drafted));
-            budget -= 1 + drafted;
             decodeRows += 1 + drafted;
         }
         budget = _pacer.PromptBudget(decodeRows, budget);
@@ -557,12 +560,15 @@ public sealed class Scheduler : IDisposable
     }
 
     /// <summary>
-    /// A draft after the sequence's next token (<see cref="GenerationOptions.Speculation"/>): looked up in the sequence, or
-    /// the model's head's greedy chain; within the step's token budget and the cache, and cut where the grammar rejects it.
-    /// 0 when the request has none, nothing matches, or the draft is shorter than its minimum.
+    /// Plans the draft after the sequence's next token (<see cref="GenerationOptions.Speculation"/>) within the step's token
+    /// budget and the cache: a lookup in the sequence is made at once (see <see cref="FinishDraft"/>); the head's greedy
+    /// chain is begun, to run with the other sequences' (<see cref="RunHeads"/>). Returns the draft tokens the step reserves
+    /// for it; 0 when the request has none or there is no room.
     /// </summary>
-    private int Draft(Sequence s, int budget)
+    private int PlanDraft(Sequence s, int budget)
     {
+        s.Drafted = 0;
+        s.HeadDrafting = false;
         SpeculationOptions? speculation = s.Request.Options.Speculation;
         KvCache cache = s.Slot!.Cache;
         if (s.Drafts is null) return 0; // no speculation, a draft model (the scheduler runs none), or a head that cannot follow
@@ -571,13 +577,85 @@ public sealed class Scheduler : IDisposable
         if (room < speculation.DraftMin) return 0;
         s.DraftBuffer ??= new int[speculation.DraftMax + 1];
         s.DraftBuffer[0] = s.NextTokenBuffer[0];
-        int drafted = s.Mtp is not null ? s.Mtp.Propose(s.NextTokenBuffer[0], s.DraftBuffer.AsSpan(1, room))
-            : NgramDraft.Propose(CollectionsMarshal.AsSpan(s.History), speculation, s.DraftBuffer.AsSpan(1, room));
-        // With a grammar the sampler could never draw a token the grammar rejects: the draft is cut before the first one.
+        if (s.Mtp is not null)
+        {
+            if (!s.Mtp.BeginProposal(s.NextTokenBuffer[0], room, out var rows)) return 0;
+            s.HeadDrafting = true;
+            _headRows.Add(rows);
+            _headDrafters.Add(s);
+            return room; // the head fills what it is given
+        }
+        s.Drafted = AllowedDraft(s, NgramDraft.Propose(CollectionsMarshal.AsSpan(s.History), speculation, s.DraftBuffer.AsSpan(1, room)));
+        return s.Drafted;
+    }
+
+    /// <summary>Sequences whose head is drafting this step, and the head rows each runs next (seed rows, then one chained row per position).</summary>
+    private readonly List<Sequence> _headDrafters = new();
+    private readonly List<HeadRows> _headRows = new();
+    private float[] _headLogits = [], _headHidden = [];
+
+    /// <summary>
+    /// Runs the drafting heads of every sequence together: one pass over all their seed rows, then one per further draft
+    /// position over the sequences still chaining, so the head's weights (and the output projection its logits need) are
+    /// read once per position for all of them. A failure ends those sequences, as a failed step does.
+    /// </summary>
+    private void RunHeads()
+    {
+        int embedding = _model.Info.HyperParameters.EmbeddingLength;
+        try
+        {
+            while (_headRows.Count > 0)
+            {
+                int k = _headRows.Count;
+                if (_headLogits.Length < k * _vocab) _headLogits = new float[Math.Max(k, _slots.Length) * _vocab];
+                if (_headHidden.Length < k * embedding) _headHidden = new float[Math.Max(k, _slots.Length) * embedding];
+                _head!.PredictBatch(CollectionsMarshal.AsSpan(_headRows), _headLogits, _headHidden);
+                int chaining = 0;
+                for (int i = 0; i < k; i++)
+                {
+                    Sequence s = _headDrafters[i];
+                    if (!s.Mtp!.Continue(_headLogits.AsSpan(i * _vocab, _vocab), _headHidden.AsSpan(i * embedding, embedding), out var next)) continue;
+                    _headRows[chaining] = next;
+                    _headDrafters[chaining++] = s;
+                }
+                _headRows.RemoveRange(chaining, k - chaining);
+                _headDrafters.RemoveRange(chaining, k - chaining);
+            }
+        }
+        catch (Exception e)
+        {
+            foreach (var s in _active.Where(s => s.HeadDrafting).ToList())
+            {
+                // What the head's cache holds is no longer known to match the slot's: the slot starts empty.
+                s.Slot!.Cache.Clear();
+                s.Slot.Tokens.Clear();
+                Fail(s, e);
+            }
+            _headRows.Clear();
+            _headDrafters.Clear();
+        }
+    }
+
+    /// <summary>The sequence's draft for this step, cut where the grammar rejects it (the head's, from its proposal); 0 below the minimum.</summary>
+    private int FinishDraft(Sequence s)
+    {
+        if (s.HeadDrafting)
+        {
+            ReadOnlySpan<int> proposal = s.Mtp!.Proposal;
+            proposal.CopyTo(s.DraftBuffer.AsSpan(1));
+            s.Drafted = AllowedDraft(s, proposal.Length);
+            s.HeadDrafting = false;
+        }
+        if (s.Drafted > 0) s.Slot!.Cache.MarkDraftBase(); // a recurrent state is copied aside, to go back to if the draft is rejected
+        return s.Drafted;
+    }
+
+    /// <summary>How many of the <paramref name="drafted"/> tokens in the draft buffer are verified: with a grammar the sampler
+    /// could never draw a token it rejects, so the draft is cut before the first one; none below the draft minimum.</summary>
+    private static int AllowedDraft(Sequence s, int drafted)
+    {
         drafted = s.Sampler.GrammarAllowedPrefix(s.DraftBuffer.AsSpan(1, drafted));
-        if (drafted < speculation.DraftMin) return 0;
-        cache.MarkDraftBase(); // a recurrent state is copied aside, to go back to if the draft is rejected
-        return drafted;
+        return drafted < s.Request.Options.Speculation!.DraftMin ? 0 : drafted;
     }
 
     /// <summary>
@@ -918,6 +996,9 @@ public sealed class Scheduler : IDisposable
         public DraftSource? Drafts;
         /// <summary>The head that drafts for this sequence, following its slot's cache (MTP speculation).</summary>
         public MultiTokenDraft? Mtp;
+        /// <summary>This step's draft tokens (after the grammar's cut), and whether the head is still drafting them.</summary>
+        public int Drafted;
+        public bool HeadDrafting;
         public CancellationTokenRegistration Registration;
         public Slot? Slot;
         public int PromptDone;

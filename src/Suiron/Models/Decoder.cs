@@ -533,6 +533,89 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
         MatMul.Compute(head.Head ?? _output, normed, logits[..vocab], 1, _pool);
     }
 
+    /// <inheritdoc />
+    public void PredictBatch(ReadOnlySpan<HeadRows> items, Span<float> logits, Span<float> nextHidden)
+    {
+        NextNWeights head = _nextN ?? throw new InvalidOperationException($"This {_architecture.Name} model has no multi-token-prediction block.");
+        int embedding = _h.EmbeddingLength, vocab = Info.VocabSize;
+        if (logits.Length < (long)items.Length * vocab)
+            throw new ArgumentException($"The logits buffer holds {logits.Length} floats; {(long)items.Length * vocab} are needed.", nameof(logits));
+        if (nextHidden.Length < (long)items.Length * embedding)
+            throw new ArgumentException($"The next hidden buffer holds {nextHidden.Length} floats; {(long)items.Length * embedding} are needed.", nameof(nextHidden));
+        for (int i = 0; i < items.Length; i++)
+        {
+            KvCache cache = items[i].Cache;
+            ArgumentNullException.ThrowIfNull(cache);
+            int n = items[i].Tokens.Length;
+            if (n == 0) throw new ArgumentException($"Head item {i} has no tokens to evaluate.", nameof(items));
+            if (cache.LayerCount != 1 || cache.KeyWidth != _keyWidth || cache.ValueWidth != _valueWidth || cache.Recurrent is not null)
+                throw new ArgumentException($"Head item {i}'s cache was not created by CreatePredictionCache.", nameof(items));
+            if (items[i].Hidden.Length != (long)n * embedding)
+                throw new ArgumentException($"Head item {i}: {n} tokens need {(long)n * embedding} hidden values; {items[i].Hidden.Length} were given.", nameof(items));
+            foreach (int token in items[i].Tokens.Span)
+                if ((uint)token >= (uint)vocab)
+                    throw new ArgumentOutOfRangeException(nameof(items), $"Token id {token} is outside the vocabulary of {vocab}.");
+            for (int j = 0; j < i; j++)
+                if (ReferenceEquals(items[j].Cache, cache))
+                    throw new ArgumentException($"Head items {j} and {i} share a cache; each sequence needs its own.", nameof(items));
+            cache.EnsureRoom(n);
+        }
+        // Passes of whole items up to MaxBatch rows; an item longer than that alone goes through Predict.
+        for (int first = 0; first < items.Length;)
+        {
+            int end = first, rows = 0;
+            while (end < items.Length && (end == first || rows + items[end].Tokens.Length <= MaxBatch)) rows += items[end++].Tokens.Length;
+            if (rows > MaxBatch)
+                Predict(items[first].Tokens.Span, items[first].Hidden.Span, items[first].Cache, logits.Slice(first * vocab, vocab), nextHidden.Slice(first * embedding, embedding));
+            else
+                PredictPass(head, items[first..end], rows, logits.Slice(first * vocab, (end - first) * vocab), nextHidden.Slice(first * embedding, (end - first) * embedding));
+            first = end;
+        }
+    }
+
+    private SequenceSegment[] _headSegments = [];
+
+    /// <summary>One pass of the head over whole items' rows (at most <see cref="MaxBatch"/>): each item's last row gives its outputs.</summary>
+    private void PredictPass(NextNWeights head, ReadOnlySpan<HeadRows> items, int rows, Span<float> logits, Span<float> nextHidden)
+    {
+        int embedding = _h.EmbeddingLength, vocab = Info.VocabSize, k = items.Length;
+        float epsilon = _h.RmsNormEpsilon;
+        Tensor tokenEmbedding = head.TokenEmbedding ?? _tokenEmbedding;
+        MixtureOfExperts.Grow(ref _hidden, rows * embedding);
+        MixtureOfExperts.Grow(ref _normed, rows * embedding);
+        MixtureOfExperts.Grow(ref _sublayer, rows * embedding);
+        MixtureOfExperts.Grow(ref _joined, rows * 2 * embedding);
+        MixtureOfExperts.Grow(ref _headSegments, k);
+        Span<float> joined = _joined.AsSpan(0, rows * 2 * embedding); // (rows, 2·embedding): enorm(embedding) ‖ hnorm(hidden)
+        Span<float> embedded = _sublayer.AsSpan(0, embedding);
+        int row = 0;
+        for (int i = 0; i < k; i++)
+        {
+            ReadOnlySpan<int> tokens = items[i].Tokens.Span;
+            ReadOnlySpan<float> hidden = items[i].Hidden.Span;
+            _headSegments[i] = new SequenceSegment(items[i].Cache, row, tokens.Length, items[i].Cache.Count);
+            for (int t = 0; t < tokens.Length; t++, row++)
+            {
+                Quantization.Dequantize(tokenEmbedding.Type, tokenEmbedding.Row(tokens[t]), embedded);
+                RmsNorm.Apply(embedded, head.EmbeddingNorm, epsilon, joined.Slice(2 * row * embedding, embedding));
+                RmsNorm.Apply(hidden.Slice(t * embedding, embedding), head.HiddenNorm, epsilon, joined.Slice((2 * row + 1) * embedding, embedding));
+            }
+        }
+        MatMul.Compute(head.Projection, joined, _hidden.AsSpan(0, rows * embedding), rows, _pool);
+        RunBlock(_h.LayerCount, head.Block, attentionSlot: 0, recurrentSlot: -1, rows, _headSegments.AsSpan(0, k), denseAttention: true);
+        for (int i = 0; i < k; i++) items[i].Cache.Advance(items[i].Tokens.Length);
+        // Each item's last row: the head's norm, then the output projection over all of them together.
+        Span<float> normed = _normed.AsSpan(0, k * embedding);
+        for (int i = 0; i < k; i++)
+        {
+            var segment = _headSegments[i];
+            RmsNorm.Apply(_hidden.AsSpan((segment.Start + segment.Count - 1) * embedding, embedding), head.HeadNorm ?? _outputNorm, epsilon,
+                normed.Slice(i * embedding, embedding));
+        }
+        normed.CopyTo(nextHidden);
+        MatMul.Compute(head.Head ?? _output, normed, logits[..(k * vocab)], k, _pool);
+    }
+
     /// <summary>
     /// Like <see cref="Forward"/>, but writes every token's final hidden state (after the output norm, before the output
     /// projection: llama.cpp's <c>t_embd</c>, what its embeddings pool) into <paramref name="hidden"/>

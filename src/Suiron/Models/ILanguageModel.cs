@@ -120,4 +120,16 @@ internal interface IMultiTokenPredictor
     /// with empty <paramref name="logits"/> only the cache rows are made (catching up, no draft).
     /// </summary>
     void Predict(ReadOnlySpan<int> tokens, ReadOnlySpan<float> hidden, KvCache cache, Span<float> logits, Span<float> nextHidden);
+
+    /// <summary>
+    /// <see cref="Predict"/> for several sequences' heads at once (each item its own head cache): the head's weights are
+    /// read once for all their rows. Item i's last row's draft logits and normed output land in
+    /// <c>logits[i × VocabSize ..]</c> and <c>nextHidden[i × embedding ..]</c>. The result equals one
+    /// <see cref="Predict"/> per item.
+    /// </summary>
+    void PredictBatch(ReadOnlySpan<HeadRows> items, Span<float> logits, Span<float> nextHidden);
 }
+
+/// <summary>One sequence's rows for its multi-token-prediction head (<see cref="IMultiTokenPredictor.PredictBatch"/>): tokens,
+/// the hidden state each is paired with (Tokens.Length × embedding), and the head's cache they go to.</summary>
+internal readonly record struct HeadRows(ReadOnlyMemory<int> Tokens, ReadOnlyMemory<float> Hidden, KvCache Cache);

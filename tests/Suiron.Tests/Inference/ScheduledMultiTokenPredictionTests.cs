@@ -224,9 +224,65 @@ public sealed class ScheduledMultiTokenPredictionTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// A batched decode step of two sequences drafting with the head — each drafter's proposal, the pass keeping both
-    /// sequences' hidden states, the rejected rows dropped — allocates nothing once warm (the scheduler's step around it
-    /// reuses its lists).
+    /// The head over several sequences in one pass (<see cref="IMultiTokenPredictor.PredictBatch"/>: seed rows of different
+    /// lengths, then chained rows) gives each sequence bit for bit what <see cref="IMultiTokenPredictor.Predict"/> gives it
+    /// alone, and leaves each head cache as that would.
+    /// </summary>
+    [Theory]
+    [InlineData("qwen35moe")]
+    [InlineData("glm-dsa")]
+    public void BatchedHeadPassesEqualSingleSequenceOnes(string family)
+    {
+        using var file = GgufFile.Open(PathOf(family));
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 64 });
+        var head = (IMultiTokenPredictor)model;
+        int vocab = model.Info.VocabSize, e = model.Info.HyperParameters.EmbeddingLength;
+        var random = new Random(5);
+        float[] Hidden(int rows) => Enumerable.Range(0, rows * e).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        int[][] seeds = [[3, 9, 27, 81, 243], [7], [12, 13, 14]];
+        float[][] seedHidden = seeds.Select(t => Hidden(t.Length)).ToArray();
+        int[] chained = [44, 55, 66];
+        float[][] chainedHidden = seeds.Select(_ => Hidden(1)).ToArray();
+
+        var alone = seeds.Select(_ => head.CreatePredictionCache(64)).ToArray();
+        var aloneLogits = new float[2][][];
+        var aloneHidden = new float[2][][];
+        for (int round = 0; round < 2; round++)
+        {
+            aloneLogits[round] = new float[seeds.Length][];
+            aloneHidden[round] = new float[seeds.Length][];
+            for (int i = 0; i < seeds.Length; i++)
+            {
+                (aloneLogits[round][i], aloneHidden[round][i]) = (new float[vocab], new float[e]);
+                if (round == 0) head.Predict(seeds[i], seedHidden[i], alone[i], aloneLogits[round][i], aloneHidden[round][i]);
+                else head.Predict([chained[i]], chainedHidden[i], alone[i], aloneLogits[round][i], aloneHidden[round][i]);
+            }
+        }
+
+        var together = seeds.Select(_ => head.CreatePredictionCache(64)).ToArray();
+        var logits = new float[seeds.Length * vocab];
+        var hidden = new float[seeds.Length * e];
+        for (int round = 0; round < 2; round++)
+        {
+            HeadRows[] items = round == 0
+                ? seeds.Select((t, i) => new HeadRows(t, seedHidden[i], together[i])).ToArray()
+                : seeds.Select((_, i) => new HeadRows(new[] { chained[i] }, chainedHidden[i], together[i])).ToArray();
+            head.PredictBatch(items, logits, hidden);
+            for (int i = 0; i < seeds.Length; i++)
+            {
+                Assert.Equal(aloneLogits[round][i], logits.AsSpan(i * vocab, vocab).ToArray());
+                Assert.Equal(aloneHidden[round][i], hidden.AsSpan(i * e, e).ToArray());
+            }
+        }
+        for (int i = 0; i < seeds.Length; i++) Assert.Equal(alone[i].Count, together[i].Count);
+        var shared = head.CreatePredictionCache(64);
+        Assert.Throws<ArgumentException>(() => head.PredictBatch([new HeadRows(new[] { 1 }, Hidden(1), shared), new HeadRows(new[] { 2 }, Hidden(1), shared)], logits, hidden));
+    }
+
+    /// <summary>
+    /// A batched decode step of two sequences drafting with the head as the scheduler runs it — both proposals begun, the
+    /// head's rows of both run together position by position, the pass keeping both sequences' hidden states, the rejected
+    /// rows dropped — allocates nothing once warm.
     /// </summary>
     [Fact]
     public void BatchedDraftingStepsAllocateNothingOnceWarm()
@@ -249,14 +305,29 @@ public sealed class ScheduledMultiTokenPredictionTests(ITestOutputHelper output)
         }
         head.ForwardBatchWithHidden(items, logits, hidden);
         foreach (var drafter in drafters) drafter.CatchUp();
+        int e = model.Info.HyperParameters.EmbeddingLength;
+        var headRows = new HeadRows[2];
+        var headLogits = new float[2 * vocab];
+        var headHidden = new float[2 * e];
         void Step(int step)
         {
             for (int i = 0; i < 2; i++)
             {
                 passes[i][0] = (step * 53 + 7 * i + 2) % 500;
-                int drafted = drafters[i].Propose(passes[i][0], passes[i].AsSpan(1, 2));
-                items[i] = new SequenceTokens(passes[i].AsMemory(0, 1 + drafted), caches[i], AllLogits: true);
-                hidden[i] = drafters[i].Record(passes[i].AsSpan(0, 1 + drafted));
+                Assert.True(drafters[i].BeginProposal(passes[i][0], 2, out headRows[i]));
+            }
+            bool chaining = true;
+            while (chaining)
+            {
+                head.PredictBatch(headRows, headLogits, headHidden);
+                for (int i = 0; i < 2; i++)
+                    chaining = drafters[i].Continue(headLogits.AsSpan(i * vocab, vocab), headHidden.AsSpan(i * e, e), out headRows[i]);
+            }
+            for (int i = 0; i < 2; i++)
+            {
+                drafters[i].Proposal.CopyTo(passes[i].AsSpan(1));
+                items[i] = new SequenceTokens(passes[i].AsMemory(0, 3), caches[i], AllLogits: true);
+                hidden[i] = drafters[i].Record(passes[i].AsSpan(0, 3));
             }
             head.ForwardBatchWithHidden(items, logits, hidden);
             for (int i = 0; i < 2; i++)
