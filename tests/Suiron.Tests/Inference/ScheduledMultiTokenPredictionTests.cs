@@ -185,6 +185,36 @@ public sealed class ScheduledMultiTokenPredictionTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A prompt longer than a pass (300 tokens): the generator's head takes it 256 tokens at a time, the scheduler's one
+    /// 64-token step chunk at a time; the drafts are the same and the tokens plain decoding's.
+    /// </summary>
+    [Fact]
+    public async Task LongPromptsAreTakenByTheHeadChunkByChunk()
+    {
+        using var file = GgufFile.Open(PathOf("qwen35"));
+        var tokenizer = Tokenizer.FromGguf(file);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 400 });
+        int[] story = tokenizer.Encode(string.Join(" ", Prompts) + " " + string.Join(" ", Prompts.Reverse()), addSpecial: false);
+        int[] prompt = [.. tokenizer.Encode("Lily", addSpecial: true), .. Enumerable.Range(0, 299).Select(i => story[i % story.Length])];
+        var plain = new GenerationOptions { MaxTokens = 40, Sampling = SamplingOptions.Greedy, StopAtEndOfGeneration = false };
+        var mtp = plain with { Speculation = new SpeculationOptions { MultiTokenPrediction = true, DraftMax = 3 } };
+        var generator = new Generator(model, tokenizer);
+        int[] expected = Tokens(generator.Generate(prompt, plain, model.CreateCache(400)));
+        var cache = model.CreateCache(400);
+        var generatorDrafts = new List<int[]>();
+        MultiTokenDraft.For(model, cache)!.ProposalTap = generatorDrafts.Add;
+        Assert.Equal(expected, Tokens(generator.Generate(prompt, mtp, cache)));
+
+        using var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = 1, ContextSize = 400, StepTokenBudget = 64 });
+        var schedulerDrafts = new List<int[]>();
+        MultiTokenDraft.For(model, scheduler.SlotCache(0))!.ProposalTap = schedulerDrafts.Add;
+        Assert.Equal(expected, Tokens(await scheduler.Submit(new GenerationRequest(prompt, mtp)).ToListAsync()));
+        Assert.True(generatorDrafts.Count > 10);
+        Assert.Equal(generatorDrafts.Count, schedulerDrafts.Count);
+        for (int d = 0; d < generatorDrafts.Count; d++) Assert.Equal(generatorDrafts[d], schedulerDrafts[d]);
+    }
+
+    /// <summary>
     /// A slot's prefix cache and the head: a prompt cached by a request without MTP is evaluated again for an MTP request
     /// (the head needs those tokens' hidden states), which then drafts; the next MTP request reuses the prefix and drafts
     /// too (the head followed the slot); a request without MTP in between leaves the head the prefix it shares. Every
