@@ -29,7 +29,7 @@ internal static class RunCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable)", AllowMultipleArgumentsPerToken = false };
         var noSpecial = new Option<bool>("--no-parse-special") { Description = "Treat special-token text in the prompt as plain text" };
         var cacheTypes = new CacheTypeOptions();
-        var spec = new Option<string>("--spec") { Description = "Speculative decoding (the output is unchanged): ngram (drafts looked up in the text so far), draft (--draft-model's greedy continuation) or mtp (the model's own multi-token-prediction block: Qwen3.5 files with one)" };
+        var spec = new Option<string>("--spec") { Description = "Speculative decoding (the output is unchanged): ngram (drafts looked up in the text so far), draft (--draft-model's greedy continuation) or mtp (the model's own multi-token-prediction block: Qwen3.5 and GLM-5 files with one)" };
         var draftModel = new Option<FileInfo>("--draft-model", "-md") { Description = "Small GGUF model of the same vocabulary drafting for --spec draft" };
         var draftMax = new Option<int>("--draft-max") { Description = "Most draft tokens verified per pass", DefaultValueFactory = _ => 8 };
         var draftMin = new Option<int>("--draft-min") { Description = "Fewest draft tokens worth verifying", DefaultValueFactory = _ => 1 };
@@ -76,7 +76,7 @@ internal static class RunCommand
                 Threads = threadCount, ContextSize = ctx, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
             });
             if (specKind == "mtp" && lm is not IMultiTokenPredictor { HasPredictionHead: true })
-                throw new UsageException($"--spec mtp: {file.Path} ({lm.Info.Architecture}) has no multi-token-prediction block that Suiron runs (qwen35 and qwen35moe files with nextn_predict_layers).");
+                throw new UsageException($"--spec mtp: {file.Path} ({lm.Info.Architecture}) has no multi-token-prediction block that Suiron runs (qwen35, qwen35moe and glm-dsa files with nextn_predict_layers).");
             int[] tokens = tokenizer.Encode(result.GetValue(prompt)!, addSpecial: true, parseSpecial: !result.GetValue(noSpecial));
             int capacity = ctx > 0 ? ctx : Math.Min(lm.Info.ContextLength, tokens.Length + n);
             if (tokens.Length >= capacity && n > 0 || tokens.Length > capacity)

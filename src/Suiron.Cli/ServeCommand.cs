@@ -52,7 +52,7 @@ internal static class ServeCommand
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a slot; more get 429", DefaultValueFactory = _ => 64 };
         var embeddingModel = new Option<FileInfo?>("--embedding-model") { Description = "GGUF model for /v1/embeddings (e.g. a bert/bge file); default: the served model, last-token pooled" };
         var threads = new Option<int>("--threads", "-t") { Description = "Threads", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var spec = new Option<string>("--spec") { Description = "Speculative decoding for every request: ngram (drafts looked up in each sequence; answers unchanged)" };
+        var spec = new Option<string>("--spec") { Description = "Speculative decoding for every request (answers unchanged): ngram (drafts looked up in each sequence) or mtp (the model's own multi-token-prediction block: Qwen3.5 and GLM-5 files with one)" };
         var draftMax = new Option<int>("--draft-max") { Description = "Most draft tokens verified per pass", DefaultValueFactory = _ => 8 };
         var draftMin = new Option<int>("--draft-min") { Description = "Fewest draft tokens worth verifying", DefaultValueFactory = _ => 1 };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log each request and the server's lifetime events too (default: warnings and errors only)" };
@@ -107,8 +107,8 @@ internal static class ServeCommand
             {
                 null => null,
                 "ngram" => new Suiron.Inference.SpeculationOptions { DraftMax = result.GetValue(draftMax), DraftMin = result.GetValue(draftMin) },
-                "mtp" => throw new UsageException("--spec mtp is not supported by serve yet (its batched scheduler drafts by n-gram only): use ngram, or suiron run/chat --spec mtp."),
-                var other => throw new UsageException($"--spec '{other}' is not supported by serve (ngram)."),
+                "mtp" => new Suiron.Inference.SpeculationOptions { DraftMax = result.GetValue(draftMax), DraftMin = result.GetValue(draftMin), MultiTokenPrediction = true },
+                var other => throw new UsageException($"--spec '{other}' is not supported by serve (ngram, mtp)."),
             };
             try { speculation?.Validate(); }
             catch (ArgumentException e) { throw new UsageException(e.Message); }
@@ -173,6 +173,8 @@ internal static class ServeCommand
                 ? throw new UsageException($"--alias '{a}': with one model give the name alone (--alias NAME).")
                 : a.Length == 0 ? throw new UsageException("--alias needs a name.") : a).ToArray();
             using var local = LocalModel.Load(modelFiles[0].FullName, modelOptions);
+            if (speculation is { MultiTokenPrediction: true } && !local.Scheduler.HasMultiTokenPrediction)
+                throw new UsageException($"--spec mtp: {modelFiles[0].FullName} ({local.Model.Info.Architecture}) has no multi-token-prediction block that Suiron runs (qwen35, qwen35moe and glm-dsa files with nextn_predict_layers).");
             if (local.Chat.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template (tokenizer.chat_template); chat requests use ChatML, which it may not follow.");
             using var embeddings = result.GetValue(embeddingModel) is { } embeddingFile

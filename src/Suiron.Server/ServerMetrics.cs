@@ -56,6 +56,7 @@ public sealed class ServerMetrics
             Counter(o, "suiron_prompt_tokens_cached_total", "Prompt tokens reused from a slot's prefix cache instead of evaluated.", scheduler.PromptTokensCached);
             Counter(o, "suiron_draft_tokens_total", "Speculative draft tokens verified (--spec).", scheduler.DraftTokens);
             Counter(o, "suiron_draft_tokens_accepted_total", "Speculative draft tokens the model agreed with.", scheduler.DraftTokensAccepted);
+            Speculation(o, scheduler);
             Gauge(o, "suiron_queue_depth", "Requests waiting for a slot.", scheduler.QueueDepth);
             Gauge(o, "suiron_active_slots", "Slots generating now.", scheduler.ActiveSlots);
             Gauge(o, "suiron_slots", "Slots (parallel sequences).", scheduler.SlotCount);
@@ -76,6 +77,26 @@ public sealed class ServerMetrics
             o.Append(c, $"suiron_time_to_first_token_seconds_count {_ttftCount}\n");
         }
         return o.ToString();
+    }
+
+    /// <summary>
+    /// Speculation by draft source (<c>source="ngram"|"mtp"</c>): drafts, their tokens and the accepted ones (acceptance rate
+    /// = accepted / draft tokens), and the speculating sequences' decode passes and the tokens they gave (tokens per target
+    /// pass = tokens / passes).
+    /// </summary>
+    private static void Speculation(StringBuilder o, Scheduler scheduler)
+    {
+        var sources = new[] { ("ngram", scheduler.Speculation(DraftSource.Ngram)), ("mtp", scheduler.Speculation(DraftSource.MultiTokenPrediction)) };
+        void Family(string name, string help, Func<SpeculationStatistics, long> value)
+        {
+            o.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} counter\n");
+            foreach (var (source, statistics) in sources) o.Append(CultureInfo.InvariantCulture, $"{name}{{source=\"{source}\"}} {value(statistics)}\n");
+        }
+        Family("suiron_speculative_drafts_total", "Speculative drafts verified, by draft source.", s => s.Drafts);
+        Family("suiron_speculative_draft_tokens_total", "Speculative draft tokens verified, by draft source.", s => s.DraftTokens);
+        Family("suiron_speculative_draft_tokens_accepted_total", "Speculative draft tokens the model agreed with, by draft source.", s => s.AcceptedTokens);
+        Family("suiron_speculative_passes_total", "Decode passes of speculating sequences (one per sequence and step), by draft source.", s => s.Passes);
+        Family("suiron_speculative_tokens_total", "Tokens those decode passes gave, by draft source.", s => s.Tokens);
     }
 
     private static void Counter(StringBuilder o, string name, string help, long value)

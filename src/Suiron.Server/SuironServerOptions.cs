@@ -48,8 +48,9 @@ public sealed record SuironServerOptions
     public Suiron.Embeddings.SuironReranker? Reranker { get; init; }
 
     /// <summary>
-    /// Speculative decoding of every generation (<c>--spec ngram</c>): prompt-lookup drafts verified in the scheduler's
-    /// batched passes; answers are token for token the same, faster where they repeat their context. Null: none.
+    /// Speculative decoding of every generation (<c>--spec ngram|mtp</c>): prompt-lookup drafts, or the model's
+    /// multi-token-prediction head's, verified in the scheduler's batched passes; answers are token for token the same,
+    /// faster where the drafts are accepted. Null: none.
     /// </summary>
     public Suiron.Inference.SpeculationOptions? Speculation { get; init; }
 

@@ -61,7 +61,7 @@ internal static class ChatCommand
                 Threads = threadCount, ContextSize = ctx, KeyCacheType = cacheTypes.KeyType(result), ValueCacheType = cacheTypes.ValueType(result),
             });
             if (speculation is { MultiTokenPrediction: true } && lm is not IMultiTokenPredictor { HasPredictionHead: true })
-                throw new UsageException($"--spec mtp: {file.Path} ({lm.Info.Architecture}) has no multi-token-prediction block that Suiron runs (qwen35 and qwen35moe files with nextn_predict_layers).");
+                throw new UsageException($"--spec mtp: {file.Path} ({lm.Info.Architecture}) has no multi-token-prediction block that Suiron runs (qwen35, qwen35moe and glm-dsa files with nextn_predict_layers).");
             var prompt = ChatPrompt.FromGguf(file, tokenizer);
             if (prompt.IsFallback)
                 Console.Error.WriteLine("warning: the model has no chat template; using ChatML, which it may not have been trained on.");

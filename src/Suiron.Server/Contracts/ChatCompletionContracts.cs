@@ -58,6 +58,9 @@ public abstract class GenerationParameters
     /// <summary>llama-server extension: a draft model's lowest token probability to keep drafting; range-checked, no effect on
     /// the scheduler's prompt-lookup drafts, which have no probabilities.</summary>
     [JsonPropertyName("speculative.p_min")] public float? SpeculativeMinProbability { get; set; }
+    /// <summary>Suiron extension: where this request's drafts come from, <c>ngram</c> (prompt lookup) or <c>mtp</c> (the
+    /// model's multi-token-prediction head); default: the server's <c>--spec</c>, else ngram.</summary>
+    [JsonPropertyName("speculative.type")] public string? SpeculativeType { get; set; }
 }
 
 public sealed class StreamOptions

@@ -36,7 +36,7 @@ public static class AnthropicMessagesEndpoint
             MaxTokens = maxTokens,
             Sampling = GenerationSupport.Sampling(request.Temperature, request.TopP, request.TopK, seed: request.Seed),
             Stop = StopSequences(request.StopSequences),
-            Speculation = state.Options.Speculation,
+            Speculation = GenerationSupport.DefaultSpeculation(state),
         };
         var messages = AnthropicConversation.Messages(request);
         string? prefill = AnthropicConversation.TakePrefill(messages);

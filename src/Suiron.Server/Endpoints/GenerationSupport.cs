@@ -75,25 +75,39 @@ internal static class GenerationSupport
             Sampling = sampling,
             Stop = StopStrings(p.Stop),
             Grammar = OutputGrammar(p),
-            Speculation = Speculation(state.Options.Speculation, p),
+            Speculation = Speculation(state, p),
         };
     }
 
     /// <summary>
-    /// The request's speculation: the server's (<c>--spec</c>) unless it sets llama-server's <c>speculative.n_max</c> /
-    /// <c>speculative.n_min</c>. <c>n_max</c> 0 turns it off for the request; a positive <c>n_max</c> turns prompt-lookup drafting
-    /// on even where the server has none (it needs no draft model, and the output is the same either way). As llama-server,
-    /// <c>n_min</c> is clamped to <c>n_max</c>; 0 means 1 here (a verify pass needs a draft token).
+    /// The server's speculation (<c>--spec</c>) for requests to this model: a multi-token-prediction default does not apply
+    /// to a model without a head (one of several a router serves), which then decodes without drafts.
     /// </summary>
-    private static SpeculationOptions? Speculation(SpeculationOptions? server, GenerationParameters p)
+    public static SpeculationOptions? DefaultSpeculation(ServerState state) =>
+        state.Options.Speculation is { MultiTokenPrediction: true } && !state.Model.Scheduler.HasMultiTokenPrediction ? null : state.Options.Speculation;
+
+    /// <summary>
+    /// The request's speculation: the server's (<c>--spec</c>) unless it sets llama-server's <c>speculative.n_max</c> /
+    /// <c>speculative.n_min</c> or Suiron's <c>speculative.type</c>. <c>n_max</c> 0 turns it off for the request; a positive
+    /// <c>n_max</c> turns drafting on even where the server has none (prompt lookup unless the type says <c>mtp</c>; neither
+    /// needs a draft model, and the output is the same either way). As llama-server, <c>n_min</c> is clamped to
+    /// <c>n_max</c>; 0 means 1 here (a verify pass needs a draft token). <c>mtp</c> on a model without a head → 400.
+    /// </summary>
+    private static SpeculationOptions? Speculation(ServerState state, GenerationParameters p)
     {
         const int longest = 64;
         Check("speculative.n_max", p.SpeculativeMax is null or (>= 0 and <= longest), $"'speculative.n_max' must be in 0..{longest} (got {p.SpeculativeMax}).");
         Check("speculative.n_min", p.SpeculativeMin is null or (>= 0 and <= longest), $"'speculative.n_min' must be in 0..{longest} (got {p.SpeculativeMin}).");
         Check("speculative.p_min", p.SpeculativeMinProbability is null or (>= 0 and <= 1), $"'speculative.p_min' must be in [0, 1] (got {p.SpeculativeMinProbability}).");
-        if (p.SpeculativeMax is null && p.SpeculativeMin is null) return server;
+        Check("speculative.type", p.SpeculativeType is null or "ngram" or "mtp", $"'speculative.type' must be 'ngram' or 'mtp' (got '{p.SpeculativeType}').");
+        if (p.SpeculativeType == "mtp" && !state.Model.Scheduler.HasMultiTokenPrediction)
+            throw ApiError.BadParameter("speculative.type",
+                $"'speculative.type' 'mtp' needs a model with a multi-token-prediction block (nextn_predict_layers: qwen35, qwen35moe, glm-dsa); '{state.Id}' ({state.Model.Model.Info.Architecture}) has none. Use 'ngram'.");
+        SpeculationOptions? server = DefaultSpeculation(state);
+        if (p.SpeculativeMax is null && p.SpeculativeMin is null && p.SpeculativeType is null) return server;
         if (p.SpeculativeMax == 0) return null;
         var basis = server ?? new SpeculationOptions();
+        if (p.SpeculativeType is { } type) basis = basis with { MultiTokenPrediction = type == "mtp", DraftModel = null };
         int draftMax = p.SpeculativeMax ?? basis.DraftMax;
         int draftMin = Math.Clamp(p.SpeculativeMin ?? basis.DraftMin, 1, draftMax);
         return basis with { DraftMax = draftMax, DraftMin = draftMin };

@@ -195,7 +195,7 @@ public static class LlamaServerEndpoints
         var defaults = new Suiron.Sampling.SamplingOptions();
         var vocabulary = model.Tokenizer.Vocabulary;
         string Token(int id) => id >= 0 ? Encoding.UTF8.GetString(model.Tokenizer.Piece(id, renderSpecial: true)) : "";
-        var speculation = state.Options.Speculation;
+        var speculation = GenerationSupport.DefaultSpeculation(state);
         return new JsonObject
         {
             ["default_generation_settings"] = new JsonObject
@@ -222,6 +222,7 @@ public static class LlamaServerEndpoints
                     ["reasoning_budget_tokens"] = state.Options.ReasoningBudget ?? -1,
                     ["speculative.n_max"] = speculation?.DraftMax ?? 0,
                     ["speculative.n_min"] = speculation?.DraftMin ?? 0,
+                    ["speculative.type"] = speculation is null ? "none" : speculation.MultiTokenPrediction ? "mtp" : "ngram",
                 },
             },
             ["total_slots"] = model.Scheduler.SlotCount,

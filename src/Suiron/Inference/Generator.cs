@@ -112,6 +112,28 @@ public sealed class Generator
         else mtp.Forward(tokens, cache, logits, allLogits);
     }
 
+    /// <summary>
+    /// Prompt tokens the model evaluates before the head takes their rows, where a head drafts: its hidden states kept stay
+    /// this long however long the prompt, and the model's passes are the same as over the whole prompt at once.
+    /// </summary>
+    private const int PromptChunk = Models.Decoder.MaxBatch;
+
+    /// <summary>The model's forward pass over prompt tokens (no logits wanted but the last's); with a drafting head, chunk by
+    /// chunk, the head catching up after each (its rows of the prompt are prompt work).</summary>
+    private void EvaluatePrompt(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, MultiTokenDraft? mtp)
+    {
+        if (mtp is null)
+        {
+            _model.Forward(tokens, cache, logits);
+            return;
+        }
+        for (int start = 0; start < tokens.Length; start += PromptChunk)
+        {
+            mtp.Forward(tokens.Slice(start, Math.Min(PromptChunk, tokens.Length - start)), cache, logits, allLogits: false);
+            mtp.CatchUp();
+        }
+    }
+
     private Sampling.Grammar.GrammarVocabulary? _grammarVocabulary;
 
     /// <summary>Evaluates <paramref name="prompt"/> after what <paramref name="cache"/> holds, then yields one step per generated token (its text UTF-8 safe); the last step carries the finish reason.</summary>
@@ -145,15 +167,14 @@ public sealed class Generator
         {
             // A recurrent state goes back only to a snapshot: take one before the last prompt token, the position a
             // follow-up prompt (this one plus the answer) shares, so the next turn resumes there (KvCache.ReusablePrefix).
-            Evaluate(promptTokens.AsSpan(0, promptTokens.Length - 1), cache, logits, false, mtp);
+            EvaluatePrompt(promptTokens.AsSpan(0, promptTokens.Length - 1), cache, logits, mtp);
             cache.Checkpoint();
-            Evaluate(promptTokens.AsSpan(promptTokens.Length - 1), cache, logits, false, mtp);
+            EvaluatePrompt(promptTokens.AsSpan(promptTokens.Length - 1), cache, logits, mtp);
         }
         else
         {
-            Evaluate(promptTokens, cache, logits, false, mtp);
+            EvaluatePrompt(promptTokens, cache, logits, mtp);
         }
-        mtp?.CatchUp(); // the head's rows of the prompt are prompt work
         TimeSpan promptTime = clock.Elapsed;
         clock.Restart();
         int generated = 0;

@@ -11,7 +11,8 @@ namespace Suiron.Inference;
 /// state of the last evaluated one); chained rows then feed each draft token back with the head's own output state.
 /// Rows of rejected draft tokens are dropped: what the head holds never depends on a rejected draft, so the drafts (not
 /// the output, which the model's own logits decide) are those of llama.cpp's driver.
-/// One per (model, sequence cache): a chat that keeps its cache keeps its head's cache too (<see cref="For"/>).
+/// One per (model, sequence cache): a chat that keeps its cache keeps its head's cache too, and so does a serving slot
+/// (<see cref="For"/>); the generator and the scheduler drive it alike.
 /// </summary>
 internal sealed class MultiTokenDraft
 {
@@ -27,7 +28,14 @@ internal sealed class MultiTokenDraft
     private readonly List<int> _tokens = [];
     private float[] _hidden = [], _rows = [];
     private int[] _rowTokens = [];
+    // The proposal being drafted: its tokens so far, of how many asked; the one-token row of a chained step.
+    private int[] _proposal = [];
+    private int _proposalLength, _proposed;
+    private readonly int[] _chainToken = new int[1];
     private int _ingested;          // positions 0.._ingested − 1 hold the head's rows of evaluated tokens; rows past them are drafts'
+
+    /// <summary>Sees a copy of every proposal, whoever drives this drafter: lets tests compare two drivers' drafts.</summary>
+    internal Action<int[]>? ProposalTap { get; set; }
 
     private MultiTokenDraft(ILanguageModel model, IMultiTokenPredictor head, int capacity)
     {
@@ -48,10 +56,29 @@ internal sealed class MultiTokenDraft
     public static MultiTokenDraft? For(ILanguageModel model, KvCache cache)
     {
         if (model is not IMultiTokenPredictor { HasPredictionHead: true } head)
-            throw new ArgumentException($"The model ({model.Info.Architecture}) has no multi-token-prediction block (nextn_predict_layers) that Suiron runs: MTP speculation needs a qwen35 or qwen35moe file that has one.");
+            throw new ArgumentException($"The model ({model.Info.Architecture}) has no multi-token-prediction block (nextn_predict_layers) that Suiron runs: MTP speculation needs a qwen35, qwen35moe or glm-dsa file that has one.");
         var draft = Drafts.GetValue(cache, c => new MultiTokenDraft(model, head, c.Capacity));
         return ReferenceEquals(draft._model, model) && draft.Resume(cache.Count) ? draft : null;
     }
+
+    /// <summary>
+    /// How many leading positions of <paramref name="cache"/> the head has seen (with their hidden states): a sequence cut
+    /// back to at most this many tokens can be followed (<see cref="For"/>); 0 where no drafter follows the cache yet.
+    /// </summary>
+    public static int Coverage(KvCache cache) =>
+        Drafts.TryGetValue(cache, out var draft) ? Math.Min(cache.Count, draft._ingested + draft._tokens.Count) : 0;
+
+    /// <summary>
+    /// <paramref name="cache"/> was cut back to its count by a user that does not draft (a request without MTP taking a
+    /// slot): the head forgets what lies past it, so that tokens evaluated without it are never taken for its own.
+    /// </summary>
+    public static void CutBack(KvCache cache)
+    {
+        if (Drafts.TryGetValue(cache, out var draft)) draft.Resume(Coverage(cache));
+    }
+
+    /// <summary><paramref name="cache"/> now holds tokens from elsewhere (a restored slot): the head starts over.</summary>
+    public static void Forget(KvCache cache) => Drafts.Remove(cache);
 
     /// <summary>Comes back to the sequence, now <paramref name="count"/> tokens long; false when the head lags behind it.</summary>
     private bool Resume(int count)
@@ -71,10 +98,29 @@ internal sealed class MultiTokenDraft
     /// <summary>The model's forward pass over <paramref name="tokens"/>, their hidden states kept for the head.</summary>
     public void Forward(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits)
     {
+        Span<float> hidden = Record(tokens).Span;
+        try
+        {
+            _head.ForwardWithHidden(tokens, cache, logits, allLogits, hidden);
+        }
+        catch
+        {
+            Drop(tokens.Length); // not evaluated: the cache is as it was
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Records <paramref name="tokens"/> as evaluated by the model next and returns where their hidden states go
+    /// (tokens.Length × embedding), for a pass that runs beside other sequences'
+    /// (<see cref="IMultiTokenPredictor.ForwardBatchWithHidden"/>); valid until this drafter's next call.
+    /// </summary>
+    public Memory<float> Record(ReadOnlySpan<int> tokens)
+    {
         int n = tokens.Length, start = _tokens.Count;
         Grow(ref _hidden, (start + n) * _embedding);
-        _head.ForwardWithHidden(tokens, cache, logits, allLogits, _hidden.AsSpan(start * _embedding, n * _embedding));
         foreach (int token in tokens) _tokens.Add(token);
+        return _hidden.AsMemory(start * _embedding, n * _embedding);
     }
 
     /// <summary>The model dropped the last <paramref name="rejected"/> tokens it evaluated (a rejected draft's).</summary>
@@ -106,33 +152,64 @@ internal sealed class MultiTokenDraft
     /// </summary>
     public int Propose(int next, Span<int> draft)
     {
+        if (!BeginProposal(next, draft.Length, out var rows)) return 0;
+        do _head.Predict(rows.Tokens.Span, rows.Hidden.Span, rows.Cache, _logits, _chained);
+        while (Continue(_logits, _chained, out rows));
+        Proposal.CopyTo(draft);
+        return Proposal.Length;
+    }
+
+    /// <summary>
+    /// Starts a proposal of <paramref name="length"/> tokens after <paramref name="next"/>, to be driven row by row
+    /// (<see cref="Propose"/> for one sequence; the scheduler runs every sequence's rows in one
+    /// <see cref="IMultiTokenPredictor.PredictBatch"/>): <paramref name="rows"/> are the seed rows to run (each evaluated
+    /// token since the head last caught up, then the next one, each with the model's hidden state at the position before
+    /// it); then <see cref="Continue"/> with their output. False when there is no room to draft.
+    /// </summary>
+    public bool BeginProposal(int next, int length, out HeadRows rows)
+    {
         int m = _tokens.Count, e = _embedding;
-        if (draft.IsEmpty || _ingested + m + draft.Length > _headCache.Capacity) return 0;
+        rows = default;
+        if (length <= 0 || _ingested + m + length > _headCache.Capacity) return false;
         _headCache.Truncate(_ingested); // the last draft's rows
-        // Rows: each evaluated token, then the next one, each with the model's hidden state at the position before it.
         Grow(ref _rowTokens, m + 1);
         Grow(ref _rows, (m + 1) * e);
+        Grow(ref _proposal, length);
         _tokens.CopyTo(_rowTokens);
         _rowTokens[m] = next;
         _pending.CopyTo(_rows, 0);
         _hidden.AsSpan(0, m * e).CopyTo(_rows.AsSpan(e));
-        _head.Predict(_rowTokens.AsSpan(0, m + 1), _rows.AsSpan(0, (m + 1) * e), _headCache, _logits, _chained);
         if (m > 0) _hidden.AsSpan((m - 1) * e, e).CopyTo(_pending);
         _ingested += m;
         _tokens.Clear();
-
-        // Chained rows: each draft token with the head's own output state; their rows go at the next Propose.
-        int count = 0;
-        Span<int> one = stackalloc int[1];
-        while (true)
-        {
-            draft[count++] = Sampling.Sampler.ArgMax(_logits);
-            if (count == draft.Length) return count;
-            one[0] = draft[count - 1];
-            _chained.CopyTo(_rows, 0);
-            _head.Predict(one, _rows.AsSpan(0, e), _headCache, _logits, _chained);
-        }
+        (_proposalLength, _proposed) = (length, 0);
+        rows = new HeadRows(_rowTokens.AsMemory(0, m + 1), _rows.AsMemory(0, (m + 1) * e), _headCache);
+        return true;
     }
+
+    /// <summary>
+    /// Takes the head's output for the rows it ran (the last row's draft <paramref name="logits"/> and normed output
+    /// <paramref name="nextHidden"/>): the next draft token. True with the chained row to run next (that token with the
+    /// head's own output state; its row is dropped at the next proposal); false once the proposal is complete.
+    /// </summary>
+    public bool Continue(ReadOnlySpan<float> logits, ReadOnlySpan<float> nextHidden, out HeadRows rows)
+    {
+        int token = Sampling.Sampler.ArgMax(logits);
+        _proposal[_proposed++] = token;
+        if (_proposed == _proposalLength)
+        {
+            ProposalTap?.Invoke(Proposal.ToArray());
+            rows = default;
+            return false;
+        }
+        _chainToken[0] = token;
+        nextHidden[.._embedding].CopyTo(_rows);
+        rows = new HeadRows(_chainToken, _rows.AsMemory(0, _embedding), _headCache);
+        return true;
+    }
+
+    /// <summary>The draft tokens of the proposal so far.</summary>
+    public ReadOnlySpan<int> Proposal => _proposal.AsSpan(0, _proposed);
 
     private static void Grow<T>(ref T[] buffer, int length)
     {

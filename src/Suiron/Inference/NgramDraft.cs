@@ -26,7 +26,7 @@ public sealed record SpeculationOptions
     public Models.ILanguageModel? DraftModel { get; init; }
 
     /// <summary>
-    /// Drafts with the model's own multi-token-prediction block (MTP/NextN: Qwen3.5 and Qwen3.5-MoE files with
+    /// Drafts with the model's own multi-token-prediction block (MTP/NextN: Qwen3.5, Qwen3.5-MoE and GLM-5 (glm-dsa) files with
     /// <c>nextn_predict_layers</c>) instead of n-gram lookup, as llama.cpp's <c>--spec-type draft-mtp</c>: the head drafts the
     /// token after next from the model's last hidden state, then chains on its own output. Not with <see cref="DraftModel"/>.
     /// </summary>

@@ -42,6 +42,30 @@ public sealed record SchedulerOptions
     }
 }
 
+/// <summary>Where a scheduled sequence's speculative drafts come from.</summary>
+public enum DraftSource
+{
+    /// <summary>Prompt lookup in the sequence's own tokens (<see cref="NgramDraft"/>).</summary>
+    Ngram,
+    /// <summary>The model's multi-token-prediction head (<see cref="SpeculationOptions.MultiTokenPrediction"/>).</summary>
+    MultiTokenPrediction,
+}
+
+/// <summary>
+/// Speculation by one <see cref="DraftSource"/> since a scheduler started: <see cref="Drafts"/> drafts of
+/// <see cref="DraftTokens"/> tokens were verified and <see cref="AcceptedTokens"/> of those tokens accepted; the
+/// sequences that speculate with it made <see cref="Passes"/> decode passes (one per step each, drafting or not) that
+/// gave <see cref="Tokens"/> tokens.
+/// </summary>
+public readonly record struct SpeculationStatistics(long Drafts, long DraftTokens, long AcceptedTokens, long Passes, long Tokens)
+{
+    /// <summary>Accepted draft tokens per draft token; 0 before any draft.</summary>
+    public double AcceptanceRate => DraftTokens == 0 ? 0 : (double)AcceptedTokens / DraftTokens;
+
+    /// <summary>Tokens per decode pass of the model (1 without speculation); 0 before any pass.</summary>
+    public double TokensPerPass => Passes == 0 ? 0 : (double)Tokens / Passes;
+}
+
 /// <summary>One generation to run: prompt tokens and options.</summary>
 public sealed record GenerationRequest(IReadOnlyList<int> Prompt, GenerationOptions Options)
 {
@@ -124,6 +148,7 @@ public sealed class Scheduler : IDisposable
     private const int MaxTopLogprobs = 20;
 
     private readonly ILanguageModel _model;
+    private readonly IMultiTokenPredictor? _head; // the model, where it has a multi-token-prediction head
     private readonly Tokenizer _tokenizer;
     private readonly SchedulerOptions _options;
     private readonly Slot[] _slots;
@@ -140,6 +165,7 @@ public sealed class Scheduler : IDisposable
 
     // Statistics (written by the scheduler thread, read by anyone).
     private long _promptTokensEvaluated, _promptTokensCached, _generatedTokens, _completed, _draftTokens, _draftTokensAccepted;
+    private readonly long[,] _speculation = new long[2, 5]; // per DraftSource: the fields of SpeculationStatistics
     private long _windowStart = Stopwatch.GetTimestamp(), _windowTokens, _lastStep;
     private double _tokensPerSecond;
 
@@ -151,6 +177,7 @@ public sealed class Scheduler : IDisposable
         _options = options ?? new SchedulerOptions();
         _options.Validate();
         _model = model;
+        _head = model as IMultiTokenPredictor is { HasPredictionHead: true } head ? head : null;
         _tokenizer = tokenizer;
         _vocab = model.Info.VocabSize;
         _pacer = new PrefillPacer(_options.PrefillLatencyFactor);
@@ -196,6 +223,20 @@ public sealed class Scheduler : IDisposable
     public long DraftTokensAccepted => Interlocked.Read(ref _draftTokensAccepted);
     /// <summary>Requests finished since the start.</summary>
     public long CompletedRequests => Interlocked.Read(ref _completed);
+
+    /// <summary>Speculation by <paramref name="source"/> since the start (drafts, acceptance, tokens per pass).</summary>
+    public SpeculationStatistics Speculation(DraftSource source)
+    {
+        int i = (int)source;
+        return new SpeculationStatistics(Interlocked.Read(ref _speculation[i, 0]), Interlocked.Read(ref _speculation[i, 1]),
+            Interlocked.Read(ref _speculation[i, 2]), Interlocked.Read(ref _speculation[i, 3]), Interlocked.Read(ref _speculation[i, 4]));
+    }
+
+    /// <summary>Slot <paramref name="slot"/>'s cache (tests check what it holds between requests).</summary>
+    internal KvCache SlotCache(int slot) => _slots[slot].Cache;
+
+    /// <summary>Whether the model has a multi-token-prediction head, so that requests may speculate with it.</summary>
+    public bool HasMultiTokenPrediction => _head is not null;
 
     /// <summary>Generated tokens per second over all sequences, measured over the last second or so of work; 0 when idle.</summary>
     public double TokensPerSecond
@@ -251,6 +292,12 @@ public sealed class Scheduler : IDisposable
             throw new ArgumentException($"The prompt has {prompt.Count} tokens but the context holds {ContextSize} (including the reply); shorten the prompt or raise the context size.");
         if (request.Options.MaxTokens < 0) throw new ArgumentException($"max tokens must be ≥ 0 (got {request.Options.MaxTokens}).");
         if (request.Logprobs > MaxTopLogprobs) throw new ArgumentException($"top logprobs must be at most {MaxTopLogprobs} (got {request.Logprobs}).");
+        if (request.Options.Speculation is { } speculation)
+        {
+            speculation.Validate();
+            if (speculation.MultiTokenPrediction && _head is null)
+                throw new ArgumentException($"The model ({_model.Info.Architecture}) has no multi-token-prediction block (nextn_predict_layers) that Suiron runs: MTP speculation needs a qwen35, qwen35moe or glm-dsa file that has one.");
+        }
 
         IGrammarConstraint? grammar = request.Options.Grammar is { } g ? new GrammarConstraint(g, GrammarVocabulary) : null;
         var sequence = new Sequence(request, prompt.ToArray(), new Sampler(_vocab, request.Options.Sampling, grammar),
@@ -351,10 +398,15 @@ public sealed class Scheduler : IDisposable
         }
     }
 
-    /// <summary>Gives the sequence the free slot whose cached tokens share the longest prefix with its prompt (the least recently used on a tie).</summary>
+    /// <summary>
+    /// Gives the sequence the free slot whose cached tokens share the longest prefix with its prompt (the least recently
+    /// used on a tie). A sequence that drafts with the multi-token-prediction head reuses only what the head has seen of a
+    /// slot (its rows need the hidden states of those tokens): a prefix cached without the head is evaluated again.
+    /// </summary>
     private void Admit(Sequence sequence)
     {
         int[] prompt = sequence.Prompt;
+        bool followedByHead = sequence.Request.Options.Speculation is { MultiTokenPrediction: true, DraftModel: null };
         Slot? best = null;
         int bestShared = -1;
         foreach (var slot in _slots)
@@ -362,7 +414,9 @@ public sealed class Scheduler : IDisposable
             if (slot.Sequence is not null) continue;
             // At least the last prompt token is evaluated again: its logits start the generation. A recurrent model's
             // cache keeps only what it can go back to (its current end, or a snapshot).
-            int shared = slot.Cache.ReusablePrefix(Math.Min(SharedPrefix(CollectionsMarshal.AsSpan(slot.Tokens), prompt), prompt.Length - 1));
+            int reusable = Math.Min(SharedPrefix(CollectionsMarshal.AsSpan(slot.Tokens), prompt), prompt.Length - 1);
+            if (followedByHead) reusable = Math.Min(reusable, MultiTokenDraft.Coverage(slot.Cache));
+            int shared = slot.Cache.ReusablePrefix(reusable);
             if (shared > bestShared || shared == bestShared && slot.LastUsed < best!.LastUsed)
             {
                 best = slot;
@@ -377,6 +431,15 @@ public sealed class Scheduler : IDisposable
         sequence.PromptDone = reuse;
         sequence.Stream.CachedPromptTokens = reuse;
         Interlocked.Add(ref _promptTokensCached, reuse);
+        SpeculationOptions? speculation = sequence.Request.Options.Speculation;
+        if (speculation is not null && speculation.DraftModel is null)
+        {
+            // The head follows the slot's cache (it saw every token the slot keeps, see above); were it unable to, this
+            // sequence would decode without drafts.
+            sequence.Mtp = speculation.MultiTokenPrediction ? MultiTokenDraft.For(_model, best.Cache) : null;
+            sequence.Drafts = speculation.MultiTokenPrediction ? sequence.Mtp is null ? null : DraftSource.MultiTokenPrediction : DraftSource.Ngram;
+        }
+        if (sequence.Mtp is null && _head is not null) MultiTokenDraft.CutBack(best.Cache);
         PublishSlotTokens(best, prompt);
         _active.Add(sequence);
         Interlocked.Increment(ref _activeCount);
@@ -394,15 +457,21 @@ public sealed class Scheduler : IDisposable
     {
         items.Clear();
         stepSequences.Clear();
+        _hiddenRows.Clear();
+        bool keepHidden = false; // some sequence drafts with the head, which reads the hidden states of its tokens
         int budget = _options.StepTokenBudget, decodeRows = 0, promptTokens = 0;
+        // Drafts first: looked up at once, or begun with the head, whose rows for every sequence then run together.
+        foreach (var s in _active)
+            if (s.PromptDone == s.Prompt.Length) budget -= 1 + PlanDraft(s, budget);
+        if (_headDrafters.Count > 0) RunHeads();
         foreach (var s in _active)
         {
             if (s.PromptDone < s.Prompt.Length) continue;
-            int drafted = Draft(s, budget);
+            int drafted = FinishDraft(s);
             items.Add(drafted == 0 ? new SequenceTokens(s.NextToken, s.Slot!.Cache)
                 : new SequenceTokens(s.DraftBuffer.AsMemory(0, 1 + drafted), s.Slot!.Cache, AllLogits: true));
+            keepHidden |= KeepHidden(s, items[^1].Tokens.Span);
             stepSequences.Add((s, 1 + drafted));
-            budget -= 1 + drafted;
             decodeRows += 1 + drafted;
         }
         budget = _pacer.PromptBudget(decodeRows, budget);
@@ -416,6 +485,7 @@ public sealed class Scheduler : IDisposable
             int beforeLast = s.Prompt.Length - 1;
             if (s.Slot!.Cache.Recurrent is not null && s.PromptDone < beforeLast && s.PromptDone + chunk > beforeLast) chunk = beforeLast - s.PromptDone;
             items.Add(new SequenceTokens(s.Prompt.AsMemory(s.PromptDone, chunk), s.Slot!.Cache));
+            keepHidden |= KeepHidden(s, items[^1].Tokens.Span);
             stepSequences.Add((s, chunk));
             budget -= chunk;
             promptTokens += chunk;
@@ -426,7 +496,8 @@ public sealed class Scheduler : IDisposable
         long started = Stopwatch.GetTimestamp();
         try
         {
-            _model.ForwardBatch(CollectionsMarshal.AsSpan(items), _logits);
+            if (keepHidden) _head!.ForwardBatchWithHidden(CollectionsMarshal.AsSpan(items), _logits, CollectionsMarshal.AsSpan(_hiddenRows));
+            else _model.ForwardBatch(CollectionsMarshal.AsSpan(items), _logits);
             _pacer.Observe(decodeRows, promptTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
         catch (Exception e)
@@ -463,6 +534,15 @@ public sealed class Scheduler : IDisposable
         UpdateSpeed(generated);
     }
 
+    /// <summary>The hidden-state rows of each item of a step: where its sequence drafts with the head, the head's record of its tokens; else none.</summary>
+    private readonly List<Memory<float>> _hiddenRows = new();
+
+    private bool KeepHidden(Sequence s, ReadOnlySpan<int> tokens)
+    {
+        _hiddenRows.Add(s.Mtp?.Record(tokens) ?? default);
+        return s.Mtp is not null;
+    }
+
     /// <summary>What one sequence's rows of a pass give: prompt progress (and its first token when the prompt is done), or
     /// the tokens sampled while verifying its draft. Returns the tokens sampled.</summary>
     private int Consume(Sequence s, int count, ReadOnlySpan<float> rows)
@@ -472,30 +552,110 @@ public sealed class Scheduler : IDisposable
         s.PromptDone += count;
         // Snapshots of a recurrent state at the prompt's chunk boundaries: the points a later prompt can resume from.
         if (s.PromptDone < s.Prompt.Length) s.Slot.Cache.Checkpoint();
+        // The head takes each chunk's rows at once: they are prompt work, not the first draft's, and the hidden states it
+        // holds stay one chunk long however long the prompt.
+        s.Mtp?.CatchUp();
         Interlocked.Add(ref _promptTokensEvaluated, count);
         return s.PromptDone == s.Prompt.Length && Advance(s, rows[.._vocab]) ? 1 : 0;
     }
 
     /// <summary>
-    /// A prompt-lookup draft after the sequence's next token (<see cref="GenerationOptions.Speculation"/>), within the step's
-    /// token budget and the cache; 0 when the request has none or nothing matches.
+    /// Plans the draft after the sequence's next token (<see cref="GenerationOptions.Speculation"/>) within the step's token
+    /// budget and the cache: a lookup in the sequence is made at once (see <see cref="FinishDraft"/>); the head's greedy
+    /// chain is begun, to run with the other sequences' (<see cref="RunHeads"/>). Returns the draft tokens the step reserves
+    /// for it; 0 when the request has none or there is no room.
     /// </summary>
-    private int Draft(Sequence s, int budget)
+    private int PlanDraft(Sequence s, int budget)
     {
+        s.Drafted = 0;
+        s.HeadDrafting = false;
         SpeculationOptions? speculation = s.Request.Options.Speculation;
         KvCache cache = s.Slot!.Cache;
-        if (speculation is null || speculation.DraftModel is not null || speculation.MultiTokenPrediction) return 0; // the scheduler drafts by n-gram only
-        int room = Math.Min(Math.Min(speculation.DraftMax, cache.Capacity - cache.Count - 1),
+        if (s.Drafts is null) return 0; // no speculation, a draft model (the scheduler runs none), or a head that cannot follow
+        int room = Math.Min(Math.Min(speculation!.DraftMax, cache.Capacity - cache.Count - 1),
             Math.Min(s.Request.Options.MaxTokens - s.Stream.GeneratedTokens - 1, budget - 1));
         if (room < speculation.DraftMin) return 0;
         s.DraftBuffer ??= new int[speculation.DraftMax + 1];
         s.DraftBuffer[0] = s.NextTokenBuffer[0];
-        int drafted = NgramDraft.Propose(CollectionsMarshal.AsSpan(s.History), speculation, s.DraftBuffer.AsSpan(1, room));
-        // With a grammar the sampler could never draw a token the grammar rejects: the draft is cut before the first one.
+        if (s.Mtp is not null)
+        {
+            if (!s.Mtp.BeginProposal(s.NextTokenBuffer[0], room, out var rows)) return 0;
+            s.HeadDrafting = true;
+            _headRows.Add(rows);
+            _headDrafters.Add(s);
+            return room; // the head fills what it is given
+        }
+        s.Drafted = AllowedDraft(s, NgramDraft.Propose(CollectionsMarshal.AsSpan(s.History), speculation, s.DraftBuffer.AsSpan(1, room)));
+        return s.Drafted;
+    }
+
+    /// <summary>Sequences whose head is drafting this step, and the head rows each runs next (seed rows, then one chained row per position).</summary>
+    private readonly List<Sequence> _headDrafters = new();
+    private readonly List<HeadRows> _headRows = new();
+    private float[] _headLogits = [], _headHidden = [];
+
+    /// <summary>
+    /// Runs the drafting heads of every sequence together: one pass over all their seed rows, then one per further draft
+    /// position over the sequences still chaining, so the head's weights (and the output projection its logits need) are
+    /// read once per position for all of them. A failure ends those sequences, as a failed step does.
+    /// </summary>
+    private void RunHeads()
+    {
+        int embedding = _model.Info.HyperParameters.EmbeddingLength;
+        try
+        {
+            while (_headRows.Count > 0)
+            {
+                int k = _headRows.Count;
+                if (_headLogits.Length < k * _vocab) _headLogits = new float[Math.Max(k, _slots.Length) * _vocab];
+                if (_headHidden.Length < k * embedding) _headHidden = new float[Math.Max(k, _slots.Length) * embedding];
+                _head!.PredictBatch(CollectionsMarshal.AsSpan(_headRows), _headLogits, _headHidden);
+                int chaining = 0;
+                for (int i = 0; i < k; i++)
+                {
+                    Sequence s = _headDrafters[i];
+                    if (!s.Mtp!.Continue(_headLogits.AsSpan(i * _vocab, _vocab), _headHidden.AsSpan(i * embedding, embedding), out var next)) continue;
+                    _headRows[chaining] = next;
+                    _headDrafters[chaining++] = s;
+                }
+                _headRows.RemoveRange(chaining, k - chaining);
+                _headDrafters.RemoveRange(chaining, k - chaining);
+            }
+        }
+        catch (Exception e)
+        {
+            foreach (var s in _active.Where(s => s.HeadDrafting).ToList())
+            {
+                // What the head's cache holds is no longer known to match the slot's: the slot starts empty.
+                s.Slot!.Cache.Clear();
+                s.Slot.Tokens.Clear();
+                Fail(s, e);
+            }
+            _headRows.Clear();
+            _headDrafters.Clear();
+        }
+    }
+
+    /// <summary>The sequence's draft for this step, cut where the grammar rejects it (the head's, from its proposal); 0 below the minimum.</summary>
+    private int FinishDraft(Sequence s)
+    {
+        if (s.HeadDrafting)
+        {
+            ReadOnlySpan<int> proposal = s.Mtp!.Proposal;
+            proposal.CopyTo(s.DraftBuffer.AsSpan(1));
+            s.Drafted = AllowedDraft(s, proposal.Length);
+            s.HeadDrafting = false;
+        }
+        if (s.Drafted > 0) s.Slot!.Cache.MarkDraftBase(); // a recurrent state is copied aside, to go back to if the draft is rejected
+        return s.Drafted;
+    }
+
+    /// <summary>How many of the <paramref name="drafted"/> tokens in the draft buffer are verified: with a grammar the sampler
+    /// could never draw a token it rejects, so the draft is cut before the first one; none below the draft minimum.</summary>
+    private static int AllowedDraft(Sequence s, int drafted)
+    {
         drafted = s.Sampler.GrammarAllowedPrefix(s.DraftBuffer.AsSpan(1, drafted));
-        if (drafted < speculation.DraftMin) return 0;
-        cache.MarkDraftBase(); // a recurrent state is copied aside, to go back to if the draft is rejected
-        return drafted;
+        return drafted < s.Request.Options.Speculation!.DraftMin ? 0 : drafted;
     }
 
     /// <summary>
@@ -521,6 +681,17 @@ public sealed class Scheduler : IDisposable
             Interlocked.Increment(ref _draftTokensAccepted);
         }
         Interlocked.Add(ref _draftTokens, drafted);
+        if (s.Drafts is { } source)
+        {
+            int i = (int)source;
+            if (drafted > 0) Interlocked.Increment(ref _speculation[i, 0]);
+            Interlocked.Add(ref _speculation[i, 1], drafted);
+            Interlocked.Add(ref _speculation[i, 2], drafted - s.PendingDraftRows);
+            Interlocked.Increment(ref _speculation[i, 3]);
+            Interlocked.Add(ref _speculation[i, 4], sampled);
+        }
+        // The head keeps no row of a rejected token.
+        if (s.PendingDraftRows > 0) s.Mtp?.Drop(s.PendingDraftRows);
         // A recurrent state goes back to before the pass; the accepted tokens are evaluated again (the same arithmetic).
         if (s.PendingDraftRows > 0 && !slot.Cache.DropDraft(s.PendingDraftRows))
             _model.Forward(pass.AsSpan(0, drafted - s.PendingDraftRows + 1), slot.Cache, _redo ??= new float[_vocab]);
@@ -753,6 +924,7 @@ public sealed class Scheduler : IDisposable
                         PublishSlotTokens(slot, []);
                         throw;
                     }
+                    MultiTokenDraft.Forget(slot.Cache); // tokens the head never saw
                     slot.Tokens.AddRange(tokens);
                     slot.LastUsed = Stopwatch.GetTimestamp();
                     PublishSlotTokens(slot, tokens);
@@ -820,6 +992,13 @@ public sealed class Scheduler : IDisposable
         public int[]? DraftBuffer;
         /// <summary>Rows of the last pass's draft that are in the cache but not yet accepted.</summary>
         public int PendingDraftRows;
+        /// <summary>Where this sequence's drafts come from; null when it does not speculate.</summary>
+        public DraftSource? Drafts;
+        /// <summary>The head that drafts for this sequence, following its slot's cache (MTP speculation).</summary>
+        public MultiTokenDraft? Mtp;
+        /// <summary>This step's draft tokens (after the grammar's cut), and whether the head is still drafting them.</summary>
+        public int Drafted;
+        public bool HeadDrafting;
         public CancellationTokenRegistration Registration;
         public Slot? Slot;
         public int PromptDone;

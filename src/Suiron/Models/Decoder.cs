@@ -44,8 +44,9 @@ internal enum FeedForwardKind
 /// <param name="NextNLayers">The last <c>nextn_predict_layers</c> blocks are multi-token-prediction heads: loaded (so real files load)
 /// and skipped by the forward pass, as llama.cpp does.</param>
 /// <param name="MultiTokenPrediction">The first of those blocks runs as a draft head (<see cref="IMultiTokenPredictor"/>), as
-/// llama.cpp's MTP graph for the architecture does: a block of the model's own kind (full attention) over
-/// <c>nextn.eh_proj</c>(enorm(embedding of the next token) ‖ hnorm(the model's normed hidden state)).</param>
+/// llama.cpp's MTP graph for the architecture does: a block of the model's own kind (full attention; latent attention over
+/// every position, the lightning indexer's selection not applied) over <c>nextn.eh_proj</c>(enorm(embedding of the next
+/// token) ‖ hnorm(the model's normed hidden state)).</param>
 /// <param name="HybridDeltaNet">Layers are gated DeltaNet (<see cref="GatedDeltaNet"/>, recurrent state) except every
 /// <c>full_attention_interval</c>-th (or those <c>attention.recurrent_layers</c> marks false), which attend (Qwen3-Next, Qwen3.5).</param>
 /// <param name="AttentionOutputGate">The query projection carries a gate per head; σ(gate) scales the attention output.</param>
@@ -411,6 +412,21 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
             _outputRows ??= new OutputRow[MaxBatch], _batchPass ??= RunPass);
     }
 
+    /// <inheritdoc />
+    public void ForwardBatchWithHidden(ReadOnlySpan<SequenceTokens> items, Span<float> logits, ReadOnlySpan<Memory<float>> hidden)
+    {
+        int vocab = Info.VocabSize, embedding = _h.EmbeddingLength;
+        if (hidden.Length != items.Length)
+            throw new ArgumentException($"{items.Length} items need {items.Length} hidden buffers (empty where none is wanted); {hidden.Length} were given.", nameof(hidden));
+        for (int i = 0; i < items.Length; i++)
+            if (!hidden[i].IsEmpty && hidden[i].Length < (long)items[i].Tokens.Length * embedding)
+                throw new ArgumentException($"Item {i}'s hidden buffer holds {hidden[i].Length} floats; {(long)items[i].Tokens.Length * embedding} are needed.", nameof(hidden));
+        foreach (var item in items) CheckCache(item.Cache);
+        SequenceBatches.Validate(items, logits.Length, vocab, _attentionLayers, _keyWidth, _valueWidth);
+        SequenceBatches.Run(items, logits, vocab, MaxBatch, _passTokens ??= new int[MaxBatch], _segments ??= new SequenceSegment[MaxBatch],
+            _outputRows ??= new OutputRow[MaxBatch], _batchPass ??= RunPass, hidden, embedding);
+    }
+
     // Cached: a method-group delegate per call would allocate on every decode step.
     private ForwardPasses.Pass? _pass;
     private SequenceBatches.Pass? _batchPass;
@@ -506,7 +522,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
             }
             MatMul.Compute(head.Projection, joined, _hidden.AsSpan(0, count * embedding), count, _pool);
             _singleSegment[0] = new SequenceSegment(cache, 0, count, cache.Count);
-            RunBlock(_h.LayerCount, head.Block, attentionSlot: 0, recurrentSlot: -1, count, _singleSegment);
+            RunBlock(_h.LayerCount, head.Block, attentionSlot: 0, recurrentSlot: -1, count, _singleSegment, denseAttention: true);
             cache.Advance(count);
         }
         if (!output) return;
@@ -515,6 +531,89 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
         RmsNorm.Apply(_hidden.AsSpan(last * embedding, embedding), head.HeadNorm ?? _outputNorm, epsilon, normed);
         normed.CopyTo(nextHidden);
         MatMul.Compute(head.Head ?? _output, normed, logits[..vocab], 1, _pool);
+    }
+
+    /// <inheritdoc />
+    public void PredictBatch(ReadOnlySpan<HeadRows> items, Span<float> logits, Span<float> nextHidden)
+    {
+        NextNWeights head = _nextN ?? throw new InvalidOperationException($"This {_architecture.Name} model has no multi-token-prediction block.");
+        int embedding = _h.EmbeddingLength, vocab = Info.VocabSize;
+        if (logits.Length < (long)items.Length * vocab)
+            throw new ArgumentException($"The logits buffer holds {logits.Length} floats; {(long)items.Length * vocab} are needed.", nameof(logits));
+        if (nextHidden.Length < (long)items.Length * embedding)
+            throw new ArgumentException($"The next hidden buffer holds {nextHidden.Length} floats; {(long)items.Length * embedding} are needed.", nameof(nextHidden));
+        for (int i = 0; i < items.Length; i++)
+        {
+            KvCache cache = items[i].Cache;
+            ArgumentNullException.ThrowIfNull(cache);
+            int n = items[i].Tokens.Length;
+            if (n == 0) throw new ArgumentException($"Head item {i} has no tokens to evaluate.", nameof(items));
+            if (cache.LayerCount != 1 || cache.KeyWidth != _keyWidth || cache.ValueWidth != _valueWidth || cache.Recurrent is not null)
+                throw new ArgumentException($"Head item {i}'s cache was not created by CreatePredictionCache.", nameof(items));
+            if (items[i].Hidden.Length != (long)n * embedding)
+                throw new ArgumentException($"Head item {i}: {n} tokens need {(long)n * embedding} hidden values; {items[i].Hidden.Length} were given.", nameof(items));
+            foreach (int token in items[i].Tokens.Span)
+                if ((uint)token >= (uint)vocab)
+                    throw new ArgumentOutOfRangeException(nameof(items), $"Token id {token} is outside the vocabulary of {vocab}.");
+            for (int j = 0; j < i; j++)
+                if (ReferenceEquals(items[j].Cache, cache))
+                    throw new ArgumentException($"Head items {j} and {i} share a cache; each sequence needs its own.", nameof(items));
+            cache.EnsureRoom(n);
+        }
+        // Passes of whole items up to MaxBatch rows; an item longer than that alone goes through Predict.
+        for (int first = 0; first < items.Length;)
+        {
+            int end = first, rows = 0;
+            while (end < items.Length && (end == first || rows + items[end].Tokens.Length <= MaxBatch)) rows += items[end++].Tokens.Length;
+            if (rows > MaxBatch)
+                Predict(items[first].Tokens.Span, items[first].Hidden.Span, items[first].Cache, logits.Slice(first * vocab, vocab), nextHidden.Slice(first * embedding, embedding));
+            else
+                PredictPass(head, items[first..end], rows, logits.Slice(first * vocab, (end - first) * vocab), nextHidden.Slice(first * embedding, (end - first) * embedding));
+            first = end;
+        }
+    }
+
+    private SequenceSegment[] _headSegments = [];
+
+    /// <summary>One pass of the head over whole items' rows (at most <see cref="MaxBatch"/>): each item's last row gives its outputs.</summary>
+    private void PredictPass(NextNWeights head, ReadOnlySpan<HeadRows> items, int rows, Span<float> logits, Span<float> nextHidden)
+    {
+        int embedding = _h.EmbeddingLength, vocab = Info.VocabSize, k = items.Length;
+        float epsilon = _h.RmsNormEpsilon;
+        Tensor tokenEmbedding = head.TokenEmbedding ?? _tokenEmbedding;
+        MixtureOfExperts.Grow(ref _hidden, rows * embedding);
+        MixtureOfExperts.Grow(ref _normed, rows * embedding);
+        MixtureOfExperts.Grow(ref _sublayer, rows * embedding);
+        MixtureOfExperts.Grow(ref _joined, rows * 2 * embedding);
+        MixtureOfExperts.Grow(ref _headSegments, k);
+        Span<float> joined = _joined.AsSpan(0, rows * 2 * embedding); // (rows, 2·embedding): enorm(embedding) ‖ hnorm(hidden)
+        Span<float> embedded = _sublayer.AsSpan(0, embedding);
+        int row = 0;
+        for (int i = 0; i < k; i++)
+        {
+            ReadOnlySpan<int> tokens = items[i].Tokens.Span;
+            ReadOnlySpan<float> hidden = items[i].Hidden.Span;
+            _headSegments[i] = new SequenceSegment(items[i].Cache, row, tokens.Length, items[i].Cache.Count);
+            for (int t = 0; t < tokens.Length; t++, row++)
+            {
+                Quantization.Dequantize(tokenEmbedding.Type, tokenEmbedding.Row(tokens[t]), embedded);
+                RmsNorm.Apply(embedded, head.EmbeddingNorm, epsilon, joined.Slice(2 * row * embedding, embedding));
+                RmsNorm.Apply(hidden.Slice(t * embedding, embedding), head.HiddenNorm, epsilon, joined.Slice((2 * row + 1) * embedding, embedding));
+            }
+        }
+        MatMul.Compute(head.Projection, joined, _hidden.AsSpan(0, rows * embedding), rows, _pool);
+        RunBlock(_h.LayerCount, head.Block, attentionSlot: 0, recurrentSlot: -1, rows, _headSegments.AsSpan(0, k), denseAttention: true);
+        for (int i = 0; i < k; i++) items[i].Cache.Advance(items[i].Tokens.Length);
+        // Each item's last row: the head's norm, then the output projection over all of them together.
+        Span<float> normed = _normed.AsSpan(0, k * embedding);
+        for (int i = 0; i < k; i++)
+        {
+            var segment = _headSegments[i];
+            RmsNorm.Apply(_hidden.AsSpan((segment.Start + segment.Count - 1) * embedding, embedding), head.HeadNorm ?? _outputNorm, epsilon,
+                normed.Slice(i * embedding, embedding));
+        }
+        normed.CopyTo(nextHidden);
+        MatMul.Compute(head.Head ?? _output, normed, logits[..(k * vocab)], k, _pool);
     }
 
     /// <summary>
@@ -550,6 +649,10 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
     {
         int embedding = _h.EmbeddingLength, vocab = Info.VocabSize, count = outputs.Length;
         RunLayers(tokens, segments);
+        // Every row's normed state where a segment wants it (llama.cpp's h_nextn), not only the rows that get logits.
+        foreach (var segment in segments)
+            if (!segment.Hidden.IsEmpty)
+                RmsNorm.Apply(_hidden.AsSpan(segment.Start * embedding, segment.Count * embedding), _outputNorm, _h.RmsNormEpsilon, segment.Hidden.Span);
         if (count == 0) return;
         bool consecutive = true;
         for (int i = 0; i < count; i++)
@@ -586,7 +689,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
 
     /// <summary>One block over the <paramref name="n"/> rows of the residual stream in <c>_hidden</c>: norm → token mixer → residual
     /// → norm → channel mixer → residual; the mixer's cache rows go to the segments' caches (not yet advanced).</summary>
-    private void RunBlock(int layerIndex, BlockWeights w, int attentionSlot, int recurrentSlot, int n, ReadOnlySpan<SequenceSegment> segments)
+    private void RunBlock(int layerIndex, BlockWeights w, int attentionSlot, int recurrentSlot, int n, ReadOnlySpan<SequenceSegment> segments,
+        bool denseAttention = false)
     {
         int embedding = _h.EmbeddingLength;
         float epsilon = _h.RmsNormEpsilon;
@@ -594,7 +698,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
         Span<float> normed = _normed.AsSpan(0, n * embedding);     // (n, embedding)
         Span<float> sublayer = _sublayer.AsSpan(0, n * embedding); // (n, embedding)
         RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
-        if (w.Latent is { } latentWeights) _latent!.Forward(layerIndex, latentWeights, normed, n, segments, sublayer);
+        if (w.Latent is { } latentWeights) _latent!.Forward(attentionSlot, latentWeights, normed, n, segments, sublayer, denseAttention);
         else if (w.DeltaNet is { } deltaNet) _deltaNet!.Forward(recurrentSlot, deltaNet, normed, n, segments, sublayer);
         else _attention!.Forward(attentionSlot, w.Attention!, normed, n, segments, sublayer);
         if (w.AttentionPostNorm is not null) RmsNorm.Apply(sublayer, w.AttentionPostNorm, epsilon, sublayer);

@@ -11,14 +11,15 @@ namespace Suiron.Models;
 /// Where it departs from deepseek32, as llama.cpp's glm-dsa graph does: the indexer rotates adjacent pairs (not NeoX
 /// halves); <c>rope.scaling.yarn_log_multiplier</c> is not read, so YaRN's temperature is mscale(s, 1) alone; layers that
 /// <c>attention.indexer.types</c> marks 0 (GLM-5.2; the default for a context of 2^20 or more) reuse the previous full
-/// layer's top-k instead of running an indexer. The last <c>nextn_predict_layers</c> blocks are the multi-token-prediction
-/// head: loaded but not run, as llama.cpp does.
+/// layer's top-k instead of running an indexer. The first of the last <c>nextn_predict_layers</c> blocks is the
+/// multi-token-prediction head that drafts for <c>--spec mtp</c>, as llama.cpp's glm-dsa MTP graph runs it: its latent
+/// attention reads every position of the head's own cache (no sparse selection).
 /// </summary>
 internal static class GlmDsa
 {
     public static readonly DecoderArchitecture Architecture = DeepSeek32.Architecture with
     {
-        Name = "glm-dsa", DefaultGating = ExpertGating.Sigmoid, NextNLayers = true,
+        Name = "glm-dsa", DefaultGating = ExpertGating.Sigmoid, NextNLayers = true, MultiTokenPrediction = true,
         IndexerRopeStyle = RopeStyle.Normal, SharedIndexerLayers = true, YarnLogMultiplier = false,
     };
 

@@ -106,10 +106,30 @@ internal interface IMultiTokenPredictor
     void ForwardWithHidden(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits, Span<float> hidden);
 
     /// <summary>
+    /// <see cref="ILanguageModel.ForwardBatch"/> that also writes, for each item i whose <paramref name="hidden"/>[i] is not
+    /// empty, every one of its tokens' normed hidden states there (Tokens.Length × embedding), as
+    /// <see cref="ForwardWithHidden"/> does for one sequence: the sequences that draft with the head keep theirs, the
+    /// others cost nothing more. <paramref name="hidden"/> has one entry per item.
+    /// </summary>
+    void ForwardBatchWithHidden(ReadOnlySpan<SequenceTokens> items, Span<float> logits, ReadOnlySpan<Memory<float>> hidden);
+
+    /// <summary>
     /// Runs the head on <paramref name="tokens"/> at positions <c>cache.Count</c> onwards, row i pairing token i with hidden
     /// row i (tokens.Length × embedding), appends their rows to <paramref name="cache"/>, and writes the last row's draft
     /// logits and its normed output (the hidden state a chained step takes) into <paramref name="logits"/> and <paramref name="nextHidden"/>;
     /// with empty <paramref name="logits"/> only the cache rows are made (catching up, no draft).
     /// </summary>
     void Predict(ReadOnlySpan<int> tokens, ReadOnlySpan<float> hidden, KvCache cache, Span<float> logits, Span<float> nextHidden);
+
+    /// <summary>
+    /// <see cref="Predict"/> for several sequences' heads at once (each item its own head cache): the head's weights are
+    /// read once for all their rows. Item i's last row's draft logits and normed output land in
+    /// <c>logits[i × VocabSize ..]</c> and <c>nextHidden[i × embedding ..]</c>. The result equals one
+    /// <see cref="Predict"/> per item.
+    /// </summary>
+    void PredictBatch(ReadOnlySpan<HeadRows> items, Span<float> logits, Span<float> nextHidden);
 }
+
+/// <summary>One sequence's rows for its multi-token-prediction head (<see cref="IMultiTokenPredictor.PredictBatch"/>): tokens,
+/// the hidden state each is paired with (Tokens.Length × embedding), and the head's cache they go to.</summary>
+internal readonly record struct HeadRows(ReadOnlyMemory<int> Tokens, ReadOnlyMemory<float> Hidden, KvCache Cache);

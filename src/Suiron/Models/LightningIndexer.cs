@@ -16,8 +16,10 @@ internal sealed record LightningIndexerShape(int HeadCount, int HeadLength, int 
     /// layers share indexers, rather than GLM-5/5.1, whose layers all have one (llama.cpp's rule).</summary>
     private const int SharedIndexerContext = 1 << 20;
 
-    /// <summary>Whether layer <paramref name="layer"/> scores positions itself, or reuses the last full layer's selection.</summary>
-    public bool IsFull(int layer) => FullLayers is null || FullLayers[layer];
+    /// <summary>Whether layer <paramref name="layer"/> scores positions itself, or reuses the last full layer's selection.
+    /// A multi-token-prediction block (past the listed layers) has its own; its head attends densely all the same (llama.cpp's
+    /// MTP graph), so those tensors are loaded and not run.</summary>
+    public bool IsFull(int layer) => FullLayers is null || layer >= FullLayers.Length || FullLayers[layer];
 
     /// <param name="file">The GGUF file.</param>
     /// <param name="ropeLength">Rotated dimensions of each indexer head (the attention's <c>rope.dimension_count</c>).</param>

@@ -167,9 +167,11 @@ internal sealed class MultiHeadLatentAttention
     /// Attention of the <paramref name="n"/> rows of <paramref name="input"/> into <paramref name="output"/> (n, embedding);
     /// each segment's rows go at its positions of its own cache (several sequences share a pass under continuous
     /// batching), whose layer <paramref name="layerIndex"/> receives their latents and rotary keys (the caller advances
-    /// the caches after the last layer).
+    /// the caches after the last layer). <paramref name="dense"/>: every row attends to all it sees, whatever the lightning
+    /// indexer would select (a multi-token-prediction block, as llama.cpp's MTP graph runs it).
     /// </summary>
-    public void Forward(int layerIndex, LatentAttentionWeights w, ReadOnlySpan<float> input, int n, ReadOnlySpan<SequenceSegment> segments, Span<float> output)
+    public void Forward(int layerIndex, LatentAttentionWeights w, ReadOnlySpan<float> input, int n, ReadOnlySpan<SequenceSegment> segments, Span<float> output,
+        bool dense = false)
     {
         var s = _shape;
         int heads = s.HeadCount, rank = s.KvLoraRank, rope = s.RopeLength, nope = s.NopeLength, headLength = s.QueryKeyLength;
@@ -213,7 +215,7 @@ internal sealed class MultiHeadLatentAttention
         }
         // DeepSeek sparse attention: which positions each row attends to (null: all it sees).
         int selectedStride = 0;
-        byte[]? selected = _indexer is null ? null
+        byte[]? selected = _indexer is null || dense ? null
             : w.Indexer is null ? _indexer.Reuse(out selectedStride)
             : _indexer.Select(w.Indexer, input, _queryDown.AsSpan(0, n * s.QueryLoraRank), n, _rowCache, _rowPosition, layerIndex, out selectedStride);
         for (int t = 0; t < n; t++)

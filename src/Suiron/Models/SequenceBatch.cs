@@ -4,9 +4,10 @@ namespace Suiron.Models;
 
 /// <summary>
 /// Consecutive rows of a pass that belong to one sequence: rows <see cref="Start"/>.. of the pass go to positions
-/// <see cref="FirstPosition"/>.. of <see cref="Cache"/>.
+/// <see cref="FirstPosition"/>.. of <see cref="Cache"/>. Where <see cref="Hidden"/> is not empty, the rows' normed hidden
+/// states (after the output norm, Count × embedding) are wanted there too: a multi-token-prediction head reads them.
 /// </summary>
-internal readonly record struct SequenceSegment(KvCache Cache, int Start, int Count, int FirstPosition)
+internal readonly record struct SequenceSegment(KvCache Cache, int Start, int Count, int FirstPosition, Memory<float> Hidden = default)
 {
     /// <summary>Σ over the segment's rows of the positions each attends to (causal): the attention work it costs.</summary>
     public long AttendedPositions => (long)Count * FirstPosition + (long)Count * (Count + 1) / 2;
@@ -46,10 +47,12 @@ internal static class SequenceBatches
     /// <summary>
     /// Packs the items into passes and runs them. An item longer than the room left in a pass continues in the next
     /// one (its earlier rows are then already in its cache). <paramref name="passTokens"/> and <paramref name="segments"/>
-    /// are scratch of <paramref name="maxBatch"/> entries.
+    /// are scratch of <paramref name="maxBatch"/> entries. Where <paramref name="hidden"/> has a non-empty entry for an item
+    /// (items.Length entries, each Tokens.Length × <paramref name="hiddenWidth"/>), its segments carry their share of it.
     /// </summary>
     public static void Run(ReadOnlySpan<SequenceTokens> items, Span<float> logits, int vocab, int maxBatch,
-        int[] passTokens, SequenceSegment[] segments, OutputRow[] outputs, Pass pass)
+        int[] passTokens, SequenceSegment[] segments, OutputRow[] outputs, Pass pass,
+        ReadOnlySpan<Memory<float>> hidden = default, int hiddenWidth = 0)
     {
         int rows = 0, segmentCount = 0, outputCount = 0, itemRow = 0;
         for (int i = 0; i < items.Length; i++)
@@ -60,7 +63,8 @@ internal static class SequenceBatches
             {
                 int count = Math.Min(maxBatch - rows, tokens.Length - done);
                 tokens.Slice(done, count).CopyTo(passTokens.AsSpan(rows));
-                segments[segmentCount++] = new SequenceSegment(cache, rows, count, cache.Count);
+                Memory<float> segmentHidden = hidden.IsEmpty || hidden[i].IsEmpty ? default : hidden[i].Slice(done * hiddenWidth, count * hiddenWidth);
+                segments[segmentCount++] = new SequenceSegment(cache, rows, count, cache.Count, segmentHidden);
                 bool itemFinished = done + count == tokens.Length;
                 // Every row of an all-logits item (a draft being verified); else the item's last row, in its own pass.
                 if (items[i].AllLogits)

@@ -327,13 +327,14 @@ public sealed class MultiTokenPredictionSpeculationTests(ITestOutputHelper outpu
 
     public static TheoryData<string, string> Cases => new()
     {
-        { "bigram", "greedy" }, { "bigram", "sampled" }, { "qwen35", "greedy" }, { "qwen35moe", "greedy" },
+        { "bigram", "greedy" }, { "bigram", "sampled" }, { "qwen35", "greedy" }, { "qwen35moe", "greedy" }, { "glm-dsa", "greedy" },
     };
 
     private static string PathOf(string head) => head switch
     {
         "bigram" => MoeModelBuilder.Qwen35BigramMtpF32(),
         "qwen35" => MoeModelBuilder.Qwen35MtpF32(),
+        "glm-dsa" => MoeModelBuilder.F32(MoeModelBuilder.GlmDsa),
         _ => MoeModelBuilder.Qwen35MoeMtpF32(),
     };
 
