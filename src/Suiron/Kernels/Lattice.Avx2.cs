@@ -333,8 +333,30 @@ internal static unsafe partial class Lattice
     }
 
     /// <summary>
-    /// IQ1_S: per sub-block Σ ls·(grid·q) in the vector lanes; the ±1/8 shifts times the activations' 16-sums (bsums)
-    /// in a scalar, as the reference; per block d_x·d_y·(sumi + shifts/8).
+    /// IQ1_S: what the sub-block loop of a block reads from memory, stored ahead of it — its 32 grid indices (lane k of
+    /// vector v: group k % 4 of sub-block 2v + k / 4, whose top bits 3l..3l+2 of the sub-block's qh word go to 8..10),
+    /// and each sub-block's multiplier 8·(2s + 1) in both int16 halves of a dword, for a broadcast load.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void IQ1SStore(BlockIQ1S* block, int* indices, int* multipliers)
+    {
+        Vector256<uint> qh = Avx2.ConvertToVector256Int32(block->Qh).AsUInt32();
+        Vector256<uint> eightOdd = ((((qh >> 12) & Vector256.Create(7u)) << 1) | Vector256<uint>.One) << 3;
+        (eightOdd | (eightOdd << 16)).AsInt32().Store(multipliers);
+        Vector256<uint> qhShifted = qh << 8, topShift = Vector256.Create(0u, 3, 6, 9, 0, 3, 6, 9), topMask = Vector256.Create(0x700u);
+        for (int v = 0; v < 4; v++)
+        {
+            Vector256<uint> pair = Avx2.PermuteVar8x32(qhShifted, Vector256.Create(2 * v, 2 * v, 2 * v, 2 * v, 2 * v + 1, 2 * v + 1, 2 * v + 1, 2 * v + 1).AsUInt32());
+            Vector256<uint> low = Avx2.ConvertToVector256Int32(block->Qs + 8 * v).AsUInt32();
+            (low | (Avx2.ShiftRightLogicalVariable(pair, topShift) & topMask)).AsInt32().Store(indices + 8 * v);
+        }
+    }
+
+    /// <summary>
+    /// IQ1_S: per sub-block 8·ls·(grid·q) in the vector lanes, plus ls·(±bsums) for the ±1/8 shifts, so one integer
+    /// X = 8·sumi + shifts per block (|X| &lt; 2^23) and d_x·d_y·(X/8): the reference's d_x·d_y·(sumi + shifts/8)
+    /// exactly, as both sums are exact in float. Each block's indices and multipliers are stored while the block before
+    /// it finishes, so its loads do not wait on those stores.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2DotIQ1S(byte* w, byte* a, int n)
@@ -343,30 +365,30 @@ internal static unsafe partial class Lattice
         var y = (BlockQ8K*)a;
         Vector256<byte> ones = Vector256.Create((byte)1);
         float sum = 0;
-        int* stored = stackalloc int[8];
+        int* multipliers = stackalloc int[8];
+        int* indices = stackalloc int[32];
+        int blocks = n / 256;
+        if (blocks > 0) IQ1SStore(x, indices, multipliers);
         fixed (ulong* grid = LatticeGrids.IQ1S)
-            for (int b = 0; b < n / 256; b++)
+            for (int b = 0; b < blocks; b++)
             {
                 sbyte* q8 = y[b].Qs;
-                // lane ib: sub-block ib's qh word, its multiplier 2s + 1 (in both int16 halves), its 32 activations' sum
+                // lane ib: sub-block ib's multiplier 2s + 1 times the sum of its 32 activations, negated for a −1/8 shift
                 Vector256<int> qh = Avx2.ConvertToVector256Int32(x[b].Qh);
                 Vector256<int> odd = (((qh >> 12) & Vector256.Create(7)) << 1) | Vector256<int>.One;
-                Vector256<int> multipliers = odd | (odd << 16);
                 Vector256<int> activationSums = Avx2.MultiplyAddAdjacent(Avx.LoadVector256(y[b].BSums), Vector256.Create((short)1));
                 Vector256<int> negative = Avx2.CompareEqual(qh & Vector256.Create(0x8000), Vector256.Create(0x8000));
-                Vector256<int> shifts = Avx2.MultiplyLow(odd, (activationSums ^ negative) - negative);
-                multipliers.Store(stored);
-                Vector256<int> sumi = Vector256<int>.Zero;
-                for (int ib = 0; ib < 8; ib++, q8 += 32)
+                Vector256<int> sumi = Avx2.MultiplyLow(odd, (activationSums ^ negative) - negative);
+                int* k = indices;
+                for (int ib = 0; ib < 8; ib += 2, q8 += 64, k += 8)
                 {
-                    int high = x[b].Qh[ib];
-                    byte* qs = x[b].Qs + 4 * ib;
-                    var points = Points(grid, qs[0] | ((high << 8) & 0x700), qs[1] | ((high << 5) & 0x700), qs[2] | ((high << 2) & 0x700), qs[3] | ((high >> 1) & 0x700));
-                    Vector256<sbyte> products = Avx2.Sign(Avx.LoadVector256(q8), points.AsSByte());
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, products), Vector256.Create(stored[ib]).AsInt16());
+                    Vector256<sbyte> first = Avx2.Sign(Avx.LoadVector256(q8), Points(grid, k[0], k[1], k[2], k[3]).AsSByte());
+                    Vector256<sbyte> second = Avx2.Sign(Avx.LoadVector256(q8 + 32), Points(grid, k[4], k[5], k[6], k[7]).AsSByte());
+                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, first), Vector256.Create(multipliers[ib]).AsInt16())
+                        + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, second), Vector256.Create(multipliers[ib + 1]).AsInt16());
                 }
-                int total = Vector256.Sum(sumi);
-                sum += Avx2Dot.Scale(x[b].D) * y[b].D * (total + IQ1Delta * Vector256.Sum(shifts));
+                if (b + 1 < blocks) IQ1SStore(x + b + 1, indices, multipliers);
+                sum += Avx2Dot.Scale(x[b].D) * y[b].D * (Vector256.Sum(sumi) * IQ1Delta);
             }
         return sum;
     }
