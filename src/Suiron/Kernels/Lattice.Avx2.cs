@@ -323,15 +323,6 @@ internal static unsafe partial class Lattice
     public static float Avx2DotIQ3XXS(byte* w, byte* a, int n) => Avx2OneRow<IQ3XXSBlocks>(w, a, n);
     public static float Avx2DotIQ3S(byte* w, byte* a, int n) => Avx2OneRow<IQ3SBlocks>(w, a, n);
 
-    /// <summary>IQ1_M: the four 11-bit grid indices of sub-block <paramref name="ib"/>; bits 8..10 of group l sit at bits 4l..4l+2 of its two qh bytes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<long> IQ1MIndices(BlockIQ1M* x, int ib)
-    {
-        ulong qh = *(ushort*)(x->Qh + 2 * ib);
-        Vector256<ulong> high = Avx2.ShiftRightLogicalVariable(Vector256.Create(qh << 8), Vector256.Create(0UL, 4, 8, 12)) & Vector256.Create(0x700UL);
-        return Avx2.ConvertToVector256Int64(x->Qs + 4 * ib) | high.AsInt64();
-    }
-
     /// <summary>
     /// IQ1_S: what the sub-block loop of a block reads from memory, stored ahead of it — its 32 grid indices (lane k of
     /// vector v: group k % 4 of sub-block 2v + k / 4, whose top bits 3l..3l+2 of the sub-block's qh word go to 8..10),
@@ -394,46 +385,98 @@ internal static unsafe partial class Lattice
     }
 
     /// <summary>
-    /// IQ1_M: as <see cref="Avx2DotIQ1S"/>, the shifts per group of 8 by vpsignb of the activations with ±1 bytes, both
-    /// sums weighted by the per-16 multipliers in the lanes.
+    /// The IQ1 grid points with every coordinate times 8 (−8, 0, 8), for IQ1_M, which adds each group's ±1 shift to them
+    /// in a byte. 16 KB, built once, never freed.
+    /// </summary>
+    private static readonly ulong* IQ1EightfoldGrid = BuildIQ1EightfoldGrid();
+
+    private static ulong* BuildIQ1EightfoldGrid()
+    {
+        ReadOnlySpan<ulong> grid = LatticeGrids.IQ1S;
+        var table = (ulong*)NativeMemory.AlignedAlloc((nuint)grid.Length * sizeof(ulong), 64);
+        for (int i = 0; i < grid.Length; i++)
+        {
+            ulong point = 0;
+            for (int j = 0; j < 8; j++) point |= (ulong)(byte)(8 * (sbyte)(grid[i] >> (8 * j))) << (8 * j);
+            table[i] = point;
+        }
+        return table;
+    }
+
+    /// <summary>
+    /// IQ1_M: the block's 32 grid indices, stored for the sub-block loop to load (lane k of vector v: group 8v + k, whose
+    /// top bits sit in the low nibble of qh byte g/2 for even g, the high one for odd g).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void IQ1MStoreIndices(BlockIQ1M* block, int* indices)
+    {
+        Vector256<int> pairs = Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3);
+        Vector256<uint> topShift = Vector256.Create(8u, 4, 8, 4, 8, 4, 8, 4), topMask = Vector256.Create(0x700u);
+        for (int v = 0; v < 4; v++)
+        {
+            // eight qh bytes from 4v: the last vector's reach into the scales is masked off
+            Vector256<uint> qh = Avx2.PermuteVar8x32(Avx2.ConvertToVector256Int32(block->Qh + 4 * v), pairs).AsUInt32();
+            Vector256<uint> low = Avx2.ConvertToVector256Int32(block->Qs + 8 * v).AsUInt32();
+            (low | (Avx2.ShiftLeftLogicalVariable(qh, topShift) & topMask)).AsInt32().Store(indices + 8 * v);
+        }
+    }
+
+    /// <summary>
+    /// IQ1_M: per group of 8 the weights 8·v + s (v the grid coordinate, s the group's ±1 shift sign) against the
+    /// activations, times the per-16 multipliers, add up to X = 8·sumi + shifts, exact (|X| ≤ 15·9·127·256 &lt; 2^23);
+    /// d_x·d_y·(X/8) is the reference's d_x·d_y·(sumi + shifts/8) bit for bit, both sums being exact in float.
+    /// A block's multipliers sit in one vector, lane 0 holding the first halves' (h = 2ib) as int16 ib, lane 1 the
+    /// second halves' (2ib + 1), so one vpshufb broadcasts a sub-block's pair; its shift signs come the same way from
+    /// the 32 group bytes, lane 0 picking groups 4ib, 4ib + 1 and lane 1 groups 4ib + 2, 4ib + 3.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2DotIQ1M(byte* w, byte* a, int n)
     {
         var x = (BlockIQ1M*)w;
         var y = (BlockQ8K*)a;
+        ulong* grid = IQ1EightfoldGrid;
         Vector256<byte> ones = Vector256.Create((byte)1);
+        // bit 3 of each qh byte is its even group's shift sign, bit 7 its odd group's
+        Vector256<byte> shiftBits = Vector256.Create((ushort)0x8008).AsByte();
+        // the srlv below leaves h = 0, 4, 8, 12, 2, 6, 10, 14 in lane 0 (1, 5, 9, 13, 3, 7, 11, 15 in lane 1): put h in order
+        Vector256<byte> multiplierOrder = Vector256.Create((byte)0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15,
+            0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
+        Vector256<byte> firstSpread = Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+        Vector256<byte> firstPick = Vector256.Create((ushort)0x0100).AsByte();
         float sum = 0;
-        fixed (ulong* grid = LatticeGrids.IQ1S)
-            for (int b = 0; b < n / 256; b++)
+        int* indices = stackalloc int[32];
+        int blocks = n / 256;
+        if (blocks > 0) IQ1MStoreIndices(x, indices);
+        for (int b = 0; b < blocks; b++)
+        {
+            BlockIQ1M* block = x + b;
+            sbyte* q8 = y[b].Qs;
+            Vector256<ushort> scaleFields = Avx2.ShiftRightLogicalVariable(Vector256.Create(*(ulong*)block->Scales), Vector256.Create(0UL, 6, 3, 9)).AsUInt16();
+            Vector256<byte> multipliers = Avx2.Shuffle(((((scaleFields & Vector256.Create((ushort)7)) << 1) | Vector256<ushort>.One)).AsByte(), multiplierOrder);
+            Vector256<ushort> qh = Avx2.ConvertToVector256Int16(block->Qh).AsUInt16();
+            Vector256<byte> groupSigns = Avx2.CompareEqual((qh | (qh << 8)).AsByte() & shiftBits, shiftBits) | ones;
+            Vector256<int> sumi = Vector256<int>.Zero;
+            int* k = indices;
+            Vector256<byte> pick = firstPick;
+            // groups 0..15, then 16..31, in both lanes
+            Vector256<byte> signs = Avx2.Permute4x64(groupSigns.AsUInt64(), 0x44).AsByte();
+            Vector256<byte> secondSigns = Avx2.Permute4x64(groupSigns.AsUInt64(), 0xEE).AsByte();
+            for (int half = 0; half < 2; half++, signs = secondSigns)
             {
-                BlockIQ1M* block = x + b;
-                sbyte* q8 = y[b].Qs;
-                // lane ib: the scale word of sub-block ib, whose 3-bit scales for its two halves sit at 6·(ib % 2) and 3 above
-                Vector256<uint> words = Avx2.PermuteVar8x32(Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(*(ulong*)block->Scales).AsUInt16()),
-                    Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3)).AsUInt32();
-                Vector256<uint> oddFirst = ((Avx2.ShiftRightLogicalVariable(words, Vector256.Create(0u, 6, 0, 6, 0, 6, 0, 6)) & Vector256.Create(7u)) << 1) | Vector256<uint>.One;
-                Vector256<uint> oddSecond = ((Avx2.ShiftRightLogicalVariable(words, Vector256.Create(3u, 9, 3, 9, 3, 9, 3, 9)) & Vector256.Create(7u)) << 1) | Vector256<uint>.One;
-                Vector256<int> first = (oddFirst | (oddFirst << 16)).AsInt32(), second = (oddSecond | (oddSecond << 16)).AsInt32();
-                // byte g: 0xFF where group g's shift is −1/8 (bit 3 of qh byte g/2 for even g, bit 7 for odd g)
-                Vector256<ushort> qh = Avx2.ConvertToVector256Int16(block->Qh).AsUInt16();
-                Vector256<byte> shiftBits = Vector256.Create((ushort)0x8008).AsByte();
-                Vector256<byte> negativeGroups = Avx2.CompareEqual((qh | (qh << 8)).AsByte() & shiftBits, shiftBits);
-                Vector256<byte> spread = Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-                Vector256<int> which = Vector256<int>.Zero, sumi = which, shifts = which;
-                for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
+                Vector256<byte> spread = firstSpread;
+                for (int j = 0; j < 4; j++, q8 += 32, k += 4)
                 {
-                    int high = *(ushort*)(block->Qh + 2 * ib);
-                    byte* qs = block->Qs + 4 * ib;
-                    var points = Points(grid, qs[0] | ((high << 8) & 0x700), qs[1] | ((high << 4) & 0x700), qs[2] | (high & 0x700), qs[3] | ((high >> 4) & 0x700));
-                    Vector256<sbyte> negative = Avx2.Shuffle(Avx2.PermuteVar8x32(negativeGroups.AsInt32(), which).AsByte(), spread).AsSByte();
-                    Vector256<short> multipliers = HalfMultipliers(first, second, which);
-                    Vector256<sbyte> q = Avx.LoadVector256(q8);
-                    sumi += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, Avx2.Sign(q, points.AsSByte())), multipliers);
-                    shifts += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, (q ^ negative) - negative), multipliers);
+                    Vector256<sbyte> weights = (Points(grid, k[0], k[1], k[2], k[3]) + Avx2.Shuffle(signs, spread)).AsSByte();
+                    Vector256<short> products = Avx2.MultiplyAddAdjacent(Avx2.Abs(weights), Avx2.Sign(Avx.LoadVector256(q8), weights));
+                    sumi += Avx2.MultiplyAddAdjacent(products, Avx2.Shuffle(multipliers, pick).AsInt16());
+                    spread += Vector256.Create((byte)4);
+                    pick += Vector256.Create((byte)2);
                 }
-                sum += IQ1MScale(block) * y[b].D * (Vector256.Sum(sumi) + IQ1Delta * Vector256.Sum(shifts));
             }
+            if (b + 1 < blocks) IQ1MStoreIndices(block + 1, indices);
+            sum += Avx2Dot.Scale(IQ1MScaleHalf(block)) * y[b].D * (Vector256.Sum(sumi) * IQ1Delta);
+        }
         return sum;
     }
 }
