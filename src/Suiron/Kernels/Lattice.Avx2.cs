@@ -104,7 +104,14 @@ internal static unsafe partial class Lattice
         /// <summary>The power of two the dot ends with (the format's multipliers are (2s + 1) times it).</summary>
         static abstract float Factor { get; }
 
-        static abstract Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8);
+        /// <summary>
+        /// Stores what <see cref="Lanes"/> of the block will load from <c>scratch</c> (32 ints, its grid indices); called
+        /// while the block before it finishes, so those loads need not wait on the stores.
+        /// </summary>
+        static virtual void Prepare(byte* block, int* scratch) { }
+
+        /// <summary>The block's lanes; <c>scratch</c> holds what <see cref="Prepare"/> stored for it.</summary>
+        static abstract Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8, int* scratch);
     }
 
     /// <summary>
@@ -181,7 +188,7 @@ internal static unsafe partial class Lattice
 
         /// <summary>Each sub-block is two words: four grid indices, then four sign patterns and the scale nibble.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8)
+        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8, int* scratch)
         {
             var words = (uint*)((BlockIQ2XXS*)block)->Qs;
             Vector256<int> odd = Vector256.Create(1, 3, 5, 7, 1, 3, 5, 7);
@@ -208,7 +215,7 @@ internal static unsafe partial class Lattice
 
         /// <summary>Each group is one 16-bit word: a 9-bit grid index under a 7-bit sign pattern.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8)
+        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8, int* scratch)
         {
             var x = (BlockIQ2XS*)block;
             ushort* qs = x->Qs;
@@ -227,25 +234,77 @@ internal static unsafe partial class Lattice
         }
     }
 
+    /// <summary>
+    /// The int16 pick vpshufb takes to broadcast int16 0 of each 128-bit lane; adding 2 per step moves it on by one.
+    /// </summary>
+    private static Vector256<byte> FirstWordPick => Vector256.Create((ushort)0x0100).AsByte();
+
+    /// <summary>
+    /// IQ2_XS/IQ2_S: the odd multipliers 2s + 1 of the eight scale bytes as int16, lane 0 the low nibbles' (the first 16
+    /// weights of each sub-block) in sub-block order, lane 1 the high nibbles' (the last 16): one vpshufb of
+    /// <see cref="FirstWordPick"/> + 2ib gives sub-block ib's vpmaddwd operand.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> NibbleMultiplierWords(byte* scales)
+    {
+        Vector128<byte> bytes = Vector128.CreateScalarUnsafe(*(ulong*)scales).AsByte(), low = Vector128.Create((byte)0xF);
+        Vector128<byte> nibbles = Sse2.UnpackLow((bytes & low).AsUInt64(), ((bytes.AsUInt16() >> 4).AsByte() & low).AsUInt64()).AsByte();
+        Vector256<short> words = Avx2.ConvertToVector256Int16(nibbles);
+        return ((words << 1) | Vector256<short>.One).AsByte();
+    }
+
+    /// <summary>
+    /// 0xFF for each of a sub-block's 32 weights whose sign bit is set, from its four sign bytes broadcast to every dword
+    /// (bit j of byte l = weight 8l + j).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> NegativeMask(Vector256<byte> signBytes)
+    {
+        Vector256<byte> spread = Avx2.Shuffle(signBytes, Vector256.Create(
+            (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        Vector256<byte> bit = Vector256.Create(0x8040201008040201UL).AsByte();
+        return Avx2.CompareEqual(spread & bit, bit).AsSByte();
+    }
+
     internal readonly struct IQ2SBlocks : ILatticeBlocks
     {
         public static ReadOnlySpan<byte> Grid => MemoryMarshal.AsBytes(LatticeGrids.IQ2S);
         public static int BlockBytes => sizeof(BlockIQ2S);
         public static float Factor => 0.125f;
 
-        /// <summary>The index's bits 8..9 of group l sit at bits 2l..2l+1 of qh: shifted left by 8 − 2l; the 32 sign bytes follow the indices.</summary>
+        /// <summary>
+        /// The 32 indices, built in vectors (lane k of vector v: group k % 4 of sub-block 2v + k / 4) for <see cref="Lanes"/>
+        /// to load back one per point, which beats a vpgatherqq per sub-block. The index's bits 8..9 of group l sit at bits
+        /// 2l..2l+1 of qh: shifted left by 8 − 2l.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8)
+        public static void Prepare(byte* block, int* scratch)
         {
             var x = (BlockIQ2S*)block;
-            Vector256<byte> signs = Avx.LoadVector256(x->Qs + 32);
-            (Vector256<int> first, Vector256<int> second) = NibbleMultipliers(x->Scales);
-            Vector256<int> which = Vector256<int>.Zero, sumi = which;
-            for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
+            Vector256<uint> qh = Avx2.ConvertToVector256Int32(x->Qh).AsUInt32();
+            Vector256<uint> topShift = Vector256.Create(8u, 6, 4, 2, 8, 6, 4, 2), topMask = Vector256.Create(0x300u);
+            for (int v = 0; v < 4; v++)
             {
-                Vector256<ulong> high = Avx2.ShiftLeftLogicalVariable(Vector256.Create((ulong)x->Qh[ib]), Vector256.Create(8UL, 6, 4, 2)) & Vector256.Create(0x300UL);
-                var magnitudes = GatherPoints((ulong*)grid, Avx2.ConvertToVector256Int64(x->Qs + 4 * ib) | high.AsInt64());
-                sumi += MaskedSubBlock(magnitudes, NegativeMask(signs, which), q8, HalfMultipliers(first, second, which));
+                Vector256<uint> pair = Avx2.PermuteVar8x32(qh, Vector256.Create(2 * v, 2 * v, 2 * v, 2 * v, 2 * v + 1, 2 * v + 1, 2 * v + 1, 2 * v + 1).AsUInt32());
+                Vector256<uint> low = Avx2.ConvertToVector256Int32(x->Qs + 8 * v).AsUInt32();
+                (low | (Avx2.ShiftLeftLogicalVariable(pair, topShift) & topMask)).AsInt32().Store(scratch + 8 * v);
+            }
+        }
+
+        /// <summary>Each sub-block's four sign bytes (after the indices) broadcast by one load, its multipliers by one vpshufb.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8, int* scratch)
+        {
+            var x = (BlockIQ2S*)block;
+            int* indices = scratch;
+            Vector256<byte> multipliers = NibbleMultiplierWords(x->Scales), pick = FirstWordPick;
+            uint* signs = (uint*)(x->Qs + 32);
+            Vector256<int> sumi = Vector256<int>.Zero;
+            for (int ib = 0; ib < 8; ib++, q8 += 32, indices += 4, pick += Vector256.Create((byte)2))
+            {
+                var magnitudes = Points((ulong*)grid, indices[0], indices[1], indices[2], indices[3]);
+                Vector256<sbyte> negative = NegativeMask(Vector256.Create(signs[ib]).AsByte());
+                sumi += MaskedSubBlock(magnitudes, negative, q8, Avx2.Shuffle(multipliers, pick).AsInt16());
             }
             return sumi;
         }
@@ -259,7 +318,7 @@ internal static unsafe partial class Lattice
 
         /// <summary>64 index bytes (two per group of 8), then one word per sub-block: four sign patterns and the scale nibble.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8)
+        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8, int* scratch)
         {
             byte* qs = ((BlockIQ3XXS*)block)->Qs;
             Vector256<uint> packed = Avx.LoadVector256((uint*)(qs + 64));
@@ -280,7 +339,7 @@ internal static unsafe partial class Lattice
 
         /// <summary>The index's bit 8 of point k sits at bit k of qh: shifted left by 8 − k.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8)
+        public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8, int* scratch)
         {
             var x = (BlockIQ3S*)block;
             Vector256<byte> signs = Avx.LoadVector256(x->Signs);
@@ -308,10 +367,14 @@ internal static unsafe partial class Lattice
     {
         var y = (BlockQ8K*)a;
         Vector256<float> acc = Vector256<float>.Zero;
+        int* scratch = stackalloc int[32];
+        int blocks = n / 256;
+        if (blocks > 0) T.Prepare(w, scratch);
         fixed (byte* grid = T.Grid)
-            for (int b = 0; b < n / 256; b++, w += T.BlockBytes)
+            for (int b = 0; b < blocks; b++, w += T.BlockBytes)
             {
-                Vector256<int> sumi = T.Lanes(w, grid, y[b].Qs);
+                Vector256<int> sumi = T.Lanes(w, grid, y[b].Qs, scratch);
+                if (b + 1 < blocks) T.Prepare(w + T.BlockBytes, scratch);
                 acc = Fma.MultiplyAdd(Vector256.Create(Avx2Dot.Scale(*(Half*)w) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
             }
         return T.Factor * Avx2Dot.Sum8(acc);
