@@ -7,15 +7,16 @@ using Suiron.Tensors;
 namespace Suiron.Kernels;
 
 // The AVX2 dots of the lattice i-quants. A sub-block's 32 grid bytes come from four (IQ2, IQ1) or eight (IQ3) scalar
-// table loads where the indices are plain bytes or masked words, and from one vpgatherqq/vpgatherdd where the index
-// bits are spread over several fields (IQ2_S, IQ3_S, IQ1_S, IQ1_M: computed in vectors, which beats extracting them one
-// by one). Everything else a block needs — its 32 sign bytes, its multipliers, IQ1's shift terms — is built once per
-// block in registers and each sub-block picks its share with vpermd, in place of per-group table loads and scalar bit
-// fiddling. The signs go onto the activations, so vpmaddubsw can take the unsigned magnitudes (≤ 62: pair sums stay
-// below 2^15) against the signed products; one vpmaddwd with the sub-block's odd multipliers 2s + 1 (one per 16 weights)
-// brings them to int32. A super-block's integers add up exactly, then one FMA with d_x·d_y, so each block's
-// contribution is the scalar reference's up to float rounding. The IQ1 grids hold −1, 0, 1: vpsignb of the
-// activations by the grid point is the product itself.
+// table loads. Where the indices are plain bytes or masked words they are read in place; where their bits are spread over
+// several fields (IQ2_S, IQ3_S, IQ1_S, IQ1_M) a block's indices are built in vectors and stored while the block before it
+// finishes, so the loads neither wait on those stores nor go through a vpgather, which ran slower. Everything else a
+// block needs — its sign bytes, its multipliers, IQ1's shift terms — is built once per block and each sub-block picks its
+// share with one shuffle or a broadcast load, in place of per-group table loads and scalar bit fiddling. The signs go onto
+// the activations, so vpmaddubsw can take the unsigned magnitudes (≤ 62: pair sums stay below 2^15) against the signed
+// products; one vpmaddwd with the sub-block's odd multipliers 2s + 1 (one per 16 weights) brings them to int32. A
+// super-block's integers add up exactly, then one FMA with d_x·d_y, so each block's contribution is the scalar
+// reference's up to float rounding. The IQ1 grids hold −1, 0, 1: for IQ1_S vpsignb of the activations by the grid point
+// is the product itself; IQ1_M folds each group's shift into the byte (8v ± 1).
 internal static unsafe partial class Lattice
 {
     /// <summary>
@@ -81,13 +82,11 @@ internal static unsafe partial class Lattice
         return (qh >> 3 & 1) * 0xFFu | (qh >> 7 & 1) * 0xFF00u | (qh >> 11 & 1) * 0xFF0000u | (qh >> 15 & 1) * 0xFF000000u;
     }
 
-    /// <summary>Grid points of eight bytes (IQ2, IQ1 codebooks) at four indices, one vpgatherqq.</summary>
+    /// <summary>Eight four-byte grid points (IQ3 codebooks) whose indices are the ints at <paramref name="indices"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<byte> GatherPoints(ulong* grid, Vector256<long> indices) => Avx2.GatherVector256((long*)grid, indices, 8).AsByte();
-
-    /// <summary>Grid points of four bytes (IQ3 codebooks) at eight indices, one vpgatherdd.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<byte> GatherPoints(uint* grid, Vector256<int> indices) => Avx2.GatherVector256((int*)grid, indices, 4).AsByte();
+    internal static Vector256<byte> Points(uint* grid, int* indices) =>
+        Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]],
+            grid[indices[4]], grid[indices[5]], grid[indices[6]], grid[indices[7]]).AsByte();
 
     /// <summary>
     /// One IQ2/IQ3 type's block for the shared AVX2 dot (<see cref="Avx2OneRow{T}"/>):
@@ -105,7 +104,7 @@ internal static unsafe partial class Lattice
         static abstract float Factor { get; }
 
         /// <summary>
-        /// Stores what <see cref="Lanes"/> of the block will load from <c>scratch</c> (32 ints, its grid indices); called
+        /// Stores what <see cref="Lanes"/> of the block will load from <c>scratch</c> (128 ints: its grid indices…); called
         /// while the block before it finishes, so those loads need not wait on the stores.
         /// </summary>
         static virtual void Prepare(byte* block, int* scratch) { }
@@ -337,22 +336,39 @@ internal static unsafe partial class Lattice
         public static int BlockBytes => sizeof(BlockIQ3S);
         public static float Factor => 1f;
 
-        /// <summary>The index's bit 8 of point k sits at bit k of qh: shifted left by 8 − k.</summary>
+        /// <summary>
+        /// The 64 indices (eight per sub-block; the index's bit 8 of point k sits at bit k of qh: shifted left by 8 − k),
+        /// then the eight multipliers 2s + 1 in both int16 halves of a dword (nibble ib of the four scale bytes is
+        /// sub-block ib's scale), each for <see cref="Lanes"/> to load.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Prepare(byte* block, int* scratch)
+        {
+            var x = (BlockIQ3S*)block;
+            Vector256<uint> topShift = Vector256.Create(8u, 7, 6, 5, 4, 3, 2, 1), topMask = Vector256.Create(0x100u);
+            for (int ib = 0; ib < 8; ib++)
+            {
+                Vector256<uint> high = Avx2.ShiftLeftLogicalVariable(Vector256.Create((uint)x->Qh[ib]), topShift) & topMask;
+                (Avx2.ConvertToVector256Int32(x->Qs + 8 * ib) | high.AsInt32()).Store(scratch + 8 * ib);
+            }
+            Vector256<uint> nibbles = Avx2.ShiftRightLogicalVariable(Vector256.Create(*(uint*)x->Scales), Vector256.Create(0u, 4, 8, 12, 16, 20, 24, 28)) & Vector256.Create(0xFu);
+            Vector256<uint> odd = (nibbles << 1) | Vector256<uint>.One;
+            (odd | (odd << 16)).AsInt32().Store(scratch + 64);
+        }
+
+        /// <summary>Each sub-block's eight points by scalar loads (faster here than a vpgatherdd), its sign bytes and multiplier by broadcast loads.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Lanes(byte* block, byte* grid, sbyte* q8, int* scratch)
         {
             var x = (BlockIQ3S*)block;
-            Vector256<byte> signs = Avx.LoadVector256(x->Signs);
-            // nibble ib of the four scale bytes is sub-block ib's scale
-            Vector256<uint> nibbles = Avx2.ShiftRightLogicalVariable(Vector256.Create(*(uint*)x->Scales), Vector256.Create(0u, 4, 8, 12, 16, 20, 24, 28)) & Vector256.Create(0xFu);
-            Vector256<uint> odd = (nibbles << 1) | Vector256<uint>.One;
-            Vector256<int> multipliers = (odd | (odd << 16)).AsInt32();
-            Vector256<int> which = Vector256<int>.Zero, sumi = which;
-            for (int ib = 0; ib < 8; ib++, q8 += 32, which += Vector256<int>.One)
+            uint* signs = (uint*)x->Signs;
+            int* multipliers = scratch + 64;
+            Vector256<int> sumi = Vector256<int>.Zero;
+            for (int ib = 0; ib < 8; ib++, q8 += 32)
             {
-                Vector256<uint> high = Avx2.ShiftLeftLogicalVariable(Vector256.Create((uint)x->Qh[ib]), Vector256.Create(8u, 7, 6, 5, 4, 3, 2, 1)) & Vector256.Create(0x100u);
-                var magnitudes = GatherPoints((uint*)grid, Avx2.ConvertToVector256Int32(x->Qs + 8 * ib) | high.AsInt32());
-                sumi += MaskedSubBlock(magnitudes, NegativeMask(signs, which), q8, Avx2.PermuteVar8x32(multipliers, which).AsInt16());
+                var magnitudes = Points((uint*)grid, scratch + 8 * ib);
+                Vector256<sbyte> negative = NegativeMask(Vector256.Create(signs[ib]).AsByte());
+                sumi += MaskedSubBlock(magnitudes, negative, q8, Vector256.Create(multipliers[ib]).AsInt16());
             }
             return sumi;
         }
@@ -367,7 +383,7 @@ internal static unsafe partial class Lattice
     {
         var y = (BlockQ8K*)a;
         Vector256<float> acc = Vector256<float>.Zero;
-        int* scratch = stackalloc int[32];
+        int* scratch = stackalloc int[128];
         int blocks = n / 256;
         if (blocks > 0) T.Prepare(w, scratch);
         fixed (byte* grid = T.Grid)
