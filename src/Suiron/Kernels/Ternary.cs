@@ -139,31 +139,30 @@ internal static unsafe class Ternary
 
     /// <summary>
     /// <see cref="DotTQ2_0"/> in AVX2: the trits of 32 bytes two bits at a time, multiplied unsigned by the activations
-    /// (vpmaddubsw, pairs ≤ 2·2·128) and summed to int32, less Σ y from the Q8_K group sums: the same integer per block.
+    /// (vpmaddubsw, pairs ≤ 2·2·127) and added up in int16 from the negated Q8_K group sums (each lane ≤ 8·508 + 2032),
+    /// then one vpmaddwd and one horizontal sum: Σ (t − 1)·y, the same integer per block.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2DotTQ2_0(byte* w, byte* a, int n)
     {
         var x = (BlockTQ2_0*)w;
         var y = (BlockQ8K*)a;
-        Vector256<byte> two = Vector256.Create((byte)3);
-        Vector256<short> ones = Vector256.Create((short)1);
+        Vector256<byte> mask = Vector256.Create((byte)3);
         float sum = 0;
         for (int b = 0; b < n / 256; b++)
         {
-            Vector256<int> lanes = Vector256<int>.Zero;
+            Vector256<short> pairs = Vector256<short>.Zero - Avx.LoadVector256(y[b].BSums);
             for (int half = 0; half < 2; half++)
             {
                 Vector256<ushort> packed = Avx.LoadVector256(x[b].Qs + 32 * half).AsUInt16();
                 sbyte* activations = y[b].Qs + 128 * half;
-                lanes += TQ2_0Run(packed.AsByte() & two, activations, ones);
-                lanes += TQ2_0Run(Avx2.ShiftRightLogical(packed, 2).AsByte() & two, activations + 32, ones);
-                lanes += TQ2_0Run(Avx2.ShiftRightLogical(packed, 4).AsByte() & two, activations + 64, ones);
-                lanes += TQ2_0Run(Avx2.ShiftRightLogical(packed, 6).AsByte() & two, activations + 96, ones);
+                pairs += Avx2.MultiplyAddAdjacent(packed.AsByte() & mask, Avx.LoadVector256(activations));
+                pairs += Avx2.MultiplyAddAdjacent((packed >> 2).AsByte() & mask, Avx.LoadVector256(activations + 32));
+                pairs += Avx2.MultiplyAddAdjacent((packed >> 4).AsByte() & mask, Avx.LoadVector256(activations + 64));
+                pairs += Avx2.MultiplyAddAdjacent((packed >> 6).AsByte() & mask, Avx.LoadVector256(activations + 96));
             }
-            Vector256<short> bsums = Avx.LoadVector256(y[b].BSums);
-            int sumi = SumLanes(lanes) - SumLanes(Avx2.MultiplyAddAdjacent(bsums, ones));
-            sum += sumi * ((float)x[b].D * y[b].D);
+            int sumi = Vector256.Sum(Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1)));
+            sum += sumi * (Avx2Dot.Scale(x[b].D) * y[b].D);
         }
         return sum;
     }
@@ -202,11 +201,6 @@ internal static unsafe class Ternary
         }
         return sum;
     }
-
-    /// <summary>32 trits (0..2) times 32 activations, summed in pairs to eight int32 lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> TQ2_0Run(Vector256<byte> trits, sbyte* activations, Vector256<short> ones) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(trits, Avx.LoadVector256(activations)), ones);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int SumLanes(Vector256<int> v)
