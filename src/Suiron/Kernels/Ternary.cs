@@ -147,24 +147,48 @@ internal static unsafe class Ternary
     {
         var x = (BlockTQ2_0*)w;
         var y = (BlockQ8K*)a;
-        Vector256<byte> mask = Vector256.Create((byte)3);
+        int blocks = n / 256;
         float sum = 0;
-        for (int b = 0; b < n / 256; b++)
+        int b = 0;
+        // two blocks' horizontal sums share their steps; each block's float update stays in block order
+        for (; b + 1 < blocks; b += 2)
         {
-            Vector256<short> pairs = Vector256<short>.Zero - Avx.LoadVector256(y[b].BSums);
-            for (int half = 0; half < 2; half++)
-            {
-                Vector256<ushort> packed = Avx.LoadVector256(x[b].Qs + 32 * half).AsUInt16();
-                sbyte* activations = y[b].Qs + 128 * half;
-                pairs += Avx2.MultiplyAddAdjacent(packed.AsByte() & mask, Avx.LoadVector256(activations));
-                pairs += Avx2.MultiplyAddAdjacent((packed >> 2).AsByte() & mask, Avx.LoadVector256(activations + 32));
-                pairs += Avx2.MultiplyAddAdjacent((packed >> 4).AsByte() & mask, Avx.LoadVector256(activations + 64));
-                pairs += Avx2.MultiplyAddAdjacent((packed >> 6).AsByte() & mask, Avx.LoadVector256(activations + 96));
-            }
-            int sumi = Vector256.Sum(Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1)));
-            sum += sumi * (Avx2Dot.Scale(x[b].D) * y[b].D);
+            (int first, int second) = SumPairOfBlocks(TQ2_0Pairs(x + b, y + b), TQ2_0Pairs(x + b + 1, y + b + 1));
+            sum += first * (Avx2Dot.Scale(x[b].D) * y[b].D);
+            sum += second * (Avx2Dot.Scale(x[b + 1].D) * y[b + 1].D);
         }
+        if (b < blocks)
+            sum += Vector256.Sum(Avx2.MultiplyAddAdjacent(TQ2_0Pairs(x + b, y + b), Vector256.Create((short)1))) * (Avx2Dot.Scale(x[b].D) * y[b].D);
         return sum;
+    }
+
+    /// <summary>One TQ2_0 block's Σ (t − 1)·y as 16 int16 partial sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> TQ2_0Pairs(BlockTQ2_0* x, BlockQ8K* y)
+    {
+        Vector256<byte> mask = Vector256.Create((byte)3);
+        Vector256<short> pairs = Vector256<short>.Zero - Avx.LoadVector256(y->BSums);
+        for (int half = 0; half < 2; half++)
+        {
+            Vector256<ushort> packed = Avx.LoadVector256(x->Qs + 32 * half).AsUInt16();
+            sbyte* activations = y->Qs + 128 * half;
+            pairs += Avx2.MultiplyAddAdjacent(packed.AsByte() & mask, Avx.LoadVector256(activations));
+            pairs += Avx2.MultiplyAddAdjacent((packed >> 2).AsByte() & mask, Avx.LoadVector256(activations + 32));
+            pairs += Avx2.MultiplyAddAdjacent((packed >> 4).AsByte() & mask, Avx.LoadVector256(activations + 64));
+            pairs += Avx2.MultiplyAddAdjacent((packed >> 6).AsByte() & mask, Avx.LoadVector256(activations + 96));
+        }
+        return pairs;
+    }
+
+    /// <summary>The sums of two blocks' 16 int16 partial sums, through shared vphaddd steps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int First, int Second) SumPairOfBlocks(Vector256<short> first, Vector256<short> second)
+    {
+        Vector256<short> ones = Vector256.Create((short)1);
+        Vector256<int> halves = Avx2.HorizontalAdd(Avx2.MultiplyAddAdjacent(first, ones), Avx2.MultiplyAddAdjacent(second, ones));
+        Vector128<int> quarters = halves.GetLower() + halves.GetUpper();
+        Vector128<int> sums = Ssse3.HorizontalAdd(quarters, quarters);
+        return (sums.ToScalar(), sums.GetElement(1));
     }
 
     /// <summary>
