@@ -205,31 +205,43 @@ internal static unsafe class Ternary
     {
         var x = (BlockTQ1_0*)w;
         var y = (BlockQ8K*)a;
-        Vector256<byte> bias = Vector256.Create((byte)0x80);
+        int blocks = n / 256;
         float sum = 0;
-        for (int b = 0; b < n / 256; b++)
+        int b = 0;
+        // as TQ2_0: two blocks' horizontal sums share their steps, the float updates stay in block order
+        for (; b + 1 < blocks; b += 2)
         {
-            sbyte* q8 = y[b].Qs;
-            Vector256<short> pairs = Vector256<short>.Zero - Avx.LoadVector256(y[b].BSums);
-            Vector256<sbyte> packed = (Avx.LoadVector256(x[b].Qs) ^ bias).AsSByte();
-            for (int t = 0; t < 5; t++, q8 += 32, packed = TimesThree(packed))
-                pairs += Avx2.MultiplyAddAdjacent(TritsOfBiased(packed), Avx.LoadVector256(q8));
-            // bytes 32..47 in lane 0, times 3 in lane 1
-            Vector128<sbyte> middle = (Sse2.LoadVector128(x[b].Qs + 32) ^ Vector128.Create((byte)0x80)).AsSByte();
-            packed = Avx2.InsertVector128(middle.ToVector256Unsafe(), TimesThree(middle), 1);
-            pairs += Avx2.MultiplyAddAdjacent(TritsOfBiased(packed), Avx.LoadVector256(q8));
-            packed = TimesThree(TimesThree(packed));
-            pairs += Avx2.MultiplyAddAdjacent(TritsOfBiased(packed), Avx.LoadVector256(q8 + 32));
-            Vector128<sbyte> high = (Vector128.Create(*(uint*)x[b].Qh).AsByte() ^ Vector128.Create((byte)0x80)).AsSByte();
-            Vector128<sbyte> high3 = TimesThree(high), high9 = TimesThree(high3);
-            Vector128<int> powers = Avx2.Blend(Avx2.Blend(high.AsInt32(), high3.AsInt32(), 0b0010), Avx2.Blend(high9.AsInt32(), TimesThree(high9).AsInt32(), 0b1000), 0b1100);
-            Vector128<sbyte> fifth = TimesThree(TimesThree(packed.GetLower()));
-            packed = Avx2.InsertVector128(fifth.ToVector256Unsafe(), powers.AsSByte(), 1);
-            pairs += Avx2.MultiplyAddAdjacent(TritsOfBiased(packed), Avx.LoadVector256(q8 + 64));
-            int sumi = Vector256.Sum(Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1)));
-            sum += sumi * (Avx2Dot.Scale(x[b].D) * y[b].D);
+            (int first, int second) = SumPairOfBlocks(TQ1_0Pairs(x + b, y + b), TQ1_0Pairs(x + b + 1, y + b + 1));
+            sum += first * (Avx2Dot.Scale(x[b].D) * y[b].D);
+            sum += second * (Avx2Dot.Scale(x[b + 1].D) * y[b + 1].D);
         }
+        if (b < blocks)
+            sum += Vector256.Sum(Avx2.MultiplyAddAdjacent(TQ1_0Pairs(x + b, y + b), Vector256.Create((short)1))) * (Avx2Dot.Scale(x[b].D) * y[b].D);
         return sum;
+    }
+
+    /// <summary>One TQ1_0 block's Σ (t − 1)·y as 16 int16 partial sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> TQ1_0Pairs(BlockTQ1_0* x, BlockQ8K* y)
+    {
+        Vector256<byte> bias = Vector256.Create((byte)0x80);
+        sbyte* q8 = y->Qs;
+        Vector256<short> pairs = Vector256<short>.Zero - Avx.LoadVector256(y->BSums);
+        Vector256<sbyte> packed = (Avx.LoadVector256(x->Qs) ^ bias).AsSByte();
+        for (int t = 0; t < 5; t++, q8 += 32, packed = TimesThree(packed))
+            pairs += Avx2.MultiplyAddAdjacent(TritsOfBiased(packed), Avx.LoadVector256(q8));
+        // bytes 32..47 in lane 0, times 3 in lane 1
+        Vector128<sbyte> middle = (Sse2.LoadVector128(x->Qs + 32) ^ Vector128.Create((byte)0x80)).AsSByte();
+        packed = Avx2.InsertVector128(middle.ToVector256Unsafe(), TimesThree(middle), 1);
+        pairs += Avx2.MultiplyAddAdjacent(TritsOfBiased(packed), Avx.LoadVector256(q8));
+        packed = TimesThree(TimesThree(packed));
+        pairs += Avx2.MultiplyAddAdjacent(TritsOfBiased(packed), Avx.LoadVector256(q8 + 32));
+        Vector128<sbyte> high = (Vector128.Create(*(uint*)x->Qh).AsByte() ^ Vector128.Create((byte)0x80)).AsSByte();
+        Vector128<sbyte> high3 = TimesThree(high), high9 = TimesThree(high3);
+        Vector128<int> powers = Avx2.Blend(Avx2.Blend(high.AsInt32(), high3.AsInt32(), 0b0010), Avx2.Blend(high9.AsInt32(), TimesThree(high9).AsInt32(), 0b1000), 0b1100);
+        Vector128<sbyte> fifth = TimesThree(TimesThree(packed.GetLower()));
+        packed = Avx2.InsertVector128(fifth.ToVector256Unsafe(), powers.AsSByte(), 1);
+        return pairs + Avx2.MultiplyAddAdjacent(TritsOfBiased(packed), Avx.LoadVector256(q8 + 64));
     }
 
     /// <summary>Each byte times 3 modulo 256.</summary>
