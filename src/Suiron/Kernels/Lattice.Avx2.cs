@@ -464,19 +464,19 @@ internal static unsafe partial class Lattice
     }
 
     /// <summary>
-    /// The IQ1 grid points with every coordinate times 8 (−8, 0, 8), for IQ1_M, which adds each group's ±1 shift to them
-    /// in a byte. 16 KB, built once, never freed.
+    /// The IQ1 grid points as 8v + 9 per coordinate (1, 9, 17), for IQ1_M, which adds each group's ±1 shift to them in a
+    /// byte: 8v + s + 9, never negative, so vpmaddubsw takes it as is. 16 KB, built once, never freed.
     /// </summary>
-    private static readonly ulong* IQ1EightfoldGrid = BuildIQ1EightfoldGrid();
+    private static readonly ulong* IQ1OffsetEightfoldGrid = BuildIQ1OffsetEightfoldGrid();
 
-    private static ulong* BuildIQ1EightfoldGrid()
+    private static ulong* BuildIQ1OffsetEightfoldGrid()
     {
         ReadOnlySpan<ulong> grid = LatticeGrids.IQ1S;
         var table = (ulong*)NativeMemory.AlignedAlloc((nuint)grid.Length * sizeof(ulong), 64);
         for (int i = 0; i < grid.Length; i++)
         {
             ulong point = 0;
-            for (int j = 0; j < 8; j++) point |= (ulong)(byte)(8 * (sbyte)(grid[i] >> (8 * j))) << (8 * j);
+            for (int j = 0; j < 8; j++) point |= (ulong)(byte)(8 * (sbyte)(grid[i] >> (8 * j)) + 9) << (8 * j);
             table[i] = point;
         }
         return table;
@@ -513,7 +513,7 @@ internal static unsafe partial class Lattice
     {
         var x = (BlockIQ1M*)w;
         var y = (BlockQ8K*)a;
-        ulong* grid = IQ1EightfoldGrid;
+        ulong* grid = IQ1OffsetEightfoldGrid;
         Vector256<byte> ones = Vector256.Create((byte)1);
         // bit 3 of each qh byte is its even group's shift sign, bit 7 its odd group's
         Vector256<byte> shiftBits = Vector256.Create((ushort)0x8008).AsByte();
@@ -523,6 +523,8 @@ internal static unsafe partial class Lattice
         Vector256<byte> firstSpread = Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
             2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
         Vector256<byte> firstPick = Vector256.Create((ushort)0x0100).AsByte();
+        Vector256<byte> sumsOrder = Vector256.Create((byte)0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
+            0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
         float sum = 0;
         int* indices = stackalloc int[32];
         int blocks = n / 256;
@@ -535,7 +537,12 @@ internal static unsafe partial class Lattice
             Vector256<byte> multipliers = Avx2.Shuffle(((((scaleFields & Vector256.Create((ushort)7)) << 1) | Vector256<ushort>.One)).AsByte(), multiplierOrder);
             Vector256<ushort> qh = Avx2.ConvertToVector256Int16(block->Qh).AsUInt16();
             Vector256<byte> groupSigns = Avx2.CompareEqual((qh | (qh << 8)).AsByte() & shiftBits, shiftBits) | ones;
-            Vector256<int> sumi = Vector256<int>.Zero;
+            // the weights go in as 8v + s + 9: less 9·Σ_h ls_h·bsums_h, with the group sums in the multipliers' order
+            // (first halves in lane 0, second halves in lane 1)
+            Vector256<byte> evenThenOdd = Avx2.Shuffle(Avx.LoadVector256(y[b].BSums).AsByte(), sumsOrder); // h = 0, 2, 4, 6, 1, 3, 5, 7 | 8, 10, 12, 14, 9, 11, 13, 15
+            Vector256<short> groupSums = Avx2.Permute4x64(evenThenOdd.AsUInt64(), 0b11_01_10_00).AsInt16();
+            Vector256<int> offsetTerms = Avx2.MultiplyAddAdjacent(groupSums, multipliers.AsInt16());
+            Vector256<int> sumi = Vector256<int>.Zero - offsetTerms - (offsetTerms << 3);
             int* k = indices;
             Vector256<byte> pick = firstPick;
             // groups 0..15, then 16..31, in both lanes
@@ -546,8 +553,8 @@ internal static unsafe partial class Lattice
                 Vector256<byte> spread = firstSpread;
                 for (int j = 0; j < 4; j++, q8 += 32, k += 4)
                 {
-                    Vector256<sbyte> weights = (Points(grid, k[0], k[1], k[2], k[3]) + Avx2.Shuffle(signs, spread)).AsSByte();
-                    Vector256<short> products = Avx2.MultiplyAddAdjacent(Avx2.Abs(weights), Avx2.Sign(Avx.LoadVector256(q8), weights));
+                    Vector256<byte> weights = Points(grid, k[0], k[1], k[2], k[3]) + Avx2.Shuffle(signs, spread);
+                    Vector256<short> products = Avx2.MultiplyAddAdjacent(weights, Avx.LoadVector256(q8));
                     sumi += Avx2.MultiplyAddAdjacent(products, Avx2.Shuffle(multipliers, pick).AsInt16());
                     spread += Vector256.Create((byte)4);
                     pick += Vector256.Create((byte)2);
