@@ -16,7 +16,7 @@ namespace Suiron.Kernels;
 // products; one vpmaddwd with the sub-block's odd multipliers 2s + 1 (one per 16 weights) brings them to int32. A
 // super-block's integers add up exactly, then one FMA with d_x·d_y, so each block's contribution is the scalar
 // reference's up to float rounding. The IQ1 grids hold −1, 0, 1: for IQ1_S vpsignb of the activations by the grid point
-// is the product itself; IQ1_M folds each group's shift into the byte (8v ± 1).
+// is the product itself; IQ1_M folds each group's shift into an unsigned byte (8v ± 1 + 9).
 internal static unsafe partial class Lattice
 {
     /// <summary>
