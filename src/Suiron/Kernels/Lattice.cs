@@ -105,11 +105,14 @@ internal static unsafe partial class Lattice
 
     /// <summary>IQ1_M: the fp16 block scale, spread over the top nibbles of the four scale words.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float IQ1MScale(BlockIQ1M* x)
+    internal static float IQ1MScale(BlockIQ1M* x) => (float)IQ1MScaleHalf(x);
+
+    /// <summary>IQ1_M: the fp16 block scale as a <see cref="Half"/>, for kernels that convert it their own way.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Half IQ1MScaleHalf(BlockIQ1M* x)
     {
         var sc = (ushort*)x->Scales;
-        ushort bits = (ushort)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00F0) | ((sc[2] >> 4) & 0x0F00) | (sc[3] & 0xF000));
-        return (float)BitConverter.UInt16BitsToHalf(bits);
+        return BitConverter.UInt16BitsToHalf((ushort)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00F0) | ((sc[2] >> 4) & 0x0F00) | (sc[3] & 0xF000)));
     }
 
     // Dequantizers.

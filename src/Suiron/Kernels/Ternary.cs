@@ -139,85 +139,123 @@ internal static unsafe class Ternary
 
     /// <summary>
     /// <see cref="DotTQ2_0"/> in AVX2: the trits of 32 bytes two bits at a time, multiplied unsigned by the activations
-    /// (vpmaddubsw, pairs ≤ 2·2·128) and summed to int32, less Σ y from the Q8_K group sums: the same integer per block.
+    /// (vpmaddubsw, pairs ≤ 2·2·127) and added up in int16 from the negated Q8_K group sums (each lane ≤ 8·508 + 2032),
+    /// then one vpmaddwd and one horizontal sum: Σ (t − 1)·y, the same integer per block.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2DotTQ2_0(byte* w, byte* a, int n)
     {
         var x = (BlockTQ2_0*)w;
         var y = (BlockQ8K*)a;
-        Vector256<byte> two = Vector256.Create((byte)3);
-        Vector256<short> ones = Vector256.Create((short)1);
+        int blocks = n / 256;
         float sum = 0;
-        for (int b = 0; b < n / 256; b++)
+        int b = 0;
+        // two blocks' horizontal sums share their steps; each block's float update stays in block order
+        for (; b + 1 < blocks; b += 2)
         {
-            Vector256<int> lanes = Vector256<int>.Zero;
-            for (int half = 0; half < 2; half++)
-            {
-                Vector256<ushort> packed = Avx.LoadVector256(x[b].Qs + 32 * half).AsUInt16();
-                sbyte* activations = y[b].Qs + 128 * half;
-                lanes += TQ2_0Run(packed.AsByte() & two, activations, ones);
-                lanes += TQ2_0Run(Avx2.ShiftRightLogical(packed, 2).AsByte() & two, activations + 32, ones);
-                lanes += TQ2_0Run(Avx2.ShiftRightLogical(packed, 4).AsByte() & two, activations + 64, ones);
-                lanes += TQ2_0Run(Avx2.ShiftRightLogical(packed, 6).AsByte() & two, activations + 96, ones);
-            }
-            Vector256<short> bsums = Avx.LoadVector256(y[b].BSums);
-            int sumi = SumLanes(lanes) - SumLanes(Avx2.MultiplyAddAdjacent(bsums, ones));
-            sum += sumi * ((float)x[b].D * y[b].D);
+            (int first, int second) = SumPairOfBlocks(TQ2_0Pairs(x + b, y + b), TQ2_0Pairs(x + b + 1, y + b + 1));
+            sum += first * (Avx2Dot.Scale(x[b].D) * y[b].D);
+            sum += second * (Avx2Dot.Scale(x[b + 1].D) * y[b + 1].D);
         }
+        if (b < blocks)
+            sum += Vector256.Sum(Avx2.MultiplyAddAdjacent(TQ2_0Pairs(x + b, y + b), Vector256.Create((short)1))) * (Avx2Dot.Scale(x[b].D) * y[b].D);
         return sum;
     }
 
+    /// <summary>One TQ2_0 block's Σ (t − 1)·y as 16 int16 partial sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> TQ2_0Pairs(BlockTQ2_0* x, BlockQ8K* y)
+    {
+        Vector256<byte> mask = Vector256.Create((byte)3);
+        Vector256<short> pairs = Vector256<short>.Zero - Avx.LoadVector256(y->BSums);
+        for (int half = 0; half < 2; half++)
+        {
+            Vector256<ushort> packed = Avx.LoadVector256(x->Qs + 32 * half).AsUInt16();
+            sbyte* activations = y->Qs + 128 * half;
+            pairs += Avx2.MultiplyAddAdjacent(packed.AsByte() & mask, Avx.LoadVector256(activations));
+            pairs += Avx2.MultiplyAddAdjacent((packed >> 2).AsByte() & mask, Avx.LoadVector256(activations + 32));
+            pairs += Avx2.MultiplyAddAdjacent((packed >> 4).AsByte() & mask, Avx.LoadVector256(activations + 64));
+            pairs += Avx2.MultiplyAddAdjacent((packed >> 6).AsByte() & mask, Avx.LoadVector256(activations + 96));
+        }
+        return pairs;
+    }
+
+    /// <summary>The sums of two blocks' 16 int16 partial sums, through shared vphaddd steps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (int First, int Second) SumPairOfBlocks(Vector256<short> first, Vector256<short> second)
+    {
+        Vector256<short> ones = Vector256.Create((short)1);
+        Vector256<int> halves = Avx2.HorizontalAdd(Avx2.MultiplyAddAdjacent(first, ones), Avx2.MultiplyAddAdjacent(second, ones));
+        Vector128<int> quarters = halves.GetLower() + halves.GetUpper();
+        Vector128<int> sums = Ssse3.HorizontalAdd(quarters, quarters);
+        return (sums.ToScalar(), sums.GetElement(1));
+    }
+
     /// <summary>
-    /// <see cref="DotTQ1_0"/> in AVX2: each byte widened to 16 bits, multiplied by 3ⁿ and masked to its low byte, times 3,
-    /// shifted right by 8: trit n of 16 bytes at a time; vpmaddwd with the widened activations; less Σ y as in TQ2_0.
+    /// <see cref="DotTQ1_0"/> in AVX2. Trit n of a byte v is ⌊3·(v·3ⁿ mod 256) / 256⌋: 0 below 86, 1 below 171, else 2,
+    /// so two signed compares of the byte xor 0x80 give it, and since 3·128 ≡ 128 (mod 256) the biased bytes are
+    /// multiplied by 3 in place (two vpaddb) from one trit to the next. The 32 bytes of five trits make five runs of 32
+    /// weights; the next 16 bytes two trits per run (lane 1 one power ahead of lane 0, as the activations run on), and
+    /// the last run pairs their fifth trit with the four-trit bytes qh (lane 1 byte p: qh[p % 4]·3^(p / 4)). vpmaddubsw
+    /// of the trits and the activations adds up in int16 from the negated Q8_K group sums (each lane ≤ 8·508 + 2032),
+    /// then one vpmaddwd and one horizontal sum: Σ (t − 1)·y, the same integer per block.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Avx2DotTQ1_0(byte* w, byte* a, int n)
     {
         var x = (BlockTQ1_0*)w;
         var y = (BlockQ8K*)a;
-        Vector256<short> ones = Vector256.Create((short)1), low = Vector256.Create((short)0xFF), three = Vector256.Create((short)3);
+        int blocks = n / 256;
         float sum = 0;
-        for (int b = 0; b < n / 256; b++)
+        int b = 0;
+        // as TQ2_0: two blocks' horizontal sums share their steps, the float updates stay in block order
+        for (; b + 1 < blocks; b += 2)
         {
-            Vector256<int> lanes = Vector256<int>.Zero;
-            sbyte* q8 = y[b].Qs;
-            Vector256<short> bytes0 = Avx2.ConvertToVector256Int16(x[b].Qs);
-            Vector256<short> bytes1 = Avx2.ConvertToVector256Int16(x[b].Qs + 16);
-            Vector256<short> bytes2 = Avx2.ConvertToVector256Int16(x[b].Qs + 32);
-            for (int t = 0; t < 5; t++)
-            {
-                Vector256<short> power = Vector256.Create((short)Pow3[t]);
-                lanes += Avx2.MultiplyAddAdjacent(TritsOf(bytes0, power, low, three), Avx2.ConvertToVector256Int16(q8 + 32 * t));
-                lanes += Avx2.MultiplyAddAdjacent(TritsOf(bytes1, power, low, three), Avx2.ConvertToVector256Int16(q8 + 32 * t + 16));
-                lanes += Avx2.MultiplyAddAdjacent(TritsOf(bytes2, power, low, three), Avx2.ConvertToVector256Int16(q8 + 160 + 16 * t));
-            }
-            int sumi = SumLanes(lanes);
-            for (int t = 0; t < 4; t++)
-                for (int j = 0; j < 4; j++) sumi += Trit(x[b].Qh[j], t) * q8[240 + 4 * t + j];
-            Vector256<short> bsums = Avx.LoadVector256(y[b].BSums);
-            sumi -= SumLanes(Avx2.MultiplyAddAdjacent(bsums, ones));
-            sum += sumi * ((float)x[b].D * y[b].D);
+            (int first, int second) = SumPairOfBlocks(TQ1_0Pairs(x + b, y + b), TQ1_0Pairs(x + b + 1, y + b + 1));
+            sum += first * (Avx2Dot.Scale(x[b].D) * y[b].D);
+            sum += second * (Avx2Dot.Scale(x[b + 1].D) * y[b + 1].D);
         }
+        if (b < blocks)
+            sum += Vector256.Sum(Avx2.MultiplyAddAdjacent(TQ1_0Pairs(x + b, y + b), Vector256.Create((short)1))) * (Avx2Dot.Scale(x[b].D) * y[b].D);
         return sum;
     }
 
-    /// <summary>32 trits (0..2) times 32 activations, summed in pairs to eight int32 lanes.</summary>
+    /// <summary>One TQ1_0 block's Σ (t − 1)·y as 16 int16 partial sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> TQ2_0Run(Vector256<byte> trits, sbyte* activations, Vector256<short> ones) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(trits, Avx.LoadVector256(activations)), ones);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int SumLanes(Vector256<int> v)
+    private static Vector256<short> TQ1_0Pairs(BlockTQ1_0* x, BlockQ8K* y)
     {
-        Vector128<int> x = v.GetLower() + v.GetUpper();
-        return x.GetElement(0) + x.GetElement(1) + x.GetElement(2) + x.GetElement(3);
+        Vector256<byte> bias = Vector256.Create((byte)0x80);
+        sbyte* q8 = y->Qs;
+        Vector256<short> pairs = Vector256<short>.Zero - Avx.LoadVector256(y->BSums);
+        Vector256<sbyte> packed = (Avx.LoadVector256(x->Qs) ^ bias).AsSByte();
+        for (int t = 0; t < 5; t++, q8 += 32, packed = TimesThree(packed))
+            pairs += Avx2.MultiplyAddAdjacent(TritsOfBiased(packed), Avx.LoadVector256(q8));
+        // bytes 32..47 in lane 0, times 3 in lane 1
+        Vector128<sbyte> middle = (Sse2.LoadVector128(x->Qs + 32) ^ Vector128.Create((byte)0x80)).AsSByte();
+        packed = Avx2.InsertVector128(middle.ToVector256Unsafe(), TimesThree(middle), 1);
+        pairs += Avx2.MultiplyAddAdjacent(TritsOfBiased(packed), Avx.LoadVector256(q8));
+        packed = TimesThree(TimesThree(packed));
+        pairs += Avx2.MultiplyAddAdjacent(TritsOfBiased(packed), Avx.LoadVector256(q8 + 32));
+        Vector128<sbyte> high = (Vector128.Create(*(uint*)x->Qh).AsByte() ^ Vector128.Create((byte)0x80)).AsSByte();
+        Vector128<sbyte> high3 = TimesThree(high), high9 = TimesThree(high3);
+        Vector128<int> powers = Avx2.Blend(Avx2.Blend(high.AsInt32(), high3.AsInt32(), 0b0010), Avx2.Blend(high9.AsInt32(), TimesThree(high9).AsInt32(), 0b1000), 0b1100);
+        Vector128<sbyte> fifth = TimesThree(TimesThree(packed.GetLower()));
+        packed = Avx2.InsertVector128(fifth.ToVector256Unsafe(), powers.AsSByte(), 1);
+        return pairs + Avx2.MultiplyAddAdjacent(TritsOfBiased(packed), Avx.LoadVector256(q8 + 64));
     }
 
+    /// <summary>Each byte times 3 modulo 256.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> TritsOf(Vector256<short> bytes, Vector256<short> power, Vector256<short> low, Vector256<short> three) =>
-        Avx2.ShiftRightLogical(Avx2.MultiplyLow(Avx2.MultiplyLow(bytes, power) & low, three), 8);
+    private static Vector256<sbyte> TimesThree(Vector256<sbyte> v) => v + v + v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<sbyte> TimesThree(Vector128<sbyte> v) => v + v + v;
+
+    /// <summary>The trits 0..2 of bytes held xor 0x80: (v ≥ 86) + (v ≥ 171).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> TritsOfBiased(Vector256<sbyte> biased) =>
+        (Vector256<sbyte>.Zero - Avx2.CompareGreaterThan(biased, Vector256.Create((sbyte)(85 - 128)))
+            - Avx2.CompareGreaterThan(biased, Vector256.Create((sbyte)(170 - 128)))).AsByte();
 
     /// <summary>
     /// <see cref="DotTQ2_0"/> in portable 128-bit code (NEON, SSE): each two-bit trit less one as a signed byte, then
