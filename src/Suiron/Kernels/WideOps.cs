@@ -114,21 +114,20 @@ internal readonly unsafe struct Avx512Ops : IWideOps
     public static Vector256<byte> RunLanes(Vector512<byte> sum, Vector512<byte> secondHalfSum) => Avx2.Add(sum.GetLower().AsInt32(), sum.GetUpper().AsInt32()).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> MultiplyAddBytes(short* words, Vector128<sbyte> bytes) =>
-        Avx2.MultiplyAddAdjacent(Avx.LoadVector256(words), Avx2.ConvertToVector256Int16(bytes)).AsByte();
+    public static Vector256<byte> MultiplyAddBytes(short* words, Vector128<sbyte> bytes) => Avx2Ops.MultiplyAddBytes(words, bytes);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> SubtractInt32(Vector256<byte> left, Vector256<byte> right) => Avx2.Subtract(left.AsInt32(), right.AsInt32()).AsByte();
+    public static Vector256<byte> SubtractInt32(Vector256<byte> left, Vector256<byte> right) => Avx2Ops.SubtractInt32(left, right);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> ShiftLeftInt32(Vector256<byte> value, int count) => Avx2.ShiftLeftLogical(value.AsInt32(), (byte)count).AsByte();
+    public static Vector256<byte> ShiftLeftInt32(Vector256<byte> value, int count) => Avx2Ops.ShiftLeftInt32(value, count);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> MultiplyAdd(float scale, Vector256<byte> int32Lanes, Vector256<byte> floatAccumulator) =>
-        Fma.MultiplyAdd(Vector256.Create(scale), Avx.ConvertToVector256Single(int32Lanes.AsInt32()), floatAccumulator.AsSingle()).AsByte();
+        Avx2Ops.MultiplyAdd(scale, int32Lanes, floatAccumulator);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Sum(Vector256<byte> floats) => Avx2Dot.Sum8(floats.AsSingle());
+    public static float Sum(Vector256<byte> floats) => Avx2Ops.Sum(floats);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<short> MultiplyAddAdjacent(Vector512<byte> unsigned, Vector512<sbyte> signed) => Avx512BW.MultiplyAddAdjacent(unsigned, signed);
@@ -240,8 +239,7 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
     public static Vector256<byte> RunLanes(Vector512<byte> sum, Vector512<byte> secondHalfSum) => (sum.GetLower().AsInt32() + sum.GetUpper().AsInt32()).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> MultiplyAddBytes(short* words, Vector128<sbyte> bytes) =>
-        Avx2.MultiplyAddAdjacent(Avx.LoadVector256(words), Avx2.ConvertToVector256Int16(bytes)).AsByte();
+    public static Vector256<byte> MultiplyAddBytes(short* words, Vector128<sbyte> bytes) => Avx2Ops.MultiplyAddBytes(words, bytes);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> SubtractInt32(Vector256<byte> left, Vector256<byte> right) => Avx2Ops.SubtractInt32(left, right);
