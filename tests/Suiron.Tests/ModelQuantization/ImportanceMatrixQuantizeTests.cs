@@ -52,14 +52,7 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
         string imatrixPath = Path.Combine(_dir, "imatrix.gguf");
         matrix.Save(imatrixPath);
 
-        string theirs = Path.Combine(_dir, "llama.cpp.gguf");
-        Assert.True(LlamaCppQuantizer.Quantize(input, theirs, fileType, imatrix: imatrixPath), $"llama.cpp refused {fileType} with the imatrix");
-        string ours = Path.Combine(_dir, "ours.gguf");
-        ModelQuantizer.Quantize(input, ours, fileType,
-            new QuantizeOptions { Threads = 2, ImportanceMatrix = ImportanceMatrix.Load(imatrixPath), ImportanceMatrixFile = imatrixPath });
-
-        QuantizedFileComparison.AssertSameContent(theirs, ours); // names the first differing key or tensor
-        Assert.True(File.ReadAllBytes(theirs).AsSpan().SequenceEqual(File.ReadAllBytes(ours)), "the files differ outside keys and tensors");
+        string theirs = AssertSameFileAsLlamaQuantize(input, fileType, imatrixPath, pure: false);
 
         // The matrix really reached llama.cpp: without it, llama.cpp writes other bytes (or refuses the lattice types).
         string plain = Path.Combine(_dir, "llama.cpp-plain.gguf");
@@ -82,14 +75,7 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
         string imatrixPath = Path.Combine(_dir, "imatrix.gguf");
         RandomImatrixFor(input, seed: layers + (int)fileType).Save(imatrixPath);
 
-        string theirs = Path.Combine(_dir, "llama.cpp.gguf");
-        Assert.True(LlamaCppQuantizer.Quantize(input, theirs, fileType, pure: true, imatrix: imatrixPath));
-        string ours = Path.Combine(_dir, "ours.gguf");
-        ModelQuantizer.Quantize(input, ours, fileType,
-            new QuantizeOptions { Threads = 2, Pure = true, ImportanceMatrix = ImportanceMatrix.Load(imatrixPath), ImportanceMatrixFile = imatrixPath });
-
-        QuantizedFileComparison.AssertSameContent(theirs, ours);
-        Assert.True(File.ReadAllBytes(theirs).AsSpan().SequenceEqual(File.ReadAllBytes(ours)), "the files differ outside keys and tensors");
+        AssertSameFileAsLlamaQuantize(input, fileType, imatrixPath, pure: true);
     }
 
     /// <summary>The same with llama-imatrix's legacy .dat file, which llama-quantize also takes: means times call counts.</summary>
@@ -104,16 +90,25 @@ public sealed unsafe class ImportanceMatrixQuantizeTests : IDisposable
         string imatrixPath = Path.Combine(_dir, "imatrix.dat");
         RandomImatrixFor(input, seed: layers + (int)fileType).SaveLegacy(imatrixPath);
 
-        string theirs = Path.Combine(_dir, "llama.cpp.gguf");
-        Assert.True(LlamaCppQuantizer.Quantize(input, theirs, fileType, imatrix: imatrixPath), $"llama.cpp refused {fileType} with the imatrix");
-        string ours = Path.Combine(_dir, "ours.gguf");
-        var loaded = ImportanceMatrix.Load(imatrixPath);
-        Assert.True(loaded.IsLegacy);
-        ModelQuantizer.Quantize(input, ours, fileType,
-            new QuantizeOptions { Threads = 2, ImportanceMatrix = loaded, ImportanceMatrixFile = imatrixPath });
+        Assert.True(ImportanceMatrix.Load(imatrixPath).IsLegacy);
+        AssertSameFileAsLlamaQuantize(input, fileType, imatrixPath, pure: false);
+    }
 
-        QuantizedFileComparison.AssertSameContent(theirs, ours);
+    /// <summary>
+    /// <c>llama-quantize [--pure] --imatrix FILE</c> and <c>suiron quantize [--pure] --imatrix FILE</c> of
+    /// <paramref name="input"/>: the same bytes, whole file. Returns llama.cpp's file.
+    /// </summary>
+    private string AssertSameFileAsLlamaQuantize(string input, ModelFileType fileType, string imatrixPath, bool pure)
+    {
+        string theirs = Path.Combine(_dir, "llama.cpp.gguf");
+        Assert.True(LlamaCppQuantizer.Quantize(input, theirs, fileType, pure, imatrix: imatrixPath), $"llama.cpp refused {fileType} with the imatrix");
+        string ours = Path.Combine(_dir, "ours.gguf");
+        ModelQuantizer.Quantize(input, ours, fileType,
+            new QuantizeOptions { Threads = 2, Pure = pure, ImportanceMatrix = ImportanceMatrix.Load(imatrixPath), ImportanceMatrixFile = imatrixPath });
+
+        QuantizedFileComparison.AssertSameContent(theirs, ours); // names the first differing key or tensor
         Assert.True(File.ReadAllBytes(theirs).AsSpan().SequenceEqual(File.ReadAllBytes(ours)), "the files differ outside keys and tensors");
+        return theirs;
     }
 
     /// <summary>
