@@ -136,7 +136,7 @@ internal static unsafe partial class Gemm
                             multipliers[2 * ib] = (short)Lattice.IQ1MMultiplier(x, 2 * ib);
                             multipliers[2 * ib + 1] = (short)Lattice.IQ1MMultiplier(x, 2 * ib + 1);
                         }
-                        *d = Lattice.IQ1MScale(x);
+                        *d = Avx2Dot.Scale(Lattice.IQ1MScaleHalf(x));
                         break;
                     }
                     default: throw Quantization.Unsupported(type);

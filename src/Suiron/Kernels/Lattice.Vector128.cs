@@ -216,7 +216,7 @@ internal static unsafe partial class Lattice
                     sumi += Vector128Dot.DotInt8(Vector128<int>.Zero, points, q) * ls;
                     shifts += Vector128Dot.DotInt8(Vector128<int>.Zero, shiftSigns, q) * ls;
                 }
-                sum += IQ1MScale(block) * y[b].D * (Vector128.Sum(sumi) + IQ1Delta * Vector128.Sum(shifts));
+                sum += Avx2Dot.Scale(IQ1MScaleHalf(block)) * y[b].D * (Vector128.Sum(sumi) + IQ1Delta * Vector128.Sum(shifts));
             }
         return sum;
     }
