@@ -309,6 +309,13 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>
+    /// Whether FMAs take a broadcast memory operand (EVEX embedded broadcast, AVX-512VL): then
+    /// <see cref="Block32KernelBroadcastScales"/> runs, else <see cref="Block32Kernel"/>. Settable only so that the
+    /// bench (<c>paths --block32-scales</c>) can A/B the two in one process; nothing else writes it.
+    /// </summary>
+    internal static bool BroadcastScaleOperands { get; set; } = Avx512F.VL.IsSupported;
+
+    /// <summary>
     /// One unpacked group of Q4_0/Q5_0/Q8_0 rows against every token, two rows by four tokens per micro-kernel call,
     /// with the tokens' block scales already interleaved by <see cref="InterleaveTokenScales"/>.
     /// </summary>
@@ -331,7 +338,8 @@ internal static unsafe partial class Gemm
             {
                 // An odd last row runs as both rows of the pair; the copy's results are dropped.
                 byte* row0 = panel + r * panelRow, row1 = r + 1 < rows ? row0 + panelRow : row0;
-                Block32Kernel(row0, row1, cols, y0, y1, y2, y3, stepScales, results);
+                if (BroadcastScaleOperands) Block32KernelBroadcastScales(row0, row1, cols, y0, y1, y2, y3, stepScales, results);
+                else Block32Kernel(row0, row1, cols, y0, y1, y2, y3, stepScales, results);
                 for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + r] = results[k];
                 if (r + 1 < rows)
                     for (int k = 0; k < count; k++) output[(long)(t + k) * outputStride + r + 1] = results[Tokens + k];
@@ -352,7 +360,7 @@ internal static unsafe partial class Gemm
     /// results[k] is row 0 with token k, results[4 + k] row 1 with token k.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block32Kernel(byte* row0, byte* row1, int n, BlockQ8_0* y0, BlockQ8_0* y1, BlockQ8_0* y2, BlockQ8_0* y3,
+    internal static void Block32Kernel(byte* row0, byte* row1, int n, BlockQ8_0* y0, BlockQ8_0* y1, BlockQ8_0* y2, BlockQ8_0* y3,
         float* tokenScales, float* results)
     {
         int blocks = n / 32;
@@ -381,6 +389,50 @@ internal static unsafe partial class Gemm
             y = Avx.LoadVector256(y3[b].Qs);
             acc03 = Fma.MultiplyAdd(Avx.Permute(p0, 0b11_11_11_11), SignedDot(abs0, w0, y, ones), acc03);
             acc13 = Fma.MultiplyAdd(Avx.Permute(p1, 0b11_11_11_11), SignedDot(abs1, w1, y, ones), acc13);
+        }
+        results[0] = Vector256.Sum(acc00); results[1] = Vector256.Sum(acc01); results[2] = Vector256.Sum(acc02); results[3] = Vector256.Sum(acc03);
+        results[4] = Vector256.Sum(acc10); results[5] = Vector256.Sum(acc11); results[6] = Vector256.Sum(acc12); results[7] = Vector256.Sum(acc13);
+    }
+
+    /// <summary>
+    /// <see cref="Block32Kernel"/> for CPUs with AVX-512VL, the same arithmetic and bits: the block's eight scale
+    /// products go through a small stack array, and each FMA reads its product as an embedded-broadcast memory operand
+    /// ({1to8}), which costs a load but no ALU op, where <see cref="Block32Kernel"/> spends one vpermilps per
+    /// (row, token, block). Five vector ALU ops per (row, token, block) instead of six; without AVX-512 the broadcast
+    /// would be a separate instruction, so the AVX2-only CPUs keep the permutes. It also needs fewer registers: the
+    /// JIT keeps all eight accumulators in registers here, where it spills two of <see cref="Block32Kernel"/>'s
+    /// (vpsignb has no EVEX form, so its operands must live in ymm0–15).
+    /// results[k] is row 0 with token k, results[4 + k] row 1 with token k.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Block32KernelBroadcastScales(byte* row0, byte* row1, int n, BlockQ8_0* y0, BlockQ8_0* y1, BlockQ8_0* y2, BlockQ8_0* y3,
+        float* tokenScales, float* results)
+    {
+        int blocks = n / 32;
+        float* wd0 = (float*)(row0 + n), wd1 = (float*)(row1 + n);
+        float* products = stackalloc float[2 * Tokens];
+        Vector256<short> ones = Vector256.Create((short)1);
+        Vector256<float> acc00 = Vector256<float>.Zero, acc01 = acc00, acc02 = acc00, acc03 = acc00;
+        Vector256<float> acc10 = acc00, acc11 = acc00, acc12 = acc00, acc13 = acc00;
+        for (int b = 0; b < blocks; b++)
+        {
+            Vector128<float> dy = Sse.LoadVector128(tokenScales + 4 * b);
+            Sse.Store(products, Vector128.Create(wd0[b]) * dy);
+            Sse.Store(products + Tokens, Vector128.Create(wd1[b]) * dy);
+            Vector256<sbyte> w0 = Avx.LoadVector256((sbyte*)row0 + 32 * b), w1 = Avx.LoadVector256((sbyte*)row1 + 32 * b);
+            Vector256<byte> abs0 = Avx2.Abs(w0), abs1 = Avx2.Abs(w1);
+            Vector256<sbyte> y = Avx.LoadVector256(y0[b].Qs);
+            acc00 = Fma.MultiplyAdd(SignedDot(abs0, w0, y, ones), Vector256.Create(products[0]), acc00);
+            acc10 = Fma.MultiplyAdd(SignedDot(abs1, w1, y, ones), Vector256.Create(products[4]), acc10);
+            y = Avx.LoadVector256(y1[b].Qs);
+            acc01 = Fma.MultiplyAdd(SignedDot(abs0, w0, y, ones), Vector256.Create(products[1]), acc01);
+            acc11 = Fma.MultiplyAdd(SignedDot(abs1, w1, y, ones), Vector256.Create(products[5]), acc11);
+            y = Avx.LoadVector256(y2[b].Qs);
+            acc02 = Fma.MultiplyAdd(SignedDot(abs0, w0, y, ones), Vector256.Create(products[2]), acc02);
+            acc12 = Fma.MultiplyAdd(SignedDot(abs1, w1, y, ones), Vector256.Create(products[6]), acc12);
+            y = Avx.LoadVector256(y3[b].Qs);
+            acc03 = Fma.MultiplyAdd(SignedDot(abs0, w0, y, ones), Vector256.Create(products[3]), acc03);
+            acc13 = Fma.MultiplyAdd(SignedDot(abs1, w1, y, ones), Vector256.Create(products[7]), acc13);
         }
         results[0] = Vector256.Sum(acc00); results[1] = Vector256.Sum(acc01); results[2] = Vector256.Sum(acc02); results[3] = Vector256.Sum(acc03);
         results[4] = Vector256.Sum(acc10); results[5] = Vector256.Sum(acc11); results[6] = Vector256.Sum(acc12); results[7] = Vector256.Sum(acc13);
