@@ -142,23 +142,56 @@ internal static unsafe class Ternary
     /// (vpmaddubsw, pairs ≤ 2·2·127) and added up in int16 from the negated Q8_K group sums (each lane ≤ 8·508 + 2032),
     /// then one vpmaddwd and one horizontal sum: Σ (t − 1)·y, the same integer per block.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Avx2DotTQ2_0(byte* w, byte* a, int n)
+    public static float Avx2DotTQ2_0(byte* w, byte* a, int n) => Avx2DotTernary<TQ2_0Blocks>(w, a, n);
+
+    /// <summary>A ternary type for <see cref="Avx2DotTernary{TBlocks}"/>: its block size, scale and one block's partial sums.</summary>
+    private interface ITernaryBlocks
     {
-        var x = (BlockTQ2_0*)w;
+        static abstract int BlockBytes { get; }
+
+        static abstract Half Scale(byte* block);
+
+        /// <summary>One block's Σ (t − 1)·y as 16 int16 partial sums.</summary>
+        static abstract Vector256<short> Pairs(byte* block, BlockQ8K* y);
+    }
+
+    private readonly struct TQ2_0Blocks : ITernaryBlocks
+    {
+        public static int BlockBytes => sizeof(BlockTQ2_0);
+        public static Half Scale(byte* block) => ((BlockTQ2_0*)block)->D;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<short> Pairs(byte* block, BlockQ8K* y) => TQ2_0Pairs((BlockTQ2_0*)block, y);
+    }
+
+    private readonly struct TQ1_0Blocks : ITernaryBlocks
+    {
+        public static int BlockBytes => sizeof(BlockTQ1_0);
+        public static Half Scale(byte* block) => ((BlockTQ1_0*)block)->D;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<short> Pairs(byte* block, BlockQ8K* y) => TQ1_0Pairs((BlockTQ1_0*)block, y);
+    }
+
+    /// <summary>The AVX2 ternary dot: per block its exact integer, then d_x·d_y·integer added in block order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float Avx2DotTernary<TBlocks>(byte* w, byte* a, int n) where TBlocks : struct, ITernaryBlocks
+    {
         var y = (BlockQ8K*)a;
-        int blocks = n / 256;
+        int blocks = n / 256, size = TBlocks.BlockBytes;
         float sum = 0;
         int b = 0;
         // two blocks' horizontal sums share their steps; each block's float update stays in block order
         for (; b + 1 < blocks; b += 2)
         {
-            (int first, int second) = SumPairOfBlocks(TQ2_0Pairs(x + b, y + b), TQ2_0Pairs(x + b + 1, y + b + 1));
-            sum += first * (Avx2Dot.Scale(x[b].D) * y[b].D);
-            sum += second * (Avx2Dot.Scale(x[b + 1].D) * y[b + 1].D);
+            byte* x0 = w + (long)b * size, x1 = x0 + size;
+            (int first, int second) = SumPairOfBlocks(TBlocks.Pairs(x0, y + b), TBlocks.Pairs(x1, y + b + 1));
+            sum += first * (Avx2Dot.Scale(TBlocks.Scale(x0)) * y[b].D);
+            sum += second * (Avx2Dot.Scale(TBlocks.Scale(x1)) * y[b + 1].D);
         }
         if (b < blocks)
-            sum += Vector256.Sum(Avx2.MultiplyAddAdjacent(TQ2_0Pairs(x + b, y + b), Vector256.Create((short)1))) * (Avx2Dot.Scale(x[b].D) * y[b].D);
+        {
+            byte* x0 = w + (long)b * size;
+            sum += Vector256.Sum(Avx2.MultiplyAddAdjacent(TBlocks.Pairs(x0, y + b), Vector256.Create((short)1))) * (Avx2Dot.Scale(TBlocks.Scale(x0)) * y[b].D);
+        }
         return sum;
     }
 
@@ -200,25 +233,7 @@ internal static unsafe class Ternary
     /// of the trits and the activations adds up in int16 from the negated Q8_K group sums (each lane ≤ 8·508 + 2032),
     /// then one vpmaddwd and one horizontal sum: Σ (t − 1)·y, the same integer per block.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Avx2DotTQ1_0(byte* w, byte* a, int n)
-    {
-        var x = (BlockTQ1_0*)w;
-        var y = (BlockQ8K*)a;
-        int blocks = n / 256;
-        float sum = 0;
-        int b = 0;
-        // as TQ2_0: two blocks' horizontal sums share their steps, the float updates stay in block order
-        for (; b + 1 < blocks; b += 2)
-        {
-            (int first, int second) = SumPairOfBlocks(TQ1_0Pairs(x + b, y + b), TQ1_0Pairs(x + b + 1, y + b + 1));
-            sum += first * (Avx2Dot.Scale(x[b].D) * y[b].D);
-            sum += second * (Avx2Dot.Scale(x[b + 1].D) * y[b + 1].D);
-        }
-        if (b < blocks)
-            sum += Vector256.Sum(Avx2.MultiplyAddAdjacent(TQ1_0Pairs(x + b, y + b), Vector256.Create((short)1))) * (Avx2Dot.Scale(x[b].D) * y[b].D);
-        return sum;
-    }
+    public static float Avx2DotTQ1_0(byte* w, byte* a, int n) => Avx2DotTernary<TQ1_0Blocks>(w, a, n);
 
     /// <summary>One TQ1_0 block's Σ (t − 1)·y as 16 int16 partial sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
