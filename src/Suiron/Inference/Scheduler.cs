@@ -149,6 +149,7 @@ public sealed class Scheduler : IDisposable
 
     private readonly ILanguageModel _model;
     private readonly IMultiTokenPredictor? _head; // the model, where it has a multi-token-prediction head
+    private readonly ILayeredPromptModel? _layered; // the model, where it can take a prompt chunk a few layers at a time
     private readonly Tokenizer _tokenizer;
     private readonly SchedulerOptions _options;
     private readonly Slot[] _slots;
@@ -164,6 +165,7 @@ public sealed class Scheduler : IDisposable
     private bool _stopping;
 
     // Statistics (written by the scheduler thread, read by anyone).
+    private long _layeredSlices;
     private long _promptTokensEvaluated, _promptTokensCached, _generatedTokens, _completed, _draftTokens, _draftTokensAccepted;
     private readonly long[,] _speculation = new long[2, 5]; // per DraftSource: the fields of SpeculationStatistics
     private long _windowStart = Stopwatch.GetTimestamp(), _windowTokens, _lastStep;
@@ -178,6 +180,7 @@ public sealed class Scheduler : IDisposable
         _options.Validate();
         _model = model;
         _head = model as IMultiTokenPredictor is { HasPredictionHead: true } head ? head : null;
+        _layered = model as ILayeredPromptModel;
         _tokenizer = tokenizer;
         _vocab = model.Info.VocabSize;
         _pacer = new PrefillPacer(_options.PrefillLatencyFactor);
@@ -215,6 +218,8 @@ public sealed class Scheduler : IDisposable
     public long PromptTokensEvaluated => Interlocked.Read(ref _promptTokensEvaluated);
     /// <summary>Prompt tokens reused from slot caches since the start.</summary>
     public long PromptTokensCached => Interlocked.Read(ref _promptTokensCached);
+    /// <summary>Calls that took a prompt chunk some layers further beside generating sequences (layered prefill).</summary>
+    internal long LayeredSlices => Interlocked.Read(ref _layeredSlices);
     /// <summary>Tokens generated since the start.</summary>
     public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
     /// <summary>Speculative draft tokens verified, and of them accepted, since start.</summary>
@@ -474,16 +479,26 @@ public sealed class Scheduler : IDisposable
             stepSequences.Add((s, 1 + drafted));
             decodeRows += 1 + drafted;
         }
+        // Beside generating rows, a prompt goes a few layers per step where the model allows (see PrefillPacer); one
+        // such chunk at a time, and it takes the step's whole prompt share.
+        Sequence? layered = _active.Find(s => s.Layered is not null);
+        bool layering = layered is null && decodeRows > 0 && _layered is not null && _pacer.LatencyFactor > 0;
+        int layeredBudget = budget;
         budget = _pacer.PromptBudget(decodeRows, budget);
         foreach (var s in _active)
         {
+            if (layered is not null) break;
             if (s.PromptDone == s.Prompt.Length) continue;
+            if (layering && s.Mtp is null && promptTokens == 0)
+            {
+                // The head reads every prompt row's hidden state, which a layered chunk does not keep: such a sequence
+                // takes whole-model chunks.
+                int tokens = _pacer.LayeredChunkTokens(decodeRows, Math.Min(layeredBudget, Decoder.MaxBatch));
+                if (tokens > 0) layered = BeginLayered(s, PromptChunk(s, tokens));
+                break;
+            }
             if (budget <= 0 && items.Count > 0) break;
-            int chunk = Math.Min(s.Prompt.Length - s.PromptDone, Math.Max(budget, 1));
-            // A recurrent state can be reused later only where a snapshot was taken: end a chunk one token before the
-            // prompt's end, the position a follow-up prompt (this one plus an answer) is sure to share.
-            int beforeLast = s.Prompt.Length - 1;
-            if (s.Slot!.Cache.Recurrent is not null && s.PromptDone < beforeLast && s.PromptDone + chunk > beforeLast) chunk = beforeLast - s.PromptDone;
+            int chunk = PromptChunk(s, Math.Max(budget, 1));
             items.Add(new SequenceTokens(s.Prompt.AsMemory(s.PromptDone, chunk), s.Slot!.Cache));
             keepHidden |= KeepHidden(s, items[^1].Tokens.Span);
             stepSequences.Add((s, chunk));
@@ -491,6 +506,94 @@ public sealed class Scheduler : IDisposable
             promptTokens += chunk;
         }
 
+        if (items.Count > 0) RunPass(items, stepSequences, keepHidden, decodeRows, promptTokens);
+        if (layered is not null) ContinueLayered(layered, decodeRows);
+    }
+
+    /// <summary>The tokens of <paramref name="s"/>'s next prompt chunk, at most <paramref name="limit"/>.</summary>
+    private static int PromptChunk(Sequence s, int limit)
+    {
+        int chunk = Math.Min(s.Prompt.Length - s.PromptDone, limit);
+        // A recurrent state can be reused later only where a snapshot was taken: end a chunk one token before the
+        // prompt's end, the position a follow-up prompt (this one plus an answer) is sure to share.
+        int beforeLast = s.Prompt.Length - 1;
+        if (s.Slot!.Cache.Recurrent is not null && s.PromptDone < beforeLast && s.PromptDone + chunk > beforeLast) chunk = beforeLast - s.PromptDone;
+        return chunk;
+    }
+
+    /// <summary>Starts a layered chunk of <paramref name="tokens"/> of <paramref name="s"/>'s prompt; null (the sequence failed) when the model refuses it.</summary>
+    private Sequence? BeginLayered(Sequence s, int tokens)
+    {
+        try
+        {
+            s.Layered = _layered!.BeginChunk(s.Prompt.AsSpan(s.PromptDone, tokens), s.Slot!.Cache);
+            return s;
+        }
+        catch (Exception e)
+        {
+            Fail(s, e);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Takes the layered chunk of <paramref name="s"/> as many layers further as the pacer allows beside
+    /// <paramref name="decodeRows"/> generating rows (all of them when none); once through the last layer, the chunk counts
+    /// as prompt progress as a whole-model chunk does.
+    /// </summary>
+    private void ContinueLayered(Sequence s, int decodeRows)
+    {
+        LayeredPromptChunk chunk = s.Layered!;
+        int layers = _pacer.LayersPerStep(decodeRows, chunk.Tokens, chunk.LayersLeft);
+        if (_logits.Length < _vocab) _logits = new float[_slots.Length * _vocab];
+        long started = Stopwatch.GetTimestamp();
+        bool finished;
+        try
+        {
+            finished = _layered!.ContinueChunk(chunk, layers, _logits.AsSpan(0, _vocab));
+        }
+        catch (Exception e)
+        {
+            Fail(s, e);
+            return;
+        }
+        if (decodeRows > 0) _pacer.ObserveSlice(chunk.Tokens, layers, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        Interlocked.Increment(ref _layeredSlices);
+        if (!finished) return;
+        s.Layered = null;
+        chunk.Dispose();
+        int generated = 0;
+        try
+        {
+            generated = Consume(s, chunk.Tokens, _logits.AsSpan(0, _vocab));
+        }
+        catch (Exception e) when (s.Slot is { } slot)
+        {
+            slot.Cache.Clear();
+            slot.Tokens.Clear();
+            Fail(s, e);
+        }
+        Interlocked.Add(ref _generatedTokens, generated);
+        UpdateSpeed(generated);
+    }
+
+    /// <summary>Gives up <paramref name="s"/>'s layered chunk, if any (the sequence ends part-way): its rows never
+    /// counted in the cache, but a recurrent state it moved in some layers leaves the slot unusable, so that is emptied.</summary>
+    private static void DropLayered(Sequence s)
+    {
+        if (s.Layered is not { } chunk) return;
+        if (chunk.LeavesCacheInconsistent)
+        {
+            s.Slot!.Cache.Clear();
+            s.Slot.Tokens.Clear();
+        }
+        chunk.Dispose();
+        s.Layered = null;
+    }
+
+    /// <summary>The step's one forward pass over every item: generating rows, drafts and whole-model prompt chunks.</summary>
+    private void RunPass(List<SequenceTokens> items, List<(Sequence Sequence, int Tokens)> stepSequences, bool keepHidden, int decodeRows, int promptTokens)
+    {
         int logitRows = SequenceTokens.TotalLogitRows(CollectionsMarshal.AsSpan(items));
         if (_logits.Length < logitRows * _vocab) _logits = new float[Math.Max(logitRows, _slots.Length) * _vocab];
         long started = Stopwatch.GetTimestamp();
@@ -772,6 +875,7 @@ public sealed class Scheduler : IDisposable
 
     private void Finish(Sequence s, FinishReason reason, string text, int token = -1, TokenLogprobs? logprobs = null)
     {
+        DropLayered(s);
         _active.Remove(s);
         Interlocked.Decrement(ref _activeCount);
         s.Slot!.Sequence = null;
@@ -793,6 +897,7 @@ public sealed class Scheduler : IDisposable
 
     private void Fail(Sequence s, Exception error)
     {
+        DropLayered(s);
         _active.Remove(s);
         Interlocked.Decrement(ref _activeCount);
         s.Slot!.Sequence = null;
@@ -1002,6 +1107,8 @@ public sealed class Scheduler : IDisposable
         public CancellationTokenRegistration Registration;
         public Slot? Slot;
         public int PromptDone;
+        /// <summary>The prompt chunk part-way through the layers (layered prefill beside generating sequences), or null.</summary>
+        public LayeredPromptChunk? Layered;
         public volatile bool CancelRequested;
 
         public ReadOnlyMemory<int> NextToken => NextTokenBuffer;

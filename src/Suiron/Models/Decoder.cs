@@ -129,7 +129,7 @@ internal sealed record NextNWeights(
 /// A batch of tokens goes through every matmul together (prompt processing is compute-bound, one weight pass serves
 /// all tokens); a single token is the same code with a batch of one.
 /// </summary>
-internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPredictor
+internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPredictor, ILayeredPromptModel
 {
     internal const int MaxBatch = 256;
 
@@ -457,6 +457,55 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
     }
 
     /// <inheritdoc />
+    public int LayerCount => _h.LayerCount;
+
+    /// <inheritdoc />
+    public LayeredPromptChunk BeginChunk(ReadOnlySpan<int> tokens, KvCache cache)
+    {
+        CheckCache(cache);
+        ForwardPasses.Check(tokens, cache, Info.VocabSize, allLogits: false, Info.VocabSize, _attentionLayers, _keyWidth, _valueWidth);
+        if (tokens.Length > MaxBatch)
+            throw new ArgumentException($"A layered chunk holds at most {MaxBatch} tokens (one pass); {tokens.Length} were given.", nameof(tokens));
+        int embedding = _h.EmbeddingLength;
+        var chunk = new LayeredPromptChunk(cache, tokens.Length, _h.LayerCount, embedding);
+        Embed(tokens, chunk.Residual(embedding));
+        return chunk;
+    }
+
+    /// <inheritdoc />
+    public bool ContinueChunk(LayeredPromptChunk chunk, int layers, Span<float> logits)
+    {
+        ArgumentNullException.ThrowIfNull(chunk);
+        if (layers < 1) throw new ArgumentOutOfRangeException(nameof(layers), $"A chunk goes at least one layer further (got {layers}).");
+        if (chunk.LayersLeft == 0) throw new InvalidOperationException("The chunk has been through every layer.");
+        if (chunk.Cache.Count != chunk.FirstPosition)
+            throw new InvalidOperationException($"The chunk's cache moved from position {chunk.FirstPosition} to {chunk.Cache.Count} while the chunk was part-way.");
+        if (logits.Length < Info.VocabSize)
+            throw new ArgumentException($"The logits buffer holds {logits.Length} floats; {Info.VocabSize} are needed.", nameof(logits));
+        int n = chunk.Tokens, embedding = _h.EmbeddingLength;
+        GrowPassBuffers(n);
+        Span<float> residual = chunk.Residual(embedding);
+        residual.CopyTo(_hidden);
+        _singleSegment[0] = new SequenceSegment(chunk.Cache, 0, n, chunk.FirstPosition);
+        int end = Math.Min(_h.LayerCount, chunk.NextLayer + layers);
+        for (int layerIndex = chunk.NextLayer; layerIndex < end; layerIndex++)
+        {
+            RunBlock(layerIndex, _layers[layerIndex], _attentionSlot[layerIndex], _recurrentSlot[layerIndex], n, _singleSegment);
+            chunk.NextLayer = layerIndex + 1; // a recurrent layer's state has moved on even if a later layer throws
+        }
+        if (end < _h.LayerCount)
+        {
+            _hidden.AsSpan(0, n * embedding).CopyTo(residual);
+            return false;
+        }
+        chunk.Cache.Advance(n);
+        Span<float> lastRow = _normed.AsSpan(0, embedding);
+        RmsNorm.Apply(_hidden.AsSpan((n - 1) * embedding, embedding), _outputNorm, _h.RmsNormEpsilon, lastRow);
+        MatMul.Compute(_output, lastRow, logits[..Info.VocabSize], 1, _pool);
+        return true;
+    }
+
+    /// <inheritdoc />
     public bool HasPredictionHead => _nextN is not null;
 
     /// <inheritdoc />
@@ -675,16 +724,27 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
     private void RunLayers(ReadOnlySpan<int> tokens, ReadOnlySpan<SequenceSegment> segments)
     {
         int n = tokens.Length, embedding = _h.EmbeddingLength;
-        MixtureOfExperts.Grow(ref _hidden, n * embedding);
-        MixtureOfExperts.Grow(ref _normed, n * embedding);
-        MixtureOfExperts.Grow(ref _sublayer, n * embedding);
-        Span<float> hidden = _hidden.AsSpan(0, n * embedding); // (n, embedding): the residual stream
-        for (int i = 0; i < n; i++)
-            Quantization.Dequantize(_tokenEmbedding.Type, _tokenEmbedding.Row(tokens[i]), hidden.Slice(i * embedding, embedding));
-
+        GrowPassBuffers(n);
+        Embed(tokens, _hidden.AsSpan(0, n * embedding));
         for (int layerIndex = 0; layerIndex < _h.LayerCount; layerIndex++)
             RunBlock(layerIndex, _layers[layerIndex], _attentionSlot[layerIndex], _recurrentSlot[layerIndex], n, segments);
         foreach (var segment in segments) segment.Cache.Advance(segment.Count);
+    }
+
+    private void GrowPassBuffers(int rows)
+    {
+        int embedding = _h.EmbeddingLength;
+        MixtureOfExperts.Grow(ref _hidden, rows * embedding);
+        MixtureOfExperts.Grow(ref _normed, rows * embedding);
+        MixtureOfExperts.Grow(ref _sublayer, rows * embedding);
+    }
+
+    /// <summary>The tokens' embedding rows: the residual stream a pass starts from (tokens × embedding).</summary>
+    private void Embed(ReadOnlySpan<int> tokens, Span<float> hidden)
+    {
+        int embedding = _h.EmbeddingLength;
+        for (int i = 0; i < tokens.Length; i++)
+            Quantization.Dequantize(_tokenEmbedding.Type, _tokenEmbedding.Row(tokens[i]), hidden.Slice(i * embedding, embedding));
     }
 
     /// <summary>One block over the <paramref name="n"/> rows of the residual stream in <c>_hidden</c>: norm → token mixer → residual

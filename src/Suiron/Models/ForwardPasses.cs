@@ -15,18 +15,7 @@ internal static class ForwardPasses
     public static void Run(ReadOnlySpan<int> tokens, KvCache cache, Span<float> logits, bool allLogits,
         int vocab, int layers, int keyWidth, int valueWidth, int maxBatch, Pass pass)
     {
-        ArgumentNullException.ThrowIfNull(cache);
-        if (tokens.IsEmpty) throw new ArgumentException("No tokens to evaluate.", nameof(tokens));
-        if (cache.LayerCount != layers || cache.KeyWidth != keyWidth || cache.ValueWidth != valueWidth)
-            throw new ArgumentException("The cache was created by a model of another shape.", nameof(cache));
-        foreach (int token in tokens)
-            if ((uint)token >= (uint)vocab)
-                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {token} is outside the vocabulary of {vocab}.");
-        long needed = allLogits ? (long)tokens.Length * vocab : vocab;
-        if (logits.Length < needed)
-            throw new ArgumentException($"The logits buffer holds {logits.Length} floats; {needed} are needed.", nameof(logits));
-        cache.EnsureRoom(tokens.Length);
-
+        Check(tokens, cache, logits.Length, allLogits, vocab, layers, keyWidth, valueWidth);
         for (int start = 0; start < tokens.Length; start += maxBatch)
         {
             int count = Math.Min(maxBatch, tokens.Length - start);
@@ -35,5 +24,22 @@ internal static class ForwardPasses
             Span<float> passLogits = allLogits ? logits.Slice(start * vocab, count * vocab) : isLast ? logits[..vocab] : default;
             pass(tokens.Slice(start, count), cache, passLogits, outputRows);
         }
+    }
+
+    /// <summary>Throws, touching nothing, where <see cref="Run"/>'s arguments do not fit: empty tokens, a cache of another
+    /// shape or without room, a token outside the vocabulary, too small a logits buffer.</summary>
+    public static void Check(ReadOnlySpan<int> tokens, KvCache cache, int logitsLength, bool allLogits, int vocab, int layers, int keyWidth, int valueWidth)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        if (tokens.IsEmpty) throw new ArgumentException("No tokens to evaluate.", nameof(tokens));
+        if (cache.LayerCount != layers || cache.KeyWidth != keyWidth || cache.ValueWidth != valueWidth)
+            throw new ArgumentException("The cache was created by a model of another shape.", nameof(cache));
+        foreach (int token in tokens)
+            if ((uint)token >= (uint)vocab)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"Token id {token} is outside the vocabulary of {vocab}.");
+        long needed = allLogits ? (long)tokens.Length * vocab : vocab;
+        if (logitsLength < needed)
+            throw new ArgumentException($"The logits buffer holds {logitsLength} floats; {needed} are needed.", "logits");
+        cache.EnsureRoom(tokens.Length);
     }
 }

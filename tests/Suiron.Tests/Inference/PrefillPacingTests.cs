@@ -49,6 +49,78 @@ public sealed class PrefillPacingTests
     }
 
     [Fact]
+    public void Layered_slices_are_what_fits_in_the_latency_bound()
+    {
+        var pacer = new PrefillPacer(2.0);
+        Assert.Equal(200, pacer.LayeredChunkTokens(decodeRows: 0, 200)); // nothing generating: the whole budget
+        Assert.Equal(24, pacer.LayersPerStep(decodeRows: 0, tokens: 200, layersLeft: 24));
+        Assert.Equal(0, pacer.LayeredChunkTokens(decodeRows: 1, 200));   // decode-only time unknown: measure it first
+        pacer.Observe(decodeRows: 1, promptTokens: 0, seconds: 0.020);
+        Assert.Equal(16, pacer.LayeredChunkTokens(decodeRows: 1, 200));  // slice cost unknown: a probe chunk
+        Assert.Equal(1, pacer.LayersPerStep(decodeRows: 1, tokens: 16, layersLeft: 24)); // … through one layer
+        // 16 tokens through 1 layer took 8 ms: 0.5 ms a token-layer; (2 − 1) · 20 ms leaves room for 40 token-layers.
+        pacer.ObserveSlice(tokens: 16, layers: 1, seconds: 0.008);
+        Assert.Equal(2, pacer.LayersPerStep(decodeRows: 1, tokens: 16, layersLeft: 24));  // 40 / 16 = 2.5
+        Assert.Equal(1, pacer.LayersPerStep(decodeRows: 1, tokens: 16, layersLeft: 1));   // no more than are left
+        Assert.Equal(40, pacer.LayeredChunkTokens(decodeRows: 1, 200));                   // one layer's worth
+        Assert.Equal(30, pacer.LayeredChunkTokens(decodeRows: 1, 30));
+        // A slower slice raises the cost at once: 40 tokens × 1 layer in 40 ms = 1 ms → 20 tokens, 1 layer.
+        pacer.ObserveSlice(tokens: 40, layers: 1, seconds: 0.040);
+        Assert.Equal(20, pacer.LayeredChunkTokens(decodeRows: 1, 200));
+        Assert.Equal(1, pacer.LayersPerStep(decodeRows: 1, tokens: 40, layersLeft: 24)); // over the bound, still one layer
+        // A faster one lowers it by the smoothing: 0.7 · 1 ms + 0.3 · (5 ms / (5 · 2)) = 0.85 ms → 20 / 0.85 = 23.5.
+        pacer.ObserveSlice(tokens: 5, layers: 2, seconds: 0.005);
+        Assert.Equal(23, pacer.LayeredChunkTokens(decodeRows: 1, 200));
+        Assert.Equal(7, new PrefillPacer(0).LayeredChunkTokens(decodeRows: 3, 7)); // off
+        Assert.Equal(9, new PrefillPacer(0).LayersPerStep(decodeRows: 3, tokens: 7, layersLeft: 9));
+    }
+
+    /// <summary>
+    /// A hybrid model's prompt cancelled while a chunk is part-way through the layers has moved some layers' recurrent
+    /// state and not others: the next request with that prompt must not resume from it, and gets what the generator gives.
+    /// </summary>
+    [Fact]
+    public async Task A_hybrid_prompt_cancelled_part_way_through_the_layers_leaves_no_bad_slot()
+    {
+        using var file = GgufFile.Open(Suiron.Tests.Models.MoeModelBuilder.Qwen35F32());
+        var tokenizer = Tokenizer.FromGguf(file);
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 512 });
+        var greedy = new GenerationOptions { MaxTokens = 12, StopAtEndOfGeneration = false, Sampling = new SamplingOptions { Temperature = 0 } };
+        int[] Tokens(IEnumerable<GenerationStep> steps) => steps.Where(s => s.Token >= 0).Select(s => s.Token).ToArray();
+        var generator = new Generator(model, tokenizer);
+
+        using var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = 2, ContextSize = 512, PrefillLatencyFactor = 1.0 });
+        // Where the cancellation lands is up to the scheduler thread; a few rounds make landing mid-chunk near certain.
+        foreach (var (slices, name) in new[] { (7, "Tom"), (6, "Lily"), (9, "Sam"), (5, "Mia"), (10, "Ken"), (6, "Yui") })
+        {
+            // A new prompt each round: the last round's is in the prefix cache.
+            int[] longPrompt = tokenizer.Encode(string.Concat(Enumerable.Repeat($"{name} had a red ball. He played with his dog in the park. ", 8)));
+            int[] expected = Tokens(generator.Generate(longPrompt, greedy));
+            long target = scheduler.LayeredSlices + slices;
+            using var stopStream = new CancellationTokenSource();
+            var stream = scheduler.Submit(new GenerationRequest(tokenizer.Encode("Once upon a time"), greedy with { MaxTokens = 400 }), stopStream.Token);
+            var enumerator = stream.GetAsyncEnumerator();
+            Assert.True(await enumerator.MoveNextAsync()); // generating: the next prompt is paced
+            using (var cancel = new CancellationTokenSource())
+            {
+                var cancelled = scheduler.Submit(new GenerationRequest(longPrompt, greedy), cancel.Token);
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while (scheduler.LayeredSlices < target && DateTime.UtcNow < deadline) await Task.Delay(1);
+                cancel.Cancel();
+                await cancelled.ToListAsync();
+                Assert.Equal(FinishReason.Cancelled, cancelled.Finish);
+            }
+            Assert.True(scheduler.LayeredSlices >= target, "the prompt never went a few layers at a time");
+            stopStream.Cancel();
+            while (await enumerator.MoveNextAsync()) { }
+            await enumerator.DisposeAsync();
+            // The cancelled request's slot holds the longest prefix of this prompt, so it is the one taken.
+            var again = scheduler.Submit(new GenerationRequest(longPrompt, greedy));
+            Assert.Equal(expected, Tokens(await again.ToListAsync()));
+        }
+    }
+
+    [Fact]
     public async Task A_paced_long_prompt_beside_a_stream_changes_no_token()
     {
         using var file = GgufFile.Open(SharedData.Path("models", "stories260K.gguf"));
@@ -73,5 +145,6 @@ public sealed class PrefillPacingTests
         Assert.Equal(expectedShort, Tokens(firstTokens));
         Assert.Equal(expectedLong, Tokens(await second.ToListAsync()));
         Assert.True(longPrompt.Length is > 300 and < 490, $"long prompt of {longPrompt.Length} tokens");
+        Assert.True(scheduler.LayeredSlices > 0, "the long prompt never went a few layers at a time");
     }
 }
