@@ -10,7 +10,7 @@ namespace Suiron.Tests.Models;
 /// A prompt chunk taken through the layers a few at a time (<see cref="ILayeredPromptModel"/>) against the same chunk in
 /// one <see cref="ILanguageModel.Forward"/>: the same logits bit for bit, the same cache afterwards (the next token's
 /// logits agree too), and nothing counted in the cache until the last layer — for plain attention (stories260K, a real
-/// model), latent attention with experts (a tiny DeepSeek-V3 shape) and a hybrid with recurrent layers (a tiny Qwen3.5).
+/// model), latent attention with experts (a tiny DeepSeek-V3 shape, and V3.2's sparse attention) and a hybrid with recurrent layers (a tiny Qwen3.5).
 /// <see cref="Forward"/> itself is held to llama.cpp by the oracle tests of each family.
 /// </summary>
 public sealed class LayeredPromptTests
@@ -18,7 +18,7 @@ public sealed class LayeredPromptTests
     public static TheoryData<string, int> Models => new()
     {
         { "stories260K", 1 }, { "stories260K", 2 }, { "stories260K", 100 },
-        { "deepseek2-v3", 1 }, { "deepseek2-v3", 3 },
+        { "deepseek2-v3", 1 }, { "deepseek2-v3", 3 }, { "deepseek32", 2 },
         { "qwen35", 1 }, { "qwen35", 2 },
     };
 
@@ -26,6 +26,7 @@ public sealed class LayeredPromptTests
     {
         "stories260K" => SharedData.Path("models", "stories260K.gguf"),
         "deepseek2-v3" => MoeModelBuilder.Ours(MoeModelBuilder.DeepSeekV3, TensorType.Q8_0),
+        "deepseek32" => MoeModelBuilder.F32(MoeModelBuilder.DeepSeekV32),
         _ => MoeModelBuilder.Qwen35F32(),
     };
 
