@@ -1,6 +1,8 @@
 using Suiron.Tensors;
 using Avx2KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Vector128KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Vector128Ops, System.Runtime.Intrinsics.Vector128<byte>, Suiron.Kernels.Vector128Pair>;
+using Avx2FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx2FloatOps, Suiron.Kernels.Vector256x2, System.Runtime.Intrinsics.Vector256<ushort>>;
+using Vector128FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Vector128FloatOps, Suiron.Kernels.Vector128x4, System.Runtime.Intrinsics.Vector128<ushort>>;
 
 namespace Suiron.Kernels;
 
@@ -17,7 +19,7 @@ internal enum DotPath
     Avx2,
 
     /// <summary>
-    /// The 512-bit kernels (<see cref="WideDot"/>, the wide GEMM) on <see cref="Avx512TwinOps"/>: their logic on AVX2
+    /// The 512-bit kernels (the 512-bit decode dots, the wide GEMM) on <see cref="Avx512TwinOps"/>: their logic on AVX2
     /// halves, for the tests of an AVX2 machine (never picked as <see cref="DotKernels.Best"/>: it is slow).
     /// </summary>
     Avx512Twin,
@@ -76,9 +78,9 @@ internal static unsafe class DotKernels
 
     private static delegate*<byte*, byte*, int, float> Avx2(TensorType weightType) => weightType switch
     {
-        TensorType.F32 => &Avx2Dot.F32,
-        TensorType.F16 => &Avx2Dot.F16,
-        TensorType.BF16 => &Avx2Dot.BF16,
+        TensorType.F32 => &Avx2FloatDot.F32,
+        TensorType.F16 => &Avx2FloatDot.F16,
+        TensorType.BF16 => &Avx2FloatDot.BF16,
         TensorType.Q4_0 => &Avx2Dot.Q4_0,
         TensorType.Q4_1 => &Avx2Dot.Q4_1,
         TensorType.Q5_0 => &Avx2Dot.Q5_0,
@@ -107,9 +109,9 @@ internal static unsafe class DotKernels
     /// <summary>The portable 128-bit kernel, or null where the type has none (the activation-only Q8_1 and Q8_K).</summary>
     public static delegate*<byte*, byte*, int, float> Vector128(TensorType weightType) => weightType switch
     {
-        TensorType.F32 => &Vector128Dot.F32,
-        TensorType.F16 => &Vector128Dot.F16,
-        TensorType.BF16 => &Vector128Dot.BF16,
+        TensorType.F32 => &Vector128FloatDot.F32,
+        TensorType.F16 => &Vector128FloatDot.F16,
+        TensorType.BF16 => &Vector128FloatDot.BF16,
         TensorType.Q4_0 => &Vector128Dot.Q4_0,
         TensorType.Q4_1 => &Vector128Dot.Q4_1,
         TensorType.Q5_0 => &Vector128Dot.Q5_0,
