@@ -172,6 +172,10 @@ public static unsafe partial class MatMul
         {
             if (type == TensorType.F16 && path == DotPath.Avx512) return new(&Avx512FloatDot.F16xRebiasedF32, null, true, true, &Avx512FloatDot.F16xRebiasedF32FourRows, 4);
             if (type == TensorType.F16 && path == DotPath.Avx512Twin) return new(&Avx512TwinFloatDot.F16xRebiasedF32, null, true, true, &Avx512TwinFloatDot.F16xRebiasedF32FourRows, 4);
+            if (type == TensorType.F32 && path == DotPath.Avx512) return new(&Avx512FloatDot.F32, null, false, false);
+            if (type == TensorType.F32 && path == DotPath.Avx512Twin) return new(&Avx512TwinFloatDot.F32, null, false, false);
+            if (type == TensorType.BF16 && path == DotPath.Avx512) return new(&Avx512FloatDot.BF16, null, false, false);
+            if (type == TensorType.BF16 && path == DotPath.Avx512Twin) return new(&Avx512TwinFloatDot.BF16, null, false, false);
             if (type == TensorType.Q4_K && path == DotPath.Avx512) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx512KQuantDot.Q4KTwoRows, 2);
             if (type == TensorType.Q4_K && path == DotPath.Avx512Twin) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx512TwinKQuantDot.Q4KTwoRows, 2);
             if (type == TensorType.Q6_K && path == DotPath.Avx512) return new(&Avx2KQuantDot.Q6K, null, false, false, &Avx512KQuantDot.Q6KTwoRows, 2);
