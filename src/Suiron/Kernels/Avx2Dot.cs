@@ -430,71 +430,6 @@ internal static unsafe partial class Avx2Dot
     public static float IQ4NL(byte* w, byte* a, int n) => Block32<IQ4NLBlock>(w, a, n);
 
     /// <summary>
-    /// IQ4_XS against Q8_K: each 32-element sub-block's signed products reach int32 through vpmaddwd with its multiplier
-    /// (ls − 32) in place of ones, so a super-block's integers add up exactly before its one FMA with d_x·d_y. The eight
-    /// multipliers are unpacked together (<see cref="IQ4XSMultipliers"/>) and stored, and each reaches its sub-block by a
-    /// broadcast load, which takes a load port where a vpermd took one of the shuffle ports the lookups need.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float IQ4XS(byte* w, byte* a, int n)
-    {
-        var x = (BlockIQ4XS*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<sbyte> grid = IQ4Grid;
-        Vector256<float> acc = Vector256<float>.Zero;
-        int* multipliers = stackalloc int[8];
-        for (int b = 0; b < n / 256; b++)
-        {
-            IQ4XSMultipliers(x + b).Store(multipliers);
-            Vector256<int> sumi = IQ4XSSubBlockPair(x[b].Qs, y[b].Qs, grid, multipliers, 0)
-                + IQ4XSSubBlockPair(x[b].Qs, y[b].Qs, grid, multipliers, 2)
-                + IQ4XSSubBlockPair(x[b].Qs, y[b].Qs, grid, multipliers, 4)
-                + IQ4XSSubBlockPair(x[b].Qs, y[b].Qs, grid, multipliers, 6);
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
-        }
-        return Sum8(acc);
-    }
-
-    /// <summary>
-    /// <see cref="IQ4XS"/> of two rows far apart (<paramref name="w"/> and <paramref name="w"/> + <paramref name="rowDistance"/>)
-    /// into <paramref name="y"/>[0] and <paramref name="y"/>[<paramref name="outputDistance"/>]: two weight streams in flight and
-    /// each activation run loaded once for both, each row's integers and float steps those of <see cref="IQ4XS"/>, so its
-    /// result is bit-identical to it.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void IQ4XSTwoRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance)
-    {
-        var x0 = (BlockIQ4XS*)w;
-        var x1 = (BlockIQ4XS*)(w + rowDistance);
-        var q8 = (BlockQ8K*)a;
-        Vector256<sbyte> grid = IQ4Grid;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
-        int* multipliers0 = stackalloc int[16];
-        int* multipliers1 = multipliers0 + 8;
-        for (int b = 0; b < n / 256; b++)
-        {
-            IQ4XSMultipliers(x0 + b).Store(multipliers0);
-            IQ4XSMultipliers(x1 + b).Store(multipliers1);
-            Vector256<int> sumi0 = Vector256<int>.Zero, sumi1 = sumi0;
-            for (int i = 0; i < 8; i++)
-            {
-                Vector256<sbyte> activations = Avx.LoadVector256(q8[b].Qs + 32 * i);
-                Vector256<sbyte> weights0 = Avx2.Shuffle(grid, BroadcastNibbles32(x0[b].Qs + 16 * i).AsSByte());
-                Vector256<sbyte> weights1 = Avx2.Shuffle(grid, BroadcastNibbles32(x1[b].Qs + 16 * i).AsSByte());
-                sumi0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Sign(weights0, weights0).AsByte(), Avx2.Sign(activations, weights0)),
-                    Vector256.Create(multipliers0[i]).AsInt16());
-                sumi1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Sign(weights1, weights1).AsByte(), Avx2.Sign(activations, weights1)),
-                    Vector256.Create(multipliers1[i]).AsInt16());
-            }
-            float yd = q8[b].D;
-            acc0 = Fma.MultiplyAdd(Vector256.Create(Scale(x0[b].D) * yd), Avx.ConvertToVector256Single(sumi0), acc0);
-            acc1 = Fma.MultiplyAdd(Vector256.Create(Scale(x1[b].D) * yd), Avx.ConvertToVector256Single(sumi1), acc1);
-        }
-        y[0] = Sum8(acc0);
-        y[outputDistance] = Sum8(acc1);
-    }
-
-    /// <summary>
     /// The eight sub-block multipliers ls − 32 of an IQ4_XS block, one per int32 lane and repeated in both of its int16
     /// halves (what vpmaddwd multiplies a pair by): lane i takes nibble i of scales_l and bits 2i..2i+1 of scales_h.
     /// </summary>
@@ -505,19 +440,5 @@ internal static unsafe partial class Avx2Dot
         Vector256<uint> high = Avx2.ShiftRightLogicalVariable(Vector256.Create((uint)x->ScalesH), Vector256.Create(0u, 2, 4, 6, 8, 10, 12, 14)) & Vector256.Create(3u);
         Vector256<int> multiplier = (low | (high << 4)).AsInt32() - Vector256.Create(32);
         return (multiplier & Vector256.Create(0xFFFF)) | (multiplier << 16);
-    }
-
-    /// <summary>Sub-blocks <paramref name="i"/> and i + 1 of one IQ4_XS block against their 64 activations: the int32 lanes, scaled.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> IQ4XSSubBlockPair(byte* qs, sbyte* q8, Vector256<sbyte> grid, int* multipliers, int i) =>
-        IQ4XSSubBlock(qs, q8, grid, multipliers, i) + IQ4XSSubBlock(qs, q8, grid, multipliers, i + 1);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> IQ4XSSubBlock(byte* qs, sbyte* q8, Vector256<sbyte> grid, int* multipliers, int i)
-    {
-        Vector256<sbyte> weights = Avx2.Shuffle(grid, BroadcastNibbles32(qs + 16 * i).AsSByte());
-        Vector256<sbyte> activations = Avx.LoadVector256(q8 + 32 * i);
-        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(Avx2.Sign(weights, weights).AsByte(), Avx2.Sign(activations, weights));
-        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create(multipliers[i]).AsInt16());
     }
 }

@@ -1,6 +1,7 @@
 using Suiron.Tensors;
 using Avx2KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Vector128KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Vector128Ops, System.Runtime.Intrinsics.Vector128<byte>, Suiron.Kernels.Vector128Pair>;
+using Avx2IQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx2Ops, Suiron.Kernels.Avx2GridOps, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx2FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx2FloatOps, Suiron.Kernels.Vector256x2, System.Runtime.Intrinsics.Vector256<ushort>>;
 using Vector128FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Vector128FloatOps, Suiron.Kernels.Vector128x4, System.Runtime.Intrinsics.Vector128<ushort>>;
 
@@ -93,7 +94,7 @@ internal static unsafe class DotKernels
         TensorType.Q3_K => &Avx2KQuantDot.Q3K,
         TensorType.IQ4_NL => &Avx2Dot.IQ4NL,
         TensorType.MXFP4 => &Avx2Dot.MXFP4,
-        TensorType.IQ4_XS => &Avx2Dot.IQ4XS,
+        TensorType.IQ4_XS => &Avx2IQ4XSDot.IQ4XS,
         TensorType.TQ1_0 => &Ternary.Avx2DotTQ1_0,
         TensorType.TQ2_0 => &Ternary.Avx2DotTQ2_0,
         TensorType.IQ2_XXS => &Lattice.Avx2DotIQ2XXS,

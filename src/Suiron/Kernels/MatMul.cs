@@ -4,6 +4,9 @@ using Suiron.Tensors;
 using Avx2KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx512KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512Ops, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx512TwinKQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512TwinOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx2IQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx2Ops, Suiron.Kernels.Avx2GridOps, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx512IQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx512Ops, Suiron.Kernels.Avx512GridOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx512TwinIQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx512TwinOps, Suiron.Kernels.Avx512TwinGridOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx2FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx2FloatOps, Suiron.Kernels.Vector256x2, System.Runtime.Intrinsics.Vector256<ushort>>;
 using Avx512FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx512FloatOps, System.Runtime.Intrinsics.Vector512<float>, System.Runtime.Intrinsics.Vector256<ushort>>;
 using Avx512TwinFloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx512TwinFloatOps, System.Runtime.Intrinsics.Vector512<float>, System.Runtime.Intrinsics.Vector256<ushort>>;
@@ -176,6 +179,8 @@ public static unsafe partial class MatMul
             if (type == TensorType.F32 && path == DotPath.Avx512Twin) return new(&Avx512TwinFloatDot.F32, null, false, false);
             if (type == TensorType.BF16 && path == DotPath.Avx512) return new(&Avx512FloatDot.BF16, null, false, false);
             if (type == TensorType.BF16 && path == DotPath.Avx512Twin) return new(&Avx512TwinFloatDot.BF16, null, false, false);
+            if (type == TensorType.IQ4_XS && path == DotPath.Avx512) return new(&Avx2IQ4XSDot.IQ4XS, null, false, false, &Avx512IQ4XSDot.IQ4XSTwoRows, 2);
+            if (type == TensorType.IQ4_XS && path == DotPath.Avx512Twin) return new(&Avx2IQ4XSDot.IQ4XS, null, false, false, &Avx512TwinIQ4XSDot.IQ4XSTwoRows, 2);
             if (type == TensorType.Q4_K && path == DotPath.Avx512) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx512KQuantDot.Q4KTwoRows, 2);
             if (type == TensorType.Q4_K && path == DotPath.Avx512Twin) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx512TwinKQuantDot.Q4KTwoRows, 2);
             if (type == TensorType.Q6_K && path == DotPath.Avx512) return new(&Avx2KQuantDot.Q6K, null, false, false, &Avx512KQuantDot.Q6KTwoRows, 2);
@@ -189,7 +194,7 @@ public static unsafe partial class MatMul
             if (type == TensorType.Q5_0 && avx2) return new(&Avx2Dot.Q5_0, &Avx2Dot.Q5_0Scaled, false, false, null, 4, &Avx2Dot.Q5_0ScaledFourRows);
             if (type == TensorType.IQ4_NL && avx2) return new(&Avx2Dot.IQ4NL, &Avx2Dot.IQ4NLScaled, false, false, null, 4, &Avx2Dot.IQ4NLScaledFourRows);
             if (type == TensorType.MXFP4 && avx2) return new(&Avx2Dot.MXFP4, &Avx2Dot.MXFP4Scaled, false, false, null, 4, &Avx2Dot.MXFP4ScaledFourRows);
-            if (type == TensorType.IQ4_XS && avx2) return new(&Avx2Dot.IQ4XS, null, false, false, &Avx2Dot.IQ4XSTwoRows, 2);
+            if (type == TensorType.IQ4_XS && avx2) return new(&Avx2IQ4XSDot.IQ4XS, null, false, false, &Avx2IQ4XSDot.IQ4XSTwoRows, 2);
             if (type == TensorType.F16 && path == DotPath.Vector128) return new(&Vector128FloatDot.F16xF32, null, false, true);
             return new(DotKernels.For(type, path), null, false, false);
         }

@@ -15,10 +15,10 @@ namespace Suiron.Kernels;
 /// </summary>
 internal static unsafe class WideKernelChoice
 {
-    private enum Family { Block32Gemm, KQuantGemm, FloatGemm, F16Decode, Q4KDecode, Q6KDecode, F32Decode, BF16Decode }
+    private enum Family { Block32Gemm, KQuantGemm, FloatGemm, F16Decode, Q4KDecode, Q6KDecode, F32Decode, BF16Decode, IQ4XSDecode }
 
     private const int Unknown = 0, Narrow = 1, Wide = 2;
-    private static readonly int[] Choices = new int[8];
+    private static readonly int[] Choices = new int[9];
 
     /// <summary>The path a matmul of <paramref name="type"/> runs when the caller names none: the GEMM's
     /// (<paramref name="gemm"/>) or the per-row kernels'.</summary>
@@ -71,6 +71,7 @@ internal static unsafe class WideKernelChoice
         (TensorType.F16, false) => Family.F16Decode,
         (TensorType.F32, false) => Family.F32Decode,
         (TensorType.BF16, false) => Family.BF16Decode,
+        (TensorType.IQ4_XS, false) => Family.IQ4XSDecode,
         (TensorType.Q4_K, false) => Family.Q4KDecode,
         (TensorType.Q6_K, false) => Family.Q6KDecode,
         _ => null,
@@ -102,6 +103,7 @@ internal static unsafe class WideKernelChoice
             Family.Q4KDecode => (TensorType.Q4_K, 1),
             Family.F32Decode => (TensorType.F32, 1),
             Family.BF16Decode => (TensorType.BF16, 1),
+            Family.IQ4XSDecode => (TensorType.IQ4_XS, 1),
             _ => (TensorType.Q6_K, 1),
         };
         const int rows = 64, cols = 2048;
