@@ -71,24 +71,26 @@ internal static unsafe class FloatDot<TOps, TFloats, THalves>
         float* y = (float*)a;
         TFloats acc = default;
         THalves magnitudeMax = default;
+        TFloats keptBits = TOps.ShiftedHalfBits;
+        THalves magnitudeBits = TOps.MagnitudeBits;
         int i = 0;
         for (; i + 32 <= n; i += 32)
         {
-            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x + i, 16);
-            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x + i + 16, 16);
-            TOps.MultiplyAdd(ref acc, TOps.ShiftHalves(x + i, 16), y + i, 16);
-            TOps.MultiplyAdd(ref acc, TOps.ShiftHalves(x + i + 16, 16), y + i + 16, 16);
+            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x + i, 16, magnitudeBits);
+            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x + i + 16, 16, magnitudeBits);
+            TOps.MultiplyAdd(ref acc, TOps.ShiftHalves(x + i, 16, keptBits), y + i, 16);
+            TOps.MultiplyAdd(ref acc, TOps.ShiftHalves(x + i + 16, 16, keptBits), y + i + 16, 16);
         }
         if (i + 16 <= n)
         {
-            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x + i, 16);
-            TOps.MultiplyAdd(ref acc, TOps.ShiftHalves(x + i, 16), y + i, 16);
+            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x + i, 16, magnitudeBits);
+            TOps.MultiplyAdd(ref acc, TOps.ShiftHalves(x + i, 16, keptBits), y + i, 16);
             i += 16;
         }
         if (i + 8 <= n)
         {
-            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x + i, 8);
-            TOps.MultiplyAdd(ref acc, TOps.ShiftHalves(x + i, 8), y + i, 8);
+            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x + i, 8, magnitudeBits);
+            TOps.MultiplyAdd(ref acc, TOps.ShiftHalves(x + i, 8, keptBits), y + i, 8);
             i += 8;
         }
         if (TOps.HasExponent31(magnitudeMax)) return F16xRebiasedF32Exact(w, a, n);
@@ -119,30 +121,32 @@ internal static unsafe class FloatDot<TOps, TFloats, THalves>
         float* act = (float*)a;
         TFloats acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         THalves magnitudeMax = default;
+        TFloats keptBits = TOps.ShiftedHalfBits;
+        THalves magnitudeBits = TOps.MagnitudeBits;
         int i = 0;
         for (; i + 16 <= n; i += 16)
         {
-            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x0 + i, 16);
-            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x1 + i, 16);
-            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x2 + i, 16);
-            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x3 + i, 16);
+            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x0 + i, 16, magnitudeBits);
+            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x1 + i, 16, magnitudeBits);
+            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x2 + i, 16, magnitudeBits);
+            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x3 + i, 16, magnitudeBits);
             TFloats activations = TOps.LoadSingles(act + i, 16);
-            TOps.MultiplyAdd(ref acc0, TOps.ShiftHalves(x0 + i, 16), activations, 16);
-            TOps.MultiplyAdd(ref acc1, TOps.ShiftHalves(x1 + i, 16), activations, 16);
-            TOps.MultiplyAdd(ref acc2, TOps.ShiftHalves(x2 + i, 16), activations, 16);
-            TOps.MultiplyAdd(ref acc3, TOps.ShiftHalves(x3 + i, 16), activations, 16);
+            TOps.MultiplyAdd(ref acc0, TOps.ShiftHalves(x0 + i, 16, keptBits), activations, 16);
+            TOps.MultiplyAdd(ref acc1, TOps.ShiftHalves(x1 + i, 16, keptBits), activations, 16);
+            TOps.MultiplyAdd(ref acc2, TOps.ShiftHalves(x2 + i, 16, keptBits), activations, 16);
+            TOps.MultiplyAdd(ref acc3, TOps.ShiftHalves(x3 + i, 16, keptBits), activations, 16);
         }
         if (i + 8 <= n)
         {
-            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x0 + i, 8);
-            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x1 + i, 8);
-            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x2 + i, 8);
-            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x3 + i, 8);
+            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x0 + i, 8, magnitudeBits);
+            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x1 + i, 8, magnitudeBits);
+            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x2 + i, 8, magnitudeBits);
+            magnitudeMax = TOps.MaxMagnitude(magnitudeMax, x3 + i, 8, magnitudeBits);
             TFloats activations = TOps.LoadSingles(act + i, 8);
-            TOps.MultiplyAdd(ref acc0, TOps.ShiftHalves(x0 + i, 8), activations, 8);
-            TOps.MultiplyAdd(ref acc1, TOps.ShiftHalves(x1 + i, 8), activations, 8);
-            TOps.MultiplyAdd(ref acc2, TOps.ShiftHalves(x2 + i, 8), activations, 8);
-            TOps.MultiplyAdd(ref acc3, TOps.ShiftHalves(x3 + i, 8), activations, 8);
+            TOps.MultiplyAdd(ref acc0, TOps.ShiftHalves(x0 + i, 8, keptBits), activations, 8);
+            TOps.MultiplyAdd(ref acc1, TOps.ShiftHalves(x1 + i, 8, keptBits), activations, 8);
+            TOps.MultiplyAdd(ref acc2, TOps.ShiftHalves(x2 + i, 8, keptBits), activations, 8);
+            TOps.MultiplyAdd(ref acc3, TOps.ShiftHalves(x3 + i, 8, keptBits), activations, 8);
             i += 8;
         }
         // An infinite or NaN weight in any of the rows (rare): each row through the one-row kernel, which handles it.

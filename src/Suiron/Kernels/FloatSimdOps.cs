@@ -35,9 +35,19 @@ internal unsafe interface IFloatSimdOps<TFloats, THalves> where TFloats : struct
 
     /// <summary>
     /// Halves with their magnitude bits shifted into float position and the sign kept: h·2^-112, exactly, for every finite
-    /// half (see <see cref="FloatDot{TOps, TFloats, THalves}.F16xRebiasedF32"/>); exponent-31 halves become finite garbage.
+    /// half (see <see cref="FloatDot{TOps, TFloats, THalves}.F16xRebiasedF32"/>); exponent-31 halves become finite
+    /// garbage. <paramref name="keptBits"/> is <see cref="ShiftedHalfBits"/>.
     /// </summary>
-    static abstract TFloats ShiftHalves(ushort* address, int count);
+    static abstract TFloats ShiftHalves(ushort* address, int count, TFloats keptBits);
+
+    /// <summary>
+    /// 0x8FFFE000 in every lane: the bits a half sign-extended and shifted left by 13 keeps. The kernels make this and
+    /// <see cref="MagnitudeBits"/> before their loops and pass them in: made inside, the JIT reloaded them on every iteration.
+    /// </summary>
+    static abstract TFloats ShiftedHalfBits { get; }
+
+    /// <summary>0x7FFF in every lane: a half's magnitude bits.</summary>
+    static abstract THalves MagnitudeBits { get; }
 
     static abstract TFloats Multiply(TFloats left, float right);
 
@@ -56,8 +66,8 @@ internal unsafe interface IFloatSimdOps<TFloats, THalves> where TFloats : struct
     /// </summary>
     static abstract float Sum(TFloats floats);
 
-    /// <summary>The lane-wise maximum of <paramref name="max"/> and the magnitude bits (h &amp; 0x7FFF) of the halves at the address.</summary>
-    static abstract THalves MaxMagnitude(THalves max, ushort* address, int count);
+    /// <summary>The lane-wise maximum of <paramref name="max"/> and the magnitude bits (h &amp; <see cref="MagnitudeBits"/>) of the halves at the address.</summary>
+    static abstract THalves MaxMagnitude(THalves max, ushort* address, int count, THalves magnitudeBits);
 
     /// <summary>Whether a lane of <see cref="MaxMagnitude"/>'s maximum is 0x7C00 or above: an infinity or a NaN.</summary>
     static abstract bool HasExponent31(THalves max);
@@ -131,15 +141,33 @@ internal readonly unsafe struct Vector128FloatOps : IFloatSimdOps<Vector128x4, V
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128x4 ShiftHalves(ushort* address, int count)
+    public static Vector128x4 ShiftHalves(ushort* address, int count, Vector128x4 keptBits)
     {
         Vector128<short> lower = Vector128.Load((short*)address);
         Vector128<short> upper = count == 16 ? Vector128.Load((short*)address + 8) : default;
-        return new(Shift(Vector128.WidenLower(lower)), Shift(Vector128.WidenUpper(lower)), Shift(Vector128.WidenLower(upper)), Shift(Vector128.WidenUpper(upper)));
+        Vector128<int> kept = keptBits.V0.AsInt32();
+        return new(Shift(Vector128.WidenLower(lower), kept), Shift(Vector128.WidenUpper(lower), kept),
+            Shift(Vector128.WidenLower(upper), kept), Shift(Vector128.WidenUpper(upper), kept));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Shift(Vector128<int> signExtended) => ((signExtended << 13) & Vector128.Create(unchecked((int)0x8FFFE000))).AsSingle();
+    private static Vector128<float> Shift(Vector128<int> signExtended, Vector128<int> keptBits) => ((signExtended << 13) & keptBits).AsSingle();
+
+    public static Vector128x4 ShiftedHalfBits
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            Vector128<float> bits = Vector128.Create(unchecked((int)0x8FFFE000)).AsSingle();
+            return new(bits, bits, bits, bits);
+        }
+    }
+
+    public static Vector128<ushort> MagnitudeBits
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector128.Create((ushort)0x7FFF);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128x4 Multiply(Vector128x4 left, float right)
@@ -173,11 +201,10 @@ internal readonly unsafe struct Vector128FloatOps : IFloatSimdOps<Vector128x4, V
     public static float Sum(Vector128x4 floats) => Vector128.Sum(floats.V0 + floats.V2) + Vector128.Sum(floats.V1 + floats.V3);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<ushort> MaxMagnitude(Vector128<ushort> max, ushort* address, int count)
+    public static Vector128<ushort> MaxMagnitude(Vector128<ushort> max, ushort* address, int count, Vector128<ushort> magnitudeBits)
     {
-        Vector128<ushort> mask = Vector128.Create((ushort)0x7FFF);
-        max = Vector128.Max(max, Vector128.Load(address) & mask);
-        return count == 16 ? Vector128.Max(max, Vector128.Load(address + 8) & mask) : max;
+        max = Vector128.Max(max, Vector128.Load(address) & magnitudeBits);
+        return count == 16 ? Vector128.Max(max, Vector128.Load(address + 8) & magnitudeBits) : max;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -205,13 +232,29 @@ internal readonly unsafe struct Avx2FloatOps : IFloatSimdOps<Vector256x2, Vector
     private static Vector256<float> WidenBFloat16(ushort* address) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(address), 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256x2 ShiftHalves(ushort* address, int count) =>
-        new(ShiftHalves(address), count == 16 ? ShiftHalves(address + 8) : default);
+    public static Vector256x2 ShiftHalves(ushort* address, int count, Vector256x2 keptBits) =>
+        new(ShiftHalves(address, keptBits.Lower), count == 16 ? ShiftHalves(address + 8, keptBits.Lower) : default);
 
     /// <summary>Eight halves shifted (vpmovsxwd from memory, vpslld, vpand).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> ShiftHalves(ushort* address) =>
-        Avx2.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)address), 13), Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle();
+    private static Vector256<float> ShiftHalves(ushort* address, Vector256<float> keptBits) =>
+        Avx.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)address), 13).AsSingle(), keptBits);
+
+    public static Vector256x2 ShiftedHalfBits
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            Vector256<float> bits = Vector256.Create(unchecked((int)0x8FFFE000)).AsSingle();
+            return new(bits, bits);
+        }
+    }
+
+    public static Vector256<ushort> MagnitudeBits
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector256.Create((ushort)0x7FFF);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256x2 Multiply(Vector256x2 left, float right)
@@ -238,10 +281,10 @@ internal readonly unsafe struct Avx2FloatOps : IFloatSimdOps<Vector256x2, Vector
     public static float Sum(Vector256x2 floats) => Vector256.Sum(Avx.Add(floats.Lower, floats.Upper));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<ushort> MaxMagnitude(Vector256<ushort> max, ushort* address, int count)
+    public static Vector256<ushort> MaxMagnitude(Vector256<ushort> max, ushort* address, int count, Vector256<ushort> magnitudeBits)
     {
         Vector256<ushort> bits = count == 16 ? Avx.LoadVector256(address) : Vector256.Create(Sse2.LoadVector128(address), Vector128<ushort>.Zero);
-        return Avx2.Max(max, Avx2.And(bits, Vector256.Create((ushort)0x7FFF)));
+        return Avx2.Max(max, Avx2.And(bits, magnitudeBits));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -268,7 +311,7 @@ internal readonly unsafe struct Avx512FloatOps : IFloatSimdOps<Vector512<float>,
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> WidenHalves(ushort* address, int count)
     {
-        Vector512<int> bits = ShiftedBits(address, count);
+        Vector512<int> bits = ShiftedBits(address, count, Vector512.Create(unchecked((int)0x8FFFE000)));
         Vector512<float> value = Avx512F.Multiply(bits.AsSingle(), Vector512.Create(Avx2Dot.HalfRebias));
         Vector512<int> special = Vector512.Equals(Avx512F.And(bits, Vector512.Create(0x0F800000)), Vector512.Create(0x0F800000));
         return Avx512F.Or(value.AsInt32(), Avx512F.And(special, Vector512.Create(0x7F800000))).AsSingle();
@@ -280,15 +323,28 @@ internal readonly unsafe struct Avx512FloatOps : IFloatSimdOps<Vector512<float>,
         : Avx2.ConvertToVector256Int32(address).AsUInt32().ToVector512Unsafe(), 16).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> ShiftHalves(ushort* address, int count) => ShiftedBits(address, count).AsSingle();
+    public static Vector512<float> ShiftHalves(ushort* address, int count, Vector512<float> keptBits) =>
+        ShiftedBits(address, count, keptBits.AsInt32()).AsSingle();
+
+    public static Vector512<float> ShiftedHalfBits
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(unchecked((int)0x8FFFE000)).AsSingle();
+    }
+
+    public static Vector256<ushort> MagnitudeBits
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Avx2FloatOps.MagnitudeBits;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> ShiftedBits(ushort* address, int count)
+    private static Vector512<int> ShiftedBits(ushort* address, int count, Vector512<int> keptBits)
     {
         Vector512<int> widened = count == 16
             ? Avx512F.ConvertToVector512Int32(Avx.LoadVector256((short*)address))
             : Avx2.ConvertToVector256Int32((short*)address).ToVector512Unsafe();
-        return Avx512F.And(Avx512F.ShiftLeftLogical(widened, 13), Vector512.Create(unchecked((int)0x8FFFE000)));
+        return Avx512F.And(Avx512F.ShiftLeftLogical(widened, 13), keptBits);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -310,7 +366,8 @@ internal readonly unsafe struct Avx512FloatOps : IFloatSimdOps<Vector512<float>,
     public static float Sum(Vector512<float> floats) => Vector256.Sum(Avx.Add(floats.GetLower(), floats.GetUpper()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<ushort> MaxMagnitude(Vector256<ushort> max, ushort* address, int count) => Avx2FloatOps.MaxMagnitude(max, address, count);
+    public static Vector256<ushort> MaxMagnitude(Vector256<ushort> max, ushort* address, int count, Vector256<ushort> magnitudeBits) =>
+        Avx2FloatOps.MaxMagnitude(max, address, count, magnitudeBits);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool HasExponent31(Vector256<ushort> max) => Avx2FloatOps.HasExponent31(max);
@@ -334,7 +391,20 @@ internal readonly unsafe struct Avx512TwinFloatOps : IFloatSimdOps<Vector512<flo
     public static Vector512<float> WidenBFloat16(ushort* address, int count) => Twin(Avx2FloatOps.WidenBFloat16(address, count));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> ShiftHalves(ushort* address, int count) => Twin(Avx2FloatOps.ShiftHalves(address, count));
+    public static Vector512<float> ShiftHalves(ushort* address, int count, Vector512<float> keptBits) =>
+        Twin(Avx2FloatOps.ShiftHalves(address, count, Halves(keptBits)));
+
+    public static Vector512<float> ShiftedHalfBits
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Twin(Avx2FloatOps.ShiftedHalfBits);
+    }
+
+    public static Vector256<ushort> MagnitudeBits
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Avx2FloatOps.MagnitudeBits;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Multiply(Vector512<float> left, float right) => Twin(Avx2FloatOps.Multiply(Halves(left), right));
@@ -359,7 +429,8 @@ internal readonly unsafe struct Avx512TwinFloatOps : IFloatSimdOps<Vector512<flo
     public static float Sum(Vector512<float> floats) => Avx2FloatOps.Sum(Halves(floats));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<ushort> MaxMagnitude(Vector256<ushort> max, ushort* address, int count) => Avx2FloatOps.MaxMagnitude(max, address, count);
+    public static Vector256<ushort> MaxMagnitude(Vector256<ushort> max, ushort* address, int count, Vector256<ushort> magnitudeBits) =>
+        Avx2FloatOps.MaxMagnitude(max, address, count, magnitudeBits);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool HasExponent31(Vector256<ushort> max) => Avx2FloatOps.HasExponent31(max);

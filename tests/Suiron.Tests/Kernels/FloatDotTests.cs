@@ -203,12 +203,16 @@ public sealed unsafe class FloatDotTests
                 AssertSameBits(Avx512TwinFloatOps.WidenHalves(h, 8), Avx512FloatOps.WidenHalves(h, 8), 8);
                 AssertSameBits(Avx512TwinFloatOps.WidenBFloat16(h, 16), Avx512FloatOps.WidenBFloat16(h, 16), 16);
                 AssertSameBits(Avx512TwinFloatOps.WidenBFloat16(h, 8), Avx512FloatOps.WidenBFloat16(h, 8), 8);
-                AssertSameBits(Avx512TwinFloatOps.ShiftHalves(h, 16), Avx512FloatOps.ShiftHalves(h, 16), 16);
-                AssertSameBits(Avx512TwinFloatOps.ShiftHalves(h, 8), Avx512FloatOps.ShiftHalves(h, 8), 8);
-                Assert.Equal(Avx512TwinFloatOps.MaxMagnitude(default, h, 16), Avx512FloatOps.MaxMagnitude(default, h, 16));
-                Assert.Equal(Avx512TwinFloatOps.MaxMagnitude(default, h, 8), Avx512FloatOps.MaxMagnitude(default, h, 8));
-                Assert.Equal(Avx512TwinFloatOps.HasExponent31(Avx512TwinFloatOps.MaxMagnitude(default, h, 16)),
-                    Avx512FloatOps.HasExponent31(Avx512FloatOps.MaxMagnitude(default, h, 16)));
+                Assert.Equal(Avx512TwinFloatOps.ShiftedHalfBits.AsInt32(), Avx512FloatOps.ShiftedHalfBits.AsInt32());
+                Assert.Equal(Avx512TwinFloatOps.MagnitudeBits, Avx512FloatOps.MagnitudeBits);
+                Vector512<float> kept = Avx512FloatOps.ShiftedHalfBits;
+                Vector256<ushort> magnitude = Avx512FloatOps.MagnitudeBits;
+                AssertSameBits(Avx512TwinFloatOps.ShiftHalves(h, 16, kept), Avx512FloatOps.ShiftHalves(h, 16, kept), 16);
+                AssertSameBits(Avx512TwinFloatOps.ShiftHalves(h, 8, kept), Avx512FloatOps.ShiftHalves(h, 8, kept), 8);
+                Assert.Equal(Avx512TwinFloatOps.MaxMagnitude(default, h, 16, magnitude), Avx512FloatOps.MaxMagnitude(default, h, 16, magnitude));
+                Assert.Equal(Avx512TwinFloatOps.MaxMagnitude(default, h, 8, magnitude), Avx512FloatOps.MaxMagnitude(default, h, 8, magnitude));
+                Assert.Equal(Avx512TwinFloatOps.HasExponent31(Avx512TwinFloatOps.MaxMagnitude(default, h, 16, magnitude)),
+                    Avx512FloatOps.HasExponent31(Avx512FloatOps.MaxMagnitude(default, h, 16, magnitude)));
             }
             AssertSameBits(Avx512TwinFloatOps.Multiply(left, 1.5e-20f), Avx512FloatOps.Multiply(left, 1.5e-20f), 16);
             foreach (int count in new[] { 16, 8 })
@@ -247,8 +251,9 @@ public sealed unsafe class FloatDotTests
             fixed (ushort* h = halves) fixed (float* f = floats)
             {
                 Vector512<float> widened = Avx512TwinFloatOps.WidenHalves(h, 16), bf16 = Avx512TwinFloatOps.WidenBFloat16(h, 16);
-                Vector512<float> shifted = Avx512TwinFloatOps.ShiftHalves(h, 16);
-                Vector256<ushort> max = Avx512TwinFloatOps.MaxMagnitude(default, h, 16);
+                Vector512<float> shifted = Avx512TwinFloatOps.ShiftHalves(h, 16, Avx512TwinFloatOps.ShiftedHalfBits);
+                Vector256<ushort> max = Avx512TwinFloatOps.MaxMagnitude(default, h, 16, Avx512TwinFloatOps.MagnitudeBits);
+                for (int i = 0; i < 16; i++) Assert.Equal(unchecked((int)0x8FFFE000), Avx512TwinFloatOps.ShiftedHalfBits.AsInt32()[i]);
                 bool exponent31 = false;
                 for (int i = 0; i < 16; i++)
                 {
