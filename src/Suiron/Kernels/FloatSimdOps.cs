@@ -238,7 +238,7 @@ internal readonly unsafe struct Avx2FloatOps : IFloatSimdOps<Vector256x2, Vector
     /// <summary>Eight halves shifted (vpmovsxwd from memory, vpslld, vpand).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> ShiftHalves(ushort* address, Vector256<float> keptBits) =>
-        Avx.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)address), 13).AsSingle(), keptBits);
+        Avx2.And(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)address), 13), keptBits.AsInt32()).AsSingle();
 
     public static Vector256x2 ShiftedHalfBits
     {
