@@ -3,6 +3,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Suiron.Inference;
 using Suiron.Tensors;
+using Avx2FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx2FloatOps, Suiron.Kernels.Vector256x2, System.Runtime.Intrinsics.Vector256<ushort>>;
 
 namespace Suiron.Kernels;
 
@@ -155,10 +156,10 @@ internal static unsafe class Attention
                     if (Avx2Dot.IsSupported)
                     {
                         // The query times 2^112 (exact) lets each key half widen in three integer operations with the
-                        // same products, hence the same bits, as DotHalf (Avx2Dot.F16xRebiasedF32 explains why).
+                        // same products, hence the same bits, as DotHalf (FloatDot.F16xRebiasedF32 explains why).
                         Scale(queryScratch, Avx2Dot.HalfRebias, keyLength);
                         for (int t = 0; t < length; t++)
-                            s[t] = Avx2Dot.F16xRebiasedF32((byte*)((ushort*)keys + (long)t * keyStride + keyOffset), (byte*)queryScratch, keyLength) * scale;
+                            s[t] = Avx2FloatDot.F16xRebiasedF32((byte*)((ushort*)keys + (long)t * keyStride + keyOffset), (byte*)queryScratch, keyLength) * scale;
                     }
                     else
                     {
@@ -376,7 +377,7 @@ internal static unsafe class Attention
     }
 
     /// <summary>
-    /// <see cref="AccumulateHalf"/> with the F16 widening of <see cref="Avx2Dot.F16xRebiasedF32"/>: the weight times 2^112
+    /// <see cref="AccumulateHalf"/> with the F16 widening of <see cref="FloatDot{TOps, TFloats, THalves}.F16xRebiasedF32"/>: the weight times 2^112
     /// (exact) against each value half's bits shifted into float position (h·2^-112), so every product, and so every
     /// FMA result, is the one AccumulateHalf computes, in five operations per eight values instead of thirteen. A group of
     /// eight holding an infinity or NaN (exponent 31, which the shift would turn into a finite number) takes the full

@@ -10,7 +10,8 @@ namespace Suiron.Kernels;
 /// only the order of the float accumulation differs, so results agree with the scalar reference to float rounding.
 /// Signed int8 x int8 products use the usual AVX2 idiom: |x| as unsigned times sign(x)*y through vpmaddubsw,
 /// then vpmaddwd against ones (or against the group scales) to reach int32 without overflow.
-/// The k-quant kernels (Q2_K..Q6_K) are in Avx2Dot.KQuants.cs; Q8_1 and Q8_K weights (not ggml matmul types) run the scalar reference.
+/// The k-quant kernels (Q2_K..Q6_K) are in Avx2Dot.KQuants.cs and <see cref="KQuantDot{TOps, TVector, TLanes}"/>, the float
+/// dots (F32, F16, BF16) in <see cref="FloatDot{TOps, TFloats, THalves}"/>; Q8_1 and Q8_K weights (not ggml matmul types) run the scalar reference.
 /// </summary>
 internal static unsafe partial class Avx2Dot
 {
@@ -55,221 +56,19 @@ internal static unsafe partial class Avx2Dot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> DotUInt8Pairs(Vector256<byte> u, Vector256<sbyte> y) => Avx2.MultiplyAddAdjacent(u, y);
 
-    /// <summary>Same accumulation order as <see cref="F16"/> (two accumulators over 16-element steps), which the GEMM repeats.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float F32(byte* w, byte* a, int n)
-    {
-        float* x = (float*)w, y = (float*)a;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
-        int i = 0;
-        for (; i + 16 <= n; i += 16)
-        {
-            acc0 = Fma.MultiplyAdd(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i), acc0);
-            acc1 = Fma.MultiplyAdd(Avx.LoadVector256(x + i + 8), Avx.LoadVector256(y + i + 8), acc1);
-        }
-        for (; i + 8 <= n; i += 8) acc0 = Fma.MultiplyAdd(Avx.LoadVector256(x + i), Avx.LoadVector256(y + i), acc0);
-        float sum = Vector256.Sum(acc0 + acc1);
-        for (; i < n; i++) sum += x[i] * y[i];
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float F16(byte* w, byte* a, int n)
-    {
-        ushort* x = (ushort*)w, y = (ushort*)a;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
-        int i = 0;
-        for (; i + 16 <= n; i += 16)
-        {
-            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingle(Sse2.LoadVector128(x + i)), HalfConversion.HalfToSingle(Sse2.LoadVector128(y + i)), acc0);
-            acc1 = Fma.MultiplyAdd(HalfConversion.HalfToSingle(Sse2.LoadVector128(x + i + 8)), HalfConversion.HalfToSingle(Sse2.LoadVector128(y + i + 8)), acc1);
-        }
-        for (; i + 8 <= n; i += 8)
-            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingle(Sse2.LoadVector128(x + i)), HalfConversion.HalfToSingle(Sse2.LoadVector128(y + i)), acc0);
-        float sum = Vector256.Sum(acc0 + acc1);
-        for (; i < n; i++) sum += (float)BitConverter.UInt16BitsToHalf(x[i]) * (float)BitConverter.UInt16BitsToHalf(y[i]);
-        return sum;
-    }
-
-    /// <summary>2^112: the factor between an F16 value and the float whose bits are the half's bits shifted into place.</summary>
+    /// <summary>
+    /// 2^112: the factor between an F16 value and the float whose bits are the half's bits shifted into place (the
+    /// rebiased F16 dot, <see cref="FloatDot{TOps, TFloats, THalves}.F16xRebiasedF32"/>).
+    /// </summary>
     internal const float HalfRebias = 5.192296858534828e33f;
 
     /// <summary>2^-112, the inverse of <see cref="HalfRebias"/>.</summary>
     internal const float HalfRebiasInverse = 1.92592994e-34f;
 
-    /// <summary>
-    /// F16 weights against F16-encoded activations widened to F32 and pre-scaled by 2^112 (see
-    /// <see cref="HalfConversion.HalfToRebiasedSingle"/>): the decode kernel for F16 matmuls, bit-identical to <see cref="F16"/>.
-    /// <para>
-    /// Why it is exact: a finite half h with its 15 magnitude bits shifted into float position (sign kept) is the float
-    /// h * 2^-112, exactly (normal halves become normal floats, subnormal halves subnormal floats). Its product with
-    /// a * 2^112 is the real number h * a, so each FMA rounds the same value onto the same accumulator as <see cref="F16"/>
-    /// does: same bits, with three integer operations per eight weights instead of a full conversion (this dot is
-    /// bound by the conversion, not by memory, otherwise). a * 2^112 cannot overflow: |a| ≤ 65504 and 65504 * 2^112 &lt; FLT_MAX.
-    /// Infinite and NaN weights (exponent 31) would be misread as finite numbers, so the loop keeps a running maximum of
-    /// the weights' magnitude bits, and a row that holds one is recomputed by <see cref="F16xRebiasedF32Exact"/>.
-    /// </para>
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float F16xRebiasedF32(byte* w, byte* a, int n)
-    {
-        ushort* x = (ushort*)w;
-        float* y = (float*)a;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
-        Vector256<ushort> magnitudeMax = Vector256<ushort>.Zero;
-        Vector256<ushort> magnitudeMask = Vector256.Create((ushort)0x7FFF);
-        Vector256<int> keptBits = Vector256.Create(unchecked((int)0x8FFFE000));
-        int i = 0;
-        // Two 16-element steps per iteration, each as in F16: acc0 takes elements [i, i+8), acc1 [i+8, i+16).
-        for (; i + 32 <= n; i += 32)
-        {
-            magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x + i) & magnitudeMask);
-            magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x + i + 16) & magnitudeMask);
-            acc0 = Fma.MultiplyAdd(ShiftedHalves(x + i, keptBits), Avx.LoadVector256(y + i), acc0);
-            acc1 = Fma.MultiplyAdd(ShiftedHalves(x + i + 8, keptBits), Avx.LoadVector256(y + i + 8), acc1);
-            acc0 = Fma.MultiplyAdd(ShiftedHalves(x + i + 16, keptBits), Avx.LoadVector256(y + i + 16), acc0);
-            acc1 = Fma.MultiplyAdd(ShiftedHalves(x + i + 24, keptBits), Avx.LoadVector256(y + i + 24), acc1);
-        }
-        for (; i + 16 <= n; i += 16)
-        {
-            magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x + i) & magnitudeMask);
-            acc0 = Fma.MultiplyAdd(ShiftedHalves(x + i, keptBits), Avx.LoadVector256(y + i), acc0);
-            acc1 = Fma.MultiplyAdd(ShiftedHalves(x + i + 8, keptBits), Avx.LoadVector256(y + i + 8), acc1);
-        }
-        if (i + 8 <= n)
-        {
-            magnitudeMax = Avx2.Max(magnitudeMax, Vector256.Create(Sse2.LoadVector128(x + i), Vector128<ushort>.Zero) & magnitudeMask);
-            acc0 = Fma.MultiplyAdd(ShiftedHalves(x + i, keptBits), Avx.LoadVector256(y + i), acc0);
-            i += 8;
-        }
-        // 0x7C00 and above: exponent 31, an infinity or a NaN.
-        if (!Vector256.EqualsAll(Avx2.Max(magnitudeMax, Vector256.Create((ushort)0x7BFF)), Vector256.Create((ushort)0x7BFF)))
-            return F16xRebiasedF32Exact(w, a, n);
-        float sum = Vector256.Sum(acc0 + acc1);
-        for (; i < n; i++) sum += (float)BitConverter.UInt16BitsToHalf(x[i]) * (y[i] * HalfRebiasInverse);
-        return sum;
-    }
-
-    /// <summary>
-    /// <see cref="F16xRebiasedF32"/> of four weight rows, <paramref name="w"/> + k·<paramref name="rowDistance"/> for k = 0..3,
-    /// against one activation row, into <paramref name="y"/>[k·<paramref name="outputDistance"/>]. Decode is bound by how
-    /// many weight bytes one core keeps in flight: MatMul hands it four rows far apart (a quarter of its row range each),
-    /// so four independent streams run at once: per Llama-3.2-1B tensor, one thread, weights from DRAM, ~10 GB/s with one
-    /// row per call became ~16 on the (loaded) dev box. Two rows per call from far apart gave ~13; two adjacent rows
-    /// (4 KB apart at 2048 columns) ~8, slower than one row, which is why an earlier adjacent two-row kernel lost there.
-    /// Each row's FMAs run in <see cref="F16xRebiasedF32"/>'s order into its own two accumulators (eight chains in all,
-    /// so FMA latency no longer limits it), and each result is bit-identical to it.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void F16xRebiasedF32FourRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance)
-    {
-        ushort* x0 = (ushort*)w, x1 = (ushort*)(w + rowDistance), x2 = (ushort*)(w + 2 * rowDistance), x3 = (ushort*)(w + 3 * rowDistance);
-        float* act = (float*)a;
-        Vector256<float> acc00 = Vector256<float>.Zero, acc01 = acc00, acc10 = acc00, acc11 = acc00;
-        Vector256<float> acc20 = acc00, acc21 = acc00, acc30 = acc00, acc31 = acc00;
-        Vector256<ushort> magnitudeMax = Vector256<ushort>.Zero;
-        Vector256<ushort> magnitudeMask = Vector256.Create((ushort)0x7FFF);
-        Vector256<int> keptBits = Vector256.Create(unchecked((int)0x8FFFE000));
-        int i = 0;
-        for (; i + 16 <= n; i += 16)
-        {
-            magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x0 + i) & magnitudeMask);
-            magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x1 + i) & magnitudeMask);
-            magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x2 + i) & magnitudeMask);
-            magnitudeMax = Avx2.Max(magnitudeMax, Avx.LoadVector256(x3 + i) & magnitudeMask);
-            Vector256<float> low = Avx.LoadVector256(act + i), high = Avx.LoadVector256(act + i + 8);
-            acc00 = Fma.MultiplyAdd(ShiftedHalves(x0 + i, keptBits), low, acc00);
-            acc01 = Fma.MultiplyAdd(ShiftedHalves(x0 + i + 8, keptBits), high, acc01);
-            acc10 = Fma.MultiplyAdd(ShiftedHalves(x1 + i, keptBits), low, acc10);
-            acc11 = Fma.MultiplyAdd(ShiftedHalves(x1 + i + 8, keptBits), high, acc11);
-            acc20 = Fma.MultiplyAdd(ShiftedHalves(x2 + i, keptBits), low, acc20);
-            acc21 = Fma.MultiplyAdd(ShiftedHalves(x2 + i + 8, keptBits), high, acc21);
-            acc30 = Fma.MultiplyAdd(ShiftedHalves(x3 + i, keptBits), low, acc30);
-            acc31 = Fma.MultiplyAdd(ShiftedHalves(x3 + i + 8, keptBits), high, acc31);
-        }
-        if (i + 8 <= n)
-        {
-            magnitudeMax = Avx2.Max(magnitudeMax, Vector256.Create(Sse2.LoadVector128(x0 + i), Vector128<ushort>.Zero) & magnitudeMask);
-            magnitudeMax = Avx2.Max(magnitudeMax, Vector256.Create(Sse2.LoadVector128(x1 + i), Vector128<ushort>.Zero) & magnitudeMask);
-            magnitudeMax = Avx2.Max(magnitudeMax, Vector256.Create(Sse2.LoadVector128(x2 + i), Vector128<ushort>.Zero) & magnitudeMask);
-            magnitudeMax = Avx2.Max(magnitudeMax, Vector256.Create(Sse2.LoadVector128(x3 + i), Vector128<ushort>.Zero) & magnitudeMask);
-            Vector256<float> low = Avx.LoadVector256(act + i);
-            acc00 = Fma.MultiplyAdd(ShiftedHalves(x0 + i, keptBits), low, acc00);
-            acc10 = Fma.MultiplyAdd(ShiftedHalves(x1 + i, keptBits), low, acc10);
-            acc20 = Fma.MultiplyAdd(ShiftedHalves(x2 + i, keptBits), low, acc20);
-            acc30 = Fma.MultiplyAdd(ShiftedHalves(x3 + i, keptBits), low, acc30);
-            i += 8;
-        }
-        // An infinite or NaN weight in any of the rows (rare): each row through the one-row kernel, which handles it.
-        if (!Vector256.EqualsAll(Avx2.Max(magnitudeMax, Vector256.Create((ushort)0x7BFF)), Vector256.Create((ushort)0x7BFF)))
-        {
-            for (int k = 0; k < 4; k++) y[k * outputDistance] = F16xRebiasedF32(w + k * rowDistance, a, n);
-            return;
-        }
-        float sum0 = Vector256.Sum(acc00 + acc01), sum1 = Vector256.Sum(acc10 + acc11);
-        float sum2 = Vector256.Sum(acc20 + acc21), sum3 = Vector256.Sum(acc30 + acc31);
-        for (; i < n; i++)
-        {
-            float activation = act[i] * HalfRebiasInverse;
-            sum0 += (float)BitConverter.UInt16BitsToHalf(x0[i]) * activation;
-            sum1 += (float)BitConverter.UInt16BitsToHalf(x1[i]) * activation;
-            sum2 += (float)BitConverter.UInt16BitsToHalf(x2[i]) * activation;
-            sum3 += (float)BitConverter.UInt16BitsToHalf(x3[i]) * activation;
-        }
-        y[0] = sum0;
-        y[outputDistance] = sum1;
-        y[2 * outputDistance] = sum2;
-        y[3 * outputDistance] = sum3;
-    }
-
     /// <summary>Eight halves with their magnitude bits shifted into float position: h * 2^-112 for every finite half.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> ShiftedHalves(ushort* p, Vector256<int> keptBits) =>
         (Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((short*)p), 13) & keptBits).AsSingle();
-
-    /// <summary>
-    /// <see cref="F16xRebiasedF32"/> for a row holding an infinite or NaN weight: full conversions on both sides
-    /// (scaling the activations back by 2^-112 is exact), the accumulation order of <see cref="F16"/>.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    internal static float F16xRebiasedF32Exact(byte* w, byte* a, int n)
-    {
-        ushort* x = (ushort*)w;
-        float* y = (float*)a;
-        Vector256<float> inverse = Vector256.Create(HalfRebiasInverse);
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
-        int i = 0;
-        for (; i + 16 <= n; i += 16)
-        {
-            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i)), Avx.LoadVector256(y + i) * inverse, acc0);
-            acc1 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i + 8)), Avx.LoadVector256(y + i + 8) * inverse, acc1);
-        }
-        for (; i + 8 <= n; i += 8)
-            acc0 = Fma.MultiplyAdd(HalfConversion.HalfToSingleFast(Sse2.LoadVector128(x + i)), Avx.LoadVector256(y + i) * inverse, acc0);
-        float sum = Vector256.Sum(acc0 + acc1);
-        for (; i < n; i++) sum += (float)BitConverter.UInt16BitsToHalf(x[i]) * (y[i] * HalfRebiasInverse);
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float BF16(byte* w, byte* a, int n)
-    {
-        ushort* x = (ushort*)w, y = (ushort*)a;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
-        int i = 0;
-        for (; i + 16 <= n; i += 16)
-        {
-            acc0 = Fma.MultiplyAdd(WidenBF16(x + i), WidenBF16(y + i), acc0);
-            acc1 = Fma.MultiplyAdd(WidenBF16(x + i + 8), WidenBF16(y + i + 8), acc1);
-        }
-        for (; i + 8 <= n; i += 8) acc0 = Fma.MultiplyAdd(WidenBF16(x + i), WidenBF16(y + i), acc0);
-        float sum = Vector256.Sum(acc0 + acc1);
-        for (; i < n; i++) sum += HalfConversion.BF16ToSingle(x[i]) * HalfConversion.BF16ToSingle(y[i]);
-        return sum;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> WidenBF16(ushort* p) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(p), 16).AsSingle();
 
     public static float Q8_0(byte* w, byte* a, int n) => Block32<Q8_0Block>(w, a, n);
 
@@ -631,71 +430,6 @@ internal static unsafe partial class Avx2Dot
     public static float IQ4NL(byte* w, byte* a, int n) => Block32<IQ4NLBlock>(w, a, n);
 
     /// <summary>
-    /// IQ4_XS against Q8_K: each 32-element sub-block's signed products reach int32 through vpmaddwd with its multiplier
-    /// (ls − 32) in place of ones, so a super-block's integers add up exactly before its one FMA with d_x·d_y. The eight
-    /// multipliers are unpacked together (<see cref="IQ4XSMultipliers"/>) and stored, and each reaches its sub-block by a
-    /// broadcast load, which takes a load port where a vpermd took one of the shuffle ports the lookups need.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float IQ4XS(byte* w, byte* a, int n)
-    {
-        var x = (BlockIQ4XS*)w;
-        var y = (BlockQ8K*)a;
-        Vector256<sbyte> grid = IQ4Grid;
-        Vector256<float> acc = Vector256<float>.Zero;
-        int* multipliers = stackalloc int[8];
-        for (int b = 0; b < n / 256; b++)
-        {
-            IQ4XSMultipliers(x + b).Store(multipliers);
-            Vector256<int> sumi = IQ4XSSubBlockPair(x[b].Qs, y[b].Qs, grid, multipliers, 0)
-                + IQ4XSSubBlockPair(x[b].Qs, y[b].Qs, grid, multipliers, 2)
-                + IQ4XSSubBlockPair(x[b].Qs, y[b].Qs, grid, multipliers, 4)
-                + IQ4XSSubBlockPair(x[b].Qs, y[b].Qs, grid, multipliers, 6);
-            acc = Fma.MultiplyAdd(Vector256.Create(Scale(x[b].D) * y[b].D), Avx.ConvertToVector256Single(sumi), acc);
-        }
-        return Sum8(acc);
-    }
-
-    /// <summary>
-    /// <see cref="IQ4XS"/> of two rows far apart (<paramref name="w"/> and <paramref name="w"/> + <paramref name="rowDistance"/>)
-    /// into <paramref name="y"/>[0] and <paramref name="y"/>[<paramref name="outputDistance"/>]: two weight streams in flight and
-    /// each activation run loaded once for both, each row's integers and float steps those of <see cref="IQ4XS"/>, so its
-    /// result is bit-identical to it.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void IQ4XSTwoRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance)
-    {
-        var x0 = (BlockIQ4XS*)w;
-        var x1 = (BlockIQ4XS*)(w + rowDistance);
-        var q8 = (BlockQ8K*)a;
-        Vector256<sbyte> grid = IQ4Grid;
-        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = acc0;
-        int* multipliers0 = stackalloc int[16];
-        int* multipliers1 = multipliers0 + 8;
-        for (int b = 0; b < n / 256; b++)
-        {
-            IQ4XSMultipliers(x0 + b).Store(multipliers0);
-            IQ4XSMultipliers(x1 + b).Store(multipliers1);
-            Vector256<int> sumi0 = Vector256<int>.Zero, sumi1 = sumi0;
-            for (int i = 0; i < 8; i++)
-            {
-                Vector256<sbyte> activations = Avx.LoadVector256(q8[b].Qs + 32 * i);
-                Vector256<sbyte> weights0 = Avx2.Shuffle(grid, BroadcastNibbles32(x0[b].Qs + 16 * i).AsSByte());
-                Vector256<sbyte> weights1 = Avx2.Shuffle(grid, BroadcastNibbles32(x1[b].Qs + 16 * i).AsSByte());
-                sumi0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Sign(weights0, weights0).AsByte(), Avx2.Sign(activations, weights0)),
-                    Vector256.Create(multipliers0[i]).AsInt16());
-                sumi1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Sign(weights1, weights1).AsByte(), Avx2.Sign(activations, weights1)),
-                    Vector256.Create(multipliers1[i]).AsInt16());
-            }
-            float yd = q8[b].D;
-            acc0 = Fma.MultiplyAdd(Vector256.Create(Scale(x0[b].D) * yd), Avx.ConvertToVector256Single(sumi0), acc0);
-            acc1 = Fma.MultiplyAdd(Vector256.Create(Scale(x1[b].D) * yd), Avx.ConvertToVector256Single(sumi1), acc1);
-        }
-        y[0] = Sum8(acc0);
-        y[outputDistance] = Sum8(acc1);
-    }
-
-    /// <summary>
     /// The eight sub-block multipliers ls − 32 of an IQ4_XS block, one per int32 lane and repeated in both of its int16
     /// halves (what vpmaddwd multiplies a pair by): lane i takes nibble i of scales_l and bits 2i..2i+1 of scales_h.
     /// </summary>
@@ -706,19 +440,5 @@ internal static unsafe partial class Avx2Dot
         Vector256<uint> high = Avx2.ShiftRightLogicalVariable(Vector256.Create((uint)x->ScalesH), Vector256.Create(0u, 2, 4, 6, 8, 10, 12, 14)) & Vector256.Create(3u);
         Vector256<int> multiplier = (low | (high << 4)).AsInt32() - Vector256.Create(32);
         return (multiplier & Vector256.Create(0xFFFF)) | (multiplier << 16);
-    }
-
-    /// <summary>Sub-blocks <paramref name="i"/> and i + 1 of one IQ4_XS block against their 64 activations: the int32 lanes, scaled.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> IQ4XSSubBlockPair(byte* qs, sbyte* q8, Vector256<sbyte> grid, int* multipliers, int i) =>
-        IQ4XSSubBlock(qs, q8, grid, multipliers, i) + IQ4XSSubBlock(qs, q8, grid, multipliers, i + 1);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> IQ4XSSubBlock(byte* qs, sbyte* q8, Vector256<sbyte> grid, int* multipliers, int i)
-    {
-        Vector256<sbyte> weights = Avx2.Shuffle(grid, BroadcastNibbles32(qs + 16 * i).AsSByte());
-        Vector256<sbyte> activations = Avx.LoadVector256(q8 + 32 * i);
-        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(Avx2.Sign(weights, weights).AsByte(), Avx2.Sign(activations, weights));
-        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create(multipliers[i]).AsInt16());
     }
 }

@@ -1,6 +1,9 @@
 using Suiron.Tensors;
 using Avx2KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Vector128KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Vector128Ops, System.Runtime.Intrinsics.Vector128<byte>, Suiron.Kernels.Vector128Pair>;
+using Avx2IQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx2Ops, Suiron.Kernels.Avx2GridOps, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx2FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx2FloatOps, Suiron.Kernels.Vector256x2, System.Runtime.Intrinsics.Vector256<ushort>>;
+using Vector128FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Vector128FloatOps, Suiron.Kernels.Vector128x4, System.Runtime.Intrinsics.Vector128<ushort>>;
 
 namespace Suiron.Kernels;
 
@@ -17,7 +20,7 @@ internal enum DotPath
     Avx2,
 
     /// <summary>
-    /// The 512-bit kernels (<see cref="WideDot"/>, the wide GEMM) on <see cref="Avx512TwinOps"/>: their logic on AVX2
+    /// The 512-bit kernels (the 512-bit decode dots, the wide GEMM) on <see cref="Avx512TwinOps"/>: their logic on AVX2
     /// halves, for the tests of an AVX2 machine (never picked as <see cref="DotKernels.Best"/>: it is slow).
     /// </summary>
     Avx512Twin,
@@ -55,8 +58,9 @@ internal static unsafe class DotKernels
     /// <summary>
     /// The kernel of <paramref name="path"/> for the type, falling back to the next family down where that one has
     /// none (Q8_1 and Q8_K, activation-only encodings, have scalar kernels only).
-    /// Tests pass a lower path to force it. The one-row dots of the AVX-512 families are the AVX2 ones (the wide kernels
-    /// take several rows or tokens per call).
+    /// Tests pass a lower path to force it. The one-row dots of the AVX-512 families are the AVX2 ones; a matmul picks its
+    /// 512-bit decode kernels (F32, F16, BF16, IQ4_XS, Q4_K, Q6_K) and GEMM tiles itself, where they win their timing
+    /// (<see cref="WideKernelChoice"/>).
     /// </summary>
     public static delegate*<byte*, byte*, int, float> For(TensorType weightType, DotPath path) => Resolve(weightType, path) switch
     {
@@ -76,9 +80,9 @@ internal static unsafe class DotKernels
 
     private static delegate*<byte*, byte*, int, float> Avx2(TensorType weightType) => weightType switch
     {
-        TensorType.F32 => &Avx2Dot.F32,
-        TensorType.F16 => &Avx2Dot.F16,
-        TensorType.BF16 => &Avx2Dot.BF16,
+        TensorType.F32 => &Avx2FloatDot.F32,
+        TensorType.F16 => &Avx2FloatDot.F16,
+        TensorType.BF16 => &Avx2FloatDot.BF16,
         TensorType.Q4_0 => &Avx2Dot.Q4_0,
         TensorType.Q4_1 => &Avx2Dot.Q4_1,
         TensorType.Q5_0 => &Avx2Dot.Q5_0,
@@ -91,7 +95,7 @@ internal static unsafe class DotKernels
         TensorType.Q3_K => &Avx2KQuantDot.Q3K,
         TensorType.IQ4_NL => &Avx2Dot.IQ4NL,
         TensorType.MXFP4 => &Avx2Dot.MXFP4,
-        TensorType.IQ4_XS => &Avx2Dot.IQ4XS,
+        TensorType.IQ4_XS => &Avx2IQ4XSDot.IQ4XS,
         TensorType.TQ1_0 => &Ternary.Avx2DotTQ1_0,
         TensorType.TQ2_0 => &Ternary.Avx2DotTQ2_0,
         TensorType.IQ2_XXS => &Lattice.Avx2DotIQ2XXS,
@@ -107,9 +111,9 @@ internal static unsafe class DotKernels
     /// <summary>The portable 128-bit kernel, or null where the type has none (the activation-only Q8_1 and Q8_K).</summary>
     public static delegate*<byte*, byte*, int, float> Vector128(TensorType weightType) => weightType switch
     {
-        TensorType.F32 => &Vector128Dot.F32,
-        TensorType.F16 => &Vector128Dot.F16,
-        TensorType.BF16 => &Vector128Dot.BF16,
+        TensorType.F32 => &Vector128FloatDot.F32,
+        TensorType.F16 => &Vector128FloatDot.F16,
+        TensorType.BF16 => &Vector128FloatDot.BF16,
         TensorType.Q4_0 => &Vector128Dot.Q4_0,
         TensorType.Q4_1 => &Vector128Dot.Q4_1,
         TensorType.Q5_0 => &Vector128Dot.Q5_0,

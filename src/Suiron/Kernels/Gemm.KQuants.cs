@@ -255,7 +255,7 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// One unpacked IQ4_XS row against four tokens, with <see cref="Avx2Dot.IQ4XS"/>'s arithmetic per (row, token): per
+    /// One unpacked IQ4_XS row against four tokens, with <see cref="IQ4XSDot{TOps, TGridOps, TVector, TLanes}.IQ4XS"/>'s arithmetic per (row, token): per
     /// sub-block |w| times y with w's sign (vpmaddubsw), pairs times the sub-block's multiplier (vpmaddwd) into int32
     /// lanes summed over the super-block, one FMA with d_w·d_y, and the same final sum.
     /// </summary>

@@ -58,7 +58,7 @@ internal static unsafe partial class Gemm
 
     /// <summary>
     /// Fills the extra per-token data from one encoded activation row. <paramref name="rebiasHalves"/>: F16 activations
-    /// are widened to F32 times 2^112, for <see cref="Avx2Dot.F16xRebiasedF32"/> (the decode path), not for the GEMM.
+    /// are widened to F32 times 2^112, for <see cref="FloatDot{TOps, TFloats, THalves}.F16xRebiasedF32"/> (the decode path), not for the GEMM.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PrepareToken(TensorType weightType, byte* encoded, byte* extra, int cols, bool rebiasHalves)
@@ -237,8 +237,8 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// F32/F16, two rows by three tokens: per (row, token) the accumulation order of <see cref="Avx2Dot.F16"/> and
-    /// <see cref="Avx2Dot.F32"/> (accumulator 0 takes the first eight elements of each 16-element step, accumulator 1
+    /// F32/F16, two rows by three tokens: per (row, token) the accumulation order of <see cref="FloatDot{TOps, TFloats, THalves}.F16"/> and
+    /// <see cref="FloatDot{TOps, TFloats, THalves}.F32"/> (accumulator 0 takes the first eight elements of each 16-element step, accumulator 1
     /// the second eight, an 8-element remainder goes to accumulator 0, then the sum of both, then the scalar tail).
     /// Five loads feed six FMAs, where one row by four tokens needed ten loads for eight (this kernel was load-bound).
     /// results[k] is row 0 with token k, results[3 + k] row 1 with token k.

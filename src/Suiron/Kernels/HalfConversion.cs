@@ -45,7 +45,7 @@ internal static unsafe class HalfConversion
     }
 
     /// <summary>
-    /// Halves to floats times 2^112, the activation side of <see cref="Avx2Dot.F16xRebiasedF32"/>. Exact for every
+    /// Halves to floats times 2^112, the activation side of <see cref="FloatDot{TOps, TFloats, THalves}.F16xRebiasedF32"/>. Exact for every
     /// half: the largest finite one becomes 65504 * 2^112 &lt; FLT_MAX, infinities and NaNs stay what they are.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

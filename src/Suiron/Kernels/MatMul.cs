@@ -4,6 +4,13 @@ using Suiron.Tensors;
 using Avx2KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx512KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512Ops, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx512TwinKQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512TwinOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx2IQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx2Ops, Suiron.Kernels.Avx2GridOps, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx512IQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx512Ops, Suiron.Kernels.Avx512GridOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx512TwinIQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx512TwinOps, Suiron.Kernels.Avx512TwinGridOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx2FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx2FloatOps, Suiron.Kernels.Vector256x2, System.Runtime.Intrinsics.Vector256<ushort>>;
+using Avx512FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx512FloatOps, System.Runtime.Intrinsics.Vector512<float>, System.Runtime.Intrinsics.Vector256<ushort>>;
+using Avx512TwinFloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx512TwinFloatOps, System.Runtime.Intrinsics.Vector512<float>, System.Runtime.Intrinsics.Vector256<ushort>>;
+using Vector128FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Vector128FloatOps, Suiron.Kernels.Vector128x4, System.Runtime.Intrinsics.Vector128<ushort>>;
 
 namespace Suiron.Kernels;
 
@@ -103,7 +110,7 @@ public static unsafe partial class MatMul
     /// How the per-row (decode) path runs a weight type on a kernel family — one choice for <see cref="Compute(Tensor, ReadOnlySpan{float}, Span{float}, int, WorkerPool)"/>
     /// and <see cref="ComputeSegments"/>, so both give the same bits. F16 weights read the activations from the
     /// per-token extras: rounded to F16 (ggml's numerics) and widened to F32 once — times 2^112 on AVX2, so each row's dot
-    /// converts only the weight side in three integer operations (Avx2Dot.F16xRebiasedF32); the 128-bit path (ARM64)
+    /// converts only the weight side in three integer operations (FloatDot.F16xRebiasedF32); the 128-bit path (ARM64)
     /// widens them without the rebias and its kernel converts the weights exactly. Q4_0/Q5_0/Q8_0 weights on AVX2 use
     /// activation block scales converted to float once (the extras), not once per row. On AVX2, single-token calls run F16,
     /// Q8_0, Q5_0 and Q4_0 four rows and Q4_K and Q6_K two rows per kernel call (<see cref="MultiRowKernel"/>,
@@ -166,14 +173,20 @@ public static unsafe partial class MatMul
 
         public static RowKernels For(TensorType type, DotPath path)
         {
-            if (type == TensorType.F16 && path == DotPath.Avx512) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &WideDot.F16xRebiasedF32FourRows<Avx512Ops>, 4);
-            if (type == TensorType.F16 && path == DotPath.Avx512Twin) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &WideDot.F16xRebiasedF32FourRows<Avx512TwinOps>, 4);
+            if (type == TensorType.F16 && path == DotPath.Avx512) return new(&Avx512FloatDot.F16xRebiasedF32, null, true, true, &Avx512FloatDot.F16xRebiasedF32FourRows, 4);
+            if (type == TensorType.F16 && path == DotPath.Avx512Twin) return new(&Avx512TwinFloatDot.F16xRebiasedF32, null, true, true, &Avx512TwinFloatDot.F16xRebiasedF32FourRows, 4);
+            if (type == TensorType.F32 && path == DotPath.Avx512) return new(&Avx512FloatDot.F32, null, false, false);
+            if (type == TensorType.F32 && path == DotPath.Avx512Twin) return new(&Avx512TwinFloatDot.F32, null, false, false);
+            if (type == TensorType.BF16 && path == DotPath.Avx512) return new(&Avx512FloatDot.BF16, null, false, false);
+            if (type == TensorType.BF16 && path == DotPath.Avx512Twin) return new(&Avx512TwinFloatDot.BF16, null, false, false);
+            if (type == TensorType.IQ4_XS && path == DotPath.Avx512) return new(&Avx2IQ4XSDot.IQ4XS, null, false, false, &Avx512IQ4XSDot.IQ4XSTwoRows, 2);
+            if (type == TensorType.IQ4_XS && path == DotPath.Avx512Twin) return new(&Avx2IQ4XSDot.IQ4XS, null, false, false, &Avx512TwinIQ4XSDot.IQ4XSTwoRows, 2);
             if (type == TensorType.Q4_K && path == DotPath.Avx512) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx512KQuantDot.Q4KTwoRows, 2);
             if (type == TensorType.Q4_K && path == DotPath.Avx512Twin) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx512TwinKQuantDot.Q4KTwoRows, 2);
             if (type == TensorType.Q6_K && path == DotPath.Avx512) return new(&Avx2KQuantDot.Q6K, null, false, false, &Avx512KQuantDot.Q6KTwoRows, 2);
             if (type == TensorType.Q6_K && path == DotPath.Avx512Twin) return new(&Avx2KQuantDot.Q6K, null, false, false, &Avx512TwinKQuantDot.Q6KTwoRows, 2);
             bool avx2 = DotKernels.IsAvx2OrWider(path); // the AVX-512 families take the AVX2 kernels where they have no wide one
-            if (type == TensorType.F16 && avx2) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &Avx2Dot.F16xRebiasedF32FourRows, 4);
+            if (type == TensorType.F16 && avx2) return new(&Avx2FloatDot.F16xRebiasedF32, null, true, true, &Avx2FloatDot.F16xRebiasedF32FourRows, 4);
             if (type == TensorType.Q4_K && avx2) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx2KQuantDot.Q4KTwoRows, 2);
             if (type == TensorType.Q6_K && avx2) return new(&Avx2KQuantDot.Q6K, null, false, false, &Avx2KQuantDot.Q6KTwoRows, 2);
             if (type == TensorType.Q8_0 && avx2) return new(&Avx2Dot.Q8_0, &Avx2Dot.Q8_0Scaled, false, false, null, 4, &Avx2Dot.Q8_0ScaledFourRows);
@@ -181,8 +194,8 @@ public static unsafe partial class MatMul
             if (type == TensorType.Q5_0 && avx2) return new(&Avx2Dot.Q5_0, &Avx2Dot.Q5_0Scaled, false, false, null, 4, &Avx2Dot.Q5_0ScaledFourRows);
             if (type == TensorType.IQ4_NL && avx2) return new(&Avx2Dot.IQ4NL, &Avx2Dot.IQ4NLScaled, false, false, null, 4, &Avx2Dot.IQ4NLScaledFourRows);
             if (type == TensorType.MXFP4 && avx2) return new(&Avx2Dot.MXFP4, &Avx2Dot.MXFP4Scaled, false, false, null, 4, &Avx2Dot.MXFP4ScaledFourRows);
-            if (type == TensorType.IQ4_XS && avx2) return new(&Avx2Dot.IQ4XS, null, false, false, &Avx2Dot.IQ4XSTwoRows, 2);
-            if (type == TensorType.F16 && path == DotPath.Vector128) return new(&Vector128Dot.F16xF32, null, false, true);
+            if (type == TensorType.IQ4_XS && avx2) return new(&Avx2IQ4XSDot.IQ4XS, null, false, false, &Avx2IQ4XSDot.IQ4XSTwoRows, 2);
+            if (type == TensorType.F16 && path == DotPath.Vector128) return new(&Vector128FloatDot.F16xF32, null, false, true);
             return new(DotKernels.For(type, path), null, false, false);
         }
     }

@@ -15,10 +15,10 @@ namespace Suiron.Kernels;
 /// </summary>
 internal static unsafe class WideKernelChoice
 {
-    private enum Family { Block32Gemm, KQuantGemm, FloatGemm, F16Decode, Q4KDecode, Q6KDecode }
+    private enum Family { Block32Gemm, KQuantGemm, FloatGemm, F16Decode, Q4KDecode, Q6KDecode, F32Decode, BF16Decode, IQ4XSDecode }
 
     private const int Unknown = 0, Narrow = 1, Wide = 2;
-    private static readonly int[] Choices = new int[6];
+    private static readonly int[] Choices = new int[9];
 
     /// <summary>The path a matmul of <paramref name="type"/> runs when the caller names none: the GEMM's
     /// (<paramref name="gemm"/>) or the per-row kernels'.</summary>
@@ -69,6 +69,9 @@ internal static unsafe class WideKernelChoice
         (TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K, true) => Family.KQuantGemm,
         (TensorType.F16 or TensorType.F32, true) => Family.FloatGemm,
         (TensorType.F16, false) => Family.F16Decode,
+        (TensorType.F32, false) => Family.F32Decode,
+        (TensorType.BF16, false) => Family.BF16Decode,
+        (TensorType.IQ4_XS, false) => Family.IQ4XSDecode,
         (TensorType.Q4_K, false) => Family.Q4KDecode,
         (TensorType.Q6_K, false) => Family.Q6KDecode,
         _ => null,
@@ -98,6 +101,9 @@ internal static unsafe class WideKernelChoice
             Family.FloatGemm => (TensorType.F16, 16),
             Family.F16Decode => (TensorType.F16, 1),
             Family.Q4KDecode => (TensorType.Q4_K, 1),
+            Family.F32Decode => (TensorType.F32, 1),
+            Family.BF16Decode => (TensorType.BF16, 1),
+            Family.IQ4XSDecode => (TensorType.IQ4_XS, 1),
             _ => (TensorType.Q6_K, 1),
         };
         const int rows = 64, cols = 2048;

@@ -10,7 +10,7 @@ namespace Suiron.Kernels;
 
 /// <summary>
 /// The 512-bit member of <see cref="ISimdOps{TVector, TLanes}"/> (what the width-generic decode kernels run on), plus the
-/// typed operations of the 512-bit-only kernels (<see cref="WideDot"/>, the wide GEMM micro-kernels) that Vector512 has
+/// typed operations of the 512-bit-only kernels (the wide GEMM micro-kernels) that Vector512 has
 /// no cross-platform form for. A kernel is generic over the struct that implements them, so its logic is written once and
 /// the JIT specialises it per struct: <see cref="Avx512Ops"/> runs it on the CPU's AVX-512BW instructions,
 /// <see cref="Avx512TwinOps"/> builds every operation from two AVX2 halves with the same lane semantics, so that every

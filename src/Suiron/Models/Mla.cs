@@ -1,6 +1,7 @@
 using Suiron.Inference;
 using Suiron.Kernels;
 using Suiron.Tensors;
+using Avx2FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx2FloatOps, Suiron.Kernels.Vector256x2, System.Runtime.Intrinsics.Vector256<ushort>>;
 
 namespace Suiron.Models;
 
@@ -431,7 +432,7 @@ internal sealed class MultiHeadLatentAttention
                         {
                             // Same products as DotHalf/AccumulateHalf, cheaper F16 widening (see Attention.AccumulateHalfRebiased).
                             Attention.Scale(qh, Avx2Dot.HalfRebias, width);
-                            for (int t = 0; t < length; t++) s[t] = Avx2Dot.F16xRebiasedF32((byte*)(rows + (long)t * width), (byte*)qh, width) * Scale;
+                            for (int t = 0; t < length; t++) s[t] = Avx2FloatDot.F16xRebiasedF32((byte*)(rows + (long)t * width), (byte*)qh, width) * Scale;
                             Mask(weights, keep);
                             VectorOps.Softmax(weights);
                             Attention.RoundToHalf(s, s, length);

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Suiron.Inference;
 using Suiron.Kernels;
 using Suiron.Models;
@@ -46,7 +47,7 @@ public sealed unsafe class AttentionF16RebiasTests
             fixed (float* qr = rebiased)
             {
                 float plain = Attention.DotHalf(q, k, n);
-                float fast = Avx2Dot.F16xRebiasedF32((byte*)k, (byte*)qr, n);
+                float fast = FloatDot<Avx2FloatOps, Vector256x2, Vector256<ushort>>.F16xRebiasedF32((byte*)k, (byte*)qr, n);
                 Assert.True(BitConverter.SingleToInt32Bits(plain) == BitConverter.SingleToInt32Bits(fast) || (float.IsNaN(plain) && float.IsNaN(fast)),
                     $"n {n}: dot {plain} vs {fast}");
 

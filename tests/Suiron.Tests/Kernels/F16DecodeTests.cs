@@ -5,9 +5,10 @@ using Xunit;
 namespace Suiron.Tests.Kernels;
 
 /// <summary>
-/// The F16 decode kernel (<see cref="Avx2Dot.F16xRebiasedF32"/>: weights' bits shifted into float position, activations
-/// pre-scaled by 2^112) against the plain F16 dot, which converts both sides exactly: the two must agree bit for bit
-/// for every input, special halves included.
+/// The F16 decode kernel (<see cref="FloatDot{TOps, TFloats, THalves}.F16xRebiasedF32"/>: weights' bits shifted into float
+/// position, activations pre-scaled by 2^112) against the plain F16 dot of the same width, which converts both sides
+/// exactly: the two must agree bit for bit for every input, special halves included, at every width
+/// (<see cref="FloatDotWidth.Available"/>).
 /// </summary>
 public unsafe class F16DecodeTests
 {
@@ -53,30 +54,32 @@ public unsafe class F16DecodeTests
         return bits;
     }
 
-    private static float Reference(ushort[] w, ushort[] a, int n)
+    private static float Reference(FloatDotWidth width, ushort[] w, ushort[] a, int n)
     {
-        fixed (ushort* wp = w) fixed (ushort* ap = a) return Avx2Dot.F16((byte*)wp, (byte*)ap, n);
+        fixed (ushort* wp = w) fixed (ushort* ap = a) return width.F16((byte*)wp, (byte*)ap, n);
     }
 
-    private static float Rebiased(ushort[] w, ushort[] a, int n)
+    private static float Rebiased(FloatDotWidth width, ushort[] w, ushort[] a, int n)
     {
         var rebiased = new float[Math.Max(n, 1)];
         fixed (ushort* ap = a) fixed (float* r = rebiased) HalfConversion.HalfToRebiasedSingle((Half*)ap, r, n);
-        fixed (ushort* wp = w) fixed (float* r = rebiased) return Avx2Dot.F16xRebiasedF32((byte*)wp, (byte*)r, n);
+        fixed (ushort* wp = w) fixed (float* r = rebiased) return width.F16xRebiasedF32((byte*)wp, (byte*)r, n);
     }
 
-    [Fact]
-    public void Equals_the_F16_dot_bit_for_bit_at_every_length_up_to_300()
+    public static IEnumerable<object[]> Widths() => FloatDotTests.Widths();
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Equals_the_F16_dot_bit_for_bit_at_every_length_up_to_300(FloatDotWidth width)
     {
-        if (!Avx2Dot.IsSupported) return;
         for (int n = 0; n <= 300; n++)
         {
             foreach (bool extremes in new[] { false, true })
             {
                 var w = Halves(n, seed: 1000 + n, scale: 0.05f, withExtremes: extremes);
                 var a = Halves(n, seed: 2000 + n, scale: 2f, withExtremes: extremes);
-                float expected = Reference(w, a, n), actual = Rebiased(w, a, n);
-                Assert.True(SameFloat(expected, actual), $"n {n} extremes {extremes}: {expected} vs {actual}");
+                float expected = Reference(width, w, a, n), actual = Rebiased(width, w, a, n);
+                Assert.True(SameFloat(expected, actual), $"{width} n {n} extremes {extremes}: {expected} vs {actual}");
                 if (!extremes && n > 0)
                 {
                     // And the plain dot is itself right: against the scalar reference, up to float rounding.
@@ -95,10 +98,10 @@ public unsafe class F16DecodeTests
     /// dot, at every length (16- and 8-element steps, scalar tails), with rows that are not adjacent in memory and outputs
     /// at a stride, and with an infinity in one row sending all four through the exact path.
     /// </summary>
-    [Fact]
-    public void Four_row_kernel_equals_the_F16_dot_bit_for_bit_at_every_length_up_to_300()
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Four_row_kernel_equals_the_F16_dot_bit_for_bit_at_every_length_up_to_300(FloatDotWidth width)
     {
-        if (!Avx2Dot.IsSupported) return;
         const int outputStride = 3;
         for (int n = 0; n <= 300; n++)
         {
@@ -115,11 +118,11 @@ public unsafe class F16DecodeTests
                 var output = new float[4 * outputStride];
                 fixed (ushort* ap = a) fixed (float* r = rebiased) HalfConversion.HalfToRebiasedSingle((Half*)ap, r, n);
                 fixed (ushort* wp = memory) fixed (float* r = rebiased) fixed (float* y = output)
-                    Avx2Dot.F16xRebiasedF32FourRows((byte*)wp, 2L * distance, (byte*)r, n, y, outputStride);
+                    width.F16xRebiasedF32FourRows((byte*)wp, 2L * distance, (byte*)r, n, y, outputStride);
                 for (int k = 0; k < 4; k++)
                 {
-                    float expected = Reference(rows[k], a, n);
-                    Assert.True(SameFloat(expected, output[k * outputStride]), $"n {n} extremes {extremes} row {k}: {expected} vs {output[k * outputStride]}");
+                    float expected = Reference(width, rows[k], a, n);
+                    Assert.True(SameFloat(expected, output[k * outputStride]), $"{width} n {n} extremes {extremes} row {k}: {expected} vs {output[k * outputStride]}");
                 }
             }
         }
@@ -161,26 +164,36 @@ public unsafe class F16DecodeTests
     }
 
     /// <summary>Exponent-31 weights (infinities, NaNs) would be misread by the shift; the kernel must notice and recompute exactly.</summary>
-    [Theory]
-    [InlineData((ushort)0x7C00, 0)]   // +inf, first element
-    [InlineData((ushort)0xFC00, 37)]  // -inf, in the 32-element loop
-    [InlineData((ushort)0x7E00, 100)] // quiet NaN
-    [InlineData((ushort)0xFD01, 262)] // negative signalling-pattern NaN, in the 16-element step
-    [InlineData((ushort)0x7C01, 275)] // in the 8-element step
-    [InlineData((ushort)0x7C00, 284)] // in the scalar tail
-    public void Infinite_or_NaN_weights_give_the_exact_result(ushort special, int position)
+    public static IEnumerable<object[]> SpecialWeights()
     {
-        if (!Avx2Dot.IsSupported) return;
+        (ushort Special, int Position)[] cases =
+        [
+            (0x7C00, 0),   // +inf, first element
+            (0xFC00, 37),  // -inf, in the 32-element loop
+            (0x7E00, 100), // quiet NaN
+            (0xFD01, 262), // negative signalling-pattern NaN, in the 16-element step
+            (0x7C01, 275), // in the 8-element step
+            (0x7C00, 284), // in the scalar tail
+        ];
+        foreach (FloatDotWidth width in FloatDotWidth.Available())
+            foreach ((ushort special, int position) in cases)
+                yield return [width, special, position];
+    }
+
+    [Theory]
+    [MemberData(nameof(SpecialWeights))]
+    public void Infinite_or_NaN_weights_give_the_exact_result(FloatDotWidth width, ushort special, int position)
+    {
         const int n = 285; // 8 x 32 + 16 + 8 + 5
         var w = Halves(n, seed: 5, scale: 0.05f, withExtremes: false);
         var a = Halves(n, seed: 6, scale: 2f, withExtremes: false);
         w[position] = special;
-        float expected = Reference(w, a, n), actual = Rebiased(w, a, n);
+        float expected = Reference(width, w, a, n), actual = Rebiased(width, w, a, n);
         Assert.True(float.IsInfinity(expected) || float.IsNaN(expected), $"setup: {expected}");
         Assert.True(SameFloat(expected, actual), $"{expected} vs {actual}");
         // An infinite weight times a zero activation is NaN, as in ggml.
         a[position] = 0;
-        Assert.True(float.IsNaN(Rebiased(w, a, n)));
+        Assert.True(float.IsNaN(Rebiased(width, w, a, n)));
     }
 
     [Fact]
