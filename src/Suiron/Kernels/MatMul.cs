@@ -2,6 +2,8 @@ using System.Runtime.CompilerServices;
 using System.Buffers;
 using Suiron.Tensors;
 using Avx2KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx2Block32Dot = Suiron.Kernels.Block32Dot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Vector128Block32Dot = Suiron.Kernels.Block32Dot<Suiron.Kernels.Vector128Ops, System.Runtime.Intrinsics.Vector128<byte>, Suiron.Kernels.Vector128Pair>;
 using Avx512KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512Ops, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx512TwinKQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512TwinOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 
@@ -176,13 +178,19 @@ public static unsafe partial class MatMul
             if (type == TensorType.F16 && avx2) return new(&Avx2Dot.F16xRebiasedF32, null, true, true, &Avx2Dot.F16xRebiasedF32FourRows, 4);
             if (type == TensorType.Q4_K && avx2) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx2KQuantDot.Q4KTwoRows, 2);
             if (type == TensorType.Q6_K && avx2) return new(&Avx2KQuantDot.Q6K, null, false, false, &Avx2KQuantDot.Q6KTwoRows, 2);
-            if (type == TensorType.Q8_0 && avx2) return new(&Avx2Dot.Q8_0, &Avx2Dot.Q8_0Scaled, false, false, null, 4, &Avx2Dot.Q8_0ScaledFourRows);
-            if (type == TensorType.Q4_0 && avx2) return new(&Avx2Dot.Q4_0, &Avx2Dot.Q4_0Scaled, false, false, null, 4, &Avx2Dot.Q4_0ScaledFourRows);
-            if (type == TensorType.Q5_0 && avx2) return new(&Avx2Dot.Q5_0, &Avx2Dot.Q5_0Scaled, false, false, null, 4, &Avx2Dot.Q5_0ScaledFourRows);
-            if (type == TensorType.IQ4_NL && avx2) return new(&Avx2Dot.IQ4NL, &Avx2Dot.IQ4NLScaled, false, false, null, 4, &Avx2Dot.IQ4NLScaledFourRows);
-            if (type == TensorType.MXFP4 && avx2) return new(&Avx2Dot.MXFP4, &Avx2Dot.MXFP4Scaled, false, false, null, 4, &Avx2Dot.MXFP4ScaledFourRows);
+            if (type == TensorType.Q8_0 && avx2) return new(&Avx2Block32Dot.Q8_0, &Avx2Block32Dot.Q8_0Scaled, false, false, null, 4, &Avx2Block32Dot.Q8_0ScaledFourRows);
+            if (type == TensorType.Q4_0 && avx2) return new(&Avx2Block32Dot.Q4_0, &Avx2Block32Dot.Q4_0Scaled, false, false, null, 4, &Avx2Block32Dot.Q4_0ScaledFourRows);
+            if (type == TensorType.Q5_0 && avx2) return new(&Avx2Block32Dot.Q5_0, &Avx2Block32Dot.Q5_0Scaled, false, false, null, 4, &Avx2Block32Dot.Q5_0ScaledFourRows);
+            if (type == TensorType.IQ4_NL && avx2) return new(&Avx2Block32Dot.IQ4NL, &Avx2Block32Dot.IQ4NLScaled, false, false, null, 4, &Avx2Block32Dot.IQ4NLScaledFourRows);
+            if (type == TensorType.MXFP4 && avx2) return new(&Avx2Block32Dot.MXFP4, &Avx2Block32Dot.MXFP4Scaled, false, false, null, 4, &Avx2Block32Dot.MXFP4ScaledFourRows);
             if (type == TensorType.IQ4_XS && avx2) return new(&Avx2Dot.IQ4XS, null, false, false, &Avx2Dot.IQ4XSTwoRows, 2);
             if (type == TensorType.F16 && path == DotPath.Vector128) return new(&Vector128Dot.F16xF32, null, false, true);
+            bool vector128 = path == DotPath.Vector128;
+            if (type == TensorType.Q8_0 && vector128) return new(&Vector128Block32Dot.Q8_0, &Vector128Block32Dot.Q8_0Scaled, false, false, null, 4, &Vector128Block32Dot.Q8_0ScaledFourRows);
+            if (type == TensorType.Q4_0 && vector128) return new(&Vector128Block32Dot.Q4_0, &Vector128Block32Dot.Q4_0Scaled, false, false, null, 4, &Vector128Block32Dot.Q4_0ScaledFourRows);
+            if (type == TensorType.Q5_0 && vector128) return new(&Vector128Block32Dot.Q5_0, &Vector128Block32Dot.Q5_0Scaled, false, false, null, 4, &Vector128Block32Dot.Q5_0ScaledFourRows);
+            if (type == TensorType.IQ4_NL && vector128) return new(&Vector128Block32Dot.IQ4NL, &Vector128Block32Dot.IQ4NLScaled, false, false, null, 4, &Vector128Block32Dot.IQ4NLScaledFourRows);
+            if (type == TensorType.MXFP4 && vector128) return new(&Vector128Block32Dot.MXFP4, &Vector128Block32Dot.MXFP4Scaled, false, false, null, 4, &Vector128Block32Dot.MXFP4ScaledFourRows);
             return new(DotKernels.For(type, path), null, false, false);
         }
     }
