@@ -383,16 +383,18 @@ internal static unsafe class Block32Dot<TOps, TVector, TLanes>
         TLanes acc = default;
         float minTerm = 0;
         TVector table = TQuants.Table;
-        int blocks = n / 32, b = 0;
-        for (; b + BlocksPerStep <= blocks; b += BlocksPerStep)
+        int blocks = n / 32, steps = blocks / BlocksPerStep;
+        // Counted by steps, so that the JIT inverts the loop and hoists the constants out of it.
+        for (int step = 0; step < steps; step++)
         {
-            int second = b + BlocksPerStep - 1;
+            int b = step * BlocksPerStep, second = b + BlocksPerStep - 1;
             byte* y0 = a + (long)b * TQuants.ActivationBytes, y1 = a + (long)second * TQuants.ActivationBytes;
             byte* x0 = w + (long)b * TQuants.BlockBytes, x1 = w + (long)second * TQuants.BlockBytes;
             Step<TQuants>(x0, x1, y0, y1, TScales.Scale(yScales, y0, b), TScales.Scale(yScales, y1, second), BlocksPerStep, table, ref acc, ref minTerm);
         }
-        if (b < blocks)
+        if (steps * BlocksPerStep < blocks)
         {
+            int b = blocks - 1;
             byte* y0 = a + (long)b * TQuants.ActivationBytes, x0 = w + (long)b * TQuants.BlockBytes;
             float yScale = TScales.Scale(yScales, y0, b);
             Step<TQuants>(x0, x0, y0, y0, yScale, yScale, 1, table, ref acc, ref minTerm);
@@ -436,35 +438,47 @@ internal static unsafe class Block32Dot<TOps, TVector, TLanes>
     {
         TLanes acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         TVector table = TQuants.Table;
-        int blocks = n / 32, b = 0;
-        for (; b + BlocksPerStep <= blocks; b += BlocksPerStep)
-            FourRowStep<TQuants>(w, rowDistance, a, yScales, b, b + BlocksPerStep - 1, BlocksPerStep, table, ref acc0, ref acc1, ref acc2, ref acc3);
-        if (b < blocks) FourRowStep<TQuants>(w, rowDistance, a, yScales, b, b, 1, table, ref acc0, ref acc1, ref acc2, ref acc3);
+        int blocks = n / 32, steps = blocks / BlocksPerStep;
+        // Four row pointers stepped along, as the activation pointer: a pointer add per row and step, no multiplies.
+        byte* x0 = w, x1 = w + rowDistance, x2 = w + 2 * rowDistance, x3 = w + 3 * rowDistance, q = a + (TQuants.ActivationBytes - 32);
+        for (int step = 0; step < steps; step++)
+        {
+            FourRowStep<TQuants>(x0, x1, x2, x3, q, yScales + step * BlocksPerStep, BlocksPerStep, table, ref acc0, ref acc1, ref acc2, ref acc3);
+            x0 += BlocksPerStep * TQuants.BlockBytes;
+            x1 += BlocksPerStep * TQuants.BlockBytes;
+            x2 += BlocksPerStep * TQuants.BlockBytes;
+            x3 += BlocksPerStep * TQuants.BlockBytes;
+            q += BlocksPerStep * TQuants.ActivationBytes;
+        }
+        if (steps * BlocksPerStep < blocks) FourRowStep<TQuants>(x0, x1, x2, x3, q, yScales + blocks - 1, 1, table, ref acc0, ref acc1, ref acc2, ref acc3);
         y[0] = TOps.Sum(acc0);
         y[outputDistance] = TOps.Sum(acc1);
         y[2 * outputDistance] = TOps.Sum(acc2);
         y[3 * outputDistance] = TOps.Sum(acc3);
     }
 
+    /// <summary>
+    /// One step of four rows at x0..x3 against the activation quants at <paramref name="q"/>: <paramref name="count"/>
+    /// blocks (1, or 2 at 512 bits; a second block is the next one of each row), their activation scales at <paramref name="yScales"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FourRowStep<TQuants>(byte* w, long rowDistance, byte* a, float* yScales, int first, int second, int count, TVector table,
+    private static void FourRowStep<TQuants>(byte* x0, byte* x1, byte* x2, byte* x3, byte* q, float* yScales, int count, TVector table,
         ref TLanes acc0, ref TLanes acc1, ref TLanes acc2, ref TLanes acc3) where TQuants : struct, IQuants
     {
-        int quantsOffset = TQuants.ActivationBytes - 32;
-        byte* q0 = a + (long)first * TQuants.ActivationBytes + quantsOffset, q1 = a + (long)second * TQuants.ActivationBytes + quantsOffset;
-        TVector activations = TOps.LoadRuns(q0, q1, 0), shared = TQuants.Shared(activations);
+        int next = count == 2 ? TQuants.BlockBytes : 0;
+        byte* q1 = q + (count == 2 ? TQuants.ActivationBytes : 0);
+        TVector activations = TOps.LoadRuns(q, q1, 0), shared = TQuants.Shared(activations);
         TVector secondHalf = default, secondShared = default;
         if (TOps.VectorBytes == 16)
         {
-            secondHalf = TOps.LoadRuns(q0, q0, 1);
+            secondHalf = TOps.LoadRuns(q, q, 1);
             secondShared = TQuants.Shared(secondHalf);
         }
-        float scale0 = yScales[first], scale1 = yScales[second];
-        byte* x0 = w + (long)first * TQuants.BlockBytes, x1 = w + (long)second * TQuants.BlockBytes;
-        RowStep<TQuants>(x0, x1, activations, shared, secondHalf, secondShared, scale0, scale1, count, table, ref acc0);
-        RowStep<TQuants>(x0 + rowDistance, x1 + rowDistance, activations, shared, secondHalf, secondShared, scale0, scale1, count, table, ref acc1);
-        RowStep<TQuants>(x0 + 2 * rowDistance, x1 + 2 * rowDistance, activations, shared, secondHalf, secondShared, scale0, scale1, count, table, ref acc2);
-        RowStep<TQuants>(x0 + 3 * rowDistance, x1 + 3 * rowDistance, activations, shared, secondHalf, secondShared, scale0, scale1, count, table, ref acc3);
+        float scale0 = yScales[0], scale1 = count == 2 ? yScales[1] : scale0;
+        RowStep<TQuants>(x0, x0 + next, activations, shared, secondHalf, secondShared, scale0, scale1, count, table, ref acc0);
+        RowStep<TQuants>(x1, x1 + next, activations, shared, secondHalf, secondShared, scale0, scale1, count, table, ref acc1);
+        RowStep<TQuants>(x2, x2 + next, activations, shared, secondHalf, secondShared, scale0, scale1, count, table, ref acc2);
+        RowStep<TQuants>(x3, x3 + next, activations, shared, secondHalf, secondShared, scale0, scale1, count, table, ref acc3);
     }
 
     /// <summary><see cref="Step"/>'s integer and float work for one row, the activations loaded by the caller.</summary>
@@ -481,20 +495,22 @@ internal static unsafe class Block32Dot<TOps, TVector, TLanes>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Unpack<TQuants>(byte* src, byte* dst, int cols) where TQuants : struct, IQuants
     {
-        int blocks = cols / 32, b = 0;
+        int blocks = cols / 32, steps = blocks / BlocksPerStep;
         float* d = (float*)(dst + cols);
         TVector table = TQuants.Table;
-        for (; b + BlocksPerStep <= blocks; b += BlocksPerStep)
+        for (int step = 0; step < steps; step++)
         {
+            int b = step * BlocksPerStep;
             byte* x0 = src + (long)b * TQuants.BlockBytes, x1 = src + (long)(b + BlocksPerStep - 1) * TQuants.BlockBytes;
             TOps.Store(dst + 32 * b, TQuants.Quants(x0, x1, 0, table));
             if (TOps.VectorBytes == 16) TOps.Store(dst + 32 * b + 16, TQuants.Quants(x0, x0, 1, table));
             d[b] = TQuants.WeightScale(x0);
             if (BlocksPerStep == 2) d[b + 1] = TQuants.WeightScale(x1);
         }
-        if (b < blocks)
+        if (steps * BlocksPerStep < blocks)
         {
             // An odd last block at 512 bits fills both halves; a whole store would run into the scales.
+            int b = blocks - 1;
             byte* x = src + (long)b * TQuants.BlockBytes;
             byte* both = stackalloc byte[64];
             TOps.Store(both, TQuants.Quants(x, x, 0, table));
