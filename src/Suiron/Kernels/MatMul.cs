@@ -106,9 +106,10 @@ public static unsafe partial class MatMul
     /// and <see cref="ComputeSegments"/>, so both give the same bits. F16 weights read the activations from the
     /// per-token extras: rounded to F16 (ggml's numerics) and widened to F32 once — times 2^112 on AVX2, so each row's dot
     /// converts only the weight side in three integer operations (Avx2Dot.F16xRebiasedF32); the 128-bit path (ARM64)
-    /// widens them without the rebias and its kernel converts the weights exactly. Q4_0/Q5_0/Q8_0 weights on AVX2 use
-    /// activation block scales converted to float once (the extras), not once per row. On AVX2, single-token calls run F16,
-    /// Q8_0, Q5_0 and Q4_0 four rows and Q4_K and Q6_K two rows per kernel call (<see cref="MultiRowKernel"/>,
+    /// widens them without the rebias and its kernel converts the weights exactly. Q4_0/Q5_0/Q8_0/IQ4_NL/MXFP4 weights on AVX2
+    /// and the 128-bit path use activation block scales converted to float once (the extras), not once per row, and run
+    /// four rows per kernel call (<see cref="Block32Dot{TOps, TVector, TLanes}"/>). On AVX2, single-token calls run F16
+    /// four rows and Q4_K and Q6_K two rows per kernel call (<see cref="MultiRowKernel"/>,
     /// <see cref="MultiRowScaledKernel"/>; measured per tensor on Llama-3.2-1B, weights from DRAM, loaded box: F16 ~10 → ~16 GB/s
     /// on one thread, Q4_K +6-15%, Q8_0 +40-50% on two threads; Q6_K +1-7%, quiet box). ComputeSegments (a token's
     /// experts, MLA heads) uses the same kernels within each slice.
