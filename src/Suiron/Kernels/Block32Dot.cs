@@ -68,6 +68,14 @@ internal static unsafe class Block32Dot<TOps, TVector, TLanes>
     /// <summary>Q5_1 against Q8_1: Q4_1's form with the fifth bit from qh.</summary>
     public static float Q5_1(byte* w, byte* a, int n) => Dot<Q5_1Quants>(w, a, n);
 
+    /// <summary><see cref="Q4_1"/> of four rows far apart (<see cref="ScaledFourRows"/>'s form); each result bit-identical to it.</summary>
+    public static void Q4_1FourRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance)
+        => FourRowsFromBlocks<Q4_1Quants>(w, rowDistance, a, n, y, outputDistance);
+
+    /// <summary><see cref="Q5_1"/> of four rows far apart; each result bit-identical to it.</summary>
+    public static void Q5_1FourRows(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance)
+        => FourRowsFromBlocks<Q5_1Quants>(w, rowDistance, a, n, y, outputDistance);
+
     /// <summary>
     /// One row of a Q8_0/Q4_0/Q5_0/IQ4_NL/MXFP4 tensor in the GEMM panel layout: the signed quants of every block, then
     /// its <paramref name="cols"/>/32 float weight scales.
@@ -437,55 +445,89 @@ internal static unsafe class Block32Dot<TOps, TVector, TLanes>
     /// into <paramref name="y"/>[k·<paramref name="outputDistance"/>]: four weight streams in flight on one core (MatMul
     /// hands it rows a quarter of its range apart) and each activation vector, its scale and its
     /// <see cref="IQuants.Shared"/> part loaded or computed once for all four. Each row runs the one-row steps in
-    /// their order into its own accumulator, so each result is bit-identical to the one-row kernel. (Q8_0-activation types only.)
+    /// their order into its own accumulator, so each result is bit-identical to the one-row kernel.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void ScaledFourRows<TQuants>(byte* w, long rowDistance, byte* a, float* yScales, int n, float* y, long outputDistance)
-        where TQuants : struct, IQuants
+        where TQuants : struct, IQuants => FourRows<TQuants, Converted>(w, rowDistance, a, yScales, n, y, outputDistance);
+
+    /// <summary><see cref="ScaledFourRows"/> converting the activation scales as it goes (Q4_1, Q5_1: no converted scales).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void FourRowsFromBlocks<TQuants>(byte* w, long rowDistance, byte* a, int n, float* y, long outputDistance)
+        where TQuants : struct, IQuants => FourRows<TQuants, FromBlocks>(w, rowDistance, a, null, n, y, outputDistance);
+
+    /// <summary>The four rows' Σ m_w·s_y of Q4_1 and Q5_1, each in its row's block order.</summary>
+    private struct FourMinTerms
+    {
+        public float Row0, Row1, Row2, Row3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FourRows<TQuants, TScales>(byte* w, long rowDistance, byte* a, float* yScales, int n, float* y, long outputDistance)
+        where TQuants : struct, IQuants where TScales : struct, IActivationScales
     {
         TLanes acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        var mins = new FourMinTerms();
         TVector table = TQuants.Table;
         int blocks = n / 32, steps = blocks / BlocksPerStep;
         // Four row pointers stepped along, as the activation pointer: a pointer add per row and step, no multiplies.
-        byte* x0 = w, x1 = w + rowDistance, x2 = w + 2 * rowDistance, x3 = w + 3 * rowDistance, q = a + (TQuants.ActivationBytes - 32);
+        byte* x0 = w, x1 = w + rowDistance, x2 = w + 2 * rowDistance, x3 = w + 3 * rowDistance, activationBlock = a;
         for (int step = 0; step < steps; step++)
         {
-            FourRowStep<TQuants>(x0, x1, x2, x3, q, yScales + step * BlocksPerStep, BlocksPerStep, table, ref acc0, ref acc1, ref acc2, ref acc3);
+            FourRowStep<TQuants, TScales>(x0, x1, x2, x3, activationBlock, yScales, step * BlocksPerStep, BlocksPerStep, table,
+                ref acc0, ref acc1, ref acc2, ref acc3, ref mins);
             x0 += BlocksPerStep * TQuants.BlockBytes;
             x1 += BlocksPerStep * TQuants.BlockBytes;
             x2 += BlocksPerStep * TQuants.BlockBytes;
             x3 += BlocksPerStep * TQuants.BlockBytes;
-            q += BlocksPerStep * TQuants.ActivationBytes;
+            activationBlock += BlocksPerStep * TQuants.ActivationBytes;
         }
-        if (steps * BlocksPerStep < blocks) FourRowStep<TQuants>(x0, x1, x2, x3, q, yScales + blocks - 1, 1, table, ref acc0, ref acc1, ref acc2, ref acc3);
-        y[0] = TOps.Sum(acc0);
-        y[outputDistance] = TOps.Sum(acc1);
-        y[2 * outputDistance] = TOps.Sum(acc2);
-        y[3 * outputDistance] = TOps.Sum(acc3);
+        if (steps * BlocksPerStep < blocks)
+            FourRowStep<TQuants, TScales>(x0, x1, x2, x3, activationBlock, yScales, blocks - 1, 1, table, ref acc0, ref acc1, ref acc2, ref acc3, ref mins);
+        y[0] = TQuants.HasMin ? TOps.Sum(acc0) + mins.Row0 : TOps.Sum(acc0);
+        y[outputDistance] = TQuants.HasMin ? TOps.Sum(acc1) + mins.Row1 : TOps.Sum(acc1);
+        y[2 * outputDistance] = TQuants.HasMin ? TOps.Sum(acc2) + mins.Row2 : TOps.Sum(acc2);
+        y[3 * outputDistance] = TQuants.HasMin ? TOps.Sum(acc3) + mins.Row3 : TOps.Sum(acc3);
     }
 
     /// <summary>
-    /// One step of four rows at x0..x3 against the activation quants at <paramref name="q"/>: <paramref name="count"/>
-    /// blocks (1, or 2 at 512 bits; a second block is the next one of each row), their activation scales at <paramref name="yScales"/>.
+    /// One step of four rows at x0..x3 against the activation block <paramref name="y0"/> (block <paramref name="b"/>):
+    /// <paramref name="count"/> blocks (1, or 2 at 512 bits; a second block is the next one of each row and of the activations).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FourRowStep<TQuants>(byte* x0, byte* x1, byte* x2, byte* x3, byte* q, float* yScales, int count, TVector table,
-        ref TLanes acc0, ref TLanes acc1, ref TLanes acc2, ref TLanes acc3) where TQuants : struct, IQuants
+    private static void FourRowStep<TQuants, TScales>(byte* x0, byte* x1, byte* x2, byte* x3, byte* y0, float* yScales, int b, int count, TVector table,
+        ref TLanes acc0, ref TLanes acc1, ref TLanes acc2, ref TLanes acc3, ref FourMinTerms mins) where TQuants : struct, IQuants where TScales : struct, IActivationScales
     {
-        int next = count == 2 ? TQuants.BlockBytes : 0;
-        byte* q1 = q + (count == 2 ? TQuants.ActivationBytes : 0);
-        TVector activations = TOps.LoadRuns(q, q1, 0), shared = TQuants.Shared(activations);
+        int next = count == 2 ? TQuants.BlockBytes : 0, quantsOffset = TQuants.ActivationBytes - 32;
+        byte* y1 = y0 + (count == 2 ? TQuants.ActivationBytes : 0);
+        TVector activations = TOps.LoadRuns(y0 + quantsOffset, y1 + quantsOffset, 0), shared = TQuants.Shared(activations);
         TVector secondHalf = default, secondShared = default;
         if (TOps.VectorBytes == 16)
         {
-            secondHalf = TOps.LoadRuns(q, q, 1);
+            secondHalf = TOps.LoadRuns(y0 + quantsOffset, y0 + quantsOffset, 1);
             secondShared = TQuants.Shared(secondHalf);
         }
-        float scale0 = yScales[0], scale1 = count == 2 ? yScales[1] : scale0;
+        float scale0 = TScales.Scale(yScales, y0, b), scale1 = count == 2 ? TScales.Scale(yScales, y1, b + 1) : scale0;
         RowStep<TQuants>(x0, x0 + next, activations, shared, secondHalf, secondShared, scale0, scale1, count, table, ref acc0);
         RowStep<TQuants>(x1, x1 + next, activations, shared, secondHalf, secondShared, scale0, scale1, count, table, ref acc1);
         RowStep<TQuants>(x2, x2 + next, activations, shared, secondHalf, secondShared, scale0, scale1, count, table, ref acc2);
         RowStep<TQuants>(x3, x3 + next, activations, shared, secondHalf, secondShared, scale0, scale1, count, table, ref acc3);
+        if (TQuants.HasMin)
+        {
+            float sum0 = Avx2Dot.Block32Scale(((Half*)y0)[1]);
+            mins.Row0 += TQuants.MinScale(x0) * sum0;
+            mins.Row1 += TQuants.MinScale(x1) * sum0;
+            mins.Row2 += TQuants.MinScale(x2) * sum0;
+            mins.Row3 += TQuants.MinScale(x3) * sum0;
+            if (count == 2)
+            {
+                float sum1 = Avx2Dot.Block32Scale(((Half*)y1)[1]);
+                mins.Row0 += TQuants.MinScale(x0 + next) * sum1;
+                mins.Row1 += TQuants.MinScale(x1 + next) * sum1;
+                mins.Row2 += TQuants.MinScale(x2 + next) * sum1;
+                mins.Row3 += TQuants.MinScale(x3 + next) * sum1;
+            }
+        }
     }
 
     /// <summary><see cref="Step"/>'s integer and float work for one row, the activations loaded by the caller.</summary>

@@ -108,7 +108,7 @@ public static unsafe partial class MatMul
     /// converts only the weight side in three integer operations (Avx2Dot.F16xRebiasedF32); the 128-bit path (ARM64)
     /// widens them without the rebias and its kernel converts the weights exactly. Q4_0/Q5_0/Q8_0/IQ4_NL/MXFP4 weights on AVX2
     /// and the 128-bit path use activation block scales converted to float once (the extras), not once per row, and run
-    /// four rows per kernel call (<see cref="Block32Dot{TOps, TVector, TLanes}"/>). On AVX2, single-token calls run F16
+    /// four rows per kernel call, as Q4_1 and Q5_1 do (<see cref="Block32Dot{TOps, TVector, TLanes}"/>). On AVX2, single-token calls run F16
     /// four rows and Q4_K and Q6_K two rows per kernel call (<see cref="MultiRowKernel"/>,
     /// <see cref="MultiRowScaledKernel"/>; measured per tensor on Llama-3.2-1B, weights from DRAM, loaded box: F16 ~10 → ~16 GB/s
     /// on one thread, Q4_K +6-15%, Q8_0 +40-50% on two threads; Q6_K +1-7%, quiet box). ComputeSegments (a token's
@@ -184,6 +184,8 @@ public static unsafe partial class MatMul
             if (type == TensorType.Q5_0 && avx2) return new(&Avx2Block32Dot.Q5_0, &Avx2Block32Dot.Q5_0Scaled, false, false, null, 4, &Avx2Block32Dot.Q5_0ScaledFourRows);
             if (type == TensorType.IQ4_NL && avx2) return new(&Avx2Block32Dot.IQ4NL, &Avx2Block32Dot.IQ4NLScaled, false, false, null, 4, &Avx2Block32Dot.IQ4NLScaledFourRows);
             if (type == TensorType.MXFP4 && avx2) return new(&Avx2Block32Dot.MXFP4, &Avx2Block32Dot.MXFP4Scaled, false, false, null, 4, &Avx2Block32Dot.MXFP4ScaledFourRows);
+            if (type == TensorType.Q4_1 && avx2) return new(&Avx2Block32Dot.Q4_1, null, false, false, &Avx2Block32Dot.Q4_1FourRows, 4);
+            if (type == TensorType.Q5_1 && avx2) return new(&Avx2Block32Dot.Q5_1, null, false, false, &Avx2Block32Dot.Q5_1FourRows, 4);
             if (type == TensorType.IQ4_XS && avx2) return new(&Avx2Dot.IQ4XS, null, false, false, &Avx2Dot.IQ4XSTwoRows, 2);
             if (type == TensorType.F16 && path == DotPath.Vector128) return new(&Vector128Dot.F16xF32, null, false, true);
             bool vector128 = path == DotPath.Vector128;
@@ -192,6 +194,8 @@ public static unsafe partial class MatMul
             if (type == TensorType.Q5_0 && vector128) return new(&Vector128Block32Dot.Q5_0, &Vector128Block32Dot.Q5_0Scaled, false, false, null, 4, &Vector128Block32Dot.Q5_0ScaledFourRows);
             if (type == TensorType.IQ4_NL && vector128) return new(&Vector128Block32Dot.IQ4NL, &Vector128Block32Dot.IQ4NLScaled, false, false, null, 4, &Vector128Block32Dot.IQ4NLScaledFourRows);
             if (type == TensorType.MXFP4 && vector128) return new(&Vector128Block32Dot.MXFP4, &Vector128Block32Dot.MXFP4Scaled, false, false, null, 4, &Vector128Block32Dot.MXFP4ScaledFourRows);
+            if (type == TensorType.Q4_1 && vector128) return new(&Vector128Block32Dot.Q4_1, null, false, false, &Vector128Block32Dot.Q4_1FourRows, 4);
+            if (type == TensorType.Q5_1 && vector128) return new(&Vector128Block32Dot.Q5_1, null, false, false, &Vector128Block32Dot.Q5_1FourRows, 4);
             return new(DotKernels.For(type, path), null, false, false);
         }
     }

@@ -18,7 +18,8 @@ public sealed unsafe class Block32DotTests
     public static TheoryData<TensorType> Types() =>
         new(TensorType.Q8_0, TensorType.Q4_0, TensorType.Q5_0, TensorType.IQ4_NL, TensorType.MXFP4, TensorType.Q4_1, TensorType.Q5_1);
 
-    private sealed record Kernels(string Name, nint OneRow, nint Scaled, nint FourRows, nint Unpack);
+    /// <summary>A width's kernels for one type: FourRows takes converted scales, FourRowsFromBlocks (Q4_1, Q5_1) converts them itself.</summary>
+    private sealed record Kernels(string Name, nint OneRow, nint Scaled, nint FourRows, nint FourRowsFromBlocks, nint Unpack);
 
     private static Kernels For<TOps, TVector, TLanes>(string name, TensorType type)
         where TOps : struct, ISimdOps<TVector, TLanes> where TVector : struct where TLanes : struct
@@ -51,8 +52,14 @@ public sealed unsafe class Block32DotTests
             TensorType.MXFP4 => &Block32Dot<TOps, TVector, TLanes>.MXFP4ScaledFourRows,
             _ => null,
         };
+        delegate*<byte*, long, byte*, int, float*, long, void> fourRowsFromBlocks = type switch
+        {
+            TensorType.Q4_1 => &Block32Dot<TOps, TVector, TLanes>.Q4_1FourRows,
+            TensorType.Q5_1 => &Block32Dot<TOps, TVector, TLanes>.Q5_1FourRows,
+            _ => null,
+        };
         delegate*<TensorType, byte*, byte*, int, void> unpack = &Block32Dot<TOps, TVector, TLanes>.UnpackBlock32;
-        return new(name, (nint)oneRow, (nint)scaled, (nint)fourRows, (nint)unpack);
+        return new(name, (nint)oneRow, (nint)scaled, (nint)fourRows, (nint)fourRowsFromBlocks, (nint)unpack);
     }
 
     /// <summary>The widths this machine runs, the 128-bit one first.</summary>
@@ -149,10 +156,14 @@ public sealed unsafe class Block32DotTests
                             if (width.Scaled != 0)
                                 AssertSameBits(expected[k], ((delegate*<byte*, byte*, float*, int, float>)width.Scaled)(wp + 2 * k * rowBytes, ap, yScales, n), $"{what} scaled row {2 * k}");
                         }
-                        if (width.FourRows == 0) continue;
                         var output = new float[13];
                         fixed (float* y = output)
-                            ((delegate*<byte*, long, byte*, float*, int, float*, long, void>)width.FourRows)(wp, 2 * rowBytes, ap, yScales, n, y, 4);
+                        {
+                            if (width.FourRows != 0)
+                                ((delegate*<byte*, long, byte*, float*, int, float*, long, void>)width.FourRows)(wp, 2 * rowBytes, ap, yScales, n, y, 4);
+                            else
+                                ((delegate*<byte*, long, byte*, int, float*, long, void>)width.FourRowsFromBlocks)(wp, 2 * rowBytes, ap, n, y, 4);
+                        }
                         for (int k = 0; k < 4; k++) AssertSameBits(expected[k], output[4 * k], $"{what} four rows, row {2 * k}");
                         for (int i = 0; i < 13; i++) if (i % 4 != 0) Assert.Equal(0f, output[i]);
                     }
@@ -202,8 +213,8 @@ public sealed unsafe class Block32DotTests
     }
 
     /// <summary>
-    /// Single-token matmuls on the 128-bit path, which now runs the four-row kernels with converted scales as AVX2 does
-    /// (rows a part apart, the leftovers one per call), on one and two threads: every output bit-identical to its row's dot.
+    /// Single-token matmuls on the 128-bit path, which now runs the four-row kernels as AVX2 does (rows a part apart, the
+    /// leftovers one per call), on one and two threads: every output bit-identical to its row's dot.
     /// </summary>
     [Theory]
     [InlineData(TensorType.Q8_0)]
@@ -211,6 +222,8 @@ public sealed unsafe class Block32DotTests
     [InlineData(TensorType.Q5_0)]
     [InlineData(TensorType.IQ4_NL)]
     [InlineData(TensorType.MXFP4)]
+    [InlineData(TensorType.Q4_1)]
+    [InlineData(TensorType.Q5_1)]
     public void The_128_bit_decode_matmul_equals_the_one_row_dot(TensorType type)
     {
         if (!Vector128Ops.IsSupported) return;
