@@ -16,27 +16,29 @@ namespace Suiron.Bench;
 /// </summary>
 internal static unsafe class PathBench
 {
+    /// <param name="best">Each path's fastest turn instead of its median (on a shared machine the medians of one run can sit
+    /// at either of two load levels).</param>
     public static string Run(IReadOnlyList<TensorType> types, int columns, int rows, IReadOnlyList<int> batches, int threads, int rounds, TimeSpan turn, TextWriter progress,
-        bool block32Scales = false)
+        bool block32Scales = false, bool best = false)
     {
         bool defaultScales = Gemm.BroadcastScaleOperands;
-        try { return RunAll(types, columns, rows, batches, threads, rounds, turn, progress, block32Scales); }
+        try { return RunAll(types, columns, rows, batches, threads, rounds, turn, progress, block32Scales, best); }
         finally { Gemm.BroadcastScaleOperands = defaultScales; }
     }
 
     private static string RunAll(IReadOnlyList<TensorType> types, int columns, int rows, IReadOnlyList<int> batches, int threads, int rounds, TimeSpan turn, TextWriter progress,
-        bool block32Scales)
+        bool block32Scales, bool best)
     {
         DotPath wide = DotKernels.CanRun(DotPath.Avx512) ? DotPath.Avx512 : DotPath.Avx512Twin; // the twin: the same logic on AVX2 halves
         var text = new StringBuilder();
-        text.AppendLine($"matmul, {threads} thread(s), {rows} rows x {columns} columns, median of {rounds} alternating turns of ~{turn.TotalMilliseconds:F0} ms; G multiply-adds/s");
+        text.AppendLine($"matmul, {threads} thread(s), {rows} rows x {columns} columns, {(best ? "fastest" : "median")} of {rounds} alternating turns of ~{turn.TotalMilliseconds:F0} ms; G multiply-adds/s");
         string first = block32Scales ? "permute" : "avx2", second = block32Scales ? "broadcast" : wide == DotPath.Avx512 ? "avx512" : "twin";
         text.AppendLine($"{"type",-6} {"batch",6} {first,10} {second,10} {"ratio",12}");
         using var pool = new WorkerPool(threads);
         foreach (var type in types)
             foreach (int batch in batches)
             {
-                var medians = Measure(type, columns, rows, batch, pool, rounds, turn, wide, block32Scales);
+                var medians = Measure(type, columns, rows, batch, pool, rounds, turn, wide, block32Scales, best);
                 string line = $"{type,-6} {batch,6} {medians[0] / 1e9,10:F2} {medians[1] / 1e9,10:F2} {medians[1] / medians[0],11:F3}x";
                 progress.WriteLine(line);
                 text.AppendLine(line);
@@ -44,7 +46,8 @@ internal static unsafe class PathBench
         return text.ToString();
     }
 
-    private static double[] Measure(TensorType type, int columns, int rows, int batch, WorkerPool pool, int rounds, TimeSpan turn, DotPath wide, bool block32Scales)
+    private static double[] Measure(TensorType type, int columns, int rows, int batch, WorkerPool pool, int rounds, TimeSpan turn, DotPath wide, bool block32Scales,
+        bool best)
     {
         long rowBytes = TensorTypes.RowBytes(type, columns);
         long bytes = rowBytes * rows;
@@ -89,7 +92,7 @@ internal static unsafe class PathBench
                     double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
                     samples[p].Add((double)passes[p] * rows * columns * batch / seconds);
                 }
-            return [Median(samples[0]), Median(samples[1])];
+            return best ? [samples[0].Max(), samples[1].Max()] : [Median(samples[0]), Median(samples[1])];
         }
         finally
         {

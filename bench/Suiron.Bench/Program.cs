@@ -270,10 +270,11 @@ var pathRows = new Option<int>("--rows") { Description = "Rows (2048 x 2048 Q4_K
 var pathBatches = new Option<string>("--batches") { Description = "Tokens per matmul, comma-separated (1: decode; more: the GEMM)", DefaultValueFactory = _ => "1,64" };
 var pathThreads = new Option<int>("-t", "--threads") { Description = "Threads", DefaultValueFactory = _ => 1 };
 var pathRounds = new Option<int>("--rounds") { Description = "Alternating turns per path", DefaultValueFactory = _ => 11 };
+var pathBest = new Option<bool>("--best") { Description = "Report each path's fastest turn instead of the median" };
 var pathScaleKernels = new Option<bool>("--block32-scales") { Description = "A/B the two 256-bit Block32 GEMM micro-kernels (scale products by permutes vs broadcast FMA operands) instead of AVX2 vs AVX-512" };
 var pathsCommand = new Command("paths", "Matmul throughput per type on the AVX2 kernels vs the AVX-512 ones, A/B in one process (needs an AVX-512 CPU)")
 {
-    pathTypes, pathColumns, pathRows, pathBatches, pathThreads, pathRounds, pathScaleKernels,
+    pathTypes, pathColumns, pathRows, pathBatches, pathThreads, pathRounds, pathScaleKernels, pathBest,
 };
 pathsCommand.SetAction(result => Guard(() =>
 {
@@ -283,7 +284,7 @@ pathsCommand.SetAction(result => Guard(() =>
     var types = Split(result.GetValue(pathTypes)!).Select(name => Enum.Parse<Suiron.Tensors.TensorType>(name, ignoreCase: true)).ToList();
     var batchList = Split(result.GetValue(pathBatches)!).Select(int.Parse).ToList();
     WarnIfDebug();
-    Console.Out.Write(PathBench.Run(types, columns, rowCount, batchList, t, rounds, TimeSpan.FromMilliseconds(150), Console.Error, result.GetValue(pathScaleKernels)));
+    Console.Out.Write(PathBench.Run(types, columns, rowCount, batchList, t, rounds, TimeSpan.FromMilliseconds(150), Console.Error, result.GetValue(pathScaleKernels), result.GetValue(pathBest)));
     return 0;
 }));
 root.Subcommands.Add(pathsCommand);

@@ -183,7 +183,7 @@ internal static unsafe class Attention
                 {
                     byte* key = keys + headBytes;
                     if (Avx2Dot.IsSupported)
-                        for (int t = 0; t < length; t++, key += rowBytes) s[t] = Avx2Dot.Q8_0Scaled(key, query.Blocks8, query.Scales, keyLength) * scale;
+                        for (int t = 0; t < length; t++, key += rowBytes) s[t] = Block32Dot<Avx2Ops, Vector256<byte>, Vector256<byte>>.Q8_0Scaled(key, query.Blocks8, query.Scales, keyLength) * scale;
                     else
                         for (int t = 0; t < length; t++, key += rowBytes) s[t] = ScalarDot.Q8_0(key, query.Blocks8, keyLength) * scale;
                 }

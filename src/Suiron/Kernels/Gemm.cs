@@ -192,7 +192,7 @@ internal static unsafe partial class Gemm
         {
             case TensorType.F16: HalfConversion.HalfToSingle((Half*)src, (float*)dst, cols); break;
             case TensorType.Q8_0 or TensorType.Q4_0 or TensorType.Q5_0 or TensorType.IQ4_NL or TensorType.MXFP4:
-                Avx2Dot.UnpackBlock32(type, src, dst, cols); break;
+                Block32Dot<Avx2Ops, Vector256<byte>, Vector256<byte>>.UnpackBlock32(type, src, dst, cols); break;
             case TensorType.Q2_K or TensorType.Q3_K or TensorType.Q4_K or TensorType.Q5_K or TensorType.Q6_K:
                 UnpackKQuant(type, src, dst, cols / 256); break;
             case TensorType.IQ4_XS:
@@ -352,7 +352,7 @@ internal static unsafe partial class Gemm
         Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(absW, Avx2.Sign(y, w)), ones));
 
     /// <summary>
-    /// Q4_0/Q5_0/Q8_0 against Q8_0, two unpacked rows by four tokens: the arithmetic of <see cref="Avx2Dot.Q8_0Scaled"/>
+    /// Q4_0/Q5_0/Q8_0 against Q8_0, two unpacked rows by four tokens: the arithmetic of <see cref="Block32Dot{TOps, TVector, TLanes}.Q8_0Scaled"/>
     /// per (row, token) — the same eight int32 lanes per block, the same scale product, one FMA per block into the
     /// pair's own accumulator, the same final sum. Each token's quants are loaded once for both rows, each row's
     /// quants and their absolute values once for four tokens; the eight scale products of a block take two multiplies

@@ -2,6 +2,8 @@ using System.Runtime.CompilerServices;
 using System.Buffers;
 using Suiron.Tensors;
 using Avx2KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx2Block32Dot = Suiron.Kernels.Block32Dot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Vector128Block32Dot = Suiron.Kernels.Block32Dot<Suiron.Kernels.Vector128Ops, System.Runtime.Intrinsics.Vector128<byte>, Suiron.Kernels.Vector128Pair>;
 using Avx512KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512Ops, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx512TwinKQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512TwinOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx2IQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx2Ops, Suiron.Kernels.Avx2GridOps, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
@@ -111,9 +113,10 @@ public static unsafe partial class MatMul
     /// and <see cref="ComputeSegments"/>, so both give the same bits. F16 weights read the activations from the
     /// per-token extras: rounded to F16 (ggml's numerics) and widened to F32 once — times 2^112 on AVX2, so each row's dot
     /// converts only the weight side in three integer operations (FloatDot.F16xRebiasedF32); the 128-bit path (ARM64)
-    /// widens them without the rebias and its kernel converts the weights exactly. Q4_0/Q5_0/Q8_0 weights on AVX2 use
-    /// activation block scales converted to float once (the extras), not once per row. On AVX2, single-token calls run F16,
-    /// Q8_0, Q5_0 and Q4_0 four rows and Q4_K and Q6_K two rows per kernel call (<see cref="MultiRowKernel"/>,
+    /// widens them without the rebias and its kernel converts the weights exactly. Q4_0/Q5_0/Q8_0/IQ4_NL/MXFP4 weights on AVX2
+    /// and the 128-bit path use activation block scales converted to float once (the extras), not once per row, and run
+    /// four rows per kernel call, as Q4_1 and Q5_1 do (<see cref="Block32Dot{TOps, TVector, TLanes}"/>). On AVX2, single-token calls run F16
+    /// four rows and Q4_K and Q6_K two rows per kernel call (<see cref="MultiRowKernel"/>,
     /// <see cref="MultiRowScaledKernel"/>; measured per tensor on Llama-3.2-1B, weights from DRAM, loaded box: F16 ~10 → ~16 GB/s
     /// on one thread, Q4_K +6-15%, Q8_0 +40-50% on two threads; Q6_K +1-7%, quiet box). ComputeSegments (a token's
     /// experts, MLA heads) uses the same kernels within each slice.
@@ -189,13 +192,23 @@ public static unsafe partial class MatMul
             if (type == TensorType.F16 && avx2) return new(&Avx2FloatDot.F16xRebiasedF32, null, true, true, &Avx2FloatDot.F16xRebiasedF32FourRows, 4);
             if (type == TensorType.Q4_K && avx2) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx2KQuantDot.Q4KTwoRows, 2);
             if (type == TensorType.Q6_K && avx2) return new(&Avx2KQuantDot.Q6K, null, false, false, &Avx2KQuantDot.Q6KTwoRows, 2);
-            if (type == TensorType.Q8_0 && avx2) return new(&Avx2Dot.Q8_0, &Avx2Dot.Q8_0Scaled, false, false, null, 4, &Avx2Dot.Q8_0ScaledFourRows);
-            if (type == TensorType.Q4_0 && avx2) return new(&Avx2Dot.Q4_0, &Avx2Dot.Q4_0Scaled, false, false, null, 4, &Avx2Dot.Q4_0ScaledFourRows);
-            if (type == TensorType.Q5_0 && avx2) return new(&Avx2Dot.Q5_0, &Avx2Dot.Q5_0Scaled, false, false, null, 4, &Avx2Dot.Q5_0ScaledFourRows);
-            if (type == TensorType.IQ4_NL && avx2) return new(&Avx2Dot.IQ4NL, &Avx2Dot.IQ4NLScaled, false, false, null, 4, &Avx2Dot.IQ4NLScaledFourRows);
-            if (type == TensorType.MXFP4 && avx2) return new(&Avx2Dot.MXFP4, &Avx2Dot.MXFP4Scaled, false, false, null, 4, &Avx2Dot.MXFP4ScaledFourRows);
+            if (type == TensorType.Q8_0 && avx2) return new(&Avx2Block32Dot.Q8_0, &Avx2Block32Dot.Q8_0Scaled, false, false, null, 4, &Avx2Block32Dot.Q8_0ScaledFourRows);
+            if (type == TensorType.Q4_0 && avx2) return new(&Avx2Block32Dot.Q4_0, &Avx2Block32Dot.Q4_0Scaled, false, false, null, 4, &Avx2Block32Dot.Q4_0ScaledFourRows);
+            if (type == TensorType.Q5_0 && avx2) return new(&Avx2Block32Dot.Q5_0, &Avx2Block32Dot.Q5_0Scaled, false, false, null, 4, &Avx2Block32Dot.Q5_0ScaledFourRows);
+            if (type == TensorType.IQ4_NL && avx2) return new(&Avx2Block32Dot.IQ4NL, &Avx2Block32Dot.IQ4NLScaled, false, false, null, 4, &Avx2Block32Dot.IQ4NLScaledFourRows);
+            if (type == TensorType.MXFP4 && avx2) return new(&Avx2Block32Dot.MXFP4, &Avx2Block32Dot.MXFP4Scaled, false, false, null, 4, &Avx2Block32Dot.MXFP4ScaledFourRows);
+            if (type == TensorType.Q4_1 && avx2) return new(&Avx2Block32Dot.Q4_1, null, false, false, &Avx2Block32Dot.Q4_1FourRows, 4);
+            if (type == TensorType.Q5_1 && avx2) return new(&Avx2Block32Dot.Q5_1, null, false, false, &Avx2Block32Dot.Q5_1FourRows, 4);
             if (type == TensorType.IQ4_XS && avx2) return new(&Avx2IQ4XSDot.IQ4XS, null, false, false, &Avx2IQ4XSDot.IQ4XSTwoRows, 2);
             if (type == TensorType.F16 && path == DotPath.Vector128) return new(&Vector128FloatDot.F16xF32, null, false, true);
+            bool vector128 = path == DotPath.Vector128;
+            if (type == TensorType.Q8_0 && vector128) return new(&Vector128Block32Dot.Q8_0, &Vector128Block32Dot.Q8_0Scaled, false, false, null, 4, &Vector128Block32Dot.Q8_0ScaledFourRows);
+            if (type == TensorType.Q4_0 && vector128) return new(&Vector128Block32Dot.Q4_0, &Vector128Block32Dot.Q4_0Scaled, false, false, null, 4, &Vector128Block32Dot.Q4_0ScaledFourRows);
+            if (type == TensorType.Q5_0 && vector128) return new(&Vector128Block32Dot.Q5_0, &Vector128Block32Dot.Q5_0Scaled, false, false, null, 4, &Vector128Block32Dot.Q5_0ScaledFourRows);
+            if (type == TensorType.IQ4_NL && vector128) return new(&Vector128Block32Dot.IQ4NL, &Vector128Block32Dot.IQ4NLScaled, false, false, null, 4, &Vector128Block32Dot.IQ4NLScaledFourRows);
+            if (type == TensorType.MXFP4 && vector128) return new(&Vector128Block32Dot.MXFP4, &Vector128Block32Dot.MXFP4Scaled, false, false, null, 4, &Vector128Block32Dot.MXFP4ScaledFourRows);
+            if (type == TensorType.Q4_1 && vector128) return new(&Vector128Block32Dot.Q4_1, null, false, false, &Vector128Block32Dot.Q4_1FourRows, 4);
+            if (type == TensorType.Q5_1 && vector128) return new(&Vector128Block32Dot.Q5_1, null, false, false, &Vector128Block32Dot.Q5_1FourRows, 4);
             return new(DotKernels.For(type, path), null, false, false);
         }
     }

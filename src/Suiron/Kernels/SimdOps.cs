@@ -10,7 +10,8 @@ namespace Suiron.Kernels;
 #pragma warning disable CA1857
 
 /// <summary>
-/// The few operations the integer decode kernels (<see cref="KQuantDot{TOps, TVector, TLanes}"/>) are written in, per vector width, so that each
+/// The few operations the integer decode kernels (<see cref="KQuantDot{TOps, TVector, TLanes}"/>,
+/// <see cref="Block32Dot{TOps, TVector, TLanes}"/>) are written in, per vector width, so that each
 /// kernel's logic exists once and the JIT specialises it per struct (the way Highway's targets or TensorPrimitives'
 /// operator structs work): <see cref="Vector128Ops"/> (SSE on x86, NEON on ARM64), <see cref="Avx2Ops"/>,
 /// <see cref="Avx512Ops"/> and its software twin <see cref="Avx512TwinOps"/>.
@@ -86,6 +87,49 @@ internal unsafe interface ISimdOps<TVector, TLanes> where TVector : struct where
 
     /// <summary>The eight floats summed as ((v0+v1)+(v2+v3)) + ((v4+v5)+(v6+v7)) (<see cref="Avx2Dot.Sum8"/>).</summary>
     static abstract float Sum(TLanes floats);
+
+    // ---- The block-32 family (Block32Dot: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, MXFP4) ----
+    // A 32-element block is two 16-byte vectors (half 0: elements 0..15, half 1: 16..31), one 256-bit vector, or one
+    // half of a 512-bit vector, which holds the two blocks "first" and "second" (the arguments 32- and 16-byte vectors
+    // ignore). Every integer operation gives the AVX2 kernels' int32 lanes: lane k of a block sums its elements 4k..4k+3.
+
+    /// <summary>The 32 bytes at <paramref name="first"/>: bytes 16·<paramref name="half"/>.. (16-byte vectors), all 32 (32), or those of first then second (64).</summary>
+    static abstract TVector LoadRuns(byte* first, byte* second, int half);
+
+    /// <summary>
+    /// The 32 nibbles of the 16 bytes at <paramref name="first"/> (and <paramref name="second"/>) in element order, low
+    /// nibbles elements 0..15, high ones 16..31, split or paired as <see cref="LoadRuns"/>.
+    /// </summary>
+    static abstract TVector Nibbles(byte* first, byte* second, int half);
+
+    /// <summary>Byte j of a block 0xFF where bit j of its 32 bits is set, else 0; split or paired as <see cref="LoadRuns"/>.</summary>
+    static abstract TVector BitsToBytes(uint first, uint second, int half);
+
+    /// <summary>The 16 bytes in every 128-bit lane: a table for <see cref="LookUp"/>.</summary>
+    static abstract TVector RepeatLanes(Vector128<byte> bytes);
+
+    /// <summary>vpshufb: each byte takes the byte of <paramref name="table"/>'s 128-bit lane that it names (indices 0..15).</summary>
+    static abstract TVector LookUp(TVector table, TVector indices);
+
+    static abstract TVector SubtractBytes(TVector left, TVector right);
+    static abstract TVector SubtractInt16(TVector left, TVector right);
+
+    /// <summary>vpmaddubsw: unsigned × signed bytes, adjacent products summed to int16; callers keep every pair sum within int16.</summary>
+    static abstract TVector MultiplyAddPairs(TVector unsignedBytes, TVector signedBytes);
+
+    /// <summary>Adjacent int16 summed to int32 (vpmaddwd with ones).</summary>
+    static abstract TVector SumPairs(TVector words);
+
+    /// <summary>Σ x·y over each four signed bytes into their int32 lane, exactly, where <paramref name="y"/> stays within ±127 (x may be −128).</summary>
+    static abstract TVector SignedDot(TVector x, TVector y);
+
+    /// <summary>
+    /// A block's eight lanes: <paramref name="sum"/> (256-bit), its half <paramref name="block"/> (512-bit), or
+    /// <paramref name="sum"/> as lanes 0..3 and <paramref name="secondHalfSum"/> (the block's half 1) as 4..7 (128-bit).
+    /// </summary>
+    static abstract TLanes BlockLanes(TVector sum, TVector secondHalfSum, int block);
+
+    static abstract void Store(void* address, TVector value);
 }
 
 /// <summary>Eight 32-bit lanes as two 128-bit vectors: <see cref="Vector128Ops"/>' <c>TLanes</c>.</summary>
@@ -210,6 +254,68 @@ internal readonly unsafe struct Vector128Ops : ISimdOps<Vector128<byte>, Vector1
         return ((lower.GetElement(0) + lower.GetElement(1)) + (lower.GetElement(2) + lower.GetElement(3)))
             + ((upper.GetElement(0) + upper.GetElement(1)) + (upper.GetElement(2) + upper.GetElement(3)));
     }
+
+    // ---- The block-32 family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> LoadRuns(byte* first, byte* second, int half) => Vector128.Load(first + 16 * half);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> Nibbles(byte* first, byte* second, int half)
+    {
+        Vector128<byte> packed = Vector128.Load(first);
+        return (half == 0 ? packed : (packed.AsUInt16() >>> 4).AsByte()) & Vector128.Create((byte)0x0F);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> BitsToBytes(uint first, uint second, int half) => Vector128Dot.BitsToBytes((ushort)(first >> (16 * half)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> RepeatLanes(Vector128<byte> bytes) => bytes;
+
+    /// <summary>pshufb on x86, tbl on ARM64 (both take indices 0..15 as they are).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> LookUp(Vector128<byte> table, Vector128<byte> indices)
+    {
+        if (Ssse3.IsSupported) return Ssse3.Shuffle(table, indices);
+        if (AdvSimd.Arm64.IsSupported) return AdvSimd.Arm64.VectorTableLookup(table, indices);
+        return Vector128.Shuffle(table, indices);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> SubtractBytes(Vector128<byte> left, Vector128<byte> right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> SubtractInt16(Vector128<byte> left, Vector128<byte> right) => (left.AsInt16() - right.AsInt16()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> MultiplyAddPairs(Vector128<byte> unsignedBytes, Vector128<byte> signedBytes) =>
+        Ssse3.IsSupported ? Ssse3.MultiplyAddAdjacent(unsignedBytes, signedBytes.AsSByte()).AsByte()
+        : MultiplyAddAdjacentPortable(unsignedBytes, signedBytes.AsSByte()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> SumPairs(Vector128<byte> words) => MultiplyAddAdjacent(words.AsInt16(), Vector128.Create((short)1)).AsByte();
+
+    /// <summary>
+    /// SSSE3: |x| × (y with x's sign) through pmaddubsw, as the AVX2 kernels; ARM64: sdot where present (the same four
+    /// products per lane); elsewhere the int16 products of odd and even bytes (each within ±128·127, so their pair sum fits).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> SignedDot(Vector128<byte> x, Vector128<byte> y)
+    {
+        if (Ssse3.IsSupported)
+            return Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(Ssse3.Abs(x.AsSByte()), Ssse3.Sign(y.AsSByte(), x.AsSByte())), Vector128.Create((short)1)).AsByte();
+        if (Dp.IsSupported) return Dp.DotProduct(Vector128<int>.Zero, x.AsSByte(), y.AsSByte()).AsByte();
+        Vector128<short> xEven = (x.AsInt16() << 8) >> 8, yEven = (y.AsInt16() << 8) >> 8;
+        Vector128<short> pairs = xEven * yEven + (x.AsInt16() >> 8) * (y.AsInt16() >> 8);
+        return MultiplyAddAdjacent(pairs, Vector128.Create((short)1)).AsByte();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128Pair BlockLanes(Vector128<byte> sum, Vector128<byte> secondHalfSum, int block) => new(sum, secondHalfSum);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(void* address, Vector128<byte> value) => value.Store((byte*)address);
 }
 
 /// <summary>The AVX2 + FMA operations on 256-bit vectors.</summary>
@@ -281,4 +387,43 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector256<byte> floats) => Avx2Dot.Sum8(floats.AsSingle());
+
+    // ---- The block-32 family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> LoadRuns(byte* first, byte* second, int half) => Avx.LoadVector256(first);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Nibbles(byte* first, byte* second, int half) => Avx2Dot.BroadcastNibbles32(first);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> BitsToBytes(uint first, uint second, int half) => Avx2Dot.BitsToBytes(first);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> RepeatLanes(Vector128<byte> bytes) => Vector256.Create(bytes, bytes);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> LookUp(Vector256<byte> table, Vector256<byte> indices) => Avx2.Shuffle(table, indices);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> SubtractBytes(Vector256<byte> left, Vector256<byte> right) => Avx2.Subtract(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> SubtractInt16(Vector256<byte> left, Vector256<byte> right) => Avx2.Subtract(left.AsInt16(), right.AsInt16()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> MultiplyAddPairs(Vector256<byte> unsignedBytes, Vector256<byte> signedBytes) =>
+        Avx2.MultiplyAddAdjacent(unsignedBytes, signedBytes.AsSByte()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> SumPairs(Vector256<byte> words) => Avx2.MultiplyAddAdjacent(words.AsInt16(), Vector256.Create((short)1)).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> SignedDot(Vector256<byte> x, Vector256<byte> y) => Avx2Dot.DotInt8(x.AsSByte(), y.AsSByte()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> BlockLanes(Vector256<byte> sum, Vector256<byte> secondHalfSum, int block) => sum;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(void* address, Vector256<byte> value) => Avx.Store((byte*)address, value);
 }

@@ -248,10 +248,10 @@ internal static unsafe class TiledAttention
             int t = 0;
             for (; t + 4 <= count; t += 4)
             {
-                Avx2Dot.Q8_0ScaledFourRows(keys + (long)t * rowBytes, rowBytes, blocks8, scales, keyLength, row + t, 1);
+                Block32Dot<Avx2Ops, Vector256<byte>, Vector256<byte>>.Q8_0ScaledFourRows(keys + (long)t * rowBytes, rowBytes, blocks8, scales, keyLength, row + t, 1);
                 for (int k = t; k < t + 4; k++) row[k] *= scale;
             }
-            for (; t < count; t++) row[t] = Avx2Dot.Q8_0Scaled(keys + (long)t * rowBytes, blocks8, scales, keyLength) * scale;
+            for (; t < count; t++) row[t] = Block32Dot<Avx2Ops, Vector256<byte>, Vector256<byte>>.Q8_0Scaled(keys + (long)t * rowBytes, blocks8, scales, keyLength) * scale;
         }
     }
 

@@ -179,6 +179,52 @@ internal readonly unsafe struct Avx512Ops : IWideOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> WidenInt16(short* address) => Avx512F.ConvertToVector512Int32(Avx.LoadVector256(address));
+
+    // ---- The block-32 family ----
+
+    /// <summary>One vinserti64x4 with a memory operand on a 256-bit load.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> LoadRuns(byte* first, byte* second, int half) => Combine(Avx.LoadVector256(first), Avx.LoadVector256(second));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> Nibbles(byte* first, byte* second, int half) => Combine(Avx2Dot.BroadcastNibbles32(first), Avx2Dot.BroadcastNibbles32(second));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> BitsToBytes(uint first, uint second, int half) => Combine(Avx2Dot.BitsToBytes(first), Avx2Dot.BitsToBytes(second));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> RepeatLanes(Vector128<byte> bytes)
+    {
+        Vector256<byte> half = Vector256.Create(bytes, bytes);
+        return Combine(half, half);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> LookUp(Vector512<byte> table, Vector512<byte> indices) => Avx512BW.Shuffle(table, indices);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SubtractBytes(Vector512<byte> left, Vector512<byte> right) => Avx512BW.Subtract(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SubtractInt16(Vector512<byte> left, Vector512<byte> right) => Avx512BW.Subtract(left.AsInt16(), right.AsInt16()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> MultiplyAddPairs(Vector512<byte> unsignedBytes, Vector512<byte> signedBytes) =>
+        Avx512BW.MultiplyAddAdjacent(unsignedBytes, signedBytes.AsSByte()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SumPairs(Vector512<byte> words) => Avx512BW.MultiplyAddAdjacent(words.AsInt16(), Vector512.Create((short)1)).AsByte();
+
+    /// <summary>|x| × (y negated where x is negative): vpsignb's products wherever x ≠ 0, and 0 = |x| × y where x = 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SignedDot(Vector512<byte> x, Vector512<byte> y) =>
+        SumPairs(Avx512BW.MultiplyAddAdjacent(Avx512BW.Abs(x.AsSByte()), NegateWhereNegative(y.AsSByte(), x.AsSByte())).AsByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> BlockLanes(Vector512<byte> sum, Vector512<byte> secondHalfSum, int block) => block == 0 ? sum.GetLower() : sum.GetUpper();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(void* address, Vector512<byte> value) => Avx512F.Store((byte*)address, value);
 }
 
 /// <summary>
@@ -311,6 +357,50 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> Combine(Vector256<byte> lower, Vector256<byte> upper) => Vector512.Create(lower, upper);
+
+    // ---- The block-32 family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> LoadRuns(byte* first, byte* second, int half) => Combine(Avx.LoadVector256(first), Avx.LoadVector256(second));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> Nibbles(byte* first, byte* second, int half) => Combine(Avx2Dot.BroadcastNibbles32(first), Avx2Dot.BroadcastNibbles32(second));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> BitsToBytes(uint first, uint second, int half) => Combine(Avx2Dot.BitsToBytes(first), Avx2Dot.BitsToBytes(second));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> RepeatLanes(Vector128<byte> bytes)
+    {
+        Vector256<byte> half = Vector256.Create(bytes, bytes);
+        return Vector512.Create(half, half);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> LookUp(Vector512<byte> table, Vector512<byte> indices) => ShuffleWithinLanes(table, indices);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SubtractBytes(Vector512<byte> left, Vector512<byte> right) => left - right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SubtractInt16(Vector512<byte> left, Vector512<byte> right) => (left.AsInt16() - right.AsInt16()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> MultiplyAddPairs(Vector512<byte> unsignedBytes, Vector512<byte> signedBytes) =>
+        MultiplyAddAdjacent(unsignedBytes, signedBytes.AsSByte()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SumPairs(Vector512<byte> words) => MultiplyAddAdjacent(words.AsInt16(), Vector512.Create((short)1)).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SignedDot(Vector512<byte> x, Vector512<byte> y) =>
+        SumPairs(MultiplyAddAdjacent(Abs(x.AsSByte()), NegateWhereNegative(y.AsSByte(), x.AsSByte())).AsByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> BlockLanes(Vector512<byte> sum, Vector512<byte> secondHalfSum, int block) => block == 0 ? sum.GetLower() : sum.GetUpper();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(void* address, Vector512<byte> value) => value.Store((byte*)address);
 }
 
 /// <summary>

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Xunit;
 using Suiron.Kernels;
 using Suiron.Tensors;
+using Avx2Block32Dot = Suiron.Kernels.Block32Dot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 
 namespace Suiron.Tests.Kernels;
 
@@ -19,11 +20,11 @@ public sealed unsafe class Block32GemmKernelTests
 
     private static DecodeDot Decode(TensorType type) => type switch
     {
-        TensorType.Q8_0 => Avx2Dot.Q8_0Scaled,
-        TensorType.Q4_0 => Avx2Dot.Q4_0Scaled,
-        TensorType.Q5_0 => Avx2Dot.Q5_0Scaled,
-        TensorType.IQ4_NL => Avx2Dot.IQ4NLScaled,
-        _ => Avx2Dot.MXFP4Scaled,
+        TensorType.Q8_0 => Avx2Block32Dot.Q8_0Scaled,
+        TensorType.Q4_0 => Avx2Block32Dot.Q4_0Scaled,
+        TensorType.Q5_0 => Avx2Block32Dot.Q5_0Scaled,
+        TensorType.IQ4_NL => Avx2Block32Dot.IQ4NLScaled,
+        _ => Avx2Block32Dot.MXFP4Scaled,
     };
 
     [SkippableTheory]
@@ -53,7 +54,7 @@ public sealed unsafe class Block32GemmKernelTests
         {
             fixed (byte* w = weights)
             {
-                for (int r = 0; r < rows; r++) Avx2Dot.UnpackBlock32(type, w + r * rowBytes, panel + r * panelRow, cols);
+                for (int r = 0; r < rows; r++) Avx2Block32Dot.UnpackBlock32(type, w + r * rowBytes, panel + r * panelRow, cols);
                 var y = new BlockQ8_0*[tokens];
                 for (int t = 0; t < tokens; t++)
                 {

@@ -177,7 +177,7 @@ public unsafe class MatMulTests
     }
 
     /// <summary>
-    /// Single-token matmuls, where F16, Q4_K, Q6_K, Q8_0, Q5_0 and Q4_0 rows go through the multi-row decode kernels (several rows a part of
+    /// Single-token matmuls, where F16, Q4_K, Q6_K, Q8_0, Q5_0, Q4_0, Q4_1 and Q5_1 rows go through the multi-row decode kernels (several rows a part of
     /// the pool's range apart per call, leftovers one row per call), with row counts that leave every remainder, on one
     /// and two threads: every output bit-identical to its row's own dot (<see cref="Quantization.Dot"/>, which the tests
     /// above tie to the scalar reference). Weights hold ±127 quants and extreme block scales, as well as ordinary ones.
@@ -191,6 +191,9 @@ public unsafe class MatMulTests
     [InlineData(TensorType.Q4_0, 2)]
     [InlineData(TensorType.Q5_0, 1)]
     [InlineData(TensorType.Q5_0, 2)]
+    [InlineData(TensorType.Q4_1, 1)]
+    [InlineData(TensorType.Q4_1, 2)]
+    [InlineData(TensorType.Q5_1, 2)]
     [InlineData(TensorType.Q6_K, 1)]
     [InlineData(TensorType.Q6_K, 2)]
     public void Single_token_rows_equal_their_own_dot_bit_for_bit(TensorType type, int threads)

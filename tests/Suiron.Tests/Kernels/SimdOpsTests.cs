@@ -13,18 +13,26 @@ namespace Suiron.Tests.Kernels;
 public sealed unsafe class SimdOpsTests
 {
     [Fact]
-    public void The_128_bit_operations_follow_their_definitions() => CheckDefinitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
+    public void The_128_bit_operations_follow_their_definitions()
+    {
+        CheckDefinitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
+        CheckBlock32Definitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
+    }
 
     [Fact]
     public void The_AVX2_operations_follow_their_definitions()
     {
-        if (Avx2Ops.IsSupported) CheckDefinitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
+        if (!Avx2Ops.IsSupported) return;
+        CheckDefinitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
+        CheckBlock32Definitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
     }
 
     [Fact]
     public void The_512_bit_twin_operations_follow_their_definitions()
     {
-        if (Avx512TwinOps.IsSupported) CheckDefinitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
+        if (!Avx512TwinOps.IsSupported) return;
+        CheckDefinitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
+        CheckBlock32Definitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
     }
 
     [SkippableFact]
@@ -32,6 +40,7 @@ public sealed unsafe class SimdOpsTests
     {
         Skip.IfNot(Avx512Ops.IsSupported && Avx2Ops.IsSupported, "this CPU has no AVX-512 (F, BW)");
         CheckDefinitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
+        CheckBlock32Definitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
     }
 
     [Fact]
@@ -51,6 +60,97 @@ public sealed unsafe class SimdOpsTests
                 short b0 = BitConverter.ToInt16(s, 4 * k), b1 = BitConverter.ToInt16(s, 4 * k + 2);
                 Assert.Equal(a0 * b0 + a1 * b1, words[k]);
             }
+        }
+    }
+
+    /// <summary>
+    /// The block-32 family's operations. A block's element e of the vector's byte i: 16·half + i (16-byte vectors), i
+    /// (32), or block i / 32, element i mod 32 (64: first, then second).
+    /// </summary>
+    private static void CheckBlock32Definitions<TOps, TVector, TLanes>() where TOps : struct, ISimdOps<TVector, TLanes> where TVector : struct where TLanes : struct
+    {
+        int width = TOps.VectorBytes;
+        var random = new Random(1000 + width);
+        (int Block, int Element) Position(int i, int half) => width switch
+        {
+            16 => (0, 16 * half + i),
+            32 => (0, i),
+            _ => (i / 32, i % 32),
+        };
+        for (int iteration = 0; iteration < 300; iteration++)
+        {
+            byte[] a = RandomBytes(random, width), b = RandomBytes(random, width);
+            byte[][] runs = [RandomBytes(random, 32), RandomBytes(random, 32)];
+            uint[] bits = [(uint)random.Next() ^ ((uint)random.Next() << 16), (uint)random.Next() ^ ((uint)random.Next() << 16)];
+            fixed (byte* first = runs[0]) fixed (byte* second = runs[1])
+            {
+                foreach (int half in width == 16 ? new[] { 0, 1 } : new[] { 0 })
+                {
+                    byte[] loaded = Bytes(TOps.LoadRuns(first, second, half));
+                    byte[] nibbles = Bytes(TOps.Nibbles(first, second, half));
+                    byte[] flags = Bytes(TOps.BitsToBytes(bits[0], bits[1], half));
+                    for (int i = 0; i < width; i++)
+                    {
+                        (int block, int element) = Position(i, half);
+                        Assert.Equal(runs[block][element], loaded[i]);
+                        byte packed = runs[block][element % 16];
+                        Assert.Equal(element < 16 ? packed & 15 : packed >> 4, nibbles[i]);
+                        Assert.Equal(((bits[block] >> element) & 1) != 0 ? 0xFF : 0, flags[i]);
+                    }
+                }
+            }
+
+            // LookUp on RepeatLanes: byte i takes table byte index & 15 (indices 0..15, as the kernels pass).
+            byte[] table = RandomBytes(random, 16), indices = a.Select(x => (byte)(x & 15)).ToArray();
+            byte[] looked = Bytes(TOps.LookUp(TOps.RepeatLanes(Vector128.Create(table)), From<TVector>(indices)));
+            for (int i = 0; i < width; i++) Assert.Equal(table[indices[i]], looked[i]);
+
+            byte[] bytesDifference = Bytes(TOps.SubtractBytes(From<TVector>(a), From<TVector>(b)));
+            byte[] wordsDifference = Bytes(TOps.SubtractInt16(From<TVector>(a), From<TVector>(b)));
+            byte[] pairSums = Bytes(TOps.SumPairs(From<TVector>(a)));
+            for (int i = 0; i < width; i++) Assert.Equal((byte)(a[i] - b[i]), bytesDifference[i]);
+            for (int k = 0; k < width / 2; k++)
+                Assert.Equal((short)(BitConverter.ToInt16(a, 2 * k) - BitConverter.ToInt16(b, 2 * k)), BitConverter.ToInt16(wordsDifference, 2 * k));
+            for (int k = 0; k < width / 4; k++)
+                Assert.Equal(BitConverter.ToInt16(a, 4 * k) + BitConverter.ToInt16(a, 4 * k + 2), BitConverter.ToInt32(pairSums, 4 * k));
+
+            // MultiplyAddPairs with the unsigned side of five-bit quants (Q5_0, Q5_1): no pair saturates.
+            byte[] quants = a.Select(x => (byte)(x & 31)).ToArray();
+            byte[] pairs = Bytes(TOps.MultiplyAddPairs(From<TVector>(quants), From<TVector>(b)));
+            for (int k = 0; k < width / 2; k++)
+                Assert.Equal(quants[2 * k] * (sbyte)b[2 * k] + quants[2 * k + 1] * (sbyte)b[2 * k + 1], BitConverter.ToInt16(pairs, 2 * k));
+
+            // SignedDot: x any byte (−128 included), y within ±127.
+            byte[] y = b.Select(v => (sbyte)v == -128 ? (byte)0x81 : v).ToArray();
+            if (iteration % 3 == 0) for (int i = 0; i < width; i++) { a[i] = 0x80; y[i] = (byte)(i % 2 == 0 ? 0x81 : 0x7F); }
+            byte[] dot = Bytes(TOps.SignedDot(From<TVector>(a), From<TVector>(y)));
+            for (int k = 0; k < width / 4; k++)
+            {
+                int sum = 0;
+                for (int j = 0; j < 4; j++) sum += (sbyte)a[4 * k + j] * (sbyte)y[4 * k + j];
+                Assert.Equal(sum, BitConverter.ToInt32(dot, 4 * k));
+            }
+
+            // BlockLanes: a block's eight lanes.
+            for (int block = 0; block < (width == 64 ? 2 : 1); block++)
+            {
+                byte[] lanes = Bytes(TOps.BlockLanes(From<TVector>(a), From<TVector>(b), block));
+                for (int k = 0; k < 8; k++)
+                {
+                    int expected = width switch
+                    {
+                        16 => k < 4 ? BitConverter.ToInt32(a, 4 * k) : BitConverter.ToInt32(b, 4 * (k - 4)),
+                        32 => BitConverter.ToInt32(a, 4 * k),
+                        _ => BitConverter.ToInt32(a, 32 * block + 4 * k),
+                    };
+                    Assert.Equal(expected, BitConverter.ToInt32(lanes, 4 * k));
+                }
+            }
+
+            var stored = new byte[width + 16];
+            fixed (byte* p = stored) TOps.Store(p + 8, From<TVector>(a));
+            Assert.Equal(a, stored.AsSpan(8, width).ToArray());
+            Assert.All(stored.Take(8).Concat(stored.Skip(8 + width)), x => Assert.Equal(0, x));
         }
     }
 

@@ -58,6 +58,8 @@ public sealed unsafe class WideKernelTests
                 Assert.Equal(Avx512TwinOps.BroadcastVector256(p), Avx512Ops.BroadcastVector256(p));
                 Assert.Equal(Avx512TwinOps.WidenInt16((short*)p), Avx512Ops.WidenInt16((short*)p));
                 Assert.Equal(Avx512TwinOps.LoadFromRun(p, 0), Avx512Ops.LoadFromRun(p, 0));
+                Assert.Equal(Avx512TwinOps.LoadRuns(p, p + 32, 0), Avx512Ops.LoadRuns(p, p + 32, 0));
+                Assert.Equal(Avx512TwinOps.Nibbles(p, p + 16, 0), Avx512Ops.Nibbles(p, p + 16, 0));
                 Assert.Equal(Avx512TwinOps.MultiplyAddBytes((short*)p, s.AsSByte().GetLower().GetLower()), Avx512Ops.MultiplyAddBytes((short*)p, s.AsSByte().GetLower().GetLower()));
             }
             // The k-quant operations at the arguments the kernels pass (ScaledDot's unsigned side below 64, as a Q6_K quant).
@@ -71,6 +73,19 @@ public sealed unsafe class WideKernelTests
             foreach ((int element, int group) in new[] { (0, 32), (64, 32), (128, 32), (192, 32), (0, 16), (64, 16) })
                 Assert.Equal(Avx512TwinOps.GroupScales(s, element, group), Avx512Ops.GroupScales(s, element, group));
             Assert.Equal(Avx512TwinOps.MultiplyAdd(0.75f, u.GetLower(), s.GetUpper()), Avx512Ops.MultiplyAdd(0.75f, u.GetLower(), s.GetUpper()));
+            // The block-32 family's operations (SignedDot's y within ±127, as the activations; MultiplyAddPairs' unsigned side five bits).
+            Vector512<byte> activations = Vector512.Max(s.AsSByte(), Vector512.Create((sbyte)-127)).AsByte();
+            Assert.Equal(Avx512TwinOps.SignedDot(u, activations), Avx512Ops.SignedDot(u, activations));
+            Assert.Equal(Avx512TwinOps.MultiplyAddPairs(u & Vector512.Create((byte)31), s), Avx512Ops.MultiplyAddPairs(u & Vector512.Create((byte)31), s));
+            Assert.Equal(Avx512TwinOps.SumPairs(u), Avx512Ops.SumPairs(u));
+            Assert.Equal(Avx512TwinOps.SubtractInt16(u, s), Avx512Ops.SubtractInt16(u, s));
+            Assert.Equal(Avx512TwinOps.SubtractBytes(u, s), Avx512Ops.SubtractBytes(u, s));
+            Vector512<byte> nibbleIndices = idx & Vector512.Create((byte)15);
+            Assert.Equal(Avx512TwinOps.LookUp(Avx512TwinOps.RepeatLanes(s.GetLower().GetLower()), nibbleIndices),
+                Avx512Ops.LookUp(Avx512Ops.RepeatLanes(s.GetLower().GetLower()), nibbleIndices));
+            Assert.Equal(Avx512TwinOps.BlockLanes(u, s, 0), Avx512Ops.BlockLanes(u, s, 0));
+            Assert.Equal(Avx512TwinOps.BlockLanes(u, s, 1), Avx512Ops.BlockLanes(u, s, 1));
+            Assert.Equal(Avx512TwinOps.BitsToBytes(u.AsUInt32()[0], u.AsUInt32()[1], 0), Avx512Ops.BitsToBytes(u.AsUInt32()[0], u.AsUInt32()[1], 0));
         }
     }
 
