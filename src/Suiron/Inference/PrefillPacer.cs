@@ -10,10 +10,11 @@ namespace Suiron.Inference;
 /// it. With no sequence generating, prompts take the whole budget.
 /// <para>
 /// A model that can take a chunk through its layers a few at a time (<see cref="Models.ILayeredPromptModel"/>) is paced
-/// by slices instead: after each decode-only step, a slice of (tokens × layers) runs that fits in the same
-/// (factor − 1) decode steps, from the learned cost of one token through one layer. That bound holds however deep the
-/// prompt (one token through every layer can cost more than a decode step), and a chunk of many tokens keeps the
-/// prefill's matrix products efficient.
+/// by slices instead: after the generating rows' pass, a slice of (tokens × layers) runs, sized from the learned cost of
+/// one token through one layer to what is left of factor × a decode-only step once the step's own decode part (slower
+/// beside slices, the caches left cold) is counted. That bound holds however deep the prompt (one token through every
+/// layer can cost more than a decode step), and a chunk of many tokens keeps the prefill's matrix products efficient.
+/// Every <c>DecodeRemeasureSteps</c> steps one runs without a slice, to measure the decode-only time again.
 /// </para>
 /// </summary>
 internal sealed class PrefillPacer(double latencyFactor)
@@ -23,7 +24,7 @@ internal sealed class PrefillPacer(double latencyFactor)
 
     private const int ProbeTokens = 16;          // a first chunk, before any cost is known
 
-    private double _decodeSeconds = -1, _secondsPerPromptToken = -1, _secondsPerTokenLayer = -1;
+    private double _decodeSeconds = -1, _secondsPerPromptToken = -1, _secondsPerTokenLayer = -1, _slicedDecodeSeconds = -1;
     private int _decodeRows, _stepsSinceDecodeOnly;
 
     /// <summary>At most this many decode-only steps' time per step while a prompt is evaluated beside generating sequences; 0 = no pacing.</summary>
@@ -36,7 +37,7 @@ internal sealed class PrefillPacer(double latencyFactor)
         if (LatencyFactor <= 0 || decodeRows == 0 || budget <= 0) return budget;
         if (!DecodeTimeKnown(decodeRows)) return 0;
         if (_secondsPerPromptToken <= 0) return Math.Min(budget, ProbeTokens);
-        return (int)Math.Clamp(SliceSeconds / _secondsPerPromptToken, 1, budget);
+        return (int)Math.Clamp((LatencyFactor - 1) * _decodeSeconds / _secondsPerPromptToken, 1, budget);
     }
 
     /// <summary>
@@ -52,24 +53,38 @@ internal sealed class PrefillPacer(double latencyFactor)
         return (int)Math.Clamp(SliceSeconds / _secondsPerTokenLayer, 1, budget);
     }
 
-    /// <summary>Layers a chunk of <paramref name="tokens"/> runs this step: what fits in the bound (at least one), or all
-    /// <paramref name="layersLeft"/> when nothing is generating or pacing is off.</summary>
+    /// <summary>
+    /// Layers a chunk of <paramref name="tokens"/> runs this step: what fits in the bound (at least one); all
+    /// <paramref name="layersLeft"/> when nothing is generating or pacing is off; 0 when this step must be decode-only, to
+    /// measure (or measure again) what such a step costs.
+    /// </summary>
     public int LayersPerStep(int decodeRows, int tokens, int layersLeft)
     {
         if (LatencyFactor <= 0 || decodeRows == 0) return layersLeft;
-        if (_secondsPerTokenLayer <= 0 || _decodeSeconds <= 0) return 1;
+        if (!DecodeTimeKnown(decodeRows)) return 0;
+        if (_secondsPerTokenLayer <= 0) return 1;
         return (int)Math.Clamp(SliceSeconds / (tokens * _secondsPerTokenLayer), 1, layersLeft);
     }
 
-    /// <summary>Learns from a slice that took <paramref name="tokens"/> through <paramref name="layers"/> layers (run on its own, beside no other rows).</summary>
-    public void ObserveSlice(int tokens, int layers, double seconds)
+    /// <summary>
+    /// Learns from a step that ran a slice of <paramref name="tokens"/> through <paramref name="layers"/> layers in
+    /// <paramref name="sliceSeconds"/> after its decode part (the pass of the generating rows and their sampling) took
+    /// <paramref name="decodeSeconds"/>. That decode part can run slower than in a decode-only step (the slice leaves
+    /// the caches cold): what it takes beyond the decode-only time comes off the next slices' share.
+    /// </summary>
+    public void ObserveSlice(int tokens, int layers, double sliceSeconds, double decodeSeconds)
     {
-        double perTokenLayer = seconds / ((double)tokens * layers);
-        _secondsPerTokenLayer = Follow(_secondsPerTokenLayer, perTokenLayer);
+        _stepsSinceDecodeOnly++;
+        _secondsPerTokenLayer = Follow(_secondsPerTokenLayer, sliceSeconds / ((double)tokens * layers));
+        _slicedDecodeSeconds = Follow(_slicedDecodeSeconds, decodeSeconds);
     }
 
-    /// <summary>The time a step may add to a decode-only step.</summary>
-    private double SliceSeconds => (LatencyFactor - 1) * _decodeSeconds;
+    /// <summary>The learned cost of one prompt token through one layer (−1 before any slice).</summary>
+    internal double SecondsPerTokenLayer => _secondsPerTokenLayer;
+
+    /// <summary>The time a slice may take: the bound (factor × a decode-only step) less what a step's decode part takes
+    /// beside slices (at least a decode-only step's time).</summary>
+    private double SliceSeconds => LatencyFactor * _decodeSeconds - Math.Max(_decodeSeconds, _slicedDecodeSeconds);
 
     /// <summary>Whether a recent decode-only step of a similar batch says what a step costs.</summary>
     private bool DecodeTimeKnown(int decodeRows) =>
@@ -81,6 +96,7 @@ internal sealed class PrefillPacer(double latencyFactor)
         if (promptTokens == 0)
         {
             if (decodeRows == 0) return;
+            if (decodeRows != _decodeRows) _slicedDecodeSeconds = -1; // another batch: its decode part beside slices is not known
             _decodeSeconds = _decodeSeconds < 0 || decodeRows != _decodeRows ? seconds : Average(_decodeSeconds, seconds);
             _decodeRows = decodeRows;
             _stepsSinceDecodeOnly = 0;

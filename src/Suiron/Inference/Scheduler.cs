@@ -506,8 +506,12 @@ public sealed class Scheduler : IDisposable
             promptTokens += chunk;
         }
 
-        if (items.Count > 0) RunPass(items, stepSequences, keepHidden, decodeRows, promptTokens);
-        if (layered is not null) ContinueLayered(layered, decodeRows);
+        // The step's wall time up to the sampled tokens (what a generating sequence waits for) teaches the pacer.
+        long started = Stopwatch.GetTimestamp();
+        if (items.Count > 0 && !RunPass(items, stepSequences, keepHidden)) return;
+        double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        if (layered is not null) ContinueLayered(layered, decodeRows, seconds);
+        else _pacer.Observe(decodeRows, promptTokens, seconds);
     }
 
     /// <summary>The tokens of <paramref name="s"/>'s next prompt chunk, at most <paramref name="limit"/>.</summary>
@@ -541,10 +545,15 @@ public sealed class Scheduler : IDisposable
     /// <paramref name="decodeRows"/> generating rows (all of them when none); once through the last layer, the chunk counts
     /// as prompt progress as a whole-model chunk does.
     /// </summary>
-    private void ContinueLayered(Sequence s, int decodeRows)
+    private void ContinueLayered(Sequence s, int decodeRows, double decodeSeconds)
     {
         LayeredPromptChunk chunk = s.Layered!;
         int layers = _pacer.LayersPerStep(decodeRows, chunk.Tokens, chunk.LayersLeft);
+        if (layers == 0)
+        {
+            _pacer.Observe(decodeRows, 0, decodeSeconds); // a decode-only step, asked for to measure one
+            return;
+        }
         if (_logits.Length < _vocab) _logits = new float[_slots.Length * _vocab];
         long started = Stopwatch.GetTimestamp();
         bool finished;
@@ -557,7 +566,7 @@ public sealed class Scheduler : IDisposable
             Fail(s, e);
             return;
         }
-        if (decodeRows > 0) _pacer.ObserveSlice(chunk.Tokens, layers, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        if (decodeRows > 0) _pacer.ObserveSlice(chunk.Tokens, layers, Stopwatch.GetElapsedTime(started).TotalSeconds, decodeSeconds);
         Interlocked.Increment(ref _layeredSlices);
         if (!finished) return;
         s.Layered = null;
@@ -591,17 +600,16 @@ public sealed class Scheduler : IDisposable
         s.Layered = null;
     }
 
-    /// <summary>The step's one forward pass over every item: generating rows, drafts and whole-model prompt chunks.</summary>
-    private void RunPass(List<SequenceTokens> items, List<(Sequence Sequence, int Tokens)> stepSequences, bool keepHidden, int decodeRows, int promptTokens)
+    /// <summary>The step's one forward pass over every item (generating rows, drafts and whole-model prompt chunks), and
+    /// what each sequence makes of its rows; false when the pass failed (its sequences then end with the error).</summary>
+    private bool RunPass(List<SequenceTokens> items, List<(Sequence Sequence, int Tokens)> stepSequences, bool keepHidden)
     {
         int logitRows = SequenceTokens.TotalLogitRows(CollectionsMarshal.AsSpan(items));
         if (_logits.Length < logitRows * _vocab) _logits = new float[Math.Max(logitRows, _slots.Length) * _vocab];
-        long started = Stopwatch.GetTimestamp();
         try
         {
             if (keepHidden) _head!.ForwardBatchWithHidden(CollectionsMarshal.AsSpan(items), _logits, CollectionsMarshal.AsSpan(_hiddenRows));
             else _model.ForwardBatch(CollectionsMarshal.AsSpan(items), _logits);
-            _pacer.Observe(decodeRows, promptTokens, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
         catch (Exception e)
         {
@@ -610,7 +618,7 @@ public sealed class Scheduler : IDisposable
                 s.Slot!.Tokens.RemoveRange(s.Slot.Cache.Count, s.Slot.Tokens.Count - s.Slot.Cache.Count);
                 Fail(s, e);
             }
-            return;
+            return false;
         }
 
         int generated = 0, row = 0;
@@ -635,6 +643,7 @@ public sealed class Scheduler : IDisposable
         }
         Interlocked.Add(ref _generatedTokens, generated);
         UpdateSpeed(generated);
+        return true;
     }
 
     /// <summary>The hidden-state rows of each item of a step: where its sequence drafts with the head, the head's record of its tokens; else none.</summary>

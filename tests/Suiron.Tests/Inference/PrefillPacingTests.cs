@@ -55,22 +55,32 @@ public sealed class PrefillPacingTests
         Assert.Equal(200, pacer.LayeredChunkTokens(decodeRows: 0, 200)); // nothing generating: the whole budget
         Assert.Equal(24, pacer.LayersPerStep(decodeRows: 0, tokens: 200, layersLeft: 24));
         Assert.Equal(0, pacer.LayeredChunkTokens(decodeRows: 1, 200));   // decode-only time unknown: measure it first
+        Assert.Equal(0, pacer.LayersPerStep(decodeRows: 1, tokens: 16, layersLeft: 24));
         pacer.Observe(decodeRows: 1, promptTokens: 0, seconds: 0.020);
         Assert.Equal(16, pacer.LayeredChunkTokens(decodeRows: 1, 200));  // slice cost unknown: a probe chunk
         Assert.Equal(1, pacer.LayersPerStep(decodeRows: 1, tokens: 16, layersLeft: 24)); // … through one layer
-        // 16 tokens through 1 layer took 8 ms: 0.5 ms a token-layer; (2 − 1) · 20 ms leaves room for 40 token-layers.
-        pacer.ObserveSlice(tokens: 16, layers: 1, seconds: 0.008);
+        // 16 tokens through 1 layer took 8 ms: 0.5 ms a token-layer; the decode part took its decode-only 20 ms, so the
+        // slice may take 2 · 20 − 20 = 20 ms: 40 token-layers.
+        pacer.ObserveSlice(tokens: 16, layers: 1, sliceSeconds: 0.008, decodeSeconds: 0.020);
         Assert.Equal(2, pacer.LayersPerStep(decodeRows: 1, tokens: 16, layersLeft: 24));  // 40 / 16 = 2.5
         Assert.Equal(1, pacer.LayersPerStep(decodeRows: 1, tokens: 16, layersLeft: 1));   // no more than are left
         Assert.Equal(40, pacer.LayeredChunkTokens(decodeRows: 1, 200));                   // one layer's worth
         Assert.Equal(30, pacer.LayeredChunkTokens(decodeRows: 1, 30));
-        // A slower slice raises the cost at once: 40 tokens × 1 layer in 40 ms = 1 ms → 20 tokens, 1 layer.
-        pacer.ObserveSlice(tokens: 40, layers: 1, seconds: 0.040);
-        Assert.Equal(20, pacer.LayeredChunkTokens(decodeRows: 1, 200));
+        // A slower slice raises the cost at once (40 tokens × 1 layer in 40 ms: 1 ms), and a decode part slowed to 25 ms
+        // beside the slices leaves 40 − 25 = 15 ms: 15 tokens through one layer.
+        pacer.ObserveSlice(tokens: 40, layers: 1, sliceSeconds: 0.040, decodeSeconds: 0.025);
+        Assert.Equal(15, pacer.LayeredChunkTokens(decodeRows: 1, 200));
         Assert.Equal(1, pacer.LayersPerStep(decodeRows: 1, tokens: 40, layersLeft: 24)); // over the bound, still one layer
-        // A faster one lowers it by the smoothing: 0.7 · 1 ms + 0.3 · (5 ms / (5 · 2)) = 0.85 ms → 20 / 0.85 = 23.5.
-        pacer.ObserveSlice(tokens: 5, layers: 2, seconds: 0.005);
-        Assert.Equal(23, pacer.LayeredChunkTokens(decodeRows: 1, 200));
+        // Faster ones lower both by the smoothing: 0.7 · 1 + 0.3 · 0.5 = 0.85 ms; 0.7 · 25 + 0.3 · 20 = 23.5 ms → 16.5 / 0.85 = 19.4.
+        pacer.ObserveSlice(tokens: 5, layers: 2, sliceSeconds: 0.005, decodeSeconds: 0.020);
+        Assert.Equal(19, pacer.LayeredChunkTokens(decodeRows: 1, 200));
+        // After 64 sliced steps one step runs decode-only, to measure that time again.
+        for (int i = 3; i < 64; i++) pacer.ObserveSlice(tokens: 5, layers: 2, sliceSeconds: 0.005, decodeSeconds: 0.020);
+        Assert.Equal(0, pacer.LayersPerStep(decodeRows: 1, tokens: 5, layersLeft: 20));
+        // Another batch (two generating rows): its decode-only time, and nothing known yet of its decode part beside slices.
+        pacer.Observe(decodeRows: 2, promptTokens: 0, seconds: 0.030);
+        Assert.True(pacer.LayersPerStep(decodeRows: 2, tokens: 5, layersLeft: 20) > 0);
+        Assert.Equal(Math.Min(200, (int)(0.030 / pacer.SecondsPerTokenLayer)), pacer.LayeredChunkTokens(decodeRows: 2, 200)); // 2 · 30 − 30 ms
         Assert.Equal(7, new PrefillPacer(0).LayeredChunkTokens(decodeRows: 3, 7)); // off
         Assert.Equal(9, new PrefillPacer(0).LayersPerStep(decodeRows: 3, tokens: 7, layersLeft: 9));
     }
