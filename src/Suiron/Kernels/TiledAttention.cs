@@ -42,6 +42,10 @@ internal static unsafe class TiledAttention
     /// <summary>256-bit vectors with FMA, which the tile kernels are written in.</summary>
     public static bool IsAccelerated => Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
 
+    /// <summary>32 vector registers (AVX-512VL's EVEX encoding gives 256-bit code ymm16–31 too): room for the seven-vector
+    /// register blocks of the decode kernels.</summary>
+    internal static bool WideRegisterFile => Avx512F.VL.IsSupported;
+
     /// <summary>Rows per block for a group of <paramref name="groupSize"/> query heads over up to <paramref name="context"/> positions.</summary>
     public static int RowsPerBlock(int groupSize, int context)
     {
@@ -183,8 +187,8 @@ internal static unsafe class TiledAttention
                 for (int t = 0; t < seen; t++)
                     if (keep[(long)row * keepStride + t] == 0) scoreRow[t] = float.NegativeInfinity;
             if (q8Values) continue; // softmax online, with the values
-            VectorOps.Softmax(new Span<float>(scoreRow, seen));
-            if (halfValues) Attention.RoundToHalf(scoreRow, scoreRow, seen);
+            if (reference) AttentionWeights.Reference(scoreRow, seen, roundToHalf: halfValues);
+            else AttentionWeights.Softmax(scoreRow, seen, roundToHalf: halfValues);
             new Span<float>(scoreRow + seen, padded - seen).Clear();
         }
 
@@ -194,9 +198,27 @@ internal static unsafe class TiledAttention
             new Span<float>(maxima, vectors).Fill(float.NegativeInfinity);
             new Span<float>(sums, vectors).Clear();
         }
+        // Few query vectors (a decode step): each value row would feed too few FMAs to pay for widening it into the
+        // tile and reading it back, so the kernels widen rows straight from the cache into registers.
+        bool direct = !reference && !q8Values && vectors <= DirectVectors;
+        float** heads = stackalloc float*[DirectVectors];
         for (int t0 = 0; t0 < length; t0 += KeyTile)
         {
             int count = Math.Min(KeyTile, length - t0);
+            if (direct)
+            {
+                if (halfValues) WidenTile(source.ValuesF16 + (long)t0 * source.ValueStride, source.ValueStride, count, valueLength, valueTile);
+                for (int v = Math.Max(0, t0 - firstPosition) * groupSize; v < vectors; )
+                {
+                    int take = BlockVectors(vectors - v);
+                    for (int j = 0; j < take; j++) heads[j] = OutputHead(output, outputRowStride, groupSize, valueLength, v + j);
+                    float* w = scores + (long)v * padded + t0;
+                    if (halfValues) AccumulateRows<SingleRows>(take, w, padded, count, valueTile, valueLength, valueLength, heads);
+                    else AccumulateRows<SingleRows>(take, w, padded, count, source.ValuesF32 + (long)t0 * source.ValueStride, source.ValueStride, valueLength, heads);
+                    v += take;
+                }
+                continue;
+            }
             for (int t = 0; t < count; t++)
             {
                 if (q8Values)
@@ -343,6 +365,35 @@ internal static unsafe class TiledAttention
     {
         Vector256<float> s = Vector256.Create(scale);
         int v = 0;
+        // Seven vectors per pass where the register file holds their fourteen accumulators (AVX-512's 32 registers):
+        // a decode step of a seven-head group then takes one pass, with no latency-bound one-vector passes after it.
+        if (WideRegisterFile)
+            for (; v + 7 <= vectors && vectors - v != 8; v += 7)
+            {
+                float* q0 = q + (long)v * keyLength, q1 = q0 + keyLength, q2 = q1 + keyLength, q3 = q2 + keyLength;
+                float* q4 = q3 + keyLength, q5 = q4 + keyLength, q6 = q5 + keyLength;
+                Vector256<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+                Vector256<float> a4 = default, b4 = default, a5 = default, b5 = default, a6 = default, b6 = default;
+                for (int d = 0; d < keyLength; d++)
+                {
+                    Vector256<float> lo = Vector256.Load(tile + d * KeyTile), hi = Vector256.Load(tile + d * KeyTile + 8);
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(q0[d]), lo, a0); b0 = Vector256.FusedMultiplyAdd(Vector256.Create(q0[d]), hi, b0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Create(q1[d]), lo, a1); b1 = Vector256.FusedMultiplyAdd(Vector256.Create(q1[d]), hi, b1);
+                    a2 = Vector256.FusedMultiplyAdd(Vector256.Create(q2[d]), lo, a2); b2 = Vector256.FusedMultiplyAdd(Vector256.Create(q2[d]), hi, b2);
+                    a3 = Vector256.FusedMultiplyAdd(Vector256.Create(q3[d]), lo, a3); b3 = Vector256.FusedMultiplyAdd(Vector256.Create(q3[d]), hi, b3);
+                    a4 = Vector256.FusedMultiplyAdd(Vector256.Create(q4[d]), lo, a4); b4 = Vector256.FusedMultiplyAdd(Vector256.Create(q4[d]), hi, b4);
+                    a5 = Vector256.FusedMultiplyAdd(Vector256.Create(q5[d]), lo, a5); b5 = Vector256.FusedMultiplyAdd(Vector256.Create(q5[d]), hi, b5);
+                    a6 = Vector256.FusedMultiplyAdd(Vector256.Create(q6[d]), lo, a6); b6 = Vector256.FusedMultiplyAdd(Vector256.Create(q6[d]), hi, b6);
+                }
+                float* r = scores + (long)v * stride;
+                (a0 * s).Store(r); (b0 * s).Store(r + 8); r += stride;
+                (a1 * s).Store(r); (b1 * s).Store(r + 8); r += stride;
+                (a2 * s).Store(r); (b2 * s).Store(r + 8); r += stride;
+                (a3 * s).Store(r); (b3 * s).Store(r + 8); r += stride;
+                (a4 * s).Store(r); (b4 * s).Store(r + 8); r += stride;
+                (a5 * s).Store(r); (b5 * s).Store(r + 8); r += stride;
+                (a6 * s).Store(r); (b6 * s).Store(r + 8);
+            }
         for (; v + 4 <= vectors; v += 4)
         {
             float* q0 = q + (long)v * keyLength, q1 = q0 + keyLength, q2 = q1 + keyLength, q3 = q2 + keyLength;
@@ -436,6 +487,116 @@ internal static unsafe class TiledAttention
         }
     }
 
+    /// <summary>F16 rows rows[t·stride …] for t &lt; count, widened into tile[t·length …].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WidenTile(ushort* rows, int stride, int count, int length, float* tile)
+    {
+        for (int t = 0; t < count; t++)
+        {
+            ushort* row = rows + (long)t * stride;
+            float* target = tile + t * length;
+            int e = 0;
+            for (; e + 8 <= length; e += 8) HalfRows.Load8(row, e).Store(target + e);
+            for (; e < length; e++) target[e] = HalfRows.Load1(row, e);
+        }
+    }
+
+    /// <summary>Blocks with at most this many query vectors take the direct weights·V kernels.</summary>
+    internal const int DirectVectors = 8;
+
+    /// <summary>Query vectors the next direct block takes out of <paramref name="left"/> (at most <see cref="DirectVectors"/>):
+    /// seven where the registers hold them, eight as two fours, else up to four.</summary>
+    internal static int BlockVectors(int left) => left >= 7 && left != 8 && WideRegisterFile ? 7 : Math.Min(4, left);
+
+    /// <summary><see cref="AccumulateRows{TRows, TCount}"/> for <paramref name="take"/> (1–4, or 7) outputs.</summary>
+    internal static void AccumulateRows<TRows>(int take, float* w, int stride, int count, void* rows, int rowStride, int valueLength, float** outputs)
+        where TRows : struct, IValueRows
+    {
+        switch (take)
+        {
+            case 1: AccumulateRows<TRows, One>(w, stride, count, rows, rowStride, valueLength, outputs); break;
+            case 2: AccumulateRows<TRows, Two>(w, stride, count, rows, rowStride, valueLength, outputs); break;
+            case 3: AccumulateRows<TRows, Three>(w, stride, count, rows, rowStride, valueLength, outputs); break;
+            case 4: AccumulateRows<TRows, Four>(w, stride, count, rows, rowStride, valueLength, outputs); break;
+            case 7: AccumulateRows<TRows, Seven>(w, stride, count, rows, rowStride, valueLength, outputs); break;
+            default: throw new ArgumentOutOfRangeException(nameof(take), take, "The direct kernels take 1–4 or 7 outputs.");
+        }
+    }
+
+    /// <summary>
+    /// outputs[j] += Σ_t w[j·stride + t] · V[t] for TCount outputs, V[t] at <c>rows + t·rowStride</c> (elements) read and
+    /// widened straight from the cache, in t order, 16 lanes at a time: per element the same FMA chain as
+    /// <see cref="AccumulateTile"/>'s over a widened tile. Each widened pair of value vectors feeds 2·TCount FMAs from registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateRows<TRows, TCount>(float* w, int stride, int count, void* rows, int rowStride, int valueLength, float** outputs)
+        where TRows : struct, IValueRows where TCount : struct, IVectorCount
+    {
+        int n = TCount.Count;
+        float* w0 = w, w1 = w0 + stride, w2 = w1 + stride, w3 = w2 + stride, w4 = w3 + stride, w5 = w4 + stride, w6 = w5 + stride;
+        float* o0 = outputs[0], o1 = n > 1 ? outputs[1] : null, o2 = n > 2 ? outputs[2] : null, o3 = n > 3 ? outputs[3] : null;
+        float* o4 = n > 4 ? outputs[4] : null, o5 = n > 5 ? outputs[5] : null, o6 = n > 6 ? outputs[6] : null;
+        int c = 0;
+        for (; c + 16 <= valueLength; c += 16)
+        {
+            Vector256<float> a0 = Vector256.Load(o0 + c), b0 = Vector256.Load(o0 + c + 8);
+            Vector256<float> a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+            Vector256<float> a4 = default, b4 = default, a5 = default, b5 = default, a6 = default, b6 = default;
+            if (n > 1) { a1 = Vector256.Load(o1 + c); b1 = Vector256.Load(o1 + c + 8); }
+            if (n > 2) { a2 = Vector256.Load(o2 + c); b2 = Vector256.Load(o2 + c + 8); }
+            if (n > 3) { a3 = Vector256.Load(o3 + c); b3 = Vector256.Load(o3 + c + 8); }
+            if (n > 4) { a4 = Vector256.Load(o4 + c); b4 = Vector256.Load(o4 + c + 8); }
+            if (n > 5) { a5 = Vector256.Load(o5 + c); b5 = Vector256.Load(o5 + c + 8); }
+            if (n > 6) { a6 = Vector256.Load(o6 + c); b6 = Vector256.Load(o6 + c + 8); }
+            for (int t = 0; t < count; t++)
+            {
+                long at = (long)t * rowStride + c;
+                Vector256<float> lo = TRows.Load8(rows, at), hi = TRows.Load8(rows, at + 8);
+                Vector256<float> x = Vector256.Create(w0[t]);
+                a0 = Vector256.FusedMultiplyAdd(x, lo, a0); b0 = Vector256.FusedMultiplyAdd(x, hi, b0);
+                if (n > 1) { x = Vector256.Create(w1[t]); a1 = Vector256.FusedMultiplyAdd(x, lo, a1); b1 = Vector256.FusedMultiplyAdd(x, hi, b1); }
+                if (n > 2) { x = Vector256.Create(w2[t]); a2 = Vector256.FusedMultiplyAdd(x, lo, a2); b2 = Vector256.FusedMultiplyAdd(x, hi, b2); }
+                if (n > 3) { x = Vector256.Create(w3[t]); a3 = Vector256.FusedMultiplyAdd(x, lo, a3); b3 = Vector256.FusedMultiplyAdd(x, hi, b3); }
+                if (n > 4) { x = Vector256.Create(w4[t]); a4 = Vector256.FusedMultiplyAdd(x, lo, a4); b4 = Vector256.FusedMultiplyAdd(x, hi, b4); }
+                if (n > 5) { x = Vector256.Create(w5[t]); a5 = Vector256.FusedMultiplyAdd(x, lo, a5); b5 = Vector256.FusedMultiplyAdd(x, hi, b5); }
+                if (n > 6) { x = Vector256.Create(w6[t]); a6 = Vector256.FusedMultiplyAdd(x, lo, a6); b6 = Vector256.FusedMultiplyAdd(x, hi, b6); }
+            }
+            a0.Store(o0 + c); b0.Store(o0 + c + 8);
+            if (n > 1) { a1.Store(o1 + c); b1.Store(o1 + c + 8); }
+            if (n > 2) { a2.Store(o2 + c); b2.Store(o2 + c + 8); }
+            if (n > 3) { a3.Store(o3 + c); b3.Store(o3 + c + 8); }
+            if (n > 4) { a4.Store(o4 + c); b4.Store(o4 + c + 8); }
+            if (n > 5) { a5.Store(o5 + c); b5.Store(o5 + c + 8); }
+            if (n > 6) { a6.Store(o6 + c); b6.Store(o6 + c + 8); }
+        }
+        // The rest: eight lanes, then one, per output; the same chains.
+        for (int j = 0; j < n; j++)
+        {
+            float* o = outputs[j], wj = w + (long)j * stride;
+            int e = c;
+            for (; e + 8 <= valueLength; e += 8)
+            {
+                Vector256<float> acc = Vector256.Load(o + e);
+                for (int t = 0; t < count; t++) acc = Vector256.FusedMultiplyAdd(Vector256.Create(wj[t]), TRows.Load8(rows, (long)t * rowStride + e), acc);
+                acc.Store(o + e);
+            }
+            for (; e < valueLength; e++)
+            {
+                float acc = o[e];
+                for (int t = 0; t < count; t++) acc = MathF.FusedMultiplyAdd(wj[t], TRows.Load1(rows, (long)t * rowStride + e), acc);
+                o[e] = acc;
+            }
+        }
+    }
+
+    /// <summary>How many outputs a register-blocked kernel instance handles, a constant the JIT folds per instance.</summary>
+    private interface IVectorCount { static abstract int Count { get; } }
+    private readonly struct One : IVectorCount { public static int Count => 1; }
+    private readonly struct Two : IVectorCount { public static int Count => 2; }
+    private readonly struct Three : IVectorCount { public static int Count => 3; }
+    private readonly struct Four : IVectorCount { public static int Count => 4; }
+    private readonly struct Seven : IVectorCount { public static int Count => 7; }
+
     /// <summary>The scalar form of <see cref="AccumulateTile"/>.</summary>
     private static void AccumulateTileReference(float* w, int stride, int take, int count, float* tile, int valueLength, float* o0, float* o1, float* o2)
     {
@@ -455,6 +616,33 @@ internal static unsafe class TiledAttention
         float* queries, int queryRowStride, int rows, int groupSize, KvCache cache, int layer, int kvHead, int firstPosition,
         float scale, float* output, int outputRowStride, float* scratch, int keyLength, int valueLength) =>
         Rows(queries, queryRowStride, rows, groupSize, cache, layer, kvHead, firstPosition, scale, output, outputRowStride, scratch, keyLength, valueLength, reference: true);
+}
+
+/// <summary>Value rows as the direct weights·V kernels read them: eight elements widened to F32, or one.</summary>
+internal unsafe interface IValueRows
+{
+    static abstract Vector256<float> Load8(void* rows, long element);
+    static abstract float Load1(void* rows, long element);
+}
+
+/// <summary>F16 value rows, widened exactly.</summary>
+internal readonly unsafe struct HalfRows : IValueRows
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(void* rows, long element) => Avx2.IsSupported
+        ? HalfConversion.HalfToSingleFast(Vector128.Load((ushort*)rows + element))
+        : HalfConversion.HalfToSingle(Vector128.Load((ushort*)rows + element));
+
+    public static float Load1(void* rows, long element) => (float)((Half*)rows)[element];
+}
+
+/// <summary>F32 value rows.</summary>
+internal readonly unsafe struct SingleRows : IValueRows
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(void* rows, long element) => Vector256.Load((float*)rows + element);
+
+    public static float Load1(void* rows, long element) => ((float*)rows)[element];
 }
 
 /// <summary>

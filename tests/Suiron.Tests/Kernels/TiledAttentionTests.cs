@@ -24,6 +24,14 @@ public sealed unsafe class TiledAttentionTests
         { KvCacheType.F16, 2, 64, 64, 300, 1 },   // a decode step at depth
         { KvCacheType.F32, 7, 64, 64, 0, 20 },
         { KvCacheType.F32, 2, 96, 36, 31, 16 },   // 36: a scalar tail in the weights·V pass
+        // Decode-sized blocks (at most 8 query vectors): weights·V straight from the cache rows.
+        { KvCacheType.F16, 7, 64, 64, 500, 1 },   // Qwen2.5-0.5B's group: one seven-vector block
+        { KvCacheType.F32, 7, 64, 64, 301, 1 },
+        { KvCacheType.F16, 8, 64, 64, 200, 1 },   // two blocks of four
+        { KvCacheType.F16, 4, 64, 64, 50, 2 },    // two rows: the second sees one position more
+        { KvCacheType.F16, 5, 48, 40, 77, 1 },    // four and one; 40 = 16 + 16 + an 8-lane tail
+        { KvCacheType.F16, 6, 128, 128, 33, 1 },  // four and two
+        { KvCacheType.F32, 1, 64, 36, 9, 1 },     // one vector, a scalar tail
     };
 
     private static (KvCache cache, float[] queries) Fill(KvCacheType type, int groupSize, int keyLength, int valueLength, int length, int seed)
