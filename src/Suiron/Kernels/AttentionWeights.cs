@@ -77,13 +77,14 @@ internal static class AttentionWeights
         return x + magic - magic;
     }
 
-    /// <summary>The softmax of <paramref name="length"/> scores in place, rounded to F16 values if <paramref name="roundToHalf"/>.</summary>
+    /// <summary>The softmax of <paramref name="length"/> scores in place, rounded to F16 values if <paramref name="roundToHalf"/>,
+    /// then times <paramref name="factor"/> (a power of two, for values widened to a power-of-two multiple).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static unsafe void Softmax(float* x, int length, bool roundToHalf)
+    internal static unsafe void Softmax(float* x, int length, bool roundToHalf, float factor = 1f)
     {
         if (!Vector256.IsHardwareAccelerated || !System.Runtime.Intrinsics.X86.Fma.IsSupported)
         {
-            Reference(x, length, roundToHalf);
+            Reference(x, length, roundToHalf, factor);
             return;
         }
         if (length == 0) return;
@@ -111,17 +112,17 @@ internal static class AttentionWeights
         }
 
         float inverse = (float)(1.0 / sum);
-        Vector256<float> f = Vector256.Create(inverse);
+        Vector256<float> f = Vector256.Create(inverse), g = Vector256.Create(factor);
         for (i = 0; i + 8 <= length; i += 8)
         {
             Vector256<float> w = Vector256.Load(x + i) * f;
-            (roundToHalf ? RoundToHalf(w) : w).Store(x + i);
+            ((roundToHalf ? RoundToHalf(w) : w) * g).Store(x + i);
         }
-        for (; i < length; i++) x[i] = roundToHalf ? RoundToHalf(x[i] * inverse) : x[i] * inverse;
+        for (; i < length; i++) x[i] = (roundToHalf ? RoundToHalf(x[i] * inverse) : x[i] * inverse) * factor;
     }
 
     /// <summary>The scalar form of <see cref="Softmax"/>: the same lane order in the maximum and the double sum.</summary>
-    internal static unsafe void Reference(float* x, int length, bool roundToHalf)
+    internal static unsafe void Reference(float* x, int length, bool roundToHalf, float factor = 1f)
     {
         if (length == 0) return;
         int body = length / 8 * 8;
@@ -145,7 +146,7 @@ internal static class AttentionWeights
             sum += e;
         }
         float inverse = (float)(1.0 / sum);
-        for (int i = 0; i < length; i++) x[i] = roundToHalf ? RoundToHalf(x[i] * inverse) : x[i] * inverse;
+        for (int i = 0; i < length; i++) x[i] = (roundToHalf ? RoundToHalf(x[i] * inverse) : x[i] * inverse) * factor;
     }
 
     private static float MaxOfLanes(Vector256<float> v)

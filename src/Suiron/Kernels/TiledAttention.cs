@@ -151,19 +151,62 @@ internal static unsafe class TiledAttention
         float* q = scratch, scores = q + (long)vectors * keyLength, keyTile = scores + (long)vectors * padded, valueTile = keyTile + keyLength * KeyTile;
         float* maxima = valueTile + KeyTile * valueLength, sums = maxima + vectors; // online softmax state (Q8_0 values)
         bool halfKeys = source.KeysF16 != null, q8Keys = source.KeysQ8_0 != null, halfValues = source.ValuesF16 != null, q8Values = source.ValuesQ8_0 != null;
+        // Few query vectors (a decode step): each value row would feed too few FMAs to pay for widening it into the
+        // tile and reading it back, so the kernels widen rows straight from the cache into registers.
+        bool direct = !reference && !q8Values && vectors <= DirectVectors;
+        // F16 keys (and a direct block's F16 values) widen to 2^-112 times their value in three operations per eight, the
+        // queries (weights) carrying 2^112: the same products, so the same bits as the reference's exact widening.
+        bool scaledKeys = !reference && halfKeys && Avx2.IsSupported && keyLength % 8 == 0;
+        bool scaledValues = direct && halfValues && Avx2.IsSupported;
 
         for (int i = 0; i < rows; i++)
         {
             float* from = queries + (long)i * queryRowStride, target = q + (long)i * groupSize * keyLength;
             if (q8Keys)
                 for (int g = 0; g < groupSize; g++) Attention.QuantizeQuery(from + g * keyLength, target + g * keyLength, keyLength); // fits: 9.5 of 32 floats
-            else if (halfKeys) Attention.RoundToHalf(from, target, groupSize * keyLength);
+            else if (halfKeys)
+            {
+                Attention.RoundToHalf(from, target, groupSize * keyLength);
+                if (scaledKeys) Attention.Scale(target, HalfConversion.HalfScaleInverse, groupSize * keyLength);
+            }
             else new ReadOnlySpan<float>(from, groupSize * keyLength).CopyTo(new Span<float>(target, groupSize * keyLength));
         }
 
+        // A direct block's scores: each key against all its query vectors at once, the vectors in the lanes (one lane per
+        // vector, in d order: the same FMA chain per score as the transposed tile's), so no key tile is transposed.
+        bool keyLanes = direct && !q8Keys;
+        float* queryLanes = keyTile, keyRows = keyTile + keyLength * DirectVectors; // keyLength × 8 lanes; 8 widened key rows
+        float* laneScores = stackalloc float[DirectVectors * KeyTile];
+        if (keyLanes)
+            for (int d = 0; d < keyLength; d++)
+                for (int v = 0; v < DirectVectors; v++) queryLanes[d * DirectVectors + v] = v < vectors ? q[(long)v * keyLength + d] : 0f;
         for (int t0 = 0; t0 < length; t0 += KeyTile)
         {
             int count = Math.Min(KeyTile, length - t0);
+            if (keyLanes)
+            {
+                for (int g0 = 0; g0 < count; g0 += DirectVectors)
+                {
+                    int keys = Math.Min(DirectVectors, count - g0);
+                    float* groupKeys = keyRows;
+                    int rowStride = keyLength;
+                    if (halfKeys)
+                    {
+                        ushort* halfRows = source.KeysF16 + (long)(t0 + g0) * source.KeyStride;
+                        bool scaledRows = scaledKeys && !HalfConversion.HasInfinityOrNaN(halfRows, source.KeyStride, keys, keyLength);
+                        WidenTile(halfRows, source.KeyStride, keys, keyLength, keyRows, scaledRows);
+                        if (scaledKeys && !scaledRows) Attention.Scale(keyRows, HalfConversion.HalfScale, keys * keyLength); // exact
+                    }
+                    else
+                    {
+                        groupKeys = source.KeysF32 + (long)(t0 + g0) * source.KeyStride;
+                        rowStride = source.KeyStride;
+                    }
+                    ScoreKeyLanes(queryLanes, keyLength, groupKeys, rowStride, keys, scale, laneScores);
+                    for (int v = 0; v < vectors; v++) Vector256.Load(laneScores + v * KeyTile).Store(scores + (long)v * padded + t0 + g0);
+                }
+                continue;
+            }
             // Vectors of rows that end before this tile need none of its scores.
             int firstRow = Math.Max(0, t0 - firstPosition);
             int start = firstRow * groupSize;
@@ -173,8 +216,10 @@ internal static unsafe class TiledAttention
                     scale, scores + (long)start * padded + t0, padded);
                 continue;
             }
-            TransposeTile(halfKeys ? source.KeysF16 + (long)t0 * source.KeyStride : null, halfKeys ? null : source.KeysF32 + (long)t0 * source.KeyStride,
-                source.KeyStride, count, keyLength, keyTile);
+            ushort* tileKeys = halfKeys ? source.KeysF16 + (long)t0 * source.KeyStride : null;
+            bool scaledTile = scaledKeys && !HalfConversion.HasInfinityOrNaN(tileKeys, source.KeyStride, count, keyLength);
+            TransposeTile(tileKeys, halfKeys ? null : source.KeysF32 + (long)t0 * source.KeyStride, source.KeyStride, count, keyLength, keyTile, scaledTile);
+            if (scaledKeys && !scaledTile) Attention.Scale(keyTile, HalfConversion.HalfScale, keyLength * KeyTile); // exact: no rounding at 2^-112
             if (reference) ScoreTileReference(q + (long)start * keyLength, vectors - start, keyLength, keyTile, scale, scores + (long)start * padded + t0, padded);
             else ScoreTile(q + (long)start * keyLength, vectors - start, keyLength, keyTile, scale, scores + (long)start * padded + t0, padded);
         }
@@ -188,7 +233,7 @@ internal static unsafe class TiledAttention
                     if (keep[(long)row * keepStride + t] == 0) scoreRow[t] = float.NegativeInfinity;
             if (q8Values) continue; // softmax online, with the values
             if (reference) AttentionWeights.Reference(scoreRow, seen, roundToHalf: halfValues);
-            else AttentionWeights.Softmax(scoreRow, seen, roundToHalf: halfValues);
+            else AttentionWeights.Softmax(scoreRow, seen, roundToHalf: halfValues, factor: scaledValues ? HalfConversion.HalfScaleInverse : 1f);
             new Span<float>(scoreRow + seen, padded - seen).Clear();
         }
 
@@ -198,16 +243,19 @@ internal static unsafe class TiledAttention
             new Span<float>(maxima, vectors).Fill(float.NegativeInfinity);
             new Span<float>(sums, vectors).Clear();
         }
-        // Few query vectors (a decode step): each value row would feed too few FMAs to pay for widening it into the
-        // tile and reading it back, so the kernels widen rows straight from the cache into registers.
-        bool direct = !reference && !q8Values && vectors <= DirectVectors;
         float** heads = stackalloc float*[DirectVectors];
         for (int t0 = 0; t0 < length; t0 += KeyTile)
         {
             int count = Math.Min(KeyTile, length - t0);
             if (direct)
             {
-                if (halfValues) WidenTile(source.ValuesF16 + (long)t0 * source.ValueStride, source.ValueStride, count, valueLength, valueTile);
+                if (halfValues)
+                {
+                    ushort* valueRows = source.ValuesF16 + (long)t0 * source.ValueStride;
+                    bool scaledTile = scaledValues && !HalfConversion.HasInfinityOrNaN(valueRows, source.ValueStride, count, valueLength);
+                    WidenTile(valueRows, source.ValueStride, count, valueLength, valueTile, scaledTile);
+                    if (scaledValues && !scaledTile) Attention.Scale(valueTile, HalfConversion.HalfScale, count * valueLength);
+                }
                 for (int v = Math.Max(0, t0 - firstPosition) * groupSize; v < vectors; )
                 {
                     int take = BlockVectors(vectors - v);
@@ -317,8 +365,9 @@ internal static unsafe class TiledAttention
     private static float* OutputHead(float* output, int outputRowStride, int groupSize, int valueLength, int vector) =>
         output + (long)(vector / groupSize) * outputRowStride + (long)(vector % groupSize) * valueLength;
 
-    /// <summary>Key rows t0…t0+count−1 of one head, widened to F32, as tile[d·KeyTile + t]; lanes past count are zero.</summary>
-    internal static void TransposeTile(ushort* half, float* single, int stride, int count, int keyLength, float* tile)
+    /// <summary>Key rows t0…t0+count−1 of one head, widened to F32, as tile[d·KeyTile + t]; lanes past count are zero. F16
+    /// rows come out times 2^-112 if <paramref name="scaled"/> (finite rows, a key length of whole vectors, AVX2).</summary>
+    internal static void TransposeTile(ushort* half, float* single, int stride, int count, int keyLength, float* tile, bool scaled = false)
     {
         if (System.Runtime.Intrinsics.X86.Avx.IsSupported && keyLength % 8 == 0)
         {
@@ -327,7 +376,7 @@ internal static unsafe class TiledAttention
                 for (int d = 0; d < keyLength; d += 8)
                 {
                     Vector256<float> Row(int t) => t >= count ? default
-                        : half != null ? HalfConversion.HalfToSingle(Vector128.Load(half + (long)t * stride + d))
+                        : half != null ? HalfRow(Vector128.Load(half + (long)t * stride + d), scaled)
                         : Vector256.Load(single + (long)t * stride + d);
                     Transpose8(Row(rows), Row(rows + 1), Row(rows + 2), Row(rows + 3), Row(rows + 4), Row(rows + 5), Row(rows + 6), Row(rows + 7),
                         tile + d * KeyTile + rows);
@@ -339,6 +388,11 @@ internal static unsafe class TiledAttention
             for (int d = 0; d < keyLength; d++)
                 tile[d * KeyTile + t] = half != null ? (float)BitConverter.UInt16BitsToHalf(half[(long)t * stride + d]) : single[(long)t * stride + d];
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> HalfRow(Vector128<ushort> halves, bool scaled) =>
+        scaled ? HalfConversion.FiniteHalfToScaledSingle(halves)
+        : Avx2.IsSupported ? HalfConversion.HalfToSingleFast(halves) : HalfConversion.HalfToSingle(halves);
 
     /// <summary>Stores column k of the 8 × 8 block whose rows are r0…r7 at <c>target + k·KeyTile</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -428,6 +482,34 @@ internal static unsafe class TiledAttention
         }
     }
 
+    /// <summary>
+    /// Scores of <paramref name="count"/> (≤ 8) key rows against the query vectors in the lanes of
+    /// <paramref name="queryLanes"/> (d-major, 8 lanes), times <paramref name="scale"/>: per key one 8-lane FMA chain over d,
+    /// the key's element broadcast, eight keys in flight; transposed out as target[v·KeyTile + t] (lanes past count are
+    /// garbage, vectors past the block's too).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScoreKeyLanes(float* queryLanes, int keyLength, float* keys, int keyStride, int count, float scale, float* target)
+    {
+        float* k0 = keys, k1 = count > 1 ? k0 + keyStride : k0, k2 = count > 2 ? k1 + keyStride : k0, k3 = count > 3 ? k2 + keyStride : k0;
+        float* k4 = count > 4 ? k3 + keyStride : k0, k5 = count > 5 ? k4 + keyStride : k0, k6 = count > 6 ? k5 + keyStride : k0, k7 = count > 7 ? k6 + keyStride : k0;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int d = 0; d < keyLength; d++)
+        {
+            Vector256<float> x = Vector256.Load(queryLanes + d * DirectVectors);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Create(k0[d]), x, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Create(k1[d]), x, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Create(k2[d]), x, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Create(k3[d]), x, a3);
+            a4 = Vector256.FusedMultiplyAdd(Vector256.Create(k4[d]), x, a4);
+            a5 = Vector256.FusedMultiplyAdd(Vector256.Create(k5[d]), x, a5);
+            a6 = Vector256.FusedMultiplyAdd(Vector256.Create(k6[d]), x, a6);
+            a7 = Vector256.FusedMultiplyAdd(Vector256.Create(k7[d]), x, a7);
+        }
+        Vector256<float> s = Vector256.Create(scale);
+        Transpose8(a0 * s, a1 * s, a2 * s, a3 * s, a4 * s, a5 * s, a6 * s, a7 * s, target);
+    }
+
     /// <summary>The scalar form of <see cref="ScoreTile"/>: per (vector, key) one FMA chain over d, in d order.</summary>
     private static void ScoreTileReference(float* q, int vectors, int keyLength, float* tile, float scale, float* scores, int stride)
     {
@@ -487,17 +569,20 @@ internal static unsafe class TiledAttention
         }
     }
 
-    /// <summary>F16 rows rows[t·stride …] for t &lt; count, widened into tile[t·length …].</summary>
+    /// <summary>F16 rows rows[t·stride …] for t &lt; count, widened into tile[t·length …]; times 2^-112 if <paramref name="scaled"/>
+    /// (finite rows only).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WidenTile(ushort* rows, int stride, int count, int length, float* tile)
+    private static void WidenTile(ushort* rows, int stride, int count, int length, float* tile, bool scaled)
     {
         for (int t = 0; t < count; t++)
         {
             ushort* row = rows + (long)t * stride;
             float* target = tile + t * length;
             int e = 0;
+            if (scaled)
+                for (; e + 8 <= length; e += 8) HalfConversion.FiniteHalfToScaledSingle(Vector128.Load(row + e)).Store(target + e);
             for (; e + 8 <= length; e += 8) HalfRows.Load8(row, e).Store(target + e);
-            for (; e < length; e++) target[e] = HalfRows.Load1(row, e);
+            for (; e < length; e++) target[e] = scaled ? HalfRows.Load1(row, e) * HalfConversion.HalfScale : HalfRows.Load1(row, e);
         }
     }
 

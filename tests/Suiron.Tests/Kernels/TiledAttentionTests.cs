@@ -165,6 +165,55 @@ public sealed unsafe class TiledAttentionTests
     }
 
     /// <summary>
+    /// F16 caches holding what the decode path's cheap widening (2^-112 times each half, the queries and weights carrying
+    /// 2^112) must still get right: subnormal keys and values everywhere in one head, an infinite value in the other (its
+    /// tile falls back to the exact widening). Bit for bit the scalar reference, which widens every half exactly.
+    /// </summary>
+    [Fact]
+    public void Decode_blocks_over_subnormal_and_infinite_halves_equal_the_scalar_reference()
+    {
+        if (!TiledAttention.Supports(new KvCache(1, 8, 8, 1, KvCacheType.F16))) return;
+        const int kvHeads = 2, groupSize = 7, headLength = 64, layer = 0, firstPosition = 100, heads = kvHeads * groupSize, width = heads * headLength;
+        int length = firstPosition + 1;
+        var cache = new KvCache(1, kvHeads * headLength, kvHeads * headLength, 128, KvCacheType.F16);
+        var random = new Random(21);
+        var keys = new float[length * kvHeads * headLength];
+        var values = new float[keys.Length];
+        for (int t = 0; t < length; t++)
+            for (int e = 0; e < kvHeads * headLength; e++)
+            {
+                bool tiny = e < headLength && random.Next(3) == 0; // head 0: a third of its halves subnormal (|x| < 2^-14)
+                float magnitude = tiny ? 6e-5f : 2f;
+                keys[t * kvHeads * headLength + e] = (float)(random.NextDouble() * 2 - 1) * magnitude;
+                values[t * kvHeads * headLength + e] = (float)(random.NextDouble() * 2 - 1) * magnitude;
+            }
+        values[37 * kvHeads * headLength + headLength + 5] = float.PositiveInfinity; // head 1, position 37, element 5
+        cache.Write(layer, 0, keys, values);
+        var queries = new float[width];
+        for (int i = 0; i < queries.Length; i++) queries[i] = (float)(random.NextDouble() * 2 - 1);
+        var vector = new float[width];
+        var scalar = new float[width];
+        var scratch = new float[TiledAttention.ScratchFloats(groupSize, length, headLength, headLength)];
+        fixed (float* q = queries)
+        fixed (float* v = vector)
+        fixed (float* r = scalar)
+        fixed (float* s = scratch)
+            for (int kvHead = 0; kvHead < kvHeads; kvHead++)
+            {
+                TiledAttention.Rows(q + kvHead * groupSize * headLength, width, 1, groupSize, cache, layer, kvHead, firstPosition,
+                    0.125f, v + kvHead * groupSize * headLength, width, s, headLength, headLength);
+                TiledAttention.Reference(q + kvHead * groupSize * headLength, width, 1, groupSize, cache, layer, kvHead, firstPosition,
+                    0.125f, r + kvHead * groupSize * headLength, width, s, headLength, headLength);
+            }
+        for (int i = 0; i < width; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(vector[i]) == BitConverter.SingleToInt32Bits(scalar[i]) || (float.IsNaN(vector[i]) && float.IsNaN(scalar[i])),
+                $"element {i}: vector {vector[i]} vs scalar {scalar[i]}");
+        for (int g = 0; g < groupSize; g++)
+            Assert.True(float.IsPositiveInfinity(vector[(groupSize + g) * headLength + 5]), $"head {groupSize + g}: the infinite value reaches the output");
+        Assert.All(vector.AsSpan(0, groupSize * headLength).ToArray(), x => Assert.True(float.IsFinite(x)));
+    }
+
+    /// <summary>
     /// MLA's absorbed form: keys the whole cached row, values its latent part (same row, offset), every head reading it,
     /// with a sparse-attention mask — against attention computed naively in double (F32 rows, so no F16 rounding).
     /// </summary>
