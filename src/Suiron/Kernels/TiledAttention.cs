@@ -243,26 +243,29 @@ internal static unsafe class TiledAttention
             new Span<float>(maxima, vectors).Fill(float.NegativeInfinity);
             new Span<float>(sums, vectors).Clear();
         }
-        float** heads = stackalloc float*[DirectVectors];
+        float** heads = stackalloc float*[DirectVectors]; // a direct block's output heads, vector by vector
+        if (direct)
+            for (int v = 0; v < vectors; v++) heads[v] = OutputHead(output, outputRowStride, groupSize, valueLength, v);
         for (int t0 = 0; t0 < length; t0 += KeyTile)
         {
             int count = Math.Min(KeyTile, length - t0);
             if (direct)
             {
-                if (halfValues)
+                ushort* valueRows = halfValues ? source.ValuesF16 + (long)t0 * source.ValueStride : null;
+                // Finite F16 rows widen inside the kernel (three operations per eight, registers to spare); others into the tile.
+                bool inline = scaledValues && !HalfConversion.HasInfinityOrNaN(valueRows, source.ValueStride, count, valueLength);
+                if (halfValues && !inline)
                 {
-                    ushort* valueRows = source.ValuesF16 + (long)t0 * source.ValueStride;
-                    bool scaledTile = scaledValues && !HalfConversion.HasInfinityOrNaN(valueRows, source.ValueStride, count, valueLength);
-                    WidenTile(valueRows, source.ValueStride, count, valueLength, valueTile, scaledTile);
-                    if (scaledValues && !scaledTile) Attention.Scale(valueTile, HalfConversion.HalfScale, count * valueLength);
+                    WidenTile(valueRows, source.ValueStride, count, valueLength, valueTile, scaled: false);
+                    if (scaledValues) Attention.Scale(valueTile, HalfConversion.HalfScale, count * valueLength); // exact
                 }
                 for (int v = Math.Max(0, t0 - firstPosition) * groupSize; v < vectors; )
                 {
                     int take = BlockVectors(vectors - v);
-                    for (int j = 0; j < take; j++) heads[j] = OutputHead(output, outputRowStride, groupSize, valueLength, v + j);
                     float* w = scores + (long)v * padded + t0;
-                    if (halfValues) AccumulateRows<SingleRows>(take, w, padded, count, valueTile, valueLength, valueLength, heads);
-                    else AccumulateRows<SingleRows>(take, w, padded, count, source.ValuesF32 + (long)t0 * source.ValueStride, source.ValueStride, valueLength, heads);
+                    if (inline) AccumulateRows<ScaledHalfRows>(take, w, padded, count, valueRows, source.ValueStride, valueLength, heads + v);
+                    else if (halfValues) AccumulateRows<SingleRows>(take, w, padded, count, valueTile, valueLength, valueLength, heads + v);
+                    else AccumulateRows<SingleRows>(take, w, padded, count, source.ValuesF32 + (long)t0 * source.ValueStride, source.ValueStride, valueLength, heads + v);
                     v += take;
                 }
                 continue;
@@ -719,6 +722,15 @@ internal readonly unsafe struct HalfRows : IValueRows
         : HalfConversion.HalfToSingle(Vector128.Load((ushort*)rows + element));
 
     public static float Load1(void* rows, long element) => (float)((Half*)rows)[element];
+}
+
+/// <summary>Finite F16 value rows, widened to 2^-112 times their value (<see cref="HalfConversion.FiniteHalfToScaledSingle"/>).</summary>
+internal readonly unsafe struct ScaledHalfRows : IValueRows
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(void* rows, long element) => HalfConversion.FiniteHalfToScaledSingle(Vector128.Load((ushort*)rows + element));
+
+    public static float Load1(void* rows, long element) => (float)((Half*)rows)[element] * HalfConversion.HalfScale;
 }
 
 /// <summary>F32 value rows.</summary>
