@@ -89,13 +89,16 @@ public sealed unsafe class TiledAttentionTests
     /// <summary>
     /// Q8_0 caches (llama.cpp's flash-attention arithmetic: a Q8_0 query against Q8_0 keys in integer blocks; values with
     /// the online softmax): with Q8_0 keys the scores are the row-by-row path's very bits (four key rows per call of the
-    /// bit-identical multi-row kernel), and everything after them is the same sequence of operations, so the outputs are
-    /// equal bit for bit; with F16 keys the scores are summed in another order, so equal within rounding.
+    /// bit-identical multi-row kernel), and with Q8_0 values everything after them is the same sequence of operations, so
+    /// the outputs are equal bit for bit; with F16 keys the scores are summed in another order, so equal within rounding;
+    /// with F16 values the softmax's exp is another approximation, so a weight may round to the other F16 neighbour.
     /// </summary>
     [Theory]
     [InlineData(KvCacheType.Q8_0, KvCacheType.Q8_0, 7, 64, 0, 33)]
     [InlineData(KvCacheType.Q8_0, KvCacheType.Q8_0, 2, 128, 100, 5)]
+    [InlineData(KvCacheType.Q8_0, KvCacheType.Q8_0, 7, 64, 150, 1)] // a decode step
     [InlineData(KvCacheType.Q8_0, KvCacheType.F16, 7, 64, 17, 9)]
+    [InlineData(KvCacheType.Q8_0, KvCacheType.F16, 7, 64, 150, 1)]  // a decode step: weights·V straight from the rows
     [InlineData(KvCacheType.F16, KvCacheType.Q8_0, 4, 64, 3, 12)]
     public void Quantized_caches_equal_row_by_row_attention(KvCacheType keyType, KvCacheType valueType, int groupSize, int headLength, int firstPosition, int rows)
     {
@@ -130,10 +133,10 @@ public sealed unsafe class TiledAttentionTests
                 for (int d = 0; d < headLength; d++)
                 {
                     float actual = tiled[i * outputWidth + h * headLength + d];
-                    if (keyType == KvCacheType.Q8_0)
+                    if (keyType == KvCacheType.Q8_0 && valueType == KvCacheType.Q8_0)
                         Assert.True(BitConverter.SingleToInt32Bits(actual) == BitConverter.SingleToInt32Bits(expected[d]), $"row {i}, head {h}, element {d}: tiled {actual} vs row by row {expected[d]}");
                     else
-                        Assert.True(Math.Abs(actual - expected[d]) <= 2e-5, $"row {i}, head {h}, element {d}: tiled {actual} vs row by row {expected[d]}");
+                        Assert.True(Math.Abs(actual - expected[d]) <= (valueType == KvCacheType.F16 ? 2e-3 : 2e-5), $"row {i}, head {h}, element {d}: tiled {actual} vs row by row {expected[d]}");
                 }
             }
     }
