@@ -7,7 +7,7 @@ namespace Suiron.Kernels;
 /// The softmax of one query vector's attention scores, in place, as the tiled attention kernels need it: exp(x − max)
 /// with the sum in double (as ggml's soft_max), each weight then optionally rounded to F16 (the weights that multiply an
 /// F16 value cache), in three passes over the scores — the maximum, the exponentials with their sum, the normalisation
-/// with the rounding. The exponential is a polynomial one (<see cref="Exp"/>, within 2 ulp, as ggml's vector expf is an
+/// with the rounding. The exponential is a polynomial one (<see cref="Exp(Vector256{float})"/>, within 2 ulp, as ggml's vector expf is an
 /// approximation too) because the runtime's vector exp cost more than the score and value products of a decode step
 /// together. <see cref="Reference"/> is the scalar form, bit for bit the vector one.
 /// </summary>

@@ -15,16 +15,21 @@ namespace Suiron.Kernels;
 /// <item>scores: the block's R = rows × G query vectors (rounded to F16 against F16 keys, as ggml's matmul rounds them)
 /// against tiles of <see cref="KeyTile"/> keys, widened once per tile into a transposed F32 tile so that each key's score
 /// accumulates in its own vector lane — per lane one FMA chain over the head dimension, no horizontal sums — four query
-/// vectors per pass over the tile, so each tile load feeds eight FMAs;</item>
-/// <item>softmax per query vector over its causal length (the maximum subtracted, the sum in double, as ggml with flash
-/// attention off), the weights rounded to F16 against F16 values;</item>
+/// vectors per pass over the tile (seven with AVX-512's 32 registers), so each tile load feeds eight FMAs or more;</item>
+/// <item>softmax per query vector over its causal length (<see cref="AttentionWeights"/>: the maximum subtracted, the sum
+/// in double, as ggml with flash attention off), the weights rounded to F16 against F16 values;</item>
 /// <item>weights · V: each value row widened once per tile and added into up to three query vectors' outputs, 32 lanes at
 /// a time, in position order, so every output element is the same FMA chain as <see cref="Attention.Head"/>'s.</item>
 /// </list>
 /// Each K and V row is thus read and widened once per block instead of once per query head and row, and the inner
 /// loops are register-blocked FMAs. The scores differ from <see cref="Attention.Head"/>'s only in their summation order
-/// over the head dimension; everything after them is identical. <see cref="Reference"/> is the scalar form of the same
+/// over the head dimension, the softmax in its exp (a polynomial within 2 ulp); the weights·V chains are identical.
+/// F16 rows widen to 2^-112 times their value where finite, the queries and weights carrying 2^112 (exact: the same
+/// products). <see cref="Reference"/> is the scalar form of the same
 /// lane order (bit for bit the vector form). Nothing is allocated: the caller passes <see cref="ScratchFloats"/> floats.
+/// A block of at most <see cref="DirectVectors"/> query vectors (a decode step) has too few vectors to amortise the
+/// tiles: its scores put the vectors in the lanes instead (each key's elements broadcast, no transpose), and its
+/// weights·V reads the value rows straight into registers, seven outputs at a time — the same chains, the same bits.
 /// </summary>
 internal static unsafe class TiledAttention
 {
