@@ -32,6 +32,7 @@ public sealed unsafe class TiledAttentionTests
         { KvCacheType.F16, 5, 48, 40, 77, 1 },    // four and one; 40 = 16 + 16 + an 8-lane tail
         { KvCacheType.F16, 6, 128, 128, 33, 1 },  // four and two
         { KvCacheType.F32, 1, 64, 36, 9, 1 },     // one vector, a scalar tail
+        { KvCacheType.F16, 2, 20, 12, 30, 1 },    // a key length off whole vectors (exact widening), value tails
     };
 
     private static (KvCache cache, float[] queries) Fill(KvCacheType type, int groupSize, int keyLength, int valueLength, int length, int seed)
