@@ -5,10 +5,11 @@ using Suiron.Kernels;
 namespace Suiron.Bench;
 
 /// <summary>
-/// Prefill attention alone, A/B in one process: the tiled form (<see cref="TiledAttention"/>) against the row-by-row
-/// form it replaced (<see cref="Attention.Group"/> for an F16 cache, else <see cref="Attention.Head"/>), same random cache
-/// and queries, one thread, runs alternating, medians. What it isolates: the attention share of a long prompt's prefill,
-/// without the projections and feed-forward that dilute it in `-d` runs.
+/// Attention alone (a prefill block, or a decode step with `--rows 1`), A/B in one process: the tiled form
+/// (<see cref="TiledAttention"/>) against the row-by-row form it replaced (<see cref="Attention.Group"/> for an F16
+/// cache, else <see cref="Attention.Head"/>), same random cache and queries, one thread, runs alternating, medians (and
+/// the fastest runs, steadier on a loaded box). What it isolates: the attention share of a long prompt's prefill or of a
+/// decode step deep in the context, without the projections and feed-forward that dilute it in `-d` runs.
 /// </summary>
 internal static unsafe class AttentionBench
 {
@@ -81,8 +82,8 @@ internal static unsafe class AttentionBench
         output.WriteLine($"attention of {rows} rows at depth {depth}: {heads} heads / {kvHeads} KV heads of {headLength}, cache k {KvCacheTypes.Name(keyType)} v {KvCacheTypes.Name(valueType)}, one thread, medians of {repetitions}");
         output.WriteLine($"| form | ms | G multiply-adds/s |");
         output.WriteLine($"|---|---:|---:|");
-        output.WriteLine($"| row by row{(groupedForm ? ", grouped" : "")} (before) | {g * 1000:F1} | {multiplyAdds / g / 1e9:F2} |");
-        output.WriteLine($"| tiled | {t * 1000:F1} | {multiplyAdds / t / 1e9:F2} |");
-        output.WriteLine($"tiled / grouped speed: {g / t:F2}×; largest output difference {worst:G3}");
+        output.WriteLine($"| row by row{(groupedForm ? ", grouped" : "")} (before) | {g * 1000:F3} | {multiplyAdds / g / 1e9:F2} |");
+        output.WriteLine($"| tiled | {t * 1000:F3} | {multiplyAdds / t / 1e9:F2} |");
+        output.WriteLine($"tiled / grouped speed: {g / t:F2}× (fastest runs {tiled.Min() * 1000:F3} vs {grouped.Min() * 1000:F3} ms, {grouped.Min() / tiled.Min():F2}×); largest output difference {worst:G3}");
     }
 }

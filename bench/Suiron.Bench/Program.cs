@@ -168,7 +168,7 @@ root.Subcommands.Add(latencyCommand);
 var attentionDepth = new Option<int>("--depth", "-d") { Description = "Positions in the cache before the rows", DefaultValueFactory = _ => 4096 };
 var attentionRows = new Option<int>("--rows") { Description = "Query rows (a prompt chunk)", DefaultValueFactory = _ => 256 };
 var attentionHeads = new Option<string>("--heads") { Description = "Query heads / KV heads / head length", DefaultValueFactory = _ => "14/2/64" };
-var attentionCommand = new Command("attention", "Prefill attention alone, tiled vs row by row, one thread, A/B alternating")
+var attentionCommand = new Command("attention", "Attention alone (prefill block or decode step), tiled vs row by row, one thread, A/B alternating")
 {
     attentionDepth, attentionRows, attentionHeads, repetitions, cacheTypeK, cacheTypeV,
 };

@@ -164,6 +164,40 @@ internal static unsafe class HalfConversion
     }
 
     /// <summary>
+    /// Eight finite halves to floats times 2^-112, exactly, in three operations: sign-extend, shift the sign, exponent and
+    /// mantissa into float position, and mask the sign-extension copies out; a half's exponent field becomes the float's
+    /// unchanged, which scales normals by 2^-112 and turns subnormals into the float subnormals of the same scale.
+    /// Infinities and NaNs come out finite (check with <see cref="HasInfinityOrNaN"/>). A product with a factor scaled by
+    /// 2^112 is the product with the half's value itself, so an FMA over it rounds exactly as over the exact widening.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FiniteHalfToScaledSingle(Vector128<ushort> halves)
+    {
+        Vector256<int> widened = System.Runtime.Intrinsics.X86.Avx2.ConvertToVector256Int32(halves.AsInt16());
+        return ((widened << 13) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle();
+    }
+
+    /// <summary>2^-112, the factor <see cref="FiniteHalfToScaledSingle"/> applies; 2^112 undoes it on the other factor.</summary>
+    public const float HalfScale = 1.92592994e-34f;
+    public const float HalfScaleInverse = 5.192296858534828e33f;
+
+    /// <summary>Whether any of <paramref name="count"/> rows of <paramref name="length"/> halves, <paramref name="stride"/> apart, is an infinity or a NaN (exponent field all ones).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static bool HasInfinityOrNaN(ushort* rows, long stride, int count, int length)
+    {
+        Vector256<ushort> magnitude = Vector256.Create((ushort)0x7FFF), largest = default;
+        ushort scalarLargest = 0;
+        for (int t = 0; t < count; t++)
+        {
+            ushort* row = rows + t * stride;
+            int e = 0;
+            for (; e + 16 <= length; e += 16) largest = Vector256.Max(largest, Vector256.Load(row + e) & magnitude);
+            for (; e < length; e++) scalarLargest = Math.Max(scalarLargest, (ushort)(row[e] & 0x7FFF));
+        }
+        return Vector256.GreaterThanOrEqualAny(largest, Vector256.Create((ushort)0x7C00)) || scalarLargest >= 0x7C00;
+    }
+
+    /// <summary>
     /// Eight halves to eight floats, exact for every input, in fewer operations than <see cref="HalfToSingle(Vector128{ushort})"/>
     /// (the F16 weight dot is bound by this conversion): sign-extend, shift the magnitude into float position keeping
     /// the sign bit, and multiply by 2^112, which rebiases normals and normalizes subnormals exactly; exponent-31 halves

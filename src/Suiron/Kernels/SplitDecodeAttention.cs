@@ -108,8 +108,7 @@ internal unsafe struct SplitDecodeAttention : IParallelWork
             for (int v = 0; v < GroupSize; v++)
             {
                 float* row = scores + ((long)group * GroupSize + v) * ScoreStride;
-                VectorOps.Softmax(new Span<float>(row, length));
-                if (cache.ValueType == KvCacheType.F16) Attention.RoundToHalf(row, row, length);
+                AttentionWeights.Softmax(row, length, roundToHalf: cache.ValueType == KvCacheType.F16);
             }
     }
 

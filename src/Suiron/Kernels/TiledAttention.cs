@@ -15,16 +15,21 @@ namespace Suiron.Kernels;
 /// <item>scores: the block's R = rows × G query vectors (rounded to F16 against F16 keys, as ggml's matmul rounds them)
 /// against tiles of <see cref="KeyTile"/> keys, widened once per tile into a transposed F32 tile so that each key's score
 /// accumulates in its own vector lane — per lane one FMA chain over the head dimension, no horizontal sums — four query
-/// vectors per pass over the tile, so each tile load feeds eight FMAs;</item>
-/// <item>softmax per query vector over its causal length (the maximum subtracted, the sum in double, as ggml with flash
-/// attention off), the weights rounded to F16 against F16 values;</item>
+/// vectors per pass over the tile (seven with AVX-512's 32 registers), so each tile load feeds eight FMAs or more;</item>
+/// <item>softmax per query vector over its causal length (<see cref="AttentionWeights"/>: the maximum subtracted, the sum
+/// in double, as ggml with flash attention off), the weights rounded to F16 against F16 values;</item>
 /// <item>weights · V: each value row widened once per tile and added into up to three query vectors' outputs, 32 lanes at
 /// a time, in position order, so every output element is the same FMA chain as <see cref="Attention.Head"/>'s.</item>
 /// </list>
 /// Each K and V row is thus read and widened once per block instead of once per query head and row, and the inner
 /// loops are register-blocked FMAs. The scores differ from <see cref="Attention.Head"/>'s only in their summation order
-/// over the head dimension; everything after them is identical. <see cref="Reference"/> is the scalar form of the same
+/// over the head dimension, the softmax in its exp (a polynomial within 2 ulp); the weights·V chains are identical.
+/// F16 rows widen to 2^-112 times their value where finite, the queries and weights carrying 2^112 (exact: the same
+/// products). <see cref="Reference"/> is the scalar form of the same
 /// lane order (bit for bit the vector form). Nothing is allocated: the caller passes <see cref="ScratchFloats"/> floats.
+/// A block of at most <see cref="DirectVectors"/> query vectors (a decode step) has too few vectors to amortise the
+/// tiles: its scores put the vectors in the lanes instead (each key's elements broadcast, no transpose), and its
+/// weights·V reads the value rows straight into registers, seven outputs at a time — the same chains, the same bits.
 /// </summary>
 internal static unsafe class TiledAttention
 {
@@ -41,6 +46,10 @@ internal static unsafe class TiledAttention
 
     /// <summary>256-bit vectors with FMA, which the tile kernels are written in.</summary>
     public static bool IsAccelerated => Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
+    /// <summary>32 vector registers (AVX-512VL's EVEX encoding gives 256-bit code ymm16–31 too): room for the seven-vector
+    /// register blocks of the decode kernels.</summary>
+    internal static bool WideRegisterFile => Avx512F.VL.IsSupported;
 
     /// <summary>Rows per block for a group of <paramref name="groupSize"/> query heads over up to <paramref name="context"/> positions.</summary>
     public static int RowsPerBlock(int groupSize, int context)
@@ -147,19 +156,62 @@ internal static unsafe class TiledAttention
         float* q = scratch, scores = q + (long)vectors * keyLength, keyTile = scores + (long)vectors * padded, valueTile = keyTile + keyLength * KeyTile;
         float* maxima = valueTile + KeyTile * valueLength, sums = maxima + vectors; // online softmax state (Q8_0 values)
         bool halfKeys = source.KeysF16 != null, q8Keys = source.KeysQ8_0 != null, halfValues = source.ValuesF16 != null, q8Values = source.ValuesQ8_0 != null;
+        // Few query vectors (a decode step): each value row would feed too few FMAs to pay for widening it into the
+        // tile and reading it back, so the kernels widen rows straight from the cache into registers.
+        bool direct = !reference && !q8Values && vectors <= DirectVectors;
+        // F16 keys (and a direct block's F16 values) widen to 2^-112 times their value in three operations per eight, the
+        // queries (weights) carrying 2^112: the same products, so the same bits as the reference's exact widening.
+        bool scaledKeys = !reference && halfKeys && Avx2.IsSupported && keyLength % 8 == 0;
+        bool scaledValues = direct && halfValues && Avx2.IsSupported;
 
         for (int i = 0; i < rows; i++)
         {
             float* from = queries + (long)i * queryRowStride, target = q + (long)i * groupSize * keyLength;
             if (q8Keys)
                 for (int g = 0; g < groupSize; g++) Attention.QuantizeQuery(from + g * keyLength, target + g * keyLength, keyLength); // fits: 9.5 of 32 floats
-            else if (halfKeys) Attention.RoundToHalf(from, target, groupSize * keyLength);
+            else if (halfKeys)
+            {
+                Attention.RoundToHalf(from, target, groupSize * keyLength);
+                if (scaledKeys) Attention.Scale(target, HalfConversion.HalfScaleInverse, groupSize * keyLength);
+            }
             else new ReadOnlySpan<float>(from, groupSize * keyLength).CopyTo(new Span<float>(target, groupSize * keyLength));
         }
 
+        // A direct block's scores: each key against all its query vectors at once, the vectors in the lanes (one lane per
+        // vector, in d order: the same FMA chain per score as the transposed tile's), so no key tile is transposed.
+        bool keyLanes = direct && !q8Keys;
+        float* queryLanes = keyTile, keyRows = keyTile + keyLength * DirectVectors; // keyLength × 8 lanes; 8 widened key rows
+        float* laneScores = stackalloc float[DirectVectors * KeyTile];
+        if (keyLanes)
+            for (int d = 0; d < keyLength; d++)
+                for (int v = 0; v < DirectVectors; v++) queryLanes[d * DirectVectors + v] = v < vectors ? q[(long)v * keyLength + d] : 0f;
         for (int t0 = 0; t0 < length; t0 += KeyTile)
         {
             int count = Math.Min(KeyTile, length - t0);
+            if (keyLanes)
+            {
+                for (int g0 = 0; g0 < count; g0 += DirectVectors)
+                {
+                    int keys = Math.Min(DirectVectors, count - g0);
+                    float* groupKeys = keyRows;
+                    int rowStride = keyLength;
+                    if (halfKeys)
+                    {
+                        ushort* halfRows = source.KeysF16 + (long)(t0 + g0) * source.KeyStride;
+                        bool scaledRows = scaledKeys && !HalfConversion.HasInfinityOrNaN(halfRows, source.KeyStride, keys, keyLength);
+                        WidenTile(halfRows, source.KeyStride, keys, keyLength, keyRows, scaledRows);
+                        if (scaledKeys && !scaledRows) Attention.Scale(keyRows, HalfConversion.HalfScale, keys * keyLength); // exact
+                    }
+                    else
+                    {
+                        groupKeys = source.KeysF32 + (long)(t0 + g0) * source.KeyStride;
+                        rowStride = source.KeyStride;
+                    }
+                    ScoreKeyLanes(queryLanes, keyLength, groupKeys, rowStride, keys, scale, laneScores);
+                    for (int v = 0; v < vectors; v++) Vector256.Load(laneScores + v * KeyTile).Store(scores + (long)v * padded + t0 + g0);
+                }
+                continue;
+            }
             // Vectors of rows that end before this tile need none of its scores.
             int firstRow = Math.Max(0, t0 - firstPosition);
             int start = firstRow * groupSize;
@@ -169,8 +221,10 @@ internal static unsafe class TiledAttention
                     scale, scores + (long)start * padded + t0, padded);
                 continue;
             }
-            TransposeTile(halfKeys ? source.KeysF16 + (long)t0 * source.KeyStride : null, halfKeys ? null : source.KeysF32 + (long)t0 * source.KeyStride,
-                source.KeyStride, count, keyLength, keyTile);
+            ushort* tileKeys = halfKeys ? source.KeysF16 + (long)t0 * source.KeyStride : null;
+            bool scaledTile = scaledKeys && !HalfConversion.HasInfinityOrNaN(tileKeys, source.KeyStride, count, keyLength);
+            TransposeTile(tileKeys, halfKeys ? null : source.KeysF32 + (long)t0 * source.KeyStride, source.KeyStride, count, keyLength, keyTile, scaledTile);
+            if (scaledKeys && !scaledTile) Attention.Scale(keyTile, HalfConversion.HalfScale, keyLength * KeyTile); // exact: no rounding at 2^-112
             if (reference) ScoreTileReference(q + (long)start * keyLength, vectors - start, keyLength, keyTile, scale, scores + (long)start * padded + t0, padded);
             else ScoreTile(q + (long)start * keyLength, vectors - start, keyLength, keyTile, scale, scores + (long)start * padded + t0, padded);
         }
@@ -183,8 +237,8 @@ internal static unsafe class TiledAttention
                 for (int t = 0; t < seen; t++)
                     if (keep[(long)row * keepStride + t] == 0) scoreRow[t] = float.NegativeInfinity;
             if (q8Values) continue; // softmax online, with the values
-            VectorOps.Softmax(new Span<float>(scoreRow, seen));
-            if (halfValues) Attention.RoundToHalf(scoreRow, scoreRow, seen);
+            if (reference) AttentionWeights.Reference(scoreRow, seen, roundToHalf: halfValues);
+            else AttentionWeights.Softmax(scoreRow, seen, roundToHalf: halfValues, factor: scaledValues ? HalfConversion.HalfScaleInverse : 1f);
             new Span<float>(scoreRow + seen, padded - seen).Clear();
         }
 
@@ -194,9 +248,33 @@ internal static unsafe class TiledAttention
             new Span<float>(maxima, vectors).Fill(float.NegativeInfinity);
             new Span<float>(sums, vectors).Clear();
         }
+        float** heads = stackalloc float*[DirectVectors]; // a direct block's output heads, vector by vector
+        if (direct)
+            for (int v = 0; v < vectors; v++) heads[v] = OutputHead(output, outputRowStride, groupSize, valueLength, v);
         for (int t0 = 0; t0 < length; t0 += KeyTile)
         {
             int count = Math.Min(KeyTile, length - t0);
+            if (direct)
+            {
+                ushort* valueRows = halfValues ? source.ValuesF16 + (long)t0 * source.ValueStride : null;
+                // Finite F16 rows widen inside the kernel (three operations per eight, registers to spare); others into the tile.
+                bool inline = scaledValues && !HalfConversion.HasInfinityOrNaN(valueRows, source.ValueStride, count, valueLength);
+                if (halfValues && !inline)
+                {
+                    WidenTile(valueRows, source.ValueStride, count, valueLength, valueTile, scaled: false);
+                    if (scaledValues) Attention.Scale(valueTile, HalfConversion.HalfScale, count * valueLength); // exact
+                }
+                for (int v = Math.Max(0, t0 - firstPosition) * groupSize; v < vectors; )
+                {
+                    int take = BlockVectors(vectors - v);
+                    float* w = scores + (long)v * padded + t0;
+                    if (inline) AccumulateRows<ScaledHalfRows>(take, w, padded, count, valueRows, source.ValueStride, valueLength, heads + v);
+                    else if (halfValues) AccumulateRows<SingleRows>(take, w, padded, count, valueTile, valueLength, valueLength, heads + v);
+                    else AccumulateRows<SingleRows>(take, w, padded, count, source.ValuesF32 + (long)t0 * source.ValueStride, source.ValueStride, valueLength, heads + v);
+                    v += take;
+                }
+                continue;
+            }
             for (int t = 0; t < count; t++)
             {
                 if (q8Values)
@@ -295,8 +373,9 @@ internal static unsafe class TiledAttention
     private static float* OutputHead(float* output, int outputRowStride, int groupSize, int valueLength, int vector) =>
         output + (long)(vector / groupSize) * outputRowStride + (long)(vector % groupSize) * valueLength;
 
-    /// <summary>Key rows t0…t0+count−1 of one head, widened to F32, as tile[d·KeyTile + t]; lanes past count are zero.</summary>
-    internal static void TransposeTile(ushort* half, float* single, int stride, int count, int keyLength, float* tile)
+    /// <summary>Key rows t0…t0+count−1 of one head, widened to F32, as tile[d·KeyTile + t]; lanes past count are zero. F16
+    /// rows come out times 2^-112 if <paramref name="scaled"/> (finite rows, a key length of whole vectors, AVX2).</summary>
+    internal static void TransposeTile(ushort* half, float* single, int stride, int count, int keyLength, float* tile, bool scaled = false)
     {
         if (System.Runtime.Intrinsics.X86.Avx.IsSupported && keyLength % 8 == 0)
         {
@@ -305,7 +384,7 @@ internal static unsafe class TiledAttention
                 for (int d = 0; d < keyLength; d += 8)
                 {
                     Vector256<float> Row(int t) => t >= count ? default
-                        : half != null ? HalfConversion.HalfToSingle(Vector128.Load(half + (long)t * stride + d))
+                        : half != null ? HalfRow(Vector128.Load(half + (long)t * stride + d), scaled)
                         : Vector256.Load(single + (long)t * stride + d);
                     Transpose8(Row(rows), Row(rows + 1), Row(rows + 2), Row(rows + 3), Row(rows + 4), Row(rows + 5), Row(rows + 6), Row(rows + 7),
                         tile + d * KeyTile + rows);
@@ -317,6 +396,11 @@ internal static unsafe class TiledAttention
             for (int d = 0; d < keyLength; d++)
                 tile[d * KeyTile + t] = half != null ? (float)BitConverter.UInt16BitsToHalf(half[(long)t * stride + d]) : single[(long)t * stride + d];
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> HalfRow(Vector128<ushort> halves, bool scaled) =>
+        scaled ? HalfConversion.FiniteHalfToScaledSingle(halves)
+        : Avx2.IsSupported ? HalfConversion.HalfToSingleFast(halves) : HalfConversion.HalfToSingle(halves);
 
     /// <summary>Stores column k of the 8 × 8 block whose rows are r0…r7 at <c>target + k·KeyTile</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -343,6 +427,35 @@ internal static unsafe class TiledAttention
     {
         Vector256<float> s = Vector256.Create(scale);
         int v = 0;
+        // Seven vectors per pass where the register file holds their fourteen accumulators (AVX-512's 32 registers):
+        // a decode step of a seven-head group then takes one pass, with no latency-bound one-vector passes after it.
+        if (WideRegisterFile)
+            for (; v + 7 <= vectors && vectors - v != 8; v += 7)
+            {
+                float* q0 = q + (long)v * keyLength, q1 = q0 + keyLength, q2 = q1 + keyLength, q3 = q2 + keyLength;
+                float* q4 = q3 + keyLength, q5 = q4 + keyLength, q6 = q5 + keyLength;
+                Vector256<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+                Vector256<float> a4 = default, b4 = default, a5 = default, b5 = default, a6 = default, b6 = default;
+                for (int d = 0; d < keyLength; d++)
+                {
+                    Vector256<float> lo = Vector256.Load(tile + d * KeyTile), hi = Vector256.Load(tile + d * KeyTile + 8);
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(q0[d]), lo, a0); b0 = Vector256.FusedMultiplyAdd(Vector256.Create(q0[d]), hi, b0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Create(q1[d]), lo, a1); b1 = Vector256.FusedMultiplyAdd(Vector256.Create(q1[d]), hi, b1);
+                    a2 = Vector256.FusedMultiplyAdd(Vector256.Create(q2[d]), lo, a2); b2 = Vector256.FusedMultiplyAdd(Vector256.Create(q2[d]), hi, b2);
+                    a3 = Vector256.FusedMultiplyAdd(Vector256.Create(q3[d]), lo, a3); b3 = Vector256.FusedMultiplyAdd(Vector256.Create(q3[d]), hi, b3);
+                    a4 = Vector256.FusedMultiplyAdd(Vector256.Create(q4[d]), lo, a4); b4 = Vector256.FusedMultiplyAdd(Vector256.Create(q4[d]), hi, b4);
+                    a5 = Vector256.FusedMultiplyAdd(Vector256.Create(q5[d]), lo, a5); b5 = Vector256.FusedMultiplyAdd(Vector256.Create(q5[d]), hi, b5);
+                    a6 = Vector256.FusedMultiplyAdd(Vector256.Create(q6[d]), lo, a6); b6 = Vector256.FusedMultiplyAdd(Vector256.Create(q6[d]), hi, b6);
+                }
+                float* r = scores + (long)v * stride;
+                (a0 * s).Store(r); (b0 * s).Store(r + 8); r += stride;
+                (a1 * s).Store(r); (b1 * s).Store(r + 8); r += stride;
+                (a2 * s).Store(r); (b2 * s).Store(r + 8); r += stride;
+                (a3 * s).Store(r); (b3 * s).Store(r + 8); r += stride;
+                (a4 * s).Store(r); (b4 * s).Store(r + 8); r += stride;
+                (a5 * s).Store(r); (b5 * s).Store(r + 8); r += stride;
+                (a6 * s).Store(r); (b6 * s).Store(r + 8);
+            }
         for (; v + 4 <= vectors; v += 4)
         {
             float* q0 = q + (long)v * keyLength, q1 = q0 + keyLength, q2 = q1 + keyLength, q3 = q2 + keyLength;
@@ -375,6 +488,34 @@ internal static unsafe class TiledAttention
             float* r = scores + (long)v * stride;
             (a0 * s).Store(r); (b0 * s).Store(r + 8);
         }
+    }
+
+    /// <summary>
+    /// Scores of <paramref name="count"/> (≤ 8) key rows against the query vectors in the lanes of
+    /// <paramref name="queryLanes"/> (d-major, 8 lanes), times <paramref name="scale"/>: per key one 8-lane FMA chain over d,
+    /// the key's element broadcast, eight keys in flight; transposed out as target[v·KeyTile + t] (lanes past count are
+    /// garbage, vectors past the block's too).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScoreKeyLanes(float* queryLanes, int keyLength, float* keys, int keyStride, int count, float scale, float* target)
+    {
+        float* k0 = keys, k1 = count > 1 ? k0 + keyStride : k0, k2 = count > 2 ? k1 + keyStride : k0, k3 = count > 3 ? k2 + keyStride : k0;
+        float* k4 = count > 4 ? k3 + keyStride : k0, k5 = count > 5 ? k4 + keyStride : k0, k6 = count > 6 ? k5 + keyStride : k0, k7 = count > 7 ? k6 + keyStride : k0;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int d = 0; d < keyLength; d++)
+        {
+            Vector256<float> x = Vector256.Load(queryLanes + d * DirectVectors);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Create(k0[d]), x, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Create(k1[d]), x, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Create(k2[d]), x, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Create(k3[d]), x, a3);
+            a4 = Vector256.FusedMultiplyAdd(Vector256.Create(k4[d]), x, a4);
+            a5 = Vector256.FusedMultiplyAdd(Vector256.Create(k5[d]), x, a5);
+            a6 = Vector256.FusedMultiplyAdd(Vector256.Create(k6[d]), x, a6);
+            a7 = Vector256.FusedMultiplyAdd(Vector256.Create(k7[d]), x, a7);
+        }
+        Vector256<float> s = Vector256.Create(scale);
+        Transpose8(a0 * s, a1 * s, a2 * s, a3 * s, a4 * s, a5 * s, a6 * s, a7 * s, target);
     }
 
     /// <summary>The scalar form of <see cref="ScoreTile"/>: per (vector, key) one FMA chain over d, in d order.</summary>
@@ -436,6 +577,119 @@ internal static unsafe class TiledAttention
         }
     }
 
+    /// <summary>F16 rows rows[t·stride …] for t &lt; count, widened into tile[t·length …]; times 2^-112 if <paramref name="scaled"/>
+    /// (finite rows only).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WidenTile(ushort* rows, int stride, int count, int length, float* tile, bool scaled)
+    {
+        for (int t = 0; t < count; t++)
+        {
+            ushort* row = rows + (long)t * stride;
+            float* target = tile + t * length;
+            int e = 0;
+            if (scaled)
+                for (; e + 8 <= length; e += 8) HalfConversion.FiniteHalfToScaledSingle(Vector128.Load(row + e)).Store(target + e);
+            for (; e + 8 <= length; e += 8) HalfRows.Load8(row, e).Store(target + e);
+            for (; e < length; e++) target[e] = scaled ? HalfRows.Load1(row, e) * HalfConversion.HalfScale : HalfRows.Load1(row, e);
+        }
+    }
+
+    /// <summary>Blocks with at most this many query vectors take the direct weights·V kernels.</summary>
+    internal const int DirectVectors = 8;
+
+    /// <summary>Query vectors the next direct block takes out of <paramref name="left"/> (at most <see cref="DirectVectors"/>):
+    /// seven where the registers hold them, eight as two fours, else up to four.</summary>
+    internal static int BlockVectors(int left) => left >= 7 && left != 8 && WideRegisterFile ? 7 : Math.Min(4, left);
+
+    /// <summary><see cref="AccumulateRows{TRows, TCount}"/> for <paramref name="take"/> (1–4, or 7) outputs.</summary>
+    internal static void AccumulateRows<TRows>(int take, float* w, int stride, int count, void* rows, int rowStride, int valueLength, float** outputs)
+        where TRows : struct, IValueRows
+    {
+        switch (take)
+        {
+            case 1: AccumulateRows<TRows, One>(w, stride, count, rows, rowStride, valueLength, outputs); break;
+            case 2: AccumulateRows<TRows, Two>(w, stride, count, rows, rowStride, valueLength, outputs); break;
+            case 3: AccumulateRows<TRows, Three>(w, stride, count, rows, rowStride, valueLength, outputs); break;
+            case 4: AccumulateRows<TRows, Four>(w, stride, count, rows, rowStride, valueLength, outputs); break;
+            case 7: AccumulateRows<TRows, Seven>(w, stride, count, rows, rowStride, valueLength, outputs); break;
+            default: throw new ArgumentOutOfRangeException(nameof(take), take, "The direct kernels take 1–4 or 7 outputs.");
+        }
+    }
+
+    /// <summary>
+    /// outputs[j] += Σ_t w[j·stride + t] · V[t] for TCount outputs, V[t] at <c>rows + t·rowStride</c> (elements) read and
+    /// widened straight from the cache, in t order, 16 lanes at a time: per element the same FMA chain as
+    /// <see cref="AccumulateTile"/>'s over a widened tile. Each widened pair of value vectors feeds 2·TCount FMAs from registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateRows<TRows, TCount>(float* w, int stride, int count, void* rows, int rowStride, int valueLength, float** outputs)
+        where TRows : struct, IValueRows where TCount : struct, IVectorCount
+    {
+        int n = TCount.Count;
+        float* w0 = w, w1 = w0 + stride, w2 = w1 + stride, w3 = w2 + stride, w4 = w3 + stride, w5 = w4 + stride, w6 = w5 + stride;
+        float* o0 = outputs[0], o1 = n > 1 ? outputs[1] : null, o2 = n > 2 ? outputs[2] : null, o3 = n > 3 ? outputs[3] : null;
+        float* o4 = n > 4 ? outputs[4] : null, o5 = n > 5 ? outputs[5] : null, o6 = n > 6 ? outputs[6] : null;
+        int c = 0;
+        for (; c + 16 <= valueLength; c += 16)
+        {
+            Vector256<float> a0 = Vector256.Load(o0 + c), b0 = Vector256.Load(o0 + c + 8);
+            Vector256<float> a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+            Vector256<float> a4 = default, b4 = default, a5 = default, b5 = default, a6 = default, b6 = default;
+            if (n > 1) { a1 = Vector256.Load(o1 + c); b1 = Vector256.Load(o1 + c + 8); }
+            if (n > 2) { a2 = Vector256.Load(o2 + c); b2 = Vector256.Load(o2 + c + 8); }
+            if (n > 3) { a3 = Vector256.Load(o3 + c); b3 = Vector256.Load(o3 + c + 8); }
+            if (n > 4) { a4 = Vector256.Load(o4 + c); b4 = Vector256.Load(o4 + c + 8); }
+            if (n > 5) { a5 = Vector256.Load(o5 + c); b5 = Vector256.Load(o5 + c + 8); }
+            if (n > 6) { a6 = Vector256.Load(o6 + c); b6 = Vector256.Load(o6 + c + 8); }
+            for (int t = 0; t < count; t++)
+            {
+                long at = (long)t * rowStride + c;
+                Vector256<float> lo = TRows.Load8(rows, at), hi = TRows.Load8(rows, at + 8);
+                Vector256<float> x = Vector256.Create(w0[t]);
+                a0 = Vector256.FusedMultiplyAdd(x, lo, a0); b0 = Vector256.FusedMultiplyAdd(x, hi, b0);
+                if (n > 1) { x = Vector256.Create(w1[t]); a1 = Vector256.FusedMultiplyAdd(x, lo, a1); b1 = Vector256.FusedMultiplyAdd(x, hi, b1); }
+                if (n > 2) { x = Vector256.Create(w2[t]); a2 = Vector256.FusedMultiplyAdd(x, lo, a2); b2 = Vector256.FusedMultiplyAdd(x, hi, b2); }
+                if (n > 3) { x = Vector256.Create(w3[t]); a3 = Vector256.FusedMultiplyAdd(x, lo, a3); b3 = Vector256.FusedMultiplyAdd(x, hi, b3); }
+                if (n > 4) { x = Vector256.Create(w4[t]); a4 = Vector256.FusedMultiplyAdd(x, lo, a4); b4 = Vector256.FusedMultiplyAdd(x, hi, b4); }
+                if (n > 5) { x = Vector256.Create(w5[t]); a5 = Vector256.FusedMultiplyAdd(x, lo, a5); b5 = Vector256.FusedMultiplyAdd(x, hi, b5); }
+                if (n > 6) { x = Vector256.Create(w6[t]); a6 = Vector256.FusedMultiplyAdd(x, lo, a6); b6 = Vector256.FusedMultiplyAdd(x, hi, b6); }
+            }
+            a0.Store(o0 + c); b0.Store(o0 + c + 8);
+            if (n > 1) { a1.Store(o1 + c); b1.Store(o1 + c + 8); }
+            if (n > 2) { a2.Store(o2 + c); b2.Store(o2 + c + 8); }
+            if (n > 3) { a3.Store(o3 + c); b3.Store(o3 + c + 8); }
+            if (n > 4) { a4.Store(o4 + c); b4.Store(o4 + c + 8); }
+            if (n > 5) { a5.Store(o5 + c); b5.Store(o5 + c + 8); }
+            if (n > 6) { a6.Store(o6 + c); b6.Store(o6 + c + 8); }
+        }
+        // The rest: eight lanes, then one, per output; the same chains.
+        for (int j = 0; j < n; j++)
+        {
+            float* o = outputs[j], wj = w + (long)j * stride;
+            int e = c;
+            for (; e + 8 <= valueLength; e += 8)
+            {
+                Vector256<float> acc = Vector256.Load(o + e);
+                for (int t = 0; t < count; t++) acc = Vector256.FusedMultiplyAdd(Vector256.Create(wj[t]), TRows.Load8(rows, (long)t * rowStride + e), acc);
+                acc.Store(o + e);
+            }
+            for (; e < valueLength; e++)
+            {
+                float acc = o[e];
+                for (int t = 0; t < count; t++) acc = MathF.FusedMultiplyAdd(wj[t], TRows.Load1(rows, (long)t * rowStride + e), acc);
+                o[e] = acc;
+            }
+        }
+    }
+
+    /// <summary>How many outputs a register-blocked kernel instance handles, a constant the JIT folds per instance.</summary>
+    private interface IVectorCount { static abstract int Count { get; } }
+    private readonly struct One : IVectorCount { public static int Count => 1; }
+    private readonly struct Two : IVectorCount { public static int Count => 2; }
+    private readonly struct Three : IVectorCount { public static int Count => 3; }
+    private readonly struct Four : IVectorCount { public static int Count => 4; }
+    private readonly struct Seven : IVectorCount { public static int Count => 7; }
+
     /// <summary>The scalar form of <see cref="AccumulateTile"/>.</summary>
     private static void AccumulateTileReference(float* w, int stride, int take, int count, float* tile, int valueLength, float* o0, float* o1, float* o2)
     {
@@ -455,6 +709,42 @@ internal static unsafe class TiledAttention
         float* queries, int queryRowStride, int rows, int groupSize, KvCache cache, int layer, int kvHead, int firstPosition,
         float scale, float* output, int outputRowStride, float* scratch, int keyLength, int valueLength) =>
         Rows(queries, queryRowStride, rows, groupSize, cache, layer, kvHead, firstPosition, scale, output, outputRowStride, scratch, keyLength, valueLength, reference: true);
+}
+
+/// <summary>Value rows as the direct weights·V kernels read them: eight elements widened to F32, or one.</summary>
+internal unsafe interface IValueRows
+{
+    static abstract Vector256<float> Load8(void* rows, long element);
+    static abstract float Load1(void* rows, long element);
+}
+
+/// <summary>F16 value rows, widened exactly.</summary>
+internal readonly unsafe struct HalfRows : IValueRows
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(void* rows, long element) => Avx2.IsSupported
+        ? HalfConversion.HalfToSingleFast(Vector128.Load((ushort*)rows + element))
+        : HalfConversion.HalfToSingle(Vector128.Load((ushort*)rows + element));
+
+    public static float Load1(void* rows, long element) => (float)((Half*)rows)[element];
+}
+
+/// <summary>Finite F16 value rows, widened to 2^-112 times their value (<see cref="HalfConversion.FiniteHalfToScaledSingle"/>).</summary>
+internal readonly unsafe struct ScaledHalfRows : IValueRows
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(void* rows, long element) => HalfConversion.FiniteHalfToScaledSingle(Vector128.Load((ushort*)rows + element));
+
+    public static float Load1(void* rows, long element) => (float)((Half*)rows)[element] * HalfConversion.HalfScale;
+}
+
+/// <summary>F32 value rows.</summary>
+internal readonly unsafe struct SingleRows : IValueRows
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load8(void* rows, long element) => Vector256.Load((float*)rows + element);
+
+    public static float Load1(void* rows, long element) => ((float*)rows)[element];
 }
 
 /// <summary>
