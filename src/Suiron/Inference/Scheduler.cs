@@ -571,17 +571,7 @@ public sealed class Scheduler : IDisposable
         if (!finished) return;
         s.Layered = null;
         chunk.Dispose();
-        int generated = 0;
-        try
-        {
-            generated = Consume(s, chunk.Tokens, _logits.AsSpan(0, _vocab));
-        }
-        catch (Exception e) when (s.Slot is { } slot)
-        {
-            slot.Cache.Clear();
-            slot.Tokens.Clear();
-            Fail(s, e);
-        }
+        int generated = ConsumeOrFail(s, chunk.Tokens, _logits.AsSpan(0, _vocab));
         Interlocked.Add(ref _generatedTokens, generated);
         UpdateSpeed(generated);
     }
@@ -626,19 +616,7 @@ public sealed class Scheduler : IDisposable
         {
             var (s, count) = stepSequences[i];
             int rows = items[i].LogitRows;
-            try
-            {
-                generated += Consume(s, count, _logits.AsSpan(row * _vocab, rows * _vocab));
-            }
-            catch (Exception e) when (s.Slot is { } slot)
-            {
-                // Sampling one sequence failed (a grammar, non-finite logits …): end that sequence with the error, never the
-                // scheduler thread and the others. Its slot is emptied: what its cache holds is no longer known to match.
-                slot.Cache.Clear();
-                slot.Tokens.Clear();
-                s.PendingDraftRows = 0;
-                Fail(s, e);
-            }
+            generated += ConsumeOrFail(s, count, _logits.AsSpan(row * _vocab, rows * _vocab));
             row += rows;
         }
         Interlocked.Add(ref _generatedTokens, generated);
@@ -653,6 +631,24 @@ public sealed class Scheduler : IDisposable
     {
         _hiddenRows.Add(s.Mtp?.Record(tokens) ?? default);
         return s.Mtp is not null;
+    }
+
+    /// <summary><see cref="Consume"/>, where a failure to sample (a grammar, non-finite logits …) ends that sequence with the
+    /// error, never the scheduler thread and the others. Its slot is emptied: what its cache holds is no longer known to match.</summary>
+    private int ConsumeOrFail(Sequence s, int count, ReadOnlySpan<float> rows)
+    {
+        try
+        {
+            return Consume(s, count, rows);
+        }
+        catch (Exception e) when (s.Slot is { } slot)
+        {
+            slot.Cache.Clear();
+            slot.Tokens.Clear();
+            s.PendingDraftRows = 0;
+            Fail(s, e);
+            return 0;
+        }
     }
 
     /// <summary>What one sequence's rows of a pass give: prompt progress (and its first token when the prompt is done), or
