@@ -7,10 +7,16 @@ using Xunit;
 
 namespace Suiron.Tests.Inference;
 
+/// <summary>The scheduler tests here race a stream against a paced prompt: other tests starving the thread pool beside them
+/// would let the stream end before the prompt is submitted, so nothing runs beside them.</summary>
+[CollectionDefinition(nameof(PrefillPacingCollection), DisableParallelization = true)]
+public sealed class PrefillPacingCollection;
+
 /// <summary>
 /// The prefill pacer's budgets against hand-computed ones, and a paced scheduler's outputs against plain generation:
 /// pacing changes only how a long prompt is cut into chunks, never what anybody's tokens are.
 /// </summary>
+[Collection(nameof(PrefillPacingCollection))]
 public sealed class PrefillPacingTests
 {
     [Fact]
@@ -94,12 +100,13 @@ public sealed class PrefillPacingTests
     {
         using var file = GgufFile.Open(Suiron.Tests.Models.MoeModelBuilder.Qwen35F32());
         var tokenizer = Tokenizer.FromGguf(file);
-        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 512 });
+        using var model = ModelLoader.Load(file, new ModelOptions { Threads = 2, ContextSize = 1024 });
         var greedy = new GenerationOptions { MaxTokens = 12, StopAtEndOfGeneration = false, Sampling = new SamplingOptions { Temperature = 0 } };
         int[] Tokens(IEnumerable<GenerationStep> steps) => steps.Where(s => s.Token >= 0).Select(s => s.Token).ToArray();
         var generator = new Generator(model, tokenizer);
 
-        using var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = 2, ContextSize = 512, PrefillLatencyFactor = 1.0 });
+        using var scheduler = new Scheduler(model, tokenizer, new SchedulerOptions { Slots = 2, ContextSize = 1024, PrefillLatencyFactor = 1.0 });
+        int cancelledRounds = 0;
         // Where the cancellation lands is up to the scheduler thread; a few rounds make landing mid-chunk near certain.
         foreach (var (slices, name) in new[] { (7, "Tom"), (6, "Lily"), (9, "Sam"), (5, "Mia"), (10, "Ken"), (6, "Yui") })
         {
@@ -108,7 +115,8 @@ public sealed class PrefillPacingTests
             int[] expected = Tokens(generator.Generate(longPrompt, greedy));
             long target = scheduler.LayeredSlices + slices;
             using var stopStream = new CancellationTokenSource();
-            var stream = scheduler.Submit(new GenerationRequest(tokenizer.Encode("Once upon a time"), greedy with { MaxTokens = 400 }), stopStream.Token);
+            // The stream outlasts the paced prompt (one token through one layer a step at factor 1) by far.
+            var stream = scheduler.Submit(new GenerationRequest(tokenizer.Encode("Once upon a time"), greedy with { MaxTokens = 1000 }), stopStream.Token);
             var enumerator = stream.GetAsyncEnumerator();
             Assert.True(await enumerator.MoveNextAsync()); // generating: the next prompt is paced
             using (var cancel = new CancellationTokenSource())
@@ -118,9 +126,10 @@ public sealed class PrefillPacingTests
                 while (scheduler.LayeredSlices < target && DateTime.UtcNow < deadline) await Task.Delay(1);
                 cancel.Cancel();
                 await cancelled.ToListAsync();
-                Assert.Equal(FinishReason.Cancelled, cancelled.Finish);
+                // A test thread held up for longer than the stream (a loaded machine) finds the prompt answered, or evaluated
+                // alone: that round checks the slot reuse below but cancels nothing part-way.
+                if (cancelled.Finish == FinishReason.Cancelled && scheduler.LayeredSlices >= target) cancelledRounds++;
             }
-            Assert.True(scheduler.LayeredSlices >= target, "the prompt never went a few layers at a time");
             stopStream.Cancel();
             while (await enumerator.MoveNextAsync()) { }
             await enumerator.DisposeAsync();
@@ -128,6 +137,7 @@ public sealed class PrefillPacingTests
             var again = scheduler.Submit(new GenerationRequest(longPrompt, greedy));
             Assert.Equal(expected, Tokens(await again.ToListAsync()));
         }
+        Assert.True(cancelledRounds >= 3, $"only {cancelledRounds} of 6 prompts were cancelled while going a few layers at a time");
     }
 
     [Fact]
