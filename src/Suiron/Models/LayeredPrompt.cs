@@ -1,4 +1,3 @@
-using System.Buffers;
 using Suiron.Inference;
 
 namespace Suiron.Models;
@@ -46,7 +45,9 @@ internal sealed class LayeredPromptChunk : IDisposable
         Tokens = tokens;
         LayerCount = layerCount;
         FirstPosition = cache.Count;
-        _residual = ArrayPool<float>.Shared.Rent(tokens * width);
+        // Its own array, not a pooled one: the shared pool keeps what is returned to it per size and core, which a server's
+        // varied chunk sizes would turn into memory held for good.
+        _residual = new float[tokens * width];
     }
 
     /// <summary>The cache the chunk's rows go to.</summary>
@@ -74,9 +75,5 @@ internal sealed class LayeredPromptChunk : IDisposable
     internal Span<float> Residual(int width) =>
         (_residual ?? throw new ObjectDisposedException(nameof(LayeredPromptChunk))).AsSpan(0, Tokens * width);
 
-    public void Dispose()
-    {
-        if (_residual is { } residual) ArrayPool<float>.Shared.Return(residual);
-        _residual = null;
-    }
+    public void Dispose() => _residual = null;
 }
