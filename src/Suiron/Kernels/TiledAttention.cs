@@ -38,7 +38,12 @@ internal static unsafe class TiledAttention
 
     /// <summary>Query vectors a block should hold: enough to amortize widening each K/V row, few enough that the block's
     /// scores (vectors × context) stay in the outer caches.</summary>
-    public const int TargetVectors = 32;
+    public const int TargetVectors = 128;
+
+    /// <summary>Most floats of scores a block keeps (4 MiB): a block's scores are written tile by tile, read by the softmax
+    /// and again by weights·V, so they should stay in the core's outer caches; deep in the context this halves the
+    /// block's rows rather than let its scores spill.</summary>
+    public const long ScoreFloats = 1 << 20;
 
     /// <summary>Whether the tiled form handles this cache: F16 or F32 keys and values, 256-bit vectors with FMA.</summary>
     public static bool Supports(KvCache cache) =>
@@ -55,8 +60,7 @@ internal static unsafe class TiledAttention
     public static int RowsPerBlock(int groupSize, int context)
     {
         int rows = Math.Max(1, TargetVectors / groupSize);
-        // Keep the block's scores under 4M floats (16 MiB) even at the longest contexts.
-        while (rows > 1 && (long)rows * groupSize * Padded(context) > 4 << 20) rows /= 2;
+        while (rows > 1 && (long)rows * groupSize * Padded(context) > ScoreFloats) rows /= 2;
         return rows;
     }
 
