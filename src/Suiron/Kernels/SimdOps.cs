@@ -141,8 +141,11 @@ internal unsafe interface ISimdOps<TVector, TLanes> where TVector : struct where
     /// <summary>int16 added (wrapping; callers stay within int16).</summary>
     static abstract TVector AddInt16(TVector left, TVector right);
 
-    /// <summary>0xFF where the signed byte of <paramref name="left"/> is greater than <paramref name="right"/>'s, else 0.</summary>
-    static abstract TVector GreaterThanSignedBytes(TVector left, TVector right);
+    /// <summary>
+    /// <paramref name="counts"/> plus one (modulo 256) in each byte where the signed byte of <paramref name="value"/> is
+    /// greater than <paramref name="threshold"/>'s, the rest unchanged.
+    /// </summary>
+    static abstract TVector IncrementWhereGreater(TVector counts, TVector value, TVector threshold);
 
     /// <summary>
     /// A 32-byte run of <paramref name="lower"/> then <paramref name="upper"/>: 16-byte vectors take lower for half 0 and
@@ -353,8 +356,8 @@ internal readonly unsafe struct Vector128Ops : ISimdOps<Vector128<byte>, Vector1
     public static Vector128<byte> AddInt16(Vector128<byte> left, Vector128<byte> right) => (left.AsInt16() + right.AsInt16()).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<byte> GreaterThanSignedBytes(Vector128<byte> left, Vector128<byte> right) =>
-        Vector128.GreaterThan(left.AsSByte(), right.AsSByte()).AsByte();
+    public static Vector128<byte> IncrementWhereGreater(Vector128<byte> counts, Vector128<byte> value, Vector128<byte> threshold) =>
+        counts - Vector128.GreaterThan(value.AsSByte(), threshold.AsSByte()).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> FromLanes(Vector128<byte> lower, Vector128<byte> upper, Vector128<byte> secondLower, Vector128<byte> secondUpper, int half) =>
@@ -498,9 +501,10 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> AddInt16(Vector256<byte> left, Vector256<byte> right) => Avx2.Add(left.AsInt16(), right.AsInt16()).AsByte();
 
+    /// <summary>The compare's 0xFF is −1: subtracted, it adds one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> GreaterThanSignedBytes(Vector256<byte> left, Vector256<byte> right) =>
-        Avx2.CompareGreaterThan(left.AsSByte(), right.AsSByte()).AsByte();
+    public static Vector256<byte> IncrementWhereGreater(Vector256<byte> counts, Vector256<byte> value, Vector256<byte> threshold) =>
+        Avx2.Subtract(counts, Avx2.CompareGreaterThan(value.AsSByte(), threshold.AsSByte()).AsByte());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> FromLanes(Vector128<byte> lower, Vector128<byte> upper, Vector128<byte> secondLower, Vector128<byte> secondUpper, int half) =>

@@ -189,12 +189,10 @@ internal static unsafe class TernaryDot<TOps, TVector, TLanes>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVector TimesThree(TVector v) => TOps.AddBytes(TOps.AddBytes(v, v), v);
 
-    /// <summary>The trits 0..2 of bytes held xor 0x80: (v ≥ 86) + (v ≥ 171), as 0 − (0xFF where so) twice.</summary>
+    /// <summary>The trits 0..2 of bytes held xor 0x80: (v ≥ 86) + (v ≥ 171).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVector TritsOfBiased(TVector biased) =>
-        TOps.SubtractBytes(
-            TOps.SubtractBytes(default, TOps.GreaterThanSignedBytes(biased, TOps.Create(85 - 128 + 256))),
-            TOps.GreaterThanSignedBytes(biased, TOps.Create(170 - 128)));
+        TOps.IncrementWhereGreater(TOps.IncrementWhereGreater(default, biased, TOps.Create(85 - 128 + 256)), biased, TOps.Create(170 - 128));
 }
 
 /// <summary>The 16-byte pieces of a TQ1_0 block that every width builds its upper runs from (the same at every width).</summary>

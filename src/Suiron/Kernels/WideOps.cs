@@ -234,10 +234,10 @@ internal readonly unsafe struct Avx512Ops : IWideOps
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> AddInt16(Vector512<byte> left, Vector512<byte> right) => Avx512BW.Add(left.AsInt16(), right.AsInt16()).AsByte();
 
-    /// <summary>vpcmpgtb into a mask register, expanded to bytes.</summary>
+    /// <summary>vpcmpgtb into a mask register and a masked add (a subtract of the expanded mask would take a vpmovm2b more).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> GreaterThanSignedBytes(Vector512<byte> left, Vector512<byte> right) =>
-        Avx512BW.CompareGreaterThan(left.AsSByte(), right.AsSByte()).AsByte();
+    public static Vector512<byte> IncrementWhereGreater(Vector512<byte> counts, Vector512<byte> value, Vector512<byte> threshold) =>
+        Vector512.ConditionalSelect(Avx512BW.CompareGreaterThan(value.AsSByte(), threshold.AsSByte()).AsByte(), Avx512BW.Add(counts, Vector512<byte>.One), counts);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> FromLanes(Vector128<byte> lower, Vector128<byte> upper, Vector128<byte> secondLower, Vector128<byte> secondUpper, int half) =>
@@ -437,9 +437,9 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
     public static Vector512<byte> AddInt16(Vector512<byte> left, Vector512<byte> right) => (left.AsInt16() + right.AsInt16()).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> GreaterThanSignedBytes(Vector512<byte> left, Vector512<byte> right) => Vector512.Create(
-        Avx2.CompareGreaterThan(left.GetLower().AsSByte(), right.GetLower().AsSByte()).AsByte(),
-        Avx2.CompareGreaterThan(left.GetUpper().AsSByte(), right.GetUpper().AsSByte()).AsByte());
+    public static Vector512<byte> IncrementWhereGreater(Vector512<byte> counts, Vector512<byte> value, Vector512<byte> threshold) => Vector512.Create(
+        Avx2Ops.IncrementWhereGreater(counts.GetLower(), value.GetLower(), threshold.GetLower()),
+        Avx2Ops.IncrementWhereGreater(counts.GetUpper(), value.GetUpper(), threshold.GetUpper()));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> FromLanes(Vector128<byte> lower, Vector128<byte> upper, Vector128<byte> secondLower, Vector128<byte> secondUpper, int half) =>

@@ -177,11 +177,12 @@ public sealed unsafe class SimdOpsTests
 
             byte[] byteSums = Bytes(TOps.AddBytes(va, vb));
             byte[] wordSums = Bytes(TOps.AddInt16(va, vb));
-            byte[] greater = Bytes(TOps.GreaterThanSignedBytes(va, vb));
+            byte[] counts = RandomBytes(random, width);
+            byte[] incremented = Bytes(TOps.IncrementWhereGreater(From<TVector>(counts), va, vb));
             for (int i = 0; i < width; i++)
             {
                 Assert.Equal((byte)(a[i] + b[i]), byteSums[i]);
-                Assert.Equal((sbyte)a[i] > (sbyte)b[i] ? 0xFF : 0, greater[i]);
+                Assert.Equal((sbyte)a[i] > (sbyte)b[i] ? (byte)(counts[i] + 1) : counts[i], incremented[i]);
             }
             for (int k = 0; k < width / 2; k++)
                 Assert.Equal((short)(BitConverter.ToInt16(a, 2 * k) + BitConverter.ToInt16(b, 2 * k)), BitConverter.ToInt16(wordSums, 2 * k));
