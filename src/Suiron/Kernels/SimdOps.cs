@@ -11,7 +11,7 @@ namespace Suiron.Kernels;
 
 /// <summary>
 /// The few operations the integer decode kernels (<see cref="KQuantDot{TOps, TVector, TLanes}"/>,
-/// <see cref="Block32Dot{TOps, TVector, TLanes}"/>) are written in, per vector width, so that each
+/// <see cref="Block32Dot{TOps, TVector, TLanes}"/>, <see cref="TernaryDot{TOps, TVector, TLanes}"/>) are written in, per vector width, so that each
 /// kernel's logic exists once and the JIT specialises it per struct (the way Highway's targets or TensorPrimitives'
 /// operator structs work): <see cref="Vector128Ops"/> (SSE on x86, NEON on ARM64), <see cref="Avx2Ops"/>,
 /// <see cref="Avx512Ops"/> and its software twin <see cref="Avx512TwinOps"/>.

@@ -12,7 +12,8 @@ namespace Suiron.Kernels;
 /// <para>
 /// Per block the trits t ∈ {0, 1, 2} are multiplied unsigned by the activations (vpmaddubsw; each pair at most 2·2·128)
 /// and added up in int16 from the negated Q8_K group sums, which takes the −1 of t − 1 off: Σ (t − 1)·y, exactly (a lane
-/// takes at most 16 pairs and two group sums, 16·512 + 2·2048 &lt; 2¹⁵). Then, as <see cref="Ternary.DotTQ1_0"/>:
+/// takes at most 16 pairs and two group sums, 16·512 + 2·2048 &lt; 2¹⁵; 16·768 + 2·2048 for the two-bit t = 3 that no
+/// quantizer writes but a file may hold, which the reference reads as 3). Then, as <see cref="Ternary.DotTQ1_0"/>:
 /// sum += integer · (d_x · d_y), in block order, so every width gives the scalar reference's bits.
 /// </para>
 /// <para>
