@@ -104,10 +104,10 @@ internal static unsafe class TernaryDot<TOps, TVector, TLanes>
     private static TVector LessGroupSums(TVector words, BlockQ8K* firstY, BlockQ8K* secondY, int half) =>
         TOps.SubtractInt16(words, TOps.LoadRuns((byte*)firstY->BSums, (byte*)secondY->BSums, half));
 
-    /// <summary>The activations of the run at <paramref name="element"/>.</summary>
+    /// <summary>The words plus the trits of the biased bytes times the activations of the run at <paramref name="element"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVector Activations(BlockQ8K* firstY, BlockQ8K* secondY, int element, int half) =>
-        TOps.LoadRuns((byte*)firstY->Qs + element, (byte*)secondY->Qs + element, half);
+    private static TVector AddRun(TVector words, TVector biased, BlockQ8K* firstY, BlockQ8K* secondY, int element, int half) =>
+        TOps.AddInt16(words, TOps.MultiplyAddPairs(TritsOfBiased(biased), TOps.LoadRuns((byte*)firstY->Qs + element, (byte*)secondY->Qs + element, half)));
 
     private readonly struct TQ2_0Blocks : ITernaryBlocks
     {
@@ -119,7 +119,6 @@ internal static unsafe class TernaryDot<TOps, TVector, TLanes>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static TVector Words(byte* first, byte* second, BlockQ8K* firstY, BlockQ8K* secondY)
         {
-            TVector mask = TOps.Create(3);
             TVector words = default;
             for (int half = 0; half < HalvesPerRun; half++)
             {
@@ -127,15 +126,21 @@ internal static unsafe class TernaryDot<TOps, TVector, TLanes>
                 for (int part = 0; part < 2; part++)
                 {
                     TVector packed = TOps.LoadRuns(first + 32 * part, second + 32 * part, half);
+                    // one pointer per 128 activations, so that each load's offset is a constant of its address
                     byte* firstQ = (byte*)firstY->Qs + 128 * part, secondQ = (byte*)secondY->Qs + 128 * part;
-                    words = TOps.AddInt16(words, TOps.MultiplyAddPairs(TOps.And(packed, mask), TOps.LoadRuns(firstQ, secondQ, half)));
-                    words = TOps.AddInt16(words, TOps.MultiplyAddPairs(TOps.And(TOps.ShiftPerRun(packed, 2, 0), mask), TOps.LoadRuns(firstQ + 32, secondQ + 32, half)));
-                    words = TOps.AddInt16(words, TOps.MultiplyAddPairs(TOps.And(TOps.ShiftPerRun(packed, 4, 0), mask), TOps.LoadRuns(firstQ + 64, secondQ + 64, half)));
-                    words = TOps.AddInt16(words, TOps.MultiplyAddPairs(TOps.And(TOps.ShiftPerRun(packed, 6, 0), mask), TOps.LoadRuns(firstQ + 96, secondQ + 96, half)));
+                    words = TOps.AddInt16(words, Run(packed, 0, firstQ, secondQ, half));
+                    words = TOps.AddInt16(words, Run(packed, 2, firstQ + 32, secondQ + 32, half));
+                    words = TOps.AddInt16(words, Run(packed, 4, firstQ + 64, secondQ + 64, half));
+                    words = TOps.AddInt16(words, Run(packed, 6, firstQ + 96, secondQ + 96, half));
                 }
             }
             return words;
         }
+
+        /// <summary>The trits in bits <paramref name="shift"/>, shift + 1 of the packed bytes times their activations, as int16 pair sums.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static TVector Run(TVector packed, int shift, byte* firstQ, byte* secondQ, int half) =>
+            TOps.MultiplyAddPairs(TOps.And(TOps.ShiftPerRun(packed, shift, 0), TOps.Create(3)), TOps.LoadRuns(firstQ, secondQ, half));
     }
 
     private readonly struct TQ1_0Blocks : ITernaryBlocks
@@ -173,14 +178,11 @@ internal static unsafe class TernaryDot<TOps, TVector, TLanes>
                 words = LessGroupSums(words, firstY, secondY, half);
                 TVector packed = TOps.AddBytes(TOps.LoadRuns(x0->Qs, x1->Qs, half), bias);
                 for (int t = 0; t < 5; t++, packed = TimesThree(packed))
-                    words = TOps.AddInt16(words, TOps.MultiplyAddPairs(TritsOfBiased(packed), Activations(firstY, secondY, 32 * t, half)));
+                    words = AddRun(words, packed, firstY, secondY, 32 * t, half);
                 // elements 160.. : the middle bytes' trits 0 and 1, then 2 and 3, then trit 4 beside the qh run
-                packed = TOps.FromLanes(middle, middle3, middleSecond, middle3Second, half);
-                words = TOps.AddInt16(words, TOps.MultiplyAddPairs(TritsOfBiased(packed), Activations(firstY, secondY, 160, half)));
-                packed = TOps.FromLanes(middle9, middle27, middle9Second, middle27Second, half);
-                words = TOps.AddInt16(words, TOps.MultiplyAddPairs(TritsOfBiased(packed), Activations(firstY, secondY, 192, half)));
-                packed = TOps.FromLanes(middle81, high, middle81Second, highSecond, half);
-                words = TOps.AddInt16(words, TOps.MultiplyAddPairs(TritsOfBiased(packed), Activations(firstY, secondY, 224, half)));
+                words = AddRun(words, TOps.FromLanes(middle, middle3, middleSecond, middle3Second, half), firstY, secondY, 160, half);
+                words = AddRun(words, TOps.FromLanes(middle9, middle27, middle9Second, middle27Second, half), firstY, secondY, 192, half);
+                words = AddRun(words, TOps.FromLanes(middle81, high, middle81Second, highSecond, half), firstY, secondY, 224, half);
             }
             return words;
         }

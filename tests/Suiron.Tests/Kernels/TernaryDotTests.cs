@@ -52,10 +52,10 @@ public unsafe class TernaryDotTests
     /// <summary>
     /// <see cref="TernaryDot{TOps, TVector, TLanes}"/> at each width, its instances called directly (the 512-bit ones are
     /// not <see cref="DotKernels.For(TensorType, DotPath)"/>'s), against the scalar reference bit for bit: block counts
-    /// that leave every tail (one to five blocks, 8, 33), and besides the random bytes, blocks of the extreme trits: TQ1_0
-    /// bytes all trits 0 (0), all 1 (128), all 2 (255) and the thresholds of trit 0 (85, 86, 170, 171), TQ2_0 bytes
-    /// 0x00, 0x55, 0xAA and 0xFF (the invalid three too, which the reference reads as t = 3), with scales ±0, subnormal,
-    /// normal and the largest fp16.
+    /// that leave every tail (one to five blocks, 8, 33); blocks from the quantizer, random bytes, and blocks of the
+    /// extreme trits: TQ1_0 bytes all trits 0 (0), all 1 (128), all 2 (255) and the thresholds of trit 0 (85, 86, 170,
+    /// 171), TQ2_0 bytes 0x00, 0x55, 0xAA and 0xFF (the invalid three too, which the reference reads as t = 3), with
+    /// scales ±0, subnormal, normal and the largest fp16.
     /// </summary>
     [SkippableTheory]
     [MemberData(nameof(TypesAndWidths))]
@@ -75,11 +75,15 @@ public unsafe class TernaryDotTests
             for (int seed = 0; seed < 8; seed++)
             {
                 int n = blocks * 256;
-                var weights = RandomBlocks(type, blocks, seed: 500 * blocks + seed);
+                // seeds 1 and 5: blocks from the quantizer (valid packings only); the others random bytes
+                bool quantized = seed % 4 == 1;
+                var weights = quantized
+                    ? KernelTestData.EncodeRows(type, KernelTestData.Gaussian(n, seed: 800 * blocks + seed, scale: 0.1f), 1, n)
+                    : RandomBlocks(type, blocks, seed: 500 * blocks + seed);
                 var random = new Random(seed);
-                for (int b = 0; b < blocks; b++)
+                for (int b = 0; b < blocks && !quantized; b++)
                 {
-                    // even seeds: whole blocks of one extreme byte or a mix of them; odd seeds keep the random bytes
+                    // even seeds: whole blocks of one extreme byte or a mix of them; seeds 3 and 7 keep the random bytes
                     if (seed % 2 == 0)
                     {
                         byte[] extremes = type == TensorType.TQ1_0 ? tq1Extremes : tq2Extremes;
