@@ -3,6 +3,8 @@ using Avx2Block32Dot = Suiron.Kernels.Block32Dot<Suiron.Kernels.Avx2Ops, System.
 using Avx2KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Vector128Block32Dot = Suiron.Kernels.Block32Dot<Suiron.Kernels.Vector128Ops, System.Runtime.Intrinsics.Vector128<byte>, Suiron.Kernels.Vector128Pair>;
 using Vector128KQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Vector128Ops, System.Runtime.Intrinsics.Vector128<byte>, Suiron.Kernels.Vector128Pair>;
+using Avx2TernaryDot = Suiron.Kernels.TernaryDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Vector128TernaryDot = Suiron.Kernels.TernaryDot<Suiron.Kernels.Vector128Ops, System.Runtime.Intrinsics.Vector128<byte>, Suiron.Kernels.Vector128Pair>;
 using Avx2IQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx2Ops, Suiron.Kernels.Avx2GridOps, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx2FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx2FloatOps, Suiron.Kernels.Vector256x2, System.Runtime.Intrinsics.Vector256<ushort>>;
 using Vector128FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Vector128FloatOps, Suiron.Kernels.Vector128x4, System.Runtime.Intrinsics.Vector128<ushort>>;
@@ -61,7 +63,7 @@ internal static unsafe class DotKernels
     /// The kernel of <paramref name="path"/> for the type, falling back to the next family down where that one has
     /// none (Q8_1 and Q8_K, activation-only encodings, have scalar kernels only).
     /// Tests pass a lower path to force it. The one-row dots of the AVX-512 families are the AVX2 ones; a matmul picks its
-    /// 512-bit decode kernels (F32, F16, BF16, IQ4_XS, Q4_K, Q6_K) and GEMM tiles itself, where they win their timing
+    /// 512-bit decode kernels (F32, F16, BF16, IQ4_XS, Q4_K, Q6_K, TQ1_0, TQ2_0) and GEMM tiles itself, where they win their timing
     /// (<see cref="WideKernelChoice"/>).
     /// </summary>
     public static delegate*<byte*, byte*, int, float> For(TensorType weightType, DotPath path) => Resolve(weightType, path) switch
@@ -98,8 +100,8 @@ internal static unsafe class DotKernels
         TensorType.IQ4_NL => &Avx2Block32Dot.IQ4NL,
         TensorType.MXFP4 => &Avx2Block32Dot.MXFP4,
         TensorType.IQ4_XS => &Avx2IQ4XSDot.IQ4XS,
-        TensorType.TQ1_0 => &Ternary.Avx2DotTQ1_0,
-        TensorType.TQ2_0 => &Ternary.Avx2DotTQ2_0,
+        TensorType.TQ1_0 => &Avx2TernaryDot.TQ1_0,
+        TensorType.TQ2_0 => &Avx2TernaryDot.TQ2_0,
         TensorType.IQ2_XXS => &Lattice.Avx2DotIQ2XXS,
         TensorType.IQ2_XS => &Lattice.Avx2DotIQ2XS,
         TensorType.IQ2_S => &Lattice.Avx2DotIQ2S,
@@ -129,8 +131,8 @@ internal static unsafe class DotKernels
         TensorType.IQ4_NL => &Vector128Block32Dot.IQ4NL,
         TensorType.IQ4_XS => &Vector128Dot.IQ4XS,
         TensorType.MXFP4 => &Vector128Block32Dot.MXFP4,
-        TensorType.TQ1_0 => &Ternary.Vector128DotTQ1_0,
-        TensorType.TQ2_0 => &Ternary.Vector128DotTQ2_0,
+        TensorType.TQ1_0 => &Vector128TernaryDot.TQ1_0,
+        TensorType.TQ2_0 => &Vector128TernaryDot.TQ2_0,
         TensorType.IQ2_XXS => &Lattice.Vector128DotIQ2XXS,
         TensorType.IQ2_XS => &Lattice.Vector128DotIQ2XS,
         TensorType.IQ2_S => &Lattice.Vector128DotIQ2S,

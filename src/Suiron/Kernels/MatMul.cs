@@ -9,6 +9,8 @@ using Avx512TwinKQuantDot = Suiron.Kernels.KQuantDot<Suiron.Kernels.Avx512TwinOp
 using Avx2IQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx2Ops, Suiron.Kernels.Avx2GridOps, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx512IQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx512Ops, Suiron.Kernels.Avx512GridOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx512TwinIQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx512TwinOps, Suiron.Kernels.Avx512TwinGridOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx512TernaryDot = Suiron.Kernels.TernaryDot<Suiron.Kernels.Avx512Ops, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx512TwinTernaryDot = Suiron.Kernels.TernaryDot<Suiron.Kernels.Avx512TwinOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx2FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx2FloatOps, Suiron.Kernels.Vector256x2, System.Runtime.Intrinsics.Vector256<ushort>>;
 using Avx512FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx512FloatOps, System.Runtime.Intrinsics.Vector512<float>, System.Runtime.Intrinsics.Vector256<ushort>>;
 using Avx512TwinFloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx512TwinFloatOps, System.Runtime.Intrinsics.Vector512<float>, System.Runtime.Intrinsics.Vector256<ushort>>;
@@ -188,6 +190,10 @@ public static unsafe partial class MatMul
             if (type == TensorType.Q4_K && path == DotPath.Avx512Twin) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx512TwinKQuantDot.Q4KTwoRows, 2);
             if (type == TensorType.Q6_K && path == DotPath.Avx512) return new(&Avx2KQuantDot.Q6K, null, false, false, &Avx512KQuantDot.Q6KTwoRows, 2);
             if (type == TensorType.Q6_K && path == DotPath.Avx512Twin) return new(&Avx2KQuantDot.Q6K, null, false, false, &Avx512TwinKQuantDot.Q6KTwoRows, 2);
+            if (type == TensorType.TQ1_0 && path == DotPath.Avx512) return new(&Avx512TernaryDot.TQ1_0, null, false, false);
+            if (type == TensorType.TQ1_0 && path == DotPath.Avx512Twin) return new(&Avx512TwinTernaryDot.TQ1_0, null, false, false);
+            if (type == TensorType.TQ2_0 && path == DotPath.Avx512) return new(&Avx512TernaryDot.TQ2_0, null, false, false);
+            if (type == TensorType.TQ2_0 && path == DotPath.Avx512Twin) return new(&Avx512TwinTernaryDot.TQ2_0, null, false, false);
             bool avx2 = DotKernels.IsAvx2OrWider(path); // the AVX-512 families take the AVX2 kernels where they have no wide one
             if (type == TensorType.F16 && avx2) return new(&Avx2FloatDot.F16xRebiasedF32, null, true, true, &Avx2FloatDot.F16xRebiasedF32FourRows, 4);
             if (type == TensorType.Q4_K && avx2) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx2KQuantDot.Q4KTwoRows, 2);

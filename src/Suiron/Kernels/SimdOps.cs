@@ -11,7 +11,7 @@ namespace Suiron.Kernels;
 
 /// <summary>
 /// The few operations the integer decode kernels (<see cref="KQuantDot{TOps, TVector, TLanes}"/>,
-/// <see cref="Block32Dot{TOps, TVector, TLanes}"/>) are written in, per vector width, so that each
+/// <see cref="Block32Dot{TOps, TVector, TLanes}"/>, <see cref="TernaryDot{TOps, TVector, TLanes}"/>) are written in, per vector width, so that each
 /// kernel's logic exists once and the JIT specialises it per struct (the way Highway's targets or TensorPrimitives'
 /// operator structs work): <see cref="Vector128Ops"/> (SSE on x86, NEON on ARM64), <see cref="Avx2Ops"/>,
 /// <see cref="Avx512Ops"/> and its software twin <see cref="Avx512TwinOps"/>.
@@ -130,6 +130,36 @@ internal unsafe interface ISimdOps<TVector, TLanes> where TVector : struct where
     static abstract TLanes BlockLanes(TVector sum, TVector secondHalfSum, int block);
 
     static abstract void Store(void* address, TVector value);
+
+    // ---- ternary family ----
+    // (TernaryDot: TQ1_0, TQ2_0.) Runs and blocks as the block-32 family's: a 64-byte vector holds a 32-byte run of a
+    // first and of a second block, a 16-byte vector half 0 or 1 of a run.
+
+    /// <summary>Bytes added modulo 256.</summary>
+    static abstract TVector AddBytes(TVector left, TVector right);
+
+    /// <summary>int16 added (wrapping; callers stay within int16).</summary>
+    static abstract TVector AddInt16(TVector left, TVector right);
+
+    /// <summary>
+    /// <paramref name="counts"/> plus one (modulo 256) in each byte where the signed byte of <paramref name="value"/> is
+    /// greater than <paramref name="threshold"/>'s, the rest unchanged.
+    /// </summary>
+    static abstract TVector IncrementWhereGreater(TVector counts, TVector value, TVector threshold);
+
+    /// <summary>
+    /// A 32-byte run of <paramref name="lower"/> then <paramref name="upper"/>: 16-byte vectors take lower for half 0 and
+    /// upper for half 1; 64-byte vectors hold then the second block's run, <paramref name="secondLower"/> and
+    /// <paramref name="secondUpper"/>.
+    /// </summary>
+    static abstract TVector FromLanes(Vector128<byte> lower, Vector128<byte> upper, Vector128<byte> secondLower, Vector128<byte> secondUpper, int half);
+
+    /// <summary>
+    /// Each block's sum of its int16 words. 16- and 32-byte vectors hold one block: element 0 the sum of
+    /// <paramref name="firstWords"/>, 1 of <paramref name="secondWords"/>, 2 and 3 the same again. 64-byte vectors hold two:
+    /// the sums of firstWords' first and second block, then of secondWords'.
+    /// </summary>
+    static abstract Vector128<int> BlockSums(TVector firstWords, TVector secondWords);
 }
 
 /// <summary>Eight 32-bit lanes as two 128-bit vectors: <see cref="Vector128Ops"/>' <c>TLanes</c>.</summary>
@@ -316,6 +346,42 @@ internal readonly unsafe struct Vector128Ops : ISimdOps<Vector128<byte>, Vector1
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* address, Vector128<byte> value) => value.Store((byte*)address);
+
+    // ---- ternary family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> AddBytes(Vector128<byte> left, Vector128<byte> right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> AddInt16(Vector128<byte> left, Vector128<byte> right) => (left.AsInt16() + right.AsInt16()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> IncrementWhereGreater(Vector128<byte> counts, Vector128<byte> value, Vector128<byte> threshold) =>
+        counts - Vector128.GreaterThan(value.AsSByte(), threshold.AsSByte()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> FromLanes(Vector128<byte> lower, Vector128<byte> upper, Vector128<byte> secondLower, Vector128<byte> secondUpper, int half) =>
+        half == 0 ? lower : upper;
+
+    /// <summary>phaddd twice on x86, addp twice on ARM64.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> BlockSums(Vector128<byte> firstWords, Vector128<byte> secondWords)
+    {
+        Vector128<short> ones = Vector128.Create((short)1);
+        Vector128<int> first = MultiplyAddAdjacent(firstWords.AsInt16(), ones), second = MultiplyAddAdjacent(secondWords.AsInt16(), ones);
+        if (Ssse3.IsSupported)
+        {
+            Vector128<int> pairs = Ssse3.HorizontalAdd(first, second);
+            return Ssse3.HorizontalAdd(pairs, pairs);
+        }
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            Vector128<int> pairs = AdvSimd.Arm64.AddPairwise(first, second);
+            return AdvSimd.Arm64.AddPairwise(pairs, pairs);
+        }
+        int firstSum = Vector128.Sum(first), secondSum = Vector128.Sum(second);
+        return Vector128.Create(firstSum, secondSum, firstSum, secondSum);
+    }
 }
 
 /// <summary>The AVX2 + FMA operations on 256-bit vectors.</summary>
@@ -426,4 +492,42 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* address, Vector256<byte> value) => Avx.Store((byte*)address, value);
+
+    // ---- ternary family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> AddBytes(Vector256<byte> left, Vector256<byte> right) => Avx2.Add(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> AddInt16(Vector256<byte> left, Vector256<byte> right) => Avx2.Add(left.AsInt16(), right.AsInt16()).AsByte();
+
+    /// <summary>The compare's 0xFF is −1: subtracted, it adds one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> IncrementWhereGreater(Vector256<byte> counts, Vector256<byte> value, Vector256<byte> threshold) =>
+        Avx2.Subtract(counts, Avx2.CompareGreaterThan(value.AsSByte(), threshold.AsSByte()).AsByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> FromLanes(Vector128<byte> lower, Vector128<byte> upper, Vector128<byte> secondLower, Vector128<byte> secondUpper, int half) =>
+        Vector256.Create(lower, upper);
+
+    /// <summary>
+    /// vpmaddwd with ones, then the two blocks' vphaddd steps shared: [f0+f1, f2+f3, s0+s1, s2+s3 | f4+f5, …], the
+    /// 128-bit halves added, one phaddd more.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> BlockSums(Vector256<byte> firstWords, Vector256<byte> secondWords)
+    {
+        Vector256<short> ones = Vector256.Create((short)1);
+        Vector256<int> halves = Avx2.HorizontalAdd(Avx2.MultiplyAddAdjacent(firstWords.AsInt16(), ones), Avx2.MultiplyAddAdjacent(secondWords.AsInt16(), ones));
+        Vector128<int> quarters = halves.GetLower() + halves.GetUpper();
+        return Ssse3.HorizontalAdd(quarters, quarters);
+    }
+
+    /// <summary>The sums of the eight int32 of each vector, in order: two vphaddd steps that the four share, then the 128-bit halves added.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> SumsOfFour(Vector256<int> first, Vector256<int> second, Vector256<int> third, Vector256<int> fourth)
+    {
+        Vector256<int> sums = Avx2.HorizontalAdd(Avx2.HorizontalAdd(first, second), Avx2.HorizontalAdd(third, fourth));
+        return sums.GetLower() + sums.GetUpper();
+    }
 }

@@ -15,10 +15,10 @@ namespace Suiron.Kernels;
 /// </summary>
 internal static unsafe class WideKernelChoice
 {
-    private enum Family { Block32Gemm, KQuantGemm, FloatGemm, F16Decode, Q4KDecode, Q6KDecode, F32Decode, BF16Decode, IQ4XSDecode }
+    private enum Family { Block32Gemm, KQuantGemm, FloatGemm, F16Decode, Q4KDecode, Q6KDecode, F32Decode, BF16Decode, IQ4XSDecode, TQ1_0Decode, TQ2_0Decode }
 
     private const int Unknown = 0, Narrow = 1, Wide = 2;
-    private static readonly int[] Choices = new int[9];
+    private static readonly int[] Choices = new int[11];
 
     /// <summary>The path a matmul of <paramref name="type"/> runs when the caller names none: the GEMM's
     /// (<paramref name="gemm"/>) or the per-row kernels'.</summary>
@@ -72,6 +72,9 @@ internal static unsafe class WideKernelChoice
         (TensorType.F32, false) => Family.F32Decode,
         (TensorType.BF16, false) => Family.BF16Decode,
         (TensorType.IQ4_XS, false) => Family.IQ4XSDecode,
+        // no GEMM: every batch runs their per-row kernels
+        (TensorType.TQ1_0, _) => Family.TQ1_0Decode,
+        (TensorType.TQ2_0, _) => Family.TQ2_0Decode,
         (TensorType.Q4_K, false) => Family.Q4KDecode,
         (TensorType.Q6_K, false) => Family.Q6KDecode,
         _ => null,
@@ -104,6 +107,8 @@ internal static unsafe class WideKernelChoice
             Family.F32Decode => (TensorType.F32, 1),
             Family.BF16Decode => (TensorType.BF16, 1),
             Family.IQ4XSDecode => (TensorType.IQ4_XS, 1),
+            Family.TQ1_0Decode => (TensorType.TQ1_0, 1),
+            Family.TQ2_0Decode => (TensorType.TQ2_0, 1),
             _ => (TensorType.Q6_K, 1),
         };
         const int rows = 64, cols = 2048;

@@ -225,6 +225,32 @@ internal readonly unsafe struct Avx512Ops : IWideOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* address, Vector512<byte> value) => Avx512F.Store((byte*)address, value);
+
+    // ---- ternary family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> AddBytes(Vector512<byte> left, Vector512<byte> right) => Avx512BW.Add(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> AddInt16(Vector512<byte> left, Vector512<byte> right) => Avx512BW.Add(left.AsInt16(), right.AsInt16()).AsByte();
+
+    /// <summary>vpcmpgtb into a mask register and a masked add (a subtract of the expanded mask would take a vpmovm2b more).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> IncrementWhereGreater(Vector512<byte> counts, Vector512<byte> value, Vector512<byte> threshold) =>
+        Vector512.ConditionalSelect(Avx512BW.CompareGreaterThan(value.AsSByte(), threshold.AsSByte()).AsByte(), Avx512BW.Add(counts, Vector512<byte>.One), counts);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> FromLanes(Vector128<byte> lower, Vector128<byte> upper, Vector128<byte> secondLower, Vector128<byte> secondUpper, int half) =>
+        Combine(Vector256.Create(lower, upper), Vector256.Create(secondLower, secondUpper));
+
+    /// <summary>vpmaddwd with ones, then <see cref="Avx2Ops.SumsOfFour"/> of the four 256-bit halves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> BlockSums(Vector512<byte> firstWords, Vector512<byte> secondWords)
+    {
+        Vector512<short> ones = Vector512.Create((short)1);
+        Vector512<int> first = Avx512BW.MultiplyAddAdjacent(firstWords.AsInt16(), ones), second = Avx512BW.MultiplyAddAdjacent(secondWords.AsInt16(), ones);
+        return Avx2Ops.SumsOfFour(first.GetLower(), first.GetUpper(), second.GetLower(), second.GetUpper());
+    }
 }
 
 /// <summary>
@@ -401,6 +427,31 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* address, Vector512<byte> value) => value.Store((byte*)address);
+
+    // ---- ternary family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> AddBytes(Vector512<byte> left, Vector512<byte> right) => left + right;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> AddInt16(Vector512<byte> left, Vector512<byte> right) => (left.AsInt16() + right.AsInt16()).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> IncrementWhereGreater(Vector512<byte> counts, Vector512<byte> value, Vector512<byte> threshold) => Vector512.Create(
+        Avx2Ops.IncrementWhereGreater(counts.GetLower(), value.GetLower(), threshold.GetLower()),
+        Avx2Ops.IncrementWhereGreater(counts.GetUpper(), value.GetUpper(), threshold.GetUpper()));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> FromLanes(Vector128<byte> lower, Vector128<byte> upper, Vector128<byte> secondLower, Vector128<byte> secondUpper, int half) =>
+        Vector512.Create(Vector256.Create(lower, upper), Vector256.Create(secondLower, secondUpper));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> BlockSums(Vector512<byte> firstWords, Vector512<byte> secondWords)
+    {
+        Vector512<short> ones = Vector512.Create((short)1);
+        Vector512<int> first = MultiplyAddAdjacent(firstWords.AsInt16(), ones), second = MultiplyAddAdjacent(secondWords.AsInt16(), ones);
+        return Avx2Ops.SumsOfFour(first.GetLower(), first.GetUpper(), second.GetLower(), second.GetUpper());
+    }
 }
 
 /// <summary>
@@ -410,6 +461,7 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
 /// </summary>
 internal static unsafe class WideOpsConstants
 {
+
     /// <summary>vpsrlvd/vpsllvd counts: <paramref name="lower"/> (0..7) in the low 256-bit half, <paramref name="upper"/> in the high one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<uint> RunCounts(uint lower, uint upper) => Vector512.Load((uint*)(RunCountTableAddress + 64 * (8 * lower + upper)));

@@ -17,6 +17,7 @@ public sealed unsafe class SimdOpsTests
     {
         CheckDefinitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
         CheckBlock32Definitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
+        CheckTernaryDefinitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
     }
 
     [Fact]
@@ -25,6 +26,7 @@ public sealed unsafe class SimdOpsTests
         if (!Avx2Ops.IsSupported) return;
         CheckDefinitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
         CheckBlock32Definitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
+        CheckTernaryDefinitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
     }
 
     [Fact]
@@ -33,6 +35,7 @@ public sealed unsafe class SimdOpsTests
         if (!Avx512TwinOps.IsSupported) return;
         CheckDefinitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
         CheckBlock32Definitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
+        CheckTernaryDefinitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
     }
 
     [SkippableFact]
@@ -41,6 +44,7 @@ public sealed unsafe class SimdOpsTests
         Skip.IfNot(Avx512Ops.IsSupported && Avx2Ops.IsSupported, "this CPU has no AVX-512 (F, BW)");
         CheckDefinitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
         CheckBlock32Definitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
+        CheckTernaryDefinitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
     }
 
     [Fact]
@@ -151,6 +155,59 @@ public sealed unsafe class SimdOpsTests
             fixed (byte* p = stored) TOps.Store(p + 8, From<TVector>(a));
             Assert.Equal(a, stored.AsSpan(8, width).ToArray());
             Assert.All(stored.Take(8).Concat(stored.Skip(8 + width)), x => Assert.Equal(0, x));
+        }
+    }
+
+    /// <summary>
+    /// The ternary family's operations. FromLanes: byte i of a 32-byte run is lower[i] below 16, else upper[i − 16]
+    /// (16-byte vectors: half 0 lower, half 1 upper; 64: the second block's run above). BlockSums: each block's sum of
+    /// its int16 words, the words spanning int16 (the kernels' stay far inside, but the sums are exact either way).
+    /// </summary>
+    private static void CheckTernaryDefinitions<TOps, TVector, TLanes>() where TOps : struct, ISimdOps<TVector, TLanes> where TVector : struct where TLanes : struct
+    {
+        int width = TOps.VectorBytes;
+        var random = new Random(2000 + width);
+        byte[] edges = [0, 1, 42, 43, 85, 86, 127, 128, 129, 170, 171, 213, 214, 255];
+        for (int iteration = 0; iteration < 300; iteration++)
+        {
+            byte[] a = RandomBytes(random, width), b = RandomBytes(random, width);
+            if (iteration % 2 == 0)
+                for (int i = 0; i < width; i++) { a[i] = edges[random.Next(edges.Length)]; b[i] = edges[random.Next(edges.Length)]; }
+            TVector va = From<TVector>(a), vb = From<TVector>(b);
+
+            byte[] byteSums = Bytes(TOps.AddBytes(va, vb));
+            byte[] wordSums = Bytes(TOps.AddInt16(va, vb));
+            byte[] counts = RandomBytes(random, width);
+            byte[] incremented = Bytes(TOps.IncrementWhereGreater(From<TVector>(counts), va, vb));
+            for (int i = 0; i < width; i++)
+            {
+                Assert.Equal((byte)(a[i] + b[i]), byteSums[i]);
+                Assert.Equal((sbyte)a[i] > (sbyte)b[i] ? (byte)(counts[i] + 1) : counts[i], incremented[i]);
+            }
+            for (int k = 0; k < width / 2; k++)
+                Assert.Equal((short)(BitConverter.ToInt16(a, 2 * k) + BitConverter.ToInt16(b, 2 * k)), BitConverter.ToInt16(wordSums, 2 * k));
+
+            byte[][] lanes = [RandomBytes(random, 16), RandomBytes(random, 16), RandomBytes(random, 16), RandomBytes(random, 16)];
+            foreach (int half in width == 16 ? new[] { 0, 1 } : new[] { 0 })
+            {
+                byte[] built = Bytes(TOps.FromLanes(Vector128.Create(lanes[0]), Vector128.Create(lanes[1]), Vector128.Create(lanes[2]), Vector128.Create(lanes[3]), half));
+                for (int i = 0; i < width; i++)
+                {
+                    int runByte = width == 16 ? 16 * half + i : i % 32, block = width == 64 ? i / 32 : 0;
+                    Assert.Equal(lanes[2 * block + runByte / 16][runByte % 16], built[i]);
+                }
+            }
+
+            Vector128<int> sums = TOps.BlockSums(va, vb);
+            int blockBytes = width == 64 ? 32 : width;
+            int WordSum(byte[] bytes, int block)
+            {
+                int sum = 0;
+                for (int k = 0; k < blockBytes / 2; k++) sum += BitConverter.ToInt16(bytes, block * blockBytes + 2 * k);
+                return sum;
+            }
+            int[] expected = width == 64 ? [WordSum(a, 0), WordSum(a, 1), WordSum(b, 0), WordSum(b, 1)] : [WordSum(a, 0), WordSum(b, 0), WordSum(a, 0), WordSum(b, 0)];
+            for (int k = 0; k < 4; k++) Assert.Equal(expected[k], sums[k]);
         }
     }
 

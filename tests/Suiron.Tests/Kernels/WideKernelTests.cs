@@ -86,6 +86,13 @@ public sealed unsafe class WideKernelTests
             Assert.Equal(Avx512TwinOps.BlockLanes(u, s, 0), Avx512Ops.BlockLanes(u, s, 0));
             Assert.Equal(Avx512TwinOps.BlockLanes(u, s, 1), Avx512Ops.BlockLanes(u, s, 1));
             Assert.Equal(Avx512TwinOps.BitsToBytes(u.AsUInt32()[0], u.AsUInt32()[1], 0), Avx512Ops.BitsToBytes(u.AsUInt32()[0], u.AsUInt32()[1], 0));
+            // The ternary family's operations.
+            Assert.Equal(Avx512TwinOps.AddBytes(u, s), Avx512Ops.AddBytes(u, s));
+            Assert.Equal(Avx512TwinOps.AddInt16(u, s), Avx512Ops.AddInt16(u, s));
+            Assert.Equal(Avx512TwinOps.IncrementWhereGreater(idx, u, s), Avx512Ops.IncrementWhereGreater(idx, u, s));
+            Assert.Equal(Avx512TwinOps.FromLanes(u.GetLower().GetLower(), u.GetUpper().GetLower(), s.GetLower().GetUpper(), s.GetUpper().GetUpper(), 0),
+                Avx512Ops.FromLanes(u.GetLower().GetLower(), u.GetUpper().GetLower(), s.GetLower().GetUpper(), s.GetUpper().GetUpper(), 0));
+            Assert.Equal(Avx512TwinOps.BlockSums(u, s), Avx512Ops.BlockSums(u, s));
         }
     }
 
