@@ -25,7 +25,7 @@ internal static unsafe class WideKernelChoice
     public static DotPath PathFor(TensorType type, bool gemm)
     {
         if (DotKernels.Best != DotPath.Avx512) return DotKernels.Best;
-        Family? family = FamilyOf(type, gemm);
+        Family? family = FamilyOf(type, gemm && Gemm.Supports(type)); // a type without a GEMM runs its per-row kernels at any batch
         if (family is null) return DotPath.Avx512; // no wide kernel: the AVX2 one runs either way
         return IsWideFaster(family.Value) ? DotPath.Avx512 : DotPath.Avx2;
     }
@@ -72,9 +72,8 @@ internal static unsafe class WideKernelChoice
         (TensorType.F32, false) => Family.F32Decode,
         (TensorType.BF16, false) => Family.BF16Decode,
         (TensorType.IQ4_XS, false) => Family.IQ4XSDecode,
-        // no GEMM: every batch runs their per-row kernels
-        (TensorType.TQ1_0, _) => Family.TQ1_0Decode,
-        (TensorType.TQ2_0, _) => Family.TQ2_0Decode,
+        (TensorType.TQ1_0, false) => Family.TQ1_0Decode,
+        (TensorType.TQ2_0, false) => Family.TQ2_0Decode,
         (TensorType.Q4_K, false) => Family.Q4KDecode,
         (TensorType.Q6_K, false) => Family.Q6KDecode,
         _ => null,
