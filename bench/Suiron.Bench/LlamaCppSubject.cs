@@ -73,10 +73,23 @@ internal sealed class LlamaCppSubject : IBenchmarkSubject, IDisposable
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
-    /// <summary>Clears the cache and evaluates <paramref name="context"/> in batches of 512 (untimed).</summary>
+    /// <summary>The context the cache was last filled with.</summary>
+    private int[] _filled = [];
+
+    /// <summary>
+    /// Leaves exactly <paramref name="context"/> in the cache (untimed): when the cache already starts with it, the
+    /// previous run's positions are removed; else it is cleared and the context evaluated in batches of 512.
+    /// </summary>
     private void Fill(ReadOnlySpan<int> context)
     {
+        if (!context.IsEmpty && context.SequenceEqual(_filled))
+        {
+            // A recurrent state cannot lose its last positions: llama.cpp then keeps them, and the cache is filled again.
+            _context.NativeHandle.MemorySequenceRemove(LLamaSeqId.Zero, context.Length, -1);
+            if (_context.NativeHandle.MemorySequenceMaxPosition(LLamaSeqId.Zero) == context.Length - 1) return;
+        }
         _context.NativeHandle.MemoryClear(true);
+        _filled = context.ToArray();
         for (int start = 0; start < context.Length; start += 512)
         {
             _batch.Clear();

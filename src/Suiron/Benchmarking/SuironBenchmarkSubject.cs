@@ -20,6 +20,9 @@ public sealed class SuironBenchmarkSubject : IBenchmarkSubject
         _logits = new float[model.Info.VocabSize];
     }
 
+    /// <summary>The logits of the last run's last token (for tests).</summary>
+    internal ReadOnlySpan<float> Logits => _logits;
+
     /// <summary>The engine's name in the report.</summary>
     public string Name => "suiron";
 
@@ -46,9 +49,23 @@ public sealed class SuironBenchmarkSubject : IBenchmarkSubject
         return Stopwatch.GetElapsedTime(start).TotalSeconds;
     }
 
+    /// <summary>The context the cache was last filled with; its first <c>_filled.Length</c> rows are kept across runs.</summary>
+    private int[] _filled = [];
+
+    /// <summary>Leaves exactly <paramref name="context"/> in the cache: cut back to it when the cache already starts with
+    /// it (the previous run's tokens dropped), else filled from empty.</summary>
     private void Fill(ReadOnlySpan<int> context)
     {
+        if (!context.IsEmpty && context.SequenceEqual(_filled) && _cache.ReusablePrefix(context.Length) == context.Length)
+        {
+            _cache.Truncate(context.Length);
+            return;
+        }
         _cache.Clear();
-        if (!context.IsEmpty) _model.Forward(context, _cache, _logits);
+        _filled = [];
+        if (context.IsEmpty) return;
+        _model.Forward(context, _cache, _logits);
+        _cache.Checkpoint(); // a recurrent state can come back here
+        _filled = context.ToArray();
     }
 }
