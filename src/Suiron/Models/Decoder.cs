@@ -757,14 +757,14 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
         Span<float> hidden = _hidden.AsSpan(0, n * embedding);     // (n, embedding): the residual stream
         Span<float> normed = _normed.AsSpan(0, n * embedding);     // (n, embedding)
         Span<float> sublayer = _sublayer.AsSpan(0, n * embedding); // (n, embedding)
-        RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed);
+        RmsNorm.Apply(hidden, w.AttentionNorm, epsilon, normed, _pool);
         if (w.Latent is { } latentWeights) _latent!.Forward(attentionSlot, latentWeights, normed, n, segments, sublayer, denseAttention);
         else if (w.DeltaNet is { } deltaNet) _deltaNet!.Forward(recurrentSlot, deltaNet, normed, n, segments, sublayer);
         else _attention!.Forward(attentionSlot, w.Attention!, normed, n, segments, sublayer);
-        if (w.AttentionPostNorm is not null) RmsNorm.Apply(sublayer, w.AttentionPostNorm, epsilon, sublayer);
-        VectorOps.Add(hidden, sublayer, hidden);
+        if (w.AttentionPostNorm is not null) RmsNorm.Apply(sublayer, w.AttentionPostNorm, epsilon, sublayer, _pool);
+        ParallelVectorOps.Add(_pool, hidden, sublayer, hidden);
 
-        RmsNorm.Apply(hidden, w.FeedForwardNorm, epsilon, normed);
+        RmsNorm.Apply(hidden, w.FeedForwardNorm, epsilon, normed, _pool);
         if (w.Dense is { } dense)
         {
             _feedForward.Forward(dense, normed, n, sublayer);
@@ -787,8 +787,8 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
                 VectorOps.Add(sublayer, shared, sublayer);
             }
         }
-        if (w.FeedForwardPostNorm is not null) RmsNorm.Apply(sublayer, w.FeedForwardPostNorm, epsilon, sublayer);
-        VectorOps.Add(hidden, sublayer, hidden);
+        if (w.FeedForwardPostNorm is not null) RmsNorm.Apply(sublayer, w.FeedForwardPostNorm, epsilon, sublayer, _pool);
+        ParallelVectorOps.Add(_pool, hidden, sublayer, hidden);
     }
 
     public void Dispose() => _pool.Dispose();

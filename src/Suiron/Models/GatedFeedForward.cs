@@ -55,7 +55,7 @@ internal sealed class GatedFeedForward(WorkerPool pool)
             MatMul.Compute(w.Up, 0, width, input, gate, n, pool);
             MatMul.Compute(w.Up, width, width, input, up, n, pool);
         }
-        SwiGlu.Apply(gate, up);
+        SwiGlu.Apply(gate, up, pool);
         MatMul.Compute(w.Down, gate, output, n, pool);
     }
 }

@@ -70,14 +70,14 @@ internal sealed record GroupedQueryAttentionWeights(
 /// A pass may hold several sequences (continuous batching): the projections run over all rows together, and each
 /// row attends within its own sequence's cache at its own position.
 /// </summary>
-internal sealed class GroupedQueryAttention
+internal sealed unsafe class GroupedQueryAttention
 {
     private readonly TransformerHyperParameters _h;
     private readonly Rope _rope;
     private readonly WorkerPool _pool;
     private readonly float _scale;
     private readonly bool _normAfterRope;
-    private float[] _splitScores = [], _splitPartials = [], _fused = [], _query = [], _key = [], _value = [], _mixed = [], _cosSin = [], _gatedQuery = [], _gate = [];
+    private float[] _splitScores = [], _splitPartials = [], _fused = [], _query = [], _key = [], _value = [], _mixed = [], _gatedQuery = [], _gate = [];
     private KvCache[] _rowCache = [];
     private int[] _rowPosition = [], _blockFirstRow = [], _blockRows = [];
 
@@ -94,7 +94,6 @@ internal sealed class GroupedQueryAttention
         _rope = rope;
         _pool = pool;
         _scale = 1f / MathF.Sqrt(h.KeyLength);
-        _cosSin = new float[h.Rope.Dimensions];
     }
 
     /// <summary>The Hadamard rotation of queries, keys and values for a quantized cache (llama.cpp's default), or none.</summary>
@@ -134,7 +133,7 @@ internal sealed class GroupedQueryAttention
             MixtureOfExperts.Grow(ref _fused, n * width);
             Span<float> fused = _fused.AsSpan(0, n * width);
             MatMul.Compute(qkv, input, fused, n, _pool);
-            if (w.QueryKeyValueBias is { } bias) AddToRows(fused, bias);
+            if (w.QueryKeyValueBias is { } bias) ParallelVectorOps.AddToRows(_pool, fused, bias);
             for (int t = 0; t < n; t++)
             {
                 Span<float> row = fused.Slice(t * width, width);
@@ -148,9 +147,9 @@ internal sealed class GroupedQueryAttention
             MatMul.Compute(w.Query!, input, projected, n, _pool);
             MatMul.Compute(w.Key!, input, keys, n, _pool);
             MatMul.Compute(w.Value!, input, values, n, _pool);
-            if (w.QueryBias is not null) AddToRows(projected, w.QueryBias);
-            if (w.KeyBias is not null) AddToRows(keys, w.KeyBias);
-            if (w.ValueBias is not null) AddToRows(values, w.ValueBias);
+            if (w.QueryBias is not null) ParallelVectorOps.AddToRows(_pool, projected, w.QueryBias);
+            if (w.KeyBias is not null) ParallelVectorOps.AddToRows(_pool, keys, w.KeyBias);
+            if (w.ValueBias is not null) ParallelVectorOps.AddToRows(_pool, values, w.ValueBias);
         }
         if (w.OutputGate)
         {
@@ -170,13 +169,14 @@ internal sealed class GroupedQueryAttention
         foreach (var segment in segments)
             for (int t = segment.Start; t < segment.Start + segment.Count; t++)
             {
-                int position = segment.FirstPosition + t - segment.Start;
                 _rowCache[t] = segment.Cache;
-                _rowPosition[t] = position;
-                _rope.Angles(position, _cosSin);
-                _rope.Apply(queries.Slice(t * queryWidth, queryWidth), keyLength, _cosSin);
-                _rope.Apply(keys.Slice(t * keyWidth, keyWidth), keyLength, _cosSin);
+                _rowPosition[t] = segment.FirstPosition + t - segment.Start;
             }
+        fixed (float* q = queries) fixed (float* k = keys)
+        {
+            var rotate = new RotaryRows { Rope = _rope, Positions = _rowPosition, Queries = q, Keys = k, QueryWidth = queryWidth, KeyWidth = keyWidth, HeadLength = keyLength };
+            _pool.For(n, ref rotate, (long)n * (queryWidth + keyWidth) * 4);
+        }
         if (_normAfterRope) NormalizeHeads(w, queries, keys);
 
         long attendedPositions = 0; // Σ over rows of the positions each row attends to: the work estimate the pool sizes its split by
@@ -207,16 +207,27 @@ internal sealed class GroupedQueryAttention
     /// <summary>The per-head RMS norm of queries and keys (each row of keyLength), where the layer has one.</summary>
     private void NormalizeHeads(GroupedQueryAttentionWeights w, Span<float> queries, Span<float> keys)
     {
-        if (w.QueryNorm is not null) RmsNorm.Apply(queries, w.QueryNorm, _h.RmsNormEpsilon, queries);
-        if (w.KeyNorm is not null) RmsNorm.Apply(keys, w.KeyNorm, _h.RmsNormEpsilon, keys);
+        if (w.QueryNorm is not null) RmsNorm.Apply(queries, w.QueryNorm, _h.RmsNormEpsilon, queries, _pool);
+        if (w.KeyNorm is not null) RmsNorm.Apply(keys, w.KeyNorm, _h.RmsNormEpsilon, keys, _pool);
     }
 
-    private static void AddToRows(Span<float> rows, ReadOnlySpan<float> bias)
+    /// <summary>RoPE of a range of rows' query and key heads at the rows' positions, the angles computed per row.</summary>
+    private unsafe struct RotaryRows : IParallelWork
     {
-        for (int start = 0; start < rows.Length; start += bias.Length)
+        public Rope Rope;
+        public int[] Positions;
+        public float* Queries, Keys;
+        public int QueryWidth, KeyWidth, HeadLength;
+
+        public readonly void Execute(int start, int end)
         {
-            Span<float> row = rows.Slice(start, bias.Length);
-            VectorOps.Add(row, bias, row);
+            Span<float> cosSin = stackalloc float[Rope.Dimensions];
+            for (int t = start; t < end; t++)
+            {
+                Rope.Angles(Positions[t], cosSin);
+                Rope.Apply(new Span<float>(Queries + (long)t * QueryWidth, QueryWidth), HeadLength, cosSin);
+                Rope.Apply(new Span<float>(Keys + (long)t * KeyWidth, KeyWidth), HeadLength, cosSin);
+            }
         }
     }
 

@@ -328,7 +328,7 @@ internal sealed class MixtureOfExperts
             MatMul.ComputeGroups(w.Gate!, groupRows, width, groupStarts, tokenOfRow, x, gate, _pool);
             MatMul.ComputeGroups(w.Up!, groupRows, width, groupStarts, tokenOfRow, x, up, _pool);
         }
-        SwiGlu.Apply(gate, up);
+        SwiGlu.Apply(gate, up, _pool);
         Span<float> down = _downRows.AsSpan(0, pairs * embedding); // (pairs, embedding), in expert order
         for (int g = 0; g < groups; g++) groupRows[g] = (long)_groupExpert[g] * embedding;
         MatMul.ComputeGroups(w.Down, groupRows, embedding, groupStarts, gate, down, _pool);

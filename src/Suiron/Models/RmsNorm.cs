@@ -14,6 +14,10 @@ internal static class RmsNorm
             ApplyRow(input.Slice(start, width), weight, epsilon, output.Slice(start, width));
     }
 
+    /// <summary>The same over the pool's threads, a range of rows each (a prompt's rows; the same bits).</summary>
+    public static void Apply(ReadOnlySpan<float> input, ReadOnlySpan<float> weight, float epsilon, Span<float> output, Kernels.WorkerPool pool)
+        => Kernels.ParallelVectorOps.RmsNormRows(pool, input, weight, epsilon, output);
+
     /// <summary>One row, eight lanes wide (<see cref="Kernels.VectorOps.RmsNorm"/>: float squares summed in double, then x · scale · w).</summary>
     private static void ApplyRow(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float epsilon, Span<float> y)
         => Kernels.VectorOps.RmsNorm(x, weight, epsilon, y);
