@@ -130,6 +130,25 @@ internal unsafe interface ISimdOps<TVector, TLanes> where TVector : struct where
     static abstract TLanes BlockLanes(TVector sum, TVector secondHalfSum, int block);
 
     static abstract void Store(void* address, TVector value);
+
+    // ---- lattice family ----
+    // LatticeDot (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M): a vector's weights come from a codebook of
+    // eight-byte (IQ2, IQ1) or four-byte (IQ3) grid points, one scalar-indexed load per point, side by side in element order.
+
+    /// <summary>The eight-byte points grid[indices[0]], grid[indices[1]], … side by side: <see cref="VectorBytes"/>/8 of them.</summary>
+    static abstract TVector GridPoints(ulong* grid, int* indices);
+
+    /// <summary>The four-byte points grid[indices[0]], grid[indices[1]], … side by side: <see cref="VectorBytes"/>/4 of them.</summary>
+    static abstract TVector GridPoints(uint* grid, int* indices);
+
+    /// <summary>(bytes ^ negative) − negative per byte: each byte negated (two's complement) where <paramref name="negative"/>'s is 0xFF, kept where 0.</summary>
+    static abstract TVector NegateWhere(TVector bytes, TVector negative);
+
+    /// <summary>The <see cref="VectorBytes"/>/8 bytes at <paramref name="groupBytes"/>, each repeated over its group of eight.</summary>
+    static abstract TVector SpreadGroupBytes(byte* groupBytes);
+
+    /// <summary>The eight int32 lanes added (wrapping, so in any order the same integer).</summary>
+    static abstract int IntegerSum(TLanes int32Lanes);
 }
 
 /// <summary>Eight 32-bit lanes as two 128-bit vectors: <see cref="Vector128Ops"/>' <c>TLanes</c>.</summary>
@@ -316,6 +335,25 @@ internal readonly unsafe struct Vector128Ops : ISimdOps<Vector128<byte>, Vector1
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* address, Vector128<byte> value) => value.Store((byte*)address);
+
+    // ---- lattice family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> GridPoints(ulong* grid, int* indices) => Vector128.Create(grid[indices[0]], grid[indices[1]]).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> GridPoints(uint* grid, int* indices) =>
+        Vector128.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]]).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> NegateWhere(Vector128<byte> bytes, Vector128<byte> negative) => (bytes ^ negative) - negative;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> SpreadGroupBytes(byte* groupBytes) =>
+        LookUp(Vector128.CreateScalarUnsafe(*(ushort*)groupBytes).AsByte(), Vector128.Create(0UL, 0x0101010101010101UL).AsByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int IntegerSum(Vector128Pair int32Lanes) => Vector128.Sum(int32Lanes.Lower.AsInt32() + int32Lanes.Upper.AsInt32());
 }
 
 /// <summary>The AVX2 + FMA operations on 256-bit vectors.</summary>
@@ -426,4 +464,25 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* address, Vector256<byte> value) => Avx.Store((byte*)address, value);
+
+    // ---- lattice family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> GridPoints(ulong* grid, int* indices) =>
+        Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]]).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> GridPoints(uint* grid, int* indices) =>
+        Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]],
+            grid[indices[4]], grid[indices[5]], grid[indices[6]], grid[indices[7]]).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> NegateWhere(Vector256<byte> bytes, Vector256<byte> negative) => Avx2.Subtract(Avx2.Xor(bytes, negative), negative);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> SpreadGroupBytes(byte* groupBytes) => Avx2.Shuffle(Vector256.Create(*(uint*)groupBytes).AsByte(),
+        Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int IntegerSum(Vector256<byte> int32Lanes) => Vector256.Sum(int32Lanes.AsInt32());
 }

@@ -225,6 +225,27 @@ internal readonly unsafe struct Avx512Ops : IWideOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* address, Vector512<byte> value) => Avx512F.Store((byte*)address, value);
+
+    // ---- lattice family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> GridPoints(ulong* grid, int* indices) =>
+        Combine(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 4));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> GridPoints(uint* grid, int* indices) =>
+        Combine(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> NegateWhere(Vector512<byte> bytes, Vector512<byte> negative) =>
+        Avx512BW.Subtract(Avx512F.Xor(bytes, negative), negative);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SpreadGroupBytes(byte* groupBytes) =>
+        Combine(Avx2Ops.SpreadGroupBytes(groupBytes), Avx2Ops.SpreadGroupBytes(groupBytes + 4));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int IntegerSum(Vector256<byte> int32Lanes) => Avx2Ops.IntegerSum(int32Lanes);
 }
 
 /// <summary>
@@ -401,6 +422,26 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(void* address, Vector512<byte> value) => value.Store((byte*)address);
+
+    // ---- lattice family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> GridPoints(ulong* grid, int* indices) =>
+        Vector512.Create(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 4));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> GridPoints(uint* grid, int* indices) =>
+        Vector512.Create(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> NegateWhere(Vector512<byte> bytes, Vector512<byte> negative) => (bytes ^ negative) - negative;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SpreadGroupBytes(byte* groupBytes) =>
+        Vector512.Create(Avx2Ops.SpreadGroupBytes(groupBytes), Avx2Ops.SpreadGroupBytes(groupBytes + 4));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int IntegerSum(Vector256<byte> int32Lanes) => Vector256.Sum(int32Lanes.AsInt32());
 }
 
 /// <summary>
