@@ -11,10 +11,11 @@ namespace Suiron.Kernels;
 /// path, ARM64), <see cref="Avx2Ops"/>, <see cref="Avx512Ops"/> and <see cref="Avx512TwinOps"/>. A type says how one of its
 /// blocks unpacks (<see cref="ILatticeBlock"/>); the block walk, the vector steps and the float steps are here.
 /// <para>
-/// Each block is unpacked into a scratch area while the block before it finishes (so the loads of its grid points wait on
-/// no recent store): its grid indices, one per point; its sign bits, one dword per 32-element sub-block (bit j of byte l
-/// for element 8l + j); each 16 elements' odd multiplier 2s + 1 as an int16 pair per 4 elements, so that every width loads
-/// its vector's scales in place; and for IQ1 each group of eight's shift. Per vector: the grid points by scalar-indexed
+/// Each block is unpacked into one of two scratch areas while the block before it is summed from the other, so that the
+/// loads of its parts find their stores long retired (a wide load over narrower recent stores would wait for them): its
+/// grid indices, one ushort per point; its sign bits, one dword per 32-element sub-block (bit j of byte l for element
+/// 8l + j); each 4 elements' odd multiplier 2s + 1 as an int16 pair, so every width loads its vector's scales as they lie;
+/// and for IQ1 each group of eight's shift and the 16 multipliers as int16. Per vector: the grid points by scalar-indexed
 /// loads, the signs put onto the activations (the magnitudes stay unsigned, ≤ 62, so no vpmaddubsw pair saturates), and
 /// <see cref="ISimdOps{TVector, TLanes}.ScaledDot"/> with the multipliers: lane k of a block sums Σ mult·w·q over elements
 /// 4k..4k+3 of each sub-block, exactly (16-byte vectors give lanes 0..3 and 4..7 from a sub-block's two halves, 64-byte
@@ -53,104 +54,129 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
         get => TOps.VectorBytes == 64 ? 2 : 1;
     }
 
+    [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float Dot<TBlock>(byte* w, byte* a, int n) where TBlock : struct, ILatticeBlock
     {
         var y = (BlockQ8K*)a;
         TLanes acc = default;
-        int* scratch = stackalloc int[LatticeScratch.Ints];
+        int* scratch = stackalloc int[2 * LatticeScratch.Ints];
         int blocks = n / 256;
         if (blocks > 0) TBlock.Prepare(w, scratch);
         byte* grid = TBlock.Grid;
+        int pointsPerRun = 32 / TBlock.PointBytes;
         for (int b = 0; b < blocks; b++, w += TBlock.BlockBytes)
         {
+            int* current = scratch + (b & 1) * LatticeScratch.Ints;
+            if (b + 1 < blocks) TBlock.Prepare(w + TBlock.BlockBytes, scratch + ((b + 1) & 1) * LatticeScratch.Ints);
             sbyte* q8 = y[b].Qs;
+            int* scales = current + LatticeScratch.Scales;
+            var indices = (ushort*)(current + LatticeScratch.Indices);
+            var signs = (uint*)(current + LatticeScratch.Signs);
             TVector sum = default, secondHalfSum = default;
             for (int run = 0; run < 8; run += RunsPerStep)
             {
-                sum = TOps.AddInt32(sum, SignedPart<TBlock>(grid, q8, scratch, run, 0));
-                if (TOps.VectorBytes == 16) secondHalfSum = TOps.AddInt32(secondHalfSum, SignedPart<TBlock>(grid, q8, scratch, run, 1));
+                sum = TOps.AddInt32(sum, SignedPart<TBlock>(grid, q8, indices, signs, scales, 0));
+                if (TOps.VectorBytes == 16) secondHalfSum = TOps.AddInt32(secondHalfSum, SignedPart<TBlock>(grid, q8, indices, signs, scales, 1));
+                q8 += 32 * RunsPerStep;
+                indices += pointsPerRun * RunsPerStep;
+                signs += RunsPerStep;
+                scales += 8 * RunsPerStep;
             }
-            if (b + 1 < blocks) TBlock.Prepare(w + TBlock.BlockBytes, scratch);
             acc = TOps.MultiplyAdd(TBlock.Scale(w) * y[b].D, TOps.RunLanes(sum, secondHalfSum), acc);
         }
         return TBlock.Factor * TOps.Sum(acc);
     }
 
     /// <summary>
-    /// The vector of elements 32·<paramref name="run"/> + 16·<paramref name="half"/>.. (half 1 only for 16-byte vectors):
-    /// Σ |w|·(±q) per four elements times their multiplier.
+    /// The vector of the sub-block(s) at <paramref name="q8"/>, <paramref name="indices"/>, <paramref name="signs"/> and
+    /// <paramref name="scales"/>, from element 16·<paramref name="half"/> (half 1 only for 16-byte vectors): Σ |w|·(±q)
+    /// per four elements times their multiplier.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVector SignedPart<TBlock>(byte* grid, sbyte* q8, int* scratch, int run, int half) where TBlock : struct, ILatticeBlock
+    private static TVector SignedPart<TBlock>(byte* grid, sbyte* q8, ushort* indices, uint* signs, int* scales, int half) where TBlock : struct, ILatticeBlock
     {
-        int element = 32 * run + 16 * half;
         TVector magnitudes = TBlock.PointBytes == 8
-            ? TOps.GridPoints((ulong*)grid, scratch + LatticeScratch.Indices + element / 8)
-            : TOps.GridPoints((uint*)grid, scratch + LatticeScratch.Indices + element / 4);
-        var signs = (uint*)(scratch + LatticeScratch.Signs);
-        TVector negative = TOps.BitsToBytes(signs[run], signs[run + 1], half);
-        TVector signedActivations = TOps.NegateWhere(TOps.Load(q8 + element), negative);
-        return TOps.ScaledDot(magnitudes, signedActivations, TOps.Load(scratch + LatticeScratch.Scales + element / 4));
+            ? TOps.GridPoints((ulong*)grid, indices + 2 * half)
+            : TOps.GridPoints((uint*)grid, indices + 4 * half);
+        TVector negative = TOps.BitsToBytes(signs[0], signs[1], half);
+        TVector signedActivations = TOps.NegateWhere(TOps.Load(q8 + 16 * half), negative);
+        return TOps.ScaledDot(magnitudes, signedActivations, TOps.Load(scales + 4 * half));
     }
 
+    [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float ShiftedDot<TBlock>(byte* w, byte* a, int n) where TBlock : struct, ILatticeBlock
     {
         var y = (BlockQ8K*)a;
         float result = 0;
-        int* scratch = stackalloc int[LatticeScratch.Ints];
+        int* scratch = stackalloc int[2 * LatticeScratch.Ints];
         int blocks = n / 256;
         if (blocks > 0) TBlock.Prepare(w, scratch);
         var grid = (ulong*)TBlock.Grid;
-        var shifts = (byte*)(scratch + LatticeScratch.Shifts);
         for (int b = 0; b < blocks; b++, w += TBlock.BlockBytes)
         {
+            int* current = scratch + (b & 1) * LatticeScratch.Ints;
+            if (b + 1 < blocks) TBlock.Prepare(w + TBlock.BlockBytes, scratch + ((b + 1) & 1) * LatticeScratch.Ints);
             sbyte* q8 = y[b].Qs;
+            int* scales = current + LatticeScratch.Scales;
+            var indices = (ushort*)(current + LatticeScratch.Indices);
+            var shifts = (byte*)(current + LatticeScratch.Shifts);
             TVector sum = default, secondHalfSum = default;
             for (int run = 0; run < 8; run += RunsPerStep)
             {
-                sum = TOps.AddInt32(sum, ShiftedPart(grid, shifts, q8, scratch, run, 0));
-                if (TOps.VectorBytes == 16) secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart(grid, shifts, q8, scratch, run, 1));
+                sum = TOps.AddInt32(sum, ShiftedPart(grid, q8, indices, shifts, scales, 0));
+                if (TOps.VectorBytes == 16) secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart(grid, q8, indices, shifts, scales, 1));
+                q8 += 32 * RunsPerStep;
+                indices += 4 * RunsPerStep;
+                shifts += 4 * RunsPerStep;
+                scales += 8 * RunsPerStep;
             }
-            int offsets = 0;
-            short* bsums = y[b].BSums;
-            int* scales = scratch + LatticeScratch.Scales;
-            for (int h = 0; h < 16; h++) offsets += (short)scales[4 * h] * bsums[h];
-            int x = TOps.IntegerSum(TOps.RunLanes(sum, secondHalfSum)) - 9 * offsets;
-            float scale = TBlock.Scale(w);
-            if (b + 1 < blocks) TBlock.Prepare(w + TBlock.BlockBytes, scratch);
-            result += scale * y[b].D * (x * Lattice.IQ1Delta);
+            int x = TOps.IntegerSum(TOps.RunLanes(sum, secondHalfSum)) - 9 * OffsetSum((short*)(current + LatticeScratch.Multipliers), y[b].BSums);
+            result += TBlock.Scale(w) * y[b].D * (x * Lattice.IQ1Delta);
         }
         return result;
     }
 
-    /// <summary>The IQ1 vector of elements 32·<paramref name="run"/> + 16·<paramref name="half"/>..: Σ (8v + s + 9)·q per four elements times their multiplier.</summary>
+    /// <summary>The IQ1 vector of the sub-block(s) at the pointers, from element 16·<paramref name="half"/>: Σ (8v + s + 9)·q per four elements times their multiplier.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVector ShiftedPart(ulong* grid, byte* negatedShifts, sbyte* q8, int* scratch, int run, int half)
+    private static TVector ShiftedPart(ulong* grid, sbyte* q8, ushort* indices, byte* negatedShifts, int* scales, int half)
     {
-        int element = 32 * run + 16 * half;
-        TVector weights = TOps.SubtractBytes(TOps.GridPoints(grid, scratch + LatticeScratch.Indices + element / 8), TOps.SpreadGroupBytes(negatedShifts + element / 8));
-        return TOps.ScaledDot(weights, TOps.Load(q8 + element), TOps.Load(scratch + LatticeScratch.Scales + element / 4));
+        TVector weights = TOps.SubtractBytes(TOps.GridPoints(grid, indices + 2 * half), TOps.SpreadGroupBytes(negatedShifts + 2 * half));
+        return TOps.ScaledDot(weights, TOps.Load(q8 + 16 * half), TOps.Load(scales + 4 * half));
+    }
+
+    /// <summary>Σ_h multiplier_h · bsum_h over the 16 groups of 16 (each product within int32, the sum too).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int OffsetSum(short* multipliers, short* bsums)
+    {
+        Vector128<short> m0 = Vector128.Load(multipliers), m1 = Vector128.Load(multipliers + 8);
+        Vector128<short> s0 = Vector128.Load(bsums), s1 = Vector128.Load(bsums + 8);
+        Vector128<int> products = Vector128.WidenLower(m0) * Vector128.WidenLower(s0) + Vector128.WidenUpper(m0) * Vector128.WidenUpper(s0)
+            + Vector128.WidenLower(m1) * Vector128.WidenLower(s1) + Vector128.WidenUpper(m1) * Vector128.WidenUpper(s1);
+        return Vector128.Sum(products);
     }
 }
 
 /// <summary>Where <see cref="ILatticeBlock.Prepare"/> puts a block's parts, in ints from the scratch area's start.</summary>
 internal static class LatticeScratch
 {
-    /// <summary>The grid index of each point: 32 (eight-byte points) or 64 (four-byte points).</summary>
-    public const int Indices = 0;
+    /// <summary>The multiplier 2s + 1 of each 4 elements as two equal int16: 64 ints.</summary>
+    public const int Scales = 0;
 
-    /// <summary>The multiplier of each 4 elements as two equal int16 (the 16 elements' 2s + 1): 64 ints.</summary>
-    public const int Scales = 64;
+    /// <summary>The grid index of each point as a ushort: 32 (eight-byte points) or 64 (four-byte points).</summary>
+    public const int Indices = 64;
 
     /// <summary>The sign bits of each sub-block (bit j of byte l: element 8l + j negative): 8 dwords, then one the 512-bit step may read and ignores.</summary>
-    public const int Signs = 128;
+    public const int Signs = 96;
 
     /// <summary>IQ1: each group of eight's shift, negated, as a byte (−1 for +1/8, 1 for −1/8): 32 bytes.</summary>
-    public const int Shifts = 144;
+    public const int Shifts = 112;
 
-    public const int Ints = 160;
+    /// <summary>IQ1: the 16 multipliers as int16.</summary>
+    public const int Multipliers = 120;
+
+    public const int Ints = 128;
 }
 
 /// <summary>One lattice type's block, as <see cref="LatticeDot{TOps, TVector, TLanes}"/> reads it.</summary>
@@ -212,26 +238,52 @@ internal static unsafe class LatticeBlocks
         return table;
     }
 
-    /// <summary>The multiplier of the 16 elements <paramref name="sixteen"/> (0..15) as an int16 pair, over its four dwords.</summary>
+    /// <summary>Each of the four ints of <paramref name="values"/> over four (or, <paramref name="twice"/>, eight) ints from <paramref name="destination"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreMultiplier(int* scratch, int sixteen, int multiplier) =>
-        Vector128.Create(multiplier | multiplier << 16).Store(scratch + LatticeScratch.Scales + 4 * sixteen);
+    private static void StoreEach(Vector128<int> values, int* destination, bool twice)
+    {
+        Vector128<int> first = Vector128.Shuffle(values, Vector128.Create(0)), second = Vector128.Shuffle(values, Vector128.Create(1));
+        Vector128<int> third = Vector128.Shuffle(values, Vector128.Create(2)), fourth = Vector128.Shuffle(values, Vector128.Create(3));
+        int step = twice ? 8 : 4;
+        first.Store(destination);
+        second.Store(destination + step);
+        third.Store(destination + 2 * step);
+        fourth.Store(destination + 3 * step);
+        if (!twice) return;
+        first.Store(destination + 4);
+        second.Store(destination + step + 4);
+        third.Store(destination + 2 * step + 4);
+        fourth.Store(destination + 3 * step + 4);
+    }
+
+    /// <summary>Odd multipliers 2s + 1 of four scale fields <paramref name="fields"/> (0..15) as int16 pairs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> OddPairs(Vector128<int> fields)
+    {
+        Vector128<int> odd = (fields << 1) | Vector128<int>.One;
+        return odd | (odd << 16);
+    }
+
+    /// <summary>Four sub-blocks' multipliers from the scale nibbles at bits 28..31 of their dwords, over each sub-block's eight ints.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTopNibbleMultipliers(Vector128<uint> packed, int* scales) =>
+        StoreEach(OddPairs((packed >>> 28).AsInt32()), scales, twice: true);
 
     /// <summary>IQ2_XS/IQ2_S: each sub-block's scale byte, its low nibble for the first 16 elements, its high one for the rest.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreNibbleMultipliers(byte* scales, int* scratch)
     {
-        for (int ib = 0; ib < 8; ib++)
-        {
-            StoreMultiplier(scratch, 2 * ib, 2 * (scales[ib] & 0xF) + 1);
-            StoreMultiplier(scratch, 2 * ib + 1, 2 * (scales[ib] >> 4) + 1);
-        }
+        Vector128<byte> bytes = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(scales)).AsByte();
+        // low nibbles in bytes 0..7, high ones in 8..15, then interleaved into element order (sixteen h = 2ib + high)
+        Vector128<byte> nibbles = Vector128.Create((bytes & Vector128.Create((byte)0xF)).AsUInt64().ToScalar(), (bytes.AsUInt16() >>> 4).AsByte().AsUInt64().ToScalar() & 0x0F0F0F0F0F0F0F0FUL).AsByte();
+        Vector128<byte> ordered = Vector128.Shuffle(nibbles, Vector128.Create((byte)0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
+        Vector128<ushort> lower = Vector128.WidenLower(ordered), upper = Vector128.WidenUpper(ordered);
+        int* destination = scratch + LatticeScratch.Scales;
+        StoreEach(OddPairs(Vector128.WidenLower(lower).AsInt32()), destination, twice: false);
+        StoreEach(OddPairs(Vector128.WidenUpper(lower).AsInt32()), destination + 16, twice: false);
+        StoreEach(OddPairs(Vector128.WidenLower(upper).AsInt32()), destination + 32, twice: false);
+        StoreEach(OddPairs(Vector128.WidenUpper(upper).AsInt32()), destination + 48, twice: false);
     }
-
-    /// <summary>The four bytes at <paramref name="bytes"/> as four ints.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<uint> WidenFour(byte* bytes) =>
-        Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<uint>(bytes)).AsByte()));
 
     /// <summary>
     /// The sign dwords of four sub-blocks whose four seven-bit patterns sit at bits 0, 7, 14, 21 of their dword of
@@ -252,7 +304,7 @@ internal static unsafe class LatticeBlocks
         return seven | ((parity & Vector128.Create(0x01010101u)) << 7);
     }
 
-    /// <summary>Each sub-block's two words: four grid index bytes, then four sign patterns and the scale nibble.</summary>
+    /// <summary>Each sub-block's two dwords: four grid index bytes, then four sign patterns and the scale nibble.</summary>
     internal readonly struct IQ2XXS : ILatticeBlock
     {
         public static int BlockBytes => sizeof(BlockIQ2XXS);
@@ -267,15 +319,17 @@ internal static unsafe class LatticeBlocks
         public static void Prepare(byte* block, int* scratch)
         {
             var words = (uint*)((BlockIQ2XXS*)block)->Qs;
-            ImpliedSigns(Vector128.Create(words[1], words[3], words[5], words[7])).Store((uint*)(scratch + LatticeScratch.Signs));
-            ImpliedSigns(Vector128.Create(words[9], words[11], words[13], words[15])).Store((uint*)(scratch + LatticeScratch.Signs + 4));
-            for (int ib = 0; ib < 8; ib++)
-            {
-                WidenFour((byte*)(words + 2 * ib)).Store((uint*)(scratch + LatticeScratch.Indices + 4 * ib));
-                int multiplier = (int)(2 * (words[2 * ib + 1] >> 28) + 1);
-                StoreMultiplier(scratch, 2 * ib, multiplier);
-                StoreMultiplier(scratch, 2 * ib + 1, multiplier);
-            }
+            var indices = (ushort*)(scratch + LatticeScratch.Indices);
+            // dwords 4k..4k+3 are sub-blocks 2k and 2k + 1: their index bytes are bytes 0..3 and 8..11
+            Vector128<byte> pickIndices = Vector128.Create((byte)0, 1, 2, 3, 8, 9, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0);
+            for (int k = 0; k < 4; k++)
+                Vector128.WidenLower(Vector128.Shuffle(Vector128.Load((byte*)(words + 4 * k)), pickIndices)).Store(indices + 8 * k);
+            Vector128<uint> first = Vector128.Create(words[1], words[3], words[5], words[7]);
+            Vector128<uint> second = Vector128.Create(words[9], words[11], words[13], words[15]);
+            ImpliedSigns(first).Store((uint*)(scratch + LatticeScratch.Signs));
+            ImpliedSigns(second).Store((uint*)(scratch + LatticeScratch.Signs + 4));
+            StoreTopNibbleMultipliers(first, scratch + LatticeScratch.Scales);
+            StoreTopNibbleMultipliers(second, scratch + LatticeScratch.Scales + 32);
         }
     }
 
@@ -294,18 +348,14 @@ internal static unsafe class LatticeBlocks
         public static void Prepare(byte* block, int* scratch)
         {
             var x = (BlockIQ2XS*)block;
-            var indices = (uint*)(scratch + LatticeScratch.Indices);
+            var indices = (ushort*)(scratch + LatticeScratch.Indices);
             for (int v = 0; v < 4; v += 2)
             {
                 Vector128<ushort> first = Vector128.Load(x->Qs + 8 * v), second = Vector128.Load(x->Qs + 8 * v + 8);
-                Vector128<ushort> firstIndices = first & Vector128.Create((ushort)511), secondIndices = second & Vector128.Create((ushort)511);
-                Vector128.WidenLower(firstIndices).Store(indices + 8 * v);
-                Vector128.WidenUpper(firstIndices).Store(indices + 8 * v + 4);
-                Vector128.WidenLower(secondIndices).Store(indices + 8 * v + 8);
-                Vector128.WidenUpper(secondIndices).Store(indices + 8 * v + 12);
-                // the sixteen patterns of sub-blocks 2v, 2v + 1 as bytes, in group order: their sign dwords
-                Vector128<byte> patterns = Vector128.Narrow(first >>> 9, second >>> 9);
-                ParityToBit7(patterns.AsUInt32()).Store((uint*)(scratch + LatticeScratch.Signs + 2 * v));
+                (first & Vector128.Create((ushort)511)).Store(indices + 8 * v);
+                (second & Vector128.Create((ushort)511)).Store(indices + 8 * v + 8);
+                // the sixteen patterns of sub-blocks v, v + 1, v + 2, v + 3 as bytes, in group order: their sign dwords
+                ParityToBit7(Vector128.Narrow(first >>> 9, second >>> 9).AsUInt32()).Store((uint*)(scratch + LatticeScratch.Signs + 2 * v));
             }
             StoreNibbleMultipliers(x->Scales, scratch);
         }
@@ -322,17 +372,21 @@ internal static unsafe class LatticeBlocks
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Scale(byte* block) => Avx2Dot.Scale(((BlockIQ2S*)block)->D);
 
-        /// <summary>Group l's bits 8..9 sit at bits 2l..2l+1 of qh: moved to 8..9 by a multiplication by 2^(8 − 2l).</summary>
+        /// <summary>Group l's bits 8..9 sit at bits 2l..2l+1 of its sub-block's qh byte: moved to 8..9 by a multiplication by 2^(8 − 2l).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Prepare(byte* block, int* scratch)
         {
             var x = (BlockIQ2S*)block;
-            Vector128<uint> topShift = Vector128.Create(256u, 64, 16, 4), topMask = Vector128.Create(0x300u);
-            for (int ib = 0; ib < 8; ib++)
-            {
-                Vector128<uint> high = (Vector128.Create((uint)x->Qh[ib]) * topShift) & topMask;
-                (WidenFour(x->Qs + 4 * ib) | high).Store((uint*)(scratch + LatticeScratch.Indices + 4 * ib));
-            }
+            var indices = (ushort*)(scratch + LatticeScratch.Indices);
+            Vector128<ushort> qh = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(x->Qh)).AsByte());
+            Vector128<ushort> topShift = Vector128.Create((ushort)256, 64, 16, 4, 256, 64, 16, 4), topMask = Vector128.Create((ushort)0x300);
+            Vector128<ushort> low = Vector128.WidenLower(Vector128.Load(x->Qs)), high = Vector128.WidenUpper(Vector128.Load(x->Qs));
+            (low | ((Vector128.Shuffle(qh, Vector128.Create((ushort)0, 0, 0, 0, 1, 1, 1, 1)) * topShift) & topMask)).Store(indices);
+            (high | ((Vector128.Shuffle(qh, Vector128.Create((ushort)2, 2, 2, 2, 3, 3, 3, 3)) * topShift) & topMask)).Store(indices + 8);
+            low = Vector128.WidenLower(Vector128.Load(x->Qs + 16));
+            high = Vector128.WidenUpper(Vector128.Load(x->Qs + 16));
+            (low | ((Vector128.Shuffle(qh, Vector128.Create((ushort)4, 4, 4, 4, 5, 5, 5, 5)) * topShift) & topMask)).Store(indices + 16);
+            (high | ((Vector128.Shuffle(qh, Vector128.Create((ushort)6, 6, 6, 6, 7, 7, 7, 7)) * topShift) & topMask)).Store(indices + 24);
             Vector128.Load(x->Qs + 32).Store((byte*)(scratch + LatticeScratch.Signs));
             Vector128.Load(x->Qs + 48).Store((byte*)(scratch + LatticeScratch.Signs + 4));
             StoreNibbleMultipliers(x->Scales, scratch);
@@ -354,25 +408,18 @@ internal static unsafe class LatticeBlocks
         public static void Prepare(byte* block, int* scratch)
         {
             byte* qs = ((BlockIQ3XXS*)block)->Qs;
-            var indices = (uint*)(scratch + LatticeScratch.Indices);
+            var indices = (ushort*)(scratch + LatticeScratch.Indices);
             for (int v = 0; v < 4; v++)
             {
                 Vector128<byte> bytes = Vector128.Load(qs + 16 * v);
-                Vector128<ushort> lower = Vector128.WidenLower(bytes), upper = Vector128.WidenUpper(bytes);
-                Vector128.WidenLower(lower).Store(indices + 16 * v);
-                Vector128.WidenUpper(lower).Store(indices + 16 * v + 4);
-                Vector128.WidenLower(upper).Store(indices + 16 * v + 8);
-                Vector128.WidenUpper(upper).Store(indices + 16 * v + 12);
+                Vector128.WidenLower(bytes).Store(indices + 16 * v);
+                Vector128.WidenUpper(bytes).Store(indices + 16 * v + 8);
             }
-            var packed = (uint*)(qs + 64);
-            ImpliedSigns(Vector128.Load(packed)).Store((uint*)(scratch + LatticeScratch.Signs));
-            ImpliedSigns(Vector128.Load(packed + 4)).Store((uint*)(scratch + LatticeScratch.Signs + 4));
-            for (int ib = 0; ib < 8; ib++)
-            {
-                int multiplier = (int)(2 * (packed[ib] >> 28) + 1);
-                StoreMultiplier(scratch, 2 * ib, multiplier);
-                StoreMultiplier(scratch, 2 * ib + 1, multiplier);
-            }
+            Vector128<uint> first = Vector128.Load((uint*)(qs + 64)), second = Vector128.Load((uint*)(qs + 80));
+            ImpliedSigns(first).Store((uint*)(scratch + LatticeScratch.Signs));
+            ImpliedSigns(second).Store((uint*)(scratch + LatticeScratch.Signs + 4));
+            StoreTopNibbleMultipliers(first, scratch + LatticeScratch.Scales);
+            StoreTopNibbleMultipliers(second, scratch + LatticeScratch.Scales + 32);
         }
     }
 
@@ -387,28 +434,26 @@ internal static unsafe class LatticeBlocks
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Scale(byte* block) => Avx2Dot.Scale(((BlockIQ3S*)block)->D);
 
-        /// <summary>Point k's bit 8 sits at bit k of qh: moved to 8 by a multiplication by 2^(8 − k).</summary>
+        /// <summary>Point k's bit 8 sits at bit k of its sub-block's qh byte: moved to 8 by a multiplication by 2^(8 − k).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Prepare(byte* block, int* scratch)
         {
             var x = (BlockIQ3S*)block;
-            Vector128<uint> firstShift = Vector128.Create(256u, 128, 64, 32), secondShift = Vector128.Create(16u, 8, 4, 2), topMask = Vector128.Create(0x100u);
-            var indices = (uint*)(scratch + LatticeScratch.Indices);
+            var indices = (ushort*)(scratch + LatticeScratch.Indices);
+            Vector128<ushort> topShift = Vector128.Create((ushort)256, 128, 64, 32, 16, 8, 4, 2), topMask = Vector128.Create((ushort)0x100);
             for (int ib = 0; ib < 8; ib++)
             {
-                Vector128<uint> qh = Vector128.Create((uint)x->Qh[ib]);
-                Vector128<ushort> words = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(x->Qs + 8 * ib)).AsByte());
-                (Vector128.WidenLower(words) | ((qh * firstShift) & topMask)).Store(indices + 8 * ib);
-                (Vector128.WidenUpper(words) | ((qh * secondShift) & topMask)).Store(indices + 8 * ib + 4);
+                Vector128<ushort> low = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(x->Qs + 8 * ib)).AsByte());
+                (low | ((Vector128.Create((ushort)x->Qh[ib]) * topShift) & topMask)).Store(indices + 8 * ib);
             }
             Vector128.Load(x->Signs).Store((byte*)(scratch + LatticeScratch.Signs));
             Vector128.Load(x->Signs + 16).Store((byte*)(scratch + LatticeScratch.Signs + 4));
-            for (int ib = 0; ib < 8; ib++)
-            {
-                int multiplier = 2 * ((x->Scales[ib / 2] >> (4 * (ib % 2))) & 0xF) + 1;
-                StoreMultiplier(scratch, 2 * ib, multiplier);
-                StoreMultiplier(scratch, 2 * ib + 1, multiplier);
-            }
+            // sub-block ib's scale is nibble ib of the four scale bytes
+            Vector128<uint> nibbles = Vector128.Create((uint)Unsafe.ReadUnaligned<uint>(x->Scales));
+            Vector128<int> first = ((nibbles * Vector128.Create(1u << 28, 1u << 24, 1u << 20, 1u << 16)) >>> 28).AsInt32();
+            Vector128<int> second = ((nibbles * Vector128.Create(1u << 12, 1u << 8, 1u << 4, 1u)) >>> 28).AsInt32();
+            StoreEach(OddPairs(first), scratch + LatticeScratch.Scales, twice: true);
+            StoreEach(OddPairs(second), scratch + LatticeScratch.Scales + 32, twice: true);
         }
     }
 
@@ -431,18 +476,30 @@ internal static unsafe class LatticeBlocks
         public static void Prepare(byte* block, int* scratch)
         {
             var x = (BlockIQ1S*)block;
+            var indices = (ushort*)(scratch + LatticeScratch.Indices);
             Vector128<uint> topShift = Vector128.Create(2048u, 256, 32, 4), topMask = Vector128.Create(0x700u);
-            var shifts = (uint*)(scratch + LatticeScratch.Shifts);
-            for (int ib = 0; ib < 8; ib++)
+            for (int ib = 0; ib < 8; ib += 2)
             {
-                uint qh = x->Qh[ib];
-                Vector128<uint> high = ((Vector128.Create(qh) * topShift) >>> 3) & topMask;
-                (WidenFour(x->Qs + 4 * ib) | high).Store((uint*)(scratch + LatticeScratch.Indices + 4 * ib));
-                shifts[ib] = (qh & 0x8000) != 0 ? 0x01010101u : 0xFFFFFFFFu;
-                int multiplier = (int)(2 * ((qh >> 12) & 7) + 1);
-                StoreMultiplier(scratch, 2 * ib, multiplier);
-                StoreMultiplier(scratch, 2 * ib + 1, multiplier);
+                Vector128<uint> first = ((Vector128.Create((uint)x->Qh[ib]) * topShift) >>> 3) & topMask;
+                Vector128<uint> second = ((Vector128.Create((uint)x->Qh[ib + 1]) * topShift) >>> 3) & topMask;
+                Vector128<ushort> low = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(x->Qs + 4 * ib)).AsByte());
+                (low | Vector128.Narrow(first, second)).Store(indices + 4 * ib);
             }
+            Vector128<ushort> qh = Vector128.Load(x->Qh);
+            // bit 15: a shift of −1/8, stored negated as 1; else −1
+            Vector128<byte> negated = (((qh >>> 15) << 1) - Vector128<ushort>.One).AsByte();
+            var shifts = (byte*)(scratch + LatticeScratch.Shifts);
+            Vector128.Shuffle(negated, Vector128.Create((byte)0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6)).Store(shifts);
+            Vector128.Shuffle(negated, Vector128.Create((byte)8, 8, 8, 8, 10, 10, 10, 10, 12, 12, 12, 12, 14, 14, 14, 14)).Store(shifts + 16);
+            Vector128<ushort> odd = (((qh >>> 12) & Vector128.Create((ushort)7)) << 1) | Vector128<ushort>.One;
+            // each sub-block's multiplier for both its groups of 16
+            var multipliers = (short*)(scratch + LatticeScratch.Multipliers);
+            Vector128.Shuffle(odd, Vector128.Create((ushort)0, 0, 1, 1, 2, 2, 3, 3)).AsInt16().Store(multipliers);
+            Vector128.Shuffle(odd, Vector128.Create((ushort)4, 4, 5, 5, 6, 6, 7, 7)).AsInt16().Store(multipliers + 8);
+            Vector128<int> pairs0 = (Vector128.WidenLower(odd) | (Vector128.WidenLower(odd) << 16)).AsInt32();
+            Vector128<int> pairs1 = (Vector128.WidenUpper(odd) | (Vector128.WidenUpper(odd) << 16)).AsInt32();
+            StoreEach(pairs0, scratch + LatticeScratch.Scales, twice: true);
+            StoreEach(pairs1, scratch + LatticeScratch.Scales + 32, twice: true);
         }
     }
 
@@ -464,21 +521,41 @@ internal static unsafe class LatticeBlocks
         public static void Prepare(byte* block, int* scratch)
         {
             var x = (BlockIQ1M*)block;
-            Vector128<uint> topShift = Vector128.Create(256u, 16, 256, 16), topMask = Vector128.Create(0x700u);
-            for (int ib = 0; ib < 8; ib++)
-            {
-                uint first = x->Qh[2 * ib], second = x->Qh[2 * ib + 1];
-                Vector128<uint> high = (Vector128.Create(first, first, second, second) * topShift) & topMask;
-                (WidenFour(x->Qs + 4 * ib) | high).Store((uint*)(scratch + LatticeScratch.Indices + 4 * ib));
-            }
+            var indices = (ushort*)(scratch + LatticeScratch.Indices);
+            Vector128<byte> qh = Vector128.Load(x->Qh);
+            // group g's qh byte g/2, moved up by 8 (even g: its low nibble) or 4 (odd g: its high one), bits 8..10 kept
+            Vector128<ushort> topShift = Vector128.Create((ushort)256, 16, 256, 16, 256, 16, 256, 16), topMask = Vector128.Create((ushort)0x700);
+            Vector128<byte> pairs = Vector128.Shuffle(qh, Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+            Vector128<byte> laterPairs = Vector128.Shuffle(qh, Vector128.Create((byte)8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
+            Vector128<byte> low = Vector128.Load(x->Qs), later = Vector128.Load(x->Qs + 16);
+            (Vector128.WidenLower(low) | ((Vector128.WidenLower(pairs) * topShift) & topMask)).Store(indices);
+            (Vector128.WidenUpper(low) | ((Vector128.WidenUpper(pairs) * topShift) & topMask)).Store(indices + 8);
+            (Vector128.WidenLower(later) | ((Vector128.WidenLower(laterPairs) * topShift) & topMask)).Store(indices + 16);
+            (Vector128.WidenUpper(later) | ((Vector128.WidenUpper(laterPairs) * topShift) & topMask)).Store(indices + 24);
             // qh byte i and itself shifted up one byte: bit 3 of the low byte and bit 7 of the high one are groups 2i, 2i + 1's signs
-            Vector128<byte> qh = Vector128.Load(x->Qh), signBits = Vector128.Create((ushort)0x8008).AsByte();
-            Vector128<ushort> lower = Vector128.WidenLower(qh), upper = Vector128.WidenUpper(qh);
-            Vector128<byte> lowerSigns = (lower | (lower << 8)).AsByte() & signBits, upperSigns = (upper | (upper << 8)).AsByte() & signBits;
+            Vector128<byte> signBits = Vector128.Create((ushort)0x8008).AsByte();
+            Vector128<ushort> lowerQh = Vector128.WidenLower(qh), upperQh = Vector128.WidenUpper(qh);
+            Vector128<byte> lowerSigns = (lowerQh | (lowerQh << 8)).AsByte() & signBits, upperSigns = (upperQh | (upperQh << 8)).AsByte() & signBits;
             var shifts = (byte*)(scratch + LatticeScratch.Shifts);
             (Vector128.Equals(lowerSigns, Vector128<byte>.Zero) | Vector128<byte>.One).Store(shifts);
             (Vector128.Equals(upperSigns, Vector128<byte>.Zero) | Vector128<byte>.One).Store(shifts + 16);
-            for (int h = 0; h < 16; h++) StoreMultiplier(scratch, h, Lattice.IQ1MMultiplier(x, h));
+            // scale word k holds the 3-bit fields of sixteens 4k..4k+3 at bits 0, 3, 6, 9: moved to 9..11 by 2^(9 − 3j), then down
+            var words = (ushort*)x->Scales;
+            Vector128<uint> fieldShift = Vector128.Create(512u, 64, 8, 1);
+            var multipliers = (short*)(scratch + LatticeScratch.Multipliers);
+            Vector128<int> odd0 = OddFields(words[0], fieldShift), odd1 = OddFields(words[1], fieldShift);
+            Vector128<int> odd2 = OddFields(words[2], fieldShift), odd3 = OddFields(words[3], fieldShift);
+            Vector128.Narrow(odd0, odd1).Store(multipliers);
+            Vector128.Narrow(odd2, odd3).Store(multipliers + 8);
+            int* scales = scratch + LatticeScratch.Scales;
+            StoreEach(odd0 | (odd0 << 16), scales, twice: false);
+            StoreEach(odd1 | (odd1 << 16), scales + 16, twice: false);
+            StoreEach(odd2 | (odd2 << 16), scales + 32, twice: false);
+            StoreEach(odd3 | (odd3 << 16), scales + 48, twice: false);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<int> OddFields(ushort word, Vector128<uint> fieldShift) =>
+            ((((Vector128.Create((uint)word) * fieldShift) >>> 9) & Vector128.Create(7u)).AsInt32() << 1) | Vector128<int>.One;
     }
 }

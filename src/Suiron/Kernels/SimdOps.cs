@@ -136,10 +136,10 @@ internal unsafe interface ISimdOps<TVector, TLanes> where TVector : struct where
     // eight-byte (IQ2, IQ1) or four-byte (IQ3) grid points, one scalar-indexed load per point, side by side in element order.
 
     /// <summary>The eight-byte points grid[indices[0]], grid[indices[1]], … side by side: <see cref="VectorBytes"/>/8 of them.</summary>
-    static abstract TVector GridPoints(ulong* grid, int* indices);
+    static abstract TVector GridPoints(ulong* grid, ushort* indices);
 
     /// <summary>The four-byte points grid[indices[0]], grid[indices[1]], … side by side: <see cref="VectorBytes"/>/4 of them.</summary>
-    static abstract TVector GridPoints(uint* grid, int* indices);
+    static abstract TVector GridPoints(uint* grid, ushort* indices);
 
     /// <summary>(bytes ^ negative) − negative per byte: each byte negated (two's complement) where <paramref name="negative"/>'s is 0xFF, kept where 0.</summary>
     static abstract TVector NegateWhere(TVector bytes, TVector negative);
@@ -339,10 +339,10 @@ internal readonly unsafe struct Vector128Ops : ISimdOps<Vector128<byte>, Vector1
     // ---- lattice family ----
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<byte> GridPoints(ulong* grid, int* indices) => Vector128.Create(grid[indices[0]], grid[indices[1]]).AsByte();
+    public static Vector128<byte> GridPoints(ulong* grid, ushort* indices) => Vector128.Create(grid[indices[0]], grid[indices[1]]).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<byte> GridPoints(uint* grid, int* indices) =>
+    public static Vector128<byte> GridPoints(uint* grid, ushort* indices) =>
         Vector128.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]]).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -468,11 +468,11 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
     // ---- lattice family ----
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> GridPoints(ulong* grid, int* indices) =>
+    public static Vector256<byte> GridPoints(ulong* grid, ushort* indices) =>
         Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]]).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> GridPoints(uint* grid, int* indices) =>
+    public static Vector256<byte> GridPoints(uint* grid, ushort* indices) =>
         Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]],
             grid[indices[4]], grid[indices[5]], grid[indices[6]], grid[indices[7]]).AsByte();
 

@@ -229,11 +229,11 @@ internal readonly unsafe struct Avx512Ops : IWideOps
     // ---- lattice family ----
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> GridPoints(ulong* grid, int* indices) =>
+    public static Vector512<byte> GridPoints(ulong* grid, ushort* indices) =>
         Combine(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 4));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> GridPoints(uint* grid, int* indices) =>
+    public static Vector512<byte> GridPoints(uint* grid, ushort* indices) =>
         Combine(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -426,11 +426,11 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
     // ---- lattice family ----
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> GridPoints(ulong* grid, int* indices) =>
+    public static Vector512<byte> GridPoints(ulong* grid, ushort* indices) =>
         Vector512.Create(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 4));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> GridPoints(uint* grid, int* indices) =>
+    public static Vector512<byte> GridPoints(uint* grid, ushort* indices) =>
         Vector512.Create(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
