@@ -36,13 +36,13 @@ namespace Suiron.Kernels;
 internal static unsafe class LatticeDot<TOps, TVector, TLanes>
     where TOps : struct, ISimdOps<TVector, TLanes> where TVector : struct where TLanes : struct
 {
-    public static float IQ2XXS(byte* w, byte* a, int n) => Dot<LatticeBlocks.IQ2XXS>(w, a, n);
-    public static float IQ2XS(byte* w, byte* a, int n) => Dot<LatticeBlocks.IQ2XS>(w, a, n);
-    public static float IQ2S(byte* w, byte* a, int n) => Dot<LatticeBlocks.IQ2S>(w, a, n);
-    public static float IQ3XXS(byte* w, byte* a, int n) => Dot<LatticeBlocks.IQ3XXS>(w, a, n);
-    public static float IQ3S(byte* w, byte* a, int n) => Dot<LatticeBlocks.IQ3S>(w, a, n);
-    public static float IQ1S(byte* w, byte* a, int n) => ShiftedDot<LatticeBlocks.IQ1S>(w, a, n);
-    public static float IQ1M(byte* w, byte* a, int n) => ShiftedDot<LatticeBlocks.IQ1M>(w, a, n);
+    public static float IQ2XXS(byte* w, byte* a, int n) => Dot<LatticeBlocks.IQ2XXS>(w, a, n, LatticeBlocks.IQ2XXS.Grid);
+    public static float IQ2XS(byte* w, byte* a, int n) => Dot<LatticeBlocks.IQ2XS>(w, a, n, LatticeBlocks.IQ2XS.Grid);
+    public static float IQ2S(byte* w, byte* a, int n) => Dot<LatticeBlocks.IQ2S>(w, a, n, LatticeBlocks.IQ2S.Grid);
+    public static float IQ3XXS(byte* w, byte* a, int n) => Dot<LatticeBlocks.IQ3XXS>(w, a, n, LatticeBlocks.IQ3XXS.Grid);
+    public static float IQ3S(byte* w, byte* a, int n) => Dot<LatticeBlocks.IQ3S>(w, a, n, LatticeBlocks.IQ3S.Grid);
+    public static float IQ1S(byte* w, byte* a, int n) => ShiftedDot<LatticeBlocks.IQ1S>(w, a, n, (ulong*)LatticeBlocks.IQ1S.Grid);
+    public static float IQ1M(byte* w, byte* a, int n) => ShiftedDot<LatticeBlocks.IQ1M>(w, a, n, (ulong*)LatticeBlocks.IQ1M.Grid);
 
     /// <summary>
     /// Sub-blocks per vector step: a 64-byte vector takes two, the others one (16-byte vectors in two halves).
@@ -54,16 +54,17 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
         get => TOps.VectorBytes == 64 ? 2 : 1;
     }
 
+    /// <summary>The dot; <paramref name="grid"/> is <c>TBlock.Grid</c>, passed in so the loop keeps it in a register (read
+    /// there, the JIT treats it as a constant and materialises it at every use).</summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Dot<TBlock>(byte* w, byte* a, int n) where TBlock : struct, ILatticeBlock
+    private static float Dot<TBlock>(byte* w, byte* a, int n, byte* grid) where TBlock : struct, ILatticeBlock
     {
         var y = (BlockQ8K*)a;
         TLanes acc = default;
         int* scratch = stackalloc int[2 * LatticeScratch.Ints];
         int blocks = n / 256;
         if (blocks > 0) TBlock.Prepare(w, scratch);
-        byte* grid = TBlock.Grid;
         int pointsPerRun = 32 / TBlock.PointBytes;
         for (int b = 0; b < blocks; b++, w += TBlock.BlockBytes)
         {
@@ -104,16 +105,16 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
         return TOps.ScaledDot(magnitudes, signedActivations, TOps.Load(scales + 4 * half));
     }
 
+    /// <summary>The IQ1 dot; <paramref name="grid"/> is <c>TBlock.Grid</c>, passed in as for <see cref="Dot{TBlock}"/>.</summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float ShiftedDot<TBlock>(byte* w, byte* a, int n) where TBlock : struct, ILatticeBlock
+    private static float ShiftedDot<TBlock>(byte* w, byte* a, int n, ulong* grid) where TBlock : struct, ILatticeBlock
     {
         var y = (BlockQ8K*)a;
         float result = 0;
         int* scratch = stackalloc int[2 * LatticeScratch.Ints];
         int blocks = n / 256;
         if (blocks > 0) TBlock.Prepare(w, scratch);
-        var grid = (ulong*)TBlock.Grid;
         for (int b = 0; b < blocks; b++, w += TBlock.BlockBytes)
         {
             int* current = scratch + (b & 1) * LatticeScratch.Ints;
@@ -146,16 +147,11 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
         return TOps.ScaledDot(weights, TOps.Load(q8 + 16 * half), TOps.Load(scales + 4 * half));
     }
 
-    /// <summary>Σ_h multiplier_h · bsum_h over the 16 groups of 16 (each product within int32, the sum too).</summary>
+    /// <summary>Σ_h multiplier_h · bsum_h over the 16 groups of 16 (multipliers ≤ 15, |bsum| ≤ 16·127: every pair sum within int32).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int OffsetSum(short* multipliers, short* bsums)
-    {
-        Vector128<short> m0 = Vector128.Load(multipliers), m1 = Vector128.Load(multipliers + 8);
-        Vector128<short> s0 = Vector128.Load(bsums), s1 = Vector128.Load(bsums + 8);
-        Vector128<int> products = Vector128.WidenLower(m0) * Vector128.WidenLower(s0) + Vector128.WidenUpper(m0) * Vector128.WidenUpper(s0)
-            + Vector128.WidenLower(m1) * Vector128.WidenLower(s1) + Vector128.WidenUpper(m1) * Vector128.WidenUpper(s1);
-        return Vector128.Sum(products);
-    }
+    private static int OffsetSum(short* multipliers, short* bsums) =>
+        Vector128.Sum(Vector128Ops.MultiplyAddAdjacent(Vector128.Load(multipliers), Vector128.Load(bsums))
+            + Vector128Ops.MultiplyAddAdjacent(Vector128.Load(multipliers + 8), Vector128.Load(bsums + 8)));
 }
 
 /// <summary>Where <see cref="ILatticeBlock.Prepare"/> puts a block's parts, in ints from the scratch area's start.</summary>
@@ -471,21 +467,20 @@ internal static unsafe class LatticeBlocks
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static float Scale(byte* block) => Avx2Dot.Scale(((BlockIQ1S*)block)->D);
 
-        /// <summary>Bits 3l..3l+2 go to 11..13 by a multiplication by 2^(11 − 3l), then to 8..10.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Prepare(byte* block, int* scratch)
         {
             var x = (BlockIQ1S*)block;
             var indices = (ushort*)(scratch + LatticeScratch.Indices);
-            Vector128<uint> topShift = Vector128.Create(2048u, 256, 32, 4), topMask = Vector128.Create(0x700u);
-            for (int ib = 0; ib < 8; ib += 2)
-            {
-                Vector128<uint> first = ((Vector128.Create((uint)x->Qh[ib]) * topShift) >>> 3) & topMask;
-                Vector128<uint> second = ((Vector128.Create((uint)x->Qh[ib + 1]) * topShift) >>> 3) & topMask;
-                Vector128<ushort> low = Vector128.WidenLower(Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(x->Qs + 4 * ib)).AsByte());
-                (low | Vector128.Narrow(first, second)).Store(indices + 4 * ib);
-            }
             Vector128<ushort> qh = Vector128.Load(x->Qh);
+            // groups 0..2 of a sub-block move their qh bits 3l..3l+2 up to 8..10 by 2^(8 − 3l), group 3 its bits 9..11 down by one
+            Vector128<ushort> topShift = Vector128.Create((ushort)256, 32, 4, 0, 256, 32, 4, 0), lastGroup = Vector128.Create(0, 0, 0, 0xFFFF, 0, 0, 0, 0xFFFF).AsUInt16();
+            Vector128<ushort> topMask = Vector128.Create((ushort)0x700);
+            Vector128<byte> low = Vector128.Load(x->Qs), later = Vector128.Load(x->Qs + 16);
+            (Vector128.WidenLower(low) | TopBits(Vector128.Shuffle(qh, Vector128.Create((ushort)0, 0, 0, 0, 1, 1, 1, 1)), topShift, lastGroup, topMask)).Store(indices);
+            (Vector128.WidenUpper(low) | TopBits(Vector128.Shuffle(qh, Vector128.Create((ushort)2, 2, 2, 2, 3, 3, 3, 3)), topShift, lastGroup, topMask)).Store(indices + 8);
+            (Vector128.WidenLower(later) | TopBits(Vector128.Shuffle(qh, Vector128.Create((ushort)4, 4, 4, 4, 5, 5, 5, 5)), topShift, lastGroup, topMask)).Store(indices + 16);
+            (Vector128.WidenUpper(later) | TopBits(Vector128.Shuffle(qh, Vector128.Create((ushort)6, 6, 6, 6, 7, 7, 7, 7)), topShift, lastGroup, topMask)).Store(indices + 24);
             // bit 15: a shift of −1/8, stored negated as 1; else −1
             Vector128<byte> negated = (((qh >>> 15) << 1) - Vector128<ushort>.One).AsByte();
             var shifts = (byte*)(scratch + LatticeScratch.Shifts);
@@ -502,6 +497,10 @@ internal static unsafe class LatticeBlocks
             StoreEach(pairs1, scratch + LatticeScratch.Scales + 32, twice: true);
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<ushort> TopBits(Vector128<ushort> qh, Vector128<ushort> topShift, Vector128<ushort> lastGroup, Vector128<ushort> topMask) =>
+        ((qh * topShift) | ((qh >>> 1) & lastGroup)) & topMask;
 
     /// <summary>
     /// Group g's 11-bit grid index: a byte, its bits 8..10 from the low (even g) or high (odd g) nibble of qh byte g/2,
