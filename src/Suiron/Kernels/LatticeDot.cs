@@ -234,36 +234,38 @@ internal static unsafe class LatticeBlocks
         return table;
     }
 
-    /// <summary>Each of the four ints of <paramref name="values"/> over four (or, <paramref name="twice"/>, eight) ints from <paramref name="destination"/>.</summary>
+    /// <summary>
+    /// Each of the eight words of <paramref name="words"/> over the eight int16 (four ints) of a group of 16 elements from
+    /// <paramref name="destination"/>, or (<paramref name="twice"/>) over the 16 int16 of a 32-element sub-block.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreEach(Vector128<int> values, int* destination, bool twice)
+    private static void StoreEachWord(Vector128<ushort> words, int* destination, bool twice)
     {
-        Vector128<int> first = Vector128.Shuffle(values, Vector128.Create(0)), second = Vector128.Shuffle(values, Vector128.Create(1));
-        Vector128<int> third = Vector128.Shuffle(values, Vector128.Create(2)), fourth = Vector128.Shuffle(values, Vector128.Create(3));
+        Vector128<byte> bytes = words.AsByte();
         int step = twice ? 8 : 4;
-        first.Store(destination);
-        second.Store(destination + step);
-        third.Store(destination + 2 * step);
-        fourth.Store(destination + 3 * step);
-        if (!twice) return;
-        first.Store(destination + 4);
-        second.Store(destination + step + 4);
-        third.Store(destination + 2 * step + 4);
-        fourth.Store(destination + 3 * step + 4);
+        StoreWord(bytes, 0x0100, destination, twice);
+        StoreWord(bytes, 0x0302, destination + step, twice);
+        StoreWord(bytes, 0x0504, destination + 2 * step, twice);
+        StoreWord(bytes, 0x0706, destination + 3 * step, twice);
+        StoreWord(bytes, 0x0908, destination + 4 * step, twice);
+        StoreWord(bytes, 0x0B0A, destination + 5 * step, twice);
+        StoreWord(bytes, 0x0D0C, destination + 6 * step, twice);
+        StoreWord(bytes, 0x0F0E, destination + 7 * step, twice);
     }
 
-    /// <summary>Odd multipliers 2s + 1 of four scale fields <paramref name="fields"/> (0..15) as int16 pairs.</summary>
+    /// <summary>The word whose two bytes <paramref name="pick"/> names (a constant), over four ints or eight.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> OddPairs(Vector128<int> fields)
+    private static void StoreWord(Vector128<byte> bytes, ushort pick, int* destination, bool twice)
     {
-        Vector128<int> odd = (fields << 1) | Vector128<int>.One;
-        return odd | (odd << 16);
+        Vector128<byte> repeated = Vector128.Shuffle(bytes, Vector128.Create(pick).AsByte());
+        repeated.Store((byte*)destination);
+        if (twice) repeated.Store((byte*)(destination + 4));
     }
 
-    /// <summary>Four sub-blocks' multipliers from the scale nibbles at bits 28..31 of their dwords, over each sub-block's eight ints.</summary>
+    /// <summary>The odd multipliers 2s + 1 of eight sub-blocks whose scale nibbles sit at bits 28..31 of their dwords, over each sub-block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreTopNibbleMultipliers(Vector128<uint> packed, int* scales) =>
-        StoreEach(OddPairs((packed >>> 28).AsInt32()), scales, twice: true);
+    private static void StoreTopNibbleMultipliers(Vector128<uint> first, Vector128<uint> second, int* scales) =>
+        StoreEachWord((Vector128.Narrow(first >>> 28, second >>> 28) << 1) | Vector128<ushort>.One, scales, twice: true);
 
     /// <summary>IQ2_XS/IQ2_S: each sub-block's scale byte, its low nibble for the first 16 elements, its high one for the rest.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -274,11 +276,8 @@ internal static unsafe class LatticeBlocks
         Vector128<byte> nibbles = Vector128.Create((bytes & Vector128.Create((byte)0xF)).AsUInt64().ToScalar(), (bytes.AsUInt16() >>> 4).AsByte().AsUInt64().ToScalar() & 0x0F0F0F0F0F0F0F0FUL).AsByte();
         Vector128<byte> ordered = Vector128.Shuffle(nibbles, Vector128.Create((byte)0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
         Vector128<ushort> lower = Vector128.WidenLower(ordered), upper = Vector128.WidenUpper(ordered);
-        int* destination = scratch + LatticeScratch.Scales;
-        StoreEach(OddPairs(Vector128.WidenLower(lower).AsInt32()), destination, twice: false);
-        StoreEach(OddPairs(Vector128.WidenUpper(lower).AsInt32()), destination + 16, twice: false);
-        StoreEach(OddPairs(Vector128.WidenLower(upper).AsInt32()), destination + 32, twice: false);
-        StoreEach(OddPairs(Vector128.WidenUpper(upper).AsInt32()), destination + 48, twice: false);
+        StoreEachWord((lower << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales, twice: false);
+        StoreEachWord((upper << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales + 32, twice: false);
     }
 
     /// <summary>
@@ -324,8 +323,7 @@ internal static unsafe class LatticeBlocks
             Vector128<uint> second = Vector128.Create(words[9], words[11], words[13], words[15]);
             ImpliedSigns(first).Store((uint*)(scratch + LatticeScratch.Signs));
             ImpliedSigns(second).Store((uint*)(scratch + LatticeScratch.Signs + 4));
-            StoreTopNibbleMultipliers(first, scratch + LatticeScratch.Scales);
-            StoreTopNibbleMultipliers(second, scratch + LatticeScratch.Scales + 32);
+            StoreTopNibbleMultipliers(first, second, scratch + LatticeScratch.Scales);
         }
     }
 
@@ -414,8 +412,7 @@ internal static unsafe class LatticeBlocks
             Vector128<uint> first = Vector128.Load((uint*)(qs + 64)), second = Vector128.Load((uint*)(qs + 80));
             ImpliedSigns(first).Store((uint*)(scratch + LatticeScratch.Signs));
             ImpliedSigns(second).Store((uint*)(scratch + LatticeScratch.Signs + 4));
-            StoreTopNibbleMultipliers(first, scratch + LatticeScratch.Scales);
-            StoreTopNibbleMultipliers(second, scratch + LatticeScratch.Scales + 32);
+            StoreTopNibbleMultipliers(first, second, scratch + LatticeScratch.Scales);
         }
     }
 
@@ -448,8 +445,7 @@ internal static unsafe class LatticeBlocks
             Vector128<uint> nibbles = Vector128.Create((uint)Unsafe.ReadUnaligned<uint>(x->Scales));
             Vector128<int> first = ((nibbles * Vector128.Create(1u << 28, 1u << 24, 1u << 20, 1u << 16)) >>> 28).AsInt32();
             Vector128<int> second = ((nibbles * Vector128.Create(1u << 12, 1u << 8, 1u << 4, 1u)) >>> 28).AsInt32();
-            StoreEach(OddPairs(first), scratch + LatticeScratch.Scales, twice: true);
-            StoreEach(OddPairs(second), scratch + LatticeScratch.Scales + 32, twice: true);
+            StoreEachWord((Vector128.Narrow(first, second).AsUInt16() << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales, twice: true);
         }
     }
 
@@ -491,10 +487,7 @@ internal static unsafe class LatticeBlocks
             var multipliers = (short*)(scratch + LatticeScratch.Multipliers);
             Vector128.Shuffle(odd, Vector128.Create((ushort)0, 0, 1, 1, 2, 2, 3, 3)).AsInt16().Store(multipliers);
             Vector128.Shuffle(odd, Vector128.Create((ushort)4, 4, 5, 5, 6, 6, 7, 7)).AsInt16().Store(multipliers + 8);
-            Vector128<int> pairs0 = (Vector128.WidenLower(odd) | (Vector128.WidenLower(odd) << 16)).AsInt32();
-            Vector128<int> pairs1 = (Vector128.WidenUpper(odd) | (Vector128.WidenUpper(odd) << 16)).AsInt32();
-            StoreEach(pairs0, scratch + LatticeScratch.Scales, twice: true);
-            StoreEach(pairs1, scratch + LatticeScratch.Scales + 32, twice: true);
+            StoreEachWord(odd, scratch + LatticeScratch.Scales, twice: true);
         }
     }
 
@@ -539,22 +532,19 @@ internal static unsafe class LatticeBlocks
             (Vector128.Equals(lowerSigns, Vector128<byte>.Zero) | Vector128<byte>.One).Store(shifts);
             (Vector128.Equals(upperSigns, Vector128<byte>.Zero) | Vector128<byte>.One).Store(shifts + 16);
             // scale word k holds the 3-bit fields of sixteens 4k..4k+3 at bits 0, 3, 6, 9: moved to 9..11 by 2^(9 − 3j), then down
-            var words = (ushort*)x->Scales;
-            Vector128<uint> fieldShift = Vector128.Create(512u, 64, 8, 1);
+            Vector128<ushort> words = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(x->Scales)).AsUInt16();
+            Vector128<ushort> fieldShift = Vector128.Create((ushort)512, 64, 8, 1, 512, 64, 8, 1);
+            Vector128<ushort> first = OddFields(Vector128.Shuffle(words, Vector128.Create((ushort)0, 0, 0, 0, 1, 1, 1, 1)), fieldShift);
+            Vector128<ushort> second = OddFields(Vector128.Shuffle(words, Vector128.Create((ushort)2, 2, 2, 2, 3, 3, 3, 3)), fieldShift);
             var multipliers = (short*)(scratch + LatticeScratch.Multipliers);
-            Vector128<int> odd0 = OddFields(words[0], fieldShift), odd1 = OddFields(words[1], fieldShift);
-            Vector128<int> odd2 = OddFields(words[2], fieldShift), odd3 = OddFields(words[3], fieldShift);
-            Vector128.Narrow(odd0, odd1).Store(multipliers);
-            Vector128.Narrow(odd2, odd3).Store(multipliers + 8);
-            int* scales = scratch + LatticeScratch.Scales;
-            StoreEach(odd0 | (odd0 << 16), scales, twice: false);
-            StoreEach(odd1 | (odd1 << 16), scales + 16, twice: false);
-            StoreEach(odd2 | (odd2 << 16), scales + 32, twice: false);
-            StoreEach(odd3 | (odd3 << 16), scales + 48, twice: false);
+            first.AsInt16().Store(multipliers);
+            second.AsInt16().Store(multipliers + 8);
+            StoreEachWord(first, scratch + LatticeScratch.Scales, twice: false);
+            StoreEachWord(second, scratch + LatticeScratch.Scales + 32, twice: false);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector128<int> OddFields(ushort word, Vector128<uint> fieldShift) =>
-            ((((Vector128.Create((uint)word) * fieldShift) >>> 9) & Vector128.Create(7u)).AsInt32() << 1) | Vector128<int>.One;
+        private static Vector128<ushort> OddFields(Vector128<ushort> words, Vector128<ushort> fieldShift) =>
+            ((((words * fieldShift) >>> 9) & Vector128.Create((ushort)7)) << 1) | Vector128<ushort>.One;
     }
 }
