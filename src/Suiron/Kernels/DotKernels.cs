@@ -63,7 +63,7 @@ internal static unsafe class DotKernels
     /// The kernel of <paramref name="path"/> for the type, falling back to the next family down where that one has
     /// none (Q8_1 and Q8_K, activation-only encodings, have scalar kernels only).
     /// Tests pass a lower path to force it. The one-row dots of the AVX-512 families are the AVX2 ones; a matmul picks its
-    /// 512-bit decode kernels (F32, F16, BF16, IQ4_XS, Q4_K, Q6_K) and GEMM tiles itself, where they win their timing
+    /// 512-bit decode kernels (F32, F16, BF16, IQ4_XS, Q4_K, Q6_K, the lattice types) and GEMM tiles itself, where they win their timing
     /// (<see cref="WideKernelChoice"/>).
     /// </summary>
     public static delegate*<byte*, byte*, int, float> For(TensorType weightType, DotPath path) => Resolve(weightType, path) switch

@@ -44,6 +44,19 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
     public static float IQ1S(byte* w, byte* a, int n) => ShiftedDot<LatticeBlocks.IQ1S>(w, a, n, (ulong*)LatticeBlocks.IQ1S.Grid);
     public static float IQ1M(byte* w, byte* a, int n) => ShiftedDot<LatticeBlocks.IQ1M>(w, a, n, (ulong*)LatticeBlocks.IQ1M.Grid);
 
+    /// <summary>The type's dot, or null where <paramref name="type"/> is no lattice type.</summary>
+    public static delegate*<byte*, byte*, int, float> For(TensorType type) => type switch
+    {
+        TensorType.IQ2_XXS => &IQ2XXS,
+        TensorType.IQ2_XS => &IQ2XS,
+        TensorType.IQ2_S => &IQ2S,
+        TensorType.IQ3_XXS => &IQ3XXS,
+        TensorType.IQ3_S => &IQ3S,
+        TensorType.IQ1_S => &IQ1S,
+        TensorType.IQ1_M => &IQ1M,
+        _ => null,
+    };
+
     /// <summary>
     /// Sub-blocks per vector step: a 64-byte vector takes two, the others one (16-byte vectors in two halves).
     /// (Not inlined without the attribute: a call in every loop.)

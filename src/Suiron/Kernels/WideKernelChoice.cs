@@ -15,10 +15,10 @@ namespace Suiron.Kernels;
 /// </summary>
 internal static unsafe class WideKernelChoice
 {
-    private enum Family { Block32Gemm, KQuantGemm, FloatGemm, F16Decode, Q4KDecode, Q6KDecode, F32Decode, BF16Decode, IQ4XSDecode }
+    private enum Family { Block32Gemm, KQuantGemm, FloatGemm, F16Decode, Q4KDecode, Q6KDecode, F32Decode, BF16Decode, IQ4XSDecode, LatticeDecode }
 
     private const int Unknown = 0, Narrow = 1, Wide = 2;
-    private static readonly int[] Choices = new int[9];
+    private static readonly int[] Choices = new int[10];
 
     /// <summary>The path a matmul of <paramref name="type"/> runs when the caller names none: the GEMM's
     /// (<paramref name="gemm"/>) or the per-row kernels'.</summary>
@@ -74,6 +74,7 @@ internal static unsafe class WideKernelChoice
         (TensorType.IQ4_XS, false) => Family.IQ4XSDecode,
         (TensorType.Q4_K, false) => Family.Q4KDecode,
         (TensorType.Q6_K, false) => Family.Q6KDecode,
+        (TensorType.IQ2_XXS or TensorType.IQ2_XS or TensorType.IQ2_S or TensorType.IQ3_XXS or TensorType.IQ3_S or TensorType.IQ1_S or TensorType.IQ1_M, false) => Family.LatticeDecode,
         _ => null,
     };
 
@@ -104,6 +105,7 @@ internal static unsafe class WideKernelChoice
             Family.F32Decode => (TensorType.F32, 1),
             Family.BF16Decode => (TensorType.BF16, 1),
             Family.IQ4XSDecode => (TensorType.IQ4_XS, 1),
+            Family.LatticeDecode => (TensorType.IQ2_XXS, 1),
             _ => (TensorType.Q6_K, 1),
         };
         const int rows = 64, cols = 2048;
@@ -115,8 +117,17 @@ internal static unsafe class WideKernelChoice
             var values = new float[cols];
             for (int r = 0; r < rows; r++)
             {
+                var row = new Span<byte>(weights + r * rowBytes, checked((int)rowBytes));
+                if (family == Family.LatticeDecode)
+                {
+                    // every IQ2_XXS bit pattern is a valid block once its fp16 scale (bytes 0..1) is finite; the lattice
+                    // quantizer's search would cost more than the timing itself
+                    random.NextBytes(row);
+                    for (int b = 0; b < cols / 256; b++) BitConverter.TryWriteBytes(row[(sizeof(BlockIQ2XXS) * b)..], (Half)0.01f);
+                    continue;
+                }
                 for (int i = 0; i < cols; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
-                Quantization.Quantize(type, values, new Span<byte>(weights + r * rowBytes, checked((int)rowBytes)));
+                Quantization.Quantize(type, values, row);
             }
             var x = new float[batch * cols];
             for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1);

@@ -17,6 +17,7 @@ public sealed unsafe class SimdOpsTests
     {
         CheckDefinitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
         CheckBlock32Definitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
+        CheckLatticeDefinitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
     }
 
     [Fact]
@@ -25,6 +26,7 @@ public sealed unsafe class SimdOpsTests
         if (!Avx2Ops.IsSupported) return;
         CheckDefinitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
         CheckBlock32Definitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
+        CheckLatticeDefinitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
     }
 
     [Fact]
@@ -33,6 +35,7 @@ public sealed unsafe class SimdOpsTests
         if (!Avx512TwinOps.IsSupported) return;
         CheckDefinitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
         CheckBlock32Definitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
+        CheckLatticeDefinitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
     }
 
     [SkippableFact]
@@ -41,6 +44,7 @@ public sealed unsafe class SimdOpsTests
         Skip.IfNot(Avx512Ops.IsSupported && Avx2Ops.IsSupported, "this CPU has no AVX-512 (F, BW)");
         CheckDefinitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
         CheckBlock32Definitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
+        CheckLatticeDefinitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
     }
 
     [Fact]
@@ -151,6 +155,52 @@ public sealed unsafe class SimdOpsTests
             fixed (byte* p = stored) TOps.Store(p + 8, From<TVector>(a));
             Assert.Equal(a, stored.AsSpan(8, width).ToArray());
             Assert.All(stored.Take(8).Concat(stored.Skip(8 + width)), x => Assert.Equal(0, x));
+        }
+    }
+
+    /// <summary>
+    /// The lattice family's operations: grid points by index (byte i of the vector is byte i mod 8 of point i / 8, or i mod
+    /// 4 of point i / 4), bytes negated under a mask, group bytes spread over their eight, and the integer sum of the lanes.
+    /// </summary>
+    private static void CheckLatticeDefinitions<TOps, TVector, TLanes>() where TOps : struct, ISimdOps<TVector, TLanes> where TVector : struct where TLanes : struct
+    {
+        int width = TOps.VectorBytes;
+        var random = new Random(2000 + width);
+        var wideGrid = new ulong[2048];
+        var narrowGrid = new uint[512];
+        for (int i = 0; i < wideGrid.Length; i++) wideGrid[i] = (ulong)random.NextInt64() ^ ((ulong)random.Next() << 63);
+        for (int i = 0; i < narrowGrid.Length; i++) narrowGrid[i] = (uint)random.Next() ^ ((uint)random.Next(2) << 31);
+        for (int iteration = 0; iteration < 300; iteration++)
+        {
+            var wideIndices = new ushort[width / 8];
+            var narrowIndices = new ushort[width / 4];
+            for (int i = 0; i < wideIndices.Length; i++) wideIndices[i] = (ushort)random.Next(wideGrid.Length);
+            for (int i = 0; i < narrowIndices.Length; i++) narrowIndices[i] = (ushort)random.Next(narrowGrid.Length);
+            byte[] groups = RandomBytes(random, width / 8), values = RandomBytes(random, width), mask = new byte[width];
+            for (int i = 0; i < width; i++) mask[i] = random.Next(2) == 0 ? (byte)0 : (byte)0xFF;
+            byte[] widePoints, narrowPoints, spread;
+            fixed (ulong* g8 = wideGrid) fixed (uint* g4 = narrowGrid) fixed (ushort* i8 = wideIndices) fixed (ushort* i4 = narrowIndices) fixed (byte* gp = groups)
+            {
+                widePoints = Bytes(TOps.GridPoints(g8, i8));
+                narrowPoints = Bytes(TOps.GridPoints(g4, i4));
+                spread = Bytes(TOps.SpreadGroupBytes(gp));
+            }
+            byte[] negated = Bytes(TOps.NegateWhere(From<TVector>(values), From<TVector>(mask)));
+            for (int i = 0; i < width; i++)
+            {
+                Assert.Equal((byte)(wideGrid[wideIndices[i / 8]] >> (8 * (i % 8))), widePoints[i]);
+                Assert.Equal((byte)(narrowGrid[narrowIndices[i / 4]] >> (8 * (i % 4))), narrowPoints[i]);
+                Assert.Equal(groups[i / 8], spread[i]);
+                Assert.Equal(mask[i] == 0 ? values[i] : (byte)-values[i], negated[i]);
+            }
+            var lanes = new int[8];
+            int sum = 0;
+            for (int k = 0; k < 8; k++)
+            {
+                lanes[k] = iteration % 5 == 0 ? int.MaxValue - random.Next(3) : random.Next(int.MinValue, int.MaxValue);
+                sum = unchecked(sum + lanes[k]);
+            }
+            Assert.Equal(sum, TOps.IntegerSum(From<TLanes>(lanes)));
         }
     }
 
