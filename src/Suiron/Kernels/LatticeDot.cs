@@ -95,7 +95,7 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
                 q8 += 32 * RunsPerStep;
                 indices += pointsPerRun * RunsPerStep;
                 signs += RunsPerStep;
-                scales += 8 * RunsPerStep;
+                scales += (TBlock.ScalesPerSubBlock ? 1 : 8) * RunsPerStep;
             }
             acc = TOps.MultiplyAdd(TBlock.Scale(w) * y[b].D, TOps.RunLanes(sum, secondHalfSum), acc);
         }
@@ -115,7 +115,7 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
             : TOps.GridPoints((uint*)grid, indices + 4 * half);
         TVector negative = TOps.BitsToBytes(signs[0], signs[1], half);
         TVector signedActivations = TOps.NegateWhere(TOps.Load(q8 + 16 * half), negative);
-        return TOps.ScaledDot(magnitudes, signedActivations, TOps.Load(scales + 4 * half));
+        return TOps.ScaledDot(magnitudes, signedActivations, Scales<TBlock>(scales, half));
     }
 
     /// <summary>The IQ1 dot; <paramref name="grid"/> is <c>TBlock.Grid</c>, passed in as for <see cref="Dot{TBlock}"/>.</summary>
@@ -139,12 +139,12 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
             TVector sum = default, secondHalfSum = default;
             for (int run = 0; run < 8; run += RunsPerStep)
             {
-                sum = TOps.AddInt32(sum, ShiftedPart(grid, q8, indices, shifts, scales, 0));
-                if (TOps.VectorBytes == 16) secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart(grid, q8, indices, shifts, scales, 1));
+                sum = TOps.AddInt32(sum, ShiftedPart<TBlock>(grid, q8, indices, shifts, scales, 0));
+                if (TOps.VectorBytes == 16) secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart<TBlock>(grid, q8, indices, shifts, scales, 1));
                 q8 += 32 * RunsPerStep;
                 indices += 4 * RunsPerStep;
                 shifts += 4 * RunsPerStep;
-                scales += 8 * RunsPerStep;
+                scales += (TBlock.ScalesPerSubBlock ? 1 : 8) * RunsPerStep;
             }
             int x = TOps.IntegerSum(TOps.RunLanes(sum, secondHalfSum)) - 9 * OffsetSum((short*)(current + LatticeScratch.Multipliers), y[b].BSums);
             result += TBlock.Scale(w) * y[b].D * (x * Lattice.IQ1Delta);
@@ -154,11 +154,16 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
 
     /// <summary>The IQ1 vector of the sub-block(s) at the pointers, from element 16·<paramref name="half"/>: Σ (8v + s + 9)·q per four elements times their multiplier.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVector ShiftedPart(ulong* grid, sbyte* q8, ushort* indices, byte* negatedShifts, int* scales, int half)
+    private static TVector ShiftedPart<TBlock>(ulong* grid, sbyte* q8, ushort* indices, byte* negatedShifts, int* scales, int half) where TBlock : struct, ILatticeBlock
     {
         TVector weights = TOps.SubtractBytes(TOps.GridPoints(grid, indices + 2 * half), TOps.SpreadGroupBytes(negatedShifts + 2 * half));
-        return TOps.ScaledDot(weights, TOps.Load(q8 + 16 * half), TOps.Load(scales + 4 * half));
+        return TOps.ScaledDot(weights, TOps.Load(q8 + 16 * half), Scales<TBlock>(scales, half));
     }
+
+    /// <summary>The multipliers' word pairs of the vector from element 16·<paramref name="half"/> of the sub-block(s) at <paramref name="scales"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Scales<TBlock>(int* scales, int half) where TBlock : struct, ILatticeBlock =>
+        TBlock.ScalesPerSubBlock ? TOps.SubBlockScales(scales) : TOps.Load(scales + 4 * half);
 
     /// <summary>Σ_h multiplier_h · bsum_h over the 16 groups of 16 (multipliers ≤ 15, |bsum| ≤ 16·127: every pair sum within int32).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -170,7 +175,10 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
 /// <summary>Where <see cref="ILatticeBlock.Prepare"/> puts a block's parts, in ints from the scratch area's start.</summary>
 internal static class LatticeScratch
 {
-    /// <summary>The multiplier 2s + 1 of each 4 elements as two equal int16: 64 ints.</summary>
+    /// <summary>
+    /// The multiplier 2s + 1 as two equal int16: of each sub-block (8 ints, <see cref="ILatticeBlock.ScalesPerSubBlock"/>),
+    /// or of each 4 elements (64 ints).
+    /// </summary>
     public const int Scales = 0;
 
     /// <summary>The grid index of each point as a ushort: 32 (eight-byte points) or 64 (four-byte points).</summary>
@@ -198,6 +206,9 @@ internal unsafe interface ILatticeBlock
 
     /// <summary>8 or 4.</summary>
     static abstract int PointBytes { get; }
+
+    /// <summary>Whether each 32-element sub-block has one multiplier (else one per 16 elements).</summary>
+    static abstract bool ScalesPerSubBlock { get; }
 
     /// <summary>The power of two the dot ends with (the format's multipliers are (2s + 1) times it).</summary>
     static abstract float Factor { get; }
@@ -247,38 +258,39 @@ internal static unsafe class LatticeBlocks
         return table;
     }
 
-    /// <summary>
-    /// Each of the eight words of <paramref name="words"/> over the eight int16 (four ints) of a group of 16 elements from
-    /// <paramref name="destination"/>, or (<paramref name="twice"/>) over the 16 int16 of a 32-element sub-block.
-    /// </summary>
+    /// <summary>Each of the eight words of <paramref name="words"/> over the eight int16 (four ints) of its 16 elements, from <paramref name="destination"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreEachWord(Vector128<ushort> words, int* destination, bool twice)
+    private static void StoreEachWord(Vector128<ushort> words, int* destination)
     {
         Vector128<byte> bytes = words.AsByte();
-        int step = twice ? 8 : 4;
-        StoreWord(bytes, 0x0100, destination, twice);
-        StoreWord(bytes, 0x0302, destination + step, twice);
-        StoreWord(bytes, 0x0504, destination + 2 * step, twice);
-        StoreWord(bytes, 0x0706, destination + 3 * step, twice);
-        StoreWord(bytes, 0x0908, destination + 4 * step, twice);
-        StoreWord(bytes, 0x0B0A, destination + 5 * step, twice);
-        StoreWord(bytes, 0x0D0C, destination + 6 * step, twice);
-        StoreWord(bytes, 0x0F0E, destination + 7 * step, twice);
+        StoreWord(bytes, 0x0100, destination);
+        StoreWord(bytes, 0x0302, destination + 4);
+        StoreWord(bytes, 0x0504, destination + 8);
+        StoreWord(bytes, 0x0706, destination + 12);
+        StoreWord(bytes, 0x0908, destination + 16);
+        StoreWord(bytes, 0x0B0A, destination + 20);
+        StoreWord(bytes, 0x0D0C, destination + 24);
+        StoreWord(bytes, 0x0F0E, destination + 28);
     }
 
-    /// <summary>The word whose two bytes <paramref name="pick"/> names (a constant), over four ints or eight.</summary>
+    /// <summary>The word whose two bytes <paramref name="pick"/> names (a constant), over four ints.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreWord(Vector128<byte> bytes, ushort pick, int* destination, bool twice)
+    private static void StoreWord(Vector128<byte> bytes, ushort pick, int* destination) =>
+        Vector128.Shuffle(bytes, Vector128.Create(pick).AsByte()).Store((byte*)destination);
+
+    /// <summary>Eight sub-blocks' multipliers as int16 pairs, one int each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreSubBlockMultipliers(Vector128<ushort> multipliers, int* scales)
     {
-        Vector128<byte> repeated = Vector128.Shuffle(bytes, Vector128.Create(pick).AsByte());
-        repeated.Store((byte*)destination);
-        if (twice) repeated.Store((byte*)(destination + 4));
+        Vector128<uint> lower = Vector128.WidenLower(multipliers), upper = Vector128.WidenUpper(multipliers);
+        (lower | (lower << 16)).Store((uint*)scales);
+        (upper | (upper << 16)).Store((uint*)scales + 4);
     }
 
-    /// <summary>The odd multipliers 2s + 1 of eight sub-blocks whose scale nibbles sit at bits 28..31 of their dwords, over each sub-block.</summary>
+    /// <summary>The odd multipliers 2s + 1 of eight sub-blocks whose scale nibbles sit at bits 28..31 of their dwords.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreTopNibbleMultipliers(Vector128<uint> first, Vector128<uint> second, int* scales) =>
-        StoreEachWord((Vector128.Narrow(first >>> 28, second >>> 28) << 1) | Vector128<ushort>.One, scales, twice: true);
+        StoreSubBlockMultipliers((Vector128.Narrow(first >>> 28, second >>> 28) << 1) | Vector128<ushort>.One, scales);
 
     /// <summary>IQ2_XS/IQ2_S: each sub-block's scale byte, its low nibble for the first 16 elements, its high one for the rest.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -289,8 +301,8 @@ internal static unsafe class LatticeBlocks
         Vector128<byte> nibbles = Vector128.Create((bytes & Vector128.Create((byte)0xF)).AsUInt64().ToScalar(), (bytes.AsUInt16() >>> 4).AsByte().AsUInt64().ToScalar() & 0x0F0F0F0F0F0F0F0FUL).AsByte();
         Vector128<byte> ordered = Vector128.Shuffle(nibbles, Vector128.Create((byte)0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
         Vector128<ushort> lower = Vector128.WidenLower(ordered), upper = Vector128.WidenUpper(ordered);
-        StoreEachWord((lower << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales, twice: false);
-        StoreEachWord((upper << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales + 32, twice: false);
+        StoreEachWord((lower << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales);
+        StoreEachWord((upper << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales + 32);
     }
 
     /// <summary>
@@ -318,6 +330,7 @@ internal static unsafe class LatticeBlocks
         public static int BlockBytes => sizeof(BlockIQ2XXS);
         public static byte* Grid => (byte*)IQ2XXSGrid;
         public static int PointBytes => 8;
+        public static bool ScalesPerSubBlock => true;
         public static float Factor => 0.125f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -346,6 +359,7 @@ internal static unsafe class LatticeBlocks
         public static int BlockBytes => sizeof(BlockIQ2XS);
         public static byte* Grid => (byte*)IQ2XSGrid;
         public static int PointBytes => 8;
+        public static bool ScalesPerSubBlock => false;
         public static float Factor => 0.125f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -374,6 +388,7 @@ internal static unsafe class LatticeBlocks
         public static int BlockBytes => sizeof(BlockIQ2S);
         public static byte* Grid => (byte*)IQ2SGrid;
         public static int PointBytes => 8;
+        public static bool ScalesPerSubBlock => false;
         public static float Factor => 0.125f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -406,6 +421,7 @@ internal static unsafe class LatticeBlocks
         public static int BlockBytes => sizeof(BlockIQ3XXS);
         public static byte* Grid => (byte*)IQ3XXSGrid;
         public static int PointBytes => 4;
+        public static bool ScalesPerSubBlock => true;
         public static float Factor => 0.25f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -435,6 +451,7 @@ internal static unsafe class LatticeBlocks
         public static int BlockBytes => sizeof(BlockIQ3S);
         public static byte* Grid => (byte*)IQ3SGrid;
         public static int PointBytes => 4;
+        public static bool ScalesPerSubBlock => true;
         public static float Factor => 1f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -458,7 +475,7 @@ internal static unsafe class LatticeBlocks
             Vector128<uint> nibbles = Vector128.Create((uint)Unsafe.ReadUnaligned<uint>(x->Scales));
             Vector128<int> first = ((nibbles * Vector128.Create(1u << 28, 1u << 24, 1u << 20, 1u << 16)) >>> 28).AsInt32();
             Vector128<int> second = ((nibbles * Vector128.Create(1u << 12, 1u << 8, 1u << 4, 1u)) >>> 28).AsInt32();
-            StoreEachWord((Vector128.Narrow(first, second).AsUInt16() << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales, twice: true);
+            StoreSubBlockMultipliers((Vector128.Narrow(first, second).AsUInt16() << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales);
         }
     }
 
@@ -471,6 +488,7 @@ internal static unsafe class LatticeBlocks
         public static int BlockBytes => sizeof(BlockIQ1S);
         public static byte* Grid => (byte*)IQ1OffsetEightfoldGrid;
         public static int PointBytes => 8;
+        public static bool ScalesPerSubBlock => true;
         public static float Factor => 1f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -500,7 +518,7 @@ internal static unsafe class LatticeBlocks
             var multipliers = (short*)(scratch + LatticeScratch.Multipliers);
             Vector128.Shuffle(odd, Vector128.Create((ushort)0, 0, 1, 1, 2, 2, 3, 3)).AsInt16().Store(multipliers);
             Vector128.Shuffle(odd, Vector128.Create((ushort)4, 4, 5, 5, 6, 6, 7, 7)).AsInt16().Store(multipliers + 8);
-            StoreEachWord(odd, scratch + LatticeScratch.Scales, twice: true);
+            StoreSubBlockMultipliers(odd, scratch + LatticeScratch.Scales);
         }
     }
 
@@ -517,6 +535,7 @@ internal static unsafe class LatticeBlocks
         public static int BlockBytes => sizeof(BlockIQ1M);
         public static byte* Grid => (byte*)IQ1OffsetEightfoldGrid;
         public static int PointBytes => 8;
+        public static bool ScalesPerSubBlock => false;
         public static float Factor => 1f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -552,8 +571,8 @@ internal static unsafe class LatticeBlocks
             var multipliers = (short*)(scratch + LatticeScratch.Multipliers);
             first.AsInt16().Store(multipliers);
             second.AsInt16().Store(multipliers + 8);
-            StoreEachWord(first, scratch + LatticeScratch.Scales, twice: false);
-            StoreEachWord(second, scratch + LatticeScratch.Scales + 32, twice: false);
+            StoreEachWord(first, scratch + LatticeScratch.Scales);
+            StoreEachWord(second, scratch + LatticeScratch.Scales + 32);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -149,6 +149,12 @@ internal unsafe interface ISimdOps<TVector, TLanes> where TVector : struct where
 
     /// <summary>The eight int32 lanes added (wrapping, so in any order the same integer).</summary>
     static abstract int IntegerSum(TLanes int32Lanes);
+
+    /// <summary>
+    /// The int at <paramref name="perSubBlock"/>[k] over every dword of the vector's k-th 32-byte run (a 16-byte vector:
+    /// perSubBlock[0] over all of it).
+    /// </summary>
+    static abstract TVector SubBlockScales(int* perSubBlock);
 }
 
 /// <summary>Eight 32-bit lanes as two 128-bit vectors: <see cref="Vector128Ops"/>' <c>TLanes</c>.</summary>
@@ -354,6 +360,9 @@ internal readonly unsafe struct Vector128Ops : ISimdOps<Vector128<byte>, Vector1
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int IntegerSum(Vector128Pair int32Lanes) => Vector128.Sum(int32Lanes.Lower.AsInt32() + int32Lanes.Upper.AsInt32());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> SubBlockScales(int* perSubBlock) => Vector128.Create(*perSubBlock).AsByte();
 }
 
 /// <summary>The AVX2 + FMA operations on 256-bit vectors.</summary>
@@ -485,4 +494,7 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int IntegerSum(Vector256<byte> int32Lanes) => Vector256.Sum(int32Lanes.AsInt32());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> SubBlockScales(int* perSubBlock) => Vector256.Create(*perSubBlock).AsByte();
 }

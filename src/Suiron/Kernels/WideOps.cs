@@ -246,6 +246,9 @@ internal readonly unsafe struct Avx512Ops : IWideOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int IntegerSum(Vector256<byte> int32Lanes) => Avx2Ops.IntegerSum(int32Lanes);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SubBlockScales(int* perSubBlock) => Combine(Avx2Ops.SubBlockScales(perSubBlock), Avx2Ops.SubBlockScales(perSubBlock + 1));
 }
 
 /// <summary>
@@ -442,6 +445,9 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int IntegerSum(Vector256<byte> int32Lanes) => Vector256.Sum(int32Lanes.AsInt32());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SubBlockScales(int* perSubBlock) => Vector512.Create(Avx2Ops.SubBlockScales(perSubBlock), Avx2Ops.SubBlockScales(perSubBlock + 1));
 }
 
 /// <summary>
