@@ -13,19 +13,22 @@ namespace Suiron.Kernels;
 /// <para>
 /// Each block is unpacked into one of two scratch areas while the block before it is summed from the other, so that the
 /// loads of its parts find their stores long retired (a wide load over narrower recent stores would wait for them): its
-/// grid indices, one ushort per point; its sign bits, one dword per 32-element sub-block (bit j of byte l for element
-/// 8l + j); each 4 elements' odd multiplier 2s + 1 as an int16 pair, so every width loads its vector's scales as they lie;
-/// and for IQ1 each group of eight's shift and the 16 multipliers as int16. Per vector: the grid points by scalar-indexed
-/// loads, the signs put onto the activations (the magnitudes stay unsigned, ≤ 62, so no vpmaddubsw pair saturates), and
-/// <see cref="ISimdOps{TVector, TLanes}.ScaledDot"/> with the multipliers: lane k of a block sums Σ mult·w·q over elements
-/// 4k..4k+3 of each sub-block, exactly (16-byte vectors give lanes 0..3 and 4..7 from a sub-block's two halves, 64-byte
-/// ones add their two sub-blocks' lanes).
+/// grid indices, one ushort per point (IQ3_XXS's plain index bytes are read in place instead); its sign bits, one dword
+/// per 32-element sub-block (bit j of byte l for element 8l + j); its odd multipliers 2s + 1 as int16 pairs, one per
+/// sub-block or, for types with one per 16 elements, one per 4 elements, so each width loads its vector's scales as they
+/// lie; and for IQ1 each group of eight's shift and the 16 multipliers as int16. The unpacking is 128-bit vector work per
+/// block. Per vector: the grid points by scalar-indexed loads, the signs put onto the activations (the magnitudes stay
+/// unsigned, ≤ 62, so no vpmaddubsw pair saturates), and <see cref="ISimdOps{TVector, TLanes}.ScaledDot"/> with the
+/// multipliers: lane k of a block sums Σ mult·w·q over elements 4k..4k+3 of each sub-block, exactly (16-byte vectors give
+/// lanes 0..3 and 4..7 from a sub-block's two halves, 64-byte ones add their two sub-blocks' lanes).
 /// </para>
 /// <para>
 /// IQ2 and IQ3, per block, in float: acc += (d_x·d_y)·float(lanes), the type's power of two times the eight-lane sum at
-/// the end (<see cref="ISimdOps{TVector, TLanes}.Sum"/>). Every width thus gives the same bits, and so does the GEMM
-/// (Gemm.Lattice.cs), which repeats these lanes and float steps; the scalar reference adds one float product per block
-/// instead, so they agree with it to float rounding (the 128-bit path included: it runs these steps too).
+/// the end (<see cref="ISimdOps{TVector, TLanes}.Sum"/>). Every width thus gives the same bits (the 128-bit one where its
+/// multiply-add is fused: everywhere with FMA), and so does the GEMM (Gemm.Lattice.cs), which repeats these lanes and
+/// float steps. The scalar reference adds one float product per block instead, so these dots agree with it to float
+/// rounding; that holds for the 128-bit path too, which gave the reference's bits when it had kernels of its own and
+/// now gives the AVX2 bits, so that the family has one arithmetic (LatticeQuantTests bounds both by 1e-5 of Σ|w·a|).
 /// </para>
 /// <para>
 /// IQ1 grid points hold −1, 0, 1 and each group of eight a shift of ±1/8: the weights enter as unsigned bytes 8v + s + 9
@@ -85,7 +88,9 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
             if (b + 1 < blocks) TBlock.Prepare(w + TBlock.BlockBytes, scratch + ((b + 1) & 1) * LatticeScratch.Ints);
             sbyte* q8 = y[b].Qs;
             int* scales = current + LatticeScratch.Scales;
-            var indices = (ushort*)(current + LatticeScratch.Indices);
+            // byte indices in the block itself (IQ3_XXS), or ushort ones in the scratch area: the points' loads read either
+            var indices = TBlock.ByteIndicesAt >= 0 ? (ushort*)(w + TBlock.ByteIndicesAt) : (ushort*)(current + LatticeScratch.Indices);
+            int indexBytes = TBlock.ByteIndicesAt >= 0 ? 1 : 2;
             var signs = (uint*)(current + LatticeScratch.Signs);
             TVector sum = default, secondHalfSum = default;
             for (int run = 0; run < 8; run += RunsPerStep)
@@ -93,7 +98,7 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
                 sum = TOps.AddInt32(sum, SignedPart<TBlock>(grid, q8, indices, signs, scales, 0));
                 if (TOps.VectorBytes == 16) secondHalfSum = TOps.AddInt32(secondHalfSum, SignedPart<TBlock>(grid, q8, indices, signs, scales, 1));
                 q8 += 32 * RunsPerStep;
-                indices += pointsPerRun * RunsPerStep;
+                indices = (ushort*)((byte*)indices + indexBytes * pointsPerRun * RunsPerStep);
                 signs += RunsPerStep;
                 scales += (TBlock.ScalesPerSubBlock ? 1 : 8) * RunsPerStep;
             }
@@ -110,8 +115,8 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVector SignedPart<TBlock>(byte* grid, sbyte* q8, ushort* indices, uint* signs, int* scales, int half) where TBlock : struct, ILatticeBlock
     {
-        TVector magnitudes = TBlock.PointBytes == 8
-            ? TOps.GridPoints((ulong*)grid, indices + 2 * half)
+        TVector magnitudes = TBlock.PointBytes == 8 ? TOps.GridPoints((ulong*)grid, indices + 2 * half)
+            : TBlock.ByteIndicesAt >= 0 ? TOps.GridPoints((uint*)grid, (byte*)indices + 4 * half)
             : TOps.GridPoints((uint*)grid, indices + 4 * half);
         TVector negative = TOps.BitsToBytes(signs[0], signs[1], half);
         TVector signedActivations = TOps.NegateWhere(TOps.Load(q8 + 16 * half), negative);
@@ -181,7 +186,7 @@ internal static class LatticeScratch
     /// </summary>
     public const int Scales = 0;
 
-    /// <summary>The grid index of each point as a ushort: 32 (eight-byte points) or 64 (four-byte points).</summary>
+    /// <summary>The grid index of each point as a ushort: 32 (eight-byte points) or 64 (four-byte points; IQ3_XXS keeps its bytes in place).</summary>
     public const int Indices = 64;
 
     /// <summary>The sign bits of each sub-block (bit j of byte l: element 8l + j negative): 8 dwords, then one the 512-bit step may read and ignores.</summary>
@@ -206,6 +211,12 @@ internal unsafe interface ILatticeBlock
 
     /// <summary>8 or 4.</summary>
     static abstract int PointBytes { get; }
+
+    /// <summary>
+    /// Where the block keeps its (four-byte) points' indices as contiguous bytes, which the dot then reads in place; −1
+    /// where <see cref="Prepare"/> stores them.
+    /// </summary>
+    static abstract int ByteIndicesAt { get; }
 
     /// <summary>Whether each 32-element sub-block has one multiplier (else one per 16 elements).</summary>
     static abstract bool ScalesPerSubBlock { get; }
@@ -331,6 +342,7 @@ internal static unsafe class LatticeBlocks
         public static byte* Grid => (byte*)IQ2XXSGrid;
         public static int PointBytes => 8;
         public static bool ScalesPerSubBlock => true;
+        public static int ByteIndicesAt => -1;
         public static float Factor => 0.125f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -360,6 +372,7 @@ internal static unsafe class LatticeBlocks
         public static byte* Grid => (byte*)IQ2XSGrid;
         public static int PointBytes => 8;
         public static bool ScalesPerSubBlock => false;
+        public static int ByteIndicesAt => -1;
         public static float Factor => 0.125f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -389,6 +402,7 @@ internal static unsafe class LatticeBlocks
         public static byte* Grid => (byte*)IQ2SGrid;
         public static int PointBytes => 8;
         public static bool ScalesPerSubBlock => false;
+        public static int ByteIndicesAt => -1;
         public static float Factor => 0.125f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -422,6 +436,7 @@ internal static unsafe class LatticeBlocks
         public static byte* Grid => (byte*)IQ3XXSGrid;
         public static int PointBytes => 4;
         public static bool ScalesPerSubBlock => true;
+        public static int ByteIndicesAt => 2;
         public static float Factor => 0.25f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -431,13 +446,6 @@ internal static unsafe class LatticeBlocks
         public static void Prepare(byte* block, int* scratch)
         {
             byte* qs = ((BlockIQ3XXS*)block)->Qs;
-            var indices = (ushort*)(scratch + LatticeScratch.Indices);
-            for (int v = 0; v < 4; v++)
-            {
-                Vector128<byte> bytes = Vector128.Load(qs + 16 * v);
-                Vector128.WidenLower(bytes).Store(indices + 16 * v);
-                Vector128.WidenUpper(bytes).Store(indices + 16 * v + 8);
-            }
             Vector128<uint> first = Vector128.Load((uint*)(qs + 64)), second = Vector128.Load((uint*)(qs + 80));
             ImpliedSigns(first).Store((uint*)(scratch + LatticeScratch.Signs));
             ImpliedSigns(second).Store((uint*)(scratch + LatticeScratch.Signs + 4));
@@ -452,6 +460,7 @@ internal static unsafe class LatticeBlocks
         public static byte* Grid => (byte*)IQ3SGrid;
         public static int PointBytes => 4;
         public static bool ScalesPerSubBlock => true;
+        public static int ByteIndicesAt => -1;
         public static float Factor => 1f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -489,6 +498,7 @@ internal static unsafe class LatticeBlocks
         public static byte* Grid => (byte*)IQ1OffsetEightfoldGrid;
         public static int PointBytes => 8;
         public static bool ScalesPerSubBlock => true;
+        public static int ByteIndicesAt => -1;
         public static float Factor => 1f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -536,6 +546,7 @@ internal static unsafe class LatticeBlocks
         public static byte* Grid => (byte*)IQ1OffsetEightfoldGrid;
         public static int PointBytes => 8;
         public static bool ScalesPerSubBlock => false;
+        public static int ByteIndicesAt => -1;
         public static float Factor => 1f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -141,6 +141,9 @@ internal unsafe interface ISimdOps<TVector, TLanes> where TVector : struct where
     /// <summary>The four-byte points grid[indices[0]], grid[indices[1]], … side by side: <see cref="VectorBytes"/>/4 of them.</summary>
     static abstract TVector GridPoints(uint* grid, ushort* indices);
 
+    /// <summary>The four-byte points whose indices are the bytes at <paramref name="indices"/>: <see cref="VectorBytes"/>/4 of them.</summary>
+    static abstract TVector GridPoints(uint* grid, byte* indices);
+
     /// <summary>(bytes ^ negative) − negative per byte: each byte negated (two's complement) where <paramref name="negative"/>'s is 0xFF, kept where 0.</summary>
     static abstract TVector NegateWhere(TVector bytes, TVector negative);
 
@@ -352,6 +355,10 @@ internal readonly unsafe struct Vector128Ops : ISimdOps<Vector128<byte>, Vector1
         Vector128.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]]).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> GridPoints(uint* grid, byte* indices) =>
+        Vector128.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]]).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> NegateWhere(Vector128<byte> bytes, Vector128<byte> negative) => (bytes ^ negative) - negative;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -482,6 +489,11 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> GridPoints(uint* grid, ushort* indices) =>
+        Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]],
+            grid[indices[4]], grid[indices[5]], grid[indices[6]], grid[indices[7]]).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> GridPoints(uint* grid, byte* indices) =>
         Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]],
             grid[indices[4]], grid[indices[5]], grid[indices[6]], grid[indices[7]]).AsByte();
 

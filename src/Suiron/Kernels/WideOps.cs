@@ -237,6 +237,10 @@ internal readonly unsafe struct Avx512Ops : IWideOps
         Combine(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> GridPoints(uint* grid, byte* indices) =>
+        Combine(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> NegateWhere(Vector512<byte> bytes, Vector512<byte> negative) =>
         Avx512BW.Subtract(Avx512F.Xor(bytes, negative), negative);
 
@@ -434,6 +438,10 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> GridPoints(uint* grid, ushort* indices) =>
+        Vector512.Create(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> GridPoints(uint* grid, byte* indices) =>
         Vector512.Create(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -179,11 +179,13 @@ public sealed unsafe class SimdOpsTests
             for (int i = 0; i < narrowIndices.Length; i++) narrowIndices[i] = (ushort)random.Next(narrowGrid.Length);
             byte[] groups = RandomBytes(random, width / 8), values = RandomBytes(random, width), mask = new byte[width];
             for (int i = 0; i < width; i++) mask[i] = random.Next(2) == 0 ? (byte)0 : (byte)0xFF;
-            byte[] widePoints, narrowPoints, spread;
+            byte[] byteIndices = RandomBytes(random, width / 4);
+            byte[] widePoints, narrowPoints, byteIndexedPoints, spread;
             fixed (ulong* g8 = wideGrid) fixed (uint* g4 = narrowGrid) fixed (ushort* i8 = wideIndices) fixed (ushort* i4 = narrowIndices) fixed (byte* gp = groups)
             {
                 widePoints = Bytes(TOps.GridPoints(g8, i8));
                 narrowPoints = Bytes(TOps.GridPoints(g4, i4));
+                fixed (byte* ib = byteIndices) byteIndexedPoints = Bytes(TOps.GridPoints(g4, ib));
                 spread = Bytes(TOps.SpreadGroupBytes(gp));
             }
             byte[] negated = Bytes(TOps.NegateWhere(From<TVector>(values), From<TVector>(mask)));
@@ -191,6 +193,7 @@ public sealed unsafe class SimdOpsTests
             {
                 Assert.Equal((byte)(wideGrid[wideIndices[i / 8]] >> (8 * (i % 8))), widePoints[i]);
                 Assert.Equal((byte)(narrowGrid[narrowIndices[i / 4]] >> (8 * (i % 4))), narrowPoints[i]);
+                Assert.Equal((byte)(narrowGrid[byteIndices[i / 4]] >> (8 * (i % 4))), byteIndexedPoints[i]);
                 Assert.Equal(groups[i / 8], spread[i]);
                 Assert.Equal(mask[i] == 0 ? values[i] : (byte)-values[i], negated[i]);
             }
