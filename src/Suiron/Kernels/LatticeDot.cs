@@ -15,8 +15,7 @@ namespace Suiron.Kernels;
 /// loads of its parts find their stores long retired (a wide load over narrower recent stores would wait for them): its
 /// grid indices, one ushort per point (IQ3_XXS's plain index bytes are read in place instead); its sign bits, one dword
 /// per 32-element sub-block (bit j of byte l for element 8l + j); its odd multipliers 2s + 1 as int16 pairs, one per
-/// sub-block or, for types with one per 16 elements, one per 4 elements, so each width loads its vector's scales as they
-/// lie; and for IQ1 each group of eight's shift and the 16 multipliers as int16. The unpacking is 128-bit vector work per
+/// sub-block or per 16 elements, which each vector takes by broadcast loads; and for IQ1 each group of eight's shift and the 16 multipliers as int16. The unpacking is 128-bit vector work per
 /// block. Per vector: the grid points by scalar-indexed loads, the signs put onto the activations (the magnitudes stay
 /// unsigned, ≤ 62, so no vpmaddubsw pair saturates), and <see cref="ISimdOps{TVector, TLanes}.ScaledDot"/> with the
 /// multipliers: lane k of a block sums Σ mult·w·q over elements 4k..4k+3 of each sub-block, exactly (16-byte vectors give
@@ -100,7 +99,7 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
                 q8 += 32 * RunsPerStep;
                 indices = (ushort*)((byte*)indices + indexBytes * pointsPerRun * RunsPerStep);
                 signs += RunsPerStep;
-                scales += (TBlock.ScalesPerSubBlock ? 1 : 8) * RunsPerStep;
+                scales += (TBlock.ScalesPerSubBlock ? 1 : 2) * RunsPerStep;
             }
             acc = TOps.MultiplyAdd(TBlock.Scale(w) * y[b].D, TOps.RunLanes(sum, secondHalfSum), acc);
         }
@@ -149,7 +148,7 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
                 q8 += 32 * RunsPerStep;
                 indices += 4 * RunsPerStep;
                 shifts += 4 * RunsPerStep;
-                scales += (TBlock.ScalesPerSubBlock ? 1 : 8) * RunsPerStep;
+                scales += (TBlock.ScalesPerSubBlock ? 1 : 2) * RunsPerStep;
             }
             int x = TOps.IntegerSum(TOps.RunLanes(sum, secondHalfSum)) - 9 * OffsetSum((short*)(current + LatticeScratch.Multipliers), y[b].BSums);
             result += TBlock.Scale(w) * y[b].D * (x * Lattice.IQ1Delta);
@@ -168,7 +167,7 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
     /// <summary>The multipliers' word pairs of the vector from element 16·<paramref name="half"/> of the sub-block(s) at <paramref name="scales"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVector Scales<TBlock>(int* scales, int half) where TBlock : struct, ILatticeBlock =>
-        TBlock.ScalesPerSubBlock ? TOps.SubBlockScales(scales) : TOps.Load(scales + 4 * half);
+        TBlock.ScalesPerSubBlock ? TOps.SubBlockScales(scales) : TOps.SixteenScales(scales + half);
 
     /// <summary>Σ_h multiplier_h · bsum_h over the 16 groups of 16 (multipliers ≤ 15, |bsum| ≤ 16·127: every pair sum within int32).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -182,7 +181,7 @@ internal static class LatticeScratch
 {
     /// <summary>
     /// The multiplier 2s + 1 as two equal int16: of each sub-block (8 ints, <see cref="ILatticeBlock.ScalesPerSubBlock"/>),
-    /// or of each 4 elements (64 ints).
+    /// or of each 16 elements (16 ints).
     /// </summary>
     public const int Scales = 0;
 
@@ -269,29 +268,9 @@ internal static unsafe class LatticeBlocks
         return table;
     }
 
-    /// <summary>Each of the eight words of <paramref name="words"/> over the eight int16 (four ints) of its 16 elements, from <paramref name="destination"/>.</summary>
+    /// <summary>Eight multipliers (of sub-blocks, or of groups of 16) as int16 pairs, one int each.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreEachWord(Vector128<ushort> words, int* destination)
-    {
-        Vector128<byte> bytes = words.AsByte();
-        StoreWord(bytes, 0x0100, destination);
-        StoreWord(bytes, 0x0302, destination + 4);
-        StoreWord(bytes, 0x0504, destination + 8);
-        StoreWord(bytes, 0x0706, destination + 12);
-        StoreWord(bytes, 0x0908, destination + 16);
-        StoreWord(bytes, 0x0B0A, destination + 20);
-        StoreWord(bytes, 0x0D0C, destination + 24);
-        StoreWord(bytes, 0x0F0E, destination + 28);
-    }
-
-    /// <summary>The word whose two bytes <paramref name="pick"/> names (a constant), over four ints.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreWord(Vector128<byte> bytes, ushort pick, int* destination) =>
-        Vector128.Shuffle(bytes, Vector128.Create(pick).AsByte()).Store((byte*)destination);
-
-    /// <summary>Eight sub-blocks' multipliers as int16 pairs, one int each.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreSubBlockMultipliers(Vector128<ushort> multipliers, int* scales)
+    private static void StoreMultiplierPairs(Vector128<ushort> multipliers, int* scales)
     {
         Vector128<uint> lower = Vector128.WidenLower(multipliers), upper = Vector128.WidenUpper(multipliers);
         (lower | (lower << 16)).Store((uint*)scales);
@@ -301,7 +280,7 @@ internal static unsafe class LatticeBlocks
     /// <summary>The odd multipliers 2s + 1 of eight sub-blocks whose scale nibbles sit at bits 28..31 of their dwords.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreTopNibbleMultipliers(Vector128<uint> first, Vector128<uint> second, int* scales) =>
-        StoreSubBlockMultipliers((Vector128.Narrow(first >>> 28, second >>> 28) << 1) | Vector128<ushort>.One, scales);
+        StoreMultiplierPairs((Vector128.Narrow(first >>> 28, second >>> 28) << 1) | Vector128<ushort>.One, scales);
 
     /// <summary>IQ2_XS/IQ2_S: each sub-block's scale byte, its low nibble for the first 16 elements, its high one for the rest.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -312,8 +291,8 @@ internal static unsafe class LatticeBlocks
         Vector128<byte> nibbles = Vector128.Create((bytes & Vector128.Create((byte)0xF)).AsUInt64().ToScalar(), (bytes.AsUInt16() >>> 4).AsByte().AsUInt64().ToScalar() & 0x0F0F0F0F0F0F0F0FUL).AsByte();
         Vector128<byte> ordered = Vector128.Shuffle(nibbles, Vector128.Create((byte)0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
         Vector128<ushort> lower = Vector128.WidenLower(ordered), upper = Vector128.WidenUpper(ordered);
-        StoreEachWord((lower << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales);
-        StoreEachWord((upper << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales + 32);
+        StoreMultiplierPairs((lower << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales);
+        StoreMultiplierPairs((upper << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales + 8);
     }
 
     /// <summary>
@@ -484,7 +463,7 @@ internal static unsafe class LatticeBlocks
             Vector128<uint> nibbles = Vector128.Create((uint)Unsafe.ReadUnaligned<uint>(x->Scales));
             Vector128<int> first = ((nibbles * Vector128.Create(1u << 28, 1u << 24, 1u << 20, 1u << 16)) >>> 28).AsInt32();
             Vector128<int> second = ((nibbles * Vector128.Create(1u << 12, 1u << 8, 1u << 4, 1u)) >>> 28).AsInt32();
-            StoreSubBlockMultipliers((Vector128.Narrow(first, second).AsUInt16() << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales);
+            StoreMultiplierPairs((Vector128.Narrow(first, second).AsUInt16() << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales);
         }
     }
 
@@ -528,7 +507,7 @@ internal static unsafe class LatticeBlocks
             var multipliers = (short*)(scratch + LatticeScratch.Multipliers);
             Vector128.Shuffle(odd, Vector128.Create((ushort)0, 0, 1, 1, 2, 2, 3, 3)).AsInt16().Store(multipliers);
             Vector128.Shuffle(odd, Vector128.Create((ushort)4, 4, 5, 5, 6, 6, 7, 7)).AsInt16().Store(multipliers + 8);
-            StoreSubBlockMultipliers(odd, scratch + LatticeScratch.Scales);
+            StoreMultiplierPairs(odd, scratch + LatticeScratch.Scales);
         }
     }
 
@@ -582,8 +561,8 @@ internal static unsafe class LatticeBlocks
             var multipliers = (short*)(scratch + LatticeScratch.Multipliers);
             first.AsInt16().Store(multipliers);
             second.AsInt16().Store(multipliers + 8);
-            StoreEachWord(first, scratch + LatticeScratch.Scales);
-            StoreEachWord(second, scratch + LatticeScratch.Scales + 32);
+            StoreMultiplierPairs(first, scratch + LatticeScratch.Scales);
+            StoreMultiplierPairs(second, scratch + LatticeScratch.Scales + 8);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

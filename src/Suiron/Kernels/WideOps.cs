@@ -253,6 +253,9 @@ internal readonly unsafe struct Avx512Ops : IWideOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> SubBlockScales(int* perSubBlock) => Combine(Avx2Ops.SubBlockScales(perSubBlock), Avx2Ops.SubBlockScales(perSubBlock + 1));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SixteenScales(int* perSixteen) => Combine(Avx2Ops.SixteenScales(perSixteen), Avx2Ops.SixteenScales(perSixteen + 2));
 }
 
 /// <summary>
@@ -456,6 +459,9 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> SubBlockScales(int* perSubBlock) => Vector512.Create(Avx2Ops.SubBlockScales(perSubBlock), Avx2Ops.SubBlockScales(perSubBlock + 1));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SixteenScales(int* perSixteen) => Vector512.Create(Avx2Ops.SixteenScales(perSixteen), Avx2Ops.SixteenScales(perSixteen + 2));
 }
 
 /// <summary>
