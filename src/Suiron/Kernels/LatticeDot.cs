@@ -59,16 +59,6 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
         _ => null,
     };
 
-    /// <summary>
-    /// Sub-blocks per vector step: a 64-byte vector takes two, the others one (16-byte vectors in two halves).
-    /// (Not inlined without the attribute: a call in every loop.)
-    /// </summary>
-    private static int RunsPerStep
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => TOps.VectorBytes == 64 ? 2 : 1;
-    }
-
     /// <summary>The dot; <paramref name="grid"/> is <c>TBlock.Grid</c>, passed in so the loop keeps it in a register (read
     /// there, the JIT treats it as a constant and materialises it at every use).</summary>
     [SkipLocalsInit]
@@ -92,14 +82,23 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
             int indexBytes = TBlock.ByteIndicesAt >= 0 ? 1 : 2;
             var signs = (uint*)(current + LatticeScratch.Signs);
             TVector sum = default, secondHalfSum = default;
-            for (int run = 0; run < 8; run += RunsPerStep)
+            int indexStride = indexBytes * pointsPerRun, scaleStride = TBlock.ScalesPerSubBlock ? 1 : 2;
+            // two sub-blocks per turn: one 64-byte vector, or each on its own
+            for (int run = 0; run < 8; run += 2)
             {
                 sum = TOps.AddInt32(sum, SignedPart<TBlock>(grid, q8, indices, signs, scales, 0));
                 if (TOps.VectorBytes == 16) secondHalfSum = TOps.AddInt32(secondHalfSum, SignedPart<TBlock>(grid, q8, indices, signs, scales, 1));
-                q8 += 32 * RunsPerStep;
-                indices = (ushort*)((byte*)indices + indexBytes * pointsPerRun * RunsPerStep);
-                signs += RunsPerStep;
-                scales += (TBlock.ScalesPerSubBlock ? 1 : 2) * RunsPerStep;
+                if (TOps.VectorBytes < 64)
+                {
+                    var nextIndices = (ushort*)((byte*)indices + indexStride);
+                    sum = TOps.AddInt32(sum, SignedPart<TBlock>(grid, q8 + 32, nextIndices, signs + 1, scales + scaleStride, 0));
+                    if (TOps.VectorBytes == 16)
+                        secondHalfSum = TOps.AddInt32(secondHalfSum, SignedPart<TBlock>(grid, q8 + 32, nextIndices, signs + 1, scales + scaleStride, 1));
+                }
+                q8 += 64;
+                indices = (ushort*)((byte*)indices + 2 * indexStride);
+                signs += 2;
+                scales += 2 * scaleStride;
             }
             acc = TOps.MultiplyAdd(TBlock.Scale(w) * y[b].D, TOps.RunLanes(sum, secondHalfSum), acc);
         }
@@ -141,14 +140,21 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
             var indices = (ushort*)(current + LatticeScratch.Indices);
             var shifts = (byte*)(current + LatticeScratch.Shifts);
             TVector sum = default, secondHalfSum = default;
-            for (int run = 0; run < 8; run += RunsPerStep)
+            int scaleStride = TBlock.ScalesPerSubBlock ? 1 : 2;
+            for (int run = 0; run < 8; run += 2)
             {
                 sum = TOps.AddInt32(sum, ShiftedPart<TBlock>(grid, q8, indices, shifts, scales, 0));
                 if (TOps.VectorBytes == 16) secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart<TBlock>(grid, q8, indices, shifts, scales, 1));
-                q8 += 32 * RunsPerStep;
-                indices += 4 * RunsPerStep;
-                shifts += 4 * RunsPerStep;
-                scales += (TBlock.ScalesPerSubBlock ? 1 : 2) * RunsPerStep;
+                if (TOps.VectorBytes < 64)
+                {
+                    sum = TOps.AddInt32(sum, ShiftedPart<TBlock>(grid, q8 + 32, indices + 4, shifts + 4, scales + scaleStride, 0));
+                    if (TOps.VectorBytes == 16)
+                        secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart<TBlock>(grid, q8 + 32, indices + 4, shifts + 4, scales + scaleStride, 1));
+                }
+                q8 += 64;
+                indices += 8;
+                shifts += 8;
+                scales += 2 * scaleStride;
             }
             int x = TOps.IntegerSum(TOps.RunLanes(sum, secondHalfSum)) - 9 * OffsetSum((short*)(current + LatticeScratch.Multipliers), y[b].BSums);
             result += TBlock.Scale(w) * y[b].D * (x * Lattice.IQ1Delta);
