@@ -15,8 +15,8 @@ namespace Suiron.Kernels;
 /// loads of its parts find their stores long retired (a wide load over narrower recent stores would wait for them): its
 /// grid indices, one ushort per point (IQ3_XXS's plain index bytes are read in place instead); its sign bits, one dword
 /// per 32-element sub-block (bit j of byte l for element 8l + j); its odd multipliers 2s + 1 as int16 pairs, one per
-/// sub-block or per 16 elements, which each vector takes by broadcast loads; and for IQ1 each group of eight's shift and the 16 multipliers as int16. The unpacking is 128-bit vector work per
-/// block. Per vector: the grid points by scalar-indexed loads, the signs put onto the activations (the magnitudes stay
+/// sub-block or per 16 elements, which each vector takes by broadcast loads; and for IQ1 the 16 multipliers as int16 too.
+/// The unpacking is 128-bit vector work per block. Per vector: the grid points by scalar-indexed loads, the signs put onto the activations (the magnitudes stay
 /// unsigned, ≤ 62, so no vpmaddubsw pair saturates), and <see cref="ISimdOps{TVector, TLanes}.ScaledDot"/> with the
 /// multipliers: lane k of a block sums Σ mult·w·q over elements 4k..4k+3 of each sub-block, exactly (16-byte vectors give
 /// lanes 0..3 and 4..7 from a sub-block's two halves, 64-byte ones add their two sub-blocks' lanes).
@@ -30,9 +30,10 @@ namespace Suiron.Kernels;
 /// now gives the AVX2 bits, so that the family has one arithmetic (LatticeQuantTests bounds both by 1e-5 of Σ|w·a|).
 /// </para>
 /// <para>
-/// IQ1 grid points hold −1, 0, 1 and each group of eight a shift of ±1/8: the weights enter as unsigned bytes 8v + s + 9
-/// (s = ±1), and 9·Σ_h mult_h·bsum_h comes off afterwards, so per block one exact integer X = 8·Σ(v·q·mult) + Σ(s·q·mult)
-/// (|X| &lt; 2^23) and d_x·d_y·(X/8) is the reference's d_x·d_y·(sumi + shifts/8) bit for bit: both are exact in float.
+/// IQ1 grid points hold −1, 0, 1 and each group of eight a shift s/8, s = ±1: the group's index gains s's sign as bit 11,
+/// into a grid of 8v + s + 9 per coordinate, never negative, so vpmaddubsw takes the weights as its unsigned side, and
+/// 9·Σ_h mult_h·bsum_h comes off afterwards; per block one exact integer X = 8·Σ(v·q·mult) + Σ(s·q·mult) (|X| &lt; 2^23),
+/// and d_x·d_y·(X/8) is the reference's d_x·d_y·(sumi + shifts/8) bit for bit: both are exact in float.
 /// </para>
 /// </summary>
 internal static unsafe class LatticeDot<TOps, TVector, TLanes>
@@ -138,22 +139,20 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
             sbyte* q8 = y[b].Qs;
             int* scales = current + LatticeScratch.Scales;
             var indices = (ushort*)(current + LatticeScratch.Indices);
-            var shifts = (byte*)(current + LatticeScratch.Shifts);
             TVector sum = default, secondHalfSum = default;
             int scaleStride = TBlock.ScalesPerSubBlock ? 1 : 2;
             for (int run = 0; run < 8; run += 2)
             {
-                sum = TOps.AddInt32(sum, ShiftedPart<TBlock>(grid, q8, indices, shifts, scales, 0));
-                if (TOps.VectorBytes == 16) secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart<TBlock>(grid, q8, indices, shifts, scales, 1));
+                sum = TOps.AddInt32(sum, ShiftedPart<TBlock>(grid, q8, indices, scales, 0));
+                if (TOps.VectorBytes == 16) secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart<TBlock>(grid, q8, indices, scales, 1));
                 if (TOps.VectorBytes < 64)
                 {
-                    sum = TOps.AddInt32(sum, ShiftedPart<TBlock>(grid, q8 + 32, indices + 4, shifts + 4, scales + scaleStride, 0));
+                    sum = TOps.AddInt32(sum, ShiftedPart<TBlock>(grid, q8 + 32, indices + 4, scales + scaleStride, 0));
                     if (TOps.VectorBytes == 16)
-                        secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart<TBlock>(grid, q8 + 32, indices + 4, shifts + 4, scales + scaleStride, 1));
+                        secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart<TBlock>(grid, q8 + 32, indices + 4, scales + scaleStride, 1));
                 }
                 q8 += 64;
                 indices += 8;
-                shifts += 8;
                 scales += 2 * scaleStride;
             }
             int x = TOps.IntegerSum(TOps.RunLanes(sum, secondHalfSum)) - 9 * OffsetSum((short*)(current + LatticeScratch.Multipliers), y[b].BSums);
@@ -164,9 +163,9 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
 
     /// <summary>The IQ1 vector of the sub-block(s) at the pointers, from element 16·<paramref name="half"/>: Σ (8v + s + 9)·q per four elements times their multiplier.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVector ShiftedPart<TBlock>(ulong* grid, sbyte* q8, ushort* indices, byte* negatedShifts, int* scales, int half) where TBlock : struct, ILatticeBlock
+    private static TVector ShiftedPart<TBlock>(ulong* grid, sbyte* q8, ushort* indices, int* scales, int half) where TBlock : struct, ILatticeBlock
     {
-        TVector weights = TOps.SubtractBytes(TOps.GridPoints(grid, indices + 2 * half), TOps.SpreadGroupBytes(negatedShifts + 2 * half));
+        TVector weights = TOps.GridPoints(grid, indices + 2 * half);
         return TOps.ScaledDot(weights, TOps.Load(q8 + 16 * half), Scales<TBlock>(scales, half));
     }
 
@@ -197,9 +196,6 @@ internal static class LatticeScratch
     /// <summary>The sign bits of each sub-block (bit j of byte l: element 8l + j negative): 8 dwords, then one the 512-bit step may read and ignores.</summary>
     public const int Signs = 96;
 
-    /// <summary>IQ1: each group of eight's shift, negated, as a byte (−1 for +1/8, 1 for −1/8): 32 bytes.</summary>
-    public const int Shifts = 112;
-
     /// <summary>IQ1: the 16 multipliers as int16.</summary>
     public const int Multipliers = 120;
 
@@ -211,7 +207,7 @@ internal unsafe interface ILatticeBlock
 {
     static abstract int BlockBytes { get; }
 
-    /// <summary>The codebook's address: eight-byte points (IQ2; IQ1 as 8v + 9) or four-byte ones (IQ3).</summary>
+    /// <summary>The codebook's address: eight-byte points (IQ2; IQ1 as 8v + s + 9) or four-byte ones (IQ3).</summary>
     static abstract byte* Grid { get; }
 
     /// <summary>8 or 4.</summary>
@@ -249,10 +245,10 @@ internal static unsafe class LatticeBlocks
     private static readonly uint* IQ3SGrid = Pinned(LatticeGrids.IQ3S);
 
     /// <summary>
-    /// The IQ1 grid points as 8v + 9 per coordinate (1, 9, 17), to which a group's shift s = ±1 is added in a byte:
-    /// 8v + s + 9 is never negative, so vpmaddubsw takes it as the unsigned side. 16 KB, built once, never freed.
+    /// The IQ1 grid points as 8v + s + 9 per coordinate, index i + 2048 for the shift s = −1 and i for s = +1 (0..18, never
+    /// negative: vpmaddubsw's unsigned side). 32 KB, built once, never freed.
     /// </summary>
-    private static readonly ulong* IQ1OffsetEightfoldGrid = BuildIQ1OffsetEightfoldGrid();
+    private static readonly ulong* IQ1ShiftedGrid = BuildIQ1ShiftedGrid();
 
     private static T* Pinned<T>(ReadOnlySpan<T> values) where T : unmanaged
     {
@@ -261,14 +257,15 @@ internal static unsafe class LatticeBlocks
         return table;
     }
 
-    private static ulong* BuildIQ1OffsetEightfoldGrid()
+    private static ulong* BuildIQ1ShiftedGrid()
     {
         ReadOnlySpan<ulong> grid = LatticeGrids.IQ1S;
-        var table = (ulong*)NativeMemory.AlignedAlloc((nuint)grid.Length * sizeof(ulong), 64);
-        for (int i = 0; i < grid.Length; i++)
+        var table = (ulong*)NativeMemory.AlignedAlloc((nuint)(2 * grid.Length * sizeof(ulong)), 64);
+        for (int i = 0; i < 2 * grid.Length; i++)
         {
+            int shift = i >= grid.Length ? -1 : 1;
             ulong point = 0;
-            for (int j = 0; j < 8; j++) point |= (ulong)(byte)(8 * (sbyte)(grid[i] >> (8 * j)) + 9) << (8 * j);
+            for (int j = 0; j < 8; j++) point |= (ulong)(byte)(8 * (sbyte)(grid[i % grid.Length] >> (8 * j)) + 9 + shift) << (8 * j);
             table[i] = point;
         }
         return table;
@@ -475,12 +472,12 @@ internal static unsafe class LatticeBlocks
 
     /// <summary>
     /// Each group's 11-bit grid index: a byte, its bits 8..10 from bits 3l..3l+2 of the sub-block's qh word; the word's
-    /// bits 12..14 the scale, bit 15 the sub-block's shift sign.
+    /// bits 12..14 the scale, bit 15 the sub-block's shift sign (bit 11 of each of its groups' indices).
     /// </summary>
     internal readonly struct IQ1S : ILatticeBlock
     {
         public static int BlockBytes => sizeof(BlockIQ1S);
-        public static byte* Grid => (byte*)IQ1OffsetEightfoldGrid;
+        public static byte* Grid => (byte*)IQ1ShiftedGrid;
         public static int PointBytes => 8;
         public static bool ScalesPerSubBlock => true;
         public static int ByteIndicesAt => -1;
@@ -503,11 +500,6 @@ internal static unsafe class LatticeBlocks
             (Vector128.WidenUpper(low) | TopBits(Vector128.Shuffle(qh, Vector128.Create((ushort)2, 2, 2, 2, 3, 3, 3, 3)), topShift, lastGroup, topMask)).Store(indices + 8);
             (Vector128.WidenLower(later) | TopBits(Vector128.Shuffle(qh, Vector128.Create((ushort)4, 4, 4, 4, 5, 5, 5, 5)), topShift, lastGroup, topMask)).Store(indices + 16);
             (Vector128.WidenUpper(later) | TopBits(Vector128.Shuffle(qh, Vector128.Create((ushort)6, 6, 6, 6, 7, 7, 7, 7)), topShift, lastGroup, topMask)).Store(indices + 24);
-            // bit 15: a shift of −1/8, stored negated as 1; else −1
-            Vector128<byte> negated = (((qh >>> 15) << 1) - Vector128<ushort>.One).AsByte();
-            var shifts = (byte*)(scratch + LatticeScratch.Shifts);
-            Vector128.Shuffle(negated, Vector128.Create((byte)0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6)).Store(shifts);
-            Vector128.Shuffle(negated, Vector128.Create((byte)8, 8, 8, 8, 10, 10, 10, 10, 12, 12, 12, 12, 14, 14, 14, 14)).Store(shifts + 16);
             Vector128<ushort> odd = (((qh >>> 12) & Vector128.Create((ushort)7)) << 1) | Vector128<ushort>.One;
             // each sub-block's multiplier for both its groups of 16
             var multipliers = (short*)(scratch + LatticeScratch.Multipliers);
@@ -519,16 +511,17 @@ internal static unsafe class LatticeBlocks
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<ushort> TopBits(Vector128<ushort> qh, Vector128<ushort> topShift, Vector128<ushort> lastGroup, Vector128<ushort> topMask) =>
-        ((qh * topShift) | ((qh >>> 1) & lastGroup)) & topMask;
+        (((qh * topShift) | ((qh >>> 1) & lastGroup)) & topMask) | ((qh >>> 4) & Vector128.Create((ushort)0x800));
 
     /// <summary>
     /// Group g's 11-bit grid index: a byte, its bits 8..10 from the low (even g) or high (odd g) nibble of qh byte g/2,
-    /// whose bit 3 (7) is the group's shift sign; a 3-bit scale per 16 elements and the fp16 block scale in the scale words.
+    /// whose bit 3 (7) is the group's shift sign (bit 11 of the index); a 3-bit scale per 16 elements and the fp16 block
+    /// scale in the scale words.
     /// </summary>
     internal readonly struct IQ1M : ILatticeBlock
     {
         public static int BlockBytes => sizeof(BlockIQ1M);
-        public static byte* Grid => (byte*)IQ1OffsetEightfoldGrid;
+        public static byte* Grid => (byte*)IQ1ShiftedGrid;
         public static int PointBytes => 8;
         public static bool ScalesPerSubBlock => false;
         public static int ByteIndicesAt => -1;
@@ -543,8 +536,8 @@ internal static unsafe class LatticeBlocks
             var x = (BlockIQ1M*)block;
             var indices = (ushort*)(scratch + LatticeScratch.Indices);
             Vector128<byte> qh = Vector128.Load(x->Qh);
-            // group g's qh byte g/2, moved up by 8 (even g: its low nibble) or 4 (odd g: its high one), bits 8..10 kept
-            Vector128<ushort> topShift = Vector128.Create((ushort)256, 16, 256, 16, 256, 16, 256, 16), topMask = Vector128.Create((ushort)0x700);
+            // group g's qh byte g/2, moved up by 8 (even g: its low nibble) or 4 (odd g: its high one): bits 8..10 and the sign at 11
+            Vector128<ushort> topShift = Vector128.Create((ushort)256, 16, 256, 16, 256, 16, 256, 16), topMask = Vector128.Create((ushort)0xF00);
             Vector128<byte> pairs = Vector128.Shuffle(qh, Vector128.Create((byte)0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
             Vector128<byte> laterPairs = Vector128.Shuffle(qh, Vector128.Create((byte)8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
             Vector128<byte> low = Vector128.Load(x->Qs), later = Vector128.Load(x->Qs + 16);
@@ -552,13 +545,6 @@ internal static unsafe class LatticeBlocks
             (Vector128.WidenUpper(low) | ((Vector128.WidenUpper(pairs) * topShift) & topMask)).Store(indices + 8);
             (Vector128.WidenLower(later) | ((Vector128.WidenLower(laterPairs) * topShift) & topMask)).Store(indices + 16);
             (Vector128.WidenUpper(later) | ((Vector128.WidenUpper(laterPairs) * topShift) & topMask)).Store(indices + 24);
-            // qh byte i and itself shifted up one byte: bit 3 of the low byte and bit 7 of the high one are groups 2i, 2i + 1's signs
-            Vector128<byte> signBits = Vector128.Create((ushort)0x8008).AsByte();
-            Vector128<ushort> lowerQh = Vector128.WidenLower(qh), upperQh = Vector128.WidenUpper(qh);
-            Vector128<byte> lowerSigns = (lowerQh | (lowerQh << 8)).AsByte() & signBits, upperSigns = (upperQh | (upperQh << 8)).AsByte() & signBits;
-            var shifts = (byte*)(scratch + LatticeScratch.Shifts);
-            (Vector128.Equals(lowerSigns, Vector128<byte>.Zero) | Vector128<byte>.One).Store(shifts);
-            (Vector128.Equals(upperSigns, Vector128<byte>.Zero) | Vector128<byte>.One).Store(shifts + 16);
             // scale word k holds the 3-bit fields of sixteens 4k..4k+3 at bits 0, 3, 6, 9: moved to 9..11 by 2^(9 − 3j), then down
             Vector128<ushort> words = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(x->Scales)).AsUInt16();
             Vector128<ushort> fieldShift = Vector128.Create((ushort)512, 64, 8, 1, 512, 64, 8, 1);

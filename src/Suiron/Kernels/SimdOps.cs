@@ -147,9 +147,6 @@ internal unsafe interface ISimdOps<TVector, TLanes> where TVector : struct where
     /// <summary>(bytes ^ negative) − negative per byte: each byte negated (two's complement) where <paramref name="negative"/>'s is 0xFF, kept where 0.</summary>
     static abstract TVector NegateWhere(TVector bytes, TVector negative);
 
-    /// <summary>The <see cref="VectorBytes"/>/8 bytes at <paramref name="groupBytes"/>, each repeated over its group of eight.</summary>
-    static abstract TVector SpreadGroupBytes(byte* groupBytes);
-
     /// <summary>The eight int32 lanes added (wrapping, so in any order the same integer).</summary>
     static abstract int IntegerSum(TLanes int32Lanes);
 
@@ -365,10 +362,6 @@ internal readonly unsafe struct Vector128Ops : ISimdOps<Vector128<byte>, Vector1
     public static Vector128<byte> NegateWhere(Vector128<byte> bytes, Vector128<byte> negative) => (bytes ^ negative) - negative;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<byte> SpreadGroupBytes(byte* groupBytes) =>
-        LookUp(Vector128.CreateScalarUnsafe(*(ushort*)groupBytes).AsByte(), Vector128.Create(0UL, 0x0101010101010101UL).AsByte());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int IntegerSum(Vector128Pair int32Lanes) => Vector128.Sum(int32Lanes.Lower.AsInt32() + int32Lanes.Upper.AsInt32());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -505,10 +498,6 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> NegateWhere(Vector256<byte> bytes, Vector256<byte> negative) => Avx2.Subtract(Avx2.Xor(bytes, negative), negative);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> SpreadGroupBytes(byte* groupBytes) => Avx2.Shuffle(Vector256.Create(*(uint*)groupBytes).AsByte(),
-        Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int IntegerSum(Vector256<byte> int32Lanes) => Vector256.Sum(int32Lanes.AsInt32());

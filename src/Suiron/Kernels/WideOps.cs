@@ -245,10 +245,6 @@ internal readonly unsafe struct Avx512Ops : IWideOps
         Avx512BW.Subtract(Avx512F.Xor(bytes, negative), negative);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> SpreadGroupBytes(byte* groupBytes) =>
-        Combine(Avx2Ops.SpreadGroupBytes(groupBytes), Avx2Ops.SpreadGroupBytes(groupBytes + 4));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int IntegerSum(Vector256<byte> int32Lanes) => Avx2Ops.IntegerSum(int32Lanes);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -449,10 +445,6 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> NegateWhere(Vector512<byte> bytes, Vector512<byte> negative) => (bytes ^ negative) - negative;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> SpreadGroupBytes(byte* groupBytes) =>
-        Vector512.Create(Avx2Ops.SpreadGroupBytes(groupBytes), Avx2Ops.SpreadGroupBytes(groupBytes + 4));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int IntegerSum(Vector256<byte> int32Lanes) => Vector256.Sum(int32Lanes.AsInt32());

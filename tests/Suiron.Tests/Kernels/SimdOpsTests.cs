@@ -160,7 +160,7 @@ public sealed unsafe class SimdOpsTests
 
     /// <summary>
     /// The lattice family's operations: grid points by index (byte i of the vector is byte i mod 8 of point i / 8, or i mod
-    /// 4 of point i / 4), bytes negated under a mask, group bytes spread over their eight, the integer sum of the lanes, and
+    /// 4 of point i / 4), bytes negated under a mask, the integer sum of the lanes, and
     /// a sub-block's int over its 32-byte run or a group of 16's over its 16 bytes.
     /// </summary>
     private static void CheckLatticeDefinitions<TOps, TVector, TLanes>() where TOps : struct, ISimdOps<TVector, TLanes> where TVector : struct where TLanes : struct
@@ -177,16 +177,15 @@ public sealed unsafe class SimdOpsTests
             var narrowIndices = new ushort[width / 4];
             for (int i = 0; i < wideIndices.Length; i++) wideIndices[i] = (ushort)random.Next(wideGrid.Length);
             for (int i = 0; i < narrowIndices.Length; i++) narrowIndices[i] = (ushort)random.Next(narrowGrid.Length);
-            byte[] groups = RandomBytes(random, width / 8), values = RandomBytes(random, width), mask = new byte[width];
+            byte[] values = RandomBytes(random, width), mask = new byte[width];
             for (int i = 0; i < width; i++) mask[i] = random.Next(2) == 0 ? (byte)0 : (byte)0xFF;
             byte[] byteIndices = RandomBytes(random, width / 4);
-            byte[] widePoints, narrowPoints, byteIndexedPoints, spread;
-            fixed (ulong* g8 = wideGrid) fixed (uint* g4 = narrowGrid) fixed (ushort* i8 = wideIndices) fixed (ushort* i4 = narrowIndices) fixed (byte* gp = groups)
+            byte[] widePoints, narrowPoints, byteIndexedPoints;
+            fixed (ulong* g8 = wideGrid) fixed (uint* g4 = narrowGrid) fixed (ushort* i8 = wideIndices) fixed (ushort* i4 = narrowIndices)
             {
                 widePoints = Bytes(TOps.GridPoints(g8, i8));
                 narrowPoints = Bytes(TOps.GridPoints(g4, i4));
                 fixed (byte* ib = byteIndices) byteIndexedPoints = Bytes(TOps.GridPoints(g4, ib));
-                spread = Bytes(TOps.SpreadGroupBytes(gp));
             }
             byte[] negated = Bytes(TOps.NegateWhere(From<TVector>(values), From<TVector>(mask)));
             for (int i = 0; i < width; i++)
@@ -194,7 +193,6 @@ public sealed unsafe class SimdOpsTests
                 Assert.Equal((byte)(wideGrid[wideIndices[i / 8]] >> (8 * (i % 8))), widePoints[i]);
                 Assert.Equal((byte)(narrowGrid[narrowIndices[i / 4]] >> (8 * (i % 4))), narrowPoints[i]);
                 Assert.Equal((byte)(narrowGrid[byteIndices[i / 4]] >> (8 * (i % 4))), byteIndexedPoints[i]);
-                Assert.Equal(groups[i / 8], spread[i]);
                 Assert.Equal(mask[i] == 0 ? values[i] : (byte)-values[i], negated[i]);
             }
             var lanes = new int[8];

@@ -93,7 +93,6 @@ public sealed unsafe class WideKernelTests
                 Assert.Equal(Avx512TwinOps.GridPoints(g8, ip), Avx512Ops.GridPoints(g8, ip));
                 Assert.Equal(Avx512TwinOps.GridPoints(g4, ip), Avx512Ops.GridPoints(g4, ip));
                 Assert.Equal(Avx512TwinOps.GridPoints(g4, p), Avx512Ops.GridPoints(g4, p));
-                Assert.Equal(Avx512TwinOps.SpreadGroupBytes(p), Avx512Ops.SpreadGroupBytes(p));
                 Assert.Equal(Avx512TwinOps.SubBlockScales((int*)p), Avx512Ops.SubBlockScales((int*)p));
                 Assert.Equal(Avx512TwinOps.SixteenScales((int*)p), Avx512Ops.SixteenScales((int*)p));
             }
