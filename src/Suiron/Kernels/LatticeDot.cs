@@ -193,7 +193,10 @@ internal static class LatticeScratch
     /// <summary>The grid index of each point as a ushort: 32 (eight-byte points) or 64 (four-byte points; IQ3_XXS keeps its bytes in place).</summary>
     public const int Indices = 64;
 
-    /// <summary>The sign bits of each sub-block (bit j of byte l: element 8l + j negative): 8 dwords, then one the 512-bit step may read and ignores.</summary>
+    /// <summary>
+    /// The sign bits of each sub-block (bit j of byte l: element 8l + j negative): 8 dwords, then one that the narrower
+    /// widths' last step reads as its unused second argument of <see cref="ISimdOps{TVector, TLanes}.BitsToBytes"/>.
+    /// </summary>
     public const int Signs = 96;
 
     /// <summary>IQ1: the 16 multipliers as int16.</summary>
