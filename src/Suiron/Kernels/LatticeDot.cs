@@ -117,7 +117,7 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
         TVector magnitudes = TBlock.PointBytes == 8 ? TOps.GridPoints((ulong*)grid, indices + 2 * half)
             : TBlock.ByteIndicesAt >= 0 ? TOps.GridPoints((uint*)grid, (byte*)indices + 4 * half)
             : TOps.GridPoints((uint*)grid, indices + 4 * half);
-        TVector negative = TOps.BitsToBytes(signs[0], signs[1], half);
+        TVector negative = TOps.NegativeMask(signs, half);
         TVector signedActivations = TOps.NegateWhere(TOps.Load(q8 + 16 * half), negative);
         return TOps.ScaledDot(magnitudes, signedActivations, Scales<TBlock>(scales, half));
     }
@@ -193,10 +193,7 @@ internal static class LatticeScratch
     /// <summary>The grid index of each point as a ushort: 32 (eight-byte points) or 64 (four-byte points; IQ3_XXS keeps its bytes in place).</summary>
     public const int Indices = 64;
 
-    /// <summary>
-    /// The sign bits of each sub-block (bit j of byte l: element 8l + j negative): 8 dwords, then one that the narrower
-    /// widths' last step reads as its unused second argument of <see cref="ISimdOps{TVector, TLanes}.BitsToBytes"/>.
-    /// </summary>
+    /// <summary>The sign bits of each sub-block (bit j of byte l: element 8l + j negative): 8 dwords.</summary>
     public const int Signs = 96;
 
     /// <summary>IQ1: the 16 multipliers as int16.</summary>

@@ -144,6 +144,13 @@ internal unsafe interface ISimdOps<TVector, TLanes> where TVector : struct where
     /// <summary>The four-byte points whose indices are the bytes at <paramref name="indices"/>: <see cref="VectorBytes"/>/4 of them.</summary>
     static abstract TVector GridPoints(uint* grid, byte* indices);
 
+    /// <summary>
+    /// 0xFF for each element whose sign bit is set, from the sign dwords of the vector's sub-blocks at <paramref name="signs"/>
+    /// (bit j of byte l: element 8l + j); a 16-byte vector takes the 16 bits of its <paramref name="half"/> of signs[0].
+    /// <see cref="BitsToBytes"/> of the loaded dwords, with the loads left to the broadcasts.
+    /// </summary>
+    static abstract TVector NegativeMask(uint* signs, int half);
+
     /// <summary>(bytes ^ negative) − negative per byte: each byte negated (two's complement) where <paramref name="negative"/>'s is 0xFF, kept where 0.</summary>
     static abstract TVector NegateWhere(TVector bytes, TVector negative);
 
@@ -359,6 +366,9 @@ internal readonly unsafe struct Vector128Ops : ISimdOps<Vector128<byte>, Vector1
         Vector128.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]]).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> NegativeMask(uint* signs, int half) => Vector128Dot.BitsToBytes(((ushort*)signs)[half]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> NegateWhere(Vector128<byte> bytes, Vector128<byte> negative) => (bytes ^ negative) - negative;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -495,6 +505,16 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
     public static Vector256<byte> GridPoints(uint* grid, byte* indices) =>
         Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]],
             grid[indices[4]], grid[indices[5]], grid[indices[6]], grid[indices[7]]).AsByte();
+
+    /// <summary><see cref="Avx2Dot.BitsToBytes"/> on a broadcast load (a vpbroadcastd from memory).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> NegativeMask(uint* signs, int half)
+    {
+        Vector256<byte> spread = Avx2.Shuffle(Vector256.Create(*signs).AsByte(), Vector256.Create(
+            (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        Vector256<byte> bit = Vector256.Create(0x8040201008040201UL).AsByte();
+        return Avx2.CompareEqual(spread & bit, bit);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> NegateWhere(Vector256<byte> bytes, Vector256<byte> negative) => Avx2.Subtract(Avx2.Xor(bytes, negative), negative);

@@ -241,6 +241,9 @@ internal readonly unsafe struct Avx512Ops : IWideOps
         Combine(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> NegativeMask(uint* signs, int half) => Combine(Avx2Ops.NegativeMask(signs, 0), Avx2Ops.NegativeMask(signs + 1, 0));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> NegateWhere(Vector512<byte> bytes, Vector512<byte> negative) =>
         Avx512BW.Subtract(Avx512F.Xor(bytes, negative), negative);
 
@@ -442,6 +445,9 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> GridPoints(uint* grid, byte* indices) =>
         Vector512.Create(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> NegativeMask(uint* signs, int half) => Vector512.Create(Avx2Ops.NegativeMask(signs, 0), Avx2Ops.NegativeMask(signs + 1, 0));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<byte> NegateWhere(Vector512<byte> bytes, Vector512<byte> negative) => (bytes ^ negative) - negative;

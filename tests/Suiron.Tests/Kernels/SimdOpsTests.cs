@@ -160,7 +160,7 @@ public sealed unsafe class SimdOpsTests
 
     /// <summary>
     /// The lattice family's operations: grid points by index (byte i of the vector is byte i mod 8 of point i / 8, or i mod
-    /// 4 of point i / 4), bytes negated under a mask, the integer sum of the lanes, and
+    /// 4 of point i / 4), sign bits to byte masks, bytes negated under a mask, the integer sum of the lanes, and
     /// a sub-block's int over its 32-byte run or a group of 16's over its 16 bytes.
     /// </summary>
     private static void CheckLatticeDefinitions<TOps, TVector, TLanes>() where TOps : struct, ISimdOps<TVector, TLanes> where TVector : struct where TLanes : struct
@@ -203,6 +203,19 @@ public sealed unsafe class SimdOpsTests
                 sum = unchecked(sum + lanes[k]);
             }
             Assert.Equal(sum, TOps.IntegerSum(From<TLanes>(lanes)));
+
+            // NegativeMask: element e of the vector's k-th run (16-byte vectors: its half) is 0xFF where bit e of signs[k] is set.
+            uint[] signWords = [(uint)random.NextInt64(), (uint)random.NextInt64()];
+            foreach (int half in width == 16 ? new[] { 0, 1 } : new[] { 0 })
+            {
+                byte[] negative;
+                fixed (uint* sp = signWords) negative = Bytes(TOps.NegativeMask(sp, half));
+                for (int i = 0; i < width; i++)
+                {
+                    (int run, int element) = width == 16 ? (0, 16 * half + i) : (i / 32, i % 32);
+                    Assert.Equal(((signWords[run] >> element) & 1) != 0 ? 0xFF : 0, negative[i]);
+                }
+            }
 
             int[] perSubBlock = [random.Next(int.MinValue, int.MaxValue), random.Next(int.MinValue, int.MaxValue)];
             byte[] scales;
