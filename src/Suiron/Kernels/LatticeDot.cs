@@ -14,8 +14,8 @@ namespace Suiron.Kernels;
 /// Each block is unpacked into one of two scratch areas while the block before it is summed from the other, so that the
 /// loads of its parts find their stores long retired (a wide load over narrower recent stores would wait for them): its
 /// grid indices, one ushort per point (IQ3_XXS's plain index bytes are read in place instead); its sign bits, one dword
-/// per 32-element sub-block (bit j of byte l for element 8l + j); its odd multipliers 2s + 1 as int16 pairs, one per
-/// sub-block or per 16 elements, which each vector takes by broadcast loads; and for IQ1 the 16 multipliers as int16 too.
+/// per 32-element sub-block (bit j of byte l for element 8l + j); its odd multipliers 2s + 1, an int16 pair per
+/// sub-block or an int16 per 16 elements, which each vector takes by broadcast loads; and for IQ1 the 16 multipliers as int16 too.
 /// The unpacking is 128-bit vector work per block. Per vector: the grid points by scalar-indexed loads, the signs put onto the activations (the magnitudes stay
 /// unsigned, ≤ 62, so no vpmaddubsw pair saturates), and <see cref="ISimdOps{TVector, TLanes}.ScaledDot"/> with the
 /// multipliers: lane k of a block sums Σ mult·w·q over elements 4k..4k+3 of each sub-block, exactly (16-byte vectors give
@@ -83,7 +83,7 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
             int indexBytes = TBlock.ByteIndicesAt >= 0 ? 1 : 2;
             var signs = (uint*)(current + LatticeScratch.Signs);
             TVector sum = default, secondHalfSum = default;
-            int indexStride = indexBytes * pointsPerRun, scaleStride = TBlock.ScalesPerSubBlock ? 1 : 2;
+            int indexStride = indexBytes * pointsPerRun;
             // two sub-blocks per turn: one 64-byte vector, or each on its own
             for (int run = 0; run < 8; run += 2)
             {
@@ -92,14 +92,14 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
                 if (TOps.VectorBytes < 64)
                 {
                     var nextIndices = (ushort*)((byte*)indices + indexStride);
-                    sum = TOps.AddInt32(sum, SignedPart<TBlock>(grid, q8 + 32, nextIndices, signs + 1, scales + scaleStride, 0));
+                    sum = TOps.AddInt32(sum, SignedPart<TBlock>(grid, q8 + 32, nextIndices, signs + 1, scales + 1, 0));
                     if (TOps.VectorBytes == 16)
-                        secondHalfSum = TOps.AddInt32(secondHalfSum, SignedPart<TBlock>(grid, q8 + 32, nextIndices, signs + 1, scales + scaleStride, 1));
+                        secondHalfSum = TOps.AddInt32(secondHalfSum, SignedPart<TBlock>(grid, q8 + 32, nextIndices, signs + 1, scales + 1, 1));
                 }
                 q8 += 64;
                 indices = (ushort*)((byte*)indices + 2 * indexStride);
                 signs += 2;
-                scales += 2 * scaleStride;
+                scales += 2;
             }
             acc = TOps.MultiplyAdd(TBlock.Scale(w) * y[b].D, TOps.RunLanes(sum, secondHalfSum), acc);
         }
@@ -140,20 +140,19 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
             int* scales = current + LatticeScratch.Scales;
             var indices = (ushort*)(current + LatticeScratch.Indices);
             TVector sum = default, secondHalfSum = default;
-            int scaleStride = TBlock.ScalesPerSubBlock ? 1 : 2;
             for (int run = 0; run < 8; run += 2)
             {
                 sum = TOps.AddInt32(sum, ShiftedPart<TBlock>(grid, q8, indices, scales, 0));
                 if (TOps.VectorBytes == 16) secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart<TBlock>(grid, q8, indices, scales, 1));
                 if (TOps.VectorBytes < 64)
                 {
-                    sum = TOps.AddInt32(sum, ShiftedPart<TBlock>(grid, q8 + 32, indices + 4, scales + scaleStride, 0));
+                    sum = TOps.AddInt32(sum, ShiftedPart<TBlock>(grid, q8 + 32, indices + 4, scales + 1, 0));
                     if (TOps.VectorBytes == 16)
-                        secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart<TBlock>(grid, q8 + 32, indices + 4, scales + scaleStride, 1));
+                        secondHalfSum = TOps.AddInt32(secondHalfSum, ShiftedPart<TBlock>(grid, q8 + 32, indices + 4, scales + 1, 1));
                 }
                 q8 += 64;
                 indices += 8;
-                scales += 2 * scaleStride;
+                scales += 2;
             }
             int x = TOps.IntegerSum(TOps.RunLanes(sum, secondHalfSum)) - 9 * OffsetSum((short*)(current + LatticeScratch.Multipliers), y[b].BSums);
             result += TBlock.Scale(w) * y[b].D * (x * Lattice.IQ1Delta);
@@ -169,10 +168,13 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
         return TOps.ScaledDot(weights, TOps.Load(q8 + 16 * half), Scales<TBlock>(scales, half));
     }
 
-    /// <summary>The multipliers' word pairs of the vector from element 16·<paramref name="half"/> of the sub-block(s) at <paramref name="scales"/>.</summary>
+    /// <summary>
+    /// The multipliers' words for the vector from element 16·<paramref name="half"/> of the sub-block(s) at
+    /// <paramref name="scales"/> (one int per sub-block, or one int16 per 16 elements: either way one int per sub-block).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVector Scales<TBlock>(int* scales, int half) where TBlock : struct, ILatticeBlock =>
-        TBlock.ScalesPerSubBlock ? TOps.SubBlockScales(scales) : TOps.SixteenScales(scales + half);
+        TBlock.ScalesPerSubBlock ? TOps.SubBlockScales(scales) : TOps.SixteenScales((short*)scales + half);
 
     /// <summary>Σ_h multiplier_h · bsum_h over the 16 groups of 16 (multipliers ≤ 15, |bsum| ≤ 16·127: every pair sum within int32).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -185,8 +187,8 @@ internal static unsafe class LatticeDot<TOps, TVector, TLanes>
 internal static class LatticeScratch
 {
     /// <summary>
-    /// The multiplier 2s + 1 as two equal int16: of each sub-block (8 ints, <see cref="ILatticeBlock.ScalesPerSubBlock"/>),
-    /// or of each 16 elements (16 ints).
+    /// The multiplier 2s + 1: of each sub-block as two equal int16 (8 ints, <see cref="ILatticeBlock.ScalesPerSubBlock"/>),
+    /// or of each 16 elements as one int16 (16 of them).
     /// </summary>
     public const int Scales = 0;
 
@@ -271,7 +273,7 @@ internal static unsafe class LatticeBlocks
         return table;
     }
 
-    /// <summary>Eight multipliers (of sub-blocks, or of groups of 16) as int16 pairs, one int each.</summary>
+    /// <summary>Eight sub-blocks' multipliers as int16 pairs, one int each.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreMultiplierPairs(Vector128<ushort> multipliers, int* scales)
     {
@@ -294,8 +296,9 @@ internal static unsafe class LatticeBlocks
         Vector128<byte> nibbles = Vector128.Create((bytes & Vector128.Create((byte)0xF)).AsUInt64().ToScalar(), (bytes.AsUInt16() >>> 4).AsByte().AsUInt64().ToScalar() & 0x0F0F0F0F0F0F0F0FUL).AsByte();
         Vector128<byte> ordered = Vector128.Shuffle(nibbles, Vector128.Create((byte)0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
         Vector128<ushort> lower = Vector128.WidenLower(ordered), upper = Vector128.WidenUpper(ordered);
-        StoreMultiplierPairs((lower << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales);
-        StoreMultiplierPairs((upper << 1) | Vector128<ushort>.One, scratch + LatticeScratch.Scales + 8);
+        var multipliers = (ushort*)(scratch + LatticeScratch.Scales);
+        ((lower << 1) | Vector128<ushort>.One).Store(multipliers);
+        ((upper << 1) | Vector128<ushort>.One).Store(multipliers + 8);
     }
 
     /// <summary>
@@ -553,8 +556,8 @@ internal static unsafe class LatticeBlocks
             var multipliers = (short*)(scratch + LatticeScratch.Multipliers);
             first.AsInt16().Store(multipliers);
             second.AsInt16().Store(multipliers + 8);
-            StoreMultiplierPairs(first, scratch + LatticeScratch.Scales);
-            StoreMultiplierPairs(second, scratch + LatticeScratch.Scales + 8);
+            first.Store((ushort*)(scratch + LatticeScratch.Scales));
+            second.Store((ushort*)(scratch + LatticeScratch.Scales) + 8);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -163,8 +163,8 @@ internal unsafe interface ISimdOps<TVector, TLanes> where TVector : struct where
     /// </summary>
     static abstract TVector SubBlockScales(int* perSubBlock);
 
-    /// <summary>The ints at <paramref name="perSixteen"/>, <see cref="VectorBytes"/>/16 of them, each over the four dwords of its 16 bytes.</summary>
-    static abstract TVector SixteenScales(int* perSixteen);
+    /// <summary>The int16 at <paramref name="perSixteen"/>, <see cref="VectorBytes"/>/16 of them, each over the eight words of its 16 bytes.</summary>
+    static abstract TVector SixteenScales(short* perSixteen);
 }
 
 /// <summary>Eight 32-bit lanes as two 128-bit vectors: <see cref="Vector128Ops"/>' <c>TLanes</c>.</summary>
@@ -378,7 +378,7 @@ internal readonly unsafe struct Vector128Ops : ISimdOps<Vector128<byte>, Vector1
     public static Vector128<byte> SubBlockScales(int* perSubBlock) => Vector128.Create(*perSubBlock).AsByte();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<byte> SixteenScales(int* perSixteen) => Vector128.Create(*perSixteen).AsByte();
+    public static Vector128<byte> SixteenScales(short* perSixteen) => Vector128.Create(*perSixteen).AsByte();
 }
 
 /// <summary>The AVX2 + FMA operations on 256-bit vectors.</summary>
@@ -525,8 +525,8 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> SubBlockScales(int* perSubBlock) => Vector256.Create(*perSubBlock).AsByte();
 
-    /// <summary>One broadcast load of both ints and a vpshufb that spreads each over its 128-bit lane.</summary>
+    /// <summary>One broadcast load of both words and a vpshufb that spreads each over its 128-bit lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> SixteenScales(int* perSixteen) => Avx2.Shuffle(Vector256.Create(*(ulong*)perSixteen).AsByte(),
-        Vector256.Create((byte)0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7, 4, 5, 6, 7));
+    public static Vector256<byte> SixteenScales(short* perSixteen) => Avx2.Shuffle(Vector256.Create(*(uint*)perSixteen).AsByte(),
+        Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3));
 }

@@ -254,7 +254,7 @@ internal readonly unsafe struct Avx512Ops : IWideOps
     public static Vector512<byte> SubBlockScales(int* perSubBlock) => Combine(Avx2Ops.SubBlockScales(perSubBlock), Avx2Ops.SubBlockScales(perSubBlock + 1));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> SixteenScales(int* perSixteen) => Combine(Avx2Ops.SixteenScales(perSixteen), Avx2Ops.SixteenScales(perSixteen + 2));
+    public static Vector512<byte> SixteenScales(short* perSixteen) => Combine(Avx2Ops.SixteenScales(perSixteen), Avx2Ops.SixteenScales(perSixteen + 2));
 }
 
 /// <summary>
@@ -459,7 +459,7 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
     public static Vector512<byte> SubBlockScales(int* perSubBlock) => Vector512.Create(Avx2Ops.SubBlockScales(perSubBlock), Avx2Ops.SubBlockScales(perSubBlock + 1));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<byte> SixteenScales(int* perSixteen) => Vector512.Create(Avx2Ops.SixteenScales(perSixteen), Avx2Ops.SixteenScales(perSixteen + 2));
+    public static Vector512<byte> SixteenScales(short* perSixteen) => Vector512.Create(Avx2Ops.SixteenScales(perSixteen), Avx2Ops.SixteenScales(perSixteen + 2));
 }
 
 /// <summary>

@@ -95,7 +95,7 @@ public sealed unsafe class WideKernelTests
                 Assert.Equal(Avx512TwinOps.GridPoints(g4, p), Avx512Ops.GridPoints(g4, p));
                 Assert.Equal(Avx512TwinOps.SubBlockScales((int*)p), Avx512Ops.SubBlockScales((int*)p));
                 Assert.Equal(Avx512TwinOps.NegativeMask((uint*)p, 0), Avx512Ops.NegativeMask((uint*)p, 0));
-                Assert.Equal(Avx512TwinOps.SixteenScales((int*)p), Avx512Ops.SixteenScales((int*)p));
+                Assert.Equal(Avx512TwinOps.SixteenScales((short*)p), Avx512Ops.SixteenScales((short*)p));
             }
             Assert.Equal(Avx512TwinOps.SubtractInt16(u, s), Avx512Ops.SubtractInt16(u, s));
             Assert.Equal(Avx512TwinOps.SubtractBytes(u, s), Avx512Ops.SubtractBytes(u, s));
