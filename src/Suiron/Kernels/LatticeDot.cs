@@ -292,7 +292,8 @@ internal static unsafe class LatticeBlocks
     private static void StoreNibbleMultipliers(byte* scales, int* scratch)
     {
         Vector128<byte> bytes = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<ulong>(scales)).AsByte();
-        // low nibbles in bytes 0..7, high ones in 8..15, then interleaved into element order (sixteen h = 2ib + high)
+        // low nibbles in bytes 0..7, high ones in 8..15 (joined as two 64-bit scalars: a Create of the two Vector64 halves
+        // compiles to a much slower sequence here), then interleaved into element order (sixteen h = 2ib + high)
         Vector128<byte> nibbles = Vector128.Create((bytes & Vector128.Create((byte)0xF)).AsUInt64().ToScalar(), (bytes.AsUInt16() >>> 4).AsByte().AsUInt64().ToScalar() & 0x0F0F0F0F0F0F0F0FUL).AsByte();
         Vector128<byte> ordered = Vector128.Shuffle(nibbles, Vector128.Create((byte)0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
         Vector128<ushort> lower = Vector128.WidenLower(ordered), upper = Vector128.WidenUpper(ordered);
