@@ -8,6 +8,8 @@ using Vector128TernaryDot = Suiron.Kernels.TernaryDot<Suiron.Kernels.Vector128Op
 using Avx2IQ4XSDot = Suiron.Kernels.IQ4XSDot<Suiron.Kernels.Avx2Ops, Suiron.Kernels.Avx2GridOps, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 using Avx2FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx2FloatOps, Suiron.Kernels.Vector256x2, System.Runtime.Intrinsics.Vector256<ushort>>;
 using Vector128FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Vector128FloatOps, Suiron.Kernels.Vector128x4, System.Runtime.Intrinsics.Vector128<ushort>>;
+using Avx2LatticeDot = Suiron.Kernels.LatticeDot<Suiron.Kernels.Avx2Ops, System.Runtime.Intrinsics.Vector256<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Vector128LatticeDot = Suiron.Kernels.LatticeDot<Suiron.Kernels.Vector128Ops, System.Runtime.Intrinsics.Vector128<byte>, Suiron.Kernels.Vector128Pair>;
 
 namespace Suiron.Kernels;
 
@@ -63,7 +65,7 @@ internal static unsafe class DotKernels
     /// The kernel of <paramref name="path"/> for the type, falling back to the next family down where that one has
     /// none (Q8_1 and Q8_K, activation-only encodings, have scalar kernels only).
     /// Tests pass a lower path to force it. The one-row dots of the AVX-512 families are the AVX2 ones; a matmul picks its
-    /// 512-bit decode kernels (F32, F16, BF16, IQ4_XS, Q4_K, Q6_K, TQ1_0, TQ2_0) and GEMM tiles itself, where they win their timing
+    /// 512-bit decode kernels (F32, F16, BF16, IQ4_XS, Q4_K, Q6_K, TQ1_0, TQ2_0, the lattice types) and GEMM tiles itself, where they win their timing
     /// (<see cref="WideKernelChoice"/>).
     /// </summary>
     public static delegate*<byte*, byte*, int, float> For(TensorType weightType, DotPath path) => Resolve(weightType, path) switch
@@ -102,13 +104,13 @@ internal static unsafe class DotKernels
         TensorType.IQ4_XS => &Avx2IQ4XSDot.IQ4XS,
         TensorType.TQ1_0 => &Avx2TernaryDot.TQ1_0,
         TensorType.TQ2_0 => &Avx2TernaryDot.TQ2_0,
-        TensorType.IQ2_XXS => &Lattice.Avx2DotIQ2XXS,
-        TensorType.IQ2_XS => &Lattice.Avx2DotIQ2XS,
-        TensorType.IQ2_S => &Lattice.Avx2DotIQ2S,
-        TensorType.IQ3_XXS => &Lattice.Avx2DotIQ3XXS,
-        TensorType.IQ3_S => &Lattice.Avx2DotIQ3S,
-        TensorType.IQ1_S => &Lattice.Avx2DotIQ1S,
-        TensorType.IQ1_M => &Lattice.Avx2DotIQ1M,
+        TensorType.IQ2_XXS => &Avx2LatticeDot.IQ2XXS,
+        TensorType.IQ2_XS => &Avx2LatticeDot.IQ2XS,
+        TensorType.IQ2_S => &Avx2LatticeDot.IQ2S,
+        TensorType.IQ3_XXS => &Avx2LatticeDot.IQ3XXS,
+        TensorType.IQ3_S => &Avx2LatticeDot.IQ3S,
+        TensorType.IQ1_S => &Avx2LatticeDot.IQ1S,
+        TensorType.IQ1_M => &Avx2LatticeDot.IQ1M,
         _ => null,
     };
 
@@ -133,13 +135,13 @@ internal static unsafe class DotKernels
         TensorType.MXFP4 => &Vector128Block32Dot.MXFP4,
         TensorType.TQ1_0 => &Vector128TernaryDot.TQ1_0,
         TensorType.TQ2_0 => &Vector128TernaryDot.TQ2_0,
-        TensorType.IQ2_XXS => &Lattice.Vector128DotIQ2XXS,
-        TensorType.IQ2_XS => &Lattice.Vector128DotIQ2XS,
-        TensorType.IQ2_S => &Lattice.Vector128DotIQ2S,
-        TensorType.IQ3_XXS => &Lattice.Vector128DotIQ3XXS,
-        TensorType.IQ3_S => &Lattice.Vector128DotIQ3S,
-        TensorType.IQ1_S => &Lattice.Vector128DotIQ1S,
-        TensorType.IQ1_M => &Lattice.Vector128DotIQ1M,
+        TensorType.IQ2_XXS => &Vector128LatticeDot.IQ2XXS,
+        TensorType.IQ2_XS => &Vector128LatticeDot.IQ2XS,
+        TensorType.IQ2_S => &Vector128LatticeDot.IQ2S,
+        TensorType.IQ3_XXS => &Vector128LatticeDot.IQ3XXS,
+        TensorType.IQ3_S => &Vector128LatticeDot.IQ3S,
+        TensorType.IQ1_S => &Vector128LatticeDot.IQ1S,
+        TensorType.IQ1_M => &Vector128LatticeDot.IQ1M,
         _ => null,
     };
 

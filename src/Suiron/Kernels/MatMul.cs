@@ -15,6 +15,8 @@ using Avx2FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx2FloatOps, Suiron
 using Avx512FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx512FloatOps, System.Runtime.Intrinsics.Vector512<float>, System.Runtime.Intrinsics.Vector256<ushort>>;
 using Avx512TwinFloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Avx512TwinFloatOps, System.Runtime.Intrinsics.Vector512<float>, System.Runtime.Intrinsics.Vector256<ushort>>;
 using Vector128FloatDot = Suiron.Kernels.FloatDot<Suiron.Kernels.Vector128FloatOps, Suiron.Kernels.Vector128x4, System.Runtime.Intrinsics.Vector128<ushort>>;
+using Avx512LatticeDot = Suiron.Kernels.LatticeDot<Suiron.Kernels.Avx512Ops, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
+using Avx512TwinLatticeDot = Suiron.Kernels.LatticeDot<Suiron.Kernels.Avx512TwinOps, System.Runtime.Intrinsics.Vector512<byte>, System.Runtime.Intrinsics.Vector256<byte>>;
 
 namespace Suiron.Kernels;
 
@@ -194,6 +196,8 @@ public static unsafe partial class MatMul
             if (type == TensorType.TQ1_0 && path == DotPath.Avx512Twin) return new(&Avx512TwinTernaryDot.TQ1_0, null, false, false);
             if (type == TensorType.TQ2_0 && path == DotPath.Avx512) return new(&Avx512TernaryDot.TQ2_0, null, false, false);
             if (type == TensorType.TQ2_0 && path == DotPath.Avx512Twin) return new(&Avx512TwinTernaryDot.TQ2_0, null, false, false);
+            if (path == DotPath.Avx512 && Avx512LatticeDot.For(type) != null) return new(Avx512LatticeDot.For(type), null, false, false);
+            if (path == DotPath.Avx512Twin && Avx512TwinLatticeDot.For(type) != null) return new(Avx512TwinLatticeDot.For(type), null, false, false);
             bool avx2 = DotKernels.IsAvx2OrWider(path); // the AVX-512 families take the AVX2 kernels where they have no wide one
             if (type == TensorType.F16 && avx2) return new(&Avx2FloatDot.F16xRebiasedF32, null, true, true, &Avx2FloatDot.F16xRebiasedF32FourRows, 4);
             if (type == TensorType.Q4_K && avx2) return new(&Avx2KQuantDot.Q4K, null, false, false, &Avx2KQuantDot.Q4KTwoRows, 2);

@@ -160,6 +160,41 @@ internal unsafe interface ISimdOps<TVector, TLanes> where TVector : struct where
     /// the sums of firstWords' first and second block, then of secondWords'.
     /// </summary>
     static abstract Vector128<int> BlockSums(TVector firstWords, TVector secondWords);
+
+    // ---- lattice family ----
+    // LatticeDot (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M): a vector's weights come from a codebook of
+    // eight-byte (IQ2, IQ1) or four-byte (IQ3) grid points, one scalar-indexed load per point, side by side in element order.
+
+    /// <summary>The eight-byte points grid[indices[0]], grid[indices[1]], … side by side: <see cref="VectorBytes"/>/8 of them.</summary>
+    static abstract TVector GridPoints(ulong* grid, ushort* indices);
+
+    /// <summary>The four-byte points grid[indices[0]], grid[indices[1]], … side by side: <see cref="VectorBytes"/>/4 of them.</summary>
+    static abstract TVector GridPoints(uint* grid, ushort* indices);
+
+    /// <summary>The four-byte points whose indices are the bytes at <paramref name="indices"/>: <see cref="VectorBytes"/>/4 of them.</summary>
+    static abstract TVector GridPoints(uint* grid, byte* indices);
+
+    /// <summary>
+    /// 0xFF for each element whose sign bit is set, from the sign dwords of the vector's sub-blocks at <paramref name="signs"/>
+    /// (bit j of byte l: element 8l + j); a 16-byte vector takes the 16 bits of its <paramref name="half"/> of signs[0].
+    /// <see cref="BitsToBytes"/> of the loaded dwords, with the loads left to the broadcasts.
+    /// </summary>
+    static abstract TVector NegativeMask(uint* signs, int half);
+
+    /// <summary>(bytes ^ negative) − negative per byte: each byte negated (two's complement) where <paramref name="negative"/>'s is 0xFF, kept where 0.</summary>
+    static abstract TVector NegateWhere(TVector bytes, TVector negative);
+
+    /// <summary>The eight int32 lanes added (wrapping, so in any order the same integer).</summary>
+    static abstract int IntegerSum(TLanes int32Lanes);
+
+    /// <summary>
+    /// The int at <paramref name="perSubBlock"/>[k] over every dword of the vector's k-th 32-byte run (a 16-byte vector:
+    /// perSubBlock[0] over all of it).
+    /// </summary>
+    static abstract TVector SubBlockScales(int* perSubBlock);
+
+    /// <summary>The int16 at <paramref name="perSixteen"/>, <see cref="VectorBytes"/>/16 of them, each over the eight words of its 16 bytes.</summary>
+    static abstract TVector SixteenScales(short* perSixteen);
 }
 
 /// <summary>Eight 32-bit lanes as two 128-bit vectors: <see cref="Vector128Ops"/>' <c>TLanes</c>.</summary>
@@ -382,6 +417,34 @@ internal readonly unsafe struct Vector128Ops : ISimdOps<Vector128<byte>, Vector1
         int firstSum = Vector128.Sum(first), secondSum = Vector128.Sum(second);
         return Vector128.Create(firstSum, secondSum, firstSum, secondSum);
     }
+
+    // ---- lattice family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> GridPoints(ulong* grid, ushort* indices) => Vector128.Create(grid[indices[0]], grid[indices[1]]).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> GridPoints(uint* grid, ushort* indices) =>
+        Vector128.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]]).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> GridPoints(uint* grid, byte* indices) =>
+        Vector128.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]]).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> NegativeMask(uint* signs, int half) => Vector128Dot.BitsToBytes(((ushort*)signs)[half]);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> NegateWhere(Vector128<byte> bytes, Vector128<byte> negative) => (bytes ^ negative) - negative;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int IntegerSum(Vector128Pair int32Lanes) => Vector128.Sum(int32Lanes.Lower.AsInt32() + int32Lanes.Upper.AsInt32());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> SubBlockScales(int* perSubBlock) => Vector128.Create(*perSubBlock).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<byte> SixteenScales(short* perSixteen) => Vector128.Create(*perSixteen).AsByte();
 }
 
 /// <summary>The AVX2 + FMA operations on 256-bit vectors.</summary>
@@ -530,4 +593,44 @@ internal readonly unsafe struct Avx2Ops : ISimdOps<Vector256<byte>, Vector256<by
         Vector256<int> sums = Avx2.HorizontalAdd(Avx2.HorizontalAdd(first, second), Avx2.HorizontalAdd(third, fourth));
         return sums.GetLower() + sums.GetUpper();
     }
+
+    // ---- lattice family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> GridPoints(ulong* grid, ushort* indices) =>
+        Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]]).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> GridPoints(uint* grid, ushort* indices) =>
+        Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]],
+            grid[indices[4]], grid[indices[5]], grid[indices[6]], grid[indices[7]]).AsByte();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> GridPoints(uint* grid, byte* indices) =>
+        Vector256.Create(grid[indices[0]], grid[indices[1]], grid[indices[2]], grid[indices[3]],
+            grid[indices[4]], grid[indices[5]], grid[indices[6]], grid[indices[7]]).AsByte();
+
+    /// <summary><see cref="Avx2Dot.BitsToBytes"/> on a broadcast load (a vpbroadcastd from memory).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> NegativeMask(uint* signs, int half)
+    {
+        Vector256<byte> spread = Avx2.Shuffle(Vector256.Create(*signs).AsByte(), Vector256.Create(
+            (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        Vector256<byte> bit = Vector256.Create(0x8040201008040201UL).AsByte();
+        return Avx2.CompareEqual(spread & bit, bit);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> NegateWhere(Vector256<byte> bytes, Vector256<byte> negative) => Avx2.Subtract(Avx2.Xor(bytes, negative), negative);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int IntegerSum(Vector256<byte> int32Lanes) => Vector256.Sum(int32Lanes.AsInt32());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> SubBlockScales(int* perSubBlock) => Vector256.Create(*perSubBlock).AsByte();
+
+    /// <summary>One broadcast load of both words and a vpshufb that spreads each over its 128-bit lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> SixteenScales(short* perSixteen) => Avx2.Shuffle(Vector256.Create(*(uint*)perSixteen).AsByte(),
+        Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3));
 }

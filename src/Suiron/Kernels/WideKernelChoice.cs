@@ -15,10 +15,11 @@ namespace Suiron.Kernels;
 /// </summary>
 internal static unsafe class WideKernelChoice
 {
-    private enum Family { Block32Gemm, KQuantGemm, FloatGemm, F16Decode, Q4KDecode, Q6KDecode, F32Decode, BF16Decode, IQ4XSDecode, TQ1_0Decode, TQ2_0Decode }
+    private enum Family { Block32Gemm, KQuantGemm, FloatGemm, F16Decode, Q4KDecode, Q6KDecode, F32Decode, BF16Decode, IQ4XSDecode, TQ1_0Decode, TQ2_0Decode,
+        IQ2XXSDecode, IQ2XSDecode, IQ2SDecode, IQ3XXSDecode, IQ3SDecode, IQ1SDecode, IQ1MDecode }
 
     private const int Unknown = 0, Narrow = 1, Wide = 2;
-    private static readonly int[] Choices = new int[11];
+    private static readonly int[] Choices = new int[Enum.GetValues<Family>().Length];
 
     /// <summary>The path a matmul of <paramref name="type"/> runs when the caller names none: the GEMM's
     /// (<paramref name="gemm"/>) or the per-row kernels'.</summary>
@@ -76,8 +77,41 @@ internal static unsafe class WideKernelChoice
         (TensorType.TQ2_0, false) => Family.TQ2_0Decode,
         (TensorType.Q4_K, false) => Family.Q4KDecode,
         (TensorType.Q6_K, false) => Family.Q6KDecode,
+        (TensorType.IQ2_XXS, false) => Family.IQ2XXSDecode,
+        (TensorType.IQ2_XS, false) => Family.IQ2XSDecode,
+        (TensorType.IQ2_S, false) => Family.IQ2SDecode,
+        (TensorType.IQ3_XXS, false) => Family.IQ3XXSDecode,
+        (TensorType.IQ3_S, false) => Family.IQ3SDecode,
+        (TensorType.IQ1_S, false) => Family.IQ1SDecode,
+        (TensorType.IQ1_M, false) => Family.IQ1MDecode,
         _ => null,
     };
+
+    /// <summary>
+    /// Random bytes, each block's fp16 scale set to 2^-7 (IQ1_M keeps it in the top nibbles of its last four words): every
+    /// index, sign and sub-block scale pattern is a valid lattice block, and the lattice quantizer's search would cost more
+    /// than the timing.
+    /// </summary>
+    private static void RandomLatticeRow(TensorType type, Random random, Span<byte> row)
+    {
+        random.NextBytes(row);
+        int blockBytes = TensorTypes.BlockBytes(type);
+        ushort scale = BitConverter.HalfToUInt16Bits((Half)(1f / 128));
+        for (int b = 0; b < row.Length / blockBytes; b++)
+        {
+            Span<byte> block = row.Slice(b * blockBytes, blockBytes);
+            if (type != TensorType.IQ1_M)
+            {
+                BitConverter.TryWriteBytes(block, scale);
+                continue;
+            }
+            for (int k = 0; k < 4; k++)
+            {
+                Span<byte> word = block.Slice(blockBytes - 8 + 2 * k, 2);
+                BitConverter.TryWriteBytes(word, (ushort)((BitConverter.ToUInt16(word) & 0x0FFF) | ((scale >> (4 * k)) & 0xF) << 12));
+            }
+        }
+    }
 
     private static bool IsWideFaster(Family family)
     {
@@ -108,6 +142,13 @@ internal static unsafe class WideKernelChoice
             Family.IQ4XSDecode => (TensorType.IQ4_XS, 1),
             Family.TQ1_0Decode => (TensorType.TQ1_0, 1),
             Family.TQ2_0Decode => (TensorType.TQ2_0, 1),
+            Family.IQ2XXSDecode => (TensorType.IQ2_XXS, 1),
+            Family.IQ2XSDecode => (TensorType.IQ2_XS, 1),
+            Family.IQ2SDecode => (TensorType.IQ2_S, 1),
+            Family.IQ3XXSDecode => (TensorType.IQ3_XXS, 1),
+            Family.IQ3SDecode => (TensorType.IQ3_S, 1),
+            Family.IQ1SDecode => (TensorType.IQ1_S, 1),
+            Family.IQ1MDecode => (TensorType.IQ1_M, 1),
             _ => (TensorType.Q6_K, 1),
         };
         const int rows = 64, cols = 2048;
@@ -119,8 +160,14 @@ internal static unsafe class WideKernelChoice
             var values = new float[cols];
             for (int r = 0; r < rows; r++)
             {
+                var row = new Span<byte>(weights + r * rowBytes, checked((int)rowBytes));
+                if (family >= Family.IQ2XXSDecode)
+                {
+                    RandomLatticeRow(type, random, row);
+                    continue;
+                }
                 for (int i = 0; i < cols; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
-                Quantization.Quantize(type, values, new Span<byte>(weights + r * rowBytes, checked((int)rowBytes)));
+                Quantization.Quantize(type, values, row);
             }
             var x = new float[batch * cols];
             for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1);

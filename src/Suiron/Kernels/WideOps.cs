@@ -251,6 +251,36 @@ internal readonly unsafe struct Avx512Ops : IWideOps
         Vector512<int> first = Avx512BW.MultiplyAddAdjacent(firstWords.AsInt16(), ones), second = Avx512BW.MultiplyAddAdjacent(secondWords.AsInt16(), ones);
         return Avx2Ops.SumsOfFour(first.GetLower(), first.GetUpper(), second.GetLower(), second.GetUpper());
     }
+
+    // ---- lattice family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> GridPoints(ulong* grid, ushort* indices) =>
+        Combine(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 4));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> GridPoints(uint* grid, ushort* indices) =>
+        Combine(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> GridPoints(uint* grid, byte* indices) =>
+        Combine(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> NegativeMask(uint* signs, int half) => Combine(Avx2Ops.NegativeMask(signs, 0), Avx2Ops.NegativeMask(signs + 1, 0));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> NegateWhere(Vector512<byte> bytes, Vector512<byte> negative) =>
+        Avx512BW.Subtract(Avx512F.Xor(bytes, negative), negative);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int IntegerSum(Vector256<byte> int32Lanes) => Avx2Ops.IntegerSum(int32Lanes);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SubBlockScales(int* perSubBlock) => Combine(Avx2Ops.SubBlockScales(perSubBlock), Avx2Ops.SubBlockScales(perSubBlock + 1));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SixteenScales(short* perSixteen) => Combine(Avx2Ops.SixteenScales(perSixteen), Avx2Ops.SixteenScales(perSixteen + 2));
 }
 
 /// <summary>
@@ -452,6 +482,35 @@ internal readonly unsafe struct Avx512TwinOps : IWideOps
         Vector512<int> first = MultiplyAddAdjacent(firstWords.AsInt16(), ones), second = MultiplyAddAdjacent(secondWords.AsInt16(), ones);
         return Avx2Ops.SumsOfFour(first.GetLower(), first.GetUpper(), second.GetLower(), second.GetUpper());
     }
+
+    // ---- lattice family ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> GridPoints(ulong* grid, ushort* indices) =>
+        Vector512.Create(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 4));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> GridPoints(uint* grid, ushort* indices) =>
+        Vector512.Create(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> GridPoints(uint* grid, byte* indices) =>
+        Vector512.Create(Avx2Ops.GridPoints(grid, indices), Avx2Ops.GridPoints(grid, indices + 8));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> NegativeMask(uint* signs, int half) => Vector512.Create(Avx2Ops.NegativeMask(signs, 0), Avx2Ops.NegativeMask(signs + 1, 0));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> NegateWhere(Vector512<byte> bytes, Vector512<byte> negative) => (bytes ^ negative) - negative;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int IntegerSum(Vector256<byte> int32Lanes) => Vector256.Sum(int32Lanes.AsInt32());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SubBlockScales(int* perSubBlock) => Vector512.Create(Avx2Ops.SubBlockScales(perSubBlock), Avx2Ops.SubBlockScales(perSubBlock + 1));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<byte> SixteenScales(short* perSixteen) => Vector512.Create(Avx2Ops.SixteenScales(perSixteen), Avx2Ops.SixteenScales(perSixteen + 2));
 }
 
 /// <summary>

@@ -18,6 +18,7 @@ public sealed unsafe class SimdOpsTests
         CheckDefinitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
         CheckBlock32Definitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
         CheckTernaryDefinitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
+        CheckLatticeDefinitions<Vector128Ops, Vector128<byte>, Vector128Pair>();
     }
 
     [Fact]
@@ -27,6 +28,7 @@ public sealed unsafe class SimdOpsTests
         CheckDefinitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
         CheckBlock32Definitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
         CheckTernaryDefinitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
+        CheckLatticeDefinitions<Avx2Ops, Vector256<byte>, Vector256<byte>>();
     }
 
     [Fact]
@@ -36,6 +38,7 @@ public sealed unsafe class SimdOpsTests
         CheckDefinitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
         CheckBlock32Definitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
         CheckTernaryDefinitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
+        CheckLatticeDefinitions<Avx512TwinOps, Vector512<byte>, Vector256<byte>>();
     }
 
     [SkippableFact]
@@ -45,6 +48,7 @@ public sealed unsafe class SimdOpsTests
         CheckDefinitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
         CheckBlock32Definitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
         CheckTernaryDefinitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
+        CheckLatticeDefinitions<Avx512Ops, Vector512<byte>, Vector256<byte>>();
     }
 
     [Fact]
@@ -208,6 +212,75 @@ public sealed unsafe class SimdOpsTests
             }
             int[] expected = width == 64 ? [WordSum(a, 0), WordSum(a, 1), WordSum(b, 0), WordSum(b, 1)] : [WordSum(a, 0), WordSum(b, 0), WordSum(a, 0), WordSum(b, 0)];
             for (int k = 0; k < 4; k++) Assert.Equal(expected[k], sums[k]);
+        }
+    }
+
+    /// <summary>
+    /// The lattice family's operations: grid points by index (byte i of the vector is byte i mod 8 of point i / 8, or i mod
+    /// 4 of point i / 4), sign bits to byte masks, bytes negated under a mask, the integer sum of the lanes, and
+    /// a sub-block's int over its 32-byte run or a group of 16's int16 over its 16 bytes.
+    /// </summary>
+    private static void CheckLatticeDefinitions<TOps, TVector, TLanes>() where TOps : struct, ISimdOps<TVector, TLanes> where TVector : struct where TLanes : struct
+    {
+        int width = TOps.VectorBytes;
+        var random = new Random(2000 + width);
+        var wideGrid = new ulong[2048];
+        var narrowGrid = new uint[512];
+        for (int i = 0; i < wideGrid.Length; i++) wideGrid[i] = (ulong)random.NextInt64() ^ ((ulong)random.Next() << 63);
+        for (int i = 0; i < narrowGrid.Length; i++) narrowGrid[i] = (uint)random.Next() ^ ((uint)random.Next(2) << 31);
+        for (int iteration = 0; iteration < 300; iteration++)
+        {
+            var wideIndices = new ushort[width / 8];
+            var narrowIndices = new ushort[width / 4];
+            for (int i = 0; i < wideIndices.Length; i++) wideIndices[i] = (ushort)random.Next(wideGrid.Length);
+            for (int i = 0; i < narrowIndices.Length; i++) narrowIndices[i] = (ushort)random.Next(narrowGrid.Length);
+            byte[] values = RandomBytes(random, width), mask = new byte[width];
+            for (int i = 0; i < width; i++) mask[i] = random.Next(2) == 0 ? (byte)0 : (byte)0xFF;
+            byte[] byteIndices = RandomBytes(random, width / 4);
+            byte[] widePoints, narrowPoints, byteIndexedPoints;
+            fixed (ulong* g8 = wideGrid) fixed (uint* g4 = narrowGrid) fixed (ushort* i8 = wideIndices) fixed (ushort* i4 = narrowIndices)
+            {
+                widePoints = Bytes(TOps.GridPoints(g8, i8));
+                narrowPoints = Bytes(TOps.GridPoints(g4, i4));
+                fixed (byte* ib = byteIndices) byteIndexedPoints = Bytes(TOps.GridPoints(g4, ib));
+            }
+            byte[] negated = Bytes(TOps.NegateWhere(From<TVector>(values), From<TVector>(mask)));
+            for (int i = 0; i < width; i++)
+            {
+                Assert.Equal((byte)(wideGrid[wideIndices[i / 8]] >> (8 * (i % 8))), widePoints[i]);
+                Assert.Equal((byte)(narrowGrid[narrowIndices[i / 4]] >> (8 * (i % 4))), narrowPoints[i]);
+                Assert.Equal((byte)(narrowGrid[byteIndices[i / 4]] >> (8 * (i % 4))), byteIndexedPoints[i]);
+                Assert.Equal(mask[i] == 0 ? values[i] : (byte)-values[i], negated[i]);
+            }
+            var lanes = new int[8];
+            int sum = 0;
+            for (int k = 0; k < 8; k++)
+            {
+                lanes[k] = iteration % 5 == 0 ? int.MaxValue - random.Next(3) : random.Next(int.MinValue, int.MaxValue);
+                sum = unchecked(sum + lanes[k]);
+            }
+            Assert.Equal(sum, TOps.IntegerSum(From<TLanes>(lanes)));
+
+            // NegativeMask: element e of the vector's k-th run (16-byte vectors: its half) is 0xFF where bit e of signs[k] is set.
+            uint[] signWords = [(uint)random.NextInt64(), (uint)random.NextInt64()];
+            foreach (int half in width == 16 ? new[] { 0, 1 } : new[] { 0 })
+            {
+                byte[] negative;
+                fixed (uint* sp = signWords) negative = Bytes(TOps.NegativeMask(sp, half));
+                for (int i = 0; i < width; i++)
+                {
+                    (int run, int element) = width == 16 ? (0, 16 * half + i) : (i / 32, i % 32);
+                    Assert.Equal(((signWords[run] >> element) & 1) != 0 ? 0xFF : 0, negative[i]);
+                }
+            }
+
+            int[] perSubBlock = [random.Next(int.MinValue, int.MaxValue), random.Next(int.MinValue, int.MaxValue)];
+            byte[] scales;
+            fixed (int* sp = perSubBlock) scales = Bytes(TOps.SubBlockScales(sp));
+            for (int k = 0; k < width / 4; k++) Assert.Equal(perSubBlock[4 * k / 32], BitConverter.ToInt32(scales, 4 * k));
+            short[] perSixteen = [(short)random.Next(short.MinValue, short.MaxValue), (short)random.Next(), (short)random.Next(), (short)random.Next()];
+            fixed (short* sp = perSixteen) scales = Bytes(TOps.SixteenScales(sp));
+            for (int k = 0; k < width / 2; k++) Assert.Equal(perSixteen[2 * k / 16], BitConverter.ToInt16(scales, 2 * k));
         }
     }
 

@@ -23,6 +23,10 @@ public sealed unsafe class WideKernelTests
     private static void AssertSameBits(float expected, float actual, string what) =>
         Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(actual), $"{what}: {expected} vs {actual}");
 
+    private const int LatticeGridSize = 512;
+    private static readonly ulong[] LatticeWideGrid = Enumerable.Range(0, LatticeGridSize).Select(i => (ulong)new Random(i).NextInt64() * 3).ToArray();
+    private static readonly uint[] LatticeNarrowGrid = Enumerable.Range(0, LatticeGridSize).Select(i => (uint)new Random(i + 1000).Next() * 3).ToArray();
+
     [SkippableFact]
     public void Hardware_operations_equal_their_twin_lane_for_lane()
     {
@@ -78,6 +82,21 @@ public sealed unsafe class WideKernelTests
             Assert.Equal(Avx512TwinOps.SignedDot(u, activations), Avx512Ops.SignedDot(u, activations));
             Assert.Equal(Avx512TwinOps.MultiplyAddPairs(u & Vector512.Create((byte)31), s), Avx512Ops.MultiplyAddPairs(u & Vector512.Create((byte)31), s));
             Assert.Equal(Avx512TwinOps.SumPairs(u), Avx512Ops.SumPairs(u));
+            // The lattice family's operations (indices within the grids, as the kernels pass).
+            Vector512<byte> mask = Vector512.GreaterThan(idx.AsSByte(), Vector512<sbyte>.Zero).AsByte();
+            Assert.Equal(Avx512TwinOps.NegateWhere(u, mask), Avx512Ops.NegateWhere(u, mask));
+            Assert.Equal(Avx512TwinOps.IntegerSum(u.GetLower()), Avx512Ops.IntegerSum(u.GetLower()));
+            var indices = new ushort[16];
+            for (int i = 0; i < 16; i++) indices[i] = (ushort)random.Next(LatticeGridSize);
+            fixed (ushort* ip = indices) fixed (ulong* g8 = LatticeWideGrid) fixed (uint* g4 = LatticeNarrowGrid) fixed (byte* p = memory)
+            {
+                Assert.Equal(Avx512TwinOps.GridPoints(g8, ip), Avx512Ops.GridPoints(g8, ip));
+                Assert.Equal(Avx512TwinOps.GridPoints(g4, ip), Avx512Ops.GridPoints(g4, ip));
+                Assert.Equal(Avx512TwinOps.GridPoints(g4, p), Avx512Ops.GridPoints(g4, p));
+                Assert.Equal(Avx512TwinOps.SubBlockScales((int*)p), Avx512Ops.SubBlockScales((int*)p));
+                Assert.Equal(Avx512TwinOps.NegativeMask((uint*)p, 0), Avx512Ops.NegativeMask((uint*)p, 0));
+                Assert.Equal(Avx512TwinOps.SixteenScales((short*)p), Avx512Ops.SixteenScales((short*)p));
+            }
             Assert.Equal(Avx512TwinOps.SubtractInt16(u, s), Avx512Ops.SubtractInt16(u, s));
             Assert.Equal(Avx512TwinOps.SubtractBytes(u, s), Avx512Ops.SubtractBytes(u, s));
             Vector512<byte> nibbleIndices = idx & Vector512.Create((byte)15);
