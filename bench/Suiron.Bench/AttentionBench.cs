@@ -9,11 +9,13 @@ namespace Suiron.Bench;
 /// (<see cref="TiledAttention"/>) against the row-by-row form it replaced (<see cref="Attention.Group"/> for an F16
 /// cache, else <see cref="Attention.Head"/>), same random cache and queries, one thread, runs alternating, medians (and
 /// the fastest runs, steadier on a loaded box). What it isolates: the attention share of a long prompt's prefill or of a
-/// decode step deep in the context, without the projections and feed-forward that dilute it in `-d` runs.
+/// decode step deep in the context, without the projections and feed-forward that dilute it in `-d` runs. With
+/// <c>threads</c> above one it also runs the tiled form the way a pass does (<see cref="AttentionHeadsWork"/> over a pool of
+/// that many threads) and prints its speed-up over one thread: how well the split keeps the threads busy.
 /// </summary>
 internal static unsafe class AttentionBench
 {
-    public static void Run(int depth, int rows, int heads, int kvHeads, int headLength, int repetitions, KvCacheType keyType, KvCacheType valueType, TextWriter output)
+    public static void Run(int depth, int rows, int heads, int kvHeads, int headLength, int repetitions, KvCacheType keyType, KvCacheType valueType, TextWriter output, int threads = 1)
     {
         int groupSize = heads / kvHeads, length = depth + rows, queryWidth = heads * headLength, keyWidth = kvHeads * headLength;
         var cache = new KvCache(1, keyWidth, keyWidth, length, keyType, valueType);
@@ -67,13 +69,34 @@ internal static unsafe class AttentionBench
             return Stopwatch.GetElapsedTime(start).TotalSeconds;
         }
 
+        using var pool = new WorkerPool(threads);
+        var pooledOut = new float[rows * heads * headLength];
+        int[] blockFirstRow = [], blockRows = [];
+        float[] splitScores = [], splitPartials = [];
+        var segment = new Suiron.Models.SequenceSegment(cache, 0, rows, depth);
+        double Pooled()
+        {
+            var work = new AttentionHeadsWork
+            {
+                Queries = queries, Mixed = pooledOut, RowCache = Enumerable.Repeat(cache, rows).ToArray(),
+                RowPosition = Enumerable.Range(depth, rows).ToArray(), Layer = 0, Heads = heads, GroupSize = groupSize,
+                KeyLength = headLength, ValueLength = headLength, QueryWidth = queryWidth, Scale = scale,
+            };
+            long start = Stopwatch.GetTimestamp();
+            work.Run(rows, [segment], pool, segment.AttendedPositions, ref blockFirstRow, ref blockRows, ref splitScores, ref splitPartials);
+            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+
         Tiled(); Grouped(); // warm-up
+        if (threads > 1) Pooled();
         var tiled = new List<double>();
         var grouped = new List<double>();
+        var pooled = new List<double>();
         for (int r = 0; r < repetitions; r++)
         {
             if (r % 2 == 0) { tiled.Add(Tiled()); grouped.Add(Grouped()); }
             else { grouped.Add(Grouped()); tiled.Add(Tiled()); }
+            if (threads > 1) pooled.Add(Pooled());
         }
         double worst = 0;
         for (int i = 0; i < tiledOut.Length; i++) worst = Math.Max(worst, Math.Abs(tiledOut[i] - groupedOut[i]));
@@ -85,5 +108,13 @@ internal static unsafe class AttentionBench
         output.WriteLine($"| row by row{(groupedForm ? ", grouped" : "")} (before) | {g * 1000:F3} | {multiplyAdds / g / 1e9:F2} |");
         output.WriteLine($"| tiled | {t * 1000:F3} | {multiplyAdds / t / 1e9:F2} |");
         output.WriteLine($"tiled / grouped speed: {g / t:F2}× (fastest runs {tiled.Min() * 1000:F3} vs {grouped.Min() * 1000:F3} ms, {grouped.Min() / tiled.Min():F2}×); largest output difference {worst:G3}");
+        if (threads > 1)
+        {
+            double pt = pooled.Order().ElementAt(repetitions / 2);
+            float pooledWorst = 0;
+            for (int i = 0; i < tiledOut.Length; i++) pooledWorst = Math.Max(pooledWorst, Math.Abs(tiledOut[i] - pooledOut[i]));
+            output.WriteLine($"tiled over {threads} threads, as a pass splits it: {pt * 1000:F3} ms, {multiplyAdds / pt / 1e9:F2} G multiply-adds/s, {t / pt:F2}× one thread " +
+                $"({t / pt / threads:P0} of {threads}×; fastest runs {tiled.Min() / pooled.Min():F2}×); largest difference from one thread {pooledWorst:G3}");
+        }
     }
 }

@@ -168,19 +168,21 @@ root.Subcommands.Add(latencyCommand);
 var attentionDepth = new Option<int>("--depth", "-d") { Description = "Positions in the cache before the rows", DefaultValueFactory = _ => 4096 };
 var attentionRows = new Option<int>("--rows") { Description = "Query rows (a prompt chunk)", DefaultValueFactory = _ => 256 };
 var attentionHeads = new Option<string>("--heads") { Description = "Query heads / KV heads / head length", DefaultValueFactory = _ => "14/2/64" };
+var attentionThreads = new Option<int>("--threads", "-t") { Description = "Also run the tiled form over a pool of this many threads, as a pass splits it", DefaultValueFactory = _ => 1 };
 var attentionCommand = new Command("attention", "Attention alone (prefill block or decode step), tiled vs row by row, one thread, A/B alternating")
 {
-    attentionDepth, attentionRows, attentionHeads, repetitions, cacheTypeK, cacheTypeV,
+    attentionDepth, attentionRows, attentionHeads, repetitions, cacheTypeK, cacheTypeV, attentionThreads,
 };
 attentionCommand.SetAction(result => Guard(() =>
 {
     int[] shape = result.GetValue(attentionHeads)!.Split('/').Select(int.Parse).ToArray();
     if (shape.Length != 3 || shape[0] < 1 || shape[1] < 1 || shape[0] % shape[1] != 0 || shape[2] < 1) throw new ArgumentException("--heads is H/KV/D with H a multiple of KV.");
     int d = result.GetValue(attentionDepth), rows = result.GetValue(attentionRows), r = result.GetValue(repetitions) ?? 5;
-    if (d < 0 || rows < 1 || r < 1) throw new ArgumentException("--depth ≥ 0, --rows and --repetitions ≥ 1.");
+    int t = result.GetValue(attentionThreads);
+    if (d < 0 || rows < 1 || r < 1 || t < 1) throw new ArgumentException("--depth ≥ 0, --rows, --repetitions and --threads ≥ 1.");
     WarnIfDebug();
     AttentionBench.Run(d, rows, shape[0], shape[1], shape[2], r,
-        Suiron.Inference.KvCacheTypes.Parse(result.GetValue(cacheTypeK)!, "--cache-type-k"), Suiron.Inference.KvCacheTypes.Parse(result.GetValue(cacheTypeV)!, "--cache-type-v"), Console.Out);
+        Suiron.Inference.KvCacheTypes.Parse(result.GetValue(cacheTypeK)!, "--cache-type-k"), Suiron.Inference.KvCacheTypes.Parse(result.GetValue(cacheTypeV)!, "--cache-type-v"), Console.Out, t);
     return 0;
 }));
 root.Subcommands.Add(attentionCommand);
