@@ -784,7 +784,7 @@ internal sealed class Decoder : ILanguageModel, IHiddenStateModel, IMultiTokenPr
                         float scale = 1f / (1f + MathF.Exp(-VectorOps.Dot(gate, normed.Slice(t * embedding, embedding))));
                         VectorOps.Scale(row, scale);
                     }
-                VectorOps.Add(sublayer, shared, sublayer);
+                ParallelVectorOps.Add(_pool, sublayer, shared, sublayer);
             }
         }
         if (w.FeedForwardPostNorm is not null) RmsNorm.Apply(sublayer, w.FeedForwardPostNorm, epsilon, sublayer, _pool);

@@ -128,7 +128,7 @@ internal sealed record LatentAttentionWeights(
 /// Prompts use the same absorbed form, batched: one grouped matmul over all heads for the absorption and one for W_UV.
 /// With an F16 cache, queries and attention weights are rounded to F16 before their products, as llama.cpp does.
 /// </summary>
-internal sealed class MultiHeadLatentAttention
+internal sealed unsafe class MultiHeadLatentAttention
 {
     private readonly LatentAttentionShape _shape;
     private readonly Rope _rope;
@@ -138,7 +138,7 @@ internal sealed class MultiHeadLatentAttention
 
     // Scratch, grown to the largest batch seen.
     private long[] _headRows = [];
-    private float[] _queryDown = [], _query = [], _keyValue = [], _fullQuery = [], _gathered = [], _absorbed = [], _latentOut = [], _mixed = [], _cosSin = [];
+    private float[] _queryDown = [], _query = [], _keyValue = [], _fullQuery = [], _gathered = [], _absorbed = [], _latentOut = [], _mixed = [];
     private KvCache[] _rowCache = [];
     private int[] _rowPosition = [], _headStarts = [], _blockFirstRow = [], _blockRows = [];
 
@@ -156,7 +156,6 @@ internal sealed class MultiHeadLatentAttention
         _scale = scale;
         _epsilon = rmsEpsilon;
         _pool = pool;
-        _cosSin = new float[shape.RopeLength];
     }
 
     public LatentAttentionShape Shape => _shape;
@@ -186,7 +185,7 @@ internal sealed class MultiHeadLatentAttention
             MixtureOfExperts.Grow(ref _queryDown, n * s.QueryLoraRank);
             Span<float> compressed = _queryDown.AsSpan(0, n * s.QueryLoraRank); // (n, qLoraRank)
             MatMul.Compute(queryDown, input, compressed, n, _pool);
-            RmsNorm.Apply(compressed, w.QueryDownNorm!, _epsilon, compressed);
+            RmsNorm.Apply(compressed, w.QueryDownNorm!, _epsilon, compressed, _pool);
             MatMul.Compute(w.QueryUp!, compressed, query, n, _pool);
         }
         else
@@ -219,22 +218,15 @@ internal sealed class MultiHeadLatentAttention
         byte[]? selected = _indexer is null || dense ? null
             : w.Indexer is null ? _indexer.Reuse(out selectedStride)
             : _indexer.Select(w.Indexer, input, _queryDown.AsSpan(0, n * s.QueryLoraRank), n, _rowCache, _rowPosition, layerIndex, out selectedStride);
-        for (int t = 0; t < n; t++)
+        fixed (float* keyValueRows = keyValue) fixed (float* queryRows = query) fixed (float* fullQueryRows = fullQuery)
         {
-            _rope.Angles(_rowPosition[t], _cosSin);
-            Span<float> latentAndKey = keyValue.Slice(t * (rank + rope), rank + rope);
-            Span<float> ropeKey = latentAndKey.Slice(rank, rope);
-            _rope.Apply(ropeKey, rope, _cosSin);
-            Span<float> latent = latentAndKey[..rank];
-            RmsNorm.Apply(latent, w.KeyValueDownNorm, _epsilon, latent);
-            StoreRow(_rowCache[t], layerIndex, _rowPosition[t], ropeKey, latent);
-
-            for (int h = 0; h < heads; h++)
+            var rows = new RotaryLatentRows
             {
-                Span<float> target = fullQuery.Slice((t * heads + h) * rowWidth, rope);
-                query.Slice(t * queryWidth + h * headLength + nope, rope).CopyTo(target);
-                _rope.Apply(target, rope, _cosSin);
-            }
+                Rope = _rope, Norm = w.KeyValueDownNorm, Epsilon = _epsilon, RowCache = _rowCache, Positions = _rowPosition, Layer = layerIndex,
+                KeyValue = keyValueRows, Query = queryRows, FullQuery = fullQueryRows,
+                Rank = rank, RopeLength = rope, Heads = heads, RowWidth = rowWidth, QueryWidth = queryWidth, HeadLength = headLength, Nope = nope,
+            };
+            _pool.For(n, ref rows, (long)n * (rank + rope + heads * rope) * 4);
         }
 
         // Absorb W_UK into the content part of each head: (n, nope) → (n, kvLoraRank) per head — all heads in one pass
@@ -310,6 +302,44 @@ internal sealed class MultiHeadLatentAttention
         }
 
         MatMul.Compute(w.Output, mixed, output, n, _pool);
+    }
+
+    /// <summary>
+    /// A range of rows: the rotary key rotated and the latent normalised, both stored in the cache, and each head's rotary
+    /// query part rotated into the full query (the angles computed per row, on each thread's stack).
+    /// </summary>
+    private unsafe struct RotaryLatentRows : IParallelWork
+    {
+        public Rope Rope;
+        public float[] Norm;
+        public float Epsilon;
+        public KvCache[] RowCache;
+        public int[] Positions;
+        public int Layer;
+        public float* KeyValue, Query, FullQuery;
+        public int Rank, RopeLength, Heads, RowWidth, QueryWidth, HeadLength, Nope;
+
+        public readonly void Execute(int start, int end)
+        {
+            Span<float> cosSin = stackalloc float[Rope.Dimensions];
+            for (int t = start; t < end; t++)
+            {
+                Rope.Angles(Positions[t], cosSin);
+                var latentAndKey = new Span<float>(KeyValue + (long)t * (Rank + RopeLength), Rank + RopeLength);
+                Span<float> ropeKey = latentAndKey.Slice(Rank, RopeLength);
+                Rope.Apply(ropeKey, RopeLength, cosSin);
+                Span<float> latent = latentAndKey[..Rank];
+                RmsNorm.Apply(latent, Norm, Epsilon, latent);
+                StoreRow(RowCache[t], Layer, Positions[t], ropeKey, latent);
+
+                for (int h = 0; h < Heads; h++)
+                {
+                    var target = new Span<float>(FullQuery + ((long)t * Heads + h) * RowWidth, RopeLength);
+                    new ReadOnlySpan<float>(Query + (long)t * QueryWidth + h * HeadLength + Nope, RopeLength).CopyTo(target);
+                    Rope.Apply(target, RopeLength, cosSin);
+                }
+            }
+        }
     }
 
     /// <summary>Writes one token's cache row [k_rope | c] at <paramref name="position"/>, rounding to the cache's type.</summary>
